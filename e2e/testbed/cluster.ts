@@ -1,0 +1,130 @@
+import { spawn } from "node:child_process";
+import { existsSync, openSync, closeSync, readFileSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureComponent } from "./components.js";
+import { get } from "./http.js";
+import { testbedDir } from "./paths.js";
+import type { SupervisorConfig, TestbedState } from "./supervisor.js";
+
+/** A running test bed, as its users (tests, the CLI, kubectl) need it. */
+export interface Testbed extends TestbedState {
+  readonly name: string;
+  readonly dir: string;
+  /** kubectl built from the same Kubernetes version as the API server. */
+  readonly kubectl: string;
+}
+
+/** The local node's name in every test bed. */
+export const NODE_NAME = "lifeboat-local";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a test bed's state; undefined when it is not running. */
+export async function readTestbed(name: string): Promise<Testbed | undefined> {
+  const dir = testbedDir(name);
+  const statePath = join(dir, "state.json");
+  if (!existsSync(statePath)) return undefined;
+  const state = JSON.parse(await readFile(statePath, "utf8")) as TestbedState;
+  if (!alive(state.supervisorPid)) return undefined;
+  const ready = await get(`${state.server}/readyz`, { ca: await readFile(state.caCert), token: state.adminToken }).catch(() => undefined);
+  if (ready?.status !== 200) return undefined;
+  const kube = await ensureComponent("kube");
+  return { ...state, name, dir, kubectl: join(kube, "kubectl") };
+}
+
+/**
+ * Brings a test bed up, or returns the one already running under that name
+ * (so `cluster:up` is safe to run twice). Builds the components first when the
+ * cache lacks them, printing progress.
+ */
+export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (line: string) => void } = {}): Promise<Testbed> {
+  const log = opts.log ?? console.log;
+  const running = await readTestbed(name);
+  if (running) {
+    log(`Test bed ${name} is already up at ${running.server}`);
+    return running;
+  }
+  await clusterDown(name, () => undefined); // a half-dead earlier one
+  const kube = await ensureComponent("kube", log);
+  const etcd = await ensureComponent("etcd", log);
+  const dir = testbedDir(name);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, "logs"), { recursive: true });
+  const config: SupervisorConfig = {
+    dir,
+    nodeName: NODE_NAME,
+    binaries: {
+      etcd: join(etcd, "etcd"),
+      kubeApiserver: join(kube, "kube-apiserver"),
+      kubeControllerManager: join(kube, "kube-controller-manager"),
+      kubeScheduler: join(kube, "kube-scheduler"),
+    },
+    ...(opts.ownerPid !== undefined ? { ownerPid: opts.ownerPid } : {}),
+  };
+  const configPath = join(dir, "supervisor.json");
+  await writeFile(configPath, JSON.stringify(config, null, 2));
+  const supervisorLog = join(dir, "logs", "supervisor.log");
+  const fd = openSync(supervisorLog, "a");
+  const supervisorJs = join(dirname(fileURLToPath(import.meta.url)), "supervisor.js");
+  const child = spawn(process.execPath, [supervisorJs, configPath], { detached: true, stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  child.unref();
+  if (child.pid === undefined) throw new Error("Could not start the test bed supervisor");
+  await writeFile(join(dir, "supervisor.pid"), String(child.pid));
+  log(`Starting test bed ${name} (logs in ${join(dir, "logs")})`);
+
+  const started = Date.now();
+  for (;;) {
+    const state = await readTestbed(name);
+    if (state) {
+      log(`Test bed ${name} is ready in ${((Date.now() - started) / 1000).toFixed(1)}s: ${state.server}`);
+      log(`kubeconfig: ${state.kubeconfig}`);
+      return state;
+    }
+    if (!alive(child.pid) || Date.now() - started > 180_000) {
+      const tail = readFileSync(supervisorLog, "utf8").split("\n").slice(-20).join("\n");
+      await clusterDown(name, () => undefined);
+      throw new Error(`Test bed ${name} did not start; supervisor log:\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/**
+ * Stops a test bed: SIGTERM to the supervisor, which stops its pods and the
+ * control plane in order; after 30 s, SIGKILL to its whole process group and to
+ * any pod process it recorded. Safe to run when nothing is up.
+ */
+export async function clusterDown(name: string, log: (line: string) => void = console.log): Promise<void> {
+  const dir = testbedDir(name);
+  const pidFile = join(dir, "supervisor.pid");
+  if (!existsSync(pidFile)) {
+    log(`Test bed ${name} is not running`);
+    return;
+  }
+  const pid = Number(await readFile(pidFile, "utf8"));
+  if (alive(pid)) {
+    process.kill(pid, "SIGTERM");
+    const deadline = Date.now() + 30_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (alive(pid)) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+  await rm(pidFile, { force: true });
+  await rm(join(dir, "state.json"), { force: true });
+  log(`Test bed ${name} is down`);
+}

@@ -1,0 +1,123 @@
+import { readFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { get, waitFor } from "./http.js";
+import { writeKubeconfig } from "./kubeconfig.js";
+import type { Pki } from "./pki.js";
+import { freePort } from "./ports.js";
+import { ManagedProcess } from "./process.js";
+
+/** Paths of the binaries the control plane runs (from components.ts). */
+export interface ControlPlaneBinaries {
+  readonly etcd: string;
+  readonly kubeApiserver: string;
+  readonly kubeControllerManager: string;
+  readonly kubeScheduler: string;
+}
+
+/** A running control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler. */
+export interface ControlPlane {
+  readonly server: string;
+  readonly apiserverPort: number;
+  readonly etcdPort: number;
+  readonly processes: ManagedProcess[];
+}
+
+/** The service CIDR; nothing routes it (there is no kube-proxy), the API server only allocates from it. */
+const SERVICE_CIDR = "10.96.0.0/24";
+
+/**
+ * Starts etcd, then kube-apiserver with TLS, token authentication, the Node
+ * and RBAC authorizers and service-account token issuing, then the controller
+ * manager (per-controller service accounts, as kubeadm configures it) and the
+ * scheduler. Every port is picked free at start.
+ */
+export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, pki: Pki, log: (msg: string) => void): Promise<ControlPlane> {
+  const logs = join(dir, "logs");
+  await mkdir(logs, { recursive: true });
+  const processes: ManagedProcess[] = [];
+  const failFast = (p: ManagedProcess) =>
+    async <T>(check: () => Promise<T | undefined>) => {
+      if (!p.running) throw new Error(`${p.name} exited; see ${join(logs, `${p.name}.log`)}`);
+      return check();
+    };
+
+  const etcdPort = await freePort();
+  const etcdPeerPort = await freePort();
+  const etcd = new ManagedProcess("etcd", bin.etcd, [
+    "--name=testbed",
+    `--data-dir=${join(dir, "etcd")}`,
+    `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+    `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+    `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+    `--initial-cluster=testbed=http://127.0.0.1:${etcdPeerPort}`,
+    "--unsafe-no-fsync",
+    "--log-level=warn",
+  ], join(logs, "etcd.log"));
+  processes.push(etcd);
+  await waitFor("etcd health", 30_000, () => failFast(etcd)(async () => {
+    const r = await get(`http://127.0.0.1:${etcdPort}/health`);
+    return r.status === 200 ? true : undefined;
+  }));
+  log(`etcd is healthy on 127.0.0.1:${etcdPort}`);
+
+  const apiserverPort = await freePort();
+  const server = `https://127.0.0.1:${apiserverPort}`;
+  const apiserver = new ManagedProcess("kube-apiserver", bin.kubeApiserver, [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--secure-port=${apiserverPort}`,
+    `--cert-dir=${join(dir, "apiserver-certs")}`,
+    `--tls-cert-file=${pki.serverCert}`,
+    `--tls-private-key-file=${pki.serverKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    `--token-auth-file=${pki.tokenFile}`,
+    "--authorization-mode=Node,RBAC",
+    "--enable-admission-plugins=NodeRestriction",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${pki.serviceAccountPub}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    "--endpoint-reconciler-type=none",
+    "--allow-privileged=true",
+    "--profiling=false",
+    "--v=1",
+  ], join(logs, "kube-apiserver.log"));
+  processes.push(apiserver);
+  const ca = await readFile(pki.caCert);
+  await waitFor("kube-apiserver /readyz", 120_000, () => failFast(apiserver)(async () => {
+    const r = await get(`${server}/readyz`, { ca, token: pki.tokens.admin });
+    return r.status === 200 ? true : undefined;
+  }), 500);
+  log(`kube-apiserver is ready at ${server}`);
+
+  const kcmConfig = join(dir, "kube-controller-manager.kubeconfig");
+  await writeKubeconfig(kcmConfig, server, pki.caCert, "system:kube-controller-manager", pki.tokens.controllerManager, "kube-system");
+  processes.push(new ManagedProcess("kube-controller-manager", bin.kubeControllerManager, [
+    `--kubeconfig=${kcmConfig}`,
+    // The node lifecycle controller stays on: the local node heartbeats through its
+    // Lease like a kubelet, and this controller is what lifts the not-ready taint
+    // that the TaintNodesByCondition admission puts on every new node.
+    "--controllers=*",
+    "--use-service-account-credentials=true",
+    `--service-account-private-key-file=${pki.serviceAccountKey}`,
+    `--root-ca-file=${pki.caCert}`,
+    `--cluster-signing-cert-file=${pki.caCert}`,
+    `--cluster-signing-key-file=${pki.caKey}`,
+    "--leader-elect=false",
+    "--secure-port=0",
+    "--v=1",
+  ], join(logs, "kube-controller-manager.log")));
+
+  const schedulerConfig = join(dir, "kube-scheduler.kubeconfig");
+  await writeKubeconfig(schedulerConfig, server, pki.caCert, "system:kube-scheduler", pki.tokens.scheduler, "kube-system");
+  processes.push(new ManagedProcess("kube-scheduler", bin.kubeScheduler, [
+    `--kubeconfig=${schedulerConfig}`,
+    "--leader-elect=false",
+    "--secure-port=0",
+    "--v=1",
+  ], join(logs, "kube-scheduler.log")));
+
+  return { server, apiserverPort, etcdPort, processes };
+}

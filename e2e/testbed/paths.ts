@@ -1,0 +1,32 @@
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The repository root, found from this file's location so that the test bed
+ * works the same from `dist/` (compiled) and from the sources (ts-jest).
+ */
+export const repoRoot: string = findRepoRoot();
+
+function findRepoRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // e2e/testbed -> repo, or dist/e2e/testbed -> repo
+  const up2 = resolve(here, "..", "..");
+  return up2.endsWith("/dist") ? resolve(up2, "..") : up2;
+}
+
+/**
+ * Where built Go components live: outside the work tree, so that a fresh clone
+ * (CI runs in one) reuses them. Override with LIFEBOAT_CACHE.
+ */
+export function cacheDir(): string {
+  const explicit = process.env.LIFEBOAT_CACHE;
+  if (explicit) return explicit;
+  const xdg = process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
+  return join(xdg, "lifeboat");
+}
+
+/** Per-test-bed runtime state (certificates, logs, kubeconfig); git-ignored. */
+export function testbedDir(name: string): string {
+  return join(repoRoot, ".testbed", name);
+}

@@ -1,0 +1,32 @@
+// Two projects: `unit` is the fast loop (no external processes); `e2e` runs
+// against the local test bed, which its global setup brings up and its global
+// teardown always stops, failed tests or not.
+const tsJest = [
+  "ts-jest",
+  { useESM: true, tsconfig: "tsconfig.json", isolatedModules: true, diagnostics: false },
+];
+const common = {
+  extensionsToTreatAsEsm: [".ts"],
+  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
+  transform: { "^.+\\.ts$": tsJest },
+  testEnvironment: "node",
+};
+
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: "unit",
+      testMatch: ["<rootDir>/operator/src/**/*.test.ts", "<rootDir>/e2e/testbed/**/*.test.ts"],
+    },
+    {
+      ...common,
+      displayName: "e2e",
+      testMatch: ["<rootDir>/e2e/suites/**/*.e2e.ts"],
+      globalSetup: "<rootDir>/e2e/jest/global-setup.ts",
+      globalTeardown: "<rootDir>/e2e/jest/global-teardown.ts",
+      testTimeout: 180000,
+      slowTest: 60,
+    },
+  ],
+};
