@@ -3,7 +3,7 @@
 // teardown always stops, failed tests or not.
 const tsJest = [
   "ts-jest",
-  { useESM: true, tsconfig: "tsconfig.json", isolatedModules: true, diagnostics: false },
+  { useESM: true, tsconfig: "tsconfig.json", diagnostics: false },
 ];
 const common = {
   extensionsToTreatAsEsm: [".ts"],
@@ -23,10 +23,9 @@ export default {
       ...common,
       displayName: "e2e",
       testMatch: ["<rootDir>/e2e/suites/**/*.e2e.ts"],
-      globalSetup: "<rootDir>/e2e/jest/global-setup.ts",
-      globalTeardown: "<rootDir>/e2e/jest/global-teardown.ts",
+      globalSetup: "<rootDir>/e2e/jest/global-setup.js",
+      globalTeardown: "<rootDir>/e2e/jest/global-teardown.js",
       testTimeout: 180000,
-      slowTest: 60,
     },
   ],
 };

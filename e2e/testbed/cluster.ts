@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, openSync, closeSync, readFileSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureComponent } from "./components.js";
@@ -99,6 +99,22 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
   }
 }
 
+/** Last resort after a killed supervisor: stops the process group of every container the local node recorded as running. */
+async function killRecordedPods(podsDir: string): Promise<void> {
+  if (!existsSync(podsDir)) return;
+  for (const pod of await readdir(podsDir)) {
+    for (const file of await readdir(join(podsDir, pod))) {
+      if (!file.endsWith(".pid")) continue;
+      const pid = Number(await readFile(join(podsDir, pod, file), "utf8"));
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
 /**
  * Stops a test bed: SIGTERM to the supervisor, which stops its pods and the
  * control plane in order; after 30 s, SIGKILL to its whole process group and to
@@ -124,6 +140,7 @@ export async function clusterDown(name: string, log: (line: string) => void = co
       }
     }
   }
+  await killRecordedPods(join(dir, "pods"));
   await rm(pidFile, { force: true });
   await rm(join(dir, "state.json"), { force: true });
   log(`Test bed ${name} is down`);

@@ -34,7 +34,12 @@ export async function runDemo(name: string): Promise<void> {
   console.log(`$ kubectl get nodes -o wide\n${await kubectl("get", "nodes", "-o", "wide")}`);
   const child = execFile(tb.kubectl, ["--kubeconfig", tb.kubeconfig, "apply", "-f", "-"]);
   child.stdin?.end(JSON.stringify(job));
-  await new Promise((resolve, reject) => child.on("exit", (code) => (code === 0 ? resolve(undefined) : reject(new Error(`kubectl apply exited ${code}`)))));
+  await new Promise<void>((resolve, reject) => {
+    child.on("exit", (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`kubectl apply exited with ${code}`));
+    });
+  });
   console.log(`$ kubectl wait --for=condition=Complete job/${job.metadata.name}`);
   console.log(await kubectl("wait", "--for=condition=Complete", "--timeout=120s", `job/${job.metadata.name}`));
   console.log(`$ kubectl get jobs,pods\n${await kubectl("get", "jobs,pods")}`);

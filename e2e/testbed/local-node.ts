@@ -185,7 +185,7 @@ export class LocalNode {
     informer.on(k8s.UPDATE, sync);
     informer.on(k8s.DELETE, (pod) => {
       const run = this.runs.get(pod.metadata?.uid ?? "");
-      if (run) void this.killPod(run, 0).then(() => this.forget(run));
+      if (run) void this.killPod(run, 0).then(() => { this.forget(run); });
     });
     informer.on(k8s.ERROR, (err: unknown) => {
       if (this.stopped) return;
@@ -311,6 +311,7 @@ export class LocalNode {
         if (done) return;
         done = true;
         c.process = undefined;
+        void rm(pidFile(run, spec.name), { force: true });
         c.state = { kind: "terminated", exitCode, reason, startedAt, finishedAt: new Date(), ...(signal ? { signal } : {}) };
         this.opts.log({ pod: `${run.namespace}/${run.name}`, container: spec.name, exitCode }, "Container exited");
         resolve();
@@ -324,7 +325,11 @@ export class LocalNode {
         void writeFile(logFile, `${err.message}\n`, { flag: "a" });
       });
     });
-    if (child.pid !== undefined) c.state = { kind: "running", startedAt, pid: child.pid };
+    if (child.pid !== undefined) {
+      c.state = { kind: "running", startedAt, pid: child.pid };
+      // Recorded so that `cluster:down` can still stop the process group if this agent is killed.
+      await writeFile(pidFile(run, spec.name), String(child.pid));
+    }
     if (run.phase === "Pending" && !c.init) run.phase = "Running";
     this.opts.log({ pod: `${run.namespace}/${run.name}`, container: spec.name, pid: child.pid, command: command.file }, "Started container");
   }
@@ -433,7 +438,7 @@ export class LocalNode {
     run.stopping = true;
     clearTimeout(run.retryTimer);
     clearTimeout(run.tokenTimer);
-    const alive = run.containers.filter((c) => c.process?.pid !== undefined);
+    const alive = run.containers.filter((c): c is ContainerRun & { exited: Promise<void> } => c.process?.pid !== undefined && c.exited !== undefined);
     for (const c of alive) signalGroup(c.process?.pid, "SIGTERM");
     const killTimer = setTimeout(() => { for (const c of alive) signalGroup(c.process?.pid, "SIGKILL"); }, Math.max(graceSeconds, 0) * 1000);
     await Promise.all(alive.map((c) => c.exited));
@@ -525,6 +530,10 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+function pidFile(run: PodRun, container: string): string {
+  return join(run.dir, `${container}.pid`);
 }
 
 function podKey(pod: k8s.V1Pod): string {

@@ -41,6 +41,15 @@ function log(fields: Record<string, unknown>, msg: string): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...fields })}\n`);
 }
 
+/** An error's message followed by each of its causes'. */
+function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e !== undefined; e = e instanceof Error ? e.cause : undefined) {
+    parts.push(e instanceof Error ? e.message : JSON.stringify(e));
+  }
+  return parts.join(": ");
+}
+
 async function main(): Promise<void> {
   const configPath = process.argv[2];
   if (!configPath) throw new Error("usage: supervisor.js CONFIG.json");
@@ -98,6 +107,11 @@ async function main(): Promise<void> {
       await core.readNamespacedServiceAccount({ name: "default", namespace: "default" });
       return true;
     }, 500);
+    // ...and scheduled once the node lifecycle controller has lifted the not-ready taint.
+    await waitFor("the local node to be schedulable", 120_000, async () => {
+      const n = await core.readNode({ name: config.nodeName });
+      return (n.spec?.taints ?? []).length === 0 ? true : undefined;
+    }, 500);
 
     const state: TestbedState = {
       supervisorPid: process.pid,
@@ -111,7 +125,7 @@ async function main(): Promise<void> {
     await writeFile(join(dir, "state.json"), JSON.stringify(state, null, 2), { mode: 0o600 });
     log({ server: controlPlane.server, kubeconfig }, "Test bed is ready");
   } catch (err) {
-    log({ err: err instanceof Error ? `${err.message}${err.cause ? `: ${String(err.cause)}` : ""}` : String(err) }, "Test bed failed to start");
+    log({ err: describeError(err) }, "Test bed failed to start");
     await shutdown("start failed", 1);
   }
 }

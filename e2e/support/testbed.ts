@@ -1,0 +1,53 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as k8s from "@kubernetes/client-node";
+import type { Testbed } from "../testbed/cluster.js";
+
+/** The test bed the e2e global setup started for this run. */
+export function testbed(): Testbed {
+  const raw = process.env.LIFEBOAT_E2E_STATE;
+  if (!raw) throw new Error("LIFEBOAT_E2E_STATE is not set: run the e2e suites with `npm run e2e`");
+  return JSON.parse(raw) as Testbed;
+}
+
+/** An admin KubeConfig for the test bed. */
+export function adminConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(testbed().kubeconfig);
+  return kc;
+}
+
+/** Runs kubectl against the test bed; resolves with the exit code and output instead of throwing. */
+export function kubectl(args: readonly string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const tb = testbed();
+  return new Promise((resolve) => {
+    const child = execFile(tb.kubectl, ["--kubeconfig", tb.kubeconfig, ...args], (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    if (stdin !== undefined) child.stdin?.end(stdin);
+  });
+}
+
+/** Creates a namespace unique to one test file, so suites never see each other's objects. */
+export async function createNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString("hex")}`;
+  await adminConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+/** Polls until `check` returns a value (not undefined), failing with what was last seen. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`, { cause: last });
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
