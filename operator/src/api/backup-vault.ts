@@ -1,0 +1,113 @@
+import { ageColumn, conditionColumn, conditions, localRef, observedGeneration, reasonColumn, secretRef, type KindDefinition } from "./common.js";
+import { boolean, enumeration, integer, object, string, withRules } from "./schema.js";
+
+/**
+ * BackupVault: where backup data lives (seeds 000, 001 "vault settings"). The
+ * vault is the source of truth for recovery points; its lock is the "backup
+ * lock" of seed 000: no one deletes locked data before its retention ends.
+ */
+export const backupVault: KindDefinition = {
+  kind: "BackupVault",
+  plural: "backupvaults",
+  singular: "backupvault",
+  shortNames: ["bv", "vault"],
+  description: "A deduplicating, compressing, encrypting backup repository on a filesystem or S3-compatible object storage.",
+  spec: object(
+    {
+      backend: withRules(
+        object(
+          {
+            filesystem: withRules(
+              object(
+                {
+                  path: string("Absolute path of the repository on the worker's filesystem.", { pattern: "^/", maxLength: 4096 }),
+                  persistentVolumeClaim: localRef("PersistentVolumeClaim mounted by the workers"),
+                },
+                [],
+                { description: "A repository on a filesystem: a host path or a PersistentVolumeClaim." },
+              ),
+              { rule: "has(self.path) != has(self.persistentVolumeClaim)", message: "spec.backend.filesystem: set exactly one of path or persistentVolumeClaim" },
+            ),
+            s3: object(
+              {
+                endpoint: string("S3 endpoint, e.g. https://oss-cn-shanghai.aliyuncs.com or http://minio:9000; empty for AWS S3.", {
+                  pattern: "^https?://[^\\s/]+(/.*)?$",
+                  maxLength: 2048,
+                }),
+                bucket: string("Bucket name.", { minLength: 3, maxLength: 63, pattern: "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$" }),
+                region: string("Region of the bucket.", { default: "us-east-1", minLength: 1, maxLength: 64 }),
+                prefix: string("Key prefix under which the repository lives.", { maxLength: 512, pattern: "^[^/].*$|^$" }),
+                forcePathStyle: boolean("Address the bucket in the path (MinIO, Ceph RGW) rather than the host name.", true),
+                useHTTPS: boolean("Require HTTPS to the endpoint (seed 001: transferring over HTTPS costs some throughput).", true),
+                storageClass: string("Storage class for new objects, e.g. STANDARD or STANDARD_IA (the seeds' ZRS/LRS choice is a bucket property).", { maxLength: 64 }),
+                credentialsSecretRef: secretRef("the access key pair", {
+                  accessKeyIdKey: { default: "accessKeyId", description: "Key of the access key id." },
+                  secretAccessKeyKey: { default: "secretAccessKey", description: "Key of the secret access key." },
+                }),
+                caSecretRef: secretRef("a CA bundle to trust for the endpoint", { key: { default: "ca.crt", description: "Key of the PEM bundle." } }),
+              },
+              ["bucket", "credentialsSecretRef"],
+              { description: "A repository in an S3-compatible bucket (AWS S3, Alibaba OSS, MinIO, Ceph RGW)." },
+            ),
+          },
+          [],
+          { description: "Where the repository is stored." },
+        ),
+        { rule: "has(self.filesystem) != has(self.s3)", message: "spec.backend: set exactly one of filesystem or s3" },
+        { rule: "!has(self.s3) || !self.s3.useHTTPS || !has(self.s3.endpoint) || self.s3.endpoint.startsWith('https://')", message: "spec.backend.s3.endpoint must start with https:// while useHTTPS is true; set useHTTPS: false to allow http://" },
+      ),
+      encryption: object(
+        {
+          keySecretRef: secretRef("the repository key (any bytes; at least 32 recommended) that wraps the data key", {
+            key: { default: "key", description: "Key in the Secret." },
+          }),
+        },
+        ["keySecretRef"],
+        { description: "Encryption: every block is encrypted with AES-256-GCM under a data key wrapped by this key." },
+      ),
+      blockSize: withRules(
+        enumeration("Fixed block size for disk images; aligned blocks deduplicate best against VMware's 1 MiB-granular CBT.", ["256Ki", "512Ki", "1Mi", "2Mi", "4Mi", "8Mi"], "1Mi"),
+        { rule: "self == oldSelf", message: "spec.blockSize is immutable: it is fixed when the repository is initialised" },
+      ),
+      compressionLevel: integer("zstd level; 1 is fastest, 3 shrinks a little more.", 1, 3, { default: 1 }),
+      lock: withRules(
+        object(
+          {
+            enabled: boolean("Lock recovery points until their retention ends.", false),
+            mode: enumeration("Governance: a user with the bypass permission on the bucket may still delete. Compliance: nobody can, not even the bucket owner.", ["Governance", "Compliance"], "Governance"),
+            retentionDays: integer("Days each recovery point stays locked after it is written.", 1, 36500),
+          },
+          [],
+          { description: "The backup lock (seed 000): no recovery point is deleted before its retention ends, by any command; on S3 the objects carry Object Lock retention." },
+        ),
+        { rule: "!self.enabled || has(self.retentionDays)", message: "spec.lock.retentionDays is required when spec.lock.enabled is true" },
+        {
+          rule: "!(oldSelf.enabled && oldSelf.mode == 'Compliance') || (self.enabled && self.mode == 'Compliance' && self.retentionDays >= oldSelf.retentionDays)",
+          message: "spec.lock: a Compliance lock cannot be disabled, weakened to Governance or shortened",
+        },
+      ),
+      initialize: boolean("Initialise the repository when the backend is empty.", true),
+    },
+    ["backend", "encryption"],
+  ),
+  status: object({
+    observedGeneration,
+    conditions,
+    repositoryID: string("Unique id of the repository, from its config."),
+    formatVersion: integer("Repository format version."),
+    storedBytes: integer("Bytes stored in the backend after dedup and compression.", 0),
+    logicalBytes: integer("Bytes of all recovery points as restored.", 0),
+    dedupRatio: string("logicalBytes / storedBytes, e.g. \"4.21\"."),
+    recoveryPointCount: integer("Recovery points in the repository.", 0),
+    lastSyncTime: string("When recovery points were last synced from the repository.", { format: "date-time" }),
+  }),
+  printerColumns: [
+    { name: "Backend", type: "string", jsonPath: ".spec.backend.s3.bucket", description: "S3 bucket (empty for a filesystem vault)" },
+    conditionColumn("Ready"),
+    reasonColumn("Ready"),
+    { name: "Points", type: "integer", jsonPath: ".status.recoveryPointCount" },
+    { name: "Stored", type: "integer", jsonPath: ".status.storedBytes", format: "int64" },
+    { name: "Dedup", type: "string", jsonPath: ".status.dedupRatio" },
+    ageColumn,
+  ],
+};

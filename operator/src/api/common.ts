@@ -1,0 +1,131 @@
+import { array, boolean, enumeration, integer, object, string, stringMap, type Schema } from "./schema.js";
+
+export const GROUP = "lifeboat.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** A DNS-1123 subdomain, the form of most Kubernetes object names. */
+const objectName = string("Name of the object in the same namespace.", {
+  minLength: 1,
+  maxLength: 253,
+  pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+});
+
+/** A reference to another object in the same namespace, by name (the Kubernetes convention for same-namespace references). */
+export function localRef(what: string): Schema {
+  return object({ name: { ...objectName, description: `Name of the ${what} in the same namespace.` } }, ["name"], {
+    description: `Reference to a ${what} in the same namespace.`,
+  });
+}
+
+/** A reference to a Secret and the keys to read from it; the defaults make the common case one line. */
+export function secretRef(what: string, keys: Record<string, { default: string; description: string }>): Schema {
+  const keyProps: Record<string, Schema> = {};
+  for (const [field, k] of Object.entries(keys)) keyProps[field] = string(k.description, { default: k.default, minLength: 1, maxLength: 253 });
+  return object({ name: { ...objectName, description: "Name of the Secret in the same namespace." }, ...keyProps }, ["name"], {
+    description: `Secret holding ${what}. Lifeboat watches it: a rotated value takes effect without a restart.`,
+  });
+}
+
+/** A Kubernetes resource quantity such as "100Mi" or "2". */
+export function quantity(description: string): Schema {
+  return string(description, {
+    pattern: "^([+]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$",
+    maxLength: 64,
+  });
+}
+
+/** A clock time "HH:MM" (24-hour). */
+export const clockTime: Schema = string("Time of day, HH:MM (24-hour).", { pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$", maxLength: 5 });
+
+/** metav1.Condition, as the API conventions define it. */
+export const condition: Schema = object(
+  {
+    type: string("Type of condition in CamelCase.", { maxLength: 316 }),
+    status: enumeration("Status of the condition.", ["True", "False", "Unknown"]),
+    observedGeneration: integer("The .metadata.generation the condition was set from.", 0),
+    lastTransitionTime: string("When the condition last changed status.", { format: "date-time" }),
+    reason: string("One-word CamelCase reason for the last transition.", { maxLength: 1024 }),
+    message: string("Human-readable message: what happened and what to do about it.", { maxLength: 32768 }),
+  },
+  ["type", "status", "lastTransitionTime", "reason", "message"],
+);
+
+export const conditions: Schema = array("Observations of the object's state.", condition, {
+  "x-kubernetes-list-type": "map",
+  "x-kubernetes-list-map-keys": ["type"],
+});
+
+export const observedGeneration: Schema = integer("The .metadata.generation the controller last acted on.", 0);
+
+/** Where worker pods run: the usual pod placement knobs. */
+export const placement: Schema = object(
+  {
+    nodeSelector: stringMap("Node labels a worker's node must have."),
+    tolerations: array(
+      "Tolerations for the workers' pods.",
+      object({
+        key: string("Taint key."),
+        operator: enumeration("Operator.", ["Exists", "Equal"]),
+        value: string("Taint value."),
+        effect: enumeration("Taint effect; empty matches all.", ["NoSchedule", "PreferNoSchedule", "NoExecute", ""]),
+        tolerationSeconds: integer("For NoExecute: how long the pod stays bound.", 0),
+      }),
+      { maxItems: 32 },
+    ),
+    resources: object(
+      {
+        requests: { type: "object", description: "Requested resources.", additionalProperties: quantity("Quantity.") },
+        limits: { type: "object", description: "Resource limits.", additionalProperties: quantity("Quantity.") },
+      },
+      [],
+      { description: "Compute resources of each worker pod." },
+    ),
+    priorityClassName: string("PriorityClass of the worker pods.", { maxLength: 253 }),
+    serviceAccountName: string("ServiceAccount of the worker pods; default: the one the chart creates.", { maxLength: 253 }),
+  },
+  [],
+  { description: "Where and how the worker pods run." },
+);
+
+export { boolean };
+
+/** Printer column of a CRD version. */
+export interface PrinterColumn {
+  name: string;
+  type: "string" | "integer" | "number" | "boolean" | "date";
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+  format?: string;
+}
+
+/**
+ * Everything that defines one kind: its names, schema and printer columns.
+ * The CRD, the TypeScript type and the validator are all derived from it.
+ */
+export interface KindDefinition {
+  readonly kind: string;
+  readonly plural: string;
+  readonly singular: string;
+  readonly shortNames: readonly string[];
+  readonly description: string;
+  readonly spec: Schema;
+  readonly status: Schema;
+  readonly printerColumns: readonly PrinterColumn[];
+  /** Rules on the whole object, e.g. name length. */
+  readonly rootRules?: Schema["x-kubernetes-validations"];
+}
+
+/** The printer column every kind ends with. */
+export const ageColumn: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
+
+/** A printer column for a condition's status. */
+export function conditionColumn(type: string): PrinterColumn {
+  return { name: type, type: "string", jsonPath: `.status.conditions[?(@.type=="${type}")].status` };
+}
+
+/** A printer column for a condition's reason, shown with -o wide. */
+export function reasonColumn(type: string): PrinterColumn {
+  return { name: "Reason", type: "string", jsonPath: `.status.conditions[?(@.type=="${type}")].reason`, priority: 1 };
+}

@@ -1,0 +1,79 @@
+/**
+ * Generates everything derived from the API schemas: the CRD YAML in crds/
+ * and the TypeScript types in operator/src/api/generated/types.ts.
+ *
+ *   node dist/operator/src/api/generate.js          write the files
+ *   node dist/operator/src/api/generate.js --check  fail if they are stale
+ */
+import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { dump } from "js-yaml";
+import { compile, type JSONSchema } from "json-schema-to-typescript";
+import { repoRootOf } from "./repo-root.js";
+import { API_VERSION, type KindDefinition } from "./common.js";
+import { customResourceDefinition } from "./crd.js";
+import { kinds } from "./kinds.js";
+
+const root = repoRootOf(import.meta.url);
+
+async function typesFor(def: KindDefinition): Promise<string> {
+  const options = { bannerComment: "", additionalProperties: false, format: true, strictIndexSignatures: true, ignoreMinAndMaxItems: true } as const;
+  const spec = await compile({ ...def.spec, title: `${def.kind}Spec` } as JSONSchema, `${def.kind}Spec`, options);
+  const status = await compile({ ...def.status, title: `${def.kind}Status` } as JSONSchema, `${def.kind}Status`, options);
+  const object = [
+    `/** ${def.description} */`,
+    `export interface ${def.kind} {`,
+    `  apiVersion: "${API_VERSION}";`,
+    `  kind: "${def.kind}";`,
+    `  metadata: V1ObjectMeta;`,
+    `  spec: ${def.kind}Spec;`,
+    `  status?: ${def.kind}Status;`,
+    `}`,
+  ].join("\n");
+  return [spec.trim(), status.trim(), object].join("\n\n");
+}
+
+/** Renders every generated file: path relative to the repository → content. */
+export async function render(): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const header = "# Generated from operator/src/api by `npm run generate`. Do not edit.\n";
+  for (const def of kinds) {
+    files.set(join("crds", `${def.plural}.lifeboat.io.yaml`), header + dump(customResourceDefinition(def), { noRefs: true, lineWidth: -1, sortKeys: false }));
+  }
+  const types = await Promise.all(kinds.map(typesFor));
+  files.set(
+    join("operator", "src", "api", "generated", "types.ts"),
+    [
+      "// Generated from the schemas in operator/src/api by `npm run generate`. Do not edit.",
+      "/* eslint-disable */",
+      'import type { V1ObjectMeta } from "@kubernetes/client-node";',
+      "",
+      ...types.map((t) => `${t}\n`),
+    ].join("\n"),
+  );
+  return files;
+}
+
+async function main(): Promise<void> {
+  const check = process.argv.includes("--check");
+  const files = await render();
+  const stale: string[] = [];
+  for (const [path, content] of files) {
+    const full = join(root, path);
+    if (check) {
+      const current = await readFile(full, "utf8").catch(() => undefined);
+      if (current !== content) stale.push(path);
+    } else {
+      await mkdir(join(full, ".."), { recursive: true });
+      await writeFile(full, content);
+    }
+  }
+  if (stale.length > 0) {
+    console.error(`Generated files are stale; run \`npm run generate\` and commit:\n  ${stale.join("\n  ")}`);
+    process.exitCode = 1;
+  } else {
+    console.log(check ? `Generated files are up to date (${files.size})` : `Wrote ${files.size} files`);
+  }
+}
+
+await main();

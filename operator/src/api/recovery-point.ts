@@ -1,0 +1,74 @@
+import { ageColumn, conditionColumn, conditions, localRef, observedGeneration, type KindDefinition } from "./common.js";
+import { array, enumeration, integer, object, string, withRules } from "./schema.js";
+
+/**
+ * RecoveryPoint: one restorable point of one VM. The vault is the source of
+ * truth (like Velero's backup sync): these objects are written by the
+ * controller from the vault's manifests, so a deleted one comes back and a
+ * fresh cluster pointed at the same vault sees every point.
+ */
+export const recoveryPoint: KindDefinition = {
+  kind: "RecoveryPoint",
+  plural: "recoverypoints",
+  singular: "recoverypoint",
+  shortNames: ["rp"],
+  description: "One restorable point of one VM, synced from a BackupVault.",
+  spec: withRules(
+    object(
+      {
+        vaultRef: localRef("BackupVault holding the point"),
+        pointID: string("Id of the point's manifest in the vault.", { minLength: 1, maxLength: 128 }),
+        planRef: localRef("BackupPlan that made the point"),
+        vm: object(
+          {
+            name: string("VM name at backup time.", { minLength: 1, maxLength: 80 }),
+            instanceUUID: string("The VM's instance UUID.", { maxLength: 64 }),
+            moRef: string("The VM's managed object id, e.g. vm-42.", { maxLength: 64 }),
+            vCenterInstanceUUID: string("Instance UUID of the vCenter it was in.", { maxLength: 64 }),
+            guestOS: string("Guest OS identifier.", { maxLength: 128 }),
+            numCPUs: integer("vCPUs.", 0),
+            memoryMiB: integer("Memory in MiB.", 0),
+          },
+          ["name"],
+        ),
+        time: string("When the snapshot was taken.", { format: "date-time" }),
+        consistency: enumeration("Crash: as after power loss. Application: guest quiesced through VMware Tools.", ["Crash", "Application"]),
+        disks: array(
+          "The VM's disks in the point.",
+          object(
+            {
+              key: integer("Device key of the disk."),
+              label: string("Device label, e.g. Hard disk 1.", { maxLength: 128 }),
+              capacityBytes: integer("Disk capacity.", 0),
+              fileName: string("Backing file at backup time, e.g. [ds1] web/web.vmdk.", { maxLength: 1024 }),
+              controllerKey: integer("Controller device key."),
+              unitNumber: integer("Unit number on the controller."),
+            },
+            ["key", "capacityBytes"],
+          ),
+          { maxItems: 256 },
+        ),
+        networks: array("Networks of the VM's NICs, for restore network mapping.", string("Network name.", { maxLength: 256 }), { maxItems: 64 }),
+        parentPointID: string("Point this one was made incrementally from.", { maxLength: 128 }),
+        retainUntil: string("The vault's lock keeps the point until this time.", { format: "date-time" }),
+      },
+      ["vaultRef", "pointID", "vm", "time", "consistency"],
+    ),
+    { rule: "self.pointID == oldSelf.pointID && self.vaultRef == oldSelf.vaultRef", message: "spec.pointID and spec.vaultRef are immutable: a RecoveryPoint mirrors one point in one vault" },
+  ),
+  status: object({
+    observedGeneration,
+    conditions,
+    sizeBytes: integer("Logical size of all disks.", 0),
+    newBytes: integer("Bytes this point added to the vault.", 0),
+  }),
+  printerColumns: [
+    { name: "VM", type: "string", jsonPath: ".spec.vm.name" },
+    { name: "Time", type: "date", jsonPath: ".spec.time" },
+    { name: "Consistency", type: "string", jsonPath: ".spec.consistency" },
+    { name: "Size", type: "integer", jsonPath: ".status.sizeBytes", format: "int64" },
+    { name: "Locked Until", type: "string", jsonPath: ".spec.retainUntil" },
+    conditionColumn("Available"),
+    ageColumn,
+  ],
+};

@@ -1,0 +1,143 @@
+import { ageColumn, conditions, localRef, observedGeneration, secretRef, type KindDefinition } from "./common.js";
+import { array, boolean, enumeration, integer, object, string, withRules } from "./schema.js";
+
+export const RESTORE_PHASES = ["Pending", "Running", "Succeeded", "Failed"] as const;
+
+/**
+ * RestoreJob: restore a recovery point (seed 000) to vSphere (a new VM, or in
+ * place over the original only with an explicit confirmation), to an Alibaba
+ * ECS image (ImportImage, or IntermediateInstance: a temporary instance builds
+ * the image and is released), or to a disk image file.
+ */
+export const restoreJob: KindDefinition = {
+  kind: "RestoreJob",
+  plural: "restorejobs",
+  singular: "restorejob",
+  shortNames: ["rj", "restore"],
+  description: "Restores one recovery point to vSphere, to a cloud image or to a disk image file.",
+  spec: withRules(
+    object(
+      {
+        recoveryPointRef: localRef("RecoveryPoint to restore"),
+        gatewayRef: localRef("Gateway whose workers run the restore"),
+        target: withRules(
+          object(
+            {
+              vSphere: withRules(
+                object(
+                  {
+                    vCenterRef: localRef("VCenter to restore into (the original or another)"),
+                    datacenter: string("Datacenter name.", { minLength: 1, maxLength: 80 }),
+                    cluster: string("Cluster to place the VM in.", { maxLength: 80 }),
+                    host: string("ESXi host to place the VM on.", { maxLength: 255 }),
+                    resourcePool: string("Resource pool path or name.", { maxLength: 1024 }),
+                    datastore: string("Datastore for the VM's files and disks.", { minLength: 1, maxLength: 80 }),
+                    folder: string("VM folder path, e.g. /dc1/vm/restored.", { maxLength: 1024 }),
+                    vmName: string("Name of the new VM.", { minLength: 1, maxLength: 80 }),
+                    networkMappings: array(
+                      "Map each source network to a target network; unmapped NICs keep their network name.",
+                      object({ source: string("Network in the recovery point.", { minLength: 1 }), target: string("Network in the target vCenter.", { minLength: 1 }) }, ["source", "target"]),
+                      { maxItems: 64 },
+                    ),
+                    diskProvisioning: enumeration("How new disks are provisioned.", ["Thin", "Thick", "EagerZeroedThick"], "Thin"),
+                    powerOn: boolean("Power the VM on after the restore.", false),
+                    inPlace: boolean("Overwrite the original VM's disks (the VM is powered off first). Needs confirmInPlace.", false),
+                    confirmInPlace: boolean("Confirms that the original VM's current disks are overwritten.", false),
+                  },
+                  ["vCenterRef", "datastore"],
+                ),
+                { rule: "!self.inPlace || self.confirmInPlace", message: "spec.target.vSphere.confirmInPlace must be true to restore in place over the original VM" },
+                { rule: "self.inPlace || has(self.vmName)", message: "spec.target.vSphere.vmName is required unless inPlace is true" },
+                { rule: "!(self.inPlace && has(self.vmName))", message: "spec.target.vSphere.vmName must be empty when inPlace is true (the original VM keeps its name)" },
+              ),
+              cloudImage: withRules(
+                object(
+                  {
+                    provider: enumeration("Cloud.", ["AlibabaECS"], "AlibabaECS"),
+                    region: string("Region, e.g. cn-shanghai.", { minLength: 1, maxLength: 64 }),
+                    imageName: string("Name of the image (2-128 characters, starts with a letter).", { pattern: "^[A-Za-z\\p{L}][A-Za-z0-9\\p{L}._:-]{1,127}$" }),
+                    strategy: enumeration("ImportImage uploads the disk to OSS and imports it; IntermediateInstance writes it to a temporary instance's disk, snapshots it and releases the instance.", ["ImportImage", "IntermediateInstance"], "ImportImage"),
+                    format: enumeration("Image format for ImportImage.", ["RAW", "VHD", "QCOW2"], "RAW"),
+                    osType: enumeration("Guest OS family.", ["linux", "windows"], "linux"),
+                    platform: string("Distribution, e.g. Ubuntu, CentOS, Windows Server 2022.", { maxLength: 64 }),
+                    architecture: enumeration("CPU architecture.", ["x86_64", "arm64"], "x86_64"),
+                    ossBucket: string("OSS bucket to stage the disk in (ImportImage).", { maxLength: 63 }),
+                    vSwitchId: string("vSwitch of the temporary instance (IntermediateInstance).", { maxLength: 64 }),
+                    instanceType: string("Type of the temporary instance, e.g. ecs.g7.large.", { maxLength: 64 }),
+                    credentialsSecretRef: secretRef("the AccessKey pair for ECS and OSS", {
+                      accessKeyIdKey: { default: "accessKeyId", description: "Key of the AccessKey id." },
+                      accessKeySecretKey: { default: "accessKeySecret", description: "Key of the AccessKey secret." },
+                    }),
+                  },
+                  ["region", "imageName", "credentialsSecretRef"],
+                ),
+                { rule: "self.strategy != 'ImportImage' || has(self.ossBucket)", message: "spec.target.cloudImage.ossBucket is required for strategy ImportImage" },
+                { rule: "self.strategy != 'IntermediateInstance' || has(self.vSwitchId)", message: "spec.target.cloudImage.vSwitchId is required for strategy IntermediateInstance" },
+              ),
+              imageFile: withRules(
+                object(
+                  {
+                    format: enumeration("Disk image format.", ["raw", "qcow2", "vhd"], "raw"),
+                    path: string("Directory on the worker's filesystem to write one file per disk into.", { pattern: "^/", maxLength: 4096 }),
+                    s3: object(
+                      {
+                        endpoint: string("S3 endpoint.", { pattern: "^https?://", maxLength: 2048 }),
+                        bucket: string("Bucket.", { minLength: 3, maxLength: 63 }),
+                        prefix: string("Key prefix for the files.", { maxLength: 512 }),
+                        region: string("Region.", { default: "us-east-1" }),
+                        forcePathStyle: boolean("Path-style addressing.", true),
+                        credentialsSecretRef: secretRef("the access key pair", {
+                          accessKeyIdKey: { default: "accessKeyId", description: "Key of the access key id." },
+                          secretAccessKeyKey: { default: "secretAccessKey", description: "Key of the secret access key." },
+                        }),
+                      },
+                      ["bucket", "credentialsSecretRef"],
+                    ),
+                    diskKeys: array("Only these disks (device keys); default all.", integer("Device key."), { maxItems: 256 }),
+                  },
+                  [],
+                ),
+                { rule: "has(self.path) != has(self.s3)", message: "spec.target.imageFile: set exactly one of path or s3" },
+              ),
+            },
+            [],
+            { description: "Where to restore to: exactly one of vSphere, cloudImage or imageFile." },
+          ),
+          {
+            rule: "(has(self.vSphere) ? 1 : 0) + (has(self.cloudImage) ? 1 : 0) + (has(self.imageFile) ? 1 : 0) == 1",
+            message: "spec.target: set exactly one of vSphere, cloudImage or imageFile",
+          },
+        ),
+      },
+      ["recoveryPointRef", "gatewayRef", "target"],
+    ),
+    { rule: "self == oldSelf", message: "spec is immutable: create a new RestoreJob to restore differently" },
+  ),
+  status: object({
+    observedGeneration,
+    conditions,
+    phase: enumeration("Pending, Running, Succeeded or Failed.", RESTORE_PHASES),
+    startTime: string("When the restore started.", { format: "date-time" }),
+    completionTime: string("When it finished.", { format: "date-time" }),
+    progress: object({
+      bytesDone: integer("Bytes restored.", 0),
+      bytesTotal: integer("Bytes to restore.", 0),
+      percent: integer("bytesDone / bytesTotal in percent.", 0, 100),
+      throughputBytesPerSecond: integer("Throughput.", 0),
+    }),
+    result: object({
+      vmMoRef: string("Managed object id of the restored VM."),
+      vmName: string("Name of the restored VM."),
+      imageId: string("Id of the created cloud image."),
+      paths: array("Files written.", string("Path or s3:// URL.")),
+    }),
+  }),
+  printerColumns: [
+    { name: "Recovery Point", type: "string", jsonPath: ".spec.recoveryPointRef.name" },
+    { name: "Phase", type: "string", jsonPath: ".status.phase" },
+    { name: "Progress", type: "integer", jsonPath: ".status.progress.percent", description: "Percent done" },
+    { name: "VM", type: "string", jsonPath: ".status.result.vmMoRef" },
+    { name: "Image", type: "string", jsonPath: ".status.result.imageId", priority: 1 },
+    ageColumn,
+  ],
+};

@@ -1,0 +1,88 @@
+/**
+ * A small vocabulary for writing structural OpenAPI v3 schemas as Kubernetes
+ * CRDs want them. Each kind's schema is written once with these helpers and is
+ * the single source for its CRD (crds/), its TypeScript type
+ * (generated/types.ts) and its ajv validator.
+ */
+
+/** The subset of JSON Schema / OpenAPI v3 that structural CRD schemas use. */
+export interface Schema {
+  type?: "object" | "array" | "string" | "integer" | "number" | "boolean";
+  description?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: Schema | boolean;
+  items?: Schema;
+  enum?: (string | number | boolean)[];
+  default?: unknown;
+  format?: string;
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  maxItems?: number;
+  minProperties?: number;
+  maxProperties?: number;
+  nullable?: boolean;
+  "x-kubernetes-validations"?: CelRule[];
+  "x-kubernetes-preserve-unknown-fields"?: boolean;
+  "x-kubernetes-int-or-string"?: boolean;
+  "x-kubernetes-list-type"?: "atomic" | "set" | "map";
+  "x-kubernetes-list-map-keys"?: string[];
+  "x-kubernetes-map-type"?: "atomic" | "granular";
+}
+
+/** A CEL rule; the message names the field and says what is allowed. */
+export interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  reason?: "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueRequired" | "FieldValueDuplicate";
+}
+
+type Extra = Omit<Schema, "type" | "properties" | "required">;
+
+export function object(properties: Record<string, Schema>, required: string[] = [], extra: Extra = {}): Schema {
+  return { type: "object", properties, ...(required.length > 0 ? { required } : {}), ...extra };
+}
+
+export function string(description: string, extra: Omit<Schema, "type" | "description"> = {}): Schema {
+  return { type: "string", description, ...extra };
+}
+
+export function integer(description: string, minimum?: number, maximum?: number, extra: Omit<Schema, "type" | "description"> = {}): Schema {
+  return {
+    type: "integer",
+    description,
+    ...(minimum !== undefined ? { minimum } : {}),
+    ...(maximum !== undefined ? { maximum } : {}),
+    ...extra,
+  };
+}
+
+export function boolean(description: string, defaultValue?: boolean): Schema {
+  return { type: "boolean", description, ...(defaultValue !== undefined ? { default: defaultValue } : {}) };
+}
+
+export function enumeration<T extends string>(description: string, values: readonly T[], defaultValue?: T): Schema {
+  return { type: "string", description, enum: [...values], ...(defaultValue !== undefined ? { default: defaultValue } : {}) };
+}
+
+export function array(description: string, items: Schema, extra: Omit<Schema, "type" | "description" | "items"> = {}): Schema {
+  return { type: "array", description, items, ...extra };
+}
+
+export function stringMap(description: string): Schema {
+  return { type: "object", description, additionalProperties: { type: "string" } };
+}
+
+export function described(description: string, schema: Schema): Schema {
+  return { ...schema, description };
+}
+
+/** Adds CEL rules to a schema. */
+export function withRules(schema: Schema, ...rules: CelRule[]): Schema {
+  return { ...schema, "x-kubernetes-validations": [...(schema["x-kubernetes-validations"] ?? []), ...rules] };
+}

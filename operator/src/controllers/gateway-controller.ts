@@ -1,0 +1,73 @@
+import type { Gateway } from "../api/generated/types.js";
+import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import { flowControlState } from "./flow-control.js";
+import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
+import { problemCondition, readSecretKeys, resolveRef } from "./references.js";
+
+/** Label every worker pod carries with the name of its Gateway. */
+export const GATEWAY_LABEL = "lifeboat.io/gateway";
+
+/**
+ * Activates a Gateway (seed 001 step 5, declaratively): Activated is True
+ * only when its vault is Ready and its credentials Secret holds both keys.
+ * The Secret is watched, so a rotated or deleted key pair re-activates or
+ * deactivates the gateway within seconds, with an Event. Also reports the
+ * flow-control limit in force and wakes up when the next window opens or
+ * closes.
+ */
+export class GatewayReconciler implements Reconciler<Gateway> {
+  readonly kind = "Gateway";
+  readonly readyCondition = "Activated";
+  readonly finalizer = IN_USE_FINALIZER;
+
+  async reconcile(gw: Gateway, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const ns = gw.metadata.namespace ?? "";
+    const status = (gw.status ??= {});
+    const wasActivated = status.conditions?.find((c) => c.type === "Activated")?.status === "True";
+
+    const flow = flowControlState(gw.spec.flowControl ?? [], gw.spec.timeZone ?? "UTC");
+    if (flow.limit === undefined) delete status.bandwidthLimitBytesPerSecond;
+    else status.bandwidthLimitBytesPerSecond = Math.floor(flow.limit);
+    const requeue = flow.nextChange ? { requeueAfterMs: Math.max(1000, flow.nextChange.getTime() - Date.now() + 1000) } : undefined;
+
+    const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${GATEWAY_LABEL}=${gw.metadata.name ?? ""}` });
+    status.activeWorkers = pods.items.filter((p) => p.status?.phase === "Running").length;
+
+    const vault = await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", gw.spec.vaultRef.name, "Ready");
+    if (!vault.ok) {
+      ctx.setCondition(gw, problemCondition("Activated", vault.problem));
+      return requeue;
+    }
+    let secretVersion: string | undefined;
+    if (gw.spec.credentialsSecretRef) {
+      const creds = await readSecretKeys(ctx.kube, ns, "spec.credentialsSecretRef", gw.spec.credentialsSecretRef, {
+        accessKeyIdKey: "accessKeyId",
+        accessKeySecretKey: "accessKeySecret",
+      });
+      if (!creds.ok) {
+        ctx.setCondition(gw, problemCondition("Activated", creds.problem));
+        if (wasActivated) await ctx.events.record(gw, "Warning", "Deactivated", creds.problem.message);
+        return requeue;
+      }
+      secretVersion = (await ctx.kube.getSecret(ns, gw.spec.credentialsSecretRef.name))?.metadata?.resourceVersion;
+    }
+    const rotated = wasActivated && secretVersion !== undefined && status.activatedSecretVersion !== undefined && status.activatedSecretVersion !== secretVersion;
+    if (secretVersion) status.activatedSecretVersion = secretVersion;
+    else delete status.activatedSecretVersion;
+    ctx.setCondition(gw, {
+      type: "Activated",
+      status: "True",
+      reason: "Activated",
+      message: gw.spec.credentialsSecretRef
+        ? `vault ${gw.spec.vaultRef.name} is Ready and Secret ${gw.spec.credentialsSecretRef.name} holds the AccessKey pair`
+        : `vault ${gw.spec.vaultRef.name} is Ready; workers use the vault's own credentials`,
+    });
+    if (rotated) await ctx.events.record(gw, "Normal", "Reactivated", `credentials Secret ${gw.spec.credentialsSecretRef?.name ?? ""} changed; workers started from now on use the new key pair`);
+    else if (!wasActivated) await ctx.events.record(gw, "Normal", "Activated", "gateway activated");
+    return requeue;
+  }
+
+  finalize(gw: Gateway, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    return holdWhileInUse(gw, ctx, "Activated");
+  }
+}

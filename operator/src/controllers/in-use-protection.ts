@@ -1,0 +1,32 @@
+import type { ReconcileContext, ReconcileResult } from "../runtime/controller.js";
+import type { LifeboatObject } from "../runtime/kube.js";
+import { protectingReferences } from "./reference-graph.js";
+
+/** The finalizer that keeps an object while others still refer to it. */
+export const IN_USE_FINALIZER = "lifeboat.io/in-use-protection";
+
+/**
+ * Finalizer step shared by every referenced kind: while any live object
+ * still refers to this one, keep it (reporting who uses it on the given
+ * condition) and look again later; the users' deletions also trigger a
+ * reconcile through the reference graph. Deletes nothing outside the cluster.
+ */
+export async function holdWhileInUse(obj: LifeboatObject, ctx: ReconcileContext, conditionType: string): Promise<ReconcileResult | undefined> {
+  const namespace = obj.metadata.namespace ?? "";
+  const name = obj.metadata.name ?? "";
+  const users: string[] = [];
+  for (const ref of protectingReferences(obj.kind)) {
+    for (const user of await ctx.kube.list(ref.from, namespace)) {
+      if (user.metadata.deletionTimestamp) continue;
+      if (ref.names(user.spec as never).includes(name)) users.push(`${ref.from}/${user.metadata.name ?? ""}`);
+    }
+  }
+  if (users.length === 0) return undefined;
+  ctx.setCondition(obj, {
+    type: conditionType,
+    status: "False",
+    reason: "InUse",
+    message: `deletion waits until nothing uses this ${obj.kind}: still used by ${users.join(", ")}`,
+  });
+  return { requeueAfterMs: 30_000 };
+}

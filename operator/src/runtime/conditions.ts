@@ -1,0 +1,42 @@
+/** metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+/** A condition as a reconciler states it; the transition time is the runtime's business. */
+export type ConditionInput = Omit<Condition, "lastTransitionTime" | "observedGeneration">;
+
+/**
+ * Returns the conditions with `next` set, keeping lastTransitionTime when the
+ * status did not change (the API conventions' rule), so that writing the same
+ * observation twice yields an identical status and no write.
+ */
+export function setCondition(conditions: readonly Condition[] | undefined, next: ConditionInput, generation: number | undefined, now: Date = new Date()): Condition[] {
+  const list = [...(conditions ?? [])];
+  const i = list.findIndex((c) => c.type === next.type);
+  const old = i >= 0 ? list[i] : undefined;
+  const updated: Condition = {
+    type: next.type,
+    status: next.status,
+    reason: next.reason,
+    message: next.message,
+    lastTransitionTime: old && old.status === next.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
+  if (i >= 0) list[i] = updated;
+  else list.push(updated);
+  return list;
+}
+
+export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+export function isTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
+  return findCondition(conditions, type)?.status === "True";
+}

@@ -1,0 +1,218 @@
+import { isDeepStrictEqual } from "node:util";
+import type * as k8s from "@kubernetes/client-node";
+import { validateObject } from "../api/validation.js";
+import type { Logger } from "../telemetry/logger.js";
+import type { OperatorMetrics } from "../telemetry/metrics.js";
+import { setCondition, type ConditionInput } from "./conditions.js";
+import { describe } from "./errors.js";
+import type { EventRecorder } from "./events.js";
+import { objectKey, type Informer } from "./informer.js";
+import { isConflict, type Kube, type LifeboatObject } from "./kube.js";
+import { WorkQueue } from "./work-queue.js";
+
+/** What a reconcile asks of the queue besides "done". */
+export interface ReconcileResult {
+  /** Reconcile again after this long, for state that cannot be watched (polling a peer, a schedule). */
+  requeueAfterMs?: number;
+}
+
+/** An error retrying cannot fix (e.g. a spec the user must change); logged, not retried. */
+export class TerminalError extends Error {}
+
+/** What a reconciler gets besides the object. */
+export interface ReconcileContext {
+  readonly kube: Kube;
+  readonly log: Logger;
+  readonly events: EventRecorder;
+  /** Sets a condition on the object's status, stamping observedGeneration and keeping transition times. */
+  setCondition(obj: LifeboatObject, condition: ConditionInput): void;
+}
+
+/**
+ * One reconciler per kind. The runtime does the generic part of the
+ * controller-runtime contract around it: read fresh, return on NotFound, add
+ * the finalizer first, branch on deletion, validate the spec, and patch
+ * status (deferred, also after an error) only when it changed.
+ */
+export interface Reconciler<T extends LifeboatObject> {
+  readonly kind: string;
+  /** The condition a spec problem is reported on (Ready, Activated, Connected, ...). */
+  readonly readyCondition: string;
+  /** Finalizer this reconciler owns; added before any other work. */
+  readonly finalizer?: string;
+  reconcile(obj: T, ctx: ReconcileContext): Promise<ReconcileResult | undefined>;
+  /** Clean-up on deletion. Return requeueAfterMs to keep the finalizer and try later (e.g. still in use). */
+  finalize?(obj: T, ctx: ReconcileContext): Promise<ReconcileResult | undefined>;
+}
+
+export interface ControllerOptions<T extends LifeboatObject> {
+  readonly name: string;
+  readonly reconciler: Reconciler<T>;
+  readonly informer: Informer<T>;
+  readonly kube: Kube;
+  readonly log: Logger;
+  readonly metrics: OperatorMetrics;
+  readonly events: EventRecorder;
+  readonly workers?: number;
+  /** Every object is reconciled again at about this interval (with ±10% jitter), as a safety net. */
+  readonly resyncMs?: number;
+}
+
+/**
+ * Drives a reconciler from a work queue fed by informers: its own kind's
+ * events, and any related objects mapped to its keys (a Secret change to the
+ * Gateways that use it).
+ */
+export class Controller<T extends LifeboatObject> {
+  private readonly queue = new WorkQueue();
+  private running: Promise<void>[] = [];
+  private resyncTimer?: NodeJS.Timeout;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ControllerOptions<T>) {
+    this.log = opts.log.child({ controller: opts.name });
+    opts.informer.on((_event, obj) => { this.enqueue(objectKey(obj)); });
+  }
+
+  /** Also reconcile the keys `map` returns whenever an object of another informer changes. */
+  watches<O extends k8s.KubernetesObject>(informer: Informer<O>, map: (obj: O) => string[]): this {
+    informer.on((_event, obj) => {
+      for (const key of map(obj)) this.enqueue(key);
+    });
+    return this;
+  }
+
+  enqueue(key: string): void {
+    this.queue.add(key);
+    this.opts.metrics.queueDepth.set({ controller: this.opts.name }, this.queue.length);
+  }
+
+  /** Starts the workers; call once the informers have synced. */
+  start(): void {
+    for (const obj of this.opts.informer.list()) this.enqueue(objectKey(obj));
+    const workers = this.opts.workers ?? 2;
+    for (let i = 0; i < workers; i++) this.running.push(this.workerLoop());
+    const resync = this.opts.resyncMs ?? 10 * 60_000;
+    const schedule = () => {
+      this.resyncTimer = setTimeout(() => {
+        for (const obj of this.opts.informer.list()) this.enqueue(objectKey(obj));
+        schedule();
+      }, resync * (0.9 + 0.2 * Math.random()));
+      this.resyncTimer.unref();
+    };
+    schedule();
+    this.log.info({ workers }, "Started controller");
+  }
+
+  /** Stops handing out work and waits for reconciles in flight to finish. */
+  async stop(): Promise<void> {
+    clearTimeout(this.resyncTimer);
+    this.queue.shutdown();
+    await Promise.all(this.running);
+    this.running = [];
+  }
+
+  private async workerLoop(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      this.opts.metrics.queueDepth.set({ controller: this.opts.name }, this.queue.length);
+      const end = this.opts.metrics.reconcileDuration.startTimer({ controller: this.opts.name });
+      try {
+        const result = await this.reconcileKey(key);
+        this.queue.forget(key);
+        if (result?.requeueAfterMs !== undefined) {
+          this.queue.addAfter(key, result.requeueAfterMs);
+          this.opts.metrics.reconcileTotal.inc({ controller: this.opts.name, result: "requeue" });
+        } else {
+          this.opts.metrics.reconcileTotal.inc({ controller: this.opts.name, result: "success" });
+        }
+      } catch (err) {
+        this.opts.metrics.reconcileErrors.inc({ controller: this.opts.name });
+        if (err instanceof TerminalError) {
+          this.queue.forget(key);
+          this.opts.metrics.reconcileTotal.inc({ controller: this.opts.name, result: "terminal" });
+          this.log.error({ key, err: describe(err) }, "Reconcile failed for good");
+        } else {
+          const delay = this.queue.addRateLimited(key);
+          this.opts.metrics.queueRetries.inc({ controller: this.opts.name });
+          this.opts.metrics.reconcileTotal.inc({ controller: this.opts.name, result: "error" });
+          const conflict = isConflict(err) || (err instanceof Error && isConflict(err.cause));
+          this.log[conflict ? "debug" : "warn"]({ key, err: describe(err), retryInMs: delay }, "Reconcile failed; retrying");
+        }
+      } finally {
+        end();
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private context(log: Logger): ReconcileContext {
+    return {
+      kube: this.opts.kube,
+      log,
+      events: this.opts.events,
+      setCondition: (obj, condition) => {
+        const status = (obj.status ??= {});
+        status.conditions = setCondition(status.conditions, condition, obj.metadata.generation);
+      },
+    };
+  }
+
+  private async reconcileKey(key: string): Promise<ReconcileResult | undefined> {
+    const [namespace = "", name = ""] = key.split("/");
+    const r = this.opts.reconciler;
+    const log = this.log.child({ kind: r.kind, namespace, name });
+    let obj = await this.opts.kube.get<T>(r.kind, namespace, name);
+    if (!obj) return undefined;
+    const ctx = this.context(log);
+    const finalizers = obj.metadata.finalizers ?? [];
+
+    if (obj.metadata.deletionTimestamp) {
+      if (!r.finalizer || !finalizers.includes(r.finalizer)) return undefined;
+      const before = structuredClone(obj.status);
+      const result = r.finalize ? await r.finalize(obj, ctx) : undefined;
+      if (result?.requeueAfterMs !== undefined) {
+        await this.writeStatusIfChanged(obj, before);
+        return result;
+      }
+      await this.opts.kube.setFinalizers(obj, finalizers.filter((f) => f !== r.finalizer));
+      log.info("Removed finalizer");
+      return undefined;
+    }
+
+    if (r.finalizer && !finalizers.includes(r.finalizer)) {
+      obj = await this.opts.kube.setFinalizers(obj, [...finalizers, r.finalizer]);
+      log.debug("Added finalizer");
+    }
+
+    const before = structuredClone(obj.status);
+    const problems = validateObject(r.kind, obj);
+    if (problems.length > 0) {
+      ctx.setCondition(obj, {
+        type: r.readyCondition,
+        status: "False",
+        reason: "InvalidSpec",
+        message: problems.map((p) => `${p.field}: ${p.message}`).join("; "),
+      });
+      await this.writeStatusIfChanged(obj, before);
+      return undefined;
+    }
+
+    let result: ReconcileResult | undefined;
+    try {
+      result = await r.reconcile(obj, ctx);
+    } finally {
+      // Deferred status write: what the reconciler observed is recorded even when it failed.
+      await this.writeStatusIfChanged(obj, before);
+    }
+    return result;
+  }
+
+  private async writeStatusIfChanged(obj: T, before: T["status"]): Promise<void> {
+    const status = (obj.status ??= {});
+    if (obj.metadata.generation !== undefined) status.observedGeneration = obj.metadata.generation;
+    if (isDeepStrictEqual(before, obj.status)) return;
+    await this.opts.kube.replaceStatus(obj);
+  }
+}

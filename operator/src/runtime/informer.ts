@@ -1,0 +1,216 @@
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "../telemetry/logger.js";
+import { describe } from "./errors.js";
+
+/** What an informer watches: one resource type, optionally in one namespace and by selector. */
+export interface InformerSource {
+  readonly apiVersion: string;
+  readonly kind: string;
+  /** Plural resource name, for the watch path. */
+  readonly plural: string;
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+}
+
+export type InformerEvent = "add" | "update" | "delete";
+export type InformerHandler<T> = (event: InformerEvent, obj: T, old?: T) => void;
+
+/** namespace/name, the key the work queues and caches use. */
+export function objectKey(obj: k8s.KubernetesObject): string {
+  return `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/**
+ * A cache of one resource type kept current by list-then-watch. It relists
+ * when the API server answers 410 Gone (the resourceVersion is too old),
+ * resumes the watch from the last resourceVersion (bookmarks included) when
+ * the connection ends, and backs off with jitter on errors. `start()`
+ * resolves once the first list is in the cache, so controllers can start
+ * their workers only after their caches have synced.
+ */
+export class Informer<T extends k8s.KubernetesObject> {
+  private readonly store = new Map<string, T>();
+  private readonly handlers: InformerHandler<T>[] = [];
+  private resourceVersion = "";
+  private stopped = false;
+  private abort?: AbortController;
+  private synced = false;
+  private readonly objectApi: k8s.KubernetesObjectApi;
+  private readonly watch: k8s.Watch;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    readonly source: InformerSource,
+    private readonly log: Logger,
+  ) {
+    this.objectApi = k8s.KubernetesObjectApi.makeApiClient(kc);
+    this.watch = new k8s.Watch(kc);
+  }
+
+  on(handler: InformerHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
+
+  list(): T[] {
+    return [...this.store.values()];
+  }
+
+  /** Lists, fills the cache, and keeps watching in the background. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.relist();
+    this.synced = true;
+    void this.watchLoop();
+  }
+
+  private isStopped(): boolean {
+    return this.stopped;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+
+  private watchPath(): string {
+    const [group, version] = this.source.apiVersion.includes("/") ? this.source.apiVersion.split("/") : ["", this.source.apiVersion];
+    const prefix = group ? `/apis/${group}/${version ?? ""}` : `/api/${version ?? ""}`;
+    return this.source.namespace ? `${prefix}/namespaces/${this.source.namespace}/${this.source.plural}` : `${prefix}/${this.source.plural}`;
+  }
+
+  private async relist(): Promise<void> {
+    const items: T[] = [];
+    let continueToken: string | undefined;
+    let rv = "";
+    do {
+      const page = await this.objectApi.list<T>(
+        this.source.apiVersion,
+        this.source.kind,
+        this.source.namespace,
+        undefined,
+        undefined,
+        undefined,
+        this.source.fieldSelector,
+        this.source.labelSelector,
+        500,
+        continueToken,
+      );
+      items.push(...page.items);
+      continueToken = page.metadata?._continue || undefined;
+      rv = page.metadata?.resourceVersion ?? rv;
+    } while (continueToken);
+    const seen = new Set<string>();
+    for (const item of items) {
+      // A list returns items without apiVersion/kind; restore them so handlers see whole objects.
+      const obj = { ...item, apiVersion: this.source.apiVersion, kind: this.source.kind } as T;
+      const key = objectKey(obj);
+      seen.add(key);
+      this.upsert(obj);
+    }
+    for (const [key, old] of this.store) {
+      if (!seen.has(key)) {
+        this.store.delete(key);
+        this.emit("delete", old);
+      }
+    }
+    this.resourceVersion = rv;
+  }
+
+  private upsert(obj: T): void {
+    const key = objectKey(obj);
+    const old = this.store.get(key);
+    this.store.set(key, obj);
+    if (!old) this.emit("add", obj);
+    else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit("update", obj, old);
+  }
+
+  private emit(event: InformerEvent, obj: T, old?: T): void {
+    for (const h of this.handlers) {
+      try {
+        h(event, obj, old);
+      } catch (err) {
+        this.log.error({ err, kind: this.source.kind, key: objectKey(obj) }, "Informer handler failed");
+      }
+    }
+  }
+
+  private async watchLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      const state = { gone: false };
+      const result = await new Promise<unknown>((resolve) => {
+        const params: Record<string, string | boolean> = { resourceVersion: this.resourceVersion, allowWatchBookmarks: true };
+        if (this.source.labelSelector) params.labelSelector = this.source.labelSelector;
+        if (this.source.fieldSelector) params.fieldSelector = this.source.fieldSelector;
+        this.watch
+          .watch(
+            this.watchPath(),
+            params,
+            (phase: string, obj: T & { code?: number }) => {
+              failures = 0;
+              switch (phase) {
+                case "ADDED":
+                case "MODIFIED":
+                  this.upsert(obj);
+                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                  break;
+                case "DELETED": {
+                  const key = objectKey(obj);
+                  this.store.delete(key);
+                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                  this.emit("delete", obj);
+                  break;
+                }
+                case "BOOKMARK":
+                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                  break;
+                case "ERROR":
+                  if (obj.code === 410) state.gone = true;
+                  break;
+              }
+            },
+            (err: unknown) => { resolve(err); },
+          )
+          .then((abort) => {
+            this.abort = abort;
+          })
+          .catch((err: unknown) => { resolve(err); });
+      });
+      if (this.isStopped()) return;
+      const status = (result as { statusCode?: number; code?: number } | undefined);
+      if (state.gone || status?.statusCode === 410 || status?.code === 410) {
+        this.log.info({ kind: this.source.kind }, "Watch expired; relisting");
+        try {
+          await this.relist();
+          failures = 0;
+        } catch (err) {
+          failures++;
+          this.log.warn({ err, kind: this.source.kind }, "Relist failed");
+          await sleep(backoff(failures));
+        }
+      } else if (result) {
+        failures++;
+        this.log.warn({ err: describe(result), kind: this.source.kind, failures }, "Watch failed; retrying");
+        await sleep(backoff(failures));
+      }
+    }
+  }
+}
+
+function backoff(failures: number): number {
+  const base = Math.min(500 * 2 ** (failures - 1), 30_000);
+  return Math.round(base * (0.8 + 0.4 * Math.random()));
+}

@@ -1,0 +1,133 @@
+import * as k8s from "@kubernetes/client-node";
+import { GROUP, VERSION } from "../api/common.js";
+import { kinds } from "../api/kinds.js";
+
+/** Any lifeboat.io object: the generated types all have this shape. */
+export interface LifeboatObject extends k8s.KubernetesObject {
+  apiVersion: string;
+  kind: string;
+  metadata: k8s.V1ObjectMeta;
+  spec: object;
+  status?: { conditions?: import("./conditions.js").Condition[]; observedGeneration?: number } & object;
+}
+
+const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+
+export function pluralOf(kind: string): string {
+  const def = kinds.find((k) => k.kind === kind);
+  if (!def) throw new Error(`Unknown lifeboat.io kind ${kind}`);
+  return def.plural;
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof k8s.ApiException && err.code === 404;
+}
+
+export function isConflict(err: unknown): boolean {
+  return err instanceof k8s.ApiException && err.code === 409;
+}
+
+/**
+ * The few API calls reconcilers make on lifeboat.io objects, each with the
+ * Kubernetes semantics spelled out: status writes go to the status
+ * subresource with the object's resourceVersion (a stale write fails with a
+ * conflict and the key is retried), metadata writes are merge patches guarded
+ * by the resourceVersion too.
+ */
+export class Kube {
+  readonly core: k8s.CoreV1Api;
+  readonly custom: k8s.CustomObjectsApi;
+  readonly batch: k8s.BatchV1Api;
+  readonly coordination: k8s.CoordinationV1Api;
+
+  constructor(readonly config: k8s.KubeConfig) {
+    this.core = config.makeApiClient(k8s.CoreV1Api);
+    this.custom = config.makeApiClient(k8s.CustomObjectsApi);
+    this.batch = config.makeApiClient(k8s.BatchV1Api);
+    this.coordination = config.makeApiClient(k8s.CoordinationV1Api);
+  }
+
+  /** Reads an object fresh from the API server; undefined when it does not exist. */
+  async get<T extends LifeboatObject>(kind: string, namespace: string, name: string): Promise<T | undefined> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: pluralOf(kind), name })) as T;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw new Error(`Could not read ${kind} ${namespace}/${name}`, { cause: err });
+    }
+  }
+
+  async list<T extends LifeboatObject>(kind: string, namespace: string): Promise<T[]> {
+    const list = (await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: pluralOf(kind) })) as { items: T[] };
+    return list.items;
+  }
+
+  /** Replaces the status of `obj` (whose resourceVersion guards the write). */
+  async replaceStatus<T extends LifeboatObject>(obj: T): Promise<T> {
+    const m = obj.metadata;
+    return (await this.custom.replaceNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      namespace: m.namespace ?? "",
+      plural: pluralOf(obj.kind),
+      name: m.name ?? "",
+      body: obj,
+    })) as T;
+  }
+
+  /** Sets metadata.finalizers, guarded by the object's resourceVersion. */
+  async setFinalizers<T extends LifeboatObject>(obj: T, finalizers: string[]): Promise<T> {
+    const m = obj.metadata;
+    return (await this.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: m.namespace ?? "",
+        plural: pluralOf(obj.kind),
+        name: m.name ?? "",
+        body: { metadata: { finalizers, resourceVersion: m.resourceVersion } },
+      },
+      mergePatch,
+    )) as T;
+  }
+
+  async create<T extends LifeboatObject>(obj: T): Promise<T> {
+    return (await this.custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: obj.metadata.namespace ?? "",
+      plural: pluralOf(obj.kind),
+      body: obj,
+    })) as T;
+  }
+
+  async delete(kind: string, namespace: string, name: string): Promise<void> {
+    try {
+      await this.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: pluralOf(kind), name });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Reads a Secret; undefined when it does not exist. */
+  async getSecret(namespace: string, name: string): Promise<k8s.V1Secret | undefined> {
+    try {
+      return await this.core.readNamespacedSecret({ namespace, name });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw new Error(`Could not read Secret ${namespace}/${name}`, { cause: err });
+    }
+  }
+}
+
+/** An owner reference that makes `owner` the controller of the object it is put on (garbage collection). */
+export function controllerRef(owner: LifeboatObject): k8s.V1OwnerReference {
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name ?? "",
+    uid: owner.metadata.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}

@@ -1,0 +1,147 @@
+import type { Server } from "node:http";
+import * as k8s from "@kubernetes/client-node";
+import { API_VERSION } from "../api/common.js";
+import { kinds } from "../api/kinds.js";
+import { referenceGraph } from "../controllers/reference-graph.js";
+import type { Logger } from "../telemetry/logger.js";
+import type { OperatorMetrics } from "../telemetry/metrics.js";
+import { Controller, type Reconciler } from "./controller.js";
+import { EventRecorder } from "./events.js";
+import { startHealthServer } from "./health-server.js";
+import { Informer, objectKey } from "./informer.js";
+import { Kube, type LifeboatObject } from "./kube.js";
+import { LeaderElector, type LeaderElectionOptions } from "./leader-election.js";
+
+export interface ManagerOptions {
+  /** Watch one namespace; all when undefined. */
+  readonly namespace?: string;
+  readonly leaderElection?: LeaderElectionOptions;
+  readonly healthPort: number;
+  readonly log: Logger;
+  readonly metrics: OperatorMetrics;
+  readonly workersPerController?: number;
+}
+
+/** Names of every Secret a spec refers to through a `...SecretRef` field, at any depth. */
+export function secretNames(spec: unknown): string[] {
+  const names: string[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === "object") {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.endsWith("SecretRef") && child && typeof child === "object" && typeof (child as { name?: unknown }).name === "string") names.push((child as { name: string }).name);
+        walk(child);
+      }
+    }
+  };
+  walk(spec);
+  return names;
+}
+
+/**
+ * Runs the controllers of one operator process: shared informers (started
+ * at once, so a standby replica has warm caches), the health and metrics
+ * server, leader election, and the controllers' workers while leading.
+ * Related objects are wired from the reference graph, and Secrets to every
+ * object whose spec names them, so a change anywhere reaches the objects it
+ * affects through a watch, not by polling.
+ */
+export class Manager {
+  readonly kube: Kube;
+  private readonly informers = new Map<string, Informer<k8s.KubernetesObject>>();
+  private readonly controllers: Controller<LifeboatObject>[] = [];
+  private readonly events: EventRecorder;
+  private synced = false;
+  private stopping = false;
+  private server?: Server;
+
+  constructor(private readonly kc: k8s.KubeConfig, private readonly opts: ManagerOptions) {
+    this.kube = new Kube(kc);
+    this.events = new EventRecorder(this.kube.core, "lifeboat-operator", opts.log);
+  }
+
+  private informer<T extends k8s.KubernetesObject>(kind: string): Informer<T> {
+    let inf = this.informers.get(kind);
+    if (!inf) {
+      const def = kinds.find((k) => k.kind === kind);
+      const source = def
+        ? { apiVersion: API_VERSION, kind, plural: def.plural, ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}) }
+        : { apiVersion: "v1", kind, plural: `${kind.toLowerCase()}s`, ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}) };
+      inf = new Informer<k8s.KubernetesObject>(this.kc, source, this.opts.log);
+      this.informers.set(kind, inf);
+    }
+    return inf as unknown as Informer<T>;
+  }
+
+  /** Adds the controller of one kind, with its watches on referenced kinds, users and Secrets. */
+  add<T extends LifeboatObject>(reconciler: Reconciler<T>): void {
+    const own = this.informer<T>(reconciler.kind);
+    const controller = new Controller<T>({
+      name: reconciler.kind.toLowerCase(),
+      reconciler,
+      informer: own,
+      kube: this.kube,
+      log: this.opts.log,
+      metrics: this.opts.metrics,
+      events: this.events,
+      workers: this.opts.workersPerController ?? 2,
+    });
+    const keysReferring = (ns: string | undefined, match: (o: T) => boolean) =>
+      own.list().filter((o) => o.metadata.namespace === ns && match(o)).map(objectKey);
+    for (const ref of referenceGraph) {
+      if (ref.from === reconciler.kind) {
+        // Something this kind refers to changed: reconcile the objects that refer to it.
+        controller.watches(this.informer<LifeboatObject>(ref.to), (target) =>
+          keysReferring(target.metadata.namespace, (o) => ref.names(o.spec as never).includes(target.metadata.name)),
+        );
+      }
+      if (ref.to === reconciler.kind) {
+        // A user of this kind changed or went away: in-use protection may release.
+        controller.watches(this.informer<LifeboatObject>(ref.from), (user) =>
+          ref.names(user.spec as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
+        );
+      }
+    }
+    controller.watches(this.informer<k8s.V1Secret>("Secret"), (secret) =>
+      keysReferring(secret.metadata?.namespace, (o) => secretNames(o.spec).includes(secret.metadata?.name ?? "")),
+    );
+    this.controllers.push(controller as unknown as Controller<LifeboatObject>);
+  }
+
+  /** Runs until the signal aborts; resolves after a graceful stop. Rejects if leadership is lost. */
+  async run(signal: AbortSignal): Promise<void> {
+    const log = this.opts.log;
+    this.server = await startHealthServer(this.opts.healthPort, { healthy: () => !this.stopping, ready: () => this.synced }, this.opts.metrics.registry);
+    log.info({ port: this.opts.healthPort }, "Serving /healthz, /readyz and /metrics");
+    await Promise.all([...this.informers.values()].map((i) => i.start()));
+    this.synced = true;
+    log.info({ informers: [...this.informers.keys()] }, "Caches synced");
+
+    let lost: string | undefined;
+    const startControllers = () => {
+      this.opts.metrics.leader.set(1);
+      for (const c of this.controllers) c.start();
+    };
+    if (this.opts.leaderElection) {
+      const elector = new LeaderElector(this.kc, this.opts.leaderElection, log);
+      await elector.run(signal, startControllers, (reason) => {
+        if (reason !== "shutting down") lost = reason;
+      });
+    } else {
+      startControllers();
+      await new Promise<void>((resolve) => { signal.addEventListener("abort", () => { resolve(); }, { once: true }); });
+    }
+    await this.shutdown();
+    if (lost) throw new Error(`Lost leadership: ${lost}`);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.opts.metrics.leader.set(0);
+    await Promise.all(this.controllers.map((c) => c.stop()));
+    for (const i of this.informers.values()) i.stop();
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => { server.close(() => { resolve(); }); });
+    this.opts.log.info("Stopped");
+  }
+}
