@@ -25,7 +25,7 @@ export default {
       testMatch: ["<rootDir>/e2e/suites/**/*.e2e.ts"],
       globalSetup: "<rootDir>/e2e/jest/global-setup.js",
       globalTeardown: "<rootDir>/e2e/jest/global-teardown.js",
-      testTimeout: 180000,
+      setupFilesAfterEnv: ["<rootDir>/e2e/jest/timeouts.js"],
     },
   ],
 };

@@ -39,6 +39,8 @@ interface PodRun {
   readonly namespace: string;
   readonly name: string;
   readonly dir: string;
+  /** The pod's own loopback address (127.0.0.N), so pods can listen on the same port side by side. */
+  readonly ip: string;
   pod: k8s.V1Pod;
   containers: ContainerRun[];
   startTime: Date;
@@ -75,6 +77,7 @@ export class LocalNode {
   private informer?: k8s.ListWatch<k8s.V1Pod>;
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
+  private nextIp = 1;
 
   constructor(private readonly opts: LocalNodeOptions) {
     this.kc.loadFromFile(opts.kubeconfig);
@@ -103,6 +106,17 @@ export class LocalNode {
   /** Process ids of the running containers, for the test bed's last-resort cleanup. */
   pids(): number[] {
     return [...this.runs.values()].flatMap((r) => r.containers.flatMap((c) => (c.state.kind === "running" ? [c.state.pid] : [])));
+  }
+
+  /** The next 127.0.0.N (N in 2..254) no running pod holds. */
+  private allocateIp(): string {
+    const used = new Set([...this.runs.values()].map((r) => r.ip));
+    for (let i = 0; i < 253; i++) {
+      this.nextIp = this.nextIp >= 254 ? 2 : this.nextIp + 1;
+      const ip = `127.0.0.${this.nextIp}`;
+      if (!used.has(ip)) return ip;
+    }
+    throw new Error("no free pod address in 127.0.0.0/24");
   }
 
   private async register(): Promise<void> {
@@ -221,6 +235,7 @@ export class LocalNode {
       namespace,
       name,
       dir: join(this.opts.podsDir, `${namespace}_${name}_${uid}`),
+      ip: this.allocateIp(),
       pod,
       containers: [
         ...(pod.spec?.initContainers ?? []).map((spec) => newContainer(spec, true)),
@@ -273,7 +288,7 @@ export class LocalNode {
       return;
     }
     try {
-      env = await resolvePodEnv(this.core, run.pod, spec);
+      env = await resolvePodEnv(this.core, run.pod, spec, run.ip);
     } catch (err) {
       c.state = { kind: "waiting", reason: "CreateContainerConfigError", message: err instanceof Error ? err.message : String(err) };
       this.reportStatus(run);
@@ -391,7 +406,8 @@ export class LocalNode {
         apiVersion: "v1",
         kind: "Config",
         clusters: [{ name: "local", cluster: { server: this.opts.server, "certificate-authority": join(saDir, "ca.crt") } }],
-        users: [{ name: "serviceaccount", user: { tokenFile: tokenPath } }],
+        // kubectl reads tokenFile; @kubernetes/client-node reads token-file.
+        users: [{ name: "serviceaccount", user: { tokenFile: tokenPath, "token-file": tokenPath } }],
         contexts: [{ name: "local", context: { cluster: "local", user: "serviceaccount", namespace: run.namespace } }],
         "current-context": "local",
       }),
@@ -474,8 +490,8 @@ export class LocalNode {
       phase: run.phase,
       hostIP: "127.0.0.1",
       hostIPs: [{ ip: "127.0.0.1" }],
-      podIP: "127.0.0.1",
-      podIPs: [{ ip: "127.0.0.1" }],
+      podIP: run.ip,
+      podIPs: [{ ip: run.ip }],
       startTime: run.startTime,
       conditions: [
         cond("Initialized", initDone, "ContainersNotInitialized"),

@@ -7,7 +7,7 @@ import type * as k8s from "@kubernetes/client-node";
  * A missing Secret or key that is not optional is an error that names it, so
  * the container waits with CreateContainerConfigError as on a real node.
  */
-export async function resolvePodEnv(core: k8s.CoreV1Api, pod: k8s.V1Pod, container: k8s.V1Container): Promise<Record<string, string>> {
+export async function resolvePodEnv(core: k8s.CoreV1Api, pod: k8s.V1Pod, container: k8s.V1Container, podIP: string): Promise<Record<string, string>> {
   const namespace = pod.metadata?.namespace ?? "default";
   const env: Record<string, string> = {};
   const secrets = new Map<string, Record<string, string> | undefined>();
@@ -74,7 +74,7 @@ export async function resolvePodEnv(core: k8s.CoreV1Api, pod: k8s.V1Pod, contain
       if (value === undefined && !ref.optional) throw new Error(`couldn't find key ${ref.key} in ConfigMap ${namespace}/${ref.name ?? ""}`);
       if (value !== undefined) env[e.name] = value;
     } else if (from.fieldRef) {
-      env[e.name] = fieldValue(pod, from.fieldRef.fieldPath);
+      env[e.name] = fieldValue(pod, from.fieldRef.fieldPath, podIP);
     } else if (from.resourceFieldRef) {
       env[e.name] = resourceValue(container, from.resourceFieldRef.resource);
     }
@@ -91,7 +91,7 @@ export function expand(value: string, env: Record<string, string>): string {
 }
 
 /** The downward API's field paths. */
-export function fieldValue(pod: k8s.V1Pod, path: string): string {
+export function fieldValue(pod: k8s.V1Pod, path: string, podIP = "127.0.0.1"): string {
   const labelOrAnnotation = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
   if (labelOrAnnotation) {
     const map = labelOrAnnotation[1] === "labels" ? pod.metadata?.labels : pod.metadata?.annotations;
@@ -109,6 +109,8 @@ export function fieldValue(pod: k8s.V1Pod, path: string): string {
     case "spec.serviceAccountName":
       return pod.spec?.serviceAccountName ?? "";
     case "status.podIP":
+    case "status.podIPs":
+      return podIP;
     case "status.hostIP":
       return "127.0.0.1";
     default:

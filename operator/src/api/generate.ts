@@ -1,6 +1,6 @@
 /**
  * Generates everything derived from the API schemas: the CRD YAML in crds/
- * and the TypeScript types in operator/src/api/generated/types.ts.
+ * and charts/lifeboat/crds/, and the TypeScript types in operator/src/api/generated/types.ts.
  *
  *   node dist/operator/src/api/generate.js          write the files
  *   node dist/operator/src/api/generate.js --check  fail if they are stale
@@ -38,7 +38,10 @@ export async function render(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   const header = "# Generated from operator/src/api by `npm run generate`. Do not edit.\n";
   for (const def of kinds) {
-    files.set(join("crds", `${def.plural}.lifeboat.io.yaml`), header + dump(customResourceDefinition(def), { noRefs: true, lineWidth: -1, sortKeys: false }));
+    const yaml = header + dump(customResourceDefinition(def), { noRefs: true, lineWidth: -1, sortKeys: false });
+    files.set(join("crds", `${def.plural}.lifeboat.io.yaml`), yaml);
+    // Helm installs CRDs from the chart's crds/ directory before its templates.
+    files.set(join("charts", "lifeboat", "crds", `${def.plural}.lifeboat.io.yaml`), yaml);
   }
   const types = await Promise.all(kinds.map(typesFor));
   files.set(

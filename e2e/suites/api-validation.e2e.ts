@@ -1,0 +1,116 @@
+import { beforeAll, describe, expect, it } from "@jest/globals";
+import { dump } from "js-yaml";
+import { createNamespace, kubectl } from "../support/testbed.js";
+
+let ns: string;
+
+beforeAll(async () => {
+  const applied = await kubectl(["apply", "--server-side", "-f", "crds/"]);
+  expect(applied.code).toBe(0);
+  const established = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "-f", "crds/"]);
+  expect(established.code).toBe(0);
+  ns = await createNamespace("api");
+});
+
+const ref = (name: string) => ({ name });
+const vault = (spec: Record<string, unknown>) => ({ kind: "BackupVault", spec: { backend: { filesystem: { path: "/v" } }, encryption: { keySecretRef: ref("k") }, ...spec } });
+const gateway = (spec: Record<string, unknown>, name = "gw") => ({ kind: "Gateway", name, spec: { vaultRef: ref("v"), ...spec } });
+const vcenter = (spec: Record<string, unknown>) => ({ kind: "VCenter", spec: { address: "vc.example.com", credentialsSecretRef: ref("c"), gatewayRef: ref("g"), ...spec } });
+const plan = (spec: Record<string, unknown>) => ({
+  kind: "BackupPlan",
+  spec: { vCenterRef: ref("vc"), vaultRef: ref("v"), gatewayRef: ref("g"), vms: { names: ["web-1"] }, retention: { keepLast: 3 }, ...spec },
+});
+const restore = (target: Record<string, unknown>) => ({ kind: "RestoreJob", spec: { recoveryPointRef: ref("rp"), gatewayRef: ref("g"), target } });
+const vsphereTarget = (extra: Record<string, unknown>) => ({ vSphere: { vCenterRef: ref("vc"), datastore: "ds1", vmName: "new", ...extra } });
+const pair = (spec: Record<string, unknown>) => ({ kind: "SitePair", spec: { vaultRef: ref("v"), gatewayRef: ref("g"), ...spec } });
+const server = (spec: Record<string, unknown>) => ({ kind: "ProtectedServer", spec: { sitePairRef: ref("sp"), source: { vmName: "db" }, ...spec } });
+const point = (spec: Record<string, unknown>) => ({
+  kind: "RecoveryPoint",
+  spec: { vaultRef: ref("v"), pointID: "p1", vm: { name: "web" }, time: "2026-11-29T02:00:00Z", consistency: "Crash", ...spec },
+});
+
+interface Case {
+  readonly what: string;
+  readonly object: { kind: string; name?: string; spec: Record<string, unknown> };
+  /** Text the API server's refusal must contain: the field, and what is allowed. */
+  readonly error: string;
+}
+
+const cases: Case[] = [
+  { what: "vault with both backends", object: vault({ backend: { filesystem: { path: "/v" }, s3: { bucket: "bkt", credentialsSecretRef: ref("s") } } }), error: "spec.backend: set exactly one of filesystem or s3" },
+  { what: "vault with no backend", object: vault({ backend: {} }), error: "spec.backend: set exactly one of filesystem or s3" },
+  { what: "vault filesystem with path and PVC", object: vault({ backend: { filesystem: { path: "/v", persistentVolumeClaim: ref("pvc") } } }), error: "spec.backend.filesystem: set exactly one of path or persistentVolumeClaim" },
+  { what: "vault relative path", object: vault({ backend: { filesystem: { path: "relative/dir" } } }), error: "spec.backend.filesystem.path" },
+  { what: "vault bucket name too short", object: vault({ backend: { s3: { bucket: "ab", credentialsSecretRef: ref("s") } } }), error: "spec.backend.s3.bucket" },
+  { what: "vault http endpoint with HTTPS required", object: vault({ backend: { s3: { endpoint: "http://minio:9000", bucket: "bkt", credentialsSecretRef: ref("s") } } }), error: "spec.backend.s3.endpoint must start with https:// while useHTTPS is true" },
+  { what: "vault without encryption", object: { kind: "BackupVault", spec: { backend: { filesystem: { path: "/v" } } } }, error: "spec.encryption: Required value" },
+  { what: "vault odd block size", object: vault({ blockSize: "3Mi" }), error: 'spec.blockSize: Unsupported value: "3Mi"' },
+  { what: "vault compression level 9", object: vault({ compressionLevel: 9 }), error: "spec.compressionLevel: Invalid value: 9: spec.compressionLevel in body should be less than or equal to 3" },
+  { what: "vault lock without retention", object: vault({ lock: { enabled: true } }), error: "spec.lock.retentionDays is required when spec.lock.enabled is true" },
+  { what: "vault lock mode unknown", object: vault({ lock: { enabled: true, mode: "Strict", retentionDays: 3 } }), error: 'spec.lock.mode: Unsupported value: "Strict"' },
+  { what: "gateway name over 64 characters", object: gateway({}, `gw-${"x".repeat(62)}`), error: "metadata.name: a Gateway name is 1-64 characters" },
+  { what: "gateway without vault", object: { kind: "Gateway", spec: {} }, error: "spec.vaultRef: Required value" },
+  { what: "gateway unknown platform", object: gateway({ platform: "HyperV" }), error: 'spec.platform: Unsupported value: "HyperV"' },
+  { what: "gateway zero workers", object: gateway({ maxWorkers: 0 }), error: "spec.maxWorkers: Invalid value: 0: spec.maxWorkers in body should be greater than or equal to 1" },
+  { what: "gateway flow window bad time", object: gateway({ flowControl: [{ days: ["Mon"], start: "25:00", end: "06:00", bandwidth: "10Mi" }] }), error: "spec.flowControl[0].start" },
+  { what: "gateway flow window empty", object: gateway({ flowControl: [{ days: ["Mon"], start: "09:00", end: "09:00", bandwidth: "10Mi" }] }), error: "spec.flowControl[].end must differ from start" },
+  { what: "gateway flow window bad day", object: gateway({ flowControl: [{ days: ["Funday"], start: "09:00", end: "10:00", bandwidth: "10Mi" }] }), error: 'spec.flowControl[0].days[0]: Unsupported value: "Funday"' },
+  { what: "gateway bandwidth not a quantity", object: gateway({ flowControl: [{ days: ["Mon"], start: "09:00", end: "10:00", bandwidth: "fast" }] }), error: "spec.flowControl[0].bandwidth" },
+  { what: "vcenter address with scheme", object: vcenter({ address: "https://vc.example.com/sdk" }), error: "spec.address" },
+  { what: "vcenter short thumbprint", object: vcenter({ tls: { thumbprint: "AB:CD" } }), error: "spec.tls.thumbprint" },
+  { what: "vcenter two trust settings", object: vcenter({ tls: { thumbprint: "a".repeat(64), insecureSkipVerify: true } }), error: "spec.tls: set at most one of caSecretRef, thumbprint or insecureSkipVerify" },
+  { what: "vcenter without credentials", object: { kind: "VCenter", spec: { address: "vc", gatewayRef: ref("g") } }, error: "spec.credentialsSecretRef: Required value" },
+  { what: "plan selecting no VM", object: plan({ vms: {} }), error: "spec.vms: select at least one VM with names, folders or namePatterns" },
+  { what: "plan without retention rule", object: plan({ retention: {} }), error: "spec.retention: set at least one of keepLast, daily, weekly, monthly, yearly or maxAge" },
+  { what: "plan cron with 3 fields", object: plan({ schedule: { cron: "0 2 *" } }), error: "spec.schedule.cron" },
+  { what: "plan bad maxAge", object: plan({ retention: { maxAge: "3 months" } }), error: "spec.retention.maxAge" },
+  { what: "plan unknown overlap policy", object: plan({ overlapPolicy: "Queue" }), error: 'spec.overlapPolicy: Unsupported value: "Queue"' },
+  { what: "restore with two targets", object: restore({ ...vsphereTarget({}), imageFile: { path: "/out" } }), error: "spec.target: set exactly one of vSphere, cloudImage or imageFile" },
+  { what: "restore in place unconfirmed", object: restore({ vSphere: { vCenterRef: ref("vc"), datastore: "ds1", inPlace: true } }), error: "spec.target.vSphere.confirmInPlace must be true to restore in place over the original VM" },
+  { what: "restore new VM without a name", object: restore({ vSphere: { vCenterRef: ref("vc"), datastore: "ds1" } }), error: "spec.target.vSphere.vmName is required unless inPlace is true" },
+  { what: "restore image without bucket", object: restore({ cloudImage: { region: "cn-shanghai", imageName: "web01", credentialsSecretRef: ref("ak") } }), error: "spec.target.cloudImage.ossBucket is required for strategy ImportImage" },
+  { what: "restore intermediate instance without vSwitch", object: restore({ cloudImage: { region: "cn-shanghai", imageName: "web01", strategy: "IntermediateInstance", credentialsSecretRef: ref("ak") } }), error: "spec.target.cloudImage.vSwitchId is required for strategy IntermediateInstance" },
+  { what: "restore file to path and bucket", object: restore({ imageFile: { path: "/out", s3: { bucket: "bkt", credentialsSecretRef: ref("s") } } }), error: "spec.target.imageFile: set exactly one of path or s3" },
+  { what: "site pair VMware without target vCenter", object: pair({ type: "VMwareToVMware", source: { vCenterRef: ref("a") }, target: {} }), error: "spec.target.vCenterRef is required when type is VMwareToVMware" },
+  { what: "site pair cross-zone in one zone", object: pair({ type: "CrossZone", source: { region: "cn-hangzhou", zone: "h" }, target: { region: "cn-hangzhou", zone: "h" }, credentialsSecretRef: ref("ak") }), error: "CrossZone: spec.source and spec.target must be different zones of the same region" },
+  { what: "site pair cloud target without credentials", object: pair({ type: "VMwareToCloud", source: { vCenterRef: ref("a") }, target: { region: "cn-hangzhou", zone: "h" } }), error: "spec.credentialsSecretRef is required when the target is a cloud site" },
+  { what: "protected server with two sources", object: server({ source: { vmName: "db", instanceId: "i-1" } }), error: "spec.source: set exactly one of vmName or instanceId" },
+  { what: "protected server app interval 13h", object: server({ replication: { appConsistentIntervalHours: 13 } }), error: "spec.replication.appConsistentIntervalHours: Invalid value: 13" },
+  { what: "protected server unknown state", object: server({ desiredState: "Exploded" }), error: 'spec.desiredState: Unsupported value: "Exploded"' },
+  { what: "protected server unconfirmed reverse in place", object: server({ reverseInPlace: true }), error: "spec.confirmReverseInPlace must be true when spec.reverseInPlace is true" },
+  { what: "recovery point bad time", object: point({ time: "yesterday" }), error: "spec.time" },
+  { what: "recovery point unknown consistency", object: point({ consistency: "Perfect" }), error: 'spec.consistency: Unsupported value: "Perfect"' },
+];
+
+function manifest(c: Case, i: number): string {
+  return dump({ apiVersion: "lifeboat.io/v1alpha1", kind: c.object.kind, metadata: { name: c.object.name ?? `invalid-${i}` }, spec: c.object.spec });
+}
+
+describe("the lifeboat.io API refuses invalid manifests, naming the field", () => {
+  it("has at least 30 cases", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(cases.map((c, i) => [c.what, c, i] as const))("%s", async (_what, c, i) => {
+    const r = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], manifest(c, i));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(c.error);
+  });
+
+  it("refuses changes the API forbids after creation", async () => {
+    const name = "immutable-vault";
+    const base = { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupVault", metadata: { name }, spec: { backend: { filesystem: { path: "/v" } }, encryption: { keySecretRef: ref("k") }, blockSize: "1Mi", lock: { enabled: true, mode: "Compliance", retentionDays: 30 } } };
+    expect((await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump(base))).code).toBe(0);
+    const resized = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump({ ...base, spec: { ...base.spec, blockSize: "4Mi" } }));
+    expect(resized.stderr).toContain("spec.blockSize is immutable");
+    const unlocked = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump({ ...base, spec: { ...base.spec, lock: { enabled: false, mode: "Compliance", retentionDays: 30 } } }));
+    expect(unlocked.stderr).toContain("spec.lock: a Compliance lock cannot be disabled, weakened to Governance or shortened");
+    const shortened = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump({ ...base, spec: { ...base.spec, lock: { enabled: true, mode: "Compliance", retentionDays: 7 } } }));
+    expect(shortened.stderr).toContain("spec.lock: a Compliance lock cannot be disabled");
+
+    const ps = { apiVersion: "lifeboat.io/v1alpha1", kind: "ProtectedServer", metadata: { name: "db" }, spec: { sitePairRef: ref("sp"), source: { vmName: "db" } } };
+    expect((await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump(ps))).code).toBe(0);
+    const jump = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump({ ...ps, spec: { ...ps.spec, desiredState: "FailedBack" } }));
+    expect(jump.stderr).toContain("spec.desiredState: allowed changes are Replicating→Drill|FailedOver");
+  });
+});
