@@ -44,7 +44,16 @@ export const components = {
     ],
     ldflags: kubeVersionFlags,
   },
-  etcd: { module: "etcd", packages: ["."] , ldflags: "" },
+  etcd: { module: "etcd", packages: ["."], ldflags: "" },
+  // helm, for linting the chart and installing Lifeboat into the test bed.
+  helm: { module: "helm", packages: ["helm.sh/helm/v3/cmd/helm"], ldflags: "-X helm.sh/helm/v3/internal/version.version=v3.22.0" },
+  // vcsim (govmomi's vCenter simulator) with the harness extensions in e2e/testbed/go/vcsim.
+  vcsim: { module: "vcsim", packages: ["."], ldflags: "" },
+  // An S3 server with Object Lock (versitygw, posix backend), e2e/testbed/go/s3.
+  s3: { module: "s3", packages: ["."], ldflags: "" },
+  // Reference backup tools for the vault benchmark (bench/vault), pinned in their wrapper modules.
+  kopia: { module: "kopia", packages: ["github.com/kopia/kopia"], ldflags: "" },
+  restic: { module: "restic", packages: ["github.com/restic/restic/cmd/restic"], ldflags: "" },
 } as const satisfies Record<string, GoComponent>;
 
 export type ComponentName = keyof typeof components;

@@ -1,0 +1,10 @@
+//go:build tools
+
+// Package tools pins the kopia command this wrapper module builds for the
+// vault benchmark (bench/vault), so that `go mod tidy` keeps its dependencies
+// in go.sum.
+package tools
+
+import (
+	_ "github.com/kopia/kopia"
+)

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * The `lifeboat` command (also usable as `kubectl lifeboat`). Each command
+ * group lives in its own module and registers here; this file only
+ * dispatches, so other groups (plans, restores...) can be added beside `vault`.
+ */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { runVaultCommand } from "./vault-command.js";
+
+/** A command group: takes the arguments after its name, returns the exit code. */
+export type CommandGroup = (args: string[]) => Promise<number>;
+
+const groups: Record<string, { run: CommandGroup; summary: string }> = {
+  vault: { run: runVaultCommand, summary: "work with a backup vault: init, backup, restore, ls, forget, prune, check, stats" },
+};
+
+function usage(): string {
+  const lines = Object.entries(groups).map(([name, g]) => `  ${name.padEnd(8)} ${g.summary}`);
+  return `Usage: lifeboat <group> <command> [options]\n\nGroups:\n${lines.join("\n")}\n\nRun \`lifeboat <group> --help\` for its commands.\n`;
+}
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  const group = groups[name];
+  if (!group) {
+    process.stderr.write(`lifeboat: unknown command group "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  return group.run(rest);
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (err: unknown) => {
+      process.stderr.write(`lifeboat: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

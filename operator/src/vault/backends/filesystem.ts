@@ -1,0 +1,177 @@
+/**
+ * A vault on a local or mounted filesystem (a host path or a
+ * PersistentVolumeClaim). Writes go to a temporary file that is fsynced and
+ * renamed into place, so a killed writer never leaves a partial object.
+ * A filesystem cannot enforce retention by itself: the lock is enforced by
+ * Lifeboat's own commands only (lockSupport says so).
+ */
+import { randomBytes } from "node:crypto";
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+import { VaultError } from "../errors.js";
+import type { Backend, BackendLockSupport, ObjectInfo, PutOptions } from "./backend.js";
+
+/** Marker in the names of files being written; listing skips them and prune removes old ones. */
+export const TEMP_MARKER = ".tmp-";
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
+/** A vault rooted at a directory. */
+export class FilesystemBackend implements Backend {
+  readonly location: string;
+
+  constructor(private readonly root: string) {
+    this.location = root;
+  }
+
+  private path(key: string): string {
+    if (key.includes("..") || key.startsWith("/")) throw new VaultError("InvalidArgument", `Object name ${key} is not a relative name`);
+    return join(this.root, ...key.split("/"));
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.path(key));
+    } catch (err) {
+      throw this.wrap(err, `read ${key}`);
+    }
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(this.path(key), "r");
+      const buf = Buffer.allocUnsafeSlow(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) throw new VaultError("Corrupt", `${key} in ${this.root} ends before byte ${offset + length}`);
+        done += bytesRead;
+      }
+      return buf;
+    } catch (err) {
+      throw this.wrap(err, `read ${key}`);
+    } finally {
+      await fh?.close();
+    }
+  }
+
+  async put(key: string, data: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<void> {
+    const target = this.path(key);
+    const temp = `${target}${TEMP_MARKER}${randomBytes(6).toString("hex")}`;
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      const fh = await open(temp, "wx");
+      try {
+        const chunks = Buffer.isBuffer(data) ? [data] : data;
+        await fh.writev(chunks as Buffer[]);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (options.ifAbsent) {
+        // link() fails when the target exists, which rename() would silently replace.
+        try {
+          await link(temp, target);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new VaultError("AlreadyInitialized", `${key} already exists in ${this.root}`);
+          throw err;
+        } finally {
+          await unlink(temp).catch(() => undefined);
+        }
+      } else {
+        await rename(temp, target);
+      }
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw this.wrap(err, `write ${key}`);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const dir = this.path(prefix.endsWith("/") ? prefix.slice(0, -1) : prefix);
+    const out: ObjectInfo[] = [];
+    const walk = async (path: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(path, { withFileTypes: true });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw this.wrap(err, `list ${prefix}`);
+      }
+      for (const entry of entries) {
+        const full = join(path, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.isFile() && !entry.name.includes(TEMP_MARKER)) {
+          const st = await stat(full).catch((err: unknown) => { if (isNotFound(err)) return undefined; throw err; });
+          if (st) out.push({ key: relative(this.root, full).split(sep).join("/"), size: st.size, modified: st.mtime });
+        }
+      }
+    };
+    await walk(dir);
+    return out.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const st = await stat(this.path(key));
+      return { key, size: st.size, modified: st.mtime };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw this.wrap(err, `stat ${key}`);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await rm(this.path(key), { force: true });
+    } catch (err) {
+      throw this.wrap(err, `delete ${key}`);
+    }
+  }
+
+  extendRetention(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  lockSupport(): Promise<BackendLockSupport> {
+    return Promise.resolve({ objectLock: false, required: false, detail: "a filesystem cannot enforce retention; Lifeboat's commands enforce the lock" });
+  }
+
+  async cleanup(before: Date): Promise<number> {
+    let removed = 0;
+    const walk = async (path: string): Promise<void> => {
+      const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        const full = join(path, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.name.includes(TEMP_MARKER)) {
+          const st = await stat(full).catch(() => undefined);
+          if (st && st.mtime < before) {
+            await rm(full, { force: true });
+            removed++;
+          }
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open between calls.
+  }
+
+  /** Classifies filesystem errors so callers see NotFound / AccessDenied / BackendUnreachable. */
+  private wrap(err: unknown, action: string): Error {
+    if (err instanceof VaultError) return err;
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (code === "ENOENT") return new VaultError("NotFound", `Could not ${action}: no such object in ${this.root}`, { cause: err });
+    if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+      return new VaultError("AccessDenied", `Could not ${action} in ${this.root}: permission denied; check the directory's owner and mode`, { cause: err });
+    }
+    return new VaultError("BackendUnreachable", `Could not ${action} in ${this.root}`, { cause: err });
+  }
+}

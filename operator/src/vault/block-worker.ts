@@ -1,0 +1,65 @@
+/**
+ * Entry point of a vault worker thread: hashes, seals and opens blocks for
+ * the pool in worker-pool.ts, so that the CPU work of a backup or restore
+ * uses every core while the main thread does the I/O. Input buffers are
+ * handed back (transferred) so the main thread can reuse them: allocating a
+ * fresh megabyte per block makes V8 collect garbage constantly.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { blockId, sealBlock } from "./crypto.js";
+import type { MasterKeys } from "./keys.js";
+import { openRun, writeSpans, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
+
+interface WorkerInit {
+  dataKey: Uint8Array;
+  idKey: Uint8Array;
+  level: number;
+  writeLock: SharedArrayBuffer;
+}
+
+const init = workerData as WorkerInit;
+const keys: MasterKeys = { dataKey: Buffer.from(init.dataKey), idKey: Buffer.from(init.idKey) };
+const writeLock = new Int32Array(init.writeLock);
+/** Reused for runs this worker writes itself (they never leave the thread). */
+let scratch = Buffer.allocUnsafeSlow(0);
+const port = parentPort;
+if (!port) throw new Error("block-worker.ts must run as a worker thread");
+
+/** True when `buf` is the only view of its ArrayBuffer, so it can be transferred. */
+function transferable(buf: Uint8Array): boolean {
+  return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && !(buf.buffer instanceof SharedArrayBuffer);
+}
+
+port.on("message", (req: WorkerRequest) => {
+  let reply: WorkerReply;
+  const transfer: ArrayBuffer[] = [];
+  const give = (buf: Uint8Array): void => {
+    if (transferable(buf)) transfer.push(buf.buffer as ArrayBuffer);
+  };
+  try {
+    if (req.op === "hash") {
+      reply = { seq: req.seq, ok: true, id: blockId(keys.idKey, req.data), data: req.data };
+      give(req.data);
+    } else if (req.op === "seal") {
+      const blob = sealBlock(keys, init.level, req.id, req.data);
+      reply = { seq: req.seq, ok: true, data: blob, input: req.data };
+      give(blob);
+      give(req.data);
+    } else {
+      const total = req.blobs.reduce((s, b) => s + b.rawLength, 0);
+      if (req.fd !== undefined && scratch.length < total) scratch = Buffer.allocUnsafeSlow(total);
+      const decoded = openRun(keys, req.data, req.blobs, req.fd !== undefined ? scratch : undefined);
+      if (req.fd !== undefined) {
+        // Write straight to the target: nothing travels back to the main thread.
+        writeSpans(req.fd, decoded, req.writes, writeLock);
+        reply = { seq: req.seq, ok: true, data: new Uint8Array(0) };
+      } else {
+        reply = { seq: req.seq, ok: true, data: decoded };
+        give(decoded);
+      }
+    }
+  } catch (err) {
+    reply = { seq: req.seq, ok: false, message: err instanceof Error ? err.message : String(err), blobError: req.op === "openRun", index: (err as { index?: number }).index };
+  }
+  port.postMessage(reply, transfer);
+});

@@ -1,0 +1,105 @@
+/**
+ * The CPU work of the data path: keyed BLAKE3 block ids, zstd compression and
+ * AES-256-GCM. Pure functions over buffers, so they run the same on a worker
+ * thread (block-worker.ts) or inline.
+ *
+ * A sealed block ("blob") is: flag (1 byte: 0 raw, 1 zstd) | nonce (12) |
+ * ciphertext | GCM tag (16). The GCM additional data is "LBB1" | flag | id,
+ * which binds each blob to its block id: a blob moved, swapped or altered in
+ * storage fails authentication.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { Blake3Hasher } from "@napi-rs/blake-hash";
+import { compress, decompress } from "zstd-napi";
+import type { MasterKeys } from "./keys.js";
+
+export const ID_BYTES = 32;
+export const BLOB_OVERHEAD = 1 + 12 + 16;
+const FLAG_RAW = 0;
+const FLAG_ZSTD = 1;
+
+/** Keyed BLAKE3-256 of a block: its id. */
+export function blockId(idKey: Buffer, data: Uint8Array): Buffer {
+  return Blake3Hasher.newKeyed(idKey).update(data).digestBuffer();
+}
+
+function blockAad(flag: number, id: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from("LBB1"), Buffer.from([flag]), id]);
+}
+
+/** Compresses (kept raw when zstd does not shrink it) and encrypts one block. */
+export function sealBlock(keys: MasterKeys, level: number, id: Uint8Array, data: Uint8Array): Buffer {
+  const packed = compress(data, { compressionLevel: level });
+  const flag = packed.length < data.length ? FLAG_ZSTD : FLAG_RAW;
+  const body = flag === FLAG_ZSTD ? packed : data;
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", keys.dataKey, nonce);
+  cipher.setAAD(blockAad(flag, id));
+  // Not from Buffer's shared pool: the result may be transferred between threads.
+  const out = Buffer.allocUnsafeSlow(BLOB_OVERHEAD + body.length);
+  out[0] = flag;
+  nonce.copy(out, 1);
+  let at = 13 + cipher.update(body).copy(out, 13);
+  at += cipher.final().copy(out, at);
+  cipher.getAuthTag().copy(out, at);
+  return out;
+}
+
+/** Why a blob failed to open; the caller names the pack and block. */
+export class BlobError extends Error {}
+
+/**
+ * Decrypts and decompresses one blob and checks that the block's keyed
+ * BLAKE3 equals `id`: every restored byte is verified.
+ */
+export function openBlock(keys: MasterKeys, id: Uint8Array, blob: Uint8Array): Buffer {
+  if (blob.length < BLOB_OVERHEAD) throw new BlobError(`blob of ${blob.length} bytes is shorter than its header`);
+  const flag = blob[0] ?? -1;
+  if (flag !== FLAG_RAW && flag !== FLAG_ZSTD) throw new BlobError(`blob has unknown flag ${flag}`);
+  const decipher = createDecipheriv("aes-256-gcm", keys.dataKey, blob.subarray(1, 13));
+  decipher.setAAD(blockAad(flag, id));
+  decipher.setAuthTag(blob.subarray(blob.length - 16));
+  let body: Buffer;
+  try {
+    body = Buffer.concat([decipher.update(blob.subarray(13, blob.length - 16)), decipher.final()]);
+  } catch (err) {
+    throw new BlobError("blob failed AES-GCM authentication (altered, truncated or misplaced)", { cause: err });
+  }
+  const data = flag === FLAG_ZSTD ? decompress(body) : body;
+  if (!blockId(keys.idKey, data).equals(id)) throw new BlobError("block content does not match its id");
+  return data;
+}
+
+/**
+ * Seals a metadata object (pack header, index, manifest): zstd then
+ * AES-256-GCM with `kind` as additional data, so an index cannot be passed
+ * off as a manifest. Layout: nonce (12) | ciphertext | tag (16).
+ */
+export function sealObject(keys: MasterKeys, kind: string, plain: Uint8Array): Buffer {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", keys.dataKey, nonce);
+  cipher.setAAD(Buffer.from(`LBO1:${kind}`));
+  const body = compress(plain, { compressionLevel: 3 });
+  return Buffer.concat([nonce, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
+}
+
+/** Opens a sealed metadata object; throws BlobError when it fails authentication. */
+export function openObject(keys: MasterKeys, kind: string, sealed: Uint8Array): Buffer {
+  if (sealed.length < 28) throw new BlobError(`sealed ${kind} of ${sealed.length} bytes is too short`);
+  const decipher = createDecipheriv("aes-256-gcm", keys.dataKey, sealed.subarray(0, 12));
+  decipher.setAAD(Buffer.from(`LBO1:${kind}`));
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  let body: Buffer;
+  try {
+    body = Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+  } catch (err) {
+    throw new BlobError(`sealed ${kind} failed AES-GCM authentication`, { cause: err });
+  }
+  return decompress(body);
+}
+
+/** True when every byte of `data` is zero (such blocks are stored as holes). */
+export function isZero(data: Uint8Array, zeros: Buffer): boolean {
+  if (data.length > zeros.length) throw new Error("zero buffer shorter than block");
+  return Buffer.from(data.buffer, data.byteOffset, data.length).equals(zeros.subarray(0, data.length));
+}

@@ -1,0 +1,105 @@
+/**
+ * Key slots. The repository's master keys (a data key for AES-256-GCM and an
+ * id key for keyed BLAKE3) are random; each `keys/<id>` object holds them
+ * wrapped by a key derived from the user's key (a Kubernetes Secret or a key
+ * file). Rotating the user's key therefore rewrites one small object, never
+ * the data.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:crypto";
+import { VaultError } from "./errors.js";
+
+/** The unwrapped master keys. */
+export interface MasterKeys {
+  /** AES-256-GCM key for blocks, pack headers, index and manifests. */
+  readonly dataKey: Buffer;
+  /** Key of the keyed BLAKE3 block ids, so ids reveal nothing about content to the storage owner. */
+  readonly idKey: Buffer;
+}
+
+/** A stored key slot (the JSON of `keys/<id>`). */
+export interface KeySlot {
+  readonly version: 1;
+  readonly kdf: "scrypt";
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+  readonly salt: string;
+  readonly nonce: string;
+  readonly wrapped: string;
+  readonly createdAt: string;
+}
+
+const SCRYPT = { N: 1 << 15, r: 8, p: 1 };
+
+/** New random master keys for `init`. */
+export function newMasterKeys(): MasterKeys {
+  return { dataKey: randomBytes(32), idKey: randomBytes(32) };
+}
+
+function deriveWrappingKey(userKey: Buffer, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(userKey, salt, 32, { ...params, maxmem: 256 * params.N * params.r }, (err, key) => {
+      if (err) reject(new Error("Could not derive the wrapping key with scrypt", { cause: err }));
+      else resolve(key);
+    });
+  });
+}
+
+function slotAad(repositoryId: string): Buffer {
+  return Buffer.from(`lifeboat-vault-key-slot:${repositoryId}`);
+}
+
+/** Wraps the master keys under the user's key, bound to the repository id. */
+export async function wrapKeys(keys: MasterKeys, userKey: Buffer, repositoryId: string): Promise<KeySlot> {
+  checkUserKey(userKey);
+  const salt = randomBytes(16);
+  const nonce = randomBytes(12);
+  const wrappingKey = await deriveWrappingKey(userKey, salt, SCRYPT);
+  const cipher = createCipheriv("aes-256-gcm", wrappingKey, nonce);
+  cipher.setAAD(slotAad(repositoryId));
+  const wrapped = Buffer.concat([cipher.update(Buffer.concat([keys.dataKey, keys.idKey])), cipher.final(), cipher.getAuthTag()]);
+  return {
+    version: 1,
+    kdf: "scrypt",
+    ...SCRYPT,
+    salt: salt.toString("base64"),
+    nonce: nonce.toString("base64"),
+    wrapped: wrapped.toString("base64"),
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** Unwraps a slot; returns undefined when the user's key does not open it. */
+export async function unwrapKeys(slot: KeySlot, userKey: Buffer, repositoryId: string): Promise<MasterKeys | undefined> {
+  if ((slot.kdf as string) !== "scrypt") throw new VaultError("UnsupportedFormat", `Key slot uses kdf ${slot.kdf}, which this program does not know`);
+  const wrappingKey = await deriveWrappingKey(userKey, Buffer.from(slot.salt, "base64"), slot);
+  const wrapped = Buffer.from(slot.wrapped, "base64");
+  if (wrapped.length !== 64 + 16) throw new VaultError("Corrupt", "A key slot holds a wrapped key of the wrong length");
+  const decipher = createDecipheriv("aes-256-gcm", wrappingKey, Buffer.from(slot.nonce, "base64"));
+  decipher.setAAD(slotAad(repositoryId));
+  decipher.setAuthTag(wrapped.subarray(64));
+  try {
+    const plain = Buffer.concat([decipher.update(wrapped.subarray(0, 64)), decipher.final()]);
+    return { dataKey: plain.subarray(0, 32), idKey: plain.subarray(32, 64) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses a stored key slot. */
+export function parseKeySlot(bytes: Buffer, name: string): KeySlot {
+  try {
+    const slot = JSON.parse(bytes.toString("utf8")) as KeySlot;
+    if (typeof slot.wrapped !== "string" || typeof slot.salt !== "string") throw new Error("missing fields");
+    return slot;
+  } catch (err) {
+    throw new VaultError("Corrupt", `Key slot ${name} is not readable`, { cause: err });
+  }
+}
+
+/** A user key must have some entropy; 16 bytes is the floor, 32 random bytes is the advice. */
+export function checkUserKey(userKey: Buffer): void {
+  if (userKey.length < 16) {
+    throw new VaultError("InvalidArgument", `The vault key is ${userKey.length} bytes; use at least 16 (32 random bytes recommended, e.g. head -c 32 /dev/urandom)`);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Repository locks (`locks/<id>`), so that several processes can work on one
+ * vault safely: backups, restores and checks take shared locks, prune takes
+ * an exclusive one. Storage offers no atomic compare-and-swap that every
+ * S3-compatible store supports, so the protocol is write-then-list (as
+ * restic's): write your lock, list all locks, and back off if a conflicting
+ * live lock is there. Two racing exclusive lockers both back off; nobody
+ * proceeds wrongly. Holders refresh their lock; a lock not refreshed for
+ * STALE_MS, or whose process is gone on this host, is stale and ignored.
+ */
+import { hostname } from "node:os";
+import { VaultError } from "./errors.js";
+import { paths, randomId } from "./format.js";
+import type { Backend } from "./backends/backend.js";
+
+export const REFRESH_MS = 5 * 60_000;
+export const STALE_MS = 30 * 60_000;
+
+/** The JSON of a lock object. */
+export interface LockRecord {
+  readonly id: string;
+  readonly exclusive: boolean;
+  readonly purpose: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly createdAt: string;
+  readonly refreshedAt: string;
+}
+
+/** True when the lock's holder is certainly gone or silent for too long. */
+export function isStale(lock: LockRecord, now = Date.now()): boolean {
+  if (now - Date.parse(lock.refreshedAt) > STALE_MS) return true;
+  if (lock.host === hostname()) {
+    try {
+      process.kill(lock.pid, 0);
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "ESRCH";
+    }
+  }
+  return false;
+}
+
+/** Reads every lock; unreadable ones (being written or deleted) are skipped. */
+export async function listLocks(backend: Backend): Promise<LockRecord[]> {
+  const out: LockRecord[] = [];
+  for (const obj of await backend.list(paths.locksPrefix)) {
+    try {
+      out.push(JSON.parse((await backend.get(obj.key)).toString("utf8")) as LockRecord);
+    } catch {
+      // A lock deleted between list and get is simply gone.
+    }
+  }
+  return out;
+}
+
+/** A held repository lock; call release() when done. */
+export class RepositoryLock {
+  private timer: NodeJS.Timeout | undefined;
+  private record: LockRecord;
+
+  private constructor(private readonly backend: Backend, record: LockRecord) {
+    this.record = record;
+  }
+
+  /**
+   * Takes a lock. Throws RepositoryBusy naming the conflicting holder when
+   * a live conflicting lock exists.
+   */
+  static async acquire(backend: Backend, exclusive: boolean, purpose: string): Promise<RepositoryLock> {
+    const now = new Date().toISOString();
+    const record: LockRecord = { id: randomId(), exclusive, purpose, host: hostname(), pid: process.pid, createdAt: now, refreshedAt: now };
+    await backend.put(paths.lock(record.id), Buffer.from(JSON.stringify(record)));
+    const lock = new RepositoryLock(backend, record);
+    const conflicts = (await listLocks(backend)).filter((l) => l.id !== record.id && (exclusive || l.exclusive) && !isStale(l));
+    if (conflicts.length > 0) {
+      await lock.release();
+      const who = conflicts.map((c) => `${c.purpose} by pid ${c.pid} on ${c.host} since ${c.createdAt}`).join("; ");
+      throw new VaultError("RepositoryBusy", `The vault is locked (${who}); try again when that finishes${exclusive ? "" : " (prune holds the vault exclusively)"}`);
+    }
+    lock.timer = setInterval(() => { void lock.refresh(); }, REFRESH_MS);
+    lock.timer.unref();
+    return lock;
+  }
+
+  private async refresh(): Promise<void> {
+    this.record = { ...this.record, refreshedAt: new Date().toISOString() };
+    await this.backend.put(paths.lock(this.record.id), Buffer.from(JSON.stringify(this.record))).catch(() => undefined);
+  }
+
+  /** Removes the lock object. */
+  async release(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.backend.delete(paths.lock(this.record.id));
+  }
+}

@@ -1,0 +1,249 @@
+import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  BackupSession, backup, check, checkLockConfig, FilesystemBackend, forget, openDiskSource, openDiskTarget, prune, reasonOf, restoreDisk, stats, Vault,
+  type BackupProgress, type Extent,
+} from "./index.js";
+
+const MiB = 1024 * 1024;
+const KEY = Buffer.from("unit-test-key-0123456789abcdef");
+
+/** A disk image: random blocks, a zero region, text, and a repeated block. */
+function makeImage(blocks: number): Buffer {
+  const img = Buffer.alloc(blocks * MiB);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * MiB;
+    if (b % 5 === 1) continue; // zeros
+    if (b % 5 === 2) img.write("lifeboat ".repeat(MiB / 9), at, "utf8");
+    else if (b % 5 === 3 && b > 5) img.copy(img, at, 0, MiB); // duplicate of block 0
+    else randomBytes(MiB).copy(img, at);
+  }
+  return img;
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "vault-unit-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function newVault(lockDays?: number): Promise<Vault> {
+  return Vault.init(new FilesystemBackend(join(dir, "repo")), KEY, lockDays ? { lock: { enabled: true, mode: "Compliance", retentionDays: lockDays } } : {}, { threads: 0 });
+}
+
+async function backupFile(vault: Vault, path: string, options: { parent?: string; extents?: Extent[]; onProgress?: (p: BackupProgress) => void } = {}) {
+  const source = await openDiskSource(path);
+  try {
+    return await backup(vault, [{ key: "2000", source, changedExtents: options.extents, changeId: "52 aa/1" }], {
+      parent: options.parent, labels: { plan: "p", vm: "vm-1" }, onProgress: options.onProgress,
+    });
+  } finally {
+    await source.close();
+  }
+}
+
+async function restoreFile(vault: Vault, pointId: string, path: string): Promise<Buffer> {
+  const point = await vault.getPoint(pointId);
+  const target = await openDiskTarget(path, point.disks[0]?.size ?? 0);
+  try {
+    await restoreDisk(vault, pointId, "2000", target);
+  } finally {
+    await target.close();
+  }
+  return readFile(path);
+}
+
+describe("vault on the filesystem", () => {
+  test("backs up and restores byte-identically, with holes and dedup", async () => {
+    const vault = await newVault();
+    const image = makeImage(20);
+    // A last partial block exercises non-aligned sizes.
+    const src = join(dir, "disk.img");
+    await writeFile(src, Buffer.concat([image, randomBytes(1000)]));
+    const progress: BackupProgress[] = [];
+    const point = await backupFile(vault, src, { onProgress: (p) => progress.push(p) });
+    expect(point.disks[0]?.size).toBe(20 * MiB + 1000);
+    expect(point.disks[0]?.changeId).toBe("52 aa/1");
+    expect(point.labels).toEqual({ plan: "p", vm: "vm-1" });
+    const last = progress.at(-1);
+    expect(last?.done).toBe(true);
+    expect(last?.bytesZero).toBe(4 * MiB);
+    expect(last?.bytesReused).toBe(6 * MiB); // blocks 8, 13, 18 repeat block 0; text blocks 7, 12, 17 repeat block 2
+    expect(last?.bytesRead).toBe(20 * MiB + 1000);
+
+    const restored = await restoreFile(vault, point.id, join(dir, "out.img"));
+    expect(restored.equals(await readFile(src))).toBe(true);
+    const s = await stats(vault);
+    expect(s.pointCount).toBe(1);
+    expect(s.logicalBytes).toBe(20 * MiB + 1000);
+    // Random blocks are stored once, text compresses, zeros cost nothing.
+    expect(s.packBytes).toBeLessThan(11 * MiB);
+    expect((await check(vault, { readData: true })).errors).toEqual([]);
+    await vault.close();
+  });
+
+  test("an incremental with changed extents reads only them and is a synthetic full", async () => {
+    const vault = await newVault();
+    const src = join(dir, "disk.img");
+    const image = makeImage(16);
+    await writeFile(src, image);
+    const first = await backupFile(vault, src);
+
+    // Change two blocks in place, as a guest would; tell the backup only about block 3's range
+    // and one byte range crossing blocks 9-10.
+    const fh = await open(src, "r+");
+    await fh.write(randomBytes(MiB), 0, MiB, 3 * MiB);
+    await fh.write(randomBytes(4096), 0, 4096, 10 * MiB - 2048);
+    await fh.close();
+    let last: BackupProgress | undefined;
+    const second = await backupFile(vault, src, {
+      parent: first.id,
+      extents: [{ offset: 3 * MiB, length: MiB }, { offset: 10 * MiB - 2048, length: 4096 }],
+      onProgress: (p) => (last = p),
+    });
+    expect(second.parent).toBe(first.id);
+    expect(last?.bytesRead).toBe(3 * MiB);
+    expect(last?.bytesFromParent).toBe(13 * MiB);
+    expect((await restoreFile(vault, second.id, join(dir, "second.img"))).equals(await readFile(src))).toBe(true);
+    expect((await restoreFile(vault, first.id, join(dir, "first.img"))).equals(image)).toBe(true);
+    await vault.close();
+  });
+
+  test("prune frees unreferenced packs and keeps referenced data", async () => {
+    const vault = await newVault();
+    const a = join(dir, "a.img");
+    const b = join(dir, "b.img");
+    await writeFile(a, randomBytes(40 * MiB));
+    await writeFile(b, randomBytes(8 * MiB));
+    const pa = await backupFile(vault, a);
+    const pb = await backupFile(vault, b);
+    const before = await stats(vault);
+    await forget(vault, { ids: [pa.id] });
+    const result = await prune(vault, { marginMs: 0 });
+    expect(result.packsDeleted).toBeGreaterThanOrEqual(2);
+    const after = await stats(vault);
+    expect(after.packBytes).toBeLessThan(before.packBytes - 30 * MiB);
+    expect(after.pointCount).toBe(1);
+    expect((await restoreFile(vault, pb.id, join(dir, "b.out"))).equals(await readFile(b))).toBe(true);
+    expect((await check(vault, { readData: true })).errors).toEqual([]);
+    await vault.close();
+  });
+
+  test("a locked point is refused by forget, and policies keep it", async () => {
+    const vault = await newVault(30);
+    const src = join(dir, "disk.img");
+    await writeFile(src, randomBytes(2 * MiB));
+    const p = await backupFile(vault, src);
+    expect(p.retainUntil).toBeDefined();
+    await expect(forget(vault, { ids: [p.id] })).rejects.toMatchObject({ reason: "PointLocked" });
+    const result = await forget(vault, { policy: { maxAgeMs: 0 } }, { now: new Date(Date.now() + 1000) });
+    expect(result.forgotten).toEqual([]);
+    expect(result.decisions[0]?.reasons.join()).toMatch(/locked until/);
+    // Past its retain-until the point can go.
+    const later = new Date(Date.now() + 31 * 86400_000);
+    expect((await forget(vault, { policy: { keepLast: 0, maxAgeMs: 1 } }, { now: later })).forgotten).toEqual([p.id]);
+    await vault.close();
+  });
+
+  test("check --read-data names a flipped byte's pack and block", async () => {
+    const vault = await newVault();
+    const src = join(dir, "disk.img");
+    await writeFile(src, randomBytes(3 * MiB));
+    const p = await backupFile(vault, src);
+    const packDir = join(dir, "repo", "data");
+    const [sub] = await readdir(packDir);
+    const [packName] = await readdir(join(packDir, sub ?? ""));
+    const packPath = join(packDir, sub ?? "", packName ?? "");
+    const fh = await open(packPath, "r+");
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, MiB + 100);
+    byte[0] = (byte[0] ?? 0) ^ 0xff;
+    await fh.write(byte, 0, 1, MiB + 100);
+    await fh.close();
+    expect((await check(vault)).ok).toBe(true); // structure is intact
+    const result = await check(vault, { readData: true });
+    expect(result.ok).toBe(false);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toContain(`Pack ${packName ?? ""}`);
+    // Blobs are packed in the order reads complete, so the damaged one is one of the three blocks.
+    expect(result.errors[0]).toMatch(new RegExp(`at offset ${MiB + 37} is damaged .*; used by point ${p.id} disk 2000 block [0-2]$`));
+    await expect(restoreFile(vault, p.id, join(dir, "out.img"))).rejects.toMatchObject({ reason: "Corrupt" });
+    await vault.close();
+  });
+
+  test("a wrong key and a missing vault give classified errors", async () => {
+    const vault = await newVault();
+    await vault.close();
+    await expect(Vault.open(new FilesystemBackend(join(dir, "repo")), Buffer.from("another-key-of-enough-length"), { threads: 0 })).rejects.toMatchObject({ reason: "WrongKey" });
+    await expect(Vault.open(new FilesystemBackend(join(dir, "nothing")), KEY, { threads: 0 })).rejects.toMatchObject({ reason: "NotInitialized" });
+    await expect(Vault.init(new FilesystemBackend(join(dir, "repo")), KEY, {}, { threads: 0 })).rejects.toMatchObject({ reason: "AlreadyInitialized" });
+  });
+
+  test("an interrupted backup leaves packs that the next backup reuses", async () => {
+    const vault = await newVault();
+    const src = join(dir, "disk.img");
+    await writeFile(src, randomBytes(40 * MiB));
+    const source = await openDiskSource(src);
+    // Fail the source after 36 MiB: abort uploads and indexes what was sealed by then.
+    let reads = 0;
+    const failing = { ...source, size: source.size, readInto: async (buf: Buffer, offset: number) => {
+      if (++reads > 36) throw new Error("disk went away");
+      await source.readInto(buf, offset);
+    } };
+    await expect(backup(vault, [{ key: "2000", source: failing }])).rejects.toThrow(/Backup of disk 2000 failed/);
+    await source.close();
+    expect((await vault.loadIndex()).index.size).toBeGreaterThanOrEqual(16);
+    let last: BackupProgress | undefined;
+    const p = await backupFile(vault, src, { onProgress: (x) => (last = x) });
+    expect(last?.bytesReused).toBeGreaterThanOrEqual(16 * MiB);
+    expect((await restoreFile(vault, p.id, join(dir, "out.img"))).equals(await readFile(src))).toBe(true);
+    const result = await check(vault, { readData: true });
+    expect(result.errors).toEqual([]);
+    await vault.close();
+    expect(reasonOf(new Error("x", { cause: result }))).toBeUndefined();
+    expect((await stat(src)).size).toBe(40 * MiB);
+  });
+
+  test("concurrent backups from separate openers are safe, and prune waits for them", async () => {
+    const first = await newVault();
+    const second = await Vault.open(new FilesystemBackend(join(dir, "repo")), KEY, { threads: 0 });
+    const a = join(dir, "a.img");
+    const b = join(dir, "b.img");
+    const shared = randomBytes(8 * MiB);
+    await writeFile(a, Buffer.concat([shared, randomBytes(20 * MiB)]));
+    await writeFile(b, Buffer.concat([shared, randomBytes(20 * MiB)]));
+    const sa = await openDiskSource(a);
+    const sb = await openDiskSource(b);
+    const session = await BackupSession.begin(first, { labels: { vm: "a" } });
+    // While a backup holds its shared lock, prune is refused rather than racing it.
+    await expect(prune(second, { marginMs: 0 })).rejects.toMatchObject({ reason: "RepositoryBusy" });
+    const [pa, pb] = await Promise.all([
+      session.backupDisk({ key: "2000", source: sa }).then(() => session.commit()),
+      backup(second, [{ key: "2000", source: sb }], { labels: { vm: "b" } }),
+    ]);
+    await sa.close();
+    await sb.close();
+    expect((await first.listPoints()).map((p) => p.id).sort()).toEqual([pa.id, pb.id].sort());
+    expect((await restoreFile(first, pa.id, join(dir, "a.out"))).equals(await readFile(a))).toBe(true);
+    expect((await restoreFile(second, pb.id, join(dir, "b.out"))).equals(await readFile(b))).toBe(true);
+    await prune(second, { marginMs: 0 });
+    expect((await check(first, { readData: true })).errors).toEqual([]);
+    await first.close();
+    await second.close();
+  });
+
+  test("checkLockConfig names a lock that differs from the spec", async () => {
+    const vault = await newVault(30);
+    expect(await checkLockConfig(vault, { enabled: true, mode: "Compliance", retentionDays: 30 })).toEqual([]);
+    const problems = await checkLockConfig(vault, { enabled: true, mode: "Governance", retentionDays: 7 });
+    expect(problems.map((p) => p.reason)).toEqual(["LockMismatch"]);
+    expect(problems[0]?.message).toContain("Compliance, 30 days");
+    expect((await checkLockConfig(vault, { enabled: false, mode: "Governance", retentionDays: 0 }))[0]?.reason).toBe("LockMismatch");
+    await vault.close();
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * A vault: an opened repository. Holds the config, the unwrapped keys and a
+ * worker pool; reads the index and manifests; the operations (backup,
+ * restore, forget, prune, check) live in their own files and work on a Vault.
+ */
+import { BlockIndex, decodeIndex, encodeIndex, type IndexedPack } from "./block-index.js";
+import { VaultError } from "./errors.js";
+import { newConfig, parseConfig, paths, randomId, type InitOptions, type LockSettings, type VaultConfig } from "./format.js";
+import { newMasterKeys, parseKeySlot, unwrapKeys, wrapKeys, type MasterKeys } from "./keys.js";
+import { decodeBlockList, decodePointHeader, manifestHeaderLength, MANIFEST_PREFIX_READ, type PointHeader } from "./manifest.js";
+import { defaultThreads, WorkerPool } from "./worker-pool.js";
+import type { Backend, Retention } from "./backends/backend.js";
+
+const DAY_MS = 24 * 3600_000;
+
+/** Options for opening a vault. */
+export interface VaultOptions {
+  /** Worker threads for CPU work; 0 runs it inline. Default: one per core. */
+  threads?: number;
+}
+
+/** A point with its block lists. */
+export interface PointContent {
+  readonly header: PointHeader;
+  /** Block ids per disk key (32 bytes per block, zero for holes). */
+  readonly blockLists: ReadonlyMap<string, Buffer>;
+}
+
+/** Runs `fn` over `items` with at most `limit` running at once; rejects on the first failure. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const run = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return results;
+}
+
+/** An opened repository. */
+export class Vault {
+  private workerPool: WorkerPool | undefined;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: VaultConfig,
+    readonly keys: MasterKeys,
+    private readonly options: VaultOptions,
+  ) {}
+
+  /**
+   * Creates a repository: a key slot wrapping fresh master keys under
+   * `userKey`, then the config (written last and only if absent, so a
+   * half-done init is simply retried). A locked vault on a backend that
+   * cannot enforce retention is refused unless the backend is a filesystem,
+   * where Lifeboat's commands enforce it.
+   */
+  static async init(backend: Backend, userKey: Buffer, init: InitOptions = {}, options: VaultOptions = {}): Promise<Vault> {
+    const config = newConfig(init);
+    if (await backend.stat(paths.config)) throw new VaultError("AlreadyInitialized", `A vault already exists at ${backend.location}`);
+    if (config.lock.enabled) await requireObjectLock(backend, config.lock);
+    const keys = newMasterKeys();
+    const slot = await wrapKeys(keys, userKey, config.repositoryId);
+    await backend.put(paths.key(randomId()), Buffer.from(JSON.stringify(slot, null, 2)));
+    await backend.put(paths.config, Buffer.from(JSON.stringify(config, null, 2)), { ifAbsent: true });
+    return new Vault(backend, config, keys, options);
+  }
+
+  /** Opens a repository; throws NotInitialized, WrongKey or UnsupportedFormat as the case may be. */
+  static async open(backend: Backend, userKey: Buffer, options: VaultOptions = {}): Promise<Vault> {
+    let configBytes: Buffer;
+    try {
+      configBytes = await backend.get(paths.config);
+    } catch (err) {
+      if (err instanceof VaultError && err.reason === "NotFound") {
+        throw new VaultError("NotInitialized", `There is no vault at ${backend.location}; run \`lifeboat vault init\` (or set spec.initialize) first`, { cause: err });
+      }
+      throw err;
+    }
+    const config = parseConfig(configBytes);
+    const slots = await backend.list(paths.keysPrefix);
+    for (const obj of slots) {
+      const keys = await unwrapKeys(parseKeySlot(await backend.get(obj.key), obj.key), userKey, config.repositoryId);
+      if (keys) return new Vault(backend, config, keys, options);
+    }
+    throw new VaultError("WrongKey", `The key does not open the vault at ${backend.location} (tried ${slots.length} key slot${slots.length === 1 ? "" : "s"}); check the key Secret or key file`);
+  }
+
+  /** The worker pool, started on first use. */
+  get pool(): WorkerPool {
+    this.workerPool ??= new WorkerPool(this.keys, this.config.compressionLevel, this.options.threads ?? defaultThreads());
+    return this.workerPool;
+  }
+
+  /** Adds a key slot for another user key (key rotation: add the new, then remove the old). */
+  async addKey(userKey: Buffer): Promise<string> {
+    const id = randomId();
+    await this.backend.put(paths.key(id), Buffer.from(JSON.stringify(await wrapKeys(this.keys, userKey, this.config.repositoryId), null, 2)));
+    return id;
+  }
+
+  /** Loads every index object into one in-memory index. */
+  async loadIndex(): Promise<{ index: BlockIndex; objects: string[] }> {
+    const index = new BlockIndex();
+    const objects = (await this.backend.list(paths.indexPrefix)).map((o) => o.key);
+    const decoded = await mapLimit(objects, 8, async (key) => decodeIndex(this.keys, await this.backend.get(key), key));
+    for (const records of decoded) for (const r of records) index.add(r);
+    return { index, objects };
+  }
+
+  /** Writes one index object; returns its name. */
+  async writeIndex(records: readonly IndexedPack[]): Promise<string> {
+    const key = paths.index(randomId());
+    await this.backend.put(key, encodeIndex(this.keys, records));
+    return key;
+  }
+
+  /** Headers of every point, oldest first. */
+  async listPoints(): Promise<PointHeader[]> {
+    const objects = await this.backend.list(paths.manifestsPrefix);
+    const headers = await mapLimit(objects, 8, async (obj) => {
+      const id = obj.key.slice(paths.manifestsPrefix.length);
+      let prefix = await this.backend.getRange(obj.key, 0, Math.min(obj.size, MANIFEST_PREFIX_READ));
+      const needed = 12 + manifestHeaderLength(prefix, id);
+      if (needed > prefix.length) prefix = await this.backend.getRange(obj.key, 0, needed);
+      return decodePointHeader(this.keys, prefix, id);
+    });
+    return headers.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  }
+
+  /** A point's header; throws NotFound naming the point. */
+  async getPoint(id: string): Promise<PointHeader> {
+    return (await this.readPoint(id)).header;
+  }
+
+  /** A point with its block lists. */
+  async readPoint(id: string): Promise<PointContent> {
+    if (!/^[0-9A-Za-z-]+$/.test(id)) throw new VaultError("InvalidArgument", `"${id}" is not a recovery point id`);
+    let bytes: Buffer;
+    try {
+      bytes = await this.backend.get(paths.manifest(id));
+    } catch (err) {
+      if (err instanceof VaultError && err.reason === "NotFound") throw new VaultError("NotFound", `Recovery point ${id} does not exist in ${this.backend.location}; \`lifeboat vault ls\` lists them`, { cause: err });
+      throw err;
+    }
+    const header = decodePointHeader(this.keys, bytes, id);
+    const blockLists = new Map<string, Buffer>();
+    for (const disk of header.disks) blockLists.set(disk.key, decodeBlockList(this.keys, id, disk, bytes));
+    return { header, blockLists };
+  }
+
+  /** Resolves "latest" (optionally of points matching labels) or an id prefix to a point id. */
+  async resolvePoint(ref: string, labels: Readonly<Record<string, string>> = {}): Promise<string> {
+    const points = (await this.listPoints()).filter((p) => Object.entries(labels).every(([k, v]) => p.labels[k] === v));
+    if (ref === "latest") {
+      const last = points.at(-1);
+      if (!last) throw new VaultError("NotFound", `No recovery point${Object.keys(labels).length ? ` with labels ${JSON.stringify(labels)}` : ""} exists yet`);
+      return last.id;
+    }
+    const matches = points.filter((p) => p.id.startsWith(ref));
+    if (matches.length === 1 && matches[0]) return matches[0].id;
+    if (matches.length > 1) throw new VaultError("InvalidArgument", `"${ref}" matches ${matches.length} recovery points; give more of the id`);
+    return ref;
+  }
+
+  /** The lock's retention for data written now for a point retained until `pointUntil`. */
+  retentionFor(pointUntil: Date | undefined): Retention | undefined {
+    if (!this.config.lock.enabled || !pointUntil) return undefined;
+    return { mode: this.config.lock.mode, until: pointUntil };
+  }
+
+  /**
+   * Retain-until of packs: the point's, plus a slack of up to 7 days so that
+   * the next backups (which reuse the same packs) need not extend every pack
+   * again each day.
+   */
+  packRetentionFor(pointUntil: Date): Retention | undefined {
+    if (!this.config.lock.enabled) return undefined;
+    const slack = Math.min(this.config.lock.retentionDays, 7) * DAY_MS;
+    return { mode: this.config.lock.mode, until: new Date(pointUntil.getTime() + slack) };
+  }
+
+  /** The minimum retain-until of a point taken at `time` under the vault's lock. */
+  minimumRetainUntil(time: Date): Date | undefined {
+    if (!this.config.lock.enabled) return undefined;
+    return new Date(time.getTime() + this.config.lock.retentionDays * DAY_MS);
+  }
+
+  /** Stops worker threads and closes the backend. */
+  async close(): Promise<void> {
+    await this.workerPool?.close();
+    this.workerPool = undefined;
+    await this.backend.close();
+  }
+}
+
+/** Throws ObjectLockNotEnabled when the storage cannot enforce the lock and is not a filesystem. */
+export async function requireObjectLock(backend: Backend, lock: LockSettings): Promise<void> {
+  const support = await backend.lockSupport();
+  if (!support.objectLock && support.required) {
+    throw new VaultError(
+      "ObjectLockNotEnabled",
+      `The vault lock (${lock.mode}, ${lock.retentionDays} days) needs Object Lock on the bucket, but ${support.detail}; create the bucket with Object Lock enabled (it cannot be turned on later on most stores)`,
+    );
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * A pool of worker threads for the CPU work of the data path (hash,
+ * compress, encrypt, decrypt, verify). Buffers move to and from the workers
+ * by transfer, not copy, and come back so callers can reuse them. With
+ * `threads: 0` the same functions run inline on the calling thread (for tiny
+ * machines and for unit tests, which run from TypeScript sources that a
+ * worker thread cannot load).
+ */
+import { writeSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { BlobError, blockId, openBlock, sealBlock } from "./crypto.js";
+import type { MasterKeys } from "./keys.js";
+
+/** One blob of a run: where it is in the run buffer and what it must decode to. */
+export interface RunBlob {
+  readonly id: Uint8Array;
+  readonly start: number;
+  readonly length: number;
+  readonly rawLength: number;
+}
+
+/** A contiguous part of a decoded run and where it goes on the target. */
+export interface RunWrite {
+  /** Offset in the decoded run. */
+  readonly start: number;
+  readonly length: number;
+  /** Offset on the target. */
+  readonly position: number;
+}
+
+/** A request to a worker; `data` is transferred. */
+export type WorkerRequest =
+  | { seq: number; op: "hash"; data: Uint8Array }
+  | { seq: number; op: "seal"; id: Uint8Array; data: Uint8Array }
+  | { seq: number; op: "openRun"; data: Uint8Array; blobs: readonly RunBlob[]; fd?: number | undefined; writes: readonly RunWrite[] };
+
+/** A worker's answer. */
+export type WorkerReply =
+  | { seq: number; ok: true; id?: Uint8Array; data: Uint8Array; input?: Uint8Array }
+  | { seq: number; ok: false; message: string; blobError: boolean; index?: number | undefined };
+
+/** A blob of a run failed to verify; `index` says which. */
+export class RunError extends BlobError {
+  constructor(readonly index: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * Opens every blob of a run and returns their plaintexts back to back, in
+ * one buffer (a view of `scratch` when it is large enough, so a worker that
+ * writes the run itself reuses one buffer). Throws RunError naming the first
+ * blob that does not verify.
+ */
+export function openRun(keys: MasterKeys, run: Uint8Array, blobs: readonly RunBlob[], scratch?: Buffer): Buffer {
+  const total = blobs.reduce((s, b) => s + b.rawLength, 0);
+  const out = scratch && scratch.length >= total ? scratch.subarray(0, total) : Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  blobs.forEach((b, index) => {
+    let data: Buffer;
+    try {
+      data = openBlock(keys, b.id, run.subarray(b.start, b.start + b.length));
+    } catch (err) {
+      throw Object.assign(new RunError(index, err instanceof Error ? err.message : String(err), { cause: err }), { index });
+    }
+    if (data.length !== b.rawLength) throw Object.assign(new RunError(index, `block has ${data.length} bytes, expected ${b.rawLength}`), { index });
+    at += data.copy(out, at);
+  });
+  return out;
+}
+
+/**
+ * Writes decoded spans to a file descriptor (positional, synchronous: callers
+ * are worker threads). `lock` (an Int32Array over shared memory) lets one
+ * thread write at a time: concurrent writes to one file contend on the
+ * kernel's inode lock, where waiters spin and burn CPU; here they sleep.
+ */
+export function writeSpans(fd: number, decoded: Uint8Array, writes: readonly RunWrite[], lock?: Int32Array): void {
+  if (lock) while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) Atomics.wait(lock, 0, 1, 50);
+  try {
+    for (const span of writes) {
+      let done = 0;
+      while (done < span.length) done += writeSync(fd, decoded, span.start + done, span.length - done, span.position + done);
+    }
+  } finally {
+    if (lock) {
+      Atomics.store(lock, 0, 0);
+      Atomics.notify(lock, 0, 1);
+    }
+  }
+}
+
+interface Pending {
+  resolve: (reply: WorkerReply & { ok: true }) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  inFlight: number;
+}
+
+/** The default thread count: one per core. */
+export function defaultThreads(): number {
+  return availableParallelism();
+}
+
+function ownsBuffer(data: Uint8Array): boolean {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Runs block CPU work on worker threads (or inline with threads = 0). */
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+  private failure: Error | undefined;
+  private closing = false;
+  /** Serializes the workers' writes to restore targets (see writeSpans). */
+  private readonly writeLock = new SharedArrayBuffer(4);
+
+  constructor(
+    private readonly keys: MasterKeys,
+    private readonly level: number,
+    threads: number = defaultThreads(),
+  ) {
+    for (let i = 0; i < threads; i++) {
+      const worker = new Worker(new URL("./block-worker.js", import.meta.url), {
+        workerData: { dataKey: keys.dataKey, idKey: keys.idKey, level, writeLock: this.writeLock },
+      });
+      worker.on("message", (reply: WorkerReply) => { this.onReply(reply); });
+      worker.on("error", (err) => { this.fail(new Error("A vault worker thread failed", { cause: err })); });
+      worker.on("exit", (code) => {
+        if (code !== 0 && !this.closing) this.fail(new Error(`A vault worker thread exited with code ${code}`));
+      });
+      this.slots.push({ worker, inFlight: 0 });
+    }
+  }
+
+  get threads(): number {
+    return this.slots.length;
+  }
+
+  /** Keyed BLAKE3 of `data`; returns the id and the data back (the caller's buffer is transferred). */
+  async hash(data: Buffer): Promise<{ id: Buffer; data: Buffer }> {
+    if (this.slots.length === 0) return { id: blockId(this.keys.idKey, data), data };
+    const reply = await this.send({ seq: 0, op: "hash", data }, [data]);
+    return { id: toBuffer(reply.id ?? new Uint8Array()), data: toBuffer(reply.data) };
+  }
+
+  /** Compresses and encrypts a block into a blob; returns the blob and the input buffer for reuse. */
+  async seal(id: Buffer, data: Buffer): Promise<{ blob: Buffer; input: Buffer }> {
+    if (this.slots.length === 0) return { blob: sealBlock(this.keys, this.level, id, data), input: data };
+    const reply = await this.send({ seq: 0, op: "seal", id, data }, [data]);
+    return { blob: toBuffer(reply.data), input: toBuffer(reply.input ?? new Uint8Array()) };
+  }
+
+  /** Decrypts, decompresses and verifies one blob of `rawLength` bytes; throws a BlobError when it does not verify. */
+  async open(id: Buffer, blob: Buffer, rawLength: number): Promise<Buffer> {
+    return (await this.openRun(blob, [{ id, start: 0, length: blob.length, rawLength }], undefined, [])) ?? Buffer.alloc(0);
+  }
+
+  /**
+   * Opens the blobs of a run (one ranged read of a pack). With `fd`, the
+   * decoded spans in `writes` are written to that file descriptor by the
+   * worker itself and nothing comes back; otherwise the decoded run is
+   * returned. Throws RunError (a BlobError) naming the blob that does not verify.
+   */
+  async openRun(run: Buffer, blobs: readonly RunBlob[], fd: number | undefined, writes: readonly RunWrite[]): Promise<Buffer | undefined> {
+    if (this.slots.length === 0) {
+      const decoded = openRun(this.keys, run, blobs);
+      if (fd === undefined) return decoded;
+      writeSpans(fd, decoded, writes);
+      return undefined;
+    }
+    const reply = await this.send({ seq: 0, op: "openRun", data: run, blobs, fd, writes }, [run]);
+    return fd === undefined ? toBuffer(reply.data) : undefined;
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const workers = this.slots.splice(0).map((s) => s.worker);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+
+  private send(req: WorkerRequest, buffers: Uint8Array[]): Promise<WorkerReply & { ok: true }> {
+    if (this.failure) return Promise.reject(this.failure);
+    const seq = ++this.seq;
+    const slot = this.slots.reduce((best, s) => (s.inFlight < best.inFlight ? s : best));
+    slot.inFlight++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, {
+        resolve: (r) => { slot.inFlight--; resolve(r); },
+        reject: (e) => { slot.inFlight--; reject(e); },
+      });
+      slot.worker.postMessage({ ...req, seq }, buffers.filter(ownsBuffer).map((b) => b.buffer as ArrayBuffer));
+    });
+  }
+
+  private onReply(reply: WorkerReply): void {
+    const pending = this.pending.get(reply.seq);
+    if (!pending) return;
+    this.pending.delete(reply.seq);
+    if (reply.ok) pending.resolve(reply);
+    else pending.reject(reply.blobError ? new RunError(reply.index ?? 0, reply.message) : new Error(reply.message));
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}
