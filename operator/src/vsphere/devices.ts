@@ -1,0 +1,123 @@
+import { bool, child, children, moRef, num, text, xsiType, type MoRef } from "./xml.js";
+
+/**
+ * Decoding of a VM's (or a snapshot's) virtual hardware: the disks a backup
+ * reads, the controllers and NICs a restore recreates.
+ */
+
+/** One virtual disk. */
+export interface VmDisk {
+  /** Device key, stable for the life of the disk; QueryChangedDiskAreas takes it. */
+  readonly key: number;
+  readonly label: string;
+  readonly capacityBytes: number;
+  /** Datastore path of the disk descriptor, e.g. "[ds1] vm/vm.vmdk". */
+  readonly fileName: string;
+  readonly datastore?: MoRef;
+  /** Datastore name parsed from fileName. */
+  readonly datastoreName: string;
+  /** Path inside the datastore, parsed from fileName. */
+  readonly path: string;
+  /** CBT changeId of this disk state; absent while change tracking is off. */
+  readonly changeId?: string;
+  readonly thinProvisioned?: boolean;
+  readonly diskMode?: string;
+  readonly uuid?: string;
+  readonly controllerKey?: number;
+  readonly unitNumber?: number;
+  /** Backing kind, e.g. VirtualDiskFlatVer2BackingInfo. */
+  readonly backingType?: string;
+}
+
+export interface VmController {
+  readonly key: number;
+  /** e.g. ParaVirtualSCSIController, VirtualLsiLogicController, VirtualNVMEController, VirtualIDEController */
+  readonly type: string;
+  readonly busNumber: number;
+}
+
+export interface VmNic {
+  readonly key: number;
+  /** e.g. VirtualVmxnet3, VirtualE1000e */
+  readonly type: string;
+  readonly macAddress?: string;
+  /** Standard port group: its Network object. */
+  readonly network?: MoRef;
+  /** Standard port group name. */
+  readonly networkName?: string;
+  /** Distributed port group key. */
+  readonly portgroupKey?: string;
+  readonly switchUuid?: string;
+}
+
+export interface VmHardware {
+  readonly disks: VmDisk[];
+  readonly controllers: VmController[];
+  readonly nics: VmNic[];
+}
+
+/** Splits "[ds1] dir/file.vmdk" into its datastore and path. */
+export function parseDatastorePath(fileName: string): { datastore: string; path: string } {
+  const m = /^\[([^\]]*)\]\s*(.*)$/.exec(fileName);
+  return m ? { datastore: m[1] ?? "", path: m[2] ?? "" } : { datastore: "", path: fileName };
+}
+
+/** Decodes an ArrayOfVirtualDevice property value. */
+export function decodeHardware(devices: unknown): VmHardware {
+  const disks: VmDisk[] = [];
+  const controllers: VmController[] = [];
+  const nics: VmNic[] = [];
+  for (const d of children(devices, "VirtualDevice")) {
+    const type = xsiType(d) ?? "";
+    const key = num(d, "key") ?? 0;
+    const backing = child(d, "backing");
+    if (type === "VirtualDisk") {
+      const fileName = text(backing, "fileName") ?? "";
+      const parsed = parseDatastorePath(fileName);
+      const capacityBytes = num(d, "capacityInBytes") ?? (num(d, "capacityInKB") ?? 0) * 1024;
+      const datastore = moRef(backing, "datastore");
+      const changeId = text(backing, "changeId");
+      const thin = bool(backing, "thinProvisioned");
+      const diskMode = text(backing, "diskMode");
+      const uuid = text(backing, "uuid");
+      const controllerKey = num(d, "controllerKey");
+      const unitNumber = num(d, "unitNumber");
+      const backingType = xsiType(backing);
+      disks.push({
+        key,
+        label: text(child(d, "deviceInfo"), "label") ?? `disk ${key}`,
+        capacityBytes,
+        fileName,
+        datastoreName: parsed.datastore,
+        path: parsed.path,
+        ...(datastore ? { datastore } : {}),
+        ...(changeId ? { changeId } : {}),
+        ...(thin !== undefined ? { thinProvisioned: thin } : {}),
+        ...(diskMode ? { diskMode } : {}),
+        ...(uuid ? { uuid } : {}),
+        ...(controllerKey !== undefined ? { controllerKey } : {}),
+        ...(unitNumber !== undefined ? { unitNumber } : {}),
+        ...(backingType ? { backingType } : {}),
+      });
+    } else if (child(d, "busNumber") !== undefined && /Controller$/.test(type)) {
+      controllers.push({ key, type, busNumber: num(d, "busNumber") ?? 0 });
+    } else if (child(d, "addressType") !== undefined || child(d, "macAddress") !== undefined) {
+      const port = child(backing, "port");
+      const network = moRef(backing, "network");
+      const networkName = text(backing, "deviceName");
+      const portgroupKey = text(port, "portgroupKey");
+      const switchUuid = text(port, "switchUuid");
+      const macAddress = text(d, "macAddress");
+      nics.push({
+        key,
+        type,
+        ...(macAddress ? { macAddress } : {}),
+        ...(network ? { network } : {}),
+        ...(networkName ? { networkName } : {}),
+        ...(portgroupKey ? { portgroupKey } : {}),
+        ...(switchUuid ? { switchUuid } : {}),
+      });
+    }
+  }
+  return { disks, controllers, nics };
+}

@@ -1,0 +1,384 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import { Agent, request, type AgentOptions, type RequestOptions } from "node:https";
+import type { Duplex, Readable } from "node:stream";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { CertificateMismatchError, faultToError, UnreachableError, VsphereError } from "./errors.js";
+import { child, children, isNode, parseXml, text, textOf, xsiType, type XmlNode } from "./xml.js";
+
+/**
+ * How to trust the server's certificate. Exactly one way applies: a pinned
+ * SHA-256 thumbprint, a CA bundle, or (only when asked) no verification. With
+ * neither set, Node's default CA store is used.
+ */
+export interface TlsTrust {
+  /** PEM CA bundle the server certificate must chain to. */
+  readonly caCert?: string | Buffer;
+  /** SHA-256 thumbprint of the server certificate (hex, with or without colons). */
+  readonly thumbprint?: string;
+  /** Skip verification entirely. Only for tests and lab setups, never a default. */
+  readonly insecureSkipVerify?: boolean;
+}
+
+export interface TransportOptions {
+  /** vCenter address: "host", "host:port" or "https://host[:port][/sdk]". */
+  readonly address: string;
+  readonly tls: TlsTrust;
+  /** Default timeout of one request, in milliseconds (default 60 s). */
+  readonly timeoutMs?: number;
+}
+
+const SESSION_COOKIE = "vmware_soap_session";
+const DEFAULT_API_VERSION = "8.0.1.0";
+
+/** Normalises a SHA-256 thumbprint to upper-case colon-separated hex; throws when it is not 32 bytes. */
+export function normalizeThumbprint(thumbprint: string): string {
+  const hex = thumbprint.replace(/[:\s]/g, "").toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex)) {
+    throw new VsphereError("The TLS thumbprint must be a SHA-256 fingerprint: 64 hex digits, optionally colon-separated");
+  }
+  return hex.match(/../g)?.join(":") ?? hex;
+}
+
+/** Parses the vCenter address into the SDK endpoint URL. */
+export function sdkUrl(address: string): URL {
+  const withScheme = /^[a-z]+:\/\//i.test(address) ? address : `https://${address}`;
+  const url = new URL(withScheme);
+  if (url.protocol !== "https:") throw new VsphereError(`The vCenter address must use https, not ${url.protocol}`);
+  if (url.pathname === "/" || url.pathname === "") url.pathname = "/sdk";
+  url.username = "";
+  url.password = "";
+  return url;
+}
+
+/**
+ * An HTTPS agent that checks the pinned thumbprint once the TLS handshake is
+ * done and before the socket is handed to any request, so no byte of a
+ * request (a Login carries the password) reaches a server we do not trust.
+ */
+class PinnedAgent extends Agent {
+  constructor(
+    private readonly pin: string,
+    private readonly handshakeTimeoutMs: number,
+    options: AgentOptions,
+  ) {
+    super({ ...options, rejectUnauthorized: false });
+  }
+
+  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const socket: TLSSocket = tlsConnect({ ...(options as object), rejectUnauthorized: false });
+    const onError = (err: Error) => {
+      callback?.(err, socket);
+    };
+    // A server that accepts and never completes the handshake must not hold the socket forever.
+    socket.setTimeout(this.handshakeTimeoutMs, () => {
+      socket.destroy(new UnreachableError(`TLS handshake with ${String(options.host)} did not finish within ${Math.round(this.handshakeTimeoutMs / 1000)} s`));
+    });
+    socket.once("error", onError);
+    socket.once("secureConnect", () => {
+      socket.setTimeout(0);
+      socket.removeListener("error", onError);
+      const actual = socket.getPeerX509Certificate()?.fingerprint256;
+      if (actual !== this.pin) {
+        socket.destroy();
+        callback?.(
+          new CertificateMismatchError(
+            `The server certificate's SHA-256 thumbprint ${actual ?? "(none)"} does not match the configured thumbprint ${this.pin}`,
+          ),
+          socket,
+        );
+        return;
+      }
+      callback?.(null, socket);
+    });
+    return undefined;
+  }
+}
+
+const tlsVerifyCodes = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+const unreachableCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ECONNABORTED",
+  "ERR_SOCKET_CONNECTION_TIMEOUT",
+]);
+
+class RequestTimeout extends Error {}
+
+/** Turns a low-level request error into the typed error a reconciler can act on. */
+export function classifyNetworkError(err: unknown, what: string): Error {
+  if (err instanceof VsphereError) return err;
+  if (err instanceof RequestTimeout) return new UnreachableError(`${what}: ${err.message}`, { cause: err });
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && tlsVerifyCodes.has(code)) {
+    return new CertificateMismatchError(`${what}: the server certificate is not trusted (${code})`, { cause: err });
+  }
+  if (typeof code === "string" && unreachableCodes.has(code)) {
+    return new UnreachableError(`${what}: ${code}`, { cause: err });
+  }
+  return new VsphereError(`${what} failed`, { cause: err });
+}
+
+/** The parts of an HTTP request the transport sends. */
+export interface HttpRequest {
+  readonly method: string;
+  /** Path and query, e.g. "/folder/vm/disk-flat.vmdk?dcPath=DC0&dsName=ds1". */
+  readonly path: string;
+  readonly headers?: OutgoingHttpHeaders;
+  /** A body to send; a stream is piped with backpressure. */
+  readonly body?: string | Buffer | Readable;
+  /** Time allowed until the response headers arrive, and for each idle gap after (default: the transport's). */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * HTTPS to one vCenter: SOAP calls to /sdk and plain requests (datastore
+ * file transfer) over the same verified connection pool and session cookie.
+ */
+export class SoapTransport {
+  readonly endpoint: URL;
+  private readonly agent: Agent;
+  private readonly timeoutMs: number;
+  /** "vmware_soap_session=..." once logged in. */
+  private cookie: string | undefined;
+  private apiVersion = DEFAULT_API_VERSION;
+
+  constructor(options: TransportOptions) {
+    this.endpoint = sdkUrl(options.address);
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    const base: AgentOptions = { keepAlive: true, maxSockets: 16, servername: this.servername() };
+    const { tls } = options;
+    if (tls.thumbprint !== undefined) {
+      this.agent = new PinnedAgent(normalizeThumbprint(tls.thumbprint), this.timeoutMs, base);
+    } else if (tls.insecureSkipVerify) {
+      this.agent = new Agent({ ...base, rejectUnauthorized: false });
+    } else {
+      this.agent = new Agent({ ...base, rejectUnauthorized: true, ...(tls.caCert !== undefined ? { ca: tls.caCert } : {}) });
+    }
+  }
+
+  private servername(): string | undefined {
+    // SNI takes host names only, never IP literals.
+    const host = this.endpoint.hostname;
+    return /^[\d.]+$/.test(host) || host.includes(":") || host.startsWith("[") ? undefined : host;
+  }
+
+  /** The session cookie value is opaque; callers only test for it. */
+  get hasSession(): boolean {
+    return this.cookie !== undefined;
+  }
+
+  /** Forgets the session cookie (after a logout, or before logging in again). */
+  clearSession(): void {
+    this.cookie = undefined;
+  }
+
+  /** The cookie of the current session, to hand to a second client that shares it. */
+  get sessionCookie(): string | undefined {
+    return this.cookie;
+  }
+
+  /** Reads the vim25 API version the server speaks, for the SOAPAction header. */
+  async negotiateVersion(): Promise<string> {
+    const res = await this.send({ method: "GET", path: `${this.endpoint.pathname}/vimServiceVersions.xml` });
+    const body = await readBody(res);
+    if (res.statusCode === 200) {
+      try {
+        const doc = parseXml(body.toString("utf8"));
+        const namespaces = child(doc, "namespaces");
+        for (const ns of children(namespaces, "namespace")) {
+          if (text(ns, "name") === "urn:vim25") {
+            const version = text(ns, "version");
+            if (version) this.apiVersion = version;
+          }
+        }
+      } catch {
+        // An unreadable version list leaves the default; the calls themselves will tell.
+      }
+    }
+    return this.apiVersion;
+  }
+
+  /**
+   * Sends one HTTP request and resolves with the response once its headers
+   * arrive. The caller must consume or destroy the response body.
+   */
+  send(req: HttpRequest): Promise<IncomingMessage> {
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    const what = `${req.method} ${this.endpoint.host}${req.path.split("?")[0] ?? ""}`;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const headers: OutgoingHttpHeaders = { ...req.headers };
+      if (this.cookie) headers.Cookie = this.cookie;
+      const r = request(
+        {
+          host: this.endpoint.hostname.replace(/^\[|\]$/g, ""),
+          port: this.endpoint.port || 443,
+          path: req.path,
+          method: req.method,
+          headers,
+          agent: this.agent,
+          ...(req.signal ? { signal: req.signal } : {}),
+        },
+        (res) => {
+          clearTimeout(timer);
+          // Idle gaps in a long body count against the same budget. The
+          // socket returns to the pool afterwards, so the watch is removed.
+          const socket = res.socket;
+          const onIdle = () => {
+            res.destroy(new UnreachableError(`${what}: the server stopped sending for ${Math.round(timeoutMs / 1000)} s`));
+          };
+          socket.setTimeout(timeoutMs);
+          socket.on("timeout", onIdle);
+          const clear = () => {
+            socket.setTimeout(0);
+            socket.removeListener("timeout", onIdle);
+          };
+          res.once("end", clear);
+          res.once("close", clear);
+          resolve(res);
+        },
+      );
+      const timer = setTimeout(() => {
+        const err = new RequestTimeout(`no answer within ${Math.round(timeoutMs / 1000)} s`);
+        r.destroy(err);
+        // A request still waiting for its socket may never emit the error.
+        reject(classifyNetworkError(err, what));
+      }, timeoutMs);
+      r.once("error", (err) => {
+        clearTimeout(timer);
+        reject(classifyNetworkError(err, what));
+      });
+      const body = req.body;
+      if (body === undefined || typeof body === "string" || Buffer.isBuffer(body)) {
+        r.end(body);
+      } else {
+        body.once("error", (err) => r.destroy(err));
+        body.pipe(r);
+      }
+    });
+  }
+
+  /**
+   * Invokes a vim25 method. `bodyXml` is the method element's content
+   * (starting with `<_this ...>`). Resolves with the response element
+   * (`<MethodResponse>`); rejects with a typed error for a SOAP fault.
+   */
+  async invoke(method: string, bodyXml: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<XmlNode> {
+    const envelope =
+      '<?xml version="1.0" encoding="UTF-8"?>' +
+      '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" ' +
+      'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
+      `<soapenv:Body><${method} xmlns="urn:vim25">${bodyXml}</${method}></soapenv:Body></soapenv:Envelope>`;
+    const payload = Buffer.from(envelope, "utf8");
+    const res = await this.send({
+      method: "POST",
+      path: this.endpoint.pathname,
+      headers: {
+        "Content-Type": "text/xml; charset=utf-8",
+        "Content-Length": payload.length,
+        SOAPAction: `urn:vim25/${this.apiVersion}`,
+      },
+      body: payload,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const setCookie = res.headers["set-cookie"]?.find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+    if (setCookie) this.cookie = setCookie.split(";")[0];
+    let body: Buffer;
+    try {
+      body = await readBody(res);
+    } catch (err) {
+      throw classifyNetworkError(err, `${method} on ${this.endpoint.host}`);
+    }
+    return decodeResponse(method, res.statusCode ?? 0, body.toString("utf8"));
+  }
+
+  /** Closes the pooled connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Reads a whole (small) response body. */
+export function readBody(res: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (c: Buffer) => chunks.push(c));
+    res.once("end", () => { resolve(Buffer.concat(chunks)); });
+    res.once("error", reject);
+    res.once("aborted", () => { reject(new UnreachableError("The server closed the connection mid-response")); });
+  });
+}
+
+/**
+ * Decodes a SOAP response: the `<MethodResponse>` element, or a typed error
+ * for a fault. Exported for unit tests on literal XML.
+ */
+export function decodeResponse(method: string, status: number, xml: string): XmlNode {
+  let doc: XmlNode;
+  try {
+    doc = parseXml(xml);
+  } catch (err) {
+    throw new VsphereError(`${method}: the server answered HTTP ${status} with a body that is not XML`, { cause: err });
+  }
+  const body = child(child(doc, "Envelope"), "Body");
+  if (!isNode(body)) throw new VsphereError(`${method}: the server answered HTTP ${status} without a SOAP body`);
+  const fault = child(body, "Fault");
+  if (fault !== undefined) throw decodeFault(method, fault);
+  const response = child(body, `${method}Response`);
+  if (response === undefined) throw new VsphereError(`${method}: the response (HTTP ${status}) has no ${method}Response element`);
+  // An empty response element (a void method) parses as "".
+  return isNode(response) ? response : {};
+}
+
+/** The vim25 fault type of a SOAP fault's detail, and the message to show. */
+export function decodeFault(method: string, fault: unknown): Error {
+  const faultString = text(fault, "faultstring") ?? "";
+  const detail = child(fault, "detail");
+  let faultName = "SystemError";
+  let detailNode: unknown;
+  if (isNode(detail)) {
+    const key = Object.keys(detail).find((k) => !k.startsWith("@_") && k !== "#text");
+    if (key !== undefined) {
+      detailNode = detail[key];
+      faultName = xsiType(detailNode) ?? key.replace(/Fault$/, "");
+    }
+  }
+  const extra = faultDetailMessage(detailNode);
+  const message = [faultString, extra].filter((s) => s && s.length > 0).join(": ") || faultName;
+  return faultToError(faultName, `${method} failed with ${faultName}: ${message}`);
+}
+
+/** Extra human-readable text a fault carries (faultMessage entries, invalidProperty, file name). */
+function faultDetailMessage(detail: unknown): string {
+  if (!isNode(detail)) return "";
+  const parts: string[] = [];
+  for (const m of children(detail, "faultMessage")) {
+    const msg = text(m, "message");
+    if (msg) parts.push(msg);
+  }
+  const prop = text(detail, "invalidProperty");
+  if (prop) parts.push(`invalid property ${prop}`);
+  const file = textOf(child(detail, "file"));
+  if (file) parts.push(`file ${file}`);
+  return parts.join("; ");
+}

@@ -1,0 +1,162 @@
+import { VsphereError } from "./errors.js";
+import type { Session } from "./session.js";
+import { resultRef, taskRef, waitForTask, type WaitOptions } from "./tasks.js";
+import { el, moRefEl, rawEl, typedEl, type MoRef } from "./xml.js";
+
+/**
+ * Creating, powering and destroying VMs, for restore: the new VM gets the
+ * recovery point's disks (empty, of the given capacity), controllers and
+ * NICs, placed on the target datastore, folder, resource pool and networks;
+ * the restore then uploads each disk's data.
+ */
+
+export type ControllerType = "pvscsi" | "lsilogic" | "lsilogic-sas" | "buslogic";
+
+export interface NewDisk {
+  readonly capacityBytes: number;
+  /** Thin provisioning (default true). */
+  readonly thin?: boolean;
+}
+
+export interface NewNic {
+  /** A standard port group: the Network object and its name. */
+  readonly network?: { readonly ref: MoRef; readonly name: string };
+  /** A distributed port group: its key and its switch's UUID (Network.portgroupKey/switchUuid). */
+  readonly portgroup?: { readonly ref: MoRef; readonly portgroupKey: string; readonly switchUuid: string };
+  /** Adapter type (default vmxnet3). */
+  readonly adapter?: "vmxnet3" | "e1000e" | "e1000";
+  /** Keep a MAC address (e.g. in-place restore); generated when absent. */
+  readonly macAddress?: string;
+}
+
+export interface CreateVmSpec {
+  readonly name: string;
+  /** The VM folder to create the VM in (Datacenter.vmFolder or a folder below it). */
+  readonly folder: MoRef;
+  readonly resourcePool: MoRef;
+  /** Optional host (required by vCenter only for pools without DRS). */
+  readonly host?: MoRef;
+  /** Datastore name for the VM's files and disks. */
+  readonly datastoreName: string;
+  readonly guestId?: string;
+  readonly numCpu?: number;
+  readonly memoryMB?: number;
+  readonly firmware?: "bios" | "efi";
+  readonly controller?: ControllerType;
+  readonly disks: readonly NewDisk[];
+  readonly nics?: readonly NewNic[];
+  readonly changeTracking?: boolean;
+}
+
+const controllerXsi: Record<ControllerType, string> = {
+  pvscsi: "ParaVirtualSCSIController",
+  lsilogic: "VirtualLsiLogicController",
+  "lsilogic-sas": "VirtualLsiLogicSASController",
+  buslogic: "VirtualBusLogicController",
+};
+
+const nicXsi = { vmxnet3: "VirtualVmxnet3", e1000e: "VirtualE1000e", e1000: "VirtualE1000" } as const;
+
+/** Encodes the VirtualMachineConfigSpec for CreateVM_Task (fields in WSDL order). Exported for unit tests. */
+export function createVmSpecXml(spec: CreateVmSpec): string {
+  if (spec.disks.length > 15) throw new VsphereError(`A restore VM can have at most 15 disks on one controller, not ${spec.disks.length}`);
+  const controllerKey = -100;
+  const changes: string[] = [];
+  changes.push(
+    rawEl(
+      "deviceChange",
+      el("operation", "add") +
+        typedEl(
+          "device",
+          controllerXsi[spec.controller ?? "pvscsi"],
+          el("key", controllerKey) + el("busNumber", 0) + el("sharedBus", "noSharing"),
+        ),
+    ),
+  );
+  spec.disks.forEach((disk, i) => {
+    if (!Number.isSafeInteger(disk.capacityBytes) || disk.capacityBytes <= 0 || disk.capacityBytes % 1024 !== 0) {
+      throw new VsphereError(`Disk ${i} capacity must be a positive multiple of 1 KiB, not ${disk.capacityBytes}`);
+    }
+    const unit = i < 7 ? i : i + 1; // unit 7 is the SCSI controller's own
+    const backing = typedEl(
+      "backing",
+      "VirtualDiskFlatVer2BackingInfo",
+      el("fileName", `[${spec.datastoreName}]`) + el("diskMode", "persistent") + el("thinProvisioned", disk.thin ?? true),
+    );
+    changes.push(
+      rawEl(
+        "deviceChange",
+        el("operation", "add") +
+          el("fileOperation", "create") +
+          typedEl(
+            "device",
+            "VirtualDisk",
+            el("key", -200 - i) + backing + el("controllerKey", controllerKey) + el("unitNumber", unit) +
+              el("capacityInKB", disk.capacityBytes / 1024) + el("capacityInBytes", disk.capacityBytes),
+          ),
+      ),
+    );
+  });
+  (spec.nics ?? []).forEach((nic, i) => {
+    let backing: string;
+    if (nic.portgroup) {
+      backing = typedEl(
+        "backing",
+        "VirtualEthernetCardDistributedVirtualPortBackingInfo",
+        rawEl("port", el("switchUuid", nic.portgroup.switchUuid) + el("portgroupKey", nic.portgroup.portgroupKey)),
+      );
+    } else if (nic.network) {
+      backing = typedEl(
+        "backing",
+        "VirtualEthernetCardNetworkBackingInfo",
+        el("deviceName", nic.network.name) + moRefEl("network", nic.network.ref),
+      );
+    } else {
+      throw new VsphereError(`NIC ${i} needs a network or a distributed port group`);
+    }
+    const connectable = rawEl("connectable", el("startConnected", true) + el("allowGuestControl", true) + el("connected", false));
+    const address = nic.macAddress ? el("addressType", "manual") + el("macAddress", nic.macAddress) : el("addressType", "generated");
+    changes.push(
+      rawEl(
+        "deviceChange",
+        el("operation", "add") + typedEl("device", nicXsi[nic.adapter ?? "vmxnet3"], el("key", -300 - i) + backing + connectable + address),
+      ),
+    );
+  });
+  return (
+    el("name", spec.name) +
+    el("guestId", spec.guestId ?? "otherGuest64") +
+    rawEl("files", el("vmPathName", `[${spec.datastoreName}]`)) +
+    el("numCPUs", spec.numCpu ?? 1) +
+    el("memoryMB", spec.memoryMB ?? 1024) +
+    changes.join("") +
+    el("changeTrackingEnabled", spec.changeTracking) +
+    el("firmware", spec.firmware)
+  );
+}
+
+/** Creates a VM and resolves with its reference once the task finished. */
+export async function createVm(session: Session, spec: CreateVmSpec, opts: WaitOptions = {}): Promise<MoRef> {
+  const res = await session.call(
+    "CreateVM_Task",
+    moRefEl("_this", spec.folder) + rawEl("config", createVmSpecXml(spec)) + moRefEl("pool", spec.resourcePool) + moRefEl("host", spec.host),
+  );
+  const result = await waitForTask(session, taskRef(res, "CreateVM_Task"), `Creating VM "${spec.name}"`, opts);
+  return resultRef(result, "CreateVM_Task");
+}
+
+export async function powerOn(session: Session, vm: MoRef, opts: WaitOptions = {}): Promise<void> {
+  const res = await session.call("PowerOnVM_Task", moRefEl("_this", vm));
+  await waitForTask(session, taskRef(res, "PowerOnVM_Task"), `Powering on ${vm.value}`, opts);
+}
+
+export async function powerOff(session: Session, vm: MoRef, opts: WaitOptions = {}): Promise<void> {
+  const res = await session.call("PowerOffVM_Task", moRefEl("_this", vm));
+  await waitForTask(session, taskRef(res, "PowerOffVM_Task"), `Powering off ${vm.value}`, opts);
+}
+
+/** Deletes the VM and its files. The VM must be powered off. */
+export async function destroyVm(session: Session, vm: MoRef, opts: WaitOptions = {}): Promise<void> {
+  const res = await session.call("Destroy_Task", moRefEl("_this", vm));
+  await waitForTask(session, taskRef(res, "Destroy_Task"), `Destroying ${vm.value}`, opts);
+}
