@@ -7,15 +7,21 @@
  *   POD_NAME          this replica's identity in the Lease
  *   LEADER_ELECT      "false" to run without leader election (one replica only)
  *   HEALTH_PORT       port of /healthz, /readyz and /metrics (default 8081)
+ *   HEALTH_BIND_ADDRESS  address to serve them on (default all addresses)
  *   LOG_LEVEL         pino level (default info)
  */
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import * as k8s from "@kubernetes/client-node";
 import { BackupPlanReconciler } from "./controllers/backup-plan-controller.js";
+import { BackupVaultReconciler } from "./controllers/backup-vault-controller.js";
 import { GatewayReconciler } from "./controllers/gateway-controller.js";
 import { ProtectedServerReconciler } from "./controllers/protected-server-controller.js";
+import { RecoveryPointReconciler } from "./controllers/recovery-point-controller.js";
 import { RestoreJobReconciler } from "./controllers/restore-job-controller.js";
 import { SitePairReconciler } from "./controllers/site-pair-controller.js";
+import { VCenterConnections } from "./controllers/vcenter-connections.js";
+import { VCenterReconciler } from "./controllers/vcenter-controller.js";
 import { describe } from "./runtime/errors.js";
 import { Manager } from "./runtime/manager.js";
 import { createLogger } from "./telemetry/logger.js";
@@ -27,17 +33,24 @@ async function main(): Promise<void> {
   kc.loadFromDefault();
   const env = process.env;
   const leaderElect = env.LEADER_ELECT !== "false";
-  const identity = env.POD_NAME ?? `${hostname()}-${process.pid}`;
+  // Unique per process, as controller-runtime does (hostname_uuid): a restarted
+  // replica must wait for the lease like any other candidate.
+  const identity = `${env.POD_NAME ?? hostname()}_${randomUUID()}`;
   const manager = new Manager(kc, {
     ...(env.WATCH_NAMESPACE ? { namespace: env.WATCH_NAMESPACE } : {}),
     ...(leaderElect ? { leaderElection: { namespace: env.POD_NAMESPACE ?? "lifeboat-system", name: "lifeboat-operator", identity } } : {}),
     healthPort: Number(env.HEALTH_PORT ?? 8081),
+    ...(env.HEALTH_BIND_ADDRESS ? { healthBindAddress: env.HEALTH_BIND_ADDRESS } : {}),
     log,
     metrics: new OperatorMetrics(),
   });
+  manager.add(new BackupVaultReconciler());
   manager.add(new GatewayReconciler());
-  manager.add(new BackupPlanReconciler());
-  manager.add(new RestoreJobReconciler());
+  const vcenters = new VCenterConnections(log);
+  manager.add(new VCenterReconciler(vcenters));
+  manager.add(new BackupPlanReconciler(vcenters));
+  manager.add(new RecoveryPointReconciler());
+  manager.add(new RestoreJobReconciler(vcenters));
   manager.add(new SitePairReconciler());
   manager.add(new ProtectedServerReconciler());
 
@@ -51,6 +64,7 @@ async function main(): Promise<void> {
   log.info({ identity, namespace: env.WATCH_NAMESPACE ?? "(all)", leaderElect }, "Starting Lifeboat operator");
   try {
     await manager.run(abort.signal);
+    await vcenters.closeAll();
   } catch (err) {
     log.error({ err: describe(err) }, "Operator stopped");
     process.exit(1);

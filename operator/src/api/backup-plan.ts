@@ -7,6 +7,8 @@ export const VM_RUN_PHASES = ["Pending", "Snapshotting", "Transferring", "Commit
 const vmRunStatus = object(
   {
     name: string("VM name."),
+    moRef: string("The VM's managed object id when the run started."),
+    job: string("The worker Job backing this VM up."),
     phase: enumeration("Where this VM's backup is.", VM_RUN_PHASES),
     bytesDone: integer("Bytes of changed areas read so far.", 0),
     bytesTotal: integer("Bytes of changed areas to read.", 0),

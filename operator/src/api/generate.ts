@@ -17,7 +17,7 @@ import { kinds } from "./kinds.js";
 const root = repoRootOf(import.meta.url);
 
 async function typesFor(def: KindDefinition): Promise<string> {
-  const options = { bannerComment: "", additionalProperties: false, format: true, strictIndexSignatures: true, ignoreMinAndMaxItems: true } as const;
+  const options = { bannerComment: "", additionalProperties: false, format: true, strictIndexSignatures: false, ignoreMinAndMaxItems: true } as const;
   const spec = await compile({ ...def.spec, title: `${def.kind}Spec` } as JSONSchema, `${def.kind}Spec`, options);
   const status = await compile({ ...def.status, title: `${def.kind}Status` } as JSONSchema, `${def.kind}Status`, options);
   const object = [
@@ -48,7 +48,6 @@ export async function render(): Promise<Map<string, string>> {
     join("operator", "src", "api", "generated", "types.ts"),
     [
       "// Generated from the schemas in operator/src/api by `npm run generate`. Do not edit.",
-      "/* eslint-disable */",
       'import type { V1ObjectMeta } from "@kubernetes/client-node";',
       "",
       ...types.map((t) => `${t}\n`),

@@ -61,6 +61,7 @@ export const recoveryPoint: KindDefinition = {
     conditions,
     sizeBytes: integer("Logical size of all disks.", 0),
     newBytes: integer("Bytes this point added to the vault.", 0),
+    readBytes: integer("Bytes the backup read from the VM's disks (changed or allocated areas only).", 0),
   }),
   printerColumns: [
     { name: "VM", type: "string", jsonPath: ".spec.vm.name" },

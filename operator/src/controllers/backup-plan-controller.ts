@@ -1,7 +1,13 @@
 import { Cron } from "croner";
-import type { BackupPlan } from "../api/generated/types.js";
+import type { BackupPlan, BackupVault, Gateway, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
-import { firstProblem, problemCondition, resolveRef, type Problem } from "./references.js";
+import { BackupRuns, PROGRESS_INTERVAL_MS } from "./backup-runs.js";
+import { firstProblem, problemCondition, resolveRef, type Checked, type Problem } from "./references.js";
+import type { VCenterConnections } from "./vcenter-connections.js";
+import { vcenterConnectOptions } from "./vcenter-controller.js";
+import { selectVMs } from "./vm-selection.js";
+
+type WithKind<T> = T & { apiVersion: string; kind: string };
 
 /** The next time a plan's schedule fires, or a problem naming what is wrong with it. */
 export function nextScheduledRun(cron: string, timeZone: string, after: Date = new Date()): { ok: true; next: Date | undefined } | { ok: false; problem: Problem } {
@@ -18,57 +24,153 @@ export function nextScheduledRun(cron: string, timeZone: string, after: Date = n
   }
 }
 
+function isoSeconds(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 /**
- * Checks that a BackupPlan can run: its VCenter is Connected, its vault
- * Ready, its gateway Activated and its schedule valid; reports the next run
- * and wakes up at it. Ready says which of these is not so.
+ * What a plan should do now about starting a run: a new spec.runRequest asks
+ * for one; a schedule time that has come (and is not older than the starting
+ * deadline) starts one; paused plans start none.
+ */
+export function dueRun(plan: BackupPlan, now: Date): { trigger: "Schedule" | "Request" } | { missed: string } | undefined {
+  if (plan.spec.paused) return undefined;
+  const request = plan.spec.runRequest;
+  if (request && request !== plan.status?.lastHandledRunRequest) return { trigger: "Request" };
+  const nextRun = plan.status?.nextRun ? new Date(plan.status.nextRun) : undefined;
+  if (!plan.spec.schedule || !nextRun || nextRun > now) return undefined;
+  const deadlineMs = (plan.spec.schedule.startingDeadlineSeconds ?? 3600) * 1000;
+  if (now.getTime() - nextRun.getTime() > deadlineMs) return { missed: isoSeconds(nextRun) };
+  return { trigger: "Schedule" };
+}
+
+/**
+ * A BackupPlan: Ready when its VCenter is Connected, its vault Ready, its
+ * gateway Activated and its schedule valid. At each schedule time, and when
+ * spec.runRequest changes, it selects the VMs from vCenter's inventory and
+ * runs one dedup-upload worker per VM (BackupRuns); a run that comes due
+ * while another goes is skipped or waits, as spec.overlapPolicy says.
  */
 export class BackupPlanReconciler implements Reconciler<BackupPlan> {
   readonly kind = "BackupPlan";
   readonly readyCondition = "Ready";
+  private readonly runs = new BackupRuns();
 
-  async reconcile(plan: BackupPlan, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+  constructor(private readonly vcenters: VCenterConnections) {}
+
+  async reconcile(plan: WithKind<BackupPlan>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = plan.metadata.namespace ?? "";
     const status = (plan.status ??= {});
-    let requeue: ReconcileResult | undefined;
+    const now = new Date();
 
-    if (plan.spec.schedule && !plan.spec.paused) {
-      const schedule = nextScheduledRun(plan.spec.schedule.cron, plan.spec.schedule.timeZone ?? "UTC");
-      if (!schedule.ok) {
-        delete status.nextRun;
-        ctx.setCondition(plan, problemCondition("Ready", schedule.problem));
-        return undefined;
+    const checks: [Checked<WithKind<VCenter>>, Checked<WithKind<BackupVault>>, Checked<WithKind<Gateway>>] = [
+      await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.vCenterRef", plan.spec.vCenterRef.name, "Connected"),
+      await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "spec.vaultRef", plan.spec.vaultRef.name, "Ready"),
+      await resolveRef<WithKind<Gateway>>(ctx.kube, "Gateway", ns, "spec.gatewayRef", plan.spec.gatewayRef.name, "Activated"),
+    ];
+    const [vc, vault, gateway] = checks;
+    const refsOk = vc.ok && vault.ok && gateway.ok;
+
+    // A run in progress goes on (its workers are already out there) as long as its objects exist.
+    if (status.currentRun && vc.ok && vault.ok && gateway.ok) {
+      const going = await this.runs.advance({ plan, vcenter: vc.value, vault: vault.value, gateway: gateway.value }, ctx);
+      if (going) {
+        this.schedule(plan, now, ctx, "advance");
+        this.setReady(plan, ctx, undefined);
+        return { requeueAfterMs: PROGRESS_INTERVAL_MS };
       }
-      if (schedule.next) {
-        status.nextRun = schedule.next.toISOString().replace(/\.\d{3}Z$/, "Z");
-        requeue = { requeueAfterMs: Math.max(1000, schedule.next.getTime() - Date.now()) };
-      } else {
-        delete status.nextRun;
-      }
-    } else {
-      delete status.nextRun;
     }
 
-    const checks = [
-      await resolveRef(ctx.kube, "VCenter", ns, "spec.vCenterRef", plan.spec.vCenterRef.name, "Connected"),
-      await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", plan.spec.vaultRef.name, "Ready"),
-      await resolveRef(ctx.kube, "Gateway", ns, "spec.gatewayRef", plan.spec.gatewayRef.name, "Activated"),
-    ];
+    const scheduleProblem = this.schedule(plan, now, ctx, "refresh");
+    if (scheduleProblem) {
+      ctx.setCondition(plan, problemCondition("Ready", scheduleProblem));
+      return undefined;
+    }
     const problem = firstProblem(checks);
+    this.setReady(plan, ctx, problem);
+    if (!refsOk) return this.wakeAtNextRun(plan);
+
+    const due = status.currentRun ? undefined : dueRun(plan, now);
+    if (due && "missed" in due) {
+      await ctx.events.record(plan, "Warning", "MissedRun", `the run due at ${due.missed} was missed by more than spec.schedule.startingDeadlineSeconds and is skipped`);
+      this.schedule(plan, now, ctx, "advance");
+    } else if (due) {
+      await this.startRun(plan, due.trigger, vc.value, ctx);
+      return { requeueAfterMs: 1000 };
+    }
+    return this.wakeAtNextRun(plan);
+  }
+
+  /**
+   * Keeps status.nextRun, the time the schedule fires next. "refresh" keeps a
+   * recorded time (it may be due now) unless the spec changed; "advance"
+   * moves it past now, except while a run goes and overlapPolicy is Wait,
+   * when a due time is kept so the run starts once the current one ends.
+   */
+  private schedule(plan: BackupPlan, now: Date, ctx: ReconcileContext, mode: "refresh" | "advance"): Problem | undefined {
+    const status = (plan.status ??= {});
+    if (!plan.spec.schedule || plan.spec.paused) {
+      delete status.nextRun;
+      return undefined;
+    }
+    const due = status.nextRun ? new Date(status.nextRun) : undefined;
+    const specChanged = status.observedGeneration !== plan.metadata.generation;
+    if (mode === "refresh" && due && !specChanged) return undefined;
+    if (due && due <= now && status.currentRun) {
+      if (plan.spec.overlapPolicy === "Wait") return undefined;
+      void ctx.events.record(plan, "Normal", "SkippedRun", `the run due at ${isoSeconds(due)} is skipped: run ${status.currentRun.id ?? ""} is still going (overlapPolicy Skip)`);
+    }
+    const next = nextScheduledRun(plan.spec.schedule.cron, plan.spec.schedule.timeZone ?? "UTC", now);
+    if (!next.ok) {
+      delete status.nextRun;
+      return next.problem;
+    }
+    if (next.next) status.nextRun = isoSeconds(next.next);
+    else delete status.nextRun;
+    return undefined;
+  }
+
+  private wakeAtNextRun(plan: BackupPlan): ReconcileResult | undefined {
+    const next = plan.status?.nextRun;
+    return next ? { requeueAfterMs: Math.max(1000, new Date(next).getTime() - Date.now() + 200) } : undefined;
+  }
+
+  private setReady(plan: BackupPlan, ctx: ReconcileContext, problem: Problem | undefined): void {
     if (problem) {
       ctx.setCondition(plan, problemCondition("Ready", problem));
-      return requeue;
+      return;
     }
+    const status = plan.status ?? {};
     ctx.setCondition(plan, {
       type: "Ready",
       status: "True",
-      reason: plan.spec.paused ? "Paused" : plan.spec.schedule ? "Scheduled" : "OnRequest",
+      reason: plan.spec.paused ? "Paused" : status.currentRun ? "Running" : plan.spec.schedule ? "Scheduled" : "OnRequest",
       message: plan.spec.paused
-        ? "references resolve; the plan is paused and starts no scheduled runs"
-        : plan.spec.schedule
-          ? `vCenter Connected, vault Ready, gateway Activated; next run ${status.nextRun ?? "never"}`
-          : "vCenter Connected, vault Ready, gateway Activated; runs only on request (spec.runRequest)",
+        ? "references resolve; the plan is paused and starts no runs"
+        : status.currentRun
+          ? `run ${status.currentRun.id ?? ""} is going`
+          : plan.spec.schedule
+            ? `vCenter Connected, vault Ready, gateway Activated; next run ${status.nextRun ?? "never"}`
+            : "vCenter Connected, vault Ready, gateway Activated; runs only on request (spec.runRequest)",
     });
-    return requeue;
   }
+
+  private async startRun(plan: WithKind<BackupPlan>, trigger: "Schedule" | "Request", vc: WithKind<VCenter>, ctx: ReconcileContext): Promise<void> {
+    const status = (plan.status ??= {});
+    if (trigger === "Request") status.lastHandledRunRequest = plan.spec.runRequest;
+    else this.schedule(plan, new Date(), ctx, "advance");
+    const options = await vcenterConnectOptions(ctx.kube, vc);
+    if (!options.ok) throw new Error(`Could not start a run: ${options.problem.message}`);
+    let vms;
+    try {
+      const conn = await this.vcenters.get(`${vc.metadata.namespace ?? ""}/${vc.metadata.name ?? ""}`, options.value);
+      vms = selectVMs(await conn.client.inventory(), plan.spec.vms);
+    } catch (err) {
+      throw new Error(`Could not read the inventory of VCenter ${vc.metadata.name ?? ""} to select VMs`, { cause: err });
+    }
+    this.runs.start(plan, trigger, vms.map((v) => ({ name: v.name, moRef: v.ref.value })));
+    ctx.log.info({ run: status.currentRun?.id, trigger, vms: vms.length }, "Started backup run");
+    await ctx.events.record(plan, "Normal", "RunStarted", `run ${status.currentRun?.id ?? ""} (${trigger.toLowerCase()}) over ${vms.length} VM(s)${vms.length ? `: ${vms.map((v) => v.name).join(", ")}` : ""}`);
+  }
+
 }

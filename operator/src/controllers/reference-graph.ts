@@ -2,6 +2,7 @@ import type {
   BackupPlanSpec,
   GatewaySpec,
   ProtectedServerSpec,
+  RecoveryPointSpec,
   RestoreJobSpec,
   SitePairSpec,
   VCenterSpec,
@@ -35,9 +36,13 @@ export const referenceGraph: readonly Reference[] = [
   { from: "SitePair", to: "Gateway", names: (s: SitePairSpec) => [s.gatewayRef.name] },
   { from: "SitePair", to: "VCenter", names: (s: SitePairSpec) => [s.source.vCenterRef?.name, s.target.vCenterRef?.name] },
   { from: "ProtectedServer", to: "SitePair", names: (s: ProtectedServerSpec) => [s.sitePairRef.name] },
+  { from: "RecoveryPoint", to: "BackupVault", names: (s: RecoveryPointSpec) => [s.vaultRef.name] },
 ];
 
-/** References whose users block deletion of the referenced object. RestoreJobs do not hold their RecoveryPoint. */
+/**
+ * References whose users block deletion of the referenced object. RecoveryPoints
+ * are mirrors of the vault and go with it; RestoreJobs do not hold their point.
+ */
 export function protectingReferences(kind: string): Reference[] {
-  return referenceGraph.filter((r) => r.to === kind && r.to !== "RecoveryPoint");
+  return referenceGraph.filter((r) => r.to === kind && r.to !== "RecoveryPoint" && r.from !== "RecoveryPoint");
 }

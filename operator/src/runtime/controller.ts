@@ -26,6 +26,8 @@ export interface ReconcileContext {
   readonly events: EventRecorder;
   /** Sets a condition on the object's status, stamping observedGeneration and keeping transition times. */
   setCondition(obj: LifeboatObject, condition: ConditionInput): void;
+  /** Queues an object of this controller for another reconcile, for changes seen outside the cluster (a vCenter's change feed). */
+  enqueue(obj: LifeboatObject): void;
 }
 
 /**
@@ -152,6 +154,7 @@ export class Controller<T extends LifeboatObject> {
       kube: this.opts.kube,
       log,
       events: this.opts.events,
+      enqueue: (obj) => { this.enqueue(objectKey(obj)); },
       setCondition: (obj, condition) => {
         const status = (obj.status ??= {});
         status.conditions = setCondition(status.conditions, condition, obj.metadata.generation);

@@ -13,7 +13,7 @@ export interface HealthChecks {
  * Serves /healthz, /readyz and /metrics on one port, as the chart's probes
  * and the metrics Service expect.
  */
-export function startHealthServer(port: number, checks: HealthChecks, registry: Registry): Promise<Server> {
+export function startHealthServer(port: number, host: string | undefined, checks: HealthChecks, registry: Registry): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const reply = (ok: boolean) => {
@@ -42,6 +42,6 @@ export function startHealthServer(port: number, checks: HealthChecks, registry: 
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, () => { resolve(server); });
+    server.listen({ port, ...(host ? { host } : {}) }, () => { resolve(server); });
   });
 }

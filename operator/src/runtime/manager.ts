@@ -17,6 +17,8 @@ export interface ManagerOptions {
   readonly namespace?: string;
   readonly leaderElection?: LeaderElectionOptions;
   readonly healthPort: number;
+  /** Address of the health server; all addresses when undefined. */
+  readonly healthBindAddress?: string;
   readonly log: Logger;
   readonly metrics: OperatorMetrics;
   readonly workersPerController?: number;
@@ -111,8 +113,8 @@ export class Manager {
   /** Runs until the signal aborts; resolves after a graceful stop. Rejects if leadership is lost. */
   async run(signal: AbortSignal): Promise<void> {
     const log = this.opts.log;
-    this.server = await startHealthServer(this.opts.healthPort, { healthy: () => !this.stopping, ready: () => this.synced }, this.opts.metrics.registry);
-    log.info({ port: this.opts.healthPort }, "Serving /healthz, /readyz and /metrics");
+    this.server = await startHealthServer(this.opts.healthPort, this.opts.healthBindAddress, { healthy: () => !this.stopping, ready: () => this.synced }, this.opts.metrics.registry);
+    log.info({ port: this.opts.healthPort, address: this.opts.healthBindAddress ?? "*" }, "Serving /healthz, /readyz and /metrics");
     await Promise.all([...this.informers.values()].map((i) => i.start()));
     this.synced = true;
     log.info({ informers: [...this.informers.keys()] }, "Caches synced");

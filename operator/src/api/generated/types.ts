@@ -1,5 +1,4 @@
 // Generated from the schemas in operator/src/api by `npm run generate`. Do not edit.
-/* eslint-disable */
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 
 export interface BackupVaultSpec {
@@ -296,7 +295,7 @@ export interface GatewaySpec {
      * Node labels a worker's node must have.
      */
     nodeSelector?: {
-      [k: string]: string | undefined;
+      [k: string]: string;
     };
     /**
      * Tolerations for the workers' pods.
@@ -336,7 +335,7 @@ export interface GatewaySpec {
         /**
          * Quantity.
          */
-        [k: string]: string | undefined;
+        [k: string]: string;
       };
       /**
        * Resource limits.
@@ -345,7 +344,7 @@ export interface GatewaySpec {
         /**
          * Quantity.
          */
-        [k: string]: string | undefined;
+        [k: string]: string;
       };
     };
     /**
@@ -784,6 +783,14 @@ export interface BackupPlanStatus {
        */
       name: string;
       /**
+       * The VM's managed object id when the run started.
+       */
+      moRef?: string;
+      /**
+       * The worker Job backing this VM up.
+       */
+      job?: string;
+      /**
        * Where this VM's backup is.
        */
       phase: "Pending" | "Snapshotting" | "Transferring" | "Committing" | "Succeeded" | "Failed" | "Skipped";
@@ -833,6 +840,14 @@ export interface BackupPlanStatus {
      * VM name.
      */
     name: string;
+    /**
+     * The VM's managed object id when the run started.
+     */
+    moRef?: string;
+    /**
+     * The worker Job backing this VM up.
+     */
+    job?: string;
     /**
      * Where this VM's backup is.
      */
@@ -1043,6 +1058,10 @@ export interface RecoveryPointStatus {
    * Bytes this point added to the vault.
    */
   newBytes?: number;
+  /**
+   * Bytes the backup read from the VM's disks (changed or allocated areas only).
+   */
+  readBytes?: number;
 }
 
 /** One restorable point of one VM, synced from a BackupVault. */

@@ -1,0 +1,157 @@
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import * as k8s from "@kubernetes/client-node";
+import { condition, installLifeboat, leaseHolder, operatorPods, OPERATOR_NAMESPACE, podLog, waitForCondition } from "../support/lifeboat.js";
+import { adminConfig, createNamespace, eventually, testbed } from "../support/testbed.js";
+
+let ns: string;
+let vaultDir: string;
+let core: k8s.CoreV1Api;
+let custom: k8s.CustomObjectsApi;
+
+// Secret values this suite creates; none may ever appear in a log line.
+const VAULT_KEY = "vault-key-3c9f1e7a-never-log-me";
+const ACCESS_KEY_SECRET = "ak-secret-5d2b8c41-never-log-me";
+
+function lifeboat(kind: string, name: string, spec: object) {
+  return custom.createNamespacedCustomObject({
+    group: "lifeboat.io",
+    version: "v1alpha1",
+    namespace: ns,
+    plural: `${kind.toLowerCase()}s`,
+    body: { apiVersion: "lifeboat.io/v1alpha1", kind, metadata: { name }, spec },
+  });
+}
+
+function secret(name: string, data: Record<string, string>) {
+  return core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, stringData: data } });
+}
+
+async function gateway(name: string): Promise<void> {
+  await lifeboat("Gateway", name, { vaultRef: { name: "primary" }, credentialsSecretRef: { name: "accesskey" } });
+}
+
+beforeAll(async () => {
+  core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  custom = adminConfig().makeApiClient(k8s.CustomObjectsApi);
+  await installLifeboat();
+  ns = await createNamespace("ops");
+  vaultDir = await mkdtemp(join(tmpdir(), "lifeboat-e2e-vault-"));
+  await secret("vault-key", { key: VAULT_KEY });
+  await secret("accesskey", { accessKeyId: "LTAI-e2e", accessKeySecret: ACCESS_KEY_SECRET });
+  await lifeboat("BackupVault", "primary", { backend: { filesystem: { path: vaultDir } }, encryption: { keySecretRef: { name: "vault-key" } } });
+});
+
+afterAll(async () => {
+  await rm(vaultDir, { recursive: true, force: true });
+});
+
+describe("the operator, installed with helm", () => {
+  it("runs two replicas of which exactly one leads", async () => {
+    const pods = await eventually("two running operator pods", async () => {
+      const p = await operatorPods();
+      return p.length === 2 && p.every((x) => x.status?.phase === "Running") ? p : undefined;
+    });
+    const holder = await eventually("a lease holder", leaseHolder);
+    const names = pods.map((p) => p.metadata?.name ?? "");
+    expect(names.filter((n) => holder.startsWith(`${n}_`))).toHaveLength(1);
+    await eventually("the leader to log that it leads", async () => {
+      const logs = await Promise.all(pods.map((p) => podLog(p)));
+      return logs.filter((l) => l.includes('"msg":"Became leader"')).length === 1 ? true : undefined;
+    });
+  });
+
+  it("makes a filesystem vault Ready with its statistics, and a wrong key gives WrongKey", async () => {
+    const ready = await waitForCondition("BackupVault", ns, "primary", "Ready", "True");
+    expect(ready.reason).toBe("Available");
+    const bv = (await custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "backupvaults", name: "primary" })) as { status: Record<string, unknown> };
+    expect(bv.status).toMatchObject({ recoveryPointCount: 0, formatVersion: 1 });
+    expect(typeof bv.status.repositoryID).toBe("string");
+
+    await secret("other-key", { key: "not-the-key-of-this-repository" });
+    await lifeboat("BackupVault", "same-dir-other-key", { backend: { filesystem: { path: vaultDir } }, encryption: { keySecretRef: { name: "other-key" } }, initialize: false });
+    const wrong = await waitForCondition("BackupVault", ns, "same-dir-other-key", "Ready", "False", "WrongKey");
+    expect(wrong.message).toContain("spec.encryption.keySecretRef");
+  });
+
+  it("activates a gateway, and deactivates it within seconds when its Secret is deleted (a watch, not polling)", async () => {
+    await gateway("site-a");
+    await waitForCondition("Gateway", ns, "site-a", "Activated", "True");
+    const started = Date.now();
+    await core.deleteNamespacedSecret({ name: "accesskey", namespace: ns });
+    const off = await waitForCondition("Gateway", ns, "site-a", "Activated", "False", "SecretNotFound", 15_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(off.message).toContain(`Secret ${ns}/accesskey does not exist`);
+    await secret("accesskey", { accessKeyId: "LTAI-e2e", accessKeySecret: ACCESS_KEY_SECRET });
+    await waitForCondition("Gateway", ns, "site-a", "Activated", "True", undefined, 15_000);
+  });
+
+  it("when the leader is killed, the standby takes over within the lease duration and keeps reconciling", async () => {
+    const holder = await eventually("a lease holder", leaseHolder);
+    const pods = await operatorPods();
+    const leader = pods.find((p) => holder.startsWith(`${p.metadata?.name ?? ""}_`));
+    const standby = pods.find((p) => p !== leader);
+    const pid = Number(leader?.status?.containerStatuses?.[0]?.containerID?.replace("local-process://", ""));
+    expect(pid).toBeGreaterThan(0);
+    const killedAt = Date.now();
+    process.kill(pid, "SIGKILL");
+    const newHolder = await eventually("the standby to take the lease", async () => {
+      const h = await leaseHolder();
+      return h && h !== holder ? h : undefined;
+    }, 30_000);
+    const takeover = Date.now() - killedAt;
+    expect(newHolder.startsWith(`${standby?.metadata?.name ?? "?"}_`)).toBe(true);
+    expect(takeover).toBeLessThan(15_000 + 2_000 + 2_000); // lease duration + retry period + polling slack
+    await gateway("after-failover");
+    await waitForCondition("Gateway", ns, "after-failover", "Activated", "True", undefined, 30_000);
+  });
+
+  it("restarted mid-flight, converges without duplicated side effects", async () => {
+    const names = ["r1", "r2", "r3", "r4"];
+    await Promise.all(names.map((n) => gateway(n)));
+    // Restart every replica while those are being reconciled.
+    for (const p of await operatorPods()) await core.deleteNamespacedPod({ name: p.metadata?.name ?? "", namespace: OPERATOR_NAMESPACE, gracePeriodSeconds: 1 });
+    for (const n of names) await waitForCondition("Gateway", ns, n, "Activated", "True", undefined, 60_000);
+    for (const n of names) {
+      const gw = (await custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "gateways", name: n })) as k8s.KubernetesObject;
+      expect(gw.metadata?.finalizers).toEqual(["lifeboat.io/in-use-protection"]);
+      const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${n},reason=Activated` });
+      expect(events.items.reduce((sum, e) => sum + (e.count ?? 1), 0)).toBe(1);
+    }
+  });
+
+  it("keeps a vault that a gateway uses until the gateway is gone", async () => {
+    await custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "backupvaults", name: "primary" });
+    const held = await waitForCondition("BackupVault", ns, "primary", "Ready", "False", "InUse");
+    expect(held.message).toContain("Gateway/site-a");
+    expect(await condition("BackupVault", ns, "primary", "Ready")).toBeDefined();
+  });
+
+  it("exposes reconcile metrics and logs JSON lines that never hold a secret value", async () => {
+    const holder = await eventually("a lease holder", leaseHolder);
+    const leader = (await operatorPods()).find((p) => holder.startsWith(`${p.metadata?.name ?? ""}_`));
+    const res = await fetch(`http://${leader?.status?.podIP ?? ""}:8081/metrics`);
+    const metrics = await res.text();
+    expect(metrics).toMatch(/lifeboat_reconcile_total\{controller="gateway",result="(success|requeue)"\} [1-9]/);
+    expect(metrics).toContain("lifeboat_reconcile_duration_seconds_bucket");
+    expect(metrics).toContain("lifeboat_workqueue_depth");
+    expect(metrics).toMatch(/lifeboat_leader 1/);
+
+    // Every operator process this suite ran, including the killed and restarted ones.
+    const dirs = (await readdir(testbed().podsDir)).filter((d) => d.startsWith(`${OPERATOR_NAMESPACE}_`));
+    expect(dirs.length).toBeGreaterThanOrEqual(4);
+    let lines = 0;
+    for (const dir of dirs) {
+      const log = await readFile(join(testbed().podsDir, dir, "operator.log"), "utf8");
+      for (const line of log.split("\n").filter(Boolean)) {
+        expect(() => JSON.parse(line) as unknown).not.toThrow();
+        lines++;
+      }
+      expect(log).not.toContain(VAULT_KEY);
+      expect(log).not.toContain(ACCESS_KEY_SECRET);
+    }
+    expect(lines).toBeGreaterThan(10);
+  });
+});

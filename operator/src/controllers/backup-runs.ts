@@ -1,0 +1,291 @@
+import type * as k8s from "@kubernetes/client-node";
+import type { BackupPlan, BackupPlanStatus, BackupVault, Gateway, VCenter } from "../api/generated/types.js";
+import type { ReconcileContext } from "../runtime/controller.js";
+import { describe } from "../runtime/errors.js";
+import { controllerRef, isNotFound } from "../runtime/kube.js";
+import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
+import { reasonForExitCode, type BackupWorkerSpec } from "../worker/spec.js";
+import { secretEnvFor, shortHash, WORKER_LABELS, workerCpu, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { recoveryPointName } from "./backup-vault-controller.js";
+import { flowControlState } from "./flow-control.js";
+import { vaultSpecOf } from "./vault-access.js";
+import { fetchProgress, setBandwidth } from "./worker-progress.js";
+
+type Run = NonNullable<BackupPlanStatus["currentRun"]>;
+type VmRun = NonNullable<Run["vms"]>[number];
+type WithKind<T> = T & { apiVersion: string; kind: string };
+
+/** The objects a run needs, already checked by the plan's reconciler. */
+export interface RunContext {
+  readonly plan: WithKind<BackupPlan>;
+  readonly vault: WithKind<BackupVault>;
+  readonly vcenter: WithKind<VCenter>;
+  readonly gateway: WithKind<Gateway>;
+}
+
+const TERMINAL = new Set(["Succeeded", "Failed", "Skipped"]);
+/** Retries of a VM's worker after a failed or killed pod (exit codes that retrying cannot fix fail at once). */
+const WORKER_RETRIES = 3;
+/** How often progress is read while a run goes: a modest rate, as the API conventions ask of status writes. */
+export const PROGRESS_INTERVAL_MS = 3000;
+
+function isoSeconds(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** A run id from its start time: sortable and readable, e.g. 20261129t020000z. */
+export function runIdFor(start: Date): string {
+  return isoSeconds(start).replace(/[-:]/g, "").toLowerCase();
+}
+
+/** The Job that backs up one VM in one run (a DNS label: at most 63 characters). */
+export function jobNameFor(plan: string, runId: string, moRef: string): string {
+  return `${plan.slice(0, 30).replace(/-+$/, "")}-${runId.slice(0, 15)}-${shortHash(moRef)}`;
+}
+
+/** The plan's retention as the vault engine's policy. */
+export function retentionPolicy(plan: BackupPlan): RetentionPolicy {
+  const r = plan.spec.retention;
+  const maxAge = r.maxAge ? parseDuration(r.maxAge) : undefined;
+  return { keepLast: r.keepLast, keepDaily: r.daily, keepWeekly: r.weekly, keepMonthly: r.monthly, keepYearly: r.yearly, maxAgeMs: maxAge, groupBy: ["namespace", "plan", "vm"] };
+}
+
+/**
+ * Runs of a BackupPlan, level-triggered: the run's state is in the plan's
+ * status (currentRun) and in its worker Jobs (deterministic names, labelled
+ * with plan and run), so an operator restart picks up where the cluster is.
+ * Starting a run only records it; the next reconcile creates the Jobs, so a
+ * lost status write can never start a run twice.
+ */
+export class BackupRuns {
+  /** Last bandwidth each worker was told, so it is only sent when it changes. */
+  private readonly toldBandwidth = new Map<string, number>();
+
+  /** Records a new run over the selected VMs. */
+  start(plan: BackupPlan, trigger: "Schedule" | "Request", vms: readonly { name: string; moRef: string }[], now: Date = new Date()): void {
+    const status = (plan.status ??= {});
+    const id = runIdFor(now);
+    status.currentRun = {
+      id,
+      startTime: isoSeconds(now),
+      trigger,
+      vms: vms.map((vm) => ({ name: vm.name, moRef: vm.moRef, job: jobNameFor(plan.metadata.name ?? "", id, vm.moRef), phase: "Pending", attempts: 0 })),
+    };
+    status.selectedVMs = vms.length;
+  }
+
+  /**
+   * Moves the current run forward: creates worker Jobs within the Gateway's
+   * limits, reads progress from running workers, records results, and
+   * finishes the run (retention, then prune) when every VM is done.
+   * Returns true while the run goes on.
+   */
+  async advance(rc: RunContext, ctx: ReconcileContext): Promise<boolean> {
+    const { plan, gateway } = rc;
+    const run = plan.status?.currentRun;
+    if (!run?.id) return false;
+    const ns = plan.metadata.namespace ?? "";
+    const jobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${WORKER_LABELS.plan}=${plan.metadata.name ?? ""},${WORKER_LABELS.run}=${run.id}` });
+    const jobByName = new Map(jobs.items.map((j) => [j.metadata?.name ?? "", j]));
+    const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${WORKER_LABELS.plan}=${plan.metadata.name ?? ""},${WORKER_LABELS.run}=${run.id}` });
+
+    // Capacity: every active worker of this Gateway counts, whatever plan or restore it serves.
+    const gatewayJobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${WORKER_LABELS.gateway}=${gateway.metadata.name ?? ""}` });
+    let active = gatewayJobs.items.filter((j) => !jobFinished(j)).length;
+    const limit = Math.max(1, Math.min(gateway.spec.maxWorkers ?? 4, Math.floor((gateway.spec.maxCpu ?? 4) / workerCpu(gateway))));
+    const flow = flowControlState(gateway.spec.flowControl ?? [], gateway.spec.timeZone ?? "UTC");
+    const share = flow.limit === undefined ? 0 : flow.limit / Math.max(1, active);
+
+    for (const vm of run.vms ?? []) {
+      if (TERMINAL.has(vm.phase)) continue;
+      const job = jobByName.get(vm.job ?? "");
+      if (!job) {
+        if (active >= limit) continue;
+        await this.createJob(rc, run, vm, share, ctx);
+        active++;
+        continue;
+      }
+      await this.observe(rc, vm, job, pods.items, share, ctx);
+    }
+
+    if ((run.vms ?? []).every((vm) => TERMINAL.has(vm.phase))) {
+      await this.finish(rc, run, ctx);
+      return false;
+    }
+    return true;
+  }
+
+  private async createJob(rc: RunContext, run: Run, vm: VmRun, bandwidth: number, ctx: ReconcileContext): Promise<void> {
+    const { plan, vault, vcenter, gateway } = rc;
+    const ns = plan.metadata.namespace ?? "";
+    const spec: BackupWorkerSpec = {
+      mode: "backup",
+      runId: run.id ?? "",
+      vm: { name: vm.name, ...(vm.moRef ? { moRef: vm.moRef } : {}) },
+      vcenter: workerVCenter(vcenter),
+      vault: workerVault(vault),
+      quiesce: plan.spec.quiesce ?? false,
+      changedBlockTracking: plan.spec.changedBlockTracking ?? true,
+      labels: { namespace: ns, plan: plan.metadata.name ?? "", vm: vm.name, run: run.id ?? "", vcenter: vcenter.metadata.name ?? "" },
+      ...(bandwidth > 0 ? { bandwidthBytesPerSecond: Math.floor(bandwidth) } : {}),
+    };
+    const job = workerJob({
+      name: vm.job ?? "",
+      namespace: ns,
+      labels: { [WORKER_LABELS.plan]: plan.metadata.name ?? "", [WORKER_LABELS.run]: run.id ?? "", [WORKER_LABELS.vm]: shortHash(vm.moRef ?? vm.name) },
+      owner: controllerRef(plan),
+      spec,
+      secretEnv: secretEnvFor(vault, vcenter),
+      gateway,
+      backoffLimit: WORKER_RETRIES,
+    });
+    try {
+      await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: job });
+      ctx.log.info({ vm: vm.name, job: vm.job }, "Started backup worker");
+    } catch (err) {
+      if (!(err instanceof Error && "code" in err && (err as { code: number }).code === 409)) throw new Error(`Could not create worker Job ${vm.job ?? ""}`, { cause: err });
+    }
+    vm.phase = "Snapshotting";
+  }
+
+  /** Updates one VM's entry from its Job, its pods and the worker's own progress report. */
+  private async observe(rc: RunContext, vm: VmRun, job: k8s.V1Job, pods: readonly k8s.V1Pod[], bandwidth: number, ctx: ReconcileContext): Promise<void> {
+    const mine = pods.filter((p) => p.metadata?.labels?.["job-name"] === job.metadata?.name);
+    vm.attempts = mine.length;
+    const complete = job.status?.conditions?.find((c) => c.type === "Complete" && c.status === "True");
+    const failed = job.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+    if (complete) {
+      const point = await this.findPoint(rc, vm, ctx);
+      vm.phase = point ? "Succeeded" : "Failed";
+      if (point) {
+        vm.recoveryPoint = recoveryPointName(point);
+        vm.bytesDone = vm.bytesTotal ?? vm.bytesDone;
+        delete vm.reason;
+        delete vm.message;
+        delete vm.etaSeconds;
+      } else {
+        vm.reason = "PointNotFound";
+        vm.message = "the worker finished but the vault holds no point for this run";
+      }
+      return;
+    }
+    if (failed) {
+      const last = [...mine].sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp))).pop();
+      const code = last?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
+      vm.phase = "Failed";
+      vm.reason = code === undefined ? failed.reason ?? "WorkerFailed" : reasonForExitCode(code);
+      vm.message = code === undefined ? failed.message ?? "the worker Job failed" : `the worker exited with code ${code} after ${mine.length} attempt(s); see the worker pod's output`;
+      return;
+    }
+    const running = mine.find((p) => p.status?.phase === "Running" && p.status.podIP);
+    if (!running?.status?.podIP) return;
+    const progress = await fetchProgress(running.status.podIP);
+    if (!progress) return;
+    vm.phase = progress.phase === "Committing" ? "Committing" : progress.phase === "Transferring" ? "Transferring" : "Snapshotting";
+    vm.bytesDone = progress.bytesDone;
+    vm.bytesTotal = progress.bytesTotal;
+    vm.bytesUploaded = progress.bytesUploaded;
+    vm.throughputBytesPerSecond = Math.round(progress.throughputBytesPerSecond);
+    if (progress.etaSeconds !== undefined) vm.etaSeconds = Math.round(progress.etaSeconds);
+    const jobName = job.metadata?.name ?? "";
+    if (this.toldBandwidth.get(jobName) !== bandwidth && (await setBandwidth(running.status.podIP, bandwidth))) {
+      this.toldBandwidth.set(jobName, bandwidth);
+      ctx.log.debug({ vm: vm.name, bandwidth }, "Set worker bandwidth");
+    }
+  }
+
+  private async findPoint(rc: RunContext, vm: VmRun, ctx: ReconcileContext): Promise<PointHeader | undefined> {
+    const spec = await vaultSpecOf(ctx.kube, rc.vault);
+    if (!spec.ok) return undefined;
+    const vault = await openVault(spec.value);
+    try {
+      const points = await vault.listPoints();
+      const run = rc.plan.status?.currentRun?.id;
+      return points.find((p) => p.labels.run === run && p.labels.vm === vm.name && p.labels.plan === rc.plan.metadata.name);
+    } finally {
+      await vault.close();
+    }
+  }
+
+  /** Records the run's result, applies retention, asks the vault to sync, and removes earlier runs' Jobs. */
+  private async finish(rc: RunContext, run: Run, ctx: ReconcileContext): Promise<void> {
+    const { plan } = rc;
+    const status = (plan.status ??= {});
+    const vms = run.vms ?? [];
+    const ok = vms.filter((v) => v.phase === "Succeeded").length;
+    const result = vms.length > 0 && ok === vms.length ? "Succeeded" : ok > 0 ? "PartiallyFailed" : "Failed";
+    const failedNames = vms.filter((v) => v.phase === "Failed").map((v) => `${v.name} (${v.reason ?? "Failed"})`);
+    status.lastRun = {
+      id: run.id,
+      startTime: run.startTime,
+      completionTime: isoSeconds(new Date()),
+      result,
+      message: vms.length === 0 ? "the selection matched no VM" : `${ok} of ${vms.length} VMs backed up${failedNames.length ? `; failed: ${failedNames.join(", ")}` : ""}`,
+    };
+    status.lastResults = vms;
+    delete status.currentRun;
+    await ctx.events.record(plan, result === "Succeeded" ? "Normal" : "Warning", `Run${result}`, status.lastRun.message ?? "");
+    try {
+      await this.applyRetention(rc, ctx);
+    } catch (err) {
+      await ctx.events.record(plan, "Warning", "RetentionFailed", describe(err));
+    }
+    await requestVaultSync(rc.vault, ctx);
+    const old = await ctx.kube.batch.listNamespacedJob({ namespace: plan.metadata.namespace ?? "", labelSelector: `${WORKER_LABELS.plan}=${plan.metadata.name ?? ""},${WORKER_LABELS.run}!=${run.id ?? ""}` });
+    for (const j of old.items) {
+      try {
+        await ctx.kube.batch.deleteNamespacedJob({ name: j.metadata?.name ?? "", namespace: j.metadata?.namespace ?? "", propagationPolicy: "Background" });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  /**
+   * Forgets this plan's points its retention does not keep (never a locked
+   * one: the engine keeps points under the vault lock), then prunes data no
+   * point references. Points of other plans are not touched.
+   */
+  private async applyRetention(rc: RunContext, ctx: ReconcileContext): Promise<void> {
+    const spec = await vaultSpecOf(ctx.kube, rc.vault);
+    if (!spec.ok) return;
+    const vault = await openVault(spec.value);
+    try {
+      const ns = rc.plan.metadata.namespace ?? "";
+      const mine = (await vault.listPoints()).filter((p) => p.labels.plan === rc.plan.metadata.name && p.labels.namespace === ns);
+      const decisions = applyRetention(mine, retentionPolicy(rc.plan));
+      const drop = decisions.filter((d) => !d.keep).map((d) => d.point.id);
+      if (drop.length === 0) return;
+      await forget(vault, { ids: drop });
+      const pruned = await prune(vault);
+      ctx.log.info({ forgotten: drop.length, pruned }, "Applied retention");
+      await ctx.events.record(rc.plan, "Normal", "RetentionApplied", `forgot ${drop.length} recovery point(s) the retention policy does not keep`);
+    } finally {
+      await vault.close();
+    }
+  }
+}
+
+function jobFinished(job: k8s.V1Job): boolean {
+  return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+}
+
+/** Touches an annotation on the vault so its controller syncs RecoveryPoints now rather than at its next poll. */
+export async function requestVaultSync(vault: WithKind<BackupVault>, ctx: ReconcileContext): Promise<void> {
+  const k8sMod = await import("@kubernetes/client-node");
+  try {
+    await ctx.kube.custom.patchNamespacedCustomObject(
+      {
+        group: "lifeboat.io",
+        version: "v1alpha1",
+        namespace: vault.metadata.namespace ?? "",
+        plural: "backupvaults",
+        name: vault.metadata.name ?? "",
+        body: { metadata: { annotations: { "lifeboat.io/sync-requested": new Date().toISOString() } } },
+      },
+      k8sMod.setHeaderOptions("Content-Type", k8sMod.PatchStrategy.MergePatch),
+    );
+  } catch (err) {
+    ctx.log.warn({ err: describe(err) }, "Could not ask the vault to sync");
+  }
+}

@@ -1,0 +1,168 @@
+import type { BackupVault, RecoveryPoint } from "../api/generated/types.js";
+import { API_VERSION } from "../api/common.js";
+import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import { describe } from "../runtime/errors.js";
+import { checkLockConfig, listPoints, reasonOf, vaultStats, type PointHeader, type Vault } from "../vault/index.js";
+import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
+import { problemCondition } from "./references.js";
+import { lockOf, openBackupVault, vaultSpecOf } from "./vault-access.js";
+
+/** How often a Ready vault is looked at again: the backend cannot be watched. */
+const SYNC_INTERVAL_MS = 60_000;
+
+/** Labels the sync puts on RecoveryPoints. */
+export const VAULT_LABEL = "lifeboat.io/vault";
+export const POINT_ID_LABEL = "lifeboat.io/point-id";
+
+function dnsLabel(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "vm";
+}
+
+/** The RecoveryPoint name of a vault point: stable, so a deleted object comes back under the same name. */
+export function recoveryPointName(point: PointHeader): string {
+  return `${dnsLabel(point.labels.vm ?? "point")}-${dnsLabel(point.id)}`;
+}
+
+/** The RecoveryPoint a vault point is mirrored as. */
+export function recoveryPointFor(vault: BackupVault, point: PointHeader): RecoveryPoint {
+  const l = point.labels;
+  const disks = point.disks.map((d) => {
+    const key = Number.parseInt(d.key, 10);
+    return { key: Number.isNaN(key) ? 0 : key, capacityBytes: d.size, ...(l[`disk.${d.key}.label`] ? { label: l[`disk.${d.key}.label`] } : {}), ...(l[`disk.${d.key}.file`] ? { fileName: l[`disk.${d.key}.file`] } : {}) };
+  });
+  return {
+    apiVersion: API_VERSION,
+    kind: "RecoveryPoint",
+    metadata: {
+      name: recoveryPointName(point),
+      namespace: vault.metadata.namespace,
+      labels: { [VAULT_LABEL]: vault.metadata.name ?? "", [POINT_ID_LABEL]: dnsLabel(point.id), ...(l.plan ? { "lifeboat.io/plan": dnsLabel(l.plan) } : {}) },
+      // Owned (not controlled) by the vault, so deleting the BackupVault removes these mirrors from the cluster.
+      ownerReferences: [{ apiVersion: API_VERSION, kind: "BackupVault", name: vault.metadata.name ?? "", uid: vault.metadata.uid ?? "", controller: false, blockOwnerDeletion: false }],
+    },
+    spec: {
+      vaultRef: { name: vault.metadata.name ?? "" },
+      pointID: point.id,
+      ...(l.plan ? { planRef: { name: l.plan } } : {}),
+      vm: {
+        name: l.vm ?? "unknown",
+        ...(l.vmInstanceUUID ? { instanceUUID: l.vmInstanceUUID } : {}),
+        ...(l.vmMoRef ? { moRef: l.vmMoRef } : {}),
+        ...(l.vCenterInstanceUUID ? { vCenterInstanceUUID: l.vCenterInstanceUUID } : {}),
+        ...(l.guestOS ? { guestOS: l.guestOS } : {}),
+        ...(l.numCPUs ? { numCPUs: Number(l.numCPUs) } : {}),
+        ...(l.memoryMiB ? { memoryMiB: Number(l.memoryMiB) } : {}),
+      },
+      time: point.time.replace(/\.\d{3}Z$/, "Z"),
+      consistency: point.consistency === "app" ? "Application" : "Crash",
+      disks,
+      ...(l.networks ? { networks: l.networks.split(",").filter(Boolean) } : {}),
+      ...(point.parent ? { parentPointID: point.parent } : {}),
+      ...(point.retainUntil ? { retainUntil: point.retainUntil.replace(/\.\d{3}Z$/, "Z") } : {}),
+    },
+  };
+}
+
+/**
+ * Makes a BackupVault Ready only when its backend answers, the repository
+ * opens with the key from its Secret (and is created when empty, if
+ * spec.initialize), and its lock matches the spec (on S3: the bucket has
+ * Object Lock). Reports stored and logical bytes, dedup ratio and point
+ * count, and syncs RecoveryPoints from the vault, the source of truth: a
+ * point missing from the cluster is created, one gone from the vault is
+ * removed (from the cluster only; deleting a BackupVault deletes no data).
+ */
+export class BackupVaultReconciler implements Reconciler<BackupVault> {
+  readonly kind = "BackupVault";
+  readonly readyCondition = "Ready";
+  readonly finalizer = IN_USE_FINALIZER;
+
+  async reconcile(bv: BackupVault, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const spec = await vaultSpecOf(ctx.kube, bv);
+    if (!spec.ok) {
+      ctx.setCondition(bv, problemCondition("Ready", spec.problem));
+      return undefined;
+    }
+    let vault: Vault;
+    let created: boolean;
+    try {
+      ({ vault, created } = await openBackupVault(spec.value, bv));
+    } catch (err) {
+      const reason = reasonOf(err) ?? "OpenFailed";
+      ctx.setCondition(bv, { type: "Ready", status: "False", reason, message: messageFor(reason, describe(err)) });
+      return { requeueAfterMs: SYNC_INTERVAL_MS };
+    }
+    try {
+      if (created) await ctx.events.record(bv, "Normal", "Initialized", `created a new repository (${vault.config.repositoryId})`);
+      const lockProblems = await checkLockConfig(vault, lockOf(bv));
+      const stats = await vaultStats(vault);
+      const status = (bv.status ??= {});
+      status.repositoryID = stats.repositoryId;
+      status.formatVersion = stats.formatVersion;
+      status.storedBytes = stats.storedBytes;
+      status.logicalBytes = stats.logicalBytes;
+      status.dedupRatio = stats.dedupRatio.toFixed(2);
+      status.recoveryPointCount = stats.pointCount;
+      const [lockProblem] = lockProblems;
+      if (lockProblem) {
+        ctx.setCondition(bv, { type: "Ready", status: "False", reason: lockProblem.reason, message: lockProblems.map((p) => p.message).join("; ") });
+        return { requeueAfterMs: SYNC_INTERVAL_MS };
+      }
+      await this.syncRecoveryPoints(bv, await listPoints(vault), ctx);
+      status.lastSyncTime = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+      ctx.setCondition(bv, {
+        type: "Ready",
+        status: "True",
+        reason: "Available",
+        message: `repository ${stats.repositoryId} opened with the key; ${stats.pointCount} recovery points${bv.spec.lock?.enabled ? `; lock ${bv.spec.lock.mode ?? "Governance"} ${bv.spec.lock.retentionDays ?? 0} days in force` : ""}`,
+      });
+      return { requeueAfterMs: SYNC_INTERVAL_MS };
+    } finally {
+      await vault.close();
+    }
+  }
+
+  private async syncRecoveryPoints(bv: BackupVault, points: readonly PointHeader[], ctx: ReconcileContext): Promise<void> {
+    const ns = bv.metadata.namespace ?? "";
+    const existing = (await ctx.kube.list<RecoveryPoint & { apiVersion: string; kind: string }>("RecoveryPoint", ns)).filter((rp) => rp.spec.vaultRef.name === bv.metadata.name);
+    const byId = new Map(existing.map((rp) => [rp.spec.pointID, rp]));
+    const inVault = new Set(points.map((p) => p.id));
+    for (const point of points) {
+      if (byId.has(point.id)) continue;
+      const rp = recoveryPointFor(bv, point);
+      try {
+        await ctx.kube.create(rp);
+        ctx.log.info({ recoveryPoint: rp.metadata.name, pointID: point.id }, "Synced recovery point from the vault");
+      } catch (err) {
+        ctx.log.warn({ recoveryPoint: rp.metadata.name, err: describe(err) }, "Could not create recovery point");
+      }
+    }
+    for (const rp of existing) {
+      // Only objects the sync made are removed; a hand-written RecoveryPoint stays and reports NotInVault.
+      if (inVault.has(rp.spec.pointID) || rp.metadata.labels?.[VAULT_LABEL] !== bv.metadata.name) continue;
+      await ctx.kube.delete("RecoveryPoint", ns, rp.metadata.name ?? "");
+      ctx.log.info({ recoveryPoint: rp.metadata.name }, "Removed recovery point no longer in the vault");
+    }
+  }
+
+  finalize(bv: BackupVault, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    return holdWhileInUse(bv, ctx, "Ready");
+  }
+}
+
+function messageFor(reason: string, detail: string): string {
+  switch (reason) {
+    case "WrongKey":
+      return `the key in spec.encryption.keySecretRef does not open this repository; restore the original key: ${detail}`;
+    case "NotInitialized":
+      return `no repository at the backend and spec.initialize is false: ${detail}`;
+    case "BackendUnreachable":
+      return `the backend did not answer; check the endpoint, network and TLS settings: ${detail}`;
+    case "AccessDenied":
+      return `the backend refused the credentials in spec.backend.s3.credentialsSecretRef: ${detail}`;
+    case "BucketNotFound":
+      return `spec.backend.s3.bucket does not exist; create it (with Object Lock for a locked vault): ${detail}`;
+    default:
+      return detail;
+  }
+}

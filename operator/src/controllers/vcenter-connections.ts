@@ -1,0 +1,80 @@
+import { createHash } from "node:crypto";
+import type { Logger } from "../telemetry/logger.js";
+import { connect, type ConnectOptions, type InventorySummary, type InventoryWatch, type VsphereClient } from "../vsphere/index.js";
+
+/** A logged-in session to one vCenter, with the inventory counts its change feed keeps current. */
+export interface VCenterConnection {
+  readonly client: VsphereClient;
+  readonly fingerprint: string;
+  summary?: InventorySummary;
+  /** Who to tell about inventory changes, by controller. */
+  readonly listeners: Map<string, () => void>;
+  /** Set by the change feed; the next reconcile recounts. */
+  stale: boolean;
+  lastRefresh?: Date;
+  watch?: InventoryWatch;
+}
+
+/** A digest of everything a session depends on; the password only enters as part of a hash. */
+export function connectionFingerprint(options: ConnectOptions): string {
+  const { logger: _logger, ...rest } = options;
+  return createHash("sha256").update(JSON.stringify(rest)).digest("hex");
+}
+
+/**
+ * One session per VCenter object, reused across reconciles and replaced when
+ * anything it depends on changes (address, TLS trust, or the credentials in
+ * the Secret, so a rotated password takes effect without a restart). Each
+ * session follows inventory changes with WaitForUpdatesEx and asks for a
+ * reconcile when they arrive, instead of polling.
+ */
+export class VCenterConnections {
+  private readonly connections = new Map<string, VCenterConnection>();
+
+  constructor(private readonly log: Logger) {}
+
+  /**
+   * The session for `key`, (re)connecting when `options` changed. `listener`
+   * (named, so each controller registers once) hears about inventory changes.
+   */
+  async get(key: string, options: ConnectOptions, listener?: { name: string; onChange: () => void }): Promise<VCenterConnection> {
+    const fingerprint = connectionFingerprint(options);
+    let conn = this.connections.get(key);
+    if (conn?.fingerprint !== fingerprint) {
+      const listeners = conn?.listeners ?? new Map<string, () => void>();
+      if (conn) await this.close(key);
+      conn = await this.open(key, options, fingerprint, listeners);
+    }
+    if (listener) conn.listeners.set(listener.name, listener.onChange);
+    return conn;
+  }
+
+  private async open(key: string, options: ConnectOptions, fingerprint: string, listeners: Map<string, () => void>): Promise<VCenterConnection> {
+    const client = await connect({ ...options, logger: this.log });
+    const conn: VCenterConnection = { client, fingerprint, stale: true, listeners };
+    conn.watch = client.watchInventory(
+      (change) => {
+        if (change.resync || change.updates.length > 0) {
+          conn.stale = true;
+          for (const notify of conn.listeners.values()) notify();
+        }
+      },
+      { onError: (err) => { this.log.warn({ vcenter: key, err: String(err) }, "Inventory change feed failed; it retries"); } },
+    );
+    this.connections.set(key, conn);
+    return conn;
+  }
+
+  /** Ends a session: stops its change feed and logs out. */
+  async close(key: string): Promise<void> {
+    const conn = this.connections.get(key);
+    if (!conn) return;
+    this.connections.delete(key);
+    await conn.watch?.stop().catch(() => undefined);
+    await conn.client.close().catch(() => undefined);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.connections.keys()].map((k) => this.close(k)));
+  }
+}
