@@ -1,0 +1,479 @@
+// The backup/restore worker as the operator runs it: the built program
+// (node dist/operator/src/worker/main.js) as a child process with its spec and
+// secrets in the environment, against vcsim with the harness extensions
+// (snapshots freeze disk content, CBT from real writes) and a real vault
+// (filesystem, and once on the versitygw S3 server). Assertions come from the
+// worker's own endpoints (/progress, /metrics), its exit code, the vault and
+// the simulator's disk files.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
+import { check, initVault, openVault, type PointHeader, type VaultSpec } from "../../operator/src/vault/index.js";
+import { connect, type MoRef, type VsphereClient } from "../../operator/src/vsphere/index.js";
+import { SECRET_ENV, type WorkerProgress, type WorkerSpec } from "../../operator/src/worker/spec.js";
+import { repoRoot } from "../testbed/paths.js";
+import { startS3Server, type S3Server } from "../testbed/s3-server.js";
+import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
+
+jest.setTimeout(300_000);
+
+const MiB = 1024 * 1024;
+const KiB = 1024;
+/** The vcsim CBT granularity (startVcsim default). */
+const CBT_BLOCK = 64 * KiB;
+/** The vault's default block size. */
+const VAULT_BLOCK = MiB;
+const DISK_SIZE = 64 * MiB;
+const WORKER = join(repoRoot, "dist/operator/src/worker/main.js");
+
+let sim: Vcsim;
+let client: VsphereClient;
+let workDir: string;
+const vaultKey = randomBytes(24).toString("base64url");
+const vaultPath = (): string => join(workDir, "vault");
+// Inline hashing and sealing: the test process runs TypeScript, which vault worker threads cannot load.
+const vaultSpec = (): VaultSpec => ({ backend: { filesystem: { path: vaultPath() } }, key: Buffer.from(vaultKey), threads: 0 });
+
+interface WorkerRun {
+  readonly proc: ChildProcess;
+  readonly port: Promise<number>;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; logs: Record<string, unknown>[]; stderr: string }>;
+}
+
+/** Starts the built worker with a spec and the secrets in its environment. */
+function runWorker(spec: WorkerSpec, opts: { password?: string; linger?: number; extraEnv?: Record<string, string> } = {}): WorkerRun {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    LIFEBOAT_WORKER_SPEC: JSON.stringify(spec),
+    LIFEBOAT_WORKER_PORT: "0",
+    POD_IP: "127.0.0.1",
+    LIFEBOAT_WORKER_LINGER_SECONDS: String(opts.linger ?? 0),
+    [SECRET_ENV.vaultKey]: vaultKey,
+    [SECRET_ENV.vcenterUsername]: sim.username,
+    [SECRET_ENV.vcenterPassword]: opts.password ?? sim.password,
+    ...opts.extraEnv,
+  };
+  const proc = spawn(process.execPath, [WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = "";
+  let resolvePort: (port: number) => void = () => undefined;
+  const port = new Promise<number>((resolve) => { resolvePort = resolve; });
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      logs.push(entry);
+      if (entry.msg === "Worker HTTP server listening") resolvePort(entry.port as number);
+    } catch {
+      logs.push({ raw: line });
+    }
+  });
+  proc.stderr.on("data", (c: Buffer) => { stderr += c.toString("utf8"); });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; logs: Record<string, unknown>[]; stderr: string }>((resolve) => {
+    proc.on("exit", (code, signal) => {
+      // Let the last lines be read.
+      setTimeout(() => { resolve({ code, signal, logs, stderr }); }, 50);
+    });
+  });
+  return { proc, port, exit };
+}
+
+async function getJson<T>(port: number, path: string): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return (await res.json()) as T;
+}
+
+async function progressOf(port: number): Promise<WorkerProgress> {
+  return getJson<WorkerProgress>(port, "/progress");
+}
+
+/** Parses a Prometheus text exposition into "name{labels}" -> value. */
+function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#") || line.trim() === "") continue;
+    const m = /^(\S+?)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+    if (m) out.set(`${m[1] ?? ""}${m[2] ?? ""}`, Number(m[3]));
+  }
+  return out;
+}
+
+async function metricsOf(port: number): Promise<Map<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return parseMetrics(await res.text());
+}
+
+const metric = (m: Map<string, number>, name: string, vm: string, disk: number): number => m.get(`${name}{vm="${vm}",disk="${disk}"}`) ?? Number.NaN;
+
+/** The worker ended while a test waited on it: stop waiting. */
+class WorkerExited extends Error {}
+
+async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      if (err instanceof WorkerExited) throw err;
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Timed out waiting for ${what}`, { cause: last });
+}
+
+/** Runs a worker to its end (it lingers), returning the final progress, metrics and exit. */
+async function runToEnd(spec: WorkerSpec, opts: { password?: string; extraEnv?: Record<string, string> } = {}): Promise<{ progress: WorkerProgress; metrics: Map<string, number>; code: number | null; logs: Record<string, unknown>[]; stderr: string }> {
+  const run = runWorker(spec, { ...opts, linger: 60 });
+  let exited = false;
+  void run.exit.then(() => { exited = true; });
+  const early = async (): Promise<never> => {
+    const e = await run.exit;
+    throw new WorkerExited(`The worker exited (${String(e.code)}) before it reported an end: ${e.stderr} ${e.logs.map((l) => JSON.stringify(l)).join("\n")}`);
+  };
+  const port = await Promise.race([run.port, early()]);
+  const progress = await waitFor("the worker to finish", 240_000, async () => {
+    if (exited) await early();
+    const p = await progressOf(port);
+    return p.phase === "Succeeded" || p.phase === "Failed" ? p : undefined;
+  });
+  const metrics = await metricsOf(port);
+  run.proc.kill("SIGTERM");
+  const exit = await run.exit;
+  if (process.env.LIFEBOAT_E2E_VERBOSE) console.log(exit.logs.map((l) => JSON.stringify(l)).join("\n"));
+  return { progress, metrics, code: exit.code, logs: exit.logs, stderr: exit.stderr };
+}
+
+function backupSpec(vm: string, runId: string, extra: Partial<Extract<WorkerSpec, { mode: "backup" }>> = {}): WorkerSpec {
+  return {
+    mode: "backup",
+    runId,
+    vm: { name: vm },
+    vcenter: { address: sim.address, tls: { thumbprint: sim.thumbprint } },
+    vault: { filesystem: { path: vaultPath() } },
+    quiesce: false,
+    changedBlockTracking: true,
+    labels: { plan: "nightly", namespace: "prod", vm, run: runId },
+    ...extra,
+  };
+}
+
+function fileRestoreSpec(pointId: string, dir: string, vault: WorkerSpec["vault"] = { filesystem: { path: vaultPath() } }): WorkerSpec {
+  return { mode: "restore", pointId, vault, target: { imageFile: { format: "raw", path: dir } } };
+}
+
+/** Blocks of `size` bytes touched by the byte ranges, times `size`. */
+function touched(ranges: readonly [number, number][], size: number): number {
+  const blocks = new Set<number>();
+  for (const [off, len] of ranges) for (let b = Math.floor(off / size); b <= Math.floor((off + len - 1) / size); b++) blocks.add(b);
+  return blocks.size * size;
+}
+
+interface TestVm {
+  readonly name: string;
+  readonly ref: MoRef;
+  readonly diskKey: number;
+}
+
+/** Creates a VM with one small disk and a NIC, like the ones a plan backs up. */
+async function createTestVm(name: string, c: VsphereClient = client): Promise<TestVm> {
+  const inv = await c.inventory();
+  const dc = inv.datacenters[0];
+  const cluster = inv.clusters.find((x) => x.isCluster);
+  const ds = inv.datastores[0];
+  const net = inv.networks.find((n) => n.type === "Network");
+  if (!dc?.vmFolder || !cluster?.resourcePool || !ds || !net) throw new Error("vcsim inventory lacks a folder, cluster, datastore or network");
+  const ref = await c.createVm({
+    name,
+    folder: dc.vmFolder,
+    resourcePool: cluster.resourcePool,
+    datastoreName: ds.name,
+    guestId: "otherLinux64Guest",
+    numCpu: 2,
+    memoryMB: 2048,
+    disks: [{ capacityBytes: DISK_SIZE }],
+    nics: [{ network: { ref: net.ref, name: net.name } }],
+  });
+  const vm = await c.getVm(ref);
+  const disk = vm.disks[0];
+  if (!disk) throw new Error(`VM ${name} has no disk`);
+  return { name, ref, diskKey: disk.key };
+}
+
+/** The VM's live disk content, as the harness stores it. */
+async function liveDisk(vm: string, s: Vcsim = sim): Promise<Buffer> {
+  const disks = await s.disks(vm);
+  const d = disks[0];
+  if (!d) throw new Error(`VM ${vm} has no disk`);
+  return readFile(d.flatPath);
+}
+
+async function writeRandom(vm: TestVm, ranges: readonly [number, number][]): Promise<void> {
+  for (const [off, len] of ranges) await sim.writeDisk(vm.name, vm.diskKey, off, randomBytes(len));
+}
+
+async function pointsOf(): Promise<PointHeader[]> {
+  const vault = await openVault(vaultSpec());
+  try {
+    return await vault.listPoints();
+  } finally {
+    await vault.close();
+  }
+}
+
+async function lifeboatSnapshots(vm: MoRef): Promise<string[]> {
+  return (await client.listSnapshots(vm)).map((s) => s.name).filter((n) => n.startsWith("lifeboat-"));
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), "lifeboat-worker-e2e-"));
+  sim = await startVcsim({ vms: 1, clusterHosts: 1, log: (l) => { console.log(l); } });
+  client = await connect({ address: sim.address, username: sim.username, password: sim.password, tls: { thumbprint: sim.thumbprint }, keepAliveMs: 0 });
+  const vault = await initVault(vaultSpec());
+  await vault.close();
+}, 900_000);
+
+afterAll(async () => {
+  await client.close().catch(() => undefined);
+  await sim.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+describe("backup and restore of one VM", () => {
+  let vm: TestVm;
+  let first: { point: string; content: Buffer };
+
+  it("(a) a first backup reads only the allocated areas, and restores byte for byte", async () => {
+    vm = await createTestVm("app-01");
+    const ranges: [number, number][] = [[0, 3 * MiB], [20 * MiB, MiB], [40 * MiB + 5000, 100 * KiB]];
+    await writeRandom(vm, ranges);
+    const { progress, metrics, code, logs } = await runToEnd(backupSpec(vm.name, "run-a"));
+    expect({ code, phase: progress.phase, message: progress.message }).toEqual({ code: 0, phase: "Succeeded", message: undefined });
+    expect(progress.pointId).toBeTruthy();
+    // CBT "*" reported exactly the 64 KiB blocks holding data; the worker read exactly the vault blocks they touch.
+    expect(metric(metrics, "lifeboat_worker_changed_areas_bytes", vm.name, vm.diskKey)).toBe(touched(ranges, CBT_BLOCK));
+    expect(metric(metrics, "lifeboat_worker_bytes_read_total", vm.name, vm.diskKey)).toBe(touched(ranges, VAULT_BLOCK));
+    expect(progress.bytesDone).toBe(touched(ranges, VAULT_BLOCK));
+    expect(metric(metrics, "lifeboat_worker_bytes_new_total", vm.name, vm.diskKey)).toBe(touched(ranges, VAULT_BLOCK));
+    expect(metric(metrics, "lifeboat_worker_bytes_uploaded_total", vm.name, vm.diskKey)).toBeGreaterThan(4 * MiB);
+    expect(JSON.stringify(logs)).not.toContain(sim.password);
+
+    const [point] = (await pointsOf()).filter((p) => p.id === progress.pointId);
+    expect(point?.labels).toMatchObject({
+      plan: "nightly", namespace: "prod", vm: vm.name, run: "run-a", vmMoRef: vm.ref.value, guestOS: "otherLinux64Guest", numCPUs: "2", memoryMiB: "2048", networks: "VM Network",
+      [`disk.${vm.diskKey}.label`]: expect.any(String), [`disk.${vm.diskKey}.file`]: expect.stringContaining(".vmdk"),
+    });
+    expect(point?.labels.vmInstanceUUID).toBeTruthy();
+    expect(point?.consistency).toBe("crash");
+    expect(point?.disks[0]?.changeId).toBeTruthy();
+    expect(await lifeboatSnapshots(vm.ref)).toEqual([]);
+
+    const content = await liveDisk(vm.name);
+    first = { point: progress.pointId as string, content };
+    const out = join(workDir, "restore-a");
+    const restored = await runToEnd(fileRestoreSpec(first.point, out));
+    expect(restored.code).toBe(0);
+    expect(restored.progress.paths).toEqual([join(out, `${vm.name}-disk-${vm.diskKey}.raw`)]);
+    expect(restored.progress.bytesDone).toBe(DISK_SIZE);
+    expect((await readFile(join(out, `${vm.name}-disk-${vm.diskKey}.raw`))).equals(content)).toBe(true);
+  });
+
+  it("(a') a retried run whose point exists exits 0 without backing up again", async () => {
+    const before = (await pointsOf()).length;
+    const { progress, metrics, code } = await runToEnd(backupSpec(vm.name, "run-a"));
+    expect(code).toBe(0);
+    expect(progress.pointId).toBe(first.point);
+    expect(metric(metrics, "lifeboat_worker_bytes_read_total", vm.name, vm.diskKey)).toBeNaN();
+    expect((await pointsOf()).length).toBe(before);
+  });
+
+  it("(b) an incremental backup reads only the changed areas; both points restore to their moment", async () => {
+    const ranges: [number, number][] = [[10 * MiB, 200 * KiB], [30 * MiB + 70_000, 64 * KiB], [50 * MiB, 300 * KiB]];
+    await writeRandom(vm, ranges);
+    const second = await liveDisk(vm.name);
+    expect(second.equals(first.content)).toBe(false);
+    const { progress, metrics, code } = await runToEnd(backupSpec(vm.name, "run-b"));
+    expect(code).toBe(0);
+    expect(metric(metrics, "lifeboat_worker_changed_areas_bytes", vm.name, vm.diskKey)).toBe(touched(ranges, CBT_BLOCK));
+    expect(metric(metrics, "lifeboat_worker_bytes_read_total", vm.name, vm.diskKey)).toBe(touched(ranges, VAULT_BLOCK));
+    expect(metric(metrics, "lifeboat_worker_bytes_from_parent_total", vm.name, vm.diskKey)).toBe(DISK_SIZE - touched(ranges, VAULT_BLOCK));
+    const point = (await pointsOf()).find((p) => p.id === progress.pointId);
+    expect(point?.parent).toBe(first.point);
+
+    for (const [id, expected] of [[first.point, first.content], [progress.pointId as string, second]] as const) {
+      const out = join(workDir, `restore-${id}`);
+      const restored = await runToEnd(fileRestoreSpec(id, out));
+      expect(restored.code).toBe(0);
+      expect((await readFile(join(out, `${vm.name}-disk-${vm.diskKey}.raw`))).equals(expected)).toBe(true);
+    }
+  });
+});
+
+describe("interruptions and failures", () => {
+  let vm: TestVm;
+  let content: Buffer;
+  let pointId: string;
+
+  it("(c) a worker killed mid-backup leaves nothing a rerun cannot clean: the rerun completes, check passes, no snapshot is left", async () => {
+    vm = await createTestVm("app-02");
+    await writeRandom(vm, [[4 * MiB, 48 * MiB]]);
+    content = await liveDisk(vm.name);
+    const killed = runWorker(backupSpec(vm.name, "run-c", { bandwidthBytesPerSecond: 4 * MiB }));
+    const port = await killed.port;
+    await waitFor("the backup to be half done", 60_000, async () => ((await progressOf(port)).bytesDone >= 8 * MiB ? true : undefined));
+    expect(await lifeboatSnapshots(vm.ref)).toEqual(["lifeboat-run-c"]);
+    killed.proc.kill("SIGKILL");
+    expect((await killed.exit).signal).toBe("SIGKILL");
+    expect(await lifeboatSnapshots(vm.ref)).toEqual(["lifeboat-run-c"]);
+    expect((await pointsOf()).some((p) => p.labels.run === "run-c")).toBe(false);
+
+    const rerun = await runToEnd(backupSpec(vm.name, "run-c"));
+    expect(rerun.code).toBe(0);
+    expect(rerun.logs.some((l) => l.msg === "Removed a snapshot left behind by an earlier run")).toBe(true);
+    expect(await lifeboatSnapshots(vm.ref)).toEqual([]);
+    pointId = rerun.progress.pointId as string;
+    const vault = await openVault(vaultSpec());
+    try {
+      const result = await check(vault, { readData: true });
+      expect(result.errors).toEqual([]);
+      expect(result.ok).toBe(true);
+    } finally {
+      await vault.close();
+    }
+    const out = join(workDir, "restore-c");
+    expect((await runToEnd(fileRestoreSpec(pointId, out))).code).toBe(0);
+    expect((await readFile(join(out, `${vm.name}-disk-${vm.diskKey}.raw`))).equals(content)).toBe(true);
+  });
+
+  it("(d) a wrong vCenter password exits 10 (AuthenticationFailed) and leaves nothing behind", async () => {
+    const wrong = `${sim.password}-wrong`;
+    const before = (await pointsOf()).length;
+    const run = await runToEnd(backupSpec(vm.name, "run-d"), { password: wrong });
+    expect(run.code).toBe(10);
+    expect(run.progress.phase).toBe("Failed");
+    expect(run.stderr).toMatch(/^AuthenticationFailed: /);
+    expect(`${run.stderr}${JSON.stringify(run.logs)}${JSON.stringify(run.progress)}`).not.toContain(wrong);
+    expect(await lifeboatSnapshots(vm.ref)).toEqual([]);
+    expect((await pointsOf()).length).toBe(before);
+  });
+
+  it("rejects an invalid spec with exit 18 and says what to fix", async () => {
+    const run = runWorker({ ...backupSpec(vm.name, "bad id!"), quiesce: "yes" } as unknown as WorkerSpec);
+    const exit = await run.exit;
+    expect(exit.code).toBe(18);
+    expect(exit.stderr).toContain("InvalidSpec: ");
+    expect(exit.stderr).toContain("spec.runId");
+    expect(exit.stderr).toContain("spec.quiesce must be true or false");
+  });
+
+  it("exits 17 (PointNotFound) for a point the vault does not have", async () => {
+    const run = await runToEnd(fileRestoreSpec("20990101T000000Z-deadbeef", join(workDir, "none")));
+    expect(run.code).toBe(17);
+  });
+
+  it("(e) restores a point to a new VM whose disk then holds exactly the point's bytes", async () => {
+    const spec: WorkerSpec = {
+      mode: "restore",
+      pointId,
+      vault: { filesystem: { path: vaultPath() } },
+      target: {
+        vSphere: {
+          vcenter: { address: sim.address, tls: { thumbprint: sim.thumbprint } },
+          datastore: "LocalDS_0",
+          vmName: "app-02-restored",
+          inPlace: false,
+          networkMappings: [],
+          diskProvisioning: "Thin",
+          powerOn: true,
+        },
+      },
+    };
+    const run = await runToEnd(spec);
+    expect({ code: run.code, message: run.progress.message }).toEqual({ code: 0, message: undefined });
+    expect(run.progress.bytesDone).toBe(DISK_SIZE);
+    const restored = await client.getVm({ type: "VirtualMachine", value: run.progress.vmMoRef as string });
+    expect(restored).toMatchObject({ name: "app-02-restored", powerState: "poweredOn", guestId: "otherLinux64Guest", numCpu: 2, memoryMB: 2048 });
+    expect(restored.disks.map((d) => d.capacityBytes)).toEqual([DISK_SIZE]);
+    expect(restored.nics.map((n) => n.networkName)).toEqual(["VM Network"]);
+    expect((await liveDisk("app-02-restored")).equals(content)).toBe(true);
+  });
+
+  it("(f) PUT /bandwidth applies a new limit to a running backup", async () => {
+    const vm4 = await createTestVm("app-04");
+    await writeRandom(vm4, [[0, 48 * MiB]]);
+    const run = runWorker(backupSpec(vm4.name, "run-f", { bandwidthBytesPerSecond: 8 * MiB }), { linger: 60 });
+    const port = await run.port;
+    const readBytes = async (): Promise<number> => metric(await metricsOf(port), "lifeboat_worker_bytes_read_total", vm4.name, vm4.diskKey) || 0;
+    await waitFor("the backup to start reading", 60_000, async () => ((await readBytes()) >= 2 * MiB ? true : undefined));
+    const bad = await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: "fast" });
+    expect(bad.status).toBe(400);
+    const put = await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: String(MiB) });
+    expect(put.status).toBe(200);
+    expect(await getJson<{ bytesPerSecond: number }>(port, "/bandwidth")).toEqual({ bytesPerSecond: MiB });
+    await new Promise((r) => setTimeout(r, 1000));
+    const start = await readBytes();
+    await new Promise((r) => setTimeout(r, 3000));
+    const window = (await readBytes()) - start;
+    // 3 s at 1 MiB/s, plus one block of debt and the bucket: well under the 24 MiB the old limit allowed.
+    expect(window).toBeLessThanOrEqual(3 * MiB + 2 * MiB);
+    expect(window).toBeGreaterThan(0);
+    expect(metric(await metricsOf(port), "lifeboat_worker_bytes_read_total", vm4.name, vm4.diskKey)).toBeLessThan(48 * MiB);
+    expect((await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: "0" })).status).toBe(200);
+    const final = await waitFor("the backup to finish", 120_000, async () => {
+      const p = await progressOf(port);
+      return p.phase === "Succeeded" || p.phase === "Failed" ? p : undefined;
+    });
+    expect(final.phase).toBe("Succeeded");
+    run.proc.kill("SIGTERM");
+    expect((await run.exit).code).toBe(0);
+  });
+});
+
+describe("graceful stop", () => {
+  it("on SIGTERM stops the backup, removes its snapshot and exits 143", async () => {
+    const vm = await createTestVm("app-05");
+    await writeRandom(vm, [[0, 16 * MiB]]);
+    const run = runWorker(backupSpec(vm.name, "run-t", { bandwidthBytesPerSecond: 2 * MiB }));
+    const port = await run.port;
+    await waitFor("the backup to read", 60_000, async () => ((await progressOf(port)).bytesDone >= 2 * MiB ? true : undefined));
+    expect(await lifeboatSnapshots(vm.ref)).toEqual(["lifeboat-run-t"]);
+    run.proc.kill("SIGTERM");
+    const exit = await run.exit;
+    expect(exit.code).toBe(143);
+    expect(exit.logs.some((l) => l.msg === "Removed the snapshot")).toBe(true);
+    expect(await lifeboatSnapshots(vm.ref)).toEqual([]);
+    expect((await pointsOf()).some((p) => p.labels.run === "run-t")).toBe(false);
+  });
+});
+
+describe("an S3 vault", () => {
+  let s3: S3Server;
+
+  beforeAll(async () => {
+    s3 = await startS3Server(join(workDir, "s3"));
+    await s3.createBucket("lifeboat-worker");
+  });
+
+  afterAll(async () => {
+    await s3.stop();
+  });
+
+  it("backs up to S3 and restores byte for byte", async () => {
+    const vault = { s3: { endpoint: s3.endpoint, bucket: "lifeboat-worker", region: s3.region, forcePathStyle: true } };
+    const init = await initVault({ backend: { s3: { ...vault.s3, accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey } }, key: Buffer.from(vaultKey) });
+    await init.close();
+    const extraEnv = { [SECRET_ENV.vaultAccessKeyId]: s3.accessKey, [SECRET_ENV.vaultSecretAccessKey]: s3.secretKey };
+    const content = await liveDisk("app-01");
+    const backup = await runToEnd(backupSpec("app-01", "run-s3", { vault }), { extraEnv });
+    expect({ code: backup.code, message: backup.progress.message }).toEqual({ code: 0, message: undefined });
+    const out = join(workDir, "restore-s3");
+    const restore = await runToEnd(fileRestoreSpec(backup.progress.pointId as string, out, vault), { extraEnv });
+    expect(restore.code).toBe(0);
+    expect((await readFile(join(out, "app-01-disk-" + String((await client.findVmsByName("app-01"))[0]?.disks[0]?.key) + ".raw"))).equals(content)).toBe(true);
+  });
+});

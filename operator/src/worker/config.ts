@@ -1,0 +1,246 @@
+/**
+ * Reads and validates the worker's environment (spec.ts): the WorkerSpec
+ * JSON, the secrets, the listen address. Everything wrong is reported at
+ * once as an InvalidSpecError naming the field or variable, before the
+ * worker touches vCenter or the vault. Secret values never appear in
+ * messages.
+ */
+import type { VaultSpec } from "../vault/index.js";
+import type { ConnectOptions, TlsTrust } from "../vsphere/index.js";
+import { InvalidSpecError } from "./errors.js";
+import {
+  DEFAULT_WORKER_PORT,
+  PORT_ENV,
+  SECRET_ENV,
+  SPEC_ENV,
+  type BackupWorkerSpec,
+  type RestoreWorkerSpec,
+  type WorkerSpec,
+  type WorkerVault,
+  type WorkerVCenter,
+} from "./spec.js";
+
+/** Everything the worker needs, validated. */
+export interface WorkerConfig {
+  readonly spec: WorkerSpec;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Keep serving /progress and /metrics this long after the work ended (LIFEBOAT_WORKER_LINGER_SECONDS, default 0). */
+  readonly lingerMs: number;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Optional: seconds the HTTP server stays up after the result is known, so a scraper sees the final values. */
+export const LINGER_ENV = "LIFEBOAT_WORKER_LINGER_SECONDS";
+
+/** Snapshot names carry the run id, so it must be short and plain. */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Collects problems so that one run reports all of them. */
+class Problems {
+  readonly list: string[] = [];
+  add(message: string): void {
+    this.list.push(message);
+  }
+  string(o: Json, field: string, path: string, required = true): string | undefined {
+    const v = o[field];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== "string" || v === "") {
+      this.add(`${path}.${field} must be a non-empty string`);
+      return undefined;
+    }
+    return v;
+  }
+  boolean(o: Json, field: string, path: string): void {
+    if (typeof o[field] !== "boolean") this.add(`${path}.${field} must be true or false`);
+  }
+  object(o: Json, field: string, path: string): Json | undefined {
+    const v = o[field];
+    if (!isObject(v)) {
+      this.add(`${path}.${field} must be an object`);
+      return undefined;
+    }
+    return v;
+  }
+}
+
+function checkVault(p: Problems, vault: Json | undefined, env: NodeJS.ProcessEnv): void {
+  if (!vault) return;
+  const fs = vault.filesystem;
+  const s3 = vault.s3;
+  if ((fs === undefined) === (s3 === undefined)) p.add("spec.vault must set exactly one of filesystem or s3");
+  if (fs !== undefined) {
+    if (!isObject(fs)) p.add("spec.vault.filesystem must be an object");
+    else p.string(fs, "path", "spec.vault.filesystem");
+  }
+  if (s3 !== undefined) {
+    if (!isObject(s3)) p.add("spec.vault.s3 must be an object");
+    else {
+      p.string(s3, "bucket", "spec.vault.s3");
+      for (const f of ["endpoint", "region", "prefix", "storageClass"]) if (s3[f] !== undefined) p.string(s3, f, "spec.vault.s3");
+      for (const f of ["forcePathStyle", "useHTTPS"]) if (s3[f] !== undefined) p.boolean(s3, f, "spec.vault.s3");
+      for (const name of [SECRET_ENV.vaultAccessKeyId, SECRET_ENV.vaultSecretAccessKey]) {
+        if (!env[name]) p.add(`Environment variable ${name} must hold the S3 credentials of the vault`);
+      }
+    }
+  }
+  if (!env[SECRET_ENV.vaultKey]) p.add(`Environment variable ${SECRET_ENV.vaultKey} must hold the vault's encryption key`);
+}
+
+function checkVCenter(p: Problems, vc: Json | undefined, path: string, env: NodeJS.ProcessEnv): void {
+  if (!vc) return;
+  p.string(vc, "address", path);
+  const tls = p.object(vc, "tls", path);
+  if (tls) {
+    const ways = [tls.thumbprint !== undefined, tls.insecureSkipVerify === true, tls.caCertEnv !== undefined].filter(Boolean).length;
+    if (ways === 0) p.add(`${path}.tls must set thumbprint, caCertEnv or insecureSkipVerify: true`);
+    if (tls.thumbprint !== undefined) p.string(tls, "thumbprint", `${path}.tls`);
+    if (tls.insecureSkipVerify !== undefined) p.boolean(tls, "insecureSkipVerify", `${path}.tls`);
+    if (tls.caCertEnv !== undefined) {
+      const name = p.string(tls, "caCertEnv", `${path}.tls`);
+      if (name && !env[name]) p.add(`Environment variable ${name} (${path}.tls.caCertEnv) must hold the vCenter CA certificate (PEM)`);
+    }
+  }
+  if (vc.timeoutMs !== undefined && (typeof vc.timeoutMs !== "number" || !(vc.timeoutMs > 0))) p.add(`${path}.timeoutMs must be a positive number`);
+  for (const name of [SECRET_ENV.vcenterUsername, SECRET_ENV.vcenterPassword]) {
+    if (!env[name]) p.add(`Environment variable ${name} must hold the vCenter credentials`);
+  }
+}
+
+function checkBackup(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
+  const runId = p.string(s, "runId", "spec");
+  if (runId && !RUN_ID.test(runId)) p.add(`spec.runId "${runId}" must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  const vm = p.object(s, "vm", "spec");
+  if (vm) {
+    p.string(vm, "name", "spec.vm");
+    if (vm.moRef !== undefined) p.string(vm, "moRef", "spec.vm");
+  }
+  checkVCenter(p, p.object(s, "vcenter", "spec"), "spec.vcenter", env);
+  checkVault(p, p.object(s, "vault", "spec"), env);
+  p.boolean(s, "quiesce", "spec");
+  p.boolean(s, "changedBlockTracking", "spec");
+  const labels = p.object(s, "labels", "spec");
+  if (labels) {
+    for (const [k, v] of Object.entries(labels)) if (typeof v !== "string") p.add(`spec.labels.${k} must be a string`);
+    for (const k of ["plan", "namespace"]) if (typeof labels[k] !== "string" || labels[k] === "") p.add(`spec.labels.${k} is required`);
+    if (labels.run !== undefined && runId && labels.run !== runId) p.add(`spec.labels.run (${JSON.stringify(labels.run)}) must equal spec.runId ("${runId}")`);
+  }
+  const bw = s.bandwidthBytesPerSecond;
+  if (bw !== undefined && (typeof bw !== "number" || !Number.isFinite(bw) || bw < 0)) p.add("spec.bandwidthBytesPerSecond must be a non-negative number");
+  const threads = s.threads;
+  if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 0)) p.add("spec.threads must be a non-negative integer");
+}
+
+function checkRestore(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
+  p.string(s, "pointId", "spec");
+  checkVault(p, p.object(s, "vault", "spec"), env);
+  const target = p.object(s, "target", "spec");
+  if (!target) return;
+  if ((target.vSphere === undefined) === (target.imageFile === undefined)) {
+    p.add("spec.target must set exactly one of vSphere or imageFile");
+    return;
+  }
+  if (target.imageFile !== undefined) {
+    const f = p.object(target, "imageFile", "spec.target");
+    if (!f) return;
+    if (f.format !== "raw") p.add(`spec.target.imageFile.format must be "raw", not ${JSON.stringify(f.format)}`);
+    p.string(f, "path", "spec.target.imageFile");
+    if (f.diskKeys !== undefined && (!Array.isArray(f.diskKeys) || !f.diskKeys.every((k) => Number.isInteger(k)))) {
+      p.add("spec.target.imageFile.diskKeys must be a list of disk keys (integers)");
+    }
+    return;
+  }
+  const v = p.object(target, "vSphere", "spec.target");
+  if (!v) return;
+  const path = "spec.target.vSphere";
+  checkVCenter(p, p.object(v, "vcenter", path), `${path}.vcenter`, env);
+  p.string(v, "datastore", path);
+  for (const f of ["datacenter", "cluster", "host", "resourcePool", "folder"]) if (v[f] !== undefined) p.string(v, f, path);
+  p.boolean(v, "inPlace", path);
+  p.boolean(v, "powerOn", path);
+  if (v.inPlace === false) p.string(v, "vmName", path);
+  if (!["Thin", "Thick", "EagerZeroedThick"].includes(v.diskProvisioning as string)) p.add(`${path}.diskProvisioning must be Thin, Thick or EagerZeroedThick`);
+  if (!Array.isArray(v.networkMappings)) p.add(`${path}.networkMappings must be a list (empty for none)`);
+  else v.networkMappings.forEach((m: unknown, i: number) => {
+    if (!isObject(m)) p.add(`${path}.networkMappings[${i}] must be an object`);
+    else {
+      p.string(m, "source", `${path}.networkMappings[${i}]`);
+      p.string(m, "target", `${path}.networkMappings[${i}]`);
+    }
+  });
+}
+
+/** Parses and validates the environment; throws InvalidSpecError listing every problem. */
+export function readConfig(env: NodeJS.ProcessEnv): WorkerConfig {
+  const raw = env[SPEC_ENV];
+  if (!raw) throw new InvalidSpecError(`Environment variable ${SPEC_ENV} must hold the worker spec as JSON`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new InvalidSpecError(`${SPEC_ENV} is not valid JSON: ${(err as Error).message}`);
+  }
+  const p = new Problems();
+  if (!isObject(parsed)) throw new InvalidSpecError(`${SPEC_ENV} must be a JSON object`);
+  if (parsed.mode === "backup") checkBackup(p, parsed, env);
+  else if (parsed.mode === "restore") checkRestore(p, parsed, env);
+  else p.add(`spec.mode must be "backup" or "restore", not ${JSON.stringify(parsed.mode)}`);
+
+  const portText = env[PORT_ENV];
+  const port = portText === undefined || portText === "" ? DEFAULT_WORKER_PORT : Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) p.add(`${PORT_ENV} must be a port number (0 for any free port), not "${portText}"`);
+  const lingerText = env[LINGER_ENV];
+  const linger = lingerText === undefined || lingerText === "" ? 0 : Number(lingerText);
+  if (!Number.isFinite(linger) || linger < 0) p.add(`${LINGER_ENV} must be a non-negative number of seconds`);
+  if (p.list.length > 0) throw new InvalidSpecError(`Invalid worker spec: ${p.list.join("; ")}`);
+
+  let spec = parsed as unknown as WorkerSpec;
+  if (spec.mode === "backup") {
+    // The point's labels always name the VM and the run, so a retry finds the point.
+    const labels = { ...spec.labels, vm: spec.labels.vm ?? spec.vm.name, run: spec.runId };
+    spec = { ...spec, labels } satisfies BackupWorkerSpec;
+  }
+  return { spec, listen: { host: env.POD_IP || "127.0.0.1", port }, lingerMs: linger * 1000, env };
+}
+
+/** The vault spec with its secrets from the environment. */
+export function vaultSpecFrom(vault: WorkerVault, env: NodeJS.ProcessEnv, threads?: number): VaultSpec {
+  const key = Buffer.from(env[SECRET_ENV.vaultKey] ?? "", "utf8");
+  const options = threads !== undefined && threads > 0 ? { threads } : {};
+  if (vault.filesystem) return { backend: { filesystem: { path: vault.filesystem.path } }, key, ...options };
+  const s3 = vault.s3 as NonNullable<WorkerVault["s3"]>;
+  return {
+    backend: {
+      s3: {
+        ...s3,
+        accessKeyId: env[SECRET_ENV.vaultAccessKeyId] ?? "",
+        secretAccessKey: env[SECRET_ENV.vaultSecretAccessKey] ?? "",
+      },
+    },
+    key,
+    ...options,
+  };
+}
+
+/** vCenter connect options with the credentials from the environment. */
+export function connectOptionsFrom(vc: WorkerVCenter, env: NodeJS.ProcessEnv): ConnectOptions {
+  let tls: TlsTrust;
+  if (vc.tls.caCertEnv) tls = { caCert: env[vc.tls.caCertEnv] ?? "" };
+  else if (vc.tls.thumbprint) tls = { thumbprint: vc.tls.thumbprint };
+  else tls = { insecureSkipVerify: true };
+  return {
+    address: vc.address,
+    username: env[SECRET_ENV.vcenterUsername] ?? "",
+    password: env[SECRET_ENV.vcenterPassword] ?? "",
+    tls,
+    keepAliveMs: 5 * 60_000,
+    ...(vc.timeoutMs !== undefined ? { timeoutMs: vc.timeoutMs } : {}),
+  };
+}
+
+export type { BackupWorkerSpec, RestoreWorkerSpec };

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "@jest/globals";
+import { buildPointLabels, networksOf, numberLabel } from "./labels.js";
+
+describe("buildPointLabels", () => {
+  const vm = { ref: { type: "VirtualMachine", value: "vm-42" }, name: "app-01", instanceUuid: "5003-abcd", guestId: "rhel9_64Guest", numCpu: 4, memoryMB: 8192, firmware: "efi" };
+  const disks = [
+    { key: 2000, label: "Hard disk 1", fileName: "[ds1] app-01/app-01.vmdk", controllerKey: 1000, unitNumber: 0 },
+    { key: 2001, label: "Hard disk 2", fileName: "[ds1] app-01/app-01_1.vmdk", controllerKey: 1000, unitNumber: 1 },
+  ];
+
+  it("adds what the RecoveryPoint sync and a restore read, keeping the caller's labels", () => {
+    const labels = buildPointLabels({ plan: "nightly", namespace: "prod", vm: "app-01", run: "r1" }, vm, disks, ["VM Network", "Backup"]);
+    expect(labels).toEqual({
+      plan: "nightly",
+      namespace: "prod",
+      vm: "app-01",
+      run: "r1",
+      vmMoRef: "vm-42",
+      vmInstanceUUID: "5003-abcd",
+      guestOS: "rhel9_64Guest",
+      numCPUs: "4",
+      memoryMiB: "8192",
+      firmware: "efi",
+      networks: "VM Network,Backup",
+      "disk.2000.label": "Hard disk 1",
+      "disk.2000.file": "[ds1] app-01/app-01.vmdk",
+      "disk.2000.controllerKey": "1000",
+      "disk.2000.unitNumber": "0",
+      "disk.2001.label": "Hard disk 2",
+      "disk.2001.file": "[ds1] app-01/app-01_1.vmdk",
+      "disk.2001.controllerKey": "1000",
+      "disk.2001.unitNumber": "1",
+    });
+    expect(networksOf(labels)).toEqual(["VM Network", "Backup"]);
+    expect(numberLabel(labels, "memoryMiB")).toBe(8192);
+  });
+
+  it("names the VM when the caller did not, and leaves out what vCenter did not report", () => {
+    const labels = buildPointLabels({ plan: "p" }, { ref: vm.ref, name: "db" }, [], []);
+    expect(labels).toEqual({ plan: "p", vm: "db", vmMoRef: "vm-42", networks: "" });
+    expect(networksOf(labels)).toEqual([]);
+    expect(numberLabel(labels, "numCPUs")).toBeUndefined();
+  });
+});

@@ -1,0 +1,47 @@
+/**
+ * The labels a backup writes into its recovery point: the caller's labels
+ * (plan, namespace, vm, run) plus what a restore needs to rebuild the VM
+ * without vCenter's help, and what the RecoveryPoint sync shows (vm, plan,
+ * vmInstanceUUID, vmMoRef, guestOS, numCPUs, memoryMiB, networks,
+ * disk.<key>.label, disk.<key>.file).
+ */
+import type { VirtualMachine, VmDisk } from "../vsphere/index.js";
+
+/** Labels of the point for `vm`, whose disks (as the snapshot froze them) are `disks`. */
+export function buildPointLabels(
+  base: Readonly<Record<string, string>>,
+  vm: Pick<VirtualMachine, "ref" | "name" | "instanceUuid" | "guestId" | "numCpu" | "memoryMB" | "firmware">,
+  disks: readonly Pick<VmDisk, "key" | "label" | "fileName" | "controllerKey" | "unitNumber">[],
+  networkNames: readonly string[],
+): Record<string, string> {
+  const labels: Record<string, string> = { ...base };
+  if (!labels.vm) labels.vm = vm.name;
+  labels.vmMoRef = vm.ref.value;
+  if (vm.instanceUuid) labels.vmInstanceUUID = vm.instanceUuid;
+  if (vm.guestId) labels.guestOS = vm.guestId;
+  if (vm.numCpu !== undefined) labels.numCPUs = String(vm.numCpu);
+  if (vm.memoryMB !== undefined) labels.memoryMiB = String(vm.memoryMB);
+  if (vm.firmware) labels.firmware = vm.firmware;
+  labels.networks = networkNames.join(",");
+  for (const d of disks) {
+    labels[`disk.${d.key}.label`] = d.label;
+    labels[`disk.${d.key}.file`] = d.fileName;
+    if (d.controllerKey !== undefined) labels[`disk.${d.key}.controllerKey`] = String(d.controllerKey);
+    if (d.unitNumber !== undefined) labels[`disk.${d.key}.unitNumber`] = String(d.unitNumber);
+  }
+  return labels;
+}
+
+/** A number label, or undefined when absent or not a number. */
+export function numberLabel(labels: Readonly<Record<string, string>>, key: string): number | undefined {
+  const v = labels[key];
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** The point's network names in NIC order (label `networks`). */
+export function networksOf(labels: Readonly<Record<string, string>>): string[] {
+  const v = labels.networks;
+  return v ? v.split(",").filter((n) => n !== "") : [];
+}

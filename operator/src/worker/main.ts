@@ -1,0 +1,125 @@
+/**
+ * The worker pod's entry point (`node dist/operator/src/worker/main.js`):
+ * reads its spec from the environment, serves /progress, /metrics and
+ * /bandwidth, backs up one VM or restores one point, and exits with a code
+ * from spec.ts EXIT_CODES. SIGTERM stops the work, lets it clean up (the
+ * snapshot is removed) and exits non-zero.
+ */
+import type { Server } from "node:http";
+import { pino, type Logger } from "pino";
+import { backupVm, type RunContext } from "./backup-vm.js";
+import { readConfig, type WorkerConfig } from "./config.js";
+import { describeChain, EXIT, exitCodeOf } from "./errors.js";
+import { startWorkerServer } from "./http-server.js";
+import { WorkerMetrics } from "./metrics.js";
+import { ProgressTracker } from "./progress.js";
+import { restorePoint } from "./restore-point.js";
+import { reasonForExitCode } from "./spec.js";
+import { TokenBucket } from "./token-bucket.js";
+
+/** How long cleanup may take after SIGTERM before the worker exits anyway (Kubernetes waits 30 s by default). */
+const TERMINATION_GRACE_MS = 25_000;
+
+function createWorkerLogger(): Logger {
+  return pino({
+    level: process.env.LOG_LEVEL ?? "info",
+    base: { component: "lifeboat-worker" },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: ["password", "*.password", "secretAccessKey", "*.secretAccessKey", "key", "*.key"], censor: "[redacted]" },
+  });
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+}
+
+async function run(config: WorkerConfig, logger: Logger): Promise<number> {
+  const progress = new ProgressTracker();
+  const metrics = new WorkerMetrics();
+  const initialRate = config.spec.mode === "backup" ? (config.spec.bandwidthBytesPerSecond ?? 0) : 0;
+  const bandwidth = new TokenBucket(initialRate);
+  metrics.bandwidthLimit.set(initialRate);
+  const { server, port } = await startWorkerServer({
+    host: config.listen.host,
+    port: config.listen.port,
+    progress,
+    metrics,
+    bandwidth,
+    onBandwidth: (rate) => {
+      metrics.bandwidthLimit.set(rate);
+      logger.info({ bytesPerSecond: rate }, "Changed the bandwidth limit");
+    },
+  });
+  logger.info({ address: config.listen.host, port, mode: config.spec.mode }, "Worker HTTP server listening");
+
+  const abort = new AbortController();
+  const state = { terminated: false };
+  const lingerStop = new AbortController();
+  const onSigterm = (): void => {
+    if (state.terminated) return;
+    state.terminated = true;
+    logger.warn("Received SIGTERM; stopping and cleaning up");
+    abort.abort(new Error("The worker was asked to stop (SIGTERM)"));
+    lingerStop.abort();
+    setTimeout(() => {
+      logger.error({ graceMs: TERMINATION_GRACE_MS }, "Cleanup did not finish in time after SIGTERM; exiting");
+      process.exit(EXIT.terminated);
+    }, TERMINATION_GRACE_MS).unref();
+  };
+  process.on("SIGTERM", onSigterm);
+  process.on("SIGINT", onSigterm);
+
+  const ctx: RunContext = { env: config.env, logger, progress, metrics, bandwidth, signal: abort.signal };
+  let code: number;
+  try {
+    if (config.spec.mode === "backup") {
+      const point = await backupVm(config.spec, ctx);
+      progress.phase("Succeeded", { pointId: point.id });
+      logger.info({ pointId: point.id, progress: progress.current }, "Backup succeeded");
+    } else {
+      const result = await restorePoint(config.spec, ctx);
+      progress.phase("Succeeded", { pointId: result.pointId, ...(result.vmMoRef ? { vmMoRef: result.vmMoRef } : {}), ...(result.paths ? { paths: result.paths } : {}) });
+      logger.info({ ...result, progress: progress.current }, "Restore succeeded");
+    }
+    code = state.terminated ? EXIT.terminated : EXIT.succeeded;
+  } catch (err) {
+    code = state.terminated ? EXIT.terminated : exitCodeOf(err);
+    const message = describeChain(err);
+    progress.phase("Failed", { message });
+    logger.error({ exitCode: code, reason: reasonForExitCode(code), err: message, progress: progress.current }, `${config.spec.mode === "backup" ? "Backup" : "Restore"} failed`);
+    process.stderr.write(`${reasonForExitCode(code)}: ${message}\n`);
+  }
+  if (config.lingerMs > 0 && !state.terminated) {
+    // Keep answering /progress and /metrics so a scraper sees the final values.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, config.lingerMs);
+      lingerStop.signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+    });
+  }
+  await closeServer(server);
+  return code;
+}
+
+async function main(): Promise<void> {
+  const logger = createWorkerLogger();
+  let config: WorkerConfig;
+  try {
+    config = readConfig(process.env);
+  } catch (err) {
+    const code = exitCodeOf(err);
+    process.stderr.write(`${reasonForExitCode(code)}: ${describeChain(err)}\n`);
+    logger.error({ exitCode: code, reason: reasonForExitCode(code), err: describeChain(err) }, "Worker spec rejected");
+    logger.flush();
+    process.exit(code);
+  }
+  const code = await run(config, logger).catch((err: unknown) => {
+    process.stderr.write(`WorkerFailed: ${describeChain(err)}\n`);
+    return EXIT.failed;
+  });
+  logger.flush();
+  process.exit(code);
+}
+
+void main();

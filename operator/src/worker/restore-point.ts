@@ -1,0 +1,291 @@
+/**
+ * Restores one recovery point: to raw image files, to a new VM, or over the
+ * disks of the original VM (in place). Every block is verified by the vault
+ * engine (authenticated decryption, then its keyed hash) before it is
+ * written; disks stream, so memory stays bounded whatever their size.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type Vault } from "../vault/index.js";
+import { HOLE, blockAt } from "../vault/manifest.js";
+import type { BlockIndex } from "../vault/block-index.js";
+import { connect, type MoRef, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import type { RunContext } from "./backup-vm.js";
+import { connectOptionsFrom, vaultSpecFrom } from "./config.js";
+import { describeChain, EXIT, InvalidSpecError, WorkerError } from "./errors.js";
+import { networksOf, numberLabel } from "./labels.js";
+import { resolveNics, resolvePlacement, type VSphereTarget } from "./placement.js";
+import type { RestoreWorkerSpec } from "./spec.js";
+import { SequentialTarget } from "./stream-target.js";
+import { findVm } from "./vm-lookup.js";
+
+/** What a restore produced. */
+export interface RestoreResult {
+  readonly pointId: string;
+  readonly paths?: string[];
+  readonly vmMoRef?: string;
+}
+
+/** A point read for restore: header and block lists. */
+type Point = Awaited<ReturnType<Vault["readPoint"]>>;
+
+/** File name of a restored disk image. */
+export function imageFileName(vmName: string, diskKey: string): string {
+  const safe = vmName.replace(/[^A-Za-z0-9._-]+/g, "_") || "vm";
+  return `${safe}-disk-${diskKey}.raw`;
+}
+
+/** The point's disks in their order on the VM (controller, unit), else by key. */
+export function orderedDisks(point: Point["header"]): PointDisk[] {
+  const rank = (d: PointDisk): [number, number, number] => [
+    numberLabel(point.labels, `disk.${d.key}.controllerKey`) ?? Number.MAX_SAFE_INTEGER,
+    numberLabel(point.labels, `disk.${d.key}.unitNumber`) ?? Number.MAX_SAFE_INTEGER,
+    Number(d.key) || 0,
+  ];
+  return [...point.disks].sort((a, b) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2];
+  });
+}
+
+/** Runs the restore. */
+export async function restorePoint(spec: RestoreWorkerSpec, ctx: RunContext): Promise<RestoreResult> {
+  const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env));
+  try {
+    let point: Point;
+    try {
+      point = await vault.readPoint(await vault.resolvePoint(spec.pointId));
+    } catch (err) {
+      if (isVaultError(err, "NotFound") || isVaultError(err, "InvalidArgument")) {
+        throw new WorkerError(EXIT.pointNotFound, `Recovery point ${spec.pointId} is not in the vault`, { cause: err });
+      }
+      throw err;
+    }
+    ctx.progress.set({ pointId: point.header.id });
+    ctx.logger.info({ pointId: point.header.id, vm: point.header.labels.vm, disks: point.header.disks.length }, "Read the recovery point");
+    const { index } = await vault.loadIndex();
+    const restore = new DiskRestorer(vault, point, index, ctx);
+    if ("imageFile" in spec.target) {
+      const paths = await restoreToFiles(restore, point, spec.target.imageFile, ctx);
+      return { pointId: point.header.id, paths };
+    }
+    const vmMoRef = await restoreToVSphere(restore, point, spec.target.vSphere, ctx);
+    return { pointId: point.header.id, vmMoRef };
+  } finally {
+    await vault.close().catch(() => undefined);
+  }
+}
+
+/** Restores disks one after the other and keeps the progress over all of them. */
+class DiskRestorer {
+  private finishedBytes = 0;
+  private totalBytes = 0;
+
+  constructor(
+    private readonly vault: Vault,
+    private readonly point: Point,
+    private readonly index: BlockIndex,
+    private readonly ctx: RunContext,
+  ) {}
+
+  /** The disks this restore writes, for the progress total. */
+  setDisks(disks: readonly PointDisk[]): void {
+    this.totalBytes = disks.reduce((s, d) => s + d.size, 0);
+    this.ctx.progress.set({ bytesTotal: this.totalBytes });
+  }
+
+  private onProgress = (p: RestoreProgress): void => {
+    this.ctx.progress.bytes({ bytesDone: this.finishedBytes + p.bytesDone, bytesTotal: this.totalBytes, bytesUploaded: 0 });
+  };
+
+  /** Restores one disk to a file. */
+  async toFile(disk: PointDisk, path: string): Promise<void> {
+    const target = await openDiskTarget(path, disk.size);
+    try {
+      await restoreDisk(this.vault, this.point.header.id, disk.key, target, { index: this.index, onProgress: this.onProgress });
+    } finally {
+      await target.close();
+    }
+    this.done(disk);
+  }
+
+  /** Restores one disk as a stream to `upload`, which must consume all of it. */
+  async toStream(disk: PointDisk, upload: (stream: SequentialTarget, signal: AbortSignal) => Promise<void>): Promise<void> {
+    const ids = this.point.blockLists.get(disk.key) as Buffer;
+    const target = new SequentialTarget({
+      size: disk.size,
+      blockSize: this.point.header.blockSize,
+      isHole: (b) => blockAt(ids, b).equals(HOLE),
+      bandwidth: this.ctx.bandwidth,
+      signal: this.ctx.signal,
+    });
+    // Either side failing stops the other: a broken vault read aborts the upload, a refused upload stops the reads.
+    const stop = new AbortController();
+    const signal = AbortSignal.any([this.ctx.signal, stop.signal]);
+    const uploading = upload(target, signal).catch((err: unknown) => {
+      target.fail(err);
+      throw err;
+    });
+    const restoring = restoreDisk(this.vault, this.point.header.id, disk.key, target, { index: this.index, onProgress: this.onProgress })
+      .then(() => target.close())
+      .catch((err: unknown) => {
+        target.fail(err);
+        stop.abort(err);
+        throw err;
+      });
+    const [u, r] = await Promise.allSettled([uploading, restoring]);
+    // The vault's error is the cause when both failed (the upload saw only a broken stream).
+    if (r.status === "rejected") throw r.reason;
+    if (u.status === "rejected") throw u.reason;
+    this.done(disk);
+  }
+
+  private done(disk: PointDisk): void {
+    this.finishedBytes += disk.size;
+    const labels = { vm: this.point.header.labels.vm ?? "", disk: disk.key };
+    this.ctx.metrics.bytesRestored.inc(labels, disk.size);
+    this.ctx.progress.bytes({ bytesDone: this.finishedBytes, bytesTotal: this.totalBytes, bytesUploaded: 0 });
+    this.ctx.logger.info({ disk: disk.key, bytes: disk.size }, "Restored the disk");
+  }
+}
+
+async function restoreToFiles(
+  restore: DiskRestorer,
+  point: Point,
+  target: Extract<RestoreWorkerSpec["target"], { imageFile: unknown }>["imageFile"],
+  ctx: RunContext,
+): Promise<string[]> {
+  const keys = target.diskKeys?.map(String);
+  const missing = (keys ?? []).filter((k) => !point.header.disks.some((d) => d.key === k));
+  if (missing.length > 0) throw new InvalidSpecError(`spec.target.imageFile.diskKeys names disks the point does not have: ${missing.join(", ")} (it has ${point.header.disks.map((d) => d.key).join(", ")})`);
+  const disks = orderedDisks(point.header).filter((d) => !keys || keys.includes(d.key));
+  restore.setDisks(disks);
+  try {
+    await mkdir(target.path, { recursive: true });
+  } catch (err) {
+    throw new WorkerError(EXIT.restoreTargetFailed, `Could not create the directory ${target.path}`, { cause: err });
+  }
+  ctx.progress.phase("Transferring");
+  const paths: string[] = [];
+  for (const disk of disks) {
+    const path = join(target.path, imageFileName(point.header.labels.vm ?? "vm", disk.key));
+    await restore.toFile(disk, path);
+    paths.push(path);
+    ctx.progress.set({ paths: [...paths] });
+  }
+  return paths;
+}
+
+async function restoreToVSphere(restore: DiskRestorer, point: Point, target: VSphereTarget, ctx: RunContext): Promise<string> {
+  const client = await connect({ ...connectOptionsFrom(target.vcenter, ctx.env), logger: ctx.logger });
+  try {
+    const disks = orderedDisks(point.header);
+    restore.setDisks(disks);
+    if (target.inPlace) return await restoreInPlace(client, restore, point, disks, target, ctx);
+    return await restoreToNewVm(client, restore, point, disks, target, ctx);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** Uploads each point disk to the VM disk paired with it. */
+async function uploadDisks(client: VsphereClient, vm: MoRef, restore: DiskRestorer, pairs: readonly { disk: PointDisk; vmDisk: VmDisk }[], ctx: RunContext): Promise<void> {
+  ctx.progress.phase("Transferring");
+  for (const { disk, vmDisk } of pairs) {
+    const location = await client.diskLocation(vm, vmDisk);
+    ctx.logger.info({ disk: disk.key, to: vmDisk.fileName, bytes: disk.size }, "Restoring the disk");
+    await restore.toStream(disk, async (t, signal) => {
+      try {
+        await client.uploadDisk(location, t.stream, disk.size, { signal });
+      } catch (err) {
+        throw new WorkerError(EXIT.restoreTargetFailed, `Uploading disk ${disk.key} to ${vmDisk.fileName} failed`, { cause: err });
+      }
+    });
+  }
+}
+
+async function restoreToNewVm(client: VsphereClient, restore: DiskRestorer, point: Point, disks: PointDisk[], target: VSphereTarget, ctx: RunContext): Promise<string> {
+  const name = target.vmName as string;
+  const labels = point.header.labels;
+  const inv = await client.inventory();
+  const placement = resolvePlacement(inv, target);
+  if (inv.vms.some((v) => v.name === name && v.folder?.value === placement.folder.value)) {
+    throw new WorkerError(EXIT.restoreTargetFailed, `A VM named "${name}" already exists in the target folder; choose another spec.target.vSphere.vmName or delete it`);
+  }
+  const nics = resolveNics(inv, placement.datacenter, networksOf(labels), target.networkMappings);
+  for (const d of disks) {
+    if (d.size % 1024 !== 0) throw new WorkerError(EXIT.restoreTargetFailed, `Disk ${d.key} has ${d.size} bytes, not a whole number of KiB; restore it to an image file instead`);
+  }
+  const firmware = labels.firmware === "efi" || labels.firmware === "bios" ? labels.firmware : undefined;
+  let vmRef: MoRef;
+  try {
+    vmRef = await client.createVm({
+      name,
+      folder: placement.folder,
+      resourcePool: placement.resourcePool,
+      ...(placement.host ? { host: placement.host } : {}),
+      datastoreName: placement.datastoreName,
+      ...(labels.guestOS ? { guestId: labels.guestOS } : {}),
+      ...(numberLabel(labels, "numCPUs") ? { numCpu: numberLabel(labels, "numCPUs") } : {}),
+      ...(numberLabel(labels, "memoryMiB") ? { memoryMB: numberLabel(labels, "memoryMiB") } : {}),
+      ...(firmware ? { firmware } : {}),
+      disks: disks.map((d) => ({ capacityBytes: d.size, thin: target.diskProvisioning === "Thin" })),
+      nics,
+    });
+  } catch (err) {
+    throw new WorkerError(EXIT.restoreTargetFailed, `Could not create VM "${name}" on datastore ${placement.datastoreName}`, { cause: err });
+  }
+  ctx.progress.set({ vmMoRef: vmRef.value });
+  ctx.logger.info({ vm: name, moRef: vmRef.value }, "Created the VM");
+  try {
+    const created = await client.getVm(vmRef);
+    const vmDisks = [...created.disks].sort((a, b) => (a.controllerKey ?? 0) - (b.controllerKey ?? 0) || (a.unitNumber ?? 0) - (b.unitNumber ?? 0));
+    if (vmDisks.length !== disks.length) throw new WorkerError(EXIT.restoreTargetFailed, `VM "${name}" was created with ${vmDisks.length} disks instead of ${disks.length}`);
+    await uploadDisks(client, vmRef, restore, disks.map((disk, i) => ({ disk, vmDisk: vmDisks[i] as VmDisk })), ctx);
+    if (target.powerOn) {
+      ctx.progress.phase("CleaningUp");
+      await client.powerOn(vmRef);
+      ctx.logger.info({ vm: name }, "Powered the VM on");
+    }
+    return vmRef.value;
+  } catch (err) {
+    // A half-restored VM is worse than none: remove it so a retry starts clean.
+    ctx.logger.warn({ vm: name, moRef: vmRef.value, err: describeChain(err) }, "Restore failed; destroying the VM it created");
+    await client.powerOff(vmRef).catch(() => undefined);
+    await client.destroyVm(vmRef).catch((e: unknown) => { ctx.logger.error({ moRef: vmRef.value, err: describeChain(e) }, "Could not destroy the half-restored VM"); });
+    throw err instanceof WorkerError ? err : new WorkerError(EXIT.restoreTargetFailed, `Restoring VM "${name}" failed`, { cause: err });
+  }
+}
+
+async function restoreInPlace(client: VsphereClient, restore: DiskRestorer, point: Point, disks: PointDisk[], target: VSphereTarget, ctx: RunContext): Promise<string> {
+  const labels = point.header.labels;
+  const vm = await findVm(client, { name: labels.vm ?? "", moRef: labels.vmMoRef });
+  if (labels.vmInstanceUUID && vm.instanceUuid && labels.vmInstanceUUID !== vm.instanceUuid) {
+    throw new WorkerError(EXIT.restoreTargetFailed, `VM ${vm.ref.value} is not the VM the point was taken of (instance UUID ${vm.instanceUuid}, point has ${labels.vmInstanceUUID}); restore to a new VM instead`);
+  }
+  await client.removeOrphanedSnapshots({ vms: [vm.ref] });
+  const snapshots = await client.listSnapshots(vm.ref);
+  if (snapshots.length > 0) {
+    throw new WorkerError(EXIT.restoreTargetFailed, `VM "${vm.name}" has ${snapshots.length} snapshot(s) (${snapshots.map((s) => s.name).join(", ")}); delete them before restoring in place`);
+  }
+  const pairs = disks.map((disk) => {
+    const vmDisk = vm.disks.find((d) => String(d.key) === disk.key);
+    if (!vmDisk) throw new WorkerError(EXIT.restoreTargetFailed, `VM "${vm.name}" has no disk ${disk.key} any more; restore to a new VM instead`);
+    if (vmDisk.capacityBytes !== disk.size) {
+      throw new WorkerError(EXIT.restoreTargetFailed, `Disk ${disk.key} of VM "${vm.name}" has ${vmDisk.capacityBytes} bytes but the point's has ${disk.size}; restore to a new VM instead`);
+    }
+    return { disk, vmDisk };
+  });
+  ctx.progress.set({ vmMoRef: vm.ref.value });
+  if (vm.powerState !== "poweredOff") {
+    await client.powerOff(vm.ref);
+    ctx.logger.info({ vm: vm.name }, "Powered the VM off for the in-place restore");
+  }
+  await uploadDisks(client, vm.ref, restore, pairs, ctx);
+  if (target.powerOn) {
+    await client.powerOn(vm.ref);
+    ctx.logger.info({ vm: vm.name }, "Powered the VM on");
+  }
+  return vm.ref.value;
+}
