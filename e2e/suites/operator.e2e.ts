@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
-import { condition, installLifeboat, leaseHolder, operatorPods, OPERATOR_NAMESPACE, podLog, waitForCondition } from "../support/lifeboat.js";
+import { loadAll } from "js-yaml";
+import { condition, helm, installLifeboat, leaseHolder, operatorPods, OPERATOR_NAMESPACE, podLog, waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, createNamespace, eventually, testbed } from "../support/testbed.js";
 
 let ns: string;
@@ -46,6 +47,26 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(vaultDir, { recursive: true, force: true });
+});
+
+describe("the chart", () => {
+  it("is helm-lint clean, refuses bad values, and grants no wildcard and no cluster-admin", async () => {
+    const lint = await helm(["lint", "charts/lifeboat"]);
+    expect(lint.stdout).toContain("0 chart(s) failed");
+    const bad = await helm(["lint", "charts/lifeboat", "--set", "leaderElection.enabled=false"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toContain("replicaCount");
+    const rendered = await helm(["template", "lifeboat", "charts/lifeboat", "-n", OPERATOR_NAMESPACE]);
+    const docs = loadAll(rendered.stdout) as { kind?: string; rules?: { verbs: string[]; resources: string[]; apiGroups: string[] }[]; roleRef?: { name: string } }[];
+    const rules = docs.flatMap((d) => d.rules ?? []);
+    expect(rules.length).toBeGreaterThan(0);
+    for (const r of rules) {
+      expect(r.verbs).not.toContain("*");
+      expect(r.resources).not.toContain("*");
+      expect(r.apiGroups).not.toContain("*");
+    }
+    expect(docs.map((d) => d.roleRef?.name)).not.toContain("cluster-admin");
+  });
 });
 
 describe("the operator, installed with helm", () => {
