@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { open, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -5,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
+import { repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { installLifeboat, waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, createNamespace, eventually } from "../support/testbed.js";
@@ -21,6 +23,7 @@ let client: VsphereClient;
 let custom: k8s.CustomObjectsApi;
 let core: k8s.CoreV1Api;
 let vmNames: string[];
+const VAULT_KEY = randomBytes(32).toString("base64");
 /** What each VM's disk holds at each point, by VM and run. */
 const contents = new Map<string, Buffer[]>();
 
@@ -81,6 +84,15 @@ async function recoveryPoints(vault: string): Promise<RP[]> {
   return list.items.sort((a, b) => a.spec.time.localeCompare(b.spec.time));
 }
 
+/** Runs the lifeboat CLI with the suite's vault key. */
+function lifeboatCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(repoRoot, "dist", "operator", "src", "cli", "main.js"), ...args], { env: { ...process.env, LIFEBOAT_VAULT_KEY: VAULT_KEY } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
 /** Compares a disk image file with the expected data followed by zeros up to `size`. */
 async function expectImage(path: string, expected: Buffer, size: number): Promise<void> {
   const fh = await open(path, "r");
@@ -117,7 +129,7 @@ beforeAll(async () => {
   await installLifeboat();
   ns = await createNamespace("backup");
   const secret = (name: string, data: Record<string, string>) => core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, stringData: data } });
-  await secret("vault-key", { key: randomBytes(32).toString("base64") });
+  await secret("vault-key", { key: VAULT_KEY });
   await secret("vc", { username: vcsim.username, password: vcsim.password });
   await secret("vc2", { username: vcsim2.username, password: vcsim2.password });
   await lifeboat("BackupVault", "vault", { backend: { filesystem: { path: join(workDir, "vault") } }, encryption: { keySecretRef: { name: "vault-key" } } });
@@ -232,6 +244,60 @@ describe("backup and restore, end to end", () => {
       return rps.length === 2 ? rps : undefined;
     });
     expect(locked.map((r) => r.spec.vm.name)).toEqual([vmNames[2], vmNames[2]]);
+  });
+
+  it("retries a worker killed mid-backup: the run completes, the vault checks clean", async () => {
+    const vm = vmNames[1] ?? "";
+    await vcsim.writeDisk(vm, await diskKey(vm), 4 * MiB, randomBytes(24 * MiB));
+    // Slow uploads down (flow control around the clock) so the kill lands mid-transfer.
+    await custom.patchNamespacedCustomObject(
+      { group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "gateways", name: "gw", body: { spec: { flowControl: [{ days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start: "00:00", end: "23:59", bandwidth: "4Mi" }] } } },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    const runDone = runPlan("all", "killed");
+    const pod = await eventually(`a worker for ${vm} transferring`, async () => {
+      const plan = await get<{ status?: PlanStatus }>("BackupPlan", "all");
+      const entry = plan.status?.currentRun?.vms?.find((v) => v.name === vm);
+      if (entry?.phase !== "Transferring" || (entry.bytesDone ?? 0) < MiB) return undefined;
+      const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: "app.kubernetes.io/component=worker" });
+      return pods.items.find((p) => p.status?.phase === "Running" && JSON.stringify(p.spec?.containers[0]?.env).includes(vm));
+    }, 120_000);
+    const pid = Number(pod.status?.containerStatuses?.[0]?.containerID?.replace("local-process://", ""));
+    process.kill(pid, "SIGKILL");
+    const status = await runDone;
+    expect(status.lastRun?.result).toBe("Succeeded");
+    const entry = status.lastResults?.find((r) => r.name === vm) as { attempts?: number; phase: string } | undefined;
+    expect(entry?.phase).toBe("Succeeded");
+    expect(entry?.attempts).toBeGreaterThanOrEqual(2);
+    await custom.patchNamespacedCustomObject(
+      { group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "gateways", name: "gw", body: { spec: { flowControl: null } } },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    const check = await lifeboatCli(["vault", "check", "--read-data", "--repo", join(workDir, "vault")]);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/^No errors in \d+ points, \d+ packs, \d+ blocks; verified/);
+  });
+
+  it("a VM that fails does not fail the others, and the plan says which and why", async () => {
+    await custom.patchNamespacedCustomObject(
+      { group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "gateways", name: "gw", body: { spec: { maxWorkers: 1 } } },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    await waitForCondition("Gateway", ns, "gw", "Activated", "True");
+    const doomed = vmNames[2] ?? "";
+    const runDone = runPlan("all", "partial");
+    // One worker at a time, in name order: the last VM's worker starts after the others; its VM is gone by then.
+    await eventually("the run to start", async () => ((await get<{ status?: PlanStatus }>("BackupPlan", "all")).status?.currentRun ? true : undefined));
+    const ref = (await client.inventory()).vms.find((v) => v.name === doomed)?.ref;
+    if (!ref) throw new Error(`no VM ${doomed}`);
+    await client.powerOff(ref).catch(() => undefined);
+    await client.destroyVm(ref);
+    const status = await runDone;
+    expect(status.lastRun?.result).toBe("PartiallyFailed");
+    expect(status.lastRun?.message).toContain(`failed: ${doomed} (VMNotFound)`);
+    const failed = status.lastResults?.find((r) => r.name === doomed);
+    expect(failed).toMatchObject({ phase: "Failed", reason: "VMNotFound" });
+    expect(status.lastResults?.filter((r) => r.phase === "Succeeded").map((r) => r.name)).toEqual(vmNames.slice(0, 2));
   });
 
   it("leaves no snapshot behind on any VM", async () => {

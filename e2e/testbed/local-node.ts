@@ -16,6 +16,8 @@ export interface LocalNodeOptions {
   readonly caCert: string;
   /** Where pod working directories, logs and service-account files go. */
   readonly podsDir: string;
+  /** First three octets of the pods' loopback addresses, e.g. "127.23.4"; each test bed has its own. */
+  readonly podSubnet: string;
   readonly log: (fields: Record<string, unknown>, msg: string) => void;
 }
 
@@ -39,7 +41,7 @@ interface PodRun {
   readonly namespace: string;
   readonly name: string;
   readonly dir: string;
-  /** The pod's own loopback address (127.0.0.N), so pods can listen on the same port side by side. */
+  /** The pod's own loopback address (127.A.B.N), so pods can listen on the same port side by side. */
   readonly ip: string;
   pod: k8s.V1Pod;
   containers: ContainerRun[];
@@ -108,15 +110,15 @@ export class LocalNode {
     return [...this.runs.values()].flatMap((r) => r.containers.flatMap((c) => (c.state.kind === "running" ? [c.state.pid] : [])));
   }
 
-  /** The next 127.0.0.N (N in 2..254) no running pod holds. */
+  /** The next address of the node's pod subnet (N in 2..254) no running pod holds. */
   private allocateIp(): string {
     const used = new Set([...this.runs.values()].map((r) => r.ip));
     for (let i = 0; i < 253; i++) {
       this.nextIp = this.nextIp >= 254 ? 2 : this.nextIp + 1;
-      const ip = `127.0.0.${this.nextIp}`;
+      const ip = `${this.opts.podSubnet}.${this.nextIp}`;
       if (!used.has(ip)) return ip;
     }
-    throw new Error("no free pod address in 127.0.0.0/24");
+    throw new Error(`no free pod address in ${this.opts.podSubnet}.0/24`);
   }
 
   private async register(): Promise<void> {

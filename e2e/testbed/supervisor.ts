@@ -7,6 +7,7 @@
  *
  * Started by cluster.ts; its config is a JSON file named on the command line.
  */
+import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -96,7 +97,9 @@ async function main(): Promise<void> {
     await writeKubeconfig(nodeKubeconfig, controlPlane.server, pki.caCert, `system:node:${config.nodeName}`, pki.tokens.node);
 
     const podsDir = join(dir, "pods");
-    node = new LocalNode({ nodeName: config.nodeName, kubeconfig: nodeKubeconfig, server: controlPlane.server, caCert: pki.caCert, podsDir, log });
+    // Pods get loopback addresses in a /24 of their own per test bed, so two test beds never collide.
+    const podSubnet = `127.${1 + randomInt(254)}.${randomInt(256)}`;
+    node = new LocalNode({ nodeName: config.nodeName, kubeconfig: nodeKubeconfig, server: controlPlane.server, caCert: pki.caCert, podsDir, podSubnet, log });
     await node.start();
 
     // Pods can be created once the controller manager has made the default service account.

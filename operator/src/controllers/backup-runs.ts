@@ -4,7 +4,7 @@ import type { ReconcileContext } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound } from "../runtime/kube.js";
 import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
-import { reasonForExitCode, type BackupWorkerSpec } from "../worker/spec.js";
+import { reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
 import { secretEnvFor, shortHash, WORKER_LABELS, workerCpu, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
@@ -181,7 +181,7 @@ export class BackupRuns {
     if (!running?.status?.podIP) return;
     const progress = await fetchProgress(running.status.podIP);
     if (!progress) return;
-    vm.phase = progress.phase === "Committing" ? "Committing" : progress.phase === "Transferring" ? "Transferring" : "Snapshotting";
+    vm.phase = workerPhase[progress.phase];
     vm.bytesDone = progress.bytesDone;
     vm.bytesTotal = progress.bytesTotal;
     vm.bytesUploaded = progress.bytesUploaded;
@@ -265,6 +265,17 @@ export class BackupRuns {
     }
   }
 }
+
+/** A worker's own phase as the plan's per-VM phase (the Job's completion decides Succeeded/Failed). */
+const workerPhase: Record<WorkerProgress["phase"], VmRun["phase"]> = {
+  Starting: "Snapshotting",
+  Snapshotting: "Snapshotting",
+  Transferring: "Transferring",
+  Committing: "Committing",
+  CleaningUp: "Committing",
+  Succeeded: "Committing",
+  Failed: "Committing",
+};
 
 function jobFinished(job: k8s.V1Job): boolean {
   return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
