@@ -8,7 +8,7 @@ import * as k8s from "@kubernetes/client-node";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
 import { repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
-import { installLifeboat, waitForCondition } from "../support/lifeboat.js";
+import { installLifeboat, leaseHolder, operatorPods, waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, createNamespace, eventually } from "../support/testbed.js";
 
 const MiB = 1024 * 1024;
@@ -147,7 +147,7 @@ afterAll(async () => {
   await client.close();
   await vcsim.stop();
   await vcsim2.stop();
-  await rm(workDir, { recursive: true, force: true });
+  await rm(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
 });
 
 describe("backup and restore, end to end", () => {
@@ -160,6 +160,14 @@ describe("backup and restore, end to end", () => {
       return rps.length === 3 ? rps : undefined;
     });
     for (const rp of points) await waitForCondition("RecoveryPoint", ns, rp.metadata.name, "Available", "True");
+    const holder = await eventually("a lease holder", leaseHolder);
+    const leader = (await operatorPods()).find((p) => holder.startsWith(`${p.metadata?.name ?? ""}_`));
+    const metrics = await eventually("vault metrics after the sync", async () => {
+      const text = await (await fetch(`http://${leader?.status?.podIP ?? ""}:8081/metrics`)).text();
+      return text.includes(`lifeboat_vault_recovery_points{namespace="${ns}",vault="vault"} 3`) ? text : undefined;
+    });
+    expect(metrics).toContain(`lifeboat_backup_runs_total{namespace="${ns}",plan="all",result="Succeeded"} 1`);
+    expect(metrics).toMatch(new RegExp(`lifeboat_vault_dedup_ratio\\{namespace="${ns}",vault="vault"\\} [1-9]`));
     for (const rp of await recoveryPoints("vault")) {
       // The zero quarter is never read: CBT's "*" reports only allocated areas.
       expect(rp.status?.readBytes).toBeLessThanOrEqual(DATA_BYTES);
@@ -298,6 +306,29 @@ describe("backup and restore, end to end", () => {
     const failed = status.lastResults?.find((r) => r.name === doomed);
     expect(failed).toMatchObject({ phase: "Failed", reason: "VMNotFound" });
     expect(status.lastResults?.filter((r) => r.phase === "Succeeded").map((r) => r.name)).toEqual(vmNames.slice(0, 2));
+  });
+
+  it("brings a deleted RecoveryPoint back from the vault, and deleting a plan deletes nothing in it", async () => {
+    const [first] = await recoveryPoints("locked");
+    if (!first) throw new Error("no recovery point in the locked vault");
+    await custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "recoverypoints", name: first.metadata.name });
+    await eventually("the deleted RecoveryPoint to come back", async () => {
+      const again = (await recoveryPoints("locked")).find((r) => r.metadata.name === first.metadata.name);
+      return again && (again as unknown as { metadata: { uid?: string } }).metadata.uid !== (first as unknown as { metadata: { uid?: string } }).metadata.uid ? again : undefined;
+    }, 90_000);
+    await custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "backupplans", name: "locked" });
+    await eventually("the plan to be gone", async () => {
+      try {
+        await get("BackupPlan", "locked");
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    const check = await lifeboatCli(["vault", "ls", "--repo", join(workDir, "locked"), "--json"]);
+    expect(check.code).toBe(0);
+    expect((JSON.parse(check.stdout) as unknown[]).length).toBe(2);
+    expect(await recoveryPoints("locked")).toHaveLength(2);
   });
 
   it("leaves no snapshot behind on any VM", async () => {

@@ -29,6 +29,9 @@ import { OperatorMetrics } from "./telemetry/metrics.js";
 
 async function main(): Promise<void> {
   const log = createLogger();
+  // Node's own warnings become log lines too (the chart sets NODE_NO_WARNINGS so
+  // Node does not also print them as plain text): every line stays JSON.
+  process.on("warning", (w) => { log.warn({ warning: w.name }, w.message); });
   const kc = new k8s.KubeConfig();
   kc.loadFromDefault();
   const env = process.env;

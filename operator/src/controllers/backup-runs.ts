@@ -187,6 +187,10 @@ export class BackupRuns {
     vm.bytesUploaded = progress.bytesUploaded;
     vm.throughputBytesPerSecond = Math.round(progress.throughputBytesPerSecond);
     if (progress.etaSeconds !== undefined) vm.etaSeconds = Math.round(progress.etaSeconds);
+    const labels = { namespace: rc.plan.metadata.namespace ?? "", plan: rc.plan.metadata.name ?? "", vm: vm.name };
+    ctx.metrics.backupBytesDone.set(labels, progress.bytesDone);
+    ctx.metrics.backupBytesTotal.set(labels, progress.bytesTotal);
+    ctx.metrics.backupThroughput.set(labels, progress.throughputBytesPerSecond);
     const jobName = job.metadata?.name ?? "";
     if (this.toldBandwidth.get(jobName) !== bandwidth && (await setBandwidth(running.status.podIP, bandwidth))) {
       this.toldBandwidth.set(jobName, bandwidth);
@@ -225,6 +229,13 @@ export class BackupRuns {
     status.lastResults = vms;
     delete status.currentRun;
     await ctx.events.record(plan, result === "Succeeded" ? "Normal" : "Warning", `Run${result}`, status.lastRun.message ?? "");
+    ctx.metrics.backupRuns.inc({ namespace: plan.metadata.namespace ?? "", plan: plan.metadata.name ?? "", result });
+    for (const vm of vms) {
+      const labels = { namespace: plan.metadata.namespace ?? "", plan: plan.metadata.name ?? "", vm: vm.name };
+      ctx.metrics.backupBytesDone.remove(labels);
+      ctx.metrics.backupBytesTotal.remove(labels);
+      ctx.metrics.backupThroughput.remove(labels);
+    }
     try {
       await this.applyRetention(rc, ctx);
     } catch (err) {

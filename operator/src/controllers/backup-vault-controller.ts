@@ -103,6 +103,11 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
       status.logicalBytes = stats.logicalBytes;
       status.dedupRatio = stats.dedupRatio.toFixed(2);
       status.recoveryPointCount = stats.pointCount;
+      const labels = { namespace: bv.metadata.namespace ?? "", vault: bv.metadata.name ?? "" };
+      ctx.metrics.vaultStoredBytes.set(labels, stats.storedBytes);
+      ctx.metrics.vaultLogicalBytes.set(labels, stats.logicalBytes);
+      ctx.metrics.vaultDedupRatio.set(labels, stats.dedupRatio);
+      ctx.metrics.vaultRecoveryPoints.set(labels, stats.pointCount);
       const [lockProblem] = lockProblems;
       if (lockProblem) {
         ctx.setCondition(bv, { type: "Ready", status: "False", reason: lockProblem.reason, message: lockProblems.map((p) => p.message).join("; ") });

@@ -24,6 +24,8 @@ export interface ReconcileContext {
   readonly kube: Kube;
   readonly log: Logger;
   readonly events: EventRecorder;
+  /** The process's metrics, for domain metrics (backup progress, vault sizes). */
+  readonly metrics: OperatorMetrics;
   /** Sets a condition on the object's status, stamping observedGeneration and keeping transition times. */
   setCondition(obj: LifeboatObject, condition: ConditionInput): void;
   /** Queues an object of this controller for another reconcile, for changes seen outside the cluster (a vCenter's change feed). */
@@ -154,6 +156,7 @@ export class Controller<T extends LifeboatObject> {
       kube: this.opts.kube,
       log,
       events: this.opts.events,
+      metrics: this.opts.metrics,
       enqueue: (obj) => { this.enqueue(objectKey(obj)); },
       setCondition: (obj, condition) => {
         const status = (obj.status ??= {});

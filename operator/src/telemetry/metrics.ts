@@ -43,6 +43,55 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly backupBytesDone = new Gauge({
+    name: "lifeboat_backup_bytes_done",
+    help: "Bytes of changed or allocated areas read so far by the running backup of a VM.",
+    labelNames: ["namespace", "plan", "vm"],
+    registers: [this.registry],
+  });
+  readonly backupBytesTotal = new Gauge({
+    name: "lifeboat_backup_bytes_total",
+    help: "Bytes of changed or allocated areas the running backup of a VM reads in all.",
+    labelNames: ["namespace", "plan", "vm"],
+    registers: [this.registry],
+  });
+  readonly backupThroughput = new Gauge({
+    name: "lifeboat_backup_throughput_bytes_per_second",
+    help: "Read throughput of the running backup of a VM.",
+    labelNames: ["namespace", "plan", "vm"],
+    registers: [this.registry],
+  });
+  readonly backupRuns = new Counter({
+    name: "lifeboat_backup_runs_total",
+    help: "Finished backup runs by result (Succeeded, PartiallyFailed, Failed).",
+    labelNames: ["namespace", "plan", "result"],
+    registers: [this.registry],
+  });
+  readonly vaultStoredBytes = new Gauge({
+    name: "lifeboat_vault_stored_bytes",
+    help: "Bytes a vault occupies in its backend.",
+    labelNames: ["namespace", "vault"],
+    registers: [this.registry],
+  });
+  readonly vaultLogicalBytes = new Gauge({
+    name: "lifeboat_vault_logical_bytes",
+    help: "Bytes of all recovery points in a vault as restored.",
+    labelNames: ["namespace", "vault"],
+    registers: [this.registry],
+  });
+  readonly vaultDedupRatio = new Gauge({
+    name: "lifeboat_vault_dedup_ratio",
+    help: "Logical bytes over stored bytes of a vault.",
+    labelNames: ["namespace", "vault"],
+    registers: [this.registry],
+  });
+  readonly vaultRecoveryPoints = new Gauge({
+    name: "lifeboat_vault_recovery_points",
+    help: "Recovery points in a vault.",
+    labelNames: ["namespace", "vault"],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "lifeboat_process_" });
   }

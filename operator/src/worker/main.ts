@@ -104,6 +104,8 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
 
 async function main(): Promise<void> {
   const logger = createWorkerLogger();
+  // Node's warnings as JSON log lines (the Job sets NODE_NO_WARNINGS so they are not also printed as text).
+  process.on("warning", (w) => { logger.warn({ warning: w.name }, w.message); });
   let config: WorkerConfig;
   try {
     config = readConfig(process.env);

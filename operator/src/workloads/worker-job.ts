@@ -127,6 +127,7 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
               env: [
                 { name: SPEC_ENV, value: JSON.stringify(o.spec) },
                 { name: PORT_ENV, value: String(DEFAULT_WORKER_PORT) },
+                { name: "NODE_NO_WARNINGS", value: "1" },
                 { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                 ...o.secretEnv,
               ],
