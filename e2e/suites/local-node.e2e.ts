@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import { adminConfig, createNamespace, eventually, testbed } from "../support/testbed.js";
+import { alive } from "../testbed/cluster.js";
 
 let ns: string;
 let batch: k8s.BatchV1Api;
@@ -136,21 +137,13 @@ describe("the local node", () => {
     });
     const pid = Number(pod.status?.containerStatuses?.[0]?.containerID?.replace("local-process://", ""));
     expect(pid).toBeGreaterThan(0);
-    expect(processAlive(pid)).toBe(true);
+    expect(alive(pid)).toBe(true);
 
     await batch.deleteNamespacedJob({ name: "sleeper", namespace: ns, propagationPolicy: "Background" });
     await eventually("the garbage collector to delete the sleeper's pods", async () => ((await podsOf("sleeper")).length === 0 ? true : undefined));
-    expect(processAlive(pid)).toBe(false);
+    expect(alive(pid)).toBe(false);
     const dir = join(testbed().podsDir, `${ns}_${pod.metadata?.name ?? ""}_${pod.metadata?.uid ?? ""}`);
     expect(existsSync(dir) ? (await readdir(dir)).filter((f) => f.endsWith(".pid")) : []).toEqual([]);
   });
 });
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

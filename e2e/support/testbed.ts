@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import type { Testbed } from "../testbed/cluster.js";
+import { waitFor } from "../testbed/http.js";
 
 /** The test bed the e2e global setup started for this run. */
 export function testbed(): Testbed {
@@ -36,18 +37,7 @@ export async function createNamespace(prefix: string): Promise<string> {
   return name;
 }
 
-/** Polls until `check` returns a value (not undefined), failing with what was last seen. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`, { cause: last });
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** Polls until `check` returns a value (not undefined), failing with what was last seen (the test bed's waitFor, test-shaped). */
+export function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  return waitFor(what, timeoutMs, check);
 }

@@ -19,7 +19,8 @@ export interface Testbed extends TestbedState {
 /** The local node's name in every test bed. */
 export const NODE_NAME = "lifeboat-local";
 
-function alive(pid: number): boolean {
+/** Whether a process exists (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
