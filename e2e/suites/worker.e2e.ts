@@ -6,11 +6,13 @@
 // worker's own endpoints (/progress, /metrics), its exit code, the vault and
 // the simulator's disk files.
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { GetObjectCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import { check, initVault, openVault, type PointHeader, type VaultSpec } from "../../operator/src/vault/index.js";
 import { connect, type MoRef, type VsphereClient } from "../../operator/src/vsphere/index.js";
@@ -312,6 +314,31 @@ describe("backup and restore of one VM", () => {
       expect((await readFile(join(out, `${vm.name}-disk-${vm.diskKey}.raw`))).equals(expected)).toBe(true);
     }
   });
+
+  it("(b') an in-place restore of the first point puts its bytes back on the original VM's disk", async () => {
+    expect((await liveDisk(vm.name)).equals(first.content)).toBe(false);
+    const spec: WorkerSpec = {
+      mode: "restore",
+      pointId: first.point,
+      vault: { filesystem: { path: vaultPath() } },
+      target: {
+        vSphere: {
+          vcenter: { address: sim.address, tls: { thumbprint: sim.thumbprint } },
+          datastore: "LocalDS_0",
+          inPlace: true,
+          networkMappings: [],
+          diskProvisioning: "Thin",
+          powerOn: false,
+        },
+      },
+    };
+    const run = await runToEnd(spec);
+    expect({ code: run.code, message: run.progress.message }).toEqual({ code: 0, message: undefined });
+    expect(run.progress.vmMoRef).toBe(vm.ref.value);
+    expect(run.progress.bytesDone).toBe(DISK_SIZE);
+    expect((await client.findVmsByName(vm.name)).map((v) => v.ref.value)).toEqual([vm.ref.value]);
+    expect((await liveDisk(vm.name)).equals(first.content)).toBe(true);
+  });
 });
 
 describe("interruptions and failures", () => {
@@ -463,6 +490,13 @@ describe("an S3 vault", () => {
     await s3.stop();
   });
 
+  let s3Point: { id: string; content: Buffer; diskKey: number } | undefined;
+  const s3Vault = (): WorkerSpec["vault"] => ({ s3: { endpoint: s3.endpoint, bucket: "lifeboat-worker", region: s3.region, forcePathStyle: true } });
+  const vaultEnv = (): Record<string, string> => ({ [SECRET_ENV.vaultAccessKeyId]: s3.accessKey, [SECRET_ENV.vaultSecretAccessKey]: s3.secretKey });
+  // Loosely typed on purpose: the invalid-spec test passes both path and s3.
+  const imageSpec = (pointId: string, imageFile: Record<string, unknown>): WorkerSpec =>
+    ({ mode: "restore", pointId, vault: s3Vault(), target: { imageFile: { format: "raw", ...imageFile } } });
+
   it("backs up to S3 and restores byte for byte", async () => {
     const vault = { s3: { endpoint: s3.endpoint, bucket: "lifeboat-worker", region: s3.region, forcePathStyle: true } };
     const init = await initVault({ backend: { s3: { ...vault.s3, accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey } }, key: Buffer.from(vaultKey) });
@@ -474,6 +508,62 @@ describe("an S3 vault", () => {
     const out = join(workDir, "restore-s3");
     const restore = await runToEnd(fileRestoreSpec(backup.progress.pointId as string, out, vault), { extraEnv });
     expect(restore.code).toBe(0);
-    expect((await readFile(join(out, "app-01-disk-" + String((await client.findVmsByName("app-01"))[0]?.disks[0]?.key) + ".raw"))).equals(content)).toBe(true);
+    const diskKey = (await client.findVmsByName("app-01"))[0]?.disks[0]?.key as number;
+    expect((await readFile(join(out, `app-01-disk-${diskKey}.raw`))).equals(content)).toBe(true);
+    s3Point = { id: backup.progress.pointId as string, content, diskKey };
+  });
+
+  it("restores a point as raw image objects in a bucket, uploaded in parts, byte for byte", async () => {
+    if (!s3Point) throw new Error("the S3 backup test did not run");
+    await s3.createBucket("lifeboat-images");
+    const imageEnv = { [SECRET_ENV.imageAccessKeyId]: s3.accessKey, [SECRET_ENV.imageSecretAccessKey]: s3.secretKey };
+    const run = await runToEnd(
+      imageSpec(s3Point.id, { s3: { endpoint: s3.endpoint, bucket: "lifeboat-images", prefix: "/restores/app-01/", region: s3.region, forcePathStyle: true } }),
+      { extraEnv: { ...vaultEnv(), ...imageEnv } },
+    );
+    expect({ code: run.code, message: run.progress.message }).toEqual({ code: 0, message: undefined });
+    const key = `restores/app-01/app-01-disk-${s3Point.diskKey}.raw`;
+    expect(run.progress.paths).toEqual([`s3://lifeboat-images/${key}`]);
+    expect({ done: run.progress.bytesDone, total: run.progress.bytesTotal }).toEqual({ done: DISK_SIZE, total: DISK_SIZE });
+    expect(`${run.stderr}${JSON.stringify(run.logs)}`).not.toContain(s3.secretKey);
+
+    const bucket = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey } });
+    try {
+      const object = await bucket.send(new GetObjectCommand({ Bucket: "lifeboat-images", Key: key }));
+      expect(object.ContentLength).toBe(DISK_SIZE);
+      // A 64 MiB disk goes up as four 16 MiB parts: the ETag of a multipart object ends in "-<parts>".
+      expect(object.ETag).toMatch(/-4"?$/);
+      const hash = createHash("sha256");
+      for await (const chunk of object.Body as Readable) hash.update(chunk as Buffer);
+      expect(hash.digest("hex")).toBe(createHash("sha256").update(s3Point.content).digest("hex"));
+      const pending = await bucket.send(new ListMultipartUploadsCommand({ Bucket: "lifeboat-images" }));
+      expect(pending.Uploads ?? []).toEqual([]);
+    } finally {
+      bucket.destroy();
+    }
+  });
+
+  it("a bucket that refuses the image credentials exits 19 (RestoreTargetFailed) without printing them", async () => {
+    if (!s3Point) throw new Error("the S3 backup test did not run");
+    const wrong = `${s3.secretKey}-wrong`;
+    const run = await runToEnd(
+      imageSpec(s3Point.id, { s3: { endpoint: s3.endpoint, bucket: "lifeboat-images", prefix: "denied" } }),
+      { extraEnv: { ...vaultEnv(), [SECRET_ENV.imageAccessKeyId]: s3.accessKey, [SECRET_ENV.imageSecretAccessKey]: wrong } },
+    );
+    expect(run.code).toBe(19);
+    expect(run.stderr).toMatch(/^RestoreTargetFailed: Uploading disk \d+ to s3:\/\/lifeboat-images\/denied\/app-01-disk-\d+\.raw at http:\S+ failed: .*signature/m);
+    expect(`${run.stderr}${JSON.stringify(run.logs)}${JSON.stringify(run.progress)}`).not.toContain(wrong);
+  });
+
+  it("rejects an image target with both path and s3, or s3 without credentials, with exit 18", async () => {
+    const both = runWorker(imageSpec("p", { path: join(workDir, "x"), s3: { bucket: "b" } }), { extraEnv: vaultEnv() });
+    const bothExit = await both.exit;
+    expect(bothExit.code).toBe(18);
+    expect(bothExit.stderr).toContain("spec.target.imageFile must set exactly one of path (a directory) or s3 (a bucket)");
+    const noKeys = runWorker(imageSpec("p", { s3: { bucket: "b" } }), { extraEnv: vaultEnv() });
+    const noKeysExit = await noKeys.exit;
+    expect(noKeysExit.code).toBe(18);
+    expect(noKeysExit.stderr).toContain(`Environment variable ${SECRET_ENV.imageAccessKeyId} must hold the S3 credentials of spec.target.imageFile.s3`);
+    expect(noKeysExit.stderr).toContain(SECRET_ENV.imageSecretAccessKey);
   });
 });

@@ -2,7 +2,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, RecoveryPoint, RestoreJob, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { controllerRef, isConflict } from "../runtime/kube.js";
-import { reasonForExitCode, type RestoreWorkerSpec } from "../worker/spec.js";
+import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
 import { secretEnvFor, shortHash, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import { firstProblem, problemCondition, readSecretKeys, resolveRef, type Checked } from "./references.js";
@@ -16,6 +16,16 @@ function isoSeconds(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/** Env carrying the credentials of an imageFile.s3 target, from the Secret it names. */
+function imageSecretEnv(job: RestoreJob): k8s.V1EnvVar[] {
+  const ref = job.spec.target.imageFile?.s3?.credentialsSecretRef;
+  if (!ref) return [];
+  return [
+    { name: SECRET_ENV.imageAccessKeyId, valueFrom: { secretKeyRef: { name: ref.name, key: ref.accessKeyIdKey ?? "accessKeyId" } } },
+    { name: SECRET_ENV.imageSecretAccessKey, valueFrom: { secretKeyRef: { name: ref.name, key: ref.secretAccessKeyKey ?? "secretAccessKey" } } },
+  ];
+}
+
 /** The worker Job of a RestoreJob. */
 export function restoreJobName(job: RestoreJob): string {
   return `restore-${(job.metadata.name ?? "").slice(0, 40).replace(/-+$/, "")}-${shortHash(job.metadata.uid ?? "")}`;
@@ -24,7 +34,8 @@ export function restoreJobName(job: RestoreJob): string {
 /** The files an imageFile restore writes, one per disk (the worker's naming). */
 export function imageFilePaths(dir: string, rp: RecoveryPoint, diskKeys?: readonly number[]): string[] {
   const keys = (rp.spec.disks ?? []).map((d) => d.key).filter((k) => !diskKeys || diskKeys.length === 0 || diskKeys.includes(k));
-  return keys.map((k) => `${dir.replace(/\/+$/, "")}/${rp.spec.vm.name}-disk-${k}.raw`);
+  const vm = rp.spec.vm.name.replace(/[^A-Za-z0-9._-]+/g, "_") || "vm"; // the worker's file naming
+  return keys.map((k) => `${dir.replace(/\/+$/, "")}/${vm}-disk-${k}.raw`);
 }
 
 /**
@@ -80,7 +91,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     const spec = this.workerSpec(job, rp.value, vault.value, vc?.ok ? vc.value : undefined);
     if (!spec) {
       status.phase = "Failed";
-      ctx.setCondition(job, { type: "Succeeded", status: "False", reason: "UnsupportedTarget", message: "this version of Lifeboat restores to vSphere and to raw image files on a path; cloud images and S3 files are not supported yet" });
+      ctx.setCondition(job, { type: "Succeeded", status: "False", reason: "UnsupportedTarget", message: "this version of Lifeboat restores to vSphere and to raw image files (on a path or in a bucket); cloud images and qcow2/vhd files are not supported yet" });
       return undefined;
     }
 
@@ -124,8 +135,32 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
         },
       };
     }
-    if (t.imageFile?.path && (t.imageFile.format ?? "raw") === "raw") {
-      return { mode: "restore", pointId: rp.spec.pointID, vault: workerVault(vault), target: { imageFile: { format: "raw", path: t.imageFile.path, ...(t.imageFile.diskKeys ? { diskKeys: t.imageFile.diskKeys } : {}) } } };
+    const file = t.imageFile;
+    if (file && (file.format ?? "raw") === "raw" && (file.path || file.s3)) {
+      const s3 = file.s3;
+      return {
+        mode: "restore",
+        pointId: rp.spec.pointID,
+        vault: workerVault(vault),
+        target: {
+          imageFile: {
+            format: "raw",
+            ...(file.path ? { path: file.path } : {}),
+            ...(s3
+              ? {
+                  s3: {
+                    bucket: s3.bucket,
+                    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+                    ...(s3.prefix ? { prefix: s3.prefix } : {}),
+                    ...(s3.region ? { region: s3.region } : {}),
+                    ...(s3.forcePathStyle !== undefined ? { forcePathStyle: s3.forcePathStyle } : {}),
+                  },
+                }
+              : {}),
+            ...(file.diskKeys ? { diskKeys: file.diskKeys } : {}),
+          },
+        },
+      };
     }
     return undefined;
   }
@@ -137,7 +172,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       labels: { [WORKER_LABELS.restore]: shortHash(job.metadata.uid ?? "") },
       owner: controllerRef(job),
       spec,
-      secretEnv: secretEnvFor(vault, vc),
+      secretEnv: [...secretEnvFor(vault, vc), ...imageSecretEnv(job)],
       gateway,
       backoffLimit: 2,
     });
@@ -196,6 +231,11 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
   private async result(job: RestoreJob, rp: RecoveryPoint, vc: WithKind<VCenter> | undefined, ctx: ReconcileContext): Promise<NonNullable<NonNullable<RestoreJob["status"]>["result"]>> {
     const t = job.spec.target;
     if (t.imageFile?.path) return { paths: imageFilePaths(t.imageFile.path, rp, t.imageFile.diskKeys) };
+    if (t.imageFile?.s3) {
+      const s3 = t.imageFile.s3;
+      const prefix = s3.prefix ? `${s3.prefix.replace(/\/+$/, "")}/` : "";
+      return { paths: imageFilePaths("", rp, t.imageFile.diskKeys).map((p) => `s3://${s3.bucket}/${prefix}${p.replace(/^\//, "")}`) };
+    }
     const vmName = t.vSphere?.inPlace ? rp.spec.vm.name : (t.vSphere?.vmName ?? "");
     if (!vc) return { vmName };
     const options = await vcenterConnectOptions(ctx.kube, vc);

@@ -136,6 +136,32 @@ function checkBackup(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 0)) p.add("spec.threads must be a non-negative integer");
 }
 
+/** spec.target.imageFile: exactly one of a directory (path) or a bucket (s3, with its credentials in the environment). */
+function checkImageDestination(p: Problems, f: Json, env: NodeJS.ProcessEnv): void {
+  const path = "spec.target.imageFile";
+  if ((f.path === undefined) === (f.s3 === undefined)) {
+    p.add(`${path} must set exactly one of path (a directory) or s3 (a bucket)`);
+    return;
+  }
+  if (f.path !== undefined) {
+    p.string(f, "path", path);
+    return;
+  }
+  if (!isObject(f.s3)) {
+    p.add(`${path}.s3 must be an object`);
+    return;
+  }
+  const s3 = f.s3;
+  p.string(s3, "bucket", `${path}.s3`);
+  for (const field of ["endpoint", "region"]) if (s3[field] !== undefined) p.string(s3, field, `${path}.s3`);
+  // An empty prefix puts the images at the top of the bucket.
+  if (s3.prefix !== undefined && typeof s3.prefix !== "string") p.add(`${path}.s3.prefix must be a string`);
+  if (s3.forcePathStyle !== undefined) p.boolean(s3, "forcePathStyle", `${path}.s3`);
+  for (const name of [SECRET_ENV.imageAccessKeyId, SECRET_ENV.imageSecretAccessKey]) {
+    if (!env[name]) p.add(`Environment variable ${name} must hold the S3 credentials of ${path}.s3`);
+  }
+}
+
 function checkRestore(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   p.string(s, "pointId", "spec");
   checkVault(p, p.object(s, "vault", "spec"), env);
@@ -149,7 +175,7 @@ function checkRestore(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
     const f = p.object(target, "imageFile", "spec.target");
     if (!f) return;
     if (f.format !== "raw") p.add(`spec.target.imageFile.format must be "raw", not ${JSON.stringify(f.format)}`);
-    p.string(f, "path", "spec.target.imageFile");
+    checkImageDestination(p, f, env);
     if (f.diskKeys !== undefined && (!Array.isArray(f.diskKeys) || !f.diskKeys.every((k) => Number.isInteger(k)))) {
       p.add("spec.target.imageFile.diskKeys must be a list of disk keys (integers)");
     }

@@ -1,5 +1,6 @@
 /**
- * Restores one recovery point: to raw image files, to a new VM, or over the
+ * Restores one recovery point: to raw image files (in a directory or as
+ * objects in an S3 bucket), to a new VM, or over the
  * disks of the original VM (in place). Every block is verified by the vault
  * engine (authenticated decryption, then its keyed hash) before it is
  * written; disks stream, so memory stays bounded whatever their size.
@@ -18,6 +19,7 @@ import { resolveNics, resolvePlacement, type VSphereTarget } from "./placement.j
 import type { RestoreWorkerSpec } from "./spec.js";
 import { SequentialTarget } from "./stream-target.js";
 import { findVm } from "./vm-lookup.js";
+import { imageClient, imageObjectKey, uploadImage } from "./s3-image.js";
 
 /** What a restore produced. */
 export interface RestoreResult {
@@ -96,8 +98,13 @@ class DiskRestorer {
   }
 
   private onProgress = (p: RestoreProgress): void => {
-    this.ctx.progress.bytes({ bytesDone: this.finishedBytes + p.bytesDone, bytesTotal: this.totalBytes, bytesUploaded: 0 });
+    this.report(p.bytesDone);
   };
+
+  /** Reports `bytesOfDisk` done of the disk being restored. */
+  private report(bytesOfDisk: number): void {
+    this.ctx.progress.bytes({ bytesDone: this.finishedBytes + bytesOfDisk, bytesTotal: this.totalBytes, bytesUploaded: 0 });
+  }
 
   /** Restores one disk to a file. */
   async toFile(disk: PointDisk, path: string): Promise<void> {
@@ -110,8 +117,17 @@ class DiskRestorer {
     this.done(disk);
   }
 
-  /** Restores one disk as a stream to `upload`, which must consume all of it. */
-  async toStream(disk: PointDisk, upload: (stream: SequentialTarget, signal: AbortSignal) => Promise<void>): Promise<void> {
+  /**
+   * Restores one disk as a stream to `upload`, which must consume all of it.
+   * The progress follows the vault's reads, unless `uploadProgress` is set:
+   * then the upload reports its acknowledged bytes through the `uploaded`
+   * callback it gets (an S3 part counts once the bucket has it).
+   */
+  async toStream(
+    disk: PointDisk,
+    upload: (stream: SequentialTarget, signal: AbortSignal, uploaded: (bytes: number) => void) => Promise<void>,
+    options: { uploadProgress?: boolean } = {},
+  ): Promise<void> {
     const ids = this.point.blockLists.get(disk.key) as Buffer;
     const target = new SequentialTarget({
       size: disk.size,
@@ -123,11 +139,17 @@ class DiskRestorer {
     // Either side failing stops the other: a broken vault read aborts the upload, a refused upload stops the reads.
     const stop = new AbortController();
     const signal = AbortSignal.any([this.ctx.signal, stop.signal]);
-    const uploading = upload(target, signal).catch((err: unknown) => {
+    let uploadedBytes = 0;
+    const uploaded = (bytes: number): void => {
+      uploadedBytes += bytes;
+      this.report(uploadedBytes);
+    };
+    const uploading = upload(target, signal, uploaded).catch((err: unknown) => {
       target.fail(err);
       throw err;
     });
-    const restoring = restoreDisk(this.vault, this.point.header.id, disk.key, target, { index: this.index, onProgress: this.onProgress })
+    const onProgress = options.uploadProgress ? undefined : this.onProgress;
+    const restoring = restoreDisk(this.vault, this.point.header.id, disk.key, target, { index: this.index, onProgress })
       .then(() => target.close())
       .catch((err: unknown) => {
         target.fail(err);
@@ -135,7 +157,9 @@ class DiskRestorer {
         throw err;
       });
     const [u, r] = await Promise.allSettled([uploading, restoring]);
-    // The vault's error is the cause when both failed (the upload saw only a broken stream).
+    // The upload's error when the vault only stopped because the upload did (its error is caused by it)...
+    if (u.status === "rejected" && r.status === "rejected" && causedBy(r.reason, u.reason)) throw u.reason;
+    // ...else the vault's error when both failed (the upload saw only a broken stream).
     if (r.status === "rejected") throw r.reason;
     if (u.status === "rejected") throw u.reason;
     this.done(disk);
@@ -150,10 +174,20 @@ class DiskRestorer {
   }
 }
 
+/** True if `cause` is `err` or in its cause chain. */
+function causedBy(err: unknown, cause: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 12 && current !== undefined; depth++) {
+    if (current === cause) return true;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return false;
+}
+
 async function restoreToFiles(
   restore: DiskRestorer,
   point: Point,
-  target: Extract<RestoreWorkerSpec["target"], { imageFile: unknown }>["imageFile"],
+  target: ImageTarget,
   ctx: RunContext,
 ): Promise<string[]> {
   const keys = target.diskKeys?.map(String);
@@ -161,20 +195,55 @@ async function restoreToFiles(
   if (missing.length > 0) throw new InvalidSpecError(`spec.target.imageFile.diskKeys names disks the point does not have: ${missing.join(", ")} (it has ${point.header.disks.map((d) => d.key).join(", ")})`);
   const disks = orderedDisks(point.header).filter((d) => !keys || keys.includes(d.key));
   restore.setDisks(disks);
+  if (target.s3) return restoreToBucket(restore, point, disks, target.s3, ctx);
+  // config.ts guarantees exactly one of path and s3.
+  const dir = target.path as string;
   try {
-    await mkdir(target.path, { recursive: true });
+    await mkdir(dir, { recursive: true });
   } catch (err) {
-    throw new WorkerError(EXIT.restoreTargetFailed, `Could not create the directory ${target.path}`, { cause: err });
+    throw new WorkerError(EXIT.restoreTargetFailed, `Could not create the directory ${dir}`, { cause: err });
   }
   ctx.progress.phase("Transferring");
   const paths: string[] = [];
   for (const disk of disks) {
-    const path = join(target.path, imageFileName(point.header.labels.vm ?? "vm", disk.key));
+    const path = join(dir, imageFileName(point.header.labels.vm ?? "vm", disk.key));
     await restore.toFile(disk, path);
     paths.push(path);
     ctx.progress.set({ paths: [...paths] });
   }
   return paths;
+}
+
+type ImageTarget = Extract<RestoreWorkerSpec["target"], { imageFile: unknown }>["imageFile"];
+
+/**
+ * Uploads each disk, in disk order, as one raw object to the bucket; returns
+ * their s3://bucket/key URLs. The progress counts bytes the bucket has
+ * acknowledged, so it does not run ahead of what a reader could download.
+ */
+async function restoreToBucket(restore: DiskRestorer, point: Point, disks: readonly PointDisk[], bucket: NonNullable<ImageTarget["s3"]>, ctx: RunContext): Promise<string[]> {
+  const client = imageClient(bucket, ctx.env);
+  try {
+    ctx.progress.phase("Transferring");
+    const urls: string[] = [];
+    for (const disk of disks) {
+      const key = imageObjectKey(bucket.prefix, imageFileName(point.header.labels.vm ?? "vm", disk.key));
+      const url = `s3://${bucket.bucket}/${key}`;
+      ctx.logger.info({ disk: disk.key, to: url, endpoint: bucket.endpoint, bytes: disk.size }, "Restoring the disk to the bucket");
+      await restore.toStream(disk, async (t, signal, uploaded) => {
+        try {
+          await uploadImage(t.stream, { client, bucket: bucket.bucket, key, size: disk.size, signal, onUploaded: uploaded });
+        } catch (err) {
+          throw new WorkerError(EXIT.restoreTargetFailed, `Uploading disk ${disk.key} to ${url}${bucket.endpoint ? ` at ${bucket.endpoint}` : ""} failed`, { cause: err });
+        }
+      }, { uploadProgress: true });
+      urls.push(url);
+      ctx.progress.set({ paths: [...urls] });
+    }
+    return urls;
+  } finally {
+    client.destroy();
+  }
 }
 
 async function restoreToVSphere(restore: DiskRestorer, point: Point, target: VSphereTarget, ctx: RunContext): Promise<string> {

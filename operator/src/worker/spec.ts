@@ -77,7 +77,16 @@ export interface RestoreWorkerSpec {
           readonly powerOn: boolean;
         };
       }
-    | { readonly imageFile: { readonly format: "raw"; readonly path: string; readonly diskKeys?: readonly number[] } };
+    | {
+        readonly imageFile: {
+          readonly format: "raw";
+          /** A directory on the worker's filesystem; one file per disk. Exactly one of path and s3. */
+          readonly path?: string;
+          /** A bucket; one object per disk under prefix (credentials from SECRET_ENV.image*). */
+          readonly s3?: { readonly endpoint?: string; readonly bucket: string; readonly prefix?: string; readonly region?: string; readonly forcePathStyle?: boolean };
+          readonly diskKeys?: readonly number[];
+        };
+      };
 }
 
 export type WorkerSpec = BackupWorkerSpec | RestoreWorkerSpec;
@@ -89,6 +98,8 @@ export const SECRET_ENV = {
   vaultSecretAccessKey: "LIFEBOAT_VAULT_SECRET_ACCESS_KEY",
   vcenterUsername: "LIFEBOAT_VCENTER_USERNAME",
   vcenterPassword: "LIFEBOAT_VCENTER_PASSWORD",
+  imageAccessKeyId: "LIFEBOAT_IMAGE_ACCESS_KEY_ID",
+  imageSecretAccessKey: "LIFEBOAT_IMAGE_SECRET_ACCESS_KEY",
 } as const;
 
 export const SPEC_ENV = "LIFEBOAT_WORKER_SPEC";

@@ -1,0 +1,149 @@
+/**
+ * Restored disk images as objects in an S3-compatible bucket: one raw image
+ * per disk, streamed from the vault as a multipart upload so that memory
+ * stays at one part whatever the disk's size. `@aws-sdk/lib-storage` is not
+ * a dependency, so the multipart calls are made here, each retried like the
+ * vault's S3 backend does (vault/backends/retry.ts) and carrying a CRC32
+ * checksum so the bucket rejects a corrupted part; a failed upload is
+ * aborted so the bucket keeps no orphaned parts.
+ */
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import type { Readable } from "node:stream";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  type CompletedPart,
+} from "@aws-sdk/client-s3";
+import { withRetry } from "../vault/backends/retry.js";
+import { SECRET_ENV, type RestoreWorkerSpec } from "./spec.js";
+
+/** The spec's image bucket (spec.target.imageFile.s3). */
+export type ImageBucket = NonNullable<Extract<RestoreWorkerSpec["target"], { imageFile: unknown }>["imageFile"]["s3"]>;
+
+const MiB = 1024 * 1024;
+/** Smallest part we send: large enough for few requests, small enough to keep memory low. */
+export const MIN_PART_SIZE = 16 * MiB;
+/** S3 allows at most this many parts per upload. */
+const MAX_PARTS = 10_000;
+
+/**
+ * The part size for an object of `size` bytes: 16 MiB, or more (whole MiB)
+ * when 10 000 parts of 16 MiB would not hold the disk (above 156 GiB; 64 MiB
+ * parts cover 625 GiB, bigger disks get bigger parts rather than failing).
+ * Memory use is one part.
+ */
+export function partSizeFor(size: number): number {
+  const needed = Math.ceil(size / MAX_PARTS / MiB) * MiB;
+  return Math.max(MIN_PART_SIZE, needed);
+}
+
+/**
+ * The object key of a disk image: `<prefix>/<file>`, the prefix without
+ * leading or trailing slashes, and just `<file>` when it is empty (S3 keys
+ * with a leading slash show up as an empty "folder" in most tools).
+ */
+export function imageObjectKey(prefix: string | undefined, fileName: string): string {
+  const p = (prefix ?? "").replace(/^\/+|\/+$/g, "");
+  return p ? `${p}/${fileName}` : fileName;
+}
+
+/**
+ * An S3 client for the image bucket, built like the vault's S3 backend
+ * (vault/backends/s3.ts): path-style by default with an endpoint, keep-alive
+ * agents, and SDK retries off because every call here goes through
+ * withRetry (which also retries an upload part whose body was cut off).
+ */
+export function imageClient(bucket: ImageBucket, env: NodeJS.ProcessEnv): S3Client {
+  const endpoint = bucket.endpoint?.replace(/\/+$/, "");
+  const agentOptions = { keepAlive: true, maxSockets: 4 };
+  return new S3Client({
+    endpoint,
+    region: bucket.region ?? "us-east-1",
+    forcePathStyle: bucket.forcePathStyle ?? endpoint !== undefined,
+    credentials: { accessKeyId: env[SECRET_ENV.imageAccessKeyId] ?? "", secretAccessKey: env[SECRET_ENV.imageSecretAccessKey] ?? "" },
+    maxAttempts: 1,
+    requestHandler: {
+      connectionTimeout: 10_000,
+      requestTimeout: 120_000,
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+    },
+  });
+}
+
+export interface UploadImageOptions {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+  /** The disk's size; the stream must deliver exactly this many bytes. */
+  readonly size: number;
+  readonly signal: AbortSignal;
+  /** Called with the bytes of each part once the bucket acknowledged it. */
+  readonly onUploaded: (bytes: number) => void;
+}
+
+/**
+ * Uploads `stream` (a disk, in order, holes already as zeros) as one object.
+ * Parts are filled from the stream and sent one at a time, so the stream is
+ * paused (backpressure up to the vault reads) while a part is in flight and
+ * memory stays at one part. A zero-byte disk is a plain PutObject, since a
+ * multipart upload needs at least one part.
+ */
+export async function uploadImage(stream: Readable, opts: UploadImageOptions): Promise<void> {
+  const { client, bucket: Bucket, key: Key, size, signal } = opts;
+  const send = { abortSignal: signal };
+  if (size === 0) {
+    await withRetry(() => client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(0) }), send));
+    return;
+  }
+  const partSize = partSizeFor(size);
+  const created = await withRetry(() => client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: "application/octet-stream", ChecksumAlgorithm: "CRC32" }), send));
+  const UploadId = created.UploadId;
+  if (!UploadId) throw new Error(`CreateMultipartUpload for s3://${Bucket}/${Key} returned no upload id`);
+  try {
+    const parts: CompletedPart[] = [];
+    const sendPart = async (body: Buffer): Promise<void> => {
+      const PartNumber = parts.length + 1;
+      const out = await withRetry(() => client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.length, ChecksumAlgorithm: "CRC32" }), send));
+      parts.push({ PartNumber, ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32 });
+      opts.onUploaded(body.length);
+    };
+    let part = Buffer.allocUnsafe(Math.min(partSize, size));
+    let filled = 0;
+    let total = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > size) throw new Error(`The disk stream delivered more than the disk's ${size} bytes`);
+      let used = 0;
+      while (used < chunk.length) {
+        const n = Math.min(part.length - filled, chunk.length - used);
+        chunk.copy(part, filled, used, used + n);
+        filled += n;
+        used += n;
+        if (filled === part.length) {
+          await sendPart(part);
+          // A fresh buffer: the SDK may still hold the last one for a retry of the request it just finished.
+          part = Buffer.allocUnsafe(Math.min(partSize, size - total + (chunk.length - used)));
+          filled = 0;
+        }
+      }
+    }
+    if (total !== size) throw new Error(`The disk stream ended at byte ${total} of ${size}`);
+    try {
+      await withRetry(() => client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), send));
+    } catch (err) {
+      // A retried Complete whose first attempt succeeded reports NoSuchUpload: the object is there.
+      const head = await client.send(new HeadObjectCommand({ Bucket, Key }), send).catch(() => undefined);
+      if (head?.ContentLength !== size) throw err;
+    }
+  } catch (err) {
+    await withRetry(() => client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }))).catch(() => undefined);
+    throw err;
+  }
+}
