@@ -58,7 +58,7 @@ export const backupVault: KindDefinition = {
       ),
       encryption: object(
         {
-          keySecretRef: secretRef("the repository key (any bytes; at least 32 recommended) that wraps the data key", {
+          keySecretRef: secretRef("the repository key that wraps the data key: text (workers receive it in an environment variable), 32 or more random characters, e.g. from `openssl rand -base64 32`", {
             key: { default: "key", description: "Key in the Secret." },
           }),
         },

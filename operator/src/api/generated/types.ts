@@ -93,7 +93,7 @@ export interface BackupVaultSpec {
    */
   encryption: {
     /**
-     * Secret holding the repository key (any bytes; at least 32 recommended) that wraps the data key. Lifeboat watches it: a rotated value takes effect without a restart.
+     * Secret holding the repository key that wraps the data key: text (workers receive it in an environment variable), 32 or more random characters, e.g. from `openssl rand -base64 32`. Lifeboat watches it: a rotated value takes effect without a restart.
      */
     keySecretRef: {
       /**
