@@ -67,11 +67,12 @@ async function main(): Promise<void> {
   log.info({ identity, namespace: env.WATCH_NAMESPACE ?? "(all)", leaderElect }, "Starting Lifeboat operator");
   try {
     await manager.run(abort.signal);
-    await vcenters.closeAll();
   } catch (err) {
     log.error({ err: describe(err) }, "Operator stopped");
+    await vcenters.closeAll();
     process.exit(1);
   }
+  await vcenters.closeAll();
   process.exit(0);
 }
 

@@ -157,8 +157,6 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
 
   private async startRun(plan: WithKind<BackupPlan>, trigger: "Schedule" | "Request", vc: WithKind<VCenter>, ctx: ReconcileContext): Promise<void> {
     const status = (plan.status ??= {});
-    if (trigger === "Request") status.lastHandledRunRequest = plan.spec.runRequest;
-    else this.schedule(plan, new Date(), ctx, "advance");
     const options = await vcenterConnectOptions(ctx.kube, vc);
     if (!options.ok) throw new Error(`Could not start a run: ${options.problem.message}`);
     let vms;
@@ -166,8 +164,12 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
       const conn = await this.vcenters.get(`${vc.metadata.namespace ?? ""}/${vc.metadata.name ?? ""}`, options.value);
       vms = selectVMs(await conn.client.inventory(), plan.spec.vms);
     } catch (err) {
+      // Nothing is marked handled yet: the request (or due time) stays, and the retry starts the run.
+      await ctx.events.record(plan, "Warning", "RunNotStarted", `could not read the inventory of VCenter ${vc.metadata.name ?? ""} to select VMs; retrying`);
       throw new Error(`Could not read the inventory of VCenter ${vc.metadata.name ?? ""} to select VMs`, { cause: err });
     }
+    if (trigger === "Request") status.lastHandledRunRequest = plan.spec.runRequest;
+    else this.schedule(plan, new Date(), ctx, "advance");
     this.runs.start(plan, trigger, vms.map((v) => ({ name: v.name, moRef: v.ref.value })));
     ctx.log.info({ run: status.currentRun?.id, trigger, vms: vms.length }, "Started backup run");
     await ctx.events.record(plan, "Normal", "RunStarted", `run ${status.currentRun?.id ?? ""} (${trigger.toLowerCase()}) over ${vms.length} VM(s)${vms.length ? `: ${vms.map((v) => v.name).join(", ")}` : ""}`);

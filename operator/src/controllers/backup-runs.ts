@@ -5,7 +5,7 @@ import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound } from "../runtime/kube.js";
 import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
 import { reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
-import { secretEnvFor, shortHash, WORKER_LABELS, workerCpu, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { labelValue, secretEnvFor, shortHash, WORKER_LABELS, workerCpu, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
 import { vaultSpecOf } from "./vault-access.js";
@@ -39,8 +39,8 @@ export function runIdFor(start: Date): string {
 }
 
 /** The Job that backs up one VM in one run (a DNS label: at most 63 characters). */
-export function jobNameFor(plan: string, runId: string, moRef: string): string {
-  return `${plan.slice(0, 30).replace(/-+$/, "")}-${runId.slice(0, 15)}-${shortHash(moRef)}`;
+export function jobNameFor(namespace: string, plan: string, runId: string, moRef: string): string {
+  return `${plan.slice(0, 30).replace(/-+$/, "")}-${runId.slice(0, 15)}-${shortHash(namespace, plan, runId, moRef)}`;
 }
 
 /** The plan's retention as the vault engine's policy. */
@@ -69,7 +69,7 @@ export class BackupRuns {
       id,
       startTime: isoSeconds(now),
       trigger,
-      vms: vms.map((vm) => ({ name: vm.name, moRef: vm.moRef, job: jobNameFor(plan.metadata.name ?? "", id, vm.moRef), phase: "Pending", attempts: 0 })),
+      vms: vms.map((vm) => ({ name: vm.name, moRef: vm.moRef, job: jobNameFor(plan.metadata.namespace ?? "", plan.metadata.name ?? "", id, vm.moRef), phase: "Pending", attempts: 0 })),
     };
     status.selectedVMs = vms.length;
   }
@@ -85,12 +85,12 @@ export class BackupRuns {
     const run = plan.status?.currentRun;
     if (!run?.id) return false;
     const ns = plan.metadata.namespace ?? "";
-    const jobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${WORKER_LABELS.plan}=${plan.metadata.name ?? ""},${WORKER_LABELS.run}=${run.id}` });
+    const jobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${WORKER_LABELS.plan}=${labelValue(plan.metadata.name ?? "")},${WORKER_LABELS.run}=${run.id}` });
     const jobByName = new Map(jobs.items.map((j) => [j.metadata?.name ?? "", j]));
-    const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${WORKER_LABELS.plan}=${plan.metadata.name ?? ""},${WORKER_LABELS.run}=${run.id}` });
+    const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${WORKER_LABELS.plan}=${labelValue(plan.metadata.name ?? "")},${WORKER_LABELS.run}=${run.id}` });
 
     // Capacity: every active worker of this Gateway counts, whatever plan or restore it serves.
-    const gatewayJobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${WORKER_LABELS.gateway}=${gateway.metadata.name ?? ""}` });
+    const gatewayJobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${WORKER_LABELS.gateway}=${labelValue(gateway.metadata.name ?? "")}` });
     let active = gatewayJobs.items.filter((j) => !jobFinished(j)).length;
     const limit = Math.max(1, Math.min(gateway.spec.maxWorkers ?? 4, Math.floor((gateway.spec.maxCpu ?? 4) / workerCpu(gateway))));
     const flow = flowControlState(gateway.spec.flowControl ?? [], gateway.spec.timeZone ?? "UTC");
@@ -132,7 +132,7 @@ export class BackupRuns {
     const job = workerJob({
       name: vm.job ?? "",
       namespace: ns,
-      labels: { [WORKER_LABELS.plan]: plan.metadata.name ?? "", [WORKER_LABELS.run]: run.id ?? "", [WORKER_LABELS.vm]: shortHash(vm.moRef ?? vm.name) },
+      labels: { [WORKER_LABELS.plan]: labelValue(plan.metadata.name ?? ""), [WORKER_LABELS.run]: run.id ?? "", [WORKER_LABELS.vm]: shortHash(vm.moRef ?? vm.name) },
       owner: controllerRef(plan),
       spec,
       secretEnv: secretEnvFor(vault, vcenter),
@@ -200,7 +200,8 @@ export class BackupRuns {
 
   private async findPoint(rc: RunContext, vm: VmRun, ctx: ReconcileContext): Promise<PointHeader | undefined> {
     const spec = await vaultSpecOf(ctx.kube, rc.vault);
-    if (!spec.ok) return undefined;
+    // A vault that cannot be read now is retried, never taken for a missing point.
+    if (!spec.ok) throw new Error(`Could not open vault ${rc.vault.metadata.name ?? ""} to find the point: ${spec.problem.message}`);
     const vault = await openVault(spec.value);
     try {
       const points = await vault.listPoints();
@@ -242,7 +243,7 @@ export class BackupRuns {
       await ctx.events.record(plan, "Warning", "RetentionFailed", describe(err));
     }
     await requestVaultSync(rc.vault, ctx);
-    const old = await ctx.kube.batch.listNamespacedJob({ namespace: plan.metadata.namespace ?? "", labelSelector: `${WORKER_LABELS.plan}=${plan.metadata.name ?? ""},${WORKER_LABELS.run}!=${run.id ?? ""}` });
+    const old = await ctx.kube.batch.listNamespacedJob({ namespace: plan.metadata.namespace ?? "", labelSelector: `${WORKER_LABELS.plan}=${labelValue(plan.metadata.name ?? "")},${WORKER_LABELS.run}!=${run.id ?? ""}` });
     for (const j of old.items) {
       try {
         await ctx.kube.batch.deleteNamespacedJob({ name: j.metadata?.name ?? "", namespace: j.metadata?.namespace ?? "", propagationPolicy: "Background" });

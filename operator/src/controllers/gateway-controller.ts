@@ -1,5 +1,6 @@
 import type { Gateway } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import { labelValue } from "../workloads/worker-job.js";
 import { flowControlState } from "./flow-control.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
 import { problemCondition, readSecretKeys, resolveRef } from "./references.js";
@@ -30,7 +31,7 @@ export class GatewayReconciler implements Reconciler<Gateway> {
     else status.bandwidthLimitBytesPerSecond = Math.floor(flow.limit);
     const requeue = flow.nextChange ? { requeueAfterMs: Math.max(1000, flow.nextChange.getTime() - Date.now() + 1000) } : undefined;
 
-    const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${GATEWAY_LABEL}=${gw.metadata.name ?? ""}` });
+    const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${GATEWAY_LABEL}=${labelValue(gw.metadata.name ?? "")}` });
     status.activeWorkers = pods.items.filter((p) => p.status?.phase === "Running").length;
 
     const vault = await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", gw.spec.vaultRef.name, "Ready");

@@ -59,6 +59,16 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     if (status.phase === "Succeeded" || status.phase === "Failed") return undefined;
     status.phase ??= "Pending";
 
+    // Once its worker exists, a restore is followed to the end whatever happens to the references meanwhile.
+    const name = restoreJobName(job);
+    const workers = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${WORKER_LABELS.restore}=${shortHash(job.metadata.uid ?? "")}` });
+    const existing = workers.items.find((j) => j.metadata?.name === name);
+    if (existing) {
+      const point = await ctx.kube.get<WithKind<RecoveryPoint>>("RecoveryPoint", ns, job.spec.recoveryPointRef.name);
+      const target = job.spec.target.vSphere ? await ctx.kube.get<WithKind<VCenter>>("VCenter", ns, job.spec.target.vSphere.vCenterRef.name) : undefined;
+      return this.observe(job, existing, point, target, ctx);
+    }
+
     const rp = await resolveRef<WithKind<RecoveryPoint>>(ctx.kube, "RecoveryPoint", ns, "spec.recoveryPointRef", job.spec.recoveryPointRef.name, "Available");
     const gateway = await resolveRef<WithKind<Gateway>>(ctx.kube, "Gateway", ns, "spec.gatewayRef", job.spec.gatewayRef.name, "Activated");
     const checks: Checked<unknown>[] = [rp, gateway];
@@ -76,12 +86,9 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     }
     const problem = firstProblem(checks);
     if (problem || !rp.ok || !gateway.ok) {
-      if (status.phase === "Pending") {
-        ctx.setCondition(job, { ...problemCondition("Succeeded", problem ?? { reason: "Pending", message: "waiting" }), status: "Unknown" });
-        return { requeueAfterMs: 60_000 };
-      }
+      ctx.setCondition(job, { ...problemCondition("Succeeded", problem ?? { reason: "Pending", message: "waiting for the references to resolve" }), status: "Unknown" });
+      return { requeueAfterMs: 60_000 };
     }
-    if (!rp.ok || !gateway.ok) return { requeueAfterMs: PROGRESS_INTERVAL_MS };
     const vault = await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "recoveryPoint.spec.vaultRef", rp.value.spec.vaultRef.name, "Ready");
     if (!vault.ok) {
       ctx.setCondition(job, { ...problemCondition("Succeeded", vault.problem), status: "Unknown" });
@@ -95,10 +102,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       return undefined;
     }
 
-    const name = restoreJobName(job);
-    const workers = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${WORKER_LABELS.restore}=${shortHash(job.metadata.uid ?? "")}` });
-    const worker = workers.items.find((j) => j.metadata?.name === name);
-    if (!worker) {
+    {
       await this.createWorker(job, name, spec, vault.value, gateway.value, vc?.ok ? vc.value : undefined, ctx);
       status.phase = "Running";
       status.startTime = isoSeconds(new Date());
@@ -106,7 +110,6 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       await ctx.events.record(job, "Normal", "Started", `restoring ${rp.value.metadata.name ?? ""} with worker ${name}`);
       return { requeueAfterMs: PROGRESS_INTERVAL_MS };
     }
-    return this.observe(job, worker, rp.value, vc?.ok ? vc.value : undefined, ctx);
   }
 
   private workerSpec(job: RestoreJob, rp: RecoveryPoint, vault: BackupVault, vc: VCenter | undefined): RestoreWorkerSpec | undefined {
@@ -183,10 +186,10 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     }
   }
 
-  private async observe(job: WithKind<RestoreJob>, worker: k8s.V1Job, rp: RecoveryPoint, vc: WithKind<VCenter> | undefined, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+  private async observe(job: WithKind<RestoreJob>, worker: k8s.V1Job, rp: RecoveryPoint | undefined, vc: WithKind<VCenter> | undefined, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (job.status ??= {});
     const ns = job.metadata.namespace ?? "";
-    const total = (rp.spec.disks ?? []).reduce((n, d) => n + d.capacityBytes, 0);
+    const total = (rp?.spec.disks ?? []).reduce((n, d) => n + d.capacityBytes, 0);
     const complete = worker.status?.conditions?.find((c) => c.type === "Complete" && c.status === "True");
     const failed = worker.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
     const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${worker.metadata?.name ?? ""}` });
@@ -228,8 +231,9 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
   }
 
   /** What a finished restore produced, read back from where it went. */
-  private async result(job: RestoreJob, rp: RecoveryPoint, vc: WithKind<VCenter> | undefined, ctx: ReconcileContext): Promise<NonNullable<NonNullable<RestoreJob["status"]>["result"]>> {
+  private async result(job: RestoreJob, rp: RecoveryPoint | undefined, vc: WithKind<VCenter> | undefined, ctx: ReconcileContext): Promise<NonNullable<NonNullable<RestoreJob["status"]>["result"]>> {
     const t = job.spec.target;
+    if (!rp) return t.vSphere?.vmName ? { vmName: t.vSphere.vmName } : {};
     if (t.imageFile?.path) return { paths: imageFilePaths(t.imageFile.path, rp, t.imageFile.diskKeys) };
     if (t.imageFile?.s3) {
       const s3 = t.imageFile.s3;

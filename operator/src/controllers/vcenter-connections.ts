@@ -30,6 +30,8 @@ export function connectionFingerprint(options: ConnectOptions): string {
  */
 export class VCenterConnections {
   private readonly connections = new Map<string, VCenterConnection>();
+  /** Connects in progress, so two controllers asking at once share one session. */
+  private readonly opening = new Map<string, Promise<VCenterConnection>>();
 
   constructor(private readonly log: Logger) {}
 
@@ -41,9 +43,17 @@ export class VCenterConnections {
     const fingerprint = connectionFingerprint(options);
     let conn = this.connections.get(key);
     if (conn?.fingerprint !== fingerprint) {
-      const listeners = conn?.listeners ?? new Map<string, () => void>();
-      if (conn) await this.close(key);
-      conn = await this.open(key, options, fingerprint, listeners);
+      let pending = this.opening.get(key);
+      if (!pending) {
+        const previous = conn;
+        pending = (async () => {
+          const listeners = previous?.listeners ?? new Map<string, () => void>();
+          if (previous) await this.close(key);
+          return this.open(key, options, fingerprint, listeners);
+        })().finally(() => this.opening.delete(key));
+        this.opening.set(key, pending);
+      }
+      conn = await pending;
     }
     if (listener) conn.listeners.set(listener.name, listener.onChange);
     return conn;
@@ -59,7 +69,14 @@ export class VCenterConnections {
           for (const notify of conn.listeners.values()) notify();
         }
       },
-      { onError: (err) => { this.log.warn({ vcenter: key, err: String(err) }, "Inventory change feed failed; it retries"); } },
+      {
+        onError: (err) => {
+          // Connected must not outlive the connection: recount, which fails (and says so) while vCenter is down.
+          this.log.warn({ vcenter: key, err: String(err) }, "Inventory change feed failed; it retries");
+          conn.stale = true;
+          for (const notify of conn.listeners.values()) notify();
+        },
+      },
     );
     this.connections.set(key, conn);
     return conn;

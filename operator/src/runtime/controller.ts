@@ -6,6 +6,11 @@ import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { setCondition, type ConditionInput } from "./conditions.js";
 import { describe } from "./errors.js";
 import type { EventRecorder } from "./events.js";
+
+/** Records Events; what a reconciler sees of the EventRecorder. */
+export interface Events {
+  record(obj: k8s.KubernetesObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
+}
 import { objectKey, type Informer } from "./informer.js";
 import { isConflict, type Kube, type LifeboatObject } from "./kube.js";
 import { WorkQueue } from "./work-queue.js";
@@ -23,7 +28,12 @@ export class TerminalError extends Error {}
 export interface ReconcileContext {
   readonly kube: Kube;
   readonly log: Logger;
-  readonly events: EventRecorder;
+  /**
+   * Events are held until the status the reconcile observed has been
+   * written: a status write that fails (a conflict, a restart) is retried
+   * from scratch, and its Events would otherwise be recorded twice.
+   */
+  readonly events: Events;
   /** The process's metrics, for domain metrics (backup progress, vault sizes). */
   readonly metrics: OperatorMetrics;
   /** Sets a condition on the object's status, stamping observedGeneration and keeping transition times. */
@@ -62,6 +72,19 @@ export interface ControllerOptions<T extends LifeboatObject> {
   readonly resyncMs?: number;
 }
 
+/** Whether an update changed what a reconciler acts on: generation (spec), labels, annotations, finalizers or deletion. */
+export function meaningfulChange(old: k8s.KubernetesObject, obj: k8s.KubernetesObject): boolean {
+  const a = old.metadata ?? {};
+  const b = obj.metadata ?? {};
+  return (
+    a.generation !== b.generation ||
+    a.deletionTimestamp !== b.deletionTimestamp ||
+    !isDeepStrictEqual(a.labels ?? {}, b.labels ?? {}) ||
+    !isDeepStrictEqual(a.annotations ?? {}, b.annotations ?? {}) ||
+    !isDeepStrictEqual(a.finalizers ?? [], b.finalizers ?? [])
+  );
+}
+
 /**
  * Drives a reconciler from a work queue fed by informers: its own kind's
  * events, and any related objects mapped to its keys (a Secret change to the
@@ -75,7 +98,11 @@ export class Controller<T extends LifeboatObject> {
 
   constructor(private readonly opts: ControllerOptions<T>) {
     this.log = opts.log.child({ controller: opts.name });
-    opts.informer.on((_event, obj) => { this.enqueue(objectKey(obj)); });
+    opts.informer.on((event, obj, old) => {
+      // A write of our own status must not start another reconcile (that loops); spec, metadata and deletion changes do.
+      if (event === "update" && old && !meaningfulChange(old, obj)) return;
+      this.enqueue(objectKey(obj));
+    });
   }
 
   /** Also reconcile the keys `map` returns whenever an object of another informer changes. */
@@ -151,11 +178,16 @@ export class Controller<T extends LifeboatObject> {
     }
   }
 
-  private context(log: Logger): ReconcileContext {
+  private context(log: Logger, pendingEvents: (() => Promise<void>)[]): ReconcileContext {
     return {
       kube: this.opts.kube,
       log,
-      events: this.opts.events,
+      events: {
+        record: (obj, type, reason, message) => {
+          pendingEvents.push(() => this.opts.events.record(obj, type, reason, message));
+          return Promise.resolve();
+        },
+      },
       metrics: this.opts.metrics,
       enqueue: (obj) => { this.enqueue(objectKey(obj)); },
       setCondition: (obj, condition) => {
@@ -171,7 +203,11 @@ export class Controller<T extends LifeboatObject> {
     const log = this.log.child({ kind: r.kind, namespace, name });
     let obj = await this.opts.kube.get<T>(r.kind, namespace, name);
     if (!obj) return undefined;
-    const ctx = this.context(log);
+    const pendingEvents: (() => Promise<void>)[] = [];
+    const ctx = this.context(log, pendingEvents);
+    const flushEvents = async () => {
+      for (const record of pendingEvents.splice(0)) await record();
+    };
     const finalizers = obj.metadata.finalizers ?? [];
 
     if (obj.metadata.deletionTimestamp) {
@@ -180,9 +216,11 @@ export class Controller<T extends LifeboatObject> {
       const result = r.finalize ? await r.finalize(obj, ctx) : undefined;
       if (result?.requeueAfterMs !== undefined) {
         await this.writeStatusIfChanged(obj, before);
+        await flushEvents();
         return result;
       }
       await this.opts.kube.setFinalizers(obj, finalizers.filter((f) => f !== r.finalizer));
+      await flushEvents();
       log.info("Removed finalizer");
       return undefined;
     }
@@ -209,8 +247,10 @@ export class Controller<T extends LifeboatObject> {
     try {
       result = await r.reconcile(obj, ctx);
     } finally {
-      // Deferred status write: what the reconciler observed is recorded even when it failed.
+      // Deferred status write: what the reconciler observed is recorded even when it failed;
+      // its Events follow only once that write has succeeded.
       await this.writeStatusIfChanged(obj, before);
+      await flushEvents();
     }
     return result;
   }

@@ -15,6 +15,17 @@ export interface LeaderElectionOptions {
   readonly retryPeriodMs?: number;
 }
 
+/** Rejects when `promise` takes longer than `ms`: a hung lease call must count as a failed renewal. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => { reject(new Error(`lease call timed out after ${ms} ms`)); }, ms);
+    promise.then(
+      (v) => { clearTimeout(t); resolve(v); },
+      (e: unknown) => { clearTimeout(t); reject(e instanceof Error ? e : new Error(String(e))); },
+    );
+  });
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -39,6 +50,10 @@ export class LeaderElector {
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
   private observed?: { record: string; at: number };
+  /** One lease call may take this long; leaves room to try again within the renew deadline. */
+  private get callTimeoutMs(): number {
+    return Math.max(1000, Math.floor(this.renewDeadlineMs / 3));
+  }
   private leading = false;
 
   constructor(kc: k8s.KubeConfig, private readonly opts: LeaderElectionOptions, private readonly log: Logger) {
@@ -90,20 +105,20 @@ export class LeaderElector {
     const { namespace, name, identity } = this.opts;
     let lease: k8s.V1Lease;
     try {
-      lease = await this.api.readNamespacedLease({ namespace, name });
+      lease = await withTimeout(this.api.readNamespacedLease({ namespace, name }), this.callTimeoutMs);
     } catch (err) {
       if (!isNotFound(err)) {
         this.log.warn({ err: String(err) }, "Could not read the leader lease");
         return false;
       }
       try {
-        await this.api.createNamespacedLease({
+        await withTimeout(this.api.createNamespacedLease({
           namespace,
           body: {
             metadata: { name, namespace },
             spec: { holderIdentity: identity, leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000), acquireTime: now, renewTime: now, leaseTransitions: 0 },
           },
-        });
+        }), this.callTimeoutMs);
         return true;
       } catch (createErr) {
         if (!isConflict(createErr)) this.log.warn({ err: String(createErr) }, "Could not create the leader lease");
@@ -127,7 +142,7 @@ export class LeaderElector {
       },
     };
     try {
-      await this.api.replaceNamespacedLease({ namespace, name, body });
+      await withTimeout(this.api.replaceNamespacedLease({ namespace, name, body }), this.callTimeoutMs);
       return true;
     } catch (err) {
       if (!isConflict(err)) this.log.warn({ err: String(err) }, "Could not update the leader lease");

@@ -49,6 +49,16 @@ describe("WorkQueue", () => {
     expect(Date.now() - start).toBeGreaterThanOrEqual(45);
   });
 
+  it("lets a shorter delay replace a longer pending one", async () => {
+    const q = new WorkQueue();
+    q.addAfter("k", 60_000);
+    const start = Date.now();
+    q.addAfter("k", 30);
+    expect(await q.get()).toBe("k");
+    expect(Date.now() - start).toBeLessThan(5_000);
+    q.shutdown();
+  });
+
   it("wakes waiting workers with undefined on shutdown", async () => {
     const q = new WorkQueue();
     const waiting = q.get();

@@ -11,7 +11,7 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   private waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
 
@@ -39,21 +39,23 @@ export class WorkQueue {
     this.queue.push(key);
   }
 
-  /** Queues a key after a delay; an earlier pending delay for the key wins. */
+  /** Queues a key after a delay; when a delay is already pending for the key, the earlier one wins (as in client-go). */
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) {
       this.add(key);
       return;
     }
+    const at = Date.now() + delayMs;
     const existing = this.timers.get(key);
-    if (existing) return;
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, delayMs);
     timer.unref();
-    this.timers.set(key, timer);
+    this.timers.set(key, { timer, at });
   }
 
   /** Queues a key after its back-off: base·2^failures, capped, with ±20% jitter. */
@@ -101,7 +103,7 @@ export class WorkQueue {
   /** Stops handing out keys; pending waiters get undefined. */
   shutdown(): void {
     this.shuttingDown = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     const waiters = this.waiters;
     this.waiters = [];

@@ -18,6 +18,11 @@ export function workerImage(): string {
   return process.env.LIFEBOAT_WORKER_IMAGE ?? "ghcr.io/lifeboat-io/lifeboat:0.1.0";
 }
 
+/** A label value for a name: names may be up to 253 characters, label values 63. */
+export function labelValue(name: string): string {
+  return name.length <= 63 ? name : `${name.slice(0, 52).replace(/[-.]+$/, "")}-${shortHash(name)}`;
+}
+
 /** A short stable hash for names and label values. */
 export function shortHash(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 10);
@@ -98,7 +103,7 @@ export interface WorkerJobOptions {
  */
 export function workerJob(o: WorkerJobOptions): k8s.V1Job {
   const placement = o.gateway.spec.workers ?? {};
-  const labels = { ...o.labels, [WORKER_LABELS.component]: "worker", [WORKER_LABELS.gateway]: o.gateway.metadata.name ?? "" };
+  const labels = { ...o.labels, [WORKER_LABELS.component]: "worker", [WORKER_LABELS.gateway]: labelValue(o.gateway.metadata.name ?? "") };
   return {
     apiVersion: "batch/v1",
     kind: "Job",
