@@ -30,18 +30,8 @@ export type { Backend } from "./backends/backend.js";
 /** Where a vault is, shaped like BackupVault.spec.backend with the Secrets already read. */
 export interface VaultBackendSpec {
   readonly filesystem?: { readonly path: string } | undefined;
-  readonly s3?: {
-    readonly endpoint?: string | undefined;
-    readonly bucket: string;
-    readonly region?: string | undefined;
-    readonly prefix?: string | undefined;
-    readonly forcePathStyle?: boolean | undefined;
-    readonly useHTTPS?: boolean | undefined;
-    readonly storageClass?: string | undefined;
-    readonly accessKeyId: string;
-    readonly secretAccessKey: string;
-    readonly caBundle?: string | Buffer | undefined;
-  } | undefined;
+  /** The bucket, as the S3 backend takes it (tuning fields keep their defaults when omitted). */
+  readonly s3?: S3Settings | undefined;
 }
 
 /** Everything needed to open (or create) a vault. */
@@ -55,9 +45,7 @@ export interface VaultSpec extends VaultOptions {
 export function backendFor(spec: VaultBackendSpec): Backend {
   if (!!spec.filesystem === !!spec.s3) throw new VaultError("InvalidArgument", "Set exactly one of backend.filesystem or backend.s3");
   if (spec.filesystem) return new FilesystemBackend(spec.filesystem.path);
-  const s3 = spec.s3 as NonNullable<VaultBackendSpec["s3"]>;
-  const settings: S3Settings = { ...s3 };
-  return new S3Backend(settings);
+  return new S3Backend(spec.s3 as S3Settings);
 }
 
 /**
