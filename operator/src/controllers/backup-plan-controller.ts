@@ -1,13 +1,14 @@
 import { Cron } from "croner";
 import type { BackupPlan, BackupVault, Gateway, VCenter } from "../api/generated/types.js";
+import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import type { WithKind } from "../runtime/kube.js";
 import { BackupRuns, PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import { firstProblem, problemCondition, resolveRef, type Checked, type Problem } from "./references.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
 import { selectVMs } from "./vm-selection.js";
 
-type WithKind<T> = T & { apiVersion: string; kind: string };
 
 /** The next time a plan's schedule fires, or a problem naming what is wrong with it. */
 export function nextScheduledRun(cron: string, timeZone: string, after: Date = new Date()): { ok: true; next: Date | undefined } | { ok: false; problem: Problem } {
@@ -24,9 +25,6 @@ export function nextScheduledRun(cron: string, timeZone: string, after: Date = n
   }
 }
 
-function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 /**
  * What a plan should do now about starting a run: a new spec.runRequest asks

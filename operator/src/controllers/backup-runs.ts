@@ -1,11 +1,12 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupPlan, BackupPlanStatus, BackupVault, Gateway, VCenter } from "../api/generated/types.js";
+import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
-import { controllerRef, isNotFound } from "../runtime/kube.js";
+import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime/kube.js";
 import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
 import { reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
-import { labelValue, secretEnvFor, shortHash, WORKER_LABELS, workerCpu, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { labelValue, lastExitCode, secretEnvFor, shortHash, WORKER_LABELS, workerCpu, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
 import { vaultSpecOf } from "./vault-access.js";
@@ -13,7 +14,6 @@ import { fetchProgress, setBandwidth } from "./worker-progress.js";
 
 type Run = NonNullable<BackupPlanStatus["currentRun"]>;
 type VmRun = NonNullable<Run["vms"]>[number];
-type WithKind<T> = T & { apiVersion: string; kind: string };
 
 /** The objects a run needs, already checked by the plan's reconciler. */
 export interface RunContext {
@@ -29,9 +29,6 @@ const WORKER_RETRIES = 3;
 /** How often progress is read while a run goes: a modest rate, as the API conventions ask of status writes. */
 export const PROGRESS_INTERVAL_MS = 3000;
 
-function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 /** A run id from its start time: sortable and readable, e.g. 20261129t020000z. */
 export function runIdFor(start: Date): string {
@@ -170,8 +167,7 @@ export class BackupRuns {
       return;
     }
     if (failed) {
-      const last = [...mine].sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp))).pop();
-      const code = last?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
+      const code = lastExitCode(mine);
       vm.phase = "Failed";
       vm.reason = code === undefined ? failed.reason ?? "WorkerFailed" : reasonForExitCode(code);
       vm.message = code === undefined ? failed.message ?? "the worker Job failed" : `the worker exited with code ${code} after ${mine.length} attempt(s); see the worker pod's output`;
@@ -295,7 +291,6 @@ function jobFinished(job: k8s.V1Job): boolean {
 
 /** Touches an annotation on the vault so its controller syncs RecoveryPoints now rather than at its next poll. */
 export async function requestVaultSync(vault: WithKind<BackupVault>, ctx: ReconcileContext): Promise<void> {
-  const k8sMod = await import("@kubernetes/client-node");
   try {
     await ctx.kube.custom.patchNamespacedCustomObject(
       {
@@ -306,7 +301,7 @@ export async function requestVaultSync(vault: WithKind<BackupVault>, ctx: Reconc
         name: vault.metadata.name ?? "",
         body: { metadata: { annotations: { "lifeboat.io/sync-requested": new Date().toISOString() } } },
       },
-      k8sMod.setHeaderOptions("Content-Type", k8sMod.PatchStrategy.MergePatch),
+      mergePatch,
     );
   } catch (err) {
     ctx.log.warn({ err: describe(err) }, "Could not ask the vault to sync");

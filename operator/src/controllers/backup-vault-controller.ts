@@ -1,6 +1,8 @@
 import type { BackupVault, RecoveryPoint } from "../api/generated/types.js";
 import { API_VERSION } from "../api/common.js";
+import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import type { WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
 import { checkLockConfig, listPoints, reasonOf, vaultStats, type PointHeader, type Vault } from "../vault/index.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
@@ -53,12 +55,12 @@ export function recoveryPointFor(vault: BackupVault, point: PointHeader): Recove
         ...(l.numCPUs ? { numCPUs: Number(l.numCPUs) } : {}),
         ...(l.memoryMiB ? { memoryMiB: Number(l.memoryMiB) } : {}),
       },
-      time: point.time.replace(/\.\d{3}Z$/, "Z"),
+      time: isoSeconds(point.time),
       consistency: point.consistency === "app" ? "Application" : "Crash",
       disks,
       ...(l.networks ? { networks: l.networks.split(",").filter(Boolean) } : {}),
       ...(point.parent ? { parentPointID: point.parent } : {}),
-      ...(point.retainUntil ? { retainUntil: point.retainUntil.replace(/\.\d{3}Z$/, "Z") } : {}),
+      ...(point.retainUntil ? { retainUntil: isoSeconds(point.retainUntil) } : {}),
     },
   };
 }
@@ -114,7 +116,7 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
         return { requeueAfterMs: SYNC_INTERVAL_MS };
       }
       await this.syncRecoveryPoints(bv, await listPoints(vault), ctx);
-      status.lastSyncTime = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+      status.lastSyncTime = isoSeconds(new Date());
       ctx.setCondition(bv, {
         type: "Ready",
         status: "True",
@@ -129,7 +131,7 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
 
   private async syncRecoveryPoints(bv: BackupVault, points: readonly PointHeader[], ctx: ReconcileContext): Promise<void> {
     const ns = bv.metadata.namespace ?? "";
-    const existing = (await ctx.kube.list<RecoveryPoint & { apiVersion: string; kind: string }>("RecoveryPoint", ns)).filter((rp) => rp.spec.vaultRef.name === bv.metadata.name);
+    const existing = (await ctx.kube.list<WithKind<RecoveryPoint>>("RecoveryPoint", ns)).filter((rp) => rp.spec.vaultRef.name === bv.metadata.name);
     const byId = new Map(existing.map((rp) => [rp.spec.pointID, rp]));
     const inVault = new Set(points.map((p) => p.id));
     for (const point of points) {

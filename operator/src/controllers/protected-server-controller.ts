@@ -1,5 +1,6 @@
 import type { ProtectedServer, SitePair } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import type { WithKind } from "../runtime/kube.js";
 import { problemCondition, resolveRef } from "./references.js";
 
 /**
@@ -15,7 +16,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   async reconcile(ps: ProtectedServer, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = ps.metadata.namespace ?? "";
     const status = (ps.status ??= {});
-    const pair = await resolveRef<SitePair & { apiVersion: string; kind: string }>(ctx.kube, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name, "Ready");
+    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name, "Ready");
     if (!pair.ok) {
       status.stage = "Initializing";
       ctx.setCondition(ps, problemCondition("Ready", pair.problem));

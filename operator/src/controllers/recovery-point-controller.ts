@@ -1,5 +1,6 @@
 import type { BackupVault, RecoveryPoint } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import type { WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
 import { openVault, reasonOf } from "../vault/index.js";
 import { problemCondition, resolveRef } from "./references.js";
@@ -16,7 +17,7 @@ export class RecoveryPointReconciler implements Reconciler<RecoveryPoint> {
 
   async reconcile(rp: RecoveryPoint, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = rp.metadata.namespace ?? "";
-    const bv = await resolveRef<BackupVault & { apiVersion: string; kind: string }>(ctx.kube, "BackupVault", ns, "spec.vaultRef", rp.spec.vaultRef.name, "Ready");
+    const bv = await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "spec.vaultRef", rp.spec.vaultRef.name, "Ready");
     if (!bv.ok) {
       ctx.setCondition(rp, problemCondition("Available", bv.problem));
       return undefined;

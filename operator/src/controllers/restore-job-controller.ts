@@ -1,20 +1,17 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, RecoveryPoint, RestoreJob, VCenter } from "../api/generated/types.js";
+import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
-import { controllerRef, isConflict } from "../runtime/kube.js";
+import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
-import { secretEnvFor, shortHash, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { lastExitCode, secretEnvFor, shortHash, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import { firstProblem, problemCondition, readSecretKeys, resolveRef, type Checked } from "./references.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
 import { fetchProgress } from "./worker-progress.js";
 
-type WithKind<T> = T & { apiVersion: string; kind: string };
 
-function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 /** Env carrying the credentials of an imageFile.s3 target, from the Secret it names. */
 function imageSecretEnv(job: RestoreJob): k8s.V1EnvVar[] {
@@ -203,8 +200,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       return undefined;
     }
     if (failed) {
-      const last = [...pods.items].sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp))).pop();
-      const code = last?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
+      const code = lastExitCode(pods.items);
       status.phase = "Failed";
       status.completionTime = isoSeconds(new Date());
       ctx.setCondition(job, {

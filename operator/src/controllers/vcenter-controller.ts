@@ -1,4 +1,5 @@
 import type { VCenter } from "../api/generated/types.js";
+import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { Kube } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
@@ -78,7 +79,7 @@ export class VCenterReconciler implements Reconciler<VCenter> {
       status.apiVersion = s.apiVersion;
       status.instanceUuid = s.instanceUuid;
       status.inventory = { datacenters: s.datacenters, clusters: s.clusters, hosts: s.hosts, datastores: s.datastores, networks: s.networks, virtualMachines: s.vms };
-      if (conn.lastRefresh) status.lastRefresh = conn.lastRefresh.toISOString().replace(/\.\d{3}Z$/, "Z");
+      if (conn.lastRefresh) status.lastRefresh = isoSeconds(conn.lastRefresh);
       ctx.setCondition(vc, {
         type: "Connected",
         status: "True",

@@ -1,3 +1,5 @@
+import { isoSeconds } from "../util/time.js";
+
 /** metav1.Condition. */
 export interface Condition {
   type: string;
@@ -25,7 +27,7 @@ export function setCondition(conditions: readonly Condition[] | undefined, next:
     status: next.status,
     reason: next.reason,
     message: next.message,
-    lastTransitionTime: old && old.status === next.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    lastTransitionTime: old && old.status === next.status ? old.lastTransitionTime : isoSeconds(now),
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
   };
   if (i >= 0) list[i] = updated;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../telemetry/logger.js";
+import { mergePatch } from "./kube.js";
 
 interface Seen {
   name: string;
@@ -35,7 +36,7 @@ export class EventRecorder {
         seen.at = now.getTime();
         await this.core.patchNamespacedEvent(
           { name: seen.name, namespace, body: { count: seen.count, lastTimestamp: now } },
-          (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
+          mergePatch,
         );
         return;
       }

@@ -11,7 +11,11 @@ export interface LifeboatObject extends k8s.KubernetesObject {
   status?: { conditions?: import("./conditions.js").Condition[]; observedGeneration?: number } & object;
 }
 
-const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+/** Request options that send a JSON merge patch. */
+export const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+
+/** A generated API type with the apiVersion and kind every object read from the API server carries. */
+export type WithKind<T> = T & { apiVersion: string; kind: string };
 
 export function pluralOf(kind: string): string {
   const def = kinds.find((k) => k.kind === kind);

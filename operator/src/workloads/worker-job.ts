@@ -147,6 +147,12 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
   };
 }
 
+/** The exit code of the newest of a worker Job's pods, once it has terminated: why the Job failed. */
+export function lastExitCode(pods: readonly k8s.V1Pod[]): number | undefined {
+  const newest = [...pods].sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp))).pop();
+  return newest?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
+}
+
 /** CPU one worker requests, in cores (from the Gateway's worker resources; 1 when unset). */
 export function workerCpu(gateway: Gateway): number {
   const cpu = gateway.spec.workers?.resources?.requests?.cpu;
