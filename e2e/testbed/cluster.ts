@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, openSync, closeSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureComponent } from "./components.js";
@@ -98,6 +98,33 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
     }
     await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+/**
+ * Why a test bed stopped before it was told to, or undefined when it did not:
+ * the supervisor's reason, the last lines of the component that exited, and
+ * the free space left on the test bed's file system (a full disk is what kills
+ * etcd first). Tests that fail with ECONNREFUSED are explained by this.
+ */
+export async function unexpectedStop(name: string): Promise<string | undefined> {
+  const dir = testbedDir(name);
+  const supervisorLog = await readFile(join(dir, "logs", "supervisor.log"), "utf8").catch(() => "");
+  const stops = supervisorLog
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { msg?: string; reason?: string })
+    .filter((e) => e.msg === "Stopping test bed" && e.reason !== "SIGTERM" && e.reason !== "SIGINT");
+  const reason = stops[0]?.reason;
+  if (reason === undefined) return undefined;
+  const lines = [`Test bed ${name} stopped on its own: ${reason}`];
+  const componentLog = /see (\S+\.log)/.exec(reason)?.[1];
+  if (componentLog) {
+    const tail = (await readFile(componentLog, "utf8").catch(() => "")).trimEnd().split("\n").slice(-30);
+    lines.push(`Last lines of ${componentLog}:`, ...tail.map((l) => `  ${l}`));
+  }
+  const fs = await statfs(dir).catch(() => undefined);
+  if (fs) lines.push(`Free space on the test bed's file system: ${((fs.bavail * fs.bsize) / 2 ** 30).toFixed(1)} GiB`);
+  return lines.join("\n");
 }
 
 /** Last resort after a killed supervisor: stops the process group of every container the local node recorded as running. */

@@ -72,6 +72,7 @@ export interface Vcsim {
   disks(vm: string): Promise<VcsimDisk[]>;
   /** Writes bytes into a VM's live disk at an offset, as a guest write (counts for CBT). */
   writeDisk(vm: string, deviceKey: number, offset: number, data: Buffer): Promise<void>;
+  /** Stops the simulator and deletes its datastores (its log stays). */
   stop(): Promise<void>;
 }
 
@@ -169,6 +170,8 @@ export async function startVcsim(opts: VcsimOptions = {}): Promise<Vcsim> {
     },
     async stop() {
       await proc.stop();
+      // The datastores hold only what the test wrote; the log stays for a post-mortem.
+      await rm(join(dir, "datastores"), { recursive: true, force: true });
     },
   };
 }
