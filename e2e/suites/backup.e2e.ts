@@ -55,7 +55,8 @@ async function get<T>(kind: string, name: string): Promise<T> {
 }
 
 interface PlanStatus {
-  lastRun?: { id?: string; result?: string; message?: string };
+  lastRun?: { id?: string; result?: string; message?: string; trigger?: string; startTime?: string };
+  nextRun?: string;
   lastResults?: { name: string; phase: string; recoveryPoint?: string; reason?: string }[];
   currentRun?: { id?: string; vms?: { name: string; phase: string; bytesDone?: number; bytesTotal?: number }[] };
 }
@@ -329,6 +330,35 @@ describe("backup and restore, end to end", () => {
     expect(check.code).toBe(0);
     expect((JSON.parse(check.stdout) as unknown[]).length).toBe(2);
     expect(await recoveryPoints("locked")).toHaveLength(2);
+  });
+
+  it("starts a run at the plan's cron time in its time zone, and none while paused", async () => {
+    await lifeboat("BackupVault", "scheduled", { backend: { filesystem: { path: join(workDir, "scheduled") } }, encryption: { keySecretRef: { name: "vault-key" } } });
+    await waitForCondition("BackupVault", ns, "scheduled", "Ready", "True");
+    // The next whole minute at least 20 s away, as Tokyo wall-clock time (UTC+9, no DST):
+    // a scheduler that ignored the time zone would fire 9 hours off.
+    const at = new Date(Math.ceil((Date.now() + 20_000) / 60_000) * 60_000);
+    const tokyo = new Date(at.getTime() + 9 * 3_600_000);
+    const schedule = { cron: `${tokyo.getUTCMinutes()} ${tokyo.getUTCHours()} * * *`, timeZone: "Asia/Tokyo" };
+    const plan = (paused: boolean) => ({ vCenterRef: { name: "vc" }, vaultRef: { name: "scheduled" }, gatewayRef: { name: "gw" }, vms: { names: [vmNames[0] ?? ""] }, retention: { keepLast: 1 }, schedule, paused });
+    await lifeboat("BackupPlan", "tokyo", plan(false));
+    await lifeboat("BackupPlan", "tokyo-paused", plan(true));
+    const planned = await eventually("the plan's next run", async () => (await get<{ status?: PlanStatus }>("BackupPlan", "tokyo")).status?.nextRun);
+    expect(planned).toBe(at.toISOString().replace(".000Z", "Z"));
+
+    const status = await eventually("the scheduled run to finish", async () => {
+      const s = (await get<{ status?: PlanStatus }>("BackupPlan", "tokyo")).status;
+      return s?.lastRun?.result ? s : undefined;
+    }, 150_000);
+    expect(status.lastRun).toMatchObject({ trigger: "Schedule", result: "Succeeded" });
+    const late = Date.parse(status.lastRun?.startTime ?? "") - at.getTime();
+    expect(late).toBeGreaterThanOrEqual(0);
+    expect(late).toBeLessThan(60_000); // in its minute, not at the next reconcile that happened by
+    expect(status.nextRun).toBe(new Date(at.getTime() + 86_400_000).toISOString().replace(".000Z", "Z"));
+    const paused = (await get<{ status?: PlanStatus }>("BackupPlan", "tokyo-paused")).status;
+    expect(paused?.lastRun).toBeUndefined();
+    expect(paused?.nextRun).toBeUndefined();
+    await eventually("the scheduled run's RecoveryPoint", async () => ((await recoveryPoints("scheduled")).length === 1 ? true : undefined));
   });
 
   it("leaves no snapshot behind on any VM", async () => {

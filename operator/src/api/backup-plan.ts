@@ -101,6 +101,7 @@ export const backupPlan: KindDefinition = {
     lastRun: object({
       id: string("Run id."),
       startTime: string("When it started.", { format: "date-time" }),
+      trigger: enumeration("What started it.", ["Schedule", "Request"]),
       completionTime: string("When it finished.", { format: "date-time" }),
       result: enumeration("Succeeded, PartiallyFailed (some VMs failed) or Failed.", ["Succeeded", "PartiallyFailed", "Failed"]),
       message: string("Summary."),

@@ -219,6 +219,7 @@ export class BackupRuns {
     status.lastRun = {
       id: run.id,
       startTime: run.startTime,
+      ...(run.trigger ? { trigger: run.trigger } : {}),
       completionTime: isoSeconds(new Date()),
       result,
       message: vms.length === 0 ? "the selection matched no VM" : `${ok} of ${vms.length} VMs backed up${failedNames.length ? `; failed: ${failedNames.join(", ")}` : ""}`,

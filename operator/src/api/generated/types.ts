@@ -745,6 +745,10 @@ export interface BackupPlanStatus {
      */
     startTime?: string;
     /**
+     * What started it.
+     */
+    trigger?: "Schedule" | "Request";
+    /**
      * When it finished.
      */
     completionTime?: string;
