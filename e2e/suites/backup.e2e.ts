@@ -309,6 +309,31 @@ describe("backup and restore, end to end", () => {
     expect(status.lastResults?.filter((r) => r.phase === "Succeeded").map((r) => r.name)).toEqual(vmNames.slice(0, 2));
   });
 
+  it("a restore waits for a free worker slot of its Gateway while a backup holds the last one", async () => {
+    // maxWorkers is 1 since the previous test; slow uploads so the backup holds the slot for a while.
+    const setFlow = (flowControl: object | null) => custom.patchNamespacedCustomObject(
+      { group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "gateways", name: "gw", body: { spec: { flowControl } } },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    await setFlow([{ days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start: "00:00", end: "23:59", bandwidth: "2Mi" }]);
+    const vm = vmNames[0] ?? "";
+    await vcsim.writeDisk(vm, await diskKey(vm), 32 * MiB, randomBytes(16 * MiB));
+    const runDone = runPlan("all", "busy");
+    await eventually(`the backup of ${vm} transferring`, async () => {
+      const entry = (await get<{ status?: PlanStatus }>("BackupPlan", "all")).status?.currentRun?.vms?.find((v) => v.name === vm);
+      return entry?.phase === "Transferring" ? true : undefined;
+    }, 120_000);
+    // The newest point: retention after this run (keepLast 2) still keeps it.
+    const point = (await recoveryPoints("vault")).filter((p) => p.spec.vm.name === vmNames[1]).pop();
+    await lifeboat("RestoreJob", "queued", { recoveryPointRef: { name: point?.metadata.name ?? "" }, gatewayRef: { name: "gw" }, target: { imageFile: { path: join(workDir, "queued") } } });
+    const waiting = await waitForCondition("RestoreJob", ns, "queued", "Succeeded", "Unknown", "WaitingForGateway");
+    expect(waiting.message).toContain("Gateway gw runs 1 of its 1 workers");
+    const status = await runDone;
+    expect(status.lastResults?.find((r) => r.name === vm)?.phase).toBe("Succeeded");
+    await setFlow(null);
+    await waitForCondition("RestoreJob", ns, "queued", "Succeeded", "True", undefined, 120_000);
+  });
+
   it("brings a deleted RecoveryPoint back from the vault, and deleting a plan deletes nothing in it", async () => {
     const [first] = await recoveryPoints("locked");
     if (!first) throw new Error("no recovery point in the locked vault");

@@ -15,6 +15,7 @@ import { hostname } from "node:os";
 import * as k8s from "@kubernetes/client-node";
 import { BackupPlanReconciler } from "./controllers/backup-plan-controller.js";
 import { BackupVaultReconciler } from "./controllers/backup-vault-controller.js";
+import { GatewayCapacity } from "./controllers/gateway-capacity.js";
 import { GatewayReconciler } from "./controllers/gateway-controller.js";
 import { ProtectedServerReconciler } from "./controllers/protected-server-controller.js";
 import { RecoveryPointReconciler } from "./controllers/recovery-point-controller.js";
@@ -51,9 +52,11 @@ async function main(): Promise<void> {
   manager.add(new GatewayReconciler());
   const vcenters = new VCenterConnections(log);
   manager.add(new VCenterReconciler(vcenters));
-  manager.add(new BackupPlanReconciler(vcenters));
+  // Backup runs and restores share each Gateway's worker slots.
+  const gatewayCapacity = new GatewayCapacity();
+  manager.add(new BackupPlanReconciler(vcenters, gatewayCapacity));
   manager.add(new RecoveryPointReconciler());
-  manager.add(new RestoreJobReconciler(vcenters));
+  manager.add(new RestoreJobReconciler(vcenters, gatewayCapacity));
   manager.add(new SitePairReconciler());
   manager.add(new ProtectedServerReconciler());
 

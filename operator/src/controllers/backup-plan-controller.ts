@@ -4,6 +4,7 @@ import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { WithKind } from "../runtime/kube.js";
 import { BackupRuns, PROGRESS_INTERVAL_MS } from "./backup-runs.js";
+import type { GatewayCapacity } from "./gateway-capacity.js";
 import { firstProblem, problemCondition, resolveRef, type Checked, type Problem } from "./references.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
@@ -52,9 +53,11 @@ export function dueRun(plan: BackupPlan, now: Date): { trigger: "Schedule" | "Re
 export class BackupPlanReconciler implements Reconciler<BackupPlan> {
   readonly kind = "BackupPlan";
   readonly readyCondition = "Ready";
-  private readonly runs = new BackupRuns();
+  private readonly runs: BackupRuns;
 
-  constructor(private readonly vcenters: VCenterConnections) {}
+  constructor(private readonly vcenters: VCenterConnections, capacity: GatewayCapacity) {
+    this.runs = new BackupRuns(capacity);
+  }
 
   async reconcile(plan: WithKind<BackupPlan>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = plan.metadata.namespace ?? "";

@@ -6,9 +6,10 @@ import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime/kube.js";
 import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
 import { reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
-import { labelValue, lastExitCode, secretEnvFor, shortHash, WORKER_LABELS, workerCpu, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { labelValue, lastExitCode, secretEnvFor, shortHash, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
+import type { GatewayCapacity } from "./gateway-capacity.js";
 import { vaultSpecOf } from "./vault-access.js";
 import { fetchProgress, setBandwidth } from "./worker-progress.js";
 
@@ -58,6 +59,8 @@ export class BackupRuns {
   /** Last bandwidth each worker was told, so it is only sent when it changes. */
   private readonly toldBandwidth = new Map<string, number>();
 
+  constructor(private readonly capacity: GatewayCapacity) {}
+
   /** Records a new run over the selected VMs. */
   start(plan: BackupPlan, trigger: "Schedule" | "Request", vms: readonly { name: string; moRef: string }[], now: Date = new Date()): void {
     const status = (plan.status ??= {});
@@ -87,23 +90,21 @@ export class BackupRuns {
     const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${WORKER_LABELS.plan}=${labelValue(plan.metadata.name ?? "")},${WORKER_LABELS.run}=${run.id}` });
 
     // Capacity: every active worker of this Gateway counts, whatever plan or restore it serves.
-    const gatewayJobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${WORKER_LABELS.gateway}=${labelValue(gateway.metadata.name ?? "")}` });
-    let active = gatewayJobs.items.filter((j) => !jobFinished(j)).length;
-    const limit = Math.max(1, Math.min(gateway.spec.maxWorkers ?? 4, Math.floor((gateway.spec.maxCpu ?? 4) / workerCpu(gateway))));
     const flow = flowControlState(gateway.spec.flowControl ?? [], gateway.spec.timeZone ?? "UTC");
-    const share = flow.limit === undefined ? 0 : flow.limit / Math.max(1, active);
-
-    for (const vm of run.vms ?? []) {
-      if (TERMINAL.has(vm.phase)) continue;
-      const job = jobByName.get(vm.job ?? "");
-      if (!job) {
-        if (active >= limit) continue;
-        await this.createJob(rc, run, vm, share, ctx);
-        active++;
-        continue;
+    await this.capacity.withSlots(ctx.kube, ns, gateway, async (slots) => {
+      const share = flow.limit === undefined ? 0 : flow.limit / Math.max(1, slots.active);
+      for (const vm of run.vms ?? []) {
+        if (TERMINAL.has(vm.phase)) continue;
+        const job = jobByName.get(vm.job ?? "");
+        if (!job) {
+          if (slots.active >= slots.limit) continue;
+          await this.createJob(rc, run, vm, share, ctx);
+          slots.active++;
+          continue;
+        }
+        await this.observe(rc, vm, job, pods.items, share, ctx);
       }
-      await this.observe(rc, vm, job, pods.items, share, ctx);
-    }
+    });
 
     if ((run.vms ?? []).every((vm) => TERMINAL.has(vm.phase))) {
       await this.finish(rc, run, ctx);
@@ -285,10 +286,6 @@ const workerPhase: Record<WorkerProgress["phase"], VmRun["phase"]> = {
   Succeeded: "Committing",
   Failed: "Committing",
 };
-
-function jobFinished(job: k8s.V1Job): boolean {
-  return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-}
 
 /** Touches an annotation on the vault so its controller syncs RecoveryPoints now rather than at its next poll. */
 export async function requestVaultSync(vault: WithKind<BackupVault>, ctx: ReconcileContext): Promise<void> {

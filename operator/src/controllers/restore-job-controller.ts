@@ -6,6 +6,7 @@ import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
 import { lastExitCode, secretEnvFor, shortHash, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
+import type { GatewayCapacity } from "./gateway-capacity.js";
 import { firstProblem, problemCondition, readSecretKeys, resolveRef, type Checked } from "./references.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
@@ -48,7 +49,10 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
   readonly kind = "RestoreJob";
   readonly readyCondition = "Succeeded";
 
-  constructor(private readonly vcenters: VCenterConnections) {}
+  constructor(
+    private readonly vcenters: VCenterConnections,
+    private readonly capacity: GatewayCapacity,
+  ) {}
 
   async reconcile(job: WithKind<RestoreJob>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = job.metadata.namespace ?? "";
@@ -99,14 +103,21 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       return undefined;
     }
 
-    {
+    // A restore takes one of the Gateway's worker slots, as a backup worker does.
+    const started = await this.capacity.withSlots(ctx.kube, ns, gateway.value, async (slots) => {
+      if (slots.active >= slots.limit) return { busy: `${slots.active} of its ${slots.limit}` };
       await this.createWorker(job, name, spec, vault.value, gateway.value, vc?.ok ? vc.value : undefined, ctx);
-      status.phase = "Running";
-      status.startTime = isoSeconds(new Date());
-      ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "Running", message: `restore worker ${name} started` });
-      await ctx.events.record(job, "Normal", "Started", `restoring ${rp.value.metadata.name ?? ""} with worker ${name}`);
+      return undefined;
+    });
+    if (started?.busy) {
+      ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "WaitingForGateway", message: `Gateway ${job.spec.gatewayRef.name} runs ${started.busy} workers; the restore starts when one finishes` });
       return { requeueAfterMs: PROGRESS_INTERVAL_MS };
     }
+    status.phase = "Running";
+    status.startTime = isoSeconds(new Date());
+    ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "Running", message: `restore worker ${name} started` });
+    await ctx.events.record(job, "Normal", "Started", `restoring ${rp.value.metadata.name ?? ""} with worker ${name}`);
+    return { requeueAfterMs: PROGRESS_INTERVAL_MS };
   }
 
   private workerSpec(job: RestoreJob, rp: RecoveryPoint, vault: BackupVault, vc: VCenter | undefined): RestoreWorkerSpec | undefined {

@@ -1,0 +1,50 @@
+import type * as k8s from "@kubernetes/client-node";
+import type { Gateway } from "../api/generated/types.js";
+import { KeyedLock } from "../runtime/keyed-lock.js";
+import type { Kube } from "../runtime/kube.js";
+import { labelValue, WORKER_LABELS, workerCpu } from "../workloads/worker-job.js";
+
+/** True once a Job has finished, either way: it no longer holds a worker slot. */
+export function jobFinished(job: k8s.V1Job): boolean {
+  return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+}
+
+/**
+ * How many workers a Gateway runs at once: its maxWorkers, and no more than
+ * fit in its maxCpu at the CPU each worker requests (at least one, so a plan
+ * whose workers ask for more than maxCpu still progresses, one at a time).
+ */
+export function gatewayWorkerLimit(gateway: Gateway): number {
+  return Math.max(1, Math.min(gateway.spec.maxWorkers ?? 4, Math.floor((gateway.spec.maxCpu ?? 4) / workerCpu(gateway))));
+}
+
+/** The slots of one Gateway while its lock is held: how many are taken, how many exist. */
+export interface GatewaySlots {
+  active: number;
+  readonly limit: number;
+}
+
+/**
+ * Hands out a Gateway's worker slots to backup runs and restores alike.
+ *
+ * Counting and creating must be one step: two plans (or a plan and a
+ * restore) reconciled at the same time would otherwise both see a free slot
+ * and both take it. Only the leader creates workers, so a lock in this
+ * process is enough; the count is read from the API server, not a cache, so
+ * it includes Jobs created a moment ago.
+ */
+export class GatewayCapacity {
+  private readonly lock = new KeyedLock();
+
+  /**
+   * Runs `use` with the Gateway's slots counted and no other user of the same
+   * Gateway running; `use` increments `active` for every worker it creates.
+   */
+  withSlots<T>(kube: Kube, namespace: string, gateway: Gateway, use: (slots: GatewaySlots) => Promise<T>): Promise<T> {
+    const name = gateway.metadata.name ?? "";
+    return this.lock.run(`${namespace}/${name}`, async () => {
+      const jobs = await kube.batch.listNamespacedJob({ namespace, labelSelector: `${WORKER_LABELS.gateway}=${labelValue(name)}` });
+      return use({ active: jobs.items.filter((j) => !jobFinished(j)).length, limit: gatewayWorkerLimit(gateway) });
+    });
+  }
+}
