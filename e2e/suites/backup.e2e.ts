@@ -317,7 +317,7 @@ describe("backup and restore, end to end", () => {
     );
     await setFlow([{ days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start: "00:00", end: "23:59", bandwidth: "2Mi" }]);
     const vm = vmNames[0] ?? "";
-    await vcsim.writeDisk(vm, await diskKey(vm), 32 * MiB, randomBytes(16 * MiB));
+    await vcsim.writeDisk(vm, await diskKey(vm), 32 * MiB, randomBytes(32 * MiB)); // 16 s at 2 MiB/s
     const runDone = runPlan("all", "busy");
     await eventually(`the backup of ${vm} transferring`, async () => {
       const entry = (await get<{ status?: PlanStatus }>("BackupPlan", "all")).status?.currentRun?.vms?.find((v) => v.name === vm);
@@ -360,9 +360,9 @@ describe("backup and restore, end to end", () => {
   it("starts a run at the plan's cron time in its time zone, and none while paused", async () => {
     await lifeboat("BackupVault", "scheduled", { backend: { filesystem: { path: join(workDir, "scheduled") } }, encryption: { keySecretRef: { name: "vault-key" } } });
     await waitForCondition("BackupVault", ns, "scheduled", "Ready", "True");
-    // The next whole minute at least 20 s away, as Tokyo wall-clock time (UTC+9, no DST):
-    // a scheduler that ignored the time zone would fire 9 hours off.
-    const at = new Date(Math.ceil((Date.now() + 20_000) / 60_000) * 60_000);
+    // The next whole minute at least 30 s away (time for the plan's first reconcile),
+    // as Tokyo wall-clock time (UTC+9, no DST): a scheduler ignoring the time zone would fire 9 hours off.
+    const at = new Date(Math.ceil((Date.now() + 30_000) / 60_000) * 60_000);
     const tokyo = new Date(at.getTime() + 9 * 3_600_000);
     const schedule = { cron: `${tokyo.getUTCMinutes()} ${tokyo.getUTCHours()} * * *`, timeZone: "Asia/Tokyo" };
     const plan = (paused: boolean) => ({ vCenterRef: { name: "vc" }, vaultRef: { name: "scheduled" }, gatewayRef: { name: "gw" }, vms: { names: [vmNames[0] ?? ""] }, retention: { keepLast: 1 }, schedule, paused });
