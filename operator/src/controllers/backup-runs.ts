@@ -228,7 +228,10 @@ export class BackupRuns {
     status.lastResults = vms;
     delete status.currentRun;
     await ctx.events.record(plan, result === "Succeeded" ? "Normal" : "Warning", `Run${result}`, status.lastRun.message ?? "");
-    ctx.metrics.backupRuns.inc({ namespace: plan.metadata.namespace ?? "", plan: plan.metadata.name ?? "", result });
+    // Counted once the finished run is recorded: a conflicting status write repeats this reconcile.
+    ctx.afterStatusWrite(() => {
+      ctx.metrics.backupRuns.inc({ namespace: plan.metadata.namespace ?? "", plan: plan.metadata.name ?? "", result });
+    });
     for (const vm of vms) {
       const labels = { namespace: plan.metadata.namespace ?? "", plan: plan.metadata.name ?? "", vm: vm.name };
       ctx.metrics.backupBytesDone.remove(labels);

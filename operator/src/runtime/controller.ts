@@ -36,6 +36,12 @@ export interface ReconcileContext {
   readonly events: Events;
   /** The process's metrics, for domain metrics (backup progress, vault sizes). */
   readonly metrics: OperatorMetrics;
+  /**
+   * Runs `effect` once the status this reconcile observed has been written,
+   * like Events: for counters that must count a transition once, even when
+   * the status write conflicts and the reconcile runs again.
+   */
+  afterStatusWrite(effect: () => void): void;
   /** Sets a condition on the object's status, stamping observedGeneration and keeping transition times. */
   setCondition(obj: LifeboatObject, condition: ConditionInput): void;
   /** Queues an object of this controller for another reconcile, for changes seen outside the cluster (a vCenter's change feed). */
@@ -178,17 +184,23 @@ export class Controller<T extends LifeboatObject> {
     }
   }
 
-  private context(log: Logger, pendingEvents: (() => Promise<void>)[]): ReconcileContext {
+  private context(log: Logger, pendingEffects: (() => Promise<void>)[]): ReconcileContext {
     return {
       kube: this.opts.kube,
       log,
       events: {
         record: (obj, type, reason, message) => {
-          pendingEvents.push(() => this.opts.events.record(obj, type, reason, message));
+          pendingEffects.push(() => this.opts.events.record(obj, type, reason, message));
           return Promise.resolve();
         },
       },
       metrics: this.opts.metrics,
+      afterStatusWrite: (effect) => {
+        pendingEffects.push(() => {
+          effect();
+          return Promise.resolve();
+        });
+      },
       enqueue: (obj) => { this.enqueue(objectKey(obj)); },
       setCondition: (obj, condition) => {
         const status = (obj.status ??= {});
@@ -203,10 +215,11 @@ export class Controller<T extends LifeboatObject> {
     const log = this.log.child({ kind: r.kind, namespace, name });
     let obj = await this.opts.kube.get<T>(r.kind, namespace, name);
     if (!obj) return undefined;
-    const pendingEvents: (() => Promise<void>)[] = [];
-    const ctx = this.context(log, pendingEvents);
-    const flushEvents = async () => {
-      for (const record of pendingEvents.splice(0)) await record();
+    // Events and other effects held until the status write (see ReconcileContext.events).
+    const pendingEffects: (() => Promise<void>)[] = [];
+    const ctx = this.context(log, pendingEffects);
+    const flushEffects = async () => {
+      for (const effect of pendingEffects.splice(0)) await effect();
     };
     const finalizers = obj.metadata.finalizers ?? [];
 
@@ -216,11 +229,11 @@ export class Controller<T extends LifeboatObject> {
       const result = r.finalize ? await r.finalize(obj, ctx) : undefined;
       if (result?.requeueAfterMs !== undefined) {
         await this.writeStatusIfChanged(obj, before);
-        await flushEvents();
+        await flushEffects();
         return result;
       }
       await this.opts.kube.setFinalizers(obj, finalizers.filter((f) => f !== r.finalizer));
-      await flushEvents();
+      await flushEffects();
       log.info("Removed finalizer");
       return undefined;
     }
@@ -248,9 +261,9 @@ export class Controller<T extends LifeboatObject> {
       result = await r.reconcile(obj, ctx);
     } finally {
       // Deferred status write: what the reconciler observed is recorded even when it failed;
-      // its Events follow only once that write has succeeded.
+      // its Events and effects follow only once that write has succeeded.
       await this.writeStatusIfChanged(obj, before);
-      await flushEvents();
+      await flushEffects();
     }
     return result;
   }
