@@ -8,7 +8,7 @@ export default async function globalTeardown() {
   if (!name) return;
   // A test bed that died mid-run fails every later test with ECONNREFUSED;
   // say why it died, where the test output will be read.
-  const crash = await unexpectedStop(name);
+  const crash = await unexpectedStop(name).catch((err) => `Could not tell why test bed ${name} stopped: ${err}`);
   if (crash) console.log(crash);
   await clusterDown(name, (line) => console.log(`  ${line}`));
   // Keep the logs of a crashed test bed, or when asked; otherwise tidy up.

@@ -9,7 +9,8 @@ const logs = join(testbedDir(name), "logs");
 
 async function supervisorLog(...entries: Record<string, unknown>[]): Promise<void> {
   await mkdir(logs, { recursive: true });
-  await writeFile(join(logs, "supervisor.log"), `${entries.map((e) => JSON.stringify(e)).join("\n")}\nnot json\n`);
+  // Lines that are not JSON, or cut short (a full disk), are skipped.
+  await writeFile(join(logs, "supervisor.log"), `not json\n${entries.map((e) => JSON.stringify(e)).join("\n")}\n{"msg":"Stopp`);
 }
 
 afterEach(async () => {

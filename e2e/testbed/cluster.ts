@@ -111,9 +111,8 @@ export async function unexpectedStop(name: string): Promise<string | undefined> 
   const supervisorLog = await readFile(join(dir, "logs", "supervisor.log"), "utf8").catch(() => "");
   const stops = supervisorLog
     .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { msg?: string; reason?: string })
-    .filter((e) => e.msg === "Stopping test bed" && e.reason !== "SIGTERM" && e.reason !== "SIGINT");
+    .map(parseLogLine)
+    .filter((e) => e?.msg === "Stopping test bed" && e.reason !== "SIGTERM" && e.reason !== "SIGINT");
   const reason = stops[0]?.reason;
   if (reason === undefined) return undefined;
   const lines = [`Test bed ${name} stopped on its own: ${reason}`];
@@ -125,6 +124,15 @@ export async function unexpectedStop(name: string): Promise<string | undefined> 
   const fs = await statfs(dir).catch(() => undefined);
   if (fs) lines.push(`Free space on the test bed's file system: ${((fs.bavail * fs.bsize) / 2 ** 30).toFixed(1)} GiB`);
   return lines.join("\n");
+}
+
+/** A supervisor log line, or undefined for one that is not JSON (cut short when the disk filled up, say). */
+function parseLogLine(line: string): { msg?: string; reason?: string } | undefined {
+  try {
+    return JSON.parse(line) as { msg?: string; reason?: string };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Last resort after a killed supervisor: stops the process group of every container the local node recorded as running. */

@@ -90,21 +90,23 @@ export class BackupRuns {
     const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${WORKER_LABELS.plan}=${labelValue(plan.metadata.name ?? "")},${WORKER_LABELS.run}=${run.id}` });
 
     // Capacity: every active worker of this Gateway counts, whatever plan or restore it serves.
+    // Only counting and creating hold the Gateway's lock; following the workers (vault reads,
+    // worker HTTP calls) happens after, so a slow vault never stalls the Gateway's other users.
     const flow = flowControlState(gateway.spec.flowControl ?? [], gateway.spec.timeZone ?? "UTC");
-    await this.capacity.withSlots(ctx.kube, ns, gateway, async (slots) => {
-      const share = flow.limit === undefined ? 0 : flow.limit / Math.max(1, slots.active);
-      for (const vm of run.vms ?? []) {
-        if (TERMINAL.has(vm.phase)) continue;
-        const job = jobByName.get(vm.job ?? "");
-        if (!job) {
-          if (slots.active >= slots.limit) continue;
-          await this.createJob(rc, run, vm, share, ctx);
-          slots.active++;
-          continue;
-        }
-        await this.observe(rc, vm, job, pods.items, share, ctx);
+    const share = (active: number): number => (flow.limit === undefined ? 0 : flow.limit / Math.max(1, active));
+    const waiting = (run.vms ?? []).filter((vm) => !TERMINAL.has(vm.phase) && !jobByName.has(vm.job ?? ""));
+    const active = await this.capacity.withSlots(ctx.kube, ns, gateway, async (slots) => {
+      for (const vm of waiting) {
+        if (slots.active >= slots.limit) break;
+        await this.createJob(rc, run, vm, share(slots.active + 1), ctx);
+        slots.active++;
       }
+      return slots.active;
     });
+    for (const vm of run.vms ?? []) {
+      const job = jobByName.get(vm.job ?? "");
+      if (job && !TERMINAL.has(vm.phase)) await this.observe(rc, vm, job, pods.items, share(active), ctx);
+    }
 
     if ((run.vms ?? []).every((vm) => TERMINAL.has(vm.phase))) {
       await this.finish(rc, run, ctx);

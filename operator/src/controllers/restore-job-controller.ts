@@ -36,6 +36,9 @@ export function imageFilePaths(dir: string, rp: RecoveryPoint, diskKeys?: readon
   return keys.map((k) => `${dir.replace(/\/+$/, "")}/${vm}-disk-${k}.raw`);
 }
 
+/** How often a restore waiting for a Gateway slot looks again (workers run for minutes). */
+const SLOT_POLL_MS = 10_000;
+
 /**
  * Restores a recovery point (seed 000) by running one restore worker: to a
  * new VM (or over the original, only with confirmInPlace, which the API
@@ -111,7 +114,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     });
     if (started?.busy) {
       ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "WaitingForGateway", message: `Gateway ${job.spec.gatewayRef.name} runs ${started.busy} workers; the restore starts when one finishes` });
-      return { requeueAfterMs: PROGRESS_INTERVAL_MS };
+      return { requeueAfterMs: SLOT_POLL_MS };
     }
     status.phase = "Running";
     status.startTime = isoSeconds(new Date());

@@ -360,14 +360,10 @@ func (h *harness) stamp(ld *liveDisk, offset, n int64) {
 }
 
 // afterUpload follows a whole-file upload through the datastore interface
-// (PUT /folder/...): the new content replaces the disk, so every block
-// changed, and the file keeps the disk's capacity.
-func (h *harness) afterUpload(dsName, relPath string) {
-	dir, err := h.datastoreDir(nil, dsName)
-	if err != nil {
-		return
-	}
-	p := filepath.Join(dir, filepath.FromSlash(relPath))
+// (PUT /folder/...) to the file at p: when it is a disk's data, the new
+// content replaces the disk, so every block changed, and the file keeps the
+// disk's capacity.
+func (h *harness) afterUpload(p string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ld := h.byFlat[p]

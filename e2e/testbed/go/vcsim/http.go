@@ -14,9 +14,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/vmware/govmomi/simulator"
 )
 
 const harnessPrefix = "/lifeboat-harness/"
@@ -48,8 +51,7 @@ func (h *harness) serveUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad datastore path", http.StatusBadRequest)
 		return
 	}
-	dsName := r.URL.Query().Get("dsName")
-	dir, err := h.datastoreDir(nil, dsName)
+	dir, err := h.uploadDatastoreDir(r.URL.Query().Get("dcPath"), r.URL.Query().Get("dsName"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
@@ -66,8 +68,33 @@ func (h *harness) serveUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	h.afterUpload(dsName, rel)
+	h.afterUpload(p)
 	w.WriteHeader(http.StatusOK)
+}
+
+// uploadDatastoreDir finds the directory of the datastore a /folder request
+// names, as the simulator's handler does: dcPath picks the datacenter (the
+// only one when empty), dsName its datastore (the only one when empty).
+func (h *harness) uploadDatastoreDir(dcPath, dsName string) (string, error) {
+	var dcs []*simulator.Datacenter
+	for _, e := range h.model.Map().All("Datacenter") {
+		if dc, ok := e.(*simulator.Datacenter); ok && (dcPath == "" || dc.Name == path.Base(dcPath)) {
+			dcs = append(dcs, dc)
+		}
+	}
+	if len(dcs) != 1 {
+		return "", fmt.Errorf("dcPath %q matches %d datacenters, not one", dcPath, len(dcs))
+	}
+	var dirs []string
+	for _, ref := range dcs[0].Datastore {
+		if ds, ok := h.model.Map().Get(ref).(*simulator.Datastore); ok && (dsName == "" || ds.Name == dsName) {
+			dirs = append(dirs, ds.Summary.Url)
+		}
+	}
+	if len(dirs) != 1 {
+		return "", fmt.Errorf("dsName %q matches %d datastores of datacenter %s, not one", dsName, len(dirs), dcs[0].Name)
+	}
+	return dirs[0], nil
 }
 
 // sparseChunk is the granularity at which zeros are left as holes.
@@ -75,7 +102,7 @@ const sparseChunk = 64 << 10
 
 // writeSparse replaces the file at p with the content of body, leaving every
 // all-zero sparseChunk unwritten (a hole reads as zeros). A body that ends
-// before its declared length (-1: unknown) is an error.
+// before its declared length (-1: unknown), or is cut off, is an error.
 func writeSparse(p string, body io.Reader, length int64) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
@@ -88,7 +115,7 @@ func writeSparse(p string, body io.Reader, length int64) error {
 	buf := make([]byte, 1<<20)
 	var size int64
 	for {
-		n, rerr := io.ReadFull(body, buf)
+		n, rerr := fill(body, buf)
 		for o := 0; o < n; o += sparseChunk {
 			chunk := buf[o:min(o+sparseChunk, n)]
 			if !bytes.Equal(chunk, zeros[:len(chunk)]) {
@@ -99,7 +126,7 @@ func writeSparse(p string, body io.Reader, length int64) error {
 			}
 		}
 		size += int64(n)
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+		if errors.Is(rerr, io.EOF) {
 			break
 		}
 		if rerr != nil {
@@ -116,6 +143,21 @@ func writeSparse(p string, body io.Reader, length int64) error {
 		return err
 	}
 	return f.Close()
+}
+
+// fill reads into buf until it is full or the body ends. Unlike io.ReadFull
+// it keeps a body that was cut off (io.ErrUnexpectedEOF from the HTTP server)
+// apart from one that ended (io.EOF).
+func fill(body io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := body.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (h *harness) authorized(r *http.Request) bool {
