@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
+import { isoSeconds } from "../../operator/src/util/time.js";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
+import { WORKER_LABELS } from "../../operator/src/workloads/worker-job.js";
 import { repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { installLifeboat, leaseHolder, operatorPods, waitForCondition } from "../support/lifeboat.js";
@@ -316,7 +318,7 @@ describe("backup and restore, end to end", () => {
     await batch.createNamespacedJob({
       namespace: ns,
       body: {
-        metadata: { name: "slot-holder", labels: { "lifeboat.io/gateway": "gw" } },
+        metadata: { name: "slot-holder", labels: { [WORKER_LABELS.gateway]: "gw" } },
         spec: { suspend: true, template: { spec: { restartPolicy: "Never", containers: [{ name: "hold", image: "node:20", command: ["node", "-e", "0"] }] } } },
       },
     });
@@ -367,7 +369,7 @@ describe("backup and restore, end to end", () => {
     await lifeboat("BackupPlan", "tokyo", plan(false));
     await lifeboat("BackupPlan", "tokyo-paused", plan(true));
     const planned = await eventually("the plan's next run", async () => (await get<{ status?: PlanStatus }>("BackupPlan", "tokyo")).status?.nextRun);
-    expect(planned).toBe(at.toISOString().replace(".000Z", "Z"));
+    expect(planned).toBe(isoSeconds(at));
 
     await waitForCondition("BackupPlan", ns, "tokyo-paused", "Ready", "True", "Paused");
     const status = await eventually("the scheduled run to finish", async () => {
@@ -378,7 +380,7 @@ describe("backup and restore, end to end", () => {
     const late = Date.parse(status.lastRun?.startTime ?? "") - at.getTime();
     expect(late).toBeGreaterThanOrEqual(0);
     expect(late).toBeLessThan(60_000); // in its minute, not at the next reconcile that happened by
-    expect(status.nextRun).toBe(new Date(at.getTime() + 86_400_000).toISOString().replace(".000Z", "Z"));
+    expect(status.nextRun).toBe(isoSeconds(new Date(at.getTime() + 86_400_000)));
     const paused = (await get<{ status?: PlanStatus }>("BackupPlan", "tokyo-paused")).status;
     expect(paused?.lastRun).toBeUndefined();
     expect(paused?.nextRun).toBeUndefined();

@@ -5,7 +5,7 @@ import type { Kube } from "../runtime/kube.js";
 import { labelValue, WORKER_LABELS, workerCpu } from "../workloads/worker-job.js";
 
 /** True once a Job has finished, either way: it no longer holds a worker slot. */
-export function jobFinished(job: k8s.V1Job): boolean {
+function jobFinished(job: k8s.V1Job): boolean {
   return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
 }
 
@@ -14,7 +14,7 @@ export function jobFinished(job: k8s.V1Job): boolean {
  * fit in its maxCpu at the CPU each worker requests (at least one, so a plan
  * whose workers ask for more than maxCpu still progresses, one at a time).
  */
-export function gatewayWorkerLimit(gateway: Gateway): number {
+function gatewayWorkerLimit(gateway: Gateway): number {
   return Math.max(1, Math.min(gateway.spec.maxWorkers ?? 4, Math.floor((gateway.spec.maxCpu ?? 4) / workerCpu(gateway))));
 }
 

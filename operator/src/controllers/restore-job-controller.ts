@@ -107,13 +107,13 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     }
 
     // A restore takes one of the Gateway's worker slots, as a backup worker does.
-    const started = await this.capacity.withSlots(ctx.kube, ns, gateway.value, async (slots) => {
+    const noSlot = await this.capacity.withSlots(ctx.kube, ns, gateway.value, async (slots) => {
       if (slots.active >= slots.limit) return { busy: `${slots.active} of its ${slots.limit}` };
       await this.createWorker(job, name, spec, vault.value, gateway.value, vc?.ok ? vc.value : undefined, ctx);
       return undefined;
     });
-    if (started?.busy) {
-      ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "WaitingForGateway", message: `Gateway ${job.spec.gatewayRef.name} runs ${started.busy} workers; the restore starts when one finishes` });
+    if (noSlot) {
+      ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "WaitingForGateway", message: `Gateway ${job.spec.gatewayRef.name} runs ${noSlot.busy} workers; the restore starts when one finishes` });
       return { requeueAfterMs: SLOT_POLL_MS };
     }
     status.phase = "Running";
