@@ -152,7 +152,7 @@ describe.each(backends)("lifeboat vault on $name", (backend) => {
     expect(checked.code).toBe(0);
   });
 
-  it("never deletes a locked point: the CLI refuses, and so does the S3 server", async () => {
+  it("never deletes a locked point: the CLI refuses, and so does the S3 server; a deleted index is rebuilt", async () => {
     const repo = backend.lockedRepo("locked");
     const dir = await mkdtemp(join(work, `${backend.name}-lock-`));
     await writeFile(join(dir, "disk.img"), diskImage(4));
@@ -182,9 +182,24 @@ describe.each(backends)("lifeboat vault on $name", (backend) => {
         await expect(client.send(new DeleteObjectCommand({ Bucket: "vault-locked", Key: v.Key, VersionId: v.VersionId }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
         await expect(client.send(new DeleteObjectCommand({ Bucket: "vault-locked", Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: true }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
       }
+      // The index is not retained (prune rewrites it), so it can be deleted, every version of it.
+      const indexVersions = (versions.Versions ?? []).filter((v) => v.Key?.includes("/index/"));
+      expect(indexVersions.length).toBeGreaterThanOrEqual(1);
+      for (const v of indexVersions) await client.send(new DeleteObjectCommand({ Bucket: "vault-locked", Key: v.Key, VersionId: v.VersionId }));
     } finally {
       client.destroy();
     }
+    // Without an index prune would take every pack for a leftover: it refuses, and says what to run.
+    const refusedPrune = await cli(["prune", "--repo", repo, "--margin", "0s"], env);
+    expect(refusedPrune.code).toBe(1);
+    expect(refusedPrune.stderr).toContain("[IndexIncomplete]");
+    expect(refusedPrune.stderr).toContain("lifeboat vault repair-index");
+    const repaired = JSON.parse(await ok(["repair-index", "--repo", repo, "--json"], env)) as { packs: number; blocks: number; unreadablePacks: string[] };
+    expect(repaired.packs).toBeGreaterThanOrEqual(1);
+    expect(repaired.unreadablePacks).toEqual([]);
+    await ok(["prune", "--repo", repo, "--margin", "0s"], env);
+    await ok(["restore", "--repo", repo, point.id, "--target", join(dir, "restored.img")], env);
+    expect((await readFile(join(dir, "restored.img"))).equals(await readFile(join(dir, "disk.img")))).toBe(true);
     expect((await cli(["check", "--repo", repo, "--read-data"], env)).code).toBe(0);
   });
 

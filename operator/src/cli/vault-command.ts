@@ -1,6 +1,6 @@
 /**
  * `lifeboat vault ...`: init, backup, restore, ls, forget, prune, check,
- * stats on a vault given by --repo (a directory or s3://bucket/prefix). The
+ * repair-index, stats on a vault given by --repo (a directory or s3://bucket/prefix). The
  * key comes from --key-file, LIFEBOAT_VAULT_KEY_FILE or LIFEBOAT_VAULT_KEY;
  * S3 credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Results go
  * to stdout (JSON with --json), progress and errors to stderr. Exit codes:
@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import {
   backup, check, forget, formatSize, initVault, openDiskSource, openDiskTarget, openVault, parseDuration, parseSize, prune,
-  reasonOf, restoreDisk, stats, VaultError, type DiskBackup, type DiskSource, type Extent, type RetentionPolicy,
+  reasonOf, repairIndex, restoreDisk, stats, VaultError, type DiskBackup, type DiskSource, type Extent, type RetentionPolicy,
   type Vault, type VaultBackendSpec, type VaultSpec,
 } from "../vault/index.js";
 import { ProgressReporter } from "./progress.js";
@@ -42,6 +42,7 @@ Commands:
                                   --keep-yearly N --max-age 90d [--group-by plan,vm] [--dry-run]
   prune     free unused data      [--margin 1h] [--dry-run]
   check     verify the vault      [--read-data]
+  repair-index  rebuild the index from the packs' own headers (after index objects were lost)
   stats     show sizes and dedup
 
 Common options:
@@ -328,6 +329,14 @@ async function cmdCheck(values: Values): Promise<number> {
   });
 }
 
+async function cmdRepairIndex(values: Values): Promise<number> {
+  return withVault(values, async (vault) => {
+    const result = await repairIndex(vault, { log: values.json ? undefined : (line) => process.stderr.write(`${line}\n`) });
+    out(values, result, `Rebuilt the index: ${result.packs} packs, ${result.blocks} blocks; replaced ${result.replacedIndexObjects} index objects${result.unreadablePacks.length ? `; ${result.unreadablePacks.length} packs did not open and were left out (run check)` : ""}`);
+    return result.unreadablePacks.length ? 1 : 0;
+  });
+}
+
 async function cmdStats(values: Values): Promise<number> {
   return withVault(values, async (vault) => {
     const s = await stats(vault);
@@ -350,6 +359,7 @@ const COMMANDS: Record<string, { options: ParseArgsConfig["options"]; run: (valu
   },
   prune: { options: { margin: { type: "string" }, "dry-run": { type: "boolean" } }, run: cmdPrune },
   check: { options: { "read-data": { type: "boolean" } }, run: cmdCheck },
+  "repair-index": { options: {}, run: cmdRepairIndex },
   stats: { options: {}, run: cmdStats },
 };
 

@@ -13,7 +13,6 @@ import { BlobError, ID_BYTES } from "./crypto.js";
 import { describeError } from "./errors.js";
 import { baseName, paths } from "./format.js";
 import { HOLE } from "./manifest.js";
-import { decodePackHeader, PACK_TRAILER, parsePackTrailer } from "./pack.js";
 import { isStale, listLocks, RepositoryLock } from "./repo-lock.js";
 import { mapLimit, type Vault } from "./vault.js";
 
@@ -76,10 +75,7 @@ async function checkLocked(vault: Vault, options: CheckOptions): Promise<CheckRe
       return;
     }
     try {
-      const trailer = await vault.backend.getRange(paths.pack(pack), object.size - PACK_TRAILER, PACK_TRAILER);
-      const headerLength = parsePackTrailer(trailer, pack);
-      const header = await vault.backend.getRange(paths.pack(pack), object.size - PACK_TRAILER - headerLength, headerLength);
-      const entries = decodePackHeader(vault.keys, header, pack);
+      const entries = await vault.readPackHeader(pack, object.size);
       const inPack = new Map(entries.map((e) => [idKey(e.id), e]));
       for (const { key, loc } of byPack.get(pack) ?? []) {
         const e = inPack.get(key);

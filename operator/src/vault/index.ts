@@ -19,6 +19,7 @@ export { restoreDisk, type RestoreOptions, type RestoreProgress } from "./restor
 export { applyRetention, forget, parseDuration, type RetentionPolicy, type RetentionDecision, type ForgetResult } from "./retention.js";
 export { prune, type PruneOptions, type PruneResult } from "./prune.js";
 export { check, type CheckOptions, type CheckResult } from "./check.js";
+export { repairIndex, type RepairIndexResult } from "./repair-index.js";
 export { stats, type VaultStats } from "./stats.js";
 export { openDiskSource, openDiskTarget, type DiskSource, type DiskTarget, type Extent } from "./disk-io.js";
 export { FORMAT_VERSION, parseSize, formatSize, type LockSettings, type LockMode, type InitOptions, type VaultConfig } from "./format.js";

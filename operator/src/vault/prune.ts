@@ -13,6 +13,7 @@
  */
 import { idKey, type IndexedPack } from "./block-index.js";
 import { ID_BYTES } from "./crypto.js";
+import { VaultError } from "./errors.js";
 import { baseName, paths, randomId } from "./format.js";
 import { HOLE } from "./manifest.js";
 import { PackBuilder, type PackEntry } from "./pack.js";
@@ -70,6 +71,13 @@ async function pruneLocked(vault: Vault, options: PruneOptions): Promise<PruneRe
     }
   }
   const { index, objects: oldIndexObjects } = await vault.loadIndex();
+  // A block a point uses that no index names means index objects were lost or deleted (they are
+  // the one part Object Lock does not retain): the packs holding such blocks would pass for
+  // leftovers below and be deleted. Refuse, and say how to rebuild the index.
+  const unindexed = [...referenced].filter((key) => !index.getByKey(key)).length;
+  if (unindexed > 0) {
+    throw new VaultError("IndexIncomplete", `${unindexed} blocks that recovery points use are in no index object, so prune would delete their packs as leftovers; rebuild the index from the packs with \`lifeboat vault repair-index\`, then prune again`);
+  }
   const stored = new Map((await vault.backend.list(paths.packsPrefix)).map((o) => [baseName(o.key), o]));
 
   // Which blocks of each pack are live (the index keeps the first location of a duplicated block).

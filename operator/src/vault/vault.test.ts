@@ -4,7 +4,7 @@ import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from "node:fs/p
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  BackupSession, backup, check, checkLockConfig, FilesystemBackend, forget, openDiskSource, openDiskTarget, prune, reasonOf, restoreDisk, stats, Vault,
+  BackupSession, backup, check, checkLockConfig, FilesystemBackend, forget, openDiskSource, openDiskTarget, prune, reasonOf, repairIndex, restoreDisk, stats, Vault,
   type BackupProgress, type Extent,
 } from "./index.js";
 
@@ -84,6 +84,37 @@ describe("vault on the filesystem", () => {
     // Random blocks are stored once, text compresses, zeros cost nothing.
     expect(s.packBytes).toBeLessThan(11 * MiB);
     expect((await check(vault, { readData: true })).errors).toEqual([]);
+    await vault.close();
+  });
+
+  test("a lost index: prune refuses and deletes nothing, repair-index rebuilds it from the packs with their locks", async () => {
+    const vault = await newVault(30);
+    const src = join(dir, "disk.img");
+    const image = makeImage(12);
+    await writeFile(src, image);
+    const point = await backupFile(vault, src);
+    const packs = (await vault.backend.list("data/")).map((o) => o.key).sort();
+    expect(packs.length).toBeGreaterThan(0);
+
+    // Index objects are not under Object Lock: someone deletes them all.
+    for (const o of await vault.backend.list("index/")) await vault.backend.delete(o.key);
+    await expect(prune(vault, { marginMs: 0 })).rejects.toMatchObject({ reason: "IndexIncomplete" });
+    expect((await vault.backend.list("data/")).map((o) => o.key).sort()).toEqual(packs);
+    expect((await check(vault)).errors.join("\n")).toContain("is in no indexed pack");
+
+    const result = await repairIndex(vault);
+    expect(result).toMatchObject({ packs: packs.length, unreadablePacks: [], replacedIndexObjects: 0 });
+    expect(result.blocks).toBeGreaterThan(0);
+    const { index, objects } = await vault.loadIndex();
+    expect(objects).toHaveLength(1);
+    // Each pack stays locked at least as long as the point using it (backups add up to 7 days of slack).
+    const retainUntil = Date.parse(point.retainUntil ?? "");
+    for (const info of index.packs.values()) expect(info.lockedUntil).toBeGreaterThanOrEqual(retainUntil);
+
+    expect((await check(vault, { readData: true })).errors).toEqual([]);
+    const pruned = await prune(vault, { marginMs: 0 });
+    expect(pruned.packsDeleted).toBe(0);
+    expect((await restoreFile(vault, point.id, join(dir, "out.img"))).equals(image)).toBe(true);
     await vault.close();
   });
 

@@ -8,6 +8,7 @@ import { VaultError } from "./errors.js";
 import { newConfig, parseConfig, paths, randomId, type InitOptions, type LockSettings, type VaultConfig } from "./format.js";
 import { newMasterKeys, parseKeySlot, unwrapKeys, wrapKeys, type MasterKeys } from "./keys.js";
 import { decodeBlockList, decodePointHeader, manifestHeaderLength, MANIFEST_PREFIX_READ, type PointHeader } from "./manifest.js";
+import { decodePackHeader, PACK_TRAILER, parsePackTrailer, type PackEntry } from "./pack.js";
 import { defaultThreads, WorkerPool } from "./worker-pool.js";
 import type { Backend, Retention } from "./backends/backend.js";
 
@@ -109,6 +110,14 @@ export class Vault {
     const decoded = await mapLimit(objects, 8, async (key) => decodeIndex(this.keys, await this.backend.get(key), key));
     for (const records of decoded) for (const r of records) index.add(r);
     return { index, objects };
+  }
+
+  /** The blobs a pack lists in its own sealed header; `size` is the pack's size in storage. */
+  async readPackHeader(pack: string, size: number): Promise<PackEntry[]> {
+    const trailer = await this.backend.getRange(paths.pack(pack), size - PACK_TRAILER, PACK_TRAILER);
+    const headerLength = parsePackTrailer(trailer, pack);
+    const header = await this.backend.getRange(paths.pack(pack), size - PACK_TRAILER - headerLength, headerLength);
+    return decodePackHeader(this.keys, header, pack);
   }
 
   /** Writes one index object; returns its name. */
