@@ -357,6 +357,28 @@ describe("backup and restore, end to end", () => {
     expect(await recoveryPoints("locked")).toHaveLength(2);
   });
 
+  it("a BackupVault in a fresh namespace, pointed at the same vault, brings every RecoveryPoint back", async () => {
+    // What a rebuilt cluster does after losing everything but the vault.
+    const fresh = await createNamespace("adopt");
+    await core.createNamespacedSecret({ namespace: fresh, body: { metadata: { name: "vault-key" }, stringData: { key: VAULT_KEY } } });
+    await custom.createNamespacedCustomObject({
+      group: "lifeboat.io", version: "v1alpha1", namespace: fresh, plural: "backupvaults",
+      body: { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupVault", metadata: { name: "vault" }, spec: { backend: { filesystem: { path: join(workDir, "vault") } }, encryption: { keySecretRef: { name: "vault-key" } }, initialize: false } },
+    });
+    const ls = await lifeboatCli(["vault", "ls", "--repo", join(workDir, "vault"), "--json"]);
+    expect(ls.code).toBe(0);
+    const inVault = (JSON.parse(ls.stdout) as { id: string }[]).map((p) => p.id).sort();
+    expect(inVault.length).toBeGreaterThanOrEqual(4);
+    const adopted = await eventually("every point of the vault as a RecoveryPoint in the fresh namespace", async () => {
+      const list = (await custom.listNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: fresh, plural: "recoverypoints" })) as { items: RP[] };
+      return list.items.length === inVault.length ? list.items : undefined;
+    }, 90_000);
+    expect(adopted.map((p) => p.spec.pointID).sort()).toEqual(inVault);
+    // Same names as in the original namespace: the vault, not the cluster, decides them.
+    expect(adopted.map((p) => p.metadata.name).sort()).toEqual((await recoveryPoints("vault")).map((p) => p.metadata.name).sort());
+    for (const rp of adopted) await waitForCondition("RecoveryPoint", fresh, rp.metadata.name, "Available", "True");
+  });
+
   it("starts a run at the plan's cron time in its time zone, and none while paused", async () => {
     await lifeboat("BackupVault", "scheduled", { backend: { filesystem: { path: join(workDir, "scheduled") } }, encryption: { keySecretRef: { name: "vault-key" } } });
     await waitForCondition("BackupVault", ns, "scheduled", "Ready", "True");
