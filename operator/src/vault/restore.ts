@@ -57,7 +57,7 @@ function planRuns(ids: Buffer, disk: PointDisk, index: BlockIndex, pointId: stri
       continue;
     }
     const loc = index.get(id);
-    if (!loc) throw new VaultError("Corrupt", `Block ${b} of disk ${disk.key} in point ${pointId} (id ${id.toString("hex")}) is in no pack of the index; run \`lifeboat vault check\``);
+    if (!loc) throw new VaultError("Corrupt", `Block ${b} of disk ${disk.key} in point ${pointId} (id ${id.toString("hex")}) is in no pack of the index; \`lifeboat vault check\` tells what is missing, and \`lifeboat vault repair-index\` rebuilds an index whose objects were lost`);
     if (current?.pack === loc.pack && current.offset + current.length === loc.offset && current.length + loc.length <= maxRead) {
       current.length += loc.length;
       current.blocks.push({ block: b, id, loc });
