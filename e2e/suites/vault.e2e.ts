@@ -176,8 +176,10 @@ describe.each(backends)("lifeboat vault on $name", (backend) => {
     const client = s3Client();
     try {
       const versions = await client.send(new ListObjectVersionsCommand({ Bucket: "vault-locked", Prefix: "locked/" }));
-      const guarded = (versions.Versions ?? []).filter((v) => v.Key?.includes("/manifests/") || v.Key?.includes("/data/"));
-      expect(guarded.length).toBeGreaterThanOrEqual(2);
+      // Manifests and packs, and what reading them needs first: the config and the key slots.
+      const guarded = (versions.Versions ?? []).filter((v) => v.Key === "locked/config" || v.Key?.includes("/keys/") || v.Key?.includes("/manifests/") || v.Key?.includes("/data/"));
+      expect(guarded.filter((v) => v.Key === "locked/config" || v.Key?.includes("/keys/")).length).toBeGreaterThanOrEqual(2);
+      expect(guarded.length).toBeGreaterThanOrEqual(4);
       for (const v of guarded) {
         await expect(client.send(new DeleteObjectCommand({ Bucket: "vault-locked", Key: v.Key, VersionId: v.VersionId }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
         await expect(client.send(new DeleteObjectCommand({ Bucket: "vault-locked", Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: true }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });

@@ -339,15 +339,17 @@ export class BackupSession {
   }
 
   /**
-   * Under a lock, every pack the point uses must stay locked at least as long
-   * as the point: packs shared with older points get their retention
-   * extended, and the new retain-until is recorded in the index.
+   * Under a lock, every pack the point uses, and the config and key slots
+   * that reading it needs, must stay locked at least as long as the point:
+   * packs shared with older points get their retention extended, and the
+   * new retain-until is recorded in the index.
    */
   private async extendLocks(): Promise<void> {
     const until = this.retainUntil;
     if (!until) return;
     const retention = this.vault.packRetentionFor(until);
     if (!retention) return;
+    await this.vault.retainReaderObjects(until);
     const stale = [...this.referencedPacks].filter((p) => (this.index.packs.get(p)?.lockedUntil ?? 0) < until.getTime());
     let next = 0;
     await Promise.all(Array.from({ length: Math.min(8, stale.length) }, async () => {

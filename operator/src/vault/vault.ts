@@ -192,6 +192,23 @@ export class Vault {
     return { mode: this.config.lock.mode, until: new Date(pointUntil.getTime() + slack) };
   }
 
+  /**
+   * Keeps what every reader needs first, the config and the key slots,
+   * retained at least as long as a point locked until `pointUntil`: with them
+   * deleted, no locked point could be decrypted. Retention is extended (with
+   * the packs' slack) only when it would end before `pointUntil`, so most
+   * commits only read it.
+   */
+  async retainReaderObjects(pointUntil: Date): Promise<void> {
+    const retention = this.packRetentionFor(pointUntil);
+    if (!retention) return;
+    const keys = (await this.backend.list(paths.keysPrefix)).map((o) => o.key);
+    await mapLimit([paths.config, ...keys], 4, async (key) => {
+      const until = await this.backend.retainedUntil(key);
+      if (!until || until < pointUntil) await this.backend.extendRetention(key, retention);
+    });
+  }
+
   /** The minimum retain-until of a point taken at `time` under the vault's lock. */
   minimumRetainUntil(time: Date): Date | undefined {
     if (!this.config.lock.enabled) return undefined;

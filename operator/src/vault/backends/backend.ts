@@ -57,6 +57,8 @@ export interface Backend {
   delete(key: string): Promise<void>;
   /** Extends an object's Object Lock retention (no-op without Object Lock). */
   extendRetention(key: string, retention: Retention): Promise<void>;
+  /** An object's Object Lock retain-until; undefined when it has none, or the backend has no Object Lock. */
+  retainedUntil(key: string): Promise<Date | undefined>;
   /**
    * Removes leftovers of interrupted writers older than `before`: temporary
    * files on a filesystem, incomplete multipart uploads on S3. Returns how many.

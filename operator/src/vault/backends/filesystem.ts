@@ -136,6 +136,10 @@ export class FilesystemBackend implements Backend {
     return Promise.resolve();
   }
 
+  retainedUntil(): Promise<Date | undefined> {
+    return Promise.resolve(undefined);
+  }
+
   lockSupport(): Promise<BackendLockSupport> {
     return Promise.resolve({ objectLock: false, required: false, detail: "a filesystem cannot enforce retention; Lifeboat's commands enforce the lock" });
   }

@@ -16,6 +16,7 @@ import {
   GetBucketVersioningCommand,
   GetObjectCommand,
   GetObjectLockConfigurationCommand,
+  GetObjectRetentionCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -263,6 +264,17 @@ export class S3Backend implements Backend {
       );
     } catch (err) {
       throw this.classify(err, `extend the retention of ${name}`);
+    }
+  }
+
+  async retainedUntil(name: string): Promise<Date | undefined> {
+    try {
+      const out = await this.retry(() => this.client.send(new GetObjectRetentionCommand({ Bucket: this.settings.bucket, Key: this.key(name) })));
+      return out.Retention?.RetainUntilDate;
+    } catch (err) {
+      // An object without retention: AWS answers NoSuchObjectLockConfiguration (404).
+      if ((err as AwsError).name === "NoSuchObjectLockConfiguration") return undefined;
+      throw this.classify(err, `read the retention of ${name}`);
     }
   }
 
