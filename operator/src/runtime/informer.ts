@@ -1,3 +1,6 @@
+import * as http from "node:http";
+import * as https from "node:https";
+import { createInterface } from "node:readline";
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../telemetry/logger.js";
 import { describe } from "./errors.js";
@@ -11,7 +14,20 @@ export interface InformerSource {
   readonly namespace?: string;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /**
+   * Cache only metadata (PartialObjectMetadata), as client-go's metadata
+   * informers do: for watches that need to know that an object changed, not
+   * what it holds. The Secret informer uses it, so no Secret's data sits in
+   * the operator's memory; reconcilers read the few Secrets they use.
+   */
+  readonly metadataOnly?: boolean;
 }
+
+/** Media types asking the API server for metadata only (meta.k8s.io/v1 PartialObjectMetadata). */
+const ACCEPT_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+const ACCEPT_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+
+type WatchCallback = (phase: string, obj: unknown) => void;
 
 export type InformerEvent = "add" | "update" | "delete";
 export type InformerHandler<T> = (event: InformerEvent, obj: T, old?: T) => void;
@@ -44,7 +60,7 @@ export class Informer<T extends k8s.KubernetesObject> {
   private readonly watch: k8s.Watch;
 
   constructor(
-    kc: k8s.KubeConfig,
+    private readonly kc: k8s.KubeConfig,
     readonly source: InformerSource,
     private readonly log: Logger,
   ) {
@@ -96,18 +112,20 @@ export class Informer<T extends k8s.KubernetesObject> {
     let continueToken: string | undefined;
     let rv = "";
     do {
-      const page = await this.objectApi.list<T>(
-        this.source.apiVersion,
-        this.source.kind,
-        this.source.namespace,
-        undefined,
-        undefined,
-        undefined,
-        this.source.fieldSelector,
-        this.source.labelSelector,
-        500,
-        continueToken,
-      );
+      const page = this.source.metadataOnly
+        ? await this.listMetadata(continueToken)
+        : await this.objectApi.list<T>(
+          this.source.apiVersion,
+          this.source.kind,
+          this.source.namespace,
+          undefined,
+          undefined,
+          undefined,
+          this.source.fieldSelector,
+          this.source.labelSelector,
+          500,
+          continueToken,
+        );
       items.push(...page.items);
       continueToken = page.metadata?._continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
@@ -155,11 +173,14 @@ export class Informer<T extends k8s.KubernetesObject> {
         const params: Record<string, string | boolean> = { resourceVersion: this.resourceVersion, allowWatchBookmarks: true };
         if (this.source.labelSelector) params.labelSelector = this.source.labelSelector;
         if (this.source.fieldSelector) params.fieldSelector = this.source.fieldSelector;
-        this.watch
-          .watch(
-            this.watchPath(),
-            params,
-            (phase: string, obj: T & { code?: number }) => {
+        const watch = this.source.metadataOnly
+          ? (path: string, query: Record<string, string | boolean>, callback: WatchCallback, done: (err: unknown) => void) => this.watchMetadata(path, query, callback, done)
+          : (path: string, query: Record<string, string | boolean>, callback: WatchCallback, done: (err: unknown) => void) => this.watch.watch(path, query, callback, done);
+        watch(
+          this.watchPath(),
+          params,
+          (phase: string, event: unknown) => {
+            const obj = event as T & { code?: number };
               failures = 0;
               switch (phase) {
                 case "ADDED":
@@ -182,8 +203,8 @@ export class Informer<T extends k8s.KubernetesObject> {
                   break;
               }
             },
-            (err: unknown) => { resolve(err); },
-          )
+          (err: unknown) => { resolve(err); },
+        )
           .then((abort) => {
             this.abort = abort;
           })
@@ -208,6 +229,75 @@ export class Informer<T extends k8s.KubernetesObject> {
       }
     }
   }
+
+  /** One page of the metadata-only list. */
+  private async listMetadata(continueToken: string | undefined): Promise<k8s.KubernetesListObject<T>> {
+    const query: Record<string, string> = { limit: "500" };
+    if (continueToken) query.continue = continueToken;
+    if (this.source.labelSelector) query.labelSelector = this.source.labelSelector;
+    if (this.source.fieldSelector) query.fieldSelector = this.source.fieldSelector;
+    const res = await this.request(this.watchPath(), query, ACCEPT_METADATA_LIST);
+    const body = await readBody(res);
+    if (res.statusCode !== 200) throw Object.assign(new Error(`Listing ${this.source.plural} (metadata) failed: HTTP ${res.statusCode ?? 0}: ${body.slice(0, 300)}`), { statusCode: res.statusCode });
+    return JSON.parse(body) as k8s.KubernetesListObject<T>;
+  }
+
+  /**
+   * A metadata-only watch, with k8s.Watch's contract: events go to
+   * `callback`, the end (null) or the failure to `done`, once; the returned
+   * controller aborts it.
+   */
+  private async watchMetadata(path: string, params: Record<string, string | boolean>, callback: WatchCallback, done: (err: unknown) => void): Promise<AbortController> {
+    const controller = new AbortController();
+    const query = Object.fromEntries(Object.entries({ ...params, watch: true }).map(([k, v]) => [k, String(v)]));
+    const res = await this.request(path, query, ACCEPT_METADATA, controller.signal);
+    if (res.statusCode !== 200) {
+      const body = await readBody(res).catch(() => "");
+      done(Object.assign(new Error(`Watching ${this.source.plural} (metadata) failed: HTTP ${res.statusCode ?? 0}: ${body.slice(0, 300)}`), { statusCode: res.statusCode }));
+      return controller;
+    }
+    let finished = false;
+    const finish = (err: unknown): void => {
+      if (finished) return;
+      finished = true;
+      controller.abort();
+      done(err);
+    };
+    res.on("error", finish);
+    const lines = createInterface({ input: res });
+    lines.on("line", (line) => {
+      if (!line) return;
+      try {
+        const event = JSON.parse(line) as { type: string; object: unknown };
+        callback(event.type, event.object);
+      } catch (err) {
+        finish(err);
+      }
+    });
+    lines.on("close", () => { finish(null); });
+    return controller;
+  }
+
+  /** GET on the API server with the kubeconfig's credentials and TLS settings. */
+  private async request(path: string, query: Record<string, string>, accept: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    const url = new URL(`${this.kc.getCurrentCluster()?.server ?? ""}${path}`);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const opts: https.RequestOptions = { method: "GET", headers: { Accept: accept }, ...(signal ? { signal } : {}) };
+    await this.kc.applyToHTTPSOptions(opts);
+    const send = url.protocol === "http:" ? http.request : https.request;
+    return new Promise((resolve, reject) => {
+      const req = send(url, opts, resolve);
+      req.on("socket", (socket) => socket.setKeepAlive(true, 30_000));
+      req.on("error", reject);
+      req.end();
+    });
+  }
+}
+
+async function readBody(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 function backoff(failures: number): number {

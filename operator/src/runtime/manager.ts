@@ -68,7 +68,14 @@ export class Manager {
       const def = kinds.find((k) => k.kind === kind);
       const source = def
         ? { apiVersion: API_VERSION, kind, plural: def.plural, ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}) }
-        : { apiVersion: "v1", kind, plural: `${kind.toLowerCase()}s`, ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}) };
+        : {
+          apiVersion: "v1",
+          kind,
+          plural: `${kind.toLowerCase()}s`,
+          ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}),
+          // Secrets are watched to learn that one changed; their data stays out of the cache.
+          metadataOnly: kind === "Secret",
+        };
       inf = new Informer<k8s.KubernetesObject>(this.kc, source, this.opts.log);
       this.informers.set(kind, inf);
     }
@@ -104,7 +111,7 @@ export class Manager {
         );
       }
     }
-    controller.watches(this.informer<k8s.V1Secret>("Secret"), (secret) =>
+    controller.watches(this.informer<k8s.KubernetesObject>("Secret"), (secret) =>
       keysReferring(secret.metadata?.namespace, (o) => secretNames(o.spec).includes(secret.metadata?.name ?? "")),
     );
     this.controllers.push(controller as unknown as Controller<LifeboatObject>);
