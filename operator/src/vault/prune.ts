@@ -71,14 +71,16 @@ async function pruneLocked(vault: Vault, options: PruneOptions): Promise<PruneRe
     }
   }
   const { index, objects: oldIndexObjects } = await vault.loadIndex();
-  // A block a point uses that no index names means index objects were lost or deleted (they are
-  // the one part Object Lock does not retain): the packs holding such blocks would pass for
-  // leftovers below and be deleted. Refuse, and say how to rebuild the index.
-  const unindexed = [...referenced].filter((key) => !index.getByKey(key)).length;
-  if (unindexed > 0) {
-    throw new VaultError("IndexIncomplete", `${unindexed} blocks that recovery points use are in no index object, so prune would delete their packs as leftovers; rebuild the index from the packs with \`lifeboat vault repair-index\`, then prune again`);
-  }
   const stored = new Map((await vault.backend.list(paths.packsPrefix)).map((o) => [baseName(o.key), o]));
+  // Blocks points use that no index names, while packs no index names are stored: index objects
+  // were lost or deleted (they are not under Object Lock), and those packs, which may hold the
+  // blocks, would pass for leftovers below and be deleted. Refuse, and say how to rebuild the
+  // index. (Unindexed blocks with no unindexed pack mean lost packs: prune cannot make that worse.)
+  const unindexed = [...referenced].filter((key) => !index.getByKey(key)).length;
+  const unindexedPacks = [...stored.keys()].filter((pack) => !index.packs.has(pack)).length;
+  if (unindexed > 0 && unindexedPacks > 0) {
+    throw new VaultError("IndexIncomplete", `${unindexed} blocks that recovery points use are in no index object, and ${unindexedPacks} stored packs are in none either; prune would delete those packs as leftovers. Rebuild the index from the packs with \`lifeboat vault repair-index\`, then prune again`);
+  }
 
   // Which blocks of each pack are live (the index keeps the first location of a duplicated block).
   const live = new Map<string, PackEntry[]>();

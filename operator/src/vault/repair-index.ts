@@ -10,14 +10,21 @@
  * objects. Killed midway, the vault stays as it was or gains an index object
  * that duplicates others, which readers merge.
  *
- * `lockedUntil` (how long prune must keep a pack) is kept from the index
- * objects that still open; for the rest it is derived from the locked points
- * that use the pack, with the slack backups give packs
- * (Vault.packRetentionFor), so it is never earlier than the pack's retention.
+ * `lockedUntil` (how long prune must keep a pack, and until when a backup
+ * need not extend it) is kept from the index objects that still open. On
+ * storage with Object Lock it is otherwise read from the pack itself, so it is
+ * exactly the storage's date, never later (a later one would let a backup skip
+ * an extension it needs). Elsewhere nothing enforces it, and it is derived,
+ * generously, from the locked points that use the pack.
+ *
+ * Only damage is skipped: an index object or pack header that does not
+ * decrypt (Corrupt) is named and left out, and a pack left out keeps the
+ * records that surviving index objects have for it. Any other error (the
+ * storage unreachable, access denied) stops the repair before it writes.
  */
 import { decodeIndex, idKey, type IndexedPack } from "./block-index.js";
 import { ID_BYTES } from "./crypto.js";
-import { describeError } from "./errors.js";
+import { describeError, isVaultError } from "./errors.js";
 import { baseName, paths } from "./format.js";
 import { HOLE } from "./manifest.js";
 import { RepositoryLock } from "./repo-lock.js";
@@ -45,13 +52,14 @@ export async function repairIndex(vault: Vault, options: { log?: (line: string) 
 }
 
 async function repairLocked(vault: Vault, log: (line: string) => void): Promise<RepairIndexResult> {
-  // What the old index still knows: how long each pack is locked.
+  // What the old index still knows, by pack.
   const oldObjects = (await vault.backend.list(paths.indexPrefix)).map((o) => o.key);
-  const knownLockedUntil = new Map<string, number>();
+  const oldRecords = new Map<string, IndexedPack[]>();
   await mapLimit(oldObjects, 8, async (key) => {
     try {
-      for (const r of decodeIndex(vault.keys, await vault.backend.get(key), key)) knownLockedUntil.set(r.pack, Math.max(knownLockedUntil.get(r.pack) ?? 0, r.lockedUntil));
+      for (const r of decodeIndex(vault.keys, await vault.backend.get(key), key)) oldRecords.set(r.pack, [...(oldRecords.get(r.pack) ?? []), r]);
     } catch (err) {
+      if (!isVaultError(err, "Corrupt")) throw err;
       log(`Index object ${key} does not open (${describeError(err)}); it is replaced`);
     }
   });
@@ -64,26 +72,48 @@ async function repairLocked(vault: Vault, log: (line: string) => void): Promise<
     try {
       return { pack, entries: await vault.readPackHeader(pack, obj.size) };
     } catch (err) {
+      if (!isVaultError(err, "Corrupt")) throw err;
       unreadablePacks.push(pack);
-      log(`Pack ${pack}: ${describeError(err)}; left out of the index`);
+      log(`Pack ${pack}: ${describeError(err)}; its header does not open, so only what the old index knows of it is kept`);
       return undefined;
     }
   });
   const readable = found.filter((f) => f !== undefined).sort((a, b) => a.pack.localeCompare(b.pack));
 
-  const derived = await lockedUntilFromPoints(vault, readable);
-  const records: IndexedPack[] = readable.map(({ pack, entries }) => ({
-    pack,
-    lockedUntil: Math.max(knownLockedUntil.get(pack) ?? 0, derived.get(pack) ?? 0),
-    entries,
-  }));
+  const lockedUntil = await lockedUntilOf(vault, readable, oldRecords);
+  const records: IndexedPack[] = [
+    ...readable.map(({ pack, entries }) => ({ pack, lockedUntil: lockedUntil.get(pack) ?? 0, entries })),
+    ...unreadablePacks.flatMap((pack) => oldRecords.get(pack) ?? []),
+  ];
 
   // The new index first, then the old objects: a repair killed in between leaves duplicates, not gaps.
   await vault.writeIndex(records);
   await mapLimit(oldObjects, 8, (key) => vault.backend.delete(key));
   const blocks = records.reduce((n, r) => n + r.entries.length, 0);
-  log(`Wrote an index of ${records.length} packs and ${blocks} blocks; replaced ${oldObjects.length} index objects`);
-  return { packs: records.length, blocks, unreadablePacks: unreadablePacks.sort(), replacedIndexObjects: oldObjects.length };
+  const packCount = new Set(records.map((r) => r.pack)).size;
+  log(`Wrote an index of ${packCount} packs and ${blocks} blocks; replaced ${oldObjects.length} index objects`);
+  return { packs: packCount, blocks, unreadablePacks: unreadablePacks.sort(), replacedIndexObjects: oldObjects.length };
+}
+
+/** Each readable pack's lockedUntil; see the module comment. */
+async function lockedUntilOf(vault: Vault, packs: readonly { pack: string; entries: readonly { id: Buffer }[] }[], oldRecords: ReadonlyMap<string, readonly IndexedPack[]>): Promise<Map<string, number>> {
+  const until = new Map<string, number>();
+  for (const { pack } of packs) {
+    const known = oldRecords.get(pack);
+    if (known) until.set(pack, Math.max(...known.map((r) => r.lockedUntil)));
+  }
+  if (!vault.config.lock.enabled) return until;
+  const unknown = packs.filter(({ pack }) => !oldRecords.has(pack));
+  if ((await vault.backend.lockSupport()).objectLock) {
+    await mapLimit(unknown, 8, async ({ pack }) => {
+      const retained = await vault.backend.retainedUntil(paths.pack(pack));
+      if (retained) until.set(pack, retained.getTime());
+    });
+    return until;
+  }
+  const derived = await lockedUntilFromPoints(vault, unknown);
+  for (const [pack, time] of derived) until.set(pack, time);
+  return until;
 }
 
 /** For a locked vault: per pack, the latest retain-until (with pack slack) of the points using its blocks. */

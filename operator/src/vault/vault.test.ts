@@ -118,6 +118,44 @@ describe("vault on the filesystem", () => {
     await vault.close();
   });
 
+  test("repair-index keeps the old index's record of a pack whose header no longer opens, and names it", async () => {
+    const vault = await newVault();
+    const src = join(dir, "disk.img");
+    const image = makeImage(12);
+    await writeFile(src, image);
+    const point = await backupFile(vault, src);
+    const [victim] = await vault.backend.list("data/");
+    if (!victim) throw new Error("no pack");
+    // Flip the last byte of the sealed header (just before the 8-byte trailer).
+    const fh = await open(join(dir, "repo", victim.key), "r+");
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, victim.size - 9);
+    byte[0] = (byte[0] ?? 0) ^ 0xff;
+    await fh.write(byte, 0, 1, victim.size - 9);
+    await fh.close();
+
+    const result = await repairIndex(vault);
+    const pack = victim.key.split("/").pop() ?? "";
+    expect(result.unreadablePacks).toEqual([pack]);
+    expect((await vault.loadIndex()).index.packs.has(pack)).toBe(true);
+    // The blobs themselves are intact, so the point still restores.
+    expect((await restoreFile(vault, point.id, join(dir, "out.img"))).equals(image)).toBe(true);
+    await vault.close();
+  });
+
+  test("prune still runs when a pack is lost rather than unindexed: there is nothing left to protect", async () => {
+    const vault = await newVault();
+    const src = join(dir, "disk.img");
+    await writeFile(src, makeImage(12));
+    await backupFile(vault, src);
+    const [lost] = await vault.backend.list("data/");
+    if (!lost) throw new Error("no pack");
+    await vault.backend.delete(lost.key);
+    await expect(prune(vault, { marginMs: 0 })).resolves.toMatchObject({ packsDeleted: 0 });
+    expect((await check(vault)).errors.join("\n")).toContain("is in no indexed pack");
+    await vault.close();
+  });
+
   test("an incremental with changed extents reads only them and is a synthetic full", async () => {
     const vault = await newVault();
     const src = join(dir, "disk.img");

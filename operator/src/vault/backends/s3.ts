@@ -272,8 +272,12 @@ export class S3Backend implements Backend {
       const out = await this.retry(() => this.client.send(new GetObjectRetentionCommand({ Bucket: this.settings.bucket, Key: this.key(name) })));
       return out.Retention?.RetainUntilDate;
     } catch (err) {
-      // An object without retention: AWS answers NoSuchObjectLockConfiguration (404).
-      if ((err as AwsError).name === "NoSuchObjectLockConfiguration") return undefined;
+      // An object without retention is an error whose name and status vary by server: AWS and
+      // MinIO answer 404 NoSuchObjectLockConfiguration, versitygw 400 with that name, Ceph RGW
+      // 404 ObjectLockConfigurationNotFoundError.
+      const e = err as AwsError;
+      if (e.name === "NoSuchObjectLockConfiguration" || e.name === "ObjectLockConfigurationNotFoundError") return undefined;
+      if (e.$metadata?.httpStatusCode === 404 && e.name !== "NoSuchBucket" && e.name !== "NoSuchKey") return undefined;
       throw this.classify(err, `read the retention of ${name}`);
     }
   }
