@@ -112,20 +112,7 @@ export class Informer<T extends k8s.KubernetesObject> {
     let continueToken: string | undefined;
     let rv = "";
     do {
-      const page = this.source.metadataOnly
-        ? await this.listMetadata(continueToken)
-        : await this.objectApi.list<T>(
-          this.source.apiVersion,
-          this.source.kind,
-          this.source.namespace,
-          undefined,
-          undefined,
-          undefined,
-          this.source.fieldSelector,
-          this.source.labelSelector,
-          500,
-          continueToken,
-        );
+      const page = await this.listPage(continueToken);
       items.push(...page.items);
       continueToken = page.metadata?._continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
@@ -173,36 +160,33 @@ export class Informer<T extends k8s.KubernetesObject> {
         const params: Record<string, string | boolean> = { resourceVersion: this.resourceVersion, allowWatchBookmarks: true };
         if (this.source.labelSelector) params.labelSelector = this.source.labelSelector;
         if (this.source.fieldSelector) params.fieldSelector = this.source.fieldSelector;
-        const watch = this.source.metadataOnly
-          ? (path: string, query: Record<string, string | boolean>, callback: WatchCallback, done: (err: unknown) => void) => this.watchMetadata(path, query, callback, done)
-          : (path: string, query: Record<string, string | boolean>, callback: WatchCallback, done: (err: unknown) => void) => this.watch.watch(path, query, callback, done);
-        watch(
+        this.startWatch(
           this.watchPath(),
           params,
-          (phase: string, event: unknown) => {
+          (phase, event) => {
             const obj = event as T & { code?: number };
-              failures = 0;
-              switch (phase) {
-                case "ADDED":
-                case "MODIFIED":
-                  this.upsert(obj);
-                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-                  break;
-                case "DELETED": {
-                  const key = objectKey(obj);
-                  this.store.delete(key);
-                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-                  this.emit("delete", obj);
-                  break;
-                }
-                case "BOOKMARK":
-                  this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-                  break;
-                case "ERROR":
-                  if (obj.code === 410) state.gone = true;
-                  break;
+            failures = 0;
+            switch (phase) {
+              case "ADDED":
+              case "MODIFIED":
+                this.upsert(obj);
+                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                break;
+              case "DELETED": {
+                const key = objectKey(obj);
+                this.store.delete(key);
+                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                this.emit("delete", obj);
+                break;
               }
-            },
+              case "BOOKMARK":
+                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                break;
+              case "ERROR":
+                if (obj.code === 410) state.gone = true;
+                break;
+            }
+          },
           (err: unknown) => { resolve(err); },
         )
           .then((abort) => {
@@ -228,6 +212,18 @@ export class Informer<T extends k8s.KubernetesObject> {
         await sleep(backoff(failures));
       }
     }
+  }
+
+  /** One page of the list of whole objects (client-node), or of their metadata only. */
+  private listPage(continueToken: string | undefined): Promise<k8s.KubernetesListObject<T>> {
+    if (this.source.metadataOnly) return this.listMetadata(continueToken);
+    const s = this.source;
+    return this.objectApi.list<T>(s.apiVersion, s.kind, s.namespace, undefined, undefined, undefined, s.fieldSelector, s.labelSelector, 500, continueToken);
+  }
+
+  /** A watch of whole objects (client-node), or of their metadata only. */
+  private startWatch(path: string, params: Record<string, string | boolean>, callback: WatchCallback, done: (err: unknown) => void): Promise<AbortController> {
+    return this.source.metadataOnly ? this.watchMetadata(path, params, callback, done) : this.watch.watch(path, params, callback, done);
   }
 
   /** One page of the metadata-only list. */
