@@ -3,6 +3,7 @@
 // reads, orphaned snapshot cleanup, VM creation with uploaded disks.
 import { createHash, randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
+import * as https from "node:https";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
@@ -17,6 +18,7 @@ import {
   type VirtualMachine,
   type VsphereClient,
 } from "../../operator/src/vsphere/index.js";
+import { datastoreFilePath, flatFilePath } from "../../operator/src/vsphere/disk-io.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 
 jest.setTimeout(300_000);
@@ -128,6 +130,28 @@ describe("disk content, snapshots and CBT", () => {
     // An unaligned range, and a range past the written data (zeros of the sparse disk).
     expect((await readRange(loc, 12_345_678, 1_000_001)).equals(data.subarray(12_345_678, 12_345_678 + 1_000_001))).toBe(true);
     expect((await readRange(loc, 9 * 1024 * MiB, MiB)).equals(Buffer.alloc(MiB))).toBe(true);
+  });
+
+  it("reads disk data only with a live session, and logs in again when an administrator ends it", async () => {
+    const { loc } = await snapshotDisk(first);
+    // Without the session cookie the datastore refuses, as vCenter does.
+    const anonymous = await new Promise<number>((resolve, reject) => {
+      const path = datastoreFilePath(loc, flatFilePath(loc.path));
+      https.get({ host: "127.0.0.1", port: Number(sim.address.split(":")[1]), path, ca: sim.caCert, servername: "localhost" }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on("error", reject);
+    });
+    expect(anonymous).toBe(401);
+    const admin = await connect({ address: sim.address, username: sim.username, password: sim.password, tls: { caCert: sim.caCert }, keepAliveMs: 0 });
+    try {
+      const before = client.sessionKey;
+      await admin.terminateSession(before ?? "");
+      expect((await readRange(loc, 3 * MiB, MiB)).equals(data.subarray(3 * MiB, 4 * MiB))).toBe(true);
+      expect(client.sessionKey).not.toBe(before);
+    } finally {
+      await admin.close();
+    }
   });
 
   it('answers "*" with the allocated areas of the whole disk, across pages', async () => {

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/soap"
 )
 
 const harnessPrefix = "/lifeboat-harness/"
@@ -30,6 +31,9 @@ func (h *harness) httpHandler(next http.Handler) http.Handler {
 		switch {
 		case strings.HasPrefix(r.URL.Path, harnessPrefix):
 			h.serveHarness(w, r)
+		case strings.HasPrefix(r.URL.Path, "/folder/") && !h.sessionActive(r):
+			// As a real vCenter: datastore transfers need the cookie of a live session.
+			http.Error(w, "no valid vmware_soap_session cookie", http.StatusUnauthorized)
 		case strings.HasPrefix(r.URL.Path, "/folder/") && (r.Method == http.MethodPut || r.Method == http.MethodPost):
 			h.serveUpload(w, r)
 		default:
@@ -158,6 +162,28 @@ func fill(body io.Reader, buf []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// sessionActive reports whether the request carries the cookie of a live
+// session. The simulator's own /folder handler accepts anyone; vCenter does
+// not. The simulator keeps its sessions private, but hands out a per-session
+// view of its SessionManager with SessionList filled in, which this reads.
+func (h *harness) sessionActive(r *http.Request) bool {
+	cookie, err := r.Cookie(soap.SessionCookieName)
+	if err != nil || cookie.Value == "" {
+		return false
+	}
+	view := &simulator.Session{Registry: simulator.NewRegistry(), Map: h.model.Map()}
+	m, ok := view.Get(h.model.Map().SessionManager().Reference()).(*simulator.SessionManager)
+	if !ok {
+		return false
+	}
+	for _, s := range m.SessionList {
+		if s.Key == cookie.Value {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *harness) authorized(r *http.Request) bool {
