@@ -109,24 +109,28 @@ describe("the operator, installed with helm", () => {
     await waitForCondition("Gateway", ns, "site-a", "Activated", "True", undefined, 15_000);
   });
 
-  it("when the leader is killed, the standby takes over within the lease duration and keeps reconciling", async () => {
+  it("when the leader is killed, another replica takes the lease within the lease duration and keeps reconciling", async () => {
     const holder = await eventually("a lease holder", leaseHolder);
     const pods = await operatorPods();
     const leader = pods.find((p) => holder.startsWith(`${p.metadata?.name ?? ""}_`));
-    const standby = pods.find((p) => p !== leader);
     const pid = Number(leader?.status?.containerStatuses?.[0]?.containerID?.replace("local-process://", ""));
     expect(pid).toBeGreaterThan(0);
     const killedAt = Date.now();
     process.kill(pid, "SIGKILL");
-    const newHolder = await eventually("the standby to take the lease", async () => {
+    const newHolder = await eventually("another replica to take the lease", async () => {
       const h = await leaseHolder();
       return h && h !== holder ? h : undefined;
     }, 30_000);
     const takeover = Date.now() - killedAt;
-    expect(newHolder.startsWith(`${standby?.metadata?.name ?? "?"}_`)).toBe(true);
+    // The winner is a live process: usually the standby, which has watched the lease all along; but
+    // the killed container is restarted at once (as a kubelet does) as a new candidate, and when
+    // its first look at the lease came early enough it may win the race. Either is a failover.
+    const live = (await operatorPods()).map((p) => p.metadata?.name ?? "?");
+    expect(live.some((name) => newHolder.startsWith(`${name}_`))).toBe(true);
     expect(takeover).toBeLessThan(15_000 + 2_000 + 2_000); // lease duration + retry period + polling slack
     await gateway("after-failover");
     await waitForCondition("Gateway", ns, "after-failover", "Activated", "True", undefined, 30_000);
+    expect(await leaseHolder()).not.toBe(holder); // the killed identity never comes back
   });
 
   it("restarted mid-flight, converges without duplicated side effects", async () => {
