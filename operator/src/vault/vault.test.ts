@@ -47,6 +47,22 @@ async function backupFile(vault: Vault, path: string, options: { parent?: string
   }
 }
 
+/** A vault holding one point of a 12-block image, for tests that then damage it. */
+async function vaultWithOnePoint(lockDays?: number) {
+  const vault = await newVault(lockDays);
+  const image = makeImage(12);
+  const src = join(dir, "disk.img");
+  await writeFile(src, image);
+  return { vault, image, point: await backupFile(vault, src) };
+}
+
+/** The first pack of a vault, as the backend lists it. */
+async function firstPack(vault: Vault) {
+  const [pack] = await vault.backend.list("data/");
+  if (!pack) throw new Error("the vault has no pack");
+  return pack;
+}
+
 async function restoreFile(vault: Vault, pointId: string, path: string): Promise<Buffer> {
   const point = await vault.getPoint(pointId);
   const target = await openDiskTarget(path, point.disks[0]?.size ?? 0);
@@ -88,11 +104,7 @@ describe("vault on the filesystem", () => {
   });
 
   test("a lost index: prune refuses and deletes nothing, repair-index rebuilds it from the packs with their locks", async () => {
-    const vault = await newVault(30);
-    const src = join(dir, "disk.img");
-    const image = makeImage(12);
-    await writeFile(src, image);
-    const point = await backupFile(vault, src);
+    const { vault, image, point } = await vaultWithOnePoint(30);
     const packs = (await vault.backend.list("data/")).map((o) => o.key).sort();
     expect(packs.length).toBeGreaterThan(0);
 
@@ -119,13 +131,8 @@ describe("vault on the filesystem", () => {
   });
 
   test("repair-index keeps the old index's record of a pack whose header no longer opens, and names it", async () => {
-    const vault = await newVault();
-    const src = join(dir, "disk.img");
-    const image = makeImage(12);
-    await writeFile(src, image);
-    const point = await backupFile(vault, src);
-    const [victim] = await vault.backend.list("data/");
-    if (!victim) throw new Error("no pack");
+    const { vault, image, point } = await vaultWithOnePoint();
+    const victim = await firstPack(vault);
     // Flip the last byte of the sealed header (just before the 8-byte trailer).
     const fh = await open(join(dir, "repo", victim.key), "r+");
     const byte = Buffer.alloc(1);
@@ -144,13 +151,8 @@ describe("vault on the filesystem", () => {
   });
 
   test("prune still runs when a pack is lost rather than unindexed: there is nothing left to protect", async () => {
-    const vault = await newVault();
-    const src = join(dir, "disk.img");
-    await writeFile(src, makeImage(12));
-    await backupFile(vault, src);
-    const [lost] = await vault.backend.list("data/");
-    if (!lost) throw new Error("no pack");
-    await vault.backend.delete(lost.key);
+    const { vault } = await vaultWithOnePoint();
+    await vault.backend.delete((await firstPack(vault)).key);
     await expect(prune(vault, { marginMs: 0 })).resolves.toMatchObject({ packsDeleted: 0 });
     expect((await check(vault)).errors.join("\n")).toContain("is in no indexed pack");
     await vault.close();
