@@ -35,7 +35,7 @@ export interface RepairIndexResult {
   readonly packs: number;
   /** Blocks the new index names. */
   readonly blocks: number;
-  /** Packs whose header did not open: left out (and named by `check`). */
+  /** Packs whose header did not decrypt: indexed only as far as the old index knew them. */
   readonly unreadablePacks: readonly string[];
   /** Old index objects replaced (deleted) by the new one. */
   readonly replacedIndexObjects: number;
@@ -119,7 +119,6 @@ async function lockedUntilOf(vault: Vault, packs: readonly { pack: string; entri
 /** For a locked vault: per pack, the latest retain-until (with pack slack) of the points using its blocks. */
 async function lockedUntilFromPoints(vault: Vault, packs: readonly { pack: string; entries: readonly { id: Buffer }[] }[]): Promise<Map<string, number>> {
   const until = new Map<string, number>();
-  if (!vault.config.lock.enabled) return until;
   const packOf = new Map<string, string>();
   for (const { pack, entries } of packs) for (const e of entries) if (!packOf.has(idKey(e.id))) packOf.set(idKey(e.id), pack);
   for (const point of await vault.listPoints()) {
