@@ -4,7 +4,7 @@ import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
-import { lastExitCode, secretEnvFor, shortHash, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { lastExitCode, secretEnvFor, shortHash, WORKER_LABELS, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { firstProblem, problemCondition, readSecretKeys, resolveRef, type Checked } from "./references.js";
@@ -160,17 +160,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
           imageFile: {
             format: "raw",
             ...(file.path ? { path: file.path } : {}),
-            ...(s3
-              ? {
-                  s3: {
-                    bucket: s3.bucket,
-                    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-                    ...(s3.prefix ? { prefix: s3.prefix } : {}),
-                    ...(s3.region ? { region: s3.region } : {}),
-                    ...(s3.forcePathStyle !== undefined ? { forcePathStyle: s3.forcePathStyle } : {}),
-                  },
-                }
-              : {}),
+            ...(s3 ? { s3: workerS3Location(s3) } : {}),
             ...(file.diskKeys ? { diskKeys: file.diskKeys } : {}),
           },
         },

@@ -15,15 +15,19 @@
  *   failed from the pod status alone.
  */
 
+/** A bucket location on an S3-compatible store, without credentials. */
+export interface WorkerS3Location {
+  readonly endpoint?: string;
+  readonly bucket: string;
+  readonly region?: string;
+  readonly prefix?: string;
+  readonly forcePathStyle?: boolean;
+}
+
 /** Where the vault is, without its secrets (those come from SECRET_ENV). */
 export interface WorkerVault {
   readonly filesystem?: { readonly path: string };
-  readonly s3?: {
-    readonly endpoint?: string;
-    readonly bucket: string;
-    readonly region?: string;
-    readonly prefix?: string;
-    readonly forcePathStyle?: boolean;
+  readonly s3?: WorkerS3Location & {
     readonly useHTTPS?: boolean;
     readonly storageClass?: string;
   };
@@ -83,7 +87,7 @@ export interface RestoreWorkerSpec {
           /** A directory on the worker's filesystem; one file per disk. Exactly one of path and s3. */
           readonly path?: string;
           /** A bucket; one object per disk under prefix (credentials from SECRET_ENV.image*). */
-          readonly s3?: { readonly endpoint?: string; readonly bucket: string; readonly prefix?: string; readonly region?: string; readonly forcePathStyle?: boolean };
+          readonly s3?: WorkerS3Location;
           readonly diskKeys?: readonly number[];
         };
       };

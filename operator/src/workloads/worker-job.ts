@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, VCenter } from "../api/generated/types.js";
-import { DEFAULT_WORKER_PORT, PORT_ENV, SECRET_ENV, SPEC_ENV, type WorkerSpec, type WorkerVault, type WorkerVCenter } from "../worker/spec.js";
+import { DEFAULT_WORKER_PORT, PORT_ENV, SECRET_ENV, SPEC_ENV, type WorkerSpec, type WorkerS3Location, type WorkerVault, type WorkerVCenter } from "../worker/spec.js";
 
 /** Labels on every worker Job and pod. */
 export const WORKER_LABELS = {
@@ -36,14 +36,21 @@ export function workerVault(vault: BackupVault): WorkerVault {
   if (!s3) throw new Error(`BackupVault ${vault.metadata.name ?? ""} has no usable backend`);
   return {
     s3: {
-      bucket: s3.bucket,
-      ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-      ...(s3.region ? { region: s3.region } : {}),
-      ...(s3.prefix ? { prefix: s3.prefix } : {}),
-      ...(s3.forcePathStyle !== undefined ? { forcePathStyle: s3.forcePathStyle } : {}),
+      ...workerS3Location(s3),
       ...(s3.useHTTPS !== undefined ? { useHTTPS: s3.useHTTPS } : {}),
       ...(s3.storageClass ? { storageClass: s3.storageClass } : {}),
     },
+  };
+}
+
+/** A bucket location from a spec (a vault's backend, a restore's target) as a worker takes it: unset fields left out. */
+export function workerS3Location(s3: { bucket: string; endpoint?: string; region?: string; prefix?: string; forcePathStyle?: boolean }): WorkerS3Location {
+  return {
+    bucket: s3.bucket,
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+    ...(s3.region ? { region: s3.region } : {}),
+    ...(s3.prefix ? { prefix: s3.prefix } : {}),
+    ...(s3.forcePathStyle !== undefined ? { forcePathStyle: s3.forcePathStyle } : {}),
   };
 }
 
