@@ -49,6 +49,10 @@ interface PodRun {
   stopping: boolean;
   phase: "Pending" | "Running" | "Succeeded" | "Failed";
   statusTimer?: NodeJS.Timeout;
+  /** A status patch is on its way to the API server; another must wait for it (see reportStatus). */
+  statusInFlight: boolean;
+  /** The state changed while a patch was in flight: patch again once it lands. */
+  statusDirty: boolean;
   retryTimer?: NodeJS.Timeout;
   tokenTimer?: NodeJS.Timeout;
 }
@@ -246,6 +250,8 @@ export class LocalNode {
       startTime: new Date(),
       stopping: false,
       phase: "Pending",
+      statusInFlight: false,
+      statusDirty: false,
     };
     this.runs.set(uid, run);
     this.opts.log({ pod: `${namespace}/${name}` }, "Admitted pod");
@@ -471,15 +477,37 @@ export class LocalNode {
     void rm(join(run.dir, "serviceaccount"), { recursive: true, force: true });
   }
 
-  /** Coalesces status updates: at most one patch per pod per 100 ms. */
-  private reportStatus(run: PodRun): void {
+  /**
+   * Coalesces status updates (at most one patch per pod per 100 ms) and keeps
+   * them in order: a patch is computed from the pod's state when it is sent,
+   * so two patches in flight at once could land in the wrong order and leave
+   * an older state (Pending while the process runs) as the last word. One
+   * patch at a time, a new one after it when the state changed meanwhile, and
+   * a failed patch retried, as the kubelet's status manager does.
+   */
+  private reportStatus(run: PodRun, delayMs = 100): void {
+    if (run.statusInFlight) {
+      run.statusDirty = true;
+      return;
+    }
     if (run.statusTimer) return;
     run.statusTimer = setTimeout(() => {
       run.statusTimer = undefined;
-      this.patchStatus(run).catch((err: unknown) => {
-        if (!isStatus(err, 404)) this.opts.log({ pod: `${run.namespace}/${run.name}`, err: String(err) }, "Pod status update failed");
-      });
-    }, 100);
+      run.statusInFlight = true;
+      run.statusDirty = false;
+      let failed = false;
+      this.patchStatus(run)
+        .catch((err: unknown) => {
+          if (isStatus(err, 404) || !this.runs.has(run.uid)) return;
+          this.opts.log({ pod: `${run.namespace}/${run.name}`, err: String(err) }, "Pod status update failed; retrying");
+          failed = true;
+          run.statusDirty = true;
+        })
+        .finally(() => {
+          run.statusInFlight = false;
+          if (run.statusDirty && this.runs.has(run.uid) && !this.stopped) this.reportStatus(run, failed ? 1000 : 100);
+        });
+    }, delayMs);
   }
 
   private async patchStatus(run: PodRun): Promise<void> {
