@@ -36,8 +36,13 @@ async function main(command: string | undefined): Promise<void> {
   }
 }
 
-main(process.argv[2]).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack : err);
-  if (err instanceof Error && err.cause) console.error("cause:", err.cause);
-  process.exitCode = 1;
-});
+// Exit explicitly: an open socket or timer left by a failed step must not keep
+// the command running after it has said it failed.
+main(process.argv[2]).then(
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.stack : err);
+    if (err instanceof Error && err.cause) console.error("cause:", err.cause);
+    process.exit(1);
+  },
+);

@@ -5,13 +5,15 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { dump } from "js-yaml";
-import { clusterUp } from "./cluster.js";
+import { clusterDown, clusterUp, readTestbed } from "./cluster.js";
 import { ensureComponent } from "./components.js";
 import { repoRoot, testbedDir } from "./paths.js";
-import { startVcsim } from "./vcsim.js";
+import { startVcsim, type Vcsim } from "./vcsim.js";
 
 const execFileAsync = promisify(execFile);
 const MiB = 1024 * 1024;
+/** No step of the demo waits longer than this: a stuck step fails the demo instead of hanging it. */
+const STEP_TIMEOUT_MS = 10 * 60_000;
 
 function say(line: string): void {
   console.log(`\n\x1b[1m== ${line}\x1b[0m`);
@@ -50,6 +52,22 @@ async function hashFile(path: string, length: number): Promise<string> {
  * goes. Everything stays up afterwards for a look around with kubectl.
  */
 export async function runDemo(name: string): Promise<void> {
+  // A failed demo leaves nothing running: its vcsim always stops, and a test
+  // bed it started itself goes down with it (one that was up before stays).
+  const wasUp = (await readTestbed(name)) !== undefined;
+  const started: { vcsim?: Vcsim } = {};
+  try {
+    await demo(name, started);
+  } catch (err) {
+    say("Demo failed; stopping what it started");
+    if (!wasUp) await clusterDown(name);
+    throw err;
+  } finally {
+    await started.vcsim?.stop();
+  }
+}
+
+async function demo(name: string, started: { vcsim?: Vcsim }): Promise<void> {
   say("Starting the local control plane");
   const tb = await clusterUp(name);
   const kc = new k8s.KubeConfig();
@@ -59,6 +77,7 @@ export async function runDemo(name: string): Promise<void> {
 
   say("Starting vCenter (vcsim with Lifeboat's harness) with 3 VMs holding generated data");
   const vcsim = await startVcsim({ name: `${name}-vcsim`, standaloneHosts: 1, clusters: 0, vms: 3, log: (l) => { console.log(`  ${l}`); } });
+  started.vcsim = vcsim;
   const { connect } = await import("../../operator/src/vsphere/index.js");
   const client = await connect({ address: vcsim.address, username: vcsim.username, password: vcsim.password, tls: { thumbprint: vcsim.thumbprint } });
   const vms = (await client.inventory()).vms.filter((v) => !v.template).map((v) => v.name).sort();
@@ -114,8 +133,10 @@ export async function runDemo(name: string): Promise<void> {
       { group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "backupplans", name: "all-vms", body: { spec: { runRequest: request } } },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     );
+    const deadline = Date.now() + STEP_TIMEOUT_MS;
     for (;;) {
       await sleep(2000);
+      if (Date.now() > deadline) throw new Error(`backup run ${request} did not finish within ${STEP_TIMEOUT_MS / 60_000} minutes; kubectl -n ${ns} describe backupplan all-vms`);
       const plan = (await custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "backupplans", name: "all-vms" })) as {
         status?: { currentRun?: { vms?: { name: string; phase: string; bytesDone?: number; bytesTotal?: number; throughputBytesPerSecond?: number }[] }; lastRun?: { result?: string; message?: string }; lastHandledRunRequest?: string };
       };
@@ -159,8 +180,10 @@ export async function runDemo(name: string): Promise<void> {
       body: { apiVersion: "lifeboat.io/v1alpha1", kind: "RestoreJob", metadata: { name: jobName }, spec: { recoveryPointRef: { name: rp.metadata.name }, gatewayRef: { name: "site" }, target: { imageFile: { path: join(restoreDir, String(i)) } } } },
     });
     let paths: string[] = [];
+    const deadline = Date.now() + STEP_TIMEOUT_MS;
     for (;;) {
       await sleep(2000);
+      if (Date.now() > deadline) throw new Error(`restore ${jobName} did not finish within ${STEP_TIMEOUT_MS / 60_000} minutes; kubectl -n ${ns} describe restorejob ${jobName}`);
       const job = (await custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "restorejobs", name: jobName })) as { status?: { phase?: string; progress?: { percent?: number }; result?: { paths?: string[] } } };
       console.log(`  ${jobName}: ${job.status?.phase ?? "Pending"} ${job.status?.progress?.percent ?? 0}%`);
       if (job.status?.phase === "Succeeded") {
@@ -175,7 +198,6 @@ export async function runDemo(name: string): Promise<void> {
     allGood &&= same;
     console.log(`  point ${i + 1} (${rp.metadata.name}): ${same ? "identical to the disk at that moment" : "DIFFERENT"} (sha256 ${got.slice(0, 16)}...)`);
   }
-  await vcsim.stop();
   say(allGood ? "Demo finished: backups, incremental and restores verified byte for byte" : "Demo finished with differences");
   console.log(`The test bed stays up (vcsim stopped with the demo): export KUBECONFIG=${tb.kubeconfig}; kubectl get lifeboat -A. Stop it with: npm run cluster:down`);
   if (!allGood) process.exitCode = 1;
