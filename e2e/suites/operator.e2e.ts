@@ -142,8 +142,11 @@ describe("the operator, installed with helm", () => {
     for (const n of names) {
       const gw = (await custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "gateways", name: n })) as k8s.KubernetesObject;
       expect(gw.metadata?.finalizers).toEqual(["lifeboat.io/in-use-protection"]);
+      // Events are best-effort in Kubernetes: a replica killed between its status write and its
+      // Event loses that Event, and the next replica sees Activated already True. What the
+      // operator guarantees is that a side effect is never repeated: at most one Activated Event.
       const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${n},reason=Activated` });
-      expect(events.items.reduce((sum, e) => sum + (e.count ?? 1), 0)).toBe(1);
+      expect(events.items.reduce((sum, e) => sum + (e.count ?? 1), 0)).toBeLessThanOrEqual(1);
     }
   });
 
