@@ -116,11 +116,13 @@ describe("createVmSpecXml", () => {
       disks: [{ capacityBytes: 1048576 }, { capacityBytes: 2097152, thin: false }],
       nics: [{ network: { ref: { type: "Network", value: "network-7" }, name: "VM Network" } }],
       changeTracking: true,
+      annotation: "lifeboat: drill of web-1\nsecond line",
     });
     const spec = parseXml(`<config ${xsi}>${xml}</config>`).config;
     expect(Object.keys(spec as object).filter((k) => !k.startsWith("@_"))).toEqual([
       "name",
       "guestId",
+      "annotation",
       "files",
       "numCPUs",
       "memoryMB",
@@ -128,6 +130,7 @@ describe("createVmSpecXml", () => {
       "changeTrackingEnabled",
     ]);
     expect(child(spec, "name")).toBe("restore <1> & co");
+    expect(child(spec, "annotation")).toBe("lifeboat: drill of web-1\nsecond line");
     const changes = children(spec, "deviceChange");
     expect(changes).toHaveLength(4); // controller, 2 disks, NIC
     expect(xml).toContain("<unitNumber>1</unitNumber><capacityInKB>2048</capacityInKB>");

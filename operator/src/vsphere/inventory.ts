@@ -106,6 +106,8 @@ export interface VirtualMachine {
   readonly instanceUuid?: string;
   /** BIOS UUID (config.uuid). */
   readonly biosUuid?: string;
+  /** The VM's notes (config.annotation); disaster recovery marks the VMs it creates with it. */
+  readonly annotation?: string;
   readonly changeTrackingEnabled: boolean;
   readonly template: boolean;
   readonly guestId?: string;
@@ -154,6 +156,7 @@ export const VM_PROPERTIES = [
   "runtime.powerState",
   "config.instanceUuid",
   "config.uuid",
+  "config.annotation",
   "config.changeTrackingEnabled",
   "config.template",
   "config.guestId",
@@ -224,6 +227,7 @@ export function decodeVm(o: ObjectContent, datacenter?: MoRef): VirtualMachine {
     powerState: propText(o, "runtime.powerState") ?? "unknown",
     instanceUuid: propText(o, "config.instanceUuid"),
     biosUuid: propText(o, "config.uuid"),
+    annotation: propText(o, "config.annotation"),
     changeTrackingEnabled: propBool(o, "config.changeTrackingEnabled") ?? false,
     template: propBool(o, "config.template") ?? false,
     guestId: propText(o, "config.guestId"),

@@ -46,6 +46,8 @@ export interface CreateVmSpec {
   readonly disks: readonly NewDisk[];
   readonly nics?: readonly NewNic[];
   readonly changeTracking?: boolean;
+  /** The VM's notes (config.annotation); disaster recovery marks the VMs it creates with it, to find exactly those again. */
+  readonly annotation?: string;
 }
 
 const controllerXsi: Record<ControllerType, string> = {
@@ -126,6 +128,7 @@ export function createVmSpecXml(spec: CreateVmSpec): string {
   return (
     el("name", spec.name) +
     el("guestId", spec.guestId ?? "otherGuest64") +
+    el("annotation", spec.annotation) +
     rawEl("files", el("vmPathName", `[${spec.datastoreName}]`)) +
     el("numCPUs", spec.numCpu ?? 1) +
     el("memoryMB", spec.memoryMB ?? 1024) +
