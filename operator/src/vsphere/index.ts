@@ -7,6 +7,7 @@ import { ObjectNotFoundError } from "./errors.js";
 import {
   decodeVm,
   fetchInventory,
+  findVmsByInstanceUuid,
   summarize,
   VM_PROPERTIES,
   watchInventory,
@@ -138,6 +139,14 @@ export class VsphereClient {
     );
     const refs = objects.filter((o) => textOf(o.props.get("name")) === name).map((o) => o.obj);
     return Promise.all(refs.map((r) => this.getVm(r)));
+  }
+
+  /**
+   * VMs by instance UUID (SearchIndex.FindAllByUuid): a VM registered again
+   * gets a new MoRef but keeps its instance UUID, so DR finds it this way.
+   */
+  findVmsByInstanceUuid(instanceUuid: string): Promise<VirtualMachine[]> {
+    return findVmsByInstanceUuid(this.session, instanceUuid);
   }
 
   /** The datacenter's inventory path ("DC0", "Folder/DC1") above any object, for datastore URLs. */
