@@ -1,7 +1,8 @@
 import { VsphereError } from "./errors.js";
 import type { Session } from "./session.js";
-import { taskRef, waitForTask, type WaitOptions } from "./tasks.js";
-import { child, children, el, moRefEl, num, rawEl, type MoRef } from "./xml.js";
+import type { WaitOptions } from "./tasks.js";
+import { reconfigureVm } from "./vm-config.js";
+import { child, children, el, moRefEl, num, type MoRef } from "./xml.js";
 
 /**
  * Changed Block Tracking: with CBT on, each disk state has a changeId, and
@@ -18,9 +19,8 @@ export interface DiskArea {
 
 /** Turns change tracking on (or off) with ReconfigVM_Task. The changeIds appear on the disk backings. */
 export async function setChangeTracking(session: Session, vm: MoRef, enabled: boolean, opts: WaitOptions = {}): Promise<void> {
-  const spec = el("changeTrackingEnabled", enabled);
-  const res = await session.call("ReconfigVM_Task", moRefEl("_this", vm) + rawEl("spec", spec));
-  await waitForTask(session, taskRef(res, "ReconfigVM_Task"), `${enabled ? "Enabling" : "Disabling"} change tracking on ${vm.value}`, opts);
+  const what = `${enabled ? "Enabling" : "Disabling"} change tracking on ${vm.value}`;
+  await reconfigureVm(session, vm, el("changeTrackingEnabled", enabled), what, opts);
 }
 
 /** Decodes one DiskChangeInfo page. Exported for unit tests. */

@@ -32,6 +32,7 @@ import {
 } from "./snapshots.js";
 import { SoapTransport, type TlsTrust } from "./soap.js";
 import { cancelTask, waitForTask, type WaitOptions } from "./tasks.js";
+import { reconfigureHardware, type HardwareChange } from "./vm-config.js";
 import { createVm, destroyVm, powerOff, powerOn, type CreateVmSpec } from "./vm-create.js";
 import { moRefOf, textOf, type MoRef } from "./xml.js";
 
@@ -236,6 +237,11 @@ export class VsphereClient {
     return powerOff(this.session, vm, opts);
   }
 
+  /** Sets the number of CPUs and the memory size (a recovered VM gets what its spec asks for). */
+  reconfigureHardware(vm: MoRef, change: HardwareChange, opts: WaitOptions = {}): Promise<void> {
+    return reconfigureHardware(this.session, vm, change, opts);
+  }
+
   destroyVm(vm: MoRef, opts: WaitOptions = {}): Promise<void> {
     return destroyVm(this.session, vm, opts);
   }
@@ -270,6 +276,7 @@ export type { VmDisk, VmController, VmNic } from "./devices.js";
 export type { DiskArea } from "./cbt.js";
 export type { DiskLocation } from "./disk-io.js";
 export type { CreateVmSpec, NewDisk, NewNic, ControllerType } from "./vm-create.js";
+export type { HardwareChange } from "./vm-config.js";
 export type { CreateSnapshotOptions, OrphanOptions, SnapshotInfo } from "./snapshots.js";
 export type { WaitOptions } from "./tasks.js";
 export type {
