@@ -32,7 +32,7 @@ import {
 } from "./snapshots.js";
 import { SoapTransport, type TlsTrust } from "./soap.js";
 import { cancelTask, waitForTask, type WaitOptions } from "./tasks.js";
-import { reconfigureHardware, type HardwareChange } from "./vm-config.js";
+import { reconfigureHardware, setNicsConnected, type HardwareChange } from "./vm-config.js";
 import { createVm, destroyVm, powerOff, powerOn, type CreateVmSpec } from "./vm-create.js";
 import { moRefOf, textOf, type MoRef } from "./xml.js";
 
@@ -235,6 +235,15 @@ export class VsphereClient {
 
   powerOff(vm: MoRef, opts: WaitOptions = {}): Promise<void> {
     return powerOff(this.session, vm, opts);
+  }
+
+  /**
+   * Connects or disconnects every NIC, now and at power-on; a disconnected
+   * NIC cannot be reconnected from the guest (fencing). Resolves with how
+   * many NICs it edited.
+   */
+  setNicsConnected(vm: MoRef, connected: boolean, opts: WaitOptions = {}): Promise<number> {
+    return setNicsConnected(this.session, vm, connected, opts);
   }
 
   /** Sets the number of CPUs and the memory size (a recovered VM gets what its spec asks for). */
