@@ -33,7 +33,7 @@ import {
 import { SoapTransport, type TlsTrust } from "./soap.js";
 import { cancelTask, waitForTask, type WaitOptions } from "./tasks.js";
 import { reconfigureHardware, setNicsConnected, type HardwareChange } from "./vm-config.js";
-import { createVm, destroyVm, powerOff, powerOn, type CreateVmSpec } from "./vm-create.js";
+import { createVm, destroyVm, powerOff, powerOn, shutdownGuest, type CreateVmSpec, type GuestShutdownOptions } from "./vm-create.js";
 import { moRefOf, textOf, type MoRef } from "./xml.js";
 
 /**
@@ -51,8 +51,9 @@ import { moRefOf, textOf, type MoRef } from "./xml.js";
  *
  * Errors are typed (see ./errors.ts): AuthenticationFailedError,
  * UnreachableError, CertificateMismatchError, FaultError (with faultName),
- * TaskFailedError, TaskCancelledError; `conditionReason(err)` gives the
- * one-word condition reason. Messages never contain the password.
+ * TaskFailedError, TaskCancelledError, GuestShutdownTimeoutError;
+ * `conditionReason(err)` gives the one-word condition reason. Messages
+ * never contain the password.
  */
 
 export interface ConnectOptions {
@@ -238,6 +239,16 @@ export class VsphereClient {
   }
 
   /**
+   * Clean guest OS shutdown, then waits until the VM is off: "guest", or
+   * "alreadyOff" when it was off. GuestShutdownTimeoutError after
+   * `timeoutMs` (default 5 min) or FaultError "ToolsUnavailable": the caller
+   * may power off hard.
+   */
+  shutdownGuest(vm: MoRef, opts: GuestShutdownOptions = {}): Promise<"guest" | "alreadyOff"> {
+    return shutdownGuest(this.session, vm, opts);
+  }
+
+  /**
    * Connects or disconnects every NIC, now and at power-on; a disconnected
    * NIC cannot be reconnected from the guest (fencing). Resolves with how
    * many NICs it edited.
@@ -284,7 +295,7 @@ export type { MoRef } from "./xml.js";
 export type { VmDisk, VmController, VmNic } from "./devices.js";
 export type { DiskArea } from "./cbt.js";
 export type { DiskLocation } from "./disk-io.js";
-export type { CreateVmSpec, NewDisk, NewNic, ControllerType } from "./vm-create.js";
+export type { CreateVmSpec, GuestShutdownOptions, NewDisk, NewNic, ControllerType } from "./vm-create.js";
 export type { HardwareChange } from "./vm-config.js";
 export type { CreateSnapshotOptions, OrphanOptions, SnapshotInfo } from "./snapshots.js";
 export type { WaitOptions } from "./tasks.js";
