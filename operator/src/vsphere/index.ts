@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
-import { queryChangedAreas, setChangeTracking, type DiskArea } from "./cbt.js";
+import { captureChangeIds, queryChangedAreas, setChangeTracking, type DiskArea } from "./cbt.js";
 import type { VmDisk } from "./devices.js";
 import { readDiskRange, uploadDisk, type DiskLocation } from "./disk-io.js";
 import { ObjectNotFoundError } from "./errors.js";
@@ -206,6 +206,17 @@ export class VsphereClient {
   /** Turns Changed Block Tracking on or off (ReconfigVM_Task). */
   setChangeTracking(vm: MoRef, enabled: boolean, opts: WaitOptions = {}): Promise<void> {
     return setChangeTracking(this.session, vm, enabled, opts);
+  }
+
+  /**
+   * The CBT changeId of each disk (device key → changeId) at its current
+   * content, through a short-lived "lifeboat-baseline-" snapshot that is
+   * always removed; turns change tracking on first when it is off. Right
+   * after a restore wrote a VM's disks, so later replication from that VM
+   * reads only what changed afterwards.
+   */
+  captureChangeIds(vm: MoRef, opts: WaitOptions = {}): Promise<Map<number, string>> {
+    return captureChangeIds(this.session, vm, opts);
   }
 
   /**
