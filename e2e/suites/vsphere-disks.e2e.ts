@@ -20,6 +20,7 @@ import {
 } from "../../operator/src/vsphere/index.js";
 import { datastoreFilePath, flatFilePath } from "../../operator/src/vsphere/disk-io.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
+import { vcsimPlacement } from "./vsphere-placement.js";
 
 jest.setTimeout(300_000);
 
@@ -248,25 +249,18 @@ describe("orphaned snapshots", () => {
 
 describe("VM creation for restore", () => {
   it("creates a VM with disks, controller and NIC, holds exactly the uploaded bytes, powers on and off, and is destroyed", async () => {
-    const inv = await client.inventory();
-    const dc = inv.datacenters[0];
-    const cluster = inv.clusters.find((c) => c.isCluster);
-    const ds = inv.datastores[0];
-    const pg = inv.networks.find((n) => n.type === "DistributedVirtualPortgroup" && n.portgroupKey && n.switchUuid);
-    const net = inv.networks.find((n) => n.type === "Network");
-    if (!dc?.vmFolder || !cluster?.resourcePool || !ds || !pg?.portgroupKey || !pg.switchUuid || !net) throw new Error("inventory incomplete");
-
+    const { folder, resourcePool, datastoreName, network, portgroup } = await vcsimPlacement(client);
     const sizes = [64 * MiB, 8 * MiB];
     const ref = await client.createVm({
       name: "restored-vm",
-      folder: dc.vmFolder,
-      resourcePool: cluster.resourcePool,
-      datastoreName: ds.name,
+      folder,
+      resourcePool,
+      datastoreName,
       numCpu: 2,
       memoryMB: 2048,
       guestId: "otherGuest64",
       disks: sizes.map((capacityBytes) => ({ capacityBytes })),
-      nics: [{ portgroup: { ref: pg.ref, portgroupKey: pg.portgroupKey, switchUuid: pg.switchUuid } }, { network: { ref: net.ref, name: net.name }, adapter: "e1000e" }],
+      nics: [{ portgroup }, { network, adapter: "e1000e" }],
     });
     const created = await client.getVm(ref);
     expect(created.name).toBe("restored-vm");
@@ -275,7 +269,7 @@ describe("VM creation for restore", () => {
     expect(created.disks.map((d) => d.capacityBytes)).toEqual(sizes);
     expect(created.controllers.some((c) => c.type === "ParaVirtualSCSIController")).toBe(true);
     expect(created.nics.map((n) => n.type)).toEqual(["VirtualVmxnet3", "VirtualE1000e"]);
-    expect(created.nics[0]?.portgroupKey).toBe(pg.portgroupKey);
+    expect(created.nics[0]?.portgroupKey).toBe(portgroup.portgroupKey);
     expect(created.powerState).toBe("poweredOff");
 
     const contents = sizes.map((n) => randomBytes(n));

@@ -1,7 +1,11 @@
+import type { VmDisk } from "./devices.js";
 import { VsphereError } from "./errors.js";
+import { retrieveOne } from "./property-collector.js";
 import type { Session } from "./session.js";
-import { taskRef, waitForTask, type WaitOptions } from "./tasks.js";
-import { child, children, el, moRefEl, num, rawEl, type MoRef } from "./xml.js";
+import { createSnapshot, LIFEBOAT_SNAPSHOT_PREFIX, removeSnapshot, snapshotDisks } from "./snapshots.js";
+import type { WaitOptions } from "./tasks.js";
+import { reconfigureVm } from "./vm-config.js";
+import { child, children, el, moRefEl, num, textOf, type MoRef } from "./xml.js";
 
 /**
  * Changed Block Tracking: with CBT on, each disk state has a changeId, and
@@ -18,9 +22,50 @@ export interface DiskArea {
 
 /** Turns change tracking on (or off) with ReconfigVM_Task. The changeIds appear on the disk backings. */
 export async function setChangeTracking(session: Session, vm: MoRef, enabled: boolean, opts: WaitOptions = {}): Promise<void> {
-  const spec = el("changeTrackingEnabled", enabled);
-  const res = await session.call("ReconfigVM_Task", moRefEl("_this", vm) + rawEl("spec", spec));
-  await waitForTask(session, taskRef(res, "ReconfigVM_Task"), `${enabled ? "Enabling" : "Disabling"} change tracking on ${vm.value}`, opts);
+  const what = `${enabled ? "Enabling" : "Disabling"} change tracking on ${vm.value}`;
+  await reconfigureVm(session, vm, el("changeTrackingEnabled", enabled), what, opts);
+}
+
+/** Device key → changeId of a snapshot's disks; every disk must have one. */
+function changeIdsOf(vm: MoRef, disks: readonly VmDisk[]): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const disk of disks) {
+    if (!disk.changeId) throw new VsphereError(`Disk ${disk.key} of ${vm.value} has no changeId although change tracking is on`);
+    out.set(disk.key, disk.changeId);
+  }
+  return out;
+}
+
+/**
+ * The changeId of each disk at its current content, as device key →
+ * changeId. After a restore wrote a VM's disks (a DR failover), replication
+ * from that VM must start from what it holds now: a later
+ * QueryChangedDiskAreas since these changeIds reports only what changed
+ * afterwards, not the restored data. Turns change tracking on when it is off,
+ * takes a snapshot (named "lifeboat-baseline-<time>", so orphan cleanup finds
+ * it should removal fail), reads its disks' changeIds and removes it, also
+ * when reading fails and without the caller's signal (a removal must not be
+ * cancelled). `opts` applies to enabling tracking and to the snapshot.
+ */
+export async function captureChangeIds(session: Session, vm: MoRef, opts: WaitOptions = {}): Promise<Map<number, string>> {
+  const config = await retrieveOne(session, vm, ["config.changeTrackingEnabled"]);
+  if (textOf(config.props.get("config.changeTrackingEnabled")) !== "true") await setChangeTracking(session, vm, true, opts);
+  const name = `${LIFEBOAT_SNAPSHOT_PREFIX}baseline-${new Date().toISOString()}`;
+  const snapshot = await createSnapshot(session, vm, { ...opts, name, description: "Lifeboat: changeIds of the current disk content" });
+  let changeIds: Map<number, string>;
+  try {
+    changeIds = changeIdsOf(vm, await snapshotDisks(session, snapshot));
+  } catch (err) {
+    // The first error is the one to report; orphan cleanup removes the snapshot if this removal fails too.
+    await removeSnapshot(session, snapshot).catch(() => undefined);
+    throw err;
+  }
+  try {
+    await removeSnapshot(session, snapshot);
+  } catch (err) {
+    throw new VsphereError(`Captured the changeIds of ${vm.value} but could not remove snapshot "${name}" (${snapshot.value}); orphan cleanup removes it`, { cause: err });
+  }
+  return changeIds;
 }
 
 /** Decodes one DiskChangeInfo page. Exported for unit tests. */

@@ -4,6 +4,7 @@ import { decodeHardware, parseDatastorePath } from "./devices.js";
 import { datastoreFilePath, flatFilePath } from "./disk-io.js";
 import { decodeSnapshotTree } from "./snapshots.js";
 import { decodeTaskInfo } from "./tasks.js";
+import { nicConnectionEditXml } from "./vm-config.js";
 import { createVmSpecXml } from "./vm-create.js";
 import { child, children, parseXml } from "./xml.js";
 
@@ -42,6 +43,15 @@ describe("decodeHardware", () => {
       },
     ]);
     expect(hw.nics).toEqual([{ key: 4000, type: "VirtualVmxnet3", macAddress: "00:50:56:00:00:01", portgroupKey: "dvportgroup-10", switchUuid: "50 1a" }]);
+  });
+
+  it("reads a NIC's connection state", () => {
+    const doc = parseXml(
+      `<val ${xsi}><VirtualDevice xsi:type="VirtualE1000"><key>4001</key>` +
+        "<connectable><startConnected>false</startConnected><allowGuestControl>false</allowGuestControl><connected>true</connected><status>ok</status></connectable>" +
+        "<addressType>generated</addressType></VirtualDevice></val>",
+    );
+    expect(decodeHardware(doc.val).nics).toEqual([{ key: 4001, type: "VirtualE1000", connected: true, startConnected: false, allowGuestControl: false }]);
   });
 
   it("splits datastore paths", () => {
@@ -106,6 +116,34 @@ describe("decodeSnapshotTree", () => {
   });
 });
 
+describe("nicConnectionEditXml", () => {
+  const nic = (connectable: string) =>
+    parseXml(
+      `<r ${xsi}><d xsi:type="VirtualVmxnet3"><key>4000</key><deviceInfo><label>NIC 1</label></deviceInfo>` +
+        '<backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName><network type="Network">network-7</network></backing>' +
+        `${connectable}<controllerKey>100</controllerKey><unitNumber>7</unitNumber><addressType>generated</addressType><macAddress>00:50:56:00:00:01</macAddress></d></r>`,
+    ).r as Record<string, unknown>;
+
+  it("edits the connection state and sends the rest of the device back unchanged, in order", () => {
+    const device = nic(
+      "<connectable><migrateConnect>unset</migrateConnect><startConnected>true</startConnected><allowGuestControl>true</allowGuestControl><connected>true</connected><status>ok</status></connectable>",
+    ).d;
+    expect(nicConnectionEditXml(device, false)).toBe(
+      '<deviceChange><operation>edit</operation><device xsi:type="VirtualVmxnet3"><key>4000</key><deviceInfo><label>NIC 1</label></deviceInfo>' +
+        '<backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName><network type="Network">network-7</network></backing>' +
+        "<connectable><migrateConnect>unset</migrateConnect><startConnected>false</startConnected><allowGuestControl>false</allowGuestControl><connected>false</connected><status>ok</status></connectable>" +
+        "<controllerKey>100</controllerKey><unitNumber>7</unitNumber><addressType>generated</addressType><macAddress>00:50:56:00:00:01</macAddress></device></deviceChange>",
+    );
+  });
+
+  it("adds a connectable where the WSDL puts it when the device had none", () => {
+    const xml = nicConnectionEditXml(nic("").d, true);
+    expect(xml).toContain(
+      "</backing><connectable><startConnected>true</startConnected><allowGuestControl>true</allowGuestControl><connected>true</connected></connectable><controllerKey>",
+    );
+  });
+});
+
 describe("createVmSpecXml", () => {
   it("writes a well-formed spec in WSDL order with escaped values and one device per disk and NIC", () => {
     const xml = createVmSpecXml({
@@ -116,11 +154,13 @@ describe("createVmSpecXml", () => {
       disks: [{ capacityBytes: 1048576 }, { capacityBytes: 2097152, thin: false }],
       nics: [{ network: { ref: { type: "Network", value: "network-7" }, name: "VM Network" } }],
       changeTracking: true,
+      annotation: "lifeboat: drill of web-1\nsecond line",
     });
     const spec = parseXml(`<config ${xsi}>${xml}</config>`).config;
     expect(Object.keys(spec as object).filter((k) => !k.startsWith("@_"))).toEqual([
       "name",
       "guestId",
+      "annotation",
       "files",
       "numCPUs",
       "memoryMB",
@@ -128,6 +168,7 @@ describe("createVmSpecXml", () => {
       "changeTrackingEnabled",
     ]);
     expect(child(spec, "name")).toBe("restore <1> & co");
+    expect(child(spec, "annotation")).toBe("lifeboat: drill of web-1\nsecond line");
     const changes = children(spec, "deviceChange");
     expect(changes).toHaveLength(4); // controller, 2 disks, NIC
     expect(xml).toContain("<unitNumber>1</unitNumber><capacityInKB>2048</capacityInKB>");

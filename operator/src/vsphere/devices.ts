@@ -48,6 +48,12 @@ export interface VmNic {
   /** Distributed port group key. */
   readonly portgroupKey?: string;
   readonly switchUuid?: string;
+  /** Connected now (connectable.connected); always false while the VM is off. */
+  readonly connected?: boolean;
+  /** Connects when the VM powers on (connectable.startConnected); false on a fenced VM. */
+  readonly startConnected?: boolean;
+  /** The guest may connect or disconnect it (connectable.allowGuestControl). */
+  readonly allowGuestControl?: boolean;
 }
 
 export interface VmHardware {
@@ -101,8 +107,12 @@ export function decodeHardware(devices: unknown): VmHardware {
       });
     } else if (child(d, "busNumber") !== undefined && /Controller$/.test(type)) {
       controllers.push({ key, type, busNumber: num(d, "busNumber") ?? 0 });
-    } else if (child(d, "addressType") !== undefined || child(d, "macAddress") !== undefined) {
+    } else if (isNic(d)) {
       const port = child(backing, "port");
+      const connectable = child(d, "connectable");
+      const connected = bool(connectable, "connected");
+      const startConnected = bool(connectable, "startConnected");
+      const allowGuestControl = bool(connectable, "allowGuestControl");
       const network = moRef(backing, "network");
       const networkName = text(backing, "deviceName");
       const portgroupKey = text(port, "portgroupKey");
@@ -116,8 +126,16 @@ export function decodeHardware(devices: unknown): VmHardware {
         ...(networkName ? { networkName } : {}),
         ...(portgroupKey ? { portgroupKey } : {}),
         ...(switchUuid ? { switchUuid } : {}),
+        ...(connected !== undefined ? { connected } : {}),
+        ...(startConnected !== undefined ? { startConnected } : {}),
+        ...(allowGuestControl !== undefined ? { allowGuestControl } : {}),
       });
     }
   }
   return { disks, controllers, nics };
+}
+
+/** A virtual NIC (any VirtualEthernetCard subtype): the devices with a MAC address. */
+export function isNic(device: unknown): boolean {
+  return child(device, "addressType") !== undefined || child(device, "macAddress") !== undefined;
 }

@@ -71,6 +71,14 @@ export class TaskCancelledError extends FaultError {
 }
 
 /**
+ * The guest OS did not power the VM off within the time allowed after a
+ * clean shutdown request; the caller may power it off hard.
+ */
+export class GuestShutdownTimeoutError extends VsphereError {
+  override readonly reason = "GuestShutdownTimeout";
+}
+
+/**
  * Maps a fault name from the server to the most specific error class.
  * RequestCanceled (a cancelled task) becomes TaskCancelledError.
  */

@@ -1,12 +1,13 @@
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
-import { queryChangedAreas, setChangeTracking, type DiskArea } from "./cbt.js";
+import { captureChangeIds, queryChangedAreas, setChangeTracking, type DiskArea } from "./cbt.js";
 import type { VmDisk } from "./devices.js";
 import { readDiskRange, uploadDisk, type DiskLocation } from "./disk-io.js";
 import { ObjectNotFoundError } from "./errors.js";
 import {
   decodeVm,
   fetchInventory,
+  findVmsByInstanceUuid,
   summarize,
   VM_PROPERTIES,
   watchInventory,
@@ -31,7 +32,8 @@ import {
 } from "./snapshots.js";
 import { SoapTransport, type TlsTrust } from "./soap.js";
 import { cancelTask, waitForTask, type WaitOptions } from "./tasks.js";
-import { createVm, destroyVm, powerOff, powerOn, type CreateVmSpec } from "./vm-create.js";
+import { reconfigureHardware, setNicsConnected, type HardwareChange } from "./vm-config.js";
+import { createVm, destroyVm, powerOff, powerOn, shutdownGuest, type CreateVmSpec, type GuestShutdownOptions } from "./vm-create.js";
 import { moRefOf, textOf, type MoRef } from "./xml.js";
 
 /**
@@ -49,8 +51,9 @@ import { moRefOf, textOf, type MoRef } from "./xml.js";
  *
  * Errors are typed (see ./errors.ts): AuthenticationFailedError,
  * UnreachableError, CertificateMismatchError, FaultError (with faultName),
- * TaskFailedError, TaskCancelledError; `conditionReason(err)` gives the
- * one-word condition reason. Messages never contain the password.
+ * TaskFailedError, TaskCancelledError, GuestShutdownTimeoutError;
+ * `conditionReason(err)` gives the one-word condition reason. Messages
+ * never contain the password.
  */
 
 export interface ConnectOptions {
@@ -140,6 +143,14 @@ export class VsphereClient {
     return Promise.all(refs.map((r) => this.getVm(r)));
   }
 
+  /**
+   * VMs by instance UUID (SearchIndex.FindAllByUuid): a VM registered again
+   * gets a new MoRef but keeps its instance UUID, so DR finds it this way.
+   */
+  findVmsByInstanceUuid(instanceUuid: string): Promise<VirtualMachine[]> {
+    return findVmsByInstanceUuid(this.session, instanceUuid);
+  }
+
   /** The datacenter's inventory path ("DC0", "Folder/DC1") above any object, for datastore URLs. */
   async datacenterPath(ref: MoRef): Promise<string> {
     let cur: MoRef | undefined = ref;
@@ -198,6 +209,17 @@ export class VsphereClient {
   }
 
   /**
+   * The CBT changeId of each disk (device key → changeId) at its current
+   * content, through a short-lived "lifeboat-baseline-" snapshot that is
+   * always removed; turns change tracking on first when it is off. Right
+   * after a restore wrote a VM's disks, so later replication from that VM
+   * reads only what changed afterwards.
+   */
+  captureChangeIds(vm: MoRef, opts: WaitOptions = {}): Promise<Map<number, string>> {
+    return captureChangeIds(this.session, vm, opts);
+  }
+
+  /**
    * Areas of a snapshot's disk changed since `changeId` ("*": all allocated
    * areas), over the whole disk, merged where adjacent.
    */
@@ -225,6 +247,30 @@ export class VsphereClient {
 
   powerOff(vm: MoRef, opts: WaitOptions = {}): Promise<void> {
     return powerOff(this.session, vm, opts);
+  }
+
+  /**
+   * Clean guest OS shutdown, then waits until the VM is off: "guest", or
+   * "alreadyOff" when it was off. GuestShutdownTimeoutError after
+   * `timeoutMs` (default 5 min) or FaultError "ToolsUnavailable": the caller
+   * may power off hard.
+   */
+  shutdownGuest(vm: MoRef, opts: GuestShutdownOptions = {}): Promise<"guest" | "alreadyOff"> {
+    return shutdownGuest(this.session, vm, opts);
+  }
+
+  /**
+   * Connects or disconnects every NIC, now and at power-on; a disconnected
+   * NIC cannot be reconnected from the guest (fencing). Resolves with how
+   * many NICs it edited.
+   */
+  setNicsConnected(vm: MoRef, connected: boolean, opts: WaitOptions = {}): Promise<number> {
+    return setNicsConnected(this.session, vm, connected, opts);
+  }
+
+  /** Sets the number of CPUs and the memory size (a recovered VM gets what its spec asks for). */
+  reconfigureHardware(vm: MoRef, change: HardwareChange, opts: WaitOptions = {}): Promise<void> {
+    return reconfigureHardware(this.session, vm, change, opts);
   }
 
   destroyVm(vm: MoRef, opts: WaitOptions = {}): Promise<void> {
@@ -260,7 +306,8 @@ export type { MoRef } from "./xml.js";
 export type { VmDisk, VmController, VmNic } from "./devices.js";
 export type { DiskArea } from "./cbt.js";
 export type { DiskLocation } from "./disk-io.js";
-export type { CreateVmSpec, NewDisk, NewNic, ControllerType } from "./vm-create.js";
+export type { CreateVmSpec, GuestShutdownOptions, NewDisk, NewNic, ControllerType } from "./vm-create.js";
+export type { HardwareChange } from "./vm-config.js";
 export type { CreateSnapshotOptions, OrphanOptions, SnapshotInfo } from "./snapshots.js";
 export type { WaitOptions } from "./tasks.js";
 export type {

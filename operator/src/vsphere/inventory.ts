@@ -1,4 +1,5 @@
 import { decodeHardware, type VmController, type VmDisk, type VmNic } from "./devices.js";
+import { VsphereError } from "./errors.js";
 import {
   PropertyWatch,
   retrieve,
@@ -12,7 +13,7 @@ import {
   type PropertySpec,
 } from "./property-collector.js";
 import type { AboutInfo, Session } from "./session.js";
-import { children, moRefOf, moRefs, textOf, type MoRef } from "./xml.js";
+import { children, el, moRefEl, moRefOf, moRefs, textOf, type MoRef } from "./xml.js";
 
 /**
  * The vSphere inventory as a reconciler and a restore need it, read in one
@@ -106,6 +107,8 @@ export interface VirtualMachine {
   readonly instanceUuid?: string;
   /** BIOS UUID (config.uuid). */
   readonly biosUuid?: string;
+  /** The VM's notes (config.annotation); disaster recovery marks the VMs it creates with it. */
+  readonly annotation?: string;
   readonly changeTrackingEnabled: boolean;
   readonly template: boolean;
   readonly guestId?: string;
@@ -154,6 +157,7 @@ export const VM_PROPERTIES = [
   "runtime.powerState",
   "config.instanceUuid",
   "config.uuid",
+  "config.annotation",
   "config.changeTrackingEnabled",
   "config.template",
   "config.guestId",
@@ -224,6 +228,7 @@ export function decodeVm(o: ObjectContent, datacenter?: MoRef): VirtualMachine {
     powerState: propText(o, "runtime.powerState") ?? "unknown",
     instanceUuid: propText(o, "config.instanceUuid"),
     biosUuid: propText(o, "config.uuid"),
+    annotation: propText(o, "config.annotation"),
     changeTrackingEnabled: propBool(o, "config.changeTrackingEnabled") ?? false,
     template: propBool(o, "config.template") ?? false,
     guestId: propText(o, "config.guestId"),
@@ -236,6 +241,25 @@ export function decodeVm(o: ObjectContent, datacenter?: MoRef): VirtualMachine {
     datastores: propRefs(o, "datastore"),
     networks: propRefs(o, "network"),
   };
+}
+
+/**
+ * The VMs whose instance UUID (config.instanceUuid) is `instanceUuid`
+ * (SearchIndex.FindAllByUuid). A VM that is removed from the inventory and
+ * registered again gets a new MoRef but keeps its instance UUID; disaster
+ * recovery finds the VMs it knows this way. Empty when there is none.
+ */
+export async function findVmsByInstanceUuid(session: Session, instanceUuid: string): Promise<VirtualMachine[]> {
+  const searchIndex = session.serviceContent.searchIndex;
+  if (!searchIndex) throw new VsphereError(`vCenter ${session.transport.endpoint.host} has no SearchIndex to find VMs by instance UUID`);
+  const res = await session.call(
+    "FindAllByUuid",
+    moRefEl("_this", searchIndex) + el("uuid", instanceUuid) + el("vmSearch", true) + el("instanceUuid", true),
+  );
+  const refs = moRefs(res, "returnval");
+  if (refs.length === 0) return [];
+  const objects = await retrieve(session, { propSet: [{ type: "VirtualMachine", pathSet: VM_PROPERTIES }], objectSet: refs.map((obj) => ({ obj })) });
+  return objects.map((o) => decodeVm(o));
 }
 
 /** Builds the typed inventory from the raw objects of one retrieval. Exported for unit tests. */

@@ -1,7 +1,8 @@
-import { VsphereError } from "./errors.js";
+import { FaultError, GuestShutdownTimeoutError, VsphereError } from "./errors.js";
+import { PropertyWatch } from "./property-collector.js";
 import type { Session } from "./session.js";
 import { resultRef, taskRef, waitForTask, type WaitOptions } from "./tasks.js";
-import { el, moRefEl, rawEl, typedEl, type MoRef } from "./xml.js";
+import { el, moRefEl, rawEl, textOf, typedEl, type MoRef } from "./xml.js";
 
 /**
  * Creating, powering and destroying VMs, for restore: the new VM gets the
@@ -46,6 +47,8 @@ export interface CreateVmSpec {
   readonly disks: readonly NewDisk[];
   readonly nics?: readonly NewNic[];
   readonly changeTracking?: boolean;
+  /** The VM's notes (config.annotation); disaster recovery marks the VMs it creates with it, to find exactly those again. */
+  readonly annotation?: string;
 }
 
 const controllerXsi: Record<ControllerType, string> = {
@@ -126,6 +129,7 @@ export function createVmSpecXml(spec: CreateVmSpec): string {
   return (
     el("name", spec.name) +
     el("guestId", spec.guestId ?? "otherGuest64") +
+    el("annotation", spec.annotation) +
     rawEl("files", el("vmPathName", `[${spec.datastoreName}]`)) +
     el("numCPUs", spec.numCpu ?? 1) +
     el("memoryMB", spec.memoryMB ?? 1024) +
@@ -153,6 +157,71 @@ export async function powerOn(session: Session, vm: MoRef, opts: WaitOptions = {
 export async function powerOff(session: Session, vm: MoRef, opts: WaitOptions = {}): Promise<void> {
   const res = await session.call("PowerOffVM_Task", moRefEl("_this", vm));
   await waitForTask(session, taskRef(res, "PowerOffVM_Task"), `Powering off ${vm.value}`, opts);
+}
+
+/** How long {@link shutdownGuest} waits for the guest OS by default. */
+export const DEFAULT_GUEST_SHUTDOWN_MS = 5 * 60_000;
+
+export interface GuestShutdownOptions {
+  /** How long the guest may take to power the VM off (default 5 min); then GuestShutdownTimeoutError. */
+  readonly timeoutMs?: number;
+  /** Aborting stops the wait (the guest may still shut down) and rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Shuts the guest OS down cleanly and waits until the VM is powered off, so
+ * that a planned failover stops the protected VM with everything its
+ * applications wrote on disk. ShutdownGuest only asks VMware Tools in the
+ * guest and returns at once (it is not a task), so the wait follows the VM's
+ * runtime.powerState through a property collector. Resolves "alreadyOff" when
+ * the VM was already off (nothing is asked) and "guest" when the guest powered
+ * it off. Rejects with GuestShutdownTimeoutError when the VM is still on after
+ * `timeoutMs`, and with FaultError "ToolsUnavailable" when vCenter cannot
+ * reach VMware Tools in the guest; either way the caller may power it off hard.
+ */
+export async function shutdownGuest(session: Session, vm: MoRef, opts: GuestShutdownOptions = {}): Promise<"guest" | "alreadyOff"> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_GUEST_SHUTDOWN_MS;
+  const watch = await PropertyWatch.start(session, {
+    propSet: [{ type: "VirtualMachine", pathSet: ["runtime.powerState"] }],
+    objectSet: [{ obj: vm }],
+  });
+  try {
+    // The watch's first answer is the current state.
+    if ((await nextPowerState(watch, 0, opts.signal)) === "poweredOff") return "alreadyOff";
+    const deadline = Date.now() + timeoutMs;
+    try {
+      await session.call("ShutdownGuest", moRefEl("_this", vm));
+    } catch (err) {
+      // Powered off by someone else since the first look.
+      const offMeanwhile = err instanceof FaultError && err.faultName === "InvalidPowerState" && (await nextPowerState(watch, 0, opts.signal)) === "poweredOff";
+      if (offMeanwhile) return "alreadyOff";
+      throw err;
+    }
+    for (;;) {
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0) {
+        throw new GuestShutdownTimeoutError(`The guest OS of ${vm.value} did not power it off within ${Math.round(timeoutMs / 1000)} s of the shutdown request`);
+      }
+      if ((await nextPowerState(watch, Math.min(30, Math.ceil(remainingMs / 1000)), opts.signal)) === "poweredOff") return "guest";
+    }
+  } finally {
+    await watch.destroy();
+  }
+}
+
+/** The power state a runtime.powerState watch reports next; undefined when it did not change within `maxWaitSeconds`. */
+async function nextPowerState(watch: PropertyWatch, maxWaitSeconds: number, signal: AbortSignal | undefined): Promise<string | undefined> {
+  let updates;
+  try {
+    updates = await watch.next(maxWaitSeconds, signal);
+  } catch (err) {
+    signal?.throwIfAborted();
+    throw err;
+  }
+  signal?.throwIfAborted();
+  const changes = updates.flatMap((u) => u.changes).filter((c) => c.name === "runtime.powerState");
+  return textOf(changes[changes.length - 1]?.val);
 }
 
 /** Deletes the VM and its files. The VM must be powered off. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { children, decodeEntities, el, escapeXml, moRef, moRefEl, parseXml, text, xsiType } from "./xml.js";
+import { children, decodeEntities, el, escapeXml, moRef, moRefEl, nodeXml, parseXml, text, xsiType } from "./xml.js";
 
 describe("escapeXml", () => {
   it("escapes markup characters and keeps every other printable and non-ASCII character", () => {
@@ -60,5 +60,22 @@ describe("parseXml", () => {
   it("finds xsi:type under another prefix for the XMLSchema-instance namespace", () => {
     const doc = parseXml('<r><d XMLSchema-instance:type="InvalidLogin"/></r>');
     expect(xsiType(doc.r && (doc.r as Record<string, unknown>).d)).toBe("InvalidLogin");
+  });
+});
+
+describe("nodeXml", () => {
+  it("writes a parsed element back as the server sent it: order, xsi:type, references, escaped text, repeated children", () => {
+    const sent =
+      '<device xsi:type="VirtualE1000e"><key>4000</key><deviceInfo><label>NIC 1</label><summary>a &amp; &lt;b&gt;</summary></deviceInfo>' +
+      '<backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName><network type="Network">network-7</network></backing>' +
+      "<dynamicProperty><name>x</name></dynamicProperty><dynamicProperty><name>y</name></dynamicProperty>" +
+      '<val xsi:type="xsd:string">s</val><empty></empty></device>';
+    const doc = parseXml(`<r xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">${sent}</r>`);
+    expect(nodeXml("device", (doc.r as Record<string, unknown>).device)).toBe(sent);
+  });
+
+  it("writes xsi:type under the xsi prefix whatever prefix the server used, and drops whitespace between elements", () => {
+    const doc = parseXml('<r><d XMLSchema-instance:type="vim25:VirtualVmxnet3">\n  <key>1</key>\n</d></r>');
+    expect(nodeXml("device", (doc.r as Record<string, unknown>).d)).toBe('<device xsi:type="VirtualVmxnet3"><key>1</key></device>');
   });
 });

@@ -76,6 +76,30 @@ export function rawEl(name: string, innerXml: string | undefined): string {
   return `<${name}>${innerXml}</${name}>`;
 }
 
+/**
+ * Re-encodes a parsed element (see {@link parseXml}) as `<name>…</name>`:
+ * its xsi:type, a MoRef's type attribute, its text, and its children in the
+ * order the server sent them (the WSDL order). An edit of a virtual device
+ * must send the whole device back; re-encoding what the server described
+ * keeps every field, also those this client does not decode, so the edit
+ * changes only what the caller meant to change.
+ */
+export function nodeXml(name: string, value: unknown): string {
+  if (Array.isArray(value)) return value.map((v) => nodeXml(name, v)).join("");
+  if (!isNode(value)) return el(name, textOf(value) ?? "");
+  const rawType = xsiTypeAttribute(value);
+  // The request envelope declares the xsd prefix; vim25 types are in its default namespace.
+  const type = rawType?.startsWith("xsd:") ? rawType : xsiType(value);
+  const moType = value["@_type"];
+  const attributes =
+    (type !== undefined ? ` xsi:type="${escapeXml(type)}"` : "") + (typeof moType === "string" ? ` type="${escapeXml(moType)}"` : "");
+  const elements = Object.entries(value).filter(([key]) => !key.startsWith("@_") && key !== "#text");
+  const text = value["#text"];
+  // Text between child elements (an indenting server) is not content.
+  const inner = elements.length > 0 ? elements.map(([key, v]) => nodeXml(key, v)).join("") : typeof text === "string" ? escapeXml(text) : "";
+  return `<${name}${attributes}>${inner}</${name}>`;
+}
+
 const namedEntities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 
 /**
@@ -193,11 +217,17 @@ export function moRefs(node: unknown, name: string): MoRef[] {
 
 /** The xsi:type of a polymorphic element, without a namespace prefix. */
 export function xsiType(value: unknown): string | undefined {
+  const t = xsiTypeAttribute(value);
+  return t === undefined ? undefined : t.slice(t.indexOf(":") + 1);
+}
+
+/** The xsi:type attribute as written, with any prefix of its value ("xsd:string"). */
+function xsiTypeAttribute(value: unknown): string | undefined {
   if (!isNode(value)) return undefined;
   // Usually "xsi:type"; some encoders pick another prefix for the XMLSchema-instance namespace.
   const key = "@_xsi:type" in value ? "@_xsi:type" : Object.keys(value).find((k) => /^@_[^:]+:type$/.test(k));
   const t = key === undefined ? undefined : value[key];
-  return typeof t === "string" ? t.slice(t.indexOf(":") + 1) : undefined;
+  return typeof t === "string" ? t : undefined;
 }
 
 /** Two references name the same object. */
