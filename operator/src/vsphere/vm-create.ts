@@ -39,6 +39,8 @@ export interface CreateVmSpec {
   /** Datastore name for the VM's files and disks. */
   readonly datastoreName: string;
   readonly guestId?: string;
+  /** The VM's notes (config.annotation), e.g. what created it. */
+  readonly annotation?: string;
   readonly numCpu?: number;
   readonly memoryMB?: number;
   readonly firmware?: "bios" | "efi";
@@ -126,6 +128,7 @@ export function createVmSpecXml(spec: CreateVmSpec): string {
   return (
     el("name", spec.name) +
     el("guestId", spec.guestId ?? "otherGuest64") +
+    el("annotation", spec.annotation) +
     rawEl("files", el("vmPathName", `[${spec.datastoreName}]`)) +
     el("numCPUs", spec.numCpu ?? 1) +
     el("memoryMB", spec.memoryMB ?? 1024) +
