@@ -6,7 +6,7 @@ const BS = 1024;
 /** A block list: "x" a block with content, "." a hole. */
 function ids(pattern: string): Buffer {
   const out = Buffer.alloc(pattern.length * 32);
-  [...pattern].forEach((c, i) => { if (c === "x") out.fill(1, i * 32, (i + 1) * 32); });
+  for (let i = 0; i < pattern.length; i++) if (pattern[i] === "x") out.fill(1, i * 32, (i + 1) * 32);
   return out;
 }
 
