@@ -198,6 +198,10 @@ async function connectLocal(spec: SeedWorkerSpec, ctx: RunContext): Promise<{ cl
     fetchingEverything(ctx, "No local VM was given");
     return undefined;
   }
+  if (spec.disks.every((d) => d.localDiskKey === undefined)) {
+    fetchingEverything(ctx, `No disk of spec.disks names a localDiskKey of VM "${spec.local.vm.name}"`);
+    return undefined;
+  }
   const client = await connect({ ...connectOptionsFrom(spec.local.vcenter, ctx.env), logger: ctx.logger });
   try {
     const vm = await findVm(client, spec.local.vm);
