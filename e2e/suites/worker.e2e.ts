@@ -5,21 +5,19 @@
 // (filesystem, and once on the versitygw S3 server). Assertions come from the
 // worker's own endpoints (/progress, /metrics), its exit code, the vault and
 // the simulator's disk files.
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import { check, initVault, openVault, type PointHeader, type VaultSpec } from "../../operator/src/vault/index.js";
 import { connect, type MoRef, type VsphereClient } from "../../operator/src/vsphere/index.js";
-import { SECRET_ENV, type WorkerProgress, type WorkerSpec } from "../../operator/src/worker/spec.js";
-import { repoRoot } from "../testbed/paths.js";
+import { SECRET_ENV, type WorkerSpec } from "../../operator/src/worker/spec.js";
 import { startS3Server, type S3Server } from "../testbed/s3-server.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
+import { createTestVm as createVm, getJson, metric, metricsOf, progressOf, touched, waitFor, workerRunner, type TestVm } from "./worker-harness.js";
 
 jest.setTimeout(300_000);
 
@@ -30,7 +28,6 @@ const CBT_BLOCK = 64 * KiB;
 /** The vault's default block size. */
 const VAULT_BLOCK = MiB;
 const DISK_SIZE = 64 * MiB;
-const WORKER = join(repoRoot, "dist/operator/src/worker/main.js");
 
 let sim: Vcsim;
 let client: VsphereClient;
@@ -40,116 +37,11 @@ const vaultPath = (): string => join(workDir, "vault");
 // Inline hashing and sealing: the test process runs TypeScript, which vault worker threads cannot load.
 const vaultSpec = (): VaultSpec => ({ backend: { filesystem: { path: vaultPath() } }, key: Buffer.from(vaultKey), threads: 0 });
 
-interface WorkerRun {
-  readonly proc: ChildProcess;
-  readonly port: Promise<number>;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; logs: Record<string, unknown>[]; stderr: string }>;
-}
-
-/** Starts the built worker with a spec and the secrets in its environment. */
-function runWorker(spec: WorkerSpec, opts: { password?: string; linger?: number; extraEnv?: Record<string, string> } = {}): WorkerRun {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    LIFEBOAT_WORKER_SPEC: JSON.stringify(spec),
-    LIFEBOAT_WORKER_PORT: "0",
-    POD_IP: "127.0.0.1",
-    LIFEBOAT_WORKER_LINGER_SECONDS: String(opts.linger ?? 0),
-    [SECRET_ENV.vaultKey]: vaultKey,
-    [SECRET_ENV.vcenterUsername]: sim.username,
-    [SECRET_ENV.vcenterPassword]: opts.password ?? sim.password,
-    ...opts.extraEnv,
-  };
-  const proc = spawn(process.execPath, [WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const logs: Record<string, unknown>[] = [];
-  let stderr = "";
-  let resolvePort: (port: number) => void = () => undefined;
-  const port = new Promise<number>((resolve) => { resolvePort = resolve; });
-  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-    try {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      logs.push(entry);
-      if (entry.msg === "Worker HTTP server listening") resolvePort(entry.port as number);
-    } catch {
-      logs.push({ raw: line });
-    }
-  });
-  proc.stderr.on("data", (c: Buffer) => { stderr += c.toString("utf8"); });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; logs: Record<string, unknown>[]; stderr: string }>((resolve) => {
-    proc.on("exit", (code, signal) => {
-      // Let the last lines be read.
-      setTimeout(() => { resolve({ code, signal, logs, stderr }); }, 50);
-    });
-  });
-  return { proc, port, exit };
-}
-
-async function getJson<T>(port: number, path: string): Promise<T> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
-  return (await res.json()) as T;
-}
-
-async function progressOf(port: number): Promise<WorkerProgress> {
-  return getJson<WorkerProgress>(port, "/progress");
-}
-
-/** Parses a Prometheus text exposition into "name{labels}" -> value. */
-function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#") || line.trim() === "") continue;
-    const m = /^(\S+?)(\{[^}]*\})?\s+(\S+)$/.exec(line);
-    if (m) out.set(`${m[1] ?? ""}${m[2] ?? ""}`, Number(m[3]));
-  }
-  return out;
-}
-
-async function metricsOf(port: number): Promise<Map<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  return parseMetrics(await res.text());
-}
-
-const metric = (m: Map<string, number>, name: string, vm: string, disk: number): number => m.get(`${name}{vm="${vm}",disk="${disk}"}`) ?? Number.NaN;
-
-/** The worker ended while a test waited on it: stop waiting. */
-class WorkerExited extends Error {}
-
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      if (err instanceof WorkerExited) throw err;
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Timed out waiting for ${what}`, { cause: last });
-}
-
-/** Runs a worker to its end (it lingers), returning the final progress, metrics and exit. */
-async function runToEnd(spec: WorkerSpec, opts: { password?: string; extraEnv?: Record<string, string> } = {}): Promise<{ progress: WorkerProgress; metrics: Map<string, number>; code: number | null; logs: Record<string, unknown>[]; stderr: string }> {
-  const run = runWorker(spec, { ...opts, linger: 60 });
-  let exited = false;
-  void run.exit.then(() => { exited = true; });
-  const early = async (): Promise<never> => {
-    const e = await run.exit;
-    throw new WorkerExited(`The worker exited (${String(e.code)}) before it reported an end: ${e.stderr} ${e.logs.map((l) => JSON.stringify(l)).join("\n")}`);
-  };
-  const port = await Promise.race([run.port, early()]);
-  const progress = await waitFor("the worker to finish", 240_000, async () => {
-    if (exited) await early();
-    const p = await progressOf(port);
-    return p.phase === "Succeeded" || p.phase === "Failed" ? p : undefined;
-  });
-  const metrics = await metricsOf(port);
-  run.proc.kill("SIGTERM");
-  const exit = await run.exit;
-  if (process.env.LIFEBOAT_E2E_VERBOSE) console.log(exit.logs.map((l) => JSON.stringify(l)).join("\n"));
-  return { progress, metrics, code: exit.code, logs: exit.logs, stderr: exit.stderr };
-}
+const { runWorker, runToEnd } = workerRunner(() => ({
+  [SECRET_ENV.vaultKey]: vaultKey,
+  [SECRET_ENV.vcenterUsername]: sim.username,
+  [SECRET_ENV.vcenterPassword]: sim.password,
+}));
 
 function backupSpec(vm: string, runId: string, extra: Partial<Extract<WorkerSpec, { mode: "backup" }>> = {}): WorkerSpec {
   return {
@@ -169,42 +61,9 @@ function fileRestoreSpec(pointId: string, dir: string, vault: WorkerSpec["vault"
   return { mode: "restore", pointId, vault, target: { imageFile: { format: "raw", path: dir } } };
 }
 
-/** Blocks of `size` bytes touched by the byte ranges, times `size`. */
-function touched(ranges: readonly [number, number][], size: number): number {
-  const blocks = new Set<number>();
-  for (const [off, len] of ranges) for (let b = Math.floor(off / size); b <= Math.floor((off + len - 1) / size); b++) blocks.add(b);
-  return blocks.size * size;
-}
-
-interface TestVm {
-  readonly name: string;
-  readonly ref: MoRef;
-  readonly diskKey: number;
-}
-
 /** Creates a VM with one small disk and a NIC, like the ones a plan backs up. */
-async function createTestVm(name: string, c: VsphereClient = client): Promise<TestVm> {
-  const inv = await c.inventory();
-  const dc = inv.datacenters[0];
-  const cluster = inv.clusters.find((x) => x.isCluster);
-  const ds = inv.datastores[0];
-  const net = inv.networks.find((n) => n.type === "Network");
-  if (!dc?.vmFolder || !cluster?.resourcePool || !ds || !net) throw new Error("vcsim inventory lacks a folder, cluster, datastore or network");
-  const ref = await c.createVm({
-    name,
-    folder: dc.vmFolder,
-    resourcePool: cluster.resourcePool,
-    datastoreName: ds.name,
-    guestId: "otherLinux64Guest",
-    numCpu: 2,
-    memoryMB: 2048,
-    disks: [{ capacityBytes: DISK_SIZE }],
-    nics: [{ network: { ref: net.ref, name: net.name } }],
-  });
-  const vm = await c.getVm(ref);
-  const disk = vm.disks[0];
-  if (!disk) throw new Error(`VM ${name} has no disk`);
-  return { name, ref, diskKey: disk.key };
+function createTestVm(name: string): Promise<TestVm> {
+  return createVm(client, name, [DISK_SIZE]);
 }
 
 /** The VM's live disk content, as the harness stores it. */
@@ -380,7 +239,7 @@ describe("interruptions and failures", () => {
   it("(d) a wrong vCenter password exits 10 (AuthenticationFailed) and leaves nothing behind", async () => {
     const wrong = `${sim.password}-wrong`;
     const before = (await pointsOf()).length;
-    const run = await runToEnd(backupSpec(vm.name, "run-d"), { password: wrong });
+    const run = await runToEnd(backupSpec(vm.name, "run-d"), { extraEnv: { [SECRET_ENV.vcenterPassword]: wrong } });
     expect(run.code).toBe(10);
     expect(run.progress.phase).toBe("Failed");
     expect(run.stderr).toMatch(/^AuthenticationFailed: /);

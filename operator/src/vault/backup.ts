@@ -201,13 +201,46 @@ export class BackupSession {
     await Promise.all(Array.from({ length: Math.min(limit, toRead.length) }, guarded));
     if (this.failure !== undefined) throw new Error(`Backup of disk ${disk.key} failed`, { cause: this.failure });
 
-    let allocated = 0;
-    for (let b = 0; b < blocks; b++) if (!blockAt(ids, b).equals(HOLE)) allocated += Math.min(bs, size - b * bs);
     this.disks.push({
-      disk: { key: disk.key, size, changeId: disk.changeId, blocks, allocatedBytes: allocated, readBytes: stats.readBytes, newBytes: stats.newBytes },
+      disk: { key: disk.key, size, changeId: disk.changeId, blocks, allocatedBytes: this.allocatedBytes(ids, size), readBytes: stats.readBytes, newBytes: stats.newBytes },
       ids,
     });
     this.report(true);
+  }
+
+  /**
+   * Adds a disk whose block ids this vault already holds, without reading or
+   * storing anything: a DR seed from a point of the same repository. Every
+   * non-hole id must be in the index (NotFound otherwise); its pack counts as
+   * referenced, so a locked vault extends its retention at commit as for
+   * blocks a backup reused.
+   */
+  addDiskBlocks(disk: { readonly key: string; readonly size: number; readonly ids: Buffer; readonly changeId?: string | undefined }): void {
+    this.assertOpen();
+    if (this.disks.some((d) => d.disk.key === disk.key)) throw new VaultError("InvalidArgument", `Disk ${disk.key} is already part of this backup`);
+    const blocks = Math.ceil(disk.size / this.blockSize);
+    if (disk.ids.length !== blocks * ID_BYTES) throw new VaultError("InvalidArgument", `Disk ${disk.key} of ${disk.size} bytes has ${blocks} blocks, but ${disk.ids.length / ID_BYTES} block ids were given`);
+    for (let b = 0; b < blocks; b++) {
+      const id = blockAt(disk.ids, b);
+      if (id.equals(HOLE)) continue;
+      const known = this.index.get(id);
+      if (!known) throw new VaultError("NotFound", `Block ${b} of disk ${disk.key} (id ${id.toString("hex")}) is in no pack of the index; the vault cannot reuse it`);
+      this.referencedPacks.add(known.pack);
+    }
+    this.currentDisk = disk.key;
+    this.disks.push({
+      disk: { key: disk.key, size: disk.size, changeId: disk.changeId, blocks, allocatedBytes: this.allocatedBytes(disk.ids, disk.size), readBytes: 0, newBytes: 0 },
+      ids: Buffer.from(disk.ids),
+    });
+    this.report(true);
+  }
+
+  /** Bytes in the non-hole blocks of a disk's block list. */
+  private allocatedBytes(ids: Buffer, size: number): number {
+    const bs = this.blockSize;
+    let allocated = 0;
+    for (let b = 0; b * ID_BYTES < ids.length; b++) if (!blockAt(ids, b).equals(HOLE)) allocated += Math.min(bs, size - b * bs);
+    return allocated;
   }
 
   /**
@@ -290,9 +323,10 @@ export class BackupSession {
 
   /**
    * Uploads what is left, extends the lock of reused packs, writes the index
-   * and finally the manifest. Returns the point's header.
+   * and finally the manifest. Returns the point's header. `labels` are added
+   * to the session's: what is known only once the disks are done.
    */
-  async commit(): Promise<PointHeader> {
+  async commit(labels: Readonly<Record<string, string>> = {}): Promise<PointHeader> {
     this.assertOpen();
     if (this.disks.length === 0) throw new VaultError("InvalidArgument", "A recovery point needs at least one disk");
     try {
@@ -306,7 +340,7 @@ export class BackupSession {
         time: this.time.toISOString(),
         committedAt: new Date().toISOString(),
         parent: this.parent?.header.id,
-        labels: { ...(this.options.labels ?? {}) },
+        labels: { ...(this.options.labels ?? {}), ...labels },
         consistency: this.options.consistency ?? "crash",
         retainUntil: this.retainUntil?.toISOString(),
         blockSize: this.blockSize,

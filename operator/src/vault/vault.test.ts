@@ -247,6 +247,34 @@ describe("vault on the filesystem", () => {
     await vault.close();
   });
 
+  test("readBlock returns one verified block by id, and names an unknown or damaged one", async () => {
+    const { vault, image, point } = await vaultWithOnePoint();
+    const content = await vault.readPoint(point.id);
+    const ids = content.blockLists.get("2000") as Buffer;
+    const { index } = await vault.loadIndex();
+    // Block 0 holds random bytes, block 2 text (stored compressed).
+    for (const b of [0, 2]) expect((await vault.readBlock(ids.subarray(b * 32, (b + 1) * 32), index)).equals(image.subarray(b * MiB, (b + 1) * MiB))).toBe(true);
+    await expect(vault.readBlock(randomBytes(32), index)).rejects.toMatchObject({ reason: "NotFound" });
+    const pack = await firstPack(vault);
+    await writeFile(join(dir, "repo", pack.key), Buffer.alloc(pack.size, 7));
+    await expect(vault.readBlock(ids.subarray(0, 32), index)).rejects.toMatchObject({ reason: "Corrupt" });
+    await vault.close();
+  });
+
+  test("addDiskBlocks makes a point from block ids the vault holds, reading nothing; unknown ids are refused", async () => {
+    const { vault, image, point } = await vaultWithOnePoint();
+    const ids = (await vault.readPoint(point.id)).blockLists.get("2000") as Buffer;
+    const session = await BackupSession.begin(vault, { labels: { vm: "copy" } });
+    session.addDiskBlocks({ key: "2000", size: image.length, ids, changeId: "52 cc/9" });
+    expect(() => { session.addDiskBlocks({ key: "2001", size: MiB, ids: randomBytes(32) }); }).toThrow(/is in no pack of the index/);
+    const copy = await session.commit({ seedOf: point.id });
+    expect(copy.labels).toEqual({ vm: "copy", seedOf: point.id });
+    expect(copy.disks[0]).toMatchObject({ key: "2000", changeId: "52 cc/9", readBytes: 0, newBytes: 0, allocatedBytes: point.disks[0]?.allocatedBytes });
+    expect(copy.storedBytes).toBe(0);
+    expect((await restoreFile(vault, copy.id, join(dir, "copy.img"))).equals(image)).toBe(true);
+    await vault.close();
+  });
+
   test("a wrong key and a missing vault give classified errors", async () => {
     const vault = await newVault();
     await vault.close();

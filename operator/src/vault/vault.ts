@@ -4,6 +4,7 @@
  * restore, forget, prune, check) live in their own files and work on a Vault.
  */
 import { BlockIndex, decodeIndex, encodeIndex, type IndexedPack } from "./block-index.js";
+import { BlobError } from "./crypto.js";
 import { VaultError } from "./errors.js";
 import { newConfig, parseConfig, paths, randomId, type InitOptions, type LockSettings, type VaultConfig } from "./format.js";
 import { newMasterKeys, parseKeySlot, unwrapKeys, wrapKeys, type MasterKeys } from "./keys.js";
@@ -110,6 +111,27 @@ export class Vault {
     const decoded = await mapLimit(objects, 8, async (key) => decodeIndex(this.keys, await this.backend.get(key), key));
     for (const records of decoded) for (const r of records) index.add(r);
     return { index, objects };
+  }
+
+  /**
+   * One block's content by id, verified as a restore verifies it
+   * (authenticated decryption, then the keyed hash against the id). For a
+   * caller that needs single blocks rather than whole disks: a DR seed
+   * fetches only the blocks its local VM lacks. The caller loads the index
+   * once and holds a repository lock meanwhile, so prune cannot remove the
+   * pack. Throws NotFound when the index has no such block, Corrupt when it
+   * does not verify.
+   */
+  async readBlock(id: Buffer, index: BlockIndex): Promise<Buffer> {
+    const loc = index.get(id);
+    if (!loc) throw new VaultError("NotFound", `Block ${id.toString("hex")} is in no pack of the index of ${this.backend.location}`);
+    const blob = await this.backend.getRange(paths.pack(loc.pack), loc.offset, loc.length);
+    try {
+      return await this.pool.open(id, blob, loc.rawLength);
+    } catch (err) {
+      if (err instanceof BlobError) throw new VaultError("Corrupt", `Block ${id.toString("hex")} in pack ${loc.pack} at offset ${loc.offset} does not verify: ${err.message}`, { cause: err });
+      throw err;
+    }
   }
 
   /** The blobs a pack lists in its own sealed header; `size` is the pack's size in storage. */

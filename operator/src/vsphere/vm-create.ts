@@ -40,6 +40,8 @@ export interface CreateVmSpec {
   /** Datastore name for the VM's files and disks. */
   readonly datastoreName: string;
   readonly guestId?: string;
+  /** The VM's notes (config.annotation), e.g. what created it. */
+  readonly annotation?: string;
   readonly numCpu?: number;
   readonly memoryMB?: number;
   readonly firmware?: "bios" | "efi";

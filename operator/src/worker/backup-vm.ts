@@ -4,17 +4,23 @@
  * vault dedupe, compress, encrypt and commit, then remove the snapshot,
  * always. Level-triggered: a retried worker first looks in the vault for the
  * point of its run, and removes the snapshots an earlier attempt left.
+ *
+ * The same worker runs BackupPlan backups and DR replication cycles; they
+ * differ only in the labels that make a chain (spec.lineage). When CBT
+ * cannot be trusted against the parent, the cycle resyncs (resync.ts).
  */
 import type { Logger } from "pino";
 import { BackupSession, openVault, type BackupProgress, type DiskBackup, type PointHeader, type Vault } from "../vault/index.js";
 import { blocksOfExtents, type Extent } from "../vault/disk-io.js";
-import { connect, FaultError, LIFEBOAT_SNAPSHOT_PREFIX, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import { connect, FaultError, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
 import { connectOptionsFrom, vaultSpecFrom } from "./config.js";
-import { describeChain, EXIT, WorkerError } from "./errors.js";
+import { describeChain } from "./errors.js";
 import { buildPointLabels } from "./labels.js";
 import type { WorkerMetrics } from "./metrics.js";
-import { baseChangeId, findRunPoint, selectParent } from "./parent.js";
+import { baseChangeId, DEFAULT_LINEAGE, findRunPoint, selectParent } from "./parent.js";
 import type { ProgressTracker } from "./progress.js";
+import { RESYNC, resyncBeforeQuery } from "./resync.js";
+import { removeLeftovers, removeLeftoversBestEffort, withRunSnapshot } from "./run-snapshot.js";
 import { snapshotSource } from "./snapshot-source.js";
 import type { BackupWorkerSpec } from "./spec.js";
 import type { TokenBucket } from "./token-bucket.js";
@@ -29,11 +35,6 @@ export interface RunContext {
   readonly bandwidth: TokenBucket;
   /** Aborted on SIGTERM. */
   readonly signal: AbortSignal;
-}
-
-/** The snapshot a run creates: the prefix makes leftovers findable, the run id makes it ours. */
-export function snapshotName(runId: string): string {
-  return `${LIFEBOAT_SNAPSHOT_PREFIX}${runId}`;
 }
 
 /** What to read of one disk. */
@@ -52,11 +53,11 @@ export async function backupVm(spec: BackupWorkerSpec, ctx: RunContext): Promise
   let client: VsphereClient | undefined;
   try {
     const points = await vault.listPoints();
-    const done = findRunPoint(points, spec.labels);
+    const done = findRunPoint(points, spec.labels, lineageOf(spec));
     if (done) {
       logger.info({ pointId: done.id, run: spec.runId }, "Found the recovery point of this run already committed; not backing up again");
       progress.set({ pointId: done.id });
-      await removeLeftoversBestEffort(spec, ctx);
+      await removeLeftoversBestEffort(spec.vcenter, spec.vm, ctx);
       return done;
     }
 
@@ -64,79 +65,38 @@ export async function backupVm(spec: BackupWorkerSpec, ctx: RunContext): Promise
     const vm = await findVm(client, spec.vm);
     logger.info({ vm: vm.name, moRef: vm.ref.value, disks: vm.disks.length }, "Found the VM");
     await removeLeftovers(client, vm.ref, logger);
-    const cbt = await ensureChangeTracking(client, vm, spec.changedBlockTracking, logger);
-
-    progress.phase("Snapshotting");
+    const tracking = await ensureChangeTracking(client, vm, spec.changedBlockTracking, logger);
     const time = new Date();
-    let snapshot: MoRef;
-    try {
-      snapshot = await client.createSnapshot(vm.ref, {
-        name: snapshotName(spec.runId),
-        description: `Lifeboat backup run ${spec.runId}; removed when the backup ends`,
-        quiesce: spec.quiesce,
-        signal: ctx.signal,
-      });
-    } catch (err) {
-      throw new WorkerError(EXIT.snapshotFailed, `Could not snapshot VM "${vm.name}" (${vm.ref.value})${spec.quiesce ? " with quiescing (are VMware Tools running?)" : ""}`, { cause: err });
-    }
-    logger.info({ snapshot: snapshot.value, quiesce: spec.quiesce }, "Created the snapshot");
-
-    let result: PointHeader | undefined;
-    let failure: Error | undefined;
-    try {
-      result = await backupSnapshot(spec, ctx, { vault, client, vm, snapshot, time, cbt, points });
-    } catch (err) {
-      failure = err instanceof Error ? err : new Error(describeChain(err));
-    }
-    progress.phase("CleaningUp");
-    try {
-      await client.removeSnapshot(snapshot);
-      logger.info({ snapshot: snapshot.value }, "Removed the snapshot");
-    } catch (err) {
-      logger.error({ snapshot: snapshot.value, err: describeChain(err) }, "Could not remove the snapshot; the next run removes it");
-      if (failure === undefined) {
-        failure = new WorkerError(EXIT.snapshotFailed, `Recovery point ${result?.id ?? "?"} is committed, but snapshot ${snapshot.value} could not be removed; a retry removes it`, { cause: err });
-      }
-    }
-    if (failure !== undefined) throw failure;
-    return result as PointHeader;
+    const c = client;
+    return await withRunSnapshot(c, vm, { runId: spec.runId, quiesce: spec.quiesce, purpose: "backup" }, ctx, (snapshot) =>
+      backupSnapshot(spec, ctx, { vault, client: c, vm, snapshot, time, tracking, points }));
   } finally {
     await client?.close().catch(() => undefined);
     await vault.close().catch(() => undefined);
   }
 }
 
-/** Removes snapshots earlier attempts left on the VM (a killed worker never removed its own). */
-async function removeLeftovers(client: VsphereClient, vm: MoRef, logger: Logger): Promise<void> {
-  const { removed, failed } = await client.removeOrphanedSnapshots({ vms: [vm] });
-  for (const s of removed) logger.info({ snapshot: s.ref.value, name: s.name, created: s.createTime.toISOString() }, "Removed a snapshot left behind by an earlier run");
-  for (const f of failed) logger.warn({ snapshot: f.snapshot.ref.value, name: f.snapshot.name, err: describeChain(f.error) }, "Could not remove a snapshot left behind by an earlier run");
+/** The lineage labels of the spec (DEFAULT_LINEAGE when it names none). */
+function lineageOf(spec: BackupWorkerSpec): readonly string[] {
+  return spec.lineage ?? DEFAULT_LINEAGE;
 }
 
-/** On the idempotent path: the committed run may have died before removing its snapshot. */
-async function removeLeftoversBestEffort(spec: BackupWorkerSpec, ctx: RunContext): Promise<void> {
-  let client: VsphereClient | undefined;
-  try {
-    client = await connect(connectOptionsFrom(spec.vcenter, ctx.env));
-    const vm = await findVm(client, spec.vm);
-    await removeLeftovers(client, vm.ref, ctx.logger);
-  } catch (err) {
-    ctx.logger.warn({ err: describeChain(err) }, "Could not look for snapshots left behind; the next run looks again");
-  } finally {
-    await client?.close().catch(() => undefined);
-  }
+/** Whether CBT is on for this run, and whether this run had to turn it on. */
+interface Tracking {
+  readonly enabled: boolean;
+  readonly enabledNow: boolean;
 }
 
-/** Turns CBT on when asked and off; returns whether it is on. */
-async function ensureChangeTracking(client: VsphereClient, vm: VirtualMachine, wanted: boolean, logger: Logger): Promise<boolean> {
-  if (!wanted || vm.changeTrackingEnabled) return vm.changeTrackingEnabled;
+/** Turns CBT on when asked and off. */
+async function ensureChangeTracking(client: VsphereClient, vm: VirtualMachine, wanted: boolean, logger: Logger): Promise<Tracking> {
+  if (!wanted || vm.changeTrackingEnabled) return { enabled: vm.changeTrackingEnabled, enabledNow: false };
   try {
     await client.setChangeTracking(vm.ref, true);
     logger.info({ vm: vm.name }, "Enabled changed block tracking; this backup reads the allocated areas, the next ones only the changes");
-    return true;
+    return { enabled: true, enabledNow: true };
   } catch (err) {
     logger.warn({ vm: vm.name, err: describeChain(err) }, "Could not enable changed block tracking; backing up whole disks");
-    return false;
+    return { enabled: false, enabledNow: false };
   }
 }
 
@@ -146,7 +106,7 @@ interface SnapshotRun {
   readonly vm: VirtualMachine;
   readonly snapshot: MoRef;
   readonly time: Date;
-  readonly cbt: boolean;
+  readonly tracking: Tracking;
   readonly points: readonly PointHeader[];
 }
 
@@ -156,8 +116,16 @@ async function backupSnapshot(spec: BackupWorkerSpec, ctx: RunContext, run: Snap
   const disks = await client.snapshotDisks(snapshot);
   if (disks.length === 0) throw new Error(`VM "${vm.name}" has no virtual disks to back up`);
   const labels = buildPointLabels(spec.labels, vm, disks, await nicNetworkNames(client, vm));
-  const parent = run.cbt ? selectParent(run.points, spec.labels, disks.map((d) => String(d.key))) : undefined;
-  const { plans, parentUsable } = await planDisks(client, vm.ref, snapshot, disks, parent, logger);
+  const lineageParent = run.tracking.enabled ? selectParent(run.points, spec.labels, disks.map((d) => String(d.key)), lineageOf(spec)) : undefined;
+  let resync = resyncBeforeQuery({ requested: spec.resync, parent: lineageParent, trackingEnabledNow: run.tracking.enabledNow, disks });
+  if (resync) reportResync(ctx, vm, resync, lineageParent);
+  const parent = resync ? undefined : lineageParent;
+  const { plans, parentUsable, changeIdRejected } = await planDisks(client, vm.ref, snapshot, disks, parent, logger);
+  if (changeIdRejected) {
+    resync = RESYNC.changeIdRejected;
+    reportResync(ctx, vm, resync, parent);
+  }
+  if (resync) labels.resync = resync;
   const vmName = spec.labels.vm ?? vm.name;
   for (const p of plans) {
     const bytes = p.extents ? p.extents.reduce((s, e) => s + e.length, 0) : p.disk.capacityBytes;
@@ -226,9 +194,10 @@ async function planDisks(
   disks: readonly VmDisk[],
   parent: PointHeader | undefined,
   logger: Logger,
-): Promise<{ plans: DiskPlan[]; parentUsable: boolean }> {
+): Promise<{ plans: DiskPlan[]; parentUsable: boolean; changeIdRejected: boolean }> {
   const toExtents = (areas: { start: number; length: number }[]): Extent[] => areas.map((a) => ({ offset: a.start, length: a.length }));
   let parentUsable = parent !== undefined;
+  let changeIdRejected = false;
   const plans: DiskPlan[] = [];
   for (const disk of disks) {
     if (!disk.changeId) {
@@ -244,6 +213,7 @@ async function planDisks(
       if (!(err instanceof FaultError) || base === "*") throw new Error(`Could not query the changed areas of disk ${disk.key}`, { cause: err });
       logger.warn({ disk: disk.key, err: describeChain(err) }, "CBT refused the parent's changeId (change tracking was reset); reading the allocated areas");
       parentUsable = false;
+      changeIdRejected = true;
       plans.push({ disk, extents: toExtents(await client.queryChangedAreas(vm, snapshot, disk, "*")), base: "*" });
     }
   }
@@ -255,11 +225,25 @@ async function planDisks(
       }
     }
   }
-  return { plans, parentUsable };
+  return { plans, parentUsable, changeIdRejected };
 }
 
-/** Feeds the vault's progress into /progress and the per-disk counters. */
-function progressSink(ctx: RunContext, vmName: string): (p: BackupProgress) => void {
+/** Says why this cycle resyncs: in the log, and in /progress at once so the controller can show ResyncRequired while it runs. */
+function reportResync(ctx: RunContext, vm: VirtualMachine, reason: string, parent: PointHeader | undefined): void {
+  ctx.progress.set({ resync: reason });
+  ctx.logger.warn({ vm: vm.name, resync: reason, parent: parent?.id }, "Resyncing: reading every allocated area without a parent; the vault stores only the blocks it lacks");
+}
+
+/**
+ * Feeds the vault's progress into /progress and the per-disk counters.
+ * `done` maps the vault's counters to /progress's bytesDone and bytesTotal
+ * (default: bytes read of bytes to read).
+ */
+export function progressSink(
+  ctx: RunContext,
+  vmName: string,
+  done: (p: BackupProgress) => { bytesDone: number; bytesTotal: number } = (p) => ({ bytesDone: p.bytesRead, bytesTotal: p.bytesToRead }),
+): (p: BackupProgress) => void {
   let last = { bytesNew: 0, bytesReused: 0, bytesFromParent: 0, bytesStored: 0 };
   return (p) => {
     const labels = { vm: vmName, disk: p.disk };
@@ -268,6 +252,6 @@ function progressSink(ctx: RunContext, vmName: string): (p: BackupProgress) => v
     ctx.metrics.bytesFromParent.inc(labels, p.bytesFromParent - last.bytesFromParent);
     ctx.metrics.bytesUploaded.inc(labels, p.bytesStored - last.bytesStored);
     last = { bytesNew: p.bytesNew, bytesReused: p.bytesReused, bytesFromParent: p.bytesFromParent, bytesStored: p.bytesStored };
-    ctx.progress.bytes({ bytesDone: p.bytesRead, bytesTotal: p.bytesToRead, bytesUploaded: p.bytesStored });
+    ctx.progress.bytes({ ...done(p), bytesUploaded: p.bytesStored });
   };
 }

@@ -8,6 +8,7 @@
 import type { VaultSpec } from "../vault/index.js";
 import type { ConnectOptions, TlsTrust } from "../vsphere/index.js";
 import { InvalidSpecError } from "./errors.js";
+import { DEFAULT_LINEAGE } from "./parent.js";
 import {
   DEFAULT_WORKER_PORT,
   PORT_ENV,
@@ -15,6 +16,7 @@ import {
   SPEC_ENV,
   type BackupWorkerSpec,
   type RestoreWorkerSpec,
+  type SeedWorkerSpec,
   type WorkerSpec,
   type WorkerVault,
   type WorkerVCenter,
@@ -69,27 +71,78 @@ class Problems {
   }
 }
 
-function checkVault(p: Problems, vault: Json | undefined, env: NodeJS.ProcessEnv): void {
+/** Where a vault's secrets come from: the vault's own (SECRET_ENV.vault*) or a seed's source vault's (SECRET_ENV.sourceVault*). */
+export interface VaultSecrets {
+  readonly key: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export const VAULT_SECRETS: VaultSecrets = { key: SECRET_ENV.vaultKey, accessKeyId: SECRET_ENV.vaultAccessKeyId, secretAccessKey: SECRET_ENV.vaultSecretAccessKey };
+export const SOURCE_VAULT_SECRETS: VaultSecrets = { key: SECRET_ENV.sourceVaultKey, accessKeyId: SECRET_ENV.sourceVaultAccessKeyId, secretAccessKey: SECRET_ENV.sourceVaultSecretAccessKey };
+
+function checkVault(p: Problems, vault: Json | undefined, env: NodeJS.ProcessEnv, path = "spec.vault", secrets = VAULT_SECRETS): void {
   if (!vault) return;
   const fs = vault.filesystem;
   const s3 = vault.s3;
-  if ((fs === undefined) === (s3 === undefined)) p.add("spec.vault must set exactly one of filesystem or s3");
+  if ((fs === undefined) === (s3 === undefined)) p.add(`${path} must set exactly one of filesystem or s3`);
   if (fs !== undefined) {
-    if (!isObject(fs)) p.add("spec.vault.filesystem must be an object");
-    else p.string(fs, "path", "spec.vault.filesystem");
+    if (!isObject(fs)) p.add(`${path}.filesystem must be an object`);
+    else p.string(fs, "path", `${path}.filesystem`);
   }
   if (s3 !== undefined) {
-    if (!isObject(s3)) p.add("spec.vault.s3 must be an object");
+    if (!isObject(s3)) p.add(`${path}.s3 must be an object`);
     else {
-      p.string(s3, "bucket", "spec.vault.s3");
-      for (const f of ["endpoint", "region", "prefix", "storageClass"]) if (s3[f] !== undefined) p.string(s3, f, "spec.vault.s3");
-      for (const f of ["forcePathStyle", "useHTTPS"]) if (s3[f] !== undefined) p.boolean(s3, f, "spec.vault.s3");
-      for (const name of [SECRET_ENV.vaultAccessKeyId, SECRET_ENV.vaultSecretAccessKey]) {
-        if (!env[name]) p.add(`Environment variable ${name} must hold the S3 credentials of the vault`);
+      p.string(s3, "bucket", `${path}.s3`);
+      for (const f of ["endpoint", "region", "prefix", "storageClass"]) if (s3[f] !== undefined) p.string(s3, f, `${path}.s3`);
+      for (const f of ["forcePathStyle", "useHTTPS"]) if (s3[f] !== undefined) p.boolean(s3, f, `${path}.s3`);
+      for (const name of [secrets.accessKeyId, secrets.secretAccessKey]) {
+        if (!env[name]) p.add(`Environment variable ${name} must hold the S3 credentials of ${path}`);
       }
     }
   }
-  if (!env[SECRET_ENV.vaultKey]) p.add(`Environment variable ${SECRET_ENV.vaultKey} must hold the vault's encryption key`);
+  if (!env[secrets.key]) p.add(`Environment variable ${secrets.key} must hold the encryption key of ${path}`);
+}
+
+/** spec.runId: snapshot names carry it. */
+function checkRunId(p: Problems, s: Json): string | undefined {
+  const runId = p.string(s, "runId", "spec");
+  if (runId && !RUN_ID.test(runId)) p.add(`spec.runId "${runId}" must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  return runId;
+}
+
+/** A VM reference: a name and optionally a MoRef. */
+function checkVmRef(p: Problems, vm: Json | undefined, path: string): void {
+  if (!vm) return;
+  p.string(vm, "name", path);
+  if (vm.moRef !== undefined) p.string(vm, "moRef", path);
+}
+
+/** spec.labels: strings, `required` ones non-empty, `run` equal to the run id. */
+function checkLabels(p: Problems, s: Json, runId: string | undefined, required: readonly string[]): void {
+  const labels = p.object(s, "labels", "spec");
+  if (!labels) return;
+  for (const [k, v] of Object.entries(labels)) if (typeof v !== "string") p.add(`spec.labels.${k} must be a string`);
+  for (const k of required) if (typeof labels[k] !== "string" || labels[k] === "") p.add(`spec.labels.${k} is required`);
+  if (labels.run !== undefined && runId && labels.run !== runId) p.add(`spec.labels.run (${JSON.stringify(labels.run)}) must equal spec.runId ("${runId}")`);
+}
+
+/** spec.bandwidthBytesPerSecond: the initial transfer limit. */
+function checkBandwidth(p: Problems, s: Json): void {
+  const bw = s.bandwidthBytesPerSecond;
+  if (bw !== undefined && (typeof bw !== "number" || !Number.isFinite(bw) || bw < 0)) p.add("spec.bandwidthBytesPerSecond must be a non-negative number");
+}
+
+/** spec.threads: worker threads for the vault's CPU work. */
+function checkThreads(p: Problems, s: Json): void {
+  const threads = s.threads;
+  if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 0)) p.add("spec.threads must be a non-negative integer");
+}
+
+/** A positive integer field, when set. */
+function checkPositiveInteger(p: Problems, o: Json, field: string, path: string): void {
+  const v = o[field];
+  if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v <= 0)) p.add(`${path}.${field} must be a positive integer`);
 }
 
 function checkVCenter(p: Problems, vc: Json | undefined, path: string, env: NodeJS.ProcessEnv): void {
@@ -113,27 +166,60 @@ function checkVCenter(p: Problems, vc: Json | undefined, path: string, env: Node
 }
 
 function checkBackup(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
-  const runId = p.string(s, "runId", "spec");
-  if (runId && !RUN_ID.test(runId)) p.add(`spec.runId "${runId}" must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`);
-  const vm = p.object(s, "vm", "spec");
-  if (vm) {
-    p.string(vm, "name", "spec.vm");
-    if (vm.moRef !== undefined) p.string(vm, "moRef", "spec.vm");
-  }
+  const runId = checkRunId(p, s);
+  checkVmRef(p, p.object(s, "vm", "spec"), "spec.vm");
   checkVCenter(p, p.object(s, "vcenter", "spec"), "spec.vcenter", env);
   checkVault(p, p.object(s, "vault", "spec"), env);
   p.boolean(s, "quiesce", "spec");
   p.boolean(s, "changedBlockTracking", "spec");
-  const labels = p.object(s, "labels", "spec");
-  if (labels) {
-    for (const [k, v] of Object.entries(labels)) if (typeof v !== "string") p.add(`spec.labels.${k} must be a string`);
-    for (const k of ["plan", "namespace"]) if (typeof labels[k] !== "string" || labels[k] === "") p.add(`spec.labels.${k} is required`);
-    if (labels.run !== undefined && runId && labels.run !== runId) p.add(`spec.labels.run (${JSON.stringify(labels.run)}) must equal spec.runId ("${runId}")`);
+  let lineage: readonly string[] = DEFAULT_LINEAGE;
+  if (s.lineage !== undefined) {
+    if (!Array.isArray(s.lineage) || s.lineage.length === 0 || !s.lineage.every((k) => typeof k === "string" && k !== "")) {
+      p.add("spec.lineage must be a non-empty list of label names");
+    } else lineage = s.lineage as string[];
   }
-  const bw = s.bandwidthBytesPerSecond;
-  if (bw !== undefined && (typeof bw !== "number" || !Number.isFinite(bw) || bw < 0)) p.add("spec.bandwidthBytesPerSecond must be a non-negative number");
-  const threads = s.threads;
-  if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 0)) p.add("spec.threads must be a non-negative integer");
+  // The worker fills `vm` from spec.vm.name; every other label of the chain must be given, or chains would mix.
+  checkLabels(p, s, runId, ["namespace", ...lineage.filter((k) => k !== "vm" && k !== "namespace")]);
+  if (s.resync !== undefined) p.string(s, "resync", "spec");
+  checkBandwidth(p, s);
+  checkThreads(p, s);
+}
+
+function checkSeed(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
+  const runId = checkRunId(p, s);
+  checkVault(p, p.object(s, "vault", "spec"), env);
+  const source = p.object(s, "source", "spec");
+  if (source) {
+    checkVault(p, p.object(source, "vault", "spec.source"), env, "spec.source.vault", SOURCE_VAULT_SECRETS);
+    p.string(source, "pointId", "spec.source");
+  }
+  if (s.local !== undefined) {
+    const local = p.object(s, "local", "spec");
+    if (local) {
+      checkVCenter(p, p.object(local, "vcenter", "spec.local"), "spec.local.vcenter", env);
+      checkVmRef(p, p.object(local, "vm", "spec.local"), "spec.local.vm");
+    }
+  }
+  if (!Array.isArray(s.disks) || s.disks.length === 0) p.add("spec.disks must be a non-empty list");
+  else {
+    const keys = new Set<string>();
+    s.disks.forEach((d: unknown, i: number) => {
+      const path = `spec.disks[${i}]`;
+      if (!isObject(d)) {
+        p.add(`${path} must be an object`);
+        return;
+      }
+      const key = p.string(d, "key", path);
+      if (key !== undefined && keys.has(key)) p.add(`${path}.key "${key}" appears twice`);
+      if (key !== undefined) keys.add(key);
+      p.string(d, "sourceDiskKey", path);
+      if (d.localDiskKey !== undefined && !Number.isInteger(d.localDiskKey)) p.add(`${path}.localDiskKey must be a disk's device key (an integer)`);
+      if (d.changeId !== undefined) p.string(d, "changeId", path);
+    });
+  }
+  checkLabels(p, s, runId, ["namespace"]);
+  checkBandwidth(p, s);
+  checkThreads(p, s);
 }
 
 /** spec.target.imageFile: exactly one of a directory (path) or a bucket (s3, with its credentials in the environment). */
@@ -190,6 +276,22 @@ function checkRestore(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   p.boolean(v, "inPlace", path);
   p.boolean(v, "powerOn", path);
   if (v.inPlace === false) p.string(v, "vmName", path);
+  if (v.annotation !== undefined && typeof v.annotation !== "string") p.add(`${path}.annotation must be a string`);
+  if (v.restoreId !== undefined) {
+    const id = p.string(v, "restoreId", path);
+    if (id && !RUN_ID.test(id)) p.add(`${path}.restoreId "${id}" must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  }
+  if (v.requireNetworkMapping !== undefined) p.boolean(v, "requireNetworkMapping", path);
+  checkPositiveInteger(p, v, "numCpu", path);
+  checkPositiveInteger(p, v, "memoryMB", path);
+  if (v.targetVm !== undefined) {
+    const t = p.object(v, "targetVm", path);
+    if (t) {
+      p.string(t, "moRef", `${path}.targetVm`);
+      p.string(t, "name", `${path}.targetVm`);
+    }
+    if (v.inPlace !== true) p.add(`${path}.targetVm needs inPlace: true`);
+  }
   if (!["Thin", "Thick", "EagerZeroedThick"].includes(v.diskProvisioning as string)) p.add(`${path}.diskProvisioning must be Thin, Thick or EagerZeroedThick`);
   if (!Array.isArray(v.networkMappings)) p.add(`${path}.networkMappings must be a list (empty for none)`);
   else v.networkMappings.forEach((m: unknown, i: number) => {
@@ -215,7 +317,8 @@ export function readConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (!isObject(parsed)) throw new InvalidSpecError(`${SPEC_ENV} must be a JSON object`);
   if (parsed.mode === "backup") checkBackup(p, parsed, env);
   else if (parsed.mode === "restore") checkRestore(p, parsed, env);
-  else p.add(`spec.mode must be "backup" or "restore", not ${JSON.stringify(parsed.mode)}`);
+  else if (parsed.mode === "seed") checkSeed(p, parsed, env);
+  else p.add(`spec.mode must be "backup", "restore" or "seed", not ${JSON.stringify(parsed.mode)}`);
 
   const portText = env[PORT_ENV];
   const port = portText === undefined || portText === "" ? DEFAULT_WORKER_PORT : Number(portText);
@@ -230,13 +333,15 @@ export function readConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     // The point's labels always name the VM and the run, so a retry finds the point.
     const labels = { ...spec.labels, vm: spec.labels.vm ?? spec.vm.name, run: spec.runId };
     spec = { ...spec, labels } satisfies BackupWorkerSpec;
+  } else if (spec.mode === "seed") {
+    spec = { ...spec, labels: { ...spec.labels, run: spec.runId } } satisfies SeedWorkerSpec;
   }
   return { spec, listen: { host: env.POD_IP || "127.0.0.1", port }, lingerMs: linger * 1000, env };
 }
 
-/** The vault spec with its secrets from the environment. */
-export function vaultSpecFrom(vault: WorkerVault, env: NodeJS.ProcessEnv, threads?: number): VaultSpec {
-  const key = Buffer.from(env[SECRET_ENV.vaultKey] ?? "", "utf8");
+/** The vault spec with its secrets from the environment (a seed's source vault has its own, `secrets`). */
+export function vaultSpecFrom(vault: WorkerVault, env: NodeJS.ProcessEnv, threads?: number, secrets: VaultSecrets = VAULT_SECRETS): VaultSpec {
+  const key = Buffer.from(env[secrets.key] ?? "", "utf8");
   const options = threads !== undefined && threads > 0 ? { threads } : {};
   if (vault.filesystem) return { backend: { filesystem: { path: vault.filesystem.path } }, key, ...options };
   const s3 = vault.s3 as NonNullable<WorkerVault["s3"]>;
@@ -244,8 +349,8 @@ export function vaultSpecFrom(vault: WorkerVault, env: NodeJS.ProcessEnv, thread
     backend: {
       s3: {
         ...s3,
-        accessKeyId: env[SECRET_ENV.vaultAccessKeyId] ?? "",
-        secretAccessKey: env[SECRET_ENV.vaultSecretAccessKey] ?? "",
+        accessKeyId: env[secrets.accessKeyId] ?? "",
+        secretAccessKey: env[secrets.secretAccessKey] ?? "",
       },
     },
     key,
@@ -269,4 +374,4 @@ export function connectOptionsFrom(vc: WorkerVCenter, env: NodeJS.ProcessEnv): C
   };
 }
 
-export type { BackupWorkerSpec, RestoreWorkerSpec };
+export type { BackupWorkerSpec, RestoreWorkerSpec, SeedWorkerSpec };

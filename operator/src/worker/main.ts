@@ -1,7 +1,7 @@
 /**
  * The worker pod's entry point (`node dist/operator/src/worker/main.js`):
  * reads its spec from the environment, serves /progress, /metrics and
- * /bandwidth, backs up one VM or restores one point, and exits with a code
+ * /bandwidth, backs up one VM, restores one point or seeds one DR point, and exits with a code
  * from spec.ts EXIT_CODES. SIGTERM stops the work, lets it clean up (the
  * snapshot is removed) and exits non-zero.
  */
@@ -14,8 +14,11 @@ import { startWorkerServer } from "./http-server.js";
 import { WorkerMetrics } from "./metrics.js";
 import { ProgressTracker } from "./progress.js";
 import { restorePoint } from "./restore-point.js";
+import { seedPoint } from "./seed.js";
 import { reasonForExitCode } from "./spec.js";
 import { TokenBucket } from "./token-bucket.js";
+
+const MODE_NAMES = { backup: "Backup", restore: "Restore", seed: "Seed" } as const;
 
 /** How long cleanup may take after SIGTERM before the worker exits anyway (Kubernetes waits 30 s by default). */
 const TERMINATION_GRACE_MS = 25_000;
@@ -38,7 +41,7 @@ async function closeServer(server: Server): Promise<void> {
 async function run(config: WorkerConfig, logger: Logger): Promise<number> {
   const progress = new ProgressTracker();
   const metrics = new WorkerMetrics();
-  const initialRate = config.spec.mode === "backup" ? (config.spec.bandwidthBytesPerSecond ?? 0) : 0;
+  const initialRate = config.spec.mode === "restore" ? 0 : (config.spec.bandwidthBytesPerSecond ?? 0);
   const bandwidth = new TokenBucket(initialRate);
   metrics.bandwidthLimit.set(initialRate);
   const { server, port } = await startWorkerServer({
@@ -78,6 +81,10 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
       const point = await backupVm(config.spec, ctx);
       progress.phase("Succeeded", { pointId: point.id });
       logger.info({ pointId: point.id, progress: progress.current }, "Backup succeeded");
+    } else if (config.spec.mode === "seed") {
+      const point = await seedPoint(config.spec, ctx);
+      progress.phase("Succeeded", { pointId: point.id });
+      logger.info({ pointId: point.id, progress: progress.current }, "Seed succeeded");
     } else {
       const result = await restorePoint(config.spec, ctx);
       progress.phase("Succeeded", { pointId: result.pointId, ...(result.vmMoRef ? { vmMoRef: result.vmMoRef } : {}), ...(result.paths ? { paths: result.paths } : {}) });
@@ -88,7 +95,7 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
     code = state.terminated ? EXIT.terminated : exitCodeOf(err);
     const message = describeChain(err);
     progress.phase("Failed", { message });
-    logger.error({ exitCode: code, reason: reasonForExitCode(code), err: message, progress: progress.current }, `${config.spec.mode === "backup" ? "Backup" : "Restore"} failed`);
+    logger.error({ exitCode: code, reason: reasonForExitCode(code), err: message, progress: progress.current }, `${MODE_NAMES[config.spec.mode]} failed`);
     process.stderr.write(`${reasonForExitCode(code)}: ${message}\n`);
   }
   if (config.lingerMs > 0 && !state.terminated) {

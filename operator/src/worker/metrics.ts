@@ -46,6 +46,12 @@ export class WorkerMetrics {
     labelNames,
     registers: [this.registry],
   });
+  readonly bytesFetched = new Counter({
+    name: "lifeboat_worker_bytes_fetched_total",
+    help: "Seed: bytes of encrypted blobs fetched from the source vault (blocks the local VM did not hold).",
+    labelNames,
+    registers: [this.registry],
+  });
   readonly bytesRestored = new Counter({
     name: "lifeboat_worker_bytes_restored_total",
     help: "Bytes of disk content written by a restore.",

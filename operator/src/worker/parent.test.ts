@@ -41,6 +41,33 @@ describe("selectParent", () => {
   });
 });
 
+describe("lineage", () => {
+  const replication = ["namespace", "protectedServer", "direction"];
+  const dr = { namespace: "prod", protectedServer: "web", direction: "forward", vm: "app-01" };
+  const points = [
+    point("plan1", "2026-01-01T00:00:00Z", { ...lineage, run: "r1" }, [{ key: "2000", changeId: "c1" }]),
+    point("dr1", "2026-01-02T00:00:00Z", { ...dr, run: "c1" }, [{ key: "2000", changeId: "d1" }]),
+    point("plan2", "2026-01-03T00:00:00Z", { ...lineage, run: "r2" }, [{ key: "2000", changeId: "c2" }]),
+    point("rev1", "2026-01-04T00:00:00Z", { ...dr, direction: "reverse", vm: "app-01-recovered", run: "c2" }, [{ key: "2000", changeId: "e1" }]),
+  ];
+
+  it("keeps replication and BackupPlan chains of one VM in one vault apart", () => {
+    expect(selectParent(points, dr, ["2000"], replication)?.id).toBe("dr1");
+    expect(selectParent(points, lineage, ["2000"])?.id).toBe("plan2");
+    expect(selectParent(points, { ...dr, direction: "reverse" }, ["2000"], replication)?.id).toBe("rev1");
+  });
+
+  it("matches no point on a lineage label the caller lacks, even one the points lack too", () => {
+    expect(selectParent(points, { namespace: "prod", vm: "app-01" }, ["2000"])).toBeUndefined();
+    expect(selectParent(points, { namespace: "prod", direction: "forward" }, ["2000"], replication)).toBeUndefined();
+  });
+
+  it("finds a retried cycle's point within its lineage only", () => {
+    expect(findRunPoint(points, { ...dr, run: "c1" }, replication)?.id).toBe("dr1");
+    expect(findRunPoint(points, { ...dr, run: "c2" }, replication)).toBeUndefined();
+  });
+});
+
 describe("baseChangeId", () => {
   const parent = point("p", "2026-01-01T00:00:00Z", lineage, [{ key: "2000", changeId: "c1" }, { key: "2001" }]);
 

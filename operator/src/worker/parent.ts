@@ -1,17 +1,21 @@
 /**
  * Choosing the parent of an incremental backup. The vault is the source of
  * truth (DESIGN §5: resume from what the vault says, never from memory): the
- * parent is the newest point of the same VM in the same plan and namespace
- * that recorded a CBT changeId for at least one of the disks.
+ * parent is the newest point of the same lineage that recorded a CBT
+ * changeId for at least one of the disks. A lineage is a list of label
+ * names whose values identify one chain: a BackupPlan's VM by default, a
+ * protected server's replication in one direction for DR. Points of two
+ * lineages in one vault never become each other's parents, because each
+ * lineage has a label the other lacks (plan, protectedServer).
  */
 import type { PointHeader } from "../vault/index.js";
 
-/** Labels that identify "the same VM of the same plan". */
-export const LINEAGE_LABELS = ["namespace", "plan", "vm"] as const;
+/** Labels that identify "the same VM of the same plan" (BackupWorkerSpec.lineage's default). */
+export const DEFAULT_LINEAGE: readonly string[] = ["namespace", "plan", "vm"];
 
-/** True when the point belongs to the lineage described by `labels`. */
-export function sameLineage(point: Pick<PointHeader, "labels">, labels: Readonly<Record<string, string>>): boolean {
-  return LINEAGE_LABELS.every((k) => point.labels[k] === labels[k]);
+/** True when the point belongs to the lineage that `labels` has values for; a lineage label `labels` lacks matches nothing. */
+export function sameLineage(point: Pick<PointHeader, "labels">, labels: Readonly<Record<string, string>>, lineage: readonly string[] = DEFAULT_LINEAGE): boolean {
+  return lineage.every((k) => labels[k] !== undefined && point.labels[k] === labels[k]);
 }
 
 /** The newest point of the lineage with a changeId on one of `diskKeys`, if any. */
@@ -19,9 +23,10 @@ export function selectParent(
   points: readonly PointHeader[],
   labels: Readonly<Record<string, string>>,
   diskKeys: readonly string[],
+  lineage: readonly string[] = DEFAULT_LINEAGE,
 ): PointHeader | undefined {
   const candidates = points
-    .filter((p) => sameLineage(p, labels))
+    .filter((p) => sameLineage(p, labels, lineage))
     .filter((p) => p.disks.some((d) => diskKeys.includes(d.key) && !!d.changeId));
   return [...candidates].sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id)).at(-1);
 }
@@ -40,6 +45,6 @@ export function baseChangeId(parent: PointHeader | undefined, diskKey: string): 
 }
 
 /** The point this run already committed (a retried worker), if any. */
-export function findRunPoint(points: readonly PointHeader[], labels: Readonly<Record<string, string>>): PointHeader | undefined {
-  return points.find((p) => p.labels.run === labels.run && sameLineage(p, labels));
+export function findRunPoint(points: readonly PointHeader[], labels: Readonly<Record<string, string>>, lineage: readonly string[] = DEFAULT_LINEAGE): PointHeader | undefined {
+  return points.find((p) => p.labels.run === labels.run && sameLineage(p, labels, lineage));
 }

@@ -85,12 +85,23 @@ export function resolvePlacement(inv: Inventory, target: VSphereTarget): Placeme
 /**
  * The NICs of the restored VM: each source network name (label `networks`)
  * mapped through spec.networkMappings, or kept when the target has a network
- * of that name.
+ * of that name. With `requireNetworkMapping` an unmapped NIC fails instead:
+ * a drill must never land on a production network of the same name.
  */
-export function resolveNics(inv: Inventory, datacenter: MoRef, sourceNetworks: readonly string[], mappings: VSphereTarget["networkMappings"]): NewNic[] {
+export function resolveNics(
+  inv: Inventory,
+  datacenter: MoRef,
+  sourceNetworks: readonly string[],
+  mappings: VSphereTarget["networkMappings"],
+  requireNetworkMapping = false,
+): NewNic[] {
   const networks = inv.networks.filter((n) => same(n.datacenter, datacenter));
-  return sourceNetworks.map((source): NewNic => {
-    const name = mappings.find((m) => m.source === source)?.target ?? source;
+  return sourceNetworks.map((source, i): NewNic => {
+    const mapped = mappings.find((m) => m.source === source)?.target;
+    if (mapped === undefined && requireNetworkMapping) {
+      fail(`NIC ${i + 1} is on network "${source}", which spec.target.vSphere.networkMappings does not map; requireNetworkMapping forbids keeping it, so add a mapping for "${source}"`);
+    }
+    const name = mapped ?? source;
     const n = networks.find((x) => x.name === name);
     if (!n) {
       fail(`Network "${name}"${name !== source ? ` (mapped from "${source}")` : ""} does not exist in the target datacenter; add a networkMapping for "${source}"`);

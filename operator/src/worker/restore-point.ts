@@ -10,12 +10,13 @@ import { join } from "node:path";
 import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type Vault } from "../vault/index.js";
 import { HOLE, blockAt } from "../vault/manifest.js";
 import type { BlockIndex } from "../vault/block-index.js";
-import { connect, type MoRef, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import { connect, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
 import type { RunContext } from "./backup-vm.js";
 import { connectOptionsFrom, vaultSpecFrom } from "./config.js";
 import { describeChain, EXIT, InvalidSpecError, WorkerError } from "./errors.js";
 import { networksOf, numberLabel } from "./labels.js";
 import { resolveNics, resolvePlacement, type VSphereTarget } from "./placement.js";
+import { carriesRestoreId, restoreAnnotation } from "./restore-identity.js";
 import type { RestoreWorkerSpec } from "./spec.js";
 import { SequentialTarget } from "./stream-target.js";
 import { findVm } from "./vm-lookup.js";
@@ -51,19 +52,23 @@ export function orderedDisks(point: Point["header"]): PointDisk[] {
   });
 }
 
+/** The point `pointId` names ("latest" or an id prefix too); WorkerError(PointNotFound) when the vault has no such point. */
+export async function readRequestedPoint(vault: Vault, pointId: string): Promise<Point> {
+  try {
+    return await vault.readPoint(await vault.resolvePoint(pointId));
+  } catch (err) {
+    if (isVaultError(err, "NotFound") || isVaultError(err, "InvalidArgument")) {
+      throw new WorkerError(EXIT.pointNotFound, `Recovery point ${pointId} is not in the vault at ${vault.backend.location}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
 /** Runs the restore. */
 export async function restorePoint(spec: RestoreWorkerSpec, ctx: RunContext): Promise<RestoreResult> {
   const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env));
   try {
-    let point: Point;
-    try {
-      point = await vault.readPoint(await vault.resolvePoint(spec.pointId));
-    } catch (err) {
-      if (isVaultError(err, "NotFound") || isVaultError(err, "InvalidArgument")) {
-        throw new WorkerError(EXIT.pointNotFound, `Recovery point ${spec.pointId} is not in the vault`, { cause: err });
-      }
-      throw err;
-    }
+    const point = await readRequestedPoint(vault, spec.pointId);
     ctx.progress.set({ pointId: point.header.id });
     ctx.logger.info({ pointId: point.header.id, vm: point.header.labels.vm, disks: point.header.disks.length }, "Read the recovery point");
     const { index } = await vault.loadIndex();
@@ -274,19 +279,49 @@ async function uploadDisks(client: VsphereClient, vm: MoRef, restore: DiskRestor
   }
 }
 
+/** VM disks in their order on the VM (controller, unit): how a point's disks pair with a VM's when keys differ. */
+function vmDisksInOrder(disks: readonly VmDisk[]): VmDisk[] {
+  return [...disks].sort((a, b) => (a.controllerKey ?? 0) - (b.controllerKey ?? 0) || (a.unitNumber ?? 0) - (b.unitNumber ?? 0));
+}
+
+/**
+ * Makes room for the new VM: a VM of that name in the target folder is
+ * refused, unless it carries this restore's id, i.e. an earlier attempt of
+ * this very restore created it and was killed before it finished: that one
+ * is destroyed, so the retry starts over.
+ */
+async function clearEarlierAttempt(client: VsphereClient, inv: Inventory, folder: MoRef, target: VSphereTarget, ctx: RunContext): Promise<void> {
+  const name = target.vmName as string;
+  const taken = inv.vms.filter((v) => v.name === name && v.folder?.value === folder.value);
+  for (const vm of taken) {
+    if (!target.restoreId || !carriesRestoreId(vm.annotation, target.restoreId)) {
+      throw new WorkerError(EXIT.restoreTargetFailed, `A VM named "${name}" (${vm.ref.value}) already exists in the target folder${target.restoreId ? ` and was not created by restore ${target.restoreId}` : ""}; choose another spec.target.vSphere.vmName or delete it`);
+    }
+    ctx.logger.warn({ vm: name, moRef: vm.ref.value, restoreId: target.restoreId }, "Found the VM an earlier attempt of this restore left; destroying it to start over");
+    if (vm.powerState !== "poweredOff") await client.powerOff(vm.ref);
+    try {
+      await client.destroyVm(vm.ref);
+    } catch (err) {
+      throw new WorkerError(EXIT.restoreTargetFailed, `Could not destroy VM "${name}" (${vm.ref.value}) left by an earlier attempt of restore ${target.restoreId}`, { cause: err });
+    }
+    ctx.logger.info({ vm: name, moRef: vm.ref.value }, "Destroyed the VM an earlier attempt left");
+  }
+}
+
 async function restoreToNewVm(client: VsphereClient, restore: DiskRestorer, point: Point, disks: PointDisk[], target: VSphereTarget, ctx: RunContext): Promise<string> {
   const name = target.vmName as string;
   const labels = point.header.labels;
   const inv = await client.inventory();
   const placement = resolvePlacement(inv, target);
-  if (inv.vms.some((v) => v.name === name && v.folder?.value === placement.folder.value)) {
-    throw new WorkerError(EXIT.restoreTargetFailed, `A VM named "${name}" already exists in the target folder; choose another spec.target.vSphere.vmName or delete it`);
-  }
-  const nics = resolveNics(inv, placement.datacenter, networksOf(labels), target.networkMappings);
+  const nics = resolveNics(inv, placement.datacenter, networksOf(labels), target.networkMappings, target.requireNetworkMapping ?? false);
   for (const d of disks) {
     if (d.size % 1024 !== 0) throw new WorkerError(EXIT.restoreTargetFailed, `Disk ${d.key} has ${d.size} bytes, not a whole number of KiB; restore it to an image file instead`);
   }
+  await clearEarlierAttempt(client, inv, placement.folder, target, ctx);
   const firmware = labels.firmware === "efi" || labels.firmware === "bios" ? labels.firmware : undefined;
+  const numCpu = target.numCpu ?? numberLabel(labels, "numCPUs");
+  const memoryMB = target.memoryMB ?? numberLabel(labels, "memoryMiB");
+  const annotation = restoreAnnotation(target.annotation, target.restoreId);
   let vmRef: MoRef;
   try {
     vmRef = await client.createVm({
@@ -296,8 +331,9 @@ async function restoreToNewVm(client: VsphereClient, restore: DiskRestorer, poin
       ...(placement.host ? { host: placement.host } : {}),
       datastoreName: placement.datastoreName,
       ...(labels.guestOS ? { guestId: labels.guestOS } : {}),
-      ...(numberLabel(labels, "numCPUs") ? { numCpu: numberLabel(labels, "numCPUs") } : {}),
-      ...(numberLabel(labels, "memoryMiB") ? { memoryMB: numberLabel(labels, "memoryMiB") } : {}),
+      ...(annotation ? { annotation } : {}),
+      ...(numCpu ? { numCpu } : {}),
+      ...(memoryMB ? { memoryMB } : {}),
       ...(firmware ? { firmware } : {}),
       disks: disks.map((d) => ({ capacityBytes: d.size, thin: target.diskProvisioning === "Thin" })),
       nics,
@@ -306,10 +342,10 @@ async function restoreToNewVm(client: VsphereClient, restore: DiskRestorer, poin
     throw new WorkerError(EXIT.restoreTargetFailed, `Could not create VM "${name}" on datastore ${placement.datastoreName}`, { cause: err });
   }
   ctx.progress.set({ vmMoRef: vmRef.value });
-  ctx.logger.info({ vm: name, moRef: vmRef.value }, "Created the VM");
+  ctx.logger.info({ vm: name, moRef: vmRef.value, restoreId: target.restoreId }, "Created the VM");
   try {
     const created = await client.getVm(vmRef);
-    const vmDisks = [...created.disks].sort((a, b) => (a.controllerKey ?? 0) - (b.controllerKey ?? 0) || (a.unitNumber ?? 0) - (b.unitNumber ?? 0));
+    const vmDisks = vmDisksInOrder(created.disks);
     if (vmDisks.length !== disks.length) throw new WorkerError(EXIT.restoreTargetFailed, `VM "${name}" was created with ${vmDisks.length} disks instead of ${disks.length}`);
     await uploadDisks(client, vmRef, restore, disks.map((disk, i) => ({ disk, vmDisk: vmDisks[i] as VmDisk })), ctx);
     if (target.powerOn) {
@@ -327,10 +363,32 @@ async function restoreToNewVm(client: VsphereClient, restore: DiskRestorer, poin
   }
 }
 
+/**
+ * Pairs each point disk with a disk of the VM: by key on the VM the point was
+ * taken of, by order (controller, unit) on another VM (spec targetVm: a
+ * failback into the original VM from a point of the recovered one, whose
+ * device keys differ). Capacities must match either way.
+ */
+function pairDisks(vm: VirtualMachine, disks: readonly PointDisk[], byOrder: boolean): { disk: PointDisk; vmDisk: VmDisk }[] {
+  const ordered = vmDisksInOrder(vm.disks);
+  if (byOrder && ordered.length !== disks.length) {
+    throw new WorkerError(EXIT.restoreTargetFailed, `VM "${vm.name}" has ${ordered.length} disks but the point has ${disks.length}; restore to a new VM instead`);
+  }
+  return disks.map((disk, i) => {
+    const vmDisk = byOrder ? ordered[i] : vm.disks.find((d) => String(d.key) === disk.key);
+    if (!vmDisk) throw new WorkerError(EXIT.restoreTargetFailed, `VM "${vm.name}" has no disk ${disk.key} any more; restore to a new VM instead`);
+    if (vmDisk.capacityBytes !== disk.size) {
+      throw new WorkerError(EXIT.restoreTargetFailed, `Disk ${vmDisk.key} of VM "${vm.name}" has ${vmDisk.capacityBytes} bytes but the point's disk ${disk.key} has ${disk.size}; restore to a new VM instead`);
+    }
+    return { disk, vmDisk };
+  });
+}
+
 async function restoreInPlace(client: VsphereClient, restore: DiskRestorer, point: Point, disks: PointDisk[], target: VSphereTarget, ctx: RunContext): Promise<string> {
   const labels = point.header.labels;
-  const vm = await findVm(client, { name: labels.vm ?? "", moRef: labels.vmMoRef });
-  if (labels.vmInstanceUUID && vm.instanceUuid && labels.vmInstanceUUID !== vm.instanceUuid) {
+  const other = target.targetVm;
+  const vm = await findVm(client, other ?? { name: labels.vm ?? "", moRef: labels.vmMoRef });
+  if (!other && labels.vmInstanceUUID && vm.instanceUuid && labels.vmInstanceUUID !== vm.instanceUuid) {
     throw new WorkerError(EXIT.restoreTargetFailed, `VM ${vm.ref.value} is not the VM the point was taken of (instance UUID ${vm.instanceUuid}, point has ${labels.vmInstanceUUID}); restore to a new VM instead`);
   }
   await client.removeOrphanedSnapshots({ vms: [vm.ref] });
@@ -338,15 +396,9 @@ async function restoreInPlace(client: VsphereClient, restore: DiskRestorer, poin
   if (snapshots.length > 0) {
     throw new WorkerError(EXIT.restoreTargetFailed, `VM "${vm.name}" has ${snapshots.length} snapshot(s) (${snapshots.map((s) => s.name).join(", ")}); delete them before restoring in place`);
   }
-  const pairs = disks.map((disk) => {
-    const vmDisk = vm.disks.find((d) => String(d.key) === disk.key);
-    if (!vmDisk) throw new WorkerError(EXIT.restoreTargetFailed, `VM "${vm.name}" has no disk ${disk.key} any more; restore to a new VM instead`);
-    if (vmDisk.capacityBytes !== disk.size) {
-      throw new WorkerError(EXIT.restoreTargetFailed, `Disk ${disk.key} of VM "${vm.name}" has ${vmDisk.capacityBytes} bytes but the point's has ${disk.size}; restore to a new VM instead`);
-    }
-    return { disk, vmDisk };
-  });
+  const pairs = pairDisks(vm, disks, other !== undefined);
   ctx.progress.set({ vmMoRef: vm.ref.value });
+  if (other) ctx.logger.info({ vm: vm.name, moRef: vm.ref.value, pairs: pairs.map((p) => `${p.disk.key}->${p.vmDisk.key}`) }, "Restoring in place into another VM than the point's, disks paired in order");
   if (vm.powerState !== "poweredOff") {
     await client.powerOff(vm.ref);
     ctx.logger.info({ vm: vm.name }, "Powered the VM off for the in-place restore");

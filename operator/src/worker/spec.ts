@@ -1,6 +1,6 @@
 /**
  * The contract between the controllers and the worker pods they schedule
- * (dedup-upload backups and restores). A worker gets everything it needs
+ * (dedup-upload backups, restores and DR seeds). A worker gets everything it needs
  * from its environment and needs no Kubernetes API access at all:
  *
  * - LIFEBOAT_WORKER_SPEC: a WorkerSpec as JSON (nothing secret in it);
@@ -50,8 +50,12 @@ export interface BackupWorkerSpec {
   readonly vault: WorkerVault;
   readonly quiesce: boolean;
   readonly changedBlockTracking: boolean;
-  /** Labels of the point: at least plan, namespace, vm, run. */
+  /** Labels of the point: at least namespace, the lineage labels, vm, run. */
   readonly labels: Readonly<Record<string, string>>;
+  /** Labels whose values identify the chain this point continues: its parent is the newest point of the vault with the same values that recorded changeIds. Default ["namespace", "plan", "vm"] (a BackupPlan's VM); replication uses ["namespace", "protectedServer", "direction"]. */
+  readonly lineage?: readonly string[];
+  /** Read every allocated area ("*") and take no parent: a checksum resync after CBT can no longer be trusted. The vault still stores only the blocks it lacks. The value is the reason (e.g. "ChangeIdRejected"), recorded in the point's label `resync`. */
+  readonly resync?: string;
   /** Initial upload limit in bytes per second (0 or absent: unlimited); PUT /bandwidth changes it. */
   readonly bandwidthBytesPerSecond?: number;
   /** Worker threads for hashing, compression and encryption (default: one per core). */
@@ -79,6 +83,17 @@ export interface RestoreWorkerSpec {
           readonly networkMappings: readonly { readonly source: string; readonly target: string }[];
           readonly diskProvisioning: "Thin" | "Thick" | "EagerZeroedThick";
           readonly powerOn: boolean;
+          /** Written into the new VM's annotation so DR can find exactly what it created; includes restoreId (the worker appends it when it does not). */
+          readonly annotation?: string;
+          /** Identity of this restore; a retried worker that finds a VM of the target name whose annotation carries this id destroys it and starts over (a killed worker left it half-written), and fails if the name is taken by any other VM. Same characters as a run id. */
+          readonly restoreId?: string;
+          /** Fail closed: a NIC whose network has no mapping fails the restore instead of keeping its network name (drills must never land on a production network). */
+          readonly requireNetworkMapping?: boolean;
+          /** CPUs and memory of the new VM; default: the point's (labels numCPUs, memoryMiB). */
+          readonly numCpu?: number;
+          readonly memoryMB?: number;
+          /** In place into a VM that is not the one the point was taken of (failback into the original VM from a point of the recovered one): found by MoRef; disks paired in controller/unit order; the instance-UUID check is skipped; capacities must still match. Needs inPlace. */
+          readonly targetVm?: { readonly moRef: string; readonly name: string };
         };
       }
     | {
@@ -93,13 +108,42 @@ export interface RestoreWorkerSpec {
       };
 }
 
-export type WorkerSpec = BackupWorkerSpec | RestoreWorkerSpec;
+/**
+ * Builds one point in `vault` whose disks hold exactly the content of point `source.pointId` of `source.vault`.
+ * Blocks a local VM already holds (same keyed hash under the SOURCE vault's key) are read locally; only the
+ * others are fetched from the source vault. When `source.vault` is the same repository as `vault` (same
+ * repository id), the point reuses the block ids and reads nothing. Both vaults must have the same block size.
+ */
+export interface SeedWorkerSpec {
+  readonly mode: "seed";
+  readonly runId: string;
+  /** The destination; secrets SECRET_ENV.vaultKey (and vaultAccessKeyId, vaultSecretAccessKey for S3). */
+  readonly vault: WorkerVault;
+  /** The point to copy; secrets SECRET_ENV.sourceVaultKey (and sourceVaultAccessKeyId, sourceVaultSecretAccessKey for S3). */
+  readonly source: { readonly vault: WorkerVault; readonly pointId: string };
+  /** A VM at the destination's site whose disks mostly hold the content (read through a snapshot that is always removed). Absent, or not found: every non-zero block is fetched (the log and /progress say so). */
+  readonly local?: { readonly vcenter: WorkerVCenter; readonly vm: { readonly name: string; readonly moRef?: string } };
+  /** The point's disks: its key, the source point's disk whose content it gets, the local VM's disk (device key) to compare with, and the CBT changeId to record so a later cycle can continue from this point. */
+  readonly disks: readonly { readonly key: string; readonly sourceDiskKey: string; readonly localDiskKey?: number; readonly changeId?: string }[];
+  /** Point labels (lineage labels, vm, run ...); `run` = runId. The worker adds `seedOf=<source point id>`, `transferredBytes` (bytes of encrypted blobs fetched from the source vault) and `localBytes` (bytes taken from the local VM). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Initial limit, in bytes per second, on fetching from the source vault (the link between sites; 0 or absent: unlimited); PUT /bandwidth changes it. */
+  readonly bandwidthBytesPerSecond?: number;
+  /** Worker threads for hashing, compression and encryption (default: one per core). */
+  readonly threads?: number;
+}
+
+export type WorkerSpec = BackupWorkerSpec | RestoreWorkerSpec | SeedWorkerSpec;
 
 /** Environment variables a worker reads secrets from (each filled by a secretKeyRef). */
 export const SECRET_ENV = {
   vaultKey: "LIFEBOAT_VAULT_KEY",
   vaultAccessKeyId: "LIFEBOAT_VAULT_ACCESS_KEY_ID",
   vaultSecretAccessKey: "LIFEBOAT_VAULT_SECRET_ACCESS_KEY",
+  /** Seed: the source vault's key and S3 credentials. */
+  sourceVaultKey: "LIFEBOAT_SOURCE_VAULT_KEY",
+  sourceVaultAccessKeyId: "LIFEBOAT_SOURCE_VAULT_ACCESS_KEY_ID",
+  sourceVaultSecretAccessKey: "LIFEBOAT_SOURCE_VAULT_SECRET_ACCESS_KEY",
   vcenterUsername: "LIFEBOAT_VCENTER_USERNAME",
   vcenterPassword: "LIFEBOAT_VCENTER_PASSWORD",
   imageAccessKeyId: "LIFEBOAT_IMAGE_ACCESS_KEY_ID",
@@ -113,7 +157,7 @@ export const DEFAULT_WORKER_PORT = 8090;
 /** What GET /progress answers. */
 export interface WorkerProgress {
   readonly phase: "Starting" | "Snapshotting" | "Transferring" | "Committing" | "CleaningUp" | "Succeeded" | "Failed";
-  /** Bytes of changed (or allocated) areas read so far / to read. */
+  /** Bytes of changed (or allocated) areas read so far / to read; a seed counts the source disks' sizes. */
   readonly bytesDone: number;
   readonly bytesTotal: number;
   /** Bytes written to the vault (after dedup, compression, encryption). */
@@ -126,6 +170,11 @@ export interface WorkerProgress {
   readonly vmMoRef?: string;
   readonly paths?: readonly string[];
   readonly message?: string;
+  /** Backup: why this cycle reads every allocated area without a parent (ChangeIdRejected, DiskResized, ChangeTrackingReset, or spec.resync), set as soon as it is decided. */
+  readonly resync?: string;
+  /** Seed: bytes of encrypted blobs fetched from the source vault, and bytes of content taken from the local VM. */
+  readonly bytesFetched?: number;
+  readonly bytesLocal?: number;
 }
 
 /**

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "@jest/globals";
+import { readConfig } from "./config.js";
+import { SECRET_ENV } from "./spec.js";
+
+const secrets = {
+  [SECRET_ENV.vaultKey]: "k",
+  [SECRET_ENV.sourceVaultKey]: "s",
+  [SECRET_ENV.vcenterUsername]: "u",
+  [SECRET_ENV.vcenterPassword]: "p",
+};
+const vcenter = { address: "vc", tls: { insecureSkipVerify: true } };
+const vault = { filesystem: { path: "/v" } };
+
+function problems(spec: Record<string, unknown>, env: Record<string, string> = secrets): string {
+  try {
+    readConfig({ ...env, LIFEBOAT_WORKER_SPEC: JSON.stringify(spec) });
+    return "";
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+describe("backup lineage", () => {
+  const cycle = { mode: "backup", runId: "c1", vm: { name: "db" }, vcenter, vault, quiesce: false, changedBlockTracking: true };
+
+  it("requires the plan label by default, and every lineage label but vm when a lineage is given", () => {
+    expect(problems({ ...cycle, labels: { namespace: "prod" } })).toContain("spec.labels.plan is required");
+    const replication = ["namespace", "protectedServer", "direction", "vm"];
+    const missing = problems({ ...cycle, lineage: replication, labels: { namespace: "prod", protectedServer: "db" } });
+    expect(missing).toContain("spec.labels.direction is required");
+    expect(missing).not.toContain("spec.labels.vm");
+    expect(missing).not.toContain("spec.labels.plan");
+    expect(problems({ ...cycle, lineage: replication, labels: { namespace: "prod", protectedServer: "db", direction: "forward" } })).toBe("");
+    expect(problems({ ...cycle, lineage: [], labels: { namespace: "prod", plan: "p" } })).toContain("spec.lineage must be a non-empty list of label names");
+  });
+});
+
+describe("seed", () => {
+  const seed = {
+    mode: "seed", runId: "s1", vault, source: { vault: { filesystem: { path: "/f" } }, pointId: "p" },
+    disks: [{ key: "2000", sourceDiskKey: "203", localDiskKey: 203 }], labels: { namespace: "prod" },
+  };
+
+  it("accepts a seed and labels it with its run", () => {
+    const config = readConfig({ ...secrets, LIFEBOAT_WORKER_SPEC: JSON.stringify(seed) });
+    expect(config.spec.mode === "seed" && config.spec.labels).toEqual({ namespace: "prod", run: "s1" });
+  });
+
+  it("names the source vault's own secrets, repeated disk keys and a bad local disk key", () => {
+    const { [SECRET_ENV.sourceVaultKey]: _source, ...withoutSource } = secrets;
+    expect(problems(seed, withoutSource)).toContain(`Environment variable ${SECRET_ENV.sourceVaultKey} must hold the encryption key of spec.source.vault`);
+    const bad = problems({ ...seed, disks: [{ key: "2000", sourceDiskKey: "1" }, { key: "2000", sourceDiskKey: "2", localDiskKey: "x" }] });
+    expect(bad).toContain(`spec.disks[1].key "2000" appears twice`);
+    expect(bad).toContain("spec.disks[1].localDiskKey must be a disk's device key (an integer)");
+    expect(problems({ ...seed, disks: [] })).toContain("spec.disks must be a non-empty list");
+  });
+});
+
+describe("restore for DR", () => {
+  const target = { vcenter, datastore: "ds", vmName: "x", inPlace: false, networkMappings: [], diskProvisioning: "Thin", powerOn: false };
+  const restore = (extra: Record<string, unknown>): Record<string, unknown> => ({ mode: "restore", pointId: "p", vault, target: { vSphere: { ...target, ...extra } } });
+
+  it("checks the new fields", () => {
+    expect(problems(restore({ annotation: "a", restoreId: "drill-1", requireNetworkMapping: true, numCpu: 2, memoryMB: 2048 }))).toBe("");
+    const bad = problems(restore({ restoreId: "bad id", numCpu: 0, memoryMB: 1.5, targetVm: { moRef: "vm-1", name: "db" } }));
+    expect(bad).toContain(`spec.target.vSphere.restoreId "bad id" must be`);
+    expect(bad).toContain("spec.target.vSphere.numCpu must be a positive integer");
+    expect(bad).toContain("spec.target.vSphere.memoryMB must be a positive integer");
+    expect(bad).toContain("spec.target.vSphere.targetVm needs inPlace: true");
+  });
+});
