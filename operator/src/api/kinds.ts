@@ -3,10 +3,11 @@ import { backupVault } from "./backup-vault.js";
 import type { KindDefinition } from "./common.js";
 import { gateway } from "./gateway.js";
 import { protectedServer } from "./protected-server.js";
+import { recoveryDrill } from "./recovery-drill.js";
 import { recoveryPoint } from "./recovery-point.js";
 import { restoreJob } from "./restore-job.js";
 import { sitePair } from "./site-pair.js";
 import { vCenter } from "./vcenter.js";
 
 /** Every kind of the lifeboat.io API, in the order the docs list them. */
-export const kinds: readonly KindDefinition[] = [backupVault, gateway, vCenter, backupPlan, recoveryPoint, restoreJob, sitePair, protectedServer];
+export const kinds: readonly KindDefinition[] = [backupVault, gateway, vCenter, backupPlan, recoveryPoint, restoreJob, sitePair, protectedServer, recoveryDrill];

@@ -1,16 +1,23 @@
 import { ageColumn, conditions, localRef, observedGeneration, type KindDefinition } from "./common.js";
-import { boolean, enumeration, integer, object, string, withRules } from "./schema.js";
+import { array, boolean, described, enumeration, integer, object, string, withRules, type Schema } from "./schema.js";
 
-export const DESIRED_STATES = ["Replicating", "Drill", "FailedOver", "ReverseReplicating", "FailedBack"] as const;
+/**
+ * What the user can ask of a protected server. Drills are not a state: a
+ * drill runs beside replication and several can run at once, so each is a
+ * RecoveryDrill object (see recovery-drill.ts).
+ */
+export const DESIRED_STATES = ["Replicating", "FailedOver", "ReverseReplicating", "FailedBack"] as const;
 
-/** Replication stages, as seeds 003 and 004 name them. */
+/**
+ * Where a protected server is, as seeds 003 and 004 name the stages: a
+ * summary for printer columns. What is true now is in the conditions.
+ */
 export const REPLICATION_STAGES = [
   "Initializing",
   "Initialized",
-  "Starting",
   "FullReplication",
   "RealTimeReplication",
-  "Drilling",
+  "Paused",
   "FailingOver",
   "FailedOver",
   "ReverseStarting",
@@ -18,42 +25,63 @@ export const REPLICATION_STAGES = [
   "ReverseRealTimeReplication",
   "FailingBack",
   "FailedBack",
-  "Paused",
-  "Error",
 ] as const;
 
-const recoverySettings = object(
+/** How a recovery point is chosen: a RecoveryPoint's name, or one of these words. */
+export const POINT_CHOICES = { latest: "latest", latestAppConsistent: "latest-app-consistent" } as const;
+
+const vmRef = object(
   {
-    vSwitchId: string("Recovery network vSwitch (cloud target).", { maxLength: 64 }),
-    vSphereNetwork: string("Recovery network (vSphere target).", { maxLength: 256 }),
-    ipAddress: string("Fixed private IP for the recovered server; default from the network.", { format: "ipv4" }),
-    instanceType: string("Instance type of the recovered server, e.g. ecs.g7.xlarge (seed 004: ECS spec).", { maxLength: 64 }),
-    cpu: integer("vCPUs, when no instanceType is given.", 1, 768),
-    memoryGiB: integer("Memory in GiB, when no instanceType is given.", 1, 12288),
-    diskType: enumeration("Disk type of the recovered server.", ["CloudEfficiency", "CloudSSD", "CloudESSD", "Thin", "Thick"]),
-    assignPublicIP: boolean("Attach an elastic IP (seed 004: EIP).", false),
-    postScriptConfigMapRef: object(
-      { name: string("ConfigMap name.", { minLength: 1 }), key: string("Key holding the script.", { default: "script" }) },
-      ["name"],
-      { description: "Script run in the recovered server after a drill, failover or failback (seed 004: post-switch script)." },
-    ),
+    name: string("VM name.", { maxLength: 80 }),
+    moRef: string("Managed object id, e.g. vm-42.", { maxLength: 64 }),
+    instanceUUID: string("vCenter instance UUID: survives a re-registration, which changes the MoRef.", { maxLength: 64 }),
   },
   [],
-  { description: "How the server is brought up at the recovery site in a drill, failover or failback." },
+  { description: "A VM as Lifeboat found it." },
 );
 
+const changeIds = array(
+  "CBT changeId of each disk of a VM at a known content, so that the next cycle from it reads only what changed afterwards.",
+  object({ diskKey: integer("Device key of the disk."), changeId: string("CBT changeId.", { maxLength: 256 }) }, ["diskKey", "changeId"]),
+  { maxItems: 64 },
+);
+
+/** A replication cycle as status reports it (the current one, or the last one). */
+const cycle: Schema = object({
+  id: string("Cycle id: its start time, compact."),
+  job: string("Worker Job of the cycle."),
+  direction: enumeration("Forward (protected to recovery site) or Reverse (after a failover).", ["Forward", "Reverse"]),
+  consistency: enumeration("Crash, or Application (quiesced).", ["Crash", "Application"]),
+  startTime: string("When the cycle started.", { format: "date-time" }),
+  completionTime: string("When it ended.", { format: "date-time" }),
+  durationSeconds: integer("Start to commit.", 0),
+  result: enumeration("How it ended.", ["Succeeded", "Failed"]),
+  reason: string("Why it failed, one word."),
+  message: string("What happened."),
+  bytesDone: integer("Bytes of changed areas read so far.", 0),
+  bytesTotal: integer("Bytes of changed areas the cycle reads in all.", 0),
+  bytesRead: integer("Bytes the cycle read from the VM's disks.", 0),
+  bytesTransferred: integer("Bytes the cycle sent to the other site's vault (new blocks, compressed and encrypted).", 0),
+  throughputBytesPerSecond: integer("Read throughput.", 0),
+  etaSeconds: integer("Seconds left at the current throughput.", 0),
+  resync: string("Why this cycle reads every allocated area instead of CBT's changes (ChangeIdRejected, DiskResized, ChangeTrackingReset)."),
+  recoveryPoint: string("RecoveryPoint the cycle made."),
+  pointID: string("Vault point id the cycle made."),
+});
+
 /**
- * ProtectedServer: one server under continuous replication (seed 004 steps
- * 2-5; seed 003). The user declares the desired state; the controller drives
- * the stages. "latest" (the current time point) can be used once per failover,
- * as seed 004 says.
+ * ProtectedServer: one server under near-continuous replication to its site
+ * pair's recovery site (seed 004 steps 2-5; seed 003). The user declares the
+ * desired state; the controller drives the stages: cycles to an RPO,
+ * failover (planned when the source answers), commit, reverse replication
+ * seeded without a full resync, failback.
  */
 export const protectedServer: KindDefinition = {
   kind: "ProtectedServer",
   plural: "protectedservers",
   singular: "protectedserver",
   shortNames: ["ps"],
-  description: "A server under continuous replication to its site pair's recovery site, with drills, failover and failback.",
+  description: "A server under continuous replication to its site pair's recovery site, with failover, reverse replication and failback.",
   spec: withRules(
     object(
       {
@@ -61,8 +89,8 @@ export const protectedServer: KindDefinition = {
         source: withRules(
           object(
             {
-              vmName: string("VM name at the protected vSphere site.", { maxLength: 80 }),
-              instanceId: string("ECS instance id at the protected cloud site.", { maxLength: 64 }),
+              vmName: string("VM name at the protected vSphere site.", { minLength: 1, maxLength: 80 }),
+              instanceId: string("ECS instance id at a protected cloud site (cloud site pairs are not supported yet).", { maxLength: 64 }),
             },
             [],
             { description: "The protected server." },
@@ -72,24 +100,49 @@ export const protectedServer: KindDefinition = {
         replication: withRules(
           object(
             {
-              recoveryPointIntervalHours: integer("Hours between recovery points kept for recovery (seed 004: recovery point policy).", 1, 24, { default: 1 }),
-              crashConsistentIntervalMinutes: integer("Minutes between crash-consistent points (seed 003: default 5).", 1, 60, { default: 5 }),
-              appConsistentIntervalHours: integer("Hours between application-consistent points (seed 003: 1-12); unset for none.", 1, 12),
-              retainRecoveryPoints: integer("Newest points kept (seed 004: 24).", 1, 512, { default: 24 }),
-              retainHours: integer("Hours points are kept (seed 004: 24).", 1, 720, { default: 24 }),
-              diskType: enumeration("Disk type of the replica disks (seed 004: Ultra disk, ESSD, SSD).", ["CloudEfficiency", "CloudSSD", "CloudESSD", "Thin", "Thick"], "CloudESSD"),
-              vSwitchId: string("Replication network vSwitch; default the site pair's.", { maxLength: 64 }),
-              autoResume: boolean("Resume replication on its own after an interruption (seed 004).", true),
+              crashConsistentIntervalMinutes: integer("Target age of the newest point, in minutes: a crash-consistent point at least this often (seed 003: 5). Cycles start early enough to meet it when they take time.", 1, 60, { default: 5 }),
+              appConsistentIntervalHours: integer("Hours between application-consistent (quiesced through VMware Tools) points (seed 003: 1-12); unset for none.", 1, 12),
+              retention: object(
+                {
+                  keepAllForMinutes: integer("Every cycle's point is kept this long.", 0, 1440, { default: 60 }),
+                  recoveryPointIntervalHours: integer("After that, one point per this many hours is kept (seed 004: recovery point policy).", 1, 24, { default: 1 }),
+                  keepIntervalPointsForHours: integer("How long those points are kept (seed 004: 24 points in 24 hours).", 1, 720, { default: 24 }),
+                  keepAppConsistentForDays: integer("Application-consistent points are kept this long (seed 003: up to 15 days).", 0, 90, { default: 7 }),
+                },
+                [],
+                { description: "Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened." },
+              ),
+              autoResume: boolean("Resume replication on its own once an interruption's cause clears (seed 004).", true),
             },
             [],
           ),
           { rule: "!has(self.appConsistentIntervalHours) || self.appConsistentIntervalHours * 60 > self.crashConsistentIntervalMinutes", message: "spec.replication.appConsistentIntervalHours must be longer than crashConsistentIntervalMinutes" },
         ),
-        recovery: recoverySettings,
-        desiredState: enumeration("Replicating; Drill (start a test copy, replication goes on); FailedOver; ReverseReplicating (from the recovery site back); FailedBack.", DESIRED_STATES, "Replicating"),
-        recoveryPoint: string("RecoveryPoint name to recover from, or \"latest\" for the current time point (usable once per failover).", { default: "latest", maxLength: 253 }),
-        reverseInPlace: boolean("In reverse replication, overwrite the original server's disks (seed 004: in-place restore clears its data). Needs confirmReverseInPlace.", false),
-        confirmReverseInPlace: boolean("Confirms that reverse replication overwrites the original server.", false),
+        recovery: object(
+          {
+            vmName: string("Name of the recovered VM at the recovery site; default the source VM's name.", { minLength: 1, maxLength: 80 }),
+            datastore: string("Datastore of the recovered VM; default the site pair's target datastore.", { minLength: 1, maxLength: 80 }),
+            cpu: integer("vCPUs of the recovered VM; default the source's.", 1, 768),
+            memoryGiB: integer("Memory of the recovered VM in GiB; default the source's.", 1, 12288),
+            diskProvisioning: enumeration("How the recovered VM's disks are provisioned.", ["Thin", "Thick", "EagerZeroedThick"], "Thin"),
+            powerOn: boolean("Power the recovered VM on after a failover (and the protected-site VM after a failback).", true),
+          },
+          [],
+          { description: "How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks." },
+        ),
+        desiredState: enumeration(
+          "Replicating; FailedOver (bring the server up at the recovery site); ReverseReplicating (after a committed failover, replicate it back); FailedBack (bring it up at the protected site again).",
+          DESIRED_STATES,
+          "Replicating",
+        ),
+        recoveryPoint: string(
+          "Point a failover uses: \"latest\" (the current time: a planned failover with a last cycle when the protected site answers, else the newest point; usable once per failover), \"latest-app-consistent\", or a RecoveryPoint name. Changing it before the failover is committed replaces the recovered VM (seed 004: change recovery point).",
+          { default: "latest", minLength: 1, maxLength: 253 },
+        ),
+        commitFailover: boolean("Make the failover final (seed 004: complete failover): releases the pinned points and fences the original server (powered off, NICs disconnected; never deleted).", false),
+        reverseInPlace: boolean("Reverse replication and failback overwrite the original VM's disks (seed 004: in-place restore clears its data); otherwise a new VM is made at the protected site. Needs confirmReverseInPlace.", false),
+        confirmReverseInPlace: boolean("Confirms that failback overwrites the original server.", false),
+        resumeRequest: string("A new value resumes a paused replication when autoResume is off, or retries a failed step now.", { maxLength: 253 }),
       },
       ["sitePairRef", "source"],
     ),
@@ -97,33 +150,77 @@ export const protectedServer: KindDefinition = {
     {
       rule:
         "self.desiredState == oldSelf.desiredState || " +
-        "(oldSelf.desiredState == 'Replicating' && self.desiredState in ['Drill', 'FailedOver']) || " +
-        "(oldSelf.desiredState == 'Drill' && self.desiredState in ['Replicating', 'FailedOver']) || " +
+        "(oldSelf.desiredState == 'Replicating' && self.desiredState == 'FailedOver') || " +
         "(oldSelf.desiredState == 'FailedOver' && self.desiredState in ['ReverseReplicating', 'Replicating']) || " +
         "(oldSelf.desiredState == 'ReverseReplicating' && self.desiredState == 'FailedBack') || " +
         "(oldSelf.desiredState == 'FailedBack' && self.desiredState == 'Replicating')",
-      message: "spec.desiredState: allowed changes are Replicating→Drill|FailedOver, Drill→Replicating|FailedOver, FailedOver→ReverseReplicating|Replicating, ReverseReplicating→FailedBack, FailedBack→Replicating",
+      message: "spec.desiredState: allowed changes are Replicating→FailedOver, FailedOver→ReverseReplicating|Replicating, ReverseReplicating→FailedBack, FailedBack→Replicating",
     },
+    { rule: "!self.commitFailover || self.desiredState != 'Replicating'", message: "spec.commitFailover must be false while desiredState is Replicating: set it to true only to commit a failover" },
+    { rule: "self.desiredState == 'Replicating' || self.desiredState == 'FailedOver' || self.commitFailover", message: "spec.commitFailover must be true for ReverseReplicating and FailedBack: commit the failover first" },
+    { rule: "!(oldSelf.commitFailover && self.desiredState == 'FailedOver') || self.commitFailover", message: "spec.commitFailover cannot be undone: a committed failover is final" },
+    { rule: "!(oldSelf.commitFailover && self.commitFailover) || self.recoveryPoint == oldSelf.recoveryPoint", message: "spec.recoveryPoint cannot change once the failover is committed" },
+    { rule: "!(oldSelf.desiredState == 'FailedOver' && oldSelf.commitFailover && self.desiredState == 'Replicating')", message: "spec.desiredState: a committed failover goes back through ReverseReplicating and FailedBack, not straight to Replicating" },
   ),
   status: object({
     observedGeneration,
     conditions,
-    stage: enumeration("Where replication is.", REPLICATION_STAGES),
+    stage: enumeration("Where the server is (a summary of the conditions).", REPLICATION_STAGES),
+    direction: enumeration("Which way replication runs now.", ["Forward", "Reverse"]),
+    source: described("The VM replicated now: the protected VM, or the recovered one while replicating in reverse.", vmRef),
     rpoSeconds: integer("Age of the newest recovery point: the data a failover now would lose.", 0),
+    rpoTargetSeconds: integer("The RPO target: spec.replication.crashConsistentIntervalMinutes in seconds.", 0),
     lastRecoveryPointTime: string("Time of the newest recovery point.", { format: "date-time" }),
-    recoveryPointCount: integer("Recovery points kept.", 0),
-    progress: object({ bytesDone: integer("Bytes replicated.", 0), bytesTotal: integer("Bytes to replicate.", 0) }),
-    drill: object({
-      startTime: string("When the drill started.", { format: "date-time" }),
-      recoveryPoint: string("Point used."),
-      instance: string("The test copy (VM MoRef or instance id)."),
-      result: string("Result."),
-    }),
+    lastAppConsistentPointTime: string("Time of the newest application-consistent point.", { format: "date-time" }),
+    recoveryPointCount: integer("Recovery points of the current direction kept.", 0),
+    nextCycleTime: string("When the next cycle starts: early enough that the newest point never gets older than the target.", { format: "date-time" }),
+    learnedCycleSeconds: integer("How long a cycle takes, learned from the recent ones.", 0),
+    currentCycle: cycle,
+    lastCycle: cycle,
+    failedCycles: integer("Cycles failed in a row since the last success; the next ones back off.", 0),
+    handledResumeRequest: string("The spec.resumeRequest last acted on."),
+    pinnedPoints: array("Vault point ids retention must keep: points in use by drills or an uncommitted failover.", string("Point id."), { maxItems: 256 }),
     failover: object({
-      time: string("When it failed over.", { format: "date-time" }),
-      recoveryPoint: string("Point used."),
-      latestUsed: boolean("Whether \"latest\" was used in this failover (allowed once)."),
-      instance: string("The recovered server."),
+      requestTime: string("When the failover was asked for.", { format: "date-time" }),
+      attempt: integer("Failovers (and recovery point changes) so far; names the recovered VM's worker.", 0),
+      step: string("What the failover does now, or waits for."),
+      choice: string("The spec.recoveryPoint this failover was made for; a new value before commit replaces the recovered VM."),
+      finalCycle: string("Planned failover: the cycle of the running VM before its shutdown."),
+      lastCycle: string("Planned failover: the cycle of the stopped VM, whose point the recovered VM is made from."),
+      sourceShutdown: enumeration("How the protected VM was stopped for a planned failover.", ["guest", "powerOff", "alreadyOff"]),
+      job: string("Worker Job writing the recovered VM."),
+      planned: boolean("The protected site answered: a last cycle after a guest shutdown made the point (no data loss)."),
+      latestUsed: boolean("\"latest\" was used in this failover (allowed once)."),
+      recoveryPoint: string("RecoveryPoint the recovered VM was made from."),
+      pointID: string("Vault point id it was made from."),
+      pointTime: string("Time of that point.", { format: "date-time" }),
+      dataAtRiskSeconds: integer("For an unplanned failover: the RPO at that moment, the data that may be lost.", 0),
+      vm: described("The recovered VM.", vmRef),
+      baseline: changeIds,
+      poweredOnTime: string("When the recovered VM was powered on.", { format: "date-time" }),
+      rtoSeconds: integer("Request to powered on: the measured RTO.", 0),
+      committed: boolean("The failover is committed."),
+      fenced: boolean("The original server is powered off with its NICs disconnected."),
+    }),
+    reverse: object({
+      step: string("What reverse replication does now, or waits for."),
+      seedPointID: string("Point in the protected site's vault that starts the reverse chain, equal to the failover point."),
+      seedBytesTransferred: integer("Bytes the seed fetched across sites: only blocks where the original VM differs from the failover point.", 0),
+      bytesTransferred: integer("Bytes reverse replication sent across sites so far, seed included.", 0),
+    }),
+    failback: object({
+      step: string("What the failback does now, or waits for."),
+      finalCycle: string("The reverse cycle of the running recovered VM before its shutdown."),
+      lastCycle: string("The reverse cycle of the stopped recovered VM: the failback point."),
+      shutdown: enumeration("How the recovered VM was stopped.", ["guest", "powerOff", "alreadyOff"]),
+      job: string("Worker Job writing the protected-site VM."),
+      requestTime: string("When the failback was asked for.", { format: "date-time" }),
+      pointID: string("Reverse point the protected-site VM was brought to."),
+      vm: described("The VM at the protected site that runs the server again.", vmRef),
+      baseline: changeIds,
+      forwardSeedPointID: string("Point in the recovery site's vault that forward replication continues from, equal to the failback point."),
+      poweredOnTime: string("When the protected-site VM was powered on.", { format: "date-time" }),
+      rtoSeconds: integer("Request to powered on.", 0),
     }),
   }),
   printerColumns: [
@@ -131,7 +228,10 @@ export const protectedServer: KindDefinition = {
     { name: "Desired", type: "string", jsonPath: ".spec.desiredState" },
     { name: "Stage", type: "string", jsonPath: ".status.stage" },
     { name: "RPO", type: "integer", jsonPath: ".status.rpoSeconds", description: "Seconds of data at risk" },
+    { name: "Target", type: "integer", jsonPath: ".status.rpoTargetSeconds", priority: 1 },
     { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: "Reason", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
     ageColumn,
   ],
 };
+

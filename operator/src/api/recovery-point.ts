@@ -19,6 +19,8 @@ export const recoveryPoint: KindDefinition = {
         vaultRef: localRef("BackupVault holding the point"),
         pointID: string("Id of the point's manifest in the vault.", { minLength: 1, maxLength: 128 }),
         planRef: localRef("BackupPlan that made the point"),
+        protectedServerRef: localRef("ProtectedServer whose replication made the point"),
+        replicationDirection: enumeration("For a replication point: Forward (protected to recovery site) or Reverse (back, after a failover).", ["Forward", "Reverse"]),
         vm: object(
           {
             name: string("VM name at backup time.", { minLength: 1, maxLength: 80 }),

@@ -1,5 +1,5 @@
 import { ageColumn, conditionColumn, conditions, localRef, observedGeneration, reasonColumn, secretRef, type KindDefinition } from "./common.js";
-import { enumeration, object, string, withRules } from "./schema.js";
+import { array, enumeration, object, string, withRules } from "./schema.js";
 
 export const SITE_PAIR_TYPES = ["CrossZone", "CrossRegion", "VMwareToVMware", "VMwareToCloud"] as const;
 
@@ -11,22 +11,40 @@ const site = (which: string) =>
       zone: string(`Zone of the ${which} site, e.g. cn-hangzhou-h.`, { maxLength: 64 }),
       vpcId: string(`VPC of the ${which} site.`, { maxLength: 64 }),
       datacenter: string(`vSphere datacenter of the ${which} site.`, { maxLength: 80 }),
-      datastore: string(`vSphere datastore replicas are written to at the ${which} site.`, { maxLength: 80 }),
+      datastore: string(`vSphere datastore for the VMs Lifeboat creates at the ${which} site (drills and failover at the recovery site, failback to a new VM at the protected site).`, { maxLength: 80 }),
     },
     [],
     { description: `The ${which} site: a vCenter, or a cloud region and zone.` },
   );
 
-const network = (what: string) =>
+const cloudNetwork = (what: string) =>
   object(
     {
       vSwitchId: string("Cloud vSwitch.", { maxLength: 64 }),
       securityGroupId: string("Cloud security group.", { maxLength: 64 }),
-      vSphereNetwork: string("vSphere network (port group) name.", { maxLength: 256 }),
     },
     [],
-    { description: `The ${what} network. By default the first usable vSwitch of the target VPC (seed 004).` },
+    { description: `The ${what} network of a cloud site (cloud site pairs are not supported yet).` },
   );
+
+/**
+ * Where each network of the protected site goes at the recovery site. A
+ * failover connects a NIC to its recovery network; a drill only ever to its
+ * test network, and a drill whose VM has a NIC without one is refused (fail
+ * closed: a test copy must never reach the production network).
+ */
+const networkMappings = array(
+  "Networks (port group names) of the protected site and where their NICs go at the recovery site.",
+  object(
+    {
+      source: string("Network at the protected site.", { minLength: 1, maxLength: 256 }),
+      recovery: string("Network at the recovery site for failover (seed 004: recovery network).", { minLength: 1, maxLength: 256 }),
+      test: string("Isolated network at the recovery site for drills; a drill is refused while a NIC's network has none.", { minLength: 1, maxLength: 256 }),
+    },
+    ["source", "recovery"],
+  ),
+  { maxItems: 64, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["source"] },
+);
 
 /**
  * SitePair: a protected site and its recovery site (seed 004 step 1; seed 003's
@@ -45,9 +63,12 @@ export const sitePair: KindDefinition = {
         source: site("protected"),
         target: site("recovery"),
         vaultRef: localRef("BackupVault at the recovery site that holds replicated data and recovery points"),
-        gatewayRef: localRef("Gateway whose workers replicate from the source site"),
-        replicationNetwork: network("replication"),
-        recoveryNetwork: network("recovery"),
+        gatewayRef: localRef("Gateway whose workers run at the protected site: replication cycles, and the protected-site steps of reverse replication and failback"),
+        recoveryGatewayRef: localRef("Gateway whose workers run at the recovery site: drill and failover VMs, reverse replication cycles. Default: spec.gatewayRef"),
+        reverseVaultRef: localRef("BackupVault at the protected site that reverse replication writes to, so a server running at the recovery site after a failover is protected against losing that site too. Default: spec.vaultRef (reverse points then stay at the recovery site)"),
+        networkMappings,
+        replicationNetwork: cloudNetwork("replication"),
+        recoveryNetwork: cloudNetwork("recovery"),
         credentialsSecretRef: secretRef("the cloud AccessKey pair for cloud sites", {
           accessKeyIdKey: { default: "accessKeyId", description: "Key of the AccessKey id." },
           accessKeySecretKey: { default: "accessKeySecret", description: "Key of the AccessKey secret." },
@@ -57,6 +78,7 @@ export const sitePair: KindDefinition = {
     ),
     { rule: "!(self.type in ['VMwareToVMware', 'VMwareToCloud']) || has(self.source.vCenterRef)", message: "spec.source.vCenterRef is required when type is VMwareToVMware or VMwareToCloud" },
     { rule: "self.type != 'VMwareToVMware' || has(self.target.vCenterRef)", message: "spec.target.vCenterRef is required when type is VMwareToVMware" },
+    { rule: "self.type != 'VMwareToVMware' || has(self.target.datastore)", message: "spec.target.datastore is required when type is VMwareToVMware: drill and failover VMs are created there" },
     { rule: "self.type != 'VMwareToVMware' || !has(self.source.vCenterRef) || !has(self.target.vCenterRef) || self.source.vCenterRef.name != self.target.vCenterRef.name || (has(self.source.datacenter) && has(self.target.datacenter) && self.source.datacenter != self.target.datacenter)", message: "spec.target must be another vCenter, or another datacenter of the same vCenter, than spec.source" },
     { rule: "!(self.type in ['VMwareToCloud', 'CrossZone', 'CrossRegion']) || (has(self.target.region) && has(self.target.zone))", message: "spec.target.region and spec.target.zone are required when the target is a cloud site" },
     { rule: "!(self.type in ['VMwareToCloud', 'CrossZone', 'CrossRegion']) || has(self.credentialsSecretRef)", message: "spec.credentialsSecretRef is required when the target is a cloud site" },
@@ -73,7 +95,7 @@ export const sitePair: KindDefinition = {
   printerColumns: [
     { name: "Type", type: "string", jsonPath: ".spec.type" },
     { name: "Source", type: "string", jsonPath: ".spec.source.vCenterRef.name" },
-    { name: "Target", type: "string", jsonPath: ".spec.target.zone" },
+    { name: "Target", type: "string", jsonPath: ".spec.target.vCenterRef.name" },
     conditionColumn("Ready"),
     reasonColumn("Ready"),
     ageColumn,

@@ -935,6 +935,19 @@ export interface RecoveryPointSpec {
      */
     name: string;
   };
+  /**
+   * Reference to a ProtectedServer whose replication made the point in the same namespace.
+   */
+  protectedServerRef?: {
+    /**
+     * Name of the ProtectedServer whose replication made the point in the same namespace.
+     */
+    name: string;
+  };
+  /**
+   * For a replication point: Forward (protected to recovery site) or Reverse (back, after a failover).
+   */
+  replicationDirection?: "Forward" | "Reverse";
   vm: {
     /**
      * VM name at backup time.
@@ -1419,7 +1432,7 @@ export interface SitePairSpec {
      */
     datacenter?: string;
     /**
-     * vSphere datastore replicas are written to at the protected site.
+     * vSphere datastore for the VMs Lifeboat creates at the protected site (drills and failover at the recovery site, failback to a new VM at the protected site).
      */
     datastore?: string;
   };
@@ -1453,7 +1466,7 @@ export interface SitePairSpec {
      */
     datacenter?: string;
     /**
-     * vSphere datastore replicas are written to at the recovery site.
+     * vSphere datastore for the VMs Lifeboat creates at the recovery site (drills and failover at the recovery site, failback to a new VM at the protected site).
      */
     datastore?: string;
   };
@@ -1467,16 +1480,53 @@ export interface SitePairSpec {
     name: string;
   };
   /**
-   * Reference to a Gateway whose workers replicate from the source site in the same namespace.
+   * Reference to a Gateway whose workers run at the protected site: replication cycles, and the protected-site steps of reverse replication and failback in the same namespace.
    */
   gatewayRef: {
     /**
-     * Name of the Gateway whose workers replicate from the source site in the same namespace.
+     * Name of the Gateway whose workers run at the protected site: replication cycles, and the protected-site steps of reverse replication and failback in the same namespace.
      */
     name: string;
   };
   /**
-   * The replication network. By default the first usable vSwitch of the target VPC (seed 004).
+   * Reference to a Gateway whose workers run at the recovery site: drill and failover VMs, reverse replication cycles. Default: spec.gatewayRef in the same namespace.
+   */
+  recoveryGatewayRef?: {
+    /**
+     * Name of the Gateway whose workers run at the recovery site: drill and failover VMs, reverse replication cycles. Default: spec.gatewayRef in the same namespace.
+     */
+    name: string;
+  };
+  /**
+   * Reference to a BackupVault at the protected site that reverse replication writes to, so a server running at the recovery site after a failover is protected against losing that site too. Default: spec.vaultRef (reverse points then stay at the recovery site) in the same namespace.
+   */
+  reverseVaultRef?: {
+    /**
+     * Name of the BackupVault at the protected site that reverse replication writes to, so a server running at the recovery site after a failover is protected against losing that site too. Default: spec.vaultRef (reverse points then stay at the recovery site) in the same namespace.
+     */
+    name: string;
+  };
+  /**
+   * Networks (port group names) of the protected site and where their NICs go at the recovery site.
+   *
+   * @maxItems 64
+   */
+  networkMappings?: {
+    /**
+     * Network at the protected site.
+     */
+    source: string;
+    /**
+     * Network at the recovery site for failover (seed 004: recovery network).
+     */
+    recovery: string;
+    /**
+     * Isolated network at the recovery site for drills; a drill is refused while a NIC's network has none.
+     */
+    test?: string;
+  }[];
+  /**
+   * The replication network of a cloud site (cloud site pairs are not supported yet).
    */
   replicationNetwork?: {
     /**
@@ -1487,13 +1537,9 @@ export interface SitePairSpec {
      * Cloud security group.
      */
     securityGroupId?: string;
-    /**
-     * vSphere network (port group) name.
-     */
-    vSphereNetwork?: string;
   };
   /**
-   * The recovery network. By default the first usable vSwitch of the target VPC (seed 004).
+   * The recovery network of a cloud site (cloud site pairs are not supported yet).
    */
   recoveryNetwork?: {
     /**
@@ -1504,10 +1550,6 @@ export interface SitePairSpec {
      * Cloud security group.
      */
     securityGroupId?: string;
-    /**
-     * vSphere network (port group) name.
-     */
-    vSphereNetwork?: string;
   };
   /**
    * Secret holding the cloud AccessKey pair for cloud sites. Lifeboat watches it: a rotated value takes effect without a restart.
@@ -1596,110 +1638,98 @@ export interface ProtectedServerSpec {
      */
     vmName?: string;
     /**
-     * ECS instance id at the protected cloud site.
+     * ECS instance id at a protected cloud site (cloud site pairs are not supported yet).
      */
     instanceId?: string;
   };
   replication?: {
     /**
-     * Hours between recovery points kept for recovery (seed 004: recovery point policy).
-     */
-    recoveryPointIntervalHours?: number;
-    /**
-     * Minutes between crash-consistent points (seed 003: default 5).
+     * Target age of the newest point, in minutes: a crash-consistent point at least this often (seed 003: 5). Cycles start early enough to meet it when they take time.
      */
     crashConsistentIntervalMinutes?: number;
     /**
-     * Hours between application-consistent points (seed 003: 1-12); unset for none.
+     * Hours between application-consistent (quiesced through VMware Tools) points (seed 003: 1-12); unset for none.
      */
     appConsistentIntervalHours?: number;
     /**
-     * Newest points kept (seed 004: 24).
+     * Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened.
      */
-    retainRecoveryPoints?: number;
+    retention?: {
+      /**
+       * Every cycle's point is kept this long.
+       */
+      keepAllForMinutes?: number;
+      /**
+       * After that, one point per this many hours is kept (seed 004: recovery point policy).
+       */
+      recoveryPointIntervalHours?: number;
+      /**
+       * How long those points are kept (seed 004: 24 points in 24 hours).
+       */
+      keepIntervalPointsForHours?: number;
+      /**
+       * Application-consistent points are kept this long (seed 003: up to 15 days).
+       */
+      keepAppConsistentForDays?: number;
+    };
     /**
-     * Hours points are kept (seed 004: 24).
-     */
-    retainHours?: number;
-    /**
-     * Disk type of the replica disks (seed 004: Ultra disk, ESSD, SSD).
-     */
-    diskType?: "CloudEfficiency" | "CloudSSD" | "CloudESSD" | "Thin" | "Thick";
-    /**
-     * Replication network vSwitch; default the site pair's.
-     */
-    vSwitchId?: string;
-    /**
-     * Resume replication on its own after an interruption (seed 004).
+     * Resume replication on its own once an interruption's cause clears (seed 004).
      */
     autoResume?: boolean;
   };
   /**
-   * How the server is brought up at the recovery site in a drill, failover or failback.
+   * How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks.
    */
   recovery?: {
     /**
-     * Recovery network vSwitch (cloud target).
+     * Name of the recovered VM at the recovery site; default the source VM's name.
      */
-    vSwitchId?: string;
+    vmName?: string;
     /**
-     * Recovery network (vSphere target).
+     * Datastore of the recovered VM; default the site pair's target datastore.
      */
-    vSphereNetwork?: string;
+    datastore?: string;
     /**
-     * Fixed private IP for the recovered server; default from the network.
-     */
-    ipAddress?: string;
-    /**
-     * Instance type of the recovered server, e.g. ecs.g7.xlarge (seed 004: ECS spec).
-     */
-    instanceType?: string;
-    /**
-     * vCPUs, when no instanceType is given.
+     * vCPUs of the recovered VM; default the source's.
      */
     cpu?: number;
     /**
-     * Memory in GiB, when no instanceType is given.
+     * Memory of the recovered VM in GiB; default the source's.
      */
     memoryGiB?: number;
     /**
-     * Disk type of the recovered server.
+     * How the recovered VM's disks are provisioned.
      */
-    diskType?: "CloudEfficiency" | "CloudSSD" | "CloudESSD" | "Thin" | "Thick";
+    diskProvisioning?: "Thin" | "Thick" | "EagerZeroedThick";
     /**
-     * Attach an elastic IP (seed 004: EIP).
+     * Power the recovered VM on after a failover (and the protected-site VM after a failback).
      */
-    assignPublicIP?: boolean;
-    /**
-     * Script run in the recovered server after a drill, failover or failback (seed 004: post-switch script).
-     */
-    postScriptConfigMapRef?: {
-      /**
-       * ConfigMap name.
-       */
-      name: string;
-      /**
-       * Key holding the script.
-       */
-      key?: string;
-    };
+    powerOn?: boolean;
   };
   /**
-   * Replicating; Drill (start a test copy, replication goes on); FailedOver; ReverseReplicating (from the recovery site back); FailedBack.
+   * Replicating; FailedOver (bring the server up at the recovery site); ReverseReplicating (after a committed failover, replicate it back); FailedBack (bring it up at the protected site again).
    */
-  desiredState?: "Replicating" | "Drill" | "FailedOver" | "ReverseReplicating" | "FailedBack";
+  desiredState?: "Replicating" | "FailedOver" | "ReverseReplicating" | "FailedBack";
   /**
-   * RecoveryPoint name to recover from, or "latest" for the current time point (usable once per failover).
+   * Point a failover uses: "latest" (the current time: a planned failover with a last cycle when the protected site answers, else the newest point; usable once per failover), "latest-app-consistent", or a RecoveryPoint name. Changing it before the failover is committed replaces the recovered VM (seed 004: change recovery point).
    */
   recoveryPoint?: string;
   /**
-   * In reverse replication, overwrite the original server's disks (seed 004: in-place restore clears its data). Needs confirmReverseInPlace.
+   * Make the failover final (seed 004: complete failover): releases the pinned points and fences the original server (powered off, NICs disconnected; never deleted).
+   */
+  commitFailover?: boolean;
+  /**
+   * Reverse replication and failback overwrite the original VM's disks (seed 004: in-place restore clears its data); otherwise a new VM is made at the protected site. Needs confirmReverseInPlace.
    */
   reverseInPlace?: boolean;
   /**
-   * Confirms that reverse replication overwrites the original server.
+   * Confirms that failback overwrites the original server.
    */
   confirmReverseInPlace?: boolean;
+  /**
+   * A new value resumes a paused replication when autoResume is off, or retries a failed step now.
+   */
+  resumeRequest?: string;
 }
 
 export interface ProtectedServerStatus {
@@ -1737,89 +1767,596 @@ export interface ProtectedServerStatus {
     message: string;
   }[];
   /**
-   * Where replication is.
+   * Where the server is (a summary of the conditions).
    */
   stage?:
     | "Initializing"
     | "Initialized"
-    | "Starting"
     | "FullReplication"
     | "RealTimeReplication"
-    | "Drilling"
+    | "Paused"
     | "FailingOver"
     | "FailedOver"
     | "ReverseStarting"
     | "ReverseFullReplication"
     | "ReverseRealTimeReplication"
     | "FailingBack"
-    | "FailedBack"
-    | "Paused"
-    | "Error";
+    | "FailedBack";
+  /**
+   * Which way replication runs now.
+   */
+  direction?: "Forward" | "Reverse";
+  /**
+   * The VM replicated now: the protected VM, or the recovered one while replicating in reverse.
+   */
+  source?: {
+    /**
+     * VM name.
+     */
+    name?: string;
+    /**
+     * Managed object id, e.g. vm-42.
+     */
+    moRef?: string;
+    /**
+     * vCenter instance UUID: survives a re-registration, which changes the MoRef.
+     */
+    instanceUUID?: string;
+  };
   /**
    * Age of the newest recovery point: the data a failover now would lose.
    */
   rpoSeconds?: number;
   /**
+   * The RPO target: spec.replication.crashConsistentIntervalMinutes in seconds.
+   */
+  rpoTargetSeconds?: number;
+  /**
    * Time of the newest recovery point.
    */
   lastRecoveryPointTime?: string;
   /**
-   * Recovery points kept.
+   * Time of the newest application-consistent point.
+   */
+  lastAppConsistentPointTime?: string;
+  /**
+   * Recovery points of the current direction kept.
    */
   recoveryPointCount?: number;
-  progress?: {
+  /**
+   * When the next cycle starts: early enough that the newest point never gets older than the target.
+   */
+  nextCycleTime?: string;
+  /**
+   * How long a cycle takes, learned from the recent ones.
+   */
+  learnedCycleSeconds?: number;
+  currentCycle?: {
     /**
-     * Bytes replicated.
+     * Cycle id: its start time, compact.
      */
-    bytesDone?: number;
+    id?: string;
     /**
-     * Bytes to replicate.
+     * Worker Job of the cycle.
      */
-    bytesTotal?: number;
-  };
-  drill?: {
+    job?: string;
     /**
-     * When the drill started.
+     * Forward (protected to recovery site) or Reverse (after a failover).
+     */
+    direction?: "Forward" | "Reverse";
+    /**
+     * Crash, or Application (quiesced).
+     */
+    consistency?: "Crash" | "Application";
+    /**
+     * When the cycle started.
      */
     startTime?: string;
     /**
-     * Point used.
+     * When it ended.
+     */
+    completionTime?: string;
+    /**
+     * Start to commit.
+     */
+    durationSeconds?: number;
+    /**
+     * How it ended.
+     */
+    result?: "Succeeded" | "Failed";
+    /**
+     * Why it failed, one word.
+     */
+    reason?: string;
+    /**
+     * What happened.
+     */
+    message?: string;
+    /**
+     * Bytes of changed areas read so far.
+     */
+    bytesDone?: number;
+    /**
+     * Bytes of changed areas the cycle reads in all.
+     */
+    bytesTotal?: number;
+    /**
+     * Bytes the cycle read from the VM's disks.
+     */
+    bytesRead?: number;
+    /**
+     * Bytes the cycle sent to the other site's vault (new blocks, compressed and encrypted).
+     */
+    bytesTransferred?: number;
+    /**
+     * Read throughput.
+     */
+    throughputBytesPerSecond?: number;
+    /**
+     * Seconds left at the current throughput.
+     */
+    etaSeconds?: number;
+    /**
+     * Why this cycle reads every allocated area instead of CBT's changes (ChangeIdRejected, DiskResized, ChangeTrackingReset).
+     */
+    resync?: string;
+    /**
+     * RecoveryPoint the cycle made.
      */
     recoveryPoint?: string;
     /**
-     * The test copy (VM MoRef or instance id).
+     * Vault point id the cycle made.
      */
-    instance?: string;
-    /**
-     * Result.
-     */
-    result?: string;
+    pointID?: string;
   };
+  lastCycle?: {
+    /**
+     * Cycle id: its start time, compact.
+     */
+    id?: string;
+    /**
+     * Worker Job of the cycle.
+     */
+    job?: string;
+    /**
+     * Forward (protected to recovery site) or Reverse (after a failover).
+     */
+    direction?: "Forward" | "Reverse";
+    /**
+     * Crash, or Application (quiesced).
+     */
+    consistency?: "Crash" | "Application";
+    /**
+     * When the cycle started.
+     */
+    startTime?: string;
+    /**
+     * When it ended.
+     */
+    completionTime?: string;
+    /**
+     * Start to commit.
+     */
+    durationSeconds?: number;
+    /**
+     * How it ended.
+     */
+    result?: "Succeeded" | "Failed";
+    /**
+     * Why it failed, one word.
+     */
+    reason?: string;
+    /**
+     * What happened.
+     */
+    message?: string;
+    /**
+     * Bytes of changed areas read so far.
+     */
+    bytesDone?: number;
+    /**
+     * Bytes of changed areas the cycle reads in all.
+     */
+    bytesTotal?: number;
+    /**
+     * Bytes the cycle read from the VM's disks.
+     */
+    bytesRead?: number;
+    /**
+     * Bytes the cycle sent to the other site's vault (new blocks, compressed and encrypted).
+     */
+    bytesTransferred?: number;
+    /**
+     * Read throughput.
+     */
+    throughputBytesPerSecond?: number;
+    /**
+     * Seconds left at the current throughput.
+     */
+    etaSeconds?: number;
+    /**
+     * Why this cycle reads every allocated area instead of CBT's changes (ChangeIdRejected, DiskResized, ChangeTrackingReset).
+     */
+    resync?: string;
+    /**
+     * RecoveryPoint the cycle made.
+     */
+    recoveryPoint?: string;
+    /**
+     * Vault point id the cycle made.
+     */
+    pointID?: string;
+  };
+  /**
+   * Cycles failed in a row since the last success; the next ones back off.
+   */
+  failedCycles?: number;
+  /**
+   * The spec.resumeRequest last acted on.
+   */
+  handledResumeRequest?: string;
+  /**
+   * Vault point ids retention must keep: points in use by drills or an uncommitted failover.
+   *
+   * @maxItems 256
+   */
+  pinnedPoints?: string[];
   failover?: {
     /**
-     * When it failed over.
+     * When the failover was asked for.
      */
-    time?: string;
+    requestTime?: string;
     /**
-     * Point used.
+     * Failovers (and recovery point changes) so far; names the recovered VM's worker.
      */
-    recoveryPoint?: string;
+    attempt?: number;
     /**
-     * Whether "latest" was used in this failover (allowed once).
+     * What the failover does now, or waits for.
+     */
+    step?: string;
+    /**
+     * The spec.recoveryPoint this failover was made for; a new value before commit replaces the recovered VM.
+     */
+    choice?: string;
+    /**
+     * Planned failover: the cycle of the running VM before its shutdown.
+     */
+    finalCycle?: string;
+    /**
+     * Planned failover: the cycle of the stopped VM, whose point the recovered VM is made from.
+     */
+    lastCycle?: string;
+    /**
+     * How the protected VM was stopped for a planned failover.
+     */
+    sourceShutdown?: "guest" | "powerOff" | "alreadyOff";
+    /**
+     * Worker Job writing the recovered VM.
+     */
+    job?: string;
+    /**
+     * The protected site answered: a last cycle after a guest shutdown made the point (no data loss).
+     */
+    planned?: boolean;
+    /**
+     * "latest" was used in this failover (allowed once).
      */
     latestUsed?: boolean;
     /**
-     * The recovered server.
+     * RecoveryPoint the recovered VM was made from.
      */
-    instance?: string;
+    recoveryPoint?: string;
+    /**
+     * Vault point id it was made from.
+     */
+    pointID?: string;
+    /**
+     * Time of that point.
+     */
+    pointTime?: string;
+    /**
+     * For an unplanned failover: the RPO at that moment, the data that may be lost.
+     */
+    dataAtRiskSeconds?: number;
+    /**
+     * The recovered VM.
+     */
+    vm?: {
+      /**
+       * VM name.
+       */
+      name?: string;
+      /**
+       * Managed object id, e.g. vm-42.
+       */
+      moRef?: string;
+      /**
+       * vCenter instance UUID: survives a re-registration, which changes the MoRef.
+       */
+      instanceUUID?: string;
+    };
+    /**
+     * CBT changeId of each disk of a VM at a known content, so that the next cycle from it reads only what changed afterwards.
+     *
+     * @maxItems 64
+     */
+    baseline?: {
+      /**
+       * Device key of the disk.
+       */
+      diskKey: number;
+      /**
+       * CBT changeId.
+       */
+      changeId: string;
+    }[];
+    /**
+     * When the recovered VM was powered on.
+     */
+    poweredOnTime?: string;
+    /**
+     * Request to powered on: the measured RTO.
+     */
+    rtoSeconds?: number;
+    /**
+     * The failover is committed.
+     */
+    committed?: boolean;
+    /**
+     * The original server is powered off with its NICs disconnected.
+     */
+    fenced?: boolean;
+  };
+  reverse?: {
+    /**
+     * What reverse replication does now, or waits for.
+     */
+    step?: string;
+    /**
+     * Point in the protected site's vault that starts the reverse chain, equal to the failover point.
+     */
+    seedPointID?: string;
+    /**
+     * Bytes the seed fetched across sites: only blocks where the original VM differs from the failover point.
+     */
+    seedBytesTransferred?: number;
+    /**
+     * Bytes reverse replication sent across sites so far, seed included.
+     */
+    bytesTransferred?: number;
+  };
+  failback?: {
+    /**
+     * What the failback does now, or waits for.
+     */
+    step?: string;
+    /**
+     * The reverse cycle of the running recovered VM before its shutdown.
+     */
+    finalCycle?: string;
+    /**
+     * The reverse cycle of the stopped recovered VM: the failback point.
+     */
+    lastCycle?: string;
+    /**
+     * How the recovered VM was stopped.
+     */
+    shutdown?: "guest" | "powerOff" | "alreadyOff";
+    /**
+     * Worker Job writing the protected-site VM.
+     */
+    job?: string;
+    /**
+     * When the failback was asked for.
+     */
+    requestTime?: string;
+    /**
+     * Reverse point the protected-site VM was brought to.
+     */
+    pointID?: string;
+    /**
+     * The VM at the protected site that runs the server again.
+     */
+    vm?: {
+      /**
+       * VM name.
+       */
+      name?: string;
+      /**
+       * Managed object id, e.g. vm-42.
+       */
+      moRef?: string;
+      /**
+       * vCenter instance UUID: survives a re-registration, which changes the MoRef.
+       */
+      instanceUUID?: string;
+    };
+    /**
+     * CBT changeId of each disk of a VM at a known content, so that the next cycle from it reads only what changed afterwards.
+     *
+     * @maxItems 64
+     */
+    baseline?: {
+      /**
+       * Device key of the disk.
+       */
+      diskKey: number;
+      /**
+       * CBT changeId.
+       */
+      changeId: string;
+    }[];
+    /**
+     * Point in the recovery site's vault that forward replication continues from, equal to the failback point.
+     */
+    forwardSeedPointID?: string;
+    /**
+     * When the protected-site VM was powered on.
+     */
+    poweredOnTime?: string;
+    /**
+     * Request to powered on.
+     */
+    rtoSeconds?: number;
   };
 }
 
-/** A server under continuous replication to its site pair's recovery site, with drills, failover and failback. */
+/** A server under continuous replication to its site pair's recovery site, with failover, reverse replication and failback. */
 export interface ProtectedServer {
   apiVersion: "lifeboat.io/v1alpha1";
   kind: "ProtectedServer";
   metadata: V1ObjectMeta;
   spec: ProtectedServerSpec;
   status?: ProtectedServerStatus;
+}
+
+export interface RecoveryDrillSpec {
+  /**
+   * Reference to a ProtectedServer to drill in the same namespace.
+   */
+  protectedServerRef: {
+    /**
+     * Name of the ProtectedServer to drill in the same namespace.
+     */
+    name: string;
+  };
+  /**
+   * Point to bring up: "latest" (the newest when the drill starts), "latest-app-consistent", or a RecoveryPoint name of this server.
+   */
+  recoveryPoint?: string;
+  /**
+   * Name of the test VM; default <source VM>-drill-<drill name>, so it is recognisable.
+   */
+  vmName?: string;
+  /**
+   * Power the test VM on.
+   */
+  powerOn?: boolean;
+  /**
+   * vCPUs of the test VM; default the server's recovery settings, else the source's.
+   */
+  cpu?: number;
+  /**
+   * Memory of the test VM in GiB; default the server's recovery settings, else the source's.
+   */
+  memoryGiB?: number;
+}
+
+export interface RecoveryDrillStatus {
+  /**
+   * The .metadata.generation the controller last acted on.
+   */
+  observedGeneration?: number;
+  /**
+   * Observations of the object's state.
+   */
+  conditions?: {
+    /**
+     * Type of condition in CamelCase.
+     */
+    type: string;
+    /**
+     * Status of the condition.
+     */
+    status: "True" | "False" | "Unknown";
+    /**
+     * The .metadata.generation the condition was set from.
+     */
+    observedGeneration?: number;
+    /**
+     * When the condition last changed status.
+     */
+    lastTransitionTime: string;
+    /**
+     * One-word CamelCase reason for the last transition.
+     */
+    reason: string;
+    /**
+     * Human-readable message: what happened and what to do about it.
+     */
+    message: string;
+  }[];
+  /**
+   * Where the drill is.
+   */
+  phase?: "Pending" | "Creating" | "Ready" | "Failed" | "Cleaning";
+  /**
+   * RecoveryPoint the test VM was made from.
+   */
+  recoveryPoint?: string;
+  /**
+   * Vault point id it was made from.
+   */
+  pointID?: string;
+  /**
+   * Time of that point.
+   */
+  pointTime?: string;
+  /**
+   * VCenter of the recovery site the test VM is in (cleaning needs it even when the server is gone).
+   */
+  vCenter?: string;
+  /**
+   * Worker Job that brings the test VM up.
+   */
+  job?: string;
+  /**
+   * Name of the test VM.
+   */
+  vmName?: string;
+  /**
+   * The test VM.
+   */
+  vmMoRef?: string;
+  /**
+   * Where each NIC of the test VM went.
+   *
+   * @maxItems 64
+   */
+  networks?: {
+    /**
+     * Network of the protected VM's NIC.
+     */
+    source?: string;
+    /**
+     * Test network it is connected to.
+     */
+    test?: string;
+  }[];
+  /**
+   * Every object the drill created at the recovery site; cleaning deletes exactly these.
+   *
+   * @maxItems 64
+   */
+  createdObjects?: {
+    /**
+     * vSphere type, e.g. VirtualMachine.
+     */
+    kind?: string;
+    /**
+     * Managed object id.
+     */
+    moRef?: string;
+    /**
+     * Name.
+     */
+    name?: string;
+  }[];
+  /**
+   * When the drill started.
+   */
+  startTime?: string;
+  /**
+   * When the test VM was up.
+   */
+  readyTime?: string;
+}
+
+/** A test copy of a protected server at the recovery site, on test networks only; deleting it cleans up exactly what it created. */
+export interface RecoveryDrill {
+  apiVersion: "lifeboat.io/v1alpha1";
+  kind: "RecoveryDrill";
+  metadata: V1ObjectMeta;
+  spec: RecoveryDrillSpec;
+  status?: RecoveryDrillStatus;
 }

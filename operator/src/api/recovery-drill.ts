@@ -1,0 +1,74 @@
+import { ageColumn, conditionColumn, conditions, localRef, observedGeneration, reasonColumn, type KindDefinition } from "./common.js";
+import { array, boolean, enumeration, integer, object, string, withRules } from "./schema.js";
+
+export const DRILL_PHASES = ["Pending", "Creating", "Ready", "Failed", "Cleaning"] as const;
+
+/**
+ * RecoveryDrill: a test copy of a protected server at the recovery site
+ * (seed 004: disaster recovery drill; seed 003: test failover), made from a
+ * recovery point while replication goes on. Its NICs go only to the site
+ * pair's test networks. Deleting the object cleans the drill: exactly the
+ * objects it created are deleted, and the object goes away only once a
+ * lookup finds none of them.
+ *
+ * A kind of its own rather than a desired state of the ProtectedServer: a
+ * drill is a bounded thing with its own life cycle (create, verify, clean),
+ * several drills of one server may coexist (seed 004's clean drill of one
+ * point while another is checked), it never changes what replication does,
+ * and `kubectl delete` is the natural "clear the drill environment". It is
+ * owned by its ProtectedServer, so deleting the server cleans its drills.
+ */
+export const recoveryDrill: KindDefinition = {
+  kind: "RecoveryDrill",
+  plural: "recoverydrills",
+  singular: "recoverydrill",
+  shortNames: ["drill"],
+  description: "A test copy of a protected server at the recovery site, on test networks only; deleting it cleans up exactly what it created.",
+  spec: withRules(
+    object(
+      {
+        protectedServerRef: localRef("ProtectedServer to drill"),
+        recoveryPoint: string("Point to bring up: \"latest\" (the newest when the drill starts), \"latest-app-consistent\", or a RecoveryPoint name of this server.", { default: "latest", minLength: 1, maxLength: 253 }),
+        vmName: string("Name of the test VM; default <source VM>-drill-<drill name>, so it is recognisable.", { minLength: 1, maxLength: 80 }),
+        powerOn: boolean("Power the test VM on.", true),
+        cpu: integer("vCPUs of the test VM; default the server's recovery settings, else the source's.", 1, 768),
+        memoryGiB: integer("Memory of the test VM in GiB; default the server's recovery settings, else the source's.", 1, 12288),
+      },
+      ["protectedServerRef"],
+    ),
+    { rule: "self == oldSelf", message: "spec is immutable: delete the drill and create another" },
+  ),
+  status: object({
+    observedGeneration,
+    conditions,
+    phase: enumeration("Where the drill is.", DRILL_PHASES),
+    recoveryPoint: string("RecoveryPoint the test VM was made from."),
+    pointID: string("Vault point id it was made from."),
+    pointTime: string("Time of that point.", { format: "date-time" }),
+    vCenter: string("VCenter of the recovery site the test VM is in (cleaning needs it even when the server is gone)."),
+    job: string("Worker Job that brings the test VM up."),
+    vmName: string("Name of the test VM."),
+    vmMoRef: string("The test VM."),
+    networks: array(
+      "Where each NIC of the test VM went.",
+      object({ source: string("Network of the protected VM's NIC."), test: string("Test network it is connected to.") }),
+      { maxItems: 64 },
+    ),
+    createdObjects: array(
+      "Every object the drill created at the recovery site; cleaning deletes exactly these.",
+      object({ kind: string("vSphere type, e.g. VirtualMachine."), moRef: string("Managed object id."), name: string("Name.") }),
+      { maxItems: 64 },
+    ),
+    startTime: string("When the drill started.", { format: "date-time" }),
+    readyTime: string("When the test VM was up.", { format: "date-time" }),
+  }),
+  printerColumns: [
+    { name: "Server", type: "string", jsonPath: ".spec.protectedServerRef.name" },
+    { name: "Phase", type: "string", jsonPath: ".status.phase" },
+    { name: "Point", type: "string", jsonPath: ".status.pointTime" },
+    { name: "VM", type: "string", jsonPath: ".status.vmName" },
+    conditionColumn("Ready"),
+    reasonColumn("Ready"),
+    ageColumn,
+  ],
+};
