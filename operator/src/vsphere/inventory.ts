@@ -115,8 +115,6 @@ export interface VirtualMachine {
   readonly numCpu?: number;
   readonly memoryMB?: number;
   readonly firmware?: string;
-  /** The VM's notes (config.annotation). */
-  readonly annotation?: string;
   readonly disks: VmDisk[];
   readonly controllers: VmController[];
   readonly nics: VmNic[];
@@ -164,7 +162,6 @@ export const VM_PROPERTIES = [
   "config.template",
   "config.guestId",
   "config.firmware",
-  "config.annotation",
   "config.hardware.numCPU",
   "config.hardware.memoryMB",
   "config.hardware.device",
@@ -238,7 +235,6 @@ export function decodeVm(o: ObjectContent, datacenter?: MoRef): VirtualMachine {
     numCpu: propNum(o, "config.hardware.numCPU"),
     memoryMB: propNum(o, "config.hardware.memoryMB"),
     firmware: propText(o, "config.firmware"),
-    annotation: propText(o, "config.annotation"),
     disks: hw.disks,
     controllers: hw.controllers,
     nics: hw.nics,

@@ -40,7 +40,7 @@ export interface CreateVmSpec {
   /** Datastore name for the VM's files and disks. */
   readonly datastoreName: string;
   readonly guestId?: string;
-  /** The VM's notes (config.annotation), e.g. what created it. */
+  /** The VM's notes (config.annotation); disaster recovery marks the VMs it creates with it, to find exactly those again. */
   readonly annotation?: string;
   readonly numCpu?: number;
   readonly memoryMB?: number;
@@ -49,8 +49,6 @@ export interface CreateVmSpec {
   readonly disks: readonly NewDisk[];
   readonly nics?: readonly NewNic[];
   readonly changeTracking?: boolean;
-  /** The VM's notes (config.annotation); disaster recovery marks the VMs it creates with it, to find exactly those again. */
-  readonly annotation?: string;
 }
 
 const controllerXsi: Record<ControllerType, string> = {
