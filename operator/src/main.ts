@@ -18,6 +18,7 @@ import { BackupVaultReconciler } from "./controllers/backup-vault-controller.js"
 import { GatewayCapacity } from "./controllers/gateway-capacity.js";
 import { GatewayReconciler } from "./controllers/gateway-controller.js";
 import { ProtectedServerReconciler } from "./controllers/protected-server-controller.js";
+import { RecoveryDrillReconciler } from "./controllers/recovery-drill-controller.js";
 import { RecoveryPointReconciler } from "./controllers/recovery-point-controller.js";
 import { RestoreJobReconciler } from "./controllers/restore-job-controller.js";
 import { SitePairReconciler } from "./controllers/site-pair-controller.js";
@@ -57,8 +58,9 @@ async function main(): Promise<void> {
   manager.add(new BackupPlanReconciler(vcenters, gatewayCapacity));
   manager.add(new RecoveryPointReconciler());
   manager.add(new RestoreJobReconciler(vcenters, gatewayCapacity));
-  manager.add(new SitePairReconciler());
-  manager.add(new ProtectedServerReconciler());
+  manager.add(new SitePairReconciler(vcenters));
+  manager.add(new ProtectedServerReconciler(vcenters, gatewayCapacity));
+  manager.add(new RecoveryDrillReconciler(vcenters));
 
   const abort = new AbortController();
   const stop = (signal: string) => {

@@ -38,7 +38,12 @@ export function recoveryPointFor(vault: BackupVault, point: PointHeader): Recove
     metadata: {
       name: recoveryPointName(point),
       namespace: vault.metadata.namespace,
-      labels: { [VAULT_LABEL]: vault.metadata.name ?? "", [POINT_ID_LABEL]: dnsLabel(point.id), ...(l.plan ? { "lifeboat.io/plan": dnsLabel(l.plan) } : {}) },
+      labels: {
+        [VAULT_LABEL]: vault.metadata.name ?? "",
+        [POINT_ID_LABEL]: dnsLabel(point.id),
+        ...(l.plan ? { "lifeboat.io/plan": dnsLabel(l.plan) } : {}),
+        ...(l.protectedServer ? { "lifeboat.io/protected-server": dnsLabel(l.protectedServer) } : {}),
+      },
       // Owned (not controlled) by the vault, so deleting the BackupVault removes these mirrors from the cluster.
       ownerReferences: [{ apiVersion: API_VERSION, kind: "BackupVault", name: vault.metadata.name ?? "", uid: vault.metadata.uid ?? "", controller: false, blockOwnerDeletion: false }],
     },
@@ -46,6 +51,7 @@ export function recoveryPointFor(vault: BackupVault, point: PointHeader): Recove
       vaultRef: { name: vault.metadata.name ?? "" },
       pointID: point.id,
       ...(l.plan ? { planRef: { name: l.plan } } : {}),
+      ...(l.protectedServer ? { protectedServerRef: { name: l.protectedServer }, replicationDirection: l.direction === "reverse" ? "Reverse" : "Forward" } : {}),
       vm: {
         name: l.vm ?? "unknown",
         ...(l.vmInstanceUUID ? { instanceUUID: l.vmInstanceUUID } : {}),

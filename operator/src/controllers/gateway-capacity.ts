@@ -3,6 +3,7 @@ import type { Gateway } from "../api/generated/types.js";
 import { KeyedLock } from "../runtime/keyed-lock.js";
 import type { Kube } from "../runtime/kube.js";
 import { labelValue, WORKER_LABELS, workerCpu } from "../workloads/worker-job.js";
+import { FairQueue } from "./replication-schedule.js";
 
 /** True once a Job has finished, either way: it no longer holds a worker slot. */
 function jobFinished(job: k8s.V1Job): boolean {
@@ -35,6 +36,8 @@ export interface GatewaySlots {
  */
 export class GatewayCapacity {
   private readonly lock = new KeyedLock();
+  /** Replication cycles waiting for a slot, per Gateway: the longest waiting goes first. */
+  private readonly queues = new Map<string, FairQueue>();
 
   /**
    * Runs `use` with the Gateway's slots counted and no other user of the same
@@ -46,5 +49,31 @@ export class GatewayCapacity {
       const jobs = await kube.batch.listNamespacedJob({ namespace, labelSelector: `${WORKER_LABELS.gateway}=${labelValue(name)}` });
       return use({ active: jobs.items.filter((j) => !jobFinished(j)).length, limit: gatewayWorkerLimit(gateway) });
     });
+  }
+
+  /**
+   * Like withSlots, for a replication cycle of `waiter` due since `since`:
+   * many protected servers share a Gateway, and a slot that frees up goes to
+   * the one that has waited longest, not to whichever is reconciled first.
+   * `use` runs only when a slot is free and `waiter` is first in line; the
+   * result says who it waits behind otherwise.
+   */
+  async withFairSlot<T>(kube: Kube, namespace: string, gateway: Gateway, waiter: string, since: Date, use: (slots: GatewaySlots) => Promise<T>): Promise<{ ran: true; value: T } | { ran: false; waitingFor: string }> {
+    const key = `${namespace}/${gateway.metadata.name ?? ""}`;
+    let queue = this.queues.get(key);
+    if (!queue) this.queues.set(key, (queue = new FairQueue()));
+    const first = queue.ask(waiter, since);
+    return this.withSlots(kube, namespace, gateway, async (slots) => {
+      if (slots.active >= slots.limit) return { ran: false as const, waitingFor: `Gateway ${gateway.metadata.name ?? ""} runs ${slots.active} of its ${slots.limit} workers` };
+      if (!first) return { ran: false as const, waitingFor: `servers that have waited longer for Gateway ${gateway.metadata.name ?? ""} go first (${queue.line().slice(0, 3).join(", ")})` };
+      const value = await use(slots);
+      queue.leave(waiter);
+      return { ran: true as const, value };
+    });
+  }
+
+  /** `waiter` no longer waits on any Gateway (its server was deleted). */
+  forget(waiter: string): void {
+    for (const queue of this.queues.values()) queue.leave(waiter);
   }
 }

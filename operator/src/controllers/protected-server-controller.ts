@@ -1,45 +1,296 @@
-import type { ProtectedServer, SitePair } from "../api/generated/types.js";
+import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
+import { POINT_CHOICES } from "../api/protected-server.js";
+import type { ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
+import { isoSeconds } from "../util/time.js";
+import { resolveSites, siteClient, siteProblem, usable, type DrContext } from "./dr-context.js";
+import { lineagePoints } from "./dr-points.js";
+import { destroyCreatedVm, findKnownVm, identityOf } from "./dr-vsphere.js";
+import { Failback } from "./failback.js";
+import { Failover } from "./failover.js";
+import type { GatewayCapacity } from "./gateway-capacity.js";
 import { problemCondition, resolveRef } from "./references.js";
+import { ReplicationCycles, type ReplicationLine } from "./replication-cycles.js";
+import { ReverseReplication, switchDirection } from "./reverse-replication.js";
+import type { VCenterConnections } from "./vcenter-connections.js";
+
+type Status = NonNullable<ProtectedServer["status"]>;
 
 /**
- * Checks a ProtectedServer (seed 004 step 2): its SitePair is Ready and the
- * source is a vSphere VM for a vSphere source site (or an instance id for a
- * cloud one). While checks fail the stage is Initializing; once they pass it
- * is Initialized, the stage from which replication starts.
+ * A ProtectedServer (seeds 003 and 004): near-continuous replication of one
+ * vSphere VM into its site pair's recovery-site vault, driven toward the
+ * desired state: Replicating (agentless CBT cycles scheduled to an RPO),
+ * FailedOver (planned or unplanned, point change before commit, commit
+ * fences the original), ReverseReplicating (seeded without a full resync),
+ * FailedBack (a planned failover back, then forward again without a full
+ * resync). Stages summarise; conditions say what is true now. Drills are
+ * RecoveryDrill objects and run beside replication.
  */
 export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   readonly kind = "ProtectedServer";
   readonly readyCondition = "Ready";
+  /** Held until the server's metrics and its place in its Gateway's queue are gone. */
+  readonly finalizer = "lifeboat.io/replication";
+  private readonly cycles: ReplicationCycles;
+  private readonly failover: Failover;
+  private readonly reverse: ReverseReplication;
+  private readonly failback: Failback;
 
-  async reconcile(ps: ProtectedServer, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+  constructor(private readonly connections: VCenterConnections, private readonly capacity: GatewayCapacity) {
+    this.cycles = new ReplicationCycles(capacity);
+    this.failover = new Failover(this.cycles);
+    this.reverse = new ReverseReplication(this.cycles);
+    this.failback = new Failback(this.cycles);
+  }
+
+  async reconcile(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = ps.metadata.namespace ?? "";
     const status = (ps.status ??= {});
-    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name, "Ready");
-    if (!pair.ok) {
-      status.stage = "Initializing";
-      ctx.setCondition(ps, problemCondition("Ready", pair.problem));
-      return undefined;
+    status.rpoTargetSeconds = (ps.spec.replication?.crashConsistentIntervalMinutes ?? 5) * 60;
+    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
+    if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
+    if (pair.value.spec.type !== "VMwareToVMware") {
+      return this.notStarted(ps, ctx, "UnsupportedSitePair", `SitePair ${pair.value.metadata.name ?? ""} is ${pair.value.spec.type}; this version of Lifeboat replicates VMwareToVMware pairs only`);
     }
-    const vSphereSource = pair.value.spec.source.vCenterRef !== undefined;
-    if (vSphereSource && !ps.spec.source.vmName) {
-      status.stage = "Initializing";
-      ctx.setCondition(ps, { type: "Ready", status: "False", reason: "SourceMismatch", message: `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site` });
-      return undefined;
+    if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
+
+    const sites = await resolveSites(ctx.kube, ns, pair.value);
+    const drillPins = await this.drillPins(ps, ctx);
+    const dr: DrContext = { ps, pair: pair.value, ...sites, ctx, connections: this.connections, pins: withFailoverPin(drillPins, status) };
+    let requeue: number;
+    try {
+      switch (ps.spec.desiredState ?? "Replicating") {
+        case "FailedOver":
+          this.stopped(ps, ctx, "FailedOver", "replication is stopped: the server is failing over to the recovery site");
+          requeue = await this.failover.advance(dr, forwardLine(dr));
+          break;
+        case "ReverseReplicating":
+          requeue = await this.reverse.advance(dr);
+          break;
+        case "FailedBack":
+          this.stopped(ps, ctx, "FailingBack", "replication is stopped: the server is failing back to the protected site");
+          requeue = await this.failback.advance(dr);
+          break;
+        default:
+          requeue = await this.replicate(dr);
+      }
+    } finally {
+      // Published after the steps: a commit in this reconcile has released the failover's pin.
+      status.pinnedPoints = [...withFailoverPin(drillPins, status)].sort();
+      this.report(dr);
     }
-    if (!vSphereSource && !ps.spec.source.instanceId) {
-      status.stage = "Initializing";
-      ctx.setCondition(ps, { type: "Ready", status: "False", reason: "SourceMismatch", message: `spec.source.instanceId is required: SitePair ${pair.value.metadata.name ?? ""} has a cloud source site` });
-      return undefined;
-    }
-    status.stage = "Initialized";
-    ctx.setCondition(ps, {
-      type: "Ready",
-      status: "True",
-      reason: "Initialized",
-      message: `SitePair ${pair.value.metadata.name ?? ""} is Ready; this version of Lifeboat does not replicate yet`,
-    });
-    return undefined;
+    return { requeueAfterMs: requeue };
   }
+
+  /**
+   * A deleted server stops replicating: its cycle Jobs go with it (they are
+   * owned), its drills are cleaned (owned too), its points stay in the vault,
+   * and a VM it failed over to stays running (it may be production now).
+   */
+  finalize(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const ns = ps.metadata.namespace ?? "";
+    const name = ps.metadata.name ?? "";
+    ctx.metrics.setNewestPoint(ns, name, undefined);
+    ctx.metrics.protectedServerRpoTarget.remove({ namespace: ns, protected_server: name });
+    this.capacity.forget(`${ns}/${name}`);
+    ctx.log.info("Stopped replicating: the server's points stay in the vault");
+    return Promise.resolve(undefined);
+  }
+
+  /** Forward replication, after undoing an uncommitted failover or finishing a failback. */
+  private async replicate(dr: DrContext): Promise<number> {
+    const { ps, ctx } = dr;
+    const status = (ps.status ??= {});
+    if (status.failback?.step === "Done") {
+      const resumed = await this.resumeAfterFailback(dr);
+      if (!resumed) return 15_000;
+    } else if (status.failover && !status.failover.committed) {
+      if (!(await this.failover.cancel(dr))) return 5_000;
+    }
+    switchDirection(status, "Forward");
+    const problem = siteProblem(dr.protectedSite, ["vcenter", "gateway"]) ?? siteProblem(dr.recoverySite, ["vault"]);
+    if (problem && !status.currentCycle) {
+      ctx.setCondition(ps, { type: "Replicating", status: "False", reason: problem.reason, message: `replication waits: ${problem.message}` });
+      return 15_000;
+    }
+    if (!status.currentCycle) {
+      const found = await this.findSource(dr);
+      if (!found) return 15_000;
+    }
+    const line = forwardLine(dr);
+    if (!line) return 15_000;
+    return this.cycles.run(ps, line, ctx, dr.pins);
+  }
+
+  /** Finds the protected VM (again, by instance UUID, after a re-registration) and makes sure CBT is on. */
+  private async findSource(dr: DrContext): Promise<boolean> {
+    const { ps, ctx } = dr;
+    const status = (ps.status ??= {});
+    try {
+      const client = await siteClient(dr, dr.protectedSite);
+      const vm = await findKnownVm(client, status.source ?? { name: ps.spec.source.vmName });
+      if (!vm) {
+        ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "VMNotFound", message: status.source?.instanceUUID ? `VM ${status.source.name ?? ""} (instance UUID ${status.source.instanceUUID}) is not at the protected site any more` : `no VM named "${ps.spec.source.vmName ?? ""}" at the protected site` });
+        return false;
+      }
+      if (status.source?.moRef && status.source.moRef !== vm.ref.value) {
+        await ctx.events.record(ps, "Normal", "ReRegistered", `VM ${vm.name} has a new MoRef ${vm.ref.value} (was ${status.source.moRef}); found again by its instance UUID`);
+      }
+      status.source = identityOf(vm);
+      if (!vm.changeTrackingEnabled) {
+        await client.setChangeTracking(vm.ref, true);
+        ctx.log.info({ vm: vm.name }, "Enabled changed block tracking on the protected VM");
+      }
+      return true;
+    } catch (err) {
+      ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "VCenterUnreachable", message: `could not look the VM up at the protected site: ${describe(err)}` });
+      return false;
+    }
+  }
+
+  /**
+   * Back to Replicating after a failback: the VM at the protected site is the
+   * protected VM now, forward replication continues from the forward seed
+   * (no full resync), and the fenced recovered VM is deleted: its content is
+   * in both vaults.
+   */
+  private async resumeAfterFailback(dr: DrContext): Promise<boolean> {
+    const { ps, ctx } = dr;
+    const status = (ps.status ??= {});
+    const fb = status.failback ?? {};
+    const fo = status.failover;
+    if (fo?.vm?.moRef) {
+      try {
+        if (!(await destroyCreatedVm(await siteClient(dr, dr.recoverySite), fo.vm.moRef))) return false;
+      } catch (err) {
+        ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "CleanupFailed", message: `could not delete the recovered VM ${fo.vm.moRef} after the failback: ${describe(err)}` });
+        return false;
+      }
+    }
+    if (fb.vm) status.source = { ...fb.vm };
+    switchDirection(status, "Forward");
+    // The forward seed is the chain's newest point: the RPO counts from it.
+    const vault = dr.recoverySite.vault;
+    if (vault.ok) {
+      const seed = (await lineagePoints(ctx.kube, vault.value, ps, "forward")).find((p) => p.id === fb.forwardSeedPointID);
+      if (seed) status.lastRecoveryPointTime = isoSeconds(seed.time);
+    }
+    await ctx.events.record(ps, "Normal", "ReplicationResumed", `replicating ${fb.vm?.name ?? ""} to the recovery site again, from the failback point (no full resync); the recovered VM ${fo?.vm?.name ?? ""} is deleted`);
+    delete status.failover;
+    delete status.reverse;
+    delete status.failback;
+    delete status.lastCycle;
+    return true;
+  }
+
+  /** The points this server's drills use: retention keeps them whatever its rules say. */
+  private async drillPins(ps: ProtectedServer, ctx: ReconcileContext): Promise<Set<string>> {
+    const pins = new Set<string>();
+    const drills = await ctx.kube.list<WithKind<RecoveryDrill>>("RecoveryDrill", ps.metadata.namespace ?? "");
+    for (const d of drills) if (d.spec.protectedServerRef.name === ps.metadata.name && d.status?.pointID) pins.add(d.status.pointID);
+    return pins;
+  }
+
+  private notStarted(ps: ProtectedServer, ctx: ReconcileContext, reason: string, message: string): ReconcileResult {
+    (ps.status ??= {}).stage = "Initializing";
+    ctx.setCondition(ps, problemCondition("Ready", { reason, message }));
+    return { requeueAfterMs: 60_000 };
+  }
+
+  private stopped(ps: ProtectedServer, ctx: ReconcileContext, reason: string, message: string): void {
+    ctx.setCondition(ps, { type: "Replicating", status: "False", reason, message });
+  }
+
+  /** Stage, RPO, and the conditions that follow from status; the RPO metric. */
+  private report(dr: DrContext): void {
+    const { ps, ctx } = dr;
+    const status = (ps.status ??= {});
+    const desired = ps.spec.desiredState ?? "Replicating";
+    const ns = ps.metadata.namespace ?? "";
+    const name = ps.metadata.name ?? "";
+    const replicating = desired === "Replicating" || (desired === "ReverseReplicating" && !!status.reverse?.seedPointID);
+    const newest = status.lastRecoveryPointTime ? new Date(status.lastRecoveryPointTime) : undefined;
+    const target = status.rpoTargetSeconds ?? 300;
+    if (replicating && newest) {
+      status.rpoSeconds = Math.max(0, Math.round((Date.now() - newest.getTime()) / 1000));
+      ctx.metrics.setNewestPoint(ns, name, newest);
+    } else {
+      delete status.rpoSeconds;
+      ctx.metrics.setNewestPoint(ns, name, undefined);
+    }
+    ctx.metrics.protectedServerRpoTarget.set({ namespace: ns, protected_server: name }, target);
+    const reverse = status.direction === "Reverse" ? "reverse " : "";
+    if (replicating) {
+      ctx.setCondition(ps, newest
+        ? { type: "InitialSyncComplete", status: "True", reason: "Complete", message: `the ${reverse}chain's first full point is committed; cycles read only changes` }
+        : { type: "InitialSyncComplete", status: "False", reason: status.currentCycle ? "FullReplication" : "NotStarted", message: `the ${reverse}chain's first point ${status.currentCycle ? "is being made" : "is not made yet"}` });
+      const rpo = status.rpoSeconds;
+      ctx.setCondition(ps, rpo === undefined
+        ? { type: "RPOMet", status: "Unknown", reason: "InitialSync", message: "no recovery point yet: the RPO is measured from the first full cycle on" }
+        : rpo <= target
+          ? { type: "RPOMet", status: "True", reason: "WithinTarget", message: `the newest point is ${rpo} s old; the target is ${target} s` }
+          : { type: "RPOMet", status: "False", reason: "TargetMissed", message: `the newest point is ${rpo} s old, over the ${target} s target${status.learnedCycleSeconds && status.learnedCycleSeconds > target ? ` (a cycle takes ${status.learnedCycleSeconds} s)` : ""}` });
+    } else {
+      ctx.setCondition(ps, { type: "RPOMet", status: "Unknown", reason: "NotReplicating", message: `replication is stopped while ${desired}` });
+    }
+    if (!status.conditions?.some((c) => c.type === "ResyncRequired")) ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: "ChangeTrackingTrusted", message: "cycles read only what CBT reports changed" });
+
+    const replicatingCond = status.conditions?.find((c) => c.type === "Replicating");
+    const pausedBy = replicating && replicatingCond?.status === "False" ? replicatingCond : undefined;
+    const paused = pausedBy !== undefined;
+    const fo = status.failover;
+    const fb = status.failback;
+    let stage: Status["stage"];
+    let ready: { ok: boolean; reason: string; message: string };
+    switch (desired) {
+      case "FailedOver":
+        stage = fo?.step === "Done" ? "FailedOver" : "FailingOver";
+        if (fo?.step === "Done") ctx.setCondition(ps, failedOverCondition(ps, fo));
+        ready = fo?.step === "Done" ? { ok: true, reason: fo.committed ? "FailoverCommitted" : "FailedOver", message: "the server runs at the recovery site" } : { ok: false, reason: "FailingOver", message: `failover step ${fo?.step ?? "starting"}` };
+        break;
+      case "ReverseReplicating":
+        stage = !status.reverse?.seedPointID ? "ReverseStarting" : paused ? "Paused" : newest ? "ReverseRealTimeReplication" : "ReverseFullReplication";
+        ready = stage === "ReverseRealTimeReplication" ? { ok: true, reason: "ReverseReplicating", message: "the recovered server is replicated back to the protected site" } : { ok: false, reason: stage, message: replicatingCond?.message ?? stage };
+        break;
+      case "FailedBack":
+        stage = fb?.step === "Done" ? "FailedBack" : "FailingBack";
+        if (fb?.step === "Done") ctx.setCondition(ps, { type: "FailedBack", status: "True", reason: "FailedBack", message: `running at the protected site again as ${fb.vm?.name ?? ""} (${fb.vm?.moRef ?? ""}); set desiredState to Replicating to protect it again` });
+        ready = fb?.step === "Done" ? { ok: true, reason: "FailedBack", message: "the server runs at the protected site again" } : { ok: false, reason: "FailingBack", message: `failback step ${fb?.step ?? "starting"}` };
+        break;
+      default:
+        stage = paused ? (newest ? "Paused" : "Initializing") : newest ? "RealTimeReplication" : status.currentCycle ? "FullReplication" : status.source?.moRef ? "Initialized" : "Initializing";
+        ready = stage === "RealTimeReplication" ? { ok: true, reason: "Replicating", message: `replicating ${status.source?.name ?? ""}; the newest point is ${status.rpoSeconds ?? 0} s old` } : { ok: false, reason: pausedBy?.reason ?? stage, message: replicatingCond?.message ?? stage };
+    }
+    status.stage = stage;
+    ctx.setCondition(ps, { type: "Ready", status: ready.ok ? "True" : "False", reason: ready.reason, message: ready.message });
+  }
+}
+
+/** The drills' pins and, until it is committed, the failover's point. */
+function withFailoverPin(drillPins: ReadonlySet<string>, status: Status): Set<string> {
+  const pins = new Set(drillPins);
+  const fo = status.failover;
+  if (fo?.pointID && !fo.committed) pins.add(fo.pointID);
+  return pins;
+}
+
+/** FailedOver once the recovered VM runs: committed or not, and whether a new spec.recoveryPoint is refused. */
+function failedOverCondition(ps: ProtectedServer, fo: NonNullable<Status["failover"]>): ConditionInput {
+  const running = `running at the recovery site as ${fo.vm?.name ?? ""} (${fo.vm?.moRef ?? ""}) from ${fo.recoveryPoint ?? ""}`;
+  if (fo.committed) return { type: "FailedOver", status: "True", reason: "Committed", message: `${running}; committed` };
+  if ((ps.spec.recoveryPoint ?? POINT_CHOICES.latest) === POINT_CHOICES.latest && fo.choice !== POINT_CHOICES.latest && fo.latestUsed) {
+    return { type: "FailedOver", status: "True", reason: "LatestUsed", message: `${running}; "latest" can be used once per failover (seed 004) and was: name a RecoveryPoint in spec.recoveryPoint to change the point` };
+  }
+  return { type: "FailedOver", status: "True", reason: "Uncommitted", message: `${running}; commit with spec.commitFailover, or change spec.recoveryPoint` };
+}
+
+/** The forward replication line: the protected VM into the recovery site's vault, by the protected site's workers. */
+export function forwardLine(dr: DrContext): ReplicationLine | undefined {
+  const site = usable(dr.protectedSite, ["vcenter", "gateway"]);
+  const vault = dr.recoverySite.vault;
+  const source = dr.ps.status?.source;
+  if (!site || !vault.ok) return undefined;
+  return { direction: "forward", vm: { ...(source ?? {}), name: source?.name ?? dr.ps.spec.source.vmName ?? "" }, vcenter: site.vcenter, gateway: site.gateway, vault: vault.value, sitePair: dr.pair.metadata.name ?? "" };
 }

@@ -2,6 +2,7 @@ import type {
   BackupPlanSpec,
   GatewaySpec,
   ProtectedServerSpec,
+  RecoveryDrillSpec,
   RecoveryPointSpec,
   RestoreJobSpec,
   SitePairSpec,
@@ -32,17 +33,19 @@ export const referenceGraph: readonly Reference[] = [
   { from: "RestoreJob", to: "Gateway", names: (s: RestoreJobSpec) => [s.gatewayRef.name] },
   { from: "RestoreJob", to: "VCenter", names: (s: RestoreJobSpec) => [s.target.vSphere?.vCenterRef.name] },
   { from: "RestoreJob", to: "RecoveryPoint", names: (s: RestoreJobSpec) => [s.recoveryPointRef.name] },
-  { from: "SitePair", to: "BackupVault", names: (s: SitePairSpec) => [s.vaultRef.name] },
-  { from: "SitePair", to: "Gateway", names: (s: SitePairSpec) => [s.gatewayRef.name] },
+  { from: "SitePair", to: "BackupVault", names: (s: SitePairSpec) => [s.vaultRef.name, s.reverseVaultRef?.name] },
+  { from: "SitePair", to: "Gateway", names: (s: SitePairSpec) => [s.gatewayRef.name, s.recoveryGatewayRef?.name] },
   { from: "SitePair", to: "VCenter", names: (s: SitePairSpec) => [s.source.vCenterRef?.name, s.target.vCenterRef?.name] },
   { from: "ProtectedServer", to: "SitePair", names: (s: ProtectedServerSpec) => [s.sitePairRef.name] },
   { from: "RecoveryPoint", to: "BackupVault", names: (s: RecoveryPointSpec) => [s.vaultRef.name] },
+  { from: "RecoveryDrill", to: "ProtectedServer", names: (s: RecoveryDrillSpec) => [s.protectedServerRef.name] },
 ];
 
 /**
  * References whose users block deletion of the referenced object. RecoveryPoints
- * are mirrors of the vault and go with it; RestoreJobs do not hold their point.
+ * are mirrors of the vault and go with it; RestoreJobs do not hold their point;
+ * RecoveryDrills are owned by their ProtectedServer and are cleaned when it goes.
  */
 export function protectingReferences(kind: string): Reference[] {
-  return referenceGraph.filter((r) => r.to === kind && r.to !== "RecoveryPoint" && r.from !== "RecoveryPoint");
+  return referenceGraph.filter((r) => r.to === kind && r.to !== "RecoveryPoint" && r.from !== "RecoveryPoint" && r.from !== "RecoveryDrill");
 }

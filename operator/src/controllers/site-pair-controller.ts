@@ -1,51 +1,112 @@
-import type { SitePair } from "../api/generated/types.js";
+import type { SitePair, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import { describe } from "../runtime/errors.js";
+import type { WithKind } from "../runtime/kube.js";
+import type { Inventory } from "../vsphere/index.js";
+import { vsphereClient } from "./dr-vsphere.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
-import { firstProblem, problemCondition, readSecretKeys, resolveRef, type Checked } from "./references.js";
+import { firstProblem, problemCondition, resolveRef, type Checked, type Problem } from "./references.js";
+import type { VCenterConnections } from "./vcenter-connections.js";
+
+/** How long a checked inventory stays good: names at a site rarely change, and reading an inventory is not free. */
+const INVENTORY_CHECK_MS = 2 * 60_000;
 
 /**
- * Checks a SitePair (seed 004 step 1): its vault Ready, its gateway
- * Activated, each vSphere site's VCenter Connected, and for cloud sites the
- * AccessKey pair present. The cloud APIs cannot be reached from here, so for
- * a cloud target Ready says exactly that only the credentials were checked.
+ * Checks a SitePair (seed 004 step 1): both sites' vaults Ready, Gateways
+ * Activated and vCenters Connected, and that the names it gives exist where
+ * it says: each site's datacenter and datastore, and every network of its
+ * network mappings (source networks at the protected site, recovery and test
+ * networks at the recovery site). A mistyped test network would otherwise
+ * only show when a drill is refused. Cloud site pairs are not supported yet,
+ * and say so instead of pretending to be Ready.
  */
 export class SitePairReconciler implements Reconciler<SitePair> {
   readonly kind = "SitePair";
   readonly readyCondition = "Ready";
   readonly finalizer = IN_USE_FINALIZER;
+  private readonly checked = new Map<string, { at: number; problem: Problem | undefined }>();
+
+  constructor(private readonly connections: VCenterConnections) {}
 
   async reconcile(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = pair.metadata.namespace ?? "";
     const s = pair.spec;
-    const checks: Checked<unknown>[] = [
-      await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", s.vaultRef.name, "Ready"),
-      await resolveRef(ctx.kube, "Gateway", ns, "spec.gatewayRef", s.gatewayRef.name, "Activated"),
-    ];
-    if (s.source.vCenterRef) checks.push(await resolveRef(ctx.kube, "VCenter", ns, "spec.source.vCenterRef", s.source.vCenterRef.name, "Connected"));
-    if (s.target.vCenterRef) checks.push(await resolveRef(ctx.kube, "VCenter", ns, "spec.target.vCenterRef", s.target.vCenterRef.name, "Connected"));
-    if (s.credentialsSecretRef) {
-      checks.push(await readSecretKeys(ctx.kube, ns, "spec.credentialsSecretRef", s.credentialsSecretRef, { accessKeyIdKey: "accessKeyId", accessKeySecretKey: "accessKeySecret" }));
-    }
-    const problem = firstProblem(checks);
-    if (problem) {
-      ctx.setCondition(pair, problemCondition("Ready", problem));
-      return undefined;
-    }
     const users = (await ctx.kube.list("ProtectedServer", ns)).filter((p) => (p.spec as { sitePairRef: { name: string } }).sitePairRef.name === pair.metadata.name);
     (pair.status ??= {}).protectedServers = users.length;
-    const cloud = s.type !== "VMwareToVMware";
+    if (s.type !== "VMwareToVMware") {
+      ctx.setCondition(pair, { type: "Ready", status: "False", reason: "Unsupported", message: `this version of Lifeboat replicates VMwareToVMware site pairs only; ${s.type} (cloud sites) is not supported yet` });
+      return undefined;
+    }
+    const source = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.source.vCenterRef", s.source.vCenterRef?.name ?? "", "Connected");
+    const target = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.target.vCenterRef", s.target.vCenterRef?.name ?? "", "Connected");
+    const checks: Checked<unknown>[] = [
+      await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", s.vaultRef.name, "Ready"),
+      ...(s.reverseVaultRef ? [await resolveRef(ctx.kube, "BackupVault", ns, "spec.reverseVaultRef", s.reverseVaultRef.name, "Ready")] : []),
+      await resolveRef(ctx.kube, "Gateway", ns, "spec.gatewayRef", s.gatewayRef.name, "Activated"),
+      ...(s.recoveryGatewayRef ? [await resolveRef(ctx.kube, "Gateway", ns, "spec.recoveryGatewayRef", s.recoveryGatewayRef.name, "Activated")] : []),
+      source,
+      target,
+    ];
+    const problem = firstProblem(checks);
+    if (problem || !source.ok || !target.ok) {
+      ctx.setCondition(pair, problemCondition("Ready", problem ?? { reason: "NotReady", message: "the sites are not usable" }));
+      return undefined;
+    }
+    const names = await this.checkNames(pair, source.value, target.value, ctx);
+    if (names) {
+      ctx.setCondition(pair, problemCondition("Ready", names));
+      return { requeueAfterMs: INVENTORY_CHECK_MS };
+    }
+    const mapped = (s.networkMappings ?? []).length;
     ctx.setCondition(pair, {
       type: "Ready",
       status: "True",
-      reason: cloud ? "CredentialsPresent" : "SitesConnected",
-      message: cloud
-        ? "vault Ready, gateway Activated, vSphere sites Connected; for the cloud site only the AccessKey pair's presence was checked"
-        : "vault Ready, gateway Activated, source and target VCenters Connected",
+      reason: "SitesConnected",
+      message: `vaults Ready, Gateways Activated, both vCenters Connected; ${mapped} network mapping(s) checked at both sites${s.reverseVaultRef ? "" : "; reverse replication keeps its points in the recovery site's vault (set spec.reverseVaultRef for one at the protected site)"}`,
     });
-    return undefined;
+    return { requeueAfterMs: INVENTORY_CHECK_MS };
+  }
+
+  /** The first name the spec gives that does not exist at its site (checked at most every two minutes per spec generation). */
+  private async checkNames(pair: SitePair, source: WithKind<VCenter>, target: WithKind<VCenter>, ctx: ReconcileContext): Promise<Problem | undefined> {
+    const key = `${pair.metadata.uid ?? ""}/${pair.metadata.generation ?? 0}/${source.metadata.resourceVersion ?? ""}/${target.metadata.resourceVersion ?? ""}`;
+    const cached = this.checked.get(key);
+    if (cached && Date.now() - cached.at < INVENTORY_CHECK_MS) return cached.problem;
+    let problem: Problem | undefined;
+    try {
+      const [src, tgt] = await Promise.all([source, target].map(async (vc) => (await vsphereClient(ctx.kube, this.connections, vc)).inventory()));
+      problem = siteNames(pair, "source", src as Inventory) ?? siteNames(pair, "target", tgt as Inventory);
+    } catch (err) {
+      problem = { reason: "InventoryUnavailable", message: `could not read the sites' inventories to check the names: ${describe(err)}` };
+    }
+    for (const k of this.checked.keys()) if (k.startsWith(`${pair.metadata.uid ?? ""}/`)) this.checked.delete(k);
+    this.checked.set(key, { at: Date.now(), problem });
+    return problem;
   }
 
   finalize(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     return holdWhileInUse(pair, ctx, "Ready");
   }
+}
+
+/** The first name of one site that its inventory lacks. */
+export function siteNames(pair: SitePair, side: "source" | "target", inv: Inventory): Problem | undefined {
+  const site = pair.spec[side];
+  const where = side === "source" ? "the protected site" : "the recovery site";
+  const dc = site.datacenter ? inv.datacenters.find((d) => d.name === site.datacenter || d.path === site.datacenter) : undefined;
+  if (site.datacenter && !dc) return { reason: "DatacenterNotFound", message: `spec.${side}.datacenter: datacenter "${site.datacenter}" does not exist at ${where}; there are: ${inv.datacenters.map((d) => d.path).join(", ")}` };
+  const inDc = <T extends { datacenter?: { value: string } | undefined }>(items: readonly T[]): T[] => (dc ? items.filter((i) => i.datacenter?.value === dc.ref.value) : [...items]);
+  if (site.datastore && !inDc(inv.datastores).some((d) => d.name === site.datastore)) {
+    return { reason: "DatastoreNotFound", message: `spec.${side}.datastore: datastore "${site.datastore}" does not exist at ${where}${dc ? ` in datacenter ${dc.path}` : ""}` };
+  }
+  const networks = new Set(inDc(inv.networks).map((n) => n.name));
+  for (const [i, m] of (pair.spec.networkMappings ?? []).entries()) {
+    const wanted: [string, string | undefined][] = side === "source" ? [["source", m.source]] : [["recovery", m.recovery], ["test", m.test]];
+    for (const [field, name] of wanted) {
+      if (name !== undefined && !networks.has(name)) {
+        return { reason: "NetworkNotFound", message: `spec.networkMappings[${i}].${field}: network "${name}" does not exist at ${where}${dc ? ` in datacenter ${dc.path}` : ""}; there are: ${[...networks].sort().join(", ")}` };
+      }
+    }
+  }
+  return undefined;
 }

@@ -92,6 +92,58 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  /** Time of each protected server's newest point, read at scrape time into the RPO gauge. */
+  private readonly newestPoints = new Map<string, { labels: { namespace: string; protected_server: string }; time: number }>();
+  readonly protectedServerRpo = new Gauge({
+    name: "lifeboat_protected_server_rpo_seconds",
+    help: "Age of a protected server's newest recovery point: the data a failover now would lose. Absent until its first full cycle is done.",
+    labelNames: ["namespace", "protected_server"],
+    registers: [this.registry],
+    collect: () => {
+      this.protectedServerRpo.reset();
+      const now = Date.now();
+      for (const { labels, time } of this.newestPoints.values()) this.protectedServerRpo.set(labels, Math.max(0, (now - time) / 1000));
+    },
+  });
+  readonly protectedServerRpoTarget = new Gauge({
+    name: "lifeboat_protected_server_rpo_target_seconds",
+    help: "A protected server's RPO target (its crash-consistent interval), to compare the RPO with.",
+    labelNames: ["namespace", "protected_server"],
+    registers: [this.registry],
+  });
+  readonly replicationCycles = new Counter({
+    name: "lifeboat_replication_cycles_total",
+    help: "Finished replication cycles by direction and result.",
+    labelNames: ["namespace", "protected_server", "direction", "result"],
+    registers: [this.registry],
+  });
+  readonly replicationCycleDuration = new Histogram({
+    name: "lifeboat_replication_cycle_duration_seconds",
+    help: "Start to commit of succeeded replication cycles.",
+    labelNames: ["namespace", "protected_server", "direction"],
+    buckets: [5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600],
+    registers: [this.registry],
+  });
+  readonly replicationBytesTransferred = new Counter({
+    name: "lifeboat_replication_transferred_bytes_total",
+    help: "Bytes replication sent between sites (new blocks, compressed and encrypted; seeds count the blocks they fetched), by direction.",
+    labelNames: ["namespace", "protected_server", "direction"],
+    registers: [this.registry],
+  });
+  readonly recoveryTime = new Gauge({
+    name: "lifeboat_protected_server_rto_seconds",
+    help: "Measured recovery time of the last failover or failback: from the request to the VM powered on.",
+    labelNames: ["namespace", "protected_server", "operation"],
+    registers: [this.registry],
+  });
+
+  /** Records a protected server's newest point for the RPO gauge (undefined: not replicating, or still in its first full cycle). */
+  setNewestPoint(namespace: string, protectedServer: string, time: Date | undefined): void {
+    const key = `${namespace}/${protectedServer}`;
+    if (time) this.newestPoints.set(key, { labels: { namespace, protected_server: protectedServer }, time: time.getTime() });
+    else this.newestPoints.delete(key);
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "lifeboat_process_" });
   }

@@ -1,0 +1,222 @@
+/**
+ * The worker Jobs of disaster recovery: replication cycles (the backup
+ * worker with a replication lineage), seeds (a point built at the other site
+ * from what a local VM already holds) and restores (drill, failover and
+ * failback VMs). Names are deterministic, so a reconcile repeated after an
+ * operator restart finds the Job it made instead of making a second one.
+ */
+import type * as k8s from "@kubernetes/client-node";
+import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
+import { controllerRef, isConflict, type Kube, type WithKind } from "../runtime/kube.js";
+import { reasonForExitCode, SECRET_ENV, type BackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
+import { labelValue, lastExitCode, secretEnvFor, shortHash, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { REPLICATION_LINEAGE, lineageLabels, type Direction } from "./dr-points.js";
+import { fetchProgress } from "./worker-progress.js";
+
+/** Labels on DR worker Jobs, to find them again. */
+export const DR_JOB_LABELS = {
+  protectedServer: "lifeboat.io/protected-server",
+  drill: "lifeboat.io/drill",
+  kind: "lifeboat.io/dr-job",
+} as const;
+
+/** Retries of a DR worker after a killed pod; it resumes from what the vault and vCenter hold. */
+const DR_WORKER_RETRIES = 3;
+
+/** A cycle id from its start time, e.g. 20261201t120000z. */
+export function cycleIdFor(start: Date): string {
+  return start.toISOString().replace(/\.\d+Z$/, "Z").replace(/[-:]/g, "").toLowerCase();
+}
+
+/** The Job of one step of a server's DR work (a cycle, a seed, a restore); at most 63 characters. */
+export function drJobName(owner: { metadata: { name?: string; namespace?: string; uid?: string } }, step: string): string {
+  const name = (owner.metadata.name ?? "").slice(0, 30).replace(/[-.]+$/, "");
+  return `${name}-${step.slice(0, 20)}-${shortHash(owner.metadata.namespace ?? "", owner.metadata.name ?? "", owner.metadata.uid ?? "", step)}`;
+}
+
+/** Env for the seed's source vault secrets, from the Secrets its BackupVault names. */
+function sourceVaultEnv(vault: BackupVault): k8s.V1EnvVar[] {
+  const env = (name: string, secret: string, key: string): k8s.V1EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key } } });
+  const keyRef = vault.spec.encryption.keySecretRef;
+  const out = [env(SECRET_ENV.sourceVaultKey, keyRef.name, keyRef.key ?? "key")];
+  const s3 = vault.spec.backend.s3;
+  if (s3) {
+    const c = s3.credentialsSecretRef;
+    out.push(env(SECRET_ENV.sourceVaultAccessKeyId, c.name, c.accessKeyIdKey ?? "accessKeyId"), env(SECRET_ENV.sourceVaultSecretAccessKey, c.name, c.secretAccessKeyKey ?? "secretAccessKey"));
+  }
+  return out;
+}
+
+/** What every DR Job needs besides its spec. */
+interface DrJob {
+  readonly owner: WithKind<{ metadata: k8s.V1ObjectMeta }>;
+  readonly name: string;
+  readonly kind: "cycle" | "seed" | "restore";
+  readonly gateway: WithKind<Gateway>;
+  readonly labels: Record<string, string>;
+  readonly spec: WorkerSpec;
+  readonly secretEnv: k8s.V1EnvVar[];
+}
+
+/** Creates a DR worker Job; one that already exists (a repeated reconcile) is left as it is. */
+async function createDrJob(kube: Kube, job: DrJob): Promise<void> {
+  const ns = job.owner.metadata.namespace ?? "";
+  const body = workerJob({
+    name: job.name,
+    namespace: ns,
+    labels: { ...job.labels, [DR_JOB_LABELS.kind]: job.kind },
+    owner: controllerRef(job.owner as never),
+    spec: job.spec,
+    secretEnv: job.secretEnv,
+    gateway: job.gateway,
+    backoffLimit: DR_WORKER_RETRIES,
+  });
+  try {
+    await kube.batch.createNamespacedJob({ namespace: ns, body });
+  } catch (err) {
+    if (!isConflict(err)) throw new Error(`Could not create worker Job ${job.name}`, { cause: err });
+  }
+}
+
+function serverLabels(ps: ProtectedServer): Record<string, string> {
+  return { [DR_JOB_LABELS.protectedServer]: labelValue(ps.metadata.name ?? "") };
+}
+
+/** One replication cycle: snapshot the VM, read what CBT says changed since the chain's newest point, commit a point. */
+export interface CycleJob {
+  readonly ps: WithKind<ProtectedServer>;
+  readonly name: string;
+  readonly cycleId: string;
+  readonly direction: Direction;
+  readonly vm: { readonly name: string; readonly moRef?: string | undefined };
+  readonly vcenter: VCenter;
+  readonly vault: BackupVault;
+  readonly gateway: WithKind<Gateway>;
+  readonly quiesce: boolean;
+  readonly sitePair: string;
+  /** More labels on the Job, to find it again. */
+  readonly extraLabels?: Record<string, string>;
+  /** The worker's share of the Gateway's flow-control bandwidth (0: unlimited). */
+  readonly bandwidthBytesPerSecond: number;
+}
+
+export async function createCycleJob(kube: Kube, c: CycleJob): Promise<void> {
+  const spec: BackupWorkerSpec = {
+    mode: "backup",
+    runId: c.cycleId,
+    vm: { name: c.vm.name, ...(c.vm.moRef ? { moRef: c.vm.moRef } : {}) },
+    vcenter: workerVCenter(c.vcenter),
+    vault: workerVault(c.vault),
+    quiesce: c.quiesce,
+    changedBlockTracking: true,
+    lineage: [...REPLICATION_LINEAGE],
+    labels: { ...lineageLabels(c.ps, c.direction), vm: c.vm.name, run: c.cycleId, sitePair: c.sitePair, vcenter: c.vcenter.metadata.name ?? "" },
+    ...(c.bandwidthBytesPerSecond > 0 ? { bandwidthBytesPerSecond: c.bandwidthBytesPerSecond } : {}),
+  };
+  await createDrJob(kube, { owner: c.ps, name: c.name, kind: "cycle", gateway: c.gateway, labels: { ...serverLabels(c.ps), ...c.extraLabels }, spec, secretEnv: secretEnvFor(c.vault, c.vcenter) });
+}
+
+/** A seed: a point in `vault` equal to `sourcePointId` of `sourceVault`, reading locally what `local`'s disks already hold. */
+export interface SeedJob {
+  readonly ps: WithKind<ProtectedServer>;
+  readonly name: string;
+  readonly runId: string;
+  readonly direction: Direction;
+  readonly vault: BackupVault;
+  readonly sourceVault: BackupVault;
+  readonly sourcePointId: string;
+  readonly local?: { readonly vcenter: VCenter; readonly vm: { readonly name: string; readonly moRef?: string | undefined } } | undefined;
+  readonly disks: SeedWorkerSpec["disks"];
+  readonly vmName: string;
+  /** Labels describing the chain VM (disks, hardware, networks), as a cycle of it would write them. */
+  readonly extraLabels: Readonly<Record<string, string>>;
+  readonly gateway: WithKind<Gateway>;
+  readonly sitePair: string;
+}
+
+export async function createSeedJob(kube: Kube, s: SeedJob): Promise<void> {
+  const spec: SeedWorkerSpec = {
+    mode: "seed",
+    runId: s.runId,
+    vault: workerVault(s.vault),
+    source: { vault: workerVault(s.sourceVault), pointId: s.sourcePointId },
+    ...(s.local ? { local: { vcenter: workerVCenter(s.local.vcenter), vm: { name: s.local.vm.name, ...(s.local.vm.moRef ? { moRef: s.local.vm.moRef } : {}) } } } : {}),
+    disks: s.disks,
+    labels: { ...s.extraLabels, ...lineageLabels(s.ps, s.direction), vm: s.vmName, run: s.runId, sitePair: s.sitePair },
+  };
+  const secretEnv = [...secretEnvFor(s.vault, s.local?.vcenter), ...sourceVaultEnv(s.sourceVault)];
+  await createDrJob(kube, { owner: s.ps, name: s.name, kind: "seed", gateway: s.gateway, labels: serverLabels(s.ps), spec, secretEnv });
+}
+
+/** A restore of a point to a vSphere VM (new, or in place): drill, failover and failback VMs. */
+export interface RestoreJob {
+  readonly owner: WithKind<{ metadata: k8s.V1ObjectMeta }>;
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly pointId: string;
+  readonly vault: BackupVault;
+  readonly vcenter: VCenter;
+  readonly gateway: WithKind<Gateway>;
+  readonly target: Omit<Extract<RestoreWorkerSpec["target"], { vSphere: unknown }>["vSphere"], "vcenter">;
+}
+
+export async function createRestoreJob(kube: Kube, r: RestoreJob): Promise<void> {
+  const spec: RestoreWorkerSpec = { mode: "restore", pointId: r.pointId, vault: workerVault(r.vault), target: { vSphere: { ...r.target, vcenter: workerVCenter(r.vcenter) } } };
+  await createDrJob(kube, { owner: r.owner, name: r.name, kind: "restore", gateway: r.gateway, labels: r.labels, spec, secretEnv: secretEnvFor(r.vault, r.vcenter) });
+}
+
+/** A restore of a point into one of a server's VMs (failover, failback): owned by the server, at one site. */
+export function createServerRestoreJob(
+  kube: Kube,
+  ps: WithKind<ProtectedServer>,
+  name: string,
+  pointId: string,
+  site: { readonly vault: BackupVault; readonly vcenter: VCenter; readonly gateway: WithKind<Gateway> },
+  target: RestoreJob["target"],
+): Promise<void> {
+  return createRestoreJob(kube, { owner: ps, name, labels: serverLabels(ps), pointId, vault: site.vault, vcenter: site.vcenter, gateway: site.gateway, target });
+}
+
+/** Where a worker Job is. */
+export type JobOutcome =
+  | { readonly state: "Missing" }
+  | { readonly state: "Running"; readonly progress?: WorkerProgress | undefined }
+  | { readonly state: "Succeeded"; readonly finishedAt: Date }
+  | { readonly state: "Failed"; readonly reason: string; readonly message: string; readonly finishedAt: Date };
+
+/** Reads a worker Job's outcome: its conditions, the exit code of its last pod, and, while it runs, the worker's /progress. */
+export async function jobOutcome(kube: Kube, namespace: string, name: string, withProgress = true): Promise<JobOutcome> {
+  let job: k8s.V1Job;
+  try {
+    job = await kube.batch.readNamespacedJob({ name, namespace });
+  } catch (err) {
+    if (err instanceof Error && "code" in err && (err as { code: number }).code === 404) return { state: "Missing" };
+    throw new Error(`Could not read worker Job ${namespace}/${name}`, { cause: err });
+  }
+  const cond = (type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === "True");
+  const complete = cond("Complete");
+  if (complete) return { state: "Succeeded", finishedAt: new Date(complete.lastTransitionTime ?? Date.now()) };
+  const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` });
+  const failed = cond("Failed");
+  if (failed) {
+    const code = lastExitCode(pods.items);
+    return {
+      state: "Failed",
+      reason: code === undefined ? (failed.reason ?? "WorkerFailed") : reasonForExitCode(code),
+      message: code === undefined ? (failed.message ?? "the worker Job failed") : `the worker exited with code ${code} (${reasonForExitCode(code)}) after ${pods.items.length} attempt(s); see its pod's log`,
+      finishedAt: new Date(failed.lastTransitionTime ?? Date.now()),
+    };
+  }
+  if (!withProgress) return { state: "Running" };
+  const running = pods.items.find((p) => p.status?.phase === "Running" && p.status.podIP);
+  return { state: "Running", progress: running?.status?.podIP ? await fetchProgress(running.status.podIP) : undefined };
+}
+
+/** Deletes a worker Job and its pods (background); gone already is fine. */
+export async function deleteJob(kube: Kube, namespace: string, name: string): Promise<void> {
+  try {
+    await kube.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" });
+  } catch (err) {
+    if (!(err instanceof Error && "code" in err && (err as { code: number }).code === 404)) throw new Error(`Could not delete worker Job ${namespace}/${name}`, { cause: err });
+  }
+}

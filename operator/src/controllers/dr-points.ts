@@ -1,0 +1,105 @@
+/**
+ * Replication points in the vaults, as the DR controllers see them. Every
+ * point a protected server's replication writes carries the labels
+ * `namespace`, `protectedServer` and `direction` (its lineage: the chain a
+ * cycle continues) and never a `plan` label, so replication points never mix
+ * with BackupPlan points or their retention. The vault is the source of
+ * truth; status only caches what was read from it.
+ */
+import type { BackupVault, ProtectedServer, RecoveryPoint } from "../api/generated/types.js";
+import { POINT_CHOICES } from "../api/protected-server.js";
+import type { Kube, WithKind } from "../runtime/kube.js";
+import { openVault, type PointHeader, type Vault } from "../vault/index.js";
+import { recoveryPointName } from "./backup-vault-controller.js";
+import type { Checked } from "./references.js";
+import { vaultSpecOf } from "./vault-access.js";
+
+/** Which way a replication chain runs: protected to recovery site, or back after a failover. */
+export type Direction = "forward" | "reverse";
+
+/** The labels whose values identify a replication chain (the worker's `lineage`). */
+export const REPLICATION_LINEAGE = ["namespace", "protectedServer", "direction"] as const;
+
+/** The lineage labels of a server's chain in one direction. */
+export function lineageLabels(ps: ProtectedServer, direction: Direction): Record<(typeof REPLICATION_LINEAGE)[number], string> {
+  return { namespace: ps.metadata.namespace ?? "", protectedServer: ps.metadata.name ?? "", direction };
+}
+
+/** True for a point of the server's chain in `direction`. */
+export function inLineage(point: PointHeader, ps: ProtectedServer, direction: Direction): boolean {
+  const want = lineageLabels(ps, direction);
+  return REPLICATION_LINEAGE.every((k) => point.labels[k] === want[k]);
+}
+
+/** Opens a BackupVault with the key from its Secret, runs `use`, and closes it. */
+export async function withVault<T>(kube: Kube, bv: BackupVault, use: (vault: Vault) => Promise<T>): Promise<T> {
+  const spec = await vaultSpecOf(kube, bv);
+  if (!spec.ok) throw new Error(`Could not open vault ${bv.metadata.name ?? ""}: ${spec.problem.message}`);
+  const vault = await openVault(spec.value);
+  try {
+    return await use(vault);
+  } finally {
+    await vault.close();
+  }
+}
+
+/** A server's points in one direction, oldest first. */
+export async function lineagePoints(kube: Kube, bv: BackupVault, ps: ProtectedServer, direction: Direction): Promise<PointHeader[]> {
+  return withVault(kube, bv, async (vault) => sortByTime((await vault.listPoints()).filter((p) => inLineage(p, ps, direction))));
+}
+
+export function sortByTime(points: readonly PointHeader[]): PointHeader[] {
+  return [...points].sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+}
+
+/** The point a cycle (or seed) with run id `run` committed, if it did. */
+export function pointOfRun(points: readonly PointHeader[], ps: ProtectedServer, direction: Direction, run: string): PointHeader | undefined {
+  return points.find((p) => p.labels.run === run && inLineage(p, ps, direction));
+}
+
+/** A point chosen for a failover or drill. */
+export interface ChosenPoint {
+  readonly point: PointHeader;
+  /** The RecoveryPoint object that mirrors it (its name is the same whether the sync made it yet or not). */
+  readonly recoveryPoint: string;
+}
+
+/**
+ * Resolves "latest", "latest-app-consistent" or a RecoveryPoint name to one of
+ * the server's forward points. A RecoveryPoint of another server, of a
+ * BackupPlan or of another vault is refused with a message that says so.
+ */
+export async function choosePoint(kube: Kube, ps: WithKind<ProtectedServer>, vault: BackupVault, choice: string, points: readonly PointHeader[], field: string): Promise<Checked<ChosenPoint>> {
+  const chosen = (p: PointHeader | undefined, what: string): Checked<ChosenPoint> =>
+    p ? { ok: true, value: { point: p, recoveryPoint: recoveryPointName(p) } } : { ok: false, problem: { reason: "NoRecoveryPoint", message: `${field}: ${ps.metadata.name ?? ""} has no ${what} yet` } };
+  if (choice === POINT_CHOICES.latest) return chosen(points.at(-1), "recovery point");
+  if (choice === POINT_CHOICES.latestAppConsistent) return chosen(points.filter((p) => p.consistency === "app").at(-1), "application-consistent recovery point (set spec.replication.appConsistentIntervalHours)");
+  const ns = ps.metadata.namespace ?? "";
+  const rp = await kube.get<WithKind<RecoveryPoint>>("RecoveryPoint", ns, choice);
+  if (!rp) return { ok: false, problem: { reason: "RecoveryPointNotFound", message: `${field}: RecoveryPoint ${ns}/${choice} does not exist` } };
+  if (rp.spec.vaultRef.name !== vault.metadata.name) {
+    return { ok: false, problem: { reason: "WrongRecoveryPoint", message: `${field}: RecoveryPoint ${choice} is in vault ${rp.spec.vaultRef.name}, not in the site pair's vault ${vault.metadata.name ?? ""}` } };
+  }
+  const point = points.find((p) => p.id === rp.spec.pointID);
+  if (!point) {
+    return { ok: false, problem: { reason: "WrongRecoveryPoint", message: `${field}: RecoveryPoint ${choice} is not a forward replication point of ${ps.metadata.name ?? ""} (a BackupPlan point, another server's, or forgotten)` } };
+  }
+  return { ok: true, value: { point, recoveryPoint: choice } };
+}
+
+/** The disks of a point in the VM's order (controller, unit, key), as restore and seeding pair them. */
+export function orderedPointDisks(point: PointHeader): string[] {
+  const num = (key: string, what: string): number => {
+    const v = point.labels[`disk.${key}.${what}`];
+    return v === undefined || v === "" || !Number.isFinite(Number(v)) ? Number.MAX_SAFE_INTEGER : Number(v);
+  };
+  return point.disks
+    .map((d) => d.key)
+    .sort((a, b) => num(a, "controllerKey") - num(b, "controllerKey") || num(a, "unitNumber") - num(b, "unitNumber") || Number(a) - Number(b));
+}
+
+/** The point's NIC networks, in NIC order. */
+export function pointNetworks(point: PointHeader): string[] {
+  const v = point.labels.networks;
+  return v ? v.split(",").filter((n) => n !== "") : [];
+}

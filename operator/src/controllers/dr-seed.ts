@@ -1,0 +1,130 @@
+/**
+ * Seeding a replication chain at the other site without sending whole disks:
+ * a point equal to a point of the other site's vault is built at the site the
+ * chain replicates to, from a local VM's disks wherever they hash the same as
+ * that point's blocks; only the blocks that differ are fetched across sites.
+ * It records the changeIds of the VM the chain continues from (captured when
+ * that VM's content was known), so the chain's first cycle reads only what
+ * CBT reports changed since. Reverse replication seeds its chain this way
+ * after a failover, and failback seeds the forward chain again.
+ */
+import { describe } from "../runtime/errors.js";
+import { shortHash } from "../workloads/worker-job.js";
+import { createSeedJob, drJobName, jobOutcome } from "./dr-jobs.js";
+import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js";
+import { lineagePoints, orderedPointDisks, pointNetworks, pointOfRun, type Direction } from "./dr-points.js";
+import { findKnownVm, orderedVmDisks, type VmIdentity } from "./dr-vsphere.js";
+import { planNetworks } from "./network-mapping.js";
+import { buildPointLabels } from "../worker/labels.js";
+import type { ProtectedServer } from "../api/generated/types.js";
+import type { VirtualMachine } from "../vsphere/index.js";
+
+const STEP_POLL_MS = 3_000;
+const WAIT_POLL_MS = 15_000;
+
+/** A seed's run id: unique per server, direction and attempt (the worker's run ids are at most 63 plain characters). */
+export function seedRunId(ps: ProtectedServer, direction: Direction, attempt: number): string {
+  return `seed-${direction}-${attempt}-${shortHash(ps.metadata.uid ?? "", direction, String(attempt))}`;
+}
+
+/** What a seed is asked to build, and what it built. */
+export interface SeedRequest {
+  readonly direction: Direction;
+  readonly attempt: number;
+  /** The vault the seed writes (at the site the chain replicates to) and the vault whose point it copies. */
+  readonly site: "protected" | "recovery";
+  readonly sourceSite: "protected" | "recovery";
+  readonly sourcePointId: string;
+  /** The VM whose disks the new chain continues from, whose disk keys and baseline changeIds the seed records. */
+  readonly chainVm: VmIdentity;
+  readonly chainSite: "protected" | "recovery";
+  readonly baseline: readonly { diskKey: number; changeId: string }[];
+  /** The VM at the seed's own site whose disks mostly hold the content already (read locally). */
+  readonly localVm: VmIdentity | undefined;
+}
+
+/** Where a seed is. */
+export type SeedState = { readonly state: "waiting"; readonly reason: string; readonly message: string; readonly after: number } | { readonly state: "done"; readonly pointId: string; readonly transferredBytes: number; readonly time: string };
+
+/**
+ * Runs a seed to its end: pairs the disks (chain VM, source point and local
+ * VM, all in controller/unit order), starts the seed worker on the Gateway of
+ * the seed's site, and reads its point from the vault once it is committed.
+ */
+export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedState> {
+  const { ps, ctx } = dr;
+  const ns = ps.metadata.namespace ?? "";
+  const dest = req.site === "protected" ? dr.protectedSite : dr.recoverySite;
+  const source = req.sourceSite === "protected" ? dr.protectedSite : dr.recoverySite;
+  const chain = req.chainSite === "protected" ? dr.protectedSite : dr.recoverySite;
+  const need = ["vcenter", "gateway", "vault"] as const;
+  const at = usable(dest, need);
+  if (!at) {
+    const p = siteProblem(dest, need);
+    return { state: "waiting", reason: p?.reason ?? "SiteNotReady", message: `waiting for the ${dest.name} site: ${p?.message ?? ""}`, after: WAIT_POLL_MS };
+  }
+  if (!source.vault.ok) return { state: "waiting", reason: source.vault.problem.reason, message: `waiting for the ${source.name} site's vault: ${source.vault.problem.message}`, after: WAIT_POLL_MS };
+  const runId = seedRunId(ps, req.direction, req.attempt);
+  const done = pointOfRun(await lineagePoints(ctx.kube, at.vault, ps, req.direction), ps, req.direction, runId);
+  if (done) return { state: "done", pointId: done.id, transferredBytes: Number(done.labels.transferredBytes ?? 0), time: done.time };
+
+  const name = drJobName(ps, `seed-${req.direction}-${req.attempt}`);
+  const outcome = await jobOutcome(ctx.kube, ns, name);
+  if (outcome.state === "Running") {
+    const p = outcome.progress;
+    return { state: "waiting", reason: "Seeding", message: `worker ${name} builds the ${req.direction} chain's first point${p ? ` (${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))} %)` : ""}`, after: STEP_POLL_MS };
+  }
+  if (outcome.state === "Failed") return { state: "waiting", reason: outcome.reason, message: `${outcome.message}; set spec.resumeRequest to a new value to try again`, after: 60_000 };
+  if (outcome.state === "Succeeded") return { state: "waiting", reason: "PointNotFound", message: `seed worker ${name} finished but the vault holds no point of run ${runId}`, after: WAIT_POLL_MS };
+
+  // Not started yet: pair the disks.
+  const sourcePoint = (await lineagePoints(ctx.kube, source.vault.value, ps, req.direction === "reverse" ? "forward" : "reverse")).find((p) => p.id === req.sourcePointId);
+  if (!sourcePoint) return { state: "waiting", reason: "PointNotFound", message: `point ${req.sourcePointId} is not in the ${source.name} site's vault`, after: 60_000 };
+  let chainVm: VirtualMachine | undefined;
+  let localVm: VirtualMachine | undefined;
+  try {
+    chainVm = await findKnownVm(await siteClient(dr, chain), req.chainVm);
+    if (req.localVm) localVm = await findKnownVm(await siteClient(dr, dest), req.localVm);
+  } catch (err) {
+    return { state: "waiting", reason: "VCenterUnreachable", message: `could not look up the VMs to pair disks: ${describe(err)}`, after: WAIT_POLL_MS };
+  }
+  if (!chainVm) return { state: "waiting", reason: "VMNotFound", message: `the VM the ${req.direction} chain continues from (${req.chainVm.name ?? req.chainVm.moRef ?? ""}) is gone`, after: 60_000 };
+  const chainDisks = orderedVmDisks(chainVm);
+  const pointDisks = orderedPointDisks(sourcePoint);
+  const localDisks = localVm ? orderedVmDisks(localVm) : [];
+  if (chainDisks.length !== pointDisks.length) {
+    return { state: "waiting", reason: "DiskMismatch", message: `VM ${chainVm.name} has ${chainDisks.length} disks but point ${sourcePoint.id} has ${pointDisks.length}`, after: 60_000 };
+  }
+  const localUsable = localVm && localDisks.length === pointDisks.length;
+  if (req.localVm && !localUsable) {
+    await ctx.events.record(ps, "Warning", "SeedWithoutLocalCopy", localVm ? `VM ${localVm.name} has ${localDisks.length} disks, not ${pointDisks.length}: the seed fetches every block across sites` : `VM ${req.localVm.name ?? req.localVm.moRef ?? ""} is gone: the seed fetches every block across sites`);
+  }
+  const baseline = new Map(req.baseline.map((b) => [b.diskKey, b.changeId]));
+  // The seed stands for the chain VM's content: it carries the labels a cycle of that VM writes
+  // (disks, hardware, and the source point's networks as they are named at the chain VM's site),
+  // so a drill or failover made from it is made like one from a cycle's point.
+  const renamed = planNetworks(dr.pair, pointNetworks(sourcePoint), req.direction === "reverse" ? "recovery" : "back");
+  const networks = pointNetworks(sourcePoint).map((n) => renamed.mappings.find((m) => m.source === n)?.target ?? n);
+  await createSeedJob(ctx.kube, {
+    ps,
+    name,
+    runId,
+    direction: req.direction,
+    vault: at.vault,
+    sourceVault: source.vault.value,
+    sourcePointId: sourcePoint.id,
+    ...(localUsable && localVm ? { local: { vcenter: at.vcenter, vm: { name: localVm.name, moRef: localVm.ref.value } } } : {}),
+    disks: chainDisks.map((d, i) => ({
+      key: String(d.key),
+      sourceDiskKey: pointDisks[i] ?? "",
+      ...(localUsable ? { localDiskKey: localDisks[i]?.key } : {}),
+      ...(baseline.get(d.key) ? { changeId: baseline.get(d.key) } : {}),
+    })),
+    vmName: chainVm.name,
+    extraLabels: buildPointLabels({}, chainVm, chainDisks, networks),
+    gateway: at.gateway,
+    sitePair: dr.pair.metadata.name ?? "",
+  });
+  ctx.log.info({ job: name, direction: req.direction, sourcePoint: sourcePoint.id, local: localVm?.name }, "Started a seed");
+  return { state: "waiting", reason: "Seeding", message: `worker ${name} started`, after: STEP_POLL_MS };
+}

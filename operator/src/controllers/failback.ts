@@ -1,0 +1,234 @@
+/**
+ * Failback (seed 004; seed 003 stage 2): a planned failover in the reverse
+ * direction. A last reverse cycle of the running recovered VM, a guest
+ * shutdown, one more cycle of the stopped VM (its point holds everything the
+ * server wrote), then the protected-site VM is brought to that point (the
+ * original, overwritten in place, or a new VM), its CBT baseline captured,
+ * the forward chain seeded from the recovered VM's disks so forward
+ * replication resumes without a full resync, and it is powered on while the
+ * recovered VM stays fenced. Every step is recorded before its effect and
+ * every effect is idempotent, so an operator killed at any moment completes
+ * the failback exactly once.
+ */
+import type { ProtectedServer } from "../api/generated/types.js";
+import { describe } from "../runtime/errors.js";
+import { isoSeconds } from "../util/time.js";
+import { createServerRestoreJob, drJobName, jobOutcome } from "./dr-jobs.js";
+import { siteClient, siteProblem, usable, vmNameWithin80, type DrContext } from "./dr-context.js";
+import { lineagePoints, pointNetworks } from "./dr-points.js";
+import { runSeed } from "./dr-seed.js";
+import { captureBaseline, fence, findKnownVm, identityOf, shutDown, unfence, vmsMarked } from "./dr-vsphere.js";
+import { restoreIdOf } from "./failover.js";
+import { planNetworks, unmappedMessage } from "./network-mapping.js";
+import type { ReplicationCycles } from "./replication-cycles.js";
+import { reverseLine } from "./reverse-replication.js";
+
+type Status = NonNullable<ProtectedServer["status"]>;
+type FailbackStatus = NonNullable<Status["failback"]>;
+
+const STEP_POLL_MS = 3_000;
+const WAIT_POLL_MS = 15_000;
+
+export class Failback {
+  constructor(private readonly cycles: ReplicationCycles) {}
+
+  async advance(dr: DrContext): Promise<number> {
+    const { ps, ctx } = dr;
+    const status = (ps.status ??= {});
+    let fb = status.failback;
+    if (!fb?.requestTime) {
+      fb = status.failback = { requestTime: isoSeconds(new Date()), step: "FinalCycle" };
+      await ctx.events.record(ps, "Normal", "FailbackStarted", "failing back to the protected site");
+    }
+    if (!status.reverse?.seedPointID) return this.waiting(dr, fb, "ReverseNotSeeded", "failback needs reverse replication to have started (its seed point)");
+    for (let i = 0; i < 10; i++) {
+      const before = fb.step;
+      const wait = await this.step(dr, fb);
+      if (wait !== undefined) return wait;
+      if (fb.step === before) break;
+    }
+    return fb.step === "Done" ? 60_000 : STEP_POLL_MS;
+  }
+
+  private async step(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
+    switch (fb.step) {
+      case "FinalCycle":
+      case "LastCycle":
+        return this.reverseCycle(dr, fb);
+      case "ShuttingDown":
+        return this.shutDownRecovered(dr, fb);
+      case "Restoring":
+        return this.restore(dr, fb);
+      case "Baseline":
+        return this.baseline(dr, fb);
+      case "SeedingForward":
+        return this.seedForward(dr, fb);
+      case "PoweringOn":
+        return this.powerOn(dr, fb);
+      default:
+        return undefined;
+    }
+  }
+
+  /** The last reverse cycles: one of the running VM (a short stop), one of the stopped VM (nothing lost). */
+  private async reverseCycle(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
+    const { ps, ctx } = dr;
+    const status = (ps.status ??= {});
+    const line = reverseLine(dr);
+    if (!line) return this.waiting(dr, fb, "SiteNotReady", "the recovery site's vCenter and Gateway and the protected site's vault must be usable for the last reverse cycles");
+    const which = fb.step === "FinalCycle" ? "finalCycle" : "lastCycle";
+    const id = fb[which];
+    if (!id) {
+      await this.cycles.follow(ps, line, ctx, dr.pins);
+      if (status.currentCycle) return STEP_POLL_MS;
+      const started = await this.cycles.start(ps, line, ctx, false);
+      if ("waiting" in started) return this.waiting(dr, fb, "WaitingForGateway", started.waiting);
+      fb[which] = started.started;
+      return STEP_POLL_MS;
+    }
+    await this.cycles.follow(ps, line, ctx, dr.pins);
+    const last = status.lastCycle;
+    if (last?.id !== id) return STEP_POLL_MS;
+    if (last.result !== "Succeeded") {
+      // Failback is planned: nothing is lost by trying again.
+      if (which === "finalCycle") delete fb.finalCycle;
+      else delete fb.lastCycle;
+      return this.waiting(dr, fb, last.reason ?? "CycleFailed", `reverse cycle ${id} failed: ${last.message ?? ""}; trying again`);
+    }
+    if (status.reverse) status.reverse.bytesTransferred = (status.reverse.bytesTransferred ?? 0) + (last.bytesTransferred ?? 0);
+    if (which === "finalCycle") {
+      fb.step = "ShuttingDown";
+    } else {
+      fb.pointID = last.pointID;
+      fb.step = "Restoring";
+    }
+    return undefined;
+  }
+
+  private async shutDownRecovered(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
+    const fo = dr.ps.status?.failover;
+    const client = await siteClient(dr, dr.recoverySite);
+    const vm = await findKnownVm(client, fo?.vm ?? {});
+    if (!vm) return this.waiting(dr, fb, "RecoveredVMNotFound", `the recovered VM ${fo?.vm?.moRef ?? ""} is gone`);
+    fb.shutdown = await shutDown(client, vm);
+    fb.step = "LastCycle";
+    return undefined;
+  }
+
+  /** Brings the protected-site VM to the last reverse point: the original in place, or a new VM. */
+  private async restore(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
+    const { ps, ctx, pair } = dr;
+    const ns = ps.metadata.namespace ?? "";
+    const need = ["vcenter", "gateway", "vault"] as const;
+    const site = usable(dr.protectedSite, need);
+    if (!site) return this.waiting(dr, fb, siteProblem(dr.protectedSite, need)?.reason ?? "SiteNotReady", `waiting for the protected site: ${siteProblem(dr.protectedSite, need)?.message ?? ""}`);
+    const inPlace = ps.spec.reverseInPlace ?? false;
+    const attempt = ps.status?.failover?.attempt ?? 1;
+    const restoreId = restoreIdOf(ps, "failback", attempt);
+    const vmName = inPlace ? (ps.status?.source?.name ?? ps.spec.source.vmName ?? "") : vmNameWithin80(ps.spec.source.vmName ?? ps.metadata.name ?? "server", "-failback");
+    if (!fb.job) {
+      const point = (await lineagePoints(ctx.kube, site.vault, ps, "reverse")).find((p) => p.id === fb.pointID);
+      if (!point) return this.waiting(dr, fb, "PointNotFound", `reverse point ${fb.pointID ?? ""} is not in the protected site's vault`);
+      let target: { moRef: string; name: string } | undefined;
+      if (inPlace) {
+        const original = await findKnownVm(await siteClient(dr, dr.protectedSite), ps.status?.source ?? { name: ps.spec.source.vmName });
+        if (!original) return this.waiting(dr, fb, "OriginalVMNotFound", "reverseInPlace: the original VM is not at the protected site any more; set reverseInPlace to false to fail back to a new VM");
+        target = { moRef: original.ref.value, name: original.name };
+      } else if (!pair.spec.source.datastore) {
+        return this.waiting(dr, fb, "NoDatastore", `a failback to a new VM needs SitePair ${pair.metadata.name ?? ""} spec.source.datastore; or set spec.reverseInPlace`);
+      }
+      const nets = planNetworks(pair, pointNetworks(point), "back");
+      if (nets.unmapped.length > 0) return this.waiting(dr, fb, "UnmappedNetwork", unmappedMessage(pair, nets.unmapped, "back"));
+      const job = drJobName(ps, `failback-${attempt}`);
+      await createServerRestoreJob(ctx.kube, ps, job, point.id, site, {
+          datastore: pair.spec.source.datastore ?? "",
+          ...(pair.spec.source.datacenter ? { datacenter: pair.spec.source.datacenter } : {}),
+          ...(target ? { inPlace: true, targetVm: target } : { inPlace: false, vmName }),
+          networkMappings: nets.mappings,
+          requireNetworkMapping: true,
+          diskProvisioning: ps.spec.recovery?.diskProvisioning ?? "Thin",
+          powerOn: false,
+          annotation: `Failed back by Lifeboat: ProtectedServer ${ns}/${ps.metadata.name ?? ""} from reverse point ${point.id} (${restoreId})`,
+          restoreId,
+      });
+      fb.job = job;
+      return STEP_POLL_MS;
+    }
+    const outcome = await jobOutcome(ctx.kube, ns, fb.job, false);
+    if (outcome.state === "Running") return this.waiting(dr, fb, "Restoring", `worker ${fb.job} brings the protected-site VM to ${fb.pointID ?? ""}`, STEP_POLL_MS);
+    if (outcome.state === "Missing") {
+      delete fb.job;
+      return STEP_POLL_MS;
+    }
+    if (outcome.state === "Failed") return this.waiting(dr, fb, outcome.reason, `${outcome.message}; fix the cause and set spec.resumeRequest to a new value`, 60_000);
+    const client = await siteClient(dr, dr.protectedSite);
+    const vm = inPlace ? await findKnownVm(client, ps.status?.source ?? { name: ps.spec.source.vmName }) : (await vmsMarked(client, vmName, restoreId))[0];
+    if (!vm) return this.waiting(dr, fb, "VMNotFound", `the failback restore finished but its VM "${vmName}" is not found`);
+    fb.vm = identityOf(vm);
+    fb.step = "Baseline";
+    return undefined;
+  }
+
+  private async baseline(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
+    const client = await siteClient(dr, dr.protectedSite);
+    const vm = await findKnownVm(client, fb.vm ?? {});
+    if (!vm) return this.waiting(dr, fb, "VMNotFound", `VM ${fb.vm?.moRef ?? ""} is gone`);
+    fb.baseline = await captureBaseline(client, vm);
+    fb.step = "SeedingForward";
+    return undefined;
+  }
+
+  /** The forward chain's new first point, equal to the failback point, built at the recovery site from the stopped recovered VM's disks. */
+  private async seedForward(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
+    const { ps, ctx } = dr;
+    const fo = ps.status?.failover;
+    const seed = await runSeed(dr, {
+      direction: "forward",
+      attempt: fo?.attempt ?? 1,
+      site: "recovery",
+      sourceSite: "protected",
+      sourcePointId: fb.pointID ?? "",
+      chainVm: fb.vm ?? {},
+      chainSite: "protected",
+      baseline: fb.baseline ?? [],
+      localVm: fo?.vm,
+    });
+    if (seed.state === "waiting") return this.waiting(dr, fb, seed.reason, seed.message, seed.after);
+    fb.forwardSeedPointID = seed.pointId;
+    const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "", direction: "forward" };
+    const bytes = seed.transferredBytes;
+    ctx.afterStatusWrite(() => { ctx.metrics.replicationBytesTransferred.inc(labels, bytes); });
+    fb.step = "PoweringOn";
+    return undefined;
+  }
+
+  private async powerOn(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
+    const { ps, ctx } = dr;
+    try {
+      const recoveryClient = await siteClient(dr, dr.recoverySite);
+      const recovered = await findKnownVm(recoveryClient, ps.status?.failover?.vm ?? {});
+      if (recovered) await fence(recoveryClient, recovered);
+    } catch (err) {
+      return this.waiting(dr, fb, "FenceFailed", `could not fence the recovered VM before powering the protected-site VM on: ${describe(err)}`);
+    }
+    const client = await siteClient(dr, dr.protectedSite);
+    const vm = await findKnownVm(client, fb.vm ?? {});
+    if (!vm) return this.waiting(dr, fb, "VMNotFound", `VM ${fb.vm?.moRef ?? ""} is gone`);
+    await unfence(client, vm);
+    if ((ps.spec.recovery?.powerOn ?? true) && vm.powerState !== "poweredOn") await client.powerOn(vm.ref);
+    const now = new Date();
+    fb.poweredOnTime = isoSeconds(now);
+    fb.rtoSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(fb.requestTime ?? isoSeconds(now))) / 1000));
+    fb.step = "Done";
+    const rto = fb.rtoSeconds;
+    const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "", operation: "failback" };
+    ctx.afterStatusWrite(() => { ctx.metrics.recoveryTime.set(labels, rto); });
+    await ctx.events.record(ps, "Normal", "FailedBack", `running at the protected site again as VM ${vm.name} (${vm.ref.value}); the recovered VM is fenced; set desiredState to Replicating to protect it again (no full resync)`);
+    return undefined;
+  }
+
+  private waiting(dr: DrContext, fb: FailbackStatus, reason: string, message: string, after = WAIT_POLL_MS): number {
+    dr.ctx.setCondition(dr.ps, { type: "FailedBack", status: "False", reason, message: `${fb.step ?? ""}: ${message}` });
+    return after;
+  }
+}

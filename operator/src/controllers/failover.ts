@@ -1,0 +1,374 @@
+/**
+ * Failover of a protected server (seed 004 step 4): bring it up at the
+ * recovery site from a chosen point. "latest" means the current time: when
+ * the protected site answers, a planned failover (a last cycle, a guest
+ * shutdown, one more cycle of the stopped VM: no data loss); otherwise the
+ * newest point, with the data at risk said. Before commit the point can be
+ * changed (the recovered VM is replaced); commit makes it final and fences
+ * the original server. Each step is recorded in status before its effect is
+ * made and every effect is idempotent (deterministic Job names, VMs marked
+ * with the restore id), so an operator killed at any moment never makes a
+ * second VM.
+ */
+import { POINT_CHOICES } from "../api/protected-server.js";
+import { isoSeconds } from "../util/time.js";
+import { describe } from "../runtime/errors.js";
+import { shortHash } from "../workloads/worker-job.js";
+import { createServerRestoreJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
+import { choosePoint, lineagePoints, pointNetworks, type ChosenPoint } from "./dr-points.js";
+import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js";
+import { captureBaseline, destroyCreatedVm, fence, findKnownVm, identityOf, shutDown, vmsMarked } from "./dr-vsphere.js";
+import { planNetworks, unmappedMessage } from "./network-mapping.js";
+import type { ReplicationCycles, ReplicationLine } from "./replication-cycles.js";
+
+type Status = NonNullable<import("../api/generated/types.js").ProtectedServer["status"]>;
+export type FailoverStatus = NonNullable<Status["failover"]>;
+
+/** How often a step that waits for something outside (a worker, a site coming back) looks again. */
+const STEP_POLL_MS = 3_000;
+const WAIT_POLL_MS = 15_000;
+
+/** The restore id written into the recovered VM's annotation: finds exactly that VM again. */
+export function restoreIdOf(ps: { metadata: { uid?: string } }, what: string, attempt: number): string {
+  return `lifeboat-${what}-${shortHash(ps.metadata.uid ?? "")}-${attempt}`;
+}
+
+export class Failover {
+  constructor(private readonly cycles: ReplicationCycles) {}
+
+  /**
+   * Moves the failover on by one or more steps. `forward` is the forward
+   * replication line when the protected site is usable (the planned path
+   * needs it). Returns when to look again.
+   */
+  async advance(dr: DrContext, forward: ReplicationLine | undefined): Promise<number> {
+    const { ps, ctx } = dr;
+    const status = (ps.status ??= {});
+    const choice = ps.spec.recoveryPoint ?? POINT_CHOICES.latest;
+    let fo = status.failover;
+    if (!fo?.requestTime) {
+      fo = status.failover = { requestTime: isoSeconds(new Date()), attempt: 1, choice, step: "ChoosingPoint" };
+      await ctx.events.record(ps, "Normal", "FailoverStarted", `failing over to the recovery site from ${choice}`);
+    }
+    if (fo.choice !== choice && !fo.committed) {
+      const wait = await this.changePoint(dr, fo, choice);
+      if (wait !== undefined) return wait;
+      fo = status.failover ?? fo;
+    }
+    if (fo.step === "Failed") {
+      const retry = ps.spec.resumeRequest && ps.spec.resumeRequest !== status.handledResumeRequest;
+      if (!retry) return 60_000;
+      status.handledResumeRequest = ps.spec.resumeRequest;
+      await this.retry(dr, fo);
+    }
+    for (let i = 0; i < 10; i++) {
+      const before = fo.step;
+      const wait = await this.step(dr, fo, forward);
+      if (wait !== undefined) return wait;
+      if (fo.step === before) break;
+    }
+    if (fo.step === "Done" && ps.spec.commitFailover) return this.commit(dr, fo);
+    return fo.step === "Done" ? 60_000 : STEP_POLL_MS;
+  }
+
+  /** One step; returns a requeue delay when it must wait, undefined when it moved on. */
+  private async step(dr: DrContext, fo: FailoverStatus, forward: ReplicationLine | undefined): Promise<number | undefined> {
+    switch (fo.step) {
+      case "ChoosingPoint":
+        return this.choose(dr, fo, forward);
+      case "FinalCycle":
+      case "LastCycle":
+        return this.plannedCycle(dr, fo, forward);
+      case "ShuttingDown":
+        return this.shutDownSource(dr, fo);
+      case "Restoring":
+        return this.restore(dr, fo);
+      case "Baseline":
+        return this.baseline(dr, fo);
+      case "PoweringOn":
+        return this.powerOn(dr, fo);
+      default:
+        return undefined;
+    }
+  }
+
+  private async choose(dr: DrContext, fo: FailoverStatus, forward: ReplicationLine | undefined): Promise<number | undefined> {
+    const { ps, ctx } = dr;
+    const choice = fo.choice ?? POINT_CHOICES.latest;
+    if (choice === POINT_CHOICES.latest && !fo.latestUsed) {
+      fo.latestUsed = true;
+      if (forward && (await this.sourceAnswers(dr))) {
+        fo.planned = true;
+        fo.step = "FinalCycle";
+        ctx.log.info("The protected site answers: planned failover with a last cycle");
+        return undefined;
+      }
+      fo.planned = false;
+    }
+    const vault = dr.recoverySite.vault;
+    if (!vault.ok) return this.waiting(dr, fo, vault.problem.reason, `the recovery site's vault is not usable: ${vault.problem.message}`);
+    const points = await lineagePoints(ctx.kube, vault.value, ps, "forward");
+    const chosen = await choosePoint(ctx.kube, ps, vault.value, choice === POINT_CHOICES.latest ? POINT_CHOICES.latest : choice, points, "spec.recoveryPoint");
+    if (!chosen.ok) return this.waiting(dr, fo, chosen.problem.reason, chosen.problem.message);
+    this.record(fo, chosen.value);
+    if (choice === POINT_CHOICES.latest && !fo.planned) {
+      fo.dataAtRiskSeconds = Math.max(0, Math.round((Date.now() - Date.parse(chosen.value.point.time)) / 1000));
+      await ctx.events.record(ps, "Warning", "UnplannedFailover", `the protected site does not answer: failing over from the newest point ${chosen.value.recoveryPoint} (${fo.dataAtRiskSeconds} s of data at risk)`);
+    }
+    fo.step = "Restoring";
+    return undefined;
+  }
+
+  private record(fo: FailoverStatus, chosen: ChosenPoint): void {
+    fo.recoveryPoint = chosen.recoveryPoint;
+    fo.pointID = chosen.point.id;
+    fo.pointTime = isoSeconds(chosen.point.time);
+  }
+
+  /** Whether the protected site answers now: its vCenter Connected and the VM there. */
+  private async sourceAnswers(dr: DrContext): Promise<boolean> {
+    if (siteProblem(dr.protectedSite, ["vcenter"])) return false;
+    try {
+      const vm = await findKnownVm(await siteClient(dr, dr.protectedSite), dr.ps.status?.source ?? { name: dr.ps.spec.source.vmName });
+      return vm !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The planned path's cycles: a last cycle of the running VM (so the stop
+   * is short), then, after the guest shutdown, one of the stopped VM: its
+   * point holds everything the server wrote. A failure on the way means the
+   * protected site stopped answering: fall back to the newest point.
+   */
+  private async plannedCycle(dr: DrContext, fo: FailoverStatus, forward: ReplicationLine | undefined): Promise<number | undefined> {
+    const { ps, ctx } = dr;
+    const status = (ps.status ??= {});
+    if (!forward) return this.fallBack(dr, fo, "the protected site's objects are no longer usable");
+    const which = fo.step === "FinalCycle" ? "finalCycle" : "lastCycle";
+    const id = fo[which];
+    if (!id) {
+      await this.cycles.follow(ps, forward, ctx, dr.pins);
+      if (status.currentCycle) return STEP_POLL_MS; // a scheduled cycle is running: let it end first
+      const started = await this.cycles.start(ps, forward, ctx, false);
+      if ("waiting" in started) return this.waiting(dr, fo, "WaitingForGateway", `the ${which === "finalCycle" ? "last cycle before the shutdown" : "cycle of the stopped VM"} waits: ${started.waiting}`);
+      fo[which] = started.started;
+      return STEP_POLL_MS;
+    }
+    await this.cycles.follow(ps, forward, ctx, dr.pins);
+    const last = status.lastCycle;
+    if (last?.id !== id) return STEP_POLL_MS;
+    if (last.result !== "Succeeded") return this.fallBack(dr, fo, `cycle ${id} failed (${last.reason ?? "CycleFailed"})`);
+    if (which === "finalCycle") {
+      fo.step = "ShuttingDown";
+      return undefined;
+    }
+    fo.recoveryPoint = last.recoveryPoint;
+    fo.pointID = last.pointID;
+    fo.pointTime = status.lastRecoveryPointTime;
+    fo.dataAtRiskSeconds = 0;
+    fo.step = "Restoring";
+    await ctx.events.record(ps, "Normal", "PlannedFailoverPoint", `the stopped server's last cycle made ${last.recoveryPoint ?? ""}: nothing it wrote is lost`);
+    return undefined;
+  }
+
+  private async shutDownSource(dr: DrContext, fo: FailoverStatus): Promise<number | undefined> {
+    const { ps, ctx } = dr;
+    try {
+      const client = await siteClient(dr, dr.protectedSite);
+      const vm = await findKnownVm(client, ps.status?.source ?? { name: ps.spec.source.vmName });
+      if (!vm) return await this.fallBack(dr, fo, "the protected VM is gone");
+      fo.sourceShutdown = await shutDown(client, vm);
+      ctx.log.info({ vm: vm.name, how: fo.sourceShutdown }, "Stopped the protected VM for a planned failover");
+      fo.step = "LastCycle";
+      return undefined;
+    } catch (err) {
+      return this.fallBack(dr, fo, `the protected VM could not be shut down: ${describe(err)}`);
+    }
+  }
+
+  /** The planned path cannot finish: the newest point it has is used, as for an unplanned failover. */
+  private async fallBack(dr: DrContext, fo: FailoverStatus, why: string): Promise<number | undefined> {
+    fo.planned = false;
+    fo.step = "ChoosingPoint";
+    await dr.ctx.events.record(dr.ps, "Warning", "PlannedFailoverFailed", `${why}; failing over from the newest point instead`);
+    return undefined;
+  }
+
+  private async restore(dr: DrContext, fo: FailoverStatus): Promise<number | undefined> {
+    const { ps, ctx, pair } = dr;
+    const ns = ps.metadata.namespace ?? "";
+    const site = usable(dr.recoverySite, ["vcenter", "gateway", "vault"]);
+    if (!site) return this.waiting(dr, fo, siteProblem(dr.recoverySite, ["vcenter", "gateway", "vault"])?.reason ?? "RecoverySiteNotReady", `waiting for the recovery site: ${siteProblem(dr.recoverySite, ["vcenter", "gateway", "vault"])?.message ?? ""}`);
+    const attempt = fo.attempt ?? 1;
+    const job = drJobName(ps, `failover-${attempt}`);
+    const restoreId = restoreIdOf(ps, "failover", attempt);
+    const vmName = ps.spec.recovery?.vmName ?? ps.spec.source.vmName ?? ps.metadata.name ?? "server";
+    if (!fo.job) {
+      const points = await lineagePoints(ctx.kube, site.vault, ps, "forward");
+      const point = points.find((p) => p.id === fo.pointID);
+      if (!point) return this.waiting(dr, fo, "PointNotFound", `point ${fo.pointID ?? ""} is not in vault ${site.vault.metadata.name ?? ""} any more; choose another spec.recoveryPoint`);
+      const nets = planNetworks(pair, pointNetworks(point), "recovery");
+      if (nets.unmapped.length > 0) return this.waiting(dr, fo, "UnmappedNetwork", unmappedMessage(pair, nets.unmapped, "recovery"));
+      const datastore = ps.spec.recovery?.datastore ?? pair.spec.target.datastore ?? "";
+      await createServerRestoreJob(ctx.kube, ps, job, point.id, site, {
+          datastore,
+          ...(pair.spec.target.datacenter ? { datacenter: pair.spec.target.datacenter } : {}),
+          vmName,
+          inPlace: false,
+          networkMappings: nets.mappings,
+          requireNetworkMapping: true,
+          diskProvisioning: ps.spec.recovery?.diskProvisioning ?? "Thin",
+          powerOn: false,
+          ...(ps.spec.recovery?.cpu ? { numCpu: ps.spec.recovery.cpu } : {}),
+          ...(ps.spec.recovery?.memoryGiB ? { memoryMB: ps.spec.recovery.memoryGiB * 1024 } : {}),
+          annotation: `Recovered by Lifeboat: failover of ProtectedServer ${ns}/${ps.metadata.name ?? ""} from ${fo.recoveryPoint ?? point.id} (${restoreId})`,
+          restoreId,
+      });
+      fo.job = job;
+      ctx.log.info({ job, point: point.id, vm: vmName }, "Started the failover restore");
+      return STEP_POLL_MS;
+    }
+    const outcome = await jobOutcome(ctx.kube, ns, fo.job, false);
+    if (outcome.state === "Running") return this.waiting(dr, fo, "Restoring", `worker ${fo.job} is writing the recovered VM's disks from ${fo.recoveryPoint ?? ""}`, STEP_POLL_MS);
+    if (outcome.state === "Failed") {
+      fo.step = "Failed";
+      ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: outcome.reason, message: `${outcome.message}; set spec.resumeRequest to a new value to try again` });
+      await ctx.events.record(ps, "Warning", "FailoverFailed", outcome.message);
+      return undefined;
+    }
+    if (outcome.state === "Missing") {
+      delete fo.job; // created again at once, with the same name: the worker replaces a half-made VM of this restore id
+      return STEP_POLL_MS;
+    }
+    const client = await siteClient(dr, dr.recoverySite);
+    const [vm, ...more] = await vmsMarked(client, vmName, restoreId);
+    if (!vm || more.length > 0) return this.waiting(dr, fo, "RecoveredVMNotFound", `the restore finished but ${vm ? "more than one" : "no"} VM named "${vmName}" carries restore id ${restoreId}`);
+    fo.vm = identityOf(vm);
+    fo.step = "Baseline";
+    return undefined;
+  }
+
+  /** CBT is enabled on the recovered VM before it ever runs, and its changeIds recorded: reverse replication reads only what changes after. */
+  private async baseline(dr: DrContext, fo: FailoverStatus): Promise<number | undefined> {
+    const client = await siteClient(dr, dr.recoverySite);
+    const vm = await findKnownVm(client, fo.vm ?? {});
+    if (!vm) return this.waiting(dr, fo, "RecoveredVMNotFound", `the recovered VM ${fo.vm?.moRef ?? ""} is gone`);
+    fo.baseline = await captureBaseline(client, vm);
+    fo.step = "PoweringOn";
+    return undefined;
+  }
+
+  private async powerOn(dr: DrContext, fo: FailoverStatus): Promise<number | undefined> {
+    const { ps, ctx } = dr;
+    const client = await siteClient(dr, dr.recoverySite);
+    const vm = await findKnownVm(client, fo.vm ?? {});
+    if (!vm) return this.waiting(dr, fo, "RecoveredVMNotFound", `the recovered VM ${fo.vm?.moRef ?? ""} is gone`);
+    if ((ps.spec.recovery?.powerOn ?? true) && vm.powerState !== "poweredOn") await client.powerOn(vm.ref);
+    const now = new Date();
+    fo.poweredOnTime = isoSeconds(now);
+    fo.rtoSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(fo.requestTime ?? isoSeconds(now))) / 1000));
+    fo.step = "Done";
+    const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "", operation: "failover" };
+    const rto = fo.rtoSeconds;
+    ctx.afterStatusWrite(() => { ctx.metrics.recoveryTime.set(labels, rto); });
+    await ctx.events.record(ps, "Normal", "FailedOver", `running at the recovery site as VM ${vm.name} (${vm.ref.value}) from ${fo.recoveryPoint ?? ""}; RTO ${rto} s${fo.planned ? ", planned: no data lost" : `, ${fo.dataAtRiskSeconds ?? 0} s of data at risk`}`);
+    return undefined;
+  }
+
+  /**
+   * Commit: final, the points are no longer pinned, and the original server
+   * is fenced (powered off, NICs disconnected) so the two can never both run.
+   * Fencing waits for the protected site when it does not answer, and says so.
+   */
+  private async commit(dr: DrContext, fo: FailoverStatus): Promise<number> {
+    const { ps, ctx } = dr;
+    if (!fo.committed) {
+      fo.committed = true;
+      await ctx.events.record(ps, "Normal", "FailoverCommitted", `the failover to ${fo.vm?.name ?? ""} is final; fencing the original server`);
+    }
+    if (fo.fenced) return 60_000;
+    const problem = siteProblem(dr.protectedSite, ["vcenter"]);
+    if (problem) {
+      ctx.setCondition(ps, { type: "SourceFenced", status: "False", reason: "SourceUnreachable", message: `waiting for the protected site to fence the original server: ${problem.message}` });
+      return WAIT_POLL_MS;
+    }
+    try {
+      const client = await siteClient(dr, dr.protectedSite);
+      const vm = await findKnownVm(client, ps.status?.source ?? { name: ps.spec.source.vmName });
+      if (vm) await fence(client, vm);
+      fo.fenced = true;
+      ctx.setCondition(ps, { type: "SourceFenced", status: "True", reason: vm ? "Fenced" : "SourceGone", message: vm ? `VM ${vm.name} (${vm.ref.value}) is powered off with its NICs disconnected; it is kept for reverse replication` : "the original VM no longer exists at the protected site" });
+      await ctx.events.record(ps, "Normal", "SourceFenced", vm ? `fenced ${vm.name}: powered off, NICs disconnected` : "the original VM is gone; nothing to fence");
+      return 60_000;
+    } catch (err) {
+      ctx.setCondition(ps, { type: "SourceFenced", status: "False", reason: "FenceFailed", message: `could not fence the original server yet: ${describe(err)}` });
+      return WAIT_POLL_MS;
+    }
+  }
+
+  /**
+   * A new spec.recoveryPoint before commit (seed 004: change recovery
+   * point): the recovered VM is deleted, and one is made from the new point.
+   * "latest" a second time is refused: it stands for the moment of the
+   * failover, which has passed.
+   */
+  private async changePoint(dr: DrContext, fo: FailoverStatus, choice: string): Promise<number | undefined> {
+    const { ps, ctx } = dr;
+    // "latest" a second time is refused (the FailedOver condition says so): the failover goes on with its point.
+    if (choice === POINT_CHOICES.latest && fo.latestUsed) return undefined;
+    if (fo.job) await deleteJob(ctx.kube, ps.metadata.namespace ?? "", fo.job);
+    if (fo.vm?.moRef) {
+      const client = await siteClient(dr, dr.recoverySite);
+      const gone = await destroyCreatedVm(client, fo.vm.moRef);
+      if (!gone) return this.waiting(dr, fo, "ReplacingVM", `VM ${fo.vm.moRef} is still there after its deletion`);
+    }
+    await ctx.events.record(ps, "Normal", "RecoveryPointChanged", `replacing the recovered VM (${fo.recoveryPoint ?? "none yet"}) with one from ${choice}`);
+    (ps.status ??= {}).failover = { requestTime: fo.requestTime, attempt: (fo.attempt ?? 1) + 1, latestUsed: fo.latestUsed, choice, step: "ChoosingPoint" };
+    return undefined;
+  }
+
+  /**
+   * Cancels an uncommitted failover (desiredState back to Replicating): the
+   * recovered VM is deleted and the original powered on again if the
+   * failover had shut it down. Returns true once done.
+   */
+  async cancel(dr: DrContext): Promise<boolean> {
+    const { ps, ctx } = dr;
+    const fo = ps.status?.failover;
+    if (!fo) return true;
+    if (fo.job) await deleteJob(ctx.kube, ps.metadata.namespace ?? "", fo.job);
+    if (fo.vm?.moRef) {
+      if (!(await destroyCreatedVm(await siteClient(dr, dr.recoverySite), fo.vm.moRef))) return false;
+    }
+    if (fo.sourceShutdown && fo.sourceShutdown !== "alreadyOff") {
+      const client = await siteClient(dr, dr.protectedSite);
+      const vm = await findKnownVm(client, ps.status?.source ?? { name: ps.spec.source.vmName });
+      if (vm && vm.powerState !== "poweredOn") await client.powerOn(vm.ref);
+    }
+    await ctx.events.record(ps, "Normal", "FailoverCancelled", "the failover was cancelled before commit: the recovered VM is deleted and replication goes on");
+    delete ps.status?.failover;
+    return true;
+  }
+
+  /** Tries the restore again after it failed for good: what a failed attempt may have left is deleted first. */
+  private async retry(dr: DrContext, fo: FailoverStatus): Promise<void> {
+    const { ps, ctx } = dr;
+    const attempt = fo.attempt ?? 1;
+    if (fo.job) await deleteJob(ctx.kube, ps.metadata.namespace ?? "", fo.job);
+    const client = await siteClient(dr, dr.recoverySite);
+    const vmName = ps.spec.recovery?.vmName ?? ps.spec.source.vmName ?? ps.metadata.name ?? "server";
+    for (const vm of await vmsMarked(client, vmName, restoreIdOf(ps, "failover", attempt))) await destroyCreatedVm(client, vm.ref.value);
+    delete fo.job;
+    delete fo.vm;
+    fo.attempt = attempt + 1;
+    fo.step = fo.pointID ? "Restoring" : "ChoosingPoint";
+    await ctx.events.record(ps, "Normal", "FailoverRetried", `trying the failover again (attempt ${fo.attempt})`);
+  }
+
+  private waiting(dr: DrContext, fo: FailoverStatus, reason: string, message: string, after = WAIT_POLL_MS): number {
+    dr.ctx.setCondition(dr.ps, { type: "FailedOver", status: "False", reason, message: `${fo.step ?? ""}: ${message}` });
+    return after;
+  }
+}

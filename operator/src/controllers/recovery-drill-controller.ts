@@ -1,0 +1,190 @@
+import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
+import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import { describe } from "../runtime/errors.js";
+import { mergePatch, type WithKind } from "../runtime/kube.js";
+import { isoSeconds } from "../util/time.js";
+import { labelValue, shortHash } from "../workloads/worker-job.js";
+import { createRestoreJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome } from "./dr-jobs.js";
+import { resolveSites, siteProblem, usable, vmNameWithin80 } from "./dr-context.js";
+import { choosePoint, lineagePoints, pointNetworks } from "./dr-points.js";
+import { destroyCreatedVm, vmsMarked, vsphereClient } from "./dr-vsphere.js";
+import { planNetworks, unmappedMessage } from "./network-mapping.js";
+import { problemCondition, resolveRef } from "./references.js";
+import type { VCenterConnections } from "./vcenter-connections.js";
+
+/** Held until every object the drill created is gone. */
+export const DRILL_FINALIZER = "lifeboat.io/drill-cleanup";
+
+const POLL_MS = 3_000;
+
+/** The marker written into the drill VM's annotation, and looked for when cleaning. */
+export function drillMarker(drill: RecoveryDrill): string {
+  return `lifeboat-drill-${shortHash(drill.metadata.uid ?? "")}`;
+}
+
+/**
+ * A RecoveryDrill (seed 004 drill, seed 003 test failover): a test copy of a
+ * protected server at the recovery site, made from a point while
+ * replication goes on. Its NICs go only to the site pair's test networks: a
+ * NIC without one refuses the drill before anything is made (fail closed).
+ * Every object it makes is recorded in status; deleting the drill deletes
+ * exactly those (and any VM carrying its marker, should one have been made
+ * but not recorded) and lets the object go only when a lookup finds none.
+ */
+export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
+  readonly kind = "RecoveryDrill";
+  readonly readyCondition = "Ready";
+  readonly finalizer = DRILL_FINALIZER;
+
+  constructor(private readonly connections: VCenterConnections) {}
+
+  async reconcile(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const ns = drill.metadata.namespace ?? "";
+    const status = (drill.status ??= {});
+    if (status.phase === "Ready" || status.phase === "Failed") return undefined;
+    const ps = await resolveRef<WithKind<ProtectedServer>>(ctx.kube, "ProtectedServer", ns, "spec.protectedServerRef", drill.spec.protectedServerRef.name);
+    if (!ps.ok) return this.pending(drill, ctx, ps.problem.reason, ps.problem.message);
+    await this.ensureOwner(drill, ps.value, ctx);
+    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "ProtectedServer spec.sitePairRef", ps.value.spec.sitePairRef.name);
+    if (!pair.ok) return this.pending(drill, ctx, pair.problem.reason, pair.problem.message);
+    const { recoverySite } = await resolveSites(ctx.kube, ns, pair.value);
+    const need = ["vcenter", "gateway", "vault"] as const;
+    const site = usable(recoverySite, need);
+    if (!site) {
+      const p = siteProblem(recoverySite, need);
+      return this.pending(drill, ctx, p?.reason ?? "RecoverySiteNotReady", `waiting for the recovery site: ${p?.message ?? ""}`);
+    }
+    status.phase ??= "Pending";
+    status.startTime ??= isoSeconds(new Date());
+    status.vCenter = site.vcenter.metadata.name;
+
+    const jobName = drJobName(drill, "drill");
+    if (!status.job) {
+      const points = await lineagePoints(ctx.kube, site.vault, ps.value, "forward");
+      const chosen = status.pointID
+        ? { ok: true as const, value: { point: points.find((p) => p.id === status.pointID), recoveryPoint: status.recoveryPoint ?? "" } }
+        : await choosePoint(ctx.kube, ps.value, site.vault, drill.spec.recoveryPoint ?? "latest", points, "spec.recoveryPoint");
+      if (!chosen.ok) return this.pending(drill, ctx, chosen.problem.reason, chosen.problem.message);
+      const point = chosen.value.point;
+      if (!point) return this.fail(drill, ctx, "PointNotFound", `point ${status.pointID ?? ""} is no longer in the vault`);
+      status.recoveryPoint = chosen.value.recoveryPoint;
+      status.pointID = point.id;
+      status.pointTime = isoSeconds(point.time);
+      const nets = planNetworks(pair.value, pointNetworks(point), "test");
+      if (nets.unmapped.length > 0) return this.pending(drill, ctx, "UnmappedNetwork", unmappedMessage(pair.value, nets.unmapped, "test"));
+      status.networks = nets.mappings.map((m) => ({ source: m.source, test: m.target }));
+      status.vmName = drill.spec.vmName ?? vmNameWithin80(ps.value.spec.source.vmName ?? ps.value.metadata.name ?? "server", `-drill-${drill.metadata.name ?? ""}`.slice(0, 40));
+      const recovery = ps.value.spec.recovery ?? {};
+      const cpu = drill.spec.cpu ?? recovery.cpu;
+      const memoryGiB = drill.spec.memoryGiB ?? recovery.memoryGiB;
+      await createRestoreJob(ctx.kube, {
+        owner: drill,
+        name: jobName,
+        labels: { [DR_JOB_LABELS.drill]: labelValue(drill.metadata.name ?? ""), [DR_JOB_LABELS.protectedServer]: labelValue(ps.value.metadata.name ?? "") },
+        pointId: point.id,
+        vault: site.vault,
+        vcenter: site.vcenter,
+        gateway: site.gateway,
+        target: {
+          datastore: recovery.datastore ?? pair.value.spec.target.datastore ?? "",
+          ...(pair.value.spec.target.datacenter ? { datacenter: pair.value.spec.target.datacenter } : {}),
+          vmName: status.vmName,
+          inPlace: false,
+          networkMappings: nets.mappings,
+          requireNetworkMapping: true,
+          diskProvisioning: "Thin",
+          powerOn: drill.spec.powerOn ?? true,
+          ...(cpu ? { numCpu: cpu } : {}),
+          ...(memoryGiB ? { memoryMB: memoryGiB * 1024 } : {}),
+          annotation: `Lifeboat drill ${ns}/${drill.metadata.name ?? ""} of ProtectedServer ${ps.value.metadata.name ?? ""} from ${status.recoveryPoint} (${drillMarker(drill)}); deleting the RecoveryDrill deletes this VM`,
+          restoreId: drillMarker(drill),
+        },
+      });
+      status.job = jobName;
+      status.phase = "Creating";
+      ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: `worker ${jobName} brings up ${status.vmName} from ${status.recoveryPoint} on test networks ${nets.mappings.map((m) => m.target).join(", ") || "(none: the VM has no NIC)"}` });
+      await ctx.events.record(drill, "Normal", "DrillStarted", `bringing up ${status.vmName} from ${status.recoveryPoint}`);
+      return { requeueAfterMs: POLL_MS };
+    }
+
+    const outcome = await jobOutcome(ctx.kube, ns, status.job, false);
+    if (outcome.state === "Running") return { requeueAfterMs: POLL_MS };
+    if (outcome.state === "Failed") return this.fail(drill, ctx, outcome.reason, outcome.message);
+    if (outcome.state === "Missing") return this.fail(drill, ctx, "WorkerJobMissing", `worker Job ${status.job} is gone`);
+    const client = await vsphereClient(ctx.kube, this.connections, site.vcenter);
+    const vms = await vmsMarked(client, status.vmName ?? "", drillMarker(drill));
+    status.createdObjects = vms.map((v) => ({ kind: "VirtualMachine", moRef: v.ref.value, name: v.name }));
+    const [vm] = vms;
+    if (!vm) return this.fail(drill, ctx, "VMNotFound", `the worker finished but no VM named "${status.vmName ?? ""}" carries the drill's marker`);
+    status.vmMoRef = vm.ref.value;
+    status.phase = "Ready";
+    status.readyTime = isoSeconds(new Date());
+    ctx.setCondition(drill, { type: "Ready", status: "True", reason: "Running", message: `test VM ${vm.name} (${vm.ref.value}) is up from ${status.recoveryPoint ?? ""} on test networks only; delete this RecoveryDrill to clean it up` });
+    await ctx.events.record(drill, "Normal", "DrillReady", `test VM ${vm.name} (${vm.ref.value}) is up`);
+    return undefined;
+  }
+
+  /**
+   * Cleaning the drill: its worker is stopped first (so it cannot make a VM
+   * after the lookup), then every recorded object and every VM carrying the
+   * drill's marker is deleted, and the finalizer goes only when a lookup
+   * finds none of them.
+   */
+  async finalize(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const ns = drill.metadata.namespace ?? "";
+    const status = (drill.status ??= {});
+    status.phase = "Cleaning";
+    const jobName = drJobName(drill, "drill");
+    await deleteJob(ctx.kube, ns, jobName);
+    const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${jobName}` });
+    if (pods.items.length > 0) return this.cleaning(drill, ctx, `waiting for worker pod ${pods.items.map((p) => p.metadata?.name ?? "").join(", ")} to stop`);
+    if (!status.vCenter || !status.vmName) return undefined; // nothing was ever made
+    const vc = await resolveRef<WithKind<import("../api/generated/types.js").VCenter>>(ctx.kube, "VCenter", ns, "status.vCenter", status.vCenter, "Connected");
+    if (!vc.ok) return this.cleaning(drill, ctx, `waiting for the recovery site's vCenter to delete the test VM: ${vc.problem.message}`, 15_000);
+    try {
+      const client = await vsphereClient(ctx.kube, this.connections, vc.value);
+      const recorded = (status.createdObjects ?? []).map((o) => o.moRef ?? "").filter(Boolean);
+      const marked = (await vmsMarked(client, status.vmName, drillMarker(drill))).map((v) => v.ref.value);
+      for (const moRef of new Set([...recorded, ...marked])) await destroyCreatedVm(client, moRef);
+      const left = await vmsMarked(client, status.vmName, drillMarker(drill));
+      const stillRecorded = [];
+      for (const moRef of recorded) if (!(await destroyCreatedVm(client, moRef))) stillRecorded.push(moRef);
+      if (left.length > 0 || stillRecorded.length > 0) return this.cleaning(drill, ctx, `still there: ${[...left.map((v) => v.ref.value), ...stillRecorded].join(", ")}`);
+    } catch (err) {
+      return this.cleaning(drill, ctx, `could not delete the test VM yet: ${describe(err)}`, 15_000);
+    }
+    ctx.log.info({ vm: status.vmName }, "Cleaned the drill: a lookup finds none of its objects");
+    await ctx.events.record(drill, "Normal", "DrillCleaned", `deleted ${status.vmName}; a lookup finds no object of the drill`);
+    return undefined;
+  }
+
+  /** Owned by its ProtectedServer: deleting the server cleans its drills. */
+  private async ensureOwner(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<void> {
+    if ((drill.metadata.ownerReferences ?? []).some((o) => o.uid === ps.metadata.uid)) return;
+    const owner = { apiVersion: ps.apiVersion, kind: ps.kind, name: ps.metadata.name ?? "", uid: ps.metadata.uid ?? "", blockOwnerDeletion: false };
+    const patched = await ctx.kube.custom.patchNamespacedCustomObject(
+      { group: "lifeboat.io", version: "v1alpha1", namespace: drill.metadata.namespace ?? "", plural: "recoverydrills", name: drill.metadata.name ?? "", body: { metadata: { ownerReferences: [...(drill.metadata.ownerReferences ?? []), owner], resourceVersion: drill.metadata.resourceVersion } } },
+      mergePatch,
+    ) as WithKind<RecoveryDrill>;
+    drill.metadata.resourceVersion = patched.metadata.resourceVersion;
+    drill.metadata.ownerReferences = patched.metadata.ownerReferences;
+  }
+
+  private pending(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): ReconcileResult {
+    (drill.status ??= {}).phase = "Pending";
+    ctx.setCondition(drill, problemCondition("Ready", { reason, message }));
+    return { requeueAfterMs: 30_000 };
+  }
+
+  private async fail(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): Promise<ReconcileResult | undefined> {
+    (drill.status ??= {}).phase = "Failed";
+    ctx.setCondition(drill, problemCondition("Ready", { reason, message: `${message}; delete the RecoveryDrill to clean up what it made` }));
+    await ctx.events.record(drill, "Warning", "DrillFailed", message);
+    return undefined;
+  }
+
+  private cleaning(drill: RecoveryDrill, ctx: ReconcileContext, message: string, after = POLL_MS): ReconcileResult {
+    ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Cleaning", message });
+    return { requeueAfterMs: after };
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * Replication cycles of one protected server in one direction, level-
+ * triggered: the cluster (the server's cycle Jobs) and the vault (the points
+ * they committed) are the truth, and status mirrors them. A cycle never
+ * overlaps another of the same server: a cycle Job that status does not know
+ * (the status write after creating it was lost) is adopted, never doubled.
+ */
+import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
+import type { ReconcileContext } from "../runtime/controller.js";
+import { describe } from "../runtime/errors.js";
+import type { WithKind } from "../runtime/kube.js";
+import { isoSeconds } from "../util/time.js";
+import { forget, prune, type PointHeader } from "../vault/index.js";
+import { labelValue } from "../workloads/worker-job.js";
+import { PROGRESS_INTERVAL_MS, requestVaultSync } from "./backup-runs.js";
+import { recoveryPointName } from "./backup-vault-controller.js";
+import { flowControlState } from "./flow-control.js";
+import { createCycleJob, cycleIdFor, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome } from "./dr-jobs.js";
+import { lineagePoints, pointOfRun, withVault, type Direction } from "./dr-points.js";
+import type { VmIdentity } from "./dr-vsphere.js";
+import type { GatewayCapacity } from "./gateway-capacity.js";
+import { DEFAULT_RETENTION, judgeReplicationPoints, type ReplicationRetention } from "./replication-retention.js";
+import { learnCycleSeconds, nextCycle } from "./replication-schedule.js";
+
+type Status = NonNullable<ProtectedServer["status"]>;
+export type Cycle = NonNullable<Status["currentCycle"]>;
+
+/** Labels on cycle Jobs besides the server's, so a cycle status lost track of can be adopted. */
+const CYCLE_LABELS = { cycle: "lifeboat.io/cycle", direction: "lifeboat.io/direction" } as const;
+
+/** Prune needs an exclusive vault lock that running cycles hold shared; it is tried at most this often per vault. */
+const PRUNE_INTERVAL_MS = 30 * 60_000;
+/** How often an idle server is looked at again, so rpoSeconds in status stays fresh. */
+const IDLE_REFRESH_MS = 15_000;
+/** How often a cycle waiting for a Gateway slot asks again. */
+const SLOT_POLL_MS = 5_000;
+
+/** One direction of replication: which VM, from which vCenter, into which vault, through which Gateway's workers. */
+export interface ReplicationLine {
+  readonly direction: Direction;
+  readonly vm: VmIdentity & { readonly name: string };
+  readonly vcenter: WithKind<VCenter>;
+  readonly vault: WithKind<BackupVault>;
+  readonly gateway: WithKind<Gateway>;
+  readonly sitePair: string;
+}
+
+/** What starting a cycle did. */
+export type StartResult = { readonly started: string } | { readonly waiting: string };
+
+export const capitalized = (d: Direction): "Forward" | "Reverse" => (d === "forward" ? "Forward" : "Reverse");
+
+/** The server's retention rules with defaults. */
+export function retentionOf(ps: ProtectedServer): ReplicationRetention {
+  return { ...DEFAULT_RETENTION, ...(ps.spec.replication?.retention ?? {}) };
+}
+
+export class ReplicationCycles {
+  private readonly lastPrune = new Map<string, number>();
+
+  constructor(private readonly capacity: GatewayCapacity) {}
+
+  /**
+   * The usual loop: follow the running cycle, and when none runs start the
+   * next one once it is due (early enough to hold the RPO). Returns when to
+   * look again.
+   */
+  async run(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, pins: ReadonlySet<string>): Promise<number> {
+    const status = (ps.status ??= {});
+    await this.follow(ps, line, ctx, pins);
+    this.reportReplicating(ps, ctx);
+    if (status.currentCycle) return PROGRESS_INTERVAL_MS;
+    const lastFailed = status.lastCycle?.result === "Failed";
+    const autoResume = ps.spec.replication?.autoResume ?? true;
+    const resumeAsked = !!ps.spec.resumeRequest && ps.spec.resumeRequest !== status.handledResumeRequest;
+    if (lastFailed && !autoResume && !resumeAsked) {
+      ctx.setCondition(ps, { type: "Replicating", status: "False", reason: status.lastCycle?.reason ?? "CycleFailed", message: `${status.lastCycle?.message ?? "the last cycle failed"}; autoResume is off: set spec.resumeRequest to a new value to resume` });
+      return 60_000;
+    }
+    const interval = (ps.spec.replication?.crashConsistentIntervalMinutes ?? 5) * 60;
+    const appHours = ps.spec.replication?.appConsistentIntervalHours;
+    const now = new Date();
+    const next = nextCycle({
+      now,
+      intervalSeconds: interval,
+      appIntervalSeconds: appHours !== undefined ? appHours * 3600 : undefined,
+      lastPointTime: status.lastRecoveryPointTime ? new Date(status.lastRecoveryPointTime) : undefined,
+      lastAppPointTime: status.lastAppConsistentPointTime ? new Date(status.lastAppConsistentPointTime) : undefined,
+      learnedCycleSeconds: status.learnedCycleSeconds ?? 0,
+      lastCycleEnd: status.lastCycle?.completionTime ? new Date(status.lastCycle.completionTime) : undefined,
+      consecutiveFailures: resumeAsked ? 0 : (status.failedCycles ?? 0),
+    });
+    status.nextCycleTime = isoSeconds(next.due);
+    if (next.due > now) return Math.min(next.due.getTime() - now.getTime() + 200, IDLE_REFRESH_MS);
+    if (resumeAsked) status.handledResumeRequest = ps.spec.resumeRequest;
+    const started = await this.start(ps, line, ctx, next.consistency === "Application", next.due);
+    if ("waiting" in started) {
+      ctx.setCondition(ps, { type: "Replicating", status: "True", reason: "WaitingForGateway", message: `the next cycle is due and waits: ${started.waiting}` });
+      return SLOT_POLL_MS;
+    }
+    return PROGRESS_INTERVAL_MS;
+  }
+
+  /** The Replicating condition from the cycles: on schedule, running, or held by the last cycle's failure. */
+  private reportReplicating(ps: ProtectedServer, ctx: ReconcileContext): void {
+    const status = ps.status ?? {};
+    const last = status.lastCycle;
+    if (last?.result === "Failed" && !status.currentCycle) {
+      const autoResume = ps.spec.replication?.autoResume ?? true;
+      ctx.setCondition(ps, { type: "Replicating", status: "False", reason: last.reason ?? "CycleFailed", message: `${last.message ?? "the last cycle failed"}; ${autoResume ? "the next cycle starts on its own once the cause clears" : "set spec.resumeRequest to resume"}` });
+      return;
+    }
+    const cur = status.currentCycle;
+    ctx.setCondition(ps, cur
+      ? { type: "Replicating", status: "True", reason: "CycleRunning", message: `${cur.direction === "Reverse" ? "reverse " : ""}cycle ${cur.id ?? ""} is running` }
+      : { type: "Replicating", status: "True", reason: "OnSchedule", message: `the next cycle starts at ${status.nextCycleTime ?? "once due"}` });
+  }
+
+  /**
+   * Starts a cycle now if the Gateway has a free slot and this server is
+   * first in line for it. `quiesce` makes it application-consistent.
+   */
+  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesce: boolean, dueSince: Date = new Date()): Promise<StartResult> {
+    const status = (ps.status ??= {});
+    if (status.currentCycle) return { waiting: `cycle ${status.currentCycle.id ?? ""} is still running` };
+    const ns = ps.metadata.namespace ?? "";
+    const now = new Date();
+    const id = cycleIdFor(now);
+    const job = drJobName(ps, `c${id}`);
+    // Cycles share the Gateway's flow-control bandwidth with backups, an equal share each.
+    const flow = flowControlState(line.gateway.spec.flowControl ?? [], line.gateway.spec.timeZone ?? "UTC");
+    const result = await this.capacity.withFairSlot(ctx.kube, ns, line.gateway, `${ns}/${ps.metadata.name ?? ""}`, dueSince, (slots) =>
+      createCycleJob(ctx.kube, {
+        bandwidthBytesPerSecond: flow.limit === undefined ? 0 : Math.floor(flow.limit / (slots.active + 1)),
+        ps,
+        name: job,
+        cycleId: id,
+        direction: line.direction,
+        vm: { name: line.vm.name, moRef: line.vm.moRef },
+        vcenter: line.vcenter,
+        vault: line.vault,
+        gateway: line.gateway,
+        quiesce,
+        sitePair: line.sitePair,
+        extraLabels: { [CYCLE_LABELS.cycle]: id, [CYCLE_LABELS.direction]: line.direction },
+      }),
+    );
+    if (!result.ran) return { waiting: result.waitingFor };
+    status.currentCycle = { id, job, direction: capitalized(line.direction), consistency: quiesce ? "Application" : "Crash", startTime: isoSeconds(now) };
+    ctx.log.info({ cycle: id, job, direction: line.direction, quiesce, vm: line.vm.name }, "Started replication cycle");
+    return { started: id };
+  }
+
+  /**
+   * Follows the running cycle and accounts it once it ends: its point, the
+   * RPO it brings, the learned duration, retention. Returns the cycle that
+   * just ended, if one did.
+   */
+  async follow(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, pins: ReadonlySet<string>): Promise<Cycle | undefined> {
+    const status = (ps.status ??= {});
+    if (!status.currentCycle) await this.adopt(ps, line, ctx);
+    const cur = status.currentCycle;
+    if (!cur?.id || !cur.job) return undefined;
+    const ns = ps.metadata.namespace ?? "";
+    const outcome = await jobOutcome(ctx.kube, ns, cur.job);
+    if (outcome.state === "Running") {
+      const p = outcome.progress;
+      if (p) {
+        cur.bytesDone = p.bytesDone;
+        cur.bytesTotal = p.bytesTotal;
+        cur.throughputBytesPerSecond = Math.round(p.throughputBytesPerSecond);
+        if (p.etaSeconds !== undefined) cur.etaSeconds = Math.round(p.etaSeconds);
+        if (p.resync) cur.resync = p.resync;
+      }
+      if (cur.resync) ctx.setCondition(ps, { type: "ResyncRequired", status: "True", reason: cur.resync, message: resyncMessage(cur.resync) });
+      return undefined;
+    }
+    const points = await lineagePoints(ctx.kube, line.vault, ps, line.direction);
+    const point = pointOfRun(points, ps, line.direction, cur.id);
+    if (point) return this.succeeded(ps, line, cur, point, points, ctx, pins);
+    if (outcome.state === "Succeeded") return this.failed(ps, line, cur, "PointNotFound", "the cycle's worker finished but the vault holds no point of this cycle", new Date(), ctx);
+    if (outcome.state === "Missing") return this.failed(ps, line, cur, "WorkerJobMissing", `worker Job ${cur.job} is gone and the vault holds no point of this cycle`, new Date(), ctx);
+    return this.failed(ps, line, cur, outcome.reason, outcome.message, outcome.finishedAt, ctx);
+  }
+
+  /** Makes a cycle Job status lost track of the current cycle again (never a second cycle beside it). */
+  private async adopt(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext): Promise<void> {
+    const status = (ps.status ??= {});
+    const ns = ps.metadata.namespace ?? "";
+    const jobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${DR_JOB_LABELS.protectedServer}=${labelValue(ps.metadata.name ?? "")},${DR_JOB_LABELS.kind}=cycle,${CYCLE_LABELS.direction}=${line.direction}` });
+    const last = status.lastCycle?.id ?? "";
+    const orphan = jobs.items
+      .map((j) => ({ job: j, id: j.metadata?.labels?.[CYCLE_LABELS.cycle] ?? "" }))
+      .filter((j) => j.id > last && !j.job.metadata?.deletionTimestamp)
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .at(-1);
+    if (!orphan) return;
+    status.currentCycle = {
+      id: orphan.id,
+      job: orphan.job.metadata?.name ?? "",
+      direction: capitalized(line.direction),
+      consistency: orphan.job.spec?.template.spec?.containers[0]?.env?.some((e) => e.name === "LIFEBOAT_WORKER_SPEC" && e.value?.includes('"quiesce":true')) ? "Application" : "Crash",
+      startTime: isoSeconds(new Date(orphan.job.metadata?.creationTimestamp ?? Date.now())),
+    };
+    ctx.log.info({ cycle: orphan.id, job: status.currentCycle.job }, "Adopted a replication cycle whose start was not recorded");
+  }
+
+  private async succeeded(ps: WithKind<ProtectedServer>, line: ReplicationLine, cur: Cycle, point: PointHeader, points: PointHeader[], ctx: ReconcileContext, pins: ReadonlySet<string>): Promise<Cycle> {
+    const status = (ps.status ??= {});
+    const started = Date.parse(cur.startTime ?? point.time);
+    const duration = Math.max(0, (Date.parse(point.committedAt) - started) / 1000);
+    const bytesRead = point.disks.reduce((n, d) => n + d.readBytes, 0);
+    const ended: Cycle = {
+      id: cur.id,
+      job: cur.job,
+      direction: cur.direction,
+      consistency: point.consistency === "app" ? "Application" : "Crash",
+      startTime: cur.startTime,
+      completionTime: isoSeconds(point.committedAt),
+      durationSeconds: Math.round(duration),
+      result: "Succeeded",
+      bytesRead,
+      bytesTransferred: point.storedBytes,
+      pointID: point.id,
+      recoveryPoint: recoveryPointName(point),
+      ...(point.labels.resync ? { resync: point.labels.resync } : {}),
+    };
+    status.lastCycle = ended;
+    delete status.currentCycle;
+    status.failedCycles = 0;
+    if (!status.lastRecoveryPointTime || point.time > status.lastRecoveryPointTime) status.lastRecoveryPointTime = isoSeconds(point.time);
+    if (point.consistency === "app" && (!status.lastAppConsistentPointTime || point.time > status.lastAppConsistentPointTime)) status.lastAppConsistentPointTime = isoSeconds(point.time);
+    status.learnedCycleSeconds = learnCycleSeconds(status.learnedCycleSeconds ?? 0, duration);
+    ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: point.labels.resync ? "ResyncCompleted" : "ChangeTrackingTrusted", message: point.labels.resync ? `the checksum resync (${point.labels.resync}) completed with point ${point.id}; cycles read CBT's changes again` : "cycles read only what CBT reports changed" });
+    const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "" };
+    ctx.afterStatusWrite(() => {
+      ctx.metrics.replicationCycles.inc({ ...labels, direction: line.direction, result: "Succeeded" });
+      ctx.metrics.replicationCycleDuration.observe({ ...labels, direction: line.direction }, duration);
+      ctx.metrics.replicationBytesTransferred.inc({ ...labels, direction: line.direction }, point.storedBytes);
+    });
+    ctx.log.info({ cycle: cur.id, point: point.id, bytesRead, bytesTransferred: point.storedBytes, seconds: Math.round(duration), resync: point.labels.resync }, "Replication cycle committed a point");
+    status.recoveryPointCount = await this.applyRetention(ps, line, points, ctx, pins);
+    await requestVaultSync(line.vault, ctx);
+    await this.removeOldJobs(ps, cur.job ?? "", ctx);
+    return ended;
+  }
+
+  private async failed(ps: WithKind<ProtectedServer>, line: ReplicationLine, cur: Cycle, reason: string, message: string, at: Date, ctx: ReconcileContext): Promise<Cycle> {
+    const status = (ps.status ??= {});
+    const ended: Cycle = { id: cur.id, job: cur.job, direction: cur.direction, consistency: cur.consistency, startTime: cur.startTime, completionTime: isoSeconds(at), result: "Failed", reason, message };
+    status.lastCycle = ended;
+    delete status.currentCycle;
+    status.failedCycles = (status.failedCycles ?? 0) + 1;
+    await ctx.events.record(ps, "Warning", "CycleFailed", `replication cycle ${cur.id ?? ""} failed (${reason}): ${message}`);
+    const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "" };
+    ctx.afterStatusWrite(() => { ctx.metrics.replicationCycles.inc({ ...labels, direction: line.direction, result: "Failed" }); });
+    ctx.log.warn({ cycle: cur.id, reason, message }, "Replication cycle failed");
+    return ended;
+  }
+
+  /**
+   * Forgets the points the rules do not keep (never a pinned one, never the
+   * newest, never one under the vault's lock: the vault refuses), then
+   * prunes now and then. Returns how many points the lineage keeps.
+   */
+  private async applyRetention(ps: WithKind<ProtectedServer>, line: ReplicationLine, points: readonly PointHeader[], ctx: ReconcileContext, pins: ReadonlySet<string>): Promise<number> {
+    const verdicts = judgeReplicationPoints(points, retentionOf(ps), pins);
+    const drop = verdicts.filter((v) => !v.keep).map((v) => v.point.id);
+    const kept = verdicts.length - drop.length;
+    if (drop.length === 0) return kept;
+    const vaultKey = `${line.vault.metadata.namespace ?? ""}/${line.vault.metadata.name ?? ""}`;
+    try {
+      await withVault(ctx.kube, line.vault, async (vault) => {
+        await forget(vault, { ids: drop });
+        ctx.log.info({ forgotten: drop.length, kept }, "Applied replication retention");
+        if (Date.now() - (this.lastPrune.get(vaultKey) ?? 0) < PRUNE_INTERVAL_MS) return;
+        this.lastPrune.set(vaultKey, Date.now());
+        try {
+          const pruned = await prune(vault);
+          ctx.log.info({ vault: vaultKey, pruned }, "Pruned the vault");
+        } catch (err) {
+          ctx.log.info({ vault: vaultKey, err: describe(err) }, "Could not prune the vault now (cycles hold it); trying again later");
+        }
+      });
+    } catch (err) {
+      await ctx.events.record(ps, "Warning", "RetentionFailed", describe(err));
+    }
+    return kept;
+  }
+
+  /** Cycle Jobs of this server other than `keep` that have ended are removed (their points are in the vault). */
+  private async removeOldJobs(ps: WithKind<ProtectedServer>, keep: string, ctx: ReconcileContext): Promise<void> {
+    const ns = ps.metadata.namespace ?? "";
+    const jobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${DR_JOB_LABELS.protectedServer}=${labelValue(ps.metadata.name ?? "")},${DR_JOB_LABELS.kind}=cycle` });
+    const lastId = (ps.status?.lastCycle?.id ?? "");
+    for (const j of jobs.items) {
+      const id = j.metadata?.labels?.[CYCLE_LABELS.cycle] ?? "";
+      if (j.metadata?.name === keep || id > lastId) continue;
+      await deleteJob(ctx.kube, ns, j.metadata?.name ?? "");
+    }
+  }
+}
+
+export function resyncMessage(reason: string): string {
+  const why: Record<string, string> = {
+    ChangeIdRejected: "vCenter rejected the changeId of the last point (change tracking was reset)",
+    DiskResized: "a disk's size changed since the last point",
+    ChangeTrackingReset: "change tracking was off and had to be enabled again",
+  };
+  return `${why[reason] ?? reason}: this cycle reads every allocated area and compares it with the vault by checksum, storing only blocks the vault lacks`;
+}
