@@ -78,6 +78,14 @@ const cases: Case[] = [
   { what: "protected server app interval 13h", object: server({ replication: { appConsistentIntervalHours: 13 } }), error: "spec.replication.appConsistentIntervalHours: Invalid value: 13" },
   { what: "protected server unknown state", object: server({ desiredState: "Exploded" }), error: 'spec.desiredState: Unsupported value: "Exploded"' },
   { what: "protected server unconfirmed reverse in place", object: server({ reverseInPlace: true }), error: "spec.confirmReverseInPlace must be true when spec.reverseInPlace is true" },
+  { what: "protected server committing while replicating", object: server({ commitFailover: true }), error: "spec.commitFailover must be false while desiredState is Replicating" },
+  { what: "protected server reverse without commit", object: server({ desiredState: "ReverseReplicating" }), error: "spec.commitFailover must be true for ReverseReplicating and FailedBack" },
+  { what: "protected server drill as a state", object: server({ desiredState: "Drill" }), error: 'spec.desiredState: Unsupported value: "Drill"' },
+  { what: "protected server interval of 0 minutes", object: server({ replication: { crashConsistentIntervalMinutes: 0 } }), error: "spec.replication.crashConsistentIntervalMinutes" },
+  { what: "site pair VMware without target datastore", object: pair({ type: "VMwareToVMware", source: { vCenterRef: ref("a") }, target: { vCenterRef: ref("b") } }), error: "spec.target.datastore is required when type is VMwareToVMware" },
+  { what: "site pair mapping without recovery network", object: pair({ type: "VMwareToVMware", source: { vCenterRef: ref("a") }, target: { vCenterRef: ref("b"), datastore: "ds" }, networkMappings: [{ source: "VM Network", test: "Test" }] }), error: "spec.networkMappings[0].recovery: Required value" },
+  { what: "site pair mapping a network twice", object: pair({ type: "VMwareToVMware", source: { vCenterRef: ref("a") }, target: { vCenterRef: ref("b"), datastore: "ds" }, networkMappings: [{ source: "VM Network", recovery: "A" }, { source: "VM Network", recovery: "B" }] }), error: "spec.networkMappings[1]: Duplicate value" },
+  { what: "drill without its server", object: { kind: "RecoveryDrill", spec: { recoveryPoint: "latest" } }, error: "spec.protectedServerRef: Required value" },
   { what: "recovery point bad time", object: point({ time: "yesterday" }), error: "spec.time" },
   { what: "recovery point unknown consistency", object: point({ consistency: "Perfect" }), error: 'spec.consistency: Unsupported value: "Perfect"' },
 ];
@@ -111,6 +119,21 @@ describe("the lifeboat.io API refuses invalid manifests, naming the field", () =
     const ps = { apiVersion: "lifeboat.io/v1alpha1", kind: "ProtectedServer", metadata: { name: "db" }, spec: { sitePairRef: ref("sp"), source: { vmName: "db" } } };
     expect((await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump(ps))).code).toBe(0);
     const jump = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump({ ...ps, spec: { ...ps.spec, desiredState: "FailedBack" } }));
-    expect(jump.stderr).toContain("spec.desiredState: allowed changes are Replicating→Drill|FailedOver");
+    expect(jump.stderr).toContain("spec.desiredState: allowed changes are Replicating→FailedOver");
+    // A committed failover is final: it cannot be undone, nor its point changed, nor abandoned for forward replication.
+    const failedOver = { ...ps, spec: { ...ps.spec, desiredState: "FailedOver" } };
+    expect((await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump(failedOver))).code).toBe(0);
+    const committed = { ...failedOver, spec: { ...failedOver.spec, commitFailover: true } };
+    expect((await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump(committed))).code).toBe(0);
+    const undo = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump({ ...committed, spec: { ...committed.spec, commitFailover: false } }));
+    expect(undo.stderr).toContain("spec.commitFailover cannot be undone");
+    const otherPoint = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump({ ...committed, spec: { ...committed.spec, recoveryPoint: "db-older" } }));
+    expect(otherPoint.stderr).toContain("spec.recoveryPoint cannot change once the failover is committed");
+    const abandon = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump({ ...committed, spec: { ...committed.spec, desiredState: "Replicating", commitFailover: false } }));
+    expect(abandon.stderr).toContain("a committed failover goes back through ReverseReplicating and FailedBack");
+    const drill = { apiVersion: "lifeboat.io/v1alpha1", kind: "RecoveryDrill", metadata: { name: "drill" }, spec: { protectedServerRef: ref("db") } };
+    expect((await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump(drill))).code).toBe(0);
+    const changed = await kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], dump({ ...drill, spec: { ...drill.spec, recoveryPoint: "other" } }));
+    expect(changed.stderr).toContain("spec is immutable: delete the drill and create another");
   });
 });

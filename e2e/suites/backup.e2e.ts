@@ -12,6 +12,7 @@ import { repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { installLifeboat, leaseHolder, operatorPods, waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, createNamespace, eventually } from "../support/testbed.js";
+import { mixedData } from "../support/data.js";
 
 const MiB = 1024 * 1024;
 /** Each VM holds this much generated data (the issue's 256 MiB; LIFEBOAT_E2E_DISK_MIB shrinks it for a quick local loop). */
@@ -34,18 +35,6 @@ async function diskKey(vm: string): Promise<number> {
   const [disk] = await vcsim.disks(vm);
   if (!disk) throw new Error(`${vm} has no disk`);
   return disk.key;
-}
-
-/** Mixed data as backups meet it: zeros, a duplicated region, compressible text, random bytes. */
-function mixedData(size: number, seed: number): Buffer {
-  const buf = Buffer.alloc(size);
-  const q = Math.floor(size / 4 / MiB) * MiB;
-  const block = randomBytes(MiB);
-  for (let o = q; o < 2 * q; o += MiB) block.copy(buf, o);
-  const text = Buffer.from(`lifeboat e2e line ${seed} the quick brown fox jumps over the lazy dog 0123456789\n`);
-  for (let o = 2 * q; o < 3 * q; o += text.length) text.copy(buf, o, 0, Math.min(text.length, 3 * q - o));
-  randomBytes(size - 3 * q).copy(buf, 3 * q);
-  return buf;
 }
 
 function lifeboat(kind: string, name: string, spec: object) {

@@ -16,6 +16,9 @@ interface Doc {
   stringData?: Record<string, string>;
 }
 
+/** The simulator's port groups standing for the samples' recovery-site networks. */
+const SIM_NETWORKS: Record<string, string> = { "VM Network": "DC0_DVPG0", "DR Network": "VM Network", "DR Test Network": "DC0_DVPG1" };
+
 let ns: string;
 let vcsim: Vcsim;
 let s3: S3Server;
@@ -35,6 +38,13 @@ function pointAtTestBed(doc: Doc): Doc {
   if (d.kind === "VCenter" && d.spec) d.spec = { ...d.spec, address: vcsim.address, tls: { thumbprint: vcsim.thumbprint } };
   if (d.kind === "BackupVault" && spec?.backend?.filesystem) spec.backend.filesystem = { path: join(workDir, d.metadata.name) };
   if (d.kind === "BackupVault" && spec?.backend?.s3) spec.backend.s3 = { ...spec.backend.s3, endpoint: s3.endpoint, useHTTPS: false, region: s3.region };
+  // Names at a site are the site's, like addresses: the simulator's datacenter, datastore, networks and VM.
+  if (d.kind === "SitePair" && d.spec) {
+    const pair = d.spec as { source: Record<string, unknown>; target: Record<string, unknown>; networkMappings: { source: string; recovery: string; test?: string }[] };
+    for (const site of [pair.source, pair.target]) Object.assign(site, { datacenter: "DC0", datastore: "LocalDS_0" });
+    pair.networkMappings = pair.networkMappings.map((m) => ({ source: SIM_NETWORKS[m.source] ?? m.source, recovery: SIM_NETWORKS[m.recovery] ?? m.recovery, ...(m.test ? { test: SIM_NETWORKS[m.test] ?? m.test } : {}) }));
+  }
+  if (d.kind === "ProtectedServer" && d.spec) (d.spec as { source: { vmName: string } }).source.vmName = "DC0_H0_VM0";
   return d;
 }
 
@@ -44,7 +54,7 @@ beforeAll(async () => {
   docs = [];
   for (const f of (await readdir(samplesDir)).sort()) docs.push(...(loadAll(await readFile(join(samplesDir, f), "utf8")) as Doc[]));
   const vcPassword = docs.find((d) => d.metadata.name === "vcenter-credentials")?.stringData?.password ?? "";
-  vcsim = await startVcsim({ password: vcPassword, username: "backup@vsphere.local", vms: 1 });
+  vcsim = await startVcsim({ password: vcPassword, username: "backup@vsphere.local", vms: 1, portgroups: 2 });
   s3 = await startS3Server(join(workDir, "s3"));
   await s3.createBucket("lifeboat-backups", { objectLock: true });
   await installLifeboat();
@@ -69,13 +79,15 @@ const expected: [string, string, string, string, string][] = [
   ["RecoveryPoint", "web-01-20261129-0200", "Available", "False", "NotInVault"],
   ["RestoreJob", "restore-web-01", "Succeeded", "Unknown", "RecoveryPointNotAvailable"],
   ["SitePair", "tokyo-to-osaka", "Ready", "True", "SitesConnected"],
-  ["ProtectedServer", "db-01", "Ready", "True", "Initialized"],
+  // Replication really runs: the sample VM's first (full) cycle, then real-time replication.
+  ["ProtectedServer", "db-01", "Ready", "True", "Replicating"],
+  ["RecoveryDrill", "db-01-drill", "Ready", "True", "Running"],
 ];
 
 describe("operator/samples", () => {
   it("has one sample of every kind", () => {
     const kinds = new Set(docs.map((d) => d.kind));
-    for (const k of ["BackupVault", "Gateway", "VCenter", "BackupPlan", "RecoveryPoint", "RestoreJob", "SitePair", "ProtectedServer"]) expect(kinds).toContain(k);
+    for (const k of ["BackupVault", "Gateway", "VCenter", "BackupPlan", "RecoveryPoint", "RestoreJob", "SitePair", "ProtectedServer", "RecoveryDrill"]) expect(kinds).toContain(k);
   });
 
   it("apply with kubectl apply --server-side", async () => {
@@ -85,6 +97,6 @@ describe("operator/samples", () => {
   });
 
   it.each(expected)("%s %s reaches %s=%s (%s)", async (kind, name, type, status, reason) => {
-    await waitForCondition(kind, ns, name, type, status, reason, 90_000);
+    await waitForCondition(kind, ns, name, type, status, reason, 240_000);
   });
 });

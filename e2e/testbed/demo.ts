@@ -1,12 +1,13 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { open, mkdir, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { dump } from "js-yaml";
 import { clusterDown, clusterUp, readTestbed } from "./cluster.js";
 import { ensureComponent } from "./components.js";
+import { hashFile } from "./hash.js";
 import { repoRoot, testbedDir } from "./paths.js";
 import { startVcsim, type Vcsim } from "./vcsim.js";
 
@@ -26,22 +27,6 @@ function sleep(ms: number): Promise<void> {
 function fmt(bytes: number | undefined): string {
   if (bytes === undefined) return "-";
   return bytes >= MiB ? `${(bytes / MiB).toFixed(1)} MiB` : `${bytes} B`;
-}
-
-/** SHA-256 of the first `length` bytes of a file, streamed. */
-async function hashFile(path: string, length: number): Promise<string> {
-  const fh = await open(path, "r");
-  const hash = createHash("sha256");
-  const buf = Buffer.alloc(8 * MiB);
-  try {
-    for (let off = 0; off < length; off += buf.length) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - off), off);
-      hash.update(buf.subarray(0, bytesRead));
-    }
-  } finally {
-    await fh.close();
-  }
-  return hash.digest("hex");
 }
 
 /**

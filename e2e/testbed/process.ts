@@ -44,6 +44,11 @@ export class ManagedProcess {
     return !this.exited;
   }
 
+  /** Sends a signal to the process while it runs (SIGSTOP and SIGCONT freeze and thaw it). */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.exited) this.child.kill(signal);
+  }
+
   /** Resolves with the exit code when the process ends on its own or is stopped. */
   wait(): Promise<number | null> {
     return this.exitPromise;

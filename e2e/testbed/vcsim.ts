@@ -27,6 +27,8 @@ export interface VcsimOptions {
   readonly datastores?: number;
   /** Child resource pools per cluster. */
   readonly pools?: number;
+  /** Distributed port groups per datacenter, named DC0_DVPG0, DC0_DVPG1... (default 1), besides the standard "VM Network". */
+  readonly portgroups?: number;
   /** Idle time in seconds after which the server drops a session (default: never). */
   readonly sessionTimeoutSeconds?: number;
   /** CBT granularity in bytes (default 64 KiB). */
@@ -72,6 +74,12 @@ export interface Vcsim {
   disks(vm: string): Promise<VcsimDisk[]>;
   /** Writes bytes into a VM's live disk at an offset, as a guest write (counts for CBT). */
   writeDisk(vm: string, deviceKey: number, offset: number, data: Buffer): Promise<void>;
+  /**
+   * Freezes the simulator (SIGSTOP): it keeps its state but answers nothing,
+   * as a vCenter does behind a network outage; `resume` (SIGCONT) ends it.
+   */
+  pause(): void;
+  resume(): void;
   /** Stops the simulator and deletes its datastores (its log stays). */
   stop(): Promise<void>;
 }
@@ -103,7 +111,7 @@ export async function startVcsim(opts: VcsimOptions = {}): Promise<Vcsim> {
   ];
   const numeric: [string, number | undefined][] = [
     ["-dc", opts.datacenters], ["-cluster", opts.clusters], ["-host", opts.clusterHosts],
-    ["-standalone-host", opts.standaloneHosts], ["-vm", opts.vms], ["-ds", opts.datastores], ["-pool", opts.pools],
+    ["-standalone-host", opts.standaloneHosts], ["-vm", opts.vms], ["-ds", opts.datastores], ["-pool", opts.pools], ["-pg", opts.portgroups],
     ["-cbt-block-size", opts.cbtBlockSize], ["-cbt-page-bytes", opts.cbtPageBytes],
   ];
   for (const [flag, value] of numeric) if (value !== undefined) args.push(flag, String(value));
@@ -168,7 +176,14 @@ export async function startVcsim(opts: VcsimOptions = {}): Promise<Vcsim> {
       const res = await harness("PUT", `/lifeboat-harness/disk?${q.toString()}`, data);
       if (res.status !== 204) throw new Error(`Writing ${data.length} bytes into ${vm} failed with HTTP ${res.status}: ${res.body.toString()}`);
     },
+    pause() {
+      proc.signal("SIGSTOP");
+    },
+    resume() {
+      proc.signal("SIGCONT");
+    },
     async stop() {
+      proc.signal("SIGCONT");
       await proc.stop();
       // The datastores hold only what the test wrote; the log stays for a post-mortem.
       await rm(join(dir, "datastores"), { recursive: true, force: true });

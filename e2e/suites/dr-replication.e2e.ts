@@ -1,0 +1,267 @@
+// Disaster recovery, part 1, against real components: two vcsims (protected
+// and recovery site), filesystem vaults at each site, Lifeboat installed with
+// Helm. A ProtectedServer replicates a VM holding 256 MiB of mixed data with a
+// 1-minute RPO target; the suite writes guest data between cycles, checks
+// every kept point byte for byte, runs drills on test networks, and breaks
+// things (a killed worker, a reset of change tracking, a frozen vCenter).
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
+import { randomBytes } from "node:crypto";
+import { recoveryPointName } from "../../operator/src/controllers/backup-vault-controller.js";
+import { WORKER_LABELS } from "../../operator/src/workloads/worker-job.js";
+import {
+  apply, betweenCycles, condition, firstDisk, getObject, hashFile, lifeboatCli, metricValue, MiB, mixedData, nextSucceededCycle, operatorMetrics, patchSpec, psStatus, sha256, startSites,
+  RECOVERY_NETWORK, SOURCE_NETWORK, TEST_NETWORK, vmByName, type DrSites, type PsStatus,
+} from "../support/dr.js";
+import { eventually } from "../support/testbed.js";
+import { waitForCondition } from "../support/lifeboat.js";
+
+jest.setTimeout(900_000);
+
+const DATA = Number(process.env.LIFEBOAT_E2E_DISK_MIB ?? 256) * MiB;
+let s: DrSites;
+let vm: string;
+let diskKey: number;
+/** The disk's content as the test wrote it: a list of (time written, content up to DATA). */
+const history: { at: number; content: Buffer }[] = [];
+/** RPO samples taken in normal operation (no injected fault): [rpoSeconds, learnedCycleSeconds]. */
+const rpoSamples: { rpo: number; learned: number; cycle: string | undefined }[] = [];
+let sampling = false;
+/** A flow-control window of the whole day (but its last minute), at `mib` MiB/s. */
+const ALL_DAY = (mib: number) => ({ days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start: "00:00", end: "23:59", bandwidth: `${mib}Mi` });
+let sampler: NodeJS.Timeout | undefined;
+
+async function write(offset: number, data: Buffer): Promise<void> {
+  const before = history.at(-1)?.content ?? Buffer.alloc(DATA);
+  const content = Buffer.from(before);
+  data.copy(content, offset);
+  await s.protectedSim.writeDisk(vm, diskKey, offset, data);
+  history.push({ at: Date.now(), content });
+}
+
+/** The disk content at a point's time: the newest write before it. */
+function contentAt(time: string): Buffer {
+  const t = Date.parse(time);
+  const before = history.filter((h) => h.at <= t);
+  const last = before.at(-1);
+  if (!last) throw new Error(`no content recorded before ${time}`);
+  return last.content;
+}
+
+beforeAll(async () => {
+  s = await startSites({ vms: 1, prefix: "dr1" });
+  [vm = ""] = s.vms;
+  diskKey = (await firstDisk(s.protectedSim, vm)).key;
+  await write(0, mixedData(DATA, 1));
+  // The first, full cycle is slowed down (24 MiB/s) so that its stage and progress can be seen.
+  await patchSpec(s, "Gateway", "protected-site", { flowControl: [ALL_DAY(24)] });
+  await apply(s, "ProtectedServer", "db", {
+    sitePairRef: { name: "pair" },
+    source: { vmName: vm },
+    replication: { crashConsistentIntervalMinutes: 1, retention: { keepAllForMinutes: 4, recoveryPointIntervalHours: 1, keepIntervalPointsForHours: 24 } },
+  });
+  sampler = setInterval(() => {
+    if (!sampling) return;
+    void psStatus(s, "db").then((st) => {
+      if (sampling && st.rpoSeconds !== undefined) rpoSamples.push({ rpo: st.rpoSeconds, learned: st.learnedCycleSeconds ?? 0, cycle: st.lastCycle?.id });
+    }).catch(() => undefined);
+  }, 5_000);
+});
+
+afterAll(async () => {
+  clearInterval(sampler);
+  await (s as DrSites | undefined)?.stop();
+});
+
+describe("replication of a protected server between two vSphere sites", () => {
+  it("goes Initializing → FullReplication → RealTimeReplication, with progress in status", async () => {
+    const stages = new Set<string>();
+    let progress: PsStatus["currentCycle"];
+    const st = await eventually("RealTimeReplication", async () => {
+      const now = await psStatus(s, "db");
+      if (now.stage) stages.add(now.stage);
+      if (now.currentCycle?.bytesTotal) progress = now.currentCycle;
+      return now.stage === "RealTimeReplication" ? now : undefined;
+    }, 300_000);
+    sampling = true;
+    await patchSpec(s, "Gateway", "protected-site", { flowControl: [] });
+    expect(stages.has("FullReplication")).toBe(true);
+    expect(progress?.bytesTotal).toBeGreaterThan(0);
+    expect(condition(st, "InitialSyncComplete")?.status).toBe("True");
+    expect(condition(st, "Ready")?.status).toBe("True");
+    // The first cycle reads the allocated areas only: 3/4 of the data, never the 10 GiB disk.
+    expect(st.lastCycle?.bytesRead).toBeGreaterThanOrEqual((3 * DATA) / 4);
+    expect(st.lastCycle?.bytesRead).toBeLessThanOrEqual(DATA);
+  });
+
+  it("reads about 8 MiB in the cycle after 8 MiB of guest writes", async () => {
+    const before = await betweenCycles(s, "db");
+    await write(40 * MiB, randomBytes(8 * MiB));
+    const cycle = await nextSucceededCycle(s, "db", before.lastCycle?.id);
+    expect(cycle.bytesRead).toBe(8 * MiB);
+    expect(cycle.bytesTransferred).toBeGreaterThan(7 * MiB);
+    expect(cycle.bytesTransferred).toBeLessThan(9 * MiB);
+  });
+
+  it("a drill brings up the chosen point on the test network only while points keep arriving, and cleaning leaves nothing", async () => {
+    const before = await psStatus(s, "db");
+    await apply(s, "RecoveryDrill", "drill-1", { protectedServerRef: { name: "db" } });
+    await waitForCondition("RecoveryDrill", s.ns, "drill-1", "Ready", "True", "Running", 300_000);
+    const drill = (await getObject<{ status: { vmName: string; vmMoRef: string; pointTime: string; pointID: string; createdObjects: { moRef: string }[] } }>(s, "RecoveryDrill", "drill-1")).status;
+    expect(drill.createdObjects.map((o) => o.moRef)).toEqual([drill.vmMoRef]);
+    const [copy] = await vmByName(s.recoveryClient, drill.vmName);
+    expect(copy?.ref.value).toBe(drill.vmMoRef);
+    expect(copy?.annotation).toContain("drill");
+    // Every NIC is on the test network.
+    const networks = await Promise.all((copy?.nics ?? []).map(async (n) => n.networkName ?? (await s.recoveryClient.inventory()).networks.find((x) => x.portgroupKey === n.portgroupKey)?.name));
+    expect(networks.length).toBeGreaterThan(0);
+    for (const n of networks) expect(n).toBe(TEST_NETWORK);
+    // Its disk is the chosen point's content.
+    const disk = await firstDisk(s.recoverySim, drill.vmName);
+    expect(await hashFile(disk.flatPath, DATA)).toBe(sha256(contentAt(drill.pointTime)));
+    // Replication went on meanwhile.
+    await nextSucceededCycle(s, "db", before.lastCycle?.id);
+    expect((await psStatus(s, "db")).pinnedPoints).toContain(drill.pointID);
+
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "recoverydrills", name: "drill-1" });
+    await eventually("the drill to be cleaned", async () => {
+      try {
+        await getObject(s, "RecoveryDrill", "drill-1");
+        return undefined;
+      } catch {
+        return true;
+      }
+    }, 120_000);
+    expect(await vmByName(s.recoveryClient, drill.vmName)).toHaveLength(0);
+  });
+
+  it("refuses a drill whose VM has a NIC without a test network, naming the NIC, and makes nothing", async () => {
+    await patchSpec(s, "SitePair", "pair", { networkMappings: [{ source: SOURCE_NETWORK, recovery: RECOVERY_NETWORK }] });
+    await apply(s, "RecoveryDrill", "drill-unmapped", { protectedServerRef: { name: "db" } });
+    const refused = await waitForCondition("RecoveryDrill", s.ns, "drill-unmapped", "Ready", "False", "UnmappedNetwork", 60_000);
+    expect(refused.message).toContain(`NIC 1 (network "${SOURCE_NETWORK}") has no test network`);
+    const drill = (await getObject<{ status: { job?: string; phase?: string } }>(s, "RecoveryDrill", "drill-unmapped")).status;
+    expect(drill.job).toBeUndefined();
+    expect(drill.phase).toBe("Pending");
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "recoverydrills", name: "drill-unmapped" });
+    await patchSpec(s, "SitePair", "pair", { networkMappings: [{ source: SOURCE_NETWORK, recovery: RECOVERY_NETWORK, test: TEST_NETWORK }] });
+  });
+
+  it("keeps exactly what the retention rules say, and a point pinned by a drill survives", async () => {
+    // Pin the oldest point with a drill, then wait until points fall out of the 4-minute keep-all window.
+    const points = async () => (await lifeboatCli(["vault", "ls", "--json", "--repo", join(s.workDir, "recovery-vault")], s.forwardKey));
+    const first = JSON.parse((await points()).stdout) as { id: string; time: string; labels: Record<string, string> }[];
+    const oldest = first.filter((p) => p.labels.protectedServer === "db").sort((a, b) => a.time.localeCompare(b.time))[0];
+    expect(oldest).toBeDefined();
+    const rpName = recoveryPointName({ id: oldest?.id ?? "", labels: { vm } } as never);
+    await apply(s, "RecoveryDrill", "pin", { protectedServerRef: { name: "db" }, recoveryPoint: rpName, powerOn: false });
+    await waitForCondition("RecoveryDrill", s.ns, "pin", "Ready", "True", "Running", 300_000);
+    // Wait until the pinned point is well past the 4-minute keep-all window, and cycles have judged the points after it.
+    await eventually("the oldest point to age past the keep-all window", () => Promise.resolve(Date.now() - Date.parse(oldest?.time ?? "") > 8 * 60_000 ? true : undefined), 900_000);
+    await nextSucceededCycle(s, "db", (await psStatus(s, "db")).lastCycle?.id);
+    const kept = (JSON.parse((await points()).stdout) as { id: string; time: string; labels: Record<string, string> }[]).filter((p) => p.labels.protectedServer === "db");
+    const made = metricValue(await operatorMetrics(), "lifeboat_replication_cycles_total", { namespace: s.ns, protected_server: "db", direction: "forward", result: "Succeeded" }) ?? 0;
+    expect(kept.length).toBeLessThan(made);
+    // Points older than the window (and judged since): the pinned one, and at most one per clock hour, its newest.
+    const now = Date.now();
+    const old = kept.filter((p) => now - Date.parse(p.time) > 6 * 60_000 && p.id !== oldest?.id);
+    const hours = new Map<number, number>();
+    for (const p of old) hours.set(Math.floor(Date.parse(p.time) / 3_600_000), (hours.get(Math.floor(Date.parse(p.time) / 3_600_000)) ?? 0) + 1);
+    for (const count of hours.values()) expect(count).toBe(1);
+    expect(kept.map((p) => p.id)).toContain(oldest?.id);
+    // The points of the last minutes are all there (one a minute).
+    expect(kept.filter((p) => now - Date.parse(p.time) < 3.5 * 60_000).length).toBeGreaterThanOrEqual(2);
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "recoverydrills", name: "pin" });
+  });
+
+  it("keeps rpoSeconds under the interval plus a cycle's time over 10 cycles, and exports the RPO and its target", async () => {
+    expect(sampling).toBe(true);
+    await eventually("10 cycles sampled", () => Promise.resolve(new Set(rpoSamples.map((r) => r.cycle)).size >= 11 ? true : undefined), 900_000);
+    sampling = false;
+    const worst = Math.max(...rpoSamples.map((r) => r.rpo - r.learned));
+    expect(worst).toBeLessThan(60 + 10);
+    const metrics = await operatorMetrics();
+    const rpo = metricValue(metrics, "lifeboat_protected_server_rpo_seconds", { namespace: s.ns, protected_server: "db" });
+    expect(rpo).toBeDefined();
+    expect(rpo).toBeLessThan(120);
+    expect(metricValue(metrics, "lifeboat_protected_server_rpo_target_seconds", { namespace: s.ns, protected_server: "db" })).toBe(60);
+  });
+
+  it("every kept point restores byte-identical to the disk at its moment", async () => {
+    const list = (JSON.parse((await lifeboatCli(["vault", "ls", "--json", "--repo", join(s.workDir, "recovery-vault")], s.forwardKey)).stdout) as { id: string; time: string; labels: Record<string, string> }[]).filter((p) => p.labels.protectedServer === "db");
+    expect(list.length).toBeGreaterThan(3);
+    const out = join(s.workDir, "restored");
+    await mkdir(out, { recursive: true });
+    for (const p of list) {
+      const file = join(out, `${p.id}.raw`);
+      const r = await lifeboatCli(["vault", "restore", "--repo", join(s.workDir, "recovery-vault"), p.id, "--disk", `${diskKey}=${file}`], s.forwardKey);
+      expect(r.code).toBe(0);
+      expect(await hashFile(file, DATA)).toBe(sha256(contentAt(p.time)));
+      await rm(file, { force: true });
+    }
+  });
+
+  it("after a worker is killed mid-cycle, the next cycle succeeds, the vault checks clean and no snapshot is left", async () => {
+    // Slow the cycles down so one can be caught mid-transfer.
+    await patchSpec(s, "Gateway", "protected-site", { flowControl: [ALL_DAY(4)] });
+    const before = await betweenCycles(s, "db", 5_000);
+    await write(100 * MiB, randomBytes(48 * MiB));
+    const running = await eventually("a cycle transferring", async () => {
+      const st = await psStatus(s, "db");
+      return st.currentCycle?.bytesDone && st.currentCycle.bytesDone > 4 * MiB ? st.currentCycle : undefined;
+    }, 180_000);
+    const pods = await s.core.listNamespacedPod({ namespace: s.ns, labelSelector: `${WORKER_LABELS.component}=worker` });
+    const pod = pods.items.find((p) => p.status?.phase === "Running" && p.metadata?.labels?.["job-name"]?.includes(running.id ?? "---"));
+    const pid = Number(pod?.status?.containerStatuses?.[0]?.containerID?.replace("local-process://", ""));
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, "SIGKILL");
+    await patchSpec(s, "Gateway", "protected-site", { flowControl: [] });
+    const cycle = await nextSucceededCycle(s, "db", before.lastCycle?.id, 300_000);
+    expect(cycle.result).toBe("Succeeded");
+    const check = await lifeboatCli(["vault", "check", "--read-data", "--repo", join(s.workDir, "recovery-vault")], s.forwardKey);
+    expect(check.code).toBe(0);
+    const [source] = await vmByName(s.protectedClient, vm);
+    expect(await s.protectedClient.listSnapshots(source?.ref ?? { type: "VirtualMachine", value: "" })).toHaveLength(0);
+  });
+
+  it("a rejected changeId makes a checksum resync that says so, reads the allocated areas and stores little", async () => {
+    await patchSpec(s, "Gateway", "protected-site", { flowControl: [ALL_DAY(16)] });
+    const before = await betweenCycles(s, "db", 5_000);
+    const [source] = await vmByName(s.protectedClient, vm);
+    const ref = source?.ref ?? { type: "VirtualMachine", value: "" };
+    // Resetting change tracking invalidates every changeId vCenter gave out.
+    await s.protectedClient.setChangeTracking(ref, false);
+    await s.protectedClient.setChangeTracking(ref, true);
+    const during = await waitForCondition("ProtectedServer", s.ns, "db", "ResyncRequired", "True", undefined, 180_000);
+    expect(["ChangeIdRejected", "ChangeTrackingReset"]).toContain(during.reason);
+    await patchSpec(s, "Gateway", "protected-site", { flowControl: [] });
+    const cycle = await nextSucceededCycle(s, "db", before.lastCycle?.id, 300_000);
+    expect(cycle.resync).toBe(during.reason);
+    expect(cycle.bytesRead).toBeGreaterThanOrEqual((3 * DATA) / 4);
+    expect(cycle.bytesTransferred).toBeLessThan(2 * MiB);
+    await waitForCondition("ProtectedServer", s.ns, "db", "ResyncRequired", "False", "ResyncCompleted", 60_000);
+    const after = await nextSucceededCycle(s, "db", cycle.id);
+    expect(after.resync).toBeUndefined();
+  });
+
+  it("pauses with a reason while the protected vCenter does not answer, and resumes on its own", async () => {
+    const before = await psStatus(s, "db");
+    s.protectedSim.pause();
+    try {
+      const paused = await eventually("Paused", async () => {
+        const st = await psStatus(s, "db");
+        return st.stage === "Paused" ? st : undefined;
+      }, 240_000);
+      const replicating = condition(paused, "Replicating");
+      expect(replicating?.status).toBe("False");
+      expect(replicating?.reason).toMatch(/Unreachable|VCenterNotConnected|VCenterUnreachable/);
+      await new Promise((r) => setTimeout(r, Math.max(0, 120_000 - 60_000)));
+    } finally {
+      s.protectedSim.resume();
+    }
+    const resumed = await nextSucceededCycle(s, "db", before.lastCycle?.id, 300_000);
+    expect(resumed.result).toBe("Succeeded");
+    await eventually("RealTimeReplication again", async () => ((await psStatus(s, "db")).stage === "RealTimeReplication" ? true : undefined), 120_000);
+  });
+});
