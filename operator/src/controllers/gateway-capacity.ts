@@ -6,7 +6,7 @@ import { labelValue, WORKER_LABELS, workerCpu } from "../workloads/worker-job.js
 import { FairQueue } from "./replication-schedule.js";
 
 /** True once a Job has finished, either way: it no longer holds a worker slot. */
-function jobFinished(job: k8s.V1Job): boolean {
+export function jobFinished(job: k8s.V1Job): boolean {
   return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
 }
 

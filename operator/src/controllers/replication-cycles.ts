@@ -21,6 +21,7 @@ import type { VmIdentity } from "./dr-vsphere.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { DEFAULT_RETENTION, judgeReplicationPoints, type ReplicationRetention } from "./replication-retention.js";
 import { learnCycleSeconds, nextCycle } from "./replication-schedule.js";
+import { jobFinished } from "./gateway-capacity.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type Cycle = NonNullable<Status["currentCycle"]>;
@@ -183,7 +184,12 @@ export class ReplicationCycles {
     return this.failed(ps, line, cur, outcome.reason, outcome.message, outcome.finishedAt, ctx);
   }
 
-  /** Makes a cycle Job status lost track of the current cycle again (never a second cycle beside it). */
+  /**
+   * Makes a running cycle Job status lost track of (the status write after
+   * creating it was lost) the current cycle again, never a second cycle
+   * beside it. Only running Jobs: a finished one left from an earlier round
+   * is not this direction's cycle any more.
+   */
   private async adopt(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext): Promise<void> {
     const status = (ps.status ??= {});
     const ns = ps.metadata.namespace ?? "";
@@ -191,7 +197,7 @@ export class ReplicationCycles {
     const last = status.lastCycle?.id ?? "";
     const orphan = jobs.items
       .map((j) => ({ job: j, id: j.metadata?.labels?.[CYCLE_LABELS.cycle] ?? "" }))
-      .filter((j) => j.id > last && !j.job.metadata?.deletionTimestamp)
+      .filter((j) => j.id > last && !j.job.metadata?.deletionTimestamp && !jobFinished(j.job))
       .sort((a, b) => a.id.localeCompare(b.id))
       .at(-1);
     if (!orphan) return;

@@ -89,6 +89,7 @@ export function switchDirection(status: Status, direction: "Forward" | "Reverse"
   if (status.direction === direction) return;
   status.direction = direction;
   delete status.currentCycle;
+  delete status.lastCycle;
   delete status.lastRecoveryPointTime;
   delete status.lastAppConsistentPointTime;
   delete status.nextCycleTime;
