@@ -7,7 +7,7 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
-import { controllerRef, isConflict, type Kube, type WithKind } from "../runtime/kube.js";
+import { controllerRef, isConflict, isNotFound, type Kube, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type BackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
 import { labelValue, lastExitCode, secretEnvFor, shortHash, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { REPLICATION_LINEAGE, lineageLabels, type Direction } from "./dr-points.js";
@@ -22,11 +22,6 @@ export const DR_JOB_LABELS = {
 
 /** Retries of a DR worker after a killed pod; it resumes from what the vault and vCenter hold. */
 const DR_WORKER_RETRIES = 3;
-
-/** A cycle id from its start time, e.g. 20261201t120000z. */
-export function cycleIdFor(start: Date): string {
-  return start.toISOString().replace(/\.\d+Z$/, "Z").replace(/[-:]/g, "").toLowerCase();
-}
 
 /** The Job of one step of a server's DR work (a cycle, a seed, a restore); at most 63 characters. */
 export function drJobName(owner: { metadata: { name?: string; namespace?: string; uid?: string } }, step: string): string {
@@ -190,7 +185,7 @@ export async function jobOutcome(kube: Kube, namespace: string, name: string, wi
   try {
     job = await kube.batch.readNamespacedJob({ name, namespace });
   } catch (err) {
-    if (err instanceof Error && "code" in err && (err as { code: number }).code === 404) return { state: "Missing" };
+    if (isNotFound(err)) return { state: "Missing" };
     throw new Error(`Could not read worker Job ${namespace}/${name}`, { cause: err });
   }
   const cond = (type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === "True");
@@ -217,6 +212,6 @@ export async function deleteJob(kube: Kube, namespace: string, name: string): Pr
   try {
     await kube.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" });
   } catch (err) {
-    if (!(err instanceof Error && "code" in err && (err as { code: number }).code === 404)) throw new Error(`Could not delete worker Job ${namespace}/${name}`, { cause: err });
+    if (!isNotFound(err)) throw new Error(`Could not delete worker Job ${namespace}/${name}`, { cause: err });
   }
 }

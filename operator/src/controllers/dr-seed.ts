@@ -10,7 +10,7 @@
  */
 import { describe } from "../runtime/errors.js";
 import { shortHash } from "../workloads/worker-job.js";
-import { createSeedJob, drJobName, jobOutcome } from "./dr-jobs.js";
+import { createSeedJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
 import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js";
 import { lineagePoints, orderedPointDisks, pointNetworks, pointOfRun, type Direction } from "./dr-points.js";
 import { findKnownVm, orderedVmDisks, type VmIdentity } from "./dr-vsphere.js";
@@ -22,14 +22,16 @@ import type { VirtualMachine } from "../vsphere/index.js";
 const STEP_POLL_MS = 3_000;
 const WAIT_POLL_MS = 15_000;
 
-/** A seed's run id: unique per server, direction and attempt (the worker's run ids are at most 63 plain characters). */
-export function seedRunId(ps: ProtectedServer, direction: Direction, attempt: number): string {
-  return `seed-${direction}-${attempt}-${shortHash(ps.metadata.uid ?? "", direction, String(attempt))}`;
+/** A seed's run id: unique per server, direction, failover round and attempt (the worker's run ids are at most 63 plain characters). */
+export function seedRunId(ps: ProtectedServer, direction: Direction, round: string, attempt: number): string {
+  return `seed-${direction}-${round}-${attempt}-${shortHash(ps.metadata.uid ?? "", direction, round, String(attempt))}`;
 }
 
 /** What a seed is asked to build, and what it built. */
 export interface SeedRequest {
   readonly direction: Direction;
+  /** The failover round (roundOf) and attempt: a seed of another round is another seed. */
+  readonly round: string;
   readonly attempt: number;
   /** The vault the seed writes (at the site the chain replicates to) and the vault whose point it copies. */
   readonly site: "protected" | "recovery";
@@ -64,17 +66,26 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
     return { state: "waiting", reason: p?.reason ?? "SiteNotReady", message: `waiting for the ${dest.name} site: ${p?.message ?? ""}`, after: WAIT_POLL_MS };
   }
   if (!source.vault.ok) return { state: "waiting", reason: source.vault.problem.reason, message: `waiting for the ${source.name} site's vault: ${source.vault.problem.message}`, after: WAIT_POLL_MS };
-  const runId = seedRunId(ps, req.direction, req.attempt);
-  const done = pointOfRun(await lineagePoints(ctx.kube, at.vault, ps, req.direction), ps, req.direction, runId);
-  if (done) return { state: "done", pointId: done.id, transferredBytes: Number(done.labels.transferredBytes ?? 0), time: done.time };
-
-  const name = drJobName(ps, `seed-${req.direction}-${req.attempt}`);
+  const runId = seedRunId(ps, req.direction, req.round, req.attempt);
+  const name = drJobName(ps, `seed-${req.direction}-${req.round}-${req.attempt}`);
+  // The Job first: the vault is listed only once it has ended (or is not there), not at every poll.
   const outcome = await jobOutcome(ctx.kube, ns, name);
   if (outcome.state === "Running") {
     const p = outcome.progress;
     return { state: "waiting", reason: "Seeding", message: `worker ${name} builds the ${req.direction} chain's first point${p ? ` (${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))} %)` : ""}`, after: STEP_POLL_MS };
   }
-  if (outcome.state === "Failed") return { state: "waiting", reason: outcome.reason, message: `${outcome.message}; set spec.resumeRequest to a new value to try again`, after: 60_000 };
+  const done = pointOfRun(await lineagePoints(ctx.kube, at.vault, ps, req.direction), ps, req.direction, runId);
+  if (done) return { state: "done", pointId: done.id, transferredBytes: Number(done.labels.transferredBytes ?? 0), time: done.time };
+  if (outcome.state === "Failed") {
+    const status = (ps.status ??= {});
+    if (!ps.spec.resumeRequest || ps.spec.resumeRequest === status.handledResumeRequest) {
+      return { state: "waiting", reason: outcome.reason, message: `${outcome.message}; fix the cause and set spec.resumeRequest to a new value to try again`, after: 60_000 };
+    }
+    // A new try under the same name and run id: nothing was committed, and the worker starts clean.
+    await deleteJob(ctx.kube, ns, name);
+    status.handledResumeRequest = ps.spec.resumeRequest;
+    return { state: "waiting", reason: "Seeding", message: `trying the seed again`, after: STEP_POLL_MS };
+  }
   if (outcome.state === "Succeeded") return { state: "waiting", reason: "PointNotFound", message: `seed worker ${name} finished but the vault holds no point of run ${runId}`, after: WAIT_POLL_MS };
 
   // Not started yet: pair the disks.

@@ -98,15 +98,20 @@ export async function captureBaseline(client: VsphereClient, vm: VirtualMachine)
 
 /**
  * Deletes a VM DR created (powering it off first) and confirms with a lookup
- * that it is gone. Resolves true when no such VM exists any more.
+ * that it is gone. Resolves true when no such VM exists any more. A VM whose
+ * annotation does not carry `marker` (the restore id DR wrote into it) is
+ * never deleted: a MoRef alone could name another VM after a re-registration.
  */
-export async function destroyCreatedVm(client: VsphereClient, moRef: string): Promise<boolean> {
+export async function destroyCreatedVm(client: VsphereClient, moRef: string, marker: string): Promise<boolean> {
   let vm: VirtualMachine;
   try {
     vm = await client.getVm(vmRef(moRef));
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return true;
     throw err;
+  }
+  if (!(vm.annotation ?? "").includes(marker)) {
+    throw new Error(`VM ${vm.name} (${moRef}) does not carry Lifeboat's marker ${marker}; Lifeboat deletes only the VMs it made`);
   }
   if (vm.powerState !== "poweredOff") await client.powerOff(vm.ref);
   await client.destroyVm(vm.ref);

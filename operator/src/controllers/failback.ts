@@ -6,19 +6,20 @@
  * original, overwritten in place, or a new VM), its CBT baseline captured,
  * the forward chain seeded from the recovered VM's disks so forward
  * replication resumes without a full resync, and it is powered on while the
- * recovered VM stays fenced. Every step is recorded before its effect and
- * every effect is idempotent, so an operator killed at any moment completes
- * the failback exactly once.
+ * recovered VM stays fenced. One step runs per reconcile, so each step's
+ * record is in status before the next step's effect, and every effect is
+ * idempotent, so an operator killed at any moment completes the failback
+ * exactly once.
  */
 import type { ProtectedServer } from "../api/generated/types.js";
 import { describe } from "../runtime/errors.js";
 import { isoSeconds } from "../util/time.js";
-import { createServerRestoreJob, drJobName, jobOutcome } from "./dr-jobs.js";
+import { createServerRestoreJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
 import { siteClient, siteProblem, usable, vmNameWithin80, type DrContext } from "./dr-context.js";
 import { lineagePoints, pointNetworks } from "./dr-points.js";
 import { runSeed } from "./dr-seed.js";
 import { captureBaseline, fence, findKnownVm, identityOf, shutDown, unfence, vmsMarked } from "./dr-vsphere.js";
-import { restoreIdOf } from "./failover.js";
+import { NEXT_STEP_MS, restoreIdOf, roundOf } from "./failover.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import type { ReplicationCycles } from "./replication-cycles.js";
 import { reverseLine } from "./reverse-replication.js";
@@ -41,12 +42,10 @@ export class Failback {
       await ctx.events.record(ps, "Normal", "FailbackStarted", "failing back to the protected site");
     }
     if (!status.reverse?.seedPointID) return this.waiting(dr, fb, "ReverseNotSeeded", "failback needs reverse replication to have started (its seed point)");
-    for (let i = 0; i < 10; i++) {
-      const before = fb.step;
-      const wait = await this.step(dr, fb);
-      if (wait !== undefined) return wait;
-      if (fb.step === before) break;
-    }
+    const before = fb.step;
+    const wait = await this.step(dr, fb);
+    if (wait !== undefined) return wait;
+    if (fb.step !== before) return NEXT_STEP_MS;
     return fb.step === "Done" ? 60_000 : STEP_POLL_MS;
   }
 
@@ -81,7 +80,7 @@ export class Failback {
     if (!id) {
       await this.cycles.follow(ps, line, ctx, dr.pins);
       if (status.currentCycle) return STEP_POLL_MS;
-      const started = await this.cycles.start(ps, line, ctx, false);
+      const started = await this.cycles.start(ps, line, ctx, false, new Date(fb.requestTime ?? Date.now()));
       if ("waiting" in started) return this.waiting(dr, fb, "WaitingForGateway", started.waiting);
       fb[which] = started.started;
       return STEP_POLL_MS;
@@ -123,8 +122,9 @@ export class Failback {
     const site = usable(dr.protectedSite, need);
     if (!site) return this.waiting(dr, fb, siteProblem(dr.protectedSite, need)?.reason ?? "SiteNotReady", `waiting for the protected site: ${siteProblem(dr.protectedSite, need)?.message ?? ""}`);
     const inPlace = ps.spec.reverseInPlace ?? false;
-    const attempt = ps.status?.failover?.attempt ?? 1;
-    const restoreId = restoreIdOf(ps, "failback", attempt);
+    const fo = ps.status?.failover;
+    const attempt = fo?.attempt ?? 1;
+    const restoreId = restoreIdOf(ps, "failback", roundOf(fo), attempt);
     const vmName = inPlace ? (ps.status?.source?.name ?? ps.spec.source.vmName ?? "") : vmNameWithin80(ps.spec.source.vmName ?? ps.metadata.name ?? "server", "-failback");
     if (!fb.job) {
       const point = (await lineagePoints(ctx.kube, site.vault, ps, "reverse")).find((p) => p.id === fb.pointID);
@@ -139,7 +139,7 @@ export class Failback {
       }
       const nets = planNetworks(pair, pointNetworks(point), "back");
       if (nets.unmapped.length > 0) return this.waiting(dr, fb, "UnmappedNetwork", unmappedMessage(pair, nets.unmapped, "back"));
-      const job = drJobName(ps, `failback-${attempt}`);
+      const job = drJobName(ps, `failback-${roundOf(fo)}-${attempt}`);
       await createServerRestoreJob(ctx.kube, ps, job, point.id, site, {
           datastore: pair.spec.source.datastore ?? "",
           ...(pair.spec.source.datacenter ? { datacenter: pair.spec.source.datacenter } : {}),
@@ -152,6 +152,7 @@ export class Failback {
           restoreId,
       });
       fb.job = job;
+      if (!target) fb.restoreId = restoreId;
       return STEP_POLL_MS;
     }
     const outcome = await jobOutcome(ctx.kube, ns, fb.job, false);
@@ -160,7 +161,17 @@ export class Failback {
       delete fb.job;
       return STEP_POLL_MS;
     }
-    if (outcome.state === "Failed") return this.waiting(dr, fb, outcome.reason, `${outcome.message}; fix the cause and set spec.resumeRequest to a new value`, 60_000);
+    if (outcome.state === "Failed") {
+      const status = (ps.status ??= {});
+      if (!ps.spec.resumeRequest || ps.spec.resumeRequest === status.handledResumeRequest) {
+        return this.waiting(dr, fb, outcome.reason, `${outcome.message}; fix the cause and set spec.resumeRequest to a new value to try again`, 60_000);
+      }
+      // A new try with the same Job name and restore id: the worker replaces what the failed one left.
+      await deleteJob(ctx.kube, ns, fb.job);
+      delete fb.job;
+      status.handledResumeRequest = ps.spec.resumeRequest;
+      return STEP_POLL_MS;
+    }
     const client = await siteClient(dr, dr.protectedSite);
     const vm = inPlace ? await findKnownVm(client, ps.status?.source ?? { name: ps.spec.source.vmName }) : (await vmsMarked(client, vmName, restoreId))[0];
     if (!vm) return this.waiting(dr, fb, "VMNotFound", `the failback restore finished but its VM "${vmName}" is not found`);
@@ -184,6 +195,7 @@ export class Failback {
     const fo = ps.status?.failover;
     const seed = await runSeed(dr, {
       direction: "forward",
+      round: roundOf(fo),
       attempt: fo?.attempt ?? 1,
       site: "recovery",
       sourceSite: "protected",

@@ -5,11 +5,13 @@
  * shutdown, one more cycle of the stopped VM: no data loss); otherwise the
  * newest point, with the data at risk said. Before commit the point can be
  * changed (the recovered VM is replaced); commit makes it final and fences
- * the original server. Each step is recorded in status before its effect is
- * made and every effect is idempotent (deterministic Job names, VMs marked
- * with the restore id), so an operator killed at any moment never makes a
- * second VM.
+ * the original server. One step runs per reconcile, so each step's record is
+ * in status before the next step's effect, and every effect is idempotent
+ * (Job names and restore ids are deterministic per failover round and
+ * attempt, and VMs carry their restore id), so an operator killed at any
+ * moment never makes a second VM.
  */
+import type { ProtectedServer } from "../api/generated/types.js";
 import { POINT_CHOICES } from "../api/protected-server.js";
 import { isoSeconds } from "../util/time.js";
 import { describe } from "../runtime/errors.js";
@@ -21,16 +23,28 @@ import { captureBaseline, destroyCreatedVm, fence, findKnownVm, identityOf, shut
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import type { ReplicationCycles, ReplicationLine } from "./replication-cycles.js";
 
-type Status = NonNullable<import("../api/generated/types.js").ProtectedServer["status"]>;
+type Status = NonNullable<ProtectedServer["status"]>;
 export type FailoverStatus = NonNullable<Status["failover"]>;
 
 /** How often a step that waits for something outside (a worker, a site coming back) looks again. */
 const STEP_POLL_MS = 3_000;
 const WAIT_POLL_MS = 15_000;
+/** After a step moved on: the next runs in the next reconcile, once this one's record is written. */
+export const NEXT_STEP_MS = 200;
 
-/** The restore id written into the recovered VM's annotation: finds exactly that VM again. */
-export function restoreIdOf(ps: { metadata: { uid?: string } }, what: string, attempt: number): string {
-  return `lifeboat-${what}-${shortHash(ps.metadata.uid ?? "")}-${attempt}`;
+/** One failover round (a failover and what follows it: reverse replication, failback), named by when it was asked for. */
+export function roundOf(fo: { requestTime?: string | undefined } | undefined): string {
+  return shortHash(fo?.requestTime ?? "").slice(0, 6);
+}
+
+/** The restore id written into a VM DR makes: finds exactly that VM again, and no VM of another round or attempt. */
+export function restoreIdOf(ps: { metadata: { uid?: string } }, what: string, round: string, attempt: number): string {
+  return `lifeboat-${what}-${shortHash(ps.metadata.uid ?? "")}-${round}-${attempt}`;
+}
+
+/** The name of the recovered VM. */
+export function recoveredVmName(ps: ProtectedServer): string {
+  return ps.spec.recovery?.vmName ?? ps.spec.source.vmName ?? ps.metadata.name ?? "server";
 }
 
 export class Failover {
@@ -58,15 +72,13 @@ export class Failover {
     if (fo.step === "Failed") {
       const retry = ps.spec.resumeRequest && ps.spec.resumeRequest !== status.handledResumeRequest;
       if (!retry) return 60_000;
+      if (!(await this.retry(dr, fo))) return STEP_POLL_MS;
       status.handledResumeRequest = ps.spec.resumeRequest;
-      await this.retry(dr, fo);
     }
-    for (let i = 0; i < 10; i++) {
-      const before = fo.step;
-      const wait = await this.step(dr, fo, forward);
-      if (wait !== undefined) return wait;
-      if (fo.step === before) break;
-    }
+    const before = fo.step;
+    const wait = await this.step(dr, fo, forward);
+    if (wait !== undefined) return wait;
+    if (fo.step !== before) return NEXT_STEP_MS;
     if (fo.step === "Done" && ps.spec.commitFailover) return this.commit(dr, fo);
     return fo.step === "Done" ? 60_000 : STEP_POLL_MS;
   }
@@ -145,13 +157,17 @@ export class Failover {
   private async plannedCycle(dr: DrContext, fo: FailoverStatus, forward: ReplicationLine | undefined): Promise<number | undefined> {
     const { ps, ctx } = dr;
     const status = (ps.status ??= {});
-    if (!forward) return this.fallBack(dr, fo, "the protected site's objects are no longer usable");
+    if (!forward) {
+      const gone = siteProblem(dr.protectedSite, ["vcenter"]);
+      if (gone) return this.fallBack(dr, fo, `the protected site stopped answering: ${gone.message}`);
+      return this.waiting(dr, fo, "SiteNotReady", `the planned failover waits for the protected site's Gateway and the recovery site's vault: ${(siteProblem(dr.protectedSite, ["gateway"]) ?? siteProblem(dr.recoverySite, ["vault"]))?.message ?? ""}`);
+    }
     const which = fo.step === "FinalCycle" ? "finalCycle" : "lastCycle";
     const id = fo[which];
     if (!id) {
       await this.cycles.follow(ps, forward, ctx, dr.pins);
       if (status.currentCycle) return STEP_POLL_MS; // a scheduled cycle is running: let it end first
-      const started = await this.cycles.start(ps, forward, ctx, false);
+      const started = await this.cycles.start(ps, forward, ctx, false, new Date(fo.requestTime ?? Date.now()));
       if ("waiting" in started) return this.waiting(dr, fo, "WaitingForGateway", `the ${which === "finalCycle" ? "last cycle before the shutdown" : "cycle of the stopped VM"} waits: ${started.waiting}`);
       fo[which] = started.started;
       return STEP_POLL_MS;
@@ -179,6 +195,11 @@ export class Failover {
       const client = await siteClient(dr, dr.protectedSite);
       const vm = await findKnownVm(client, ps.status?.source ?? { name: ps.spec.source.vmName });
       if (!vm) return await this.fallBack(dr, fo, "the protected VM is gone");
+      if (fo.sourceStopped === undefined) {
+        // Recorded before the shutdown, from the power state before it: a cancel powers on again exactly what the failover stopped.
+        fo.sourceStopped = vm.powerState !== "poweredOff";
+        return NEXT_STEP_MS;
+      }
       fo.sourceShutdown = await shutDown(client, vm);
       ctx.log.info({ vm: vm.name, how: fo.sourceShutdown }, "Stopped the protected VM for a planned failover");
       fo.step = "LastCycle";
@@ -202,9 +223,9 @@ export class Failover {
     const site = usable(dr.recoverySite, ["vcenter", "gateway", "vault"]);
     if (!site) return this.waiting(dr, fo, siteProblem(dr.recoverySite, ["vcenter", "gateway", "vault"])?.reason ?? "RecoverySiteNotReady", `waiting for the recovery site: ${siteProblem(dr.recoverySite, ["vcenter", "gateway", "vault"])?.message ?? ""}`);
     const attempt = fo.attempt ?? 1;
-    const job = drJobName(ps, `failover-${attempt}`);
-    const restoreId = restoreIdOf(ps, "failover", attempt);
-    const vmName = ps.spec.recovery?.vmName ?? ps.spec.source.vmName ?? ps.metadata.name ?? "server";
+    const job = drJobName(ps, `failover-${roundOf(fo)}-${attempt}`);
+    const restoreId = restoreIdOf(ps, "failover", roundOf(fo), attempt);
+    const vmName = recoveredVmName(ps);
     if (!fo.job) {
       const points = await lineagePoints(ctx.kube, site.vault, ps, "forward");
       const point = points.find((p) => p.id === fo.pointID);
@@ -227,6 +248,7 @@ export class Failover {
           restoreId,
       });
       fo.job = job;
+      fo.restoreId = restoreId;
       ctx.log.info({ job, point: point.id, vm: vmName }, "Started the failover restore");
       return STEP_POLL_MS;
     }
@@ -282,7 +304,7 @@ export class Failover {
    * is fenced (powered off, NICs disconnected) so the two can never both run.
    * Fencing waits for the protected site when it does not answer, and says so.
    */
-  private async commit(dr: DrContext, fo: FailoverStatus): Promise<number> {
+  async commit(dr: DrContext, fo: FailoverStatus): Promise<number> {
     const { ps, ctx } = dr;
     if (!fo.committed) {
       fo.committed = true;
@@ -318,14 +340,18 @@ export class Failover {
     const { ps, ctx } = dr;
     // "latest" a second time is refused (the FailedOver condition says so): the failover goes on with its point.
     if (choice === POINT_CHOICES.latest && fo.latestUsed) return undefined;
-    if (fo.job) await deleteJob(ctx.kube, ps.metadata.namespace ?? "", fo.job);
-    if (fo.vm?.moRef) {
-      const client = await siteClient(dr, dr.recoverySite);
-      const gone = await destroyCreatedVm(client, fo.vm.moRef);
-      if (!gone) return this.waiting(dr, fo, "ReplacingVM", `VM ${fo.vm.moRef} is still there after its deletion`);
-    }
+    const left = await this.stopRestore(dr, fo);
+    if (left) return this.waiting(dr, fo, "ReplacingVM", left);
     await ctx.events.record(ps, "Normal", "RecoveryPointChanged", `replacing the recovered VM (${fo.recoveryPoint ?? "none yet"}) with one from ${choice}`);
-    (ps.status ??= {}).failover = { requestTime: fo.requestTime, attempt: (fo.attempt ?? 1) + 1, latestUsed: fo.latestUsed, choice, step: "ChoosingPoint" };
+    (ps.status ??= {}).failover = {
+      requestTime: fo.requestTime,
+      attempt: (fo.attempt ?? 1) + 1,
+      latestUsed: fo.latestUsed,
+      choice,
+      step: "ChoosingPoint",
+      ...(fo.sourceStopped !== undefined ? { sourceStopped: fo.sourceStopped } : {}),
+      ...(fo.sourceShutdown ? { sourceShutdown: fo.sourceShutdown } : {}),
+    };
     return undefined;
   }
 
@@ -338,11 +364,12 @@ export class Failover {
     const { ps, ctx } = dr;
     const fo = ps.status?.failover;
     if (!fo) return true;
-    if (fo.job) await deleteJob(ctx.kube, ps.metadata.namespace ?? "", fo.job);
-    if (fo.vm?.moRef) {
-      if (!(await destroyCreatedVm(await siteClient(dr, dr.recoverySite), fo.vm.moRef))) return false;
+    const left = await this.stopRestore(dr, fo);
+    if (left) {
+      this.waiting(dr, fo, "Cancelling", left);
+      return false;
     }
-    if (fo.sourceShutdown && fo.sourceShutdown !== "alreadyOff") {
+    if (fo.sourceStopped) {
       const client = await siteClient(dr, dr.protectedSite);
       const vm = await findKnownVm(client, ps.status?.source ?? { name: ps.spec.source.vmName });
       if (vm && vm.powerState !== "poweredOn") await client.powerOn(vm.ref);
@@ -353,18 +380,43 @@ export class Failover {
   }
 
   /** Tries the restore again after it failed for good: what a failed attempt may have left is deleted first. */
-  private async retry(dr: DrContext, fo: FailoverStatus): Promise<void> {
+  private async retry(dr: DrContext, fo: FailoverStatus): Promise<boolean> {
     const { ps, ctx } = dr;
     const attempt = fo.attempt ?? 1;
-    if (fo.job) await deleteJob(ctx.kube, ps.metadata.namespace ?? "", fo.job);
-    const client = await siteClient(dr, dr.recoverySite);
-    const vmName = ps.spec.recovery?.vmName ?? ps.spec.source.vmName ?? ps.metadata.name ?? "server";
-    for (const vm of await vmsMarked(client, vmName, restoreIdOf(ps, "failover", attempt))) await destroyCreatedVm(client, vm.ref.value);
+    const left = await this.stopRestore(dr, fo);
+    if (left) {
+      this.waiting(dr, fo, "Retrying", left);
+      return false;
+    }
     delete fo.job;
     delete fo.vm;
     fo.attempt = attempt + 1;
     fo.step = fo.pointID ? "Restoring" : "ChoosingPoint";
     await ctx.events.record(ps, "Normal", "FailoverRetried", `trying the failover again (attempt ${fo.attempt})`);
+    return true;
+  }
+
+  /**
+   * Stops the failover's restore worker (and waits until its pod is gone, so
+   * it cannot make a VM after the lookup), then deletes the VMs carrying this
+   * attempt's restore id. Returns what is still left, or undefined once
+   * nothing of the attempt remains.
+   */
+  private async stopRestore(dr: DrContext, fo: FailoverStatus): Promise<string | undefined> {
+    const { ps, ctx } = dr;
+    const ns = ps.metadata.namespace ?? "";
+    if (fo.job) {
+      await deleteJob(ctx.kube, ns, fo.job);
+      const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${fo.job}` });
+      if (pods.items.length > 0) return `waiting for worker pod ${pods.items.map((p) => p.metadata?.name ?? "").join(", ")} to stop`;
+    }
+    if (!fo.restoreId) return undefined;
+    const client = await siteClient(dr, dr.recoverySite);
+    const made = [...(await vmsMarked(client, recoveredVmName(ps), fo.restoreId)).map((v) => v.ref.value), ...(fo.vm?.moRef ? [fo.vm.moRef] : [])];
+    for (const moRef of new Set(made)) {
+      if (!(await destroyCreatedVm(client, moRef, fo.restoreId))) return `VM ${moRef} is still there after its deletion`;
+    }
+    return undefined;
   }
 
   private waiting(dr: DrContext, fo: FailoverStatus, reason: string, message: string, after = WAIT_POLL_MS): number {

@@ -7,7 +7,9 @@ import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { resolveSites, siteClient, siteProblem, usable, type DrContext } from "./dr-context.js";
 import { lineagePoints } from "./dr-points.js";
+import { deleteJob, DR_JOB_LABELS } from "./dr-jobs.js";
 import { destroyCreatedVm, findKnownVm, identityOf } from "./dr-vsphere.js";
+import { labelValue } from "../workloads/worker-job.js";
 import { Failback } from "./failback.js";
 import { Failover } from "./failover.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -67,11 +69,12 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
           requeue = await this.failover.advance(dr, forwardLine(dr));
           break;
         case "ReverseReplicating":
-          requeue = await this.reverse.advance(dr);
+          requeue = (await this.finishFailover(dr)) ?? (await this.reverse.advance(dr));
           break;
         case "FailedBack":
           this.stopped(ps, ctx, "FailingBack", "replication is stopped: the server is failing back to the protected site");
-          requeue = await this.failback.advance(dr);
+          // A failback needs the reverse chain: when FailedBack came before it was seeded, it is seeded first.
+          requeue = (await this.finishFailover(dr)) ?? (status.reverse?.seedPointID ? await this.failback.advance(dr) : await this.reverse.advance(dr));
           break;
         default:
           requeue = await this.replicate(dr);
@@ -99,10 +102,28 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     return Promise.resolve(undefined);
   }
 
+  /**
+   * Reverse replication and failback start from a failover that is done,
+   * committed and whose original is fenced; until then (the user may set
+   * ReverseReplicating and commitFailover in one step) the failover goes on.
+   * Returns when to look again while it does, undefined once it is finished.
+   */
+  private async finishFailover(dr: DrContext): Promise<number | undefined> {
+    const fo = dr.ps.status?.failover;
+    if (fo?.step === "Done" && fo.committed && fo.fenced) return undefined;
+    this.stopped(dr.ps, dr.ctx, "FailoverNotDone", `reverse replication waits for the failover to be done, committed and the original fenced (now: ${fo?.step ?? "not started"}${fo?.committed ? ", committed" : ""}${fo?.fenced ? ", fenced" : ""})`);
+    return this.failover.advance(dr, forwardLine(dr));
+  }
+
   /** Forward replication, after undoing an uncommitted failover or finishing a failback. */
   private async replicate(dr: DrContext): Promise<number> {
     const { ps, ctx } = dr;
     const status = (ps.status ??= {});
+    if (status.failback && status.failback.step !== "Done") {
+      // Back to Replicating while a failback runs: it finishes first, or forward cycles would read the original it overwrites.
+      this.stopped(ps, ctx, "FailingBack", `forward replication resumes once the failback is done (now: ${status.failback.step ?? ""})`);
+      return this.failback.advance(dr);
+    }
     if (status.failback?.step === "Done") {
       const resumed = await this.resumeAfterFailback(dr);
       if (!resumed) return 15_000;
@@ -161,9 +182,9 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const status = (ps.status ??= {});
     const fb = status.failback ?? {};
     const fo = status.failover;
-    if (fo?.vm?.moRef) {
+    if (fo?.vm?.moRef && fo.restoreId) {
       try {
-        if (!(await destroyCreatedVm(await siteClient(dr, dr.recoverySite), fo.vm.moRef))) return false;
+        if (!(await destroyCreatedVm(await siteClient(dr, dr.recoverySite), fo.vm.moRef, fo.restoreId))) return false;
       } catch (err) {
         ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "CleanupFailed", message: `could not delete the recovered VM ${fo.vm.moRef} after the failback: ${describe(err)}` });
         return false;
@@ -177,6 +198,9 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
       const seed = (await lineagePoints(ctx.kube, vault.value, ps, "forward")).find((p) => p.id === fb.forwardSeedPointID);
       if (seed) status.lastRecoveryPointTime = isoSeconds(seed.time);
     }
+    // The round's restore and seed Jobs are done with; the next round makes its own.
+    const jobs = await ctx.kube.batch.listNamespacedJob({ namespace: ps.metadata.namespace ?? "", labelSelector: `${DR_JOB_LABELS.protectedServer}=${labelValue(ps.metadata.name ?? "")},${DR_JOB_LABELS.kind} in (restore,seed)` });
+    for (const j of jobs.items) await deleteJob(ctx.kube, ps.metadata.namespace ?? "", j.metadata?.name ?? "");
     await ctx.events.record(ps, "Normal", "ReplicationResumed", `replicating ${fb.vm?.name ?? ""} to the recovery site again, from the failback point (no full resync); the recovered VM ${fo?.vm?.name ?? ""} is deleted`);
     delete status.failover;
     delete status.reverse;
@@ -235,6 +259,9 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     } else {
       ctx.setCondition(ps, { type: "RPOMet", status: "Unknown", reason: "NotReplicating", message: `replication is stopped while ${desired}` });
     }
+    // Conditions of a failover or failback that is over (cancelled, or a round trip completed) no longer hold.
+    const over = new Set([...(status.failover ? [] : ["FailedOver", "SourceFenced"]), ...(status.failback ? [] : ["FailedBack"])]);
+    if (status.conditions?.some((c) => over.has(c.type))) status.conditions = status.conditions.filter((c) => !over.has(c.type));
     if (!status.conditions?.some((c) => c.type === "ResyncRequired")) ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: "ChangeTrackingTrusted", message: "cycles read only what CBT reports changed" });
 
     const replicatingCond = status.conditions?.find((c) => c.type === "Replicating");

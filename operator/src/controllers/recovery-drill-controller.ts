@@ -60,6 +60,7 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
 
     const jobName = drJobName(drill, "drill");
     if (!status.job) {
+      const firstLook = !status.pointID;
       const points = await lineagePoints(ctx.kube, site.vault, ps.value, "forward");
       const chosen = status.pointID
         ? { ok: true as const, value: { point: points.find((p) => p.id === status.pointID), recoveryPoint: status.recoveryPoint ?? "" } }
@@ -74,6 +75,12 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
       if (nets.unmapped.length > 0) return this.pending(drill, ctx, "UnmappedNetwork", unmappedMessage(pair.value, nets.unmapped, "test"));
       status.networks = nets.mappings.map((m) => ({ source: m.source, test: m.target }));
       status.vmName = drill.spec.vmName ?? vmNameWithin80(ps.value.spec.source.vmName ?? ps.value.metadata.name ?? "server", `-drill-${drill.metadata.name ?? ""}`.slice(0, 40));
+      if (firstLook) {
+        // The point (a pin) and the VM's name are recorded before the worker may make anything, so a
+        // delete coming now still knows what to look for, and a repeated reconcile keeps the same point.
+        ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: `bringing up ${status.vmName} from ${status.recoveryPoint}` });
+        return { requeueAfterMs: 200 };
+      }
       const recovery = ps.value.spec.recovery ?? {};
       const cpu = drill.spec.cpu ?? recovery.cpu;
       const memoryGiB = drill.spec.memoryGiB ?? recovery.memoryGiB;
@@ -145,11 +152,10 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
       const client = await vsphereClient(ctx.kube, this.connections, vc.value);
       const recorded = (status.createdObjects ?? []).map((o) => o.moRef ?? "").filter(Boolean);
       const marked = (await vmsMarked(client, status.vmName, drillMarker(drill))).map((v) => v.ref.value);
-      for (const moRef of new Set([...recorded, ...marked])) await destroyCreatedVm(client, moRef);
+      const stillThere: string[] = [];
+      for (const moRef of new Set([...recorded, ...marked])) if (!(await destroyCreatedVm(client, moRef, drillMarker(drill)))) stillThere.push(moRef);
       const left = await vmsMarked(client, status.vmName, drillMarker(drill));
-      const stillRecorded = [];
-      for (const moRef of recorded) if (!(await destroyCreatedVm(client, moRef))) stillRecorded.push(moRef);
-      if (left.length > 0 || stillRecorded.length > 0) return this.cleaning(drill, ctx, `still there: ${[...left.map((v) => v.ref.value), ...stillRecorded].join(", ")}`);
+      if (left.length > 0 || stillThere.length > 0) return this.cleaning(drill, ctx, `still there: ${[...new Set([...left.map((v) => v.ref.value), ...stillThere])].join(", ")}`);
     } catch (err) {
       return this.cleaning(drill, ctx, `could not delete the test VM yet: ${describe(err)}`, 15_000);
     }
@@ -171,7 +177,9 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
   }
 
   private pending(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): ReconcileResult {
-    (drill.status ??= {}).phase = "Pending";
+    const status = (drill.status ??= {});
+    // A drill whose worker runs stays Creating through a passing problem of the site.
+    if (!status.job) status.phase = "Pending";
     ctx.setCondition(drill, problemCondition("Ready", { reason, message }));
     return { requeueAfterMs: 30_000 };
   }

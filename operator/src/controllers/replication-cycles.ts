@@ -12,10 +12,10 @@ import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { forget, prune, type PointHeader } from "../vault/index.js";
 import { labelValue } from "../workloads/worker-job.js";
-import { PROGRESS_INTERVAL_MS, requestVaultSync } from "./backup-runs.js";
+import { PROGRESS_INTERVAL_MS, requestVaultSync, runIdFor } from "./backup-runs.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
-import { createCycleJob, cycleIdFor, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome } from "./dr-jobs.js";
+import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome } from "./dr-jobs.js";
 import { lineagePoints, pointOfRun, withVault, type Direction } from "./dr-points.js";
 import type { VmIdentity } from "./dr-vsphere.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -69,8 +69,10 @@ export class ReplicationCycles {
   async run(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, pins: ReadonlySet<string>): Promise<number> {
     const status = (ps.status ??= {});
     await this.follow(ps, line, ctx, pins);
-    this.reportReplicating(ps, ctx);
-    if (status.currentCycle) return PROGRESS_INTERVAL_MS;
+    if (status.currentCycle) {
+      this.reportReplicating(ps, ctx);
+      return PROGRESS_INTERVAL_MS;
+    }
     const lastFailed = status.lastCycle?.result === "Failed";
     const autoResume = ps.spec.replication?.autoResume ?? true;
     const resumeAsked = !!ps.spec.resumeRequest && ps.spec.resumeRequest !== status.handledResumeRequest;
@@ -92,6 +94,7 @@ export class ReplicationCycles {
       consecutiveFailures: resumeAsked ? 0 : (status.failedCycles ?? 0),
     });
     status.nextCycleTime = isoSeconds(next.due);
+    this.reportReplicating(ps, ctx);
     if (next.due > now) return Math.min(next.due.getTime() - now.getTime() + 200, IDLE_REFRESH_MS);
     if (resumeAsked) status.handledResumeRequest = ps.spec.resumeRequest;
     const started = await this.start(ps, line, ctx, next.consistency === "Application", next.due);
@@ -99,6 +102,7 @@ export class ReplicationCycles {
       ctx.setCondition(ps, { type: "Replicating", status: "True", reason: "WaitingForGateway", message: `the next cycle is due and waits: ${started.waiting}` });
       return SLOT_POLL_MS;
     }
+    this.reportReplicating(ps, ctx);
     return PROGRESS_INTERVAL_MS;
   }
 
@@ -126,7 +130,7 @@ export class ReplicationCycles {
     if (status.currentCycle) return { waiting: `cycle ${status.currentCycle.id ?? ""} is still running` };
     const ns = ps.metadata.namespace ?? "";
     const now = new Date();
-    const id = cycleIdFor(now);
+    const id = runIdFor(now);
     const job = drJobName(ps, `c${id}`);
     // Cycles share the Gateway's flow-control bandwidth with backups, an equal share each.
     const flow = flowControlState(line.gateway.spec.flowControl ?? [], line.gateway.spec.timeZone ?? "UTC");

@@ -17,6 +17,7 @@
 import type { ProtectedServer } from "../api/generated/types.js";
 import { usable, type DrContext } from "./dr-context.js";
 import { runSeed } from "./dr-seed.js";
+import { roundOf } from "./failover.js";
 import type { ReplicationCycles, ReplicationLine } from "./replication-cycles.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
@@ -42,6 +43,7 @@ export class ReverseReplication {
       rev.step = "Seeding";
       const seed = await runSeed(dr, {
         direction: "reverse",
+        round: roundOf(fo),
         attempt: fo.attempt ?? 1,
         site: "protected",
         sourceSite: "recovery",

@@ -2027,6 +2027,10 @@ export interface ProtectedServerStatus {
      */
     lastCycle?: string;
     /**
+     * The failover stops (stopped) the protected VM, recorded before it does: cancelling powers it on again.
+     */
+    sourceStopped?: boolean;
+    /**
      * How the protected VM was stopped for a planned failover.
      */
     sourceShutdown?: "guest" | "powerOff" | "alreadyOff";
@@ -2034,6 +2038,10 @@ export interface ProtectedServerStatus {
      * Worker Job writing the recovered VM.
      */
     job?: string;
+    /**
+     * The restore id in the recovered VM's annotation: only a VM carrying it is ever deleted.
+     */
+    restoreId?: string;
     /**
      * The protected site answered: a last cycle after a guest shutdown made the point (no data loss).
      */
@@ -2146,6 +2154,10 @@ export interface ProtectedServerStatus {
      * Worker Job writing the protected-site VM.
      */
     job?: string;
+    /**
+     * The restore id in the annotation of a new protected-site VM.
+     */
+    restoreId?: string;
     /**
      * When the failback was asked for.
      */
