@@ -235,7 +235,9 @@ export class Informer<T extends k8s.KubernetesObject> {
     const res = await this.request(this.watchPath(), query, ACCEPT_METADATA_LIST);
     const body = await readBody(res);
     if (res.statusCode !== 200) throw Object.assign(new Error(`Listing ${this.source.plural} (metadata) failed: HTTP ${res.statusCode ?? 0}: ${body.slice(0, 300)}`), { statusCode: res.statusCode });
-    return JSON.parse(body) as k8s.KubernetesListObject<T>;
+    // An empty PartialObjectMetadataList has "items": null.
+    const list = JSON.parse(body) as Omit<k8s.KubernetesListObject<T>, "items"> & { items: T[] | null };
+    return { ...list, items: list.items ?? [] };
   }
 
   /**
@@ -261,6 +263,9 @@ export class Informer<T extends k8s.KubernetesObject> {
     };
     res.on("error", finish);
     const lines = createInterface({ input: res });
+    // readline re-emits its input's errors (an abort on stop(), a connection
+    // the API server reset); unheard, that 'error' would end the process.
+    lines.on("error", finish);
     lines.on("line", (line) => {
       if (!line) return;
       try {
