@@ -7,7 +7,7 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
-import { controllerRef, isConflict, isNotFound, type Kube, type WithKind } from "../runtime/kube.js";
+import { controllerRef, isConflict, isNotFound, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type BackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
 import { labelValue, lastExitCode, secretEnvFor, shortHash, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { REPLICATION_LINEAGE, lineageLabels, type Direction } from "./dr-points.js";
@@ -44,7 +44,7 @@ function sourceVaultEnv(vault: BackupVault): k8s.V1EnvVar[] {
 
 /** What every DR Job needs besides its spec. */
 interface DrJob {
-  readonly owner: WithKind<{ metadata: k8s.V1ObjectMeta }>;
+  readonly owner: LifeboatObject;
   readonly name: string;
   readonly kind: "cycle" | "seed" | "restore";
   readonly gateway: WithKind<Gateway>;
@@ -60,7 +60,7 @@ async function createDrJob(kube: Kube, job: DrJob): Promise<void> {
     name: job.name,
     namespace: ns,
     labels: { ...job.labels, [DR_JOB_LABELS.kind]: job.kind },
-    owner: controllerRef(job.owner as never),
+    owner: controllerRef(job.owner),
     spec: job.spec,
     secretEnv: job.secretEnv,
     gateway: job.gateway,
@@ -145,7 +145,7 @@ export async function createSeedJob(kube: Kube, s: SeedJob): Promise<void> {
 
 /** A restore of a point to a vSphere VM (new, or in place): drill, failover and failback VMs. */
 export interface RestoreJob {
-  readonly owner: WithKind<{ metadata: k8s.V1ObjectMeta }>;
+  readonly owner: LifeboatObject;
   readonly name: string;
   readonly labels: Record<string, string>;
   readonly pointId: string;

@@ -86,20 +86,3 @@ export async function choosePoint(kube: Kube, ps: WithKind<ProtectedServer>, vau
   }
   return { ok: true, value: { point, recoveryPoint: choice } };
 }
-
-/** The disks of a point in the VM's order (controller, unit, key), as restore and seeding pair them. */
-export function orderedPointDisks(point: PointHeader): string[] {
-  const num = (key: string, what: string): number => {
-    const v = point.labels[`disk.${key}.${what}`];
-    return v === undefined || v === "" || !Number.isFinite(Number(v)) ? Number.MAX_SAFE_INTEGER : Number(v);
-  };
-  return point.disks
-    .map((d) => d.key)
-    .sort((a, b) => num(a, "controllerKey") - num(b, "controllerKey") || num(a, "unitNumber") - num(b, "unitNumber") || Number(a) - Number(b));
-}
-
-/** The point's NIC networks, in NIC order. */
-export function pointNetworks(point: PointHeader): string[] {
-  const v = point.labels.networks;
-  return v ? v.split(",").filter((n) => n !== "") : [];
-}

@@ -12,12 +12,12 @@ import { describe } from "../runtime/errors.js";
 import { shortHash } from "../workloads/worker-job.js";
 import { createSeedJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
 import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js";
-import { lineagePoints, orderedPointDisks, pointNetworks, pointOfRun, type Direction } from "./dr-points.js";
-import { findKnownVm, orderedVmDisks, type VmIdentity } from "./dr-vsphere.js";
+import { lineagePoints, pointOfRun, type Direction } from "./dr-points.js";
+import { findKnownVm, type VmIdentity } from "./dr-vsphere.js";
 import { planNetworks } from "./network-mapping.js";
-import { buildPointLabels } from "../worker/labels.js";
+import { buildPointLabels, networksOf, orderedDisks } from "../worker/labels.js";
 import type { ProtectedServer } from "../api/generated/types.js";
-import type { VirtualMachine } from "../vsphere/index.js";
+import { disksInVmOrder, type VirtualMachine } from "../vsphere/index.js";
 
 const STEP_POLL_MS = 3_000;
 const WAIT_POLL_MS = 15_000;
@@ -100,9 +100,9 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
     return { state: "waiting", reason: "VCenterUnreachable", message: `could not look up the VMs to pair disks: ${describe(err)}`, after: WAIT_POLL_MS };
   }
   if (!chainVm) return { state: "waiting", reason: "VMNotFound", message: `the VM the ${req.direction} chain continues from (${req.chainVm.name ?? req.chainVm.moRef ?? ""}) is gone`, after: 60_000 };
-  const chainDisks = orderedVmDisks(chainVm);
-  const pointDisks = orderedPointDisks(sourcePoint);
-  const localDisks = localVm ? orderedVmDisks(localVm) : [];
+  const chainDisks = disksInVmOrder(chainVm.disks);
+  const pointDisks = orderedDisks(sourcePoint).map((d) => d.key);
+  const localDisks = localVm ? disksInVmOrder(localVm.disks) : [];
   if (chainDisks.length !== pointDisks.length) {
     return { state: "waiting", reason: "DiskMismatch", message: `VM ${chainVm.name} has ${chainDisks.length} disks but point ${sourcePoint.id} has ${pointDisks.length}`, after: 60_000 };
   }
@@ -114,8 +114,8 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
   // The seed stands for the chain VM's content: it carries the labels a cycle of that VM writes
   // (disks, hardware, and the source point's networks as they are named at the chain VM's site),
   // so a drill or failover made from it is made like one from a cycle's point.
-  const renamed = planNetworks(dr.pair, pointNetworks(sourcePoint), req.direction === "reverse" ? "recovery" : "back");
-  const networks = pointNetworks(sourcePoint).map((n) => renamed.mappings.find((m) => m.source === n)?.target ?? n);
+  const renamed = planNetworks(dr.pair, networksOf(sourcePoint.labels), req.direction === "reverse" ? "recovery" : "back");
+  const networks = networksOf(sourcePoint.labels).map((n) => renamed.mappings.find((m) => m.source === n)?.target ?? n);
   await createSeedJob(ctx.kube, {
     ps,
     name,

@@ -128,8 +128,3 @@ export async function destroyCreatedVm(client: VsphereClient, moRef: string, mar
 export async function vmsMarked(client: VsphereClient, name: string, marker: string): Promise<VirtualMachine[]> {
   return (await client.findVmsByName(name)).filter((v) => (v.annotation ?? "").includes(marker));
 }
-
-/** VMs in disk order (controller, unit): how DR pairs one VM's disks with another's or with a point's. */
-export function orderedVmDisks(vm: VirtualMachine): VirtualMachine["disks"] {
-  return [...vm.disks].sort((a, b) => (a.controllerKey ?? 0) - (b.controllerKey ?? 0) || (a.unitNumber ?? 0) - (b.unitNumber ?? 0) || a.key - b.key);
-}

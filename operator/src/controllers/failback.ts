@@ -16,7 +16,8 @@ import { describe } from "../runtime/errors.js";
 import { isoSeconds } from "../util/time.js";
 import { createServerRestoreJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
 import { siteClient, siteProblem, usable, vmNameWithin80, type DrContext } from "./dr-context.js";
-import { lineagePoints, pointNetworks } from "./dr-points.js";
+import { lineagePoints } from "./dr-points.js";
+import { networksOf } from "../worker/labels.js";
 import { runSeed } from "./dr-seed.js";
 import { captureBaseline, fence, findKnownVm, identityOf, shutDown, unfence, vmsMarked } from "./dr-vsphere.js";
 import { NEXT_STEP_MS, restoreIdOf, roundOf } from "./failover.js";
@@ -76,23 +77,16 @@ export class Failback {
     const line = reverseLine(dr);
     if (!line) return this.waiting(dr, fb, "SiteNotReady", "the recovery site's vCenter and Gateway and the protected site's vault must be usable for the last reverse cycles");
     const which = fb.step === "FinalCycle" ? "finalCycle" : "lastCycle";
-    const id = fb[which];
-    if (!id) {
-      await this.cycles.follow(ps, line, ctx, dr.pins);
-      if (status.currentCycle) return STEP_POLL_MS;
-      const started = await this.cycles.start(ps, line, ctx, false, new Date(fb.requestTime ?? Date.now()));
-      if ("waiting" in started) return this.waiting(dr, fb, "WaitingForGateway", started.waiting);
-      fb[which] = started.started;
-      return STEP_POLL_MS;
-    }
-    await this.cycles.follow(ps, line, ctx, dr.pins);
-    const last = status.lastCycle;
-    if (last?.id !== id) return STEP_POLL_MS;
+    const cycle = await this.cycles.needed(ps, line, ctx, dr.pins, fb[which], new Date(fb.requestTime ?? Date.now()));
+    if (cycle.state === "waiting") return this.waiting(dr, fb, "WaitingForGateway", cycle.why);
+    if (cycle.state === "started") fb[which] = cycle.id;
+    if (cycle.state !== "ended") return STEP_POLL_MS;
+    const last = cycle.cycle;
     if (last.result !== "Succeeded") {
       // Failback is planned: nothing is lost by trying again.
       if (which === "finalCycle") delete fb.finalCycle;
       else delete fb.lastCycle;
-      return this.waiting(dr, fb, last.reason ?? "CycleFailed", `reverse cycle ${id} failed: ${last.message ?? ""}; trying again`);
+      return this.waiting(dr, fb, last.reason ?? "CycleFailed", `reverse cycle ${last.id ?? ""} failed: ${last.message ?? ""}; trying again`);
     }
     if (status.reverse) status.reverse.bytesTransferred = (status.reverse.bytesTransferred ?? 0) + (last.bytesTransferred ?? 0);
     if (which === "finalCycle") {
@@ -137,7 +131,7 @@ export class Failback {
       } else if (!pair.spec.source.datastore) {
         return this.waiting(dr, fb, "NoDatastore", `a failback to a new VM needs SitePair ${pair.metadata.name ?? ""} spec.source.datastore; or set spec.reverseInPlace`);
       }
-      const nets = planNetworks(pair, pointNetworks(point), "back");
+      const nets = planNetworks(pair, networksOf(point.labels), "back");
       if (nets.unmapped.length > 0) return this.waiting(dr, fb, "UnmappedNetwork", unmappedMessage(pair, nets.unmapped, "back"));
       const job = drJobName(ps, `failback-${roundOf(fo)}-${attempt}`);
       await createServerRestoreJob(ctx.kube, ps, job, point.id, site, {

@@ -17,7 +17,8 @@ import { isoSeconds } from "../util/time.js";
 import { describe } from "../runtime/errors.js";
 import { shortHash } from "../workloads/worker-job.js";
 import { createServerRestoreJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
-import { choosePoint, lineagePoints, pointNetworks, type ChosenPoint } from "./dr-points.js";
+import { choosePoint, lineagePoints, type ChosenPoint } from "./dr-points.js";
+import { networksOf } from "../worker/labels.js";
 import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js";
 import { captureBaseline, destroyCreatedVm, fence, findKnownVm, identityOf, shutDown, vmsMarked } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
@@ -163,19 +164,12 @@ export class Failover {
       return this.waiting(dr, fo, "SiteNotReady", `the planned failover waits for the protected site's Gateway and the recovery site's vault: ${(siteProblem(dr.protectedSite, ["gateway"]) ?? siteProblem(dr.recoverySite, ["vault"]))?.message ?? ""}`);
     }
     const which = fo.step === "FinalCycle" ? "finalCycle" : "lastCycle";
-    const id = fo[which];
-    if (!id) {
-      await this.cycles.follow(ps, forward, ctx, dr.pins);
-      if (status.currentCycle) return STEP_POLL_MS; // a scheduled cycle is running: let it end first
-      const started = await this.cycles.start(ps, forward, ctx, false, new Date(fo.requestTime ?? Date.now()));
-      if ("waiting" in started) return this.waiting(dr, fo, "WaitingForGateway", `the ${which === "finalCycle" ? "last cycle before the shutdown" : "cycle of the stopped VM"} waits: ${started.waiting}`);
-      fo[which] = started.started;
-      return STEP_POLL_MS;
-    }
-    await this.cycles.follow(ps, forward, ctx, dr.pins);
-    const last = status.lastCycle;
-    if (last?.id !== id) return STEP_POLL_MS;
-    if (last.result !== "Succeeded") return this.fallBack(dr, fo, `cycle ${id} failed (${last.reason ?? "CycleFailed"})`);
+    const cycle = await this.cycles.needed(ps, forward, ctx, dr.pins, fo[which], new Date(fo.requestTime ?? Date.now()));
+    if (cycle.state === "waiting") return this.waiting(dr, fo, "WaitingForGateway", `the ${which === "finalCycle" ? "last cycle before the shutdown" : "cycle of the stopped VM"} waits: ${cycle.why}`);
+    if (cycle.state === "started") fo[which] = cycle.id;
+    if (cycle.state !== "ended") return STEP_POLL_MS;
+    const last = cycle.cycle;
+    if (last.result !== "Succeeded") return this.fallBack(dr, fo, `cycle ${last.id ?? ""} failed (${last.reason ?? "CycleFailed"})`);
     if (which === "finalCycle") {
       fo.step = "ShuttingDown";
       return undefined;
@@ -230,7 +224,7 @@ export class Failover {
       const points = await lineagePoints(ctx.kube, site.vault, ps, "forward");
       const point = points.find((p) => p.id === fo.pointID);
       if (!point) return this.waiting(dr, fo, "PointNotFound", `point ${fo.pointID ?? ""} is not in vault ${site.vault.metadata.name ?? ""} any more; choose another spec.recoveryPoint`);
-      const nets = planNetworks(pair, pointNetworks(point), "recovery");
+      const nets = planNetworks(pair, networksOf(point.labels), "recovery");
       if (nets.unmapped.length > 0) return this.waiting(dr, fo, "UnmappedNetwork", unmappedMessage(pair, nets.unmapped, "recovery"));
       const datastore = ps.spec.recovery?.datastore ?? pair.spec.target.datastore ?? "";
       await createServerRestoreJob(ctx.kube, ps, job, point.id, site, {

@@ -6,7 +6,8 @@ import { isoSeconds } from "../util/time.js";
 import { labelValue, shortHash } from "../workloads/worker-job.js";
 import { createRestoreJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome } from "./dr-jobs.js";
 import { resolveSites, siteProblem, usable, vmNameWithin80 } from "./dr-context.js";
-import { choosePoint, lineagePoints, pointNetworks } from "./dr-points.js";
+import { choosePoint, lineagePoints } from "./dr-points.js";
+import { networksOf } from "../worker/labels.js";
 import { destroyCreatedVm, vmsMarked, vsphereClient } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import { problemCondition, resolveRef } from "./references.js";
@@ -71,7 +72,7 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
       status.recoveryPoint = chosen.value.recoveryPoint;
       status.pointID = point.id;
       status.pointTime = isoSeconds(point.time);
-      const nets = planNetworks(pair.value, pointNetworks(point), "test");
+      const nets = planNetworks(pair.value, networksOf(point.labels), "test");
       if (nets.unmapped.length > 0) return this.pending(drill, ctx, "UnmappedNetwork", unmappedMessage(pair.value, nets.unmapped, "test"));
       status.networks = nets.mappings.map((m) => ({ source: m.source, test: m.target }));
       status.vmName = drill.spec.vmName ?? vmNameWithin80(ps.value.spec.source.vmName ?? ps.value.metadata.name ?? "server", `-drill-${drill.metadata.name ?? ""}`.slice(0, 40));

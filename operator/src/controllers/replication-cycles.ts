@@ -49,6 +49,13 @@ export interface ReplicationLine {
 /** What starting a cycle did. */
 export type StartResult = { readonly started: string } | { readonly waiting: string };
 
+/** Where a cycle a step needs now (not when the schedule says) is. */
+export type NeededCycle =
+  | { readonly state: "running" }
+  | { readonly state: "waiting"; readonly why: string }
+  | { readonly state: "started"; readonly id: string }
+  | { readonly state: "ended"; readonly cycle: Cycle };
+
 export const capitalized = (d: Direction): "Forward" | "Reverse" => (d === "forward" ? "Forward" : "Reverse");
 
 /** The server's retention rules with defaults. */
@@ -119,6 +126,24 @@ export class ReplicationCycles {
     ctx.setCondition(ps, cur
       ? { type: "Replicating", status: "True", reason: "CycleRunning", message: `${cur.direction === "Reverse" ? "reverse " : ""}cycle ${cur.id ?? ""} is running` }
       : { type: "Replicating", status: "True", reason: "OnSchedule", message: `the next cycle starts at ${status.nextCycleTime ?? "once due"}` });
+  }
+
+  /**
+   * A cycle a step needs now, such as the last cycles of a planned failover
+   * or failback: a cycle already running ends first, then one is started,
+   * due since `since` in the Gateway's line; the step records its id and
+   * passes it back (`id`) until the cycle has ended.
+   */
+  async needed(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, pins: ReadonlySet<string>, id: string | undefined, since: Date): Promise<NeededCycle> {
+    const status = (ps.status ??= {});
+    await this.follow(ps, line, ctx, pins);
+    if (!id) {
+      if (status.currentCycle) return { state: "running" };
+      const started = await this.start(ps, line, ctx, false, since);
+      return "waiting" in started ? { state: "waiting", why: started.waiting } : { state: "started", id: started.started };
+    }
+    const last = status.lastCycle;
+    return last?.id === id ? { state: "ended", cycle: last } : { state: "running" };
   }
 
   /**

@@ -62,6 +62,15 @@ export interface VmHardware {
   readonly nics: VmNic[];
 }
 
+/**
+ * A VM's disks in their order on the VM (controller, unit, then key): how
+ * restores and DR pair one VM's disks with another's, or with a point's,
+ * when their device keys differ.
+ */
+export function disksInVmOrder<D extends Pick<VmDisk, "key" | "controllerKey" | "unitNumber">>(disks: readonly D[]): D[] {
+  return [...disks].sort((a, b) => (a.controllerKey ?? 0) - (b.controllerKey ?? 0) || (a.unitNumber ?? 0) - (b.unitNumber ?? 0) || a.key - b.key);
+}
+
 /** Splits "[ds1] dir/file.vmdk" into its datastore and path. */
 export function parseDatastorePath(fileName: string): { datastore: string; path: string } {
   const m = /^\[([^\]]*)\]\s*(.*)$/.exec(fileName);

@@ -5,6 +5,7 @@
  * vmInstanceUUID, vmMoRef, guestOS, numCPUs, memoryMiB, networks,
  * disk.<key>.label, disk.<key>.file).
  */
+import type { PointDisk, PointHeader } from "../vault/index.js";
 import type { VirtualMachine, VmDisk } from "../vsphere/index.js";
 
 /** Labels of the point for `vm`, whose disks (as the snapshot froze them) are `disks`. */
@@ -44,4 +45,18 @@ export function numberLabel(labels: Readonly<Record<string, string>>, key: strin
 export function networksOf(labels: Readonly<Record<string, string>>): string[] {
   const v = labels.networks;
   return v ? v.split(",").filter((n) => n !== "") : [];
+}
+
+/** The point's disks in their order on the VM (controller, unit), else by key: how restores and seeds pair them with a VM's disks. */
+export function orderedDisks(point: Pick<PointHeader, "disks" | "labels">): PointDisk[] {
+  const rank = (d: PointDisk): [number, number, number] => [
+    numberLabel(point.labels, `disk.${d.key}.controllerKey`) ?? Number.MAX_SAFE_INTEGER,
+    numberLabel(point.labels, `disk.${d.key}.unitNumber`) ?? Number.MAX_SAFE_INTEGER,
+    Number(d.key) || 0,
+  ];
+  return [...point.disks].sort((a, b) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2];
+  });
 }

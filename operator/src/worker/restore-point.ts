@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type Vault } from "../vault/index.js";
 import { HOLE, blockAt } from "../vault/manifest.js";
 import type { BlockIndex } from "../vault/block-index.js";
-import { connect, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import { connect, disksInVmOrder, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
 import type { RunContext } from "./backup-vm.js";
 import { connectOptionsFrom, vaultSpecFrom } from "./config.js";
 import { describeChain, EXIT, InvalidSpecError, WorkerError } from "./errors.js";
-import { networksOf, numberLabel } from "./labels.js";
+import { networksOf, numberLabel, orderedDisks } from "./labels.js";
 import { resolveNics, resolvePlacement, type VSphereTarget } from "./placement.js";
 import { carriesRestoreId, restoreAnnotation } from "./restore-identity.js";
 import type { RestoreWorkerSpec } from "./spec.js";
@@ -38,19 +38,6 @@ export function imageFileName(vmName: string, diskKey: string): string {
   return `${safe}-disk-${diskKey}.raw`;
 }
 
-/** The point's disks in their order on the VM (controller, unit), else by key. */
-export function orderedDisks(point: Point["header"]): PointDisk[] {
-  const rank = (d: PointDisk): [number, number, number] => [
-    numberLabel(point.labels, `disk.${d.key}.controllerKey`) ?? Number.MAX_SAFE_INTEGER,
-    numberLabel(point.labels, `disk.${d.key}.unitNumber`) ?? Number.MAX_SAFE_INTEGER,
-    Number(d.key) || 0,
-  ];
-  return [...point.disks].sort((a, b) => {
-    const ra = rank(a);
-    const rb = rank(b);
-    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2];
-  });
-}
 
 /** The point `pointId` names ("latest" or an id prefix too); WorkerError(PointNotFound) when the vault has no such point. */
 export async function readRequestedPoint(vault: Vault, pointId: string): Promise<Point> {
@@ -279,11 +266,6 @@ async function uploadDisks(client: VsphereClient, vm: MoRef, restore: DiskRestor
   }
 }
 
-/** VM disks in their order on the VM (controller, unit): how a point's disks pair with a VM's when keys differ. */
-function vmDisksInOrder(disks: readonly VmDisk[]): VmDisk[] {
-  return [...disks].sort((a, b) => (a.controllerKey ?? 0) - (b.controllerKey ?? 0) || (a.unitNumber ?? 0) - (b.unitNumber ?? 0));
-}
-
 /**
  * Makes room for the new VM: a VM of that name in the target folder is
  * refused, unless it carries this restore's id, i.e. an earlier attempt of
@@ -345,7 +327,7 @@ async function restoreToNewVm(client: VsphereClient, restore: DiskRestorer, poin
   ctx.logger.info({ vm: name, moRef: vmRef.value, restoreId: target.restoreId }, "Created the VM");
   try {
     const created = await client.getVm(vmRef);
-    const vmDisks = vmDisksInOrder(created.disks);
+    const vmDisks = disksInVmOrder(created.disks);
     if (vmDisks.length !== disks.length) throw new WorkerError(EXIT.restoreTargetFailed, `VM "${name}" was created with ${vmDisks.length} disks instead of ${disks.length}`);
     await uploadDisks(client, vmRef, restore, disks.map((disk, i) => ({ disk, vmDisk: vmDisks[i] as VmDisk })), ctx);
     if (target.powerOn) {
@@ -370,7 +352,7 @@ async function restoreToNewVm(client: VsphereClient, restore: DiskRestorer, poin
  * device keys differ). Capacities must match either way.
  */
 function pairDisks(vm: VirtualMachine, disks: readonly PointDisk[], byOrder: boolean): { disk: PointDisk; vmDisk: VmDisk }[] {
-  const ordered = vmDisksInOrder(vm.disks);
+  const ordered = disksInVmOrder(vm.disks);
   if (byOrder && ordered.length !== disks.length) {
     throw new WorkerError(EXIT.restoreTargetFailed, `VM "${vm.name}" has ${ordered.length} disks but the point has ${disks.length}; restore to a new VM instead`);
   }
