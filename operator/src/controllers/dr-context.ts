@@ -68,15 +68,15 @@ export function siteProblem(site: DrSite, need: readonly ("vcenter" | "gateway" 
   return undefined;
 }
 
-/** A site's references, when all that `need` names are usable. */
-export function usable<K extends "vcenter" | "gateway" | "vault">(site: DrSite, need: readonly K[]): { [P in K]: Extract<DrSite[P], { ok: true }>["value"] } | undefined {
+/** A site's references when all that `need` names are usable; otherwise the first one's problem. */
+export function usable<K extends "vcenter" | "gateway" | "vault">(site: DrSite, need: readonly K[]): Checked<{ [P in K]: Extract<DrSite[P], { ok: true }>["value"] }> {
   const out: Record<string, unknown> = {};
   for (const n of need) {
     const c = site[n];
-    if (!c.ok) return undefined;
+    if (!c.ok) return c;
     out[n] = c.value;
   }
-  return out as { [P in K]: Extract<DrSite[P], { ok: true }>["value"] };
+  return { ok: true, value: out as { [P in K]: Extract<DrSite[P], { ok: true }>["value"] } };
 }
 
 /** The session of a site's vCenter; throws when the site has none usable. */

@@ -11,7 +11,7 @@
 import { describe } from "../runtime/errors.js";
 import { shortHash } from "../workloads/worker-job.js";
 import { createSeedJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
-import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js";
+import { siteClient, usable, type DrContext } from "./dr-context.js";
 import { lineagePoints, pointOfRun, type Direction } from "./dr-points.js";
 import { findKnownVm, type VmIdentity } from "./dr-vsphere.js";
 import { planNetworks } from "./network-mapping.js";
@@ -60,11 +60,9 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
   const source = req.sourceSite === "protected" ? dr.protectedSite : dr.recoverySite;
   const chain = req.chainSite === "protected" ? dr.protectedSite : dr.recoverySite;
   const need = ["vcenter", "gateway", "vault"] as const;
-  const at = usable(dest, need);
-  if (!at) {
-    const p = siteProblem(dest, need);
-    return { state: "waiting", reason: p?.reason ?? "SiteNotReady", message: `waiting for the ${dest.name} site: ${p?.message ?? ""}`, after: WAIT_POLL_MS };
-  }
+  const usableDest = usable(dest, need);
+  if (!usableDest.ok) return { state: "waiting", reason: usableDest.problem.reason, message: `waiting for the ${dest.name} site: ${usableDest.problem.message}`, after: WAIT_POLL_MS };
+  const at = usableDest.value;
   if (!source.vault.ok) return { state: "waiting", reason: source.vault.problem.reason, message: `waiting for the ${source.name} site's vault: ${source.vault.problem.message}`, after: WAIT_POLL_MS };
   const runId = seedRunId(ps, req.direction, req.round, req.attempt);
   const name = drJobName(ps, `seed-${req.direction}-${req.round}-${req.attempt}`);

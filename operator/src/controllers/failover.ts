@@ -214,8 +214,9 @@ export class Failover {
   private async restore(dr: DrContext, fo: FailoverStatus): Promise<number | undefined> {
     const { ps, ctx, pair } = dr;
     const ns = ps.metadata.namespace ?? "";
-    const site = usable(dr.recoverySite, ["vcenter", "gateway", "vault"]);
-    if (!site) return this.waiting(dr, fo, siteProblem(dr.recoverySite, ["vcenter", "gateway", "vault"])?.reason ?? "RecoverySiteNotReady", `waiting for the recovery site: ${siteProblem(dr.recoverySite, ["vcenter", "gateway", "vault"])?.message ?? ""}`);
+    const usableSite = usable(dr.recoverySite, ["vcenter", "gateway", "vault"]);
+    if (!usableSite.ok) return this.waiting(dr, fo, usableSite.problem.reason, `waiting for the recovery site: ${usableSite.problem.message}`);
+    const site = usableSite.value;
     const attempt = fo.attempt ?? 1;
     const job = drJobName(ps, `failover-${roundOf(fo)}-${attempt}`);
     const restoreId = restoreIdOf(ps, "failover", roundOf(fo), attempt);

@@ -318,6 +318,6 @@ export function forwardLine(dr: DrContext): ReplicationLine | undefined {
   const site = usable(dr.protectedSite, ["vcenter", "gateway"]);
   const vault = dr.recoverySite.vault;
   const source = dr.ps.status?.source;
-  if (!site || !vault.ok) return undefined;
-  return { direction: "forward", vm: { ...(source ?? {}), name: source?.name ?? dr.ps.spec.source.vmName ?? "" }, vcenter: site.vcenter, gateway: site.gateway, vault: vault.value, sitePair: dr.pair.metadata.name ?? "" };
+  if (!site.ok || !vault.ok) return undefined;
+  return { direction: "forward", vm: { ...(source ?? {}), name: source?.name ?? dr.ps.spec.source.vmName ?? "" }, vcenter: site.value.vcenter, gateway: site.value.gateway, vault: vault.value, sitePair: dr.pair.metadata.name ?? "" };
 }

@@ -5,7 +5,7 @@ import { mergePatch, type WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { labelValue, shortHash } from "../workloads/worker-job.js";
 import { createRestoreJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome } from "./dr-jobs.js";
-import { resolveSites, siteProblem, usable, vmNameWithin80 } from "./dr-context.js";
+import { resolveSites, usable, vmNameWithin80 } from "./dr-context.js";
 import { choosePoint, lineagePoints } from "./dr-points.js";
 import { networksOf } from "../worker/labels.js";
 import { destroyCreatedVm, vmsMarked, vsphereClient } from "./dr-vsphere.js";
@@ -50,11 +50,9 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     if (!pair.ok) return this.pending(drill, ctx, pair.problem.reason, pair.problem.message);
     const { recoverySite } = await resolveSites(ctx.kube, ns, pair.value);
     const need = ["vcenter", "gateway", "vault"] as const;
-    const site = usable(recoverySite, need);
-    if (!site) {
-      const p = siteProblem(recoverySite, need);
-      return this.pending(drill, ctx, p?.reason ?? "RecoverySiteNotReady", `waiting for the recovery site: ${p?.message ?? ""}`);
-    }
+    const usableSite = usable(recoverySite, need);
+    if (!usableSite.ok) return this.pending(drill, ctx, usableSite.problem.reason, `waiting for the recovery site: ${usableSite.problem.message}`);
+    const site = usableSite.value;
     status.phase ??= "Pending";
     status.startTime ??= isoSeconds(new Date());
     status.vCenter = site.vcenter.metadata.name;

@@ -82,8 +82,8 @@ export function reverseLine(dr: DrContext): ReplicationLine | undefined {
   const fo = dr.ps.status?.failover;
   const recovery = usable(dr.recoverySite, ["vcenter", "gateway"]);
   const vault = dr.protectedSite.vault;
-  if (!fo?.vm || !recovery || !vault.ok) return undefined;
-  return { direction: "reverse", vm: { ...fo.vm, name: fo.vm.name ?? "" }, vcenter: recovery.vcenter, gateway: recovery.gateway, vault: vault.value, sitePair: dr.pair.metadata.name ?? "" };
+  if (!fo?.vm || !recovery.ok || !vault.ok) return undefined;
+  return { direction: "reverse", vm: { ...fo.vm, name: fo.vm.name ?? "" }, vcenter: recovery.value.vcenter, gateway: recovery.value.gateway, vault: vault.value, sitePair: dr.pair.metadata.name ?? "" };
 }
 
 /** Resets what status says about cycles when replication changes direction (each direction has its own chain and RPO). */
