@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
-import { readConfig } from "./config.js";
-import { SECRET_ENV } from "./spec.js";
+import { rootCertificates } from "node:tls";
+import { connectOptionsFrom, readConfig, vaultSpecFrom } from "./config.js";
+import { EXTRA_CA_ENV, SECRET_ENV } from "./spec.js";
 
 const secrets = {
   [SECRET_ENV.vaultKey]: "k",
@@ -67,5 +68,42 @@ describe("restore for DR", () => {
     expect(bad).toContain("spec.target.vSphere.numCpu must be a positive integer");
     expect(bad).toContain("spec.target.vSphere.memoryMB must be a positive integer");
     expect(bad).toContain("spec.target.vSphere.targetVm needs inPlace: true");
+  });
+});
+
+describe("trust", () => {
+  const backup = { mode: "backup", runId: "c1", vm: { name: "db" }, vault, quiesce: false, changedBlockTracking: true, labels: { namespace: "prod", plan: "p" } };
+  const pem = "-----BEGIN CERTIFICATE-----\nextra\n-----END CERTIFICATE-----";
+
+  it("accepts a vCenter without trust settings and verifies it against the default CAs, never skipping verification", () => {
+    const spec = { ...backup, vcenter: { address: "vc", tls: {} } };
+    expect(problems(spec)).toBe("");
+    const options = connectOptionsFrom({ address: "vc", tls: {} }, secrets);
+    expect(options.tls).toEqual({});
+  });
+
+  it("adds the operator's extra CAs to Node's list where a spec names no CA", () => {
+    const env = { ...secrets, [EXTRA_CA_ENV]: pem };
+    const ca = connectOptionsFrom({ address: "vc", tls: {} }, env).tls.caCert as string;
+    expect(ca).toContain(pem);
+    expect(ca).toContain(rootCertificates[0]);
+    const s3 = vaultSpecFrom({ s3: { bucket: "b" } }, env).backend.s3;
+    expect(s3?.caBundle).toBe(ca);
+    expect(vaultSpecFrom({ s3: { bucket: "b" } }, secrets).backend.s3?.caBundle).toBeUndefined();
+  });
+
+  it("uses the CA a spec names instead of the default trust", () => {
+    const env = { ...secrets, [EXTRA_CA_ENV]: pem, [SECRET_ENV.vaultCa]: "vault-ca", [SECRET_ENV.vcenterCa]: "vc-ca" };
+    expect(connectOptionsFrom({ address: "vc", tls: { caCertEnv: SECRET_ENV.vcenterCa } }, env).tls).toEqual({ caCert: "vc-ca" });
+    expect(vaultSpecFrom({ s3: { bucket: "b", caCertEnv: SECRET_ENV.vaultCa } }, env).backend.s3?.caBundle).toBe("vault-ca");
+  });
+
+  it("names a missing CA variable and more than one way of trust", () => {
+    const s3Vault = { s3: { bucket: "bucket", caCertEnv: SECRET_ENV.vaultCa } };
+    const env = { ...secrets, [SECRET_ENV.vaultAccessKeyId]: "a", [SECRET_ENV.vaultSecretAccessKey]: "s" };
+    const spec = { ...backup, vault: s3Vault, vcenter: { address: "vc", tls: { thumbprint: "AA", insecureSkipVerify: true } } };
+    const bad = problems(spec, env);
+    expect(bad).toContain(`Environment variable ${SECRET_ENV.vaultCa} (spec.vault.s3.caCertEnv) must hold the CA bundle of the S3 endpoint (PEM)`);
+    expect(bad).toContain("spec.vcenter.tls must set at most one of thumbprint, caCertEnv or insecureSkipVerify: true");
   });
 });

@@ -9,14 +9,18 @@ import type { VaultSpec } from "../vault/index.js";
 import type { ConnectOptions, TlsTrust } from "../vsphere/index.js";
 import { InvalidSpecError } from "./errors.js";
 import { DEFAULT_LINEAGE } from "./parent.js";
+import { defaultTrust, trustFor } from "./trust.js";
 import {
   DEFAULT_WORKER_PORT,
   PORT_ENV,
   SECRET_ENV,
+  SOURCE_VAULT_SECRETS,
   SPEC_ENV,
+  VAULT_SECRETS,
   type BackupWorkerSpec,
   type RestoreWorkerSpec,
   type SeedWorkerSpec,
+  type VaultSecrets,
   type WorkerSpec,
   type WorkerVault,
   type WorkerVCenter,
@@ -71,15 +75,14 @@ class Problems {
   }
 }
 
-/** Where a vault's secrets come from: the vault's own (SECRET_ENV.vault*) or a seed's source vault's (SECRET_ENV.sourceVault*). */
-export interface VaultSecrets {
-  readonly key: string;
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-}
+export { SOURCE_VAULT_SECRETS, VAULT_SECRETS, type VaultSecrets };
 
-export const VAULT_SECRETS: VaultSecrets = { key: SECRET_ENV.vaultKey, accessKeyId: SECRET_ENV.vaultAccessKeyId, secretAccessKey: SECRET_ENV.vaultSecretAccessKey };
-export const SOURCE_VAULT_SECRETS: VaultSecrets = { key: SECRET_ENV.sourceVaultKey, accessKeyId: SECRET_ENV.sourceVaultAccessKeyId, secretAccessKey: SECRET_ENV.sourceVaultSecretAccessKey };
+/** A field naming an environment variable that must hold a PEM bundle. */
+function checkCaCertEnv(p: Problems, o: Json, path: string, env: NodeJS.ProcessEnv, what: string): void {
+  if (o.caCertEnv === undefined) return;
+  const name = p.string(o, "caCertEnv", path);
+  if (name && !env[name]) p.add(`Environment variable ${name} (${path}.caCertEnv) must hold ${what} (PEM)`);
+}
 
 function checkVault(p: Problems, vault: Json | undefined, env: NodeJS.ProcessEnv, path = "spec.vault", secrets = VAULT_SECRETS): void {
   if (!vault) return;
@@ -96,6 +99,7 @@ function checkVault(p: Problems, vault: Json | undefined, env: NodeJS.ProcessEnv
       p.string(s3, "bucket", `${path}.s3`);
       for (const f of ["endpoint", "region", "prefix", "storageClass"]) if (s3[f] !== undefined) p.string(s3, f, `${path}.s3`);
       for (const f of ["forcePathStyle", "useHTTPS"]) if (s3[f] !== undefined) p.boolean(s3, f, `${path}.s3`);
+      checkCaCertEnv(p, s3, `${path}.s3`, env, "the CA bundle of the S3 endpoint");
       for (const name of [secrets.accessKeyId, secrets.secretAccessKey]) {
         if (!env[name]) p.add(`Environment variable ${name} must hold the S3 credentials of ${path}`);
       }
@@ -150,14 +154,12 @@ function checkVCenter(p: Problems, vc: Json | undefined, path: string, env: Node
   p.string(vc, "address", path);
   const tls = p.object(vc, "tls", path);
   if (tls) {
+    // None set: the default trust (Node's CA list and the operator's extra CAs), as for a VCenter without spec.tls.
     const ways = [tls.thumbprint !== undefined, tls.insecureSkipVerify === true, tls.caCertEnv !== undefined].filter(Boolean).length;
-    if (ways === 0) p.add(`${path}.tls must set thumbprint, caCertEnv or insecureSkipVerify: true`);
+    if (ways > 1) p.add(`${path}.tls must set at most one of thumbprint, caCertEnv or insecureSkipVerify: true`);
     if (tls.thumbprint !== undefined) p.string(tls, "thumbprint", `${path}.tls`);
     if (tls.insecureSkipVerify !== undefined) p.boolean(tls, "insecureSkipVerify", `${path}.tls`);
-    if (tls.caCertEnv !== undefined) {
-      const name = p.string(tls, "caCertEnv", `${path}.tls`);
-      if (name && !env[name]) p.add(`Environment variable ${name} (${path}.tls.caCertEnv) must hold the vCenter CA certificate (PEM)`);
-    }
+    checkCaCertEnv(p, tls, `${path}.tls`, env, "the vCenter CA certificate");
   }
   if (vc.timeoutMs !== undefined && (typeof vc.timeoutMs !== "number" || !(vc.timeoutMs > 0))) p.add(`${path}.timeoutMs must be a positive number`);
   for (const name of [SECRET_ENV.vcenterUsername, SECRET_ENV.vcenterPassword]) {
@@ -344,13 +346,14 @@ export function vaultSpecFrom(vault: WorkerVault, env: NodeJS.ProcessEnv, thread
   const key = Buffer.from(env[secrets.key] ?? "", "utf8");
   const options = threads !== undefined && threads > 0 ? { threads } : {};
   if (vault.filesystem) return { backend: { filesystem: { path: vault.filesystem.path } }, key, ...options };
-  const s3 = vault.s3 as NonNullable<WorkerVault["s3"]>;
+  const { caCertEnv, ...s3 } = vault.s3 as NonNullable<WorkerVault["s3"]>;
   return {
     backend: {
       s3: {
         ...s3,
         accessKeyId: env[secrets.accessKeyId] ?? "",
         secretAccessKey: env[secrets.secretAccessKey] ?? "",
+        caBundle: trustFor(env, caCertEnv),
       },
     },
     key,
@@ -363,7 +366,12 @@ export function connectOptionsFrom(vc: WorkerVCenter, env: NodeJS.ProcessEnv): C
   let tls: TlsTrust;
   if (vc.tls.caCertEnv) tls = { caCert: env[vc.tls.caCertEnv] ?? "" };
   else if (vc.tls.thumbprint) tls = { thumbprint: vc.tls.thumbprint };
-  else tls = { insecureSkipVerify: true };
+  else if (vc.tls.insecureSkipVerify) tls = { insecureSkipVerify: true };
+  else {
+    // No trust named: verify against the default CAs, never skip verification.
+    const ca = defaultTrust(env);
+    tls = ca ? { caCert: ca } : {};
+  }
   return {
     address: vc.address,
     username: env[SECRET_ENV.vcenterUsername] ?? "",

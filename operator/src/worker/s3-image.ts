@@ -22,6 +22,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { withRetry } from "../vault/backends/retry.js";
 import { SECRET_ENV, type RestoreWorkerSpec } from "./spec.js";
+import { defaultTrust } from "./trust.js";
 
 /** The spec's image bucket (spec.target.imageFile.s3). */
 export type ImageBucket = NonNullable<Extract<RestoreWorkerSpec["target"], { imageFile: unknown }>["imageFile"]["s3"]>;
@@ -72,7 +73,8 @@ export function imageClient(bucket: ImageBucket, env: NodeJS.ProcessEnv): S3Clie
       connectionTimeout: 10_000,
       requestTimeout: 120_000,
       httpAgent: new HttpAgent(agentOptions),
-      httpsAgent: new HttpsAgent(agentOptions),
+      // The image bucket names no CA of its own: the default trust, with the operator's extra CAs.
+      httpsAgent: new HttpsAgent({ ...agentOptions, ca: defaultTrust(env) }),
     },
   });
 }

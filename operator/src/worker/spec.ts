@@ -24,16 +24,26 @@ export interface WorkerS3Location {
   readonly forcePathStyle?: boolean;
 }
 
-/** Where the vault is, without its secrets (those come from SECRET_ENV). */
+/**
+ * Where the vault is, without its secrets (those come from SECRET_ENV). A
+ * vault on a PersistentVolumeClaim is a filesystem path here: the worker Job
+ * mounts the claim there.
+ */
 export interface WorkerVault {
   readonly filesystem?: { readonly path: string };
   readonly s3?: WorkerS3Location & {
     readonly useHTTPS?: boolean;
     readonly storageClass?: string;
+    /** Environment variable holding the PEM bundle to trust for the endpoint (the BackupVault's caSecretRef); absent: the default trust (see EXTRA_CA_ENV). */
+    readonly caCertEnv?: string;
   };
 }
 
-/** How to reach a vCenter, without its credentials. */
+/**
+ * How to reach a vCenter, without its credentials. At most one way of trust;
+ * none (an empty tls) means the default trust: Node's CA list plus
+ * EXTRA_CA_ENV, as the operator itself does.
+ */
 export interface WorkerVCenter {
   readonly address: string;
   readonly tls: { readonly thumbprint?: string; readonly insecureSkipVerify?: boolean; readonly caCertEnv?: string };
@@ -146,9 +156,39 @@ export const SECRET_ENV = {
   sourceVaultSecretAccessKey: "LIFEBOAT_SOURCE_VAULT_SECRET_ACCESS_KEY",
   vcenterUsername: "LIFEBOAT_VCENTER_USERNAME",
   vcenterPassword: "LIFEBOAT_VCENTER_PASSWORD",
+  /** PEM bundles from caSecretRefs (not secret, but they come from Secrets): the VCenter's, the vault's S3 endpoint's, a seed's source vault's. */
+  vcenterCa: "LIFEBOAT_VCENTER_CA",
+  vaultCa: "LIFEBOAT_VAULT_CA",
+  sourceVaultCa: "LIFEBOAT_SOURCE_VAULT_CA",
   imageAccessKeyId: "LIFEBOAT_IMAGE_ACCESS_KEY_ID",
   imageSecretAccessKey: "LIFEBOAT_IMAGE_SECRET_ACCESS_KEY",
 } as const;
+
+/** Where a vault's secrets come from: the vault's own or a seed's source vault's. */
+export interface VaultSecrets {
+  readonly key: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** The S3 endpoint's CA bundle, when the BackupVault names one. */
+  readonly ca: string;
+}
+
+export const VAULT_SECRETS: VaultSecrets = { key: SECRET_ENV.vaultKey, accessKeyId: SECRET_ENV.vaultAccessKeyId, secretAccessKey: SECRET_ENV.vaultSecretAccessKey, ca: SECRET_ENV.vaultCa };
+export const SOURCE_VAULT_SECRETS: VaultSecrets = {
+  key: SECRET_ENV.sourceVaultKey,
+  accessKeyId: SECRET_ENV.sourceVaultAccessKeyId,
+  secretAccessKey: SECRET_ENV.sourceVaultSecretAccessKey,
+  ca: SECRET_ENV.sourceVaultCa,
+};
+
+/**
+ * Optional, not secret: PEM certificates a worker trusts in addition to
+ * Node's bundled CA list wherever a spec names no CA of its own (vCenter
+ * without spec.tls, S3 endpoints without caSecretRef). The operator fills it
+ * from the file its NODE_EXTRA_CA_CERTS names, so workers trust what the
+ * operator trusts.
+ */
+export const EXTRA_CA_ENV = "LIFEBOAT_EXTRA_CA_CERTS";
 
 export const SPEC_ENV = "LIFEBOAT_WORKER_SPEC";
 export const PORT_ENV = "LIFEBOAT_WORKER_PORT";
