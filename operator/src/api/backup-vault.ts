@@ -20,8 +20,10 @@ export const backupVault: KindDefinition = {
             filesystem: withRules(
               object(
                 {
-                  path: string("Absolute path of the repository on the worker's filesystem.", { pattern: "^/", maxLength: 4096 }),
-                  persistentVolumeClaim: localRef("PersistentVolumeClaim mounted by the workers"),
+                  path: string("Absolute path of the repository on the operator's and the workers' filesystems (storage mounted at the same path in both, e.g. by a node image); Lifeboat mounts nothing for it.", { pattern: "^/", maxLength: 4096 }),
+                  persistentVolumeClaim: localRef(
+                    "PersistentVolumeClaim holding the repository at its root: workers mount it; the operator opens it at /var/lib/lifeboat/vaults/<namespace>/<claim name>, which the chart value vaultVolumes mounts",
+                  ),
                 },
                 [],
                 { description: "A repository on a filesystem: a host path or a PersistentVolumeClaim." },

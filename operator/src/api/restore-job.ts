@@ -78,7 +78,8 @@ export const restoreJob: KindDefinition = {
                 object(
                   {
                     format: enumeration("Disk image format.", ["raw", "qcow2", "vhd"], "raw"),
-                    path: string("Directory on the worker's filesystem to write one file per disk into.", { pattern: "^/", maxLength: 4096 }),
+                    persistentVolumeClaim: localRef("PersistentVolumeClaim the restore worker mounts and writes the image files to"),
+                    path: string("Directory inside persistentVolumeClaim to write one file per disk into, relative to the claim's root (default: the root).", { minLength: 1, maxLength: 4096 }),
                     s3: object(
                       {
                         endpoint: string("S3 endpoint.", { pattern: "^https?://", maxLength: 2048 }),
@@ -97,7 +98,14 @@ export const restoreJob: KindDefinition = {
                   },
                   [],
                 ),
-                { rule: "has(self.path) != has(self.s3)", message: "spec.target.imageFile: set exactly one of path or s3" },
+                { rule: "has(self.persistentVolumeClaim) != has(self.s3)", message: "spec.target.imageFile: set exactly one of persistentVolumeClaim (with an optional path inside it) or s3" },
+                // A worker's own filesystem is discarded with its pod: files there would be lost.
+                {
+                  rule: "!has(self.path) || has(self.persistentVolumeClaim)",
+                  message: "spec.target.imageFile.path is a directory inside a claim: set spec.target.imageFile.persistentVolumeClaim (a worker's own filesystem is discarded when its pod ends)",
+                },
+                { rule: "!has(self.path) || !self.path.startsWith('/')", message: "spec.target.imageFile.path is relative to the claim's root: remove the leading /" },
+                { rule: "!has(self.path) || !self.path.matches('(^|/)[.][.](/|$)')", message: "spec.target.imageFile.path must stay inside the claim: remove the .. segments" },
               ),
             },
             [],

@@ -6,7 +6,7 @@ import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime/kube.js";
 import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
 import { reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
-import { labelValue, lastExitCode, secretEnvFor, shortHash, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { labelValue, lastExitCode, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -136,6 +136,7 @@ export class BackupRuns {
       owner: controllerRef(plan),
       spec,
       secretEnv: secretEnvFor(vault, vcenter),
+      claims: vaultClaims(vault),
       gateway,
       backoffLimit: WORKER_RETRIES,
     });

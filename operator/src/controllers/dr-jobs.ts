@@ -8,8 +8,9 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
 import { controllerRef, isConflict, isNotFound, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
-import { reasonForExitCode, SECRET_ENV, type BackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
-import { labelValue, lastExitCode, secretEnvFor, shortHash, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { reasonForExitCode, type BackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
+import { labelValue, lastExitCode, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import type { ClaimMount } from "../workloads/worker-volumes.js";
 import { REPLICATION_LINEAGE, lineageLabels, type Direction } from "./dr-points.js";
 import { fetchProgress } from "./worker-progress.js";
 
@@ -29,19 +30,6 @@ export function drJobName(owner: { metadata: { name?: string; namespace?: string
   return `${name}-${step.slice(0, 20)}-${shortHash(owner.metadata.namespace ?? "", owner.metadata.name ?? "", owner.metadata.uid ?? "", step)}`;
 }
 
-/** Env for the seed's source vault secrets, from the Secrets its BackupVault names. */
-function sourceVaultEnv(vault: BackupVault): k8s.V1EnvVar[] {
-  const env = (name: string, secret: string, key: string): k8s.V1EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key } } });
-  const keyRef = vault.spec.encryption.keySecretRef;
-  const out = [env(SECRET_ENV.sourceVaultKey, keyRef.name, keyRef.key ?? "key")];
-  const s3 = vault.spec.backend.s3;
-  if (s3) {
-    const c = s3.credentialsSecretRef;
-    out.push(env(SECRET_ENV.sourceVaultAccessKeyId, c.name, c.accessKeyIdKey ?? "accessKeyId"), env(SECRET_ENV.sourceVaultSecretAccessKey, c.name, c.secretAccessKeyKey ?? "secretAccessKey"));
-  }
-  return out;
-}
-
 /** What every DR Job needs besides its spec. */
 interface DrJob {
   readonly owner: LifeboatObject;
@@ -51,6 +39,7 @@ interface DrJob {
   readonly labels: Record<string, string>;
   readonly spec: WorkerSpec;
   readonly secretEnv: k8s.V1EnvVar[];
+  readonly claims: readonly ClaimMount[];
 }
 
 /** Creates a DR worker Job; one that already exists (a repeated reconcile) is left as it is. */
@@ -63,6 +52,7 @@ async function createDrJob(kube: Kube, job: DrJob): Promise<void> {
     owner: controllerRef(job.owner),
     spec: job.spec,
     secretEnv: job.secretEnv,
+    claims: job.claims,
     gateway: job.gateway,
     backoffLimit: DR_WORKER_RETRIES,
   });
@@ -108,7 +98,7 @@ export async function createCycleJob(kube: Kube, c: CycleJob): Promise<void> {
     labels: { ...lineageLabels(c.ps, c.direction), vm: c.vm.name, run: c.cycleId, sitePair: c.sitePair, vcenter: c.vcenter.metadata.name ?? "" },
     ...(c.bandwidthBytesPerSecond > 0 ? { bandwidthBytesPerSecond: c.bandwidthBytesPerSecond } : {}),
   };
-  await createDrJob(kube, { owner: c.ps, name: c.name, kind: "cycle", gateway: c.gateway, labels: { ...serverLabels(c.ps), ...c.extraLabels }, spec, secretEnv: secretEnvFor(c.vault, c.vcenter) });
+  await createDrJob(kube, { owner: c.ps, name: c.name, kind: "cycle", gateway: c.gateway, labels: { ...serverLabels(c.ps), ...c.extraLabels }, spec, secretEnv: secretEnvFor(c.vault, c.vcenter), claims: vaultClaims(c.vault) });
 }
 
 /** A seed: a point in `vault` equal to `sourcePointId` of `sourceVault`, reading locally what `local`'s disks already hold. */
@@ -134,13 +124,14 @@ export async function createSeedJob(kube: Kube, s: SeedJob): Promise<void> {
     mode: "seed",
     runId: s.runId,
     vault: workerVault(s.vault),
-    source: { vault: workerVault(s.sourceVault), pointId: s.sourcePointId },
+    source: { vault: workerVault(s.sourceVault, "sourceVault"), pointId: s.sourcePointId },
     ...(s.local ? { local: { vcenter: workerVCenter(s.local.vcenter), vm: { name: s.local.vm.name, ...(s.local.vm.moRef ? { moRef: s.local.vm.moRef } : {}) } } } : {}),
     disks: s.disks,
     labels: { ...s.extraLabels, ...lineageLabels(s.ps, s.direction), vm: s.vmName, run: s.runId, sitePair: s.sitePair },
   };
-  const secretEnv = [...secretEnvFor(s.vault, s.local?.vcenter), ...sourceVaultEnv(s.sourceVault)];
-  await createDrJob(kube, { owner: s.ps, name: s.name, kind: "seed", gateway: s.gateway, labels: serverLabels(s.ps), spec, secretEnv });
+  const secretEnv = [...secretEnvFor(s.vault, s.local?.vcenter), ...vaultSecretEnv(s.sourceVault, "sourceVault")];
+  const claims = [...vaultClaims(s.vault), ...vaultClaims(s.sourceVault, "sourceVault")];
+  await createDrJob(kube, { owner: s.ps, name: s.name, kind: "seed", gateway: s.gateway, labels: serverLabels(s.ps), spec, secretEnv, claims });
 }
 
 /** A restore of a point to a vSphere VM (new, or in place): drill, failover and failback VMs. */
@@ -157,7 +148,7 @@ export interface RestoreJob {
 
 export async function createRestoreJob(kube: Kube, r: RestoreJob): Promise<void> {
   const spec: RestoreWorkerSpec = { mode: "restore", pointId: r.pointId, vault: workerVault(r.vault), target: { vSphere: { ...r.target, vcenter: workerVCenter(r.vcenter) } } };
-  await createDrJob(kube, { owner: r.owner, name: r.name, kind: "restore", gateway: r.gateway, labels: r.labels, spec, secretEnv: secretEnvFor(r.vault, r.vcenter) });
+  await createDrJob(kube, { owner: r.owner, name: r.name, kind: "restore", gateway: r.gateway, labels: r.labels, spec, secretEnv: secretEnvFor(r.vault, r.vcenter), claims: vaultClaims(r.vault) });
 }
 
 /** A restore of a point into one of a server's VMs (failover, failback): owned by the server, at one site. */

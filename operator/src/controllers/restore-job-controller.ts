@@ -4,7 +4,8 @@ import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
-import { lastExitCode, secretEnvFor, shortHash, WORKER_LABELS, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { lastExitCode, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { imageFileClaims, imageFileResultPaths, imageFileWorkerDir } from "./image-file-target.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { firstProblem, problemCondition, readSecretKeys, resolveRef, type Checked } from "./references.js";
@@ -27,13 +28,6 @@ function imageSecretEnv(job: RestoreJob): k8s.V1EnvVar[] {
 /** The worker Job of a RestoreJob. */
 export function restoreJobName(job: RestoreJob): string {
   return `restore-${(job.metadata.name ?? "").slice(0, 40).replace(/-+$/, "")}-${shortHash(job.metadata.uid ?? "")}`;
-}
-
-/** The files an imageFile restore writes, one per disk (the worker's naming). */
-export function imageFilePaths(dir: string, rp: RecoveryPoint, diskKeys?: readonly number[]): string[] {
-  const keys = (rp.spec.disks ?? []).map((d) => d.key).filter((k) => !diskKeys || diskKeys.length === 0 || diskKeys.includes(k));
-  const vm = rp.spec.vm.name.replace(/[^A-Za-z0-9._-]+/g, "_") || "vm"; // the worker's file naming
-  return keys.map((k) => `${dir.replace(/\/+$/, "")}/${vm}-disk-${k}.raw`);
 }
 
 /** How often a restore waiting for a Gateway slot looks again (workers run for minutes). */
@@ -102,7 +96,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     const spec = this.workerSpec(job, rp.value, vault.value, vc?.ok ? vc.value : undefined);
     if (!spec) {
       status.phase = "Failed";
-      ctx.setCondition(job, { type: "Succeeded", status: "False", reason: "UnsupportedTarget", message: "this version of Lifeboat restores to vSphere and to raw image files (on a path or in a bucket); cloud images and qcow2/vhd files are not supported yet" });
+      ctx.setCondition(job, { type: "Succeeded", status: "False", reason: "UnsupportedTarget", message: "this version of Lifeboat restores to vSphere and to raw image files (on a claim or in a bucket); cloud images and qcow2/vhd files are not supported yet" });
       return undefined;
     }
 
@@ -150,7 +144,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       };
     }
     const file = t.imageFile;
-    if (file && (file.format ?? "raw") === "raw" && (file.path || file.s3)) {
+    if (file && (file.format ?? "raw") === "raw" && (file.persistentVolumeClaim || file.s3)) {
       const s3 = file.s3;
       return {
         mode: "restore",
@@ -159,7 +153,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
         target: {
           imageFile: {
             format: "raw",
-            ...(file.path ? { path: file.path } : {}),
+            ...(file.persistentVolumeClaim ? { path: imageFileWorkerDir(file) } : {}),
             ...(s3 ? { s3: workerS3Location(s3) } : {}),
             ...(file.diskKeys ? { diskKeys: file.diskKeys } : {}),
           },
@@ -177,6 +171,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       owner: controllerRef(job),
       spec,
       secretEnv: [...secretEnvFor(vault, vc), ...imageSecretEnv(job)],
+      claims: [...vaultClaims(vault), ...imageFileClaims(job.spec.target.imageFile)],
       gateway,
       backoffLimit: 2,
     });
@@ -234,12 +229,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
   private async result(job: RestoreJob, rp: RecoveryPoint | undefined, vc: WithKind<VCenter> | undefined, ctx: ReconcileContext): Promise<NonNullable<NonNullable<RestoreJob["status"]>["result"]>> {
     const t = job.spec.target;
     if (!rp) return t.vSphere?.vmName ? { vmName: t.vSphere.vmName } : {};
-    if (t.imageFile?.path) return { paths: imageFilePaths(t.imageFile.path, rp, t.imageFile.diskKeys) };
-    if (t.imageFile?.s3) {
-      const s3 = t.imageFile.s3;
-      const prefix = s3.prefix ? `${s3.prefix.replace(/\/+$/, "")}/` : "";
-      return { paths: imageFilePaths("", rp, t.imageFile.diskKeys).map((p) => `s3://${s3.bucket}/${prefix}${p.replace(/^\//, "")}`) };
-    }
+    if (t.imageFile) return { paths: imageFileResultPaths(t.imageFile, rp) };
     const vmName = t.vSphere?.inPlace ? rp.spec.vm.name : (t.vSphere?.vmName ?? "");
     if (!vc) return { vmName };
     const options = await vcenterConnectOptions(ctx.kube, vc);

@@ -2,6 +2,7 @@ import type { BackupVault } from "../api/generated/types.js";
 import type { Kube } from "../runtime/kube.js";
 import { openOrInitVault, openVault, parseSize, type LockSettings, type Vault, type VaultSpec } from "../vault/index.js";
 import { readSecretKeys, type Checked } from "./references.js";
+import { operatorClaimMount } from "./vault-mounts.js";
 
 /** The lock a BackupVault's spec asks for, in the engine's terms. */
 export function lockOf(vault: BackupVault): LockSettings {
@@ -13,23 +14,20 @@ export function lockOf(vault: BackupVault): LockSettings {
  * Turns a BackupVault's spec and the Secrets it names into what the vault
  * engine opens. Problems (a missing Secret or key, a backend the operator
  * cannot reach) come back as condition reasons, never as thrown errors.
+ * Every controller that opens a vault in the operator (BackupVault,
+ * RecoveryPoint, retention, DR points) comes through here, so a claim-backed
+ * vault resolves to the same mount everywhere (vault-mounts.ts).
  */
 export async function vaultSpecOf(kube: Kube, vault: BackupVault): Promise<Checked<VaultSpec>> {
   const ns = vault.metadata.namespace ?? "";
   const key = await readSecretKeys(kube, ns, "spec.encryption.keySecretRef", vault.spec.encryption.keySecretRef, { key: "key" });
   if (!key.ok) return key;
   const backend = vault.spec.backend;
-  if (backend.filesystem?.persistentVolumeClaim) {
-    return {
-      ok: false,
-      problem: {
-        reason: "UnsupportedBackend",
-        message: "spec.backend.filesystem.persistentVolumeClaim: this version of Lifeboat opens filesystem vaults by path only; use spec.backend.filesystem.path on storage the operator and workers both mount",
-      },
-    };
-  }
-  if (backend.filesystem?.path) {
-    return { ok: true, value: { backend: { filesystem: { path: backend.filesystem.path } }, key: key.value.key ?? Buffer.alloc(0), threads: 0 } };
+  const fs = backend.filesystem;
+  if (fs?.persistentVolumeClaim || fs?.path) {
+    const path = fs.persistentVolumeClaim ? await operatorClaimMount(ns, fs.persistentVolumeClaim.name) : { ok: true as const, value: fs.path ?? "" };
+    if (!path.ok) return path;
+    return { ok: true, value: { backend: { filesystem: { path: path.value } }, key: key.value.key ?? Buffer.alloc(0), threads: 0 } };
   }
   const s3 = backend.s3;
   if (!s3) return { ok: false, problem: { reason: "InvalidSpec", message: "spec.backend: set exactly one of filesystem or s3" } };

@@ -1,7 +1,21 @@
 import { createHash } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, VCenter } from "../api/generated/types.js";
-import { DEFAULT_WORKER_PORT, PORT_ENV, SECRET_ENV, SPEC_ENV, type WorkerSpec, type WorkerS3Location, type WorkerVault, type WorkerVCenter } from "../worker/spec.js";
+import {
+  DEFAULT_WORKER_PORT,
+  PORT_ENV,
+  SECRET_ENV,
+  SOURCE_VAULT_SECRETS,
+  SPEC_ENV,
+  VAULT_SECRETS,
+  type VaultSecrets,
+  type WorkerSpec,
+  type WorkerS3Location,
+  type WorkerVault,
+  type WorkerVCenter,
+} from "../worker/spec.js";
+import { extraCAEnv } from "./extra-ca.js";
+import { WORKER_MOUNT_PATHS, workerVolumes, type ClaimMount } from "./worker-volumes.js";
 
 /** Labels on every worker Job and pod. */
 export const WORKER_LABELS = {
@@ -28,9 +42,19 @@ export function shortHash(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 10);
 }
 
-/** The vault's location for a worker (its secrets travel separately, by secretKeyRef). */
-export function workerVault(vault: BackupVault): WorkerVault {
+/** Which of a worker's vaults: the one it works on, or a seed's source. Each has its own mount path and secret variables. */
+export type VaultRole = "vault" | "sourceVault";
+
+const ROLE_SECRETS: Record<VaultRole, VaultSecrets> = { vault: VAULT_SECRETS, sourceVault: SOURCE_VAULT_SECRETS };
+
+/**
+ * The vault's location for a worker (its secrets travel separately, by
+ * secretKeyRef). A vault on a claim is the path where the worker Job mounts
+ * the claim (vaultClaims).
+ */
+export function workerVault(vault: BackupVault, role: VaultRole = "vault"): WorkerVault {
   const b = vault.spec.backend;
+  if (b.filesystem?.persistentVolumeClaim) return { filesystem: { path: WORKER_MOUNT_PATHS[role] } };
   if (b.filesystem?.path) return { filesystem: { path: b.filesystem.path } };
   const s3 = b.s3;
   if (!s3) throw new Error(`BackupVault ${vault.metadata.name ?? ""} has no usable backend`);
@@ -39,8 +63,15 @@ export function workerVault(vault: BackupVault): WorkerVault {
       ...workerS3Location(s3),
       ...(s3.useHTTPS !== undefined ? { useHTTPS: s3.useHTTPS } : {}),
       ...(s3.storageClass ? { storageClass: s3.storageClass } : {}),
+      ...(s3.caSecretRef ? { caCertEnv: ROLE_SECRETS[role].ca } : {}),
     },
   };
+}
+
+/** The claim a worker mounts for a vault, at the path workerVault gave it; none for a path or a bucket. */
+export function vaultClaims(vault: BackupVault, role: VaultRole = "vault"): ClaimMount[] {
+  const claim = vault.spec.backend.filesystem?.persistentVolumeClaim;
+  return claim ? [{ claimName: claim.name, mountPath: WORKER_MOUNT_PATHS[role] }] : [];
 }
 
 /** A bucket location from a spec (a vault's backend, a restore's target) as a worker takes it: unset fields left out. */
@@ -54,12 +85,12 @@ export function workerS3Location(s3: { bucket: string; endpoint?: string; region
   };
 }
 
-/** How a worker reaches a vCenter. A CA from a Secret travels as an env var too. */
+/** How a worker reaches a vCenter. A CA from a Secret travels as an env var too; no spec.tls is the default trust, as in the operator. */
 export function workerVCenter(vc: VCenter): WorkerVCenter {
   const tls = vc.spec.tls ?? {};
   return {
     address: vc.spec.address,
-    tls: tls.thumbprint ? { thumbprint: tls.thumbprint } : tls.insecureSkipVerify ? { insecureSkipVerify: true } : tls.caSecretRef ? { caCertEnv: "LIFEBOAT_VCENTER_CA" } : {},
+    tls: tls.thumbprint ? { thumbprint: tls.thumbprint } : tls.insecureSkipVerify ? { insecureSkipVerify: true } : tls.caSecretRef ? { caCertEnv: SECRET_ENV.vcenterCa } : {},
     timeoutMs: (vc.spec.requestTimeoutSeconds ?? 60) * 1000,
   };
 }
@@ -68,26 +99,53 @@ function secretEnv(name: string, secret: string, key: string): k8s.V1EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
 }
 
-/** Env vars carrying the vault's and vCenter's secrets, from the Secrets the specs name. */
-export function secretEnvFor(vault: BackupVault, vc?: VCenter): k8s.V1EnvVar[] {
-  const env: k8s.V1EnvVar[] = [];
+/** Env vars carrying a vault's secrets (key, S3 credentials, the S3 endpoint's CA), under the role's variable names. */
+export function vaultSecretEnv(vault: BackupVault, role: VaultRole = "vault"): k8s.V1EnvVar[] {
+  const names = ROLE_SECRETS[role];
   const keyRef = vault.spec.encryption.keySecretRef;
-  env.push(secretEnv(SECRET_ENV.vaultKey, keyRef.name, keyRef.key ?? "key"));
+  const env = [secretEnv(names.key, keyRef.name, keyRef.key ?? "key")];
   const s3 = vault.spec.backend.s3;
   if (s3) {
     const c = s3.credentialsSecretRef;
-    env.push(secretEnv(SECRET_ENV.vaultAccessKeyId, c.name, c.accessKeyIdKey ?? "accessKeyId"));
-    env.push(secretEnv(SECRET_ENV.vaultSecretAccessKey, c.name, c.secretAccessKeyKey ?? "secretAccessKey"));
+    env.push(secretEnv(names.accessKeyId, c.name, c.accessKeyIdKey ?? "accessKeyId"));
+    env.push(secretEnv(names.secretAccessKey, c.name, c.secretAccessKeyKey ?? "secretAccessKey"));
+    if (s3.caSecretRef) env.push(secretEnv(names.ca, s3.caSecretRef.name, s3.caSecretRef.key ?? "ca.crt"));
   }
+  return env;
+}
+
+/** Env vars carrying the vault's and vCenter's secrets, from the Secrets the specs name. */
+export function secretEnvFor(vault: BackupVault, vc?: VCenter): k8s.V1EnvVar[] {
+  const env = vaultSecretEnv(vault);
   if (vc) {
     const c = vc.spec.credentialsSecretRef;
     env.push(secretEnv(SECRET_ENV.vcenterUsername, c.name, c.usernameKey ?? "username"));
     env.push(secretEnv(SECRET_ENV.vcenterPassword, c.name, c.passwordKey ?? "password"));
     const ca = vc.spec.tls?.caSecretRef;
-    if (ca) env.push(secretEnv("LIFEBOAT_VCENTER_CA", ca.name, ca.key ?? "ca.crt"));
+    if (ca) env.push(secretEnv(SECRET_ENV.vcenterCa, ca.name, ca.key ?? "ca.crt"));
   }
   return env;
 }
+
+/** The user and group of the image (distroless "nonroot"), as in the operator's chart. */
+const NON_ROOT_ID = 65532;
+
+/** A worker pod's securityContext: the chart's podSecurityContext, plus fsGroup for claims (changed only when the root's group differs, so a large vault is not walked at every start). */
+export const WORKER_POD_SECURITY: k8s.V1PodSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: NON_ROOT_ID,
+  runAsGroup: NON_ROOT_ID,
+  fsGroup: NON_ROOT_ID,
+  fsGroupChangePolicy: "OnRootMismatch",
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** A worker container's securityContext: the chart's securityContext for the operator. */
+export const WORKER_CONTAINER_SECURITY: k8s.V1SecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+};
 
 export interface WorkerJobOptions {
   readonly name: string;
@@ -96,6 +154,8 @@ export interface WorkerJobOptions {
   readonly owner: k8s.V1OwnerReference;
   readonly spec: WorkerSpec;
   readonly secretEnv: k8s.V1EnvVar[];
+  /** Claims the worker mounts (vaultClaims, an imageFile claim): required, so that no caller forgets a claim-backed vault. */
+  readonly claims: readonly ClaimMount[];
   readonly gateway: Gateway;
   /** Retries after a failed or killed pod. */
   readonly backoffLimit: number;
@@ -106,9 +166,12 @@ export interface WorkerJobOptions {
  * with its spec and secrets in env. It needs no API access, so it mounts no
  * service-account token. It runs where the Gateway places workers, with the
  * Gateway's resources; a killed pod is retried (backoffLimit) and the
- * worker resumes from what the vault holds.
+ * worker resumes from what the vault holds. It runs as the operator does:
+ * non-root, no privilege escalation, no capabilities, a read-only root
+ * filesystem; fsGroup makes claims writable where the storage supports it.
  */
 export function workerJob(o: WorkerJobOptions): k8s.V1Job {
+  const { volumes, volumeMounts } = workerVolumes(o.claims);
   const placement = o.gateway.spec.workers ?? {};
   const labels = { ...o.labels, [WORKER_LABELS.component]: "worker", [WORKER_LABELS.gateway]: labelValue(o.gateway.metadata.name ?? "") };
   return {
@@ -131,6 +194,8 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
           ...(placement.tolerations ? { tolerations: placement.tolerations } : {}),
           ...(placement.priorityClassName ? { priorityClassName: placement.priorityClassName } : {}),
           terminationGracePeriodSeconds: 60,
+          securityContext: WORKER_POD_SECURITY,
+          volumes,
           containers: [
             {
               name: "worker",
@@ -141,11 +206,13 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
                 { name: PORT_ENV, value: String(DEFAULT_WORKER_PORT) },
                 { name: "NODE_NO_WARNINGS", value: "1" },
                 { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+                ...extraCAEnv(),
                 ...o.secretEnv,
               ],
+              volumeMounts,
               ports: [{ name: "progress", containerPort: DEFAULT_WORKER_PORT }],
               ...(placement.resources ? { resources: placement.resources } : {}),
-              securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, runAsUser: 65532, capabilities: { drop: ["ALL"] } },
+              securityContext: WORKER_CONTAINER_SECURITY,
             },
           ],
         },

@@ -11,15 +11,15 @@ export interface BackupVaultSpec {
      */
     filesystem?: {
       /**
-       * Absolute path of the repository on the worker's filesystem.
+       * Absolute path of the repository on the operator's and the workers' filesystems (storage mounted at the same path in both, e.g. by a node image); Lifeboat mounts nothing for it.
        */
       path?: string;
       /**
-       * Reference to a PersistentVolumeClaim mounted by the workers in the same namespace.
+       * Reference to a PersistentVolumeClaim holding the repository at its root: workers mount it; the operator opens it at /var/lib/lifeboat/vaults/<namespace>/<claim name>, which the chart value vaultVolumes mounts in the same namespace.
        */
       persistentVolumeClaim?: {
         /**
-         * Name of the PersistentVolumeClaim mounted by the workers in the same namespace.
+         * Name of the PersistentVolumeClaim holding the repository at its root: workers mount it; the operator opens it at /var/lib/lifeboat/vaults/<namespace>/<claim name>, which the chart value vaultVolumes mounts in the same namespace.
          */
         name: string;
       };
@@ -1252,7 +1252,16 @@ export interface RestoreJobSpec {
        */
       format?: "raw" | "qcow2" | "vhd";
       /**
-       * Directory on the worker's filesystem to write one file per disk into.
+       * Reference to a PersistentVolumeClaim the restore worker mounts and writes the image files to in the same namespace.
+       */
+      persistentVolumeClaim?: {
+        /**
+         * Name of the PersistentVolumeClaim the restore worker mounts and writes the image files to in the same namespace.
+         */
+        name: string;
+      };
+      /**
+       * Directory inside persistentVolumeClaim to write one file per disk into, relative to the claim's root (default: the root).
        */
       path?: string;
       s3?: {

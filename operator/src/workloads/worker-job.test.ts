@@ -1,0 +1,106 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "@jest/globals";
+import type * as k8s from "@kubernetes/client-node";
+import type { BackupVault, Gateway, VCenter } from "../api/generated/types.js";
+import { EXTRA_CA_ENV, SECRET_ENV, type WorkerSpec } from "../worker/spec.js";
+import { operatorExtraCACerts } from "./extra-ca.js";
+import { secretEnvFor, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "./worker-job.js";
+import { WORKER_MOUNT_PATHS, workerVolumes } from "./worker-volumes.js";
+
+function vault(backend: BackupVault["spec"]["backend"]): BackupVault {
+  return { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupVault", metadata: { name: "v", namespace: "prod" }, spec: { backend, encryption: { keySecretRef: { name: "key" } } } };
+}
+const claimVault = vault({ filesystem: { persistentVolumeClaim: { name: "vault-data" } } });
+const s3Vault = vault({ s3: { bucket: "bucket", credentialsSecretRef: { name: "s3" }, caSecretRef: { name: "s3-ca" } } });
+const gateway = { metadata: { name: "gw", namespace: "prod" }, spec: {} } as unknown as Gateway;
+const spec = { mode: "restore", pointId: "p", vault: { filesystem: { path: "/x" } }, target: { imageFile: { format: "raw", path: "/y" } } } as WorkerSpec;
+
+function job(claims: Parameters<typeof workerJob>[0]["claims"]): k8s.V1Job {
+  return workerJob({ name: "w", namespace: "prod", labels: {}, owner: { apiVersion: "v1", kind: "X", name: "o", uid: "u" }, spec, secretEnv: [], claims, gateway, backoffLimit: 1 });
+}
+
+describe("claim-backed vaults in worker Jobs", () => {
+  it("points the worker at the claim's mount path, per role", () => {
+    expect(workerVault(claimVault)).toEqual({ filesystem: { path: WORKER_MOUNT_PATHS.vault } });
+    expect(workerVault(claimVault, "sourceVault")).toEqual({ filesystem: { path: WORKER_MOUNT_PATHS.sourceVault } });
+    expect(vaultClaims(claimVault, "sourceVault")).toEqual([{ claimName: "vault-data", mountPath: WORKER_MOUNT_PATHS.sourceVault }]);
+    expect(vaultClaims(s3Vault)).toEqual([]);
+  });
+
+  it("mounts each claim in the pod, and one claim used twice as one volume at both paths", () => {
+    const seed = job([
+      { claimName: "dest", mountPath: WORKER_MOUNT_PATHS.vault },
+      { claimName: "src", mountPath: WORKER_MOUNT_PATHS.sourceVault },
+    ]);
+    const pod = seed.spec?.template.spec;
+    expect(pod?.volumes).toEqual([
+      { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+      { name: "claim-0", persistentVolumeClaim: { claimName: "dest" } },
+      { name: "claim-1", persistentVolumeClaim: { claimName: "src" } },
+    ]);
+    expect(pod?.containers[0]?.volumeMounts).toEqual([
+      { name: "tmp", mountPath: "/tmp" },
+      { name: "claim-0", mountPath: WORKER_MOUNT_PATHS.vault },
+      { name: "claim-1", mountPath: WORKER_MOUNT_PATHS.sourceVault },
+    ]);
+    const same = workerVolumes([...vaultClaims(claimVault), ...vaultClaims(claimVault, "sourceVault")]);
+    expect(same.volumes.filter((v) => v.persistentVolumeClaim)).toHaveLength(1);
+    expect(same.volumeMounts.map((m) => m.mountPath)).toEqual(["/tmp", WORKER_MOUNT_PATHS.vault, WORKER_MOUNT_PATHS.sourceVault]);
+  });
+});
+
+describe("worker pod hardening", () => {
+  it("runs as non-root with a read-only root filesystem and no capabilities, and writes claims through fsGroup", () => {
+    const pod = job([]).spec?.template.spec;
+    expect(pod?.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      fsGroup: 65532,
+      fsGroupChangePolicy: "OnRootMismatch",
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(pod?.containers[0]?.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(pod?.automountServiceAccountToken).toBe(false);
+  });
+});
+
+describe("trust for workers", () => {
+  it("passes an S3 vault's CA from its Secret, under the role's variable", () => {
+    expect(workerVault(s3Vault).s3?.caCertEnv).toBe(SECRET_ENV.vaultCa);
+    expect(workerVault(s3Vault, "sourceVault").s3?.caCertEnv).toBe(SECRET_ENV.sourceVaultCa);
+    const ca = (env: k8s.V1EnvVar[], name: string) => env.find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+    expect(ca(vaultSecretEnv(s3Vault), SECRET_ENV.vaultCa)).toEqual({ name: "s3-ca", key: "ca.crt" });
+    expect(ca(vaultSecretEnv(s3Vault, "sourceVault"), SECRET_ENV.sourceVaultCa)).toEqual({ name: "s3-ca", key: "ca.crt" });
+    expect(vaultSecretEnv(s3Vault, "sourceVault").map((e) => e.name)).toEqual([
+      SECRET_ENV.sourceVaultKey, SECRET_ENV.sourceVaultAccessKeyId, SECRET_ENV.sourceVaultSecretAccessKey, SECRET_ENV.sourceVaultCa,
+    ]);
+  });
+
+  it("gives a vCenter without spec.tls the default trust, and a CA from its Secret", () => {
+    const vc = { metadata: { name: "vc" }, spec: { address: "vc", credentialsSecretRef: { name: "c" }, gatewayRef: { name: "gw" } } } as VCenter;
+    expect(workerVCenter(vc).tls).toEqual({});
+    const withCa = { ...vc, spec: { ...vc.spec, tls: { caSecretRef: { name: "vc-ca" } } } } as VCenter;
+    expect(workerVCenter(withCa).tls).toEqual({ caCertEnv: SECRET_ENV.vcenterCa });
+    expect(secretEnvFor(claimVault, withCa).find((e) => e.name === SECRET_ENV.vcenterCa)?.valueFrom?.secretKeyRef).toEqual({ name: "vc-ca", key: "ca.crt" });
+  });
+
+  it("hands the operator's NODE_EXTRA_CA_CERTS to every worker", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lifeboat-ca-"));
+    const saved = process.env.NODE_EXTRA_CA_CERTS;
+    try {
+      const file = join(dir, "ca.pem");
+      await writeFile(file, "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n");
+      expect(operatorExtraCACerts({ NODE_EXTRA_CA_CERTS: join(dir, "missing.pem") })).toBeUndefined();
+      process.env.NODE_EXTRA_CA_CERTS = file;
+      const env = job([]).spec?.template.spec?.containers[0]?.env ?? [];
+      expect(env.find((e) => e.name === EXTRA_CA_ENV)?.value).toBe("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----");
+    } finally {
+      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = saved;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
