@@ -1,6 +1,19 @@
 # The operator image: also the image of the workers it schedules (dedup-upload,
-# image conversion, replication), which start other entrypoints under dist/.
-FROM node:20-bookworm-slim AS build
+# restore, replication), which start other entrypoints under dist/.
+#
+# BASE_IMAGE is any Debian-based image with Node.js (the supported major is in
+# package.json "engines") under /usr/local, as the official node images have
+# it. The test bed builds this file with buildah on a base it makes itself
+# (e2e/testbed/images.ts), since it reaches no container registry.
+ARG BASE_IMAGE=node:26-bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
+# zstd-napi compiles its native addon when its prebuilt binary cannot be
+# downloaded; these are what node-gyp needs, against the base's own headers.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr/local
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -8,7 +21,7 @@ COPY tsconfig.json tsconfig.build.json tsconfig.image.json ./
 COPY operator ./operator
 RUN npx tsc -p tsconfig.image.json && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM ${BASE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./

@@ -10,6 +10,8 @@ const common = {
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   transform: { "^.+\\.ts$": tsJest },
   testEnvironment: "node",
+  // Only the sources: a running test bed's .testbed/ holds container images' files.
+  roots: ["<rootDir>/operator", "<rootDir>/e2e"],
 };
 
 export default {

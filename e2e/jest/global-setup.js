@@ -8,4 +8,6 @@ export default async function globalSetup() {
   const testbed = await clusterUp(name, { ownerPid: process.pid, log: (line) => console.log(`  ${line}`) });
   process.env.LIFEBOAT_E2E_TESTBED = name;
   process.env.LIFEBOAT_E2E_STATE = JSON.stringify(testbed);
+  // vcsim and S3 servers the suites start listen where the test bed's pods reach them.
+  process.env.LIFEBOAT_TESTBED_HOST = testbed.hostAddress;
 }

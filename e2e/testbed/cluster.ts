@@ -1,10 +1,14 @@
 import { spawn } from "node:child_process";
 import { existsSync, openSync, closeSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureComponent } from "./components.js";
+import { ensureHostPackages } from "./host-packages.js";
 import { get } from "./http.js";
+import { ensureImages } from "./images.js";
+import { createNetwork, deleteNetwork, networkFor } from "./network.js";
+import { cleanNode, nodePaths } from "./node.js";
 import { testbedDir } from "./paths.js";
 import type { SupervisorConfig, TestbedState } from "./supervisor.js";
 
@@ -16,8 +20,8 @@ export interface Testbed extends TestbedState {
   readonly kubectl: string;
 }
 
-/** The local node's name in every test bed. */
-export const NODE_NAME = "lifeboat-local";
+/** The node's name in every test bed. */
+export const NODE_NAME = "lifeboat-node";
 
 /** Whether a process exists (signal 0 checks without sending anything). */
 export function alive(pid: number): boolean {
@@ -55,11 +59,17 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
     return running;
   }
   await clusterDown(name, () => undefined); // a half-dead earlier one
-  const kube = await ensureComponent("kube", log);
-  const etcd = await ensureComponent("etcd", log);
+  const started = Date.now();
+  await ensureHostPackages(log);
+  // The Go builds use the CPUs, the image build mostly waits on downloads: run them side by side.
+  const [[kube, etcd], images] = await Promise.all([
+    (async () => [await ensureComponent("kube", log), await ensureComponent("etcd", log)] as const)(),
+    ensureImages(log),
+  ]);
   const dir = testbedDir(name);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, "logs"), { recursive: true });
+  const network = await createNetwork();
   const config: SupervisorConfig = {
     dir,
     nodeName: NODE_NAME,
@@ -68,7 +78,11 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
       kubeApiserver: join(kube, "kube-apiserver"),
       kubeControllerManager: join(kube, "kube-controller-manager"),
       kubeScheduler: join(kube, "kube-scheduler"),
+      kubelet: join(kube, "kubelet"),
+      kubeProxy: join(kube, "kube-proxy"),
     },
+    networkIndex: network.index,
+    images,
     ...(opts.ownerPid !== undefined ? { ownerPid: opts.ownerPid } : {}),
   };
   const configPath = join(dir, "supervisor.json");
@@ -76,14 +90,14 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
   const supervisorLog = join(dir, "logs", "supervisor.log");
   const fd = openSync(supervisorLog, "a");
   const supervisorJs = join(dirname(fileURLToPath(import.meta.url)), "supervisor.js");
-  const child = spawn(process.execPath, [supervisorJs, configPath], { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn("nsenter", [`--net=${network.nsPath}`, "--", process.execPath, supervisorJs, configPath], { detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   child.unref();
   if (child.pid === undefined) throw new Error("Could not start the test bed supervisor");
   await writeFile(join(dir, "supervisor.pid"), String(child.pid));
-  log(`Starting test bed ${name} (logs in ${join(dir, "logs")})`);
+  log(`Starting test bed ${name} in network namespace ${network.namespace} (logs in ${join(dir, "logs")})`);
 
-  const started = Date.now();
+  const deadline = Date.now() + 300_000;
   for (;;) {
     const state = await readTestbed(name);
     if (state) {
@@ -91,7 +105,7 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
       log(`kubeconfig: ${state.kubeconfig}`);
       return state;
     }
-    if (!alive(child.pid) || Date.now() - started > 180_000) {
+    if (!alive(child.pid) || Date.now() > deadline) {
       const tail = readFileSync(supervisorLog, "utf8").split("\n").slice(-20).join("\n");
       await clusterDown(name, () => undefined);
       throw new Error(`Test bed ${name} did not start; supervisor log:\n${tail}`);
@@ -135,26 +149,12 @@ function parseLogLine(line: string): { msg?: string; reason?: string } | undefin
   }
 }
 
-/** Last resort after a killed supervisor: stops the process group of every container the local node recorded as running. */
-async function killRecordedPods(podsDir: string): Promise<void> {
-  if (!existsSync(podsDir)) return;
-  for (const pod of await readdir(podsDir)) {
-    for (const file of await readdir(join(podsDir, pod))) {
-      if (!file.endsWith(".pid")) continue;
-      const pid = Number(await readFile(join(podsDir, pod, file), "utf8"));
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
-
 /**
- * Stops a test bed: SIGTERM to the supervisor, which stops its pods and the
- * control plane in order; after 30 s, SIGKILL to its whole process group and to
- * any pod process it recorded. Safe to run when nothing is up.
+ * Stops a test bed: SIGTERM to the supervisor, which stops the node with its
+ * pods and the control plane in order and deletes the network namespace;
+ * after 60 s, SIGKILL to its whole process group, then whatever the node left
+ * (containers, shims, mounts, cgroups) and the namespace are removed here.
+ * Safe to run when nothing is up.
  */
 export async function clusterDown(name: string, log: (line: string) => void = console.log): Promise<void> {
   const dir = testbedDir(name);
@@ -166,7 +166,7 @@ export async function clusterDown(name: string, log: (line: string) => void = co
   const pid = Number(await readFile(pidFile, "utf8"));
   if (alive(pid)) {
     process.kill(pid, "SIGTERM");
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (alive(pid)) {
       try {
@@ -176,7 +176,11 @@ export async function clusterDown(name: string, log: (line: string) => void = co
       }
     }
   }
-  await killRecordedPods(join(dir, "pods"));
+  const config = JSON.parse(await readFile(join(dir, "supervisor.json"), "utf8").catch(() => "{}")) as Partial<SupervisorConfig>;
+  if (config.networkIndex !== undefined) {
+    await cleanNode(nodePaths(dir, config.networkIndex));
+    await deleteNetwork(networkFor(config.networkIndex));
+  }
   await rm(pidFile, { force: true });
   await rm(join(dir, "state.json"), { force: true });
   log(`Test bed ${name} is down`);

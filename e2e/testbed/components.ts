@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { runCommand } from "./command.js";
 import { cacheDir, repoRoot } from "./paths.js";
 
 /**
@@ -41,6 +42,8 @@ export const components = {
       "k8s.io/kubernetes/cmd/kube-controller-manager",
       "k8s.io/kubernetes/cmd/kube-scheduler",
       "k8s.io/kubernetes/cmd/kubectl",
+      "k8s.io/kubernetes/cmd/kubelet",
+      "k8s.io/kubernetes/cmd/kube-proxy",
     ],
     ldflags: kubeVersionFlags,
   },
@@ -82,7 +85,7 @@ async function componentKey(component: GoComponent, goVersion: string): Promise<
 }
 
 async function goVersion(): Promise<string> {
-  const { stdout } = await run("go", ["env", "GOVERSION"], repoRoot);
+  const { stdout } = await runCommand("go", ["env", "GOVERSION"], { cwd: repoRoot });
   return stdout.trim();
 }
 
@@ -123,26 +126,6 @@ export async function ensureComponent(name: ComponentName, log: (line: string) =
 /** Path of one built binary of a component. */
 export async function binary(name: ComponentName, program: string): Promise<string> {
   return join(await ensureComponent(name), program);
-}
-
-interface RunResult {
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], cwd: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", (err) => { reject(new Error(`Could not run ${cmd}`, { cause: err })); });
-    child.on("close", (code) => {
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}: ${stderr.slice(-4000)}`));
-    });
-  });
 }
 
 /**

@@ -22,16 +22,18 @@ export interface ControlPlane {
   readonly processes: ManagedProcess[];
 }
 
-/** The service CIDR; nothing routes it (there is no kube-proxy), the API server only allocates from it. */
+/** The service CIDR; kube-proxy on the node routes it (10.96.0.1 is the API server). */
 const SERVICE_CIDR = "10.96.0.0/24";
 
 /**
  * Starts etcd, then kube-apiserver with TLS, token authentication, the Node
- * and RBAC authorizers and service-account token issuing, then the controller
- * manager (per-controller service accounts, as kubeadm configures it) and the
+ * and RBAC authorizers and service-account token issuing, serving on the
+ * node's address (the test bed's network namespace is its own, so pods reach
+ * it through the `kubernetes` Service), then the controller manager
+ * (per-controller service accounts, as kubeadm configures it) and the
  * scheduler. Every port is picked free at start.
  */
-export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, pki: Pki, log: (msg: string) => void): Promise<ControlPlane> {
+export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, pki: Pki, address: string, log: (msg: string) => void): Promise<ControlPlane> {
   const logs = join(dir, "logs");
   await mkdir(logs, { recursive: true });
   const processes: ManagedProcess[] = [];
@@ -62,11 +64,11 @@ export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, 
   log(`etcd is healthy on 127.0.0.1:${etcdPort}`);
 
   const apiserverPort = await freePort();
-  const server = `https://127.0.0.1:${apiserverPort}`;
+  const server = `https://${address}:${apiserverPort}`;
   const apiserver = new ManagedProcess("kube-apiserver", bin.kubeApiserver, [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
     `--secure-port=${apiserverPort}`,
     `--cert-dir=${join(dir, "apiserver-certs")}`,
     `--tls-cert-file=${pki.serverCert}`,
@@ -79,7 +81,11 @@ export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, 
     `--service-account-key-file=${pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
-    "--endpoint-reconciler-type=none",
+    "--endpoint-reconciler-type=lease",
+    `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+    `--kubelet-client-key=${pki.kubeletClientKey}`,
+    `--kubelet-certificate-authority=${pki.caCert}`,
+    "--kubelet-preferred-address-types=InternalIP",
     "--allow-privileged=true",
     "--profiling=false",
     "--v=1",
@@ -96,9 +102,8 @@ export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, 
   await writeKubeconfig(kcmConfig, server, pki.caCert, "system:kube-controller-manager", pki.tokens.controllerManager, "kube-system");
   processes.push(new ManagedProcess("kube-controller-manager", bin.kubeControllerManager, [
     `--kubeconfig=${kcmConfig}`,
-    // The node lifecycle controller stays on: the local node heartbeats through its
-    // Lease like a kubelet, and this controller is what lifts the not-ready taint
-    // that the TaintNodesByCondition admission puts on every new node.
+    // The node lifecycle controller stays on: it lifts the not-ready taint that
+    // the TaintNodesByCondition admission puts on every new node.
     "--controllers=*",
     "--use-service-account-credentials=true",
     `--service-account-private-key-file=${pki.serviceAccountKey}`,

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
@@ -61,7 +61,8 @@ async function demo(name: string, started: { vcsim?: Vcsim }): Promise<void> {
   const kubectl = async (...args: string[]) => (await execFileAsync(tb.kubectl, ["--kubeconfig", tb.kubeconfig, ...args])).stdout;
 
   say("Starting vCenter (vcsim with Lifeboat's harness) with 3 VMs holding generated data");
-  const vcsim = await startVcsim({ name: `${name}-vcsim`, standaloneHosts: 1, clusters: 0, vms: 3, log: (l) => { console.log(`  ${l}`); } });
+  // vcsim listens on the test bed's host address, where the pods reach it.
+  const vcsim = await startVcsim({ name: `${name}-vcsim`, listenAddress: tb.hostAddress, standaloneHosts: 1, clusters: 0, vms: 3, log: (l) => { console.log(`  ${l}`); } });
   started.vcsim = vcsim;
   const { connect } = await import("../../operator/src/vsphere/index.js");
   const client = await connect({ address: vcsim.address, username: vcsim.username, password: vcsim.password, tls: { thumbprint: vcsim.thumbprint } });
@@ -82,23 +83,36 @@ async function demo(name: string, started: { vcsim?: Vcsim }): Promise<void> {
     console.log(`  ${vm}: wrote 64 MiB (random, text, zeros)`);
   }
 
-  say("Installing Lifeboat with Helm");
-  const helm = join(await ensureComponent("helm"), "helm");
-  await kubectl("create", "namespace", "lifeboat-system").catch(() => "");
-  await execFileAsync(helm, ["--kubeconfig", tb.kubeconfig, "upgrade", "--install", "lifeboat", join(repoRoot, "charts", "lifeboat"), "-n", "lifeboat-system", "--wait", "--timeout", "3m", "--set", "metrics.bindPodIP=true"]);
-  console.log(await kubectl("-n", "lifeboat-system", "get", "pods"));
-
-  say("Declaring a vault, a gateway, the vCenter and a backup plan");
+  // The vault and the restored images live on claims: on this one-node cluster, hostPath
+  // PersistentVolumes on directories here (on a real cluster, NFS or another ReadWriteMany store).
   const ns = "demo";
   const vaultDir = join(testbedDir(name), "demo-vault");
   const restoreDir = join(testbedDir(name), "demo-restore");
   await rm(restoreDir, { recursive: true, force: true });
-  await mkdir(restoreDir, { recursive: true });
+  for (const dir of [vaultDir, restoreDir]) {
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o777); // Lifeboat's pods run as a non-root user; hostPath ignores fsGroup
+  }
+
+  say("Installing Lifeboat with Helm (the operator mounts the demo vault's storage: vaultVolumes)");
+  const helm = join(await ensureComponent("helm"), "helm");
+  await kubectl("create", "namespace", "lifeboat-system").catch(() => "");
+  const vaultVolumes = [{ namespace: ns, claimName: "vault", volume: { hostPath: { path: vaultDir, type: "Directory" } } }];
+  await execFileAsync(helm, ["--kubeconfig", tb.kubeconfig, "upgrade", "--install", "lifeboat", join(repoRoot, "charts", "lifeboat"), "-n", "lifeboat-system", "--wait", "--timeout", "3m", "--set", "metrics.bindPodIP=true", "--set-json", `vaultVolumes=${JSON.stringify(vaultVolumes)}`]);
+  console.log(await kubectl("-n", "lifeboat-system", "get", "pods"));
+
+  say("Declaring the claims, a vault, a gateway, the vCenter and a backup plan");
   await kubectl("create", "namespace", ns).catch(() => "");
+  const claim = (claimName: string, path: string) => [
+    { apiVersion: "v1", kind: "PersistentVolume", metadata: { name: `${ns}-${claimName}` }, spec: { capacity: { storage: "10Gi" }, accessModes: ["ReadWriteMany"], persistentVolumeReclaimPolicy: "Retain", storageClassName: "", hostPath: { path, type: "Directory" }, claimRef: { namespace: ns, name: claimName } } },
+    { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: claimName }, spec: { accessModes: ["ReadWriteMany"], storageClassName: "", volumeName: `${ns}-${claimName}`, resources: { requests: { storage: "10Gi" } } } },
+  ];
   const manifests = [
+    ...claim("vault", vaultDir),
+    ...claim("restores", restoreDir),
     { apiVersion: "v1", kind: "Secret", metadata: { name: "vault-key" }, stringData: { key: randomBytes(32).toString("base64") } },
     { apiVersion: "v1", kind: "Secret", metadata: { name: "vcenter" }, stringData: { username: vcsim.username, password: vcsim.password } },
-    { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupVault", metadata: { name: "vault" }, spec: { backend: { filesystem: { path: vaultDir } }, encryption: { keySecretRef: { name: "vault-key" } } } },
+    { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupVault", metadata: { name: "vault" }, spec: { backend: { filesystem: { persistentVolumeClaim: { name: "vault" } } }, encryption: { keySecretRef: { name: "vault-key" } } } },
     { apiVersion: "lifeboat.io/v1alpha1", kind: "Gateway", metadata: { name: "site" }, spec: { vaultRef: { name: "vault" }, maxWorkers: 3 } },
     { apiVersion: "lifeboat.io/v1alpha1", kind: "VCenter", metadata: { name: "vc" }, spec: { address: vcsim.address, credentialsSecretRef: { name: "vcenter" }, tls: { thumbprint: vcsim.thumbprint }, gatewayRef: { name: "site" } } },
     { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupPlan", metadata: { name: "all-vms" }, spec: { vCenterRef: { name: "vc" }, vaultRef: { name: "vault" }, gatewayRef: { name: "site" }, vms: { namePatterns: ["*"] }, schedule: { cron: "0 2 * * *", timeZone: "Asia/Tokyo" }, retention: { keepLast: 7 } } },
@@ -162,7 +176,7 @@ async function demo(name: string, started: { vcsim?: Vcsim }): Promise<void> {
       version: "v1alpha1",
       namespace: ns,
       plural: "restorejobs",
-      body: { apiVersion: "lifeboat.io/v1alpha1", kind: "RestoreJob", metadata: { name: jobName }, spec: { recoveryPointRef: { name: rp.metadata.name }, gatewayRef: { name: "site" }, target: { imageFile: { path: join(restoreDir, String(i)) } } } },
+      body: { apiVersion: "lifeboat.io/v1alpha1", kind: "RestoreJob", metadata: { name: jobName }, spec: { recoveryPointRef: { name: rp.metadata.name }, gatewayRef: { name: "site" }, target: { imageFile: { persistentVolumeClaim: { name: "restores" }, path: String(i) } } } },
     });
     let paths: string[] = [];
     const deadline = Date.now() + STEP_TIMEOUT_MS;
@@ -178,7 +192,8 @@ async function demo(name: string, started: { vcsim?: Vcsim }): Promise<void> {
       if (job.status?.phase === "Failed") throw new Error(`restore ${jobName} failed; kubectl -n ${ns} describe restorejob ${jobName}`);
     }
     const want = createHash("sha256").update(expected[i] ?? Buffer.alloc(0)).digest("hex");
-    const got = await hashFile(paths[0] ?? "", (expected[i] ?? Buffer.alloc(0)).length);
+    // The worker reports pvc://restores/PATH; the claim's storage is restoreDir.
+    const got = await hashFile(join(restoreDir, (paths[0] ?? "").replace(/^pvc:\/\/restores\//, "")), (expected[i] ?? Buffer.alloc(0)).length);
     const same = want === got;
     allGood &&= same;
     console.log(`  point ${i + 1} (${rp.metadata.name}): ${same ? "identical to the disk at that moment" : "DIFFERENT"} (sha256 ${got.slice(0, 16)}...)`);

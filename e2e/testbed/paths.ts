@@ -30,3 +30,12 @@ export function cacheDir(): string {
 export function testbedDir(name: string): string {
   return join(repoRoot, ".testbed", name);
 }
+
+/**
+ * The address test-bed servers (vcsim, S3) listen on: the test bed's host
+ * address when one runs (pods reach this machine there; the e2e global setup
+ * and the demo set LIFEBOAT_TESTBED_HOST), loopback otherwise.
+ */
+export function serveAddress(): string {
+  return process.env.LIFEBOAT_TESTBED_HOST ?? "127.0.0.1";
+}

@@ -14,8 +14,10 @@ export interface Identities {
   readonly controllerManager: string;
   /** kube-scheduler. */
   readonly scheduler: string;
-  /** The local node's agent, a kubelet identity checked by the Node authorizer. */
+  /** The node's kubelet, an identity checked by the Node authorizer. */
   readonly node: string;
+  /** kube-proxy, bound to system:node-proxier by the API server's default RBAC. */
+  readonly kubeProxy: string;
 }
 
 /** Files the control plane needs, all under one directory. */
@@ -28,6 +30,12 @@ export interface Pki {
   readonly serviceAccountPub: string;
   readonly tokenFile: string;
   readonly tokens: Identities;
+  /** The kubelet's serving certificate, for the node's address. */
+  readonly kubeletCert: string;
+  readonly kubeletKey: string;
+  /** The API server's client certificate for kubelets (logs, exec), in system:masters as kubeadm makes it. */
+  readonly kubeletClientCert: string;
+  readonly kubeletClientKey: string;
 }
 
 async function openssl(args: string[]): Promise<void> {
@@ -44,10 +52,12 @@ function token(): string {
 
 /**
  * Creates a certificate authority, the API server's serving certificate
- * (valid for 127.0.0.1 and the in-cluster names), the service-account signing
- * key pair and a static token file. ECDSA P-256 keeps generation fast.
+ * (valid for the node's address, 127.0.0.1 and the in-cluster names), the
+ * kubelet's serving certificate, the API server's kubelet client certificate,
+ * the service-account signing key pair and a static token file. ECDSA P-256
+ * keeps generation fast.
  */
-export async function createPki(dir: string, nodeName: string): Promise<Pki> {
+export async function createPki(dir: string, nodeName: string, nodeAddress: string): Promise<Pki> {
   const p = (f: string) => join(dir, f);
   const pki: Pki = {
     caCert: p("ca.crt"),
@@ -57,19 +67,27 @@ export async function createPki(dir: string, nodeName: string): Promise<Pki> {
     serviceAccountKey: p("sa.key"),
     serviceAccountPub: p("sa.pub"),
     tokenFile: p("tokens.csv"),
-    tokens: { admin: token(), controllerManager: token(), scheduler: token(), node: token() },
+    tokens: { admin: token(), controllerManager: token(), scheduler: token(), node: token(), kubeProxy: token() },
+    kubeletCert: p("kubelet.crt"),
+    kubeletKey: p("kubelet.key"),
+    kubeletClientCert: p("apiserver-kubelet-client.crt"),
+    kubeletClientKey: p("apiserver-kubelet-client.key"),
   };
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await openssl(["req", "-x509", ...ec, "-keyout", pki.caKey, "-out", pki.caCert, "-days", "30", "-subj", "/CN=lifeboat-testbed-ca"]);
-  const ext = p("apiserver.ext");
-  await writeFile(
-    ext,
-    "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n" +
-      "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
-  );
-  const csr = p("apiserver.csr");
-  await openssl(["req", "-new", ...ec, "-keyout", pki.serverKey, "-out", csr, "-subj", "/CN=kube-apiserver"]);
-  await openssl(["x509", "-req", "-in", csr, "-CA", pki.caCert, "-CAkey", pki.caKey, "-CAcreateserial", "-out", pki.serverCert, "-days", "30", "-extfile", ext]);
+  const apiserverExtensions =
+    `subjectAltName=IP:${nodeAddress},IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n` +
+    "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n";
+  const sign = async (name: string, subject: string, extensions: string, cert: string, key: string) => {
+    const extFile = p(`${name}.ext`);
+    const csr = p(`${name}.csr`);
+    await writeFile(extFile, extensions);
+    await openssl(["req", "-new", ...ec, "-keyout", key, "-out", csr, "-subj", subject]);
+    await openssl(["x509", "-req", "-in", csr, "-CA", pki.caCert, "-CAkey", pki.caKey, "-CAcreateserial", "-out", cert, "-days", "30", "-extfile", extFile]);
+  };
+  await sign("apiserver", "/CN=kube-apiserver", apiserverExtensions, pki.serverCert, pki.serverKey);
+  await sign("kubelet", `/CN=${nodeName}`, `subjectAltName=IP:${nodeAddress},DNS:${nodeName}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n`, pki.kubeletCert, pki.kubeletKey);
+  await sign("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n", pki.kubeletClientCert, pki.kubeletClientKey);
   await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", pki.serviceAccountKey]);
   await openssl(["pkey", "-in", pki.serviceAccountKey, "-pubout", "-out", pki.serviceAccountPub]);
   const t = pki.tokens;
@@ -80,6 +98,7 @@ export async function createPki(dir: string, nodeName: string): Promise<Pki> {
       `${t.controllerManager},system:kube-controller-manager,uid-kcm`,
       `${t.scheduler},system:kube-scheduler,uid-scheduler`,
       `${t.node},system:node:${nodeName},uid-node,"system:nodes"`,
+      `${t.kubeProxy},system:kube-proxy,uid-kube-proxy`,
       "",
     ].join("\n"),
     { mode: 0o600 },

@@ -1,15 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
+import { Agent as HttpsAgent } from "node:https";
 import { join } from "node:path";
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
 import { ensureComponent } from "./components.js";
 import { get, waitFor } from "./http.js";
+import { serveAddress } from "./paths.js";
 import { freePort } from "./ports.js";
 import { ManagedProcess } from "./process.js";
 
 /** A running S3 server of the test bed and how to reach it. */
 export interface S3Server {
-  /** http://127.0.0.1:PORT */
+  /** http://HOST:PORT, HOST being serveAddress() */
   readonly endpoint: string;
   readonly accessKey: string;
   readonly secretKey: string;
@@ -28,25 +30,26 @@ export interface S3Server {
  * random root credentials. Used by the vault e2e suites, the benchmark, the
  * demo and the BackupVault reconciler tests.
  */
-export async function startS3Server(dir: string): Promise<S3Server> {
+export async function startS3Server(dir: string, opts: { tls?: { certFile: string; keyFile: string; caCert: string } } = {}): Promise<S3Server> {
   const bin = join(await ensureComponent("s3"), "s3");
   const buckets = join(dir, "buckets");
   const versions = join(dir, "versions");
   await mkdir(buckets, { recursive: true });
   await mkdir(versions, { recursive: true });
   const port = await freePort();
+  const host = serveAddress();
   const accessKey = `lifeboat${randomBytes(6).toString("hex")}`;
   const secretKey = randomBytes(24).toString("base64url");
   const region = "us-east-1";
   const logFile = join(dir, "s3.log");
-  const proc = new ManagedProcess("s3", bin, ["-root", buckets, "-versioning-dir", versions, "-listen", `127.0.0.1:${port}`, "-region", region], logFile, {
+  const proc = new ManagedProcess("s3", bin, ["-root", buckets, "-versioning-dir", versions, "-listen", `${host}:${port}`, "-region", region, ...(opts.tls ? ["-cert", opts.tls.certFile, "-key", opts.tls.keyFile] : [])], logFile, {
     env: { ...process.env, ROOT_ACCESS_KEY_ID: accessKey, ROOT_SECRET_ACCESS_KEY: secretKey },
   });
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${opts.tls ? "https" : "http"}://${host}:${port}`;
   try {
     await waitFor(`the S3 server on ${endpoint} (log: ${logFile})`, 30_000, async () => {
       if (!proc.running) throw new Error(`the S3 server exited; see ${logFile}`);
-      const res = await get(`${endpoint}/`, { timeoutMs: 2000 });
+      const res = await get(`${endpoint}/`, { timeoutMs: 2000, ...(opts.tls ? { ca: Buffer.from(opts.tls.caCert) } : {}) });
       return res.status > 0 ? true : undefined;
     });
   } catch (err) {
@@ -54,7 +57,13 @@ export async function startS3Server(dir: string): Promise<S3Server> {
     throw err;
   }
   const client = (): S3Client =>
-    new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
+    new S3Client({
+      endpoint,
+      region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+      ...(opts.tls ? { requestHandler: { httpsAgent: new HttpsAgent({ ca: opts.tls.caCert }) } } : {}),
+    });
   return {
     endpoint,
     accessKey,

@@ -1,13 +1,14 @@
 /**
  * The test bed's supervisor: one detached process that owns everything a test
  * bed runs (etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
- * the local node with its pods) and stops all of it on SIGTERM, SIGINT, or
- * when its owner process (the test runner) is gone, so a crashed or
- * interrupted run leaves nothing behind.
+ * the node: containerd, kubelet, kube-proxy and the pods) and stops all of it
+ * on SIGTERM, SIGINT, or when its owner process (the test runner) is gone, so
+ * a crashed or interrupted run leaves nothing behind.
  *
- * Started by cluster.ts; its config is a JSON file named on the command line.
+ * Started by cluster.ts inside the test bed's network namespace, so every
+ * process it starts is in there too; its config is a JSON file named on the
+ * command line.
  */
-import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,14 +16,20 @@ import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane, type ControlPlaneBinaries } from "./control-plane.js";
 import { waitFor } from "./http.js";
 import { writeKubeconfig } from "./kubeconfig.js";
-import { LocalNode } from "./local-node.js";
+import type { ImageArchive } from "./images.js";
+import { deleteNetwork, networkFor } from "./network.js";
+import { nodePaths, startNode, type RunningNode } from "./node.js";
 import { createPki } from "./pki.js";
+import type { ManagedProcess } from "./process.js";
 
 /** What cluster.ts hands the supervisor. */
 export interface SupervisorConfig {
   readonly dir: string;
   readonly nodeName: string;
-  readonly binaries: ControlPlaneBinaries;
+  readonly binaries: ControlPlaneBinaries & { readonly kubelet: string; readonly kubeProxy: string };
+  /** The index of the test bed's network namespace (network.ts), made by cluster.ts. */
+  readonly networkIndex: number;
+  readonly images: readonly ImageArchive[];
   /** Stop everything when this process is gone (the test runner); absent for `cluster:up`. */
   readonly ownerPid?: number;
 }
@@ -35,7 +42,11 @@ export interface TestbedState {
   readonly caCert: string;
   readonly adminToken: string;
   readonly nodeName: string;
-  readonly podsDir: string;
+  /** This machine's address on the test bed's network: serve here what pods must reach (vcsim, S3). */
+  readonly hostAddress: string;
+  /** The node's address: the API server and the kubelet. */
+  readonly nodeAddress: string;
+  readonly networkIndex: number;
 }
 
 function log(fields: Record<string, unknown>, msg: string): void {
@@ -57,7 +68,8 @@ async function main(): Promise<void> {
   const config = JSON.parse(readFileSync(configPath, "utf8")) as SupervisorConfig;
   const dir = config.dir;
   let controlPlane: ControlPlane | undefined;
-  let node: LocalNode | undefined;
+  let node: RunningNode | undefined;
+  const network = networkFor(config.networkIndex);
   let stopping = false;
 
   const shutdown = async (reason: string, code: number) => {
@@ -65,8 +77,9 @@ async function main(): Promise<void> {
     stopping = true;
     log({ reason }, "Stopping test bed");
     await rm(join(dir, "state.json"), { force: true });
-    await node?.stop().catch((err: unknown) => { log({ err: String(err) }, "Local node stop failed"); });
+    await node?.stop().catch((err: unknown) => { log({ err: describeError(err) }, "Node stop failed"); });
     for (const p of [...(controlPlane?.processes ?? [])].reverse()) await p.stop();
+    await deleteNetwork(network);
     log({}, "Stopped test bed");
     process.exit(code);
   };
@@ -84,23 +97,37 @@ async function main(): Promise<void> {
   }
 
   try {
-    const pki = await createPki(dir, config.nodeName);
-    controlPlane = await startControlPlane(dir, config.binaries, pki, (msg) => { log({}, msg); });
-    for (const p of controlPlane.processes) {
+    const pki = await createPki(dir, config.nodeName, network.nodeAddress);
+    controlPlane = await startControlPlane(dir, config.binaries, pki, network.nodeAddress, (msg) => { log({}, msg); });
+    const watchExit = (p: ManagedProcess) => {
       void p.wait().then((code) => {
         if (!stopping) void shutdown(`${p.name} exited with ${code}; see ${join(dir, "logs", `${p.name}.log`)}`, 1);
       });
-    }
+    };
+    controlPlane.processes.forEach(watchExit);
     const kubeconfig = join(dir, "kubeconfig");
     await writeKubeconfig(kubeconfig, controlPlane.server, pki.caCert, "lifeboat-admin", pki.tokens.admin);
     const nodeKubeconfig = join(dir, "node.kubeconfig");
     await writeKubeconfig(nodeKubeconfig, controlPlane.server, pki.caCert, `system:node:${config.nodeName}`, pki.tokens.node);
 
-    const podsDir = join(dir, "pods");
-    // Pods get loopback addresses in a /24 of their own per test bed, so two test beds never collide.
-    const podSubnet = `127.${1 + randomInt(254)}.${randomInt(256)}`;
-    node = new LocalNode({ nodeName: config.nodeName, kubeconfig: nodeKubeconfig, server: controlPlane.server, caCert: pki.caCert, podsDir, podSubnet, log });
-    await node.start();
+    const kubeProxyKubeconfig = join(dir, "kube-proxy.kubeconfig");
+    await writeKubeconfig(kubeProxyKubeconfig, controlPlane.server, pki.caCert, "system:kube-proxy", pki.tokens.kubeProxy);
+    node = await startNode({
+      paths: nodePaths(dir, network.index),
+      nodeName: config.nodeName,
+      network,
+      kubeletBinary: config.binaries.kubelet,
+      kubeProxyBinary: config.binaries.kubeProxy,
+      kubeletKubeconfig: nodeKubeconfig,
+      kubeProxyKubeconfig,
+      caCert: pki.caCert,
+      kubeletCert: pki.kubeletCert,
+      kubeletKey: pki.kubeletKey,
+      images: config.images,
+      logsDir: join(dir, "logs"),
+      log: (msg) => { log({}, msg); },
+    });
+    node.processes.forEach(watchExit);
 
     // Pods can be created once the controller manager has made the default service account.
     const kc = new k8s.KubeConfig();
@@ -110,10 +137,11 @@ async function main(): Promise<void> {
       await core.readNamespacedServiceAccount({ name: "default", namespace: "default" });
       return true;
     }, 500);
-    // ...and scheduled once the node lifecycle controller has lifted the not-ready taint.
-    await waitFor("the local node to be schedulable", 120_000, async () => {
+    // ...and scheduled once the node is Ready and the node lifecycle controller has lifted the not-ready taint.
+    await waitFor("the node to be Ready and schedulable", 180_000, async () => {
       const n = await core.readNode({ name: config.nodeName });
-      return (n.spec?.taints ?? []).length === 0 ? true : undefined;
+      const ready = n.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+      return ready && (n.spec?.taints ?? []).length === 0 ? true : undefined;
     }, 500);
 
     const state: TestbedState = {
@@ -123,7 +151,9 @@ async function main(): Promise<void> {
       caCert: pki.caCert,
       adminToken: pki.tokens.admin,
       nodeName: config.nodeName,
-      podsDir,
+      hostAddress: network.hostAddress,
+      nodeAddress: network.nodeAddress,
+      networkIndex: network.index,
     };
     await writeFile(join(dir, "state.json"), JSON.stringify(state, null, 2), { mode: 0o600 });
     log({ server: controlPlane.server, kubeconfig }, "Test bed is ready");

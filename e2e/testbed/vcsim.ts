@@ -4,7 +4,7 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { ensureComponent } from "./components.js";
 import { waitFor } from "./http.js";
-import { testbedDir } from "./paths.js";
+import { serveAddress, testbedDir } from "./paths.js";
 import { freePort } from "./ports.js";
 import { ManagedProcess } from "./process.js";
 
@@ -39,6 +39,8 @@ export interface VcsimOptions {
   readonly taskDelays?: Readonly<Record<string, number>>;
   /** vCenter version reported by ServiceContent.about (default 8.0.3). */
   readonly version?: string;
+  /** Address to listen on (default: serveAddress(), which pods of the running test bed reach). */
+  readonly listenAddress?: string;
   /** The simulator exits when this process is gone (default: this process). */
   readonly ownerPid?: number;
   readonly log?: (line: string) => void;
@@ -57,7 +59,7 @@ export interface VcsimDisk {
 
 /** A running simulator. */
 export interface Vcsim {
-  /** SDK endpoint, e.g. https://127.0.0.1:PORT/sdk */
+  /** SDK endpoint, e.g. https://10.250.1.1:PORT/sdk */
   readonly url: string;
   /** host:port */
   readonly address: string;
@@ -97,13 +99,14 @@ export async function startVcsim(opts: VcsimOptions = {}): Promise<Vcsim> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const port = await freePort();
+  const host = opts.listenAddress ?? serveAddress();
   const username = opts.username ?? "administrator@vsphere.local";
   const password = opts.password ?? randomBytes(12).toString("base64url");
   const certFile = join(dir, "server.crt");
   const logFile = join(dir, "vcsim.log");
 
   const args = [
-    "-listen", `127.0.0.1:${port}`,
+    "-listen", `${host}:${port}`,
     "-username", username,
     "-cert-out", certFile,
     "-data-dir", join(dir, "datastores"),
@@ -139,14 +142,14 @@ export async function startVcsim(opts: VcsimOptions = {}): Promise<Vcsim> {
     await proc.stop();
     throw new Error("vcsim reported a different certificate than the one it wrote");
   }
-  const address = `127.0.0.1:${port}`;
+  const address = `${host}:${port}`;
   const auth = `Basic ${Buffer.from(`${username}:${password}`, "utf8").toString("base64")}`;
 
   const harness = (method: string, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> =>
     new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = { Authorization: auth };
       if (body) headers["Content-Length"] = body.length;
-      const req = request({ host: "127.0.0.1", port, path, method, headers, ca: caCert, servername: "localhost", timeout: 60_000 }, (res) => {
+      const req = request({ host, port, path, method, headers, ca: caCert, servername: "localhost", timeout: 60_000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }); });

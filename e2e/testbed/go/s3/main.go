@@ -7,8 +7,9 @@
 //
 // Usage:
 //
-//	s3 -root DIR -versioning-dir DIR -listen 127.0.0.1:PORT
+//	s3 -root DIR -versioning-dir DIR -listen 127.0.0.1:PORT [-cert FILE -key FILE]
 //
+// With -cert and -key it serves HTTPS (a server behind a private CA).
 // The root credentials come from ROOT_ACCESS_KEY_ID and ROOT_SECRET_ACCESS_KEY.
 package main
 
@@ -30,15 +31,17 @@ func main() {
 	versioningDir := flag.String("versioning-dir", "", "directory for old object versions; enables versioning and Object Lock")
 	listen := flag.String("listen", "127.0.0.1:7070", "address to serve S3 on")
 	region := flag.String("region", "us-east-1", "region reported to clients")
+	certFile := flag.String("cert", "", "TLS certificate (PEM); serve HTTPS when set with -key")
+	keyFile := flag.String("key", "", "TLS private key (PEM)")
 	flag.Parse()
 
-	if err := run(*root, *versioningDir, *listen, *region); err != nil {
+	if err := run(*root, *versioningDir, *listen, *region, *certFile, *keyFile); err != nil {
 		fmt.Fprintf(os.Stderr, "s3: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(root, versioningDir, listen, region string) error {
+func run(root, versioningDir, listen, region, certFile, keyFile string) error {
 	access := os.Getenv("ROOT_ACCESS_KEY_ID")
 	secret := os.Getenv("ROOT_SECRET_ACCESS_KEY")
 	if root == "" || access == "" || secret == "" {
@@ -71,5 +74,7 @@ func run(root, versioningDir, listen, region string) error {
 		MultipartMaxParts: 10000,
 		Quiet:             true,
 		KeepAlive:         true,
+		CertFile:          certFile,
+		KeyFile:           keyFile,
 	})
 }

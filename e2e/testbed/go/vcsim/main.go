@@ -117,7 +117,7 @@ func main() {
 		})
 	}
 
-	cert, certPEM, err := selfSignedCertificate()
+	cert, certPEM, err := selfSignedCertificate(*listen)
 	if err != nil {
 		log.Fatalf("could not create the serving certificate: %v", err)
 	}
@@ -175,9 +175,16 @@ func main() {
 }
 
 // selfSignedCertificate creates an ECDSA P-256 certificate for the loopback
-// addresses that is its own CA, so a client can trust it as a CA bundle or by
-// its SHA-256 thumbprint.
-func selfSignedCertificate() (tls.Certificate, []byte, error) {
+// addresses and the listen address (the test bed's host address, which pods
+// dial) that is its own CA, so a client can trust it as a CA bundle or by its
+// SHA-256 thumbprint.
+func selfSignedCertificate(listen string) (tls.Certificate, []byte, error) {
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	if host, _, err := net.SplitHostPort(listen); err == nil {
+		if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
+			ips = append(ips, ip)
+		}
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, err
@@ -196,7 +203,7 @@ func selfSignedCertificate() (tls.Certificate, []byte, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		DNSNames:              []string{"localhost", "vcsim.lifeboat.test"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		IPAddresses:           ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
 	if err != nil {
