@@ -10,7 +10,8 @@ import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js
 import { WORKER_LABELS } from "../../operator/src/workloads/worker-job.js";
 import { repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
-import { installLifeboat, leaseHolder, operatorPods, waitForCondition } from "../support/lifeboat.js";
+import { claimFile, hostPathClaim, installLifeboat, leaseHolder, operatorPods, vaultClaim, waitForCondition } from "../support/lifeboat.js";
+import { LIFEBOAT_IMAGE } from "../testbed/images.js";
 import { adminConfig, createNamespace, eventually } from "../support/testbed.js";
 import { mixedData } from "../support/data.js";
 
@@ -19,6 +20,8 @@ const MiB = 1024 * 1024;
 const DATA_BYTES = Number(process.env.LIFEBOAT_E2E_DISK_MIB ?? 256) * MiB;
 
 let ns: string;
+/** A second namespace, a rebuilt cluster's, that adopts the vault's points. */
+let adoptNs: string;
 let workDir: string;
 let vcsim: Vcsim;
 let vcsim2: Vcsim;
@@ -118,14 +121,22 @@ beforeAll(async () => {
     contents.set(vm, [data]);
   }
 
-  await installLifeboat();
   ns = await createNamespace("backup");
+  adoptNs = await createNamespace("adopt");
+  // The main vault reaches the operator through a claim in its own namespace, the others through hostPath.
+  await installLifeboat({}, [
+    await vaultClaim(ns, "vault", join(workDir, "vault"), "claim"),
+    await vaultClaim(ns, "locked", join(workDir, "locked")),
+    await vaultClaim(ns, "scheduled", join(workDir, "scheduled")),
+    await vaultClaim(adoptNs, "vault", join(workDir, "vault")),
+  ]);
+  await hostPathClaim(ns, "restores", join(workDir, "restores"));
   const secret = (name: string, data: Record<string, string>) => core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, stringData: data } });
   await secret("vault-key", { key: VAULT_KEY });
   await secret("vc", { username: vcsim.username, password: vcsim.password });
   await secret("vc2", { username: vcsim2.username, password: vcsim2.password });
-  await lifeboat("BackupVault", "vault", { backend: { filesystem: { path: join(workDir, "vault") } }, encryption: { keySecretRef: { name: "vault-key" } } });
-  await lifeboat("BackupVault", "locked", { backend: { filesystem: { path: join(workDir, "locked") } }, encryption: { keySecretRef: { name: "vault-key" } }, lock: { enabled: true, mode: "Governance", retentionDays: 1 } });
+  await lifeboat("BackupVault", "vault", { backend: { filesystem: { persistentVolumeClaim: { name: "vault" } } }, encryption: { keySecretRef: { name: "vault-key" } } });
+  await lifeboat("BackupVault", "locked", { backend: { filesystem: { persistentVolumeClaim: { name: "locked" } } }, encryption: { keySecretRef: { name: "vault-key" } }, lock: { enabled: true, mode: "Governance", retentionDays: 1 } });
   await lifeboat("Gateway", "gw", { vaultRef: { name: "vault" }, maxWorkers: 2, maxCpu: 2 });
   await lifeboat("VCenter", "vc", { address: vcsim.address, credentialsSecretRef: { name: "vc" }, tls: { thumbprint: vcsim.thumbprint }, gatewayRef: { name: "gw" } });
   await lifeboat("VCenter", "vc2", { address: vcsim2.address, credentialsSecretRef: { name: "vc2" }, tls: { thumbprint: vcsim2.thumbprint }, gatewayRef: { name: "gw" } });
@@ -199,13 +210,12 @@ describe("backup and restore, end to end", () => {
     expect(points).toHaveLength(2);
     const [disk] = await vcsim.disks(vm);
     for (const [i, rp] of points.entries()) {
-      const dir = join(workDir, `restore-${i}`);
-      await lifeboat("RestoreJob", `file-${i}`, { recoveryPointRef: { name: rp.metadata.name }, gatewayRef: { name: "gw" }, target: { imageFile: { path: dir } } });
+      await lifeboat("RestoreJob", `file-${i}`, { recoveryPointRef: { name: rp.metadata.name }, gatewayRef: { name: "gw" }, target: { imageFile: { persistentVolumeClaim: { name: "restores" }, path: `restore-${i}` } } });
       await waitForCondition("RestoreJob", ns, `file-${i}`, "Succeeded", "True", undefined, 240_000);
       const job = await get<{ status: { result: { paths: string[] }; progress: { percent: number } } }>("RestoreJob", `file-${i}`);
       expect(job.status.progress.percent).toBe(100);
       const [path] = job.status.result.paths;
-      await expectImage(path ?? "", contents.get(vm)?.[i] ?? Buffer.alloc(0), disk?.capacityBytes ?? 0);
+      await expectImage(claimFile(path ?? "", "restores", join(workDir, "restores")), contents.get(vm)?.[i] ?? Buffer.alloc(0), disk?.capacityBytes ?? 0);
     }
   });
 
@@ -308,12 +318,12 @@ describe("backup and restore, end to end", () => {
       namespace: ns,
       body: {
         metadata: { name: "slot-holder", labels: { [WORKER_LABELS.gateway]: "gw" } },
-        spec: { suspend: true, template: { spec: { restartPolicy: "Never", containers: [{ name: "hold", image: "node:20", command: ["node", "-e", "0"] }] } } },
+        spec: { suspend: true, template: { spec: { restartPolicy: "Never", containers: [{ name: "hold", image: LIFEBOAT_IMAGE, command: ["node", "-e", "0"] }] } } },
       },
     });
     try {
       const point = (await recoveryPoints("vault")).filter((p) => p.spec.vm.name === vmNames[1]).pop();
-      await lifeboat("RestoreJob", "queued", { recoveryPointRef: { name: point?.metadata.name ?? "" }, gatewayRef: { name: "gw" }, target: { imageFile: { path: join(workDir, "queued") } } });
+      await lifeboat("RestoreJob", "queued", { recoveryPointRef: { name: point?.metadata.name ?? "" }, gatewayRef: { name: "gw" }, target: { imageFile: { persistentVolumeClaim: { name: "restores" }, path: "queued" } } });
       const waiting = await waitForCondition("RestoreJob", ns, "queued", "Succeeded", "Unknown", "WaitingForGateway");
       expect(waiting.message).toBe("Gateway gw runs 1 of its 1 workers; the restore starts when one finishes");
       expect((await get<{ status?: { phase?: string } }>("RestoreJob", "queued")).status?.phase).toBe("Pending");
@@ -348,11 +358,11 @@ describe("backup and restore, end to end", () => {
 
   it("a BackupVault in a fresh namespace, pointed at the same vault, brings every RecoveryPoint back", async () => {
     // What a rebuilt cluster does after losing everything but the vault.
-    const fresh = await createNamespace("adopt");
+    const fresh = adoptNs;
     await core.createNamespacedSecret({ namespace: fresh, body: { metadata: { name: "vault-key" }, stringData: { key: VAULT_KEY } } });
     await custom.createNamespacedCustomObject({
       group: "lifeboat.io", version: "v1alpha1", namespace: fresh, plural: "backupvaults",
-      body: { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupVault", metadata: { name: "vault" }, spec: { backend: { filesystem: { path: join(workDir, "vault") } }, encryption: { keySecretRef: { name: "vault-key" } }, initialize: false } },
+      body: { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupVault", metadata: { name: "vault" }, spec: { backend: { filesystem: { persistentVolumeClaim: { name: "vault" } } }, encryption: { keySecretRef: { name: "vault-key" } }, initialize: false } },
     });
     const ls = await lifeboatCli(["vault", "ls", "--repo", join(workDir, "vault"), "--json"]);
     expect(ls.code).toBe(0);
@@ -369,7 +379,7 @@ describe("backup and restore, end to end", () => {
   });
 
   it("starts a run at the plan's cron time in its time zone, and none while paused", async () => {
-    await lifeboat("BackupVault", "scheduled", { backend: { filesystem: { path: join(workDir, "scheduled") } }, encryption: { keySecretRef: { name: "vault-key" } } });
+    await lifeboat("BackupVault", "scheduled", { backend: { filesystem: { persistentVolumeClaim: { name: "scheduled" } } }, encryption: { keySecretRef: { name: "vault-key" } } });
     await waitForCondition("BackupVault", ns, "scheduled", "Ready", "True");
     // The next whole minute at least 30 s away (time for the plan's first reconcile),
     // as Tokyo wall-clock time (UTC+9, no DST): a scheduler ignoring the time zone would fire 9 hours off.

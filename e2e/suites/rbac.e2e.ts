@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import { adminConfig, createNamespace, eventually, testbed } from "../support/testbed.js";
+import { LIFEBOAT_IMAGE } from "../testbed/images.js";
 
 let ns: string;
 
@@ -28,8 +27,9 @@ describe("a pod's service account", () => {
         subjects: [{ kind: "ServiceAccount", name: "reader", namespace: ns }],
       },
     });
-    // The pod asks the API server with the kubeconfig the local node gave it
-    // (a TokenRequest token bound to this pod), through the same kubectl.
+    // The pod asks the API server with the service-account token the kubelet
+    // projected into it (bound to this pod), through the test bed's kubectl
+    // mounted from this machine into Lifeboat's image.
     const script = [
       "$KUBECTL auth whoami -o jsonpath='{.status.userInfo.username}'; echo",
       "$KUBECTL get configmaps -o name && echo CONFIGMAPS-OK",
@@ -42,7 +42,8 @@ describe("a pod's service account", () => {
         spec: {
           serviceAccountName: "reader",
           restartPolicy: "Never",
-          containers: [{ name: "main", image: "busybox", command: ["/bin/sh", "-c", script], env: [{ name: "KUBECTL", value: testbed().kubectl }] }],
+          containers: [{ name: "main", image: LIFEBOAT_IMAGE, command: ["/bin/sh", "-c", script], env: [{ name: "KUBECTL", value: "/opt/kubectl" }], volumeMounts: [{ name: "kubectl", mountPath: "/opt/kubectl", readOnly: true }] }],
+          volumes: [{ name: "kubectl", hostPath: { path: testbed().kubectl, type: "File" } }],
         },
       },
     });
@@ -50,7 +51,8 @@ describe("a pod's service account", () => {
       const p = await core.readNamespacedPod({ name: "asks", namespace: ns });
       return p.status?.phase === "Succeeded" || p.status?.phase === "Failed" ? p : undefined;
     });
-    const log = await readFile(join(testbed().podsDir, `${ns}_asks_${pod.metadata?.uid ?? ""}`, "main.log"), "utf8");
+    const log = await core.readNamespacedPodLog({ name: "asks", namespace: ns });
+    expect(pod.status?.phase).toBe("Succeeded");
     expect(log).toContain(`system:serviceaccount:${ns}:reader`);
     expect(log).toContain("configmap/kube-root-ca.crt");
     expect(log).toContain("CONFIGMAPS-OK");

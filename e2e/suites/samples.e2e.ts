@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { dump, loadAll } from "js-yaml";
 import { startS3Server, type S3Server } from "../testbed/s3-server.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
-import { installLifeboat, waitForCondition } from "../support/lifeboat.js";
+import { installLifeboat, vaultClaim, waitForCondition, type VaultVolume } from "../support/lifeboat.js";
 import { createNamespace, kubectl } from "../support/testbed.js";
 import { repoRoot } from "../testbed/paths.js";
 
@@ -36,7 +36,6 @@ function pointAtTestBed(doc: Doc): Doc {
   if (d.kind === "Secret" && d.metadata.name === "vcenter-credentials" && d.stringData) d.stringData.username = vcsim.username;
   if (d.kind === "Secret" && d.metadata.name === "s3-credentials") d.stringData = { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey };
   if (d.kind === "VCenter" && d.spec) d.spec = { ...d.spec, address: vcsim.address, tls: { thumbprint: vcsim.thumbprint } };
-  if (d.kind === "BackupVault" && spec?.backend?.filesystem) spec.backend.filesystem = { path: join(workDir, d.metadata.name) };
   if (d.kind === "BackupVault" && spec?.backend?.s3) spec.backend.s3 = { ...spec.backend.s3, endpoint: s3.endpoint, useHTTPS: false, region: s3.region };
   // Names at a site are the site's, like addresses: the simulator's datacenter, datastore, networks and VM.
   if (d.kind === "SitePair" && d.spec) {
@@ -57,8 +56,14 @@ beforeAll(async () => {
   vcsim = await startVcsim({ password: vcPassword, username: "backup@vsphere.local", vms: 1, portgroups: 2 });
   s3 = await startS3Server(join(workDir, "s3"));
   await s3.createBucket("lifeboat-backups", { objectLock: true });
-  await installLifeboat();
   ns = await createNamespace("samples");
+  // The storage behind each filesystem vault's claim is the cluster's, like an address: a directory here.
+  const volumes: VaultVolume[] = [];
+  for (const d of docs) {
+    const claim = (d.spec as { backend?: { filesystem?: { persistentVolumeClaim?: { name: string } } } } | undefined)?.backend?.filesystem?.persistentVolumeClaim?.name;
+    if (d.kind === "BackupVault" && claim) volumes.push(await vaultClaim(ns, claim, join(workDir, claim)));
+  }
+  await installLifeboat({}, volumes);
 });
 
 afterAll(async () => {

@@ -1,9 +1,7 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
-import { installLifeboat, OPERATOR_NAMESPACE, waitForCondition } from "../support/lifeboat.js";
+import { installLifeboat, operatorLogs, waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, createNamespace } from "../support/testbed.js";
 
 // Every character seed 001's tool failed on, and some that are not ASCII.
@@ -88,9 +86,7 @@ describe("a VCenter against vcsim", () => {
   it("never puts a password in status, events or logs", async () => {
     const statuses = JSON.stringify([await vcenterStatus("pinned"), await vcenterStatus("wrong-thumbprint")]);
     const events = JSON.stringify((await core.listNamespacedEvent({ namespace: ns })).items);
-    const { podsDir } = JSON.parse(process.env.LIFEBOAT_E2E_STATE ?? "{}") as { podsDir: string };
-    const dirs = (await readdir(podsDir)).filter((d) => d.startsWith(`${OPERATOR_NAMESPACE}_`));
-    const logs = (await Promise.all(dirs.map((d) => readFile(join(podsDir, d, "operator.log"), "utf8").catch(() => "")))).join("\n");
+    const logs = (await operatorLogs()).map((l) => l.log).join("\n");
     expect(logs.length).toBeGreaterThan(0);
     for (const text of [statuses, events, logs]) {
       expect(text).not.toContain(PASSWORD);

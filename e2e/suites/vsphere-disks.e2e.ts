@@ -138,7 +138,7 @@ describe("disk content, snapshots and CBT", () => {
     // Without the session cookie the datastore refuses, as vCenter does.
     const anonymous = await new Promise<number>((resolve, reject) => {
       const path = datastoreFilePath(loc, flatFilePath(loc.path));
-      https.get({ host: "127.0.0.1", port: Number(sim.address.split(":")[1]), path, ca: sim.caCert, servername: "localhost" }, (res) => {
+      https.get({ host: sim.address.split(":")[0], port: Number(sim.address.split(":")[1]), path, ca: sim.caCert, servername: "localhost" }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       }).on("error", reject);

@@ -17,7 +17,7 @@ import { hashFile } from "../testbed/hash.js";
 import { repoRoot } from "../testbed/paths.js";
 import { mixedData } from "./data.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
-import { installLifeboat, OPERATOR_NAMESPACE, operatorPods, waitForCondition } from "./lifeboat.js";
+import { installLifeboat, OPERATOR_NAMESPACE, operatorPods, vaultClaim, waitForCondition } from "./lifeboat.js";
 import { adminConfig, createNamespace, eventually } from "./testbed.js";
 
 export const MiB = 1024 * 1024;
@@ -51,8 +51,11 @@ export async function startSites(opts: { vms: number; prefix: string }): Promise
   const protectedClient = await connect({ address: protectedSim.address, username: protectedSim.username, password: protectedSim.password, tls: { thumbprint: protectedSim.thumbprint } });
   const recoveryClient = await connect({ address: recoverySim.address, username: recoverySim.username, password: recoverySim.password, tls: { thumbprint: recoverySim.thumbprint } });
   const vms = (await protectedClient.inventory()).vms.filter((v) => !v.template).map((v) => v.name).sort();
-  await installLifeboat();
   const ns = await createNamespace(opts.prefix);
+  await installLifeboat({}, [
+    await vaultClaim(ns, "recovery-vault", join(workDir, "recovery-vault")),
+    await vaultClaim(ns, "protected-vault", join(workDir, "protected-vault")),
+  ]);
   const custom = adminConfig().makeApiClient(k8s.CustomObjectsApi);
   const core = adminConfig().makeApiClient(k8s.CoreV1Api);
   const batch = adminConfig().makeApiClient(k8s.BatchV1Api);
@@ -72,8 +75,8 @@ export async function startSites(opts: { vms: number; prefix: string }): Promise
       await recoverySim.stop();
     },
   };
-  await apply(sites, "BackupVault", "recovery-vault", { backend: { filesystem: { path: join(workDir, "recovery-vault") } }, encryption: { keySecretRef: { name: "forward-key" } } });
-  await apply(sites, "BackupVault", "protected-vault", { backend: { filesystem: { path: join(workDir, "protected-vault") } }, encryption: { keySecretRef: { name: "reverse-key" } } });
+  await apply(sites, "BackupVault", "recovery-vault", { backend: { filesystem: { persistentVolumeClaim: { name: "recovery-vault" } } }, encryption: { keySecretRef: { name: "forward-key" } } });
+  await apply(sites, "BackupVault", "protected-vault", { backend: { filesystem: { persistentVolumeClaim: { name: "protected-vault" } } }, encryption: { keySecretRef: { name: "reverse-key" } } });
   await apply(sites, "Gateway", "protected-site", { vaultRef: { name: "recovery-vault" }, maxWorkers: 4, maxCpu: 4 });
   await apply(sites, "Gateway", "recovery-site", { vaultRef: { name: "protected-vault" }, maxWorkers: 4, maxCpu: 4 });
   await apply(sites, "VCenter", "vc-protected", { address: protectedSim.address, credentialsSecretRef: { name: "vc-protected" }, tls: { thumbprint: protectedSim.thumbprint }, gatewayRef: { name: "protected-site" }, requestTimeoutSeconds: 20 });

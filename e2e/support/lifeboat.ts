@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { ensureComponent } from "../testbed/components.js";
@@ -18,15 +18,23 @@ export async function helm(args: readonly string[]): Promise<{ code: number; std
 
 export const OPERATOR_NAMESPACE = "lifeboat-system";
 
+/** The chart's `vaultVolumes` entry: how the operator mounts a claim-backed vault of a namespace. */
+export interface VaultVolume {
+  readonly namespace: string;
+  readonly claimName: string;
+  readonly volume: Record<string, unknown>;
+}
+
 /**
  * Installs Lifeboat with `helm upgrade --install` from charts/lifeboat, the
- * way a user does. The operator then runs as pods on the local node under the
- * chart's ServiceAccount and RBAC only; its image maps to this checkout's
- * dist/ (e2e/testbed/images.ts).
+ * way a user does. The operator then runs as pods on the test bed's node,
+ * from the image built from the Dockerfile, under the chart's ServiceAccount,
+ * RBAC, securityContext and limits; it mounts the claim-backed vaults given.
  */
-export async function installLifeboat(values: Record<string, string | number | boolean> = {}): Promise<void> {
+export async function installLifeboat(values: Record<string, string | number | boolean> = {}, vaultVolumes: readonly VaultVolume[] = []): Promise<void> {
   await kubectl(["create", "namespace", OPERATOR_NAMESPACE]);
   const sets = Object.entries({ "metrics.bindPodIP": true, logLevel: "debug", ...values }).flatMap(([k, v]) => ["--set", `${k}=${String(v)}`]);
+  if (vaultVolumes.length > 0) sets.push("--set-json", `vaultVolumes=${JSON.stringify(vaultVolumes)}`);
   const r = await helm(["upgrade", "--install", "lifeboat", "charts/lifeboat", "-n", OPERATOR_NAMESPACE, "--wait", "--timeout", "3m", ...sets]);
   if (r.code !== 0) throw new Error(`helm install failed: ${r.stderr}`);
 }
@@ -38,10 +46,27 @@ export async function operatorPods(): Promise<k8s.V1Pod[]> {
   return pods.items.filter((p) => !p.metadata?.deletionTimestamp).sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)));
 }
 
-/** What a pod's operator process wrote, from the local node's log file. */
-export async function podLog(pod: k8s.V1Pod, container = "operator"): Promise<string> {
-  const dir = join(testbed().podsDir, `${pod.metadata?.namespace ?? ""}_${pod.metadata?.name ?? ""}_${pod.metadata?.uid ?? ""}`);
-  return readFile(join(dir, `${container}.log`), "utf8").catch(() => "");
+/**
+ * What a pod's container wrote, through the API server and the kubelet (as
+ * `kubectl logs` reads it); with `previous`, what the container's last
+ * terminated instance wrote. Empty when there is nothing (yet).
+ */
+export async function podLog(pod: k8s.V1Pod, container = "operator", previous = false): Promise<string> {
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  return core
+    .readNamespacedPodLog({ name: pod.metadata?.name ?? "", namespace: pod.metadata?.namespace ?? "", container, previous })
+    .then((text) => text, () => "");
+}
+
+/** Every log line the operator's current pods wrote, in their containers' current and previous instances. */
+export async function operatorLogs(): Promise<{ pod: string; log: string }[]> {
+  const out: { pod: string; log: string }[] = [];
+  for (const pod of await operatorPods()) {
+    const name = pod.metadata?.name ?? "";
+    out.push({ pod: name, log: await podLog(pod) });
+    if ((pod.status?.containerStatuses?.[0]?.restartCount ?? 0) > 0) out.push({ pod: `${name} (previous)`, log: await podLog(pod, "operator", true) });
+  }
+  return out;
 }
 
 /** The holder of the operator's leader Lease. */
@@ -74,4 +99,61 @@ export function waitForCondition(kind: string, namespace: string, name: string, 
     },
     timeoutMs,
   );
+}
+
+/**
+ * A ReadWriteMany claim on a directory of this machine, as an admin of a
+ * one-node cluster makes one: a hostPath PersistentVolume reserved for the
+ * claim, and the claim. The directory is made writable for the non-root user
+ * Lifeboat's pods run as (hostPath volumes ignore fsGroup).
+ */
+export async function hostPathClaim(namespace: string, claimName: string, hostDir: string, capacity = "10Gi"): Promise<void> {
+  await mkdir(hostDir, { recursive: true });
+  await chmod(hostDir, 0o777);
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  const pvName = `${namespace}-${claimName}`;
+  await core.createPersistentVolume({
+    body: {
+      metadata: { name: pvName },
+      spec: {
+        capacity: { storage: capacity },
+        accessModes: ["ReadWriteMany"],
+        persistentVolumeReclaimPolicy: "Retain",
+        storageClassName: "",
+        hostPath: { path: hostDir, type: "Directory" },
+        claimRef: { namespace, name: claimName },
+      },
+    },
+  });
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace,
+    body: { metadata: { name: claimName }, spec: { accessModes: ["ReadWriteMany"], storageClassName: "", volumeName: pvName, resources: { requests: { storage: capacity } } } },
+  });
+  await eventually(`claim ${namespace}/${claimName} to bind`, async () => {
+    const c = await core.readNamespacedPersistentVolumeClaim({ namespace, name: claimName });
+    return c.status?.phase === "Bound" ? true : undefined;
+  });
+}
+
+/**
+ * A filesystem vault on a claim: the directory of this machine as a claim in
+ * `namespace` (the BackupVault names it; workers mount it) and the chart's
+ * entry that mounts the same storage into the operator, through a claim of
+ * its own in the operator's namespace (as with a shared NFS export) or, for
+ * brevity, the hostPath itself.
+ */
+export async function vaultClaim(namespace: string, claimName: string, hostDir: string, operatorMount: "claim" | "hostPath" = "hostPath"): Promise<VaultVolume> {
+  await hostPathClaim(namespace, claimName, hostDir);
+  if (operatorMount === "hostPath") return { namespace, claimName, volume: { hostPath: { path: hostDir, type: "Directory" } } };
+  await kubectl(["create", "namespace", OPERATOR_NAMESPACE]);
+  const operatorClaim = `${namespace}-${claimName}`;
+  await hostPathClaim(OPERATOR_NAMESPACE, operatorClaim, hostDir);
+  return { namespace, claimName, volume: { persistentVolumeClaim: { claimName: operatorClaim } } };
+}
+
+/** Where a restore's `pvc://CLAIM/PATH` result lies on this machine, for a claim made by hostPathClaim on `hostDir`. */
+export function claimFile(result: string, claimName: string, hostDir: string): string {
+  const prefix = `pvc://${claimName}/`;
+  if (!result.startsWith(prefix)) throw new Error(`${result} is not on claim ${claimName}`);
+  return join(hostDir, result.slice(prefix.length));
 }
