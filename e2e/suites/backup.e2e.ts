@@ -12,7 +12,7 @@ import { repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { claimFile, hostPathClaim, installLifeboat, leaseHolder, operatorPods, vaultClaim, waitForCondition } from "../support/lifeboat.js";
 import { LIFEBOAT_IMAGE } from "../testbed/images.js";
-import { adminConfig, createNamespace, eventually } from "../support/testbed.js";
+import { adminConfig, createNamespace, eventually, killContainer } from "../support/testbed.js";
 import { mixedData } from "../support/data.js";
 
 const MiB = 1024 * 1024;
@@ -272,8 +272,7 @@ describe("backup and restore, end to end", () => {
       const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: "app.kubernetes.io/component=worker" });
       return pods.items.find((p) => p.status?.phase === "Running" && JSON.stringify(p.spec?.containers[0]?.env).includes(vm));
     }, 120_000);
-    const pid = Number(pod.status?.containerStatuses?.[0]?.containerID?.replace("local-process://", ""));
-    process.kill(pid, "SIGKILL");
+    await killContainer(pod);
     const status = await runDone;
     expect(status.lastRun?.result).toBe("Succeeded");
     const entry = status.lastResults?.find((r) => r.name === vm) as { attempts?: number; phase: string } | undefined;

@@ -14,7 +14,7 @@ import {
   apply, betweenCycles, condition, firstDisk, getObject, hashFile, lifeboatCli, metricValue, MiB, mixedData, nextSucceededCycle, operatorMetrics, patchSpec, psStatus, sha256, startSites,
   RECOVERY_NETWORK, SOURCE_NETWORK, TEST_NETWORK, vmByName, type DrSites, type PsStatus,
 } from "../support/dr.js";
-import { eventually } from "../support/testbed.js";
+import { eventually, killContainer } from "../support/testbed.js";
 import { waitForCondition } from "../support/lifeboat.js";
 
 jest.setTimeout(900_000);
@@ -213,9 +213,8 @@ describe("replication of a protected server between two vSphere sites", () => {
     }, 180_000);
     const pods = await s.core.listNamespacedPod({ namespace: s.ns, labelSelector: `${WORKER_LABELS.component}=worker` });
     const pod = pods.items.find((p) => p.status?.phase === "Running" && p.metadata?.labels?.["job-name"]?.includes(running.id ?? "---"));
-    const pid = Number(pod?.status?.containerStatuses?.[0]?.containerID?.replace("local-process://", ""));
-    expect(pid).toBeGreaterThan(0);
-    process.kill(pid, "SIGKILL");
+    if (!pod) throw new Error(`no running worker pod for cycle ${running.id ?? ""}`);
+    await killContainer(pod);
     await patchSpec(s, "Gateway", "protected-site", { flowControl: [] });
     const cycle = await nextSucceededCycle(s, "db", before.lastCycle?.id, 300_000);
     expect(cycle.result).toBe("Succeeded");

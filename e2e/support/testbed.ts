@@ -2,6 +2,8 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import type { Testbed } from "../testbed/cluster.js";
+import { runCommand } from "../testbed/command.js";
+import { nodePaths } from "../testbed/node.js";
 import { waitFor } from "../testbed/http.js";
 
 /** The test bed the e2e global setup started for this run. */
@@ -40,4 +42,20 @@ export async function createNamespace(prefix: string): Promise<string> {
 /** Polls until `check` returns a value (not undefined), failing with what was last seen (the test bed's waitFor, test-shaped). */
 export function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   return waitFor(what, timeoutMs, check);
+}
+
+/**
+ * Kills a pod's first container with SIGKILL, as a crash or the OOM killer
+ * would: the process's PID comes from the node's containerd. Resolves with
+ * the PID it killed.
+ */
+export async function killContainer(pod: k8s.V1Pod): Promise<number> {
+  const id = pod.status?.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, "");
+  if (!id) throw new Error(`pod ${pod.metadata?.name ?? ""} has no running container`);
+  const tb = testbed();
+  const { stdout } = await runCommand("ctr", ["--address", nodePaths(tb.dir, tb.networkIndex).containerdSocket, "--namespace", "k8s.io", "tasks", "ls"]);
+  const pid = Number(stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id)?.[1]);
+  if (!(pid > 0)) throw new Error(`containerd runs no task for container ${id} of pod ${pod.metadata?.name ?? ""}`);
+  process.kill(pid, "SIGKILL");
+  return pid;
 }
