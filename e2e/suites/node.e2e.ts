@@ -49,7 +49,8 @@ describe("the test bed's node", () => {
 
   it("enforces a memory limit: a container that allocates past it is OOMKilled", async () => {
     const grow = "const keep = []; for (;;) { keep.push(Buffer.alloc(16 * 1024 * 1024, 1)); }";
-    const pod = await runPod("hog", grow, { resources: { limits: { memory: "96Mi" }, requests: { memory: "96Mi" } } });
+    // A deadline keeps a broken limit from growing into the machine's own OOM killer.
+    const pod = await runPod("hog", grow, { resources: { limits: { memory: "96Mi" }, requests: { memory: "96Mi" } } }, { activeDeadlineSeconds: 60 });
     expect(pod.status?.phase).toBe("Failed");
     const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
     expect(terminated?.reason).toBe("OOMKilled");

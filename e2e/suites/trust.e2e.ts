@@ -62,12 +62,22 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await vcsim.stop();
-  await s3.stop();
+  // Whatever beforeAll got to start (the S3 server has no owner watchdog).
+  await (vcsim as Vcsim | undefined)?.stop().catch(() => undefined);
+  await (s3 as S3Server | undefined)?.stop().catch(() => undefined);
   await rm(workDir, { recursive: true, force: true });
 });
 
 describe("trust", () => {
+  it("refuses the S3 endpoint without its CA: the check is real", async () => {
+    await lifeboat("BackupVault", "no-ca", {
+      backend: { s3: { endpoint: s3.endpoint, bucket: "private-ca", region: s3.region, forcePathStyle: true, useHTTPS: true, credentialsSecretRef: { name: "s3-credentials" } } },
+      encryption: { keySecretRef: { name: "vault-key" } },
+    });
+    const refused = await waitForCondition("BackupVault", ns, "no-ca", "Ready", "False", undefined, 90_000);
+    expect(refused.message).toMatch(/certificate/i);
+  });
+
   it("backs up a VM from a vCenter with no spec.tls to an S3 vault behind a private CA, through a worker", async () => {
     await lifeboat("BackupVault", "private-s3", {
       backend: { s3: { endpoint: s3.endpoint, bucket: "private-ca", region: s3.region, forcePathStyle: true, useHTTPS: true, credentialsSecretRef: { name: "s3-credentials" }, caSecretRef: { name: "s3-ca" } } },
@@ -88,12 +98,15 @@ describe("trust", () => {
     expect(status.lastRun).toMatchObject({ result: "Succeeded" });
     const points = (await custom.listNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "recoverypoints" })) as { items: unknown[] };
     expect(points.items).toHaveLength(1);
-    // The worker's own log, through the API: it connected and wrote the point.
-    const pods = await adminConfig().makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: ns, labelSelector: "app.kubernetes.io/component=worker" });
-    const worker = pods.items[0]?.metadata?.name ?? "";
-    const logs = await kubectl(["-n", ns, "logs", worker]);
+    // The worker's own log, through the API (`kubectl logs`): it connected and wrote the point.
+    const pods = await adminConfig().makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: ns, labelSelector: "app.kubernetes.io/component=worker,lifeboat.io/plan=plan" });
+    const worker = pods.items.find((p) => p.status?.phase === "Succeeded")?.metadata?.name;
+    expect(worker).toBeDefined();
+    const logs = await kubectl(["-n", ns, "logs", worker ?? ""]);
     expect(logs.code).toBe(0);
-    expect(logs.stdout.length).toBeGreaterThan(0);
+    const [point] = points.items as { spec: { pointID: string } }[];
+    expect(logs.stdout).toContain("Backup succeeded");
+    expect(logs.stdout).toContain(point?.spec.pointID ?? "(no point)");
     expect(logs.stdout).not.toContain(vcsim.password);
   });
 });

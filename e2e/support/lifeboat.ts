@@ -49,13 +49,19 @@ export async function operatorPods(): Promise<k8s.V1Pod[]> {
 /**
  * What a pod's container wrote, through the API server and the kubelet (as
  * `kubectl logs` reads it); with `previous`, what the container's last
- * terminated instance wrote. Empty when there is nothing (yet).
+ * terminated instance wrote. Empty when there is nothing yet (the API server
+ * answers 400 for a container still waiting or without a previous
+ * instance); any other failure throws, so a check on logs never passes
+ * because they could not be read.
  */
 export async function podLog(pod: k8s.V1Pod, container = "operator", previous = false): Promise<string> {
   const core = adminConfig().makeApiClient(k8s.CoreV1Api);
-  return core
-    .readNamespacedPodLog({ name: pod.metadata?.name ?? "", namespace: pod.metadata?.namespace ?? "", container, previous })
-    .then((text) => text, () => "");
+  try {
+    return await core.readNamespacedPodLog({ name: pod.metadata?.name ?? "", namespace: pod.metadata?.namespace ?? "", container, previous });
+  } catch (err) {
+    if (err instanceof k8s.ApiException && err.code === 400) return "";
+    throw new Error(`Could not read the log of ${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""} ${container}`, { cause: err });
+  }
 }
 
 /** Every log line the operator's current pods wrote, in their containers' current and previous instances. */

@@ -7,7 +7,7 @@ import { ensureComponent } from "./components.js";
 import { ensureHostPackages } from "./host-packages.js";
 import { get } from "./http.js";
 import { ensureImages } from "./images.js";
-import { createNetwork, deleteNetwork, networkFor } from "./network.js";
+import { createNetwork, networkFor, ownsNetwork, releaseNetwork, type TestbedNetwork } from "./network.js";
 import { cleanNode, nodePaths } from "./node.js";
 import { testbedDir } from "./paths.js";
 import type { SupervisorConfig, TestbedState } from "./supervisor.js";
@@ -69,7 +69,24 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
   const dir = testbedDir(name);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, "logs"), { recursive: true });
-  const network = await createNetwork();
+  const network = await createNetwork(dir);
+  try {
+    return await startSupervisor(name, dir, network, { kube, etcd, images, started, log, ...(opts.ownerPid !== undefined ? { ownerPid: opts.ownerPid } : {}) });
+  } catch (err) {
+    await clusterDown(name, () => undefined);
+    if (await ownsNetwork(network.index, dir)) await releaseNetwork(network);
+    throw err;
+  }
+}
+
+/** Starts the supervisor inside the test bed's network namespace and waits for the test bed to be ready. */
+async function startSupervisor(
+  name: string,
+  dir: string,
+  network: TestbedNetwork,
+  o: { kube: string; etcd: string; images: SupervisorConfig["images"]; started: number; ownerPid?: number; log: (line: string) => void },
+): Promise<Testbed> {
+  const { kube, etcd, images, started, log } = o;
   const config: SupervisorConfig = {
     dir,
     nodeName: NODE_NAME,
@@ -83,7 +100,7 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
     },
     networkIndex: network.index,
     images,
-    ...(opts.ownerPid !== undefined ? { ownerPid: opts.ownerPid } : {}),
+    ...(o.ownerPid !== undefined ? { ownerPid: o.ownerPid } : {}),
   };
   const configPath = join(dir, "supervisor.json");
   await writeFile(configPath, JSON.stringify(config, null, 2));
@@ -107,7 +124,6 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
     }
     if (!alive(child.pid) || Date.now() > deadline) {
       const tail = readFileSync(supervisorLog, "utf8").split("\n").slice(-20).join("\n");
-      await clusterDown(name, () => undefined);
       throw new Error(`Test bed ${name} did not start; supervisor log:\n${tail}`);
     }
     await new Promise((r) => setTimeout(r, 300));
@@ -149,39 +165,63 @@ function parseLogLine(line: string): { msg?: string; reason?: string } | undefin
   }
 }
 
+/** Whether `pid` is this test bed's supervisor (a PID in a stale pid file may belong to anything by now). */
+async function isSupervisor(pid: number, configPath: string): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  return cmdline.includes("supervisor.js") && cmdline.includes(configPath);
+}
+
+/** Whether a process group has members left. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Stops a test bed: SIGTERM to the supervisor, which stops the node with its
- * pods and the control plane in order and deletes the network namespace;
- * after 60 s, SIGKILL to its whole process group, then whatever the node left
- * (containers, shims, mounts, cgroups) and the namespace are removed here.
- * Safe to run when nothing is up.
+ * pods and the control plane in order and gives up its network; after 60 s,
+ * or when the supervisor died on its own, SIGKILL to what is left of its
+ * process group. Then, if the test bed still holds its network's claim (its
+ * supervisor did not stop cleanly), whatever the node left (containers,
+ * shims, mounts, cgroups) and the network are removed here. A claim another
+ * test bed holds by now is never touched. Safe to run when nothing is up.
  */
 export async function clusterDown(name: string, log: (line: string) => void = console.log): Promise<void> {
   const dir = testbedDir(name);
+  const configPath = join(dir, "supervisor.json");
   const pidFile = join(dir, "supervisor.pid");
-  if (!existsSync(pidFile)) {
+  if (!existsSync(configPath)) {
     log(`Test bed ${name} is not running`);
     return;
   }
-  const pid = Number(await readFile(pidFile, "utf8"));
-  if (alive(pid)) {
+  const pid = Number(await readFile(pidFile, "utf8").catch(() => "0"));
+  if (pid > 0 && (await isSupervisor(pid, configPath))) {
     process.kill(pid, "SIGTERM");
     const deadline = Date.now() + 60_000;
     while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (alive(pid)) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
+  }
+  // The supervisor leads its process group (it started detached): what it could not stop, or left when it died.
+  if (pid > 0 && groupAlive(pid)) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // gone meanwhile
     }
   }
-  const config = JSON.parse(await readFile(join(dir, "supervisor.json"), "utf8").catch(() => "{}")) as Partial<SupervisorConfig>;
-  if (config.networkIndex !== undefined) {
-    await cleanNode(nodePaths(dir, config.networkIndex));
-    await deleteNetwork(networkFor(config.networkIndex));
+  const config = JSON.parse(await readFile(configPath, "utf8").catch(() => "{}")) as Partial<SupervisorConfig>;
+  if (config.networkIndex !== undefined && (await ownsNetwork(config.networkIndex, dir))) {
+    try {
+      await cleanNode(nodePaths(dir, config.networkIndex));
+    } finally {
+      await releaseNetwork(networkFor(config.networkIndex));
+    }
   }
   await rm(pidFile, { force: true });
   await rm(join(dir, "state.json"), { force: true });
+  await rm(configPath, { force: true });
   log(`Test bed ${name} is down`);
 }

@@ -19,7 +19,6 @@ export interface ControlPlane {
   readonly server: string;
   readonly apiserverPort: number;
   readonly etcdPort: number;
-  readonly processes: ManagedProcess[];
 }
 
 /** The service CIDR; kube-proxy on the node routes it (10.96.0.1 is the API server). */
@@ -31,12 +30,12 @@ const SERVICE_CIDR = "10.96.0.0/24";
  * node's address (the test bed's network namespace is its own, so pods reach
  * it through the `kubernetes` Service), then the controller manager
  * (per-controller service accounts, as kubeadm configures it) and the
- * scheduler. Every port is picked free at start.
+ * scheduler. Every port is picked free at start. Each process goes into
+ * `processes` as it starts, so the caller stops what a failed start left.
  */
-export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, pki: Pki, address: string, log: (msg: string) => void): Promise<ControlPlane> {
+export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, pki: Pki, address: string, processes: ManagedProcess[], log: (msg: string) => void): Promise<ControlPlane> {
   const logs = join(dir, "logs");
   await mkdir(logs, { recursive: true });
-  const processes: ManagedProcess[] = [];
   const failFast = (p: ManagedProcess) =>
     async <T>(check: () => Promise<T | undefined>) => {
       if (!p.running) throw new Error(`${p.name} exited; see ${join(logs, `${p.name}.log`)}`);
@@ -124,5 +123,5 @@ export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, 
     "--v=1",
   ], join(logs, "kube-scheduler.log")));
 
-  return { server, apiserverPort, etcdPort, processes };
+  return { server, apiserverPort, etcdPort };
 }

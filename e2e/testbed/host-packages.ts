@@ -32,5 +32,5 @@ export async function ensureHostPackages(log: (line: string) => void): Promise<v
   log(`[packages] installing ${missing.join(", ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   await runCommand("apt-get", ["update", "-qq"], { env });
-  await runCommand("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env });
+  await runCommand("apt-get", ["install", "-y", "-qq", ...missing], { env });
 }

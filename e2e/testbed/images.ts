@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCommand } from "./command.js";
@@ -18,7 +18,7 @@ import { cacheDir, repoRoot } from "./paths.js";
  * Each ends as a docker-archive file that the node's containerd imports.
  */
 
-/** The Node.js LTS the image runs; `engines` in package.json says the same major. */
+/** The Node.js LTS the image runs (package.json `engines` is the range Lifeboat supports, which includes it). */
 export const NODE_IMAGE_VERSION = "26.12.1";
 const NPM_IMAGE_VERSION = "11.21.2";
 const DEBIAN_SUITE = "bookworm";
@@ -53,26 +53,48 @@ async function imageExists(ref: string): Promise<boolean> {
   return buildah(["inspect", "--type", "image", ref]).then(() => true, () => false);
 }
 
-/** Saves an image from buildah's storage as a docker-archive (which keeps the tag for containerd), once per image ID. */
-async function archive(ref: string, log: (line: string) => void): Promise<ImageArchive> {
-  const id = (await buildah(["inspect", "--type", "image", "--format", "{{.FromImageID}}", ref])).stdout.trim();
+/** Archives older than this, of images no longer built, are removed. */
+const STALE_ARCHIVE_MS = 24 * 3600 * 1000;
+
+/**
+ * Saves image `id` from buildah's storage as a docker-archive tagged `ref`
+ * (containerd imports it under that name), once per image ID. By ID, not by
+ * tag: two checkouts building at once share the storage, and the tag may
+ * already name the other's image.
+ */
+async function archive(ref: string, id: string, log: (line: string) => void): Promise<ImageArchive> {
   const dir = join(cacheDir(), "images");
   await mkdir(dir, { recursive: true });
-  const path = join(dir, `${ref.replace(/[^A-Za-z0-9.-]+/g, "_")}-${id.slice(0, 16)}.tar`);
+  const prefix = ref.replace(/[^A-Za-z0-9.-]+/g, "_");
+  const path = join(dir, `${prefix}-${id.replace(/^sha256:/, "").slice(0, 16)}.tar`);
   if (!existsSync(path)) {
-    for (const old of (await readdir(dir)).filter((f) => f.startsWith(ref.replace(/[^A-Za-z0-9.-]+/g, "_")))) await rm(join(dir, old), { force: true });
     const tmp = `${path}.tmp-${process.pid}`;
     await rm(tmp, { force: true });
-    await buildah(["push", "--quiet", ref, `docker-archive:${tmp}:${ref}`]);
+    await buildah(["push", "--quiet", id, `docker-archive:${tmp}:${ref}`]);
     await rename(tmp, path);
     log(`[images] saved ${ref} to ${path}`);
+  } else {
+    const now = new Date();
+    await utimes(path, now, now); // in use: not stale
+  }
+  // Other builds' archives may be in use by a test bed starting now: only old ones go.
+  for (const f of await readdir(dir)) {
+    const other = join(dir, f);
+    if (!f.startsWith(prefix) || other === path) continue;
+    const age = Date.now() - (await stat(other).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+    if (age > STALE_ARCHIVE_MS) await rm(other, { force: true });
   }
   return { ref, path };
 }
 
+/** The ID of an image in buildah's storage. */
+async function imageId(ref: string): Promise<string> {
+  return (await buildah(["inspect", "--type", "image", "--format", "{{.FromImageID}}", ref])).stdout.trim();
+}
+
 /** The pause container: Kubernetes' own pause.c, linked statically, in an image of nothing else. */
 async function pauseImage(log: (line: string) => void): Promise<ImageArchive> {
-  if (await imageExists(PAUSE_IMAGE)) return archive(PAUSE_IMAGE, log);
+  if (await imageExists(PAUSE_IMAGE)) return archive(PAUSE_IMAGE, await imageId(PAUSE_IMAGE), log);
   const gomodcache = (await runCommand("go", ["env", "GOMODCACHE"])).stdout.trim();
   const source = join(gomodcache, "k8s.io", `kubernetes@${KUBERNETES_VERSION}`, "build", "pause", "linux", "pause.c");
   const work = await mkdtemp(join(tmpdir(), "lifeboat-pause-"));
@@ -90,7 +112,7 @@ async function pauseImage(log: (line: string) => void): Promise<ImageArchive> {
     await rm(work, { recursive: true, force: true });
   }
   log(`[images] built ${PAUSE_IMAGE} from ${source}`);
-  return archive(PAUSE_IMAGE, log);
+  return archive(PAUSE_IMAGE, await imageId(PAUSE_IMAGE), log);
 }
 
 /**
@@ -163,9 +185,11 @@ async function lifeboatImage(base: string, log: (line: string) => void): Promise
   const started = Date.now();
   log(`[images] building ${LIFEBOAT_IMAGE} from the Dockerfile with buildah (first build: a few minutes)`);
   const work = await mkdtemp(join(tmpdir(), "lifeboat-build-"));
+  let id: string;
   try {
     const caBundle = process.env.NODE_EXTRA_CA_CERTS ?? "/etc/ssl/certs/ca-certificates.crt";
     const npmrc = join(work, "npmrc");
+    const iidFile = join(work, "image-id");
     await writeFile(npmrc, "cafile=/run/lifeboat-build/ca.crt\nfund=false\naudit=false\nupdate-notifier=false\n");
     await buildah([
       "build",
@@ -176,14 +200,16 @@ async function lifeboatImage(base: string, log: (line: string) => void): Promise
       "--volume", `${caBundle}:/run/lifeboat-build/ca.crt:ro`,
       "--volume", `${npmrc}:/root/.npmrc:ro`,
       "--tag", LIFEBOAT_IMAGE,
+      "--iidfile", iidFile,
       "--file", join(repoRoot, "Dockerfile"),
       repoRoot,
     ]);
+    id = (await readFile(iidFile, "utf8")).trim();
   } finally {
     await rm(work, { recursive: true, force: true });
   }
   log(`[images] built ${LIFEBOAT_IMAGE} in ${Math.round((Date.now() - started) / 1000)}s`);
-  return archive(LIFEBOAT_IMAGE, log);
+  return archive(LIFEBOAT_IMAGE, id, log);
 }
 
 /** Builds (or finds in the cache) every image the node needs; the archives to import into containerd. */

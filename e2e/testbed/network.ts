@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { runCommand } from "./command.js";
 
 /**
@@ -12,17 +13,25 @@ import { runCommand } from "./command.js";
  * | 10.250.N.1       | this machine's end of the veth: vcsim and S3 servers listen here so pods reach them |
  * | 10.250.N.2       | the node (inside the namespace): API server, kubelet         |
  * | 10.251.N.0/24    | pod addresses, on the CNI bridge; routed from this machine via 10.250.N.2 |
+ *
+ * N is claimed by creating `/run/lifeboat/N` (mkdir is atomic) with the test
+ * bed's directory in its `owner` file, and released only by that owner, so a
+ * test bed stopping late never tears down another that took its N meanwhile.
  */
 export interface TestbedNetwork {
   readonly index: number;
   /** The namespace's name under /run/netns. */
   readonly namespace: string;
   readonly nsPath: string;
+  /** /run/lifeboat/N: the claim on N, and the node's runtime directory (short paths for unix sockets). */
+  readonly runDir: string;
   readonly hostAddress: string;
   readonly nodeAddress: string;
   readonly podCidr: string;
   readonly podGateway: string;
 }
+
+const CLAIMS_DIR = "/run/lifeboat";
 
 /** The network of test bed index N (no side effects). */
 export function networkFor(index: number): TestbedNetwork {
@@ -31,6 +40,7 @@ export function networkFor(index: number): TestbedNetwork {
     index,
     namespace,
     nsPath: `/run/netns/${namespace}`,
+    runDir: `${CLAIMS_DIR}/${index}`,
     hostAddress: `10.250.${index}.1`,
     nodeAddress: `10.250.${index}.2`,
     podCidr: `10.251.${index}.0/24`,
@@ -47,34 +57,44 @@ export function inNetwork(net: TestbedNetwork, cmd: string, args: readonly strin
   return runCommand("nsenter", [`--net=${net.nsPath}`, "--", cmd, ...args]);
 }
 
+/** Whether the test bed at `owner` (its directory) holds the claim on N. */
+export async function ownsNetwork(index: number, owner: string): Promise<boolean> {
+  return (await readFile(`${networkFor(index).runDir}/owner`, "utf8").catch(() => "")) === owner;
+}
+
 /**
- * Creates the namespace and its link with the first free index; `ip netns add`
- * fails when another test bed holds a name, so two starting at once never share one.
+ * Claims the first free index for the test bed at `owner` and creates its
+ * namespace and link. A namespace of that name without a claim is a leftover
+ * of a killed run and is replaced.
  */
-export async function createNetwork(): Promise<TestbedNetwork> {
+export async function createNetwork(owner: string): Promise<TestbedNetwork> {
+  await mkdir(CLAIMS_DIR, { recursive: true });
   for (let index = 1; index < 250; index++) {
     const net = networkFor(index);
-    if (existsSync(net.nsPath)) continue;
     try {
-      await ip(["netns", "add", net.namespace]);
-    } catch {
-      continue; // taken meanwhile
+      await mkdir(net.runDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") continue;
+      throw new Error(`Could not claim test bed network ${index} at ${net.runDir}`, { cause: err });
     }
     try {
+      await writeFile(`${net.runDir}/owner`, owner);
+      if (existsSync(net.nsPath)) await ip(["netns", "delete", net.namespace]);
+      await ip(["netns", "add", net.namespace]);
       await configure(net);
       return net;
     } catch (err) {
-      await deleteNetwork(net);
+      await releaseNetwork(net);
       throw new Error(`Could not set up the test bed network ${net.namespace}`, { cause: err });
     }
   }
-  throw new Error("No free test bed network index (1-249): remove stale ones with `ip netns list` / `ip netns delete lifeboat-N`");
+  throw new Error(`No free test bed network index (1-249): every ${CLAIMS_DIR}/N is claimed; remove stale ones (and \`ip netns delete lifeboat-N\`) when no test bed runs`);
 }
 
 async function configure(net: TestbedNetwork): Promise<void> {
   const hostLink = `lb${net.index}h`;
   const nodeLink = `lb${net.index}n`;
-  await ip(["link", "delete", hostLink]).catch(() => undefined); // a stale one from a killed run
+  await ip(["link", "delete", hostLink]).catch(() => undefined); // a stale one, from a killed run
   await ip(["link", "add", hostLink, "type", "veth", "peer", "name", nodeLink]);
   await ip(["link", "set", nodeLink, "netns", net.namespace]);
   await ip(["addr", "add", `${net.hostAddress}/24`, "dev", hostLink]);
@@ -91,10 +111,12 @@ async function configure(net: TestbedNetwork): Promise<void> {
 }
 
 /**
- * Deletes the namespace; its end of the veth goes with it, and with that the
- * host's end and the route to the pods. Safe to run twice.
+ * Deletes the namespace (its processes must be gone: the veth and the host's
+ * route go with the last of them) and the host's end of the link, then gives
+ * up the claim on N. Only the claim's owner calls this. Safe to run twice.
  */
-export async function deleteNetwork(net: TestbedNetwork): Promise<void> {
-  await ip(["netns", "delete", net.namespace]).catch(() => undefined);
-  await ip(["link", "delete", `lb${net.index}h`]).catch(() => undefined);
+export async function releaseNetwork(net: TestbedNetwork): Promise<void> {
+  if (existsSync(net.nsPath)) await ip(["netns", "delete", net.namespace]);
+  await ip(["link", "delete", `lb${net.index}h`]).catch(() => undefined); // gone with the namespace, usually
+  await rm(net.runDir, { recursive: true, force: true });
 }

@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, realpath, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runCommand } from "./command.js";
 import { waitFor } from "./http.js";
 import type { ImageArchive } from "./images.js";
 import { PAUSE_IMAGE } from "./images.js";
-import type { TestbedNetwork } from "./network.js";
+import { networkFor, type TestbedNetwork } from "./network.js";
 import { ManagedProcess } from "./process.js";
 
 /**
@@ -19,12 +19,14 @@ export interface NodePaths {
   readonly containerdSocket: string;
   /** The cgroup every pod's cgroup lives under (kubelet's cgroupRoot), in each hierarchy. */
   readonly cgroupRoot: string;
+  /** The CNI network's name: libcni keeps its results under /var/lib/cni/results/NAME-*. */
+  readonly cniNetwork: string;
 }
 
 /** The paths of test bed index N's node, with its directory. */
 export function nodePaths(testbedDir: string, index: number): NodePaths {
-  const runDir = `/run/lifeboat/${index}`;
-  return { dir: join(testbedDir, "node"), runDir, containerdSocket: join(runDir, "containerd.sock"), cgroupRoot: `/lifeboat-${index}` };
+  const runDir = join(networkFor(index).runDir, "node");
+  return { dir: join(testbedDir, "node"), runDir, containerdSocket: join(runDir, "containerd.sock"), cgroupRoot: `/lifeboat-${index}`, cniNetwork: `lifeboat-${index}` };
 }
 
 /** What the node is started with (by the supervisor, inside the test bed's network namespace). */
@@ -42,13 +44,6 @@ export interface NodeOptions {
   readonly images: readonly ImageArchive[];
   readonly logsDir: string;
   readonly log: (msg: string) => void;
-}
-
-/** A running node: containerd, kubelet and kube-proxy. */
-export interface RunningNode {
-  readonly processes: readonly ManagedProcess[];
-  /** Stops the node and everything it ran: pods, shims, mounts, cgroups. */
-  stop(): Promise<void>;
 }
 
 /**
@@ -100,7 +95,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 function cniConfig(o: NodeOptions): string {
   return JSON.stringify({
     cniVersion: "1.0.0",
-    name: "lifeboat",
+    name: o.paths.cniNetwork,
     plugins: [
       {
         type: "bridge",
@@ -160,9 +155,9 @@ function kubeProxyConfig(o: NodeOptions): string {
     clusterCIDR: o.network.podCidr,
     hostnameOverride: o.nodeName,
     bindAddress: o.network.nodeAddress,
-    healthzBindAddress: "",
+    healthzBindAddress: "127.0.0.1:10256",
     metricsBindAddress: "127.0.0.1:10249",
-    // The namespace's conntrack table is the host's: leave its sysctls alone.
+    // nf_conntrack_max and the hash size are global to the machine: leave them alone.
     conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" },
   }, null, 2);
 }
@@ -189,7 +184,7 @@ async function createCgroupRoot(root: string): Promise<void> {
 async function cgroupTree(dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
   const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     if (e.isDirectory()) out.push(...(await cgroupTree(join(dir, e.name))));
   }
   out.push(dir);
@@ -204,55 +199,76 @@ function kill(pid: number): void {
   }
 }
 
+/** SIGKILLs every process in the node's cgroups: the containers (and pause processes) of its pods. */
+async function killContainers(paths: NodePaths): Promise<void> {
+  for (const h of await cgroupHierarchies()) {
+    for (const dir of await cgroupTree(join(h, paths.cgroupRoot))) {
+      const procs = await readFile(join(dir, "cgroup.procs"), "utf8").catch(() => "");
+      for (const pid of procs.split("\n").filter(Boolean)) kill(Number(pid));
+    }
+  }
+}
+
+/** SIGKILLs containerd's shims for this node's socket (they outlive containerd by design). */
+async function killShims(paths: NodePaths): Promise<void> {
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = (await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "")).split("\0");
+    if (cmdline[0]?.includes("containerd-shim") && cmdline.includes(paths.containerdSocket)) kill(Number(entry));
+  }
+}
+
 /**
- * Removes whatever a node of these paths left: every process in its cgroups
- * (containers), containerd's shims for its socket, every mount under its
- * directories, its cgroups. Runs after a clean stop and as the last resort
- * after a killed supervisor, so a test bed never leaves anything running.
+ * Removes whatever a node of these paths left, in the order a node comes
+ * apart: its containers, containerd's shims, every mount under its
+ * directories (compared by real path, as mountinfo shows them), its cgroups,
+ * libcni's cached results, its runtime directory. Runs after a clean stop and
+ * as the last resort after a killed supervisor, so a test bed never leaves
+ * anything running. What it could not remove is thrown, never hidden.
  */
 export async function cleanNode(paths: NodePaths): Promise<void> {
-  const hierarchies = await cgroupHierarchies();
   for (let round = 0; round < 3; round++) {
-    for (const h of hierarchies) {
-      for (const dir of await cgroupTree(join(h, paths.cgroupRoot))) {
-        const procs = await readFile(join(dir, "cgroup.procs"), "utf8").catch(() => "");
-        for (const pid of procs.split("\n").filter(Boolean)) kill(Number(pid));
-      }
-    }
-    for (const entry of await readdir("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      const cmdline = (await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "")).split("\0");
-      if (cmdline[0]?.includes("containerd-shim") && cmdline.includes(paths.containerdSocket)) kill(Number(entry));
-    }
+    await killContainers(paths);
+    await killShims(paths);
     await new Promise((r) => setTimeout(r, 200));
   }
-  const mountinfo = await readFile("/proc/self/mountinfo", "utf8");
-  const mounts = mountinfo
+  const roots = [paths.dir, paths.runDir].filter((d) => existsSync(d));
+  const real = await Promise.all(roots.map((d) => realpath(d)));
+  const under = [...new Set([...roots, ...real])].map((d) => `${d}/`);
+  const mounts = (await readFile("/proc/self/mountinfo", "utf8"))
     .split("\n")
     .map((l) => l.split(" ")[4])
     .filter((m): m is string => m !== undefined)
     .map((m) => m.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((m) => m.startsWith(`${paths.dir}/`) || m.startsWith(`${paths.runDir}/`))
+    .filter((m) => under.some((d) => m.startsWith(d)))
     .sort((a, b) => b.length - a.length);
-  for (const m of mounts) await runCommand("umount", ["-l", m]).catch(() => undefined);
-  for (const h of hierarchies) {
+  const problems: unknown[] = [];
+  for (const m of mounts) await runCommand("umount", ["-l", m]).catch((err: unknown) => problems.push(err));
+  for (const h of await cgroupHierarchies()) {
     for (const dir of await cgroupTree(join(h, paths.cgroupRoot))) {
-      await waitFor(`cgroup ${dir} to empty`, 10_000, async () => {
+      await waitFor(`cgroup ${dir} to be removed`, 10_000, async () => {
         await rmdir(dir).catch((err: unknown) => {
           if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         });
         return true;
-      }, 200).catch(() => undefined);
+      }, 200).catch((err: unknown) => problems.push(err));
     }
   }
-  await rm(paths.runDir, { recursive: true, force: true });
+  const results = "/var/lib/cni/results";
+  for (const f of existsSync(results) ? await readdir(results) : []) {
+    if (f.startsWith(`${paths.cniNetwork}-`)) await rm(join(results, f), { force: true });
+  }
+  await rm(paths.runDir, { recursive: true, force: true }).catch((err: unknown) => problems.push(err));
+  if (problems.length > 0) throw new AggregateError(problems, `The node of ${paths.dir} left ${problems.length} thing(s) it could not remove`);
 }
 
 /**
  * Starts containerd, loads the images, then the kubelet (which registers the
- * Node) and kube-proxy. The caller waits for the Node to become Ready.
+ * Node) and kube-proxy. Each process goes into `processes` as it starts, so
+ * stopNode stops what a failed start left. The caller waits for the Node to
+ * become Ready.
  */
-export async function startNode(o: NodeOptions): Promise<RunningNode> {
+export async function startNode(o: NodeOptions, processes: ManagedProcess[]): Promise<void> {
   const p = o.paths;
   await cleanNode(p); // what a killed earlier test bed of this index left
   for (const d of [p.dir, p.runDir, join(p.dir, "cni"), join(p.dir, "pod-logs"), join(p.dir, "kubelet")]) await mkdir(d, { recursive: true });
@@ -262,7 +278,6 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   await writeFile(join(p.dir, "kubelet.json"), kubeletConfig(o));
   await writeFile(join(p.dir, "kube-proxy.json"), kubeProxyConfig(o));
 
-  const processes: ManagedProcess[] = [];
   const logFile = (name: string) => join(o.logsDir, `${name}.log`);
   const containerd = new ManagedProcess("containerd", "containerd", ["--config", join(p.dir, "containerd.toml")], logFile("containerd"));
   processes.push(containerd);
@@ -287,15 +302,17 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     "--v=1",
   ], logFile("kubelet")));
   processes.push(new ManagedProcess("kube-proxy", o.kubeProxyBinary, [`--config=${join(p.dir, "kube-proxy.json")}`, "--v=1"], logFile("kube-proxy")));
+}
 
-  return {
-    processes,
-    async stop() {
-      const [containerdProcess, ...agents] = processes;
-      for (const agent of agents.reverse()) await agent.stop();
-      await cleanNode(p); // the containers, while containerd still knows them
-      await containerdProcess?.stop();
-      await cleanNode(p);
-    },
-  };
+/**
+ * Stops a node that startNode began (`processes` as it left them, containerd
+ * first): kube-proxy and the kubelet, then the containers while containerd
+ * still runs (so its shims see them exit), then containerd, then cleanNode.
+ */
+export async function stopNode(paths: NodePaths, processes: readonly ManagedProcess[]): Promise<void> {
+  const [containerdProcess, ...agents] = processes;
+  for (const agent of [...agents].reverse()) await agent.stop();
+  await killContainers(paths);
+  await containerdProcess?.stop();
+  await cleanNode(paths);
 }

@@ -13,12 +13,12 @@ import { readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import { startControlPlane, type ControlPlane, type ControlPlaneBinaries } from "./control-plane.js";
+import { startControlPlane, type ControlPlaneBinaries } from "./control-plane.js";
 import { waitFor } from "./http.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import type { ImageArchive } from "./images.js";
-import { deleteNetwork, networkFor } from "./network.js";
-import { nodePaths, startNode, type RunningNode } from "./node.js";
+import { networkFor, releaseNetwork } from "./network.js";
+import { nodePaths, startNode, stopNode } from "./node.js";
 import { createPki } from "./pki.js";
 import type { ManagedProcess } from "./process.js";
 
@@ -67,20 +67,33 @@ async function main(): Promise<void> {
   if (!configPath) throw new Error("usage: supervisor.js CONFIG.json");
   const config = JSON.parse(readFileSync(configPath, "utf8")) as SupervisorConfig;
   const dir = config.dir;
-  let controlPlane: ControlPlane | undefined;
-  let node: RunningNode | undefined;
   const network = networkFor(config.networkIndex);
+  const paths = nodePaths(dir, network.index);
+  // Every process, as it starts: a failed or interrupted start is stopped as fully as a clean one.
+  const controlPlaneProcesses: ManagedProcess[] = [];
+  const nodeProcesses: ManagedProcess[] = [];
   let stopping = false;
 
   const shutdown = async (reason: string, code: number) => {
     if (stopping) return;
     stopping = true;
     log({ reason }, "Stopping test bed");
-    await rm(join(dir, "state.json"), { force: true });
-    await node?.stop().catch((err: unknown) => { log({ err: describeError(err) }, "Node stop failed"); });
-    for (const p of [...(controlPlane?.processes ?? [])].reverse()) await p.stop();
-    await deleteNetwork(network);
-    log({}, "Stopped test bed");
+    const failed: string[] = [];
+    const step = async (what: string, action: () => Promise<void>) => {
+      try {
+        await action();
+      } catch (err) {
+        failed.push(what);
+        log({ err: describeError(err) }, `${what} failed`);
+      }
+    };
+    await step("Removing state.json", () => rm(join(dir, "state.json"), { force: true }));
+    await step("Node stop", () => stopNode(paths, nodeProcesses));
+    for (const p of [...controlPlaneProcesses].reverse()) await step(`Stopping ${p.name}`, () => p.stop());
+    // The claim on the network goes last, and only after a clean stop; otherwise
+    // cluster:down finds it and cleans up what this could not.
+    if (failed.length === 0) await step("Releasing the network", () => releaseNetwork(network));
+    log({ failed }, "Stopped test bed");
     process.exit(code);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
@@ -98,13 +111,13 @@ async function main(): Promise<void> {
 
   try {
     const pki = await createPki(dir, config.nodeName, network.nodeAddress);
-    controlPlane = await startControlPlane(dir, config.binaries, pki, network.nodeAddress, (msg) => { log({}, msg); });
+    const controlPlane = await startControlPlane(dir, config.binaries, pki, network.nodeAddress, controlPlaneProcesses, (msg) => { log({}, msg); });
     const watchExit = (p: ManagedProcess) => {
       void p.wait().then((code) => {
         if (!stopping) void shutdown(`${p.name} exited with ${code}; see ${join(dir, "logs", `${p.name}.log`)}`, 1);
       });
     };
-    controlPlane.processes.forEach(watchExit);
+    controlPlaneProcesses.forEach(watchExit);
     const kubeconfig = join(dir, "kubeconfig");
     await writeKubeconfig(kubeconfig, controlPlane.server, pki.caCert, "lifeboat-admin", pki.tokens.admin);
     const nodeKubeconfig = join(dir, "node.kubeconfig");
@@ -112,8 +125,8 @@ async function main(): Promise<void> {
 
     const kubeProxyKubeconfig = join(dir, "kube-proxy.kubeconfig");
     await writeKubeconfig(kubeProxyKubeconfig, controlPlane.server, pki.caCert, "system:kube-proxy", pki.tokens.kubeProxy);
-    node = await startNode({
-      paths: nodePaths(dir, network.index),
+    await startNode({
+      paths,
       nodeName: config.nodeName,
       network,
       kubeletBinary: config.binaries.kubelet,
@@ -126,8 +139,8 @@ async function main(): Promise<void> {
       images: config.images,
       logsDir: join(dir, "logs"),
       log: (msg) => { log({}, msg); },
-    });
-    node.processes.forEach(watchExit);
+    }, nodeProcesses);
+    nodeProcesses.forEach(watchExit);
 
     // Pods can be created once the controller manager has made the default service account.
     const kc = new k8s.KubeConfig();
