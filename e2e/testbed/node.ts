@@ -254,9 +254,12 @@ export async function cleanNode(paths: NodePaths): Promise<void> {
       }, 200).catch((err: unknown) => problems.push(err));
     }
   }
+  // libcni caches each attachment (the pod network's and containerd's loopback) until a CNI DEL
+  // that killed sandboxes never get: remove this node's, by network name or sandbox ID.
   const results = "/var/lib/cni/results";
+  const sandboxes = await readdir(join(paths.runDir, "containerd", "io.containerd.grpc.v1.cri", "sandboxes")).catch(() => []);
   for (const f of existsSync(results) ? await readdir(results) : []) {
-    if (f.startsWith(`${paths.cniNetwork}-`)) await rm(join(results, f), { force: true });
+    if (f.startsWith(`${paths.cniNetwork}-`) || sandboxes.some((id) => f.includes(id))) await rm(join(results, f), { force: true });
   }
   await rm(paths.runDir, { recursive: true, force: true }).catch((err: unknown) => problems.push(err));
   if (problems.length > 0) throw new AggregateError(problems, `The node of ${paths.dir} left ${problems.length} thing(s) it could not remove`);
