@@ -156,10 +156,3 @@ export async function vaultClaim(namespace: string, claimName: string, hostDir: 
   await hostPathClaim(OPERATOR_NAMESPACE, operatorClaim, hostDir);
   return { namespace, claimName, volume: { persistentVolumeClaim: { claimName: operatorClaim } } };
 }
-
-/** Where a restore's `pvc://CLAIM/PATH` result lies on this machine, for a claim made by hostPathClaim on `hostDir`. */
-export function claimFile(result: string, claimName: string, hostDir: string): string {
-  const prefix = `pvc://${claimName}/`;
-  if (!result.startsWith(prefix)) throw new Error(`${result} is not on claim ${claimName}`);
-  return join(hostDir, result.slice(prefix.length));
-}

@@ -8,7 +8,7 @@ import { dump } from "js-yaml";
 import { clusterDown, clusterUp, readTestbed } from "./cluster.js";
 import { ensureComponent } from "./components.js";
 import { hashFile } from "./hash.js";
-import { repoRoot, testbedDir } from "./paths.js";
+import { claimFile, repoRoot, testbedDir } from "./paths.js";
 import { startVcsim, type Vcsim } from "./vcsim.js";
 
 const execFileAsync = promisify(execFile);
@@ -192,8 +192,7 @@ async function demo(name: string, started: { vcsim?: Vcsim }): Promise<void> {
       if (job.status?.phase === "Failed") throw new Error(`restore ${jobName} failed; kubectl -n ${ns} describe restorejob ${jobName}`);
     }
     const want = createHash("sha256").update(expected[i] ?? Buffer.alloc(0)).digest("hex");
-    // The worker reports pvc://restores/PATH; the claim's storage is restoreDir.
-    const got = await hashFile(join(restoreDir, (paths[0] ?? "").replace(/^pvc:\/\/restores\//, "")), (expected[i] ?? Buffer.alloc(0)).length);
+    const got = await hashFile(claimFile(paths[0] ?? "", "restores", restoreDir), (expected[i] ?? Buffer.alloc(0)).length);
     const same = want === got;
     allGood &&= same;
     console.log(`  point ${i + 1} (${rp.metadata.name}): ${same ? "identical to the disk at that moment" : "DIFFERENT"} (sha256 ${got.slice(0, 16)}...)`);

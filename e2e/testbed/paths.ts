@@ -39,3 +39,10 @@ export function testbedDir(name: string): string {
 export function serveAddress(): string {
   return process.env.LIFEBOAT_TESTBED_HOST ?? "127.0.0.1";
 }
+
+/** Where a restore's `pvc://CLAIM/PATH` result lies on this machine, for a hostPath-backed claim whose storage is `hostDir`. */
+export function claimFile(result: string, claimName: string, hostDir: string): string {
+  const prefix = `pvc://${claimName}/`;
+  if (!result.startsWith(prefix)) throw new Error(`${result} is not on claim ${claimName}`);
+  return join(hostDir, result.slice(prefix.length));
+}
