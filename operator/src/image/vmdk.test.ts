@@ -1,0 +1,131 @@
+import { describe, expect, it } from "@jest/globals";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { inflateSync } from "node:zlib";
+import { MARKER_EOS, MARKER_FOOTER, MARKER_GD, MARKER_GT, vmdkDescriptor, vmdkGrain, vmdkHeader, vmdkMarker } from "./vmdk.js";
+import { createImageStream, type DiskLayout, type DiskPiece } from "./writer.js";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GRAIN = 64 * KiB;
+
+async function vmdkBytes(layout: DiskLayout, pieces: DiskPiece[]): Promise<Buffer> {
+  const { stream } = createImageStream("vmdk", layout);
+  const out: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => out.push(chunk));
+  await pipeline(Readable.from(pieces), stream);
+  return Buffer.concat(out);
+}
+
+const u64 = (b: Buffer, at: number): number => Number(b.readBigUInt64LE(at));
+
+describe("VMDK structures", () => {
+  it("writes the sparse extent header of a stream-optimized disk", () => {
+    const h = vmdkHeader({ capacity: 2048, gdOffset: undefined });
+    expect(h.length).toBe(512);
+    expect(h.subarray(0, 4).toString("latin1")).toBe("KDMV");
+    expect(h.readUInt32LE(4)).toBe(3);
+    expect(h.readUInt32LE(8)).toBe(0x30001); // newline detector, compressed grains, markers
+    expect(u64(h, 12)).toBe(2048);
+    expect(u64(h, 20)).toBe(128); // 64 KiB grains
+    expect(u64(h, 28)).toBe(1); // descriptor at sector 1
+    expect(u64(h, 36)).toBe(20);
+    expect(h.readUInt32LE(44)).toBe(512);
+    expect(u64(h, 48)).toBe(0); // no redundant grain directory
+    expect(h.readBigUInt64LE(56)).toBe(0xffffffffffffffffn); // GD_AT_END
+    expect(u64(h, 64)).toBe(128);
+    expect(h.subarray(73, 77).toString("latin1")).toBe("\n \r\n");
+    expect(h.readUInt16LE(77)).toBe(1); // deflate
+    expect(vmdkHeader({ capacity: 2048, gdOffset: 777 }).readBigUInt64LE(56)).toBe(777n);
+  });
+
+  it("writes grain markers with the LBA and compressed size, padded to a sector", () => {
+    const g = vmdkGrain(384, Buffer.alloc(600, 1));
+    expect(g.length).toBe(1024);
+    expect(u64(g, 0)).toBe(384);
+    expect(g.readUInt32LE(8)).toBe(600);
+    expect(g.subarray(12, 612).every((b) => b === 1)).toBe(true);
+    expect(g.subarray(612).every((b) => b === 0)).toBe(true);
+    const m = vmdkMarker(MARKER_GT, 4);
+    expect([u64(m, 0), m.readUInt32LE(8), m.readUInt32LE(12), m.length]).toEqual([4, 0, MARKER_GT, 512]);
+  });
+
+  it("embeds a descriptor ESXi and qemu accept", () => {
+    const text = vmdkDescriptor(20971520, 0x1234abcd, "0".repeat(24) + "1234abcd").toString("utf8").replace(/\0+$/, "");
+    expect(text).toContain('createType="streamOptimized"');
+    expect(text).toContain("CID=1234abcd");
+    expect(text).toContain("parentCID=ffffffff");
+    expect(text).toContain('RW 20971520 SPARSE "disk.vmdk"');
+    expect(text).toContain('ddb.adapterType = "lsilogic"');
+    expect(text).toContain('ddb.geometry.cylinders = "1306"');
+    expect(text).toContain('ddb.virtualHWVersion = "4"');
+    expect(text).toContain('ddb.toolsVersion = "2147483647"');
+  });
+});
+
+describe("VMDK writer", () => {
+  it("streams grains, grain tables, the directory, the footer and end-of-stream, leaving out zero grains", async () => {
+    // 256 KiB blocks over 40 MiB + 1000 bytes: block 1 (grains 4-7, grain 5 zero) in the first 32 MiB,
+    // the short last block 160 in the second; every other block unallocated.
+    const size = 40 * MiB + 1000;
+    const blockOne = Buffer.alloc(256 * KiB);
+    for (let i = 0; i < blockOne.length; i++) blockOne[i] = (i * 7) % 256;
+    blockOne.fill(0, GRAIN, 2 * GRAIN);
+    const layout: DiskLayout = { size, blockSize: 256 * KiB, allocated: (b) => b === 1 || b === 160 };
+    const pieces = [
+      { offset: 256 * KiB, data: blockOne },
+      { offset: 160 * 256 * KiB, data: Buffer.alloc(1000, 5) },
+    ];
+    const img = await vmdkBytes(layout, pieces);
+    expect(img.length % 512).toBe(0);
+    const capacity = (size + 24) / 512;
+    expect(u64(img, 12)).toBe(capacity);
+    expect(img.subarray(512, 1024).toString("latin1")).toContain("# Disk DescriptorFile");
+
+    // The end: GD marker, GD, footer marker, footer, EOS (qemu reads the footer at length - 1536).
+    const eos = img.subarray(img.length - 512);
+    expect([u64(eos, 0), eos.readUInt32LE(8), eos.readUInt32LE(12)]).toEqual([0, 0, MARKER_EOS]);
+    const footerMarker = img.subarray(img.length - 1536, img.length - 1024);
+    expect([u64(footerMarker, 0), footerMarker.readUInt32LE(8), footerMarker.readUInt32LE(12)]).toEqual([1, 0, MARKER_FOOTER]);
+    const footer = img.subarray(img.length - 1024, img.length - 512);
+    const gdOffset = u64(footer, 56);
+    expect(footer.subarray(0, 56).equals(img.subarray(0, 56))).toBe(true);
+    const gdMarker = img.subarray((gdOffset - 1) * 512, gdOffset * 512);
+    expect([u64(gdMarker, 0), gdMarker.readUInt32LE(12)]).toEqual([1, MARKER_GD]);
+    expect(gdOffset + 1).toBe(img.length / 512 - 3); // GD is one sector, then the footer marker
+
+    // Read the disk back through GD -> GT -> grain markers.
+    const disk = Buffer.alloc(capacity * 512);
+    const present: number[] = [];
+    for (let t = 0; t < 2; t++) {
+      const gt = img.readUInt32LE(gdOffset * 512 + t * 4);
+      expect(gt).not.toBe(0);
+      const gtMarker = img.subarray((gt - 1) * 512, gt * 512);
+      expect([u64(gtMarker, 0), gtMarker.readUInt32LE(12)]).toEqual([4, MARKER_GT]);
+      for (let e = 0; e < 512; e++) {
+        const sector = img.readUInt32LE(gt * 512 + e * 4);
+        if (sector === 0) continue;
+        const grain = t * 512 + e;
+        present.push(grain);
+        const at = sector * 512;
+        expect(u64(img, at)).toBe(grain * 128);
+        const data = inflateSync(img.subarray(at + 12, at + 12 + img.readUInt32LE(at + 8)));
+        expect(data.length).toBe(GRAIN);
+        data.copy(disk, grain * GRAIN, 0, Math.min(GRAIN, disk.length - grain * GRAIN));
+      }
+    }
+    expect(img.readUInt32LE(gdOffset * 512 + 8)).toBe(0); // no third grain table
+    expect(present).toEqual([4, 6, 7, 640]);
+    const expected = Buffer.alloc(capacity * 512);
+    blockOne.copy(expected, 256 * KiB);
+    expected.fill(5, 40 * MiB, 40 * MiB + 1000);
+    expect(disk.equals(expected)).toBe(true);
+  });
+
+  it("writes an empty disk as metadata only, with no grain table", async () => {
+    const img = await vmdkBytes({ size: 100 * MiB, blockSize: MiB, allocated: () => false }, []);
+    // header, descriptor and padding (128 sectors), GD marker, GD, footer marker, footer, EOS
+    expect(img.length).toBe((128 + 5) * 512);
+    expect(img.subarray(129 * 512, 130 * 512).every((b) => b === 0)).toBe(true);
+  });
+});
