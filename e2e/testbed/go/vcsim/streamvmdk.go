@@ -10,8 +10,8 @@ package main
 // grain directory, the footer. The grain tables only repeat where the
 // grains are, so the decoder reads the grains and skips the metadata; grains
 // the stream leaves out are holes (zeros), as on ESXi. (qemu-img writes its
-// grain tables into the header's overhead instead and no markers but the
-// end-of-stream one, an all-zero sector; both layouts decode the same.)
+// grain tables into the header's overhead instead, and no markers at all:
+// its stream simply ends after the last grain; both layouts decode.)
 
 import (
 	"bufio"
@@ -35,8 +35,9 @@ const (
 	markerGrainTable    = 1
 	markerGrainDir      = 2
 	markerFooter        = 3
-	maxGrainSectors     = 1 << 14 // 8 MiB grains; VMware writes 128 sectors (64 KiB)
-	maxMetadataSectors  = 1 << 22 // a grain directory of a 64 TiB disk is far smaller
+	gdAtEnd             = ^uint64(0) // header gdOffset of a stream whose grain directory follows the grains
+	maxGrainSectors     = 1 << 14    // 8 MiB grains; VMware writes 128 sectors (64 KiB)
+	maxMetadataSectors  = 1 << 22    // a grain directory of a 64 TiB disk is far smaller
 	maxDescriptorBytes  = 1 << 20
 	grainHeaderBytes    = 12
 	streamReadAheadSize = 1 << 20
@@ -88,6 +89,7 @@ func decodeStreamOptimized(r io.Reader, dst *os.File, capacity int64, onGrain fu
 	grainSectors := le.Uint64(header[20:])
 	descriptorOffset := le.Uint64(header[28:])
 	descriptorSectors := le.Uint64(header[36:])
+	gdOffset := le.Uint64(header[56:])
 	overheadSectors := le.Uint64(header[64:])
 	compression := le.Uint16(header[77:])
 	switch {
@@ -124,6 +126,13 @@ func decodeStreamOptimized(r io.Reader, dst *os.File, capacity int64, onGrain fu
 	zero := make([]byte, grainBytes)
 	for {
 		if _, err := io.ReadFull(in, sector); err != nil {
+			// qemu-img keeps the grain directory in the overhead (gdOffset
+			// set) and ends the stream after the last grain, and ESXi takes
+			// that; a stream with its directory at the end (gdOffset
+			// GD_AT_END, as VMware writes) must reach its end-of-stream marker.
+			if errors.Is(err, io.EOF) && gdOffset != gdAtEnd {
+				return st, nil
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return st, errors.New("the stream ended without an end-of-stream marker")
 			}

@@ -87,3 +87,20 @@ func TestDecodeRefusesBadStreams(t *testing.T) {
 		t.Fatalf("raw bytes: %v", err)
 	}
 }
+
+// qemu-img ends its stream after the last grain, without markers; a grain at
+// the disk's very end leaves no padding after it.
+func TestDecodeQemuStreamEndingWithTheLastGrain(t *testing.T) {
+	const capacity = 4 << 20
+	raw := make([]byte, capacity)
+	_, _ = rand.Read(raw[:4096])
+	_, _ = rand.Read(raw[capacity-65536:])
+	stream := convertWithQemu(t, raw)
+	got, st, err := decodeInto(t, stream, capacity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, raw) || st.streamBytes != int64(len(stream)) {
+		t.Fatalf("decoded %d of %d stream bytes; content equal: %v", st.streamBytes, len(stream), bytes.Equal(got, raw))
+	}
+}
