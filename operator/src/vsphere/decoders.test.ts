@@ -5,7 +5,7 @@ import { datastoreFilePath, flatFilePath } from "./disk-io.js";
 import { decodeSnapshotTree } from "./snapshots.js";
 import { decodeTaskInfo } from "./tasks.js";
 import { nicConnectionEditXml } from "./vm-config.js";
-import { createVmSpecXml } from "./vm-create.js";
+import { vmConfigSpecXml } from "./vm-create.js";
 import { child, children, parseXml } from "./xml.js";
 
 const xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"';
@@ -144,9 +144,9 @@ describe("nicConnectionEditXml", () => {
   });
 });
 
-describe("createVmSpecXml", () => {
+describe("vmConfigSpecXml", () => {
   it("writes a well-formed spec in WSDL order with escaped values and one device per disk and NIC", () => {
-    const xml = createVmSpecXml({
+    const xml = vmConfigSpecXml({
       name: "restore <1> & co",
       folder: { type: "Folder", value: "group-3" },
       resourcePool: { type: "ResourcePool", value: "resgroup-1" },
@@ -177,7 +177,7 @@ describe("createVmSpecXml", () => {
 
   it("refuses capacities that are not whole KiB", () => {
     expect(() =>
-      createVmSpecXml({ name: "x", folder: { type: "Folder", value: "f" }, resourcePool: { type: "ResourcePool", value: "r" }, datastoreName: "d", disks: [{ capacityBytes: 1000 }] }),
+      vmConfigSpecXml({ name: "x", folder: { type: "Folder", value: "f" }, resourcePool: { type: "ResourcePool", value: "r" }, datastoreName: "d", disks: [{ capacityBytes: 1000 }] }),
     ).toThrow(/1 KiB/);
   });
 });

@@ -34,6 +34,7 @@ import { SoapTransport, type TlsTrust } from "./soap.js";
 import { cancelTask, waitForTask, type WaitOptions } from "./tasks.js";
 import { reconfigureHardware, setNicsConnected, type HardwareChange } from "./vm-config.js";
 import { createVm, destroyVm, powerOff, powerOn, shutdownGuest, type CreateVmSpec, type GuestShutdownOptions } from "./vm-create.js";
+import { importVm, type ImportDiskSource, type ImportVmOptions } from "./vm-import.js";
 import { moRefOf, textOf, type MoRef } from "./xml.js";
 
 /**
@@ -241,6 +242,23 @@ export class VsphereClient {
     return createVm(this.session, spec, opts);
   }
 
+  /**
+   * Creates a VM and fills its disks in one import (ImportVApp and an NFC
+   * lease), sending each disk as a stream-optimized VMDK so that zeros never
+   * cross the network; `disks[i]` opens the stream of `spec.disks[i]`.
+   * Resolves with the VM once the lease completed; on failure or abort the
+   * lease is aborted and vCenter removes the VM. See {@link importVm}.
+   *
+   * ```ts
+   * const vm = await client.importVm(spec, spec.disks.map((_, i) => () => vmdkStreamOf(i)), {
+   *   signal, onProgress: ({ bytesSent }) => report(bytesSent),
+   * });
+   * ```
+   */
+  importVm(spec: CreateVmSpec, disks: readonly ImportDiskSource[], opts: ImportVmOptions = {}): Promise<MoRef> {
+    return importVm(this.session, spec, disks, opts);
+  }
+
   powerOn(vm: MoRef, opts: WaitOptions = {}): Promise<void> {
     return powerOn(this.session, vm, opts);
   }
@@ -308,6 +326,7 @@ export { disksInVmOrder } from "./devices.js";
 export type { DiskArea } from "./cbt.js";
 export type { DiskLocation } from "./disk-io.js";
 export type { CreateVmSpec, GuestShutdownOptions, NewDisk, NewNic, ControllerType } from "./vm-create.js";
+export type { ImportDiskSource, ImportProgress, ImportVmOptions } from "./vm-import.js";
 export type { HardwareChange } from "./vm-config.js";
 export type { CreateSnapshotOptions, OrphanOptions, SnapshotInfo } from "./snapshots.js";
 export type { WaitOptions } from "./tasks.js";

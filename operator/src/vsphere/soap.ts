@@ -56,10 +56,15 @@ export function sdkUrl(address: string): URL {
  * request (a Login carries the password) reaches a server we do not trust.
  */
 class PinnedAgent extends Agent {
+  /**
+   * `pin` is a SHA-256 thumbprint as normalizeThumbprint writes it, or with
+   * `sha1` a SHA-1 one (an NFC device URL's sslThumbprint for an ESXi host).
+   */
   constructor(
     private readonly pin: string,
     private readonly handshakeTimeoutMs: number,
     options: AgentOptions,
+    private readonly sha1 = false,
   ) {
     super({ ...options, rejectUnauthorized: false });
   }
@@ -77,12 +82,13 @@ class PinnedAgent extends Agent {
     socket.once("secureConnect", () => {
       socket.setTimeout(0);
       socket.removeListener("error", onError);
-      const actual = socket.getPeerX509Certificate()?.fingerprint256;
+      const cert = socket.getPeerX509Certificate();
+      const actual = this.sha1 ? cert?.fingerprint : cert?.fingerprint256;
       if (actual !== this.pin) {
         socket.destroy();
         callback?.(
           new CertificateMismatchError(
-            `The server certificate's SHA-256 thumbprint ${actual ?? "(none)"} does not match the configured thumbprint ${this.pin}`,
+            `The server certificate's ${this.sha1 ? "SHA-1" : "SHA-256"} thumbprint ${actual ?? "(none)"} does not match the configured thumbprint ${this.pin}`,
           ),
           socket,
         );
@@ -158,6 +164,9 @@ export class SoapTransport {
   readonly endpoint: URL;
   private readonly agent: Agent;
   private readonly timeoutMs: number;
+  private readonly tls: TlsTrust;
+  /** Connections to other hosts the server refers to (ESXi hosts of NFC device URLs), by host and pin. */
+  private readonly hostAgents = new Map<string, Agent>();
   /** "vmware_soap_session=..." once logged in. */
   private cookie: string | undefined;
   private apiVersion = DEFAULT_API_VERSION;
@@ -165,21 +174,16 @@ export class SoapTransport {
   constructor(options: TransportOptions) {
     this.endpoint = sdkUrl(options.address);
     this.timeoutMs = options.timeoutMs ?? 60_000;
-    const base: AgentOptions = { keepAlive: true, maxSockets: 16, servername: this.servername() };
-    const { tls } = options;
-    if (tls.thumbprint !== undefined) {
-      this.agent = new PinnedAgent(normalizeThumbprint(tls.thumbprint), this.timeoutMs, base);
-    } else if (tls.insecureSkipVerify) {
-      this.agent = new Agent({ ...base, rejectUnauthorized: false });
-    } else {
-      this.agent = new Agent({ ...base, rejectUnauthorized: true, ...(tls.caCert !== undefined ? { ca: tls.caCert } : {}) });
-    }
+    this.tls = options.tls;
+    this.agent = this.makeAgent(this.endpoint.hostname, options.tls);
   }
 
-  private servername(): string | undefined {
-    // SNI takes host names only, never IP literals.
-    const host = this.endpoint.hostname;
-    return /^[\d.]+$/.test(host) || host.includes(":") || host.startsWith("[") ? undefined : host;
+  private makeAgent(hostname: string, tls: TlsTrust, sha1Pin?: string): Agent {
+    const base: AgentOptions = { keepAlive: true, maxSockets: 16, servername: servername(hostname) };
+    if (sha1Pin !== undefined) return new PinnedAgent(sha1Pin, this.timeoutMs, base, true);
+    if (tls.thumbprint !== undefined) return new PinnedAgent(normalizeThumbprint(tls.thumbprint), this.timeoutMs, base);
+    if (tls.insecureSkipVerify) return new Agent({ ...base, rejectUnauthorized: false });
+    return new Agent({ ...base, rejectUnauthorized: true, ...(tls.caCert !== undefined ? { ca: tls.caCert } : {}) });
   }
 
   /** The session cookie value is opaque; callers only test for it. */
@@ -223,19 +227,53 @@ export class SoapTransport {
    * arrive. The caller must consume or destroy the response body.
    */
   send(req: HttpRequest): Promise<IncomingMessage> {
+    return this.sendVia(this.endpoint, this.agent, this.cookie, req);
+  }
+
+  /**
+   * Sends one request to an absolute https URL the server handed out, such
+   * as an NFC lease's device URL (`req.path` is ignored). A URL on this
+   * transport's own host and port goes through its verified connection pool
+   * with the session cookie. Another host (vCenter hands out its ESXi hosts'
+   * URLs) gets a connection of its own and no session cookie (the lease URL
+   * is its own ticket), trusted by `hostThumbprint` when the server gave one
+   * (SHA-1 or SHA-256, as HttpNfcLeaseDeviceUrl.sslThumbprint), otherwise by
+   * this transport's own trust.
+   */
+  sendToUrl(url: URL, req: Omit<HttpRequest, "path">, hostThumbprint?: string): Promise<IncomingMessage> {
+    if (url.protocol !== "https:") return Promise.reject(new VsphereError(`Refusing to send to ${url.protocol} URL ${url.host}: only https`));
+    const path = `${url.pathname}${url.search}`;
+    if (url.host === this.endpoint.host) return this.send({ ...req, path });
+    let sha1Pin: string | undefined;
+    let trust = this.tls;
+    if (hostThumbprint) {
+      const hex = hostThumbprint.replace(/[:\s]/g, "").toUpperCase();
+      if (/^[0-9A-F]{40}$/.test(hex)) sha1Pin = hex.match(/../g)?.join(":");
+      else trust = { thumbprint: hex };
+    }
+    const key = `${url.host} ${sha1Pin ?? trust.thumbprint ?? ""}`;
+    let agent = this.hostAgents.get(key);
+    if (!agent) {
+      agent = this.makeAgent(url.hostname, trust, sha1Pin);
+      this.hostAgents.set(key, agent);
+    }
+    return this.sendVia(url, agent, undefined, { ...req, path });
+  }
+
+  private sendVia(target: URL, agent: Agent, cookie: string | undefined, req: HttpRequest): Promise<IncomingMessage> {
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;
-    const what = `${req.method} ${this.endpoint.host}${req.path.split("?")[0] ?? ""}`;
+    const what = `${req.method} ${target.host}${req.path.split("?")[0] ?? ""}`;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const headers: OutgoingHttpHeaders = { ...req.headers };
-      if (this.cookie) headers.Cookie = this.cookie;
+      if (cookie) headers.Cookie = cookie;
       const r = request(
         {
-          host: this.endpoint.hostname.replace(/^\[|\]$/g, ""),
-          port: this.endpoint.port || 443,
+          host: target.hostname.replace(/^\[|\]$/g, ""),
+          port: target.port || 443,
           path: req.path,
           method: req.method,
           headers,
-          agent: this.agent,
+          agent,
           ...(req.signal ? { signal: req.signal } : {}),
         },
         (res) => {
@@ -315,7 +353,14 @@ export class SoapTransport {
   /** Closes the pooled connections. */
   close(): void {
     this.agent.destroy();
+    for (const agent of this.hostAgents.values()) agent.destroy();
+    this.hostAgents.clear();
   }
+}
+
+/** The TLS server name (SNI) for a host: host names only, never IP literals. */
+function servername(hostname: string): string | undefined {
+  return /^[\d.]+$/.test(hostname) || hostname.includes(":") || hostname.startsWith("[") ? undefined : hostname;
 }
 
 /** Reads a whole (small) response body. */

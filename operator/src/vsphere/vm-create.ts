@@ -51,7 +51,8 @@ export interface CreateVmSpec {
   readonly changeTracking?: boolean;
 }
 
-const controllerXsi: Record<ControllerType, string> = {
+/** The vim25 device type of each controller kind (also the controller part of an import lease's importKey). */
+export const controllerXsi: Record<ControllerType, string> = {
   pvscsi: "ParaVirtualSCSIController",
   lsilogic: "VirtualLsiLogicController",
   "lsilogic-sas": "VirtualLsiLogicSASController",
@@ -60,8 +61,18 @@ const controllerXsi: Record<ControllerType, string> = {
 
 const nicXsi = { vmxnet3: "VirtualVmxnet3", e1000e: "VirtualE1000e", e1000: "VirtualE1000" } as const;
 
-/** Encodes the VirtualMachineConfigSpec for CreateVM_Task (fields in WSDL order). Exported for unit tests. */
-export function createVmSpecXml(spec: CreateVmSpec): string {
+/** The SCSI unit number of the spec's disk `index`: units in order, skipping 7, the controller's own. */
+export function diskUnitNumber(index: number): number {
+  return index < 7 ? index : index + 1;
+}
+
+/**
+ * Encodes the VirtualMachineConfigSpec that describes a new VM (fields in
+ * WSDL order): the one encoding of CreateVmSpec, used both as CreateVM_Task's
+ * `config` and as the `configSpec` of ImportVApp's VirtualMachineImportSpec,
+ * so a VM made either way gets the same hardware, notes and networks.
+ */
+export function vmConfigSpecXml(spec: CreateVmSpec): string {
   if (spec.disks.length > 15) throw new VsphereError(`A restore VM can have at most 15 disks on one controller, not ${spec.disks.length}`);
   const controllerKey = -100;
   const changes: string[] = [];
@@ -80,7 +91,7 @@ export function createVmSpecXml(spec: CreateVmSpec): string {
     if (!Number.isSafeInteger(disk.capacityBytes) || disk.capacityBytes <= 0 || disk.capacityBytes % 1024 !== 0) {
       throw new VsphereError(`Disk ${i} capacity must be a positive multiple of 1 KiB, not ${disk.capacityBytes}`);
     }
-    const unit = i < 7 ? i : i + 1; // unit 7 is the SCSI controller's own
+    const unit = diskUnitNumber(i);
     const backing = typedEl(
       "backing",
       "VirtualDiskFlatVer2BackingInfo",
@@ -143,7 +154,7 @@ export function createVmSpecXml(spec: CreateVmSpec): string {
 export async function createVm(session: Session, spec: CreateVmSpec, opts: WaitOptions = {}): Promise<MoRef> {
   const res = await session.call(
     "CreateVM_Task",
-    moRefEl("_this", spec.folder) + rawEl("config", createVmSpecXml(spec)) + moRefEl("pool", spec.resourcePool) + moRefEl("host", spec.host),
+    moRefEl("_this", spec.folder) + rawEl("config", vmConfigSpecXml(spec)) + moRefEl("pool", spec.resourcePool) + moRefEl("host", spec.host),
   );
   const result = await waitForTask(session, taskRef(res, "CreateVM_Task"), `Creating VM "${spec.name}"`, opts);
   return resultRef(result, "CreateVM_Task");

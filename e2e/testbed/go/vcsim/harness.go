@@ -83,6 +83,7 @@ type harness struct {
 	live    map[string]*liveDisk
 	byFlat  map[string]*liveDisk
 	snaps   map[string][]*frozenDisk // by snapshot MoRef value
+	leases  map[string]*importLease  // import leases by MoRef value, until completed or aborted
 	counter int
 }
 
@@ -96,6 +97,7 @@ func newHarness(model *simulator.Model, username, password string, blockSize, pa
 		live:      map[string]*liveDisk{},
 		byFlat:    map[string]*liveDisk{},
 		snaps:     map[string][]*frozenDisk{},
+		leases:    map[string]*importLease{},
 	}
 }
 
@@ -769,6 +771,10 @@ func taskOf(body soap.HasFault) (types.ManagedObjectReference, bool) {
 // undo the wrapping). The request's Session is its own copy, so giving that
 // copy an overlay registry holding just the wrapper routes this one call to
 // the harness and leaves the stored session untouched.
+//
+// Wrappers of objects the simulator keeps in the session (import leases) or
+// creates there (ImportVApp makes a lease) get the session's own registry,
+// and put it back before calling the simulator's method.
 func (h *harness) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Reference, types.BaseMethodFault) {
 	obj := h.wrapperFor(ctx, m)
 	if obj == nil {
@@ -795,6 +801,21 @@ func (h *harness) wrapperFor(ctx *simulator.Context, m *simulator.Method) mo.Ref
 		if m.Name == "RemoveSnapshot_Task" {
 			if s, ok := ctx.Map.Get(m.This).(*simulator.VirtualMachineSnapshot); ok {
 				return &harnessSnapshot{VirtualMachineSnapshot: s, h: h}
+			}
+		}
+	case "ResourcePool":
+		if m.Name == "ImportVApp" && ctx.Session != nil {
+			if p, ok := ctx.Map.Get(m.This).(*simulator.ResourcePool); ok {
+				return &harnessPool{ResourcePool: p, h: h, registry: ctx.Session.Registry}
+			}
+		}
+	case "HttpNfcLease":
+		if (m.Name == "HttpNfcLeaseComplete" || m.Name == "HttpNfcLeaseAbort") && ctx.Session != nil {
+			h.mu.Lock()
+			_, tracked := h.leases[m.This.Value]
+			h.mu.Unlock()
+			if l, ok := ctx.Session.Get(m.This).(*simulator.HttpNfcLease); ok && tracked {
+				return &harnessLease{HttpNfcLease: l, h: h, registry: ctx.Session.Registry}
 			}
 		}
 	case "Folder":

@@ -36,6 +36,9 @@ func (h *harness) httpHandler(next http.Handler) http.Handler {
 			http.Error(w, "no valid vmware_soap_session cookie", http.StatusUnauthorized)
 		case strings.HasPrefix(r.URL.Path, "/folder/") && (r.Method == http.MethodPut || r.Method == http.MethodPost):
 			h.serveUpload(w, r)
+		case strings.HasPrefix(r.URL.Path, nfcPrefix) && (r.Method == http.MethodPut || r.Method == http.MethodPost):
+			// Like ESXi's, the lease's URLs need no session: the lease id is the ticket.
+			h.serveLeaseUpload(w, r)
 		default:
 			next.ServeHTTP(w, r)
 		}

@@ -1,8 +1,9 @@
 // Command vcsim is govmomi's vCenter simulator (github.com/vmware/govmomi/simulator)
 // with the Lifeboat harness extensions: virtual disks with real content,
 // snapshots that freeze that content, changed block tracking with
-// QueryChangedDiskAreas, and an endpoint that writes into a VM's live disk.
-// See README.md ("Harness extensions").
+// QueryChangedDiskAreas, an endpoint that writes into a VM's live disk, and
+// import leases whose uploads (stream-optimized VMDKs) land as the disks'
+// content. See README.md ("Harness extensions").
 //
 // The login password is read from the environment variable
 // LIFEBOAT_VCSIM_PASSWORD (never from the command line, where `ps` shows it).
