@@ -240,37 +240,35 @@ export function vmdkImage(layout: CheckedLayout): ImagePlan {
         let grains = 0;
         const firstBlock = t * blocksPerTable;
         const lastBlock = Math.min(firstBlock + blocksPerTable, layout.blockCount);
-        for (let block = firstBlock; block <= lastBlock; block++) {
-          // One more round than there are blocks: the last drains the grains still compressing.
-          const draining = block === lastBlock;
-          if (!draining && layout.allocated(block)) {
-            const start = block * layout.blockSize;
-            const end = Math.min(start + layout.blockSize, layout.size);
-            for (let at = start; at < end; at += VMDK_GRAIN_SIZE) {
-              const data = await disk.read(at, VMDK_GRAIN_SIZE);
-              if (isAllZero(data)) continue;
-              const options = looksIncompressible(data) ? STORE_OPTIONS : DEFLATE_OPTIONS;
-              const grain = deflateAsync(data, options).then((compressed) => vmdkGrain(at / SECTOR, compressed));
-              grain.catch(() => undefined); // awaited below, in order; this only keeps a failure from going unhandled meanwhile
-              pending.push({ lba: at / SECTOR, grain });
-              while (pending.length >= MAX_IN_FLIGHT) {
-                const out = await takeGrain(pending, table, t, sector);
-                sector += out.length / SECTOR;
-                grains++;
-                yield out;
-              }
+        for (let block = firstBlock; block < lastBlock; block++) {
+          if (!layout.allocated(block)) continue;
+          const start = block * layout.blockSize;
+          const end = Math.min(start + layout.blockSize, layout.size);
+          for (let at = start; at < end; at += VMDK_GRAIN_SIZE) {
+            const data = await disk.read(at, VMDK_GRAIN_SIZE);
+            if (isAllZero(data)) continue;
+            const options = looksIncompressible(data) ? STORE_OPTIONS : DEFLATE_OPTIONS;
+            const grain = deflateAsync(data, options).then((compressed) => vmdkGrain(at / SECTOR, compressed));
+            grain.catch(() => undefined); // awaited below, in order; this only keeps a failure from going unhandled meanwhile
+            pending.push({ lba: at / SECTOR, grain });
+            while (pending.length >= MAX_IN_FLIGHT) {
+              const out = await takeGrain(pending, table, t, sector);
+              sector += out.length / SECTOR;
+              grains++;
+              yield out;
             }
           }
-          while (draining && pending.length > 0) {
-            const out = await takeGrain(pending, table, t, sector);
-            sector += out.length / SECTOR;
-            grains++;
-            yield out;
-          }
+        }
+        // The span's last grains go before its grain table.
+        while (pending.length > 0) {
+          const out = await takeGrain(pending, table, t, sector);
+          sector += out.length / SECTOR;
+          grains++;
+          yield out;
         }
         if (grains === 0) continue;
         yield vmdkMarker(MARKER_GT, GT_SECTORS);
-        directory.writeUInt32LE(sector + 1, t * 4);
+        directory.writeUInt32LE(addressable(sector + 1), t * 4);
         yield table;
         sector += 1 + GT_SECTORS;
       }
@@ -290,9 +288,14 @@ async function takeGrain(pending: Pending[], table: Buffer, tableIndex: number, 
   const next = pending.shift();
   if (!next) throw new Error("takeGrain with no grain pending");
   const out = await next.grain;
-  if (sector + out.length / SECTOR > MAX_SECTOR) {
-    throw new ImageFormatError(`The compressed VMDK passed 2 TiB, the most its 32-bit grain tables can address: use qcow2 or raw for this disk`);
-  }
-  table.writeUInt32LE(sector, (next.lba / GRAIN_SECTORS - tableIndex * GT_ENTRIES) * 4);
+  table.writeUInt32LE(addressable(sector), (next.lba / GRAIN_SECTORS - tableIndex * GT_ENTRIES) * 4);
   return out;
+}
+
+/** `sector` when a 32-bit grain table or directory entry can hold it. */
+function addressable(sector: number): number {
+  if (sector > MAX_SECTOR) {
+    throw new ImageFormatError("The compressed VMDK passed 2 TiB, the most its 32-bit grain tables can address: use qcow2 or raw for this disk");
+  }
+  return sector;
 }
