@@ -5,7 +5,9 @@ import { runCommand } from "./command.js";
  * The Debian packages the test bed's node and image builds run, each with a
  * file that shows it is installed. They are what kind ships inside its node
  * image: a CRI runtime, the OCI runtime, CNI plugins, iptables for
- * kube-proxy; plus buildah and mmdebstrap to build the operator image here.
+ * kube-proxy; plus buildah and mmdebstrap to build the operator image here,
+ * and qemu-img (qemu-utils), which judges the image writers' files in the
+ * image-formats suite.
  */
 const packages: readonly { name: string; file: string }[] = [
   { name: "containerd", file: "/usr/bin/containerd" },
@@ -17,6 +19,7 @@ const packages: readonly { name: string; file: string }[] = [
   { name: "mmdebstrap", file: "/usr/bin/mmdebstrap" },
   { name: "iproute2", file: "/usr/sbin/ip" },
   { name: "util-linux", file: "/usr/bin/nsenter" },
+  { name: "qemu-utils", file: "/usr/bin/qemu-img" },
 ];
 
 /**

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { randomBytes } from "node:crypto";
 import { inflateSync } from "node:zlib";
-import { MARKER_EOS, MARKER_FOOTER, MARKER_GD, MARKER_GT, vmdkDescriptor, vmdkGrain, vmdkHeader, vmdkMarker } from "./vmdk.js";
+import { looksIncompressible, MARKER_EOS, MARKER_FOOTER, MARKER_GD, MARKER_GT, vmdkDescriptor, vmdkGrain, vmdkHeader, vmdkMarker } from "./vmdk.js";
 import { createImageStream, type DiskLayout, type DiskPiece } from "./writer.js";
 
 const KiB = 1024;
@@ -63,14 +64,26 @@ describe("VMDK structures", () => {
   });
 });
 
+describe("looksIncompressible", () => {
+  it("tells random bytes from text, code-like bytes and zeros", () => {
+    expect(looksIncompressible(randomBytes(GRAIN))).toBe(true);
+    expect(looksIncompressible(Buffer.from("The quick brown fox jumps over the lazy dog. ".repeat(2000)))).toBe(false);
+    const skewed = Buffer.alloc(GRAIN);
+    for (let i = 0; i < skewed.length; i++) skewed[i] = i % 3 === 0 ? (i * 131) % 256 : i % 16;
+    expect(looksIncompressible(skewed)).toBe(false);
+    expect(looksIncompressible(Buffer.alloc(GRAIN))).toBe(false);
+  });
+});
+
 describe("VMDK writer", () => {
   it("streams grains, grain tables, the directory, the footer and end-of-stream, leaving out zero grains", async () => {
     // 256 KiB blocks over 40 MiB + 1000 bytes: block 1 (grains 4-7, grain 5 zero) in the first 32 MiB,
     // the short last block 160 in the second; every other block unallocated.
     const size = 40 * MiB + 1000;
+    // Grain 4 random (stored), grain 5 zero (left out), grains 6 and 7 compressible (deflated).
     const blockOne = Buffer.alloc(256 * KiB);
-    for (let i = 0; i < blockOne.length; i++) blockOne[i] = (i * 7) % 256;
-    blockOne.fill(0, GRAIN, 2 * GRAIN);
+    randomBytes(GRAIN).copy(blockOne, 0);
+    for (let i = 2 * GRAIN; i < blockOne.length; i++) blockOne[i] = i % 13;
     const layout: DiskLayout = { size, blockSize: 256 * KiB, allocated: (b) => b === 1 || b === 160 };
     const pieces = [
       { offset: 256 * KiB, data: blockOne },
@@ -109,7 +122,9 @@ describe("VMDK writer", () => {
         present.push(grain);
         const at = sector * 512;
         expect(u64(img, at)).toBe(grain * 128);
-        const data = inflateSync(img.subarray(at + 12, at + 12 + img.readUInt32LE(at + 8)));
+        const compressedSize = img.readUInt32LE(at + 8);
+        if (grain === 6) expect(compressedSize).toBeLessThan(GRAIN / 10);
+        const data = inflateSync(img.subarray(at + 12, at + 12 + compressedSize));
         expect(data.length).toBe(GRAIN);
         data.copy(disk, grain * GRAIN, 0, Math.min(GRAIN, disk.length - grain * GRAIN));
       }

@@ -61,6 +61,28 @@ describe("createImageStream", () => {
     expect(bytes.subarray(512 * KiB).every((b) => b === 4)).toBe(true);
   });
 
+  it("takes pieces only as fast as the image is read, and stops cleanly when destroyed", async () => {
+    const all: DiskLayout = { size: 64 * MiB, blockSize: MiB, allocated: () => true };
+    let made = 0;
+    function* source(): Generator<DiskPiece> {
+      for (let b = 0; b < 64; b++) {
+        made++;
+        yield { offset: b * MiB, data: filled(MiB, b) };
+      }
+    }
+    const { stream } = createImageStream("qcow2", all);
+    Readable.from(source()).pipe(stream);
+    const reader = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let read = 0;
+    while (read < 8 * MiB) read += ((await reader.next()).value as Buffer).length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The metadata, then ~8 MiB of data read: a few pieces ahead at most, not all 64.
+    expect(made).toBeLessThan(16);
+    const closed = new Promise((resolve) => stream.once("close", resolve));
+    stream.destroy();
+    await closed;
+  });
+
   it("rounds the virtual size up as each format needs", () => {
     const odd: DiskLayout = { size: 37 * MiB + 12345, blockSize: MiB, allocated: () => true };
     expect(imageVirtualSize("raw", odd)).toBe(37 * MiB + 12345);
