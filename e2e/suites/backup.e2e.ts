@@ -14,6 +14,7 @@ import { hostPathClaim, installLifeboat, leaseHolder, operatorPods, vaultClaim, 
 import { LIFEBOAT_IMAGE } from "../testbed/images.js";
 import { adminConfig, createNamespace, eventually, killContainer } from "../support/testbed.js";
 import { mixedData } from "../support/data.js";
+import { expectSameAsRaw } from "../support/qemu-img.js";
 
 const MiB = 1024 * 1024;
 /** Each VM holds this much generated data (the issue's 256 MiB; LIFEBOAT_E2E_DISK_MIB shrinks it for a quick local loop). */
@@ -216,6 +217,20 @@ describe("backup and restore, end to end", () => {
       expect(job.status.progress.percent).toBe(100);
       const [path] = job.status.result.paths;
       await expectImage(claimFile(path ?? "", "restores", join(workDir, "restores")), contents.get(vm)?.[i] ?? Buffer.alloc(0), disk?.capacityBytes ?? 0);
+    }
+  });
+
+  it("restores a point as a VMDK and a qcow2 image on the claim that qemu-img reads as the raw restore", async () => {
+    const vm = vmNames[0] ?? "";
+    const latest = (await recoveryPoints("vault")).filter((p) => p.spec.vm.name === vm).pop();
+    const raw = (await get<{ status: { result: { paths: string[] } } }>("RestoreJob", "file-1")).status.result.paths[0] ?? "";
+    for (const format of ["vmdk", "qcow2"] as const) {
+      await lifeboat("RestoreJob", `image-${format}`, { recoveryPointRef: { name: latest?.metadata.name ?? "" }, gatewayRef: { name: "gw" }, target: { imageFile: { format, persistentVolumeClaim: { name: "restores" }, path: "images" } } });
+      await waitForCondition("RestoreJob", ns, `image-${format}`, "Succeeded", "True", undefined, 240_000);
+      const job = await get<{ status: { result: { paths: string[] } } }>("RestoreJob", `image-${format}`);
+      expect(job.status.result.paths).toEqual([expect.stringMatching(new RegExp(`^pvc://restores/images/.*\\.${format}$`))]);
+      const local = (path: string) => claimFile(path, "restores", join(workDir, "restores"));
+      await expectSameAsRaw(local(job.status.result.paths[0] ?? ""), format, local(raw));
     }
   });
 

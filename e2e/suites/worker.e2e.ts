@@ -6,15 +6,19 @@
 // worker's own endpoints (/progress, /metrics), its exit code, the vault and
 // the simulator's disk files.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
+import { imageFileName } from "../../operator/src/image/formats.js";
 import { check, initVault, openVault, type PointHeader, type VaultSpec } from "../../operator/src/vault/index.js";
 import { connect, type MoRef, type VsphereClient } from "../../operator/src/vsphere/index.js";
 import { SECRET_ENV, type WorkerSpec } from "../../operator/src/worker/spec.js";
+import { expectSameAsRaw } from "../support/qemu-img.js";
 import { startS3Server, type S3Server } from "../testbed/s3-server.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { createTestVm as createVm, getJson, metric, metricsOf, progressOf, touched, waitFor, workerRunner, type TestVm } from "./worker-harness.js";
@@ -397,6 +401,41 @@ describe("an S3 vault", () => {
       expect(hash.digest("hex")).toBe(createHash("sha256").update(s3Point.content).digest("hex"));
       const pending = await bucket.send(new ListMultipartUploadsCommand({ Bucket: "lifeboat-images" }));
       expect(pending.Uploads ?? []).toEqual([]);
+    } finally {
+      bucket.destroy();
+    }
+  });
+
+  it("restores a point as qcow2, vhd, vhd-fixed and vmdk files and objects that qemu-img reads as the raw disk", async () => {
+    if (!s3Point) throw new Error("the S3 backup test did not run");
+    const point = s3Point;
+    const raw = join(workDir, "formats-raw.img");
+    await writeFile(raw, point.content);
+    const imageEnv = { [SECRET_ENV.imageAccessKeyId]: s3.accessKey, [SECRET_ENV.imageSecretAccessKey]: s3.secretKey };
+    const bucket = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey } });
+    try {
+      for (const format of ["qcow2", "vhd", "vhd-fixed", "vmdk"] as const) {
+        const dir = join(workDir, `formats-${format}`);
+        const toFile = await runToEnd(imageSpec(point.id, { format, path: dir }), { extraEnv: vaultEnv() });
+        expect({ format, code: toFile.code, message: toFile.progress.message }).toEqual({ format, code: 0, message: undefined });
+        const file = join(dir, imageFileName("app-01", point.diskKey, format));
+        expect(toFile.progress.paths).toEqual([file]);
+        await expectSameAsRaw(file, format, raw);
+
+        // A bucket gets the same bytes as a stream; the VMDK's length is known only at its end.
+        const toBucket = await runToEnd(imageSpec(point.id, { format, s3: { endpoint: s3.endpoint, bucket: "lifeboat-images", prefix: "formats", region: s3.region, forcePathStyle: true } }), { extraEnv: { ...vaultEnv(), ...imageEnv } });
+        expect({ format, code: toBucket.code, message: toBucket.progress.message }).toEqual({ format, code: 0, message: undefined });
+        const key = `formats/${imageFileName("app-01", point.diskKey, format)}`;
+        expect(toBucket.progress.paths).toEqual([`s3://lifeboat-images/${key}`]);
+        const object = await bucket.send(new GetObjectCommand({ Bucket: "lifeboat-images", Key: key }));
+        const downloaded = join(workDir, `formats-downloaded.${format}`);
+        await pipeline(object.Body as Readable, createWriteStream(downloaded));
+        expect((await readFile(downloaded)).equals(await readFile(file))).toBe(true);
+      }
+      // The sparse formats store only the data: app-01's disk has holes, so each is smaller than the disk.
+      for (const format of ["qcow2", "vhd", "vmdk"] as const) {
+        expect({ format, smaller: (await stat(join(workDir, `formats-${format}`, imageFileName("app-01", point.diskKey, format)))).size < DISK_SIZE }).toEqual({ format, smaller: true });
+      }
     } finally {
       bucket.destroy();
     }

@@ -19,4 +19,10 @@ describe("imageFile on a claim", () => {
     expect(imageFileResultPaths({ persistentVolumeClaim: { name: "images" }, diskKeys: [2001] }, rp)).toEqual(["pvc://images/db_1-disk-2001.raw"]);
     expect(imageFileResultPaths({ s3: { bucket: "b", prefix: "p/", credentialsSecretRef: { name: "s" } } }, rp)).toEqual(["s3://b/p/db_1-disk-2000.raw", "s3://b/p/db_1-disk-2001.raw"]);
   });
+
+  it("names each file with its format's extension, both VHD kinds as .vhd", () => {
+    expect(imageFileResultPaths({ persistentVolumeClaim: { name: "images" }, format: "qcow2", diskKeys: [2000] }, rp)).toEqual(["pvc://images/db_1-disk-2000.qcow2"]);
+    expect(imageFileResultPaths({ s3: { bucket: "b", credentialsSecretRef: { name: "s" } }, format: "vhd-fixed", diskKeys: [2001] }, rp)).toEqual(["s3://b/db_1-disk-2001.vhd"]);
+    expect(imageFileResultPaths({ s3: { bucket: "b", credentialsSecretRef: { name: "s" } }, format: "vmdk", diskKeys: [2001] }, rp)).toEqual(["s3://b/db_1-disk-2001.vmdk"]);
+  });
 });

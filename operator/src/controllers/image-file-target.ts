@@ -6,15 +6,15 @@
  * pvc://<claim>/<path inside the claim>, as it names objects s3://bucket/key.
  */
 import type { RecoveryPoint, RestoreJob } from "../api/generated/types.js";
+import { imageFileName, type ImageFormat } from "../image/formats.js";
 import { WORKER_MOUNT_PATHS, type ClaimMount } from "../workloads/worker-volumes.js";
 
 type ImageFile = NonNullable<RestoreJob["spec"]["target"]["imageFile"]>;
 
 /** The files an imageFile restore writes, one per disk, under `dir` (the worker's naming). */
-export function imageFilePaths(dir: string, rp: RecoveryPoint, diskKeys?: readonly number[]): string[] {
+export function imageFilePaths(dir: string, rp: RecoveryPoint, format: ImageFormat, diskKeys?: readonly number[]): string[] {
   const keys = (rp.spec.disks ?? []).map((d) => d.key).filter((k) => !diskKeys || diskKeys.length === 0 || diskKeys.includes(k));
-  const vm = rp.spec.vm.name.replace(/[^A-Za-z0-9._-]+/g, "_") || "vm"; // the worker's file naming
-  return keys.map((k) => `${dir.replace(/\/+$/, "")}/${vm}-disk-${k}.raw`);
+  return keys.map((k) => `${dir.replace(/\/+$/, "")}/${imageFileName(rp.spec.vm.name, k, format)}`);
 }
 
 /** `path` inside the claim, without surrounding slashes ("" for the claim's root). */
@@ -38,12 +38,12 @@ export function imageFileClaims(file: ImageFile | undefined): ClaimMount[] {
 export function imageFileResultPaths(file: ImageFile, rp: RecoveryPoint): string[] {
   if (file.persistentVolumeClaim) {
     const rel = relativeDir(file);
-    return imageFilePaths(`pvc://${file.persistentVolumeClaim.name}${rel ? `/${rel}` : ""}`, rp, file.diskKeys);
+    return imageFilePaths(`pvc://${file.persistentVolumeClaim.name}${rel ? `/${rel}` : ""}`, rp, file.format ?? "raw", file.diskKeys);
   }
   if (file.s3) {
     const s3 = file.s3;
     const prefix = s3.prefix ? `${s3.prefix.replace(/\/+$/, "")}/` : "";
-    return imageFilePaths("", rp, file.diskKeys).map((p) => `s3://${s3.bucket}/${prefix}${p.replace(/^\//, "")}`);
+    return imageFilePaths("", rp, file.format ?? "raw", file.diskKeys).map((p) => `s3://${s3.bucket}/${prefix}${p.replace(/^\//, "")}`);
   }
   return [];
 }

@@ -11,6 +11,7 @@
  */
 import type { Duplex } from "node:stream";
 import { ImageFormatError } from "./errors.js";
+import { IMAGE_FORMATS, imageFileExtension, type DiskPiece, type ImageFormat } from "./formats.js";
 import { GeneratorDuplex, type Producer } from "./generator-duplex.js";
 import { checkLayout, type CheckedLayout, type SizeRules } from "./layout.js";
 import { qcow2Image, QCOW2_SIZE_RULES } from "./qcow2.js";
@@ -20,8 +21,7 @@ import { vmdkImage, VMDK_SIZE_RULES } from "./vmdk.js";
 
 export { ImageFormatError } from "./errors.js";
 
-export const IMAGE_FORMATS = ["raw", "qcow2", "vhd", "vhd-fixed", "vmdk"] as const;
-export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+export { IMAGE_FORMATS, type DiskPiece, type ImageFormat };
 
 /** What the writer knows up front about the disk (from the recovery point's block list). */
 export interface DiskLayout {
@@ -43,11 +43,6 @@ export interface DiskLayout {
   readonly virtualSize?: number;
 }
 
-/** A piece of the disk's data: starts on a block boundary, whole blocks (the disk's last block may be short), offsets strictly increasing, only allocated blocks, every allocated block exactly once. */
-export interface DiskPiece {
-  readonly offset: number;
-  readonly data: Buffer;
-}
 
 export interface ImageStream {
   /** Writable side takes DiskPiece objects (objectMode); readable side gives the image file's bytes in order. */
@@ -65,17 +60,16 @@ export interface ImagePlan {
 }
 
 interface FormatWriter {
-  readonly extension: string;
   readonly sizeRules: SizeRules;
   readonly plan: (layout: CheckedLayout) => ImagePlan;
 }
 
 const WRITERS: Record<ImageFormat, FormatWriter> = {
-  raw: { extension: "raw", sizeRules: RAW_SIZE_RULES, plan: rawImage },
-  qcow2: { extension: "qcow2", sizeRules: QCOW2_SIZE_RULES, plan: qcow2Image },
-  vhd: { extension: "vhd", sizeRules: VHD_SIZE_RULES, plan: vhdDynamicImage },
-  "vhd-fixed": { extension: "vhd", sizeRules: VHD_SIZE_RULES, plan: vhdFixedImage },
-  vmdk: { extension: "vmdk", sizeRules: VMDK_SIZE_RULES, plan: vmdkImage },
+  raw: { sizeRules: RAW_SIZE_RULES, plan: rawImage },
+  qcow2: { sizeRules: QCOW2_SIZE_RULES, plan: qcow2Image },
+  vhd: { sizeRules: VHD_SIZE_RULES, plan: vhdDynamicImage },
+  "vhd-fixed": { sizeRules: VHD_SIZE_RULES, plan: vhdFixedImage },
+  vmdk: { sizeRules: VMDK_SIZE_RULES, plan: vmdkImage },
 };
 
 function writerOf(format: ImageFormat): FormatWriter {
@@ -94,7 +88,7 @@ function writerOf(format: ImageFormat): FormatWriter {
 export function createImageStream(format: ImageFormat, layout: DiskLayout): ImageStream {
   const writer = writerOf(format);
   const plan = writer.plan(checkLayout(layout, writer.sizeRules));
-  return { stream: new GeneratorDuplex(plan.produce), imageSize: plan.imageSize, extension: writer.extension };
+  return { stream: new GeneratorDuplex(plan.produce), imageSize: plan.imageSize, extension: imageFileExtension(format) };
 }
 
 /** The virtual size an image of `format` will have for `layout` (its `virtualSize ?? size`, rounded up as the format needs). */

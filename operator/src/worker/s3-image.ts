@@ -83,8 +83,10 @@ export interface UploadImageOptions {
   readonly client: S3Client;
   readonly bucket: string;
   readonly key: string;
-  /** The disk's size; the stream must deliver exactly this many bytes. */
-  readonly size: number;
+  /** The object's size when known up front: the stream must deliver exactly this many bytes. */
+  readonly size?: number;
+  /** Otherwise an upper bound of it, which sizes the parts (a compressed image's length is known only at its end). */
+  readonly maxSize?: number;
   readonly signal: AbortSignal;
   /** Called with the bytes of each part once the bucket acknowledged it. */
   readonly onUploaded: (bytes: number) => void;
@@ -104,7 +106,9 @@ export async function uploadImage(stream: Readable, opts: UploadImageOptions): P
     await withRetry(() => client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(0) }), send));
     return;
   }
-  const partSize = partSizeFor(size);
+  const limit = size ?? opts.maxSize;
+  if (limit === undefined) throw new Error(`Uploading s3://${Bucket}/${Key} needs its size or a bound on it`);
+  const partSize = partSizeFor(limit);
   const created = await withRetry(() => client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: "application/octet-stream", ChecksumAlgorithm: "CRC32" }), send));
   const UploadId = created.UploadId;
   if (!UploadId) throw new Error(`CreateMultipartUpload for s3://${Bucket}/${Key} returned no upload id`);
@@ -116,12 +120,12 @@ export async function uploadImage(stream: Readable, opts: UploadImageOptions): P
       parts.push({ PartNumber, ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32 });
       opts.onUploaded(body.length);
     };
-    let part = Buffer.allocUnsafe(Math.min(partSize, size));
+    let part = Buffer.allocUnsafe(Math.min(partSize, limit));
     let filled = 0;
     let total = 0;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       total += chunk.length;
-      if (total > size) throw new Error(`The disk stream delivered more than the disk's ${size} bytes`);
+      if (total > limit) throw new Error(`The disk stream delivered more than the ${size === undefined ? "bound of" : "disk's"} ${limit} bytes`);
       let used = 0;
       while (used < chunk.length) {
         const n = Math.min(part.length - filled, chunk.length - used);
@@ -131,18 +135,20 @@ export async function uploadImage(stream: Readable, opts: UploadImageOptions): P
         if (filled === part.length) {
           await sendPart(part);
           // A fresh buffer: the SDK may still hold the last one for a retry of the request it just finished.
-          part = Buffer.allocUnsafe(Math.min(partSize, size - total + (chunk.length - used)));
+          part = Buffer.allocUnsafe(Math.min(partSize, limit - total + (chunk.length - used)));
           filled = 0;
         }
       }
     }
-    if (total !== size) throw new Error(`The disk stream ended at byte ${total} of ${size}`);
+    if (size !== undefined && total !== size) throw new Error(`The disk stream ended at byte ${total} of ${size}`);
+    // An image of unknown length ends with a short part (S3 allows the last part to be small; an empty stream sends one empty part).
+    if (filled > 0 || parts.length === 0) await sendPart(part.subarray(0, filled));
     try {
       await withRetry(() => client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), send));
     } catch (err) {
       // A retried Complete whose first attempt succeeded reports NoSuchUpload: the object is there.
       const head = await client.send(new HeadObjectCommand({ Bucket, Key }), send).catch(() => undefined);
-      if (head?.ContentLength !== size) throw err;
+      if (head?.ContentLength !== total) throw err;
     }
   } catch (err) {
     await withRetry(() => client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }))).catch(() => undefined);

@@ -7,8 +7,13 @@
  * write ahead of the stream's position waits (unbuffered) until the writes
  * before it went out; holes (known from the point's block list) are sent as
  * zeros. Memory is bounded by the vault's runs in flight.
+ *
+ * In `pieces` mode the stream carries the disk's data as DiskPiece objects
+ * instead, holes left out, for the image writers (qcow2, VHD, VMDK), which
+ * know the holes from the block list and must not be fed gigabytes of zeros.
  */
 import { PassThrough, type Readable } from "node:stream";
+import type { DiskPiece } from "../image/formats.js";
 import type { DiskTarget } from "../vault/index.js";
 import type { TokenBucket } from "./token-bucket.js";
 
@@ -27,13 +32,16 @@ export interface SequentialTargetOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called with the bytes of each piece sent. */
   readonly onBytes?: ((bytes: number) => void) | undefined;
+  /** "bytes" (default): the disk's bytes, holes as zeros; "pieces": DiskPiece objects of the data only. */
+  readonly mode?: "bytes" | "pieces";
 }
 
 export class SequentialTarget implements DiskTarget {
   readonly zeroed = true;
-  /** The disk's bytes, in order. */
+  /** The disk's bytes in order, or its DiskPieces in order (mode "pieces"). */
   readonly stream: Readable;
-  private readonly out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  private readonly out: PassThrough;
+  private readonly pieces: boolean;
   private readonly pending = new Map<number, PendingWrite>();
   private readonly zeros: Buffer;
   private cursor = 0;
@@ -41,6 +49,9 @@ export class SequentialTarget implements DiskTarget {
   private failure: unknown;
 
   constructor(private readonly opts: SequentialTargetOptions) {
+    this.pieces = opts.mode === "pieces";
+    // Pieces are the vault's writes (up to a run of blocks each): a few of them buffered, as a MiB of bytes is.
+    this.out = this.pieces ? new PassThrough({ objectMode: true, highWaterMark: 4 }) : new PassThrough({ highWaterMark: 1024 * 1024 });
     this.stream = this.out;
     // Failures reach the caller through write() and close(); the reader sees the stream end early.
     this.out.on("error", () => undefined);
@@ -114,15 +125,16 @@ export class SequentialTarget implements DiskTarget {
         const next = this.pending.get(this.cursor);
         if (next) {
           this.pending.delete(this.cursor);
-          await this.emit(next.buffer);
+          await this.emit(next.buffer, this.cursor);
           this.cursor += next.buffer.length;
           next.resolve();
           continue;
         }
         const block = Math.floor(this.cursor / blockSize);
         if (this.cursor % blockSize === 0 && this.opts.isHole(block)) {
-          await this.emit(this.zeros.subarray(0, Math.min(blockSize, size - this.cursor)));
-          this.cursor += Math.min(blockSize, size - this.cursor);
+          const length = Math.min(blockSize, size - this.cursor);
+          if (!this.pieces) await this.emit(this.zeros.subarray(0, length));
+          this.cursor += length;
           continue;
         }
         break;
@@ -133,10 +145,11 @@ export class SequentialTarget implements DiskTarget {
     }
   }
 
-  private async emit(buffer: Buffer): Promise<void> {
+  private async emit(buffer: Buffer, offset?: number): Promise<void> {
     await this.opts.bandwidth?.take(buffer.length, this.opts.signal);
     if (this.out.destroyed) throw new Error("The upload stopped reading the disk stream");
-    if (!this.out.write(buffer)) {
+    const chunk: Buffer | DiskPiece = this.pieces ? { offset: offset ?? this.cursor, data: buffer } : buffer;
+    if (!this.out.write(chunk)) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
           this.out.off("drain", done);
