@@ -20,21 +20,19 @@
  *
  *   npm run bench:replication -- [--size 1Gi] [--servers 10] [--repeat 3]
  */
-import { spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { repoRoot } from "../../e2e/testbed/paths.js";
 import { startVcsim, type Vcsim } from "../../e2e/testbed/vcsim.js";
 import { formatSize, initVault, openVault, parseSize, type PointHeader, type VaultSpec } from "../../operator/src/vault/index.js";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
-import { SECRET_ENV, type BackupWorkerSpec } from "../../operator/src/worker/spec.js";
+import type { BackupWorkerSpec } from "../../operator/src/worker/spec.js";
+import { median, runWorker, table } from "../support/worker.js";
 
 const MiB = 1024 * 1024;
 const WRITE = 256 * 1024;
-const WORKER = join(repoRoot, "dist/operator/src/worker/main.js");
 const KEY = randomBytes(32).toString("base64");
 
 interface Cycle {
@@ -66,31 +64,13 @@ async function cycle(bed: Bed, server: string, run: number): Promise<Cycle> {
     lineage: ["namespace", "protectedServer", "direction"],
     labels: { namespace: "bench", protectedServer: server, direction: "forward", vm: server, run: `c${run}` },
   };
-  const env = {
-    PATH: process.env.PATH,
-    LIFEBOAT_WORKER_SPEC: JSON.stringify(spec),
-    LIFEBOAT_WORKER_PORT: "0",
-    POD_IP: "127.0.0.1",
-    [SECRET_ENV.vaultKey]: KEY,
-    [SECRET_ENV.vcenterUsername]: bed.sim.username,
-    [SECRET_ENV.vcenterPassword]: bed.sim.password,
-  };
   const startedAt = Date.now();
-  const child = spawn(process.execPath, [WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-  child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  const seconds = (Date.now() - startedAt) / 1000;
-  if (code !== 0) throw new Error(`cycle ${run} of ${server} exited ${code}:\n${out.slice(-3000)}`);
+  const { seconds, logs } = await runWorker(spec, bed.sim, KEY).catch((err: unknown) => {
+    throw new Error(`cycle ${run} of ${server} failed`, { cause: err });
+  });
   const times = new Map<string, number>();
-  for (const line of out.split("\n")) {
-    try {
-      const e = JSON.parse(line) as { msg?: string; time?: string };
-      if (e.msg && e.time) times.set(e.msg, Date.parse(e.time));
-    } catch {
-      // not a log line
-    }
+  for (const e of logs) {
+    if (typeof e.msg === "string" && typeof e.time === "string") times.set(e.msg, Date.parse(e.time));
   }
   const snapshotSeconds = ((times.get("Created the snapshot") ?? 0) - (times.get("Found the VM") ?? 0)) / 1000;
   const vault = await openVault(bed.vault);
@@ -134,10 +114,6 @@ async function makeServer(bed: Bed, name: string, size: number, data: number): P
   return disk.key;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-};
 const secs = (n: number): string => n.toFixed(1);
 
 /**
@@ -212,12 +188,6 @@ async function main(): Promise<void> {
     await sim.stop();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-function table(head: string[], rows: string[][]): void {
-  console.log(`| ${head.join(" | ")} |`);
-  console.log(`|${head.map(() => "---").join("|")}|`);
-  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
 }
 
 main().then(

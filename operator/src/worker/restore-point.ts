@@ -5,15 +5,21 @@
  * engine (authenticated decryption, then its keyed hash) before it is
  * written; disks stream, so memory stays bounded whatever their size.
  */
+import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
+import { imageFileName, type ImageFormat } from "../image/formats.js";
+import { createImageStream, type ImageStream } from "../image/writer.js";
+import { restoreToCloudImage } from "./cloud-image.js";
 import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type Vault } from "../vault/index.js";
 import { HOLE, blockAt } from "../vault/manifest.js";
 import type { BlockIndex } from "../vault/block-index.js";
-import { connect, disksInVmOrder, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import { connect, disksInVmOrder, type CreateVmSpec, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
 import type { RunContext } from "./backup-vm.js";
 import { connectOptionsFrom, vaultSpecFrom } from "./config.js";
-import { describeChain, EXIT, InvalidSpecError, WorkerError } from "./errors.js";
+import { EXIT, InvalidSpecError, WorkerError } from "./errors.js";
 import { networksOf, numberLabel, orderedDisks } from "./labels.js";
 import { resolveNics, resolvePlacement, type VSphereTarget } from "./placement.js";
 import { carriesRestoreId, restoreAnnotation } from "./restore-identity.js";
@@ -27,16 +33,12 @@ export interface RestoreResult {
   readonly pointId: string;
   readonly paths?: string[];
   readonly vmMoRef?: string;
+  /** A cloud image's id. */
+  readonly imageId?: string;
 }
 
 /** A point read for restore: header and block lists. */
-type Point = Awaited<ReturnType<Vault["readPoint"]>>;
-
-/** File name of a restored disk image. */
-export function imageFileName(vmName: string, diskKey: string): string {
-  const safe = vmName.replace(/[^A-Za-z0-9._-]+/g, "_") || "vm";
-  return `${safe}-disk-${diskKey}.raw`;
-}
+export type Point = Awaited<ReturnType<Vault["readPoint"]>>;
 
 
 /** The point `pointId` names ("latest" or an id prefix too); WorkerError(PointNotFound) when the vault has no such point. */
@@ -64,6 +66,10 @@ export async function restorePoint(spec: RestoreWorkerSpec, ctx: RunContext): Pr
       const paths = await restoreToFiles(restore, point, spec.target.imageFile, ctx);
       return { pointId: point.header.id, paths };
     }
+    if ("cloudImage" in spec.target) {
+      const { imageId } = await restoreToCloudImage(restore, point, spec.target.cloudImage, ctx);
+      return { pointId: point.header.id, imageId };
+    }
     const vmMoRef = await restoreToVSphere(restore, point, spec.target.vSphere, ctx);
     return { pointId: point.header.id, vmMoRef };
   } finally {
@@ -72,9 +78,11 @@ export async function restorePoint(spec: RestoreWorkerSpec, ctx: RunContext): Pr
 }
 
 /** Restores disks one after the other and keeps the progress over all of them. */
-class DiskRestorer {
+export class DiskRestorer {
   private finishedBytes = 0;
   private totalBytes = 0;
+  /** Bytes sent to the target so far (an import's compressed VMDKs), when the target counts them. */
+  bytesSent = 0;
 
   constructor(
     private readonly vault: Vault,
@@ -95,7 +103,12 @@ class DiskRestorer {
 
   /** Reports `bytesOfDisk` done of the disk being restored. */
   private report(bytesOfDisk: number): void {
-    this.ctx.progress.bytes({ bytesDone: this.finishedBytes + bytesOfDisk, bytesTotal: this.totalBytes, bytesUploaded: 0 });
+    this.ctx.progress.bytes({ bytesDone: this.finishedBytes + bytesOfDisk, bytesTotal: this.totalBytes, bytesUploaded: this.bytesSent });
+  }
+
+  /** Records the bytes the target has taken in all (shown as bytesUploaded: what crossed the network). */
+  sent(bytes: number): void {
+    this.bytesSent = bytes;
   }
 
   /** Restores one disk to a file. */
@@ -118,15 +131,15 @@ class DiskRestorer {
   async toStream(
     disk: PointDisk,
     upload: (stream: SequentialTarget, signal: AbortSignal, uploaded: (bytes: number) => void) => Promise<void>,
-    options: { uploadProgress?: boolean } = {},
+    options: { uploadProgress?: boolean; mode?: "bytes" | "pieces" } = {},
   ): Promise<void> {
-    const ids = this.point.blockLists.get(disk.key) as Buffer;
     const target = new SequentialTarget({
       size: disk.size,
       blockSize: this.point.header.blockSize,
-      isHole: (b) => blockAt(ids, b).equals(HOLE),
+      isHole: this.isHole(disk),
       bandwidth: this.ctx.bandwidth,
       signal: this.ctx.signal,
+      mode: options.mode ?? "bytes",
     });
     // Either side failing stops the other: a broken vault read aborts the upload, a refused upload stops the reads.
     const stop = new AbortController();
@@ -157,11 +170,49 @@ class DiskRestorer {
     this.done(disk);
   }
 
+  /**
+   * Restores one disk as an image file of `format` (not raw to a file: that
+   * is toFile, sparse and in place): the writer gets the disk's data pieces,
+   * holes left out, and `write` consumes the image's bytes.
+   */
+  async toImage(
+    disk: PointDisk,
+    format: ImageFormat,
+    write: (image: ImageStream, signal: AbortSignal, uploaded: (bytes: number) => void) => Promise<void>,
+    options: { uploadProgress?: boolean; virtualSize?: number } = {},
+  ): Promise<void> {
+    const isHole = this.isHole(disk);
+    const image = createImageStream(format, {
+      size: disk.size,
+      blockSize: this.point.header.blockSize,
+      allocated: (b: number) => !isHole(b),
+      ...(options.virtualSize !== undefined ? { virtualSize: options.virtualSize } : {}),
+    });
+    await this.toStream(
+      disk,
+      async (t, signal, uploaded) => {
+        // The pieces flow into the writer; `write` drains its output. Either failing stops both.
+        const feeding = pipeline(t.stream, image.stream, { end: true }).catch((err: unknown) => {
+          image.stream.destroy(err instanceof Error ? err : new Error(String(err)));
+          throw err;
+        });
+        const writing = write(image, signal, uploaded);
+        await Promise.all([feeding, writing]);
+      },
+      { ...(options.uploadProgress !== undefined ? { uploadProgress: options.uploadProgress } : {}), mode: "pieces" },
+    );
+  }
+
+  private isHole(disk: PointDisk): (block: number) => boolean {
+    const ids = this.point.blockLists.get(disk.key) as Buffer;
+    return (b) => blockAt(ids, b).equals(HOLE);
+  }
+
   private done(disk: PointDisk): void {
     this.finishedBytes += disk.size;
     const labels = { vm: this.point.header.labels.vm ?? "", disk: disk.key };
     this.ctx.metrics.bytesRestored.inc(labels, disk.size);
-    this.ctx.progress.bytes({ bytesDone: this.finishedBytes, bytesTotal: this.totalBytes, bytesUploaded: 0 });
+    this.ctx.progress.bytes({ bytesDone: this.finishedBytes, bytesTotal: this.totalBytes, bytesUploaded: this.bytesSent });
     this.ctx.logger.info({ disk: disk.key, bytes: disk.size }, "Restored the disk");
   }
 }
@@ -187,7 +238,7 @@ async function restoreToFiles(
   if (missing.length > 0) throw new InvalidSpecError(`spec.target.imageFile.diskKeys names disks the point does not have: ${missing.join(", ")} (it has ${point.header.disks.map((d) => d.key).join(", ")})`);
   const disks = orderedDisks(point.header).filter((d) => !keys || keys.includes(d.key));
   restore.setDisks(disks);
-  if (target.s3) return restoreToBucket(restore, point, disks, target.s3, ctx);
+  if (target.s3) return restoreToBucket(restore, point, disks, target, target.s3, ctx);
   // config.ts guarantees exactly one of path and s3.
   const dir = target.path as string;
   try {
@@ -198,8 +249,9 @@ async function restoreToFiles(
   ctx.progress.phase("Transferring");
   const paths: string[] = [];
   for (const disk of disks) {
-    const path = join(dir, imageFileName(point.header.labels.vm ?? "vm", disk.key));
-    await restore.toFile(disk, path);
+    const path = join(dir, imageFileName(point.header.labels.vm ?? "vm", disk.key, target.format));
+    if (target.format === "raw") await restore.toFile(disk, path);
+    else await restore.toImage(disk, target.format, (image) => writeImageFile(image, path));
     paths.push(path);
     ctx.progress.set({ paths: [...paths] });
   }
@@ -208,27 +260,42 @@ async function restoreToFiles(
 
 type ImageTarget = Extract<RestoreWorkerSpec["target"], { imageFile: unknown }>["imageFile"];
 
+/** Writes an image's bytes to a new file at `path` (replacing one an earlier attempt left), synced before it counts as written. */
+async function writeImageFile(image: ImageStream, path: string): Promise<void> {
+  try {
+    await pipeline(image.stream, createWriteStream(path, { flags: "w", flush: true }));
+  } catch (err) {
+    throw new WorkerError(EXIT.restoreTargetFailed, `Writing the image file ${path} failed`, { cause: err });
+  }
+}
+
 /**
  * Uploads each disk, in disk order, as one raw object to the bucket; returns
  * their s3://bucket/key URLs. The progress counts bytes the bucket has
  * acknowledged, so it does not run ahead of what a reader could download.
  */
-async function restoreToBucket(restore: DiskRestorer, point: Point, disks: readonly PointDisk[], bucket: NonNullable<ImageTarget["s3"]>, ctx: RunContext): Promise<string[]> {
+async function restoreToBucket(restore: DiskRestorer, point: Point, disks: readonly PointDisk[], target: ImageTarget, bucket: NonNullable<ImageTarget["s3"]>, ctx: RunContext): Promise<string[]> {
   const client = imageClient(bucket, ctx.env);
   try {
     ctx.progress.phase("Transferring");
     const urls: string[] = [];
     for (const disk of disks) {
-      const key = imageObjectKey(bucket.prefix, imageFileName(point.header.labels.vm ?? "vm", disk.key));
+      const key = imageObjectKey(bucket.prefix, imageFileName(point.header.labels.vm ?? "vm", disk.key, target.format));
       const url = `s3://${bucket.bucket}/${key}`;
-      ctx.logger.info({ disk: disk.key, to: url, endpoint: bucket.endpoint, bytes: disk.size }, "Restoring the disk to the bucket");
-      await restore.toStream(disk, async (t, signal, uploaded) => {
-        try {
-          await uploadImage(t.stream, { client, bucket: bucket.bucket, key, size: disk.size, signal, onUploaded: uploaded });
-        } catch (err) {
-          throw new WorkerError(EXIT.restoreTargetFailed, `Uploading disk ${disk.key} to ${url}${bucket.endpoint ? ` at ${bucket.endpoint}` : ""} failed`, { cause: err });
-        }
-      }, { uploadProgress: true });
+      ctx.logger.info({ disk: disk.key, to: url, endpoint: bucket.endpoint, bytes: disk.size, format: target.format }, "Restoring the disk to the bucket");
+      const failed = (err: unknown): WorkerError => new WorkerError(EXIT.restoreTargetFailed, `Uploading disk ${disk.key} to ${url}${bucket.endpoint ? ` at ${bucket.endpoint}` : ""} failed`, { cause: err });
+      if (target.format === "raw") {
+        await restore.toStream(disk, async (t, signal, uploaded) => {
+          await uploadImage(t.stream, { client, bucket: bucket.bucket, key, size: disk.size, signal, onUploaded: uploaded }).catch((err: unknown) => { throw failed(err); });
+        }, { uploadProgress: true });
+      } else {
+        // The progress follows the vault's reads: an image's bytes are not the disk's.
+        await restore.toImage(disk, target.format, async (image, signal) => {
+          // A compressed image's length is known only at its end; a bound on it sizes the parts (grain markers and tables add well under 2 %).
+          const size = image.imageSize === undefined ? { maxSize: Math.ceil(disk.size * 1.02) + 64 * 1024 * 1024 } : { size: image.imageSize };
+          await uploadImage(image.stream, { client, bucket: bucket.bucket, key, ...size, signal, onUploaded: () => undefined }).catch((err: unknown) => { throw failed(err); });
+        });
+      }
       urls.push(url);
       ctx.progress.set({ paths: [...urls] });
     }
@@ -304,45 +371,64 @@ async function restoreToNewVm(client: VsphereClient, restore: DiskRestorer, poin
   const numCpu = target.numCpu ?? numberLabel(labels, "numCPUs");
   const memoryMB = target.memoryMB ?? numberLabel(labels, "memoryMiB");
   const annotation = restoreAnnotation(target.annotation, target.restoreId);
+  const spec: CreateVmSpec = {
+    name,
+    folder: placement.folder,
+    resourcePool: placement.resourcePool,
+    ...(placement.host ? { host: placement.host } : {}),
+    datastoreName: placement.datastoreName,
+    ...(labels.guestOS ? { guestId: labels.guestOS } : {}),
+    ...(annotation ? { annotation } : {}),
+    ...(numCpu ? { numCpu } : {}),
+    ...(memoryMB ? { memoryMB } : {}),
+    ...(firmware ? { firmware } : {}),
+    disks: disks.map((d) => ({ capacityBytes: d.size, thin: target.diskProvisioning === "Thin" })),
+    nics,
+  };
+  ctx.progress.phase("Transferring");
+  ctx.logger.info({ vm: name, restoreId: target.restoreId, disks: disks.map((d) => ({ key: d.key, bytes: d.size })) }, "Importing the VM with its disks as stream-optimized VMDKs");
+  // Each disk's VMDK is written from the vault as the lease takes it; a vault failure ends the stream, which aborts the import.
+  const restoring: Promise<void>[] = [];
+  const streams: Readable[] = [];
+  const sources = disks.map((disk) => () => new Promise<Readable>((resolve, reject) => {
+    const done = restore.toImage(disk, "vmdk", async (image) => {
+      streams.push(image.stream);
+      resolve(image.stream);
+      await finished(image.stream);
+    });
+    done.catch(reject);
+    restoring.push(done);
+  }));
   let vmRef: MoRef;
   try {
-    vmRef = await client.createVm({
-      name,
-      folder: placement.folder,
-      resourcePool: placement.resourcePool,
-      ...(placement.host ? { host: placement.host } : {}),
-      datastoreName: placement.datastoreName,
-      ...(labels.guestOS ? { guestId: labels.guestOS } : {}),
-      ...(annotation ? { annotation } : {}),
-      ...(numCpu ? { numCpu } : {}),
-      ...(memoryMB ? { memoryMB } : {}),
-      ...(firmware ? { firmware } : {}),
-      disks: disks.map((d) => ({ capacityBytes: d.size, thin: target.diskProvisioning === "Thin" })),
-      nics,
+    vmRef = await client.importVm(spec, sources, {
+      signal: ctx.signal,
+      logger: ctx.logger,
+      onProgress: (p) => {
+        restore.sent(p.bytesSent);
+      },
     });
+    await Promise.all(restoring);
   } catch (err) {
-    throw new WorkerError(EXIT.restoreTargetFailed, `Could not create VM "${name}" on datastore ${placement.datastoreName}`, { cause: err });
+    // A stream the failed import no longer reads ends here, so its vault reads stop too.
+    for (const stream of streams) stream.destroy(err instanceof Error ? err : new Error(String(err)));
+    // The vault's error, when it is why the upload stopped.
+    const vault = (await Promise.allSettled(restoring)).find((r): r is PromiseRejectedResult => r.status === "rejected" && !causedBy(r.reason, err));
+    const cause: unknown = vault ? vault.reason : err;
+    throw cause instanceof WorkerError ? cause : new WorkerError(EXIT.restoreTargetFailed, `Importing VM "${name}" on datastore ${placement.datastoreName} failed`, { cause });
   }
   ctx.progress.set({ vmMoRef: vmRef.value });
-  ctx.logger.info({ vm: name, moRef: vmRef.value, restoreId: target.restoreId }, "Created the VM");
-  try {
-    const created = await client.getVm(vmRef);
-    const vmDisks = disksInVmOrder(created.disks);
-    if (vmDisks.length !== disks.length) throw new WorkerError(EXIT.restoreTargetFailed, `VM "${name}" was created with ${vmDisks.length} disks instead of ${disks.length}`);
-    await uploadDisks(client, vmRef, restore, disks.map((disk, i) => ({ disk, vmDisk: vmDisks[i] as VmDisk })), ctx);
-    if (target.powerOn) {
-      ctx.progress.phase("CleaningUp");
+  ctx.logger.info({ vm: name, moRef: vmRef.value, restoreId: target.restoreId, bytesSent: restore.bytesSent, diskBytes: disks.reduce((n, d) => n + d.size, 0) }, "Imported the VM");
+  if (target.powerOn) {
+    ctx.progress.phase("CleaningUp");
+    try {
       await client.powerOn(vmRef);
-      ctx.logger.info({ vm: name }, "Powered the VM on");
+    } catch (err) {
+      throw new WorkerError(EXIT.restoreTargetFailed, `VM "${name}" (${vmRef.value}) was restored but did not power on`, { cause: err });
     }
-    return vmRef.value;
-  } catch (err) {
-    // A half-restored VM is worse than none: remove it so a retry starts clean.
-    ctx.logger.warn({ vm: name, moRef: vmRef.value, err: describeChain(err) }, "Restore failed; destroying the VM it created");
-    await client.powerOff(vmRef).catch(() => undefined);
-    await client.destroyVm(vmRef).catch((e: unknown) => { ctx.logger.error({ moRef: vmRef.value, err: describeChain(e) }, "Could not destroy the half-restored VM"); });
-    throw err instanceof WorkerError ? err : new WorkerError(EXIT.restoreTargetFailed, `Restoring VM "${name}" failed`, { cause: err });
+    ctx.logger.info({ vm: name }, "Powered the VM on");
   }
+  return vmRef.value;
 }
 
 /**
