@@ -56,14 +56,17 @@ export const restoreJob: KindDefinition = {
                     provider: enumeration("Cloud.", ["AlibabaECS"], "AlibabaECS"),
                     region: string("Region, e.g. cn-shanghai.", { minLength: 1, maxLength: 64 }),
                     imageName: string("Name of the image (2-128 characters, starts with a letter).", { pattern: "^[A-Za-z\\p{L}][A-Za-z0-9\\p{L}._:-]{1,127}$" }),
-                    strategy: enumeration("ImportImage uploads the disk to OSS and imports it; IntermediateInstance writes it to a temporary instance's disk, snapshots it and releases the instance.", ["ImportImage", "IntermediateInstance"], "ImportImage"),
-                    format: enumeration("Image format for ImportImage.", ["RAW", "VHD", "QCOW2"], "RAW"),
-                    osType: enumeration("Guest OS family.", ["linux", "windows"], "linux"),
-                    platform: string("Distribution, e.g. Ubuntu, CentOS, Windows Server 2022.", { maxLength: 64 }),
-                    architecture: enumeration("CPU architecture.", ["x86_64", "arm64"], "x86_64"),
-                    ossBucket: string("OSS bucket to stage the disk in (ImportImage).", { maxLength: 63 }),
+                    strategy: enumeration("ImportImage uploads the disks to OSS as image files and imports them. IntermediateInstance (writing them to a temporary instance's disks) is not supported yet: the RestoreJob fails with UnsupportedTarget.", ["ImportImage", "IntermediateInstance"], "ImportImage"),
+                    format: enumeration("Image file format for ImportImage: QCOW2 and VHD carry only the disks' data; RAW carries every byte.", ["RAW", "VHD", "QCOW2"], "QCOW2"),
+                    osType: enumeration("Guest OS family; default: from the VM's guest id.", ["linux", "windows"]),
+                    platform: string("Distribution as ECS names it, e.g. Ubuntu, CentOS, Windows Server 2022; default: from the VM's guest id (Others Linux when it names none).", { maxLength: 64 }),
+                    architecture: enumeration("CPU architecture; default: from the VM's guest id.", ["x86_64", "arm64"]),
+                    bootMode: enumeration("Boot mode; default: from the VM's firmware (efi is UEFI).", ["BIOS", "UEFI"]),
+                    ossBucket: string("OSS bucket in the image's region to stage the image files in (ImportImage); they are deleted once the image is made.", { maxLength: 63 }),
+                    ecsEndpoint: string("ECS endpoint URL, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
+                    ossEndpoint: string("OSS endpoint URL, e.g. https://oss-cn-shanghai-internal.aliyuncs.com; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
                     vSwitchId: string("vSwitch of the temporary instance (IntermediateInstance).", { maxLength: 64 }),
-                    instanceType: string("Type of the temporary instance, e.g. ecs.g7.large.", { maxLength: 64 }),
+                    instanceType: string("Type of the temporary instance, e.g. ecs.g7.large (IntermediateInstance).", { maxLength: 64 }),
                     credentialsSecretRef: secretRef("the AccessKey pair for ECS and OSS", {
                       accessKeyIdKey: { default: "accessKeyId", description: "Key of the AccessKey id." },
                       accessKeySecretKey: { default: "accessKeySecret", description: "Key of the AccessKey secret." },
@@ -77,7 +80,11 @@ export const restoreJob: KindDefinition = {
               imageFile: withRules(
                 object(
                   {
-                    format: enumeration("Disk image format.", ["raw", "qcow2", "vhd"], "raw"),
+                    format: enumeration(
+                      "Disk image format: raw, qcow2 (v3, for KVM and OpenStack), vhd (dynamic) or vhd-fixed (Hyper-V and Azure), or vmdk (stream-optimized, for vSphere and OVF). All but raw and vhd-fixed store only the disk's data; raw files on a claim are sparse.",
+                      ["raw", "qcow2", "vhd", "vhd-fixed", "vmdk"],
+                      "raw",
+                    ),
                     persistentVolumeClaim: localRef("PersistentVolumeClaim the restore worker mounts and writes the image files to"),
                     path: string("Directory inside persistentVolumeClaim to write one file per disk into, relative to the claim's root (default: the root).", { minLength: 1, maxLength: 4096 }),
                     s3: object(

@@ -4,7 +4,7 @@ import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
-import { lastExitCode, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { imageFileClaims, imageFileResultPaths, imageFileWorkerDir } from "./image-file-target.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -12,17 +12,43 @@ import { firstProblem, problemCondition, readSecretKeys, resolveRef, type Checke
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
 import { fetchProgress } from "./worker-progress.js";
+import { CloudApiError, EcsApi } from "../cloud/alibaba/ecs-api.js";
+import { ossClient } from "../cloud/alibaba/oss-upload.js";
+import { cleanUpRestore, RESTORE_TAG } from "../cloud/alibaba/restore-cleanup.js";
 
 
 
-/** Env carrying the credentials of an imageFile.s3 target, from the Secret it names. */
+/** Env carrying the credentials of an imageFile.s3 or cloudImage target, from the Secret it names. */
 function imageSecretEnv(job: RestoreJob): k8s.V1EnvVar[] {
+  const cloud = job.spec.target.cloudImage?.credentialsSecretRef;
+  if (cloud) {
+    return [
+      { name: SECRET_ENV.cloudAccessKeyId, valueFrom: { secretKeyRef: { name: cloud.name, key: cloud.accessKeyIdKey ?? "accessKeyId" } } },
+      { name: SECRET_ENV.cloudAccessKeySecret, valueFrom: { secretKeyRef: { name: cloud.name, key: cloud.accessKeySecretKey ?? "accessKeySecret" } } },
+    ];
+  }
   const ref = job.spec.target.imageFile?.s3?.credentialsSecretRef;
   if (!ref) return [];
   return [
     { name: SECRET_ENV.imageAccessKeyId, valueFrom: { secretKeyRef: { name: ref.name, key: ref.accessKeyIdKey ?? "accessKeyId" } } },
     { name: SECRET_ENV.imageSecretAccessKey, valueFrom: { secretKeyRef: { name: ref.name, key: ref.secretAccessKeyKey ?? "secretAccessKey" } } },
   ];
+}
+
+/** A worker's result from its termination message; undefined when it left none or something else. */
+function parseResult(message: string | undefined): { imageId?: string } | undefined {
+  if (!message?.startsWith("{")) return undefined;
+  try {
+    const parsed = JSON.parse(message) as unknown;
+    return typeof parsed === "object" && parsed !== null ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The id a restore to a cloud image tags its images with and stages its files under: its worker Job's name, unique per RestoreJob. */
+export function cloudRestoreId(job: RestoreJob): string {
+  return restoreJobName(job);
 }
 
 /** The worker Job of a RestoreJob. */
@@ -36,7 +62,8 @@ const SLOT_POLL_MS = 10_000;
 /**
  * Restores a recovery point (seed 000) by running one restore worker: to a
  * new VM (or over the original, only with confirmInPlace, which the API
- * enforces) in the same or another VCenter, or to raw disk image files.
+ * enforces) in the same or another VCenter, or to disk image files (raw,
+ * qcow2, VHD, stream-optimized VMDK).
  * Before it starts, the point must be Available, the gateway Activated and
  * the target reachable; until then Succeeded is Unknown with the reason.
  * Progress comes from the worker; the result (the new VM's MoRef, or the
@@ -45,6 +72,55 @@ const SLOT_POLL_MS = 10_000;
 export class RestoreJobReconciler implements Reconciler<RestoreJob> {
   readonly kind = "RestoreJob";
   readonly readyCondition = "Succeeded";
+  /** A restore to a cloud image cleans up what it left in the cloud when it is deleted unfinished. */
+  readonly finalizer = "lifeboat.io/cloud-cleanup";
+
+  needsFinalizer(job: RestoreJob): boolean {
+    return job.spec.target.cloudImage !== undefined;
+  }
+
+  /**
+   * Deleting a restore to a cloud image that did not succeed stops its
+   * worker, then deletes the images and staged files tagged with its id (an
+   * importing image after cancelling its import) and keeps the finalizer
+   * until a listing finds none. A succeeded restore's image is the result
+   * and stays.
+   */
+  async finalize(job: RestoreJob, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const cloud = job.spec.target.cloudImage;
+    if (!cloud || job.status?.phase === "Succeeded") return undefined;
+    const ns = job.metadata.namespace ?? "";
+    const selector = `${WORKER_LABELS.restore}=${shortHash(job.metadata.uid ?? "")}`;
+    const workers = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: selector });
+    for (const w of workers.items) {
+      if (!w.metadata?.deletionTimestamp) await ctx.kube.batch.deleteNamespacedJob({ namespace: ns, name: w.metadata?.name ?? "", propagationPolicy: "Foreground" }).catch(() => undefined);
+    }
+    const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${restoreJobName(job)}` });
+    if (workers.items.length > 0 || pods.items.length > 0) return { requeueAfterMs: 3_000 };
+    const keys = await readSecretKeys(ctx.kube, ns, "spec.target.cloudImage.credentialsSecretRef", cloud.credentialsSecretRef, { accessKeyIdKey: "accessKeyId", accessKeySecretKey: "accessKeySecret" });
+    if (!keys.ok) {
+      await ctx.events.record(job, "Warning", "CleanupSkipped", `could not clean up images and files tagged ${RESTORE_TAG}=${cloudRestoreId(job)} in ${cloud.region}: ${keys.problem.message}; delete them by hand`);
+      return undefined;
+    }
+    const credentials = { accessKeyId: keys.value.accessKeyIdKey?.toString() ?? "", accessKeySecret: keys.value.accessKeySecretKey?.toString() ?? "" };
+    const ecs = new EcsApi({ regionId: cloud.region, endpoint: cloud.ecsEndpoint, ...credentials }, { retryForMs: 20_000, waitForMs: 20_000 });
+    const oss = cloud.ossBucket ? ossClient({ regionId: cloud.region, bucket: cloud.ossBucket, endpoint: cloud.ossEndpoint, ...credentials }) : undefined;
+    try {
+      const left = await cleanUpRestore(ecs, oss, cloud.region, cloudRestoreId(job));
+      if (left.images.length + left.objects.length === 0) {
+        await ctx.events.record(job, "Normal", "CleanedUp", `deleted the images and staged files tagged ${RESTORE_TAG}=${cloudRestoreId(job)}`);
+        return undefined;
+      }
+      ctx.log.info({ images: left.images, objects: left.objects }, "Cloud clean-up not finished yet");
+    } catch (err) {
+      if (err instanceof CloudApiError && !/^(Throttling|ServiceUnavailable|Incorrect)/.test(err.code)) {
+        await ctx.events.record(job, "Warning", "CleanupFailed", `${err.message}; delete what is tagged ${RESTORE_TAG}=${cloudRestoreId(job)} by hand`);
+        return undefined;
+      }
+      ctx.log.warn({ err: String(err) }, "Cloud clean-up failed; will retry");
+    }
+    return { requeueAfterMs: 10_000 };
+  }
 
   constructor(
     private readonly vcenters: VCenterConnections,
@@ -96,7 +172,14 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     const spec = this.workerSpec(job, rp.value, vault.value, vc?.ok ? vc.value : undefined);
     if (!spec) {
       status.phase = "Failed";
-      ctx.setCondition(job, { type: "Succeeded", status: "False", reason: "UnsupportedTarget", message: "this version of Lifeboat restores to vSphere and to raw image files (on a claim or in a bucket); cloud images and qcow2/vhd files are not supported yet" });
+      ctx.setCondition(job, {
+        type: "Succeeded",
+        status: "False",
+        reason: "UnsupportedTarget",
+        message: t.cloudImage
+          ? "spec.target.cloudImage.strategy IntermediateInstance is not supported yet: use strategy ImportImage (the disks are staged in an OSS bucket and imported)"
+          : "this version of Lifeboat restores to vSphere, to ECS images and to image files on a claim or in a bucket",
+      });
       return undefined;
     }
 
@@ -143,8 +226,33 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
         },
       };
     }
+    const cloud = t.cloudImage;
+    if (cloud && (cloud.strategy ?? "ImportImage") === "ImportImage" && cloud.ossBucket) {
+      return {
+        mode: "restore",
+        pointId: rp.spec.pointID,
+        vault: workerVault(vault),
+        target: {
+          cloudImage: {
+            provider: "AlibabaECS",
+            regionId: cloud.region,
+            imageName: cloud.imageName,
+            strategy: "ImportImage",
+            format: cloud.format ?? "QCOW2",
+            ossBucket: cloud.ossBucket,
+            restoreId: cloudRestoreId(job),
+            ...(cloud.osType ? { osType: cloud.osType } : {}),
+            ...(cloud.platform ? { platform: cloud.platform } : {}),
+            ...(cloud.architecture ? { architecture: cloud.architecture } : {}),
+            ...(cloud.bootMode ? { bootMode: cloud.bootMode } : {}),
+            ...(cloud.ecsEndpoint ? { ecsEndpoint: cloud.ecsEndpoint } : {}),
+            ...(cloud.ossEndpoint ? { ossEndpoint: cloud.ossEndpoint } : {}),
+          },
+        },
+      };
+    }
     const file = t.imageFile;
-    if (file && (file.format ?? "raw") === "raw" && (file.persistentVolumeClaim || file.s3)) {
+    if (file && (file.persistentVolumeClaim || file.s3)) {
       const s3 = file.s3;
       return {
         mode: "restore",
@@ -152,7 +260,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
         vault: workerVault(vault),
         target: {
           imageFile: {
-            format: "raw",
+            format: file.format ?? "raw",
             ...(file.persistentVolumeClaim ? { path: imageFileWorkerDir(file) } : {}),
             ...(s3 ? { s3: workerS3Location(s3) } : {}),
             ...(file.diskKeys ? { diskKeys: file.diskKeys } : {}),
@@ -193,26 +301,33 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       status.phase = "Succeeded";
       status.completionTime = isoSeconds(new Date());
       status.progress = { bytesDone: total, bytesTotal: total, percent: 100, throughputBytesPerSecond: status.progress?.throughputBytesPerSecond ?? 0 };
-      status.result = await this.result(job, rp, vc, ctx);
-      ctx.setCondition(job, { type: "Succeeded", status: "True", reason: "Restored", message: status.result.vmMoRef ? `restored as VM ${status.result.vmName ?? ""} (${status.result.vmMoRef})` : `restored to ${(status.result.paths ?? []).join(", ")}` });
-      await ctx.events.record(job, "Normal", "Restored", status.result.vmMoRef ? `VM ${status.result.vmMoRef}` : "image files written");
+      status.result = { ...status.result, ...(await this.result(job, rp, vc, pods.items, ctx)) };
+      const made = status.result.vmMoRef ? `VM ${status.result.vmName ?? ""} (${status.result.vmMoRef})` : status.result.imageId ? `ECS image ${status.result.imageId} in ${job.spec.target.cloudImage?.region ?? ""}` : (status.result.paths ?? []).join(", ");
+      ctx.setCondition(job, { type: "Succeeded", status: "True", reason: "Restored", message: `restored as ${made}` });
+      await ctx.events.record(job, "Normal", "Restored", made);
       return undefined;
     }
     if (failed) {
       const code = lastExitCode(pods.items);
+      const why = lastTerminationMessage(pods.items);
       status.phase = "Failed";
       status.completionTime = isoSeconds(new Date());
       ctx.setCondition(job, {
         type: "Succeeded",
         status: "False",
         reason: code === undefined ? "WorkerFailed" : reasonForExitCode(code),
-        message: `the restore worker failed after ${pods.items.length} attempt(s)${code === undefined ? "" : ` (exit code ${code})`}; see the worker pod's output`,
+        message: `the restore worker failed after ${pods.items.length} attempt(s)${code === undefined ? "" : ` (exit code ${code})`}${why ? `: ${why}` : "; see the worker pod's output"}`,
       });
       await ctx.events.record(job, "Warning", "Failed", `restore failed${code === undefined ? "" : ` with exit code ${code}`}`);
       return undefined;
     }
     const running = pods.items.find((p) => p.status?.phase === "Running" && p.status.podIP);
     const progress = running?.status?.podIP ? await fetchProgress(running.status.podIP) : undefined;
+    if (progress?.imageId && status.result?.imageId !== progress.imageId) {
+      // The image's id is known (and worth showing) long before it is Available.
+      status.result = { ...status.result, imageId: progress.imageId };
+      ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "Importing", message: `ECS is importing image ${progress.imageId}` });
+    }
     if (progress) {
       const bytesTotal = progress.bytesTotal || total;
       status.progress = {
@@ -226,8 +341,13 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
   }
 
   /** What a finished restore produced, read back from where it went. */
-  private async result(job: RestoreJob, rp: RecoveryPoint | undefined, vc: WithKind<VCenter> | undefined, ctx: ReconcileContext): Promise<NonNullable<NonNullable<RestoreJob["status"]>["result"]>> {
+  private async result(job: RestoreJob, rp: RecoveryPoint | undefined, vc: WithKind<VCenter> | undefined, pods: readonly k8s.V1Pod[], ctx: ReconcileContext): Promise<NonNullable<NonNullable<RestoreJob["status"]>["result"]>> {
     const t = job.spec.target;
+    if (t.cloudImage) {
+      // The worker leaves its result as its termination message (worker/main.ts).
+      const imageId = parseResult(lastTerminationMessage(pods))?.imageId;
+      return imageId ? { imageId } : {};
+    }
     if (!rp) return t.vSphere?.vmName ? { vmName: t.vSphere.vmName } : {};
     if (t.imageFile) return { paths: imageFileResultPaths(t.imageFile, rp) };
     const vmName = t.vSphere?.inPlace ? rp.spec.vm.name : (t.vSphere?.vmName ?? "");

@@ -60,6 +60,8 @@ export interface Reconciler<T extends LifeboatObject> {
   readonly readyCondition: string;
   /** Finalizer this reconciler owns; added before any other work. */
   readonly finalizer?: string;
+  /** Whether this object needs the finalizer (default: every object does); objects with nothing to clean up are deleted without waiting for the operator. */
+  needsFinalizer?(obj: T): boolean;
   reconcile(obj: T, ctx: ReconcileContext): Promise<ReconcileResult | undefined>;
   /** Clean-up on deletion. Return requeueAfterMs to keep the finalizer and try later (e.g. still in use). */
   finalize?(obj: T, ctx: ReconcileContext): Promise<ReconcileResult | undefined>;
@@ -238,7 +240,7 @@ export class Controller<T extends LifeboatObject> {
       return undefined;
     }
 
-    if (r.finalizer && !finalizers.includes(r.finalizer)) {
+    if (r.finalizer && !finalizers.includes(r.finalizer) && (r.needsFinalizer?.(obj) ?? true)) {
       obj = await this.opts.kube.setFinalizers(obj, [...finalizers, r.finalizer]);
       log.debug("Added finalizer");
     }

@@ -5,6 +5,7 @@
  * worker touches vCenter or the vault. Secret values never appear in
  * messages.
  */
+import { IMAGE_FORMATS, isImageFormat } from "../image/formats.js";
 import type { VaultSpec } from "../vault/index.js";
 import type { ConnectOptions, TlsTrust } from "../vsphere/index.js";
 import { InvalidSpecError } from "./errors.js";
@@ -250,19 +251,47 @@ function checkImageDestination(p: Problems, f: Json, env: NodeJS.ProcessEnv): vo
   }
 }
 
+/** spec.target.cloudImage: an ImportImage restore, its AccessKey pair in the environment. */
+function checkCloudImage(p: Problems, c: Json | undefined, env: NodeJS.ProcessEnv): void {
+  if (!c) return;
+  const path = "spec.target.cloudImage";
+  if (c.provider !== "AlibabaECS") p.add(`${path}.provider must be "AlibabaECS"`);
+  if (c.strategy !== "ImportImage") p.add(`${path}.strategy must be "ImportImage", not ${JSON.stringify(c.strategy)}`);
+  if (!["RAW", "VHD", "QCOW2"].includes(c.format as string)) p.add(`${path}.format must be RAW, VHD or QCOW2, not ${JSON.stringify(c.format)}`);
+  for (const field of ["regionId", "imageName", "ossBucket"]) p.string(c, field, path);
+  const id = p.string(c, "restoreId", path);
+  if (id && !RUN_ID.test(id)) p.add(`${path}.restoreId "${id}" must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  for (const field of ["platform", "ecsEndpoint", "ossEndpoint"]) if (c[field] !== undefined) p.string(c, field, path);
+  for (const field of ["ecsEndpoint", "ossEndpoint"]) {
+    const url = c[field];
+    if (typeof url === "string" && !/^https?:\/\/[^/]+\/?$/.test(url)) p.add(`${path}.${field} must be an http(s) URL without a path, not ${JSON.stringify(url)}`);
+  }
+  if (c.osType !== undefined && !["linux", "windows"].includes(c.osType as string)) p.add(`${path}.osType must be linux or windows`);
+  if (c.architecture !== undefined && !["x86_64", "arm64"].includes(c.architecture as string)) p.add(`${path}.architecture must be x86_64 or arm64`);
+  if (c.bootMode !== undefined && !["BIOS", "UEFI"].includes(c.bootMode as string)) p.add(`${path}.bootMode must be BIOS or UEFI`);
+  checkPositiveInteger(p, c, "pollIntervalMs", path);
+  for (const name of [SECRET_ENV.cloudAccessKeyId, SECRET_ENV.cloudAccessKeySecret]) {
+    if (!env[name]) p.add(`Environment variable ${name} must hold the AccessKey pair of ${path}`);
+  }
+}
+
 function checkRestore(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   p.string(s, "pointId", "spec");
   checkVault(p, p.object(s, "vault", "spec"), env);
   const target = p.object(s, "target", "spec");
   if (!target) return;
-  if ((target.vSphere === undefined) === (target.imageFile === undefined)) {
-    p.add("spec.target must set exactly one of vSphere or imageFile");
+  if ([target.vSphere, target.imageFile, target.cloudImage].filter((t) => t !== undefined).length !== 1) {
+    p.add("spec.target must set exactly one of vSphere, imageFile or cloudImage");
+    return;
+  }
+  if (target.cloudImage !== undefined) {
+    checkCloudImage(p, p.object(target, "cloudImage", "spec.target"), env);
     return;
   }
   if (target.imageFile !== undefined) {
     const f = p.object(target, "imageFile", "spec.target");
     if (!f) return;
-    if (f.format !== "raw") p.add(`spec.target.imageFile.format must be "raw", not ${JSON.stringify(f.format)}`);
+    if (!isImageFormat(f.format)) p.add(`spec.target.imageFile.format must be one of ${IMAGE_FORMATS.join(", ")}, not ${JSON.stringify(f.format)}`);
     checkImageDestination(p, f, env);
     if (f.diskKeys !== undefined && (!Array.isArray(f.diskKeys) || !f.diskKeys.every((k) => Number.isInteger(k)))) {
       p.add("spec.target.imageFile.diskKeys must be a list of disk keys (integers)");

@@ -17,6 +17,8 @@ export const EXIT = {
   pointNotFound: 17,
   invalidSpec: 18,
   restoreTargetFailed: 19,
+  /** The cloud refused or failed the image (the message says what to fix, e.g. a missing RAM role). */
+  cloudImageFailed: 20,
   /** Any other failure ("WorkerFailed"). */
   failed: 1,
   /** Stopped by SIGTERM (128 + 15), also "WorkerFailed". */

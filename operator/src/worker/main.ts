@@ -5,6 +5,7 @@
  * from spec.ts EXIT_CODES. SIGTERM stops the work, lets it clean up (the
  * snapshot is removed) and exits non-zero.
  */
+import { existsSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { pino, type Logger } from "pino";
 import { backupVm, type RunContext } from "./backup-vm.js";
@@ -87,8 +88,10 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
       logger.info({ pointId: point.id, progress: progress.current }, "Seed succeeded");
     } else {
       const result = await restorePoint(config.spec, ctx);
-      progress.phase("Succeeded", { pointId: result.pointId, ...(result.vmMoRef ? { vmMoRef: result.vmMoRef } : {}), ...(result.paths ? { paths: result.paths } : {}) });
+      progress.phase("Succeeded", { pointId: result.pointId, ...(result.vmMoRef ? { vmMoRef: result.vmMoRef } : {}), ...(result.paths ? { paths: result.paths } : {}), ...(result.imageId ? { imageId: result.imageId } : {}) });
       logger.info({ ...result, progress: progress.current }, "Restore succeeded");
+      // The controller reads what the restore made from the pod's status once the pod is gone from the network.
+      writeTerminationMessage(JSON.stringify(result));
     }
     code = state.terminated ? EXIT.terminated : EXIT.succeeded;
   } catch (err) {
@@ -97,6 +100,7 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
     progress.phase("Failed", { message });
     logger.error({ exitCode: code, reason: reasonForExitCode(code), err: message, progress: progress.current }, `${MODE_NAMES[config.spec.mode]} failed`);
     process.stderr.write(`${reasonForExitCode(code)}: ${message}\n`);
+    writeTerminationMessage(`${reasonForExitCode(code)}: ${message}`);
   }
   if (config.lingerMs > 0 && !state.terminated) {
     // Keep answering /progress and /metrics so a scraper sees the final values.
@@ -109,6 +113,25 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
   return code;
 }
 
+/** Where Kubernetes reads a container's termination message (the pod's default terminationMessagePath). */
+const TERMINATION_LOG = "/dev/termination-log";
+
+/**
+ * Leaves `message` where the kubelet puts it into the pod's status
+ * (state.terminated.message, at most 4 KiB), so the controller can say why a
+ * restore failed, or what it made, without reading logs. Only inside a pod:
+ * the kubelet creates the file; elsewhere (a worker run by hand) it is absent
+ * and nothing is written.
+ */
+function writeTerminationMessage(message: string): void {
+  if (!existsSync(TERMINATION_LOG)) return;
+  try {
+    writeFileSync(TERMINATION_LOG, Buffer.from(message).subarray(0, 4096));
+  } catch {
+    // The message is a convenience; the exit code still says what happened.
+  }
+}
+
 async function main(): Promise<void> {
   const logger = createWorkerLogger();
   // Node's warnings as JSON log lines (the Job sets NODE_NO_WARNINGS so they are not also printed as text).
@@ -119,6 +142,7 @@ async function main(): Promise<void> {
   } catch (err) {
     const code = exitCodeOf(err);
     process.stderr.write(`${reasonForExitCode(code)}: ${describeChain(err)}\n`);
+    writeTerminationMessage(`${reasonForExitCode(code)}: ${describeChain(err)}`);
     logger.error({ exitCode: code, reason: reasonForExitCode(code), err: describeChain(err) }, "Worker spec rejected");
     logger.flush();
     process.exit(code);

@@ -14,6 +14,7 @@
  * - it exits with one of EXIT_CODES so the controller can report why a VM
  *   failed from the pod status alone.
  */
+import type { ImageFormat } from "../image/formats.js";
 
 /** A bucket location on an S3-compatible store, without credentials. */
 export interface WorkerS3Location {
@@ -108,14 +109,43 @@ export interface RestoreWorkerSpec {
       }
     | {
         readonly imageFile: {
-          readonly format: "raw";
+          /** The image format; raw files in a directory are written in place and sparse, every other format (and any bucket) as a stream. */
+          readonly format: ImageFormat;
           /** A directory on the worker's filesystem; one file per disk. Exactly one of path and s3. */
           readonly path?: string;
           /** A bucket; one object per disk under prefix (credentials from SECRET_ENV.image*). */
           readonly s3?: WorkerS3Location;
           readonly diskKeys?: readonly number[];
         };
-      };
+      }
+    | { readonly cloudImage: CloudImageWorkerTarget };
+}
+
+/**
+ * A restore to an Alibaba ECS custom image (RestoreJob spec.target.cloudImage).
+ * The AccessKey pair comes from SECRET_ENV.cloudAccessKeyId/cloudAccessKeySecret.
+ */
+export interface CloudImageWorkerTarget {
+  readonly provider: "AlibabaECS";
+  readonly regionId: string;
+  readonly imageName: string;
+  /** ImportImage: stage image files in OSS and import them. (IntermediateInstance is refused by the controller for now.) */
+  readonly strategy: "ImportImage";
+  /** The staged files' format. */
+  readonly format: "RAW" | "VHD" | "QCOW2";
+  readonly ossBucket: string;
+  /** Overrides of what the point says about the guest (guest id and firmware labels). */
+  readonly osType?: "linux" | "windows";
+  readonly platform?: string;
+  readonly architecture?: "x86_64" | "arm64";
+  readonly bootMode?: "BIOS" | "UEFI";
+  /** Endpoint URLs (VPC endpoints; a test peer); default: the region's public endpoints. */
+  readonly ecsEndpoint?: string;
+  readonly ossEndpoint?: string;
+  /** Identity of this restore: the tag value on everything it creates (lifeboat.io/restore), the staging key prefix and the ClientToken, so a retried worker finds its own work. */
+  readonly restoreId: string;
+  /** How often to look at the import (default 5000 ms). */
+  readonly pollIntervalMs?: number;
 }
 
 /**
@@ -162,6 +192,9 @@ export const SECRET_ENV = {
   sourceVaultCa: "LIFEBOAT_SOURCE_VAULT_CA",
   imageAccessKeyId: "LIFEBOAT_IMAGE_ACCESS_KEY_ID",
   imageSecretAccessKey: "LIFEBOAT_IMAGE_SECRET_ACCESS_KEY",
+  /** A cloud image's AccessKey pair (ECS and OSS). */
+  cloudAccessKeyId: "LIFEBOAT_CLOUD_ACCESS_KEY_ID",
+  cloudAccessKeySecret: "LIFEBOAT_CLOUD_ACCESS_KEY_SECRET",
 } as const;
 
 /** Where a vault's secrets come from: the vault's own or a seed's source vault's. */
@@ -209,6 +242,8 @@ export interface WorkerProgress {
   /** Restore: the VM created (MoRef) or files written. */
   readonly vmMoRef?: string;
   readonly paths?: readonly string[];
+  /** Restore to a cloud image: the image, once the cloud named it (before it is Available). */
+  readonly imageId?: string;
   readonly message?: string;
   /** Backup: why this cycle reads every allocated area without a parent (ChangeIdRejected, DiskResized, ChangeTrackingReset, or spec.resync), set as soon as it is decided. */
   readonly resync?: string;
@@ -233,6 +268,7 @@ export const EXIT_CODES: Readonly<Record<number, string>> = {
   17: "PointNotFound",
   18: "InvalidSpec",
   19: "RestoreTargetFailed",
+  20: "CloudImageFailed",
 };
 
 /** The reason for an exit code. */

@@ -223,8 +223,20 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
 
 /** The exit code of the newest of a worker Job's pods, once it has terminated: why the Job failed. */
 export function lastExitCode(pods: readonly k8s.V1Pod[]): number | undefined {
+  return newestTermination(pods)?.exitCode;
+}
+
+/**
+ * The termination message of the newest worker pod: on failure the worker's
+ * "Reason: message" line, on success its result as JSON (worker/main.ts).
+ */
+export function lastTerminationMessage(pods: readonly k8s.V1Pod[]): string | undefined {
+  return newestTermination(pods)?.message?.trim() || undefined;
+}
+
+function newestTermination(pods: readonly k8s.V1Pod[]): k8s.V1ContainerStateTerminated | undefined {
   const newest = [...pods].sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp))).pop();
-  return newest?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
+  return newest?.status?.containerStatuses?.[0]?.state?.terminated;
 }
 
 /** CPU one worker requests, in cores (from the Gateway's worker resources; 1 when unset). */

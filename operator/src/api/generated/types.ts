@@ -1197,35 +1197,47 @@ export interface RestoreJobSpec {
        */
       imageName: string;
       /**
-       * ImportImage uploads the disk to OSS and imports it; IntermediateInstance writes it to a temporary instance's disk, snapshots it and releases the instance.
+       * ImportImage uploads the disks to OSS as image files and imports them. IntermediateInstance (writing them to a temporary instance's disks) is not supported yet: the RestoreJob fails with UnsupportedTarget.
        */
       strategy?: "ImportImage" | "IntermediateInstance";
       /**
-       * Image format for ImportImage.
+       * Image file format for ImportImage: QCOW2 and VHD carry only the disks' data; RAW carries every byte.
        */
       format?: "RAW" | "VHD" | "QCOW2";
       /**
-       * Guest OS family.
+       * Guest OS family; default: from the VM's guest id.
        */
       osType?: "linux" | "windows";
       /**
-       * Distribution, e.g. Ubuntu, CentOS, Windows Server 2022.
+       * Distribution as ECS names it, e.g. Ubuntu, CentOS, Windows Server 2022; default: from the VM's guest id (Others Linux when it names none).
        */
       platform?: string;
       /**
-       * CPU architecture.
+       * CPU architecture; default: from the VM's guest id.
        */
       architecture?: "x86_64" | "arm64";
       /**
-       * OSS bucket to stage the disk in (ImportImage).
+       * Boot mode; default: from the VM's firmware (efi is UEFI).
+       */
+      bootMode?: "BIOS" | "UEFI";
+      /**
+       * OSS bucket in the image's region to stage the image files in (ImportImage); they are deleted once the image is made.
        */
       ossBucket?: string;
+      /**
+       * ECS endpoint URL, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.
+       */
+      ecsEndpoint?: string;
+      /**
+       * OSS endpoint URL, e.g. https://oss-cn-shanghai-internal.aliyuncs.com; default: the region's public endpoint.
+       */
+      ossEndpoint?: string;
       /**
        * vSwitch of the temporary instance (IntermediateInstance).
        */
       vSwitchId?: string;
       /**
-       * Type of the temporary instance, e.g. ecs.g7.large.
+       * Type of the temporary instance, e.g. ecs.g7.large (IntermediateInstance).
        */
       instanceType?: string;
       /**
@@ -1248,9 +1260,9 @@ export interface RestoreJobSpec {
     };
     imageFile?: {
       /**
-       * Disk image format.
+       * Disk image format: raw, qcow2 (v3, for KVM and OpenStack), vhd (dynamic) or vhd-fixed (Hyper-V and Azure), or vmdk (stream-optimized, for vSphere and OVF). All but raw and vhd-fixed store only the disk's data; raw files on a claim are sparse.
        */
-      format?: "raw" | "qcow2" | "vhd";
+      format?: "raw" | "qcow2" | "vhd" | "vhd-fixed" | "vmdk";
       /**
        * Reference to a PersistentVolumeClaim the restore worker mounts and writes the image files to in the same namespace.
        */

@@ -14,6 +14,8 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
   /** Called before each retry (for logs and tests). */
   readonly onRetry?: ((err: unknown, attempt: number, delayMs: number) => void) | undefined;
+  /** Which errors are worth another attempt (default isRetryable: the AWS SDK's and Node's errors). */
+  readonly retryable?: ((err: unknown) => boolean) | undefined;
 }
 
 const RETRYABLE_NAMES = new Set([
@@ -60,7 +62,7 @@ export async function withRetry<T>(op: () => Promise<T>, options: RetryOptions =
     try {
       return await op();
     } catch (err) {
-      if (attempt >= attempts || !isRetryable(err)) throw err;
+      if (attempt >= attempts || !(options.retryable ?? isRetryable)(err)) throw err;
       const delay = Math.random() * Math.min(max, base * 2 ** (attempt - 1));
       options.onRetry?.(err, attempt, delay);
       await sleep(delay);

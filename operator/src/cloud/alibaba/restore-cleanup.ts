@@ -1,0 +1,83 @@
+/**
+ * Clean-up of what a restore to an ECS image left in the cloud, found by the
+ * restore's tag (images) and key prefix (staged OSS objects and unfinished
+ * multipart uploads), never by name: a user's own images and objects are
+ * never touched. The worker runs it when an import fails or is cancelled;
+ * the RestoreJob controller runs it when a RestoreJob that did not succeed
+ * is deleted (the worker may have been killed before it could), and repeats
+ * until a listing finds nothing left.
+ */
+import Ecs from "@alicloud/ecs20140526";
+import type OSS from "ali-oss";
+import type { EcsApi } from "./ecs-api.js";
+
+/** The tag on everything a restore creates in the cloud; its value is the restore id. */
+export const RESTORE_TAG = "lifeboat.io/restore";
+/** Every state an image can be in: DescribeImages shows only Available ones unless Status names them. */
+export const ALL_IMAGE_STATES = "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated";
+
+/** The key prefix of a restore's staged files in the bucket. */
+export function stagingPrefix(restoreId: string): string {
+  return `lifeboat/${restoreId}/`;
+}
+
+/** An image a restore made, as DescribeImages reports it. */
+export interface TaggedImage {
+  readonly imageId: string;
+  readonly status: string;
+  readonly progress: string | undefined;
+}
+
+/** The images tagged with this restore's id, in any state. */
+export async function taggedImages(ecs: EcsApi, regionId: string, restoreId: string): Promise<TaggedImage[]> {
+  const request = new Ecs.DescribeImagesRequest({ regionId, imageOwnerAlias: "self", status: ALL_IMAGE_STATES, tag: [new Ecs.DescribeImagesRequestTag({ key: RESTORE_TAG, value: restoreId })], pageSize: 100 });
+  const out = await ecs.call(`DescribeImages tagged ${RESTORE_TAG}=${restoreId}`, (runtime) => ecs.sdk.describeImagesWithOptions(request, runtime));
+  return (out.body?.images?.image ?? []).flatMap((i) => (i.imageId ? [{ imageId: i.imageId, status: i.status ?? "", progress: i.progress }] : []));
+}
+
+/** What a clean-up pass found still there (empty when everything is gone). */
+export interface Leftovers {
+  readonly images: readonly string[];
+  readonly objects: readonly string[];
+}
+
+/**
+ * Deletes the restore's images except `keepImageId` (an importing one after
+ * cancelling its import task, since ECS refuses to delete it before) and its
+ * staged objects and uploads; then lists again and returns what is left.
+ */
+export async function cleanUpRestore(ecs: EcsApi, oss: OSS | undefined, regionId: string, restoreId: string, keepImageId?: string): Promise<Leftovers> {
+  for (const image of await taggedImages(ecs, regionId, restoreId)) {
+    if (image.imageId === keepImageId) continue;
+    if (image.status === "Creating" || image.status === "Waiting") await cancelImport(ecs, regionId, image.imageId);
+    const request = new Ecs.DeleteImageRequest({ regionId, imageId: image.imageId, force: true });
+    await ecs.call(`DeleteImage ${image.imageId}`, (runtime) => ecs.sdk.deleteImageWithOptions(request, runtime));
+  }
+  if (oss) await deleteStaged(oss, restoreId);
+  const images = (await taggedImages(ecs, regionId, restoreId)).map((i) => i.imageId).filter((id) => id !== keepImageId);
+  const objects = oss ? await stagedObjects(oss, restoreId) : [];
+  return { images, objects };
+}
+
+/** Cancels the running ImportImage task of an image, if ECS still runs one. */
+async function cancelImport(ecs: EcsApi, regionId: string, imageId: string): Promise<void> {
+  const list = new Ecs.DescribeTasksRequest({ regionId, taskAction: "ImportImage", resourceIds: [imageId], pageSize: 100 });
+  const out = await ecs.call(`DescribeTasks ImportImage of ${imageId}`, (runtime) => ecs.sdk.describeTasksWithOptions(list, runtime));
+  for (const task of out.body?.taskSet?.task ?? []) {
+    if (!task.taskId || (task.taskStatus !== "Waiting" && task.taskStatus !== "Processing")) continue;
+    const cancel = new Ecs.CancelTaskRequest({ regionId, taskId: task.taskId });
+    await ecs.call(`CancelTask ${task.taskId}`, (runtime) => ecs.sdk.cancelTaskWithOptions(cancel, runtime));
+  }
+}
+
+async function stagedObjects(oss: OSS, restoreId: string): Promise<string[]> {
+  const listed = await oss.listV2({ prefix: stagingPrefix(restoreId), "max-keys": "1000" });
+  return listed.objects.map((o) => o.name);
+}
+
+/** Deletes the staged objects and aborts unfinished multipart uploads under the restore's prefix. */
+export async function deleteStaged(oss: OSS, restoreId: string): Promise<void> {
+  for (const key of await stagedObjects(oss, restoreId)) await oss.delete(key);
+  const uploads = await oss.listUploads({ prefix: stagingPrefix(restoreId), "max-uploads": 1000 });
+  for (const upload of uploads.uploads) await oss.abortMultipartUpload(upload.name, upload.uploadId);
+}

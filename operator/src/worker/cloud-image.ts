@@ -1,0 +1,200 @@
+/**
+ * Restores a recovery point as an Alibaba ECS custom image (RestoreJob
+ * spec.target.cloudImage, strategy ImportImage), the way Alibaba documents
+ * importing a VM's disks:
+ *
+ * 1. each disk of the point is written as an image file (RAW, VHD or QCOW2,
+ *    its virtual size rounded up to whole GiB as ECS wants) straight from the
+ *    vault into the OSS bucket, one multipart upload per disk, no local copy;
+ * 2. ImportImage with one DiskDeviceMapping per disk (the first disk is the
+ *    system disk), the guest's OS type, platform, architecture and boot mode
+ *    (from the point's guest id and firmware unless the spec says), tagged
+ *    `lifeboat.io/restore=<restoreId>` and with the restore id as ClientToken;
+ * 3. DescribeImages follows the image to Available (or CreateFailed), with
+ *    its progress; DescribeImages lists only Available images unless asked,
+ *    so every look names the states it wants;
+ * 4. the staged objects are deleted, on success, on failure and on SIGTERM
+ *    (a deleted RestoreJob); a failed or cancelled import's image is deleted
+ *    too (an importing image cannot be: its task is cancelled first).
+ *
+ * A retried worker finds the image its first attempt started by the tag and
+ * follows it instead of importing twice.
+ */
+import Ecs from "@alicloud/ecs20140526";
+import type OSS from "ali-oss";
+import { guestFromVSphere, type EcsGuest } from "../cloud/alibaba/guest-os.js";
+import { CloudApiError, EcsApi } from "../cloud/alibaba/ecs-api.js";
+import { ossClient, uploadObject } from "../cloud/alibaba/oss-upload.js";
+import { ALL_IMAGE_STATES, cleanUpRestore, RESTORE_TAG, stagingPrefix, taggedImages, type TaggedImage } from "../cloud/alibaba/restore-cleanup.js";
+import type { ImageFormat } from "../image/formats.js";
+import { imageFileName } from "../image/formats.js";
+import type { PointDisk } from "../vault/index.js";
+import type { RunContext } from "./backup-vm.js";
+import { describeChain, EXIT, WorkerError } from "./errors.js";
+import { orderedDisks } from "./labels.js";
+import type { DiskRestorer, Point } from "./restore-point.js";
+import { SECRET_ENV, type CloudImageWorkerTarget } from "./spec.js";
+import { defaultTrust } from "./trust.js";
+
+const GiB = 1024 ** 3;
+/** ImportImage takes at most one system disk and 16 data disks. */
+const MAX_DISKS = 17;
+
+const FORMATS: Readonly<Record<CloudImageWorkerTarget["format"], ImageFormat>> = { RAW: "raw", VHD: "vhd", QCOW2: "qcow2" };
+
+/** What the restore made. */
+export interface CloudImageResult {
+  readonly imageId: string;
+}
+
+/** The image attributes: the spec's overrides, else what the point says about the guest. */
+export function imageGuest(point: Point, target: CloudImageWorkerTarget): EcsGuest {
+  const guest = guestFromVSphere(point.header.labels.guestOS, point.header.labels.firmware);
+  return {
+    osType: target.osType ?? guest.osType,
+    platform: target.platform ?? guest.platform,
+    architecture: target.architecture ?? guest.architecture,
+    bootMode: target.bootMode ?? guest.bootMode,
+  };
+}
+
+/** The device name ImportImage gives the n-th disk: the system disk is /dev/xvda. */
+function deviceName(index: number): string {
+  return `/dev/xvd${String.fromCharCode(97 + index)}`;
+}
+
+/** Restores the point as an ECS image; returns its id once Available. */
+export async function restoreToCloudImage(restore: DiskRestorer, point: Point, target: CloudImageWorkerTarget, ctx: RunContext): Promise<CloudImageResult> {
+  const disks = orderedDisks(point.header);
+  if (disks.length === 0) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has no disks to make an image of`);
+  if (disks.length > MAX_DISKS) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has ${disks.length} disks; an ECS image holds at most ${MAX_DISKS} (a system disk and 16 data disks): restore to image files instead`);
+  const accessKeyId = ctx.env[SECRET_ENV.cloudAccessKeyId] ?? "";
+  const accessKeySecret = ctx.env[SECRET_ENV.cloudAccessKeySecret] ?? "";
+  const ecs = new EcsApi(
+    { regionId: target.regionId, accessKeyId, accessKeySecret, endpoint: target.ecsEndpoint, ca: defaultTrust(ctx.env) },
+    { signal: ctx.signal, onRetry: (what, err, delayMs) => {
+      ctx.logger.warn({ call: what, err: describeChain(err), delayMs }, "ECS call will be retried");
+    } },
+  );
+  const oss = ossClient({ regionId: target.regionId, bucket: target.ossBucket, accessKeyId, accessKeySecret, endpoint: target.ossEndpoint });
+  let imageId: string | undefined;
+  try {
+    restore.setDisks(disks);
+    const earlier = (await taggedImages(ecs, target.regionId, target.restoreId)).find((i) => i.status !== "CreateFailed" && i.status !== "UnAvailable");
+    if (earlier) {
+      ctx.logger.info({ imageId: earlier.imageId, status: earlier.status }, "Found the image an earlier attempt of this restore started; following it");
+      imageId = earlier.imageId;
+    } else {
+      // A failed earlier attempt's image and files go first: ECS refuses a second image of the same name.
+      await cleanUp(ecs, oss, target, undefined, ctx);
+      ctx.progress.phase("Transferring");
+      const objects = await stageDisks(restore, point, disks, target, oss, ctx);
+      const started = await importImage(ecs, point, disks, objects, target);
+      imageId = started.imageId;
+      ctx.logger.info({ imageId, taskId: started.taskId, image: target.imageName }, "ECS is importing the image");
+    }
+    ctx.progress.set({ imageId });
+    ctx.progress.phase("Committing");
+    await followImport(ecs, imageId, target, ctx);
+    await cleanUp(ecs, oss, target, imageId, ctx);
+    return { imageId };
+  } catch (err) {
+    // Nothing half-made stays: the unfinished image (its import cancelled) and the staged files.
+    await cleanUp(ecs, oss, target, undefined, ctx);
+    throw err instanceof WorkerError ? err : new WorkerError(EXIT.cloudImageFailed, `Restoring point ${point.header.id} as ECS image ${target.imageName} in ${target.regionId} failed`, { cause: err });
+  }
+}
+
+/**
+ * Deletes what this restore made except `keep` (the finished image), under
+ * its own time budget: it also runs after SIGTERM aborted the restore, inside
+ * the pod's grace period. What it cannot delete the RestoreJob's clean-up
+ * deletes when the RestoreJob goes.
+ */
+async function cleanUp(ecs: EcsApi, oss: OSS, target: CloudImageWorkerTarget, keep: string | undefined, ctx: RunContext): Promise<void> {
+  const api = new EcsApi(ecs.connection, { signal: AbortSignal.timeout(45_000), waitIntervalMs: 2_000 });
+  try {
+    const left = await cleanUpRestore(api, oss, target.regionId, target.restoreId, keep);
+    if (left.images.length + left.objects.length > 0) ctx.logger.warn({ ...left }, "Some of this restore's cloud resources are still there");
+  } catch (err) {
+    ctx.logger.error({ restoreId: target.restoreId, err: describeChain(err) }, "Could not clean up this restore's images and staged files; the RestoreJob's clean-up deletes them by tag when it is deleted");
+  }
+}
+
+/** Uploads each disk as an image file into the bucket; returns the object keys in disk order. */
+async function stageDisks(restore: DiskRestorer, point: Point, disks: readonly PointDisk[], target: CloudImageWorkerTarget, oss: OSS, ctx: RunContext): Promise<string[]> {
+  const format = FORMATS[target.format];
+  const keys: string[] = [];
+  for (const disk of disks) {
+    const key = `${stagingPrefix(target.restoreId)}${imageFileName(point.header.labels.vm ?? "vm", disk.key, format)}`;
+    const virtualSize = Math.ceil(disk.size / GiB) * GiB;
+    ctx.logger.info({ disk: disk.key, to: `oss://${target.ossBucket}/${key}`, format: target.format, virtualSize }, "Staging the disk in OSS");
+    await restore.toImage(disk, format, async (image, signal) => {
+      // A compressed or sparse image is at most its virtual size plus its tables.
+      const maxSize = virtualSize + Math.ceil(virtualSize / 64) + 64 * 1024 * 1024;
+      try {
+        await uploadObject(image.stream, { client: oss, key, maxSize, signal });
+      } catch (err) {
+        throw new WorkerError(EXIT.cloudImageFailed, `Uploading disk ${disk.key} to oss://${target.ossBucket}/${key} failed`, { cause: err });
+      }
+    }, { virtualSize });
+    keys.push(key);
+  }
+  return keys;
+}
+
+async function importImage(ecs: EcsApi, point: Point, disks: readonly PointDisk[], objects: readonly string[], target: CloudImageWorkerTarget): Promise<{ imageId: string; taskId?: string | undefined }> {
+  const guest = imageGuest(point, target);
+  const request = new Ecs.ImportImageRequest({
+    regionId: target.regionId,
+    imageName: target.imageName,
+    description: `Restored by Lifeboat from recovery point ${point.header.id} of VM ${point.header.labels.vm ?? "?"}`,
+    OSType: guest.osType,
+    platform: guest.platform,
+    architecture: guest.architecture,
+    bootMode: guest.bootMode,
+    clientToken: target.restoreId,
+    tag: [new Ecs.ImportImageRequestTag({ key: RESTORE_TAG, value: target.restoreId })],
+    diskDeviceMapping: disks.map((disk, i) => new Ecs.ImportImageRequestDiskDeviceMapping({
+      device: deviceName(i),
+      format: target.format,
+      OSSBucket: target.ossBucket,
+      OSSObject: objects[i],
+      diskImageSize: Math.ceil(disk.size / GiB),
+    })),
+  });
+  const out = await ecs.call(`ImportImage ${target.imageName}`, (runtime) => ecs.sdk.importImageWithOptions(request, runtime));
+  const imageId = out.body?.imageId;
+  if (!imageId) throw new CloudApiError("NoImageId", out.statusCode, `ImportImage ${target.imageName} answered without an ImageId (request ${out.body?.requestId ?? "?"})`);
+  return { imageId, taskId: out.body?.taskId };
+}
+
+async function describeImage(ecs: EcsApi, target: CloudImageWorkerTarget, imageId: string): Promise<TaggedImage | undefined> {
+  const request = new Ecs.DescribeImagesRequest({ regionId: target.regionId, imageId, imageOwnerAlias: "self", status: ALL_IMAGE_STATES });
+  const out = await ecs.call(`DescribeImages ${imageId}`, (runtime) => ecs.sdk.describeImagesWithOptions(request, runtime));
+  const image = out.body?.images?.image?.find((i) => i.imageId === imageId);
+  return image ? { imageId, status: image.status ?? "", progress: image.progress } : undefined;
+}
+
+/** Polls the image until Available; CreateFailed or its disappearance fail the restore. */
+async function followImport(ecs: EcsApi, imageId: string, target: CloudImageWorkerTarget, ctx: RunContext): Promise<void> {
+  const interval = target.pollIntervalMs ?? 5_000;
+  let last = "";
+  for (;;) {
+    ctx.signal.throwIfAborted();
+    const image = await describeImage(ecs, target, imageId);
+    if (!image) throw new WorkerError(EXIT.cloudImageFailed, `Image ${imageId} (${target.imageName}) disappeared while ECS imported it; was it deleted by hand?`);
+    const seen = `${image.status} ${image.progress ?? ""}`;
+    if (seen !== last) {
+      ctx.logger.info({ imageId, status: image.status, progress: image.progress }, "Import progress");
+      last = seen;
+    }
+    const percent = Number.parseInt(image.progress ?? "", 10);
+    ctx.progress.set({ ...(Number.isFinite(percent) ? { message: `image ${imageId} ${image.status} ${percent}%` } : {}) });
+    if (image.status === "Available") return;
+    if (image.status === "CreateFailed" || image.status === "UnAvailable") {
+      throw new WorkerError(EXIT.cloudImageFailed, `ECS could not import image ${imageId} (${target.imageName}): it is ${image.status}; check that the files' format matches spec.target.cloudImage.format and that the guest is one ECS supports (see the ImportImage task in the console)`);
+    }
+    await new Promise<void>((resolve) => setTimeout(resolve, interval));
+  }
+}
