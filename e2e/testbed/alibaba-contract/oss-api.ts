@@ -4,7 +4,7 @@
 // v2, PutBucket), with OSS's documented XML bodies and error bodies.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -274,18 +274,18 @@ export class OssStore {
           md5s.push(Buffer.from(part.etag.replace(/"/g, ""), "hex"));
         }
         const tmp = this.incoming();
-        const out = createWriteStream(tmp);
+        const out = await open(tmp, "w");
         let size = 0;
-        for (const l of listed) {
-          const part = upload.parts.get(l.n);
-          if (!part) throw ossErrors.invalidPart();
-          await pipeline(createReadStream(part.file), out, { end: false });
-          size += part.size;
+        try {
+          for (const l of listed) {
+            const part = upload.parts.get(l.n);
+            if (!part) throw ossErrors.invalidPart();
+            await out.write(await readFile(part.file));
+            size += part.size;
+          }
+        } finally {
+          await out.close();
         }
-        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => {
-          if (err) reject(err);
-          else resolve();
-        }));
         const file = this.objectFile(bucket, key);
         await rename(tmp, file);
         const etag = md5Etag(`${createHash("md5").update(Buffer.concat(md5s)).digest("hex")}-${listed.length}`);

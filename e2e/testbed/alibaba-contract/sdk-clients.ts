@@ -22,3 +22,14 @@ export function ecsClientConfig(server: AlibabaContractServer, credentials: { ac
 export function ossClientOptions(server: AlibabaContractServer, credentials: { accessKeyId: string; accessKeySecret: string }, bucket: string): { accessKeyId: string; accessKeySecret: string; endpoint: string; region: string; bucket: string; authorizationV4: boolean; secure: boolean } {
   return { ...credentials, endpoint: server.ossEndpoint, region: server.ossRegion, bucket, authorizationV4: true, secure: server.protocol === "https" };
 }
+
+/**
+ * `ali-oss` options for path style (`/BUCKET/KEY`, ali-oss's `sldEnable`)
+ * to a host name: the Host header then stays the endpoint's, which is what
+ * HTTPS needs when the certificate names `localhost` rather than
+ * `BUCKET.oss-REGION.aliyuncs.com`. Only for a server listening on 127.0.0.1.
+ */
+export function ossPathStyleOptions(server: AlibabaContractServer, credentials: { accessKeyId: string; accessKeySecret: string }, bucket: string): ReturnType<typeof ossClientOptions> & { sldEnable: boolean } {
+  const url = new URL(server.ossEndpoint);
+  return { ...ossClientOptions(server, credentials, bucket), endpoint: `${url.protocol}//localhost:${url.port}`, sldEnable: true };
+}

@@ -80,7 +80,9 @@ export class UserDataRunner {
       [DEVICES_ENV]: JSON.stringify(devices),
       [INSTANCE_ENV]: instanceId,
     };
-    const child = spawn("/bin/sh", [scriptFile], { cwd: instanceDir, env, stdio: ["ignore", "pipe", "pipe"] });
+    // Its own process group, so that stopping the instance ends everything the
+    // script started, as powering off a guest would.
+    const child = spawn("/bin/sh", [scriptFile], { cwd: instanceDir, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     const stdoutLog = createWriteStream(join(instanceDir, `user-data-${list.length + 1}.stdout`));
     const stderrLog = createWriteStream(join(instanceDir, `user-data-${list.length + 1}.stderr`));
     let resolveDone: () => void = () => undefined;
@@ -123,7 +125,11 @@ export class UserDataRunner {
     const run = this.runs.get(instanceId)?.at(-1);
     if (!child || !run || run.state !== "running") return;
     run.state = "killed";
-    child.kill("SIGKILL");
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      child.kill("SIGKILL");
+    }
     await run.done;
   }
 
