@@ -53,7 +53,7 @@ beforeAll(async () => {
   server = await startAlibabaContractServer({
     ...credentials,
     dataDir: join(dir, "server"),
-    timings: { instanceStartMs: 200, instanceStopMs: 200, diskCreateMs: 100, diskAttachMs: 100, diskDetachMs: 100, snapshotMs: 300, imageCreateMs: 300, imageImportMs: 300 },
+    timings: { instanceStartMs: 1000, instanceStopMs: 200, diskCreateMs: 100, diskAttachMs: 100, diskDetachMs: 100, snapshotMs: 300, imageCreateMs: 300, imageImportMs: 300 },
     guestEnv: { NODE: process.execPath },
   });
   ecs = new EcsSdk.default(new $OpenApiUtil.Config(ecsClientConfig(server, credentials)));

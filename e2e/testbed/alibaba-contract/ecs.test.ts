@@ -66,7 +66,8 @@ beforeAll(async () => {
   server = await startAlibabaContractServer({
     ...credentials,
     dataDir: dir,
-    timings: { instanceStartMs: 100, instanceStopMs: 100, diskCreateMs: 50, diskAttachMs: 50, diskDetachMs: 50, snapshotMs: 300, imageCreateMs: 300, imageImportMs: 300 },
+    // Long enough that the intermediate states the tests assert are still there on a loaded machine.
+    timings: { instanceStartMs: 1000, instanceStopMs: 1000, diskCreateMs: 1000, diskAttachMs: 1000, diskDetachMs: 200, snapshotMs: 1000, imageCreateMs: 1000, imageImportMs: 1000 },
   });
   ecs = client();
 });
