@@ -1,0 +1,556 @@
+// The ECS actions of the contract server: documented request parameters in,
+// documented response shapes out (field names and nesting as the SDK's
+// response models declare them, e.g. `Disks.Disk[]`, `Tags.Tag[]` with
+// TagKey/TagValue). Every response carries RequestId.
+import { EcsApiError, ecsErrors } from "./errors.js";
+import { ecsTime } from "./ids.js";
+import { matchesTags, progress, type DiskRecord, type EcsState, type ImageRecord, type InstanceRecord, type SnapshotRecord, type Tag, type TaskRecord } from "./state.js";
+
+/** Request parameters of an RPC-style call: query and form body merged, flattened (`Tag.1.Key`). */
+export type Params = Map<string, string>;
+
+type Json = Record<string, unknown>;
+
+function str(p: Params, name: string): string | undefined {
+  const v = p.get(name);
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function required(p: Params, name: string): string {
+  const v = str(p, name);
+  if (v === undefined) throw ecsErrors.missingParameter(name);
+  return v;
+}
+
+function int(p: Params, name: string): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw ecsErrors.invalidParameter(name, "must be an integer");
+  return n;
+}
+
+function bool(p: Params, name: string): boolean | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  if (v !== "true" && v !== "false") throw ecsErrors.invalidParameter(name, "must be true or false");
+  return v === "true";
+}
+
+/** `Prefix.N.Field` parameters as a list of records, in N order. */
+function repeated(p: Params, prefix: string): Record<string, string>[] {
+  const byIndex = new Map<number, Record<string, string>>();
+  for (const [key, value] of p) {
+    const m = new RegExp(`^${prefix.replace(/\./g, "\\.")}\\.(\\d+)\\.(.+)$`).exec(key);
+    if (!m) continue;
+    const n = Number(m[1]);
+    const entry = byIndex.get(n) ?? {};
+    entry[m[2] ?? ""] = value;
+    byIndex.set(n, entry);
+  }
+  return [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+}
+
+/** `Prefix.N` scalar parameters, in N order. */
+function repeatedScalar(p: Params, prefix: string): string[] {
+  const out: [number, string][] = [];
+  for (const [key, value] of p) {
+    const m = new RegExp(`^${prefix}\\.(\\d+)$`).exec(key);
+    if (m) out.push([Number(m[1]), value]);
+  }
+  return out.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+}
+
+/** A JSON-array parameter such as DiskIds='["d-…"]'. */
+function jsonIds(p: Params, name: string): string[] | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(v);
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === "string")) throw new Error("not a list of strings");
+    return parsed;
+  } catch (err) {
+    throw ecsErrors.invalidParameter(name, `must be a JSON array of ids (${String(err)})`);
+  }
+}
+
+function tagsParam(p: Params): Tag[] {
+  return repeated(p, "Tag").filter((t) => t.Key !== undefined).map((t) => ({ key: t.Key ?? "", value: t.Value ?? "" }));
+}
+
+function tagFilter(p: Params): { key: string; value?: string }[] {
+  return repeated(p, "Tag").filter((t) => t.Key !== undefined).map((t) => ({ key: t.Key ?? "", value: t.Value }));
+}
+
+function tagsJson(tags: Tag[]): Json {
+  return { Tag: tags.map((t) => ({ TagKey: t.key, TagValue: t.value })) };
+}
+
+function page<T>(p: Params, items: T[]): { items: T[]; pageNumber: number; pageSize: number; total: number } {
+  const pageNumber = int(p, "PageNumber") ?? 1;
+  const pageSize = int(p, "PageSize") ?? 10;
+  if (pageNumber < 1) throw ecsErrors.invalidParameter("PageNumber", "must be 1 or more");
+  if (pageSize < 1 || pageSize > 100) throw ecsErrors.invalidParameter("PageSize", "must be 1 to 100");
+  return { items: items.slice((pageNumber - 1) * pageSize, pageNumber * pageSize), pageNumber, pageSize, total: items.length };
+}
+
+function inRegion<T extends { regionId: string }>(p: Params, items: Iterable<T>): T[] {
+  const region = required(p, "RegionId");
+  return [...items].filter((i) => i.regionId === region);
+}
+
+function dryRun(p: Params): void {
+  if (bool(p, "DryRun")) throw ecsErrors.dryRun();
+}
+
+/** Remembers the result of a creating call by ClientToken and returns it on a retry. */
+async function idempotent<T>(state: EcsState, p: Params, action: string, run: () => Promise<T>): Promise<T> {
+  const token = str(p, "ClientToken");
+  if (!token) return run();
+  const key = `${action}/${token}`;
+  if (state.clientTokens.has(key)) return state.clientTokens.get(key) as T;
+  const result = await run();
+  state.clientTokens.set(key, result);
+  return result;
+}
+
+function instanceJson(i: InstanceRecord): Json {
+  return {
+    InstanceId: i.id,
+    InstanceName: i.name,
+    Description: i.description,
+    RegionId: i.regionId,
+    ZoneId: i.zoneId,
+    Status: i.status,
+    InstanceType: i.instanceType,
+    ImageId: i.imageId,
+    OSType: "linux",
+    HostName: i.id,
+    CreationTime: ecsTime(i.createdAt),
+    StartTime: i.startedAt !== undefined ? ecsTime(i.startedAt) : "",
+    InstanceChargeType: "PostPaid",
+    InternetChargeType: "PayByTraffic",
+    InstanceNetworkType: "vpc",
+    IoOptimized: true,
+    DeletionProtection: false,
+    VpcAttributes: { VSwitchId: i.vSwitchId, VpcId: "", NatIpAddress: "", PrivateIpAddress: { IpAddress: [] } },
+    SecurityGroupIds: { SecurityGroupId: i.securityGroupIds },
+    PublicIpAddress: { IpAddress: [] },
+    InnerIpAddress: { IpAddress: [] },
+    OperationLocks: { LockReason: [] },
+    Tags: tagsJson(i.tags),
+  };
+}
+
+function diskJson(d: DiskRecord): Json {
+  const attached = d.instanceId !== undefined && d.status !== "Available";
+  return {
+    DiskId: d.id,
+    DiskName: d.name,
+    Description: d.description,
+    RegionId: d.regionId,
+    ZoneId: d.zoneId,
+    Category: d.category,
+    PerformanceLevel: d.category === "cloud_essd" ? "PL1" : "",
+    Size: d.sizeGiB,
+    Type: d.type,
+    Status: d.status,
+    InstanceId: attached ? d.instanceId : "",
+    Device: attached ? d.device : "",
+    CreationTime: ecsTime(d.createdAt),
+    AttachedTime: d.attachedAt !== undefined && attached ? ecsTime(d.attachedAt) : "",
+    DetachedTime: d.detachedAt !== undefined ? ecsTime(d.detachedAt) : "",
+    DeleteWithInstance: d.deleteWithInstance,
+    Portable: d.type === "data",
+    Encrypted: false,
+    DiskChargeType: "PostPaid",
+    SourceSnapshotId: d.sourceSnapshotId ?? "",
+    ImageId: d.imageId ?? "",
+    Attachments: { Attachment: attached ? [{ InstanceId: d.instanceId, Device: d.device, AttachedTime: d.attachedAt !== undefined ? ecsTime(d.attachedAt) : "" }] : [] },
+    OperationLocks: { OperationLock: [] },
+    Tags: tagsJson(d.tags),
+  };
+}
+
+function snapshotJson(state: EcsState, s: SnapshotRecord, snapshotMs: number): Json {
+  const done = s.status === "accomplished";
+  return {
+    SnapshotId: s.id,
+    SnapshotName: s.name,
+    Description: s.description,
+    RegionId: s.regionId,
+    Status: s.status,
+    Progress: progress(state.now, s.since, snapshotMs, done),
+    RemainTime: done ? 0 : Math.max(0, Math.ceil((s.since + snapshotMs - state.now) / 1000)),
+    Available: done,
+    SourceDiskId: s.sourceDiskId,
+    SourceDiskSize: String(s.sourceDiskSizeGiB),
+    SourceDiskType: s.sourceDiskType,
+    CreationTime: ecsTime(s.createdAt),
+    Category: "standard",
+    SnapshotType: "user",
+    Usage: state.snapshotUsedByImage(s.id) ? "image" : "none",
+    Encrypted: false,
+    InstantAccess: false,
+    Tags: tagsJson(s.tags),
+  };
+}
+
+function imageJson(state: EcsState, img: ImageRecord): Json {
+  const done = img.status !== "Creating";
+  const pct = progress(state.now, img.since, img.durationMs, done);
+  return {
+    ImageId: img.id,
+    ImageName: img.name,
+    Description: img.description,
+    Status: img.status,
+    Progress: pct,
+    Size: img.disks[0]?.sizeGiB ?? 0,
+    CreationTime: ecsTime(img.createdAt),
+    ImageOwnerAlias: "self",
+    IsPublic: false,
+    IsCopied: false,
+    IsSubscribed: false,
+    IsSelfShared: "",
+    Usable: img.status === "Available",
+    Usage: [...state.instances.values()].some((i) => i.imageId === img.id) ? "instance" : "none",
+    OSType: img.osType,
+    OSName: img.platform,
+    OSNameEn: img.platform,
+    Platform: img.platform,
+    Architecture: img.architecture,
+    BootMode: img.bootMode,
+    IsSupportIoOptimized: true,
+    IsSupportCloudinit: true,
+    DiskDeviceMappings: {
+      DiskDeviceMapping: img.disks.map((d) => ({
+        Device: d.device,
+        Type: d.type,
+        Size: String(d.sizeGiB),
+        SnapshotId: d.snapshotId ?? "",
+        Format: d.format ?? "",
+        ImportOSSBucket: d.ossBucket ?? "",
+        ImportOSSObject: d.ossObject ?? "",
+        Progress: pct,
+        RemainTime: done ? 0 : Math.max(0, Math.ceil((img.since + img.durationMs - state.now) / 1000)),
+      })),
+    },
+    Tags: tagsJson(img.tags),
+  };
+}
+
+function taskJson(t: TaskRecord): Json {
+  return {
+    TaskId: t.id,
+    TaskAction: t.action,
+    TaskStatus: t.status,
+    ResourceId: t.resourceId,
+    SupportCancel: t.status === "Processing" ? "true" : "false",
+    CreationTime: ecsTime(t.createdAt),
+    FinishedTime: t.finishedAt !== undefined ? ecsTime(t.finishedAt) : "",
+  };
+}
+
+/** What an action handler can reach. */
+export interface EcsContext {
+  state: EcsState;
+  snapshotMs: number;
+}
+
+type Handler = (p: Params, ctx: EcsContext) => Json | Promise<Json>;
+
+/** The implemented actions, by name. An action not listed answers 404 InvalidAction.NotFound. */
+export const ecsActions: Record<string, Handler> = {
+  DescribeRegions(p) {
+    const region = str(p, "RegionId") ?? "cn-hangzhou";
+    return { Regions: { Region: [{ RegionId: region, LocalName: region, RegionEndpoint: `ecs.${region}.aliyuncs.com`, Status: "available" }] } };
+  },
+
+  async RunInstances(p, { state }) {
+    dryRun(p);
+    const regionId = required(p, "RegionId");
+    const ids = await idempotent(state, p, "RunInstances", () =>
+      state.runInstances({
+        regionId,
+        zoneId: str(p, "ZoneId") ?? `${regionId}-i`,
+        imageId: required(p, "ImageId"),
+        instanceType: required(p, "InstanceType"),
+        name: str(p, "InstanceName"),
+        description: str(p, "Description"),
+        vSwitchId: str(p, "VSwitchId"),
+        securityGroupIds: [str(p, "SecurityGroupId"), ...repeatedScalar(p, "SecurityGroupIds")].filter((x): x is string => x !== undefined),
+        userData: str(p, "UserData"),
+        amount: int(p, "Amount") ?? 1,
+        systemDisk: { sizeGiB: int(p, "SystemDisk.Size"), category: str(p, "SystemDisk.Category") },
+        dataDisks: repeated(p, "DataDisk").map((d) => ({
+          sizeGiB: d.Size !== undefined ? Number(d.Size) : undefined,
+          category: d.Category,
+          snapshotId: d.SnapshotId,
+          deleteWithInstance: d.DeleteWithInstance !== undefined ? d.DeleteWithInstance === "true" : undefined,
+        })),
+        tags: tagsParam(p),
+      }),
+    );
+    return { InstanceIdSets: { InstanceIdSet: ids }, OrderId: "", TradePrice: 0 };
+  },
+
+  DescribeInstances(p, { state }) {
+    const ids = jsonIds(p, "InstanceIds");
+    const status = str(p, "Status");
+    const zone = str(p, "ZoneId");
+    const name = str(p, "InstanceName");
+    const tags = tagFilter(p);
+    const all = inRegion(p, state.instances.values()).filter(
+      (i) => (!ids || ids.includes(i.id)) && (!status || i.status === status) && (!zone || i.zoneId === zone) && (!name || i.name === name) && matchesTags(i.tags, tags),
+    );
+    const pg = page(p, all);
+    return { Instances: { Instance: pg.items.map(instanceJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+  },
+
+  StartInstance(p, { state }) {
+    dryRun(p);
+    state.startInstance(required(p, "InstanceId"));
+    return {};
+  },
+
+  async StopInstance(p, { state }) {
+    dryRun(p);
+    bool(p, "ForceStop");
+    await state.stopInstance(required(p, "InstanceId"));
+    return {};
+  },
+
+  async DeleteInstance(p, { state }) {
+    dryRun(p);
+    await state.deleteInstance(required(p, "InstanceId"), bool(p, "Force") ?? false);
+    return {};
+  },
+
+  async CreateDisk(p, { state }) {
+    dryRun(p);
+    const regionId = required(p, "RegionId");
+    const diskId = await idempotent(state, p, "CreateDisk", () =>
+      state.createDisk({
+        regionId,
+        zoneId: required(p, "ZoneId"),
+        name: str(p, "DiskName"),
+        description: str(p, "Description"),
+        category: str(p, "DiskCategory"),
+        sizeGiB: int(p, "Size"),
+        snapshotId: str(p, "SnapshotId"),
+        tags: tagsParam(p),
+      }),
+    );
+    return { DiskId: diskId, OrderId: "" };
+  },
+
+  DescribeDisks(p, { state }) {
+    const ids = jsonIds(p, "DiskIds");
+    const instanceId = str(p, "InstanceId");
+    const status = str(p, "Status");
+    const diskType = str(p, "DiskType");
+    const zone = str(p, "ZoneId");
+    const snapshotId = str(p, "SnapshotId");
+    const tags = tagFilter(p);
+    const all = inRegion(p, state.disks.values()).filter(
+      (d) =>
+        (!ids || ids.includes(d.id)) &&
+        (!instanceId || d.instanceId === instanceId) &&
+        (!status || status === "All" || d.status === status) &&
+        (!diskType || diskType === "all" || d.type === diskType) &&
+        (!zone || d.zoneId === zone) &&
+        (!snapshotId || d.sourceSnapshotId === snapshotId) &&
+        matchesTags(d.tags, tags),
+    );
+    const pg = page(p, all);
+    return { Disks: { Disk: pg.items.map(diskJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+  },
+
+  AttachDisk(p, { state }) {
+    state.attachDisk(required(p, "InstanceId"), required(p, "DiskId"), bool(p, "DeleteWithInstance"));
+    return {};
+  },
+
+  DetachDisk(p, { state }) {
+    state.detachDisk(required(p, "InstanceId"), required(p, "DiskId"));
+    return {};
+  },
+
+  async DeleteDisk(p, { state }) {
+    dryRun(p);
+    await state.deleteDisk(required(p, "DiskId"));
+    return {};
+  },
+
+  async CreateSnapshot(p, { state }) {
+    const snapshotId = await idempotent(state, p, "CreateSnapshot", () => state.createSnapshot({ diskId: required(p, "DiskId"), name: str(p, "SnapshotName"), description: str(p, "Description"), tags: tagsParam(p) }));
+    return { SnapshotId: snapshotId };
+  },
+
+  DescribeSnapshots(p, ctx) {
+    const { state } = ctx;
+    const ids = jsonIds(p, "SnapshotIds");
+    const diskId = str(p, "DiskId");
+    const status = str(p, "Status");
+    const tags = tagFilter(p);
+    const all = inRegion(p, state.snapshots.values()).filter(
+      (s) => (!ids || ids.includes(s.id)) && (!diskId || s.sourceDiskId === diskId) && (!status || status === "all" || s.status === status) && matchesTags(s.tags, tags),
+    );
+    const pg = page(p, all);
+    return { Snapshots: { Snapshot: pg.items.map((s) => snapshotJson(state, s, ctx.snapshotMs)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+  },
+
+  async DeleteSnapshot(p, { state }) {
+    await state.deleteSnapshot(required(p, "SnapshotId"), bool(p, "Force") ?? false);
+    return {};
+  },
+
+  async CreateImage(p, { state }) {
+    dryRun(p);
+    const regionId = required(p, "RegionId");
+    const imageId = await idempotent(state, p, "CreateImage", () =>
+      state.createImage({
+        regionId,
+        name: str(p, "ImageName"),
+        description: str(p, "Description"),
+        snapshotId: str(p, "SnapshotId"),
+        instanceId: str(p, "InstanceId"),
+        mappings: repeated(p, "DiskDeviceMapping").map((m) => ({ snapshotId: m.SnapshotId, sizeGiB: m.Size !== undefined ? Number(m.Size) : undefined, device: m.Device })),
+        architecture: str(p, "Architecture"),
+        platform: str(p, "Platform"),
+        bootMode: str(p, "BootMode"),
+        tags: tagsParam(p),
+      }),
+    );
+    return { ImageId: imageId };
+  },
+
+  async ImportImage(p, { state }) {
+    dryRun(p);
+    const regionId = required(p, "RegionId");
+    const result = await idempotent(state, p, "ImportImage", () =>
+      state.importImage({
+        regionId,
+        name: str(p, "ImageName"),
+        description: str(p, "Description"),
+        roleName: str(p, "RoleName"),
+        architecture: str(p, "Architecture"),
+        platform: str(p, "Platform"),
+        osType: str(p, "OSType"),
+        bootMode: str(p, "BootMode"),
+        mappings: repeated(p, "DiskDeviceMapping").map((m) => ({
+          ossBucket: m.OSSBucket,
+          ossObject: m.OSSObject,
+          format: m.Format,
+          diskImageSizeGiB: m.DiskImageSize !== undefined ? Number(m.DiskImageSize) : m.DiskImSize !== undefined ? Number(m.DiskImSize) : undefined,
+          device: m.Device,
+        })),
+        tags: tagsParam(p),
+      }),
+    );
+    return { ImageId: result.imageId, TaskId: result.taskId, RegionId: regionId };
+  },
+
+  DescribeImages(p, { state }) {
+    const ids = str(p, "ImageId")?.split(",");
+    // The trap: without Status, only Available images are listed.
+    const statuses = (str(p, "Status") ?? "Available").split(",");
+    const owner = str(p, "ImageOwnerAlias");
+    const name = str(p, "ImageName");
+    const snapshotId = str(p, "SnapshotId");
+    const tags = tagFilter(p);
+    const all = inRegion(p, state.images.values()).filter(
+      (i) =>
+        (!ids || ids.includes(i.id)) &&
+        statuses.includes(i.status) &&
+        (!owner || owner === "self") &&
+        (!name || i.name === name) &&
+        (!snapshotId || i.disks.some((d) => d.snapshotId === snapshotId)) &&
+        matchesTags(i.tags, tags),
+    );
+    const pg = page(p, all);
+    return { Images: { Image: pg.items.map((i) => imageJson(state, i)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize, RegionId: required(p, "RegionId") };
+  },
+
+  async DeleteImage(p, { state }) {
+    dryRun(p);
+    await state.deleteImage(required(p, "ImageId"), bool(p, "Force") ?? false);
+    return {};
+  },
+
+  DescribeTasks(p, { state }) {
+    const ids = str(p, "TaskIds")?.split(",");
+    const resourceIds = repeatedScalar(p, "ResourceIds");
+    const action = str(p, "TaskAction");
+    const status = str(p, "TaskStatus");
+    const all = inRegion(p, state.tasks.values()).filter(
+      (t) => (!ids || ids.includes(t.id)) && (resourceIds.length === 0 || resourceIds.includes(t.resourceId)) && (!action || t.action === action) && (!status || t.status === status),
+    );
+    const pg = page(p, all);
+    return { TaskSet: { Task: pg.items.map(taskJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize, RegionId: required(p, "RegionId") };
+  },
+
+  DescribeTaskAttribute(p, { state }) {
+    const task = state.tasks.get(required(p, "TaskId"));
+    if (!task) throw ecsErrors.taskNotFound();
+    const image = state.images.get(task.resourceId);
+    const done = task.status !== "Processing";
+    return {
+      TaskId: task.id,
+      RegionId: task.regionId,
+      TaskAction: task.action,
+      TaskStatus: task.status,
+      TaskProcess: image ? progress(state.now, image.since, image.durationMs, done) : done ? "100%" : "0%",
+      SupportCancel: "false",
+      CreationTime: ecsTime(task.createdAt),
+      FinishedTime: task.finishedAt !== undefined ? ecsTime(task.finishedAt) : "",
+      TotalCount: 1,
+      SuccessCount: task.status === "Finished" ? 1 : 0,
+      FailedCount: task.status === "Failed" ? 1 : 0,
+      OperationProgressSet: {
+        OperationProgress: [
+          {
+            OperationStatus: task.status === "Processing" ? "Processing" : task.status === "Finished" ? "Success" : "Failed",
+            ErrorCode: task.status === "Failed" ? "ImportImageFailed" : "",
+            ErrorMsg: task.error ?? "",
+            RelatedItemSet: { RelatedItem: [{ Name: "ImageId", Value: task.resourceId }] },
+          },
+        ],
+      },
+    };
+  },
+
+  ListTagResources(p, { state }) {
+    const type = required(p, "ResourceType").toLowerCase();
+    const ids = repeatedScalar(p, "ResourceId");
+    const tags = tagFilter(p);
+    if (ids.length === 0 && tags.length === 0) throw ecsErrors.missingParameter("ResourceId.N or Tag.N");
+    const pools: Record<string, Iterable<{ id: string; regionId: string; tags: Tag[] }>> = {
+      instance: state.instances.values(),
+      disk: state.disks.values(),
+      snapshot: state.snapshots.values(),
+      image: state.images.values(),
+    };
+    const pool = pools[type];
+    if (!pool) throw ecsErrors.invalidParameter("ResourceType", "the contract server knows instance, disk, snapshot and image");
+    const rows: Json[] = [];
+    for (const r of inRegion(p, pool)) {
+      if (ids.length > 0 && !ids.includes(r.id)) continue;
+      if (!matchesTags(r.tags, tags)) continue;
+      for (const t of r.tags) rows.push({ ResourceId: r.id, ResourceType: type, TagKey: t.key, TagValue: t.value });
+    }
+    return { TagResources: { TagResource: rows }, NextToken: "" };
+  },
+};
+
+/** Runs an action; errors that are not EcsApiError become 500 InternalError (and are kept for the log). */
+export async function runEcsAction(action: string, p: Params, ctx: EcsContext): Promise<Json> {
+  const handler = ecsActions[action];
+  if (!handler) throw ecsErrors.invalidAction(action);
+  try {
+    return await handler(p, ctx);
+  } catch (err) {
+    if (err instanceof EcsApiError) throw err;
+    throw new EcsApiError(500, "InternalError", `The request processing has failed due to some unknown error. (${err instanceof Error ? err.message : String(err)})`);
+  }
+}

@@ -1,0 +1,416 @@
+// The ECS side of the contract server, driven by the official SDK
+// (@alicloud/ecs20140526, ACS3-HMAC-SHA256 signing) only. Every response body
+// is checked against the SDK's model of it.
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import EcsSdk, * as $Ecs from "@alicloud/ecs20140526";
+import { $OpenApiUtil } from "@alicloud/openapi-core";
+import type * as $dara from "@darabonba/typescript";
+import OSS from "ali-oss";
+import { ManualClock } from "./clock.js";
+import { startAlibabaContractServer, type AlibabaContractServer } from "./server.js";
+import { ecsClientConfig, ossClientOptions } from "./sdk-clients.js";
+import { unknownFields, type SdkModelClass } from "./sdk-model-check.js";
+
+const credentials = { accessKeyId: "LTAIcontracttest0001", accessKeySecret: "contract-secret-0001" };
+const region = "cn-hangzhou";
+
+/** The SDK's client, recording each raw response body for the field check. */
+class RecordingClient extends EcsSdk.default {
+  readonly bodies: unknown[] = [];
+
+  override async callApi(params: $OpenApiUtil.Params, request: $OpenApiUtil.OpenApiRequest, runtime: $dara.RuntimeOptions): Promise<Record<string, unknown>> {
+    const res = (await super.callApi(params, request, runtime)) as Record<string, unknown>;
+    this.bodies.push(res.body);
+    return res;
+  }
+
+  /** Checks the last body against the response model of the call. */
+  lastConformsTo(model: SdkModelClass): void {
+    expect(unknownFields(model, this.bodies.at(-1))).toEqual([]);
+  }
+}
+
+let dir: string;
+let server: AlibabaContractServer;
+let ecs: RecordingClient;
+
+function client(secret = credentials.accessKeySecret): RecordingClient {
+  return new RecordingClient(new $OpenApiUtil.Config(ecsClientConfig(server, { ...credentials, accessKeySecret: secret })));
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function errorOf(p: Promise<unknown>): Promise<{ code: string; statusCode: number; name: string; retryAfter?: number; data?: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as { code: string; statusCode: number; name: string };
+  }
+  throw new Error("expected the call to fail");
+}
+
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "alibaba-contract-ecs-"));
+  server = await startAlibabaContractServer({
+    ...credentials,
+    dataDir: dir,
+    // Long enough that the intermediate states the tests assert are still there on a loaded machine.
+    timings: { instanceStartMs: 1000, instanceStopMs: 1000, diskCreateMs: 1000, diskAttachMs: 1000, diskDetachMs: 200, snapshotMs: 1000, imageCreateMs: 1000, imageImportMs: 1000 },
+  });
+  ecs = client();
+});
+
+afterAll(async () => {
+  await server.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("signatures", () => {
+  it("answers a correctly signed call, with a RequestId", async () => {
+    const res = await ecs.describeRegions(new $Ecs.DescribeRegionsRequest({ regionId: region }));
+    expect(res.statusCode).toBe(200);
+    expect(res.body?.requestId).toMatch(/^[0-9A-F-]{36}$/);
+    ecs.lastConformsTo($Ecs.DescribeRegionsResponseBody);
+  });
+
+  it("refuses a wrong secret with SignatureDoesNotMatch and the documented error body", async () => {
+    const err = await errorOf(client("not-the-secret").describeRegions(new $Ecs.DescribeRegionsRequest({ regionId: region })));
+    expect(err.code).toBe("SignatureDoesNotMatch");
+    expect(err.statusCode).toBe(400);
+    expect(Object.keys(err.data ?? {}).sort()).toEqual(["Code", "HostId", "Message", "Recommend", "RequestId"]);
+  });
+
+  it("refuses an unknown AccessKey id", async () => {
+    const other = new RecordingClient(new $OpenApiUtil.Config(ecsClientConfig(server, { accessKeyId: "LTAIunknown", accessKeySecret: credentials.accessKeySecret })));
+    const err = await errorOf(other.describeRegions(new $Ecs.DescribeRegionsRequest({ regionId: region })));
+    expect(err.code).toBe("InvalidAccessKeyId.NotFound");
+    expect(err.statusCode).toBe(404);
+  });
+
+  it("refuses an action it does not implement", async () => {
+    const err = await errorOf(ecs.describeZones(new $Ecs.DescribeZonesRequest({ regionId: region })));
+    expect(err.code).toBe("InvalidAction.NotFound");
+  });
+});
+
+describe("instance, disk, snapshot and image lifecycle", () => {
+  const tags = [new $Ecs.RunInstancesRequestTag({ key: "lifeboat.io/restore", value: "r1" })];
+  let instanceId: string;
+  let diskId: string;
+  let snapshotId: string;
+
+  it("runs a tagged instance that goes Pending → Running", async () => {
+    const res = await ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, zoneId: `${region}-i`, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large", vSwitchId: "vsw-1", securityGroupId: "sg-1", tag: tags, systemDisk: new $Ecs.RunInstancesRequestSystemDisk({ size: "20", category: "cloud_essd" }) }));
+    ecs.lastConformsTo($Ecs.RunInstancesResponseBody);
+    const ids = res.body?.instanceIdSets?.instanceIdSet ?? [];
+    expect(ids).toHaveLength(1);
+    instanceId = ids[0] ?? "";
+    expect(instanceId).toMatch(/^i-[a-z0-9]{20}$/);
+    const first = await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([instanceId]) }));
+    ecs.lastConformsTo($Ecs.DescribeInstancesResponseBody);
+    expect(first.body?.instances?.instance?.[0]?.status).toBe("Pending");
+    await until("Running", async () => {
+      const r = await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([instanceId]) }));
+      return r.body?.instances?.instance?.[0]?.status === "Running" ? true : undefined;
+    });
+  });
+
+  it("finds the instance by tag, and not by another tag value", async () => {
+    const hit = await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, tag: [new $Ecs.DescribeInstancesRequestTag({ key: "lifeboat.io/restore", value: "r1" })] }));
+    expect(hit.body?.instances?.instance?.map((i) => i.instanceId)).toEqual([instanceId]);
+    expect(hit.body?.instances?.instance?.[0]?.tags?.tag?.[0]).toMatchObject({ tagKey: "lifeboat.io/restore", tagValue: "r1" });
+    const miss = await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, tag: [new $Ecs.DescribeInstancesRequestTag({ key: "lifeboat.io/restore", value: "r2" })] }));
+    expect(miss.body?.totalCount).toBe(0);
+  });
+
+  it("creates a disk Creating → Available, attaches it Attaching → In_use with a device", async () => {
+    const created = await ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-i`, size: 20, diskCategory: "cloud_essd", tag: [new $Ecs.CreateDiskRequestTag({ key: "lifeboat.io/restore", value: "r1" })] }));
+    ecs.lastConformsTo($Ecs.CreateDiskResponseBody);
+    diskId = created.body?.diskId ?? "";
+    expect(diskId).toMatch(/^d-/);
+    const describe = async () => (await ecs.describeDisks(new $Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) }))).body?.disks?.disk?.[0];
+    expect((await describe())?.status).toBe("Creating");
+    ecs.lastConformsTo($Ecs.DescribeDisksResponseBody);
+    // Attaching a disk that is still being created is refused.
+    expect((await errorOf(ecs.attachDisk(new $Ecs.AttachDiskRequest({ instanceId, diskId })))).code).toBe("IncorrectDiskStatus");
+    await until("Available", async () => ((await describe())?.status === "Available" ? true : undefined));
+    await ecs.attachDisk(new $Ecs.AttachDiskRequest({ instanceId, diskId }));
+    ecs.lastConformsTo($Ecs.AttachDiskResponseBody);
+    expect((await describe())?.status).toBe("Attaching");
+    const inUse = await until("In_use", async () => {
+      const d = await describe();
+      return d?.status === "In_use" ? d : undefined;
+    });
+    expect(inUse.instanceId).toBe(instanceId);
+    expect(inUse.device).toBe("/dev/xvdb");
+    const byInstance = await ecs.describeDisks(new $Ecs.DescribeDisksRequest({ regionId: region, instanceId }));
+    expect(byInstance.body?.disks?.disk?.map((d) => d.type).sort()).toEqual(["data", "system"]);
+  });
+
+  it("snapshots the disk's bytes, progressing with Progress to accomplished", async () => {
+    await server.harness.writeDisk(diskId, 4096, Buffer.from("lifeboat contract bytes"));
+    const res = await ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId, snapshotName: "s1", tag: [new $Ecs.CreateSnapshotRequestTag({ key: "lifeboat.io/restore", value: "r1" })] }));
+    ecs.lastConformsTo($Ecs.CreateSnapshotResponseBody);
+    snapshotId = res.body?.snapshotId ?? "";
+    // Later writes to the disk are not in the snapshot.
+    await server.harness.writeDisk(diskId, 4096, Buffer.from("LATER"));
+    const seen = new Set<string>();
+    await until("accomplished", async () => {
+      const r = await ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: region, snapshotIds: JSON.stringify([snapshotId]) }));
+      ecs.lastConformsTo($Ecs.DescribeSnapshotsResponseBody);
+      const s = r.body?.snapshots?.snapshot?.[0];
+      if (s?.progress) seen.add(s.progress);
+      return s?.status === "accomplished" ? s : undefined;
+    });
+    expect(seen.has("100%")).toBe(true);
+    expect([...seen].some((p) => p !== "100%")).toBe(true);
+    const bytes = await server.harness.read(server.harness.snapshotContent(snapshotId), 4096, 23);
+    expect(bytes.toString()).toBe("lifeboat contract bytes");
+  });
+
+  it("makes an image from the snapshot (Creating, hidden by DescribeImages' default Status) that becomes Available", async () => {
+    const res = await ecs.createImage(new $Ecs.CreateImageRequest({ regionId: region, imageName: "restored", diskDeviceMapping: [new $Ecs.CreateImageRequestDiskDeviceMapping({ snapshotId, device: "/dev/xvda" })], tag: [new $Ecs.CreateImageRequestTag({ key: "lifeboat.io/restore", value: "r1" })] }));
+    ecs.lastConformsTo($Ecs.CreateImageResponseBody);
+    const imageId = res.body?.imageId ?? "";
+    expect(imageId).toMatch(/^m-/);
+    const hidden = await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId }));
+    expect(hidden.body?.totalCount).toBe(0);
+    const creating = await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId, status: "Creating,Available" }));
+    ecs.lastConformsTo($Ecs.DescribeImagesResponseBody);
+    expect(creating.body?.images?.image?.[0]?.status).toBe("Creating");
+    // An image being created cannot be deleted, nor can its snapshot.
+    expect((await errorOf(ecs.deleteImage(new $Ecs.DeleteImageRequest({ regionId: region, imageId })))).statusCode).toBe(403);
+    expect((await errorOf(ecs.deleteSnapshot(new $Ecs.DeleteSnapshotRequest({ snapshotId })))).code).toBe("SnapshotCreatedImage");
+    const image = await until("Available", async () => {
+      const r = await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId }));
+      return r.body?.images?.image?.[0];
+    });
+    ecs.lastConformsTo($Ecs.DescribeImagesResponseBody);
+    expect(image.status).toBe("Available");
+    expect(image.progress).toBe("100%");
+    expect(image.diskDeviceMappings?.diskDeviceMapping?.[0]?.snapshotId).toBe(snapshotId);
+    const [system] = server.harness.imageContents(imageId);
+    expect(system).toBeDefined();
+    if (system) expect((await server.harness.read(system, 4096, 23)).toString()).toBe("lifeboat contract bytes");
+    await ecs.deleteImage(new $Ecs.DeleteImageRequest({ regionId: region, imageId }));
+    ecs.lastConformsTo($Ecs.DeleteImageResponseBody);
+  });
+
+  it("lists every tagged resource with ListTagResources", async () => {
+    for (const [type, id] of [["instance", instanceId], ["disk", diskId], ["snapshot", snapshotId]] as const) {
+      const res = await ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: region, resourceType: type, tag: [new $Ecs.ListTagResourcesRequestTag({ key: "lifeboat.io/restore", value: "r1" })] }));
+      ecs.lastConformsTo($Ecs.ListTagResourcesResponseBody);
+      expect(res.body?.tagResources?.tagResource?.map((t) => t.resourceId)).toContain(id);
+    }
+  });
+
+  it("detaches, deletes everything, and leaves nothing tagged", async () => {
+    await ecs.detachDisk(new $Ecs.DetachDiskRequest({ instanceId, diskId }));
+    ecs.lastConformsTo($Ecs.DetachDiskResponseBody);
+    await until("Available", async () => {
+      const r = await ecs.describeDisks(new $Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) }));
+      return r.body?.disks?.disk?.[0]?.status === "Available" ? true : undefined;
+    });
+    await ecs.deleteDisk(new $Ecs.DeleteDiskRequest({ diskId }));
+    ecs.lastConformsTo($Ecs.DeleteDiskResponseBody);
+    await ecs.deleteSnapshot(new $Ecs.DeleteSnapshotRequest({ snapshotId }));
+    ecs.lastConformsTo($Ecs.DeleteSnapshotResponseBody);
+    // A running instance is deleted only with Force.
+    expect((await errorOf(ecs.deleteInstance(new $Ecs.DeleteInstanceRequest({ instanceId })))).code).toBe("IncorrectInstanceStatus");
+    await ecs.deleteInstance(new $Ecs.DeleteInstanceRequest({ instanceId, force: true }));
+    ecs.lastConformsTo($Ecs.DeleteInstanceResponseBody);
+    for (const type of ["instance", "disk", "snapshot", "image"]) {
+      const res = await ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: region, resourceType: type, tag: [new $Ecs.ListTagResourcesRequestTag({ key: "lifeboat.io/restore" })] }));
+      expect(res.body?.tagResources?.tagResource).toEqual([]);
+    }
+  });
+
+  it("stops an instance Running → Stopping → Stopped", async () => {
+    const res = await ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large" }));
+    const id = res.body?.instanceIdSets?.instanceIdSet?.[0] ?? "";
+    expect((await errorOf(ecs.stopInstance(new $Ecs.StopInstanceRequest({ instanceId: id })))).code).toBe("IncorrectInstanceStatus");
+    const status = async () => (await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([id]) }))).body?.instances?.instance?.[0]?.status;
+    await until("Running", async () => ((await status()) === "Running" ? true : undefined));
+    await ecs.stopInstance(new $Ecs.StopInstanceRequest({ instanceId: id }));
+    ecs.lastConformsTo($Ecs.StopInstanceResponseBody);
+    expect(await status()).toBe("Stopping");
+    await until("Stopped", async () => ((await status()) === "Stopped" ? true : undefined));
+    await ecs.deleteInstance(new $Ecs.DeleteInstanceRequest({ instanceId: id }));
+  });
+});
+
+
+describe("switches", () => {
+  it("throttles the next call: the SDK raises ThrottlingError with Throttling.User and retryAfter", async () => {
+    server.harness.applySwitches({ throttleEcs: 1, retryAfterMs: 1500 });
+    const err = await errorOf(ecs.describeRegions(new $Ecs.DescribeRegionsRequest({ regionId: region })));
+    expect(err.name).toBe("ThrottlingError");
+    expect(err.code).toBe("Throttling.User");
+    expect(err.statusCode).toBe(400);
+    expect(err.retryAfter).toBe(1500);
+    await ecs.describeRegions(new $Ecs.DescribeRegionsRequest({ regionId: region }));
+  });
+
+  it("answers 503 ServiceUnavailable for the next N calls", async () => {
+    server.harness.applySwitches({ unavailableEcs: 2 });
+    for (let i = 0; i < 2; i++) {
+      const err = await errorOf(ecs.describeRegions(new $Ecs.DescribeRegionsRequest({ regionId: region })));
+      expect(err.name).toBe("ServerError");
+      expect([err.statusCode, err.code]).toEqual([503, "ServiceUnavailable"]);
+    }
+    await ecs.describeRegions(new $Ecs.DescribeRegionsRequest({ regionId: region }));
+  });
+
+  it("refuses the next AttachDisk with IncorrectInstanceStatus, and the CreateImage after with CreateFailed", async () => {
+    const run = await ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large" }));
+    const instanceId = run.body?.instanceIdSets?.instanceIdSet?.[0] ?? "";
+    const disk = await ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-i`, size: 20 }));
+    const diskId = disk.body?.diskId ?? "";
+    await until("Running and Available", async () => {
+      const i = await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([instanceId]) }));
+      const d = await ecs.describeDisks(new $Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) }));
+      return i.body?.instances?.instance?.[0]?.status === "Running" && d.body?.disks?.disk?.[0]?.status === "Available" ? true : undefined;
+    });
+    server.harness.applySwitches({ incorrectInstanceStatus: { AttachDisk: 1 } });
+    const err = await errorOf(ecs.attachDisk(new $Ecs.AttachDiskRequest({ instanceId, diskId })));
+    expect([err.statusCode, err.code]).toEqual([403, "IncorrectInstanceStatus"]);
+    await ecs.attachDisk(new $Ecs.AttachDiskRequest({ instanceId, diskId }));
+    await until("In_use", async () => {
+      const d = await ecs.describeDisks(new $Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) }));
+      return d.body?.disks?.disk?.[0]?.status === "In_use" ? true : undefined;
+    });
+
+    server.harness.applySwitches({ createFailed: { CreateImage: 1 } });
+    const snap = await ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId }));
+    const snapshotId = snap.body?.snapshotId ?? "";
+    await until("accomplished", async () => {
+      const r = await ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: region, snapshotIds: JSON.stringify([snapshotId]) }));
+      return r.body?.snapshots?.snapshot?.[0]?.status === "accomplished" ? true : undefined;
+    });
+    const img = await ecs.createImage(new $Ecs.CreateImageRequest({ regionId: region, snapshotId }));
+    const imageId = img.body?.imageId ?? "";
+    const failed = await until("CreateFailed", async () => {
+      const r = await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId, status: "CreateFailed" }));
+      return r.body?.images?.image?.[0];
+    });
+    expect(failed.status).toBe("CreateFailed");
+    await ecs.deleteImage(new $Ecs.DeleteImageRequest({ regionId: region, imageId }));
+    await ecs.deleteInstance(new $Ecs.DeleteInstanceRequest({ instanceId, force: true }));
+  });
+});
+
+describe("ImportImage from OSS", () => {
+  const bucket = "lifeboat-import";
+  let oss: OSS;
+  const disk = Buffer.alloc(2 * 1024 * 1024);
+
+  beforeAll(async () => {
+    oss = new OSS(ossClientOptions(server, credentials, bucket));
+    await oss.putBucket(bucket);
+    disk.write("restored system disk", 512);
+    await oss.put("rp-1/disk-0.raw", disk);
+    await oss.put("rp-1/bad.raw", Buffer.alloc(1000));
+  });
+
+  const importRequest = (object: string) =>
+    new $Ecs.ImportImageRequest({
+      regionId: region,
+      imageName: "rp-1",
+      architecture: "x86_64",
+      platform: "Others Linux",
+      OSType: "linux",
+      roleName: "AliyunECSImageImportDefaultRole",
+      diskDeviceMapping: [new $Ecs.ImportImageRequestDiskDeviceMapping({ OSSBucket: bucket, OSSObject: object, format: "RAW", diskImageSize: 20 })],
+      tag: [new $Ecs.ImportImageRequestTag({ key: "lifeboat.io/restore", value: "import" })],
+    });
+
+  it("imports a RAW object as a task; the importing image is hidden by default and cannot be deleted", async () => {
+    const res = await ecs.importImage(importRequest("rp-1/disk-0.raw"));
+    ecs.lastConformsTo($Ecs.ImportImageResponseBody);
+    const imageId = res.body?.imageId ?? "";
+    const taskId = res.body?.taskId ?? "";
+    expect(taskId).toMatch(/^t-/);
+    const tasks = await ecs.describeTasks(new $Ecs.DescribeTasksRequest({ regionId: region, taskIds: taskId }));
+    ecs.lastConformsTo($Ecs.DescribeTasksResponseBody);
+    expect(tasks.body?.taskSet?.task?.[0]).toMatchObject({ taskAction: "ImportImage", taskStatus: "Processing", resourceId: imageId });
+    expect((await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId }))).body?.totalCount).toBe(0);
+    const err = await errorOf(ecs.deleteImage(new $Ecs.DeleteImageRequest({ regionId: region, imageId })));
+    expect([err.statusCode, err.code]).toEqual([403, "ImageIsImporting"]);
+    const attr = await ecs.describeTaskAttribute(new $Ecs.DescribeTaskAttributeRequest({ regionId: region, taskId }));
+    ecs.lastConformsTo($Ecs.DescribeTaskAttributeResponseBody);
+    expect(attr.body?.taskProcess).toMatch(/^\d+%$/);
+    const image = await until("Available", async () => (await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId }))).body?.images?.image?.[0]);
+    ecs.lastConformsTo($Ecs.DescribeImagesResponseBody);
+    expect(image.diskDeviceMappings?.diskDeviceMapping?.[0]).toMatchObject({ importOSSBucket: bucket, importOSSObject: "rp-1/disk-0.raw", format: "RAW", size: "20" });
+    const finished = await ecs.describeTasks(new $Ecs.DescribeTasksRequest({ regionId: region, taskIds: taskId }));
+    expect(finished.body?.taskSet?.task?.[0]?.taskStatus).toBe("Finished");
+    const [system] = server.harness.imageContents(imageId);
+    if (!system) throw new Error("the image has no disk");
+    expect(Buffer.compare(await server.harness.read(system, 0, disk.length), disk)).toBe(0);
+    await ecs.deleteImage(new $Ecs.DeleteImageRequest({ regionId: region, imageId }));
+  });
+
+  it("fails the task and the image when the object is not the format it claims", async () => {
+    const res = await ecs.importImage(importRequest("rp-1/bad.raw"));
+    const taskId = res.body?.taskId ?? "";
+    const task = await until("Failed", async () => {
+      const t = (await ecs.describeTasks(new $Ecs.DescribeTasksRequest({ regionId: region, taskIds: taskId }))).body?.taskSet?.task?.[0];
+      return t?.taskStatus === "Processing" ? undefined : t;
+    });
+    expect(task.taskStatus).toBe("Failed");
+    const image = await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId: res.body?.imageId, status: "CreateFailed" }));
+    expect(image.body?.images?.image?.[0]?.status).toBe("CreateFailed");
+  });
+
+  it("ends in CreateFailed when the switch says so", async () => {
+    server.harness.applySwitches({ createFailed: { ImportImage: 1 } });
+    const res = await ecs.importImage(importRequest("rp-1/disk-0.raw"));
+    const image = await until("CreateFailed", async () => (await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId: res.body?.imageId, status: "CreateFailed" }))).body?.images?.image?.[0]);
+    expect(image.status).toBe("CreateFailed");
+  });
+
+  it("refuses a missing object, and a missing RAM role with NoSetRoletoECSServiceAccount", async () => {
+    expect((await errorOf(ecs.importImage(importRequest("rp-1/missing.raw")))).code).toBe("InvalidOSSObject.NotFound");
+    server.harness.applySwitches({ ramRoleMissing: true });
+    try {
+      const err = await errorOf(ecs.importImage(importRequest("rp-1/disk-0.raw")));
+      expect([err.statusCode, err.code]).toEqual([403, "NoSetRoletoECSServiceAccount"]);
+    } finally {
+      server.harness.applySwitches({ ramRoleMissing: false });
+    }
+  });
+});
+
+describe("a clock the test steps", () => {
+  it("moves a snapshot's Progress only when the clock moves", async () => {
+    const clock = new ManualClock();
+    const stepped = await startAlibabaContractServer({ ...credentials, dataDir: join(dir, "stepped"), clock, timings: { diskCreateMs: 1000, snapshotMs: 10_000 } });
+    try {
+      const c = new RecordingClient(new $OpenApiUtil.Config(ecsClientConfig(stepped, credentials)));
+      const diskId = (await c.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-i`, size: 20 }))).body?.diskId ?? "";
+      clock.advance(1000);
+      await stepped.harness.tick();
+      const snapshotId = (await c.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId }))).body?.snapshotId ?? "";
+      const progressNow = async () => (await c.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: region, snapshotIds: JSON.stringify([snapshotId]) }))).body?.snapshots?.snapshot?.[0]?.progress;
+      expect(await progressNow()).toBe("0%");
+      clock.advance(5000);
+      expect(await progressNow()).toBe("50%");
+      clock.advance(5000);
+      expect(await progressNow()).toBe("100%");
+    } finally {
+      await stepped.close();
+    }
+  });
+});

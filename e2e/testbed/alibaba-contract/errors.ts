@@ -1,0 +1,85 @@
+/**
+ * An ECS API error as the documented error body carries it
+ * (`{RequestId, HostId, Code, Message, Recommend}`) with its HTTP status.
+ * Handlers throw it; the server turns it into the response.
+ */
+export class EcsApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Extra response headers, e.g. `x-acs-retry-after` on throttling. */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "EcsApiError";
+  }
+}
+
+/** The documented codes the contract server returns, with their statuses and messages. */
+export const ecsErrors = {
+  missingParameter: (name: string) => new EcsApiError(400, "MissingParameter", `The input parameter "${name}" that is mandatory for processing this request is not supplied.`),
+  invalidParameter: (name: string, why: string) => new EcsApiError(400, "InvalidParameter", `The specified parameter "${name}" is not valid: ${why}`),
+  invalidAction: (action: string) => new EcsApiError(404, "InvalidAction.NotFound", `Specified api is not found, please check your url and method. (${action})`),
+  incompleteSignature: (why: string) => new EcsApiError(400, "IncompleteSignature", `The request signature does not conform to Aliyun standards. ${why}`),
+  signatureDoesNotMatch: (stringToSign: string) => new EcsApiError(400, "SignatureDoesNotMatch", `Specified signature is not matched with our calculation. server string to sign is:${stringToSign}`),
+  accessKeyNotFound: () => new EcsApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."),
+  timestampExpired: () => new EcsApiError(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."),
+  nonceUsed: () => new EcsApiError(400, "SignatureNonceUsed", "Specified signature nonce was used already."),
+  throttled: (retryAfterMs: number) => new EcsApiError(400, "Throttling.User", "Request was denied due to user flow control.", { "x-acs-retry-after": String(retryAfterMs) }),
+  serviceUnavailable: () => new EcsApiError(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."),
+  dryRun: () => new EcsApiError(400, "DryRunOperation", "Request validation has been passed with DryRun flag set."),
+  instanceNotFound: () => new EcsApiError(404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist."),
+  incorrectInstanceStatus: () => new EcsApiError(403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation."),
+  diskNotFound: () => new EcsApiError(404, "InvalidDiskId.NotFound", "The specified disk does not exist."),
+  incorrectDiskStatus: () => new EcsApiError(403, "IncorrectDiskStatus", "The current disk status does not support this operation."),
+  snapshotNotFound: () => new EcsApiError(404, "InvalidSnapshotId.NotFound", "The specified SnapshotId does not exist."),
+  snapshotNotReady: () => new EcsApiError(403, "InvalidSnapshotId.NotReady", "The specified snapshot has not completed yet."),
+  snapshotCreatedImage: () => new EcsApiError(403, "SnapshotCreatedImage", "The snapshot has been used to create user defined image."),
+  imageNotFound: () => new EcsApiError(404, "InvalidImageId.NotFound", "The specified ImageId does not exist."),
+  imageIsImporting: () => new EcsApiError(403, "ImageIsImporting", "The specified Image is importing."),
+  imageIsCreating: () => new EcsApiError(403, "IncorrectImageStatus", "The Image is creating, not support this operation."),
+  imageUsedByInstance: () => new EcsApiError(403, "ImageUsingByInstance", "The specified image has been used to create instances."),
+  imageNotAvailable: () => new EcsApiError(403, "InvalidImageId.NotAvailable", "The specified image is not available."),
+  noRamRole: () => new EcsApiError(403, "NoSetRoletoECSServiceAccount", "The specified service account has not set role."),
+  ossObjectNotFound: () => new EcsApiError(404, "InvalidOSSObject.NotFound", "The specified OSS object does not exist."),
+  ossBucketNotFound: () => new EcsApiError(404, "InvalidOSSBucket.NotExist", "The specified OSS bucket does not exist."),
+  taskNotFound: () => new EcsApiError(404, "InvalidTaskId.NotFound", "The specified taskId does not exist."),
+  taskCannotCancel: () => new EcsApiError(403, "IncorrectTaskStatus", "The current task status does not support this operation."),
+  invalidUserData: () => new EcsApiError(400, "InvalidUserData.Base64FormatInvalid", "The specified parameter UserData must be base64 encoded."),
+  userDataTooLarge: () => new EcsApiError(400, "InvalidUserData.SizeExceeded", "The specified parameter UserData exceeds the size."),
+};
+
+/** An OSS error as its documented XML body carries it, with the HTTP status. */
+export class OssApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Additional elements of the error body (e.g. `StringToSign`, `Key`). */
+    readonly details: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "OssApiError";
+  }
+}
+
+export const ossErrors = {
+  accessDenied: (why: string) => new OssApiError(403, "AccessDenied", why),
+  invalidAccessKeyId: () => new OssApiError(403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records."),
+  signatureDoesNotMatch: (stringToSign: string, canonicalRequest: string) =>
+    new OssApiError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.", { StringToSign: stringToSign, CanonicalRequest: canonicalRequest }),
+  timeTooSkewed: () => new OssApiError(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."),
+  invalidArgument: (why: string) => new OssApiError(400, "InvalidArgument", why),
+  noSuchBucket: (bucket: string) => new OssApiError(404, "NoSuchBucket", "The specified bucket does not exist.", { BucketName: bucket }),
+  bucketAlreadyExists: (bucket: string) => new OssApiError(409, "BucketAlreadyExists", "The requested bucket name is not available.", { BucketName: bucket }),
+  noSuchKey: (key: string) => new OssApiError(404, "NoSuchKey", "The specified key does not exist.", { Key: key }),
+  noSuchUpload: (uploadId: string) => new OssApiError(404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", { UploadId: uploadId }),
+  invalidPart: () => new OssApiError(400, "InvalidPart", "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag."),
+  invalidPartOrder: () => new OssApiError(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts list must be specified in order by part number."),
+  entityTooSmall: () => new OssApiError(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size."),
+  invalidRange: () => new OssApiError(416, "InvalidRange", "The requested range cannot be satisfied."),
+  badDigest: () => new OssApiError(400, "InvalidDigest", "The Content-MD5 you specified is not valid."),
+  serviceUnavailable: () => new OssApiError(503, "ServiceUnavailable", "Please reduce your request rate."),
+  notImplemented: (what: string) => new OssApiError(501, "NotImplemented", `The contract server does not implement ${what}.`),
+};

@@ -1,0 +1,655 @@
+// The ECS resources of the contract server and their state machines. Each
+// resource remembers when it entered its current status; `advance()` applies
+// every transition that the clock says is due. Operations check the
+// documented preconditions and throw the documented errors.
+import { mkdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Clock, Timings } from "./clock.js";
+import { clampContent, copyContent, createEmptyContent } from "./disk-files.js";
+import { ecsErrors, EcsApiError } from "./errors.js";
+import { resourceId } from "./ids.js";
+import { convertToRaw, IMPORT_FORMATS, type ImportFormat } from "./image-import.js";
+import type { Switches } from "./switches.js";
+import type { GuestDevice, UserDataRunner } from "./user-data.js";
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+export type InstanceStatus = "Pending" | "Starting" | "Running" | "Stopping" | "Stopped";
+export type DiskStatus = "Creating" | "Available" | "Attaching" | "In_use" | "Detaching";
+export type SnapshotStatus = "progressing" | "accomplished" | "failed";
+export type ImageStatus = "Creating" | "Available" | "CreateFailed";
+export type TaskStatus = "Processing" | "Finished" | "Failed";
+
+export interface InstanceRecord {
+  id: string;
+  regionId: string;
+  zoneId: string;
+  name: string;
+  description: string;
+  instanceType: string;
+  imageId: string;
+  vSwitchId: string;
+  securityGroupIds: string[];
+  userData?: string;
+  status: InstanceStatus;
+  since: number;
+  createdAt: number;
+  startedAt?: number;
+  tags: Tag[];
+}
+
+export interface DiskRecord {
+  id: string;
+  regionId: string;
+  zoneId: string;
+  name: string;
+  description: string;
+  category: string;
+  sizeGiB: number;
+  type: "system" | "data";
+  status: DiskStatus;
+  since: number;
+  createdAt: number;
+  instanceId?: string;
+  device?: string;
+  attachedAt?: number;
+  detachedAt?: number;
+  deleteWithInstance: boolean;
+  sourceSnapshotId?: string;
+  imageId?: string;
+  file: string;
+  tags: Tag[];
+}
+
+export interface SnapshotRecord {
+  id: string;
+  regionId: string;
+  name: string;
+  description: string;
+  sourceDiskId: string;
+  sourceDiskSizeGiB: number;
+  sourceDiskType: "system" | "data";
+  status: SnapshotStatus;
+  since: number;
+  createdAt: number;
+  file: string;
+  tags: Tag[];
+}
+
+export interface ImageDisk {
+  device: string;
+  type: "system" | "data";
+  sizeGiB: number;
+  file: string;
+  snapshotId?: string;
+  format?: ImportFormat;
+  ossBucket?: string;
+  ossObject?: string;
+}
+
+export interface ImageRecord {
+  id: string;
+  regionId: string;
+  name: string;
+  description: string;
+  status: ImageStatus;
+  since: number;
+  createdAt: number;
+  durationMs: number;
+  source: "CreateImage" | "ImportImage";
+  /** Decided when the image was requested: the CreateFailed switch fired. */
+  failByOrder: boolean;
+  /** For imports: the conversion's outcome once it has finished. */
+  conversion: "pending" | "done" | { error: string };
+  taskId?: string;
+  architecture: string;
+  platform: string;
+  osType: string;
+  bootMode: string;
+  disks: ImageDisk[];
+  tags: Tag[];
+}
+
+export interface TaskRecord {
+  id: string;
+  regionId: string;
+  action: "ImportImage";
+  resourceId: string;
+  status: TaskStatus;
+  createdAt: number;
+  finishedAt?: number;
+  error?: string;
+}
+
+export interface EcsStateOptions {
+  dataDir: string;
+  clock: Clock;
+  timings: Timings;
+  switches: Switches;
+  runner: UserDataRunner;
+  /** The content file of an OSS object, or undefined when bucket or object is missing. */
+  ossObject(bucket: string, key: string): { file: string } | undefined;
+  ossBucketExists(bucket: string): boolean;
+}
+
+const GiB = 1024 * 1024 * 1024;
+
+/** "NN%" of an operation that started at `since` and lasts `duration`, capped below 100% until done. */
+export function progress(now: number, since: number, duration: number, done: boolean): string {
+  if (done) return "100%";
+  const pct = duration <= 0 ? 99 : Math.min(99, Math.floor(((now - since) / duration) * 100));
+  return `${Math.max(0, pct)}%`;
+}
+
+/** True when every filter tag is on the resource (a filter without value matches any value). */
+export function matchesTags(tags: Tag[], filter: { key: string; value?: string }[]): boolean {
+  return filter.every((f) => tags.some((t) => t.key === f.key && (f.value === undefined || t.value === f.value)));
+}
+
+/** The ECS side of the contract server: resources, transitions and the operations on them. */
+export class EcsState {
+  readonly instances = new Map<string, InstanceRecord>();
+  readonly disks = new Map<string, DiskRecord>();
+  readonly snapshots = new Map<string, SnapshotRecord>();
+  readonly images = new Map<string, ImageRecord>();
+  readonly tasks = new Map<string, TaskRecord>();
+  /** RunInstances/CreateDisk/… results by ClientToken, for the documented idempotence. */
+  readonly clientTokens = new Map<string, unknown>();
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(private readonly opts: EcsStateOptions) {}
+
+  get now(): number {
+    return this.opts.clock.now();
+  }
+
+  private dir(kind: string): string {
+    return join(this.opts.dataDir, "ecs", kind);
+  }
+
+  async init(): Promise<void> {
+    for (const kind of ["disks", "snapshots", "images", "imports"]) await mkdir(this.dir(kind), { recursive: true });
+  }
+
+  /** Waits for background work (conversions, guest starts) to settle; for a clean close. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private track<T>(p: Promise<T>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p)).catch(() => undefined);
+  }
+
+  /** Applies every transition that is due on the clock. */
+  async advance(): Promise<void> {
+    const now = this.now;
+    const t = this.opts.timings;
+    for (const d of this.disks.values()) {
+      if (d.status === "Creating" && now - d.since >= t.diskCreateMs) this.setDisk(d, "Available", now);
+      else if (d.status === "Attaching" && now - d.since >= t.diskAttachMs) this.setDisk(d, "In_use", now);
+      else if (d.status === "Detaching" && now - d.since >= t.diskDetachMs) {
+        d.instanceId = undefined;
+        d.device = undefined;
+        d.detachedAt = now;
+        this.setDisk(d, "Available", now);
+      }
+    }
+    for (const s of this.snapshots.values()) {
+      if (s.status === "progressing" && now - s.since >= t.snapshotMs) {
+        s.status = "accomplished";
+        s.since = now;
+      }
+    }
+    for (const img of this.images.values()) {
+      if (img.status !== "Creating" || now - img.since < img.durationMs || img.conversion === "pending") continue;
+      const failed = img.failByOrder || typeof img.conversion === "object";
+      img.status = failed ? "CreateFailed" : "Available";
+      img.since = now;
+      const task = img.taskId ? this.tasks.get(img.taskId) : undefined;
+      if (task) {
+        task.status = failed ? "Failed" : "Finished";
+        task.finishedAt = now;
+        task.error = typeof img.conversion === "object" ? img.conversion.error : failed ? "The image import failed (CreateFailed switch)." : undefined;
+      }
+    }
+    for (const inst of this.instances.values()) {
+      if ((inst.status === "Pending" || inst.status === "Starting") && now - inst.since >= t.instanceStartMs) {
+        inst.status = "Running";
+        inst.since = now;
+        inst.startedAt = now;
+        // Disks that come with the instance are in use once it runs.
+        for (const d of this.disksOf(inst.id)) if (d.status === "Attaching") this.setDisk(d, "In_use", now);
+        if (inst.userData) await this.opts.runner.start(inst.id, inst.userData, this.guestDevices(inst.id));
+      } else if (inst.status === "Stopping" && now - inst.since >= t.instanceStopMs) {
+        inst.status = "Stopped";
+        inst.since = now;
+      }
+    }
+  }
+
+  private setDisk(d: DiskRecord, status: DiskStatus, now: number): void {
+    d.status = status;
+    d.since = now;
+  }
+
+  disksOf(instanceId: string): DiskRecord[] {
+    return [...this.disks.values()].filter((d) => d.instanceId === instanceId);
+  }
+
+  /** The devices a guest started now would see: attached disks (In_use, or coming with the instance). */
+  guestDevices(instanceId: string): Record<string, GuestDevice> {
+    const out: Record<string, GuestDevice> = {};
+    for (const d of this.disksOf(instanceId)) {
+      if (d.device && (d.status === "In_use" || d.status === "Attaching")) out[d.device] = { diskId: d.id, path: d.file, sizeBytes: d.sizeGiB * GiB };
+    }
+    return out;
+  }
+
+  instance(id: string): InstanceRecord {
+    const i = this.instances.get(id);
+    if (!i) throw ecsErrors.instanceNotFound();
+    return i;
+  }
+
+  disk(id: string): DiskRecord {
+    const d = this.disks.get(id);
+    if (!d) throw ecsErrors.diskNotFound();
+    return d;
+  }
+
+  snapshot(id: string): SnapshotRecord {
+    const s = this.snapshots.get(id);
+    if (!s) throw ecsErrors.snapshotNotFound();
+    return s;
+  }
+
+  image(id: string): ImageRecord {
+    const i = this.images.get(id);
+    if (!i) throw ecsErrors.imageNotFound();
+    return i;
+  }
+
+  private nextDevice(instanceId: string): string {
+    const used = new Set(this.disksOf(instanceId).map((d) => d.device));
+    for (let c = "b".charCodeAt(0); c <= "z".charCodeAt(0); c++) {
+      const dev = `/dev/xvd${String.fromCharCode(c)}`;
+      if (!used.has(dev)) return dev;
+    }
+    throw new EcsApiError(403, "InstanceDiskNumber.LimitExceed", "The total number of disks in the instance exceeds the limit.");
+  }
+
+  private async newDisk(input: { regionId: string; zoneId: string; name?: string; description?: string; category?: string; sizeGiB?: number; snapshotId?: string; type: "system" | "data"; tags: Tag[]; from?: { file: string; imageId?: string } }): Promise<DiskRecord> {
+    let size = input.sizeGiB;
+    const snap = input.snapshotId ? this.snapshot(input.snapshotId) : undefined;
+    if (snap && snap.status !== "accomplished") throw ecsErrors.snapshotNotReady();
+    if (snap) size = Math.max(size ?? 0, snap.sourceDiskSizeGiB);
+    if (size === undefined) throw ecsErrors.missingParameter("Size");
+    if (!Number.isInteger(size) || size < 1 || size > 32768) throw ecsErrors.invalidParameter("Size", "must be 1 to 32768 GiB");
+    const id = resourceId("d");
+    const file = join(this.dir("disks"), `${id}.img`);
+    const source = snap?.file ?? input.from?.file;
+    if (source) await copyContent(source, file, size * GiB);
+    else await createEmptyContent(file);
+    const now = this.now;
+    const disk: DiskRecord = {
+      id,
+      regionId: input.regionId,
+      zoneId: input.zoneId,
+      name: input.name ?? "",
+      description: input.description ?? "",
+      category: input.category ?? "cloud_essd",
+      sizeGiB: size,
+      type: input.type,
+      status: "Creating",
+      since: now,
+      createdAt: now,
+      deleteWithInstance: input.type === "system",
+      sourceSnapshotId: snap?.id,
+      imageId: input.from?.imageId,
+      file,
+      tags: input.tags,
+    };
+    this.disks.set(id, disk);
+    return disk;
+  }
+
+  async runInstances(input: {
+    regionId: string;
+    zoneId: string;
+    imageId: string;
+    instanceType: string;
+    name?: string;
+    description?: string;
+    vSwitchId?: string;
+    securityGroupIds: string[];
+    userData?: string;
+    amount: number;
+    systemDisk: { sizeGiB?: number; category?: string };
+    dataDisks: { sizeGiB?: number; category?: string; snapshotId?: string; deleteWithInstance?: boolean }[];
+    tags: Tag[];
+  }): Promise<string[]> {
+    let image: ImageRecord | undefined;
+    if (input.imageId.startsWith("m-")) {
+      image = this.image(input.imageId);
+      if (image.status !== "Available") throw ecsErrors.imageNotAvailable();
+    }
+    if (input.userData !== undefined) {
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(input.userData) || input.userData.length % 4 !== 0) throw ecsErrors.invalidUserData();
+      if (input.userData.length > 32 * 1024) throw ecsErrors.userDataTooLarge();
+    }
+    const ids: string[] = [];
+    for (let n = 0; n < input.amount; n++) {
+      const id = resourceId("i");
+      const now = this.now;
+      const inst: InstanceRecord = {
+        id,
+        regionId: input.regionId,
+        zoneId: input.zoneId,
+        name: input.name ?? id,
+        description: input.description ?? "",
+        instanceType: input.instanceType,
+        imageId: input.imageId,
+        vSwitchId: input.vSwitchId ?? "",
+        securityGroupIds: input.securityGroupIds,
+        userData: input.userData,
+        status: "Pending",
+        since: now,
+        createdAt: now,
+        tags: input.tags,
+      };
+      const sysImage = image?.disks.find((d) => d.type === "system");
+      const system = await this.newDisk({
+        regionId: input.regionId,
+        zoneId: input.zoneId,
+        category: input.systemDisk.category,
+        sizeGiB: Math.max(input.systemDisk.sizeGiB ?? 40, sysImage?.sizeGiB ?? 0),
+        type: "system",
+        tags: input.tags,
+        from: sysImage ? { file: sysImage.file, imageId: image?.id } : undefined,
+      });
+      this.attachAtCreation(system, id, "/dev/xvda", true);
+      this.instances.set(id, inst);
+      const imageData = image?.disks.filter((d) => d.type === "data") ?? [];
+      for (const d of imageData) {
+        const disk = await this.newDisk({ regionId: input.regionId, zoneId: input.zoneId, sizeGiB: d.sizeGiB, type: "data", tags: input.tags, from: { file: d.file, imageId: image?.id } });
+        this.attachAtCreation(disk, id, this.nextDevice(id), true);
+      }
+      for (const d of input.dataDisks) {
+        const disk = await this.newDisk({ regionId: input.regionId, zoneId: input.zoneId, sizeGiB: d.sizeGiB, category: d.category, snapshotId: d.snapshotId, type: "data", tags: input.tags });
+        this.attachAtCreation(disk, id, this.nextDevice(id), d.deleteWithInstance ?? true);
+      }
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  private attachAtCreation(disk: DiskRecord, instanceId: string, device: string, deleteWithInstance: boolean): void {
+    disk.instanceId = instanceId;
+    disk.device = device;
+    disk.attachedAt = this.now;
+    disk.deleteWithInstance = deleteWithInstance;
+    disk.status = "Attaching";
+  }
+
+  private orderedIncorrectStatus(action: string): void {
+    if (this.opts.switches.take(this.opts.switches.incorrectInstanceStatus, action)) throw ecsErrors.incorrectInstanceStatus();
+  }
+
+  /** Stops a running instance; ForceStop changes nothing here, as there is no guest OS to shut down cleanly. */
+  async stopInstance(id: string): Promise<void> {
+    const inst = this.instance(id);
+    this.orderedIncorrectStatus("StopInstance");
+    if (inst.status !== "Running") throw ecsErrors.incorrectInstanceStatus();
+    inst.status = "Stopping";
+    inst.since = this.now;
+    await this.opts.runner.stop(id);
+  }
+
+  startInstance(id: string): void {
+    const inst = this.instance(id);
+    this.orderedIncorrectStatus("StartInstance");
+    if (inst.status !== "Stopped") throw ecsErrors.incorrectInstanceStatus();
+    inst.status = "Starting";
+    inst.since = this.now;
+  }
+
+  async deleteInstance(id: string, force: boolean): Promise<void> {
+    const inst = this.instance(id);
+    this.orderedIncorrectStatus("DeleteInstance");
+    if (inst.status !== "Stopped" && !force) throw ecsErrors.incorrectInstanceStatus();
+    await this.opts.runner.stop(id);
+    for (const d of this.disksOf(id)) {
+      if (d.deleteWithInstance) {
+        this.disks.delete(d.id);
+        await rm(d.file, { force: true });
+      } else {
+        d.instanceId = undefined;
+        d.device = undefined;
+        d.detachedAt = this.now;
+        this.setDisk(d, "Available", this.now);
+      }
+    }
+    this.instances.delete(id);
+  }
+
+  async createDisk(input: { regionId: string; zoneId: string; name?: string; description?: string; category?: string; sizeGiB?: number; snapshotId?: string; tags: Tag[] }): Promise<string> {
+    const disk = await this.newDisk({ ...input, type: "data" });
+    return disk.id;
+  }
+
+  attachDisk(instanceId: string, diskId: string, deleteWithInstance: boolean | undefined): void {
+    const inst = this.instance(instanceId);
+    const disk = this.disk(diskId);
+    this.orderedIncorrectStatus("AttachDisk");
+    if (inst.status !== "Running" && inst.status !== "Stopped") throw ecsErrors.incorrectInstanceStatus();
+    if (disk.status !== "Available") throw ecsErrors.incorrectDiskStatus();
+    disk.instanceId = instanceId;
+    disk.device = this.nextDevice(instanceId);
+    disk.attachedAt = this.now;
+    disk.deleteWithInstance = deleteWithInstance ?? false;
+    this.setDisk(disk, "Attaching", this.now);
+  }
+
+  detachDisk(instanceId: string, diskId: string): void {
+    const inst = this.instance(instanceId);
+    const disk = this.disk(diskId);
+    this.orderedIncorrectStatus("DetachDisk");
+    if (inst.status !== "Running" && inst.status !== "Stopped") throw ecsErrors.incorrectInstanceStatus();
+    if (disk.instanceId !== instanceId || disk.status !== "In_use") throw ecsErrors.incorrectDiskStatus();
+    if (disk.type === "system") throw new EcsApiError(403, "NoAttachedSystemDisk", "The system disk cannot be detached while the instance uses it.");
+    this.setDisk(disk, "Detaching", this.now);
+  }
+
+  async deleteDisk(id: string): Promise<void> {
+    const disk = this.disk(id);
+    if (disk.status !== "Available") throw ecsErrors.incorrectDiskStatus();
+    this.disks.delete(id);
+    await rm(disk.file, { force: true });
+  }
+
+  async createSnapshot(input: { diskId: string; name?: string; description?: string; tags: Tag[] }): Promise<string> {
+    const disk = this.disk(input.diskId);
+    if (disk.status !== "In_use" && disk.status !== "Available") throw ecsErrors.incorrectDiskStatus();
+    const id = resourceId("s");
+    const file = join(this.dir("snapshots"), `${id}.img`);
+    // The point in time is the call: copy now, report progress on the clock.
+    await clampContent(disk.file, disk.sizeGiB * GiB);
+    await copyContent(disk.file, file);
+    const now = this.now;
+    this.snapshots.set(id, {
+      id,
+      regionId: disk.regionId,
+      name: input.name ?? "",
+      description: input.description ?? "",
+      sourceDiskId: disk.id,
+      sourceDiskSizeGiB: disk.sizeGiB,
+      sourceDiskType: disk.type,
+      status: "progressing",
+      since: now,
+      createdAt: now,
+      file,
+      tags: input.tags,
+    });
+    return id;
+  }
+
+  snapshotUsedByImage(id: string): boolean {
+    return [...this.images.values()].some((img) => img.disks.some((d) => d.snapshotId === id));
+  }
+
+  async deleteSnapshot(id: string, force: boolean): Promise<void> {
+    const snap = this.snapshot(id);
+    if (this.snapshotUsedByImage(id) && !force) throw ecsErrors.snapshotCreatedImage();
+    this.snapshots.delete(id);
+    await rm(snap.file, { force: true });
+  }
+
+  async createImage(input: {
+    regionId: string;
+    name?: string;
+    description?: string;
+    snapshotId?: string;
+    instanceId?: string;
+    mappings: { snapshotId?: string; sizeGiB?: number; device?: string }[];
+    architecture?: string;
+    platform?: string;
+    bootMode?: string;
+    tags: Tag[];
+  }): Promise<string> {
+    const sources: { file: string; sizeGiB: number; snapshotId?: string; device?: string }[] = [];
+    if (input.mappings.length > 0) {
+      for (const m of input.mappings) {
+        if (!m.snapshotId) throw ecsErrors.missingParameter("DiskDeviceMapping.N.SnapshotId");
+        const snap = this.snapshot(m.snapshotId);
+        if (snap.status !== "accomplished") throw ecsErrors.snapshotNotReady();
+        sources.push({ file: snap.file, sizeGiB: Math.max(m.sizeGiB ?? 0, snap.sourceDiskSizeGiB), snapshotId: snap.id, device: m.device });
+      }
+    } else if (input.snapshotId) {
+      const snap = this.snapshot(input.snapshotId);
+      if (snap.status !== "accomplished") throw ecsErrors.snapshotNotReady();
+      sources.push({ file: snap.file, sizeGiB: snap.sourceDiskSizeGiB, snapshotId: snap.id });
+    } else if (input.instanceId) {
+      const inst = this.instance(input.instanceId);
+      if (inst.status !== "Running" && inst.status !== "Stopped") throw ecsErrors.incorrectInstanceStatus();
+      const disks = this.disksOf(inst.id).sort((a, b) => (a.device ?? "").localeCompare(b.device ?? ""));
+      for (const d of disks) sources.push({ file: d.file, sizeGiB: d.sizeGiB, device: d.device });
+    } else {
+      throw ecsErrors.missingParameter("SnapshotId");
+    }
+    const id = resourceId("m");
+    const disks: ImageDisk[] = [];
+    for (const [n, s] of sources.entries()) {
+      const file = join(this.dir("images"), `${id}-${n + 1}.img`);
+      await copyContent(s.file, file, s.sizeGiB * GiB);
+      disks.push({ device: s.device ?? (n === 0 ? "/dev/xvda" : `/dev/xvd${String.fromCharCode("a".charCodeAt(0) + n)}`), type: n === 0 ? "system" : "data", sizeGiB: s.sizeGiB, file, snapshotId: s.snapshotId });
+    }
+    const now = this.now;
+    this.images.set(id, {
+      id,
+      regionId: input.regionId,
+      name: input.name ?? id,
+      description: input.description ?? "",
+      status: "Creating",
+      since: now,
+      createdAt: now,
+      durationMs: this.opts.timings.imageCreateMs,
+      source: "CreateImage",
+      failByOrder: this.opts.switches.take(this.opts.switches.createFailed, "CreateImage"),
+      conversion: "done",
+      architecture: input.architecture ?? "x86_64",
+      platform: input.platform ?? "Others Linux",
+      osType: "linux",
+      bootMode: input.bootMode ?? "BIOS",
+      disks,
+      tags: input.tags,
+    });
+    return id;
+  }
+
+  async importImage(input: {
+    regionId: string;
+    name?: string;
+    description?: string;
+    roleName?: string;
+    architecture?: string;
+    platform?: string;
+    osType?: string;
+    bootMode?: string;
+    mappings: { ossBucket?: string; ossObject?: string; format?: string; diskImageSizeGiB?: number; device?: string }[];
+    tags: Tag[];
+  }): Promise<{ imageId: string; taskId: string }> {
+    if (this.opts.switches.ramRoleMissing) throw ecsErrors.noRamRole();
+    if (input.mappings.length === 0) throw ecsErrors.missingParameter("DiskDeviceMapping.1.OSSBucket");
+    const id = resourceId("m");
+    const plan: { src: string; format: ImportFormat; maxBytes: number; disk: ImageDisk }[] = [];
+    for (const [n, m] of input.mappings.entries()) {
+      if (!m.ossBucket) throw ecsErrors.missingParameter(`DiskDeviceMapping.${n + 1}.OSSBucket`);
+      if (!m.ossObject) throw ecsErrors.missingParameter(`DiskDeviceMapping.${n + 1}.OSSObject`);
+      if (!this.opts.ossBucketExists(m.ossBucket)) throw ecsErrors.ossBucketNotFound();
+      const object = this.opts.ossObject(m.ossBucket, m.ossObject);
+      if (!object) throw ecsErrors.ossObjectNotFound();
+      const format = (m.format ?? "RAW").toUpperCase() as ImportFormat;
+      if (!IMPORT_FORMATS.includes(format)) throw ecsErrors.invalidParameter(`DiskDeviceMapping.${n + 1}.Format`, "valid values are RAW, VHD, QCOW2 and VMDK");
+      const objectSize = (await stat(object.file)).size;
+      const sizeGiB = m.diskImageSizeGiB ?? Math.max(1, Math.ceil(objectSize / GiB));
+      const file = join(this.dir("images"), `${id}-${n + 1}.img`);
+      plan.push({
+        src: object.file,
+        format,
+        maxBytes: sizeGiB * GiB,
+        disk: { device: m.device ?? (n === 0 ? "/dev/xvda" : `/dev/xvd${String.fromCharCode("a".charCodeAt(0) + n)}`), type: n === 0 ? "system" : "data", sizeGiB, file, format, ossBucket: m.ossBucket, ossObject: m.ossObject },
+      });
+    }
+    const taskId = resourceId("t");
+    const now = this.now;
+    const image: ImageRecord = {
+      id,
+      regionId: input.regionId,
+      name: input.name ?? id,
+      description: input.description ?? "",
+      status: "Creating",
+      since: now,
+      createdAt: now,
+      durationMs: this.opts.timings.imageImportMs,
+      source: "ImportImage",
+      failByOrder: this.opts.switches.take(this.opts.switches.createFailed, "ImportImage"),
+      conversion: "pending",
+      taskId,
+      architecture: input.architecture ?? "x86_64",
+      platform: input.platform ?? "Others Linux",
+      osType: input.osType ?? "linux",
+      bootMode: input.bootMode ?? "BIOS",
+      disks: plan.map((p) => p.disk),
+      tags: input.tags,
+    };
+    this.images.set(id, image);
+    this.tasks.set(taskId, { id: taskId, regionId: input.regionId, action: "ImportImage", resourceId: id, status: "Processing", createdAt: now });
+    // The object is read in the background, as ECS does: a bad object shows
+    // as a failed task and a CreateFailed image, not as an error of the call.
+    this.track(
+      (async () => {
+        try {
+          for (const p of plan) await convertToRaw(p.src, p.format, p.disk.file, p.maxBytes);
+          image.conversion = "done";
+        } catch (err) {
+          image.conversion = { error: err instanceof Error ? err.message : String(err) };
+        }
+      })(),
+    );
+    return { imageId: id, taskId };
+  }
+
+  async deleteImage(id: string, force: boolean): Promise<void> {
+    const image = this.images.get(id);
+    // "If the specified custom image does not exist, the request is ignored." (DeleteImage, ImageId)
+    if (!image) return;
+    if (image.status === "Creating") throw image.source === "ImportImage" ? ecsErrors.imageIsImporting() : ecsErrors.imageIsCreating();
+    if (!force && [...this.instances.values()].some((i) => i.imageId === id)) throw ecsErrors.imageUsedByInstance();
+    this.images.delete(id);
+    for (const d of image.disks) await rm(d.file, { force: true });
+  }
+}
