@@ -490,6 +490,11 @@ export const ecsActions: Record<string, Handler> = {
     return { TaskSet: { Task: pg.items.map(taskJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize, RegionId: required(p, "RegionId") };
   },
 
+  CancelTask(p, { state }) {
+    state.cancelTask(required(p, "TaskId"));
+    return {};
+  },
+
   DescribeTaskAttribute(p, { state }) {
     const task = state.tasks.get(required(p, "TaskId"));
     if (!task) throw ecsErrors.taskNotFound();
@@ -501,7 +506,7 @@ export const ecsActions: Record<string, Handler> = {
       TaskAction: task.action,
       TaskStatus: task.status,
       TaskProcess: image ? progress(state.now, image.since, image.durationMs, done) : done ? "100%" : "0%",
-      SupportCancel: "false",
+      SupportCancel: task.status === "Processing" ? "true" : "false",
       CreationTime: ecsTime(task.createdAt),
       FinishedTime: task.finishedAt !== undefined ? ecsTime(task.finishedAt) : "",
       TotalCount: 1,

@@ -374,6 +374,20 @@ describe("ImportImage from OSS", () => {
     expect(image.body?.images?.image?.[0]?.status).toBe("CreateFailed");
   });
 
+  it("cancels a running import: the task ends Failed, the image CreateFailed, and it can then be deleted", async () => {
+    const res = await ecs.importImage(importRequest("rp-1/disk-0.raw"));
+    const imageId = res.body?.imageId ?? "";
+    const taskId = res.body?.taskId ?? "";
+    expect((await ecs.describeTasks(new $Ecs.DescribeTasksRequest({ regionId: region, taskIds: taskId }))).body?.taskSet?.task?.[0]?.supportCancel).toBe("true");
+    await ecs.cancelTask(new $Ecs.CancelTaskRequest({ regionId: region, taskId }));
+    ecs.lastConformsTo($Ecs.CancelTaskResponseBody);
+    expect((await ecs.describeTasks(new $Ecs.DescribeTasksRequest({ regionId: region, taskIds: taskId }))).body?.taskSet?.task?.[0]?.taskStatus).toBe("Failed");
+    expect((await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId, status: "CreateFailed" }))).body?.images?.image?.[0]?.status).toBe("CreateFailed");
+    expect((await errorOf(ecs.cancelTask(new $Ecs.CancelTaskRequest({ regionId: region, taskId })))).code).toBe("IncorrectTaskStatus");
+    await ecs.deleteImage(new $Ecs.DeleteImageRequest({ regionId: region, imageId }));
+    expect((await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId, status: "CreateFailed" }))).body?.totalCount).toBe(0);
+  });
+
   it("ends in CreateFailed when the switch says so", async () => {
     server.harness.applySwitches({ createFailed: { ImportImage: 1 } });
     const res = await ecs.importImage(importRequest("rp-1/disk-0.raw"));

@@ -45,6 +45,8 @@ export const ecsErrors = {
   ossObjectNotFound: () => new EcsApiError(404, "InvalidOSSObject.NotFound", "The specified OSS object does not exist."),
   ossBucketNotFound: () => new EcsApiError(404, "InvalidOSSBucket.NotExist", "The specified OSS bucket does not exist."),
   taskNotFound: () => new EcsApiError(404, "InvalidTaskId.NotFound", "The specified taskId does not exist."),
+  /** (assumed) CancelTask of a task that is no longer running. */
+  taskNotCancellable: () => new EcsApiError(403, "IncorrectTaskStatus", "The current status of the task does not support this operation."),
   taskCannotCancel: () => new EcsApiError(403, "IncorrectTaskStatus", "The current task status does not support this operation."),
   invalidUserData: () => new EcsApiError(400, "InvalidUserData.Base64FormatInvalid", "The specified parameter UserData must be base64 encoded."),
   userDataTooLarge: () => new EcsApiError(400, "InvalidUserData.SizeExceeded", "The specified parameter UserData exceeds the size."),

@@ -643,6 +643,26 @@ export class EcsState {
     return { imageId: id, taskId };
   }
 
+  /**
+   * CancelTask: stops a running ImportImage task. Its image ends as
+   * CreateFailed (so it can be deleted) and the task as Failed with the
+   * reason: *(assumed)* the documentation names neither end state.
+   */
+  cancelTask(id: string): void {
+    const task = this.tasks.get(id);
+    if (!task) throw ecsErrors.taskNotFound();
+    if (task.status !== "Processing") throw ecsErrors.taskNotCancellable();
+    const now = this.now;
+    task.status = "Failed";
+    task.finishedAt = now;
+    task.error = "The task was cancelled.";
+    const image = this.images.get(task.resourceId);
+    if (image?.status === "Creating") {
+      image.status = "CreateFailed";
+      image.since = now;
+    }
+  }
+
   async deleteImage(id: string, force: boolean): Promise<void> {
     const image = this.images.get(id);
     // "If the specified custom image does not exist, the request is ignored." (DeleteImage, ImageId)
