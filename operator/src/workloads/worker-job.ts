@@ -182,7 +182,7 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
       backoffLimit: o.backoffLimit,
       podFailurePolicy: {
         // A wrong password or a missing VM does not get better by retrying.
-        rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [10, 12, 13, 16, 17, 18] } }],
+        rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [10, 12, 13, 16, 17, 18, 20] } }],
       },
       template: {
         metadata: { labels },

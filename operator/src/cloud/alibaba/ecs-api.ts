@@ -64,7 +64,7 @@ const FIXES: Readonly<Record<string, string>> = {
 };
 
 /** Codes that mean the resource is busy or in the wrong state for now. */
-const NOT_YET = /^(Incorrect\w*Status|IncorrectStatus\.\w+|OperationConflict|Operation\.Conflict|LastTokenProcessing|InvalidOperation\.Conflict|TaskConflict|\w+\.Processing)$/;
+const NOT_YET = /^(Incorrect\w*Status|IncorrectStatus\.\w+|OperationConflict|Operation\.Conflict|LastTokenProcessing|InvalidOperation\.Conflict|TaskConflict|\w+\.Processing|ImageIsImporting|InvalidSnapshotId\.NotReady)$/;
 const TRANSIENT = /^(ServiceUnavailable|InternalError|UnknownError|Throttling(\.\w+)?|ServiceIsBusy|InternalError\.\w+)$/;
 const NETWORK = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up|ReadTimeout|ConnectTimeout/i;
 

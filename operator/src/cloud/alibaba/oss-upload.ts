@@ -8,6 +8,7 @@
  */
 import type { Readable } from "node:stream";
 import OSS from "ali-oss";
+import { streamParts } from "../../util/stream-parts.js";
 import { withRetry } from "../../vault/backends/retry.js";
 import { partSizeFor } from "../../worker/s3-image.js";
 
@@ -70,7 +71,6 @@ export async function uploadObject(stream: Readable, opts: UploadObjectOptions):
   const { uploadId } = await withRetry(() => client.initMultipartUpload(key), retry);
   try {
     const parts: { number: number; etag: string }[] = [];
-    let total = 0;
     const sendPart = async (body: Buffer): Promise<void> => {
       opts.signal?.throwIfAborted();
       const number = parts.length + 1;
@@ -78,28 +78,10 @@ export async function uploadObject(stream: Readable, opts: UploadObjectOptions):
       parts.push({ number, etag: out.etag });
       opts.onUploaded?.(body.length);
     };
-    let part = Buffer.allocUnsafe(partSize);
-    let filled = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      total += chunk.length;
-      if (total > opts.maxSize) throw new Error(`The image stream delivered more than its bound of ${opts.maxSize} bytes`);
-      let used = 0;
-      while (used < chunk.length) {
-        const n = Math.min(part.length - filled, chunk.length - used);
-        chunk.copy(part, filled, used, used + n);
-        filled += n;
-        used += n;
-        if (filled === part.length) {
-          await sendPart(part);
-          // A fresh buffer: the SDK may still hold the last one for a retried request.
-          part = Buffer.allocUnsafe(partSize);
-          filled = 0;
-        }
-      }
-    }
-    if (filled > 0 || parts.length === 0) await sendPart(part.subarray(0, filled));
+    const cut = streamParts(stream, partSize, opts.maxSize, "The image stream");
+    for await (const part of cut.parts) await sendPart(part);
     await withRetry(() => client.completeMultipartUpload(key, uploadId, parts), retry);
-    return total;
+    return cut.total();
   } catch (err) {
     await withRetry(() => client.abortMultipartUpload(key, uploadId), retry).catch(() => undefined);
     throw err;
