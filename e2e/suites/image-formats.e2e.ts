@@ -7,26 +7,22 @@
 // disks whose sizes are not whole MiB (one not even whole sectors). Needs no
 // cluster. Files go to a temporary directory, written sparsely (zero chunks
 // become holes) so the 10 GiB images cost only their data on disk.
-import { execFile } from "node:child_process";
 import { createCipheriv } from "node:crypto";
 import { mkdtemp, open, rm, stat, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
+import { qemuFormat, qemuImg } from "../support/qemu-img.js";
 import { createImageStream, imageVirtualSize, type DiskLayout, type DiskPiece, type ImageFormat } from "../../operator/src/image/writer.js";
 
 jest.setTimeout(300_000);
 
-const run = promisify(execFile);
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
-/** qemu's name for each format. */
-const QEMU_FORMAT: Record<ImageFormat, string> = { raw: "raw", qcow2: "qcow2", vhd: "vpc", "vhd-fixed": "vpc", vmdk: "vmdk" };
 const FORMATS: readonly ImageFormat[] = ["raw", "qcow2", "vhd", "vhd-fixed", "vmdk"];
 
 interface TestDisk {
@@ -161,14 +157,11 @@ async function writeReference(disk: TestDisk, path: string): Promise<void> {
   }
 }
 
-async function qemuImg(args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run("qemu-img", args, { maxBuffer: 16 * MiB });
-    return stdout;
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string };
-    throw new Error(`qemu-img ${args.join(" ")} failed: ${e.stderr ?? ""}${e.stdout ?? ""}`, { cause: error });
-  }
+/** qemu-img's output; throws with its words when it exits non-zero (a difference, corruption or leak). */
+async function qemuImgOk(args: string[]): Promise<string> {
+  const r = await qemuImg(args);
+  if (r.code !== 0) throw new Error(`qemu-img ${args.join(" ")} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
 }
 
 let dir: string;
@@ -204,13 +197,13 @@ describe.each(disks)("$name", (disk) => {
     expect((await stat(path)).size).toBe(bytes);
     if (format !== "vmdk") expect(bytes).toBe(imageSize);
 
-    const qemuFormat = QEMU_FORMAT[format];
-    const info = JSON.parse(await qemuImg(["info", "--output=json", "-f", qemuFormat, path])) as {
+    const f = qemuFormat(format);
+    const info = JSON.parse(await qemuImgOk(["info", "--output=json", "-f", f, path])) as {
       format: string;
       "virtual-size": number;
       "format-specific"?: { data?: { "create-type"?: string; compat?: string; "refcount-bits"?: number } };
     };
-    expect(info.format).toBe(qemuFormat);
+    expect(info.format).toBe(f);
     // qemu counts whole sectors: it reads a raw file that ends mid-sector as if zeros filled the sector.
     const virtualSize = imageVirtualSize(format, disk.layout);
     expect(info["virtual-size"]).toBe(format === "raw" ? Math.ceil(virtualSize / 512) * 512 : virtualSize);
@@ -220,13 +213,13 @@ describe.each(disks)("$name", (disk) => {
 
     if (format === "qcow2" || format === "vmdk") {
       // Exit status 0: no corruptions, no leaks (qemu-img check exits 2 and 3 for those).
-      const check = JSON.parse(await qemuImg(["check", "--output=json", "-f", qemuFormat, path])) as Record<string, unknown>;
+      const check = JSON.parse(await qemuImgOk(["check", "--output=json", "-f", f, path])) as Record<string, unknown>;
       expect(check["corruptions"] ?? 0).toBe(0);
       expect(check["leaks"] ?? 0).toBe(0);
       expect(check["check-errors"]).toBe(0);
     }
 
-    const compare = await qemuImg(["compare", "-f", "raw", "-F", qemuFormat, reference(), path]);
+    const compare = await qemuImgOk(["compare", "-f", "raw", "-F", f, reference(), path]);
     expect(compare).toContain("Images are identical.");
   });
 

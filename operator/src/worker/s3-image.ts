@@ -20,6 +20,7 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from "@aws-sdk/client-s3";
+import { streamParts } from "../util/stream-parts.js";
 import { withRetry } from "../vault/backends/retry.js";
 import { SECRET_ENV, type RestoreWorkerSpec } from "./spec.js";
 import { defaultTrust } from "./trust.js";
@@ -120,29 +121,10 @@ export async function uploadImage(stream: Readable, opts: UploadImageOptions): P
       parts.push({ PartNumber, ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32 });
       opts.onUploaded(body.length);
     };
-    let part = Buffer.allocUnsafe(Math.min(partSize, limit));
-    let filled = 0;
-    let total = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      total += chunk.length;
-      if (total > limit) throw new Error(`The disk stream delivered more than the ${size === undefined ? "bound of" : "disk's"} ${limit} bytes`);
-      let used = 0;
-      while (used < chunk.length) {
-        const n = Math.min(part.length - filled, chunk.length - used);
-        chunk.copy(part, filled, used, used + n);
-        filled += n;
-        used += n;
-        if (filled === part.length) {
-          await sendPart(part);
-          // A fresh buffer: the SDK may still hold the last one for a retry of the request it just finished.
-          part = Buffer.allocUnsafe(Math.min(partSize, limit - total + (chunk.length - used)));
-          filled = 0;
-        }
-      }
-    }
+    const cut = streamParts(stream, partSize, limit, size === undefined ? "The image stream" : "The disk stream");
+    for await (const part of cut.parts) await sendPart(part);
+    const total = cut.total();
     if (size !== undefined && total !== size) throw new Error(`The disk stream ended at byte ${total} of ${size}`);
-    // An image of unknown length ends with a short part (S3 allows the last part to be small; an empty stream sends one empty part).
-    if (filled > 0 || parts.length === 0) await sendPart(part.subarray(0, filled));
     try {
       await withRetry(() => client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), send));
     } catch (err) {
