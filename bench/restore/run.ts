@@ -27,7 +27,7 @@ import { startVcsim, type Vcsim } from "../../e2e/testbed/vcsim.js";
 import { formatSize, initVault, openVault, parseSize } from "../../operator/src/vault/index.js";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
 import type { BackupWorkerSpec, RestoreWorkerSpec, WorkerVault } from "../../operator/src/worker/spec.js";
-import { median, runWorker, table } from "../support/worker.js";
+import { median, runBench, runWorker, table } from "../support/worker.js";
 
 const MiB = 1024 * 1024;
 const KEY = randomBytes(32).toString("base64");
@@ -113,10 +113,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);
