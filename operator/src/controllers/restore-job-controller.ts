@@ -56,6 +56,9 @@ export function restoreJobName(job: RestoreJob): string {
   return `restore-${(job.metadata.name ?? "").slice(0, 40).replace(/-+$/, "")}-${shortHash(job.metadata.uid ?? "")}`;
 }
 
+/** How long a deleted cloud RestoreJob keeps retrying its clean-up through transient errors before it lets go, with a Warning. */
+const CLEANUP_GIVE_UP_MS = 15 * 60_000;
+
 /** How often a restore waiting for a Gateway slot looks again (workers run for minutes). */
 const SLOT_POLL_MS = 10_000;
 
@@ -92,6 +95,8 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     const ns = job.metadata.namespace ?? "";
     const selector = `${WORKER_LABELS.restore}=${shortHash(job.metadata.uid ?? "")}`;
     const workers = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: selector });
+    // No worker ever started (refused, or still waiting for a slot): nothing was made in the cloud.
+    if (workers.items.length === 0 && !job.status?.startTime) return undefined;
     for (const w of workers.items) {
       if (!w.metadata?.deletionTimestamp) await ctx.kube.batch.deleteNamespacedJob({ namespace: ns, name: w.metadata?.name ?? "", propagationPolicy: "Foreground" }).catch(() => undefined);
     }
@@ -115,6 +120,12 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     } catch (err) {
       if (err instanceof CloudApiError && !/^(Throttling|ServiceUnavailable|Incorrect)/.test(err.code)) {
         await ctx.events.record(job, "Warning", "CleanupFailed", `${err.message}; delete what is tagged ${RESTORE_TAG}=${cloudRestoreId(job)} by hand`);
+        return undefined;
+      }
+      // An endpoint that stays unreachable must not keep the RestoreJob forever.
+      const deletingForMs = Date.now() - Date.parse(job.metadata.deletionTimestamp?.toString() ?? "");
+      if (deletingForMs > CLEANUP_GIVE_UP_MS) {
+        await ctx.events.record(job, "Warning", "CleanupFailed", `gave up cleaning up after ${Math.round(deletingForMs / 60_000)} minutes (${String(err)}); delete what is tagged ${RESTORE_TAG}=${cloudRestoreId(job)} in ${cloud.region} by hand`);
         return undefined;
       }
       ctx.log.warn({ err: String(err) }, "Cloud clean-up failed; will retry");
