@@ -91,6 +91,17 @@ export function createImageStream(format: ImageFormat, layout: DiskLayout): Imag
   return { stream: new GeneratorDuplex(plan.produce), imageSize: plan.imageSize, extension: imageFileExtension(format) };
 }
 
+/**
+ * An upper bound of an image file's length for a disk of `virtualSize`
+ * bytes, to size upload parts when the length is known only at the end
+ * (VMDK): a stored 64 KiB grain grows by its marker and padding to at most
+ * 512 bytes (under 1 %), plus grain tables, directory and footer; a 64th
+ * more and 64 MiB is ample.
+ */
+export function imageSizeBound(virtualSize: number): number {
+  return virtualSize + Math.ceil(virtualSize / 64) + 64 * 1024 * 1024;
+}
+
 /** The virtual size an image of `format` will have for `layout` (its `virtualSize ?? size`, rounded up as the format needs). */
 export function imageVirtualSize(format: ImageFormat, layout: DiskLayout): number {
   return checkLayout(layout, writerOf(format).sizeRules).virtualSize;

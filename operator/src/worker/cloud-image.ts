@@ -20,14 +20,15 @@
  * A retried worker finds the image its first attempt started by the tag and
  * follows it instead of importing twice.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import Ecs from "@alicloud/ecs20140526";
 import type OSS from "ali-oss";
 import { guestFromVSphere, type EcsGuest } from "../cloud/alibaba/guest-os.js";
 import { CloudApiError, EcsApi } from "../cloud/alibaba/ecs-api.js";
 import { ossClient, uploadObject } from "../cloud/alibaba/oss-upload.js";
-import { ALL_IMAGE_STATES, cleanUpRestore, RESTORE_TAG, stagingPrefix, taggedImages, type TaggedImage } from "../cloud/alibaba/restore-cleanup.js";
-import type { ImageFormat } from "../image/formats.js";
-import { imageFileName } from "../image/formats.js";
+import { cleanUpRestore, describeImages, RESTORE_TAG, stagingPrefix } from "../cloud/alibaba/restore-cleanup.js";
+import { imageFileName, type ImageFormat } from "../image/formats.js";
+import { imageSizeBound } from "../image/writer.js";
 import type { PointDisk } from "../vault/index.js";
 import type { RunContext } from "./backup-vm.js";
 import { describeChain, EXIT, WorkerError } from "./errors.js";
@@ -80,7 +81,7 @@ export async function restoreToCloudImage(restore: DiskRestorer, point: Point, t
   let imageId: string | undefined;
   try {
     restore.setDisks(disks);
-    const earlier = (await taggedImages(ecs, target.regionId, target.restoreId)).find((i) => i.status !== "CreateFailed" && i.status !== "UnAvailable");
+    const earlier = (await describeImages(ecs, target.regionId, { restoreId: target.restoreId })).find((i) => i.status !== "CreateFailed" && i.status !== "UnAvailable");
     if (earlier) {
       ctx.logger.info({ imageId: earlier.imageId, status: earlier.status }, "Found the image an earlier attempt of this restore started; following it");
       imageId = earlier.imageId;
@@ -130,10 +131,8 @@ async function stageDisks(restore: DiskRestorer, point: Point, disks: readonly P
     const virtualSize = Math.ceil(disk.size / GiB) * GiB;
     ctx.logger.info({ disk: disk.key, to: `oss://${target.ossBucket}/${key}`, format: target.format, virtualSize }, "Staging the disk in OSS");
     await restore.toImage(disk, format, async (image, signal) => {
-      // A compressed or sparse image is at most its virtual size plus its tables.
-      const maxSize = virtualSize + Math.ceil(virtualSize / 64) + 64 * 1024 * 1024;
       try {
-        await uploadObject(image.stream, { client: oss, key, maxSize, signal });
+        await uploadObject(image.stream, { client: oss, key, maxSize: image.imageSize ?? imageSizeBound(virtualSize), signal });
       } catch (err) {
         throw new WorkerError(EXIT.cloudImageFailed, `Uploading disk ${disk.key} to oss://${target.ossBucket}/${key} failed`, { cause: err });
       }
@@ -169,20 +168,13 @@ async function importImage(ecs: EcsApi, point: Point, disks: readonly PointDisk[
   return { imageId, taskId: out.body?.taskId };
 }
 
-async function describeImage(ecs: EcsApi, target: CloudImageWorkerTarget, imageId: string): Promise<TaggedImage | undefined> {
-  const request = new Ecs.DescribeImagesRequest({ regionId: target.regionId, imageId, imageOwnerAlias: "self", status: ALL_IMAGE_STATES });
-  const out = await ecs.call(`DescribeImages ${imageId}`, (runtime) => ecs.sdk.describeImagesWithOptions(request, runtime));
-  const image = out.body?.images?.image?.find((i) => i.imageId === imageId);
-  return image ? { imageId, status: image.status ?? "", progress: image.progress } : undefined;
-}
-
 /** Polls the image until Available; CreateFailed or its disappearance fail the restore. */
 async function followImport(ecs: EcsApi, imageId: string, target: CloudImageWorkerTarget, ctx: RunContext): Promise<void> {
   const interval = target.pollIntervalMs ?? 5_000;
   let last = "";
   for (;;) {
     ctx.signal.throwIfAborted();
-    const image = await describeImage(ecs, target, imageId);
+    const [image] = await describeImages(ecs, target.regionId, { imageId });
     if (!image) throw new WorkerError(EXIT.cloudImageFailed, `Image ${imageId} (${target.imageName}) disappeared while ECS imported it; was it deleted by hand?`);
     const seen = `${image.status} ${image.progress ?? ""}`;
     if (seen !== last) {
@@ -195,6 +187,6 @@ async function followImport(ecs: EcsApi, imageId: string, target: CloudImageWork
     if (image.status === "CreateFailed" || image.status === "UnAvailable") {
       throw new WorkerError(EXIT.cloudImageFailed, `ECS could not import image ${imageId} (${target.imageName}): it is ${image.status}; check that the files' format matches spec.target.cloudImage.format and that the guest is one ECS supports (see the ImportImage task in the console)`);
     }
-    await new Promise<void>((resolve) => setTimeout(resolve, interval));
+    await sleep(interval, undefined, { signal: ctx.signal });
   }
 }

@@ -99,8 +99,7 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
     const message = describeChain(err);
     progress.phase("Failed", { message });
     logger.error({ exitCode: code, reason: reasonForExitCode(code), err: message, progress: progress.current }, `${MODE_NAMES[config.spec.mode]} failed`);
-    process.stderr.write(`${reasonForExitCode(code)}: ${message}\n`);
-    writeTerminationMessage(`${reasonForExitCode(code)}: ${message}`);
+    reportFailure(`${reasonForExitCode(code)}: ${message}`);
   }
   if (config.lingerMs > 0 && !state.terminated) {
     // Keep answering /progress and /metrics so a scraper sees the final values.
@@ -132,6 +131,12 @@ function writeTerminationMessage(message: string): void {
   }
 }
 
+/** Says why the worker failed, as one "Reason: message" line: on stderr, and as the pod's termination message. */
+function reportFailure(line: string): void {
+  process.stderr.write(`${line}\n`);
+  writeTerminationMessage(line);
+}
+
 async function main(): Promise<void> {
   const logger = createWorkerLogger();
   // Node's warnings as JSON log lines (the Job sets NODE_NO_WARNINGS so they are not also printed as text).
@@ -141,14 +146,13 @@ async function main(): Promise<void> {
     config = readConfig(process.env);
   } catch (err) {
     const code = exitCodeOf(err);
-    process.stderr.write(`${reasonForExitCode(code)}: ${describeChain(err)}\n`);
-    writeTerminationMessage(`${reasonForExitCode(code)}: ${describeChain(err)}`);
+    reportFailure(`${reasonForExitCode(code)}: ${describeChain(err)}`);
     logger.error({ exitCode: code, reason: reasonForExitCode(code), err: describeChain(err) }, "Worker spec rejected");
     logger.flush();
     process.exit(code);
   }
   const code = await run(config, logger).catch((err: unknown) => {
-    process.stderr.write(`WorkerFailed: ${describeChain(err)}\n`);
+    reportFailure(`WorkerFailed: ${describeChain(err)}`);
     return EXIT.failed;
   });
   logger.flush();

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { imageFileName, type ImageFormat } from "../image/formats.js";
-import { createImageStream, type ImageStream } from "../image/writer.js";
+import { createImageStream, imageSizeBound, type ImageStream } from "../image/writer.js";
 import { restoreToCloudImage } from "./cloud-image.js";
 import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type Vault } from "../vault/index.js";
 import { HOLE, blockAt } from "../vault/manifest.js";
@@ -178,8 +178,8 @@ export class DiskRestorer {
   async toImage(
     disk: PointDisk,
     format: ImageFormat,
-    write: (image: ImageStream, signal: AbortSignal, uploaded: (bytes: number) => void) => Promise<void>,
-    options: { uploadProgress?: boolean; virtualSize?: number } = {},
+    write: (image: ImageStream, signal: AbortSignal) => Promise<void>,
+    options: { virtualSize?: number } = {},
   ): Promise<void> {
     const isHole = this.isHole(disk);
     const image = createImageStream(format, {
@@ -190,16 +190,17 @@ export class DiskRestorer {
     });
     await this.toStream(
       disk,
-      async (t, signal, uploaded) => {
+      async (t, signal) => {
         // The pieces flow into the writer; `write` drains its output. Either failing stops both.
         const feeding = pipeline(t.stream, image.stream, { end: true }).catch((err: unknown) => {
           image.stream.destroy(err instanceof Error ? err : new Error(String(err)));
           throw err;
         });
-        const writing = write(image, signal, uploaded);
+        const writing = write(image, signal);
         await Promise.all([feeding, writing]);
       },
-      { ...(options.uploadProgress !== undefined ? { uploadProgress: options.uploadProgress } : {}), mode: "pieces" },
+      // The progress follows the vault's reads: an image's bytes are not the disk's.
+      { mode: "pieces" },
     );
   }
 
@@ -289,10 +290,9 @@ async function restoreToBucket(restore: DiskRestorer, point: Point, disks: reado
           await uploadImage(t.stream, { client, bucket: bucket.bucket, key, size: disk.size, signal, onUploaded: uploaded }).catch((err: unknown) => { throw failed(err); });
         }, { uploadProgress: true });
       } else {
-        // The progress follows the vault's reads: an image's bytes are not the disk's.
         await restore.toImage(disk, target.format, async (image, signal) => {
-          // A compressed image's length is known only at its end; a bound on it sizes the parts (grain markers and tables add well under 2 %).
-          const size = image.imageSize === undefined ? { maxSize: Math.ceil(disk.size * 1.02) + 64 * 1024 * 1024 } : { size: image.imageSize };
+          // A compressed image's length is known only at its end; a bound on it sizes the parts.
+          const size = image.imageSize === undefined ? { maxSize: imageSizeBound(disk.size) } : { size: image.imageSize };
           await uploadImage(image.stream, { client, bucket: bucket.bucket, key, ...size, signal, onUploaded: () => undefined }).catch((err: unknown) => { throw failed(err); });
         });
       }

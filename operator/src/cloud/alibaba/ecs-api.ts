@@ -21,6 +21,7 @@
 import Ecs from "@alicloud/ecs20140526";
 import { $OpenApiUtil } from "@alicloud/openapi-core";
 import * as $dara from "@darabonba/typescript";
+import { setTimeout as sleep } from "node:timers/promises";
 
 // The SDK is CommonJS with its class as `exports.default`.
 const EcsClient = Ecs.default;
@@ -102,29 +103,6 @@ export interface CallOptions {
   readonly onRetry?: ((what: string, err: unknown, delayMs: number) => void) | undefined;
 }
 
-function abortReason(signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason;
-  return reason instanceof Error ? reason : new Error("The call was aborted", { cause: reason });
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortReason(signal));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** The ECS client of one region, with the retry policy above on every call. */
 export class EcsApi {
   /** The SDK client; calls go through `call` for the retry policy. */
@@ -167,13 +145,13 @@ export class EcsApi {
         const elapsed = Date.now() - started;
         if (d.kind === "retry" && elapsed < (o.retryForMs ?? 300_000)) {
           o.onRetry?.(what, err, d.delayMs);
-          await sleep(d.delayMs, o.signal);
+          await sleep(d.delayMs, undefined, { signal: o.signal });
           continue;
         }
         if (d.kind === "wait" && elapsed < (o.waitForMs ?? 600_000)) {
           const delay = o.waitIntervalMs ?? 5_000;
           o.onRetry?.(what, err, delay);
-          await sleep(delay, o.signal);
+          await sleep(delay, undefined, { signal: o.signal });
           continue;
         }
         throw toCloudError(what, err);

@@ -14,7 +14,7 @@ import type { EcsApi } from "./ecs-api.js";
 /** The tag on everything a restore creates in the cloud; its value is the restore id. */
 export const RESTORE_TAG = "lifeboat.io/restore";
 /** Every state an image can be in: DescribeImages shows only Available ones unless Status names them. */
-export const ALL_IMAGE_STATES = "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated";
+const ALL_IMAGE_STATES = "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated";
 
 /** The key prefix of a restore's staged files in the bucket. */
 export function stagingPrefix(restoreId: string): string {
@@ -28,11 +28,17 @@ export interface TaggedImage {
   readonly progress: string | undefined;
 }
 
-/** The images tagged with this restore's id, in any state. */
-export async function taggedImages(ecs: EcsApi, regionId: string, restoreId: string): Promise<TaggedImage[]> {
-  const request = new Ecs.DescribeImagesRequest({ regionId, imageOwnerAlias: "self", status: ALL_IMAGE_STATES, tag: [new Ecs.DescribeImagesRequestTag({ key: RESTORE_TAG, value: restoreId })], pageSize: 100 });
-  const out = await ecs.call(`DescribeImages tagged ${RESTORE_TAG}=${restoreId}`, (runtime) => ecs.sdk.describeImagesWithOptions(request, runtime));
-  return (out.body?.images?.image ?? []).flatMap((i) => (i.imageId ? [{ imageId: i.imageId, status: i.status ?? "", progress: i.progress }] : []));
+/**
+ * The images of this account with `imageId`, or tagged with a restore's id,
+ * in every state (DescribeImages lists only Available ones unless told).
+ */
+export async function describeImages(ecs: EcsApi, regionId: string, by: { readonly imageId: string } | { readonly restoreId: string }): Promise<TaggedImage[]> {
+  const filter = "imageId" in by ? { imageId: by.imageId } : { tag: [new Ecs.DescribeImagesRequestTag({ key: RESTORE_TAG, value: by.restoreId })], pageSize: 100 };
+  const request = new Ecs.DescribeImagesRequest({ regionId, imageOwnerAlias: "self", status: ALL_IMAGE_STATES, ...filter });
+  const what = "imageId" in by ? `DescribeImages ${by.imageId}` : `DescribeImages tagged ${RESTORE_TAG}=${by.restoreId}`;
+  const out = await ecs.call(what, (runtime) => ecs.sdk.describeImagesWithOptions(request, runtime));
+  const images = (out.body?.images?.image ?? []).filter((i) => !("imageId" in by) || i.imageId === by.imageId);
+  return images.flatMap((i) => (i.imageId ? [{ imageId: i.imageId, status: i.status ?? "", progress: i.progress }] : []));
 }
 
 /** What a clean-up pass found still there (empty when everything is gone). */
@@ -47,14 +53,14 @@ export interface Leftovers {
  * staged objects and uploads; then lists again and returns what is left.
  */
 export async function cleanUpRestore(ecs: EcsApi, oss: OSS | undefined, regionId: string, restoreId: string, keepImageId?: string): Promise<Leftovers> {
-  for (const image of await taggedImages(ecs, regionId, restoreId)) {
+  for (const image of await describeImages(ecs, regionId, { restoreId })) {
     if (image.imageId === keepImageId) continue;
     if (image.status === "Creating" || image.status === "Waiting") await cancelImport(ecs, regionId, image.imageId);
     const request = new Ecs.DeleteImageRequest({ regionId, imageId: image.imageId, force: true });
     await ecs.call(`DeleteImage ${image.imageId}`, (runtime) => ecs.sdk.deleteImageWithOptions(request, runtime));
   }
   if (oss) await deleteStaged(oss, restoreId);
-  const images = (await taggedImages(ecs, regionId, restoreId)).map((i) => i.imageId).filter((id) => id !== keepImageId);
+  const images = (await describeImages(ecs, regionId, { restoreId })).map((i) => i.imageId).filter((id) => id !== keepImageId);
   const objects = oss ? await stagedObjects(oss, restoreId) : [];
   return { images, objects };
 }
