@@ -1,8 +1,11 @@
-// RestoreJob to an Alibaba ECS image (strategy ImportImage), end to end: the
+// RestoreJob to an Alibaba ECS image, end to end, both strategies: the
 // operator schedules the restore worker on the real node; the worker writes
-// the point's disk as a QCOW2 file into OSS and imports it, both through the
-// official SDKs, against the ECS/OSS contract server (e2e/testbed/
-// alibaba-contract: no runnable ECS exists here). The point comes from the
+// the point's disk as a QCOW2 file into OSS and imports it (ImportImage), or
+// stages it as a VMDK that a temporary instance's guest lays onto a cloud
+// disk whose snapshot becomes the image (IntermediateInstance), all through
+// the official SDKs, against the ECS/OSS contract server (e2e/testbed/
+// alibaba-contract: no runnable ECS exists here; its guests are local
+// processes, which run Lifeboat's built guest program). The point comes from the
 // vault CLI, so no vCenter is needed: the BackupVault mirrors it as a
 // RecoveryPoint.
 import { execFile } from "node:child_process";
@@ -18,7 +21,7 @@ import { $OpenApiUtil } from "@alicloud/openapi-core";
 import OSS from "ali-oss";
 import { startAlibabaContractServer, type AlibabaContractServer } from "../testbed/alibaba-contract/server.js";
 import { ecsClientConfig, ossClientOptions } from "../testbed/alibaba-contract/sdk-clients.js";
-import { serveAddress } from "../testbed/paths.js";
+import { repoRoot, serveAddress } from "../testbed/paths.js";
 import { lifeboatCli, MiB } from "../support/dr.js";
 import { condition, installLifeboat, vaultClaim, waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, createNamespace, eventually } from "../support/testbed.js";
@@ -56,8 +59,11 @@ async function restoreStatus(name: string): Promise<RestoreStatus> {
   return job.status ?? {};
 }
 
-/** A RestoreJob of the suite's point to an ECS image on `server`. */
-function restoreToEcs(name: string, server: AlibabaContractServer, imageName: string) {
+/** The guest program as the contract server's guests run it: the built one, on the host's Node.js. */
+const GUEST_COMMAND = `${process.execPath} ${join(repoRoot, "dist", "operator", "src", "worker", "guest-main.js")}`;
+
+/** A RestoreJob of the suite's point to an ECS image on `server` (IntermediateInstance when `instance` is given). */
+function restoreToEcs(name: string, server: AlibabaContractServer, imageName: string, instance?: { guestCommand: string }) {
   return lifeboat("RestoreJob", name, {
     recoveryPointRef: { name: pointName },
     gatewayRef: { name: "gw" },
@@ -66,8 +72,12 @@ function restoreToEcs(name: string, server: AlibabaContractServer, imageName: st
         provider: "AlibabaECS",
         region: server.regionId,
         imageName,
-        strategy: "ImportImage",
-        format: "QCOW2",
+        ...(instance
+          ? {
+              strategy: "IntermediateInstance",
+              intermediateInstance: { imageId: "aliyun_3_x64_20G_alibase_20251030.vhd", instanceType: "ecs.g7.large", vSwitchId: "vsw-e2e", securityGroupId: "sg-e2e", guestCommand: instance.guestCommand, timeoutMinutes: 10 },
+            }
+          : { strategy: "ImportImage", format: "QCOW2" }),
         ossBucket: BUCKET,
         ecsEndpoint: `${server.protocol}://${server.ecsEndpoint}`,
         ossEndpoint: server.ossEndpoint,
@@ -75,6 +85,34 @@ function restoreToEcs(name: string, server: AlibabaContractServer, imageName: st
       },
     },
   });
+}
+
+/** Everything tagged with a restore id, as the SDK lists it: what must be gone after a restore (but its image and the image's snapshots). */
+async function taggedResources(server: AlibabaContractServer, restoreId: string): Promise<{ images: string[]; instances: string[]; disks: string[]; snapshots: string[] }> {
+  const ecs = ecsClient(server);
+  const tag = { key: RESTORE_TAG, value: restoreId };
+  const regionId = server.regionId;
+  const instances = (await ecs.describeInstances(new Ecs.DescribeInstancesRequest({ regionId, tag: [new Ecs.DescribeInstancesRequestTag(tag)] }))).body?.instances?.instance ?? [];
+  const disks = (await ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId, tag: [new Ecs.DescribeDisksRequestTag(tag)] }))).body?.disks?.disk ?? [];
+  const snapshots = (await ecs.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId, tag: [new Ecs.DescribeSnapshotsRequestTag(tag)] }))).body?.snapshots?.snapshot ?? [];
+  return {
+    images: (await taggedImages(server, restoreId)).map((i) => i.imageId ?? ""),
+    instances: instances.map((i) => i.instanceId ?? ""),
+    disks: disks.map((d) => d.diskId ?? ""),
+    snapshots: snapshots.map((x) => x.snapshotId ?? ""),
+  };
+}
+
+/** Polls until the RestoreJob is gone (its finalizer done). */
+async function gone(name: string): Promise<void> {
+  await eventually(`RestoreJob ${name} to be gone`, async () => {
+    try {
+      await restoreStatus(name);
+      return undefined;
+    } catch {
+      return true;
+    }
+  }, 180_000);
 }
 
 function ecsClient(server: AlibabaContractServer) {
@@ -209,15 +247,61 @@ describe("restore to an Alibaba ECS image (ImportImage, contract server)", () =>
     const restoreId = await restoreIdOf("cancelled");
     expect((await taggedImages(slow, restoreId)).map((i) => ({ id: i.imageId, status: i.status }))).toEqual([{ id: imageId, status: "Creating" }]);
     await custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "restorejobs", name: "cancelled" });
-    await eventually("the RestoreJob to be gone", async () => {
-      try {
-        await restoreStatus("cancelled");
-        return undefined;
-      } catch {
-        return true;
-      }
-    }, 180_000);
+    await gone("cancelled");
     expect(await taggedImages(slow, restoreId)).toEqual([]);
     expect(await stagedLeft(slow)).toEqual([]);
+  });
+});
+
+describe("restore to an Alibaba ECS image through a temporary instance (IntermediateInstance, contract server)", () => {
+  it("a guest holding only presigned URLs writes the disk; the image made from its snapshot holds the point's bytes; only the image and its snapshot stay", async () => {
+    fast.harness.applySwitches({ reset: true, throttleEcs: 2, retryAfterMs: 500 });
+    await restoreToEcs("through-instance", fast, "web-01-instance", { guestCommand: GUEST_COMMAND });
+    await waitForCondition("RestoreJob", ns, "through-instance", "Succeeded", "True", undefined, 300_000);
+    const imageId = (await restoreStatus("through-instance")).result?.imageId ?? "";
+    expect(imageId).toMatch(/^m-/);
+    const [image] = (await ecsClient(fast).describeImages(new Ecs.DescribeImagesRequest({ regionId: fast.regionId, imageId }))).body?.images?.image ?? [];
+    expect({ status: image?.status, name: image?.imageName, platform: image?.platform, arch: image?.architecture, boot: image?.bootMode })
+      .toEqual({ status: "Available", name: "web-01-instance", platform: "Ubuntu", arch: "x86_64", boot: "UEFI" });
+
+    // The image's system disk: a 20 GiB cloud disk (ECS's smallest) holding the point's bytes, zeros after them.
+    const [system, ...data] = fast.harness.imageContents(imageId);
+    expect(data).toEqual([]);
+    if (!system) throw new Error(`image ${imageId} has no disk`);
+    expect(system.sizeBytes).toBe(20 * GiB);
+    expect((await fast.harness.read(system, 0, DISK_SIZE)).equals(disk)).toBe(true);
+    expect((await fast.harness.read(system, DISK_SIZE, 64 * MiB)).equals(Buffer.alloc(64 * MiB))).toBe(true);
+
+    // The temporary instance and its disk are gone; the snapshot stays as the image's storage (ECS refuses to delete it).
+    const restoreId = await restoreIdOf("through-instance");
+    const snapshotOfImage = image?.diskDeviceMappings?.diskDeviceMapping?.[0]?.snapshotId;
+    expect(await taggedResources(fast, restoreId)).toEqual({ images: [imageId], instances: [], disks: [], snapshots: [snapshotOfImage] });
+    expect(await stagedLeft(fast)).toEqual([]);
+  });
+
+  it("a snapshot-made image that ends CreateFailed fails the RestoreJob, and nothing it made is left", async () => {
+    fast.harness.applySwitches({ reset: true, createFailed: { CreateImage: 1 } });
+    await restoreToEcs("instance-failed", fast, "web-01-instance-failed", { guestCommand: GUEST_COMMAND });
+    await waitForCondition("RestoreJob", ns, "instance-failed", "Succeeded", "False", "CloudImageFailed", 300_000);
+    expect((await condition("RestoreJob", ns, "instance-failed", "Succeeded"))?.message).toMatch(/ECS could not make image m-\S+ \(web-01-instance-failed\): it is CreateFailed/);
+    expect(await taggedResources(fast, await restoreIdOf("instance-failed"))).toEqual({ images: [], instances: [], disks: [], snapshots: [] });
+    expect(await stagedLeft(fast)).toEqual([]);
+  });
+
+  it("deleting the RestoreJob while the guest runs deletes the instance, its disks and the staged files", async () => {
+    fast.harness.applySwitches({ reset: true });
+    // A guest that takes its time before writing: room to delete the RestoreJob while the instance runs.
+    await restoreToEcs("instance-cancelled", fast, "web-01-instance-cancelled", { guestCommand: `sleep 600; ${GUEST_COMMAND}` });
+    const restoreId = await eventually("the temporary instance to run", async () => {
+      const id = await restoreIdOf("instance-cancelled").catch(() => undefined);
+      return id && (await taggedResources(fast, id)).instances.length === 1 ? id : undefined;
+    }, 300_000);
+    const [instanceId] = (await taggedResources(fast, restoreId)).instances;
+    await eventually("its guest to start", () => Promise.resolve(fast.harness.guestRuns(instanceId ?? "").some((r) => r.state === "running") || undefined), 60_000);
+    await custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "restorejobs", name: "instance-cancelled" });
+    await gone("instance-cancelled");
+    expect(await taggedResources(fast, restoreId)).toEqual({ images: [], instances: [], disks: [], snapshots: [] });
+    expect(fast.harness.guestRuns(instanceId ?? "").map((r) => r.state)).toEqual(["killed"]);
+    expect(await stagedLeft(fast)).toEqual([]);
   });
 });

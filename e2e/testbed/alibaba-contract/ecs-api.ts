@@ -401,7 +401,8 @@ export const ecsActions: Record<string, Handler> = {
   },
 
   async DeleteSnapshot(p, { state }) {
-    await state.deleteSnapshot(required(p, "SnapshotId"), bool(p, "Force") ?? false);
+    bool(p, "Force");
+    await state.deleteSnapshot(required(p, "SnapshotId"));
     return {};
   },
 

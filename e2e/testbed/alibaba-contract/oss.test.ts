@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OSS from "ali-oss";
 import { startAlibabaContractServer, type AlibabaContractServer } from "./server.js";
+import { ossClient } from "../../../operator/src/cloud/alibaba/oss-upload.js";
 import { ossClientOptions } from "./sdk-clients.js";
 
 const credentials = { accessKeyId: "LTAIcontractoss0001", accessKeySecret: "contract-oss-secret" };
@@ -102,6 +103,23 @@ describe("OSS with V4 signatures", () => {
     const v1 = new OSS({ ...ossClientOptions(server, credentials, bucket), authorizationV4: false });
     const err = await errorOf(v1.get("images/small.raw"));
     expect(err.code).toBe("AccessDenied");
+  });
+
+  it("serves presigned V4 URLs, as Lifeboat's client makes them, until they expire", async () => {
+    const client = ossClient({ regionId: server.regionId, bucket, ...credentials, endpoint: server.ossEndpoint }, true);
+    const put = await client.signatureUrlV4("PUT", 60, { headers: { "Content-Type": "application/json" } }, "results/one.json");
+    expect(put).toContain(`/${bucket}/results/one.json?`);
+    expect((await fetch(put, { method: "PUT", body: '{"ok":true}', headers: { "Content-Type": "application/json" } })).status).toBe(200);
+    // The signature covers the method, the key and the signed headers.
+    expect((await fetch(put, { method: "PUT", body: "{}", headers: { "Content-Type": "text/plain" } })).status).toBe(403);
+    expect((await fetch(put.replace("one.json", "two.json"), { method: "PUT", body: "{}", headers: { "Content-Type": "application/json" } })).status).toBe(403);
+    const get = await client.signatureUrlV4("GET", 60, undefined, "results/one.json");
+    const got = await fetch(get);
+    expect([got.status, await got.text()]).toEqual([200, '{"ok":true}']);
+    // A URL whose time is up is refused.
+    const expired = new URL(get);
+    expired.searchParams.set("x-oss-date", "20200101T000000Z");
+    expect((await fetch(expired)).status).toBe(403);
   });
 
   it("answers 503 while the switch says so", async () => {

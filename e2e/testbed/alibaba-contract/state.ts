@@ -501,9 +501,14 @@ export class EcsState {
     return [...this.images.values()].some((img) => img.disks.some((d) => d.snapshotId === id));
   }
 
-  async deleteSnapshot(id: string, force: boolean): Promise<void> {
+  /**
+   * DeleteSnapshot as documented: a snapshot behind a custom image cannot be
+   * deleted until the image is (Force concerns snapshots that disks were
+   * created from, and does not lift this).
+   */
+  async deleteSnapshot(id: string): Promise<void> {
     const snap = this.snapshot(id);
-    if (this.snapshotUsedByImage(id) && !force) throw ecsErrors.snapshotCreatedImage();
+    if (this.snapshotUsedByImage(id)) throw ecsErrors.snapshotCreatedImage();
     this.snapshots.delete(id);
     await rm(snap.file, { force: true });
   }

@@ -6,8 +6,8 @@ export const RESTORE_PHASES = ["Pending", "Running", "Succeeded", "Failed"] as c
 /**
  * RestoreJob: restore a recovery point (seed 000) to vSphere (a new VM, or in
  * place over the original only with an explicit confirmation), to an Alibaba
- * ECS image (ImportImage, or IntermediateInstance: a temporary instance builds
- * the image and is released), or to a disk image file.
+ * ECS image (ImportImage, or IntermediateInstance: a temporary instance writes
+ * the disks, whose snapshots become the image, and is deleted), or to a disk image file.
  */
 export const restoreJob: KindDefinition = {
   kind: "RestoreJob",
@@ -56,26 +56,41 @@ export const restoreJob: KindDefinition = {
                     provider: enumeration("Cloud.", ["AlibabaECS"], "AlibabaECS"),
                     region: string("Region, e.g. cn-shanghai.", { minLength: 1, maxLength: 64 }),
                     imageName: string("Name of the image (2-128 characters, starts with a letter).", { pattern: "^[A-Za-z\\p{L}][A-Za-z0-9\\p{L}._:-]{1,127}$" }),
-                    strategy: enumeration("ImportImage uploads the disks to OSS as image files and imports them. IntermediateInstance (writing them to a temporary instance's disks) is not supported yet: the RestoreJob fails with UnsupportedTarget.", ["ImportImage", "IntermediateInstance"], "ImportImage"),
-                    format: enumeration("Image file format for ImportImage: QCOW2 and VHD carry only the disks' data; RAW carries every byte.", ["RAW", "VHD", "QCOW2"], "QCOW2"),
+                    strategy: enumeration("ImportImage uploads the disks to OSS as image files and has ECS import them (ECS checks the guest OS). IntermediateInstance has a temporary instance write them onto new cloud disks, snapshots those and makes the image from the snapshots (any guest; see intermediateInstance).", ["ImportImage", "IntermediateInstance"], "ImportImage"),
+                    format: enumeration("Image file format for ImportImage: QCOW2 and VHD carry only the disks' data; RAW carries every byte. (IntermediateInstance always stages stream-optimized VMDK, which its guest reads.)", ["RAW", "VHD", "QCOW2"], "QCOW2"),
                     osType: enumeration("Guest OS family; default: from the VM's guest id.", ["linux", "windows"]),
                     platform: string("Distribution as ECS names it, e.g. Ubuntu, CentOS, Windows Server 2022; default: from the VM's guest id (Others Linux when it names none).", { maxLength: 64 }),
                     architecture: enumeration("CPU architecture; default: from the VM's guest id.", ["x86_64", "arm64"]),
                     bootMode: enumeration("Boot mode; default: from the VM's firmware (efi is UEFI).", ["BIOS", "UEFI"]),
-                    ossBucket: string("OSS bucket in the image's region to stage the image files in (ImportImage); they are deleted once the image is made.", { maxLength: 63 }),
+                    ossBucket: string("OSS bucket in the image's region to stage the disks' image files in (both strategies); they are deleted once the image is made.", { minLength: 3, maxLength: 63 }),
                     ecsEndpoint: string("ECS endpoint URL, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
                     ossEndpoint: string("OSS endpoint URL, e.g. https://oss-cn-shanghai-internal.aliyuncs.com; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
-                    vSwitchId: string("vSwitch of the temporary instance (IntermediateInstance).", { maxLength: 64 }),
-                    instanceType: string("Type of the temporary instance, e.g. ecs.g7.large (IntermediateInstance).", { maxLength: 64 }),
+                    intermediateInstance: object(
+                      {
+                        imageId: string("Image the temporary instance boots; it must run guestCommand (the default needs Docker: e.g. an Alibaba Cloud Linux 3 image with Docker installed).", { minLength: 1, maxLength: 128 }),
+                        instanceType: string("Type of the temporary instance, e.g. ecs.g7.large.", { minLength: 1, maxLength: 64 }),
+                        vSwitchId: string("vSwitch of the temporary instance (it must reach OSS: an internal endpoint or a NAT gateway).", { minLength: 1, maxLength: 64 }),
+                        securityGroupId: string("Security group of the temporary instance; it needs outbound HTTPS to OSS only.", { minLength: 1, maxLength: 64 }),
+                        zoneId: string("Zone of the temporary instance and its disks; default: the vSwitch's.", { maxLength: 64 }),
+                        diskCategory: enumeration("Category of the temporary cloud disks (the image's snapshots are taken from them).", ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"], "cloud_essd"),
+                        guestCommand: string(
+                          "Shell command in the instance that runs Lifeboat's guest program with its spec on standard input; default: the worker image through docker run (privileged, for the block devices).",
+                          { minLength: 1, maxLength: 1024 },
+                        ),
+                        timeoutMinutes: integer("How long the instance may take to write the disks before the restore fails.", 5, 1440, { default: 240 }),
+                      },
+                      ["imageId", "instanceType", "vSwitchId", "securityGroupId"],
+                      { description: "The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends." },
+                    ),
                     credentialsSecretRef: secretRef("the AccessKey pair for ECS and OSS", {
                       accessKeyIdKey: { default: "accessKeyId", description: "Key of the AccessKey id." },
                       accessKeySecretKey: { default: "accessKeySecret", description: "Key of the AccessKey secret." },
                     }),
                   },
-                  ["region", "imageName", "credentialsSecretRef"],
+                  ["region", "imageName", "ossBucket", "credentialsSecretRef"],
                 ),
-                { rule: "self.strategy != 'ImportImage' || has(self.ossBucket)", message: "spec.target.cloudImage.ossBucket is required for strategy ImportImage" },
-                { rule: "self.strategy != 'IntermediateInstance' || has(self.vSwitchId)", message: "spec.target.cloudImage.vSwitchId is required for strategy IntermediateInstance" },
+                { rule: "self.strategy != 'IntermediateInstance' || has(self.intermediateInstance)", message: "spec.target.cloudImage.intermediateInstance is required for strategy IntermediateInstance (the temporary instance's image, type, vSwitch and security group)" },
+                { rule: "self.strategy == 'IntermediateInstance' || !has(self.intermediateInstance)", message: "spec.target.cloudImage.intermediateInstance is only for strategy IntermediateInstance: remove it or set the strategy" },
               ),
               imageFile: withRules(
                 object(

@@ -4,7 +4,7 @@ import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
-import { lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerImage, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { imageFileClaims, imageFileResultPaths, imageFileWorkerDir } from "./image-file-target.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -14,9 +14,19 @@ import { vcenterConnectOptions } from "./vcenter-controller.js";
 import { fetchProgress } from "./worker-progress.js";
 import { CloudApiError, EcsApi } from "../cloud/alibaba/ecs-api.js";
 import { ossClient } from "../cloud/alibaba/oss-upload.js";
-import { cleanUpRestore, RESTORE_TAG } from "../cloud/alibaba/restore-cleanup.js";
+import { cleanUpRestore, nothingLeft, RESTORE_TAG } from "../cloud/alibaba/restore-cleanup.js";
 
 
+
+/**
+ * The command an IntermediateInstance restore's temporary instance runs:
+ * Lifeboat's own image (the one its workers run), its guest program reading
+ * the spec on standard input; privileged for the block devices. The
+ * instance's image must have Docker.
+ */
+export function defaultGuestCommand(): string {
+  return `docker run --rm -i --privileged --network host -v /dev:/dev --entrypoint node ${workerImage()} /app/dist/operator/src/worker/guest-main.js`;
+}
 
 /** Env carrying the credentials of an imageFile.s3 or cloudImage target, from the Secret it names. */
 function imageSecretEnv(job: RestoreJob): k8s.V1EnvVar[] {
@@ -84,9 +94,9 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
 
   /**
    * Deleting a restore to a cloud image that did not succeed stops its
-   * worker, then deletes the images and staged files tagged with its id (an
-   * importing image after cancelling its import) and keeps the finalizer
-   * until a listing finds none. A succeeded restore's image is the result
+   * worker, then deletes the images, temporary instances, disks, snapshots
+   * and staged files tagged with its id (an importing image after cancelling
+   * its import) and keeps the finalizer until a listing finds none. A succeeded restore's image is the result
    * and stays.
    */
   async finalize(job: RestoreJob, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
@@ -112,11 +122,11 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     const oss = cloud.ossBucket ? ossClient({ regionId: cloud.region, bucket: cloud.ossBucket, endpoint: cloud.ossEndpoint, ...credentials }) : undefined;
     try {
       const left = await cleanUpRestore(ecs, oss, cloud.region, cloudRestoreId(job));
-      if (left.images.length + left.objects.length === 0) {
-        await ctx.events.record(job, "Normal", "CleanedUp", `deleted the images and staged files tagged ${RESTORE_TAG}=${cloudRestoreId(job)}`);
+      if (nothingLeft(left)) {
+        await ctx.events.record(job, "Normal", "CleanedUp", `deleted the images, instances, disks, snapshots and staged files tagged ${RESTORE_TAG}=${cloudRestoreId(job)}`);
         return undefined;
       }
-      ctx.log.info({ images: left.images, objects: left.objects }, "Cloud clean-up not finished yet");
+      ctx.log.info({ ...left }, "Cloud clean-up not finished yet");
     } catch (err) {
       if (err instanceof CloudApiError && !/^(Throttling|ServiceUnavailable|Incorrect)/.test(err.code)) {
         await ctx.events.record(job, "Warning", "CleanupFailed", `${err.message}; delete what is tagged ${RESTORE_TAG}=${cloudRestoreId(job)} by hand`);
@@ -187,9 +197,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
         type: "Succeeded",
         status: "False",
         reason: "UnsupportedTarget",
-        message: t.cloudImage
-          ? "spec.target.cloudImage.strategy IntermediateInstance is not supported yet: use strategy ImportImage (the disks are staged in an OSS bucket and imported)"
-          : "this version of Lifeboat restores to vSphere, to ECS images and to image files on a claim or in a bucket",
+        message: "this version of Lifeboat restores to vSphere, to ECS images and to image files on a claim or in a bucket",
       });
       return undefined;
     }
@@ -238,7 +246,9 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       };
     }
     const cloud = t.cloudImage;
-    if (cloud && (cloud.strategy ?? "ImportImage") === "ImportImage" && cloud.ossBucket) {
+    const strategy = cloud?.strategy ?? "ImportImage";
+    if (cloud && (strategy === "ImportImage" || cloud.intermediateInstance)) {
+      const ii = cloud.intermediateInstance;
       return {
         mode: "restore",
         pointId: rp.spec.pointID,
@@ -248,7 +258,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
             provider: "AlibabaECS",
             regionId: cloud.region,
             imageName: cloud.imageName,
-            strategy: "ImportImage",
+            strategy,
             format: cloud.format ?? "QCOW2",
             ossBucket: cloud.ossBucket,
             restoreId: cloudRestoreId(job),
@@ -258,6 +268,20 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
             ...(cloud.bootMode ? { bootMode: cloud.bootMode } : {}),
             ...(cloud.ecsEndpoint ? { ecsEndpoint: cloud.ecsEndpoint } : {}),
             ...(cloud.ossEndpoint ? { ossEndpoint: cloud.ossEndpoint } : {}),
+            ...(strategy === "IntermediateInstance" && ii
+              ? {
+                  intermediateInstance: {
+                    imageId: ii.imageId,
+                    instanceType: ii.instanceType,
+                    vSwitchId: ii.vSwitchId,
+                    securityGroupId: ii.securityGroupId,
+                    ...(ii.zoneId ? { zoneId: ii.zoneId } : {}),
+                    diskCategory: ii.diskCategory ?? "cloud_essd",
+                    guestCommand: ii.guestCommand ?? defaultGuestCommand(),
+                    guestTimeoutMs: (ii.timeoutMinutes ?? 240) * 60_000,
+                  },
+                }
+              : {}),
           },
         },
       };

@@ -26,7 +26,7 @@ import type OSS from "ali-oss";
 import { guestFromVSphere, type EcsGuest } from "../cloud/alibaba/guest-os.js";
 import { CloudApiError, EcsApi } from "../cloud/alibaba/ecs-api.js";
 import { ossClient, uploadObject } from "../cloud/alibaba/oss-upload.js";
-import { cleanUpRestore, describeImages, RESTORE_TAG, stagingPrefix } from "../cloud/alibaba/restore-cleanup.js";
+import { cleanUpRestore, describeImages, nothingLeft, RESTORE_TAG, stagingPrefix } from "../cloud/alibaba/restore-cleanup.js";
 import { imageFileName, type ImageFormat } from "../image/formats.js";
 import { imageSizeBound } from "../image/writer.js";
 import type { PointDisk } from "../vault/index.js";
@@ -37,7 +37,7 @@ import type { DiskRestorer, Point } from "./restore-point.js";
 import { SECRET_ENV, type CloudImageWorkerTarget } from "./spec.js";
 import { defaultTrust } from "./trust.js";
 
-const GiB = 1024 ** 3;
+export const GiB = 1024 ** 3;
 /** ImportImage takes at most one system disk and 16 data disks. */
 const MAX_DISKS = 17;
 
@@ -59,16 +59,13 @@ export function imageGuest(point: Point, target: CloudImageWorkerTarget): EcsGue
   };
 }
 
-/** The device name ImportImage gives the n-th disk: the system disk is /dev/xvda. */
-function deviceName(index: number): string {
+/** The device name ECS gives an image's n-th disk: the system disk is /dev/xvda. */
+export function deviceName(index: number): string {
   return `/dev/xvd${String.fromCharCode(97 + index)}`;
 }
 
-/** Restores the point as an ECS image; returns its id once Available. */
-export async function restoreToCloudImage(restore: DiskRestorer, point: Point, target: CloudImageWorkerTarget, ctx: RunContext): Promise<CloudImageResult> {
-  const disks = orderedDisks(point.header);
-  if (disks.length === 0) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has no disks to make an image of`);
-  if (disks.length > MAX_DISKS) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has ${disks.length} disks; an ECS image holds at most ${MAX_DISKS} (a system disk and 16 data disks): restore to image files instead`);
+/** The ECS client (retries logged, aborted with the run) and the staging bucket's OSS clients of a restore: one for calls, one for presigned URLs. */
+export function cloudClients(target: CloudImageWorkerTarget, ctx: RunContext): { ecs: EcsApi; oss: OSS; presigner: OSS } {
   const accessKeyId = ctx.env[SECRET_ENV.cloudAccessKeyId] ?? "";
   const accessKeySecret = ctx.env[SECRET_ENV.cloudAccessKeySecret] ?? "";
   const ecs = new EcsApi(
@@ -77,7 +74,16 @@ export async function restoreToCloudImage(restore: DiskRestorer, point: Point, t
       ctx.logger.warn({ call: what, err: describeChain(err), delayMs }, "ECS call will be retried");
     } },
   );
-  const oss = ossClient({ regionId: target.regionId, bucket: target.ossBucket, accessKeyId, accessKeySecret, endpoint: target.ossEndpoint });
+  const connection = { regionId: target.regionId, bucket: target.ossBucket, accessKeyId, accessKeySecret, endpoint: target.ossEndpoint };
+  return { ecs, oss: ossClient(connection), presigner: ossClient(connection, true) };
+}
+
+/** Restores the point as an ECS image through ImportImage; returns its id once Available. */
+export async function restoreToCloudImage(restore: DiskRestorer, point: Point, target: CloudImageWorkerTarget, ctx: RunContext): Promise<CloudImageResult> {
+  const disks = orderedDisks(point.header);
+  if (disks.length === 0) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has no disks to make an image of`);
+  if (disks.length > MAX_DISKS) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has ${disks.length} disks; an ECS image holds at most ${MAX_DISKS} (a system disk and 16 data disks): restore to image files instead`);
+  const { ecs, oss } = cloudClients(target, ctx);
   let imageId: string | undefined;
   try {
     restore.setDisks(disks);
@@ -89,14 +95,14 @@ export async function restoreToCloudImage(restore: DiskRestorer, point: Point, t
       // A failed earlier attempt's image and files go first: ECS refuses a second image of the same name.
       await cleanUp(ecs, oss, target, undefined, ctx);
       ctx.progress.phase("Transferring");
-      const objects = await stageDisks(restore, point, disks, target, oss, ctx);
+      const objects = await stageDisks(restore, point, disks, target, oss, ctx, FORMATS[target.format]);
       const started = await importImage(ecs, point, disks, objects, target);
       imageId = started.imageId;
       ctx.logger.info({ imageId, taskId: started.taskId, image: target.imageName }, "ECS is importing the image");
     }
     ctx.progress.set({ imageId });
     ctx.progress.phase("Committing");
-    await followImport(ecs, imageId, target, ctx);
+    await followImage(ecs, imageId, target, ctx, "check that the files' format matches spec.target.cloudImage.format and that the guest is one ECS supports (see the ImportImage task in the console)");
     await cleanUp(ecs, oss, target, imageId, ctx);
     return { imageId };
   } catch (err) {
@@ -112,24 +118,23 @@ export async function restoreToCloudImage(restore: DiskRestorer, point: Point, t
  * the pod's grace period. What it cannot delete the RestoreJob's clean-up
  * deletes when the RestoreJob goes.
  */
-async function cleanUp(ecs: EcsApi, oss: OSS, target: CloudImageWorkerTarget, keep: string | undefined, ctx: RunContext): Promise<void> {
+export async function cleanUp(ecs: EcsApi, oss: OSS, target: CloudImageWorkerTarget, keep: string | undefined, ctx: RunContext): Promise<void> {
   const api = new EcsApi(ecs.connection, { signal: AbortSignal.timeout(45_000), waitIntervalMs: 2_000 });
   try {
     const left = await cleanUpRestore(api, oss, target.regionId, target.restoreId, keep);
-    if (left.images.length + left.objects.length > 0) ctx.logger.warn({ ...left }, "Some of this restore's cloud resources are still there");
+    if (!nothingLeft(left)) ctx.logger.warn({ ...left }, "Some of this restore's cloud resources are still there");
   } catch (err) {
     ctx.logger.error({ restoreId: target.restoreId, err: describeChain(err) }, "Could not clean up this restore's images and staged files; the RestoreJob's clean-up deletes them by tag when it is deleted");
   }
 }
 
-/** Uploads each disk as an image file into the bucket; returns the object keys in disk order. */
-async function stageDisks(restore: DiskRestorer, point: Point, disks: readonly PointDisk[], target: CloudImageWorkerTarget, oss: OSS, ctx: RunContext): Promise<string[]> {
-  const format = FORMATS[target.format];
+/** Uploads each disk as an image file of `format` into the bucket; returns the object keys in disk order. */
+export async function stageDisks(restore: DiskRestorer, point: Point, disks: readonly PointDisk[], target: CloudImageWorkerTarget, oss: OSS, ctx: RunContext, format: ImageFormat): Promise<string[]> {
   const keys: string[] = [];
   for (const disk of disks) {
     const key = `${stagingPrefix(target.restoreId)}${imageFileName(point.header.labels.vm ?? "vm", disk.key, format)}`;
     const virtualSize = Math.ceil(disk.size / GiB) * GiB;
-    ctx.logger.info({ disk: disk.key, to: `oss://${target.ossBucket}/${key}`, format: target.format, virtualSize }, "Staging the disk in OSS");
+    ctx.logger.info({ disk: disk.key, to: `oss://${target.ossBucket}/${key}`, format, virtualSize }, "Staging the disk in OSS");
     await restore.toImage(disk, format, async (image, signal) => {
       try {
         await uploadObject(image.stream, { client: oss, key, maxSize: image.imageSize ?? imageSizeBound(virtualSize), signal });
@@ -168,8 +173,8 @@ async function importImage(ecs: EcsApi, point: Point, disks: readonly PointDisk[
   return { imageId, taskId: out.body?.taskId };
 }
 
-/** Polls the image until Available; CreateFailed or its disappearance fail the restore. */
-async function followImport(ecs: EcsApi, imageId: string, target: CloudImageWorkerTarget, ctx: RunContext): Promise<void> {
+/** Polls the image until Available; CreateFailed or its disappearance fail the restore (`hint` says what to check). */
+export async function followImage(ecs: EcsApi, imageId: string, target: CloudImageWorkerTarget, ctx: RunContext, hint: string): Promise<void> {
   const interval = target.pollIntervalMs ?? 5_000;
   let last = "";
   for (;;) {
@@ -178,14 +183,14 @@ async function followImport(ecs: EcsApi, imageId: string, target: CloudImageWork
     if (!image) throw new WorkerError(EXIT.cloudImageFailed, `Image ${imageId} (${target.imageName}) disappeared while ECS imported it; was it deleted by hand?`);
     const seen = `${image.status} ${image.progress ?? ""}`;
     if (seen !== last) {
-      ctx.logger.info({ imageId, status: image.status, progress: image.progress }, "Import progress");
+      ctx.logger.info({ imageId, status: image.status, progress: image.progress }, "Image progress");
       last = seen;
     }
     const percent = Number.parseInt(image.progress ?? "", 10);
     ctx.progress.set({ ...(Number.isFinite(percent) ? { message: `image ${imageId} ${image.status} ${percent}%` } : {}) });
     if (image.status === "Available") return;
     if (image.status === "CreateFailed" || image.status === "UnAvailable") {
-      throw new WorkerError(EXIT.cloudImageFailed, `ECS could not import image ${imageId} (${target.imageName}): it is ${image.status}; check that the files' format matches spec.target.cloudImage.format and that the guest is one ECS supports (see the ImportImage task in the console)`);
+      throw new WorkerError(EXIT.cloudImageFailed, `ECS could not ${target.strategy === "ImportImage" ? "import" : "make"} image ${imageId} (${target.imageName}): it is ${image.status}; ${hint}`);
     }
     await sleep(interval, undefined, { signal: ctx.signal });
   }

@@ -251,12 +251,21 @@ function checkImageDestination(p: Problems, f: Json, env: NodeJS.ProcessEnv): vo
   }
 }
 
-/** spec.target.cloudImage: an ImportImage restore, its AccessKey pair in the environment. */
+/** spec.target.cloudImage: an ImportImage or IntermediateInstance restore, its AccessKey pair in the environment. */
 function checkCloudImage(p: Problems, c: Json | undefined, env: NodeJS.ProcessEnv): void {
   if (!c) return;
   const path = "spec.target.cloudImage";
   if (c.provider !== "AlibabaECS") p.add(`${path}.provider must be "AlibabaECS"`);
-  if (c.strategy !== "ImportImage") p.add(`${path}.strategy must be "ImportImage", not ${JSON.stringify(c.strategy)}`);
+  if (c.strategy !== "ImportImage" && c.strategy !== "IntermediateInstance") p.add(`${path}.strategy must be "ImportImage" or "IntermediateInstance", not ${JSON.stringify(c.strategy)}`);
+  if (c.strategy === "IntermediateInstance") {
+    const ii = p.object(c, "intermediateInstance", path);
+    if (ii) {
+      for (const field of ["imageId", "instanceType", "vSwitchId", "securityGroupId", "diskCategory", "guestCommand"]) p.string(ii, field, `${path}.intermediateInstance`);
+      if (ii.zoneId !== undefined) p.string(ii, "zoneId", `${path}.intermediateInstance`);
+      if (ii.guestTimeoutMs === undefined) p.add(`${path}.intermediateInstance.guestTimeoutMs is required`);
+      checkPositiveInteger(p, ii, "guestTimeoutMs", `${path}.intermediateInstance`);
+    }
+  }
   if (!["RAW", "VHD", "QCOW2"].includes(c.format as string)) p.add(`${path}.format must be RAW, VHD or QCOW2, not ${JSON.stringify(c.format)}`);
   for (const field of ["regionId", "imageName", "ossBucket"]) p.string(c, field, path);
   const id = p.string(c, "restoreId", path);

@@ -13,6 +13,7 @@ import { finished, pipeline } from "node:stream/promises";
 import { imageFileName, type ImageFormat } from "../image/formats.js";
 import { createImageStream, imageSizeBound, type ImageStream } from "../image/writer.js";
 import { restoreToCloudImage } from "./cloud-image.js";
+import { restoreThroughInstance } from "./cloud-image-instance.js";
 import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type Vault } from "../vault/index.js";
 import { HOLE, blockAt } from "../vault/manifest.js";
 import type { BlockIndex } from "../vault/block-index.js";
@@ -67,7 +68,8 @@ export async function restorePoint(spec: RestoreWorkerSpec, ctx: RunContext): Pr
       return { pointId: point.header.id, paths };
     }
     if ("cloudImage" in spec.target) {
-      const { imageId } = await restoreToCloudImage(restore, point, spec.target.cloudImage, ctx);
+      const cloud = spec.target.cloudImage;
+      const { imageId } = cloud.strategy === "IntermediateInstance" ? await restoreThroughInstance(restore, point, cloud, ctx) : await restoreToCloudImage(restore, point, cloud, ctx);
       return { pointId: point.header.id, imageId };
     }
     const vmMoRef = await restoreToVSphere(restore, point, spec.target.vSphere, ctx);

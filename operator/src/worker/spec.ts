@@ -129,11 +129,14 @@ export interface CloudImageWorkerTarget {
   readonly provider: "AlibabaECS";
   readonly regionId: string;
   readonly imageName: string;
-  /** ImportImage: stage image files in OSS and import them. (IntermediateInstance is refused by the controller for now.) */
-  readonly strategy: "ImportImage";
-  /** The staged files' format. */
+  /** ImportImage: stage image files in OSS and import them. IntermediateInstance: a temporary instance writes them onto cloud disks, whose snapshots become the image. */
+  readonly strategy: "ImportImage" | "IntermediateInstance";
+  /** The staged files' format for ImportImage (IntermediateInstance stages stream-optimized VMDK, which its guest reads). */
   readonly format: "RAW" | "VHD" | "QCOW2";
+  /** Where the disks are staged, for both strategies. */
   readonly ossBucket: string;
+  /** The temporary instance (strategy IntermediateInstance). */
+  readonly intermediateInstance?: IntermediateInstanceWorkerSpec;
   /** Overrides of what the point says about the guest (guest id and firmware labels). */
   readonly osType?: "linux" | "windows";
   readonly platform?: string;
@@ -144,8 +147,23 @@ export interface CloudImageWorkerTarget {
   readonly ossEndpoint?: string;
   /** Identity of this restore: the tag value on everything it creates (lifeboat.io/restore), the staging key prefix and the ClientToken, so a retried worker finds its own work. */
   readonly restoreId: string;
-  /** How often to look at the import (default 5000 ms). */
+  /** How often to look at the import, the guest or the snapshots (default 5000 ms). */
   readonly pollIntervalMs?: number;
+}
+
+/** The temporary instance of an IntermediateInstance restore (RestoreJob spec.target.cloudImage.intermediateInstance). */
+export interface IntermediateInstanceWorkerSpec {
+  /** The image it boots; it must run guestCommand. */
+  readonly imageId: string;
+  readonly instanceType: string;
+  readonly vSwitchId: string;
+  readonly securityGroupId: string;
+  readonly zoneId?: string;
+  readonly diskCategory: string;
+  /** Shell command that runs `guest-main.js` with the GuestWriteSpec on stdin. */
+  readonly guestCommand: string;
+  /** How long the guest may take to write the disks and report. */
+  readonly guestTimeoutMs: number;
 }
 
 /**

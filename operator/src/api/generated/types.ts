@@ -1197,11 +1197,11 @@ export interface RestoreJobSpec {
        */
       imageName: string;
       /**
-       * ImportImage uploads the disks to OSS as image files and imports them. IntermediateInstance (writing them to a temporary instance's disks) is not supported yet: the RestoreJob fails with UnsupportedTarget.
+       * ImportImage uploads the disks to OSS as image files and has ECS import them (ECS checks the guest OS). IntermediateInstance has a temporary instance write them onto new cloud disks, snapshots those and makes the image from the snapshots (any guest; see intermediateInstance).
        */
       strategy?: "ImportImage" | "IntermediateInstance";
       /**
-       * Image file format for ImportImage: QCOW2 and VHD carry only the disks' data; RAW carries every byte.
+       * Image file format for ImportImage: QCOW2 and VHD carry only the disks' data; RAW carries every byte. (IntermediateInstance always stages stream-optimized VMDK, which its guest reads.)
        */
       format?: "RAW" | "VHD" | "QCOW2";
       /**
@@ -1221,9 +1221,9 @@ export interface RestoreJobSpec {
        */
       bootMode?: "BIOS" | "UEFI";
       /**
-       * OSS bucket in the image's region to stage the image files in (ImportImage); they are deleted once the image is made.
+       * OSS bucket in the image's region to stage the disks' image files in (both strategies); they are deleted once the image is made.
        */
-      ossBucket?: string;
+      ossBucket: string;
       /**
        * ECS endpoint URL, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.
        */
@@ -1233,13 +1233,42 @@ export interface RestoreJobSpec {
        */
       ossEndpoint?: string;
       /**
-       * vSwitch of the temporary instance (IntermediateInstance).
+       * The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends.
        */
-      vSwitchId?: string;
-      /**
-       * Type of the temporary instance, e.g. ecs.g7.large (IntermediateInstance).
-       */
-      instanceType?: string;
+      intermediateInstance?: {
+        /**
+         * Image the temporary instance boots; it must run guestCommand (the default needs Docker: e.g. an Alibaba Cloud Linux 3 image with Docker installed).
+         */
+        imageId: string;
+        /**
+         * Type of the temporary instance, e.g. ecs.g7.large.
+         */
+        instanceType: string;
+        /**
+         * vSwitch of the temporary instance (it must reach OSS: an internal endpoint or a NAT gateway).
+         */
+        vSwitchId: string;
+        /**
+         * Security group of the temporary instance; it needs outbound HTTPS to OSS only.
+         */
+        securityGroupId: string;
+        /**
+         * Zone of the temporary instance and its disks; default: the vSwitch's.
+         */
+        zoneId?: string;
+        /**
+         * Category of the temporary cloud disks (the image's snapshots are taken from them).
+         */
+        diskCategory?: "cloud_essd" | "cloud_ssd" | "cloud_efficiency" | "cloud_auto";
+        /**
+         * Shell command in the instance that runs Lifeboat's guest program with its spec on standard input; default: the worker image through docker run (privileged, for the block devices).
+         */
+        guestCommand?: string;
+        /**
+         * How long the instance may take to write the disks before the restore fails.
+         */
+        timeoutMinutes?: number;
+      };
       /**
        * Secret holding the AccessKey pair for ECS and OSS. Lifeboat watches it: a rotated value takes effect without a restart.
        */

@@ -6,6 +6,7 @@
  * memory one part. Each part is retried on throttling, 5xx and dropped
  * connections; a failed upload is aborted so the bucket keeps no parts.
  */
+import { isIP } from "node:net";
 import type { Readable } from "node:stream";
 import OSS from "ali-oss";
 import { streamParts } from "../../util/stream-parts.js";
@@ -23,10 +24,17 @@ export interface OssConnection {
   readonly endpoint?: string | undefined;
 }
 
-/** The ali-oss client of one bucket. */
-export function ossClient(c: OssConnection): OSS {
+/**
+ * The ali-oss client of one bucket. `forPresignedUrls`: the client makes URLs
+ * for someone else to use. To an endpoint given as an IP address (a private
+ * gateway, a test peer) ali-oss sends the bucket in the Host header, which a
+ * URL cannot carry, so such a client puts the bucket in the path instead
+ * (ali-oss's `sldEnable`).
+ */
+export function ossClient(c: OssConnection, forPresignedUrls = false): OSS {
   const url = c.endpoint ? new URL(c.endpoint) : undefined;
-  return new OSS({
+  const byIp = url !== undefined && isIP(url.hostname.replace(/^\[|\]$/g, "")) !== 0;
+  const options: OSS.Options & { sldEnable?: boolean } = {
     region: `oss-${c.regionId}`,
     bucket: c.bucket,
     accessKeyId: c.accessKeyId,
@@ -35,7 +43,9 @@ export function ossClient(c: OssConnection): OSS {
     secure: url ? url.protocol === "https:" : true,
     timeout: 120_000,
     ...(url ? { endpoint: url.origin } : {}),
-  });
+    ...(byIp && forPresignedUrls ? { sldEnable: true } : {}),
+  };
+  return new OSS(options);
 }
 
 interface OssError {

@@ -1,8 +1,9 @@
 /**
  * Clean-up of what a restore to an ECS image left in the cloud, found by the
- * restore's tag (images) and key prefix (staged OSS objects and unfinished
- * multipart uploads), never by name: a user's own images and objects are
- * never touched. The worker runs it when an import fails or is cancelled;
+ * restore's tag (images, and for IntermediateInstance the temporary
+ * instance, its disks and their snapshots) and key prefix (staged OSS
+ * objects and unfinished multipart uploads), never by name: a user's own
+ * resources are never touched. The worker runs it when an import fails or is cancelled;
  * the RestoreJob controller runs it when a RestoreJob that did not succeed
  * is deleted (the worker may have been killed before it could), and repeats
  * until a listing finds nothing left.
@@ -26,6 +27,8 @@ export interface TaggedImage {
   readonly imageId: string;
   readonly status: string;
   readonly progress: string | undefined;
+  /** The snapshots the image is made of (CreateImage): ECS keeps them while the image exists. */
+  readonly snapshotIds: readonly string[];
 }
 
 /**
@@ -38,31 +41,92 @@ export async function describeImages(ecs: EcsApi, regionId: string, by: { readon
   const what = "imageId" in by ? `DescribeImages ${by.imageId}` : `DescribeImages tagged ${RESTORE_TAG}=${by.restoreId}`;
   const out = await ecs.call(what, (runtime) => ecs.sdk.describeImagesWithOptions(request, runtime));
   const images = (out.body?.images?.image ?? []).filter((i) => !("imageId" in by) || i.imageId === by.imageId);
-  return images.flatMap((i) => (i.imageId ? [{ imageId: i.imageId, status: i.status ?? "", progress: i.progress }] : []));
+  return images.flatMap((i) => {
+    if (!i.imageId) return [];
+    const snapshotIds = (i.diskDeviceMappings?.diskDeviceMapping ?? []).flatMap((m) => (m.snapshotId ? [m.snapshotId] : []));
+    return [{ imageId: i.imageId, status: i.status ?? "", progress: i.progress, snapshotIds }];
+  });
 }
 
 /** What a clean-up pass found still there (empty when everything is gone). */
 export interface Leftovers {
   readonly images: readonly string[];
+  readonly instances: readonly string[];
+  readonly disks: readonly string[];
+  readonly snapshots: readonly string[];
   readonly objects: readonly string[];
 }
 
+/** True when a clean-up pass found nothing left. */
+export function nothingLeft(left: Leftovers): boolean {
+  return left.images.length + left.instances.length + left.disks.length + left.snapshots.length + left.objects.length === 0;
+}
+
+const tagOf = (restoreId: string) => ({ key: RESTORE_TAG, value: restoreId });
+
+/** The restore's temporary instances (IntermediateInstance). */
+async function taggedInstances(ecs: EcsApi, regionId: string, restoreId: string): Promise<string[]> {
+  const request = new Ecs.DescribeInstancesRequest({ regionId, tag: [new Ecs.DescribeInstancesRequestTag(tagOf(restoreId))], pageSize: 100 });
+  const out = await ecs.call(`DescribeInstances tagged ${RESTORE_TAG}=${restoreId}`, (runtime) => ecs.sdk.describeInstancesWithOptions(request, runtime));
+  return (out.body?.instances?.instance ?? []).flatMap((i) => (i.instanceId ? [i.instanceId] : []));
+}
+
+/** The restore's cloud disks with their status. */
+async function taggedDisks(ecs: EcsApi, regionId: string, restoreId: string): Promise<{ diskId: string; status: string }[]> {
+  const request = new Ecs.DescribeDisksRequest({ regionId, tag: [new Ecs.DescribeDisksRequestTag(tagOf(restoreId))], pageSize: 100 });
+  const out = await ecs.call(`DescribeDisks tagged ${RESTORE_TAG}=${restoreId}`, (runtime) => ecs.sdk.describeDisksWithOptions(request, runtime));
+  return (out.body?.disks?.disk ?? []).flatMap((d) => (d.diskId ? [{ diskId: d.diskId, status: d.status ?? "" }] : []));
+}
+
+/** The restore's snapshots. */
+async function taggedSnapshots(ecs: EcsApi, regionId: string, restoreId: string): Promise<string[]> {
+  const request = new Ecs.DescribeSnapshotsRequest({ regionId, tag: [new Ecs.DescribeSnapshotsRequestTag(tagOf(restoreId))], pageSize: 100 });
+  const out = await ecs.call(`DescribeSnapshots tagged ${RESTORE_TAG}=${restoreId}`, (runtime) => ecs.sdk.describeSnapshotsWithOptions(request, runtime));
+  return (out.body?.snapshots?.snapshot ?? []).flatMap((s) => (s.snapshotId ? [s.snapshotId] : []));
+}
+
 /**
- * Deletes the restore's images except `keepImageId` (an importing one after
- * cancelling its import task, since ECS refuses to delete it before) and its
- * staged objects and uploads; then lists again and returns what is left.
+ * Deletes what the restore made except `keepImageId` (the finished image)
+ * and the snapshots it is made of (ECS refuses to delete those while the
+ * image exists: they are its storage): its other images (an importing one
+ * after cancelling its import task, since ECS refuses to delete it before),
+ * temporary instances (with their disks), remaining disks and snapshots, and
+ * staged objects and uploads; then lists again and returns what is left. A
+ * disk still attached to an instance being deleted is left for the next pass.
  */
 export async function cleanUpRestore(ecs: EcsApi, oss: OSS | undefined, regionId: string, restoreId: string, keepImageId?: string): Promise<Leftovers> {
+  let kept: readonly string[] = [];
   for (const image of await describeImages(ecs, regionId, { restoreId })) {
-    if (image.imageId === keepImageId) continue;
+    if (image.imageId === keepImageId) {
+      kept = image.snapshotIds;
+      continue;
+    }
     if (image.status === "Creating" || image.status === "Waiting") await cancelImport(ecs, regionId, image.imageId);
     const request = new Ecs.DeleteImageRequest({ regionId, imageId: image.imageId, force: true });
     await ecs.call(`DeleteImage ${image.imageId}`, (runtime) => ecs.sdk.deleteImageWithOptions(request, runtime));
   }
+  for (const instanceId of await taggedInstances(ecs, regionId, restoreId)) {
+    const request = new Ecs.DeleteInstanceRequest({ instanceId, force: true });
+    await ecs.call(`DeleteInstance ${instanceId}`, (runtime) => ecs.sdk.deleteInstanceWithOptions(request, runtime));
+  }
+  for (const disk of await taggedDisks(ecs, regionId, restoreId)) {
+    if (disk.status !== "Available") continue;
+    const request = new Ecs.DeleteDiskRequest({ diskId: disk.diskId });
+    await ecs.call(`DeleteDisk ${disk.diskId}`, (runtime) => ecs.sdk.deleteDiskWithOptions(request, runtime));
+  }
+  for (const snapshotId of await taggedSnapshots(ecs, regionId, restoreId)) {
+    if (kept.includes(snapshotId)) continue;
+    const request = new Ecs.DeleteSnapshotRequest({ snapshotId });
+    await ecs.call(`DeleteSnapshot ${snapshotId}`, (runtime) => ecs.sdk.deleteSnapshotWithOptions(request, runtime));
+  }
   if (oss) await deleteStaged(oss, restoreId);
-  const images = (await describeImages(ecs, regionId, { restoreId })).map((i) => i.imageId).filter((id) => id !== keepImageId);
-  const objects = oss ? await stagedObjects(oss, restoreId) : [];
-  return { images, objects };
+  return {
+    images: (await describeImages(ecs, regionId, { restoreId })).map((i) => i.imageId).filter((id) => id !== keepImageId),
+    instances: await taggedInstances(ecs, regionId, restoreId),
+    disks: (await taggedDisks(ecs, regionId, restoreId)).map((d) => d.diskId),
+    snapshots: (await taggedSnapshots(ecs, regionId, restoreId)).filter((id) => !kept.includes(id)),
+    objects: oss ? await stagedObjects(oss, restoreId) : [],
+  };
 }
 
 /** Cancels the running ImportImage task of an image, if ECS still runs one. */
