@@ -1,7 +1,6 @@
 -- Health of a Lifeboat BackupVault for Argo CD.
--- Ready=True: Healthy. Ready=False: Progressing while the vault waits for
--- something that comes by itself (its Secret not created yet, a prune holding
--- the repository), Degraded otherwise (wrong key, unreachable backend, lock
+-- Ready=True: Healthy. Ready=False: Progressing while a Secret it names is
+-- not created yet, Degraded otherwise (wrong key, unreachable backend, lock
 -- mismatch: the message says what to fix).
 -- Lifeboat's operator sets the conditions and reasons read here: see
 -- backup-vault-controller.ts and vault-access.ts in operator/src/controllers/.
@@ -11,7 +10,6 @@ local hs = {}
 
 local waiting = {
   SecretNotFound = true,
-  RepositoryBusy = true,
 }
 
 if obj.status == nil then
