@@ -54,6 +54,9 @@ export const components = {
   vcsim: { module: "vcsim", packages: ["."], ldflags: "" },
   // An S3 server with Object Lock (versitygw, posix backend), e2e/testbed/go/s3.
   s3: { module: "s3", packages: ["."], ldflags: "" },
+  // The test runner of the Argo CD health checks (argocd/resource_customizations) on Argo CD's Lua engine,
+  // gopher-lua at the version Argo CD pins, e2e/testbed/go/gopherlua.
+  gopherlua: { module: "gopherlua", packages: ["."], ldflags: "" },
   // Reference backup tools for the vault benchmark (bench/vault), pinned in their wrapper modules.
   kopia: { module: "kopia", packages: ["github.com/kopia/kopia"], ldflags: "" },
   restic: { module: "restic", packages: ["github.com/restic/restic/cmd/restic"], ldflags: "" },
