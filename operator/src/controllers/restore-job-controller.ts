@@ -361,7 +361,10 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     if (progress?.imageId && status.result?.imageId !== progress.imageId) {
       // The image's id is known (and worth showing) long before it is Available.
       status.result = { ...status.result, imageId: progress.imageId };
-      ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "Importing", message: `ECS is importing image ${progress.imageId}` });
+      const fromSnapshots = job.spec.target.cloudImage?.strategy === "IntermediateInstance";
+      ctx.setCondition(job, fromSnapshots
+        ? { type: "Succeeded", status: "Unknown", reason: "MakingImage", message: `ECS is making image ${progress.imageId} from the temporary instance's disk snapshots` }
+        : { type: "Succeeded", status: "Unknown", reason: "Importing", message: `ECS is importing image ${progress.imageId}` });
     }
     if (progress) {
       const bytesTotal = progress.bytesTotal || total;
