@@ -75,7 +75,7 @@ function restoreToEcs(name: string, server: AlibabaContractServer, imageName: st
         ...(instance
           ? {
               strategy: "IntermediateInstance",
-              intermediateInstance: { imageId: "aliyun_3_x64_20G_alibase_20251030.vhd", instanceType: "ecs.g7.large", vSwitchId: "vsw-e2e", securityGroupId: "sg-e2e", guestCommand: instance.guestCommand, timeoutMinutes: 10 },
+              intermediateInstance: { imageId: "aliyun_3_x64_20G_alibase_20251030.vhd", instanceType: "ecs.g7.large", vSwitchId: "vsw-e2e", securityGroupId: "sg-e2e", guestCommand: instance.guestCommand, timeoutMinutes: 10, ossEndpoint: server.ossEndpoint },
             }
           : { strategy: "ImportImage", format: "QCOW2" }),
         ossBucket: BUCKET,

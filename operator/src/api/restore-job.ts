@@ -69,7 +69,7 @@ export const restoreJob: KindDefinition = {
                       {
                         imageId: string("Image the temporary instance boots; it must run guestCommand (the default needs Docker: e.g. an Alibaba Cloud Linux 3 image with Docker installed).", { minLength: 1, maxLength: 128 }),
                         instanceType: string("Type of the temporary instance, e.g. ecs.g7.large.", { minLength: 1, maxLength: 64 }),
-                        vSwitchId: string("vSwitch of the temporary instance (it must reach OSS: an internal endpoint or a NAT gateway).", { minLength: 1, maxLength: 64 }),
+                        vSwitchId: string("vSwitch of the temporary instance (it must reach the OSS endpoint, see ossEndpoint).", { minLength: 1, maxLength: 64 }),
                         securityGroupId: string("Security group of the temporary instance; it needs outbound HTTPS to OSS only.", { minLength: 1, maxLength: 64 }),
                         zoneId: string("Zone of the temporary instance and its disks; default: the vSwitch's.", { maxLength: 64 }),
                         diskCategory: enumeration("Category of the temporary cloud disks (the image's snapshots are taken from them).", ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"], "cloud_essd"),
@@ -78,6 +78,7 @@ export const restoreJob: KindDefinition = {
                           { minLength: 1, maxLength: 1024 },
                         ),
                         timeoutMinutes: integer("How long the instance may take to write the disks before the restore fails.", 5, 1440, { default: 240 }),
+                        ossEndpoint: string("OSS endpoint the instance downloads the staged disks from; default: the region's internal endpoint (https://oss-REGION-internal.aliyuncs.com), which an instance in the region reaches without a public address.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
                       },
                       ["imageId", "instanceType", "vSwitchId", "securityGroupId"],
                       { description: "The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends." },

@@ -85,7 +85,7 @@ const SLOT_POLL_MS = 10_000;
 export class RestoreJobReconciler implements Reconciler<RestoreJob> {
   readonly kind = "RestoreJob";
   readonly readyCondition = "Succeeded";
-  /** A restore to a cloud image cleans up what it left in the cloud when it is deleted unfinished. */
+  /** A restore to a cloud image cleans up what it left in the cloud when it is deleted. */
   readonly finalizer = "lifeboat.io/cloud-cleanup";
 
   needsFinalizer(job: RestoreJob): boolean {
@@ -93,15 +93,19 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
   }
 
   /**
-   * Deleting a restore to a cloud image that did not succeed stops its
-   * worker, then deletes the images, temporary instances, disks, snapshots
-   * and staged files tagged with its id (an importing image after cancelling
-   * its import) and keeps the finalizer until a listing finds none. A succeeded restore's image is the result
-   * and stays.
+   * Deleting a restore to a cloud image stops its worker, then deletes the
+   * images, temporary instances, disks, snapshots and staged files tagged
+   * with its id (an importing image after cancelling its import) and keeps
+   * the finalizer until a listing finds none. A succeeded restore's image,
+   * and the snapshots it is made of, are its result and stay; whatever else
+   * its worker could not delete goes.
    */
   async finalize(job: RestoreJob, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const cloud = job.spec.target.cloudImage;
-    if (!cloud || job.status?.phase === "Succeeded") return undefined;
+    if (!cloud) return undefined;
+    // A succeeded restore's image (and the snapshots it is made of) is its result and stays; anything else it left goes.
+    const keepImageId = job.status?.phase === "Succeeded" ? job.status.result?.imageId : undefined;
+    if (job.status?.phase === "Succeeded" && !keepImageId) return undefined;
     const ns = job.metadata.namespace ?? "";
     const selector = `${WORKER_LABELS.restore}=${shortHash(job.metadata.uid ?? "")}`;
     const workers = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: selector });
@@ -121,7 +125,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     const ecs = new EcsApi({ regionId: cloud.region, endpoint: cloud.ecsEndpoint, ...credentials }, { retryForMs: 20_000, waitForMs: 20_000 });
     const oss = cloud.ossBucket ? ossClient({ regionId: cloud.region, bucket: cloud.ossBucket, endpoint: cloud.ossEndpoint, ...credentials }) : undefined;
     try {
-      const left = await cleanUpRestore(ecs, oss, cloud.region, cloudRestoreId(job));
+      const left = await cleanUpRestore(ecs, oss, cloud.region, cloudRestoreId(job), keepImageId);
       if (nothingLeft(left)) {
         await ctx.events.record(job, "Normal", "CleanedUp", `deleted the images, instances, disks, snapshots and staged files tagged ${RESTORE_TAG}=${cloudRestoreId(job)}`);
         return undefined;
@@ -279,6 +283,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
                     diskCategory: ii.diskCategory ?? "cloud_essd",
                     guestCommand: ii.guestCommand ?? defaultGuestCommand(),
                     guestTimeoutMs: (ii.timeoutMinutes ?? 240) * 60_000,
+                    ...(ii.ossEndpoint ? { ossEndpoint: ii.ossEndpoint } : {}),
                   },
                 }
               : {}),

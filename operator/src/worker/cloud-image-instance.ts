@@ -27,7 +27,7 @@
  * A retried worker follows an image its first attempt started; anything else
  * an attempt left is deleted and the restore starts over.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import Ecs from "@alicloud/ecs20140526";
 import type OSS from "ali-oss";
@@ -50,20 +50,40 @@ const MIN_DISK_GIB = 20;
 const MAX_USER_DATA = 32 * 1024;
 /** A presigned URL lives at most 7 days. */
 const MAX_URL_SECONDS = 7 * 24 * 3600;
+/** How long an instance may take to reach Running or Stopped. */
+const INSTANCE_STATE_TIMEOUT_MS = 10 * 60_000;
+/** How long a just-created instance may be missing from DescribeInstances. */
+const LISTING_GRACE_MS = 60_000;
 
 /** The size in GiB of the cloud disk (and the image's disk) for a VM disk. */
 export function cloudDiskGiB(sizeBytes: number): number {
   return Math.max(MIN_DISK_GIB, Math.ceil(sizeBytes / GiB));
 }
 
-/** A ClientToken (at most 64 ASCII characters) naming one creation of this restore, so a retried call makes nothing twice. */
-function clientToken(restoreId: string, what: string): string {
-  return createHash("sha256").update(`${restoreId}/${what}`).digest("hex").slice(0, 40);
+/**
+ * One attempt of the restore (a worker pod): its ClientTokens and its guest's
+ * result key. A retried worker deletes what an earlier attempt left and
+ * starts over with new tokens (ECS answers IdempotentParameterMismatch to an
+ * old token with new parameters) and a result key no earlier guest knows.
+ */
+interface Attempt {
+  readonly restoreId: string;
+  readonly nonce: string;
 }
 
-/** The key of the guest's result object in the staging bucket. */
-function resultKey(restoreId: string): string {
-  return `${stagingPrefix(restoreId)}guest-result.json`;
+/** A ClientToken (at most 64 ASCII characters) naming one creation of this attempt, so a retried call makes nothing twice. */
+function clientToken(attempt: Attempt, what: string): string {
+  return createHash("sha256").update(`${attempt.restoreId}/${attempt.nonce}/${what}`).digest("hex").slice(0, 40);
+}
+
+/** The key of this attempt's guest result in the staging bucket. */
+function resultKey(attempt: Attempt): string {
+  return `${stagingPrefix(attempt.restoreId)}guest-result-${attempt.nonce}.json`;
+}
+
+/** The device the n-th VM disk has on the temporary instance: data disks from /dev/xvdb (xvda is its own system disk). */
+function instanceDevice(index: number): string {
+  return deviceName(index + 1);
 }
 
 /**
@@ -73,14 +93,21 @@ function resultKey(restoreId: string): string {
  * could fetch the staged disks until the URLs expire.
  */
 export function guestUserData(command: string, spec: GuestWriteSpec): string {
+  // The guest program reports its own failures (exit 1); a command that could not run it (no Docker, no
+  // image: exit 125-127, ...) is reported here, so the restore fails at once instead of at its timeout.
+  const failed: GuestResult = { restoreId: spec.restoreId, attempt: spec.attempt, ok: false, disks: [], error: "guestCommand failed with exit code CODE before the guest program reported (see the console output of the instance)" };
+  const [before, after] = JSON.stringify(failed).split("CODE");
   const script = [
     "#!/bin/sh",
     `# Lifeboat restore ${spec.restoreId}: writes the staged disks onto this instance's data disks and reports.`,
     "# No credentials here: presigned URLs to this restore's staged files only.",
-    "set -e",
     `${command} <<'LIFEBOAT_GUEST_SPEC'`,
     JSON.stringify(spec),
     "LIFEBOAT_GUEST_SPEC",
+    "code=$?",
+    'if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then',
+    `  curl -fsS --retry 5 -X PUT -H 'Content-Type: application/json' --data '${before ?? ""}'"$code"'${after ?? ""}' '${spec.resultUrl}'`,
+    "fi",
     "",
   ].join("\n");
   return Buffer.from(script).toString("base64");
@@ -97,6 +124,7 @@ export async function restoreThroughInstance(restore: DiskRestorer, point: Point
   let imageId: string | undefined;
   try {
     restore.setDisks(disks);
+    const attempt: Attempt = { restoreId: target.restoreId, nonce: randomBytes(4).toString("hex") };
     const earlier = (await describeImages(ecs, target.regionId, { restoreId: target.restoreId })).find((i) => i.status === "Creating" || i.status === "Available");
     if (earlier) {
       ctx.logger.info({ imageId: earlier.imageId, status: earlier.status }, "Found the image an earlier attempt of this restore started; following it");
@@ -106,11 +134,13 @@ export async function restoreThroughInstance(restore: DiskRestorer, point: Point
       await cleanUp(ecs, oss, target, undefined, ctx);
       ctx.progress.phase("Transferring");
       const objects = await stageDisks(restore, point, disks, target, oss, ctx, "vmdk");
-      const instanceId = await launchInstance(ecs, presigner, disks, objects, target, instance, ctx);
-      await awaitGuest(ecs, oss, instanceId, disks, target, instance, ctx);
+      const instanceId = await launchInstance(ecs, presigner, attempt, disks, objects, target, instance, ctx);
+      await awaitGuest(ecs, oss, attempt, instanceId, disks, target, instance, ctx);
       ctx.progress.phase("Committing");
-      const snapshots = await snapshotDisks(ecs, instanceId, disks, target, ctx);
-      imageId = await createImage(ecs, point, disks, snapshots, target);
+      const snapshots = await snapshotDisks(ecs, attempt, instanceId, disks, target, instance, ctx);
+      // The image needs the snapshots only: the instance and its disks go now rather than bill while ECS makes it.
+      await deleteInstance(ecs, instanceId);
+      imageId = await createImage(ecs, attempt, point, disks, snapshots, target);
       ctx.logger.info({ imageId, snapshots, image: target.imageName }, "ECS is making the image from the disks' snapshots");
     }
     ctx.progress.set({ imageId });
@@ -126,17 +156,18 @@ export async function restoreThroughInstance(restore: DiskRestorer, point: Point
 }
 
 /** Starts the temporary instance with one data disk per VM disk and the guest in its user data; returns its id once Running with its disks. */
-async function launchInstance(ecs: EcsApi, presigner: OSS, disks: readonly PointDisk[], objects: readonly string[], target: CloudImageWorkerTarget, instance: IntermediateInstanceWorkerSpec, ctx: RunContext): Promise<string> {
+async function launchInstance(ecs: EcsApi, presigner: OSS, attempt: Attempt, disks: readonly PointDisk[], objects: readonly string[], target: CloudImageWorkerTarget, instance: IntermediateInstanceWorkerSpec, ctx: RunContext): Promise<string> {
   const expires = Math.min(MAX_URL_SECONDS, Math.ceil(instance.guestTimeoutMs / 1000) + 3600);
   const spec: GuestWriteSpec = {
     restoreId: target.restoreId,
+    attempt: attempt.nonce,
     disks: await Promise.all(disks.map(async (disk, i) => ({
       key: disk.key,
-      device: deviceName(i + 1),
+      device: instanceDevice(i),
       sizeBytes: disk.size,
       url: await presigner.signatureUrlV4("GET", expires, undefined, objects[i] ?? ""),
     }))),
-    resultUrl: await presigner.signatureUrlV4("PUT", expires, { headers: { "Content-Type": "application/json" } }, resultKey(target.restoreId)),
+    resultUrl: await presigner.signatureUrlV4("PUT", expires, { headers: { "Content-Type": "application/json" } }, resultKey(attempt)),
   };
   const userData = guestUserData(instance.guestCommand, spec);
   if (userData.length > MAX_USER_DATA) throw new WorkerError(EXIT.cloudImageFailed, `The temporary instance's user data would be ${userData.length} bytes, over ECS's ${MAX_USER_DATA}; shorten spec.target.cloudImage.intermediateInstance.guestCommand`);
@@ -151,20 +182,20 @@ async function launchInstance(ecs: EcsApi, presigner: OSS, disks: readonly Point
     description: `Temporary instance of Lifeboat restore ${target.restoreId}: writes the point's disks for image ${target.imageName}; deleted when the restore ends`,
     amount: 1,
     userData,
-    clientToken: clientToken(target.restoreId, "RunInstances"),
+    clientToken: clientToken(attempt, "RunInstances"),
     tag: [new Ecs.RunInstancesRequestTag({ key: RESTORE_TAG, value: target.restoreId })],
     dataDisk: disks.map((disk) => new Ecs.RunInstancesRequestDataDisk({ size: cloudDiskGiB(disk.size), category: instance.diskCategory, deleteWithInstance: true })),
   });
   const out = await ecs.call(`RunInstances for restore ${target.restoreId}`, (runtime) => ecs.sdk.runInstancesWithOptions(request, runtime));
   const instanceId = out.body?.instanceIdSets?.instanceIdSet?.[0];
   if (!instanceId) throw new CloudApiError("NoInstanceId", out.statusCode, `RunInstances answered without an instance id (request ${out.body?.requestId ?? "?"})`);
-  ctx.logger.info({ instanceId, disks: disks.map((d, i) => ({ key: d.key, device: deviceName(i + 1), sizeGiB: cloudDiskGiB(d.size) })) }, "Started the temporary instance");
+  ctx.logger.info({ instanceId, disks: disks.map((d, i) => ({ key: d.key, device: instanceDevice(i), sizeGiB: cloudDiskGiB(d.size) })) }, "Started the temporary instance");
   ctx.progress.set({ message: `temporary instance ${instanceId} starting` });
   await waitForInstance(ecs, instanceId, target, ctx, "Running");
   // Its data disks must be where the guest was told they are.
   const attached = await instanceDisks(ecs, target.regionId, instanceId);
   for (const [i, disk] of disks.entries()) {
-    const device = deviceName(i + 1);
+    const device = instanceDevice(i);
     const found = attached.find((d) => d.device === device);
     if (!found || (found.size ?? 0) < cloudDiskGiB(disk.size)) throw new WorkerError(EXIT.cloudImageFailed, `Temporary instance ${instanceId} has no ${cloudDiskGiB(disk.size)} GiB disk at ${device} for disk ${disk.key} (it has ${attached.map((d) => `${d.device} ${d.size} GiB`).join(", ")})`);
   }
@@ -179,12 +210,13 @@ async function instanceStatus(ecs: EcsApi, regionId: string, instanceId: string)
 }
 
 async function waitForInstance(ecs: EcsApi, instanceId: string, target: CloudImageWorkerTarget, ctx: RunContext, wanted: "Running" | "Stopped"): Promise<void> {
-  const deadline = Date.now() + 10 * 60_000;
+  const started = Date.now();
   for (;;) {
     const status = await instanceStatus(ecs, target.regionId, instanceId);
     if (status === wanted) return;
-    if (status === undefined) throw new WorkerError(EXIT.cloudImageFailed, `Temporary instance ${instanceId} disappeared; was it deleted by hand?`);
-    if (Date.now() > deadline) throw new WorkerError(EXIT.cloudImageFailed, `Temporary instance ${instanceId} is still ${status} after 10 minutes, not ${wanted}`);
+    // A new instance may take a moment to be listed (ECS's lists are eventually consistent).
+    if (status === undefined && Date.now() - started > LISTING_GRACE_MS) throw new WorkerError(EXIT.cloudImageFailed, `Temporary instance ${instanceId} disappeared; was it deleted by hand?`);
+    if (Date.now() - started > INSTANCE_STATE_TIMEOUT_MS) throw new WorkerError(EXIT.cloudImageFailed, `Temporary instance ${instanceId} is still ${status ?? "not listed"} after ${INSTANCE_STATE_TIMEOUT_MS / 60_000} minutes, not ${wanted}`);
     await sleep(target.pollIntervalMs ?? 5_000, undefined, { signal: ctx.signal });
   }
 }
@@ -195,23 +227,28 @@ async function instanceDisks(ecs: EcsApi, regionId: string, instanceId: string):
   return (out.body?.disks?.disk ?? []).flatMap((d) => (d.diskId && d.device ? [{ diskId: d.diskId, device: d.device, size: d.size }] : []));
 }
 
-/** The guest's result, or undefined while it has not reported. */
-async function guestResult(oss: OSS, restoreId: string): Promise<GuestResult | undefined> {
+/** This attempt's guest result, or undefined while it has not reported. */
+async function guestResult(oss: OSS, attempt: Attempt): Promise<GuestResult | undefined> {
+  let text: string;
   try {
-    const got = await oss.get(resultKey(restoreId));
-    return JSON.parse((got.content as Buffer).toString("utf8")) as GuestResult;
+    text = ((await oss.get(resultKey(attempt))).content as Buffer).toString("utf8");
   } catch (err) {
     if ((err as { code?: string }).code === "NoSuchKey" || (err as { status?: number }).status === 404) return undefined;
     throw err;
   }
+  const parsed = JSON.parse(text) as Partial<GuestResult> | null;
+  if (!parsed || typeof parsed.ok !== "boolean" || parsed.restoreId !== attempt.restoreId || parsed.attempt !== attempt.nonce || !Array.isArray(parsed.disks)) {
+    throw new WorkerError(EXIT.cloudImageFailed, `The guest's report ${resultKey(attempt)} is not this attempt's result: ${text.slice(0, 200)}`);
+  }
+  return parsed as GuestResult;
 }
 
 /** Waits for the guest's report; fails on its failure, on a stopped or vanished instance, or after the timeout. */
-async function awaitGuest(ecs: EcsApi, oss: OSS, instanceId: string, disks: readonly PointDisk[], target: CloudImageWorkerTarget, instance: IntermediateInstanceWorkerSpec, ctx: RunContext): Promise<void> {
+async function awaitGuest(ecs: EcsApi, oss: OSS, attempt: Attempt, instanceId: string, disks: readonly PointDisk[], target: CloudImageWorkerTarget, instance: IntermediateInstanceWorkerSpec, ctx: RunContext): Promise<void> {
   const deadline = Date.now() + instance.guestTimeoutMs;
   ctx.progress.set({ message: `temporary instance ${instanceId} is writing ${disks.length} disk(s)` });
   for (;;) {
-    const result = await guestResult(oss, target.restoreId);
+    const result = await guestResult(oss, attempt);
     if (result) {
       if (!result.ok) throw new WorkerError(EXIT.cloudImageFailed, `The temporary instance ${instanceId} could not write the disks: ${result.error ?? "no reason given"}`);
       const missing = disks.filter((d) => !result.disks.some((r) => r.key === d.key));
@@ -231,21 +268,21 @@ async function awaitGuest(ecs: EcsApi, oss: OSS, instanceId: string, disks: read
 }
 
 /** Stops the instance, snapshots each data disk and follows the snapshots to accomplished; returns their ids in disk order. */
-async function snapshotDisks(ecs: EcsApi, instanceId: string, disks: readonly PointDisk[], target: CloudImageWorkerTarget, ctx: RunContext): Promise<string[]> {
+async function snapshotDisks(ecs: EcsApi, attempt: Attempt, instanceId: string, disks: readonly PointDisk[], target: CloudImageWorkerTarget, instance: IntermediateInstanceWorkerSpec, ctx: RunContext): Promise<string[]> {
   const stop = new Ecs.StopInstanceRequest({ instanceId });
   await ecs.call(`StopInstance ${instanceId}`, (runtime) => ecs.sdk.stopInstanceWithOptions(stop, runtime));
   await waitForInstance(ecs, instanceId, target, ctx, "Stopped");
   const attached = await instanceDisks(ecs, target.regionId, instanceId);
   const snapshotIds: string[] = [];
   for (const [i, disk] of disks.entries()) {
-    const device = deviceName(i + 1);
+    const device = instanceDevice(i);
     const cloudDisk = attached.find((d) => d.device === device);
     if (!cloudDisk) throw new WorkerError(EXIT.cloudImageFailed, `Temporary instance ${instanceId} lost its disk at ${device}`);
     const request = new Ecs.CreateSnapshotRequest({
       diskId: cloudDisk.diskId,
       snapshotName: `lifeboat-${target.restoreId}-${i + 1}`.slice(0, 128),
       description: `Disk ${disk.key} of image ${target.imageName}, written by Lifeboat restore ${target.restoreId}`,
-      clientToken: clientToken(target.restoreId, `CreateSnapshot ${device}`),
+      clientToken: clientToken(attempt, `CreateSnapshot ${device}`),
       tag: [new Ecs.CreateSnapshotRequestTag({ key: RESTORE_TAG, value: target.restoreId })],
     });
     const out = await ecs.call(`CreateSnapshot of ${cloudDisk.diskId}`, (runtime) => ecs.sdk.createSnapshotWithOptions(request, runtime));
@@ -254,7 +291,9 @@ async function snapshotDisks(ecs: EcsApi, instanceId: string, disks: readonly Po
     snapshotIds.push(snapshotId);
   }
   let last = "";
+  const deadline = Date.now() + instance.guestTimeoutMs;
   for (;;) {
+    if (Date.now() > deadline) throw new WorkerError(EXIT.cloudImageFailed, `The snapshots of the temporary instance's disks did not finish within ${Math.round(instance.guestTimeoutMs / 60_000)} minutes`);
     const request = new Ecs.DescribeSnapshotsRequest({ regionId: target.regionId, snapshotIds: JSON.stringify(snapshotIds), pageSize: 100 });
     const out = await ecs.call("DescribeSnapshots of the restore", (runtime) => ecs.sdk.describeSnapshotsWithOptions(request, runtime));
     const found = out.body?.snapshots?.snapshot ?? [];
@@ -271,7 +310,13 @@ async function snapshotDisks(ecs: EcsApi, instanceId: string, disks: readonly Po
   }
 }
 
-async function createImage(ecs: EcsApi, point: Point, disks: readonly PointDisk[], snapshotIds: readonly string[], target: CloudImageWorkerTarget): Promise<string> {
+/** Deletes the temporary instance and its disks (they are deleted with it). */
+async function deleteInstance(ecs: EcsApi, instanceId: string): Promise<void> {
+  const request = new Ecs.DeleteInstanceRequest({ instanceId, force: true });
+  await ecs.call(`DeleteInstance ${instanceId}`, (runtime) => ecs.sdk.deleteInstanceWithOptions(request, runtime));
+}
+
+async function createImage(ecs: EcsApi, attempt: Attempt, point: Point, disks: readonly PointDisk[], snapshotIds: readonly string[], target: CloudImageWorkerTarget): Promise<string> {
   const guest = imageGuest(point, target);
   const request = new Ecs.CreateImageRequest({
     regionId: target.regionId,
@@ -280,7 +325,7 @@ async function createImage(ecs: EcsApi, point: Point, disks: readonly PointDisk[
     platform: guest.platform,
     architecture: guest.architecture,
     bootMode: guest.bootMode,
-    clientToken: clientToken(target.restoreId, "CreateImage"),
+    clientToken: clientToken(attempt, "CreateImage"),
     tag: [new Ecs.CreateImageRequestTag({ key: RESTORE_TAG, value: target.restoreId })],
     diskDeviceMapping: disks.map((disk, i) => new Ecs.CreateImageRequestDiskDeviceMapping({
       snapshotId: snapshotIds[i],

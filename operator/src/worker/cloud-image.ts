@@ -26,7 +26,7 @@ import type OSS from "ali-oss";
 import { guestFromVSphere, type EcsGuest } from "../cloud/alibaba/guest-os.js";
 import { CloudApiError, EcsApi } from "../cloud/alibaba/ecs-api.js";
 import { ossClient, uploadObject } from "../cloud/alibaba/oss-upload.js";
-import { cleanUpRestore, describeImages, nothingLeft, RESTORE_TAG, stagingPrefix } from "../cloud/alibaba/restore-cleanup.js";
+import { cleanUpRestore, describeImages, nothingLeft, RESTORE_TAG, stagingPrefix, type Leftovers } from "../cloud/alibaba/restore-cleanup.js";
 import { imageFileName, type ImageFormat } from "../image/formats.js";
 import { imageSizeBound } from "../image/writer.js";
 import type { PointDisk } from "../vault/index.js";
@@ -38,6 +38,9 @@ import { SECRET_ENV, type CloudImageWorkerTarget } from "./spec.js";
 import { defaultTrust } from "./trust.js";
 
 export const GiB = 1024 ** 3;
+/** How long the worker's clean-up may take; after SIGTERM, within the pod's grace period. */
+const CLEANUP_MS = 3 * 60_000;
+const CLEANUP_AFTER_SIGTERM_MS = 20_000;
 /** ImportImage takes at most one system disk and 16 data disks. */
 const MAX_DISKS = 17;
 
@@ -64,7 +67,7 @@ export function deviceName(index: number): string {
   return `/dev/xvd${String.fromCharCode(97 + index)}`;
 }
 
-/** The ECS client (retries logged, aborted with the run) and the staging bucket's OSS clients of a restore: one for calls, one for presigned URLs. */
+/** The ECS client (retries logged, aborted with the run) and the staging bucket's OSS clients of a restore: one for its calls, one for the presigned URLs of an IntermediateInstance's guest. */
 export function cloudClients(target: CloudImageWorkerTarget, ctx: RunContext): { ecs: EcsApi; oss: OSS; presigner: OSS } {
   const accessKeyId = ctx.env[SECRET_ENV.cloudAccessKeyId] ?? "";
   const accessKeySecret = ctx.env[SECRET_ENV.cloudAccessKeySecret] ?? "";
@@ -75,7 +78,9 @@ export function cloudClients(target: CloudImageWorkerTarget, ctx: RunContext): {
     } },
   );
   const connection = { regionId: target.regionId, bucket: target.ossBucket, accessKeyId, accessKeySecret, endpoint: target.ossEndpoint };
-  return { ecs, oss: ossClient(connection), presigner: ossClient(connection, true) };
+  // The temporary instance downloads inside the region: a V4 URL's signature does not cover the host, so any endpoint serves it.
+  const guestEndpoint = target.intermediateInstance?.ossEndpoint ?? `https://oss-${target.regionId}-internal.aliyuncs.com`;
+  return { ecs, oss: ossClient(connection), presigner: ossClient({ ...connection, endpoint: guestEndpoint }, true) };
 }
 
 /** Restores the point as an ECS image through ImportImage; returns its id once Available. */
@@ -119,13 +124,24 @@ export async function restoreToCloudImage(restore: DiskRestorer, point: Point, t
  * deletes when the RestoreJob goes.
  */
 export async function cleanUp(ecs: EcsApi, oss: OSS, target: CloudImageWorkerTarget, keep: string | undefined, ctx: RunContext): Promise<void> {
-  const api = new EcsApi(ecs.connection, { signal: AbortSignal.timeout(45_000), waitIntervalMs: 2_000 });
-  try {
-    const left = await cleanUpRestore(api, oss, target.regionId, target.restoreId, keep);
-    if (!nothingLeft(left)) ctx.logger.warn({ ...left }, "Some of this restore's cloud resources are still there");
-  } catch (err) {
-    ctx.logger.error({ restoreId: target.restoreId, err: describeChain(err) }, "Could not clean up this restore's images and staged files; the RestoreJob's clean-up deletes them by tag when it is deleted");
+  // After SIGTERM the pod has TERMINATION_GRACE_MS (25 s) left; otherwise a deleting instance may take a while.
+  const budgetMs = ctx.signal.aborted ? CLEANUP_AFTER_SIGTERM_MS : CLEANUP_MS;
+  const signal = AbortSignal.timeout(budgetMs);
+  const api = new EcsApi(ecs.connection, { signal, waitIntervalMs: 2_000 });
+  let left: Leftovers | undefined;
+  let failure: unknown;
+  while (!signal.aborted) {
+    try {
+      left = await cleanUpRestore(api, oss, target.regionId, target.restoreId, keep);
+      failure = undefined;
+      if (nothingLeft(left)) return;
+    } catch (err) {
+      failure = err;
+    }
+    await sleep(3_000, undefined, { signal }).catch(() => undefined);
   }
+  if (failure !== undefined) ctx.logger.error({ restoreId: target.restoreId, err: describeChain(failure) }, "Could not clean up this restore's cloud resources; the RestoreJob's clean-up deletes what is tagged with its id when it is deleted");
+  else ctx.logger.warn({ ...left }, "Some of this restore's cloud resources are still there; the RestoreJob's clean-up deletes them when it is deleted");
 }
 
 /** Uploads each disk as an image file of `format` into the bucket; returns the object keys in disk order. */

@@ -261,7 +261,7 @@ function checkCloudImage(p: Problems, c: Json | undefined, env: NodeJS.ProcessEn
     const ii = p.object(c, "intermediateInstance", path);
     if (ii) {
       for (const field of ["imageId", "instanceType", "vSwitchId", "securityGroupId", "diskCategory", "guestCommand"]) p.string(ii, field, `${path}.intermediateInstance`);
-      if (ii.zoneId !== undefined) p.string(ii, "zoneId", `${path}.intermediateInstance`);
+      for (const field of ["zoneId", "ossEndpoint"]) if (ii[field] !== undefined) p.string(ii, field, `${path}.intermediateInstance`);
       if (ii.guestTimeoutMs === undefined) p.add(`${path}.intermediateInstance.guestTimeoutMs is required`);
       checkPositiveInteger(p, ii, "guestTimeoutMs", `${path}.intermediateInstance`);
     }

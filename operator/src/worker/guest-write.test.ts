@@ -77,6 +77,7 @@ describe("the guest of an IntermediateInstance restore", () => {
     const env = { [CONTRACT_DEVICES_ENV]: JSON.stringify({ "/dev/xvdb": { path: join(dir, "a.img"), sizeBytes: 20 * MiB }, "/dev/xvdc": { path: join(dir, "b.img"), sizeBytes: 20 * MiB } }) };
     const result = await guestWrite({
       restoreId: "r1",
+      attempt: "a1",
       disks: [
         { key: "2000", device: "/dev/xvdb", sizeBytes: a.length, url: `${base}/a.vmdk` },
         { key: "2001", device: "/dev/xvdc", sizeBytes: b.length, url: `${base}/b.vmdk` },
@@ -96,9 +97,9 @@ describe("the guest of an IntermediateInstance restore", () => {
   it("reports a failure with its reason: a device too small, a download that fails", async () => {
     await writeFile(join(dir, "small.img"), "");
     const env = { [CONTRACT_DEVICES_ENV]: JSON.stringify({ "/dev/xvdb": { path: join(dir, "small.img"), sizeBytes: MiB } }) };
-    const small = await guestWrite({ restoreId: "r2", disks: [{ key: "2000", device: "/dev/xvdb", sizeBytes: 2 * MiB, url: `${base}/a.vmdk` }], resultUrl: `${base}/result` }, env, () => undefined);
+    const small = await guestWrite({ restoreId: "r2", attempt: "a2", disks: [{ key: "2000", device: "/dev/xvdb", sizeBytes: 2 * MiB, url: `${base}/a.vmdk` }], resultUrl: `${base}/result` }, env, () => undefined);
     expect(small).toMatchObject({ ok: false, error: expect.stringContaining("holds 1048576 bytes, fewer than disk 2000's 2097152") });
-    const missing = await guestWrite({ restoreId: "r3", disks: [{ key: "2000", device: "/dev/xvdb", sizeBytes: MiB, url: `${base}/gone.vmdk` }], resultUrl: `${base}/result` }, env, () => undefined);
+    const missing = await guestWrite({ restoreId: "r3", attempt: "a3", disks: [{ key: "2000", device: "/dev/xvdb", sizeBytes: MiB, url: `${base}/gone.vmdk` }], resultUrl: `${base}/result` }, env, () => undefined);
     expect(missing).toMatchObject({ ok: false, error: expect.stringContaining("answered 404") });
     expect(results.at(-1)).toEqual(missing);
   });

@@ -27,6 +27,8 @@ import { describeChain } from "./errors.js";
 export interface GuestWriteSpec {
   /** The restore id, to name things in logs and the result. */
   readonly restoreId: string;
+  /** The worker attempt that started this instance; the result carries it back. */
+  readonly attempt: string;
   readonly disks: readonly {
     /** The point's disk key. */
     readonly key: string;
@@ -44,6 +46,7 @@ export interface GuestWriteSpec {
 /** What the guest reports through the result URL. */
 export interface GuestResult {
   readonly restoreId: string;
+  readonly attempt: string;
   readonly ok: boolean;
   readonly disks: readonly { readonly key: string; readonly device: string; readonly bytesWritten: number }[];
   /** Why the guest failed, when it did. */
@@ -94,7 +97,7 @@ async function writeDisk(disk: GuestWriteSpec["disks"][number], device: GuestDev
     })) {
       // The image's virtual size is whole GiB; nothing past the point's disk is data.
       const length = Math.min(grain.data.length, Math.max(0, disk.sizeBytes - grain.offset));
-      if (length > 0) await fh.write(grain.data, 0, length, grain.offset);
+      for (let done = 0; done < length; ) done += (await fh.write(grain.data, done, length - done, grain.offset + done)).bytesWritten;
       written += length;
     }
     await fh.sync();
@@ -133,9 +136,9 @@ export async function guestWrite(spec: GuestWriteSpec, env: NodeJS.ProcessEnv, l
       const device = await resolveDevice(disk.device, env);
       disks.push({ key: disk.key, device: disk.device, bytesWritten: await writeDisk(disk, device, log) });
     }
-    result = { restoreId: spec.restoreId, ok: true, disks };
+    result = { restoreId: spec.restoreId, attempt: spec.attempt, ok: true, disks };
   } catch (err) {
-    result = { restoreId: spec.restoreId, ok: false, disks, error: describeChain(err) };
+    result = { restoreId: spec.restoreId, attempt: spec.attempt, ok: false, disks, error: describeChain(err) };
   }
   await report(spec.resultUrl, result);
   return result;

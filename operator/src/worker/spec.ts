@@ -164,6 +164,8 @@ export interface IntermediateInstanceWorkerSpec {
   readonly guestCommand: string;
   /** How long the guest may take to write the disks and report. */
   readonly guestTimeoutMs: number;
+  /** The OSS endpoint URL of the presigned URLs the guest uses (default: the region's internal endpoint). */
+  readonly ossEndpoint?: string;
 }
 
 /**

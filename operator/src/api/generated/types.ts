@@ -1245,7 +1245,7 @@ export interface RestoreJobSpec {
          */
         instanceType: string;
         /**
-         * vSwitch of the temporary instance (it must reach OSS: an internal endpoint or a NAT gateway).
+         * vSwitch of the temporary instance (it must reach the OSS endpoint, see ossEndpoint).
          */
         vSwitchId: string;
         /**
@@ -1268,6 +1268,10 @@ export interface RestoreJobSpec {
          * How long the instance may take to write the disks before the restore fails.
          */
         timeoutMinutes?: number;
+        /**
+         * OSS endpoint the instance downloads the staged disks from; default: the region's internal endpoint (https://oss-REGION-internal.aliyuncs.com), which an instance in the region reaches without a public address.
+         */
+        ossEndpoint?: string;
       };
       /**
        * Secret holding the AccessKey pair for ECS and OSS. Lifeboat watches it: a rotated value takes effect without a restart.

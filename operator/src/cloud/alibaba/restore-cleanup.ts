@@ -10,7 +10,7 @@
  */
 import Ecs from "@alicloud/ecs20140526";
 import type OSS from "ali-oss";
-import type { EcsApi } from "./ecs-api.js";
+import { CloudApiError, type EcsApi } from "./ecs-api.js";
 
 /** The tag on everything a restore creates in the cloud; its value is the restore id. */
 export const RESTORE_TAG = "lifeboat.io/restore";
@@ -29,6 +29,8 @@ export interface TaggedImage {
   readonly progress: string | undefined;
   /** The snapshots the image is made of (CreateImage): ECS keeps them while the image exists. */
   readonly snapshotIds: readonly string[];
+  /** Made by ImportImage (from OSS objects), whose task can be cancelled. */
+  readonly imported: boolean;
 }
 
 /**
@@ -43,8 +45,9 @@ export async function describeImages(ecs: EcsApi, regionId: string, by: { readon
   const images = (out.body?.images?.image ?? []).filter((i) => !("imageId" in by) || i.imageId === by.imageId);
   return images.flatMap((i) => {
     if (!i.imageId) return [];
-    const snapshotIds = (i.diskDeviceMappings?.diskDeviceMapping ?? []).flatMap((m) => (m.snapshotId ? [m.snapshotId] : []));
-    return [{ imageId: i.imageId, status: i.status ?? "", progress: i.progress, snapshotIds }];
+    const mappings = i.diskDeviceMappings?.diskDeviceMapping ?? [];
+    const snapshotIds = mappings.flatMap((m) => (m.snapshotId ? [m.snapshotId] : []));
+    return [{ imageId: i.imageId, status: i.status ?? "", progress: i.progress, snapshotIds, imported: mappings.some((m) => Boolean(m.importOSSObject)) }];
   });
 }
 
@@ -85,48 +88,75 @@ async function taggedSnapshots(ecs: EcsApi, regionId: string, restoreId: string)
   return (out.body?.snapshots?.snapshot ?? []).flatMap((s) => (s.snapshotId ? [s.snapshotId] : []));
 }
 
+/** A delete whose object is already gone has done its job. */
+function alreadyGone(err: unknown): boolean {
+  return err instanceof CloudApiError && /\.NotFound$/.test(err.code);
+}
+
 /**
  * Deletes what the restore made except `keepImageId` (the finished image)
  * and the snapshots it is made of (ECS refuses to delete those while the
- * image exists: they are its storage): its other images (an importing one
- * after cancelling its import task, since ECS refuses to delete it before),
- * temporary instances (with their disks), remaining disks and snapshots, and
- * staged objects and uploads; then lists again and returns what is left. A
- * disk still attached to an instance being deleted is left for the next pass.
+ * image exists: they are its storage), cheapest to leave behind last:
+ * temporary instances (with their disks), other disks, staged objects and
+ * uploads, the other images (an importing one after cancelling its import
+ * task, since ECS refuses to delete it before; one that CreateImage is still
+ * making is left for the next pass), and the snapshots no remaining image
+ * uses. Each step runs even when an earlier one failed; the first failure is
+ * thrown after all of them, so one refusal does not leave everything else.
+ * Returns what a listing finds left.
  */
 export async function cleanUpRestore(ecs: EcsApi, oss: OSS | undefined, regionId: string, restoreId: string, keepImageId?: string): Promise<Leftovers> {
-  let kept: readonly string[] = [];
-  for (const image of await describeImages(ecs, regionId, { restoreId })) {
-    if (image.imageId === keepImageId) {
-      kept = image.snapshotIds;
-      continue;
+  const failures: unknown[] = [];
+  const attempt = async (step: () => Promise<void>): Promise<void> => {
+    try {
+      await step();
+    } catch (err) {
+      if (!alreadyGone(err)) failures.push(err);
     }
-    if (image.status === "Creating" || image.status === "Waiting") await cancelImport(ecs, regionId, image.imageId);
-    const request = new Ecs.DeleteImageRequest({ regionId, imageId: image.imageId, force: true });
-    await ecs.call(`DeleteImage ${image.imageId}`, (runtime) => ecs.sdk.deleteImageWithOptions(request, runtime));
-  }
+  };
   for (const instanceId of await taggedInstances(ecs, regionId, restoreId)) {
-    const request = new Ecs.DeleteInstanceRequest({ instanceId, force: true });
-    await ecs.call(`DeleteInstance ${instanceId}`, (runtime) => ecs.sdk.deleteInstanceWithOptions(request, runtime));
+    await attempt(async () => {
+      const request = new Ecs.DeleteInstanceRequest({ instanceId, force: true });
+      await ecs.call(`DeleteInstance ${instanceId}`, (runtime) => ecs.sdk.deleteInstanceWithOptions(request, runtime));
+    });
   }
   for (const disk of await taggedDisks(ecs, regionId, restoreId)) {
     if (disk.status !== "Available") continue;
-    const request = new Ecs.DeleteDiskRequest({ diskId: disk.diskId });
-    await ecs.call(`DeleteDisk ${disk.diskId}`, (runtime) => ecs.sdk.deleteDiskWithOptions(request, runtime));
+    await attempt(async () => {
+      const request = new Ecs.DeleteDiskRequest({ diskId: disk.diskId });
+      await ecs.call(`DeleteDisk ${disk.diskId}`, (runtime) => ecs.sdk.deleteDiskWithOptions(request, runtime));
+    });
   }
+  if (oss) await attempt(() => deleteStaged(oss, restoreId));
+  for (const image of await describeImages(ecs, regionId, { restoreId })) {
+    if (image.imageId === keepImageId) continue;
+    // CreateImage's images cannot be deleted while ECS makes them, nor cancelled: the next pass takes them.
+    if ((image.status === "Creating" || image.status === "Waiting") && !image.imported) continue;
+    await attempt(async () => {
+      if (image.status === "Creating" || image.status === "Waiting") await cancelImport(ecs, regionId, image.imageId);
+      const request = new Ecs.DeleteImageRequest({ regionId, imageId: image.imageId, force: true });
+      await ecs.call(`DeleteImage ${image.imageId}`, (runtime) => ecs.sdk.deleteImageWithOptions(request, runtime));
+    });
+  }
+  const images = await describeImages(ecs, regionId, { restoreId });
+  const inUse = new Set(images.flatMap((i) => i.snapshotIds));
   for (const snapshotId of await taggedSnapshots(ecs, regionId, restoreId)) {
-    if (kept.includes(snapshotId)) continue;
-    const request = new Ecs.DeleteSnapshotRequest({ snapshotId });
-    await ecs.call(`DeleteSnapshot ${snapshotId}`, (runtime) => ecs.sdk.deleteSnapshotWithOptions(request, runtime));
+    if (inUse.has(snapshotId)) continue;
+    await attempt(async () => {
+      const request = new Ecs.DeleteSnapshotRequest({ snapshotId });
+      await ecs.call(`DeleteSnapshot ${snapshotId}`, (runtime) => ecs.sdk.deleteSnapshotWithOptions(request, runtime));
+    });
   }
-  if (oss) await deleteStaged(oss, restoreId);
-  return {
+  const kept = new Set(images.find((i) => i.imageId === keepImageId)?.snapshotIds ?? []);
+  const left: Leftovers = {
     images: (await describeImages(ecs, regionId, { restoreId })).map((i) => i.imageId).filter((id) => id !== keepImageId),
     instances: await taggedInstances(ecs, regionId, restoreId),
     disks: (await taggedDisks(ecs, regionId, restoreId)).map((d) => d.diskId),
-    snapshots: (await taggedSnapshots(ecs, regionId, restoreId)).filter((id) => !kept.includes(id)),
+    snapshots: (await taggedSnapshots(ecs, regionId, restoreId)).filter((id) => !kept.has(id)),
     objects: oss ? await stagedObjects(oss, restoreId) : [],
   };
+  if (failures.length > 0) throw failures[0];
+  return left;
 }
 
 /** Cancels the running ImportImage task of an image, if ECS still runs one. */
