@@ -57,6 +57,13 @@ export const components = {
   // Reference backup tools for the vault benchmark (bench/vault), pinned in their wrapper modules.
   kopia: { module: "kopia", packages: ["github.com/kopia/kopia"], ldflags: "" },
   restic: { module: "restic", packages: ["github.com/restic/restic/cmd/restic"], ldflags: "" },
+  // promtool, the judge of the metric names (`check metrics`) and of the chart's alert rules
+  // (`check rules`, `test rules`); e2e/testbed/go/promtool pins the Prometheus release.
+  promtool: {
+    module: "promtool",
+    packages: ["github.com/prometheus/prometheus/cmd/promtool"],
+    ldflags: "-X github.com/prometheus/common/version.Version=3.16.0",
+  },
 } as const satisfies Record<string, GoComponent>;
 
 export type ComponentName = keyof typeof components;
