@@ -188,8 +188,8 @@ export class BackupRuns {
     vm.throughputBytesPerSecond = Math.round(progress.throughputBytesPerSecond);
     if (progress.etaSeconds !== undefined) vm.etaSeconds = Math.round(progress.etaSeconds);
     const labels = { namespace: rc.plan.metadata.namespace ?? "", plan: rc.plan.metadata.name ?? "", vm: vm.name };
-    ctx.metrics.backupBytesDone.set(labels, progress.bytesDone);
-    ctx.metrics.backupBytesTotal.set(labels, progress.bytesTotal);
+    ctx.metrics.backupReadBytes.set(labels, progress.bytesDone);
+    ctx.metrics.backupPlannedBytes.set(labels, progress.bytesTotal);
     ctx.metrics.backupThroughput.set(labels, progress.throughputBytesPerSecond);
     const jobName = job.metadata?.name ?? "";
     if (this.toldBandwidth.get(jobName) !== bandwidth && (await setBandwidth(running.status.podIP, bandwidth))) {
@@ -237,8 +237,8 @@ export class BackupRuns {
     });
     for (const vm of vms) {
       const labels = { namespace: plan.metadata.namespace ?? "", plan: plan.metadata.name ?? "", vm: vm.name };
-      ctx.metrics.backupBytesDone.remove(labels);
-      ctx.metrics.backupBytesTotal.remove(labels);
+      ctx.metrics.backupReadBytes.remove(labels);
+      ctx.metrics.backupPlannedBytes.remove(labels);
       ctx.metrics.backupThroughput.remove(labels);
     }
     try {

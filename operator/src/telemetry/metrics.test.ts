@@ -1,0 +1,14 @@
+import { describe, expect, it } from "@jest/globals";
+import { Counter, Gauge } from "prom-client";
+import { WorkerMetrics } from "../worker/metrics.js";
+import { OperatorMetrics } from "./metrics.js";
+
+describe("the process metrics", () => {
+  it("leave out prom-client's gauges named ..._total, keeping the per-type ones they sum", () => {
+    for (const [registry, prefix] of [[new OperatorMetrics().registry, "lifeboat_process_"], [new WorkerMetrics().registry, "lifeboat_worker_process_"]] as const) {
+      const misnamed = registry.getMetricsAsArray().filter((m) => m.name.endsWith("_total") && !(m instanceof Counter));
+      expect(misnamed.map((m) => m.name)).toEqual([]);
+      expect(registry.getSingleMetric(`${prefix}nodejs_active_resources`)).toBeInstanceOf(Gauge);
+    }
+  });
+});
