@@ -228,6 +228,7 @@ export class BackupRuns {
       result,
       message: vms.length === 0 ? "the selection matched no VM" : `${ok} of ${vms.length} VMs backed up${failedNames.length ? `; failed: ${failedNames.join(", ")}` : ""}`,
     };
+    if (result === "Succeeded") status.lastSuccessfulTime = status.lastRun.completionTime;
     status.lastResults = vms;
     delete status.currentRun;
     await ctx.events.record(plan, result === "Succeeded" ? "Normal" : "Warning", `Run${result}`, status.lastRun.message ?? "");

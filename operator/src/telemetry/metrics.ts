@@ -80,6 +80,30 @@ export class OperatorMetrics {
     labelNames: ["namespace", "plan", "result"],
     registers: [this.registry],
   });
+  readonly planLastRun = new Gauge({
+    name: "lifeboat_backup_plan_last_run_timestamp_seconds",
+    help: "When a plan's last finished run ended (Unix time), labelled with its result (Succeeded, PartiallyFailed, Failed); one series per plan.",
+    labelNames: ["namespace", "plan", "result"],
+    registers: [this.registry],
+  });
+  readonly planLastSuccess = new Gauge({
+    name: "lifeboat_backup_plan_last_success_timestamp_seconds",
+    help: "When a plan's last Succeeded run (every selected VM backed up) ended (Unix time); absent until one has.",
+    labelNames: ["namespace", "plan"],
+    registers: [this.registry],
+  });
+  readonly planCreated = new Gauge({
+    name: "lifeboat_backup_plan_created_timestamp_seconds",
+    help: "When a plan was created (Unix time), so that a plan that never succeeds goes stale too.",
+    labelNames: ["namespace", "plan"],
+    registers: [this.registry],
+  });
+  readonly planScheduleInterval = new Gauge({
+    name: "lifeboat_backup_plan_schedule_interval_seconds",
+    help: "The longest gap between a plan's coming scheduled runs; absent while it is paused or runs only on request.",
+    labelNames: ["namespace", "plan"],
+    registers: [this.registry],
+  });
   readonly vaultStoredBytes = new Gauge({
     name: "lifeboat_vault_stored_bytes",
     help: "Bytes a vault occupies in its backend.",
