@@ -12,3 +12,13 @@ describe("the process metrics", () => {
     }
   });
 });
+
+describe("the vault lock gauge", () => {
+  it("holds each vault's live locks until the vault reports others, or none", async () => {
+    const metrics = new OperatorMetrics();
+    metrics.setVaultLocks("prod", "a", [{ id: "l1", purpose: "backup", host: "w1", expiresAt: 2_000_000 }]);
+    metrics.setVaultLocks("prod", "b", [{ id: "l2", purpose: "prune", host: "op", expiresAt: 3_000_000 }]);
+    metrics.setVaultLocks("prod", "a", []);
+    expect((await metrics.vaultLockExpiry.get()).values).toEqual([{ labels: { namespace: "prod", vault: "b", lock: "l2", purpose: "prune", holder: "op" }, value: 3000 }]);
+  });
+});

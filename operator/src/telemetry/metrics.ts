@@ -104,6 +104,12 @@ export class OperatorMetrics {
     labelNames: ["namespace", "plan"],
     registers: [this.registry],
   });
+  readonly vaultReady = new Gauge({
+    name: "lifeboat_vault_ready",
+    help: "1 while a BackupVault's Ready condition is True, 0 otherwise (backend unreachable, wrong key, lock not as specified).",
+    labelNames: ["namespace", "vault"],
+    registers: [this.registry],
+  });
   readonly vaultStoredBytes = new Gauge({
     name: "lifeboat_vault_stored_bytes",
     help: "Bytes a vault occupies in its backend.",
@@ -127,6 +133,19 @@ export class OperatorMetrics {
     help: "Recovery points in a vault.",
     labelNames: ["namespace", "vault"],
     registers: [this.registry],
+  });
+
+  /** Each vault's live repository locks as the vault's last sync listed them, read at scrape time. */
+  private readonly vaultLocks = new Map<string, readonly { labels: { namespace: string; vault: string; lock: string; purpose: string; holder: string }; expiresAt: number }[]>();
+  readonly vaultLockExpiry = new Gauge({
+    name: "lifeboat_vault_lock_expiry_timestamp_seconds",
+    help: "When a live repository lock expires unless its holder refreshes it (Unix time). Holders refresh every 5 minutes, so a lock near its expiry has a silent holder.",
+    labelNames: ["namespace", "vault", "lock", "purpose", "holder"],
+    registers: [this.registry],
+    collect: () => {
+      this.vaultLockExpiry.reset();
+      for (const locks of this.vaultLocks.values()) for (const { labels, expiresAt } of locks) this.vaultLockExpiry.set(labels, expiresAt / 1000);
+    },
   });
 
   /** Time of each protected server's newest point, read at scrape time into the RPO gauge. */
@@ -179,6 +198,13 @@ export class OperatorMetrics {
     const key = `${namespace}/${protectedServer}`;
     if (time) this.newestPoints.set(key, { labels: { namespace, protected_server: protectedServer }, time: time.getTime() });
     else this.newestPoints.delete(key);
+  }
+
+  /** Records a vault's live repository locks (none when the vault cannot be read, or is gone). */
+  setVaultLocks(namespace: string, vault: string, locks: readonly { id: string; purpose: string; host: string; expiresAt: number }[]): void {
+    const key = `${namespace}/${vault}`;
+    if (locks.length === 0) this.vaultLocks.delete(key);
+    else this.vaultLocks.set(key, locks.map((l) => ({ labels: { namespace, vault, lock: l.id, purpose: l.purpose, holder: l.host }, expiresAt: l.expiresAt })));
   }
 
   constructor() {
