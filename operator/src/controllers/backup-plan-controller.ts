@@ -80,13 +80,14 @@ export function recordPlanMetrics(plan: BackupPlan, metrics: OperatorMetrics, no
   else metrics.planScheduleInterval.set(labels, interval);
 }
 
-/** Removes a deleted plan's series. */
+/** Removes a deleted plan's series, and its workers' (their Jobs go with it). */
 export function forgetPlanMetrics(namespace: string, plan: string, metrics: OperatorMetrics): void {
   const labels = { namespace, plan };
   for (const result of RUN_RESULTS) metrics.planLastRun.remove({ ...labels, result });
   metrics.planLastSuccess.remove(labels);
   metrics.planCreated.remove(labels);
   metrics.planScheduleInterval.remove(labels);
+  metrics.forgetWorkersOf(namespace, `BackupPlan/${plan}`);
 }
 
 /**

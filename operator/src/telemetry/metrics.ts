@@ -1,4 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { WorkerProgress } from "../worker/spec.js";
+
+/** A followed worker the operator has not looked at for this long is dropped from the progress gauge. */
+const WORKER_FORGOTTEN_MS = 15 * 60_000;
+
+/** What of a worker's report counts as progress: all of it but the rates, which change on their own. */
+function progressFingerprint({ throughputBytesPerSecond: _rate, etaSeconds: _eta, ...moving }: WorkerProgress): string {
+  return JSON.stringify(moving);
+}
 
 /**
  * prom-client's default Node.js metrics, minus the three gauges it names
@@ -148,6 +157,24 @@ export class OperatorMetrics {
     },
   });
 
+  /** Workers the operator follows: when their progress last changed, and when it last looked. */
+  private readonly workers = new Map<string, { labels: { namespace: string; worker: string; owner: string }; progress: string; since: number; seen: number }>();
+  readonly workerLastProgress = new Gauge({
+    name: "lifeboat_worker_last_progress_timestamp_seconds",
+    help: "When the progress a running worker reports (phase, bytes) last changed, or when the operator first saw it (Unix time). A worker that is not running or does not answer makes no progress.",
+    labelNames: ["namespace", "worker", "owner"],
+    registers: [this.registry],
+    collect: () => {
+      this.workerLastProgress.reset();
+      const now = Date.now();
+      for (const [key, w] of this.workers) {
+        // Nobody looked for a while: the operator no longer follows it (its owner is gone), so it is no one's stuck worker.
+        if (now - w.seen > WORKER_FORGOTTEN_MS) this.workers.delete(key);
+        else this.workerLastProgress.set(w.labels, w.since / 1000);
+      }
+    },
+  });
+
   /** Time of each protected server's newest point, read at scrape time into the RPO gauge. */
   private readonly newestPoints = new Map<string, { labels: { namespace: string; protected_server: string }; time: number }>();
   readonly protectedServerRpo = new Gauge({
@@ -205,6 +232,37 @@ export class OperatorMetrics {
     const key = `${namespace}/${vault}`;
     if (locks.length === 0) this.vaultLocks.delete(key);
     else this.vaultLocks.set(key, locks.map((l) => ({ labels: { namespace, vault, lock: l.id, purpose: l.purpose, holder: l.host }, expiresAt: l.expiresAt })));
+  }
+
+  /**
+   * Notes what a worker the operator follows reports now (undefined: it is
+   * not running yet, or did not answer). The time only moves when the report
+   * differs from the last one, so a hung or never-starting worker keeps an
+   * old time, which is what the stuck-worker alert looks at.
+   */
+  noteWorker(labels: { namespace: string; worker: string; owner: string }, progress: WorkerProgress | undefined, now: number = Date.now()): void {
+    const key = `${labels.namespace}/${labels.worker}`;
+    const fingerprint = progress ? progressFingerprint(progress) : "";
+    const known = this.workers.get(key);
+    if (!known) {
+      this.workers.set(key, { labels, progress: fingerprint, since: now, seen: now });
+      return;
+    }
+    known.seen = now;
+    if (progress && fingerprint !== known.progress) {
+      known.progress = fingerprint;
+      known.since = now;
+    }
+  }
+
+  /** Stops following a worker that finished (or was removed). */
+  forgetWorker(namespace: string, worker: string): void {
+    this.workers.delete(`${namespace}/${worker}`);
+  }
+
+  /** Stops following every worker of an object that is gone (e.g. "BackupPlan/nightly"); their Jobs go with it. */
+  forgetWorkersOf(namespace: string, owner: string): void {
+    for (const [key, w] of this.workers) if (w.labels.namespace === namespace && w.labels.owner === owner) this.workers.delete(key);
   }
 
   constructor() {

@@ -44,8 +44,10 @@ describe("metric names", () => {
     // The gauges read at scrape time come from what the controllers recorded.
     operator.setNewestPoint("dr", "db", new Date(Date.now() - 60_000));
     operator.setVaultLocks("prod", "primary", [{ id: "a1b2", purpose: "backup", host: "nightly-x1y2z", expiresAt: Date.now() + 1_800_000 }]);
+    operator.noteWorker({ namespace: "prod", worker: "nightly-x1y2z", owner: "BackupPlan/nightly" }, { phase: "Transferring", bytesDone: 10, bytesTotal: 100, bytesUploaded: 5, throughputBytesPerSecond: 1000 });
     const operatorText = await operator.registry.metrics();
     expect(operatorText).toContain('lifeboat_vault_lock_expiry_timestamp_seconds{namespace="prod",vault="primary",lock="a1b2",purpose="backup",holder="nightly-x1y2z"}');
+    expect(operatorText).toContain('lifeboat_worker_last_progress_timestamp_seconds{namespace="prod",worker="nightly-x1y2z",owner="BackupPlan/nightly"}');
     expect(operatorText).toContain('lifeboat_protected_server_rpo_seconds{namespace="dr",protected_server="db"}');
     expect(await checkMetrics(operatorText)).toBe("");
 
