@@ -1,4 +1,7 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
+import { load } from "js-yaml";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { runCommand } from "../../../e2e/testbed/command.js";
 import { binary } from "../../../e2e/testbed/components.js";
@@ -8,12 +11,17 @@ import { OperatorMetrics } from "./metrics.js";
 
 /**
  * Lifeboat's Prometheus side judged by the real tools: the metric names by
- * `promtool check metrics`. One file, so that a cold cache builds promtool
- * once rather than once per jest worker.
+ * `promtool check metrics`, the alert rules by `promtool check rules` and
+ * `promtool test rules`. One file, so that a cold cache builds
+ * promtool once rather than once per jest worker.
  */
 
 /** promtool's first build takes minutes (cached in ~/.cache/lifeboat after). */
 const BUILD_TIMEOUT_MS = 45 * 60_000;
+
+const files = join(repoRoot, "charts", "lifeboat", "files");
+const rulesFile = join(files, "prometheus-rules.yaml");
+const rulesTests = join(files, "prometheus-rules.test.yaml");
 
 /** `promtool <args>` in the repository; resolves with what it printed, rejects with its complaints when it exits non-zero. */
 async function promtool(args: readonly string[], input?: string): Promise<string> {
@@ -35,6 +43,10 @@ function fillExamples(registry: Registry): void {
     else if (metric instanceof Histogram) metric.observe(labels, 0.2);
     else if (metric instanceof Gauge) metric.set(labels, 1);
   }
+}
+
+interface RuleFile {
+  groups: { name: string; rules: { alert?: string; expr: string }[] }[];
 }
 
 describe("metric names", () => {
@@ -61,4 +73,22 @@ describe("metric names", () => {
     new Gauge({ name: "lifeboat_example_bytes_total", help: "A gauge misnamed as a counter.", registers: [registry] }).set(1);
     await expect(checkMetrics(await registry.metrics())).rejects.toThrow(/non-counter metrics should not have "_total" suffix/);
   }, BUILD_TIMEOUT_MS);
+});
+
+describe("the alert rules", () => {
+  it("pass `promtool check rules` with every lint", async () => {
+    expect(await promtool(["check", "rules", "--lint=all", "--lint-fatal", rulesFile])).toContain("SUCCESS: 6 rules found");
+  }, BUILD_TIMEOUT_MS);
+
+  it("pass `promtool test rules`: each alert fires when it should and stays quiet when it should", async () => {
+    expect(await promtool(["test", "rules", rulesTests])).toContain("SUCCESS");
+  }, BUILD_TIMEOUT_MS);
+
+  it("use only metrics the operator exports", async () => {
+    const rules = load(await readFile(rulesFile, "utf8")) as RuleFile;
+    const used = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\blifeboat_[a-z_]+/g) ?? [])));
+    const exported = new Set(new OperatorMetrics().registry.getMetricsAsArray().map((m) => m.name));
+    expect(used.size).toBeGreaterThan(0);
+    expect([...used].filter((name) => !exported.has(name))).toEqual([]);
+  });
 });
