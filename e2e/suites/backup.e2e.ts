@@ -50,7 +50,8 @@ async function get<T>(kind: string, name: string): Promise<T> {
 }
 
 interface PlanStatus {
-  lastRun?: { id?: string; result?: string; message?: string; trigger?: string; startTime?: string };
+  lastRun?: { id?: string; result?: string; message?: string; trigger?: string; startTime?: string; completionTime?: string };
+  lastSuccessfulTime?: string;
   nextRun?: string;
   lastResults?: { name: string; phase: string; recoveryPoint?: string; reason?: string }[];
   currentRun?: { id?: string; vms?: { name: string; phase: string; bytesDone?: number; bytesTotal?: number }[] };
@@ -172,6 +173,12 @@ describe("backup and restore, end to end", () => {
     });
     expect(metrics).toContain(`lifeboat_backup_runs_total{namespace="${ns}",plan="all",result="Succeeded"} 1`);
     expect(metrics).toMatch(new RegExp(`lifeboat_vault_dedup_ratio\\{namespace="${ns}",vault="vault"\\} [1-9]`));
+    // What the alert rules read (docs/monitoring.md): the vault is Ready, the plan's last run and success are recorded.
+    expect(metrics).toContain(`lifeboat_vault_ready{namespace="${ns}",vault="vault"} 1`);
+    const lastSuccess = Date.parse(status.lastSuccessfulTime ?? "") / 1000;
+    expect(status.lastSuccessfulTime).toBe(status.lastRun?.completionTime);
+    expect(metrics).toContain(`lifeboat_backup_plan_last_success_timestamp_seconds{namespace="${ns}",plan="all"} ${lastSuccess}`);
+    expect(metrics).toContain(`lifeboat_backup_plan_last_run_timestamp_seconds{namespace="${ns}",plan="all",result="Succeeded"} ${lastSuccess}`);
     for (const rp of await recoveryPoints("vault")) {
       // The zero quarter is never read: CBT's "*" reports only allocated areas.
       expect(rp.status?.readBytes).toBeLessThanOrEqual(DATA_BYTES);

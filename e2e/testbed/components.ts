@@ -19,6 +19,8 @@ export interface GoComponent {
   readonly packages: readonly string[];
   /** Linker flags, e.g. to stamp the version that `/version` reports. */
   readonly ldflags?: string;
+  /** Build tags, e.g. a project's own switch to leave out parts a test does not use. */
+  readonly tags?: string;
 }
 
 export const KUBERNETES_VERSION = "v1.36.3";
@@ -60,6 +62,16 @@ export const components = {
   // Reference backup tools for the vault benchmark (bench/vault), pinned in their wrapper modules.
   kopia: { module: "kopia", packages: ["github.com/kopia/kopia"], ldflags: "" },
   restic: { module: "restic", packages: ["github.com/restic/restic/cmd/restic"], ldflags: "" },
+  // promtool, the judge of the metric names (`check metrics`) and of the chart's alert rules
+  // (`check rules`, `test rules`); e2e/testbed/go/promtool pins the Prometheus release.
+  // `remove_all_sd` is Prometheus's own tag (plugins/plugin_*.go) that leaves out the cloud
+  // service-discovery plugins: those checks never use them, and they are most of the build.
+  promtool: {
+    module: "promtool",
+    packages: ["github.com/prometheus/prometheus/cmd/promtool"],
+    ldflags: "-X github.com/prometheus/common/version.Version=3.16.0",
+    tags: "remove_all_sd",
+  },
 } as const satisfies Record<string, GoComponent>;
 
 export type ComponentName = keyof typeof components;
@@ -115,6 +127,7 @@ export async function ensureComponent(name: ComponentName, log: (line: string) =
     const args = ["build", "-v", "-trimpath", "-o", out];
     if (component.ldflags) args.push(`-ldflags=-s -w ${component.ldflags}`);
     else args.push("-ldflags=-s -w");
+    if (component.tags) args.push(`-tags=${component.tags}`);
     args.push(pkg);
     await runWithProgress("go", args, moduleDir, (count) => {
       log(`[${name}] ${binaryName(pkg, component.module)}: compiled ${count} packages, ${Math.round((Date.now() - started) / 1000)}s`);

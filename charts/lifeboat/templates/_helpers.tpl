@@ -27,3 +27,10 @@ app.kubernetes.io/component: operator
 {{- define "lifeboat.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{- /* What the ServiceMonitor selects the metrics Service by. */ -}}
+{{- define "lifeboat.metricsServiceLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: metrics
+{{- end -}}

@@ -106,6 +106,7 @@ export const backupPlan: KindDefinition = {
       result: enumeration("Succeeded, PartiallyFailed (some VMs failed) or Failed.", ["Succeeded", "PartiallyFailed", "Failed"]),
       message: string("Summary."),
     }),
+    lastSuccessfulTime: string("When the last Succeeded run (every selected VM backed up) finished.", { format: "date-time" }),
     nextRun: string("When the next scheduled run starts.", { format: "date-time" }),
     currentRun: object({
       id: string("Run id."),

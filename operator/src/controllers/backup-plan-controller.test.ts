@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { BackupPlan } from "../api/generated/types.js";
-import { dueRun, nextScheduledRun } from "./backup-plan-controller.js";
+import { OperatorMetrics } from "../telemetry/metrics.js";
+import { dueRun, forgetPlanMetrics, nextScheduledRun, recordPlanMetrics, scheduleIntervalSeconds } from "./backup-plan-controller.js";
 
 describe("nextScheduledRun", () => {
   it("computes the next run in the plan's time zone", () => {
@@ -45,5 +46,64 @@ describe("dueRun", () => {
 
   it("starts nothing while paused", () => {
     expect(dueRun({ ...base, spec: { ...base.spec, paused: true, runRequest: "r2" }, status: { nextRun: "2026-11-30T02:00:00Z" } }, now)).toBeUndefined();
+  });
+});
+
+describe("scheduleIntervalSeconds", () => {
+  const after = new Date("2026-11-25T12:00:00Z"); // a Wednesday
+
+  it("is the gap between runs of a regular schedule", () => {
+    expect(scheduleIntervalSeconds("0 2 * * *", "Asia/Tokyo", after)).toBe(86_400);
+    expect(scheduleIntervalSeconds("*/15 * * * *", "UTC", after)).toBe(900);
+  });
+
+  it("is the longest gap of an irregular one, so a weekday schedule is not overdue on Monday", () => {
+    expect(scheduleIntervalSeconds("0 2 * * 1-5", "UTC", after)).toBe(3 * 86_400);
+  });
+
+  it("is undefined for a schedule that does not parse", () => {
+    expect(scheduleIntervalSeconds("61 * * * *", "UTC", after)).toBeUndefined();
+  });
+});
+
+describe("the plan's gauges", () => {
+  const plan: BackupPlan = {
+    apiVersion: "lifeboat.io/v1alpha1",
+    kind: "BackupPlan",
+    metadata: { name: "nightly", namespace: "prod", creationTimestamp: new Date("2026-11-01T00:00:00Z") },
+    spec: { vCenterRef: { name: "vc" }, vaultRef: { name: "v" }, gatewayRef: { name: "g" }, vms: { names: ["a"] }, retention: { keepLast: 1 }, schedule: { cron: "0 2 * * *" } },
+  };
+  const labels = { namespace: "prod", plan: "nightly" };
+  const values = async (g: OperatorMetrics["planLastRun"]) => (await g.get()).values.map((v) => ({ labels: v.labels, value: v.value }));
+
+  it("carry the last run's end and result, the last success, the creation and the schedule's interval", async () => {
+    const metrics = new OperatorMetrics();
+    recordPlanMetrics({ ...plan, status: { lastRun: { result: "Failed", completionTime: "2026-11-29T02:30:00Z" }, lastSuccessfulTime: "2026-11-28T02:30:00Z" } }, metrics);
+    expect(await values(metrics.planLastRun)).toEqual([{ labels: { ...labels, result: "Failed" }, value: Date.parse("2026-11-29T02:30:00Z") / 1000 }]);
+    expect(await values(metrics.planLastSuccess)).toEqual([{ labels, value: Date.parse("2026-11-28T02:30:00Z") / 1000 }]);
+    expect(await values(metrics.planCreated)).toEqual([{ labels, value: Date.parse("2026-11-01T00:00:00Z") / 1000 }]);
+    expect(await values(metrics.planScheduleInterval)).toEqual([{ labels, value: 86_400 }]);
+
+    // The next run succeeds: one series per plan, under its new result.
+    recordPlanMetrics({ ...plan, status: { lastRun: { result: "Succeeded", completionTime: "2026-11-30T02:30:00Z" }, lastSuccessfulTime: "2026-11-30T02:30:00Z" } }, metrics);
+    expect(await values(metrics.planLastRun)).toEqual([{ labels: { ...labels, result: "Succeeded" }, value: Date.parse("2026-11-30T02:30:00Z") / 1000 }]);
+  });
+
+  it("have no interval while the plan is paused or runs only on request, and no success before the first", async () => {
+    const metrics = new OperatorMetrics();
+    recordPlanMetrics({ ...plan, spec: { ...plan.spec, paused: true } }, metrics);
+    expect(await values(metrics.planScheduleInterval)).toEqual([]);
+    expect(await values(metrics.planLastSuccess)).toEqual([]);
+    expect(await values(metrics.planLastRun)).toEqual([]);
+    const { schedule: _none, ...onRequest } = plan.spec;
+    recordPlanMetrics({ ...plan, spec: onRequest }, metrics);
+    expect(await values(metrics.planScheduleInterval)).toEqual([]);
+  });
+
+  it("go with the plan", async () => {
+    const metrics = new OperatorMetrics();
+    recordPlanMetrics({ ...plan, status: { lastRun: { result: "Failed", completionTime: "2026-11-29T02:30:00Z" }, lastSuccessfulTime: "2026-11-28T02:30:00Z" } }, metrics);
+    forgetPlanMetrics("prod", "nightly", metrics);
+    for (const gauge of [metrics.planLastRun, metrics.planLastSuccess, metrics.planCreated, metrics.planScheduleInterval]) expect(await values(gauge)).toEqual([]);
   });
 });

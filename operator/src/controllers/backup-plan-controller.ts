@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import type { BackupPlan, BackupVault, Gateway, VCenter } from "../api/generated/types.js";
 import { isoSeconds } from "../util/time.js";
+import type { OperatorMetrics } from "../telemetry/metrics.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { WithKind } from "../runtime/kube.js";
 import { BackupRuns, PROGRESS_INTERVAL_MS } from "./backup-runs.js";
@@ -26,6 +27,68 @@ export function nextScheduledRun(cron: string, timeZone: string, after: Date = n
   }
 }
 
+/** How many coming runs scheduleIntervalSeconds looks at: enough for a weekday-only schedule to show its weekend. */
+const INTERVAL_RUNS = 10;
+
+/**
+ * The longest gap between a schedule's coming runs, in seconds: what "a run
+ * is overdue" is measured against. The longest, not the first, so a
+ * weekday-only schedule is not called stale over a weekend. Undefined for a
+ * schedule that fires fewer than twice more, or one that does not parse.
+ */
+export function scheduleIntervalSeconds(cron: string, timeZone: string, after: Date = new Date()): number | undefined {
+  let runs: Date[];
+  try {
+    runs = new Cron(cron, { timezone: timeZone, paused: true }).nextRuns(INTERVAL_RUNS, after);
+  } catch {
+    return undefined;
+  }
+  let longest: number | undefined;
+  for (let i = 1; i < runs.length; i++) {
+    const gap = ((runs[i]?.getTime() ?? 0) - (runs[i - 1]?.getTime() ?? 0)) / 1000;
+    longest = Math.max(longest ?? 0, gap);
+  }
+  return longest;
+}
+
+const RUN_RESULTS = ["Succeeded", "PartiallyFailed", "Failed"] as const;
+
+/** Seconds since the epoch of an API time (a string on the wire, a Date where the client parsed it). */
+function epochSeconds(time: string | Date): number {
+  return new Date(time).getTime() / 1000;
+}
+
+/**
+ * What the alert rules need to know of a plan, from its object alone (so the
+ * gauges are right again the moment a new leader reconciles it): when its
+ * last run ended and how, when it last succeeded, when it was created, and
+ * how often its schedule fires (absent while it starts no scheduled runs).
+ */
+export function recordPlanMetrics(plan: BackupPlan, metrics: OperatorMetrics, now: Date = new Date()): void {
+  const labels = { namespace: plan.metadata.namespace ?? "", plan: plan.metadata.name ?? "" };
+  const lastRun = plan.status?.lastRun;
+  for (const result of RUN_RESULTS) if (result !== lastRun?.result) metrics.planLastRun.remove({ ...labels, result });
+  if (lastRun?.result && lastRun.completionTime) metrics.planLastRun.set({ ...labels, result: lastRun.result }, epochSeconds(lastRun.completionTime));
+  const success = plan.status?.lastSuccessfulTime;
+  if (success) metrics.planLastSuccess.set(labels, epochSeconds(success));
+  else metrics.planLastSuccess.remove(labels);
+  const created = plan.metadata.creationTimestamp;
+  if (created) metrics.planCreated.set(labels, epochSeconds(created));
+  const schedule = plan.spec.schedule;
+  const interval = schedule && !plan.spec.paused ? scheduleIntervalSeconds(schedule.cron, schedule.timeZone ?? "UTC", now) : undefined;
+  if (interval === undefined) metrics.planScheduleInterval.remove(labels);
+  else metrics.planScheduleInterval.set(labels, interval);
+}
+
+/** Removes a deleted plan's series, and its workers' (their Jobs go with it). */
+export function forgetPlanMetrics(namespace: string, plan: string, metrics: OperatorMetrics): void {
+  const labels = { namespace, plan };
+  for (const result of RUN_RESULTS) metrics.planLastRun.remove({ ...labels, result });
+  metrics.planLastSuccess.remove(labels);
+  metrics.planCreated.remove(labels);
+  metrics.planScheduleInterval.remove(labels);
+  metrics.forgetWorkersOf(namespace, `BackupPlan/${plan}`);
+}
 
 /**
  * What a plan should do now about starting a run: a new spec.runRequest asks
@@ -57,6 +120,14 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
 
   constructor(private readonly vcenters: VCenterConnections, capacity: GatewayCapacity) {
     this.runs = new BackupRuns(capacity);
+  }
+
+  recordMetrics(plan: BackupPlan, metrics: OperatorMetrics): void {
+    recordPlanMetrics(plan, metrics);
+  }
+
+  forgetMetrics(namespace: string, name: string, metrics: OperatorMetrics): void {
+    forgetPlanMetrics(namespace, name, metrics);
   }
 
   async reconcile(plan: WithKind<BackupPlan>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {

@@ -155,6 +155,8 @@ export class BackupRuns {
     vm.attempts = mine.length;
     const complete = job.status?.conditions?.find((c) => c.type === "Complete" && c.status === "True");
     const failed = job.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+    const worker = { namespace: rc.plan.metadata.namespace ?? "", worker: job.metadata?.name ?? "", owner: `BackupPlan/${rc.plan.metadata.name ?? ""}` };
+    if (complete || failed) ctx.metrics.forgetWorker(worker.namespace, worker.worker);
     if (complete) {
       const point = await this.findPoint(rc, vm, ctx);
       vm.phase = point ? "Succeeded" : "Failed";
@@ -178,9 +180,9 @@ export class BackupRuns {
       return;
     }
     const running = mine.find((p) => p.status?.phase === "Running" && p.status.podIP);
-    if (!running?.status?.podIP) return;
-    const progress = await fetchProgress(running.status.podIP);
-    if (!progress) return;
+    const progress = running?.status?.podIP ? await fetchProgress(running.status.podIP) : undefined;
+    ctx.metrics.noteWorker(worker, progress);
+    if (!running?.status?.podIP || !progress) return;
     vm.phase = workerPhase[progress.phase];
     vm.bytesDone = progress.bytesDone;
     vm.bytesTotal = progress.bytesTotal;
@@ -188,8 +190,8 @@ export class BackupRuns {
     vm.throughputBytesPerSecond = Math.round(progress.throughputBytesPerSecond);
     if (progress.etaSeconds !== undefined) vm.etaSeconds = Math.round(progress.etaSeconds);
     const labels = { namespace: rc.plan.metadata.namespace ?? "", plan: rc.plan.metadata.name ?? "", vm: vm.name };
-    ctx.metrics.backupBytesDone.set(labels, progress.bytesDone);
-    ctx.metrics.backupBytesTotal.set(labels, progress.bytesTotal);
+    ctx.metrics.backupReadBytes.set(labels, progress.bytesDone);
+    ctx.metrics.backupPlannedBytes.set(labels, progress.bytesTotal);
     ctx.metrics.backupThroughput.set(labels, progress.throughputBytesPerSecond);
     const jobName = job.metadata?.name ?? "";
     if (this.toldBandwidth.get(jobName) !== bandwidth && (await setBandwidth(running.status.podIP, bandwidth))) {
@@ -228,6 +230,7 @@ export class BackupRuns {
       result,
       message: vms.length === 0 ? "the selection matched no VM" : `${ok} of ${vms.length} VMs backed up${failedNames.length ? `; failed: ${failedNames.join(", ")}` : ""}`,
     };
+    if (result === "Succeeded") status.lastSuccessfulTime = status.lastRun.completionTime;
     status.lastResults = vms;
     delete status.currentRun;
     await ctx.events.record(plan, result === "Succeeded" ? "Normal" : "Warning", `Run${result}`, status.lastRun.message ?? "");
@@ -237,8 +240,9 @@ export class BackupRuns {
     });
     for (const vm of vms) {
       const labels = { namespace: plan.metadata.namespace ?? "", plan: plan.metadata.name ?? "", vm: vm.name };
-      ctx.metrics.backupBytesDone.remove(labels);
-      ctx.metrics.backupBytesTotal.remove(labels);
+      if (vm.job) ctx.metrics.forgetWorker(labels.namespace, vm.job);
+      ctx.metrics.backupReadBytes.remove(labels);
+      ctx.metrics.backupPlannedBytes.remove(labels);
       ctx.metrics.backupThroughput.remove(labels);
     }
     try {

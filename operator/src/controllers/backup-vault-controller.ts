@@ -4,7 +4,8 @@ import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
-import { checkLockConfig, listPoints, reasonOf, vaultStats, type PointHeader, type Vault } from "../vault/index.js";
+import type { OperatorMetrics } from "../telemetry/metrics.js";
+import { checkLockConfig, isStale, listLocks, listPoints, lockExpiry, reasonOf, vaultStats, type PointHeader, type Vault } from "../vault/index.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
 import { problemCondition } from "./references.js";
 import { lockOf, openBackupVault, vaultSpecOf } from "./vault-access.js";
@@ -98,6 +99,8 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
     } catch (err) {
       const reason = reasonOf(err) ?? "OpenFailed";
       ctx.setCondition(bv, { type: "Ready", status: "False", reason, message: messageFor(reason, describe(err)) });
+      // Its locks cannot be read now: none is reported rather than the last ones seen.
+      ctx.metrics.setVaultLocks(bv.metadata.namespace ?? "", bv.metadata.name ?? "", []);
       return { requeueAfterMs: SYNC_INTERVAL_MS };
     }
     try {
@@ -116,6 +119,9 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
       ctx.metrics.vaultLogicalBytes.set(labels, stats.logicalBytes);
       ctx.metrics.vaultDedupRatio.set(labels, stats.dedupRatio);
       ctx.metrics.vaultRecoveryPoints.set(labels, stats.pointCount);
+      const now = Date.now();
+      const live = (await listLocks(vault.backend)).filter((l) => !isStale(l, now));
+      ctx.metrics.setVaultLocks(labels.namespace, labels.vault, live.map((l) => ({ id: l.id, purpose: l.purpose, host: l.host, expiresAt: lockExpiry(l) })));
       const [lockProblem] = lockProblems;
       if (lockProblem) {
         ctx.setCondition(bv, { type: "Ready", status: "False", reason: lockProblem.reason, message: lockProblems.map((p) => p.message).join("; ") });
@@ -160,6 +166,18 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
 
   finalize(bv: BackupVault, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     return holdWhileInUse(bv, ctx, "Ready");
+  }
+
+  /** Whether the vault is Ready, for the vault-not-Ready alert. */
+  recordMetrics(bv: BackupVault, metrics: OperatorMetrics): void {
+    const ready = bv.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+    metrics.vaultReady.set({ namespace: bv.metadata.namespace ?? "", vault: bv.metadata.name ?? "" }, ready ? 1 : 0);
+  }
+
+  forgetMetrics(namespace: string, name: string, metrics: OperatorMetrics): void {
+    const labels = { namespace, vault: name };
+    for (const gauge of [metrics.vaultReady, metrics.vaultStoredBytes, metrics.vaultLogicalBytes, metrics.vaultDedupRatio, metrics.vaultRecoveryPoints]) gauge.remove(labels);
+    metrics.setVaultLocks(namespace, name, []);
   }
 }
 

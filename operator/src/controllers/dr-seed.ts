@@ -68,8 +68,10 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
   const name = drJobName(ps, `seed-${req.direction}-${req.round}-${req.attempt}`);
   // The Job first: the vault is listed only once it has ended (or is not there), not at every poll.
   const outcome = await jobOutcome(ctx.kube, ns, name);
+  if (outcome.state !== "Running") ctx.metrics.forgetWorker(ns, name);
   if (outcome.state === "Running") {
     const p = outcome.progress;
+    ctx.metrics.noteWorker({ namespace: ns, worker: name, owner: `ProtectedServer/${ps.metadata.name ?? ""}` }, p);
     return { state: "waiting", reason: "Seeding", message: `worker ${name} builds the ${req.direction} chain's first point${p ? ` (${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))} %)` : ""}`, after: STEP_POLL_MS };
   }
   const done = pointOfRun(await lineagePoints(ctx.kube, at.vault, ps, req.direction), ps, req.direction, runId);

@@ -97,6 +97,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const name = ps.metadata.name ?? "";
     ctx.metrics.setNewestPoint(ns, name, undefined);
     ctx.metrics.protectedServerRpoTarget.remove({ namespace: ns, protected_server: name });
+    ctx.metrics.forgetWorkersOf(ns, `ProtectedServer/${name}`);
     this.capacity.forget(`${ns}/${name}`);
     ctx.log.info("Stopped replicating: the server's points stay in the vault");
     return Promise.resolve(undefined);

@@ -193,8 +193,10 @@ export class ReplicationCycles {
     if (!cur?.id || !cur.job) return undefined;
     const ns = ps.metadata.namespace ?? "";
     const outcome = await jobOutcome(ctx.kube, ns, cur.job);
+    if (outcome.state !== "Running") ctx.metrics.forgetWorker(ns, cur.job);
     if (outcome.state === "Running") {
       const p = outcome.progress;
+      ctx.metrics.noteWorker({ namespace: ns, worker: cur.job, owner: `ProtectedServer/${ps.metadata.name ?? ""}` }, p);
       if (p) {
         cur.bytesDone = p.bytesDone;
         cur.bytesTotal = p.bytesTotal;

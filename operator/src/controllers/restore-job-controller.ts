@@ -2,6 +2,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, RecoveryPoint, RestoreJob, VCenter } from "../api/generated/types.js";
 import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
 import { lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerImage, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
@@ -100,6 +101,11 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
    * and the snapshots it is made of, are its result and stay; whatever else
    * its worker could not delete goes.
    */
+  /** A deleted RestoreJob's worker goes with it: it is no one's stuck worker. */
+  forgetMetrics(namespace: string, name: string, metrics: OperatorMetrics): void {
+    metrics.forgetWorkersOf(namespace, `RestoreJob/${name}`);
+  }
+
   async finalize(job: RestoreJob, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const cloud = job.spec.target.cloudImage;
     if (!cloud) return undefined;
@@ -337,6 +343,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     const complete = worker.status?.conditions?.find((c) => c.type === "Complete" && c.status === "True");
     const failed = worker.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
     const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${worker.metadata?.name ?? ""}` });
+    if (complete || failed) ctx.metrics.forgetWorker(ns, worker.metadata?.name ?? "");
     if (complete) {
       status.phase = "Succeeded";
       status.completionTime = isoSeconds(new Date());
@@ -363,6 +370,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     }
     const running = pods.items.find((p) => p.status?.phase === "Running" && p.status.podIP);
     const progress = running?.status?.podIP ? await fetchProgress(running.status.podIP) : undefined;
+    ctx.metrics.noteWorker({ namespace: ns, worker: worker.metadata?.name ?? "", owner: `RestoreJob/${job.metadata.name ?? ""}` }, progress);
     if (progress?.imageId && status.result?.imageId !== progress.imageId) {
       // The image's id is known (and worth showing) long before it is Available.
       status.result = { ...status.result, imageId: progress.imageId };

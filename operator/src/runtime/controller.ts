@@ -65,6 +65,14 @@ export interface Reconciler<T extends LifeboatObject> {
   reconcile(obj: T, ctx: ReconcileContext): Promise<ReconcileResult | undefined>;
   /** Clean-up on deletion. Return requeueAfterMs to keep the finalizer and try later (e.g. still in use). */
   finalize?(obj: T, ctx: ReconcileContext): Promise<ReconcileResult | undefined>;
+  /**
+   * Sets the object's gauges from what the reconcile observed (its status),
+   * after every reconcile, also one that failed or found the spec invalid:
+   * metrics read from the object stay level-triggered, right after a restart too.
+   */
+  recordMetrics?(obj: T, metrics: OperatorMetrics): void;
+  /** Removes the object's series once it is gone, so that no gauge outlives its object (and no alert fires for it). */
+  forgetMetrics?(namespace: string, name: string, metrics: OperatorMetrics): void;
 }
 
 export interface ControllerOptions<T extends LifeboatObject> {
@@ -216,7 +224,10 @@ export class Controller<T extends LifeboatObject> {
     const r = this.opts.reconciler;
     const log = this.log.child({ kind: r.kind, namespace, name });
     let obj = await this.opts.kube.get<T>(r.kind, namespace, name);
-    if (!obj) return undefined;
+    if (!obj) {
+      r.forgetMetrics?.(namespace, name, this.opts.metrics);
+      return undefined;
+    }
     // Events and other effects held until the status write (see ReconcileContext.events).
     const pendingEffects: (() => Promise<void>)[] = [];
     const ctx = this.context(log, pendingEffects);
@@ -254,6 +265,7 @@ export class Controller<T extends LifeboatObject> {
         reason: "InvalidSpec",
         message: problems.map((p) => `${p.field}: ${p.message}`).join("; "),
       });
+      r.recordMetrics?.(obj, this.opts.metrics);
       await this.writeStatusIfChanged(obj, before);
       return undefined;
     }
@@ -264,6 +276,7 @@ export class Controller<T extends LifeboatObject> {
     } finally {
       // Deferred status write: what the reconciler observed is recorded even when it failed;
       // its Events and effects follow only once that write has succeeded.
+      r.recordMetrics?.(obj, this.opts.metrics);
       await this.writeStatusIfChanged(obj, before);
       await flushEffects();
     }

@@ -1,4 +1,26 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { WorkerProgress } from "../worker/spec.js";
+
+/** A followed worker the operator has not looked at for this long is dropped from the progress gauge. */
+const WORKER_FORGOTTEN_MS = 15 * 60_000;
+
+/** What of a worker's report counts as progress: all of it but the rates, which change on their own. */
+function progressFingerprint({ throughputBytesPerSecond: _rate, etaSeconds: _eta, ...moving }: WorkerProgress): string {
+  return JSON.stringify(moving);
+}
+
+/**
+ * prom-client's default Node.js metrics, minus the three gauges it names
+ * `..._total` (active handles, requests and resources): Prometheus reserves
+ * that suffix for counters, and `promtool check metrics` refuses them. Nothing
+ * is lost: each is the sum of its per-type gauge (`sum without (type)`).
+ */
+export function collectProcessMetrics(registry: Registry, prefix: string): void {
+  collectDefaultMetrics({ register: registry, prefix });
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+    registry.removeSingleMetric(prefix + name);
+  }
+}
 
 /**
  * The operator's Prometheus metrics. One registry per process, so tests that
@@ -43,14 +65,14 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
-  readonly backupBytesDone = new Gauge({
-    name: "lifeboat_backup_bytes_done",
+  readonly backupReadBytes = new Gauge({
+    name: "lifeboat_backup_read_bytes",
     help: "Bytes of changed or allocated areas read so far by the running backup of a VM.",
     labelNames: ["namespace", "plan", "vm"],
     registers: [this.registry],
   });
-  readonly backupBytesTotal = new Gauge({
-    name: "lifeboat_backup_bytes_total",
+  readonly backupPlannedBytes = new Gauge({
+    name: "lifeboat_backup_planned_bytes",
     help: "Bytes of changed or allocated areas the running backup of a VM reads in all.",
     labelNames: ["namespace", "plan", "vm"],
     registers: [this.registry],
@@ -65,6 +87,36 @@ export class OperatorMetrics {
     name: "lifeboat_backup_runs_total",
     help: "Finished backup runs by result (Succeeded, PartiallyFailed, Failed).",
     labelNames: ["namespace", "plan", "result"],
+    registers: [this.registry],
+  });
+  readonly planLastRun = new Gauge({
+    name: "lifeboat_backup_plan_last_run_timestamp_seconds",
+    help: "When a plan's last finished run ended (Unix time), labelled with its result (Succeeded, PartiallyFailed, Failed); one series per plan.",
+    labelNames: ["namespace", "plan", "result"],
+    registers: [this.registry],
+  });
+  readonly planLastSuccess = new Gauge({
+    name: "lifeboat_backup_plan_last_success_timestamp_seconds",
+    help: "When a plan's last Succeeded run (every selected VM backed up) ended (Unix time); absent until one has.",
+    labelNames: ["namespace", "plan"],
+    registers: [this.registry],
+  });
+  readonly planCreated = new Gauge({
+    name: "lifeboat_backup_plan_created_timestamp_seconds",
+    help: "When a plan was created (Unix time), so that a plan that never succeeds goes stale too.",
+    labelNames: ["namespace", "plan"],
+    registers: [this.registry],
+  });
+  readonly planScheduleInterval = new Gauge({
+    name: "lifeboat_backup_plan_schedule_interval_seconds",
+    help: "The longest gap between a plan's coming scheduled runs; absent while it is paused or runs only on request.",
+    labelNames: ["namespace", "plan"],
+    registers: [this.registry],
+  });
+  readonly vaultReady = new Gauge({
+    name: "lifeboat_vault_ready",
+    help: "1 while a BackupVault's Ready condition is True, 0 otherwise (backend unreachable, wrong key, lock not as specified).",
+    labelNames: ["namespace", "vault"],
     registers: [this.registry],
   });
   readonly vaultStoredBytes = new Gauge({
@@ -90,6 +142,37 @@ export class OperatorMetrics {
     help: "Recovery points in a vault.",
     labelNames: ["namespace", "vault"],
     registers: [this.registry],
+  });
+
+  /** Each vault's live repository locks as the vault's last sync listed them, read at scrape time. */
+  private readonly vaultLocks = new Map<string, readonly { labels: { namespace: string; vault: string; lock: string; purpose: string; holder: string }; expiresAt: number }[]>();
+  readonly vaultLockExpiry = new Gauge({
+    name: "lifeboat_vault_lock_expiry_timestamp_seconds",
+    help: "When a live repository lock expires unless its holder refreshes it (Unix time). Holders refresh every 5 minutes, so a lock near its expiry has a silent holder.",
+    labelNames: ["namespace", "vault", "lock", "purpose", "holder"],
+    registers: [this.registry],
+    collect: () => {
+      this.vaultLockExpiry.reset();
+      for (const locks of this.vaultLocks.values()) for (const { labels, expiresAt } of locks) this.vaultLockExpiry.set(labels, expiresAt / 1000);
+    },
+  });
+
+  /** Workers the operator follows: when their progress last changed, and when it last looked. */
+  private readonly workers = new Map<string, { labels: { namespace: string; worker: string; owner: string }; progress: string; since: number; seen: number }>();
+  readonly workerLastProgress = new Gauge({
+    name: "lifeboat_worker_last_progress_timestamp_seconds",
+    help: "When the progress a running worker reports (phase, bytes) last changed, or when the operator first saw it (Unix time). A worker that is not running or does not answer makes no progress.",
+    labelNames: ["namespace", "worker", "owner"],
+    registers: [this.registry],
+    collect: () => {
+      this.workerLastProgress.reset();
+      const now = Date.now();
+      for (const [key, w] of this.workers) {
+        // Nobody looked for a while: the operator no longer follows it (its owner is gone), so it is no one's stuck worker.
+        if (now - w.seen > WORKER_FORGOTTEN_MS) this.workers.delete(key);
+        else this.workerLastProgress.set(w.labels, w.since / 1000);
+      }
+    },
   });
 
   /** Time of each protected server's newest point, read at scrape time into the RPO gauge. */
@@ -144,7 +227,45 @@ export class OperatorMetrics {
     else this.newestPoints.delete(key);
   }
 
+  /** Records a vault's live repository locks (none when the vault cannot be read, or is gone). */
+  setVaultLocks(namespace: string, vault: string, locks: readonly { id: string; purpose: string; host: string; expiresAt: number }[]): void {
+    const key = `${namespace}/${vault}`;
+    if (locks.length === 0) this.vaultLocks.delete(key);
+    else this.vaultLocks.set(key, locks.map((l) => ({ labels: { namespace, vault, lock: l.id, purpose: l.purpose, holder: l.host }, expiresAt: l.expiresAt })));
+  }
+
+  /**
+   * Notes what a worker the operator follows reports now (undefined: it is
+   * not running yet, or did not answer). The time only moves when the report
+   * differs from the last one, so a hung or never-starting worker keeps an
+   * old time, which is what the stuck-worker alert looks at.
+   */
+  noteWorker(labels: { namespace: string; worker: string; owner: string }, progress: WorkerProgress | undefined, now: number = Date.now()): void {
+    const key = `${labels.namespace}/${labels.worker}`;
+    const fingerprint = progress ? progressFingerprint(progress) : "";
+    const known = this.workers.get(key);
+    if (!known) {
+      this.workers.set(key, { labels, progress: fingerprint, since: now, seen: now });
+      return;
+    }
+    known.seen = now;
+    if (progress && fingerprint !== known.progress) {
+      known.progress = fingerprint;
+      known.since = now;
+    }
+  }
+
+  /** Stops following a worker that finished (or was removed). */
+  forgetWorker(namespace: string, worker: string): void {
+    this.workers.delete(`${namespace}/${worker}`);
+  }
+
+  /** Stops following every worker of an object that is gone (e.g. "BackupPlan/nightly"); their Jobs go with it. */
+  forgetWorkersOf(namespace: string, owner: string): void {
+    for (const [key, w] of this.workers) if (w.labels.namespace === namespace && w.labels.owner === owner) this.workers.delete(key);
+  }
+
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "lifeboat_process_" });
+    collectProcessMetrics(this.registry, "lifeboat_process_");
   }
 }

@@ -21,6 +21,7 @@ export { prune, type PruneOptions, type PruneResult } from "./prune.js";
 export { check, type CheckOptions, type CheckResult } from "./check.js";
 export { repairIndex, type RepairIndexResult } from "./repair-index.js";
 export { stats, type VaultStats } from "./stats.js";
+export { isStale, listLocks, lockExpiry, type LockRecord } from "./repo-lock.js";
 export { openDiskSource, openDiskTarget, type DiskSource, type DiskTarget, type Extent } from "./disk-io.js";
 export { FORMAT_VERSION, parseSize, formatSize, type LockSettings, type LockMode, type InitOptions, type VaultConfig } from "./format.js";
 export type { PointHeader, PointDisk, Consistency } from "./manifest.js";

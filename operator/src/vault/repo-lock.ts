@@ -27,9 +27,14 @@ export interface LockRecord {
   readonly refreshedAt: string;
 }
 
+/** When a lock goes stale (ms since the epoch) unless its holder refreshes it first. */
+export function lockExpiry(lock: LockRecord): number {
+  return Date.parse(lock.refreshedAt) + STALE_MS;
+}
+
 /** True when the lock's holder is certainly gone or silent for too long. */
 export function isStale(lock: LockRecord, now = Date.now()): boolean {
-  if (now - Date.parse(lock.refreshedAt) > STALE_MS) return true;
+  if (now > lockExpiry(lock)) return true;
   if (lock.host === hostname()) {
     try {
       process.kill(lock.pid, 0);

@@ -3,7 +3,8 @@
  * (and the end-to-end tests) can see what a run really read and stored: an
  * incremental backup must read no more than the areas CBT reported.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
+import { collectProcessMetrics } from "../telemetry/metrics.js";
 
 const labelNames = ["vm", "disk"] as const;
 
@@ -65,6 +66,6 @@ export class WorkerMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "lifeboat_worker_process_" });
+    collectProcessMetrics(this.registry, "lifeboat_worker_process_");
   }
 }

@@ -762,6 +762,10 @@ export interface BackupPlanStatus {
     message?: string;
   };
   /**
+   * When the last Succeeded run (every selected VM backed up) finished.
+   */
+  lastSuccessfulTime?: string;
+  /**
    * When the next scheduled run starts.
    */
   nextRun?: string;
