@@ -32,13 +32,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import Ecs from "@alicloud/ecs20140526";
 import type OSS from "ali-oss";
 import { CloudApiError, type EcsApi } from "../cloud/alibaba/ecs-api.js";
-import { describeImages, RESTORE_TAG, stagingPrefix } from "../cloud/alibaba/restore-cleanup.js";
+import { RESTORE_TAG, stagingPrefix } from "../cloud/alibaba/restore-cleanup.js";
 import type { PointDisk } from "../vault/index.js";
 import type { RunContext } from "./backup-vm.js";
-import { cleanUp, cloudClients, deviceName, followImage, GiB, imageGuest, stageDisks, type CloudImageResult } from "./cloud-image.js";
+import { deviceName, GiB, imageGuest, makeImage, stageDisks, type CloudImageResult } from "./cloud-image.js";
 import { EXIT, WorkerError } from "./errors.js";
 import type { GuestResult, GuestWriteSpec } from "./guest-write.js";
-import { orderedDisks } from "./labels.js";
 import type { DiskRestorer, Point } from "./restore-point.js";
 import type { CloudImageWorkerTarget, IntermediateInstanceWorkerSpec } from "./spec.js";
 
@@ -114,25 +113,16 @@ export function guestUserData(command: string, spec: GuestWriteSpec): string {
 }
 
 /** Restores the point as an ECS image through a temporary instance; returns the image id once Available. */
-export async function restoreThroughInstance(restore: DiskRestorer, point: Point, target: CloudImageWorkerTarget, ctx: RunContext): Promise<CloudImageResult> {
+export function restoreThroughInstance(restore: DiskRestorer, point: Point, target: CloudImageWorkerTarget, ctx: RunContext): Promise<CloudImageResult> {
   const instance = target.intermediateInstance;
-  if (!instance) throw new WorkerError(EXIT.invalidSpec, "Strategy IntermediateInstance needs spec.target.cloudImage.intermediateInstance");
-  const disks = orderedDisks(point.header);
-  if (disks.length === 0) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has no disks to make an image of`);
-  if (disks.length > MAX_DISKS) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has ${disks.length} disks; a temporary instance takes at most ${MAX_DISKS} data disks: restore to image files instead`);
-  const { ecs, oss, presigner } = cloudClients(target, ctx);
-  let imageId: string | undefined;
-  try {
-    restore.setDisks(disks);
-    const attempt: Attempt = { restoreId: target.restoreId, nonce: randomBytes(4).toString("hex") };
-    const earlier = (await describeImages(ecs, target.regionId, { restoreId: target.restoreId })).find((i) => i.status === "Creating" || i.status === "Available");
-    if (earlier) {
-      ctx.logger.info({ imageId: earlier.imageId, status: earlier.status }, "Found the image an earlier attempt of this restore started; following it");
-      imageId = earlier.imageId;
-    } else {
-      // What a failed earlier attempt left goes first: its instance, disks, snapshots and files.
-      await cleanUp(ecs, oss, target, undefined, ctx);
-      ctx.progress.phase("Transferring");
+  if (!instance) return Promise.reject(new WorkerError(EXIT.invalidSpec, "Strategy IntermediateInstance needs spec.target.cloudImage.intermediateInstance"));
+  return makeImage(restore, point, target, ctx, {
+    maxDisks: MAX_DISKS,
+    tooManyDisks: `a temporary instance takes at most ${MAX_DISKS} data disks`,
+    how: "through a temporary instance",
+    failureHint: "ECS could not make it from the temporary disks' snapshots, which the restore deletes with everything else it made; try again, or use strategy ImportImage",
+    start: async (disks, { ecs, oss, presigner }) => {
+      const attempt: Attempt = { restoreId: target.restoreId, nonce: randomBytes(4).toString("hex") };
       const objects = await stageDisks(restore, point, disks, target, oss, ctx, "vmdk");
       const instanceId = await launchInstance(ecs, presigner, attempt, disks, objects, target, instance, ctx);
       await awaitGuest(ecs, oss, attempt, instanceId, disks, target, instance, ctx);
@@ -140,19 +130,11 @@ export async function restoreThroughInstance(restore: DiskRestorer, point: Point
       const snapshots = await snapshotDisks(ecs, attempt, instanceId, disks, target, instance, ctx);
       // The image needs the snapshots only: the instance and its disks go now rather than bill while ECS makes it.
       await deleteInstance(ecs, instanceId);
-      imageId = await createImage(ecs, attempt, point, disks, snapshots, target);
+      const imageId = await createImage(ecs, attempt, point, disks, snapshots, target);
       ctx.logger.info({ imageId, snapshots, image: target.imageName }, "ECS is making the image from the disks' snapshots");
-    }
-    ctx.progress.set({ imageId });
-    ctx.progress.phase("Committing");
-    await followImage(ecs, imageId, target, ctx, "ECS could not make it from the temporary disks' snapshots, which the restore deletes with everything else it made; try again, or use strategy ImportImage");
-    await cleanUp(ecs, oss, target, imageId, ctx);
-    return { imageId };
-  } catch (err) {
-    // Nothing half-made stays: the instance, disks, snapshots, an unfinished image and the staged files.
-    await cleanUp(ecs, oss, target, undefined, ctx);
-    throw err instanceof WorkerError ? err : new WorkerError(EXIT.cloudImageFailed, `Restoring point ${point.header.id} as ECS image ${target.imageName} in ${target.regionId} through a temporary instance failed`, { cause: err });
-  }
+      return imageId;
+    },
+  });
 }
 
 /** Starts the temporary instance with one data disk per VM disk and the guest in its user data; returns its id once Running with its disks. */

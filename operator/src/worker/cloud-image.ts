@@ -83,38 +83,73 @@ export function cloudClients(target: CloudImageWorkerTarget, ctx: RunContext): {
   return { ecs, oss: ossClient(connection), presigner: ossClient({ ...connection, endpoint: guestEndpoint }, true) };
 }
 
-/** Restores the point as an ECS image through ImportImage; returns its id once Available. */
-export async function restoreToCloudImage(restore: DiskRestorer, point: Point, target: CloudImageWorkerTarget, ctx: RunContext): Promise<CloudImageResult> {
+/** The ECS and OSS clients of one restore, as `makeImage` hands them to a strategy. */
+export type CloudClients = ReturnType<typeof cloudClients>;
+
+/** How one strategy makes the image: what it can take, how it starts the image, and what to say if ECS fails it. */
+export interface ImageStrategy {
+  /** The most disks it takes, and what to say about more. */
+  readonly maxDisks: number;
+  readonly tooManyDisks: string;
+  /** Stages the disks and starts the image; returns its id. */
+  readonly start: (disks: readonly PointDisk[], clients: CloudClients) => Promise<string>;
+  /** What to check when the image ends CreateFailed. */
+  readonly failureHint: string;
+  /** Names the strategy in a wrapped failure. */
+  readonly how: string;
+}
+
+/**
+ * The frame both strategies share: follow an image an earlier attempt of
+ * this restore started (found by tag), or clean up what such an attempt left
+ * and start one; follow it to Available; delete everything else it made;
+ * on failure (SIGTERM included) delete everything it made.
+ */
+export async function makeImage(restore: DiskRestorer, point: Point, target: CloudImageWorkerTarget, ctx: RunContext, strategy: ImageStrategy): Promise<CloudImageResult> {
   const disks = orderedDisks(point.header);
   if (disks.length === 0) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has no disks to make an image of`);
-  if (disks.length > MAX_DISKS) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has ${disks.length} disks; an ECS image holds at most ${MAX_DISKS} (a system disk and 16 data disks): restore to image files instead`);
-  const { ecs, oss } = cloudClients(target, ctx);
-  let imageId: string | undefined;
+  if (disks.length > strategy.maxDisks) throw new WorkerError(EXIT.cloudImageFailed, `Point ${point.header.id} has ${disks.length} disks; ${strategy.tooManyDisks}: restore to image files instead`);
+  const clients = cloudClients(target, ctx);
+  const { ecs, oss } = clients;
   try {
     restore.setDisks(disks);
-    const earlier = (await describeImages(ecs, target.regionId, { restoreId: target.restoreId })).find((i) => i.status !== "CreateFailed" && i.status !== "UnAvailable");
+    let imageId: string;
+    const earlier = (await describeImages(ecs, target.regionId, { restoreId: target.restoreId })).find((i) => i.status === "Creating" || i.status === "Waiting" || i.status === "Available");
     if (earlier) {
       ctx.logger.info({ imageId: earlier.imageId, status: earlier.status }, "Found the image an earlier attempt of this restore started; following it");
       imageId = earlier.imageId;
     } else {
-      // A failed earlier attempt's image and files go first: ECS refuses a second image of the same name.
+      // What a failed earlier attempt left goes first (ECS refuses a second image of the same name).
       await cleanUp(ecs, oss, target, undefined, ctx);
       ctx.progress.phase("Transferring");
-      const objects = await stageDisks(restore, point, disks, target, oss, ctx, FORMATS[target.format]);
-      const started = await importImage(ecs, point, disks, objects, target);
-      imageId = started.imageId;
-      ctx.logger.info({ imageId, taskId: started.taskId, image: target.imageName }, "ECS is importing the image");
+      imageId = await strategy.start(disks, clients);
     }
     ctx.progress.set({ imageId });
     ctx.progress.phase("Committing");
-    await followImage(ecs, imageId, target, ctx, "check that the files' format matches spec.target.cloudImage.format and that the guest is one ECS supports (see the ImportImage task in the console)");
+    await followImage(ecs, imageId, target, ctx, strategy.failureHint);
     await cleanUp(ecs, oss, target, imageId, ctx);
     return { imageId };
   } catch (err) {
-    // Nothing half-made stays: the unfinished image (its import cancelled) and the staged files.
+    // Nothing half-made stays.
     await cleanUp(ecs, oss, target, undefined, ctx);
-    throw err instanceof WorkerError ? err : new WorkerError(EXIT.cloudImageFailed, `Restoring point ${point.header.id} as ECS image ${target.imageName} in ${target.regionId} failed`, { cause: err });
+    throw err instanceof WorkerError ? err : new WorkerError(EXIT.cloudImageFailed, `Restoring point ${point.header.id} as ECS image ${target.imageName} in ${target.regionId} ${strategy.how} failed`, { cause: err });
   }
+}
+
+/** Restores the point as an ECS image through ImportImage; returns its id once Available. */
+export function restoreToCloudImage(restore: DiskRestorer, point: Point, target: CloudImageWorkerTarget, ctx: RunContext): Promise<CloudImageResult> {
+  return makeImage(restore, point, target, ctx, {
+    maxDisks: MAX_DISKS,
+    tooManyDisks: `an ECS image holds at most ${MAX_DISKS} (a system disk and 16 data disks)`,
+    how: "through ImportImage",
+    failureHint: "check that the files' format matches spec.target.cloudImage.format and that the guest is one ECS supports (see the ImportImage task in the console)",
+    start: async (disks, { ecs, oss }) => {
+      const objects = await stageDisks(restore, point, disks, target, oss, ctx, FORMATS[target.format]);
+      const started = await importImage(ecs, point, disks, objects, target);
+      ctx.logger.info({ imageId: started.imageId, taskId: started.taskId, image: target.imageName }, "ECS is importing the image");
+      return started.imageId;
+    },
+  });
 }
 
 /**
