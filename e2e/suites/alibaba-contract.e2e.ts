@@ -124,9 +124,12 @@ for (const [device, d] of Object.entries(devices)) {
     expect(res.headers.get("x-lifeboat-contract-size")).toBe(String(20 * 1024 * MiB));
     expect(Buffer.from(await res.arrayBuffer()).toString()).toBe("written by the guest to /dev/xvdb".padEnd(36, "\0"));
 
-    // Release every temporary resource, then verify by tag that none is left.
+    // Release every temporary resource, then verify by tag that none is left. As documented, the
+    // snapshot cannot go while an image is made of it, Force or not: the image goes first.
     await ecs.deleteInstance(new $Ecs.DeleteInstanceRequest({ instanceId, force: true }));
-    await ecs.deleteSnapshot(new $Ecs.DeleteSnapshotRequest({ snapshotId, force: true }));
+    await expect(ecs.deleteSnapshot(new $Ecs.DeleteSnapshotRequest({ snapshotId, force: true }))).rejects.toMatchObject({ code: "SnapshotCreatedImage" });
+    await ecs.deleteImage(new $Ecs.DeleteImageRequest({ regionId: region, imageId }));
+    await ecs.deleteSnapshot(new $Ecs.DeleteSnapshotRequest({ snapshotId }));
     for (const type of ["instance", "disk", "snapshot"]) {
       const left = await ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: region, resourceType: type, tag: [new $Ecs.ListTagResourcesRequestTag({ key: "lifeboat.io/restore", value: "e2e" })] }));
       expect(left.body?.tagResources?.tagResource).toEqual([]);
