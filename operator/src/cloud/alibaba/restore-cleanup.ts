@@ -149,7 +149,8 @@ export async function cleanUpRestore(ecs: EcsApi, oss: OSS | undefined, regionId
   }
   const kept = new Set(images.find((i) => i.imageId === keepImageId)?.snapshotIds ?? []);
   const left: Leftovers = {
-    images: (await describeImages(ecs, regionId, { restoreId })).map((i) => i.imageId).filter((id) => id !== keepImageId),
+    // The snapshot step deletes no image: the listing it started from is still current.
+    images: images.map((i) => i.imageId).filter((id) => id !== keepImageId),
     instances: await taggedInstances(ecs, regionId, restoreId),
     disks: (await taggedDisks(ecs, regionId, restoreId)).map((d) => d.diskId),
     snapshots: (await taggedSnapshots(ecs, regionId, restoreId)).filter((id) => !kept.has(id)),
