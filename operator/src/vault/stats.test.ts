@@ -129,4 +129,15 @@ describe("stats of a real vault", () => {
     expect(pruned.uncompressedBytes).toBe(6 * MiB);
     expect(pruned.compressionRatio).toBe((await stats(vault)).compressionRatio);
   });
+
+  test("an index object deleted between the listing and the read is skipped, not an error", async () => {
+    await backupImage(Buffer.concat([randomBytes(2 * MiB), Buffer.alloc(MiB)]), "a");
+    const list = vault.backend.list.bind(vault.backend);
+    vault.backend.list = async (prefix) => {
+      const objects = await list(prefix);
+      return prefix === "index/" ? [...objects, { key: `index/${"0".repeat(64)}`, size: 100, modified: new Date() }] : objects;
+    };
+    const s = await stats(vault);
+    expect(s.uncompressedBytes).toBe(2 * MiB);
+  });
 });

@@ -9,6 +9,7 @@
  * there), never from logicalBytes.
  */
 import { decodeIndex } from "./block-index.js";
+import { VaultError } from "./errors.js";
 import { paths } from "./format.js";
 import { mapLimit, type Vault } from "./vault.js";
 
@@ -92,7 +93,15 @@ export class IndexTotalsCache {
     for (const name of this.objects.keys()) if (!listed.has(name)) this.objects.delete(name);
     const unread = names.filter((name) => !this.objects.has(name));
     await mapLimit(unread, 8, async (name) => {
-      const records = decodeIndex(vault.keys, await vault.backend.get(name), name);
+      let sealed: Buffer;
+      try {
+        sealed = await vault.backend.get(name);
+      } catch (err) {
+        // Deleted since the listing (prune replaced it): what it said is in the index that replaced it.
+        if (err instanceof VaultError && err.reason === "NotFound") return;
+        throw err;
+      }
+      const records = decodeIndex(vault.keys, sealed, name);
       this.objects.set(
         name,
         records.map((r) => ({
