@@ -131,9 +131,21 @@ export class OperatorMetrics {
     labelNames: ["namespace", "vault"],
     registers: [this.registry],
   });
+  readonly vaultAllocatedBytes = new Gauge({
+    name: "lifeboat_vault_allocated_bytes",
+    help: "Bytes of data the recovery points in a vault reference: their disks' non-zero blocks, counted once per point.",
+    labelNames: ["namespace", "vault"],
+    registers: [this.registry],
+  });
   readonly vaultDedupRatio = new Gauge({
     name: "lifeboat_vault_dedup_ratio",
-    help: "Logical bytes over stored bytes of a vault.",
+    help: "Allocated (non-zero) bytes of a vault's recovery points over the bytes the vault stores: dedup and compression together, zeros excluded.",
+    labelNames: ["namespace", "vault"],
+    registers: [this.registry],
+  });
+  readonly vaultCompressionRatio = new Gauge({
+    name: "lifeboat_vault_compression_ratio",
+    help: "Bytes of the distinct blocks a vault holds before compression over after: compression's share of the dedup ratio.",
     labelNames: ["namespace", "vault"],
     registers: [this.registry],
   });
