@@ -10,7 +10,15 @@
  * ServiceMonitor does not scrape worker pods. A unit test holds both: each
  * metric named here is in the operator's registry, and promtool parses each
  * expression.
+ *
+ * It is the classic dashboard JSON model (schemaVersion 42), which the SDK
+ * marks deprecated in favour of dashboardv2. Grafana's file provisioning, which
+ * the sidecar feeds, reads the classic model on every Grafana in use, while
+ * schema v2 is a preview in Grafana 12, behind the Dynamic Dashboards and
+ * kubernetesDashboards feature toggles; Grafana 13 migrates a classic
+ * dashboard to v2 when it loads it. Hence the lint exception below.
  */
+/* eslint-disable @typescript-eslint/no-deprecated -- the classic model is what provisioning loads; see above */
 import {
   BarGaugeDisplayMode,
   type DataSourceRef,
@@ -186,6 +194,7 @@ function vaultPanels(): (TimeseriesPanel | StatPanel)[] {
       .withTarget(query("A", `lifeboat_vault_dedup_ratio{${inVault}}`, "{{namespace}}/{{vault}}")),
     stat("Vaults", "Whether each BackupVault's Ready condition is True; the LifeboatVaultNotReady alert fires after 5 minutes not Ready.")
       .span(3)
+      .unit("none")
       .mappings([
         { type: MappingType.ValueToText, options: { "0": { text: "Not ready", color: "red", index: 0 }, "1": { text: "Ready", color: "green", index: 1 } } },
       ])
