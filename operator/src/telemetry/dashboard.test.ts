@@ -104,7 +104,7 @@ describe("the Grafana dashboard", () => {
     expect(used.size).toBeGreaterThan(10);
     expect([...used].filter((name) => !exported.has(name))).toEqual([]);
     // The throughput, run, RPO, vault and worker panels each have their metric.
-    for (const name of ["lifeboat_backup_uploaded_bytes", "lifeboat_backup_runs_total", "lifeboat_protected_server_rpo_target_seconds", "lifeboat_vault_dedup_ratio", "lifeboat_vault_lock_expiry_timestamp_seconds", "lifeboat_worker_last_progress_timestamp_seconds"]) {
+    for (const name of ["lifeboat_backup_uploaded_bytes", "lifeboat_backup_runs_total", "lifeboat_protected_server_rpo_target_seconds", "lifeboat_vault_dedup_ratio", "lifeboat_vault_compression_ratio", "lifeboat_vault_lock_expiry_timestamp_seconds", "lifeboat_worker_last_progress_timestamp_seconds"]) {
       expect(used).toContain(name);
     }
   });

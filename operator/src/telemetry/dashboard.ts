@@ -184,14 +184,24 @@ function recoveryPanels(): (TimeseriesPanel | BarGaugePanel)[] {
 
 function vaultPanels(): (TimeseriesPanel | StatPanel)[] {
   return [
-    timeseries("Vault size", "Bytes each vault occupies in its backend (stored) and the bytes of all its recovery points as restored (logical).", "bytes")
+    timeseries(
+      "Vault size",
+      "Per vault: the bytes it occupies in its backend (stored), the data its recovery points reference (allocated: their disks' non-zero blocks, once per point) and all its recovery points as restored (logical, zeros included).",
+      "bytes",
+    )
       .span(12)
       .withTarget(query("A", `lifeboat_vault_stored_bytes{${inVault}}`, "stored {{namespace}}/{{vault}}"))
-      .withTarget(query("B", `lifeboat_vault_logical_bytes{${inVault}}`, "logical {{namespace}}/{{vault}}")),
-    timeseries("Dedup ratio", "Logical bytes over stored bytes of each vault: how many bytes of recovery points each stored byte serves.", "suffix:×")
+      .withTarget(query("B", `lifeboat_vault_allocated_bytes{${inVault}}`, "allocated {{namespace}}/{{vault}}"))
+      .withTarget(query("C", `lifeboat_vault_logical_bytes{${inVault}}`, "logical {{namespace}}/{{vault}}")),
+    timeseries(
+      "Dedup and compression",
+      "Per vault: the dedup ratio (allocated bytes over stored bytes: dedup and compression together, zeros excluded) and the compression ratio (its distinct blocks before compression over after: compression's share of it).",
+      "suffix:×",
+    )
       .span(6)
       .decimals(2)
-      .withTarget(query("A", `lifeboat_vault_dedup_ratio{${inVault}}`, "{{namespace}}/{{vault}}")),
+      .withTarget(query("A", `lifeboat_vault_dedup_ratio{${inVault}}`, "dedup {{namespace}}/{{vault}}"))
+      .withTarget(query("B", `lifeboat_vault_compression_ratio{${inVault}}`, "compression {{namespace}}/{{vault}}")),
     stat("Vaults", "Whether each BackupVault's Ready condition is True; the LifeboatVaultNotReady alert fires after 5 minutes not Ready.")
       .span(3)
       .unit("none")
