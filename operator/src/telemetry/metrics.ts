@@ -83,6 +83,12 @@ export class OperatorMetrics {
     labelNames: ["namespace", "plan", "vm"],
     registers: [this.registry],
   });
+  readonly backupUploadedBytes = new Gauge({
+    name: "lifeboat_backup_uploaded_bytes",
+    help: "Bytes the running backup of a VM has written to the vault so far (new blocks, compressed and encrypted).",
+    labelNames: ["namespace", "plan", "vm"],
+    registers: [this.registry],
+  });
   readonly backupRuns = new Counter({
     name: "lifeboat_backup_runs_total",
     help: "Finished backup runs by result (Succeeded, PartiallyFailed, Failed).",
@@ -231,6 +237,23 @@ export class OperatorMetrics {
     labelNames: ["namespace", "protected_server", "operation"],
     registers: [this.registry],
   });
+
+  /**
+   * Records what the running backup of a VM reports: bytes read, to read,
+   * written to the vault, and the read throughput. Written bytes have no
+   * throughput of their own in the report; a dashboard takes their slope.
+   */
+  noteBackupProgress(labels: { namespace: string; plan: string; vm: string }, progress: WorkerProgress): void {
+    this.backupReadBytes.set(labels, progress.bytesDone);
+    this.backupPlannedBytes.set(labels, progress.bytesTotal);
+    this.backupUploadedBytes.set(labels, progress.bytesUploaded);
+    this.backupThroughput.set(labels, progress.throughputBytesPerSecond);
+  }
+
+  /** Removes a VM's backup progress once its run finished: the gauges describe running backups only. */
+  forgetBackupProgress(labels: { namespace: string; plan: string; vm: string }): void {
+    for (const gauge of [this.backupReadBytes, this.backupPlannedBytes, this.backupUploadedBytes, this.backupThroughput]) gauge.remove(labels);
+  }
 
   /** Records a protected server's newest point for the RPO gauge (undefined: not replicating, or still in its first full cycle). */
   setNewestPoint(namespace: string, protectedServer: string, time: Date | undefined): void {
