@@ -105,6 +105,28 @@ async function yamlFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && e.name.endsWith(".yaml")).map((e) => relative(repoRoot, join(e.parentPath, e.name))).sort();
 }
 
+/**
+ * The ```yaml blocks of the docs that are whole manifests (every document has
+ * apiVersion and kind), as one YAML stream, and how many objects it holds.
+ * Blocks that show a fragment of a spec or of values are left out.
+ */
+async function docManifests(): Promise<{ stream: string; count: number; blocks: number }> {
+  const pages = ["README.md", ...(await readdir(join(repoRoot, "docs"))).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const blocks: string[] = [];
+  let count = 0;
+  for (const page of pages) {
+    for (const match of (await readFile(join(repoRoot, page), "utf8")).matchAll(/^```ya?ml\n([\s\S]*?)^```/gm)) {
+      const block = match[1] ?? "";
+      const docs = objects(block) as { apiVersion?: unknown; kind?: unknown }[];
+      if (docs.length > 0 && docs.every((d) => typeof d.apiVersion === "string" && typeof d.kind === "string")) {
+        blocks.push(`# ${page}\n${block}`);
+        count += docs.length;
+      }
+    }
+  }
+  return { stream: blocks.join("---\n"), count, blocks: blocks.length };
+}
+
 describe("the chart and the manifests, judged by real tools", () => {
   const bin = { helm: "", kubeconform: "", helmUnittest: "", kubeScore: "" };
   let tmp = "";
@@ -198,12 +220,21 @@ describe("the chart and the manifests, judged by real tools", () => {
       expect(verdict.summary.valid).toBe(count);
     }, TEST_TIMEOUT_MS);
 
+    it("accepts the whole manifests shown in the docs", async () => {
+      const docs = await docManifests();
+      expect(docs.blocks).toBeGreaterThan(0);
+      const verdict = await kubeconform([], docs.stream);
+      expect(verdict.problems).toEqual([]);
+      expect(verdict.code).toBe(0);
+      expect(verdict.summary.valid).toBe(docs.count);
+    }, TEST_TIMEOUT_MS);
+
     it("refuses wrong objects: unknown fields, wrong types, a kind without a schema", async () => {
       const wrong = [
         // A typo'd probe field and a named port where a number is due.
         { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "typo" }, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i", ports: [{ containerPort: "http" }], livenessProbe: { httpGet: { path: "/", port: 80 }, initialDelay: 3 } }] } } } },
-        // A field our CRD does not declare.
-        { apiVersion: "lifeboat.io/v1alpha1", kind: "VCenter", metadata: { name: "vc", namespace: "prod" }, spec: { address: "vc.example.com", credentialsSecretRef: { name: "vc" }, gatewayRef: { name: "site-a" }, insecure: true } },
+        // A field our CRD does not declare, and a misspelt metadata field (held to ObjectMeta, though the CRD says only `type: object`).
+        { apiVersion: "lifeboat.io/v1alpha1", kind: "VCenter", metadata: { name: "vc", namepsace: "prod" }, spec: { address: "vc.example.com", credentialsSecretRef: { name: "vc" }, gatewayRef: { name: "site-a" }, insecure: true } },
         // A kind no schema describes.
         { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupVaultz", metadata: { name: "v" }, spec: {} },
         // A ServiceMonitor endpoint with a misspelt field.
@@ -216,6 +247,7 @@ describe("the chart and the manifests, judged by real tools", () => {
       expect(text).toContain("additional properties 'initialDelay' not allowed");
       expect(text).toContain("got string, want integer");
       expect(text).toContain("additional properties 'insecure' not allowed");
+      expect(text).toContain("additional properties 'namepsace' not allowed");
       expect(text).toContain("could not find schema for BackupVaultz");
       expect(text).toContain("additional properties 'intervall' not allowed");
     }, TEST_TIMEOUT_MS);

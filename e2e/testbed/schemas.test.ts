@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import yaml from "js-yaml";
-import { crdSchemas, kubernetesSchemas, schemaFileName, strictSchema } from "./schemas.js";
+import { crdSchemas, kubernetesSchemas, objectMetaSchema, schemaFileName, strictSchema } from "./schemas.js";
 
 /** The OpenAPI-to-JSON-Schema rules of e2e/testbed/schemas.ts, one by one; chart-judges.test.ts runs the result in kubeconform. */
 describe("strictSchema", () => {
@@ -81,6 +81,21 @@ describe("crdSchemas", () => {
       type: "object",
       additionalProperties: false,
       properties: { spec: { type: "object", additionalProperties: false, properties: { size: { type: "integer" } } } },
+    });
+  });
+});
+
+describe("objectMetaSchema", () => {
+  it("holds a custom resource's metadata to Kubernetes' ObjectMeta, not to the CRD's bare object", () => {
+    const meta = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+    const objectMeta = objectMetaSchema({ definitions: { [meta]: { type: "object", properties: { name: { type: "string" } } }, "io.k8s.api.apps.v1.Other": { type: "object" } } });
+    expect(objectMeta).toEqual({ $ref: `#/definitions/${meta}`, definitions: { [meta]: { type: "object", additionalProperties: false, properties: { name: { type: "string" } } } } });
+    const crd = { kind: "CustomResourceDefinition", spec: { group: "example.com", names: { kind: "Widget" }, versions: [{ name: "v1", schema: { openAPIV3Schema: { type: "object", properties: { metadata: { type: "object" } } } } }] } };
+    expect(crdSchemas(yaml.dump(crd), objectMeta).get("widget-example-v1.json")).toEqual({
+      type: "object",
+      additionalProperties: false,
+      properties: { metadata: { $ref: `#/definitions/${meta}` } },
+      definitions: { [meta]: { type: "object", additionalProperties: false, properties: { name: { type: "string" } } } },
     });
   });
 });

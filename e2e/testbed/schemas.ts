@@ -104,8 +104,11 @@ interface Crd {
   };
 }
 
-/** The JSON schemas of every CRD in a YAML stream, by kubeconform file name. */
-export function crdSchemas(text: string): Map<string, JsonSchema> {
+/**
+ * The JSON schemas of every CRD in a YAML stream, by kubeconform file name;
+ * with `objectMeta` (objectMetaSchema), each resource's metadata is held to it.
+ */
+export function crdSchemas(text: string, objectMeta?: JsonSchema): Map<string, JsonSchema> {
   const schemas = new Map<string, JsonSchema>();
   for (const doc of yaml.loadAll(text) as (Crd | null)[]) {
     if (doc?.kind !== "CustomResourceDefinition") continue;
@@ -114,13 +117,14 @@ export function crdSchemas(text: string): Map<string, JsonSchema> {
       if (version.served === false || !source) continue;
       const name = schemaFileName(doc.spec.names.kind, doc.spec.group, version.name);
       if (schemas.has(name)) throw new Error(`Two CRD versions give the schema file ${name}`);
-      schemas.set(name, strictSchema(source) as JsonSchema);
+      const schema = strictSchema(source) as JsonSchema;
+      schemas.set(name, objectMeta ? withObjectMeta(schema, objectMeta) : schema);
     }
   }
   return schemas;
 }
 
-interface Swagger {
+export interface Swagger {
   definitions: Record<string, JsonSchema>;
 }
 
@@ -155,20 +159,45 @@ export function kubernetesSchemas(swagger: Swagger): Map<string, JsonSchema> {
     const [{ group, version, kind }] = gvks as [{ group: string; version: string; kind: string }];
     const file = schemaFileName(kind, group, version);
     if (schemas.has(file)) throw new Error(`Two definitions give the schema file ${file}`);
-    // The transitive closure of the definitions it refers to.
-    const reached = new Set<string>();
-    const queue = [...refs(definitions[name], new Set())];
-    while (queue.length > 0) {
-      const next = queue.pop() as string;
-      if (reached.has(next)) continue;
-      if (!(next in definitions)) throw new Error(`${name} refers to ${next}, which the spec does not define`);
-      reached.add(next);
-      queue.push(...refs(definitions[next], new Set()));
-    }
-    const own = definitions[name] as JsonSchema;
-    schemas.set(file, { ...own, definitions: Object.fromEntries([...reached].sort().map((r) => [r, definitions[r]])) });
+    schemas.set(file, { ...(definitions[name] as JsonSchema), definitions: reachable(definitions, name, definitions[name]) });
   }
   return schemas;
+}
+
+/** The definitions a schema refers to, directly or through each other: what its file must hold to stand alone. */
+function reachable(definitions: Record<string, unknown>, name: string, schema: unknown): Record<string, unknown> {
+  const reached = new Set<string>();
+  const queue = [...refs(schema, new Set())];
+  while (queue.length > 0) {
+    const next = queue.pop() as string;
+    if (reached.has(next)) continue;
+    if (!(next in definitions)) throw new Error(`${name} refers to ${next}, which the spec does not define`);
+    reached.add(next);
+    queue.push(...refs(definitions[next], new Set()));
+  }
+  return Object.fromEntries([...reached].sort().map((r) => [r, definitions[r]]));
+}
+
+const OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+/**
+ * Kubernetes' ObjectMeta as a standalone strict schema. A CRD declares a custom
+ * resource's metadata as a bare `type: object`, yet the API server holds it to
+ * ObjectMeta like any object's, so a misspelt `namepsace` must not pass either.
+ */
+export function objectMetaSchema(swagger: Swagger): JsonSchema {
+  const definitions: Record<string, unknown> = {};
+  for (const [name, def] of Object.entries(swagger.definitions)) definitions[name] = strictSchema(def);
+  const ref = { $ref: `#/definitions/${OBJECT_META}` };
+  return { ...ref, definitions: reachable(definitions, OBJECT_META, ref) };
+}
+
+/** A CRD version's schema with its root metadata held to ObjectMeta (a schema from objectMetaSchema). */
+function withObjectMeta(schema: JsonSchema, objectMeta: JsonSchema): JsonSchema {
+  const properties = schema.properties as JsonSchema | undefined;
+  if (!properties?.metadata) return schema;
+  const { definitions, ...ref } = objectMeta;
+  return { ...schema, properties: { ...properties, metadata: ref }, definitions: { ...(schema.definitions as JsonSchema | undefined), ...(definitions as JsonSchema) } };
 }
 
 /** Writes schemas as files into a new directory `dir`, atomically (a half-written directory never stays). */
@@ -209,11 +238,15 @@ export async function kubernetesSchemaLocation(): Promise<string> {
   const root = join(cacheDir(), "schemas", `kubernetes-${KUBERNETES_VERSION}-${key}`);
   const dir = join(root, `${KUBERNETES_VERSION}-standalone-strict`);
   if (existsSync(dir)) return root;
-  const module = await goModuleDir("kube", "k8s.io/kubernetes", KUBERNETES_VERSION);
-  const swagger = JSON.parse(await readFile(join(module, "api", "openapi-spec", "swagger.json"), "utf8")) as Swagger;
   await mkdir(root, { recursive: true });
-  await writeSchemas(dir, kubernetesSchemas(swagger));
+  await writeSchemas(dir, kubernetesSchemas(await kubernetesOpenAPI()));
   return root;
+}
+
+/** Kubernetes' OpenAPI (swagger 2) spec at the test bed's version, from the k8s.io/kubernetes module (api/openapi-spec/swagger.json). */
+export async function kubernetesOpenAPI(): Promise<Swagger> {
+  const module = await goModuleDir("kube", "k8s.io/kubernetes", KUBERNETES_VERSION);
+  return JSON.parse(await readFile(join(module, "api", "openapi-spec", "swagger.json"), "utf8")) as Swagger;
 }
 
 /** The CRDs whose kinds the judged manifests use: ours, and the Prometheus Operator's for the chart's monitoring objects. */
@@ -229,12 +262,14 @@ export async function crdFiles(): Promise<string[]> {
 
 /**
  * Writes the JSON schemas of the CRDs into `dir` (made anew: crds/ changes
- * with the code) and returns kubeconform's schema location template for it.
+ * with the code), metadata held to Kubernetes' ObjectMeta, and returns
+ * kubeconform's schema location template for it.
  */
 export async function crdSchemaLocation(dir: string, files: readonly string[]): Promise<string> {
+  const objectMeta = objectMetaSchema(await kubernetesOpenAPI());
   const schemas = new Map<string, JsonSchema>();
   for (const file of files) {
-    for (const [name, schema] of crdSchemas(await readFile(file, "utf8"))) {
+    for (const [name, schema] of crdSchemas(await readFile(file, "utf8"), objectMeta)) {
       if (schemas.has(name)) throw new Error(`Two CRDs give the schema file ${name}`);
       schemas.set(name, schema);
     }
