@@ -229,7 +229,7 @@ describe("the chart and the manifests, judged by real tools", () => {
       expect(verdict.summary.valid).toBe(docs.count);
     }, TEST_TIMEOUT_MS);
 
-    it("refuses wrong objects: unknown fields, wrong types, a kind without a schema", async () => {
+    it("refuses wrong objects: unknown fields, wrong types, a kind without a schema, a key given twice", async () => {
       const wrong = [
         // A typo'd probe field and a named port where a number is due.
         { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "typo" }, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i", ports: [{ containerPort: "http" }], livenessProbe: { httpGet: { path: "/", port: 80 }, initialDelay: 3 } }] } } } },
@@ -250,6 +250,10 @@ describe("the chart and the manifests, judged by real tools", () => {
       expect(text).toContain("additional properties 'namepsace' not allowed");
       expect(text).toContain("could not find schema for BackupVaultz");
       expect(text).toContain("additional properties 'intervall' not allowed");
+      // A key given twice (YAML keeps the last; the author meant both).
+      const twice = await kubeconform([], "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: twice }\ndata: { a: '1' }\ndata: { b: '2' }\n");
+      expect(twice.code).not.toBe(0);
+      expect(twice.problems.join("\n")).toContain('key "data" already set in map');
     }, TEST_TIMEOUT_MS);
   });
 
@@ -265,6 +269,15 @@ describe("the chart and the manifests, judged by real tools", () => {
         const source = await readFile(join(repoRoot, chart, "templates", template), "utf8");
         if (template.endsWith(".yaml") && /\{\{-? *(if|with|range) /.test(source)) expect({ template, tested: tested.includes(template) }).toEqual({ template, tested: true });
       }
+    }, TEST_TIMEOUT_MS);
+
+    it("are not packaged with the chart (.helmignore)", async () => {
+      const out = join(tmp, "package");
+      const result = await run(bin.helm, ["package", chart, "-d", out]);
+      expect(result.code).toBe(0);
+      const listing = await run("tar", ["tzf", join(out, (await readdir(out))[0] ?? "")]);
+      expect(listing.stdout).toContain("lifeboat/templates/deployment.yaml");
+      expect(listing.stdout).not.toContain("lifeboat/tests/");
     }, TEST_TIMEOUT_MS);
 
     it("fails a suite whose assertion does not hold", async () => {
