@@ -52,6 +52,10 @@ describe("the Lifeboat construct", () => {
     expect(actual).toEqual(expected);
     // The CRDs come along: a synthesized manifest is applied by kubectl or a GitOps tool, not by helm.
     expect(ids(actual).filter((id) => id.startsWith("CustomResourceDefinition/"))).toHaveLength(9);
+    // Left out on request, e.g. where the CRDs are managed on their own.
+    const chart = new Chart(Testing.app(), "test");
+    new Lifeboat(chart, "Lifeboat", { helmExecutable: helm, includeCrds: false });
+    expect(ids(Testing.synth(chart))).toEqual(ids(expected).filter((id) => !id.startsWith("CustomResourceDefinition/")));
   });
 
   it("passes typed values to the chart under the chart's own keys", async () => {
