@@ -64,6 +64,18 @@ export interface LifeboatValues {
         [k: string]: string;
       };
     };
+    grafanaDashboard?: {
+      enabled?: boolean;
+      sidecarLabel?: string;
+      sidecarLabelValue?: string;
+      labels?: {
+        [k: string]: string;
+      };
+      annotations?: {
+        [k: string]: string;
+      };
+      namespace?: string;
+    };
   };
   resources?: V1ResourceRequirements;
   podAnnotations?: {
