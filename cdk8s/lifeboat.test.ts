@@ -70,6 +70,7 @@ describe("the Lifeboat construct", () => {
       metrics: {
         serviceMonitor: { enabled: true, labels: { release: "kube-prometheus-stack" }, interval: "30s" },
         prometheusRule: { enabled: true, labels: { release: "kube-prometheus-stack" } },
+        grafanaDashboard: { enabled: true },
       },
     };
     const expected = await helmTemplate([
@@ -79,12 +80,14 @@ describe("the Lifeboat construct", () => {
       "--set-json", 'resources={"requests":{"cpu":"200m","memory":"256Mi"}}',
       "--set", "metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.labels.release=kube-prometheus-stack,metrics.serviceMonitor.interval=30s",
       "--set", "metrics.prometheusRule.enabled=true,metrics.prometheusRule.labels.release=kube-prometheus-stack",
+      "--set", "metrics.grafanaDashboard.enabled=true",
     ]);
     const actual = synth(values);
     expect(ids(actual)).toEqual(ids(expected));
     expect(actual).toEqual(expected);
     // The values took effect: one replica, so no PodDisruptionBudget; a Role in the watched namespace; the monitoring objects.
     expect(ids(actual)).toEqual(expect.arrayContaining(["Role/prod/lifeboat", "PrometheusRule/lifeboat-system/lifeboat", "ServiceMonitor/lifeboat-system/lifeboat"]));
+    expect(ids(actual).some((id) => id.startsWith("ConfigMap/lifeboat-system/"))).toBe(true); // the Grafana dashboard
     expect(ids(actual).some((id) => id.startsWith("PodDisruptionBudget/"))).toBe(false);
   });
 
