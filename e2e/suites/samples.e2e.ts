@@ -105,3 +105,15 @@ describe("operator/samples", () => {
     await waitForCondition(kind, ns, name, type, status, reason, 240_000);
   });
 });
+
+describe("deploy/lifeboat.yaml", () => {
+  // The plain install manifest is the chart rendered with its defaults (cdk8s/manifest.ts);
+  // kubeconform judges it offline, and here the real API server does: a server-side dry run
+  // with strict field validation, beside the helm release the suite installed.
+  it("is accepted whole by the API server (kubectl apply --dry-run=server)", async () => {
+    const r = await kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", join(repoRoot, "deploy", "lifeboat.yaml")]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/deployment\.apps\/lifeboat .*\(server dry run\)/);
+  });
+});

@@ -43,7 +43,7 @@ const valueSets: Record<string, readonly string[]> = {
  * by kubeconform besides the samples in docs/examples and the Argo CD health
  * checks' test objects. To judge another, add one line here.
  */
-const manifests: readonly string[] = ["deploy/lifeboat.yaml"];
+const manifests: readonly string[] = ["deploy/lifeboat.yaml", "operator/samples"];
 
 /**
  * kube-score's checks that do not apply to Lifeboat, each with the reason.
