@@ -23,7 +23,8 @@ export class LiveView {
   /** Shows the frame: in place on a terminal, its changed lines otherwise. */
   render(lines: readonly FrameLine[]): void {
     if (this.out.isTTY) {
-      const text = lines.map((l) => `${l.text}\n`).join("");
+      const width = this.out.columns ?? Infinity;
+      const text = lines.map((l) => `${l.text.length >= width ? l.text.slice(0, width - 1) : l.text}\n`).join("");
       this.out.write(`${this.drawn > 0 ? `\x1b[${this.drawn}A\x1b[0J` : ""}${text}`);
       this.drawn = lines.length;
       return;

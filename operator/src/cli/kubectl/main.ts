@@ -67,7 +67,7 @@ function invokedDirectly(): boolean {
 
 if (invokedDirectly()) {
   const io: Io = {
-    out: { write: (s) => { process.stdout.write(s); }, isTTY: process.stdout.isTTY },
+    out: { write: (s) => { process.stdout.write(s); }, isTTY: process.stdout.isTTY, get columns() { return process.stdout.columns; } },
     err: { write: (s) => { process.stderr.write(s); }, isTTY: process.stderr.isTTY },
   };
   void main(process.argv.slice(2), io).then((code) => { process.exitCode = code; });

@@ -12,6 +12,8 @@ import { RESTORE_TARGETS, type RestoreRequest } from "./restore-job.js";
 export interface Output {
   write(text: string): void;
   readonly isTTY: boolean;
+  /** Width of the terminal, when it is one: live frames are cut to it so a redraw moves up exactly its lines. */
+  readonly columns?: number;
 }
 
 export interface Io {
