@@ -3,6 +3,9 @@
  * own rules and the few lifeboat.io calls the commands make. Kept apart
  * from the commands so each of them reads as "what it asks of the API".
  */
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../api/common.js";
 import { describe } from "../../runtime/errors.js";
@@ -34,6 +37,11 @@ export class CliError extends Error {
  */
 export function loadKubeConfig(opts: GlobalOptions): { kc: k8s.KubeConfig; namespace: string } {
   const kc = new k8s.KubeConfig();
+  const defaultFile = join(homedir(), ".kube", "config");
+  // client-node falls back to http://localhost:8080 when it finds nothing; kubectl says so instead, and so does this.
+  if (!opts.kubeconfig && !process.env.KUBECONFIG && !existsSync(defaultFile) && !process.env.KUBERNETES_SERVICE_HOST) {
+    throw new CliError(`No kubeconfig: set KUBECONFIG, pass --kubeconfig, or create ${defaultFile}`);
+  }
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
     else kc.loadFromDefault();
