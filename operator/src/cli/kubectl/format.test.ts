@@ -24,10 +24,16 @@ describe("sizes and rates", () => {
 
 describe("durations and ages", () => {
   it("print as kubectl prints ages", () => {
+    // The cases of apimachinery's duration.HumanDuration.
     expect(formatDuration(45)).toBe("45s");
+    expect(formatDuration(119)).toBe("119s");
     expect(formatDuration(200)).toBe("3m20s");
+    expect(formatDuration(3600)).toBe("60m");
     expect(formatDuration(3600 * 5 + 600)).toBe("5h10m");
+    expect(formatDuration(3600 * 43 + 50)).toBe("43h");
+    expect(formatDuration(86400 * 3 + 3600 * 4)).toBe("3d4h");
     expect(formatDuration(86400 * 12 + 5)).toBe("12d");
+    expect(formatDuration(86400 * (365 * 3 + 10))).toBe("3y10d");
     expect(formatDuration(-3)).toBe("0s");
     expect(formatAge("2026-12-02T10:00:00Z", new Date("2026-12-02T10:05:00Z"))).toBe("5m");
     expect(formatAge(undefined, new Date())).toBe("-");
@@ -69,6 +75,6 @@ describe("points", () => {
     const table = pointsTable(selectPoints(all, { vm: "web" }), new Date("2026-12-02T03:00:00Z"));
     const [header, first] = table.split("\n");
     expect(header).toMatch(/^NAME\s+VM\s+TIME\s+AGE\s+CONSISTENCY\s+SIZE\s+NEW\s+SOURCE\s+LOCKED UNTIL\s+AVAILABLE$/);
-    expect(first).toMatch(/^web-2\s+web\s+2026-12-02T02:00:00Z\s+1h\s+Crash\s+10 GiB\s+120 MiB\s+plan\/daily\s+-\s+True$/);
+    expect(first).toMatch(/^web-2\s+web\s+2026-12-02T02:00:00Z\s+60m\s+Crash\s+10 GiB\s+120 MiB\s+plan\/daily\s+-\s+True$/);
   });
 });

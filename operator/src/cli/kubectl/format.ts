@@ -17,18 +17,26 @@ export function formatRate(bytesPerSecond: number | undefined): string {
 }
 
 /**
- * A duration the way kubectl prints ages: the largest unit and, below a
- * day, the next one too (45s, 3m20s, 5h10m, 12d). Negative durations
- * (clock skew) print as 0s.
+ * A duration exactly as kubectl prints ages (apimachinery's
+ * duration.HumanDuration): seconds up to 2 minutes, then minutes (with
+ * seconds below 10), hours (with minutes below 8), days (with hours below
+ * 8 days) and years. Negative durations (clock skew) print as 0s.
  */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return s % 60 ? `${m}m${s % 60}s` : `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
-  return `${Math.floor(h / 24)}d`;
+export function formatDuration(totalSeconds: number): string {
+  const seconds = Math.max(0, Math.floor(totalSeconds));
+  if (seconds < 120) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 10) return seconds % 60 ? `${minutes}m${seconds % 60}s` : `${minutes}m`;
+  if (minutes < 180) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 8) return minutes % 60 ? `${hours}h${minutes % 60}m` : `${hours}h`;
+  if (hours < 48) return `${hours}h`;
+  const days = Math.floor(hours / 24);
+  if (hours < 24 * 8) return hours % 24 ? `${days}d${hours % 24}h` : `${days}d`;
+  if (hours < 24 * 365 * 2) return `${days}d`;
+  const years = Math.floor(days / 365);
+  if (hours < 24 * 365 * 8) return days % 365 ? `${years}y${days % 365}d` : `${years}y`;
+  return `${years}y`;
 }
 
 /** The age of an RFC 3339 time relative to `now`, e.g. "5m"; "-" when absent or unparsable. */
