@@ -50,7 +50,13 @@ export async function restore(connect: () => LifeboatApi, namespaceFlag: string 
   let defaults: { gateway?: string; vCenter?: string } = {};
   let namespace = namespaceFlag;
   if (!req.output || needsDefaults(req)) {
-    const api = connect();
+    let api: LifeboatApi;
+    try {
+      api = connect();
+    } catch (err) {
+      if (!req.output || !(err instanceof CliError)) throw err;
+      throw new CliError(`${err.message}; -o ${req.output} needs no cluster when --gateway${req.to === "vsphere" ? " and --vcenter are" : " is"} given`, { cause: err });
+    }
     namespace = api.namespace;
     const point = await api.get<RecoveryPoint>("RecoveryPoint", req.point);
     const available = point.status?.conditions?.find((c) => c.type === "Available");
