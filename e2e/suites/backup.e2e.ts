@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
+import { formatBytes } from "../../operator/src/util/quantity.js";
 import { isoSeconds } from "../../operator/src/util/time.js";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
 import { WORKER_LABELS } from "../../operator/src/workloads/worker-job.js";
@@ -12,7 +13,7 @@ import { claimFile, repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { hostPathClaim, installLifeboat, leaseHolder, operatorPods, vaultClaim, waitForCondition } from "../support/lifeboat.js";
 import { LIFEBOAT_IMAGE } from "../testbed/images.js";
-import { adminConfig, createNamespace, eventually, killContainer } from "../support/testbed.js";
+import { adminConfig, createNamespace, eventually, killContainer, kubectl } from "../support/testbed.js";
 import { mixedData } from "../support/data.js";
 import { expectSameAsRaw } from "../support/qemu-img.js";
 
@@ -74,6 +75,20 @@ interface RP {
   metadata: { name: string };
   spec: { vm: { name: string }; pointID: string; time: string };
   status?: { readBytes?: number; newBytes?: number; conditions?: { type: string; status: string }[] };
+}
+
+/**
+ * `kubectl get ... -o wide` as rows of cells by column name: the API server
+ * renders the printer columns, kubectl aligns each cell under its header.
+ */
+async function printed(args: readonly string[]): Promise<Record<string, string>[]> {
+  const { code, stdout, stderr } = await kubectl(["get", ...args, "-n", ns, "-o", "wide"]);
+  if (code !== 0) throw new Error(`kubectl get ${args.join(" ")} failed: ${stderr}`);
+  const [header = "", ...rows] = stdout.split("\n").filter((l) => l.trim() !== "");
+  const names = header.trim().split(/\s{2,}/);
+  let from = 0;
+  const starts = names.map((n) => (from = header.indexOf(n, from)));
+  return rows.map((row) => Object.fromEntries(names.map((n, i) => [n, row.slice(starts[i], starts[i + 1]).trim()])));
 }
 
 async function recoveryPoints(vault: string): Promise<RP[]> {
@@ -183,6 +198,38 @@ describe("backup and restore, end to end", () => {
       // The zero quarter is never read: CBT's "*" reports only allocated areas.
       expect(rp.status?.readBytes).toBeLessThanOrEqual(DATA_BYTES);
       expect(rp.status?.readBytes).toBeGreaterThanOrEqual((DATA_BYTES * 3) / 4 - MiB);
+    }
+  });
+
+  it("shows sizes for people in kubectl get, the dedup ratio over data rather than zeros, and the raw bytes with -o wide", async () => {
+    interface VaultStatus { recoveryPointCount?: number; storedBytes?: number; stored?: string; logicalBytes?: number; allocatedBytes?: number; allocated?: string; dedupRatio?: string; compressionRatio?: string }
+    const status = await eventually("the vault's sizes after the sync", async () => {
+      const s = (await get<{ status?: VaultStatus }>("BackupVault", "vault")).status;
+      return s?.recoveryPointCount === 3 && s.allocatedBytes ? s : undefined;
+    }, 90_000);
+    const stored = status.storedBytes ?? 0;
+    const allocated = status.allocatedBytes ?? 0;
+    expect(status.stored).toBe(formatBytes(stored));
+    expect(status.allocated).toBe(formatBytes(allocated));
+    // Each VM's data has a zero quarter; the disks are larger still: neither counts as data.
+    expect(allocated).toBeGreaterThanOrEqual(3 * ((DATA_BYTES * 3) / 4 - MiB));
+    expect(allocated).toBeLessThanOrEqual(3 * ((DATA_BYTES * 3) / 4 + MiB));
+    expect(allocated).toBeLessThan(status.logicalBytes ?? 0);
+    expect(status.dedupRatio).toBe((allocated / stored).toFixed(2));
+    // A quarter of each VM is one block repeated and a quarter compressible text: both ratios are above 1.
+    expect(Number(status.dedupRatio)).toBeGreaterThan(1.5);
+    expect(Number(status.compressionRatio)).toBeGreaterThan(1);
+
+    const [vault] = await printed(["backupvault", "vault"]);
+    expect(vault).toMatchObject({ POINTS: "3", STORED: status.stored, DATA: status.allocated, DEDUP: status.dedupRatio, COMPRESSION: status.compressionRatio, "STORED BYTES": String(stored) });
+    expect(vault?.STORED).toMatch(/^\d+(\.\d)? (B|KiB|MiB|GiB)$/);
+
+    const rows = await printed(["recoverypoint", "-l", "lifeboat.io/vault=vault"]);
+    expect(rows).toHaveLength(3);
+    for (const rp of await recoveryPoints("vault")) {
+      const row = rows.find((r) => r.NAME === rp.metadata.name);
+      const sizeBytes = (await get<{ status?: { sizeBytes?: number } }>("RecoveryPoint", rp.metadata.name)).status?.sizeBytes ?? 0;
+      expect(row).toMatchObject({ SIZE: formatBytes(sizeBytes), NEW: formatBytes(rp.status?.newBytes ?? 0), "SIZE BYTES": String(sizeBytes) });
     }
   });
 

@@ -72,6 +72,13 @@ export const components = {
     ldflags: "-X github.com/prometheus/common/version.Version=3.16.0",
     tags: "remove_all_sd",
   },
+  // The judges of the chart and of the samples (e2e/testbed/chart-judges.test.ts), each pinned in its wrapper module:
+  // kubeconform validates manifests against JSON schemas made locally (e2e/testbed/schemas.ts),
+  kubeconform: { module: "kubeconform", packages: ["github.com/yannh/kubeconform/cmd/kubeconform"], ldflags: "-X main.version=v0.8.0" },
+  // helm-unittest (a helm plugin, run here as its own binary) runs charts/lifeboat/tests/*_test.yaml,
+  "helm-unittest": { module: "helm-unittest", packages: ["github.com/helm-unittest/helm-unittest/cmd/helm-unittest"], ldflags: "-X github.com/helm-unittest/helm-unittest/internal/build.version=1.1.2" },
+  // and kube-score scores the rendered chart against operational practice.
+  "kube-score": { module: "kube-score", packages: ["github.com/zegl/kube-score/cmd/kube-score"], ldflags: "-X main.version=1.20.0" },
 } as const satisfies Record<string, GoComponent>;
 
 export type ComponentName = keyof typeof components;

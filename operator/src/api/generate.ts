@@ -1,6 +1,8 @@
 /**
  * Generates everything derived from the API schemas: the CRD YAML in crds/
- * and charts/lifeboat/crds/, and the TypeScript types in operator/src/api/generated/types.ts.
+ * and charts/lifeboat/crds/, and the TypeScript types in operator/src/api/generated/types.ts;
+ * and the chart's Grafana dashboard (charts/lifeboat/files/grafana-dashboard.json)
+ * from operator/src/telemetry/dashboard.ts, so that CI's --check catches a stale one too.
  *
  *   node dist/operator/src/api/generate.js          write the files
  *   node dist/operator/src/api/generate.js --check  fail if they are stale
@@ -13,6 +15,7 @@ import { repoRootOf } from "./repo-root.js";
 import { API_VERSION, type KindDefinition } from "./common.js";
 import { customResourceDefinition } from "./crd.js";
 import { kinds } from "./kinds.js";
+import { dashboardJson } from "../telemetry/dashboard.js";
 
 const root = repoRootOf(import.meta.url);
 
@@ -53,6 +56,7 @@ export async function render(): Promise<Map<string, string>> {
       ...types.map((t) => `${t}\n`),
     ].join("\n"),
   );
+  files.set(join("charts", "lifeboat", "files", "grafana-dashboard.json"), dashboardJson());
   return files;
 }
 

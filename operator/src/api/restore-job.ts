@@ -152,9 +152,12 @@ export const restoreJob: KindDefinition = {
     completionTime: string("When it finished.", { format: "date-time" }),
     progress: object({
       bytesDone: integer("Bytes restored.", 0),
+      done: string("bytesDone for people, e.g. \"4.2 GiB\" (binary units, rounded; programs read bytesDone)."),
       bytesTotal: integer("Bytes to restore.", 0),
+      total: string("bytesTotal for people, e.g. \"40 GiB\"."),
       percent: integer("bytesDone / bytesTotal in percent.", 0, 100),
       throughputBytesPerSecond: integer("Throughput.", 0),
+      throughput: string("throughputBytesPerSecond for people, e.g. \"120 MiB/s\"."),
     }),
     result: object({
       vmMoRef: string("Managed object id of the restored VM."),
@@ -167,6 +170,9 @@ export const restoreJob: KindDefinition = {
     { name: "Recovery Point", type: "string", jsonPath: ".spec.recoveryPointRef.name" },
     { name: "Phase", type: "string", jsonPath: ".status.phase" },
     { name: "Progress", type: "integer", jsonPath: ".status.progress.percent", description: "Percent done" },
+    { name: "Done", type: "string", jsonPath: ".status.progress.done", description: "Bytes restored", priority: 1 },
+    { name: "Total", type: "string", jsonPath: ".status.progress.total", description: "Bytes to restore", priority: 1 },
+    { name: "Rate", type: "string", jsonPath: ".status.progress.throughput", description: "Throughput", priority: 1 },
     { name: "VM", type: "string", jsonPath: ".status.result.vmMoRef" },
     { name: "Image", type: "string", jsonPath: ".status.result.imageId", priority: 1 },
     ageColumn,

@@ -340,7 +340,7 @@ async function cmdRepairIndex(values: Values): Promise<number> {
 async function cmdStats(values: Values): Promise<number> {
   return withVault(values, async (vault) => {
     const s = await stats(vault);
-    out(values, s, `Vault ${s.repositoryId}: ${s.pointCount} points, ${s.packCount} packs; stored ${formatSize(s.storedBytes)}, logical ${formatSize(s.logicalBytes)} (allocated ${formatSize(s.allocatedBytes)}), dedup ratio ${s.dedupRatio.toFixed(2)}`);
+    out(values, s, `Vault ${s.repositoryId}: ${s.pointCount} points, ${s.packCount} packs; stored ${formatSize(s.storedBytes)}, logical ${formatSize(s.logicalBytes)} (allocated ${formatSize(s.allocatedBytes)}), dedup ratio ${s.dedupRatio.toFixed(2)} (zeros excluded), compression ratio ${s.compressionRatio.toFixed(2)}`);
     return 0;
   });
 }

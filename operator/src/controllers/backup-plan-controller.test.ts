@@ -83,6 +83,8 @@ describe("the plan's gauges", () => {
     expect(await values(metrics.planLastSuccess)).toEqual([{ labels, value: Date.parse("2026-11-28T02:30:00Z") / 1000 }]);
     expect(await values(metrics.planCreated)).toEqual([{ labels, value: Date.parse("2026-11-01T00:00:00Z") / 1000 }]);
     expect(await values(metrics.planScheduleInterval)).toEqual([{ labels, value: 86_400 }]);
+    // The run counters start at 0, so that increase() counts the first run of each result.
+    expect((await metrics.backupRuns.get()).values.map((v) => ({ labels: v.labels, value: v.value }))).toEqual(["Succeeded", "PartiallyFailed", "Failed"].map((result) => ({ labels: { ...labels, result }, value: 0 })));
 
     // The next run succeeds: one series per plan, under its new result.
     recordPlanMetrics({ ...plan, status: { lastRun: { result: "Succeeded", completionTime: "2026-11-30T02:30:00Z" }, lastSuccessfulTime: "2026-11-30T02:30:00Z" } }, metrics);
@@ -105,5 +107,6 @@ describe("the plan's gauges", () => {
     recordPlanMetrics({ ...plan, status: { lastRun: { result: "Failed", completionTime: "2026-11-29T02:30:00Z" }, lastSuccessfulTime: "2026-11-28T02:30:00Z" } }, metrics);
     forgetPlanMetrics("prod", "nightly", metrics);
     for (const gauge of [metrics.planLastRun, metrics.planLastSuccess, metrics.planCreated, metrics.planScheduleInterval]) expect(await values(gauge)).toEqual([]);
+    expect((await metrics.backupRuns.get()).values).toEqual([]);
   });
 });

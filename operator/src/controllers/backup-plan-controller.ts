@@ -74,6 +74,9 @@ export function recordPlanMetrics(plan: BackupPlan, metrics: OperatorMetrics, no
   else metrics.planLastSuccess.remove(labels);
   const created = plan.metadata.creationTimestamp;
   if (created) metrics.planCreated.set(labels, epochSeconds(created));
+  // Each result's run counter exists from the start at 0: a series that first
+  // appears at 1 hides that run from increase(), the dashboard's run counts.
+  for (const result of RUN_RESULTS) metrics.backupRuns.inc({ ...labels, result }, 0);
   const schedule = plan.spec.schedule;
   const interval = schedule && !plan.spec.paused ? scheduleIntervalSeconds(schedule.cron, schedule.timeZone ?? "UTC", now) : undefined;
   if (interval === undefined) metrics.planScheduleInterval.remove(labels);
@@ -87,6 +90,7 @@ export function forgetPlanMetrics(namespace: string, plan: string, metrics: Oper
   metrics.planLastSuccess.remove(labels);
   metrics.planCreated.remove(labels);
   metrics.planScheduleInterval.remove(labels);
+  for (const result of RUN_RESULTS) metrics.backupRuns.remove({ ...labels, result });
   metrics.forgetWorkersOf(namespace, `BackupPlan/${plan}`);
 }
 

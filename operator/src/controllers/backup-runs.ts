@@ -190,9 +190,7 @@ export class BackupRuns {
     vm.throughputBytesPerSecond = Math.round(progress.throughputBytesPerSecond);
     if (progress.etaSeconds !== undefined) vm.etaSeconds = Math.round(progress.etaSeconds);
     const labels = { namespace: rc.plan.metadata.namespace ?? "", plan: rc.plan.metadata.name ?? "", vm: vm.name };
-    ctx.metrics.backupReadBytes.set(labels, progress.bytesDone);
-    ctx.metrics.backupPlannedBytes.set(labels, progress.bytesTotal);
-    ctx.metrics.backupThroughput.set(labels, progress.throughputBytesPerSecond);
+    ctx.metrics.noteBackupProgress(labels, progress);
     const jobName = job.metadata?.name ?? "";
     if (this.toldBandwidth.get(jobName) !== bandwidth && (await setBandwidth(running.status.podIP, bandwidth))) {
       this.toldBandwidth.set(jobName, bandwidth);
@@ -241,9 +239,7 @@ export class BackupRuns {
     for (const vm of vms) {
       const labels = { namespace: plan.metadata.namespace ?? "", plan: plan.metadata.name ?? "", vm: vm.name };
       if (vm.job) ctx.metrics.forgetWorker(labels.namespace, vm.job);
-      ctx.metrics.backupReadBytes.remove(labels);
-      ctx.metrics.backupPlannedBytes.remove(labels);
-      ctx.metrics.backupThroughput.remove(labels);
+      ctx.metrics.forgetBackupProgress(labels);
     }
     try {
       await this.applyRetention(rc, ctx);

@@ -5,7 +5,8 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/c
 import type { WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
-import { checkLockConfig, isStale, listLocks, listPoints, lockExpiry, reasonOf, vaultStats, type PointHeader, type Vault } from "../vault/index.js";
+import { formatBytes, formatRatio } from "../util/quantity.js";
+import { checkLockConfig, IndexTotalsCache, isStale, listLocks, listPoints, lockExpiry, reasonOf, vaultStats, type PointHeader, type Vault } from "../vault/index.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
 import { problemCondition } from "./references.js";
 import { lockOf, openBackupVault, vaultSpecOf } from "./vault-access.js";
@@ -76,8 +77,9 @@ export function recoveryPointFor(vault: BackupVault, point: PointHeader): Recove
  * Makes a BackupVault Ready only when its backend answers, the repository
  * opens with the key from its Secret (and is created when empty, if
  * spec.initialize), and its lock matches the spec (on S3: the bucket has
- * Object Lock). Reports stored and logical bytes, dedup ratio and point
- * count, and syncs RecoveryPoints from the vault, the source of truth: a
+ * Object Lock). Reports stored, logical and allocated bytes (each also
+ * human-readable, for printer columns), the dedup and compression ratios and
+ * the point count, and syncs RecoveryPoints from the vault, the source of truth: a
  * point missing from the cluster is created, one gone from the vault is
  * removed (from the cluster only; deleting a BackupVault deletes no data).
  */
@@ -85,6 +87,19 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
   readonly kind = "BackupVault";
   readonly readyCondition = "Ready";
   readonly finalizer = IN_USE_FINALIZER;
+  /**
+   * Per BackupVault (namespace/name): what its index objects say about
+   * compression, so the sync every minute reads only new index objects. Lost
+   * on restart, which only costs one full read of the index.
+   */
+  private readonly indexTotals = new Map<string, IndexTotalsCache>();
+
+  private indexTotalsOf(bv: BackupVault): IndexTotalsCache {
+    const key = `${bv.metadata.namespace ?? ""}/${bv.metadata.name ?? ""}`;
+    let cache = this.indexTotals.get(key);
+    if (!cache) this.indexTotals.set(key, (cache = new IndexTotalsCache()));
+    return cache;
+  }
 
   async reconcile(bv: BackupVault, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const spec = await vaultSpecOf(ctx.kube, bv);
@@ -106,18 +121,26 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
     try {
       if (created) await ctx.events.record(bv, "Normal", "Initialized", `created a new repository (${vault.config.repositoryId})`);
       const lockProblems = await checkLockConfig(vault, lockOf(bv));
-      const stats = await vaultStats(vault);
+      const stats = await vaultStats(vault, this.indexTotalsOf(bv));
       const status = (bv.status ??= {});
       status.repositoryID = stats.repositoryId;
       status.formatVersion = stats.formatVersion;
+      // Each byte count beside its human-readable form, written together so they never disagree.
       status.storedBytes = stats.storedBytes;
+      status.stored = formatBytes(stats.storedBytes);
       status.logicalBytes = stats.logicalBytes;
-      status.dedupRatio = stats.dedupRatio.toFixed(2);
+      status.logical = formatBytes(stats.logicalBytes);
+      status.allocatedBytes = stats.allocatedBytes;
+      status.allocated = formatBytes(stats.allocatedBytes);
+      status.dedupRatio = formatRatio(stats.dedupRatio);
+      status.compressionRatio = formatRatio(stats.compressionRatio);
       status.recoveryPointCount = stats.pointCount;
       const labels = { namespace: bv.metadata.namespace ?? "", vault: bv.metadata.name ?? "" };
       ctx.metrics.vaultStoredBytes.set(labels, stats.storedBytes);
       ctx.metrics.vaultLogicalBytes.set(labels, stats.logicalBytes);
+      ctx.metrics.vaultAllocatedBytes.set(labels, stats.allocatedBytes);
       ctx.metrics.vaultDedupRatio.set(labels, stats.dedupRatio);
+      ctx.metrics.vaultCompressionRatio.set(labels, stats.compressionRatio);
       ctx.metrics.vaultRecoveryPoints.set(labels, stats.pointCount);
       const now = Date.now();
       const live = (await listLocks(vault.backend)).filter((l) => !isStale(l, now));
@@ -175,8 +198,10 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
   }
 
   forgetMetrics(namespace: string, name: string, metrics: OperatorMetrics): void {
+    // The vault is gone: so is the reason to remember its index.
+    this.indexTotals.delete(`${namespace}/${name}`);
     const labels = { namespace, vault: name };
-    for (const gauge of [metrics.vaultReady, metrics.vaultStoredBytes, metrics.vaultLogicalBytes, metrics.vaultDedupRatio, metrics.vaultRecoveryPoints]) gauge.remove(labels);
+    for (const gauge of [metrics.vaultReady, metrics.vaultStoredBytes, metrics.vaultLogicalBytes, metrics.vaultAllocatedBytes, metrics.vaultDedupRatio, metrics.vaultCompressionRatio, metrics.vaultRecoveryPoints]) gauge.remove(labels);
     metrics.setVaultLocks(namespace, name, []);
   }
 }

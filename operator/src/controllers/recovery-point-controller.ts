@@ -2,13 +2,15 @@ import type { BackupVault, RecoveryPoint } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
+import { formatBytes } from "../util/quantity.js";
 import { openVault, reasonOf } from "../vault/index.js";
 import { problemCondition, resolveRef } from "./references.js";
 import { vaultSpecOf } from "./vault-access.js";
 
 /**
  * A RecoveryPoint is Available when its vault is Ready and the point is in
- * the vault; its size comes from the point's manifest. A RecoveryPoint whose
+ * the vault; its size comes from the point's manifest (bytes, and the same
+ * human-readable for the Size column). A RecoveryPoint whose
  * point the vault does not hold says so (NotInVault) rather than pretending.
  */
 export class RecoveryPointReconciler implements Reconciler<RecoveryPoint> {
@@ -32,7 +34,9 @@ export class RecoveryPointReconciler implements Reconciler<RecoveryPoint> {
       const point = await vault.getPoint(rp.spec.pointID);
       const status = (rp.status ??= {});
       status.sizeBytes = point.disks.reduce((n, d) => n + d.size, 0);
+      status.size = formatBytes(status.sizeBytes);
       status.newBytes = point.storedBytes;
+      status.new = formatBytes(status.newBytes);
       status.readBytes = point.disks.reduce((n, d) => n + d.readBytes, 0);
       ctx.setCondition(rp, { type: "Available", status: "True", reason: "InVault", message: `point ${point.id} is in vault ${rp.spec.vaultRef.name}` });
     } catch (err) {

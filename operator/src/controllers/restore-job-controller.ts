@@ -1,5 +1,6 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, RecoveryPoint, RestoreJob, VCenter } from "../api/generated/types.js";
+import { formatBytes, formatRate } from "../util/quantity.js";
 import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
@@ -347,7 +348,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     if (complete) {
       status.phase = "Succeeded";
       status.completionTime = isoSeconds(new Date());
-      status.progress = { bytesDone: total, bytesTotal: total, percent: 100, throughputBytesPerSecond: status.progress?.throughputBytesPerSecond ?? 0 };
+      status.progress = restoreProgress(total, total, status.progress?.throughputBytesPerSecond ?? 0);
       status.result = { ...status.result, ...(await this.result(job, rp, vc, pods.items, ctx)) };
       const made = status.result.vmMoRef ? `VM ${status.result.vmName ?? ""} (${status.result.vmMoRef})` : status.result.imageId ? `ECS image ${status.result.imageId} in ${job.spec.target.cloudImage?.region ?? ""}` : (status.result.paths ?? []).join(", ");
       ctx.setCondition(job, { type: "Succeeded", status: "True", reason: "Restored", message: `restored as ${made}` });
@@ -380,13 +381,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
         : { type: "Succeeded", status: "Unknown", reason: "Importing", message: `ECS is importing image ${progress.imageId}` });
     }
     if (progress) {
-      const bytesTotal = progress.bytesTotal || total;
-      status.progress = {
-        bytesDone: progress.bytesDone,
-        bytesTotal,
-        percent: bytesTotal > 0 ? Math.min(100, Math.floor((progress.bytesDone * 100) / bytesTotal)) : 0,
-        throughputBytesPerSecond: Math.round(progress.throughputBytesPerSecond),
-      };
+      status.progress = restoreProgress(progress.bytesDone, progress.bytesTotal || total, progress.throughputBytesPerSecond);
     }
     return { requeueAfterMs: PROGRESS_INTERVAL_MS };
   }
@@ -410,4 +405,21 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     const vm = t.vSphere?.inPlace && rp.spec.vm.moRef ? vms.find((v) => v.ref.value === rp.spec.vm.moRef) ?? vms[0] : vms[0];
     return { vmName, ...(vm ? { vmMoRef: vm.ref.value } : {}) };
   }
+}
+
+/**
+ * A RestoreJob's status.progress: the byte counts programs read, and the same
+ * human-readable for the -o wide columns, made in one place so they agree.
+ */
+export function restoreProgress(bytesDone: number, bytesTotal: number, throughputBytesPerSecond: number): NonNullable<NonNullable<RestoreJob["status"]>["progress"]> {
+  const throughput = Math.round(throughputBytesPerSecond);
+  return {
+    bytesDone,
+    done: formatBytes(bytesDone),
+    bytesTotal,
+    total: formatBytes(bytesTotal),
+    percent: bytesTotal > 0 ? Math.min(100, Math.floor((bytesDone * 100) / bytesTotal)) : 0,
+    throughputBytesPerSecond: throughput,
+    throughput: formatRate(throughput),
+  };
 }

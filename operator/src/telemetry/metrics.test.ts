@@ -52,6 +52,32 @@ describe("the stuck-worker gauge", () => {
   });
 });
 
+describe("the running-backup gauges", () => {
+  const labels = { namespace: "prod", plan: "nightly", vm: "db" };
+  const values = async (metrics: OperatorMetrics) =>
+    Object.fromEntries(
+      await Promise.all(
+        [metrics.backupReadBytes, metrics.backupPlannedBytes, metrics.backupUploadedBytes, metrics.backupThroughput].map(async (g) => {
+          const { name, values: samples } = await g.get();
+          return [name, samples.map((v) => ({ labels: v.labels, value: v.value }))] as const;
+        }),
+      ),
+    );
+
+  it("carry what the worker reported, bytes written to the vault included, until the run is over", async () => {
+    const metrics = new OperatorMetrics();
+    metrics.noteBackupProgress(labels, { phase: "Transferring", bytesDone: 600, bytesTotal: 1000, bytesUploaded: 250, throughputBytesPerSecond: 120 });
+    expect(await values(metrics)).toEqual({
+      lifeboat_backup_read_bytes: [{ labels, value: 600 }],
+      lifeboat_backup_planned_bytes: [{ labels, value: 1000 }],
+      lifeboat_backup_uploaded_bytes: [{ labels, value: 250 }],
+      lifeboat_backup_throughput_bytes_per_second: [{ labels, value: 120 }],
+    });
+    metrics.forgetBackupProgress(labels);
+    expect(Object.values(await values(metrics)).flat()).toEqual([]);
+  });
+});
+
 describe("the vault lock gauge", () => {
   it("holds each vault's live locks until the vault reports others, or none", async () => {
     const metrics = new OperatorMetrics();

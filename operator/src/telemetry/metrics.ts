@@ -83,6 +83,12 @@ export class OperatorMetrics {
     labelNames: ["namespace", "plan", "vm"],
     registers: [this.registry],
   });
+  readonly backupUploadedBytes = new Gauge({
+    name: "lifeboat_backup_uploaded_bytes",
+    help: "Bytes the running backup of a VM has written to the vault so far (new blocks, compressed and encrypted).",
+    labelNames: ["namespace", "plan", "vm"],
+    registers: [this.registry],
+  });
   readonly backupRuns = new Counter({
     name: "lifeboat_backup_runs_total",
     help: "Finished backup runs by result (Succeeded, PartiallyFailed, Failed).",
@@ -131,9 +137,21 @@ export class OperatorMetrics {
     labelNames: ["namespace", "vault"],
     registers: [this.registry],
   });
+  readonly vaultAllocatedBytes = new Gauge({
+    name: "lifeboat_vault_allocated_bytes",
+    help: "Bytes of data the recovery points in a vault reference: their disks' non-zero blocks, counted once per point.",
+    labelNames: ["namespace", "vault"],
+    registers: [this.registry],
+  });
   readonly vaultDedupRatio = new Gauge({
     name: "lifeboat_vault_dedup_ratio",
-    help: "Logical bytes over stored bytes of a vault.",
+    help: "Allocated (non-zero) bytes of a vault's recovery points over the bytes the vault stores: dedup and compression together, zeros excluded.",
+    labelNames: ["namespace", "vault"],
+    registers: [this.registry],
+  });
+  readonly vaultCompressionRatio = new Gauge({
+    name: "lifeboat_vault_compression_ratio",
+    help: "Bytes of the distinct blocks a vault holds before compression over after: compression's share of the dedup ratio.",
     labelNames: ["namespace", "vault"],
     registers: [this.registry],
   });
@@ -219,6 +237,23 @@ export class OperatorMetrics {
     labelNames: ["namespace", "protected_server", "operation"],
     registers: [this.registry],
   });
+
+  /**
+   * Records what the running backup of a VM reports: bytes read, to read,
+   * written to the vault, and the read throughput. Written bytes have no
+   * throughput of their own in the report; a dashboard takes their slope.
+   */
+  noteBackupProgress(labels: { namespace: string; plan: string; vm: string }, progress: WorkerProgress): void {
+    this.backupReadBytes.set(labels, progress.bytesDone);
+    this.backupPlannedBytes.set(labels, progress.bytesTotal);
+    this.backupUploadedBytes.set(labels, progress.bytesUploaded);
+    this.backupThroughput.set(labels, progress.throughputBytesPerSecond);
+  }
+
+  /** Removes a VM's backup progress once its run finished: the gauges describe running backups only. */
+  forgetBackupProgress(labels: { namespace: string; plan: string; vm: string }): void {
+    for (const gauge of [this.backupReadBytes, this.backupPlannedBytes, this.backupUploadedBytes, this.backupThroughput]) gauge.remove(labels);
+  }
 
   /** Records a protected server's newest point for the RPO gauge (undefined: not replicating, or still in its first full cycle). */
   setNewestPoint(namespace: string, protectedServer: string, time: Date | undefined): void {

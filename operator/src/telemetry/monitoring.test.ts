@@ -152,7 +152,8 @@ describe("the chart's Prometheus Operator objects", () => {
     expect(docs.filter((d) => d.kind === "Service" && Object.entries(selector).every(([k, v]) => d.metadata.labels?.[k] === v))).toHaveLength(1);
     expect(monitor?.spec.namespaceSelector).toEqual({ matchNames: ["lifeboat-system"] });
     const ports = (service?.spec.ports as { name: string }[]).map((p) => p.name);
-    expect(monitor?.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", interval: "30s" }]);
+    // honorLabels keeps each series' namespace the Lifeboat object's, not the scraped pod's.
+    expect(monitor?.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", honorLabels: true, interval: "30s" }]);
     expect(ports).toContain("metrics");
   }, BUILD_TIMEOUT_MS);
 

@@ -15,14 +15,44 @@ export function parseQuantity(value: string): number {
   return n * 10 ** Number(suffix.slice(1));
 }
 
-/** Formats bytes as a short human string (1.5 GiB). */
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"] as const;
+
+/**
+ * Formats a byte count for a person: binary (IEC) units with a space, one
+ * decimal below 10 and none above ("512 B", "1.5 GiB", "10 GiB", "954 MiB").
+ *
+ * This is what the status fields beside each integer `...Bytes` field hold
+ * (status.size beside status.sizeBytes), for printer columns. It is a display
+ * string, not a Kubernetes quantity: it is rounded, and "10Gi" would read as
+ * an exact amount to a program that parses quantities. Programs read the
+ * integer field; the space and the "B" make the difference visible.
+ */
 export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  if (!Number.isFinite(bytes) || bytes < 0) return "-";
   let v = bytes;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
+  while (i < BYTE_UNITS.length - 1 && round(v, i) >= 1024) {
     v /= 1024;
     i++;
   }
-  return `${v >= 10 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i] ?? "B"}`;
+  return `${i === 0 || v >= 10 ? v.toFixed(0) : v.toFixed(1)} ${BYTE_UNITS[i] ?? "B"}`;
+}
+
+/** v as formatBytes would print it in unit i, so that 1023.7 KiB becomes "1.0 MiB", not "1024 KiB". */
+function round(v: number, i: number): number {
+  return i === 0 || v >= 10 ? Math.round(v) : Math.round(v * 10) / 10;
+}
+
+/** Formats a rate in bytes per second for a person, e.g. "12 MiB/s" (see {@link formatBytes}). */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
+/**
+ * Formats a ratio such as dedupRatio with two decimals ("4.21"), the form
+ * the BackupVault status has always used, so programs that parse it as a
+ * number keep working; an empty vault's ratio (nothing to divide) is "0.00".
+ */
+export function formatRatio(ratio: number): string {
+  return (Number.isFinite(ratio) && ratio > 0 ? ratio : 0).toFixed(2);
 }

@@ -8,7 +8,7 @@ import { S3Backend, type S3Settings } from "./backends/s3.js";
 import type { Backend } from "./backends/backend.js";
 import { VaultError } from "./errors.js";
 import { validateLock, type InitOptions, type LockSettings } from "./format.js";
-import { stats, type VaultStats } from "./stats.js";
+import { stats, type IndexTotalsCache, type VaultStats } from "./stats.js";
 import { Vault, type VaultOptions } from "./vault.js";
 import type { PointHeader } from "./manifest.js";
 
@@ -20,7 +20,7 @@ export { applyRetention, forget, parseDuration, type RetentionPolicy, type Reten
 export { prune, type PruneOptions, type PruneResult } from "./prune.js";
 export { check, type CheckOptions, type CheckResult } from "./check.js";
 export { repairIndex, type RepairIndexResult } from "./repair-index.js";
-export { stats, type VaultStats } from "./stats.js";
+export { IndexTotalsCache, reductionRatios, stats, type RatioInputs, type VaultStats } from "./stats.js";
 export { isStale, listLocks, lockExpiry, type LockRecord } from "./repo-lock.js";
 export { openDiskSource, openDiskTarget, type DiskSource, type DiskTarget, type Extent } from "./disk-io.js";
 export { FORMAT_VERSION, parseSize, formatSize, type LockSettings, type LockMode, type InitOptions, type VaultConfig } from "./format.js";
@@ -117,7 +117,7 @@ export function listPoints(vault: Vault): Promise<PointHeader[]> {
   return vault.listPoints();
 }
 
-/** Storage statistics for BackupVault.status. */
-export function vaultStats(vault: Vault): Promise<VaultStats> {
-  return stats(vault);
+/** Storage statistics for BackupVault.status; pass one cache per vault to read each index object once. */
+export function vaultStats(vault: Vault, cache?: IndexTotalsCache): Promise<VaultStats> {
+  return stats(vault, cache);
 }

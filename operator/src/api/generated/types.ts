@@ -180,17 +180,37 @@ export interface BackupVaultStatus {
    */
   formatVersion?: number;
   /**
-   * Bytes stored in the backend after dedup and compression.
+   * Bytes stored in the backend after dedup and compression: packs, index, manifests and key slots.
    */
   storedBytes?: number;
   /**
-   * Bytes of all recovery points as restored.
+   * storedBytes for people, e.g. "1.5 GiB" (binary units, rounded; programs read storedBytes).
+   */
+  stored?: string;
+  /**
+   * Bytes of all recovery points as restored: the sum of their disks' sizes, zeros included.
    */
   logicalBytes?: number;
   /**
-   * logicalBytes / storedBytes, e.g. "4.21".
+   * logicalBytes for people, e.g. "400 GiB".
+   */
+  logical?: string;
+  /**
+   * Bytes of data the recovery points reference: their disks' non-zero blocks (zero blocks are holes, never stored), counted once per point.
+   */
+  allocatedBytes?: number;
+  /**
+   * allocatedBytes for people, e.g. "120 GiB".
+   */
+  allocated?: string;
+  /**
+   * allocatedBytes / storedBytes with two decimals, e.g. "4.21": bytes of VM data per byte of storage, from blocks shared between disks and points and from compression together; zeros count on neither side, so a sparse disk does not inflate it. "0.00" for an empty vault.
    */
   dedupRatio?: string;
+  /**
+   * Bytes of the distinct blocks the vault holds before compression / after (as sealed blobs), two decimals, e.g. "1.80": compression's share of dedupRatio (dedupRatio / compressionRatio is roughly what shared blocks alone save). "0.00" for an empty vault.
+   */
+  compressionRatio?: string;
   /**
    * Recovery points in the repository.
    */
@@ -1072,13 +1092,21 @@ export interface RecoveryPointStatus {
     message: string;
   }[];
   /**
-   * Logical size of all disks.
+   * Logical size of all disks: what a restore writes, zeros included.
    */
   sizeBytes?: number;
   /**
-   * Bytes this point added to the vault.
+   * sizeBytes for people, e.g. "40 GiB" (binary units, rounded; programs read sizeBytes).
+   */
+  size?: string;
+  /**
+   * Bytes this point added to the vault: its new blocks, compressed and encrypted.
    */
   newBytes?: number;
+  /**
+   * newBytes for people, e.g. "120 MiB".
+   */
+  new?: string;
   /**
    * Bytes the backup read from the VM's disks (changed or allocated areas only).
    */
@@ -1414,9 +1442,17 @@ export interface RestoreJobStatus {
      */
     bytesDone?: number;
     /**
+     * bytesDone for people, e.g. "4.2 GiB" (binary units, rounded; programs read bytesDone).
+     */
+    done?: string;
+    /**
      * Bytes to restore.
      */
     bytesTotal?: number;
+    /**
+     * bytesTotal for people, e.g. "40 GiB".
+     */
+    total?: string;
     /**
      * bytesDone / bytesTotal in percent.
      */
@@ -1425,6 +1461,10 @@ export interface RestoreJobStatus {
      * Throughput.
      */
     throughputBytesPerSecond?: number;
+    /**
+     * throughputBytesPerSecond for people, e.g. "120 MiB/s".
+     */
+    throughput?: string;
   };
   result?: {
     /**
