@@ -1,19 +1,19 @@
 /**
  * How `kubectl lifeboat` shows numbers to a person: IEC sizes and rates
- * (10 GiB, 120 MiB/s), ages and durations as kubectl prints them (5m, 3h),
+ * (10 GiB, 120 MiB/s, the same strings as the human-readable status fields), ages and durations as kubectl prints them (5m, 3h),
  * tables aligned like `kubectl get`, and text progress bars. Pure functions,
  * so the output is the same on a terminal, in a pipe and in tests.
  */
-import { formatBytes } from "../../util/quantity.js";
+import { formatBytes, formatRate as formatBytesPerSecond } from "../../util/quantity.js";
 
 /** Bytes in IEC units, e.g. "10 GiB"; "-" when unknown, so a table column never shows "undefined". */
 export function formatSize(bytes: number | undefined): string {
-  return bytes === undefined || !Number.isFinite(bytes) ? "-" : formatBytes(Math.max(0, bytes));
+  return bytes === undefined ? "-" : formatBytes(bytes);
 }
 
 /** A rate in IEC units per second, e.g. "120 MiB/s"; "-" when unknown. */
 export function formatRate(bytesPerSecond: number | undefined): string {
-  return bytesPerSecond === undefined || !Number.isFinite(bytesPerSecond) ? "-" : `${formatBytes(Math.max(0, bytesPerSecond))}/s`;
+  return bytesPerSecond === undefined || !Number.isFinite(bytesPerSecond) ? "-" : formatBytesPerSecond(bytesPerSecond);
 }
 
 /**
