@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `lifeboat` command (also usable as `kubectl lifeboat`). Each command
+ * The `lifeboat` command, which works on a vault directly. Each command
  * group lives in its own module and registers here; this file only
- * dispatches, so other groups (plans, restores...) can be added beside `vault`.
+ * dispatches. The cluster-side commands (backup runs, points, restores,
+ * status, failover) are the kubectl plugin in kubectl/main.ts.
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
