@@ -15,7 +15,7 @@
  * The manifest needs helm: the test bed's component (built from the Go module
  * proxy into ~/.cache/lifeboat on first use), or LIFEBOAT_HELM if set.
  */
-import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump } from "js-yaml";
@@ -26,6 +26,7 @@ import { customResourceDefinition } from "../operator/src/api/crd.js";
 import { kinds } from "../operator/src/api/kinds.js";
 import { renderManifest } from "./manifest.js";
 import { repoRoot } from "./paths.js";
+import { writeOrCheck } from "../operator/src/api/generated-files.js";
 
 /**
  * `cdk8s import` of all the CRDs at once, as one module. The CRDs come from
@@ -114,25 +115,7 @@ export async function render(): Promise<Map<string, string>> {
 }
 
 async function main(): Promise<void> {
-  const check = process.argv.includes("--check");
-  const files = await render();
-  const stale: string[] = [];
-  for (const [path, content] of files) {
-    const full = join(repoRoot, path);
-    if (check) {
-      const current = await readFile(full, "utf8").catch(() => undefined);
-      if (current !== content) stale.push(path);
-    } else {
-      await mkdir(join(full, ".."), { recursive: true });
-      await writeFile(full, content);
-    }
-  }
-  if (stale.length > 0) {
-    console.error(`Generated cdk8s files are stale; run \`npm run generate\` and commit:\n  ${stale.join("\n  ")}`);
-    process.exitCode = 1;
-  } else {
-    console.log(check ? `Generated cdk8s files are up to date (${files.size})` : `Wrote ${files.size} files`);
-  }
+  await writeOrCheck(await render(), repoRoot, "Generated cdk8s files", process.argv.includes("--check"));
 }
 
 await main();

@@ -26,7 +26,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startVcsim, type Vcsim } from "../../e2e/testbed/vcsim.js";
-import { formatSize, initVault, openVault, parseSize, type PointHeader, type VaultSpec } from "../../operator/src/vault/index.js";
+import { formatBytes } from "../../operator/src/util/quantity.js";
+import { initVault, openVault, parseSize, type PointHeader, type VaultSpec } from "../../operator/src/vault/index.js";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
 import type { BackupWorkerSpec } from "../../operator/src/worker/spec.js";
 import { median, runBench, runWorker, table } from "../support/worker.js";
@@ -156,11 +157,11 @@ async function main(): Promise<void> {
   await (await initVault(vault)).close();
   const bed: Bed = { sim, client, vault, vaultPath };
   try {
-    console.log(`Replication cycles of the real worker against vcsim, ${formatSize(size)} disks, filesystem vault in ${dir}`);
+    console.log(`Replication cycles of the real worker against vcsim, ${formatBytes(size)} disks, filesystem vault in ${dir}`);
     const key = await makeServer(bed, "server-0", size, size);
     let run = 0;
     const full = await cycle(bed, "server-0", run++);
-    const rows: string[][] = [["full (first cycle)", "-", formatSize(full.bytesRead), formatSize(full.point.storedBytes), secs(full.seconds), secs(full.snapshotSeconds)]];
+    const rows: string[][] = [["full (first cycle)", "-", formatBytes(full.bytesRead), formatBytes(full.point.storedBytes), secs(full.seconds), secs(full.snapshotSeconds)]];
     for (const fraction of [0.01, 0.05, 0.2]) {
       const runs: Cycle[] = [];
       let changed = 0;
@@ -168,7 +169,7 @@ async function main(): Promise<void> {
         changed = await change(bed, "server-0", key, size, fraction);
         runs.push(await cycle(bed, "server-0", run++));
       }
-      rows.push([`${fraction * 100} % changed`, formatSize(changed), formatSize(median(runs.map((c) => c.bytesRead))), formatSize(median(runs.map((c) => c.point.storedBytes))), secs(median(runs.map((c) => c.seconds))), secs(median(runs.map((c) => c.snapshotSeconds)))]);
+      rows.push([`${fraction * 100} % changed`, formatBytes(changed), formatBytes(median(runs.map((c) => c.bytesRead))), formatBytes(median(runs.map((c) => c.point.storedBytes))), secs(median(runs.map((c) => c.seconds))), secs(median(runs.map((c) => c.snapshotSeconds)))]);
     }
     table(["cycle", "written", "read (median)", "stored (median)", "cycle s (median)", "of which snapshot s"], rows);
 

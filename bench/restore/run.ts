@@ -24,7 +24,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startVcsim, type Vcsim } from "../../e2e/testbed/vcsim.js";
-import { formatSize, initVault, openVault, parseSize } from "../../operator/src/vault/index.js";
+import { formatBytes } from "../../operator/src/util/quantity.js";
+import { initVault, openVault, parseSize } from "../../operator/src/vault/index.js";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
 import type { BackupWorkerSpec, RestoreWorkerSpec, WorkerVault } from "../../operator/src/worker/spec.js";
 import { median, runBench, runWorker, table } from "../support/worker.js";
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   await (await initVault({ backend: { filesystem: { path: join(dir, "vault") } }, key: Buffer.from(KEY) })).close();
   const vcenter = { address: sim.address, tls: { thumbprint: sim.thumbprint } };
   try {
-    console.log(`Restores to vSphere with the real worker against vcsim: a ${formatSize(size)} disk holding ${formatSize(data)} of mixed data (a quarter of it zeros), filesystem vault in ${dir}`);
+    console.log(`Restores to vSphere with the real worker against vcsim: a ${formatBytes(size)} disk holding ${formatBytes(data)} of mixed data (a quarter of it zeros), filesystem vault in ${dir}`);
     const original = await makeVm(sim, client, "source", size, data);
     const want = await digest(original.flatPath);
     const backup: BackupWorkerSpec = { mode: "backup", runId: "full", vm: { name: "source" }, vcenter, vault, quiesce: false, changedBlockTracking: true, labels: { namespace: "bench", plan: "restore", vm: "source" } };
@@ -99,9 +100,9 @@ async function main(): Promise<void> {
     const row = (name: string, runs: { seconds: number; sent: number }[]): string[] => {
       const s = median(runs.map((r) => r.seconds));
       const sent = median(runs.map((r) => r.sent));
-      return [name, formatSize(sent), `${((sent / size) * 100).toFixed(1)} %`, `${((sent / data) * 100).toFixed(0)} %`, s.toFixed(1), (size / s / 1e6).toFixed(0)];
+      return [name, formatBytes(sent), `${((sent / size) * 100).toFixed(1)} %`, `${((sent / data) * 100).toFixed(0)} %`, s.toFixed(1), (size / s / 1e6).toFixed(0)];
     };
-    console.log(`\nBacked-up point: ${formatSize(stored)} stored in the vault; ${repeat} runs each, alternating which goes first; medians.`);
+    console.log(`\nBacked-up point: ${formatBytes(stored)} stored in the vault; ${repeat} runs each, alternating which goes first; medians.`);
     table(["restore path", "bytes sent", "of the disk", "of the data", "seconds", "disk MB/s"], [
       row("new VM: ImportVApp lease, stream-optimized VMDK", results.lease),
       row("in place: datastore PUT of the flat disk", results.put),

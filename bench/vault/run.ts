@@ -19,7 +19,8 @@ import { parseArgs } from "node:util";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { ensureComponent } from "../../e2e/testbed/components.js";
 import { repoRoot } from "../../e2e/testbed/paths.js";
-import { formatSize, parseSize } from "../../operator/src/vault/format.js";
+import { formatBytes } from "../../operator/src/util/quantity.js";
+import { parseSize } from "../../operator/src/vault/format.js";
 
 const MiB = 1024 * 1024;
 const PASSWORD = "lifeboat-bench-password-0123456789";
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
   const srcDir = join(work, "src");
   await mkdir(srcDir, { recursive: true });
   const image = join(srcDir, "disk.img");
-  log(`Generating a ${formatSize(size)} disk image in ${image}`);
+  log(`Generating a ${formatBytes(size)} disk image in ${image}`);
   await generateImage(image, size);
   const keyFile = join(work, "vault.key");
   await writeFile(keyFile, PASSWORD);
@@ -231,12 +232,12 @@ function printTable(rows: Row[], size: number): void {
       const row = of(tool);
       if (!row) continue;
       const ratio = (peer: Row | undefined): string => (tool === "lifeboat" && peer && ours ? `${(mbps(ours) / mbps(peer)).toFixed(2)}x` : "");
-      lines.push([phase, tool, row.m.wallSeconds.toFixed(2), mbps(row).toFixed(0), row.m.cpuSeconds.toFixed(1), formatSize(row.m.peakRssBytes), formatSize(row.stored), ratio(of("kopia")), ratio(of("restic"))]);
+      lines.push([phase, tool, row.m.wallSeconds.toFixed(2), mbps(row).toFixed(0), row.m.cpuSeconds.toFixed(1), formatBytes(row.m.peakRssBytes), formatBytes(row.stored), ratio(of("kopia")), ratio(of("restic"))]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
   const fmt = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-  process.stdout.write(`\nImage ${formatSize(size)}; MB/s = image size / wall time (incremental: the whole image's size, as the point is a full).\n`);
+  process.stdout.write(`\nImage ${formatBytes(size)}; MB/s = image size / wall time (incremental: the whole image's size, as the point is a full).\n`);
   process.stdout.write(`${fmt(header)}\n${fmt(widths.map((w) => "-".repeat(w)))}\n${lines.map(fmt).join("\n")}\n`);
 }
 

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { open, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -14,7 +14,7 @@ import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { hostPathClaim, installLifeboat, leaseHolder, operatorPods, vaultClaim, waitForCondition } from "../support/lifeboat.js";
 import { LIFEBOAT_IMAGE } from "../testbed/images.js";
 import { adminConfig, createNamespace, eventually, killContainer, kubectl } from "../support/testbed.js";
-import { mixedData } from "../support/data.js";
+import { expectImage, mixedData } from "../support/data.js";
 import { expectSameAsRaw } from "../support/qemu-img.js";
 
 const MiB = 1024 * 1024;
@@ -103,24 +103,6 @@ function lifeboatCli(args: string[]): Promise<{ code: number; stdout: string; st
       resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
     });
   });
-}
-
-/** Compares a disk image file with the expected data followed by zeros up to `size`. */
-async function expectImage(path: string, expected: Buffer, size: number): Promise<void> {
-  const fh = await open(path, "r");
-  try {
-    expect((await fh.stat()).size).toBe(size);
-    const chunk = Buffer.alloc(16 * MiB);
-    for (let offset = 0; offset < size; offset += chunk.length) {
-      const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, size - offset), offset);
-      const got = chunk.subarray(0, bytesRead);
-      const want = Buffer.alloc(bytesRead);
-      if (offset < expected.length) expected.copy(want, 0, offset, Math.min(expected.length, offset + bytesRead));
-      if (!got.equals(want)) throw new Error(`${path} differs from the expected content within [${offset}, ${offset + bytesRead})`);
-    }
-  } finally {
-    await fh.close();
-  }
 }
 
 beforeAll(async () => {

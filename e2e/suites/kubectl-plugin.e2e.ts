@@ -3,7 +3,7 @@
 // operator installed with its chart, against vcsim and a filesystem vault.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -14,7 +14,7 @@ import { claimFile, repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { hostPathClaim, installLifeboat, vaultClaim, waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, createNamespace, testbed } from "../support/testbed.js";
-import { mixedData } from "../support/data.js";
+import { expectImage, mixedData } from "../support/data.js";
 
 const MiB = 1024 * 1024;
 const DATA_BYTES = 32 * MiB;
@@ -51,24 +51,6 @@ function lifeboat(kind: string, name: string, spec: object) {
 
 async function get<T>(kind: string, name: string): Promise<T> {
   return (await custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: `${kind.toLowerCase()}s`, name })) as T;
-}
-
-/** Compares a disk image file with the expected data followed by zeros up to `size`. */
-async function expectImage(path: string, expected: Buffer, size: number): Promise<void> {
-  const fh = await open(path, "r");
-  try {
-    expect((await fh.stat()).size).toBe(size);
-    const chunk = Buffer.alloc(16 * MiB);
-    for (let offset = 0; offset < size; offset += chunk.length) {
-      const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, size - offset), offset);
-      const got = chunk.subarray(0, bytesRead);
-      const want = Buffer.alloc(bytesRead);
-      if (offset < expected.length) expected.copy(want, 0, offset, Math.min(expected.length, offset + bytesRead));
-      if (!got.equals(want)) throw new Error(`${path} differs from the expected content within [${offset}, ${offset + bytesRead})`);
-    }
-  } finally {
-    await fh.close();
-  }
 }
 
 beforeAll(async () => {

@@ -66,7 +66,6 @@ const kubeScoreIgnores: Record<string, string> = {
 /** Checks a values set turns off on purpose, by values set: a user's choice the chart's defaults do not make. */
 const kubeScoreIgnoresFor: Record<string, readonly string[]> = {
   // One replica is the user's choice (a small or test cluster); the default is a leader and a standby.
-  "Grafana dashboard": ["--set", "metrics.grafanaDashboard.enabled=true,metrics.grafanaDashboard.labels.team=storage,metrics.grafanaDashboard.annotations.folder=Backup"],
   "one replica, no leader election": ["deployment-replicas"],
 };
 /** kube-score flags with the same standing as the ignores above. */

@@ -1,19 +1,12 @@
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { repoRootOf } from "../../operator/src/api/repo-root.js";
 
 /**
  * The repository root, found from this file's location so that the test bed
  * works the same from `dist/` (compiled) and from the sources (ts-jest).
  */
-export const repoRoot: string = findRepoRoot();
-
-function findRepoRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // e2e/testbed -> repo, or dist/e2e/testbed -> repo
-  const up2 = resolve(here, "..", "..");
-  return up2.endsWith("/dist") ? resolve(up2, "..") : up2;
-}
+export const repoRoot: string = repoRootOf(import.meta.url, 2);
 
 /**
  * Where built Go components live: outside the work tree, so that a fresh clone

@@ -107,7 +107,7 @@ export const backupVault: KindDefinition = {
       "allocatedBytes / storedBytes with two decimals, e.g. \"4.21\": bytes of VM data per byte of storage, from blocks shared between disks and points and from compression together; zeros count on neither side, so a sparse disk does not inflate it. \"0.00\" for an empty vault.",
     ),
     compressionRatio: string(
-      "Bytes of the distinct blocks the vault holds before compression / after (as sealed blobs), two decimals, e.g. \"1.80\": compression's share of dedupRatio (dedupRatio / compressionRatio is roughly what shared blocks alone save). \"0.00\" for an empty vault.",
+      "Bytes of the blocks the vault holds before compression / after (as sealed blobs), two decimals, e.g. \"1.80\": compression's share of dedupRatio (dedupRatio / compressionRatio is roughly what shared blocks alone save). \"0.00\" for an empty vault.",
     ),
     recoveryPointCount: integer("Recovery points in the repository.", 0),
     lastSyncTime: string("When recovery points were last synced from the repository.", { format: "date-time" }),

@@ -7,7 +7,6 @@
  *   node dist/operator/src/api/generate.js          write the files
  *   node dist/operator/src/api/generate.js --check  fail if they are stale
  */
-import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { dump } from "js-yaml";
 import { compile, type JSONSchema } from "json-schema-to-typescript";
@@ -16,6 +15,7 @@ import { API_VERSION, type KindDefinition } from "./common.js";
 import { customResourceDefinition } from "./crd.js";
 import { kinds } from "./kinds.js";
 import { dashboardJson } from "../telemetry/dashboard.js";
+import { writeOrCheck } from "./generated-files.js";
 
 const root = repoRootOf(import.meta.url);
 
@@ -61,25 +61,7 @@ export async function render(): Promise<Map<string, string>> {
 }
 
 async function main(): Promise<void> {
-  const check = process.argv.includes("--check");
-  const files = await render();
-  const stale: string[] = [];
-  for (const [path, content] of files) {
-    const full = join(root, path);
-    if (check) {
-      const current = await readFile(full, "utf8").catch(() => undefined);
-      if (current !== content) stale.push(path);
-    } else {
-      await mkdir(join(full, ".."), { recursive: true });
-      await writeFile(full, content);
-    }
-  }
-  if (stale.length > 0) {
-    console.error(`Generated files are stale; run \`npm run generate\` and commit:\n  ${stale.join("\n  ")}`);
-    process.exitCode = 1;
-  } else {
-    console.log(check ? `Generated files are up to date (${files.size})` : `Wrote ${files.size} files`);
-  }
+  await writeOrCheck(await render(), root, "Generated files", process.argv.includes("--check"));
 }
 
 await main();

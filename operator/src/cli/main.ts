@@ -5,9 +5,8 @@
  * dispatches. The cluster-side commands (backup runs, points, restores,
  * status, failover) are the kubectl plugin in kubectl/main.ts.
  */
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { runVaultCommand } from "./vault-command.js";
+import { invokedDirectly } from "./invoked-directly.js";
 
 /** A command group: takes the arguments after its name, returns the exit code. */
 export type CommandGroup = (args: string[]) => Promise<number>;
@@ -36,17 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   return group.run(rest);
 }
 
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (invokedDirectly(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (err: unknown) => {

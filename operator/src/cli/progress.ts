@@ -2,7 +2,7 @@
  * Progress output of long CLI commands: one rewritten line on a terminal,
  * JSON lines when stderr is not a TTY (logs, Kubernetes pods, scripts).
  */
-import { formatSize } from "../vault/format.js";
+import { formatBytes } from "../util/quantity.js";
 
 export interface ProgressLine {
   readonly op: string;
@@ -45,8 +45,8 @@ export class ProgressReporter {
     }
     const pct = p.bytesTotal > 0 ? Math.min(100, (100 * p.bytesDone) / p.bytesTotal).toFixed(1) : "100.0";
     const eta = p.done ? "done" : p.etaSeconds === undefined ? "ETA --" : `ETA ${clock(p.etaSeconds)}`;
-    const extra = Object.entries(p.detail ?? {}).map(([k, v]) => `${k} ${formatSize(v)}`).join("  ");
-    const line = `${p.op} ${p.disk}: ${formatSize(p.bytesDone)} / ${formatSize(p.bytesTotal)} (${pct}%)  ${formatSize(p.throughput)}/s  ${eta}  ${extra}`;
+    const extra = Object.entries(p.detail ?? {}).map(([k, v]) => `${k} ${formatBytes(v)}`).join("  ");
+    const line = `${p.op} ${p.disk}: ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)} (${pct}%)  ${formatBytes(p.throughput)}/s  ${eta}  ${extra}`;
     this.stream.write(`\r\x1b[2K${line}`);
     this.dirty = true;
     if (p.done) this.finish();

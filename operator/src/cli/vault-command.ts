@@ -9,10 +9,11 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import {
-  backup, check, forget, formatSize, initVault, openDiskSource, openDiskTarget, openVault, parseDuration, parseSize, prune,
+  backup, check, forget, initVault, openDiskSource, openDiskTarget, openVault, parseDuration, parseSize, prune,
   reasonOf, repairIndex, restoreDisk, stats, VaultError, type DiskBackup, type DiskSource, type Extent, type RetentionPolicy,
   type Vault, type VaultBackendSpec, type VaultSpec,
 } from "../vault/index.js";
+import { formatBytes, formatRatio } from "../util/quantity.js";
 import { ProgressReporter } from "./progress.js";
 
 const COMMON = {
@@ -158,7 +159,7 @@ async function cmdInit(values: Values): Promise<number> {
     lock: lockMode ? { enabled: true, mode: lockMode, retentionDays: lockDays ?? 0 } : undefined,
   });
   try {
-    out(values, vault.config, `Created vault ${vault.config.repositoryId} at ${vault.backend.location} (block size ${formatSize(vault.config.blockSize)}, lock ${vault.config.lock.enabled ? `${vault.config.lock.mode} ${vault.config.lock.retentionDays} days` : "off"})`);
+    out(values, vault.config, `Created vault ${vault.config.repositoryId} at ${vault.backend.location} (block size ${formatBytes(vault.config.blockSize)}, lock ${vault.config.lock.enabled ? `${vault.config.lock.mode} ${vault.config.lock.retentionDays} days` : "off"})`);
   } finally {
     await vault.close();
   }
@@ -215,7 +216,7 @@ async function cmdBackup(values: Values): Promise<number> {
         },
       });
       reporter.finish();
-      out(values, point, `Created recovery point ${point.id}${point.parent ? ` (parent ${point.parent})` : ""}: ${point.disks.map((d) => `disk ${d.key} ${formatSize(d.size)}, read ${formatSize(d.readBytes)}, new ${formatSize(d.newBytes)}`).join("; ")}; stored ${formatSize(point.storedBytes)}`);
+      out(values, point, `Created recovery point ${point.id}${point.parent ? ` (parent ${point.parent})` : ""}: ${point.disks.map((d) => `disk ${d.key} ${formatBytes(d.size)}, read ${formatBytes(d.readBytes)}, new ${formatBytes(d.newBytes)}`).join("; ")}; stored ${formatBytes(point.storedBytes)}`);
       return 0;
     } finally {
       reporter.finish();
@@ -255,7 +256,7 @@ async function cmdRestore(values: Values, positionals: string[]): Promise<number
         await target.close();
       }
       reporter.finish();
-      out(values, { point: id, disk: key, path, bytes: disk.size }, `Restored disk ${key} of point ${id} to ${path} (${formatSize(disk.size)})`);
+      out(values, { point: id, disk: key, path, bytes: disk.size }, `Restored disk ${key} of point ${id} to ${path} (${formatBytes(disk.size)})`);
     }
     return 0;
   });
@@ -270,7 +271,7 @@ async function cmdLs(values: Values): Promise<number> {
       return 0;
     }
     for (const p of points) {
-      const disks = p.disks.map((d) => `${d.key}:${formatSize(d.size)}`).join(",");
+      const disks = p.disks.map((d) => `${d.key}:${formatBytes(d.size)}`).join(",");
       const lbl = Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(",");
       process.stdout.write(`${p.id}  ${p.time}  ${p.consistency.padEnd(5)}  ${disks}  ${lbl}${p.retainUntil ? `  locked until ${p.retainUntil}` : ""}${p.parent ? `  parent ${p.parent}` : ""}\n`);
     }
@@ -311,7 +312,7 @@ async function cmdPrune(values: Values): Promise<number> {
       dryRun: !!values["dry-run"],
       log: values.json ? undefined : (line) => process.stderr.write(`${line}\n`),
     });
-    out(values, result, `${result.dryRun ? "Would delete" : "Deleted"} ${result.packsDeleted} packs (${result.packsRepacked} repacked into ${result.packsWritten}), freeing ${formatSize(result.bytesFreed)}; kept ${result.packsKeptLocked} locked and ${result.packsKeptYoung} recent packs`);
+    out(values, result, `${result.dryRun ? "Would delete" : "Deleted"} ${result.packsDeleted} packs (${result.packsRepacked} repacked into ${result.packsWritten}), freeing ${formatBytes(result.bytesFreed)}; kept ${result.packsKeptLocked} locked and ${result.packsKeptYoung} recent packs`);
     return 0;
   });
 }
@@ -323,7 +324,7 @@ async function cmdCheck(values: Values): Promise<number> {
     else {
       for (const w of result.warnings) process.stdout.write(`warning: ${w}\n`);
       for (const e of result.errors) process.stdout.write(`error: ${e}\n`);
-      process.stdout.write(`${result.ok ? "No errors" : `${result.errors.length} errors`} in ${result.points} points, ${result.packs} packs, ${result.blocks} blocks${values["read-data"] ? `; verified ${formatSize(result.bytesVerified)}` : ""}\n`);
+      process.stdout.write(`${result.ok ? "No errors" : `${result.errors.length} errors`} in ${result.points} points, ${result.packs} packs, ${result.blocks} blocks${values["read-data"] ? `; verified ${formatBytes(result.bytesVerified)}` : ""}\n`);
     }
     return result.ok ? 0 : 1;
   });
@@ -339,8 +340,9 @@ async function cmdRepairIndex(values: Values): Promise<number> {
 
 async function cmdStats(values: Values): Promise<number> {
   return withVault(values, async (vault) => {
-    const s = await stats(vault);
-    out(values, s, `Vault ${s.repositoryId}: ${s.pointCount} points, ${s.packCount} packs; stored ${formatSize(s.storedBytes)}, logical ${formatSize(s.logicalBytes)} (allocated ${formatSize(s.allocatedBytes)}), dedup ratio ${s.dedupRatio.toFixed(2)} (zeros excluded), compression ratio ${s.compressionRatio.toFixed(2)}`);
+    // The point headers stay out of the figures printed: `lifeboat vault ls` lists the points.
+    const { points: _points, ...s } = await stats(vault);
+    out(values, s, `Vault ${s.repositoryId}: ${s.pointCount} points, ${s.packCount} packs; stored ${formatBytes(s.storedBytes)}, logical ${formatBytes(s.logicalBytes)} (allocated ${formatBytes(s.allocatedBytes)}), dedup ratio ${formatRatio(s.dedupRatio)} (zeros excluded), compression ratio ${formatRatio(s.compressionRatio)}`);
     return 0;
   });
 }

@@ -6,7 +6,7 @@ import type { WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { formatBytes, formatRatio } from "../util/quantity.js";
-import { checkLockConfig, IndexTotalsCache, isStale, listLocks, listPoints, lockExpiry, reasonOf, vaultStats, type PointHeader, type Vault } from "../vault/index.js";
+import { checkLockConfig, IndexTotalsCache, isStale, listLocks, lockExpiry, reasonOf, vaultStats, type PointHeader, type Vault } from "../vault/index.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
 import { problemCondition } from "./references.js";
 import { lockOf, openBackupVault, vaultSpecOf } from "./vault-access.js";
@@ -122,6 +122,9 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
       if (created) await ctx.events.record(bv, "Normal", "Initialized", `created a new repository (${vault.config.repositoryId})`);
       const lockProblems = await checkLockConfig(vault, lockOf(bv));
       const stats = await vaultStats(vault, this.indexTotalsOf(bv));
+      if (stats.unreadableIndexObjects.length > 0) {
+        ctx.log.warn({ objects: stats.unreadableIndexObjects }, "Index objects could not be decoded; the compression ratio leaves them out (run `lifeboat vault check`)");
+      }
       const status = (bv.status ??= {});
       status.repositoryID = stats.repositoryId;
       status.formatVersion = stats.formatVersion;
@@ -150,7 +153,7 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
         ctx.setCondition(bv, { type: "Ready", status: "False", reason: lockProblem.reason, message: lockProblems.map((p) => p.message).join("; ") });
         return { requeueAfterMs: SYNC_INTERVAL_MS };
       }
-      await this.syncRecoveryPoints(bv, await listPoints(vault), ctx);
+      await this.syncRecoveryPoints(bv, stats.points, ctx);
       status.lastSyncTime = isoSeconds(new Date());
       ctx.setCondition(bv, {
         type: "Ready",

@@ -14,7 +14,7 @@ import { Failback } from "./failback.js";
 import { Failover } from "./failover.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { problemCondition, resolveRef } from "./references.js";
-import { ReplicationCycles, type ReplicationLine } from "./replication-cycles.js";
+import { forgetCycleCounters, ReplicationCycles, startCycleCounters, type ReplicationLine } from "./replication-cycles.js";
 import { ReverseReplication, switchDirection } from "./reverse-replication.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 
@@ -97,6 +97,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const name = ps.metadata.name ?? "";
     ctx.metrics.setNewestPoint(ns, name, undefined);
     ctx.metrics.protectedServerRpoTarget.remove({ namespace: ns, protected_server: name });
+    forgetCycleCounters(ctx.metrics, ns, name);
     ctx.metrics.forgetWorkersOf(ns, `ProtectedServer/${name}`);
     this.capacity.forget(`${ns}/${name}`);
     ctx.log.info("Stopped replicating: the server's points stay in the vault");
@@ -246,6 +247,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
       ctx.metrics.setNewestPoint(ns, name, undefined);
     }
     ctx.metrics.protectedServerRpoTarget.set({ namespace: ns, protected_server: name }, target);
+    startCycleCounters(ctx.metrics, ns, name);
     const reverse = status.direction === "Reverse" ? "reverse " : "";
     if (replicating) {
       ctx.setCondition(ps, newest

@@ -8,6 +8,7 @@
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
+import type { OperatorMetrics } from "../telemetry/metrics.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { forget, prune, type PointHeader } from "../vault/index.js";
@@ -25,6 +26,28 @@ import { jobFinished } from "./gateway-capacity.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type Cycle = NonNullable<Status["currentCycle"]>;
+
+const CYCLE_DIRECTIONS: readonly Direction[] = ["forward", "reverse"];
+const CYCLE_RESULTS = ["Succeeded", "Failed"] as const;
+
+/**
+ * Starts a server's cycle counters at 0 for each direction and result, as
+ * the backup run counters are: a series that first appears at 1 hides that
+ * cycle from increase(), so the dashboard would miss each server's first
+ * cycle of a kind after every operator start.
+ */
+export function startCycleCounters(metrics: OperatorMetrics, namespace: string, server: string): void {
+  for (const direction of CYCLE_DIRECTIONS) {
+    for (const result of CYCLE_RESULTS) metrics.replicationCycles.inc({ namespace, protected_server: server, direction, result }, 0);
+  }
+}
+
+/** Removes a deleted server's cycle counters. */
+export function forgetCycleCounters(metrics: OperatorMetrics, namespace: string, server: string): void {
+  for (const direction of CYCLE_DIRECTIONS) {
+    for (const result of CYCLE_RESULTS) metrics.replicationCycles.remove({ namespace, protected_server: server, direction, result });
+  }
+}
 
 /** Labels on cycle Jobs besides the server's, so a cycle status lost track of can be adopted. */
 const CYCLE_LABELS = { cycle: "lifeboat.io/cycle", direction: "lifeboat.io/direction" } as const;

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
@@ -13,13 +13,11 @@ import { OperatorMetrics } from "./metrics.js";
 /**
  * The generated Grafana dashboard judged by the real tools: its PromQL by
  * promtool's parser, its metric names by the operator's own registry, and the
- * chart's ConfigMap by `helm template` and `helm lint`.
+ * chart's ConfigMap by `helm template`.
  */
 
 /** promtool's and helm's first builds take minutes (cached in ~/.cache/lifeboat after). */
 const BUILD_TIMEOUT_MS = 45 * 60_000;
-
-const dashboardFile = join(repoRoot, "charts", "lifeboat", "files", "grafana-dashboard.json");
 
 interface Target {
   expr: string;
@@ -94,10 +92,6 @@ async function checkAsRules(exprs: readonly string[]): Promise<string> {
 }
 
 describe("the Grafana dashboard", () => {
-  it("is the one the chart ships (`npm run generate` writes it; `npm run check:generated` fails when it is stale)", async () => {
-    expect(await readFile(dashboardFile, "utf8")).toBe(dashboardJson());
-  });
-
   it("queries only metrics the operator serves", async () => {
     const exported = await exportedSeriesNames();
     const used = new Set(expressions.flatMap(({ expr }) => expr.match(/\blifeboat_[a-z0-9_]+/g) ?? []));
@@ -159,37 +153,16 @@ async function render(set: readonly string[]): Promise<Rendered[]> {
 
 const isDashboard = (d: Rendered) => d.kind === "ConfigMap" && d.metadata.name === "lifeboat-grafana-dashboard";
 
+// Whether the ConfigMap renders, and with which labels, is helm-unittest's
+// (charts/lifeboat/tests/grafana-dashboard_test.yaml); helm lint with it on is
+// chart-judges'; that the file is current is check:generated's. This checks
+// what those cannot: the dashboard arrives in Grafana unchanged.
 describe("the chart's dashboard ConfigMap", () => {
-  it("is absent by default", async () => {
-    expect((await render([])).filter(isDashboard)).toEqual([]);
-  }, BUILD_TIMEOUT_MS);
-
   it("carries the dashboard unchanged, with the sidecar's label, when enabled", async () => {
     const [configMap, ...more] = (await render(["metrics.grafanaDashboard.enabled=true"])).filter(isDashboard);
     expect(more).toEqual([]);
     expect(configMap?.metadata).toMatchObject({ namespace: "lifeboat-system", labels: { grafana_dashboard: "1", "app.kubernetes.io/instance": "lifeboat" } });
     expect(Object.keys(configMap?.data ?? {})).toEqual(["lifeboat.json"]);
-    expect(JSON.parse(configMap?.data?.["lifeboat.json"] ?? "")).toEqual(JSON.parse(await readFile(dashboardFile, "utf8")));
-  }, BUILD_TIMEOUT_MS);
-
-  it("takes the sidecar's label, extra labels, annotations and namespace from values", async () => {
-    const [configMap] = (
-      await render([
-        "metrics.grafanaDashboard.enabled=true",
-        "metrics.grafanaDashboard.sidecarLabel=example.com/dashboard",
-        "metrics.grafanaDashboard.sidecarLabelValue=lifeboat",
-        "metrics.grafanaDashboard.labels.team=storage",
-        "metrics.grafanaDashboard.annotations.grafana_folder=Backups",
-        "metrics.grafanaDashboard.namespace=monitoring",
-      ])
-    ).filter(isDashboard);
-    expect(configMap?.metadata.namespace).toBe("monitoring");
-    expect(configMap?.metadata.labels).toMatchObject({ "example.com/dashboard": "lifeboat", team: "storage" });
-    expect(configMap?.metadata.labels).not.toHaveProperty("grafana_dashboard");
-    expect(configMap?.metadata.annotations).toEqual({ grafana_folder: "Backups" });
-  }, BUILD_TIMEOUT_MS);
-
-  it("passes `helm lint` when enabled", async () => {
-    expect(await helm(["lint", "charts/lifeboat", "--set", "metrics.grafanaDashboard.enabled=true"])).toContain("0 chart(s) failed");
+    expect(JSON.parse(configMap?.data?.["lifeboat.json"] ?? "")).toEqual(JSON.parse(dashboardJson()));
   }, BUILD_TIMEOUT_MS);
 });

@@ -247,7 +247,7 @@ function workerPanels(): (StatPanel | BarGaugePanel)[] {
     )
       .span(24)
       .thresholds(thresholds("red", [LOCK_WARNING_SECONDS, "orange"], [LOCK_HEALTHY_SECONDS, "green"]))
-      .withTarget(query("A", `lifeboat_vault_lock_expiry_timestamp_seconds{${inVault}} - time()`, "{{vault}} {{purpose}} {{holder}}")),
+      .withTarget(query("A", `lifeboat_vault_lock_expiry_timestamp_seconds{${inVault}} - time()`, "{{namespace}}/{{vault}} {{purpose}} {{holder}}")),
   ];
 }
 

@@ -4,6 +4,7 @@
  * FORMAT_VERSION on any incompatible change there and here together.
  */
 import { randomBytes } from "node:crypto";
+import { formatBytes } from "../util/quantity.js";
 import { VaultError } from "./errors.js";
 
 /** Version of the on-storage format this code reads and writes. */
@@ -59,7 +60,7 @@ export interface InitOptions {
 export function newConfig(options: InitOptions): VaultConfig {
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (!(BLOCK_SIZES as readonly number[]).includes(blockSize)) {
-    throw new VaultError("InvalidArgument", `Block size ${blockSize} is not supported; use one of ${BLOCK_SIZES.map(formatSize).join(", ")}`);
+    throw new VaultError("InvalidArgument", `Block size ${blockSize} is not supported; use one of ${BLOCK_SIZES.map(formatBytes).join(", ")}`);
   }
   const packSize = options.packSize ?? DEFAULT_PACK_SIZE;
   if (!Number.isInteger(packSize) || packSize < MIN_PACK_SIZE || packSize > MAX_PACK_SIZE) {
@@ -160,14 +161,3 @@ export function parseSize(text: string): number {
   return Math.round(Number(match[1]) * unit);
 }
 
-/** Formats bytes in binary units, e.g. "1.5 GiB". */
-export function formatSize(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${units[unit] ?? "B"}`;
-}

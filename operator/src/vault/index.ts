@@ -23,7 +23,7 @@ export { repairIndex, type RepairIndexResult } from "./repair-index.js";
 export { IndexTotalsCache, reductionRatios, stats, type RatioInputs, type VaultStats } from "./stats.js";
 export { isStale, listLocks, lockExpiry, type LockRecord } from "./repo-lock.js";
 export { openDiskSource, openDiskTarget, type DiskSource, type DiskTarget, type Extent } from "./disk-io.js";
-export { FORMAT_VERSION, parseSize, formatSize, type LockSettings, type LockMode, type InitOptions, type VaultConfig } from "./format.js";
+export { FORMAT_VERSION, parseSize, type LockSettings, type LockMode, type InitOptions, type VaultConfig } from "./format.js";
 export type { PointHeader, PointDisk, Consistency } from "./manifest.js";
 export { FilesystemBackend } from "./backends/filesystem.js";
 export { S3Backend, type S3Settings } from "./backends/s3.js";

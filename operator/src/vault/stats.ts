@@ -8,9 +8,11 @@
  * manifest records it per disk since format version 1: zero blocks are holes
  * there), never from logicalBytes.
  */
+import type { ObjectInfo } from "./backends/backend.js";
 import { decodeIndex } from "./block-index.js";
 import { VaultError } from "./errors.js";
 import { paths } from "./format.js";
+import type { PointHeader } from "./manifest.js";
 import { mapLimit, type Vault } from "./vault.js";
 
 export interface VaultStats {
@@ -22,7 +24,7 @@ export interface VaultStats {
   readonly logicalBytes: number;
   /** Sum of the non-hole bytes of all points: the data the points reference, zeros excluded, counted once per point. */
   readonly allocatedBytes: number;
-  /** Bytes of the blocks the packs hold, before compression (the index's raw lengths). */
+  /** Bytes of the blocks the packs hold, before compression (the index's raw lengths; a block stored in two packs counts twice, as it is stored twice). */
   readonly uncompressedBytes: number;
   /** Bytes of those blocks as sealed blobs: compressed and encrypted, as the packs hold them. */
   readonly compressedBytes: number;
@@ -31,6 +33,10 @@ export interface VaultStats {
   /** uncompressedBytes / compressedBytes: what compression alone saves. */
   readonly compressionRatio: number;
   readonly pointCount: number;
+  /** The point headers the figures were computed from: a caller that also needs them need not read every manifest again. */
+  readonly points: readonly PointHeader[];
+  /** Index objects left out of the compression figures because they could not be decoded (see IndexTotalsCache.totals). */
+  readonly unreadableIndexObjects: readonly string[];
   readonly packCount: number;
   readonly repositoryId: string;
   readonly formatVersion: number;
@@ -54,8 +60,8 @@ export interface RatioInputs {
  *   manifests) and blocks no point references any more (until prune) lower
  *   it, as they cost storage. It keeps the name the field always had:
  *   "logical over stored", now with the zeros taken out of "logical".
- * - compressionRatio = uncompressedBytes / compressedBytes over the distinct
- *   blocks in the packs: compression's share of dedupRatio, so a reader can
+ * - compressionRatio = uncompressedBytes / compressedBytes over the
+ *   blocks the packs hold: compression's share of dedupRatio, so a reader can
  *   tell the two apart (dedupRatio / compressionRatio is roughly the saving
  *   from shared blocks alone).
  */
@@ -86,9 +92,16 @@ interface PackTotals {
 export class IndexTotalsCache {
   private readonly objects = new Map<string, readonly PackTotals[]>();
 
-  /** Bytes before and after compression of the blobs of every indexed pack, each pack counted once. */
-  async totals(vault: Vault): Promise<{ uncompressedBytes: number; compressedBytes: number }> {
-    const names = (await vault.backend.list(paths.indexPrefix)).map((o) => o.key);
+  /**
+   * Bytes before and after compression of the blobs of every indexed pack,
+   * each pack counted once. `indexListing` is the index prefix's listing when
+   * the caller has it already. An index object that cannot be decoded (corrupt,
+   * another key) is named in `unreadable` and left out, not thrown: these
+   * figures are for display, and `vault check` is what reports damage.
+   */
+  async totals(vault: Vault, indexListing?: readonly ObjectInfo[]): Promise<{ uncompressedBytes: number; compressedBytes: number; unreadable: string[] }> {
+    const names = (indexListing ?? (await vault.backend.list(paths.indexPrefix))).map((o) => o.key);
+    const unreadable: string[] = [];
     const listed = new Set(names);
     for (const name of this.objects.keys()) if (!listed.has(name)) this.objects.delete(name);
     const unread = names.filter((name) => !this.objects.has(name));
@@ -101,7 +114,14 @@ export class IndexTotalsCache {
         if (err instanceof VaultError && err.reason === "NotFound") return;
         throw err;
       }
-      const records = decodeIndex(vault.keys, sealed, name);
+      let records: ReturnType<typeof decodeIndex>;
+      try {
+        records = decodeIndex(vault.keys, sealed, name);
+      } catch (err) {
+        if (!(err instanceof VaultError)) throw err;
+        unreadable.push(name);
+        return;
+      }
       this.objects.set(
         name,
         records.map((r) => ({
@@ -124,7 +144,7 @@ export class IndexTotalsCache {
       uncompressedBytes += t.uncompressedBytes;
       compressedBytes += t.compressedBytes;
     }
-    return { uncompressedBytes, compressedBytes };
+    return { uncompressedBytes, compressedBytes, unreadable: unreadable.sort() };
   }
 }
 
@@ -134,12 +154,12 @@ export class IndexTotalsCache {
  * each index object only once.
  */
 export async function stats(vault: Vault, cache: IndexTotalsCache = new IndexTotalsCache()): Promise<VaultStats> {
-  const [packs, others, points, blobs] = await Promise.all([
+  const [packs, others, points] = await Promise.all([
     vault.backend.list(paths.packsPrefix),
     Promise.all([paths.indexPrefix, paths.manifestsPrefix, paths.keysPrefix].map((p) => vault.backend.list(p))),
     vault.listPoints(),
-    cache.totals(vault),
   ]);
+  const { unreadable, ...blobs } = await cache.totals(vault, others[0]);
   const packBytes = packs.reduce((s, o) => s + o.size, 0);
   const storedBytes = packBytes + others.flat().reduce((s, o) => s + o.size, 0);
   let logicalBytes = 0;
@@ -159,6 +179,8 @@ export async function stats(vault: Vault, cache: IndexTotalsCache = new IndexTot
     compressedBytes: blobs.compressedBytes,
     ...reductionRatios({ allocatedBytes, storedBytes, ...blobs }),
     pointCount: points.length,
+    points,
+    unreadableIndexObjects: unreadable,
     packCount: packs.length,
     repositoryId: vault.config.repositoryId,
     formatVersion: vault.config.formatVersion,

@@ -208,7 +208,7 @@ export interface BackupVaultStatus {
    */
   dedupRatio?: string;
   /**
-   * Bytes of the distinct blocks the vault holds before compression / after (as sealed blobs), two decimals, e.g. "1.80": compression's share of dedupRatio (dedupRatio / compressionRatio is roughly what shared blocks alone save). "0.00" for an empty vault.
+   * Bytes of the blocks the vault holds before compression / after (as sealed blobs), two decimals, e.g. "1.80": compression's share of dedupRatio (dedupRatio / compressionRatio is roughly what shared blocks alone save). "0.00" for an empty vault.
    */
   compressionRatio?: string;
   /**

@@ -57,13 +57,17 @@ export async function backupRun(api: LifeboatApi, req: BackupRunRequest, io: Io)
     const p = await api.get<BackupPlan>("BackupPlan", req.plan);
     const s = p.status ?? {};
     if (runId === undefined) {
+      if (p.spec.runRequest !== request && s.lastHandledRunRequest !== request) {
+        throw new CliError(`spec.runRequest of BackupPlan ${req.plan} was changed to "${p.spec.runRequest ?? ""}" before the run started, so this request will not start one: \`kubectl lifeboat status\` shows what runs`);
+      }
       if (s.lastHandledRunRequest !== request) {
         const r = s.conditions?.find((c) => c.type === "Ready");
         view.render([{ id: "waiting", state: `${r?.status ?? ""}${r?.reason ?? ""}`, text: `Waiting for the run to start (plan Ready=${r?.status ?? "Unknown"}${r?.reason ? ` ${r.reason}` : ""}${r?.message ? `: ${r.message}` : ""})` }]);
         return undefined;
       }
       // The controller writes lastHandledRunRequest and currentRun together; a run that already ended is lastRun.
-      runId = s.currentRun?.id ?? s.lastRun?.id ?? "";
+      runId = s.currentRun?.id ?? s.lastRun?.id;
+      if (runId === undefined) throw new CliError(`BackupPlan ${req.plan} marked the request handled but shows no run in status.currentRun or status.lastRun: see \`kubectl describe backupplan ${req.plan}\``);
     }
     if (s.currentRun?.id === runId) {
       const lines: FrameLine[] = [{ id: "run", state: "", text: `Run ${runId} of BackupPlan ${req.plan}:` }];

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../../api/common.js";
 import { describe } from "../../runtime/errors.js";
-import { isNotFound, pluralOf } from "../../runtime/kube.js";
+import { isNotFound, mergePatch, pluralOf } from "../../runtime/kube.js";
 
 /** The flags every command takes, named as kubectl names them. */
 export interface GlobalOptions {
@@ -59,11 +59,6 @@ export function loadKubeConfig(opts: GlobalOptions): { kc: k8s.KubeConfig; names
     throw new CliError("The kubeconfig names no current cluster: set KUBECONFIG, pass --kubeconfig, or choose one with --context");
   }
   return { kc, namespace: opts.namespace ?? context?.namespace ?? "default" };
-}
-
-/** What the API server said, in one line, for an error message. */
-function apiMessage(err: unknown): string {
-  return describe(err);
 }
 
 /**
@@ -118,7 +113,7 @@ export class LifeboatApi {
     try {
       return (await this.custom.patchNamespacedCustomObject(
         { group: GROUP, version: VERSION, namespace: this.namespace, plural: pluralOf(kind), name, body: { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), spec } },
-        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        mergePatch,
       )) as T;
     } catch (err) {
       if (err instanceof k8s.ApiException && err.code === 409) {
@@ -130,14 +125,14 @@ export class LifeboatApi {
 
   private failed(what: string, err: unknown): Error {
     if (err instanceof k8s.ApiException && err.code === 403) {
-      return new CliError(`Not allowed to ${what}: ${apiMessage(err)}. Ask for RBAC on lifeboat.io resources in namespace ${this.namespace}`, { cause: err });
+      return new CliError(`Not allowed to ${what}: ${describe(err)}. Ask for RBAC on lifeboat.io resources in namespace ${this.namespace}`, { cause: err });
     }
     if (err instanceof k8s.ApiException && err.code === 404) {
       return new CliError(`Could not ${what}: the lifeboat.io CRDs are not installed in this cluster (install the chart, or choose another --context)`, { cause: err });
     }
     if (err instanceof k8s.ApiException && (err.code === 422 || err.code === 400)) {
-      return new CliError(`The API server refused to ${what}: ${apiMessage(err)}`, { cause: err });
+      return new CliError(`The API server refused to ${what}: ${describe(err)}`, { cause: err });
     }
-    return new CliError(`Could not ${what}: ${apiMessage(err)}`, { cause: err });
+    return new CliError(`Could not ${what}: ${describe(err)}`, { cause: err });
   }
 }

@@ -56,6 +56,9 @@ describe("reverse and failback", () => {
     expect(() => reverseStep(failedOver(true), { server: "db-01", inPlace: true, confirmInPlace: false })).toThrow("--confirm-in-place");
     expect(() => reverseStep(failedOver(false), { server: "db-01", inPlace: false, confirmInPlace: false })).toThrow("failover db-01 --commit");
     expect(() => reverseStep(replicating, { server: "db-01", inPlace: false, confirmInPlace: false })).toThrow("not failed over");
+    const inPlaceInSpec = server({ desiredState: "FailedOver", commitFailover: true, reverseInPlace: true, confirmReverseInPlace: true }, { stage: "FailedOver" });
+    expect(() => reverseStep(inPlaceInSpec, { server: "db-01", inPlace: false, confirmInPlace: false })).toThrow("spec.reverseInPlace=true");
+    expect(reverseStep(inPlaceInSpec, { server: "db-01", inPlace: true, confirmInPlace: true }).message).toContain("onto the original VM");
   });
 
   it("failback follows reverse replication only", () => {

@@ -77,6 +77,11 @@ export function reverseStep(ps: ProtectedServer, req: ReverseRequest): DrStep {
   if (desired === "ReverseReplicating") return { message: `${name} already replicates back (stage ${stage}); fail back with \`kubectl lifeboat failback ${name}\`` };
   if (desired !== "FailedOver") throw new CliError(`${name} is ${desired}, not failed over: reverse replication follows a committed failover (\`kubectl lifeboat failover ${name}\`)`);
   if (!ps.spec.commitFailover) throw new CliError(`The failover of ${name} is not committed: commit it first with \`kubectl lifeboat failover ${name} --commit\``);
+  // A merge patch leaves a reverseInPlace already in the spec (set in Git, say): the command
+  // must not promise a new VM while the operator would overwrite the original.
+  if (!req.inPlace && ps.spec.reverseInPlace) {
+    throw new CliError(`${name} has spec.reverseInPlace=true, so the failback would overwrite the original VM's disks: add --in-place --confirm-in-place to go on so, or set spec.reverseInPlace to false for a new VM`);
+  }
   return {
     patch: { desiredState: "ReverseReplicating", ...(req.inPlace ? { reverseInPlace: true, confirmReverseInPlace: true } : {}) },
     message: `${name} replicates back to the protected site${req.inPlace ? " onto the original VM" : " into a new VM"}, seeded from the original's disks; fail back with \`kubectl lifeboat failback ${name}\` once \`kubectl lifeboat status\` shows ReverseRealTimeReplication`,

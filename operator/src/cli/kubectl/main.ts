@@ -6,8 +6,6 @@
  * cluster and turns errors into messages and exit codes: 0 done, 1 failed
  * (the message says what to fix), 2 usage error.
  */
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe } from "../../runtime/errors.js";
 import { backupRun } from "./backup.js";
 import { CliError, LifeboatApi, loadKubeConfig, type GlobalOptions } from "./cluster.js";
@@ -16,6 +14,7 @@ import { points } from "./points.js";
 import { runProgram, type Handlers, type Io } from "./program.js";
 import { restore } from "./restore.js";
 import { status } from "./status.js";
+import { invokedDirectly } from "../invoked-directly.js";
 
 /** The cluster, connected on first use (restore -o yaml may not need one). */
 function connector(g: GlobalOptions): () => LifeboatApi {
@@ -55,17 +54,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (invokedDirectly(import.meta.url)) {
   const io: Io = {
     out: { write: (s) => { process.stdout.write(s); }, isTTY: process.stdout.isTTY, get columns() { return process.stdout.columns; } },
     err: { write: (s) => { process.stderr.write(s); }, isTTY: process.stderr.isTTY },

@@ -1,7 +1,7 @@
 /**
  * `kubectl lifeboat points [VM]`: the recovery points a restore can use,
- * newest first, with sizes a person reads at a glance (the CRD's printer
- * columns can only show raw byte counts).
+ * newest first and filtered by VM or plan, which `kubectl get rp` cannot
+ * do by VM name.
  */
 import type { RecoveryPoint } from "../../api/generated/types.js";
 import type { LifeboatApi } from "./cluster.js";
