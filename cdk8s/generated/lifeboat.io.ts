@@ -1681,7 +1681,7 @@ export interface ProtectedServerSpec {
   readonly replication?: ProtectedServerSpecReplication;
 
   /**
-   * How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks.
+   * How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks (vSphere), or its recovery vSwitch and security group (cloud).
    *
    * @schema ProtectedServerSpec#recovery
    */
@@ -1795,7 +1795,7 @@ export interface ProtectedServerSpecSource {
   readonly vmName?: string;
 
   /**
-   * ECS instance id at a protected cloud site (cloud site pairs are not supported yet).
+   * ECS instance id at a protected cloud site (CrossZone, CrossRegion).
    *
    * @schema ProtectedServerSpecSource#instanceId
    */
@@ -1868,7 +1868,7 @@ export function toJson_ProtectedServerSpecReplication(obj: ProtectedServerSpecRe
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks.
+ * How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks (vSphere), or its recovery vSwitch and security group (cloud).
  *
  * @schema ProtectedServerSpecRecovery
  */
@@ -1914,6 +1914,34 @@ export interface ProtectedServerSpecRecovery {
    * @schema ProtectedServerSpecRecovery#powerOn
    */
   readonly powerOn?: boolean;
+
+  /**
+   * Cloud sites: ECS instance type of the recovered instance, e.g. ecs.g7.large; default the source instance's (seed 004: use the ECS specification).
+   *
+   * @schema ProtectedServerSpecRecovery#instanceType
+   */
+  readonly instanceType?: string;
+
+  /**
+   * Cloud sites: private IP of the recovered instance in the recovery vSwitch; default one ECS assigns (seed 004: IP address).
+   *
+   * @schema ProtectedServerSpecRecovery#privateIpAddress
+   */
+  readonly privateIpAddress?: string;
+
+  /**
+   * Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories.
+   *
+   * @schema ProtectedServerSpecRecovery#diskCategory
+   */
+  readonly diskCategory?: ProtectedServerSpecRecoveryDiskCategory;
+
+  /**
+   * Cloud sites: allocate an elastic IP and associate it with the recovered instance (seed 004: EIP); it is released with the instance.
+   *
+   * @schema ProtectedServerSpecRecovery#eip
+   */
+  readonly eip?: boolean;
 }
 
 /**
@@ -1929,6 +1957,10 @@ export function toJson_ProtectedServerSpecRecovery(obj: ProtectedServerSpecRecov
     'memoryGiB': obj.memoryGiB,
     'diskProvisioning': obj.diskProvisioning,
     'powerOn': obj.powerOn,
+    'instanceType': obj.instanceType,
+    'privateIpAddress': obj.privateIpAddress,
+    'diskCategory': obj.diskCategory,
+    'eip': obj.eip,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2015,6 +2047,20 @@ export enum ProtectedServerSpecRecoveryDiskProvisioning {
   THICK = "Thick",
   /** EagerZeroedThick */
   EAGER_ZEROED_THICK = "EagerZeroedThick",
+}
+
+/**
+ * Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories.
+ *
+ * @schema ProtectedServerSpecRecoveryDiskCategory
+ */
+export enum ProtectedServerSpecRecoveryDiskCategory {
+  /** cloud_essd */
+  CLOUD_UNDERSCORE_ESSD = "cloud_essd",
+  /** cloud_ssd */
+  CLOUD_UNDERSCORE_SSD = "cloud_ssd",
+  /** cloud_efficiency */
+  CLOUD_UNDERSCORE_EFFICIENCY = "cloud_efficiency",
 }
 
 
@@ -2153,6 +2199,27 @@ export interface RecoveryDrillSpec {
    * @schema RecoveryDrillSpec#memoryGiB
    */
   readonly memoryGiB?: number;
+
+  /**
+   * Cloud sites: ECS instance type of the test instance; default the server's spec.recovery.instanceType, else the source instance's.
+   *
+   * @schema RecoveryDrillSpec#instanceType
+   */
+  readonly instanceType?: string;
+
+  /**
+   * Cloud sites: private IP of the test instance in the test vSwitch; default one ECS assigns.
+   *
+   * @schema RecoveryDrillSpec#privateIpAddress
+   */
+  readonly privateIpAddress?: string;
+
+  /**
+   * Cloud sites: allocate an elastic IP for the test instance; released when the drill is cleaned.
+   *
+   * @schema RecoveryDrillSpec#eip
+   */
+  readonly eip?: boolean;
 }
 
 /**
@@ -2168,6 +2235,9 @@ export function toJson_RecoveryDrillSpec(obj: RecoveryDrillSpec | undefined): Re
     'powerOn': obj.powerOn,
     'cpu': obj.cpu,
     'memoryGiB': obj.memoryGiB,
+    'instanceType': obj.instanceType,
+    'privateIpAddress': obj.privateIpAddress,
+    'eip': obj.eip,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2298,11 +2368,18 @@ export function toJson_RecoveryPointProps(obj: RecoveryPointProps | undefined): 
  */
 export interface RecoveryPointSpec {
   /**
-   * Reference to a BackupVault holding the point in the same namespace.
+   * Reference to a BackupVault holding the point (vSphere points) in the same namespace.
    *
    * @schema RecoveryPointSpec#vaultRef
    */
-  readonly vaultRef: RecoveryPointSpecVaultRef;
+  readonly vaultRef?: RecoveryPointSpecVaultRef;
+
+  /**
+   * A point of a cloud-to-cloud replication (CrossZone, CrossRegion): the ECS snapshots of the instance's disks, taken at one moment. The cloud is the source of truth; the ProtectedServer keeps these objects in step with it.
+   *
+   * @schema RecoveryPointSpec#cloudSnapshots
+   */
+  readonly cloudSnapshots?: RecoveryPointSpecCloudSnapshots;
 
   /**
    * Id of the point's manifest in the vault.
@@ -2388,6 +2465,7 @@ export function toJson_RecoveryPointSpec(obj: RecoveryPointSpec | undefined): Re
   if (obj === undefined) { return undefined; }
   const result = {
     'vaultRef': toJson_RecoveryPointSpecVaultRef(obj.vaultRef),
+    'cloudSnapshots': toJson_RecoveryPointSpecCloudSnapshots(obj.cloudSnapshots),
     'pointID': obj.pointId,
     'planRef': toJson_RecoveryPointSpecPlanRef(obj.planRef),
     'protectedServerRef': toJson_RecoveryPointSpecProtectedServerRef(obj.protectedServerRef),
@@ -2406,13 +2484,13 @@ export function toJson_RecoveryPointSpec(obj: RecoveryPointSpec | undefined): Re
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * Reference to a BackupVault holding the point in the same namespace.
+ * Reference to a BackupVault holding the point (vSphere points) in the same namespace.
  *
  * @schema RecoveryPointSpecVaultRef
  */
 export interface RecoveryPointSpecVaultRef {
   /**
-   * Name of the BackupVault holding the point in the same namespace.
+   * Name of the BackupVault holding the point (vSphere points) in the same namespace.
    *
    * @schema RecoveryPointSpecVaultRef#name
    */
@@ -2427,6 +2505,58 @@ export function toJson_RecoveryPointSpecVaultRef(obj: RecoveryPointSpecVaultRef 
   if (obj === undefined) { return undefined; }
   const result = {
     'name': obj.name,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A point of a cloud-to-cloud replication (CrossZone, CrossRegion): the ECS snapshots of the instance's disks, taken at one moment. The cloud is the source of truth; the ProtectedServer keeps these objects in step with it.
+ *
+ * @schema RecoveryPointSpecCloudSnapshots
+ */
+export interface RecoveryPointSpecCloudSnapshots {
+  /**
+   * Cloud whose snapshots the point is.
+   *
+   * @schema RecoveryPointSpecCloudSnapshots#provider
+   */
+  readonly provider?: RecoveryPointSpecCloudSnapshotsProvider;
+
+  /**
+   * Region the snapshots are in.
+   *
+   * @schema RecoveryPointSpecCloudSnapshots#region
+   */
+  readonly region: string;
+
+  /**
+   * The ECS instance the snapshots were taken of.
+   *
+   * @schema RecoveryPointSpecCloudSnapshots#instanceId
+   */
+  readonly instanceId?: string;
+
+  /**
+   * One snapshot per disk of the instance; the system disk's device is /dev/xvda.
+   *
+   * @schema RecoveryPointSpecCloudSnapshots#snapshots
+   */
+  readonly snapshots: RecoveryPointSpecCloudSnapshotsSnapshots[];
+}
+
+/**
+ * Converts an object of type 'RecoveryPointSpecCloudSnapshots' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryPointSpecCloudSnapshots(obj: RecoveryPointSpecCloudSnapshots | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'provider': obj.provider,
+    'region': obj.region,
+    'instanceId': obj.instanceId,
+    'snapshots': obj.snapshots?.map(y => toJson_RecoveryPointSpecCloudSnapshotsSnapshots(y)),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2647,6 +2777,74 @@ export function toJson_RecoveryPointSpecDisks(obj: RecoveryPointSpecDisks | unde
     'fileName': obj.fileName,
     'controllerKey': obj.controllerKey,
     'unitNumber': obj.unitNumber,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Cloud whose snapshots the point is.
+ *
+ * @schema RecoveryPointSpecCloudSnapshotsProvider
+ */
+export enum RecoveryPointSpecCloudSnapshotsProvider {
+  /** AlibabaECS */
+  ALIBABA_ECS = "AlibabaECS",
+}
+
+/**
+ * @schema RecoveryPointSpecCloudSnapshotsSnapshots
+ */
+export interface RecoveryPointSpecCloudSnapshotsSnapshots {
+  /**
+   * Device of the disk on the instance, e.g. /dev/xvda.
+   *
+   * @schema RecoveryPointSpecCloudSnapshotsSnapshots#device
+   */
+  readonly device: string;
+
+  /**
+   * ECS snapshot id.
+   *
+   * @schema RecoveryPointSpecCloudSnapshotsSnapshots#snapshotId
+   */
+  readonly snapshotId: string;
+
+  /**
+   * The disk the snapshot was taken of.
+   *
+   * @schema RecoveryPointSpecCloudSnapshotsSnapshots#sourceDiskId
+   */
+  readonly sourceDiskId?: string;
+
+  /**
+   * Size of that disk.
+   *
+   * @schema RecoveryPointSpecCloudSnapshotsSnapshots#sizeGiB
+   */
+  readonly sizeGiB?: number;
+
+  /**
+   * Category of that disk, e.g. cloud_essd.
+   *
+   * @schema RecoveryPointSpecCloudSnapshotsSnapshots#category
+   */
+  readonly category?: string;
+}
+
+/**
+ * Converts an object of type 'RecoveryPointSpecCloudSnapshotsSnapshots' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryPointSpecCloudSnapshotsSnapshots(obj: RecoveryPointSpecCloudSnapshotsSnapshots | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'device': obj.device,
+    'snapshotId': obj.snapshotId,
+    'sourceDiskId': obj.sourceDiskId,
+    'sizeGiB': obj.sizeGiB,
+    'category': obj.category,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -3765,14 +3963,14 @@ export interface SitePairSpec {
    *
    * @schema SitePairSpec#vaultRef
    */
-  readonly vaultRef: SitePairSpecVaultRef;
+  readonly vaultRef?: SitePairSpecVaultRef;
 
   /**
    * Reference to a Gateway whose workers run at the protected site: replication cycles, and the protected-site steps of reverse replication and failback in the same namespace.
    *
    * @schema SitePairSpec#gatewayRef
    */
-  readonly gatewayRef: SitePairSpecGatewayRef;
+  readonly gatewayRef?: SitePairSpecGatewayRef;
 
   /**
    * Reference to a Gateway whose workers run at the recovery site: drill and failover VMs, reverse replication cycles. Default: spec.gatewayRef in the same namespace.
@@ -3796,18 +3994,32 @@ export interface SitePairSpec {
   readonly networkMappings?: SitePairSpecNetworkMappings[];
 
   /**
-   * The replication network of a cloud site (cloud site pairs are not supported yet).
+   * The replication network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
    *
    * @schema SitePairSpec#replicationNetwork
    */
   readonly replicationNetwork?: SitePairSpecReplicationNetwork;
 
   /**
-   * The recovery network of a cloud site (cloud site pairs are not supported yet).
+   * The recovery (CrossZone, CrossRegion: failover instances join it) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
    *
    * @schema SitePairSpec#recoveryNetwork
    */
   readonly recoveryNetwork?: SitePairSpecRecoveryNetwork;
+
+  /**
+   * The test (CrossZone, CrossRegion: drill instances join it and no other; a drill is refused while it is unset) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
+   *
+   * @schema SitePairSpec#testNetwork
+   */
+  readonly testNetwork?: SitePairSpecTestNetwork;
+
+  /**
+   * The protected site's (CrossZone, CrossRegion: a failback to a new instance joins it; default the original instance's vSwitch and security group) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
+   *
+   * @schema SitePairSpec#sourceNetwork
+   */
+  readonly sourceNetwork?: SitePairSpecSourceNetwork;
 
   /**
    * Secret holding the cloud AccessKey pair for cloud sites. Lifeboat watches it: a rotated value takes effect without a restart.
@@ -3834,6 +4046,8 @@ export function toJson_SitePairSpec(obj: SitePairSpec | undefined): Record<strin
     'networkMappings': obj.networkMappings?.map(y => toJson_SitePairSpecNetworkMappings(y)),
     'replicationNetwork': toJson_SitePairSpecReplicationNetwork(obj.replicationNetwork),
     'recoveryNetwork': toJson_SitePairSpecRecoveryNetwork(obj.recoveryNetwork),
+    'testNetwork': toJson_SitePairSpecTestNetwork(obj.testNetwork),
+    'sourceNetwork': toJson_SitePairSpecSourceNetwork(obj.sourceNetwork),
     'credentialsSecretRef': toJson_SitePairSpecCredentialsSecretRef(obj.credentialsSecretRef),
   };
   // filter undefined values
@@ -3904,6 +4118,20 @@ export interface SitePairSpecSource {
    * @schema SitePairSpecSource#datastore
    */
   readonly datastore?: string;
+
+  /**
+   * ECS endpoint URL of the protected site's region, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com for a VPC endpoint; default: the region's public endpoint.
+   *
+   * @schema SitePairSpecSource#ecsEndpoint
+   */
+  readonly ecsEndpoint?: string;
+
+  /**
+   * VPC API endpoint URL of the protected site's region (vSwitches, elastic IPs), e.g. https://vpc-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.
+   *
+   * @schema SitePairSpecSource#vpcEndpoint
+   */
+  readonly vpcEndpoint?: string;
 }
 
 /**
@@ -3919,6 +4147,8 @@ export function toJson_SitePairSpecSource(obj: SitePairSpecSource | undefined): 
     'vpcId': obj.vpcId,
     'datacenter': obj.datacenter,
     'datastore': obj.datastore,
+    'ecsEndpoint': obj.ecsEndpoint,
+    'vpcEndpoint': obj.vpcEndpoint,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -3972,6 +4202,20 @@ export interface SitePairSpecTarget {
    * @schema SitePairSpecTarget#datastore
    */
   readonly datastore?: string;
+
+  /**
+   * ECS endpoint URL of the recovery site's region, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com for a VPC endpoint; default: the region's public endpoint.
+   *
+   * @schema SitePairSpecTarget#ecsEndpoint
+   */
+  readonly ecsEndpoint?: string;
+
+  /**
+   * VPC API endpoint URL of the recovery site's region (vSwitches, elastic IPs), e.g. https://vpc-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.
+   *
+   * @schema SitePairSpecTarget#vpcEndpoint
+   */
+  readonly vpcEndpoint?: string;
 }
 
 /**
@@ -3987,6 +4231,8 @@ export function toJson_SitePairSpecTarget(obj: SitePairSpecTarget | undefined): 
     'vpcId': obj.vpcId,
     'datacenter': obj.datacenter,
     'datastore': obj.datastore,
+    'ecsEndpoint': obj.ecsEndpoint,
+    'vpcEndpoint': obj.vpcEndpoint,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -4148,7 +4394,7 @@ export function toJson_SitePairSpecNetworkMappings(obj: SitePairSpecNetworkMappi
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * The replication network of a cloud site (cloud site pairs are not supported yet).
+ * The replication network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
  *
  * @schema SitePairSpecReplicationNetwork
  */
@@ -4184,7 +4430,7 @@ export function toJson_SitePairSpecReplicationNetwork(obj: SitePairSpecReplicati
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * The recovery network of a cloud site (cloud site pairs are not supported yet).
+ * The recovery (CrossZone, CrossRegion: failover instances join it) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
  *
  * @schema SitePairSpecRecoveryNetwork
  */
@@ -4209,6 +4455,78 @@ export interface SitePairSpecRecoveryNetwork {
  */
 /* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 export function toJson_SitePairSpecRecoveryNetwork(obj: SitePairSpecRecoveryNetwork | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'vSwitchId': obj.vSwitchId,
+    'securityGroupId': obj.securityGroupId,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * The test (CrossZone, CrossRegion: drill instances join it and no other; a drill is refused while it is unset) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
+ *
+ * @schema SitePairSpecTestNetwork
+ */
+export interface SitePairSpecTestNetwork {
+  /**
+   * Cloud vSwitch.
+   *
+   * @schema SitePairSpecTestNetwork#vSwitchId
+   */
+  readonly vSwitchId?: string;
+
+  /**
+   * Cloud security group.
+   *
+   * @schema SitePairSpecTestNetwork#securityGroupId
+   */
+  readonly securityGroupId?: string;
+}
+
+/**
+ * Converts an object of type 'SitePairSpecTestNetwork' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SitePairSpecTestNetwork(obj: SitePairSpecTestNetwork | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'vSwitchId': obj.vSwitchId,
+    'securityGroupId': obj.securityGroupId,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * The protected site's (CrossZone, CrossRegion: a failback to a new instance joins it; default the original instance's vSwitch and security group) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
+ *
+ * @schema SitePairSpecSourceNetwork
+ */
+export interface SitePairSpecSourceNetwork {
+  /**
+   * Cloud vSwitch.
+   *
+   * @schema SitePairSpecSourceNetwork#vSwitchId
+   */
+  readonly vSwitchId?: string;
+
+  /**
+   * Cloud security group.
+   *
+   * @schema SitePairSpecSourceNetwork#securityGroupId
+   */
+  readonly securityGroupId?: string;
+}
+
+/**
+ * Converts an object of type 'SitePairSpecSourceNetwork' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SitePairSpecSourceNetwork(obj: SitePairSpecSourceNetwork | undefined): Record<string, any> | undefined {
   if (obj === undefined) { return undefined; }
   const result = {
     'vSwitchId': obj.vSwitchId,

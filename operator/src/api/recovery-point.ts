@@ -16,7 +16,30 @@ export const recoveryPoint: KindDefinition = {
   spec: withRules(
     object(
       {
-        vaultRef: localRef("BackupVault holding the point"),
+        vaultRef: localRef("BackupVault holding the point (vSphere points)"),
+        cloudSnapshots: object(
+          {
+            provider: enumeration("Cloud whose snapshots the point is.", ["AlibabaECS"], "AlibabaECS"),
+            region: string("Region the snapshots are in.", { minLength: 1, maxLength: 64 }),
+            instanceId: string("The ECS instance the snapshots were taken of.", { maxLength: 64 }),
+            snapshots: array(
+              "One snapshot per disk of the instance; the system disk's device is /dev/xvda.",
+              object(
+                {
+                  device: string("Device of the disk on the instance, e.g. /dev/xvda.", { minLength: 1, maxLength: 64 }),
+                  snapshotId: string("ECS snapshot id.", { minLength: 1, maxLength: 64 }),
+                  sourceDiskId: string("The disk the snapshot was taken of.", { maxLength: 64 }),
+                  sizeGiB: integer("Size of that disk.", 0),
+                  category: string("Category of that disk, e.g. cloud_essd.", { maxLength: 64 }),
+                },
+                ["device", "snapshotId"],
+              ),
+              { minItems: 1, maxItems: 17 },
+            ),
+          },
+          ["region", "snapshots"],
+          { description: "A point of a cloud-to-cloud replication (CrossZone, CrossRegion): the ECS snapshots of the instance's disks, taken at one moment. The cloud is the source of truth; the ProtectedServer keeps these objects in step with it." },
+        ),
         pointID: string("Id of the point's manifest in the vault.", { minLength: 1, maxLength: 128 }),
         planRef: localRef("BackupPlan that made the point"),
         protectedServerRef: localRef("ProtectedServer whose replication made the point"),
@@ -54,9 +77,11 @@ export const recoveryPoint: KindDefinition = {
         parentPointID: string("Point this one was made incrementally from.", { maxLength: 128 }),
         retainUntil: string("The vault's lock keeps the point until this time.", { format: "date-time" }),
       },
-      ["vaultRef", "pointID", "vm", "time", "consistency"],
+      ["pointID", "vm", "time", "consistency"],
     ),
-    { rule: "self.pointID == oldSelf.pointID && self.vaultRef == oldSelf.vaultRef", message: "spec.pointID and spec.vaultRef are immutable: a RecoveryPoint mirrors one point in one vault" },
+    { rule: "has(self.vaultRef) != has(self.cloudSnapshots)", message: "spec: set exactly one of vaultRef (a point in a vault) or cloudSnapshots (a point of ECS snapshots)" },
+    { rule: "self.pointID == oldSelf.pointID && has(self.vaultRef) == has(oldSelf.vaultRef) && (!has(self.vaultRef) || self.vaultRef == oldSelf.vaultRef)", message: "spec.pointID and spec.vaultRef are immutable: a RecoveryPoint mirrors one point in one vault" },
+    { rule: "has(self.cloudSnapshots) == has(oldSelf.cloudSnapshots) && (!has(self.cloudSnapshots) || self.cloudSnapshots == oldSelf.cloudSnapshots)", message: "spec.cloudSnapshots is immutable: a RecoveryPoint mirrors one set of snapshots" },
   ),
   status: object({
     observedGeneration,

@@ -169,7 +169,7 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
 
   private async syncRecoveryPoints(bv: BackupVault, points: readonly PointHeader[], ctx: ReconcileContext): Promise<void> {
     const ns = bv.metadata.namespace ?? "";
-    const existing = (await ctx.kube.list<WithKind<RecoveryPoint>>("RecoveryPoint", ns)).filter((rp) => rp.spec.vaultRef.name === bv.metadata.name);
+    const existing = (await ctx.kube.list<WithKind<RecoveryPoint>>("RecoveryPoint", ns)).filter((rp) => rp.spec.vaultRef?.name === bv.metadata.name);
     const byId = new Map(existing.map((rp) => [rp.spec.pointID, rp]));
     const inVault = new Set(points.map((p) => p.id));
     for (const point of points) {

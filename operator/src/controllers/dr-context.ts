@@ -38,21 +38,26 @@ export interface DrContext {
 
 export async function resolveSites(kube: Kube, ns: string, pair: WithKind<SitePair>): Promise<{ protectedSite: DrSite; recoverySite: DrSite }> {
   const s = pair.spec;
+  const unset = <T>(reason: string, field: string) => Promise.resolve<Checked<T>>({ ok: false, problem: { reason, message: `${field} is not set` } });
   const vc = (field: string, name: string | undefined) =>
-    name ? resolveRef<WithKind<VCenter>>(kube, "VCenter", ns, field, name, "Connected") : Promise.resolve<Checked<WithKind<VCenter>>>({ ok: false, problem: { reason: "NoVCenter", message: `${field} is not set` } });
+    name ? resolveRef<WithKind<VCenter>>(kube, "VCenter", ns, field, name, "Connected") : unset<WithKind<VCenter>>("NoVCenter", field);
+  const gw = (field: string, name: string | undefined) =>
+    name ? resolveRef<WithKind<Gateway>>(kube, "Gateway", ns, field, name, "Activated") : unset<WithKind<Gateway>>("NoGateway", field);
+  const bv = (field: string, name: string | undefined) =>
+    name ? resolveRef<WithKind<BackupVault>>(kube, "BackupVault", ns, field, name, "Ready") : unset<WithKind<BackupVault>>("NoVault", field);
   const protectedSite: DrSite = {
     name: "protected",
     vcenter: await vc("SitePair spec.source.vCenterRef", s.source.vCenterRef?.name),
-    gateway: await resolveRef<WithKind<Gateway>>(kube, "Gateway", ns, "SitePair spec.gatewayRef", s.gatewayRef.name, "Activated"),
-    vault: await resolveRef<WithKind<BackupVault>>(kube, "BackupVault", ns, s.reverseVaultRef ? "SitePair spec.reverseVaultRef" : "SitePair spec.vaultRef", (s.reverseVaultRef ?? s.vaultRef).name, "Ready"),
+    gateway: await gw("SitePair spec.gatewayRef", s.gatewayRef?.name),
+    vault: await bv(s.reverseVaultRef ? "SitePair spec.reverseVaultRef" : "SitePair spec.vaultRef", (s.reverseVaultRef ?? s.vaultRef)?.name),
     datacenter: s.source.datacenter,
     datastore: s.source.datastore,
   };
   const recoverySite: DrSite = {
     name: "recovery",
     vcenter: await vc("SitePair spec.target.vCenterRef", s.target.vCenterRef?.name),
-    gateway: await resolveRef<WithKind<Gateway>>(kube, "Gateway", ns, s.recoveryGatewayRef ? "SitePair spec.recoveryGatewayRef" : "SitePair spec.gatewayRef", (s.recoveryGatewayRef ?? s.gatewayRef).name, "Activated"),
-    vault: await resolveRef<WithKind<BackupVault>>(kube, "BackupVault", ns, "SitePair spec.vaultRef", s.vaultRef.name, "Ready"),
+    gateway: await gw(s.recoveryGatewayRef ? "SitePair spec.recoveryGatewayRef" : "SitePair spec.gatewayRef", (s.recoveryGatewayRef ?? s.gatewayRef)?.name),
+    vault: await bv("SitePair spec.vaultRef", s.vaultRef?.name),
     datacenter: s.target.datacenter,
     datastore: s.target.datastore,
   };

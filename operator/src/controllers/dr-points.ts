@@ -77,8 +77,8 @@ export async function choosePoint(kube: Kube, ps: WithKind<ProtectedServer>, vau
   const ns = ps.metadata.namespace ?? "";
   const rp = await kube.get<WithKind<RecoveryPoint>>("RecoveryPoint", ns, choice);
   if (!rp) return { ok: false, problem: { reason: "RecoveryPointNotFound", message: `${field}: RecoveryPoint ${ns}/${choice} does not exist` } };
-  if (rp.spec.vaultRef.name !== vault.metadata.name) {
-    return { ok: false, problem: { reason: "WrongRecoveryPoint", message: `${field}: RecoveryPoint ${choice} is in vault ${rp.spec.vaultRef.name}, not in the site pair's vault ${vault.metadata.name ?? ""}` } };
+  if (rp.spec.vaultRef?.name !== vault.metadata.name) {
+    return { ok: false, problem: { reason: "WrongRecoveryPoint", message: `${field}: RecoveryPoint ${choice} is ${rp.spec.vaultRef ? `in vault ${rp.spec.vaultRef.name}` : "a point of cloud snapshots"}, not in the site pair's vault ${vault.metadata.name ?? ""}` } };
   }
   const point = points.find((p) => p.id === rp.spec.pointID);
   if (!point) {

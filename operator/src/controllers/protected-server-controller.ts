@@ -11,6 +11,8 @@ import { deleteJob, DR_JOB_LABELS } from "./dr-jobs.js";
 import { destroyCreatedVm, findKnownVm, identityOf } from "./dr-vsphere.js";
 import { labelValue } from "../workloads/worker-job.js";
 import { Failback } from "./failback.js";
+import { CloudProtection } from "./cloud-protection.js";
+import { cloudSites, isCloudPair } from "./cloud-sites.js";
 import { Failover } from "./failover.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { problemCondition, resolveRef } from "./references.js";
@@ -39,6 +41,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   private readonly failover: Failover;
   private readonly reverse: ReverseReplication;
   private readonly failback: Failback;
+  private readonly cloud = new CloudProtection();
 
   constructor(private readonly connections: VCenterConnections, private readonly capacity: GatewayCapacity) {
     this.cycles = new ReplicationCycles(capacity);
@@ -53,8 +56,9 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     status.rpoTargetSeconds = (ps.spec.replication?.crashConsistentIntervalMinutes ?? 5) * 60;
     const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
     if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
+    if (isCloudPair(pair.value)) return this.reconcileCloud(ps, pair.value, ctx);
     if (pair.value.spec.type !== "VMwareToVMware") {
-      return this.notStarted(ps, ctx, "UnsupportedSitePair", `SitePair ${pair.value.metadata.name ?? ""} is ${pair.value.spec.type}; this version of Lifeboat replicates VMwareToVMware pairs only`);
+      return this.notStarted(ps, ctx, "UnsupportedSitePair", `SitePair ${pair.value.metadata.name ?? ""} is ${pair.value.spec.type}; this version of Lifeboat replicates VMwareToVMware, CrossZone and CrossRegion pairs`);
     }
     if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
 
@@ -82,7 +86,24 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     } finally {
       // Published after the steps: a commit in this reconcile has released the failover's pin.
       status.pinnedPoints = [...withFailoverPin(drillPins, status)].sort();
-      this.report(dr);
+      this.report(ps, ctx);
+    }
+    return { requeueAfterMs: requeue };
+  }
+
+  /** A server of a cloud pair (CrossZone, CrossRegion): replication through ECS snapshots. */
+  private async reconcileCloud(ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const status = (ps.status ??= {});
+    if (!ps.spec.source.instanceId) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.instanceId is required: SitePair ${pair.metadata.name ?? ""} has an ECS protected site`);
+    const sites = await cloudSites(ctx.kube, pair);
+    if (!sites.ok) return this.notStarted(ps, ctx, sites.problem.reason, sites.problem.message);
+    const drillPins = await this.drillPins(ps, ctx);
+    let requeue: number;
+    try {
+      requeue = await this.cloud.advance({ ps, pair, sites: sites.value, ctx, pins: withFailoverPin(drillPins, status) });
+    } finally {
+      status.pinnedPoints = [...withFailoverPin(drillPins, status)].sort();
+      this.report(ps, ctx);
     }
     return { requeueAfterMs: requeue };
   }
@@ -230,8 +251,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   }
 
   /** Stage, RPO, and the conditions that follow from status; the RPO metric. */
-  private report(dr: DrContext): void {
-    const { ps, ctx } = dr;
+  private report(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): void {
     const status = (ps.status ??= {});
     const desired = ps.spec.desiredState ?? "Replicating";
     const ns = ps.metadata.namespace ?? "";
@@ -286,11 +306,11 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         break;
       case "FailedBack":
         stage = fb?.step === "Done" ? "FailedBack" : "FailingBack";
-        if (fb?.step === "Done") ctx.setCondition(ps, { type: "FailedBack", status: "True", reason: "FailedBack", message: `running at the protected site again as ${fb.vm?.name ?? ""} (${fb.vm?.moRef ?? ""}); set desiredState to Replicating to protect it again` });
+        if (fb?.step === "Done") ctx.setCondition(ps, { type: "FailedBack", status: "True", reason: "FailedBack", message: `running at the protected site again as ${fb.vm?.name ?? ""} (${fb.vm?.moRef ?? fb.vm?.instanceId ?? ""}); set desiredState to Replicating to protect it again` });
         ready = fb?.step === "Done" ? { ok: true, reason: "FailedBack", message: "the server runs at the protected site again" } : { ok: false, reason: "FailingBack", message: `failback step ${fb?.step ?? "starting"}` };
         break;
       default:
-        stage = paused ? (newest ? "Paused" : "Initializing") : newest ? "RealTimeReplication" : status.currentCycle ? "FullReplication" : status.source?.moRef ? "Initialized" : "Initializing";
+        stage = paused ? (newest ? "Paused" : "Initializing") : newest ? "RealTimeReplication" : status.currentCycle ? "FullReplication" : status.source?.moRef || status.source?.instanceId ? "Initialized" : "Initializing";
         ready = stage === "RealTimeReplication" ? { ok: true, reason: "Replicating", message: `replicating ${status.source?.name ?? ""}; the newest point is ${status.rpoSeconds ?? 0} s old` } : { ok: false, reason: pausedBy?.reason ?? stage, message: replicatingCond?.message ?? stage };
     }
     status.stage = stage;
@@ -308,7 +328,7 @@ function withFailoverPin(drillPins: ReadonlySet<string>, status: Status): Set<st
 
 /** FailedOver once the recovered VM runs: committed or not, and whether a new spec.recoveryPoint is refused. */
 function failedOverCondition(ps: ProtectedServer, fo: NonNullable<Status["failover"]>): ConditionInput {
-  const running = `running at the recovery site as ${fo.vm?.name ?? ""} (${fo.vm?.moRef ?? ""}) from ${fo.recoveryPoint ?? ""}`;
+  const running = `running at the recovery site as ${fo.vm?.name ?? ""} (${fo.vm?.moRef ?? fo.vm?.instanceId ?? ""}) from ${fo.recoveryPoint ?? ""}`;
   if (fo.committed) return { type: "FailedOver", status: "True", reason: "Committed", message: `${running}; committed` };
   if ((ps.spec.recoveryPoint ?? POINT_CHOICES.latest) === POINT_CHOICES.latest && fo.choice !== POINT_CHOICES.latest && fo.latestUsed) {
     return { type: "FailedOver", status: "True", reason: "LatestUsed", message: `${running}; "latest" can be used once per failover (seed 004) and was: name a RecoveryPoint in spec.recoveryPoint to change the point` };

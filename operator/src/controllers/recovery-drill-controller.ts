@@ -11,6 +11,8 @@ import { networksOf } from "../worker/labels.js";
 import { destroyCreatedVm, vmsMarked, vsphereClient } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import { problemCondition, resolveRef } from "./references.js";
+import { CloudDrill } from "./cloud-drill.js";
+import { isCloudPair } from "./cloud-sites.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 
 /** Held until every object the drill created is gone. */
@@ -37,6 +39,8 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
   readonly readyCondition = "Ready";
   readonly finalizer = DRILL_FINALIZER;
 
+  private readonly cloud = new CloudDrill();
+
   constructor(private readonly connections: VCenterConnections) {}
 
   async reconcile(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
@@ -48,6 +52,7 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     await this.ensureOwner(drill, ps.value, ctx);
     const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "ProtectedServer spec.sitePairRef", ps.value.spec.sitePairRef.name);
     if (!pair.ok) return this.pending(drill, ctx, pair.problem.reason, pair.problem.message);
+    if (isCloudPair(pair.value)) return this.cloud.reconcile(drill, ps.value, pair.value, ctx);
     const { recoverySite } = await resolveSites(ctx.kube, ns, pair.value);
     const need = ["vcenter", "gateway", "vault"] as const;
     const usableSite = usable(recoverySite, need);
@@ -140,6 +145,7 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     const ns = drill.metadata.namespace ?? "";
     const status = (drill.status ??= {});
     status.phase = "Cleaning";
+    if (status.region) return this.cloud.finalize(drill, ctx);
     const jobName = drJobName(drill, "drill");
     await deleteJob(ctx.kube, ns, jobName);
     const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${jobName}` });

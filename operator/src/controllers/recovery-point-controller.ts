@@ -1,4 +1,5 @@
-import type { BackupVault, RecoveryPoint } from "../api/generated/types.js";
+import type { BackupVault, ProtectedServer, RecoveryPoint, SitePair } from "../api/generated/types.js";
+import { cloudSites } from "./cloud-sites.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
@@ -19,7 +20,9 @@ export class RecoveryPointReconciler implements Reconciler<RecoveryPoint> {
 
   async reconcile(rp: RecoveryPoint, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = rp.metadata.namespace ?? "";
-    const bv = await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "spec.vaultRef", rp.spec.vaultRef.name, "Ready");
+    if (!rp.spec.vaultRef) return this.reconcileCloud(rp, ctx);
+    const vaultName = rp.spec.vaultRef.name;
+    const bv = await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "spec.vaultRef", vaultName, "Ready");
     if (!bv.ok) {
       ctx.setCondition(rp, problemCondition("Available", bv.problem));
       return undefined;
@@ -38,13 +41,50 @@ export class RecoveryPointReconciler implements Reconciler<RecoveryPoint> {
       status.newBytes = point.storedBytes;
       status.new = formatBytes(status.newBytes);
       status.readBytes = point.disks.reduce((n, d) => n + d.readBytes, 0);
-      ctx.setCondition(rp, { type: "Available", status: "True", reason: "InVault", message: `point ${point.id} is in vault ${rp.spec.vaultRef.name}` });
+      ctx.setCondition(rp, { type: "Available", status: "True", reason: "InVault", message: `point ${point.id} is in vault ${vaultName}` });
     } catch (err) {
       if (reasonOf(err) !== "NotFound") throw new Error(`Could not read point ${rp.spec.pointID}`, { cause: err });
-      ctx.setCondition(rp, { type: "Available", status: "False", reason: "NotInVault", message: `vault ${rp.spec.vaultRef.name} holds no point ${rp.spec.pointID}: ${describe(err)}` });
+      ctx.setCondition(rp, { type: "Available", status: "False", reason: "NotInVault", message: `vault ${vaultName} holds no point ${rp.spec.pointID}: ${describe(err)}` });
     } finally {
       await vault.close();
     }
     return undefined;
+  }
+
+  /**
+   * A point of cloud snapshots (CrossZone, CrossRegion) is Available when
+   * ECS lists every one of its snapshots as accomplished, read with its
+   * server's SitePair credentials.
+   */
+  private async reconcileCloud(rp: RecoveryPoint, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const ns = rp.metadata.namespace ?? "";
+    const cloud = rp.spec.cloudSnapshots;
+    if (!cloud) return undefined;
+    const ps = await resolveRef<WithKind<ProtectedServer>>(ctx.kube, "ProtectedServer", ns, "spec.protectedServerRef", rp.spec.protectedServerRef?.name ?? "");
+    if (!ps.ok) return this.unknown(rp, ctx, ps.problem.reason, ps.problem.message);
+    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "ProtectedServer spec.sitePairRef", ps.value.spec.sitePairRef.name);
+    if (!pair.ok) return this.unknown(rp, ctx, pair.problem.reason, pair.problem.message);
+    const sites = await cloudSites(ctx.kube, pair.value);
+    if (!sites.ok) return this.unknown(rp, ctx, sites.problem.reason, sites.problem.message);
+    const ids = cloud.snapshots.map((s) => s.snapshotId);
+    let found;
+    try {
+      found = await sites.value.ecs.snapshotsById(cloud.region, ids);
+    } catch (err) {
+      return this.unknown(rp, ctx, "CloudUnreachable", `could not list the snapshots in ${cloud.region}: ${describe(err)}`);
+    }
+    const status = (rp.status ??= {});
+    status.sizeBytes = cloud.snapshots.reduce((n, s) => n + (s.sizeGiB ?? 0) * 1024 ** 3, 0);
+    status.size = formatBytes(status.sizeBytes);
+    const missing = ids.filter((id) => !found.some((s) => s.snapshotId === id && s.status === "accomplished"));
+    ctx.setCondition(rp, missing.length === 0
+      ? { type: "Available", status: "True", reason: "SnapshotsAccomplished", message: `ECS lists its ${ids.length} snapshot(s) in ${cloud.region} as accomplished` }
+      : { type: "Available", status: "False", reason: "SnapshotsMissing", message: `ECS does not list as accomplished in ${cloud.region}: ${missing.join(", ")}` });
+    return { requeueAfterMs: 10 * 60_000 };
+  }
+
+  private unknown(rp: RecoveryPoint, ctx: ReconcileContext, reason: string, message: string): ReconcileResult {
+    ctx.setCondition(rp, { type: "Available", status: "Unknown", reason, message });
+    return { requeueAfterMs: 60_000 };
   }
 }

@@ -33,11 +33,11 @@ export const referenceGraph: readonly Reference[] = [
   { from: "RestoreJob", to: "Gateway", names: (s: RestoreJobSpec) => [s.gatewayRef.name] },
   { from: "RestoreJob", to: "VCenter", names: (s: RestoreJobSpec) => [s.target.vSphere?.vCenterRef.name] },
   { from: "RestoreJob", to: "RecoveryPoint", names: (s: RestoreJobSpec) => [s.recoveryPointRef.name] },
-  { from: "SitePair", to: "BackupVault", names: (s: SitePairSpec) => [s.vaultRef.name, s.reverseVaultRef?.name] },
-  { from: "SitePair", to: "Gateway", names: (s: SitePairSpec) => [s.gatewayRef.name, s.recoveryGatewayRef?.name] },
+  { from: "SitePair", to: "BackupVault", names: (s: SitePairSpec) => [s.vaultRef?.name, s.reverseVaultRef?.name] },
+  { from: "SitePair", to: "Gateway", names: (s: SitePairSpec) => [s.gatewayRef?.name, s.recoveryGatewayRef?.name] },
   { from: "SitePair", to: "VCenter", names: (s: SitePairSpec) => [s.source.vCenterRef?.name, s.target.vCenterRef?.name] },
   { from: "ProtectedServer", to: "SitePair", names: (s: ProtectedServerSpec) => [s.sitePairRef.name] },
-  { from: "RecoveryPoint", to: "BackupVault", names: (s: RecoveryPointSpec) => [s.vaultRef.name] },
+  { from: "RecoveryPoint", to: "BackupVault", names: (s: RecoveryPointSpec) => [s.vaultRef?.name] },
   { from: "RecoveryDrill", to: "ProtectedServer", names: (s: RecoveryDrillSpec) => [s.protectedServerRef.name] },
 ];
 

@@ -20,9 +20,17 @@ export interface ReplicationRetention {
 
 export const DEFAULT_RETENTION: ReplicationRetention = { keepAllForMinutes: 60, recoveryPointIntervalHours: 1, keepIntervalPointsForHours: 24, keepAppConsistentForDays: 7 };
 
+/** What retention needs of a point: a vault point, or a point of cloud snapshots. */
+export interface RetainablePoint {
+  readonly id: string;
+  readonly time: string;
+  /** "app" for an application-consistent point. */
+  readonly consistency: string;
+}
+
 /** The verdict on one point, with the rule that kept it (for logs and tests). */
-export interface RetentionVerdict {
-  readonly point: PointHeader;
+export interface RetentionVerdict<P extends RetainablePoint = PointHeader> {
+  readonly point: P;
   readonly keep: boolean;
   readonly reason: string;
 }
@@ -36,7 +44,7 @@ const DAY = 24 * HOUR;
  * are aligned to the epoch in UTC (hour boundaries for a 1-hour interval);
  * the newest point of each bucket is the one kept.
  */
-export function judgeReplicationPoints(points: readonly PointHeader[], rules: ReplicationRetention, pinned: ReadonlySet<string>, now: Date = new Date()): RetentionVerdict[] {
+export function judgeReplicationPoints<P extends RetainablePoint>(points: readonly P[], rules: ReplicationRetention, pinned: ReadonlySet<string>, now: Date = new Date()): RetentionVerdict<P>[] {
   const byTime = [...points].sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id));
   const newest = byTime[0]?.id;
   const bucketMs = rules.recoveryPointIntervalHours * HOUR;
@@ -48,7 +56,7 @@ export function judgeReplicationPoints(points: readonly PointHeader[], rules: Re
     return verdict;
   });
 
-  function judge(point: PointHeader): RetentionVerdict {
+  function judge(point: P): RetentionVerdict<P> {
     const age = now.getTime() - Date.parse(point.time);
     if (point.id === newest) return { point, keep: true, reason: "newest" };
     if (pinned.has(point.id)) return { point, keep: true, reason: "pinned" };

@@ -195,6 +195,11 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       ctx.setCondition(job, { ...problemCondition("Succeeded", problem ?? { reason: "Pending", message: "waiting for the references to resolve" }), status: "Unknown" });
       return { requeueAfterMs: 60_000 };
     }
+    if (!rp.value.spec.vaultRef) {
+      const server = rp.value.spec.protectedServerRef?.name ?? "its ProtectedServer";
+      ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "CloudSnapshotPoint", message: `spec.recoveryPointRef: RecoveryPoint ${rp.value.metadata.name ?? ""} is a point of ECS snapshots (cloud-to-cloud replication), not a point in a vault: bring it up with a RecoveryDrill or a failover of ProtectedServer ${server}` });
+      return undefined;
+    }
     const vault = await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "recoveryPoint.spec.vaultRef", rp.value.spec.vaultRef.name, "Ready");
     if (!vault.ok) {
       ctx.setCondition(job, { ...problemCondition("Succeeded", vault.problem), status: "Unknown" });

@@ -6,6 +6,7 @@ import type { Inventory } from "../vsphere/index.js";
 import { vsphereClient } from "./dr-vsphere.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
 import { firstProblem, problemCondition, resolveRef, type Checked, type Problem } from "./references.js";
+import { cloudSites, isCloudPair, type CloudSites } from "./cloud-sites.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 
 /** How long a checked inventory stays good: names at a site rarely change, and reading an inventory is not free. */
@@ -33,16 +34,17 @@ export class SitePairReconciler implements Reconciler<SitePair> {
     const s = pair.spec;
     const users = (await ctx.kube.list("ProtectedServer", ns)).filter((p) => (p.spec as { sitePairRef: { name: string } }).sitePairRef.name === pair.metadata.name);
     (pair.status ??= {}).protectedServers = users.length;
+    if (isCloudPair(pair)) return this.reconcileCloud(pair, ctx);
     if (s.type !== "VMwareToVMware") {
-      ctx.setCondition(pair, { type: "Ready", status: "False", reason: "Unsupported", message: `this version of Lifeboat replicates VMwareToVMware site pairs only; ${s.type} (cloud sites) is not supported yet` });
+      ctx.setCondition(pair, { type: "Ready", status: "False", reason: "Unsupported", message: `this version of Lifeboat replicates VMwareToVMware, CrossZone and CrossRegion site pairs; ${s.type} is not supported yet` });
       return undefined;
     }
     const source = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.source.vCenterRef", s.source.vCenterRef?.name ?? "", "Connected");
     const target = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.target.vCenterRef", s.target.vCenterRef?.name ?? "", "Connected");
     const checks: Checked<unknown>[] = [
-      await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", s.vaultRef.name, "Ready"),
+      await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", s.vaultRef?.name ?? "", "Ready"),
       ...(s.reverseVaultRef ? [await resolveRef(ctx.kube, "BackupVault", ns, "spec.reverseVaultRef", s.reverseVaultRef.name, "Ready")] : []),
-      await resolveRef(ctx.kube, "Gateway", ns, "spec.gatewayRef", s.gatewayRef.name, "Activated"),
+      await resolveRef(ctx.kube, "Gateway", ns, "spec.gatewayRef", s.gatewayRef?.name ?? "", "Activated"),
       ...(s.recoveryGatewayRef ? [await resolveRef(ctx.kube, "Gateway", ns, "spec.recoveryGatewayRef", s.recoveryGatewayRef.name, "Activated")] : []),
       source,
       target,
@@ -67,6 +69,44 @@ export class SitePairReconciler implements Reconciler<SitePair> {
     return { requeueAfterMs: INVENTORY_CHECK_MS };
   }
 
+  /**
+   * A cloud pair (CrossZone, CrossRegion) is Ready when its AccessKey pair
+   * answers in both regions, both zones exist, and its networks are where
+   * they must be: the recovery and test vSwitches in the recovery zone, the
+   * source vSwitch in the protected zone, each security group in its
+   * vSwitch's VPC (and the site's vpcId when given), and the test vSwitch
+   * not the recovery one (a drill must never reach production).
+   */
+  private async reconcileCloud(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const s = pair.spec;
+    const sites = await cloudSites(ctx.kube, pair);
+    if (!sites.ok) {
+      ctx.setCondition(pair, problemCondition("Ready", sites.problem));
+      return undefined;
+    }
+    const key = `${pair.metadata.uid ?? ""}/${pair.metadata.generation ?? 0}`;
+    const cached = this.checked.get(key);
+    let problem = cached && Date.now() - cached.at < INVENTORY_CHECK_MS ? cached.problem : undefined;
+    if (!cached || Date.now() - cached.at >= INVENTORY_CHECK_MS) {
+      try {
+        problem = await checkCloudSites(pair, sites.value);
+      } catch (err) {
+        problem = { reason: "CloudUnreachable", message: `could not check the sites through the ECS API: ${describe(err)}` };
+      }
+      for (const k of this.checked.keys()) if (k.startsWith(`${pair.metadata.uid ?? ""}/`)) this.checked.delete(k);
+      this.checked.set(key, { at: Date.now(), problem });
+    }
+    if (s.replicationNetwork) {
+      ctx.setCondition(pair, { type: "IgnoredFields", status: "True", reason: "NotUsedByCloudSnapshots", message: "spec.replicationNetwork is not acted on: CrossZone and CrossRegion replicate through ECS snapshots and CopySnapshot, which use no vSwitch of yours" });
+    } else if (pair.status?.conditions?.some((c) => c.type === "IgnoredFields")) {
+      pair.status.conditions = pair.status.conditions.filter((c) => c.type !== "IgnoredFields");
+    }
+    ctx.setCondition(pair, problem
+      ? problemCondition("Ready", problem)
+      : { type: "Ready", status: "True", reason: "SitesChecked", message: `${s.type}: ${s.source.region ?? ""}/${s.source.zone ?? ""} to ${s.target.region ?? ""}/${s.target.zone ?? ""}; zones, vSwitches and security groups checked${s.testNetwork ? "" : "; drills are refused until spec.testNetwork is set"}` });
+    return { requeueAfterMs: INVENTORY_CHECK_MS };
+  }
+
   /** The first name the spec gives that does not exist at its site (checked at most every two minutes per spec generation). */
   private async checkNames(pair: SitePair, source: WithKind<VCenter>, target: WithKind<VCenter>, ctx: ReconcileContext): Promise<Problem | undefined> {
     const key = `${pair.metadata.uid ?? ""}/${pair.metadata.generation ?? 0}/${source.metadata.resourceVersion ?? ""}/${target.metadata.resourceVersion ?? ""}`;
@@ -87,6 +127,39 @@ export class SitePairReconciler implements Reconciler<SitePair> {
   finalize(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     return holdWhileInUse(pair, ctx, "Ready");
   }
+}
+
+/** The first problem with a cloud pair's zones and networks, as the ECS API answers. */
+export async function checkCloudSites(pair: SitePair, sites: CloudSites): Promise<Problem | undefined> {
+  const s = pair.spec;
+  for (const side of ["source", "target"] as const) {
+    const site = side === "source" ? sites.protectedSite : sites.recoverySite;
+    const zones = await sites.ecs.zones(site.region);
+    if (!zones.includes(site.zone)) return { reason: "ZoneNotFound", message: `spec.${side}.zone: zone "${site.zone}" is not in region ${site.region}; there are: ${zones.join(", ")}` };
+  }
+  if (!s.recoveryNetwork?.vSwitchId || !s.recoveryNetwork.securityGroupId) return { reason: "NoRecoveryNetwork", message: "spec.recoveryNetwork.vSwitchId and securityGroupId are required: a failover starts the recovered instance there" };
+  if (s.testNetwork?.vSwitchId && s.testNetwork.vSwitchId === s.recoveryNetwork.vSwitchId) {
+    return { reason: "TestNetworkNotIsolated", message: "spec.testNetwork.vSwitchId must differ from spec.recoveryNetwork.vSwitchId: a drill instance must never join the production recovery network" };
+  }
+  const networks: [string, { vSwitchId?: string | undefined; securityGroupId?: string | undefined } | undefined, "source" | "target"][] = [
+    ["recoveryNetwork", s.recoveryNetwork, "target"],
+    ["testNetwork", s.testNetwork, "target"],
+    ["sourceNetwork", s.sourceNetwork, "source"],
+  ];
+  for (const [field, net, side] of networks) {
+    if (!net) continue;
+    if (!net.vSwitchId || !net.securityGroupId) return { reason: "IncompleteNetwork", message: `spec.${field}: set both vSwitchId and securityGroupId` };
+    const site = side === "source" ? sites.protectedSite : sites.recoverySite;
+    const vsw = await sites.ecs.vSwitch(site.region, net.vSwitchId);
+    if (!vsw) return { reason: "VSwitchNotFound", message: `spec.${field}.vSwitchId: vSwitch ${net.vSwitchId} does not exist in ${site.region}` };
+    if (vsw.zoneId !== site.zone) return { reason: "VSwitchInOtherZone", message: `spec.${field}.vSwitchId: vSwitch ${net.vSwitchId} is in zone ${vsw.zoneId}, not spec.${side}.zone ${site.zone}` };
+    const vpc = s[side].vpcId;
+    if (vpc && vsw.vpcId !== vpc) return { reason: "VSwitchInOtherVpc", message: `spec.${field}.vSwitchId: vSwitch ${net.vSwitchId} is in VPC ${vsw.vpcId}, not spec.${side}.vpcId ${vpc}` };
+    const sg = await sites.ecs.securityGroup(site.region, net.securityGroupId);
+    if (!sg) return { reason: "SecurityGroupNotFound", message: `spec.${field}.securityGroupId: security group ${net.securityGroupId} does not exist in ${site.region}` };
+    if (sg.vpcId !== vsw.vpcId) return { reason: "SecurityGroupInOtherVpc", message: `spec.${field}.securityGroupId: security group ${net.securityGroupId} is in VPC ${sg.vpcId}, but vSwitch ${net.vSwitchId} is in VPC ${vsw.vpcId}` };
+  }
+  return undefined;
 }
 
 /** The first name of one site that its inventory lacks. */

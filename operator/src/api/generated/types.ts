@@ -938,13 +938,58 @@ export interface BackupPlan {
 
 export interface RecoveryPointSpec {
   /**
-   * Reference to a BackupVault holding the point in the same namespace.
+   * Reference to a BackupVault holding the point (vSphere points) in the same namespace.
    */
-  vaultRef: {
+  vaultRef?: {
     /**
-     * Name of the BackupVault holding the point in the same namespace.
+     * Name of the BackupVault holding the point (vSphere points) in the same namespace.
      */
     name: string;
+  };
+  /**
+   * A point of a cloud-to-cloud replication (CrossZone, CrossRegion): the ECS snapshots of the instance's disks, taken at one moment. The cloud is the source of truth; the ProtectedServer keeps these objects in step with it.
+   */
+  cloudSnapshots?: {
+    /**
+     * Cloud whose snapshots the point is.
+     */
+    provider?: "AlibabaECS";
+    /**
+     * Region the snapshots are in.
+     */
+    region: string;
+    /**
+     * The ECS instance the snapshots were taken of.
+     */
+    instanceId?: string;
+    /**
+     * One snapshot per disk of the instance; the system disk's device is /dev/xvda.
+     *
+     * @minItems 1
+     * @maxItems 17
+     */
+    snapshots: {
+      /**
+       * Device of the disk on the instance, e.g. /dev/xvda.
+       */
+      device: string;
+      /**
+       * ECS snapshot id.
+       */
+      snapshotId: string;
+      /**
+       * The disk the snapshot was taken of.
+       */
+      sourceDiskId?: string;
+      /**
+       * Size of that disk.
+       */
+      sizeGiB?: number;
+      /**
+       * Category of that disk, e.g. cloud_essd.
+       */
+      category?: string;
+    }[];
   };
   /**
    * Id of the point's manifest in the vault.
@@ -1533,6 +1578,14 @@ export interface SitePairSpec {
      * vSphere datastore for the VMs Lifeboat creates at the protected site (drills and failover at the recovery site, failback to a new VM at the protected site).
      */
     datastore?: string;
+    /**
+     * ECS endpoint URL of the protected site's region, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com for a VPC endpoint; default: the region's public endpoint.
+     */
+    ecsEndpoint?: string;
+    /**
+     * VPC API endpoint URL of the protected site's region (vSwitches, elastic IPs), e.g. https://vpc-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.
+     */
+    vpcEndpoint?: string;
   };
   /**
    * The recovery site: a vCenter, or a cloud region and zone.
@@ -1567,11 +1620,19 @@ export interface SitePairSpec {
      * vSphere datastore for the VMs Lifeboat creates at the recovery site (drills and failover at the recovery site, failback to a new VM at the protected site).
      */
     datastore?: string;
+    /**
+     * ECS endpoint URL of the recovery site's region, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com for a VPC endpoint; default: the region's public endpoint.
+     */
+    ecsEndpoint?: string;
+    /**
+     * VPC API endpoint URL of the recovery site's region (vSwitches, elastic IPs), e.g. https://vpc-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.
+     */
+    vpcEndpoint?: string;
   };
   /**
    * Reference to a BackupVault at the recovery site that holds replicated data and recovery points in the same namespace.
    */
-  vaultRef: {
+  vaultRef?: {
     /**
      * Name of the BackupVault at the recovery site that holds replicated data and recovery points in the same namespace.
      */
@@ -1580,7 +1641,7 @@ export interface SitePairSpec {
   /**
    * Reference to a Gateway whose workers run at the protected site: replication cycles, and the protected-site steps of reverse replication and failback in the same namespace.
    */
-  gatewayRef: {
+  gatewayRef?: {
     /**
      * Name of the Gateway whose workers run at the protected site: replication cycles, and the protected-site steps of reverse replication and failback in the same namespace.
      */
@@ -1624,7 +1685,7 @@ export interface SitePairSpec {
     test?: string;
   }[];
   /**
-   * The replication network of a cloud site (cloud site pairs are not supported yet).
+   * The replication network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
    */
   replicationNetwork?: {
     /**
@@ -1637,9 +1698,35 @@ export interface SitePairSpec {
     securityGroupId?: string;
   };
   /**
-   * The recovery network of a cloud site (cloud site pairs are not supported yet).
+   * The recovery (CrossZone, CrossRegion: failover instances join it) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
    */
   recoveryNetwork?: {
+    /**
+     * Cloud vSwitch.
+     */
+    vSwitchId?: string;
+    /**
+     * Cloud security group.
+     */
+    securityGroupId?: string;
+  };
+  /**
+   * The test (CrossZone, CrossRegion: drill instances join it and no other; a drill is refused while it is unset) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
+   */
+  testNetwork?: {
+    /**
+     * Cloud vSwitch.
+     */
+    vSwitchId?: string;
+    /**
+     * Cloud security group.
+     */
+    securityGroupId?: string;
+  };
+  /**
+   * The protected site's (CrossZone, CrossRegion: a failback to a new instance joins it; default the original instance's vSwitch and security group) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
+   */
+  sourceNetwork?: {
     /**
      * Cloud vSwitch.
      */
@@ -1736,7 +1823,7 @@ export interface ProtectedServerSpec {
      */
     vmName?: string;
     /**
-     * ECS instance id at a protected cloud site (cloud site pairs are not supported yet).
+     * ECS instance id at a protected cloud site (CrossZone, CrossRegion).
      */
     instanceId?: string;
   };
@@ -1776,7 +1863,7 @@ export interface ProtectedServerSpec {
     autoResume?: boolean;
   };
   /**
-   * How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks.
+   * How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks (vSphere), or its recovery vSwitch and security group (cloud).
    */
   recovery?: {
     /**
@@ -1803,6 +1890,22 @@ export interface ProtectedServerSpec {
      * Power the recovered VM on after a failover (and the protected-site VM after a failback).
      */
     powerOn?: boolean;
+    /**
+     * Cloud sites: ECS instance type of the recovered instance, e.g. ecs.g7.large; default the source instance's (seed 004: use the ECS specification).
+     */
+    instanceType?: string;
+    /**
+     * Cloud sites: private IP of the recovered instance in the recovery vSwitch; default one ECS assigns (seed 004: IP address).
+     */
+    privateIpAddress?: string;
+    /**
+     * Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories.
+     */
+    diskCategory?: "cloud_essd" | "cloud_ssd" | "cloud_efficiency";
+    /**
+     * Cloud sites: allocate an elastic IP and associate it with the recovered instance (seed 004: EIP); it is released with the instance.
+     */
+    eip?: boolean;
   };
   /**
    * Replicating; FailedOver (bring the server up at the recovery site); ReverseReplicating (after a committed failover, replicate it back); FailedBack (bring it up at the protected site again).
@@ -1900,6 +2003,14 @@ export interface ProtectedServerStatus {
      * vCenter instance UUID: survives a re-registration, which changes the MoRef.
      */
     instanceUUID?: string;
+    /**
+     * ECS instance id, at a cloud site.
+     */
+    instanceId?: string;
+    /**
+     * ECS region of the instance.
+     */
+    regionId?: string;
   };
   /**
    * Age of the newest recovery point: the data a failover now would lose.
@@ -2094,6 +2205,10 @@ export interface ProtectedServerStatus {
    */
   handledResumeRequest?: string;
   /**
+   * Cloud sites: spec.source.instanceId when it was last acted on; a new value re-registers the server (e.g. after the instance was replaced).
+   */
+  registeredInstanceId?: string;
+  /**
    * Vault point ids retention must keep: points in use by drills or an uncommitted failover.
    *
    * @maxItems 256
@@ -2180,6 +2295,14 @@ export interface ProtectedServerStatus {
        * vCenter instance UUID: survives a re-registration, which changes the MoRef.
        */
       instanceUUID?: string;
+      /**
+       * ECS instance id, at a cloud site.
+       */
+      instanceId?: string;
+      /**
+       * ECS region of the instance.
+       */
+      regionId?: string;
     };
     /**
      * CBT changeId of each disk of a VM at a known content, so that the next cycle from it reads only what changed afterwards.
@@ -2209,9 +2332,25 @@ export interface ProtectedServerStatus {
      */
     committed?: boolean;
     /**
-     * The original server is powered off with its NICs disconnected.
+     * The original server is powered off with its NICs disconnected (vSphere), or stopped (ECS).
      */
     fenced?: boolean;
+    /**
+     * Cloud sites: the image made from the point's system disk snapshot for the recovered instance; deleted at commit or cancel.
+     */
+    imageId?: string;
+    /**
+     * Cloud sites: the elastic IP allocated for the recovered instance.
+     */
+    eipAllocationId?: string;
+    /**
+     * Cloud sites: its address.
+     */
+    eipAddress?: string;
+    /**
+     * Cloud sites: the recovered instance's private IP.
+     */
+    privateIpAddress?: string;
   };
   reverse?: {
     /**
@@ -2280,6 +2419,14 @@ export interface ProtectedServerStatus {
        * vCenter instance UUID: survives a re-registration, which changes the MoRef.
        */
       instanceUUID?: string;
+      /**
+       * ECS instance id, at a cloud site.
+       */
+      instanceId?: string;
+      /**
+       * ECS region of the instance.
+       */
+      regionId?: string;
     };
     /**
      * CBT changeId of each disk of a VM at a known content, so that the next cycle from it reads only what changed afterwards.
@@ -2308,6 +2455,10 @@ export interface ProtectedServerStatus {
      * Request to powered on.
      */
     rtoSeconds?: number;
+    /**
+     * Cloud sites: the image made from the failback point's system disk snapshot; deleted once the instance runs.
+     */
+    imageId?: string;
   };
 }
 
@@ -2350,6 +2501,18 @@ export interface RecoveryDrillSpec {
    * Memory of the test VM in GiB; default the server's recovery settings, else the source's.
    */
   memoryGiB?: number;
+  /**
+   * Cloud sites: ECS instance type of the test instance; default the server's spec.recovery.instanceType, else the source instance's.
+   */
+  instanceType?: string;
+  /**
+   * Cloud sites: private IP of the test instance in the test vSwitch; default one ECS assigns.
+   */
+  privateIpAddress?: string;
+  /**
+   * Cloud sites: allocate an elastic IP for the test instance; released when the drill is cleaned.
+   */
+  eip?: boolean;
 }
 
 export interface RecoveryDrillStatus {
@@ -2419,6 +2582,26 @@ export interface RecoveryDrillStatus {
    */
   vmMoRef?: string;
   /**
+   * Cloud sites: the test ECS instance.
+   */
+  instanceId?: string;
+  /**
+   * Cloud sites: the region the drill's resources are in (cleaning needs it even when the server is gone).
+   */
+  region?: string;
+  /**
+   * Cloud sites: the SitePair whose credentials cleaning uses.
+   */
+  sitePair?: string;
+  /**
+   * Cloud sites: the test instance's private IP.
+   */
+  privateIpAddress?: string;
+  /**
+   * Cloud sites: its elastic IP, when asked for.
+   */
+  eipAddress?: string;
+  /**
    * Where each NIC of the test VM went.
    *
    * @maxItems 64
@@ -2440,13 +2623,17 @@ export interface RecoveryDrillStatus {
    */
   createdObjects?: {
     /**
-     * vSphere type, e.g. VirtualMachine.
+     * vSphere type, e.g. VirtualMachine; or the ECS resource type: Instance, Image, EipAddress.
      */
     kind?: string;
     /**
-     * Managed object id.
+     * Managed object id (vSphere).
      */
     moRef?: string;
+    /**
+     * Resource id (ECS).
+     */
+    id?: string;
     /**
      * Name.
      */

@@ -103,6 +103,24 @@ export interface CallOptions {
   readonly onRetry?: ((what: string, err: unknown, delayMs: number) => void) | undefined;
 }
 
+/** The OpenAPI client configuration of a connection (any Alibaba Cloud RPC-style SDK: ECS, VPC). */
+export function openApiConfig(connection: EcsConnection): $OpenApiUtil.Config {
+  const url = connection.endpoint ? new URL(connection.endpoint) : undefined;
+  return new $OpenApiUtil.Config({
+    accessKeyId: connection.accessKeyId,
+    accessKeySecret: connection.accessKeySecret,
+    regionId: connection.regionId,
+    ...(url ? { endpoint: url.host, protocol: url.protocol.replace(":", "") } : {}),
+    readTimeout: 60_000,
+    connectTimeout: 10_000,
+  });
+}
+
+/** Runtime options for every call: the SDK's own retries are off, as EcsApi retries with a policy that knows the codes. */
+export function openApiRuntime(connection: EcsConnection): $dara.RuntimeOptions {
+  return new $dara.RuntimeOptions({ autoretry: false, ...(connection.ca ? { ca: connection.ca } : {}) });
+}
+
 /** The ECS client of one region, with the retry policy above on every call. */
 export class EcsApi {
   /** The SDK client; calls go through `call` for the retry policy. */
@@ -113,19 +131,8 @@ export class EcsApi {
     readonly connection: EcsConnection,
     private readonly defaults: CallOptions = {},
   ) {
-    const url = connection.endpoint ? new URL(connection.endpoint) : undefined;
-    this.sdk = new EcsClient(
-      new $OpenApiUtil.Config({
-        accessKeyId: connection.accessKeyId,
-        accessKeySecret: connection.accessKeySecret,
-        regionId: connection.regionId,
-        ...(url ? { endpoint: url.host, protocol: url.protocol.replace(":", "") } : {}),
-        readTimeout: 60_000,
-        connectTimeout: 10_000,
-      }),
-    );
-    // The SDK's own retries are off: this class retries with the policy above, which knows ECS's codes.
-    this.runtime = new $dara.RuntimeOptions({ autoretry: false, ...(connection.ca ? { ca: connection.ca } : {}) });
+    this.sdk = new EcsClient(openApiConfig(connection));
+    this.runtime = openApiRuntime(connection);
   }
 
   /**

@@ -1,0 +1,150 @@
+/**
+ * A RecoveryDrill of a cloud server (CrossZone, CrossRegion; seed 004
+ * disaster recovery drill): an instance in the recovery zone made from a
+ * point, on the site pair's test vSwitch and security group only (a pair
+ * without spec.testNetwork refuses drills: fail closed), while replication
+ * goes on. The image and instance carry the drill's tag; deleting the
+ * RecoveryDrill deletes what a lookup by that tag finds (and the elastic IP
+ * it recorded), and lets the object go only when the lookup finds nothing.
+ */
+import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
+import { clientToken, DR_TAG } from "../cloud/alibaba/ecs-dr.js";
+import type { ReconcileContext, ReconcileResult } from "../runtime/controller.js";
+import { describe } from "../runtime/errors.js";
+import type { WithKind } from "../runtime/kube.js";
+import { isoSeconds } from "../util/time.js";
+import { chooseCloudPoint, cloudRecoveryPointName, listCloudPoints } from "./cloud-points.js";
+import { bringUp, tearDown, type Recovered } from "./cloud-recovery.js";
+import { cloudSites, serverTagValue } from "./cloud-sites.js";
+import { problemCondition, resolveRef } from "./references.js";
+
+type DrillStatus = NonNullable<RecoveryDrill["status"]>;
+
+const STEP_MS = 2_000;
+
+function drillTags(drill: RecoveryDrill, ps: { namespace: string; name: string }): Record<string, string> {
+  return { [DR_TAG.server]: serverTagValue(ps.namespace, ps.name), [DR_TAG.drill]: `${drill.metadata.namespace ?? ""}/${drill.metadata.name ?? ""}` };
+}
+
+function madeOf(status: DrillStatus): Recovered {
+  const id = (kind: string) => status.createdObjects?.find((o) => o.kind === kind)?.id;
+  return { imageId: id("Image"), instanceId: id("Instance"), eipAllocationId: id("EipAddress"), eipAddress: status.eipAddress, privateIpAddress: status.privateIpAddress };
+}
+
+function record(status: DrillStatus, made: Recovered, name: string): void {
+  status.createdObjects = [
+    ...(made.imageId ? [{ kind: "Image", id: made.imageId, name: `lifeboat-${name}` }] : []),
+    ...(made.instanceId ? [{ kind: "Instance", id: made.instanceId, name }] : []),
+    ...(made.eipAllocationId ? [{ kind: "EipAddress", id: made.eipAllocationId, name: made.eipAddress ?? "" }] : []),
+  ];
+  if (made.instanceId) status.instanceId = made.instanceId;
+  if (made.privateIpAddress) status.privateIpAddress = made.privateIpAddress;
+  if (made.eipAddress) status.eipAddress = made.eipAddress;
+}
+
+export class CloudDrill {
+  async reconcile(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const status = (drill.status ??= {});
+    status.phase ??= "Pending";
+    status.startTime ??= isoSeconds(new Date());
+    const sites = await cloudSites(ctx.kube, pair);
+    if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
+    const network = sites.value.testNetwork;
+    if (!network) return this.pending(drill, ctx, "NoTestNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.testNetwork: a drill instance joins the test vSwitch and no other, so drills are refused until it is set`);
+    const { ecs, recoverySite } = sites.value;
+    if (drill.spec.cpu !== undefined || drill.spec.memoryGiB !== undefined) {
+      ctx.setCondition(drill, { type: "IgnoredFields", status: "True", reason: "InstanceTypeDecides", message: "spec.cpu and spec.memoryGiB are not acted on for cloud sites: the instance type (spec.instanceType) decides them" });
+    }
+    const points = await listCloudPoints(ecs, ps, "forward", recoverySite.region);
+    if (!status.pointID) {
+      const chosen = await chooseCloudPoint(ctx.kube, ps, drill.spec.recoveryPoint ?? "latest", points, "spec.recoveryPoint");
+      if (!chosen.ok) return this.pending(drill, ctx, chosen.problem.reason, chosen.problem.message);
+      // The point (a pin) and where its resources go are recorded before anything is made.
+      status.pointID = chosen.value.id;
+      status.recoveryPoint = cloudRecoveryPointName(ps, chosen.value);
+      status.pointTime = chosen.value.time;
+      status.region = recoverySite.region;
+      status.sitePair = pair.metadata.name;
+      status.vmName = drill.spec.vmName ?? `${ps.status?.source?.name ?? ps.metadata.name ?? "server"}-drill-${drill.metadata.name ?? ""}`.slice(0, 128);
+      ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: `bringing up ${status.vmName} from ${status.recoveryPoint}` });
+      await ctx.events.record(drill, "Normal", "DrillStarted", `bringing up ${status.vmName} from ${status.recoveryPoint} on test vSwitch ${network.vSwitchId}`);
+      return { requeueAfterMs: 200 };
+    }
+    const point = points.find((p) => p.id === status.pointID);
+    if (!point && !status.instanceId) return this.fail(drill, ctx, "PointNotFound", `point ${status.pointID} is no longer kept`);
+    const made = madeOf(status);
+    const step = point
+      ? await bringUp(ecs, point, {
+          region: recoverySite.region,
+          zone: recoverySite.zone,
+          network,
+          instanceType: drill.spec.instanceType ?? ps.spec.recovery?.instanceType,
+          privateIpAddress: drill.spec.privateIpAddress,
+          diskCategory: ps.spec.recovery?.diskCategory,
+          eip: drill.spec.eip ?? false,
+          name: status.vmName ?? "drill",
+          tags: drillTags(drill, { namespace: ps.metadata.namespace ?? "", name: ps.metadata.name ?? "" }),
+          token: clientToken(drill.metadata.uid ?? "", "drill"),
+        }, made)
+      : ({ state: "failed", reason: "PointNotFound", message: `point ${status.pointID} is no longer kept` } as const);
+    record(status, made, status.vmName ?? "drill");
+    if (step.state === "running") {
+      status.phase = "Creating";
+      ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: step.message });
+      return { requeueAfterMs: STEP_MS };
+    }
+    if (step.state === "failed") return this.fail(drill, ctx, step.reason, step.message);
+    if (drill.spec.powerOn === false && step.instance.status === "Running") {
+      await ecs.stopInstance(recoverySite.region, step.instance.instanceId);
+      return { requeueAfterMs: STEP_MS };
+    }
+    status.phase = "Ready";
+    status.readyTime = isoSeconds(new Date());
+    const where = `${step.instance.instanceId} (${status.privateIpAddress ?? "no private IP"}${status.eipAddress ? `, EIP ${status.eipAddress}` : ""})`;
+    ctx.setCondition(drill, { type: "Ready", status: "True", reason: "Running", message: `test instance ${where} is up from ${status.recoveryPoint ?? ""} on test vSwitch ${network.vSwitchId} only; delete this RecoveryDrill to clean it up` });
+    await ctx.events.record(drill, "Normal", "DrillReady", `test instance ${where} is up`);
+    return undefined;
+  }
+
+  /** Deletes what the drill made; returns undefined once a lookup by its tag finds nothing. */
+  async finalize(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const status = (drill.status ??= {});
+    if (!status.region || !status.sitePair) return undefined; // nothing was ever made
+    const ns = drill.metadata.namespace ?? "";
+    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "status.sitePair", status.sitePair);
+    if (!pair.ok) return this.cleaning(drill, ctx, `waiting for SitePair ${status.sitePair} (its credentials) to delete the drill's resources: ${pair.problem.message}`, 15_000);
+    const sites = await cloudSites(ctx.kube, pair.value);
+    if (!sites.ok) return this.cleaning(drill, ctx, `waiting for the site pair's credentials: ${sites.problem.message}`, 15_000);
+    const made = madeOf(status);
+    let left: string[];
+    try {
+      left = await tearDown(sites.value.ecs, status.region, drillTags(drill, { namespace: ns, name: drill.spec.protectedServerRef.name }), made);
+    } catch (err) {
+      return this.cleaning(drill, ctx, `could not delete the drill's resources yet: ${describe(err)}`, 15_000);
+    }
+    record(status, made, status.vmName ?? "drill");
+    if (left.length > 0) return this.cleaning(drill, ctx, `still there: ${left.join(", ")}`);
+    ctx.log.info({ instance: status.instanceId }, "Cleaned the drill: a lookup by its tag finds nothing");
+    await ctx.events.record(drill, "Normal", "DrillCleaned", `deleted ${status.vmName ?? ""}; a lookup by the drill's tag finds nothing`);
+    return undefined;
+  }
+
+  private pending(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): ReconcileResult {
+    const status = (drill.status ??= {});
+    if (!status.instanceId) status.phase = "Pending";
+    ctx.setCondition(drill, problemCondition("Ready", { reason, message }));
+    return { requeueAfterMs: 30_000 };
+  }
+
+  private async fail(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): Promise<ReconcileResult | undefined> {
+    (drill.status ??= {}).phase = "Failed";
+    ctx.setCondition(drill, problemCondition("Ready", { reason, message: `${message}; delete the RecoveryDrill to clean up what it made` }));
+    await ctx.events.record(drill, "Warning", "DrillFailed", message);
+    return undefined;
+  }
+
+  private cleaning(drill: RecoveryDrill, ctx: ReconcileContext, message: string, after = STEP_MS): ReconcileResult {
+    ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Cleaning", message });
+    return { requeueAfterMs: after };
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Bringing a cloud point up as an ECS instance (drills, failover, failback;
+ * seed 004) and taking down what that made. The system disk's snapshot
+ * becomes an image (ECS starts instances from images only), the data disks
+ * are made straight from their snapshots (RunInstances DataDisk.N.SnapshotId,
+ * so they keep their categories), the instance joins the given vSwitch and
+ * security group with the private IP asked for, and an elastic IP is
+ * allocated and associated when asked (through the VPC API). Every image,
+ * instance and elastic IP carries the caller's tags, and tear-down deletes
+ * exactly what a lookup by those tags finds.
+ *
+ * Each pass takes one step and never waits, as the cycles do.
+ */
+import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
+import { clientToken, isNotYet, type EcsDr, type InstanceInfo, type Tags } from "../cloud/alibaba/ecs-dr.js";
+import { describe } from "../runtime/errors.js";
+import type { CloudPoint } from "./cloud-points.js";
+import type { CloudNetwork } from "./cloud-sites.js";
+
+/** Where and how a point is brought up. */
+export interface RecoveryTarget {
+  readonly region: string;
+  readonly zone: string;
+  readonly network: CloudNetwork;
+  /** Instance type; default the point's (the protected instance's when it was taken). */
+  readonly instanceType?: string | undefined;
+  readonly privateIpAddress?: string | undefined;
+  /** Category of every disk; default each disk's own. */
+  readonly diskCategory?: string | undefined;
+  readonly eip: boolean;
+  /** Instance (and image) name. */
+  readonly name: string;
+  /** Tags on the image and the instance: the tear-down finds them by these. */
+  readonly tags: Tags;
+  /** Makes the ClientTokens: one per bring-up attempt. */
+  readonly token: string;
+}
+
+/** What a bring-up made so far (kept in status between passes). */
+export interface Recovered {
+  imageId?: string | undefined;
+  instanceId?: string | undefined;
+  eipAllocationId?: string | undefined;
+  eipAddress?: string | undefined;
+  privateIpAddress?: string | undefined;
+}
+
+export type BringUp =
+  | { readonly state: "running"; readonly message: string }
+  | { readonly state: "done"; readonly instance: InstanceInfo }
+  | { readonly state: "failed"; readonly reason: string; readonly message: string };
+
+/** Takes the next step of bringing `point` up; `made` is updated with what exists. */
+export async function bringUp(ecs: EcsDr, point: CloudPoint, target: RecoveryTarget, made: Recovered): Promise<BringUp> {
+  const system = point.disks[0];
+  if (!system) return { state: "failed", reason: "EmptyPoint", message: `point ${point.id} has no disks` };
+  const instanceType = target.instanceType ?? point.instanceType;
+  if (!instanceType) return { state: "failed", reason: "NoInstanceType", message: `point ${point.id} does not record the instance type: set it (spec.recovery.instanceType, or the drill's spec.instanceType)` };
+  try {
+    if (!made.imageId) {
+      const found = await ecs.imagesTagged(target.region, target.tags);
+      made.imageId = found[0]?.imageId ?? (await ecs.createImage(target.region, { name: `lifeboat-${target.name}`.slice(0, 128), snapshotId: system.snapshotId, sizeGiB: system.sizeGiB, tags: target.tags, token: clientToken(target.token, "image") }));
+    }
+    if (!made.instanceId) {
+      const image = (await ecs.imagesTagged(target.region, target.tags)).find((i) => i.imageId === made.imageId);
+      if (!image) return { state: "running", message: `image ${made.imageId ?? ""} is not listed yet` };
+      if (image.status === "CreateFailed") return { state: "failed", reason: "ImageFailed", message: `ECS could not make image ${image.imageId} from snapshot ${system.snapshotId}` };
+      if (image.status !== "Available") return { state: "running", message: `image ${image.imageId} is ${image.status}` };
+      const existing = await ecs.instancesTagged(target.region, target.tags);
+      made.instanceId = existing[0]?.instanceId ?? (await ecs.runInstance(target.region, {
+        name: target.name,
+        imageId: image.imageId,
+        instanceType,
+        zoneId: target.zone,
+        vSwitchId: target.network.vSwitchId,
+        securityGroupId: target.network.securityGroupId,
+        privateIpAddress: target.privateIpAddress,
+        systemDisk: { sizeGiB: system.sizeGiB, category: target.diskCategory ?? (system.category || undefined) },
+        dataDisks: point.disks.slice(1).map((d) => ({ snapshotId: d.snapshotId, sizeGiB: d.sizeGiB, category: target.diskCategory ?? (d.category || undefined) })),
+        tags: target.tags,
+        token: clientToken(target.token, "instance"),
+      }));
+    }
+    const instance = await ecs.instance(target.region, made.instanceId);
+    if (!instance) return { state: "running", message: `instance ${made.instanceId} is not listed yet` };
+    made.privateIpAddress = instance.privateIps[0];
+    if (instance.status === "Stopped") {
+      await ecs.startInstance(target.region, instance.instanceId);
+      return { state: "running", message: `instance ${instance.instanceId} is starting` };
+    }
+    if (instance.status !== "Running") return { state: "running", message: `instance ${instance.instanceId} is ${instance.status}` };
+    if (target.eip) {
+      if (!made.eipAllocationId) {
+        const eip = (await ecs.eipsTagged(target.region, target.tags))[0] ?? (await ecs.allocateEip(target.region, target.tags, clientToken(target.token, "eip")));
+        made.eipAllocationId = eip.allocationId;
+        made.eipAddress = eip.ipAddress;
+      }
+      const eip = await ecs.eip(target.region, made.eipAllocationId);
+      if (!eip) return { state: "running", message: `elastic IP ${made.eipAllocationId} is not listed yet` };
+      made.eipAddress = eip.ipAddress;
+      if (eip.status === "Available") {
+        await ecs.associateEip(target.region, eip.allocationId, instance.instanceId);
+        return { state: "running", message: `associating elastic IP ${eip.ipAddress}` };
+      }
+      if (eip.status !== "InUse" || eip.instanceId !== instance.instanceId) return { state: "running", message: `elastic IP ${eip.ipAddress} is ${eip.status}` };
+    }
+    return { state: "done", instance };
+  } catch (err) {
+    if (isNotYet(err)) return { state: "running", message: `waiting for ECS: ${describe(err)}` };
+    if (err instanceof CloudApiError) return { state: "failed", reason: err.code.replace(/[^A-Za-z0-9]/g, "") || "CloudError", message: describe(err) };
+    throw err;
+  }
+}
+
+/**
+ * Deletes what a bring-up made: its elastic IP, every instance and image
+ * carrying `tags`. Returns what a lookup still finds (empty once all is
+ * gone); call again until it is.
+ */
+export async function tearDown(ecs: EcsDr, region: string, tags: Tags, made: Recovered): Promise<string[]> {
+  const left: string[] = [];
+  const eips = new Set([...(made.eipAllocationId ? [made.eipAllocationId] : []), ...(await ecs.eipsTagged(region, tags)).map((e) => e.allocationId)]);
+  for (const id of eips) {
+    if (await ecs.releaseEip(region, id)) {
+      if (made.eipAllocationId === id) delete made.eipAllocationId;
+    } else left.push(`elastic IP ${id}`);
+  }
+  for (const i of await ecs.instancesTagged(region, tags)) {
+    await ecs.deleteInstance(region, i.instanceId);
+    left.push(`instance ${i.instanceId}`);
+  }
+  if (left.length === 0) {
+    // Images go after the instances made from them.
+    for (const img of await ecs.imagesTagged(region, tags)) {
+      try {
+        await ecs.deleteImage(region, img.imageId);
+      } catch (err) {
+        if (!isNotYet(err)) throw err;
+      }
+      left.push(`image ${img.imageId}`);
+    }
+  }
+  return left;
+}
