@@ -251,6 +251,23 @@ function taskJson(t: TaskRecord): Json {
   };
 }
 
+/**
+ * A zone as DescribeZones lists it. Only what the server models: instances,
+ * disks and vSwitches can be made in every zone, with any instance type
+ * (AvailableInstanceTypes is left out rather than invented).
+ */
+function zoneJson(regionId: string, zoneId: string): Json {
+  const suffix = zoneId.startsWith(`${regionId}-`) ? zoneId.slice(regionId.length + 1) : zoneId;
+  return {
+    ZoneId: zoneId,
+    // (assumed) ECS names zones in prose ("Hangzhou Zone I"); the server has no region names.
+    LocalName: `${regionId} Zone ${suffix.toUpperCase()}`,
+    ZoneType: "AvailabilityZone",
+    AvailableResourceCreation: { ResourceTypes: ["Instance", "Disk", "VSwitch"] },
+    AvailableDiskCategories: { DiskCategories: ["cloud_essd", "cloud_ssd", "cloud_efficiency"] },
+  };
+}
+
 /** What an action handler can reach. */
 export interface EcsContext {
   state: EcsState;
@@ -266,13 +283,18 @@ export const ecsActions: Record<string, Handler> = {
     return { Regions: { Region: [{ RegionId: region, LocalName: region, RegionEndpoint: `ecs.${region}.aliyuncs.com`, Status: "available" }] } };
   },
 
+  DescribeZones(p, { state }) {
+    const regionId = required(p, "RegionId");
+    return { Zones: { Zone: state.zonesOf(regionId).map((z) => zoneJson(regionId, z)) } };
+  },
+
   async RunInstances(p, { state }) {
     dryRun(p);
     const regionId = required(p, "RegionId");
     const ids = await idempotent(state, p, "RunInstances", () =>
       state.runInstances({
         regionId,
-        zoneId: str(p, "ZoneId") ?? `${regionId}-i`,
+        zoneId: str(p, "ZoneId"),
         imageId: required(p, "ImageId"),
         instanceType: required(p, "InstanceType"),
         name: str(p, "InstanceName"),

@@ -100,8 +100,41 @@ describe("signatures", () => {
   });
 
   it("refuses an action it does not implement", async () => {
-    const err = await errorOf(ecs.describeZones(new $Ecs.DescribeZonesRequest({ regionId: region })));
+    const err = await errorOf(ecs.describeInstanceTypes(new $Ecs.DescribeInstanceTypesRequest({})));
     expect(err.code).toBe("InvalidAction.NotFound");
+  });
+});
+
+describe("zones", () => {
+  it("lists R-h, R-i and R-j for any region by default", async () => {
+    for (const r of [region, "ap-southeast-1"]) {
+      const res = await ecs.describeZones(new $Ecs.DescribeZonesRequest({ regionId: r }));
+      ecs.lastConformsTo($Ecs.DescribeZonesResponseBody);
+      expect(res.body?.zones?.zone?.map((z) => z.zoneId)).toEqual([`${r}-h`, `${r}-i`, `${r}-j`]);
+      expect(res.body?.zones?.zone?.[0]?.localName).toBeTruthy();
+    }
+  });
+
+  it("refuses RunInstances and CreateDisk in a zone the region does not have", async () => {
+    const run = await errorOf(ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, zoneId: "cn-shanghai-i", imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large" })));
+    expect([run.statusCode, run.code]).toEqual([404, "InvalidZoneId.NotFound"]);
+    const disk = await errorOf(ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-z`, size: 20 })));
+    expect([disk.statusCode, disk.code]).toEqual([404, "InvalidZoneId.NotFound"]);
+  });
+
+  it("takes the zones of a region from the server's options", async () => {
+    const zoned = await startAlibabaContractServer({ ...credentials, dataDir: join(dir, "zoned"), zones: { [region]: [`${region}-k`, `${region}-l`] } });
+    try {
+      const c = new RecordingClient(new $OpenApiUtil.Config(ecsClientConfig(zoned, credentials)));
+      expect((await c.describeZones(new $Ecs.DescribeZonesRequest({ regionId: region }))).body?.zones?.zone?.map((z) => z.zoneId)).toEqual([`${region}-k`, `${region}-l`]);
+      expect((await errorOf(c.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-i`, size: 20 })))).code).toBe("InvalidZoneId.NotFound");
+      // Without ZoneId, an instance lands in the region's first zone.
+      const id = (await c.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large" }))).body?.instanceIdSets?.instanceIdSet?.[0];
+      const inst = (await c.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([id]) }))).body?.instances?.instance?.[0];
+      expect(inst?.zoneId).toBe(`${region}-k`);
+    } finally {
+      await zoned.close();
+    }
   });
 });
 

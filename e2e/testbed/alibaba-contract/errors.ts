@@ -49,6 +49,8 @@ export const ecsErrors = {
   taskNotCancellable: () => new EcsApiError(403, "IncorrectTaskStatus", "The current status of the task does not support this operation."),
   taskCannotCancel: () => new EcsApiError(403, "IncorrectTaskStatus", "The current task status does not support this operation."),
   invalidUserData: () => new EcsApiError(400, "InvalidUserData.Base64FormatInvalid", "The specified parameter UserData must be base64 encoded."),
+  /** RunInstances and CreateDisk: a ZoneId that is not one of the region's zones (DescribeZones). */
+  zoneNotFound: () => new EcsApiError(404, "InvalidZoneId.NotFound", "The specified zoneId does not exist."),
   userDataTooLarge: () => new EcsApiError(400, "InvalidUserData.SizeExceeded", "The specified parameter UserData exceeds the size."),
 };
 

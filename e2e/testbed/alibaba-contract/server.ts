@@ -40,6 +40,8 @@ export interface AlibabaContractServerOptions {
   tickMs?: number;
   /** Extra environment for user data processes. */
   guestEnv?: Record<string, string>;
+  /** The zones of each region (region → zone ids); any region not listed has `R-h`, `R-i` and `R-j`. */
+  zones?: Record<string, string[]>;
 }
 
 /** A disk-like content of the server: its file (shorter than the disk; the rest reads as zeros) and logical size. */
@@ -137,6 +139,7 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
     runner,
     ossObject: (bucket, key) => oss.object(bucket, key),
     ossBucketExists: (bucket) => oss.bucketExists(bucket),
+    zones: opts.zones,
   });
   await ecs.init();
   const nonces = new NonceCache();

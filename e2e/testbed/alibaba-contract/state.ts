@@ -133,6 +133,8 @@ export interface EcsStateOptions {
   /** The content file of an OSS object, or undefined when bucket or object is missing. */
   ossObject(bucket: string, key: string): { file: string } | undefined;
   ossBucketExists(bucket: string): boolean;
+  /** The zones of each region (DescribeZones); a region not listed has `R-h`, `R-i` and `R-j`. */
+  zones?: Record<string, string[]>;
 }
 
 const GiB = 1024 * 1024 * 1024;
@@ -164,6 +166,21 @@ export class EcsState {
 
   get now(): number {
     return this.opts.clock.now();
+  }
+
+  /** The zones of a region, as DescribeZones lists them. */
+  zonesOf(regionId: string): string[] {
+    return this.opts.zones?.[regionId] ?? ["h", "i", "j"].map((z) => `${regionId}-${z}`);
+  }
+
+  /** The zone used when a call names none: `R-i` (what the server always used), else the region's first. */
+  defaultZone(regionId: string): string {
+    const zones = this.zonesOf(regionId);
+    return zones.includes(`${regionId}-i`) ? `${regionId}-i` : (zones[0] ?? `${regionId}-i`);
+  }
+
+  checkZone(regionId: string, zoneId: string): void {
+    if (!this.zonesOf(regionId).includes(zoneId)) throw ecsErrors.zoneNotFound();
   }
 
   private dir(kind: string): string {
@@ -319,7 +336,7 @@ export class EcsState {
 
   async runInstances(input: {
     regionId: string;
-    zoneId: string;
+    zoneId?: string;
     imageId: string;
     instanceType: string;
     name?: string;
@@ -332,6 +349,8 @@ export class EcsState {
     dataDisks: { sizeGiB?: number; category?: string; snapshotId?: string; deleteWithInstance?: boolean }[];
     tags: Tag[];
   }): Promise<string[]> {
+    const zoneId = input.zoneId ?? this.defaultZone(input.regionId);
+    this.checkZone(input.regionId, zoneId);
     let image: ImageRecord | undefined;
     if (input.imageId.startsWith("m-")) {
       image = this.image(input.imageId);
@@ -348,7 +367,7 @@ export class EcsState {
       const inst: InstanceRecord = {
         id,
         regionId: input.regionId,
-        zoneId: input.zoneId,
+        zoneId,
         name: input.name ?? id,
         description: input.description ?? "",
         instanceType: input.instanceType,
@@ -364,7 +383,7 @@ export class EcsState {
       const sysImage = image?.disks.find((d) => d.type === "system");
       const system = await this.newDisk({
         regionId: input.regionId,
-        zoneId: input.zoneId,
+        zoneId,
         category: input.systemDisk.category,
         sizeGiB: Math.max(input.systemDisk.sizeGiB ?? 40, sysImage?.sizeGiB ?? 0),
         type: "system",
@@ -375,11 +394,11 @@ export class EcsState {
       this.instances.set(id, inst);
       const imageData = image?.disks.filter((d) => d.type === "data") ?? [];
       for (const d of imageData) {
-        const disk = await this.newDisk({ regionId: input.regionId, zoneId: input.zoneId, sizeGiB: d.sizeGiB, type: "data", tags: input.tags, from: { file: d.file, imageId: image?.id } });
+        const disk = await this.newDisk({ regionId: input.regionId, zoneId, sizeGiB: d.sizeGiB, type: "data", tags: input.tags, from: { file: d.file, imageId: image?.id } });
         this.attachAtCreation(disk, id, this.nextDevice(id), true);
       }
       for (const d of input.dataDisks) {
-        const disk = await this.newDisk({ regionId: input.regionId, zoneId: input.zoneId, sizeGiB: d.sizeGiB, category: d.category, snapshotId: d.snapshotId, type: "data", tags: input.tags });
+        const disk = await this.newDisk({ regionId: input.regionId, zoneId, sizeGiB: d.sizeGiB, category: d.category, snapshotId: d.snapshotId, type: "data", tags: input.tags });
         this.attachAtCreation(disk, id, this.nextDevice(id), d.deleteWithInstance ?? true);
       }
       ids.push(id);
@@ -437,6 +456,7 @@ export class EcsState {
   }
 
   async createDisk(input: { regionId: string; zoneId: string; name?: string; description?: string; category?: string; sizeGiB?: number; snapshotId?: string; tags: Tag[] }): Promise<string> {
+    this.checkZone(input.regionId, input.zoneId);
     const disk = await this.newDisk({ ...input, type: "data" });
     return disk.id;
   }
