@@ -172,7 +172,7 @@ function diskJson(d: DiskRecord): Json {
   };
 }
 
-function snapshotJson(state: EcsState, s: SnapshotRecord, snapshotMs: number): Json {
+function snapshotJson(state: EcsState, s: SnapshotRecord): Json {
   const done = s.status === "accomplished";
   return {
     SnapshotId: s.id,
@@ -180,12 +180,16 @@ function snapshotJson(state: EcsState, s: SnapshotRecord, snapshotMs: number): J
     Description: s.description,
     RegionId: s.regionId,
     Status: s.status,
-    Progress: progress(state.now, s.since, snapshotMs, done),
-    RemainTime: done ? 0 : Math.max(0, Math.ceil((s.since + snapshotMs - state.now) / 1000)),
+    Progress: progress(state.now, s.since, s.durationMs, done),
+    RemainTime: done ? 0 : Math.max(0, Math.ceil((s.since + s.durationMs - state.now) / 1000)),
     Available: done,
     SourceDiskId: s.sourceDiskId,
     SourceDiskSize: String(s.sourceDiskSizeGiB),
     SourceDiskType: s.sourceDiskType,
+    // Only copies carry where they came from.
+    SourceRegionId: s.sourceRegionId,
+    SourceSnapshotId: s.sourceSnapshotId,
+    RetentionDays: s.retentionDays,
     CreationTime: ecsTime(s.createdAt),
     Category: "standard",
     SnapshotType: "user",
@@ -271,7 +275,6 @@ function zoneJson(regionId: string, zoneId: string): Json {
 /** What an action handler can reach. */
 export interface EcsContext {
   state: EcsState;
-  snapshotMs: number;
 }
 
 type Handler = (p: Params, ctx: EcsContext) => Json | Promise<Json>;
@@ -409,8 +412,24 @@ export const ecsActions: Record<string, Handler> = {
     return { SnapshotId: snapshotId };
   },
 
-  DescribeSnapshots(p, ctx) {
-    const { state } = ctx;
+  async CopySnapshot(p, { state }) {
+    const regionId = required(p, "RegionId");
+    const snapshotId = await idempotent(state, p, "CopySnapshot", () =>
+      state.copySnapshot({
+        regionId,
+        snapshotId: required(p, "SnapshotId"),
+        destinationRegionId: required(p, "DestinationRegionId"),
+        // Both are required, as the API reference says.
+        name: required(p, "DestinationSnapshotName"),
+        description: required(p, "DestinationSnapshotDescription"),
+        retentionDays: int(p, "RetentionDays"),
+        tags: tagsParam(p),
+      }),
+    );
+    return { SnapshotId: snapshotId };
+  },
+
+  DescribeSnapshots(p, { state }) {
     const ids = jsonIds(p, "SnapshotIds");
     const diskId = str(p, "DiskId");
     const status = str(p, "Status");
@@ -419,7 +438,7 @@ export const ecsActions: Record<string, Handler> = {
       (s) => (!ids || ids.includes(s.id)) && (!diskId || s.sourceDiskId === diskId) && (!status || status === "all" || s.status === status) && matchesTags(s.tags, tags),
     );
     const pg = page(p, all);
-    return { Snapshots: { Snapshot: pg.items.map((s) => snapshotJson(state, s, ctx.snapshotMs)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+    return { Snapshots: { Snapshot: pg.items.map((s) => snapshotJson(state, s)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
   },
 
   async DeleteSnapshot(p, { state }) {

@@ -67,7 +67,7 @@ beforeAll(async () => {
     ...credentials,
     dataDir: dir,
     // Long enough that the intermediate states the tests assert are still there on a loaded machine.
-    timings: { instanceStartMs: 1000, instanceStopMs: 1000, diskCreateMs: 1000, diskAttachMs: 1000, diskDetachMs: 200, snapshotMs: 1000, imageCreateMs: 1000, imageImportMs: 1000 },
+    timings: { instanceStartMs: 1000, instanceStopMs: 1000, diskCreateMs: 1000, diskAttachMs: 1000, diskDetachMs: 200, snapshotMs: 1000, imageCreateMs: 1000, imageImportMs: 1000, snapshotCopyMs: 1000, eipAssociateMs: 300, eipUnassociateMs: 300 },
   });
   ecs = client();
 });
@@ -284,6 +284,69 @@ describe("instance, disk, snapshot and image lifecycle", () => {
   });
 });
 
+
+describe("CopySnapshot to a recovery region", () => {
+  const recovery = "cn-shanghai";
+  const image = "aliyun_3_x64_20G_alibase_20240528.vhd";
+  let diskId: string;
+  let sourceId: string;
+  let copyId: string;
+
+  const snapshotOf = async (regionId: string, id: string) => (await ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId, snapshotIds: JSON.stringify([id]) }))).body?.snapshots?.snapshot?.[0];
+  const copyRequest = (snapshotId: string, destinationRegionId = recovery) =>
+    new $Ecs.CopySnapshotRequest({ regionId: region, snapshotId, destinationRegionId, destinationSnapshotName: "lifeboat-copy", destinationSnapshotDescription: "copy of a point", retentionDays: 7, tag: [new $Ecs.CopySnapshotRequestTag({ key: "lifeboat.io/dr", value: "p1" })] });
+
+  it("refuses a source that is not accomplished, one of the same region, and a missing one", async () => {
+    diskId = (await ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-i`, size: 20 }))).body?.diskId ?? "";
+    await until("Available", async () => ((await ecs.describeDisks(new $Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) }))).body?.disks?.disk?.[0]?.status === "Available" ? true : undefined));
+    await server.harness.writeDisk(diskId, 8192, Buffer.from("protected bytes"));
+    sourceId = (await ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId }))).body?.snapshotId ?? "";
+    const notReady = await errorOf(ecs.copySnapshot(copyRequest(sourceId)));
+    expect([notReady.statusCode, notReady.code]).toEqual([403, "InvalidSnapshotId.NotReady"]);
+    await until("accomplished", async () => ((await snapshotOf(region, sourceId))?.status === "accomplished" ? true : undefined));
+    const same = await errorOf(ecs.copySnapshot(copyRequest(sourceId, region)));
+    expect([same.statusCode, same.code]).toEqual([403, "InvalidOperation.NotSupportCopyInSameRegion"]);
+    const missing = await errorOf(ecs.copySnapshot(copyRequest("s-bp1doesnotexist00000")));
+    expect([missing.statusCode, missing.code]).toEqual([403, "InvalidSnapshotId.NotFound"]);
+    const unnamed = await errorOf(ecs.copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: region, snapshotId: sourceId, destinationRegionId: recovery })));
+    expect(unnamed.code).toBe("MissingParameter");
+  });
+
+  it("copies into the destination region: progressing with Progress, then accomplished with the source's bytes", async () => {
+    const res = await ecs.copySnapshot(copyRequest(sourceId));
+    ecs.lastConformsTo($Ecs.CopySnapshotResponseBody);
+    copyId = res.body?.snapshotId ?? "";
+    expect(copyId).toMatch(/^s-/);
+    // One unfinished copy per disk and destination region.
+    const again = await errorOf(ecs.copySnapshot(copyRequest(sourceId)));
+    expect([again.statusCode, again.code]).toEqual([403, "InvalidOperation.UnfinishedCrossRegionCopy"]);
+    const copy = await snapshotOf(recovery, copyId);
+    ecs.lastConformsTo($Ecs.DescribeSnapshotsResponseBody);
+    expect(copy).toMatchObject({ status: "progressing", regionId: recovery, sourceRegionId: region, sourceSnapshotId: sourceId, sourceDiskId: diskId, sourceDiskSize: "20", retentionDays: 7, snapshotName: "lifeboat-copy" });
+    expect(copy?.progress).toMatch(/^\d+%$/);
+    expect(copy?.tags?.tag?.[0]).toMatchObject({ tagKey: "lifeboat.io/dr", tagValue: "p1" });
+    expect(await snapshotOf(region, copyId)).toBeUndefined();
+    await until("accomplished", async () => ((await snapshotOf(recovery, copyId))?.status === "accomplished" ? true : undefined));
+    expect((await server.harness.read(server.harness.snapshotContent(copyId), 8192, 15)).toString()).toBe("protected bytes");
+  });
+
+  it("uses a snapshot only in its own region: CreateDisk, CreateImage and RunInstances elsewhere do not find it", async () => {
+    const disk = await errorOf(ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-i`, snapshotId: copyId })));
+    expect([disk.statusCode, disk.code]).toEqual([404, "InvalidSnapshotId.NotFound"]);
+    const img = await errorOf(ecs.createImage(new $Ecs.CreateImageRequest({ regionId: region, diskDeviceMapping: [new $Ecs.CreateImageRequestDiskDeviceMapping({ snapshotId: copyId })] })));
+    expect([img.statusCode, img.code]).toEqual([404, "InvalidSnapshotId.NotFound"]);
+    const run = await errorOf(ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: image, instanceType: "ecs.g7.large", dataDisk: [new $Ecs.RunInstancesRequestDataDisk({ snapshotId: copyId })] })));
+    expect([run.statusCode, run.code]).toEqual([404, "InvalidDataDiskSnapshotId.NotFound"]);
+    // In the recovery region it makes disks and images.
+    const restored = (await ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: recovery, zoneId: `${recovery}-i`, snapshotId: copyId }))).body?.diskId ?? "";
+    expect((await server.harness.read(server.harness.diskContent(restored), 8192, 15)).toString()).toBe("protected bytes");
+    const imageId = (await ecs.createImage(new $Ecs.CreateImageRequest({ regionId: recovery, diskDeviceMapping: [new $Ecs.CreateImageRequestDiskDeviceMapping({ snapshotId: copyId })] }))).body?.imageId ?? "";
+    await until("Available", async () => (await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: recovery, imageId }))).body?.images?.image?.[0]);
+    // Images are regional as well.
+    const elsewhere = await errorOf(ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId, instanceType: "ecs.g7.large" })));
+    expect([elsewhere.statusCode, elsewhere.code]).toEqual([404, "InvalidImageId.NotFound"]);
+  });
+});
 
 describe("switches", () => {
   it("throttles the next call: the SDK raises ThrottlingError with Throttling.User and retryAfter", async () => {

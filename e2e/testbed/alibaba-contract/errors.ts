@@ -34,6 +34,15 @@ export const ecsErrors = {
   diskNotFound: () => new EcsApiError(404, "InvalidDiskId.NotFound", "The specified disk does not exist."),
   incorrectDiskStatus: () => new EcsApiError(403, "IncorrectDiskStatus", "The current disk status does not support this operation."),
   snapshotNotFound: () => new EcsApiError(404, "InvalidSnapshotId.NotFound", "The specified SnapshotId does not exist."),
+  /** CopySnapshot answers a missing source with 403, not 404 (its error table). */
+  copySourceNotFound: () => new EcsApiError(403, "InvalidSnapshotId.NotFound", "The specified snapshot is not exists."),
+  copyInSameRegion: () => new EcsApiError(403, "InvalidOperation.NotSupportCopyInSameRegion", "Copying snapshot in the same region is not supported."),
+  unfinishedCrossRegionCopy: () => new EcsApiError(403, "InvalidOperation.UnfinishedCrossRegionCopy", "This disk has unfinished cross-region copy snapshots in the target region."),
+  snapshotNameMalformed: () => new EcsApiError(403, "InvalidSnapshotName.Malformed", "The specified SnapshotName is wrongly formed."),
+  descriptionMalformed: () => new EcsApiError(403, "InvalidDescription.Malformed", "The specified description is wrongly formed."),
+  retentionDaysMalformed: () => new EcsApiError(403, "InvalidRetentionDays.Malformed", "The specified RetentionDays is not valid."),
+  /** RunInstances' own code for a DataDisk.N.SnapshotId it cannot find (in the call's region). */
+  dataDiskSnapshotNotFound: () => new EcsApiError(404, "InvalidDataDiskSnapshotId.NotFound", 'The specified parameter "DataDisk.n.SnapshotId" is not valid.'),
   snapshotNotReady: () => new EcsApiError(403, "InvalidSnapshotId.NotReady", "The specified snapshot has not completed yet."),
   snapshotCreatedImage: () => new EcsApiError(403, "SnapshotCreatedImage", "The snapshot has been used to create user defined image."),
   imageNotFound: () => new EcsApiError(404, "InvalidImageId.NotFound", "The specified ImageId does not exist."),

@@ -217,7 +217,7 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
         }
         const actionHeader = req.headers["x-acs-action"];
         const action = (Array.isArray(actionHeader) ? actionHeader[0] : actionHeader) ?? params.get("Action") ?? "";
-        const result = await runEcsAction(action, params, { state: ecs, snapshotMs: timings.snapshotMs });
+        const result = await runEcsAction(action, params, { state: ecs });
         const json = JSON.stringify({ RequestId: id, ...result });
         res.writeHead(200, { "Content-Type": "application/json;charset=utf-8", "x-acs-request-id": id });
         res.end(json);

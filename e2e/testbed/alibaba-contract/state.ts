@@ -72,7 +72,13 @@ export interface SnapshotRecord {
   sourceDiskId: string;
   sourceDiskSizeGiB: number;
   sourceDiskType: "system" | "data";
+  /** For a CopySnapshot copy: where it was copied from. */
+  sourceRegionId?: string;
+  sourceSnapshotId?: string;
+  retentionDays?: number;
   status: SnapshotStatus;
+  /** How long it stays progressing: snapshotMs, or snapshotCopyMs for a copy. */
+  durationMs: number;
   since: number;
   createdAt: number;
   file: string;
@@ -216,7 +222,7 @@ export class EcsState {
       }
     }
     for (const s of this.snapshots.values()) {
-      if (s.status === "progressing" && now - s.since >= t.snapshotMs) {
+      if (s.status === "progressing" && now - s.since >= s.durationMs) {
         s.status = "accomplished";
         s.since = now;
       }
@@ -284,6 +290,16 @@ export class EcsState {
     return s;
   }
 
+  /**
+   * A snapshot the call may use: snapshots are regional, so one of another
+   * region than the call's RegionId is as unknown as a missing one.
+   */
+  snapshotIn(regionId: string, id: string, notFound: () => EcsApiError = ecsErrors.snapshotNotFound): SnapshotRecord {
+    const s = this.snapshots.get(id);
+    if (!s || s.regionId !== regionId) throw notFound();
+    return s;
+  }
+
   image(id: string): ImageRecord {
     const i = this.images.get(id);
     if (!i) throw ecsErrors.imageNotFound();
@@ -299,9 +315,9 @@ export class EcsState {
     throw new EcsApiError(403, "InstanceDiskNumber.LimitExceed", "The total number of disks in the instance exceeds the limit.");
   }
 
-  private async newDisk(input: { regionId: string; zoneId: string; name?: string; description?: string; category?: string; sizeGiB?: number; snapshotId?: string; type: "system" | "data"; tags: Tag[]; from?: { file: string; imageId?: string } }): Promise<DiskRecord> {
+  private async newDisk(input: { regionId: string; zoneId: string; name?: string; description?: string; category?: string; sizeGiB?: number; snapshotId?: string; snapshotNotFound?: () => EcsApiError; type: "system" | "data"; tags: Tag[]; from?: { file: string; imageId?: string } }): Promise<DiskRecord> {
     let size = input.sizeGiB;
-    const snap = input.snapshotId ? this.snapshot(input.snapshotId) : undefined;
+    const snap = input.snapshotId ? this.snapshotIn(input.regionId, input.snapshotId, input.snapshotNotFound) : undefined;
     if (snap && snap.status !== "accomplished") throw ecsErrors.snapshotNotReady();
     if (snap) size = Math.max(size ?? 0, snap.sourceDiskSizeGiB);
     if (size === undefined) throw ecsErrors.missingParameter("Size");
@@ -354,11 +370,17 @@ export class EcsState {
     let image: ImageRecord | undefined;
     if (input.imageId.startsWith("m-")) {
       image = this.image(input.imageId);
+      // Images are regional too: a recovery region's RunInstances cannot use the protected region's image.
+      if (image.regionId !== input.regionId) throw ecsErrors.imageNotFound();
       if (image.status !== "Available") throw ecsErrors.imageNotAvailable();
     }
     if (input.userData !== undefined) {
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(input.userData) || input.userData.length % 4 !== 0) throw ecsErrors.invalidUserData();
       if (input.userData.length > 32 * 1024) throw ecsErrors.userDataTooLarge();
+    }
+    // Every check before anything is made: a refused call leaves nothing behind.
+    for (const d of input.dataDisks) {
+      if (d.snapshotId && this.snapshotIn(input.regionId, d.snapshotId, ecsErrors.dataDiskSnapshotNotFound).status !== "accomplished") throw ecsErrors.snapshotNotReady();
     }
     const ids: string[] = [];
     for (let n = 0; n < input.amount; n++) {
@@ -398,7 +420,7 @@ export class EcsState {
         this.attachAtCreation(disk, id, this.nextDevice(id), true);
       }
       for (const d of input.dataDisks) {
-        const disk = await this.newDisk({ regionId: input.regionId, zoneId, sizeGiB: d.sizeGiB, category: d.category, snapshotId: d.snapshotId, type: "data", tags: input.tags });
+        const disk = await this.newDisk({ regionId: input.regionId, zoneId, sizeGiB: d.sizeGiB, category: d.category, snapshotId: d.snapshotId, snapshotNotFound: ecsErrors.dataDiskSnapshotNotFound, type: "data", tags: input.tags });
         this.attachAtCreation(disk, id, this.nextDevice(id), d.deleteWithInstance ?? true);
       }
       ids.push(id);
@@ -509,6 +531,49 @@ export class EcsState {
       sourceDiskSizeGiB: disk.sizeGiB,
       sourceDiskType: disk.type,
       status: "progressing",
+      durationMs: this.opts.timings.snapshotMs,
+      since: now,
+      createdAt: now,
+      file,
+      tags: input.tags,
+    });
+    return id;
+  }
+
+  /**
+   * CopySnapshot as documented: from an accomplished snapshot of RegionId to
+   * another region. The copy holds the source's bytes as of the call and is
+   * progressing for snapshotCopyMs. A disk may have only one unfinished copy
+   * per destination region (InvalidOperation.UnfinishedCrossRegionCopy): a
+   * client copying every cycle must wait for the last copy. RetentionDays is
+   * kept and reported; the copy is not released when it expires.
+   */
+  async copySnapshot(input: { regionId: string; snapshotId: string; destinationRegionId: string; name: string; description: string; retentionDays?: number; tags: Tag[] }): Promise<string> {
+    if (input.destinationRegionId === input.regionId) throw ecsErrors.copyInSameRegion();
+    if (!/^\p{L}[\p{L}\p{N}:_.-]{1,127}$/u.test(input.name) || /^https?:\/\//.test(input.name)) throw ecsErrors.snapshotNameMalformed();
+    if (input.description.length < 2 || input.description.length > 256 || /^https?:\/\//.test(input.description)) throw ecsErrors.descriptionMalformed();
+    if (input.retentionDays !== undefined && (input.retentionDays < 1 || input.retentionDays > 65536)) throw ecsErrors.retentionDaysMalformed();
+    const source = this.snapshotIn(input.regionId, input.snapshotId, ecsErrors.copySourceNotFound);
+    if (source.status !== "accomplished") throw ecsErrors.snapshotNotReady();
+    const unfinished = [...this.snapshots.values()].some((s) => s.status === "progressing" && s.sourceSnapshotId !== undefined && s.regionId === input.destinationRegionId && s.sourceDiskId === source.sourceDiskId);
+    if (unfinished) throw ecsErrors.unfinishedCrossRegionCopy();
+    const id = resourceId("s");
+    const file = join(this.dir("snapshots"), `${id}.img`);
+    await copyContent(source.file, file);
+    const now = this.now;
+    this.snapshots.set(id, {
+      id,
+      regionId: input.destinationRegionId,
+      name: input.name,
+      description: input.description,
+      sourceDiskId: source.sourceDiskId,
+      sourceDiskSizeGiB: source.sourceDiskSizeGiB,
+      sourceDiskType: source.sourceDiskType,
+      sourceRegionId: source.regionId,
+      sourceSnapshotId: source.id,
+      retentionDays: input.retentionDays,
+      status: "progressing",
+      durationMs: this.opts.timings.snapshotCopyMs,
       since: now,
       createdAt: now,
       file,
@@ -549,12 +614,12 @@ export class EcsState {
     if (input.mappings.length > 0) {
       for (const m of input.mappings) {
         if (!m.snapshotId) throw ecsErrors.missingParameter("DiskDeviceMapping.N.SnapshotId");
-        const snap = this.snapshot(m.snapshotId);
+        const snap = this.snapshotIn(input.regionId, m.snapshotId);
         if (snap.status !== "accomplished") throw ecsErrors.snapshotNotReady();
         sources.push({ file: snap.file, sizeGiB: Math.max(m.sizeGiB ?? 0, snap.sourceDiskSizeGiB), snapshotId: snap.id, device: m.device });
       }
     } else if (input.snapshotId) {
-      const snap = this.snapshot(input.snapshotId);
+      const snap = this.snapshotIn(input.regionId, input.snapshotId);
       if (snap.status !== "accomplished") throw ecsErrors.snapshotNotReady();
       sources.push({ file: snap.file, sizeGiB: snap.sourceDiskSizeGiB, snapshotId: snap.id });
     } else if (input.instanceId) {
