@@ -4,6 +4,7 @@
 // TagKey/TagValue). Every response carries RequestId.
 import { EcsApiError, ecsErrors } from "./errors.js";
 import { ecsTime } from "./ids.js";
+import { usableRange, type SecurityGroupRecord, type VSwitchRecord } from "./networks.js";
 import { matchesTags, progress, type DiskRecord, type EcsState, type ImageRecord, type InstanceRecord, type SnapshotRecord, type Tag, type TaskRecord } from "./state.js";
 
 /** Request parameters of an RPC-style call: query and form body merged, flattened (`Tag.1.Key`). */
@@ -130,10 +131,10 @@ function instanceJson(i: InstanceRecord): Json {
     StartTime: i.startedAt !== undefined ? ecsTime(i.startedAt) : "",
     InstanceChargeType: "PostPaid",
     InternetChargeType: "PayByTraffic",
-    InstanceNetworkType: "vpc",
+    InstanceNetworkType: i.vSwitchId ? "vpc" : "classic",
     IoOptimized: true,
     DeletionProtection: false,
-    VpcAttributes: { VSwitchId: i.vSwitchId, VpcId: "", NatIpAddress: "", PrivateIpAddress: { IpAddress: [] } },
+    VpcAttributes: { VSwitchId: i.vSwitchId, VpcId: i.vpcId, NatIpAddress: "", PrivateIpAddress: { IpAddress: i.privateIpAddress !== undefined ? [i.privateIpAddress] : [] } },
     SecurityGroupIds: { SecurityGroupId: i.securityGroupIds },
     PublicIpAddress: { IpAddress: [] },
     InnerIpAddress: { IpAddress: [] },
@@ -272,6 +273,38 @@ function zoneJson(regionId: string, zoneId: string): Json {
   };
 }
 
+function vSwitchJson(state: EcsState, v: VSwitchRecord): Json {
+  const range = usableRange(v.cidrBlock);
+  const used = [...state.instances.values()].filter((i) => i.vSwitchId === v.vSwitchId).length;
+  return {
+    VSwitchId: v.vSwitchId,
+    VpcId: v.vpcId,
+    ZoneId: v.zoneId,
+    CidrBlock: v.cidrBlock,
+    Status: "Available",
+    AvailableIpAddressCount: range.last - range.first + 1 - used,
+    CreationTime: ecsTime(v.createdAt),
+    VSwitchName: "",
+    Description: "",
+    IsDefault: false,
+    ResourceGroupId: "",
+  };
+}
+
+function securityGroupJson(g: SecurityGroupRecord): Json {
+  return {
+    SecurityGroupId: g.securityGroupId,
+    SecurityGroupName: "",
+    Description: "",
+    VpcId: g.vpcId,
+    SecurityGroupType: "normal",
+    CreationTime: ecsTime(g.createdAt),
+    ResourceGroupId: "",
+    ServiceManaged: false,
+    Tags: tagsJson([]),
+  };
+}
+
 /** What an action handler can reach. */
 export interface EcsContext {
   state: EcsState;
@@ -284,6 +317,25 @@ export const ecsActions: Record<string, Handler> = {
   DescribeRegions(p) {
     const region = str(p, "RegionId") ?? "cn-hangzhou";
     return { Regions: { Region: [{ RegionId: region, LocalName: region, RegionEndpoint: `ecs.${region}.aliyuncs.com`, Status: "available" }] } };
+  },
+
+  // Deprecated in favour of the VPC API's DescribeVSwitches, but still served by ECS and in the ECS SDK.
+  DescribeVSwitches(p, { state }) {
+    const id = str(p, "VSwitchId");
+    const vpcId = str(p, "VpcId");
+    const zone = str(p, "ZoneId");
+    const all = inRegion(p, state.vSwitches.values()).filter((v) => (!id || v.vSwitchId === id) && (!vpcId || v.vpcId === vpcId) && (!zone || v.zoneId === zone));
+    const pg = page(p, all);
+    return { VSwitches: { VSwitch: pg.items.map((v) => vSwitchJson(state, v)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+  },
+
+  DescribeSecurityGroups(p, { state }) {
+    const id = str(p, "SecurityGroupId");
+    const ids = jsonIds(p, "SecurityGroupIds");
+    const vpcId = str(p, "VpcId");
+    const all = inRegion(p, state.securityGroups.values()).filter((g) => (!id || g.securityGroupId === id) && (!ids || ids.includes(g.securityGroupId)) && (!vpcId || g.vpcId === vpcId));
+    const pg = page(p, all);
+    return { SecurityGroups: { SecurityGroup: pg.items.map(securityGroupJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize, RegionId: required(p, "RegionId"), NextToken: "" };
   },
 
   DescribeZones(p, { state }) {
@@ -304,6 +356,7 @@ export const ecsActions: Record<string, Handler> = {
         description: str(p, "Description"),
         vSwitchId: str(p, "VSwitchId"),
         securityGroupIds: [str(p, "SecurityGroupId"), ...repeatedScalar(p, "SecurityGroupIds")].filter((x): x is string => x !== undefined),
+        privateIpAddress: str(p, "PrivateIpAddress"),
         userData: str(p, "UserData"),
         amount: int(p, "Amount") ?? 1,
         systemDisk: { sizeGiB: int(p, "SystemDisk.Size"), category: str(p, "SystemDisk.Category") },
@@ -324,9 +377,18 @@ export const ecsActions: Record<string, Handler> = {
     const status = str(p, "Status");
     const zone = str(p, "ZoneId");
     const name = str(p, "InstanceName");
+    const vpcId = str(p, "VpcId");
+    const vSwitchId = str(p, "VSwitchId");
     const tags = tagFilter(p);
     const all = inRegion(p, state.instances.values()).filter(
-      (i) => (!ids || ids.includes(i.id)) && (!status || i.status === status) && (!zone || i.zoneId === zone) && (!name || i.name === name) && matchesTags(i.tags, tags),
+      (i) =>
+        (!ids || ids.includes(i.id)) &&
+        (!status || i.status === status) &&
+        (!zone || i.zoneId === zone) &&
+        (!name || i.name === name) &&
+        (!vpcId || i.vpcId === vpcId) &&
+        (!vSwitchId || i.vSwitchId === vSwitchId) &&
+        matchesTags(i.tags, tags),
     );
     const pg = page(p, all);
     return { Instances: { Instance: pg.items.map(instanceJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };

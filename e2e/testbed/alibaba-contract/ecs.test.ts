@@ -70,6 +70,9 @@ beforeAll(async () => {
     timings: { instanceStartMs: 1000, instanceStopMs: 1000, diskCreateMs: 1000, diskAttachMs: 1000, diskDetachMs: 200, snapshotMs: 1000, imageCreateMs: 1000, imageImportMs: 1000, snapshotCopyMs: 1000, eipAssociateMs: 300, eipUnassociateMs: 300 },
   });
   ecs = client();
+  // The network the lifecycle tests name.
+  server.harness.createVSwitch({ vSwitchId: "vsw-1", vpcId: "vpc-1", regionId: region, zoneId: `${region}-i`, cidrBlock: "192.168.0.0/24" });
+  server.harness.createSecurityGroup({ securityGroupId: "sg-1", vpcId: "vpc-1", regionId: region });
 });
 
 afterAll(async () => {
@@ -284,6 +287,95 @@ describe("instance, disk, snapshot and image lifecycle", () => {
   });
 });
 
+
+describe("vSwitches, security groups and private addresses", () => {
+  const image = "aliyun_3_x64_20G_alibase_20240528.vhd";
+  const run = (more: Partial<$Ecs.RunInstancesRequest>) => ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: image, instanceType: "ecs.g7.large", ...more }));
+  const instance = async (id: string | undefined) => (await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([id]) }))).body?.instances?.instance?.[0];
+  const post = async (route: string, body: object) => {
+    const res = await fetch(`${server.harnessUrl}/${route}`, { method: "POST", body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    return (await res.json()) as Record<string, string>;
+  };
+
+  beforeAll(async () => {
+    expect(await post("vswitches", { vSwitchId: "vsw-dr", vpcId: "vpc-dr", regionId: region, zoneId: `${region}-j`, cidrBlock: "10.8.0.0/24" })).toEqual({ vSwitchId: "vsw-dr", vpcId: "vpc-dr", regionId: region, zoneId: `${region}-j`, cidrBlock: "10.8.0.0/24" });
+    expect((await post("security-groups", { vpcId: "vpc-dr", regionId: region })).securityGroupId).toMatch(/^sg-/);
+    server.harness.createSecurityGroup({ securityGroupId: "sg-dr", vpcId: "vpc-dr", regionId: region });
+    server.harness.createVSwitch({ vSwitchId: "vsw-tiny", vpcId: "vpc-dr", regionId: region, zoneId: `${region}-j`, cidrBlock: "10.9.0.0/29" });
+    server.harness.createVSwitch({ vSwitchId: "vsw-sh", vpcId: "vpc-sh", regionId: "cn-shanghai", zoneId: "cn-shanghai-i", cidrBlock: "10.10.0.0/24" });
+  });
+
+  it("lists vSwitches and security groups by region, VPC and zone", async () => {
+    /* eslint-disable @typescript-eslint/no-deprecated -- ECS's DescribeVSwitches is deprecated for the VPC API's, but ECS and its SDK still serve it, and it is the one the server offers */
+    const vsw = await ecs.describeVSwitches(new $Ecs.DescribeVSwitchesRequest({ regionId: region, vpcId: "vpc-dr" }));
+    ecs.lastConformsTo($Ecs.DescribeVSwitchesResponseBody);
+    expect(vsw.body?.vSwitches?.vSwitch?.map((v) => v.vSwitchId).sort()).toEqual(["vsw-dr", "vsw-tiny"]);
+    expect(vsw.body?.vSwitches?.vSwitch?.find((v) => v.vSwitchId === "vsw-tiny")).toMatchObject({ zoneId: `${region}-j`, cidrBlock: "10.9.0.0/29", availableIpAddressCount: 4, status: "Available" });
+    expect((await ecs.describeVSwitches(new $Ecs.DescribeVSwitchesRequest({ regionId: region, zoneId: `${region}-i` }))).body?.vSwitches?.vSwitch?.map((v) => v.vSwitchId)).toEqual(["vsw-1"]);
+    expect((await ecs.describeVSwitches(new $Ecs.DescribeVSwitchesRequest({ regionId: "cn-shanghai" }))).body?.vSwitches?.vSwitch?.map((v) => v.vSwitchId)).toEqual(["vsw-sh"]);
+    /* eslint-enable @typescript-eslint/no-deprecated */
+    const sgs = await ecs.describeSecurityGroups(new $Ecs.DescribeSecurityGroupsRequest({ regionId: region, vpcId: "vpc-dr" }));
+    ecs.lastConformsTo($Ecs.DescribeSecurityGroupsResponseBody);
+    expect(sgs.body?.totalCount).toBe(2);
+    const byIds = await ecs.describeSecurityGroups(new $Ecs.DescribeSecurityGroupsRequest({ regionId: region, securityGroupIds: JSON.stringify(["sg-dr", "sg-1"]) }));
+    expect(byIds.body?.securityGroups?.securityGroup?.map((g) => [g.securityGroupId, g.vpcId])).toEqual([["sg-1", "vpc-1"], ["sg-dr", "vpc-dr"]]);
+    expect((await ecs.describeSecurityGroups(new $Ecs.DescribeSecurityGroupsRequest({ regionId: region, securityGroupId: "sg-dr" }))).body?.totalCount).toBe(1);
+  });
+
+  it("places an instance in its vSwitch's zone with the next free address, and reports its VPC attributes", async () => {
+    const id = (await run({ vSwitchId: "vsw-dr", securityGroupId: "sg-dr" })).body?.instanceIdSets?.instanceIdSet?.[0];
+    const inst = await instance(id);
+    ecs.lastConformsTo($Ecs.DescribeInstancesResponseBody);
+    expect(inst).toMatchObject({ zoneId: `${region}-j`, instanceNetworkType: "vpc", vpcAttributes: { vpcId: "vpc-dr", vSwitchId: "vsw-dr", privateIpAddress: { ipAddress: ["10.8.0.1"] } }, securityGroupIds: { securityGroupId: ["sg-dr"] } });
+    const second = await instance((await run({ vSwitchId: "vsw-dr", securityGroupId: "sg-dr" })).body?.instanceIdSets?.instanceIdSet?.[0]);
+    expect(second?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(["10.8.0.2"]);
+    const byVpc = await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, vpcId: "vpc-dr" }));
+    expect(byVpc.body?.totalCount).toBe(2);
+    // Without a vSwitch the instance is on the classic network, as before.
+    expect((await instance((await run({})).body?.instanceIdSets?.instanceIdSet?.[0]))?.instanceNetworkType).toBe("classic");
+  });
+
+  it("takes a free PrivateIpAddress inside the vSwitch's CIDR block, and refuses others", async () => {
+    const id = (await run({ vSwitchId: "vsw-dr", securityGroupId: "sg-dr", privateIpAddress: "10.8.0.200" })).body?.instanceIdSets?.instanceIdSet?.[0];
+    expect((await instance(id))?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(["10.8.0.200"]);
+    const cases: [Partial<$Ecs.RunInstancesRequest>, number, string][] = [
+      [{ vSwitchId: "vsw-dr", privateIpAddress: "10.8.0.200" }, 400, "InvalidPrivateIpAddress.Duplicated"],
+      [{ vSwitchId: "vsw-dr", privateIpAddress: "10.8.1.5" }, 400, "InvalidPrivateIpAddress"],
+      // The last three addresses of a vSwitch are the system's.
+      [{ vSwitchId: "vsw-dr", privateIpAddress: "10.8.0.253" }, 400, "InvalidPrivateIpAddress"],
+      [{ vSwitchId: "vsw-dr", privateIpAddress: "10.8.0" }, 400, "InvalidPrivateIpAddress.Malformed"],
+      [{ privateIpAddress: "10.8.0.9" }, 400, "MissingParameter"],
+    ];
+    for (const [more, status, code] of cases) {
+      const err = await errorOf(run(more));
+      expect([more, err.statusCode, err.code]).toEqual([more, status, code]);
+    }
+  });
+
+  it("refuses an unknown vSwitch, one of another zone or region, an unknown security group and one of another VPC", async () => {
+    const cases: [Partial<$Ecs.RunInstancesRequest>, number, string][] = [
+      [{ vSwitchId: "vsw-nowhere" }, 404, "InvalidVSwitchId.NotFound"],
+      [{ vSwitchId: "vsw-sh" }, 404, "InvalidVSwitchId.NotFound"],
+      [{ vSwitchId: "vsw-dr", zoneId: `${region}-i` }, 400, "InvalidParameter.Mismatch"],
+      [{ vSwitchId: "vsw-dr", securityGroupId: "sg-nowhere" }, 404, "InvalidSecurityGroupId.NotFound"],
+      [{ vSwitchId: "vsw-dr", securityGroupId: "sg-1" }, 400, "InvalidParameter.Mismatch"],
+    ];
+    for (const [more, status, code] of cases) {
+      const err = await errorOf(run(more));
+      expect([more, err.statusCode, err.code]).toEqual([more, status, code]);
+    }
+  });
+
+  it("runs out of addresses in a small vSwitch without making anything", async () => {
+    const before = (await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, vSwitchId: "vsw-tiny" }))).body?.totalCount;
+    const err = await errorOf(run({ vSwitchId: "vsw-tiny", amount: 5 }));
+    expect([err.statusCode, err.code]).toEqual([400, "QuotaExceeded.PrivateIpAddress"]);
+    expect((await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, vSwitchId: "vsw-tiny" }))).body?.totalCount).toBe(before);
+    const ids = (await run({ vSwitchId: "vsw-tiny", amount: 4 })).body?.instanceIdSets?.instanceIdSet ?? [];
+    expect(ids).toHaveLength(4);
+  });
+});
 
 describe("CopySnapshot to a recovery region", () => {
   const recovery = "cn-shanghai";

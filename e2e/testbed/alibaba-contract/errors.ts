@@ -60,6 +60,14 @@ export const ecsErrors = {
   invalidUserData: () => new EcsApiError(400, "InvalidUserData.Base64FormatInvalid", "The specified parameter UserData must be base64 encoded."),
   /** RunInstances and CreateDisk: a ZoneId that is not one of the region's zones (DescribeZones). */
   zoneNotFound: () => new EcsApiError(404, "InvalidZoneId.NotFound", "The specified zoneId does not exist."),
+  vSwitchNotFound: () => new EcsApiError(404, "InvalidVSwitchId.NotFound", "Specified virtual switch does not exist."),
+  vSwitchZoneMismatch: () => new EcsApiError(400, "InvalidParameter.Mismatch", "Specified virtual switch is not in the specified zone."),
+  securityGroupNotFound: () => new EcsApiError(404, "InvalidSecurityGroupId.NotFound", "The SecurityGroupId provided does not exist in our records."),
+  securityGroupVpcMismatch: () => new EcsApiError(400, "InvalidParameter.Mismatch", "Specified security group and virtual switch are not in the same VPC."),
+  privateIpMalformed: () => new EcsApiError(400, "InvalidPrivateIpAddress.Malformed", "Specified private IP address is malformed."),
+  privateIpNotInVSwitch: () => new EcsApiError(400, "InvalidPrivateIpAddress", "Specified private IP address is not in the CIDR block of virtual switch."),
+  privateIpDuplicated: () => new EcsApiError(400, "InvalidPrivateIpAddress.Duplicated", "Specified private IP address is duplicated."),
+  privateIpExhausted: () => new EcsApiError(400, "QuotaExceeded.PrivateIpAddress", "Don't have enough private IPs in this switch"),
   userDataTooLarge: () => new EcsApiError(400, "InvalidUserData.SizeExceeded", "The specified parameter UserData exceeds the size."),
 };
 

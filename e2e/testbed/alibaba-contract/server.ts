@@ -17,6 +17,7 @@ import { requestId } from "./ids.js";
 import { ossErrorXml, OssStore } from "./oss-api.js";
 import { verifyOssV4 } from "./oss-v4-signature.js";
 import { EcsState } from "./state.js";
+import type { SecurityGroupRecord, VSwitchRecord } from "./networks.js";
 import { applySwitchSettings, Switches, type SwitchSettings } from "./switches.js";
 import { UserDataRunner, type GuestRun } from "./user-data.js";
 
@@ -62,6 +63,14 @@ export interface ContractHarness {
   tick(): Promise<void>;
   /** Creates an OSS bucket (the SDK's putBucket works too). */
   createBucket(name: string): void;
+  /**
+   * Creates a vSwitch (VPCs are not an ECS resource; a vpcId is just a name
+   * the vSwitches and security groups share). Default id `vsw-…`, default
+   * region the server's; the zone must be one of the region's.
+   */
+  createVSwitch(input: { vSwitchId?: string; vpcId: string; regionId?: string; zoneId: string; cidrBlock: string }): VSwitchInfo;
+  /** Creates a security group of a VPC. Default id `sg-…`, default region the server's. */
+  createSecurityGroup(input: { securityGroupId?: string; vpcId: string; regionId?: string }): SecurityGroupInfo;
   diskContent(diskId: string): ContentRef;
   snapshotContent(snapshotId: string): ContentRef;
   /** The image's disks in DiskDeviceMapping order (system disk first). */
@@ -77,6 +86,25 @@ export interface ContractHarness {
   readonly ecs: EcsState;
   readonly oss: OssStore;
 }
+
+/** A vSwitch as the harness creates and returns it. */
+export interface VSwitchInfo {
+  vSwitchId: string;
+  vpcId: string;
+  regionId: string;
+  zoneId: string;
+  cidrBlock: string;
+}
+
+/** A security group as the harness creates and returns it. */
+export interface SecurityGroupInfo {
+  securityGroupId: string;
+  vpcId: string;
+  regionId: string;
+}
+
+const vSwitchInfo = ({ vSwitchId, vpcId, regionId, zoneId, cidrBlock }: VSwitchRecord): VSwitchInfo => ({ vSwitchId, vpcId, regionId, zoneId, cidrBlock });
+const securityGroupInfo = ({ securityGroupId, vpcId, regionId }: SecurityGroupRecord): SecurityGroupInfo => ({ securityGroupId, vpcId, regionId });
 
 export interface AlibabaContractServer {
   readonly regionId: string;
@@ -159,6 +187,8 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
     applySwitches: (s) => { applySwitchSettings(switches, s); },
     tick,
     createBucket: (name) => { oss.createBucket(name); },
+    createVSwitch: (input) => vSwitchInfo(ecs.createVSwitch({ ...input, regionId: input.regionId ?? regionId })),
+    createSecurityGroup: (input) => securityGroupInfo(ecs.createSecurityGroup({ ...input, regionId: input.regionId ?? regionId })),
     diskContent: (id) => {
       const d = ecs.disk(id);
       return content(d.file, d.sizeGiB);
@@ -249,6 +279,10 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
       } else if (route === "tick" && method === "POST") {
         await tick();
         json(200, {});
+      } else if (route === "vswitches" && method === "POST") {
+        json(200, harness.createVSwitch(JSON.parse(body.toString("utf8") || "{}") as Parameters<ContractHarness["createVSwitch"]>[0]));
+      } else if (route === "security-groups" && method === "POST") {
+        json(200, harness.createSecurityGroup(JSON.parse(body.toString("utf8") || "{}") as Parameters<ContractHarness["createSecurityGroup"]>[0]));
       } else if (parts[0] === "buckets" && parts[1] && method === "PUT") {
         oss.createBucket(parts[1]);
         json(200, {});

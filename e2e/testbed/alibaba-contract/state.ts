@@ -9,6 +9,7 @@ import { clampContent, copyContent, createEmptyContent } from "./disk-files.js";
 import { ecsErrors, EcsApiError } from "./errors.js";
 import { resourceId } from "./ids.js";
 import { convertToRaw, IMPORT_FORMATS, type ImportFormat } from "./image-import.js";
+import { intToIp, ipToInt, parseCidr, usableRange, type SecurityGroupRecord, type VSwitchRecord } from "./networks.js";
 import type { Switches } from "./switches.js";
 import type { GuestDevice, UserDataRunner } from "./user-data.js";
 
@@ -31,7 +32,10 @@ export interface InstanceRecord {
   description: string;
   instanceType: string;
   imageId: string;
+  /** Empty for a classic-network instance (RunInstances without VSwitchId). */
   vSwitchId: string;
+  vpcId: string;
+  privateIpAddress?: string;
   securityGroupIds: string[];
   userData?: string;
   status: InstanceStatus;
@@ -164,6 +168,8 @@ export class EcsState {
   readonly snapshots = new Map<string, SnapshotRecord>();
   readonly images = new Map<string, ImageRecord>();
   readonly tasks = new Map<string, TaskRecord>();
+  readonly vSwitches = new Map<string, VSwitchRecord>();
+  readonly securityGroups = new Map<string, SecurityGroupRecord>();
   /** RunInstances/CreateDisk/… results by ClientToken, for the documented idempotence. */
   readonly clientTokens = new Map<string, unknown>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -359,14 +365,14 @@ export class EcsState {
     description?: string;
     vSwitchId?: string;
     securityGroupIds: string[];
+    privateIpAddress?: string;
     userData?: string;
     amount: number;
     systemDisk: { sizeGiB?: number; category?: string };
     dataDisks: { sizeGiB?: number; category?: string; snapshotId?: string; deleteWithInstance?: boolean }[];
     tags: Tag[];
   }): Promise<string[]> {
-    const zoneId = input.zoneId ?? this.defaultZone(input.regionId);
-    this.checkZone(input.regionId, zoneId);
+    const { zoneId, vSwitch, addresses } = this.placeInstances(input);
     let image: ImageRecord | undefined;
     if (input.imageId.startsWith("m-")) {
       image = this.image(input.imageId);
@@ -394,7 +400,9 @@ export class EcsState {
         description: input.description ?? "",
         instanceType: input.instanceType,
         imageId: input.imageId,
-        vSwitchId: input.vSwitchId ?? "",
+        vSwitchId: vSwitch?.vSwitchId ?? "",
+        vpcId: vSwitch?.vpcId ?? "",
+        privateIpAddress: addresses[n],
         securityGroupIds: input.securityGroupIds,
         userData: input.userData,
         status: "Pending",
@@ -426,6 +434,77 @@ export class EcsState {
       ids.push(id);
     }
     return ids;
+  }
+
+  /**
+   * Where RunInstances puts its instances, with the checks its error table
+   * documents: the vSwitch must exist in the region and lie in ZoneId (which
+   * defaults to the vSwitch's zone); the security groups must exist and, with
+   * a vSwitch, belong to its VPC; PrivateIpAddress needs a vSwitch, must lie
+   * in its CIDR block and be free, else each instance gets the next free
+   * address. Without VSwitchId the instance is on the classic network.
+   */
+  private placeInstances(input: { regionId: string; zoneId?: string; vSwitchId?: string; securityGroupIds: string[]; privateIpAddress?: string; amount: number }): { zoneId: string; vSwitch?: VSwitchRecord; addresses: (string | undefined)[] } {
+    const vSwitch = input.vSwitchId !== undefined ? this.vSwitchIn(input.regionId, input.vSwitchId) : undefined;
+    if (input.zoneId !== undefined) this.checkZone(input.regionId, input.zoneId);
+    if (vSwitch && input.zoneId !== undefined && input.zoneId !== vSwitch.zoneId) throw ecsErrors.vSwitchZoneMismatch();
+    const zoneId = input.zoneId ?? vSwitch?.zoneId ?? this.defaultZone(input.regionId);
+    for (const sgId of input.securityGroupIds) {
+      const sg = this.securityGroups.get(sgId);
+      if (!sg || sg.regionId !== input.regionId) throw ecsErrors.securityGroupNotFound();
+      if (vSwitch && sg.vpcId !== vSwitch.vpcId) throw ecsErrors.securityGroupVpcMismatch();
+    }
+    if (!vSwitch) {
+      // "PrivateIpAddress depends on VSwitchId and cannot be specified alone."
+      if (input.privateIpAddress !== undefined) throw ecsErrors.missingParameter("VSwitchId");
+      return { zoneId, addresses: [] };
+    }
+    const used = new Set([...this.instances.values()].filter((i) => i.vSwitchId === vSwitch.vSwitchId).map((i) => i.privateIpAddress));
+    const range = usableRange(vSwitch.cidrBlock);
+    if (input.privateIpAddress !== undefined) {
+      const ip = ipToInt(input.privateIpAddress);
+      if (ip === undefined) throw ecsErrors.privateIpMalformed();
+      // (assumed) the documented "Amount must be 1" answered as InvalidParameter.
+      if (input.amount !== 1) throw ecsErrors.invalidParameter("Amount", "must be 1 when PrivateIpAddress is given");
+      if (ip < range.first || ip > range.last) throw ecsErrors.privateIpNotInVSwitch();
+      if (used.has(input.privateIpAddress)) throw ecsErrors.privateIpDuplicated();
+      return { zoneId, vSwitch, addresses: [input.privateIpAddress] };
+    }
+    const addresses: string[] = [];
+    for (let ip = range.first; ip <= range.last && addresses.length < input.amount; ip++) {
+      if (!used.has(intToIp(ip))) addresses.push(intToIp(ip));
+    }
+    if (addresses.length < input.amount) throw ecsErrors.privateIpExhausted();
+    return { zoneId, vSwitch, addresses };
+  }
+
+  vSwitchIn(regionId: string, id: string): VSwitchRecord {
+    const v = this.vSwitches.get(id);
+    if (!v || v.regionId !== regionId) throw ecsErrors.vSwitchNotFound();
+    return v;
+  }
+
+  /** Harness: a vSwitch (mask /16 to /29, as the VPC API allows) in one of the region's zones. */
+  createVSwitch(input: { vSwitchId?: string; vpcId: string; regionId: string; zoneId: string; cidrBlock: string }): VSwitchRecord {
+    if (!input.vpcId) throw ecsErrors.missingParameter("vpcId");
+    const cidr = parseCidr(input.cidrBlock);
+    if (!cidr || cidr.bits < 16 || cidr.bits > 29) throw ecsErrors.invalidParameter("cidrBlock", "must be an IPv4 CIDR block with a mask of /16 to /29");
+    this.checkZone(input.regionId, input.zoneId);
+    const id = input.vSwitchId ?? resourceId("vsw");
+    if (this.vSwitches.has(id)) throw ecsErrors.invalidParameter("vSwitchId", `${id} exists`);
+    const record: VSwitchRecord = { vSwitchId: id, vpcId: input.vpcId, regionId: input.regionId, zoneId: input.zoneId, cidrBlock: input.cidrBlock, createdAt: this.now };
+    this.vSwitches.set(id, record);
+    return record;
+  }
+
+  /** Harness: a security group of a VPC. */
+  createSecurityGroup(input: { securityGroupId?: string; vpcId: string; regionId: string }): SecurityGroupRecord {
+    if (!input.vpcId) throw ecsErrors.missingParameter("vpcId");
+    const id = input.securityGroupId ?? resourceId("sg");
+    if (this.securityGroups.has(id)) throw ecsErrors.invalidParameter("securityGroupId", `${id} exists`);
+    const record: SecurityGroupRecord = { securityGroupId: id, vpcId: input.vpcId, regionId: input.regionId, createdAt: this.now };
+    this.securityGroups.set(id, record);
+    return record;
   }
 
   private attachAtCreation(disk: DiskRecord, instanceId: string, device: string, deleteWithInstance: boolean): void {
