@@ -5,7 +5,7 @@
 import { EcsApiError, ecsErrors } from "./errors.js";
 import { ecsTime } from "./ids.js";
 import { usableRange, type SecurityGroupRecord, type VSwitchRecord } from "./networks.js";
-import { matchesTags, progress, type DiskRecord, type EcsState, type ImageRecord, type InstanceRecord, type SnapshotRecord, type Tag, type TaskRecord } from "./state.js";
+import { matchesTags, progress, type DiskRecord, type EcsState, type EipRecord, type ImageRecord, type InstanceRecord, type SnapshotRecord, type Tag, type TaskRecord } from "./state.js";
 
 /** Request parameters of an RPC-style call: query and form body merged, flattened (`Tag.1.Key`). */
 export type Params = Map<string, string>;
@@ -115,7 +115,8 @@ async function idempotent<T>(state: EcsState, p: Params, action: string, run: ()
   return result;
 }
 
-function instanceJson(i: InstanceRecord): Json {
+function instanceJson(state: EcsState, i: InstanceRecord): Json {
+  const eip = state.eipOf(i.id);
   return {
     InstanceId: i.id,
     InstanceName: i.name,
@@ -137,6 +138,8 @@ function instanceJson(i: InstanceRecord): Json {
     VpcAttributes: { VSwitchId: i.vSwitchId, VpcId: i.vpcId, NatIpAddress: "", PrivateIpAddress: { IpAddress: i.privateIpAddress !== undefined ? [i.privateIpAddress] : [] } },
     SecurityGroupIds: { SecurityGroupId: i.securityGroupIds },
     PublicIpAddress: { IpAddress: [] },
+    // Always present, empty without an EIP, as ECS answers.
+    EipAddress: eip ? { AllocationId: eip.allocationId, IpAddress: eip.ipAddress, Bandwidth: Number(eip.bandwidth), InternetChargeType: eip.internetChargeType, IsSupportUnassociate: true } : { AllocationId: "", IpAddress: "", InternetChargeType: "" },
     InnerIpAddress: { IpAddress: [] },
     OperationLocks: { LockReason: [] },
     Tags: tagsJson(i.tags),
@@ -291,6 +294,24 @@ function vSwitchJson(state: EcsState, v: VSwitchRecord): Json {
   };
 }
 
+function eipJson(e: EipRecord): Json {
+  return {
+    AllocationId: e.allocationId,
+    IpAddress: e.ipAddress,
+    RegionId: e.regionId,
+    Status: e.status,
+    InstanceId: e.instanceId ?? "",
+    InstanceType: e.instanceId !== undefined ? "EcsInstance" : "",
+    Bandwidth: e.bandwidth,
+    EipBandwidth: e.bandwidth,
+    InternetChargeType: e.internetChargeType,
+    ChargeType: "PostPaid",
+    AllocationTime: ecsTime(e.createdAt),
+    ExpiredTime: "",
+    OperationLocks: { LockReason: [] },
+  };
+}
+
 function securityGroupJson(g: SecurityGroupRecord): Json {
   return {
     SecurityGroupId: g.securityGroupId,
@@ -338,6 +359,45 @@ export const ecsActions: Record<string, Handler> = {
     return { SecurityGroups: { SecurityGroup: pg.items.map(securityGroupJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize, RegionId: required(p, "RegionId"), NextToken: "" };
   },
 
+  async AllocateEipAddress(p, { state }) {
+    const regionId = required(p, "RegionId");
+    const eip = await idempotent(state, p, "AllocateEipAddress", () => Promise.resolve(state.allocateEip({ regionId, bandwidth: str(p, "Bandwidth"), internetChargeType: str(p, "InternetChargeType") })));
+    return { AllocationId: eip.allocationId, EipAddress: eip.ipAddress };
+  },
+
+  AssociateEipAddress(p, { state }) {
+    state.associateEip({ allocationId: required(p, "AllocationId"), instanceId: required(p, "InstanceId"), regionId: str(p, "RegionId"), instanceType: str(p, "InstanceType") });
+    return {};
+  },
+
+  UnassociateEipAddress(p, { state }) {
+    state.unassociateEip({ allocationId: required(p, "AllocationId"), instanceId: required(p, "InstanceId"), regionId: str(p, "RegionId"), instanceType: str(p, "InstanceType") });
+    return {};
+  },
+
+  ReleaseEipAddress(p, { state }) {
+    state.releaseEip(required(p, "AllocationId"), str(p, "RegionId"));
+    return {};
+  },
+
+  DescribeEipAddresses(p, { state }) {
+    const id = str(p, "AllocationId");
+    const address = str(p, "EipAddress");
+    const status = str(p, "Status");
+    const instanceType = str(p, "AssociatedInstanceType");
+    const instanceId = str(p, "AssociatedInstanceId");
+    const all = inRegion(p, state.eips.values()).filter(
+      (e) =>
+        (!id || e.allocationId === id) &&
+        (!address || e.ipAddress === address) &&
+        (!status || e.status === status) &&
+        (!instanceType || (instanceType === "EcsInstance" && e.instanceId !== undefined)) &&
+        (!instanceId || e.instanceId === instanceId),
+    );
+    const pg = page(p, all);
+    return { EipAddresses: { EipAddress: pg.items.map(eipJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+  },
+
   DescribeZones(p, { state }) {
     const regionId = required(p, "RegionId");
     return { Zones: { Zone: state.zonesOf(regionId).map((z) => zoneJson(regionId, z)) } };
@@ -379,6 +439,7 @@ export const ecsActions: Record<string, Handler> = {
     const name = str(p, "InstanceName");
     const vpcId = str(p, "VpcId");
     const vSwitchId = str(p, "VSwitchId");
+    const eips = jsonIds(p, "EipAddresses");
     const tags = tagFilter(p);
     const all = inRegion(p, state.instances.values()).filter(
       (i) =>
@@ -388,10 +449,11 @@ export const ecsActions: Record<string, Handler> = {
         (!name || i.name === name) &&
         (!vpcId || i.vpcId === vpcId) &&
         (!vSwitchId || i.vSwitchId === vSwitchId) &&
+        (!eips || eips.includes(state.eipOf(i.id)?.ipAddress ?? "")) &&
         matchesTags(i.tags, tags),
     );
     const pg = page(p, all);
-    return { Instances: { Instance: pg.items.map(instanceJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+    return { Instances: { Instance: pg.items.map((i) => instanceJson(state, i)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
   },
 
   StartInstance(p, { state }) {

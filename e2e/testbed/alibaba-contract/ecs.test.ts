@@ -377,6 +377,77 @@ describe("vSwitches, security groups and private addresses", () => {
   });
 });
 
+/* eslint-disable @typescript-eslint/no-deprecated -- ECS's EIP actions are deprecated for the VPC API's, but ECS and its SDK still serve them, and they are the ones the server offers */
+describe("elastic IP addresses", () => {
+  const eipOf = async (allocationId: string) => (await ecs.describeEipAddresses(new $Ecs.DescribeEipAddressesRequest({ regionId: region, allocationId }))).body?.eipAddresses?.eipAddress?.[0];
+  const instanceOf = async (id: string) => (await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([id]) }))).body?.instances?.instance?.[0];
+  const allocate = async (clientToken?: string) => (await ecs.allocateEipAddress(new $Ecs.AllocateEipAddressRequest({ regionId: region, bandwidth: "10", internetChargeType: "PayByTraffic", clientToken }))).body;
+  let instanceId: string;
+  let allocationId: string;
+  let address: string;
+
+  it("allocates an Available address, once per ClientToken", async () => {
+    const first = await allocate("eip-token-1");
+    ecs.lastConformsTo($Ecs.AllocateEipAddressResponseBody);
+    allocationId = first?.allocationId ?? "";
+    address = first?.eipAddress ?? "";
+    expect(allocationId).toMatch(/^eip-/);
+    expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect((await allocate("eip-token-1"))?.allocationId).toBe(allocationId);
+    const eip = await eipOf(allocationId);
+    ecs.lastConformsTo($Ecs.DescribeEipAddressesResponseBody);
+    expect(eip).toMatchObject({ status: "Available", ipAddress: address, bandwidth: "10", internetChargeType: "PayByTraffic", instanceId: "" });
+  });
+
+  it("associates with a Running instance: Associating → InUse, shown by DescribeInstances; a bound address is not released", async () => {
+    instanceId = (await ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large", vSwitchId: "vsw-1", securityGroupId: "sg-1" }))).body?.instanceIdSets?.instanceIdSet?.[0] ?? "";
+    const pending = await errorOf(ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ allocationId, instanceId })));
+    expect([pending.statusCode, pending.code]).toEqual([400, "IncorrectInstanceStatus"]);
+    await until("Running", async () => ((await instanceOf(instanceId))?.status === "Running" ? true : undefined));
+    expect((await instanceOf(instanceId))?.eipAddress).toMatchObject({ allocationId: "", ipAddress: "" });
+    await ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ regionId: region, allocationId, instanceId }));
+    ecs.lastConformsTo($Ecs.AssociateEipAddressResponseBody);
+    expect(await eipOf(allocationId)).toMatchObject({ status: "Associating", instanceId, instanceType: "EcsInstance" });
+    const busy = await errorOf(ecs.releaseEipAddress(new $Ecs.ReleaseEipAddressRequest({ allocationId })));
+    expect([busy.statusCode, busy.code]).toEqual([400, "IncorrectEipStatus"]);
+    await until("InUse", async () => ((await eipOf(allocationId))?.status === "InUse" ? true : undefined));
+    const inst = await instanceOf(instanceId);
+    ecs.lastConformsTo($Ecs.DescribeInstancesResponseBody);
+    expect(inst?.eipAddress).toMatchObject({ allocationId, ipAddress: address, bandwidth: 10 });
+    expect((await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, eipAddresses: JSON.stringify([address]) }))).body?.instances?.instance?.map((i) => i.instanceId)).toEqual([instanceId]);
+    const bound = await ecs.describeEipAddresses(new $Ecs.DescribeEipAddressesRequest({ regionId: region, associatedInstanceType: "EcsInstance", associatedInstanceId: instanceId }));
+    expect(bound.body?.eipAddresses?.eipAddress?.map((e) => e.allocationId)).toEqual([allocationId]);
+    // One EIP per instance; an InUse EIP is not associated again.
+    const other = (await allocate())?.allocationId ?? "";
+    expect((await errorOf(ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ allocationId: other, instanceId })))).statusCode).toBe(400);
+    expect((await errorOf(ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ allocationId, instanceId })))).code).toBe("IncorrectEipStatus");
+    await ecs.releaseEipAddress(new $Ecs.ReleaseEipAddressRequest({ allocationId: other }));
+  });
+
+  it("unassociates: Unassociating → Available, and the instance shows no EIP", async () => {
+    await ecs.unassociateEipAddress(new $Ecs.UnassociateEipAddressRequest({ allocationId, instanceId }));
+    ecs.lastConformsTo($Ecs.UnassociateEipAddressResponseBody);
+    expect((await eipOf(allocationId))?.status).toBe("Unassociating");
+    await until("Available", async () => ((await eipOf(allocationId))?.status === "Available" ? true : undefined));
+    expect((await eipOf(allocationId))?.instanceId).toBe("");
+    expect((await instanceOf(instanceId))?.eipAddress?.ipAddress).toBe("");
+    expect((await errorOf(ecs.unassociateEipAddress(new $Ecs.UnassociateEipAddressRequest({ allocationId, instanceId })))).code).toBe("IncorrectEipStatus");
+  });
+
+  it("dissociates the EIP of a deleted instance; releases an Available one, after which it is not found", async () => {
+    await ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ allocationId, instanceId }));
+    await until("InUse", async () => ((await eipOf(allocationId))?.status === "InUse" ? true : undefined));
+    await ecs.deleteInstance(new $Ecs.DeleteInstanceRequest({ instanceId, force: true }));
+    expect(await eipOf(allocationId)).toMatchObject({ status: "Available", instanceId: "" });
+    await ecs.releaseEipAddress(new $Ecs.ReleaseEipAddressRequest({ regionId: region, allocationId }));
+    ecs.lastConformsTo($Ecs.ReleaseEipAddressResponseBody);
+    expect(await eipOf(allocationId)).toBeUndefined();
+    const gone = await errorOf(ecs.releaseEipAddress(new $Ecs.ReleaseEipAddressRequest({ allocationId })));
+    expect([gone.statusCode, gone.code]).toEqual([404, "InvalidAllocationId.NotFound"]);
+  });
+});
+/* eslint-enable @typescript-eslint/no-deprecated */
+
 describe("CopySnapshot to a recovery region", () => {
   const recovery = "cn-shanghai";
   const image = "aliyun_3_x64_20G_alibase_20240528.vhd";

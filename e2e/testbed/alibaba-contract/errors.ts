@@ -68,6 +68,15 @@ export const ecsErrors = {
   privateIpNotInVSwitch: () => new EcsApiError(400, "InvalidPrivateIpAddress", "Specified private IP address is not in the CIDR block of virtual switch."),
   privateIpDuplicated: () => new EcsApiError(400, "InvalidPrivateIpAddress.Duplicated", "Specified private IP address is duplicated."),
   privateIpExhausted: () => new EcsApiError(400, "QuotaExceeded.PrivateIpAddress", "Don't have enough private IPs in this switch"),
+  // The EIP actions' own error tables (ECS 2014-05-26, deprecated for the VPC API's but served): mostly 400.
+  eipNotFound: () => new EcsApiError(404, "InvalidAllocationId.NotFound", "Specified allocation ID is not found"),
+  incorrectEipStatus: () => new EcsApiError(400, "IncorrectEipStatus", "Current elastic IP status does not support this operation."),
+  eipInstanceNotFound: () => new EcsApiError(400, "InvalidInstanceId.NotFound", "Specified instance does not exist."),
+  eipIncorrectInstanceStatus: () => new EcsApiError(400, "IncorrectInstanceStatus", "The current status of instance does not support this operation."),
+  eipInstanceTypeNotSupported: () => new EcsApiError(400, "InvalidInstanceType.ValueNotSupported", "The specified value of InstanceType is not supported."),
+  /** (assumed) AssociateEipAddress to an instance that already has an EIP: the code is not documented. */
+  instanceHasEip: () => new EcsApiError(400, "InvalidAssociation.Duplicated", "The specified instance already has an elastic IP address associated."),
+  internetChargeTypeNotSupported: () => new EcsApiError(400, "InvalidInternetChargeType.ValueNotSupported", "The specified InternetChargeType is not valid."),
   userDataTooLarge: () => new EcsApiError(400, "InvalidUserData.SizeExceeded", "The specified parameter UserData exceeds the size."),
 };
 

@@ -23,6 +23,7 @@ export type DiskStatus = "Creating" | "Available" | "Attaching" | "In_use" | "De
 export type SnapshotStatus = "progressing" | "accomplished" | "failed";
 export type ImageStatus = "Creating" | "Available" | "CreateFailed";
 export type TaskStatus = "Processing" | "Finished" | "Failed";
+export type EipStatus = "Available" | "Associating" | "InUse" | "Unassociating";
 
 export interface InstanceRecord {
   id: string;
@@ -134,6 +135,20 @@ export interface TaskRecord {
   error?: string;
 }
 
+/** An elastic IP address: allocated Available, then bound to at most one instance. */
+export interface EipRecord {
+  allocationId: string;
+  regionId: string;
+  ipAddress: string;
+  bandwidth: string;
+  internetChargeType: string;
+  status: EipStatus;
+  since: number;
+  createdAt: number;
+  /** The instance it is associated with (while Associating, InUse or Unassociating). */
+  instanceId?: string;
+}
+
 export interface EcsStateOptions {
   dataDir: string;
   clock: Clock;
@@ -170,6 +185,9 @@ export class EcsState {
   readonly tasks = new Map<string, TaskRecord>();
   readonly vSwitches = new Map<string, VSwitchRecord>();
   readonly securityGroups = new Map<string, SecurityGroupRecord>();
+  readonly eips = new Map<string, EipRecord>();
+  /** EIPs come from 198.18.0.0/15 (reserved for benchmarking): nothing a test could reach by mistake. */
+  private eipCount = 0;
   /** RunInstances/CreateDisk/… results by ClientToken, for the documented idempotence. */
   readonly clientTokens = new Map<string, unknown>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -245,6 +263,13 @@ export class EcsState {
         task.error = typeof img.conversion === "object" ? img.conversion.error : failed ? "The image import failed (CreateFailed switch)." : undefined;
       }
     }
+    for (const eip of this.eips.values()) {
+      if (eip.status === "Associating" && now - eip.since >= t.eipAssociateMs) this.setEip(eip, "InUse", now);
+      else if (eip.status === "Unassociating" && now - eip.since >= t.eipUnassociateMs) {
+        eip.instanceId = undefined;
+        this.setEip(eip, "Available", now);
+      }
+    }
     for (const inst of this.instances.values()) {
       if ((inst.status === "Pending" || inst.status === "Starting") && now - inst.since >= t.instanceStartMs) {
         inst.status = "Running";
@@ -258,6 +283,11 @@ export class EcsState {
         inst.since = now;
       }
     }
+  }
+
+  private setEip(e: EipRecord, status: EipStatus, now: number): void {
+    e.status = status;
+    e.since = now;
   }
 
   private setDisk(d: DiskRecord, status: DiskStatus, now: number): void {
@@ -542,6 +572,12 @@ export class EcsState {
     this.orderedIncorrectStatus("DeleteInstance");
     if (inst.status !== "Stopped" && !force) throw ecsErrors.incorrectInstanceStatus();
     await this.opts.runner.stop(id);
+    // "Releasing an instance dissociates its EIP; the EIP must be released separately."
+    for (const eip of this.eips.values()) {
+      if (eip.instanceId !== id) continue;
+      eip.instanceId = undefined;
+      this.setEip(eip, "Available", this.now);
+    }
     for (const d of this.disksOf(id)) {
       if (d.deleteWithInstance) {
         this.disks.delete(d.id);
@@ -554,6 +590,65 @@ export class EcsState {
       }
     }
     this.instances.delete(id);
+  }
+
+  allocateEip(input: { regionId: string; bandwidth?: string; internetChargeType?: string }): { allocationId: string; ipAddress: string } {
+    const chargeType = input.internetChargeType ?? "PayByBandwidth";
+    if (chargeType !== "PayByBandwidth" && chargeType !== "PayByTraffic") throw ecsErrors.internetChargeTypeNotSupported();
+    const bandwidth = input.bandwidth ?? "5";
+    if (!/^[1-9]\d*$/.test(bandwidth)) throw ecsErrors.invalidParameter("Bandwidth", "must be a whole number of Mbit/s");
+    const n = this.eipCount++;
+    const ipAddress = intToIp((ipToInt("198.18.0.1") ?? 0) + n);
+    const now = this.now;
+    const record: EipRecord = { allocationId: resourceId("eip"), regionId: input.regionId, ipAddress, bandwidth, internetChargeType: chargeType, status: "Available", since: now, createdAt: now };
+    this.eips.set(record.allocationId, record);
+    return { allocationId: record.allocationId, ipAddress };
+  }
+
+  /** An EIP by AllocationId; with RegionId, only in that region. */
+  eip(allocationId: string, regionId?: string): EipRecord {
+    const e = this.eips.get(allocationId);
+    if (!e || (regionId !== undefined && e.regionId !== regionId)) throw ecsErrors.eipNotFound();
+    return e;
+  }
+
+  /** The EIP bound to an instance as DescribeInstances shows it: once InUse. */
+  eipOf(instanceId: string): EipRecord | undefined {
+    return [...this.eips.values()].find((e) => e.instanceId === instanceId && e.status === "InUse");
+  }
+
+  /**
+   * AssociateEipAddress: an Available EIP to a Running or Stopped instance
+   * of its region that has none; Associating, then InUse after
+   * eipAssociateMs. InstanceType must be EcsInstance (the only kind here).
+   */
+  associateEip(input: { allocationId: string; instanceId: string; regionId?: string; instanceType?: string }): void {
+    const eip = this.eip(input.allocationId, input.regionId);
+    if ((input.instanceType ?? "EcsInstance") !== "EcsInstance") throw ecsErrors.eipInstanceTypeNotSupported();
+    const inst = this.instances.get(input.instanceId);
+    if (!inst || inst.regionId !== eip.regionId) throw ecsErrors.eipInstanceNotFound();
+    if (eip.status !== "Available") throw ecsErrors.incorrectEipStatus();
+    if (inst.status !== "Running" && inst.status !== "Stopped") throw ecsErrors.eipIncorrectInstanceStatus();
+    if ([...this.eips.values()].some((e) => e.instanceId === inst.id)) throw ecsErrors.instanceHasEip();
+    eip.instanceId = inst.id;
+    this.setEip(eip, "Associating", this.now);
+  }
+
+  /** UnassociateEipAddress: an InUse EIP from the instance it is bound to; Unassociating, then Available. */
+  unassociateEip(input: { allocationId: string; instanceId: string; regionId?: string; instanceType?: string }): void {
+    const eip = this.eip(input.allocationId, input.regionId);
+    if ((input.instanceType ?? "EcsInstance") !== "EcsInstance") throw ecsErrors.eipInstanceTypeNotSupported();
+    const inst = this.instances.get(input.instanceId);
+    if (!inst || inst.regionId !== eip.regionId) throw ecsErrors.eipInstanceNotFound();
+    if (eip.status !== "InUse" || eip.instanceId !== inst.id) throw ecsErrors.incorrectEipStatus();
+    this.setEip(eip, "Unassociating", this.now);
+  }
+
+  /** ReleaseEipAddress: "You can release only an EIP that is in the Available state." Gone at once. */
+  releaseEip(allocationId: string, regionId?: string): void {
+    const eip = this.eip(allocationId, regionId);
+    if (eip.status !== "Available") throw ecsErrors.incorrectEipStatus();
+    this.eips.delete(allocationId);
   }
 
   async createDisk(input: { regionId: string; zoneId: string; name?: string; description?: string; category?: string; sizeGiB?: number; snapshotId?: string; tags: Tag[] }): Promise<string> {
