@@ -666,6 +666,30 @@ describe("ImportImage from OSS", () => {
   });
 });
 
+describe("flow control (rateLimit)", () => {
+  it("throttles an AccessKey past its rate with Throttling.User and retryAfter; calls spaced out pass", async () => {
+    const limited = await startAlibabaContractServer({ ...credentials, dataDir: join(dir, "limited"), rateLimit: { perSecond: 5, burst: 2 } });
+    try {
+      const c = new RecordingClient(new $OpenApiUtil.Config(ecsClientConfig(limited, credentials)));
+      const call = () => c.describeRegions(new $Ecs.DescribeRegionsRequest({ regionId: region }));
+      await call();
+      await call();
+      const err = await errorOf(call());
+      expect([err.name, err.statusCode, err.code]).toEqual(["ThrottlingError", 400, "Throttling.User"]);
+      expect(err.retryAfter).toBeGreaterThan(0);
+      expect(err.retryAfter).toBeLessThanOrEqual(200);
+      await new Promise((r) => setTimeout(r, (err.retryAfter ?? 200) + 20));
+      await call();
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        await call();
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe("a clock the test steps", () => {
   it("moves a snapshot's Progress only when the clock moves", async () => {
     const clock = new ManualClock();

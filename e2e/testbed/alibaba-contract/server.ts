@@ -16,6 +16,7 @@ import { EcsApiError, ecsErrors, OssApiError, ossErrors } from "./errors.js";
 import { requestId } from "./ids.js";
 import { ossErrorXml, OssStore } from "./oss-api.js";
 import { verifyOssV4 } from "./oss-v4-signature.js";
+import { RateLimiter, type RateLimit } from "./rate-limit.js";
 import { EcsState } from "./state.js";
 import type { SecurityGroupRecord, VSwitchRecord } from "./networks.js";
 import { applySwitchSettings, Switches, type SwitchSettings } from "./switches.js";
@@ -43,6 +44,12 @@ export interface AlibabaContractServerOptions {
   guestEnv?: Record<string, string>;
   /** The zones of each region (region → zone ids); any region not listed has `R-h`, `R-i` and `R-j`. */
   zones?: Record<string, string[]>;
+  /**
+   * ECS flow control per AccessKey over all actions: past it, 400
+   * Throttling.User with x-acs-retry-after (milliseconds until a call would
+   * pass). Default: none.
+   */
+  rateLimit?: RateLimit;
 }
 
 /** A disk-like content of the server: its file (shorter than the disk; the rest reads as zeros) and logical size. */
@@ -171,6 +178,7 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
   });
   await ecs.init();
   const nonces = new NonceCache();
+  const limiter = opts.rateLimit ? new RateLimiter(opts.rateLimit) : undefined;
 
   // One advance at a time: transitions start guests, which must not start twice.
   let advancing: Promise<void> = Promise.resolve();
@@ -235,6 +243,9 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
           switches.throttleEcs--;
           throw ecsErrors.throttled(switches.retryAfterMs);
         }
+        // The one AccessKey the server accepts is the one that signed, once verified.
+        const waitMs = limiter?.take(credentials.accessKeyId) ?? 0;
+        if (waitMs > 0) throw ecsErrors.throttled(waitMs);
         if (switches.unavailableEcs > 0) {
           switches.unavailableEcs--;
           throw ecsErrors.serviceUnavailable();
