@@ -167,7 +167,12 @@ beforeAll(async () => {
   const host = serveAddress();
   fast = await startAlibabaContractServer({ ...CREDS, dataDir: join(workDir, "ecs-fast"), host });
   slow = await startAlibabaContractServer({ ...CREDS, dataDir: join(workDir, "ecs-slow"), host, timings: { imageImportMs: 120_000 } });
-  for (const server of [fast, slow]) server.harness.createBucket(BUCKET);
+  for (const server of [fast, slow]) {
+    server.harness.createBucket(BUCKET);
+    // The temporary instance's network, which RunInstances checks; with no zoneId in the spec its zone is the vSwitch's.
+    server.harness.createVSwitch({ vSwitchId: "vsw-e2e", vpcId: "vpc-e2e", regionId: server.regionId, zoneId: `${server.regionId}-i`, cidrBlock: "172.16.0.0/24" });
+    server.harness.createSecurityGroup({ securityGroupId: "sg-e2e", vpcId: "vpc-e2e", regionId: server.regionId });
+  }
 
   ns = await createNamespace("cloud");
   await installLifeboat({}, [await vaultClaim(ns, "vault", vaultDir)]);

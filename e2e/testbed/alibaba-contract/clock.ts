@@ -52,6 +52,12 @@ export interface Timings {
   imageCreateMs: number;
   /** ImportImage: Creating → Available (at least; the conversion itself may take longer). */
   imageImportMs: number;
+  /** CopySnapshot: the copy in the destination region is progressing (Progress 0%…100%) → accomplished. */
+  snapshotCopyMs: number;
+  /** AssociateEipAddress: Associating → InUse. */
+  eipAssociateMs: number;
+  /** UnassociateEipAddress: Unassociating → Available. */
+  eipUnassociateMs: number;
 }
 
 export const defaultTimings: Timings = {
@@ -63,4 +69,7 @@ export const defaultTimings: Timings = {
   snapshotMs: 2000,
   imageCreateMs: 2000,
   imageImportMs: 3000,
+  snapshotCopyMs: 3000,
+  eipAssociateMs: 500,
+  eipUnassociateMs: 500,
 };

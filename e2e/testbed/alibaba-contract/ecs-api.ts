@@ -4,7 +4,8 @@
 // TagKey/TagValue). Every response carries RequestId.
 import { EcsApiError, ecsErrors } from "./errors.js";
 import { ecsTime } from "./ids.js";
-import { matchesTags, progress, type DiskRecord, type EcsState, type ImageRecord, type InstanceRecord, type SnapshotRecord, type Tag, type TaskRecord } from "./state.js";
+import { usableRange, type SecurityGroupRecord, type VSwitchRecord } from "./networks.js";
+import { matchesTags, progress, type DiskRecord, type EcsState, type EipRecord, type ImageRecord, type InstanceRecord, type SnapshotRecord, type Tag, type TaskRecord } from "./state.js";
 
 /** Request parameters of an RPC-style call: query and form body merged, flattened (`Tag.1.Key`). */
 export type Params = Map<string, string>;
@@ -114,7 +115,8 @@ async function idempotent<T>(state: EcsState, p: Params, action: string, run: ()
   return result;
 }
 
-function instanceJson(i: InstanceRecord): Json {
+function instanceJson(state: EcsState, i: InstanceRecord): Json {
+  const eip = state.eipOf(i.id);
   return {
     InstanceId: i.id,
     InstanceName: i.name,
@@ -130,12 +132,14 @@ function instanceJson(i: InstanceRecord): Json {
     StartTime: i.startedAt !== undefined ? ecsTime(i.startedAt) : "",
     InstanceChargeType: "PostPaid",
     InternetChargeType: "PayByTraffic",
-    InstanceNetworkType: "vpc",
+    InstanceNetworkType: i.vSwitchId ? "vpc" : "classic",
     IoOptimized: true,
     DeletionProtection: false,
-    VpcAttributes: { VSwitchId: i.vSwitchId, VpcId: "", NatIpAddress: "", PrivateIpAddress: { IpAddress: [] } },
+    VpcAttributes: { VSwitchId: i.vSwitchId, VpcId: i.vpcId, NatIpAddress: "", PrivateIpAddress: { IpAddress: i.privateIpAddress !== undefined ? [i.privateIpAddress] : [] } },
     SecurityGroupIds: { SecurityGroupId: i.securityGroupIds },
     PublicIpAddress: { IpAddress: [] },
+    // Always present, empty without an EIP, as ECS answers.
+    EipAddress: eip ? { AllocationId: eip.allocationId, IpAddress: eip.ipAddress, Bandwidth: Number(eip.bandwidth), InternetChargeType: eip.internetChargeType, IsSupportUnassociate: true } : { AllocationId: "", IpAddress: "", InternetChargeType: "" },
     InnerIpAddress: { IpAddress: [] },
     OperationLocks: { LockReason: [] },
     Tags: tagsJson(i.tags),
@@ -172,7 +176,7 @@ function diskJson(d: DiskRecord): Json {
   };
 }
 
-function snapshotJson(state: EcsState, s: SnapshotRecord, snapshotMs: number): Json {
+function snapshotJson(state: EcsState, s: SnapshotRecord): Json {
   const done = s.status === "accomplished";
   return {
     SnapshotId: s.id,
@@ -180,12 +184,16 @@ function snapshotJson(state: EcsState, s: SnapshotRecord, snapshotMs: number): J
     Description: s.description,
     RegionId: s.regionId,
     Status: s.status,
-    Progress: progress(state.now, s.since, snapshotMs, done),
-    RemainTime: done ? 0 : Math.max(0, Math.ceil((s.since + snapshotMs - state.now) / 1000)),
+    Progress: progress(state.now, s.since, s.durationMs, done),
+    RemainTime: done ? 0 : Math.max(0, Math.ceil((s.since + s.durationMs - state.now) / 1000)),
     Available: done,
     SourceDiskId: s.sourceDiskId,
     SourceDiskSize: String(s.sourceDiskSizeGiB),
     SourceDiskType: s.sourceDiskType,
+    // Only copies carry where they came from.
+    SourceRegionId: s.sourceRegionId,
+    SourceSnapshotId: s.sourceSnapshotId,
+    RetentionDays: s.retentionDays,
     CreationTime: ecsTime(s.createdAt),
     Category: "standard",
     SnapshotType: "user",
@@ -251,10 +259,76 @@ function taskJson(t: TaskRecord): Json {
   };
 }
 
+/**
+ * A zone as DescribeZones lists it. Only what the server models: instances,
+ * disks and vSwitches can be made in every zone, with any instance type
+ * (AvailableInstanceTypes is left out rather than invented).
+ */
+function zoneJson(regionId: string, zoneId: string): Json {
+  const suffix = zoneId.startsWith(`${regionId}-`) ? zoneId.slice(regionId.length + 1) : zoneId;
+  return {
+    ZoneId: zoneId,
+    // (assumed) ECS names zones in prose ("Hangzhou Zone I"); the server has no region names.
+    LocalName: `${regionId} Zone ${suffix.toUpperCase()}`,
+    ZoneType: "AvailabilityZone",
+    AvailableResourceCreation: { ResourceTypes: ["Instance", "Disk", "VSwitch"] },
+    AvailableDiskCategories: { DiskCategories: ["cloud_essd", "cloud_ssd", "cloud_efficiency"] },
+  };
+}
+
+function vSwitchJson(state: EcsState, v: VSwitchRecord): Json {
+  const range = usableRange(v.cidrBlock);
+  const used = [...state.instances.values()].filter((i) => i.vSwitchId === v.vSwitchId).length;
+  return {
+    VSwitchId: v.vSwitchId,
+    VpcId: v.vpcId,
+    ZoneId: v.zoneId,
+    CidrBlock: v.cidrBlock,
+    Status: "Available",
+    AvailableIpAddressCount: range.last - range.first + 1 - used,
+    CreationTime: ecsTime(v.createdAt),
+    VSwitchName: "",
+    Description: "",
+    IsDefault: false,
+    ResourceGroupId: "",
+  };
+}
+
+function eipJson(e: EipRecord): Json {
+  return {
+    AllocationId: e.allocationId,
+    IpAddress: e.ipAddress,
+    RegionId: e.regionId,
+    Status: e.status,
+    InstanceId: e.instanceId ?? "",
+    InstanceType: e.instanceId !== undefined ? "EcsInstance" : "",
+    Bandwidth: e.bandwidth,
+    EipBandwidth: e.bandwidth,
+    InternetChargeType: e.internetChargeType,
+    ChargeType: "PostPaid",
+    AllocationTime: ecsTime(e.createdAt),
+    ExpiredTime: "",
+    OperationLocks: { LockReason: [] },
+  };
+}
+
+function securityGroupJson(g: SecurityGroupRecord): Json {
+  return {
+    SecurityGroupId: g.securityGroupId,
+    SecurityGroupName: "",
+    Description: "",
+    VpcId: g.vpcId,
+    SecurityGroupType: "normal",
+    CreationTime: ecsTime(g.createdAt),
+    ResourceGroupId: "",
+    ServiceManaged: false,
+    Tags: tagsJson([]),
+  };
+}
+
 /** What an action handler can reach. */
 export interface EcsContext {
   state: EcsState;
-  snapshotMs: number;
 }
 
 type Handler = (p: Params, ctx: EcsContext) => Json | Promise<Json>;
@@ -266,19 +340,83 @@ export const ecsActions: Record<string, Handler> = {
     return { Regions: { Region: [{ RegionId: region, LocalName: region, RegionEndpoint: `ecs.${region}.aliyuncs.com`, Status: "available" }] } };
   },
 
+  // Deprecated in favour of the VPC API's DescribeVSwitches, but still served by ECS and in the ECS SDK.
+  DescribeVSwitches(p, { state }) {
+    const id = str(p, "VSwitchId");
+    const vpcId = str(p, "VpcId");
+    const zone = str(p, "ZoneId");
+    const all = inRegion(p, state.vSwitches.values()).filter((v) => (!id || v.vSwitchId === id) && (!vpcId || v.vpcId === vpcId) && (!zone || v.zoneId === zone));
+    const pg = page(p, all);
+    return { VSwitches: { VSwitch: pg.items.map((v) => vSwitchJson(state, v)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+  },
+
+  DescribeSecurityGroups(p, { state }) {
+    const id = str(p, "SecurityGroupId");
+    const ids = jsonIds(p, "SecurityGroupIds");
+    const vpcId = str(p, "VpcId");
+    const all = inRegion(p, state.securityGroups.values()).filter((g) => (!id || g.securityGroupId === id) && (!ids || ids.includes(g.securityGroupId)) && (!vpcId || g.vpcId === vpcId));
+    const pg = page(p, all);
+    return { SecurityGroups: { SecurityGroup: pg.items.map(securityGroupJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize, RegionId: required(p, "RegionId"), NextToken: "" };
+  },
+
+  async AllocateEipAddress(p, { state }) {
+    const regionId = required(p, "RegionId");
+    const eip = await idempotent(state, p, "AllocateEipAddress", () => Promise.resolve(state.allocateEip({ regionId, bandwidth: str(p, "Bandwidth"), internetChargeType: str(p, "InternetChargeType") })));
+    return { AllocationId: eip.allocationId, EipAddress: eip.ipAddress };
+  },
+
+  AssociateEipAddress(p, { state }) {
+    state.associateEip({ allocationId: required(p, "AllocationId"), instanceId: required(p, "InstanceId"), regionId: str(p, "RegionId"), instanceType: str(p, "InstanceType") });
+    return {};
+  },
+
+  UnassociateEipAddress(p, { state }) {
+    state.unassociateEip({ allocationId: required(p, "AllocationId"), instanceId: required(p, "InstanceId"), regionId: str(p, "RegionId"), instanceType: str(p, "InstanceType") });
+    return {};
+  },
+
+  ReleaseEipAddress(p, { state }) {
+    state.releaseEip(required(p, "AllocationId"), str(p, "RegionId"));
+    return {};
+  },
+
+  DescribeEipAddresses(p, { state }) {
+    const id = str(p, "AllocationId");
+    const address = str(p, "EipAddress");
+    const status = str(p, "Status");
+    const instanceType = str(p, "AssociatedInstanceType");
+    const instanceId = str(p, "AssociatedInstanceId");
+    const all = inRegion(p, state.eips.values()).filter(
+      (e) =>
+        (!id || e.allocationId === id) &&
+        (!address || e.ipAddress === address) &&
+        (!status || e.status === status) &&
+        (!instanceType || (instanceType === "EcsInstance" && e.instanceId !== undefined)) &&
+        (!instanceId || e.instanceId === instanceId),
+    );
+    const pg = page(p, all);
+    return { EipAddresses: { EipAddress: pg.items.map(eipJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+  },
+
+  DescribeZones(p, { state }) {
+    const regionId = required(p, "RegionId");
+    return { Zones: { Zone: state.zonesOf(regionId).map((z) => zoneJson(regionId, z)) } };
+  },
+
   async RunInstances(p, { state }) {
     dryRun(p);
     const regionId = required(p, "RegionId");
     const ids = await idempotent(state, p, "RunInstances", () =>
       state.runInstances({
         regionId,
-        zoneId: str(p, "ZoneId") ?? `${regionId}-i`,
+        zoneId: str(p, "ZoneId"),
         imageId: required(p, "ImageId"),
         instanceType: required(p, "InstanceType"),
         name: str(p, "InstanceName"),
         description: str(p, "Description"),
         vSwitchId: str(p, "VSwitchId"),
         securityGroupIds: [str(p, "SecurityGroupId"), ...repeatedScalar(p, "SecurityGroupIds")].filter((x): x is string => x !== undefined),
+        privateIpAddress: str(p, "PrivateIpAddress"),
         userData: str(p, "UserData"),
         amount: int(p, "Amount") ?? 1,
         systemDisk: { sizeGiB: int(p, "SystemDisk.Size"), category: str(p, "SystemDisk.Category") },
@@ -299,12 +437,23 @@ export const ecsActions: Record<string, Handler> = {
     const status = str(p, "Status");
     const zone = str(p, "ZoneId");
     const name = str(p, "InstanceName");
+    const vpcId = str(p, "VpcId");
+    const vSwitchId = str(p, "VSwitchId");
+    const eips = jsonIds(p, "EipAddresses");
     const tags = tagFilter(p);
     const all = inRegion(p, state.instances.values()).filter(
-      (i) => (!ids || ids.includes(i.id)) && (!status || i.status === status) && (!zone || i.zoneId === zone) && (!name || i.name === name) && matchesTags(i.tags, tags),
+      (i) =>
+        (!ids || ids.includes(i.id)) &&
+        (!status || i.status === status) &&
+        (!zone || i.zoneId === zone) &&
+        (!name || i.name === name) &&
+        (!vpcId || i.vpcId === vpcId) &&
+        (!vSwitchId || i.vSwitchId === vSwitchId) &&
+        (!eips || eips.includes(state.eipOf(i.id)?.ipAddress ?? "")) &&
+        matchesTags(i.tags, tags),
     );
     const pg = page(p, all);
-    return { Instances: { Instance: pg.items.map(instanceJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+    return { Instances: { Instance: pg.items.map((i) => instanceJson(state, i)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
   },
 
   StartInstance(p, { state }) {
@@ -387,8 +536,24 @@ export const ecsActions: Record<string, Handler> = {
     return { SnapshotId: snapshotId };
   },
 
-  DescribeSnapshots(p, ctx) {
-    const { state } = ctx;
+  async CopySnapshot(p, { state }) {
+    const regionId = required(p, "RegionId");
+    const snapshotId = await idempotent(state, p, "CopySnapshot", () =>
+      state.copySnapshot({
+        regionId,
+        snapshotId: required(p, "SnapshotId"),
+        destinationRegionId: required(p, "DestinationRegionId"),
+        // Both are required, as the API reference says.
+        name: required(p, "DestinationSnapshotName"),
+        description: required(p, "DestinationSnapshotDescription"),
+        retentionDays: int(p, "RetentionDays"),
+        tags: tagsParam(p),
+      }),
+    );
+    return { SnapshotId: snapshotId };
+  },
+
+  DescribeSnapshots(p, { state }) {
     const ids = jsonIds(p, "SnapshotIds");
     const diskId = str(p, "DiskId");
     const status = str(p, "Status");
@@ -397,7 +562,7 @@ export const ecsActions: Record<string, Handler> = {
       (s) => (!ids || ids.includes(s.id)) && (!diskId || s.sourceDiskId === diskId) && (!status || status === "all" || s.status === status) && matchesTags(s.tags, tags),
     );
     const pg = page(p, all);
-    return { Snapshots: { Snapshot: pg.items.map((s) => snapshotJson(state, s, ctx.snapshotMs)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+    return { Snapshots: { Snapshot: pg.items.map((s) => snapshotJson(state, s)) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
   },
 
   async DeleteSnapshot(p, { state }) {

@@ -67,9 +67,12 @@ beforeAll(async () => {
     ...credentials,
     dataDir: dir,
     // Long enough that the intermediate states the tests assert are still there on a loaded machine.
-    timings: { instanceStartMs: 1000, instanceStopMs: 1000, diskCreateMs: 1000, diskAttachMs: 1000, diskDetachMs: 200, snapshotMs: 1000, imageCreateMs: 1000, imageImportMs: 1000 },
+    timings: { instanceStartMs: 1000, instanceStopMs: 1000, diskCreateMs: 1000, diskAttachMs: 1000, diskDetachMs: 200, snapshotMs: 1000, imageCreateMs: 1000, imageImportMs: 1000, snapshotCopyMs: 1000, eipAssociateMs: 300, eipUnassociateMs: 300 },
   });
   ecs = client();
+  // The network the lifecycle tests name.
+  server.harness.createVSwitch({ vSwitchId: "vsw-1", vpcId: "vpc-1", regionId: region, zoneId: `${region}-i`, cidrBlock: "192.168.0.0/24" });
+  server.harness.createSecurityGroup({ securityGroupId: "sg-1", vpcId: "vpc-1", regionId: region });
 });
 
 afterAll(async () => {
@@ -100,8 +103,41 @@ describe("signatures", () => {
   });
 
   it("refuses an action it does not implement", async () => {
-    const err = await errorOf(ecs.describeZones(new $Ecs.DescribeZonesRequest({ regionId: region })));
+    const err = await errorOf(ecs.describeInstanceTypes(new $Ecs.DescribeInstanceTypesRequest({})));
     expect(err.code).toBe("InvalidAction.NotFound");
+  });
+});
+
+describe("zones", () => {
+  it("lists R-h, R-i and R-j for any region by default", async () => {
+    for (const r of [region, "ap-southeast-1"]) {
+      const res = await ecs.describeZones(new $Ecs.DescribeZonesRequest({ regionId: r }));
+      ecs.lastConformsTo($Ecs.DescribeZonesResponseBody);
+      expect(res.body?.zones?.zone?.map((z) => z.zoneId)).toEqual([`${r}-h`, `${r}-i`, `${r}-j`]);
+      expect(res.body?.zones?.zone?.[0]?.localName).toBeTruthy();
+    }
+  });
+
+  it("refuses RunInstances and CreateDisk in a zone the region does not have", async () => {
+    const run = await errorOf(ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, zoneId: "cn-shanghai-i", imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large" })));
+    expect([run.statusCode, run.code]).toEqual([404, "InvalidZoneId.NotFound"]);
+    const disk = await errorOf(ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-z`, size: 20 })));
+    expect([disk.statusCode, disk.code]).toEqual([404, "InvalidZoneId.NotFound"]);
+  });
+
+  it("takes the zones of a region from the server's options", async () => {
+    const zoned = await startAlibabaContractServer({ ...credentials, dataDir: join(dir, "zoned"), zones: { [region]: [`${region}-k`, `${region}-l`] } });
+    try {
+      const c = new RecordingClient(new $OpenApiUtil.Config(ecsClientConfig(zoned, credentials)));
+      expect((await c.describeZones(new $Ecs.DescribeZonesRequest({ regionId: region }))).body?.zones?.zone?.map((z) => z.zoneId)).toEqual([`${region}-k`, `${region}-l`]);
+      expect((await errorOf(c.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-i`, size: 20 })))).code).toBe("InvalidZoneId.NotFound");
+      // Without ZoneId, an instance lands in the region's first zone.
+      const id = (await c.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large" }))).body?.instanceIdSets?.instanceIdSet?.[0];
+      const inst = (await c.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([id]) }))).body?.instances?.instance?.[0];
+      expect(inst?.zoneId).toBe(`${region}-k`);
+    } finally {
+      await zoned.close();
+    }
   });
 });
 
@@ -251,6 +287,229 @@ describe("instance, disk, snapshot and image lifecycle", () => {
   });
 });
 
+
+describe("vSwitches, security groups and private addresses", () => {
+  const image = "aliyun_3_x64_20G_alibase_20240528.vhd";
+  const run = (more: Partial<$Ecs.RunInstancesRequest>) => ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: image, instanceType: "ecs.g7.large", ...more }));
+  const instance = async (id: string | undefined) => (await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([id]) }))).body?.instances?.instance?.[0];
+  const post = async (route: string, body: object) => {
+    const res = await fetch(`${server.harnessUrl}/${route}`, { method: "POST", body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    return (await res.json()) as Record<string, string>;
+  };
+
+  beforeAll(async () => {
+    expect(await post("vswitches", { vSwitchId: "vsw-dr", vpcId: "vpc-dr", regionId: region, zoneId: `${region}-j`, cidrBlock: "10.8.0.0/24" })).toEqual({ vSwitchId: "vsw-dr", vpcId: "vpc-dr", regionId: region, zoneId: `${region}-j`, cidrBlock: "10.8.0.0/24" });
+    expect((await post("security-groups", { vpcId: "vpc-dr", regionId: region })).securityGroupId).toMatch(/^sg-/);
+    server.harness.createSecurityGroup({ securityGroupId: "sg-dr", vpcId: "vpc-dr", regionId: region });
+    server.harness.createVSwitch({ vSwitchId: "vsw-tiny", vpcId: "vpc-dr", regionId: region, zoneId: `${region}-j`, cidrBlock: "10.9.0.0/29" });
+    server.harness.createVSwitch({ vSwitchId: "vsw-sh", vpcId: "vpc-sh", regionId: "cn-shanghai", zoneId: "cn-shanghai-i", cidrBlock: "10.10.0.0/24" });
+  });
+
+  it("lists vSwitches and security groups by region, VPC and zone", async () => {
+    /* eslint-disable @typescript-eslint/no-deprecated -- ECS's DescribeVSwitches is deprecated for the VPC API's, but ECS and its SDK still serve it, and it is the one the server offers */
+    const vsw = await ecs.describeVSwitches(new $Ecs.DescribeVSwitchesRequest({ regionId: region, vpcId: "vpc-dr" }));
+    ecs.lastConformsTo($Ecs.DescribeVSwitchesResponseBody);
+    expect(vsw.body?.vSwitches?.vSwitch?.map((v) => v.vSwitchId).sort()).toEqual(["vsw-dr", "vsw-tiny"]);
+    expect(vsw.body?.vSwitches?.vSwitch?.find((v) => v.vSwitchId === "vsw-tiny")).toMatchObject({ zoneId: `${region}-j`, cidrBlock: "10.9.0.0/29", availableIpAddressCount: 4, status: "Available" });
+    expect((await ecs.describeVSwitches(new $Ecs.DescribeVSwitchesRequest({ regionId: region, zoneId: `${region}-i` }))).body?.vSwitches?.vSwitch?.map((v) => v.vSwitchId)).toEqual(["vsw-1"]);
+    expect((await ecs.describeVSwitches(new $Ecs.DescribeVSwitchesRequest({ regionId: "cn-shanghai" }))).body?.vSwitches?.vSwitch?.map((v) => v.vSwitchId)).toEqual(["vsw-sh"]);
+    /* eslint-enable @typescript-eslint/no-deprecated */
+    const sgs = await ecs.describeSecurityGroups(new $Ecs.DescribeSecurityGroupsRequest({ regionId: region, vpcId: "vpc-dr" }));
+    ecs.lastConformsTo($Ecs.DescribeSecurityGroupsResponseBody);
+    expect(sgs.body?.totalCount).toBe(2);
+    const byIds = await ecs.describeSecurityGroups(new $Ecs.DescribeSecurityGroupsRequest({ regionId: region, securityGroupIds: JSON.stringify(["sg-dr", "sg-1"]) }));
+    expect(byIds.body?.securityGroups?.securityGroup?.map((g) => [g.securityGroupId, g.vpcId])).toEqual([["sg-1", "vpc-1"], ["sg-dr", "vpc-dr"]]);
+    expect((await ecs.describeSecurityGroups(new $Ecs.DescribeSecurityGroupsRequest({ regionId: region, securityGroupId: "sg-dr" }))).body?.totalCount).toBe(1);
+  });
+
+  it("places an instance in its vSwitch's zone with the next free address, and reports its VPC attributes", async () => {
+    const id = (await run({ vSwitchId: "vsw-dr", securityGroupId: "sg-dr" })).body?.instanceIdSets?.instanceIdSet?.[0];
+    const inst = await instance(id);
+    ecs.lastConformsTo($Ecs.DescribeInstancesResponseBody);
+    expect(inst).toMatchObject({ zoneId: `${region}-j`, instanceNetworkType: "vpc", vpcAttributes: { vpcId: "vpc-dr", vSwitchId: "vsw-dr", privateIpAddress: { ipAddress: ["10.8.0.1"] } }, securityGroupIds: { securityGroupId: ["sg-dr"] } });
+    const second = await instance((await run({ vSwitchId: "vsw-dr", securityGroupId: "sg-dr" })).body?.instanceIdSets?.instanceIdSet?.[0]);
+    expect(second?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(["10.8.0.2"]);
+    const byVpc = await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, vpcId: "vpc-dr" }));
+    expect(byVpc.body?.totalCount).toBe(2);
+    // Without a vSwitch the instance is on the classic network, as before.
+    expect((await instance((await run({})).body?.instanceIdSets?.instanceIdSet?.[0]))?.instanceNetworkType).toBe("classic");
+  });
+
+  it("takes a free PrivateIpAddress inside the vSwitch's CIDR block, and refuses others", async () => {
+    const id = (await run({ vSwitchId: "vsw-dr", securityGroupId: "sg-dr", privateIpAddress: "10.8.0.200" })).body?.instanceIdSets?.instanceIdSet?.[0];
+    expect((await instance(id))?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(["10.8.0.200"]);
+    const cases: [Partial<$Ecs.RunInstancesRequest>, number, string][] = [
+      [{ vSwitchId: "vsw-dr", privateIpAddress: "10.8.0.200" }, 400, "InvalidPrivateIpAddress.Duplicated"],
+      [{ vSwitchId: "vsw-dr", privateIpAddress: "10.8.1.5" }, 400, "InvalidPrivateIpAddress"],
+      // The last three addresses of a vSwitch are the system's.
+      [{ vSwitchId: "vsw-dr", privateIpAddress: "10.8.0.253" }, 400, "InvalidPrivateIpAddress"],
+      [{ vSwitchId: "vsw-dr", privateIpAddress: "10.8.0" }, 400, "InvalidPrivateIpAddress.Malformed"],
+      [{ privateIpAddress: "10.8.0.9" }, 400, "MissingParameter"],
+    ];
+    for (const [more, status, code] of cases) {
+      const err = await errorOf(run(more));
+      expect([more, err.statusCode, err.code]).toEqual([more, status, code]);
+    }
+  });
+
+  it("refuses an unknown vSwitch, one of another zone or region, an unknown security group and one of another VPC", async () => {
+    const cases: [Partial<$Ecs.RunInstancesRequest>, number, string][] = [
+      [{ vSwitchId: "vsw-nowhere" }, 404, "InvalidVSwitchId.NotFound"],
+      [{ vSwitchId: "vsw-sh" }, 404, "InvalidVSwitchId.NotFound"],
+      [{ vSwitchId: "vsw-dr", zoneId: `${region}-i` }, 400, "InvalidParameter.Mismatch"],
+      [{ vSwitchId: "vsw-dr", securityGroupId: "sg-nowhere" }, 404, "InvalidSecurityGroupId.NotFound"],
+      [{ vSwitchId: "vsw-dr", securityGroupId: "sg-1" }, 400, "InvalidParameter.Mismatch"],
+    ];
+    for (const [more, status, code] of cases) {
+      const err = await errorOf(run(more));
+      expect([more, err.statusCode, err.code]).toEqual([more, status, code]);
+    }
+  });
+
+  it("runs out of addresses in a small vSwitch without making anything", async () => {
+    const before = (await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, vSwitchId: "vsw-tiny" }))).body?.totalCount;
+    const err = await errorOf(run({ vSwitchId: "vsw-tiny", amount: 5 }));
+    expect([err.statusCode, err.code]).toEqual([400, "QuotaExceeded.PrivateIpAddress"]);
+    expect((await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, vSwitchId: "vsw-tiny" }))).body?.totalCount).toBe(before);
+    const ids = (await run({ vSwitchId: "vsw-tiny", amount: 4 })).body?.instanceIdSets?.instanceIdSet ?? [];
+    expect(ids).toHaveLength(4);
+  });
+});
+
+/* eslint-disable @typescript-eslint/no-deprecated -- ECS's EIP actions are deprecated for the VPC API's, but ECS and its SDK still serve them, and they are the ones the server offers */
+describe("elastic IP addresses", () => {
+  const eipOf = async (allocationId: string) => (await ecs.describeEipAddresses(new $Ecs.DescribeEipAddressesRequest({ regionId: region, allocationId }))).body?.eipAddresses?.eipAddress?.[0];
+  const instanceOf = async (id: string) => (await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([id]) }))).body?.instances?.instance?.[0];
+  const allocate = async (clientToken?: string) => (await ecs.allocateEipAddress(new $Ecs.AllocateEipAddressRequest({ regionId: region, bandwidth: "10", internetChargeType: "PayByTraffic", clientToken }))).body;
+  let instanceId: string;
+  let allocationId: string;
+  let address: string;
+
+  it("allocates an Available address, once per ClientToken", async () => {
+    const first = await allocate("eip-token-1");
+    ecs.lastConformsTo($Ecs.AllocateEipAddressResponseBody);
+    allocationId = first?.allocationId ?? "";
+    address = first?.eipAddress ?? "";
+    expect(allocationId).toMatch(/^eip-/);
+    expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect((await allocate("eip-token-1"))?.allocationId).toBe(allocationId);
+    const eip = await eipOf(allocationId);
+    ecs.lastConformsTo($Ecs.DescribeEipAddressesResponseBody);
+    expect(eip).toMatchObject({ status: "Available", ipAddress: address, bandwidth: "10", internetChargeType: "PayByTraffic", instanceId: "" });
+  });
+
+  it("associates with a Running instance: Associating → InUse, shown by DescribeInstances; a bound address is not released", async () => {
+    instanceId = (await ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large", vSwitchId: "vsw-1", securityGroupId: "sg-1" }))).body?.instanceIdSets?.instanceIdSet?.[0] ?? "";
+    const pending = await errorOf(ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ allocationId, instanceId })));
+    expect([pending.statusCode, pending.code]).toEqual([400, "IncorrectInstanceStatus"]);
+    await until("Running", async () => ((await instanceOf(instanceId))?.status === "Running" ? true : undefined));
+    expect((await instanceOf(instanceId))?.eipAddress).toMatchObject({ allocationId: "", ipAddress: "" });
+    await ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ regionId: region, allocationId, instanceId }));
+    ecs.lastConformsTo($Ecs.AssociateEipAddressResponseBody);
+    expect(await eipOf(allocationId)).toMatchObject({ status: "Associating", instanceId, instanceType: "EcsInstance" });
+    const busy = await errorOf(ecs.releaseEipAddress(new $Ecs.ReleaseEipAddressRequest({ allocationId })));
+    expect([busy.statusCode, busy.code]).toEqual([400, "IncorrectEipStatus"]);
+    await until("InUse", async () => ((await eipOf(allocationId))?.status === "InUse" ? true : undefined));
+    const inst = await instanceOf(instanceId);
+    ecs.lastConformsTo($Ecs.DescribeInstancesResponseBody);
+    expect(inst?.eipAddress).toMatchObject({ allocationId, ipAddress: address, bandwidth: 10 });
+    expect((await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, eipAddresses: JSON.stringify([address]) }))).body?.instances?.instance?.map((i) => i.instanceId)).toEqual([instanceId]);
+    const bound = await ecs.describeEipAddresses(new $Ecs.DescribeEipAddressesRequest({ regionId: region, associatedInstanceType: "EcsInstance", associatedInstanceId: instanceId }));
+    expect(bound.body?.eipAddresses?.eipAddress?.map((e) => e.allocationId)).toEqual([allocationId]);
+    // One EIP per instance; an InUse EIP is not associated again.
+    const other = (await allocate())?.allocationId ?? "";
+    expect((await errorOf(ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ allocationId: other, instanceId })))).statusCode).toBe(400);
+    expect((await errorOf(ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ allocationId, instanceId })))).code).toBe("IncorrectEipStatus");
+    await ecs.releaseEipAddress(new $Ecs.ReleaseEipAddressRequest({ allocationId: other }));
+  });
+
+  it("unassociates: Unassociating → Available, and the instance shows no EIP", async () => {
+    await ecs.unassociateEipAddress(new $Ecs.UnassociateEipAddressRequest({ allocationId, instanceId }));
+    ecs.lastConformsTo($Ecs.UnassociateEipAddressResponseBody);
+    expect((await eipOf(allocationId))?.status).toBe("Unassociating");
+    await until("Available", async () => ((await eipOf(allocationId))?.status === "Available" ? true : undefined));
+    expect((await eipOf(allocationId))?.instanceId).toBe("");
+    expect((await instanceOf(instanceId))?.eipAddress?.ipAddress).toBe("");
+    expect((await errorOf(ecs.unassociateEipAddress(new $Ecs.UnassociateEipAddressRequest({ allocationId, instanceId })))).code).toBe("IncorrectEipStatus");
+  });
+
+  it("dissociates the EIP of a deleted instance; releases an Available one, after which it is not found", async () => {
+    await ecs.associateEipAddress(new $Ecs.AssociateEipAddressRequest({ allocationId, instanceId }));
+    await until("InUse", async () => ((await eipOf(allocationId))?.status === "InUse" ? true : undefined));
+    await ecs.deleteInstance(new $Ecs.DeleteInstanceRequest({ instanceId, force: true }));
+    expect(await eipOf(allocationId)).toMatchObject({ status: "Available", instanceId: "" });
+    await ecs.releaseEipAddress(new $Ecs.ReleaseEipAddressRequest({ regionId: region, allocationId }));
+    ecs.lastConformsTo($Ecs.ReleaseEipAddressResponseBody);
+    expect(await eipOf(allocationId)).toBeUndefined();
+    const gone = await errorOf(ecs.releaseEipAddress(new $Ecs.ReleaseEipAddressRequest({ allocationId })));
+    expect([gone.statusCode, gone.code]).toEqual([404, "InvalidAllocationId.NotFound"]);
+  });
+});
+/* eslint-enable @typescript-eslint/no-deprecated */
+
+describe("CopySnapshot to a recovery region", () => {
+  const recovery = "cn-shanghai";
+  const image = "aliyun_3_x64_20G_alibase_20240528.vhd";
+  let diskId: string;
+  let sourceId: string;
+  let copyId: string;
+
+  const snapshotOf = async (regionId: string, id: string) => (await ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId, snapshotIds: JSON.stringify([id]) }))).body?.snapshots?.snapshot?.[0];
+  const copyRequest = (snapshotId: string, destinationRegionId = recovery) =>
+    new $Ecs.CopySnapshotRequest({ regionId: region, snapshotId, destinationRegionId, destinationSnapshotName: "lifeboat-copy", destinationSnapshotDescription: "copy of a point", retentionDays: 7, tag: [new $Ecs.CopySnapshotRequestTag({ key: "lifeboat.io/dr", value: "p1" })] });
+
+  it("refuses a source that is not accomplished, one of the same region, and a missing one", async () => {
+    diskId = (await ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-i`, size: 20 }))).body?.diskId ?? "";
+    await until("Available", async () => ((await ecs.describeDisks(new $Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([diskId]) }))).body?.disks?.disk?.[0]?.status === "Available" ? true : undefined));
+    await server.harness.writeDisk(diskId, 8192, Buffer.from("protected bytes"));
+    sourceId = (await ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId }))).body?.snapshotId ?? "";
+    const notReady = await errorOf(ecs.copySnapshot(copyRequest(sourceId)));
+    expect([notReady.statusCode, notReady.code]).toEqual([403, "InvalidSnapshotId.NotReady"]);
+    await until("accomplished", async () => ((await snapshotOf(region, sourceId))?.status === "accomplished" ? true : undefined));
+    const same = await errorOf(ecs.copySnapshot(copyRequest(sourceId, region)));
+    expect([same.statusCode, same.code]).toEqual([403, "InvalidOperation.NotSupportCopyInSameRegion"]);
+    const missing = await errorOf(ecs.copySnapshot(copyRequest("s-bp1doesnotexist00000")));
+    expect([missing.statusCode, missing.code]).toEqual([403, "InvalidSnapshotId.NotFound"]);
+    const unnamed = await errorOf(ecs.copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: region, snapshotId: sourceId, destinationRegionId: recovery })));
+    expect(unnamed.code).toBe("MissingParameter");
+  });
+
+  it("copies into the destination region: progressing with Progress, then accomplished with the source's bytes", async () => {
+    const res = await ecs.copySnapshot(copyRequest(sourceId));
+    ecs.lastConformsTo($Ecs.CopySnapshotResponseBody);
+    copyId = res.body?.snapshotId ?? "";
+    expect(copyId).toMatch(/^s-/);
+    // One unfinished copy per disk and destination region.
+    const again = await errorOf(ecs.copySnapshot(copyRequest(sourceId)));
+    expect([again.statusCode, again.code]).toEqual([403, "InvalidOperation.UnfinishedCrossRegionCopy"]);
+    const copy = await snapshotOf(recovery, copyId);
+    ecs.lastConformsTo($Ecs.DescribeSnapshotsResponseBody);
+    expect(copy).toMatchObject({ status: "progressing", regionId: recovery, sourceRegionId: region, sourceSnapshotId: sourceId, sourceDiskId: diskId, sourceDiskSize: "20", retentionDays: 7, snapshotName: "lifeboat-copy" });
+    expect(copy?.progress).toMatch(/^\d+%$/);
+    expect(copy?.tags?.tag?.[0]).toMatchObject({ tagKey: "lifeboat.io/dr", tagValue: "p1" });
+    expect(await snapshotOf(region, copyId)).toBeUndefined();
+    await until("accomplished", async () => ((await snapshotOf(recovery, copyId))?.status === "accomplished" ? true : undefined));
+    expect((await server.harness.read(server.harness.snapshotContent(copyId), 8192, 15)).toString()).toBe("protected bytes");
+  });
+
+  it("uses a snapshot only in its own region: CreateDisk, CreateImage and RunInstances elsewhere do not find it", async () => {
+    const disk = await errorOf(ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: `${region}-i`, snapshotId: copyId })));
+    expect([disk.statusCode, disk.code]).toEqual([404, "InvalidSnapshotId.NotFound"]);
+    const img = await errorOf(ecs.createImage(new $Ecs.CreateImageRequest({ regionId: region, diskDeviceMapping: [new $Ecs.CreateImageRequestDiskDeviceMapping({ snapshotId: copyId })] })));
+    expect([img.statusCode, img.code]).toEqual([404, "InvalidSnapshotId.NotFound"]);
+    const run = await errorOf(ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: image, instanceType: "ecs.g7.large", dataDisk: [new $Ecs.RunInstancesRequestDataDisk({ snapshotId: copyId })] })));
+    expect([run.statusCode, run.code]).toEqual([404, "InvalidDataDiskSnapshotId.NotFound"]);
+    // In the recovery region it makes disks and images.
+    const restored = (await ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: recovery, zoneId: `${recovery}-i`, snapshotId: copyId }))).body?.diskId ?? "";
+    expect((await server.harness.read(server.harness.diskContent(restored), 8192, 15)).toString()).toBe("protected bytes");
+    const imageId = (await ecs.createImage(new $Ecs.CreateImageRequest({ regionId: recovery, diskDeviceMapping: [new $Ecs.CreateImageRequestDiskDeviceMapping({ snapshotId: copyId })] }))).body?.imageId ?? "";
+    await until("Available", async () => (await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: recovery, imageId }))).body?.images?.image?.[0]);
+    // Images are regional as well.
+    const elsewhere = await errorOf(ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId, instanceType: "ecs.g7.large" })));
+    expect([elsewhere.statusCode, elsewhere.code]).toEqual([404, "InvalidImageId.NotFound"]);
+  });
+});
 
 describe("switches", () => {
   it("throttles the next call: the SDK raises ThrottlingError with Throttling.User and retryAfter", async () => {
@@ -403,6 +662,30 @@ describe("ImportImage from OSS", () => {
       expect([err.statusCode, err.code]).toEqual([403, "NoSetRoletoECSServiceAccount"]);
     } finally {
       server.harness.applySwitches({ ramRoleMissing: false });
+    }
+  });
+});
+
+describe("flow control (rateLimit)", () => {
+  it("throttles an AccessKey past its rate with Throttling.User and retryAfter; calls spaced out pass", async () => {
+    const limited = await startAlibabaContractServer({ ...credentials, dataDir: join(dir, "limited"), rateLimit: { perSecond: 5, burst: 2 } });
+    try {
+      const c = new RecordingClient(new $OpenApiUtil.Config(ecsClientConfig(limited, credentials)));
+      const call = () => c.describeRegions(new $Ecs.DescribeRegionsRequest({ regionId: region }));
+      await call();
+      await call();
+      const err = await errorOf(call());
+      expect([err.name, err.statusCode, err.code]).toEqual(["ThrottlingError", 400, "Throttling.User"]);
+      expect(err.retryAfter).toBeGreaterThan(0);
+      expect(err.retryAfter).toBeLessThanOrEqual(200);
+      await new Promise((r) => setTimeout(r, (err.retryAfter ?? 200) + 20));
+      await call();
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        await call();
+      }
+    } finally {
+      await limited.close();
     }
   });
 });

@@ -34,6 +34,15 @@ export const ecsErrors = {
   diskNotFound: () => new EcsApiError(404, "InvalidDiskId.NotFound", "The specified disk does not exist."),
   incorrectDiskStatus: () => new EcsApiError(403, "IncorrectDiskStatus", "The current disk status does not support this operation."),
   snapshotNotFound: () => new EcsApiError(404, "InvalidSnapshotId.NotFound", "The specified SnapshotId does not exist."),
+  /** CopySnapshot answers a missing source with 403, not 404 (its error table). */
+  copySourceNotFound: () => new EcsApiError(403, "InvalidSnapshotId.NotFound", "The specified snapshot is not exists."),
+  copyInSameRegion: () => new EcsApiError(403, "InvalidOperation.NotSupportCopyInSameRegion", "Copying snapshot in the same region is not supported."),
+  unfinishedCrossRegionCopy: () => new EcsApiError(403, "InvalidOperation.UnfinishedCrossRegionCopy", "This disk has unfinished cross-region copy snapshots in the target region."),
+  snapshotNameMalformed: () => new EcsApiError(403, "InvalidSnapshotName.Malformed", "The specified SnapshotName is wrongly formed."),
+  descriptionMalformed: () => new EcsApiError(403, "InvalidDescription.Malformed", "The specified description is wrongly formed."),
+  retentionDaysMalformed: () => new EcsApiError(403, "InvalidRetentionDays.Malformed", "The specified RetentionDays is not valid."),
+  /** RunInstances' own code for a DataDisk.N.SnapshotId it cannot find (in the call's region). */
+  dataDiskSnapshotNotFound: () => new EcsApiError(404, "InvalidDataDiskSnapshotId.NotFound", 'The specified parameter "DataDisk.n.SnapshotId" is not valid.'),
   snapshotNotReady: () => new EcsApiError(403, "InvalidSnapshotId.NotReady", "The specified snapshot has not completed yet."),
   snapshotCreatedImage: () => new EcsApiError(403, "SnapshotCreatedImage", "The snapshot has been used to create user defined image."),
   imageNotFound: () => new EcsApiError(404, "InvalidImageId.NotFound", "The specified ImageId does not exist."),
@@ -49,6 +58,25 @@ export const ecsErrors = {
   taskNotCancellable: () => new EcsApiError(403, "IncorrectTaskStatus", "The current status of the task does not support this operation."),
   taskCannotCancel: () => new EcsApiError(403, "IncorrectTaskStatus", "The current task status does not support this operation."),
   invalidUserData: () => new EcsApiError(400, "InvalidUserData.Base64FormatInvalid", "The specified parameter UserData must be base64 encoded."),
+  /** RunInstances and CreateDisk: a ZoneId that is not one of the region's zones (DescribeZones). */
+  zoneNotFound: () => new EcsApiError(404, "InvalidZoneId.NotFound", "The specified zoneId does not exist."),
+  vSwitchNotFound: () => new EcsApiError(404, "InvalidVSwitchId.NotFound", "Specified virtual switch does not exist."),
+  vSwitchZoneMismatch: () => new EcsApiError(400, "InvalidParameter.Mismatch", "Specified virtual switch is not in the specified zone."),
+  securityGroupNotFound: () => new EcsApiError(404, "InvalidSecurityGroupId.NotFound", "The SecurityGroupId provided does not exist in our records."),
+  securityGroupVpcMismatch: () => new EcsApiError(400, "InvalidParameter.Mismatch", "Specified security group and virtual switch are not in the same VPC."),
+  privateIpMalformed: () => new EcsApiError(400, "InvalidPrivateIpAddress.Malformed", "Specified private IP address is malformed."),
+  privateIpNotInVSwitch: () => new EcsApiError(400, "InvalidPrivateIpAddress", "Specified private IP address is not in the CIDR block of virtual switch."),
+  privateIpDuplicated: () => new EcsApiError(400, "InvalidPrivateIpAddress.Duplicated", "Specified private IP address is duplicated."),
+  privateIpExhausted: () => new EcsApiError(400, "QuotaExceeded.PrivateIpAddress", "Don't have enough private IPs in this switch"),
+  // The EIP actions' own error tables (ECS 2014-05-26, deprecated for the VPC API's but served): mostly 400.
+  eipNotFound: () => new EcsApiError(404, "InvalidAllocationId.NotFound", "Specified allocation ID is not found"),
+  incorrectEipStatus: () => new EcsApiError(400, "IncorrectEipStatus", "Current elastic IP status does not support this operation."),
+  eipInstanceNotFound: () => new EcsApiError(400, "InvalidInstanceId.NotFound", "Specified instance does not exist."),
+  eipIncorrectInstanceStatus: () => new EcsApiError(400, "IncorrectInstanceStatus", "The current status of instance does not support this operation."),
+  eipInstanceTypeNotSupported: () => new EcsApiError(400, "InvalidInstanceType.ValueNotSupported", "The specified value of InstanceType is not supported."),
+  /** (assumed) AssociateEipAddress to an instance that already has an EIP: the code is not documented. */
+  instanceHasEip: () => new EcsApiError(400, "InvalidAssociation.Duplicated", "The specified instance already has an elastic IP address associated."),
+  internetChargeTypeNotSupported: () => new EcsApiError(400, "InvalidInternetChargeType.ValueNotSupported", "The specified InternetChargeType is not valid."),
   userDataTooLarge: () => new EcsApiError(400, "InvalidUserData.SizeExceeded", "The specified parameter UserData exceeds the size."),
 };
 

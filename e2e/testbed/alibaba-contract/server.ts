@@ -16,7 +16,9 @@ import { EcsApiError, ecsErrors, OssApiError, ossErrors } from "./errors.js";
 import { requestId } from "./ids.js";
 import { ossErrorXml, OssStore } from "./oss-api.js";
 import { verifyOssV4 } from "./oss-v4-signature.js";
+import { RateLimiter, type RateLimit } from "./rate-limit.js";
 import { EcsState } from "./state.js";
+import type { SecurityGroupRecord, VSwitchRecord } from "./networks.js";
 import { applySwitchSettings, Switches, type SwitchSettings } from "./switches.js";
 import { UserDataRunner, type GuestRun } from "./user-data.js";
 
@@ -40,6 +42,14 @@ export interface AlibabaContractServerOptions {
   tickMs?: number;
   /** Extra environment for user data processes. */
   guestEnv?: Record<string, string>;
+  /** The zones of each region (region → zone ids); any region not listed has `R-h`, `R-i` and `R-j`. */
+  zones?: Record<string, string[]>;
+  /**
+   * ECS flow control per AccessKey over all actions: past it, 400
+   * Throttling.User with x-acs-retry-after (milliseconds until a call would
+   * pass). Default: none.
+   */
+  rateLimit?: RateLimit;
 }
 
 /** A disk-like content of the server: its file (shorter than the disk; the rest reads as zeros) and logical size. */
@@ -60,6 +70,14 @@ export interface ContractHarness {
   tick(): Promise<void>;
   /** Creates an OSS bucket (the SDK's putBucket works too). */
   createBucket(name: string): void;
+  /**
+   * Creates a vSwitch (VPCs are not an ECS resource; a vpcId is just a name
+   * the vSwitches and security groups share). Default id `vsw-…`, default
+   * region the server's; the zone must be one of the region's.
+   */
+  createVSwitch(input: { vSwitchId?: string; vpcId: string; regionId?: string; zoneId: string; cidrBlock: string }): VSwitchInfo;
+  /** Creates a security group of a VPC. Default id `sg-…`, default region the server's. */
+  createSecurityGroup(input: { securityGroupId?: string; vpcId: string; regionId?: string }): SecurityGroupInfo;
   diskContent(diskId: string): ContentRef;
   snapshotContent(snapshotId: string): ContentRef;
   /** The image's disks in DiskDeviceMapping order (system disk first). */
@@ -75,6 +93,25 @@ export interface ContractHarness {
   readonly ecs: EcsState;
   readonly oss: OssStore;
 }
+
+/** A vSwitch as the harness creates and returns it. */
+export interface VSwitchInfo {
+  vSwitchId: string;
+  vpcId: string;
+  regionId: string;
+  zoneId: string;
+  cidrBlock: string;
+}
+
+/** A security group as the harness creates and returns it. */
+export interface SecurityGroupInfo {
+  securityGroupId: string;
+  vpcId: string;
+  regionId: string;
+}
+
+const vSwitchInfo = ({ vSwitchId, vpcId, regionId, zoneId, cidrBlock }: VSwitchRecord): VSwitchInfo => ({ vSwitchId, vpcId, regionId, zoneId, cidrBlock });
+const securityGroupInfo = ({ securityGroupId, vpcId, regionId }: SecurityGroupRecord): SecurityGroupInfo => ({ securityGroupId, vpcId, regionId });
 
 export interface AlibabaContractServer {
   readonly regionId: string;
@@ -137,9 +174,11 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
     runner,
     ossObject: (bucket, key) => oss.object(bucket, key),
     ossBucketExists: (bucket) => oss.bucketExists(bucket),
+    zones: opts.zones,
   });
   await ecs.init();
   const nonces = new NonceCache();
+  const limiter = opts.rateLimit ? new RateLimiter(opts.rateLimit) : undefined;
 
   // One advance at a time: transitions start guests, which must not start twice.
   let advancing: Promise<void> = Promise.resolve();
@@ -156,6 +195,8 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
     applySwitches: (s) => { applySwitchSettings(switches, s); },
     tick,
     createBucket: (name) => { oss.createBucket(name); },
+    createVSwitch: (input) => vSwitchInfo(ecs.createVSwitch({ ...input, regionId: input.regionId ?? regionId })),
+    createSecurityGroup: (input) => securityGroupInfo(ecs.createSecurityGroup({ ...input, regionId: input.regionId ?? regionId })),
     diskContent: (id) => {
       const d = ecs.disk(id);
       return content(d.file, d.sizeGiB);
@@ -202,6 +243,9 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
           switches.throttleEcs--;
           throw ecsErrors.throttled(switches.retryAfterMs);
         }
+        // The one AccessKey the server accepts is the one that signed, once verified.
+        const waitMs = limiter?.take(credentials.accessKeyId) ?? 0;
+        if (waitMs > 0) throw ecsErrors.throttled(waitMs);
         if (switches.unavailableEcs > 0) {
           switches.unavailableEcs--;
           throw ecsErrors.serviceUnavailable();
@@ -214,7 +258,7 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
         }
         const actionHeader = req.headers["x-acs-action"];
         const action = (Array.isArray(actionHeader) ? actionHeader[0] : actionHeader) ?? params.get("Action") ?? "";
-        const result = await runEcsAction(action, params, { state: ecs, snapshotMs: timings.snapshotMs });
+        const result = await runEcsAction(action, params, { state: ecs });
         const json = JSON.stringify({ RequestId: id, ...result });
         res.writeHead(200, { "Content-Type": "application/json;charset=utf-8", "x-acs-request-id": id });
         res.end(json);
@@ -246,6 +290,10 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
       } else if (route === "tick" && method === "POST") {
         await tick();
         json(200, {});
+      } else if (route === "vswitches" && method === "POST") {
+        json(200, harness.createVSwitch(JSON.parse(body.toString("utf8") || "{}") as Parameters<ContractHarness["createVSwitch"]>[0]));
+      } else if (route === "security-groups" && method === "POST") {
+        json(200, harness.createSecurityGroup(JSON.parse(body.toString("utf8") || "{}") as Parameters<ContractHarness["createSecurityGroup"]>[0]));
       } else if (parts[0] === "buckets" && parts[1] && method === "PUT") {
         oss.createBucket(parts[1]);
         json(200, {});

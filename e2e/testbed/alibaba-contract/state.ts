@@ -9,6 +9,7 @@ import { clampContent, copyContent, createEmptyContent } from "./disk-files.js";
 import { ecsErrors, EcsApiError } from "./errors.js";
 import { resourceId } from "./ids.js";
 import { convertToRaw, IMPORT_FORMATS, type ImportFormat } from "./image-import.js";
+import { intToIp, ipToInt, parseCidr, usableRange, type SecurityGroupRecord, type VSwitchRecord } from "./networks.js";
 import type { Switches } from "./switches.js";
 import type { GuestDevice, UserDataRunner } from "./user-data.js";
 
@@ -22,6 +23,7 @@ export type DiskStatus = "Creating" | "Available" | "Attaching" | "In_use" | "De
 export type SnapshotStatus = "progressing" | "accomplished" | "failed";
 export type ImageStatus = "Creating" | "Available" | "CreateFailed";
 export type TaskStatus = "Processing" | "Finished" | "Failed";
+export type EipStatus = "Available" | "Associating" | "InUse" | "Unassociating";
 
 export interface InstanceRecord {
   id: string;
@@ -31,7 +33,10 @@ export interface InstanceRecord {
   description: string;
   instanceType: string;
   imageId: string;
+  /** Empty for a classic-network instance (RunInstances without VSwitchId). */
   vSwitchId: string;
+  vpcId: string;
+  privateIpAddress?: string;
   securityGroupIds: string[];
   userData?: string;
   status: InstanceStatus;
@@ -72,7 +77,13 @@ export interface SnapshotRecord {
   sourceDiskId: string;
   sourceDiskSizeGiB: number;
   sourceDiskType: "system" | "data";
+  /** For a CopySnapshot copy: where it was copied from. */
+  sourceRegionId?: string;
+  sourceSnapshotId?: string;
+  retentionDays?: number;
   status: SnapshotStatus;
+  /** How long it stays progressing: snapshotMs, or snapshotCopyMs for a copy. */
+  durationMs: number;
   since: number;
   createdAt: number;
   file: string;
@@ -124,6 +135,20 @@ export interface TaskRecord {
   error?: string;
 }
 
+/** An elastic IP address: allocated Available, then bound to at most one instance. */
+export interface EipRecord {
+  allocationId: string;
+  regionId: string;
+  ipAddress: string;
+  bandwidth: string;
+  internetChargeType: string;
+  status: EipStatus;
+  since: number;
+  createdAt: number;
+  /** The instance it is associated with (while Associating, InUse or Unassociating). */
+  instanceId?: string;
+}
+
 export interface EcsStateOptions {
   dataDir: string;
   clock: Clock;
@@ -133,6 +158,8 @@ export interface EcsStateOptions {
   /** The content file of an OSS object, or undefined when bucket or object is missing. */
   ossObject(bucket: string, key: string): { file: string } | undefined;
   ossBucketExists(bucket: string): boolean;
+  /** The zones of each region (DescribeZones); a region not listed has `R-h`, `R-i` and `R-j`. */
+  zones?: Record<string, string[]>;
 }
 
 const GiB = 1024 * 1024 * 1024;
@@ -156,6 +183,11 @@ export class EcsState {
   readonly snapshots = new Map<string, SnapshotRecord>();
   readonly images = new Map<string, ImageRecord>();
   readonly tasks = new Map<string, TaskRecord>();
+  readonly vSwitches = new Map<string, VSwitchRecord>();
+  readonly securityGroups = new Map<string, SecurityGroupRecord>();
+  readonly eips = new Map<string, EipRecord>();
+  /** EIPs come from 198.18.0.0/15 (reserved for benchmarking): nothing a test could reach by mistake. */
+  private eipCount = 0;
   /** RunInstances/CreateDisk/… results by ClientToken, for the documented idempotence. */
   readonly clientTokens = new Map<string, unknown>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -164,6 +196,21 @@ export class EcsState {
 
   get now(): number {
     return this.opts.clock.now();
+  }
+
+  /** The zones of a region, as DescribeZones lists them. */
+  zonesOf(regionId: string): string[] {
+    return this.opts.zones?.[regionId] ?? ["h", "i", "j"].map((z) => `${regionId}-${z}`);
+  }
+
+  /** The zone used when a call names none: `R-i` (what the server always used), else the region's first. */
+  defaultZone(regionId: string): string {
+    const zones = this.zonesOf(regionId);
+    return zones.includes(`${regionId}-i`) ? `${regionId}-i` : (zones[0] ?? `${regionId}-i`);
+  }
+
+  checkZone(regionId: string, zoneId: string): void {
+    if (!this.zonesOf(regionId).includes(zoneId)) throw ecsErrors.zoneNotFound();
   }
 
   private dir(kind: string): string {
@@ -199,7 +246,7 @@ export class EcsState {
       }
     }
     for (const s of this.snapshots.values()) {
-      if (s.status === "progressing" && now - s.since >= t.snapshotMs) {
+      if (s.status === "progressing" && now - s.since >= s.durationMs) {
         s.status = "accomplished";
         s.since = now;
       }
@@ -216,6 +263,13 @@ export class EcsState {
         task.error = typeof img.conversion === "object" ? img.conversion.error : failed ? "The image import failed (CreateFailed switch)." : undefined;
       }
     }
+    for (const eip of this.eips.values()) {
+      if (eip.status === "Associating" && now - eip.since >= t.eipAssociateMs) this.setEip(eip, "InUse", now);
+      else if (eip.status === "Unassociating" && now - eip.since >= t.eipUnassociateMs) {
+        eip.instanceId = undefined;
+        this.setEip(eip, "Available", now);
+      }
+    }
     for (const inst of this.instances.values()) {
       if ((inst.status === "Pending" || inst.status === "Starting") && now - inst.since >= t.instanceStartMs) {
         inst.status = "Running";
@@ -229,6 +283,11 @@ export class EcsState {
         inst.since = now;
       }
     }
+  }
+
+  private setEip(e: EipRecord, status: EipStatus, now: number): void {
+    e.status = status;
+    e.since = now;
   }
 
   private setDisk(d: DiskRecord, status: DiskStatus, now: number): void {
@@ -267,6 +326,16 @@ export class EcsState {
     return s;
   }
 
+  /**
+   * A snapshot the call may use: snapshots are regional, so one of another
+   * region than the call's RegionId is as unknown as a missing one.
+   */
+  snapshotIn(regionId: string, id: string, notFound: () => EcsApiError = ecsErrors.snapshotNotFound): SnapshotRecord {
+    const s = this.snapshots.get(id);
+    if (!s || s.regionId !== regionId) throw notFound();
+    return s;
+  }
+
   image(id: string): ImageRecord {
     const i = this.images.get(id);
     if (!i) throw ecsErrors.imageNotFound();
@@ -282,9 +351,9 @@ export class EcsState {
     throw new EcsApiError(403, "InstanceDiskNumber.LimitExceed", "The total number of disks in the instance exceeds the limit.");
   }
 
-  private async newDisk(input: { regionId: string; zoneId: string; name?: string; description?: string; category?: string; sizeGiB?: number; snapshotId?: string; type: "system" | "data"; tags: Tag[]; from?: { file: string; imageId?: string } }): Promise<DiskRecord> {
+  private async newDisk(input: { regionId: string; zoneId: string; name?: string; description?: string; category?: string; sizeGiB?: number; snapshotId?: string; snapshotNotFound?: () => EcsApiError; type: "system" | "data"; tags: Tag[]; from?: { file: string; imageId?: string } }): Promise<DiskRecord> {
     let size = input.sizeGiB;
-    const snap = input.snapshotId ? this.snapshot(input.snapshotId) : undefined;
+    const snap = input.snapshotId ? this.snapshotIn(input.regionId, input.snapshotId, input.snapshotNotFound) : undefined;
     if (snap && snap.status !== "accomplished") throw ecsErrors.snapshotNotReady();
     if (snap) size = Math.max(size ?? 0, snap.sourceDiskSizeGiB);
     if (size === undefined) throw ecsErrors.missingParameter("Size");
@@ -319,27 +388,35 @@ export class EcsState {
 
   async runInstances(input: {
     regionId: string;
-    zoneId: string;
+    zoneId?: string;
     imageId: string;
     instanceType: string;
     name?: string;
     description?: string;
     vSwitchId?: string;
     securityGroupIds: string[];
+    privateIpAddress?: string;
     userData?: string;
     amount: number;
     systemDisk: { sizeGiB?: number; category?: string };
     dataDisks: { sizeGiB?: number; category?: string; snapshotId?: string; deleteWithInstance?: boolean }[];
     tags: Tag[];
   }): Promise<string[]> {
+    const { zoneId, vSwitch, addresses } = this.placeInstances(input);
     let image: ImageRecord | undefined;
     if (input.imageId.startsWith("m-")) {
       image = this.image(input.imageId);
+      // Images are regional too: a recovery region's RunInstances cannot use the protected region's image.
+      if (image.regionId !== input.regionId) throw ecsErrors.imageNotFound();
       if (image.status !== "Available") throw ecsErrors.imageNotAvailable();
     }
     if (input.userData !== undefined) {
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(input.userData) || input.userData.length % 4 !== 0) throw ecsErrors.invalidUserData();
       if (input.userData.length > 32 * 1024) throw ecsErrors.userDataTooLarge();
+    }
+    // Every check before anything is made: a refused call leaves nothing behind.
+    for (const d of input.dataDisks) {
+      if (d.snapshotId && this.snapshotIn(input.regionId, d.snapshotId, ecsErrors.dataDiskSnapshotNotFound).status !== "accomplished") throw ecsErrors.snapshotNotReady();
     }
     const ids: string[] = [];
     for (let n = 0; n < input.amount; n++) {
@@ -348,12 +425,14 @@ export class EcsState {
       const inst: InstanceRecord = {
         id,
         regionId: input.regionId,
-        zoneId: input.zoneId,
+        zoneId,
         name: input.name ?? id,
         description: input.description ?? "",
         instanceType: input.instanceType,
         imageId: input.imageId,
-        vSwitchId: input.vSwitchId ?? "",
+        vSwitchId: vSwitch?.vSwitchId ?? "",
+        vpcId: vSwitch?.vpcId ?? "",
+        privateIpAddress: addresses[n],
         securityGroupIds: input.securityGroupIds,
         userData: input.userData,
         status: "Pending",
@@ -364,7 +443,7 @@ export class EcsState {
       const sysImage = image?.disks.find((d) => d.type === "system");
       const system = await this.newDisk({
         regionId: input.regionId,
-        zoneId: input.zoneId,
+        zoneId,
         category: input.systemDisk.category,
         sizeGiB: Math.max(input.systemDisk.sizeGiB ?? 40, sysImage?.sizeGiB ?? 0),
         type: "system",
@@ -375,16 +454,87 @@ export class EcsState {
       this.instances.set(id, inst);
       const imageData = image?.disks.filter((d) => d.type === "data") ?? [];
       for (const d of imageData) {
-        const disk = await this.newDisk({ regionId: input.regionId, zoneId: input.zoneId, sizeGiB: d.sizeGiB, type: "data", tags: input.tags, from: { file: d.file, imageId: image?.id } });
+        const disk = await this.newDisk({ regionId: input.regionId, zoneId, sizeGiB: d.sizeGiB, type: "data", tags: input.tags, from: { file: d.file, imageId: image?.id } });
         this.attachAtCreation(disk, id, this.nextDevice(id), true);
       }
       for (const d of input.dataDisks) {
-        const disk = await this.newDisk({ regionId: input.regionId, zoneId: input.zoneId, sizeGiB: d.sizeGiB, category: d.category, snapshotId: d.snapshotId, type: "data", tags: input.tags });
+        const disk = await this.newDisk({ regionId: input.regionId, zoneId, sizeGiB: d.sizeGiB, category: d.category, snapshotId: d.snapshotId, snapshotNotFound: ecsErrors.dataDiskSnapshotNotFound, type: "data", tags: input.tags });
         this.attachAtCreation(disk, id, this.nextDevice(id), d.deleteWithInstance ?? true);
       }
       ids.push(id);
     }
     return ids;
+  }
+
+  /**
+   * Where RunInstances puts its instances, with the checks its error table
+   * documents: the vSwitch must exist in the region and lie in ZoneId (which
+   * defaults to the vSwitch's zone); the security groups must exist and, with
+   * a vSwitch, belong to its VPC; PrivateIpAddress needs a vSwitch, must lie
+   * in its CIDR block and be free, else each instance gets the next free
+   * address. Without VSwitchId the instance is on the classic network.
+   */
+  private placeInstances(input: { regionId: string; zoneId?: string; vSwitchId?: string; securityGroupIds: string[]; privateIpAddress?: string; amount: number }): { zoneId: string; vSwitch?: VSwitchRecord; addresses: (string | undefined)[] } {
+    const vSwitch = input.vSwitchId !== undefined ? this.vSwitchIn(input.regionId, input.vSwitchId) : undefined;
+    if (input.zoneId !== undefined) this.checkZone(input.regionId, input.zoneId);
+    if (vSwitch && input.zoneId !== undefined && input.zoneId !== vSwitch.zoneId) throw ecsErrors.vSwitchZoneMismatch();
+    const zoneId = input.zoneId ?? vSwitch?.zoneId ?? this.defaultZone(input.regionId);
+    for (const sgId of input.securityGroupIds) {
+      const sg = this.securityGroups.get(sgId);
+      if (!sg || sg.regionId !== input.regionId) throw ecsErrors.securityGroupNotFound();
+      if (vSwitch && sg.vpcId !== vSwitch.vpcId) throw ecsErrors.securityGroupVpcMismatch();
+    }
+    if (!vSwitch) {
+      // "PrivateIpAddress depends on VSwitchId and cannot be specified alone."
+      if (input.privateIpAddress !== undefined) throw ecsErrors.missingParameter("VSwitchId");
+      return { zoneId, addresses: [] };
+    }
+    const used = new Set([...this.instances.values()].filter((i) => i.vSwitchId === vSwitch.vSwitchId).map((i) => i.privateIpAddress));
+    const range = usableRange(vSwitch.cidrBlock);
+    if (input.privateIpAddress !== undefined) {
+      const ip = ipToInt(input.privateIpAddress);
+      if (ip === undefined) throw ecsErrors.privateIpMalformed();
+      // (assumed) the documented "Amount must be 1" answered as InvalidParameter.
+      if (input.amount !== 1) throw ecsErrors.invalidParameter("Amount", "must be 1 when PrivateIpAddress is given");
+      if (ip < range.first || ip > range.last) throw ecsErrors.privateIpNotInVSwitch();
+      if (used.has(input.privateIpAddress)) throw ecsErrors.privateIpDuplicated();
+      return { zoneId, vSwitch, addresses: [input.privateIpAddress] };
+    }
+    const addresses: string[] = [];
+    for (let ip = range.first; ip <= range.last && addresses.length < input.amount; ip++) {
+      if (!used.has(intToIp(ip))) addresses.push(intToIp(ip));
+    }
+    if (addresses.length < input.amount) throw ecsErrors.privateIpExhausted();
+    return { zoneId, vSwitch, addresses };
+  }
+
+  vSwitchIn(regionId: string, id: string): VSwitchRecord {
+    const v = this.vSwitches.get(id);
+    if (!v || v.regionId !== regionId) throw ecsErrors.vSwitchNotFound();
+    return v;
+  }
+
+  /** Harness: a vSwitch (mask /16 to /29, as the VPC API allows) in one of the region's zones. */
+  createVSwitch(input: { vSwitchId?: string; vpcId: string; regionId: string; zoneId: string; cidrBlock: string }): VSwitchRecord {
+    if (!input.vpcId) throw ecsErrors.missingParameter("vpcId");
+    const cidr = parseCidr(input.cidrBlock);
+    if (!cidr || cidr.bits < 16 || cidr.bits > 29) throw ecsErrors.invalidParameter("cidrBlock", "must be an IPv4 CIDR block with a mask of /16 to /29");
+    this.checkZone(input.regionId, input.zoneId);
+    const id = input.vSwitchId ?? resourceId("vsw");
+    if (this.vSwitches.has(id)) throw ecsErrors.invalidParameter("vSwitchId", `${id} exists`);
+    const record: VSwitchRecord = { vSwitchId: id, vpcId: input.vpcId, regionId: input.regionId, zoneId: input.zoneId, cidrBlock: input.cidrBlock, createdAt: this.now };
+    this.vSwitches.set(id, record);
+    return record;
+  }
+
+  /** Harness: a security group of a VPC. */
+  createSecurityGroup(input: { securityGroupId?: string; vpcId: string; regionId: string }): SecurityGroupRecord {
+    if (!input.vpcId) throw ecsErrors.missingParameter("vpcId");
+    const id = input.securityGroupId ?? resourceId("sg");
+    if (this.securityGroups.has(id)) throw ecsErrors.invalidParameter("securityGroupId", `${id} exists`);
+    const record: SecurityGroupRecord = { securityGroupId: id, vpcId: input.vpcId, regionId: input.regionId, createdAt: this.now };
+    this.securityGroups.set(id, record);
+    return record;
   }
 
   private attachAtCreation(disk: DiskRecord, instanceId: string, device: string, deleteWithInstance: boolean): void {
@@ -422,6 +572,12 @@ export class EcsState {
     this.orderedIncorrectStatus("DeleteInstance");
     if (inst.status !== "Stopped" && !force) throw ecsErrors.incorrectInstanceStatus();
     await this.opts.runner.stop(id);
+    // "Releasing an instance dissociates its EIP; the EIP must be released separately."
+    for (const eip of this.eips.values()) {
+      if (eip.instanceId !== id) continue;
+      eip.instanceId = undefined;
+      this.setEip(eip, "Available", this.now);
+    }
     for (const d of this.disksOf(id)) {
       if (d.deleteWithInstance) {
         this.disks.delete(d.id);
@@ -436,7 +592,67 @@ export class EcsState {
     this.instances.delete(id);
   }
 
+  allocateEip(input: { regionId: string; bandwidth?: string; internetChargeType?: string }): { allocationId: string; ipAddress: string } {
+    const chargeType = input.internetChargeType ?? "PayByBandwidth";
+    if (chargeType !== "PayByBandwidth" && chargeType !== "PayByTraffic") throw ecsErrors.internetChargeTypeNotSupported();
+    const bandwidth = input.bandwidth ?? "5";
+    if (!/^[1-9]\d*$/.test(bandwidth)) throw ecsErrors.invalidParameter("Bandwidth", "must be a whole number of Mbit/s");
+    const n = this.eipCount++;
+    const ipAddress = intToIp((ipToInt("198.18.0.1") ?? 0) + n);
+    const now = this.now;
+    const record: EipRecord = { allocationId: resourceId("eip"), regionId: input.regionId, ipAddress, bandwidth, internetChargeType: chargeType, status: "Available", since: now, createdAt: now };
+    this.eips.set(record.allocationId, record);
+    return { allocationId: record.allocationId, ipAddress };
+  }
+
+  /** An EIP by AllocationId; with RegionId, only in that region. */
+  eip(allocationId: string, regionId?: string): EipRecord {
+    const e = this.eips.get(allocationId);
+    if (!e || (regionId !== undefined && e.regionId !== regionId)) throw ecsErrors.eipNotFound();
+    return e;
+  }
+
+  /** The EIP bound to an instance as DescribeInstances shows it: once InUse. */
+  eipOf(instanceId: string): EipRecord | undefined {
+    return [...this.eips.values()].find((e) => e.instanceId === instanceId && e.status === "InUse");
+  }
+
+  /**
+   * AssociateEipAddress: an Available EIP to a Running or Stopped instance
+   * of its region that has none; Associating, then InUse after
+   * eipAssociateMs. InstanceType must be EcsInstance (the only kind here).
+   */
+  associateEip(input: { allocationId: string; instanceId: string; regionId?: string; instanceType?: string }): void {
+    const eip = this.eip(input.allocationId, input.regionId);
+    if ((input.instanceType ?? "EcsInstance") !== "EcsInstance") throw ecsErrors.eipInstanceTypeNotSupported();
+    const inst = this.instances.get(input.instanceId);
+    if (!inst || inst.regionId !== eip.regionId) throw ecsErrors.eipInstanceNotFound();
+    if (eip.status !== "Available") throw ecsErrors.incorrectEipStatus();
+    if (inst.status !== "Running" && inst.status !== "Stopped") throw ecsErrors.eipIncorrectInstanceStatus();
+    if ([...this.eips.values()].some((e) => e.instanceId === inst.id)) throw ecsErrors.instanceHasEip();
+    eip.instanceId = inst.id;
+    this.setEip(eip, "Associating", this.now);
+  }
+
+  /** UnassociateEipAddress: an InUse EIP from the instance it is bound to; Unassociating, then Available. */
+  unassociateEip(input: { allocationId: string; instanceId: string; regionId?: string; instanceType?: string }): void {
+    const eip = this.eip(input.allocationId, input.regionId);
+    if ((input.instanceType ?? "EcsInstance") !== "EcsInstance") throw ecsErrors.eipInstanceTypeNotSupported();
+    const inst = this.instances.get(input.instanceId);
+    if (!inst || inst.regionId !== eip.regionId) throw ecsErrors.eipInstanceNotFound();
+    if (eip.status !== "InUse" || eip.instanceId !== inst.id) throw ecsErrors.incorrectEipStatus();
+    this.setEip(eip, "Unassociating", this.now);
+  }
+
+  /** ReleaseEipAddress: "You can release only an EIP that is in the Available state." Gone at once. */
+  releaseEip(allocationId: string, regionId?: string): void {
+    const eip = this.eip(allocationId, regionId);
+    if (eip.status !== "Available") throw ecsErrors.incorrectEipStatus();
+    this.eips.delete(allocationId);
+  }
+
   async createDisk(input: { regionId: string; zoneId: string; name?: string; description?: string; category?: string; sizeGiB?: number; snapshotId?: string; tags: Tag[] }): Promise<string> {
+    this.checkZone(input.regionId, input.zoneId);
     const disk = await this.newDisk({ ...input, type: "data" });
     return disk.id;
   }
@@ -489,6 +705,49 @@ export class EcsState {
       sourceDiskSizeGiB: disk.sizeGiB,
       sourceDiskType: disk.type,
       status: "progressing",
+      durationMs: this.opts.timings.snapshotMs,
+      since: now,
+      createdAt: now,
+      file,
+      tags: input.tags,
+    });
+    return id;
+  }
+
+  /**
+   * CopySnapshot as documented: from an accomplished snapshot of RegionId to
+   * another region. The copy holds the source's bytes as of the call and is
+   * progressing for snapshotCopyMs. A disk may have only one unfinished copy
+   * per destination region (InvalidOperation.UnfinishedCrossRegionCopy): a
+   * client copying every cycle must wait for the last copy. RetentionDays is
+   * kept and reported; the copy is not released when it expires.
+   */
+  async copySnapshot(input: { regionId: string; snapshotId: string; destinationRegionId: string; name: string; description: string; retentionDays?: number; tags: Tag[] }): Promise<string> {
+    if (input.destinationRegionId === input.regionId) throw ecsErrors.copyInSameRegion();
+    if (!/^\p{L}[\p{L}\p{N}:_.-]{1,127}$/u.test(input.name) || /^https?:\/\//.test(input.name)) throw ecsErrors.snapshotNameMalformed();
+    if (input.description.length < 2 || input.description.length > 256 || /^https?:\/\//.test(input.description)) throw ecsErrors.descriptionMalformed();
+    if (input.retentionDays !== undefined && (input.retentionDays < 1 || input.retentionDays > 65536)) throw ecsErrors.retentionDaysMalformed();
+    const source = this.snapshotIn(input.regionId, input.snapshotId, ecsErrors.copySourceNotFound);
+    if (source.status !== "accomplished") throw ecsErrors.snapshotNotReady();
+    const unfinished = [...this.snapshots.values()].some((s) => s.status === "progressing" && s.sourceSnapshotId !== undefined && s.regionId === input.destinationRegionId && s.sourceDiskId === source.sourceDiskId);
+    if (unfinished) throw ecsErrors.unfinishedCrossRegionCopy();
+    const id = resourceId("s");
+    const file = join(this.dir("snapshots"), `${id}.img`);
+    await copyContent(source.file, file);
+    const now = this.now;
+    this.snapshots.set(id, {
+      id,
+      regionId: input.destinationRegionId,
+      name: input.name,
+      description: input.description,
+      sourceDiskId: source.sourceDiskId,
+      sourceDiskSizeGiB: source.sourceDiskSizeGiB,
+      sourceDiskType: source.sourceDiskType,
+      sourceRegionId: source.regionId,
+      sourceSnapshotId: source.id,
+      retentionDays: input.retentionDays,
+      status: "progressing",
+      durationMs: this.opts.timings.snapshotCopyMs,
       since: now,
       createdAt: now,
       file,
@@ -529,12 +788,12 @@ export class EcsState {
     if (input.mappings.length > 0) {
       for (const m of input.mappings) {
         if (!m.snapshotId) throw ecsErrors.missingParameter("DiskDeviceMapping.N.SnapshotId");
-        const snap = this.snapshot(m.snapshotId);
+        const snap = this.snapshotIn(input.regionId, m.snapshotId);
         if (snap.status !== "accomplished") throw ecsErrors.snapshotNotReady();
         sources.push({ file: snap.file, sizeGiB: Math.max(m.sizeGiB ?? 0, snap.sourceDiskSizeGiB), snapshotId: snap.id, device: m.device });
       }
     } else if (input.snapshotId) {
-      const snap = this.snapshot(input.snapshotId);
+      const snap = this.snapshotIn(input.regionId, input.snapshotId);
       if (snap.status !== "accomplished") throw ecsErrors.snapshotNotReady();
       sources.push({ file: snap.file, sizeGiB: snap.sourceDiskSizeGiB, snapshotId: snap.id });
     } else if (input.instanceId) {
