@@ -329,6 +329,8 @@ function securityGroupJson(g: SecurityGroupRecord): Json {
 /** What an action handler can reach. */
 export interface EcsContext {
   state: EcsState;
+  /** The VPC API (2016-04-28) rather than ECS's: EIPs take tags there, and its models list them. */
+  vpc?: boolean;
 }
 
 type Handler = (p: Params, ctx: EcsContext) => Json | Promise<Json>;
@@ -359,10 +361,10 @@ export const ecsActions: Record<string, Handler> = {
     return { SecurityGroups: { SecurityGroup: pg.items.map(securityGroupJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize, RegionId: required(p, "RegionId"), NextToken: "" };
   },
 
-  async AllocateEipAddress(p, { state }) {
+  async AllocateEipAddress(p, { state, vpc }) {
     const regionId = required(p, "RegionId");
-    const eip = await idempotent(state, p, "AllocateEipAddress", () => Promise.resolve(state.allocateEip({ regionId, bandwidth: str(p, "Bandwidth"), internetChargeType: str(p, "InternetChargeType") })));
-    return { AllocationId: eip.allocationId, EipAddress: eip.ipAddress };
+    const eip = await idempotent(state, p, "AllocateEipAddress", () => Promise.resolve(state.allocateEip({ regionId, bandwidth: str(p, "Bandwidth"), internetChargeType: str(p, "InternetChargeType"), tags: vpc ? tagsParam(p) : [] })));
+    return { AllocationId: eip.allocationId, EipAddress: eip.ipAddress, ...(vpc ? { ResourceGroupId: "", OrderId: 0 } : {}) };
   },
 
   AssociateEipAddress(p, { state }) {
@@ -380,7 +382,8 @@ export const ecsActions: Record<string, Handler> = {
     return {};
   },
 
-  DescribeEipAddresses(p, { state }) {
+  DescribeEipAddresses(p, { state, vpc }) {
+    const tags = vpc ? tagFilter(p) : [];
     const id = str(p, "AllocationId");
     const address = str(p, "EipAddress");
     const status = str(p, "Status");
@@ -392,10 +395,11 @@ export const ecsActions: Record<string, Handler> = {
         (!address || e.ipAddress === address) &&
         (!status || e.status === status) &&
         (!instanceType || (instanceType === "EcsInstance" && e.instanceId !== undefined)) &&
-        (!instanceId || e.instanceId === instanceId),
+        (!instanceId || e.instanceId === instanceId) &&
+        matchesTags(e.tags, tags),
     );
     const pg = page(p, all);
-    return { EipAddresses: { EipAddress: pg.items.map(eipJson) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+    return { EipAddresses: { EipAddress: pg.items.map((e) => (vpc ? { ...eipJson(e), Tags: { Tag: e.tags.map((t) => ({ Key: t.key, Value: t.value })) } } : eipJson(e))) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
   },
 
   DescribeZones(p, { state }) {
@@ -715,8 +719,16 @@ export const ecsActions: Record<string, Handler> = {
 };
 
 /** Runs an action; errors that are not EcsApiError become 500 InternalError (and are kept for the log). */
+/**
+ * The actions the VPC API (2016-04-28) answers here: vSwitches and elastic
+ * IPs, which live in VPC's API (ECS's own versions are deprecated). They
+ * share ECS's state and error bodies, as both are RPC-style APIs of one
+ * account.
+ */
+export const VPC_ACTIONS = ["DescribeVSwitches", "AllocateEipAddress", "AssociateEipAddress", "UnassociateEipAddress", "ReleaseEipAddress", "DescribeEipAddresses"] as const;
+
 export async function runEcsAction(action: string, p: Params, ctx: EcsContext): Promise<Json> {
-  const handler = ecsActions[action];
+  const handler = ctx.vpc && !(VPC_ACTIONS as readonly string[]).includes(action) ? undefined : ecsActions[action];
   if (!handler) throw ecsErrors.invalidAction(action);
   try {
     return await handler(p, ctx);

@@ -132,6 +132,8 @@ export interface AlibabaContractServer {
 const GiB = 1024 * 1024 * 1024;
 const HARNESS_PREFIX = "/lifeboat-contract/";
 const ECS_VERSION = "2014-05-26";
+/** The VPC API version: DescribeVSwitches and the elastic IP actions (see VPC_ACTIONS). */
+const VPC_VERSION = "2016-04-28";
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -251,14 +253,14 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
           throw ecsErrors.serviceUnavailable();
         }
         const version = req.headers["x-acs-version"];
-        if (version !== ECS_VERSION) throw new EcsApiError(400, "InvalidVersion", `Specified parameter Version is not valid. The contract server speaks ECS ${ECS_VERSION}.`);
+        if (version !== ECS_VERSION && version !== VPC_VERSION) throw new EcsApiError(400, "InvalidVersion", `Specified parameter Version is not valid. The contract server speaks ECS ${ECS_VERSION} and VPC ${VPC_VERSION}.`);
         const params: Params = new Map(parseQuery(rawQuery));
         if ((req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) {
           for (const [k, v] of new URLSearchParams(body.toString("utf8"))) params.set(k, v);
         }
         const actionHeader = req.headers["x-acs-action"];
         const action = (Array.isArray(actionHeader) ? actionHeader[0] : actionHeader) ?? params.get("Action") ?? "";
-        const result = await runEcsAction(action, params, { state: ecs });
+        const result = await runEcsAction(action, params, { state: ecs, vpc: version === VPC_VERSION });
         const json = JSON.stringify({ RequestId: id, ...result });
         res.writeHead(200, { "Content-Type": "application/json;charset=utf-8", "x-acs-request-id": id });
         res.end(json);

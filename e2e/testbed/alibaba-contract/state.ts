@@ -147,6 +147,8 @@ export interface EipRecord {
   createdAt: number;
   /** The instance it is associated with (while Associating, InUse or Unassociating). */
   instanceId?: string;
+  /** Tags (the VPC API's AllocateEipAddress takes them; ECS's does not). */
+  tags: Tag[];
 }
 
 export interface EcsStateOptions {
@@ -592,7 +594,7 @@ export class EcsState {
     this.instances.delete(id);
   }
 
-  allocateEip(input: { regionId: string; bandwidth?: string; internetChargeType?: string }): { allocationId: string; ipAddress: string } {
+  allocateEip(input: { regionId: string; bandwidth?: string; internetChargeType?: string; tags?: Tag[] }): { allocationId: string; ipAddress: string } {
     const chargeType = input.internetChargeType ?? "PayByBandwidth";
     if (chargeType !== "PayByBandwidth" && chargeType !== "PayByTraffic") throw ecsErrors.internetChargeTypeNotSupported();
     const bandwidth = input.bandwidth ?? "5";
@@ -600,7 +602,7 @@ export class EcsState {
     const n = this.eipCount++;
     const ipAddress = intToIp((ipToInt("198.18.0.1") ?? 0) + n);
     const now = this.now;
-    const record: EipRecord = { allocationId: resourceId("eip"), regionId: input.regionId, ipAddress, bandwidth, internetChargeType: chargeType, status: "Available", since: now, createdAt: now };
+    const record: EipRecord = { allocationId: resourceId("eip"), regionId: input.regionId, ipAddress, bandwidth, internetChargeType: chargeType, status: "Available", since: now, createdAt: now, tags: input.tags ?? [] };
     this.eips.set(record.allocationId, record);
     return { allocationId: record.allocationId, ipAddress };
   }

@@ -123,7 +123,7 @@ export function isNotFound(err: unknown): boolean {
 
 /** True when an error means "not in the right state yet": look again later. */
 export function isNotYet(err: unknown): boolean {
-  return err instanceof CloudApiError && /^(Incorrect\w*Status|IncorrectStatus\.\w+|InvalidSnapshotId\.NotReady|ImageIsImporting|OperationConflict|LastTokenProcessing)$/.test(err.code);
+  return err instanceof CloudApiError && /^(Incorrect\w*Status|IncorrectStatus\.\w+|InvalidSnapshotId\.NotReady|InvalidOperation\.UnfinishedCrossRegionCopy|IncorrectEipStatus|ImageIsImporting|OperationConflict|LastTokenProcessing)$/.test(err.code);
 }
 
 /** ECS clients of the regions of one site pair, with one AccessKey pair. */
