@@ -82,6 +82,7 @@ export class CloudDrill {
           privateIpAddress: drill.spec.privateIpAddress,
           diskCategory: ps.spec.recovery?.diskCategory,
           eip: drill.spec.eip ?? false,
+          powerOn: drill.spec.powerOn ?? true,
           name: status.vmName ?? "drill",
           tags: drillTags(drill, { namespace: ps.metadata.namespace ?? "", name: ps.metadata.name ?? "" }),
           token: clientToken(drill.metadata.uid ?? "", "drill"),
@@ -94,10 +95,6 @@ export class CloudDrill {
       return { requeueAfterMs: STEP_MS };
     }
     if (step.state === "failed") return this.fail(drill, ctx, step.reason, step.message);
-    if (drill.spec.powerOn === false && step.instance.status === "Running") {
-      await ecs.stopInstance(recoverySite.region, step.instance.instanceId);
-      return { requeueAfterMs: STEP_MS };
-    }
     status.phase = "Ready";
     status.readyTime = isoSeconds(new Date());
     const where = `${step.instance.instanceId} (${status.privateIpAddress ?? "no private IP"}${status.eipAddress ? `, EIP ${status.eipAddress}` : ""})`;

@@ -30,7 +30,7 @@ import { POINT_CHOICES } from "../api/protected-server.js";
 import { clientToken, DR_TAG, isNotYet, type InstanceInfo, type Tags } from "../cloud/alibaba/ecs-dr.js";
 import { describe } from "../runtime/errors.js";
 import { isoSeconds } from "../util/time.js";
-import { chooseCloudPoint, listCloudPoints, cloudRecoveryPointName, type CloudPoint } from "./cloud-points.js";
+import { chooseCloudPoint, cloudRecoveryPointName, cycleIdAt, listCloudPoints, type CloudPoint } from "./cloud-points.js";
 import { bringUp, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { followCloudCycle, runCloudCycles, startCloudCycle, type CloudDrContext, type CloudLine } from "./cloud-replication.js";
 import { serverTagValue, type CloudNetwork } from "./cloud-sites.js";
@@ -65,6 +65,11 @@ function recoveryTags(c: CloudDrContext, what: string): Tags {
   const ns = c.ps.metadata.namespace ?? "";
   const name = c.ps.metadata.name ?? "";
   return { [DR_TAG.server]: serverTagValue(ns, name), [DR_TAG.recovery]: `${ns}/${name}/${what}` };
+}
+
+/** The tag value of one failover attempt: each round (its request time) and attempt has its own, so no later round finds this one's instance. */
+function failoverTag(fo: Failover, attempt: number): string {
+  return `failover-${cycleIdAt(new Date(fo.requestTime ?? 0))}-${attempt}`;
 }
 
 function madeOf(r: { imageId?: string | undefined; eipAllocationId?: string | undefined; eipAddress?: string | undefined; privateIpAddress?: string | undefined; vm?: { instanceId?: string | undefined } | undefined }): Recovered {
@@ -146,7 +151,7 @@ export class CloudProtection {
     const status = (ps.status ??= {});
     const choice = ps.spec.recoveryPoint ?? POINT_CHOICES.latest;
     const fo: Failover = (status.failover ??= { requestTime: isoSeconds(new Date()), attempt: 1, step: "Starting", choice });
-    const attemptTag = () => `failover-${fo.attempt ?? 1}`;
+    const attemptTag = () => failoverTag(fo, fo.attempt ?? 1);
 
     if (fo.step === "Done") {
       if (ps.spec.commitFailover) return this.commit(c, fo);
@@ -211,7 +216,7 @@ export class CloudProtection {
       }
       case "ChoosingPoint": {
         const points = await listCloudPoints(sites.ecs, ps, "forward", sites.recoverySite.region);
-        const chosen = await chooseCloudPoint(ctx.kube, ps, fo.latestUsed && choice === POINT_CHOICES.latest ? POINT_CHOICES.latest : choice, points, "spec.recoveryPoint");
+        const chosen = await chooseCloudPoint(ctx.kube, ps, choice, points, "spec.recoveryPoint");
         if (!chosen.ok) {
           ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: chosen.problem.reason, message: chosen.problem.message });
           return RETRY_MS;
@@ -246,6 +251,7 @@ export class CloudProtection {
           privateIpAddress: recovery.privateIpAddress,
           diskCategory: recovery.diskCategory,
           eip: recovery.eip ?? false,
+          powerOn: recovery.powerOn ?? true,
           name: recovery.vmName ?? status.source?.name ?? ps.metadata.name ?? "server",
           tags: recoveryTags(c, attemptTag()),
           token: clientToken(ps.metadata.uid ?? "", attemptTag()),
@@ -267,7 +273,8 @@ export class CloudProtection {
         const now = new Date();
         Object.assign(fo, { step: "Done", poweredOnTime: isoSeconds(now), rtoSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(fo.requestTime ?? now.toISOString())) / 1000)), choice });
         fo.vm = { instanceId: step.instance.instanceId, name: step.instance.name, regionId: step.instance.regionId };
-        await ctx.events.record(ps, "Normal", "FailedOver", `running at the recovery site as instance ${step.instance.instanceId} in ${step.instance.zoneId} from ${fo.recoveryPoint ?? ""}${fo.planned ? " (planned: no data lost)" : ""}`);
+        this.recordRto(c, "failover", fo.rtoSeconds ?? 0);
+        await ctx.events.record(ps, "Normal", "FailedOver", `running at the recovery site as instance ${step.instance.instanceId} in ${step.instance.zoneId} from ${fo.recoveryPoint ?? ""}; RTO ${fo.rtoSeconds ?? 0} s${fo.planned ? ", planned: no data lost" : `, ${fo.dataAtRiskSeconds ?? 0} s of data at risk`}`);
         return STEP_MS;
       }
       default:
@@ -304,6 +311,7 @@ export class CloudProtection {
     if (fo.imageId) {
       await sites.ecs.deleteImage(sites.recoverySite.region, fo.imageId);
       delete fo.imageId;
+      return STEP_MS;
     }
     return 30_000;
   }
@@ -318,7 +326,7 @@ export class CloudProtection {
     const fo = ps.status?.failover;
     if (!fo) return true;
     let left = 0;
-    for (let n = 1; n <= (fo.attempt ?? 1); n++) left += (await tearDown(sites.ecs, sites.recoverySite.region, recoveryTags(c, `failover-${n}`), n === fo.attempt ? madeOf(fo) : {})).length;
+    for (let n = 1; n <= (fo.attempt ?? 1); n++) left += (await tearDown(sites.ecs, sites.recoverySite.region, recoveryTags(c, failoverTag(fo, n)), n === fo.attempt ? madeOf(fo) : {})).length;
     if (left > 0) {
       this.stopped(c, "CancellingFailover", `deleting what the failover made (${left} left)`);
       return false;
@@ -396,7 +404,8 @@ export class CloudProtection {
           return RETRY_MS;
         }
         const name = `${status.source?.name ?? ps.metadata.name ?? "server"}-failback`;
-        const target: RecoveryTarget = { region: sites.protectedSite.region, zone: sites.protectedSite.zone, network, eip: false, name, tags: recoveryTags(c, "failback"), token: clientToken(ps.metadata.uid ?? "", "failback", fb.requestTime ?? "") };
+        const round = cycleIdAt(new Date(fb.requestTime ?? 0));
+        const target: RecoveryTarget = { region: sites.protectedSite.region, zone: sites.protectedSite.zone, network, eip: false, powerOn: ps.spec.recovery?.powerOn ?? true, name, tags: recoveryTags(c, `failback-${round}`), token: clientToken(ps.metadata.uid ?? "", "failback", round) };
         const made: Recovered = { imageId: fb.imageId, instanceId: fb.vm?.instanceId };
         const step = await bringUp(sites.ecs, point, target, made);
         fb.imageId = made.imageId;
@@ -420,6 +429,7 @@ export class CloudProtection {
         const now = new Date();
         Object.assign(fb, { step: "Done", poweredOnTime: isoSeconds(now), rtoSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(fb.requestTime ?? now.toISOString())) / 1000)) });
         fb.vm = { instanceId: step.instance.instanceId, name: step.instance.name, regionId: step.instance.regionId };
+        this.recordRto(c, "failback", fb.rtoSeconds ?? 0);
         await ctx.events.record(ps, "Normal", "FailedBack", `running at the protected site again as instance ${step.instance.instanceId} in ${step.instance.zoneId}; set desiredState to Replicating to protect it`);
         return 30_000;
       }
@@ -438,7 +448,7 @@ export class CloudProtection {
     const status = (ps.status ??= {});
     const fo = status.failover;
     if (fo) {
-      const left = await tearDown(sites.ecs, sites.recoverySite.region, recoveryTags(c, `failover-${fo.attempt ?? 1}`), madeOf(fo));
+      const left = await tearDown(sites.ecs, sites.recoverySite.region, recoveryTags(c, failoverTag(fo, fo.attempt ?? 1)), madeOf(fo));
       if (left.length > 0) {
         this.stopped(c, "CleaningUp", `deleting the recovered instance after the failback (${left.join(", ")})`);
         return false;
@@ -464,7 +474,8 @@ export class CloudProtection {
     const status = (c.ps.status ??= {});
     if (status.currentCycle?.id && status.currentCycle.id !== step.lastCycle) {
       step.finalCycle = status.currentCycle.id;
-      return (await followCloudCycle(c, line, status.currentCycle.id)) ? "running" : "running";
+      await followCloudCycle(c, line, status.currentCycle.id);
+      return "running";
     }
     if (!step.lastCycle) {
       if (status.lastCycle?.startTime && Date.parse(status.lastCycle.startTime) >= Date.now() - 1000) return "running"; // one cycle id per second
@@ -485,6 +496,11 @@ export class CloudProtection {
     const original = await c.sites.ecs.instance(c.sites.protectedSite.region, c.ps.status?.source?.instanceId ?? "");
     const sg = original?.securityGroupIds[0];
     return original?.vSwitchId && sg ? { vSwitchId: original.vSwitchId, securityGroupId: sg } : undefined;
+  }
+
+  private recordRto(c: CloudDrContext, operation: "failover" | "failback", seconds: number): void {
+    const labels = { namespace: c.ps.metadata.namespace ?? "", protected_server: c.ps.metadata.name ?? "", operation };
+    c.ctx.afterStatusWrite(() => { c.ctx.metrics.recoveryTime.set(labels, seconds); });
   }
 
   private stopped(c: CloudDrContext, reason: string, message: string): void {

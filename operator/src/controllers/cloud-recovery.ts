@@ -28,6 +28,8 @@ export interface RecoveryTarget {
   /** Category of every disk; default each disk's own. */
   readonly diskCategory?: string | undefined;
   readonly eip: boolean;
+  /** Leave the instance running (default) or stopped once made. */
+  readonly powerOn?: boolean | undefined;
   /** Instance (and image) name. */
   readonly name: string;
   /** Tags on the image and the instance: the tear-down finds them by these. */
@@ -84,11 +86,16 @@ export async function bringUp(ecs: EcsDr, point: CloudPoint, target: RecoveryTar
     const instance = await ecs.instance(target.region, made.instanceId);
     if (!instance) return { state: "running", message: `instance ${made.instanceId} is not listed yet` };
     made.privateIpAddress = instance.privateIps[0];
-    if (instance.status === "Stopped") {
+    const powerOn = target.powerOn ?? true;
+    if (powerOn && instance.status === "Stopped") {
       await ecs.startInstance(target.region, instance.instanceId);
       return { state: "running", message: `instance ${instance.instanceId} is starting` };
     }
-    if (instance.status !== "Running") return { state: "running", message: `instance ${instance.instanceId} is ${instance.status}` };
+    if (!powerOn && instance.status === "Running") {
+      await ecs.stopInstance(target.region, instance.instanceId);
+      return { state: "running", message: `instance ${instance.instanceId} is stopping (powerOn is false)` };
+    }
+    if (instance.status !== (powerOn ? "Running" : "Stopped")) return { state: "running", message: `instance ${instance.instanceId} is ${instance.status}` };
     if (target.eip) {
       if (!made.eipAllocationId) {
         const eip = (await ecs.eipsTagged(target.region, target.tags))[0] ?? (await ecs.allocateEip(target.region, target.tags, clientToken(target.token, "eip")));

@@ -41,6 +41,12 @@ function network(n: { vSwitchId?: string | undefined; securityGroupId?: string |
   return n?.vSwitchId && n.securityGroupId ? { vSwitchId: n.vSwitchId, securityGroupId: n.securityGroupId } : undefined;
 }
 
+/** The regions and zones a cloud pair's spec names. */
+export function sitesOf(pair: SitePair): { protectedSite: CloudSite; recoverySite: CloudSite } {
+  const s = pair.spec;
+  return { protectedSite: { region: s.source.region ?? "", zone: s.source.zone ?? "" }, recoverySite: { region: s.target.region ?? "", zone: s.target.zone ?? "" } };
+}
+
 /** The pair's sites and an ECS client; a problem when its credentials Secret is missing or incomplete. */
 export async function cloudSites(kube: Kube, pair: SitePair): Promise<Checked<CloudSites>> {
   const s = pair.spec;
@@ -48,8 +54,7 @@ export async function cloudSites(kube: Kube, pair: SitePair): Promise<Checked<Cl
   if (!s.credentialsSecretRef) return { ok: false, problem: { reason: "NoCredentials", message: "spec.credentialsSecretRef is required for a cloud site pair" } };
   const keys = await readSecretKeys(kube, ns, "SitePair spec.credentialsSecretRef", s.credentialsSecretRef, { accessKeyIdKey: "accessKeyId", accessKeySecretKey: "accessKeySecret" });
   if (!keys.ok) return keys;
-  const protectedSite = { region: s.source.region ?? "", zone: s.source.zone ?? "" };
-  const recoverySite = { region: s.target.region ?? "", zone: s.target.zone ?? "" };
+  const { protectedSite, recoverySite } = sitesOf(pair);
   const ecs = new EcsDr(
     { accessKeyId: keys.value.accessKeyIdKey?.toString("utf8") ?? "", accessKeySecret: keys.value.accessKeySecretKey?.toString("utf8") ?? "" },
     {

@@ -6,7 +6,8 @@ import type { Inventory } from "../vsphere/index.js";
 import { vsphereClient } from "./dr-vsphere.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
 import { firstProblem, problemCondition, resolveRef, type Checked, type Problem } from "./references.js";
-import { cloudSites, isCloudPair, type CloudSites } from "./cloud-sites.js";
+import type { EcsDr } from "../cloud/alibaba/ecs-dr.js";
+import { cloudSites, isCloudPair, sitesOf } from "./cloud-sites.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 
 /** How long a checked inventory stays good: names at a site rarely change, and reading an inventory is not free. */
@@ -89,7 +90,7 @@ export class SitePairReconciler implements Reconciler<SitePair> {
     let problem = cached && Date.now() - cached.at < INVENTORY_CHECK_MS ? cached.problem : undefined;
     if (!cached || Date.now() - cached.at >= INVENTORY_CHECK_MS) {
       try {
-        problem = await checkCloudSites(pair, sites.value);
+        problem = await checkCloudSites(pair, sites.value.ecs);
       } catch (err) {
         problem = { reason: "CloudUnreachable", message: `could not check the sites through the ECS API: ${describe(err)}` };
       }
@@ -130,8 +131,9 @@ export class SitePairReconciler implements Reconciler<SitePair> {
 }
 
 /** The first problem with a cloud pair's zones and networks, as the ECS API answers. */
-export async function checkCloudSites(pair: SitePair, sites: CloudSites): Promise<Problem | undefined> {
+export async function checkCloudSites(pair: SitePair, ecs: EcsDr): Promise<Problem | undefined> {
   const s = pair.spec;
+  const sites = { ...sitesOf(pair), ecs };
   for (const side of ["source", "target"] as const) {
     const site = side === "source" ? sites.protectedSite : sites.recoverySite;
     const zones = await sites.ecs.zones(site.region);
