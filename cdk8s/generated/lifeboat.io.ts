@@ -2636,7 +2636,7 @@ export enum RecoveryPointSpecReplicationDirection {
  */
 export interface RecoveryPointSpecVm {
   /**
-   * VM name at backup time.
+   * VM name at backup time (or the ECS instance name, up to 128 characters).
    *
    * @schema RecoveryPointSpecVm#name
    */
@@ -4022,6 +4022,13 @@ export interface SitePairSpec {
   readonly sourceNetwork?: SitePairSpecSourceNetwork;
 
   /**
+   * VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers).
+   *
+   * @schema SitePairSpec#imageConversion
+   */
+  readonly imageConversion?: SitePairSpecImageConversion;
+
+  /**
    * Secret holding the cloud AccessKey pair for cloud sites. Lifeboat watches it: a rotated value takes effect without a restart.
    *
    * @schema SitePairSpec#credentialsSecretRef
@@ -4048,6 +4055,7 @@ export function toJson_SitePairSpec(obj: SitePairSpec | undefined): Record<strin
     'recoveryNetwork': toJson_SitePairSpecRecoveryNetwork(obj.recoveryNetwork),
     'testNetwork': toJson_SitePairSpecTestNetwork(obj.testNetwork),
     'sourceNetwork': toJson_SitePairSpecSourceNetwork(obj.sourceNetwork),
+    'imageConversion': toJson_SitePairSpecImageConversion(obj.imageConversion),
     'credentialsSecretRef': toJson_SitePairSpecCredentialsSecretRef(obj.credentialsSecretRef),
   };
   // filter undefined values
@@ -4538,6 +4546,66 @@ export function toJson_SitePairSpecSourceNetwork(obj: SitePairSpecSourceNetwork 
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers).
+ *
+ * @schema SitePairSpecImageConversion
+ */
+export interface SitePairSpecImageConversion {
+  /**
+   * OSS bucket in the recovery region to stage the disks' image files in; they are deleted once the image is made.
+   *
+   * @schema SitePairSpecImageConversion#ossBucket
+   */
+  readonly ossBucket: string;
+
+  /**
+   * ImportImage: the disks go to OSS as image files and ECS imports them (ECS checks the guest OS). IntermediateInstance: a temporary instance writes them onto new cloud disks whose snapshots make the image (any guest).
+   *
+   * @schema SitePairSpecImageConversion#strategy
+   */
+  readonly strategy?: SitePairSpecImageConversionStrategy;
+
+  /**
+   * Image file format for ImportImage.
+   *
+   * @schema SitePairSpecImageConversion#format
+   */
+  readonly format?: SitePairSpecImageConversionFormat;
+
+  /**
+   * OSS endpoint URL; default: the region's public endpoint.
+   *
+   * @schema SitePairSpecImageConversion#ossEndpoint
+   */
+  readonly ossEndpoint?: string;
+
+  /**
+   * The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends.
+   *
+   * @schema SitePairSpecImageConversion#intermediateInstance
+   */
+  readonly intermediateInstance?: SitePairSpecImageConversionIntermediateInstance;
+}
+
+/**
+ * Converts an object of type 'SitePairSpecImageConversion' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SitePairSpecImageConversion(obj: SitePairSpecImageConversion | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'ossBucket': obj.ossBucket,
+    'strategy': obj.strategy,
+    'format': obj.format,
+    'ossEndpoint': obj.ossEndpoint,
+    'intermediateInstance': toJson_SitePairSpecImageConversionIntermediateInstance(obj.intermediateInstance),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
  * Secret holding the cloud AccessKey pair for cloud sites. Lifeboat watches it: a rotated value takes effect without a restart.
  *
  * @schema SitePairSpecCredentialsSecretRef
@@ -4636,6 +4704,140 @@ export function toJson_SitePairSpecTargetVCenterRef(obj: SitePairSpecTargetVCent
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
 }
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ImportImage: the disks go to OSS as image files and ECS imports them (ECS checks the guest OS). IntermediateInstance: a temporary instance writes them onto new cloud disks whose snapshots make the image (any guest).
+ *
+ * @schema SitePairSpecImageConversionStrategy
+ */
+export enum SitePairSpecImageConversionStrategy {
+  /** ImportImage */
+  IMPORT_IMAGE = "ImportImage",
+  /** IntermediateInstance */
+  INTERMEDIATE_INSTANCE = "IntermediateInstance",
+}
+
+/**
+ * Image file format for ImportImage.
+ *
+ * @schema SitePairSpecImageConversionFormat
+ */
+export enum SitePairSpecImageConversionFormat {
+  /** RAW */
+  RAW = "RAW",
+  /** VHD */
+  VHD = "VHD",
+  /** QCOW2 */
+  QCOW2 = "QCOW2",
+}
+
+/**
+ * The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends.
+ *
+ * @schema SitePairSpecImageConversionIntermediateInstance
+ */
+export interface SitePairSpecImageConversionIntermediateInstance {
+  /**
+   * Image the temporary instance boots; it must run guestCommand (the default needs Docker: e.g. an Alibaba Cloud Linux 3 image with Docker installed).
+   *
+   * @schema SitePairSpecImageConversionIntermediateInstance#imageId
+   */
+  readonly imageId: string;
+
+  /**
+   * Type of the temporary instance, e.g. ecs.g7.large.
+   *
+   * @schema SitePairSpecImageConversionIntermediateInstance#instanceType
+   */
+  readonly instanceType: string;
+
+  /**
+   * vSwitch of the temporary instance (it must reach the OSS endpoint, see ossEndpoint).
+   *
+   * @schema SitePairSpecImageConversionIntermediateInstance#vSwitchId
+   */
+  readonly vSwitchId: string;
+
+  /**
+   * Security group of the temporary instance; it needs outbound HTTPS to OSS only.
+   *
+   * @schema SitePairSpecImageConversionIntermediateInstance#securityGroupId
+   */
+  readonly securityGroupId: string;
+
+  /**
+   * Zone of the temporary instance and its disks; default: the vSwitch's.
+   *
+   * @schema SitePairSpecImageConversionIntermediateInstance#zoneId
+   */
+  readonly zoneId?: string;
+
+  /**
+   * Category of the temporary cloud disks (the image's snapshots are taken from them).
+   *
+   * @schema SitePairSpecImageConversionIntermediateInstance#diskCategory
+   */
+  readonly diskCategory?: SitePairSpecImageConversionIntermediateInstanceDiskCategory;
+
+  /**
+   * Shell command in the instance that runs Lifeboat's guest program with its spec on standard input; default: the worker image through docker run (privileged, for the block devices).
+   *
+   * @schema SitePairSpecImageConversionIntermediateInstance#guestCommand
+   */
+  readonly guestCommand?: string;
+
+  /**
+   * How long the instance may take to write the disks before the restore fails.
+   *
+   * @schema SitePairSpecImageConversionIntermediateInstance#timeoutMinutes
+   */
+  readonly timeoutMinutes?: number;
+
+  /**
+   * OSS endpoint the instance downloads the staged disks from; default: the region's internal endpoint (https://oss-REGION-internal.aliyuncs.com), which an instance in the region reaches without a public address.
+   *
+   * @schema SitePairSpecImageConversionIntermediateInstance#ossEndpoint
+   */
+  readonly ossEndpoint?: string;
+}
+
+/**
+ * Converts an object of type 'SitePairSpecImageConversionIntermediateInstance' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SitePairSpecImageConversionIntermediateInstance(obj: SitePairSpecImageConversionIntermediateInstance | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'imageId': obj.imageId,
+    'instanceType': obj.instanceType,
+    'vSwitchId': obj.vSwitchId,
+    'securityGroupId': obj.securityGroupId,
+    'zoneId': obj.zoneId,
+    'diskCategory': obj.diskCategory,
+    'guestCommand': obj.guestCommand,
+    'timeoutMinutes': obj.timeoutMinutes,
+    'ossEndpoint': obj.ossEndpoint,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Category of the temporary cloud disks (the image's snapshots are taken from them).
+ *
+ * @schema SitePairSpecImageConversionIntermediateInstanceDiskCategory
+ */
+export enum SitePairSpecImageConversionIntermediateInstanceDiskCategory {
+  /** cloud_essd */
+  CLOUD_UNDERSCORE_ESSD = "cloud_essd",
+  /** cloud_ssd */
+  CLOUD_UNDERSCORE_SSD = "cloud_ssd",
+  /** cloud_efficiency */
+  CLOUD_UNDERSCORE_EFFICIENCY = "cloud_efficiency",
+  /** cloud_auto */
+  CLOUD_UNDERSCORE_AUTO = "cloud_auto",
+}
 
 
 /**

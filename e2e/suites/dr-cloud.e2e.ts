@@ -130,12 +130,22 @@ async function protectedInstance(name: string): Promise<string> {
   return id;
 }
 
-/** Waits for a succeeded cycle that started after `since`. */
+/** Waits for a succeeded cycle that started after `since` (start times are whole seconds: one in the same second could predate it). */
 function cycleAfter(name: string, since: Date, timeoutMs = 180_000): Promise<NonNullable<PsStatus["lastCycle"]>> {
   return eventually(`a cycle of ${name} started after ${since.toISOString()}`, async () => {
     const c = (await status(name)).lastCycle;
-    return c?.result === "Succeeded" && c.startTime && Date.parse(c.startTime) >= Math.floor(since.getTime() / 1000) * 1000 ? c : undefined;
+    return c?.result === "Succeeded" && c.startTime && Date.parse(c.startTime) >= Math.ceil(since.getTime() / 1000) * 1000 ? c : undefined;
   }, timeoutMs);
+}
+
+/** Deletes the suite's servers (their drills go with them) before the contract server stops, so the operator is not left calling it. */
+async function deleteServers(): Promise<void> {
+  const list = (await s.custom.listNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "protectedservers" })) as { items: { metadata: { name: string } }[] };
+  for (const ps of list.items) await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "protectedservers", name: ps.metadata.name });
+  await eventually("the suite's ProtectedServers gone", async () => {
+    const left = (await s.custom.listNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "protectedservers" })) as { items: unknown[] };
+    return left.items.length === 0 ? true : undefined;
+  }, 120_000);
 }
 
 function stage(name: string, want: string, timeoutMs = 180_000): Promise<CloudStatus> {
@@ -193,6 +203,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (s.ns) await deleteServers().catch(() => undefined);
   await server.close();
   await rm(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
 });

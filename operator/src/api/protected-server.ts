@@ -32,7 +32,7 @@ export const POINT_CHOICES = { latest: "latest", latestAppConsistent: "latest-ap
 
 const vmRef = object(
   {
-    name: string("VM name.", { maxLength: 80 }),
+    name: string("VM name (an ECS instance name at a cloud site: up to 128 characters).", { maxLength: 128 }),
     moRef: string("Managed object id, e.g. vm-42.", { maxLength: 64 }),
     instanceUUID: string("vCenter instance UUID: survives a re-registration, which changes the MoRef.", { maxLength: 64 }),
     instanceId: string("ECS instance id, at a cloud site.", { maxLength: 64 }),
@@ -211,6 +211,7 @@ export const protectedServer: KindDefinition = {
       committed: boolean("The failover is committed."),
       fenced: boolean("The original server is powered off with its NICs disconnected (vSphere), or stopped (ECS)."),
       imageId: string("Cloud sites: the image made from the point's system disk snapshot for the recovered instance; deleted at commit or cancel."),
+      stopRequestTime: string("Cloud sites: when the protected instance was asked to stop for a planned failover; a forced stop follows after 5 minutes, and the newest point is used after 10.", { format: "date-time" }),
       eipAllocationId: string("Cloud sites: the elastic IP allocated for the recovered instance."),
       eipAddress: string("Cloud sites: its address."),
       privateIpAddress: string("Cloud sites: the recovered instance's private IP."),
@@ -236,6 +237,8 @@ export const protectedServer: KindDefinition = {
       poweredOnTime: string("When the protected-site VM was powered on.", { format: "date-time" }),
       rtoSeconds: integer("Request to powered on.", 0),
       imageId: string("Cloud sites: the image made from the failback point's system disk snapshot; deleted once the instance runs."),
+      attempt: integer("Cloud sites: failback attempts so far; names what each makes.", 0),
+      stopRequestTime: string("Cloud sites: when the recovered instance was asked to stop; a forced stop follows after 5 minutes, and the newest reverse point is used after 10.", { format: "date-time" }),
     }),
   }),
   printerColumns: [

@@ -46,7 +46,7 @@ export const recoveryPoint: KindDefinition = {
         replicationDirection: enumeration("For a replication point: Forward (protected to recovery site) or Reverse (back, after a failover).", ["Forward", "Reverse"]),
         vm: object(
           {
-            name: string("VM name at backup time.", { minLength: 1, maxLength: 80 }),
+            name: string("VM name at backup time (or the ECS instance name, up to 128 characters).", { minLength: 1, maxLength: 128 }),
             instanceUUID: string("The VM's instance UUID.", { maxLength: 64 }),
             moRef: string("The VM's managed object id, e.g. vm-42.", { maxLength: 64 }),
             vCenterInstanceUUID: string("Instance UUID of the vCenter it was in.", { maxLength: 64 }),

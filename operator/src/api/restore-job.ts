@@ -3,6 +3,26 @@ import { array, boolean, enumeration, integer, object, string, withRules } from 
 
 export const RESTORE_PHASES = ["Pending", "Running", "Succeeded", "Failed"] as const;
 
+/** The temporary instance of strategy IntermediateInstance (RestoreJob cloudImage targets, and the SitePair image conversion of VMwareToCloud). */
+export const intermediateInstanceSchema = object(
+  {
+    imageId: string("Image the temporary instance boots; it must run guestCommand (the default needs Docker: e.g. an Alibaba Cloud Linux 3 image with Docker installed).", { minLength: 1, maxLength: 128 }),
+    instanceType: string("Type of the temporary instance, e.g. ecs.g7.large.", { minLength: 1, maxLength: 64 }),
+    vSwitchId: string("vSwitch of the temporary instance (it must reach the OSS endpoint, see ossEndpoint).", { minLength: 1, maxLength: 64 }),
+    securityGroupId: string("Security group of the temporary instance; it needs outbound HTTPS to OSS only.", { minLength: 1, maxLength: 64 }),
+    zoneId: string("Zone of the temporary instance and its disks; default: the vSwitch's.", { maxLength: 64 }),
+    diskCategory: enumeration("Category of the temporary cloud disks (the image's snapshots are taken from them).", ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"], "cloud_essd"),
+    guestCommand: string(
+      "Shell command in the instance that runs Lifeboat's guest program with its spec on standard input; default: the worker image through docker run (privileged, for the block devices).",
+      { minLength: 1, maxLength: 1024 },
+    ),
+    timeoutMinutes: integer("How long the instance may take to write the disks before the restore fails.", 5, 1440, { default: 240 }),
+    ossEndpoint: string("OSS endpoint the instance downloads the staged disks from; default: the region's internal endpoint (https://oss-REGION-internal.aliyuncs.com), which an instance in the region reaches without a public address.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
+  },
+  ["imageId", "instanceType", "vSwitchId", "securityGroupId"],
+  { description: "The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends." },
+);
+
 /**
  * RestoreJob: restore a recovery point (seed 000) to vSphere (a new VM, or in
  * place over the original only with an explicit confirmation), to an Alibaba
@@ -65,24 +85,7 @@ export const restoreJob: KindDefinition = {
                     ossBucket: string("OSS bucket in the image's region to stage the disks' image files in (both strategies); they are deleted once the image is made.", { minLength: 3, maxLength: 63 }),
                     ecsEndpoint: string("ECS endpoint URL, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
                     ossEndpoint: string("OSS endpoint URL, e.g. https://oss-cn-shanghai-internal.aliyuncs.com; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
-                    intermediateInstance: object(
-                      {
-                        imageId: string("Image the temporary instance boots; it must run guestCommand (the default needs Docker: e.g. an Alibaba Cloud Linux 3 image with Docker installed).", { minLength: 1, maxLength: 128 }),
-                        instanceType: string("Type of the temporary instance, e.g. ecs.g7.large.", { minLength: 1, maxLength: 64 }),
-                        vSwitchId: string("vSwitch of the temporary instance (it must reach the OSS endpoint, see ossEndpoint).", { minLength: 1, maxLength: 64 }),
-                        securityGroupId: string("Security group of the temporary instance; it needs outbound HTTPS to OSS only.", { minLength: 1, maxLength: 64 }),
-                        zoneId: string("Zone of the temporary instance and its disks; default: the vSwitch's.", { maxLength: 64 }),
-                        diskCategory: enumeration("Category of the temporary cloud disks (the image's snapshots are taken from them).", ["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"], "cloud_essd"),
-                        guestCommand: string(
-                          "Shell command in the instance that runs Lifeboat's guest program with its spec on standard input; default: the worker image through docker run (privileged, for the block devices).",
-                          { minLength: 1, maxLength: 1024 },
-                        ),
-                        timeoutMinutes: integer("How long the instance may take to write the disks before the restore fails.", 5, 1440, { default: 240 }),
-                        ossEndpoint: string("OSS endpoint the instance downloads the staged disks from; default: the region's internal endpoint (https://oss-REGION-internal.aliyuncs.com), which an instance in the region reaches without a public address.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
-                      },
-                      ["imageId", "instanceType", "vSwitchId", "securityGroupId"],
-                      { description: "The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends." },
-                    ),
+                    intermediateInstance: intermediateInstanceSchema,
                     credentialsSecretRef: secretRef("the AccessKey pair for ECS and OSS", {
                       accessKeyIdKey: { default: "accessKeyId", description: "Key of the AccessKey id." },
                       accessKeySecretKey: { default: "accessKeySecret", description: "Key of the AccessKey secret." },

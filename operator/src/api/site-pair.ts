@@ -1,5 +1,6 @@
 import { ageColumn, conditionColumn, conditions, localRef, observedGeneration, reasonColumn, secretRef, type KindDefinition } from "./common.js";
 import { array, enumeration, object, string, withRules } from "./schema.js";
+import { intermediateInstanceSchema } from "./restore-job.js";
 
 export const SITE_PAIR_TYPES = ["CrossZone", "CrossRegion", "VMwareToVMware", "VMwareToCloud"] as const;
 
@@ -73,6 +74,20 @@ export const sitePair: KindDefinition = {
         recoveryNetwork: cloudNetwork("recovery (CrossZone, CrossRegion: failover instances join it)"),
         testNetwork: cloudNetwork("test (CrossZone, CrossRegion: drill instances join it and no other; a drill is refused while it is unset)"),
         sourceNetwork: cloudNetwork("protected site's (CrossZone, CrossRegion: a failback to a new instance joins it; default the original instance's vSwitch and security group)"),
+        imageConversion: withRules(
+          object(
+            {
+              ossBucket: string("OSS bucket in the recovery region to stage the disks' image files in; they are deleted once the image is made.", { minLength: 3, maxLength: 63 }),
+              strategy: enumeration("ImportImage: the disks go to OSS as image files and ECS imports them (ECS checks the guest OS). IntermediateInstance: a temporary instance writes them onto new cloud disks whose snapshots make the image (any guest).", ["ImportImage", "IntermediateInstance"], "ImportImage"),
+              format: enumeration("Image file format for ImportImage.", ["RAW", "VHD", "QCOW2"], "QCOW2"),
+              ossEndpoint: string("OSS endpoint URL; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
+              intermediateInstance: intermediateInstanceSchema,
+            },
+            ["ossBucket"],
+            { description: "VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers)." },
+          ),
+          { rule: "self.strategy != 'IntermediateInstance' || has(self.intermediateInstance)", message: "spec.imageConversion.intermediateInstance is required for strategy IntermediateInstance" },
+        ),
         credentialsSecretRef: secretRef("the cloud AccessKey pair for cloud sites", {
           accessKeyIdKey: { default: "accessKeyId", description: "Key of the AccessKey id." },
           accessKeySecretKey: { default: "accessKeySecret", description: "Key of the AccessKey secret." },
@@ -86,11 +101,19 @@ export const sitePair: KindDefinition = {
     { rule: "self.type != 'VMwareToVMware' || has(self.target.datastore)", message: "spec.target.datastore is required when type is VMwareToVMware: drill and failover VMs are created there" },
     { rule: "self.type != 'VMwareToVMware' || !has(self.source.vCenterRef) || !has(self.target.vCenterRef) || self.source.vCenterRef.name != self.target.vCenterRef.name || (has(self.source.datacenter) && has(self.target.datacenter) && self.source.datacenter != self.target.datacenter)", message: "spec.target must be another vCenter, or another datacenter of the same vCenter, than spec.source" },
     { rule: "!(self.type in ['VMwareToCloud', 'CrossZone', 'CrossRegion']) || (has(self.target.region) && has(self.target.zone))", message: "spec.target.region and spec.target.zone are required when the target is a cloud site" },
+    { rule: "self.type != 'VMwareToCloud' || has(self.imageConversion)", message: "spec.imageConversion is required when type is VMwareToCloud: drills and failover convert a vault point into an ECS image" },
     { rule: "!(self.type in ['VMwareToCloud', 'CrossZone', 'CrossRegion']) || has(self.credentialsSecretRef)", message: "spec.credentialsSecretRef is required when the target is a cloud site" },
     { rule: "!(self.type in ['CrossZone', 'CrossRegion']) || (has(self.source.region) && has(self.source.zone))", message: "spec.source.region and spec.source.zone are required for CrossZone and CrossRegion" },
     { rule: "self.type != 'CrossZone' || !has(self.source.region) || !has(self.target.region) || (self.source.region == self.target.region && self.source.zone != self.target.zone)", message: "CrossZone: spec.source and spec.target must be different zones of the same region" },
     { rule: "self.type != 'CrossRegion' || !has(self.source.region) || !has(self.target.region) || self.source.region != self.target.region", message: "CrossRegion: spec.source.region and spec.target.region must differ" },
     { rule: "self.type == oldSelf.type", message: "spec.type is immutable" },
+    {
+      rule:
+        "self.type == 'VMwareToVMware' || (" +
+        ["source", "target"].flatMap((side) => ["region", "zone"].map((f) => `(has(self.${side}.${f}) ? self.${side}.${f} : '') == (has(oldSelf.${side}.${f}) ? oldSelf.${side}.${f} : '')`)).join(" && ") +
+        ")",
+      message: "spec.source and spec.target region and zone are immutable for cloud site pairs: what DR made is found where it was made",
+    },
   ),
   status: object({
     observedGeneration,

@@ -14,7 +14,12 @@ import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { chooseCloudPoint, cloudRecoveryPointName, listCloudPoints } from "./cloud-points.js";
-import { bringUp, tearDown, type Recovered } from "./cloud-recovery.js";
+import { bringUp, tearDown, type BringUp, type Recovered } from "./cloud-recovery.js";
+import { convertPoint, discardConversion } from "./cloud-conversion.js";
+import { resolveSites, usable } from "./dr-context.js";
+import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
+import { choosePoint, lineagePoints } from "./dr-points.js";
+import { labelValue } from "../workloads/worker-job.js";
 import { cloudSites, serverTagValue } from "./cloud-sites.js";
 import { problemCondition, resolveRef } from "./references.js";
 
@@ -32,8 +37,10 @@ function madeOf(status: DrillStatus): Recovered {
 }
 
 function record(status: DrillStatus, made: Recovered, name: string): void {
+  const conversion = status.createdObjects?.find((o) => o.kind === "RestoreJob");
   status.createdObjects = [
-    ...(made.imageId ? [{ kind: "Image", id: made.imageId, name: `lifeboat-${name}` }] : []),
+    ...(conversion ? [conversion] : []),
+    ...(made.imageId && !conversion ? [{ kind: "Image", id: made.imageId, name: `lifeboat-${name}` }] : []),
     ...(made.instanceId ? [{ kind: "Instance", id: made.instanceId, name }] : []),
     ...(made.eipAllocationId ? [{ kind: "EipAddress", id: made.eipAllocationId, name: made.eipAddress ?? "" }] : []),
   ];
@@ -43,6 +50,66 @@ function record(status: DrillStatus, made: Recovered, name: string): void {
 }
 
 export class CloudDrill {
+  /**
+   * VMwareToCloud: the vault point becomes an image through a RestoreJob
+   * owned by the drill (cloud-conversion.ts), then the instance is made from
+   * it on the test vSwitch as for a cloud pair's drill.
+   */
+  async reconcileFromVault(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const status = (drill.status ??= {});
+    status.phase ??= "Pending";
+    status.startTime ??= isoSeconds(new Date());
+    const sites = await cloudSites(ctx.kube, pair);
+    if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
+    const network = sites.value.testNetwork;
+    if (!network) return this.pending(drill, ctx, "NoTestNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.testNetwork: a drill instance joins the test vSwitch and no other, so drills are refused until it is set`);
+    const { recoverySite: site } = await resolveSites(ctx.kube, drill.metadata.namespace ?? "", pair);
+    const usableSite = usable(site, ["gateway", "vault"]);
+    if (!usableSite.ok) return this.pending(drill, ctx, usableSite.problem.reason, `waiting for the recovery site: ${usableSite.problem.message}`);
+    const conversion = drJobName(drill, "drill");
+    if (!drill.spec.instanceType && !ps.spec.recovery?.instanceType) return this.pending(drill, ctx, "NoInstanceType", "set spec.instanceType (or the server's spec.recovery.instanceType): a vSphere point has no ECS instance type");
+    if (!status.pointID) {
+      const points = await lineagePoints(ctx.kube, usableSite.value.vault, ps, "forward");
+      const chosen = await choosePoint(ctx.kube, ps, usableSite.value.vault, drill.spec.recoveryPoint ?? "latest", points, "spec.recoveryPoint");
+      if (!chosen.ok) return this.pending(drill, ctx, chosen.problem.reason, chosen.problem.message);
+      // The point (a pin), the conversion's name and where the resources go are recorded before anything is made.
+      status.pointID = chosen.value.point.id;
+      status.recoveryPoint = chosen.value.recoveryPoint;
+      status.pointTime = isoSeconds(chosen.value.point.time);
+      status.region = sites.value.recoverySite.region;
+      status.sitePair = pair.metadata.name;
+      status.vmName = drill.spec.vmName ?? `${ps.spec.source.vmName ?? ps.metadata.name ?? "server"}-drill-${drill.metadata.name ?? ""}`.slice(0, 128);
+      status.createdObjects = [{ kind: "RestoreJob", name: conversion }];
+      ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: `converting ${status.recoveryPoint} into an ECS image` });
+      await ctx.events.record(drill, "Normal", "DrillStarted", `bringing up ${status.vmName} from ${status.recoveryPoint} on test vSwitch ${network.vSwitchId}`);
+      return { requeueAfterMs: 200 };
+    }
+    const converted = await convertPoint(ctx, drill, conversion, pair, status.recoveryPoint ?? "", usableSite.value.gateway.metadata.name ?? "", { [DR_JOB_LABELS.drill]: labelValue(drill.metadata.name ?? "") });
+    if (converted.restoreId) status.createdObjects = [{ kind: "RestoreJob", name: conversion, id: converted.restoreId }, ...(status.createdObjects ?? []).filter((o) => o.kind !== "RestoreJob")];
+    if (converted.state === "running") {
+      status.phase = "Creating";
+      ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: converted.message });
+      return { requeueAfterMs: STEP_MS };
+    }
+    if (converted.state === "failed") return this.fail(drill, ctx, converted.reason, converted.message);
+    const made = madeOf(status);
+    const step = await bringUp(sites.value.ecs, { image: { imageId: converted.imageId, what: `RestoreJob ${conversion}` } }, {
+      region: sites.value.recoverySite.region,
+      zone: sites.value.recoverySite.zone,
+      network,
+      instanceType: drill.spec.instanceType ?? ps.spec.recovery?.instanceType,
+      privateIpAddress: drill.spec.privateIpAddress,
+      diskCategory: ps.spec.recovery?.diskCategory,
+      eip: drill.spec.eip ?? false,
+      powerOn: drill.spec.powerOn ?? true,
+      name: status.vmName ?? "drill",
+      tags: drillTags(drill, { namespace: ps.metadata.namespace ?? "", name: ps.metadata.name ?? "" }),
+      token: clientToken(drill.metadata.uid ?? "", "drill"),
+    }, made);
+    record(status, made, status.vmName ?? "drill");
+    return this.settle(drill, ctx, step, network.vSwitchId);
+  }
+
   async reconcile(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
     status.phase ??= "Pending";
@@ -74,7 +141,7 @@ export class CloudDrill {
     if (!point && !status.instanceId) return this.fail(drill, ctx, "PointNotFound", `point ${status.pointID} is no longer kept`);
     const made = madeOf(status);
     const step = point
-      ? await bringUp(ecs, point, {
+      ? await bringUp(ecs, { point }, {
           region: recoverySite.region,
           zone: recoverySite.zone,
           network,
@@ -89,6 +156,12 @@ export class CloudDrill {
         }, made)
       : ({ state: "failed", reason: "PointNotFound", message: `point ${status.pointID} is no longer kept` } as const);
     record(status, made, status.vmName ?? "drill");
+    return this.settle(drill, ctx, step, network.vSwitchId);
+  }
+
+  /** Where a drill is once its bring-up step ran: still coming up, failed, or Ready. */
+  private async settle(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext, step: BringUp, vSwitchId: string): Promise<ReconcileResult | undefined> {
+    const status = (drill.status ??= {});
     if (step.state === "running") {
       status.phase = "Creating";
       ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: step.message });
@@ -98,7 +171,7 @@ export class CloudDrill {
     status.phase = "Ready";
     status.readyTime = isoSeconds(new Date());
     const where = `${step.instance.instanceId} (${status.privateIpAddress ?? "no private IP"}${status.eipAddress ? `, EIP ${status.eipAddress}` : ""})`;
-    ctx.setCondition(drill, { type: "Ready", status: "True", reason: "Running", message: `test instance ${where} is up from ${status.recoveryPoint ?? ""} on test vSwitch ${network.vSwitchId} only; delete this RecoveryDrill to clean it up` });
+    ctx.setCondition(drill, { type: "Ready", status: "True", reason: "Running", message: `test instance ${where} is up from ${status.recoveryPoint ?? ""} on test vSwitch ${vSwitchId} only; delete this RecoveryDrill to clean it up` });
     await ctx.events.record(drill, "Normal", "DrillReady", `test instance ${where} is up`);
     return undefined;
   }
@@ -121,6 +194,11 @@ export class CloudDrill {
     }
     record(status, made, status.vmName ?? "drill");
     if (left.length > 0) return this.cleaning(drill, ctx, `still there: ${left.join(", ")}`);
+    const conversion = status.createdObjects?.find((o) => o.kind === "RestoreJob");
+    if (conversion?.name) {
+      const still = await discardConversion(ctx, ns, conversion.name, conversion.id, pair.value);
+      if (still) return this.cleaning(drill, ctx, `still there: ${still}`);
+    }
     ctx.log.info({ instance: status.instanceId }, "Cleaned the drill: a lookup by its tag finds nothing");
     await ctx.events.record(drill, "Normal", "DrillCleaned", `deleted ${status.vmName ?? ""}; a lookup by the drill's tag finds nothing`);
     return undefined;

@@ -73,9 +73,11 @@ export function completePoints(snapshots: readonly SnapshotInfo[], direction: Di
   for (const [id, snaps] of byPoint) {
     const wanted = Number(snaps[0]?.tags[DR_TAG.disks] ?? 0);
     if (wanted === 0 || snaps.length !== wanted || snaps.some((s) => s.status !== "accomplished")) continue;
-    const disks = snaps
-      .map((s) => ({ device: s.tags[DR_TAG.device] ?? "", snapshotId: s.snapshotId, sourceDiskId: s.sourceDiskId, sizeGiB: s.sourceDiskSizeGiB, category: s.tags[DR_TAG.category] ?? "" }))
-      .sort((a, b) => a.device.localeCompare(b.device));
+    // The system disk first (it becomes the image the instance boots), then the data disks by device.
+    const isSystem = (s: SnapshotInfo) => (s.tags[DR_TAG.diskType] ?? s.sourceDiskType) === "system";
+    const disks = [...snaps]
+      .sort((a, b) => Number(isSystem(b)) - Number(isSystem(a)) || (a.tags[DR_TAG.device] ?? "").localeCompare(b.tags[DR_TAG.device] ?? ""))
+      .map((s) => ({ device: s.tags[DR_TAG.device] ?? "", snapshotId: s.snapshotId, sourceDiskId: s.sourceDiskId, sizeGiB: s.sourceDiskSizeGiB, category: s.tags[DR_TAG.category] ?? "" }));
     points.push({ id, time: timeOfCycleId(id), consistency: "crash", direction, region, instanceId: snaps[0]?.tags[DR_TAG.instance] ?? "", instanceType: snaps[0]?.tags[DR_TAG.instanceType] ?? "", disks });
   }
   return points.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));

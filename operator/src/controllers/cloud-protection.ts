@@ -30,7 +30,9 @@ import { POINT_CHOICES } from "../api/protected-server.js";
 import { clientToken, DR_TAG, isNotYet, type InstanceInfo, type Tags } from "../cloud/alibaba/ecs-dr.js";
 import { describe } from "../runtime/errors.js";
 import { isoSeconds } from "../util/time.js";
-import { chooseCloudPoint, cloudRecoveryPointName, cycleIdAt, listCloudPoints, type CloudPoint } from "./cloud-points.js";
+import { chainTags, chooseCloudPoint, cloudRecoveryPointName, cycleIdAt, listCloudPoints, syncCloudRecoveryPoints, type CloudPoint } from "./cloud-points.js";
+import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
+import type { ConditionInput } from "../runtime/conditions.js";
 import { bringUp, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { followCloudCycle, runCloudCycles, startCloudCycle, type CloudDrContext, type CloudLine } from "./cloud-replication.js";
 import { serverTagValue, type CloudNetwork } from "./cloud-sites.js";
@@ -76,17 +78,57 @@ function madeOf(r: { imageId?: string | undefined; eipAllocationId?: string | un
   return { imageId: r.imageId, instanceId: r.vm?.instanceId, eipAllocationId: r.eipAllocationId, eipAddress: r.eipAddress, privateIpAddress: r.privateIpAddress };
 }
 
+/** Sets a condition, or removes it when it no longer holds. */
+function setOrClear(ps: ProtectedServer, type: string, condition: ConditionInput | undefined, ctx: CloudDrContext["ctx"]): void {
+  if (condition) ctx.setCondition(ps, condition);
+  else if (ps.status?.conditions?.some((c) => c.type === type)) ps.status.conditions = ps.status.conditions.filter((c) => c.type !== type);
+}
+
+/** A protected or recovered instance asked to stop is forced off after this long, and given up on (the newest point is used) after STOP_GIVE_UP_MS. */
+const FORCE_STOP_MS = 5 * 60_000;
+const STOP_GIVE_UP_MS = 10 * 60_000;
+
+/**
+ * Takes one step of stopping an instance for a planned failover or
+ * failback: asks for a stop, forces it after FORCE_STOP_MS. Returns
+ * "stopped", "gone", "waiting", or "giveUp" after STOP_GIVE_UP_MS.
+ */
+async function stopStep(c: CloudDrContext, region: string, instanceId: string, step: { stopRequestTime?: string | undefined }): Promise<"stopped" | "gone" | "waiting" | "giveUp"> {
+  const instance = await c.sites.ecs.instance(region, instanceId);
+  if (!instance) return "gone";
+  if (instance.status === "Stopped") return "stopped";
+  const now = Date.now();
+  step.stopRequestTime ??= isoSeconds(new Date(now));
+  const elapsed = now - Date.parse(step.stopRequestTime);
+  if (elapsed > STOP_GIVE_UP_MS) return "giveUp";
+  const force = elapsed > FORCE_STOP_MS;
+  if (instance.status === "Running" || (force && instance.status === "Stopping")) {
+    try {
+      await c.sites.ecs.stopInstance(region, instance.instanceId, force);
+    } catch (err) {
+      if (!isNotYet(err)) throw err;
+    }
+  }
+  return "waiting";
+}
+
+/** True when an error means the ECS API of a region cannot be reached (as opposed to refusing the call). */
+function unreachable(err: unknown): boolean {
+  return !(err instanceof CloudApiError) || (err.statusCode ?? 0) >= 500 || /^(ServiceUnavailable|InternalError|UnknownError|Unknown|Throttling.*|E[A-Z]+)$/.test(err.code);
+}
+
 /** Drives a cloud server toward spec.desiredState. Returns when to look again. */
 export class CloudProtection {
   async advance(c: CloudDrContext): Promise<number> {
     const { ps, ctx } = c;
     ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: "CloudSnapshots", message: "ECS snapshots are incremental by themselves: there is no change tracking to lose" });
-    if (ps.spec.replication?.appConsistentIntervalHours !== undefined) {
-      ctx.setCondition(ps, { type: "AppConsistency", status: "False", reason: "NotSupportedForCloudSites", message: "spec.replication.appConsistentIntervalHours is not acted on: cloud snapshot points are crash-consistent (no agent in the guest quiesces it)" });
-    }
-    if (ps.spec.reverseInPlace) {
-      ctx.setCondition(ps, { type: "InPlaceFailback", status: "False", reason: "NotSupportedForCloudSites", message: "spec.reverseInPlace is not acted on for cloud sites: ECS resets a disk only to a snapshot of that disk, so a failback makes a new instance and the original stays stopped" });
-    }
+    const recovery = ps.spec.recovery ?? {};
+    const ignored = [
+      ...(ps.spec.replication?.appConsistentIntervalHours !== undefined ? ["spec.replication.appConsistentIntervalHours (cloud snapshot points are crash-consistent: no agent in the guest quiesces it)"] : []),
+      ...(ps.spec.reverseInPlace ? ["spec.reverseInPlace (ECS resets a disk only to a snapshot of that same disk, so a failback makes a new instance and the original stays stopped)"] : []),
+      ...(["cpu", "memoryGiB", "datastore", "diskProvisioning"] as const).filter((f) => recovery[f] !== undefined && !(f === "diskProvisioning" && recovery[f] === "Thin")).map((f) => `spec.recovery.${f} (vSphere only: the instance type and disk category decide)`),
+    ];
+    setOrClear(ps, "IgnoredFields", ignored.length > 0 ? { type: "IgnoredFields", status: "True", reason: "NotUsedByCloudSites", message: `not acted on: ${ignored.join("; ")}` } : undefined, ctx);
     try {
       switch (ps.spec.desiredState ?? "Replicating") {
         case "FailedOver":
@@ -122,15 +164,16 @@ export class CloudProtection {
     }
     switchDirection(status, "Forward");
     const specId = ps.spec.source.instanceId ?? "";
-    if (status.source?.instanceId === undefined || (specId !== status.registeredInstanceId && specId !== status.source.instanceId)) {
+    // Never while a cycle runs: its missing disks' snapshots would be taken of the other instance.
+    if (!status.currentCycle && (status.source?.instanceId === undefined || (specId !== status.registeredInstanceId && specId !== status.source.instanceId))) {
       if (status.source?.instanceId && status.source.instanceId !== specId) await ctx.events.record(ps, "Normal", "ReRegistered", `protecting instance ${specId} now (was ${status.source.instanceId})`);
       status.source = { instanceId: specId, regionId: c.sites.protectedSite.region };
+      status.registeredInstanceId = specId;
     }
-    status.registeredInstanceId = specId;
     if (!status.currentCycle) {
-      const instance = await c.sites.ecs.instance(c.sites.protectedSite.region, status.source.instanceId ?? "");
+      const instance = await c.sites.ecs.instance(c.sites.protectedSite.region, status.source?.instanceId ?? "");
       if (!instance) {
-        this.stopped(c, "InstanceNotFound", `instance ${status.source.instanceId ?? ""} does not exist in ${c.sites.protectedSite.region}`);
+        this.stopped(c, "InstanceNotFound", `instance ${status.source?.instanceId ?? ""} does not exist in ${c.sites.protectedSite.region}`);
         return RETRY_MS;
       }
       status.source = { instanceId: instance.instanceId, name: instance.name, regionId: instance.regionId };
@@ -153,12 +196,11 @@ export class CloudProtection {
     const fo: Failover = (status.failover ??= { requestTime: isoSeconds(new Date()), attempt: 1, step: "Starting", choice });
     const attemptTag = () => failoverTag(fo, fo.attempt ?? 1);
 
-    if (fo.step === "Done") {
-      if (ps.spec.commitFailover) return this.commit(c, fo);
-      const changed = choice !== fo.choice && !(choice === POINT_CHOICES.latest && fo.latestUsed);
-      if (!changed) return 30_000;
-      fo.step = "Replacing";
-    }
+    if (fo.step === "Done" && ps.spec.commitFailover) return this.commit(c, fo);
+    // A new point before the commit replaces whatever this attempt made so far, at any step (seed 004: change recovery point).
+    const changed = !fo.committed && choice !== fo.choice && !(choice === POINT_CHOICES.latest && fo.latestUsed);
+    if (changed) fo.step = "Replacing";
+    if (fo.step === "Done") return 30_000;
     switch (fo.step) {
       case "Replacing":
       case "Failed": {
@@ -169,19 +211,25 @@ export class CloudProtection {
         await ctx.events.record(ps, "Normal", replacing ? "RecoveryPointChanged" : "FailoverRetried", replacing ? `replacing the recovered instance: point ${choice}` : `retrying the failover after: ${fo.step}`);
         status.failover = { requestTime: fo.requestTime, attempt: (fo.attempt ?? 1) + 1, step: "ChoosingPoint", choice, latestUsed: fo.latestUsed, planned: fo.planned, sourceStopped: fo.sourceStopped, ...(fo.sourceShutdown ? { sourceShutdown: fo.sourceShutdown } : {}) };
         if (replacing && choice !== POINT_CHOICES.latest) delete status.failover.planned;
-        if (!replacing && fo.pointID) Object.assign(status.failover, { pointID: fo.pointID, recoveryPoint: fo.recoveryPoint, pointTime: fo.pointTime, step: "BringingUp" });
+        if (!replacing && fo.pointID) Object.assign(status.failover, { pointID: fo.pointID, recoveryPoint: fo.recoveryPoint, pointTime: fo.pointTime, dataAtRiskSeconds: fo.dataAtRiskSeconds, step: "BringingUp" });
         return STEP_MS;
       }
       case "Starting": {
         if (choice === POINT_CHOICES.latest && !fo.latestUsed) {
-          fo.latestUsed = true;
           let source: InstanceInfo | undefined;
           try {
             source = await sites.ecs.instance(sites.protectedSite.region, status.source?.instanceId ?? "");
           } catch (err) {
+            // Only a protected region that cannot be reached makes it unplanned; a refused call (permissions, a bad id) is said and retried.
+            if (!unreachable(err)) {
+              ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: err instanceof CloudApiError ? err.code.replace(/[^A-Za-z0-9]/g, "") : "CloudError", message: `could not look the protected instance up: ${describe(err)}` });
+              return RETRY_MS;
+            }
             ctx.log.warn({ err: describe(err) }, "The protected region does not answer: an unplanned failover to the newest point");
           }
-          if (source && (source.status === "Running" || source.status === "Stopped" || source.status === "Stopping" || source.status === "Starting")) {
+          if (source && !["Running", "Stopped", "Stopping", "Starting"].includes(source.status)) return STEP_MS; // Pending and the like settle first
+          fo.latestUsed = true;
+          if (source) {
             if (source.status !== "Stopped") {
               fo.sourceStopped = true;
               fo.sourceShutdown = "guest";
@@ -194,14 +242,14 @@ export class CloudProtection {
         return STEP_MS;
       }
       case "StoppingSource": {
-        const source = await sites.ecs.instance(sites.protectedSite.region, status.source?.instanceId ?? "");
-        if (!source) {
-          fo.step = "ChoosingPoint";
+        const stop = await stopStep(c, sites.protectedSite.region, status.source?.instanceId ?? "", fo);
+        if (stop === "waiting") return STEP_MS;
+        if (stop === "stopped") {
+          fo.step = "FinalCycle";
           return STEP_MS;
         }
-        if (source.status === "Running") await sites.ecs.stopInstance(sites.protectedSite.region, source.instanceId);
-        if (source.status !== "Stopped") return STEP_MS;
-        fo.step = "FinalCycle";
+        await ctx.events.record(ps, "Warning", "PlannedFailoverFailed", stop === "gone" ? "the protected instance is gone; failing over from the newest point" : "the protected instance did not stop, even forced, in 10 minutes; failing over from the newest point");
+        fo.step = "ChoosingPoint";
         return STEP_MS;
       }
       case "FinalCycle": {
@@ -257,7 +305,7 @@ export class CloudProtection {
           token: clientToken(ps.metadata.uid ?? "", attemptTag()),
         };
         const made = madeOf(fo);
-        const step = await bringUp(sites.ecs, point, target, made);
+        const step = await bringUp(sites.ecs, { point }, target, made);
         Object.assign(fo, { imageId: made.imageId, eipAllocationId: made.eipAllocationId, eipAddress: made.eipAddress, privateIpAddress: made.privateIpAddress });
         if (made.instanceId) fo.vm = { instanceId: made.instanceId, name: target.name, regionId: target.region };
         if (step.state === "running") {
@@ -271,7 +319,7 @@ export class CloudProtection {
           return RETRY_MS;
         }
         const now = new Date();
-        Object.assign(fo, { step: "Done", poweredOnTime: isoSeconds(now), rtoSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(fo.requestTime ?? now.toISOString())) / 1000)), choice });
+        Object.assign(fo, { step: "Done", poweredOnTime: isoSeconds(now), rtoSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(fo.requestTime ?? now.toISOString())) / 1000)) });
         fo.vm = { instanceId: step.instance.instanceId, name: step.instance.name, regionId: step.instance.regionId };
         this.recordRto(c, "failover", fo.rtoSeconds ?? 0);
         await ctx.events.record(ps, "Normal", "FailedOver", `running at the recovery site as instance ${step.instance.instanceId} in ${step.instance.zoneId} from ${fo.recoveryPoint ?? ""}; RTO ${fo.rtoSeconds ?? 0} s${fo.planned ? ", planned: no data lost" : `, ${fo.dataAtRiskSeconds ?? 0} s of data at risk`}`);
@@ -299,11 +347,13 @@ export class CloudProtection {
         ctx.setCondition(ps, { type: "SourceFenced", status: "False", reason: "ProtectedSiteUnreachable", message: `could not stop the protected instance yet: ${describe(err)}` });
         return RETRY_MS;
       }
-      if (source?.status === "Running") {
-        await sites.ecs.stopInstance(sites.protectedSite.region, source.instanceId);
-        return STEP_MS;
+      if (source && source.status !== "Stopped") {
+        // The fence must hold: forced after a while, and waited for however long it takes (the condition says so).
+        const stop = await stopStep(c, sites.protectedSite.region, source.instanceId, fo);
+        if (stop === "giveUp") ctx.setCondition(ps, { type: "SourceFenced", status: "False", reason: "NotStopping", message: `the protected instance ${source.instanceId} is ${source.status} and does not stop, even forced; Lifeboat keeps trying` });
+        if (stop === "giveUp") await sites.ecs.stopInstance(sites.protectedSite.region, source.instanceId, true).catch(() => undefined);
+        if (stop !== "stopped" && stop !== "gone") return STEP_MS;
       }
-      if (source && source.status !== "Stopped") return STEP_MS;
       fo.fenced = true;
       ctx.setCondition(ps, { type: "SourceFenced", status: "True", reason: source ? "Stopped" : "Gone", message: source ? `the protected instance ${source.instanceId} is stopped (never deleted)` : "the protected instance no longer exists" });
       await ctx.events.record(ps, "Normal", "FailoverCommitted", `failover committed; the protected instance ${ps.status?.source?.instanceId ?? ""} is stopped`);
@@ -361,16 +411,15 @@ export class CloudProtection {
         // A reverse cycle running now ends first.
         if (status.currentCycle?.id && !(await followCloudCycle(c, line, status.currentCycle.id))) return STEP_MS;
         const recovered = await sites.ecs.instance(line.instanceRegion, line.instanceId);
-        if (!recovered) {
-          fb.step = "ChoosingPoint";
+        fb.shutdown ??= recovered?.status === "Stopped" ? "alreadyOff" : "guest";
+        const stop = await stopStep(c, line.instanceRegion, line.instanceId, fb);
+        if (stop === "waiting") return STEP_MS;
+        if (stop === "stopped") {
+          fb.step = "FinalCycle";
           return STEP_MS;
         }
-        if (recovered.status === "Running") {
-          await sites.ecs.stopInstance(line.instanceRegion, recovered.instanceId);
-          fb.shutdown = "guest";
-        } else fb.shutdown ??= "alreadyOff";
-        if (recovered.status !== "Stopped") return STEP_MS;
-        fb.step = "FinalCycle";
+        await ctx.events.record(ps, "Warning", "PlannedFailbackFailed", stop === "gone" ? "the recovered instance is gone; failing back from the newest reverse point" : "the recovered instance did not stop, even forced, in 10 minutes; failing back from the newest reverse point");
+        fb.step = "ChoosingPoint";
         return STEP_MS;
       }
       case "FinalCycle": {
@@ -404,10 +453,10 @@ export class CloudProtection {
           return RETRY_MS;
         }
         const name = `${status.source?.name ?? ps.metadata.name ?? "server"}-failback`;
-        const round = cycleIdAt(new Date(fb.requestTime ?? 0));
+        const round = `${cycleIdAt(new Date(fb.requestTime ?? 0))}-${fb.attempt ?? 1}`;
         const target: RecoveryTarget = { region: sites.protectedSite.region, zone: sites.protectedSite.zone, network, eip: false, powerOn: ps.spec.recovery?.powerOn ?? true, name, tags: recoveryTags(c, `failback-${round}`), token: clientToken(ps.metadata.uid ?? "", "failback", round) };
         const made: Recovered = { imageId: fb.imageId, instanceId: fb.vm?.instanceId };
-        const step = await bringUp(sites.ecs, point, target, made);
+        const step = await bringUp(sites.ecs, { point }, target, made);
         fb.imageId = made.imageId;
         if (made.instanceId) fb.vm = { instanceId: made.instanceId, name, regionId: target.region };
         if (step.state === "running") {
@@ -419,8 +468,10 @@ export class CloudProtection {
           await ctx.events.record(ps, "Warning", "FailbackFailed", step.message);
           const left = await tearDown(sites.ecs, target.region, target.tags, made);
           if (left.length === 0) {
+            // The next attempt has its own tags and ClientTokens: ECS would answer a used token with the deleted resource.
             delete fb.imageId;
             delete fb.vm;
+            fb.attempt = (fb.attempt ?? 1) + 1;
           }
           return RETRY_MS;
         }
@@ -454,6 +505,17 @@ export class CloudProtection {
         return false;
       }
     }
+    // The reverse chain's points are of the recovered instance, which is gone: they go too, in both regions.
+    for (const region of new Set([sites.protectedSite.region, sites.recoverySite.region])) {
+      for (const s of await sites.ecs.snapshotsTagged(region, chainTags(ps, "reverse"))) {
+        try {
+          await sites.ecs.deleteSnapshot(region, s.snapshotId);
+        } catch (err) {
+          ctx.log.warn({ snapshot: s.snapshotId, err: describe(err) }, "Could not delete a reverse point's snapshot; it is left in ECS");
+        }
+      }
+    }
+    await syncCloudRecoveryPoints(ps, "reverse", [], "", ctx);
     const fb = status.failback;
     if (fb?.vm) status.source = { ...fb.vm };
     switchDirection(status, "Forward");

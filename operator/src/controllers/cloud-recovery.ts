@@ -52,21 +52,33 @@ export type BringUp =
   | { readonly state: "done"; readonly instance: InstanceInfo }
   | { readonly state: "failed"; readonly reason: string; readonly message: string };
 
-/** Takes the next step of bringing `point` up; `made` is updated with what exists. */
-export async function bringUp(ecs: EcsDr, point: CloudPoint, target: RecoveryTarget, made: Recovered): Promise<BringUp> {
-  const system = point.disks[0];
-  if (!system) return { state: "failed", reason: "EmptyPoint", message: `point ${point.id} has no disks` };
-  const instanceType = target.instanceType ?? point.instanceType;
-  if (!instanceType) return { state: "failed", reason: "NoInstanceType", message: `point ${point.id} does not record the instance type: set it (spec.recovery.instanceType, or the drill's spec.instanceType)` };
+/**
+ * What an instance is made from: a point of cloud snapshots (its system
+ * disk's snapshot becomes an image made here, its data disks are made from
+ * their snapshots), or an image already made of every disk (a vault point
+ * converted by a restore worker; its data disks come with it).
+ */
+export type RecoverySource = { readonly point: CloudPoint } | { readonly image: { readonly imageId: string; readonly what: string } };
+
+/** Takes the next step of bringing `source` up; `made` is updated with what exists. */
+export async function bringUp(ecs: EcsDr, source: RecoverySource, target: RecoveryTarget, made: Recovered): Promise<BringUp> {
+  const point = "point" in source ? source.point : undefined;
+  const system = point?.disks[0];
+  if (point && !system) return { state: "failed", reason: "EmptyPoint", message: `point ${point.id} has no disks` };
+  const instanceType = target.instanceType ?? point?.instanceType;
+  if (!instanceType) return { state: "failed", reason: "NoInstanceType", message: `${point ? `point ${point.id} does not record the instance type` : "a vSphere point has no ECS instance type"}: set it (spec.recovery.instanceType, or the drill's spec.instanceType)` };
   try {
-    if (!made.imageId) {
+    if ("image" in source) made.imageId = source.image.imageId;
+    if (!made.imageId && system) {
       const found = await ecs.imagesTagged(target.region, target.tags);
       made.imageId = found[0]?.imageId ?? (await ecs.createImage(target.region, { name: `lifeboat-${target.name}`.slice(0, 128), snapshotId: system.snapshotId, sizeGiB: system.sizeGiB, tags: target.tags, token: clientToken(target.token, "image") }));
     }
     if (!made.instanceId) {
-      const image = (await ecs.imagesTagged(target.region, target.tags)).find((i) => i.imageId === made.imageId);
+      const imageTags = "image" in source ? undefined : target.tags;
+      const image = imageTags ? (await ecs.imagesTagged(target.region, imageTags)).find((i) => i.imageId === made.imageId) : await ecs.image(target.region, made.imageId ?? "");
+      const from = system ? `snapshot ${system.snapshotId}` : "image" in source ? source.image.what : "";
       if (!image) return { state: "running", message: `image ${made.imageId ?? ""} is not listed yet` };
-      if (image.status === "CreateFailed") return { state: "failed", reason: "ImageFailed", message: `ECS could not make image ${image.imageId} from snapshot ${system.snapshotId}` };
+      if (image.status === "CreateFailed") return { state: "failed", reason: "ImageFailed", message: `ECS could not make image ${image.imageId} from ${from}` };
       if (image.status !== "Available") return { state: "running", message: `image ${image.imageId} is ${image.status}` };
       const existing = await ecs.instancesTagged(target.region, target.tags);
       made.instanceId = existing[0]?.instanceId ?? (await ecs.runInstance(target.region, {
@@ -77,8 +89,8 @@ export async function bringUp(ecs: EcsDr, point: CloudPoint, target: RecoveryTar
         vSwitchId: target.network.vSwitchId,
         securityGroupId: target.network.securityGroupId,
         privateIpAddress: target.privateIpAddress,
-        systemDisk: { sizeGiB: system.sizeGiB, category: target.diskCategory ?? (system.category || undefined) },
-        dataDisks: point.disks.slice(1).map((d) => ({ snapshotId: d.snapshotId, sizeGiB: d.sizeGiB, category: target.diskCategory ?? (d.category || undefined) })),
+        systemDisk: { ...(system ? { sizeGiB: system.sizeGiB } : {}), category: target.diskCategory ?? (system?.category || undefined) },
+        dataDisks: (point?.disks.slice(1) ?? []).map((d) => ({ snapshotId: d.snapshotId, sizeGiB: d.sizeGiB, category: target.diskCategory ?? (d.category || undefined) })),
         tags: target.tags,
         token: clientToken(target.token, "instance"),
       }));
@@ -124,7 +136,7 @@ export async function bringUp(ecs: EcsDr, point: CloudPoint, target: RecoveryTar
  * carrying `tags`. Returns what a lookup still finds (empty once all is
  * gone); call again until it is.
  */
-export async function tearDown(ecs: EcsDr, region: string, tags: Tags, made: Recovered): Promise<string[]> {
+export async function tearDown(ecs: EcsDr, region: string, tags: Tags, made: Recovered, options: { keepImages?: boolean } = {}): Promise<string[]> {
   const left: string[] = [];
   const eips = new Set([...(made.eipAllocationId ? [made.eipAllocationId] : []), ...(await ecs.eipsTagged(region, tags)).map((e) => e.allocationId)]);
   for (const id of eips) {
@@ -136,7 +148,7 @@ export async function tearDown(ecs: EcsDr, region: string, tags: Tags, made: Rec
     await ecs.deleteInstance(region, i.instanceId);
     left.push(`instance ${i.instanceId}`);
   }
-  if (left.length === 0) {
+  if (left.length === 0 && !options.keepImages) {
     // Images go after the instances made from them.
     for (const img of await ecs.imagesTagged(region, tags)) {
       try {

@@ -19,7 +19,7 @@ import type { ReconcileContext } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
-import { chainTags, cloudRecoveryPointName, completePoints, cycleIdAt, listCloudPoints, syncCloudRecoveryPoints, type CloudPoint } from "./cloud-points.js";
+import { chainTags, cloudRecoveryPointName, completePoints, cycleIdAt, syncCloudRecoveryPoints, timeOfCycleId, type CloudPoint } from "./cloud-points.js";
 import type { CloudSites } from "./cloud-sites.js";
 import type { Direction } from "./dr-points.js";
 import { retentionOf } from "./replication-cycles.js";
@@ -86,10 +86,11 @@ export async function stepCycle(c: CloudDrContext, line: CloudLine, cycleId: str
       if (!instance) return { state: "failed", reason: "InstanceNotFound", message: `instance ${line.instanceId} does not exist in ${line.instanceRegion}` };
       const disks = await ecs.instanceDisks(line.instanceRegion, line.instanceId);
       if (disks.length === 0) return { state: "failed", reason: "NoDisks", message: `instance ${line.instanceId} has no disks attached` };
-      const have = new Set(taken.map((s) => s.tags[DR_TAG.device]));
+      // Keyed by disk id: a disk's device name is only reported while it is attached.
+      const have = new Set(taken.map((s) => s.sourceDiskId));
       for (const d of disks) {
-        if (have.has(d.device)) continue;
-        const snapTags = { ...tags, [DR_TAG.role]: takenRole, [DR_TAG.device]: d.device, [DR_TAG.disks]: String(disks.length), [DR_TAG.instance]: line.instanceId, [DR_TAG.instanceType]: instance.instanceType, [DR_TAG.category]: d.category };
+        if (have.has(d.diskId)) continue;
+        const snapTags = { ...tags, [DR_TAG.role]: takenRole, [DR_TAG.device]: d.device || d.diskId, [DR_TAG.diskType]: d.type === "system" ? "system" : "data", [DR_TAG.disks]: String(disks.length), [DR_TAG.instance]: line.instanceId, [DR_TAG.instanceType]: instance.instanceType, [DR_TAG.category]: d.category };
         await ecs.createSnapshot(line.instanceRegion, d.diskId, snapshotName(c.ps, cycleId, d.device), snapTags, clientToken(c.ps.metadata.uid ?? "", cycleId, d.diskId));
       }
       taken = await ecs.snapshotsTagged(line.instanceRegion, { ...tags, [DR_TAG.role]: takenRole });
@@ -99,8 +100,8 @@ export async function stepCycle(c: CloudDrContext, line: CloudLine, cycleId: str
     if (!crossRegion) return done(completePoints(taken, line.direction, line.pointRegion));
 
     let copies = await ecs.snapshotsTagged(line.pointRegion, { ...tags, [DR_TAG.role]: "point" });
-    const copied = new Set(copies.map((s) => s.tags[DR_TAG.device]));
-    const missing = taken.filter((s) => !copied.has(s.tags[DR_TAG.device]));
+    const copied = new Set(copies.map((s) => s.sourceDiskId));
+    const missing = taken.filter((s) => !copied.has(s.sourceDiskId));
     for (const s of missing) {
       await ecs.copySnapshot(line.instanceRegion, s.snapshotId, line.pointRegion, snapshotName(c.ps, cycleId, s.tags[DR_TAG.device] ?? ""), { ...s.tags, [DR_TAG.role]: "point" }, clientToken(c.ps.metadata.uid ?? "", cycleId, s.snapshotId, "copy"));
     }
@@ -244,16 +245,41 @@ async function dropOldCopySources(c: CloudDrContext, line: CloudLine, keep: stri
  * many points the chain keeps.
  */
 export async function applyCloudRetention(c: CloudDrContext, line: CloudLine): Promise<number> {
-  const points = await listCloudPoints(c.sites.ecs, c.ps, line.direction, line.pointRegion);
+  const all = await c.sites.ecs.snapshotsTagged(line.pointRegion, { ...chainTags(c.ps, line.direction), [DR_TAG.role]: "point" });
+  const points = completePoints(all, line.direction, line.pointRegion);
   const verdicts = judgeReplicationPoints(points, retentionOf(c.ps), c.pins);
-  const dropped = verdicts.filter((v) => !v.keep);
-  for (const v of dropped) {
-    for (const d of v.point.disks) await c.sites.ecs.deleteSnapshot(line.pointRegion, d.snapshotId);
-    c.ctx.log.info({ point: v.point.id, reason: v.reason }, "Deleted a replication point's snapshots");
-  }
   const kept = verdicts.filter((v) => v.keep).map((v) => v.point);
+  for (const v of verdicts.filter((x) => !x.keep)) {
+    try {
+      for (const d of v.point.disks) await c.sites.ecs.deleteSnapshot(line.pointRegion, d.snapshotId);
+      c.ctx.log.info({ point: v.point.id, reason: v.reason }, "Deleted a replication point's snapshots");
+    } catch (err) {
+      // Kept (and mirrored) until its snapshots can go, e.g. while a disk made from one exists: the next pass tries again.
+      kept.push(v.point);
+      c.ctx.log.warn({ point: v.point.id, err: describe(err) }, "Could not delete a replication point's snapshots");
+      await c.ctx.events.record(c.ps, "Warning", "PointNotDeleted", `point ${v.point.id} is past its retention but ECS refuses to delete its snapshots (${describe(err)}); it is kept and tried again`);
+    }
+  }
+  await dropIncompletePoints(c, line, all, new Set(points.map((p) => p.id)));
   await syncCloudRecoveryPoints(c.ps, line.direction, kept, line.instanceName, c.ctx);
   return kept.length;
+}
+
+/** How old a point that never completed may get before its snapshots are deleted (a failed cycle's clean-up that failed, a cycle cut off by a direction change). */
+const INCOMPLETE_GRACE_MS = 60 * 60_000;
+
+async function dropIncompletePoints(c: CloudDrContext, line: CloudLine, snapshots: readonly SnapshotInfo[], complete: ReadonlySet<string>): Promise<void> {
+  const running = c.ps.status?.currentCycle?.id;
+  for (const s of snapshots) {
+    const id = s.tags[DR_TAG.point] ?? "";
+    if (complete.has(id) || id === running || Date.now() - Date.parse(timeOfCycleId(id)) < INCOMPLETE_GRACE_MS) continue;
+    try {
+      await c.sites.ecs.deleteSnapshot(line.pointRegion, s.snapshotId);
+      c.ctx.log.info({ point: id, snapshot: s.snapshotId }, "Deleted a snapshot of a point that never completed");
+    } catch (err) {
+      c.ctx.log.warn({ point: id, snapshot: s.snapshotId, err: describe(err) }, "Could not delete a snapshot of a point that never completed");
+    }
+  }
 }
 
 /** The Replicating condition from the cycles: on schedule, running, or held by the last cycle's failure. */

@@ -23,6 +23,7 @@ import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js
 import { captureBaseline, destroyCreatedVm, fence, findKnownVm, identityOf, shutDown, vmsMarked } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import type { ReplicationCycles, ReplicationLine } from "./replication-cycles.js";
+import { discardEcsAttempt, ecsInstanceUp, restoreToEcs } from "./cloud-vault-recovery.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type FailoverStatus = NonNullable<Status["failover"]>;
@@ -46,6 +47,11 @@ export function restoreIdOf(ps: { metadata: { uid?: string } }, what: string, ro
 /** The name of the recovered VM. */
 export function recoveredVmName(ps: ProtectedServer): string {
   return ps.spec.recovery?.vmName ?? ps.spec.source.vmName ?? ps.metadata.name ?? "server";
+}
+
+/** A VMwareToCloud pair: the recovery site is ECS, reached through a converted image (cloud-vault-recovery.ts). */
+function toEcs(dr: DrContext): boolean {
+  return dr.pair.spec.type === "VMwareToCloud";
 }
 
 export class Failover {
@@ -95,11 +101,11 @@ export class Failover {
       case "ShuttingDown":
         return this.shutDownSource(dr, fo);
       case "Restoring":
-        return this.restore(dr, fo);
+        return toEcs(dr) ? restoreToEcs(dr, fo, roundOf(fo), recoveredVmName(dr.ps), (reason, message, after) => this.waiting(dr, fo, reason, message, after)) : this.restore(dr, fo);
       case "Baseline":
         return this.baseline(dr, fo);
       case "PoweringOn":
-        return this.powerOn(dr, fo);
+        return toEcs(dr) ? ecsInstanceUp(dr, fo) : this.powerOn(dr, fo);
       default:
         return undefined;
     }
@@ -305,6 +311,11 @@ export class Failover {
       fo.committed = true;
       await ctx.events.record(ps, "Normal", "FailoverCommitted", `the failover to ${fo.vm?.name ?? ""} is final; fencing the original server`);
     }
+    if (fo.fenced && toEcs(dr) && fo.job && fo.imageId) {
+      // The recovered instance's disks are its own: the converted image (and what its conversion left) goes.
+      const left = await discardEcsAttempt(dr, fo, true);
+      if (left) return this.waiting(dr, fo, "CleaningUp", `deleting the failover's image: ${left}`, STEP_POLL_MS);
+    }
     if (fo.fenced) return 60_000;
     const problem = siteProblem(dr.protectedSite, ["vcenter"]);
     if (problem) {
@@ -318,7 +329,7 @@ export class Failover {
       fo.fenced = true;
       ctx.setCondition(ps, { type: "SourceFenced", status: "True", reason: vm ? "Fenced" : "SourceGone", message: vm ? `VM ${vm.name} (${vm.ref.value}) is powered off with its NICs disconnected; it is kept for reverse replication` : "the original VM no longer exists at the protected site" });
       await ctx.events.record(ps, "Normal", "SourceFenced", vm ? `fenced ${vm.name}: powered off, NICs disconnected` : "the original VM is gone; nothing to fence");
-      return 60_000;
+      return toEcs(dr) && fo.imageId ? NEXT_STEP_MS : 60_000;
     } catch (err) {
       ctx.setCondition(ps, { type: "SourceFenced", status: "False", reason: "FenceFailed", message: `could not fence the original server yet: ${describe(err)}` });
       return WAIT_POLL_MS;
@@ -385,6 +396,7 @@ export class Failover {
     }
     delete fo.job;
     delete fo.vm;
+    delete fo.restoreId;
     fo.attempt = attempt + 1;
     fo.step = fo.pointID ? "Restoring" : "ChoosingPoint";
     await ctx.events.record(ps, "Normal", "FailoverRetried", `trying the failover again (attempt ${fo.attempt})`);
@@ -400,6 +412,7 @@ export class Failover {
   private async stopRestore(dr: DrContext, fo: FailoverStatus): Promise<string | undefined> {
     const { ps, ctx } = dr;
     const ns = ps.metadata.namespace ?? "";
+    if (toEcs(dr)) return discardEcsAttempt(dr, fo);
     if (fo.job) {
       await deleteJob(ctx.kube, ns, fo.job);
       const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${fo.job}` });

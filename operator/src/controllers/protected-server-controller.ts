@@ -57,9 +57,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
     if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.reconcileCloud(ps, pair.value, ctx);
-    if (pair.value.spec.type !== "VMwareToVMware") {
-      return this.notStarted(ps, ctx, "UnsupportedSitePair", `SitePair ${pair.value.metadata.name ?? ""} is ${pair.value.spec.type}; this version of Lifeboat replicates VMwareToVMware, CrossZone and CrossRegion pairs`);
-    }
+    const toCloud = pair.value.spec.type === "VMwareToCloud";
     if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
 
     const sites = await resolveSites(ctx.kube, ns, pair.value);
@@ -73,9 +71,16 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
           requeue = await this.failover.advance(dr, forwardLine(dr));
           break;
         case "ReverseReplicating":
-          requeue = (await this.finishFailover(dr)) ?? (await this.reverse.advance(dr));
-          break;
         case "FailedBack":
+          if (toCloud) {
+            requeue = await this.failover.advance(dr, forwardLine(dr));
+            this.stopped(ps, ctx, "FailbackNotSupported", "VMwareToCloud: reverse replication and failback from ECS to vSphere are not built yet; the recovered instance keeps running at the recovery site");
+            break;
+          }
+          if ((ps.spec.desiredState ?? "Replicating") === "ReverseReplicating") {
+            requeue = (await this.finishFailover(dr)) ?? (await this.reverse.advance(dr));
+            break;
+          }
           this.stopped(ps, ctx, "FailingBack", "replication is stopped: the server is failing back to the protected site");
           // A failback needs the reverse chain: when FailedBack came before it was seeded, it is seeded first.
           requeue = (await this.finishFailover(dr)) ?? (status.reverse?.seedPointID ? await this.failback.advance(dr) : await this.reverse.advance(dr));

@@ -53,6 +53,7 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "ProtectedServer spec.sitePairRef", ps.value.spec.sitePairRef.name);
     if (!pair.ok) return this.pending(drill, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.cloud.reconcile(drill, ps.value, pair.value, ctx);
+    if (pair.value.spec.type === "VMwareToCloud") return this.cloud.reconcileFromVault(drill, ps.value, pair.value, ctx);
     const { recoverySite } = await resolveSites(ctx.kube, ns, pair.value);
     const need = ["vcenter", "gateway", "vault"] as const;
     const usableSite = usable(recoverySite, need);

@@ -1,4 +1,4 @@
-import type { SitePair, VCenter } from "../api/generated/types.js";
+import type { RecoveryDrill, SitePair, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
@@ -36,10 +36,7 @@ export class SitePairReconciler implements Reconciler<SitePair> {
     const users = (await ctx.kube.list("ProtectedServer", ns)).filter((p) => (p.spec as { sitePairRef: { name: string } }).sitePairRef.name === pair.metadata.name);
     (pair.status ??= {}).protectedServers = users.length;
     if (isCloudPair(pair)) return this.reconcileCloud(pair, ctx);
-    if (s.type !== "VMwareToVMware") {
-      ctx.setCondition(pair, { type: "Ready", status: "False", reason: "Unsupported", message: `this version of Lifeboat replicates VMwareToVMware, CrossZone and CrossRegion site pairs; ${s.type} is not supported yet` });
-      return undefined;
-    }
+    if (s.type === "VMwareToCloud") return this.reconcileToCloud(pair, ctx);
     const source = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.source.vCenterRef", s.source.vCenterRef?.name ?? "", "Connected");
     const target = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.target.vCenterRef", s.target.vCenterRef?.name ?? "", "Connected");
     const checks: Checked<unknown>[] = [
@@ -97,14 +94,63 @@ export class SitePairReconciler implements Reconciler<SitePair> {
       for (const k of this.checked.keys()) if (k.startsWith(`${pair.metadata.uid ?? ""}/`)) this.checked.delete(k);
       this.checked.set(key, { at: Date.now(), problem });
     }
-    if (s.replicationNetwork) {
-      ctx.setCondition(pair, { type: "IgnoredFields", status: "True", reason: "NotUsedByCloudSnapshots", message: "spec.replicationNetwork is not acted on: CrossZone and CrossRegion replicate through ECS snapshots and CopySnapshot, which use no vSwitch of yours" });
+    const ignored = [
+      ...(s.replicationNetwork ? ["spec.replicationNetwork (ECS snapshots and CopySnapshot use no vSwitch of yours)"] : []),
+      ...(["vaultRef", "reverseVaultRef", "gatewayRef", "recoveryGatewayRef"] as const).filter((f) => s[f]).map((f) => `spec.${f} (no vault or worker takes part: ECS replicates)`),
+      ...(s.networkMappings?.length ? ["spec.networkMappings (instances join spec.recoveryNetwork or spec.testNetwork)"] : []),
+    ];
+    if (ignored.length > 0) {
+      ctx.setCondition(pair, { type: "IgnoredFields", status: "True", reason: "NotUsedByCloudSnapshots", message: `not acted on for ${s.type}: ${ignored.join("; ")}` });
     } else if (pair.status?.conditions?.some((c) => c.type === "IgnoredFields")) {
       pair.status.conditions = pair.status.conditions.filter((c) => c.type !== "IgnoredFields");
     }
     ctx.setCondition(pair, problem
       ? problemCondition("Ready", problem)
       : { type: "Ready", status: "True", reason: "SitesChecked", message: `${s.type}: ${s.source.region ?? ""}/${s.source.zone ?? ""} to ${s.target.region ?? ""}/${s.target.zone ?? ""}; zones, vSwitches and security groups checked${s.testNetwork ? "" : "; drills are refused until spec.testNetwork is set"}` });
+    return { requeueAfterMs: INVENTORY_CHECK_MS };
+  }
+
+  /**
+   * A VMwareToCloud pair is Ready when its vault is Ready, its Gateways
+   * Activated, the protected vCenter Connected with the datacenter and
+   * datastore it names, and the cloud side checks as a cloud pair's
+   * recovery side does (credentials, zone, recovery and test networks).
+   */
+  private async reconcileToCloud(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const ns = pair.metadata.namespace ?? "";
+    const s = pair.spec;
+    const source = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.source.vCenterRef", s.source.vCenterRef?.name ?? "", "Connected");
+    const checks: Checked<unknown>[] = [
+      await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", s.vaultRef?.name ?? "", "Ready"),
+      await resolveRef(ctx.kube, "Gateway", ns, "spec.gatewayRef", s.gatewayRef?.name ?? "", "Activated"),
+      ...(s.recoveryGatewayRef ? [await resolveRef(ctx.kube, "Gateway", ns, "spec.recoveryGatewayRef", s.recoveryGatewayRef.name, "Activated")] : []),
+      source,
+    ];
+    const sites = await cloudSites(ctx.kube, pair);
+    const problem = firstProblem(checks) ?? (sites.ok ? undefined : sites.problem);
+    if (problem || !source.ok || !sites.ok) {
+      ctx.setCondition(pair, problemCondition("Ready", problem ?? { reason: "NotReady", message: "the sites are not usable" }));
+      return undefined;
+    }
+    const key = `${pair.metadata.uid ?? ""}/${pair.metadata.generation ?? 0}/${source.value.metadata.resourceVersion ?? ""}`;
+    const cached = this.checked.get(key);
+    let found = cached && Date.now() - cached.at < INVENTORY_CHECK_MS ? cached.problem : undefined;
+    if (!cached || Date.now() - cached.at >= INVENTORY_CHECK_MS) {
+      try {
+        const inventory = await (await vsphereClient(ctx.kube, this.connections, source.value)).inventory();
+        found = siteNames({ ...pair, spec: { ...pair.spec, networkMappings: [] } }, "source", inventory) ?? (await checkCloudSites(pair, sites.value.ecs, ["target"]));
+      } catch (err) {
+        found = { reason: "SitesUnreachable", message: `could not check the sites: ${describe(err)}` };
+      }
+      for (const k of this.checked.keys()) if (k.startsWith(`${pair.metadata.uid ?? ""}/`)) this.checked.delete(k);
+      this.checked.set(key, { at: Date.now(), problem: found });
+    }
+    const ignored = [...(s.networkMappings?.length ? ["spec.networkMappings (the instance joins spec.recoveryNetwork or spec.testNetwork)"] : []), ...(s.replicationNetwork ? ["spec.replicationNetwork"] : []), ...(s.reverseVaultRef ? ["spec.reverseVaultRef (no reverse replication to vSphere yet)"] : [])];
+    if (ignored.length > 0) ctx.setCondition(pair, { type: "IgnoredFields", status: "True", reason: "NotUsedByVMwareToCloud", message: `not acted on: ${ignored.join("; ")}` });
+    else if (pair.status?.conditions?.some((c) => c.type === "IgnoredFields")) pair.status.conditions = pair.status.conditions.filter((c) => c.type !== "IgnoredFields");
+    ctx.setCondition(pair, found
+      ? problemCondition("Ready", found)
+      : { type: "Ready", status: "True", reason: "SitesChecked", message: `vault Ready, Gateways Activated, vCenter Connected; ${s.target.region ?? ""}/${s.target.zone ?? ""} and its networks checked${s.testNetwork ? "" : "; drills are refused until spec.testNetwork is set"}` });
     return { requeueAfterMs: INVENTORY_CHECK_MS };
   }
 
@@ -125,16 +171,26 @@ export class SitePairReconciler implements Reconciler<SitePair> {
     return problem;
   }
 
-  finalize(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+  /**
+   * Held while a drill that made cloud resources through this pair still
+   * cleans up (deleting the drills, their server and the pair together must
+   * not leave the drill without credentials), and while anything uses it.
+   */
+  async finalize(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const drills = (await ctx.kube.list<WithKind<RecoveryDrill>>("RecoveryDrill", pair.metadata.namespace ?? "")).filter((d) => d.status?.sitePair === pair.metadata.name && d.status?.region !== undefined);
+    if (drills.length > 0) {
+      ctx.setCondition(pair, { type: "Ready", status: "False", reason: "InUse", message: `deletion waits until the drills that made cloud resources through this pair are cleaned: ${drills.map((d) => d.metadata.name ?? "").join(", ")}` });
+      return { requeueAfterMs: 5_000 };
+    }
     return holdWhileInUse(pair, ctx, "Ready");
   }
 }
 
 /** The first problem with a cloud pair's zones and networks, as the ECS API answers. */
-export async function checkCloudSites(pair: SitePair, ecs: EcsDr): Promise<Problem | undefined> {
+export async function checkCloudSites(pair: SitePair, ecs: EcsDr, sides: readonly ("source" | "target")[] = ["source", "target"]): Promise<Problem | undefined> {
   const s = pair.spec;
   const sites = { ...sitesOf(pair), ecs };
-  for (const side of ["source", "target"] as const) {
+  for (const side of sides) {
     const site = side === "source" ? sites.protectedSite : sites.recoverySite;
     const zones = await sites.ecs.zones(site.region);
     if (!zones.includes(site.zone)) return { reason: "ZoneNotFound", message: `spec.${side}.zone: zone "${site.zone}" is not in region ${site.region}; there are: ${zones.join(", ")}` };
@@ -149,7 +205,7 @@ export async function checkCloudSites(pair: SitePair, ecs: EcsDr): Promise<Probl
     ["sourceNetwork", s.sourceNetwork, "source"],
   ];
   for (const [field, net, side] of networks) {
-    if (!net) continue;
+    if (!net || !sides.includes(side)) continue;
     if (!net.vSwitchId || !net.securityGroupId) return { reason: "IncompleteNetwork", message: `spec.${field}: set both vSwitchId and securityGroupId` };
     const site = side === "source" ? sites.protectedSite : sites.recoverySite;
     const vsw = await sites.ecs.vSwitch(site.region, net.vSwitchId);

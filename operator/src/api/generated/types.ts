@@ -1019,7 +1019,7 @@ export interface RecoveryPointSpec {
   replicationDirection?: "Forward" | "Reverse";
   vm: {
     /**
-     * VM name at backup time.
+     * VM name at backup time (or the ECS instance name, up to 128 characters).
      */
     name: string;
     /**
@@ -1737,6 +1737,68 @@ export interface SitePairSpec {
     securityGroupId?: string;
   };
   /**
+   * VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers).
+   */
+  imageConversion?: {
+    /**
+     * OSS bucket in the recovery region to stage the disks' image files in; they are deleted once the image is made.
+     */
+    ossBucket: string;
+    /**
+     * ImportImage: the disks go to OSS as image files and ECS imports them (ECS checks the guest OS). IntermediateInstance: a temporary instance writes them onto new cloud disks whose snapshots make the image (any guest).
+     */
+    strategy?: "ImportImage" | "IntermediateInstance";
+    /**
+     * Image file format for ImportImage.
+     */
+    format?: "RAW" | "VHD" | "QCOW2";
+    /**
+     * OSS endpoint URL; default: the region's public endpoint.
+     */
+    ossEndpoint?: string;
+    /**
+     * The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends.
+     */
+    intermediateInstance?: {
+      /**
+       * Image the temporary instance boots; it must run guestCommand (the default needs Docker: e.g. an Alibaba Cloud Linux 3 image with Docker installed).
+       */
+      imageId: string;
+      /**
+       * Type of the temporary instance, e.g. ecs.g7.large.
+       */
+      instanceType: string;
+      /**
+       * vSwitch of the temporary instance (it must reach the OSS endpoint, see ossEndpoint).
+       */
+      vSwitchId: string;
+      /**
+       * Security group of the temporary instance; it needs outbound HTTPS to OSS only.
+       */
+      securityGroupId: string;
+      /**
+       * Zone of the temporary instance and its disks; default: the vSwitch's.
+       */
+      zoneId?: string;
+      /**
+       * Category of the temporary cloud disks (the image's snapshots are taken from them).
+       */
+      diskCategory?: "cloud_essd" | "cloud_ssd" | "cloud_efficiency" | "cloud_auto";
+      /**
+       * Shell command in the instance that runs Lifeboat's guest program with its spec on standard input; default: the worker image through docker run (privileged, for the block devices).
+       */
+      guestCommand?: string;
+      /**
+       * How long the instance may take to write the disks before the restore fails.
+       */
+      timeoutMinutes?: number;
+      /**
+       * OSS endpoint the instance downloads the staged disks from; default: the region's internal endpoint (https://oss-REGION-internal.aliyuncs.com), which an instance in the region reaches without a public address.
+       */
+      ossEndpoint?: string;
+    };
+  };
+  /**
    * Secret holding the cloud AccessKey pair for cloud sites. Lifeboat watches it: a rotated value takes effect without a restart.
    */
   credentialsSecretRef?: {
@@ -1992,7 +2054,7 @@ export interface ProtectedServerStatus {
    */
   source?: {
     /**
-     * VM name.
+     * VM name (an ECS instance name at a cloud site: up to 128 characters).
      */
     name?: string;
     /**
@@ -2284,7 +2346,7 @@ export interface ProtectedServerStatus {
      */
     vm?: {
       /**
-       * VM name.
+       * VM name (an ECS instance name at a cloud site: up to 128 characters).
        */
       name?: string;
       /**
@@ -2339,6 +2401,10 @@ export interface ProtectedServerStatus {
      * Cloud sites: the image made from the point's system disk snapshot for the recovered instance; deleted at commit or cancel.
      */
     imageId?: string;
+    /**
+     * Cloud sites: when the protected instance was asked to stop for a planned failover; a forced stop follows after 5 minutes, and the newest point is used after 10.
+     */
+    stopRequestTime?: string;
     /**
      * Cloud sites: the elastic IP allocated for the recovered instance.
      */
@@ -2408,7 +2474,7 @@ export interface ProtectedServerStatus {
      */
     vm?: {
       /**
-       * VM name.
+       * VM name (an ECS instance name at a cloud site: up to 128 characters).
        */
       name?: string;
       /**
@@ -2459,6 +2525,14 @@ export interface ProtectedServerStatus {
      * Cloud sites: the image made from the failback point's system disk snapshot; deleted once the instance runs.
      */
     imageId?: string;
+    /**
+     * Cloud sites: failback attempts so far; names what each makes.
+     */
+    attempt?: number;
+    /**
+     * Cloud sites: when the recovered instance was asked to stop; a forced stop follows after 5 minutes, and the newest reverse point is used after 10.
+     */
+    stopRequestTime?: string;
   };
 }
 

@@ -65,7 +65,12 @@ const FIXES: Readonly<Record<string, string>> = {
 };
 
 /** Codes that mean the resource is busy or in the wrong state for now. */
-const NOT_YET = /^(Incorrect\w*Status|IncorrectStatus\.\w+|OperationConflict|Operation\.Conflict|LastTokenProcessing|InvalidOperation\.Conflict|TaskConflict|\w+\.Processing|ImageIsImporting|InvalidSnapshotId\.NotReady)$/;
+const NOT_YET = /^(Incorrect\w*Status|IncorrectStatus\.\w+|OperationConflict|Operation\.Conflict|LastTokenProcessing|InvalidOperation\.Conflict|InvalidOperation\.UnfinishedCrossRegionCopy|TaskConflict|\w+\.Processing|ImageIsImporting|InvalidSnapshotId\.NotReady)$/;
+
+/** True for an ECS error code that means "the resource is busy or not in the state for this call yet". */
+export function isNotYetCode(code: string): boolean {
+  return NOT_YET.test(code);
+}
 const TRANSIENT = /^(ServiceUnavailable|InternalError|UnknownError|Throttling(\.\w+)?|ServiceIsBusy|InternalError\.\w+)$/;
 const NETWORK = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up|ReadTimeout|ConnectTimeout/i;
 

@@ -16,7 +16,7 @@
 import Ecs from "@alicloud/ecs20140526";
 import Vpc from "@alicloud/vpc20160428";
 import { createHash } from "node:crypto";
-import { CloudApiError, EcsApi, type CallOptions, type EcsConnection } from "./ecs-api.js";
+import { CloudApiError, EcsApi, isNotYetCode, type CallOptions, type EcsConnection } from "./ecs-api.js";
 import { VpcApi } from "./vpc-api.js";
 
 /** Where a region's ECS and VPC APIs answer, when not at their public endpoints. */
@@ -39,6 +39,8 @@ export const DR_TAG = {
   disks: "lifeboat.io/disks",
   /** point: a recovery point's snapshot; copy-source: the snapshot in the protected region that a CrossRegion copy was made from. */
   role: "lifeboat.io/role",
+  /** system or data: which disk of the instance the snapshot is of (the system disk boots the instance made from the point). */
+  diskType: "lifeboat.io/disk-type",
   /** The category of the disk the snapshot was taken of (a snapshot does not say). */
   category: "lifeboat.io/disk-category",
   /** The instance the snapshot was taken of. */
@@ -123,7 +125,7 @@ export function isNotFound(err: unknown): boolean {
 
 /** True when an error means "not in the right state yet": look again later. */
 export function isNotYet(err: unknown): boolean {
-  return err instanceof CloudApiError && /^(Incorrect\w*Status|IncorrectStatus\.\w+|InvalidSnapshotId\.NotReady|InvalidOperation\.UnfinishedCrossRegionCopy|IncorrectEipStatus|ImageIsImporting|OperationConflict|LastTokenProcessing)$/.test(err.code);
+  return err instanceof CloudApiError && isNotYetCode(err.code);
 }
 
 /** ECS clients of the regions of one site pair, with one AccessKey pair. */
@@ -265,7 +267,11 @@ export class EcsDr {
     return out.body.snapshotId;
   }
 
-  /** Deletes a snapshot; one already gone is fine. */
+  /**
+   * Deletes a snapshot; one already gone is fine. Without Force, ECS refuses
+   * one that disks were made from or an image uses: a point someone made a
+   * disk of is not deleted behind their back.
+   */
   async deleteSnapshot(regionId: string, snapshotId: string): Promise<void> {
     const ecs = this.api(regionId);
     try {
@@ -291,6 +297,14 @@ export class EcsDr {
     return out.body.imageId;
   }
 
+  async image(regionId: string, imageId: string): Promise<ImageInfo | undefined> {
+    const ecs = this.api(regionId);
+    const request = new Ecs.DescribeImagesRequest({ regionId, imageId, imageOwnerAlias: "self", status: ALL_IMAGE_STATES });
+    const out = await ecs.call(`DescribeImages ${imageId}`, (rt) => ecs.sdk.describeImagesWithOptions(request, rt));
+    const i = (out.body?.images?.image ?? []).find((x) => x.imageId === imageId);
+    return i ? { imageId, status: i.status ?? "", tags: tagMap(i.tags?.tag) } : undefined;
+  }
+
   async imagesTagged(regionId: string, tags: Tags): Promise<ImageInfo[]> {
     const ecs = this.api(regionId);
     const request = new Ecs.DescribeImagesRequest({ regionId, imageOwnerAlias: "self", status: ALL_IMAGE_STATES, tag: tagList(Ecs.DescribeImagesRequestTag, tags), pageSize: 100 });
@@ -313,7 +327,8 @@ export class EcsDr {
     vSwitchId: string;
     securityGroupId: string;
     privateIpAddress?: string | undefined;
-    systemDisk: { sizeGiB: number; category?: string | undefined };
+    /** Default size: the image's. */
+    systemDisk: { sizeGiB?: number | undefined; category?: string | undefined };
     dataDisks: readonly { snapshotId: string; sizeGiB: number; category?: string | undefined }[];
     tags: Tags;
     token: string;
@@ -330,7 +345,7 @@ export class EcsDr {
       instanceName: input.name.slice(0, 128),
       description: "Made by Lifeboat from a recovery point",
       amount: 1,
-      systemDisk: new Ecs.RunInstancesRequestSystemDisk({ size: String(input.systemDisk.sizeGiB), ...(input.systemDisk.category ? { category: input.systemDisk.category } : {}) }),
+      systemDisk: new Ecs.RunInstancesRequestSystemDisk({ ...(input.systemDisk.sizeGiB ? { size: String(input.systemDisk.sizeGiB) } : {}), ...(input.systemDisk.category ? { category: input.systemDisk.category } : {}) }),
       dataDisk: input.dataDisks.map((d) => new Ecs.RunInstancesRequestDataDisk({ snapshotId: d.snapshotId, size: d.sizeGiB, deleteWithInstance: true, ...(d.category ? { category: d.category } : {}) })),
       tag: tagList(Ecs.RunInstancesRequestTag, input.tags),
       clientToken: input.token,
@@ -341,9 +356,10 @@ export class EcsDr {
     return id;
   }
 
-  async stopInstance(regionId: string, instanceId: string): Promise<void> {
+  /** Stops an instance; `force` is a power-off, for a guest that does not shut down (or a zone that does not answer). */
+  async stopInstance(regionId: string, instanceId: string, force = false): Promise<void> {
     const ecs = this.api(regionId);
-    await ecs.call(`StopInstance ${instanceId}`, (rt) => ecs.sdk.stopInstanceWithOptions(new Ecs.StopInstanceRequest({ instanceId }), rt));
+    await ecs.call(`StopInstance ${instanceId}${force ? " (forced)" : ""}`, (rt) => ecs.sdk.stopInstanceWithOptions(new Ecs.StopInstanceRequest({ instanceId, forceStop: force }), rt));
   }
 
   async startInstance(regionId: string, instanceId: string): Promise<void> {

@@ -1,0 +1,182 @@
+// Disaster recovery from vSphere to Alibaba ECS (SitePair VMwareToCloud),
+// end to end: a vcsim VM replicates by CBT cycles into the recovery vault; a
+// drill converts a point into an ECS image (through a RestoreJob: the worker
+// stages QCOW2 in OSS, ECS imports it) and starts an instance on the test
+// vSwitch only, cleaned by tag when the drill is deleted; a planned failover
+// shuts the VM down, takes a last cycle, and starts an instance whose system
+// disk holds the VM's bytes at shutdown; commit fences the VM and deletes the
+// image. ECS and OSS are the Alibaba contract server (no runnable ECS exists
+// here), driven through the official SDKs.
+import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
+import * as k8s from "@kubernetes/client-node";
+import Ecs from "@alicloud/ecs20140526";
+import Vpc from "@alicloud/vpc20160428";
+import { $OpenApiUtil } from "@alicloud/openapi-core";
+import { join } from "node:path";
+import { startAlibabaContractServer, type AlibabaContractServer } from "../testbed/alibaba-contract/server.js";
+import { ecsClientConfig } from "../testbed/alibaba-contract/sdk-clients.js";
+import { serveAddress } from "../testbed/paths.js";
+import { apply, condition, firstDisk, getObject, MiB, mixedData, patchSpec, psStatus, sha256, startSites, vmByName, type DrSites, type PsStatus } from "../support/dr.js";
+import { waitForCondition } from "../support/lifeboat.js";
+import { adminConfig, eventually } from "../support/testbed.js";
+
+jest.setTimeout(900_000);
+
+const CREDS = { accessKeyId: "LTAI5tLifeboatV2C", accessKeySecret: "vmware-to-cloud-e2e-secret" };
+const REGION = "cn-hangzhou";
+const ZONE = `${REGION}-i`;
+const BUCKET = "lifeboat-dr-staging";
+const DATA = 48 * MiB;
+
+let s: DrSites;
+let server: AlibabaContractServer;
+let ecs: InstanceType<typeof Ecs.default>;
+let vpc: InstanceType<typeof Vpc.default>;
+let vm: string;
+let source: Buffer;
+
+interface CloudFailover {
+  step?: string;
+  planned?: boolean;
+  job?: string;
+  restoreId?: string;
+  imageId?: string;
+  eipAddress?: string;
+  vm?: { instanceId?: string };
+  committed?: boolean;
+  fenced?: boolean;
+}
+
+async function status(): Promise<PsStatus & { failover?: CloudFailover }> {
+  return (await psStatus(s, "web"));
+}
+
+async function instance(id: string) {
+  const out = await ecs.describeInstances(new Ecs.DescribeInstancesRequest({ regionId: REGION, instanceIds: JSON.stringify([id]) }));
+  return out.body?.instances?.instance?.find((i) => i.instanceId === id);
+}
+
+/** The hash of the first DATA bytes of an instance's system disk. */
+async function systemDiskHash(instanceId: string): Promise<string> {
+  const disks = (await ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: REGION, instanceId }))).body?.disks?.disk ?? [];
+  const system = disks.find((d) => d.type === "system");
+  if (!system?.diskId) throw new Error(`instance ${instanceId} has no system disk`);
+  return sha256(await server.harness.read(server.harness.diskContent(system.diskId), 0, DATA));
+}
+
+async function tagged(key: string, value: string): Promise<{ instances: string[]; images: string[]; eips: string[] }> {
+  const instances = (await ecs.describeInstances(new Ecs.DescribeInstancesRequest({ regionId: REGION, tag: [new Ecs.DescribeInstancesRequestTag({ key, value })] }))).body?.instances?.instance ?? [];
+  const images = (await ecs.describeImages(new Ecs.DescribeImagesRequest({ regionId: REGION, imageOwnerAlias: "self", status: "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated", tag: [new Ecs.DescribeImagesRequestTag({ key, value })] }))).body?.images?.image ?? [];
+  const eips = (await vpc.describeEipAddresses(new Vpc.DescribeEipAddressesRequest({ regionId: REGION, tag: [new Vpc.DescribeEipAddressesRequestTag({ key, value })] }))).body?.eipAddresses?.eipAddress ?? [];
+  return { instances: instances.map((i) => i.instanceId ?? ""), images: images.map((i) => i.imageId ?? ""), eips: eips.map((e) => e.allocationId ?? "") };
+}
+
+async function restoreJobExists(name: string): Promise<boolean> {
+  return getObject(s, "RestoreJob", name).then(() => true, () => false);
+}
+
+beforeAll(async () => {
+  s = await startSites({ vms: 1, prefix: "v2c" });
+  [vm = ""] = s.vms;
+  server = await startAlibabaContractServer({ ...CREDS, dataDir: join(s.workDir, "ecs"), host: serveAddress(), regionId: REGION, timings: { imageImportMs: 1500, instanceStartMs: 1000, instanceStopMs: 1000 } });
+  server.harness.createBucket(BUCKET);
+  server.harness.createVSwitch({ vSwitchId: "vsw-recovery", vpcId: "vpc-dr", regionId: REGION, zoneId: ZONE, cidrBlock: "172.20.1.0/24" });
+  server.harness.createVSwitch({ vSwitchId: "vsw-test", vpcId: "vpc-dr", regionId: REGION, zoneId: ZONE, cidrBlock: "172.20.2.0/24" });
+  server.harness.createSecurityGroup({ securityGroupId: "sg-dr", vpcId: "vpc-dr", regionId: REGION });
+  const config = new $OpenApiUtil.Config(ecsClientConfig(server, CREDS));
+  ecs = new Ecs.default(config);
+  vpc = new Vpc.default(config);
+  await adminConfig().makeApiClient(k8s.CoreV1Api).createNamespacedSecret({ namespace: s.ns, body: { metadata: { name: "alibaba" }, stringData: CREDS } });
+  const endpoint = `${server.protocol}://${server.ecsEndpoint}`;
+  await apply(s, "SitePair", "to-cloud", {
+    type: "VMwareToCloud",
+    source: { vCenterRef: { name: "vc-protected" }, datacenter: "DC0", datastore: "LocalDS_0" },
+    target: { region: REGION, zone: ZONE, ecsEndpoint: endpoint, vpcEndpoint: endpoint },
+    vaultRef: { name: "recovery-vault" },
+    gatewayRef: { name: "protected-site" },
+    recoveryGatewayRef: { name: "recovery-site" },
+    credentialsSecretRef: { name: "alibaba" },
+    imageConversion: { ossBucket: BUCKET, strategy: "ImportImage", format: "QCOW2", ossEndpoint: server.ossEndpoint },
+    recoveryNetwork: { vSwitchId: "vsw-recovery", securityGroupId: "sg-dr" },
+    testNetwork: { vSwitchId: "vsw-test", securityGroupId: "sg-dr" },
+  });
+  await waitForCondition("SitePair", s.ns, "to-cloud", "Ready", "True", "SitesChecked", 90_000);
+  source = mixedData(DATA, 7);
+  await s.protectedSim.writeDisk(vm, (await firstDisk(s.protectedSim, vm)).key, 0, source);
+  await apply(s, "ProtectedServer", "web", {
+    sitePairRef: { name: "to-cloud" },
+    source: { vmName: vm },
+    replication: { crashConsistentIntervalMinutes: 1 },
+    recovery: { instanceType: "ecs.g7.large", privateIpAddress: "172.20.1.30", eip: true },
+  });
+  await eventually("web replicating", async () => ((await status()).stage === "RealTimeReplication" ? true : undefined), 300_000);
+});
+
+afterAll(async () => {
+  // Deleted before the contract server stops, so the operator is not left calling it.
+  await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "protectedservers", name: "web" }).catch(() => undefined);
+  await eventually("web gone", async () => (await getObject(s, "ProtectedServer", "web").then(() => false, () => true)) || undefined, 120_000).catch(() => undefined);
+  await server.close();
+  await (s as DrSites | undefined)?.stop();
+});
+
+describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () => {
+  it("drills on the test vSwitch from a converted point, and deleting the drill leaves nothing in the cloud", async () => {
+    await apply(s, "RecoveryDrill", "d1", { protectedServerRef: { name: "web" }, eip: true });
+    const drilled = await eventually("drill d1 Ready", async () => {
+      const st = (await getObject<{ status?: { phase?: string; instanceId?: string; eipAddress?: string; pointID?: string; createdObjects?: { kind: string; name?: string; id?: string }[]; conditions?: { type: string; reason: string; message: string }[] } }>(s, "RecoveryDrill", "d1")).status;
+      if (st?.phase === "Failed") throw new Error(`drill failed: ${JSON.stringify(st.conditions)}`);
+      return st?.phase === "Ready" ? st : undefined;
+    }, 300_000);
+    const test = await instance(drilled.instanceId ?? "");
+    expect(test?.vpcAttributes?.vSwitchId).toBe("vsw-test");
+    expect(test?.zoneId).toBe(ZONE);
+    expect(test?.eipAddress?.ipAddress).toBe(drilled.eipAddress);
+    expect(await systemDiskHash(drilled.instanceId ?? "")).toBe(sha256(source));
+    const conversion = drilled.createdObjects?.find((o) => o.kind === "RestoreJob");
+    expect(conversion?.id).toBeTruthy();
+    expect((await status()).pinnedPoints).toContain(drilled.pointID);
+
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "recoverydrills", name: "d1" });
+    await eventually("drill d1 gone", async () => (await getObject(s, "RecoveryDrill", "d1").then(() => false, () => true)) || undefined, 180_000);
+    expect(await tagged("lifeboat.io/drill", `${s.ns}/d1`)).toEqual({ instances: [], images: [], eips: [] });
+    expect((await tagged("lifeboat.io/restore", conversion?.id ?? "")).images).toEqual([]);
+    expect(await restoreJobExists(conversion?.name ?? "")).toBe(false);
+  });
+
+  it("fails over from 'latest' as a planned failover: the instance holds the VM's bytes at shutdown", async () => {
+    // New data on the VM: only a planned failover (guest shutdown, last cycle) carries it over.
+    source = mixedData(DATA, 8);
+    await s.protectedSim.writeDisk(vm, (await firstDisk(s.protectedSim, vm)).key, 0, source);
+    await patchSpec(s, "ProtectedServer", "web", { desiredState: "FailedOver" });
+    const done = await eventually("web failed over", async () => {
+      const st = await status();
+      return st.stage === "FailedOver" ? st : undefined;
+    }, 400_000);
+    expect(done.failover).toMatchObject({ planned: true });
+    const id = done.failover?.vm?.instanceId ?? "";
+    const recovered = await instance(id);
+    expect(recovered).toMatchObject({ zoneId: ZONE, instanceType: "ecs.g7.large", status: "Running" });
+    expect(recovered?.vpcAttributes?.vSwitchId).toBe("vsw-recovery");
+    expect(recovered?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(["172.20.1.30"]);
+    expect(recovered?.eipAddress?.ipAddress).toBe(done.failover?.eipAddress);
+    expect(await systemDiskHash(id)).toBe(sha256(source));
+    const [original] = await vmByName(s.protectedClient, vm);
+    expect(original?.powerState).toBe("poweredOff");
+  });
+
+  it("commit fences the VM and deletes the image; reverse replication to vSphere says it is not built", async () => {
+    const before = await status();
+    await patchSpec(s, "ProtectedServer", "web", { commitFailover: true });
+    await eventually("web fenced and its image deleted", async () => {
+      const st = await status();
+      return condition(st, "SourceFenced")?.status === "True" && !st.failover?.imageId ? true : undefined;
+    }, 120_000);
+    expect(await restoreJobExists(before.failover?.job ?? "")).toBe(false);
+    expect((await tagged("lifeboat.io/restore", before.failover?.restoreId ?? "")).images).toEqual([]);
+    expect((await instance(before.failover?.vm?.instanceId ?? ""))?.status).toBe("Running");
+    await patchSpec(s, "ProtectedServer", "web", { desiredState: "ReverseReplicating" });
+    await eventually("the failback refusal", async () => (condition(await status(), "Replicating")?.reason === "FailbackNotSupported" ? true : undefined));
+    expect(condition(await status(), "Ready")?.status).toBe("False");
+  });
+});

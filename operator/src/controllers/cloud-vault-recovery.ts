@@ -1,0 +1,128 @@
+/**
+ * VMwareToCloud failover (seed 004's steps with a vSphere protected site and
+ * an ECS recovery site): the chosen vault point becomes an ECS image through
+ * a RestoreJob (cloud-conversion.ts), and an instance is made from it in the
+ * recovery zone on the pair's recovery vSwitch, with spec.recovery's
+ * instance type, private IP, disk category and elastic IP. These are the
+ * recovery-site steps of Failover (failover.ts) for this pair type; choosing
+ * the point, the planned path (last cycles, guest shutdown), point changes,
+ * cancel and the commit's fence of the vSphere original are Failover's own.
+ */
+import type { ProtectedServer } from "../api/generated/types.js";
+import { clientToken, DR_TAG, type Tags } from "../cloud/alibaba/ecs-dr.js";
+import { isoSeconds } from "../util/time.js";
+import { discardConversion, convertPoint } from "./cloud-conversion.js";
+import { bringUp, tearDown, type Recovered } from "./cloud-recovery.js";
+import { cloudSites, serverTagValue } from "./cloud-sites.js";
+import { usable, type DrContext } from "./dr-context.js";
+import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
+import { labelValue } from "../workloads/worker-job.js";
+
+type FailoverStatus = NonNullable<NonNullable<ProtectedServer["status"]>["failover"]>;
+
+/** How a step that must wait says so: sets the FailedOver condition and returns the requeue delay. */
+export type Waiting = (reason: string, message: string, afterMs?: number) => number;
+
+const POLL_MS = 3_000;
+
+/** The conversion RestoreJob of a failover attempt; it is also recorded as fo.job. */
+export function conversionName(ps: ProtectedServer, round: string, attempt: number): string {
+  return drJobName(ps, `failover-${round}-${attempt}`);
+}
+
+function tags(ps: ProtectedServer, conversion: string): Tags {
+  return { [DR_TAG.server]: serverTagValue(ps.metadata.namespace ?? "", ps.metadata.name ?? ""), [DR_TAG.recovery]: `${ps.metadata.namespace ?? ""}/${conversion}` };
+}
+
+function madeOf(fo: FailoverStatus): Recovered {
+  return { imageId: fo.imageId, instanceId: fo.vm?.instanceId, eipAllocationId: fo.eipAllocationId, eipAddress: fo.eipAddress, privateIpAddress: fo.privateIpAddress };
+}
+
+/**
+ * The Restoring step: convert the point, then bring the instance up.
+ * Returns a requeue delay while it waits, undefined once it moved on
+ * (fo.step PoweringOn, or Failed).
+ */
+export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: string, vmName: string, waiting: Waiting): Promise<number | undefined> {
+  const { ps, ctx, pair } = dr;
+  const site = usable(dr.recoverySite, ["gateway", "vault"]);
+  if (!site.ok) return waiting(site.problem.reason, `waiting for the recovery site: ${site.problem.message}`);
+  const sites = await cloudSites(ctx.kube, pair);
+  if (!sites.ok) return waiting(sites.problem.reason, sites.problem.message);
+  const network = sites.value.recoveryNetwork;
+  if (!network) return waiting("NoRecoveryNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.recoveryNetwork: the recovered instance needs a vSwitch and security group`);
+  if (!ps.spec.recovery?.instanceType) return waiting("NoInstanceType", "spec.recovery.instanceType is required for a VMwareToCloud failover: a vSphere point has no ECS instance type");
+  const name = conversionName(ps, round, fo.attempt ?? 1);
+  const conversion = await convertPoint(ctx, ps, name, pair, fo.recoveryPoint ?? "", site.value.gateway.metadata.name ?? "", { [DR_JOB_LABELS.protectedServer]: labelValue(ps.metadata.name ?? "") });
+  fo.job = name;
+  if (conversion.restoreId) fo.restoreId = conversion.restoreId;
+  if (conversion.state === "running") return waiting("ConvertingPoint", conversion.message, POLL_MS);
+  if (conversion.state === "failed") {
+    fo.step = "Failed";
+    ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: conversion.reason, message: `${conversion.message}; set spec.resumeRequest to a new value to try again` });
+    await ctx.events.record(ps, "Warning", "FailoverFailed", conversion.message);
+    return undefined;
+  }
+  const recovery = ps.spec.recovery ?? {};
+  const made = madeOf(fo);
+  const step = await bringUp(sites.value.ecs, { image: { imageId: conversion.imageId, what: `RestoreJob ${name}` } }, {
+    region: sites.value.recoverySite.region,
+    zone: sites.value.recoverySite.zone,
+    network,
+    instanceType: recovery.instanceType,
+    privateIpAddress: recovery.privateIpAddress,
+    diskCategory: recovery.diskCategory,
+    eip: recovery.eip ?? false,
+    powerOn: recovery.powerOn ?? true,
+    name: vmName,
+    tags: tags(ps, name),
+    token: clientToken(ps.metadata.uid ?? "", name),
+  }, made);
+  Object.assign(fo, { imageId: made.imageId, eipAllocationId: made.eipAllocationId, eipAddress: made.eipAddress, privateIpAddress: made.privateIpAddress });
+  if (made.instanceId) fo.vm = { instanceId: made.instanceId, name: vmName, regionId: sites.value.recoverySite.region };
+  if (step.state === "running") return waiting("StartingInstance", step.message, POLL_MS);
+  if (step.state === "failed") {
+    fo.step = "Failed";
+    ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: step.reason, message: `${step.message}; set spec.resumeRequest to a new value to try again` });
+    await ctx.events.record(ps, "Warning", "FailoverFailed", step.message);
+    return undefined;
+  }
+  fo.vm = { instanceId: step.instance.instanceId, name: step.instance.name, regionId: step.instance.regionId };
+  fo.step = "PoweringOn";
+  return undefined;
+}
+
+/** The PoweringOn step: the instance runs (bringUp started it); the RTO is measured. */
+export async function ecsInstanceUp(dr: DrContext, fo: FailoverStatus): Promise<undefined> {
+  const { ps, ctx } = dr;
+  const now = new Date();
+  fo.poweredOnTime = isoSeconds(now);
+  fo.rtoSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(fo.requestTime ?? isoSeconds(now))) / 1000));
+  fo.step = "Done";
+  const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "", operation: "failover" };
+  const rto = fo.rtoSeconds;
+  ctx.afterStatusWrite(() => { ctx.metrics.recoveryTime.set(labels, rto); });
+  await ctx.events.record(ps, "Normal", "FailedOver", `running at the recovery site as ECS instance ${fo.vm?.instanceId ?? ""} from ${fo.recoveryPoint ?? ""}; RTO ${rto} s${fo.planned ? ", planned: no data lost" : `, ${fo.dataAtRiskSeconds ?? 0} s of data at risk`}`);
+  return undefined;
+}
+
+/**
+ * Deletes what a failover attempt made at the recovery site: its instance
+ * and elastic IP (by tag), then its conversion (the RestoreJob and the
+ * image). Returns what is still there, or undefined once nothing is.
+ */
+export async function discardEcsAttempt(dr: DrContext, fo: FailoverStatus, keepInstance = false): Promise<string | undefined> {
+  const { ps, ctx, pair } = dr;
+  if (!fo.job) return undefined;
+  const sites = await cloudSites(ctx.kube, pair);
+  if (!sites.ok) return sites.problem.message;
+  if (!keepInstance) {
+    const made = madeOf(fo);
+    const left = await tearDown(sites.value.ecs, sites.value.recoverySite.region, tags(ps, fo.job), made, { keepImages: true });
+    if (left.length > 0) return `deleting ${left.join(", ")}`;
+  }
+  const left = await discardConversion(ctx, ps.metadata.namespace ?? "", fo.job, fo.restoreId, pair);
+  if (left) return left;
+  delete fo.imageId;
+  return undefined;
+}
