@@ -14,14 +14,15 @@ import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { chooseCloudPoint, cloudRecoveryPointName, listCloudPoints } from "./cloud-points.js";
-import { bringUp, tearDown, type BringUp, type Recovered } from "./cloud-recovery.js";
+import { bringUp, tearDown, type BringUp, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { convertPoint, discardConversion } from "./cloud-conversion.js";
 import { resolveSites, usable } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
 import { choosePoint, lineagePoints } from "./dr-points.js";
 import { labelValue } from "../workloads/worker-job.js";
-import { cloudSites, serverTagValue } from "./cloud-sites.js";
+import { cloudSites, serverTagValue, type CloudNetwork, type CloudSite, type CloudSites } from "./cloud-sites.js";
 import { problemCondition, resolveRef } from "./references.js";
+import { drillCleaning, drillFailed } from "./drill-status.js";
 
 type DrillStatus = NonNullable<RecoveryDrill["status"]>;
 
@@ -29,6 +30,23 @@ const STEP_MS = 2_000;
 
 function drillTags(drill: RecoveryDrill, ps: { namespace: string; name: string }): Record<string, string> {
   return { [DR_TAG.server]: serverTagValue(ps.namespace, ps.name), [DR_TAG.drill]: `${drill.metadata.namespace ?? ""}/${drill.metadata.name ?? ""}` };
+}
+
+/** Where and how a drill's instance is made: the recovery zone, the test network only, the drill's settings over the server's. */
+function drillTarget(drill: RecoveryDrill, ps: ProtectedServer, site: CloudSite, network: CloudNetwork): RecoveryTarget {
+  return {
+    region: site.region,
+    zone: site.zone,
+    network,
+    instanceType: drill.spec.instanceType ?? ps.spec.recovery?.instanceType,
+    privateIpAddress: drill.spec.privateIpAddress,
+    diskCategory: ps.spec.recovery?.diskCategory,
+    eip: drill.spec.eip ?? false,
+    powerOn: drill.spec.powerOn ?? true,
+    name: drill.status?.vmName ?? "drill",
+    tags: drillTags(drill, { namespace: ps.metadata.namespace ?? "", name: ps.metadata.name ?? "" }),
+    token: clientToken(drill.metadata.uid ?? "", "drill"),
+  };
 }
 
 function madeOf(status: DrillStatus): Recovered {
@@ -57,12 +75,9 @@ export class CloudDrill {
    */
   async reconcileFromVault(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
-    status.phase ??= "Pending";
-    status.startTime ??= isoSeconds(new Date());
-    const sites = await cloudSites(ctx.kube, pair);
-    if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
-    const network = sites.value.testNetwork;
-    if (!network) return this.pending(drill, ctx, "NoTestNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.testNetwork: a drill instance joins the test vSwitch and no other, so drills are refused until it is set`);
+    const start = await this.start(drill, pair, ctx);
+    if (!("network" in start)) return start;
+    const { sites, network } = start;
     const { recoverySite: site } = await resolveSites(ctx.kube, drill.metadata.namespace ?? "", pair);
     const usableSite = usable(site, ["gateway", "vault"]);
     if (!usableSite.ok) return this.pending(drill, ctx, usableSite.problem.reason, `waiting for the recovery site: ${usableSite.problem.message}`);
@@ -93,31 +108,16 @@ export class CloudDrill {
     }
     if (converted.state === "failed") return this.fail(drill, ctx, converted.reason, converted.message);
     const made = madeOf(status);
-    const step = await bringUp(sites.value.ecs, { image: { imageId: converted.imageId, what: `RestoreJob ${conversion}` } }, {
-      region: sites.value.recoverySite.region,
-      zone: sites.value.recoverySite.zone,
-      network,
-      instanceType: drill.spec.instanceType ?? ps.spec.recovery?.instanceType,
-      privateIpAddress: drill.spec.privateIpAddress,
-      diskCategory: ps.spec.recovery?.diskCategory,
-      eip: drill.spec.eip ?? false,
-      powerOn: drill.spec.powerOn ?? true,
-      name: status.vmName ?? "drill",
-      tags: drillTags(drill, { namespace: ps.metadata.namespace ?? "", name: ps.metadata.name ?? "" }),
-      token: clientToken(drill.metadata.uid ?? "", "drill"),
-    }, made);
+    const step = await bringUp(sites.value.ecs, { image: { imageId: converted.imageId, what: `RestoreJob ${conversion}` } }, drillTarget(drill, ps, sites.value.recoverySite, network), made);
     record(status, made, status.vmName ?? "drill");
     return this.settle(drill, ctx, step, network.vSwitchId);
   }
 
   async reconcile(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
-    status.phase ??= "Pending";
-    status.startTime ??= isoSeconds(new Date());
-    const sites = await cloudSites(ctx.kube, pair);
-    if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
-    const network = sites.value.testNetwork;
-    if (!network) return this.pending(drill, ctx, "NoTestNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.testNetwork: a drill instance joins the test vSwitch and no other, so drills are refused until it is set`);
+    const start = await this.start(drill, pair, ctx);
+    if (!("network" in start)) return start;
+    const { sites, network } = start;
     const { ecs, recoverySite } = sites.value;
     if (drill.spec.cpu !== undefined || drill.spec.memoryGiB !== undefined) {
       ctx.setCondition(drill, { type: "IgnoredFields", status: "True", reason: "InstanceTypeDecides", message: "spec.cpu and spec.memoryGiB are not acted on for cloud sites: the instance type (spec.instanceType) decides them" });
@@ -141,22 +141,22 @@ export class CloudDrill {
     if (!point && !status.instanceId) return this.fail(drill, ctx, "PointNotFound", `point ${status.pointID} is no longer kept`);
     const made = madeOf(status);
     const step = point
-      ? await bringUp(ecs, { point }, {
-          region: recoverySite.region,
-          zone: recoverySite.zone,
-          network,
-          instanceType: drill.spec.instanceType ?? ps.spec.recovery?.instanceType,
-          privateIpAddress: drill.spec.privateIpAddress,
-          diskCategory: ps.spec.recovery?.diskCategory,
-          eip: drill.spec.eip ?? false,
-          powerOn: drill.spec.powerOn ?? true,
-          name: status.vmName ?? "drill",
-          tags: drillTags(drill, { namespace: ps.metadata.namespace ?? "", name: ps.metadata.name ?? "" }),
-          token: clientToken(drill.metadata.uid ?? "", "drill"),
-        }, made)
+      ? await bringUp(ecs, { point }, drillTarget(drill, ps, recoverySite, network), made)
       : ({ state: "failed", reason: "PointNotFound", message: `point ${status.pointID} is no longer kept` } as const);
     record(status, made, status.vmName ?? "drill");
     return this.settle(drill, ctx, step, network.vSwitchId);
+  }
+
+  /** What every cloud drill needs first: the pair's credentials and its test network (fail closed: none, no drill). */
+  private async start(drill: RecoveryDrill, pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | { sites: { ok: true; value: CloudSites }; network: CloudNetwork }> {
+    const status = (drill.status ??= {});
+    status.phase ??= "Pending";
+    status.startTime ??= isoSeconds(new Date());
+    const sites = await cloudSites(ctx.kube, pair);
+    if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
+    const network = sites.value.testNetwork;
+    if (!network) return this.pending(drill, ctx, "NoTestNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.testNetwork: a drill instance joins the test vSwitch and no other, so drills are refused until it is set`);
+    return { sites, network };
   }
 
   /** Where a drill is once its bring-up step ran: still coming up, failed, or Ready. */
@@ -211,15 +211,11 @@ export class CloudDrill {
     return { requeueAfterMs: 30_000 };
   }
 
-  private async fail(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): Promise<ReconcileResult | undefined> {
-    (drill.status ??= {}).phase = "Failed";
-    ctx.setCondition(drill, problemCondition("Ready", { reason, message: `${message}; delete the RecoveryDrill to clean up what it made` }));
-    await ctx.events.record(drill, "Warning", "DrillFailed", message);
-    return undefined;
+  private fail(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): Promise<ReconcileResult | undefined> {
+    return drillFailed(drill, ctx, reason, message);
   }
 
   private cleaning(drill: RecoveryDrill, ctx: ReconcileContext, message: string, after = STEP_MS): ReconcileResult {
-    ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Cleaning", message });
-    return { requeueAfterMs: after };
+    return drillCleaning(drill, ctx, message, after);
   }
 }

@@ -10,7 +10,6 @@
  */
 import type { ProtectedServer } from "../api/generated/types.js";
 import { clientToken, DR_TAG, type Tags } from "../cloud/alibaba/ecs-dr.js";
-import { isoSeconds } from "../util/time.js";
 import { discardConversion, convertPoint } from "./cloud-conversion.js";
 import { bringUp, tearDown, type Recovered } from "./cloud-recovery.js";
 import { cloudSites, serverTagValue } from "./cloud-sites.js";
@@ -89,20 +88,6 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
   }
   fo.vm = { instanceId: step.instance.instanceId, name: step.instance.name, regionId: step.instance.regionId };
   fo.step = "PoweringOn";
-  return undefined;
-}
-
-/** The PoweringOn step: the instance runs (bringUp started it); the RTO is measured. */
-export async function ecsInstanceUp(dr: DrContext, fo: FailoverStatus): Promise<undefined> {
-  const { ps, ctx } = dr;
-  const now = new Date();
-  fo.poweredOnTime = isoSeconds(now);
-  fo.rtoSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(fo.requestTime ?? isoSeconds(now))) / 1000));
-  fo.step = "Done";
-  const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "", operation: "failover" };
-  const rto = fo.rtoSeconds;
-  ctx.afterStatusWrite(() => { ctx.metrics.recoveryTime.set(labels, rto); });
-  await ctx.events.record(ps, "Normal", "FailedOver", `running at the recovery site as ECS instance ${fo.vm?.instanceId ?? ""} from ${fo.recoveryPoint ?? ""}; RTO ${rto} s${fo.planned ? ", planned: no data lost" : `, ${fo.dataAtRiskSeconds ?? 0} s of data at risk`}`);
   return undefined;
 }
 

@@ -23,7 +23,7 @@ import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js
 import { captureBaseline, destroyCreatedVm, fence, findKnownVm, identityOf, shutDown, vmsMarked } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import type { ReplicationCycles, ReplicationLine } from "./replication-cycles.js";
-import { discardEcsAttempt, ecsInstanceUp, restoreToEcs } from "./cloud-vault-recovery.js";
+import { discardEcsAttempt, restoreToEcs } from "./cloud-vault-recovery.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type FailoverStatus = NonNullable<Status["failover"]>;
@@ -105,7 +105,8 @@ export class Failover {
       case "Baseline":
         return this.baseline(dr, fo);
       case "PoweringOn":
-        return toEcs(dr) ? ecsInstanceUp(dr, fo) : this.powerOn(dr, fo);
+        // An ECS instance runs already: bringUp started it (or left it stopped, as spec.recovery.powerOn asks).
+        return toEcs(dr) ? this.done(dr, fo, `ECS instance ${fo.vm?.instanceId ?? ""}`) : this.powerOn(dr, fo);
       default:
         return undefined;
     }
@@ -284,11 +285,17 @@ export class Failover {
   }
 
   private async powerOn(dr: DrContext, fo: FailoverStatus): Promise<number | undefined> {
-    const { ps, ctx } = dr;
+    const { ps } = dr;
     const client = await siteClient(dr, dr.recoverySite);
     const vm = await findKnownVm(client, fo.vm ?? {});
     if (!vm) return this.waiting(dr, fo, "RecoveredVMNotFound", `the recovered VM ${fo.vm?.moRef ?? ""} is gone`);
     if ((ps.spec.recovery?.powerOn ?? true) && vm.powerState !== "poweredOn") await client.powerOn(vm.ref);
+    return this.done(dr, fo, `VM ${vm.name} (${vm.ref.value})`);
+  }
+
+  /** The failover is done: the RTO is measured (status and metric) and said. */
+  private async done(dr: DrContext, fo: FailoverStatus, running: string): Promise<undefined> {
+    const { ps, ctx } = dr;
     const now = new Date();
     fo.poweredOnTime = isoSeconds(now);
     fo.rtoSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(fo.requestTime ?? isoSeconds(now))) / 1000));
@@ -296,7 +303,7 @@ export class Failover {
     const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "", operation: "failover" };
     const rto = fo.rtoSeconds;
     ctx.afterStatusWrite(() => { ctx.metrics.recoveryTime.set(labels, rto); });
-    await ctx.events.record(ps, "Normal", "FailedOver", `running at the recovery site as VM ${vm.name} (${vm.ref.value}) from ${fo.recoveryPoint ?? ""}; RTO ${rto} s${fo.planned ? ", planned: no data lost" : `, ${fo.dataAtRiskSeconds ?? 0} s of data at risk`}`);
+    await ctx.events.record(ps, "Normal", "FailedOver", `running at the recovery site as ${running} from ${fo.recoveryPoint ?? ""}; RTO ${rto} s${fo.planned ? ", planned: no data lost" : `, ${fo.dataAtRiskSeconds ?? 0} s of data at risk`}`);
     return undefined;
   }
 

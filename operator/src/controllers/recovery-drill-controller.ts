@@ -11,6 +11,7 @@ import { networksOf } from "../worker/labels.js";
 import { destroyCreatedVm, vmsMarked, vsphereClient } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import { problemCondition, resolveRef } from "./references.js";
+import { drillCleaning, drillFailed } from "./drill-status.js";
 import { CloudDrill } from "./cloud-drill.js";
 import { isCloudPair } from "./cloud-sites.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
@@ -190,15 +191,11 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     return { requeueAfterMs: 30_000 };
   }
 
-  private async fail(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): Promise<ReconcileResult | undefined> {
-    (drill.status ??= {}).phase = "Failed";
-    ctx.setCondition(drill, problemCondition("Ready", { reason, message: `${message}; delete the RecoveryDrill to clean up what it made` }));
-    await ctx.events.record(drill, "Warning", "DrillFailed", message);
-    return undefined;
+  private fail(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): Promise<ReconcileResult | undefined> {
+    return drillFailed(drill, ctx, reason, message);
   }
 
   private cleaning(drill: RecoveryDrill, ctx: ReconcileContext, message: string, after = POLL_MS): ReconcileResult {
-    ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Cleaning", message });
-    return { requeueAfterMs: after };
+    return drillCleaning(drill, ctx, message, after);
   }
 }
