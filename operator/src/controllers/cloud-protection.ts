@@ -27,7 +27,7 @@
  */
 import type { ProtectedServer } from "../api/generated/types.js";
 import { POINT_CHOICES } from "../api/protected-server.js";
-import { clientToken, DR_TAG, isNotYet, type InstanceInfo, type Tags } from "../cloud/alibaba/ecs-dr.js";
+import { clientToken, DR_TAG, isNotYet, type EcsDr, type InstanceInfo, type Tags } from "../cloud/alibaba/ecs-dr.js";
 import { describe } from "../runtime/errors.js";
 import { isoSeconds } from "../util/time.js";
 import { chainTags, chooseCloudPoint, cloudRecoveryPointName, cycleIdAt, listCloudPoints, syncCloudRecoveryPoints, type CloudPoint } from "./cloud-points.js";
@@ -93,8 +93,8 @@ const STOP_GIVE_UP_MS = 10 * 60_000;
  * failback: asks for a stop, forces it after FORCE_STOP_MS. Returns
  * "stopped", "gone", "waiting", or "giveUp" after STOP_GIVE_UP_MS.
  */
-async function stopStep(c: CloudDrContext, region: string, instanceId: string, step: { stopRequestTime?: string | undefined }): Promise<"stopped" | "gone" | "waiting" | "giveUp"> {
-  const instance = await c.sites.ecs.instance(region, instanceId);
+export async function stopStep(ecs: EcsDr, region: string, instanceId: string, step: { stopRequestTime?: string | undefined }): Promise<"stopped" | "gone" | "waiting" | "giveUp"> {
+  const instance = await ecs.instance(region, instanceId);
   if (!instance) return "gone";
   if (instance.status === "Stopped") return "stopped";
   const now = Date.now();
@@ -104,7 +104,7 @@ async function stopStep(c: CloudDrContext, region: string, instanceId: string, s
   const force = elapsed > FORCE_STOP_MS;
   if (instance.status === "Running" || (force && instance.status === "Stopping")) {
     try {
-      await c.sites.ecs.stopInstance(region, instance.instanceId, force);
+      await ecs.stopInstance(region, instance.instanceId, force);
     } catch (err) {
       if (!isNotYet(err)) throw err;
     }
@@ -242,7 +242,7 @@ export class CloudProtection {
         return STEP_MS;
       }
       case "StoppingSource": {
-        const stop = await stopStep(c, sites.protectedSite.region, status.source?.instanceId ?? "", fo);
+        const stop = await stopStep(c.sites.ecs, sites.protectedSite.region, status.source?.instanceId ?? "", fo);
         if (stop === "waiting") return STEP_MS;
         if (stop === "stopped") {
           fo.step = "FinalCycle";
@@ -349,7 +349,7 @@ export class CloudProtection {
       }
       if (source && source.status !== "Stopped") {
         // The fence must hold: forced after a while, and waited for however long it takes (the condition says so).
-        const stop = await stopStep(c, sites.protectedSite.region, source.instanceId, fo);
+        const stop = await stopStep(c.sites.ecs, sites.protectedSite.region, source.instanceId, fo);
         if (stop === "giveUp") ctx.setCondition(ps, { type: "SourceFenced", status: "False", reason: "NotStopping", message: `the protected instance ${source.instanceId} is ${source.status} and does not stop, even forced; Lifeboat keeps trying` });
         if (stop === "giveUp") await sites.ecs.stopInstance(sites.protectedSite.region, source.instanceId, true).catch(() => undefined);
         if (stop !== "stopped" && stop !== "gone") return STEP_MS;
@@ -412,7 +412,7 @@ export class CloudProtection {
         if (status.currentCycle?.id && !(await followCloudCycle(c, line, status.currentCycle.id))) return STEP_MS;
         const recovered = await sites.ecs.instance(line.instanceRegion, line.instanceId);
         fb.shutdown ??= recovered?.status === "Stopped" ? "alreadyOff" : "guest";
-        const stop = await stopStep(c, line.instanceRegion, line.instanceId, fb);
+        const stop = await stopStep(c.sites.ecs, line.instanceRegion, line.instanceId, fb);
         if (stop === "waiting") return STEP_MS;
         if (stop === "stopped") {
           fb.step = "FinalCycle";
