@@ -7,31 +7,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import EcsSdk, * as $Ecs from "@alicloud/ecs20140526";
 import { $OpenApiUtil } from "@alicloud/openapi-core";
-import type * as $dara from "@darabonba/typescript";
 import OSS from "ali-oss";
 import { ManualClock } from "./clock.js";
 import { startAlibabaContractServer, type AlibabaContractServer } from "./server.js";
 import { ecsClientConfig, ossClientOptions } from "./sdk-clients.js";
-import { unknownFields, type SdkModelClass } from "./sdk-model-check.js";
+import { recording } from "./recording-client.js";
 
 const credentials = { accessKeyId: "LTAIcontracttest0001", accessKeySecret: "contract-secret-0001" };
 const region = "cn-hangzhou";
 
 /** The SDK's client, recording each raw response body for the field check. */
-class RecordingClient extends EcsSdk.default {
-  readonly bodies: unknown[] = [];
-
-  override async callApi(params: $OpenApiUtil.Params, request: $OpenApiUtil.OpenApiRequest, runtime: $dara.RuntimeOptions): Promise<Record<string, unknown>> {
-    const res = (await super.callApi(params, request, runtime)) as Record<string, unknown>;
-    this.bodies.push(res.body);
-    return res;
-  }
-
-  /** Checks the last body against the response model of the call. */
-  lastConformsTo(model: SdkModelClass): void {
-    expect(unknownFields(model, this.bodies.at(-1))).toEqual([]);
-  }
-}
+const RecordingClient = recording(EcsSdk.default);
+type RecordingClient = InstanceType<typeof RecordingClient>;
 
 let dir: string;
 let server: AlibabaContractServer;

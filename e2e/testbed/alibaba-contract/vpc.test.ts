@@ -9,28 +9,16 @@ import { join } from "node:path";
 import EcsSdk, * as $Ecs from "@alicloud/ecs20140526";
 import VpcSdk, * as $Vpc from "@alicloud/vpc20160428";
 import { $OpenApiUtil } from "@alicloud/openapi-core";
-import type * as $dara from "@darabonba/typescript";
 import { startAlibabaContractServer, type AlibabaContractServer } from "./server.js";
 import { ecsClientConfig } from "./sdk-clients.js";
-import { unknownFields, type SdkModelClass } from "./sdk-model-check.js";
+import { recording } from "./recording-client.js";
 
 const credentials = { accessKeyId: "LTAIcontracttest0002", accessKeySecret: "contract-secret-0002" };
 const region = "cn-shanghai";
 
 /** The VPC SDK's client, recording each raw response body for the field check. */
-class RecordingVpc extends VpcSdk.default {
-  readonly bodies: unknown[] = [];
-
-  override async callApi(params: $OpenApiUtil.Params, request: $OpenApiUtil.OpenApiRequest, runtime: $dara.RuntimeOptions): Promise<Record<string, unknown>> {
-    const res = (await super.callApi(params, request, runtime)) as Record<string, unknown>;
-    this.bodies.push(res.body);
-    return res;
-  }
-
-  lastConformsTo(model: SdkModelClass): void {
-    expect(unknownFields(model, this.bodies.at(-1))).toEqual([]);
-  }
-}
+const RecordingVpc = recording(VpcSdk.default);
+type RecordingVpc = InstanceType<typeof RecordingVpc>;
 
 let dir: string;
 let server: AlibabaContractServer;
