@@ -91,6 +91,9 @@ const cases: Case[] = [
   { what: "site pair mapping a network twice", object: pair({ type: "VMwareToVMware", source: { vCenterRef: ref("a") }, target: { vCenterRef: ref("b"), datastore: "ds" }, networkMappings: [{ source: "VM Network", recovery: "A" }, { source: "VM Network", recovery: "B" }] }), error: '.spec.networkMappings: duplicate entries for key [source="VM Network"]' },
   { what: "drill without its server", object: { kind: "RecoveryDrill", spec: { recoveryPoint: "latest" } }, error: "spec.protectedServerRef: Required value" },
   { what: "recovery point bad time", object: point({ time: "yesterday" }), error: "spec.time" },
+  { what: "recovery point in a vault and of snapshots", object: point({ cloudSnapshots: { region: "cn-hangzhou", snapshots: [{ device: "/dev/xvda", snapshotId: "s-1" }] } }), error: "spec: set exactly one of vaultRef (a point in a vault) or cloudSnapshots" },
+  { what: "site pair VMware without vault", object: { kind: "SitePair", spec: { type: "VMwareToVMware", source: { vCenterRef: ref("a") }, target: { vCenterRef: ref("b"), datastore: "ds" }, gatewayRef: ref("g") } }, error: "spec.vaultRef and spec.gatewayRef are required when the protected site is vSphere" },
+  { what: "site pair VMware to cloud without image conversion", object: pair({ type: "VMwareToCloud", source: { vCenterRef: ref("a") }, target: { region: "cn-hangzhou", zone: "h" }, credentialsSecretRef: ref("ak") }), error: "spec.imageConversion is required when type is VMwareToCloud" },
   { what: "recovery point unknown consistency", object: point({ consistency: "Perfect" }), error: 'spec.consistency: Unsupported value: "Perfect"' },
 ];
 
