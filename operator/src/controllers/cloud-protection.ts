@@ -33,7 +33,7 @@ import { isoSeconds } from "../util/time.js";
 import { chainTags, chooseCloudPoint, cloudRecoveryPointName, cycleIdAt, listCloudPoints, syncCloudRecoveryPoints, type CloudPoint } from "./cloud-points.js";
 import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
 import type { ConditionInput } from "../runtime/conditions.js";
-import { bringUp, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
+import { bringUp, failoverTarget, recordRecovered, recoveredOf, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { followCloudCycle, runCloudCycles, startCloudCycle, type CloudDrContext, type CloudLine } from "./cloud-replication.js";
 import { serverTagValue, type CloudNetwork } from "./cloud-sites.js";
 import { switchDirection } from "./reverse-replication.js";
@@ -74,9 +74,6 @@ function failoverTag(fo: Failover, attempt: number): string {
   return `failover-${cycleIdAt(new Date(fo.requestTime ?? 0))}-${attempt}`;
 }
 
-function madeOf(r: { imageId?: string | undefined; eipAllocationId?: string | undefined; eipAddress?: string | undefined; privateIpAddress?: string | undefined; vm?: { instanceId?: string | undefined } | undefined }): Recovered {
-  return { imageId: r.imageId, instanceId: r.vm?.instanceId, eipAllocationId: r.eipAllocationId, eipAddress: r.eipAddress, privateIpAddress: r.privateIpAddress };
-}
 
 /** Sets a condition, or removes it when it no longer holds. */
 function setOrClear(ps: ProtectedServer, type: string, condition: ConditionInput | undefined, ctx: CloudDrContext["ctx"]): void {
@@ -204,7 +201,7 @@ export class CloudProtection {
     switch (fo.step) {
       case "Replacing":
       case "Failed": {
-        const made = madeOf(fo);
+        const made = recoveredOf(fo);
         const left = await tearDown(sites.ecs, sites.recoverySite.region, recoveryTags(c, attemptTag()), made);
         if (left.length > 0) return STEP_MS;
         const replacing = fo.step === "Replacing";
@@ -290,23 +287,11 @@ export class CloudProtection {
           fo.step = "ChoosingPoint";
           return STEP_MS;
         }
-        const recovery = ps.spec.recovery ?? {};
-        const target: RecoveryTarget = {
-          region: sites.recoverySite.region,
-          zone: sites.recoverySite.zone,
-          network,
-          instanceType: recovery.instanceType,
-          privateIpAddress: recovery.privateIpAddress,
-          diskCategory: recovery.diskCategory,
-          eip: recovery.eip ?? false,
-          powerOn: recovery.powerOn ?? true,
-          name: recovery.vmName ?? status.source?.name ?? ps.metadata.name ?? "server",
-          tags: recoveryTags(c, attemptTag()),
-          token: clientToken(ps.metadata.uid ?? "", attemptTag()),
-        };
-        const made = madeOf(fo);
+        const name = ps.spec.recovery?.vmName ?? status.source?.name ?? ps.metadata.name ?? "server";
+        const target = failoverTarget(ps.spec.recovery, sites.recoverySite, network, name, recoveryTags(c, attemptTag()), clientToken(ps.metadata.uid ?? "", attemptTag()));
+        const made = recoveredOf(fo);
         const step = await bringUp(sites.ecs, { point }, target, made);
-        Object.assign(fo, { imageId: made.imageId, eipAllocationId: made.eipAllocationId, eipAddress: made.eipAddress, privateIpAddress: made.privateIpAddress });
+        recordRecovered(fo, made);
         if (made.instanceId) fo.vm = { instanceId: made.instanceId, name: target.name, regionId: target.region };
         if (step.state === "running") {
           ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: "FailingOver", message: step.message });
@@ -376,7 +361,7 @@ export class CloudProtection {
     const fo = ps.status?.failover;
     if (!fo) return true;
     let left = 0;
-    for (let n = 1; n <= (fo.attempt ?? 1); n++) left += (await tearDown(sites.ecs, sites.recoverySite.region, recoveryTags(c, failoverTag(fo, n)), n === fo.attempt ? madeOf(fo) : {})).length;
+    for (let n = 1; n <= (fo.attempt ?? 1); n++) left += (await tearDown(sites.ecs, sites.recoverySite.region, recoveryTags(c, failoverTag(fo, n)), n === fo.attempt ? recoveredOf(fo) : {})).length;
     if (left > 0) {
       this.stopped(c, "CancellingFailover", `deleting what the failover made (${left} left)`);
       return false;
@@ -499,7 +484,7 @@ export class CloudProtection {
     const status = (ps.status ??= {});
     const fo = status.failover;
     if (fo) {
-      const left = await tearDown(sites.ecs, sites.recoverySite.region, recoveryTags(c, failoverTag(fo, fo.attempt ?? 1)), madeOf(fo));
+      const left = await tearDown(sites.ecs, sites.recoverySite.region, recoveryTags(c, failoverTag(fo, fo.attempt ?? 1)), recoveredOf(fo));
       if (left.length > 0) {
         this.stopped(c, "CleaningUp", `deleting the recovered instance after the failback (${left.join(", ")})`);
         return false;

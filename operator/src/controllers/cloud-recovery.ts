@@ -15,7 +15,8 @@ import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
 import { clientToken, isNotYet, type EcsDr, type InstanceInfo, type Tags } from "../cloud/alibaba/ecs-dr.js";
 import { describe } from "../runtime/errors.js";
 import type { CloudPoint } from "./cloud-points.js";
-import type { CloudNetwork } from "./cloud-sites.js";
+import type { CloudNetwork, CloudSite } from "./cloud-sites.js";
+import type { ProtectedServer } from "../api/generated/types.js";
 
 /** Where and how a point is brought up. */
 export interface RecoveryTarget {
@@ -45,6 +46,43 @@ export interface Recovered {
   eipAllocationId?: string | undefined;
   eipAddress?: string | undefined;
   privateIpAddress?: string | undefined;
+}
+
+/** What a failover records of its bring-up in status (cloud-protection.ts and cloud-vault-recovery.ts both keep it there). */
+export interface RecoveredRecord {
+  imageId?: string | undefined;
+  eipAllocationId?: string | undefined;
+  eipAddress?: string | undefined;
+  privateIpAddress?: string | undefined;
+  vm?: { instanceId?: string | undefined } | undefined;
+}
+
+/** What a failover's status says its bring-up made. */
+export function recoveredOf(r: RecoveredRecord): Recovered {
+  return { imageId: r.imageId, instanceId: r.vm?.instanceId, eipAllocationId: r.eipAllocationId, eipAddress: r.eipAddress, privateIpAddress: r.privateIpAddress };
+}
+
+/** Writes back into a failover's status what its bring-up made this pass (the instance itself is recorded by the caller, with its name). */
+export function recordRecovered(r: RecoveredRecord, made: Recovered): void {
+  Object.assign(r, { imageId: made.imageId, eipAllocationId: made.eipAllocationId, eipAddress: made.eipAddress, privateIpAddress: made.privateIpAddress });
+}
+
+/** A failover's instance at the recovery site, as the server's spec.recovery asks for it. */
+export function failoverTarget(recovery: ProtectedServer["spec"]["recovery"], site: CloudSite, network: CloudNetwork, name: string, tags: Tags, token: string): RecoveryTarget {
+  const r = recovery ?? {};
+  return {
+    region: site.region,
+    zone: site.zone,
+    network,
+    instanceType: r.instanceType,
+    privateIpAddress: r.privateIpAddress,
+    diskCategory: r.diskCategory,
+    eip: r.eip ?? false,
+    powerOn: r.powerOn ?? true,
+    name,
+    tags,
+    token,
+  };
 }
 
 export type BringUp =

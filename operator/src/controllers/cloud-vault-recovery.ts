@@ -11,7 +11,7 @@
 import type { ProtectedServer } from "../api/generated/types.js";
 import { clientToken, DR_TAG, type Tags } from "../cloud/alibaba/ecs-dr.js";
 import { discardConversion, convertPoint } from "./cloud-conversion.js";
-import { bringUp, tearDown, type Recovered } from "./cloud-recovery.js";
+import { bringUp, failoverTarget, recordRecovered, recoveredOf, tearDown } from "./cloud-recovery.js";
 import { cloudSites, serverTagValue } from "./cloud-sites.js";
 import { usable, type DrContext } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
@@ -33,9 +33,6 @@ function tags(ps: ProtectedServer, conversion: string): Tags {
   return { [DR_TAG.server]: serverTagValue(ps.metadata.namespace ?? "", ps.metadata.name ?? ""), [DR_TAG.recovery]: `${ps.metadata.namespace ?? ""}/${conversion}` };
 }
 
-function madeOf(fo: FailoverStatus): Recovered {
-  return { imageId: fo.imageId, instanceId: fo.vm?.instanceId, eipAllocationId: fo.eipAllocationId, eipAddress: fo.eipAddress, privateIpAddress: fo.privateIpAddress };
-}
 
 /**
  * The Restoring step: convert the point, then bring the instance up.
@@ -62,22 +59,10 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
     await ctx.events.record(ps, "Warning", "FailoverFailed", conversion.message);
     return undefined;
   }
-  const recovery = ps.spec.recovery ?? {};
-  const made = madeOf(fo);
-  const step = await bringUp(sites.value.ecs, { image: { imageId: conversion.imageId, what: `RestoreJob ${name}` } }, {
-    region: sites.value.recoverySite.region,
-    zone: sites.value.recoverySite.zone,
-    network,
-    instanceType: recovery.instanceType,
-    privateIpAddress: recovery.privateIpAddress,
-    diskCategory: recovery.diskCategory,
-    eip: recovery.eip ?? false,
-    powerOn: recovery.powerOn ?? true,
-    name: vmName,
-    tags: tags(ps, name),
-    token: clientToken(ps.metadata.uid ?? "", name),
-  }, made);
-  Object.assign(fo, { imageId: made.imageId, eipAllocationId: made.eipAllocationId, eipAddress: made.eipAddress, privateIpAddress: made.privateIpAddress });
+  const made = recoveredOf(fo);
+  const target = failoverTarget(ps.spec.recovery, sites.value.recoverySite, network, vmName, tags(ps, name), clientToken(ps.metadata.uid ?? "", name));
+  const step = await bringUp(sites.value.ecs, { image: { imageId: conversion.imageId, what: `RestoreJob ${name}` } }, target, made);
+  recordRecovered(fo, made);
   if (made.instanceId) fo.vm = { instanceId: made.instanceId, name: vmName, regionId: sites.value.recoverySite.region };
   if (step.state === "running") return waiting("StartingInstance", step.message, POLL_MS);
   if (step.state === "failed") {
@@ -102,7 +87,7 @@ export async function discardEcsAttempt(dr: DrContext, fo: FailoverStatus, keepI
   const sites = await cloudSites(ctx.kube, pair);
   if (!sites.ok) return sites.problem.message;
   if (!keepInstance) {
-    const made = madeOf(fo);
+    const made = recoveredOf(fo);
     const left = await tearDown(sites.value.ecs, sites.value.recoverySite.region, tags(ps, fo.job), made, { keepImages: true });
     if (left.length > 0) return `deleting ${left.join(", ")}`;
   }
