@@ -52,6 +52,8 @@ export interface Timings {
   imageCreateMs: number;
   /** ImportImage: Creating → Available (at least; the conversion itself may take longer). */
   imageImportMs: number;
+  /** ExportImage: the task is Processing at least this long (and until the files are written). */
+  imageExportMs: number;
   /** CopySnapshot: the copy in the destination region is progressing (Progress 0%…100%) → accomplished. */
   snapshotCopyMs: number;
   /** AssociateEipAddress: Associating → InUse. */
@@ -70,6 +72,7 @@ export const defaultTimings: Timings = {
   imageCreateMs: 2000,
   imageImportMs: 3000,
   snapshotCopyMs: 3000,
+  imageExportMs: 2000,
   eipAssociateMs: 500,
   eipUnassociateMs: 500,
 };

@@ -648,6 +648,13 @@ export const ecsActions: Record<string, Handler> = {
     return {};
   },
 
+  ExportImage(p, { state }) {
+    dryRun(p);
+    const regionId = required(p, "RegionId");
+    const { taskId } = state.exportImage({ regionId, imageId: required(p, "ImageId"), ossBucket: required(p, "OSSBucket"), ossPrefix: str(p, "OSSPrefix"), imageFormat: str(p, "ImageFormat") });
+    return { TaskId: taskId, RegionId: regionId };
+  },
+
   DescribeTasks(p, { state }) {
     const ids = str(p, "TaskIds")?.split(",");
     const resourceIds = repeatedScalar(p, "ResourceIds");
@@ -686,7 +693,7 @@ export const ecsActions: Record<string, Handler> = {
         OperationProgress: [
           {
             OperationStatus: task.status === "Processing" ? "Processing" : task.status === "Finished" ? "Success" : "Failed",
-            ErrorCode: task.status === "Failed" ? "ImportImageFailed" : "",
+            ErrorCode: task.status === "Failed" ? `${task.action}Failed` : "",
             ErrorMsg: task.error ?? "",
             RelatedItemSet: { RelatedItem: [{ Name: "ImageId", Value: task.resourceId }] },
           },

@@ -653,6 +653,79 @@ describe("ImportImage from OSS", () => {
   });
 });
 
+describe("ExportImage to OSS", () => {
+  const bucket = "lifeboat-export";
+  const formatRegion = "ap-southeast-1";
+  let oss: OSS;
+  const system = Buffer.alloc(3 * 1024 * 1024);
+  const data = Buffer.alloc(1024 * 1024);
+  const images: Record<string, string> = {};
+
+  beforeAll(async () => {
+    oss = new OSS(ossClientOptions(server, credentials, bucket));
+    await oss.putBucket(bucket);
+    system.write("exported system disk", 4096);
+    data.write("exported data disk", 0);
+    await oss.put("src/system.raw", system);
+    await oss.put("src/data.raw", data);
+    for (const regionId of [region, formatRegion]) {
+      const res = await ecs.importImage(new $Ecs.ImportImageRequest({
+        regionId,
+        diskDeviceMapping: [
+          new $Ecs.ImportImageRequestDiskDeviceMapping({ OSSBucket: bucket, OSSObject: "src/system.raw", format: "RAW", diskImageSize: 1 }),
+          new $Ecs.ImportImageRequestDiskDeviceMapping({ OSSBucket: bucket, OSSObject: "src/data.raw", format: "RAW", diskImageSize: 1, device: "/dev/xvdb" }),
+        ],
+      }));
+      const imageId = res.body?.imageId ?? "";
+      images[regionId] = imageId;
+      await until("Available", async () => (await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId, imageId }))).body?.images?.image?.[0]);
+    }
+  });
+
+  async function exported(regionId: string, prefix: string, imageFormat?: string): Promise<string[]> {
+    const imageId = images[regionId] ?? "";
+    const res = await ecs.exportImage(new $Ecs.ExportImageRequest({ regionId, imageId, OSSBucket: bucket, OSSPrefix: prefix, ...(imageFormat ? { imageFormat } : {}) }));
+    ecs.lastConformsTo($Ecs.ExportImageResponseBody);
+    const taskId = res.body?.taskId ?? "";
+    const byImage = await ecs.describeTasks(new $Ecs.DescribeTasksRequest({ regionId, resourceIds: [imageId], taskAction: "ExportImage", taskStatus: "Processing" }));
+    expect(byImage.body?.taskSet?.task?.map((t) => t.taskId)).toEqual([taskId]);
+    await until("Finished", async () => ((await ecs.describeTasks(new $Ecs.DescribeTasksRequest({ regionId, taskIds: taskId }))).body?.taskSet?.task?.[0]?.taskStatus === "Finished" ? true : undefined));
+    return (await oss.listV2({ prefix, "max-keys": "100" })).objects.map((o) => o.name).sort();
+  }
+
+  it("writes each disk as a RAW file of its whole size, named with system or data and the device, as a task", async () => {
+    const imageId = images[region] ?? "";
+    expect(await exported(region, "out1")).toEqual([`out1${imageId}_data_xvdb.raw`, `out1${imageId}_system.raw`]);
+    const head = await oss.head(`out1${imageId}_system.raw`);
+    expect(Number((head.res.headers as Record<string, string>)["content-length"])).toBe(1024 ** 3);
+    const got = await oss.get(`out1${imageId}_system.raw`, { headers: { Range: `bytes=0-${system.length - 1}` } });
+    expect(Buffer.compare(got.content as Buffer, system)).toBe(0);
+    const tail = await oss.get(`out1${imageId}_data_xvdb.raw`, { headers: { Range: `bytes=${1024 ** 3 - 16}-${1024 ** 3 - 1}` } });
+    expect(tail.content).toEqual(Buffer.alloc(16));
+  });
+
+  it("writes QCOW2 where the region honours ImageFormat, and RAW where it does not", async () => {
+    const imageId = images[formatRegion] ?? "";
+    const names = await exported(formatRegion, "out2", "qcow2");
+    expect(names).toEqual([`out2${imageId}_data_xvdb.qcow2`, `out2${imageId}_system.qcow2`]);
+    const magic = await oss.get(names[1] ?? "", { headers: { Range: "bytes=0-3" } });
+    expect(magic.content).toEqual(Buffer.from([0x51, 0x46, 0x49, 0xfb]));
+    expect((await exported(region, "out3", "qcow2")).every((n) => n.endsWith(".raw"))).toBe(true);
+  });
+
+  it("refuses a missing image, a missing bucket, a malformed prefix and a format the contract server does not write", async () => {
+    const imageId = images[region] ?? "";
+    const missing = await errorOf(ecs.exportImage(new $Ecs.ExportImageRequest({ regionId: region, imageId: "m-none", OSSBucket: bucket })));
+    expect(missing.code).toBe("InvalidImageId.NotFound");
+    const noBucket = await errorOf(ecs.exportImage(new $Ecs.ExportImageRequest({ regionId: region, imageId, OSSBucket: "nope-bucket" })));
+    expect(noBucket.code).toMatch(/OSS/i);
+    const prefix = await errorOf(ecs.exportImage(new $Ecs.ExportImageRequest({ regionId: region, imageId, OSSBucket: bucket, OSSPrefix: "a/b-c" })));
+    expect(prefix.code).toMatch(/^InvalidParameter/);
+    const vhd = await errorOf(ecs.exportImage(new $Ecs.ExportImageRequest({ regionId: formatRegion, imageId: images[formatRegion], OSSBucket: bucket, imageFormat: "vhd" })));
+    expect(vhd.code).toMatch(/^InvalidParameter/);
+  });
+});
+
 describe("flow control (rateLimit)", () => {
   it("throttles an AccessKey past its rate with Throttling.User and retryAfter; calls spaced out pass", async () => {
     const limited = await startAlibabaContractServer({ ...credentials, dataDir: join(dir, "limited"), rateLimit: { perSecond: 5, burst: 2 } });

@@ -3,7 +3,7 @@
 // formats go through `qemu-img convert` (Debian's qemu-utils), the same
 // judge the rest of the test bed uses for disk images.
 import { execFile } from "node:child_process";
-import { open, rm, stat } from "node:fs/promises";
+import { open, rm, stat, truncate } from "node:fs/promises";
 import { promisify } from "node:util";
 import { copyContent } from "./disk-files.js";
 
@@ -90,6 +90,22 @@ export async function convertToRaw(src: string, format: ImportFormat, dst: strin
     await trimTrailingHoles(full, dst);
   } catch (err) {
     throw new ImportFailure(`qemu-img could not convert the ${format} image.`, { cause: err });
+  } finally {
+    await rm(full, { force: true });
+  }
+}
+
+/**
+ * Writes a disk's content (a sparse content file, zeros past its end) as a
+ * QCOW2 image of `sizeBytes` at `dst`, for ExportImage, with `qemu-img
+ * convert` (holes stay unallocated).
+ */
+export async function contentToQcow2(content: string, sizeBytes: number, dst: string): Promise<void> {
+  const full = `${dst}.raw`;
+  try {
+    await copyContent(content, full, sizeBytes);
+    await truncate(full, sizeBytes);
+    await execFileAsync("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", full, dst]);
   } finally {
     await rm(full, { force: true });
   }

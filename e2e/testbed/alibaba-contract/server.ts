@@ -176,6 +176,7 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
     runner,
     ossObject: (bucket, key) => oss.object(bucket, key),
     ossBucketExists: (bucket) => oss.bucketExists(bucket),
+    ossPutContent: (bucket, key, contentFile, size) => oss.putContent(bucket, key, contentFile, size),
     zones: opts.zones,
   });
   await ecs.init();

@@ -8,7 +8,7 @@ import type { Clock, Timings } from "./clock.js";
 import { clampContent, copyContent, createEmptyContent } from "./disk-files.js";
 import { ecsErrors, EcsApiError } from "./errors.js";
 import { resourceId } from "./ids.js";
-import { convertToRaw, IMPORT_FORMATS, type ImportFormat } from "./image-import.js";
+import { contentToQcow2, convertToRaw, IMPORT_FORMATS, type ImportFormat } from "./image-import.js";
 import { intToIp, ipToInt, parseCidr, usableRange, type SecurityGroupRecord, type VSwitchRecord } from "./networks.js";
 import type { Switches } from "./switches.js";
 import type { GuestDevice, UserDataRunner } from "./user-data.js";
@@ -127,8 +127,10 @@ export interface ImageRecord {
 export interface TaskRecord {
   id: string;
   regionId: string;
-  action: "ImportImage";
+  action: "ImportImage" | "ExportImage";
   resourceId: string;
+  /** ExportImage: whether the files are written yet. */
+  export?: "pending" | "done" | { error: string };
   status: TaskStatus;
   createdAt: number;
   finishedAt?: number;
@@ -160,11 +162,16 @@ export interface EcsStateOptions {
   /** The content file of an OSS object, or undefined when bucket or object is missing. */
   ossObject(bucket: string, key: string): { file: string } | undefined;
   ossBucketExists(bucket: string): boolean;
+  /** Writes an object whose content is `size` bytes: the content file's, then zeros (ExportImage's RAW files). */
+  ossPutContent(bucket: string, key: string, contentFile: string, size: number): Promise<void>;
   /** The zones of each region (DescribeZones); a region not listed has `R-h`, `R-i` and `R-j`. */
   zones?: Record<string, string[]>;
 }
 
 const GiB = 1024 * 1024 * 1024;
+
+/** The regions where ExportImage honours ImageFormat (Alibaba's list, ExportImage usage notes); elsewhere it writes RAW. */
+const IMAGE_FORMAT_REGIONS = ["ap-northeast-1", "ap-southeast-5", "eu-central-1", "me-east-1", "us-east-1", "eu-west-1", "ap-southeast-1", "ap-southeast-3", "us-west-1"];
 
 /** "NN%" of an operation that started at `since` and lasts `duration`, capped below 100% until done. */
 export function progress(now: number, since: number, duration: number, done: boolean): string {
@@ -264,6 +271,12 @@ export class EcsState {
         task.finishedAt = now;
         task.error = typeof img.conversion === "object" ? img.conversion.error : failed ? "The image import failed (CreateFailed switch)." : undefined;
       }
+    }
+    for (const task of this.tasks.values()) {
+      if (task.action !== "ExportImage" || task.status !== "Processing" || now - task.createdAt < t.imageExportMs || task.export === "pending") continue;
+      task.status = typeof task.export === "object" ? "Failed" : "Finished";
+      task.finishedAt = now;
+      if (typeof task.export === "object") task.error = task.export.error;
     }
     for (const eip of this.eips.values()) {
       if (eip.status === "Associating" && now - eip.since >= t.eipAssociateMs) this.setEip(eip, "InUse", now);
@@ -907,6 +920,63 @@ export class EcsState {
       })(),
     );
     return { imageId: id, taskId };
+  }
+
+  /**
+   * ExportImage: writes each disk of an Available custom image into the
+   * bucket, in the background (the task says when it is done): as a RAW file
+   * of the disk's whole size, or, in the regions Alibaba lists for
+   * ImageFormat, as QCOW2 when asked (holes unallocated, by `qemu-img
+   * convert`). Elsewhere ImageFormat is ignored and RAW is written, as
+   * documented. Alibaba documents only that the names of the files contain
+   * `system` for the system disk and `data` plus the mount point (`xvdb`,
+   * ...) for a data disk; the exact names here
+   * (`<prefix><imageId>_system.raw`, `<prefix><imageId>_data_xvdb.qcow2`)
+   * are *(assumed)*. VHD, VMDK and VDI are refused: the contract server
+   * writes RAW and QCOW2 only.
+   */
+  exportImage(input: { regionId: string; imageId: string; ossBucket: string; ossPrefix?: string; imageFormat?: string }): { taskId: string } {
+    if (this.opts.switches.ramRoleMissing) throw ecsErrors.noRamRole();
+    const image = this.images.get(input.imageId);
+    if (!image || image.regionId !== input.regionId) throw ecsErrors.imageNotFound();
+    if (image.status !== "Available") throw ecsErrors.imageNotAvailable();
+    if (!this.opts.ossBucketExists(input.ossBucket)) throw ecsErrors.ossBucketNotFound();
+    const prefix = input.ossPrefix ?? "";
+    // "The prefix can contain digits and letters and must be 1 to 30 characters in length."
+    if (input.ossPrefix !== undefined && !/^[A-Za-z0-9]{1,30}$/.test(prefix)) throw ecsErrors.invalidParameter("OSSPrefix", "the prefix can contain digits and letters and must be 1 to 30 characters in length");
+    const asked = (input.imageFormat ?? "raw").toLowerCase();
+    if (!["raw", "vhd", "qcow2", "vmdk", "vdi"].includes(asked)) throw ecsErrors.invalidParameter("ImageFormat", "valid values are raw, vhd, qcow2, vmdk and vdi");
+    const format = IMAGE_FORMAT_REGIONS.includes(input.regionId) ? asked : "raw";
+    if (format !== "raw" && format !== "qcow2") throw ecsErrors.invalidParameter("ImageFormat", "the contract server exports raw and qcow2 only");
+    const dataDisks = image.disks.filter((d) => d.type === "data");
+    if (dataDisks.length > 4) throw ecsErrors.invalidParameter("ImageId", "an exported image may have at most 4 data disks");
+    const taskId = resourceId("t");
+    const task: TaskRecord = { id: taskId, regionId: input.regionId, action: "ExportImage", resourceId: image.id, status: "Processing", createdAt: this.now, export: "pending" };
+    this.tasks.set(taskId, task);
+    this.track(
+      (async () => {
+        try {
+          for (const d of image.disks) {
+            const key = `${prefix}${image.id}_${d.type === "system" ? "system" : `data_${d.device.replace(/^\/dev\//, "")}`}.${format}`;
+            if (format === "raw") {
+              await this.opts.ossPutContent(input.ossBucket, key, d.file, d.sizeGiB * GiB);
+            } else {
+              const file = join(this.dir("images"), `${taskId}-${d.device.replace(/^\/dev\//, "")}.qcow2`);
+              try {
+                await contentToQcow2(d.file, d.sizeGiB * GiB, file);
+                await this.opts.ossPutContent(input.ossBucket, key, file, (await stat(file)).size);
+              } finally {
+                await rm(file, { force: true });
+              }
+            }
+          }
+          task.export = "done";
+        } catch (err) {
+          task.export = { error: err instanceof Error ? err.message : String(err) };
+        }
+      })(),
+    );
+    return { taskId };
   }
 
   /**
