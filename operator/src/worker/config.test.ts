@@ -107,3 +107,31 @@ describe("trust", () => {
     expect(bad).toContain("spec.vcenter.tls must set at most one of thumbprint, caCertEnv or insecureSkipVerify: true");
   });
 });
+
+describe("ecsBackup", () => {
+  const cloud = { ...secrets, [SECRET_ENV.cloudAccessKeyId]: "LTAI", [SECRET_ENV.cloudAccessKeySecret]: "s" };
+  const spec = {
+    mode: "ecsBackup",
+    runId: "c1",
+    instance: { regionId: "cn-hangzhou", instanceId: "i-1" },
+    ossBucket: "staging",
+    disks: [{ key: "2000", device: "/dev/xvda", sizeBytes: 1024 }],
+    vault,
+    labels: { namespace: "prod", protectedServer: "db", direction: "reverse" },
+  };
+
+  it("accepts a complete spec and names the run in the labels", () => {
+    expect(problems(spec, cloud)).toBe("");
+    const config = readConfig({ ...cloud, LIFEBOAT_WORKER_SPEC: JSON.stringify(spec) });
+    expect(config.spec.mode === "ecsBackup" && config.spec.labels.run).toBe("c1");
+  });
+
+  it("names every field to fix: devices, sizes, the AccessKey pair", () => {
+    const bad = problems({ ...spec, disks: [{ key: "2000", device: "/dev/sda", sizeBytes: 0 }, { key: "2001", device: "/dev/sda" }] }, secrets);
+    expect(bad).toContain('spec.disks[0].device "/dev/sda" must be an ECS device name');
+    expect(bad).toContain("spec.disks[0].sizeBytes must be a positive integer");
+    expect(bad).toContain('spec.disks[1].device "/dev/sda" appears twice');
+    expect(bad).toContain("spec.disks[1].sizeBytes is required");
+    expect(bad).toContain(`${SECRET_ENV.cloudAccessKeyId} must hold the AccessKey pair`);
+  });
+});

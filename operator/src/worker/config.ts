@@ -19,6 +19,7 @@ import {
   SPEC_ENV,
   VAULT_SECRETS,
   type BackupWorkerSpec,
+  type EcsBackupWorkerSpec,
   type RestoreWorkerSpec,
   type SeedWorkerSpec,
   type VaultSecrets,
@@ -225,6 +226,43 @@ function checkSeed(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   checkThreads(p, s);
 }
 
+function checkEcsBackup(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
+  const runId = checkRunId(p, s);
+  checkVault(p, p.object(s, "vault", "spec"), env);
+  const instance = p.object(s, "instance", "spec");
+  if (instance) {
+    p.string(instance, "regionId", "spec.instance");
+    p.string(instance, "instanceId", "spec.instance");
+  }
+  p.string(s, "ossBucket", "spec");
+  for (const f of ["ecsEndpoint", "ossEndpoint"]) if (s[f] !== undefined) p.string(s, f, "spec");
+  if (!Array.isArray(s.disks) || s.disks.length === 0) p.add("spec.disks must be a non-empty list");
+  else {
+    const devices = new Set<string>();
+    s.disks.forEach((d: unknown, i: number) => {
+      const path = `spec.disks[${i}]`;
+      if (!isObject(d)) {
+        p.add(`${path} must be an object`);
+        return;
+      }
+      p.string(d, "key", path);
+      const device = p.string(d, "device", path);
+      if (device !== undefined && !/^\/dev\/xvd[a-z]+$/.test(device)) p.add(`${path}.device "${device}" must be an ECS device name such as /dev/xvdb`);
+      if (device !== undefined && devices.has(device)) p.add(`${path}.device "${device}" appears twice`);
+      if (device !== undefined) devices.add(device);
+      checkPositiveInteger(p, d, "sizeBytes", path);
+      if (d.sizeBytes === undefined) p.add(`${path}.sizeBytes is required`);
+    });
+  }
+  checkLabels(p, s, runId, ["namespace"]);
+  checkBandwidth(p, s);
+  checkThreads(p, s);
+  checkPositiveInteger(p, s, "pollIntervalMs", "spec");
+  for (const name of [SECRET_ENV.cloudAccessKeyId, SECRET_ENV.cloudAccessKeySecret]) {
+    if (!env[name]) p.add(`Environment variable ${name} must hold the AccessKey pair of the instance's account`);
+  }
+}
+
 /** spec.target.imageFile: exactly one of a directory (path) or a bucket (s3, with its credentials in the environment). */
 function checkImageDestination(p: Problems, f: Json, env: NodeJS.ProcessEnv): void {
   const path = "spec.target.imageFile";
@@ -358,7 +396,8 @@ export function readConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (parsed.mode === "backup") checkBackup(p, parsed, env);
   else if (parsed.mode === "restore") checkRestore(p, parsed, env);
   else if (parsed.mode === "seed") checkSeed(p, parsed, env);
-  else p.add(`spec.mode must be "backup", "restore" or "seed", not ${JSON.stringify(parsed.mode)}`);
+  else if (parsed.mode === "ecsBackup") checkEcsBackup(p, parsed, env);
+  else p.add(`spec.mode must be "backup", "restore", "seed" or "ecsBackup", not ${JSON.stringify(parsed.mode)}`);
 
   const portText = env[PORT_ENV];
   const port = portText === undefined || portText === "" ? DEFAULT_WORKER_PORT : Number(portText);
@@ -375,6 +414,8 @@ export function readConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     spec = { ...spec, labels } satisfies BackupWorkerSpec;
   } else if (spec.mode === "seed") {
     spec = { ...spec, labels: { ...spec.labels, run: spec.runId } } satisfies SeedWorkerSpec;
+  } else if (spec.mode === "ecsBackup") {
+    spec = { ...spec, labels: { ...spec.labels, run: spec.runId } } satisfies EcsBackupWorkerSpec;
   }
   return { spec, listen: { host: env.POD_IP || "127.0.0.1", port }, lingerMs: linger * 1000, env };
 }
@@ -420,4 +461,4 @@ export function connectOptionsFrom(vc: WorkerVCenter, env: NodeJS.ProcessEnv): C
   };
 }
 
-export type { BackupWorkerSpec, RestoreWorkerSpec, SeedWorkerSpec };
+export type { BackupWorkerSpec, EcsBackupWorkerSpec, RestoreWorkerSpec, SeedWorkerSpec };

@@ -19,6 +19,8 @@ export const EXIT = {
   restoreTargetFailed: 19,
   /** The cloud refused or failed the image (the message says what to fix, e.g. a missing RAM role). */
   cloudImageFailed: 20,
+  /** An ECS instance's disks could not be exported and read (ecsBackup). */
+  cloudExportFailed: 21,
   /** Any other failure ("WorkerFailed"). */
   failed: 1,
   /** Stopped by SIGTERM (128 + 15), also "WorkerFailed". */

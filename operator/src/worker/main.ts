@@ -10,6 +10,7 @@ import type { Server } from "node:http";
 import { pino, type Logger } from "pino";
 import { backupVm, type RunContext } from "./backup-vm.js";
 import { readConfig, type WorkerConfig } from "./config.js";
+import { backupEcsInstance } from "./ecs-backup.js";
 import { describeChain, EXIT, exitCodeOf } from "./errors.js";
 import { startWorkerServer } from "./http-server.js";
 import { WorkerMetrics } from "./metrics.js";
@@ -19,7 +20,7 @@ import { seedPoint } from "./seed.js";
 import { reasonForExitCode } from "./spec.js";
 import { TokenBucket } from "./token-bucket.js";
 
-const MODE_NAMES = { backup: "Backup", restore: "Restore", seed: "Seed" } as const;
+const MODE_NAMES = { backup: "Backup", restore: "Restore", seed: "Seed", ecsBackup: "ECS backup" } as const;
 
 /** How long cleanup may take after SIGTERM before the worker exits anyway (Kubernetes waits 30 s by default). */
 const TERMINATION_GRACE_MS = 25_000;
@@ -82,6 +83,10 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
       const point = await backupVm(config.spec, ctx);
       progress.phase("Succeeded", { pointId: point.id });
       logger.info({ pointId: point.id, progress: progress.current }, "Backup succeeded");
+    } else if (config.spec.mode === "ecsBackup") {
+      const point = await backupEcsInstance(config.spec, ctx);
+      progress.phase("Succeeded", { pointId: point.id });
+      logger.info({ pointId: point.id, progress: progress.current }, "ECS backup succeeded");
     } else if (config.spec.mode === "seed") {
       const point = await seedPoint(config.spec, ctx);
       progress.phase("Succeeded", { pointId: point.id });

@@ -193,7 +193,40 @@ export interface SeedWorkerSpec {
   readonly threads?: number;
 }
 
-export type WorkerSpec = BackupWorkerSpec | RestoreWorkerSpec | SeedWorkerSpec;
+/**
+ * Back up an Alibaba ECS instance into one recovery point, the way ECS lets
+ * a disk's bytes leave the cloud: snapshot every disk at one moment, make a
+ * custom image of the snapshots, export it to OSS (ExportImage, RAW files)
+ * and read the files into the vault. VMwareToCloud reverse replication uses
+ * it: the point is in the protected site's vault, a failback restores it to
+ * vSphere. ECS has no changed-block API, so every cycle reads whole disks;
+ * the vault still stores only the blocks it lacks.
+ * The AccessKey pair comes from SECRET_ENV.cloudAccessKeyId/cloudAccessKeySecret.
+ */
+export interface EcsBackupWorkerSpec {
+  readonly mode: "ecsBackup";
+  /** Run id; the point's `run` label, the tag value on the snapshots and image, the OSS prefix. */
+  readonly runId: string;
+  readonly instance: { readonly regionId: string; readonly instanceId: string };
+  /** The bucket ExportImage writes to (in the instance's region; ECS must be allowed to write to it). */
+  readonly ossBucket: string;
+  /** Endpoint URLs (VPC endpoints; a test peer); default: the region's public endpoints. */
+  readonly ecsEndpoint?: string;
+  readonly ossEndpoint?: string;
+  /** The point's disks: its key, the instance's device it is read from (/dev/xvda is the system disk), and its size (the ECS disk may be larger: whole GiB; a non-zero tail keeps the ECS size). */
+  readonly disks: readonly { readonly key: string; readonly device: string; readonly sizeBytes: number }[];
+  readonly vault: WorkerVault;
+  /** Labels of the point: at least namespace and the lineage labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly lineage?: readonly string[];
+  /** Initial limit, in bytes per second, on reading the exported files (0 or absent: unlimited); PUT /bandwidth changes it. */
+  readonly bandwidthBytesPerSecond?: number;
+  readonly threads?: number;
+  /** How often to look at snapshots, the image and the export (default 5000 ms). */
+  readonly pollIntervalMs?: number;
+}
+
+export type WorkerSpec = BackupWorkerSpec | RestoreWorkerSpec | SeedWorkerSpec | EcsBackupWorkerSpec;
 
 /** Environment variables a worker reads secrets from (each filled by a secretKeyRef). */
 export const SECRET_ENV = {
@@ -289,6 +322,7 @@ export const EXIT_CODES: Readonly<Record<number, string>> = {
   18: "InvalidSpec",
   19: "RestoreTargetFailed",
   20: "CloudImageFailed",
+  21: "CloudExportFailed",
 };
 
 /** The reason for an exit code. */

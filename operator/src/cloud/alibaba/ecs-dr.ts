@@ -282,19 +282,63 @@ export class EcsDr {
   }
 
   /** An image of one disk (the system disk) from its snapshot. */
-  async createImage(regionId: string, input: { name: string; snapshotId: string; sizeGiB: number; tags: Tags; token: string }): Promise<string> {
+  createImage(regionId: string, input: { name: string; snapshotId: string; sizeGiB: number; tags: Tags; token: string }): Promise<string> {
+    return this.createImageOfDisks(regionId, {
+      ...input,
+      description: "Lifeboat: the system disk of a recovery point, for the instance made from it",
+      disks: [{ snapshotId: input.snapshotId, sizeGiB: input.sizeGiB, device: "/dev/xvda", type: "system" }],
+    });
+  }
+
+  /** An image of several disks from their snapshots: the system disk at /dev/xvda, data disks at their devices. */
+  async createImageOfDisks(
+    regionId: string,
+    input: { name: string; description: string; disks: readonly { snapshotId: string; sizeGiB: number; device: string; type: "system" | "data" }[]; tags: Tags; token: string },
+  ): Promise<string> {
     const ecs = this.api(regionId);
+    const what = `CreateImage from ${input.disks.map((d) => d.snapshotId).join(", ")}`;
     const request = new Ecs.CreateImageRequest({
       regionId,
       imageName: input.name,
-      description: "Lifeboat: the system disk of a recovery point, for the instance made from it",
-      diskDeviceMapping: [new Ecs.CreateImageRequestDiskDeviceMapping({ snapshotId: input.snapshotId, size: input.sizeGiB, device: "/dev/xvda", diskType: "system" })],
+      description: input.description,
+      diskDeviceMapping: input.disks.map((d) => new Ecs.CreateImageRequestDiskDeviceMapping({ snapshotId: d.snapshotId, size: d.sizeGiB, device: d.device, diskType: d.type })),
       tag: tagList(Ecs.CreateImageRequestTag, input.tags),
       clientToken: input.token,
     });
-    const out = await ecs.call(`CreateImage from ${input.snapshotId}`, (rt) => ecs.sdk.createImageWithOptions(request, rt));
-    if (!out.body?.imageId) throw new CloudApiError("NoImageId", out.statusCode, `CreateImage from ${input.snapshotId} answered without an image id`);
+    const out = await ecs.call(what, (rt) => ecs.sdk.createImageWithOptions(request, rt));
+    if (!out.body?.imageId) throw new CloudApiError("NoImageId", out.statusCode, `${what} answered without an image id`);
     return out.body.imageId;
+  }
+
+  /**
+   * ExportImage: ECS writes the image's disks into `bucket` under `prefix`
+   * (1-30 letters and digits; the names contain `system`, or `data` and the
+   * device, e.g. `xvdb`), in `imageFormat` where the region honours it, else
+   * RAW. Returns the task to follow. ECS needs the RAM role
+   * AliyunECSImageExportDefaultRole to write to the bucket.
+   */
+  async exportImage(regionId: string, imageId: string, bucket: string, prefix: string, imageFormat: "raw" | "qcow2"): Promise<string> {
+    const ecs = this.api(regionId);
+    const request = new Ecs.ExportImageRequest({ regionId, imageId, OSSBucket: bucket, OSSPrefix: prefix, imageFormat });
+    const out = await ecs.call(`ExportImage ${imageId} to oss://${bucket}/${prefix}`, (rt) => ecs.sdk.exportImageWithOptions(request, rt));
+    if (!out.body?.taskId) throw new CloudApiError("NoTaskId", out.statusCode, `ExportImage ${imageId} answered without a task id`);
+    return out.body.taskId;
+  }
+
+  /** The ExportImage tasks of an image (a retried worker finds the export its first attempt started). */
+  async exportTasks(regionId: string, imageId: string): Promise<{ taskId: string; status: string }[]> {
+    const ecs = this.api(regionId);
+    const request = new Ecs.DescribeTasksRequest({ regionId, resourceIds: [imageId], taskAction: "ExportImage", pageSize: 100 });
+    const out = await ecs.call(`DescribeTasks ExportImage of ${imageId}`, (rt) => ecs.sdk.describeTasksWithOptions(request, rt));
+    return (out.body?.taskSet?.task ?? []).flatMap((t) => (t.taskId ? [{ taskId: t.taskId, status: t.taskStatus ?? "" }] : []));
+  }
+
+  /** Why a task failed, as DescribeTaskAttribute says. */
+  async taskError(regionId: string, taskId: string): Promise<string> {
+    const ecs = this.api(regionId);
+    const out = await ecs.call(`DescribeTaskAttribute ${taskId}`, (rt) => ecs.sdk.describeTaskAttributeWithOptions(new Ecs.DescribeTaskAttributeRequest({ regionId, taskId }), rt));
+    const op = out.body?.operationProgressSet?.operationProgress?.[0];
+    return [op?.errorCode, op?.errorMsg].filter((x) => x).join(": ") || `task ${taskId} ended ${out.body?.taskStatus ?? ""}`;
   }
 
   async image(regionId: string, imageId: string): Promise<ImageInfo | undefined> {
