@@ -4022,7 +4022,7 @@ export interface SitePairSpec {
   readonly sourceNetwork?: SitePairSpecSourceNetwork;
 
   /**
-   * VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers).
+   * VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers), and where reverse replication's exports go.
    *
    * @schema SitePairSpec#imageConversion
    */
@@ -4546,13 +4546,13 @@ export function toJson_SitePairSpecSourceNetwork(obj: SitePairSpecSourceNetwork 
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers).
+ * VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers), and where reverse replication's exports go.
  *
  * @schema SitePairSpecImageConversion
  */
 export interface SitePairSpecImageConversion {
   /**
-   * OSS bucket in the recovery region to stage the disks' image files in; they are deleted once the image is made.
+   * OSS bucket in the recovery region to stage the disks' image files in (and, for reverse replication, where ExportImage writes the recovered instance's disks; ECS needs the RAM role AliyunECSImageExportDefaultRole to write there); they are deleted once used.
    *
    * @schema SitePairSpecImageConversion#ossBucket
    */

@@ -5,25 +5,31 @@
 // vSwitch only, cleaned by tag when the drill is deleted; a planned failover
 // shuts the VM down, takes a last cycle, and starts an instance whose system
 // disk holds the VM's bytes at shutdown; commit fences the VM and deletes the
-// image. ECS and OSS are the Alibaba contract server (no runnable ECS exists
+// image; reverse replication reads the instance back through ExportImage
+// into the protected vault, and a failback makes a vSphere VM holding the
+// instance's bytes at its stop, then forward replication resumes from the
+// failback's seed and the instance is deleted. ECS and OSS are the Alibaba contract server (no runnable ECS exists
 // here), driven through the official SDKs.
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import Ecs from "@alicloud/ecs20140526";
 import Vpc from "@alicloud/vpc20160428";
 import { $OpenApiUtil } from "@alicloud/openapi-core";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
+import { exportPrefixes } from "../../operator/src/worker/ecs-backup.js";
 import { startAlibabaContractServer, type AlibabaContractServer } from "../testbed/alibaba-contract/server.js";
 import { ecsClientConfig } from "../testbed/alibaba-contract/sdk-clients.js";
 import { serveAddress } from "../testbed/paths.js";
-import { apply, condition, firstDisk, getObject, MiB, mixedData, patchSpec, psStatus, sha256, startSites, vmByName, type DrSites, type PsStatus } from "../support/dr.js";
+import { apply, betweenCycles, condition, firstDisk, getObject, MiB, mixedData, nextSucceededCycle, patchSpec, psStatus, sha256, startSites, vmByName, type DrSites, type PsStatus } from "../support/dr.js";
 import { waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, eventually } from "../support/testbed.js";
 
 jest.setTimeout(900_000);
 
 const CREDS = { accessKeyId: "LTAI5tLifeboatV2C", accessKeySecret: "vmware-to-cloud-e2e-secret" };
-const REGION = "cn-hangzhou";
+// Singapore: a region where ExportImage honours ImageFormat, so reverse cycles read QCOW2 exports (only their data).
+const REGION = "ap-southeast-1";
 const ZONE = `${REGION}-i`;
 const BUCKET = "lifeboat-dr-staging";
 const DATA = 48 * MiB;
@@ -93,6 +99,7 @@ beforeAll(async () => {
     source: { vCenterRef: { name: "vc-protected" }, datacenter: "DC0", datastore: "LocalDS_0" },
     target: { region: REGION, zone: ZONE, ecsEndpoint: endpoint, vpcEndpoint: endpoint },
     vaultRef: { name: "recovery-vault" },
+    reverseVaultRef: { name: "protected-vault" },
     gatewayRef: { name: "protected-site" },
     recoveryGatewayRef: { name: "recovery-site" },
     credentialsSecretRef: { name: "alibaba" },
@@ -165,7 +172,7 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     expect(original?.powerState).toBe("poweredOff");
   });
 
-  it("commit fences the VM and deletes the image; reverse replication to vSphere says it is not built", async () => {
+  it("commit fences the VM and deletes the image", async () => {
     const before = await status();
     await patchSpec(s, "ProtectedServer", "web", { commitFailover: true });
     await eventually("web fenced and its image deleted", async () => {
@@ -175,8 +182,78 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     expect(await restoreJobExists(before.failover?.job ?? "")).toBe(false);
     expect((await tagged("lifeboat.io/restore", before.failover?.restoreId ?? "")).images).toEqual([]);
     expect((await instance(before.failover?.vm?.instanceId ?? ""))?.status).toBe("Running");
+  });
+
+  it("replicates the instance back into the protected vault through ExportImage, whole disks, each cycle deleting its export", async () => {
+    const id = (await status()).failover?.vm?.instanceId ?? "";
+    // The server writes in the cloud.
+    source = mixedData(DATA, 9);
+    await server.harness.writeDisk(await systemDiskId(id), 0, source);
     await patchSpec(s, "ProtectedServer", "web", { desiredState: "ReverseReplicating" });
-    await eventually("the failback refusal", async () => (condition(await status(), "Replicating")?.reason === "FailbackNotSupported" ? true : undefined));
-    expect(condition(await status(), "Ready")?.status).toBe("False");
+    const st = await eventually("web reverse replicating", async () => {
+      const x = await status();
+      return x.stage === "ReverseRealTimeReplication" ? x : undefined;
+    }, 400_000);
+    expect(st.direction).toBe("Reverse");
+    expect(condition(st, "ResyncRequired")?.reason).toBe("WholeDiskReads");
+    const cycle = await nextSucceededCycle(s, "web", st.lastCycle?.id, 300_000);
+    // A cycle's worker deletes its files, image and snapshots before it ends (the next cycle may already be exporting).
+    expect(await exportsLeft(cycle.id)).toEqual({ objects: [], images: [], snapshots: [] });
+  });
+
+  it("fails back to a new vSphere VM holding the instance's bytes at its stop, then replicates forward again and deletes the instance", async () => {
+    const id = (await status()).failover?.vm?.instanceId ?? "";
+    source = mixedData(DATA, 10);
+    await server.harness.writeDisk(await systemDiskId(id), 0, source);
+    await patchSpec(s, "ProtectedServer", "web", { desiredState: "FailedBack" });
+    const done = await eventually("web failed back", async () => {
+      const x = await status();
+      return x.stage === "FailedBack" ? x : undefined;
+    }, 600_000);
+    expect((await instance(id))?.status).toBe("Stopped");
+    const back = `${vm}-failback`;
+    const [made] = await vmByName(s.protectedClient, back);
+    expect(made?.powerState).toBe("poweredOn");
+    expect(done.failback?.vm?.moRef).toBe(made?.ref.value);
+    const disk = await firstDisk(s.protectedSim, back);
+    const fh = await open(disk.flatPath, "r");
+    try {
+      const buf = Buffer.alloc(DATA);
+      await fh.read(buf, 0, DATA, 0);
+      expect(sha256(buf)).toBe(sha256(source));
+    } finally {
+      await fh.close();
+    }
+
+    await patchSpec(s, "ProtectedServer", "web", { desiredState: "Replicating", commitFailover: false });
+    const forward = await eventually("web replicating forward", async () => {
+      const x = await status();
+      return x.stage === "RealTimeReplication" ? x : undefined;
+    }, 300_000);
+    expect(forward.direction).toBe("Forward");
+    expect(condition(forward, "ResyncRequired")?.reason).toBe("ChangeTrackingTrusted");
+    expect(await instance(id)).toBeUndefined();
+    expect(await exportsLeft()).toEqual({ objects: [], images: [], snapshots: [] });
+    // The forward chain continues from the failback's seed: the next cycle reads only what changed.
+    const before = await betweenCycles(s, "web");
+    await s.protectedSim.writeDisk(back, disk.key, 5 * MiB, mixedData(2 * MiB, 11));
+    const cycle = await nextSucceededCycle(s, "web", before.lastCycle?.id);
+    expect(cycle.bytesRead).toBe(2 * MiB);
   });
 });
+
+async function systemDiskId(instanceId: string): Promise<string> {
+  const disks = (await ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: REGION, instanceId }))).body?.disks?.disk ?? [];
+  return disks.find((d) => d.type === "system")?.diskId ?? "";
+}
+
+/** What reverse cycles (or the one cycle `run`) export and must delete: files under the server's (or run's) prefix, images and snapshots tagged role=export. */
+async function exportsLeft(run?: string): Promise<{ objects: string[]; images: string[]; snapshots: string[] }> {
+  const ofRun = (tags: { tag?: { tagKey?: string; tagValue?: string }[] } | undefined): boolean => run === undefined || (tags?.tag ?? []).some((t) => t.tagKey === "lifeboat.io/point" && t.tagValue === run);
+  const prefixes = exportPrefixes({ namespace: s.ns, protectedServer: "web" }, run ?? "");
+  const objects = server.harness.oss.objectKeys(BUCKET).filter((k) => k.startsWith(run === undefined ? prefixes.server : prefixes.run));
+  const tag = { key: "lifeboat.io/role", value: "export" };
+  const images = (await ecs.describeImages(new Ecs.DescribeImagesRequest({ regionId: REGION, imageOwnerAlias: "self", status: "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated", tag: [new Ecs.DescribeImagesRequestTag(tag)] }))).body?.images?.image ?? [];
+  const snapshots = (await ecs.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId: REGION, tag: [new Ecs.DescribeSnapshotsRequestTag(tag)] }))).body?.snapshots?.snapshot ?? [];
+  return { objects, images: images.filter((i) => ofRun(i.tags)).map((i) => i.imageId ?? ""), snapshots: snapshots.filter((x) => ofRun(x.tags)).map((x) => x.snapshotId ?? "") };
+}

@@ -77,14 +77,14 @@ export const sitePair: KindDefinition = {
         imageConversion: withRules(
           object(
             {
-              ossBucket: string("OSS bucket in the recovery region to stage the disks' image files in; they are deleted once the image is made.", { minLength: 3, maxLength: 63 }),
+              ossBucket: string("OSS bucket in the recovery region to stage the disks' image files in (and, for reverse replication, where ExportImage writes the recovered instance's disks; ECS needs the RAM role AliyunECSImageExportDefaultRole to write there); they are deleted once used.", { minLength: 3, maxLength: 63 }),
               strategy: enumeration("ImportImage: the disks go to OSS as image files and ECS imports them (ECS checks the guest OS). IntermediateInstance: a temporary instance writes them onto new cloud disks whose snapshots make the image (any guest).", ["ImportImage", "IntermediateInstance"], "ImportImage"),
               format: enumeration("Image file format for ImportImage.", ["RAW", "VHD", "QCOW2"], "QCOW2"),
               ossEndpoint: string("OSS endpoint URL; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
               intermediateInstance: intermediateInstanceSchema,
             },
             ["ossBucket"],
-            { description: "VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers)." },
+            { description: "VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers), and where reverse replication's exports go." },
           ),
           { rule: "self.strategy != 'IntermediateInstance' || has(self.intermediateInstance)", message: "spec.imageConversion.intermediateInstance is required for strategy IntermediateInstance" },
         ),

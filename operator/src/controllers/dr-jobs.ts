@@ -8,7 +8,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
 import { controllerRef, isConflict, isNotFound, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
-import { reasonForExitCode, type BackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
+import { reasonForExitCode, SECRET_ENV, type BackupWorkerSpec, type EcsBackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
 import { labelValue, lastExitCode, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import type { ClaimMount } from "../workloads/worker-volumes.js";
 import { REPLICATION_LINEAGE, lineageLabels, type Direction } from "./dr-points.js";
@@ -74,7 +74,9 @@ export interface CycleJob {
   readonly cycleId: string;
   readonly direction: Direction;
   readonly vm: { readonly name: string; readonly moRef?: string | undefined };
-  readonly vcenter: VCenter;
+  /** Where the VM is: a vCenter, or (a VMwareToCloud reverse cycle) an ECS instance. */
+  readonly vcenter?: VCenter | undefined;
+  readonly ecs?: EcsCycleSource | undefined;
   readonly vault: BackupVault;
   readonly gateway: WithKind<Gateway>;
   readonly quiesce: boolean;
@@ -85,7 +87,26 @@ export interface CycleJob {
   readonly bandwidthBytesPerSecond: number;
 }
 
+/**
+ * A cycle of an ECS instance (VMwareToCloud reverse replication): what the
+ * ecsBackup worker needs to read it into a point a vSphere restore can use.
+ */
+export interface EcsCycleSource {
+  readonly regionId: string;
+  readonly instanceId: string;
+  readonly ossBucket: string;
+  readonly ecsEndpoint?: string | undefined;
+  readonly ossEndpoint?: string | undefined;
+  readonly credentialsSecretRef: { readonly name: string; readonly accessKeyIdKey?: string | undefined; readonly accessKeySecretKey?: string | undefined };
+  /** The point's disks: the forward point's keys, each on the device the conversion put it. */
+  readonly disks: readonly { readonly key: string; readonly device: string; readonly sizeBytes: number }[];
+  /** What the forward point said about the VM (guest, CPUs, memory, networks, disk labels), so a failback can rebuild it. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 export async function createCycleJob(kube: Kube, c: CycleJob): Promise<void> {
+  if (c.ecs) return createEcsCycleJob(kube, c, c.ecs);
+  if (!c.vcenter) throw new Error(`cycle ${c.cycleId} of ${c.ps.metadata.name ?? ""} names neither a vCenter nor an ECS instance`);
   const spec: BackupWorkerSpec = {
     mode: "backup",
     runId: c.cycleId,
@@ -99,6 +120,29 @@ export async function createCycleJob(kube: Kube, c: CycleJob): Promise<void> {
     ...(c.bandwidthBytesPerSecond > 0 ? { bandwidthBytesPerSecond: c.bandwidthBytesPerSecond } : {}),
   };
   await createDrJob(kube, { owner: c.ps, name: c.name, kind: "cycle", gateway: c.gateway, labels: { ...serverLabels(c.ps), ...c.extraLabels }, spec, secretEnv: secretEnvFor(c.vault, c.vcenter), claims: vaultClaims(c.vault) });
+}
+
+async function createEcsCycleJob(kube: Kube, c: CycleJob, ecs: EcsCycleSource): Promise<void> {
+  const spec: EcsBackupWorkerSpec = {
+    mode: "ecsBackup",
+    runId: c.cycleId,
+    instance: { regionId: ecs.regionId, instanceId: ecs.instanceId },
+    ossBucket: ecs.ossBucket,
+    ...(ecs.ecsEndpoint ? { ecsEndpoint: ecs.ecsEndpoint } : {}),
+    ...(ecs.ossEndpoint ? { ossEndpoint: ecs.ossEndpoint } : {}),
+    disks: ecs.disks,
+    vault: workerVault(c.vault),
+    lineage: [...REPLICATION_LINEAGE],
+    labels: { ...ecs.labels, ...lineageLabels(c.ps, c.direction), vm: c.vm.name, run: c.cycleId, sitePair: c.sitePair },
+    ...(c.bandwidthBytesPerSecond > 0 ? { bandwidthBytesPerSecond: c.bandwidthBytesPerSecond } : {}),
+  };
+  const ref = ecs.credentialsSecretRef;
+  const secretEnv = [
+    ...secretEnvFor(c.vault),
+    { name: SECRET_ENV.cloudAccessKeyId, valueFrom: { secretKeyRef: { name: ref.name, key: ref.accessKeyIdKey ?? "accessKeyId" } } },
+    { name: SECRET_ENV.cloudAccessKeySecret, valueFrom: { secretKeyRef: { name: ref.name, key: ref.accessKeySecretKey ?? "accessKeySecret" } } },
+  ];
+  await createDrJob(kube, { owner: c.ps, name: c.name, kind: "cycle", gateway: c.gateway, labels: { ...serverLabels(c.ps), ...c.extraLabels }, spec, secretEnv, claims: vaultClaims(c.vault) });
 }
 
 /** A seed: a point in `vault` equal to `sourcePointId` of `sourceVault`, reading locally what `local`'s disks already hold. */

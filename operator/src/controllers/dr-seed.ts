@@ -13,6 +13,7 @@ import { shortHash } from "../workloads/worker-job.js";
 import { createSeedJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
 import { siteClient, usable, type DrContext } from "./dr-context.js";
 import { lineagePoints, pointOfRun, type Direction } from "./dr-points.js";
+import type { Problem } from "./references.js";
 import { findKnownVm, type VmIdentity } from "./dr-vsphere.js";
 import { planNetworks } from "./network-mapping.js";
 import { buildPointLabels, networksOf, orderedDisks } from "../worker/labels.js";
@@ -59,10 +60,12 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
   const dest = req.site === "protected" ? dr.protectedSite : dr.recoverySite;
   const source = req.sourceSite === "protected" ? dr.protectedSite : dr.recoverySite;
   const chain = req.chainSite === "protected" ? dr.protectedSite : dr.recoverySite;
-  const need = ["vcenter", "gateway", "vault"] as const;
-  const usableDest = usable(dest, need);
-  if (!usableDest.ok) return { state: "waiting", reason: usableDest.problem.reason, message: `waiting for the ${dest.name} site: ${usableDest.problem.message}`, after: WAIT_POLL_MS };
-  const at = usableDest.value;
+  // The seed's site needs a vCenter only to read a local VM (a VMwareToCloud recovery site has none).
+  const usableDest = usable(dest, ["gateway", "vault"]);
+  const waitFor = (p: Problem): SeedState => ({ state: "waiting", reason: p.reason, message: `waiting for the ${dest.name} site: ${p.message}`, after: WAIT_POLL_MS });
+  if (!usableDest.ok) return waitFor(usableDest.problem);
+  if (req.localVm && !dest.vcenter.ok) return waitFor(dest.vcenter.problem);
+  const at = { ...usableDest.value, vcenter: dest.vcenter.ok ? dest.vcenter.value : undefined };
   if (!source.vault.ok) return { state: "waiting", reason: source.vault.problem.reason, message: `waiting for the ${source.name} site's vault: ${source.vault.problem.message}`, after: WAIT_POLL_MS };
   const runId = seedRunId(ps, req.direction, req.round, req.attempt);
   const name = drJobName(ps, `seed-${req.direction}-${req.round}-${req.attempt}`);
@@ -124,7 +127,7 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
     vault: at.vault,
     sourceVault: source.vault.value,
     sourcePointId: sourcePoint.id,
-    ...(localUsable && localVm ? { local: { vcenter: at.vcenter, vm: { name: localVm.name, moRef: localVm.ref.value } } } : {}),
+    ...(localUsable && localVm && at.vcenter ? { local: { vcenter: at.vcenter, vm: { name: localVm.name, moRef: localVm.ref.value } } } : {}),
     disks: chainDisks.map((d, i) => ({
       key: String(d.key),
       sourceDiskKey: pointDisks[i] ?? "",

@@ -20,7 +20,10 @@ import { lineagePoints } from "./dr-points.js";
 import { networksOf } from "../worker/labels.js";
 import { runSeed } from "./dr-seed.js";
 import { captureBaseline, fence, findKnownVm, identityOf, shutDown, unfence, vmsMarked } from "./dr-vsphere.js";
-import { NEXT_STEP_MS, restoreIdOf, roundOf } from "./failover.js";
+import { NEXT_STEP_MS, restoreIdOf, roundOf, toEcs } from "./failover.js";
+import { cloudReverseLine } from "./cloud-reverse.js";
+import { cloudSites } from "./cloud-sites.js";
+import { stopStep } from "./cloud-protection.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import type { ReplicationCycles } from "./replication-cycles.js";
 import { reverseLine } from "./reverse-replication.js";
@@ -74,7 +77,12 @@ export class Failback {
   private async reverseCycle(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
     const { ps, ctx } = dr;
     const status = (ps.status ??= {});
-    const line = reverseLine(dr);
+    let line = reverseLine(dr);
+    if (toEcs(dr)) {
+      const cloud = await cloudReverseLine(dr);
+      if (!cloud.ok) return this.waiting(dr, fb, cloud.problem.reason, `the last reverse cycles wait: ${cloud.problem.message}`);
+      line = cloud.value;
+    }
     if (!line) return this.waiting(dr, fb, "SiteNotReady", "the recovery site's vCenter and Gateway and the protected site's vault must be usable for the last reverse cycles");
     const which = fb.step === "FinalCycle" ? "finalCycle" : "lastCycle";
     const cycle = await this.cycles.needed(ps, line, ctx, dr.pins, fb[which], new Date(fb.requestTime ?? Date.now()));
@@ -100,6 +108,17 @@ export class Failback {
 
   private async shutDownRecovered(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
     const fo = dr.ps.status?.failover;
+    if (toEcs(dr)) {
+      // The instance is stopped (forced after five minutes): the last cycle then holds everything it wrote.
+      const sites = await cloudSites(dr.ctx.kube, dr.pair);
+      if (!sites.ok) return this.waiting(dr, fb, sites.problem.reason, sites.problem.message);
+      const stopped = await stopStep(sites.value.ecs, sites.value.recoverySite.region, fo?.vm?.instanceId ?? "", fb);
+      if (stopped === "gone") return this.waiting(dr, fb, "RecoveredInstanceNotFound", `the recovered instance ${fo?.vm?.instanceId ?? ""} is gone`);
+      if (stopped === "giveUp") return this.waiting(dr, fb, "InstanceDidNotStop", `the recovered instance ${fo?.vm?.instanceId ?? ""} did not stop, even forced: a failback without its last writes would lose them; stop it in the ECS console`, 60_000);
+      if (stopped === "waiting") return this.waiting(dr, fb, "StoppingInstance", `stopping the recovered instance ${fo?.vm?.instanceId ?? ""}`, STEP_POLL_MS);
+      fb.step = "LastCycle";
+      return undefined;
+    }
     const client = await siteClient(dr, dr.recoverySite);
     const vm = await findKnownVm(client, fo?.vm ?? {});
     if (!vm) return this.waiting(dr, fb, "RecoveredVMNotFound", `the recovered VM ${fo?.vm?.moRef ?? ""} is gone`);
@@ -132,7 +151,8 @@ export class Failback {
       } else if (!pair.spec.source.datastore) {
         return this.waiting(dr, fb, "NoDatastore", `a failback to a new VM needs SitePair ${pair.metadata.name ?? ""} spec.source.datastore; or set spec.reverseInPlace`);
       }
-      const nets = planNetworks(pair, networksOf(point.labels), "back");
+      // A VMwareToCloud reverse point names the networks the VM had at the protected site (the instance has vSwitches, not port groups): it goes back onto them.
+      const nets = toEcs(dr) ? { mappings: networksOf(point.labels).map((n) => ({ source: n, target: n })), unmapped: [] } : planNetworks(pair, networksOf(point.labels), "back");
       if (nets.unmapped.length > 0) return this.waiting(dr, fb, "UnmappedNetwork", unmappedMessage(pair, nets.unmapped, "back"));
       const job = drJobName(ps, `failback-${roundOf(fo)}-${attempt}`);
       await createServerRestoreJob(ctx.kube, ps, job, point.id, site, {
@@ -198,7 +218,8 @@ export class Failback {
       chainVm: fb.vm ?? {},
       chainSite: "protected",
       baseline: fb.baseline ?? [],
-      localVm: fo?.vm,
+      // An ECS instance has no disks a seed worker could read locally: every block comes from the protected vault.
+      localVm: toEcs(dr) ? undefined : fo?.vm,
     });
     if (seed.state === "waiting") return this.waiting(dr, fb, seed.reason, seed.message, seed.after);
     fb.forwardSeedPointID = seed.pointId;
@@ -212,9 +233,12 @@ export class Failback {
   private async powerOn(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
     const { ps, ctx } = dr;
     try {
-      const recoveryClient = await siteClient(dr, dr.recoverySite);
-      const recovered = await findKnownVm(recoveryClient, ps.status?.failover?.vm ?? {});
-      if (recovered) await fence(recoveryClient, recovered);
+      // A recovered ECS instance was stopped before the last cycle, and stays stopped until it is deleted.
+      if (!toEcs(dr)) {
+        const recoveryClient = await siteClient(dr, dr.recoverySite);
+        const recovered = await findKnownVm(recoveryClient, ps.status?.failover?.vm ?? {});
+        if (recovered) await fence(recoveryClient, recovered);
+      }
     } catch (err) {
       return this.waiting(dr, fb, "FenceFailed", `could not fence the recovered VM before powering the protected-site VM on: ${describe(err)}`);
     }
@@ -230,7 +254,7 @@ export class Failback {
     const rto = fb.rtoSeconds;
     const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "", operation: "failback" };
     ctx.afterStatusWrite(() => { ctx.metrics.recoveryTime.set(labels, rto); });
-    await ctx.events.record(ps, "Normal", "FailedBack", `running at the protected site again as VM ${vm.name} (${vm.ref.value}); the recovered VM is fenced; set desiredState to Replicating to protect it again (no full resync)`);
+    await ctx.events.record(ps, "Normal", "FailedBack", `running at the protected site again as VM ${vm.name} (${vm.ref.value}); the recovered ${toEcs(dr) ? "instance is stopped" : "VM is fenced"}; set desiredState to Replicating to protect it again (no full resync)`);
     return undefined;
   }
 

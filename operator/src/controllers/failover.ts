@@ -50,7 +50,7 @@ export function recoveredVmName(ps: ProtectedServer): string {
 }
 
 /** A VMwareToCloud pair: the recovery site is ECS, reached through a converted image (cloud-vault-recovery.ts). */
-function toEcs(dr: DrContext): boolean {
+export function toEcs(dr: DrContext): boolean {
   return dr.pair.spec.type === "VMwareToCloud";
 }
 

@@ -13,7 +13,8 @@ import { labelValue } from "../workloads/worker-job.js";
 import { Failback } from "./failback.js";
 import { CloudProtection } from "./cloud-protection.js";
 import { cloudSites, isCloudPair } from "./cloud-sites.js";
-import { Failover } from "./failover.js";
+import { Failover, toEcs } from "./failover.js";
+import { discardEcsAttempt } from "./cloud-vault-recovery.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { problemCondition, resolveRef } from "./references.js";
 import { forgetCycleCounters, ReplicationCycles, startCycleCounters, type ReplicationLine } from "./replication-cycles.js";
@@ -57,7 +58,6 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
     if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.reconcileCloud(ps, pair.value, ctx);
-    const toCloud = pair.value.spec.type === "VMwareToCloud";
     if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
 
     const sites = await resolveSites(ctx.kube, ns, pair.value);
@@ -72,11 +72,6 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
           break;
         case "ReverseReplicating":
         case "FailedBack":
-          if (toCloud) {
-            requeue = await this.failover.advance(dr, forwardLine(dr));
-            this.stopped(ps, ctx, "FailbackNotSupported", "VMwareToCloud: reverse replication and failback from ECS to vSphere are not built yet; the recovered instance keeps running at the recovery site");
-            break;
-          }
           if ((ps.spec.desiredState ?? "Replicating") === "ReverseReplicating") {
             requeue = (await this.finishFailover(dr)) ?? (await this.reverse.advance(dr));
             break;
@@ -210,7 +205,15 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const status = (ps.status ??= {});
     const fb = status.failback ?? {};
     const fo = status.failover;
-    if (fo?.vm?.moRef && fo.restoreId) {
+    if (fo && toEcs(dr)) {
+      // The stopped recovered instance, its elastic IP (by tag) and what its conversion left go: its content is in both vaults.
+      const left = await discardEcsAttempt(dr, fo);
+      if (left) {
+        ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "CleaningUp", message: `deleting the recovered instance after the failback: ${left}` });
+        return false;
+      }
+      if (status.conditions) status.conditions = status.conditions.filter((c) => c.type !== "ResyncRequired");
+    } else if (fo?.vm?.moRef && fo.restoreId) {
       try {
         if (!(await destroyCreatedVm(await siteClient(dr, dr.recoverySite), fo.vm.moRef, fo.restoreId))) return false;
       } catch (err) {

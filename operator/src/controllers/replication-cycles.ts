@@ -16,7 +16,7 @@ import { labelValue } from "../workloads/worker-job.js";
 import { PROGRESS_INTERVAL_MS, requestVaultSync, runIdFor } from "./backup-runs.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
-import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome } from "./dr-jobs.js";
+import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome, type EcsCycleSource } from "./dr-jobs.js";
 import { lineagePoints, pointOfRun, withVault, type Direction } from "./dr-points.js";
 import type { VmIdentity } from "./dr-vsphere.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -59,11 +59,16 @@ const IDLE_REFRESH_MS = 15_000;
 /** How often a cycle waiting for a Gateway slot asks again. */
 const SLOT_POLL_MS = 5_000;
 
+/** What ResyncRequired says of cycles of an ECS instance: there is no change tracking to trust or lose. */
+export const WHOLE_DISK_READS = { type: "ResyncRequired", status: "False", reason: "WholeDiskReads", message: "ECS has no changed-block API: every cycle of the instance exports and reads whole disks; the vault stores only the blocks it lacks" } as const;
+
 /** One direction of replication: which VM, from which vCenter, into which vault, through which Gateway's workers. */
 export interface ReplicationLine {
   readonly direction: Direction;
   readonly vm: VmIdentity & { readonly name: string };
-  readonly vcenter: WithKind<VCenter>;
+  /** Where the VM is: a vCenter, or an ECS instance (VMwareToCloud reverse replication, crash-consistent whole-disk reads). */
+  readonly vcenter?: WithKind<VCenter> | undefined;
+  readonly ecs?: EcsCycleSource | undefined;
   readonly vault: WithKind<BackupVault>;
   readonly gateway: WithKind<Gateway>;
   readonly sitePair: string;
@@ -173,8 +178,10 @@ export class ReplicationCycles {
    * Starts a cycle now if the Gateway has a free slot and this server is
    * first in line for it. `quiesce` makes it application-consistent.
    */
-  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesce: boolean, dueSince: Date = new Date()): Promise<StartResult> {
+  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date()): Promise<StartResult> {
     const status = (ps.status ??= {});
+    // An ECS instance is snapshotted without its guest's help.
+    const quiesce = quiesceAsked && !line.ecs;
     if (status.currentCycle) return { waiting: `cycle ${status.currentCycle.id ?? ""} is still running` };
     const ns = ps.metadata.namespace ?? "";
     const now = new Date();
@@ -191,6 +198,7 @@ export class ReplicationCycles {
         direction: line.direction,
         vm: { name: line.vm.name, moRef: line.vm.moRef },
         vcenter: line.vcenter,
+        ecs: line.ecs,
         vault: line.vault,
         gateway: line.gateway,
         quiesce,
@@ -291,7 +299,8 @@ export class ReplicationCycles {
     if (!status.lastRecoveryPointTime || point.time > status.lastRecoveryPointTime) status.lastRecoveryPointTime = isoSeconds(point.time);
     if (point.consistency === "app" && (!status.lastAppConsistentPointTime || point.time > status.lastAppConsistentPointTime)) status.lastAppConsistentPointTime = isoSeconds(point.time);
     status.learnedCycleSeconds = learnCycleSeconds(status.learnedCycleSeconds ?? 0, duration);
-    ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: point.labels.resync ? "ResyncCompleted" : "ChangeTrackingTrusted", message: point.labels.resync ? `the checksum resync (${point.labels.resync}) completed with point ${point.id}; cycles read CBT's changes again` : "cycles read only what CBT reports changed" });
+    if (line.ecs) ctx.setCondition(ps, WHOLE_DISK_READS);
+    else ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: point.labels.resync ? "ResyncCompleted" : "ChangeTrackingTrusted", message: point.labels.resync ? `the checksum resync (${point.labels.resync}) completed with point ${point.id}; cycles read CBT's changes again` : "cycles read only what CBT reports changed" });
     const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "" };
     ctx.afterStatusWrite(() => {
       ctx.metrics.replicationCycles.inc({ ...labels, direction: line.direction, result: "Succeeded" });

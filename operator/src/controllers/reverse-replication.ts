@@ -17,8 +17,9 @@
 import type { ProtectedServer } from "../api/generated/types.js";
 import { usable, type DrContext } from "./dr-context.js";
 import { runSeed } from "./dr-seed.js";
-import { roundOf } from "./failover.js";
-import type { ReplicationCycles, ReplicationLine } from "./replication-cycles.js";
+import { cloudReverseLine } from "./cloud-reverse.js";
+import { roundOf, toEcs } from "./failover.js";
+import { WHOLE_DISK_READS, type ReplicationCycles, type ReplicationLine } from "./replication-cycles.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 
@@ -35,6 +36,7 @@ export class ReverseReplication {
     const status = (ps.status ??= {});
     const fo = status.failover;
     const rev = (status.reverse ??= {});
+    if (toEcs(dr)) return this.advanceFromEcs(dr);
     if (!fo?.committed || !fo.vm || !fo.pointID || !fo.baseline) {
       ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "FailoverNotDone", message: "reverse replication starts from a committed failover whose recovered VM is up" });
       return 15_000;
@@ -73,6 +75,36 @@ export class ReverseReplication {
     const after = await this.cycles.run(ps, line, ctx, dr.pins);
     const last = status.lastCycle;
     if (last && last.id !== before && last.result === "Succeeded" && last.direction === "Reverse") rev.bytesTransferred = (rev.bytesTransferred ?? 0) + (last.bytesTransferred ?? 0);
+    return after;
+  }
+
+  /**
+   * VMwareToCloud (cloud-reverse.ts): no seed, since an ECS instance has no
+   * CBT to continue from; the chain's first cycle is its first point (the
+   * vault still stores only the blocks the protected vault lacks).
+   */
+  private async advanceFromEcs(dr: DrContext): Promise<number> {
+    const { ps, ctx } = dr;
+    const status = (ps.status ??= {});
+    const rev = (status.reverse ??= {});
+    switchDirection(status, "Reverse");
+    rev.step = "Replicating";
+    ctx.setCondition(ps, WHOLE_DISK_READS);
+    const line = await cloudReverseLine(dr);
+    if (!line.ok) {
+      ctx.setCondition(ps, { type: "Replicating", status: "False", reason: line.problem.reason, message: `reverse replication waits: ${line.problem.message}` });
+      return 15_000;
+    }
+    const before = status.lastCycle?.id;
+    const after = await this.cycles.run(ps, line.value, ctx, dr.pins);
+    const last = status.lastCycle;
+    if (last && last.id !== before && last.result === "Succeeded" && last.direction === "Reverse") {
+      rev.bytesTransferred = (rev.bytesTransferred ?? 0) + (last.bytesTransferred ?? 0);
+      if (!rev.seedPointID && last.pointID) {
+        rev.seedPointID = last.pointID;
+        await ctx.events.record(ps, "Normal", "ReverseSeeded", `the protected site's vault holds the recovered instance as ${last.pointID}, its reverse chain's first point`);
+      }
+    }
     return after;
   }
 }

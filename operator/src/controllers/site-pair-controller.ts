@@ -124,6 +124,7 @@ export class SitePairReconciler implements Reconciler<SitePair> {
       await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", s.vaultRef?.name ?? "", "Ready"),
       await resolveRef(ctx.kube, "Gateway", ns, "spec.gatewayRef", s.gatewayRef?.name ?? "", "Activated"),
       ...(s.recoveryGatewayRef ? [await resolveRef(ctx.kube, "Gateway", ns, "spec.recoveryGatewayRef", s.recoveryGatewayRef.name, "Activated")] : []),
+      ...(s.reverseVaultRef ? [await resolveRef(ctx.kube, "BackupVault", ns, "spec.reverseVaultRef", s.reverseVaultRef.name, "Ready")] : []),
       source,
     ];
     const sites = await cloudSites(ctx.kube, pair);
@@ -145,12 +146,12 @@ export class SitePairReconciler implements Reconciler<SitePair> {
       for (const k of this.checked.keys()) if (k.startsWith(`${pair.metadata.uid ?? ""}/`)) this.checked.delete(k);
       this.checked.set(key, { at: Date.now(), problem: found });
     }
-    const ignored = [...(s.networkMappings?.length ? ["spec.networkMappings (the instance joins spec.recoveryNetwork or spec.testNetwork)"] : []), ...(s.replicationNetwork ? ["spec.replicationNetwork"] : []), ...(s.reverseVaultRef ? ["spec.reverseVaultRef (no reverse replication to vSphere yet)"] : [])];
+    const ignored = [...(s.networkMappings?.length ? ["spec.networkMappings (the instance joins spec.recoveryNetwork or spec.testNetwork)"] : []), ...(s.replicationNetwork ? ["spec.replicationNetwork"] : [])];
     if (ignored.length > 0) ctx.setCondition(pair, { type: "IgnoredFields", status: "True", reason: "NotUsedByVMwareToCloud", message: `not acted on: ${ignored.join("; ")}` });
     else if (pair.status?.conditions?.some((c) => c.type === "IgnoredFields")) pair.status.conditions = pair.status.conditions.filter((c) => c.type !== "IgnoredFields");
     ctx.setCondition(pair, found
       ? problemCondition("Ready", found)
-      : { type: "Ready", status: "True", reason: "SitesChecked", message: `vault Ready, Gateways Activated, vCenter Connected; ${s.target.region ?? ""}/${s.target.zone ?? ""} and its networks checked${s.testNetwork ? "" : "; drills are refused until spec.testNetwork is set"}` });
+      : { type: "Ready", status: "True", reason: "SitesChecked", message: `vault Ready, Gateways Activated, vCenter Connected; ${s.target.region ?? ""}/${s.target.zone ?? ""} and its networks checked${s.testNetwork ? "" : "; drills are refused until spec.testNetwork is set"}${s.reverseVaultRef ? "" : "; reverse replication keeps its points in the recovery site's vault (set spec.reverseVaultRef for one at the protected site)"}` });
     return { requeueAfterMs: INVENTORY_CHECK_MS };
   }
 

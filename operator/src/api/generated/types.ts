@@ -1737,11 +1737,11 @@ export interface SitePairSpec {
     securityGroupId?: string;
   };
   /**
-   * VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers).
+   * VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers), and where reverse replication's exports go.
    */
   imageConversion?: {
     /**
-     * OSS bucket in the recovery region to stage the disks' image files in; they are deleted once the image is made.
+     * OSS bucket in the recovery region to stage the disks' image files in (and, for reverse replication, where ExportImage writes the recovered instance's disks; ECS needs the RAM role AliyunECSImageExportDefaultRole to write there); they are deleted once used.
      */
     ossBucket: string;
     /**
