@@ -17,7 +17,7 @@ import Vpc from "@alicloud/vpc20160428";
 import { $OpenApiUtil } from "@alicloud/openapi-core";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { exportPrefixes } from "../../operator/src/worker/ecs-backup.js";
+import { exportPrefixes } from "../../operator/src/cloud/alibaba/export-cleanup.js";
 import { startAlibabaContractServer, type AlibabaContractServer } from "../testbed/alibaba-contract/server.js";
 import { ecsClientConfig } from "../testbed/alibaba-contract/sdk-clients.js";
 import { serveAddress } from "../testbed/paths.js";
@@ -250,7 +250,7 @@ async function systemDiskId(instanceId: string): Promise<string> {
 /** What reverse cycles (or the one cycle `run`) export and must delete: files under the server's (or run's) prefix, images and snapshots tagged role=export. */
 async function exportsLeft(run?: string): Promise<{ objects: string[]; images: string[]; snapshots: string[] }> {
   const ofRun = (tags: { tag?: { tagKey?: string; tagValue?: string }[] } | undefined): boolean => run === undefined || (tags?.tag ?? []).some((t) => t.tagKey === "lifeboat.io/point" && t.tagValue === run);
-  const prefixes = exportPrefixes({ namespace: s.ns, protectedServer: "web" }, run ?? "");
+  const prefixes = exportPrefixes(s.ns, "web", run ?? "");
   const objects = server.harness.oss.objectKeys(BUCKET).filter((k) => k.startsWith(run === undefined ? prefixes.server : prefixes.run));
   const tag = { key: "lifeboat.io/role", value: "export" };
   const images = (await ecs.describeImages(new Ecs.DescribeImagesRequest({ regionId: REGION, imageOwnerAlias: "self", status: "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated", tag: [new Ecs.DescribeImagesRequestTag(tag)] }))).body?.images?.image ?? [];

@@ -238,7 +238,7 @@ export const protectedServer: KindDefinition = {
       rtoSeconds: integer("Request to powered on.", 0),
       imageId: string("Cloud sites: the image made from the failback point's system disk snapshot; deleted once the instance runs."),
       attempt: integer("Cloud sites: failback attempts so far; names what each makes.", 0),
-      stopRequestTime: string("Cloud sites: when the recovered instance was asked to stop; a forced stop follows after 5 minutes, and the newest reverse point is used after 10.", { format: "date-time" }),
+      stopRequestTime: string("Cloud sites: when the recovered instance was asked to stop; a forced stop follows after 5 minutes; after 10, a cloud pair uses the newest reverse point and a VMwareToCloud pair waits (condition InstanceDidNotStop: its failback never goes on without the instance's last writes).", { format: "date-time" }),
     }),
   }),
   printerColumns: [

@@ -29,6 +29,8 @@ export interface CloudSites {
   readonly protectedSite: CloudSite;
   readonly recoverySite: CloudSite;
   readonly ecs: EcsDr;
+  /** The pair's AccessKey pair (for OSS, which EcsDr does not call). */
+  readonly credentials: { readonly accessKeyId: string; readonly accessKeySecret: string };
   /** Where failover instances go (spec.recoveryNetwork). */
   readonly recoveryNetwork?: CloudNetwork | undefined;
   /** Where drill instances go, and nowhere else (spec.testNetwork). */
@@ -55,8 +57,9 @@ export async function cloudSites(kube: Kube, pair: SitePair): Promise<Checked<Cl
   const keys = await readSecretKeys(kube, ns, "SitePair spec.credentialsSecretRef", s.credentialsSecretRef, { accessKeyIdKey: "accessKeyId", accessKeySecretKey: "accessKeySecret" });
   if (!keys.ok) return keys;
   const { protectedSite, recoverySite } = sitesOf(pair);
+  const credentials = { accessKeyId: keys.value.accessKeyIdKey?.toString("utf8") ?? "", accessKeySecret: keys.value.accessKeySecretKey?.toString("utf8") ?? "" };
   const ecs = new EcsDr(
-    { accessKeyId: keys.value.accessKeyIdKey?.toString("utf8") ?? "", accessKeySecret: keys.value.accessKeySecretKey?.toString("utf8") ?? "" },
+    credentials,
     {
       [protectedSite.region]: { ecs: s.source.ecsEndpoint, vpc: s.source.vpcEndpoint },
       [recoverySite.region]: recoverySite.region === protectedSite.region
@@ -64,7 +67,7 @@ export async function cloudSites(kube: Kube, pair: SitePair): Promise<Checked<Cl
         : { ecs: s.target.ecsEndpoint, vpc: s.target.vpcEndpoint },
     },
   );
-  return { ok: true, value: { protectedSite, recoverySite, ecs, recoveryNetwork: network(s.recoveryNetwork), testNetwork: network(s.testNetwork), sourceNetwork: network(s.sourceNetwork) } };
+  return { ok: true, value: { protectedSite, recoverySite, ecs, credentials, recoveryNetwork: network(s.recoveryNetwork), testNetwork: network(s.testNetwork), sourceNetwork: network(s.sourceNetwork) } };
 }
 
 /** The value of the server tag on everything a server's DR makes in the cloud. */

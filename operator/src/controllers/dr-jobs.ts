@@ -8,8 +8,8 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
 import { controllerRef, isConflict, isNotFound, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
-import { reasonForExitCode, SECRET_ENV, type BackupWorkerSpec, type EcsBackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
-import { labelValue, lastExitCode, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { reasonForExitCode, type BackupWorkerSpec, type EcsBackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
+import { cloudSecretEnv, labelValue, lastExitCode, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import type { ClaimMount } from "../workloads/worker-volumes.js";
 import { REPLICATION_LINEAGE, lineageLabels, type Direction } from "./dr-points.js";
 import { fetchProgress } from "./worker-progress.js";
@@ -136,12 +136,7 @@ async function createEcsCycleJob(kube: Kube, c: CycleJob, ecs: EcsCycleSource): 
     labels: { ...ecs.labels, ...lineageLabels(c.ps, c.direction), vm: c.vm.name, run: c.cycleId, sitePair: c.sitePair },
     ...(c.bandwidthBytesPerSecond > 0 ? { bandwidthBytesPerSecond: c.bandwidthBytesPerSecond } : {}),
   };
-  const ref = ecs.credentialsSecretRef;
-  const secretEnv = [
-    ...secretEnvFor(c.vault),
-    { name: SECRET_ENV.cloudAccessKeyId, valueFrom: { secretKeyRef: { name: ref.name, key: ref.accessKeyIdKey ?? "accessKeyId" } } },
-    { name: SECRET_ENV.cloudAccessKeySecret, valueFrom: { secretKeyRef: { name: ref.name, key: ref.accessKeySecretKey ?? "accessKeySecret" } } },
-  ];
+  const secretEnv = [...secretEnvFor(c.vault), ...cloudSecretEnv(ecs.credentialsSecretRef)];
   await createDrJob(kube, { owner: c.ps, name: c.name, kind: "cycle", gateway: c.gateway, labels: { ...serverLabels(c.ps), ...c.extraLabels }, spec, secretEnv, claims: vaultClaims(c.vault) });
 }
 

@@ -11,13 +11,14 @@
  * idempotent, so an operator killed at any moment completes the failback
  * exactly once.
  */
-import type { ProtectedServer } from "../api/generated/types.js";
+import type { BackupVault, ProtectedServer } from "../api/generated/types.js";
+import { disksInVmOrder } from "../vsphere/index.js";
 import { describe } from "../runtime/errors.js";
 import { isoSeconds } from "../util/time.js";
 import { createServerRestoreJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
 import { siteClient, usable, vmNameWithin80, type DrContext } from "./dr-context.js";
 import { lineagePoints } from "./dr-points.js";
-import { networksOf } from "../worker/labels.js";
+import { networksOf, orderedDisks } from "../worker/labels.js";
 import { runSeed } from "./dr-seed.js";
 import { captureBaseline, fence, findKnownVm, identityOf, shutDown, unfence, vmsMarked } from "./dr-vsphere.js";
 import { NEXT_STEP_MS, restoreIdOf, roundOf, toEcs } from "./failover.js";
@@ -77,12 +78,9 @@ export class Failback {
   private async reverseCycle(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {
     const { ps, ctx } = dr;
     const status = (ps.status ??= {});
-    let line = reverseLine(dr);
-    if (toEcs(dr)) {
-      const cloud = await cloudReverseLine(dr);
-      if (!cloud.ok) return this.waiting(dr, fb, cloud.problem.reason, `the last reverse cycles wait: ${cloud.problem.message}`);
-      line = cloud.value;
-    }
+    const cloud = toEcs(dr) ? await cloudReverseLine(dr) : undefined;
+    if (cloud && !cloud.ok) return this.waiting(dr, fb, cloud.problem.reason, `the last reverse cycles wait: ${cloud.problem.message}`);
+    const line = cloud?.ok ? cloud.value : reverseLine(dr);
     if (!line) return this.waiting(dr, fb, "SiteNotReady", "the recovery site's vCenter and Gateway and the protected site's vault must be usable for the last reverse cycles");
     const which = fb.step === "FinalCycle" ? "finalCycle" : "lastCycle";
     const cycle = await this.cycles.needed(ps, line, ctx, dr.pins, fb[which], new Date(fb.requestTime ?? Date.now()));
@@ -98,12 +96,28 @@ export class Failback {
     }
     if (status.reverse) status.reverse.bytesTransferred = (status.reverse.bytesTransferred ?? 0) + (last.bytesTransferred ?? 0);
     if (which === "finalCycle") {
+      // Checked before the instance is stopped: an in-place restore into disks of another size would fail with both sites down.
+      const mismatch = toEcs(dr) && ps.spec.reverseInPlace ? await this.sizeMismatch(dr, line.vault, last.pointID ?? "") : undefined;
+      if (mismatch) {
+        return this.waiting(dr, fb, "DiskSizeChanged", `${mismatch}: an in-place failback needs disks of the same size; set spec.reverseInPlace to false to fail back to a new VM`, 60_000);
+      }
       fb.step = "ShuttingDown";
     } else {
       fb.pointID = last.pointID;
       fb.step = "Restoring";
     }
     return undefined;
+  }
+
+  /** How the disks of a reverse point differ in size from the original VM's (in controller/unit order), if they do. */
+  private async sizeMismatch(dr: DrContext, vault: BackupVault, pointId: string): Promise<string | undefined> {
+    const point = (await lineagePoints(dr.ctx.kube, vault, dr.ps, "reverse")).find((p) => p.id === pointId);
+    const original = await findKnownVm(await siteClient(dr, dr.protectedSite), dr.ps.status?.source ?? { name: dr.ps.spec.source.vmName });
+    if (!point || !original) return undefined;
+    const pointSizes = orderedDisks(point).map((d) => d.size);
+    const vmSizes = disksInVmOrder(original.disks).map((d) => d.capacityBytes);
+    if (pointSizes.length === vmSizes.length && pointSizes.every((s, i) => s === vmSizes[i])) return undefined;
+    return `the instance's disks (${pointSizes.join(", ")} bytes) are not the original VM's (${vmSizes.join(", ")} bytes)`;
   }
 
   private async shutDownRecovered(dr: DrContext, fb: FailbackStatus): Promise<number | undefined> {

@@ -15,6 +15,7 @@ import { CloudProtection } from "./cloud-protection.js";
 import { cloudSites, isCloudPair } from "./cloud-sites.js";
 import { Failover, toEcs } from "./failover.js";
 import { discardEcsAttempt } from "./cloud-vault-recovery.js";
+import { deleteReverseExports } from "./cloud-reverse.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { problemCondition, resolveRef } from "./references.js";
 import { forgetCycleCounters, ReplicationCycles, startCycleCounters, type ReplicationLine } from "./replication-cycles.js";
@@ -206,8 +207,8 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const fb = status.failback ?? {};
     const fo = status.failover;
     if (fo && toEcs(dr)) {
-      // The stopped recovered instance, its elastic IP (by tag) and what its conversion left go: its content is in both vaults.
-      const left = await discardEcsAttempt(dr, fo);
+      // The stopped recovered instance, its elastic IP (by tag), what its conversion left and any export a last cycle left go: its content is in both vaults.
+      const left = (await discardEcsAttempt(dr, fo)) ?? (await deleteReverseExports(dr));
       if (left) {
         ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "CleaningUp", message: `deleting the recovered instance after the failback: ${left}` });
         return false;

@@ -116,7 +116,8 @@ export class ReplicationCycles {
       return 60_000;
     }
     const interval = (ps.spec.replication?.crashConsistentIntervalMinutes ?? 5) * 60;
-    const appHours = ps.spec.replication?.appConsistentIntervalHours;
+    // An ECS instance is never quiesced: application-consistent cycles do not apply to it.
+    const appHours = line.ecs ? undefined : ps.spec.replication?.appConsistentIntervalHours;
     const now = new Date();
     const next = nextCycle({
       now,

@@ -6,7 +6,7 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/c
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
-import { lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerImage, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { cloudSecretEnv, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerImage, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { imageFileClaims, imageFileResultPaths, imageFileWorkerDir } from "./image-file-target.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -33,12 +33,7 @@ export function defaultGuestCommand(): string {
 /** Env carrying the credentials of an imageFile.s3 or cloudImage target, from the Secret it names. */
 function imageSecretEnv(job: RestoreJob): k8s.V1EnvVar[] {
   const cloud = job.spec.target.cloudImage?.credentialsSecretRef;
-  if (cloud) {
-    return [
-      { name: SECRET_ENV.cloudAccessKeyId, valueFrom: { secretKeyRef: { name: cloud.name, key: cloud.accessKeyIdKey ?? "accessKeyId" } } },
-      { name: SECRET_ENV.cloudAccessKeySecret, valueFrom: { secretKeyRef: { name: cloud.name, key: cloud.accessKeySecretKey ?? "accessKeySecret" } } },
-    ];
-  }
+  if (cloud) return cloudSecretEnv(cloud);
   const ref = job.spec.target.imageFile?.s3?.credentialsSecretRef;
   if (!ref) return [];
   return [

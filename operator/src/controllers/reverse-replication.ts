@@ -102,7 +102,7 @@ export class ReverseReplication {
       rev.bytesTransferred = (rev.bytesTransferred ?? 0) + (last.bytesTransferred ?? 0);
       if (!rev.seedPointID && last.pointID) {
         rev.seedPointID = last.pointID;
-        await ctx.events.record(ps, "Normal", "ReverseSeeded", `the protected site's vault holds the recovered instance as ${last.pointID}, its reverse chain's first point`);
+        await ctx.events.record(ps, "Normal", "ReverseSeeded", `vault ${line.value.vault.metadata.name ?? ""} holds the recovered instance as ${last.pointID}, its reverse chain's first point`);
       }
     }
     return after;

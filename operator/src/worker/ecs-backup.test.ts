@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
-import { exportedFileOf, exportPrefixes } from "./ecs-backup.js";
+import { exportPrefixes } from "../cloud/alibaba/export-cleanup.js";
+import { exportedFileOf } from "./ecs-backup.js";
 
 describe("the files ExportImage wrote", () => {
   // Alibaba documents only that a file's name contains "system", or "data" and the data disk's mount point.
@@ -17,11 +18,11 @@ describe("the files ExportImage wrote", () => {
   });
 
   it("names a server's exports and each run's with prefixes ExportImage accepts (1-30 letters and digits)", () => {
-    const a = exportPrefixes({ namespace: "prod", protectedServer: "db" }, "20261203t064659z");
+    const a = exportPrefixes("prod", "db", "20261203t064659z");
     expect(a.server).toMatch(/^[A-Za-z0-9]{1,30}$/);
     expect(a.run).toMatch(/^[A-Za-z0-9]{1,30}$/);
     expect(a.run.startsWith(a.server)).toBe(true);
-    expect(exportPrefixes({ namespace: "prod", protectedServer: "web" }, "20261203t064659z").server).not.toBe(a.server);
-    expect(exportPrefixes({ namespace: "prod", protectedServer: "db" }, "20261203t070000z").run).not.toBe(a.run);
+    expect(exportPrefixes("prod", "web", "20261203t064659z").server).not.toBe(a.server);
+    expect(exportPrefixes("prod", "db", "20261203t070000z").run).not.toBe(a.run);
   });
 });

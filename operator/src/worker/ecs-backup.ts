@@ -3,8 +3,9 @@
  * ecsBackup), through the only door ECS opens on a disk's bytes from outside
  * the instance:
  *
- * 1. CreateSnapshot of every disk, tagged with the run, ClientToken per disk
- *    (crash-consistent: the snapshots are requested together);
+ * 1. CreateSnapshot of every disk, tagged with the run (each disk is
+ *    crash-consistent on its own; the disks are snapshotted one after the
+ *    other, not as one group);
  * 2. CreateImage of the snapshots (system disk /dev/xvda, data disks at their
  *    devices), tagged and with a ClientToken;
  * 3. ExportImage into the bucket under a prefix of the server and run (ECS
@@ -20,14 +21,18 @@
  *    and on SIGTERM.
  *
  * A retried worker finds its run's point, snapshots, image and export by the
- * run tag and the image's tasks, and goes on from there.
+ * run tag and the image's tasks, and goes on from there (after a kill; a
+ * failed worker has deleted them, and its retry starts over: ClientTokens
+ * carry a per-process nonce, so a retry never gets a deleted resource's id
+ * back).
  */
+import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type OSS from "ali-oss";
 import { clientToken, DR_TAG, EcsDr, type DiskInfo, type Tags } from "../cloud/alibaba/ecs-dr.js";
+import { deleteExports, exportPrefixes, exportTags, type ExportPlace } from "../cloud/alibaba/export-cleanup.js";
 import { ossClient } from "../cloud/alibaba/oss-upload.js";
-import { createHash } from "node:crypto";
 import { QCOW2_MAGIC, readQcow2Guest, readQcow2Map, type Qcow2Map, type ReadAt } from "../image/qcow2-map.js";
 import { BackupSession, openVault, type PointHeader, type Vault } from "../vault/index.js";
 import type { DiskSource, Extent } from "../vault/disk-io.js";
@@ -39,18 +44,6 @@ import { DEFAULT_LINEAGE, findRunPoint } from "./parent.js";
 import { streamInto } from "./snapshot-source.js";
 import { SECRET_ENV, type EcsBackupWorkerSpec } from "./spec.js";
 
-/**
- * The OSS prefixes of a server's exports and of one run's: ExportImage takes
- * a prefix of 1 to 30 letters and digits, so they are hashes (`lbx`, 10
- * characters of the server, 16 of the run).
- */
-const hash = (...parts: string[]): string => createHash("sha256").update(parts.join("\0")).digest("hex");
-
-export function exportPrefixes(labels: Readonly<Record<string, string>>, runId: string): { server: string; run: string } {
-  const server = `lbx${hash(labels.namespace ?? "", labels.protectedServer ?? labels.vm ?? "").slice(0, 10)}`;
-  return { server, run: `${server}${hash(runId).slice(0, 16)}` };
-}
-
 /** The exported file of a device: ECS names the system disk's file with `system`, a data disk's with `data` and its mount point. */
 export function exportedFileOf(names: readonly string[], device: string): string | undefined {
   const short = device.replace(/^\/dev\//, "");
@@ -61,21 +54,21 @@ export function exportedFileOf(names: readonly string[], device: string): string
   });
 }
 
+const GiB = 1024 ** 3;
 const READ_ATTEMPTS = 3;
 const CLEANUP_MS = 3 * 60_000;
 
-interface Cloud {
-  readonly ecs: EcsDr;
-  readonly oss: OSS;
-  readonly region: string;
+interface Cloud extends ExportPlace {
   readonly bucket: string;
   /** On everything any export run of this server makes. */
   readonly serverTags: Tags;
   /** On everything this run makes. */
   readonly tags: Tags;
-  /** This server's folder, and this run's in it. */
+  /** This server's OSS prefix, and this run's (which starts with it). */
   readonly serverPrefix: string;
   readonly prefix: string;
+  /** Makes this process's ClientTokens its own: a retried worker must not get the ids of what a failed one deleted. */
+  readonly nonce: string;
 }
 
 /** Runs the backup; resolves with the committed (or already existing) point. */
@@ -83,17 +76,19 @@ export async function backupEcsInstance(spec: EcsBackupWorkerSpec, ctx: RunConte
   const { logger } = ctx;
   const region = spec.instance.regionId;
   const credentials = { accessKeyId: ctx.env[SECRET_ENV.cloudAccessKeyId] ?? "", accessKeySecret: ctx.env[SECRET_ENV.cloudAccessKeySecret] ?? "" };
-  const serverTags = { [DR_TAG.server]: `${spec.labels.namespace ?? ""}/${spec.labels.protectedServer ?? spec.labels.vm ?? ""}`, [DR_TAG.role]: "export" };
-  const prefixes = exportPrefixes(spec.labels, spec.runId);
+  const namespace = spec.labels.namespace ?? "";
+  const server = spec.labels.protectedServer ?? spec.labels.vm ?? "";
+  const prefixes = exportPrefixes(namespace, server, spec.runId);
   const cloud: Cloud = {
     ecs: new EcsDr(credentials, { [region]: { ecs: spec.ecsEndpoint } }),
     oss: ossClient({ regionId: region, bucket: spec.ossBucket, ...credentials, endpoint: spec.ossEndpoint }),
     region,
     bucket: spec.ossBucket,
-    serverTags,
-    tags: { ...serverTags, [DR_TAG.point]: spec.runId },
+    serverTags: exportTags(namespace, server),
+    tags: exportTags(namespace, server, spec.runId),
     serverPrefix: prefixes.server,
     prefix: prefixes.run,
+    nonce: randomUUID(),
   };
   const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env, spec.threads));
   try {
@@ -103,14 +98,18 @@ export async function backupEcsInstance(spec: EcsBackupWorkerSpec, ctx: RunConte
       ctx.progress.set({ pointId: done.id });
       return done;
     }
-    // What an earlier run that failed left (a retry of this run goes on with its own).
-    await cleanUp(cloud, ctx, spec.runId);
+    // What an earlier run that failed or was killed left (a retry of this run goes on with its own).
+    await deleteExports(cloud, { tags: cloud.serverTags, prefix: cloud.serverPrefix, keep: { runId: spec.runId, prefix: cloud.prefix } }).catch((err: unknown) => {
+      logger.warn({ err: describeChain(err) }, "Could not delete what earlier export runs left; going on (the next run tries again)");
+    });
     const files = await exportDisks(spec, ctx, cloud);
     return await readIntoVault(spec, ctx, cloud, vault, files);
   } catch (err) {
     throw err instanceof WorkerError ? err : new WorkerError(EXIT.cloudExportFailed, `Backing up ECS instance ${spec.instance.instanceId} in ${region} failed`, { cause: err });
   } finally {
-    await cleanUp(cloud, ctx).catch((err: unknown) => { logger.warn({ err: describeChain(err) }, "Could not delete everything the export made; the server's next export run deletes it"); });
+    await deleteExports(cloud, { tags: cloud.tags, prefix: cloud.prefix, waitFor: AbortSignal.timeout(CLEANUP_MS) })
+      .then(() => { logger.info({ prefix: cloud.prefix }, "Deleted the export's files, image and snapshots"); })
+      .catch((err: unknown) => { logger.warn({ err: describeChain(err) }, "Could not delete everything the export made; the server's next export run, or the end of reverse replication, deletes it"); });
     await vault.close().catch(() => undefined);
   }
 }
@@ -127,10 +126,16 @@ async function exportDisks(spec: EcsBackupWorkerSpec, ctx: RunContext, cloud: Cl
     if (!byDevice.has(d.device)) throw new WorkerError(EXIT.cloudExportFailed, `Instance ${spec.instance.instanceId} has no disk at ${d.device} (it has ${disks.map((x) => x.device).join(", ") || "none"})`);
   }
   const chosen = spec.disks.map((d) => byDevice.get(d.device) as DiskInfo);
+  for (const d of spec.disks) {
+    const disk = byDevice.get(d.device) as DiskInfo;
+    if (disk.sizeGiB * GiB < d.sizeBytes) throw new WorkerError(EXIT.cloudExportFailed, `Disk ${disk.diskId} at ${d.device} of instance ${spec.instance.instanceId} has ${disk.sizeGiB} GiB, less than the ${d.sizeBytes} bytes of the disk it stands for (key ${d.key}): it is not that disk`);
+  }
+  const extra = disks.filter((x) => !spec.disks.some((d) => d.device === x.device));
+  if (extra.length > 0) logger.warn({ disks: extra.map((x) => `${x.diskId} at ${x.device}`) }, "The instance has disks the server did not have in vSphere; they are not replicated back (a failback would not bring them)");
   const existing = new Map((await ecs.snapshotsTagged(region, tags)).map((s) => [s.tags[DR_TAG.device] ?? "", s.snapshotId]));
   const snapshots = new Map<string, string>();
   for (const d of chosen) {
-    const id = existing.get(d.device) ?? (await ecs.createSnapshot(region, d.diskId, `lifeboat-export-${spec.runId}-${d.device.replace(/^\/dev\//, "")}`, { ...tags, [DR_TAG.device]: d.device }, clientToken(spec.runId, d.diskId)));
+    const id = existing.get(d.device) ?? (await ecs.createSnapshot(region, d.diskId, `lifeboat-export-${spec.runId}-${d.device.replace(/^\/dev\//, "")}`, { ...tags, [DR_TAG.device]: d.device }, clientToken(spec.runId, d.diskId, cloud.nonce)));
     snapshots.set(d.device, id);
   }
   logger.info({ instance: spec.instance.instanceId, snapshots: Object.fromEntries(snapshots) }, "Snapshotted the instance's disks");
@@ -138,6 +143,8 @@ async function exportDisks(spec: EcsBackupWorkerSpec, ctx: RunContext, cloud: Cl
     const states = await ecs.snapshotsById(region, [...snapshots.values()]);
     const failed = states.find((s) => s.status === "failed");
     if (failed) throw new WorkerError(EXIT.cloudExportFailed, `Snapshot ${failed.snapshotId} of instance ${spec.instance.instanceId} failed`);
+    const gone = [...snapshots.values()].filter((id) => !states.some((s) => s.snapshotId === id));
+    if (gone.length > 0) throw new WorkerError(EXIT.cloudExportFailed, `Snapshots ${gone.join(", ")} of instance ${spec.instance.instanceId} are gone`);
     if (states.length === snapshots.size && states.every((s) => s.status === "accomplished")) break;
     await poll();
   }
@@ -147,7 +154,7 @@ async function exportDisks(spec: EcsBackupWorkerSpec, ctx: RunContext, cloud: Cl
     description: `Lifeboat: the disks of instance ${spec.instance.instanceId}, to export to OSS (run ${spec.runId})`,
     disks: chosen.map((d) => ({ snapshotId: snapshots.get(d.device) ?? "", sizeGiB: d.sizeGiB, device: d.device, type: d.device === "/dev/xvda" ? "system" : "data" })),
     tags,
-    token: clientToken(spec.runId, "image"),
+    token: clientToken(spec.runId, "image", cloud.nonce),
   }));
   for (;;) {
     const info = await ecs.image(region, image);
@@ -182,8 +189,12 @@ type Opened =
   | { readonly format: "qcow2"; readonly name: string; readonly size: number; readonly map: Qcow2Map }
   | { readonly format: "raw"; readonly name: string; readonly size: number };
 
-/** Opens an exported file: QCOW2 (its map read) or RAW, told by its first bytes; `wanted` is the disk's size in the forward point. */
-async function openExported(oss: OSS, name: string, wanted: number, ctx: RunContext): Promise<Opened> {
+/**
+ * Opens an exported file: QCOW2 (its map read) when it starts with QCOW2's
+ * magic and its virtual size is the ECS disk's, else RAW (a RAW disk may
+ * start with anything). `wanted` is the disk's size in the forward point.
+ */
+async function openExported(oss: OSS, name: string, disk: DiskInfo, wanted: number, ctx: RunContext): Promise<Opened> {
   const head = await oss.head(name);
   const objectSize = Number((head.res.headers as Record<string, string>)["content-length"] ?? 0);
   const readAt: ReadAt = async (offset, length) => {
@@ -191,14 +202,27 @@ async function openExported(oss: OSS, name: string, wanted: number, ctx: RunCont
     if (buf.length > 0) await readRange(oss, name, offset, buf, ctx);
     return buf;
   };
-  const magic = await readAt(0, 4);
-  if (magic.equals(QCOW2_MAGIC)) {
-    const map = await readQcow2Map(readAt);
-    // The ECS disk is whole GiB: the point keeps the vSphere size unless data lies beyond it.
-    const beyond = map.extents.some((e) => e.guestOffset + e.length > wanted);
-    return { format: "qcow2", name, size: beyond || map.virtualSize < wanted ? map.virtualSize : wanted, map };
+  const diskBytes = disk.sizeGiB * GiB;
+  if ((await readAt(0, 4)).equals(QCOW2_MAGIC)) {
+    const map = await readQcow2Map(readAt).catch(() => undefined);
+    if (map?.virtualSize === diskBytes) {
+      const beyond = map.extents.some((e) => e.guestOffset + e.length > wanted);
+      return { format: "qcow2", name, size: beyond || !onlyRounding(wanted, diskBytes) ? diskBytes : wanted, map };
+    }
   }
-  return { format: "raw", name, size: await keptSize(oss, name, wanted, objectSize, ctx) };
+  if (objectSize !== diskBytes) throw new WorkerError(EXIT.cloudExportFailed, `Exported file ${name} has ${objectSize} bytes; disk ${disk.diskId} has ${diskBytes}`);
+  return { format: "raw", name, size: onlyRounding(wanted, diskBytes) && (await zeroTail(oss, name, wanted, objectSize, ctx)) ? wanted : diskBytes };
+}
+
+/**
+ * Whether an ECS disk is larger than the vSphere disk only by ECS's rounding
+ * to whole GiB. Only then may the point keep the vSphere size (when the
+ * rounding holds no data): a disk grown beyond that (ECS's minimum system
+ * disk size, a resize) keeps its ECS size, since a partition table or
+ * volume manager may claim the space even where it still reads as zeros.
+ */
+function onlyRounding(wanted: number, diskBytes: number): boolean {
+  return diskBytes >= wanted && diskBytes - wanted < GiB;
 }
 
 /** Reads the exported files into one point. */
@@ -207,7 +231,7 @@ async function readIntoVault(spec: EcsBackupWorkerSpec, ctx: RunContext, cloud: 
   const opened = new Map<string, Opened>();
   for (const d of spec.disks) {
     const file = files.get(d.device);
-    if (file) opened.set(d.device, await openExported(cloud.oss, file.name, d.sizeBytes, ctx));
+    if (file) opened.set(d.device, await openExported(cloud.oss, file.name, file.disk, d.sizeBytes, ctx));
   }
   const extentsOf = (o: Opened): Extent[] | undefined =>
     o.format === "qcow2" ? o.map.extents.filter((e) => e.guestOffset < o.size).map((e) => ({ offset: e.guestOffset, length: Math.min(e.length, o.size - e.guestOffset) })) : undefined;
@@ -242,24 +266,15 @@ async function readIntoVault(spec: EcsBackupWorkerSpec, ctx: RunContext, cloud: 
   }
 }
 
-/**
- * The size the point keeps of a disk exported as RAW: the size it had in
- * vSphere when the ECS disk only rounds it up to whole GiB and the rounding
- * holds zeros, else the ECS disk's whole size (the server grew its disk in
- * the cloud).
- */
-async function keptSize(oss: OSS, name: string, wanted: number, objectSize: number, ctx: RunContext): Promise<number> {
-  if (objectSize <= wanted) return objectSize;
+/** Whether a RAW export reads as zeros from `from` to its end. */
+async function zeroTail(oss: OSS, name: string, from: number, objectSize: number, ctx: RunContext): Promise<boolean> {
   const chunk = Buffer.alloc(4 * 1024 * 1024);
-  for (let at = wanted; at < objectSize; at += chunk.length) {
+  for (let at = from; at < objectSize; at += chunk.length) {
     const view = chunk.subarray(0, Math.min(chunk.length, objectSize - at));
     await readRange(oss, name, at, view, ctx);
-    if (view.some((b) => b !== 0)) {
-      ctx.logger.warn({ object: name, wanted, objectSize }, "The cloud disk holds data past the original disk's size; keeping the cloud disk's whole size");
-      return objectSize;
-    }
+    if (view.some((b) => b !== 0)) return false;
   }
-  return wanted;
+  return true;
 }
 
 async function readRange(oss: OSS, name: string, offset: number, view: Buffer, ctx: RunContext): Promise<void> {
@@ -295,26 +310,4 @@ function exportedSource(oss: OSS, file: Opened, ctx: RunContext, onRead: (bytes:
     },
     close: () => Promise.resolve(),
   };
-}
-
-/**
- * Deletes the exported files, images and snapshots of this server's export
- * runs (also after SIGTERM, within the grace period); `except` keeps one
- * run's, which a retried worker goes on with.
- */
-async function cleanUp(cloud: Cloud, ctx: RunContext, except?: string): Promise<void> {
-  const deadline = AbortSignal.timeout(CLEANUP_MS);
-  const { ecs, region } = cloud;
-  const keep = (tags: Tags): boolean => except !== undefined && tags[DR_TAG.point] === except;
-  const listed = await cloud.oss.listV2({ prefix: cloud.serverPrefix, "max-keys": "1000" });
-  const kept = except === undefined ? undefined : cloud.prefix;
-  for (const o of listed.objects) if (kept === undefined || !o.name.startsWith(kept)) await cloud.oss.delete(o.name);
-  for (const image of await ecs.imagesTagged(region, cloud.serverTags)) {
-    if (keep(image.tags)) continue;
-    // An image being exported cannot be deleted yet: wait for the task to end.
-    while (!deadline.aborted && (await ecs.exportTasks(region, image.imageId)).some((t) => t.status === "Processing")) await sleep(2000);
-    await ecs.deleteImage(region, image.imageId);
-  }
-  for (const s of await ecs.snapshotsTagged(region, cloud.serverTags)) if (!keep(s.tags)) await ecs.deleteSnapshot(region, s.snapshotId);
-  if (except === undefined) ctx.logger.info({ prefix: cloud.prefix }, "Deleted the export's files, image and snapshots");
 }

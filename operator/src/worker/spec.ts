@@ -195,9 +195,9 @@ export interface SeedWorkerSpec {
 
 /**
  * Back up an Alibaba ECS instance into one recovery point, the way ECS lets
- * a disk's bytes leave the cloud: snapshot every disk at one moment, make a
- * custom image of the snapshots, export it to OSS (ExportImage, RAW files)
- * and read the files into the vault. VMwareToCloud reverse replication uses
+ * a disk's bytes leave the cloud: snapshot every disk, make a
+ * custom image of the snapshots, export it to OSS (ExportImage: QCOW2 where
+ * the region honours ImageFormat, else RAW) and read the files into the vault. VMwareToCloud reverse replication uses
  * it: the point is in the protected site's vault, a failback restores it to
  * vSphere. ECS has no changed-block API, so every cycle reads whole disks;
  * the vault still stores only the blocks it lacks.

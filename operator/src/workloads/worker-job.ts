@@ -115,6 +115,14 @@ export function vaultSecretEnv(vault: BackupVault, role: VaultRole = "vault"): k
 }
 
 /** Env vars carrying the vault's and vCenter's secrets, from the Secrets the specs name. */
+/** Env carrying a cloud AccessKey pair (ECS and OSS) from the Secret a credentialsSecretRef names. */
+export function cloudSecretEnv(ref: { readonly name: string; readonly accessKeyIdKey?: string | undefined; readonly accessKeySecretKey?: string | undefined }): k8s.V1EnvVar[] {
+  return [
+    secretEnv(SECRET_ENV.cloudAccessKeyId, ref.name, ref.accessKeyIdKey ?? "accessKeyId"),
+    secretEnv(SECRET_ENV.cloudAccessKeySecret, ref.name, ref.accessKeySecretKey ?? "accessKeySecret"),
+  ];
+}
+
 export function secretEnvFor(vault: BackupVault, vc?: VCenter): k8s.V1EnvVar[] {
   const env = vaultSecretEnv(vault);
   if (vc) {
