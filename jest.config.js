@@ -11,7 +11,7 @@ const common = {
   transform: { "^.+\\.ts$": tsJest },
   testEnvironment: "node",
   // Only the sources: a running test bed's .testbed/ holds container images' files.
-  roots: ["<rootDir>/operator", "<rootDir>/e2e", "<rootDir>/cdk8s"],
+  roots: ["<rootDir>/operator", "<rootDir>/e2e", "<rootDir>/cdk8s", "<rootDir>/bench"],
 };
 
 export default {
@@ -19,7 +19,7 @@ export default {
     {
       ...common,
       displayName: "unit",
-      testMatch: ["<rootDir>/operator/src/**/*.test.ts", "<rootDir>/e2e/testbed/**/*.test.ts", "<rootDir>/cdk8s/**/*.test.ts"],
+      testMatch: ["<rootDir>/operator/src/**/*.test.ts", "<rootDir>/e2e/testbed/**/*.test.ts", "<rootDir>/cdk8s/**/*.test.ts", "<rootDir>/bench/**/*.test.ts"],
     },
     {
       ...common,
