@@ -2530,7 +2530,7 @@ export interface ProtectedServerStatus {
      */
     attempt?: number;
     /**
-     * Cloud sites: when the recovered instance was asked to stop; a forced stop follows after 5 minutes, and the newest reverse point is used after 10.
+     * Cloud sites: when the recovered instance was asked to stop; a forced stop follows after 5 minutes; after 10, a cloud pair uses the newest reverse point and a VMwareToCloud pair waits (condition InstanceDidNotStop: its failback never goes on without the instance's last writes).
      */
     stopRequestTime?: string;
   };
