@@ -150,7 +150,7 @@ async function backupSnapshot(spec: BackupWorkerSpec, ctx: RunContext, run: Snap
   });
   logger.info({ pointId: session.id, parent: usedParent?.id, plannedBytes }, "Started the backup");
   ctx.progress.phase("Transferring", { bytesTotal: plannedBytes });
-  try {
+  return commitAfter(session, ctx, async () => {
     for (const p of plans) {
       const key = String(p.disk.key);
       const location = await client.diskLocation(vm.ref, p.disk);
@@ -170,9 +170,19 @@ async function backupSnapshot(spec: BackupWorkerSpec, ctx: RunContext, run: Snap
       await session.backupDisk(backupDisk);
       logger.info({ disk: key }, "Backed up the disk");
     }
+  });
+}
+
+/**
+ * Backs up a session's disks, then commits its point; on any failure the
+ * session is aborted, so a failed run leaves no point and no lock behind.
+ */
+export async function commitAfter(session: BackupSession, ctx: RunContext, backupDisks: () => Promise<void>): Promise<PointHeader> {
+  try {
+    await backupDisks();
     ctx.progress.phase("Committing");
     const header = await session.commit();
-    logger.info({ pointId: header.id, storedBytes: header.storedBytes }, "Committed the recovery point");
+    ctx.logger.info({ pointId: header.id, storedBytes: header.storedBytes }, "Committed the recovery point");
     ctx.progress.set({ pointId: header.id });
     return header;
   } catch (err) {

@@ -37,11 +37,11 @@ import { QCOW2_MAGIC, readQcow2Guest, readQcow2Map, type Qcow2Map, type ReadAt }
 import { BackupSession, openVault, type PointHeader, type Vault } from "../vault/index.js";
 import type { DiskSource, Extent } from "../vault/disk-io.js";
 import type { RunContext } from "./backup-vm.js";
-import { progressSink } from "./backup-vm.js";
+import { commitAfter, progressSink } from "./backup-vm.js";
 import { vaultSpecFrom } from "./config.js";
 import { describeChain, EXIT, WorkerError } from "./errors.js";
 import { DEFAULT_LINEAGE, findRunPoint } from "./parent.js";
-import { streamInto } from "./snapshot-source.js";
+import { readWithAttempts } from "./snapshot-source.js";
 import { SECRET_ENV, type EcsBackupWorkerSpec } from "./spec.js";
 
 /** The exported file of a device: ECS names the system disk's file with `system`, a data disk's with `data` and its mount point. */
@@ -185,9 +185,7 @@ async function exportDisks(spec: EcsBackupWorkerSpec, ctx: RunContext, cloud: Cl
 }
 
 /** An exported file as the worker reads it. */
-type Opened =
-  | { readonly format: "qcow2"; readonly name: string; readonly size: number; readonly map: Qcow2Map }
-  | { readonly format: "raw"; readonly name: string; readonly size: number };
+type Opened = { readonly name: string; readonly size: number; readonly readAt: ReadAt } & ({ readonly format: "qcow2"; readonly map: Qcow2Map } | { readonly format: "raw" });
 
 /**
  * Opens an exported file: QCOW2 (its map read) when it starts with QCOW2's
@@ -207,11 +205,11 @@ async function openExported(oss: OSS, name: string, disk: DiskInfo, wanted: numb
     const map = await readQcow2Map(readAt).catch(() => undefined);
     if (map?.virtualSize === diskBytes) {
       const beyond = map.extents.some((e) => e.guestOffset + e.length > wanted);
-      return { format: "qcow2", name, size: beyond || !onlyRounding(wanted, diskBytes) ? diskBytes : wanted, map };
+      return { format: "qcow2", name, size: beyond || !onlyRounding(wanted, diskBytes) ? diskBytes : wanted, map, readAt };
     }
   }
   if (objectSize !== diskBytes) throw new WorkerError(EXIT.cloudExportFailed, `Exported file ${name} has ${objectSize} bytes; disk ${disk.diskId} has ${diskBytes}`);
-  return { format: "raw", name, size: onlyRounding(wanted, diskBytes) && (await zeroTail(oss, name, wanted, objectSize, ctx)) ? wanted : diskBytes };
+  return { format: "raw", name, size: onlyRounding(wanted, diskBytes) && (await zeroTail(oss, name, wanted, objectSize, ctx)) ? wanted : diskBytes, readAt };
 }
 
 /**
@@ -247,23 +245,15 @@ async function readIntoVault(spec: EcsBackupWorkerSpec, ctx: RunContext, cloud: 
   });
   ctx.progress.phase("Transferring", { bytesTotal: planned });
   logger.info({ pointId: session.id, plannedBytes: planned, formats: Object.fromEntries([...opened].map(([dev, o]) => [dev, o.format])) }, "Reading the exported disks into the vault");
-  try {
+  return commitAfter(session, ctx, async () => {
     for (const d of spec.disks) {
       const o = opened.get(d.device);
       if (!o) continue;
       const onRead = (n: number): void => { ctx.metrics.bytesRead.inc({ vm: vmName, disk: d.key }, n); };
-      await session.backupDisk({ key: d.key, source: exportedSource(cloud.oss, o, ctx, onRead), changedExtents: extentsOf(o) });
+      await session.backupDisk({ key: d.key, source: exportedSource(o, ctx, onRead), changedExtents: extentsOf(o) });
       logger.info({ disk: d.key, device: d.device, object: o.name, format: o.format }, "Backed up the disk");
     }
-    ctx.progress.phase("Committing");
-    const header = await session.commit();
-    logger.info({ pointId: header.id, storedBytes: header.storedBytes }, "Committed the recovery point");
-    ctx.progress.set({ pointId: header.id });
-    return header;
-  } catch (err) {
-    await session.abort().catch(() => undefined);
-    throw err;
-  }
+  });
 }
 
 /** Whether a RAW export reads as zeros from `from` to its end. */
@@ -277,26 +267,13 @@ async function zeroTail(oss: OSS, name: string, from: number, objectSize: number
   return true;
 }
 
-async function readRange(oss: OSS, name: string, offset: number, view: Buffer, ctx: RunContext): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    ctx.signal.throwIfAborted();
-    try {
-      const out = await oss.getStream(name, { headers: { Range: `bytes=${offset}-${offset + view.length - 1}` } });
-      await streamInto(out.stream as Readable, view);
-      return;
-    } catch (err) {
-      if (attempt >= READ_ATTEMPTS || ctx.signal.aborted) throw new Error(`Reading ${view.length} bytes at offset ${offset} of oss object ${name} failed`, { cause: err });
-    }
-  }
+function readRange(oss: OSS, name: string, offset: number, view: Buffer, ctx: RunContext): Promise<void> {
+  const open = async (): Promise<Readable> => (await oss.getStream(name, { headers: { Range: `bytes=${offset}-${offset + view.length - 1}` } })).stream as Readable;
+  return readWithAttempts(open, view, READ_ATTEMPTS, ctx.signal, `${view.length} bytes at offset ${offset} of oss object ${name}`);
 }
 
 /** A DiskSource over an exported file, after the bandwidth limit: ranged GETs of what the vault asks for (of a QCOW2 file, only its stored runs). */
-function exportedSource(oss: OSS, file: Opened, ctx: RunContext, onRead: (bytes: number) => void): DiskSource {
-  const readAt: ReadAt = async (offset, length) => {
-    const buf = Buffer.alloc(length);
-    await readRange(oss, file.name, offset, buf, ctx);
-    return buf;
-  };
+function exportedSource(file: Opened, ctx: RunContext, onRead: (bytes: number) => void): DiskSource {
   return {
     size: file.size,
     async readInto(buffer, offset) {
@@ -304,8 +281,8 @@ function exportedSource(oss: OSS, file: Opened, ctx: RunContext, onRead: (bytes:
       if (length <= 0) return;
       await ctx.bandwidth.take(length, ctx.signal);
       const view = buffer.subarray(0, length);
-      if (file.format === "qcow2") await readQcow2Guest(file.map, readAt, view, offset);
-      else await readRange(oss, file.name, offset, view, ctx);
+      if (file.format === "qcow2") await readQcow2Guest(file.map, file.readAt, view, offset);
+      else (await file.readAt(offset, length)).copy(view);
       onRead(length);
     },
     close: () => Promise.resolve(),

@@ -37,6 +37,23 @@ export async function streamInto(stream: Readable, buffer: Buffer): Promise<void
   if (at !== buffer.length) throw new Error(`The datastore sent ${at} of ${buffer.length} bytes`);
 }
 
+/**
+ * Fills `view` from a fresh stream, trying again (a new stream each time) up
+ * to `attempts` times: a dropped connection in the middle of a large read is
+ * common and costs only that read. `what` names the range in the error.
+ */
+export async function readWithAttempts(open: () => Promise<Readable>, view: Buffer, attempts: number, signal: AbortSignal, what: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    signal.throwIfAborted();
+    try {
+      await streamInto(await open(), view);
+      return;
+    } catch (err) {
+      if (attempt >= attempts || signal.aborted) throw new Error(`Reading ${what} failed`, { cause: err });
+    }
+  }
+}
+
 export function snapshotSource(opts: SnapshotSourceOptions): DiskSource {
   const attempts = opts.attempts ?? 3;
   return {
@@ -46,18 +63,8 @@ export function snapshotSource(opts: SnapshotSourceOptions): DiskSource {
       if (length <= 0) return;
       await opts.bandwidth.take(length, opts.signal);
       const view = buffer.subarray(0, length);
-      for (let attempt = 1; ; attempt++) {
-        opts.signal.throwIfAborted();
-        try {
-          const stream = await opts.client.readDisk(opts.location, offset, length, { signal: opts.signal });
-          await streamInto(stream, view);
-          break;
-        } catch (err) {
-          if (attempt >= attempts || opts.signal.aborted) {
-            throw new Error(`Reading ${length} bytes at offset ${offset} of [${opts.location.datastoreName}] ${opts.location.path} failed`, { cause: err });
-          }
-        }
-      }
+      const what = `${length} bytes at offset ${offset} of [${opts.location.datastoreName}] ${opts.location.path}`;
+      await readWithAttempts(() => opts.client.readDisk(opts.location, offset, length, { signal: opts.signal }), view, attempts, opts.signal, what);
       opts.onRead?.(length);
     },
     close: () => Promise.resolve(),
