@@ -21,12 +21,14 @@
  *   a copy of its repository taken right after the full backup, so that the
  *   rescan below does not find the changed blocks already stored);
  *   incremental by rescanning the whole image (all three); restore of the
- *   latest point, verified byte for byte (blake3) against the source.
+ *   latest point, verified byte for byte (blake3) against the source; the
+ *   same restore from a warm repository into tmpfs (the engines without
+ *   the disk).
  *
  * Each tool runs as a child process measured by GNU time (user+system CPU,
  * peak RSS); wall time is measured here. Not a test: it prints a report.
  *
- *   npm run bench:vault -- [--size 4Gi] [--runs 3] [--threads N] [--out FILE] [--dir DIR] [--keep]
+ *   npm run bench:vault -- [--size 4Gi] [--runs 3] [--threads N] [--out FILE] [--dir DIR] [--memory-dir /dev/shm] [--keep]
  */
 import { spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
@@ -40,7 +42,7 @@ import { repoRoot } from "../../e2e/testbed/paths.js";
 import { formatBytes } from "../../operator/src/util/quantity.js";
 import { parseSize } from "../../operator/src/vault/format.js";
 import { changeBlocks, DEFAULT_SEED, generateImage, regionBytesFor } from "./image.js";
-import { CBT_PHASE, resultsTable, rotation, summarize, TOOLS, type Phase, type Sample, type Tool } from "./stats.js";
+import { CBT_PHASE, resultsTable, rotation, summarize, TOOLS, WARM_RESTORE_PHASE, type Phase, type Sample, type Tool } from "./stats.js";
 
 const MiB = 1024 * 1024;
 const PASSWORD = "lifeboat-bench-password-0123456789";
@@ -301,6 +303,8 @@ interface Options {
   readonly threads: number;
   readonly work: string;
   readonly dropCaches: boolean;
+  /** A directory on tmpfs for the warm phase's restores. */
+  readonly memory: string;
 }
 
 /** Everything measured, and what the report says about how. */
@@ -326,12 +330,25 @@ interface Step {
   readonly wrote: string;
   /** True for backups: the tool read the image. */
   readonly readsImage: boolean;
+  /** Set for the warm phase: instead of dropping the page cache, this directory (the repository) is read into it first. */
+  readonly warm?: string | undefined;
+}
+
+/** Reads every file under `dir` once, so that it is in the page cache. */
+async function warmTree(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    for await (const _ of createReadStream(join(entry.parentPath, entry.name), { highWaterMark: 4 * MiB }));
+  }
 }
 
 /** Runs one step: drops the page cache, runs the tool under GNU time, fsyncs what it wrote; records a sample. */
 async function step(o: Options, results: Results, st: Step): Promise<void> {
   const { run, phase, tool, command: c } = st;
-  if (o.dropCaches) await dropPageCache();
+  if (st.warm !== undefined) {
+    await capture({ cmd: "sync", args: [], env: {} });
+    await warmTree(st.warm);
+  } else if (o.dropCaches) await dropPageCache();
   // Without a cache drop, at least the previous step's writeback is not billed to this one.
   else await capture({ cmd: "sync", args: [], env: {} });
   log(`run ${run + 1}: ${tool}: ${phase}`);
@@ -351,7 +368,7 @@ async function step(o: Options, results: Results, st: Step): Promise<void> {
     readBytes,
   });
   const key = `${tool}: ${phase}`;
-  if (!results.commands.has(key)) results.commands.set(key, showCommand(c, o.work));
+  if (!results.commands.has(key)) results.commands.set(key, showCommand(c, o));
   log(`run ${run + 1}: ${tool}: ${phase} took ${(m.wallSeconds + syncSeconds).toFixed(2)} s (fsync ${syncSeconds.toFixed(2)} s)`);
 }
 
@@ -366,23 +383,28 @@ function lifeboatReadBytes(stdout: string): number {
   }
 }
 
-function showCommand(c: Command, work: string): string {
-  const rel = (a: string): string => a.split(work).join("$WORK").split(repoRoot + "/").join("");
+function showCommand(c: Command, o: Options): string {
+  const rel = (a: string): string => a.split(o.work).join("$WORK").split(o.memory).join("$MEMORY").split(repoRoot + "/").join("");
   const env = Object.entries(c.env).filter(([k]) => !/PASSWORD|KEY_FILE/.test(k)).map(([k, v]) => `${k}=${rel(v)}`);
   const cmd = c.cmd === process.execPath ? "node" : c.cmd.replace(/.*\//, "");
   return [...env, cmd, ...c.args.map(rel)].join(" ");
 }
 
-/** Restores the latest point of `runner`, times it, and checks the image byte for byte. */
-async function restoreStep(o: Options, results: Results, run: number, runner: Runner, runDir: string): Promise<void> {
-  const dir = join(runDir, `restored-${runner.tool}`);
+/**
+ * Restores the latest point of `runner` under `base`, times it, and checks
+ * the image byte for byte. The warm phase restores to memory (`o.memory`)
+ * from a repository read into the page cache first.
+ */
+async function restoreStep(o: Options, results: Results, run: number, runner: Runner, base: string, phase: Phase): Promise<void> {
+  const warm = phase === WARM_RESTORE_PHASE;
+  const dir = join(warm ? o.memory : base, `restored-${runner.tool}`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const command = await runner.restore(dir);
-  await step(o, results, { run, phase: "restore latest", tool: runner.tool, command, repo: runner.repo, wrote: dir, readsImage: false });
+  await step(o, results, { run, phase, tool: runner.tool, command, repo: runner.repo, wrote: dir, readsImage: false, warm: warm ? runner.repo : undefined });
   const restored = await runner.restoredImage(dir);
-  await verify(restored, results, `${runner.tool}'s restore in run ${run + 1}`);
-  if (!results.restoredAllocated.has(runner.tool)) results.restoredAllocated.set(runner.tool, (await stat(restored)).blocks * 512);
+  await verify(restored, results, `${runner.tool}'s ${warm ? "warm restore to memory" : "restore"} in run ${run + 1}`);
+  if (!warm && !results.restoredAllocated.has(runner.tool)) results.restoredAllocated.set(runner.tool, (await stat(restored)).blocks * 512);
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -436,7 +458,8 @@ async function oneRun(o: Options, results: Results, run: number, bins: { kopia: 
     await step(o, results, { run, phase: "incremental, rescan", tool, command: r.backup(true), repo: r.repo, wrote: r.repo, readsImage: true });
   }
 
-  for (const tool of order) await restoreStep(o, results, run, runners[tool], runDir);
+  for (const tool of order) await restoreStep(o, results, run, runners[tool], runDir, "restore latest");
+  for (const tool of order) await restoreStep(o, results, run, runners[tool], runDir, WARM_RESTORE_PHASE);
 
   // The CBT point is measured, so it must be right too (not timed).
   const cbtDir = join(runDir, "restored-lifeboat-cbt");
@@ -477,6 +500,7 @@ async function main(): Promise<void> {
       threads: { type: "string", default: String(availableParallelism()) },
       out: { type: "string" },
       dir: { type: "string" },
+      "memory-dir": { type: "string", default: "/dev/shm" },
       keep: { type: "boolean" },
     },
   });
@@ -496,9 +520,16 @@ async function main(): Promise<void> {
   const cacheProblem = await probePageCacheDrop();
   log(cacheProblem ? `The page cache cannot be dropped: ${cacheProblem}` : "The page cache is dropped before every measured step");
 
-  const o: Options = { imageBytes, runs, threads, work, dropCaches: cacheProblem === undefined };
+  const memoryFs = (await capture({ cmd: "stat", args: ["-f", "-c", "%T", values["memory-dir"]], env: {} })).trim();
+  if (memoryFs !== "tmpfs") throw new Error(`--memory-dir ${values["memory-dir"]} is on ${memoryFs}, not tmpfs; name a tmpfs directory with room for the image`);
+  const memory = await mkdtemp(join(values["memory-dir"], "lifeboat-bench-"));
+  const o: Options = { imageBytes, runs, threads, work, dropCaches: cacheProblem === undefined, memory };
   const results: Results = { samples: [], commands: new Map(), restoredAllocated: new Map() };
-  for (let run = 0; run < runs; run++) await oneRun(o, results, run, bins);
+  try {
+    for (let run = 0; run < runs; run++) await oneRun(o, results, run, bins);
+  } finally {
+    await rm(memory, { recursive: true, force: true });
+  }
 
   const rows = summarize(results.samples, imageBytes);
   const loadAtEnd = loadavg();
@@ -528,12 +559,13 @@ async function main(): Promise<void> {
     "- image read: what the tool read from the image. kopia and restic read all of a changed file (they have no changed-extent input); Lifeboat's figure is its own report.",
     `- ${CBT_PHASE}: Lifeboat only, given the changed extents as VMware CBT would give them; n/a for kopia and restic, which have no such input. It runs on a copy of Lifeboat's repository made right after the full backup, so that it and the rescan both start from the full backup alone.`,
     "- incremental, rescan: all three read the whole image with no hint (Lifeboat with `--parent latest` and no `--changed`).",
+    `- ${WARM_RESTORE_PHASE}: the same restore again, with the repository read into the page cache first (not timed) and the image written to tmpfs (${values["memory-dir"]}), so that the disk neither feeds nor drains it: the engines' own speed. On this machine "restore latest" is bound by the disk's writeback for every tool (see the fsync column).`,
     "- stored: the repository's bytes after the phase (for the CBT row, the copy's).",
     "- Lifeboat ÷ tool: Lifeboat's median MB/s over the tool's in the same phase.",
     `- Every restore was compared byte for byte (blake3) with the source image, in every run (blake3 ${results.sourceHash ?? "?"}); so was a restore of Lifeboat's CBT point (not timed).`,
     `- Restored images are sparse: allocated on disk (run 1) ${TOOLS.map((t) => `${t} ${formatBytes(results.restoredAllocated.get(t) ?? NaN)}`).join(", ")}, of ${formatBytes(imageBytes)} (a quarter of its regions are zeros).`,
     "",
-    "Timed commands ($WORK is the work directory):",
+    "Timed commands ($WORK is the work directory, $MEMORY the tmpfs directory):",
     "",
     ...[...results.commands].map(([what, line]) => `- ${what}: \`${line}\``),
     "",

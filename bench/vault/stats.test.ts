@@ -61,7 +61,7 @@ describe("summarize", () => {
 
   test("every phase and tool has a row, in order; a tool without the phase has no stats", () => {
     const rows = summarize([sample(0, CBT_PHASE, "lifeboat", 1)], 1000 * MB);
-    expect(rows).toHaveLength(12);
+    expect(rows).toHaveLength(15);
     expect(rows.slice(3, 6).map((r) => [r.phase, r.tool, r.stats !== undefined])).toEqual([
       [CBT_PHASE, "lifeboat", true],
       [CBT_PHASE, "kopia", false],

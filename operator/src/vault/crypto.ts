@@ -9,9 +9,27 @@
  * storage fails authentication.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { compress, decompress } from "zstd-napi";
+import type * as ZstdBinding from "zstd-napi/binding.js";
 import type { MasterKeys } from "./keys.js";
+
+/**
+ * zstd-napi's low-level binding (typed in its binding.d.ts), for the block
+ * path: it compresses and decompresses into buffers the caller owns. The
+ * high-level compress()/decompress() allocate a fresh megabyte per block,
+ * and on the hot path those allocations (page faults, garbage collection)
+ * cost about as much as the copies they cause.
+ */
+const zstd = createRequire(import.meta.url)("zstd-napi/binding.js") as typeof ZstdBinding;
+
+/**
+ * Per-thread state of the block path. Every function here is synchronous
+ * and a worker thread has its own copy of this module, so reusing these
+ * between calls is safe.
+ */
+const blockState: { cctx?: ZstdBinding.CCtx; dctx?: ZstdBinding.DCtx; packed: Buffer } = { packed: Buffer.alloc(0) };
 
 export const ID_BYTES = 32;
 export const BLOB_OVERHEAD = 1 + 12 + 16;
@@ -29,7 +47,10 @@ function blockAad(flag: number, id: Uint8Array): Buffer {
 
 /** Compresses (kept raw when zstd does not shrink it) and encrypts one block. */
 export function sealBlock(keys: MasterKeys, level: number, id: Uint8Array, data: Uint8Array): Buffer {
-  const packed = compress(data, { compressionLevel: level });
+  const bound = zstd.compressBound(data.length);
+  if (blockState.packed.length < bound) blockState.packed = Buffer.allocUnsafeSlow(bound);
+  blockState.cctx ??= new zstd.CCtx();
+  const packed = blockState.packed.subarray(0, blockState.cctx.compress(blockState.packed, data, level));
   const flag = packed.length < data.length ? FLAG_ZSTD : FLAG_RAW;
   const body = flag === FLAG_ZSTD ? packed : data;
   const nonce = randomBytes(12);
@@ -49,10 +70,14 @@ export function sealBlock(keys: MasterKeys, level: number, id: Uint8Array, data:
 export class BlobError extends Error {}
 
 /**
- * Decrypts and decompresses one blob and checks that the block's keyed
- * BLAKE3 equals `id`: every restored byte is verified.
+ * Decrypts and decompresses one blob into `dest` (at most `dest.length`
+ * bytes) and checks that the block's keyed BLAKE3 equals `id`: every
+ * restored byte is verified. Returns the block's length. `dest` holds
+ * unverified bytes when this throws, so callers must not use them then.
+ * Decompressing straight into the caller's buffer spares a restore an
+ * allocation and a copy per block.
  */
-export function openBlock(keys: MasterKeys, id: Uint8Array, blob: Uint8Array): Buffer {
+export function openBlockInto(keys: MasterKeys, id: Uint8Array, blob: Uint8Array, dest: Buffer): number {
   if (blob.length < BLOB_OVERHEAD) throw new BlobError(`blob of ${blob.length} bytes is shorter than its header`);
   const flag = blob[0] ?? -1;
   if (flag !== FLAG_RAW && flag !== FLAG_ZSTD) throw new BlobError(`blob has unknown flag ${flag}`);
@@ -61,13 +86,27 @@ export function openBlock(keys: MasterKeys, id: Uint8Array, blob: Uint8Array): B
   decipher.setAuthTag(blob.subarray(blob.length - 16));
   let body: Buffer;
   try {
-    body = Buffer.concat([decipher.update(blob.subarray(13, blob.length - 16)), decipher.final()]);
+    body = decipher.update(blob.subarray(13, blob.length - 16));
+    // GCM is a stream mode: final() only checks the tag and returns nothing to append.
+    const rest = decipher.final();
+    if (rest.length > 0) body = Buffer.concat([body, rest]);
   } catch (err) {
     throw new BlobError("blob failed AES-GCM authentication (altered, truncated or misplaced)", { cause: err });
   }
-  const data = flag === FLAG_ZSTD ? decompress(body) : body;
-  if (!blockId(keys.idKey, data).equals(id)) throw new BlobError("block content does not match its id");
-  return data;
+  let length: number;
+  if (flag === FLAG_ZSTD) {
+    blockState.dctx ??= new zstd.DCtx();
+    try {
+      length = blockState.dctx.decompress(dest, body);
+    } catch (err) {
+      throw new BlobError(`block does not decompress into ${dest.length} bytes`, { cause: err });
+    }
+  } else {
+    if (body.length > dest.length) throw new BlobError(`block has ${body.length} bytes, more than ${dest.length}`);
+    length = body.copy(dest);
+  }
+  if (!blockId(keys.idKey, dest.subarray(0, length)).equals(id)) throw new BlobError("block content does not match its id");
+  return length;
 }
 
 /**

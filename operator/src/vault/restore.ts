@@ -1,13 +1,18 @@
 /**
- * Restore: streams one disk of a point to a target in order of position,
- * reading runs of adjacent blobs with one ranged read, and verifying every
- * block (AES-GCM authentication, then keyed BLAKE3 against its id) before it
- * is written. Holes are skipped on a zeroed target and written as zeros on a
- * block device.
+ * Restore: writes one disk of a point to a target, reading runs of adjacent
+ * blobs with one ranged read, and verifying every block (AES-GCM
+ * authentication, then keyed BLAKE3 against its id) before it is written.
+ * Holes are skipped on a zeroed target and written as zeros on a block
+ * device.
+ *
+ * A target with positional writes (a file or a block device) gets each
+ * distinct block read, decrypted and verified once and written wherever the
+ * disk holds it, the vault's reads going pack by pack; a stream target (an
+ * upload) gets the disk in order of position, repeated blocks read again.
  */
 import { BlobError } from "./crypto.js";
 import { RunError, type RunBlob, type RunWrite } from "./worker-pool.js";
-import type { BlockIndex, BlockLocation } from "./block-index.js";
+import { idKey, type BlockIndex, type BlockLocation } from "./block-index.js";
 import type { DiskTarget } from "./disk-io.js";
 import { VaultError } from "./errors.js";
 import { paths } from "./format.js";
@@ -38,35 +43,76 @@ export interface RestoreOptions {
   readonly index?: BlockIndex | undefined;
 }
 
+/** One blob to read and open, and the disk blocks that hold its content. */
+interface PlannedBlob {
+  readonly id: Buffer;
+  readonly loc: BlockLocation;
+  /** Ascending. */
+  readonly blocks: number[];
+}
+
+/** Blobs adjacent in one pack, read with one ranged read. */
 interface Run {
   readonly pack: string;
   readonly offset: number;
-  readonly length: number;
-  readonly blocks: { readonly block: number; readonly id: Buffer; readonly loc: BlockLocation }[];
+  length: number;
+  readonly blobs: PlannedBlob[];
 }
 
-/** Groups a disk's blocks into runs that are adjacent in one pack. */
-function planRuns(ids: Buffer, disk: PointDisk, index: BlockIndex, pointId: string, maxRead: number): { runs: Run[]; holes: number[] } {
-  const runs: Run[] = [];
+/** Appends `blob` to the last run when it follows it in the same pack within `maxRead`, else starts a run. */
+function addToRuns(runs: Run[], blob: PlannedBlob, maxRead: number): void {
+  const last = runs.at(-1);
+  if (last?.pack === blob.loc.pack && last.offset + last.length === blob.loc.offset && last.length + blob.loc.length <= maxRead) {
+    last.length += blob.loc.length;
+    last.blobs.push(blob);
+  } else {
+    runs.push({ pack: blob.loc.pack, offset: blob.loc.offset, length: blob.loc.length, blobs: [blob] });
+  }
+}
+
+/**
+ * Plans a disk's reads. `inOrder` (for stream targets): one blob per block,
+ * in order of position. Otherwise one blob per distinct block, grouped by
+ * pack (packs in the order the disk first needs them, blobs by offset), so
+ * that a block the disk holds many times is read and verified once.
+ */
+function planRuns(ids: Buffer, disk: PointDisk, index: BlockIndex, pointId: string, maxRead: number, inOrder: boolean): { runs: Run[]; holes: number[] } {
   const holes: number[] = [];
-  let current: { pack: string; offset: number; length: number; blocks: Run["blocks"][number][] } | undefined;
+  const planned: PlannedBlob[] = [];
+  const byId = new Map<string, PlannedBlob>();
   for (let b = 0; b < disk.blocks; b++) {
     const id = blockAt(ids, b);
     if (id.equals(HOLE)) {
       holes.push(b);
       continue;
     }
+    const key = inOrder ? undefined : idKey(id);
+    const seen = key === undefined ? undefined : byId.get(key);
+    if (seen) {
+      seen.blocks.push(b);
+      continue;
+    }
     const loc = index.get(id);
     if (!loc) throw new VaultError("Corrupt", `Block ${b} of disk ${disk.key} in point ${pointId} (id ${id.toString("hex")}) is in no pack of the index; \`lifeboat vault check\` tells what is missing, and \`lifeboat vault repair-index\` rebuilds an index whose objects were lost`);
-    if (current?.pack === loc.pack && current.offset + current.length === loc.offset && current.length + loc.length <= maxRead) {
-      current.length += loc.length;
-      current.blocks.push({ block: b, id, loc });
-    } else {
-      if (current) runs.push(current);
-      current = { pack: loc.pack, offset: loc.offset, length: loc.length, blocks: [{ block: b, id, loc }] };
-    }
+    const blob = { id, loc, blocks: [b] };
+    planned.push(blob);
+    if (key !== undefined) byId.set(key, blob);
   }
-  if (current) runs.push(current);
+  const runs: Run[] = [];
+  if (inOrder) {
+    for (const blob of planned) addToRuns(runs, blob, maxRead);
+    return { runs, holes };
+  }
+  const byPack = new Map<string, PlannedBlob[]>();
+  for (const blob of planned) {
+    const blobs = byPack.get(blob.loc.pack);
+    if (blobs) blobs.push(blob);
+    else byPack.set(blob.loc.pack, [blob]);
+  }
+  for (const blobs of byPack.values()) {
+    blobs.sort((x, y) => x.loc.offset - y.loc.offset);
+    for (const blob of blobs) addToRuns(runs, blob, maxRead);
+  }
   return { runs, holes };
 }
 
@@ -92,7 +138,7 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
   }
   const index = options.index ?? (await vault.loadIndex()).index;
   const bs = point.header.blockSize;
-  const { runs, holes } = planRuns(ids, disk, index, pointId, options.maxReadBytes ?? 8 * 1024 * 1024);
+  const { runs, holes } = planRuns(ids, disk, index, pointId, options.maxReadBytes ?? 8 * 1024 * 1024, target.fd === undefined);
   const started = Date.now();
   const progress = { bytesDone: 0, bytesFetched: 0 };
   let lastReport = 0;
@@ -128,16 +174,21 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
       if (!run) break;
       const bytes = await vault.backend.getRange(paths.pack(run.pack), run.offset, run.length);
       progress.bytesFetched += bytes.length;
-      // Decoded blocks lie back to back; blocks adjacent on the disk become one write.
+      // Decoded blobs lie back to back; each is written to every block that holds it,
+      // and spans adjacent both in the decoded run and on the disk become one write.
       const blobs: RunBlob[] = [];
       const writes: RunWrite[] = [];
       let decodedAt = 0;
-      for (const { block, id, loc } of run.blocks) {
-        const rawLength = blockLength(block);
+      let restored = 0;
+      for (const { id, loc, blocks } of run.blobs) {
+        const rawLength = blockLength(blocks[0] ?? 0);
         blobs.push({ id, start: loc.offset - run.offset, length: loc.length, rawLength });
-        const last = writes.at(-1);
-        if (last && last.position + last.length === block * bs) writes[writes.length - 1] = { ...last, length: last.length + rawLength };
-        else writes.push({ start: decodedAt, length: rawLength, position: block * bs });
+        for (const block of blocks) {
+          const last = writes.at(-1);
+          if (last && last.start + last.length === decodedAt && last.position + last.length === block * bs) writes[writes.length - 1] = { ...last, length: last.length + rawLength };
+          else writes.push({ start: decodedAt, length: rawLength, position: block * bs });
+          restored += rawLength;
+        }
         decodedAt += rawLength;
       }
       let decoded: Buffer | undefined;
@@ -145,13 +196,13 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
         decoded = await vault.pool.openRun(bytes, blobs, target.fd, writes);
       } catch (err) {
         if (err instanceof BlobError) {
-          const bad = run.blocks[err instanceof RunError ? err.index : 0];
-          throw new VaultError("Corrupt", `Block ${bad?.block ?? "?"} of disk ${diskKey} (id ${bad?.id.toString("hex") ?? "?"}) in pack ${run.pack} at offset ${bad?.loc.offset ?? "?"} does not verify: ${err.message}`, { cause: err });
+          const bad = run.blobs[err instanceof RunError ? err.index : 0];
+          throw new VaultError("Corrupt", `Block ${bad?.blocks[0] ?? "?"} of disk ${diskKey} (id ${bad?.id.toString("hex") ?? "?"}) in pack ${run.pack} at offset ${bad?.loc.offset ?? "?"} does not verify: ${err.message}`, { cause: err });
         }
         throw err;
       }
       if (decoded) for (const w of writes) await target.write(decoded.subarray(w.start, w.start + w.length), w.position);
-      progress.bytesDone += decodedAt;
+      progress.bytesDone += restored;
       report(false);
     }
   };

@@ -9,7 +9,7 @@
 import { writeSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { BlobError, blockId, openBlock, sealBlock } from "./crypto.js";
+import { BlobError, blockId, openBlockInto, sealBlock } from "./crypto.js";
 import type { MasterKeys } from "./keys.js";
 
 /** One blob of a run: where it is in the run buffer and what it must decode to. */
@@ -58,14 +58,14 @@ export function openRun(keys: MasterKeys, run: Uint8Array, blobs: readonly RunBl
   const out = scratch && scratch.length >= total ? scratch.subarray(0, total) : Buffer.allocUnsafeSlow(total);
   let at = 0;
   blobs.forEach((b, index) => {
-    let data: Buffer;
+    let length: number;
     try {
-      data = openBlock(keys, b.id, run.subarray(b.start, b.start + b.length));
+      length = openBlockInto(keys, b.id, run.subarray(b.start, b.start + b.length), out.subarray(at, at + b.rawLength));
     } catch (err) {
       throw Object.assign(new RunError(index, err instanceof Error ? err.message : String(err), { cause: err }), { index });
     }
-    if (data.length !== b.rawLength) throw Object.assign(new RunError(index, `block has ${data.length} bytes, expected ${b.rawLength}`), { index });
-    at += data.copy(out, at);
+    if (length !== b.rawLength) throw Object.assign(new RunError(index, `block has ${length} bytes, expected ${b.rawLength}`), { index });
+    at += length;
   });
   return out;
 }
