@@ -88,7 +88,11 @@ export class Vault {
       const keys = await unwrapKeys(parseKeySlot(await backend.get(obj.key), obj.key), userKey, config.repositoryId);
       if (keys) return new Vault(backend, config, keys, options);
     }
-    throw new VaultError("WrongKey", `The key does not open the vault at ${backend.location} (tried ${slots.length} key slot${slots.length === 1 ? "" : "s"}); check the key Secret or key file`);
+    const tried = slots.length === 0 ? "there is no key slot" : `tried key slot${slots.length === 1 ? "" : "s"} ${slots.map((o) => o.key).join(", ")}`;
+    throw new VaultError(
+      "WrongKey",
+      `The key does not open the vault at ${backend.location} (${tried}); check the key Secret or key file (if the key is right, a key slot or the config object's repositoryId, to which the slots are bound, was altered)`,
+    );
   }
 
   /** The worker pool, started on first use. */
