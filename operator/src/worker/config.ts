@@ -83,7 +83,8 @@ export { SOURCE_VAULT_SECRETS, VAULT_SECRETS, type VaultSecrets };
 function checkCaCertEnv(p: Problems, o: Json, path: string, env: NodeJS.ProcessEnv, what: string): void {
   if (o.caCertEnv === undefined) return;
   const name = p.string(o, "caCertEnv", path);
-  if (name && !env[name]) p.add(`Environment variable ${name} (${path}.caCertEnv) must hold ${what} (PEM)`);
+  // Only the environment's own variables: env.toString or env.hasOwnProperty is a function, not a PEM bundle.
+  if (name && !(Object.hasOwn(env, name) && env[name])) p.add(`Environment variable ${name} (${path}.caCertEnv) must hold ${what} (PEM)`);
 }
 
 function checkVault(p: Problems, vault: Json | undefined, env: NodeJS.ProcessEnv, path = "spec.vault", secrets = VAULT_SECRETS): void {
