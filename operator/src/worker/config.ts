@@ -102,6 +102,8 @@ function checkVault(p: Problems, vault: Json | undefined, env: NodeJS.ProcessEnv
       p.string(s3, "bucket", `${path}.s3`);
       for (const f of ["endpoint", "region", "prefix", "storageClass"]) if (s3[f] !== undefined) p.string(s3, f, `${path}.s3`);
       for (const f of ["forcePathStyle", "useHTTPS"]) if (s3[f] !== undefined) p.boolean(s3, f, `${path}.s3`);
+      // The vault's S3 backend refuses this pair when the worker opens it; say so here, as an invalid spec.
+      if (s3.useHTTPS === true && typeof s3.endpoint === "string" && s3.endpoint.startsWith("http://")) p.add(`${path}.s3.endpoint ${s3.endpoint} is plain HTTP while useHTTPS is set`);
       checkCaCertEnv(p, s3, `${path}.s3`, env, "the CA bundle of the S3 endpoint");
       for (const name of [secrets.accessKeyId, secrets.secretAccessKey]) {
         if (!env[name]) p.add(`Environment variable ${name} must hold the S3 credentials of ${path}`);
