@@ -290,7 +290,7 @@ describe("worker specs with bad input", () => {
   });
 
   test("one edit: accepted and usable, or InvalidSpecError naming the field or variable", async () => {
-    await fc.assert(fc.asyncProperty(fc.constantFrom(...VALID), editArb, (spec, edit) => runCase(spec, [edit], true)), { numRuns: runs(1500), examples: REGRESSIONS });
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...VALID), editArb, (spec, edit) => runCase(spec, [edit], true)), { numRuns: REGRESSIONS.length + runs(1500), examples: REGRESSIONS });
   });
 
   test("several edits: accepted and usable, or InvalidSpecError, never another error", async () => {
