@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { formatBytes } from "../util/quantity.js";
-import { VaultError } from "./errors.js";
+import { describeError, VaultError } from "./errors.js";
 
 /** Version of the on-storage format this code reads and writes. */
 export const FORMAT_VERSION = 1;
@@ -56,22 +56,30 @@ export interface InitOptions {
   lock?: LockSettings;
 }
 
-/** Validates init options and fills defaults; throws InvalidArgument naming the bad setting. */
-export function newConfig(options: InitOptions): VaultConfig {
-  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+/** The settings fixed at init, as init and every opening of the vault check them. */
+type Settings = Pick<VaultConfig, "blockSize" | "packSize" | "compressionLevel" | "lock">;
+
+/** Throws InvalidArgument naming the first setting out of range. */
+function checkSettings({ blockSize, packSize, compressionLevel, lock }: Settings): void {
   if (!(BLOCK_SIZES as readonly number[]).includes(blockSize)) {
     throw new VaultError("InvalidArgument", `Block size ${blockSize} is not supported; use one of ${BLOCK_SIZES.map(formatBytes).join(", ")}`);
   }
-  const packSize = options.packSize ?? DEFAULT_PACK_SIZE;
   if (!Number.isInteger(packSize) || packSize < MIN_PACK_SIZE || packSize > MAX_PACK_SIZE) {
     throw new VaultError("InvalidArgument", `Pack size ${packSize} is out of range; use 16Mi to 64Mi`);
   }
-  const compressionLevel = options.compressionLevel ?? 1;
   if (!Number.isInteger(compressionLevel) || compressionLevel < 1 || compressionLevel > 3) {
     throw new VaultError("InvalidArgument", `Compression level ${compressionLevel} is out of range; use 1, 2 or 3`);
   }
-  const lock = options.lock ?? NO_LOCK;
   validateLock(lock);
+}
+
+/** Validates init options and fills defaults; throws InvalidArgument naming the bad setting. */
+export function newConfig(options: InitOptions): VaultConfig {
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  const packSize = options.packSize ?? DEFAULT_PACK_SIZE;
+  const compressionLevel = options.compressionLevel ?? 1;
+  const lock = options.lock ?? NO_LOCK;
+  checkSettings({ blockSize, packSize, compressionLevel, lock });
   return {
     formatVersion: FORMAT_VERSION,
     repositoryId: randomBytes(16).toString("hex"),
@@ -109,10 +117,20 @@ export function parseConfig(bytes: Buffer): VaultConfig {
     throw new VaultError("Corrupt", "The repository's config object has no formatVersion");
   }
   if (config.formatVersion > FORMAT_VERSION) {
-    throw new VaultError("UnsupportedFormat", `The repository has format version ${config.formatVersion}; this program reads up to ${FORMAT_VERSION}. Upgrade Lifeboat.`);
+    throw new VaultError("UnsupportedFormat", `The repository's config object has format version ${config.formatVersion}; this program reads up to ${FORMAT_VERSION}. Upgrade Lifeboat.`);
   }
-  if (typeof config.repositoryId !== "string" || typeof config.blockSize !== "number" || typeof config.packSize !== "number" || !config.lock) {
-    throw new VaultError("Corrupt", "The repository's config object lacks repositoryId, blockSize, packSize or lock");
+  const lock = config.lock as Partial<Record<keyof LockSettings, unknown>> | null | undefined;
+  if (
+    typeof config.repositoryId !== "string" || typeof config.blockSize !== "number" || typeof config.packSize !== "number" || typeof config.compressionLevel !== "number" ||
+    typeof lock !== "object" || lock === null || typeof lock.enabled !== "boolean" || typeof lock.mode !== "string" || typeof lock.retentionDays !== "number"
+  ) {
+    throw new VaultError("Corrupt", "The repository's config object lacks repositoryId, blockSize, packSize, compressionLevel or lock");
+  }
+  // Backups size their buffers and retention from these: a damaged value must stop here, not as a RangeError later.
+  try {
+    checkSettings(config as VaultConfig);
+  } catch (err) {
+    throw new VaultError("Corrupt", `The repository's config object holds a setting init never writes: ${describeError(err)}`, { cause: err });
   }
   return config as VaultConfig;
 }

@@ -38,7 +38,8 @@ export function newMasterKeys(): MasterKeys {
 
 function deriveWrappingKey(userKey: Buffer, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(userKey, salt, 32, { ...params, maxmem: 256 * params.N * params.r }, (err, key) => {
+    // scrypt needs 128 * r * (N + p + 2) bytes; twice N leaves OpenSSL room.
+    scrypt(userKey, salt, 32, { ...params, maxmem: 128 * params.r * (2 * params.N + params.p + 2) }, (err, key) => {
       if (err) reject(new Error("Could not derive the wrapping key with scrypt", { cause: err }));
       else resolve(key);
     });
@@ -71,10 +72,9 @@ export async function wrapKeys(keys: MasterKeys, userKey: Buffer, repositoryId: 
 
 /** Unwraps a slot; returns undefined when the user's key does not open it. */
 export async function unwrapKeys(slot: KeySlot, userKey: Buffer, repositoryId: string): Promise<MasterKeys | undefined> {
-  if ((slot.kdf as string) !== "scrypt") throw new VaultError("UnsupportedFormat", `Key slot uses kdf ${slot.kdf}, which this program does not know`);
-  const wrappingKey = await deriveWrappingKey(userKey, Buffer.from(slot.salt, "base64"), slot);
+  // Only the three numbers: scrypt also reads options such as cost or maxmem, which a slot must not set.
+  const wrappingKey = await deriveWrappingKey(userKey, Buffer.from(slot.salt, "base64"), { N: slot.N, r: slot.r, p: slot.p });
   const wrapped = Buffer.from(slot.wrapped, "base64");
-  if (wrapped.length !== 64 + 16) throw new VaultError("Corrupt", "A key slot holds a wrapped key of the wrong length");
   const decipher = createDecipheriv("aes-256-gcm", wrappingKey, Buffer.from(slot.nonce, "base64"));
   decipher.setAAD(slotAad(repositoryId));
   decipher.setAuthTag(wrapped.subarray(64));
@@ -86,15 +86,51 @@ export async function unwrapKeys(slot: KeySlot, userKey: Buffer, repositoryId: s
   }
 }
 
-/** Parses a stored key slot. */
+/**
+ * The most a slot may make scrypt spend: 128 * N * r bytes of memory (4 x
+ * what init writes), and N * r * p rounds of it. A slot's own numbers decide
+ * the cost of trying it, so an altered slot must not be able to ask the
+ * operator (512 MiB) for gigabytes or minutes.
+ */
+const MAX_SCRYPT_NR = 4 * SCRYPT.N * SCRYPT.r;
+const MAX_SCRYPT_NRP = 2 * MAX_SCRYPT_NR;
+
+/** `value` is canonical base64 of `length` bytes (or at least `min` bytes). */
+function isBase64(value: unknown, length: { exactly?: number; min?: number }): boolean {
+  if (typeof value !== "string") return false;
+  const bytes = Buffer.from(value, "base64");
+  return bytes.toString("base64") === value && (length.exactly === undefined || bytes.length === length.exactly) && bytes.length >= (length.min ?? 0);
+}
+
+/** What is wrong with a parsed slot's fields, or undefined when they can be used. */
+function slotProblem(slot: Partial<Record<keyof KeySlot, unknown>>): string | undefined {
+  const { N, r, p } = slot;
+  if (typeof N !== "number" || typeof r !== "number" || typeof p !== "number" || ![N, r, p].every(Number.isSafeInteger)) return "has scrypt parameters that are not integers";
+  if (N < 2 || !Number.isInteger(Math.log2(N)) || r < 1 || p < 1 || N * r > MAX_SCRYPT_NR || N * r * p > MAX_SCRYPT_NRP) {
+    return `has scrypt parameters N=${N}, r=${r}, p=${p} outside what a key slot may use (N a power of two, N*r up to ${MAX_SCRYPT_NR}, N*r*p up to ${MAX_SCRYPT_NRP})`;
+  }
+  if (!isBase64(slot.salt, { min: 16 })) return "has a salt that is not base64 of at least 16 bytes";
+  if (!isBase64(slot.nonce, { exactly: 12 })) return "has a nonce that is not base64 of 12 bytes";
+  if (!isBase64(slot.wrapped, { exactly: 64 + 16 })) return "has a wrapped key that is not base64 of 80 bytes";
+  return undefined;
+}
+
+/** Parses a stored key slot; throws Corrupt (or UnsupportedFormat) naming the slot. */
 export function parseKeySlot(bytes: Buffer, name: string): KeySlot {
+  let slot: unknown;
   try {
-    const slot = JSON.parse(bytes.toString("utf8")) as KeySlot;
-    if (typeof slot.wrapped !== "string" || typeof slot.salt !== "string") throw new Error("missing fields");
-    return slot;
+    slot = JSON.parse(bytes.toString("utf8"));
   } catch (err) {
     throw new VaultError("Corrupt", `Key slot ${name} is not readable`, { cause: err });
   }
+  if (typeof slot !== "object" || slot === null || Array.isArray(slot)) throw new VaultError("Corrupt", `Key slot ${name} is not a JSON object`);
+  const fields = slot as Partial<Record<keyof KeySlot, unknown>>;
+  if (fields.version !== 1 || fields.kdf !== "scrypt") {
+    throw new VaultError("UnsupportedFormat", `Key slot ${name} has version ${JSON.stringify(fields.version)} and kdf ${JSON.stringify(fields.kdf)}; this program reads version 1 with scrypt`);
+  }
+  const problem = slotProblem(fields);
+  if (problem) throw new VaultError("Corrupt", `Key slot ${name} ${problem}`);
+  return slot as KeySlot;
 }
 
 /** A user key must have some entropy; 16 bytes is the floor, 32 random bytes is the advice. */

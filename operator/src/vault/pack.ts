@@ -69,12 +69,15 @@ function encodePackHeader(entries: readonly PackEntry[]): Buffer {
   return out;
 }
 
-/** Reads the length of a pack's sealed header from its 8-byte trailer. */
-export function parsePackTrailer(trailer: Buffer, packName: string): number {
+/** Reads the length of a pack's sealed header from its 8-byte trailer; the header must fit in the pack's `packSize` bytes. */
+export function parsePackTrailer(trailer: Buffer, packName: string, packSize: number): number {
   if (trailer.length !== PACK_TRAILER || trailer.toString("latin1", 4, 8) !== TRAILER_MAGIC) {
     throw new VaultError("Corrupt", `Pack ${packName} has no valid trailer (truncated or not a pack)`);
   }
-  return trailer.readUInt32LE(0);
+  // The trailer is not authenticated: a length beyond the pack would make a reader ask for gigabytes.
+  const length = trailer.readUInt32LE(0);
+  if (length > packSize - PACK_MAGIC.length - PACK_TRAILER) throw new VaultError("Corrupt", `Pack ${packName} has a trailer that gives its header ${length} bytes, more than its ${packSize} bytes hold`);
+  return length;
 }
 
 /** Decrypts and decodes a pack header. */

@@ -168,8 +168,9 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
   for (const b of holes) progress.bytesDone += blockLength(b);
 
   let next = 0;
+  let failure: unknown = undefined;
   const worker = async (): Promise<void> => {
-    while (next < runs.length) {
+    while (next < runs.length && failure === undefined) {
       const run = runs[next++];
       if (!run) break;
       const bytes = await vault.backend.getRange(paths.pack(run.pack), run.offset, run.length);
@@ -206,7 +207,11 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
       report(false);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, runs.length) }, worker));
+  // The first failure stops the other readers after their current run, and the
+  // restore returns only once none is left: nothing reaches the target afterwards.
+  const guarded = (): Promise<void> => worker().catch((err: unknown) => { failure ??= err; });
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, runs.length) }, guarded));
+  if (failure !== undefined) throw failure instanceof Error ? failure : new Error(`Restore of disk ${diskKey} failed`, { cause: failure });
   report(true);
   return disk.size;
 }

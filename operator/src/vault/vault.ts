@@ -9,7 +9,7 @@ import { VaultError } from "./errors.js";
 import { newConfig, parseConfig, paths, randomId, type InitOptions, type LockSettings, type VaultConfig } from "./format.js";
 import { newMasterKeys, parseKeySlot, unwrapKeys, wrapKeys, type MasterKeys } from "./keys.js";
 import { decodeBlockList, decodePointHeader, manifestHeaderLength, MANIFEST_PREFIX_READ, type PointHeader } from "./manifest.js";
-import { decodePackHeader, PACK_TRAILER, parsePackTrailer, type PackEntry } from "./pack.js";
+import { decodePackHeader, PACK_MAGIC, PACK_TRAILER, parsePackTrailer, type PackEntry } from "./pack.js";
 import { defaultThreads, WorkerPool } from "./worker-pool.js";
 import type { Backend, Retention } from "./backends/backend.js";
 
@@ -88,7 +88,11 @@ export class Vault {
       const keys = await unwrapKeys(parseKeySlot(await backend.get(obj.key), obj.key), userKey, config.repositoryId);
       if (keys) return new Vault(backend, config, keys, options);
     }
-    throw new VaultError("WrongKey", `The key does not open the vault at ${backend.location} (tried ${slots.length} key slot${slots.length === 1 ? "" : "s"}); check the key Secret or key file`);
+    const tried = slots.length === 0 ? "there is no key slot" : `tried key slot${slots.length === 1 ? "" : "s"} ${slots.map((o) => o.key).join(", ")}`;
+    throw new VaultError(
+      "WrongKey",
+      `The key does not open the vault at ${backend.location} (${tried}); check the key Secret or key file (if the key is right, a key slot or the config object's repositoryId, to which the slots are bound, was altered)`,
+    );
   }
 
   /** The worker pool, started on first use. */
@@ -136,8 +140,9 @@ export class Vault {
 
   /** The blobs a pack lists in its own sealed header; `size` is the pack's size in storage. */
   async readPackHeader(pack: string, size: number): Promise<PackEntry[]> {
+    if (size < PACK_MAGIC.length + PACK_TRAILER) throw new VaultError("Corrupt", `Pack ${pack} has ${size} bytes, too few for a pack (truncated)`);
     const trailer = await this.backend.getRange(paths.pack(pack), size - PACK_TRAILER, PACK_TRAILER);
-    const headerLength = parsePackTrailer(trailer, pack);
+    const headerLength = parsePackTrailer(trailer, pack, size);
     const header = await this.backend.getRange(paths.pack(pack), size - PACK_TRAILER - headerLength, headerLength);
     return decodePackHeader(this.keys, header, pack);
   }
@@ -156,6 +161,8 @@ export class Vault {
       const id = obj.key.slice(paths.manifestsPrefix.length);
       let prefix = await this.backend.getRange(obj.key, 0, Math.min(obj.size, MANIFEST_PREFIX_READ));
       const needed = 12 + manifestHeaderLength(prefix, id);
+      // The length is not authenticated: never read past the object for it.
+      if (needed > obj.size) throw new VaultError("Corrupt", `Manifest ${id} is shorter than its header (${obj.size} bytes, the header ends at byte ${needed})`);
       if (needed > prefix.length) prefix = await this.backend.getRange(obj.key, 0, needed);
       return decodePointHeader(this.keys, prefix, id);
     });

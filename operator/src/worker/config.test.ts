@@ -117,6 +117,7 @@ describe("ecsBackup", () => {
     ossBucket: "staging",
     disks: [{ key: "2000", device: "/dev/xvda", sizeBytes: 1024 }],
     vault,
+    lineage: ["namespace", "protectedServer", "direction"],
     labels: { namespace: "prod", protectedServer: "db", direction: "reverse" },
   };
 

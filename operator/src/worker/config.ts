@@ -83,7 +83,8 @@ export { SOURCE_VAULT_SECRETS, VAULT_SECRETS, type VaultSecrets };
 function checkCaCertEnv(p: Problems, o: Json, path: string, env: NodeJS.ProcessEnv, what: string): void {
   if (o.caCertEnv === undefined) return;
   const name = p.string(o, "caCertEnv", path);
-  if (name && !env[name]) p.add(`Environment variable ${name} (${path}.caCertEnv) must hold ${what} (PEM)`);
+  // Only the environment's own variables: env.toString or env.hasOwnProperty is a function, not a PEM bundle.
+  if (name && !(Object.hasOwn(env, name) && env[name])) p.add(`Environment variable ${name} (${path}.caCertEnv) must hold ${what} (PEM)`);
 }
 
 function checkVault(p: Problems, vault: Json | undefined, env: NodeJS.ProcessEnv, path = "spec.vault", secrets = VAULT_SECRETS): void {
@@ -101,6 +102,8 @@ function checkVault(p: Problems, vault: Json | undefined, env: NodeJS.ProcessEnv
       p.string(s3, "bucket", `${path}.s3`);
       for (const f of ["endpoint", "region", "prefix", "storageClass"]) if (s3[f] !== undefined) p.string(s3, f, `${path}.s3`);
       for (const f of ["forcePathStyle", "useHTTPS"]) if (s3[f] !== undefined) p.boolean(s3, f, `${path}.s3`);
+      // The vault's S3 backend refuses this pair when the worker opens it; say so here, as an invalid spec.
+      if (s3.useHTTPS === true && typeof s3.endpoint === "string" && s3.endpoint.startsWith("http://")) p.add(`${path}.s3.endpoint ${s3.endpoint} is plain HTTP while useHTTPS is set`);
       checkCaCertEnv(p, s3, `${path}.s3`, env, "the CA bundle of the S3 endpoint");
       for (const name of [secrets.accessKeyId, secrets.secretAccessKey]) {
         if (!env[name]) p.add(`Environment variable ${name} must hold the S3 credentials of ${path}`);
@@ -124,12 +127,12 @@ function checkVmRef(p: Problems, vm: Json | undefined, path: string): void {
   if (vm.moRef !== undefined) p.string(vm, "moRef", path);
 }
 
-/** spec.labels: strings, `required` ones non-empty, `run` equal to the run id. */
-function checkLabels(p: Problems, s: Json, runId: string | undefined, required: readonly string[]): void {
+/** spec.labels: strings, `required` ones non-empty, `run` equal to the run id; `listed` are those spec.lineage names. */
+function checkLabels(p: Problems, s: Json, runId: string | undefined, required: readonly string[], listed: readonly string[] = []): void {
   const labels = p.object(s, "labels", "spec");
   if (!labels) return;
   for (const [k, v] of Object.entries(labels)) if (typeof v !== "string") p.add(`spec.labels.${k} must be a string`);
-  for (const k of required) if (typeof labels[k] !== "string" || labels[k] === "") p.add(`spec.labels.${k} is required`);
+  for (const k of required) if (typeof labels[k] !== "string" || labels[k] === "") p.add(`spec.labels.${k} is required${listed.includes(k) ? " (spec.lineage lists it)" : ""}`);
   if (labels.run !== undefined && runId && labels.run !== runId) p.add(`spec.labels.run (${JSON.stringify(labels.run)}) must equal spec.runId ("${runId}")`);
 }
 
@@ -169,6 +172,18 @@ function checkVCenter(p: Problems, vc: Json | undefined, path: string, env: Node
   }
 }
 
+/**
+ * spec.lineage of a backup, when given and valid: the labels that make its chain (DEFAULT_LINEAGE
+ * when absent). A retried worker finds the point its run committed by them, so each must be among
+ * the labels, or chains would mix.
+ */
+function checkLineage(p: Problems, s: Json): readonly string[] | undefined {
+  if (s.lineage === undefined) return undefined;
+  if (Array.isArray(s.lineage) && s.lineage.length > 0 && s.lineage.every((k) => typeof k === "string" && k !== "")) return s.lineage as string[];
+  p.add("spec.lineage must be a non-empty list of label names");
+  return undefined;
+}
+
 function checkBackup(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   const runId = checkRunId(p, s);
   checkVmRef(p, p.object(s, "vm", "spec"), "spec.vm");
@@ -176,14 +191,9 @@ function checkBackup(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   checkVault(p, p.object(s, "vault", "spec"), env);
   p.boolean(s, "quiesce", "spec");
   p.boolean(s, "changedBlockTracking", "spec");
-  let lineage: readonly string[] = DEFAULT_LINEAGE;
-  if (s.lineage !== undefined) {
-    if (!Array.isArray(s.lineage) || s.lineage.length === 0 || !s.lineage.every((k) => typeof k === "string" && k !== "")) {
-      p.add("spec.lineage must be a non-empty list of label names");
-    } else lineage = s.lineage as string[];
-  }
-  // The worker fills `vm` from spec.vm.name; every other label of the chain must be given, or chains would mix.
-  checkLabels(p, s, runId, ["namespace", ...lineage.filter((k) => k !== "vm" && k !== "namespace")]);
+  const listed = checkLineage(p, s);
+  // The worker fills `vm` from spec.vm.name; every other label of the chain must be given.
+  checkLabels(p, s, runId, ["namespace", ...(listed ?? DEFAULT_LINEAGE).filter((k) => k !== "vm" && k !== "namespace")], listed);
   if (s.resync !== undefined) p.string(s, "resync", "spec");
   checkBandwidth(p, s);
   checkThreads(p, s);
@@ -254,7 +264,8 @@ function checkEcsBackup(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
       if (d.sizeBytes === undefined) p.add(`${path}.sizeBytes is required`);
     });
   }
-  checkLabels(p, s, runId, ["namespace"]);
+  const listed = checkLineage(p, s);
+  checkLabels(p, s, runId, ["namespace", ...(listed ?? DEFAULT_LINEAGE).filter((k) => k !== "namespace")], listed);
   checkBandwidth(p, s);
   checkThreads(p, s);
   checkPositiveInteger(p, s, "pollIntervalMs", "spec");

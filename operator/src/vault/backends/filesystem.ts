@@ -11,6 +11,9 @@ import { dirname, join, relative, sep } from "node:path";
 import { VaultError } from "../errors.js";
 import type { Backend, BackendLockSupport, ObjectInfo, PutOptions } from "./backend.js";
 
+/** Largest single read (Node takes at most 2^31 - 1 bytes per read). */
+const MAX_READ = 1024 * 1024 * 1024;
+
 /** Marker in the names of files being written; listing skips them and prune removes old ones. */
 export const TEMP_MARKER = ".tmp-";
 
@@ -40,13 +43,17 @@ export class FilesystemBackend implements Backend {
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    // A negative position reads from the file's current position instead, and a read of 2 GiB or more aborts Node.
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new VaultError("InvalidArgument", `Cannot read ${length} bytes at ${offset} of ${key} in ${this.root}: not a range`);
+    }
     let fh: FileHandle | undefined;
     try {
       fh = await open(this.path(key), "r");
       const buf = Buffer.allocUnsafeSlow(length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        const { bytesRead } = await fh.read(buf, done, Math.min(length - done, MAX_READ), offset + done);
         if (bytesRead === 0) throw new VaultError("Corrupt", `${key} in ${this.root} ends before byte ${offset + length}`);
         done += bytesRead;
       }
