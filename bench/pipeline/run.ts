@@ -273,6 +273,7 @@ async function round(bed: Bed, r: number, results: Results): Promise<void> {
     );
     const { run, sent, receipt } = got.pipeline;
     if (receipt.streamBytes !== sent) throw new Error(`The worker says it sent ${sent} bytes, vcsim received ${receipt.streamBytes}`);
+    if (sent !== vmdkBytes) throw new Error(`The worker sent a VMDK of ${sent} bytes but the plain import's has ${vmdkBytes}: the limit would not send the same bytes`);
     results.zeros.push({ receipt, scan, vmdkBytes, size });
     results.workers.lease.push(run);
     results.lease.push({ seconds: dataPath("lease", run), wallSeconds: run.seconds, bytes: sent, limits: got.limit });
