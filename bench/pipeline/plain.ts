@@ -18,9 +18,19 @@ import { isAllZero } from "../../operator/src/image/zeros.js";
 import type { CreateVmSpec, DiskLocation, MoRef, VsphereClient } from "../../operator/src/vsphere/index.js";
 import { extentsOfBlocks } from "./report.js";
 
-/** Seconds since `started` (a performance.now() value). */
-function since(started: number): number {
-  return (performance.now() - started) / 1000;
+/** How long something took, and when (epoch ms), so that the CPU time of vcsim and this process over it can be looked up. */
+export interface Timed {
+  readonly seconds: number;
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+/** Runs `fn` and times it. */
+async function timed<T>(fn: () => Promise<T>): Promise<Timed & { value: T }> {
+  const fromMs = Date.now();
+  const started = performance.now();
+  const value = await fn();
+  return { value, seconds: (performance.now() - started) / 1000, fromMs, toMs: Date.now() };
 }
 
 /** Reads a stream to its end, discarding the bytes; resolves with their count. */
@@ -33,9 +43,9 @@ async function drain(stream: Readable): Promise<number> {
 /** The two plain ways of reading a disk's areas, timed apart. */
 export interface PlainReadTimes {
   /** One ranged GET per run of adjacent blocks, one after the other: the plainest streaming read. */
-  readonly perExtentSeconds: number;
+  readonly perExtent: Timed;
   /** One ranged GET per block, `inFlight` at once: the worker's own request pattern without the worker. */
-  readonly rangedSeconds: number;
+  readonly ranged: Timed;
   readonly bytes: number;
 }
 
@@ -58,18 +68,15 @@ export async function plainReads(client: VsphereClient, loc: DiskLocation, block
       throw new Error(`The plain read of ${length} bytes at ${offset} failed`, { cause: err });
     }
   };
-  const perExtent = async (): Promise<number> => {
-    const started = performance.now();
+  const perExtent = (): Promise<Timed> => timed(async () => {
     let got = 0;
     for (const e of extents) {
       const n = await read(e.offset, e.length);
       got += n;
     }
     if (got !== want) throw new Error(`The plain read got ${got} of ${want} bytes`);
-    return since(started);
-  };
-  const ranged = async (): Promise<number> => {
-    const started = performance.now();
+  });
+  const ranged = (): Promise<Timed> => timed(async () => {
     let next = 0;
     let got = 0;
     const reader = async (): Promise<void> => {
@@ -81,14 +88,13 @@ export async function plainReads(client: VsphereClient, loc: DiskLocation, block
     };
     await Promise.all(Array.from({ length: Math.min(opts.inFlight, blocks.length) }, reader));
     if (got !== want) throw new Error(`The plain ranged reads got ${got} of ${want} bytes`);
-    return since(started);
-  };
+  });
   if (opts.rangedFirst) {
-    const rangedSeconds = await ranged();
-    return { rangedSeconds, perExtentSeconds: await perExtent(), bytes: want };
+    const r = await ranged();
+    return { ranged: r, perExtent: await perExtent(), bytes: want };
   }
-  const perExtentSeconds = await perExtent();
-  return { perExtentSeconds, rangedSeconds: await ranged(), bytes: want };
+  const e = await perExtent();
+  return { perExtent: e, ranged: await ranged(), bytes: want };
 }
 
 /**
@@ -99,12 +105,11 @@ export async function plainReads(client: VsphereClient, loc: DiskLocation, block
  * ready made: what the restore does to make them (vault reads, decryption,
  * decompression, the VMDK writer's deflate) is the pipeline's work.
  */
-export async function plainImport(client: VsphereClient, spec: CreateVmSpec, vmdkPath: string): Promise<{ seconds: number; ref: MoRef; bytes: number }> {
+export async function plainImport(client: VsphereClient, spec: CreateVmSpec, vmdkPath: string): Promise<Timed & { ref: MoRef; bytes: number }> {
   const { size: bytes } = await stat(vmdkPath);
-  const started = performance.now();
   try {
-    const ref = await client.importVm(spec, [() => createReadStream(vmdkPath, { highWaterMark: 1024 * 1024 })]);
-    return { seconds: since(started), ref, bytes };
+    const { value: ref, ...time } = await timed(() => client.importVm(spec, [() => createReadStream(vmdkPath, { highWaterMark: 1024 * 1024 })]));
+    return { ...time, ref, bytes };
   } catch (err) {
     throw new Error(`The plain import of ${vmdkPath} as VM ${spec.name} failed`, { cause: err });
   }
@@ -116,14 +121,13 @@ export async function plainImport(client: VsphereClient, spec: CreateVmSpec, vmd
  * included: what an upload of a disk without a stream-optimized format (and
  * the worker's in-place restore) sends.
  */
-export async function plainPut(client: VsphereClient, loc: DiskLocation, flatPath: string, size: number): Promise<number> {
-  const started = performance.now();
+export async function plainPut(client: VsphereClient, loc: DiskLocation, flatPath: string, size: number): Promise<Timed> {
   try {
-    await client.uploadDisk(loc, createReadStream(flatPath, { highWaterMark: 1024 * 1024 }), size);
+    const { value: _, ...time } = await timed(() => client.uploadDisk(loc, createReadStream(flatPath, { highWaterMark: 1024 * 1024 }), size));
+    return time;
   } catch (err) {
     throw new Error(`The plain upload of ${flatPath} to [${loc.datastoreName}] ${loc.path} failed`, { cause: err });
   }
-  return since(started);
 }
 
 /**
@@ -133,7 +137,8 @@ export async function plainPut(client: VsphereClient, loc: DiskLocation, flatPat
  * once, then fsync. The source is vcsim's data file of the same content, in
  * the page cache; resolves with the seconds and the bytes written.
  */
-export async function plainSparseCopy(from: string, to: string, opts: { size: number; blockSize: number; inFlight: number }): Promise<{ seconds: number; bytes: number }> {
+export async function plainSparseCopy(from: string, to: string, opts: { size: number; blockSize: number; inFlight: number }): Promise<Timed & { bytes: number }> {
+  const fromMs = Date.now();
   const started = performance.now();
   const src = await open(from, "r");
   try {
@@ -156,7 +161,7 @@ export async function plainSparseCopy(from: string, to: string, opts: { size: nu
       };
       await Promise.all(Array.from({ length: opts.inFlight }, copier));
       await dst.sync();
-      return { seconds: since(started), bytes };
+      return { seconds: (performance.now() - started) / 1000, fromMs, toMs: Date.now(), bytes };
     } finally {
       await dst.close();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { against, extentsOfBlocks, importReceipt, limitsTable, summarizePhase, wholeRunTable, type Phase } from "./report.js";
+import { against, cpuTable, extentsOfBlocks, importReceipt, limitsTable, medianCpu, summarizePhase, wholeRunTable, type Phase } from "./report.js";
 
 describe("extentsOfBlocks", () => {
   test("runs of adjacent blocks become one extent each, the last clipped at the disk's end", () => {
@@ -71,5 +71,26 @@ describe("against", () => {
   test("says when a goal is missed", () => {
     expect(against(0.8, 0.8)).toEqual({ text: "80 %", met: true });
     expect(against(0.42, 0.8)).toEqual({ text: "42 % (missed)", met: false });
+  });
+});
+
+describe("CPU", () => {
+  test("medians of what was measured, nothing when nothing was", () => {
+    expect(medianCpu([{ process: 1, vcsim: 4 }, undefined, { process: 3, vcsim: 2 }, { process: 2, vcsim: 3 }])).toEqual({ process: 2, vcsim: 3 });
+    expect(medianCpu([undefined])).toBeUndefined();
+  });
+
+  test("the table: the pipeline's and each limit's CPU seconds and the cores they kept busy", () => {
+    const s = summarizePhase({
+      name: "full backup",
+      moved: "read",
+      limits: ["plain read"],
+      runs: [{ seconds: 4, wallSeconds: 6, bytes: 1, cpu: { process: 5, vcsim: 2.6 }, limits: [{ seconds: 2, bytes: 1, cpu: { process: 1, vcsim: 1.5 } }] }],
+    });
+    expect(cpuTable([s]).slice(2)).toEqual([
+      "| full backup | pipeline (worker) | 4.00 | 5.0 | 2.6 | 1.90 |",
+      "| full backup | limit: plain read (this process) | 2.00 | 1.0 | 1.5 | 1.25 |",
+    ]);
+    expect(cpuTable([{ ...s, cpu: undefined }])[2]).toBe("| full backup | pipeline (worker) | 4.00 | — | — | — |");
   });
 });

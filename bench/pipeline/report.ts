@@ -61,10 +61,17 @@ export function importReceipt(log: string, vm: string): ImportReceipt | undefine
   return found;
 }
 
+/** CPU seconds over a measured span: of the process that moved the bytes (the worker, or this bench for a limit) and of vcsim. */
+export interface CpuUse {
+  readonly process: number;
+  readonly vcsim: number;
+}
+
 /** One plain measurement of a phase's limit in one run. */
 export interface LimitRun {
   readonly seconds: number;
   readonly bytes: number;
+  readonly cpu?: CpuUse | undefined;
 }
 
 /** One run of one phase: the pipeline's figures and each of its limits'. */
@@ -77,6 +84,8 @@ export interface PhaseRun {
   readonly bytes: number;
   /** For backups: seconds vcsim took to create the snapshot (it copies the disk's data; vSphere's redo log takes milliseconds). */
   readonly snapshotSeconds?: number;
+  /** The worker's and vcsim's CPU over the data path. */
+  readonly cpu?: CpuUse | undefined;
   /** The limits of this run, in the order of Phase.limits. */
   readonly limits: readonly LimitRun[];
 }
@@ -102,6 +111,8 @@ export interface LimitSummary {
   readonly wallFraction: number;
   /** The lowest and highest per-run fraction (limit and pipeline of the same run). */
   readonly spread: readonly [number, number];
+  /** Median CPU seconds of this process and of vcsim over the limit, when measured. */
+  readonly cpu: CpuUse | undefined;
 }
 
 /** Medians of a phase over its runs. */
@@ -112,7 +123,16 @@ export interface PhaseSummary {
   readonly wallSeconds: number;
   readonly bytes: number;
   readonly snapshotSeconds: number | undefined;
+  /** Median CPU seconds of the worker and of vcsim over the data path, when measured. */
+  readonly cpu: CpuUse | undefined;
   readonly limits: readonly LimitSummary[];
+}
+
+/** The medians of the CPU uses that were measured; undefined when none was. */
+export function medianCpu(uses: readonly (CpuUse | undefined)[]): CpuUse | undefined {
+  const measured = uses.filter((u): u is CpuUse => u !== undefined);
+  if (measured.length === 0) return undefined;
+  return { process: median(measured.map((u) => u.process)), vcsim: median(measured.map((u) => u.vcsim)) };
 }
 
 /** Medians of `phase`, and the fraction of each limit it reaches. */
@@ -136,6 +156,7 @@ export function summarizePhase(phase: Phase): PhaseSummary {
       fraction: limitSeconds / seconds,
       wallFraction: limitSeconds / wallSeconds,
       spread: [Math.min(...fractions), Math.max(...fractions)],
+      cpu: medianCpu(runs.map((x) => x.l.cpu)),
     };
   });
   return {
@@ -145,6 +166,7 @@ export function summarizePhase(phase: Phase): PhaseSummary {
     wallSeconds,
     bytes: median(phase.runs.map((r) => r.bytes)),
     snapshotSeconds: snapshots.length > 0 ? median(snapshots) : undefined,
+    cpu: medianCpu(phase.runs.map((r) => r.cpu)),
     limits,
   };
 }
@@ -196,6 +218,26 @@ export function wholeRunTable(phases: readonly PhaseSummary[]): string[] {
     ];
   });
   return markdownTable(["phase", "worker run s", "of which data path s", "of which vcsim snapshot s", "of which the rest s", "fraction of the first limit, whole run"], rows);
+}
+
+/** CPU seconds as "process + vcsim = cores busy" over `seconds`, or a dash when not measured. */
+function cpuCells(cpu: CpuUse | undefined, seconds: number): string[] {
+  if (!cpu) return ["—", "—", "—"];
+  return [cpu.process.toFixed(1), cpu.vcsim.toFixed(1), seconds > 0 ? ((cpu.process + cpu.vcsim) / seconds).toFixed(2) : "—"];
+}
+
+/**
+ * Where the CPU went: the worker's and vcsim's CPU seconds over each data
+ * path, and this process's and vcsim's over each limit, with the cores they
+ * kept busy on average. On two cores, a phase near 2 is bound by CPU.
+ */
+export function cpuTable(phases: readonly PhaseSummary[]): string[] {
+  const rows: string[][] = [];
+  for (const p of phases) {
+    rows.push([p.name, "pipeline (worker)", p.seconds.toFixed(2), ...cpuCells(p.cpu, p.seconds)]);
+    for (const l of p.limits) rows.push([p.name, `limit: ${l.limit} (this process)`, l.seconds.toFixed(2), ...cpuCells(l.cpu, l.seconds)]);
+  }
+  return markdownTable(["phase", "what ran", "s", "its CPU s", "vcsim CPU s", "cores busy"], rows);
 }
 
 /** A goal of the issue and whether the run met it. */

@@ -43,10 +43,11 @@ import { connect, type DiskLocation, type MoRef, type VsphereClient } from "../.
 import type { BackupWorkerSpec, RestoreWorkerSpec, WorkerVault } from "../../operator/src/worker/spec.js";
 import { changedPieces, DEFAULT_SEED, imagePieces, regionBytesFor } from "../vault/image.js";
 import { createDiskVm, defaultPlacement, hashFile, type Placement } from "../support/vm.js";
+import { CpuSampler, cpuBetween } from "../support/cpu-time.js";
 import { readProfiles, topFrames, windowOf, type CpuProfile, type ProfileWindow } from "../support/cpu-profile.js";
 import { logSpan, logTime, markdownTable, median, runBench, runWorker, type WorkerRun, type WorkerRunOptions } from "../support/worker.js";
-import { plainImport, plainPut, plainReads, plainSparseCopy, scanDisk, writeVmdk, type DiskScan, type PlainReadTimes } from "./plain.js";
-import { against, importReceipt, limitsTable, mbps, summarizePhase, wholeRunTable, type ImportReceipt, type Phase, type PhaseRun } from "./report.js";
+import { plainImport, plainPut, plainReads, plainSparseCopy, scanDisk, writeVmdk, type DiskScan, type PlainReadTimes, type Timed } from "./plain.js";
+import { against, cpuTable, importReceipt, limitsTable, mbps, summarizePhase, wholeRunTable, type CpuUse, type ImportReceipt, type LimitRun, type Phase, type PhaseRun } from "./report.js";
 
 const KEY = randomBytes(32).toString("base64");
 /** A backup's blocks in flight: BackupSession's default (operator/src/vault/backup.ts), 4 per worker thread and at least 8; the worker runs one thread per core. */
@@ -66,6 +67,8 @@ interface Bed {
   readonly change: number;
   /** How the workers run (--cpu-prof adds Node.js options). */
   readonly worker: WorkerRunOptions;
+  /** CPU time of this process and of vcsim, sampled all along. */
+  readonly cpu: { readonly bench: CpuSampler; readonly vcsim: CpuSampler };
 }
 
 /** The runs of each phase, and what each round proved about the lease restore's bytes. */
@@ -105,6 +108,33 @@ const DATA_PATH: Record<PhaseKey, readonly [string, string]> = {
 /** Seconds of the data path of a `key` phase's worker run. */
 function dataPath(key: PhaseKey, run: WorkerRun): number {
   return logSpan(run.logs, ...DATA_PATH[key]);
+}
+
+/** The worker's and vcsim's CPU seconds over the data path of a `key` phase's worker run. */
+function pipelineCpu(bed: Bed, key: PhaseKey, run: WorkerRun): CpuUse {
+  const [from, to] = DATA_PATH[key];
+  const fromMs = logTime(run.logs, from);
+  const toMs = logTime(run.logs, to);
+  return { process: cpuBetween(run.cpu, fromMs, toMs), vcsim: cpuBetween(bed.cpu.vcsim.samples, fromMs, toMs) };
+}
+
+/** This process's and vcsim's CPU seconds over a limit's span. */
+function limitCpu(bed: Bed, t: Timed): CpuUse {
+  return { process: cpuBetween(bed.cpu.bench.samples, t.fromMs, t.toMs), vcsim: cpuBetween(bed.cpu.vcsim.samples, t.fromMs, t.toMs) };
+}
+
+/** Runs `fn` with a CPU sample of this process and vcsim right before and after it, so that its spans need no sample from outside them. */
+async function marked<T>(bed: Bed, fn: () => Promise<T>): Promise<T> {
+  await Promise.all([bed.cpu.bench.mark(), bed.cpu.vcsim.mark()]);
+  const value = await fn();
+  await Promise.all([bed.cpu.bench.mark(), bed.cpu.vcsim.mark()]);
+  return value;
+}
+
+/** The faster of the two plain reads, as a limit run with its CPU. */
+function bestRead(bed: Bed, t: PlainReadTimes): LimitRun {
+  const best = t.perExtent.seconds <= t.ranged.seconds ? t.perExtent : t.ranged;
+  return { seconds: best.seconds, bytes: t.bytes, cpu: limitCpu(bed, best) };
 }
 
 /** Runs `limit` and `pipeline` one after the other, the limit first when `limitFirst`. */
@@ -214,9 +244,9 @@ async function round(bed: Bed, r: number, results: Results): Promise<void> {
 
   log(`round ${r + 1}: full backup and its plain read (${limitFirst ? "limit first" : "pipeline first"})`);
   const allocated = blocksOfExtents(written, bs, size);
-  const full = await inOrder(limitFirst, () => plainReads(client, loc, allocated, readOpts), () => backup(bed, vaultPath, name, `full-${r}`));
+  const full = await inOrder(limitFirst, () => marked(bed, () => plainReads(client, loc, allocated, readOpts)), () => marked(bed, () => backup(bed, vaultPath, name, `full-${r}`)));
   if (full.pipeline.phase.bytes !== full.limit.bytes) throw new Error(`The full backup read ${full.pipeline.phase.bytes} bytes but the image has ${full.limit.bytes} in its allocated blocks`);
-  results.full.push({ ...full.pipeline.phase, limits: [{ seconds: Math.min(full.limit.perExtentSeconds, full.limit.rangedSeconds), bytes: full.limit.bytes }] });
+  results.full.push({ ...full.pipeline.phase, cpu: pipelineCpu(bed, "full", full.pipeline.run), limits: [bestRead(bed, full.limit)] });
   results.reads.full.push(full.limit);
   results.workers.full.push(full.pipeline.run);
 
@@ -226,10 +256,10 @@ async function round(bed: Bed, r: number, results: Results): Promise<void> {
     await sim.writeDisk(name, vm.disk.key, piece.offset, piece.data);
     changed.push({ offset: piece.offset, length: piece.data.length });
   }
-  const incr = await inOrder(limitFirst, () => plainReads(client, loc, blocksOfExtents(changed, bs, size), readOpts), () => backup(bed, vaultPath, name, `incremental-${r}`));
+  const incr = await inOrder(limitFirst, () => marked(bed, () => plainReads(client, loc, blocksOfExtents(changed, bs, size), readOpts)), () => marked(bed, () => backup(bed, vaultPath, name, `incremental-${r}`)));
   if (incr.pipeline.point.parent !== full.pipeline.point.id) throw new Error(`The incremental's parent is ${String(incr.pipeline.point.parent)}, not the full backup ${full.pipeline.point.id}`);
   if (incr.pipeline.phase.bytes !== incr.limit.bytes) throw new Error(`The incremental read ${incr.pipeline.phase.bytes} bytes but ${incr.limit.bytes} changed`);
-  results.incremental.push({ ...incr.pipeline.phase, limits: [{ seconds: Math.min(incr.limit.perExtentSeconds, incr.limit.rangedSeconds), bytes: incr.limit.bytes }] });
+  results.incremental.push({ ...incr.pipeline.phase, cpu: pipelineCpu(bed, "incremental", incr.pipeline.run), limits: [bestRead(bed, incr.limit)] });
   results.reads.incremental.push(incr.limit);
   results.workers.incremental.push(incr.pipeline.run);
   results.storedBytes.push(incr.pipeline.point.storedBytes);
@@ -254,15 +284,16 @@ async function round(bed: Bed, r: number, results: Results): Promise<void> {
       limitFirst,
       async () => {
         const spec = { name: plainName, folder: bed.placement.folder, resourcePool: bed.placement.resourcePool, datastoreName: bed.placement.datastoreName, guestId: "ubuntu64Guest", disks: [{ capacityBytes: size, thin: true }], nics: [{ network: bed.placement.network }] };
-        const imported = await plainImport(client, spec, vmdkPath);
+        const imported = await marked(bed, () => plainImport(client, spec, vmdkPath));
         checkSame((await diskOf(sim, plainName)).hash, scan, `The plain import of round ${r + 1}`);
-        const put = await plainPut(client, await locationOf(client, imported.ref), vm.disk.flatPath, size);
+        const loc = await locationOf(client, imported.ref);
+        const put = await marked(bed, () => plainPut(client, loc, vm.disk.flatPath, size));
         checkSame((await diskOf(sim, plainName)).hash, scan, `The plain upload of round ${r + 1}`);
         await client.destroyVm(imported.ref);
-        return [{ seconds: imported.seconds, bytes: imported.bytes }, { seconds: put, bytes: size }];
+        return [{ seconds: imported.seconds, bytes: imported.bytes, cpu: limitCpu(bed, imported) }, { seconds: put.seconds, bytes: size, cpu: limitCpu(bed, put) }];
       },
       async () => {
-        const run = await restore(bed, vaultPath, pointId, target, `new VM ${restored}`);
+        const run = await marked(bed, () => restore(bed, vaultPath, pointId, target, `new VM ${restored}`));
         const imported = logLine(run, "Imported the VM");
         checkSame((await diskOf(sim, restored)).hash, scan, `The restore to VM ${restored}`);
         const receipt = importReceipt(await readFile(sim.logFile, "utf8"), restored);
@@ -276,7 +307,7 @@ async function round(bed: Bed, r: number, results: Results): Promise<void> {
     if (sent !== vmdkBytes) throw new Error(`The worker sent a VMDK of ${sent} bytes but the plain import's has ${vmdkBytes}: the limit would not send the same bytes`);
     results.zeros.push({ receipt, scan, vmdkBytes, size });
     results.workers.lease.push(run);
-    results.lease.push({ seconds: dataPath("lease", run), wallSeconds: run.seconds, bytes: sent, limits: got.limit });
+    results.lease.push({ seconds: dataPath("lease", run), wallSeconds: run.seconds, bytes: sent, cpu: pipelineCpu(bed, "lease", run), limits: got.limit });
   };
 
   const raw = async (): Promise<void> => {
@@ -285,14 +316,14 @@ async function round(bed: Bed, r: number, results: Results): Promise<void> {
     const got = await inOrder(
       limitFirst,
       async () => {
-        const copy = await plainSparseCopy(vm.disk.flatPath, plainPath, { size, blockSize: bs, inFlight: RESTORE_WRITES_IN_FLIGHT });
+        const copy = await marked(bed, () => plainSparseCopy(vm.disk.flatPath, plainPath, { size, blockSize: bs, inFlight: RESTORE_WRITES_IN_FLIGHT }));
         checkSame(await hashFile(plainPath), scan, `The plain copy of round ${r + 1}`);
         await rm(plainPath, { force: true });
-        return copy;
+        return { seconds: copy.seconds, bytes: copy.bytes, cpu: limitCpu(bed, copy) };
       },
       async () => {
         const dir = join(bed.dir, `restored-${r}`);
-        const run = await restore(bed, vaultPath, pointId, { imageFile: { format: "raw", path: dir } }, `a raw file in ${dir}`);
+        const run = await marked(bed, () => restore(bed, vaultPath, pointId, { imageFile: { format: "raw", path: dir } }, `a raw file in ${dir}`));
         const paths = logLine(run, "Restore succeeded").paths;
         const path = Array.isArray(paths) && typeof paths[0] === "string" ? paths[0] : undefined;
         if (!path) throw new Error(`The restore to ${dir} names no file`);
@@ -302,7 +333,7 @@ async function round(bed: Bed, r: number, results: Results): Promise<void> {
       },
     );
     results.workers.raw.push(got.pipeline);
-    results.raw.push({ seconds: dataPath("raw", got.pipeline), wallSeconds: got.pipeline.seconds, bytes: scan.allocatedBytes, limits: [got.limit] });
+    results.raw.push({ seconds: dataPath("raw", got.pipeline), wallSeconds: got.pipeline.seconds, bytes: scan.allocatedBytes, cpu: pipelineCpu(bed, "raw", got.pipeline), limits: [got.limit] });
   };
 
   if (limitFirst) {
@@ -340,8 +371,8 @@ function report(results: Results, o: { size: number; repeat: number; change: num
   const readRows = (["full", "incremental"] as const).map((k) => {
     const xs = results.reads[k];
     const bytes = median(xs.map((x) => x.bytes));
-    const one = median(xs.map((x) => x.perExtentSeconds));
-    const ranged = median(xs.map((x) => x.rangedSeconds));
+    const one = median(xs.map((x) => x.perExtent.seconds));
+    const ranged = median(xs.map((x) => x.ranged.seconds));
     return [k === "full" ? full.name : incr.name, formatBytes(bytes), `${one.toFixed(2)} s, ${mbps(bytes, one)} MB/s`, `${ranged.toFixed(2)} s, ${mbps(bytes, ranged)} MB/s`];
   });
   const z = results.zeros;
@@ -369,6 +400,10 @@ function report(results: Results, o: { size: number; repeat: number; change: num
     `- plain GETs: the faster of one ranged GET per run of adjacent blocks and one GET per ${formatBytes(results.blockSize)} block with ${BACKUP_READS_IN_FLIGHT} in flight (the worker's pattern), bytes discarded; both below.`,
     "",
     ...wholeRunTable(phases),
+    "",
+    `Where the CPU went (medians; CPU seconds from /proc over each data path or limit, and the cores they kept busy on average, of the machine's ${availableParallelism()}): the pipeline's process is the worker (all its threads), a limit's is this benchmark.`,
+    "",
+    ...cpuTable(phases),
     "",
     "Plain reads, both ways (medians):",
     "",
@@ -444,16 +479,19 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "lifeboat-bench-pipeline-"));
   log(`vcsim, the worker and a filesystem vault in ${dir}; load ${loadBefore}`);
   const sim = await startVcsim({ vms: 0, cbtPageBytes: size });
+  if (sim.pid === undefined) throw new Error("vcsim has no process id to measure its CPU time by");
+  const cpu = { bench: new CpuSampler(process.pid), vcsim: new CpuSampler(sim.pid) };
   let client: VsphereClient | undefined;
   const results: Results = { full: [], incremental: [], lease: [], raw: [], reads: { full: [], incremental: [] }, zeros: [], workers: { full: [], incremental: [], lease: [], raw: [] }, blockSize: 0, storedBytes: [] };
   try {
     client = await connect({ address: sim.address, username: sim.username, password: sim.password, tls: { thumbprint: sim.thumbprint } });
-    const bed: Bed = { sim, client, placement: await defaultPlacement(client), dir, size, change, worker: cpuProf ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] } : {} };
+    const bed: Bed = { sim, client, placement: await defaultPlacement(client), dir, size, change, worker: cpuProf ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] } : {}, cpu };
     for (let r = 0; r < repeat; r++) {
       await round(bed, r, results);
       log(`round ${r + 1} done, ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s since the start; load ${loads()}`);
     }
   } finally {
+    await Promise.all([cpu.bench.stop(), cpu.vcsim.stop()]);
     await client?.close().catch(() => undefined);
     await sim.stop();
     await rm(dir, { recursive: true, force: true });

@@ -8,14 +8,20 @@ import { join } from "node:path";
 import { repoRoot } from "../../e2e/testbed/paths.js";
 import { SECRET_ENV, type WorkerSpec } from "../../operator/src/worker/spec.js";
 import type { Vcsim } from "../../e2e/testbed/vcsim.js";
+import { CpuSampler, type CpuSample } from "./cpu-time.js";
 
 const WORKER = join(repoRoot, "dist/operator/src/worker/main.js");
 
-/** One worker run: how long it took, its log lines (parsed JSON), its process id (which names its CPU profiles) and when it was started (epoch ms). */
+/**
+ * One worker run: how long it took, its log lines (parsed JSON), its process
+ * id (which names its CPU profiles), when it was started (epoch ms) and its
+ * CPU time sampled every 100 ms (for cpuBetween).
+ */
 export interface WorkerRun {
   readonly seconds: number;
   readonly pid: number;
   readonly startedAt: number;
+  readonly cpu: readonly CpuSample[];
   readonly logs: readonly Record<string, unknown>[];
 }
 
@@ -42,11 +48,13 @@ export async function runWorker(spec: WorkerSpec, sim: Vcsim, vaultKey: string, 
   };
   const started = Date.now();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const sampler = child.pid === undefined ? undefined : new CpuSampler(child.pid);
   let out = "";
   child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
   child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   const seconds = (Date.now() - started) / 1000;
+  const cpu = (await sampler?.stop()) ?? [];
   if (code !== 0) throw new Error(`the ${spec.mode} worker exited ${code}:\n${out.slice(-3000)}`);
   const logs: Record<string, unknown>[] = [];
   for (const line of out.split("\n")) {
@@ -56,7 +64,7 @@ export async function runWorker(spec: WorkerSpec, sim: Vcsim, vaultKey: string, 
       // not a log line
     }
   }
-  return { seconds, logs, pid: child.pid ?? 0, startedAt: started };
+  return { seconds, logs, pid: child.pid ?? 0, startedAt: started, cpu };
 }
 
 /**
