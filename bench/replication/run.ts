@@ -30,6 +30,7 @@ import { formatBytes } from "../../operator/src/util/quantity.js";
 import { initVault, openVault, parseSize, type PointHeader, type VaultSpec } from "../../operator/src/vault/index.js";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
 import type { BackupWorkerSpec } from "../../operator/src/worker/spec.js";
+import { createDiskVm } from "../support/vm.js";
 import { median, runBench, runWorker, table } from "../support/worker.js";
 
 const MiB = 1024 * 1024;
@@ -96,14 +97,7 @@ async function change(bed: Bed, server: string, key: number, size: number, fract
 
 /** A VM with one disk of `size` bytes, `data` bytes of it filled: random, repeated, text, zeros in quarters. */
 async function makeServer(bed: Bed, name: string, size: number, data: number): Promise<number> {
-  const inv = await bed.client.inventory();
-  const dc = inv.datacenters[0];
-  const pool = inv.clusters.find((c) => c.isCluster)?.resourcePool;
-  const ds = inv.datastores[0];
-  if (!dc?.vmFolder || !pool || !ds) throw new Error("vcsim inventory incomplete");
-  const ref = await bed.client.createVm({ name, folder: dc.vmFolder, resourcePool: pool, datastoreName: ds.name, disks: [{ capacityBytes: size }] });
-  const [disk] = (await bed.client.getVm(ref)).disks;
-  if (!disk) throw new Error(`${name} has no disk`);
+  const { disk } = await createDiskVm(bed.sim, bed.client, name, size);
   const q = data / 4;
   const repeated = randomBytes(MiB);
   const text = Buffer.from(`replication bench ${name} the quick brown fox jumps over the lazy dog\n`.repeat(16384)).subarray(0, MiB);

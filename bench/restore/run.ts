@@ -17,8 +17,7 @@
  *
  *   npm run bench:restore -- [--size 4Gi] [--data 1Gi] [--repeat 3]
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,29 +27,15 @@ import { formatBytes } from "../../operator/src/util/quantity.js";
 import { initVault, openVault, parseSize } from "../../operator/src/vault/index.js";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
 import type { BackupWorkerSpec, RestoreWorkerSpec, WorkerVault } from "../../operator/src/worker/spec.js";
+import { createDiskVm, hashFile } from "../support/vm.js";
 import { median, runBench, runWorker, table } from "../support/worker.js";
 
 const MiB = 1024 * 1024;
 const KEY = randomBytes(32).toString("base64");
 
-/** sha256 of a file's bytes. */
-async function digest(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 /** A VM with one disk of `size` bytes whose first `data` bytes are mixed (random, repeated, text, zeros in quarters). */
 async function makeVm(sim: Vcsim, client: VsphereClient, name: string, size: number, data: number): Promise<{ key: number; flatPath: string }> {
-  const inv = await client.inventory();
-  const dc = inv.datacenters[0];
-  const pool = inv.clusters.find((c) => c.isCluster)?.resourcePool;
-  const ds = inv.datastores[0];
-  const net = inv.networks.find((n) => n.type === "Network");
-  if (!dc?.vmFolder || !pool || !ds || !net) throw new Error("vcsim inventory incomplete");
-  await client.createVm({ name, folder: dc.vmFolder, resourcePool: pool, datastoreName: ds.name, guestId: "ubuntu64Guest", disks: [{ capacityBytes: size }], nics: [{ network: { ref: net.ref, name: net.name } }] });
-  const [disk] = await sim.disks(name);
-  if (!disk) throw new Error(`${name} has no disk`);
+  const { disk } = await createDiskVm(sim, client, name, size, { nic: true });
   const q = Math.floor(data / 4 / MiB) * MiB;
   const repeated = randomBytes(MiB);
   const text = Buffer.from(`restore bench ${name} the quick brown fox jumps over the lazy dog\n`.repeat(16384)).subarray(0, MiB);
@@ -72,7 +57,7 @@ async function main(): Promise<void> {
   try {
     console.log(`Restores to vSphere with the real worker against vcsim: a ${formatBytes(size)} disk holding ${formatBytes(data)} of mixed data (a quarter of it zeros), filesystem vault in ${dir}`);
     const original = await makeVm(sim, client, "source", size, data);
-    const want = await digest(original.flatPath);
+    const want = await hashFile(original.flatPath);
     const backup: BackupWorkerSpec = { mode: "backup", runId: "full", vm: { name: "source" }, vcenter, vault, quiesce: false, changedBlockTracking: true, labels: { namespace: "bench", plan: "restore", vm: "source" } };
     await runWorker(backup, sim, KEY);
     const v = await openVault({ backend: { filesystem: { path: join(dir, "vault") } }, key: Buffer.from(KEY) });
@@ -90,7 +75,7 @@ async function main(): Promise<void> {
       const sentLine = run.logs.find((l) => l.msg === "Imported the VM");
       const sent = how === "lease" ? Number(sentLine?.bytesSent) : size;
       const [disk] = await sim.disks(how === "lease" ? `restored-${round}` : "source");
-      if (!disk || (await digest(disk.flatPath)) !== want) throw new Error(`the ${how} restore of round ${round} is not byte-identical to the original disk`);
+      if (!disk || (await hashFile(disk.flatPath)) !== want) throw new Error(`the ${how} restore of round ${round} is not byte-identical to the original disk`);
       results[how].push({ seconds: run.seconds, sent });
     };
     for (let round = 0; round < repeat; round++) {

@@ -8,17 +8,35 @@ import { join } from "node:path";
 import { repoRoot } from "../../e2e/testbed/paths.js";
 import { SECRET_ENV, type WorkerSpec } from "../../operator/src/worker/spec.js";
 import type { Vcsim } from "../../e2e/testbed/vcsim.js";
+import { CpuSampler, type CpuSample } from "./cpu-time.js";
 
 const WORKER = join(repoRoot, "dist/operator/src/worker/main.js");
 
-/** One worker run: how long it took and its log lines (parsed JSON). */
+/**
+ * One worker run: how long it took, its log lines (parsed JSON), its process
+ * id (which names its CPU profiles), when it was started (epoch ms) and its
+ * CPU time sampled every 100 ms (for cpuBetween).
+ */
 export interface WorkerRun {
   readonly seconds: number;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly cpu: readonly CpuSample[];
   readonly logs: readonly Record<string, unknown>[];
 }
 
-/** Runs the worker with `spec` against `sim` and a vault keyed `vaultKey`; throws with its output if it fails. */
-export async function runWorker(spec: WorkerSpec, sim: Vcsim, vaultKey: string): Promise<WorkerRun> {
+/** What a bench may add to a worker run. */
+export interface WorkerRunOptions {
+  /** Node.js options before the entry point, e.g. ["--cpu-prof", "--cpu-prof-dir=DIR"] to find where a bench's time goes (Node.js 20 refuses --cpu-prof in NODE_OPTIONS). */
+  readonly nodeArgs?: readonly string[];
+}
+
+/**
+ * Runs the worker with `spec` against `sim` and a vault keyed `vaultKey`;
+ * throws with its output if it fails. The worker gets only the environment a
+ * Job would give it.
+ */
+export async function runWorker(spec: WorkerSpec, sim: Vcsim, vaultKey: string, options: WorkerRunOptions = {}): Promise<WorkerRun> {
   const env = {
     PATH: process.env.PATH,
     LIFEBOAT_WORKER_SPEC: JSON.stringify(spec),
@@ -29,12 +47,14 @@ export async function runWorker(spec: WorkerSpec, sim: Vcsim, vaultKey: string):
     [SECRET_ENV.vcenterPassword]: sim.password,
   };
   const started = Date.now();
-  const child = spawn(process.execPath, [WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const sampler = child.pid === undefined ? undefined : new CpuSampler(child.pid);
   let out = "";
   child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
   child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   const seconds = (Date.now() - started) / 1000;
+  const cpu = (await sampler?.stop()) ?? [];
   if (code !== 0) throw new Error(`the ${spec.mode} worker exited ${code}:\n${out.slice(-3000)}`);
   const logs: Record<string, unknown>[] = [];
   for (const line of out.split("\n")) {
@@ -44,14 +64,36 @@ export async function runWorker(spec: WorkerSpec, sim: Vcsim, vaultKey: string):
       // not a log line
     }
   }
-  return { seconds, logs };
+  return { seconds, logs, pid: child.pid ?? 0, startedAt: started, cpu };
+}
+
+/**
+ * Seconds from the worker's log line `from` to its log line `to` (pino's ISO
+ * timestamps, millisecond resolution): the part of a run a bench compares
+ * with a plain transfer, without the process start, the vCenter login and
+ * (for a backup) the simulator's snapshot copy around it. Throws when either
+ * line is missing, so a renamed log message cannot silently yield 0.
+ */
+export function logSpan(logs: readonly Record<string, unknown>[], from: string, to: string): number {
+  return (logTime(logs, to) - logTime(logs, from)) / 1000;
+}
+
+/** When the worker logged its (first) line `msg`, epoch milliseconds; throws when it did not. */
+export function logTime(logs: readonly Record<string, unknown>[], msg: string): number {
+  const line = logs.find((l) => l.msg === msg);
+  const time = typeof line?.time === "string" ? Date.parse(line.time) : Number.NaN;
+  if (Number.isNaN(time)) throw new Error(`The worker logged no "${msg}" line with a time`);
+  return time;
 }
 
 /** Prints a Markdown table. */
 export function table(head: readonly string[], rows: readonly (readonly string[])[]): void {
-  console.log(`| ${head.join(" | ")} |`);
-  console.log(`|${head.map(() => "---").join("|")}|`);
-  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  for (const line of markdownTable(head, rows)) console.log(line);
+}
+
+/** The lines of a Markdown table, for a report written to a file as well as printed. */
+export function markdownTable(head: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
 }
 
 /** The median of `xs` (the upper one of an even count). */

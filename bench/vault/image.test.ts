@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
-import { changeBlocks, chooseChangedBlocks, generateImage, regionBytesFor, SeededStream } from "./image.js";
+import { changeBlocks, changedPieces, chooseChangedBlocks, generateImage, imagePieces, regionBytesFor, SeededStream } from "./image.js";
 
 const KiB = 1024;
 
@@ -95,5 +95,48 @@ describe("the image", () => {
       const same = before.subarray(b * block, (b + 1) * block).equals(after.subarray(b * block, (b + 1) * block));
       expect([b, same]).toEqual([b, !changed.has(b)]);
     }
+  });
+});
+
+describe("imagePieces and changedPieces", () => {
+  const MiB = 1024 * KiB;
+  let dir: string;
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), "bench-image-")); });
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+
+  test("the pieces tile the image in order, at most 4 MiB each, a quarter of them zeros, and are the file's bytes", async () => {
+    // Regions of 5 MiB: each one a piece of 4 MiB and one of 1 MiB.
+    const region = 5 * MiB;
+    const size = 4 * region + 1000;
+    const pieces = [...imagePieces(size, "seed", region)];
+    let at = 0;
+    for (const p of pieces) {
+      expect(p.offset).toBe(at);
+      expect(p.data.length).toBeLessThanOrEqual(4 * MiB);
+      at += p.data.length;
+    }
+    expect(at).toBe(size);
+    const zeros = pieces.filter((p) => p.kind === "zeros").reduce((n, p) => n + p.data.length, 0);
+    expect(zeros).toBe(region + 1000);
+    expect(pieces.filter((p) => p.kind === "zeros").every((p) => p.data.every((b) => b === 0))).toBe(true);
+    expect(pieces.filter((p) => p.kind !== "zeros").every((p) => p.data.some((b) => b !== 0))).toBe(true);
+
+    const path = join(dir, "a.img");
+    await generateImage(path, size, "seed", region);
+    // Buffer.equals: toEqual on megabytes of Buffer enumerates every byte as a key.
+    expect((await readFile(path)).equals(Buffer.concat(pieces.map((p) => p.data)))).toBe(true);
+  });
+
+  test("the changed pieces are the blocks changeBlocks writes, with the same bytes", async () => {
+    const block = 4 * KiB;
+    const size = 100 * block;
+    const path = join(dir, "a.img");
+    await generateImage(path, size, "seed", 64 * KiB);
+    const before = await readFile(path);
+    const extents = await changeBlocks(path, size, 0.05, block, "seed");
+    const pieces = [...changedPieces(size, 0.05, block, "seed")];
+    expect(pieces.map((p) => ({ offset: p.offset, length: p.data.length }))).toEqual(extents);
+    for (const p of pieces) p.data.copy(before, p.offset);
+    expect((await readFile(path)).equals(before)).toBe(true);
   });
 });

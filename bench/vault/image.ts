@@ -82,35 +82,57 @@ function textAt(offset: number, length: number): Buffer {
   return out;
 }
 
+/** What one piece of the image holds (see imagePieces). */
+export type RegionKind = "zeros" | "text" | "random" | "copy";
+
+/** A piece of the image: `data` belongs at `offset`. */
+export interface ImagePiece {
+  readonly offset: number;
+  readonly data: Buffer;
+  readonly kind: RegionKind;
+}
+
+const KINDS: readonly RegionKind[] = ["zeros", "text", "random", "copy"];
+
 /**
- * Writes the image: regions of `regionBytes` cycling through zeros (never
- * written disk areas), log text (compressible; the region's number is
- * stamped into its first bytes so that text regions differ), random data
- * (incompressible, unique) and a copy of the random region before it (what
- * cloned VMs and copied files look like: duplicates a deduplicating store
- * keeps once). The zero regions are written, not left as holes, so that
- * every tool reads the same bytes from the disk.
+ * The image's bytes in order, as pieces of at most 4 MiB: regions of
+ * `regionBytes` cycling through zeros (never written disk areas), log text
+ * (compressible; the region's number is stamped into its first bytes so
+ * that text regions differ), random data (incompressible, unique) and a copy
+ * of the random region before it (what cloned VMs and copied files look
+ * like: duplicates a deduplicating store keeps once). A generator, so that a
+ * file (generateImage) and a VM's disk written through vcsim's guest-write
+ * path (bench:pipeline) get the same bytes without holding the image in
+ * memory. Zero pieces share one buffer; every other piece is its own.
+ */
+export function* imagePieces(size: number, seed = DEFAULT_SEED, regionBytes = regionBytesFor(size)): Generator<ImagePiece> {
+  const zeros = Buffer.alloc(Math.min(CHUNK, regionBytes));
+  for (let at = 0, region = 0; at < size; at += regionBytes, region++) {
+    const regionLength = Math.min(regionBytes, size - at);
+    const kind = KINDS[region % 4] ?? "zeros";
+    // The copy region replays the stream of the random region before it.
+    const random = kind === "random" ? new SeededStream(seed, region) : kind === "copy" ? new SeededStream(seed, region - 1) : undefined;
+    for (let o = 0; o < regionLength; o += CHUNK) {
+      const length = Math.min(CHUNK, regionLength - o);
+      let data: Buffer;
+      if (random) data = random.next(length);
+      else if (kind === "text") {
+        data = textAt(o, length);
+        if (o === 0 && length >= 4) data.writeUInt32LE(region, 0);
+      } else data = zeros.subarray(0, length);
+      yield { offset: at + o, data, kind };
+    }
+  }
+}
+
+/**
+ * Writes the image (imagePieces) to a file. The zero regions are written,
+ * not left as holes, so that every tool reads the same bytes from the disk.
  */
 export async function generateImage(path: string, size: number, seed = DEFAULT_SEED, regionBytes = regionBytesFor(size)): Promise<void> {
   const fh = await open(path, "w");
   try {
-    const zeros = Buffer.alloc(Math.min(CHUNK, regionBytes));
-    for (let at = 0, region = 0; at < size; at += regionBytes, region++) {
-      const regionLength = Math.min(regionBytes, size - at);
-      const kind = region % 4;
-      // The copy region (kind 3) replays the stream of the random region before it.
-      const random = kind === 2 ? new SeededStream(seed, region) : kind === 3 ? new SeededStream(seed, region - 1) : undefined;
-      for (let o = 0; o < regionLength; o += CHUNK) {
-        const length = Math.min(CHUNK, regionLength - o);
-        let data: Buffer;
-        if (random) data = random.next(length);
-        else if (kind === 1) {
-          data = textAt(o, length);
-          if (o === 0 && length >= 4) data.writeUInt32LE(region, 0);
-        } else data = zeros.subarray(0, length);
-        await writeAll(fh, data, at + o, path);
-      }
-    }
+    for (const piece of imagePieces(size, seed, regionBytes)) await writeAll(fh, piece.data, piece.offset, path);
     await fh.truncate(size);
   } finally {
     await fh.close();
@@ -134,21 +156,33 @@ export interface Extent {
 }
 
 /**
- * Overwrites `fraction` of the image's blocks of `blockBytes` with new
- * random data (one seeded stream, apart from the image's), the same blocks
- * and bytes on every run; returns the changed extents, as CBT would.
+ * The 5% change as pieces: `fraction` of the image's blocks of `blockBytes`
+ * (chooseChangedBlocks), each with new random data from one seeded stream
+ * apart from the image's, the same blocks and bytes on every run.
  */
-export async function changeBlocks(path: string, size: number, fraction: number, blockBytes = MiB, seed = DEFAULT_SEED): Promise<Extent[]> {
+export function* changedPieces(size: number, fraction: number, blockBytes = MiB, seed = DEFAULT_SEED): Generator<{ offset: number; data: Buffer }> {
   const blocks = chooseChangedBlocks(Math.floor(size / blockBytes), fraction);
   // Stream numbers of the image are region numbers, far below 2^32.
   const random = new SeededStream(seed, 2 ** 32);
+  for (const b of blocks) yield { offset: b * blockBytes, data: random.next(blockBytes) };
+}
+
+/**
+ * Overwrites the image file with changedPieces; returns the changed
+ * extents, as CBT would.
+ */
+export async function changeBlocks(path: string, size: number, fraction: number, blockBytes = MiB, seed = DEFAULT_SEED): Promise<Extent[]> {
+  const extents: Extent[] = [];
   const fh = await open(path, "r+");
   try {
-    for (const b of blocks) await writeAll(fh, random.next(blockBytes), b * blockBytes, path);
+    for (const piece of changedPieces(size, fraction, blockBytes, seed)) {
+      await writeAll(fh, piece.data, piece.offset, path);
+      extents.push({ offset: piece.offset, length: piece.data.length });
+    }
   } finally {
     await fh.close();
   }
-  return blocks.map((b) => ({ offset: b * blockBytes, length: blockBytes }));
+  return extents;
 }
 
 async function writeAll(fh: FileHandle, data: Buffer, position: number, path: string): Promise<void> {

@@ -36,12 +36,12 @@ import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "no
 import { availableParallelism, loadavg, release, tmpdir, totalmem, type as osType } from "node:os";
 import { join, relative } from "node:path";
 import { inspect, parseArgs } from "node:util";
-import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { ensureComponent } from "../../e2e/testbed/components.js";
 import { repoRoot } from "../../e2e/testbed/paths.js";
 import { formatBytes } from "../../operator/src/util/quantity.js";
 import { parseSize } from "../../operator/src/vault/format.js";
 import { changeBlocks, DEFAULT_SEED, generateImage, regionBytesFor } from "./image.js";
+import { hashFile } from "../support/vm.js";
 import { CBT_PHASE, resultsTable, rotation, summarize, TOOLS, WARM_RESTORE_PHASE, type Phase, type Sample, type Tool } from "./stats.js";
 
 const MiB = 1024 * 1024;
@@ -157,12 +157,6 @@ async function fsyncTree(path: string): Promise<void> {
       await fh.close();
     }
   }
-}
-
-async function fileHash(path: string): Promise<string> {
-  const hasher = new Blake3Hasher();
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MiB })) hasher.update(chunk as Buffer);
-  return hasher.digest("hex");
 }
 
 /** Writes back dirty pages, then drops the page cache, dentries and inodes, so that the next step reads from the disk. */
@@ -409,7 +403,7 @@ async function restoreStep(o: Options, results: Results, run: number, runner: Ru
 }
 
 async function verify(path: string, results: Results, what: string): Promise<void> {
-  const hash = await fileHash(path).catch((err: unknown) => { throw new Error(`${what}: no restored image at ${path}`, { cause: err }); });
+  const hash = await hashFile(path).catch((err: unknown) => { throw new Error(`${what}: no restored image at ${path}`, { cause: err }); });
   if (hash !== results.sourceHash) throw new Error(`${what} differs from the source image (blake3 ${hash}, source ${String(results.sourceHash)})`);
   log(`${what}: identical to the source (blake3 ${hash.slice(0, 16)}…)`);
 }
@@ -443,7 +437,7 @@ async function oneRun(o: Options, results: Results, run: number, bins: { kopia: 
   results.changedBlocks = extents.length;
   const extentsFile = join(runDir, "changed.json");
   await writeFile(extentsFile, JSON.stringify(extents));
-  const hash = await fileHash(s.image);
+  const hash = await hashFile(s.image);
   if (results.sourceHash !== undefined && hash !== results.sourceHash) {
     throw new Error(`The changed image of run ${run + 1} differs from run 1's (blake3 ${hash}, was ${results.sourceHash}): the image is not deterministic`);
   }

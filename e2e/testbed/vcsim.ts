@@ -72,6 +72,8 @@ export interface Vcsim {
   /** Directory holding the datastore directories. */
   readonly datastoreDir: string;
   readonly logFile: string;
+  /** The simulator's process id (benches read its CPU time from /proc). */
+  readonly pid: number | undefined;
   /** The VM's disks (by VM name or MoRef value). */
   disks(vm: string): Promise<VcsimDisk[]>;
   /** Writes bytes into a VM's live disk at an offset, as a guest write (counts for CBT). */
@@ -169,6 +171,7 @@ export async function startVcsim(opts: VcsimOptions = {}): Promise<Vcsim> {
     caCert,
     datastoreDir: ready.datastoreDir,
     logFile,
+    pid: proc.pid,
     async disks(vm) {
       const res = await harness("GET", `/lifeboat-harness/disks?vm=${encodeURIComponent(vm)}`);
       if (res.status !== 200) throw new Error(`Listing the disks of ${vm} failed with HTTP ${res.status}: ${res.body.toString()}`);
