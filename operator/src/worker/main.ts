@@ -10,7 +10,6 @@ import type { Server } from "node:http";
 import { pino, type Logger } from "pino";
 import { backupVm, type RunContext } from "./backup-vm.js";
 import { readConfig, type WorkerConfig } from "./config.js";
-import { backupEcsInstance } from "./ecs-backup.js";
 import { describeChain, EXIT, exitCodeOf } from "./errors.js";
 import { startWorkerServer } from "./http-server.js";
 import { WorkerMetrics } from "./metrics.js";
@@ -84,6 +83,8 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
       progress.phase("Succeeded", { pointId: point.id });
       logger.info({ pointId: point.id, progress: progress.current }, "Backup succeeded");
     } else if (config.spec.mode === "ecsBackup") {
+      // Loaded for this mode only: the Alibaba Cloud SDKs take seconds to load, and no other mode needs them.
+      const { backupEcsInstance } = await import("./ecs-backup.js");
       const point = await backupEcsInstance(config.spec, ctx);
       progress.phase("Succeeded", { pointId: point.id });
       logger.info({ pointId: point.id, progress: progress.current }, "ECS backup succeeded");

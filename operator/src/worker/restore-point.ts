@@ -12,8 +12,6 @@ import type { Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { imageFileName, type ImageFormat } from "../image/formats.js";
 import { createImageStream, imageSizeBound, type ImageStream } from "../image/writer.js";
-import { restoreToCloudImage } from "./cloud-image.js";
-import { restoreThroughInstance } from "./cloud-image-instance.js";
 import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type Vault } from "../vault/index.js";
 import { HOLE, blockAt } from "../vault/manifest.js";
 import type { BlockIndex } from "../vault/block-index.js";
@@ -69,7 +67,10 @@ export async function restorePoint(spec: RestoreWorkerSpec, ctx: RunContext): Pr
     }
     if ("cloudImage" in spec.target) {
       const cloud = spec.target.cloudImage;
-      const { imageId } = cloud.strategy === "IntermediateInstance" ? await restoreThroughInstance(restore, point, cloud, ctx) : await restoreToCloudImage(restore, point, cloud, ctx);
+      // Loaded for this target only: the Alibaba Cloud SDKs take seconds to load, and every other restore would pay for them.
+      const { imageId } = cloud.strategy === "IntermediateInstance"
+        ? await (await import("./cloud-image-instance.js")).restoreThroughInstance(restore, point, cloud, ctx)
+        : await (await import("./cloud-image.js")).restoreToCloudImage(restore, point, cloud, ctx);
       return { pointId: point.header.id, imageId };
     }
     const vmMoRef = await restoreToVSphere(restore, point, spec.target.vSphere, ctx);
