@@ -6,7 +6,7 @@
  * fresh megabyte per block makes V8 collect garbage constantly.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { blockId, sealBlock } from "./crypto.js";
+import { BlobError, blockId, sealBlock } from "./crypto.js";
 import type { MasterKeys } from "./keys.js";
 import { openRun, writeSpans, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
 
@@ -59,7 +59,8 @@ port.on("message", (req: WorkerRequest) => {
       }
     }
   } catch (err) {
-    reply = { seq: req.seq, ok: false, message: err instanceof Error ? err.message : String(err), blobError: req.op === "openRun", index: (err as { index?: number }).index };
+    // Only a blob that does not verify is a blob error; a failed write (ENOSPC, EIO) is the target's.
+    reply = { seq: req.seq, ok: false, message: err instanceof Error ? err.message : String(err), blobError: err instanceof BlobError, index: (err as { index?: number }).index };
   }
   port.postMessage(reply, transfer);
 });

@@ -26,6 +26,13 @@ export interface DiskTarget {
   readonly fd?: number | undefined;
   write(buffer: Buffer, offset: number): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Stops a target whose writes can wait on one another (a stream takes the
+   * disk in order, so a write ahead of it waits for the bytes before it):
+   * when the restore fails, waiting writes must reject, or the readers
+   * blocked in them would never finish.
+   */
+  fail?(err: unknown): void;
 }
 
 /** Size of a block device from sysfs (stat reports 0 for devices). */

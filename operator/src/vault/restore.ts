@@ -209,7 +209,12 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
   };
   // The first failure stops the other readers after their current run, and the
   // restore returns only once none is left: nothing reaches the target afterwards.
-  const guarded = (): Promise<void> => worker().catch((err: unknown) => { failure ??= err; });
+  const guarded = (): Promise<void> => worker().catch((err: unknown) => {
+    if (failure !== undefined) return;
+    failure = err;
+    // A stream target's later writes wait for the bytes that will now never come: stop it.
+    target.fail?.(err);
+  });
   await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, runs.length) }, guarded));
   if (failure !== undefined) throw failure instanceof Error ? failure : new Error(`Restore of disk ${diskKey} failed`, { cause: failure });
   report(true);

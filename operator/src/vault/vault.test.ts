@@ -299,6 +299,21 @@ describe("vault on the filesystem", () => {
     await vault.close();
   });
 
+  test("a damaged key slot does not hide another that opens with the key; when none opens, the damaged one is named", async () => {
+    const vault = await newVault();
+    const other = Buffer.from("another-key-of-enough-length");
+    const otherSlot = await vault.addKey(other);
+    await vault.close();
+    // Damage the slot that open tries first, whichever key it is for.
+    const [first] = await vault.backend.list("keys/");
+    if (!first) throw new Error("the vault has no key slot");
+    const damagedKey = first.key.endsWith(otherSlot) ? other : KEY;
+    const intactKey = damagedKey === KEY ? other : KEY;
+    await writeFile(join(dir, "repo", first.key), "{ not json");
+    await (await Vault.open(new FilesystemBackend(join(dir, "repo")), intactKey, { threads: 0 })).close();
+    await expect(Vault.open(new FilesystemBackend(join(dir, "repo")), damagedKey, { threads: 0 })).rejects.toMatchObject({ reason: "Corrupt", message: expect.stringContaining(first.key) as unknown as string });
+  });
+
   test("a wrong key and a missing vault give classified errors", async () => {
     const vault = await newVault();
     await vault.close();

@@ -84,10 +84,22 @@ export class Vault {
     }
     const config = parseConfig(configBytes);
     const slots = await backend.list(paths.keysPrefix);
+    // A slot that cannot be read does not hide the others: another may open with this key.
+    let unreadable: VaultError | undefined;
     for (const obj of slots) {
-      const keys = await unwrapKeys(parseKeySlot(await backend.get(obj.key), obj.key), userKey, config.repositoryId);
+      let slot: ReturnType<typeof parseKeySlot>;
+      try {
+        slot = parseKeySlot(await backend.get(obj.key), obj.key);
+      } catch (err) {
+        if (!(err instanceof VaultError) || (err.reason !== "Corrupt" && err.reason !== "UnsupportedFormat")) throw err;
+        unreadable ??= err;
+        continue;
+      }
+      const keys = await unwrapKeys(slot, userKey, config.repositoryId);
       if (keys) return new Vault(backend, config, keys, options);
     }
+    // None opened: a slot that could not be read may be the one this key was for.
+    if (unreadable) throw unreadable;
     const tried = slots.length === 0 ? "there is no key slot" : `tried key slot${slots.length === 1 ? "" : "s"} ${slots.map((o) => o.key).join(", ")}`;
     throw new VaultError(
       "WrongKey",

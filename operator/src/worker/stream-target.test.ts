@@ -1,4 +1,11 @@
 import { describe, expect, it } from "@jest/globals";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { backup, FilesystemBackend, openDiskSource, restoreDisk, Vault } from "../vault/index.js";
+import { paths } from "../vault/format.js";
+import { blockAt } from "../vault/manifest.js";
 import { SequentialTarget } from "./stream-target.js";
 
 async function collect(t: SequentialTarget): Promise<Buffer> {
@@ -42,5 +49,32 @@ describe("SequentialTarget", () => {
     const short = new SequentialTarget({ size: 8, blockSize: 4, isHole: () => false });
     void collect(short).catch(() => undefined);
     await expect(short.close()).rejects.toThrow("ended at byte 0 of 8");
+  });
+
+  it("a restore into it that fails at an early block rejects, and does not wait for the stream forever", async () => {
+    const MiB = 1024 * 1024;
+    const dir = await mkdtemp(join(tmpdir(), "stream-target-"));
+    try {
+      const repo = join(dir, "repo");
+      const vault = await Vault.init(new FilesystemBackend(repo), Buffer.from("unit-test-key-0123456789abcdef"), {}, { threads: 0 });
+      const image = randomBytes(8 * MiB);
+      await writeFile(join(dir, "disk.img"), image);
+      const source = await openDiskSource(join(dir, "disk.img"));
+      const point = await backup(vault, [{ key: "2000", source }], { labels: { plan: "p", vm: "vm-1" } }).finally(() => source.close());
+      // Damage block 0's blob: the readers of blocks 1, 2 and 3 are then waiting in the stream for bytes that never come.
+      const ids = (await vault.readPoint(point.id)).blockLists.get("2000");
+      const loc = ids && (await vault.loadIndex()).index.get(blockAt(ids, 0));
+      if (!loc) throw new Error("block 0 is in no pack");
+      const pack = await open(join(repo, paths.pack(loc.pack)), "r+");
+      await pack.write(Buffer.from([0xff]), 0, 1, loc.offset + 20);
+      await pack.close();
+
+      const target = new SequentialTarget({ size: image.length, blockSize: MiB, isHole: () => false });
+      void collect(target).catch(() => undefined);
+      await expect(restoreDisk(vault, point.id, "2000", target, { concurrency: 4, maxReadBytes: MiB })).rejects.toMatchObject({ reason: "Corrupt" });
+      await vault.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
