@@ -159,7 +159,9 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
         type: "Ready",
         status: "True",
         reason: "Available",
-        message: `repository ${stats.repositoryId} opened with the key; ${stats.pointCount} recovery points${bv.spec.lock?.enabled ? `; lock ${bv.spec.lock.mode ?? "Governance"} ${bv.spec.lock.retentionDays ?? 0} days in force` : ""}`,
+        // No counts here (status.recoveryPointCount has them): a condition that changes with every new point
+        // would wake every object that refers to the vault, each time one is added.
+        message: `repository ${stats.repositoryId} opened with the key${bv.spec.lock?.enabled ? `; lock ${bv.spec.lock.mode ?? "Governance"} ${bv.spec.lock.retentionDays ?? 0} days in force` : ""}`,
       });
       return { requeueAfterMs: SYNC_INTERVAL_MS };
     } finally {

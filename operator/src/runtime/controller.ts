@@ -73,6 +73,13 @@ export interface Reconciler<T extends LifeboatObject> {
   recordMetrics?(obj: T, metrics: OperatorMetrics): void;
   /** Removes the object's series once it is gone, so that no gauge outlives its object (and no alert fires for it). */
   forgetMetrics?(namespace: string, name: string, metrics: OperatorMetrics): void;
+  /**
+   * Pods whose coming, going or changing concerns objects of this kind (a
+   * Gateway counts its running workers): the label that selects them, and
+   * the keys of the objects (among `objects`, this kind's cache) a pod
+   * concerns. The operator watches their metadata only.
+   */
+  readonly pods?: { readonly labelSelector: string; keysOf(pod: k8s.KubernetesObject, objects: readonly T[]): string[] };
 }
 
 export interface ControllerOptions<T extends LifeboatObject> {
@@ -101,6 +108,30 @@ export function meaningfulChange(old: k8s.KubernetesObject, obj: k8s.KubernetesO
   );
 }
 
+/** An object's conditions as those who read them see them: type, status, reason and message (not the times). */
+function conditionsOf(obj: k8s.KubernetesObject): string[] {
+  const conditions = (obj as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }).status?.conditions ?? [];
+  return conditions.map((c) => JSON.stringify([c.type, c.status, c.reason ?? "", c.message ?? ""])).sort();
+}
+
+/** Whether an update changed an object's conditions (type, status, reason or message). */
+export function conditionsChanged(old: k8s.KubernetesObject, obj: k8s.KubernetesObject): boolean {
+  return !isDeepStrictEqual(conditionsOf(old), conditionsOf(obj));
+}
+
+/**
+ * Whether an update of an object others refer to can matter to them: what
+ * they act on is its spec, metadata and deletion (meaningfulChange) and its
+ * conditions (a Gateway becoming Activated makes its BackupPlans Ready).
+ * Status writes that only move counters or times (a vault's lastSyncTime and
+ * sizes on every sync) change nothing for them; reconciling every object that
+ * refers to the vault on each of those is what made 10,000 RecoveryPoints and
+ * every BackupPlan of a vault reconcile once a minute at rest.
+ */
+export function referencedChange(old: k8s.KubernetesObject, obj: k8s.KubernetesObject): boolean {
+  return meaningfulChange(old, obj) || conditionsChanged(old, obj);
+}
+
 /**
  * Drives a reconciler from a work queue fed by informers: its own kind's
  * events, and any related objects mapped to its keys (a Secret change to the
@@ -121,9 +152,14 @@ export class Controller<T extends LifeboatObject> {
     });
   }
 
-  /** Also reconcile the keys `map` returns whenever an object of another informer changes. */
-  watches<O extends k8s.KubernetesObject>(informer: Informer<O>, map: (obj: O) => string[]): this {
-    informer.on((_event, obj) => {
+  /**
+   * Also reconcile the keys `map` returns whenever an object of another
+   * informer is added or deleted, or updated in a way `relevant` (when
+   * given) says matters.
+   */
+  watches<O extends k8s.KubernetesObject>(informer: Informer<O>, map: (obj: O) => string[], relevant?: (old: O, obj: O) => boolean): this {
+    informer.on((event, obj, old) => {
+      if (event === "update" && old && relevant && !relevant(old, obj)) return;
       for (const key of map(obj)) this.enqueue(key);
     });
     return this;
