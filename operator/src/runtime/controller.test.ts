@@ -83,3 +83,48 @@ describe("Controller.watches", () => {
     expect(await depthAfter((v) => { v.emit("update", vault({ lastSyncTime: "2026-12-05T10:01:00Z" }), vault()); })).toBe(0);
   });
 });
+
+describe("ReconcileContext.listCached", () => {
+  function point(namespace: string, name: string): LifeboatObject {
+    return { apiVersion: "lifeboat.io/v1alpha1", kind: "RecoveryPoint", metadata: { namespace, name, generation: 1 }, spec: {} };
+  }
+
+  /** Runs one reconcile of ns/primary with `cache` as the operator's caches; resolves with what the reconciler read (or the error it got). */
+  async function readThroughContext(cache: (kind: string) => Informer<LifeboatObject> | undefined): Promise<readonly LifeboatObject[] | Error> {
+    let seen: readonly LifeboatObject[] | Error | undefined;
+    const reconciler: Reconciler<LifeboatObject> = {
+      kind: "BackupVault",
+      readyCondition: "Ready",
+      reconcile: (_obj, ctx) => {
+        try {
+          seen = ctx.listCached("RecoveryPoint", "ns");
+        } catch (err) {
+          seen = err as Error;
+        }
+        return Promise.resolve(undefined);
+      },
+    };
+    const own = new FakeInformer();
+    const kube = { get: () => Promise.resolve(vault()), replaceStatus: (o: LifeboatObject) => Promise.resolve(o) } as unknown as Kube;
+    const controller = new Controller({ name: "backupvault", reconciler, informer: own as unknown as Informer<LifeboatObject>, kube, events: undefined as unknown as EventRecorder, log: createLogger("silent"), metrics: new OperatorMetrics(), cache, workers: 1 });
+    controller.start();
+    controller.enqueue("ns/primary");
+    for (let i = 0; i < 100 && seen === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    await controller.stop();
+    if (seen === undefined) throw new Error("the reconcile did not run");
+    return seen;
+  }
+
+  it("answers the namespace's objects of the kind from the operator's cache", async () => {
+    const points = Object.assign(new FakeInformer(), { hasSynced: true, list: () => [point("ns", "a"), point("other", "b"), point("ns", "c")] });
+    const seen = await readThroughContext((kind) => (kind === "RecoveryPoint" ? (points as unknown as Informer<LifeboatObject>) : undefined));
+    expect(seen).not.toBeInstanceOf(Error);
+    expect((seen as LifeboatObject[]).map((o) => o.metadata.name)).toEqual(["a", "c"]);
+  });
+
+  it("refuses a kind the operator has no synced cache of rather than answering nothing", async () => {
+    const unsynced = Object.assign(new FakeInformer(), { hasSynced: false });
+    expect(await readThroughContext(() => undefined)).toBeInstanceOf(Error);
+    expect(await readThroughContext(() => unsynced as unknown as Informer<LifeboatObject>)).toBeInstanceOf(Error);
+  });
+});

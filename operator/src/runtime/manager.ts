@@ -101,6 +101,7 @@ export class Manager {
       metrics: this.opts.metrics,
       events: this.events,
       workers: this.opts.workersPerController ?? 2,
+      cache: (kind) => (kinds.some((k) => k.kind === kind) ? this.informers.get(kind) as Informer<LifeboatObject> | undefined : undefined),
     });
     const keysReferring = (ns: string | undefined, match: (o: T) => boolean) =>
       own.list().filter((o) => o.metadata.namespace === ns && match(o)).map(objectKey);
