@@ -1,8 +1,8 @@
-import { describe, expect, it } from "@jest/globals";
+import { describe, expect, it, jest } from "@jest/globals";
 import type * as k8s from "@kubernetes/client-node";
 import { createLogger } from "../telemetry/logger.js";
 import { OperatorMetrics } from "../telemetry/metrics.js";
-import { conditionsChanged, Controller, meaningfulChange, referencedChange, type Reconciler } from "./controller.js";
+import { conditionsChanged, Controller, DEFAULT_RESYNC_MS, meaningfulChange, referencedChange, type Reconciler } from "./controller.js";
 import type { EventRecorder } from "./events.js";
 import type { Informer, InformerEvent, InformerHandler } from "./informer.js";
 import type { Kube, LifeboatObject } from "./kube.js";
@@ -126,5 +126,29 @@ describe("ReconcileContext.listCached", () => {
     const unsynced = Object.assign(new FakeInformer(), { hasSynced: false });
     expect(await readThroughContext(() => undefined)).toBeInstanceOf(Error);
     expect(await readThroughContext(() => unsynced as unknown as Informer<LifeboatObject>)).toBeInstanceOf(Error);
+  });
+});
+
+describe("resync", () => {
+  it("reconciles every object again after about 10 hours, not every few minutes", async () => {
+    jest.useFakeTimers();
+    try {
+      let reconciles = 0;
+      const reconciler: Reconciler<LifeboatObject> = { kind: "BackupVault", readyCondition: "Ready", reconcile: () => { reconciles++; return Promise.resolve(undefined); } };
+      const own = Object.assign(new FakeInformer(), { list: () => [vault()] });
+      const kube = { get: () => Promise.resolve(vault()), replaceStatus: (o: LifeboatObject) => Promise.resolve(o) } as unknown as Kube;
+      const controller = new Controller({ name: "backupvault", reconciler, informer: own as unknown as Informer<LifeboatObject>, kube, events: undefined as unknown as EventRecorder, log: createLogger("silent"), metrics: new OperatorMetrics(), workers: 1 });
+      controller.start();
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(reconciles).toBe(1);
+      await jest.advanceTimersByTimeAsync(60 * 60_000);
+      expect(reconciles).toBe(1);
+      expect(DEFAULT_RESYNC_MS).toBe(10 * 3600_000);
+      await jest.advanceTimersByTimeAsync(DEFAULT_RESYNC_MS * 1.1);
+      expect(reconciles).toBe(2);
+      await controller.stop();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
