@@ -35,12 +35,13 @@ import { loadAll, dump } from "js-yaml";
 import { clusterDown, clusterUp, readTestbed, type Testbed } from "../../e2e/testbed/cluster.js";
 import { runCommand } from "../../e2e/testbed/command.js";
 import { KUBERNETES_VERSION } from "../../e2e/testbed/components.js";
-import { get } from "../../e2e/testbed/http.js";
+import { get, waitFor } from "../../e2e/testbed/http.js";
 import { NODE_IMAGE_VERSION } from "../../e2e/testbed/images.js";
 import { writeKubeconfig } from "../../e2e/testbed/kubeconfig.js";
 import { repoRoot } from "../../e2e/testbed/paths.js";
 import { freePort } from "../../e2e/testbed/ports.js";
 import { startVcsim, type Vcsim } from "../../e2e/testbed/vcsim.js";
+import { DEFAULT_RESYNC_MS } from "../../operator/src/runtime/controller.js";
 import { initVault } from "../../operator/src/vault/index.js";
 import { runBench, table } from "../support/worker.js";
 import { AuditRequests, countWindow, relistVerdict, usersInWindow, type Window } from "./audit.js";
@@ -165,6 +166,24 @@ async function main(): Promise<void> {
   const sims: Vcsim[] = [];
   const operators: OperatorProcess[] = [];
   let cgroup: string | undefined;
+  let cleaning: Promise<void> | undefined;
+  /** Stops everything the bench started, once: at the end, failed or not, or on SIGINT or SIGTERM. */
+  const cleanup = (): Promise<void> => {
+    cleaning ??= (async () => {
+      for (const op of operators) await op.stop(5000).catch(() => undefined);
+      if (cgroup) await removeCgroup(cgroup).catch((err: unknown) => { console.error(err); });
+      for (const sim of sims) await sim.stop().catch(() => undefined);
+      if (values.keep) log(`Left test bed ${name} up (--keep): LIFEBOAT_TESTBED=${name} node dist/e2e/testbed/cli.js down`);
+      else await clusterDown(name, log);
+    })();
+    return cleaning;
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping what the bench started`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
   try {
     const work = join(tb.dir, "bench-scale");
     await mkdir(work, { recursive: true });
@@ -179,14 +198,14 @@ async function main(): Promise<void> {
     for (const path of [vaultPath, drVaultPath]) await (await initVault({ backend: { filesystem: { path } }, key: Buffer.from(KEY) })).close();
     let t = Date.now();
     let lastReport = 0;
-    await writePoints({ backend: { filesystem: { path: vaultPath } }, key: Buffer.from(KEY) }, NAMESPACE, counts, 4, (done) => {
+    await writePoints({ backend: { filesystem: { path: vaultPath } }, key: Buffer.from(KEY) }, NAMESPACE, counts, concurrency, (done) => {
       if (Date.now() - lastReport > 15_000) {
         lastReport = Date.now();
         log(`  ${done}/${counts.points} points committed`);
       }
     });
     const pointsSeconds = (Date.now() - t) / 1000;
-    log(`Committed ${counts.points} points into the vault in ${pointsSeconds.toFixed(1)} s`);
+    log(`Committed ${counts.points} points into the vault in ${pointsSeconds.toFixed(1)} s (${concurrency} at a time)`);
 
     await installChartWithoutDeployment(tb);
     const operatorConfig = join(work, "operator.kubeconfig");
@@ -200,6 +219,22 @@ async function main(): Promise<void> {
     await secret("vault-key", { key: KEY });
     await secret("vc-protected", { username: protectedSim.username, password: protectedSim.password });
     await secret("vc-recovery", { username: recoverySim.username, password: recoverySim.password });
+    cgroup = await memoryCgroup(`/lifeboat-${tb.networkIndex}`, "bench-scale-operator", CHART_MEMORY_LIMIT);
+    const metricsPort = await freePort();
+    const start = (logName: string, nodeOptions: string[] = []) => {
+      const op = OperatorProcess.start({ node, kubeconfig: operatorConfig, cgroup: cgroup ?? "", metricsPort, logFile: join(work, logName), nodeOptions });
+      operators.push(op);
+      return op;
+    };
+
+    // The operator with no lifeboat.io objects: what its RSS is before the scale adds anything.
+    const empty = start("operator-empty.log");
+    await waitFor("the operator with no objects to lead", 120_000, async () => (sumOf(await empty.metrics(), "lifeboat_leader") === 1 ? true : undefined), 500);
+    await sleep(10_000);
+    const emptyMemory = await empty.memory();
+    await empty.stop();
+    log(`The operator with no objects: VmRSS ${mib(emptyMemory?.rss ?? Number.NaN)}, VmHWM ${mib(emptyMemory?.hwm ?? Number.NaN)}`);
+
     // The plans' daily run comes 12 hours from now: never while the bench runs.
     const scheduleHour = (new Date().getUTCHours() + 12) % 24;
     const objects = manifests({ protectedVc: protectedSim, recoveryVc: recoverySim, vaultPath, drVaultPath }, counts, scheduleHour);
@@ -210,13 +245,6 @@ async function main(): Promise<void> {
     log(`Created ${counts.servers} ProtectedServers in ${serversSeconds.toFixed(1)} s`);
 
     // First start: the operator syncs the points into RecoveryPoints and reconciles everything.
-    cgroup = await memoryCgroup(`/lifeboat-${tb.networkIndex}`, "bench-scale-operator", CHART_MEMORY_LIMIT);
-    const metricsPort = await freePort();
-    const start = (logName: string, nodeOptions: string[] = []) => {
-      const op = OperatorProcess.start({ node, kubeconfig: operatorConfig, cgroup: cgroup ?? "", metricsPort, logFile: join(work, logName), nodeOptions });
-      operators.push(op);
-      return op;
-    };
     const first = start("operator-first.log");
     log(`Started the operator (Node.js ${NODE_IMAGE_VERSION}, memory limit ${mib(CHART_MEMORY_LIMIT)}), pid ${first.pid}; waiting for the first sync`);
     t = Date.now();
@@ -319,12 +347,14 @@ async function main(): Promise<void> {
       ["operator RSS at the end: VmRSS / process_resident_memory_bytes", `${mib(memoryEnd?.rss ?? Number.NaN)} / ${mib(promRss)}`],
       ["V8 heap used at the end", mib(heapUsed)],
       ["operator VmHWM during the first start (initial sync of every point)", mib(firstPeak)],
+      ["operator with no lifeboat.io objects, 10 s after it leads: VmRSS / VmHWM", `${mib(emptyMemory?.rss ?? Number.NaN)} / ${mib(emptyMemory?.hwm ?? Number.NaN)}`],
       ["restart: caches synced / leader (Lease) / converged", `${syncedAt ? secs(syncedAt - second.startedAt) : "-"} / ${leaderAt ? secs(leaderAt - second.startedAt) : "-"} / ${convergeMs !== undefined ? secs(convergeMs) : "-"}`],
       ["restart: each controller converged at", Object.entries(convergedAt).filter(([c]) => (objectsOf[c] ?? 0) > 0).map(([c, at]) => `${c} ${at !== undefined ? secs(at) : "not yet"}`).join(", ")],
       ["restart: API requests until converged", `${converging.total} (${converging.byVerbResource.slice(0, 6).map(([k, n]) => `${k} ${n}`).join(", ")})`],
       ["reconcile latency during the restart, ms (n, p50 / p90 / p99)", `${pRestart.n}, ${ms(pRestart.p50)} / ${ms(pRestart.p90)} / ${ms(pRestart.p99)}`],
       ["reconcile latency at rest, ms (n, p50 / p90 / p99)", `${pRest.n}, ${ms(pRest.p50)} / ${ms(pRest.p90)} / ${ms(pRest.p99)}`],
       ["API requests per minute at rest, all of the operator's (with Lease)", (rest.total / rest.minutes).toFixed(1)],
+      [`resync of every object (every ${DEFAULT_RESYNC_MS / 3_600_000} h ± 10 %), estimated as the restart's requests spread over the period`, `${converging.total} requests, ${(converging.total / (DEFAULT_RESYNC_MS / 60_000)).toFixed(1)} per minute averaged`],
       ["API requests at rest per minute, minute by minute", rest.perMinute.join(", ")],
       ["API requests at rest by verb and resource (whole window)", rest.byVerbResource.slice(0, 12).map(([k, n]) => `${k} ${n}`).join(", ") || "none"],
       ["LIST and repeated WATCH at rest", verdict.findings.join(", ") || "none"],
@@ -350,6 +380,7 @@ async function main(): Promise<void> {
       goals: goalRows,
       rssPeakBytes: peak,
       firstStartHwmBytes: firstPeak,
+      emptyOperator: emptyMemory,
       restRss,
       convergeMs,
       convergedAt,
@@ -367,11 +398,7 @@ async function main(): Promise<void> {
     await writeFile(out, JSON.stringify(results, null, 2));
     log(`Results in ${out}; audit log ${auditLog}; operator logs in ${work}${values["cpu-prof"] ? `; CPU profile in ${profileDir}` : ""}`);
   } finally {
-    for (const op of operators) await op.stop(5000).catch(() => undefined);
-    if (cgroup) await removeCgroup(cgroup).catch((err: unknown) => { console.error(err); });
-    for (const sim of sims) await sim.stop().catch(() => undefined);
-    if (values.keep) log(`Left test bed ${name} up (--keep): LIFEBOAT_TESTBED=${name} node dist/e2e/testbed/cli.js down`);
-    else await clusterDown(name, log);
+    await cleanup();
   }
 }
 

@@ -201,9 +201,10 @@ export async function listAll(custom: k8s.CustomObjectsApi, namespace: string, p
   const items: Observed[] = [];
   let token: string | undefined;
   do {
-    const page = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, limit: 500, ...(token ? { _continue: token } : {}) })) as { items: Observed[]; metadata?: { _continue?: string } };
+    // The list comes back as the API server's JSON: its token is metadata.continue (client-node calls the request parameter _continue).
+    const page = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, limit: 500, ...(token ? { _continue: token } : {}) })) as { items: Observed[]; metadata?: { continue?: string } };
     items.push(...page.items);
-    token = page.metadata?._continue || undefined;
+    token = page.metadata?.continue || undefined;
   } while (token);
   return items;
 }
