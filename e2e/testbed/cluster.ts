@@ -10,6 +10,7 @@ import { ensureImages } from "./images.js";
 import { createNetwork, networkFor, ownsNetwork, releaseNetwork, type TestbedNetwork } from "./network.js";
 import { cleanNode, nodePaths } from "./node.js";
 import { testbedDir } from "./paths.js";
+import type { AuditLog } from "./control-plane.js";
 import type { SupervisorConfig, TestbedState } from "./supervisor.js";
 
 /** A running test bed, as its users (tests, the CLI, kubectl) need it. */
@@ -49,9 +50,11 @@ export async function readTestbed(name: string): Promise<Testbed | undefined> {
 /**
  * Brings a test bed up, or returns the one already running under that name
  * (so `cluster:up` is safe to run twice). Builds the components first when the
- * cache lacks them, printing progress.
+ * cache lacks them, printing progress. With `auditPolicy` (an audit.k8s.io/v1
+ * Policy), the API server keeps an audit log at `logs/audit.log` (the state's
+ * `auditLog`); a running test bed is returned as it is, with or without one.
  */
-export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (line: string) => void } = {}): Promise<Testbed> {
+export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (line: string) => void; auditPolicy?: object } = {}): Promise<Testbed> {
   const log = opts.log ?? console.log;
   const running = await readTestbed(name);
   if (running) {
@@ -71,7 +74,13 @@ export async function clusterUp(name: string, opts: { ownerPid?: number; log?: (
   await mkdir(join(dir, "logs"), { recursive: true });
   const network = await createNetwork(dir);
   try {
-    return await startSupervisor(name, dir, network, { kube, etcd, images, started, log, ...(opts.ownerPid !== undefined ? { ownerPid: opts.ownerPid } : {}) });
+    let audit: AuditLog | undefined;
+    if (opts.auditPolicy) {
+      audit = { policyFile: join(dir, "audit-policy.json"), logFile: join(dir, "logs", "audit.log") };
+      // JSON is YAML: the API server reads the policy as it is written here.
+      await writeFile(audit.policyFile, JSON.stringify(opts.auditPolicy, null, 2));
+    }
+    return await startSupervisor(name, dir, network, { kube, etcd, images, started, log, ...(opts.ownerPid !== undefined ? { ownerPid: opts.ownerPid } : {}), ...(audit ? { audit } : {}) });
   } catch (err) {
     await clusterDown(name, () => undefined);
     if (await ownsNetwork(network.index, dir)) await releaseNetwork(network);
@@ -84,7 +93,7 @@ async function startSupervisor(
   name: string,
   dir: string,
   network: TestbedNetwork,
-  o: { kube: string; etcd: string; images: SupervisorConfig["images"]; started: number; ownerPid?: number; log: (line: string) => void },
+  o: { kube: string; etcd: string; images: SupervisorConfig["images"]; started: number; ownerPid?: number; audit?: AuditLog; log: (line: string) => void },
 ): Promise<Testbed> {
   const { kube, etcd, images, started, log } = o;
   const config: SupervisorConfig = {
@@ -101,6 +110,7 @@ async function startSupervisor(
     networkIndex: network.index,
     images,
     ...(o.ownerPid !== undefined ? { ownerPid: o.ownerPid } : {}),
+    ...(o.audit ? { audit: o.audit } : {}),
   };
   const configPath = join(dir, "supervisor.json");
   await writeFile(configPath, JSON.stringify(config, null, 2));

@@ -21,6 +21,17 @@ export interface ControlPlane {
   readonly etcdPort: number;
 }
 
+/**
+ * The API server's audit log, when asked for: a policy file (audit.k8s.io/v1
+ * Policy, as JSON or YAML) and where the log goes (JSON lines). The audit log
+ * is the API server's own record of every request with its user, verb and
+ * resource; `npm run bench:scale` counts the operator's requests in it.
+ */
+export interface AuditLog {
+  readonly policyFile: string;
+  readonly logFile: string;
+}
+
 /** The service CIDR; kube-proxy on the node routes it (10.96.0.1 is the API server). */
 const SERVICE_CIDR = "10.96.0.0/24";
 
@@ -30,10 +41,11 @@ const SERVICE_CIDR = "10.96.0.0/24";
  * node's address (the test bed's network namespace is its own, so pods reach
  * it through the `kubernetes` Service), then the controller manager
  * (per-controller service accounts, as kubeadm configures it) and the
- * scheduler. Every port is picked free at start. Each process goes into
+ * scheduler. Every port is picked free at start; with `audit`, the API
+ * server keeps an audit log. Each process goes into
  * `processes` as it starts, so the caller stops what a failed start left.
  */
-export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, pki: Pki, address: string, processes: ManagedProcess[], log: (msg: string) => void): Promise<ControlPlane> {
+export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, pki: Pki, address: string, processes: ManagedProcess[], log: (msg: string) => void, audit?: AuditLog): Promise<ControlPlane> {
   const logs = join(dir, "logs");
   await mkdir(logs, { recursive: true });
   const failFast = (p: ManagedProcess) =>
@@ -87,6 +99,8 @@ export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, 
     "--kubelet-preferred-address-types=InternalIP",
     "--allow-privileged=true",
     "--profiling=false",
+    // Written as each request completes (the log backend's blocking mode), never rotated.
+    ...(audit ? [`--audit-policy-file=${audit.policyFile}`, `--audit-log-path=${audit.logFile}`, "--audit-log-format=json", "--audit-log-mode=blocking", "--audit-log-maxsize=0"] : []),
     "--v=1",
   ], join(logs, "kube-apiserver.log"));
   processes.push(apiserver);

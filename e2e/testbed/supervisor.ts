@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import { startControlPlane, type ControlPlaneBinaries } from "./control-plane.js";
+import { startControlPlane, type AuditLog, type ControlPlaneBinaries } from "./control-plane.js";
 import { waitFor } from "./http.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import type { ImageArchive } from "./images.js";
@@ -32,6 +32,8 @@ export interface SupervisorConfig {
   readonly images: readonly ImageArchive[];
   /** Stop everything when this process is gone (the test runner); absent for `cluster:up`. */
   readonly ownerPid?: number;
+  /** The API server's audit log; absent (no audit log) unless the caller asked for one. */
+  readonly audit?: AuditLog;
 }
 
 /** What the supervisor reports once the test bed is ready (state.json). */
@@ -47,6 +49,8 @@ export interface TestbedState {
   /** The node's address: the API server and the kubelet. */
   readonly nodeAddress: string;
   readonly networkIndex: number;
+  /** The API server's audit log (JSON lines), when the test bed keeps one. */
+  readonly auditLog?: string;
 }
 
 function log(fields: Record<string, unknown>, msg: string): void {
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
 
   try {
     const pki = await createPki(dir, config.nodeName, network.nodeAddress);
-    const controlPlane = await startControlPlane(dir, config.binaries, pki, network.nodeAddress, controlPlaneProcesses, (msg) => { log({}, msg); });
+    const controlPlane = await startControlPlane(dir, config.binaries, pki, network.nodeAddress, controlPlaneProcesses, (msg) => { log({}, msg); }, config.audit);
     const watchExit = (p: ManagedProcess) => {
       void p.wait().then((code) => {
         if (!stopping) void shutdown(`${p.name} exited with ${code}; see ${join(dir, "logs", `${p.name}.log`)}`, 1);
@@ -167,6 +171,7 @@ async function main(): Promise<void> {
       hostAddress: network.hostAddress,
       nodeAddress: network.nodeAddress,
       networkIndex: network.index,
+      ...(config.audit ? { auditLog: config.audit.logFile } : {}),
     };
     await writeFile(join(dir, "state.json"), JSON.stringify(state, null, 2), { mode: 0o600 });
     log({ server: controlPlane.server, kubeconfig }, "Test bed is ready");

@@ -12,7 +12,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import * as k8s from "@kubernetes/client-node";
 import { BackupPlanReconciler } from "./controllers/backup-plan-controller.js";
 import { BackupVaultReconciler } from "./controllers/backup-vault-controller.js";
 import { GatewayCapacity } from "./controllers/gateway-capacity.js";
@@ -25,6 +24,7 @@ import { SitePairReconciler } from "./controllers/site-pair-controller.js";
 import { VCenterConnections } from "./controllers/vcenter-connections.js";
 import { VCenterReconciler } from "./controllers/vcenter-controller.js";
 import { describe } from "./runtime/errors.js";
+import { KeepAliveKubeConfig } from "./runtime/kube.js";
 import { Manager } from "./runtime/manager.js";
 import { createLogger } from "./telemetry/logger.js";
 import { OperatorMetrics } from "./telemetry/metrics.js";
@@ -34,7 +34,8 @@ async function main(): Promise<void> {
   // Node's own warnings become log lines too (the chart sets NODE_NO_WARNINGS so
   // Node does not also print them as plain text): every line stays JSON.
   process.on("warning", (w) => { log.warn({ warning: w.name }, w.message); });
-  const kc = new k8s.KubeConfig();
+  // API calls reuse their connections (KeepAliveKubeConfig): one TLS handshake per connection, not per request.
+  const kc = new KeepAliveKubeConfig();
   kc.loadFromDefault();
   const env = process.env;
   const leaderElect = env.LEADER_ELECT !== "false";

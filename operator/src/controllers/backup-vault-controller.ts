@@ -2,7 +2,7 @@ import type { BackupVault, RecoveryPoint } from "../api/generated/types.js";
 import { API_VERSION } from "../api/common.js";
 import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
-import type { WithKind } from "../runtime/kube.js";
+import { isConflict, type WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { formatBytes, formatRatio } from "../util/quantity.js";
@@ -159,7 +159,9 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
         type: "Ready",
         status: "True",
         reason: "Available",
-        message: `repository ${stats.repositoryId} opened with the key; ${stats.pointCount} recovery points${bv.spec.lock?.enabled ? `; lock ${bv.spec.lock.mode ?? "Governance"} ${bv.spec.lock.retentionDays ?? 0} days in force` : ""}`,
+        // No counts here (status.recoveryPointCount has them): a condition that changes with every new point
+        // would wake every object that refers to the vault, each time one is added.
+        message: `repository ${stats.repositoryId} opened with the key${bv.spec.lock?.enabled ? `; lock ${bv.spec.lock.mode ?? "Governance"} ${bv.spec.lock.retentionDays ?? 0} days in force` : ""}`,
       });
       return { requeueAfterMs: SYNC_INTERVAL_MS };
     } finally {
@@ -167,9 +169,17 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
     }
   }
 
+  /**
+   * Makes the cluster's RecoveryPoints of this vault match its points. The
+   * cluster's side is read from the operator's cache, not listed from the API
+   * server: this runs every minute, and a list would move every point of the
+   * namespace each time. A point the cache has not seen yet is created again
+   * (AlreadyExists, harmless); one it still holds after its deletion is
+   * deleted again (NotFound, ignored).
+   */
   private async syncRecoveryPoints(bv: BackupVault, points: readonly PointHeader[], ctx: ReconcileContext): Promise<void> {
     const ns = bv.metadata.namespace ?? "";
-    const existing = (await ctx.kube.list<WithKind<RecoveryPoint>>("RecoveryPoint", ns)).filter((rp) => rp.spec.vaultRef?.name === bv.metadata.name);
+    const existing = ctx.listCached<WithKind<RecoveryPoint>>("RecoveryPoint", ns).filter((rp) => rp.spec.vaultRef?.name === bv.metadata.name);
     const byId = new Map(existing.map((rp) => [rp.spec.pointID, rp]));
     const inVault = new Set(points.map((p) => p.id));
     for (const point of points) {
@@ -179,6 +189,7 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
         await ctx.kube.create(rp);
         ctx.log.info({ recoveryPoint: rp.metadata.name, pointID: point.id }, "Synced recovery point from the vault");
       } catch (err) {
+        if (isConflict(err)) continue; // made meanwhile, or by the last sync before the cache saw it
         ctx.log.warn({ recoveryPoint: rp.metadata.name, err: describe(err) }, "Could not create recovery point");
       }
     }

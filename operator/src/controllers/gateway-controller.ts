@@ -1,3 +1,4 @@
+import type * as k8s from "@kubernetes/client-node";
 import type { Gateway } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { labelValue } from "../workloads/worker-job.js";
@@ -8,16 +9,30 @@ import { problemCondition, readSecretKeys, resolveRef } from "./references.js";
 /** Label every worker pod carries with the name of its Gateway. */
 export const GATEWAY_LABEL = "lifeboat.io/gateway";
 
+/** The keys of the Gateways (of `gateways`) whose worker `pod` is: same namespace, and its label is the Gateway's name as a label value. */
+export function gatewaysOfPod(pod: k8s.KubernetesObject, gateways: readonly Gateway[]): string[] {
+  const value = pod.metadata?.labels?.[GATEWAY_LABEL];
+  if (value === undefined) return [];
+  return gateways
+    .filter((g) => g.metadata.namespace === pod.metadata?.namespace && labelValue(g.metadata.name ?? "") === value)
+    .map((g) => `${g.metadata.namespace ?? ""}/${g.metadata.name ?? ""}`);
+}
+
 /**
  * Activates a Gateway (seed 001 step 5, declaratively): Activated is True
  * only when its vault is Ready and its credentials Secret holds both keys.
  * The Secret is watched, so a rotated or deleted key pair re-activates or
  * deactivates the gateway within seconds, with an Event. Also reports the
  * flow-control limit in force and wakes up when the next window opens or
- * closes.
+ * closes, and counts its running workers, woken by their pods.
  */
 export class GatewayReconciler implements Reconciler<Gateway> {
   readonly kind = "Gateway";
+  /** Its worker pods (backups, restores, replication cycles): status.activeWorkers follows them as they start and end. */
+  readonly pods = {
+    labelSelector: GATEWAY_LABEL,
+    keysOf: (pod: k8s.KubernetesObject, gateways: readonly Gateway[]): string[] => gatewaysOfPod(pod, gateways),
+  };
   readonly readyCondition = "Activated";
   readonly finalizer = IN_USE_FINALIZER;
 

@@ -62,7 +62,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
 
     const sites = await resolveSites(ctx.kube, ns, pair.value);
-    const drillPins = await this.drillPins(ps, ctx);
+    const drillPins = this.drillPins(ps, ctx);
     const dr: DrContext = { ps, pair: pair.value, ...sites, ctx, connections: this.connections, pins: withFailoverPin(drillPins, status) };
     let requeue: number;
     try {
@@ -98,7 +98,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     if (!ps.spec.source.instanceId) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.instanceId is required: SitePair ${pair.metadata.name ?? ""} has an ECS protected site`);
     const sites = await cloudSites(ctx.kube, pair);
     if (!sites.ok) return this.notStarted(ps, ctx, sites.problem.reason, sites.problem.message);
-    const drillPins = await this.drillPins(ps, ctx);
+    const drillPins = this.drillPins(ps, ctx);
     let requeue: number;
     try {
       requeue = await this.cloud.advance({ ps, pair, sites: sites.value, ctx, pins: withFailoverPin(drillPins, status) });
@@ -241,10 +241,18 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     return true;
   }
 
-  /** The points this server's drills use: retention keeps them whatever its rules say. */
-  private async drillPins(ps: ProtectedServer, ctx: ReconcileContext): Promise<Set<string>> {
+  /**
+   * The points this server's drills use: retention keeps them whatever its
+   * rules say. Read from the operator's cache: this runs in every reconcile
+   * of every server (every 15 s between cycles), and listing the namespace's
+   * drills from the API server each time was the one LIST of a server at rest.
+   * A drill that chose its point a moment ago may not be in the cache yet, as
+   * it may not have been in a list made a moment before; a drill whose point
+   * is gone says so (PointNotFound).
+   */
+  private drillPins(ps: ProtectedServer, ctx: ReconcileContext): Set<string> {
     const pins = new Set<string>();
-    const drills = await ctx.kube.list<WithKind<RecoveryDrill>>("RecoveryDrill", ps.metadata.namespace ?? "");
+    const drills = ctx.listCached<WithKind<RecoveryDrill>>("RecoveryDrill", ps.metadata.namespace ?? "");
     for (const d of drills) if (d.spec.protectedServerRef.name === ps.metadata.name && d.status?.pointID) pins.add(d.status.pointID);
     return pins;
   }

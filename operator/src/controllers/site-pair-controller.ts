@@ -33,7 +33,8 @@ export class SitePairReconciler implements Reconciler<SitePair> {
   async reconcile(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = pair.metadata.namespace ?? "";
     const s = pair.spec;
-    const users = (await ctx.kube.list("ProtectedServer", ns)).filter((p) => (p.spec as { sitePairRef: { name: string } }).sitePairRef.name === pair.metadata.name);
+    // Counted in the cache: this runs every INVENTORY_CHECK_MS, and listing every server of the namespace each time moves them all.
+    const users = ctx.listCached("ProtectedServer", ns).filter((p) => (p.spec as { sitePairRef: { name: string } }).sitePairRef.name === pair.metadata.name);
     (pair.status ??= {}).protectedServers = users.length;
     if (isCloudPair(pair)) return this.reconcileCloud(pair, ctx);
     if (s.type === "VMwareToCloud") return this.reconcileToCloud(pair, ctx);

@@ -46,6 +46,17 @@ export interface ReconcileContext {
   setCondition(obj: LifeboatObject, condition: ConditionInput): void;
   /** Queues an object of this controller for another reconcile, for changes seen outside the cluster (a vCenter's change feed). */
   enqueue(obj: LifeboatObject): void;
+  /**
+   * The objects of a lifeboat.io kind in a namespace as this operator's
+   * informer cache holds them, for a reconcile that reads many objects:
+   * listing them from the API server instead moves the whole collection on
+   * every reconcile (10,000 RecoveryPoints, every minute, for a vault's sync).
+   * The cache follows the API server by a watch event's delay, so a write
+   * based on it must tolerate what it missed (AlreadyExists, NotFound).
+   * Throws when the operator has no synced cache of the kind. The objects are
+   * the cache's own: read them, never change them.
+   */
+  listCached<T extends LifeboatObject>(kind: string, namespace: string): T[];
 }
 
 /**
@@ -73,6 +84,13 @@ export interface Reconciler<T extends LifeboatObject> {
   recordMetrics?(obj: T, metrics: OperatorMetrics): void;
   /** Removes the object's series once it is gone, so that no gauge outlives its object (and no alert fires for it). */
   forgetMetrics?(namespace: string, name: string, metrics: OperatorMetrics): void;
+  /**
+   * Pods whose coming, going or changing concerns objects of this kind (a
+   * Gateway counts its running workers): the label that selects them, and
+   * the keys of the objects (among `objects`, this kind's cache) a pod
+   * concerns. The operator watches their metadata only.
+   */
+  readonly pods?: { readonly labelSelector: string; keysOf(pod: k8s.KubernetesObject, objects: readonly T[]): string[] };
 }
 
 export interface ControllerOptions<T extends LifeboatObject> {
@@ -84,9 +102,23 @@ export interface ControllerOptions<T extends LifeboatObject> {
   readonly metrics: OperatorMetrics;
   readonly events: EventRecorder;
   readonly workers?: number;
-  /** Every object is reconciled again at about this interval (with ±10% jitter), as a safety net. */
+  /** Every object is reconciled again at about this interval (with ±10% jitter), as a safety net; DEFAULT_RESYNC_MS by default. */
   readonly resyncMs?: number;
+  /** The operator's informer of a kind, for ReconcileContext.listCached; undefined for a kind it does not watch. */
+  readonly cache?: (kind: string) => Informer<LifeboatObject> | undefined;
 }
+
+/**
+ * How often every object is reconciled again with no event to say so, as a
+ * safety net: 10 hours (±10 %), controller-runtime's default SyncPeriod.
+ * Changes arrive through watches, and what cannot be watched (a vault, a
+ * schedule, a running worker) is polled with requeueAfter; a resync only
+ * catches what those missed. It is not free here: a reconcile reads its
+ * object and what it refers to from the API server, about four requests per
+ * object (bench:scale), so the former 10 minutes cost a cluster of 13,000
+ * objects more than 5,000 requests a minute at rest.
+ */
+export const DEFAULT_RESYNC_MS = 10 * 3600_000;
 
 /** Whether an update changed what a reconciler acts on: generation (spec), labels, annotations, finalizers or deletion. */
 export function meaningfulChange(old: k8s.KubernetesObject, obj: k8s.KubernetesObject): boolean {
@@ -99,6 +131,30 @@ export function meaningfulChange(old: k8s.KubernetesObject, obj: k8s.KubernetesO
     !isDeepStrictEqual(a.annotations ?? {}, b.annotations ?? {}) ||
     !isDeepStrictEqual(a.finalizers ?? [], b.finalizers ?? [])
   );
+}
+
+/** An object's conditions as those who read them see them: type, status, reason and message (not the times). */
+function conditionsOf(obj: k8s.KubernetesObject): string[] {
+  const conditions = (obj as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }).status?.conditions ?? [];
+  return conditions.map((c) => JSON.stringify([c.type, c.status, c.reason ?? "", c.message ?? ""])).sort();
+}
+
+/** Whether an update changed an object's conditions (type, status, reason or message). */
+export function conditionsChanged(old: k8s.KubernetesObject, obj: k8s.KubernetesObject): boolean {
+  return !isDeepStrictEqual(conditionsOf(old), conditionsOf(obj));
+}
+
+/**
+ * Whether an update of an object others refer to can matter to them: what
+ * they act on is its spec, metadata and deletion (meaningfulChange) and its
+ * conditions (a Gateway becoming Activated makes its BackupPlans Ready).
+ * Status writes that only move counters or times (a vault's lastSyncTime and
+ * sizes on every sync) change nothing for them; reconciling every object that
+ * refers to the vault on each of those is what made 10,000 RecoveryPoints and
+ * every BackupPlan of a vault reconcile once a minute at rest.
+ */
+export function referencedChange(old: k8s.KubernetesObject, obj: k8s.KubernetesObject): boolean {
+  return meaningfulChange(old, obj) || conditionsChanged(old, obj);
 }
 
 /**
@@ -121,9 +177,14 @@ export class Controller<T extends LifeboatObject> {
     });
   }
 
-  /** Also reconcile the keys `map` returns whenever an object of another informer changes. */
-  watches<O extends k8s.KubernetesObject>(informer: Informer<O>, map: (obj: O) => string[]): this {
-    informer.on((_event, obj) => {
+  /**
+   * Also reconcile the keys `map` returns whenever an object of another
+   * informer is added or deleted, or updated in a way `relevant` (when
+   * given) says matters.
+   */
+  watches<O extends k8s.KubernetesObject>(informer: Informer<O>, map: (obj: O) => string[], relevant?: (old: O, obj: O) => boolean): this {
+    informer.on((event, obj, old) => {
+      if (event === "update" && old && relevant && !relevant(old, obj)) return;
       for (const key of map(obj)) this.enqueue(key);
     });
     return this;
@@ -139,7 +200,7 @@ export class Controller<T extends LifeboatObject> {
     for (const obj of this.opts.informer.list()) this.enqueue(objectKey(obj));
     const workers = this.opts.workers ?? 2;
     for (let i = 0; i < workers; i++) this.running.push(this.workerLoop());
-    const resync = this.opts.resyncMs ?? 10 * 60_000;
+    const resync = this.opts.resyncMs ?? DEFAULT_RESYNC_MS;
     const schedule = () => {
       this.resyncTimer = setTimeout(() => {
         for (const obj of this.opts.informer.list()) this.enqueue(objectKey(obj));
@@ -212,6 +273,11 @@ export class Controller<T extends LifeboatObject> {
         });
       },
       enqueue: (obj) => { this.enqueue(objectKey(obj)); },
+      listCached: <O extends LifeboatObject>(kind: string, namespace: string): O[] => {
+        const informer = this.opts.cache?.(kind);
+        if (!informer?.hasSynced) throw new Error(`This operator has no synced cache of ${kind}`);
+        return informer.list().filter((o) => o.metadata.namespace === namespace) as O[];
+      },
       setCondition: (obj, condition) => {
         const status = (obj.status ??= {});
         status.conditions = setCondition(status.conditions, condition, obj.metadata.generation);

@@ -29,6 +29,15 @@ const ACCEPT_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io
 
 type WatchCallback = (phase: string, obj: unknown) => void;
 
+/** Objects per page of a list. */
+const LIST_PAGE = 500;
+
+/** One page of a list as the API server sends it. */
+interface ListPage<T> {
+  readonly items: T[];
+  readonly metadata?: { readonly continue?: string; readonly resourceVersion?: string };
+}
+
 export type InformerEvent = "add" | "update" | "delete";
 export type InformerHandler<T> = (event: InformerEvent, obj: T, old?: T) => void;
 
@@ -56,7 +65,6 @@ export class Informer<T extends k8s.KubernetesObject> {
   private stopped = false;
   private abort?: AbortController;
   private synced = false;
-  private readonly objectApi: k8s.KubernetesObjectApi;
   private readonly watch: k8s.Watch;
 
   constructor(
@@ -64,7 +72,6 @@ export class Informer<T extends k8s.KubernetesObject> {
     readonly source: InformerSource,
     private readonly log: Logger,
   ) {
-    this.objectApi = k8s.KubernetesObjectApi.makeApiClient(kc);
     this.watch = new k8s.Watch(kc);
   }
 
@@ -114,7 +121,7 @@ export class Informer<T extends k8s.KubernetesObject> {
     do {
       const page = await this.listPage(continueToken);
       items.push(...page.items);
-      continueToken = page.metadata?._continue || undefined;
+      continueToken = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
     } while (continueToken);
     const seen = new Set<string>();
@@ -214,30 +221,30 @@ export class Informer<T extends k8s.KubernetesObject> {
     }
   }
 
-  /** One page of the list of whole objects (client-node), or of their metadata only. */
-  private listPage(continueToken: string | undefined): Promise<k8s.KubernetesListObject<T>> {
-    if (this.source.metadataOnly) return this.listMetadata(continueToken);
-    const s = this.source;
-    return this.objectApi.list<T>(s.apiVersion, s.kind, s.namespace, undefined, undefined, undefined, s.fieldSelector, s.labelSelector, 500, continueToken);
+  /**
+   * One page of the list, whole objects or their metadata only, as the API
+   * server's JSON: its metadata.continue names the next page. (client-node's
+   * KubernetesObjectApi.list reads a custom resource list's metadata as an
+   * object's, which has no `continue`, so a list through it stopped after the
+   * first 500 objects: an operator restarted with 10,000 RecoveryPoints
+   * cached, and reconciled, 500 of them.)
+   */
+  private async listPage(continueToken: string | undefined): Promise<ListPage<T>> {
+    const query: Record<string, string> = { limit: String(LIST_PAGE) };
+    if (continueToken) query.continue = continueToken;
+    if (this.source.labelSelector) query.labelSelector = this.source.labelSelector;
+    if (this.source.fieldSelector) query.fieldSelector = this.source.fieldSelector;
+    const res = await this.request(this.watchPath(), query, this.source.metadataOnly ? ACCEPT_METADATA_LIST : "application/json");
+    const body = await readBody(res);
+    if (res.statusCode !== 200) throw Object.assign(new Error(`Listing ${this.source.plural}${this.source.metadataOnly ? " (metadata)" : ""} failed: HTTP ${res.statusCode ?? 0}: ${body.slice(0, 300)}`), { statusCode: res.statusCode });
+    // An empty PartialObjectMetadataList has "items": null.
+    const list = JSON.parse(body) as { items: T[] | null; metadata?: ListPage<T>["metadata"] };
+    return { items: list.items ?? [], ...(list.metadata ? { metadata: list.metadata } : {}) };
   }
 
   /** A watch of whole objects (client-node), or of their metadata only. */
   private startWatch(path: string, params: Record<string, string | boolean>, callback: WatchCallback, done: (err: unknown) => void): Promise<AbortController> {
     return this.source.metadataOnly ? this.watchMetadata(path, params, callback, done) : this.watch.watch(path, params, callback, done);
-  }
-
-  /** One page of the metadata-only list. */
-  private async listMetadata(continueToken: string | undefined): Promise<k8s.KubernetesListObject<T>> {
-    const query: Record<string, string> = { limit: "500" };
-    if (continueToken) query.continue = continueToken;
-    if (this.source.labelSelector) query.labelSelector = this.source.labelSelector;
-    if (this.source.fieldSelector) query.fieldSelector = this.source.fieldSelector;
-    const res = await this.request(this.watchPath(), query, ACCEPT_METADATA_LIST);
-    const body = await readBody(res);
-    if (res.statusCode !== 200) throw Object.assign(new Error(`Listing ${this.source.plural} (metadata) failed: HTTP ${res.statusCode ?? 0}: ${body.slice(0, 300)}`), { statusCode: res.statusCode });
-    // An empty PartialObjectMetadataList has "items": null.
-    const list = JSON.parse(body) as Omit<k8s.KubernetesListObject<T>, "items"> & { items: T[] | null };
-    return { ...list, items: list.items ?? [] };
   }
 
   /**

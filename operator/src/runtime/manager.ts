@@ -5,7 +5,7 @@ import { kinds } from "../api/kinds.js";
 import { referenceGraph } from "../controllers/reference-graph.js";
 import type { Logger } from "../telemetry/logger.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
-import { Controller, type Reconciler } from "./controller.js";
+import { Controller, meaningfulChange, referencedChange, type Reconciler } from "./controller.js";
 import { EventRecorder } from "./events.js";
 import { startHealthServer } from "./health-server.js";
 import { Informer, objectKey } from "./informer.js";
@@ -46,7 +46,11 @@ export function secretNames(spec: unknown): string[] {
  * server, leader election, and the controllers' workers while leading.
  * Related objects are wired from the reference graph, and Secrets to every
  * object whose spec names them, so a change anywhere reaches the objects it
- * affects through a watch, not by polling.
+ * affects through a watch, not by polling; and only a change they act on (a
+ * referenced object's spec, metadata or conditions; a user's spec or
+ * deletion), so that status writes that move counters do not fan out to
+ * every object that refers to the writer. Worker pods reach the objects
+ * whose workers they are (Reconciler.pods).
  */
 export class Manager {
   readonly kube: Kube;
@@ -62,8 +66,10 @@ export class Manager {
     this.events = new EventRecorder(this.kube.core, "lifeboat-operator", opts.log);
   }
 
-  private informer<T extends k8s.KubernetesObject>(kind: string): Informer<T> {
-    let inf = this.informers.get(kind);
+  /** The informer of a kind (of its objects with a label, when `labelSelector` is given), made on first use. */
+  private informer<T extends k8s.KubernetesObject>(kind: string, labelSelector?: string): Informer<T> {
+    const id = labelSelector ? `${kind}?${labelSelector}` : kind;
+    let inf = this.informers.get(id);
     if (!inf) {
       const def = kinds.find((k) => k.kind === kind);
       const source = def
@@ -73,11 +79,12 @@ export class Manager {
           kind,
           plural: `${kind.toLowerCase()}s`,
           ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}),
-          // Secrets are watched to learn that one changed; their data stays out of the cache.
-          metadataOnly: kind === "Secret",
+          ...(labelSelector ? { labelSelector } : {}),
+          // Secrets and pods are watched to learn that one changed; their data and specs stay out of the cache.
+          metadataOnly: kind === "Secret" || kind === "Pod",
         };
       inf = new Informer<k8s.KubernetesObject>(this.kc, source, this.opts.log);
-      this.informers.set(kind, inf);
+      this.informers.set(id, inf);
     }
     return inf as unknown as Informer<T>;
   }
@@ -94,26 +101,30 @@ export class Manager {
       metrics: this.opts.metrics,
       events: this.events,
       workers: this.opts.workersPerController ?? 2,
+      cache: (kind) => (kinds.some((k) => k.kind === kind) ? this.informers.get(kind) as Informer<LifeboatObject> | undefined : undefined),
     });
     const keysReferring = (ns: string | undefined, match: (o: T) => boolean) =>
       own.list().filter((o) => o.metadata.namespace === ns && match(o)).map(objectKey);
     for (const ref of referenceGraph) {
       if (ref.from === reconciler.kind) {
-        // Something this kind refers to changed: reconcile the objects that refer to it.
+        // Something this kind refers to changed (spec, metadata or conditions): reconcile the objects that refer to it.
         controller.watches(this.informer<LifeboatObject>(ref.to), (target) =>
           keysReferring(target.metadata.namespace, (o) => ref.names(o.spec as never).includes(target.metadata.name)),
-        );
+        referencedChange);
       }
       if (ref.to === reconciler.kind) {
-        // A user of this kind changed or went away: in-use protection may release.
+        // A user of this kind came, went, or changed what it refers to: in-use protection may release.
+        // Its status writes are no reason to reconcile what it uses.
         controller.watches(this.informer<LifeboatObject>(ref.from), (user) =>
           ref.names(user.spec as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
-        );
+        meaningfulChange);
       }
     }
     controller.watches(this.informer<k8s.KubernetesObject>("Secret"), (secret) =>
       keysReferring(secret.metadata?.namespace, (o) => secretNames(o.spec).includes(secret.metadata?.name ?? "")),
     );
+    const pods = reconciler.pods;
+    if (pods) controller.watches(this.informer<k8s.KubernetesObject>("Pod", pods.labelSelector), (pod) => pods.keysOf(pod, own.list()));
     this.controllers.push(controller as unknown as Controller<LifeboatObject>);
   }
 

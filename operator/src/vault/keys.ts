@@ -5,7 +5,7 @@
  * file). Rotating the user's key therefore rewrites one small object, never
  * the data.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt } from "node:crypto";
 import { VaultError } from "./errors.js";
 
 /** The unwrapped master keys. */
@@ -70,8 +70,56 @@ export async function wrapKeys(keys: MasterKeys, userKey: Buffer, repositoryId: 
   };
 }
 
-/** Unwraps a slot; returns undefined when the user's key does not open it. */
+/**
+ * Master keys this process has unwrapped, by everything the result depends
+ * on (the user's key, the slot, the repository), most recently used last.
+ * scrypt is slow on purpose (about 150 ms and 32 MiB per derivation on this
+ * project's 2-core machines), to slow down whoever guesses keys; the
+ * operator opens a vault in every RecoveryPoint reconcile, so deriving the
+ * same key from the same inputs again each time cost 150 ms of CPU per point:
+ * 25 minutes of CPU to reconcile 10,000 points after a restart, and RSS
+ * peaks of 32 MiB per derivation in flight. Only keys that opened their slot
+ * are kept, so a wrong key still pays the full derivation every time; a
+ * rotated key is a new slot, so it is derived once.
+ */
+const unwrapped = new Map<string, Promise<MasterKeys | undefined>>();
+/** Distinct (key, slot, repository) triples remembered; a process opens a handful of vaults. */
+const UNWRAPPED_LIMIT = 64;
+
+function unwrappedId(slot: KeySlot, userKey: Buffer, repositoryId: string): string {
+  return createHash("sha256")
+    .update(userKey)
+    .update("\0")
+    .update(JSON.stringify([repositoryId, slot.kdf, slot.N, slot.r, slot.p, slot.salt, slot.nonce, slot.wrapped]))
+    .digest("hex");
+}
+
+/**
+ * Unwraps a slot; returns undefined when the user's key does not open it.
+ * A slot this process has already opened with the same key is answered from
+ * memory (the same MasterKeys object) without deriving the key again, and
+ * callers asking at once share one derivation (two RecoveryPoint workers
+ * opening the same vault after a restart would otherwise hold 32 MiB each).
+ */
 export async function unwrapKeys(slot: KeySlot, userKey: Buffer, repositoryId: string): Promise<MasterKeys | undefined> {
+  const id = unwrappedId(slot, userKey, repositoryId);
+  let pending = unwrapped.get(id);
+  if (pending) {
+    unwrapped.delete(id);
+  } else {
+    pending = deriveAndUnwrap(slot, userKey, repositoryId);
+    // A key that does not open the slot (or a failure) is not remembered: the next try derives again.
+    void pending.then((keys) => { if (!keys) unwrapped.delete(id); }, () => unwrapped.delete(id));
+  }
+  unwrapped.set(id, pending);
+  for (const oldest of unwrapped.keys()) {
+    if (unwrapped.size <= UNWRAPPED_LIMIT) break;
+    unwrapped.delete(oldest);
+  }
+  return pending;
+}
+
+async function deriveAndUnwrap(slot: KeySlot, userKey: Buffer, repositoryId: string): Promise<MasterKeys | undefined> {
   // Only the three numbers: scrypt also reads options such as cost or maxmem, which a slot must not set.
   const wrappingKey = await deriveWrappingKey(userKey, Buffer.from(slot.salt, "base64"), { N: slot.N, r: slot.r, p: slot.p });
   const wrapped = Buffer.from(slot.wrapped, "base64");

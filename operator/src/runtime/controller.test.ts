@@ -1,0 +1,154 @@
+import { describe, expect, it, jest } from "@jest/globals";
+import type * as k8s from "@kubernetes/client-node";
+import { createLogger } from "../telemetry/logger.js";
+import { OperatorMetrics } from "../telemetry/metrics.js";
+import { conditionsChanged, Controller, DEFAULT_RESYNC_MS, meaningfulChange, referencedChange, type Reconciler } from "./controller.js";
+import type { EventRecorder } from "./events.js";
+import type { Informer, InformerEvent, InformerHandler } from "./informer.js";
+import type { Kube, LifeboatObject } from "./kube.js";
+
+function vault(o: { generation?: number; lastSyncTime?: string; ready?: string; message?: string; transition?: string } = {}): LifeboatObject {
+  return {
+    apiVersion: "lifeboat.io/v1alpha1",
+    kind: "BackupVault",
+    metadata: { namespace: "ns", name: "primary", generation: o.generation ?? 1, resourceVersion: String(Math.random()) },
+    spec: { backend: { filesystem: { path: "/vaults/primary" } }, encryption: { keySecretRef: { name: "vault-key" } } },
+    status: {
+      lastSyncTime: o.lastSyncTime ?? "2026-12-05T10:00:00Z",
+      conditions: [{ type: "Ready", status: o.ready ?? "True", reason: "Available", message: o.message ?? "10 recovery points", lastTransitionTime: o.transition ?? "2026-12-05T09:00:00Z", observedGeneration: 1 }],
+    },
+  } as LifeboatObject;
+}
+
+describe("what an update of a referenced object means to those who refer to it", () => {
+  it("is nothing when only status counters or times moved", () => {
+    const before = vault();
+    const after = vault({ lastSyncTime: "2026-12-05T10:01:00Z", transition: "2026-12-05T09:30:00Z" });
+    expect(meaningfulChange(before, after)).toBe(false);
+    expect(conditionsChanged(before, after)).toBe(false);
+    expect(referencedChange(before, after)).toBe(false);
+  });
+
+  it("is something when a condition's status, reason or message changed, or the spec did", () => {
+    expect(referencedChange(vault(), vault({ ready: "False" }))).toBe(true);
+    expect(referencedChange(vault(), vault({ message: "11 recovery points" }))).toBe(true);
+    expect(referencedChange(vault(), vault({ generation: 2 }))).toBe(true);
+  });
+});
+
+/** An informer as a controller sees one: handlers to call, objects to list. */
+class FakeInformer {
+  private readonly handlers: InformerHandler<LifeboatObject>[] = [];
+  on(handler: InformerHandler<LifeboatObject>): void {
+    this.handlers.push(handler);
+  }
+  list(): LifeboatObject[] {
+    return [];
+  }
+  emit(event: InformerEvent, obj: LifeboatObject, old?: LifeboatObject): void {
+    for (const h of this.handlers) h(event, obj, old);
+  }
+}
+
+describe("Controller.watches", () => {
+  const reconciler: Reconciler<LifeboatObject> = { kind: "BackupPlan", readyCondition: "Ready", reconcile: () => Promise.resolve(undefined) };
+
+  async function depthAfter(events: (vaults: FakeInformer) => void): Promise<number> {
+    const metrics = new OperatorMetrics();
+    const own = new FakeInformer();
+    const vaults = new FakeInformer();
+    const controller = new Controller({
+      name: "backupplan",
+      reconciler,
+      informer: own as unknown as Informer<LifeboatObject>,
+      // Not used: the controller is never started, only fed events.
+      kube: undefined as unknown as Kube,
+      events: undefined as unknown as EventRecorder,
+      log: createLogger("silent"),
+      metrics,
+    });
+    controller.watches(vaults as unknown as Informer<k8s.KubernetesObject>, () => ["ns/plan-a", "ns/plan-b"], referencedChange);
+    events(vaults);
+    const sample = (await metrics.queueDepth.get()).values.find((v) => v.labels.controller === "backupplan");
+    return sample?.value ?? 0;
+  }
+
+  it("queues the mapped keys when a watched object is added, deleted, or changed in a way that matters", async () => {
+    expect(await depthAfter((v) => { v.emit("add", vault()); })).toBe(2);
+    expect(await depthAfter((v) => { v.emit("delete", vault()); })).toBe(2);
+    expect(await depthAfter((v) => { v.emit("update", vault({ ready: "False" }), vault()); })).toBe(2);
+  });
+
+  it("queues nothing for an update that only moved status counters or times", async () => {
+    expect(await depthAfter((v) => { v.emit("update", vault({ lastSyncTime: "2026-12-05T10:01:00Z" }), vault()); })).toBe(0);
+  });
+});
+
+describe("ReconcileContext.listCached", () => {
+  function point(namespace: string, name: string): LifeboatObject {
+    return { apiVersion: "lifeboat.io/v1alpha1", kind: "RecoveryPoint", metadata: { namespace, name, generation: 1 }, spec: {} };
+  }
+
+  /** Runs one reconcile of ns/primary with `cache` as the operator's caches; resolves with what the reconciler read (or the error it got). */
+  async function readThroughContext(cache: (kind: string) => Informer<LifeboatObject> | undefined): Promise<readonly LifeboatObject[] | Error> {
+    let seen: readonly LifeboatObject[] | Error | undefined;
+    const reconciler: Reconciler<LifeboatObject> = {
+      kind: "BackupVault",
+      readyCondition: "Ready",
+      reconcile: (_obj, ctx) => {
+        try {
+          seen = ctx.listCached("RecoveryPoint", "ns");
+        } catch (err) {
+          seen = err as Error;
+        }
+        return Promise.resolve(undefined);
+      },
+    };
+    const own = new FakeInformer();
+    const kube = { get: () => Promise.resolve(vault()), replaceStatus: (o: LifeboatObject) => Promise.resolve(o) } as unknown as Kube;
+    const controller = new Controller({ name: "backupvault", reconciler, informer: own as unknown as Informer<LifeboatObject>, kube, events: undefined as unknown as EventRecorder, log: createLogger("silent"), metrics: new OperatorMetrics(), cache, workers: 1 });
+    controller.start();
+    controller.enqueue("ns/primary");
+    for (let i = 0; i < 100 && seen === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    await controller.stop();
+    if (seen === undefined) throw new Error("the reconcile did not run");
+    return seen;
+  }
+
+  it("answers the namespace's objects of the kind from the operator's cache", async () => {
+    const points = Object.assign(new FakeInformer(), { hasSynced: true, list: () => [point("ns", "a"), point("other", "b"), point("ns", "c")] });
+    const seen = await readThroughContext((kind) => (kind === "RecoveryPoint" ? (points as unknown as Informer<LifeboatObject>) : undefined));
+    expect(seen).not.toBeInstanceOf(Error);
+    expect((seen as LifeboatObject[]).map((o) => o.metadata.name)).toEqual(["a", "c"]);
+  });
+
+  it("refuses a kind the operator has no synced cache of rather than answering nothing", async () => {
+    const unsynced = Object.assign(new FakeInformer(), { hasSynced: false });
+    expect(await readThroughContext(() => undefined)).toBeInstanceOf(Error);
+    expect(await readThroughContext(() => unsynced as unknown as Informer<LifeboatObject>)).toBeInstanceOf(Error);
+  });
+});
+
+describe("resync", () => {
+  it("reconciles every object again after about 10 hours, not every few minutes", async () => {
+    jest.useFakeTimers();
+    try {
+      let reconciles = 0;
+      const reconciler: Reconciler<LifeboatObject> = { kind: "BackupVault", readyCondition: "Ready", reconcile: () => { reconciles++; return Promise.resolve(undefined); } };
+      const own = Object.assign(new FakeInformer(), { list: () => [vault()] });
+      const kube = { get: () => Promise.resolve(vault()), replaceStatus: (o: LifeboatObject) => Promise.resolve(o) } as unknown as Kube;
+      const controller = new Controller({ name: "backupvault", reconciler, informer: own as unknown as Informer<LifeboatObject>, kube, events: undefined as unknown as EventRecorder, log: createLogger("silent"), metrics: new OperatorMetrics(), workers: 1 });
+      controller.start();
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(reconciles).toBe(1);
+      await jest.advanceTimersByTimeAsync(60 * 60_000);
+      expect(reconciles).toBe(1);
+      expect(DEFAULT_RESYNC_MS).toBe(10 * 3600_000);
+      await jest.advanceTimersByTimeAsync(DEFAULT_RESYNC_MS * 1.1);
+      expect(reconciles).toBe(2);
+      await controller.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});

@@ -1,0 +1,82 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import * as k8s from "@kubernetes/client-node";
+import { createLogger } from "../telemetry/logger.js";
+import { Informer } from "./informer.js";
+
+/**
+ * An API server stand-in for one collection of 1,200 objects: lists come in
+ * pages of at most `limit` with a continue token, as kube-apiserver sends
+ * them; a watch is answered and held open.
+ */
+const TOTAL = 1200;
+let server: Server;
+let url = "";
+const watches: ServerResponse[] = [];
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  const u = new URL(req.url ?? "/", "http://x");
+  if (u.searchParams.get("watch") === "true") {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.flushHeaders();
+    watches.push(res);
+    return;
+  }
+  const limit = Number(u.searchParams.get("limit") ?? TOTAL);
+  const from = Number(u.searchParams.get("continue") ?? 0);
+  const to = Math.min(TOTAL, from + limit);
+  const metadataOnly = (req.headers.accept ?? "").includes("PartialObjectMetadataList");
+  const items = Array.from({ length: to - from }, (_, i) => ({
+    ...(metadataOnly ? { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata" } : { spec: { n: from + i } }),
+    metadata: { namespace: "ns", name: `obj-${String(from + i).padStart(4, "0")}`, resourceVersion: "7" },
+  }));
+  res.writeHead(200, { "Content-Type": "application/json" });
+  res.end(JSON.stringify({
+    apiVersion: metadataOnly ? "meta.k8s.io/v1" : "lifeboat.io/v1alpha1",
+    kind: metadataOnly ? "PartialObjectMetadataList" : "BackupPlanList",
+    metadata: { resourceVersion: "7", ...(to < TOTAL ? { continue: String(to), remainingItemCount: TOTAL - to } : {}) },
+    items,
+  }));
+}
+
+beforeAll(async () => {
+  server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const w of watches) w.destroy();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+function kubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: url, skipTLSVerify: true }],
+    users: [{ name: "u", token: "t" }],
+    contexts: [{ name: "x", cluster: "c", user: "u" }],
+    currentContext: "x",
+  });
+  return kc;
+}
+
+describe("Informer", () => {
+  it("caches every object of a collection larger than a list page", async () => {
+    const informer = new Informer<k8s.KubernetesObject>(kubeConfig(), { apiVersion: "lifeboat.io/v1alpha1", kind: "BackupPlan", plural: "backupplans" }, createLogger("silent"));
+    await informer.start();
+    informer.stop();
+    const cached = informer.list();
+    expect(cached).toHaveLength(TOTAL);
+    expect(informer.get("ns/obj-1199")).toMatchObject({ apiVersion: "lifeboat.io/v1alpha1", kind: "BackupPlan", spec: { n: 1199 } });
+  });
+
+  it("does so for metadata only too", async () => {
+    const informer = new Informer<k8s.KubernetesObject>(kubeConfig(), { apiVersion: "v1", kind: "Secret", plural: "secrets", metadataOnly: true }, createLogger("silent"));
+    await informer.start();
+    informer.stop();
+    expect(informer.list()).toHaveLength(TOTAL);
+  });
+});
