@@ -6,7 +6,7 @@ import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime/kube.js";
 import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
 import { reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
-import { labelValue, lastExitCode, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -176,7 +176,9 @@ export class BackupRuns {
       const code = lastExitCode(mine);
       vm.phase = "Failed";
       vm.reason = code === undefined ? failed.reason ?? "WorkerFailed" : reasonForExitCode(code);
-      vm.message = code === undefined ? failed.message ?? "the worker Job failed" : `the worker exited with code ${code} after ${mine.length} attempt(s); see the worker pod's output`;
+      // The worker's own "Reason: message" line says what to fix (a full vault, a wrong key); the exit code alone only classifies.
+      const why = lastTerminationMessage(mine)?.slice(0, 512);
+      vm.message = code === undefined ? failed.message ?? "the worker Job failed" : `the worker exited with code ${code} after ${mine.length} attempt(s)${why ? `: ${why}` : "; see the worker pod's output"}`;
       return;
     }
     const running = mine.find((p) => p.status?.phase === "Running" && p.status.podIP);

@@ -8,7 +8,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { BlobError, blockId, sealBlock } from "./crypto.js";
 import type { MasterKeys } from "./keys.js";
-import { openRun, writeSpans, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
+import { openRun, writeSpans, type CloseRequest, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
 
 interface WorkerInit {
   dataKey: Uint8Array;
@@ -30,7 +30,12 @@ function transferable(buf: Uint8Array): boolean {
   return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && !(buf.buffer instanceof SharedArrayBuffer);
 }
 
-port.on("message", (req: WorkerRequest) => {
+port.on("message", (req: WorkerRequest | CloseRequest) => {
+  if (req.op === "close") {
+    // Nothing else keeps this thread alive: it exits once the port is closed.
+    port.close();
+    return;
+  }
   let reply: WorkerReply;
   const transfer: ArrayBuffer[] = [];
   const give = (buf: Uint8Array): void => {

@@ -32,6 +32,8 @@ export type VaultErrorReason =
   | "NotFound"
   /** Stored data failed verification. */
   | "Corrupt"
+  /** The backend's storage is full: a filesystem out of space (ENOSPC) or over its quota (EDQUOT). */
+  | "NoSpace"
   /** Recovery points use blocks that no index object names (index objects lost or deleted); `repair-index` rebuilds them. */
   | "IndexIncomplete"
   /** The caller passed something invalid. */

@@ -35,6 +35,11 @@ export type WorkerRequest =
   | { seq: number; op: "seal"; id: Uint8Array; data: Uint8Array }
   | { seq: number; op: "openRun"; data: Uint8Array; blobs: readonly RunBlob[]; fd?: number | undefined; writes: readonly RunWrite[] };
 
+/** Asks a worker thread to close its port and so exit on its own, once its work is done (see WorkerPool.close). */
+export interface CloseRequest {
+  op: "close";
+}
+
 /** A worker's answer. */
 export type WorkerReply =
   | { seq: number; ok: true; id?: Uint8Array; data: Uint8Array; input?: Uint8Array }
@@ -99,7 +104,12 @@ interface Pending {
 interface Slot {
   worker: Worker;
   inFlight: number;
+  /** Settles when the thread has exited, however it ended. */
+  exited: Promise<void>;
 }
+
+/** How long a closing thread may take to exit by itself before it is terminated. */
+const CLOSE_TIMEOUT_MS = 30_000;
 
 /** The default thread count: one per core. */
 export function defaultThreads(): number {
@@ -135,10 +145,13 @@ export class WorkerPool {
       });
       worker.on("message", (reply: WorkerReply) => { this.onReply(reply); });
       worker.on("error", (err) => { this.fail(new Error("A vault worker thread failed", { cause: err })); });
-      worker.on("exit", (code) => {
-        if (code !== 0 && !this.closing) this.fail(new Error(`A vault worker thread exited with code ${code}`));
+      const exited = new Promise<void>((resolve) => {
+        worker.on("exit", (code) => {
+          if (code !== 0 && !this.closing) this.fail(new Error(`A vault worker thread exited with code ${code}`));
+          resolve();
+        });
       });
-      this.slots.push({ worker, inFlight: 0 });
+      this.slots.push({ worker, inFlight: 0, exited });
     }
   }
 
@@ -182,11 +195,29 @@ export class WorkerPool {
     return fd === undefined ? toBuffer(reply.data) : undefined;
   }
 
-  /** Stops the workers. */
+  /**
+   * Stops the workers, each by asking it to exit rather than with
+   * `terminate()`: a thread terminated while it still loads its native
+   * addons (zstd-napi, BLAKE3) can abort the whole process ("terminate
+   * called after throwing an instance of 'Napi::Error'", exit 139). A backup
+   * with nothing new to read closes its pool within a second of making it,
+   * so on a loaded machine that happened to 4 of 20 such backup workers. A
+   * thread handles the close message only after its modules have loaded,
+   * closes its port and exits. One that does not exit in time is terminated.
+   */
   async close(): Promise<void> {
     this.closing = true;
-    const workers = this.slots.splice(0).map((s) => s.worker);
-    await Promise.all(workers.map((w) => w.terminate()));
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map(async ({ worker, exited }) => {
+      const close: CloseRequest = { op: "close" };
+      worker.postMessage(close);
+      const timer = setTimeout(() => { void worker.terminate(); }, CLOSE_TIMEOUT_MS);
+      try {
+        await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    }));
   }
 
   private send(req: WorkerRequest, buffers: Uint8Array[]): Promise<WorkerReply & { ok: true }> {

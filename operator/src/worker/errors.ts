@@ -21,6 +21,8 @@ export const EXIT = {
   cloudImageFailed: 20,
   /** An ECS instance's disks could not be exported and read (ecsBackup). */
   cloudExportFailed: 21,
+  /** The vault's storage is full: nothing was committed, and retrying before space is freed cannot help. */
+  vaultFull: 22,
   /** Any other failure ("WorkerFailed"). */
   failed: 1,
   /** Stopped by SIGTERM (128 + 15), also "WorkerFailed". */
@@ -65,6 +67,8 @@ export function exitCodeOf(err: unknown): number {
   switch (reasonOf(err)) {
     case "WrongKey":
       return EXIT.wrongKey;
+    case "NoSpace":
+      return EXIT.vaultFull;
     case "BackendUnreachable":
     case "AccessDenied":
     case "BucketNotFound":

@@ -323,6 +323,7 @@ export const EXIT_CODES: Readonly<Record<number, string>> = {
   19: "RestoreTargetFailed",
   20: "CloudImageFailed",
   21: "CloudExportFailed",
+  22: "VaultFull",
 };
 
 /** The reason for an exit code. */

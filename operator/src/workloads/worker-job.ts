@@ -189,8 +189,8 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
     spec: {
       backoffLimit: o.backoffLimit,
       podFailurePolicy: {
-        // A wrong password or a missing VM does not get better by retrying.
-        rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [10, 12, 13, 16, 17, 18, 20] } }],
+        // A wrong password, a missing VM or a full vault does not get better by retrying at once.
+        rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [10, 12, 13, 16, 17, 18, 20, 22] } }],
       },
       template: {
         metadata: { labels },

@@ -175,11 +175,14 @@ export class FilesystemBackend implements Backend {
     // Nothing held open between calls.
   }
 
-  /** Classifies filesystem errors so callers see NotFound / AccessDenied / BackendUnreachable. */
+  /** Classifies filesystem errors so callers see NotFound / NoSpace / AccessDenied / BackendUnreachable. */
   private wrap(err: unknown, action: string): Error {
     if (err instanceof VaultError) return err;
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
     if (code === "ENOENT") return new VaultError("NotFound", `Could not ${action}: no such object in ${this.root}`, { cause: err });
+    if (code === "ENOSPC" || code === "EDQUOT") {
+      return new VaultError("NoSpace", `Could not ${action} in ${this.root}: the filesystem is ${code === "ENOSPC" ? "out of space" : "over its quota"}; free space or grow the volume, then run again`, { cause: err });
+    }
     if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
       return new VaultError("AccessDenied", `Could not ${action} in ${this.root}: permission denied; check the directory's owner and mode`, { cause: err });
     }
