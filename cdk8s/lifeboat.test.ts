@@ -63,7 +63,7 @@ describe("the Lifeboat construct", () => {
       image: { repository: "registry.example.com/lifeboat", tag: "0.1.0-rc1" },
       replicaCount: 1,
       logLevel: "debug",
-      watchNamespace: "prod",
+      watchNamespaces: ["prod"],
       extraCACertificates: { configMapName: "corp-ca", key: "bundle.pem" },
       vaultVolumes: [{ namespace: "prod", claimName: "vault-data", volume: { persistentVolumeClaim: { claimName: "prod-vault-data" } } }],
       resources: { requests: { cpu: "200m", memory: "256Mi" } },
@@ -74,7 +74,7 @@ describe("the Lifeboat construct", () => {
       },
     };
     const expected = await helmTemplate([
-      "--set", "image.repository=registry.example.com/lifeboat,image.tag=0.1.0-rc1,replicaCount=1,logLevel=debug,watchNamespace=prod",
+      "--set", "image.repository=registry.example.com/lifeboat,image.tag=0.1.0-rc1,replicaCount=1,logLevel=debug,watchNamespaces={prod}",
       "--set", "extraCACertificates.configMapName=corp-ca,extraCACertificates.key=bundle.pem",
       "--set-json", 'vaultVolumes=[{"namespace":"prod","claimName":"vault-data","volume":{"persistentVolumeClaim":{"claimName":"prod-vault-data"}}}]',
       "--set-json", 'resources={"requests":{"cpu":"200m","memory":"256Mi"}}',

@@ -149,7 +149,7 @@ export class OperatorProcess {
       KUBECONFIG: opts.kubeconfig,
       POD_NAME: "lifeboat-bench",
       POD_NAMESPACE: "lifeboat-system",
-      WATCH_NAMESPACE: "",
+      WATCH_NAMESPACES: "",
       LEADER_ELECT: "true",
       HEALTH_PORT: String(opts.metricsPort),
       HEALTH_BIND_ADDRESS: "127.0.0.1",

@@ -34,6 +34,11 @@ export interface LifeboatValues {
     configMapName?: string;
     key?: string;
   };
+  watchNamespaces?: string[];
+  /**
+   * @deprecated
+   * Deprecated: one namespace, added to watchNamespaces.
+   */
   watchNamespace?: string;
   logLevel?: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
   serviceAccount?: {

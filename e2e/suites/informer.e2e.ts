@@ -21,7 +21,7 @@ describe("a metadata-only informer on the real API server", () => {
   it("caches Secrets without their data, and stopping it mid-watch leaves the process running", async () => {
     const kc = adminConfig();
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    const informer = new Informer<k8s.V1Secret>(kc, { apiVersion: "v1", kind: "Secret", plural: "secrets", namespace: ns, metadataOnly: true }, pino({ level: "silent" }));
+    const informer = new Informer<k8s.V1Secret>(kc, { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaces: [ns], metadataOnly: true }, pino({ level: "silent" }));
     await informer.start();
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "held" }, stringData: { password: "not-in-the-cache" } } });
     const cached = await eventually("the Secret in the cache", () => Promise.resolve(informer.get(`${ns}/held`)));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import { loadAll } from "js-yaml";
 import { condition, helm, installLifeboat, leaseHolder, operatorLogs, operatorPods, OPERATOR_NAMESPACE, podLog, vaultClaim, waitForCondition } from "../support/lifeboat.js";
-import { adminConfig, createNamespace, eventually, killContainer } from "../support/testbed.js";
+import { adminConfig, createNamespace, eventually, killContainer, kubectl } from "../support/testbed.js";
 
 let ns: string;
 let vaultDir: string;
@@ -187,5 +187,33 @@ describe("the operator, installed with helm", () => {
     }
     expect(notJson).toEqual([]);
     expect(lines).toBeGreaterThan(10);
+  });
+});
+
+// Last: it reinstalls the operator narrowed to this suite's namespace (the next suite's install restores the default).
+describe("the operator, narrowed with watchNamespaces", () => {
+  it("reconciles objects in its namespaces, leaves those elsewhere untouched, and cannot read Secrets there", async () => {
+    const other = await createNamespace("unwatched");
+    await installLifeboat({ watchNamespaces: `{${ns}}` });
+    const sa = `system:serviceaccount:${OPERATOR_NAMESPACE}:lifeboat`;
+    const canI = async (verb: string, resource: string, namespace: string) => (await kubectl(["auth", "can-i", verb, resource, "-n", namespace, "--as", sa])).stdout.trim();
+    expect(await canI("list", "secrets", ns)).toBe("yes");
+    expect(await canI("list", "secrets", other)).toBe("no");
+    expect(await canI("get", "configmaps", ns)).toBe("no");
+
+    await core.createNamespacedSecret({ namespace: other, body: { metadata: { name: "accesskey" }, stringData: { accessKeyId: "LTAI-e2e", accessKeySecret: ACCESS_KEY_SECRET } } });
+    await custom.createNamespacedCustomObject({
+      group: "lifeboat.io", version: "v1alpha1", namespace: other, plural: "gateways",
+      body: { apiVersion: "lifeboat.io/v1alpha1", kind: "Gateway", metadata: { name: "elsewhere" }, spec: { vaultRef: { name: "primary" }, credentialsSecretRef: { name: "accesskey" } } },
+    });
+    await gateway("narrowed");
+    await eventually("the Gateway in the watched namespace to be reconciled", async () => await condition("Gateway", ns, "narrowed", "Activated"), 60_000);
+    // The operator has had its chance at the other one; give it a few more seconds.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const elsewhere = (await custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: other, plural: "gateways", name: "elsewhere" })) as k8s.KubernetesObject & { status?: unknown };
+    expect(elsewhere.status).toBeUndefined();
+    expect(elsewhere.metadata?.finalizers ?? []).toEqual([]);
+    const events = await core.listNamespacedEvent({ namespace: other });
+    expect(events.items.filter((e) => e.source?.component === "lifeboat-operator")).toEqual([]);
   });
 });

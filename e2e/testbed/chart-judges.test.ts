@@ -34,7 +34,8 @@ const valueSets: Record<string, readonly string[]> = {
   "Prometheus Operator objects": ["--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.interval=30s,metrics.serviceMonitor.scrapeTimeout=10s"],
   "Grafana dashboard": ["--set", "metrics.grafanaDashboard.enabled=true,metrics.grafanaDashboard.labels.team=storage,metrics.grafanaDashboard.annotations.folder=Backup"],
   "one replica, no leader election": ["--set", "replicaCount=1,leaderElection.enabled=false"],
-  "one watched namespace, an existing ServiceAccount": ["--set", "watchNamespace=prod,serviceAccount.create=false,serviceAccount.name=lifeboat-operator"],
+  "watched namespaces, an existing ServiceAccount": ["--set", "watchNamespaces={prod,dev},serviceAccount.create=false,serviceAccount.name=lifeboat-operator"],
+  "the deprecated single watchNamespace": ["--set", "watchNamespace=prod"],
   "pod settings": ["--set", "podLabels.team=storage,podAnnotations.owner=storage,priorityClassName=system-cluster-critical,metrics.bindPodIP=true", "--set", "imagePullSecrets[0].name=registry,nodeSelector.kubernetes\\.io/os=linux"],
 };
 

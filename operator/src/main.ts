@@ -2,7 +2,8 @@
  * The Lifeboat operator: starts every controller of the lifeboat.io API.
  *
  * Configuration (environment; the chart sets it):
- *   WATCH_NAMESPACE   namespace to watch; all namespaces when empty
+ *   WATCH_NAMESPACES  comma-separated namespaces to watch; all namespaces when empty
+ *                     (WATCH_NAMESPACE, one namespace, is still read and added)
  *   POD_NAMESPACE     namespace of the leader-election Lease
  *   POD_NAME          this replica's identity in the Lease
  *   LEADER_ELECT      "false" to run without leader election (one replica only)
@@ -26,6 +27,7 @@ import { VCenterReconciler } from "./controllers/vcenter-controller.js";
 import { describe } from "./runtime/errors.js";
 import { KeepAliveKubeConfig } from "./runtime/kube.js";
 import { Manager } from "./runtime/manager.js";
+import { watchNamespaces } from "./runtime/watch-namespaces.js";
 import { createLogger } from "./telemetry/logger.js";
 import { OperatorMetrics } from "./telemetry/metrics.js";
 
@@ -39,11 +41,18 @@ async function main(): Promise<void> {
   kc.loadFromDefault();
   const env = process.env;
   const leaderElect = env.LEADER_ELECT !== "false";
+  let namespaces: string[];
+  try {
+    namespaces = watchNamespaces(env);
+  } catch (err) {
+    log.error({ err: describe(err) }, "Invalid configuration");
+    process.exit(1);
+  }
   // Unique per process, as controller-runtime does (hostname_uuid): a restarted
   // replica must wait for the lease like any other candidate.
   const identity = `${env.POD_NAME ?? hostname()}_${randomUUID()}`;
   const manager = new Manager(kc, {
-    ...(env.WATCH_NAMESPACE ? { namespace: env.WATCH_NAMESPACE } : {}),
+    ...(namespaces.length > 0 ? { namespaces } : {}),
     ...(leaderElect ? { leaderElection: { namespace: env.POD_NAMESPACE ?? "lifeboat-system", name: "lifeboat-operator", identity } } : {}),
     healthPort: Number(env.HEALTH_PORT ?? 8081),
     ...(env.HEALTH_BIND_ADDRESS ? { healthBindAddress: env.HEALTH_BIND_ADDRESS } : {}),
@@ -70,7 +79,7 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => { stop("SIGTERM"); });
   process.once("SIGINT", () => { stop("SIGINT"); });
-  log.info({ identity, namespace: env.WATCH_NAMESPACE ?? "(all)", leaderElect }, "Starting Lifeboat operator");
+  log.info({ identity, namespaces: namespaces.length > 0 ? namespaces : "(all)", leaderElect }, "Starting Lifeboat operator");
   try {
     await manager.run(abort.signal);
   } catch (err) {

@@ -34,3 +34,12 @@ app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: metrics
 {{- end -}}
+
+{{- /*
+The namespaces the operator watches, comma-separated and sorted; empty for
+all. watchNamespaces, plus the deprecated single watchNamespace.
+*/ -}}
+{{- define "lifeboat.watchNamespaces" -}}
+{{- $namespaces := concat (.Values.watchNamespaces | default list) (list .Values.watchNamespace) | compact | uniq | sortAlpha -}}
+{{- join "," $namespaces -}}
+{{- end -}}

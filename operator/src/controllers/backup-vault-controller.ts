@@ -186,7 +186,7 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
       if (byId.has(point.id)) continue;
       const rp = recoveryPointFor(bv, point);
       try {
-        await ctx.kube.create(rp);
+        await ctx.kube.create("RecoveryPoint", rp);
         ctx.log.info({ recoveryPoint: rp.metadata.name, pointID: point.id }, "Synced recovery point from the vault");
       } catch (err) {
         if (isConflict(err)) continue; // made meanwhile, or by the last sync before the cache saw it

@@ -64,7 +64,7 @@ export async function convertPoint(ctx: ReconcileContext, owner: LifeboatObject,
         },
       },
     };
-    await ctx.kube.create(body);
+    await ctx.kube.create("RestoreJob", body);
     ctx.log.info({ restoreJob: name, recoveryPoint }, "Started converting the point into an ECS image");
     job = await ctx.kube.get<WithKind<RestoreJob>>("RestoreJob", ns, name);
     if (!job) return { state: "running", message: `RestoreJob ${name} is being created` };

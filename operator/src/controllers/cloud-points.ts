@@ -139,7 +139,7 @@ export async function syncCloudRecoveryPoints(ps: WithKind<ProtectedServer>, dir
     if (have.has(point.id)) continue;
     const rp = recoveryPointForCloud(ps, point, instanceName);
     try {
-      await ctx.kube.create(rp);
+      await ctx.kube.create("RecoveryPoint", rp);
     } catch (err) {
       ctx.log.warn({ recoveryPoint: rp.metadata.name, err: describe(err) }, "Could not create recovery point");
     }

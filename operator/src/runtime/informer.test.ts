@@ -14,9 +14,14 @@ const TOTAL = 1200;
 let server: Server;
 let url = "";
 const watches: ServerResponse[] = [];
+/** The path of every list and watch asked for. */
+const paths: string[] = [];
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
   const u = new URL(req.url ?? "/", "http://x");
+  paths.push(u.pathname);
+  // A namespaced path lists that namespace's objects; a cluster-wide one, those of "ns".
+  const namespace = /\/namespaces\/([^/]+)\//.exec(u.pathname)?.[1] ?? "ns";
   if (u.searchParams.get("watch") === "true") {
     res.writeHead(200, { "Content-Type": "application/json" });
     res.flushHeaders();
@@ -29,7 +34,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   const metadataOnly = (req.headers.accept ?? "").includes("PartialObjectMetadataList");
   const items = Array.from({ length: to - from }, (_, i) => ({
     ...(metadataOnly ? { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata" } : { spec: { n: from + i } }),
-    metadata: { namespace: "ns", name: `obj-${String(from + i).padStart(4, "0")}`, resourceVersion: "7" },
+    metadata: { namespace, name: `obj-${String(from + i).padStart(4, "0")}`, resourceVersion: "7" },
   }));
   res.writeHead(200, { "Content-Type": "application/json" });
   res.end(JSON.stringify({
@@ -78,5 +83,21 @@ describe("Informer", () => {
     await informer.start();
     informer.stop();
     expect(informer.list()).toHaveLength(TOTAL);
+  });
+
+  it("lists and watches each of its namespaces, never all, into one cache", async () => {
+    // A plural of its own: the informers of the tests above may still be asking for theirs.
+    const informer = new Informer<k8s.KubernetesObject>(kubeConfig(), { apiVersion: "lifeboat.io/v1alpha1", kind: "RecoveryPoint", plural: "recoverypoints", namespaces: ["a", "b"] }, createLogger("silent"));
+    const asked = () => paths.filter((p) => p.endsWith("/recoverypoints"));
+    await informer.start();
+    // The watches start after the lists: wait until both have been asked for.
+    for (let i = 0; i < 100 && asked().length < 2 * Math.ceil(TOTAL / 500) + 2; i++) await new Promise((r) => setTimeout(r, 20));
+    informer.stop();
+    expect(informer.list()).toHaveLength(2 * TOTAL);
+    expect(informer.get("a/obj-1199")).toMatchObject({ spec: { n: 1199 } });
+    expect(informer.get("b/obj-0000")).toMatchObject({ spec: { n: 0 } });
+    expect(informer.get("ns/obj-0000")).toBeUndefined();
+    expect(asked()).toHaveLength(2 * Math.ceil(TOTAL / 500) + 2);
+    expect(new Set(asked())).toEqual(new Set(["/apis/lifeboat.io/v1alpha1/namespaces/a/recoverypoints", "/apis/lifeboat.io/v1alpha1/namespaces/b/recoverypoints"]));
   });
 });

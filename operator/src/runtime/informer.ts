@@ -5,13 +5,18 @@ import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../telemetry/logger.js";
 import { describe } from "./errors.js";
 
-/** What an informer watches: one resource type, optionally in one namespace and by selector. */
+/** What an informer watches: one resource type, optionally in chosen namespaces and by selector. */
 export interface InformerSource {
   readonly apiVersion: string;
   readonly kind: string;
   /** Plural resource name, for the watch path. */
   readonly plural: string;
-  readonly namespace?: string;
+  /**
+   * Watch these namespaces only, one list and watch each (what a Role per
+   * namespace allows); all namespaces, with one cluster-wide list and watch,
+   * when undefined or empty.
+   */
+  readonly namespaces?: readonly string[];
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
   /**
@@ -39,6 +44,13 @@ interface ListPage<T> {
 }
 
 export type InformerEvent = "add" | "update" | "delete";
+
+/** One list-then-watch: of one namespace, or of all (namespace undefined). */
+interface Stream {
+  readonly namespace: string | undefined;
+  resourceVersion: string;
+  abort?: AbortController;
+}
 export type InformerHandler<T> = (event: InformerEvent, obj: T, old?: T) => void;
 
 /** namespace/name, the key the work queues and caches use. */
@@ -51,7 +63,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
- * A cache of one resource type kept current by list-then-watch. It relists
+ * A cache of one resource type kept current by list-then-watch, one stream
+ * per watched namespace (or one for all) into one store. It relists
  * when the API server answers 410 Gone (the resourceVersion is too old),
  * resumes the watch from the last resourceVersion (bookmarks included) when
  * the connection ends, and backs off with jitter on errors. `start()`
@@ -61,9 +74,8 @@ function sleep(ms: number): Promise<void> {
 export class Informer<T extends k8s.KubernetesObject> {
   private readonly store = new Map<string, T>();
   private readonly handlers: InformerHandler<T>[] = [];
-  private resourceVersion = "";
+  private readonly streams: Stream[];
   private stopped = false;
-  private abort?: AbortController;
   private synced = false;
   private readonly watch: k8s.Watch;
 
@@ -73,6 +85,8 @@ export class Informer<T extends k8s.KubernetesObject> {
     private readonly log: Logger,
   ) {
     this.watch = new k8s.Watch(kc);
+    const namespaces = source.namespaces?.length ? source.namespaces : [undefined];
+    this.streams = namespaces.map((namespace) => ({ namespace, resourceVersion: "" }));
   }
 
   on(handler: InformerHandler<T>): void {
@@ -94,9 +108,9 @@ export class Informer<T extends k8s.KubernetesObject> {
   /** Lists, fills the cache, and keeps watching in the background. */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.relist();
+    await Promise.all(this.streams.map((s) => this.relist(s)));
     this.synced = true;
-    void this.watchLoop();
+    for (const s of this.streams) void this.watchLoop(s);
   }
 
   private isStopped(): boolean {
@@ -105,21 +119,22 @@ export class Informer<T extends k8s.KubernetesObject> {
 
   stop(): void {
     this.stopped = true;
-    this.abort?.abort();
+    for (const s of this.streams) s.abort?.abort();
   }
 
-  private watchPath(): string {
+  private watchPath(namespace: string | undefined): string {
     const [group, version] = this.source.apiVersion.includes("/") ? this.source.apiVersion.split("/") : ["", this.source.apiVersion];
     const prefix = group ? `/apis/${group}/${version ?? ""}` : `/api/${version ?? ""}`;
-    return this.source.namespace ? `${prefix}/namespaces/${this.source.namespace}/${this.source.plural}` : `${prefix}/${this.source.plural}`;
+    return namespace ? `${prefix}/namespaces/${namespace}/${this.source.plural}` : `${prefix}/${this.source.plural}`;
   }
 
-  private async relist(): Promise<void> {
+  /** Lists a stream's namespace (or all) into the store; what is gone from it is deleted. */
+  private async relist(stream: Stream): Promise<void> {
     const items: T[] = [];
     let continueToken: string | undefined;
     let rv = "";
     do {
-      const page = await this.listPage(continueToken);
+      const page = await this.listPage(stream.namespace, continueToken);
       items.push(...page.items);
       continueToken = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
@@ -133,12 +148,14 @@ export class Informer<T extends k8s.KubernetesObject> {
       this.upsert(obj);
     }
     for (const [key, old] of this.store) {
+      // Another stream's objects are not this list's to delete.
+      if (stream.namespace !== undefined && old.metadata?.namespace !== stream.namespace) continue;
       if (!seen.has(key)) {
         this.store.delete(key);
         this.emit("delete", old);
       }
     }
-    this.resourceVersion = rv;
+    stream.resourceVersion = rv;
   }
 
   private upsert(obj: T): void {
@@ -159,16 +176,16 @@ export class Informer<T extends k8s.KubernetesObject> {
     }
   }
 
-  private async watchLoop(): Promise<void> {
+  private async watchLoop(stream: Stream): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
       const state = { gone: false };
       const result = await new Promise<unknown>((resolve) => {
-        const params: Record<string, string | boolean> = { resourceVersion: this.resourceVersion, allowWatchBookmarks: true };
+        const params: Record<string, string | boolean> = { resourceVersion: stream.resourceVersion, allowWatchBookmarks: true };
         if (this.source.labelSelector) params.labelSelector = this.source.labelSelector;
         if (this.source.fieldSelector) params.fieldSelector = this.source.fieldSelector;
         this.startWatch(
-          this.watchPath(),
+          this.watchPath(stream.namespace),
           params,
           (phase, event) => {
             const obj = event as T & { code?: number };
@@ -177,17 +194,17 @@ export class Informer<T extends k8s.KubernetesObject> {
               case "ADDED":
               case "MODIFIED":
                 this.upsert(obj);
-                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                stream.resourceVersion = obj.metadata?.resourceVersion ?? stream.resourceVersion;
                 break;
               case "DELETED": {
                 const key = objectKey(obj);
                 this.store.delete(key);
-                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                stream.resourceVersion = obj.metadata?.resourceVersion ?? stream.resourceVersion;
                 this.emit("delete", obj);
                 break;
               }
               case "BOOKMARK":
-                this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+                stream.resourceVersion = obj.metadata?.resourceVersion ?? stream.resourceVersion;
                 break;
               case "ERROR":
                 if (obj.code === 410) state.gone = true;
@@ -197,25 +214,25 @@ export class Informer<T extends k8s.KubernetesObject> {
           (err: unknown) => { resolve(err); },
         )
           .then((abort) => {
-            this.abort = abort;
+            stream.abort = abort;
           })
           .catch((err: unknown) => { resolve(err); });
       });
       if (this.isStopped()) return;
       const status = (result as { statusCode?: number; code?: number } | undefined);
       if (state.gone || status?.statusCode === 410 || status?.code === 410) {
-        this.log.info({ kind: this.source.kind }, "Watch expired; relisting");
+        this.log.info({ kind: this.source.kind, namespace: stream.namespace ?? "(all)" }, "Watch expired; relisting");
         try {
-          await this.relist();
+          await this.relist(stream);
           failures = 0;
         } catch (err) {
           failures++;
-          this.log.warn({ err, kind: this.source.kind }, "Relist failed");
+          this.log.warn({ err, kind: this.source.kind, namespace: stream.namespace ?? "(all)" }, "Relist failed");
           await sleep(backoff(failures));
         }
       } else if (result) {
         failures++;
-        this.log.warn({ err: describe(result), kind: this.source.kind, failures }, "Watch failed; retrying");
+        this.log.warn({ err: describe(result), kind: this.source.kind, namespace: stream.namespace ?? "(all)", failures }, "Watch failed; retrying");
         await sleep(backoff(failures));
       }
     }
@@ -229,12 +246,12 @@ export class Informer<T extends k8s.KubernetesObject> {
    * first 500 objects: an operator restarted with 10,000 RecoveryPoints
    * cached, and reconciled, 500 of them.)
    */
-  private async listPage(continueToken: string | undefined): Promise<ListPage<T>> {
+  private async listPage(namespace: string | undefined, continueToken: string | undefined): Promise<ListPage<T>> {
     const query: Record<string, string> = { limit: String(LIST_PAGE) };
     if (continueToken) query.continue = continueToken;
     if (this.source.labelSelector) query.labelSelector = this.source.labelSelector;
     if (this.source.fieldSelector) query.fieldSelector = this.source.fieldSelector;
-    const res = await this.request(this.watchPath(), query, this.source.metadataOnly ? ACCEPT_METADATA_LIST : "application/json");
+    const res = await this.request(this.watchPath(namespace), query, this.source.metadataOnly ? ACCEPT_METADATA_LIST : "application/json");
     const body = await readBody(res);
     if (res.statusCode !== 200) throw Object.assign(new Error(`Listing ${this.source.plural}${this.source.metadataOnly ? " (metadata)" : ""} failed: HTTP ${res.statusCode ?? 0}: ${body.slice(0, 300)}`), { statusCode: res.statusCode });
     // An empty PartialObjectMetadataList has "items": null.

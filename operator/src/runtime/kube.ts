@@ -152,16 +152,24 @@ export class Kube {
     )) as T;
   }
 
-  async create<T extends LifeboatObject>(obj: T): Promise<T> {
+  /**
+   * Creates `obj`, of `kind`. The kind is named at the call site, as for
+   * delete, so that the RBAC test (e2e/testbed/rbac.test.ts) reads from the
+   * source which kinds the operator creates and the chart grants `create` on
+   * those only.
+   */
+  async create<T extends LifeboatObject>(kind: string, obj: T): Promise<T> {
+    if (obj.kind !== kind) throw new Error(`Kube.create(${kind}) was given a ${obj.kind} ${obj.metadata.namespace ?? ""}/${obj.metadata.name ?? ""}`);
     return (await this.custom.createNamespacedCustomObject({
       group: GROUP,
       version: VERSION,
       namespace: obj.metadata.namespace ?? "",
-      plural: pluralOf(obj.kind),
+      plural: pluralOf(kind),
       body: obj,
     })) as T;
   }
 
+  /** Deletes an object of `kind` (a literal at the call site, see create); gone already is fine. */
   async delete(kind: string, namespace: string, name: string): Promise<void> {
     try {
       await this.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: pluralOf(kind), name });

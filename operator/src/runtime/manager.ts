@@ -13,8 +13,12 @@ import { Kube, type LifeboatObject } from "./kube.js";
 import { LeaderElector, type LeaderElectionOptions } from "./leader-election.js";
 
 export interface ManagerOptions {
-  /** Watch one namespace; all when undefined. */
-  readonly namespace?: string;
+  /**
+   * Watch these namespaces only (each informer lists and watches each of
+   * them, which a Role per namespace allows); all namespaces when undefined
+   * or empty. Objects elsewhere are never read, written or reconciled.
+   */
+  readonly namespaces?: readonly string[];
   readonly leaderElection?: LeaderElectionOptions;
   readonly healthPort: number;
   /** Address of the health server; all addresses when undefined. */
@@ -73,12 +77,12 @@ export class Manager {
     if (!inf) {
       const def = kinds.find((k) => k.kind === kind);
       const source = def
-        ? { apiVersion: API_VERSION, kind, plural: def.plural, ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}) }
+        ? { apiVersion: API_VERSION, kind, plural: def.plural, ...(this.opts.namespaces?.length ? { namespaces: this.opts.namespaces } : {}) }
         : {
           apiVersion: "v1",
           kind,
           plural: `${kind.toLowerCase()}s`,
-          ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}),
+          ...(this.opts.namespaces?.length ? { namespaces: this.opts.namespaces } : {}),
           ...(labelSelector ? { labelSelector } : {}),
           // Secrets and pods are watched to learn that one changed; their data and specs stay out of the cache.
           metadataOnly: kind === "Secret" || kind === "Pod",
