@@ -137,6 +137,43 @@ describe("VMDK writer", () => {
     expect(disk.equals(expected)).toBe(true);
   });
 
+  it("makes every grain a complete zlib stream of its own while reusing zlib contexts", async () => {
+    // 6 MiB of 1 MiB blocks, grain by grain: random (stored), text-like (deflated), zero (left out), in turns;
+    // far more grains than contexts, so each context serves many grains, both kinds interleaved.
+    const size = 6 * MiB;
+    const image = Buffer.alloc(size);
+    for (let g = 0; g < size / GRAIN; g++) {
+      const at = g * GRAIN;
+      if (g % 3 === 0) randomBytes(GRAIN).copy(image, at);
+      else if (g % 3 === 1) image.write(`grain ${g} `.repeat(GRAIN / 8), at, GRAIN, "latin1");
+    }
+    const layout: DiskLayout = { size, blockSize: MiB, allocated: () => true };
+    const pieces = Array.from({ length: 6 }, (_, b) => ({ offset: b * MiB, data: image.subarray(b * MiB, (b + 1) * MiB) }));
+    const img = await vmdkBytes(layout, pieces);
+
+    // Walk the stream's markers from the first grain to end-of-stream.
+    const disk = Buffer.alloc(size);
+    let grains = 0;
+    for (let sector = 128; ;) {
+      const at = sector * 512;
+      const compressedSize = img.readUInt32LE(at + 8);
+      if (compressedSize === 0) {
+        const type = img.readUInt32LE(at + 12);
+        if (type === MARKER_EOS) break;
+        sector += 1 + u64(img, at);
+        continue;
+      }
+      // inflateSync throws on a stream without its end (final block and checksum) or one that needs another's window.
+      const data = inflateSync(img.subarray(at + 12, at + 12 + compressedSize));
+      expect(data.length).toBe(GRAIN);
+      data.copy(disk, u64(img, at) * 512);
+      grains++;
+      sector += Math.ceil((12 + compressedSize) / 512);
+    }
+    expect(grains).toBe(2 * (size / GRAIN / 3));
+    expect(disk.equals(image)).toBe(true);
+  });
+
   it("writes an empty disk as metadata only, with no grain table", async () => {
     const img = await vmdkBytes({ size: 100 * MiB, blockSize: MiB, allocated: () => false }, []);
     // header, descriptor and padding (128 sectors), GD marker, GD, footer marker, footer, EOS

@@ -19,7 +19,8 @@
  * Sparse twice over: unallocated blocks are left out, and so is every
  * all-zero grain inside an allocated block (grain table entry 0 reads as
  * zeros, as there is no parent). Compression (zlib level 1, fast) runs on
- * the libuv threadpool, a few grains at once, written in the disk's order;
+ * the libuv threadpool, a few grains at once, written in the disk's order,
+ * in zlib contexts reused from grain to grain (grain-deflater.ts);
  * grains that look random (encrypted or compressed data) are stored as
  * deflate's uncompressed blocks, which costs a twentieth of the time and no
  * space (level 1 makes such data a little larger).
@@ -38,18 +39,16 @@
  * The output's length depends on how the data compresses, so `imageSize` is
  * undefined. Memory: the grain directory (4 bytes per 32 MiB of virtual
  * disk), one 2 KiB grain table, up to MAX_IN_FLIGHT grains being compressed
- * (64 KiB each plus zlib's state) and the piece being read.
+ * (64 KiB each plus a reused zlib context's state, some 300 KiB) and the piece being read.
  */
 import { randomBytes } from "node:crypto";
-import { promisify } from "node:util";
-import { constants as zlibConstants, deflate } from "node:zlib";
+import { constants as zlibConstants } from "node:zlib";
 import { DiskReader } from "./disk-reader.js";
 import { ImageFormatError } from "./errors.js";
+import { GrainDeflater } from "./grain-deflater.js";
 import { KiB, roundUp, TiB, type CheckedLayout, type SizeRules } from "./layout.js";
 import type { ImagePlan } from "./writer.js";
 import { isAllZero, zeros } from "./zeros.js";
-
-const deflateAsync = promisify(deflate);
 
 const SECTOR = 512;
 export const VMDK_GRAIN_SIZE = 64 * KiB;
@@ -139,12 +138,16 @@ export function vmdkMarker(type: number, sectors: number): Buffer {
   return m;
 }
 
-/** A grain marker and the grain's compressed bytes, padded to whole sectors. */
-export function vmdkGrain(lba: number, compressed: Buffer): Buffer {
-  const g = Buffer.alloc(roundUp(12 + compressed.length, SECTOR));
+/** A grain marker and the grain's compressed bytes (one buffer, or the chunks zlib gave), padded to whole sectors. */
+export function vmdkGrain(lba: number, compressed: Buffer | readonly Buffer[]): Buffer {
+  const parts = Buffer.isBuffer(compressed) ? [compressed] : compressed;
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const g = Buffer.allocUnsafe(roundUp(12 + length, SECTOR));
   writeU64LE(g, lba, 0);
-  g.writeUInt32LE(compressed.length, 8);
-  compressed.copy(g, 12);
+  g.writeUInt32LE(length, 8);
+  let at = 12;
+  for (const p of parts) at += p.copy(g, at);
+  g.fill(0, at);
   return g;
 }
 
@@ -235,42 +238,50 @@ export function vmdkImage(layout: CheckedLayout): ImagePlan {
       const directory = Buffer.alloc(gdSectors * SECTOR);
       const disk = new DiskReader(layout, pieces);
       const pending: Pending[] = [];
-      for (let t = 0; t < tables; t++) {
-        const table = Buffer.alloc(GT_ENTRIES * 4);
-        let grains = 0;
-        const firstBlock = t * blocksPerTable;
-        const lastBlock = Math.min(firstBlock + blocksPerTable, layout.blockCount);
-        for (let block = firstBlock; block < lastBlock; block++) {
-          if (!layout.allocated(block)) continue;
-          const start = block * layout.blockSize;
-          const end = Math.min(start + layout.blockSize, layout.size);
-          for (let at = start; at < end; at += VMDK_GRAIN_SIZE) {
-            const data = await disk.read(at, VMDK_GRAIN_SIZE);
-            if (isAllZero(data)) continue;
-            const options = looksIncompressible(data) ? STORE_OPTIONS : DEFLATE_OPTIONS;
-            const grain = deflateAsync(data, options).then((compressed) => vmdkGrain(at / SECTOR, compressed));
-            grain.catch(() => undefined); // awaited below, in order; this only keeps a failure from going unhandled meanwhile
-            pending.push({ lba: at / SECTOR, grain });
-            while (pending.length >= MAX_IN_FLIGHT) {
-              const out = await takeGrain(pending, table, t, sector);
-              sector += out.length / SECTOR;
-              grains++;
-              yield out;
+      const compressing = new GrainDeflater(DEFLATE_OPTIONS);
+      const storing = new GrainDeflater(STORE_OPTIONS);
+      try {
+        for (let t = 0; t < tables; t++) {
+          const table = Buffer.alloc(GT_ENTRIES * 4);
+          let grains = 0;
+          const firstBlock = t * blocksPerTable;
+          const lastBlock = Math.min(firstBlock + blocksPerTable, layout.blockCount);
+          for (let block = firstBlock; block < lastBlock; block++) {
+            if (!layout.allocated(block)) continue;
+            const start = block * layout.blockSize;
+            const end = Math.min(start + layout.blockSize, layout.size);
+            for (let at = start; at < end; at += VMDK_GRAIN_SIZE) {
+              const data = await disk.read(at, VMDK_GRAIN_SIZE);
+              if (isAllZero(data)) continue;
+              const deflater = looksIncompressible(data) ? storing : compressing;
+              const lba = at / SECTOR;
+              const grain = deflater.deflate(data, (chunks) => vmdkGrain(lba, chunks));
+              grain.catch(() => undefined); // awaited below, in order; this only keeps a failure from going unhandled meanwhile
+              pending.push({ lba, grain });
+              while (pending.length >= MAX_IN_FLIGHT) {
+                const out = await takeGrain(pending, table, t, sector);
+                sector += out.length / SECTOR;
+                grains++;
+                yield out;
+              }
             }
           }
+          // The span's last grains go before its grain table.
+          while (pending.length > 0) {
+            const out = await takeGrain(pending, table, t, sector);
+            sector += out.length / SECTOR;
+            grains++;
+            yield out;
+          }
+          if (grains === 0) continue;
+          yield vmdkMarker(MARKER_GT, GT_SECTORS);
+          directory.writeUInt32LE(addressable(sector + 1), t * 4);
+          yield table;
+          sector += 1 + GT_SECTORS;
         }
-        // The span's last grains go before its grain table.
-        while (pending.length > 0) {
-          const out = await takeGrain(pending, table, t, sector);
-          sector += out.length / SECTOR;
-          grains++;
-          yield out;
-        }
-        if (grains === 0) continue;
-        yield vmdkMarker(MARKER_GT, GT_SECTORS);
-        directory.writeUInt32LE(addressable(sector + 1), t * 4);
-        yield table;
-        sector += 1 + GT_SECTORS;
+      } finally {
+        compressing.close();
+        storing.close();
       }
       await disk.finish();
       yield vmdkMarker(MARKER_GD, gdSectors);

@@ -5,7 +5,8 @@
  * disk it reads only what it must: with a parent point and a list of changed
  * extents (VMware CBT), only blocks touched by the extents are read and every
  * other block is taken from the parent; without a parent the extents are the
- * allocated areas ("*" in CBT). Zero blocks become holes; other blocks are
+ * allocated areas ("*" in CBT). Each run of adjacent blocks to read is one
+ * range read when the source offers it (run-reader.ts). Zero blocks become holes; other blocks are
  * hashed (keyed BLAKE3) on worker threads and only blocks the vault does not
  * hold are compressed, encrypted and appended to packs.
  *
@@ -23,6 +24,7 @@ import { newPointId, paths, randomId } from "./format.js";
 import { blockAt, decodePointHeader, encodeManifest, HOLE, type Consistency, type DiskBlocks, type PointHeader } from "./manifest.js";
 import { PackBuilder } from "./pack.js";
 import { RepositoryLock } from "./repo-lock.js";
+import { RunReader } from "./run-reader.js";
 import type { PointContent, Vault } from "./vault.js";
 
 /** Counters of a running backup, reported through `onProgress`. */
@@ -155,6 +157,8 @@ export class BackupSession {
     const limit = this.options.concurrency ?? Math.max(8, this.vault.pool.threads * 4);
     const zeros = Buffer.alloc(bs);
     const stats = { readBytes: 0, newBytes: 0 };
+    // Runs of adjacent blocks are read as one range each when the source can.
+    const reader = new RunReader(disk.source, toRead, bs);
 
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -162,11 +166,12 @@ export class BackupSession {
       // (transferred, not copied), so a backup allocates no memory per block.
       let own: Buffer = Buffer.allocUnsafeSlow(bs);
       while (next < toRead.length && this.failure === undefined) {
-        const b = toRead[next++] ?? 0;
+        const index = next++;
+        const b = toRead[index] ?? 0;
         const length = Math.min(bs, size - b * bs);
         const whole = length === bs;
         const view = whole ? own : own.subarray(0, length);
-        await disk.source.readInto(view, b * bs);
+        await reader.read(index, view);
         this.counters.bytesRead += length;
         stats.readBytes += length;
         if (isZero(view, zeros)) {
@@ -199,6 +204,7 @@ export class BackupSession {
     // so nothing is still appending to packs once this returns.
     const guarded = (): Promise<void> => worker().catch((err: unknown) => { this.failure ??= err; });
     await Promise.all(Array.from({ length: Math.min(limit, toRead.length) }, guarded));
+    await reader.close();
     if (this.failure !== undefined) throw new Error(`Backup of disk ${disk.key} failed`, { cause: this.failure });
 
     this.disks.push({

@@ -11,6 +11,16 @@ export interface DiskSource {
   readonly size: number;
   /** Fills `buffer` with the bytes at `offset` (short only at the end of the disk). */
   readInto(buffer: Buffer, offset: number): Promise<void>;
+  /**
+   * Optional: the bytes of [offset, offset + length) as one sequential
+   * transfer, in chunks of any size, for sources where a long read costs far
+   * less than many short ones (an HTTP range request: one request instead of
+   * one per block, for the server and for this process). A backup reads each
+   * run of adjacent blocks through it when present. The source retries a
+   * broken transfer itself, from where it broke; it yields exactly `length`
+   * bytes or throws. Leaving the iteration early ends the transfer.
+   */
+  readRange?(offset: number, length: number): AsyncIterable<Buffer>;
   close(): Promise<void>;
 }
 
@@ -132,4 +142,35 @@ export function blocksOfExtents(extents: readonly Extent[], blockSize: number, d
     for (let b = first; b <= last; b++) blocks.add(b);
   }
   return [...blocks].sort((a, b) => a - b);
+}
+
+/** Adjacent blocks read as one range: `count` entries of the read list from `first`. */
+export interface BlockRun {
+  /** Index of the run's first block in the list of blocks to read. */
+  readonly first: number;
+  readonly count: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * Groups a sorted list of blocks into runs of adjacent ones, each at most
+ * `maxBytes` long (at least one block): the ranges a backup reads through
+ * DiskSource.readRange. The last block is clipped at the disk's end.
+ */
+export function runsOfBlocks(blocks: readonly number[], blockSize: number, diskSize: number, maxBytes: number): BlockRun[] {
+  const maxCount = Math.max(1, Math.floor(maxBytes / blockSize));
+  const runs: BlockRun[] = [];
+  let first = 0;
+  for (let i = 1; i <= blocks.length; i++) {
+    const start = blocks[first] ?? 0;
+    const adjacent = i < blocks.length && blocks[i] === (blocks[i - 1] ?? 0) + 1 && i - first < maxCount;
+    if (adjacent) continue;
+    if (first < blocks.length) {
+      const offset = start * blockSize;
+      runs.push({ first, count: i - first, offset, length: Math.min((start + i - first) * blockSize, diskSize) - offset });
+    }
+    first = i;
+  }
+  return runs;
 }
