@@ -278,6 +278,13 @@ export const EXTRA_CA_ENV = "LIFEBOAT_EXTRA_CA_CERTS";
 
 export const SPEC_ENV = "LIFEBOAT_WORKER_SPEC";
 export const PORT_ENV = "LIFEBOAT_WORKER_PORT";
+/**
+ * The worker's control token: a per-Job random secret the operator puts in a
+ * Secret owned by the Job. Requests that change the worker (PUT /bandwidth)
+ * must carry it as `Authorization: Bearer <token>`; a worker without one
+ * refuses them all, so that no other pod can lift a limit.
+ */
+export const CONTROL_TOKEN_ENV = "LIFEBOAT_WORKER_CONTROL_TOKEN";
 export const DEFAULT_WORKER_PORT = 8090;
 
 /** What GET /progress answers. */
