@@ -59,6 +59,9 @@ const KUBERNETES_TYPES: Record<string, string> = {
   "podSecurityContext": "V1PodSecurityContext",
   "securityContext": "V1SecurityContext",
   "vaultVolumes.items.volume": 'Omit<V1Volume, "name">',
+  "networkPolicy.metrics.from.items": "V1NetworkPolicyPeer",
+  "networkPolicy.workers.metricsFrom.items": "V1NetworkPolicyPeer",
+  "networkPolicy.workers.egress.items": "V1NetworkPolicyEgressRule",
 };
 
 type SchemaNode = Record<string, unknown> & { properties?: Record<string, SchemaNode>; items?: SchemaNode };

@@ -3756,11 +3756,25 @@ export interface RestoreJobSpecTargetImageFileS3 {
   readonly forcePathStyle?: boolean;
 
   /**
+   * Require HTTPS to the endpoint, as a BackupVault does; set false to allow an http:// endpoint.
+   *
+   * @schema RestoreJobSpecTargetImageFileS3#useHTTPS
+   */
+  readonly useHttps?: boolean;
+
+  /**
    * Secret holding the access key pair. Lifeboat watches it: a rotated value takes effect without a restart.
    *
    * @schema RestoreJobSpecTargetImageFileS3#credentialsSecretRef
    */
   readonly credentialsSecretRef: RestoreJobSpecTargetImageFileS3CredentialsSecretRef;
+
+  /**
+   * Secret holding a CA bundle to trust for the endpoint instead of the system CAs. Lifeboat watches it: a rotated value takes effect without a restart.
+   *
+   * @schema RestoreJobSpecTargetImageFileS3#caSecretRef
+   */
+  readonly caSecretRef?: RestoreJobSpecTargetImageFileS3CaSecretRef;
 }
 
 /**
@@ -3775,7 +3789,9 @@ export function toJson_RestoreJobSpecTargetImageFileS3(obj: RestoreJobSpecTarget
     'prefix': obj.prefix,
     'region': obj.region,
     'forcePathStyle': obj.forcePathStyle,
+    'useHTTPS': obj.useHttps,
     'credentialsSecretRef': toJson_RestoreJobSpecTargetImageFileS3CredentialsSecretRef(obj.credentialsSecretRef),
+    'caSecretRef': toJson_RestoreJobSpecTargetImageFileS3CaSecretRef(obj.caSecretRef),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -3836,6 +3852,42 @@ export function toJson_RestoreJobSpecTargetImageFileS3CredentialsSecretRef(obj: 
     'name': obj.name,
     'accessKeyIdKey': obj.accessKeyIdKey,
     'secretAccessKeyKey': obj.secretAccessKeyKey,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret holding a CA bundle to trust for the endpoint instead of the system CAs. Lifeboat watches it: a rotated value takes effect without a restart.
+ *
+ * @schema RestoreJobSpecTargetImageFileS3CaSecretRef
+ */
+export interface RestoreJobSpecTargetImageFileS3CaSecretRef {
+  /**
+   * Name of the Secret in the same namespace.
+   *
+   * @schema RestoreJobSpecTargetImageFileS3CaSecretRef#name
+   */
+  readonly name: string;
+
+  /**
+   * Key of the PEM bundle.
+   *
+   * @schema RestoreJobSpecTargetImageFileS3CaSecretRef#key
+   */
+  readonly key?: string;
+}
+
+/**
+ * Converts an object of type 'RestoreJobSpecTargetImageFileS3CaSecretRef' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RestoreJobSpecTargetImageFileS3CaSecretRef(obj: RestoreJobSpecTargetImageFileS3CaSecretRef | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'name': obj.name,
+    'key': obj.key,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});

@@ -1,5 +1,5 @@
 // Generated from charts/lifeboat/values.schema.json by `npm run generate`. Do not edit.
-import type { V1Affinity, V1PodSecurityContext, V1ResourceRequirements, V1SecurityContext, V1Toleration, V1Volume } from "@kubernetes/client-node";
+import type { V1Affinity, V1NetworkPolicyEgressRule, V1NetworkPolicyPeer, V1PodSecurityContext, V1ResourceRequirements, V1SecurityContext, V1Toleration, V1Volume } from "@kubernetes/client-node";
 
 /**
  * Values of the lifeboat chart (charts/lifeboat/values.yaml documents each).
@@ -80,6 +80,18 @@ export interface LifeboatValues {
         [k: string]: string;
       };
       namespace?: string;
+    };
+  };
+  networkPolicy?: {
+    enabled?: boolean;
+    metrics?: {
+      from?: V1NetworkPolicyPeer[];
+    };
+    workers?: {
+      namespaces?: string[];
+      metricsFrom?: V1NetworkPolicyPeer[];
+      restrictEgress?: boolean;
+      egress?: V1NetworkPolicyEgressRule[];
     };
   };
   resources?: V1ResourceRequirements;

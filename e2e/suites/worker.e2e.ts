@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import { imageFileName } from "../../operator/src/image/formats.js";
 import { check, initVault, openVault, type PointHeader, type VaultSpec } from "../../operator/src/vault/index.js";
 import { connect, type MoRef, type VsphereClient } from "../../operator/src/vsphere/index.js";
-import { SECRET_ENV, type WorkerSpec } from "../../operator/src/worker/spec.js";
+import { CONTROL_TOKEN_ENV, SECRET_ENV, type WorkerSpec } from "../../operator/src/worker/spec.js";
 import { expectSameAsRaw } from "../support/qemu-img.js";
 import { startS3Server, type S3Server } from "../testbed/s3-server.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
@@ -293,16 +293,22 @@ describe("interruptions and failures", () => {
     expect((await liveDisk("app-02-restored")).equals(content)).toBe(true);
   });
 
-  it("(f) PUT /bandwidth applies a new limit to a running backup", async () => {
+  it("(f) PUT /bandwidth applies a new limit to a running backup, with the Job's control token only", async () => {
     const vm4 = await createTestVm("app-04");
     await writeRandom(vm4, [[0, 48 * MiB]]);
-    const run = runWorker(backupSpec(vm4.name, "run-f", { bandwidthBytesPerSecond: 8 * MiB }), { linger: 60 });
+    const token = randomBytes(32).toString("base64url");
+    const auth = { Authorization: `Bearer ${token}` };
+    const run = runWorker(backupSpec(vm4.name, "run-f", { bandwidthBytesPerSecond: 8 * MiB }), { linger: 60, extraEnv: { [CONTROL_TOKEN_ENV]: token } });
     const port = await run.port;
     const readBytes = async (): Promise<number> => metric(await metricsOf(port), "lifeboat_worker_bytes_read_total", vm4.name, vm4.diskKey) || 0;
     await waitFor("the backup to start reading", 60_000, async () => ((await readBytes()) >= 2 * MiB ? true : undefined));
-    const bad = await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: "fast" });
+    // Any other pod: no token, or a guessed one, changes nothing.
+    expect((await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: "0" })).status).toBe(401);
+    expect((await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: "0", headers: { Authorization: "Bearer guess" } })).status).toBe(401);
+    expect(await getJson<{ bytesPerSecond: number }>(port, "/bandwidth")).toEqual({ bytesPerSecond: 8 * MiB });
+    const bad = await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: "fast", headers: auth });
     expect(bad.status).toBe(400);
-    const put = await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: String(MiB) });
+    const put = await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: String(MiB), headers: auth });
     expect(put.status).toBe(200);
     expect(await getJson<{ bytesPerSecond: number }>(port, "/bandwidth")).toEqual({ bytesPerSecond: MiB });
     await new Promise((r) => setTimeout(r, 1000));
@@ -313,7 +319,7 @@ describe("interruptions and failures", () => {
     expect(window).toBeLessThanOrEqual(3 * MiB + 2 * MiB);
     expect(window).toBeGreaterThan(0);
     expect(metric(await metricsOf(port), "lifeboat_worker_bytes_read_total", vm4.name, vm4.diskKey)).toBeLessThan(48 * MiB);
-    expect((await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: "0" })).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/bandwidth`, { method: "PUT", body: "0", headers: auth })).status).toBe(200);
     const final = await waitFor("the backup to finish", 120_000, async () => {
       const p = await progressOf(port);
       return p.phase === "Succeeded" || p.phase === "Failed" ? p : undefined;

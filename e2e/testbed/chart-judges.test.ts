@@ -4,6 +4,10 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import yaml from "js-yaml";
+import type * as k8s from "@kubernetes/client-node";
+import type { Gateway } from "../../operator/src/api/generated/types.js";
+import { DEFAULT_WORKER_PORT, type WorkerSpec } from "../../operator/src/worker/spec.js";
+import { workerJob } from "../../operator/src/workloads/worker-job.js";
 import { ensureComponent, KUBERNETES_VERSION } from "./components.js";
 import { repoRoot } from "./paths.js";
 import { crdFiles, crdSchemaLocation, kubernetesSchemaLocation } from "./schemas.js";
@@ -36,6 +40,12 @@ const valueSets: Record<string, readonly string[]> = {
   "one replica, no leader election": ["--set", "replicaCount=1,leaderElection.enabled=false"],
   "watched namespaces, an existing ServiceAccount": ["--set", "watchNamespaces={prod,dev},serviceAccount.create=false,serviceAccount.name=lifeboat-operator"],
   "the deprecated single watchNamespace": ["--set", "watchNamespace=prod"],
+  "NetworkPolicies for workers, egress restricted": [
+    "--set", "watchNamespaces={prod},networkPolicy.workers.restrictEgress=true",
+    "--set-json", 'networkPolicy.workers.egress=[{"to":[{"ipBlock":{"cidr":"10.0.10.0/24"}}],"ports":[{"protocol":"TCP","port":443}]}]',
+    "--set-json", 'networkPolicy.metrics.from=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]',
+  ],
+  "no NetworkPolicies": ["--set", "networkPolicy.enabled=false"],
   "pod settings": ["--set", "podLabels.team=storage,podAnnotations.owner=storage,priorityClassName=system-cluster-critical,metrics.bindPodIP=true", "--set", "imagePullSecrets[0].name=registry,nodeSelector.kubernetes\\.io/os=linux"],
 };
 
@@ -51,10 +61,13 @@ const manifests: readonly string[] = ["deploy/lifeboat.yaml", "operator/samples"
  * Everything else it reports, warnings included, fails the test.
  */
 const kubeScoreIgnores: Record<string, string> = {
-  // The operator reaches the API server, every vCenter, S3 endpoint and cloud API its users
-  // name, all site-specific: a NetworkPolicy shipped by the chart would either allow
-  // everything or break them. Clusters that enforce policies write their own.
+  // The chart's NetworkPolicy limits the operator's ingress only: it reaches the API server,
+  // every vCenter, S3 endpoint and cloud API its users name, all site-specific, so an egress
+  // policy shipped by the chart would either allow everything or break them.
   "pod-networkpolicy": "site-specific egress",
+  // The workers' policy selects the pods of the Jobs the operator creates at run time, which
+  // are not in the chart; the test "NetworkPolicies select ..." below checks it selects them.
+  "networkpolicy-targets-pod": "worker pods are made by the operator",
   // The image is pinned by tag (the chart's appVersion); IfNotPresent is what lets the
   // test bed (and air-gapped clusters) run an image loaded into containerd without a registry.
   // Users who want pull-time checks of imagePullSecrets set image.pullPolicy=Always.
@@ -128,6 +141,20 @@ async function docManifests(): Promise<{ stream: string; count: number; blocks: 
   return { stream: blocks.join("---\n"), count, blocks: blocks.length };
 }
 
+/** Whether a label selector (matchLabels and matchExpressions, as NetworkPolicies use them) selects these labels. */
+function selects(selector: k8s.V1LabelSelector, labels: Record<string, string>): boolean {
+  const byLabel = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpression = (selector.matchExpressions ?? []).every((e) => {
+    const has = Object.hasOwn(labels, e.key);
+    if (e.operator === "Exists") return has;
+    if (e.operator === "DoesNotExist") return !has;
+    if (e.operator === "In") return has && (e.values ?? []).includes(labels[e.key] ?? "");
+    if (e.operator === "NotIn") return !has || !(e.values ?? []).includes(labels[e.key] ?? "");
+    throw new Error(`Unknown selector operator ${e.operator}`);
+  });
+  return byLabel && byExpression;
+}
+
 describe("the chart and the manifests, judged by real tools", () => {
   const bin = { helm: "", kubeconform: "", helmUnittest: "", kubeScore: "" };
   let tmp = "";
@@ -177,6 +204,51 @@ describe("the chart and the manifests, judged by real tools", () => {
     const problems = report.resources.filter((r) => r.status !== "statusValid").map((r) => `${r.filename}: ${r.kind} ${r.name}: ${r.status} ${r.msg}`);
     return { code: result.code, summary: report.summary, problems };
   }
+
+  describe("NetworkPolicies select the pods they mean (the test bed enforces none, so this is their check)", () => {
+    it("lets the operator's pods in on the metrics port only, and only the operator's pods into workers on their control port", async () => {
+      const rendered = objects(await render(allValueSets["NetworkPolicies for workers, egress restricted"] ?? [])) as (k8s.KubernetesObject & { spec?: unknown })[];
+      const policies = rendered.filter((o): o is k8s.V1NetworkPolicy => o.kind === "NetworkPolicy");
+      const deployment = rendered.find((o): o is k8s.V1Deployment => o.kind === "Deployment");
+      const operatorPod = deployment?.spec?.template;
+      const operatorLabels = operatorPod?.metadata?.labels ?? {};
+      expect(policies.map((p) => `${p.metadata?.namespace ?? ""}/${p.metadata?.name ?? ""}`)).toEqual(["lifeboat-system/lifeboat", "prod/lifeboat-workers"]);
+      const [forOperator, forWorkers] = policies;
+
+      // The operator's policy selects its pods, and opens the port its probes and /metrics use.
+      expect(selects(forOperator?.spec?.podSelector ?? {}, operatorLabels)).toBe(true);
+      const metricsPort = operatorPod?.spec?.containers[0]?.ports?.find((p) => p.name === "metrics")?.containerPort;
+      expect(forOperator?.spec?.ingress?.flatMap((r) => r.ports?.map((p) => p.port) ?? [])).toEqual([metricsPort]);
+
+      // The workers' policy selects the pods of a worker Job as the operator builds it, and not the operator's.
+      const gateway = { metadata: { name: "gw", namespace: "prod" }, spec: {} } as unknown as Gateway;
+      const spec = { mode: "restore", pointId: "p", vault: { filesystem: { path: "/x" } }, target: { imageFile: { format: "raw", path: "/y" } } } as WorkerSpec;
+      const job = workerJob({ name: "w", namespace: "prod", labels: { "lifeboat.io/plan": "p" }, owner: { apiVersion: "v1", kind: "X", name: "o", uid: "u" }, spec, secretEnv: [], claims: [], gateway, backoffLimit: 1 });
+      const workerLabels = job.spec?.template.metadata?.labels ?? {};
+      expect(selects(forWorkers?.spec?.podSelector ?? {}, workerLabels)).toBe(true);
+      expect(selects(forWorkers?.spec?.podSelector ?? {}, operatorLabels)).toBe(false);
+      expect(selects(forOperator?.spec?.podSelector ?? {}, workerLabels)).toBe(false);
+
+      // Only the operator's pods, in the release's namespace, reach the worker's port.
+      const ingress = forWorkers?.spec?.ingress ?? [];
+      expect(ingress).toHaveLength(1);
+      expect(ingress[0]?.ports?.map((p) => p.port)).toEqual([DEFAULT_WORKER_PORT]);
+      expect(job.spec?.template.spec?.containers[0]?.ports?.map((p) => p.containerPort)).toEqual([DEFAULT_WORKER_PORT]);
+      // Plain JSON from YAML: "from", which client-node's classes call "_from".
+      const [peer] = (ingress[0] as { from?: k8s.V1NetworkPolicyPeer[] } | undefined)?.from ?? [];
+      expect(selects(peer?.podSelector ?? {}, operatorLabels)).toBe(true);
+      expect(selects(peer?.podSelector ?? {}, workerLabels)).toBe(false);
+      expect(selects(peer?.namespaceSelector ?? {}, { "kubernetes.io/metadata.name": "lifeboat-system" })).toBe(true);
+      expect(selects(peer?.namespaceSelector ?? {}, { "kubernetes.io/metadata.name": "prod" })).toBe(false);
+
+      // Egress: DNS and what the values list, nothing else.
+      expect(forWorkers?.spec?.policyTypes).toEqual(["Ingress", "Egress"]);
+      expect(forWorkers?.spec?.egress).toEqual([
+        { ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] },
+        { to: [{ ipBlock: { cidr: "10.0.10.0/24" } }], ports: [{ protocol: "TCP", port: 443 }] },
+      ]);
+    }, TEST_TIMEOUT_MS);
+  });
 
   describe("helm lint --strict", () => {
     it("passes with every values set", async () => {

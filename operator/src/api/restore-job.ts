@@ -113,10 +113,12 @@ export const restoreJob: KindDefinition = {
                         prefix: string("Key prefix for the files.", { maxLength: 512 }),
                         region: string("Region.", { default: "us-east-1" }),
                         forcePathStyle: boolean("Path-style addressing.", true),
+                        useHTTPS: boolean("Require HTTPS to the endpoint, as a BackupVault does; set false to allow an http:// endpoint.", true),
                         credentialsSecretRef: secretRef("the access key pair", {
                           accessKeyIdKey: { default: "accessKeyId", description: "Key of the access key id." },
                           secretAccessKeyKey: { default: "secretAccessKey", description: "Key of the secret access key." },
                         }),
+                        caSecretRef: secretRef("a CA bundle to trust for the endpoint instead of the system CAs", { key: { default: "ca.crt", description: "Key of the PEM bundle." } }),
                       },
                       ["bucket", "credentialsSecretRef"],
                     ),
@@ -125,6 +127,10 @@ export const restoreJob: KindDefinition = {
                   [],
                 ),
                 { rule: "has(self.persistentVolumeClaim) != has(self.s3)", message: "spec.target.imageFile: set exactly one of persistentVolumeClaim (with an optional path inside it) or s3" },
+                {
+                  rule: "!has(self.s3) || !self.s3.useHTTPS || !has(self.s3.endpoint) || self.s3.endpoint.startsWith('https://')",
+                  message: "spec.target.imageFile.s3.endpoint must start with https:// while useHTTPS is true; set useHTTPS: false to allow http://",
+                },
                 // A worker's own filesystem is discarded with its pod: files there would be lost.
                 {
                   rule: "!has(self.path) || has(self.persistentVolumeClaim)",

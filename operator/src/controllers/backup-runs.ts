@@ -7,6 +7,7 @@ import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime
 import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
 import { reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
 import { labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { ensureControlTokenSecret, readControlToken } from "../workloads/worker-token.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -58,6 +59,8 @@ export function retentionPolicy(plan: BackupPlan): RetentionPolicy {
 export class BackupRuns {
   /** Last bandwidth each worker was told, so it is only sent when it changes. */
   private readonly toldBandwidth = new Map<string, number>();
+  /** Control tokens read back from the Jobs' Secrets, by Job uid (a cache: the Secret is the truth, so a restart loses nothing). */
+  private readonly tokens = new Map<string, string>();
 
   constructor(private readonly capacity: GatewayCapacity) {}
 
@@ -139,12 +142,22 @@ export class BackupRuns {
       claims: vaultClaims(vault),
       gateway,
       backoffLimit: WORKER_RETRIES,
+      controlToken: true,
     });
+    let created: k8s.V1Job;
     try {
-      await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: job });
+      created = await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: job });
       ctx.log.info({ vm: vm.name, job: vm.job }, "Started backup worker");
     } catch (err) {
       if (!(err instanceof Error && "code" in err && (err as { code: number }).code === 409)) throw new Error(`Could not create worker Job ${vm.job ?? ""}`, { cause: err });
+      created = await ctx.kube.batch.readNamespacedJob({ namespace: ns, name: vm.job ?? "" });
+    }
+    // After the Job, so that the Secret can be owned by it; its pod waits for the Secret.
+    // A failure here is logged and mended by observe (controlToken), as after a crash between the two.
+    try {
+      await ensureControlTokenSecret(ctx.kube, created);
+    } catch (err) {
+      ctx.log.error({ vm: vm.name, job: vm.job, err: describe(err) }, "Could not create the worker Job's control token Secret; its pod waits for it");
     }
     vm.phase = "Snapshotting";
   }
@@ -156,7 +169,10 @@ export class BackupRuns {
     const complete = job.status?.conditions?.find((c) => c.type === "Complete" && c.status === "True");
     const failed = job.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
     const worker = { namespace: rc.plan.metadata.namespace ?? "", worker: job.metadata?.name ?? "", owner: `BackupPlan/${rc.plan.metadata.name ?? ""}` };
-    if (complete || failed) ctx.metrics.forgetWorker(worker.namespace, worker.worker);
+    if (complete || failed) {
+      ctx.metrics.forgetWorker(worker.namespace, worker.worker);
+      this.tokens.delete(job.metadata?.uid ?? "");
+    }
     if (complete) {
       const point = await this.findPoint(rc, vm, ctx);
       vm.phase = point ? "Succeeded" : "Failed";
@@ -181,6 +197,8 @@ export class BackupRuns {
       vm.message = code === undefined ? failed.message ?? "the worker Job failed" : `the worker exited with code ${code} after ${mine.length} attempt(s)${why ? `: ${why}` : "; see the worker pod's output"}`;
       return;
     }
+    // Read (or, if it went missing, made) before the pod can start: the pod waits for this Secret.
+    const token = await this.controlToken(job, ctx);
     const running = mine.find((p) => p.status?.phase === "Running" && p.status.podIP);
     const progress = running?.status?.podIP ? await fetchProgress(running.status.podIP) : undefined;
     ctx.metrics.noteWorker(worker, progress);
@@ -194,10 +212,40 @@ export class BackupRuns {
     const labels = { namespace: rc.plan.metadata.namespace ?? "", plan: rc.plan.metadata.name ?? "", vm: vm.name };
     ctx.metrics.noteBackupProgress(labels, progress);
     const jobName = job.metadata?.name ?? "";
-    if (this.toldBandwidth.get(jobName) !== bandwidth && (await setBandwidth(running.status.podIP, bandwidth))) {
+    if (this.toldBandwidth.get(jobName) === bandwidth || token === undefined) return;
+    if (await setBandwidth(running.status.podIP, bandwidth, token)) {
       this.toldBandwidth.set(jobName, bandwidth);
       ctx.log.debug({ vm: vm.name, bandwidth }, "Set worker bandwidth");
     }
+  }
+
+  /**
+   * A worker Job's control token: from memory, else from its Secret (after an
+   * operator restart too), else a new one in a new Secret when it is missing
+   * (the operator stopped, or was refused, between creating the Job and the
+   * Secret; the pod cannot have started without it). Undefined, logged, when
+   * the Secret can be neither read nor made: the worker is then not steered.
+   */
+  private async controlToken(job: k8s.V1Job, ctx: ReconcileContext): Promise<string | undefined> {
+    const uid = job.metadata?.uid ?? "";
+    const known = this.tokens.get(uid);
+    if (known !== undefined) return known;
+    const ns = job.metadata?.namespace ?? "";
+    const name = job.metadata?.name ?? "";
+    let token: string | undefined;
+    try {
+      token = await readControlToken(ctx.kube, ns, name);
+      if (token === undefined) {
+        await ensureControlTokenSecret(ctx.kube, job);
+        ctx.log.info({ job: name }, "Created the missing control token Secret of a worker Job");
+        token = await readControlToken(ctx.kube, ns, name);
+      }
+    } catch (err) {
+      ctx.log.error({ job: name, err: describe(err) }, "Could not read or create the worker Job's control token Secret");
+      return undefined;
+    }
+    if (token !== undefined && uid) this.tokens.set(uid, token);
+    return token;
   }
 
   private async findPoint(rc: RunContext, vm: VmRun, ctx: ReconcileContext): Promise<PointHeader | undefined> {

@@ -1,5 +1,6 @@
 import type * as k8s from "@kubernetes/client-node";
-import type { Gateway } from "../api/generated/types.js";
+import type { BackupVault, Gateway } from "../api/generated/types.js";
+import type { ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { labelValue } from "../workloads/worker-job.js";
 import { flowControlState } from "./flow-control.js";
@@ -16,6 +17,32 @@ export function gatewaysOfPod(pod: k8s.KubernetesObject, gateways: readonly Gate
   return gateways
     .filter((g) => g.metadata.namespace === pod.metadata?.namespace && labelValue(g.metadata.name ?? "") === value)
     .map((g) => `${g.metadata.namespace ?? ""}/${g.metadata.name ?? ""}`);
+}
+
+/** The condition that says whether spec.useHTTPS holds for the vault's S3 endpoint. */
+export const HTTPS_TO_VAULT = "HTTPSToVault";
+
+/**
+ * Whether the Gateway's workers reach its vault over HTTPS, as spec.useHTTPS
+ * (true by default) asks. The transport is the vault's to choose (its
+ * endpoint and its own useHTTPS, which the API server holds together), so a
+ * Gateway asking for HTTPS in front of an http:// vault is reported, False
+ * with reason PlainHTTP, rather than silently accepted. Undefined when there
+ * is nothing to say: useHTTPS off, or a vault that is not a bucket.
+ */
+export function httpsToVaultCondition(gw: Gateway, vault: BackupVault): ConditionInput | undefined {
+  const s3 = vault.spec.backend.s3;
+  if (gw.spec.useHTTPS === false || !s3) return undefined;
+  const name = vault.metadata.name ?? "";
+  if (s3.endpoint?.startsWith("http://")) {
+    return {
+      type: HTTPS_TO_VAULT,
+      status: "False",
+      reason: "PlainHTTP",
+      message: `spec.useHTTPS is true but BackupVault ${name}'s endpoint ${s3.endpoint} is plain HTTP (its useHTTPS is false): workers send the vault's encrypted data unencrypted in transit; give the vault an https:// endpoint, or set this Gateway's useHTTPS: false to accept it`,
+    };
+  }
+  return { type: HTTPS_TO_VAULT, status: "True", reason: "HTTPS", message: `workers reach BackupVault ${name}'s bucket over verified HTTPS` };
 }
 
 /**
@@ -49,10 +76,17 @@ export class GatewayReconciler implements Reconciler<Gateway> {
     const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${GATEWAY_LABEL}=${labelValue(gw.metadata.name ?? "")}` });
     status.activeWorkers = pods.items.filter((p) => p.status?.phase === "Running").length;
 
-    const vault = await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", gw.spec.vaultRef.name, "Ready");
+    const vault = await resolveRef<BackupVault>(ctx.kube, "BackupVault", ns, "spec.vaultRef", gw.spec.vaultRef.name, "Ready");
     if (!vault.ok) {
       ctx.setCondition(gw, problemCondition("Activated", vault.problem));
       return requeue;
+    }
+    const https = httpsToVaultCondition(gw, vault.value);
+    if (https) {
+      if (https.status === "False" && status.conditions?.find((c) => c.type === HTTPS_TO_VAULT)?.status !== "False") await ctx.events.record(gw, "Warning", https.reason, https.message);
+      ctx.setCondition(gw, https);
+    } else if (status.conditions?.some((c) => c.type === HTTPS_TO_VAULT)) {
+      status.conditions = status.conditions.filter((c) => c.type !== HTTPS_TO_VAULT);
     }
     let secretVersion: string | undefined;
     if (gw.spec.credentialsSecretRef) {

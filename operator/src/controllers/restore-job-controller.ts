@@ -36,9 +36,11 @@ function imageSecretEnv(job: RestoreJob): k8s.V1EnvVar[] {
   if (cloud) return cloudSecretEnv(cloud);
   const ref = job.spec.target.imageFile?.s3?.credentialsSecretRef;
   if (!ref) return [];
+  const ca = job.spec.target.imageFile?.s3?.caSecretRef;
   return [
     { name: SECRET_ENV.imageAccessKeyId, valueFrom: { secretKeyRef: { name: ref.name, key: ref.accessKeyIdKey ?? "accessKeyId" } } },
     { name: SECRET_ENV.imageSecretAccessKey, valueFrom: { secretKeyRef: { name: ref.name, key: ref.secretAccessKeyKey ?? "secretAccessKey" } } },
+    ...(ca ? [{ name: SECRET_ENV.imageCa, valueFrom: { secretKeyRef: { name: ca.name, key: ca.key ?? "ca.crt" } } }] : []),
   ];
 }
 
@@ -184,6 +186,8 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     }
     if (t.imageFile?.s3) {
       checks.push(await readSecretKeys(ctx.kube, ns, "spec.target.imageFile.s3.credentialsSecretRef", t.imageFile.s3.credentialsSecretRef, { accessKeyIdKey: "accessKeyId", secretAccessKeyKey: "secretAccessKey" }));
+      // The worker would wait for a missing CA Secret forever (secretKeyRef): say so here instead.
+      if (t.imageFile.s3.caSecretRef) checks.push(await readSecretKeys(ctx.kube, ns, "spec.target.imageFile.s3.caSecretRef", t.imageFile.s3.caSecretRef, { key: "ca.crt" }));
     }
     const problem = firstProblem(checks);
     if (problem || !rp.ok || !gateway.ok) {
@@ -309,7 +313,15 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
           imageFile: {
             format: file.format ?? "raw",
             ...(file.persistentVolumeClaim ? { path: imageFileWorkerDir(file) } : {}),
-            ...(s3 ? { s3: workerS3Location(s3) } : {}),
+            ...(s3
+              ? {
+                  s3: {
+                    ...workerS3Location(s3),
+                    ...(s3.useHTTPS !== undefined ? { useHTTPS: s3.useHTTPS } : {}),
+                    ...(s3.caSecretRef ? { caCertEnv: SECRET_ENV.imageCa } : {}),
+                  },
+                }
+              : {}),
             ...(file.diskKeys ? { diskKeys: file.diskKeys } : {}),
           },
         },

@@ -2,6 +2,7 @@ import type { VCenter } from "../api/generated/types.js";
 import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { Kube } from "../runtime/kube.js";
+import { findCondition, type ConditionInput } from "../runtime/conditions.js";
 import { describe } from "../runtime/errors.js";
 import { conditionReason, type ConnectOptions, type TlsTrust } from "../vsphere/index.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
@@ -14,6 +15,31 @@ const advice: Record<string, string> = {
   Unreachable: "check spec.address and that vCenter is reachable from the operator",
   CertificateMismatch: "vCenter's certificate does not match spec.tls; update the thumbprint or CA, or fix the address",
 };
+
+/** The condition that says how vCenter's certificate is checked. */
+export const CERTIFICATE_VERIFIED = "CertificateVerified";
+
+/**
+ * How the operator and its workers check vCenter's certificate, as a
+ * condition: True with the way (the system CAs by default), or False when
+ * spec.tls.insecureSkipVerify turned the check off. That setting is honoured
+ * (labs need it) but is weaker than what the object otherwise promises, so
+ * it is said where `kubectl describe` shows it, not only in the spec.
+ */
+export function certificateCondition(tls: NonNullable<VCenter["spec"]["tls"]> | undefined): ConditionInput {
+  const t = tls ?? {};
+  if (t.caSecretRef) return { type: CERTIFICATE_VERIFIED, status: "True", reason: "CASecret", message: `vCenter's certificate is verified against the CA in Secret ${t.caSecretRef.name}` };
+  if (t.thumbprint) return { type: CERTIFICATE_VERIFIED, status: "True", reason: "Thumbprint", message: "vCenter's certificate is pinned by its SHA-256 thumbprint" };
+  if (t.insecureSkipVerify) {
+    return {
+      type: CERTIFICATE_VERIFIED,
+      status: "False",
+      reason: "InsecureSkipVerify",
+      message: "spec.tls.insecureSkipVerify is true: neither the operator nor its workers verify vCenter's certificate, so anyone on the network path can read the credentials; set spec.tls.caSecretRef or spec.tls.thumbprint instead",
+    };
+  }
+  return { type: CERTIFICATE_VERIFIED, status: "True", reason: "SystemCAs", message: "vCenter's certificate is verified against the system CAs (and the chart's extraCACertificates)" };
+}
 
 /** How to log in to a VCenter: its address, the credentials from its Secret and the trust in spec.tls. */
 export async function vcenterConnectOptions(kube: Kube, vc: VCenter): Promise<Checked<ConnectOptions>> {
@@ -59,6 +85,12 @@ export class VCenterReconciler implements Reconciler<VCenter> {
 
   async reconcile(vc: VCenter, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const key = `${vc.metadata.namespace ?? ""}/${vc.metadata.name ?? ""}`;
+    const trust = certificateCondition(vc.spec.tls);
+    // The Warning once, when verification goes off (the condition keeps saying it).
+    if (trust.status === "False" && findCondition(vc.status?.conditions, CERTIFICATE_VERIFIED)?.status !== "False") {
+      await ctx.events.record(vc, "Warning", trust.reason, trust.message);
+    }
+    ctx.setCondition(vc, trust);
     const options = await vcenterConnectOptions(ctx.kube, vc);
     if (!options.ok) {
       await this.connections.close(key);

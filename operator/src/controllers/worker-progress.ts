@@ -15,10 +15,19 @@ export async function fetchProgress(podIP: string, port = DEFAULT_WORKER_PORT, t
   }
 }
 
-/** Sets a worker's upload limit (PUT /bandwidth; 0 = unlimited). Returns whether the worker took it. */
-export async function setBandwidth(podIP: string, bytesPerSecond: number, port = DEFAULT_WORKER_PORT, timeoutMs = 1500): Promise<boolean> {
+/**
+ * Sets a worker's upload limit (PUT /bandwidth; 0 = unlimited), with the
+ * Job's control token (workloads/worker-token.ts). Returns whether the
+ * worker took it.
+ */
+export async function setBandwidth(podIP: string, bytesPerSecond: number, token: string, port = DEFAULT_WORKER_PORT, timeoutMs = 1500): Promise<boolean> {
   try {
-    const res = await fetch(`http://${podIP}:${port}/bandwidth`, { method: "PUT", body: String(Math.max(0, Math.floor(bytesPerSecond))), signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`http://${podIP}:${port}/bandwidth`, {
+      method: "PUT",
+      body: String(Math.max(0, Math.floor(bytesPerSecond))),
+      headers: { Authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return res.ok;
   } catch {
     return false;

@@ -13,6 +13,7 @@ import { backendFor, type PointHeader } from "../vault/index.js";
 import { connectOptionsFrom, readConfig, vaultSpecFrom, SOURCE_VAULT_SECRETS, type WorkerConfig } from "./config.js";
 import { InvalidSpecError } from "./errors.js";
 import { DEFAULT_LINEAGE, findRunPoint } from "./parent.js";
+import { imageClient } from "./s3-image.js";
 import { EXTRA_CA_ENV, SECRET_ENV, SPEC_ENV, type WorkerVault, type WorkerVCenter } from "./spec.js";
 
 const RUNS = Number(process.env.LIFEBOAT_PROPERTY_RUNS ?? "") || 0;
@@ -34,6 +35,7 @@ const ENV: Readonly<Record<string, string>> = {
   [SECRET_ENV.sourceVaultCa]: PEM,
   [SECRET_ENV.imageAccessKeyId]: "AKIC",
   [SECRET_ENV.imageSecretAccessKey]: "secret-c",
+  [SECRET_ENV.imageCa]: PEM,
   [SECRET_ENV.cloudAccessKeyId]: "LTAI",
   [SECRET_ENV.cloudAccessKeySecret]: "secret-d",
   [EXTRA_CA_ENV]: PEM,
@@ -79,7 +81,8 @@ const VALID: readonly Record<string, unknown>[] = [
     target: { vSphere: { vcenter: { address: "vc", tls: { insecureSkipVerify: true } }, datastore: "ds1", inPlace: true, networkMappings: [], diskProvisioning: "EagerZeroedThick", powerOn: false, targetVm: { moRef: "vm-7", name: "db" } } },
   },
   { mode: "restore", pointId: "p", vault: fsVault, target: { imageFile: { format: "qcow2", path: "/out", diskKeys: [2000, 2001] } } },
-  { mode: "restore", pointId: "p", vault: fsVault, target: { imageFile: { format: "vmdk", s3: { bucket: "images", endpoint: "http://127.0.0.1:9000", region: "r", prefix: "", forcePathStyle: true } } } },
+  { mode: "restore", pointId: "p", vault: fsVault, target: { imageFile: { format: "vmdk", s3: { bucket: "images", endpoint: "http://127.0.0.1:9000", region: "r", prefix: "", forcePathStyle: true, useHTTPS: false } } } },
+  { mode: "restore", pointId: "p", vault: fsVault, target: { imageFile: { format: "qcow2", s3: { bucket: "images", endpoint: "https://s3.example.com", useHTTPS: true, caCertEnv: SECRET_ENV.imageCa } } } },
   { mode: "restore", pointId: "p", vault: fsVault, target: { cloudImage: { ...cloudImage, strategy: "ImportImage", osType: "linux", platform: "Ubuntu", architecture: "x86_64", bootMode: "UEFI", ecsEndpoint: "https://ecs.example.com", pollIntervalMs: 1000 } } },
   {
     mode: "restore", pointId: "p", vault: fsVault,
@@ -232,6 +235,13 @@ async function expectUsable(config: WorkerConfig): Promise<void> {
     } catch (err) {
       // A backend the spec cannot make must be refused by readConfig, naming the field, not at start-up.
       throw new Error(`readConfig accepted a vault whose backend cannot be made: ${describeError(err)}`);
+    }
+  }
+  if (spec.mode === "restore" && "imageFile" in spec.target && spec.target.imageFile.s3) {
+    try {
+      imageClient(spec.target.imageFile.s3, env).destroy();
+    } catch (err) {
+      throw new Error(`readConfig accepted an image bucket whose client cannot be made: ${describeError(err)}`);
     }
   }
   for (const vc of vcenters) {

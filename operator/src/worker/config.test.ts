@@ -106,6 +106,17 @@ describe("trust", () => {
     expect(bad).toContain(`Environment variable ${SECRET_ENV.vaultCa} (spec.vault.s3.caCertEnv) must hold the CA bundle of the S3 endpoint (PEM)`);
     expect(bad).toContain("spec.vcenter.tls must set at most one of thumbprint, caCertEnv or insecureSkipVerify: true");
   });
+
+  it("fails closed on an image bucket: plain HTTP only with useHTTPS off, and its CA must be in the environment", () => {
+    const env = { ...secrets, [SECRET_ENV.imageAccessKeyId]: "a", [SECRET_ENV.imageSecretAccessKey]: "s" };
+    const restore = (s3: Record<string, unknown>) => ({ mode: "restore", pointId: "p", vault, target: { imageFile: { format: "raw", s3: { bucket: "images", ...s3 } } } });
+    expect(problems(restore({ endpoint: "http://minio:9000", useHTTPS: true }), env)).toContain("spec.target.imageFile.s3.endpoint http://minio:9000 is plain HTTP while useHTTPS is set");
+    expect(problems(restore({ endpoint: "http://minio:9000", useHTTPS: false }), env)).toBe("");
+    expect(problems(restore({ endpoint: "https://minio:9000", useHTTPS: true, caCertEnv: SECRET_ENV.imageCa }), env)).toContain(
+      `Environment variable ${SECRET_ENV.imageCa} (spec.target.imageFile.s3.caCertEnv) must hold the CA bundle of the image bucket's endpoint (PEM)`,
+    );
+    expect(problems(restore({ endpoint: "https://minio:9000", useHTTPS: true, caCertEnv: SECRET_ENV.imageCa }), { ...env, [SECRET_ENV.imageCa]: pem })).toBe("");
+  });
 });
 
 describe("ecsBackup", () => {

@@ -294,7 +294,10 @@ function checkImageDestination(p: Problems, f: Json, env: NodeJS.ProcessEnv): vo
   for (const field of ["endpoint", "region"]) if (s3[field] !== undefined) p.string(s3, field, `${path}.s3`);
   // An empty prefix puts the images at the top of the bucket.
   if (s3.prefix !== undefined && typeof s3.prefix !== "string") p.add(`${path}.s3.prefix must be a string`);
-  if (s3.forcePathStyle !== undefined) p.boolean(s3, "forcePathStyle", `${path}.s3`);
+  for (const field of ["forcePathStyle", "useHTTPS"]) if (s3[field] !== undefined) p.boolean(s3, field, `${path}.s3`);
+  // The image bucket refuses this pair when the worker opens it; say so here, as an invalid spec.
+  if (s3.useHTTPS === true && typeof s3.endpoint === "string" && s3.endpoint.startsWith("http://")) p.add(`${path}.s3.endpoint ${s3.endpoint} is plain HTTP while useHTTPS is set`);
+  checkCaCertEnv(p, s3, `${path}.s3`, env, "the CA bundle of the image bucket's endpoint");
   for (const name of [SECRET_ENV.imageAccessKeyId, SECRET_ENV.imageSecretAccessKey]) {
     if (!env[name]) p.add(`Environment variable ${name} must hold the S3 credentials of ${path}.s3`);
   }

@@ -1,8 +1,13 @@
 /**
- * The worker's HTTP endpoints (spec.ts): GET /progress, GET /metrics and
- * PUT /bandwidth. Plain node:http, no credentials: the controller reaches the
- * pod IP from inside the cluster, and nothing served is secret.
+ * The worker's HTTP endpoints (spec.ts): GET /progress, GET /metrics,
+ * GET /healthz and GET|PUT /bandwidth. Plain node:http: the controller
+ * reaches the pod IP from inside the cluster. Reading needs no credentials,
+ * as nothing served is secret (Prometheus scrapes /metrics without any).
+ * Changing the worker (PUT /bandwidth) needs the per-Job control token
+ * (CONTROL_TOKEN_ENV) as a bearer token: otherwise any pod that can reach the
+ * pod IP could lift the Gateway's bandwidth limit.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { WorkerMetrics } from "./metrics.js";
@@ -16,6 +21,8 @@ export interface WorkerServerOptions {
   readonly metrics: WorkerMetrics;
   readonly bandwidth: TokenBucket;
   readonly onBandwidth?: (bytesPerSecond: number) => void;
+  /** The token PUT requests must carry (Authorization: Bearer); undefined or empty: every PUT is refused. */
+  readonly controlToken?: string | undefined;
 }
 
 const MAX_BODY = 1024;
@@ -56,6 +63,19 @@ export function parseBandwidth(body: string): number {
   return Math.floor(n);
 }
 
+/**
+ * Whether a request carries the control token. Both sides are hashed first
+ * so that timingSafeEqual compares equal lengths and the time taken says
+ * nothing about the token, not even its length. No token configured: never.
+ */
+export function hasControlToken(authorization: string | undefined, token: string | undefined): boolean {
+  if (!token) return false;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+  const given = createHash("sha256").update(match?.[1] ?? "").digest();
+  const expected = createHash("sha256").update(token).digest();
+  return timingSafeEqual(given, expected) && match !== null;
+}
+
 async function handle(opts: WorkerServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? "/", "http://worker").pathname;
   if (path === "/progress" && req.method === "GET") {
@@ -63,6 +83,11 @@ async function handle(opts: WorkerServerOptions, req: IncomingMessage, res: Serv
   } else if (path === "/metrics" && req.method === "GET") {
     send(res, 200, await opts.metrics.registry.metrics(), opts.metrics.registry.contentType);
   } else if (path === "/bandwidth" && req.method === "PUT") {
+    if (!hasControlToken(req.headers.authorization, opts.controlToken)) {
+      res.setHeader("WWW-Authenticate", 'Bearer realm="lifeboat-worker"');
+      send(res, 401, JSON.stringify({ error: "PUT /bandwidth needs the worker's control token (Authorization: Bearer); only the operator has it" }));
+      return;
+    }
     let rate: number;
     try {
       rate = parseBandwidth(await readSmallBody(req));

@@ -16,7 +16,7 @@ import { WorkerMetrics } from "./metrics.js";
 import { ProgressTracker } from "./progress.js";
 import { restorePoint } from "./restore-point.js";
 import { seedPoint } from "./seed.js";
-import { reasonForExitCode } from "./spec.js";
+import { CONTROL_TOKEN_ENV, reasonForExitCode } from "./spec.js";
 import { TokenBucket } from "./token-bucket.js";
 
 const MODE_NAMES = { backup: "Backup", restore: "Restore", seed: "Seed", ecsBackup: "ECS backup" } as const;
@@ -51,6 +51,7 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
     progress,
     metrics,
     bandwidth,
+    controlToken: process.env[CONTROL_TOKEN_ENV],
     onBandwidth: (rate) => {
       metrics.bandwidthLimit.set(rate);
       logger.info({ bytesPerSecond: rate }, "Changed the bandwidth limit");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { imageObjectKey, MIN_PART_SIZE, partSizeFor } from "./s3-image.js";
+import { imageClient, imageObjectKey, MIN_PART_SIZE, partSizeFor } from "./s3-image.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -21,5 +21,13 @@ describe("partSizeFor", () => {
     expect(partSizeFor(10_000 * 64 * MiB)).toBe(64 * MiB);
     const big = 2 * 1024 * GiB;
     expect(Math.ceil(big / partSizeFor(big))).toBeLessThanOrEqual(10_000);
+  });
+});
+
+describe("imageClient", () => {
+  it("refuses a plain HTTP endpoint unless useHTTPS is off", () => {
+    expect(() => imageClient({ bucket: "b", endpoint: "http://minio:9000", useHTTPS: true }, {})).toThrow("Image bucket endpoint http://minio:9000 is plain HTTP while useHTTPS is set");
+    imageClient({ bucket: "b", endpoint: "http://minio:9000", useHTTPS: false }, {}).destroy();
+    imageClient({ bucket: "b", endpoint: "https://minio:9000", useHTTPS: true }, {}).destroy();
   });
 });

@@ -23,7 +23,7 @@ import {
 import { streamParts } from "../util/stream-parts.js";
 import { withRetry } from "../vault/backends/retry.js";
 import { SECRET_ENV, type RestoreWorkerSpec } from "./spec.js";
-import { defaultTrust } from "./trust.js";
+import { trustFor } from "./trust.js";
 
 /** The spec's image bucket (spec.target.imageFile.s3). */
 export type ImageBucket = NonNullable<Extract<RestoreWorkerSpec["target"], { imageFile: unknown }>["imageFile"]["s3"]>;
@@ -63,6 +63,8 @@ export function imageObjectKey(prefix: string | undefined, fileName: string): st
  */
 export function imageClient(bucket: ImageBucket, env: NodeJS.ProcessEnv): S3Client {
   const endpoint = bucket.endpoint?.replace(/\/+$/, "");
+  // Fail closed, as the vault's S3 backend does: plain HTTP only when the spec turned useHTTPS off.
+  if (bucket.useHTTPS === true && endpoint?.startsWith("http://")) throw new Error(`Image bucket endpoint ${endpoint} is plain HTTP while useHTTPS is set; use an https:// endpoint or turn useHTTPS off`);
   const agentOptions = { keepAlive: true, maxSockets: 4 };
   return new S3Client({
     endpoint,
@@ -74,8 +76,8 @@ export function imageClient(bucket: ImageBucket, env: NodeJS.ProcessEnv): S3Clie
       connectionTimeout: 10_000,
       requestTimeout: 120_000,
       httpAgent: new HttpAgent(agentOptions),
-      // The image bucket names no CA of its own: the default trust, with the operator's extra CAs.
-      httpsAgent: new HttpsAgent({ ...agentOptions, ca: defaultTrust(env) }),
+      // The CA the RestoreJob names (caSecretRef), else the default trust with the operator's extra CAs; never unverified.
+      httpsAgent: new HttpsAgent({ ...agentOptions, rejectUnauthorized: true, ca: trustFor(env, bucket.caCertEnv) }),
     },
   });
 }

@@ -114,7 +114,12 @@ export interface RestoreWorkerSpec {
           /** A directory on the worker's filesystem; one file per disk. Exactly one of path and s3. */
           readonly path?: string;
           /** A bucket; one object per disk under prefix (credentials from SECRET_ENV.image*). */
-          readonly s3?: WorkerS3Location;
+          readonly s3?: WorkerS3Location & {
+            /** Refuse an http:// endpoint (the RestoreJob's useHTTPS, true by default there). */
+            readonly useHTTPS?: boolean;
+            /** Environment variable holding the PEM bundle to trust for the endpoint (SECRET_ENV.imageCa, from the RestoreJob's caSecretRef); absent: the default trust. */
+            readonly caCertEnv?: string;
+          };
           readonly diskKeys?: readonly number[];
         };
       }
@@ -245,6 +250,8 @@ export const SECRET_ENV = {
   sourceVaultCa: "LIFEBOAT_SOURCE_VAULT_CA",
   imageAccessKeyId: "LIFEBOAT_IMAGE_ACCESS_KEY_ID",
   imageSecretAccessKey: "LIFEBOAT_IMAGE_SECRET_ACCESS_KEY",
+  /** The image bucket endpoint's CA bundle (RestoreJob spec.target.imageFile.s3.caSecretRef). */
+  imageCa: "LIFEBOAT_IMAGE_CA",
   /** A cloud image's AccessKey pair (ECS and OSS). */
   cloudAccessKeyId: "LIFEBOAT_CLOUD_ACCESS_KEY_ID",
   cloudAccessKeySecret: "LIFEBOAT_CLOUD_ACCESS_KEY_SECRET",
@@ -278,6 +285,13 @@ export const EXTRA_CA_ENV = "LIFEBOAT_EXTRA_CA_CERTS";
 
 export const SPEC_ENV = "LIFEBOAT_WORKER_SPEC";
 export const PORT_ENV = "LIFEBOAT_WORKER_PORT";
+/**
+ * The worker's control token: a per-Job random secret the operator puts in a
+ * Secret owned by the Job. Requests that change the worker (PUT /bandwidth)
+ * must carry it as `Authorization: Bearer <token>`; a worker without one
+ * refuses them all, so that no other pod can lift a limit.
+ */
+export const CONTROL_TOKEN_ENV = "LIFEBOAT_WORKER_CONTROL_TOKEN";
 export const DEFAULT_WORKER_PORT = 8090;
 
 /** What GET /progress answers. */

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, VCenter } from "../api/generated/types.js";
-import { EXTRA_CA_ENV, SECRET_ENV, type WorkerSpec } from "../worker/spec.js";
+import { CONTROL_TOKEN_ENV, EXTRA_CA_ENV, SECRET_ENV, type WorkerSpec } from "../worker/spec.js";
 import { operatorExtraCACerts } from "./extra-ca.js";
 import { secretEnvFor, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "./worker-job.js";
+import { CONTROL_TOKEN_KEY, controlTokenSecret, controlTokenSecretName, newControlToken } from "./worker-token.js";
 import { WORKER_MOUNT_PATHS, workerVolumes } from "./worker-volumes.js";
 
 function vault(backend: BackupVault["spec"]["backend"]): BackupVault {
@@ -102,5 +103,25 @@ describe("trust for workers", () => {
       else process.env.NODE_EXTRA_CA_CERTS = saved;
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the worker's control token", () => {
+  it("reaches only a steered worker, by secretKeyRef from the Job's own Secret, never as a value", () => {
+    const steered = workerJob({ name: "w", namespace: "prod", labels: {}, owner: { apiVersion: "v1", kind: "X", name: "o", uid: "u" }, spec, secretEnv: [], claims: [], gateway, backoffLimit: 1, controlToken: true });
+    const env = steered.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.filter((e) => e.name === CONTROL_TOKEN_ENV)).toEqual([{ name: CONTROL_TOKEN_ENV, valueFrom: { secretKeyRef: { name: controlTokenSecretName("w"), key: CONTROL_TOKEN_KEY } } }]);
+    expect(job([]).spec?.template.spec?.containers[0]?.env?.some((e) => e.name === CONTROL_TOKEN_ENV)).toBe(false);
+  });
+
+  it("keeps the token in a Secret owned by the Job, so it goes with it", () => {
+    const created: k8s.V1Job = { metadata: { name: "w", namespace: "prod", uid: "job-uid" } };
+    const token = newControlToken();
+    const secret = controlTokenSecret(created, token);
+    expect(secret.metadata).toMatchObject({ name: "w-control", namespace: "prod", ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: "w", uid: "job-uid" }] });
+    expect(secret.stringData).toEqual({ [CONTROL_TOKEN_KEY]: token });
+    // 256 random bits, different every time.
+    expect(Buffer.from(token, "base64url")).toHaveLength(32);
+    expect(newControlToken()).not.toBe(token);
   });
 });

@@ -15,6 +15,7 @@ import {
   type WorkerVCenter,
 } from "../worker/spec.js";
 import { extraCAEnv } from "./extra-ca.js";
+import { controlTokenEnv } from "./worker-token.js";
 import { WORKER_MOUNT_PATHS, workerVolumes, type ClaimMount } from "./worker-volumes.js";
 
 /** Labels on every worker Job and pod. */
@@ -167,6 +168,12 @@ export interface WorkerJobOptions {
   readonly gateway: Gateway;
   /** Retries after a failed or killed pod. */
   readonly backoffLimit: number;
+  /**
+   * Whether the operator will steer this worker (PUT /bandwidth): then the
+   * worker reads its control token from the Secret ensureControlTokenSecret
+   * makes after the Job. Without, the worker refuses every change.
+   */
+  readonly controlToken?: boolean;
 }
 
 /**
@@ -216,6 +223,7 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
                 { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                 ...extraCAEnv(),
                 ...o.secretEnv,
+                ...(o.controlToken ? [controlTokenEnv(o.name)] : []),
               ],
               volumeMounts,
               ports: [{ name: "progress", containerPort: DEFAULT_WORKER_PORT }],

@@ -1408,6 +1408,10 @@ export interface RestoreJobSpec {
          */
         forcePathStyle?: boolean;
         /**
+         * Require HTTPS to the endpoint, as a BackupVault does; set false to allow an http:// endpoint.
+         */
+        useHTTPS?: boolean;
+        /**
          * Secret holding the access key pair. Lifeboat watches it: a rotated value takes effect without a restart.
          */
         credentialsSecretRef: {
@@ -1423,6 +1427,19 @@ export interface RestoreJobSpec {
            * Key of the secret access key.
            */
           secretAccessKeyKey?: string;
+        };
+        /**
+         * Secret holding a CA bundle to trust for the endpoint instead of the system CAs. Lifeboat watches it: a rotated value takes effect without a restart.
+         */
+        caSecretRef?: {
+          /**
+           * Name of the Secret in the same namespace.
+           */
+          name: string;
+          /**
+           * Key of the PEM bundle.
+           */
+          key?: string;
         };
       };
       /**
