@@ -5,7 +5,7 @@ import type { ReconcileContext } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime/kube.js";
 import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
-import { reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
+import { parseBackupResult, reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
 import { labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { ensureControlTokenSecret, readControlToken } from "../workloads/worker-token.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
@@ -178,7 +178,14 @@ export class BackupRuns {
       vm.phase = point ? "Succeeded" : "Failed";
       if (point) {
         vm.recoveryPoint = recoveryPointName(point);
-        vm.bytesDone = vm.bytesTotal ?? vm.bytesDone;
+        // The worker's own final figures: a backup over within one poll was never seen running.
+        const result = parseBackupResult(lastTerminationMessage(mine));
+        if (result?.pointId === point.id) {
+          vm.bytesTotal = result.bytesTotal;
+          vm.bytesDone = result.bytesDone;
+        } else {
+          vm.bytesDone = vm.bytesTotal ?? vm.bytesDone;
+        }
         delete vm.reason;
         delete vm.message;
         delete vm.etaSeconds;

@@ -16,7 +16,7 @@ import { WorkerMetrics } from "./metrics.js";
 import { ProgressTracker } from "./progress.js";
 import { restorePoint } from "./restore-point.js";
 import { seedPoint } from "./seed.js";
-import { CONTROL_TOKEN_ENV, reasonForExitCode } from "./spec.js";
+import { CONTROL_TOKEN_ENV, reasonForExitCode, type BackupResult } from "./spec.js";
 import { TokenBucket } from "./token-bucket.js";
 
 const MODE_NAMES = { backup: "Backup", restore: "Restore", seed: "Seed", ecsBackup: "ECS backup" } as const;
@@ -83,6 +83,9 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
       const point = await backupVm(config.spec, ctx);
       progress.phase("Succeeded", { pointId: point.id });
       logger.info({ pointId: point.id, progress: progress.current }, "Backup succeeded");
+      // The final figures, for a controller that never saw the worker running (a backup over within one poll).
+      const done: BackupResult = { pointId: point.id, bytesDone: progress.current.bytesDone, bytesTotal: progress.current.bytesTotal };
+      writeTerminationMessage(JSON.stringify(done));
     } else if (config.spec.mode === "ecsBackup") {
       // Loaded for this mode only: the Alibaba Cloud SDKs take seconds to load, and no other mode needs them.
       const { backupEcsInstance } = await import("./ecs-backup.js");

@@ -295,6 +295,30 @@ export const CONTROL_TOKEN_ENV = "LIFEBOAT_WORKER_CONTROL_TOKEN";
 export const DEFAULT_WORKER_PORT = 8090;
 
 /** What GET /progress answers. */
+/**
+ * What a backup worker leaves as its termination message when it succeeds:
+ * the point and its final figures, which the controller records for a VM
+ * even when the worker ended between two of its progress polls.
+ */
+export interface BackupResult {
+  readonly pointId: string;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+}
+
+/** A BackupResult from a termination message, or undefined when it is not one (an older worker, a failure line). */
+export function parseBackupResult(message: string | undefined): BackupResult | undefined {
+  if (!message?.startsWith("{")) return undefined;
+  try {
+    const r = JSON.parse(message) as Partial<Record<keyof BackupResult, unknown>>;
+    return typeof r.pointId === "string" && Number.isSafeInteger(r.bytesDone) && Number.isSafeInteger(r.bytesTotal)
+      ? { pointId: r.pointId, bytesDone: r.bytesDone as number, bytesTotal: r.bytesTotal as number }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface WorkerProgress {
   readonly phase: "Starting" | "Snapshotting" | "Transferring" | "Committing" | "CleaningUp" | "Succeeded" | "Failed";
   /** Bytes of changed (or allocated) areas read so far / to read; a seed counts the source disks' sizes. */
