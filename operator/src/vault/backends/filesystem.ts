@@ -29,7 +29,7 @@ function isNotFound(err: unknown): boolean {
  * the whole put a truncated pack under its final name, which a later index
  * could have pointed into.
  */
-async function writeAll(fh: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+export async function writeAll(fh: Pick<FileHandle, "writev" | "write">, chunks: readonly Buffer[]): Promise<void> {
   const total = chunks.reduce((n, c) => n + c.length, 0);
   let written = (await fh.writev(chunks as Buffer[])).bytesWritten;
   if (written === total) return;
