@@ -22,6 +22,26 @@ function isNotFound(err: unknown): boolean {
 }
 
 /** A vault rooted at a directory. */
+/**
+ * Writes every byte of `chunks` from the start of a new file. One writev may
+ * write less than asked without an error: a filesystem that fills up midway
+ * says so (ENOSPC) only when the rest is written. Taking the first count as
+ * the whole put a truncated pack under its final name, which a later index
+ * could have pointed into.
+ */
+export async function writeAll(fh: Pick<FileHandle, "writev" | "write">, chunks: readonly Buffer[]): Promise<void> {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  let written = (await fh.writev(chunks as Buffer[])).bytesWritten;
+  if (written === total) return;
+  const rest = Buffer.concat(chunks).subarray(written);
+  for (let at = 0; at < rest.length;) {
+    const { bytesWritten } = await fh.write(rest, at, rest.length - at, written);
+    if (bytesWritten === 0) throw Object.assign(new Error(`wrote ${written} of ${total} bytes, then nothing more`), { code: "ENOSPC" });
+    at += bytesWritten;
+    written += bytesWritten;
+  }
+}
+
 export class FilesystemBackend implements Backend {
   readonly location: string;
 
@@ -73,7 +93,7 @@ export class FilesystemBackend implements Backend {
       const fh = await open(temp, "wx");
       try {
         const chunks = Buffer.isBuffer(data) ? [data] : data;
-        await fh.writev(chunks as Buffer[]);
+        await writeAll(fh, chunks);
         await fh.sync();
       } finally {
         await fh.close();
