@@ -96,7 +96,11 @@ describe("trust", () => {
       return s?.lastHandledRunRequest === "first" && !s.currentRun && s.lastRun?.result ? s : undefined;
     }, 300_000);
     expect(status.lastRun).toMatchObject({ result: "Succeeded" });
-    const points = (await custom.listNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "recoverypoints" })) as { items: unknown[] };
+    // The vault mirrors its new point into a RecoveryPoint when the run asks it to sync: after the run, not with it.
+    const points = await eventually("the point's RecoveryPoint", async () => {
+      const list = (await custom.listNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "recoverypoints" })) as { items: unknown[] };
+      return list.items.length > 0 ? list : undefined;
+    }, 120_000);
     expect(points.items).toHaveLength(1);
     // The worker's own log, through the API (`kubectl logs`): it connected and wrote the point.
     const pods = await adminConfig().makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: ns, labelSelector: "app.kubernetes.io/component=worker,lifeboat.io/plan=plan" });
