@@ -14,9 +14,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import { connect } from "../../operator/src/vsphere/index.js";
-import { repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { installLifeboat, vaultClaim, waitForCondition } from "../support/lifeboat.js";
+import { lifeboatCli } from "../support/dr.js";
 import { adminConfig, createNamespace, eventually } from "../support/testbed.js";
 
 const run = promisify(execFile);
@@ -39,14 +39,6 @@ interface PlanStatus {
   lastRun?: { id?: string; result?: string; message?: string };
   lastResults?: { name: string; phase: string; reason?: string; message?: string; recoveryPoint?: string }[];
   currentRun?: { id?: string };
-}
-
-function lifeboatCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(repoRoot, "dist", "operator", "src", "cli", "main.js"), ...args], { env: { ...process.env, LIFEBOAT_VAULT_KEY: VAULT_KEY }, maxBuffer: 64 * MiB }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
 }
 
 function create(kind: string, name: string, spec: object) {
@@ -120,7 +112,7 @@ describe("a filesystem vault that runs out of space mid-backup", () => {
     expect(result?.recoveryPoint).toBeUndefined();
 
     // Nothing half-made is visible: the vault lists no point, and no RecoveryPoint mirrors one.
-    const ls = await lifeboatCli(["vault", "ls", "--repo", vaultDir, "--json"]);
+    const ls = await lifeboatCli(["vault", "ls", "--repo", vaultDir, "--json"], VAULT_KEY);
     expect(ls.code).toBe(0);
     expect(JSON.parse(ls.stdout)).toEqual([]);
     expect(await recoveryPoints()).toEqual([]);
@@ -133,11 +125,11 @@ describe("a filesystem vault that runs out of space mid-backup", () => {
     expect(status.lastResults?.[0]?.recoveryPoint).toBeDefined();
     await eventually("the point's RecoveryPoint", async () => ((await recoveryPoints()).length === 1 ? true : undefined));
 
-    const check = await lifeboatCli(["vault", "check", "--read-data", "--repo", vaultDir]);
+    const check = await lifeboatCli(["vault", "check", "--read-data", "--repo", vaultDir], VAULT_KEY);
     expect(check.code).toBe(0);
     expect(check.stdout).toMatch(/^No errors in 1 points, \d+ packs, \d+ blocks; verified/);
     const target = join(workDir, "restored.img");
-    const restore = await lifeboatCli(["vault", "restore", "latest", "--repo", vaultDir, "--target", target]);
+    const restore = await lifeboatCli(["vault", "restore", "latest", "--repo", vaultDir, "--target", target], VAULT_KEY);
     expect(restore.code).toBe(0);
     const restored = Buffer.alloc(DATA.length);
     const file = await open(target);

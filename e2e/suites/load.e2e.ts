@@ -6,7 +6,6 @@
 // inside the chart's limit; the V8 heap's troughs flat from one run to the
 // next), and the vault afterwards (every point there, `vault check
 // --read-data` clean).
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import { connect } from "../../operator/src/vsphere/index.js";
 import { shortHash, WORKER_LABELS } from "../../operator/src/workloads/worker-job.js";
-import { repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { installLifeboat, operatorPods, vaultClaim, waitForCondition } from "../support/lifeboat.js";
+import { lifeboatCli } from "../support/dr.js";
 import { adminConfig, createNamespace, eventually } from "../support/testbed.js";
 import { mixedData } from "../support/data.js";
 
@@ -49,14 +48,6 @@ interface PlanStatus {
   lastRun?: { id?: string; result?: string; message?: string };
   lastResults?: { name: string; phase: string; recoveryPoint?: string }[];
   currentRun?: { id?: string };
-}
-
-function lifeboatCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(repoRoot, "dist", "operator", "src", "cli", "main.js"), ...args], { env: { ...process.env, LIFEBOAT_VAULT_KEY: VAULT_KEY }, maxBuffer: 64 * MiB }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
 }
 
 function create(kind: string, name: string, spec: object) {
@@ -253,12 +244,12 @@ describe(`one plan over ${VMS} VMs, ${MAX_WORKERS} workers at most`, () => {
   });
 
   it("the vault holds both runs' points and checks clean, data included", async () => {
-    const ls = await lifeboatCli(["vault", "ls", "--repo", join(workDir, "vault"), "--json"]);
+    const ls = await lifeboatCli(["vault", "ls", "--repo", join(workDir, "vault"), "--json"], VAULT_KEY);
     expect(ls.code).toBe(0);
     const points = JSON.parse(ls.stdout) as { labels?: Record<string, string> }[];
     expect(points).toHaveLength(2 * VMS);
     expect(new Set(points.map((p) => p.labels?.vm))).toEqual(new Set(vmNames));
-    const check = await lifeboatCli(["vault", "check", "--read-data", "--repo", join(workDir, "vault")]);
+    const check = await lifeboatCli(["vault", "check", "--read-data", "--repo", join(workDir, "vault")], VAULT_KEY);
     expect(check.code).toBe(0);
     expect(check.stdout).toMatch(new RegExp(`^No errors in ${2 * VMS} points, \\d+ packs, \\d+ blocks; verified`));
   }, 600_000);
