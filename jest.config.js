@@ -19,6 +19,7 @@ export default {
     {
       ...common,
       displayName: "unit",
+      globalSetup: "<rootDir>/e2e/jest/unit-global-setup.js",
       setupFilesAfterEnv: ["<rootDir>/jest.unit-setup.js"],
       testMatch: ["<rootDir>/operator/src/**/*.test.ts", "<rootDir>/e2e/testbed/**/*.test.ts", "<rootDir>/cdk8s/**/*.test.ts", "<rootDir>/bench/**/*.test.ts"],
     },

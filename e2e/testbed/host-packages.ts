@@ -22,6 +22,9 @@ const packages: readonly { name: string; file: string }[] = [
   { name: "qemu-utils", file: "/usr/bin/qemu-img" },
 ];
 
+/** Serializes apt-get between our processes (e2e/jest/unit-global-setup.js takes it too). */
+const APT_LOCK = "/run/lock/lifeboat-host-packages";
+
 /**
  * Installs the missing packages with apt-get (the test bed runs as root, as a
  * kind node does), or says which to install when it cannot.
@@ -34,6 +37,7 @@ export async function ensureHostPackages(log: (line: string) => void): Promise<v
   }
   log(`[packages] installing ${missing.join(", ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  await runCommand("apt-get", ["update", "-qq"], { env });
-  await runCommand("apt-get", ["install", "-y", "-qq", ...missing], { env });
+  // flock (util-linux, essential in Debian) waits for another process's install to finish rather than failing on apt's own lock.
+  await runCommand("flock", [APT_LOCK, "apt-get", "update", "-qq"], { env });
+  await runCommand("flock", [APT_LOCK, "apt-get", "install", "-y", "-qq", ...missing], { env });
 }
