@@ -216,6 +216,7 @@ export class BackupRuns {
     vm.bytesUploaded = progress.bytesUploaded;
     vm.throughputBytesPerSecond = Math.round(progress.throughputBytesPerSecond);
     if (progress.etaSeconds !== undefined) vm.etaSeconds = Math.round(progress.etaSeconds);
+    await this.noteVaultOutage(rc, vm, progress, ctx);
     const labels = { namespace: rc.plan.metadata.namespace ?? "", plan: rc.plan.metadata.name ?? "", vm: vm.name };
     ctx.metrics.noteBackupProgress(labels, progress);
     const jobName = job.metadata?.name ?? "";
@@ -223,6 +224,23 @@ export class BackupRuns {
     if (await setBandwidth(running.status.podIP, bandwidth, token)) {
       this.toldBandwidth.set(jobName, bandwidth);
       ctx.log.debug({ vm: vm.name, bandwidth }, "Set worker bandwidth");
+    }
+  }
+
+  /**
+   * Shows a worker's vault outage in its VM's entry while it lasts (the
+   * worker retries for minutes before it gives up), with one Warning event
+   * when it starts; clears it once the worker's requests succeed again.
+   */
+  private async noteVaultOutage(rc: RunContext, vm: VmRun, progress: WorkerProgress, ctx: ReconcileContext): Promise<void> {
+    if (progress.vaultOutage) {
+      const starting = vm.reason !== "VaultUnavailable";
+      vm.reason = "VaultUnavailable";
+      vm.message = progress.vaultOutage.message;
+      if (starting) await ctx.events.record(rc.plan, "Warning", "VaultUnavailable", `VM ${vm.name}: ${progress.vaultOutage.message}`);
+    } else if (vm.reason === "VaultUnavailable") {
+      delete vm.reason;
+      delete vm.message;
     }
   }
 

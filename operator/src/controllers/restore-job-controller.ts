@@ -394,6 +394,14 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     }
     if (progress) {
       status.progress = restoreProgress(progress.bytesDone, progress.bytesTotal || total, progress.throughputBytesPerSecond);
+      // The worker retries a vault that stopped answering for minutes: say so while it lasts, not only when it gives up.
+      const shown = status.conditions?.find((c) => c.type === "Succeeded");
+      if (progress.vaultOutage) {
+        if (shown?.reason !== "VaultUnavailable") await ctx.events.record(job, "Warning", "VaultUnavailable", progress.vaultOutage.message);
+        ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "VaultUnavailable", message: progress.vaultOutage.message });
+      } else if (shown?.reason === "VaultUnavailable") {
+        ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "Running", message: `restore worker ${worker.metadata?.name ?? ""} reads the vault again` });
+      }
     }
     return { requeueAfterMs: PROGRESS_INTERVAL_MS };
   }

@@ -19,6 +19,7 @@ import { buildPointLabels } from "./labels.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { baseChangeId, DEFAULT_LINEAGE, findRunPoint, selectParent } from "./parent.js";
 import type { ProgressTracker } from "./progress.js";
+import type { RetryOptions } from "../vault/backends/retry.js";
 import { RESYNC, resyncBeforeQuery } from "./resync.js";
 import { removeLeftovers, removeLeftoversBestEffort, withRunSnapshot } from "./run-snapshot.js";
 import { snapshotSource } from "./snapshot-source.js";
@@ -35,6 +36,8 @@ export interface RunContext {
   readonly bandwidth: TokenBucket;
   /** Aborted on SIGTERM. */
   readonly signal: AbortSignal;
+  /** How vault requests are retried (vault-outage.ts): an object store that stops answering for a while does not fail the run. */
+  readonly vaultRetry?: RetryOptions | undefined;
 }
 
 /** What to read of one disk. */
@@ -49,7 +52,7 @@ interface DiskPlan {
 /** Runs the backup; resolves with the committed (or already existing) point. */
 export async function backupVm(spec: BackupWorkerSpec, ctx: RunContext): Promise<PointHeader> {
   const { logger, progress } = ctx;
-  const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env, spec.threads));
+  const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env, { threads: spec.threads, retry: ctx.vaultRetry }));
   let client: VsphereClient | undefined;
   try {
     const points = await vault.listPoints();

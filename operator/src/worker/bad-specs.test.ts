@@ -227,7 +227,7 @@ async function expectUsable(config: WorkerConfig): Promise<void> {
   }
   if (spec.mode === "restore" && "vSphere" in spec.target) vcenters.push(spec.target.vSphere.vcenter);
   for (const [vault, secrets] of vaults) {
-    const vaultSpec = vaultSpecFrom(vault, env, "threads" in spec ? spec.threads : undefined, secrets);
+    const vaultSpec = vaultSpecFrom(vault, env, { threads: "threads" in spec ? spec.threads : undefined, secrets });
     const ca = vaultSpec.backend.s3?.caBundle;
     if (ca !== undefined && typeof ca !== "string") throw new Error(`The vault's CA bundle is a ${typeof ca}, not PEM text`);
     try {

@@ -6,6 +6,7 @@
  * messages.
  */
 import { IMAGE_FORMATS, isImageFormat } from "../image/formats.js";
+import type { RetryOptions } from "../vault/backends/retry.js";
 import type { VaultSpec } from "../vault/index.js";
 import type { ConnectOptions, TlsTrust } from "../vsphere/index.js";
 import { InvalidSpecError } from "./errors.js";
@@ -434,8 +435,19 @@ export function readConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   return { spec, listen: { host: env.POD_IP || "127.0.0.1", port }, lingerMs: linger * 1000, env };
 }
 
-/** The vault spec with its secrets from the environment (a seed's source vault has its own, `secrets`). */
-export function vaultSpecFrom(vault: WorkerVault, env: NodeJS.ProcessEnv, threads?: number, secrets: VaultSecrets = VAULT_SECRETS): VaultSpec {
+/** How a worker opens a vault, besides its spec. */
+export interface VaultOpenOptions {
+  /** Threads for compression and encryption (default: the vault's). */
+  readonly threads?: number | undefined;
+  /** Where the key and credentials are in the environment (a seed's source vault has its own). */
+  readonly secrets?: VaultSecrets | undefined;
+  /** How object-storage requests are retried (a worker rides out an outage; see vaultOutageRetry). */
+  readonly retry?: RetryOptions | undefined;
+}
+
+/** The vault spec with its secrets from the environment. */
+export function vaultSpecFrom(vault: WorkerVault, env: NodeJS.ProcessEnv, opts: VaultOpenOptions = {}): VaultSpec {
+  const { threads, secrets = VAULT_SECRETS, retry } = opts;
   const key = Buffer.from(env[secrets.key] ?? "", "utf8");
   const options = threads !== undefined && threads > 0 ? { threads } : {};
   if (vault.filesystem) return { backend: { filesystem: { path: vault.filesystem.path } }, key, ...options };
@@ -447,6 +459,7 @@ export function vaultSpecFrom(vault: WorkerVault, env: NodeJS.ProcessEnv, thread
         accessKeyId: env[secrets.accessKeyId] ?? "",
         secretAccessKey: env[secrets.secretAccessKey] ?? "",
         caBundle: trustFor(env, caCertEnv),
+        ...(retry ? { retry } : {}),
       },
     },
     key,

@@ -18,6 +18,7 @@ import { restorePoint } from "./restore-point.js";
 import { seedPoint } from "./seed.js";
 import { CONTROL_TOKEN_ENV, reasonForExitCode, type BackupResult } from "./spec.js";
 import { TokenBucket } from "./token-bucket.js";
+import { vaultOutageRetry } from "./vault-outage.js";
 
 const MODE_NAMES = { backup: "Backup", restore: "Restore", seed: "Seed", ecsBackup: "ECS backup" } as const;
 
@@ -76,7 +77,7 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
   process.on("SIGTERM", onSigterm);
   process.on("SIGINT", onSigterm);
 
-  const ctx: RunContext = { env: config.env, logger, progress, metrics, bandwidth, signal: abort.signal };
+  const ctx: RunContext = { env: config.env, logger, progress, metrics, bandwidth, signal: abort.signal, vaultRetry: vaultOutageRetry(logger, progress) };
   let code: number;
   try {
     if (config.spec.mode === "backup") {

@@ -44,4 +44,10 @@ export class ProgressTracker {
   set(extra: Partial<WorkerProgress>): void {
     this.state = { ...this.state, ...extra };
   }
+
+  /** Removes an optional field (a message that no longer holds). */
+  clear(field: "message" | "etaSeconds" | "vaultOutage"): void {
+    const { [field]: _gone, ...rest } = this.state;
+    this.state = rest;
+  }
 }

@@ -341,6 +341,8 @@ export interface WorkerProgress {
   /** Seed: bytes of encrypted blobs fetched from the source vault, and bytes of content taken from the local VM. */
   readonly bytesFetched?: number;
   readonly bytesLocal?: number;
+  /** Set while the worker's vault requests fail and are retried (vault-outage.ts); gone once one succeeds again. */
+  readonly vaultOutage?: { readonly since: string; readonly message: string };
 }
 
 /**

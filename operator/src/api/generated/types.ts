@@ -847,7 +847,7 @@ export interface BackupPlanStatus {
        */
       attempts?: number;
       /**
-       * One-word reason when Failed or Skipped.
+       * One-word reason when Failed or Skipped, or while the worker waits for its vault (VaultUnavailable).
        */
       reason?: string;
       /**
@@ -905,7 +905,7 @@ export interface BackupPlanStatus {
      */
     attempts?: number;
     /**
-     * One-word reason when Failed or Skipped.
+     * One-word reason when Failed or Skipped, or while the worker waits for its vault (VaultUnavailable).
      */
     reason?: string;
     /**

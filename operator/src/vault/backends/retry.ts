@@ -7,13 +7,21 @@
  */
 
 export interface RetryOptions {
-  /** Attempts in all, including the first (default 8). */
+  /** Attempts in all, including the first (default 8, or unbounded with `maxElapsedMs`). */
   readonly attempts?: number;
+  /**
+   * Keep retrying until this long after the first attempt (the last backoff is
+   * cut to fit). A worker rides out a storage outage of minutes this way; a
+   * control-plane probe wants to fail fast and leaves it unset.
+   */
+  readonly maxElapsedMs?: number;
   /** First backoff in ms (default 100); doubles each time up to `maxDelayMs`. */
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
   /** Called before each retry (for logs and tests). */
   readonly onRetry?: ((err: unknown, attempt: number, delayMs: number) => void) | undefined;
+  /** Called when an operation succeeds after at least one retry (a worker clears its "retrying" message). */
+  readonly onRecovered?: ((attempts: number) => void) | undefined;
   /** Which errors are worth another attempt (default isRetryable: the AWS SDK's and Node's errors). */
   readonly retryable?: ((err: unknown) => boolean) | undefined;
 }
@@ -55,15 +63,21 @@ function sleep(ms: number): Promise<void> {
 
 /** Runs `op`, retrying retryable failures; rethrows the last error. */
 export async function withRetry<T>(op: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 8;
+  const attempts = options.attempts ?? (options.maxElapsedMs === undefined ? 8 : Infinity);
   const base = options.baseDelayMs ?? 100;
   const max = options.maxDelayMs ?? 5000;
+  const deadline = options.maxElapsedMs === undefined ? Infinity : Date.now() + options.maxElapsedMs;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await op();
+      const result = await op();
+      if (attempt > 1) options.onRecovered?.(attempt);
+      return result;
     } catch (err) {
-      if (attempt >= attempts || !(options.retryable ?? isRetryable)(err)) throw err;
-      const delay = Math.random() * Math.min(max, base * 2 ** (attempt - 1));
+      const left = deadline - Date.now();
+      if (attempt >= attempts || left <= 0 || !(options.retryable ?? isRetryable)(err)) throw err;
+      // Full jitter, but never less than a tenth of the cap: with a deadline, a run of near-zero draws would spend the attempts in a burst.
+      const cap = Math.min(max, base * 2 ** Math.min(attempt - 1, 30));
+      const delay = Math.min(left, cap * (0.1 + 0.9 * Math.random()));
       options.onRetry?.(err, attempt, delay);
       await sleep(delay);
     }
