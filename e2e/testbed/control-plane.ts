@@ -19,6 +19,13 @@ export interface ControlPlane {
   readonly server: string;
   readonly apiserverPort: number;
   readonly etcdPort: number;
+  /**
+   * Stops kube-apiserver and etcd, then starts them again on the same ports
+   * and data (as a control-plane upgrade or a crashed etcd member would),
+   * replacing them in `processes`. Resolves with the new processes once the
+   * API server is ready again.
+   */
+  restartApiServerAndEtcd(): Promise<ManagedProcess[]>;
 }
 
 /**
@@ -56,7 +63,7 @@ export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, 
 
   const etcdPort = await freePort();
   const etcdPeerPort = await freePort();
-  const etcd = new ManagedProcess("etcd", bin.etcd, [
+  let etcd = new ManagedProcess("etcd", bin.etcd, [
     "--name=testbed",
     `--data-dir=${join(dir, "etcd")}`,
     `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
@@ -68,15 +75,16 @@ export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, 
     "--log-level=warn",
   ], join(logs, "etcd.log"));
   processes.push(etcd);
-  await waitFor("etcd health", 30_000, () => failFast(etcd)(async () => {
+  const etcdHealthy = (p: ManagedProcess) => waitFor("etcd health", 30_000, () => failFast(p)(async () => {
     const r = await get(`http://127.0.0.1:${etcdPort}/health`);
     return r.status === 200 ? true : undefined;
   }));
+  await etcdHealthy(etcd);
   log(`etcd is healthy on 127.0.0.1:${etcdPort}`);
 
   const apiserverPort = await freePort();
   const server = `https://${address}:${apiserverPort}`;
-  const apiserver = new ManagedProcess("kube-apiserver", bin.kubeApiserver, [
+  let apiserver = new ManagedProcess("kube-apiserver", bin.kubeApiserver, [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
     `--bind-address=${address}`,
     `--advertise-address=${address}`,
@@ -105,10 +113,11 @@ export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, 
   ], join(logs, "kube-apiserver.log"));
   processes.push(apiserver);
   const ca = await readFile(pki.caCert);
-  await waitFor("kube-apiserver /readyz", 120_000, () => failFast(apiserver)(async () => {
+  const apiserverReady = (p: ManagedProcess) => waitFor("kube-apiserver /readyz", 120_000, () => failFast(p)(async () => {
     const r = await get(`${server}/readyz`, { ca, token: pki.tokens.admin });
     return r.status === 200 ? true : undefined;
   }), 500);
+  await apiserverReady(apiserver);
   log(`kube-apiserver is ready at ${server}`);
 
   const kcmConfig = join(dir, "kube-controller-manager.kubeconfig");
@@ -137,5 +146,21 @@ export async function startControlPlane(dir: string, bin: ControlPlaneBinaries, 
     "--v=1",
   ], join(logs, "kube-scheduler.log")));
 
-  return { server, apiserverPort, etcdPort };
+  const restartApiServerAndEtcd = async (): Promise<ManagedProcess[]> => {
+    // They leave `processes` before they stop (a watcher of `processes` sees
+    // their exit as planned) and are back in it the moment they are spawned.
+    for (const p of [apiserver, etcd]) processes.splice(processes.indexOf(p), 1);
+    await apiserver.stop();
+    await etcd.stop();
+    log("kube-apiserver and etcd stopped; starting them again");
+    etcd = etcd.respawn();
+    processes.push(etcd);
+    await etcdHealthy(etcd);
+    apiserver = apiserver.respawn();
+    processes.push(apiserver);
+    await apiserverReady(apiserver);
+    log(`kube-apiserver is ready again at ${server}`);
+    return [etcd, apiserver];
+  };
+  return { server, apiserverPort, etcdPort, restartApiServerAndEtcd };
 }

@@ -13,10 +13,10 @@ export class ManagedProcess {
 
   constructor(
     readonly name: string,
-    command: string,
-    args: readonly string[],
-    logFile: string,
-    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+    private readonly command: string,
+    private readonly args: readonly string[],
+    private readonly logFile: string,
+    private readonly options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
   ) {
     const fd = openSync(logFile, "a");
     try {
@@ -52,6 +52,11 @@ export class ManagedProcess {
   /** Resolves with the exit code when the process ends on its own or is stopped. */
   wait(): Promise<number | null> {
     return this.exitPromise;
+  }
+
+  /** The same command started again, with the same arguments, environment and log file (after `stop`, to restart it). */
+  respawn(): ManagedProcess {
+    return new ManagedProcess(this.name, this.command, this.args, this.logFile, this.options);
   }
 
   async stop(graceMs = 10_000): Promise<void> {

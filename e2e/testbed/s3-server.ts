@@ -20,7 +20,10 @@ export interface S3Server {
   readonly logFile: string;
   /** Creates a bucket; with `objectLock`, Object Lock (and thus versioning) is enabled on it. */
   createBucket(name: string, options?: { objectLock?: boolean; versioning?: boolean }): Promise<void>;
+  /** Stops the server (SIGTERM); its port, credentials and data stay for `start`. */
   stop(): Promise<void>;
+  /** Starts it again after `stop`, on the same port with the same credentials and buckets (an S3 outage that ends). */
+  start(): Promise<void>;
 }
 
 /**
@@ -42,20 +45,24 @@ export async function startS3Server(dir: string, opts: { tls?: { certFile: strin
   const secretKey = randomBytes(24).toString("base64url");
   const region = "us-east-1";
   const logFile = join(dir, "s3.log");
-  const proc = new ManagedProcess("s3", bin, ["-root", buckets, "-versioning-dir", versions, "-listen", `${host}:${port}`, "-region", region, ...(opts.tls ? ["-cert", opts.tls.certFile, "-key", opts.tls.keyFile] : [])], logFile, {
-    env: { ...process.env, ROOT_ACCESS_KEY_ID: accessKey, ROOT_SECRET_ACCESS_KEY: secretKey },
-  });
   const endpoint = `${opts.tls ? "https" : "http"}://${host}:${port}`;
-  try {
-    await waitFor(`the S3 server on ${endpoint} (log: ${logFile})`, 30_000, async () => {
-      if (!proc.running) throw new Error(`the S3 server exited; see ${logFile}`);
-      const res = await get(`${endpoint}/`, { timeoutMs: 2000, ...(opts.tls ? { ca: Buffer.from(opts.tls.caCert) } : {}) });
-      return res.status > 0 ? true : undefined;
+  const launch = async (): Promise<ManagedProcess> => {
+    const p = new ManagedProcess("s3", bin, ["-root", buckets, "-versioning-dir", versions, "-listen", `${host}:${port}`, "-region", region, ...(opts.tls ? ["-cert", opts.tls.certFile, "-key", opts.tls.keyFile] : [])], logFile, {
+      env: { ...process.env, ROOT_ACCESS_KEY_ID: accessKey, ROOT_SECRET_ACCESS_KEY: secretKey },
     });
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
+    try {
+      await waitFor(`the S3 server on ${endpoint} (log: ${logFile})`, 30_000, async () => {
+        if (!p.running) throw new Error(`the S3 server exited; see ${logFile}`);
+        const res = await get(`${endpoint}/`, { timeoutMs: 2000, ...(opts.tls ? { ca: Buffer.from(opts.tls.caCert) } : {}) });
+        return res.status > 0 ? true : undefined;
+      });
+    } catch (err) {
+      await p.stop();
+      throw err;
+    }
+    return p;
+  };
+  let proc = await launch();
   const client = (): S3Client =>
     new S3Client({
       endpoint,
@@ -82,5 +89,9 @@ export async function startS3Server(dir: string, opts: { tls?: { certFile: strin
       }
     },
     stop: () => proc.stop(),
+    async start() {
+      if (proc.running) throw new Error(`the S3 server on ${endpoint} is running; stop it first`);
+      proc = await launch();
+    },
   };
 }

@@ -22,6 +22,9 @@ import { nodePaths, startNode, stopNode } from "./node.js";
 import { createPki } from "./pki.js";
 import type { ManagedProcess } from "./process.js";
 
+/** The file in the test bed's directory that counts the control-plane restarts asked with SIGUSR1. */
+export const CONTROL_PLANE_RESTARTS = "control-plane-restarts";
+
 /** What cluster.ts hands the supervisor. */
 export interface SupervisorConfig {
   readonly dir: string;
@@ -116,12 +119,13 @@ async function main(): Promise<void> {
   try {
     const pki = await createPki(dir, config.nodeName, network.nodeAddress);
     const controlPlane = await startControlPlane(dir, config.binaries, pki, network.nodeAddress, controlPlaneProcesses, (msg) => { log({}, msg); }, config.audit);
-    const watchExit = (p: ManagedProcess) => {
+    // A process that exits while still in its list failed; one restarted on purpose has left it first.
+    const watchExit = (list: readonly ManagedProcess[]) => (p: ManagedProcess) => {
       void p.wait().then((code) => {
-        if (!stopping) void shutdown(`${p.name} exited with ${code}; see ${join(dir, "logs", `${p.name}.log`)}`, 1);
+        if (!stopping && list.includes(p)) void shutdown(`${p.name} exited with ${code}; see ${join(dir, "logs", `${p.name}.log`)}`, 1);
       });
     };
-    controlPlaneProcesses.forEach(watchExit);
+    controlPlaneProcesses.forEach(watchExit(controlPlaneProcesses));
     const kubeconfig = join(dir, "kubeconfig");
     await writeKubeconfig(kubeconfig, controlPlane.server, pki.caCert, "lifeboat-admin", pki.tokens.admin);
     const nodeKubeconfig = join(dir, "node.kubeconfig");
@@ -144,7 +148,7 @@ async function main(): Promise<void> {
       logsDir: join(dir, "logs"),
       log: (msg) => { log({}, msg); },
     }, nodeProcesses);
-    nodeProcesses.forEach(watchExit);
+    nodeProcesses.forEach(watchExit(nodeProcesses));
 
     // Pods can be created once the controller manager has made the default service account.
     const kc = new k8s.KubeConfig();
@@ -173,6 +177,24 @@ async function main(): Promise<void> {
       networkIndex: network.index,
       ...(config.audit ? { auditLog: config.audit.logFile } : {}),
     };
+    // SIGUSR1 restarts kube-apiserver and etcd (the fault suites); CONTROL_PLANE_RESTARTS counts the restarts done.
+    let restarts = 0;
+    let restarting = false;
+    process.on("SIGUSR1", () => {
+      if (stopping || restarting) return;
+      restarting = true;
+      log({}, "Restarting kube-apiserver and etcd (SIGUSR1)");
+      void controlPlane.restartApiServerAndEtcd().then(
+        async (fresh) => {
+          fresh.forEach(watchExit(controlPlaneProcesses));
+          await writeFile(join(dir, CONTROL_PLANE_RESTARTS), String(++restarts));
+        },
+        (err: unknown) => {
+          log({ err: describeError(err) }, "Restarting kube-apiserver and etcd failed");
+          void shutdown("a control-plane restart failed", 1);
+        },
+      ).finally(() => { restarting = false; });
+    });
     await writeFile(join(dir, "state.json"), JSON.stringify(state, null, 2), { mode: 0o600 });
     log({ server: controlPlane.server, kubeconfig }, "Test bed is ready");
   } catch (err) {
