@@ -187,10 +187,10 @@ export async function vmByName(client: VsphereClient, name: string): Promise<Vir
   return (await client.findVmsByName(name)).filter((v) => !v.template);
 }
 
-/** Runs the lifeboat CLI with a vault key. */
-export function lifeboatCli(args: string[], key: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the lifeboat CLI with a vault key (and, for an S3 vault, its endpoint and credentials in `env`). */
+export function lifeboatCli(args: string[], key: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(repoRoot, "dist", "operator", "src", "cli", "main.js"), ...args], { env: { ...process.env, LIFEBOAT_VAULT_KEY: key }, maxBuffer: 64 * MiB }, (err, stdout, stderr) => {
+    execFile(process.execPath, [join(repoRoot, "dist", "operator", "src", "cli", "main.js"), ...args], { env: { ...process.env, ...env, LIFEBOAT_VAULT_KEY: key }, maxBuffer: 64 * MiB }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
     });
   });

@@ -1,7 +1,10 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import type { Testbed } from "../testbed/cluster.js";
+import { CONTROL_PLANE_RESTARTS } from "../testbed/control-plane.js";
 import { runCommand } from "../testbed/command.js";
 import { nodePaths } from "../testbed/node.js";
 import { waitFor } from "../testbed/http.js";
@@ -58,4 +61,19 @@ export async function killContainer(pod: k8s.V1Pod): Promise<number> {
   if (!(pid > 0)) throw new Error(`containerd runs no task for container ${id} of pod ${pod.metadata?.name ?? ""}`);
   process.kill(pid, "SIGKILL");
   return pid;
+}
+
+/**
+ * Restarts the test bed's kube-apiserver and etcd (the supervisor stops both
+ * and starts them again on the same ports and data) and resolves once the API
+ * server answers again. Everything else keeps running: the node, the pods,
+ * the controllers, which must reconnect on their own.
+ */
+export async function restartApiServerAndEtcd(): Promise<void> {
+  const tb = testbed();
+  const file = join(tb.dir, CONTROL_PLANE_RESTARTS);
+  const done = async () => Number(await readFile(file, "utf8").catch(() => "0"));
+  const before = await done();
+  process.kill(tb.supervisorPid, "SIGUSR1");
+  await waitFor("kube-apiserver and etcd to restart", 180_000, async () => ((await done()) > before ? true : undefined), 500);
 }

@@ -15,6 +15,12 @@ export interface ControlPlaneBinaries {
 }
 
 /** A running control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler. */
+/**
+ * The file in a test bed's directory that counts the restarts of
+ * kube-apiserver and etcd done so far; SIGUSR1 to the supervisor asks for one.
+ */
+export const CONTROL_PLANE_RESTARTS = "control-plane-restarts";
+
 export interface ControlPlane {
   readonly server: string;
   readonly apiserverPort: number;

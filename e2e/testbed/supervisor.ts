@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import { startControlPlane, type AuditLog, type ControlPlaneBinaries } from "./control-plane.js";
+import { CONTROL_PLANE_RESTARTS, startControlPlane, type AuditLog, type ControlPlaneBinaries } from "./control-plane.js";
 import { waitFor } from "./http.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import type { ImageArchive } from "./images.js";
@@ -21,9 +21,6 @@ import { networkFor, releaseNetwork } from "./network.js";
 import { nodePaths, startNode, stopNode } from "./node.js";
 import { createPki } from "./pki.js";
 import type { ManagedProcess } from "./process.js";
-
-/** The file in the test bed's directory that counts the control-plane restarts asked with SIGUSR1. */
-export const CONTROL_PLANE_RESTARTS = "control-plane-restarts";
 
 /** What cluster.ts hands the supervisor. */
 export interface SupervisorConfig {

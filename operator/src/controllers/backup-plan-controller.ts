@@ -147,13 +147,22 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
     const [vc, vault, gateway] = checks;
     const refsOk = vc.ok && vault.ok && gateway.ok;
 
-    // A run in progress goes on (its workers are already out there) as long as its objects exist.
-    if (status.currentRun && vc.ok && vault.ok && gateway.ok) {
-      const going = await this.runs.advance({ plan, vcenter: vc.value, vault: vault.value, gateway: gateway.value }, ctx);
-      if (going) {
-        this.schedule(plan, now, ctx, "advance");
-        this.setReady(plan, ctx, undefined);
-        return { requeueAfterMs: PROGRESS_INTERVAL_MS };
+    // A run in progress goes on (its workers are already out there) as long as its objects exist:
+    // a vault or vCenter that is not ready for a while (an outage its workers ride out) only
+    // holds back new workers and the run's end, and shows on Ready meanwhile.
+    if (status.currentRun) {
+      const [v, b, g] = [
+        await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.vCenterRef", plan.spec.vCenterRef.name),
+        await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "spec.vaultRef", plan.spec.vaultRef.name),
+        await resolveRef<WithKind<Gateway>>(ctx.kube, "Gateway", ns, "spec.gatewayRef", plan.spec.gatewayRef.name),
+      ];
+      if (v.ok && b.ok && g.ok) {
+        const going = await this.runs.advance({ plan, vcenter: v.value, vault: b.value, gateway: g.value, refsReady: refsOk }, ctx);
+        if (going) {
+          this.schedule(plan, now, ctx, "advance");
+          this.setReady(plan, ctx, firstProblem(checks));
+          return { requeueAfterMs: PROGRESS_INTERVAL_MS };
+        }
       }
     }
 

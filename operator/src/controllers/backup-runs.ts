@@ -23,6 +23,13 @@ export interface RunContext {
   readonly vault: WithKind<BackupVault>;
   readonly vcenter: WithKind<VCenter>;
   readonly gateway: WithKind<Gateway>;
+  /**
+   * Whether the references are ready (vCenter Connected, vault Ready, Gateway
+   * Activated). When not, the run's running workers are still followed (they
+   * ride out a short vault or vCenter outage on their own), but no new worker
+   * starts and the run is not finished (retention needs the vault).
+   */
+  readonly refsReady: boolean;
 }
 
 const TERMINAL = new Set(["Succeeded", "Failed", "Skipped"]);
@@ -97,7 +104,7 @@ export class BackupRuns {
     // worker HTTP calls) happens after, so a slow vault never stalls the Gateway's other users.
     const flow = flowControlState(gateway.spec.flowControl ?? [], gateway.spec.timeZone ?? "UTC");
     const share = (active: number): number => (flow.limit === undefined ? 0 : flow.limit / Math.max(1, active));
-    const waiting = (run.vms ?? []).filter((vm) => !TERMINAL.has(vm.phase) && !jobByName.has(vm.job ?? ""));
+    const waiting = rc.refsReady ? (run.vms ?? []).filter((vm) => !TERMINAL.has(vm.phase) && !jobByName.has(vm.job ?? "")) : [];
     const active = await this.capacity.withSlots(ctx.kube, ns, gateway, async (slots) => {
       for (const vm of waiting) {
         if (slots.active >= slots.limit) break;
@@ -112,6 +119,7 @@ export class BackupRuns {
     }
 
     if ((run.vms ?? []).every((vm) => TERMINAL.has(vm.phase))) {
+      if (!rc.refsReady) return true;
       await this.finish(rc, run, ctx);
       return false;
     }
