@@ -32,10 +32,21 @@ export function lockExpiry(lock: LockRecord): number {
   return Date.parse(lock.refreshedAt) + STALE_MS;
 }
 
-/** True when the lock's holder is certainly gone or silent for too long. */
+/** Ids of the locks this process holds now. */
+const heldHere = new Set<string>();
+
+/**
+ * True when the lock's holder is certainly gone or silent for too long. On
+ * the holder's own host: its process is gone, or the process with its pid is
+ * this one and does not hold it. The second is a restarted container (the
+ * operator is PID 1 again in the same pod, whose name is the host name): its
+ * predecessor's locks, a prune's exclusive one above all, are freed the
+ * moment it starts instead of blocking every backup until they expire.
+ */
 export function isStale(lock: LockRecord, now = Date.now()): boolean {
   if (now > lockExpiry(lock)) return true;
   if (lock.host === hostname()) {
+    if (lock.pid === process.pid) return !heldHere.has(lock.id);
     try {
       process.kill(lock.pid, 0);
     } catch (err) {
@@ -76,6 +87,7 @@ export class RepositoryLock {
     const record: LockRecord = { id: randomId(), exclusive, purpose, host: hostname(), pid: process.pid, createdAt: now, refreshedAt: now };
     await backend.put(paths.lock(record.id), Buffer.from(JSON.stringify(record)));
     const lock = new RepositoryLock(backend, record);
+    heldHere.add(record.id);
     const conflicts = (await listLocks(backend)).filter((l) => l.id !== record.id && (exclusive || l.exclusive) && !isStale(l));
     if (conflicts.length > 0) {
       await lock.release();
@@ -96,6 +108,10 @@ export class RepositoryLock {
   async release(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.backend.delete(paths.lock(this.record.id));
+    try {
+      await this.backend.delete(paths.lock(this.record.id));
+    } finally {
+      heldHere.delete(this.record.id);
+    }
   }
 }
