@@ -41,7 +41,10 @@ const heldHere = new Set<string>();
  * this one and does not hold it. The second is a restarted container (the
  * operator is PID 1 again in the same pod, whose name is the host name): its
  * predecessor's locks, a prune's exclusive one above all, are freed the
- * moment it starts instead of blocking every backup until they expire.
+ * moment it starts instead of blocking every backup until they expire. This
+ * assumes what Lifeboat's pods are: one container in a pod opens vaults
+ * (two containers of one pod, each PID 1 in its own PID namespace, would
+ * take each other's locks for stale).
  */
 export function isStale(lock: LockRecord, now = Date.now()): boolean {
   if (now > lockExpiry(lock)) return true;
