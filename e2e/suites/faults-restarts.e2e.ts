@@ -29,8 +29,8 @@ const CHANGE = randomBytes(32 * MiB);
 const WRITTEN = CHANGE_AT + CHANGE.length;
 const BANDWIDTH = "2Mi";
 const OUTAGE_MS = 60_000;
-/** vcsim holds each CreateVM_Task this long: a restore's worker is surely running when a fault lands. */
-const CREATE_VM_DELAY_MS = 20_000;
+/** vcsim holds each PowerOnVM_Task this long: a restore's worker (which powers its VM on) is surely still running when a fault lands. */
+const POWER_ON_DELAY_MS = 20_000;
 
 let ns: string;
 let workDir: string;
@@ -80,10 +80,10 @@ function transferring(bytes: number): Promise<VmEntry> {
 
 /** Starts a restore of `point` to a new VM and resolves once its worker pod runs. */
 async function startRestore(name: string, point: string): Promise<void> {
-  await create("RestoreJob", name, { recoveryPointRef: { name: point }, gatewayRef: { name: "gw" }, target: { vSphere: { vCenterRef: { name: "vc" }, datastore, vmName: name } } });
+  await create("RestoreJob", name, { recoveryPointRef: { name: point }, gatewayRef: { name: "gw" }, target: { vSphere: { vCenterRef: { name: "vc" }, datastore, vmName: name, powerOn: true } } });
   await eventually(`restore ${name}'s worker to run`, async () => {
-    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `lifeboat.io/restore-job=${name}` });
-    return pods.items.some((p) => p.status?.phase === "Running") ? true : undefined;
+    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: "app.kubernetes.io/component=worker" });
+    return pods.items.some((p) => p.metadata?.name?.startsWith(`restore-${name}-`) && p.status?.phase === "Running") ? true : undefined;
   }, 180_000);
 }
 
@@ -113,7 +113,7 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), "lifeboat-faults-restarts-e2e-"));
   s3 = await startS3Server(join(workDir, "s3"));
   await s3.createBucket("vault");
-  vcsim = await startVcsim({ standaloneHosts: 1, clusters: 0, vms: 1, taskDelays: { CreateVM_Task: CREATE_VM_DELAY_MS } });
+  vcsim = await startVcsim({ standaloneHosts: 1, clusters: 0, vms: 1, taskDelays: { PowerOnVM_Task: POWER_ON_DELAY_MS } });
   client = await connect({ address: vcsim.address, username: vcsim.username, password: vcsim.password, tls: { thumbprint: vcsim.thumbprint } });
   const inventory = await client.inventory();
   vm = inventory.vms.find((v) => !v.template)?.name ?? "";
