@@ -7,45 +7,26 @@
 // vault, and is retried the way the operator retries (a backup Job's pod, the
 // next run's prune). At the end every point restores to its disk's exact
 // bytes and `check --read-data` is clean.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { repoRoot } from "../testbed/paths.js";
 import { startS3Server, type S3Server } from "../testbed/s3-server.js";
+import { vaultCli, vaultOk, type VaultCliRun } from "../support/vault-cli.js";
 
 const MiB = 1024 * 1024;
-const CLI = join(repoRoot, "dist", "operator", "src", "cli", "main.js");
 const REPO = "s3://prune/vault";
 
 let work: string;
 let s3: S3Server;
 let keyFile: string;
 
-interface Run { code: number | null; stdout: string; stderr: string }
+const env = (): NodeJS.ProcessEnv => ({ AWS_ACCESS_KEY_ID: s3.accessKey, AWS_SECRET_ACCESS_KEY: s3.secretKey, AWS_ENDPOINT_URL: s3.endpoint, AWS_REGION: s3.region, LIFEBOAT_VAULT_KEY_FILE: keyFile });
+const vault = (args: string[]): Promise<VaultCliRun> => vaultCli([...args, "--repo", REPO], env());
+const ok = (args: string[]): Promise<string> => vaultOk([...args, "--repo", REPO], env());
 
-function vault(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKey, AWS_SECRET_ACCESS_KEY: s3.secretKey, AWS_ENDPOINT_URL: s3.endpoint, AWS_REGION: s3.region, LIFEBOAT_VAULT_KEY_FILE: keyFile };
-    const child = spawn(process.execPath, [CLI, "vault", ...args, "--repo", REPO], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => { resolve({ code, stdout, stderr }); });
-  });
-}
-
-async function ok(args: string[]): Promise<string> {
-  const run = await vault(args);
-  if (run.code !== 0) throw new Error(`lifeboat vault ${args.join(" ")} exited ${run.code}:\n${run.stderr.slice(-3000)}`);
-  return run.stdout;
-}
-
-const busy = (run: Run): boolean => run.code !== 0 && /\[RepositoryBusy\]/.test(run.stderr);
+const busy = (run: VaultCliRun): boolean => run.code !== 0 && /\[RepositoryBusy\]/.test(run.stderr);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
@@ -79,13 +60,13 @@ describe("prune beside three concurrent backups", () => {
     }));
 
     const counts = { pruneOk: 0, pruneBusy: 0, backupBusy: 0 };
-    let backupsDone = false;
+    const writers = { done: false };
     const pruning = (async () => {
       // Between the first backup and the second: backups that already hold the vault dedup against the
       // forgotten point's packs, and a prune that gets in between two backups must keep what they reference.
       await sleep(400);
       // No margin: only the locks stand between prune and the backups' new packs and dedup hits.
-      while (!backupsDone) {
+      while (!writers.done) {
         const run = await vault(["prune", "--margin", "0s"]);
         if (run.code === 0) counts.pruneOk++;
         else if (busy(run)) counts.pruneBusy++;
@@ -105,7 +86,7 @@ describe("prune beside three concurrent backups", () => {
     try {
       await Promise.all(backups);
     } finally {
-      backupsDone = true;
+      writers.done = true;
       await pruning;
     }
     process.stdout.write(`prune beside three backups: ${JSON.stringify(counts)}\n`);

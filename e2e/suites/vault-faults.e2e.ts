@@ -4,48 +4,21 @@
 // front of the real server, and a flipped byte in a pack that `check
 // --read-data` must find and name.
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, request, Agent, type IncomingHttpHeaders, type Server } from "node:http";
 import { mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { repoRoot } from "../testbed/paths.js";
 import { startS3Server, type S3Server } from "../testbed/s3-server.js";
+import { startVaultCli, vaultCli, vaultOk } from "../support/vault-cli.js";
 
 jest.setTimeout(300_000);
 
 const MiB = 1024 * 1024;
-const CLI = join(repoRoot, "dist", "operator", "src", "cli", "main.js");
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv): { child: ReturnType<typeof spawn>; done: Promise<Run> } {
-  const child = spawn(process.execPath, [CLI, "vault", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Run>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => { resolve({ code, signal, stdout, stderr }); });
-  });
-  return { child, done };
-}
-
-const cli = (args: string[], env: NodeJS.ProcessEnv): Promise<Run> => start(args, env).done;
-
-async function ok(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const run = await cli(args, env);
-  if (run.code !== 0) throw new Error(`lifeboat vault ${args.join(" ")} exited ${run.code}:\n${run.stderr.slice(-3000)}\n${run.stdout}`);
-  return run.stdout;
-}
+const start = startVaultCli;
+const cli = vaultCli;
+const ok = vaultOk;
 
 /** Counts of what the proxy did. */
 interface FaultStats {

@@ -4,43 +4,20 @@
 // prune, the lock (refused by our CLI and by the S3 server itself), and a
 // wrong key.
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeleteObjectCommand, ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
-import { repoRoot } from "../testbed/paths.js";
 import { startS3Server, type S3Server } from "../testbed/s3-server.js";
+import { vaultCli, vaultOk } from "../support/vault-cli.js";
 
 jest.setTimeout(180_000);
 
 const MiB = 1024 * 1024;
-const CLI = join(repoRoot, "dist", "operator", "src", "cli", "main.js");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, "vault", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => { resolve({ code, stdout, stderr }); });
-  });
-}
-
-async function ok(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const run = await cli(args, env);
-  if (run.code !== 0) throw new Error(`lifeboat vault ${args.join(" ")} exited ${run.code}:\n${run.stderr}\n${run.stdout}`);
-  return run.stdout;
-}
+const cli = vaultCli;
+const ok = vaultOk;
 
 /** A disk image mixing what VM disks hold: zeros, text, random data, repeated blocks. */
 function diskImage(blocks: number): Buffer {
