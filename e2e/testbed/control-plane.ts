@@ -14,13 +14,13 @@ export interface ControlPlaneBinaries {
   readonly kubeScheduler: string;
 }
 
-/** A running control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler. */
 /**
  * The file in a test bed's directory that counts the restarts of
  * kube-apiserver and etcd done so far; SIGUSR1 to the supervisor asks for one.
  */
 export const CONTROL_PLANE_RESTARTS = "control-plane-restarts";
 
+/** A running control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler. */
 export interface ControlPlane {
   readonly server: string;
   readonly apiserverPort: number;

@@ -20,10 +20,13 @@ export const VAULT_OUTAGE_MS = 5 * 60_000;
 const MAX_DELAY_MS = 10_000;
 /** A retry is logged at most this often: a long outage with many requests in flight stays readable. */
 const LOG_EVERY_MS = 10_000;
+/** Failures shorter than this (a throttled request, one dropped connection) are retried without being reported as an outage. */
+export const REPORT_AFTER_MS = 5_000;
 
 /**
  * The retry policy a worker opens its vaults with. Reports the outage in
- * `progress.vaultOutage` from the first retry until a request succeeds again.
+ * `progress.vaultOutage` once requests have failed for REPORT_AFTER_MS, until
+ * one succeeds again.
  */
 export function vaultOutageRetry(logger: Logger, progress: ProgressTracker, now: () => number = Date.now): RetryOptions {
   let since: number | undefined;
@@ -36,7 +39,7 @@ export function vaultOutageRetry(logger: Logger, progress: ProgressTracker, now:
       since ??= t;
       const cause = describeChain(err);
       const sinceIso = new Date(since).toISOString();
-      progress.set({ vaultOutage: { since: sinceIso, message: `the vault does not answer (${cause}); the worker has been retrying since ${sinceIso} and goes on for up to ${VAULT_OUTAGE_MS / 60_000} minutes` } });
+      if (t - since >= REPORT_AFTER_MS) progress.set({ vaultOutage: { since: sinceIso, message: `the vault does not answer (${cause}); the worker has been retrying since ${sinceIso} and goes on for up to ${VAULT_OUTAGE_MS / 60_000} minutes` } });
       if (t - lastLog >= LOG_EVERY_MS) {
         lastLog = t;
         logger.warn({ err: cause, attempt, delayMs: Math.round(delayMs), outageSeconds: Math.round((t - since) / 1000) }, "A vault request failed; retrying");
