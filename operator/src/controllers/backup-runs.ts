@@ -4,13 +4,14 @@ import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime/kube.js";
-import { applyRetention, forget, openVault, parseDuration, prune, type PointHeader, type RetentionPolicy } from "../vault/index.js";
+import { openVault, type PointHeader } from "../vault/index.js";
 import { parseBackupResult, reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
 import { labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { ensureControlTokenSecret, readControlToken } from "../workloads/worker-token.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
+import { startRetentionPass } from "./plan-retention.js";
 import { vaultSpecOf } from "./vault-access.js";
 import { fetchProgress, setBandwidth } from "./worker-progress.js";
 
@@ -49,13 +50,6 @@ export function jobNameFor(namespace: string, plan: string, runId: string, moRef
   return `${plan.slice(0, 30).replace(/-+$/, "")}-${runId.slice(0, 15)}-${shortHash(namespace, plan, runId, moRef)}`;
 }
 
-/** The plan's retention as the vault engine's policy. */
-export function retentionPolicy(plan: BackupPlan): RetentionPolicy {
-  const r = plan.spec.retention;
-  const maxAge = r.maxAge ? parseDuration(r.maxAge) : undefined;
-  return { keepLast: r.keepLast, keepDaily: r.daily, keepWeekly: r.weekly, keepMonthly: r.monthly, keepYearly: r.yearly, maxAgeMs: maxAge, groupBy: ["namespace", "plan", "vm"] };
-}
-
 /**
  * Runs of a BackupPlan, level-triggered: the run's state is in the plan's
  * status (currentRun) and in its worker Jobs (deterministic names, labelled
@@ -87,7 +81,7 @@ export class BackupRuns {
   /**
    * Moves the current run forward: creates worker Jobs within the Gateway's
    * limits, reads progress from running workers, records results, and
-   * finishes the run (retention, then prune) when every VM is done.
+   * finishes the run (and starts its retention pass) when every VM is done.
    * Returns true while the run goes on.
    */
   async advance(rc: RunContext, ctx: ReconcileContext): Promise<boolean> {
@@ -295,7 +289,7 @@ export class BackupRuns {
     }
   }
 
-  /** Records the run's result, applies retention, asks the vault to sync, and removes earlier runs' Jobs. */
+  /** Records the run's result, starts its retention pass (plan-retention.ts), asks the vault to sync, and removes earlier runs' Jobs. */
   private async finish(rc: RunContext, run: Run, ctx: ReconcileContext): Promise<void> {
     const { plan } = rc;
     const status = (plan.status ??= {});
@@ -325,9 +319,9 @@ export class BackupRuns {
       ctx.metrics.forgetBackupProgress(labels);
     }
     try {
-      await this.applyRetention(rc, ctx);
+      await startRetentionPass(rc, run.id ?? "", ctx);
     } catch (err) {
-      await ctx.events.record(plan, "Warning", "RetentionFailed", describe(err));
+      await ctx.events.record(plan, "Warning", "RetentionFailed", `could not start the retention pass: ${describe(err)}`);
     }
     await requestVaultSync(rc.vault, ctx);
     const old = await ctx.kube.batch.listNamespacedJob({ namespace: plan.metadata.namespace ?? "", labelSelector: `${WORKER_LABELS.plan}=${labelValue(plan.metadata.name ?? "")},${WORKER_LABELS.run}!=${run.id ?? ""}` });
@@ -337,30 +331,6 @@ export class BackupRuns {
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
-    }
-  }
-
-  /**
-   * Forgets this plan's points its retention does not keep (never a locked
-   * one: the engine keeps points under the vault lock), then prunes data no
-   * point references. Points of other plans are not touched.
-   */
-  private async applyRetention(rc: RunContext, ctx: ReconcileContext): Promise<void> {
-    const spec = await vaultSpecOf(ctx.kube, rc.vault);
-    if (!spec.ok) return;
-    const vault = await openVault(spec.value);
-    try {
-      const ns = rc.plan.metadata.namespace ?? "";
-      const mine = (await vault.listPoints()).filter((p) => p.labels.plan === rc.plan.metadata.name && p.labels.namespace === ns);
-      const decisions = applyRetention(mine, retentionPolicy(rc.plan));
-      const drop = decisions.filter((d) => !d.keep).map((d) => d.point.id);
-      if (drop.length === 0) return;
-      await forget(vault, { ids: drop });
-      const pruned = await prune(vault);
-      ctx.log.info({ forgotten: drop.length, pruned }, "Applied retention");
-      await ctx.events.record(rc.plan, "Normal", "RetentionApplied", `forgot ${drop.length} recovery point(s) the retention policy does not keep`);
-    } finally {
-      await vault.close();
     }
   }
 }
@@ -377,7 +347,7 @@ const workerPhase: Record<WorkerProgress["phase"], VmRun["phase"]> = {
 };
 
 /** Touches an annotation on the vault so its controller syncs RecoveryPoints now rather than at its next poll. */
-export async function requestVaultSync(vault: WithKind<BackupVault>, ctx: ReconcileContext): Promise<void> {
+export async function requestVaultSync(vault: { readonly metadata: { readonly namespace?: string | undefined; readonly name?: string | undefined } }, ctx: ReconcileContext): Promise<void> {
   try {
     await ctx.kube.custom.patchNamespacedCustomObject(
       {

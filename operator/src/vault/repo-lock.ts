@@ -7,6 +7,9 @@
  * live lock is there. Two racing exclusive lockers both back off; nobody
  * proceeds wrongly. Holders refresh their lock; a lock not refreshed for
  * STALE_MS, or whose process is gone on this host, is stale and ignored.
+ * A lock left by an earlier pod of the same Kubernetes Job (JOB_UID_ENV) is
+ * stale too, and removed: the Job starts a new pod only once the old one has
+ * failed, so its holder is certainly dead.
  */
 import { hostname } from "node:os";
 import { VaultError } from "./errors.js";
@@ -14,6 +17,15 @@ import { paths, randomId } from "./format.js";
 import type { Backend } from "./backends/backend.js";
 
 export const REFRESH_MS = 5 * 60_000;
+/**
+ * The uid of the Kubernetes Job this process runs in (worker pods get it
+ * from their controller-uid label). Its pods run one after another (the
+ * worker Job's pod failure policy makes the Job replace a pod only once it
+ * has failed), so a lock of the same Job that this process does not hold
+ * belongs to a dead predecessor: a prune pod killed with its exclusive lock
+ * held no longer blocks every backup until the lock expires.
+ */
+export const JOB_UID_ENV = "LIFEBOAT_JOB_UID";
 export const STALE_MS = 30 * 60_000;
 
 /** The JSON of a lock object. */
@@ -23,6 +35,8 @@ export interface LockRecord {
   readonly purpose: string;
   readonly host: string;
   readonly pid: number;
+  /** The Kubernetes Job whose pod holds it (JOB_UID_ENV), when it runs in one. */
+  readonly job?: string;
   readonly createdAt: string;
   readonly refreshedAt: string;
 }
@@ -36,8 +50,9 @@ export function lockExpiry(lock: LockRecord): number {
 const heldHere = new Set<string>();
 
 /**
- * True when the lock's holder is certainly gone or silent for too long. On
- * the holder's own host: its process is gone, or the process with its pid is
+ * True when the lock's holder is certainly gone or silent for too long: an
+ * earlier pod of this process's Job left it (JOB_UID_ENV), or, on the
+ * holder's own host, its process is gone, or the process with its pid is
  * this one and does not hold it. The second is a restarted container (the
  * operator is PID 1 again in the same pod, whose name is the host name): its
  * predecessor's locks, a prune's exclusive one above all, are freed the
@@ -48,8 +63,8 @@ const heldHere = new Set<string>();
  */
 export function isStale(lock: LockRecord, now = Date.now()): boolean {
   if (now > lockExpiry(lock)) return true;
+  if (isPredecessors(lock)) return true;
   if (lock.host === hostname()) {
-    if (lock.pid === process.pid) return !heldHere.has(lock.id);
     try {
       process.kill(lock.pid, 0);
     } catch (err) {
@@ -57,6 +72,18 @@ export function isStale(lock: LockRecord, now = Date.now()): boolean {
     }
   }
   return false;
+}
+
+/**
+ * True when the lock was left by an earlier incarnation of this very
+ * process: the same Job's earlier pod, or (a restarted container) the same
+ * host and PID. Either way its holder is dead and the lock can go.
+ */
+function isPredecessors(lock: LockRecord): boolean {
+  if (heldHere.has(lock.id)) return false;
+  const job = process.env[JOB_UID_ENV];
+  if (job && lock.job === job) return true;
+  return lock.host === hostname() && lock.pid === process.pid;
 }
 
 /** Reads every lock; unreadable ones (being written or deleted) are skipped. */
@@ -87,11 +114,15 @@ export class RepositoryLock {
    */
   static async acquire(backend: Backend, exclusive: boolean, purpose: string): Promise<RepositoryLock> {
     const now = new Date().toISOString();
-    const record: LockRecord = { id: randomId(), exclusive, purpose, host: hostname(), pid: process.pid, createdAt: now, refreshedAt: now };
+    const job = process.env[JOB_UID_ENV];
+    const record: LockRecord = { id: randomId(), exclusive, purpose, host: hostname(), pid: process.pid, ...(job ? { job } : {}), createdAt: now, refreshedAt: now };
     await backend.put(paths.lock(record.id), Buffer.from(JSON.stringify(record)));
     const lock = new RepositoryLock(backend, record);
     heldHere.add(record.id);
-    const conflicts = (await listLocks(backend)).filter((l) => l.id !== record.id && (exclusive || l.exclusive) && !isStale(l));
+    const others = (await listLocks(backend)).filter((l) => l.id !== record.id);
+    // A predecessor's lock would block other writers until it expires: remove it now.
+    for (const l of others.filter(isPredecessors)) await backend.delete(paths.lock(l.id)).catch(() => undefined);
+    const conflicts = others.filter((l) => (exclusive || l.exclusive) && !isStale(l));
     if (conflicts.length > 0) {
       await lock.release();
       const who = conflicts.map((c) => `${c.purpose} by pid ${c.pid} on ${c.host} since ${c.createdAt}`).join("; ");

@@ -93,6 +93,8 @@ const VALID: readonly Record<string, unknown>[] = [
       },
     },
   },
+  { mode: "maintenance", vault: s3Vault, forget: ["20250101T000000Z-0a1b2c3d", "20250102T000000Z-0a1b2c3e"], prune: { marginMs: 3_600_000 }, busyWaitMs: 1000 },
+  { mode: "maintenance", vault: fsVault, forget: [] },
   {
     mode: "seed", runId: "seed-1", vault: fsVault, source: { vault: { s3: { bucket: "far", caCertEnv: SECRET_ENV.sourceVaultCa } }, pointId: "p" },
     local: { vcenter, vm: { name: "db", moRef: "vm-1" } }, disks: [{ key: "2000", sourceDiskKey: "2000", localDiskKey: 2000, changeId: "52 aa/1" }, { key: "2001", sourceDiskKey: "2001" }],

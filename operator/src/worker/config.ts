@@ -396,6 +396,22 @@ function checkRestore(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   });
 }
 
+/** A point id: the vault writes a time stamp and random hex (20250101T000000Z-0a1b2c3d). */
+const POINT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function checkMaintenance(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
+  checkVault(p, p.object(s, "vault", "spec"), env);
+  if (!Array.isArray(s.forget)) p.add("spec.forget must be a list of point ids (empty for none)");
+  else s.forget.forEach((id: unknown, i: number) => {
+    if (typeof id !== "string" || !POINT_ID.test(id)) p.add(`spec.forget[${i}] must be a point id such as 20250101T000000Z-0a1b2c3d, not ${JSON.stringify(id)}`);
+  });
+  if (s.prune !== undefined) {
+    const prune = p.object(s, "prune", "spec");
+    if (prune && !(Number.isSafeInteger(prune.marginMs) && (prune.marginMs as number) >= 0)) p.add("spec.prune.marginMs must be a non-negative integer (milliseconds)");
+  }
+  if (s.busyWaitMs !== undefined && !(Number.isSafeInteger(s.busyWaitMs) && (s.busyWaitMs as number) >= 0)) p.add("spec.busyWaitMs must be a non-negative integer (milliseconds)");
+}
+
 /** Parses and validates the environment; throws InvalidSpecError listing every problem. */
 export function readConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const raw = env[SPEC_ENV];
@@ -412,7 +428,8 @@ export function readConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   else if (parsed.mode === "restore") checkRestore(p, parsed, env);
   else if (parsed.mode === "seed") checkSeed(p, parsed, env);
   else if (parsed.mode === "ecsBackup") checkEcsBackup(p, parsed, env);
-  else p.add(`spec.mode must be "backup", "restore", "seed" or "ecsBackup", not ${JSON.stringify(parsed.mode)}`);
+  else if (parsed.mode === "maintenance") checkMaintenance(p, parsed, env);
+  else p.add(`spec.mode must be "backup", "restore", "seed", "ecsBackup" or "maintenance", not ${JSON.stringify(parsed.mode)}`);
 
   const portText = env[PORT_ENV];
   const port = portText === undefined || portText === "" ? DEFAULT_WORKER_PORT : Number(portText);

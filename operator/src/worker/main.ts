@@ -1,7 +1,8 @@
 /**
  * The worker pod's entry point (`node dist/operator/src/worker/main.js`):
  * reads its spec from the environment, serves /progress, /metrics and
- * /bandwidth, backs up one VM, restores one point or seeds one DR point, and exits with a code
+ * /bandwidth, backs up one VM, restores one point, seeds one DR point or
+ * maintains one vault (retention and prune), and exits with a code
  * from spec.ts EXIT_CODES. SIGTERM stops the work, lets it clean up (the
  * snapshot is removed) and exits non-zero.
  */
@@ -15,12 +16,13 @@ import { startWorkerServer } from "./http-server.js";
 import { WorkerMetrics } from "./metrics.js";
 import { ProgressTracker } from "./progress.js";
 import { restorePoint } from "./restore-point.js";
+import { runMaintenance } from "./maintenance.js";
 import { seedPoint } from "./seed.js";
 import { CONTROL_TOKEN_ENV, reasonForExitCode, type BackupResult } from "./spec.js";
 import { TokenBucket } from "./token-bucket.js";
 import { vaultOutageRetry } from "./vault-outage.js";
 
-const MODE_NAMES = { backup: "Backup", restore: "Restore", seed: "Seed", ecsBackup: "ECS backup" } as const;
+const MODE_NAMES = { backup: "Backup", restore: "Restore", seed: "Seed", ecsBackup: "ECS backup", maintenance: "Maintenance" } as const;
 
 /** How long cleanup may take after SIGTERM before the worker exits anyway (Kubernetes waits 30 s by default). */
 const TERMINATION_GRACE_MS = 25_000;
@@ -43,7 +45,7 @@ async function closeServer(server: Server): Promise<void> {
 async function run(config: WorkerConfig, logger: Logger): Promise<number> {
   const progress = new ProgressTracker();
   const metrics = new WorkerMetrics();
-  const initialRate = config.spec.mode === "restore" ? 0 : (config.spec.bandwidthBytesPerSecond ?? 0);
+  const initialRate = config.spec.mode === "restore" || config.spec.mode === "maintenance" ? 0 : (config.spec.bandwidthBytesPerSecond ?? 0);
   const bandwidth = new TokenBucket(initialRate);
   metrics.bandwidthLimit.set(initialRate);
   const { server, port } = await startWorkerServer({
@@ -93,6 +95,11 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
       const point = await backupEcsInstance(config.spec, ctx);
       progress.phase("Succeeded", { pointId: point.id });
       logger.info({ pointId: point.id, progress: progress.current }, "ECS backup succeeded");
+    } else if (config.spec.mode === "maintenance") {
+      const result = await runMaintenance(config.spec, ctx);
+      progress.phase("Succeeded", { message: `forgot ${result.forgotten} point(s)` });
+      logger.info({ ...result }, "Maintenance succeeded");
+      writeTerminationMessage(JSON.stringify(result));
     } else if (config.spec.mode === "seed") {
       const point = await seedPoint(config.spec, ctx);
       progress.phase("Succeeded", { pointId: point.id });

@@ -231,7 +231,26 @@ export interface EcsBackupWorkerSpec {
   readonly pollIntervalMs?: number;
 }
 
-export type WorkerSpec = BackupWorkerSpec | RestoreWorkerSpec | SeedWorkerSpec | EcsBackupWorkerSpec;
+/**
+ * Maintenance of one vault, run as a Job on a Gateway rather than inside the
+ * operator (whose memory limit a large vault's prune would exceed, and which
+ * should never hold a vault's exclusive lock): forget the points a retention
+ * decision named, then prune what no point references. The operator decides
+ * which points go (from the point list and its pins) and reads the
+ * MaintenanceResult this worker leaves as its termination message.
+ */
+export interface MaintenanceWorkerSpec {
+  readonly mode: "maintenance";
+  readonly vault: WorkerVault;
+  /** Points to forget. One already gone is skipped; one under the vault lock is kept and counted (never an error). */
+  readonly forget: readonly string[];
+  /** Prune after forgetting: with the margin that protects packs of writers still in flight. */
+  readonly prune?: { readonly marginMs: number };
+  /** How long prune keeps trying while backups hold the vault (RepositoryBusy) before it leaves the space for the next pass (default 2 minutes). */
+  readonly busyWaitMs?: number;
+}
+
+export type WorkerSpec = BackupWorkerSpec | RestoreWorkerSpec | SeedWorkerSpec | EcsBackupWorkerSpec | MaintenanceWorkerSpec;
 
 /** Environment variables a worker reads secrets from (each filled by a secretKeyRef). */
 export const SECRET_ENV = {
@@ -314,6 +333,35 @@ export function parseBackupResult(message: string | undefined): BackupResult | u
     return typeof r.pointId === "string" && Number.isSafeInteger(r.bytesDone) && Number.isSafeInteger(r.bytesTotal)
       ? { pointId: r.pointId, bytesDone: r.bytesDone as number, bytesTotal: r.bytesTotal as number }
       : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a maintenance worker leaves as its termination message when it succeeds (well under the 4 KiB a message may hold). */
+export interface MaintenanceResult {
+  readonly forgotten: number;
+  /** Named points the vault lock keeps until their retain-until. */
+  readonly keptLocked: number;
+  /** Named points already gone (forgotten by an earlier attempt). */
+  readonly alreadyGone: number;
+  readonly prune?: {
+    readonly packsDeleted: number;
+    readonly packsRepacked: number;
+    readonly bytesFreed: number;
+    readonly packsKeptYoung: number;
+    readonly packsKeptLocked: number;
+  };
+  /** Why prune did not run this time (backups held the vault past busyWaitMs); the space is reclaimed by a later pass. */
+  readonly pruneDeferred?: string;
+}
+
+/** A MaintenanceResult from a termination message, or undefined when it is not one (a failure line). */
+export function parseMaintenanceResult(message: string | undefined): MaintenanceResult | undefined {
+  if (!message?.startsWith("{")) return undefined;
+  try {
+    const r = JSON.parse(message) as Partial<Record<keyof MaintenanceResult, unknown>>;
+    return Number.isSafeInteger(r.forgotten) && Number.isSafeInteger(r.keptLocked) && Number.isSafeInteger(r.alreadyGone) ? (r as MaintenanceResult) : undefined;
   } catch {
     return undefined;
   }

@@ -14,6 +14,7 @@ import {
   type WorkerVault,
   type WorkerVCenter,
 } from "../worker/spec.js";
+import { JOB_UID_ENV } from "../vault/repo-lock.js";
 import { extraCAEnv } from "./extra-ca.js";
 import { controlTokenEnv } from "./worker-token.js";
 import { WORKER_MOUNT_PATHS, workerVolumes, type ClaimMount } from "./worker-volumes.js";
@@ -221,6 +222,8 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
                 { name: PORT_ENV, value: String(DEFAULT_WORKER_PORT) },
                 { name: "NODE_NO_WARNINGS", value: "1" },
                 { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+                // The Job's uid (the label its controller puts on every pod): a retried pod frees its dead predecessor's vault locks.
+                { name: JOB_UID_ENV, valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/controller-uid']" } } },
                 ...extraCAEnv(),
                 ...o.secretEnv,
                 ...(o.controlToken ? [controlTokenEnv(o.name)] : []),

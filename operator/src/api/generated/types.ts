@@ -921,6 +921,48 @@ export interface BackupPlanStatus {
    * The spec.runRequest value last acted on.
    */
   lastHandledRunRequest?: string;
+  retention?: {
+    /**
+     * The maintenance Job of this pass: it forgets the points the retention does not keep, then prunes, on the plan's Gateway.
+     */
+    job?: string;
+    /**
+     * The run whose end started it.
+     */
+    run?: string;
+    /**
+     * Running, Succeeded or Failed.
+     */
+    phase?: "Running" | "Succeeded" | "Failed";
+    /**
+     * When it started.
+     */
+    startTime?: string;
+    /**
+     * When it ended.
+     */
+    completionTime?: string;
+    /**
+     * Points forgotten.
+     */
+    forgotten?: number;
+    /**
+     * Points the retention would drop that the vault lock keeps until their retain-until.
+     */
+    keptLocked?: number;
+    /**
+     * Bytes prune removed from the vault.
+     */
+    bytesFreed?: number;
+    /**
+     * Why it failed, or why prune was deferred (PruneDeferred).
+     */
+    reason?: string;
+    /**
+     * What it did, or why it failed.
+     */
+    message?: string;
+  };
   /**
    * VMs the selection matches now.
    */

@@ -1,0 +1,125 @@
+/**
+ * Vault maintenance as worker Jobs. Forgetting points and pruning need the
+ * vault's exclusive lock and read every index; on a large vault that is
+ * memory and time the operator must not spend (its crash would loop, and a
+ * control plane holding a vault's lock stalls every backup). So the operator
+ * only decides which points go and schedules a maintenance Job on a Gateway,
+ * with the Gateway's resources and placement; it reads the result from the
+ * pod's termination message. The Jobs stay as history (the newest few per
+ * owner), their logs beside them.
+ */
+import type { BackupVault, Gateway } from "../api/generated/types.js";
+import { controllerRef, isConflict, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
+import { parseMaintenanceResult, type MaintenanceResult, type MaintenanceWorkerSpec } from "../worker/spec.js";
+import { labelValue, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, workerJob, workerVault } from "../workloads/worker-job.js";
+import { deleteJob, jobOutcome } from "./dr-jobs.js";
+
+/** Labels of maintenance Jobs: which object's retention they apply (kind and name). */
+export const MAINTENANCE_LABELS = {
+  kind: "lifeboat.io/maintenance-for-kind",
+  name: "lifeboat.io/maintenance-for",
+} as const;
+
+/** The prune margin: packs younger than this are kept, as a backup still in flight may be about to reference them. */
+export const PRUNE_MARGIN_MS = 60 * 60_000;
+/** Retries of a killed maintenance pod: forgetting and pruning again is safe, and the retry frees its predecessor's lock. */
+const MAINTENANCE_RETRIES = 2;
+/** Finished maintenance Jobs kept per owner, newest first, as history. */
+export const MAINTENANCE_HISTORY = 3;
+
+/** The maintenance Job of one pass (a DNS label: at most 63 characters). */
+export function maintenanceJobName(owner: LifeboatObject, pass: string): string {
+  const name = (owner.metadata.name ?? "").slice(0, 30).replace(/[-.]+$/, "");
+  return `${name}-maint-${shortHash(owner.metadata.namespace ?? "", owner.kind, owner.metadata.name ?? "", owner.metadata.uid ?? "", pass)}`;
+}
+
+/** One maintenance pass to schedule. */
+export interface MaintenancePass {
+  readonly owner: LifeboatObject;
+  readonly name: string;
+  readonly vault: BackupVault;
+  readonly gateway: WithKind<Gateway>;
+  readonly forget: readonly string[];
+  readonly prune: boolean;
+}
+
+function ownerLabels(owner: LifeboatObject): Record<string, string> {
+  return { [MAINTENANCE_LABELS.kind]: owner.kind, [MAINTENANCE_LABELS.name]: labelValue(owner.metadata.name ?? "") };
+}
+
+/** Creates the pass's Job; one that already exists (a repeated reconcile) is left as it is. */
+export async function startMaintenanceJob(kube: Kube, pass: MaintenancePass): Promise<void> {
+  const ns = pass.owner.metadata.namespace ?? "";
+  const spec: MaintenanceWorkerSpec = {
+    mode: "maintenance",
+    vault: workerVault(pass.vault),
+    forget: [...pass.forget],
+    ...(pass.prune ? { prune: { marginMs: PRUNE_MARGIN_MS } } : {}),
+  };
+  const body = workerJob({
+    name: pass.name,
+    namespace: ns,
+    labels: ownerLabels(pass.owner),
+    owner: controllerRef(pass.owner),
+    spec,
+    secretEnv: secretEnvFor(pass.vault),
+    claims: vaultClaims(pass.vault),
+    gateway: pass.gateway,
+    backoffLimit: MAINTENANCE_RETRIES,
+  });
+  try {
+    await kube.batch.createNamespacedJob({ namespace: ns, body });
+  } catch (err) {
+    if (!isConflict(err)) throw new Error(`Could not create maintenance Job ${ns}/${pass.name}`, { cause: err });
+  }
+}
+
+/** Where a maintenance pass is. */
+export type MaintenanceOutcome =
+  | { readonly state: "Running" }
+  | { readonly state: "Succeeded"; readonly result: MaintenanceResult; readonly finishedAt: Date }
+  | { readonly state: "Failed"; readonly reason: string; readonly message: string; readonly finishedAt: Date };
+
+/** Reads a pass's Job: running, its result, or why it failed (a Job deleted before it was read counts as failed). */
+export async function readMaintenanceJob(kube: Kube, namespace: string, name: string): Promise<MaintenanceOutcome> {
+  const outcome = await jobOutcome(kube, namespace, name, false);
+  switch (outcome.state) {
+    case "Running":
+      return { state: "Running" };
+    case "Missing":
+      return { state: "Failed", reason: "JobGone", message: `maintenance Job ${name} was deleted before its result was read`, finishedAt: new Date() };
+    case "Failed":
+      return outcome;
+    case "Succeeded": {
+      const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` });
+      const result = parseMaintenanceResult(lastTerminationMessage(pods.items));
+      if (!result) return { state: "Failed", reason: "NoResult", message: `maintenance Job ${name} succeeded but left no result (its pod is gone); see the Job's log`, finishedAt: outcome.finishedAt };
+      return { state: "Succeeded", result, finishedAt: outcome.finishedAt };
+    }
+  }
+}
+
+/** Removes the owner's finished maintenance Jobs beyond the newest MAINTENANCE_HISTORY; a running one is never removed. */
+export async function pruneMaintenanceHistory(kube: Kube, owner: LifeboatObject): Promise<void> {
+  const ns = owner.metadata.namespace ?? "";
+  const selector = Object.entries(ownerLabels(owner)).map(([k, v]) => `${k}=${v}`).join(",");
+  const jobs = await kube.batch.listNamespacedJob({ namespace: ns, labelSelector: selector });
+  const finished = jobs.items
+    .filter((j) => j.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True"))
+    .sort((a, b) => created(b) - created(a));
+  for (const j of finished.slice(MAINTENANCE_HISTORY)) await deleteJob(kube, ns, j.metadata?.name ?? "");
+}
+
+/** When a Job was created, in ms (a string on the wire, a Date where the client parsed it). */
+function created(job: { metadata?: { creationTimestamp?: Date | string } }): number {
+  return new Date(job.metadata?.creationTimestamp ?? 0).getTime();
+}
+
+/** A one-line summary of a pass's result, for events and status. */
+export function describeMaintenance(r: MaintenanceResult): string {
+  const parts = [`forgot ${r.forgotten} recovery point(s) the retention does not keep`];
+  if (r.keptLocked > 0) parts.push(`${r.keptLocked} kept by the vault lock until their retain-until`);
+  if (r.prune) parts.push(`prune freed ${r.prune.bytesFreed} bytes (${r.prune.packsDeleted} pack(s) deleted, ${r.prune.packsRepacked} repacked, ${r.prune.packsKeptYoung} kept as younger than the margin)`);
+  if (r.pruneDeferred) parts.push(`prune deferred to a later pass: ${r.pruneDeferred}`);
+  return parts.join("; ");
+}
