@@ -121,6 +121,7 @@ export interface PsStatus {
   lastRecoveryPointTime?: string;
   learnedCycleSeconds?: number;
   recoveryPointCount?: number;
+  retention?: { job?: string; run?: string; phase?: string; forgotten?: number; message?: string };
   pinnedPoints?: string[];
   source?: { name?: string; moRef?: string; instanceUUID?: string };
   currentCycle?: { id?: string; bytesDone?: number; bytesTotal?: number; resync?: string; startTime?: string };

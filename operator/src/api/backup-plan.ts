@@ -1,4 +1,4 @@
-import { ageColumn, conditions, localRef, observedGeneration, type KindDefinition } from "./common.js";
+import { ageColumn, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
 import { array, boolean, enumeration, integer, object, string, withRules } from "./schema.js";
 
 /** Per-VM phases of a run, in the order a worker goes through them (Forklift-style pipeline). */
@@ -116,18 +116,7 @@ export const backupPlan: KindDefinition = {
     }),
     lastResults: array("Per-VM results of the last finished run.", vmRunStatus, { "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
     lastHandledRunRequest: string("The spec.runRequest value last acted on."),
-    retention: object({
-      job: string("The maintenance Job of this pass: it forgets the points the retention does not keep, then prunes, on the plan's Gateway."),
-      run: string("The run whose end started it."),
-      phase: enumeration("Running, Succeeded or Failed.", ["Running", "Succeeded", "Failed"]),
-      startTime: string("When it started.", { format: "date-time" }),
-      completionTime: string("When it ended.", { format: "date-time" }),
-      forgotten: integer("Points forgotten.", 0),
-      keptLocked: integer("Points the retention would drop that the vault lock keeps until their retain-until.", 0),
-      bytesFreed: integer("Bytes prune removed from the vault.", 0),
-      reason: string("Why it failed, or why prune was deferred (PruneDeferred)."),
-      message: string("What it did, or why it failed."),
-    }),
+    retention: retentionPass("the run whose end started it", "the plan's Gateway"),
     selectedVMs: integer("VMs the selection matches now.", 0),
   }),
   printerColumns: [

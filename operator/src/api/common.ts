@@ -118,6 +118,25 @@ export interface KindDefinition {
 }
 
 /** The printer column every kind ends with. */
+/**
+ * The last retention pass of a plan or a protected server: a maintenance Job
+ * that forgets the points the retention does not keep, then prunes.
+ */
+export function retentionPass(startedBy: string, gateway: string): Schema {
+  return object({
+    job: string(`The maintenance Job of this pass: it forgets the points the retention does not keep, then prunes, on ${gateway}.`),
+    run: string(`The id of ${startedBy}.`),
+    phase: enumeration("Running, Succeeded or Failed.", ["Running", "Succeeded", "Failed"]),
+    startTime: string("When it started.", { format: "date-time" }),
+    completionTime: string("When it ended.", { format: "date-time" }),
+    forgotten: integer("Points forgotten.", 0),
+    keptLocked: integer("Points the retention would drop that the vault lock keeps until their retain-until.", 0),
+    bytesFreed: integer("Bytes prune removed from the vault.", 0),
+    reason: string("Why it failed, or why prune was deferred (PruneDeferred)."),
+    message: string("What it did, or why it failed."),
+  });
+}
+
 export const ageColumn: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
 
 /** A printer column for a condition's status. */

@@ -1,4 +1,4 @@
-import { ageColumn, conditions, localRef, observedGeneration, type KindDefinition } from "./common.js";
+import { ageColumn, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
 import { array, boolean, described, enumeration, integer, object, string, withRules, type Schema } from "./schema.js";
 
 /**
@@ -179,6 +179,7 @@ export const protectedServer: KindDefinition = {
     lastRecoveryPointTime: string("Time of the newest recovery point.", { format: "date-time" }),
     lastAppConsistentPointTime: string("Time of the newest application-consistent point.", { format: "date-time" }),
     recoveryPointCount: integer("Recovery points of the current direction kept.", 0),
+    retention: retentionPass("the cycle whose end started it", "the Gateway of the vault's site"),
     nextCycleTime: string("When the next cycle starts: early enough that the newest point never gets older than the target.", { format: "date-time" }),
     learnedCycleSeconds: integer("How long a cycle takes, learned from the recent ones.", 0),
     currentCycle: cycle,

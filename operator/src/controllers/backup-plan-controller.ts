@@ -6,7 +6,7 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/c
 import type { WithKind } from "../runtime/kube.js";
 import { BackupRuns, PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
-import { followRetentionPass } from "./plan-retention.js";
+import { followRetentionPass } from "./maintenance-jobs.js";
 import { firstProblem, problemCondition, resolveRef, type Checked, type Problem } from "./references.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
@@ -137,7 +137,7 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
 
   async reconcile(plan: WithKind<BackupPlan>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     // A retention pass is a maintenance Job: it is followed to its end whatever else the plan does.
-    await followRetentionPass(plan, ctx);
+    await followRetentionPass(plan, plan.spec.vaultRef.name, ctx);
     const result = await this.reconcileRuns(plan, ctx);
     // Still running, or started by a run that just finished: look again soon (the operator watches no Jobs).
     if (plan.status?.retention?.phase !== "Running") return result;

@@ -47,7 +47,9 @@ export class GatewayCapacity {
     const name = gateway.metadata.name ?? "";
     return this.lock.run(`${namespace}/${name}`, async () => {
       const jobs = await kube.batch.listNamespacedJob({ namespace, labelSelector: `${WORKER_LABELS.gateway}=${labelValue(name)}` });
-      return use({ active: jobs.items.filter((j) => !jobFinished(j)).length, limit: gatewayWorkerLimit(gateway) });
+      // Maintenance passes (retention, prune) take no slot: they are short and must never hold a backup back.
+      const workers = jobs.items.filter((j) => !jobFinished(j) && !j.metadata?.labels?.[WORKER_LABELS.maintenanceKind]);
+      return use({ active: workers.length, limit: gatewayWorkerLimit(gateway) });
     });
   }
 

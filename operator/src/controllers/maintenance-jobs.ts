@@ -5,20 +5,19 @@
  * control plane holding a vault's lock stalls every backup). So the operator
  * only decides which points go and schedules a maintenance Job on a Gateway,
  * with the Gateway's resources and placement; it reads the result from the
- * pod's termination message. The Jobs stay as history (the newest few per
+ * pod's termination message. A pass takes none of the Gateway's worker
+ * slots (gateway-capacity.ts): it is short, and must never hold back a
+ * backup or a replication cycle. The Jobs stay as history (the newest few per
  * owner), their logs beside them.
  */
-import type { BackupVault, Gateway } from "../api/generated/types.js";
+import type { BackupPlanStatus, BackupVault, Gateway } from "../api/generated/types.js";
+import type { ReconcileContext } from "../runtime/controller.js";
 import { controllerRef, isConflict, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
+import { isoSeconds } from "../util/time.js";
 import { parseMaintenanceResult, type MaintenanceResult, type MaintenanceWorkerSpec } from "../worker/spec.js";
-import { labelValue, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, workerJob, workerVault } from "../workloads/worker-job.js";
+import { labelValue, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault } from "../workloads/worker-job.js";
+import { requestVaultSync } from "./backup-runs.js";
 import { deleteJob, jobOutcome } from "./dr-jobs.js";
-
-/** Labels of maintenance Jobs: which object's retention they apply (kind and name). */
-export const MAINTENANCE_LABELS = {
-  kind: "lifeboat.io/maintenance-for-kind",
-  name: "lifeboat.io/maintenance-for",
-} as const;
 
 /** The prune margin: packs younger than this are kept, as a backup still in flight may be about to reference them. */
 export const PRUNE_MARGIN_MS = 60 * 60_000;
@@ -44,7 +43,7 @@ export interface MaintenancePass {
 }
 
 function ownerLabels(owner: LifeboatObject): Record<string, string> {
-  return { [MAINTENANCE_LABELS.kind]: owner.kind, [MAINTENANCE_LABELS.name]: labelValue(owner.metadata.name ?? "") };
+  return { [WORKER_LABELS.maintenanceKind]: owner.kind, [WORKER_LABELS.maintenanceFor]: labelValue(owner.metadata.name ?? "") };
 }
 
 /** Creates the pass's Job; one that already exists (a repeated reconcile) is left as it is. */
@@ -122,4 +121,39 @@ export function describeMaintenance(r: MaintenanceResult): string {
   if (r.prune) parts.push(`prune freed ${r.prune.bytesFreed} bytes (${r.prune.packsDeleted} pack(s) deleted, ${r.prune.packsRepacked} repacked, ${r.prune.packsKeptYoung} kept as younger than the margin)`);
   if (r.pruneDeferred) parts.push(`prune deferred to a later pass: ${r.pruneDeferred}`);
   return parts.join("; ");
+}
+
+/** status.retention of a BackupPlan or a ProtectedServer (the same schema: api/common.ts retentionPass). */
+export type RetentionPassStatus = NonNullable<BackupPlanStatus["retention"]>;
+
+/** An object whose retention passes run as maintenance Jobs. */
+export type RetentionOwner = LifeboatObject & { status?: { retention?: RetentionPassStatus } };
+
+/**
+ * Follows a running retention pass of `owner`; records its end in
+ * status.retention and as an event, asks `vault` (when named) to sync its
+ * RecoveryPoints, and trims the Job history. Returns true while the pass
+ * runs. The operator may have restarted since the pass began: the Job and
+ * its pod's termination message are the truth.
+ */
+export async function followRetentionPass(owner: RetentionOwner, vault: string | undefined, ctx: ReconcileContext): Promise<boolean> {
+  const pass = owner.status?.retention;
+  if (pass?.phase !== "Running" || !pass.job) return false;
+  const ns = owner.metadata.namespace ?? "";
+  const outcome = await readMaintenanceJob(ctx.kube, ns, pass.job);
+  if (outcome.state === "Running") return true;
+  const ended: RetentionPassStatus = { ...pass, completionTime: isoSeconds(outcome.finishedAt), phase: outcome.state };
+  if (outcome.state === "Succeeded") {
+    const r = outcome.result;
+    Object.assign(ended, { forgotten: r.forgotten, keptLocked: r.keptLocked, bytesFreed: r.prune?.bytesFreed ?? 0, message: describeMaintenance(r), ...(r.pruneDeferred ? { reason: "PruneDeferred" } : {}) });
+    await ctx.events.record(owner, "Normal", "RetentionApplied", ended.message ?? "");
+  } else {
+    Object.assign(ended, { reason: outcome.reason, message: outcome.message });
+    await ctx.events.record(owner, "Warning", "RetentionFailed", `retention pass ${pass.job} failed (${outcome.reason}): ${outcome.message}`);
+  }
+  (owner.status ??= {}).retention = ended;
+  ctx.log.info({ job: pass.job, phase: ended.phase, message: ended.message }, "Retention pass ended");
+  if (vault) await requestVaultSync({ metadata: { namespace: ns, name: vault } }, ctx);
+  await pruneMaintenanceHistory(ctx.kube, owner);
+  return false;
 }

@@ -18,11 +18,16 @@ import { discardEcsAttempt } from "./cloud-vault-recovery.js";
 import { deleteReverseExports } from "./cloud-reverse.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { problemCondition, resolveRef } from "./references.js";
+import { followRetentionPass } from "./maintenance-jobs.js";
 import { forgetCycleCounters, ReplicationCycles, startCycleCounters, type ReplicationLine } from "./replication-cycles.js";
 import { ReverseReplication, switchDirection } from "./reverse-replication.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
+
+
+/** How often a running retention pass is looked at. */
+const RETENTION_POLL_MS = 5_000;
 
 /**
  * A ProtectedServer (seeds 003 and 004): near-continuous replication of one
@@ -84,6 +89,8 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         default:
           requeue = await this.replicate(dr);
       }
+      // A retention pass (a maintenance Job a cycle's end started) is followed whatever the server does now.
+      if (await followRetentionPass(ps, undefined, ctx)) requeue = Math.min(requeue, RETENTION_POLL_MS);
     } finally {
       // Published after the steps: a commit in this reconcile has released the failover's pin.
       status.pinnedPoints = [...withFailoverPin(drillPins, status)].sort();

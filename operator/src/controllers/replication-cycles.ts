@@ -11,15 +11,16 @@ import { describe } from "../runtime/errors.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
-import { forget, prune, type PointHeader } from "../vault/index.js";
+import type { PointHeader } from "../vault/index.js";
 import { labelValue } from "../workloads/worker-job.js";
 import { PROGRESS_INTERVAL_MS, requestVaultSync, runIdFor } from "./backup-runs.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
 import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome, type EcsCycleSource } from "./dr-jobs.js";
-import { lineagePoints, pointOfRun, withVault, type Direction } from "./dr-points.js";
+import { lineagePoints, pointOfRun, type Direction } from "./dr-points.js";
 import type { VmIdentity } from "./dr-vsphere.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
+import { maintenanceJobName, startMaintenanceJob } from "./maintenance-jobs.js";
 import { DEFAULT_RETENTION, judgeReplicationPoints, type ReplicationRetention } from "./replication-retention.js";
 import { learnCycleSeconds, nextCycle } from "./replication-schedule.js";
 import { jobFinished } from "./gateway-capacity.js";
@@ -309,7 +310,7 @@ export class ReplicationCycles {
       ctx.metrics.replicationBytesTransferred.inc({ ...labels, direction: line.direction }, point.storedBytes);
     });
     ctx.log.info({ cycle: cur.id, point: point.id, bytesRead, bytesTransferred: point.storedBytes, seconds: Math.round(duration), resync: point.labels.resync }, "Replication cycle committed a point");
-    status.recoveryPointCount = await this.applyRetention(ps, line, points, ctx, pins);
+    status.recoveryPointCount = await this.applyRetention(ps, line, cur.id ?? "", points, ctx, pins);
     await requestVaultSync(line.vault, ctx);
     await this.removeOldJobs(ps, cur.job ?? "", ctx);
     return ended;
@@ -329,32 +330,30 @@ export class ReplicationCycles {
   }
 
   /**
-   * Forgets the points the rules do not keep (never a pinned one, never the
-   * newest, never one under the vault's lock: the vault refuses), then
-   * prunes now and then. Returns how many points the lineage keeps.
+   * Judges the lineage's points by the rules (never a pinned one, never the
+   * newest, never one under the vault's lock) and starts a maintenance Job
+   * that forgets the others, and prunes now and then. A pass still running
+   * is left to finish: the next cycle's end judges again. Returns how many
+   * points the lineage keeps.
    */
-  private async applyRetention(ps: WithKind<ProtectedServer>, line: ReplicationLine, points: readonly PointHeader[], ctx: ReconcileContext, pins: ReadonlySet<string>): Promise<number> {
+  private async applyRetention(ps: WithKind<ProtectedServer>, line: ReplicationLine, cycle: string, points: readonly PointHeader[], ctx: ReconcileContext, pins: ReadonlySet<string>): Promise<number> {
     const verdicts = judgeReplicationPoints(points, retentionOf(ps), pins);
     const drop = verdicts.filter((v) => !v.keep).map((v) => v.point.id);
     const kept = verdicts.length - drop.length;
-    if (drop.length === 0) return kept;
+    const status = (ps.status ??= {});
+    if (drop.length === 0 || status.retention?.phase === "Running") return kept;
     const vaultKey = `${line.vault.metadata.namespace ?? ""}/${line.vault.metadata.name ?? ""}`;
+    const prune = Date.now() - (this.lastPrune.get(vaultKey) ?? 0) >= PRUNE_INTERVAL_MS;
+    const job = maintenanceJobName(ps, cycle);
     try {
-      await withVault(ctx.kube, line.vault, async (vault) => {
-        await forget(vault, { ids: drop });
-        ctx.log.info({ forgotten: drop.length, kept }, "Applied replication retention");
-        if (Date.now() - (this.lastPrune.get(vaultKey) ?? 0) < PRUNE_INTERVAL_MS) return;
-        this.lastPrune.set(vaultKey, Date.now());
-        try {
-          const pruned = await prune(vault);
-          ctx.log.info({ vault: vaultKey, pruned }, "Pruned the vault");
-        } catch (err) {
-          ctx.log.info({ vault: vaultKey, err: describe(err) }, "Could not prune the vault now (cycles hold it); trying again later");
-        }
-      });
+      await startMaintenanceJob(ctx.kube, { owner: ps, name: job, vault: line.vault, gateway: line.gateway, forget: drop, prune });
     } catch (err) {
-      await ctx.events.record(ps, "Warning", "RetentionFailed", describe(err));
+      await ctx.events.record(ps, "Warning", "RetentionFailed", `could not start the retention pass: ${describe(err)}`);
+      return kept;
     }
+    if (prune) this.lastPrune.set(vaultKey, Date.now());
+    status.retention = { job, run: cycle, phase: "Running", startTime: isoSeconds(new Date()), message: `forgetting ${drop.length} recovery point(s)${prune ? ", then pruning" : ""}` };
+    ctx.log.info({ job, forget: drop.length, kept, prune }, "Started a replication retention pass");
     return kept;
   }
 

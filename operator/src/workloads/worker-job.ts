@@ -27,6 +27,9 @@ export const WORKER_LABELS = {
   run: "lifeboat.io/run",
   vm: "lifeboat.io/vm-hash",
   restore: "lifeboat.io/restore-job",
+  /** Maintenance Jobs (controllers/maintenance-jobs.ts): the kind and name of the object whose retention they apply. */
+  maintenanceKind: "lifeboat.io/maintenance-for-kind",
+  maintenanceFor: "lifeboat.io/maintenance-for",
 } as const;
 
 /** The image workers run: the operator's own (the chart passes it in LIFEBOAT_WORKER_IMAGE). */

@@ -927,7 +927,7 @@ export interface BackupPlanStatus {
      */
     job?: string;
     /**
-     * The run whose end started it.
+     * The id of the run whose end started it.
      */
     run?: string;
     /**
@@ -2153,6 +2153,48 @@ export interface ProtectedServerStatus {
    * Recovery points of the current direction kept.
    */
   recoveryPointCount?: number;
+  retention?: {
+    /**
+     * The maintenance Job of this pass: it forgets the points the retention does not keep, then prunes, on the Gateway of the vault's site.
+     */
+    job?: string;
+    /**
+     * The id of the cycle whose end started it.
+     */
+    run?: string;
+    /**
+     * Running, Succeeded or Failed.
+     */
+    phase?: "Running" | "Succeeded" | "Failed";
+    /**
+     * When it started.
+     */
+    startTime?: string;
+    /**
+     * When it ended.
+     */
+    completionTime?: string;
+    /**
+     * Points forgotten.
+     */
+    forgotten?: number;
+    /**
+     * Points the retention would drop that the vault lock keeps until their retain-until.
+     */
+    keptLocked?: number;
+    /**
+     * Bytes prune removed from the vault.
+     */
+    bytesFreed?: number;
+    /**
+     * Why it failed, or why prune was deferred (PruneDeferred).
+     */
+    reason?: string;
+    /**
+     * What it did, or why it failed.
+     */
+    message?: string;
+  };
   /**
    * When the next cycle starts: early enough that the newest point never gets older than the target.
    */
