@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
+import { recoveryPointName } from "../../operator/src/controllers/backup-vault-controller.js";
 import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js";
 import { startS3Server, type S3Server } from "../testbed/s3-server.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
@@ -220,7 +221,7 @@ describe("faults outside Lifeboat, in the middle of real work", () => {
     const points = JSON.parse(ls.stdout) as { id: string }[];
     // The one kept is this run's point.
     expect(points).toHaveLength(1);
-    expect(status.lastResults?.[0]?.recoveryPoint).toBe(`${vm.toLowerCase()}-${(points[0]?.id ?? "").toLowerCase()}`);
+    expect(status.lastResults?.[0]?.recoveryPoint).toBe(recoveryPointName({ id: points[0]?.id ?? "", labels: { vm } } as never));
   }, 900_000);
 
   it("leaves no snapshot on the VM and a vault that checks clean, data included", async () => {
