@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, VCenter } from "../api/generated/types.js";
+import { JOB_UID_ENV } from "../vault/repo-lock.js";
 import { CONTROL_TOKEN_ENV, EXTRA_CA_ENV, SECRET_ENV, type WorkerSpec } from "../worker/spec.js";
 import { operatorExtraCACerts } from "./extra-ca.js";
 import { secretEnvFor, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "./worker-job.js";
@@ -123,5 +124,14 @@ describe("the worker's control token", () => {
     // 256 random bits, different every time.
     expect(Buffer.from(token, "base64url")).toHaveLength(32);
     expect(newControlToken()).not.toBe(token);
+  });
+});
+
+describe("vault locks of a retried pod", () => {
+  it("tells the worker its Job's uid from the label the Job controller sets on every pod", () => {
+    const env = job([]).spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === JOB_UID_ENV)).toEqual({ name: JOB_UID_ENV, valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/controller-uid']" } } });
+    // The worker's pods replace each other only once failed (a pod failure policy makes that the Job's rule), so a lock of the same uid is a dead pod's.
+    expect(job([]).spec?.podFailurePolicy).toBeDefined();
   });
 });
