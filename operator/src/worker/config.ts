@@ -409,6 +409,10 @@ function checkMaintenance(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
     const prune = p.object(s, "prune", "spec");
     if (prune && !(Number.isSafeInteger(prune.marginMs) && (prune.marginMs as number) >= 0)) p.add("spec.prune.marginMs must be a non-negative integer (milliseconds)");
   }
+  if (s.check !== undefined) {
+    const c = p.object(s, "check", "spec");
+    if (c) p.boolean(c, "readData", "spec.check");
+  }
   if (s.busyWaitMs !== undefined && !(Number.isSafeInteger(s.busyWaitMs) && (s.busyWaitMs as number) >= 0)) p.add("spec.busyWaitMs must be a non-negative integer (milliseconds)");
 }
 

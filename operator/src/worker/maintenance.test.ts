@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -66,6 +66,27 @@ describe("the maintenance worker", () => {
 
     // A second pass (a retried pod) finds nothing left to do and fails nothing.
     expect(await runMaintenance(spec([doomed.id], { prune: { marginMs: 0 } }), context(), 0)).toMatchObject({ forgotten: 0, alreadyGone: 1, prune: { packsDeleted: 0 } });
+  });
+
+  test("checks the vault and reports what it finds as a result, not a failure: clean, then a damaged pack named", async () => {
+    const vault = await Vault.init(new FilesystemBackend(repo), Buffer.from(KEY), {}, { threads: 0 });
+    await point(vault, "a", 4 * MiB);
+    await vault.close();
+    const clean = await runMaintenance(spec([], { check: { readData: true } }), context(), 0);
+    expect(clean.check).toMatchObject({ ok: true, errorCount: 0, errors: [], points: 1 });
+    expect(clean.check?.bytesVerified).toBeGreaterThan(3 * MiB);
+
+    const [pack] = await readdir(join(repo, "data"), { recursive: true, withFileTypes: true }).then((all) => all.filter((e) => e.isFile()));
+    if (!pack) throw new Error("the vault has no pack");
+    const file = join(pack.parentPath, pack.name);
+    const bytes = await readFile(file);
+    bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+    await writeFile(file, bytes);
+    const damaged = await runMaintenance(spec([], { check: { readData: true } }), context(), 0);
+    expect(damaged.check?.ok).toBe(false);
+    expect(damaged.check?.errorCount).toBeGreaterThan(0);
+    expect(damaged.check?.errors.join("\n")).toContain(pack.name);
+    expect(JSON.stringify(damaged).length).toBeLessThan(4096);
   });
 
   test("keeps a point under the vault lock and counts it, instead of failing the pass", async () => {

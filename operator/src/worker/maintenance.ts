@@ -1,6 +1,6 @@
 /**
- * The maintenance worker: forgets the points a retention decision named and
- * prunes what no point references any more, in its own pod with its own
+ * The maintenance worker: forgets the points a retention decision named,
+ * prunes what no point references any more, and checks the vault, in its own pod with its own
  * memory, so that a large vault's prune can never take the operator down
  * (Velero runs its repository maintenance as Jobs for the same reason).
  *
@@ -11,7 +11,7 @@
  * lock is freed by the lock's job identity (repo-lock.ts).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { forget, isVaultError, openVault, prune, type PruneResult, type Vault } from "../vault/index.js";
+import { check, forget, isVaultError, openVault, prune, type CheckResult, type PruneResult, type Vault } from "../vault/index.js";
 import type { RunContext } from "./backup-vm.js";
 import { vaultSpecFrom } from "./config.js";
 import type { MaintenanceResult, MaintenanceWorkerSpec } from "./spec.js";
@@ -30,21 +30,31 @@ export async function runMaintenance(spec: MaintenanceWorkerSpec, ctx: RunContex
   const vault = await openVault({ ...vaultSpecFrom(spec.vault, ctx.env, { retry: ctx.vaultRetry }), ...(threads !== undefined ? { threads } : {}) });
   try {
     progress.phase("Committing", { message: `forgetting ${spec.forget.length} point(s)` });
-    const forgotten = await forgetNamed(vault, spec.forget);
-    logger.info({ ...forgotten }, "Forgot the points retention does not keep");
-    if (!spec.prune) return forgotten;
-    progress.phase("Committing", { message: "pruning" });
-    const pruned = await pruneWhenFree(vault, spec.prune.marginMs, spec.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS, ctx);
-    if ("deferred" in pruned) {
-      logger.warn({ reason: pruned.deferred }, "Prune deferred: backups held the vault; a later pass reclaims the space");
-      return { ...forgotten, pruneDeferred: pruned.deferred };
+    let result: MaintenanceResult = await forgetNamed(vault, spec.forget);
+    if (spec.forget.length > 0) logger.info({ ...result }, "Forgot the points retention does not keep");
+    const busyWaitMs = spec.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS;
+    if (spec.prune) {
+      progress.phase("Committing", { message: "pruning" });
+      const pruned = await whenFree(() => prune(vault, { marginMs: spec.prune?.marginMs, log: (line) => { logger.debug({ step: line }, "Prune"); } }), busyWaitMs, ctx);
+      if ("busy" in pruned) {
+        logger.warn({ reason: pruned.busy }, "Prune deferred: backups held the vault; a later pass reclaims the space");
+        result = { ...result, pruneDeferred: pruned.busy };
+      } else {
+        const r = pruned.value;
+        logger.info({ ...r }, "Pruned the vault");
+        result = { ...result, prune: { packsDeleted: r.packsDeleted, packsRepacked: r.packsRepacked, bytesFreed: r.bytesFreed, packsKeptYoung: r.packsKeptYoung, packsKeptLocked: r.packsKeptLocked } };
+      }
     }
-    const r = pruned.result;
-    logger.info({ ...r }, "Pruned the vault");
-    return {
-      ...forgotten,
-      prune: { packsDeleted: r.packsDeleted, packsRepacked: r.packsRepacked, bytesFreed: r.bytesFreed, packsKeptYoung: r.packsKeptYoung, packsKeptLocked: r.packsKeptLocked },
-    };
+    if (spec.check) {
+      progress.phase("Transferring", { message: `checking${spec.check.readData ? " every pack's data" : ""}` });
+      const readData = spec.check.readData;
+      const checked = await whenFree(() => check(vault, { readData, onProgress: (line) => { logger.info({ step: line }, "Check"); } }), busyWaitMs, ctx);
+      // A prune that holds the vault for longer than the wait is not a finding about the data: the pass fails, and says so.
+      if ("busy" in checked) throw new Error(`Could not check the vault: ${checked.busy}`);
+      for (const error of checked.value.errors) logger.error({ finding: error }, "Check found an error");
+      result = { ...result, check: checkSummary(checked.value) };
+    }
+    return result;
   } finally {
     await vault.close();
   }
@@ -70,20 +80,36 @@ function isLocked(retainUntil: string | undefined, now: number): boolean {
   return retainUntil !== undefined && Date.parse(retainUntil) > now;
 }
 
+/** At most this many errors travel in the result (a termination message holds 4 KiB); the log has them all. */
+const ERRORS_IN_RESULT = 5;
+
+function checkSummary(r: CheckResult): NonNullable<MaintenanceResult["check"]> {
+  return {
+    ok: r.ok,
+    errorCount: r.errors.length,
+    warningCount: r.warnings.length,
+    errors: r.errors.slice(0, ERRORS_IN_RESULT).map((e) => (e.length > 300 ? `${e.slice(0, 297)}...` : e)),
+    points: r.points,
+    packs: r.packs,
+    bytesVerified: r.bytesVerified,
+  };
+}
+
 /**
- * Prunes, waiting while backups hold shared locks: prune needs the vault to
- * itself, and a backup in flight is more urgent than reclaiming space. After
- * `busyWaitMs` it gives up for this pass and says why.
+ * Runs `work` once the vault lets it (RepositoryBusy: prune needs the vault
+ * to itself, and a check cannot run while prune holds it). A backup in
+ * flight is more urgent than reclaiming space, so after `busyWaitMs` this
+ * gives up for this pass and says why.
  */
-async function pruneWhenFree(vault: Vault, marginMs: number, busyWaitMs: number, ctx: RunContext): Promise<{ result: PruneResult } | { deferred: string }> {
+async function whenFree<T>(work: () => Promise<T>, busyWaitMs: number, ctx: RunContext): Promise<{ value: T } | { busy: string }> {
   const deadline = Date.now() + busyWaitMs;
   for (;;) {
     try {
-      return { result: await prune(vault, { marginMs, log: (line) => { ctx.logger.debug({ step: line }, "Prune"); } }) };
+      return { value: await work() };
     } catch (err) {
       if (!isVaultError(err, "RepositoryBusy")) throw err;
-      if (Date.now() + BUSY_RETRY_MS > deadline) return { deferred: err.message };
-      ctx.logger.info({ reason: err.message }, "The vault is busy; prune waits");
+      if (Date.now() + BUSY_RETRY_MS > deadline) return { busy: err.message };
+      ctx.logger.info({ reason: err.message }, "The vault is busy; waiting");
       await sleep(BUSY_RETRY_MS, undefined, { signal: ctx.signal });
     }
   }

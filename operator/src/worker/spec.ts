@@ -246,7 +246,9 @@ export interface MaintenanceWorkerSpec {
   readonly forget: readonly string[];
   /** Prune after forgetting: with the margin that protects packs of writers still in flight. */
   readonly prune?: { readonly marginMs: number };
-  /** How long prune keeps trying while backups hold the vault (RepositoryBusy) before it leaves the space for the next pass (default 2 minutes). */
+  /** Check the vault last: its structure, and with readData every pack's bytes. */
+  readonly check?: { readonly readData: boolean };
+  /** How long prune (or a check, while prune holds the vault) keeps trying while the vault is held (RepositoryBusy) before it gives up for this pass (default 2 minutes). */
   readonly busyWaitMs?: number;
 }
 
@@ -354,6 +356,16 @@ export interface MaintenanceResult {
   };
   /** Why prune did not run this time (backups held the vault past busyWaitMs); the space is reclaimed by a later pass. */
   readonly pruneDeferred?: string;
+  /** What the check found: counts, and the first errors (the whole list is in the pod's log). */
+  readonly check?: {
+    readonly ok: boolean;
+    readonly errorCount: number;
+    readonly warningCount: number;
+    readonly errors: readonly string[];
+    readonly points: number;
+    readonly packs: number;
+    readonly bytesVerified: number;
+  };
 }
 
 /** A MaintenanceResult from a termination message, or undefined when it is not one (a failure line). */
