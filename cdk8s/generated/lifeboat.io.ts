@@ -596,6 +596,13 @@ export interface BackupVaultSpec {
    * @schema BackupVaultSpec#initialize
    */
   readonly initialize?: boolean;
+
+  /**
+   * Verification of the vault by a maintenance Job: on a schedule, on request, or both. status.lastCheck and the Verified condition say what it found.
+   *
+   * @schema BackupVaultSpec#check
+   */
+  readonly check?: BackupVaultSpecCheck;
 }
 
 /**
@@ -611,6 +618,7 @@ export function toJson_BackupVaultSpec(obj: BackupVaultSpec | undefined): Record
     'compressionLevel': obj.compressionLevel,
     'lock': toJson_BackupVaultSpecLock(obj.lock),
     'initialize': obj.initialize,
+    'check': toJson_BackupVaultSpecCheck(obj.check),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -739,6 +747,66 @@ export function toJson_BackupVaultSpecLock(obj: BackupVaultSpecLock | undefined)
     'enabled': obj.enabled,
     'mode': obj.mode,
     'retentionDays': obj.retentionDays,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Verification of the vault by a maintenance Job: on a schedule, on request, or both. status.lastCheck and the Verified condition say what it found.
+ *
+ * @schema BackupVaultSpecCheck
+ */
+export interface BackupVaultSpecCheck {
+  /**
+   * When to check, as a cron expression (5 fields), e.g. "0 3 * * 0" for Sundays at 03:00; without it, checks run only on request.
+   *
+   * @schema BackupVaultSpecCheck#schedule
+   */
+  readonly schedule?: string;
+
+  /**
+   * IANA time zone of the schedule, e.g. Asia/Tokyo.
+   *
+   * @schema BackupVaultSpecCheck#timeZone
+   */
+  readonly timeZone?: string;
+
+  /**
+   * Also read and verify every pack's bytes (reads the whole vault); without it, the structure: every point's blocks are indexed, and every indexed block is in its pack's header.
+   *
+   * @schema BackupVaultSpecCheck#readData
+   */
+  readonly readData?: boolean;
+
+  /**
+   * Any new value runs a check now (e.g. a timestamp).
+   *
+   * @schema BackupVaultSpecCheck#request
+   */
+  readonly request?: string;
+
+  /**
+   * Reference to a Gateway whose workers run the check (its placement and resources); the check is a maintenance Job, never run in the operator in the same namespace.
+   *
+   * @schema BackupVaultSpecCheck#gatewayRef
+   */
+  readonly gatewayRef: BackupVaultSpecCheckGatewayRef;
+}
+
+/**
+ * Converts an object of type 'BackupVaultSpecCheck' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_BackupVaultSpecCheck(obj: BackupVaultSpecCheck | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'schedule': obj.schedule,
+    'timeZone': obj.timeZone,
+    'readData': obj.readData,
+    'request': obj.request,
+    'gatewayRef': toJson_BackupVaultSpecCheckGatewayRef(obj.gatewayRef),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -920,6 +988,34 @@ export enum BackupVaultSpecLockMode {
   /** Compliance */
   COMPLIANCE = "Compliance",
 }
+
+/**
+ * Reference to a Gateway whose workers run the check (its placement and resources); the check is a maintenance Job, never run in the operator in the same namespace.
+ *
+ * @schema BackupVaultSpecCheckGatewayRef
+ */
+export interface BackupVaultSpecCheckGatewayRef {
+  /**
+   * Name of the Gateway whose workers run the check (its placement and resources); the check is a maintenance Job, never run in the operator in the same namespace.
+   *
+   * @schema BackupVaultSpecCheckGatewayRef#name
+   */
+  readonly name: string;
+}
+
+/**
+ * Converts an object of type 'BackupVaultSpecCheckGatewayRef' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_BackupVaultSpecCheckGatewayRef(obj: BackupVaultSpecCheckGatewayRef | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'name': obj.name,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
  * Reference to a PersistentVolumeClaim holding the repository at its root: workers mount it; the operator opens it at /var/lib/lifeboat/vaults/<namespace>/<claim name>, which the chart value vaultVolumes mounts in the same namespace.

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import { recoveryPointName } from "../../operator/src/controllers/backup-vault-controller.js";
@@ -231,4 +232,33 @@ describe("faults outside Lifeboat, in the middle of real work", () => {
     expect(check.code).toBe(0);
     expect(check.stdout).toMatch(/^No errors in 1 points?, \d+ packs, \d+ blocks; verified/);
   });
+
+  it("verifies the vault with a maintenance Job on request: Verified True, then False naming a pack whose byte was flipped", async () => {
+    const requestCheck = (request: string) => custom.patchNamespacedCustomObject({ ...api("backupvaults"), name: "vault", body: { spec: { check: { gatewayRef: { name: "gw" }, readData: true, request } } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
+    await requestCheck("clean");
+    const clean = await waitForCondition("BackupVault", ns, "vault", "Verified", "True", "CheckPassed", 300_000);
+    expect(clean.message).toMatch(/^no errors in 1 point\(s\), \d+ pack\(s\), \d+ bytes of data verified/);
+    const vault = (await custom.getNamespacedCustomObject({ ...api("backupvaults"), name: "vault" })) as { status?: { lastCheck?: { job?: string; trigger?: string; errors?: number; bytesVerified?: number } } };
+    expect(vault.status?.lastCheck).toMatchObject({ trigger: "Request", errors: 0 });
+    expect(vault.status?.lastCheck?.bytesVerified).toBeGreaterThan(0);
+    const job = await adminConfig().makeApiClient(k8s.BatchV1Api).readNamespacedJob({ namespace: ns, name: vault.status?.lastCheck?.job ?? "" });
+    expect(job.metadata?.labels).toMatchObject({ "lifeboat.io/maintenance-for-kind": "BackupVault", "lifeboat.io/maintenance-for": "vault" });
+
+    // Flip one byte in the middle of a pack, behind Lifeboat's back.
+    const bucket = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey } });
+    try {
+      const listed = await bucket.send(new ListObjectsV2Command({ Bucket: "vault", Prefix: "data/" }));
+      const pack = listed.Contents?.find((o) => (o.Size ?? 0) > 1024)?.Key ?? "";
+      expect(pack).not.toBe("");
+      const bytes = Buffer.from(await (await bucket.send(new GetObjectCommand({ Bucket: "vault", Key: pack }))).Body?.transformToByteArray() ?? []);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = (bytes[at] ?? 0) ^ 0xff;
+      await bucket.send(new PutObjectCommand({ Bucket: "vault", Key: pack, Body: bytes }));
+      await requestCheck("damaged");
+      const damaged = await waitForCondition("BackupVault", ns, "vault", "Verified", "False", "CheckFoundErrors", 300_000);
+      expect(damaged.message).toContain(pack.split("/").pop() ?? "");
+    } finally {
+      bucket.destroy();
+    }
+  }, 900_000);
 });

@@ -10,6 +10,7 @@ import { checkLockConfig, IndexTotalsCache, isStale, listLocks, lockExpiry, reas
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
 import { problemCondition } from "./references.js";
 import { lockOf, openBackupVault, vaultSpecOf } from "./vault-access.js";
+import { advanceVaultCheck } from "./vault-checks.js";
 
 /** How often a Ready vault is looked at again: the backend cannot be watched. */
 const SYNC_INTERVAL_MS = 60_000;
@@ -101,7 +102,16 @@ export class BackupVaultReconciler implements Reconciler<BackupVault> {
     return cache;
   }
 
-  async reconcile(bv: BackupVault, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+  async reconcile(bv: WithKind<BackupVault>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    // Checks are maintenance Jobs: followed and started whatever the operator's own view of the vault.
+    const checkWake = await advanceVaultCheck(bv, ctx);
+    const result = await this.sync(bv, ctx);
+    if (checkWake === undefined) return result;
+    return { requeueAfterMs: Math.min(result?.requeueAfterMs ?? checkWake, checkWake) };
+  }
+
+  /** Opens the vault, reports its figures and locks, and syncs its RecoveryPoints. */
+  private async sync(bv: BackupVault, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const spec = await vaultSpecOf(ctx.kube, bv);
     if (!spec.ok) {
       ctx.setCondition(bv, problemCondition("Ready", spec.problem));

@@ -40,6 +40,7 @@ export interface MaintenancePass {
   readonly gateway: WithKind<Gateway>;
   readonly forget: readonly string[];
   readonly prune: boolean;
+  readonly check?: { readonly readData: boolean } | undefined;
 }
 
 function ownerLabels(owner: LifeboatObject): Record<string, string> {
@@ -54,6 +55,7 @@ export async function startMaintenanceJob(kube: Kube, pass: MaintenancePass): Pr
     vault: workerVault(pass.vault),
     forget: [...pass.forget],
     ...(pass.prune ? { prune: { marginMs: PRUNE_MARGIN_MS } } : {}),
+    ...(pass.check ? { check: pass.check } : {}),
   };
   const body = workerJob({
     name: pass.name,

@@ -135,6 +135,36 @@ export interface BackupVaultSpec {
    * Initialise the repository when the backend is empty.
    */
   initialize?: boolean;
+  /**
+   * Verification of the vault by a maintenance Job: on a schedule, on request, or both. status.lastCheck and the Verified condition say what it found.
+   */
+  check?: {
+    /**
+     * When to check, as a cron expression (5 fields), e.g. "0 3 * * 0" for Sundays at 03:00; without it, checks run only on request.
+     */
+    schedule?: string;
+    /**
+     * IANA time zone of the schedule, e.g. Asia/Tokyo.
+     */
+    timeZone?: string;
+    /**
+     * Also read and verify every pack's bytes (reads the whole vault); without it, the structure: every point's blocks are indexed, and every indexed block is in its pack's header.
+     */
+    readData?: boolean;
+    /**
+     * Any new value runs a check now (e.g. a timestamp).
+     */
+    request?: string;
+    /**
+     * Reference to a Gateway whose workers run the check (its placement and resources); the check is a maintenance Job, never run in the operator in the same namespace.
+     */
+    gatewayRef: {
+      /**
+       * Name of the Gateway whose workers run the check (its placement and resources); the check is a maintenance Job, never run in the operator in the same namespace.
+       */
+      name: string;
+    };
+  };
 }
 
 export interface BackupVaultStatus {
@@ -219,6 +249,60 @@ export interface BackupVaultStatus {
    * When recovery points were last synced from the repository.
    */
   lastSyncTime?: string;
+  lastCheck?: {
+    /**
+     * The maintenance Job of the check.
+     */
+    job?: string;
+    /**
+     * What started it.
+     */
+    trigger?: "Schedule" | "Request";
+    /**
+     * Whether it read every pack's bytes.
+     */
+    readData?: boolean;
+    /**
+     * Running; Succeeded when it ran to the end (errors or not); Failed when it could not run.
+     */
+    phase?: "Running" | "Succeeded" | "Failed";
+    /**
+     * When it started.
+     */
+    startTime?: string;
+    /**
+     * When it ended.
+     */
+    completionTime?: string;
+    /**
+     * Errors found (damaged or missing objects).
+     */
+    errors?: number;
+    /**
+     * Warnings (unreferenced data prune will remove, and the like).
+     */
+    warnings?: number;
+    /**
+     * Recovery points checked.
+     */
+    points?: number;
+    /**
+     * Bytes of pack data read and verified (readData).
+     */
+    bytesVerified?: number;
+    /**
+     * What it found, with the first errors; the Job's log has them all.
+     */
+    message?: string;
+  };
+  /**
+   * When the next scheduled check starts.
+   */
+  nextCheck?: string;
+  /**
+   * The spec.check.request value last acted on.
+   */
+  lastHandledCheckRequest?: string;
 }
 
 /** A deduplicating, compressing, encrypting backup repository on a filesystem or S3-compatible object storage. */
