@@ -315,7 +315,6 @@ export const PORT_ENV = "LIFEBOAT_WORKER_PORT";
 export const CONTROL_TOKEN_ENV = "LIFEBOAT_WORKER_CONTROL_TOKEN";
 export const DEFAULT_WORKER_PORT = 8090;
 
-/** What GET /progress answers. */
 /**
  * What a backup worker leaves as its termination message when it succeeds:
  * the point and its final figures, which the controller records for a VM
@@ -327,17 +326,23 @@ export interface BackupResult {
   readonly bytesTotal: number;
 }
 
-/** A BackupResult from a termination message, or undefined when it is not one (an older worker, a failure line). */
-export function parseBackupResult(message: string | undefined): BackupResult | undefined {
+/** The JSON object a worker left as its termination message, or undefined for anything else (a failure line, an older worker). */
+function terminationObject<T>(message: string | undefined): Partial<Record<keyof T, unknown>> | undefined {
   if (!message?.startsWith("{")) return undefined;
   try {
-    const r = JSON.parse(message) as Partial<Record<keyof BackupResult, unknown>>;
-    return typeof r.pointId === "string" && Number.isSafeInteger(r.bytesDone) && Number.isSafeInteger(r.bytesTotal)
-      ? { pointId: r.pointId, bytesDone: r.bytesDone as number, bytesTotal: r.bytesTotal as number }
-      : undefined;
+    const value: unknown = JSON.parse(message);
+    return typeof value === "object" && value !== null ? (value) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** A BackupResult from a termination message, or undefined when it is not one (an older worker, a failure line). */
+export function parseBackupResult(message: string | undefined): BackupResult | undefined {
+  const r = terminationObject<BackupResult>(message);
+  return typeof r?.pointId === "string" && Number.isSafeInteger(r.bytesDone) && Number.isSafeInteger(r.bytesTotal)
+    ? { pointId: r.pointId, bytesDone: r.bytesDone as number, bytesTotal: r.bytesTotal as number }
+    : undefined;
 }
 
 /** What a maintenance worker leaves as its termination message when it succeeds (well under the 4 KiB a message may hold). */
@@ -370,15 +375,11 @@ export interface MaintenanceResult {
 
 /** A MaintenanceResult from a termination message, or undefined when it is not one (a failure line). */
 export function parseMaintenanceResult(message: string | undefined): MaintenanceResult | undefined {
-  if (!message?.startsWith("{")) return undefined;
-  try {
-    const r = JSON.parse(message) as Partial<Record<keyof MaintenanceResult, unknown>>;
-    return Number.isSafeInteger(r.forgotten) && Number.isSafeInteger(r.keptLocked) && Number.isSafeInteger(r.alreadyGone) ? (r as MaintenanceResult) : undefined;
-  } catch {
-    return undefined;
-  }
+  const r = terminationObject<MaintenanceResult>(message);
+  return r && Number.isSafeInteger(r.forgotten) && Number.isSafeInteger(r.keptLocked) && Number.isSafeInteger(r.alreadyGone) ? (r as MaintenanceResult) : undefined;
 }
 
+/** What GET /progress answers. */
 export interface WorkerProgress {
   readonly phase: "Starting" | "Snapshotting" | "Transferring" | "Committing" | "CleaningUp" | "Succeeded" | "Failed";
   /** Bytes of changed (or allocated) areas read so far / to read; a seed counts the source disks' sizes. */
