@@ -331,7 +331,7 @@ function terminationObject<T>(message: string | undefined): Partial<Record<keyof
   if (!message?.startsWith("{")) return undefined;
   try {
     const value: unknown = JSON.parse(message);
-    return typeof value === "object" && value !== null ? (value) : undefined;
+    return typeof value === "object" && value !== null ? value : undefined;
   } catch {
     return undefined;
   }
