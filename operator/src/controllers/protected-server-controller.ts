@@ -25,7 +25,6 @@ import type { VCenterConnections } from "./vcenter-connections.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 
-
 /** How often a running retention pass is looked at. */
 const RETENTION_POLL_MS = 5_000;
 
