@@ -50,15 +50,22 @@ export function eventually<T>(what: string, check: () => Promise<T | undefined>,
 /**
  * Kills a pod's first container with SIGKILL, as a crash or the OOM killer
  * would: the process's PID comes from the node's containerd. Resolves with
- * the PID it killed.
+ * the PID it killed. A container that is between two runs (it exited a
+ * moment ago and the kubelet is starting it again, so the pod's status still
+ * names the old one) is waited for, up to a minute, and its new run killed.
  */
 export async function killContainer(pod: k8s.V1Pod): Promise<number> {
-  const id = pod.status?.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, "");
-  if (!id) throw new Error(`pod ${pod.metadata?.name ?? ""} has no running container`);
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
   const tb = testbed();
-  const { stdout } = await runCommand("ctr", ["--address", nodePaths(tb.dir, tb.networkIndex).containerdSocket, "--namespace", "k8s.io", "tasks", "ls"]);
-  const pid = Number(stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id)?.[1]);
-  if (!(pid > 0)) throw new Error(`containerd runs no task for container ${id} of pod ${pod.metadata?.name ?? ""}`);
+  const pid = await eventually(`a running container in pod ${pod.metadata?.name ?? ""}`, async () => {
+    const current = await core.readNamespacedPod({ name: pod.metadata?.name ?? "", namespace: pod.metadata?.namespace ?? "" });
+    const status = current.status?.containerStatuses?.[0];
+    const id = status?.state?.running ? status.containerID?.replace(/^containerd:\/\//, "") : undefined;
+    if (!id) return undefined;
+    const { stdout } = await runCommand("ctr", ["--address", nodePaths(tb.dir, tb.networkIndex).containerdSocket, "--namespace", "k8s.io", "tasks", "ls"]);
+    const found = Number(stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((f) => f[0] === id && f[2] === "RUNNING")?.[1]);
+    return found > 0 ? found : undefined;
+  }, 60_000);
   process.kill(pid, "SIGKILL");
   return pid;
 }
