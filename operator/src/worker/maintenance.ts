@@ -11,7 +11,7 @@
  * lock is freed by the lock's job identity (repo-lock.ts).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { check, forget, isVaultError, openVault, prune, type CheckResult, type PruneResult, type Vault } from "../vault/index.js";
+import { check, forget, isVaultError, openVault, prune, type CheckResult, type Vault } from "../vault/index.js";
 import type { RunContext } from "./backup-vm.js";
 import { vaultSpecFrom } from "./config.js";
 import type { MaintenanceResult, MaintenanceWorkerSpec } from "./spec.js";
