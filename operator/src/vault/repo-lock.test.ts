@@ -60,6 +60,18 @@ describe("repository locks", () => {
     }
   });
 
+  it("keep the running worker's lock live for another process in its pod (kubectl exec inherits the Job's uid)", async () => {
+    process.env[JOB_UID_ENV] = "job-uid-1";
+    try {
+      const worker = await leftLock(hostname(), process.ppid, "job-uid-1");
+      expect(isStale(worker)).toBe(false);
+      await expect(RepositoryLock.acquire(backend, false, "check")).rejects.toMatchObject({ reason: "RepositoryBusy" });
+      expect((await listLocks(backend)).map((l) => l.id)).toEqual([worker.id]);
+    } finally {
+      delete process.env[JOB_UID_ENV];
+    }
+  });
+
   it("keep a live process's lock on this host, and a fresh lock of another host, live", async () => {
     for (const left of [await leftLock(hostname(), process.ppid), await leftLock("another-pod", process.pid)]) {
       expect(isStale(left)).toBe(false);

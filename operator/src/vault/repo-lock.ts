@@ -9,7 +9,8 @@
  * STALE_MS, or whose process is gone on this host, is stale and ignored.
  * A lock left by an earlier pod of the same Kubernetes Job (JOB_UID_ENV) is
  * stale too, and removed: the Job starts a new pod only once the old one has
- * failed, so its holder is certainly dead.
+ * failed, so its holder is dead (unless that pod was force-deleted while its
+ * node still ran it: see isPredecessors).
  */
 import { hostname } from "node:os";
 import { VaultError } from "./errors.js";
@@ -76,13 +77,19 @@ export function isStale(lock: LockRecord, now = Date.now()): boolean {
 
 /**
  * True when the lock was left by an earlier incarnation of this very
- * process: the same Job's earlier pod, or (a restarted container) the same
- * host and PID. Either way its holder is dead and the lock can go.
+ * process: the same Job's earlier pod (another host name: a process started
+ * with `kubectl exec` in the running pod inherits its Job's uid, and must
+ * not take the worker's lock for its predecessor's), or (a restarted
+ * container) the same host and PID. Either way its holder is dead and the
+ * lock can go. The one exception Kubernetes allows: a pod force-deleted
+ * (`--grace-period=0 --force`, or its Node object deleted) while its node,
+ * cut off, still runs it; its Job's replacement then takes a live lock for
+ * dead, as any force-deletion breaks a Job's one-pod-at-a-time promise.
  */
 function isPredecessors(lock: LockRecord): boolean {
   if (heldHere.has(lock.id)) return false;
   const job = process.env[JOB_UID_ENV];
-  if (job && lock.job === job) return true;
+  if (job && lock.job === job && lock.host !== hostname()) return true;
   return lock.host === hostname() && lock.pid === process.pid;
 }
 
