@@ -68,7 +68,7 @@ describe("repository locks", () => {
       await expect(RepositoryLock.acquire(backend, false, "check")).rejects.toMatchObject({ reason: "RepositoryBusy" });
       expect((await listLocks(backend)).map((l) => l.id)).toEqual([worker.id]);
     } finally {
-      delete process.env[JOB_UID_ENV];
+      delete process.env.LIFEBOAT_JOB_UID;
     }
   });
 

@@ -93,6 +93,26 @@ function isPredecessors(lock: LockRecord): boolean {
   return lock.host === hostname() && lock.pid === process.pid;
 }
 
+/** Whether `lock` keeps a lock of this kind from being taken: any live lock bars an exclusive one, a live exclusive one a shared one. */
+function bars(lock: LockRecord, exclusive: boolean, now: number): boolean {
+  return (exclusive || lock.exclusive) && !isStale(lock, now);
+}
+
+/** "The vault is locked (…)", naming each holder, as RepositoryBusy says it. */
+export function describeHolders(locks: readonly LockRecord[]): string {
+  return `The vault is locked (${locks.map((l) => `${l.purpose} by pid ${l.pid} on ${l.host} since ${l.createdAt}`).join("; ")})`;
+}
+
+/**
+ * The live locks that would make taking a lock of this kind fail now, read
+ * without writing one: a process waiting for the vault looks with this, as
+ * each attempt to take an exclusive lock bars other writers for a moment.
+ */
+export async function barringLocks(backend: Backend, exclusive: boolean): Promise<LockRecord[]> {
+  const now = Date.now();
+  return (await listLocks(backend)).filter((l) => bars(l, exclusive, now));
+}
+
 /** Reads every lock; unreadable ones (being written or deleted) are skipped. */
 export async function listLocks(backend: Backend): Promise<LockRecord[]> {
   const out: LockRecord[] = [];
@@ -129,11 +149,10 @@ export class RepositoryLock {
     const others = (await listLocks(backend)).filter((l) => l.id !== record.id);
     // A predecessor's lock would block other writers until it expires: remove it now.
     for (const l of others.filter(isPredecessors)) await backend.delete(paths.lock(l.id)).catch(() => undefined);
-    const conflicts = others.filter((l) => (exclusive || l.exclusive) && !isStale(l));
+    const conflicts = others.filter((l) => bars(l, exclusive, Date.now()));
     if (conflicts.length > 0) {
       await lock.release();
-      const who = conflicts.map((c) => `${c.purpose} by pid ${c.pid} on ${c.host} since ${c.createdAt}`).join("; ");
-      throw new VaultError("RepositoryBusy", `The vault is locked (${who}); try again when that finishes${exclusive ? "" : " (prune holds the vault exclusively)"}`);
+      throw new VaultError("RepositoryBusy", `${describeHolders(conflicts)}; try again when that finishes${exclusive ? "" : " (prune holds the vault exclusively)"}`);
     }
     lock.timer = setInterval(() => { void lock.refresh(); }, REFRESH_MS);
     lock.timer.unref();

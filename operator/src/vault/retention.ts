@@ -90,7 +90,7 @@ export function applyRetention(points: readonly PointHeader[], policy: Retention
         why.length = 0;
         why.push("older than max age");
       }
-      if (p.retainUntil && Date.parse(p.retainUntil) > now.getTime()) {
+      if (isLocked(p, now)) {
         if (!keep) why.push(`locked until ${p.retainUntil}`);
         keep = true;
       }
@@ -100,9 +100,14 @@ export function applyRetention(points: readonly PointHeader[], policy: Retention
   return decisions.sort((a, b) => a.point.time.localeCompare(b.point.time));
 }
 
+/** Whether the vault lock still holds the point: its retain-until is in the future. */
+export function isLocked(point: Pick<PointHeader, "retainUntil">, now: Date = new Date()): boolean {
+  return point.retainUntil !== undefined && Date.parse(point.retainUntil) > now.getTime();
+}
+
 /** Throws PointLocked when the point's retain-until is in the future. */
 export function assertNotLocked(point: PointHeader, now: Date = new Date()): void {
-  if (point.retainUntil && Date.parse(point.retainUntil) > now.getTime()) {
+  if (isLocked(point, now)) {
     throw new VaultError("PointLocked", `Recovery point ${point.id} is locked until ${point.retainUntil} by the vault lock and cannot be deleted before then`);
   }
 }

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
+import { afterEach, beforeEach, describe, expect, jest, test } from "@jest/globals";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -107,6 +107,30 @@ describe("the maintenance worker", () => {
       expect(result.prune).toBeUndefined();
       expect(result.pruneDeferred).toMatch(/locked \(backup by pid/);
     } finally {
+      await backupLock.release();
+      await vault.close();
+    }
+  });
+
+  test("waits for a backup to end without trying the vault's exclusive lock meanwhile, then prunes", async () => {
+    const vault = await Vault.init(new FilesystemBackend(repo), Buffer.from(KEY), {}, { threads: 0 });
+    const doomed = await point(vault, "a", MiB);
+    await point(vault, "b", MiB);
+    const backupLock = await RepositoryLock.acquire(vault.backend, false, "backup");
+    // Each try at the exclusive lock writes it for a moment, and a backup starting in that moment fails: while the backup holds the vault, the pass only looks.
+    const acquire = jest.spyOn(RepositoryLock, "acquire");
+    try {
+      const pass = runMaintenance(spec([doomed.id], { prune: { marginMs: 0 }, busyWaitMs: 60_000 }), context(), 0);
+      await new Promise((r) => setTimeout(r, 1500));
+      const triedWhileBusy = acquire.mock.calls.filter(([, exclusive]) => exclusive).length;
+      await backupLock.release();
+      const result = await pass;
+      expect(triedWhileBusy).toBe(0);
+      expect(acquire.mock.calls.filter(([, exclusive]) => exclusive)).toHaveLength(1);
+      expect(result).toMatchObject({ forgotten: 1, prune: { packsDeleted: expect.any(Number) as unknown } });
+      expect(result.pruneDeferred).toBeUndefined();
+    } finally {
+      acquire.mockRestore();
       await backupLock.release();
       await vault.close();
     }
