@@ -137,7 +137,7 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
 
   async reconcile(plan: WithKind<BackupPlan>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     // A retention pass is a maintenance Job: it is followed to its end whatever else the plan does.
-    await followRetentionPass(plan, plan.spec.vaultRef.name, ctx);
+    await followRetentionPass(plan, [plan.spec.vaultRef.name], ctx);
     const result = await this.reconcileRuns(plan, ctx);
     // Still running, or started by a run that just finished: look again soon (the operator watches no Jobs).
     if (plan.status?.retention?.phase !== "Running") return result;

@@ -9,7 +9,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
 import { controllerRef, isConflict, isNotFound, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, type BackupWorkerSpec, type EcsBackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
-import { cloudSecretEnv, labelValue, lastExitCode, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { cloudSecretEnv, labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import type { ClaimMount } from "../workloads/worker-volumes.js";
 import { REPLICATION_LINEAGE, lineageLabels, type Direction } from "./dr-points.js";
 import { fetchProgress } from "./worker-progress.js";
@@ -225,11 +225,18 @@ export async function jobOutcome(kube: Kube, namespace: string, name: string, wi
   const failed = cond("Failed");
   if (failed) {
     const code = lastExitCode(pods.items);
+    const finishedAt = new Date(failed.lastTransitionTime ?? Date.now());
+    // Past its activeDeadlineSeconds the Job stops its pod: the exit code is the stop's, the deadline is the reason.
+    if (code === undefined || failed.reason === "DeadlineExceeded") {
+      return { state: "Failed", reason: failed.reason ?? "WorkerFailed", message: failed.message ?? "the worker Job failed", finishedAt };
+    }
+    // The worker's own "Reason: message" line says what to fix; the exit code alone only classifies.
+    const why = lastTerminationMessage(pods.items)?.slice(0, 512);
     return {
       state: "Failed",
-      reason: code === undefined ? (failed.reason ?? "WorkerFailed") : reasonForExitCode(code),
-      message: code === undefined ? (failed.message ?? "the worker Job failed") : `the worker exited with code ${code} (${reasonForExitCode(code)}) after ${pods.items.length} attempt(s); see its pod's log`,
-      finishedAt: new Date(failed.lastTransitionTime ?? Date.now()),
+      reason: reasonForExitCode(code),
+      message: `the worker exited with code ${code} (${reasonForExitCode(code)}) after ${pods.items.length} attempt(s)${why ? `: ${why}` : "; see its pod's log"}`,
+      finishedAt,
     };
   }
   if (!withProgress) return { state: "Running" };

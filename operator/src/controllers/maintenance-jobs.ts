@@ -15,9 +15,10 @@ import type { ReconcileContext } from "../runtime/controller.js";
 import { controllerRef, isConflict, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { parseMaintenanceResult, type MaintenanceResult, type MaintenanceWorkerSpec } from "../worker/spec.js";
-import { labelValue, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault } from "../workloads/worker-job.js";
+import { creationMs, labelValue, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault } from "../workloads/worker-job.js";
 import { requestVaultSync } from "./backup-runs.js";
 import { deleteJob, jobOutcome } from "./dr-jobs.js";
+import { jobFinished } from "./gateway-capacity.js";
 
 /** The prune margin: packs younger than this are kept, as a backup still in flight may be about to reference them. */
 export const PRUNE_MARGIN_MS = 60 * 60_000;
@@ -25,6 +26,13 @@ export const PRUNE_MARGIN_MS = 60 * 60_000;
 const MAINTENANCE_RETRIES = 2;
 /** Finished maintenance Jobs kept per owner, newest first, as history. */
 export const MAINTENANCE_HISTORY = 3;
+/**
+ * How long a pass may take, a pod stuck Pending included, before Kubernetes
+ * stops it (DeadlineExceeded) and the owner's next pass can start: forgetting
+ * and pruning take minutes; a check that reads every pack, hours.
+ */
+const PASS_DEADLINE_SECONDS = 6 * 3600;
+const CHECK_DEADLINE_SECONDS = 48 * 3600;
 
 /** The maintenance Job of one pass (a DNS label: at most 63 characters). */
 export function maintenanceJobName(owner: LifeboatObject, pass: string): string {
@@ -67,6 +75,7 @@ export async function startMaintenanceJob(kube: Kube, pass: MaintenancePass): Pr
     claims: vaultClaims(pass.vault),
     gateway: pass.gateway,
     backoffLimit: MAINTENANCE_RETRIES,
+    activeDeadlineSeconds: pass.check ? CHECK_DEADLINE_SECONDS : PASS_DEADLINE_SECONDS,
   });
   try {
     await kube.batch.createNamespacedJob({ namespace: ns, body });
@@ -92,7 +101,9 @@ export async function readMaintenanceJob(kube: Kube, namespace: string, name: st
     case "Failed":
       return outcome;
     case "Succeeded": {
-      const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` });
+      const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` }).catch((err: unknown) => {
+        throw new Error(`Could not list the pods of maintenance Job ${namespace}/${name}`, { cause: err });
+      });
       const result = parseMaintenanceResult(lastTerminationMessage(pods.items));
       if (!result) return { state: "Failed", reason: "NoResult", message: `maintenance Job ${name} succeeded but left no result (its pod is gone); see the Job's log`, finishedAt: outcome.finishedAt };
       return { state: "Succeeded", result, finishedAt: outcome.finishedAt };
@@ -104,16 +115,11 @@ export async function readMaintenanceJob(kube: Kube, namespace: string, name: st
 export async function pruneMaintenanceHistory(kube: Kube, owner: LifeboatObject): Promise<void> {
   const ns = owner.metadata.namespace ?? "";
   const selector = Object.entries(ownerLabels(owner)).map(([k, v]) => `${k}=${v}`).join(",");
-  const jobs = await kube.batch.listNamespacedJob({ namespace: ns, labelSelector: selector });
-  const finished = jobs.items
-    .filter((j) => j.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True"))
-    .sort((a, b) => created(b) - created(a));
+  const jobs = await kube.batch.listNamespacedJob({ namespace: ns, labelSelector: selector }).catch((err: unknown) => {
+    throw new Error(`Could not list the maintenance Jobs of ${owner.kind} ${ns}/${owner.metadata.name ?? ""}`, { cause: err });
+  });
+  const finished = jobs.items.filter(jobFinished).sort((a, b) => creationMs(b) - creationMs(a));
   for (const j of finished.slice(MAINTENANCE_HISTORY)) await deleteJob(kube, ns, j.metadata?.name ?? "");
-}
-
-/** When a Job was created, in ms (a string on the wire, a Date where the client parsed it). */
-function created(job: { metadata?: { creationTimestamp?: Date | string } }): number {
-  return new Date(job.metadata?.creationTimestamp ?? 0).getTime();
 }
 
 /** A one-line summary of a pass's result, for events and status. */
@@ -133,12 +139,12 @@ export type RetentionOwner = LifeboatObject & { status?: { retention?: Retention
 
 /**
  * Follows a running retention pass of `owner`; records its end in
- * status.retention and as an event, asks `vault` (when named) to sync its
- * RecoveryPoints, and trims the Job history. Returns true while the pass
+ * status.retention and as an event, asks `vaults` (names in the owner's
+ * namespace) to sync their RecoveryPoints, and trims the Job history. Returns true while the pass
  * runs. The operator may have restarted since the pass began: the Job and
  * its pod's termination message are the truth.
  */
-export async function followRetentionPass(owner: RetentionOwner, vault: string | undefined, ctx: ReconcileContext): Promise<boolean> {
+export async function followRetentionPass(owner: RetentionOwner, vaults: readonly string[], ctx: ReconcileContext): Promise<boolean> {
   const pass = owner.status?.retention;
   if (pass?.phase !== "Running" || !pass.job) return false;
   const ns = owner.metadata.namespace ?? "";
@@ -155,7 +161,7 @@ export async function followRetentionPass(owner: RetentionOwner, vault: string |
   }
   (owner.status ??= {}).retention = ended;
   ctx.log.info({ job: pass.job, phase: ended.phase, message: ended.message }, "Retention pass ended");
-  if (vault) await requestVaultSync({ metadata: { namespace: ns, name: vault } }, ctx);
+  for (const name of new Set(vaults)) await requestVaultSync({ metadata: { namespace: ns, name } }, ctx);
   await pruneMaintenanceHistory(ctx.kube, owner);
   return false;
 }

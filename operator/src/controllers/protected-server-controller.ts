@@ -88,8 +88,10 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         default:
           requeue = await this.replicate(dr);
       }
-      // A retention pass (a maintenance Job a cycle's end started) is followed whatever the server does now.
-      if (await followRetentionPass(ps, undefined, ctx)) requeue = Math.min(requeue, RETENTION_POLL_MS);
+      // A retention pass (a maintenance Job a cycle's end started) is followed whatever the server does now;
+      // its end has the pair's vaults (a pass forgets in one of them) mirror their points again.
+      const vaults = [pair.value.spec.vaultRef?.name, pair.value.spec.reverseVaultRef?.name].filter((v): v is string => !!v);
+      if (await followRetentionPass(ps, vaults, ctx)) requeue = Math.min(requeue, RETENTION_POLL_MS);
     } finally {
       // Published after the steps: a commit in this reconcile has released the failover's pin.
       status.pinnedPoints = [...withFailoverPin(drillPins, status)].sort();

@@ -5,7 +5,7 @@ import { isoSeconds } from "../util/time.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
-import { reasonForExitCode, SECRET_ENV, type RestoreWorkerSpec } from "../worker/spec.js";
+import { reasonForExitCode, SECRET_ENV, terminationObject, type RestoreWorkerSpec } from "../worker/spec.js";
 import { cloudSecretEnv, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerImage, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { imageFileClaims, imageFileResultPaths, imageFileWorkerDir } from "./image-file-target.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
@@ -42,17 +42,6 @@ function imageSecretEnv(job: RestoreJob): k8s.V1EnvVar[] {
     { name: SECRET_ENV.imageSecretAccessKey, valueFrom: { secretKeyRef: { name: ref.name, key: ref.secretAccessKeyKey ?? "secretAccessKey" } } },
     ...(ca ? [{ name: SECRET_ENV.imageCa, valueFrom: { secretKeyRef: { name: ca.name, key: ca.key ?? "ca.crt" } } }] : []),
   ];
-}
-
-/** A worker's result from its termination message; undefined when it left none or something else. */
-function parseResult(message: string | undefined): { imageId?: string } | undefined {
-  if (!message?.startsWith("{")) return undefined;
-  try {
-    const parsed = JSON.parse(message) as unknown;
-    return typeof parsed === "object" && parsed !== null ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The id a restore to a cloud image tags its images with and stages its files under: its worker Job's name, unique per RestoreJob. */
@@ -411,8 +400,8 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     const t = job.spec.target;
     if (t.cloudImage) {
       // The worker leaves its result as its termination message (worker/main.ts).
-      const imageId = parseResult(lastTerminationMessage(pods))?.imageId;
-      return imageId ? { imageId } : {};
+      const imageId = terminationObject<{ imageId: string }>(lastTerminationMessage(pods))?.imageId;
+      return typeof imageId === "string" && imageId ? { imageId } : {};
     }
     if (!rp) return t.vSphere?.vmName ? { vmName: t.vSphere.vmName } : {};
     if (t.imageFile) return { paths: imageFileResultPaths(t.imageFile, rp) };

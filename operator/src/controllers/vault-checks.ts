@@ -8,6 +8,7 @@
  */
 import type { BackupVault, BackupVaultStatus, Gateway } from "../api/generated/types.js";
 import type { ReconcileContext } from "../runtime/controller.js";
+import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { nextScheduledRun } from "./backup-plan-controller.js";
@@ -16,8 +17,12 @@ import { resolveRef } from "./references.js";
 
 type LastCheck = NonNullable<BackupVaultStatus["lastCheck"]>;
 
-/** How often a running check is looked at. */
-const CHECK_POLL_MS = 5_000;
+/**
+ * How often a running check is looked at. Each look is a whole vault
+ * reconcile (its sync reads every point header), and a check that reads
+ * every pack may run for hours.
+ */
+const CHECK_POLL_MS = 15_000;
 /** How soon a check that could not start (its Gateway not ready) is tried again. */
 const RETRY_MS = 30_000;
 
@@ -41,15 +46,20 @@ export async function advanceVaultCheck(bv: WithKind<BackupVault>, ctx: Reconcil
   let next: Date | undefined;
   if (spec.schedule) {
     const scheduled = nextScheduledRun(spec.schedule, spec.timeZone ?? "UTC", now);
-    if (!scheduled.ok) {
-      ctx.setCondition(bv, { type: "Verified", status: "False", reason: scheduled.problem.reason, message: scheduled.problem.message.replace(/^spec\.schedule/, "spec.check.schedule") });
-      return undefined;
+    if (scheduled.ok) {
+      next = scheduled.next;
+      const recorded = status.nextCheck ? new Date(status.nextCheck) : undefined;
+      if (recorded && recorded <= now) due ??= "Schedule";
+      // A changed schedule is taken at once; a recorded time stays until it has fired.
+      else if (!recorded || bv.metadata.generation !== status.observedGeneration) setNextCheck(status, next);
+    } else {
+      // Says nothing about the data (False is for errors found), and a requested check still runs.
+      delete status.nextCheck;
+      if (!due) {
+        ctx.setCondition(bv, { type: "Verified", status: "Unknown", reason: scheduled.problem.reason, message: scheduled.problem.message.replace(/^spec\.schedule/, "spec.check.schedule") });
+        return undefined;
+      }
     }
-    next = scheduled.next;
-    const recorded = status.nextCheck ? new Date(status.nextCheck) : undefined;
-    if (recorded && recorded <= now) due ??= "Schedule";
-    // A changed schedule is taken at once; a recorded time stays until it has fired.
-    else if (!recorded || bv.metadata.generation !== status.observedGeneration) setNextCheck(status, next);
   } else {
     delete status.nextCheck;
   }
@@ -64,8 +74,14 @@ export async function advanceVaultCheck(bv: WithKind<BackupVault>, ctx: Reconcil
     return RETRY_MS;
   }
   const readData = spec.readData ?? false;
-  const job = maintenanceJobName(bv, `check-${isoSeconds(now)}`);
-  await startMaintenanceJob(ctx.kube, { owner: bv, name: job, vault: bv, gateway: gateway.value, forget: [], prune: false, check: { readData } });
+  // Named by what made it due, so a reconcile repeated before this status was written finds the same Job instead of starting a second.
+  const job = maintenanceJobName(bv, due === "Request" ? `check-request-${bv.metadata.generation ?? 0}-${spec.request ?? ""}` : `check-schedule-${status.nextCheck ?? ""}`);
+  try {
+    await startMaintenanceJob(ctx.kube, { owner: bv, name: job, vault: bv, gateway: gateway.value, forget: [], prune: false, check: { readData } });
+  } catch (err) {
+    ctx.setCondition(bv, { type: "Verified", status: "Unknown", reason: "CheckNotStarted", message: `a check is due but its Job could not be created: ${describe(err)}` });
+    return RETRY_MS;
+  }
   if (due === "Request") status.lastHandledCheckRequest = spec.request;
   if (spec.schedule) setNextCheck(status, next);
   status.lastCheck = { job, trigger: due, readData, phase: "Running", startTime: isoSeconds(now), message: `checking the vault${readData ? ", every pack's bytes included" : ""}` };

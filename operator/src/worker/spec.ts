@@ -327,7 +327,7 @@ export interface BackupResult {
 }
 
 /** The JSON object a worker left as its termination message, or undefined for anything else (a failure line, an older worker). */
-function terminationObject<T>(message: string | undefined): Partial<Record<keyof T, unknown>> | undefined {
+export function terminationObject<T>(message: string | undefined): Partial<Record<keyof T, unknown>> | undefined {
   if (!message?.startsWith("{")) return undefined;
   try {
     const value: unknown = JSON.parse(message);

@@ -7,7 +7,7 @@ import type { BackupVault, Gateway, VCenter } from "../api/generated/types.js";
 import { JOB_UID_ENV } from "../vault/repo-lock.js";
 import { CONTROL_TOKEN_ENV, EXTRA_CA_ENV, SECRET_ENV, type WorkerSpec } from "../worker/spec.js";
 import { operatorExtraCACerts } from "./extra-ca.js";
-import { secretEnvFor, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "./worker-job.js";
+import { lastTerminationMessage, secretEnvFor, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "./worker-job.js";
 import { CONTROL_TOKEN_KEY, controlTokenSecret, controlTokenSecretName, newControlToken } from "./worker-token.js";
 import { WORKER_MOUNT_PATHS, workerVolumes } from "./worker-volumes.js";
 
@@ -133,5 +133,27 @@ describe("vault locks of a retried pod", () => {
     expect(env.find((e) => e.name === JOB_UID_ENV)).toEqual({ name: JOB_UID_ENV, valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/controller-uid']" } } });
     // The worker's pods replace each other only once failed (a pod failure policy makes that the Job's rule), so a lock of the same uid is a dead pod's.
     expect(job([]).spec?.podFailurePolicy).toBeDefined();
+  });
+});
+
+describe("a worker Job's result", () => {
+  const pod = (created: Date, message: string): k8s.V1Pod => ({
+    metadata: { creationTimestamp: created },
+    status: { containerStatuses: [{ name: "worker", image: "i", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode: 0, message } } }] },
+  });
+
+  it("is read from the newest pod by time, not by the Date's text (a retry after midnight: 'Fri ...' sorts before 'Thu ...')", () => {
+    const failed = pod(new Date("2026-12-03T23:59:00Z"), "VaultUnavailable: the vault did not answer");
+    const retried = pod(new Date("2026-12-04T00:01:00Z"), '{"forgotten":1}');
+    expect(lastTerminationMessage([retried, failed])).toBe('{"forgotten":1}');
+    expect(lastTerminationMessage([failed, retried])).toBe('{"forgotten":1}');
+  });
+});
+
+describe("a worker Job's deadline", () => {
+  it("is set only when asked", () => {
+    const options = { name: "j", namespace: "ns", labels: {}, owner: { apiVersion: "v1", kind: "K", name: "o", uid: "u" }, spec: { mode: "maintenance", vault: { filesystem: { path: "/v" } }, forget: [] } as unknown as WorkerSpec, secretEnv: [], claims: [], gateway: { metadata: { name: "gw" }, spec: { vaultRef: { name: "v" } } } as unknown as Gateway, backoffLimit: 2 };
+    expect(workerJob(options).spec?.activeDeadlineSeconds).toBeUndefined();
+    expect(workerJob({ ...options, activeDeadlineSeconds: 3600 }).spec?.activeDeadlineSeconds).toBe(3600);
   });
 });

@@ -172,6 +172,8 @@ export interface WorkerJobOptions {
   readonly gateway: Gateway;
   /** Retries after a failed or killed pod. */
   readonly backoffLimit: number;
+  /** How long the Job may run, pending pods included, before Kubernetes stops it (DeadlineExceeded); unbounded when unset. */
+  readonly activeDeadlineSeconds?: number;
   /**
    * Whether the operator will steer this worker (PUT /bandwidth): then the
    * worker reads its control token from the Secret ensureControlTokenSecret
@@ -199,6 +201,7 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
     metadata: { name: o.name, namespace: o.namespace, labels, ownerReferences: [o.owner] },
     spec: {
       backoffLimit: o.backoffLimit,
+      ...(o.activeDeadlineSeconds !== undefined ? { activeDeadlineSeconds: o.activeDeadlineSeconds } : {}),
       podFailurePolicy: {
         // A wrong password, a missing VM or a full vault does not get better by retrying at once.
         rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [10, 12, 13, 16, 17, 18, 20, 22] } }],
@@ -257,8 +260,17 @@ export function lastTerminationMessage(pods: readonly k8s.V1Pod[]): string | und
 }
 
 function newestTermination(pods: readonly k8s.V1Pod[]): k8s.V1ContainerStateTerminated | undefined {
-  const newest = [...pods].sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp))).pop();
+  const newest = [...pods].sort((a, b) => creationMs(a) - creationMs(b)).pop();
   return newest?.status?.containerStatuses?.[0]?.state?.terminated;
+}
+
+/**
+ * When an object was created, in ms since the epoch: the client parses
+ * creationTimestamp into a Date (whose string form does not sort by time),
+ * a raw object holds the wire's string.
+ */
+export function creationMs(o: { metadata?: { creationTimestamp?: Date | string } }): number {
+  return new Date(o.metadata?.creationTimestamp ?? 0).getTime();
 }
 
 /** CPU one worker requests, in cores (from the Gateway's worker resources; 1 when unset). */
