@@ -1,6 +1,6 @@
 import { Cron } from "croner";
 import type { BackupPlan, BackupVault, Gateway, VCenter } from "../api/generated/types.js";
-import { isoSeconds } from "../util/time.js";
+import { isoSeconds, msUntilJustAfter } from "../util/time.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { WithKind } from "../runtime/kube.js";
@@ -227,7 +227,7 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
 
   private wakeAtNextRun(plan: BackupPlan): ReconcileResult | undefined {
     const next = plan.status?.nextRun;
-    return next ? { requeueAfterMs: Math.max(1000, new Date(next).getTime() - Date.now() + 200) } : undefined;
+    return next ? { requeueAfterMs: msUntilJustAfter(next) } : undefined;
   }
 
   private setReady(plan: BackupPlan, ctx: ReconcileContext, problem: Problem | undefined): void {

@@ -138,6 +138,18 @@ export type RetentionPassStatus = NonNullable<BackupPlanStatus["retention"]>;
 export type RetentionOwner = LifeboatObject & { status?: { retention?: RetentionPassStatus } };
 
 /**
+ * Starts a retention pass of `owner` for one run or cycle: its maintenance
+ * Job (named by the run, so a repeated reconcile finds the same Job) and
+ * status.retention, which followRetentionPass then follows.
+ */
+export async function beginRetentionPass(owner: RetentionOwner, run: string, pass: Pick<MaintenancePass, "vault" | "gateway" | "forget" | "prune">, ctx: ReconcileContext): Promise<void> {
+  const job = maintenanceJobName(owner, run);
+  await startMaintenanceJob(ctx.kube, { ...pass, owner, name: job });
+  (owner.status ??= {}).retention = { job, run, phase: "Running", startTime: isoSeconds(new Date()), message: `forgetting ${pass.forget.length} recovery point(s)${pass.prune ? ", then pruning" : ""}` };
+  ctx.log.info({ job, forget: pass.forget.length, prune: pass.prune }, "Started a retention pass");
+}
+
+/**
  * Follows a running retention pass of `owner`; records its end in
  * status.retention and as an event, asks `vaults` (names in the owner's
  * namespace) to sync their RecoveryPoints, and trims the Job history. Returns true while the pass

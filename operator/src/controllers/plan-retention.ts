@@ -6,10 +6,9 @@
  */
 import type { BackupPlan } from "../api/generated/types.js";
 import type { ReconcileContext } from "../runtime/controller.js";
-import { isoSeconds } from "../util/time.js";
 import { applyRetention, parseDuration, type RetentionPolicy } from "../vault/index.js";
 import type { RunContext } from "./backup-runs.js";
-import { maintenanceJobName, startMaintenanceJob } from "./maintenance-jobs.js";
+import { beginRetentionPass } from "./maintenance-jobs.js";
 import { withVault } from "./dr-points.js";
 
 /** The plan's retention as the vault engine's policy. */
@@ -39,8 +38,5 @@ export async function startRetentionPass(rc: RunContext, runId: string, ctx: Rec
     return applyRetention(mine, retentionPolicy(plan)).filter((d) => !d.keep).map((d) => d.point.id);
   });
   if (drop.length === 0) return;
-  const job = maintenanceJobName(plan, runId);
-  await startMaintenanceJob(ctx.kube, { owner: plan, name: job, vault: rc.vault, gateway: rc.gateway, forget: drop, prune: true });
-  status.retention = { job, run: runId, phase: "Running", startTime: isoSeconds(new Date()), message: `forgetting ${drop.length} recovery point(s), then pruning` };
-  ctx.log.info({ job, forget: drop.length }, "Started a retention pass");
+  await beginRetentionPass(plan, runId, { vault: rc.vault, gateway: rc.gateway, forget: drop, prune: true }, ctx);
 }

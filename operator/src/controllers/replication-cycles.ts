@@ -20,7 +20,7 @@ import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome, type E
 import { lineagePoints, pointOfRun, type Direction } from "./dr-points.js";
 import type { VmIdentity } from "./dr-vsphere.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
-import { maintenanceJobName, startMaintenanceJob } from "./maintenance-jobs.js";
+import { beginRetentionPass } from "./maintenance-jobs.js";
 import { DEFAULT_RETENTION, judgeReplicationPoints, type ReplicationRetention } from "./replication-retention.js";
 import { learnCycleSeconds, nextCycle } from "./replication-schedule.js";
 import { jobFinished } from "./gateway-capacity.js";
@@ -344,16 +344,13 @@ export class ReplicationCycles {
     if (drop.length === 0 || status.retention?.phase === "Running") return kept;
     const vaultKey = `${line.vault.metadata.namespace ?? ""}/${line.vault.metadata.name ?? ""}`;
     const prune = Date.now() - (this.lastPrune.get(vaultKey) ?? 0) >= PRUNE_INTERVAL_MS;
-    const job = maintenanceJobName(ps, cycle);
     try {
-      await startMaintenanceJob(ctx.kube, { owner: ps, name: job, vault: line.vault, gateway: line.gateway, forget: drop, prune });
+      await beginRetentionPass(ps, cycle, { vault: line.vault, gateway: line.gateway, forget: drop, prune }, ctx);
     } catch (err) {
       await ctx.events.record(ps, "Warning", "RetentionFailed", `could not start the retention pass: ${describe(err)}`);
       return kept;
     }
     if (prune) this.lastPrune.set(vaultKey, Date.now());
-    status.retention = { job, run: cycle, phase: "Running", startTime: isoSeconds(new Date()), message: `forgetting ${drop.length} recovery point(s)${prune ? ", then pruning" : ""}` };
-    ctx.log.info({ job, forget: drop.length, kept, prune }, "Started a replication retention pass");
     return kept;
   }
 

@@ -10,7 +10,7 @@ import type { BackupVault, BackupVaultStatus, Gateway } from "../api/generated/t
 import type { ReconcileContext } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
-import { isoSeconds } from "../util/time.js";
+import { isoSeconds, msUntilJustAfter } from "../util/time.js";
 import { nextScheduledRun } from "./backup-plan-controller.js";
 import { maintenanceJobName, pruneMaintenanceHistory, readMaintenanceJob, startMaintenanceJob, type MaintenanceOutcome } from "./maintenance-jobs.js";
 import { resolveRef } from "./references.js";
@@ -65,7 +65,7 @@ export async function advanceVaultCheck(bv: WithKind<BackupVault>, ctx: Reconcil
   }
   if (!due) {
     if (!status.lastCheck) ctx.setCondition(bv, { type: "Verified", status: "Unknown", reason: "NotCheckedYet", message: `no check has run yet${status.nextCheck ? `; the first is due ${status.nextCheck}` : "; set spec.check.request to run one"}` });
-    return status.nextCheck ? Math.max(1000, Date.parse(status.nextCheck) - Date.now() + 200) : undefined;
+    return status.nextCheck ? msUntilJustAfter(status.nextCheck) : undefined;
   }
   // A due check that cannot start stays due (the recorded time is kept) until its Gateway is ready.
   const gateway = await resolveRef<WithKind<Gateway>>(ctx.kube, "Gateway", bv.metadata.namespace ?? "", "spec.check.gatewayRef", spec.gatewayRef.name, "Activated");
