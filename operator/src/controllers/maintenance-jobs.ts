@@ -152,9 +152,9 @@ export async function beginRetentionPass(owner: RetentionOwner, run: string, pas
 /**
  * Follows a running retention pass of `owner`; records its end in
  * status.retention and as an event, asks `vaults` (names in the owner's
- * namespace) to sync their RecoveryPoints, and trims the Job history. Returns true while the pass
- * runs. The operator may have restarted since the pass began: the Job and
- * its pod's termination message are the truth.
+ * namespace) to sync their RecoveryPoints, and trims the Job history.
+ * Returns true while the pass runs. The operator may have restarted since
+ * the pass began: the Job and its pod's termination message are the truth.
  */
 export async function followRetentionPass(owner: RetentionOwner, vaults: readonly string[], ctx: ReconcileContext): Promise<boolean> {
   const pass = owner.status?.retention;
