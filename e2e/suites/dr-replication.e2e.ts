@@ -199,13 +199,22 @@ describe("replication of a protected server between two vSphere sites", () => {
     expect(list.length).toBeGreaterThan(3);
     const out = join(s.workDir, "restored");
     await mkdir(out, { recursive: true });
+    // Replication and its retention passes (maintenance Jobs) go on meanwhile: a pass may forget a listed point
+    // before its turn (the vault says it does not exist: retention dropped it), or prune may hold the vault for a moment.
+    let restored = 0;
     for (const p of list) {
       const file = join(out, `${p.id}.raw`);
-      const r = await lifeboatCli(["vault", "restore", "--repo", join(s.workDir, "recovery-vault"), p.id, "--disk", `${diskKey}=${file}`], s.forwardKey);
-      expect(r.code).toBe(0);
+      const r = await eventually(`point ${p.id} restored, or the vault free`, async () => {
+        const attempt = await lifeboatCli(["vault", "restore", "--repo", join(s.workDir, "recovery-vault"), p.id, "--disk", `${diskKey}=${file}`], s.forwardKey);
+        return /The vault is locked/.test(attempt.stderr) ? undefined : attempt;
+      }, 180_000);
+      if (r.code !== 0 && /Recovery point \S+ does not exist/.test(r.stderr)) continue;
+      expect({ point: p.id, code: r.code, stderr: r.stderr }).toEqual({ point: p.id, code: 0, stderr: expect.any(String) as unknown });
       expect(await hashFile(file, DATA)).toBe(sha256(contentAt(p.time)));
       await rm(file, { force: true });
+      restored += 1;
     }
+    expect(restored).toBeGreaterThan(3);
   });
 
   it("after a worker is killed mid-cycle, the next cycle succeeds, the vault checks clean and no snapshot is left", async () => {
