@@ -33,11 +33,14 @@ export async function runMaintenance(spec: MaintenanceWorkerSpec, ctx: RunContex
   try {
     progress.phase("Committing", { message: `forgetting ${spec.forget.length} point(s)` });
     const busyWaitMs = spec.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS;
-    // Forget takes a shared lock: only another pass's prune holds it back.
-    const forgotten = await whenFree(vault, false, () => forgetNamed(vault, spec.forget), busyWaitMs, ctx);
-    if ("busy" in forgotten) throw new VaultError("RepositoryBusy", `Could not forget the points: ${forgotten.busy}`);
-    let result: MaintenanceResult = forgotten.value;
-    if (spec.forget.length > 0) logger.info({ ...result }, "Forgot the points retention does not keep");
+    let result: MaintenanceResult = { forgotten: 0, keptLocked: 0, alreadyGone: 0 };
+    if (spec.forget.length > 0) {
+      // Forget takes a shared lock: only another pass's prune holds it back.
+      const forgotten = await whenFree(vault, false, () => forgetNamed(vault, spec.forget), busyWaitMs, ctx);
+      if ("busy" in forgotten) throw new VaultError("RepositoryBusy", `Could not forget the points: ${forgotten.busy}`);
+      result = forgotten.value;
+      logger.info({ ...result }, "Forgot the points retention does not keep");
+    }
     if (spec.prune) {
       progress.phase("Committing", { message: "pruning" });
       const pruned = await whenFree(vault, true, () => prune(vault, { marginMs: spec.prune?.marginMs, log: (line) => { logger.debug({ step: line }, "Prune"); } }), busyWaitMs, ctx);
@@ -72,7 +75,6 @@ export async function runMaintenance(spec: MaintenanceWorkerSpec, ctx: RunContex
  * decision keeps locked points, but the vault is the authority).
  */
 async function forgetNamed(vault: Vault, ids: readonly string[]): Promise<Pick<MaintenanceResult, "forgotten" | "keptLocked" | "alreadyGone">> {
-  if (ids.length === 0) return { forgotten: 0, keptLocked: 0, alreadyGone: 0 };
   const now = new Date();
   const existing = new Map((await vault.listPoints()).map((p) => [p.id, p]));
   const present = ids.filter((id) => existing.has(id));
