@@ -150,9 +150,9 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
     const now = new Date();
 
     const checks: [Checked<WithKind<VCenter>>, Checked<WithKind<BackupVault>>, Checked<WithKind<Gateway>>] = [
-      await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.vCenterRef", plan.spec.vCenterRef.name, "Connected"),
-      await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "spec.vaultRef", plan.spec.vaultRef.name, "Ready"),
-      await resolveRef<WithKind<Gateway>>(ctx.kube, "Gateway", ns, "spec.gatewayRef", plan.spec.gatewayRef.name, "Activated"),
+      await resolveRef<WithKind<VCenter>>(ctx.cache, "VCenter", ns, "spec.vCenterRef", plan.spec.vCenterRef.name, "Connected"),
+      await resolveRef<WithKind<BackupVault>>(ctx.cache, "BackupVault", ns, "spec.vaultRef", plan.spec.vaultRef.name, "Ready"),
+      await resolveRef<WithKind<Gateway>>(ctx.cache, "Gateway", ns, "spec.gatewayRef", plan.spec.gatewayRef.name, "Activated"),
     ];
     const [vc, vault, gateway] = checks;
     const refsOk = vc.ok && vault.ok && gateway.ok;
@@ -162,9 +162,9 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
     // holds back new workers and the run's end, and shows on Ready meanwhile.
     if (status.currentRun) {
       const [v, b, g] = [
-        await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.vCenterRef", plan.spec.vCenterRef.name),
-        await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "spec.vaultRef", plan.spec.vaultRef.name),
-        await resolveRef<WithKind<Gateway>>(ctx.kube, "Gateway", ns, "spec.gatewayRef", plan.spec.gatewayRef.name),
+        await resolveRef<WithKind<VCenter>>(ctx.cache, "VCenter", ns, "spec.vCenterRef", plan.spec.vCenterRef.name),
+        await resolveRef<WithKind<BackupVault>>(ctx.cache, "BackupVault", ns, "spec.vaultRef", plan.spec.vaultRef.name),
+        await resolveRef<WithKind<Gateway>>(ctx.cache, "Gateway", ns, "spec.gatewayRef", plan.spec.gatewayRef.name),
       ];
       if (v.ok && b.ok && g.ok) {
         const going = await this.runs.advance({ plan, vcenter: v.value, vault: b.value, gateway: g.value, refsReady: refsOk }, ctx);

@@ -78,7 +78,7 @@ export class CloudDrill {
     const start = await this.start(drill, pair, ctx);
     if (!("network" in start)) return start;
     const { sites, network } = start;
-    const { recoverySite: site } = await resolveSites(ctx.kube, drill.metadata.namespace ?? "", pair);
+    const { recoverySite: site } = await resolveSites(ctx.cache, drill.metadata.namespace ?? "", pair);
     const usableSite = usable(site, ["gateway", "vault"]);
     if (!usableSite.ok) return this.pending(drill, ctx, usableSite.problem.reason, `waiting for the recovery site: ${usableSite.problem.message}`);
     const conversion = drJobName(drill, "drill");
@@ -181,7 +181,7 @@ export class CloudDrill {
     const status = (drill.status ??= {});
     if (!status.region || !status.sitePair) return undefined; // nothing was ever made
     const ns = drill.metadata.namespace ?? "";
-    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "status.sitePair", status.sitePair);
+    const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "status.sitePair", status.sitePair);
     if (!pair.ok) return this.cleaning(drill, ctx, `waiting for SitePair ${status.sitePair} (its credentials) to delete the drill's resources: ${pair.problem.message}`, 15_000);
     const sites = await cloudSites(ctx.kube, pair.value);
     if (!sites.ok) return this.cleaning(drill, ctx, `waiting for the site pair's credentials: ${sites.problem.message}`, 15_000);

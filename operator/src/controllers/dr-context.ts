@@ -7,7 +7,7 @@
  */
 import type { BackupVault, Gateway, ProtectedServer, SitePair, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext } from "../runtime/controller.js";
-import type { Kube, WithKind } from "../runtime/kube.js";
+import type { ObjectReader, WithKind } from "../runtime/kube.js";
 import type { VsphereClient } from "../vsphere/index.js";
 import { vsphereClient } from "./dr-vsphere.js";
 import { resolveRef, type Checked, type Problem } from "./references.js";
@@ -36,15 +36,15 @@ export interface DrContext {
   readonly pins: ReadonlySet<string>;
 }
 
-export async function resolveSites(kube: Kube, ns: string, pair: WithKind<SitePair>): Promise<{ protectedSite: DrSite; recoverySite: DrSite }> {
+export async function resolveSites(reader: ObjectReader, ns: string, pair: WithKind<SitePair>): Promise<{ protectedSite: DrSite; recoverySite: DrSite }> {
   const s = pair.spec;
   const unset = <T>(reason: string, field: string) => Promise.resolve<Checked<T>>({ ok: false, problem: { reason, message: `${field} is not set` } });
   const vc = (field: string, name: string | undefined) =>
-    name ? resolveRef<WithKind<VCenter>>(kube, "VCenter", ns, field, name, "Connected") : unset<WithKind<VCenter>>("NoVCenter", field);
+    name ? resolveRef<WithKind<VCenter>>(reader, "VCenter", ns, field, name, "Connected") : unset<WithKind<VCenter>>("NoVCenter", field);
   const gw = (field: string, name: string | undefined) =>
-    name ? resolveRef<WithKind<Gateway>>(kube, "Gateway", ns, field, name, "Activated") : unset<WithKind<Gateway>>("NoGateway", field);
+    name ? resolveRef<WithKind<Gateway>>(reader, "Gateway", ns, field, name, "Activated") : unset<WithKind<Gateway>>("NoGateway", field);
   const bv = (field: string, name: string | undefined) =>
-    name ? resolveRef<WithKind<BackupVault>>(kube, "BackupVault", ns, field, name, "Ready") : unset<WithKind<BackupVault>>("NoVault", field);
+    name ? resolveRef<WithKind<BackupVault>>(reader, "BackupVault", ns, field, name, "Ready") : unset<WithKind<BackupVault>>("NoVault", field);
   const protectedSite: DrSite = {
     name: "protected",
     vcenter: await vc("SitePair spec.source.vCenterRef", s.source.vCenterRef?.name),

@@ -76,7 +76,7 @@ export class GatewayReconciler implements Reconciler<Gateway> {
     const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${GATEWAY_LABEL}=${labelValue(gw.metadata.name ?? "")}` });
     status.activeWorkers = pods.items.filter((p) => p.status?.phase === "Running").length;
 
-    const vault = await resolveRef<BackupVault>(ctx.kube, "BackupVault", ns, "spec.vaultRef", gw.spec.vaultRef.name, "Ready");
+    const vault = await resolveRef<BackupVault>(ctx.cache, "BackupVault", ns, "spec.vaultRef", gw.spec.vaultRef.name, "Ready");
     if (!vault.ok) {
       ctx.setCondition(gw, problemCondition("Activated", vault.problem));
       return requeue;

@@ -48,14 +48,14 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     const ns = drill.metadata.namespace ?? "";
     const status = (drill.status ??= {});
     if (status.phase === "Ready" || status.phase === "Failed") return undefined;
-    const ps = await resolveRef<WithKind<ProtectedServer>>(ctx.kube, "ProtectedServer", ns, "spec.protectedServerRef", drill.spec.protectedServerRef.name);
+    const ps = await resolveRef<WithKind<ProtectedServer>>(ctx.cache, "ProtectedServer", ns, "spec.protectedServerRef", drill.spec.protectedServerRef.name);
     if (!ps.ok) return this.pending(drill, ctx, ps.problem.reason, ps.problem.message);
     await this.ensureOwner(drill, ps.value, ctx);
-    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "ProtectedServer spec.sitePairRef", ps.value.spec.sitePairRef.name);
+    const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "ProtectedServer spec.sitePairRef", ps.value.spec.sitePairRef.name);
     if (!pair.ok) return this.pending(drill, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.cloud.reconcile(drill, ps.value, pair.value, ctx);
     if (pair.value.spec.type === "VMwareToCloud") return this.cloud.reconcileFromVault(drill, ps.value, pair.value, ctx);
-    const { recoverySite } = await resolveSites(ctx.kube, ns, pair.value);
+    const { recoverySite } = await resolveSites(ctx.cache, ns, pair.value);
     const need = ["vcenter", "gateway", "vault"] as const;
     const usableSite = usable(recoverySite, need);
     if (!usableSite.ok) return this.pending(drill, ctx, usableSite.problem.reason, `waiting for the recovery site: ${usableSite.problem.message}`);

@@ -22,7 +22,7 @@ export class RecoveryPointReconciler implements Reconciler<RecoveryPoint> {
     const ns = rp.metadata.namespace ?? "";
     if (!rp.spec.vaultRef) return this.reconcileCloud(rp, ctx);
     const vaultName = rp.spec.vaultRef.name;
-    const bv = await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "spec.vaultRef", vaultName, "Ready");
+    const bv = await resolveRef<WithKind<BackupVault>>(ctx.cache, "BackupVault", ns, "spec.vaultRef", vaultName, "Ready");
     if (!bv.ok) {
       ctx.setCondition(rp, problemCondition("Available", bv.problem));
       return undefined;
@@ -60,9 +60,9 @@ export class RecoveryPointReconciler implements Reconciler<RecoveryPoint> {
     const ns = rp.metadata.namespace ?? "";
     const cloud = rp.spec.cloudSnapshots;
     if (!cloud) return undefined;
-    const ps = await resolveRef<WithKind<ProtectedServer>>(ctx.kube, "ProtectedServer", ns, "spec.protectedServerRef", rp.spec.protectedServerRef?.name ?? "");
+    const ps = await resolveRef<WithKind<ProtectedServer>>(ctx.cache, "ProtectedServer", ns, "spec.protectedServerRef", rp.spec.protectedServerRef?.name ?? "");
     if (!ps.ok) return this.unknown(rp, ctx, ps.problem.reason, ps.problem.message);
-    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "ProtectedServer spec.sitePairRef", ps.value.spec.sitePairRef.name);
+    const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "ProtectedServer spec.sitePairRef", ps.value.spec.sitePairRef.name);
     if (!pair.ok) return this.unknown(rp, ctx, pair.problem.reason, pair.problem.message);
     const sites = await cloudSites(ctx.kube, pair.value);
     if (!sites.ok) return this.unknown(rp, ctx, sites.problem.reason, sites.problem.message);

@@ -1,6 +1,6 @@
 import type { ConditionInput } from "../runtime/conditions.js";
 import { findCondition } from "../runtime/conditions.js";
-import type { Kube, LifeboatObject } from "../runtime/kube.js";
+import type { Kube, LifeboatObject, ObjectReader } from "../runtime/kube.js";
 
 /** A check that failed, as a condition's reason and message. */
 export interface Problem {
@@ -53,16 +53,17 @@ export async function readSecretKeys(
  * Resolves a same-namespace reference and, when `requiredCondition` is given,
  * requires that condition to be True on the target. The problem names the
  * field, the object and, when it is not ready, the target's own reason.
+ * Reconcilers pass `ctx.cache`: a reference is read on every reconcile.
  */
 export async function resolveRef<T extends LifeboatObject>(
-  kube: Kube,
+  reader: ObjectReader,
   kind: string,
   namespace: string,
   field: string,
   name: string,
   requiredCondition?: string,
 ): Promise<Checked<T>> {
-  const target = await kube.get<T>(kind, namespace, name);
+  const target = await reader.get<T>(kind, namespace, name);
   if (!target) {
     return { ok: false, problem: { reason: `${kind}NotFound`, message: `${field}: ${kind} ${namespace}/${name} does not exist` } };
   }

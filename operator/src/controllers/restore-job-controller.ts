@@ -161,13 +161,13 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       return this.observe(job, existing, point, target, ctx);
     }
 
-    const rp = await resolveRef<WithKind<RecoveryPoint>>(ctx.kube, "RecoveryPoint", ns, "spec.recoveryPointRef", job.spec.recoveryPointRef.name, "Available");
-    const gateway = await resolveRef<WithKind<Gateway>>(ctx.kube, "Gateway", ns, "spec.gatewayRef", job.spec.gatewayRef.name, "Activated");
+    const rp = await resolveRef<WithKind<RecoveryPoint>>(ctx.cache, "RecoveryPoint", ns, "spec.recoveryPointRef", job.spec.recoveryPointRef.name, "Available");
+    const gateway = await resolveRef<WithKind<Gateway>>(ctx.cache, "Gateway", ns, "spec.gatewayRef", job.spec.gatewayRef.name, "Activated");
     const checks: Checked<unknown>[] = [rp, gateway];
     const t = job.spec.target;
     let vc: Checked<WithKind<VCenter>> | undefined;
     if (t.vSphere) {
-      vc = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.target.vSphere.vCenterRef", t.vSphere.vCenterRef.name, "Connected");
+      vc = await resolveRef<WithKind<VCenter>>(ctx.cache, "VCenter", ns, "spec.target.vSphere.vCenterRef", t.vSphere.vCenterRef.name, "Connected");
       checks.push(vc);
     }
     if (t.cloudImage) {
@@ -188,7 +188,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "CloudSnapshotPoint", message: `spec.recoveryPointRef: RecoveryPoint ${rp.value.metadata.name ?? ""} is a point of ECS snapshots (cloud-to-cloud replication), not a point in a vault: bring it up with a RecoveryDrill or a failover of ProtectedServer ${server}` });
       return undefined;
     }
-    const vault = await resolveRef<WithKind<BackupVault>>(ctx.kube, "BackupVault", ns, "recoveryPoint.spec.vaultRef", rp.value.spec.vaultRef.name, "Ready");
+    const vault = await resolveRef<WithKind<BackupVault>>(ctx.cache, "BackupVault", ns, "recoveryPoint.spec.vaultRef", rp.value.spec.vaultRef.name, "Ready");
     if (!vault.ok) {
       ctx.setCondition(job, { ...problemCondition("Succeeded", vault.problem), status: "Unknown" });
       return { requeueAfterMs: 60_000 };

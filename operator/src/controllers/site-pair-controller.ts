@@ -38,13 +38,13 @@ export class SitePairReconciler implements Reconciler<SitePair> {
     (pair.status ??= {}).protectedServers = users.length;
     if (isCloudPair(pair)) return this.reconcileCloud(pair, ctx);
     if (s.type === "VMwareToCloud") return this.reconcileToCloud(pair, ctx);
-    const source = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.source.vCenterRef", s.source.vCenterRef?.name ?? "", "Connected");
-    const target = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.target.vCenterRef", s.target.vCenterRef?.name ?? "", "Connected");
+    const source = await resolveRef<WithKind<VCenter>>(ctx.cache, "VCenter", ns, "spec.source.vCenterRef", s.source.vCenterRef?.name ?? "", "Connected");
+    const target = await resolveRef<WithKind<VCenter>>(ctx.cache, "VCenter", ns, "spec.target.vCenterRef", s.target.vCenterRef?.name ?? "", "Connected");
     const checks: Checked<unknown>[] = [
-      await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", s.vaultRef?.name ?? "", "Ready"),
-      ...(s.reverseVaultRef ? [await resolveRef(ctx.kube, "BackupVault", ns, "spec.reverseVaultRef", s.reverseVaultRef.name, "Ready")] : []),
-      await resolveRef(ctx.kube, "Gateway", ns, "spec.gatewayRef", s.gatewayRef?.name ?? "", "Activated"),
-      ...(s.recoveryGatewayRef ? [await resolveRef(ctx.kube, "Gateway", ns, "spec.recoveryGatewayRef", s.recoveryGatewayRef.name, "Activated")] : []),
+      await resolveRef(ctx.cache, "BackupVault", ns, "spec.vaultRef", s.vaultRef?.name ?? "", "Ready"),
+      ...(s.reverseVaultRef ? [await resolveRef(ctx.cache, "BackupVault", ns, "spec.reverseVaultRef", s.reverseVaultRef.name, "Ready")] : []),
+      await resolveRef(ctx.cache, "Gateway", ns, "spec.gatewayRef", s.gatewayRef?.name ?? "", "Activated"),
+      ...(s.recoveryGatewayRef ? [await resolveRef(ctx.cache, "Gateway", ns, "spec.recoveryGatewayRef", s.recoveryGatewayRef.name, "Activated")] : []),
       source,
       target,
     ];
@@ -120,12 +120,12 @@ export class SitePairReconciler implements Reconciler<SitePair> {
   private async reconcileToCloud(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = pair.metadata.namespace ?? "";
     const s = pair.spec;
-    const source = await resolveRef<WithKind<VCenter>>(ctx.kube, "VCenter", ns, "spec.source.vCenterRef", s.source.vCenterRef?.name ?? "", "Connected");
+    const source = await resolveRef<WithKind<VCenter>>(ctx.cache, "VCenter", ns, "spec.source.vCenterRef", s.source.vCenterRef?.name ?? "", "Connected");
     const checks: Checked<unknown>[] = [
-      await resolveRef(ctx.kube, "BackupVault", ns, "spec.vaultRef", s.vaultRef?.name ?? "", "Ready"),
-      await resolveRef(ctx.kube, "Gateway", ns, "spec.gatewayRef", s.gatewayRef?.name ?? "", "Activated"),
-      ...(s.recoveryGatewayRef ? [await resolveRef(ctx.kube, "Gateway", ns, "spec.recoveryGatewayRef", s.recoveryGatewayRef.name, "Activated")] : []),
-      ...(s.reverseVaultRef ? [await resolveRef(ctx.kube, "BackupVault", ns, "spec.reverseVaultRef", s.reverseVaultRef.name, "Ready")] : []),
+      await resolveRef(ctx.cache, "BackupVault", ns, "spec.vaultRef", s.vaultRef?.name ?? "", "Ready"),
+      await resolveRef(ctx.cache, "Gateway", ns, "spec.gatewayRef", s.gatewayRef?.name ?? "", "Activated"),
+      ...(s.recoveryGatewayRef ? [await resolveRef(ctx.cache, "Gateway", ns, "spec.recoveryGatewayRef", s.recoveryGatewayRef.name, "Activated")] : []),
+      ...(s.reverseVaultRef ? [await resolveRef(ctx.cache, "BackupVault", ns, "spec.reverseVaultRef", s.reverseVaultRef.name, "Ready")] : []),
       source,
     ];
     const sites = await cloudSites(ctx.kube, pair);

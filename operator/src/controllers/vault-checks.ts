@@ -68,7 +68,7 @@ export async function advanceVaultCheck(bv: WithKind<BackupVault>, ctx: Reconcil
     return status.nextCheck ? msUntilJustAfter(status.nextCheck) : undefined;
   }
   // A due check that cannot start stays due (the recorded time is kept) until its Gateway is ready.
-  const gateway = await resolveRef<WithKind<Gateway>>(ctx.kube, "Gateway", bv.metadata.namespace ?? "", "spec.check.gatewayRef", spec.gatewayRef.name, "Activated");
+  const gateway = await resolveRef<WithKind<Gateway>>(ctx.cache, "Gateway", bv.metadata.namespace ?? "", "spec.check.gatewayRef", spec.gatewayRef.name, "Activated");
   if (!gateway.ok) {
     ctx.setCondition(bv, { type: "Verified", status: "Unknown", reason: gateway.problem.reason, message: `a check is due but cannot start: ${gateway.problem.message}` });
     return RETRY_MS;

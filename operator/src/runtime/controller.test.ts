@@ -45,6 +45,9 @@ class FakeInformer {
   list(): LifeboatObject[] {
     return [];
   }
+  get(_key: string): LifeboatObject | undefined {
+    return undefined;
+  }
   emit(event: InformerEvent, obj: LifeboatObject, old?: LifeboatObject): void {
     for (const h of this.handlers) h(event, obj, old);
   }
@@ -149,6 +152,63 @@ describe("resync", () => {
       await controller.stop();
     } finally {
       jest.useRealTimers();
+    }
+  });
+});
+
+describe("where a reconcile reads its own object", () => {
+  it("starts from the cache only when it holds the version this controller last read or wrote, else GETs", async () => {
+    const versioned = (rv: string, runs?: number): LifeboatObject => ({ ...vault(), metadata: { ...vault().metadata, resourceVersion: rv }, status: { observedGeneration: 1, ...(runs === undefined ? {} : { runs }) } });
+    let onServer = versioned("1");
+    let inCache = versioned("1");
+    let gets = 0;
+    let reconciles = 0;
+    let writeStatus = false;
+    let started: unknown;
+    const reconciler: Reconciler<LifeboatObject> = {
+      kind: "BackupVault",
+      readyCondition: "Ready",
+      reconcile: (obj) => {
+        reconciles++;
+        started = obj.status;
+        if (writeStatus) (obj.status as { runs?: number }).runs = reconciles;
+        return Promise.resolve(undefined);
+      },
+    };
+    const own = Object.assign(new FakeInformer(), { get: (key: string) => (key === "ns/primary" ? inCache : undefined) });
+    const kube = {
+      get: () => { gets++; return Promise.resolve(structuredClone(onServer)); },
+      replaceStatus: (o: LifeboatObject) => { onServer = versioned(String(Number(onServer.metadata.resourceVersion) + 1), (o.status as { runs?: number }).runs); return Promise.resolve(structuredClone(onServer)); },
+    } as unknown as Kube;
+    const controller = new Controller({ name: "backupvault", reconciler, informer: own as unknown as Informer<LifeboatObject>, kube, events: undefined as unknown as EventRecorder, log: createLogger("silent"), metrics: new OperatorMetrics(), workers: 1 });
+    controller.start();
+    const reconcile = async () => {
+      const before = reconciles;
+      controller.enqueue("ns/primary");
+      for (let i = 0; i < 100 && reconciles === before; i++) await new Promise((r) => setTimeout(r, 10));
+      if (reconciles === before) throw new Error("the reconcile did not run");
+      await new Promise((r) => setTimeout(r, 10));
+    };
+    try {
+      await reconcile();
+      expect(gets).toBe(1); // nothing seen yet: read fresh
+      await reconcile();
+      expect(gets).toBe(1); // the cache holds what it read: no GET
+      writeStatus = true;
+      await reconcile();
+      writeStatus = false;
+      expect(onServer.metadata.resourceVersion).toBe("2");
+      await reconcile();
+      expect(gets).toBe(2); // the cache is behind its own write: read fresh, never start from the older status
+      expect(started).toEqual({ observedGeneration: 1, runs: 3 });
+      inCache = structuredClone(onServer);
+      await reconcile();
+      expect(gets).toBe(2); // the cache caught up
+      inCache = versioned("7"); // someone else's write the controller has not seen
+      await reconcile();
+      expect(gets).toBe(3);
+    } finally {
+      await controller.stop();
     }
   });
 });

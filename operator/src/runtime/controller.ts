@@ -12,7 +12,7 @@ export interface Events {
   record(obj: k8s.KubernetesObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
 }
 import { objectKey, type Informer } from "./informer.js";
-import { isConflict, type Kube, type LifeboatObject } from "./kube.js";
+import { isConflict, type Kube, type LifeboatObject, type ObjectReader } from "./kube.js";
 import { WorkQueue } from "./work-queue.js";
 
 /** What a reconcile asks of the queue besides "done". */
@@ -57,6 +57,16 @@ export interface ReconcileContext {
    * the cache's own: read them, never change them.
    */
   listCached<T extends LifeboatObject>(kind: string, namespace: string): T[];
+  /**
+   * Reads the lifeboat.io objects a reconcile refers to (its SitePair, the
+   * sites' VCenters, Gateways and vaults) from the informer cache, as
+   * controller-runtime's client does: reading them from the API server cost
+   * 2,000 waiting ProtectedServers 43,000 GETs a minute at rest (bench:scale).
+   * A referenced object's change that matters queues its referrers again
+   * (reference-graph.ts), so a reconcile that saw it a moment late runs once
+   * more. Returns a copy; reads the API server for a kind without a synced cache.
+   */
+  readonly cache: ObjectReader;
 }
 
 /**
@@ -167,6 +177,15 @@ export class Controller<T extends LifeboatObject> {
   private running: Promise<void>[] = [];
   private resyncTimer?: NodeJS.Timeout;
   private readonly log: Logger;
+  /**
+   * The resourceVersion of each object as this controller last read it from
+   * the API server or wrote it there. A reconcile starts from the informer's
+   * copy only when that copy is this very version; any other (the cache is
+   * behind this controller's own write, or ahead of it with someone else's)
+   * is read fresh. So an object at rest costs no GET per reconcile, and a
+   * reconcile never starts from a status older than the one it last wrote.
+   */
+  private readonly lastSeen = new Map<string, string>();
 
   constructor(private readonly opts: ControllerOptions<T>) {
     this.log = opts.log.child({ controller: opts.name });
@@ -236,6 +255,8 @@ export class Controller<T extends LifeboatObject> {
           this.opts.metrics.reconcileTotal.inc({ controller: this.opts.name, result: "success" });
         }
       } catch (err) {
+        // What failed may have been a write on a stale copy (409): the next reconcile reads fresh.
+        this.lastSeen.delete(key);
         this.opts.metrics.reconcileErrors.inc({ controller: this.opts.name });
         if (err instanceof TerminalError) {
           this.queue.forget(key);
@@ -273,6 +294,14 @@ export class Controller<T extends LifeboatObject> {
         });
       },
       enqueue: (obj) => { this.enqueue(objectKey(obj)); },
+      cache: {
+        get: <O extends LifeboatObject>(kind: string, namespace: string, name: string): Promise<O | undefined> => {
+          const informer = this.opts.cache?.(kind);
+          if (!informer?.hasSynced) return this.opts.kube.get<O>(kind, namespace, name);
+          const cached = informer.get(`${namespace}/${name}`);
+          return Promise.resolve(cached ? (structuredClone(cached) as O) : undefined);
+        },
+      },
       listCached: <O extends LifeboatObject>(kind: string, namespace: string): O[] => {
         const informer = this.opts.cache?.(kind);
         if (!informer?.hasSynced) throw new Error(`This operator has no synced cache of ${kind}`);
@@ -289,7 +318,7 @@ export class Controller<T extends LifeboatObject> {
     const [namespace = "", name = ""] = key.split("/");
     const r = this.opts.reconciler;
     const log = this.log.child({ kind: r.kind, namespace, name });
-    let obj = await this.opts.kube.get<T>(r.kind, namespace, name);
+    let obj = await this.readOwn(key, namespace, name);
     if (!obj) {
       r.forgetMetrics?.(namespace, name, this.opts.metrics);
       return undefined;
@@ -312,6 +341,7 @@ export class Controller<T extends LifeboatObject> {
         return result;
       }
       await this.opts.kube.setFinalizers(obj, finalizers.filter((f) => f !== r.finalizer));
+      this.lastSeen.delete(key);
       await flushEffects();
       log.info("Removed finalizer");
       return undefined;
@@ -319,6 +349,7 @@ export class Controller<T extends LifeboatObject> {
 
     if (r.finalizer && !finalizers.includes(r.finalizer) && (r.needsFinalizer?.(obj) ?? true)) {
       obj = await this.opts.kube.setFinalizers(obj, [...finalizers, r.finalizer]);
+      this.remember(key, obj);
       log.debug("Added finalizer");
     }
 
@@ -349,10 +380,31 @@ export class Controller<T extends LifeboatObject> {
     return result;
   }
 
+  /**
+   * The object a reconcile starts from: the informer's copy when it is the
+   * version this controller last saw on the API server (see lastSeen), else
+   * a GET. The copy is cloned: the reconcile changes its status.
+   */
+  private async readOwn(key: string, namespace: string, name: string): Promise<T | undefined> {
+    const cached = this.opts.informer.get(key);
+    const seen = this.lastSeen.get(key);
+    if (cached && seen !== undefined && cached.metadata.resourceVersion === seen) return structuredClone(cached);
+    const fresh = await this.opts.kube.get<T>(this.opts.reconciler.kind, namespace, name);
+    this.remember(key, fresh);
+    return fresh;
+  }
+
+  private remember(key: string, obj: T | undefined): void {
+    const version = obj?.metadata.resourceVersion;
+    if (version === undefined) this.lastSeen.delete(key);
+    else this.lastSeen.set(key, version);
+  }
+
   private async writeStatusIfChanged(obj: T, before: T["status"]): Promise<void> {
     const status = (obj.status ??= {});
     if (obj.metadata.generation !== undefined) status.observedGeneration = obj.metadata.generation;
     if (isDeepStrictEqual(before, obj.status)) return;
-    await this.opts.kube.replaceStatus(obj);
+    const written = await this.opts.kube.replaceStatus(obj);
+    this.remember(objectKey(obj), written);
   }
 }

@@ -67,6 +67,10 @@ export class Manager {
 
   constructor(private readonly kc: k8s.KubeConfig, private readonly opts: ManagerOptions) {
     this.kube = new Kube(kc);
+    this.kube.followSecretVersions((namespace, name) => {
+      const secrets = this.informers.get("Secret");
+      return secrets?.hasSynced ? secrets.get(`${namespace}/${name}`)?.metadata?.resourceVersion : undefined;
+    });
     this.events = new EventRecorder(this.kube.core, "lifeboat-operator", opts.log);
   }
 
