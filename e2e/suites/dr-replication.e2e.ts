@@ -278,4 +278,22 @@ describe("replication of a protected server between two vSphere sites", () => {
     expect(resumed.result).toBe("Succeeded");
     await eventually("RealTimeReplication again", async () => ((await psStatus(s, "db")).stage === "RealTimeReplication" ? true : undefined), 120_000);
   });
+
+  it("a server whose VM is not there yet waits for it, and vCenter's change feed wakes it when the VM is created", async () => {
+    const name = "dr1-late";
+    await apply(s, "ProtectedServer", "late", { sitePairRef: { name: "pair" }, source: { vmName: name } });
+    await waitForCondition("ProtectedServer", s.ns, "late", "Replicating", "False", "VMNotFound", 120_000);
+    const inv = await s.protectedClient.inventory();
+    const folder = inv.datacenters[0]?.vmFolder;
+    const pool = inv.clusters[0]?.resourcePool;
+    if (!folder || !pool) throw new Error("the protected vcsim has no datacenter VM folder or resource pool");
+    const ref = await s.protectedClient.createVm({ name, folder, resourcePool: pool, datastoreName: "LocalDS_0", disks: [{ capacityBytes: 16 * MiB }] });
+    // A server waiting for its VM looks again on its own only every 5 minutes: found within 2, it was woken by the feed.
+    const found = await eventually("the late VM found", async () => {
+      const st = await psStatus(s, "late");
+      return st.source?.moRef === ref.value ? st : undefined;
+    }, 120_000);
+    expect(found.source?.name).toBe(name);
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "protectedservers", name: "late" });
+  });
 });

@@ -22,11 +22,15 @@ import { followRetentionPass } from "./maintenance-jobs.js";
 import { forgetCycleCounters, ReplicationCycles, startCycleCounters, type ReplicationLine } from "./replication-cycles.js";
 import { ReverseReplication, switchDirection } from "./reverse-replication.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
+import { VmArrivals } from "./vm-arrivals.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 
 /** How often a running retention pass is looked at. */
 const RETENTION_POLL_MS = 5_000;
+/** How often a server waits to look for its VM again: quickly while something is wrong with the site, slowly when vCenter's change feed will say (VmArrivals). */
+const SOURCE_RETRY_MS = 15_000;
+const VM_ARRIVAL_REFRESH_MS = 5 * 60_000;
 
 /**
  * A ProtectedServer (seeds 003 and 004): near-continuous replication of one
@@ -48,24 +52,26 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   private readonly reverse: ReverseReplication;
   private readonly failback: Failback;
   private readonly cloud = new CloudProtection();
+  private readonly arrivals: VmArrivals;
 
   constructor(private readonly connections: VCenterConnections, private readonly capacity: GatewayCapacity) {
     this.cycles = new ReplicationCycles(capacity);
     this.failover = new Failover(this.cycles);
     this.reverse = new ReverseReplication(this.cycles);
     this.failback = new Failback(this.cycles);
+    this.arrivals = new VmArrivals(connections, "protectedserver");
   }
 
   async reconcile(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = ps.metadata.namespace ?? "";
     const status = (ps.status ??= {});
     status.rpoTargetSeconds = (ps.spec.replication?.crashConsistentIntervalMinutes ?? 5) * 60;
-    const pair = await resolveRef<WithKind<SitePair>>(ctx.kube, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
+    const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
     if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.reconcileCloud(ps, pair.value, ctx);
     if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
 
-    const sites = await resolveSites(ctx.kube, ns, pair.value);
+    const sites = await resolveSites(ctx.cache, ns, pair.value);
     const drillPins = this.drillPins(ps, ctx);
     const dr: DrContext = { ps, pair: pair.value, ...sites, ctx, connections: this.connections, pins: withFailoverPin(drillPins, status) };
     let requeue: number;
@@ -128,6 +134,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     ctx.metrics.setNewestPoint(ns, name, undefined);
     ctx.metrics.protectedServerRpoTarget.remove({ namespace: ns, protected_server: name });
     forgetCycleCounters(ctx.metrics, ns, name);
+    this.arrivals.forget(`${ns}/${name}`);
     ctx.metrics.forgetWorkersOf(ns, `ProtectedServer/${name}`);
     this.capacity.forget(`${ns}/${name}`);
     ctx.log.info("Stopped replicating: the server's points stay in the vault");
@@ -169,25 +176,33 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
       return 15_000;
     }
     if (!status.currentCycle) {
-      const found = await this.findSource(dr);
-      if (!found) return 15_000;
+      const retryMs = await this.findSource(dr);
+      if (retryMs !== undefined) return retryMs;
     }
     const line = forwardLine(dr);
     if (!line) return 15_000;
     return this.cycles.run(ps, line, ctx, dr.pins);
   }
 
-  /** Finds the protected VM (again, by instance UUID, after a re-registration) and makes sure CBT is on. */
-  private async findSource(dr: DrContext): Promise<boolean> {
+  /**
+   * Finds the protected VM (again, by instance UUID, after a re-registration)
+   * and makes sure CBT is on. Returns when to look again while it is not
+   * found: a VM that is not there is waited for through vCenter's change feed.
+   */
+  private async findSource(dr: DrContext): Promise<number | undefined> {
     const { ps, ctx } = dr;
     const status = (ps.status ??= {});
+    const key = `${ps.metadata.namespace ?? ""}/${ps.metadata.name ?? ""}`;
     try {
       const client = await siteClient(dr, dr.protectedSite);
       const vm = await findKnownVm(client, status.source ?? { name: ps.spec.source.vmName });
       if (!vm) {
         ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "VMNotFound", message: status.source?.instanceUUID ? `VM ${status.source.name ?? ""} (instance UUID ${status.source.instanceUUID}) is not at the protected site any more` : `no VM named "${ps.spec.source.vmName ?? ""}" at the protected site` });
-        return false;
+        const vc = dr.protectedSite.vcenter;
+        const listening = vc.ok && this.arrivals.wait(`${vc.value.metadata.namespace ?? ""}/${vc.value.metadata.name ?? ""}`, key, () => { ctx.enqueue(ps); });
+        return listening ? VM_ARRIVAL_REFRESH_MS : SOURCE_RETRY_MS;
       }
+      this.arrivals.forget(key);
       if (status.source?.moRef && status.source.moRef !== vm.ref.value) {
         await ctx.events.record(ps, "Normal", "ReRegistered", `VM ${vm.name} has a new MoRef ${vm.ref.value} (was ${status.source.moRef}); found again by its instance UUID`);
       }
@@ -196,10 +211,10 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         await client.setChangeTracking(vm.ref, true);
         ctx.log.info({ vm: vm.name }, "Enabled changed block tracking on the protected VM");
       }
-      return true;
+      return undefined;
     } catch (err) {
       ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "VCenterUnreachable", message: `could not look the VM up at the protected site: ${describe(err)}` });
-      return false;
+      return SOURCE_RETRY_MS;
     }
   }
 

@@ -1,19 +1,22 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "../telemetry/logger.js";
-import { connect, type ConnectOptions, type InventorySummary, type InventoryWatch, type VsphereClient } from "../vsphere/index.js";
+import { connect, type ConnectOptions, type InventoryChange, type InventorySummary, type InventoryWatch, type VsphereClient } from "../vsphere/index.js";
 
 /** A logged-in session to one vCenter, with the inventory counts its change feed keeps current. */
 export interface VCenterConnection {
   readonly client: VsphereClient;
   readonly fingerprint: string;
   summary?: InventorySummary;
-  /** Who to tell about inventory changes, by controller. */
-  readonly listeners: Map<string, () => void>;
+  /** Who to tell about inventory changes, by controller; `change` is undefined when the change feed failed (anything may have changed). */
+  readonly listeners: Map<string, InventoryListener>;
   /** Set by the change feed; the next reconcile recounts. */
   stale: boolean;
   lastRefresh?: Date;
   watch?: InventoryWatch;
 }
+
+/** Told of a session's inventory changes. */
+export type InventoryListener = (change: InventoryChange | undefined) => void;
 
 /** A digest of everything a session depends on; the password only enters as part of a hash. */
 export function connectionFingerprint(options: ConnectOptions): string {
@@ -39,7 +42,7 @@ export class VCenterConnections {
    * The session for `key`, (re)connecting when `options` changed. `listener`
    * (named, so each controller registers once) hears about inventory changes.
    */
-  async get(key: string, options: ConnectOptions, listener?: { name: string; onChange: () => void }): Promise<VCenterConnection> {
+  async get(key: string, options: ConnectOptions, listener?: { name: string; onChange: InventoryListener }): Promise<VCenterConnection> {
     const fingerprint = connectionFingerprint(options);
     let conn = this.connections.get(key);
     if (conn?.fingerprint !== fingerprint) {
@@ -47,7 +50,7 @@ export class VCenterConnections {
       if (!pending) {
         const previous = conn;
         pending = (async () => {
-          const listeners = previous?.listeners ?? new Map<string, () => void>();
+          const listeners = previous?.listeners ?? new Map<string, InventoryListener>();
           if (previous) await this.close(key);
           return this.open(key, options, fingerprint, listeners);
         })().finally(() => this.opening.delete(key));
@@ -59,14 +62,25 @@ export class VCenterConnections {
     return conn;
   }
 
-  private async open(key: string, options: ConnectOptions, fingerprint: string, listeners: Map<string, () => void>): Promise<VCenterConnection> {
+  /**
+   * Adds (or replaces) the listener `name` on the open session of `key`;
+   * false when no session is open. It stays with the session's replacements.
+   */
+  listen(key: string, name: string, onChange: InventoryListener): boolean {
+    const conn = this.connections.get(key);
+    if (!conn) return false;
+    conn.listeners.set(name, onChange);
+    return true;
+  }
+
+  private async open(key: string, options: ConnectOptions, fingerprint: string, listeners: Map<string, InventoryListener>): Promise<VCenterConnection> {
     const client = await connect({ ...options, logger: this.log });
     const conn: VCenterConnection = { client, fingerprint, stale: true, listeners };
     conn.watch = client.watchInventory(
       (change) => {
         if (change.resync || change.updates.length > 0) {
           conn.stale = true;
-          for (const notify of conn.listeners.values()) notify();
+          for (const notify of conn.listeners.values()) notify(change);
         }
       },
       {
@@ -74,7 +88,7 @@ export class VCenterConnections {
           // Connected must not outlive the connection: recount, which fails (and says so) while vCenter is down.
           this.log.warn({ vcenter: key, err: String(err) }, "Inventory change feed failed; it retries");
           conn.stale = true;
-          for (const notify of conn.listeners.values()) notify();
+          for (const notify of conn.listeners.values()) notify(undefined);
         },
       },
     );
