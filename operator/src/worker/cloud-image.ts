@@ -21,12 +21,12 @@
  * follows it instead of importing twice.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import Ecs from "@alicloud/ecs20140526";
 import type OSS from "ali-oss";
 import { guestFromVSphere, type EcsGuest } from "../cloud/alibaba/guest-os.js";
 import { CloudApiError, EcsApi } from "../cloud/alibaba/ecs-api.js";
 import { ossClient, uploadObject } from "../cloud/alibaba/oss-upload.js";
 import { cleanUpRestore, describeImages, nothingLeft, RESTORE_TAG, stagingPrefix, type Leftovers } from "../cloud/alibaba/restore-cleanup.js";
+import { Ecs } from "../cloud/alibaba/sdk.js";
 import { imageFileName, type ImageFormat } from "../image/formats.js";
 import { imageSizeBound } from "../image/writer.js";
 import type { PointDisk } from "../vault/index.js";

@@ -18,14 +18,13 @@
  * Calls that create something carry a ClientToken (the caller's), so a retry
  * after a lost answer does not create it twice.
  */
-import Ecs from "@alicloud/ecs20140526";
 import { $OpenApiUtil } from "@alicloud/openapi-core";
 import * as $dara from "@darabonba/typescript";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Ecs } from "./sdk.js";
 
 // The SDK is CommonJS with its class as `exports.default`.
-const EcsClient = Ecs.default;
-type EcsClient = InstanceType<typeof EcsClient>;
+type EcsClient = InstanceType<typeof Ecs.default>;
 
 /** Where and as whom to call ECS. */
 export interface EcsConnection {
@@ -136,7 +135,7 @@ export class EcsApi {
     readonly connection: EcsConnection,
     private readonly defaults: CallOptions = {},
   ) {
-    this.sdk = new EcsClient(openApiConfig(connection));
+    this.sdk = new Ecs.default(openApiConfig(connection));
     this.runtime = openApiRuntime(connection);
   }
 

@@ -13,10 +13,11 @@
  * change state: "not yet" answers (IncorrectInstanceStatus, ...) throw at
  * once, and the caller looks again on its next pass.
  */
-import Ecs from "@alicloud/ecs20140526";
-import Vpc from "@alicloud/vpc20160428";
+import type { DescribeInstancesRequest } from "@alicloud/ecs20140526";
+import type { DescribeEipAddressesRequest } from "@alicloud/vpc20160428";
 import { createHash } from "node:crypto";
 import { CloudApiError, EcsApi, isNotYetCode, type CallOptions, type EcsConnection } from "./ecs-api.js";
+import { Ecs, Vpc } from "./sdk.js";
 import { VpcApi } from "./vpc-api.js";
 
 /** Where a region's ECS and VPC APIs answer, when not at their public endpoints. */
@@ -178,7 +179,7 @@ export class EcsDr {
     return g ? { vpcId: g.vpcId ?? "" } : undefined;
   }
 
-  private async describeInstances(regionId: string, what: string, filter: Partial<Ecs.DescribeInstancesRequest>): Promise<InstanceInfo[]> {
+  private async describeInstances(regionId: string, what: string, filter: Partial<DescribeInstancesRequest>): Promise<InstanceInfo[]> {
     const ecs = this.api(regionId);
     const out = await ecs.call(what, (rt) => ecs.sdk.describeInstancesWithOptions(new Ecs.DescribeInstancesRequest({ regionId, pageSize: 100, ...filter }), rt));
     return (out.body?.instances?.instance ?? []).flatMap((i) =>
@@ -429,7 +430,7 @@ export class EcsDr {
     return { allocationId: out.body.allocationId, ipAddress: out.body.eipAddress ?? "" };
   }
 
-  private async describeEips(regionId: string, what: string, filter: Partial<Vpc.DescribeEipAddressesRequest>): Promise<EipInfo[]> {
+  private async describeEips(regionId: string, what: string, filter: Partial<DescribeEipAddressesRequest>): Promise<EipInfo[]> {
     const vpc = this.vpcApi(regionId);
     const out = await vpc.call(what, (rt) => vpc.sdk.describeEipAddressesWithOptions(new Vpc.DescribeEipAddressesRequest({ regionId, pageSize: 100, ...filter }), rt));
     return (out.body?.eipAddresses?.eipAddress ?? []).flatMap((e) => (e.allocationId ? [{ allocationId: e.allocationId, ipAddress: e.ipAddress ?? "", status: e.status ?? "", instanceId: e.instanceId ?? "" }] : []));

@@ -8,9 +8,10 @@
  */
 import { isIP } from "node:net";
 import type { Readable } from "node:stream";
-import OSS from "ali-oss";
+import type OSS from "ali-oss";
 import { streamParts } from "../../util/stream-parts.js";
 import { withRetry } from "../../vault/backends/retry.js";
+import { ossClass } from "./sdk.js";
 import { partSizeFor } from "../../worker/s3-image.js";
 
 /** Where and as whom to reach a bucket. */
@@ -45,7 +46,7 @@ export function ossClient(c: OssConnection, forPresignedUrls = false): OSS {
     ...(url ? { endpoint: url.origin } : {}),
     ...(byIp && forPresignedUrls ? { sldEnable: true } : {}),
   };
-  return new OSS(options);
+  return new (ossClass())(options);
 }
 
 interface OssError {

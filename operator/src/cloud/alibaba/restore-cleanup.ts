@@ -8,9 +8,9 @@
  * is deleted (the worker may have been killed before it could), and repeats
  * until a listing finds nothing left.
  */
-import Ecs from "@alicloud/ecs20140526";
 import type OSS from "ali-oss";
 import { CloudApiError, type EcsApi } from "./ecs-api.js";
+import { Ecs } from "./sdk.js";
 
 /** The tag on everything a restore creates in the cloud; its value is the restore id. */
 export const RESTORE_TAG = "lifeboat.io/restore";

@@ -4,13 +4,12 @@
  * ECS's own versions of those calls are deprecated. The retry policy is
  * EcsApi's: both APIs share the RPC error codes it knows.
  */
-import Vpc from "@alicloud/vpc20160428";
 import type * as $dara from "@darabonba/typescript";
 import { EcsApi, openApiConfig, openApiRuntime, type CallOptions, type EcsConnection } from "./ecs-api.js";
+import { Vpc } from "./sdk.js";
 
 // The SDK is CommonJS with its class as `exports.default`.
-const VpcClient = Vpc.default;
-type VpcClient = InstanceType<typeof VpcClient>;
+type VpcClient = InstanceType<typeof Vpc.default>;
 
 /** The VPC client of one region, with EcsApi's retry policy on every call. */
 export class VpcApi {
@@ -19,7 +18,7 @@ export class VpcApi {
   private readonly runtime: $dara.RuntimeOptions;
 
   constructor(connection: EcsConnection, defaults: CallOptions = {}) {
-    this.sdk = new VpcClient(openApiConfig(connection));
+    this.sdk = new Vpc.default(openApiConfig(connection));
     this.runtime = openApiRuntime(connection);
     this.policy = new EcsApi(connection, defaults);
   }
