@@ -71,7 +71,7 @@ export interface ReconcileContext {
 
 /**
  * One reconciler per kind. The runtime does the generic part of the
- * controller-runtime contract around it: read fresh, return on NotFound, add
+ * controller-runtime contract around it: read (from the cache when it is current), return on NotFound, add
  * the finalizer first, branch on deletion, validate the spec, and patch
  * status (deferred, also after an error) only when it changed.
  */

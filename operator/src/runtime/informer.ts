@@ -23,7 +23,8 @@ export interface InformerSource {
    * Cache only metadata (PartialObjectMetadata), as client-go's metadata
    * informers do: for watches that need to know that an object changed, not
    * what it holds. The Secret informer uses it, so no Secret's data sits in
-   * the operator's memory; reconcilers read the few Secrets they use.
+   * the operator's memory but the few Secrets specs name, which
+   * Kube.getSecret keeps until this informer shows a new version.
    */
   readonly metadataOnly?: boolean;
 }
