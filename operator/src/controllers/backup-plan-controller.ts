@@ -6,7 +6,7 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/c
 import type { WithKind } from "../runtime/kube.js";
 import { BackupRuns, PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
-import { followRetentionPass } from "./maintenance-jobs.js";
+import { followRetentionPass, RETENTION_POLL_MS } from "./maintenance-jobs.js";
 import { firstProblem, problemCondition, resolveRef, type Checked, type Problem } from "./references.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
@@ -141,7 +141,7 @@ export class BackupPlanReconciler implements Reconciler<BackupPlan> {
     const result = await this.reconcileRuns(plan, ctx);
     // Still running, or started by a run that just finished: look again soon (the operator watches no Jobs).
     if (plan.status?.retention?.phase !== "Running") return result;
-    return { requeueAfterMs: Math.min(result?.requeueAfterMs ?? PROGRESS_INTERVAL_MS, PROGRESS_INTERVAL_MS) };
+    return { requeueAfterMs: Math.min(result?.requeueAfterMs ?? RETENTION_POLL_MS, RETENTION_POLL_MS) };
   }
 
   private async reconcileRuns(plan: WithKind<BackupPlan>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {

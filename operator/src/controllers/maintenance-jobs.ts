@@ -26,6 +26,8 @@ export const PRUNE_MARGIN_MS = 60 * 60_000;
 const MAINTENANCE_RETRIES = 2;
 /** Finished maintenance Jobs kept per owner, newest first, as history. */
 export const MAINTENANCE_HISTORY = 3;
+/** How often a running retention pass is looked at, by a plan and a ProtectedServer alike: passes are short, and each look reads one Job and its pods. */
+export const RETENTION_POLL_MS = 5_000;
 /**
  * How long a pass may take, a pod stuck Pending included, before Kubernetes
  * stops it (DeadlineExceeded) and the owner's next pass can start: forgetting

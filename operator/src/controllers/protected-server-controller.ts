@@ -18,7 +18,7 @@ import { discardEcsAttempt } from "./cloud-vault-recovery.js";
 import { deleteReverseExports } from "./cloud-reverse.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { problemCondition, resolveRef } from "./references.js";
-import { followRetentionPass } from "./maintenance-jobs.js";
+import { followRetentionPass, RETENTION_POLL_MS } from "./maintenance-jobs.js";
 import { forgetCycleCounters, ReplicationCycles, startCycleCounters, type ReplicationLine } from "./replication-cycles.js";
 import { ReverseReplication, switchDirection } from "./reverse-replication.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
@@ -26,8 +26,6 @@ import { VmArrivals } from "./vm-arrivals.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 
-/** How often a running retention pass is looked at. */
-const RETENTION_POLL_MS = 5_000;
 /** How often a server waits to look for its VM again: quickly while something is wrong with the site, slowly when vCenter's change feed will say (VmArrivals). */
 const SOURCE_RETRY_MS = 15_000;
 const VM_ARRIVAL_REFRESH_MS = 5 * 60_000;
