@@ -34,7 +34,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   const metadataOnly = (req.headers.accept ?? "").includes("PartialObjectMetadataList");
   const items = Array.from({ length: to - from }, (_, i) => ({
     ...(metadataOnly ? { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata" } : { spec: { n: from + i } }),
-    metadata: { namespace, name: `obj-${String(from + i).padStart(4, "0")}`, resourceVersion: "7" },
+    metadata: { namespace, name: `obj-${String(from + i).padStart(4, "0")}`, resourceVersion: "7", managedFields: [{ manager: "lifeboat-operator", operation: "Update", fieldsType: "FieldsV1", fieldsV1: { "f:spec": { "f:n": {} } } }] },
   }));
   res.writeHead(200, { "Content-Type": "application/json" });
   res.end(JSON.stringify({
@@ -76,6 +76,14 @@ describe("Informer", () => {
     const cached = informer.list();
     expect(cached).toHaveLength(TOTAL);
     expect(informer.get("ns/obj-1199")).toMatchObject({ apiVersion: "lifeboat.io/v1alpha1", kind: "BackupPlan", spec: { n: 1199 } });
+  });
+
+  it("keeps no object's managedFields (nothing reads them; they were a large share of what it held)", async () => {
+    const informer = new Informer<k8s.KubernetesObject>(kubeConfig(), { apiVersion: "lifeboat.io/v1alpha1", kind: "RestoreJob", plural: "restorejobs" }, createLogger("silent"));
+    await informer.start();
+    informer.stop();
+    expect(informer.list()).toHaveLength(TOTAL);
+    expect(informer.list().filter((o) => o.metadata?.managedFields !== undefined)).toHaveLength(0);
   });
 
   it("does so for metadata only too", async () => {

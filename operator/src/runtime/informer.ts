@@ -160,6 +160,10 @@ export class Informer<T extends k8s.KubernetesObject> {
   }
 
   private upsert(obj: T): void {
+    // managedFields (server-side apply's record of field owners) are never read here and are a large share of a
+    // small object: dropped, as controller-runtime's TransformStripManagedFields does. A write of an object without
+    // them keeps the server's (the API server takes the live object's when a request has none).
+    if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
     const key = objectKey(obj);
     const old = this.store.get(key);
     this.store.set(key, obj);
