@@ -1,8 +1,11 @@
 import type { BackupVault } from "../api/generated/types.js";
 import type { Kube } from "../runtime/kube.js";
-import { openOrInitVault, openVault, parseSize, type LockSettings, type Vault, type VaultSpec } from "../vault/index.js";
+import { openOrInitVault, openVault, parseSize, PointHeaderCache, type LockSettings, type Vault, type VaultSpec } from "../vault/index.js";
 import { readSecretKeys, type Checked } from "./references.js";
 import { operatorClaimMount } from "./vault-mounts.js";
+
+/** The headers of the points of every vault this operator opens, read once each (PointHeaderCache). */
+const POINT_HEADERS = new PointHeaderCache();
 
 /** The lock a BackupVault's spec asks for, in the engine's terms. */
 export function lockOf(vault: BackupVault): LockSettings {
@@ -27,7 +30,7 @@ export async function vaultSpecOf(kube: Kube, vault: BackupVault): Promise<Check
   if (fs?.persistentVolumeClaim || fs?.path) {
     const path = fs.persistentVolumeClaim ? await operatorClaimMount(ns, fs.persistentVolumeClaim.name) : { ok: true as const, value: fs.path ?? "" };
     if (!path.ok) return path;
-    return { ok: true, value: { backend: { filesystem: { path: path.value } }, key: key.value.key ?? Buffer.alloc(0), threads: 0 } };
+    return { ok: true, value: { backend: { filesystem: { path: path.value } }, key: key.value.key ?? Buffer.alloc(0), threads: 0, pointHeaders: POINT_HEADERS } };
   }
   const s3 = backend.s3;
   if (!s3) return { ok: false, problem: { reason: "InvalidSpec", message: "spec.backend: set exactly one of filesystem or s3" } };
@@ -58,6 +61,7 @@ export async function vaultSpecOf(kube: Kube, vault: BackupVault): Promise<Check
       },
       key: key.value.key ?? Buffer.alloc(0),
       threads: 0,
+      pointHeaders: POINT_HEADERS,
     },
   };
 }

@@ -13,6 +13,7 @@ import { Vault, type VaultOptions } from "./vault.js";
 import type { PointHeader } from "./manifest.js";
 
 export { Vault, type VaultOptions, type PointContent } from "./vault.js";
+export { PointHeaderCache } from "./point-header-cache.js";
 export { VaultError, isVaultError, reasonOf, type VaultErrorReason } from "./errors.js";
 export { BackupSession, backup, type BackupOptions, type BackupProgress, type DiskBackup } from "./backup.js";
 export { restoreDisk, type RestoreOptions, type RestoreProgress } from "./restore.js";

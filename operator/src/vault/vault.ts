@@ -10,8 +10,9 @@ import { newConfig, parseConfig, paths, randomId, type InitOptions, type LockSet
 import { newMasterKeys, parseKeySlot, unwrapKeys, wrapKeys, type MasterKeys } from "./keys.js";
 import { decodeBlockList, decodePointHeader, manifestHeaderLength, MANIFEST_PREFIX_READ, type PointHeader } from "./manifest.js";
 import { decodePackHeader, PACK_MAGIC, PACK_TRAILER, parsePackTrailer, type PackEntry } from "./pack.js";
+import type { PointHeaderCache } from "./point-header-cache.js";
 import { defaultThreads, WorkerPool } from "./worker-pool.js";
-import type { Backend, Retention } from "./backends/backend.js";
+import type { Backend, ObjectInfo, Retention } from "./backends/backend.js";
 
 const DAY_MS = 24 * 3600_000;
 
@@ -19,6 +20,8 @@ const DAY_MS = 24 * 3600_000;
 export interface VaultOptions {
   /** Worker threads for CPU work; 0 runs it inline. Default: one per core. */
   threads?: number;
+  /** Headers read by earlier opens in this process, so listPoints reads only new manifests (a long-running process that lists often: the operator). */
+  pointHeaders?: PointHeaderCache;
 }
 
 /** A point with its block lists. */
@@ -169,16 +172,21 @@ export class Vault {
   /** Headers of every point, oldest first. */
   async listPoints(): Promise<PointHeader[]> {
     const objects = await this.backend.list(paths.manifestsPrefix);
-    const headers = await mapLimit(objects, 8, async (obj) => {
-      const id = obj.key.slice(paths.manifestsPrefix.length);
-      let prefix = await this.backend.getRange(obj.key, 0, Math.min(obj.size, MANIFEST_PREFIX_READ));
-      const needed = 12 + manifestHeaderLength(prefix, id);
-      // The length is not authenticated: never read past the object for it.
-      if (needed > obj.size) throw new VaultError("Corrupt", `Manifest ${id} is shorter than its header (${obj.size} bytes, the header ends at byte ${needed})`);
-      if (needed > prefix.length) prefix = await this.backend.getRange(obj.key, 0, needed);
-      return decodePointHeader(this.keys, prefix, id);
-    });
+    const read = (obj: ObjectInfo) => this.readPointHeader(obj);
+    const cache = this.options.pointHeaders;
+    const headers = cache ? await cache.headers(this.config.repositoryId, objects, read) : await mapLimit(objects, 8, read);
     return headers.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  }
+
+  /** A point's header from the start of its manifest object. */
+  private async readPointHeader(obj: ObjectInfo): Promise<PointHeader> {
+    const id = obj.key.slice(paths.manifestsPrefix.length);
+    let prefix = await this.backend.getRange(obj.key, 0, Math.min(obj.size, MANIFEST_PREFIX_READ));
+    const needed = 12 + manifestHeaderLength(prefix, id);
+    // The length is not authenticated: never read past the object for it.
+    if (needed > obj.size) throw new VaultError("Corrupt", `Manifest ${id} is shorter than its header (${obj.size} bytes, the header ends at byte ${needed})`);
+    if (needed > prefix.length) prefix = await this.backend.getRange(obj.key, 0, needed);
+    return decodePointHeader(this.keys, prefix, id);
   }
 
   /** A point's header; throws NotFound naming the point. */
