@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { backup, FilesystemBackend, forget, openDiskSource, PointHeaderCache, Vault } from "./index.js";
+import { MANIFEST_PREFIX_READ } from "./manifest.js";
 
 const MiB = 1024 * 1024;
 const KEY = Buffer.from("unit-test-key-0123456789abcdef");
@@ -71,4 +72,19 @@ describe("PointHeaderCache", () => {
     expect(afterForget.reads).toBe(0);
     expect(afterForget.ids.sort()).toEqual([b, c].sort());
   });
+
+  test("a header larger than the first read of a manifest is read whole, cached or not", async () => {
+    const path = join(dir, "big.img");
+    await writeFile(path, randomBytes(MiB));
+    const source = await openDiskSource(path);
+    const notes = "n".repeat(3 * MANIFEST_PREFIX_READ);
+    try {
+      await backup(writer, [{ key: "2000", source }], { labels: { vm: "big", notes } });
+    } finally {
+      await source.close();
+    }
+    expect((await writer.listPoints()).map((p) => p.labels.notes)).toEqual([notes]);
+    expect((await listWith(new PointHeaderCache())).headers).toEqual(await writer.listPoints());
+  });
 });
+
