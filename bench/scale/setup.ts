@@ -15,10 +15,11 @@
  *   rest a plan only waits for its next run.
  * - ProtectedServers are in a SitePair between two vcsims with a small
  *   inventory that does not hold the VMs they name: replication waits for
- *   its VM (Replicating False, VMNotFound) and no cycle ever starts. This is
- *   the same reconcile as a replicating server's between cycles (resolve the
- *   site pair, look the VM up in vCenter, work out the next cycle) without
- *   the cycles.
+ *   its VM (Replicating False, VMNotFound) and no cycle ever starts. Each
+ *   resolves its site pair and looks its VM up in vCenter, as a replicating
+ *   server does between cycles, then waits for vCenter's change feed; a
+ *   replicating server is looked at every 15 s instead, and that is not
+ *   measured here.
  *
  * Everything else is created through the API server as a user would, a
  * bounded number of requests at a time.
