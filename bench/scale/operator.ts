@@ -21,7 +21,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCommand } from "../../e2e/testbed/command.js";
@@ -213,6 +213,25 @@ export class OperatorProcess {
       process.kill(this.pid, sig);
     } catch {
       // already gone
+    }
+  }
+
+  /**
+   * Has the operator write a V8 heap snapshot into `dir` and returns its
+   * path. The process must have been started with
+   * `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>`. V8 writes the
+   * snapshot on the main thread, so once the file is there and /metrics
+   * answers again, the snapshot is whole.
+   */
+  async heapSnapshot(dir: string, timeoutMs = 300_000): Promise<string> {
+    const before = new Set(await readdir(dir).catch(() => []));
+    this.signal("SIGUSR2");
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const written = (await readdir(dir).catch(() => [])).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
+      if (written && (await this.metrics().then(() => true, () => false))) return join(dir, written);
+      if (Date.now() > deadline) throw new Error(`The operator wrote no heap snapshot into ${dir} within ${timeoutMs / 1000} s of SIGUSR2`);
+      await new Promise((r) => setTimeout(r, 1000));
     }
   }
 

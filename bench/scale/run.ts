@@ -22,7 +22,12 @@
  * vaults, and tears them down, failed or not.
  *
  *   npm run bench:scale -- [--plans 1000] [--points 10000] [--servers 2000]
- *     [--rest 600] [--concurrency 8] [--converge-timeout 900] [--cpu-prof] [--keep]
+ *     [--rest 600] [--concurrency 8] [--converge-timeout 900] [--cpu-prof]
+ *     [--heap-snapshot] [--keep]
+ *
+ * --heap-snapshot has the restarted operator write a V8 heap snapshot at the
+ * end of the window at rest (after its memory is read) and prints its
+ * largest kinds of object by self size: where the heap's bytes are.
  */
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -43,6 +48,7 @@ import { freePort } from "../../e2e/testbed/ports.js";
 import { startVcsim, type Vcsim } from "../../e2e/testbed/vcsim.js";
 import { DEFAULT_RESYNC_MS } from "../../operator/src/runtime/controller.js";
 import { initVault } from "../../operator/src/vault/index.js";
+import { summarizeHeapSnapshotFile, type HeapSummary } from "../support/heap-snapshot.js";
 import { runBench, table } from "../support/worker.js";
 import { AuditRequests, countWindow, relistVerdict, usersInWindow, type Window } from "./audit.js";
 import { CHART_MEMORY_LIMIT, imageNode, memoryCgroup, OperatorProcess, removeCgroup } from "./operator.js";
@@ -145,6 +151,7 @@ async function main(): Promise<void> {
       concurrency: { type: "string", default: "8" },
       "converge-timeout": { type: "string", default: "900" },
       "cpu-prof": { type: "boolean", default: false },
+      "heap-snapshot": { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
     },
   });
@@ -272,7 +279,12 @@ async function main(): Promise<void> {
     first.signal("SIGKILL");
     await first.exited;
     const profileDir = join(work, "cpu-profile");
-    const second = start("operator-restart.log", values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
+    const heapDir = join(work, "heap");
+    if (values["heap-snapshot"]) await mkdir(heapDir, { recursive: true });
+    const second = start("operator-restart.log", [
+      ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
+      ...(values["heap-snapshot"] ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${heapDir}`] : []),
+    ]);
     log(`Killed the operator (SIGKILL) and started it again, pid ${second.pid}; waiting until every controller has reconciled every object`);
     const convergedAt: ConvergedAt = Object.fromEntries(Object.keys(objectsOf).map((c) => [c, undefined]));
     let progress: ControllerProgress[] = [];
@@ -314,6 +326,12 @@ async function main(): Promise<void> {
     const memoryEnd = await second.memory();
     const restRss = second.rssBetween(window.from, window.to);
     const lifeRss = second.rssBetween(second.startedAt, Date.now() + 1);
+    let heap: HeapSummary | undefined;
+    if (values["heap-snapshot"]) {
+      const snapshot = await second.heapSnapshot(heapDir);
+      log(`Heap snapshot at rest: ${snapshot}`);
+      heap = await summarizeHeapSnapshotFile(snapshot, 25);
+    }
     await second.stop();
     await sleep(3000); // the audit log is written as requests complete; let the last ones land
     const audit = await readAudit(auditLog);
@@ -332,6 +350,8 @@ async function main(): Promise<void> {
     const peak = Math.max(memoryEnd?.hwm ?? 0, lifeRss?.max ?? 0);
     const promRss = sumOf(restEndSamples, "lifeboat_process_process_resident_memory_bytes");
     const heapUsed = sumOf(restEndSamples, "lifeboat_process_nodejs_heap_size_used_bytes");
+    const heapTotal = sumOf(restEndSamples, "lifeboat_process_nodejs_heap_size_total_bytes");
+    const external = sumOf(restEndSamples, "lifeboat_process_nodejs_external_memory_bytes");
     const cpuShare = cpuStart !== undefined && cpuEnd !== undefined ? (cpuEnd - cpuStart) / (restMs / 1000) : Number.NaN;
     const goalRows: string[][] = [
       ["operator RSS, peak after the restart (VmHWM)", mib(peak), "< 256 MiB", peak < 256 * MiB ? "yes" : "no"],
@@ -347,7 +367,7 @@ async function main(): Promise<void> {
     table(["detail", "value"], [
       ["operator RSS at rest (mean / max of 1 s samples)", restRss ? `${mib(restRss.mean)} / ${mib(restRss.max)}` : "-"],
       ["operator RSS at the end: VmRSS / process_resident_memory_bytes", `${mib(memoryEnd?.rss ?? Number.NaN)} / ${mib(promRss)}`],
-      ["V8 heap used at the end", mib(heapUsed)],
+      ["V8 heap at the end: used / committed; external memory", `${mib(heapUsed)} / ${mib(heapTotal)}; ${mib(external)}`],
       ["operator VmHWM during the first start (initial sync of every point)", mib(firstPeak)],
       ["operator with no lifeboat.io objects, 10 s after it leads: VmRSS / VmHWM", `${mib(emptyMemory?.rss ?? Number.NaN)} / ${mib(emptyMemory?.hwm ?? Number.NaN)}`],
       ["restart: caches synced / leader (Lease) / converged", `${syncedAt ? secs(syncedAt - second.startedAt) : "-"} / ${leaderAt ? secs(leaderAt - second.startedAt) : "-"} / ${convergeMs !== undefined ? secs(convergeMs) : "-"}`],
@@ -375,6 +395,12 @@ async function main(): Promise<void> {
       const p = percentiles(bucketsOf(restartSamples, RECONCILE_HISTOGRAM, { controller: c }));
       return [c, String(objectsOf[c]), String(p.n), ms(p.p50), ms(p.p90), ms(p.p99)];
     }));
+    if (heap) {
+      console.log("");
+      console.log(`Heap at rest by kind of object (self size; ${heap.nodes} objects, ${mib(heap.totalBytes)} in all):`);
+      console.log("");
+      table(["kind", "objects", "self size"], heap.groups.map((g) => [g.name, String(g.count), `${(g.selfBytes / MiB).toFixed(1)} MiB`]));
+    }
     const results = {
       date: new Date().toISOString(),
       counts,
@@ -395,6 +421,7 @@ async function main(): Promise<void> {
       cpuShare,
       setup: { pointsSeconds, plansSeconds, serversSeconds, firstSyncMs },
       load: { before: loadBefore, after: loadAfter },
+      heap,
     };
     const out = join(work, "results.json");
     await writeFile(out, JSON.stringify(results, null, 2));
