@@ -71,8 +71,13 @@ export async function memoryCgroup(cgroupRoot: string, name: string, limitBytes:
   if (!existsSync(join(base, "memory.limit_in_bytes"))) throw new Error(`No cgroup v1 memory hierarchy at ${base}: the bench limits the operator's memory as the chart does through it`);
   const dir = join(base, cgroupRoot, name);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "memory.limit_in_bytes"), String(limitBytes));
+  await setMemoryLimit(dir, limitBytes);
   return dir;
+}
+
+/** Sets the memory limit of a cgroup made by memoryCgroup. */
+export async function setMemoryLimit(dir: string, limitBytes: number): Promise<void> {
+  await writeFile(join(dir, "memory.limit_in_bytes"), String(limitBytes));
 }
 
 /** Removes a cgroup made by memoryCgroup once its processes are gone. */
@@ -225,9 +230,12 @@ export class OperatorProcess {
    */
   async heapSnapshot(dir: string, timeoutMs = 300_000): Promise<string> {
     const before = new Set(await readdir(dir).catch(() => []));
+    let exitCode: number | null | undefined;
+    void this.exited.then((code) => { exitCode = code; });
     this.signal("SIGUSR2");
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (exitCode !== undefined) throw new Error(`The operator exited (code ${String(exitCode)}) while writing a heap snapshot into ${dir}`);
       const written = (await readdir(dir).catch(() => [])).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
       if (written && (await this.metrics().then(() => true, () => false))) return join(dir, written);
       if (Date.now() > deadline) throw new Error(`The operator wrote no heap snapshot into ${dir} within ${timeoutMs / 1000} s of SIGUSR2`);
