@@ -3385,6 +3385,13 @@ export interface RestoreJobSpecTargetCloudImage {
   readonly ossEndpoint?: string;
 
   /**
+   * Require HTTPS to ecsEndpoint, ossEndpoint and intermediateInstance.ossEndpoint (the AccessKey's requests and the disks' data); set false to allow http:// ones.
+   *
+   * @schema RestoreJobSpecTargetCloudImage#useHTTPS
+   */
+  readonly useHttps?: boolean;
+
+  /**
    * The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends.
    *
    * @schema RestoreJobSpecTargetCloudImage#intermediateInstance
@@ -3418,6 +3425,7 @@ export function toJson_RestoreJobSpecTargetCloudImage(obj: RestoreJobSpecTargetC
     'ossBucket': obj.ossBucket,
     'ecsEndpoint': obj.ecsEndpoint,
     'ossEndpoint': obj.ossEndpoint,
+    'useHTTPS': obj.useHttps,
     'intermediateInstance': toJson_RestoreJobSpecTargetCloudImageIntermediateInstance(obj.intermediateInstance),
     'credentialsSecretRef': toJson_RestoreJobSpecTargetCloudImageCredentialsSecretRef(obj.credentialsSecretRef),
   };
@@ -4288,6 +4296,13 @@ export interface SitePairSpecSource {
    * @schema SitePairSpecSource#vpcEndpoint
    */
   readonly vpcEndpoint?: string;
+
+  /**
+   * Cloud sites: require HTTPS to ecsEndpoint and vpcEndpoint (the AccessKey's signed requests), as when unset; set false to allow http:// ones.
+   *
+   * @schema SitePairSpecSource#useHTTPS
+   */
+  readonly useHttps?: boolean;
 }
 
 /**
@@ -4305,6 +4320,7 @@ export function toJson_SitePairSpecSource(obj: SitePairSpecSource | undefined): 
     'datastore': obj.datastore,
     'ecsEndpoint': obj.ecsEndpoint,
     'vpcEndpoint': obj.vpcEndpoint,
+    'useHTTPS': obj.useHttps,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -4372,6 +4388,13 @@ export interface SitePairSpecTarget {
    * @schema SitePairSpecTarget#vpcEndpoint
    */
   readonly vpcEndpoint?: string;
+
+  /**
+   * Cloud sites: require HTTPS to ecsEndpoint and vpcEndpoint (the AccessKey's signed requests), as when unset; set false to allow http:// ones.
+   *
+   * @schema SitePairSpecTarget#useHTTPS
+   */
+  readonly useHttps?: boolean;
 }
 
 /**
@@ -4389,6 +4412,7 @@ export function toJson_SitePairSpecTarget(obj: SitePairSpecTarget | undefined): 
     'datastore': obj.datastore,
     'ecsEndpoint': obj.ecsEndpoint,
     'vpcEndpoint': obj.vpcEndpoint,
+    'useHTTPS': obj.useHttps,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -4728,6 +4752,13 @@ export interface SitePairSpecImageConversion {
   readonly ossEndpoint?: string;
 
   /**
+   * Require HTTPS to ossEndpoint and intermediateInstance.ossEndpoint (the disks' data); set false to allow http:// ones.
+   *
+   * @schema SitePairSpecImageConversion#useHTTPS
+   */
+  readonly useHttps?: boolean;
+
+  /**
    * The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends.
    *
    * @schema SitePairSpecImageConversion#intermediateInstance
@@ -4746,6 +4777,7 @@ export function toJson_SitePairSpecImageConversion(obj: SitePairSpecImageConvers
     'strategy': obj.strategy,
     'format': obj.format,
     'ossEndpoint': obj.ossEndpoint,
+    'useHTTPS': obj.useHttps,
     'intermediateInstance': toJson_SitePairSpecImageConversionIntermediateInstance(obj.intermediateInstance),
   };
   // filter undefined values

@@ -81,6 +81,7 @@ function restoreToEcs(name: string, server: AlibabaContractServer, imageName: st
         ossBucket: BUCKET,
         ecsEndpoint: `${server.protocol}://${server.ecsEndpoint}`,
         ossEndpoint: server.ossEndpoint,
+        useHTTPS: server.protocol === "https", // plain HTTP must be asked for
         credentialsSecretRef: { name: "alibaba" },
       },
     },

@@ -181,7 +181,7 @@ beforeAll(async () => {
   await installLifeboat({});
   await adminConfig().makeApiClient(k8s.CoreV1Api).createNamespacedSecret({ namespace: s.ns, body: { metadata: { name: "alibaba" }, stringData: CREDS } });
   const endpoint = `${server.protocol}://${server.ecsEndpoint}`;
-  const site = (region: string, zone: string) => ({ region, zone, ecsEndpoint: endpoint, vpcEndpoint: endpoint });
+  const site = (region: string, zone: string) => ({ region, zone, ecsEndpoint: endpoint, vpcEndpoint: endpoint, useHTTPS: server.protocol === "https" });
   await apply(s, "SitePair", "zones", {
     type: "CrossZone",
     source: site(HZ, `${HZ}-h`),
@@ -370,7 +370,7 @@ describe("ECS to ECS disaster recovery (contract server, official SDKs)", () => 
 
   it("refuses what would break isolation or cannot work, with the field named", async () => {
     const endpoint = `${server.protocol}://${server.ecsEndpoint}`;
-    const site = (region: string, zone: string) => ({ region, zone, ecsEndpoint: endpoint, vpcEndpoint: endpoint });
+    const site = (region: string, zone: string) => ({ region, zone, ecsEndpoint: endpoint, vpcEndpoint: endpoint, useHTTPS: server.protocol === "https" });
     await apply(s, "SitePair", "leaky", {
       type: "CrossZone",
       source: site(HZ, `${HZ}-h`),

@@ -97,13 +97,13 @@ beforeAll(async () => {
   await apply(s, "SitePair", "to-cloud", {
     type: "VMwareToCloud",
     source: { vCenterRef: { name: "vc-protected" }, datacenter: "DC0", datastore: "LocalDS_0" },
-    target: { region: REGION, zone: ZONE, ecsEndpoint: endpoint, vpcEndpoint: endpoint },
+    target: { region: REGION, zone: ZONE, ecsEndpoint: endpoint, vpcEndpoint: endpoint, useHTTPS: server.protocol === "https" },
     vaultRef: { name: "recovery-vault" },
     reverseVaultRef: { name: "protected-vault" },
     gatewayRef: { name: "protected-site" },
     recoveryGatewayRef: { name: "recovery-site" },
     credentialsSecretRef: { name: "alibaba" },
-    imageConversion: { ossBucket: BUCKET, strategy: "ImportImage", format: "QCOW2", ossEndpoint: server.ossEndpoint },
+    imageConversion: { ossBucket: BUCKET, strategy: "ImportImage", format: "QCOW2", ossEndpoint: server.ossEndpoint, useHTTPS: server.protocol === "https" },
     recoveryNetwork: { vSwitchId: "vsw-recovery", securityGroupId: "sg-dr" },
     testNetwork: { vSwitchId: "vsw-test", securityGroupId: "sg-dr" },
   });

@@ -1,5 +1,5 @@
 import { ageColumn, conditions, localRef, observedGeneration, secretRef, type KindDefinition } from "./common.js";
-import { array, boolean, enumeration, integer, object, string, withRules } from "./schema.js";
+import { array, boolean, enumeration, httpsEndpointRules, integer, object, string, withRules } from "./schema.js";
 
 export const RESTORE_PHASES = ["Pending", "Running", "Succeeded", "Failed"] as const;
 
@@ -85,6 +85,7 @@ export const restoreJob: KindDefinition = {
                     ossBucket: string("OSS bucket in the image's region to stage the disks' image files in (both strategies); they are deleted once the image is made.", { minLength: 3, maxLength: 63 }),
                     ecsEndpoint: string("ECS endpoint URL, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
                     ossEndpoint: string("OSS endpoint URL, e.g. https://oss-cn-shanghai-internal.aliyuncs.com; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
+                    useHTTPS: boolean("Require HTTPS to ecsEndpoint, ossEndpoint and intermediateInstance.ossEndpoint (the AccessKey's requests and the disks' data); set false to allow http:// ones.", true),
                     intermediateInstance: intermediateInstanceSchema,
                     credentialsSecretRef: secretRef("the AccessKey pair for ECS and OSS", {
                       accessKeyIdKey: { default: "accessKeyId", description: "Key of the AccessKey id." },
@@ -95,6 +96,7 @@ export const restoreJob: KindDefinition = {
                 ),
                 { rule: "self.strategy != 'IntermediateInstance' || has(self.intermediateInstance)", message: "spec.target.cloudImage.intermediateInstance is required for strategy IntermediateInstance (the temporary instance's image, type, vSwitch and security group)" },
                 { rule: "self.strategy == 'IntermediateInstance' || !has(self.intermediateInstance)", message: "spec.target.cloudImage.intermediateInstance is only for strategy IntermediateInstance: remove it or set the strategy" },
+                ...httpsEndpointRules("spec.target.cloudImage", ["ecsEndpoint", "ossEndpoint", "intermediateInstance.ossEndpoint"]),
               ),
               imageFile: withRules(
                 object(

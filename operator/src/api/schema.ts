@@ -83,6 +83,23 @@ export function described(description: string, schema: Schema): Schema {
 }
 
 /** Adds CEL rules to a schema. */
+/**
+ * The rules that refuse an http:// endpoint while the object's `useHTTPS` is
+ * true or unset: fail closed, plain HTTP only where a field says so. `fields` are
+ * paths under the object (dotted for nested ones, each optional); `path` is
+ * the object's own path, for the messages.
+ */
+export function httpsEndpointRules(path: string, fields: readonly string[]): CelRule[] {
+  return fields.map((field) => {
+    const parts = field.split(".");
+    const present = parts.map((_, i) => `!has(self.${parts.slice(0, i + 1).join(".")})`).join(" || ");
+    return {
+      rule: `(has(self.useHTTPS) && !self.useHTTPS) || ${present} || self.${field}.startsWith('https://')`,
+      message: `${path}.${field} must start with https:// while ${path}.useHTTPS is true; set useHTTPS: false to allow http://`,
+    };
+  });
+}
+
 export function withRules(schema: Schema, ...rules: CelRule[]): Schema {
   return { ...schema, "x-kubernetes-validations": [...(schema["x-kubernetes-validations"] ?? []), ...rules] };
 }

@@ -1,11 +1,11 @@
 import { ageColumn, conditionColumn, conditions, localRef, observedGeneration, reasonColumn, secretRef, type KindDefinition } from "./common.js";
-import { array, enumeration, object, string, withRules } from "./schema.js";
+import { array, boolean, enumeration, httpsEndpointRules, object, string, withRules } from "./schema.js";
 import { intermediateInstanceSchema } from "./restore-job.js";
 
 export const SITE_PAIR_TYPES = ["CrossZone", "CrossRegion", "VMwareToVMware", "VMwareToCloud"] as const;
 
-const site = (which: string) =>
-  object(
+const site = (which: string, field: string) =>
+  withRules(object(
     {
       vCenterRef: localRef(`VCenter of the ${which} site`),
       region: string(`Cloud region of the ${which} site, e.g. cn-hangzhou.`, { maxLength: 64 }),
@@ -15,10 +15,11 @@ const site = (which: string) =>
       datastore: string(`vSphere datastore for the VMs Lifeboat creates at the ${which} site (drills and failover at the recovery site, failback to a new VM at the protected site).`, { maxLength: 80 }),
       ecsEndpoint: string(`ECS endpoint URL of the ${which} site's region, e.g. https://ecs-vpc.cn-shanghai.aliyuncs.com for a VPC endpoint; default: the region's public endpoint.`, { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
       vpcEndpoint: string(`VPC API endpoint URL of the ${which} site's region (vSwitches, elastic IPs), e.g. https://vpc-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.`, { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
+      useHTTPS: boolean("Cloud sites: require HTTPS to ecsEndpoint and vpcEndpoint (the AccessKey's signed requests), as when unset; set false to allow http:// ones."),
     },
     [],
     { description: `The ${which} site: a vCenter, or a cloud region and zone.` },
-  );
+  ), ...httpsEndpointRules(`spec.${field}`, ["ecsEndpoint", "vpcEndpoint"]));
 
 const cloudNetwork = (what: string) =>
   object(
@@ -63,8 +64,8 @@ export const sitePair: KindDefinition = {
     object(
       {
         type: enumeration("CrossZone or CrossRegion (cloud to cloud), VMwareToVMware, or VMwareToCloud.", SITE_PAIR_TYPES),
-        source: site("protected"),
-        target: site("recovery"),
+        source: site("protected", "source"),
+        target: site("recovery", "target"),
         vaultRef: localRef("BackupVault at the recovery site that holds replicated data and recovery points"),
         gatewayRef: localRef("Gateway whose workers run at the protected site: replication cycles, and the protected-site steps of reverse replication and failback"),
         recoveryGatewayRef: localRef("Gateway whose workers run at the recovery site: drill and failover VMs, reverse replication cycles. Default: spec.gatewayRef"),
@@ -81,12 +82,14 @@ export const sitePair: KindDefinition = {
               strategy: enumeration("ImportImage: the disks go to OSS as image files and ECS imports them (ECS checks the guest OS). IntermediateInstance: a temporary instance writes them onto new cloud disks whose snapshots make the image (any guest).", ["ImportImage", "IntermediateInstance"], "ImportImage"),
               format: enumeration("Image file format for ImportImage.", ["RAW", "VHD", "QCOW2"], "QCOW2"),
               ossEndpoint: string("OSS endpoint URL; default: the region's public endpoint.", { pattern: "^https?://[^/]+/?$", maxLength: 512 }),
+              useHTTPS: boolean("Require HTTPS to ossEndpoint and intermediateInstance.ossEndpoint (the disks' data); set false to allow http:// ones.", true),
               intermediateInstance: intermediateInstanceSchema,
             },
             ["ossBucket"],
             { description: "VMwareToCloud: how a vSphere point in the vault becomes an ECS image for a drill or failover instance (the RestoreJob cloudImage conversion, run by the recovery Gateway's workers), and where reverse replication's exports go." },
           ),
           { rule: "self.strategy != 'IntermediateInstance' || has(self.intermediateInstance)", message: "spec.imageConversion.intermediateInstance is required for strategy IntermediateInstance" },
+          ...httpsEndpointRules("spec.imageConversion", ["ossEndpoint", "intermediateInstance.ossEndpoint"]),
         ),
         credentialsSecretRef: secretRef("the cloud AccessKey pair for cloud sites", {
           accessKeyIdKey: { default: "accessKeyId", description: "Key of the AccessKey id." },

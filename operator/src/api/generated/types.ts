@@ -1436,6 +1436,10 @@ export interface RestoreJobSpec {
        */
       ossEndpoint?: string;
       /**
+       * Require HTTPS to ecsEndpoint, ossEndpoint and intermediateInstance.ossEndpoint (the AccessKey's requests and the disks' data); set false to allow http:// ones.
+       */
+      useHTTPS?: boolean;
+      /**
        * The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends.
        */
       intermediateInstance?: {
@@ -1729,6 +1733,10 @@ export interface SitePairSpec {
      * VPC API endpoint URL of the protected site's region (vSwitches, elastic IPs), e.g. https://vpc-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.
      */
     vpcEndpoint?: string;
+    /**
+     * Cloud sites: require HTTPS to ecsEndpoint and vpcEndpoint (the AccessKey's signed requests), as when unset; set false to allow http:// ones.
+     */
+    useHTTPS?: boolean;
   };
   /**
    * The recovery site: a vCenter, or a cloud region and zone.
@@ -1771,6 +1779,10 @@ export interface SitePairSpec {
      * VPC API endpoint URL of the recovery site's region (vSwitches, elastic IPs), e.g. https://vpc-vpc.cn-shanghai.aliyuncs.com; default: the region's public endpoint.
      */
     vpcEndpoint?: string;
+    /**
+     * Cloud sites: require HTTPS to ecsEndpoint and vpcEndpoint (the AccessKey's signed requests), as when unset; set false to allow http:// ones.
+     */
+    useHTTPS?: boolean;
   };
   /**
    * Reference to a BackupVault at the recovery site that holds replicated data and recovery points in the same namespace.
@@ -1899,6 +1911,10 @@ export interface SitePairSpec {
      * OSS endpoint URL; default: the region's public endpoint.
      */
     ossEndpoint?: string;
+    /**
+     * Require HTTPS to ossEndpoint and intermediateInstance.ossEndpoint (the disks' data); set false to allow http:// ones.
+     */
+    useHTTPS?: boolean;
     /**
      * The temporary instance of strategy IntermediateInstance: it is tagged lifeboat.io/restore and deleted with its disks when the restore ends.
      */
