@@ -17,9 +17,9 @@
  *   inventory that does not hold the VMs they name: replication waits for
  *   its VM (Replicating False, VMNotFound) and no cycle ever starts. Each
  *   resolves its site pair and looks its VM up in vCenter, as a replicating
- *   server does between cycles, then waits for vCenter's change feed; a
- *   replicating server is looked at every 15 s instead, and that is not
- *   measured here.
+ *   server does between cycles, then waits for vCenter's change feed. A
+ *   replicating server's cycles are not measured here; between them it
+ *   writes nothing (its status holds no age).
  *
  * Everything else is created through the API server as a user would, a
  * bounded number of requests at a time.

@@ -20,7 +20,7 @@ import { $OpenApiUtil } from "@alicloud/openapi-core";
 import { startAlibabaContractServer, type AlibabaContractServer } from "../testbed/alibaba-contract/server.js";
 import { ecsClientConfig } from "../testbed/alibaba-contract/sdk-clients.js";
 import { serveAddress } from "../testbed/paths.js";
-import { apply, condition, getObject, metricValue, MiB, operatorMetrics, patchSpec, sha256, type PsStatus } from "../support/dr.js";
+import { apply, condition, getObject, metricValue, MiB, operatorMetrics, patchSpec, rpoSecondsOf, sha256, type PsStatus } from "../support/dr.js";
 import { installLifeboat, waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, createNamespace, eventually } from "../support/testbed.js";
 
@@ -231,7 +231,7 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
   expect(first.spec.cloudSnapshots?.snapshots.map((x) => x.device)).toEqual(["/dev/xvda", "/dev/xvdb"]);
   expect(await pointContent(first)).toEqual(await instanceContent(HZ, sourceId));
   await eventually(`${first.metadata.name} Available`, async () => ((await pointNamed(first.metadata.name)).status?.conditions?.find((c) => c.type === "Available")?.status === "True" ? true : undefined));
-  const rpo = (await status(name)).rpoSeconds;
+  const rpo = rpoSecondsOf(await status(name));
   expect(rpo).toBeDefined();
   expect(rpo).toBeLessThanOrEqual(120);
   expect(metricValue(await operatorMetrics(), "lifeboat_protected_server_rpo_seconds", { namespace: s.ns, protected_server: name })).toBeDefined();

@@ -112,11 +112,15 @@ export async function getObject<T>(s: Pick<DrSites, "custom" | "ns">, kind: stri
   return (await s.custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: `${kind.toLowerCase()}s`, name })) as T;
 }
 
+/** The RPO a status shows at `now`: the age of its newest point, in seconds (undefined before the first). */
+export function rpoSecondsOf(st: Pick<PsStatus, "lastRecoveryPointTime">, now = Date.now()): number | undefined {
+  return st.lastRecoveryPointTime ? (now - Date.parse(st.lastRecoveryPointTime)) / 1000 : undefined;
+}
+
 /** What the suites read of a ProtectedServer's status. */
 export interface PsStatus {
   stage?: string;
   direction?: string;
-  rpoSeconds?: number;
   rpoTargetSeconds?: number;
   lastRecoveryPointTime?: string;
   learnedCycleSeconds?: number;

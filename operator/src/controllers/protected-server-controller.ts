@@ -73,6 +73,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const drillPins = this.drillPins(ps, ctx);
     const dr: DrContext = { ps, pair: pair.value, ...sites, ctx, connections: this.connections, pins: withFailoverPin(drillPins, status) };
     let requeue: number;
+    let rpoMissedIn: number | undefined;
     try {
       switch (ps.spec.desiredState ?? "Replicating") {
         case "FailedOver":
@@ -99,9 +100,9 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     } finally {
       // Published after the steps: a commit in this reconcile has released the failover's pin.
       status.pinnedPoints = [...withFailoverPin(drillPins, status)].sort();
-      this.report(ps, ctx);
+      rpoMissedIn = this.report(ps, ctx);
     }
-    return { requeueAfterMs: requeue };
+    return { requeueAfterMs: rpoMissedIn !== undefined ? Math.min(requeue, rpoMissedIn) : requeue };
   }
 
   /** A server of a cloud pair (CrossZone, CrossRegion): replication through ECS snapshots. */
@@ -112,13 +113,14 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     if (!sites.ok) return this.notStarted(ps, ctx, sites.problem.reason, sites.problem.message);
     const drillPins = this.drillPins(ps, ctx);
     let requeue: number;
+    let rpoMissedIn: number | undefined;
     try {
       requeue = await this.cloud.advance({ ps, pair, sites: sites.value, ctx, pins: withFailoverPin(drillPins, status) });
     } finally {
       status.pinnedPoints = [...withFailoverPin(drillPins, status)].sort();
-      this.report(ps, ctx);
+      rpoMissedIn = this.report(ps, ctx);
     }
-    return { requeueAfterMs: requeue };
+    return { requeueAfterMs: rpoMissedIn !== undefined ? Math.min(requeue, rpoMissedIn) : requeue };
   }
 
   /**
@@ -288,8 +290,15 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     ctx.setCondition(ps, { type: "Replicating", status: "False", reason, message });
   }
 
-  /** Stage, RPO, and the conditions that follow from status; the RPO metric. */
-  private report(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): void {
+  /**
+   * Stage, RPO, and the conditions that follow from status; the RPO metric.
+   * Status holds nothing that ages by itself: the RPO is the age of
+   * lastRecoveryPointTime, and the messages name that time, so a server
+   * between cycles writes nothing. Returns the milliseconds until the newest
+   * point grows older than the target (RPOMet must turn False then, with no
+   * change to wake the server), or undefined when no such moment is ahead.
+   */
+  private report(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): number | undefined {
     const status = (ps.status ??= {});
     const desired = ps.spec.desiredState ?? "Replicating";
     const ns = ps.metadata.namespace ?? "";
@@ -297,13 +306,10 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const replicating = desired === "Replicating" || (desired === "ReverseReplicating" && !!status.reverse?.seedPointID);
     const newest = status.lastRecoveryPointTime ? new Date(status.lastRecoveryPointTime) : undefined;
     const target = status.rpoTargetSeconds ?? 300;
-    if (replicating && newest) {
-      status.rpoSeconds = Math.max(0, Math.round((Date.now() - newest.getTime()) / 1000));
-      ctx.metrics.setNewestPoint(ns, name, newest);
-    } else {
-      delete status.rpoSeconds;
-      ctx.metrics.setNewestPoint(ns, name, undefined);
-    }
+    // Gone from the API: a status written before still has it until this write.
+    delete (status as { rpoSeconds?: number }).rpoSeconds;
+    const rpoMs = replicating && newest ? Math.max(0, Date.now() - newest.getTime()) : undefined;
+    ctx.metrics.setNewestPoint(ns, name, rpoMs !== undefined ? newest : undefined);
     ctx.metrics.protectedServerRpoTarget.set({ namespace: ns, protected_server: name }, target);
     startCycleCounters(ctx.metrics, ns, name);
     const reverse = status.direction === "Reverse" ? "reverse " : "";
@@ -311,12 +317,12 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
       ctx.setCondition(ps, newest
         ? { type: "InitialSyncComplete", status: "True", reason: "Complete", message: `the ${reverse}chain's first full point is committed; cycles read only changes` }
         : { type: "InitialSyncComplete", status: "False", reason: status.currentCycle ? "FullReplication" : "NotStarted", message: `the ${reverse}chain's first point ${status.currentCycle ? "is being made" : "is not made yet"}` });
-      const rpo = status.rpoSeconds;
-      ctx.setCondition(ps, rpo === undefined
+      const at = status.lastRecoveryPointTime ?? "";
+      ctx.setCondition(ps, rpoMs === undefined
         ? { type: "RPOMet", status: "Unknown", reason: "InitialSync", message: "no recovery point yet: the RPO is measured from the first full cycle on" }
-        : rpo <= target
-          ? { type: "RPOMet", status: "True", reason: "WithinTarget", message: `the newest point is ${rpo} s old; the target is ${target} s` }
-          : { type: "RPOMet", status: "False", reason: "TargetMissed", message: `the newest point is ${rpo} s old, over the ${target} s target${status.learnedCycleSeconds && status.learnedCycleSeconds > target ? ` (a cycle takes ${status.learnedCycleSeconds} s)` : ""}` });
+        : rpoMs <= target * 1000
+          ? { type: "RPOMet", status: "True", reason: "WithinTarget", message: `the newest point (${at}) is within the ${target} s target` }
+          : { type: "RPOMet", status: "False", reason: "TargetMissed", message: `the newest point (${at}) is older than the ${target} s target${status.learnedCycleSeconds && status.learnedCycleSeconds > target ? ` (a cycle takes ${status.learnedCycleSeconds} s)` : ""}` });
     } else {
       ctx.setCondition(ps, { type: "RPOMet", status: "Unknown", reason: "NotReplicating", message: `replication is stopped while ${desired}` });
     }
@@ -349,10 +355,11 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         break;
       default:
         stage = paused ? (newest ? "Paused" : "Initializing") : newest ? "RealTimeReplication" : status.currentCycle ? "FullReplication" : status.source?.moRef || status.source?.instanceId ? "Initialized" : "Initializing";
-        ready = stage === "RealTimeReplication" ? { ok: true, reason: "Replicating", message: `replicating ${status.source?.name ?? ""}; the newest point is ${status.rpoSeconds ?? 0} s old` } : { ok: false, reason: pausedBy?.reason ?? stage, message: replicatingCond?.message ?? stage };
+        ready = stage === "RealTimeReplication" ? { ok: true, reason: "Replicating", message: `replicating ${status.source?.name ?? ""}; the newest point is from ${status.lastRecoveryPointTime ?? ""}` } : { ok: false, reason: pausedBy?.reason ?? stage, message: replicatingCond?.message ?? stage };
     }
     status.stage = stage;
     ctx.setCondition(ps, { type: "Ready", status: ready.ok ? "True" : "False", reason: ready.reason, message: ready.message });
+    return rpoMs !== undefined && rpoMs <= target * 1000 ? target * 1000 - rpoMs + 1000 : undefined;
   }
 }
 

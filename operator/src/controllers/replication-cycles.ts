@@ -55,8 +55,14 @@ const CYCLE_LABELS = { cycle: "lifeboat.io/cycle", direction: "lifeboat.io/direc
 
 /** Prune needs an exclusive vault lock that running cycles hold shared; it is tried at most this often per vault. */
 const PRUNE_INTERVAL_MS = 30 * 60_000;
-/** How often an idle server is looked at again, so rpoSeconds in status stays fresh. */
-const IDLE_REFRESH_MS = 15_000;
+/**
+ * How often a server between cycles is looked at again when nothing it
+ * watches changes: a safety net only. Its status holds nothing that ages
+ * (the RPO is the age of lastRecoveryPointTime, which kubectl, the plugin
+ * and the metrics compute), so a fleet between cycles writes nothing; it
+ * used to write an rpoSeconds every 15 s per server.
+ */
+const IDLE_REFRESH_MS = 5 * 60_000;
 /** How often a cycle waiting for a Gateway slot asks again. */
 const SLOT_POLL_MS = 5_000;
 

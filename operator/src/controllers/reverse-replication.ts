@@ -127,7 +127,6 @@ export function switchDirection(status: Status, direction: "Forward" | "Reverse"
   delete status.lastRecoveryPointTime;
   delete status.lastAppConsistentPointTime;
   delete status.nextCycleTime;
-  delete status.rpoSeconds;
   status.learnedCycleSeconds = 0;
   status.failedCycles = 0;
   status.recoveryPointCount = 0;

@@ -2234,10 +2234,6 @@ export interface ProtectedServerStatus {
     regionId?: string;
   };
   /**
-   * Age of the newest recovery point: the data a failover now would lose.
-   */
-  rpoSeconds?: number;
-  /**
    * The RPO target: spec.replication.crashConsistentIntervalMinutes in seconds.
    */
   rpoTargetSeconds?: number;

@@ -41,7 +41,7 @@ const server: ProtectedServer = {
   kind: "ProtectedServer",
   metadata: { name: "db-01" },
   spec: { sitePairRef: { name: "pair" }, source: { vmName: "db-01" } },
-  status: { stage: "RealTimeReplication", rpoSeconds: 130, rpoTargetSeconds: 300, conditions: ready("Replicating") },
+  status: { stage: "RealTimeReplication", lastRecoveryPointTime: new Date(NOW.getTime() - 130_000).toISOString(), rpoTargetSeconds: 300, conditions: ready("Replicating") },
 };
 
 describe("status", () => {

@@ -60,7 +60,10 @@ export function statusLines(s: StatusSnapshot, now: Date): string[] {
       ps.spec.source.vmName ?? ps.spec.source.instanceId ?? "",
       ps.spec.desiredState ?? "Replicating",
       ps.status?.stage ?? "-",
-      ps.status?.rpoSeconds !== undefined ? `${formatDuration(ps.status.rpoSeconds)} / ${formatDuration(ps.status.rpoTargetSeconds ?? 300)}` : "-",
+      // The RPO while replicating: the newest point's age (RPOMet is Unknown while the server does not replicate).
+      ps.status?.lastRecoveryPointTime && ps.status.conditions?.find((c) => c.type === "RPOMet")?.status !== "Unknown"
+        ? `${formatAge(ps.status.lastRecoveryPointTime, now)} / ${formatDuration(ps.status.rpoTargetSeconds ?? 300)}`
+        : "-",
       ready(ps),
     ]);
     out.push("", ...formatTable(["Protected Server", "Source", "Desired", "Stage", "RPO / Target", "Ready"], rows).trimEnd().split("\n"));
