@@ -93,14 +93,18 @@ export interface ProcessMemory {
   readonly rss: number;
   /** VmHWM: the highest resident size so far. */
   readonly hwm: number;
+  /** RssAnon: resident anonymous memory (V8's heap, malloc's arenas, stacks). */
+  readonly anon: number;
+  /** RssFile: resident pages of files (mostly the node binary's code and data). */
+  readonly file: number;
 }
 
-/** VmRSS and VmHWM of a process, undefined once it is gone. */
+/** VmRSS, VmHWM and the resident memory by kind of a process, undefined once it is gone. */
 export async function processMemory(pid: number): Promise<ProcessMemory | undefined> {
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => undefined);
   if (!status) return undefined;
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
-  return { rss: kib("VmRSS"), hwm: kib("VmHWM") };
+  return { rss: kib("VmRSS"), hwm: kib("VmHWM"), anon: kib("RssAnon"), file: kib("RssFile") };
 }
 
 /** User plus system CPU seconds a process has used, from /proc/PID/stat. */
@@ -122,6 +126,8 @@ export interface OperatorOptions {
   readonly logFile: string;
   /** Extra Node.js options, e.g. --cpu-prof (profiling runs only). */
   readonly nodeOptions?: readonly string[];
+  /** Extra environment variables, e.g. a malloc tuning to compare (the chart's environment otherwise). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A running operator process. */
@@ -164,7 +170,7 @@ export class OperatorProcess {
     const script = 'echo $$ > "$LIFEBOAT_BENCH_CGROUP/cgroup.procs" && exec "$@"';
     const out = createWriteStream(opts.logFile, { flags: "w" });
     const child = spawn("/bin/sh", ["-c", script, "sh", opts.node, ...(opts.nodeOptions ?? []), MAIN], {
-      env: { ...env, LIFEBOAT_BENCH_CGROUP: opts.cgroup },
+      env: { ...env, ...opts.env, LIFEBOAT_BENCH_CGROUP: opts.cgroup },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout.pipe(out, { end: false });

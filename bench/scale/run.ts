@@ -23,11 +23,13 @@
  *
  *   npm run bench:scale -- [--plans 1000] [--points 10000] [--servers 2000]
  *     [--rest 600] [--concurrency 8] [--converge-timeout 900] [--cpu-prof]
- *     [--heap-snapshot] [--keep]
+ *     [--heap-snapshot] [--operator-env NAME=VALUE]... [--keep]
  *
  * --heap-snapshot has the restarted operator write a V8 heap snapshot at the
  * end of the window at rest (after its memory is read) and prints its
  * largest kinds of object by self size: where the heap's bytes are.
+ * --operator-env adds a variable to the operator's environment (every start),
+ * to compare a tuning (e.g. MALLOC_ARENA_MAX=2) against the chart's.
  */
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -154,6 +156,7 @@ async function main(): Promise<void> {
       "converge-timeout": { type: "string", default: "900" },
       "cpu-prof": { type: "boolean", default: false },
       "heap-snapshot": { type: "boolean", default: false },
+      "operator-env": { type: "string", multiple: true, default: [] },
       keep: { type: "boolean", default: false },
     },
   });
@@ -165,6 +168,12 @@ async function main(): Promise<void> {
     if (!Number.isInteger(v) || v < 0) throw new Error(`--${k} must be a whole number, not ${String(v)}`);
   }
   if (counts.points > 0 && counts.plans === 0) throw new Error("--points needs --plans: each point belongs to a plan");
+  const operatorEnv: Record<string, string> = {};
+  for (const pair of values["operator-env"]) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new Error(`--operator-env takes NAME=VALUE, not ${pair}`);
+    operatorEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
   const name = process.env.LIFEBOAT_TESTBED ?? "bench-scale";
   const loadBefore = loadavg();
   log(`Control plane at scale: ${counts.plans} BackupPlans, ${counts.points} RecoveryPoints, ${counts.servers} ProtectedServers; test bed ${name}; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
@@ -233,7 +242,7 @@ async function main(): Promise<void> {
     cgroup = await memoryCgroup(`/lifeboat-${tb.networkIndex}`, "bench-scale-operator", CHART_MEMORY_LIMIT);
     const metricsPort = await freePort();
     const start = (logName: string, nodeOptions: string[] = []) => {
-      const op = OperatorProcess.start({ node, kubeconfig: operatorConfig, cgroup: cgroup ?? "", metricsPort, logFile: join(work, logName), nodeOptions });
+      const op = OperatorProcess.start({ node, kubeconfig: operatorConfig, cgroup: cgroup ?? "", metricsPort, logFile: join(work, logName), nodeOptions, env: operatorEnv });
       operators.push(op);
       return op;
     };
@@ -376,6 +385,8 @@ async function main(): Promise<void> {
       ["operator RSS at rest (mean / max of 1 s samples)", restRss ? `${mib(restRss.mean)} / ${mib(restRss.max)}` : "-"],
       ["operator RSS at the end: VmRSS / process_resident_memory_bytes", `${mib(memoryEnd?.rss ?? Number.NaN)} / ${mib(promRss)}`],
       ["V8 heap at the end: used / committed; external memory", `${mib(heapUsed)} / ${mib(heapTotal)}; ${mib(external)}`],
+      ["resident at the end: anonymous (V8's heap, malloc, stacks) / files (the node binary)", `${mib(memoryEnd?.anon ?? Number.NaN)} / ${mib(memoryEnd?.file ?? Number.NaN)}`],
+      ["operator environment beyond the chart's", Object.entries(operatorEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "none"],
       ["operator VmHWM during the first start (initial sync of every point)", mib(firstPeak)],
       ["operator with no lifeboat.io objects, 10 s after it leads: VmRSS / VmHWM", `${mib(emptyMemory?.rss ?? Number.NaN)} / ${mib(emptyMemory?.hwm ?? Number.NaN)}`],
       ["restart: caches synced / leader (Lease) / converged", `${syncedAt ? secs(syncedAt - second.startedAt) : "-"} / ${leaderAt ? secs(leaderAt - second.startedAt) : "-"} / ${convergeMs !== undefined ? secs(convergeMs) : "-"}`],
@@ -418,6 +429,9 @@ async function main(): Promise<void> {
       firstStartHwmBytes: firstPeak,
       emptyOperator: emptyMemory,
       restRss,
+      memoryEnd,
+      v8: { heapUsed, heapTotal, external },
+      operatorEnv,
       convergeMs,
       convergedAt,
       restartMilestones: { cachesSynced: syncedAt ? syncedAt - second.startedAt : undefined, leader: leaderAt ? leaderAt - second.startedAt : undefined },
