@@ -82,7 +82,6 @@ export function described(description: string, schema: Schema): Schema {
   return { ...schema, description };
 }
 
-/** Adds CEL rules to a schema. */
 /**
  * The rules that refuse an http:// endpoint while the object's `useHTTPS` is
  * true or unset: fail closed, plain HTTP only where a field says so. `fields` are
@@ -100,6 +99,7 @@ export function httpsEndpointRules(path: string, fields: readonly string[]): Cel
   });
 }
 
+/** Adds CEL rules to a schema. */
 export function withRules(schema: Schema, ...rules: CelRule[]): Schema {
   return { ...schema, "x-kubernetes-validations": [...(schema["x-kubernetes-validations"] ?? []), ...rules] };
 }

@@ -306,8 +306,6 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     const replicating = desired === "Replicating" || (desired === "ReverseReplicating" && !!status.reverse?.seedPointID);
     const newest = status.lastRecoveryPointTime ? new Date(status.lastRecoveryPointTime) : undefined;
     const target = status.rpoTargetSeconds ?? 300;
-    // Gone from the API: a status written before still has it until this write.
-    delete (status as { rpoSeconds?: number }).rpoSeconds;
     const rpoMs = replicating && newest ? Math.max(0, Date.now() - newest.getTime()) : undefined;
     ctx.metrics.setNewestPoint(ns, name, rpoMs !== undefined ? newest : undefined);
     ctx.metrics.protectedServerRpoTarget.set({ namespace: ns, protected_server: name }, target);
