@@ -59,6 +59,9 @@ export async function convertPoint(ctx: ReconcileContext, owner: LifeboatObject,
             ...(pair.spec.target.ecsEndpoint ? { ecsEndpoint: pair.spec.target.ecsEndpoint } : {}),
             ...(conv.ossEndpoint ? { ossEndpoint: conv.ossEndpoint } : {}),
             ...(conv.intermediateInstance ? { intermediateInstance: conv.intermediateInstance } : {}),
+            // The endpoints come from the pair, whose own rules held them to https:// unless it allowed plain HTTP;
+            // the RestoreJob's one switch allows what the pair allowed for either.
+            useHTTPS: pair.spec.target.useHTTPS !== false && conv.useHTTPS !== false,
             credentialsSecretRef: creds,
           },
         },
