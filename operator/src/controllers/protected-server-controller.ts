@@ -1,3 +1,4 @@
+import type * as k8s from "@kubernetes/client-node";
 import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
 import { POINT_CHOICES } from "../api/protected-server.js";
 import type { ConditionInput } from "../runtime/conditions.js";
@@ -273,6 +274,11 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
    * it may not have been in a list made a moment before; a drill whose point
    * is gone says so (PointNotFound).
    */
+  /** A drill choosing its point (status.pointID) pins that point here: status.pinnedPoints says so at once. */
+  userChanged(kind: string, old: k8s.KubernetesObject, obj: k8s.KubernetesObject): boolean {
+    return kind === "RecoveryDrill" && (old as RecoveryDrill).status?.pointID !== (obj as RecoveryDrill).status?.pointID;
+  }
+
   private drillPins(ps: ProtectedServer, ctx: ReconcileContext): Set<string> {
     const pins = new Set<string>();
     const drills = ctx.listCached<WithKind<RecoveryDrill>>("RecoveryDrill", ps.metadata.namespace ?? "");

@@ -101,6 +101,13 @@ export interface Reconciler<T extends LifeboatObject> {
    * concerns. The operator watches their metadata only.
    */
   readonly pods?: { readonly labelSelector: string; keysOf(pod: k8s.KubernetesObject, objects: readonly T[]): string[] };
+  /**
+   * What else of an update of a user (an object of `kind` that refers to
+   * this kind, see referenceGraph) this reconciler acts on, beyond
+   * meaningfulChange, which ignores status: a ProtectedServer keeps and
+   * publishes the points its drills pin, and a drill's status names its point.
+   */
+  userChanged?(kind: string, old: k8s.KubernetesObject, obj: k8s.KubernetesObject): boolean;
 }
 
 export interface ControllerOptions<T extends LifeboatObject> {

@@ -122,10 +122,11 @@ export class Manager {
       }
       if (ref.to === reconciler.kind) {
         // A user of this kind came, went, or changed what it refers to: in-use protection may release.
-        // Its status writes are no reason to reconcile what it uses.
+        // Its status writes are no reason to reconcile what it uses, unless the reconciler says what of them is.
+        const userChanged = reconciler.userChanged?.bind(reconciler);
         controller.watches(this.informer<LifeboatObject>(ref.from), (user) =>
           ref.names(user.spec as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
-        meaningfulChange);
+        userChanged ? (old, obj) => meaningfulChange(old, obj) || userChanged(ref.from, old, obj) : meaningfulChange);
       }
     }
     controller.watches(this.informer<k8s.KubernetesObject>("Secret"), (secret) =>
