@@ -232,6 +232,51 @@ describe("session", () => {
   });
 });
 
+describe("a vCenter restart (the harness's serviceStop and serviceStart)", () => {
+  it("keeps the inventory, a snapshot's frozen content and change tracking; the client logs in again on its own", async () => {
+    const restartable = await startVcsim({ vms: 1, clusterHosts: 1, standaloneHosts: 0, restartable: true });
+    const client = await connect({ address: restartable.address, username: restartable.username, password: restartable.password, tls: { thumbprint: restartable.thumbprint }, keepAliveMs: 0 });
+    try {
+      const [vm] = (await client.inventory()).vms.filter((v) => !v.template);
+      if (!vm) throw new Error("vcsim made no VM");
+      await client.setChangeTracking(vm.ref, true);
+      const [disk] = (await client.getVm(vm.ref)).disks;
+      if (!disk) throw new Error(`${vm.name} has no disk`);
+      const before = Buffer.alloc(256 * 1024, 1);
+      await restartable.writeDisk(vm.name, disk.key, 0, before);
+      const snapshot = await client.createSnapshot(vm.ref, { name: "lifeboat-before-restart", quiesce: false });
+      const [frozen] = await client.snapshotDisks(snapshot);
+      if (!frozen) throw new Error("the snapshot has no disk");
+      const changeId = frozen.changeId ?? "";
+      expect(changeId).not.toBe("");
+      const sessionBefore = client.sessionKey;
+
+      await restartable.serviceStop();
+      await expect(client.summary()).rejects.toBeInstanceOf(UnreachableError);
+      await restartable.serviceStart();
+
+      // Writes after the restart are tracked against the changeId given before it.
+      await restartable.writeDisk(vm.name, disk.key, 1024 * 1024, Buffer.alloc(64 * 1024, 2));
+      const [found] = await client.listSnapshots(vm.ref);
+      expect(found).toMatchObject({ name: "lifeboat-before-restart", ref: snapshot });
+      expect(client.sessionKey).not.toBe(sessionBefore);
+      const after = await client.createSnapshot(vm.ref, { name: "lifeboat-after-restart", quiesce: false });
+      expect(await client.queryChangedAreas(vm.ref, after, disk, changeId)).toEqual([{ start: 1024 * 1024, length: 64 * 1024 }]);
+      // The first snapshot still reads as it was taken.
+      const loc = await client.diskLocation(vm.ref, frozen);
+      const chunks: Buffer[] = [];
+      for await (const c of await client.readDisk(loc, 0, before.length * 2)) chunks.push(c as Buffer);
+      expect(Buffer.concat(chunks).equals(Buffer.concat([before, Buffer.alloc(before.length)]))).toBe(true);
+      await client.removeSnapshot(after);
+      await client.removeSnapshot(snapshot);
+      expect(await client.listSnapshots(vm.ref)).toEqual([]);
+    } finally {
+      await client.close();
+      await restartable.stop();
+    }
+  }, 180_000);
+});
+
 describe("watchInventory", () => {
   it("reports the initial state, then changes, and survives a lost session", async () => {
     const client = await login();

@@ -1,5 +1,5 @@
 import { randomBytes, X509Certificate } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
 import { ensureComponent } from "./components.js";
@@ -43,6 +43,13 @@ export interface VcsimOptions {
   readonly listenAddress?: string;
   /** The simulator exits when this process is gone (default: this process). */
   readonly ownerPid?: number;
+  /**
+   * Keeps the simulator's state across `serviceStop()` and `serviceStart()`
+   * (saved on stop, loaded on start; harness flag -state-dir), as a vCenter
+   * keeps its inventory across a restart. Off by default: saving costs a
+   * second at every stop.
+   */
+  readonly restartable?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -69,10 +76,10 @@ export interface Vcsim {
   readonly thumbprint: string;
   /** The self-signed server certificate (PEM); trust it as a CA bundle. */
   readonly caCert: string;
-  /** Directory holding the datastore directories. */
+  /** Directory holding the datastore directories (a restart moves it). */
   readonly datastoreDir: string;
   readonly logFile: string;
-  /** The simulator's process id (benches read its CPU time from /proc). */
+  /** The simulator's process id (benches read its CPU time from /proc); a restart changes it. */
   readonly pid: number | undefined;
   /** The VM's disks (by VM name or MoRef value). */
   disks(vm: string): Promise<VcsimDisk[]>;
@@ -84,6 +91,18 @@ export interface Vcsim {
    */
   pause(): void;
   resume(): void;
+  /**
+   * Stops the simulator as `service-control --stop vpxd` stops a vCenter:
+   * it saves its inventory, snapshots and change tracking, and the address
+   * refuses connections until `serviceStart`. Needs `restartable`.
+   */
+  serviceStop(): Promise<void>;
+  /**
+   * Starts the stopped simulator again at the same address with the same
+   * certificate and everything it saved; every session it had is gone and
+   * the tasks it was running ended with an error.
+   */
+  serviceStart(): Promise<void>;
   /** Stops the simulator and deletes its datastores (its log stays). */
   stop(): Promise<void>;
 }
@@ -124,20 +143,28 @@ export async function startVcsim(opts: VcsimOptions = {}): Promise<Vcsim> {
   if (opts.version !== undefined) args.push("-version", opts.version);
   if (opts.taskDelays) args.push("-task-delay", Object.entries(opts.taskDelays).map(([k, v]) => `${k}=${v}`).join(","));
 
-  // The password goes through the environment, never the command line.
-  const proc = new ManagedProcess("vcsim", bin, args, logFile, { env: { ...process.env, LIFEBOAT_VCSIM_PASSWORD: password } });
-  let ready: { url: string; datastoreDir: string; thumbprint: string };
-  try {
-    ready = await waitFor("vcsim to report ready", 60_000, async () => {
-      if (!proc.running) throw new Error(`vcsim exited; see ${logFile}`);
-      const text = await readFile(logFile, "utf8").catch(() => "");
-      const line = text.split("\n").find((l) => l.startsWith("LIFEBOAT_VCSIM_READY "));
-      return line ? (JSON.parse(line.slice("LIFEBOAT_VCSIM_READY ".length)) as typeof ready) : undefined;
-    }, 100);
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
+  if (opts.restartable) args.push("-state-dir", join(dir, "state"));
+
+  type Ready = { url: string; datastoreDir: string; thumbprint: string };
+  /** Starts the process and resolves once it reports ready in its log (after `logOffset`, the end of an earlier run's lines). */
+  const launch = async (): Promise<{ proc: ManagedProcess; ready: Ready }> => {
+    const logOffset = (await stat(logFile).catch(() => undefined))?.size ?? 0;
+    // The password goes through the environment, never the command line.
+    const started = new ManagedProcess("vcsim", bin, args, logFile, { env: { ...process.env, LIFEBOAT_VCSIM_PASSWORD: password } });
+    try {
+      const ready = await waitFor("vcsim to report ready", 60_000, async () => {
+        if (!started.running) throw new Error(`vcsim exited; see ${logFile}`);
+        const text = (await readFile(logFile).catch(() => Buffer.alloc(0))).subarray(logOffset).toString("utf8");
+        const line = text.split("\n").find((l) => l.startsWith("LIFEBOAT_VCSIM_READY "));
+        return line ? (JSON.parse(line.slice("LIFEBOAT_VCSIM_READY ".length)) as Ready) : undefined;
+      }, 100);
+      return { proc: started, ready };
+    } catch (err) {
+      await started.stop();
+      throw err;
+    }
+  };
+  let { proc, ready } = await launch();
   const caCert = await readFile(certFile, "utf8");
   const thumbprint = new X509Certificate(caCert).fingerprint256;
   if (thumbprint !== ready.thumbprint) {
@@ -169,9 +196,13 @@ export async function startVcsim(opts: VcsimOptions = {}): Promise<Vcsim> {
     password,
     thumbprint,
     caCert,
-    datastoreDir: ready.datastoreDir,
+    get datastoreDir() {
+      return ready.datastoreDir;
+    },
     logFile,
-    pid: proc.pid,
+    get pid() {
+      return proc.pid;
+    },
     async disks(vm) {
       const res = await harness("GET", `/lifeboat-harness/disks?vm=${encodeURIComponent(vm)}`);
       if (res.status !== 200) throw new Error(`Listing the disks of ${vm} failed with HTTP ${res.status}: ${res.body.toString()}`);
@@ -188,11 +219,26 @@ export async function startVcsim(opts: VcsimOptions = {}): Promise<Vcsim> {
     resume() {
       proc.signal("SIGCONT");
     },
+    async serviceStop() {
+      if (!opts.restartable) throw new Error("serviceStop needs a simulator started with restartable: true");
+      proc.signal("SIGCONT");
+      await proc.stop(60_000);
+      if ((await proc.wait()) !== 0) throw new Error(`vcsim could not save its state on stop; see ${logFile}`);
+    },
+    async serviceStart() {
+      if (proc.running) throw new Error("vcsim is running; serviceStop it first");
+      ({ proc, ready } = await launch());
+      if (ready.thumbprint !== thumbprint) {
+        await proc.stop();
+        throw new Error("the restarted vcsim serves a different certificate");
+      }
+    },
     async stop() {
       proc.signal("SIGCONT");
       await proc.stop();
-      // The datastores hold only what the test wrote; the log stays for a post-mortem.
+      // The datastores (and a saved state) hold only what the test wrote; the log stays for a post-mortem.
       await rm(join(dir, "datastores"), { recursive: true, force: true });
+      await rm(join(dir, "state"), { recursive: true, force: true });
     },
   };
 }

@@ -2,6 +2,8 @@ import { describe, expect, it } from "@jest/globals";
 import { decodeDiskChangeInfo } from "./cbt.js";
 import { decodeHardware, parseDatastorePath } from "./devices.js";
 import { datastoreFilePath, flatFilePath } from "./disk-io.js";
+import { NotAuthenticatedError } from "./errors.js";
+import { decodeObjectContents, throwIfUnauthenticated } from "./property-collector.js";
 import { decodeSnapshotTree } from "./snapshots.js";
 import { decodeTaskInfo } from "./tasks.js";
 import { nicConnectionEditXml } from "./vm-config.js";
@@ -80,6 +82,25 @@ describe("decodeDiskChangeInfo", () => {
       length: 33554432,
       areas: [{ start: 0, length: 65536 }, { start: 131072, length: 65536 }],
     });
+  });
+});
+
+describe("throwIfUnauthenticated", () => {
+  const missing = (fault: string) =>
+    parseXml(
+      `<returnval ${xsi}><objects><obj type="VirtualMachine">vm-29</obj><missingSet><path>snapshot</path><fault><fault xsi:type="${fault}">` +
+        '<object type="VirtualMachine">vm-29</object><privilegeId>System.Read</privilegeId></fault><localizedMessage></localizedMessage></fault></missingSet></objects></returnval>',
+    ).returnval;
+
+  it("turns properties refused for a lost session into NotAuthenticatedError, which makes the session log in again", () => {
+    expect(() => throwIfUnauthenticated(missing("NotAuthenticated"))).toThrow(NotAuthenticatedError);
+    expect(() => throwIfUnauthenticated(missing("NotAuthenticated"))).toThrow("the server refused to read snapshot of vm-29: the session is not authenticated");
+  });
+
+  it("passes other missing properties through, as missing", () => {
+    const result = missing("NoPermission");
+    expect(throwIfUnauthenticated(result)).toBe(result);
+    expect(decodeObjectContents(result)).toEqual([{ obj: { type: "VirtualMachine", value: "vm-29" }, props: new Map(), missing: ["snapshot"] }]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { ObjectNotFoundError } from "./errors.js";
+import { NotAuthenticatedError, ObjectNotFoundError } from "./errors.js";
 import type { Session } from "./session.js";
 import {
   child,
@@ -11,6 +11,7 @@ import {
   rawEl,
   text,
   typedEl,
+  xsiType,
   type MoRef,
 } from "./xml.js";
 
@@ -99,14 +100,34 @@ export function decodeObjectContents(result: unknown): ObjectContent[] {
 }
 
 /**
+ * A RetrieveResult whose properties were refused with NotAuthenticated (the
+ * session is gone: it expired, or vCenter restarted) throws
+ * NotAuthenticatedError, so that the caller logs in again instead of
+ * reading an object without its properties: a VM without its snapshot tree
+ * looks like a VM without snapshots. Exported for unit tests.
+ */
+export function throwIfUnauthenticated(result: unknown): unknown {
+  for (const o of children(result, "objects")) {
+    for (const m of children(o, "missingSet")) {
+      if (xsiType(child(child(m, "fault"), "fault")) === "NotAuthenticated") {
+        throw new NotAuthenticatedError("NotAuthenticated", `the server refused to read ${text(m, "path") ?? "a property"} of ${moRef(o, "obj")?.value ?? "an object"}: the session is not authenticated`);
+      }
+    }
+  }
+  return result;
+}
+
+/**
  * Reads the properties the spec selects, following the continuation token
  * until the server has sent everything.
  */
 export async function retrieve(session: Session, spec: FilterSpec, opts: { maxObjects?: number } = {}): Promise<ObjectContent[]> {
   const pc = session.serviceContent.propertyCollector;
   const options = rawEl("options", el("maxObjects", opts.maxObjects));
-  const res = await session.call("RetrievePropertiesEx", moRefEl("_this", pc) + rawEl("specSet", filterSpecXml(spec)) + options);
-  let result = child(res, "returnval");
+  let result = await session.authenticated(async () => {
+    const res = await session.call("RetrievePropertiesEx", moRefEl("_this", pc) + rawEl("specSet", filterSpecXml(spec)) + options);
+    return throwIfUnauthenticated(child(res, "returnval"));
+  });
   const out = decodeObjectContents(result);
   let token = text(result, "token");
   while (token) {

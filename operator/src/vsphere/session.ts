@@ -156,14 +156,25 @@ export class Session {
    */
   async call(method: string, bodyXml: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<XmlNode> {
     if (this.closed) throw new VsphereError(`${method}: the vSphere client is closed`);
+    return this.authenticated(() => this.transport.invoke(method, bodyXml, opts));
+  }
+
+  /**
+   * Runs `attempt` (calls in this session) and, if it throws
+   * NotAuthenticatedError, logs in again once and runs it again. For answers
+   * that say the session is gone without a fault: RetrievePropertiesEx
+   * without a session answers each property with a NotAuthenticated
+   * missingSet entry, which `attempt` turns into the error.
+   */
+  async authenticated<T>(attempt: () => Promise<T>): Promise<T> {
     const gen = this.gen;
     try {
-      return await this.transport.invoke(method, bodyXml, opts);
+      return await attempt();
     } catch (err) {
       if (!(err instanceof NotAuthenticatedError) || this.isClosed()) throw this.redact(err);
       await this.reestablish(gen);
       try {
-        return await this.transport.invoke(method, bodyXml, opts);
+        return await attempt();
       } catch (again) {
         throw this.redact(again);
       }

@@ -7,3 +7,9 @@ go 1.26.0
 require github.com/vmware/govmomi v0.55.0
 
 require github.com/google/uuid v1.6.0
+
+require (
+	github.com/a8m/tree v0.0.0-20240104212747-2c8764a5f17e // indirect
+	github.com/dougm/pretty v0.0.0-20160325215624-add1dbc86daf // indirect
+	github.com/kr/text v0.2.0 // indirect
+)

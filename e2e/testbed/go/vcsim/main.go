@@ -61,6 +61,7 @@ func main() {
 	build := flag.String("build", "24022515", "vCenter build reported in ServiceContent.about")
 	ownerPid := flag.Int("owner-pid", 0, "exit when this process is gone (0: never)")
 	taskDelay := flag.String("task-delay", "", "delay tasks by name before they run, e.g. CreateSnapshot_Task=3000 (milliseconds, comma-separated)")
+	stateDir := flag.String("state-dir", "", "save the simulator here on SIGTERM and load it from here on start, as a vCenter keeps its inventory across a restart (see state.go)")
 	flag.Parse()
 
 	password := os.Getenv("LIFEBOAT_VCSIM_PASSWORD")
@@ -105,7 +106,14 @@ func main() {
 	about.ApiVersion = *version + ".0"
 	about.FullName = fmt.Sprintf("VMware vCenter Server %s build-%s (vcsim with Lifeboat harness extensions)", *version, *build)
 
-	if err := model.Create(); err != nil {
+	var saved *savedHarness
+	if *stateDir != "" && stateSaved(*stateDir) {
+		var err error
+		if saved, err = loadModel(model, *stateDir); err != nil {
+			log.Fatalf("could not load the simulator saved in %s: %v", *stateDir, err)
+		}
+		log.Printf("loaded the simulator saved in %s", *stateDir)
+	} else if err := model.Create(); err != nil {
 		log.Fatalf("could not create the simulator inventory: %v", err)
 	}
 
@@ -118,7 +126,12 @@ func main() {
 		})
 	}
 
-	cert, certPEM, err := selfSignedCertificate(*listen)
+	if *stateDir != "" {
+		if err := os.MkdirAll(*stateDir, 0o700); err != nil {
+			log.Fatalf("could not create the state directory: %v", err)
+		}
+	}
+	cert, certPEM, err := servingCertificate(*stateDir, *listen)
 	if err != nil {
 		log.Fatalf("could not create the serving certificate: %v", err)
 	}
@@ -129,6 +142,9 @@ func main() {
 	}
 
 	h := newHarness(model, *username, password, *blockSize, *pageBytes)
+	if saved != nil {
+		h.restoreState(saved)
+	}
 	if err := h.prepareAllDisks(); err != nil {
 		log.Fatalf("could not give the VMs' disks their content files: %v", err)
 	}
@@ -142,6 +158,17 @@ func main() {
 	server.Config.Handler = h.httpHandler(server.Config.Handler)
 
 	shutdown := func(code int) {
+		if *stateDir != "" {
+			// Saved through the running server's own API; the datastores stay for the next start.
+			if err := h.saveState(*stateDir, server.URL); err != nil {
+				log.Printf("could not save the simulator to %s: %v", *stateDir, err)
+				code = 1
+			} else {
+				log.Printf("saved the simulator to %s", *stateDir)
+			}
+			server.Close()
+			os.Exit(code)
+		}
 		server.Close()
 		model.Remove()
 		os.Exit(code)
@@ -179,7 +206,7 @@ func main() {
 // addresses and the listen address (the test bed's host address, which pods
 // dial) that is its own CA, so a client can trust it as a CA bundle or by its
 // SHA-256 thumbprint.
-func selfSignedCertificate(listen string) (tls.Certificate, []byte, error) {
+func selfSignedCertificate(listen string) (cert tls.Certificate, certPEM, keyPEM []byte, err error) {
 	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	if host, _, err := net.SplitHostPort(listen); err == nil {
 		if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
@@ -188,11 +215,11 @@ func selfSignedCertificate(listen string) (tls.Certificate, []byte, error) {
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, nil, nil, err
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, nil, nil, err
 	}
 	template := &x509.Certificate{
 		SerialNumber:          serial,
@@ -208,16 +235,16 @@ func selfSignedCertificate(listen string) (tls.Certificate, []byte, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, nil, nil, err
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, nil, nil, err
 	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	return cert, certPEM, err
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	cert, err = tls.X509KeyPair(certPEM, keyPEM)
+	return cert, certPEM, keyPEM, err
 }
 
 func colonHex(b []byte) string {
