@@ -1,12 +1,16 @@
 // Faults outside Lifeboat, each in the middle of real work, against the real
 // components: the S3 server (versitygw) stopped for 60 s during a backup,
-// kube-apiserver and etcd restarted during a backup and during a restore, and
-// the operator killed with SIGKILL during a restore and during a retention
-// pass (a maintenance Job). Each must end with
-// nothing lost: the run or restore succeeds on its own, its worker is not
-// retried for it (the worker rides the fault out), the restored disk holds
-// exactly the backed-up bytes, no snapshot is left on the VM, and the vault
-// checks clean, data included. While the S3 outage lasts the plan says so.
+// kube-apiserver and etcd restarted during a backup and during a restore,
+// vCenter (vcsim, which keeps its state across the restart) stopped for 30 s
+// during a backup, and the operator killed with SIGKILL during a restore and
+// during a retention pass (a maintenance Job). Each must end with
+// nothing lost: the run or restore succeeds on its own, the restored disk
+// holds exactly the backed-up bytes, no snapshot is left on the VM, and the
+// vault checks clean, data included. The worker rides the S3 outage and the
+// API server restart out (it is not retried for them); a vCenter that goes
+// away takes the snapshot the worker reads with it, so that attempt fails,
+// the plan says why, and a later attempt removes the orphaned snapshot and
+// backs up. While the S3 outage lasts the plan says so.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -32,6 +36,10 @@ const CHANGE = randomBytes(32 * MiB);
 const WRITTEN = CHANGE_AT + CHANGE.length;
 const BANDWIDTH = "2Mi";
 const OUTAGE_MS = 60_000;
+/** vCenter is down this long: within the worker Job's retries (pods 10 s, 20 s and 40 s apart). */
+const VCENTER_OUTAGE_MS = 30_000;
+/** Written before the run vCenter restarts in: CBT makes it the run's whole transfer, 8 s at BANDWIDTH. */
+const RESTART_CHANGE = randomBytes(16 * MiB);
 /** vcsim holds each PowerOnVM_Task this long: a restore's worker (which powers its VM on) is surely still running when a fault lands. */
 const POWER_ON_DELAY_MS = 20_000;
 
@@ -117,7 +125,7 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), "lifeboat-faults-restarts-e2e-"));
   s3 = await startS3Server(join(workDir, "s3"));
   await s3.createBucket("vault");
-  vcsim = await startVcsim({ standaloneHosts: 1, clusters: 0, vms: 1, taskDelays: { PowerOnVM_Task: POWER_ON_DELAY_MS } });
+  vcsim = await startVcsim({ standaloneHosts: 1, clusters: 0, vms: 1, taskDelays: { PowerOnVM_Task: POWER_ON_DELAY_MS }, restartable: true });
   client = await connect({ address: vcsim.address, username: vcsim.username, password: vcsim.password, tls: { thumbprint: vcsim.thumbprint } });
   const inventory = await client.inventory();
   vm = inventory.vms.find((v) => !v.template)?.name ?? "";
@@ -198,6 +206,50 @@ describe("faults outside Lifeboat, in the middle of real work", () => {
     await expectRestoredDisk("after-restart");
   }, 600_000);
 
+  it("vCenter stopped for 30 s and restarted during a backup: the plan says which attempt failed and why, a later attempt removes the orphaned snapshot, and the point holds the disk's bytes", async () => {
+    const disk = await firstDisk(vcsim, vm);
+    await vcsim.writeDisk(vm, disk.key, 0, RESTART_CHANGE);
+    const run = runPlan("vcenter-restart");
+    await transferring(MiB);
+    await vcsim.serviceStop();
+    const stopped = Date.now();
+    try {
+      const during = await eventually("the plan to show the failed attempt", async () => {
+        const entry = (await planStatus()).currentRun?.vms?.[0];
+        return entry?.message?.startsWith("attempt ") ? entry : undefined;
+      }, VCENTER_OUTAGE_MS - 5_000);
+      expect(during.reason).toBe("VCenterUnreachable");
+      expect(during.message).toMatch(/^attempt 1 of 4 failed \(VCenterUnreachable: .+\); the worker Job tries again$/);
+      await new Promise((r) => setTimeout(r, Math.max(0, stopped + VCENTER_OUTAGE_MS - Date.now())));
+    } finally {
+      await vcsim.serviceStart();
+    }
+    const status = await run;
+    expect(status.lastRun?.result).toBe("Succeeded");
+    const [entry] = status.lastResults ?? [];
+    expect(entry).toMatchObject({ phase: "Succeeded" });
+    expect(entry?.attempts).toBeGreaterThan(1);
+    expect(entry?.reason).toBeUndefined();
+    const [source] = (await client.findVmsByName(vm)).filter((v) => !v.template);
+    expect(await client.listSnapshots(source?.ref ?? { type: "VirtualMachine", value: "" })).toEqual([]);
+    // The point is the disk as it was: restored by the CLI, byte for byte.
+    const file = join(workDir, "vcenter-restart.img");
+    const restored = await lifeboatCli(["vault", "restore", "latest", "--repo", "s3://vault", "--disk", `${disk.key}=${file}`], VAULT_KEY, s3Env());
+    if (restored.code !== 0) throw new Error(`vault restore exited ${restored.code}: ${restored.stderr}`);
+    const read = async (path: string) => {
+      const fh = await open(path, "r");
+      try {
+        const buf = Buffer.alloc(WRITTEN);
+        await fh.read(buf, 0, WRITTEN, 0);
+        return buf;
+      } finally {
+        await fh.close();
+      }
+    };
+    expect((await read(file)).equals(await read((await firstDisk(vcsim, vm)).flatPath))).toBe(true);
+    await rm(file, { force: true });
+  }, 900_000);
+
   it("the operator killed (SIGKILL) during a retention pass: its maintenance Job finishes, and the restarted operator records what it did", async () => {
     await custom.patchNamespacedCustomObject({ ...api("backupplans"), name: "plan", body: { spec: { retention: { keepLast: 1 } } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
     const run = runPlan("retention");
@@ -213,9 +265,9 @@ describe("faults outside Lifeboat, in the middle of real work", () => {
       const r = (await planStatus()).retention;
       return r && r.job === pass.job && r.phase !== "Running" ? r : undefined;
     }, 300_000);
-    // Three points (the outage run, the restart run, this run); keepLast 1 forgets two, in the Job's pod.
-    expect(ended).toMatchObject({ phase: "Succeeded", forgotten: 2, keptLocked: 0 });
-    expect(ended.message).toMatch(/^forgot 2 recovery point\(s\) the retention does not keep; prune freed \d+ bytes/);
+    // Four points (the S3 outage run, the API server restart run, the vCenter restart run, this run); keepLast 1 forgets three, in the Job's pod.
+    expect(ended).toMatchObject({ phase: "Succeeded", forgotten: 3, keptLocked: 0 });
+    expect(ended.message).toMatch(/^forgot 3 recovery point\(s\) the retention does not keep; prune freed \d+ bytes/);
     const job = await adminConfig().makeApiClient(k8s.BatchV1Api).readNamespacedJob({ namespace: ns, name: pass.job ?? "" });
     expect(job.metadata?.labels).toMatchObject({ "app.kubernetes.io/component": "worker", "lifeboat.io/maintenance-for-kind": "BackupPlan", "lifeboat.io/maintenance-for": "plan" });
     const ls = await lifeboatCli(["vault", "ls", "--json", "--repo", "s3://vault"], VAULT_KEY, s3Env());

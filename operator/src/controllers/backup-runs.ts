@@ -206,6 +206,7 @@ export class BackupRuns {
       vm.message = code === undefined ? failed.message ?? "the worker Job failed" : `the worker exited with code ${code} after ${mine.length} attempt(s)${why ? `: ${why}` : "; see the worker pod's output"}`;
       return;
     }
+    await this.noteFailedAttempt(rc, vm, mine, ctx);
     // Read (or, if it went missing, made) before the pod can start: the pod waits for this Secret.
     const token = await this.controlToken(job, ctx);
     const running = mine.find((p) => p.status?.phase === "Running" && p.status.podIP);
@@ -227,6 +228,21 @@ export class BackupRuns {
       this.toldBandwidth.set(jobName, bandwidth);
       ctx.log.debug({ vm: vm.name, bandwidth }, "Set worker bandwidth");
     }
+  }
+
+  /**
+   * Says in the VM's entry why the newest attempt failed while its Job
+   * retries it (vCenter restarting, a node lost), with one Warning event per
+   * failed attempt: otherwise the entry would go on showing a dead pod's last
+   * progress. The note stays while the next attempt runs, and goes when the
+   * run succeeds.
+   */
+  private async noteFailedAttempt(rc: RunContext, vm: VmRun, mine: readonly k8s.V1Pod[], ctx: ReconcileContext): Promise<void> {
+    const note = failedAttemptNote(mine, WORKER_RETRIES + 1);
+    if (!note || vm.message === note.message) return;
+    vm.reason = note.reason;
+    vm.message = note.message;
+    await ctx.events.record(rc.plan, "Warning", note.reason, `VM ${vm.name}: ${note.message}`);
   }
 
   /**
@@ -363,4 +379,22 @@ export async function requestVaultSync(vault: { readonly metadata: { readonly na
   } catch (err) {
     ctx.log.warn({ err: describe(err) }, "Could not ask the vault to sync");
   }
+}
+
+/**
+ * Why the newest of a worker Job's pods failed, while the Job still retries:
+ * the reason its exit code stands for, and a message that counts the
+ * attempts and quotes the worker's own "Reason: message" line. Undefined
+ * while the newest pod has not failed. Exported for unit tests.
+ */
+export function failedAttemptNote(pods: readonly k8s.V1Pod[], maxAttempts: number): { reason: string; message: string } | undefined {
+  const code = lastExitCode(pods);
+  if (code === undefined || code === 0) return undefined;
+  // By the container's exit, not the pod's phase: the pod may still read Running when its container's end is reported.
+  const failed = pods.filter((p) => (p.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? 0) !== 0).length;
+  const why = lastTerminationMessage(pods)?.slice(0, 512);
+  return {
+    reason: reasonForExitCode(code),
+    message: `attempt ${failed} of ${maxAttempts} failed ${why ? `(${why})` : `with exit code ${code}`}; the worker Job tries again`,
+  };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { VsphereError } from "./errors.js";
-import { readBody } from "./soap.js";
+import { classifyNetworkError, readBody } from "./soap.js";
 import type { Session } from "./session.js";
 
 /**
@@ -117,7 +117,8 @@ export async function readDiskRange(
     throw new VsphereError(`${what}: HTTP ${status}${status === 200 ? " (the server ignored the range)" : ""} ${body}`.trim());
   }
   const counted = new ExactLength(length, what);
-  res.once("error", (err) => counted.destroy(err));
+  // A connection lost mid-range (vCenter restarting, a network cut) is UnreachableError, as it is before the answer.
+  res.once("error", (err) => counted.destroy(classifyNetworkError(err, what)));
   return res.pipe(counted);
 }
 

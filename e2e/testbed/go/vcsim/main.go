@@ -166,7 +166,9 @@ func main() {
 			} else {
 				log.Printf("saved the simulator to %s", *stateDir)
 			}
-			server.Close()
+			// Exiting drops every connection at once, as a stopping vCenter
+			// does; server.Close would wait for long polls (WaitForUpdatesEx)
+			// to end.
 			os.Exit(code)
 		}
 		server.Close()
