@@ -16,7 +16,7 @@ const vmRunStatus = object(
     throughputBytesPerSecond: integer("Read throughput.", 0),
     etaSeconds: integer("Estimated seconds to finish.", 0),
     attempts: integer("Worker attempts so far.", 0),
-    reason: string("One-word reason when Failed or Skipped, or while the worker waits for its vault (VaultUnavailable)."),
+    reason: string("One-word reason when Failed or Skipped, while the worker waits for its vault (VaultUnavailable), or while its Job retries a failed attempt (the reason of that attempt, e.g. VCenterUnreachable)."),
     message: string("What went wrong and what to do about it."),
     recoveryPoint: string("RecoveryPoint written, when Succeeded."),
   },

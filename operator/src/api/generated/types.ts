@@ -931,7 +931,7 @@ export interface BackupPlanStatus {
        */
       attempts?: number;
       /**
-       * One-word reason when Failed or Skipped, or while the worker waits for its vault (VaultUnavailable).
+       * One-word reason when Failed or Skipped, while the worker waits for its vault (VaultUnavailable), or while its Job retries a failed attempt (the reason of that attempt, e.g. VCenterUnreachable).
        */
       reason?: string;
       /**
@@ -989,7 +989,7 @@ export interface BackupPlanStatus {
      */
     attempts?: number;
     /**
-     * One-word reason when Failed or Skipped, or while the worker waits for its vault (VaultUnavailable).
+     * One-word reason when Failed or Skipped, while the worker waits for its vault (VaultUnavailable), or while its Job retries a failed attempt (the reason of that attempt, e.g. VCenterUnreachable).
      */
     reason?: string;
     /**
