@@ -6,7 +6,7 @@ import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime/kube.js";
 import { openVault, type PointHeader } from "../vault/index.js";
 import { parseBackupResult, reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
-import { labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { failedAttemptNote, labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { ensureControlTokenSecret, readControlToken } from "../workloads/worker-token.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
@@ -379,22 +379,4 @@ export async function requestVaultSync(vault: { readonly metadata: { readonly na
   } catch (err) {
     ctx.log.warn({ err: describe(err) }, "Could not ask the vault to sync");
   }
-}
-
-/**
- * Why the newest of a worker Job's pods failed, while the Job still retries:
- * the reason its exit code stands for, and a message that counts the
- * attempts and quotes the worker's own "Reason: message" line. Undefined
- * while the newest pod has not failed. Exported for unit tests.
- */
-export function failedAttemptNote(pods: readonly k8s.V1Pod[], maxAttempts: number): { reason: string; message: string } | undefined {
-  const code = lastExitCode(pods);
-  if (code === undefined || code === 0) return undefined;
-  // By the container's exit, not the pod's phase: the pod may still read Running when its container's end is reported.
-  const failed = pods.filter((p) => (p.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? 0) !== 0).length;
-  const why = lastTerminationMessage(pods)?.slice(0, 512);
-  return {
-    reason: reasonForExitCode(code),
-    message: `attempt ${failed} of ${maxAttempts} failed ${why ? `(${why})` : `with exit code ${code}`}; the worker Job tries again`,
-  };
 }

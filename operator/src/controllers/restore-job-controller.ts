@@ -6,7 +6,7 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/c
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, terminationObject, type RestoreWorkerSpec } from "../worker/spec.js";
-import { cloudSecretEnv, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerImage, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { cloudSecretEnv, failedAttemptNote, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerImage, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { imageFileClaims, imageFileResultPaths, imageFileWorkerDir } from "./image-file-target.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -59,6 +59,8 @@ const CLEANUP_GIVE_UP_MS = 15 * 60_000;
 
 /** How often a restore waiting for a Gateway slot looks again (workers run for minutes). */
 const SLOT_POLL_MS = 10_000;
+/** A restore worker's pod is tried again this often after it fails (a vCenter restarting, a node lost). */
+const RESTORE_RETRIES = 2;
 
 /**
  * Restores a recovery point (seed 000) by running one restore worker: to a
@@ -329,7 +331,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       secretEnv: [...secretEnvFor(vault, vc), ...imageSecretEnv(job)],
       claims: [...vaultClaims(vault), ...imageFileClaims(job.spec.target.imageFile)],
       gateway,
-      backoffLimit: 2,
+      backoffLimit: RESTORE_RETRIES,
     });
     try {
       await ctx.kube.batch.createNamespacedJob({ namespace: job.metadata.namespace ?? "", body });
@@ -369,6 +371,12 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
       });
       await ctx.events.record(job, "Warning", "Failed", `restore failed${code === undefined ? "" : ` with exit code ${code}`}`);
       return undefined;
+    }
+    // A failed attempt the Job retries: say why, rather than go on showing the dead pod's last progress.
+    const retry = failedAttemptNote(pods.items, RESTORE_RETRIES + 1);
+    if (retry && status.conditions?.find((c) => c.type === "Succeeded")?.message !== retry.message) {
+      ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: retry.reason, message: retry.message });
+      await ctx.events.record(job, "Warning", retry.reason, retry.message);
     }
     const running = pods.items.find((p) => p.status?.phase === "Running" && p.status.podIP);
     const progress = running?.status?.podIP ? await fetchProgress(running.status.podIP) : undefined;

@@ -13,6 +13,7 @@ import {
   type WorkerS3Location,
   type WorkerVault,
   type WorkerVCenter,
+  reasonForExitCode,
 } from "../worker/spec.js";
 import { JOB_UID_ENV } from "../vault/repo-lock.js";
 import { extraCAEnv } from "./extra-ca.js";
@@ -257,6 +258,24 @@ export function lastExitCode(pods: readonly k8s.V1Pod[]): number | undefined {
  */
 export function lastTerminationMessage(pods: readonly k8s.V1Pod[]): string | undefined {
   return newestTermination(pods)?.message?.trim() || undefined;
+}
+
+/**
+ * Why the newest of a worker Job's pods failed, while the Job still retries:
+ * the reason its exit code stands for, and a message that counts the
+ * attempts and quotes the worker's own "Reason: message" line. Undefined
+ * while the newest pod has not failed. Exported for unit tests.
+ */
+export function failedAttemptNote(pods: readonly k8s.V1Pod[], maxAttempts: number): { reason: string; message: string } | undefined {
+  const code = lastExitCode(pods);
+  if (code === undefined || code === 0) return undefined;
+  // By the container's exit, not the pod's phase: the pod may still read Running when its container's end is reported.
+  const failed = pods.filter((p) => (p.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? 0) !== 0).length;
+  const why = lastTerminationMessage(pods)?.slice(0, 512);
+  return {
+    reason: reasonForExitCode(code),
+    message: `attempt ${failed} of ${maxAttempts} failed ${why ? `(${why})` : `with exit code ${code}`}; the worker Job tries again`,
+  };
 }
 
 function newestTermination(pods: readonly k8s.V1Pod[]): k8s.V1ContainerStateTerminated | undefined {
