@@ -419,6 +419,12 @@ async function main(): Promise<void> {
       console.log(`Heap at rest by kind of object (self size; ${heap.nodes} objects, ${mib(heap.totalBytes)} in all):`);
       console.log("");
       table(["kind", "objects", "self size"], heap.groups.map((g) => [g.name, String(g.count), `${(g.selfBytes / MiB).toFixed(1)} MiB`]));
+      if (heap.stringHolders) {
+        console.log("");
+        console.log("The heap's strings by what holds them (holder.property; [] an array's elements):");
+        console.log("");
+        table(["held by", "strings", "self size"], heap.stringHolders.map((g) => [g.name, String(g.count), `${(g.selfBytes / MiB).toFixed(1)} MiB`]));
+      }
     }
     const results = {
       date: new Date().toISOString(),

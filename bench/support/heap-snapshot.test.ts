@@ -39,6 +39,17 @@ describe("summarizeHeapSnapshot", () => {
     expect(summary.groups.map((g) => g.selfBytes)).toEqual([...summary.groups.map((g) => g.selfBytes)].sort((a, b) => b - a));
   }, 60_000);
 
+  test("says what holds the strings: the property of the object that holds them", async () => {
+    const summary = summarizeHeapSnapshot(await workerSnapshot(), 1000);
+    const [top] = summary.stringHolders ?? [];
+    expect(top).toMatchObject({ name: "ProbeRecord.text", count: 5000 });
+    expect(top?.selfBytes).toBeGreaterThan(5000 * 4096);
+    // Every string counts once, in one holder's group (the summary keeps the top 1000 groups).
+    const all = summary.groups.find((g) => g.name === "(string)");
+    expect((summary.stringHolders ?? []).reduce((n, g) => n + g.count, 0)).toBeLessThanOrEqual(all?.count ?? 0);
+    expect(new Set(summary.stringHolders?.map((g) => g.name)).size).toBe(summary.stringHolders?.length);
+  }, 60_000);
+
   test("only the top groups are returned", async () => {
     expect(summarizeHeapSnapshot(await workerSnapshot(), 3).groups).toHaveLength(3);
   }, 60_000);
