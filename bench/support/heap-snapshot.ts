@@ -113,17 +113,21 @@ export function summarizeHeapSnapshot(text: Buffer, top: number): HeapSummary {
   for (let i = 0; i < nodes.length; i += width) {
     const size = nodes[i + sizeField] as number;
     totalBytes += size;
-    const group = groupOf(types[nodes[i + typeField] as number] ?? "?", strings[nodes[i + nameField] as number] ?? "");
-    const g = groups.get(group);
-    if (g) {
-      g.count++;
-      g.selfBytes += size;
-    } else {
-      groups.set(group, { count: 1, selfBytes: size });
-    }
+    count(groups, groupOf(types[nodes[i + typeField] as number] ?? "?", strings[nodes[i + nameField] as number] ?? ""), size);
   }
   const holders = edgeCount === undefined ? undefined : stringHolders(text, nodesAt, header.snapshot.meta, nodes, edgeCount, strings);
   return { nodes: nodeCount, totalBytes, groups: largest(groups, top), ...(holders ? { stringHolders: largest(holders, top) } : {}) };
+}
+
+/** Counts one object of `size` bytes in group `key`. */
+function count(groups: Map<string, { count: number; selfBytes: number }>, key: string, size: number): void {
+  const g = groups.get(key);
+  if (g) {
+    g.count++;
+    g.selfBytes += size;
+  } else {
+    groups.set(key, { count: 1, selfBytes: size });
+  }
 }
 
 function largest(groups: ReadonlyMap<string, { count: number; selfBytes: number }>, top: number): HeapGroup[] {
@@ -175,14 +179,7 @@ function stringHolders(text: Buffer, nodesAt: number, meta: SnapshotMeta, nodes:
       const label = byName.has(type) ? `.${strings[edges[e + (edgeNameField as number)] as number] ?? "?"}` : type === element ? "[]" : `(${edgeTypes[type] ?? "?"})`;
       key = `${groupOf(typeOf(h), strings[nodes[h * width + (nameField as number)] as number] ?? "")}${label}`;
     }
-    const size = nodes[node * width + (sizeField as number)] as number;
-    const g = groups.get(key);
-    if (g) {
-      g.count++;
-      g.selfBytes += size;
-    } else {
-      groups.set(key, { count: 1, selfBytes: size });
-    }
+    count(groups, key, nodes[node * width + (sizeField as number)] as number);
   }
   return groups;
 }

@@ -99,20 +99,22 @@ async function startRestore(name: string, point: string): Promise<void> {
   }, 180_000);
 }
 
+/** The bytes of a disk image below WRITTEN, where everything the suite writes lies. */
+async function readWritten(path: string): Promise<Buffer> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(WRITTEN);
+    await fh.read(buf, 0, WRITTEN, 0);
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The restored VM's disk holds exactly the source disk's bytes. */
 async function expectRestoredDisk(name: string): Promise<void> {
   const [source, restored] = [await firstDisk(vcsim, vm), await firstDisk(vcsim, name)];
-  const read = async (path: string) => {
-    const fh = await open(path, "r");
-    try {
-      const buf = Buffer.alloc(WRITTEN);
-      await fh.read(buf, 0, WRITTEN, 0);
-      return buf;
-    } finally {
-      await fh.close();
-    }
-  };
-  expect((await read(restored.flatPath)).equals(await read(source.flatPath))).toBe(true);
+  expect((await readWritten(restored.flatPath)).equals(await readWritten(source.flatPath))).toBe(true);
   expect(restored.capacityBytes).toBe(source.capacityBytes);
   expect(await zeroBeyond(restored.flatPath, WRITTEN, restored.capacityBytes)).toBe(true);
 }
@@ -236,17 +238,7 @@ describe("faults outside Lifeboat, in the middle of real work", () => {
     const file = join(workDir, "vcenter-restart.img");
     const restored = await lifeboatCli(["vault", "restore", "latest", "--repo", "s3://vault", "--disk", `${disk.key}=${file}`], VAULT_KEY, s3Env());
     if (restored.code !== 0) throw new Error(`vault restore exited ${restored.code}: ${restored.stderr}`);
-    const read = async (path: string) => {
-      const fh = await open(path, "r");
-      try {
-        const buf = Buffer.alloc(WRITTEN);
-        await fh.read(buf, 0, WRITTEN, 0);
-        return buf;
-      } finally {
-        await fh.close();
-      }
-    };
-    expect((await read(file)).equals(await read((await firstDisk(vcsim, vm)).flatPath))).toBe(true);
+    expect((await readWritten(file)).equals(await readWritten((await firstDisk(vcsim, vm)).flatPath))).toBe(true);
     await rm(file, { force: true });
   }, 900_000);
 
