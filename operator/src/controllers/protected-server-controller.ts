@@ -265,20 +265,20 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     return true;
   }
 
-  /**
-   * The points this server's drills use: retention keeps them whatever its
-   * rules say. Read from the operator's cache: this runs in every reconcile
-   * of every server (every 15 s between cycles), and listing the namespace's
-   * drills from the API server each time was the one LIST of a server at rest.
-   * A drill that chose its point a moment ago may not be in the cache yet, as
-   * it may not have been in a list made a moment before; a drill whose point
-   * is gone says so (PointNotFound).
-   */
   /** A drill choosing its point (status.pointID) pins that point here: status.pinnedPoints says so at once. */
   userChanged(kind: string, old: k8s.KubernetesObject, obj: k8s.KubernetesObject): boolean {
     return kind === "RecoveryDrill" && (old as RecoveryDrill).status?.pointID !== (obj as RecoveryDrill).status?.pointID;
   }
 
+  /**
+   * The points this server's drills use: retention keeps them whatever its
+   * rules say. Read from the operator's cache: this runs in every reconcile
+   * of every server, and listing the namespace's drills from the API server
+   * each time was the one LIST of a server at rest. A drill that chose its
+   * point a moment ago may not be in the cache yet, as it may not have been
+   * in a list made a moment before; a drill whose point is gone says so
+   * (PointNotFound).
+   */
   private drillPins(ps: ProtectedServer, ctx: ReconcileContext): Set<string> {
     const pins = new Set<string>();
     const drills = ctx.listCached<WithKind<RecoveryDrill>>("RecoveryDrill", ps.metadata.namespace ?? "");
