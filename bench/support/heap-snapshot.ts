@@ -148,7 +148,7 @@ function stringHolders(text: Buffer, nodesAt: number, meta: SnapshotMeta, nodes:
   const typeOf = (node: number) => nodeTypes[nodes[node * width + (typeField as number)] as number] ?? "?";
   const weak = edgeTypes.indexOf("weak");
   const shortcut = edgeTypes.indexOf("shortcut");
-  const byName = new Set(["context", "property", "internal", "shortcut"].map((t) => edgeTypes.indexOf(t)));
+  const byName = new Set(["context", "property", "internal"].map((t) => edgeTypes.indexOf(t)));
   const element = edgeTypes.indexOf("element");
   const nodeCount = nodes.length / width;
   // The holder of each node (-1: none yet) and the edge it holds it by; an object beats V8's own (synthetic) roots.
