@@ -56,6 +56,7 @@ import { AuditRequests, countWindow, relistVerdict, usersInWindow, type Window }
 import { CHART_MEMORY_LIMIT, imageNode, memoryCgroup, OperatorProcess, removeCgroup, setMemoryLimit } from "./operator.js";
 import { bucketsOf, bucketsSince, hasConverged, histogramQuantile, observations, progressOf, sumOf, type Buckets, type ControllerProgress, type Sample } from "./prometheus.js";
 import { createAll, listAll, manifests, observedCondition, writePoints, type ScaleCounts } from "./setup.js";
+import { residentMemory } from "./smaps.js";
 
 const NAMESPACE = "scale";
 const OPERATOR_USER = "system:serviceaccount:lifeboat-system:lifeboat";
@@ -252,6 +253,7 @@ async function main(): Promise<void> {
     await waitFor("the operator with no objects to lead", 120_000, async () => (sumOf(await empty.metrics(), "lifeboat_leader") === 1 ? true : undefined), 500);
     await sleep(10_000);
     const emptyMemory = await empty.memory();
+    const emptyResident = await residentMemory(empty.pid);
     await empty.stop();
     log(`The operator with no objects: VmRSS ${mib(emptyMemory?.rss ?? Number.NaN)}, VmHWM ${mib(emptyMemory?.hwm ?? Number.NaN)}`);
 
@@ -335,6 +337,7 @@ async function main(): Promise<void> {
     const cpuEnd = await second.cpuSeconds();
     const apiEnd = await apiserverRequests(tb);
     const memoryEnd = await second.memory();
+    const residentEnd = await residentMemory(second.pid, 12);
     const restRss = second.rssBetween(window.from, window.to);
     const lifeRss = second.rssBetween(second.startedAt, Date.now() + 1);
     let heap: HeapSummary | undefined;
@@ -414,6 +417,17 @@ async function main(): Promise<void> {
       const p = percentiles(bucketsOf(restartSamples, RECONCILE_HISTOGRAM, { controller: c }));
       return [c, String(objectsOf[c]), String(p.n), ms(p.p50), ms(p.p90), ms(p.p99)];
     }));
+    if (residentEnd) {
+      const before = new Map((emptyResident?.groups ?? []).map((g) => [g.name, g.rssBytes]));
+      console.log("");
+      console.log("Resident memory at the end by mapping (/proc/PID/smaps), beside the operator with no objects:");
+      console.log("");
+      table(["mapping", "mappings", "resident at rest", "with no objects"], residentEnd.groups.slice(0, 10).map((g) => [g.name, String(g.mappings), mib(g.rssBytes), mib(before.get(g.name) ?? 0)]));
+      console.log("");
+      console.log("The largest anonymous mappings at the end (V8's heap pages, code space, other threads' malloc arenas):");
+      console.log("");
+      table(["range", "perms", "size", "resident"], residentEnd.largestAnonymous.map((m) => [m.range, m.perms, mib(m.sizeBytes), mib(m.rssBytes)]));
+    }
     if (heap) {
       console.log("");
       console.log(`Heap at rest by kind of object (self size; ${heap.nodes} objects, ${mib(heap.totalBytes)} in all):`);
@@ -436,6 +450,8 @@ async function main(): Promise<void> {
       emptyOperator: emptyMemory,
       restRss,
       memoryEnd,
+      residentEnd,
+      emptyResident,
       v8: { heapUsed, heapTotal, external },
       operatorEnv,
       convergeMs,
