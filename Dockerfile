@@ -19,7 +19,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json tsconfig.image.json ./
 COPY operator ./operator
-RUN npx tsc -p tsconfig.image.json && npm prune --omit=dev
+COPY scripts/bundle-operator.mjs ./scripts/
+RUN npx tsc -p tsconfig.image.json && node scripts/bundle-operator.mjs && npm prune --omit=dev
 
 FROM ${BASE_IMAGE}
 ENV NODE_ENV=production
@@ -29,4 +30,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # 65532 is the conventional "nonroot" user; the chart also sets runAsNonRoot.
 USER 65532:65532
-ENTRYPOINT ["node", "/app/dist/operator/src/main.js"]
+# The operator runs as one bundle (scripts/bundle-operator.mjs says why); the
+# workers' entry points, which Jobs name in their command, stay under dist/operator.
+ENTRYPOINT ["node", "/app/dist/bundle/main.js"]

@@ -1,6 +1,6 @@
 /**
  * The Lifeboat operator as `npm run bench:scale` runs it: a process on this
- * machine (node dist/operator/src/main.js), set up as the chart sets up its
+ * machine (node dist/bundle/main.js, the image's entry point), set up as the chart sets up its
  * container, so that what is measured is what a cluster would run:
  *
  * - the Node.js the image runs (NODE_IMAGE_VERSION, the official build from
@@ -30,7 +30,8 @@ import { NODE_IMAGE_VERSION } from "../../e2e/testbed/images.js";
 import { cacheDir, repoRoot } from "../../e2e/testbed/paths.js";
 import { parseMetrics, type Sample } from "./prometheus.js";
 
-const MAIN = join(repoRoot, "dist/operator/src/main.js");
+/** The operator's bundle, which the image's entry point runs (scripts/bundle-operator.mjs). */
+const MAIN = join(repoRoot, "dist/bundle/main.js");
 
 /** The chart's default `resources.limits.memory` (charts/lifeboat/values.yaml). */
 export const CHART_MEMORY_LIMIT = 512 * 1024 * 1024;
