@@ -33,6 +33,9 @@ import { parseMetrics, type Sample } from "./prometheus.js";
 /** The operator's bundle, which the image's entry point runs (scripts/bundle-operator.mjs). */
 const MAIN = join(repoRoot, "dist/bundle/main.js");
 
+/** The malloc tuning the chart gives the operator (charts/lifeboat/templates/deployment.yaml says why). */
+export const OPERATOR_GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=16384";
+
 /** The chart's default `resources.limits.memory` (charts/lifeboat/values.yaml). */
 export const CHART_MEMORY_LIMIT = 512 * 1024 * 1024;
 
@@ -167,6 +170,7 @@ export class OperatorProcess {
       HEALTH_BIND_ADDRESS: "127.0.0.1",
       NODE_NO_WARNINGS: "1",
       LOG_LEVEL: "info",
+      GLIBC_TUNABLES: OPERATOR_GLIBC_TUNABLES,
     };
     const script = 'echo $$ > "$LIFEBOAT_BENCH_CGROUP/cgroup.procs" && exec "$@"';
     const out = createWriteStream(opts.logFile, { flags: "w" });
