@@ -1,7 +1,8 @@
 /**
  * The Lifeboat operator as `npm run bench:scale` runs it: a process on this
- * machine (node dist/bundle/main.js, the image's entry point), set up as the chart sets up its
- * container, so that what is measured is what a cluster would run:
+ * machine (node dist/bundle/main.js, the image's entry point), set up as the
+ * chart sets up its container, so that what is measured is what a cluster
+ * would run:
  *
  * - the Node.js the image runs (NODE_IMAGE_VERSION, the official build from
  *   the npm registry, as e2e/testbed/images.ts puts it into the image), not
