@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "@jest/globals";
+import { processMemory } from "./operator.js";
 import { parseSmaps, residentMemory, summarizeMappings } from "./smaps.js";
 
 const SMAPS = `00400000-04a00000 r-xp 00000000 fd:00 1234                               /usr/local/bin/node
@@ -51,8 +51,7 @@ describe("parseSmaps and summarizeMappings", () => {
 
   it("adds up to this process's own VmRSS", async () => {
     const summary = await residentMemory(process.pid);
-    const status = await readFile("/proc/self/status", "utf8");
-    const vmRss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) * 1024;
+    const vmRss = (await processMemory(process.pid))?.rss ?? Number.NaN;
     const total = (summary?.groups ?? []).reduce((n, g) => n + g.rssBytes, 0);
     // Pages come and go between the two reads; the sums agree within a few MiB.
     expect(Math.abs(total - vmRss)).toBeLessThan(16 * 1024 * 1024);
