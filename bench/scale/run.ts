@@ -56,6 +56,7 @@ import { AuditRequests, countWindow, relistVerdict, usersInWindow, type Window }
 import { CHART_MEMORY_LIMIT, imageNode, memoryCgroup, OperatorProcess, removeCgroup, setMemoryLimit } from "./operator.js";
 import { bucketsOf, bucketsSince, hasConverged, histogramQuantile, observations, progressOf, sumOf, type Buckets, type ControllerProgress, type Sample } from "./prometheus.js";
 import { createAll, listAll, manifests, observedCondition, writePoints, type ScaleCounts } from "./setup.js";
+import { compositionRows, largestReading, traceComposition } from "./peak.js";
 import { residentMemory } from "./smaps.js";
 
 const NAMESPACE = "scale";
@@ -299,6 +300,7 @@ async function main(): Promise<void> {
       ...(values["heap-snapshot"] ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${heapDir}`] : []),
     ]);
     log(`Killed the operator (SIGKILL) and started it again, pid ${second.pid}; waiting until every controller has reconciled every object`);
+    const restartTrace = traceComposition(second, 1000);
     const convergedAt: ConvergedAt = Object.fromEntries(Object.keys(objectsOf).map((c) => [c, undefined]));
     let progress: ControllerProgress[] = [];
     let convergedSamples: Sample[] | undefined;
@@ -319,6 +321,8 @@ async function main(): Promise<void> {
       }
     }
     const convergeEnd = Date.now();
+    const restartReadings = await restartTrace.stop();
+    const restartPeak = largestReading(restartReadings);
     const convergeMs = convergedSamples ? convergeEnd - second.startedAt : undefined;
     const syncedAt = await second.loggedAt("Caches synced");
     const leaderAt = await second.loggedAt("Became leader");
@@ -428,6 +432,17 @@ async function main(): Promise<void> {
       console.log("");
       table(["range", "perms", "size", "resident"], residentEnd.largestAnonymous.map((m) => [m.range, m.perms, mib(m.sizeBytes), mib(m.rssBytes)]));
     }
+    if (restartPeak) {
+      const mibOf = (bytes: number | undefined) => (bytes === undefined ? "-" : mib(bytes));
+      console.log("");
+      console.log(`The restart's memory, read every second until it converged: the largest reading (${secs(restartPeak.at - second.startedAt)} after the start; VmHWM ${mib(peak)}):`);
+      console.log("");
+      table(["part", "resident"], compositionRows(restartPeak).map(([name, bytes]) => [name, mibOf(bytes)]));
+      console.log("");
+      table(["s after start", "VmRSS", "V8 committed", "V8 new space", "external", "glibc [heap]", "file pages"], restartReadings.map((r) => [
+        ((r.at - second.startedAt) / 1000).toFixed(0), mib(r.rss), mibOf(r.v8Committed), mibOf(r.v8Spaces.new), mibOf(r.external), mib(r.mallocHeap), mib(r.file),
+      ]));
+    }
     if (heap) {
       console.log("");
       console.log(`Heap at rest by kind of object (self size; ${heap.nodes} objects, ${mib(heap.totalBytes)} in all):`);
@@ -452,6 +467,8 @@ async function main(): Promise<void> {
       memoryEnd,
       residentEnd,
       emptyResident,
+      restartPeak,
+      restartReadings,
       v8: { heapUsed, heapTotal, external },
       operatorEnv,
       convergeMs,
