@@ -2,6 +2,12 @@ import type { ObjectInfo } from "./backends/backend.js";
 import type { PointHeader } from "./manifest.js";
 import { mapLimit } from "./vault.js";
 
+/** A header as read, and the size of the manifest it was read from. */
+interface CachedHeader {
+  readonly size: number;
+  readonly header: PointHeader;
+}
+
 /**
  * Point headers already read, shared by every open of a vault in one
  * process (VaultOptions.pointHeaders). A manifest is written once and only
@@ -14,7 +20,22 @@ import { mapLimit } from "./vault.js";
  */
 export class PointHeaderCache {
   /** By repository id (two vaults never share one), then by manifest object name. */
-  private readonly repositories = new Map<string, Map<string, { readonly size: number; readonly header: PointHeader }>>();
+  private readonly repositories = new Map<string, Map<string, CachedHeader>>();
+
+  /**
+   * The header of one manifest: from the cache where it was read before,
+   * from `read` otherwise. The caller has the manifest's ObjectInfo from a
+   * listing or a stat (Vault.getPoint), so a deleted point is never
+   * answered from here.
+   */
+  async header(repositoryId: string, manifest: ObjectInfo, read: (manifest: ObjectInfo) => Promise<PointHeader>): Promise<PointHeader> {
+    const known = this.known(repositoryId);
+    const hit = known.get(manifest.key);
+    if (hit?.size === manifest.size) return hit.header;
+    const header = await read(manifest);
+    known.set(manifest.key, { size: manifest.size, header });
+    return header;
+  }
 
   /**
    * The headers of the manifests in `listing`, in its order: from the cache
@@ -22,17 +43,15 @@ export class PointHeaderCache {
    * listed are forgotten.
    */
   async headers(repositoryId: string, listing: readonly ObjectInfo[], read: (manifest: ObjectInfo) => Promise<PointHeader>): Promise<PointHeader[]> {
-    let known = this.repositories.get(repositoryId);
-    if (!known) this.repositories.set(repositoryId, (known = new Map<string, { readonly size: number; readonly header: PointHeader }>()));
+    const known = this.known(repositoryId);
     const listed = new Set(listing.map((o) => o.key));
     for (const name of known.keys()) if (!listed.has(name)) known.delete(name);
-    const cache = known;
-    return mapLimit(listing, 8, async (manifest) => {
-      const hit = cache.get(manifest.key);
-      if (hit?.size === manifest.size) return hit.header;
-      const header = await read(manifest);
-      cache.set(manifest.key, { size: manifest.size, header });
-      return header;
-    });
+    return mapLimit(listing, 8, (manifest) => this.header(repositoryId, manifest, read));
+  }
+
+  private known(repositoryId: string): Map<string, CachedHeader> {
+    let known = this.repositories.get(repositoryId);
+    if (!known) this.repositories.set(repositoryId, (known = new Map<string, CachedHeader>()));
+    return known;
   }
 }

@@ -178,30 +178,48 @@ export class Vault {
     return headers.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
   }
 
-  /** A point's header from the start of its manifest object. */
+  /**
+   * A point's header from the start of its manifest object: one read of
+   * MANIFEST_PREFIX_READ bytes, a second of exactly the header's length
+   * when it is longer. The bytes are lent (Backend.readRange): a listing
+   * reads thousands of them and keeps only the decoded headers.
+   */
   private async readPointHeader(obj: ObjectInfo): Promise<PointHeader> {
     const id = obj.key.slice(paths.manifestsPrefix.length);
-    let prefix = await this.backend.getRange(obj.key, 0, Math.min(obj.size, MANIFEST_PREFIX_READ));
-    const needed = 12 + manifestHeaderLength(prefix, id);
-    // The length is not authenticated: never read past the object for it.
-    if (needed > obj.size) throw new VaultError("Corrupt", `Manifest ${id} is shorter than its header (${obj.size} bytes, the header ends at byte ${needed})`);
-    if (needed > prefix.length) prefix = await this.backend.getRange(obj.key, 0, needed);
-    return decodePointHeader(this.keys, prefix, id);
+    const first = Math.min(obj.size, MANIFEST_PREFIX_READ);
+    const header = await this.backend.readRange(obj.key, 0, first, (prefix) => {
+      const needed = 12 + manifestHeaderLength(prefix, id);
+      // The length is not authenticated: never read past the object for it.
+      if (needed > obj.size) throw new VaultError("Corrupt", `Manifest ${id} is shorter than its header (${obj.size} bytes, the header ends at byte ${needed})`);
+      return needed > first ? needed : decodePointHeader(this.keys, prefix, id);
+    });
+    if (typeof header !== "number") return header;
+    return this.backend.readRange(obj.key, 0, header, (prefix) => decodePointHeader(this.keys, prefix, id));
   }
 
-  /** A point's header; throws NotFound naming the point. */
+  /**
+   * A point's header, from the start of its manifest only (through the
+   * vault's PointHeaderCache when it has one), not its block lists: the
+   * operator asks this of every RecoveryPoint it reconciles, and a
+   * restart reconciles them all at once. Throws NotFound naming the point.
+   */
   async getPoint(id: string): Promise<PointHeader> {
-    return (await this.readPoint(id)).header;
+    checkPointId(id);
+    const manifest = await this.backend.stat(paths.manifest(id));
+    if (!manifest) throw pointNotFound(id, this.backend.location);
+    const read = (obj: ObjectInfo) => this.readPointHeader(obj);
+    const cache = this.options.pointHeaders;
+    return cache ? cache.header(this.config.repositoryId, manifest, read) : read(manifest);
   }
 
   /** A point with its block lists. */
   async readPoint(id: string): Promise<PointContent> {
-    if (!/^[0-9A-Za-z-]+$/.test(id)) throw new VaultError("InvalidArgument", `"${id}" is not a recovery point id`);
+    checkPointId(id);
     let bytes: Buffer;
     try {
       bytes = await this.backend.get(paths.manifest(id));
     } catch (err) {
-      if (err instanceof VaultError && err.reason === "NotFound") throw new VaultError("NotFound", `Recovery point ${id} does not exist in ${this.backend.location}; \`lifeboat vault ls\` lists them`, { cause: err });
+      if (err instanceof VaultError && err.reason === "NotFound") throw pointNotFound(id, this.backend.location, err);
       throw err;
     }
     const header = decodePointHeader(this.keys, bytes, id);
@@ -281,4 +299,14 @@ export async function requireObjectLock(backend: Backend, lock: LockSettings): P
       `The vault lock (${lock.mode}, ${lock.retentionDays} days) needs Object Lock on the bucket, but ${support.detail}; create the bucket with Object Lock enabled (it cannot be turned on later on most stores)`,
     );
   }
+}
+
+/** Throws InvalidArgument unless `id` can name a manifest (no path separators, no dots). */
+function checkPointId(id: string): void {
+  if (!/^[0-9A-Za-z-]+$/.test(id)) throw new VaultError("InvalidArgument", `"${id}" is not a recovery point id`);
+}
+
+/** The NotFound of a point the vault does not hold. */
+function pointNotFound(id: string, location: string, cause?: unknown): VaultError {
+  return new VaultError("NotFound", `Recovery point ${id} does not exist in ${location}; \`lifeboat vault ls\` lists them`, cause === undefined ? undefined : { cause });
 }

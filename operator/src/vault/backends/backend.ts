@@ -43,6 +43,15 @@ export interface Backend {
   get(key: string): Promise<Buffer>;
   /** Reads `length` bytes at `offset`; throws VaultError NotFound when absent. */
   getRange(key: string, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Reads `length` bytes at `offset` and returns what `decode` makes of
+   * them; the bytes are lent, valid only until `decode` returns (a backend
+   * may read into a buffer it reuses). For small reads decoded at once by
+   * the thousand, such as the manifest headers a listing of points reads:
+   * a Buffer per read is freed only when V8 collects it, and V8 waits for
+   * 64 MiB of them. Throws VaultError NotFound when absent.
+   */
+  readRange<T>(key: string, offset: number, length: number, decode: (bytes: Buffer) => T): Promise<T>;
   /** Writes an object atomically: readers see all of it or nothing. */
   put(key: string, data: Buffer | readonly Buffer[], options?: PutOptions): Promise<void>;
   /** Lists objects under a prefix. */

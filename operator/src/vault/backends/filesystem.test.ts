@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
-import type { FileHandle } from "node:fs/promises";
-import { writeAll } from "./filesystem.js";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, type FileHandle } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FilesystemBackend, writeAll } from "./filesystem.js";
 
 /**
  * A file that takes at most `room` bytes per call, as a filling filesystem
@@ -37,5 +40,36 @@ describe("writeAll", () => {
     const { file, bytes } = shortWritingFile(1024, 1000);
     await expect(writeAll(file, chunks)).rejects.toMatchObject({ code: "ENOSPC" });
     expect(bytes().length).toBe(1000);
+  });
+});
+
+describe("FilesystemBackend.readRange", () => {
+  it("lends each read in flight a buffer of its own, takes it back for the next, and reads larger ranges whole", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "read-range-"));
+    try {
+      const backend = new FilesystemBackend(dir);
+      const objects = Array.from({ length: 4 }, () => randomBytes(100 * 1024));
+      await Promise.all(objects.map((data, i) => backend.put(`o/${i}`, data)));
+      const lent: ArrayBufferLike[] = [];
+      // Four at once: each decode sees its own object's bytes, not another read's.
+      const read = await Promise.all(objects.map((_, i) => backend.readRange(`o/${i}`, 1000, 8192, (bytes) => {
+        lent.push(bytes.buffer);
+        return Buffer.from(bytes);
+      })));
+      read.forEach((bytes, i) => { expect(bytes.equals(objects[i]?.subarray(1000, 9192) ?? Buffer.alloc(0))).toBe(true); });
+      expect(new Set(lent).size).toBe(4);
+      // Later reads reuse the lent buffers.
+      const again = await backend.readRange("o/0", 0, 16, (bytes) => bytes.buffer);
+      expect(lent).toContain(again);
+      // A range larger than a lent buffer is read whole.
+      const whole = await backend.readRange("o/1", 0, 100 * 1024, (bytes) => Buffer.from(bytes));
+      expect(whole.equals(objects[1] ?? Buffer.alloc(0))).toBe(true);
+      // A decode that throws gives its buffer back and fails the read; a missing object is NotFound.
+      await expect(backend.readRange("o/2", 0, 16, () => { throw new Error("bad header"); })).rejects.toThrow("bad header");
+      expect(lent).toContain(await backend.readRange("o/2", 0, 16, (bytes) => bytes.buffer));
+      await expect(backend.readRange("o/9", 0, 16, (bytes) => bytes.length)).rejects.toMatchObject({ reason: "NotFound" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

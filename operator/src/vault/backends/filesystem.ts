@@ -13,6 +13,10 @@ import type { Backend, BackendLockSupport, ObjectInfo, PutOptions } from "./back
 
 /** Largest single read (Node takes at most 2^31 - 1 bytes per read). */
 const MAX_READ = 1024 * 1024 * 1024;
+/** Reads up to this size are lent a reused buffer by readRange (a manifest's first read is 8 KiB). */
+const LENT_BUFFER_SIZE = 64 * 1024;
+/** Lent buffers kept for reuse: more reads in flight at once allocate and drop theirs. */
+const LENT_BUFFERS_KEPT = 16;
 
 /** Marker in the names of files being written; listing skips them and prune removes old ones. */
 export const TEMP_MARKER = ".tmp-";
@@ -44,6 +48,8 @@ export async function writeAll(fh: Pick<FileHandle, "writev" | "write">, chunks:
 
 export class FilesystemBackend implements Backend {
   readonly location: string;
+  /** Buffers readRange lends and takes back, one per read in flight (a listing reads 8 at a time). */
+  private readonly lent: Buffer[] = [];
 
   constructor(private readonly root: string) {
     this.location = root;
@@ -63,6 +69,24 @@ export class FilesystemBackend implements Backend {
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafeSlow(length);
+    await this.readInto(key, offset, length, buf);
+    return buf;
+  }
+
+  async readRange<T>(key: string, offset: number, length: number, decode: (bytes: Buffer) => T): Promise<T> {
+    if (length > LENT_BUFFER_SIZE) return decode(await this.getRange(key, offset, length));
+    const buf = this.lent.pop() ?? Buffer.allocUnsafeSlow(LENT_BUFFER_SIZE);
+    try {
+      await this.readInto(key, offset, length, buf);
+      return decode(buf.subarray(0, length));
+    } finally {
+      if (this.lent.length < LENT_BUFFERS_KEPT) this.lent.push(buf);
+    }
+  }
+
+  /** Reads `length` bytes at `offset` of an object into the start of `buf`. */
+  private async readInto(key: string, offset: number, length: number, buf: Buffer): Promise<void> {
     // A negative position reads from the file's current position instead, and a read of 2 GiB or more aborts Node.
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
       throw new VaultError("InvalidArgument", `Cannot read ${length} bytes at ${offset} of ${key} in ${this.root}: not a range`);
@@ -70,14 +94,12 @@ export class FilesystemBackend implements Backend {
     let fh: FileHandle | undefined;
     try {
       fh = await open(this.path(key), "r");
-      const buf = Buffer.allocUnsafeSlow(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await fh.read(buf, done, Math.min(length - done, MAX_READ), offset + done);
         if (bytesRead === 0) throw new VaultError("Corrupt", `${key} in ${this.root} ends before byte ${offset + length}`);
         done += bytesRead;
       }
-      return buf;
     } catch (err) {
       throw this.wrap(err, `read ${key}`);
     } finally {
