@@ -11,7 +11,7 @@ import { connect, type VsphereClient } from "../../operator/src/vsphere/index.js
 import { WORKER_LABELS } from "../../operator/src/workloads/worker-job.js";
 import { claimFile, repoRoot } from "../testbed/paths.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
-import { hostPathClaim, installLifeboat, leaseHolder, operatorPods, vaultClaim, waitForCondition } from "../support/lifeboat.js";
+import { hostPathClaim, installLifeboat, leaderPod, leaseHolder, vaultClaim, waitForCondition } from "../support/lifeboat.js";
 import { LIFEBOAT_IMAGE } from "../testbed/images.js";
 import { adminConfig, createNamespace, eventually, killContainer, kubectl } from "../support/testbed.js";
 import { expectImage, mixedData } from "../support/data.js";
@@ -168,10 +168,9 @@ describe("backup and restore, end to end", () => {
       return rps.length === 3 ? rps : undefined;
     });
     for (const rp of points) await waitForCondition("RecoveryPoint", ns, rp.metadata.name, "Available", "True");
-    const holder = await eventually("a lease holder", leaseHolder);
-    const leader = (await operatorPods()).find((p) => holder.startsWith(`${p.metadata?.name ?? ""}_`));
+    const { pod: leader, holder } = await leaderPod();
     const metrics = await eventually("vault metrics after the sync", async () => {
-      const text = await (await fetch(`http://${leader?.status?.podIP ?? ""}:8081/metrics`)).text();
+      const text = await (await fetch(`http://${leader.status?.podIP ?? ""}:8081/metrics`)).text();
       return text.includes(`lifeboat_vault_recovery_points{namespace="${ns}",vault="vault"} 3`) ? text : undefined;
     });
     // The run counter lives in the process that finished the run: it says 1 when the same replica still

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as k8s from "@kubernetes/client-node";
 import { loadAll } from "js-yaml";
-import { condition, helm, installLifeboat, leaseHolder, operatorLogs, operatorPods, OPERATOR_NAMESPACE, podLog, vaultClaim, waitForCondition } from "../support/lifeboat.js";
+import { condition, helm, installLifeboat, leaderPod, leaseHolder, operatorLogs, operatorPods, OPERATOR_NAMESPACE, podLog, vaultClaim, waitForCondition } from "../support/lifeboat.js";
 import { adminConfig, createNamespace, eventually, killContainer, kubectl } from "../support/testbed.js";
 
 let ns: string;
@@ -76,7 +76,7 @@ describe("the operator, installed with helm", () => {
       const p = await operatorPods();
       return p.length === 2 && p.every((x) => x.status?.phase === "Running") ? p : undefined;
     });
-    const holder = await eventually("a lease holder", leaseHolder);
+    const { holder } = await leaderPod();
     const names = pods.map((p) => p.metadata?.name ?? "");
     expect(names.filter((n) => holder.startsWith(`${n}_`))).toHaveLength(1);
     await eventually("the leader to log that it leads", async () => {
@@ -111,10 +111,7 @@ describe("the operator, installed with helm", () => {
   });
 
   it("when the leader is killed, another replica takes the lease within the lease duration and keeps reconciling", async () => {
-    const holder = await eventually("a lease holder", leaseHolder);
-    const pods = await operatorPods();
-    const leader = pods.find((p) => holder.startsWith(`${p.metadata?.name ?? ""}_`));
-    if (!leader) throw new Error(`the lease holder ${holder} is not a running operator pod`);
+    const { pod: leader, holder } = await leaderPod();
     const killedAt = Date.now();
     await killContainer(leader);
     const newHolder = await eventually("another replica to take the lease", async () => {
@@ -158,9 +155,8 @@ describe("the operator, installed with helm", () => {
   });
 
   it("exposes reconcile metrics and logs JSON lines that never hold a secret value", async () => {
-    const holder = await eventually("a lease holder", leaseHolder);
-    const leader = (await operatorPods()).find((p) => holder.startsWith(`${p.metadata?.name ?? ""}_`));
-    const res = await fetch(`http://${leader?.status?.podIP ?? ""}:8081/metrics`);
+    const { pod: leader } = await leaderPod();
+    const res = await fetch(`http://${leader.status?.podIP ?? ""}:8081/metrics`);
     const metrics = await res.text();
     expect(metrics).toMatch(/lifeboat_reconcile_total\{controller="gateway",result="(success|requeue)"\} [1-9]/);
     expect(metrics).toContain("lifeboat_reconcile_duration_seconds_bucket");

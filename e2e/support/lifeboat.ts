@@ -85,6 +85,22 @@ export async function leaseHolder(): Promise<string | undefined> {
   }
 }
 
+/**
+ * The operator pod that holds the leader Lease, and the identity it holds
+ * it under, once one of the running pods does. After a helm upgrade rolls the
+ * pods, or after they are deleted, the Lease may still name a replaced pod
+ * until that pod releases it or it expires; what the operator guarantees is
+ * that one of the live pods then takes it.
+ */
+export function leaderPod(timeoutMs = 60_000): Promise<{ pod: k8s.V1Pod; holder: string }> {
+  return eventually("one of the running operator pods to hold the lease", async () => {
+    const holder = await leaseHolder();
+    if (!holder) return undefined;
+    const pod = (await operatorPods()).find((p) => holder.startsWith(`${p.metadata?.name ?? ""}_`));
+    return pod ? { pod, holder } : undefined;
+  }, timeoutMs);
+}
+
 /** A lifeboat.io object's condition of a type, read fresh. */
 export async function condition(kind: string, namespace: string, name: string, type: string): Promise<{ status: string; reason: string; message: string } | undefined> {
   const custom = adminConfig().makeApiClient(k8s.CustomObjectsApi);
