@@ -187,14 +187,15 @@ export class Vault {
   private async readPointHeader(obj: ObjectInfo): Promise<PointHeader> {
     const id = obj.key.slice(paths.manifestsPrefix.length);
     const first = Math.min(obj.size, MANIFEST_PREFIX_READ);
-    const header = await this.backend.readRange(obj.key, 0, first, (prefix) => {
+    // The first read decodes the header when it holds all of it, and otherwise says how many bytes it needs.
+    const headerOrNeeded = await this.backend.readRange(obj.key, 0, first, (prefix) => {
       const needed = 12 + manifestHeaderLength(prefix, id);
       // The length is not authenticated: never read past the object for it.
       if (needed > obj.size) throw new VaultError("Corrupt", `Manifest ${id} is shorter than its header (${obj.size} bytes, the header ends at byte ${needed})`);
       return needed > first ? needed : decodePointHeader(this.keys, prefix, id);
     });
-    if (typeof header !== "number") return header;
-    return this.backend.readRange(obj.key, 0, header, (prefix) => decodePointHeader(this.keys, prefix, id));
+    if (typeof headerOrNeeded !== "number") return headerOrNeeded;
+    return this.backend.readRange(obj.key, 0, headerOrNeeded, (prefix) => decodePointHeader(this.keys, prefix, id));
   }
 
   /**
