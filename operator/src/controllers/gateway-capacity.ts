@@ -1,6 +1,6 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { Gateway } from "../api/generated/types.js";
-import { KeyedLock } from "../runtime/keyed-lock.js";
+import { KeyedLock } from "../util/keyed-lock.js";
 import type { Kube } from "../runtime/kube.js";
 import { labelValue, WORKER_LABELS, workerCpu } from "../workloads/worker-job.js";
 import { FairQueue } from "./replication-schedule.js";
