@@ -6,6 +6,7 @@
  * the data.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt } from "node:crypto";
+import { KeyedLock } from "../util/keyed-lock.js";
 import { VaultError } from "./errors.js";
 
 /** The unwrapped master keys. */
@@ -36,12 +37,33 @@ export function newMasterKeys(): MasterKeys {
   return { dataKey: randomBytes(32), idKey: randomBytes(32) };
 }
 
+/**
+ * Derivations run one at a time in this process. Each holds 128 * N * r
+ * bytes (32 MiB at init's parameters) on a libuv thread for about 150 ms,
+ * and a restarted operator unlocks every BackupVault at once when it starts
+ * to lead: with two vaults, heaptrack showed the two derivations' 64 MiB as
+ * the whole of the operator's RSS peak above its steady state
+ * (docs/benchmarks.md). One at a time bounds that to one derivation, at the
+ * cost of waiting up to 150 ms per vault ahead in line.
+ */
+const derivations = new KeyedLock();
+let derivationsRunning = 0;
+
+/** scrypt derivations running now in this process (0 or 1); tests hold it to one at a time. */
+export function scryptDerivationsRunning(): number {
+  return derivationsRunning;
+}
+
 function deriveWrappingKey(userKey: Buffer, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    // scrypt needs 128 * r * (N + p + 2) bytes; twice N leaves OpenSSL room.
-    scrypt(userKey, salt, 32, { ...params, maxmem: 128 * params.r * (2 * params.N + params.p + 2) }, (err, key) => {
-      if (err) reject(new Error("Could not derive the wrapping key with scrypt", { cause: err }));
-      else resolve(key);
+  return derivations.run("scrypt", () => {
+    derivationsRunning++;
+    return new Promise<Buffer>((resolve, reject) => {
+      // scrypt needs 128 * r * (N + p + 2) bytes; twice N leaves OpenSSL room.
+      scrypt(userKey, salt, 32, { ...params, maxmem: 128 * params.r * (2 * params.N + params.p + 2) }, (err, key) => {
+        derivationsRunning--;
+        if (err) reject(new Error("Could not derive the wrapping key with scrypt", { cause: err }));
+        else resolve(key);
+      });
     });
   });
 }
