@@ -140,6 +140,12 @@ export interface OperatorOptions {
   readonly nodeOptions?: readonly string[];
   /** Extra environment variables, e.g. a malloc tuning to compare (the chart's environment otherwise). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Variables set only on the `exec` of Node, not on the shell before it:
+   * a preload library such as heaptrack's drops LD_PRELOAD from the
+   * environment of the first process it loads into, which would be the shell.
+   */
+  readonly execEnv?: Readonly<Record<string, string>>;
 }
 
 /** A running operator process. */
@@ -180,10 +186,13 @@ export class OperatorProcess {
       LOG_LEVEL: "info",
       ...OPERATOR_MEMORY_ENV,
     };
-    const script = 'echo $$ > "$LIFEBOAT_BENCH_CGROUP/cgroup.procs" && exec "$@"';
+    const execEnv = Object.entries(opts.execEnv ?? {});
+    for (const [name] of execEnv) if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`Not an environment variable's name: ${name}`);
+    const assignments = execEnv.map(([name]) => `${name}="$LIFEBOAT_BENCH_EXEC_${name}" `).join("");
+    const script = `echo $$ > "$LIFEBOAT_BENCH_CGROUP/cgroup.procs" && ${assignments}exec "$@"`;
     const out = createWriteStream(opts.logFile, { flags: "w" });
     const child = spawn("/bin/sh", ["-c", script, "sh", opts.node, ...(opts.nodeOptions ?? []), MAIN], {
-      env: { ...env, ...opts.env, LIFEBOAT_BENCH_CGROUP: opts.cgroup },
+      env: { ...env, ...opts.env, ...Object.fromEntries(execEnv.map(([name, value]) => [`LIFEBOAT_BENCH_EXEC_${name}`, value])), LIFEBOAT_BENCH_CGROUP: opts.cgroup },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout.pipe(out, { end: false });

@@ -23,11 +23,16 @@
  *
  *   npm run bench:scale -- [--plans 1000] [--points 10000] [--servers 2000]
  *     [--rest 600] [--concurrency 8] [--converge-timeout 900] [--cpu-prof]
- *     [--heap-snapshot] [--operator-env NAME=VALUE]... [--keep]
+ *     [--heap-snapshot] [--heaptrack] [--operator-env NAME=VALUE]... [--keep]
  *
  * --heap-snapshot has the restarted operator write a V8 heap snapshot at the
  * end of the window at rest (after its memory is read) and prints its
  * largest kinds of object by self size: where the heap's bytes are.
+ * --heaptrack runs the restarted operator under heaptrack (bench/scale/heaptrack.ts)
+ * and prints the call stacks that held the most malloc'd memory at its peak.
+ * heaptrack's bookkeeping lives in the operator's process, so the run's
+ * memory figures are not comparable with others (the memory limit is raised
+ * for it), and its timings are slower.
  * --operator-env adds a variable to the operator's environment (every start),
  * to compare a tuning (e.g. MALLOC_ARENA_MAX=2) against the chart's.
  */
@@ -53,6 +58,7 @@ import { initVault } from "../../operator/src/vault/index.js";
 import { summarizeHeapSnapshotFile, type HeapSummary } from "../support/heap-snapshot.js";
 import { runBench, table } from "../support/worker.js";
 import { AuditRequests, countWindow, relistVerdict, usersInWindow, type Window } from "./audit.js";
+import { findHeaptrack, heaptrackEnv, startHeaptrackRecording } from "./heaptrack.js";
 import { CHART_MEMORY_LIMIT, imageNode, memoryCgroup, OperatorProcess, removeCgroup, setMemoryLimit } from "./operator.js";
 import { bucketsOf, bucketsSince, hasConverged, histogramQuantile, observations, progressOf, sumOf, type Buckets, type ControllerProgress, type Sample } from "./prometheus.js";
 import { createAll, listAll, manifests, observedCondition, writePoints, type ScaleCounts } from "./setup.js";
@@ -158,6 +164,7 @@ async function main(): Promise<void> {
       "converge-timeout": { type: "string", default: "900" },
       "cpu-prof": { type: "boolean", default: false },
       "heap-snapshot": { type: "boolean", default: false },
+      heaptrack: { type: "boolean", default: false },
       "operator-env": { type: "string", multiple: true, default: [] },
       keep: { type: "boolean", default: false },
     },
@@ -181,6 +188,7 @@ async function main(): Promise<void> {
   log(`Control plane at scale: ${counts.plans} BackupPlans, ${counts.points} RecoveryPoints, ${counts.servers} ProtectedServers; test bed ${name}; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
   if (await readTestbed(name)) throw new Error(`Test bed ${name} is already up: the bench stands up its own (take it down with LIFEBOAT_TESTBED=${name} node dist/e2e/testbed/cli.js down, or set LIFEBOAT_TESTBED)`);
 
+  const heaptrack = values.heaptrack ? await findHeaptrack() : undefined;
   const node = await imageNode(log);
   const tb = await clusterUp(name, { ownerPid: process.pid, auditPolicy: AUDIT_POLICY, log });
   if (!tb.auditLog) throw new Error(`Test bed ${name} keeps no audit log`);
@@ -243,8 +251,8 @@ async function main(): Promise<void> {
     await secret("vc-recovery", { username: recoverySim.username, password: recoverySim.password });
     cgroup = await memoryCgroup(`/lifeboat-${tb.networkIndex}`, "bench-scale-operator", CHART_MEMORY_LIMIT);
     const metricsPort = await freePort();
-    const start = (logName: string, nodeOptions: string[] = []) => {
-      const op = OperatorProcess.start({ node, kubeconfig: operatorConfig, cgroup: cgroup ?? "", metricsPort, logFile: join(work, logName), nodeOptions, env: operatorEnv });
+    const start = (logName: string, nodeOptions: string[] = [], execEnv: Record<string, string> = {}) => {
+      const op = OperatorProcess.start({ node, kubeconfig: operatorConfig, cgroup: cgroup ?? "", metricsPort, logFile: join(work, logName), nodeOptions, env: operatorEnv, execEnv });
       operators.push(op);
       return op;
     };
@@ -295,10 +303,12 @@ async function main(): Promise<void> {
     const profileDir = join(work, "cpu-profile");
     const heapDir = join(work, "heap");
     if (values["heap-snapshot"]) await mkdir(heapDir, { recursive: true });
+    const recording = heaptrack ? await startHeaptrackRecording(heaptrack, work) : undefined;
+    if (heaptrack && cgroup) await setMemoryLimit(cgroup, SNAPSHOT_MEMORY_LIMIT);
     const second = start("operator-restart.log", [
       ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
       ...(values["heap-snapshot"] ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${heapDir}`] : []),
-    ]);
+    ], heaptrack && recording ? heaptrackEnv(heaptrack, recording) : {});
     log(`Killed the operator (SIGKILL) and started it again, pid ${second.pid}; waiting until every controller has reconciled every object`);
     const restartTrace = traceComposition(second, 1000);
     const convergedAt: ConvergedAt = Object.fromEntries(Object.keys(objectsOf).map((c) => [c, undefined]));
@@ -357,6 +367,12 @@ async function main(): Promise<void> {
       }
     }
     await second.stop();
+    let heaptrackPeaks: string | undefined;
+    if (heaptrack && recording) {
+      await recording.done;
+      heaptrackPeaks = (await runCommand(heaptrack.print, ["-f", recording.output, "--print-peaks", "--print-allocators", "0", "--print-temporary", "0", "--peak-limit", "15", "--sub-peak-limit", "3"])).stdout;
+      log(`heaptrack's recording of the restarted operator: ${recording.output} (heaptrack_print -f ${recording.output}; heaptrack_gui reads it too)`);
+    }
     await sleep(3000); // the audit log is written as requests complete; let the last ones land
     const audit = await readAudit(auditLog);
     const loadAfter = loadavg();
@@ -442,6 +458,12 @@ async function main(): Promise<void> {
       table(["s after start", "VmRSS", "V8 committed", "V8 new space", "external", "glibc [heap]", "file pages"], restartReadings.map((r) => [
         ((r.at - second.startedAt) / 1000).toFixed(0), mib(r.rss), mibOf(r.v8Committed), mibOf(r.v8Spaces.new), mibOf(r.external), mib(r.mallocHeap), mib(r.file),
       ]));
+    }
+    if (heaptrackPeaks) {
+      console.log("");
+      console.log("heaptrack: the call stacks holding the most malloc'd memory at the restarted operator's peak (memory figures above include heaptrack's own):");
+      console.log("");
+      console.log(heaptrackPeaks.trimEnd());
     }
     if (heap) {
       console.log("");
