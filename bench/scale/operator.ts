@@ -129,6 +129,21 @@ export async function processCpuSeconds(pid: number): Promise<number | undefined
   return ticks / 100; // USER_HZ is 100 on Linux
 }
 
+/**
+ * The shell script (and the variables it reads) that moves itself into
+ * `cgroup` and execs its arguments with `execEnv` set on the exec alone. The
+ * values travel in variables of their own, so the script holds only names.
+ */
+export function cgroupLaunch(cgroup: string, execEnv: Readonly<Record<string, string>>): { script: string; env: Record<string, string> } {
+  const names = Object.keys(execEnv);
+  for (const name of names) if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`Not an environment variable's name: ${name}`);
+  const assignments = names.map((name) => `${name}="$LIFEBOAT_BENCH_EXEC_${name}" `).join("");
+  return {
+    script: `echo $$ > "$LIFEBOAT_BENCH_CGROUP/cgroup.procs" && ${assignments}exec "$@"`,
+    env: { ...Object.fromEntries(names.map((name) => [`LIFEBOAT_BENCH_EXEC_${name}`, execEnv[name] ?? ""])), LIFEBOAT_BENCH_CGROUP: cgroup },
+  };
+}
+
 /** How to start the operator. */
 export interface OperatorOptions {
   readonly node: string;
@@ -186,13 +201,10 @@ export class OperatorProcess {
       LOG_LEVEL: "info",
       ...OPERATOR_MEMORY_ENV,
     };
-    const execEnv = Object.entries(opts.execEnv ?? {});
-    for (const [name] of execEnv) if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`Not an environment variable's name: ${name}`);
-    const assignments = execEnv.map(([name]) => `${name}="$LIFEBOAT_BENCH_EXEC_${name}" `).join("");
-    const script = `echo $$ > "$LIFEBOAT_BENCH_CGROUP/cgroup.procs" && ${assignments}exec "$@"`;
+    const launch = cgroupLaunch(opts.cgroup, opts.execEnv ?? {});
     const out = createWriteStream(opts.logFile, { flags: "w" });
-    const child = spawn("/bin/sh", ["-c", script, "sh", opts.node, ...(opts.nodeOptions ?? []), MAIN], {
-      env: { ...env, ...opts.env, ...Object.fromEntries(execEnv.map(([name, value]) => [`LIFEBOAT_BENCH_EXEC_${name}`, value])), LIFEBOAT_BENCH_CGROUP: opts.cgroup },
+    const child = spawn("/bin/sh", ["-c", launch.script, "sh", opts.node, ...(opts.nodeOptions ?? []), MAIN], {
+      env: { ...env, ...opts.env, ...launch.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout.pipe(out, { end: false });
