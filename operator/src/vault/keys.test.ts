@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "@jest/globals";
-import { newMasterKeys, scryptDerivationsRunning, unwrapKeys, wrapKeys } from "./keys.js";
+import { newMasterKeys, scryptDerivations, unwrapKeys, wrapKeys } from "./keys.js";
 
 describe("unwrapKeys", () => {
   const userKey = randomBytes(32);
@@ -46,14 +46,14 @@ describe("unwrapKeys", () => {
   it("derives one key at a time when several vaults are opened at once (each derivation holds 32 MiB)", async () => {
     const slots = await Promise.all(["repo-6", "repo-7", "repo-8"].map(async (repo) => ({ repo, slot: await wrapKeys(newMasterKeys(), userKey, repo) })));
     let most = 0;
-    let done = false;
-    const opened = Promise.all(slots.map(({ repo, slot }) => unwrapKeys(slot, userKey, repo))).finally(() => { done = true; });
-    while (!done) {
-      most = Math.max(most, scryptDerivationsRunning());
+    const state = { done: false };
+    const opened = Promise.all(slots.map(({ repo, slot }) => unwrapKeys(slot, userKey, repo))).finally(() => { state.done = true; });
+    while (!state.done) {
+      most = Math.max(most, scryptDerivations().running);
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect((await opened).every((keys) => keys !== undefined)).toBe(true);
     expect(most).toBe(1);
-    expect(scryptDerivationsRunning()).toBe(0);
+    expect(scryptDerivations().running).toBe(0);
   });
 });

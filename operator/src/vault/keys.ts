@@ -47,20 +47,21 @@ export function newMasterKeys(): MasterKeys {
  * cost of waiting up to 150 ms per vault ahead in line.
  */
 const derivations = new KeyedLock();
-let derivationsRunning = 0;
+const derivationCounts = { running: 0, completed: 0 };
 
-/** scrypt derivations running now in this process (0 or 1); tests hold it to one at a time. */
-export function scryptDerivationsRunning(): number {
-  return derivationsRunning;
+/** scrypt derivations running now in this process (0 or 1), and completed since it started: what tests hold the key cache to. */
+export function scryptDerivations(): { running: number; completed: number } {
+  return { ...derivationCounts };
 }
 
 function deriveWrappingKey(userKey: Buffer, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
   return derivations.run("scrypt", () => {
-    derivationsRunning++;
+    derivationCounts.running++;
     return new Promise<Buffer>((resolve, reject) => {
       // scrypt needs 128 * r * (N + p + 2) bytes; twice N leaves OpenSSL room.
       scrypt(userKey, salt, 32, { ...params, maxmem: 128 * params.r * (2 * params.N + params.p + 2) }, (err, key) => {
-        derivationsRunning--;
+        derivationCounts.running--;
+        derivationCounts.completed++;
         if (err) reject(new Error("Could not derive the wrapping key with scrypt", { cause: err }));
         else resolve(key);
       });
