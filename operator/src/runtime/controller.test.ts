@@ -212,3 +212,35 @@ describe("where a reconcile reads its own object", () => {
     }
   });
 });
+
+describe("Controller.warmUp", () => {
+  function controllerWith(warmUp: Reconciler<LifeboatObject>["warmUp"], objects: LifeboatObject[]) {
+    const informer = { on: () => undefined, list: () => objects };
+    return new Controller({
+      name: "backupvault",
+      reconciler: { kind: "BackupVault", readyCondition: "Ready", reconcile: () => Promise.resolve(undefined), warmUp },
+      informer: informer as unknown as Informer<LifeboatObject>,
+      kube: undefined as unknown as Kube,
+      events: undefined as unknown as EventRecorder,
+      log: createLogger("silent"),
+      metrics: new OperatorMetrics(),
+    });
+  }
+
+  it("hands the reconciler the cached objects that are not being deleted", async () => {
+    const deleting = vault();
+    deleting.metadata.name = "leaving";
+    deleting.metadata.deletionTimestamp = new Date("2026-12-05T10:00:00Z");
+    const seen: string[] = [];
+    await controllerWith((objects) => {
+      seen.push(...objects.map((o) => o.metadata.name ?? ""));
+      return Promise.resolve();
+    }, [vault(), deleting]).warmUp();
+    expect(seen).toEqual(["primary"]);
+  });
+
+  it("never throws: what the warm-up could not do, the reconciles do", async () => {
+    await expect(controllerWith(() => Promise.reject(new Error("vault unreachable")), [vault()]).warmUp()).resolves.toBeUndefined();
+    await expect(controllerWith(undefined, [vault()]).warmUp()).resolves.toBeUndefined();
+  });
+});

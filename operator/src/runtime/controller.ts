@@ -25,6 +25,12 @@ export interface ReconcileResult {
 export class TerminalError extends Error {}
 
 /** What a reconciler gets besides the object. */
+/** What a reconciler's warm-up may use: reads only. */
+export interface WarmUpContext {
+  readonly kube: Kube;
+  readonly log: Logger;
+}
+
 export interface ReconcileContext {
   readonly kube: Kube;
   readonly log: Logger;
@@ -101,6 +107,16 @@ export interface Reconciler<T extends LifeboatObject> {
    * concerns. The operator watches their metadata only.
    */
   readonly pods?: { readonly labelSelector: string; keysOf(pod: k8s.KubernetesObject, objects: readonly T[]): string[] };
+  /**
+   * Read-only preparation for the first reconciles, run once the caches
+   * have synced whether or not this replica leads: a standby does it too,
+   * so it takes over warm, and a restarted operator does it while the Lease
+   * of the one it replaces runs out, not in the burst of every
+   * controller's first reconciles when it begins to lead. It must write
+   * nothing (a standby does not own the objects); its failures are the
+   * reconcile's to report.
+   */
+  warmUp?(objects: readonly T[], ctx: WarmUpContext): Promise<void>;
   /**
    * What else of an update of a user (an object of `kind` that refers to
    * this kind, see referenceGraph) this reconciler acts on, beyond
@@ -219,6 +235,18 @@ export class Controller<T extends LifeboatObject> {
   enqueue(key: string): void {
     this.queue.add(key);
     this.opts.metrics.queueDepth.set({ controller: this.opts.name }, this.queue.length);
+  }
+
+  /** Runs the reconciler's warm-up (if it has one) on the cached objects; call once the informers have synced. Never throws. */
+  async warmUp(): Promise<void> {
+    const warmUp = this.opts.reconciler.warmUp?.bind(this.opts.reconciler);
+    if (!warmUp) return;
+    const objects = this.opts.informer.list().filter((o) => !o.metadata.deletionTimestamp);
+    try {
+      await warmUp(objects, { kube: this.opts.kube, log: this.log });
+    } catch (err) {
+      this.log.warn({ err }, "Warm-up failed; the reconciles will do its work");
+    }
   }
 
   /** Starts the workers; call once the informers have synced. */

@@ -145,6 +145,8 @@ export class Manager {
     await Promise.all([...this.informers.values()].map((i) => i.start()));
     this.synced = true;
     log.info({ informers: [...this.informers.keys()] }, "Caches synced");
+    // Not awaited: leader election must not wait for it (reads only; see Reconciler.warmUp).
+    void Promise.all(this.controllers.map((c) => c.warmUp()));
 
     let lost: string | undefined;
     const startControllers = () => {
