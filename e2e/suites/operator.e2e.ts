@@ -128,6 +128,13 @@ describe("the operator, installed with helm", () => {
     await gateway("after-failover");
     await waitForCondition("Gateway", ns, "after-failover", "Activated", "True", undefined, 30_000);
     expect(await leaseHolder()).not.toBe(holder); // the killed identity never comes back
+    // The restarted container, leader or standby, unlocks the Ready vault's keys once its caches sync, before it leads.
+    const warmUp = await eventually("the restarted operator to unlock the vaults before leading", async () => {
+      const line = (await podLog(leader)).split("\n").find((l) => l.includes('"msg":"Unlocked the vaults\' keys before leading"'));
+      return line ? (JSON.parse(line) as { unlocked: number; vaults: number }) : undefined;
+    }, 60_000);
+    expect(warmUp.unlocked).toBeGreaterThanOrEqual(1);
+    expect(warmUp.vaults).toBeGreaterThanOrEqual(warmUp.unlocked);
   });
 
   it("restarted mid-flight, converges without duplicated side effects", async () => {
