@@ -1,6 +1,6 @@
 import { Cron } from "croner";
 import type { BackupPlan, BackupVault, Gateway, VCenter } from "../api/generated/types.js";
-import { isoSeconds, msUntilJustAfter } from "../util/time.js";
+import { isoSeconds, msUntilJustAfter, zonedFormatter } from "../util/time.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import type { WithKind } from "../runtime/kube.js";
@@ -16,7 +16,7 @@ import { selectVMs } from "./vm-selection.js";
 /** The next time a plan's schedule fires, or a problem naming what is wrong with it. */
 export function nextScheduledRun(cron: string, timeZone: string, after: Date = new Date()): { ok: true; next: Date | undefined } | { ok: false; problem: Problem } {
   try {
-    new Intl.DateTimeFormat("en-US", { timeZone }).format(after);
+    zonedFormatter(timeZone);
   } catch {
     return { ok: false, problem: { reason: "InvalidTimeZone", message: `spec.schedule.timeZone: "${timeZone}" is not an IANA time zone such as Asia/Tokyo or UTC` } };
   }

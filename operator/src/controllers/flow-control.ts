@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import type { GatewaySpec } from "../api/generated/types.js";
 import { parseQuantity } from "../util/quantity.js";
+import { zonedFormatter } from "../util/time.js";
 
 type Window = NonNullable<GatewaySpec["flowControl"]>[number];
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] as const;
@@ -12,7 +13,7 @@ function minutes(hhmm: string): number {
 
 /** Weekday and minute of day of an instant in a time zone. */
 function localTime(now: Date, timeZone: string): { day: number; minute: number } {
-  const parts = new Intl.DateTimeFormat("en-US", { timeZone, weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(now);
+  const parts = zonedFormatter(timeZone, { weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(now);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
   return { day: DAYS.indexOf(get("weekday") as (typeof DAYS)[number]), minute: Number(get("hour")) * 60 + Number(get("minute")) };
 }
