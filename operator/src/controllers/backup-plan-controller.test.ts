@@ -14,6 +14,12 @@ describe("nextScheduledRun", () => {
     expect(r).toEqual({ ok: true, next: new Date("2026-11-30T00:00:00Z") });
   });
 
+  it("reads a numeric step start as it always has, and as Kubernetes CronJobs do (5/5: minute 5, then every 5)", () => {
+    const r = nextScheduledRun("5/5 * * * *", "UTC", new Date("2026-11-29T12:07:00Z"));
+    expect(r).toEqual({ ok: true, next: new Date("2026-11-29T12:10:00Z") });
+    expect(nextScheduledRun("5/5 * * * *", "UTC", new Date("2026-11-29T12:56:00Z"))).toEqual({ ok: true, next: new Date("2026-11-29T13:05:00Z") });
+  });
+
   it("names the field of a bad cron expression or time zone", () => {
     const bad = nextScheduledRun("61 * * * *", "UTC");
     expect(bad.ok).toBe(false);

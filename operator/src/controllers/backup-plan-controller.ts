@@ -13,6 +13,14 @@ import { vcenterConnectOptions } from "./vcenter-controller.js";
 import { selectVMs } from "./vm-selection.js";
 
 
+/**
+ * How plans' cron expressions are read: as croner 9 read them, which
+ * Lifeboat used until 11, so no plan's schedule changes meaning: a numeric
+ * step start ("5/5", minute 5 and every 5 after, as Kubernetes CronJobs read
+ * it) is accepted.
+ */
+const CRON_OPTIONS = { paused: true, sloppyRanges: true } as const;
+
 /** The next time a plan's schedule fires, or a problem naming what is wrong with it. */
 export function nextScheduledRun(cron: string, timeZone: string, after: Date = new Date()): { ok: true; next: Date | undefined } | { ok: false; problem: Problem } {
   try {
@@ -21,7 +29,7 @@ export function nextScheduledRun(cron: string, timeZone: string, after: Date = n
     return { ok: false, problem: { reason: "InvalidTimeZone", message: `spec.schedule.timeZone: "${timeZone}" is not an IANA time zone such as Asia/Tokyo or UTC` } };
   }
   try {
-    const next = new Cron(cron, { timezone: timeZone, paused: true }).nextRun(after) ?? undefined;
+    const next = new Cron(cron, { ...CRON_OPTIONS, timezone: timeZone }).nextRun(after) ?? undefined;
     return { ok: true, next };
   } catch (err) {
     return { ok: false, problem: { reason: "InvalidSchedule", message: `spec.schedule.cron: "${cron}" is not a valid cron expression (${err instanceof Error ? err.message : String(err)})` } };
@@ -40,7 +48,7 @@ const INTERVAL_RUNS = 10;
 export function scheduleIntervalSeconds(cron: string, timeZone: string, after: Date = new Date()): number | undefined {
   let runs: Date[];
   try {
-    runs = new Cron(cron, { timezone: timeZone, paused: true }).nextRuns(INTERVAL_RUNS, after);
+    runs = new Cron(cron, { ...CRON_OPTIONS, timezone: timeZone }).nextRuns(INTERVAL_RUNS, after);
   } catch {
     return undefined;
   }
