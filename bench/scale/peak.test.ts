@@ -54,8 +54,14 @@ describe("largestReading", () => {
 
 describe("traceComposition", () => {
   it("reads this process every interval until stopped, with the V8 figures of each scrape", async () => {
-    const trace = traceComposition({ pid: process.pid, metrics: () => Promise.resolve(parseMetrics(METRICS)) }, 20);
-    await new Promise((r) => setTimeout(r, 120));
+    const scrapes = { count: 0 };
+    const metrics = () => {
+      scrapes.count++;
+      return Promise.resolve(parseMetrics(METRICS));
+    };
+    const trace = traceComposition({ pid: process.pid, metrics }, 20);
+    // Until the second reading has begun (a busy machine may take longer than a few intervals): stop lets it finish.
+    while (scrapes.count < 2) await new Promise((r) => setTimeout(r, 10));
     const readings = await trace.stop();
     expect(readings.length).toBeGreaterThanOrEqual(2);
     expect(readings[0]?.rss).toBeGreaterThan(0);
