@@ -40,11 +40,10 @@ export function newMasterKeys(): MasterKeys {
 /**
  * Derivations run one at a time in this process. Each holds 128 * N * r
  * bytes (32 MiB at init's parameters) on a libuv thread for about 150 ms,
- * and a restarted operator unlocks every BackupVault at once when it starts
- * to lead: with two vaults, heaptrack showed the two derivations' 64 MiB as
- * the whole of the operator's RSS peak above its steady state
- * (docs/benchmarks.md). One at a time bounds that to one derivation, at the
- * cost of waiting up to 150 ms per vault ahead in line.
+ * and an operator opens every BackupVault at once after a restart: with two
+ * vaults, heaptrack showed the two derivations as 64 of the 90 MiB malloc'd
+ * at the restart's peak (docs/benchmarks.md). One at a time bounds that to
+ * one derivation, at the cost of waiting up to 150 ms per vault ahead in line.
  */
 const derivations = new KeyedLock();
 const derivationCounts = { running: 0, completed: 0 };
