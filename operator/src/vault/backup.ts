@@ -17,7 +17,7 @@
  */
 import { hostname } from "node:os";
 import { BlockIndex, idKey, type IndexedPack } from "./block-index.js";
-import { ID_BYTES, isZero } from "./crypto.js";
+import { BLOB_OVERHEAD, ID_BYTES, isZero } from "./crypto.js";
 import { blocksOfExtents, type DiskSource, type Extent } from "./disk-io.js";
 import { VaultError } from "./errors.js";
 import { newPointId, paths, randomId } from "./format.js";
@@ -96,7 +96,9 @@ export class BackupSession {
   private readonly retainUntil: Date | undefined;
   private readonly disks: DiskBlocks[] = [];
   private readonly pending = new Set<string>();
-  private pack = new PackBuilder();
+  private pack: PackBuilder;
+  /** Buffers of packs already written, for the next packs (see PackBuilder). */
+  private readonly sparePacks: Buffer[] = [];
   private readonly uploads = new Set<Promise<void>>();
   private unflushed: IndexedPack[] = [];
   private lastFlush = Date.now();
@@ -119,6 +121,7 @@ export class BackupSession {
     this.pointId = newPointId(this.time);
     const minimum = vault.minimumRetainUntil(this.time);
     this.retainUntil = minimum && options.retainUntil && options.retainUntil > minimum ? options.retainUntil : minimum;
+    this.pack = this.newPack();
   }
 
   /** Takes a shared repository lock, loads the index and the parent. */
@@ -162,9 +165,11 @@ export class BackupSession {
 
     let next = 0;
     const worker = async (): Promise<void> => {
-      // Each reader reuses one buffer: it travels to a worker thread and back
-      // (transferred, not copied), so a backup allocates no memory per block.
+      // Each reader reuses one buffer for its blocks and one for their blobs:
+      // they travel to a worker thread and back (transferred, not copied), and
+      // a blob is copied into its pack, so a backup allocates no memory per block.
       let own: Buffer = Buffer.allocUnsafeSlow(bs);
+      let blobSpace: Buffer | undefined = Buffer.allocUnsafeSlow(bs + BLOB_OVERHEAD);
       while (next < toRead.length && this.failure === undefined) {
         const index = next++;
         const b = toRead[index] ?? 0;
@@ -190,11 +195,13 @@ export class BackupSession {
             this.counters.bytesReused += length;
           } else {
             this.pending.add(key);
-            const { blob, input } = await this.vault.pool.seal(id, data);
+            const { blob, input, space } = await this.vault.pool.seal(id, data, blobSpace);
             if (whole) own = input;
             this.counters.bytesNew += length;
             stats.newBytes += length;
+            // append copies the blob into the pack before it waits for anything.
             await this.append(id, blob, length);
+            blobSpace = space;
           }
         }
         this.report(false);
@@ -296,12 +303,17 @@ export class BackupSession {
   /** Closes the current pack and starts its upload; waits while too many uploads run. */
   private async rotatePack(): Promise<void> {
     const pack = this.pack;
-    this.pack = new PackBuilder();
     if (pack.count === 0) return;
+    this.pack = this.newPack();
     while (this.uploads.size >= (this.options.uploads ?? 2)) await Promise.race(this.uploads);
     const upload = this.upload(pack).catch((err: unknown) => { this.failure ??= err; });
     this.uploads.add(upload);
     void upload.finally(() => this.uploads.delete(upload));
+  }
+
+  /** A pack to fill, in the buffer of one already written when there is one: room for packSize and one more blob. */
+  private newPack(): PackBuilder {
+    return new PackBuilder(this.sparePacks.pop() ?? Buffer.allocUnsafeSlow(this.vault.config.packSize + this.blockSize + BLOB_OVERHEAD));
   }
 
   private async upload(pack: PackBuilder): Promise<void> {
@@ -309,6 +321,7 @@ export class BackupSession {
     const chunks = pack.finish(this.vault.keys);
     const retention = this.retainUntil ? this.vault.packRetentionFor(this.retainUntil) : undefined;
     await this.vault.backend.put(paths.pack(packId), chunks, { retention });
+    if (this.sparePacks.length <= (this.options.uploads ?? 2)) this.sparePacks.push(pack.buffer);
     const stored = chunks.reduce((sum, c) => sum + c.length, 0);
     this.counters.bytesStored += stored;
     const record: IndexedPack = { pack: packId, lockedUntil: retention?.until.getTime() ?? 0, entries: pack.entries };

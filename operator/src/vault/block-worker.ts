@@ -46,9 +46,12 @@ port.on("message", (req: WorkerRequest | CloseRequest) => {
       reply = { seq: req.seq, ok: true, id: blockId(keys.idKey, req.data), data: req.data };
       give(req.data);
     } else if (req.op === "seal") {
-      const blob = sealBlock(keys, init.level, req.id, req.data);
-      reply = { seq: req.seq, ok: true, data: blob, input: req.data };
-      give(blob);
+      const space = req.space ? Buffer.from(req.space.buffer, req.space.byteOffset, req.space.byteLength) : undefined;
+      const blob = sealBlock(keys, init.level, req.id, req.data, space);
+      // A blob sealed into `space` is a view of it: `space` goes back whole, and the view with it.
+      reply = { seq: req.seq, ok: true, data: blob, input: req.data, space: req.space };
+      if (!space || blob.buffer !== space.buffer) give(blob);
+      if (req.space) give(req.space);
       give(req.data);
     } else {
       const total = req.blobs.reduce((s, b) => s + b.rawLength, 0);
@@ -57,11 +60,12 @@ port.on("message", (req: WorkerRequest | CloseRequest) => {
       if (req.fd !== undefined) {
         // Write straight to the target: nothing travels back to the main thread.
         writeSpans(req.fd, decoded, req.writes, writeLock);
-        reply = { seq: req.seq, ok: true, data: new Uint8Array(0) };
+        reply = { seq: req.seq, ok: true, data: new Uint8Array(0), input: req.data };
       } else {
-        reply = { seq: req.seq, ok: true, data: decoded };
+        reply = { seq: req.seq, ok: true, data: decoded, input: req.data };
         give(decoded);
       }
+      give(req.data);
     }
   } catch (err) {
     // Only a blob that does not verify is a blob error; a failed write (ENOSPC, EIO) is the target's.

@@ -45,8 +45,15 @@ function blockAad(flag: number, id: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from("LBB1"), Buffer.from([flag]), id]);
 }
 
-/** Compresses (kept raw when zstd does not shrink it) and encrypts one block. */
-export function sealBlock(keys: MasterKeys, level: number, id: Uint8Array, data: Uint8Array): Buffer {
+/**
+ * Compresses (kept raw when zstd does not shrink it) and encrypts one block.
+ * The blob is written into `space` when it holds BLOB_OVERHEAD + the block's
+ * length (the most a blob can take), and is then a view of it; otherwise into
+ * a new buffer. A backup passes the same buffers again and again: a fresh
+ * megabyte per block, moved between threads, sets off V8's major garbage
+ * collections.
+ */
+export function sealBlock(keys: MasterKeys, level: number, id: Uint8Array, data: Uint8Array, space?: Buffer): Buffer {
   const bound = zstd.compressBound(data.length);
   if (blockState.packed.length < bound) blockState.packed = Buffer.allocUnsafeSlow(bound);
   blockState.cctx ??= new zstd.CCtx();
@@ -56,8 +63,9 @@ export function sealBlock(keys: MasterKeys, level: number, id: Uint8Array, data:
   const nonce = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", keys.dataKey, nonce);
   cipher.setAAD(blockAad(flag, id));
+  const size = BLOB_OVERHEAD + body.length;
   // Not from Buffer's shared pool: the result may be transferred between threads.
-  const out = Buffer.allocUnsafeSlow(BLOB_OVERHEAD + body.length);
+  const out = space && space.length >= size ? space.subarray(0, size) : Buffer.allocUnsafeSlow(size);
   out[0] = flag;
   nonce.copy(out, 1);
   let at = 13 + cipher.update(body).copy(out, 13);

@@ -24,11 +24,22 @@ export interface PackEntry {
   readonly rawLength: number;
 }
 
-/** Accumulates sealed blobs in memory until the pack is full, then renders it. */
+/**
+ * Accumulates sealed blobs until the pack is full, then renders it. The
+ * blobs are copied into one buffer, `space` (grown when a blob does not
+ * fit), so that whoever sealed a blob can reuse its buffer at once, and a
+ * backup can hand the pack's buffer to a later pack once this one is
+ * written: a backup then allocates no memory per block or per pack.
+ */
 export class PackBuilder {
-  private readonly chunks: Buffer[] = [PACK_MAGIC];
+  private space: Buffer;
   readonly entries: PackEntry[] = [];
-  private size = PACK_MAGIC.length;
+  private size = 0;
+
+  constructor(space: Buffer = Buffer.allocUnsafeSlow(0)) {
+    this.space = space;
+    this.append(PACK_MAGIC);
+  }
 
   /** Bytes so far (without the header). */
   get bytes(): number {
@@ -39,19 +50,34 @@ export class PackBuilder {
     return this.entries.length;
   }
 
-  add(id: Buffer, blob: Buffer, rawLength: number): void {
-    this.entries.push({ id, offset: this.size, length: blob.length, rawLength });
-    this.chunks.push(blob);
-    this.size += blob.length;
+  /** The buffer that holds the blobs: free for another pack once this one's chunks are written. */
+  get buffer(): Buffer {
+    return this.space;
   }
 
-  /** The pack's bytes as chunks (blobs are not copied). */
+  /** Copies `blob` into the pack. */
+  add(id: Buffer, blob: Buffer, rawLength: number): void {
+    this.entries.push({ id, offset: this.size, length: blob.length, rawLength });
+    this.append(blob);
+  }
+
+  /** The pack's bytes as chunks: a view of the buffer, then the sealed header and the trailer. */
   finish(keys: MasterKeys): Buffer[] {
     const header = sealObject(keys, "pack-header", encodePackHeader(this.entries));
     const trailer = Buffer.alloc(PACK_TRAILER);
     trailer.writeUInt32LE(header.length, 0);
     trailer.write(TRAILER_MAGIC, 4, "latin1");
-    return [...this.chunks, header, trailer];
+    return [this.space.subarray(0, this.size), header, trailer];
+  }
+
+  private append(bytes: Buffer): void {
+    const end = this.size + bytes.length;
+    if (end > this.space.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(end, this.space.length * 2));
+      this.space.copy(grown, 0, 0, this.size);
+      this.space = grown;
+    }
+    this.size += bytes.copy(this.space, this.size);
   }
 }
 

@@ -141,14 +141,14 @@ async function pruneLocked(vault: Vault, options: PruneOptions): Promise<PruneRe
 
   // Repack live blobs, copied as they are (blobs are bound to their ids, not to their pack).
   let packsWritten = 0;
-  let builder = new PackBuilder();
+  let builder = new PackBuilder(Buffer.allocUnsafeSlow(vault.config.packSize));
   const flush = async (): Promise<void> => {
     if (builder.count === 0) return;
     const id = randomId();
     await vault.backend.put(paths.pack(id), builder.finish(vault.keys));
     keep.push({ pack: id, lockedUntil: 0, entries: builder.entries });
     packsWritten++;
-    builder = new PackBuilder();
+    builder = new PackBuilder(builder.buffer);
   };
   for (const { pack, entries } of repack) {
     for (const e of entries) {

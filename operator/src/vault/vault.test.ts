@@ -158,6 +158,19 @@ describe("vault on the filesystem", () => {
     await vault.close();
   });
 
+  test("a backup of many packs reuses written packs' buffers and stores every block intact", async () => {
+    // 16 MiB packs (the least) and 70 MiB of random blocks: five packs, so later packs fill buffers of written ones.
+    const vault = await Vault.init(new FilesystemBackend(join(dir, "repo")), KEY, { packSize: 16 * MiB }, { threads: 0 });
+    const src = join(dir, "disk.img");
+    const image = randomBytes(70 * MiB);
+    await writeFile(src, image);
+    const point = await backupFile(vault, src);
+    expect((await vault.backend.list("data/")).length).toBe(5);
+    expect((await restoreFile(vault, point.id, join(dir, "out.img"))).equals(image)).toBe(true);
+    expect((await check(vault, { readData: true })).errors).toEqual([]);
+    await vault.close();
+  });
+
   test("a restore to a file reads each repeated block once; a stream target reads it wherever the disk holds it", async () => {
     const vault = await newVault();
     const src = join(dir, "disk.img");

@@ -32,7 +32,7 @@ export interface RunWrite {
 /** A request to a worker; `data` is transferred. */
 export type WorkerRequest =
   | { seq: number; op: "hash"; data: Uint8Array }
-  | { seq: number; op: "seal"; id: Uint8Array; data: Uint8Array }
+  | { seq: number; op: "seal"; id: Uint8Array; data: Uint8Array; space?: Uint8Array | undefined }
   | { seq: number; op: "openRun"; data: Uint8Array; blobs: readonly RunBlob[]; fd?: number | undefined; writes: readonly RunWrite[] };
 
 /** Asks a worker thread to close its port and so exit on its own, once its work is done (see WorkerPool.close). */
@@ -42,7 +42,7 @@ export interface CloseRequest {
 
 /** A worker's answer. */
 export type WorkerReply =
-  | { seq: number; ok: true; id?: Uint8Array; data: Uint8Array; input?: Uint8Array }
+  | { seq: number; ok: true; id?: Uint8Array; data: Uint8Array; input?: Uint8Array; space?: Uint8Array }
   | { seq: number; ok: false; message: string; blobError: boolean; index?: number | undefined };
 
 /** A blob of a run failed to verify; `index` says which. */
@@ -166,33 +166,39 @@ export class WorkerPool {
     return { id: toBuffer(reply.id ?? new Uint8Array()), data: toBuffer(reply.data) };
   }
 
-  /** Compresses and encrypts a block into a blob; returns the blob and the input buffer for reuse. */
-  async seal(id: Buffer, data: Buffer): Promise<{ blob: Buffer; input: Buffer }> {
-    if (this.slots.length === 0) return { blob: sealBlock(this.keys, this.level, id, data), input: data };
-    const reply = await this.send({ seq: 0, op: "seal", id, data }, [data]);
-    return { blob: toBuffer(reply.data), input: toBuffer(reply.input ?? new Uint8Array()) };
+  /**
+   * Compresses and encrypts a block into a blob, written into `space` when
+   * it is large enough (see sealBlock). Returns the blob and, for reuse, the
+   * input buffer and `space` (both travel to the worker and back).
+   */
+  async seal(id: Buffer, data: Buffer, space?: Buffer): Promise<{ blob: Buffer; input: Buffer; space: Buffer | undefined }> {
+    if (this.slots.length === 0) return { blob: sealBlock(this.keys, this.level, id, data, space), input: data, space };
+    const reply = await this.send({ seq: 0, op: "seal", id, data, space }, space ? [data, space] : [data]);
+    return { blob: toBuffer(reply.data), input: toBuffer(reply.input ?? new Uint8Array()), space: reply.space ? toBuffer(reply.space) : undefined };
   }
 
   /** Decrypts, decompresses and verifies one blob of `rawLength` bytes; throws a BlobError when it does not verify. */
   async open(id: Buffer, blob: Buffer, rawLength: number): Promise<Buffer> {
-    return (await this.openRun(blob, [{ id, start: 0, length: blob.length, rawLength }], undefined, [])) ?? Buffer.alloc(0);
+    return (await this.openRun(blob, [{ id, start: 0, length: blob.length, rawLength }], undefined, [])).decoded ?? Buffer.alloc(0);
   }
 
   /**
    * Opens the blobs of a run (one ranged read of a pack). With `fd`, the
    * decoded spans in `writes` are written to that file descriptor by the
-   * worker itself and nothing comes back; otherwise the decoded run is
-   * returned. Throws RunError (a BlobError) naming the blob that does not verify.
+   * worker itself and `decoded` is undefined; otherwise it is the decoded
+   * run. `run` (which may be longer than the run: the blobs say where they
+   * are) comes back for reuse. Throws RunError (a BlobError) naming the blob
+   * that does not verify.
    */
-  async openRun(run: Buffer, blobs: readonly RunBlob[], fd: number | undefined, writes: readonly RunWrite[]): Promise<Buffer | undefined> {
+  async openRun(run: Buffer, blobs: readonly RunBlob[], fd: number | undefined, writes: readonly RunWrite[]): Promise<{ decoded: Buffer | undefined; run: Buffer }> {
     if (this.slots.length === 0) {
       const decoded = openRun(this.keys, run, blobs);
-      if (fd === undefined) return decoded;
+      if (fd === undefined) return { decoded, run };
       writeSpans(fd, decoded, writes);
-      return undefined;
+      return { decoded: undefined, run };
     }
     const reply = await this.send({ seq: 0, op: "openRun", data: run, blobs, fd, writes }, [run]);
-    return fd === undefined ? toBuffer(reply.data) : undefined;
+    return { decoded: fd === undefined ? toBuffer(reply.data) : undefined, run: toBuffer(reply.input ?? new Uint8Array()) };
   }
 
   /**

@@ -41,8 +41,13 @@ export interface Backend {
   readonly location: string;
   /** Reads a whole object; throws VaultError NotFound when absent. */
   get(key: string): Promise<Buffer>;
-  /** Reads `length` bytes at `offset`; throws VaultError NotFound when absent. */
-  getRange(key: string, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Reads `length` bytes at `offset`; throws VaultError NotFound when absent.
+   * With `into` (at least `length` bytes), a backend that reads into a
+   * caller's buffer returns a view of it, so that a restore reuses its
+   * buffers; one that cannot (an HTTP client hands over its own) ignores it.
+   */
+  getRange(key: string, offset: number, length: number, into?: Buffer): Promise<Buffer>;
   /**
    * Reads `length` bytes at `offset` and returns what `decode` makes of
    * them; the bytes are lent, valid only until `decode` returns (a backend

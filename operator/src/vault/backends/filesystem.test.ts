@@ -73,3 +73,24 @@ describe("FilesystemBackend.readRange", () => {
     }
   });
 });
+
+describe("FilesystemBackend.getRange", () => {
+  it("reads into the caller's buffer when it is large enough, else into a new one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "get-range-"));
+    try {
+      const backend = new FilesystemBackend(dir);
+      const data = randomBytes(64 * 1024);
+      await backend.put("o/0", data);
+      const into = Buffer.alloc(32 * 1024);
+      const view = await backend.getRange("o/0", 100, 20_000, into);
+      expect(view.buffer).toBe(into.buffer);
+      expect(view.byteOffset).toBe(into.byteOffset);
+      expect(view.equals(data.subarray(100, 20_100))).toBe(true);
+      const larger = await backend.getRange("o/0", 0, 40_000, into);
+      expect(larger.buffer).not.toBe(into.buffer);
+      expect(larger.equals(data.subarray(0, 40_000))).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

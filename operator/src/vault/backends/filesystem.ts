@@ -68,8 +68,8 @@ export class FilesystemBackend implements Backend {
     }
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafeSlow(length);
+  async getRange(key: string, offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafeSlow(length);
     await this.readInto(key, offset, length, buf);
     return buf;
   }
