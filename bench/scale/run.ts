@@ -59,7 +59,8 @@ import { summarizeHeapSnapshotFile, type HeapSummary } from "../support/heap-sna
 import { runBench, table } from "../support/worker.js";
 import { AuditRequests, countWindow, relistVerdict, usersInWindow, type Window } from "./audit.js";
 import { findHeaptrack, heaptrackEnv, startHeaptrackRecording } from "./heaptrack.js";
-import { CHART_MEMORY_LIMIT, imageNode, memoryCgroup, OperatorProcess, removeCgroup, setMemoryLimit } from "./operator.js";
+import { imageNode } from "../support/image-node.js";
+import { CHART_MEMORY_LIMIT, memoryCgroup, OperatorProcess, removeCgroup, setMemoryLimit } from "./operator.js";
 import { bucketsOf, bucketsSince, hasConverged, histogramQuantile, observations, progressOf, sumOf, type Buckets, type ControllerProgress, type Sample } from "./prometheus.js";
 import { createAll, listAll, manifests, observedCondition, writePoints, type ScaleCounts } from "./setup.js";
 import { compositionRows, largestReading, traceComposition } from "./peak.js";

@@ -9,8 +9,17 @@ import { repoRoot } from "../../e2e/testbed/paths.js";
 import { SECRET_ENV, type WorkerSpec } from "../../operator/src/worker/spec.js";
 import type { Vcsim } from "../../e2e/testbed/vcsim.js";
 import { CpuSampler, type CpuSample } from "./cpu-time.js";
+import { imageNode } from "./image-node.js";
 
 const WORKER = join(repoRoot, "dist/operator/src/worker/main.js");
+
+let node: Promise<string> | undefined;
+
+/** The Node.js that runs the workers: the images' (see imageNode), fetched on first use. */
+export function workerNode(): Promise<string> {
+  node ??= imageNode((line) => { process.stderr.write(`${line}\n`); });
+  return node;
+}
 
 /**
  * One worker run: how long it took, its log lines (parsed JSON), its process
@@ -46,8 +55,9 @@ export async function runWorker(spec: WorkerSpec, sim: Vcsim, vaultKey: string, 
     [SECRET_ENV.vcenterUsername]: sim.username,
     [SECRET_ENV.vcenterPassword]: sim.password,
   };
+  const bin = await workerNode();
   const started = Date.now();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, [...(options.nodeArgs ?? []), WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
   const sampler = child.pid === undefined ? undefined : new CpuSampler(child.pid);
   let out = "";
   child.stdout.on("data", (d: Buffer) => { out += d.toString(); });

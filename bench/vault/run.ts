@@ -41,6 +41,7 @@ import { repoRoot } from "../../e2e/testbed/paths.js";
 import { formatBytes } from "../../operator/src/util/quantity.js";
 import { parseSize } from "../../operator/src/vault/format.js";
 import { changeBlocks, DEFAULT_SEED, generateImage, regionBytesFor } from "./image.js";
+import { imageNode } from "../support/image-node.js";
 import { hashFile } from "../support/vm.js";
 import { CBT_PHASE, resultsTable, rotation, summarize, TOOLS, WARM_RESTORE_PHASE, type Phase, type Sample, type Tool } from "./stats.js";
 
@@ -197,7 +198,12 @@ interface Setup {
   readonly threads: number;
   readonly kopia: string;
   readonly restic: string;
+  /** The Node.js of Lifeboat's images, which runs Lifeboat's CLI here. */
+  readonly node: string;
 }
+
+/** The programs the runs use. */
+type Bins = Pick<Setup, "kopia" | "restic" | "node">;
 
 const LIFEBOAT_CLI = join(repoRoot, "dist", "operator", "src", "cli", "main.js");
 
@@ -207,7 +213,7 @@ let lifeboatConfig: { blockSize: number; packSize: number; compressionLevel: num
 /** Lifeboat with its defaults (`vault init` with no options) and `--threads`; its restore writes holes for zero blocks of a fresh file. */
 function lifeboatRunner(s: Setup, repo: string, keyFile: string): Runner {
   const env = { LIFEBOAT_VAULT_KEY_FILE: keyFile };
-  const vault = (...args: string[]): Command => ({ cmd: process.execPath, args: [LIFEBOAT_CLI, "vault", ...args, "--repo", repo, "--threads", String(s.threads)], env });
+  const vault = (...args: string[]): Command => ({ cmd: s.node, args: [LIFEBOAT_CLI, "vault", ...args, "--repo", repo, "--threads", String(s.threads)], env });
   return {
     tool: "lifeboat",
     repo,
@@ -380,7 +386,7 @@ function lifeboatReadBytes(stdout: string): number {
 function showCommand(c: Command, o: Options): string {
   const rel = (a: string): string => a.split(o.work).join("$WORK").split(o.memory).join("$MEMORY").split(repoRoot + "/").join("");
   const env = Object.entries(c.env).filter(([k]) => !/PASSWORD|KEY_FILE/.test(k)).map(([k, v]) => `${k}=${rel(v)}`);
-  const cmd = c.cmd === process.execPath ? "node" : c.cmd.replace(/.*\//, "");
+  const cmd = c.cmd.replace(/.*\//, "");
   return [...env, cmd, ...c.args.map(rel)].join(" ");
 }
 
@@ -409,7 +415,7 @@ async function verify(path: string, results: Results, what: string): Promise<voi
 }
 
 /** One run: fresh repositories and image (the previous run's directory is removed first), the four phases in this run's order. */
-async function oneRun(o: Options, results: Results, run: number, bins: { kopia: string; restic: string }): Promise<void> {
+async function oneRun(o: Options, results: Results, run: number, bins: Bins): Promise<void> {
   const runDir = join(o.work, "run");
   await rm(runDir, { recursive: true, force: true });
   const srcDir = join(runDir, "src");
@@ -465,14 +471,14 @@ async function oneRun(o: Options, results: Results, run: number, bins: { kopia: 
 }
 
 /** The machine and the software, for the report. */
-async function machine(work: string, bins: { kopia: string; restic: string }): Promise<string[]> {
+async function machine(work: string, bins: Bins): Promise<string[]> {
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   const cpu = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown";
   const firstLine = async (c: Command): Promise<string> => (await capture(c).catch((err: unknown) => `unknown (${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)})`)).trim().split("\n")[0] ?? "";
   return [
     `- CPU: ${cpu}, ${availableParallelism()} cores (os.availableParallelism); RAM ${formatBytes(totalmem())}`,
     `- Kernel: ${osType()} ${release()}; filesystem of the work directory: ${await firstLine({ cmd: "stat", args: ["-f", "-c", "%T", work], env: {} })}`,
-    `- Node.js ${process.version}; Lifeboat ${await firstLine({ cmd: "git", args: ["-C", repoRoot, "describe", "--always", "--dirty"], env: {} })}`,
+    `- Lifeboat ${await firstLine({ cmd: "git", args: ["-C", repoRoot, "describe", "--always", "--dirty"], env: {} })} on Node.js ${await firstLine({ cmd: bins.node, args: ["--version"], env: {} })} (the operator and worker images' build; this benchmark itself on ${process.version})`,
     `- kopia: ${await firstLine({ cmd: bins.kopia, args: ["--version"], env: {} })}`,
     `- restic: ${await firstLine({ cmd: bins.restic, args: ["version"], env: {} })}`,
   ];
@@ -509,8 +515,8 @@ async function main(): Promise<void> {
   const started = new Date();
   const loadAtStart = loadavg();
 
-  log("Building kopia and restic (cached after the first time)");
-  const bins = { kopia: join(await ensureComponent("kopia", log), "kopia"), restic: join(await ensureComponent("restic", log), "restic") };
+  log("Building kopia and restic, and fetching the images' Node.js (cached after the first time)");
+  const bins: Bins = { kopia: join(await ensureComponent("kopia", log), "kopia"), restic: join(await ensureComponent("restic", log), "restic"), node: await imageNode(log) };
   const cacheProblem = await probePageCacheDrop();
   log(cacheProblem ? `The page cache cannot be dropped: ${cacheProblem}` : "The page cache is dropped before every measured step");
 
