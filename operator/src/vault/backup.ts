@@ -96,7 +96,8 @@ export class BackupSession {
   private readonly retainUntil: Date | undefined;
   private readonly disks: DiskBlocks[] = [];
   private readonly pending = new Set<string>();
-  private pack: PackBuilder;
+  /** The pack being filled; made on the first blob after a rotation, so a backup with nothing new makes none. */
+  private pack: PackBuilder | undefined;
   /** Buffers of packs already written, for the next packs (see PackBuilder). */
   private readonly sparePacks: Buffer[] = [];
   private readonly uploads = new Set<Promise<void>>();
@@ -121,7 +122,6 @@ export class BackupSession {
     this.pointId = newPointId(this.time);
     const minimum = vault.minimumRetainUntil(this.time);
     this.retainUntil = minimum && options.retainUntil && options.retainUntil > minimum ? options.retainUntil : minimum;
-    this.pack = this.newPack();
   }
 
   /** Takes a shared repository lock, loads the index and the parent. */
@@ -169,7 +169,7 @@ export class BackupSession {
       // they travel to a worker thread and back (transferred, not copied), and
       // a blob is copied into its pack, so a backup allocates no memory per block.
       let own: Buffer = Buffer.allocUnsafeSlow(bs);
-      let blobSpace: Buffer | undefined = Buffer.allocUnsafeSlow(bs + BLOB_OVERHEAD);
+      let blobSpace: Buffer | undefined;
       while (next < toRead.length && this.failure === undefined) {
         const index = next++;
         const b = toRead[index] ?? 0;
@@ -195,7 +195,7 @@ export class BackupSession {
             this.counters.bytesReused += length;
           } else {
             this.pending.add(key);
-            const { blob, input, space } = await this.vault.pool.seal(id, data, blobSpace);
+            const { blob, input, space } = await this.vault.pool.seal(id, data, blobSpace ?? Buffer.allocUnsafeSlow(bs + BLOB_OVERHEAD));
             if (whole) own = input;
             this.counters.bytesNew += length;
             stats.newBytes += length;
@@ -296,6 +296,7 @@ export class BackupSession {
   }
 
   private async append(id: Buffer, blob: Buffer, rawLength: number): Promise<void> {
+    this.pack ??= this.newPack();
     this.pack.add(id, blob, rawLength);
     if (this.pack.bytes >= this.vault.config.packSize) await this.rotatePack();
   }
@@ -303,8 +304,8 @@ export class BackupSession {
   /** Closes the current pack and starts its upload; waits while too many uploads run. */
   private async rotatePack(): Promise<void> {
     const pack = this.pack;
-    if (pack.count === 0) return;
-    this.pack = this.newPack();
+    if (!pack || pack.count === 0) return;
+    this.pack = undefined;
     while (this.uploads.size >= (this.options.uploads ?? 2)) await Promise.race(this.uploads);
     const upload = this.upload(pack).catch((err: unknown) => { this.failure ??= err; });
     this.uploads.add(upload);
@@ -321,7 +322,8 @@ export class BackupSession {
     const chunks = pack.finish(this.vault.keys);
     const retention = this.retainUntil ? this.vault.packRetentionFor(this.retainUntil) : undefined;
     await this.vault.backend.put(paths.pack(packId), chunks, { retention });
-    if (this.sparePacks.length <= (this.options.uploads ?? 2)) this.sparePacks.push(pack.buffer);
+    // One per upload: a written pack's buffer is what the next pack fills.
+    if (this.sparePacks.length < (this.options.uploads ?? 2)) this.sparePacks.push(pack.buffer);
     const stored = chunks.reduce((sum, c) => sum + c.length, 0);
     this.counters.bytesStored += stored;
     const record: IndexedPack = { pack: packId, lockedUntil: retention?.until.getTime() ?? 0, entries: pack.entries };
@@ -419,6 +421,7 @@ export class BackupSession {
   private async close(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    this.sparePacks.length = 0;
     await this.lock.release().catch(() => undefined);
   }
 

@@ -12,7 +12,7 @@
  * packs, then deletion of the old index objects, then of the old packs.
  */
 import { idKey, type IndexedPack } from "./block-index.js";
-import { ID_BYTES } from "./crypto.js";
+import { BLOB_OVERHEAD, ID_BYTES } from "./crypto.js";
 import { VaultError } from "./errors.js";
 import { baseName, paths, randomId } from "./format.js";
 import { HOLE } from "./manifest.js";
@@ -141,7 +141,8 @@ async function pruneLocked(vault: Vault, options: PruneOptions): Promise<PruneRe
 
   // Repack live blobs, copied as they are (blobs are bound to their ids, not to their pack).
   let packsWritten = 0;
-  let builder = new PackBuilder(Buffer.allocUnsafeSlow(vault.config.packSize));
+  // Room for a full pack and the blob that takes it past packSize (the largest is a block and its overhead).
+  let builder = new PackBuilder(Buffer.allocUnsafeSlow(repack.length > 0 ? vault.config.packSize + vault.config.blockSize + BLOB_OVERHEAD : 0));
   const flush = async (): Promise<void> => {
     if (builder.count === 0) return;
     const id = randomId();

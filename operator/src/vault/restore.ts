@@ -43,8 +43,6 @@ export interface RestoreOptions {
   readonly index?: BlockIndex | undefined;
 }
 
-const DEFAULT_MAX_READ = 8 * 1024 * 1024;
-
 /** One blob to read and open, and the disk blocks that hold its content. */
 interface PlannedBlob {
   readonly id: Buffer;
@@ -140,7 +138,7 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
   }
   const index = options.index ?? (await vault.loadIndex()).index;
   const bs = point.header.blockSize;
-  const { runs, holes } = planRuns(ids, disk, index, pointId, options.maxReadBytes ?? DEFAULT_MAX_READ, target.fd === undefined);
+  const { runs, holes } = planRuns(ids, disk, index, pointId, options.maxReadBytes ?? 8 * 1024 * 1024, target.fd === undefined);
   const started = Date.now();
   const progress = { bytesDone: 0, bytesFetched: 0 };
   let lastReport = 0;
@@ -171,18 +169,20 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
 
   let next = 0;
   let failure: unknown = undefined;
-  const maxRead = options.maxReadBytes ?? DEFAULT_MAX_READ;
+  const largestRun = runs.reduce((most, r) => Math.max(most, r.length), 0);
   const worker = async (): Promise<void> => {
     // Each reader reads its runs into one buffer, which goes to a worker
     // thread and comes back (transferred, not copied): fresh megabytes per
-    // read cost page faults and set off V8's major garbage collections.
-    let space: Buffer = Buffer.allocUnsafeSlow(maxRead);
+    // read cost page faults and set off V8's major garbage collections. A
+    // backend that reads into buffers of its own (S3) does not get one.
+    let space: Buffer | undefined = Buffer.allocUnsafeSlow(largestRun);
     while (next < runs.length && failure === undefined) {
       const run = runs[next++];
       if (!run) break;
       const bytes = await vault.backend.getRange(paths.pack(run.pack), run.offset, run.length, space);
-      // A view of `space` (the whole of it travels; the blobs say where they are), or the backend's own buffer.
-      const lent = bytes.buffer === space.buffer;
+      // The start of `space` (the whole of it travels; the blobs say where they are), or the backend's own buffer.
+      const lent = space !== undefined && bytes.buffer === space.buffer && bytes.byteOffset === space.byteOffset;
+      if (!lent) space = undefined;
       progress.bytesFetched += bytes.length;
       // Decoded blobs lie back to back; each is written to every block that holds it,
       // and spans adjacent both in the decoded run and on the disk become one write.
@@ -203,7 +203,7 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
       }
       let decoded: Buffer | undefined;
       try {
-        const opened = await vault.pool.openRun(lent ? space : bytes, blobs, target.fd, writes);
+        const opened = await vault.pool.openRun(lent && space ? space : bytes, blobs, target.fd, writes);
         decoded = opened.decoded;
         if (lent) space = opened.run;
       } catch (err) {

@@ -158,8 +158,9 @@ describe("vault on the filesystem", () => {
     await vault.close();
   });
 
-  test("a backup of many packs reuses written packs' buffers and stores every block intact", async () => {
-    // 16 MiB packs (the least) and 70 MiB of random blocks: five packs, so later packs fill buffers of written ones.
+  test("a backup of many packs stores every block intact", async () => {
+    // 16 MiB packs (the least) and 70 MiB of random blocks: five packs, so later packs may fill the buffers of
+    // written ones (whether they do depends on when the uploads end; this checks that nothing is lost either way).
     const vault = await Vault.init(new FilesystemBackend(join(dir, "repo")), KEY, { packSize: 16 * MiB }, { threads: 0 });
     const src = join(dir, "disk.img");
     const image = randomBytes(70 * MiB);

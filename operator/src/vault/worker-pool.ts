@@ -124,6 +124,16 @@ function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/**
+ * A buffer a worker thread must send back. Its absence is a bug, and must
+ * not pass as an empty buffer: a reader's empty block buffer would make
+ * every later block look like a hole.
+ */
+function returned(buf: Uint8Array | undefined, what: string): Buffer {
+  if (!buf) throw new Error(`A vault worker thread did not send back the ${what}`);
+  return toBuffer(buf);
+}
+
 /** Runs block CPU work on worker threads (or inline with threads = 0). */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
@@ -163,7 +173,7 @@ export class WorkerPool {
   async hash(data: Buffer): Promise<{ id: Buffer; data: Buffer }> {
     if (this.slots.length === 0) return { id: blockId(this.keys.idKey, data), data };
     const reply = await this.send({ seq: 0, op: "hash", data }, [data]);
-    return { id: toBuffer(reply.id ?? new Uint8Array()), data: toBuffer(reply.data) };
+    return { id: returned(reply.id, "block id"), data: toBuffer(reply.data) };
   }
 
   /**
@@ -174,7 +184,7 @@ export class WorkerPool {
   async seal(id: Buffer, data: Buffer, space?: Buffer): Promise<{ blob: Buffer; input: Buffer; space: Buffer | undefined }> {
     if (this.slots.length === 0) return { blob: sealBlock(this.keys, this.level, id, data, space), input: data, space };
     const reply = await this.send({ seq: 0, op: "seal", id, data, space }, space ? [data, space] : [data]);
-    return { blob: toBuffer(reply.data), input: toBuffer(reply.input ?? new Uint8Array()), space: reply.space ? toBuffer(reply.space) : undefined };
+    return { blob: toBuffer(reply.data), input: returned(reply.input, "block"), space: space ? returned(reply.space, "blob buffer") : undefined };
   }
 
   /** Decrypts, decompresses and verifies one blob of `rawLength` bytes; throws a BlobError when it does not verify. */
@@ -198,7 +208,7 @@ export class WorkerPool {
       return { decoded: undefined, run };
     }
     const reply = await this.send({ seq: 0, op: "openRun", data: run, blobs, fd, writes }, [run]);
-    return { decoded: fd === undefined ? toBuffer(reply.data) : undefined, run: toBuffer(reply.input ?? new Uint8Array()) };
+    return { decoded: fd === undefined ? toBuffer(reply.data) : undefined, run: returned(reply.input, "run buffer") };
   }
 
   /**

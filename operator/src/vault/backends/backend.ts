@@ -44,8 +44,9 @@ export interface Backend {
   /**
    * Reads `length` bytes at `offset`; throws VaultError NotFound when absent.
    * With `into` (at least `length` bytes), a backend that reads into a
-   * caller's buffer returns a view of it, so that a restore reuses its
-   * buffers; one that cannot (an HTTP client hands over its own) ignores it.
+   * caller's buffer returns a view of its first `length` bytes, so that a
+   * restore reuses its buffers; one that cannot (an HTTP client hands over
+   * its own) ignores it.
    */
   getRange(key: string, offset: number, length: number, into?: Buffer): Promise<Buffer>;
   /**
