@@ -180,9 +180,9 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
       const run = runs[next++];
       if (!run) break;
       const bytes = await vault.backend.getRange(paths.pack(run.pack), run.offset, run.length, space);
-      // The start of `space` (the whole of it travels; the blobs say where they are), or the backend's own buffer.
-      const lent = space !== undefined && bytes.buffer === space.buffer && bytes.byteOffset === space.byteOffset;
-      if (!lent) space = undefined;
+      // Read into the start of `space` (the whole of it travels; the blobs say where they are),
+      // or into the backend's own buffer, and then this reader stops offering one.
+      if (space && (bytes.buffer !== space.buffer || bytes.byteOffset !== space.byteOffset)) space = undefined;
       progress.bytesFetched += bytes.length;
       // Decoded blobs lie back to back; each is written to every block that holds it,
       // and spans adjacent both in the decoded run and on the disk become one write.
@@ -203,9 +203,9 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
       }
       let decoded: Buffer | undefined;
       try {
-        const opened = await vault.pool.openRun(lent && space ? space : bytes, blobs, target.fd, writes);
+        const opened = await vault.pool.openRun(space ?? bytes, blobs, target.fd, writes);
         decoded = opened.decoded;
-        if (lent) space = opened.run;
+        if (space) space = opened.run;
       } catch (err) {
         if (err instanceof BlobError) {
           const bad = run.blobs[err instanceof RunError ? err.index : 0];
