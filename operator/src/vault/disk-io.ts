@@ -94,7 +94,16 @@ export async function openDiskTarget(path: string, size: number): Promise<DiskTa
     const deviceSize = await blockDeviceSize(existing.rdev, path);
     if (deviceSize < size) throw new VaultError("InvalidArgument", `Block device ${path} has ${deviceSize} bytes; the disk needs ${size}`);
     const fh = await open(path, "r+");
-    return { zeroed: false, fd: fh.fd, write: (buf, offset) => writeFully(fh, buf, offset), close: () => fh.close() };
+    return {
+      zeroed: false,
+      fd: fh.fd,
+      write: (buf, offset) => writeFully(fh, buf, offset),
+      // The device's page cache holds what was written: a restore is done once it is on the device.
+      close: async () => {
+        await fh.datasync();
+        await fh.close();
+      },
+    };
   }
   let fh: FileHandle;
   try {
