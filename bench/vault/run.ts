@@ -42,6 +42,7 @@ import { formatBytes } from "../../operator/src/util/quantity.js";
 import { parseSize } from "../../operator/src/vault/format.js";
 import { changeBlocks, DEFAULT_SEED, generateImage, regionBytesFor } from "./image.js";
 import { imageNode } from "../support/image-node.js";
+import { holdFreePageReporting } from "../support/page-reporting.js";
 import { hashFile } from "../support/vm.js";
 import { CBT_PHASE, resultsTable, rotation, summarize, TOOLS, WARM_RESTORE_PHASE, type Phase, type Sample, type Tool } from "./stats.js";
 
@@ -525,9 +526,11 @@ async function main(): Promise<void> {
   const memory = await mkdtemp(join(values["memory-dir"], "lifeboat-bench-"));
   const o: Options = { imageBytes, runs, threads, work, dropCaches: cacheProblem === undefined, memory };
   const results: Results = { samples: [], commands: new Map(), restoredAllocated: new Map() };
+  const reporting = await holdFreePageReporting(memory, log);
   try {
     for (let run = 0; run < runs; run++) await oneRun(o, results, run, bins);
   } finally {
+    await reporting.release();
     await rm(memory, { recursive: true, force: true });
   }
 
@@ -542,6 +545,7 @@ async function main(): Promise<void> {
     ...(await machine(work, bins)),
     `- Load average (1, 5, 15 min): ${loadAtStart.map((l) => l.toFixed(2)).join(", ")} at the start, ${loadAtEnd.map((l) => l.toFixed(2)).join(", ")} at the end`,
     `- Page cache: ${cacheProblem ? `**not dropped**: ${cacheProblem}. Reads may come from memory; the figures include that.` : `dropped before every measured step (\`sync\`, then 3 to ${DROP_CACHES}).`}`,
+    `- Free page reporting (the VM hands memory its kernel frees back to the host): ${reporting.note}.`,
     "",
     `Image: ${formatBytes(imageBytes)}, deterministic (seed "${DEFAULT_SEED}"): ${formatBytes(regionBytesFor(imageBytes))} regions of zeros, log text, random data and a copy of that random data; ` +
       `then ${results.changedBlocks ?? 0} of its 1 MiB blocks (${CHANGE_FRACTION * 100}%) overwritten with new random data, the same blocks and bytes in every run.`,

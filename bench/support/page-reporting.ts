@@ -1,0 +1,105 @@
+/**
+ * Free page reporting: a virtual machine with a virtio-balloon device that
+ * reports free pages hands the memory its kernel frees (a dropped page
+ * cache, a deleted tmpfs file) back to its host. The next time the guest
+ * uses those pages the host must map them again, one fault at a time, and
+ * the step that happens to touch them pays for it in system time. On the
+ * test machine that made the same warm restore take 2.1 s or 6.3 s and
+ * sent restic's system time from 3.3 s to 8.6 s between two identical runs,
+ * which drowned the differences a benchmark is there to show.
+ *
+ * While a benchmark runs, `holdFreePageReporting` turns reporting off (as
+ * root, like dropping the page cache) and touches the guest's free memory
+ * once, so that every tool in every step finds it mapped; `release` puts the
+ * old setting back. Every tool gets the same machine; the report says what
+ * was done.
+ */
+import { open, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+const ORDER_PARAMETER = "/sys/module/page_reporting/parameters/page_reporting_order";
+const MiB = 1024 * 1024;
+/** Memory left untouched while priming, for everything else on the machine. */
+const PRIME_HEADROOM = 2048 * MiB;
+
+/** The largest order of the buddy allocator, from /proc/buddyinfo (a count per order, from 0, after "Node N, zone NAME"). */
+export function maxPageOrder(buddyinfo: string): number {
+  const counts = buddyinfo.split("\n").find((line) => line.startsWith("Node"))?.trim().split(/\s+/).slice(4) ?? [];
+  if (counts.length === 0) throw new Error(`Cannot read the page orders from /proc/buddyinfo: ${JSON.stringify(buddyinfo.slice(0, 200))}`);
+  return counts.length - 1;
+}
+
+/** A field of /proc/meminfo in bytes. */
+export function meminfoBytes(meminfo: string, field: string): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(meminfo);
+  if (!match?.[1]) throw new Error(`/proc/meminfo has no ${field}`);
+  return Number(match[1]) * 1024;
+}
+
+/** What was done, for the report, and how to undo it. */
+export interface PageReportingHold {
+  /** One sentence for the report. */
+  readonly note: string;
+  /** Puts the old setting back (idempotent). */
+  release(): Promise<void>;
+}
+
+/**
+ * Turns free page reporting off for the benchmark and touches the free
+ * memory once, by writing zeros to a file in `memoryDir` (a tmpfs) and
+ * deleting it. Where the machine has no reporting, or the setting cannot be
+ * changed, nothing is done and the note says so.
+ */
+export async function holdFreePageReporting(memoryDir: string, log: (line: string) => void): Promise<PageReportingHold> {
+  const nothing = (note: string): PageReportingHold => ({ note, release: () => Promise.resolve() });
+  const old = await readFile(ORDER_PARAMETER, "utf8").then((s) => Number(s.trim()), () => undefined);
+  if (old === undefined) return nothing("none on this machine (no page_reporting module)");
+  const off = maxPageOrder(await readFile("/proc/buddyinfo", "utf8")) + 1;
+  if (old >= off) return nothing(`already off (page_reporting_order ${old}, above the largest page order ${off - 1})`);
+  try {
+    await writeFile(ORDER_PARAMETER, String(off));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    return nothing(`**left on**: writing ${ORDER_PARAMETER} failed (${code}; it needs root). Steps that touch memory the host took back pay for it, by varying amounts`);
+  }
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    await writeFile(ORDER_PARAMETER, String(old));
+  };
+  // A benchmark stopped with Ctrl-C must not leave the machine changed.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void release().finally(() => process.kill(process.pid, signal));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const bytes = Math.max(0, meminfoBytes(await readFile("/proc/meminfo", "utf8"), "MemFree") - PRIME_HEADROOM);
+    log(`Free page reporting is off for the benchmark (page_reporting_order ${old} -> ${off}); touching ${(bytes / 2 ** 30).toFixed(1)} GiB of free memory once`);
+    await touchMemory(join(memoryDir, "prime"), bytes);
+  } catch (err) {
+    await release();
+    throw new Error("Could not touch the free memory after turning free page reporting off", { cause: err });
+  }
+  return {
+    note: `turned off for the benchmark (page_reporting_order ${old} -> ${off}, put back at the end) and the free memory touched once before the first run, so that no step pays for memory the host had taken back`,
+    release: async () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      await release();
+    },
+  };
+}
+
+/** Writes `bytes` of zeros to `path` in 64 MiB writes, then deletes it. */
+async function touchMemory(path: string, bytes: number): Promise<void> {
+  const chunk = Buffer.alloc(64 * MiB);
+  const fh = await open(path, "w");
+  try {
+    for (let at = 0; at < bytes; at += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, bytes - at), at);
+  } finally {
+    await fh.close();
+    await rm(path, { force: true });
+  }
+}
