@@ -46,7 +46,6 @@ import { createDiskVm, defaultPlacement, hashFile, type Placement } from "../sup
 import { CpuSampler, cpuBetween } from "../support/cpu-time.js";
 import { readProfiles, topFrames, windowOf, type CpuProfile, type ProfileWindow } from "../support/cpu-profile.js";
 import { logSpan, logTime, markdownTable, median, runBench, runWorker, workerNode, type WorkerRun, type WorkerRunOptions } from "../support/worker.js";
-import { holdFreePageReporting } from "../support/page-reporting.js";
 import { plainImport, plainPut, plainReads, plainSparseCopy, scanDisk, writeVmdk, type DiskScan, type PlainReadTimes, type Timed } from "./plain.js";
 import { against, cpuTable, importReceipt, limitsTable, mbps, summarizePhase, wholeRunTable, type CpuUse, type ImportReceipt, type LimitRun, type Phase, type PhaseRun } from "./report.js";
 
@@ -362,7 +361,7 @@ function commit(): string {
 const loads = (): string => loadavg().map((l) => l.toFixed(2)).join(", ");
 
 /** The report (Markdown): the setting, the tables, the proof that zeros were not sent, the goals. */
-function report(results: Results, o: { size: number; repeat: number; change: number; command: string; started: Date; loadBefore: string; loadAfter: string; seconds: number; workerNode: string; pageReporting: string }): string[] {
+function report(results: Results, o: { size: number; repeat: number; change: number; command: string; started: Date; loadBefore: string; loadAfter: string; seconds: number; workerNode: string }): string[] {
   const full = summarizePhase({ name: "full backup", moved: "read", limits: ["plain GETs of the same areas"], runs: results.full });
   const incr = summarizePhase({ name: `incremental (${o.change * 100} % changed)`, moved: "read", limits: ["plain GETs of the same blocks"], runs: results.incremental });
   const lease = summarizePhase({ name: "restore to a new VM (lease)", moved: "sent", limits: ["plain import of the same VMDK bytes", "plain PUT of the raw disk"], runs: results.lease });
@@ -390,7 +389,6 @@ function report(results: Results, o: { size: number; repeat: number; change: num
     `- Date: ${o.started.toISOString()}; command: \`${o.command}\`; ${o.seconds.toFixed(0)} s in all`,
     `- Machine: ${cpu}, ${availableParallelism()} cores, ${formatBytes(totalmem())} RAM, Linux ${release()}; the worker on Node.js ${o.workerNode} (the images' build; this benchmark on ${process.version}); Lifeboat at ${commit()}`,
     `- Load average (1, 5, 15 min): ${o.loadBefore} before, ${o.loadAfter} after`,
-    `- Free page reporting (the VM hands memory its kernel frees back to the host): ${o.pageReporting}.`,
     "- vcsim (govmomi v0.55.0 with the harness), the worker and the vault on this one machine: the \"network\" is loopback TLS, and the page cache holds the disk and the vault for the pipeline and its limits alike (not dropped), so both are bound by CPU, not by a link or a disk (except the fsync of the raw-file restore and its copy).",
     `- Disk: ${formatBytes(o.size)}, bench:vault's deterministic image (seed "${DEFAULT_SEED}", ${formatBytes(regionBytesFor(o.size))} regions of zeros, log text, random data and a copy of it), written as guest writes with the zero regions left unwritten; then ${o.change * 100} % of its ${formatBytes(results.blockSize)} blocks rewritten with new random data (guest writes, seen by CBT). Vault: filesystem, defaults (block ${formatBytes(results.blockSize)}); the incremental point took ${formatBytes(median(results.storedBytes))} in the vault.`,
     `- Rounds: ${o.repeat}, each with a new VM and a new vault; in odd rounds each limit goes before its pipeline phase, in even rounds after it, and the two restores swap places. Figures are medians; "per run" is the lowest and highest fraction of a round.`,
@@ -480,11 +478,7 @@ async function main(): Promise<void> {
   const loadBefore = loads();
   const dir = await mkdtemp(join(tmpdir(), "lifeboat-bench-pipeline-"));
   log(`vcsim, the worker and a filesystem vault in ${dir}; load ${loadBefore}`);
-  const reporting = await holdFreePageReporting("/dev/shm", log);
-  const sim = await startVcsim({ vms: 0, cbtPageBytes: size }).catch(async (err: unknown) => {
-    await reporting.release();
-    throw err;
-  });
+  const sim = await startVcsim({ vms: 0, cbtPageBytes: size });
   if (sim.pid === undefined) throw new Error("vcsim has no process id to measure its CPU time by");
   const cpu = { bench: new CpuSampler(process.pid), vcsim: new CpuSampler(sim.pid) };
   let client: VsphereClient | undefined;
@@ -500,11 +494,10 @@ async function main(): Promise<void> {
     await Promise.all([cpu.bench.stop(), cpu.vcsim.stop()]);
     await client?.close().catch(() => undefined);
     await sim.stop();
-    await reporting.release();
     await rm(dir, { recursive: true, force: true });
   }
   const nodeVersion = execFileSync(await workerNode(), ["--version"], { encoding: "utf8" }).trim();
-  const lines = report(results, { size, repeat, change, command, started, loadBefore, loadAfter: loads(), seconds: (Date.now() - started.getTime()) / 1000, workerNode: nodeVersion, pageReporting: reporting.note });
+  const lines = report(results, { size, repeat, change, command, started, loadBefore, loadAfter: loads(), seconds: (Date.now() - started.getTime()) / 1000, workerNode: nodeVersion });
   if (cpuProf) lines.push("", ...(await profileReport(cpuProf, results.workers)));
   const text = `${lines.join("\n")}\n`;
   process.stdout.write(text);
