@@ -93,17 +93,7 @@ export async function openDiskTarget(path: string, size: number): Promise<DiskTa
   if (existing?.isBlockDevice()) {
     const deviceSize = await blockDeviceSize(existing.rdev, path);
     if (deviceSize < size) throw new VaultError("InvalidArgument", `Block device ${path} has ${deviceSize} bytes; the disk needs ${size}`);
-    const fh = await open(path, "r+");
-    return {
-      zeroed: false,
-      fd: fh.fd,
-      write: (buf, offset) => writeFully(fh, buf, offset),
-      // The device's page cache holds what was written: a restore is done once it is on the device.
-      close: async () => {
-        await fh.datasync();
-        await fh.close();
-      },
-    };
+    return targetOf(await open(path, "r+"), false);
   }
   let fh: FileHandle;
   try {
@@ -113,8 +103,20 @@ export async function openDiskTarget(path: string, size: number): Promise<DiskTa
   } catch (err) {
     throw new VaultError("InvalidArgument", `Could not create restore target ${path}; check the directory and permissions`, { cause: err });
   }
+  return targetOf(fh, true);
+}
+
+/**
+ * A file or block device as a restore target. Closing it waits until what
+ * was written is on stable storage: only then is a restore done. The kernel
+ * syncs a block device at its last close by itself, but when something else
+ * holds it open too (kubelet may hold a raw block volume through a loop
+ * device), ours is not the last, and without the fsync the blocks would sit
+ * in the page cache for up to 30 s after the restore reported success.
+ */
+function targetOf(fh: FileHandle, zeroed: boolean): DiskTarget {
   return {
-    zeroed: true,
+    zeroed,
     fd: fh.fd,
     write: (buf, offset) => writeFully(fh, buf, offset),
     close: async () => {
