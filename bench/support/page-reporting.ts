@@ -4,22 +4,23 @@
  * cache, a deleted tmpfs file) back to its host. The next time the guest
  * uses those pages the host must map them again, one fault at a time, and
  * the step that happens to touch them pays for it in system time. On the
- * test machine that made the same warm restore take 2.1 s or 6.3 s and
- * sent restic's system time from 3.3 s to 8.6 s between two identical runs,
- * which drowned the differences a benchmark is there to show.
+ * test machine that made the same warm restore take 2.06 s as the first
+ * tool of a run and 5.74 s as the second, and restic's system time 3.3 s
+ * and 8.6 s in two identical runs, which drowned the differences a
+ * benchmark is there to show.
  *
  * While a benchmark runs, `holdFreePageReporting` turns reporting off (as
  * root, like dropping the page cache) and touches the guest's free memory
- * once, so that every tool in every step finds it mapped; `release` puts the
- * old setting back. Every tool gets the same machine; the report says what
- * was done.
+ * once, so that the steps find it mapped rather than handed back; `release`
+ * puts the old setting back. Every tool gets the same machine; the report
+ * says what was done.
  */
-import { open, readFile, rm, writeFile } from "node:fs/promises";
+import { open, readFile, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 const ORDER_PARAMETER = "/sys/module/page_reporting/parameters/page_reporting_order";
 const MiB = 1024 * 1024;
-/** Memory left untouched while priming, for everything else on the machine. */
+/** Memory (and tmpfs room) left untouched while priming, for everything else on the machine. */
 const PRIME_HEADROOM = 2048 * MiB;
 
 /** The largest order of the buddy allocator, from /proc/buddyinfo (a count per order, from 0, after "Node N, zone NAME"). */
@@ -54,52 +55,68 @@ export async function holdFreePageReporting(memoryDir: string, log: (line: strin
   const nothing = (note: string): PageReportingHold => ({ note, release: () => Promise.resolve() });
   const old = await readFile(ORDER_PARAMETER, "utf8").then((s) => Number(s.trim()), () => undefined);
   if (old === undefined) return nothing("none on this machine (no page_reporting module)");
+  // -1: no device has registered for reporting (bare metal, or a VM without a reporting balloon).
+  if (!(old >= 0)) return nothing(`not in use (page_reporting_order ${old})`);
   const off = maxPageOrder(await readFile("/proc/buddyinfo", "utf8")) + 1;
   if (old >= off) return nothing(`already off (page_reporting_order ${old}, above the largest page order ${off - 1})`);
   try {
     await writeFile(ORDER_PARAMETER, String(off));
   } catch (err) {
+    // Root is needed, and kernels that cap the order at the largest one refuse it (EINVAL).
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    return nothing(`**left on**: writing ${ORDER_PARAMETER} failed (${code}; it needs root). Steps that touch memory the host took back pay for it, by varying amounts`);
+    return nothing(`**left on**: writing ${off} to ${ORDER_PARAMETER} failed (${code}). Steps that touch memory the host took back pay for it, by varying amounts`);
   }
   let released = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // A benchmark stopped with Ctrl-C must not leave the machine changed.
+    void release().catch((err: unknown) => { process.stderr.write(`${String(err)}\n`); }).finally(() => process.kill(process.pid, signal));
+  };
   const release = async (): Promise<void> => {
     if (released) return;
     released = true;
-    await writeFile(ORDER_PARAMETER, String(old));
-  };
-  // A benchmark stopped with Ctrl-C must not leave the machine changed.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    void release().finally(() => process.kill(process.pid, signal));
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    try {
+      await writeFile(ORDER_PARAMETER, String(old));
+    } catch (err) {
+      throw new Error(`Could not put free page reporting back: write ${old} to ${ORDER_PARAMETER} by hand`, { cause: err });
+    }
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  let touched: number;
   try {
-    const bytes = Math.max(0, meminfoBytes(await readFile("/proc/meminfo", "utf8"), "MemFree") - PRIME_HEADROOM);
-    log(`Free page reporting is off for the benchmark (page_reporting_order ${old} -> ${off}); touching ${(bytes / 2 ** 30).toFixed(1)} GiB of free memory once`);
-    await touchMemory(join(memoryDir, "prime"), bytes);
+    const free = meminfoBytes(await readFile("/proc/meminfo", "utf8"), "MemFree") - PRIME_HEADROOM;
+    const room = await statfs(memoryDir).then((st) => st.bavail * st.bsize - PRIME_HEADROOM);
+    touched = Math.max(0, Math.min(free, room));
+    log(`Free page reporting is off for the benchmark (page_reporting_order ${old} -> ${off}); touching ${gib(touched)} of free memory once`);
+    await touchMemory(join(memoryDir, "prime"), touched);
   } catch (err) {
-    await release();
-    throw new Error("Could not touch the free memory after turning free page reporting off", { cause: err });
+    await release().catch(() => undefined);
+    throw new Error(`Could not touch the free memory after turning free page reporting off (put back to ${old})`, { cause: err });
   }
   return {
-    note: `turned off for the benchmark (page_reporting_order ${old} -> ${off}, put back at the end) and the free memory touched once before the first run, so that no step pays for memory the host had taken back`,
-    release: async () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      await release();
-    },
+    note: `turned off for the benchmark (page_reporting_order ${old} -> ${off}, put back at the end) and ${gib(touched)} of free memory touched once before the first run, so that steps do not pay for memory the host had taken back`,
+    release,
   };
 }
 
-/** Writes `bytes` of zeros to `path` in 64 MiB writes, then deletes it. */
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/**
+ * Writes `bytes` of zeros to a new file at `path`, unlinked as soon as it is
+ * open: its memory is freed when the handle closes, even if the process is
+ * killed midway.
+ */
 async function touchMemory(path: string, bytes: number): Promise<void> {
   const chunk = Buffer.alloc(64 * MiB);
   const fh = await open(path, "w");
   try {
+    await rm(path);
     for (let at = 0; at < bytes; at += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, bytes - at), at);
   } finally {
     await fh.close();
-    await rm(path, { force: true });
   }
 }

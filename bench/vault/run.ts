@@ -42,7 +42,7 @@ import { formatBytes } from "../../operator/src/util/quantity.js";
 import { parseSize } from "../../operator/src/vault/format.js";
 import { changeBlocks, DEFAULT_SEED, generateImage, regionBytesFor } from "./image.js";
 import { imageNode } from "../support/image-node.js";
-import { holdFreePageReporting } from "../support/page-reporting.js";
+import { holdFreePageReporting, type PageReportingHold } from "../support/page-reporting.js";
 import { hashFile } from "../support/vm.js";
 import { CBT_PHASE, resultsTable, rotation, summarize, TOOLS, WARM_RESTORE_PHASE, type Phase, type Sample, type Tool } from "./stats.js";
 
@@ -526,11 +526,15 @@ async function main(): Promise<void> {
   const memory = await mkdtemp(join(values["memory-dir"], "lifeboat-bench-"));
   const o: Options = { imageBytes, runs, threads, work, dropCaches: cacheProblem === undefined, memory };
   const results: Results = { samples: [], commands: new Map(), restoredAllocated: new Map() };
-  const reporting = await holdFreePageReporting(memory, log);
+  let reporting: PageReportingHold | undefined;
   try {
-    for (let run = 0; run < runs; run++) await oneRun(o, results, run, bins);
+    reporting = await holdFreePageReporting(memory, log);
+    try {
+      for (let run = 0; run < runs; run++) await oneRun(o, results, run, bins);
+    } finally {
+      await reporting.release();
+    }
   } finally {
-    await reporting.release();
     await rm(memory, { recursive: true, force: true });
   }
 

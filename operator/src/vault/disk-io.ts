@@ -112,7 +112,7 @@ export async function openDiskTarget(path: string, size: number): Promise<DiskTa
  * syncs a block device at its last close by itself, but when something else
  * holds it open too (kubelet may hold a raw block volume through a loop
  * device), ours is not the last, and without the fsync the blocks would sit
- * in the page cache for up to 30 s after the restore reported success.
+ * in the page cache for half a minute after the restore reported success.
  */
 function targetOf(fh: FileHandle, zeroed: boolean): DiskTarget {
   return {
@@ -120,8 +120,11 @@ function targetOf(fh: FileHandle, zeroed: boolean): DiskTarget {
     fd: fh.fd,
     write: (buf, offset) => writeFully(fh, buf, offset),
     close: async () => {
-      await fh.sync();
-      await fh.close();
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
     },
   };
 }
