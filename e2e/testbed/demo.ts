@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, mkdir, rm } from "node:fs/promises";
+import { chmod, mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
@@ -100,6 +100,16 @@ async function demo(name: string, started: { vcsim?: Vcsim }): Promise<void> {
   const vaultVolumes = [{ namespace: ns, claimName: "vault", volume: { hostPath: { path: vaultDir, type: "Directory" } } }];
   await execFileAsync(helm, ["--kubeconfig", tb.kubeconfig, "upgrade", "--install", "lifeboat", join(repoRoot, "charts", "lifeboat"), "-n", "lifeboat-system", "--wait", "--timeout", "3m", "--set", "metrics.bindPodIP=true", "--set-json", `vaultVolumes=${JSON.stringify(vaultVolumes)}`]);
   console.log(await kubectl("-n", "lifeboat-system", "get", "pods"));
+
+  // A demo run before on this test bed left its namespace, its claims' volumes and its vault: start
+  // from nothing, or the new key would not open the old vault (WrongKey) and the claims would not bind.
+  if ((await kubectl("get", "namespace", ns, "--ignore-not-found", "-o", "name")).trim()) {
+    say(`Removing what the previous demo left (namespace ${ns}, its volumes and its vault's files)`);
+    await kubectl("delete", "namespace", ns, "--wait", "--timeout", "3m");
+  }
+  await kubectl("delete", "persistentvolume", `${ns}-vault`, `${ns}-restores`, "--ignore-not-found", "--wait", "--timeout", "1m");
+  // Emptied, not removed: the operator's pods mount this directory.
+  for (const entry of await readdir(vaultDir)) await rm(join(vaultDir, entry), { recursive: true, force: true });
 
   say("Declaring the claims, a vault, a gateway, the vCenter and a backup plan");
   await kubectl("create", "namespace", ns).catch(() => "");
