@@ -101,7 +101,7 @@ async function demo(name: string, started: { vcsim?: Vcsim }): Promise<void> {
   await execFileAsync(helm, ["--kubeconfig", tb.kubeconfig, "upgrade", "--install", "lifeboat", join(repoRoot, "charts", "lifeboat"), "-n", "lifeboat-system", "--wait", "--timeout", "3m", "--set", "metrics.bindPodIP=true", "--set-json", `vaultVolumes=${JSON.stringify(vaultVolumes)}`]);
   console.log(await kubectl("-n", "lifeboat-system", "get", "pods"));
 
-  // A demo run before on this test bed left its namespace, its claims' volumes and its vault: start
+  // A demo that ran earlier on this test bed left its namespace, its claims' volumes and its vault: start
   // from nothing, or the new key would not open the old vault (WrongKey) and the claims would not bind.
   if ((await kubectl("get", "namespace", ns, "--ignore-not-found", "-o", "name")).trim()) {
     say(`Removing what the previous demo left (namespace ${ns}, its volumes and its vault's files)`);
