@@ -149,11 +149,16 @@ describe("replication of a protected server between two vSphere sites", () => {
     await patchSpec(s, "SitePair", "pair", { networkMappings: [{ source: SOURCE_NETWORK, recovery: RECOVERY_NETWORK, test: TEST_NETWORK }] });
   });
 
+  /** The recovery vault's points of the server "db", as `lifeboat vault ls` lists them; a failed listing fails with its stderr. */
+  async function dbPoints(): Promise<{ id: string; time: string; labels: Record<string, string> }[]> {
+    const ls = await lifeboatCli(["vault", "ls", "--json", "--repo", join(s.workDir, "recovery-vault")], s.forwardKey);
+    if (ls.code !== 0) throw new Error(`lifeboat vault ls exited ${ls.code}: ${ls.stderr}`);
+    return (JSON.parse(ls.stdout) as { id: string; time: string; labels: Record<string, string> }[]).filter((p) => p.labels.protectedServer === "db");
+  }
+
   it("keeps exactly what the retention rules say, and a point pinned by a drill survives", async () => {
     // Pin the oldest point with a drill, then wait until points fall out of the 4-minute keep-all window.
-    const points = async () => (await lifeboatCli(["vault", "ls", "--json", "--repo", join(s.workDir, "recovery-vault")], s.forwardKey));
-    const first = JSON.parse((await points()).stdout) as { id: string; time: string; labels: Record<string, string> }[];
-    const oldest = first.filter((p) => p.labels.protectedServer === "db").sort((a, b) => a.time.localeCompare(b.time))[0];
+    const oldest = (await dbPoints()).sort((a, b) => a.time.localeCompare(b.time))[0];
     expect(oldest).toBeDefined();
     const rpName = recoveryPointName({ id: oldest?.id ?? "", labels: { vm } } as never);
     await apply(s, "RecoveryDrill", "pin", { protectedServerRef: { name: "db" }, recoveryPoint: rpName, powerOn: false });
@@ -165,7 +170,7 @@ describe("replication of a protected server between two vSphere sites", () => {
     // points older than the window (and judged since) are the pinned one, and at most one per clock hour, its newest.
     const kept = await eventually("the retention passes to leave one old point per hour", async () => {
       const now = Date.now();
-      const list = (JSON.parse((await points()).stdout) as { id: string; time: string; labels: Record<string, string> }[]).filter((p) => p.labels.protectedServer === "db");
+      const list = await dbPoints();
       const hours = new Map<number, number>();
       for (const p of list.filter((p) => now - Date.parse(p.time) > 6 * 60_000 && p.id !== oldest?.id)) hours.set(Math.floor(Date.parse(p.time) / 3_600_000), (hours.get(Math.floor(Date.parse(p.time) / 3_600_000)) ?? 0) + 1);
       return [...hours.values()].every((count) => count === 1) ? list : undefined;
@@ -196,7 +201,7 @@ describe("replication of a protected server between two vSphere sites", () => {
   });
 
   it("every kept point restores byte-identical to the disk at its moment", async () => {
-    const list = (JSON.parse((await lifeboatCli(["vault", "ls", "--json", "--repo", join(s.workDir, "recovery-vault")], s.forwardKey)).stdout) as { id: string; time: string; labels: Record<string, string> }[]).filter((p) => p.labels.protectedServer === "db");
+    const list = await dbPoints();
     expect(list.length).toBeGreaterThan(3);
     const out = join(s.workDir, "restored");
     await mkdir(out, { recursive: true });

@@ -26,23 +26,24 @@ export class PointHeaderCache {
    * The header of one manifest: from the cache where it was read before,
    * from `read` otherwise. The caller has the manifest's ObjectInfo from a
    * listing or a stat (Vault.getPoint), so a deleted point is never
-   * answered from here.
+   * answered from here. `read` answers undefined for a manifest deleted
+   * since it was listed; nothing is kept for it.
    */
-  async header(repositoryId: string, manifest: ObjectInfo, read: (manifest: ObjectInfo) => Promise<PointHeader>): Promise<PointHeader> {
+  async header(repositoryId: string, manifest: ObjectInfo, read: (manifest: ObjectInfo) => Promise<PointHeader | undefined>): Promise<PointHeader | undefined> {
     const known = this.known(repositoryId);
     const hit = known.get(manifest.key);
     if (hit?.size === manifest.size) return hit.header;
     const header = await read(manifest);
-    known.set(manifest.key, { size: manifest.size, header });
+    if (header) known.set(manifest.key, { size: manifest.size, header });
     return header;
   }
 
   /**
    * The headers of the manifests in `listing`, in its order: from the cache
-   * where one was read before, from `read` for the rest. Names no longer
-   * listed are forgotten.
+   * where one was read before, from `read` for the rest (undefined where it
+   * found the manifest gone). Names no longer listed are forgotten.
    */
-  async headers(repositoryId: string, listing: readonly ObjectInfo[], read: (manifest: ObjectInfo) => Promise<PointHeader>): Promise<PointHeader[]> {
+  async headers(repositoryId: string, listing: readonly ObjectInfo[], read: (manifest: ObjectInfo) => Promise<PointHeader | undefined>): Promise<(PointHeader | undefined)[]> {
     const known = this.known(repositoryId);
     const listed = new Set(listing.map((o) => o.key));
     for (const name of known.keys()) if (!listed.has(name)) known.delete(name);

@@ -430,6 +430,35 @@ describe("vault on the filesystem", () => {
     await second.close();
   });
 
+  test("a point forgotten between a listing and the read of its manifest is left out, not an error", async () => {
+    const { vault, point } = await vaultWithOnePoint();
+    const src = join(dir, "disk.img");
+    const second = await backupFile(vault, src, { parent: point.id });
+    // A retention pass beside the listing: the manifest goes after the list and before its read.
+    class ForgettingBackend extends FilesystemBackend {
+      override async list(prefix: string) {
+        const listed = await super.list(prefix);
+        if (prefix.startsWith("manifests")) await forget(vault, { ids: [point.id] });
+        return listed;
+      }
+    }
+    const racing = await Vault.open(new ForgettingBackend(join(dir, "repo")), KEY, { threads: 0 });
+    expect((await racing.listPoints()).map((p) => p.id)).toEqual([second.id]);
+    await racing.close();
+    // The same for getPoint, between its stat and its read: the point does not exist, and says so by name.
+    class DeletingBackend extends FilesystemBackend {
+      override async stat(key: string) {
+        const info = await super.stat(key);
+        if (key.startsWith("manifests")) await forget(vault, { ids: [second.id] });
+        return info;
+      }
+    }
+    const statting = await Vault.open(new DeletingBackend(join(dir, "repo")), KEY, { threads: 0 });
+    await expect(statting.getPoint(second.id)).rejects.toMatchObject({ reason: "NotFound", message: expect.stringContaining(second.id) as unknown });
+    await statting.close();
+    await vault.close();
+  });
+
   test("checkLockConfig names a lock that differs from the spec", async () => {
     const vault = await newVault(30);
     expect(await checkLockConfig(vault, { enabled: true, mode: "Compliance", retentionDays: 30 })).toEqual([]);

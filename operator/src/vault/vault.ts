@@ -172,10 +172,25 @@ export class Vault {
   /** Headers of every point, oldest first. */
   async listPoints(): Promise<PointHeader[]> {
     const objects = await this.backend.list(paths.manifestsPrefix);
-    const read = (obj: ObjectInfo) => this.readPointHeader(obj);
+    const read = (obj: ObjectInfo) => this.readPointHeaderIfPresent(obj);
     const cache = this.options.pointHeaders;
     const headers = cache ? await cache.headers(this.config.repositoryId, objects, read) : await mapLimit(objects, 8, read);
-    return headers.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+    return headers.filter((h) => h !== undefined).sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * A point's header, or undefined when its manifest is gone by the time it
+   * is read: a retention pass (forget) running beside a listing or a
+   * getPoint deletes manifests between the list or stat and the read, and
+   * a forgotten point is simply not there, not an error.
+   */
+  private async readPointHeaderIfPresent(obj: ObjectInfo): Promise<PointHeader | undefined> {
+    try {
+      return await this.readPointHeader(obj);
+    } catch (err) {
+      if (err instanceof VaultError && err.reason === "NotFound") return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -208,9 +223,11 @@ export class Vault {
     checkPointId(id);
     const manifest = await this.backend.stat(paths.manifest(id));
     if (!manifest) throw pointNotFound(id, this.backend.location);
-    const read = (obj: ObjectInfo) => this.readPointHeader(obj);
+    const read = (obj: ObjectInfo) => this.readPointHeaderIfPresent(obj);
     const cache = this.options.pointHeaders;
-    return cache ? cache.header(this.config.repositoryId, manifest, read) : read(manifest);
+    const header = cache ? await cache.header(this.config.repositoryId, manifest, read) : await read(manifest);
+    if (!header) throw pointNotFound(id, this.backend.location);
+    return header;
   }
 
   /** A point with its block lists. */
