@@ -1,6 +1,9 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "@jest/globals";
-import { streamParts } from "./stream-parts.js";
+import { MIN_PART_SIZE, partSizeFor, streamParts } from "./stream-parts.js";
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 
 async function cut(chunks: Buffer[], partSize: number, limit: number): Promise<{ parts: number[]; total: number }> {
   const c = streamParts(Readable.from(chunks), partSize, limit, "The test stream");
@@ -29,5 +32,16 @@ describe("streamParts", () => {
 
   it("refuses a stream longer than its limit", async () => {
     await expect(cut([Buffer.alloc(10), Buffer.alloc(10)], 8, 15)).rejects.toThrow("The test stream delivered more than its 15 bytes");
+  });
+});
+
+describe("partSizeFor", () => {
+  it("uses 16 MiB parts up to 10 000 of them, then whole MiB parts that fit 10 000", () => {
+    expect(partSizeFor(1)).toBe(MIN_PART_SIZE);
+    expect(partSizeFor(10_000 * 16 * MiB)).toBe(16 * MiB);
+    expect(partSizeFor(10_000 * 16 * MiB + 1)).toBe(17 * MiB);
+    expect(partSizeFor(10_000 * 64 * MiB)).toBe(64 * MiB);
+    const big = 2 * 1024 * GiB;
+    expect(Math.ceil(big / partSizeFor(big))).toBeLessThanOrEqual(10_000);
   });
 });

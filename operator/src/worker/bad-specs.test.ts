@@ -233,7 +233,7 @@ async function expectUsable(config: WorkerConfig): Promise<void> {
     const ca = vaultSpec.backend.s3?.caBundle;
     if (ca !== undefined && typeof ca !== "string") throw new Error(`The vault's CA bundle is a ${typeof ca}, not PEM text`);
     try {
-      await backendFor(vaultSpec.backend).close();
+      await (await backendFor(vaultSpec.backend)).close();
     } catch (err) {
       // A backend the spec cannot make must be refused by readConfig, naming the field, not at start-up.
       throw new Error(`readConfig accepted a vault whose backend cannot be made: ${describeError(err)}`);

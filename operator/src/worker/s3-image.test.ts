@@ -1,8 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { imageClient, imageObjectKey, MIN_PART_SIZE, partSizeFor } from "./s3-image.js";
-
-const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
+import { imageClient, imageObjectKey } from "./s3-image.js";
 
 describe("imageObjectKey", () => {
   it("joins the prefix and the file name without stray slashes", () => {
@@ -10,17 +7,6 @@ describe("imageObjectKey", () => {
     expect(imageObjectKey("", "app-01-disk-2000.raw")).toBe("app-01-disk-2000.raw");
     expect(imageObjectKey("/", "a.raw")).toBe("a.raw");
     expect(imageObjectKey("/restores/2026/", "a.raw")).toBe("restores/2026/a.raw");
-  });
-});
-
-describe("partSizeFor", () => {
-  it("uses 16 MiB parts up to 10 000 of them, then whole MiB parts that fit 10 000", () => {
-    expect(partSizeFor(1)).toBe(MIN_PART_SIZE);
-    expect(partSizeFor(10_000 * 16 * MiB)).toBe(16 * MiB);
-    expect(partSizeFor(10_000 * 16 * MiB + 1)).toBe(17 * MiB);
-    expect(partSizeFor(10_000 * 64 * MiB)).toBe(64 * MiB);
-    const big = 2 * 1024 * GiB;
-    expect(Math.ceil(big / partSizeFor(big))).toBeLessThanOrEqual(10_000);
   });
 });
 

@@ -20,30 +20,13 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from "@aws-sdk/client-s3";
-import { streamParts } from "../util/stream-parts.js";
+import { partSizeFor, streamParts } from "../util/stream-parts.js";
 import { withRetry } from "../vault/backends/retry.js";
 import { SECRET_ENV, type RestoreWorkerSpec } from "./spec.js";
 import { trustFor } from "./trust.js";
 
 /** The spec's image bucket (spec.target.imageFile.s3). */
 export type ImageBucket = NonNullable<Extract<RestoreWorkerSpec["target"], { imageFile: unknown }>["imageFile"]["s3"]>;
-
-const MiB = 1024 * 1024;
-/** Smallest part we send: large enough for few requests, small enough to keep memory low. */
-export const MIN_PART_SIZE = 16 * MiB;
-/** S3 allows at most this many parts per upload. */
-const MAX_PARTS = 10_000;
-
-/**
- * The part size for an object of `size` bytes: 16 MiB, or more (whole MiB)
- * when 10 000 parts of 16 MiB would not hold the disk (above 156 GiB; 64 MiB
- * parts cover 625 GiB, bigger disks get bigger parts rather than failing).
- * Memory use is one part.
- */
-export function partSizeFor(size: number): number {
-  const needed = Math.ceil(size / MAX_PARTS / MiB) * MiB;
-  return Math.max(MIN_PART_SIZE, needed);
-}
 
 /**
  * The object key of a disk image: `<prefix>/<file>`, the prefix without

@@ -9,10 +9,9 @@
 import { isIP } from "node:net";
 import type { Readable } from "node:stream";
 import type OSS from "ali-oss";
-import { streamParts } from "../../util/stream-parts.js";
+import { partSizeFor, streamParts } from "../../util/stream-parts.js";
 import { withRetry } from "../../vault/backends/retry.js";
 import { ossClass } from "./sdk.js";
-import { partSizeFor } from "../../worker/s3-image.js";
 
 /** Where and as whom to reach a bucket. */
 export interface OssConnection {
