@@ -136,8 +136,9 @@ function out(values: Values, json: unknown, human: string): void {
   process.stdout.write(values.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
 }
 
-async function withVault<T>(values: Values, fn: (vault: Vault) => Promise<T>): Promise<T> {
-  const vault = await openVault(await spec(values));
+/** Runs `fn` on the vault the options name, then closes it; `bootThreads` for a command that moves blocks (VaultOptions.bootThreads). */
+async function withVault<T>(values: Values, fn: (vault: Vault) => Promise<T>, options: { bootThreads?: boolean } = {}): Promise<T> {
+  const vault = await openVault({ ...(await spec(values)), ...options });
   try {
     return await fn(vault);
   } finally {
@@ -222,7 +223,7 @@ async function cmdBackup(values: Values): Promise<number> {
       reporter.finish();
       await Promise.all(sources.map((s) => s.close()));
     }
-  });
+  }, { bootThreads: true });
 }
 
 async function cmdRestore(values: Values, positionals: string[]): Promise<number> {
@@ -259,7 +260,7 @@ async function cmdRestore(values: Values, positionals: string[]): Promise<number
       out(values, { point: id, disk: key, path, bytes: disk.size }, `Restored disk ${key} of point ${id} to ${path} (${formatBytes(disk.size)})`);
     }
     return 0;
-  });
+  }, { bootThreads: true });
 }
 
 async function cmdLs(values: Values): Promise<number> {

@@ -126,6 +126,7 @@ export class BackupSession {
 
   /** Takes a shared repository lock, loads the index and the parent. */
   static async begin(vault: Vault, options: BackupOptions = {}): Promise<BackupSession> {
+    vault.startThreads();
     const lock = await RepositoryLock.acquire(vault.backend, false, "backup");
     try {
       const { index } = await vault.loadIndex();

@@ -8,18 +8,17 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { BlobError, blockId, sealBlock } from "./crypto.js";
 import type { MasterKeys } from "./keys.js";
-import { openRun, writeSpans, type CloseRequest, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
+import { openRun, writeSpans, type CloseRequest, type KeysRequest, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
 
 interface WorkerInit {
-  dataKey: Uint8Array;
-  idKey: Uint8Array;
-  level: number;
   writeLock: SharedArrayBuffer;
 }
 
 const init = workerData as WorkerInit;
-const keys: MasterKeys = { dataKey: Buffer.from(init.dataKey), idKey: Buffer.from(init.idKey) };
 const writeLock = new Int32Array(init.writeLock);
+/** The vault's keys and compression level: the pool's first message (the thread boots before the keys are unwrapped). */
+let keys: MasterKeys | undefined;
+let level = 0;
 /** Reused for runs this worker writes itself (they never leave the thread). */
 let scratch = Buffer.allocUnsafeSlow(0);
 const port = parentPort;
@@ -30,10 +29,15 @@ function transferable(buf: Uint8Array): boolean {
   return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && !(buf.buffer instanceof SharedArrayBuffer);
 }
 
-port.on("message", (req: WorkerRequest | CloseRequest) => {
+port.on("message", (req: WorkerRequest | CloseRequest | KeysRequest) => {
   if (req.op === "close") {
     // Nothing else keeps this thread alive: it exits once the port is closed.
     port.close();
+    return;
+  }
+  if (req.op === "keys") {
+    keys = { dataKey: Buffer.from(req.dataKey), idKey: Buffer.from(req.idKey) };
+    level = req.level;
     return;
   }
   let reply: WorkerReply;
@@ -42,12 +46,14 @@ port.on("message", (req: WorkerRequest | CloseRequest) => {
     if (transferable(buf)) transfer.push(buf.buffer as ArrayBuffer);
   };
   try {
+    // The pool sends the keys before any work: their absence is a bug in the pool.
+    if (!keys) throw new Error("A vault worker thread was given work before its keys");
     if (req.op === "hash") {
       reply = { seq: req.seq, ok: true, id: blockId(keys.idKey, req.data), data: req.data };
       give(req.data);
     } else if (req.op === "seal") {
       const space = req.space ? Buffer.from(req.space.buffer, req.space.byteOffset, req.space.byteLength) : undefined;
-      const blob = sealBlock(keys, init.level, req.id, req.data, space);
+      const blob = sealBlock(keys, level, req.id, req.data, space);
       // A blob sealed into `space` is a view of it: `space` goes back whole, and the view with it.
       reply = { seq: req.seq, ok: true, data: blob, input: req.data, space: req.space };
       if (!space || blob.buffer !== space.buffer) give(blob);

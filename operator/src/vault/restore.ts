@@ -121,6 +121,7 @@ function planRuns(ids: Buffer, disk: PointDisk, index: BlockIndex, pointId: stri
  * repository lock (so prune cannot remove packs meanwhile). Returns the disk size.
  */
 export async function restoreDisk(vault: Vault, pointId: string, diskKey: string, target: DiskTarget, options: RestoreOptions = {}): Promise<number> {
+  vault.startThreads();
   const lock = await RepositoryLock.acquire(vault.backend, false, "restore");
   try {
     return await restoreLocked(vault, pointId, diskKey, target, options);

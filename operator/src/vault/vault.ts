@@ -20,6 +20,12 @@ const DAY_MS = 24 * 3600_000;
 export interface VaultOptions {
   /** Worker threads for CPU work; 0 runs it inline. Default: one per core. */
   threads?: number;
+  /**
+   * Boot the worker threads while the vault opens, for a caller that is
+   * about to back up or restore: they load (tens of milliseconds each) while
+   * scrypt unwraps the keys. Left off, they start on first use.
+   */
+  bootThreads?: boolean;
   /** Headers read by earlier opens in this process, so listPoints reads only new manifests (a long-running process that lists often: the operator). */
   pointHeaders?: PointHeaderCache;
 }
@@ -54,7 +60,11 @@ export class Vault {
     readonly config: VaultConfig,
     readonly keys: MasterKeys,
     private readonly options: VaultOptions,
-  ) {}
+    booted?: WorkerPool,
+  ) {
+    this.workerPool = booted;
+    booted?.setKeys(keys, config.compressionLevel);
+  }
 
   /**
    * Creates a repository: a key slot wrapping fresh master keys under
@@ -86,6 +96,17 @@ export class Vault {
       throw err;
     }
     const config = parseConfig(configBytes);
+    const booted = options.bootThreads ? new WorkerPool(options.threads ?? defaultThreads()) : undefined;
+    try {
+      return await Vault.unlock(backend, config, userKey, options, booted);
+    } catch (err) {
+      await booted?.close();
+      throw err;
+    }
+  }
+
+  /** Opens the vault with the first key slot `userKey` unwraps; throws WrongKey when none does. */
+  private static async unlock(backend: Backend, config: VaultConfig, userKey: Buffer, options: VaultOptions, booted: WorkerPool | undefined): Promise<Vault> {
     const slots = await backend.list(paths.keysPrefix);
     // A slot that cannot be read does not hide the others: another may open with this key.
     let unreadable: VaultError | undefined;
@@ -99,7 +120,7 @@ export class Vault {
         continue;
       }
       const keys = await unwrapKeys(slot, userKey, config.repositoryId);
-      if (keys) return new Vault(backend, config, keys, options);
+      if (keys) return new Vault(backend, config, keys, options, booted);
     }
     // None opened: a slot that could not be read may be the one this key was for.
     if (unreadable) throw unreadable;
@@ -110,9 +131,22 @@ export class Vault {
     );
   }
 
-  /** The worker pool, started on first use. */
+  /** The worker pool, started on first use (or by startThreads). */
   get pool(): WorkerPool {
-    this.workerPool ??= new WorkerPool(this.keys, this.config.compressionLevel, this.options.threads ?? defaultThreads());
+    return this.startThreads();
+  }
+
+  /**
+   * Starts the worker pool's threads now, not at the first block. A thread
+   * takes tens of milliseconds to boot (Node.js, the crypto and zstd
+   * addons); started before a backup's or a restore's lock, manifest and
+   * index reads, the threads boot while those are read.
+   */
+  startThreads(): WorkerPool {
+    if (!this.workerPool) {
+      this.workerPool = new WorkerPool(this.options.threads ?? defaultThreads());
+      this.workerPool.setKeys(this.keys, this.config.compressionLevel);
+    }
     return this.workerPool;
   }
 

@@ -40,6 +40,14 @@ export interface CloseRequest {
   op: "close";
 }
 
+/** Gives a worker thread the vault's keys and compression level: its first message (see WorkerPool.boot). */
+export interface KeysRequest {
+  op: "keys";
+  dataKey: Uint8Array;
+  idKey: Uint8Array;
+  level: number;
+}
+
 /** A worker's answer. */
 export type WorkerReply =
   | { seq: number; ok: true; id?: Uint8Array; data: Uint8Array; input?: Uint8Array; space?: Uint8Array }
@@ -134,25 +142,28 @@ function returned(buf: Uint8Array | undefined, what: string): Buffer {
   return toBuffer(buf);
 }
 
-/** Runs block CPU work on worker threads (or inline with threads = 0). */
+/**
+ * Runs block CPU work on worker threads (or inline with threads = 0). The
+ * threads can boot before the vault's keys are known (boot, then setKeys):
+ * a thread takes tens of milliseconds to load Node.js and the crypto and
+ * zstd addons, about as long as the scrypt that unwraps the keys, so a
+ * backup or restore that boots them first overlaps the two.
+ */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
   private failure: Error | undefined;
   private closing = false;
+  private keys: MasterKeys | undefined;
+  private level = 0;
   /** Serializes the workers' writes to restore targets (see writeSpans). */
   private readonly writeLock = new SharedArrayBuffer(4);
 
-  constructor(
-    private readonly keys: MasterKeys,
-    private readonly level: number,
-    threads: number = defaultThreads(),
-  ) {
+  /** Boots `threads` threads (none: the work runs inline); they wait for setKeys, and no work may be sent before it. */
+  constructor(threads: number = defaultThreads()) {
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(new URL("./block-worker.js", import.meta.url), {
-        workerData: { dataKey: keys.dataKey, idKey: keys.idKey, level, writeLock: this.writeLock },
-      });
+      const worker = new Worker(new URL("./block-worker.js", import.meta.url), { workerData: { writeLock: this.writeLock } });
       worker.on("message", (reply: WorkerReply) => { this.onReply(reply); });
       worker.on("error", (err) => { this.fail(new Error("A vault worker thread failed", { cause: err })); });
       const exited = new Promise<void>((resolve) => {
@@ -165,13 +176,30 @@ export class WorkerPool {
     }
   }
 
+  /** Gives the pool the vault's keys and compression level (each thread gets them before any work). */
+  setKeys(keys: MasterKeys, level: number): void {
+    if (this.keys) throw new Error("The vault worker pool already has its keys");
+    this.keys = keys;
+    this.level = level;
+    for (const { worker } of this.slots) {
+      const request: KeysRequest = { op: "keys", dataKey: keys.dataKey, idKey: keys.idKey, level };
+      worker.postMessage(request);
+    }
+  }
+
+  /** The keys, for work done inline; work sent before setKeys is a bug. */
+  private get inlineKeys(): MasterKeys {
+    if (!this.keys) throw new Error("The vault worker pool was given work before its keys");
+    return this.keys;
+  }
+
   get threads(): number {
     return this.slots.length;
   }
 
   /** Keyed BLAKE3 of `data`; returns the id and the data back (the caller's buffer is transferred). */
   async hash(data: Buffer): Promise<{ id: Buffer; data: Buffer }> {
-    if (this.slots.length === 0) return { id: blockId(this.keys.idKey, data), data };
+    if (this.slots.length === 0) return { id: blockId(this.inlineKeys.idKey, data), data };
     const reply = await this.send({ seq: 0, op: "hash", data }, [data]);
     return { id: returned(reply.id, "block id"), data: toBuffer(reply.data) };
   }
@@ -182,7 +210,7 @@ export class WorkerPool {
    * input buffer and `space` (both travel to the worker and back).
    */
   async seal(id: Buffer, data: Buffer, space?: Buffer): Promise<{ blob: Buffer; input: Buffer; space: Buffer | undefined }> {
-    if (this.slots.length === 0) return { blob: sealBlock(this.keys, this.level, id, data, space), input: data, space };
+    if (this.slots.length === 0) return { blob: sealBlock(this.inlineKeys, this.level, id, data, space), input: data, space };
     const reply = await this.send({ seq: 0, op: "seal", id, data, space }, space ? [data, space] : [data]);
     return { blob: toBuffer(reply.data), input: returned(reply.input, "block"), space: space ? returned(reply.space, "blob buffer") : undefined };
   }
@@ -202,7 +230,7 @@ export class WorkerPool {
    */
   async openRun(run: Buffer, blobs: readonly RunBlob[], fd: number | undefined, writes: readonly RunWrite[]): Promise<{ decoded: Buffer | undefined; run: Buffer }> {
     if (this.slots.length === 0) {
-      const decoded = openRun(this.keys, run, blobs);
+      const decoded = openRun(this.inlineKeys, run, blobs);
       if (fd === undefined) return { decoded, run };
       writeSpans(fd, decoded, writes);
       return { decoded: undefined, run };
@@ -238,6 +266,7 @@ export class WorkerPool {
 
   private send(req: WorkerRequest, buffers: Uint8Array[]): Promise<WorkerReply & { ok: true }> {
     if (this.failure) return Promise.reject(this.failure);
+    if (!this.keys) return Promise.reject(new Error("The vault worker pool was given work before its keys"));
     const seq = ++this.seq;
     const slot = this.slots.reduce((best, s) => (s.inFlight < best.inFlight ? s : best));
     slot.inFlight++;

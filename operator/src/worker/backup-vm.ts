@@ -52,7 +52,7 @@ interface DiskPlan {
 /** Runs the backup; resolves with the committed (or already existing) point. */
 export async function backupVm(spec: BackupWorkerSpec, ctx: RunContext): Promise<PointHeader> {
   const { logger, progress } = ctx;
-  const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env, { threads: spec.threads, retry: ctx.vaultRetry }));
+  const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env, { threads: spec.threads, retry: ctx.vaultRetry, bootThreads: true }));
   let client: VsphereClient | undefined;
   try {
     const points = await vault.listPoints();

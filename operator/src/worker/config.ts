@@ -464,13 +464,15 @@ export interface VaultOpenOptions {
   readonly secrets?: VaultSecrets | undefined;
   /** How object-storage requests are retried (a worker rides out an outage; see vaultOutageRetry). */
   readonly retry?: RetryOptions | undefined;
+  /** Boot the vault's worker threads while it opens (a worker about to move blocks; see VaultOptions.bootThreads). */
+  readonly bootThreads?: boolean | undefined;
 }
 
 /** The vault spec with its secrets from the environment. */
 export function vaultSpecFrom(vault: WorkerVault, env: NodeJS.ProcessEnv, opts: VaultOpenOptions = {}): VaultSpec {
-  const { threads, secrets = VAULT_SECRETS, retry } = opts;
+  const { threads, secrets = VAULT_SECRETS, retry, bootThreads } = opts;
   const key = Buffer.from(env[secrets.key] ?? "", "utf8");
-  const options = threads !== undefined && threads > 0 ? { threads } : {};
+  const options = { ...(threads !== undefined && threads > 0 ? { threads } : {}), ...(bootThreads ? { bootThreads } : {}) };
   if (vault.filesystem) return { backend: { filesystem: { path: vault.filesystem.path } }, key, ...options };
   const { caCertEnv, ...s3 } = vault.s3 as NonNullable<WorkerVault["s3"]>;
   return {

@@ -90,7 +90,7 @@ export async function backupEcsInstance(spec: EcsBackupWorkerSpec, ctx: RunConte
     prefix: prefixes.run,
     nonce: randomUUID(),
   };
-  const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env, { threads: spec.threads, retry: ctx.vaultRetry }));
+  const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env, { threads: spec.threads, retry: ctx.vaultRetry, bootThreads: true }));
   try {
     const done = findRunPoint(await vault.listPoints(), spec.labels, spec.lineage ?? DEFAULT_LINEAGE);
     if (done) {

@@ -53,7 +53,7 @@ export async function readRequestedPoint(vault: Vault, pointId: string): Promise
 
 /** Runs the restore. */
 export async function restorePoint(spec: RestoreWorkerSpec, ctx: RunContext): Promise<RestoreResult> {
-  const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env, { retry: ctx.vaultRetry }));
+  const vault = await openVault(vaultSpecFrom(spec.vault, ctx.env, { retry: ctx.vaultRetry, bootThreads: true }));
   try {
     const point = await readRequestedPoint(vault, spec.pointId);
     ctx.progress.set({ pointId: point.header.id });

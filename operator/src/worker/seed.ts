@@ -58,7 +58,7 @@ interface SeedCounters {
 /** Runs the seed; resolves with the committed (or already existing) point. */
 export async function seedPoint(spec: SeedWorkerSpec, ctx: RunContext): Promise<PointHeader> {
   const { logger, progress } = ctx;
-  const dest = await openVault(vaultSpecFrom(spec.vault, ctx.env, { threads: spec.threads, retry: ctx.vaultRetry }));
+  const dest = await openVault(vaultSpecFrom(spec.vault, ctx.env, { threads: spec.threads, retry: ctx.vaultRetry, bootThreads: true }));
   try {
     const done = findSeedPoint(await dest.listPoints(), spec.labels);
     if (done) {
@@ -98,7 +98,7 @@ function vaultLocation(v: WorkerVault): string {
 async function openSource(spec: SeedWorkerSpec, ctx: RunContext, dest: Vault): Promise<Vault> {
   let source: Vault;
   try {
-    source = await openVault(vaultSpecFrom(spec.source.vault, ctx.env, { threads: spec.threads, secrets: SOURCE_VAULT_SECRETS, retry: ctx.vaultRetry }));
+    source = await openVault(vaultSpecFrom(spec.source.vault, ctx.env, { threads: spec.threads, secrets: SOURCE_VAULT_SECRETS, retry: ctx.vaultRetry, bootThreads: true }));
   } catch (err) {
     throw new Error(`Could not open the source vault at ${vaultLocation(spec.source.vault)}`, { cause: err });
   }
