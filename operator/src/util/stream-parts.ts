@@ -10,7 +10,7 @@ import type { Readable } from "node:stream";
 const MiB = 1024 * 1024;
 /** Smallest part we send: large enough for few requests, small enough to keep memory low. */
 export const MIN_PART_SIZE = 16 * MiB;
-/** S3 allows at most this many parts per upload. */
+/** S3 and OSS allow at most this many parts per upload. */
 const MAX_PARTS = 10_000;
 
 /**

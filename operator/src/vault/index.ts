@@ -53,8 +53,14 @@ export interface VaultSpec extends VaultOptions {
 export async function backendFor(spec: VaultBackendSpec): Promise<Backend> {
   if (!!spec.filesystem === !!spec.s3) throw new VaultError("InvalidArgument", "Set exactly one of backend.filesystem or backend.s3");
   if (spec.filesystem) return new FilesystemBackend(spec.filesystem.path);
-  const { S3Backend } = await import("./backends/s3.js");
-  return new S3Backend(spec.s3 as S3Settings);
+  const settings = spec.s3 as S3Settings;
+  let s3: typeof import("./backends/s3.js");
+  try {
+    s3 = await import("./backends/s3.js");
+  } catch (err) {
+    throw new Error(`Could not load the S3 backend (the AWS SDK) for bucket ${settings.bucket}`, { cause: err });
+  }
+  return new s3.S3Backend(settings);
 }
 
 /**

@@ -430,6 +430,18 @@ describe("vault on the filesystem", () => {
     await second.close();
   });
 
+  test("a vault opened with its threads booted backs up and restores, and a wrong key still says so", async () => {
+    await newVault().then((v) => v.close());
+    const repo = join(dir, "repo");
+    await expect(Vault.open(new FilesystemBackend(repo), Buffer.from("not-the-key-0123456789abcdefgh"), { threads: 0, bootThreads: true })).rejects.toMatchObject({ reason: "WrongKey" });
+    const vault = await Vault.open(new FilesystemBackend(repo), KEY, { threads: 0, bootThreads: true });
+    const image = makeImage(8);
+    await writeFile(join(dir, "disk.img"), image);
+    const point = await backupFile(vault, join(dir, "disk.img"));
+    expect((await restoreFile(vault, point.id, join(dir, "out.img"))).equals(image)).toBe(true);
+    await vault.close();
+  });
+
   test("a point forgotten between a listing and the read of its manifest is left out, not an error", async () => {
     const { vault, point } = await vaultWithOnePoint();
     const src = join(dir, "disk.img");

@@ -23,7 +23,9 @@ export interface VaultOptions {
   /**
    * Boot the worker threads while the vault opens, for a caller that is
    * about to back up or restore: they load (tens of milliseconds each) while
-   * scrypt unwraps the keys. Left off, they start on first use.
+   * scrypt unwraps the keys. Left off, a backup or restore starts them as it
+   * begins (startThreads) and an open alone (ls, the operator's
+   * reconcilers) starts none. Vault.init ignores it.
    */
   bootThreads?: boolean;
   /** Headers read by earlier opens in this process, so listPoints reads only new manifests (a long-running process that lists often: the operator). */

@@ -40,7 +40,7 @@ export interface CloseRequest {
   op: "close";
 }
 
-/** Gives a worker thread the vault's keys and compression level: its first message (see WorkerPool.boot). */
+/** Gives a worker thread the vault's keys and compression level: its first message (see WorkerPool.setKeys). */
 export interface KeysRequest {
   op: "keys";
   dataKey: Uint8Array;

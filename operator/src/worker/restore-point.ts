@@ -279,7 +279,13 @@ async function writeImageFile(image: ImageStream, path: string): Promise<void> {
  */
 async function restoreToBucket(restore: DiskRestorer, point: Point, disks: readonly PointDisk[], target: ImageTarget, bucket: NonNullable<ImageTarget["s3"]>, ctx: RunContext): Promise<string[]> {
   // The AWS SDK loads here, not with the worker: most restores never need it, and it adds about 0.1 s to every worker's start.
-  const { imageClient, imageObjectKey, uploadImage } = await import("./s3-image.js");
+  let s3: typeof import("./s3-image.js");
+  try {
+    s3 = await import("./s3-image.js");
+  } catch (err) {
+    throw new WorkerError(EXIT.restoreTargetFailed, `Could not load the S3 client (the AWS SDK) for the image bucket ${bucket.bucket}`, { cause: err });
+  }
+  const { imageClient, imageObjectKey, uploadImage } = s3;
   const client = imageClient(bucket, ctx.env);
   try {
     ctx.progress.phase("Transferring");

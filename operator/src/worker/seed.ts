@@ -98,11 +98,15 @@ function vaultLocation(v: WorkerVault): string {
 async function openSource(spec: SeedWorkerSpec, ctx: RunContext, dest: Vault): Promise<Vault> {
   let source: Vault;
   try {
-    source = await openVault(vaultSpecFrom(spec.source.vault, ctx.env, { threads: spec.threads, secrets: SOURCE_VAULT_SECRETS, retry: ctx.vaultRetry, bootThreads: true }));
+    source = await openVault(vaultSpecFrom(spec.source.vault, ctx.env, { threads: spec.threads, secrets: SOURCE_VAULT_SECRETS, retry: ctx.vaultRetry }));
   } catch (err) {
     throw new Error(`Could not open the source vault at ${vaultLocation(spec.source.vault)}`, { cause: err });
   }
-  if (source.config.repositoryId !== dest.config.repositoryId) return source;
+  if (source.config.repositoryId !== dest.config.repositoryId) {
+    // Its threads start only now that it is known to be read (the destination's booted while it opened).
+    source.startThreads();
+    return source;
+  }
   ctx.logger.info({ repositoryId: dest.config.repositoryId }, "The source vault is the destination's repository; reusing its block ids without reading");
   await source.close().catch(() => undefined);
   return dest;
