@@ -9,7 +9,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
 import { controllerRef, isConflict, isNotFound, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, type BackupWorkerSpec, type EcsBackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
-import { cloudSecretEnv, labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { cloudSecretEnv, failedAttemptNote, labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import type { ClaimMount } from "../workloads/worker-volumes.js";
 import { REPLICATION_LINEAGE, lineageLabels, type Direction } from "./dr-points.js";
 import { fetchProgress } from "./worker-progress.js";
@@ -202,14 +202,25 @@ export function createServerRestoreJob(
   return createRestoreJob(kube, { owner: ps, name, labels: serverLabels(ps), pointId, vault: site.vault, vcenter: site.vcenter, gateway: site.gateway, target });
 }
 
-/** Where a worker Job is. */
+/**
+ * Where a worker Job is. `attempts` counts its pods (more than one: the Job
+ * retried a failed attempt); while it runs, `retry` says why the newest
+ * failed attempt failed, so a status need not go on showing a dead pod's
+ * last progress.
+ */
 export type JobOutcome =
   | { readonly state: "Missing" }
-  | { readonly state: "Running"; readonly progress?: WorkerProgress | undefined }
-  | { readonly state: "Succeeded"; readonly finishedAt: Date }
-  | { readonly state: "Failed"; readonly reason: string; readonly message: string; readonly finishedAt: Date };
+  | { readonly state: "Running"; readonly attempts: number; readonly retry?: AttemptNote | undefined; readonly progress?: WorkerProgress | undefined }
+  | { readonly state: "Succeeded"; readonly attempts: number; readonly finishedAt: Date }
+  | { readonly state: "Failed"; readonly attempts: number; readonly reason: string; readonly message: string; readonly finishedAt: Date };
 
-/** Reads a worker Job's outcome: its conditions, the exit code of its last pod, and, while it runs, the worker's /progress. */
+/** Why a worker's failed attempt failed, while its Job tries again (see failedAttemptNote). */
+export interface AttemptNote {
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Reads a worker Job's outcome: its conditions, its pods and the exit code of the last one, and, while it runs, the worker's /progress. */
 export async function jobOutcome(kube: Kube, namespace: string, name: string, withProgress = true): Promise<JobOutcome> {
   let job: k8s.V1Job;
   try {
@@ -219,29 +230,33 @@ export async function jobOutcome(kube: Kube, namespace: string, name: string, wi
     throw new Error(`Could not read worker Job ${namespace}/${name}`, { cause: err });
   }
   const cond = (type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === "True");
-  const complete = cond("Complete");
-  if (complete) return { state: "Succeeded", finishedAt: new Date(complete.lastTransitionTime ?? Date.now()) };
   const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` });
+  const attempts = pods.items.length;
+  const complete = cond("Complete");
+  if (complete) return { state: "Succeeded", attempts, finishedAt: new Date(complete.lastTransitionTime ?? Date.now()) };
   const failed = cond("Failed");
   if (failed) {
     const code = lastExitCode(pods.items);
     const finishedAt = new Date(failed.lastTransitionTime ?? Date.now());
     // Past its activeDeadlineSeconds the Job stops its pod: the exit code is the stop's, the deadline is the reason.
     if (code === undefined || failed.reason === "DeadlineExceeded") {
-      return { state: "Failed", reason: failed.reason ?? "WorkerFailed", message: failed.message ?? "the worker Job failed", finishedAt };
+      return { state: "Failed", attempts, reason: failed.reason ?? "WorkerFailed", message: failed.message ?? "the worker Job failed", finishedAt };
     }
     // The worker's own "Reason: message" line says what to fix; the exit code alone only classifies.
     const why = lastTerminationMessage(pods.items)?.slice(0, 512);
     return {
       state: "Failed",
+      attempts,
       reason: reasonForExitCode(code),
-      message: `the worker exited with code ${code} (${reasonForExitCode(code)}) after ${pods.items.length} attempt(s)${why ? `: ${why}` : "; see its pod's log"}`,
+      message: `the worker exited with code ${code} (${reasonForExitCode(code)}) after ${attempts} attempt(s)${why ? `: ${why}` : "; see its pod's log"}`,
       finishedAt,
     };
   }
-  if (!withProgress) return { state: "Running" };
+  // The Job's own limit: maintenance Jobs, read here too, retry fewer times than DR workers.
+  const retry = failedAttemptNote(pods.items, (job.spec?.backoffLimit ?? DR_WORKER_RETRIES) + 1);
+  if (!withProgress) return { state: "Running", attempts, retry };
   const running = pods.items.find((p) => p.status?.phase === "Running" && p.status.podIP);
-  return { state: "Running", progress: running?.status?.podIP ? await fetchProgress(running.status.podIP) : undefined };
+  return { state: "Running", attempts, retry, progress: running?.status?.podIP ? await fetchProgress(running.status.podIP) : undefined };
 }
 
 /** Deletes a worker Job and its pods (background); gone already is fine. */

@@ -16,7 +16,7 @@ import { labelValue } from "../workloads/worker-job.js";
 import { PROGRESS_INTERVAL_MS, requestVaultSync, runIdFor } from "./backup-runs.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
-import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome, type EcsCycleSource } from "./dr-jobs.js";
+import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome, type AttemptNote, type EcsCycleSource } from "./dr-jobs.js";
 import { lineagePoints, pointOfRun, type Direction } from "./dr-points.js";
 import type { VmIdentity } from "./dr-vsphere.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -233,7 +233,9 @@ export class ReplicationCycles {
     const ns = ps.metadata.namespace ?? "";
     const outcome = await jobOutcome(ctx.kube, ns, cur.job);
     if (outcome.state !== "Running") ctx.metrics.forgetWorker(ns, cur.job);
+    if (outcome.state !== "Missing" && outcome.attempts > 0) cur.attempts = outcome.attempts;
     if (outcome.state === "Running") {
+      await this.noteFailedAttempt(ps, cur, outcome.retry, ctx);
       const p = outcome.progress;
       ctx.metrics.noteWorker({ namespace: ns, worker: cur.job, owner: `ProtectedServer/${ps.metadata.name ?? ""}` }, p);
       if (p) {
@@ -252,6 +254,21 @@ export class ReplicationCycles {
     if (outcome.state === "Succeeded") return this.failed(ps, line, cur, "PointNotFound", "the cycle's worker finished but the vault holds no point of this cycle", new Date(), ctx);
     if (outcome.state === "Missing") return this.failed(ps, line, cur, "WorkerJobMissing", `worker Job ${cur.job} is gone and the vault holds no point of this cycle`, new Date(), ctx);
     return this.failed(ps, line, cur, outcome.reason, outcome.message, outcome.finishedAt, ctx);
+  }
+
+  /**
+   * Says in the current cycle why its newest attempt failed while the Job
+   * tries again (a killed pod, a lost node, vCenter restarting), with one
+   * Warning event per failed attempt: otherwise the cycle would go on
+   * showing a dead pod's last progress. The note stays while the next
+   * attempt runs; the cycle's end replaces it.
+   */
+  private async noteFailedAttempt(ps: WithKind<ProtectedServer>, cur: Cycle, retry: AttemptNote | undefined, ctx: ReconcileContext): Promise<void> {
+    if (!retry || cur.message === retry.message) return;
+    cur.reason = retry.reason;
+    cur.message = retry.message;
+    await ctx.events.record(ps, "Warning", retry.reason, `replication cycle ${cur.id ?? ""}: ${retry.message}`);
+    ctx.log.warn({ cycle: cur.id, job: cur.job, reason: retry.reason, message: retry.message }, "A replication cycle's worker attempt failed; its Job tries again");
   }
 
   /**
@@ -295,6 +312,7 @@ export class ReplicationCycles {
       completionTime: isoSeconds(point.committedAt),
       durationSeconds: Math.round(duration),
       result: "Succeeded",
+      ...(cur.attempts ? { attempts: cur.attempts } : {}),
       bytesRead,
       bytesTransferred: point.storedBytes,
       pointID: point.id,
@@ -324,7 +342,7 @@ export class ReplicationCycles {
 
   private async failed(ps: WithKind<ProtectedServer>, line: ReplicationLine, cur: Cycle, reason: string, message: string, at: Date, ctx: ReconcileContext): Promise<Cycle> {
     const status = (ps.status ??= {});
-    const ended: Cycle = { id: cur.id, job: cur.job, direction: cur.direction, consistency: cur.consistency, startTime: cur.startTime, completionTime: isoSeconds(at), result: "Failed", reason, message };
+    const ended: Cycle = { id: cur.id, job: cur.job, direction: cur.direction, consistency: cur.consistency, startTime: cur.startTime, completionTime: isoSeconds(at), result: "Failed", reason, message, ...(cur.attempts ? { attempts: cur.attempts } : {}) };
     status.lastCycle = ended;
     delete status.currentCycle;
     status.failedCycles = (status.failedCycles ?? 0) + 1;

@@ -2333,13 +2333,17 @@ export interface ProtectedServerStatus {
      */
     result?: "Succeeded" | "Failed";
     /**
-     * Why it failed, one word.
+     * Why it failed, one word; while it runs, why its newest failed attempt failed (its Job tries again).
      */
     reason?: string;
     /**
      * What happened.
      */
     message?: string;
+    /**
+     * Worker pods the cycle has run: more than 1 when its Job retried a failed attempt (a killed pod, a lost node).
+     */
+    attempts?: number;
     /**
      * Bytes of changed areas read so far.
      */
@@ -2411,13 +2415,17 @@ export interface ProtectedServerStatus {
      */
     result?: "Succeeded" | "Failed";
     /**
-     * Why it failed, one word.
+     * Why it failed, one word; while it runs, why its newest failed attempt failed (its Job tries again).
      */
     reason?: string;
     /**
      * What happened.
      */
     message?: string;
+    /**
+     * Worker pods the cycle has run: more than 1 when its Job retried a failed attempt (a killed pod, a lost node).
+     */
+    attempts?: number;
     /**
      * Bytes of changed areas read so far.
      */
