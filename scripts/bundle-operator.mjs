@@ -21,9 +21,14 @@
 // The worker pods' entry points are not bundled: they are short-lived and
 // start from dist/operator/src/ as before.
 import { build } from "esbuild";
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+
+// Chunks are named by their content's hash: a rebuild writes new names, and
+// without this the old ones would pile up here and go into every image built.
+await rm(new URL("../dist/bundle/", import.meta.url), { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
