@@ -56,6 +56,18 @@ describe("status", () => {
     expect(text).toMatch(/db-01\s+db-01\s+Replicating\s+RealTimeReplication\s+2m10s \/ 5m\s+True/);
   });
 
+  it("shows a cycle whose worker attempt failed, with why, while its Job tries again", () => {
+    const retrying: ProtectedServer = {
+      ...server,
+      status: {
+        ...server.status,
+        currentCycle: { id: "20261202t215800z", startTime: "2026-12-02T21:58:00Z", bytesDone: 16 * MiB, bytesTotal: 64 * MiB, attempts: 2, reason: "WorkerFailed", message: "attempt 1 of 4 failed with exit code 137; the worker Job tries again" },
+      },
+    };
+    const text = statusLines({ namespace: "prod", plans: [], restores: [], servers: [retrying] }, NOW).join("\n");
+    expect(text).toMatch(/^ {2}cycle db-01\s+Transferring\s+\[#####-+\] {2}25% {2}16 MiB \/ 64 MiB .* {2}WorkerFailed: attempt 1 of 4 failed with exit code 137; the worker Job tries again$/m);
+  });
+
   it("says so when there is nothing", () => {
     expect(statusLines({ namespace: "empty", plans: [], restores: [], servers: [] }, NOW)).toEqual(["Namespace empty, 2026-12-02T22:00:00Z", "", "No BackupPlans."]);
   });

@@ -69,7 +69,19 @@ export function statusLines(s: StatusSnapshot, now: Date): string[] {
     out.push("", ...formatTable(["Protected Server", "Source", "Desired", "Stage", "RPO / Target", "Ready"], rows).trimEnd().split("\n"));
     for (const ps of s.servers) {
       const c = ps.status?.currentCycle;
-      if (c?.startTime && !c.completionTime) out.push(vmRunLine("  cycle ", { name: ps.metadata.name ?? "", phase: "Transferring", bytesDone: c.bytesDone ?? 0, bytesTotal: c.bytesTotal ?? 0, throughputBytesPerSecond: c.throughputBytesPerSecond ?? 0, ...(c.etaSeconds !== undefined ? { etaSeconds: c.etaSeconds } : {}) }));
+      if (c?.startTime && !c.completionTime) {
+        out.push(vmRunLine("  cycle ", {
+          name: ps.metadata.name ?? "",
+          phase: "Transferring",
+          bytesDone: c.bytesDone ?? 0,
+          bytesTotal: c.bytesTotal ?? 0,
+          throughputBytesPerSecond: c.throughputBytesPerSecond ?? 0,
+          ...(c.etaSeconds !== undefined ? { etaSeconds: c.etaSeconds } : {}),
+          // While the worker Job retries a failed attempt, why it failed.
+          ...(c.reason ? { reason: c.reason } : {}),
+          ...(c.message ? { message: c.message } : {}),
+        }));
+      }
     }
   }
   return out;
