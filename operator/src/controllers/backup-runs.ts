@@ -6,14 +6,14 @@ import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime/kube.js";
 import { openVault, type PointHeader } from "../vault/index.js";
 import { parseBackupResult, reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
-import { failedAttemptNote, labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { failedAttemptNote, labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, VCENTER_OUTAGE_WAIT_SECONDS, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { ensureControlTokenSecret, readControlToken } from "../workloads/worker-token.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { startRetentionPass } from "./plan-retention.js";
 import { vaultSpecOf } from "./vault-access.js";
-import { fetchProgress, setBandwidth } from "./worker-progress.js";
+import { fetchProgress, setBandwidth, shownOutage, workerOutage } from "./worker-progress.js";
 
 type Run = NonNullable<BackupPlanStatus["currentRun"]>;
 type VmRun = NonNullable<Run["vms"]>[number];
@@ -127,7 +127,7 @@ export class BackupRuns {
       mode: "backup",
       runId: run.id ?? "",
       vm: { name: vm.name, ...(vm.moRef ? { moRef: vm.moRef } : {}) },
-      vcenter: workerVCenter(vcenter),
+      vcenter: workerVCenter(vcenter, { outageWaitSeconds: VCENTER_OUTAGE_WAIT_SECONDS }),
       vault: workerVault(vault),
       quiesce: plan.spec.quiesce ?? false,
       changedBlockTracking: plan.spec.changedBlockTracking ?? true,
@@ -219,7 +219,7 @@ export class BackupRuns {
     vm.bytesUploaded = progress.bytesUploaded;
     vm.throughputBytesPerSecond = Math.round(progress.throughputBytesPerSecond);
     if (progress.etaSeconds !== undefined) vm.etaSeconds = Math.round(progress.etaSeconds);
-    await this.noteVaultOutage(rc, vm, progress, ctx);
+    await this.noteOutage(rc, vm, progress, ctx);
     const labels = { namespace: rc.plan.metadata.namespace ?? "", plan: rc.plan.metadata.name ?? "", vm: vm.name };
     ctx.metrics.noteBackupProgress(labels, progress);
     const jobName = job.metadata?.name ?? "";
@@ -246,17 +246,19 @@ export class BackupRuns {
   }
 
   /**
-   * Shows a worker's vault outage in its VM's entry while it lasts (the
-   * worker retries for minutes before it gives up), with one Warning event
-   * when it starts; clears it once the worker's requests succeed again.
+   * Shows an outage the worker rides out in its VM's entry while it lasts
+   * (the vault, or vCenter at its login: the worker retries for minutes
+   * before it gives up), with one Warning event when it starts; clears it
+   * once the worker gets answers again.
    */
-  private async noteVaultOutage(rc: RunContext, vm: VmRun, progress: WorkerProgress, ctx: ReconcileContext): Promise<void> {
-    if (progress.vaultOutage) {
-      const starting = vm.reason !== "VaultUnavailable";
-      vm.reason = "VaultUnavailable";
-      vm.message = progress.vaultOutage.message;
-      if (starting) await ctx.events.record(rc.plan, "Warning", "VaultUnavailable", `VM ${vm.name}: ${progress.vaultOutage.message}`);
-    } else if (vm.reason === "VaultUnavailable") {
+  private async noteOutage(rc: RunContext, vm: VmRun, progress: WorkerProgress, ctx: ReconcileContext): Promise<void> {
+    const outage = workerOutage(progress);
+    if (outage) {
+      const starting = shownOutage(vm) !== outage.reason;
+      vm.reason = outage.reason;
+      vm.message = outage.message;
+      if (starting) await ctx.events.record(rc.plan, "Warning", outage.reason, `VM ${vm.name}: ${outage.message}`);
+    } else if (shownOutage(vm)) {
       delete vm.reason;
       delete vm.message;
     }

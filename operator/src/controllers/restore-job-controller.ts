@@ -6,14 +6,14 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/c
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { controllerRef, isConflict, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, SECRET_ENV, terminationObject, type RestoreWorkerSpec } from "../worker/spec.js";
-import { cloudSecretEnv, failedAttemptNote, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, WORKER_LABELS, workerImage, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { cloudSecretEnv, failedAttemptNote, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, VCENTER_OUTAGE_WAIT_SECONDS, WORKER_LABELS, workerImage, workerJob, workerS3Location, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { imageFileClaims, imageFileResultPaths, imageFileWorkerDir } from "./image-file-target.js";
 import { PROGRESS_INTERVAL_MS } from "./backup-runs.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { firstProblem, problemCondition, readSecretKeys, resolveRef, type Checked } from "./references.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
-import { fetchProgress } from "./worker-progress.js";
+import { fetchProgress, shownOutage, workerOutage } from "./worker-progress.js";
 import { CloudApiError, EcsApi } from "../cloud/alibaba/ecs-api.js";
 import { ossClient } from "../cloud/alibaba/oss-upload.js";
 import { cleanUpRestore, nothingLeft, RESTORE_TAG } from "../cloud/alibaba/restore-cleanup.js";
@@ -235,7 +235,7 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
         vault: workerVault(vault),
         target: {
           vSphere: {
-            vcenter: workerVCenter(vc),
+            vcenter: workerVCenter(vc, { outageWaitSeconds: VCENTER_OUTAGE_WAIT_SECONDS }),
             datastore: v.datastore,
             inPlace: v.inPlace ?? false,
             networkMappings: v.networkMappings ?? [],
@@ -391,13 +391,14 @@ export class RestoreJobReconciler implements Reconciler<RestoreJob> {
     }
     if (progress) {
       status.progress = restoreProgress(progress.bytesDone, progress.bytesTotal || total, progress.throughputBytesPerSecond);
-      // The worker retries a vault that stopped answering for minutes: say so while it lasts, not only when it gives up.
-      const shown = status.conditions?.find((c) => c.type === "Succeeded");
-      if (progress.vaultOutage) {
-        if (shown?.reason !== "VaultUnavailable") await ctx.events.record(job, "Warning", "VaultUnavailable", progress.vaultOutage.message);
-        ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "VaultUnavailable", message: progress.vaultOutage.message });
-      } else if (shown?.reason === "VaultUnavailable") {
-        ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "Running", message: `restore worker ${worker.metadata?.name ?? ""} reads the vault again` });
+      // The worker waits for minutes for a vault (or, at its login, a vCenter) that stopped answering: say so while it lasts, not only when it gives up.
+      const shown = shownOutage(status.conditions?.find((c) => c.type === "Succeeded"));
+      const outage = workerOutage(progress);
+      if (outage) {
+        if (shown !== outage.reason) await ctx.events.record(job, "Warning", outage.reason, outage.message);
+        ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: outage.reason, message: outage.message });
+      } else if (shown) {
+        ctx.setCondition(job, { type: "Succeeded", status: "Unknown", reason: "Running", message: `restore worker ${worker.metadata?.name ?? ""} ${shown === "VaultUnavailable" ? "reads the vault" : "reaches vCenter"} again` });
       }
     }
     return { requeueAfterMs: PROGRESS_INTERVAL_MS };

@@ -1,4 +1,5 @@
 import { DEFAULT_WORKER_PORT, type WorkerProgress } from "../worker/spec.js";
+import { isFailedAttemptMessage } from "../workloads/worker-job.js";
 
 /**
  * Asks a running worker for its progress (GET /progress on its pod IP).
@@ -32,4 +33,33 @@ export async function setBandwidth(podIP: string, bytesPerSecond: number, token:
   } catch {
     return false;
   }
+}
+
+/** A status reason and message. */
+export interface StatusNote {
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * The outage a worker reports riding out, as a status reason and message:
+ * the vault's first (every request fails), then vCenter's (at its login).
+ */
+export function workerOutage(progress: WorkerProgress): StatusNote | undefined {
+  if (progress.vaultOutage) return { reason: "VaultUnavailable", message: progress.vaultOutage.message };
+  if (progress.vcenterOutage) return { reason: "VCenterUnreachable", message: progress.vcenterOutage.message };
+  return undefined;
+}
+
+const OUTAGE_REASONS: ReadonlySet<string> = new Set(["VaultUnavailable", "VCenterUnreachable"]);
+
+/**
+ * The reason of the worker outage a status shows, if it shows one. A failed
+ * attempt's note can have the same reason ("attempt 1 of 4 failed
+ * (VCenterUnreachable: …)"); it is not an outage the running worker
+ * reports, and stays while the next attempt runs.
+ */
+export function shownOutage(shown: { readonly reason?: string | undefined; readonly message?: string | undefined } | undefined): string | undefined {
+  if (!shown?.reason || !OUTAGE_REASONS.has(shown.reason) || isFailedAttemptMessage(shown.message)) return undefined;
+  return shown.reason;
 }

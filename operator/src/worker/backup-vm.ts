@@ -12,8 +12,8 @@
 import type { Logger } from "pino";
 import { BackupSession, openVault, type BackupProgress, type DiskBackup, type PointHeader, type Vault } from "../vault/index.js";
 import { blocksOfExtents, type Extent } from "../vault/disk-io.js";
-import { connect, FaultError, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
-import { connectOptionsFrom, vaultSpecFrom } from "./config.js";
+import { FaultError, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import { vaultSpecFrom } from "./config.js";
 import { describeChain } from "./errors.js";
 import { buildPointLabels } from "./labels.js";
 import type { WorkerMetrics } from "./metrics.js";
@@ -25,6 +25,7 @@ import { removeLeftovers, removeLeftoversBestEffort, withRunSnapshot } from "./r
 import { snapshotSource } from "./snapshot-source.js";
 import type { BackupWorkerSpec } from "./spec.js";
 import type { TokenBucket } from "./token-bucket.js";
+import { connectWaiting } from "./vcenter-outage.js";
 import { findVm, nicNetworkNames } from "./vm-lookup.js";
 
 /** What a backup run needs besides its spec. */
@@ -64,7 +65,7 @@ export async function backupVm(spec: BackupWorkerSpec, ctx: RunContext): Promise
       return done;
     }
 
-    client = await connect({ ...connectOptionsFrom(spec.vcenter, ctx.env), logger });
+    client = await connectWaiting(spec.vcenter, ctx);
     const vm = await findVm(client, spec.vm);
     logger.info({ vm: vm.name, moRef: vm.ref.value, disks: vm.disks.length }, "Found the VM");
     await removeLeftovers(client, vm.ref, logger);

@@ -41,7 +41,7 @@ const ENV: Readonly<Record<string, string>> = {
   [EXTRA_CA_ENV]: PEM,
 };
 
-const vcenter = { address: "vc.example.com", tls: { thumbprint: "AA:BB:CC" }, timeoutMs: 30_000 };
+const vcenter = { address: "vc.example.com", tls: { thumbprint: "AA:BB:CC" }, timeoutMs: 30_000, outageWaitSeconds: 300 };
 const fsVault = { filesystem: { path: "/vault" } };
 const s3Vault = {
   s3: { endpoint: "https://s3.example.com", bucket: "backups", region: "eu-west-1", prefix: "lifeboat/", forcePathStyle: true, useHTTPS: true, storageClass: "STANDARD", caCertEnv: SECRET_ENV.vaultCa },

@@ -168,6 +168,7 @@ function checkVCenter(p: Problems, vc: Json | undefined, path: string, env: Node
     checkCaCertEnv(p, tls, `${path}.tls`, env, "the vCenter CA certificate");
   }
   if (vc.timeoutMs !== undefined && (typeof vc.timeoutMs !== "number" || !(vc.timeoutMs > 0))) p.add(`${path}.timeoutMs must be a positive number`);
+  if (vc.outageWaitSeconds !== undefined && (typeof vc.outageWaitSeconds !== "number" || !(vc.outageWaitSeconds >= 0))) p.add(`${path}.outageWaitSeconds must be a non-negative number`);
   for (const name of [SECRET_ENV.vcenterUsername, SECRET_ENV.vcenterPassword]) {
     if (!env[name]) p.add(`Environment variable ${name} must hold the vCenter credentials`);
   }

@@ -46,7 +46,7 @@ export class ProgressTracker {
   }
 
   /** Removes an optional field (a message that no longer holds). */
-  clear(field: "message" | "etaSeconds" | "vaultOutage"): void {
+  clear(field: "message" | "etaSeconds" | "vaultOutage" | "vcenterOutage"): void {
     const { [field]: _gone, ...rest } = this.state;
     this.state = rest;
   }

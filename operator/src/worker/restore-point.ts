@@ -15,15 +15,16 @@ import { createImageStream, imageSizeBound, type ImageStream } from "../image/wr
 import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type Vault } from "../vault/index.js";
 import { HOLE, blockAt } from "../vault/manifest.js";
 import type { BlockIndex } from "../vault/block-index.js";
-import { connect, disksInVmOrder, type CreateVmSpec, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import { disksInVmOrder, type CreateVmSpec, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
 import type { RunContext } from "./backup-vm.js";
-import { connectOptionsFrom, vaultSpecFrom } from "./config.js";
+import { vaultSpecFrom } from "./config.js";
 import { EXIT, InvalidSpecError, WorkerError } from "./errors.js";
 import { networksOf, numberLabel, orderedDisks } from "./labels.js";
 import { resolveNics, resolvePlacement, type VSphereTarget } from "./placement.js";
 import { carriesRestoreId, restoreAnnotation } from "./restore-identity.js";
 import type { RestoreWorkerSpec } from "./spec.js";
 import { SequentialTarget } from "./stream-target.js";
+import { connectWaiting } from "./vcenter-outage.js";
 import { findVm } from "./vm-lookup.js";
 
 /** What a restore produced. */
@@ -316,7 +317,7 @@ async function restoreToBucket(restore: DiskRestorer, point: Point, disks: reado
 }
 
 async function restoreToVSphere(restore: DiskRestorer, point: Point, target: VSphereTarget, ctx: RunContext): Promise<string> {
-  const client = await connect({ ...connectOptionsFrom(target.vcenter, ctx.env), logger: ctx.logger });
+  const client = await connectWaiting(target.vcenter, ctx);
   try {
     const disks = orderedDisks(point.header);
     restore.setDisks(disks);

@@ -49,6 +49,8 @@ export interface WorkerVCenter {
   readonly address: string;
   readonly tls: { readonly thumbprint?: string; readonly insecureSkipVerify?: boolean; readonly caCertEnv?: string };
   readonly timeoutMs?: number;
+  /** How long the worker waits for this vCenter when it does not answer the login (a restart), retrying, before the attempt fails (vcenter-outage.ts); unset: it fails at once. */
+  readonly outageWaitSeconds?: number;
 }
 
 /** Back up one VM into one recovery point. */
@@ -404,6 +406,8 @@ export interface WorkerProgress {
   readonly bytesLocal?: number;
   /** Set while the worker's vault requests fail and are retried (vault-outage.ts); gone once one succeeds again. */
   readonly vaultOutage?: { readonly since: string; readonly message: string };
+  /** Set while the worker waits for a vCenter that does not answer its login (vcenter-outage.ts); gone once it logs in. */
+  readonly vcenterOutage?: { readonly since: string; readonly message: string };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { BackupVault, Gateway, VCenter } from "../api/generated/types.js";
 import { JOB_UID_ENV } from "../vault/repo-lock.js";
 import { CONTROL_TOKEN_ENV, EXTRA_CA_ENV, SECRET_ENV, type WorkerSpec } from "../worker/spec.js";
 import { operatorExtraCACerts } from "./extra-ca.js";
-import { failedAttemptNote, lastTerminationMessage, secretEnvFor, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "./worker-job.js";
+import { failedAttemptNote, isFailedAttemptMessage, lastTerminationMessage, secretEnvFor, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "./worker-job.js";
 import { CONTROL_TOKEN_KEY, controlTokenSecret, controlTokenSecretName, newControlToken } from "./worker-token.js";
 import { WORKER_MOUNT_PATHS, workerVolumes } from "./worker-volumes.js";
 
@@ -180,6 +180,13 @@ describe("failedAttemptNote", () => {
 
   it("names the exit code when the worker left no message", () => {
     expect(failedAttemptNote([failed("2026-12-04T10:00:00Z", 137)], 4)).toEqual({ reason: "WorkerFailed", message: "attempt 1 of 4 failed with exit code 137; the worker Job tries again" });
+  });
+
+  it("makes messages isFailedAttemptMessage knows, and only those", () => {
+    expect(isFailedAttemptMessage(failedAttemptNote([failed("2026-12-04T10:00:00Z", 11, "VCenterUnreachable: ECONNREFUSED")], 4)?.message)).toBe(true);
+    expect(isFailedAttemptMessage(failedAttemptNote([failed("2026-12-04T10:00:00Z", 137)], 4)?.message)).toBe(true);
+    expect(isFailedAttemptMessage("vCenter 10.0.0.1 does not answer (ECONNREFUSED); the worker has been retrying since 2026-12-04T10:00:00Z and goes on for up to 5 minutes")).toBe(false);
+    expect(isFailedAttemptMessage(undefined)).toBe(false);
   });
 
   it("is undefined while the newest attempt runs, or before any has ended", () => {

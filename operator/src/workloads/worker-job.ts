@@ -92,14 +92,22 @@ export function workerS3Location(s3: { bucket: string; endpoint?: string; region
 }
 
 /** How a worker reaches a vCenter. A CA from a Secret travels as an env var too; no spec.tls is the default trust, as in the operator. */
-export function workerVCenter(vc: VCenter): WorkerVCenter {
+export function workerVCenter(vc: VCenter, options: { readonly outageWaitSeconds?: number } = {}): WorkerVCenter {
   const tls = vc.spec.tls ?? {};
   return {
     address: vc.spec.address,
     tls: tls.thumbprint ? { thumbprint: tls.thumbprint } : tls.insecureSkipVerify ? { insecureSkipVerify: true } : tls.caSecretRef ? { caCertEnv: SECRET_ENV.vcenterCa } : {},
     timeoutMs: (vc.spec.requestTimeoutSeconds ?? 60) * 1000,
+    ...(options.outageWaitSeconds ? { outageWaitSeconds: options.outageWaitSeconds } : {}),
   };
 }
+
+/**
+ * How long a backup or restore worker waits for a vCenter that does not
+ * answer its login before the attempt fails (worker/vcenter-outage.ts):
+ * long enough for a vCenter restart. DR workers do not wait.
+ */
+export const VCENTER_OUTAGE_WAIT_SECONDS = 300;
 
 function secretEnv(name: string, secret: string, key: string): k8s.V1EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
@@ -274,8 +282,15 @@ export function failedAttemptNote(pods: readonly k8s.V1Pod[], maxAttempts: numbe
   const why = lastTerminationMessage(pods)?.slice(0, 512);
   return {
     reason: reasonForExitCode(code),
-    message: `attempt ${failed} of ${maxAttempts} failed ${why ? `(${why})` : `with exit code ${code}`}; the worker Job tries again`,
+    message: `attempt ${failed} of ${maxAttempts} failed ${why ? `(${why})` : `with exit code ${code}`}${RETRY_SUFFIX}`,
   };
+}
+
+const RETRY_SUFFIX = "; the worker Job tries again";
+
+/** True for a message failedAttemptNote made. */
+export function isFailedAttemptMessage(message: string | undefined): boolean {
+  return message !== undefined && message.startsWith("attempt ") && message.endsWith(RETRY_SUFFIX);
 }
 
 function newestTermination(pods: readonly k8s.V1Pod[]): k8s.V1ContainerStateTerminated | undefined {
