@@ -9,7 +9,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
 import { controllerRef, isConflict, isNotFound, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
 import { reasonForExitCode, type BackupWorkerSpec, type EcsBackupWorkerSpec, type RestoreWorkerSpec, type SeedWorkerSpec, type WorkerProgress, type WorkerSpec } from "../worker/spec.js";
-import { cloudSecretEnv, failedAttemptNote, labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
+import { cloudSecretEnv, failedAttemptNote, labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter, type StatusNote } from "../workloads/worker-job.js";
 import type { ClaimMount } from "../workloads/worker-volumes.js";
 import { REPLICATION_LINEAGE, lineageLabels, type Direction } from "./dr-points.js";
 import { fetchProgress } from "./worker-progress.js";
@@ -210,15 +210,9 @@ export function createServerRestoreJob(
  */
 export type JobOutcome =
   | { readonly state: "Missing" }
-  | { readonly state: "Running"; readonly attempts: number; readonly retry?: AttemptNote | undefined; readonly progress?: WorkerProgress | undefined }
+  | { readonly state: "Running"; readonly attempts: number; readonly retry?: StatusNote | undefined; readonly progress?: WorkerProgress | undefined }
   | { readonly state: "Succeeded"; readonly attempts: number; readonly finishedAt: Date }
   | { readonly state: "Failed"; readonly attempts: number; readonly reason: string; readonly message: string; readonly finishedAt: Date };
-
-/** Why a worker's failed attempt failed, while its Job tries again (see failedAttemptNote). */
-export interface AttemptNote {
-  readonly reason: string;
-  readonly message: string;
-}
 
 /** Reads a worker Job's outcome: its conditions, its pods and the exit code of the last one, and, while it runs, the worker's /progress. */
 export async function jobOutcome(kube: Kube, namespace: string, name: string, withProgress = true): Promise<JobOutcome> {

@@ -12,11 +12,11 @@ import type { OperatorMetrics } from "../telemetry/metrics.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import type { PointHeader } from "../vault/index.js";
-import { labelValue } from "../workloads/worker-job.js";
+import { labelValue, type StatusNote } from "../workloads/worker-job.js";
 import { PROGRESS_INTERVAL_MS, requestVaultSync, runIdFor } from "./backup-runs.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
-import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome, type AttemptNote, type EcsCycleSource } from "./dr-jobs.js";
+import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome, type EcsCycleSource } from "./dr-jobs.js";
 import { lineagePoints, pointOfRun, type Direction } from "./dr-points.js";
 import type { VmIdentity } from "./dr-vsphere.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -263,7 +263,7 @@ export class ReplicationCycles {
    * showing a dead pod's last progress. The note stays while the next
    * attempt runs; the cycle's end replaces it.
    */
-  private async noteFailedAttempt(ps: WithKind<ProtectedServer>, cur: Cycle, retry: AttemptNote | undefined, ctx: ReconcileContext): Promise<void> {
+  private async noteFailedAttempt(ps: WithKind<ProtectedServer>, cur: Cycle, retry: StatusNote | undefined, ctx: ReconcileContext): Promise<void> {
     if (!retry || cur.message === retry.message) return;
     cur.reason = retry.reason;
     cur.message = retry.message;

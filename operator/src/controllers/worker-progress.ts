@@ -1,5 +1,5 @@
 import { DEFAULT_WORKER_PORT, type WorkerProgress } from "../worker/spec.js";
-import { isFailedAttemptMessage } from "../workloads/worker-job.js";
+import { isFailedAttemptMessage, type StatusNote } from "../workloads/worker-job.js";
 
 /**
  * Asks a running worker for its progress (GET /progress on its pod IP).
@@ -33,12 +33,6 @@ export async function setBandwidth(podIP: string, bytesPerSecond: number, token:
   } catch {
     return false;
   }
-}
-
-/** A status reason and message. */
-export interface StatusNote {
-  readonly reason: string;
-  readonly message: string;
 }
 
 /**

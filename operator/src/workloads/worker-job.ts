@@ -268,13 +268,19 @@ export function lastTerminationMessage(pods: readonly k8s.V1Pod[]): string | und
   return newestTermination(pods)?.message?.trim() || undefined;
 }
 
+/** What a status says about a worker's trouble: a reason (one word) and a message. */
+export interface StatusNote {
+  readonly reason: string;
+  readonly message: string;
+}
+
 /**
  * Why the newest of a worker Job's pods failed, while the Job still retries:
  * the reason its exit code stands for, and a message that counts the
  * attempts and quotes the worker's own "Reason: message" line. Undefined
  * while the newest pod has not failed. Exported for unit tests.
  */
-export function failedAttemptNote(pods: readonly k8s.V1Pod[], maxAttempts: number): { reason: string; message: string } | undefined {
+export function failedAttemptNote(pods: readonly k8s.V1Pod[], maxAttempts: number): StatusNote | undefined {
   const code = lastExitCode(pods);
   if (code === undefined || code === 0) return undefined;
   // By the container's exit, not the pod's phase: the pod may still read Running when its container's end is reported.
