@@ -1,11 +1,12 @@
 /**
- * What the benches share: running the real worker (node
- * dist/operator/src/worker/main.js, as the operator's Jobs run it) with a
- * spec, reading its JSON log lines, and printing Markdown tables.
+ * What the benches share: running the real worker (node with
+ * WORKER_NODE_OPTIONS, dist/operator/src/worker/main.js: as the operator's
+ * Jobs run it) with a spec, reading its JSON log lines, and printing Markdown tables.
  */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "../../e2e/testbed/paths.js";
+import { WORKER_NODE_OPTIONS } from "../../operator/src/worker/node-options.js";
 import { SECRET_ENV, type WorkerSpec } from "../../operator/src/worker/spec.js";
 import type { Vcsim } from "../../e2e/testbed/vcsim.js";
 import { CpuSampler, type CpuSample } from "./cpu-time.js";
@@ -57,7 +58,7 @@ export async function runWorker(spec: WorkerSpec, sim: Vcsim, vaultKey: string, 
   };
   const bin = await workerNode();
   const started = Date.now();
-  const child = spawn(bin, [...(options.nodeArgs ?? []), WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, [...WORKER_NODE_OPTIONS, ...(options.nodeArgs ?? []), WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
   const sampler = child.pid === undefined ? undefined : new CpuSampler(child.pid);
   let out = "";
   child.stdout.on("data", (d: Buffer) => { out += d.toString(); });

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { MoRef, VsphereClient } from "../../operator/src/vsphere/index.js";
+import { WORKER_NODE_OPTIONS } from "../../operator/src/worker/node-options.js";
 import type { WorkerProgress, WorkerSpec } from "../../operator/src/worker/spec.js";
 import { repoRoot } from "../testbed/paths.js";
 
@@ -52,7 +53,7 @@ export function workerRunner(secrets: () => Record<string, string>): {
       ...secrets(),
       ...opts.extraEnv,
     };
-    const proc = spawn(process.execPath, [WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [...WORKER_NODE_OPTIONS, WORKER], { env, stdio: ["ignore", "pipe", "pipe"] });
     const logs: Record<string, unknown>[] = [];
     let stderr = "";
     let resolvePort: (port: number) => void = () => undefined;

@@ -1,5 +1,6 @@
 /**
- * The worker pod's entry point (`node dist/operator/src/worker/main.js`):
+ * The worker pod's entry point (`node dist/operator/src/worker/main.js`,
+ * with the options of node-options.ts):
  * reads its spec from the environment, serves /progress, /metrics and
  * /bandwidth, backs up one VM, restores one point, seeds one DR point or
  * maintains one vault (retention and prune), and exits with a code

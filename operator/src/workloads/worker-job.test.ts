@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,6 +6,7 @@ import { describe, expect, it } from "@jest/globals";
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, VCenter } from "../api/generated/types.js";
 import { JOB_UID_ENV } from "../vault/repo-lock.js";
+import { WORKER_NODE_OPTIONS } from "../worker/node-options.js";
 import { CONTROL_TOKEN_ENV, EXTRA_CA_ENV, SECRET_ENV, type WorkerSpec } from "../worker/spec.js";
 import { operatorExtraCACerts } from "./extra-ca.js";
 import { failedAttemptNote, isFailedAttemptMessage, lastTerminationMessage, secretEnvFor, vaultClaims, vaultSecretEnv, workerJob, workerVault, workerVCenter } from "./worker-job.js";
@@ -22,6 +24,18 @@ const spec = { mode: "restore", pointId: "p", vault: { filesystem: { path: "/x" 
 function job(claims: Parameters<typeof workerJob>[0]["claims"]): k8s.V1Job {
   return workerJob({ name: "w", namespace: "prod", labels: {}, owner: { apiVersion: "v1", kind: "X", name: "o", uid: "u" }, spec, secretEnv: [], claims, gateway, backoffLimit: 1 });
 }
+
+describe("the worker's Node.js", () => {
+  it("runs with the worker's options before its entry point", () => {
+    expect(WORKER_NODE_OPTIONS.length).toBeGreaterThan(0);
+    expect(job([]).spec?.template.spec?.containers[0]?.command).toEqual(["node", ...WORKER_NODE_OPTIONS, "/app/dist/operator/src/worker/main.js"]);
+  });
+
+  it("takes every option (a misspelt one would stop every worker pod at start)", () => {
+    // Node.js exits 9 ("bad option") on an option it does not know.
+    expect(execFileSync(process.execPath, [...WORKER_NODE_OPTIONS, "-e", "process.stdout.write('ok')"], { encoding: "utf8" })).toBe("ok");
+  });
+});
 
 describe("claim-backed vaults in worker Jobs", () => {
   it("points the worker at the claim's mount path, per role", () => {

@@ -16,6 +16,7 @@ import {
   reasonForExitCode,
 } from "../worker/spec.js";
 import { JOB_UID_ENV } from "../vault/repo-lock.js";
+import { WORKER_NODE_OPTIONS } from "../worker/node-options.js";
 import { extraCAEnv } from "./extra-ca.js";
 import { controlTokenEnv } from "./worker-token.js";
 import { WORKER_MOUNT_PATHS, workerVolumes, type ClaimMount } from "./worker-volumes.js";
@@ -231,7 +232,7 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
             {
               name: "worker",
               image: workerImage(),
-              command: ["node", "/app/dist/operator/src/worker/main.js"],
+              command: ["node", ...WORKER_NODE_OPTIONS, "/app/dist/operator/src/worker/main.js"],
               env: [
                 { name: SPEC_ENV, value: JSON.stringify(o.spec) },
                 { name: PORT_ENV, value: String(DEFAULT_WORKER_PORT) },
