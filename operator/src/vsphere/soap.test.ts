@@ -55,7 +55,35 @@ describe("decodeResponse", () => {
   });
 
   it("rejects a non-XML body with the status", () => {
-    expect(() => decodeResponse("X", 503, "Service Unavailable")).toThrow(/HTTP 503/);
+    expect(() => decodeResponse("X", 500, "Internal Server Error")).toThrow(/HTTP 500/);
+    let err: unknown;
+    try {
+      decodeResponse("X", 500, "<html><body>Internal Server Error</body></html>");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VsphereError);
+    expect(err).not.toBeInstanceOf(UnreachableError);
+  });
+
+  it("takes a proxy's 502, 503 or 504 without SOAP for an unreachable service", () => {
+    // vCenter's reverse proxy answers 503 while vpxd starts; callers wait that out as they do a refused connection.
+    expect(() => decodeResponse("Login", 503, "Service Unavailable")).toThrow(UnreachableError);
+    expect(() => decodeResponse("Login", 503, "")).toThrow(UnreachableError);
+    expect(() => decodeResponse("Login", 502, "<html><body>Bad Gateway</body></html>")).toThrow(UnreachableError);
+    expect(() => decodeResponse("Login", 504, "<html><body>Gateway Timeout</body></html>")).toThrow(/HTTP 504 without a SOAP body: the vCenter service behind its proxy is not running/);
+  });
+
+  it("still decodes a SOAP fault sent with 503: the service answered", () => {
+    const xml = envelope('<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>busy</faultstring><detail><SystemErrorFault xsi:type="SystemError"></SystemErrorFault></detail></soapenv:Fault>');
+    let err: unknown;
+    try {
+      decodeResponse("X", 503, xml);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(FaultError);
+    expect(err).not.toBeInstanceOf(UnreachableError);
   });
 });
 

@@ -375,6 +375,26 @@ export function readBody(res: IncomingMessage): Promise<Buffer> {
 }
 
 /**
+ * Statuses with which a proxy in front of the SOAP service says the service
+ * behind it is not there: vCenter's reverse proxy answers 503 while vpxd
+ * starts or restarts (minutes), a load balancer 502 or 504.
+ */
+const GATEWAY_UNAVAILABLE = new Set([502, 503, 504]);
+
+/**
+ * The error for an answer that is not SOAP: with a gateway status, the
+ * service is unreachable for now (an outage that callers wait out, like a
+ * refused connection); otherwise a plain VsphereError.
+ */
+function notSoap(method: string, status: number, what: string, cause?: unknown): VsphereError {
+  const options = cause === undefined ? undefined : { cause };
+  if (GATEWAY_UNAVAILABLE.has(status)) {
+    return new UnreachableError(`${method}: the server answered HTTP ${status} ${what}: the vCenter service behind its proxy is not running (starting, restarting or down)`, options);
+  }
+  return new VsphereError(`${method}: the server answered HTTP ${status} ${what}`, options);
+}
+
+/**
  * Decodes a SOAP response: the `<MethodResponse>` element, or a typed error
  * for a fault. Exported for unit tests on literal XML.
  */
@@ -383,10 +403,10 @@ export function decodeResponse(method: string, status: number, xml: string): Xml
   try {
     doc = parseXml(xml);
   } catch (err) {
-    throw new VsphereError(`${method}: the server answered HTTP ${status} with a body that is not XML`, { cause: err });
+    throw notSoap(method, status, "with a body that is not XML", err);
   }
   const body = child(child(doc, "Envelope"), "Body");
-  if (!isNode(body)) throw new VsphereError(`${method}: the server answered HTTP ${status} without a SOAP body`);
+  if (!isNode(body)) throw notSoap(method, status, "without a SOAP body");
   const fault = child(body, "Fault");
   if (fault !== undefined) throw decodeFault(method, fault);
   const response = child(body, `${method}Response`);

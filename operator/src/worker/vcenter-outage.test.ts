@@ -1,3 +1,9 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import { AuthenticationFailedError, UnreachableError, type VsphereClient } from "../vsphere/index.js";
@@ -59,5 +65,33 @@ describe("connectWaiting", () => {
     await expect(connectWaiting({ address: "10.0.0.1", tls: {}, outageWaitSeconds: 0.2 }, context(progress), { login: down.login, baseDelayMs: 10 })).rejects.toBeInstanceOf(UnreachableError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(down.calls()).toBeGreaterThan(2);
+  });
+
+  it("waits for a vCenter whose reverse proxy answers 503 while its service starts (the real client, a real HTTPS server)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lifeboat-vc503-"));
+    const requests: string[] = [];
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=vcenter.test", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+      const server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (req, res) => {
+        requests.push(`${req.method ?? ""} ${req.url ?? ""}`);
+        req.resume();
+        res.writeHead(503, { "Content-Type": "text/html" }).end("<html><body>503 Service Unavailable</body></html>");
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = server.address() as AddressInfo;
+        const vcenter: WorkerVCenter = { address: `127.0.0.1:${port}`, tls: { insecureSkipVerify: true }, outageWaitSeconds: 0.3 };
+        const err: unknown = await connectWaiting(vcenter, context(), { baseDelayMs: 10 }).then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(UnreachableError);
+        expect((err as Error).message).toMatch(/HTTP 503/);
+        // Each login attempt reached the server's SOAP endpoint: it was tried again, not failed at the first answer.
+        expect(requests.filter((r) => r.startsWith("POST ")).length).toBeGreaterThan(2);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
