@@ -2,7 +2,8 @@ import { describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import { withRetry } from "../vault/backends/retry.js";
 import { ProgressTracker } from "./progress.js";
-import { REPORT_AFTER_MS, VAULT_OUTAGE_MS, vaultOutageRetry } from "./vault-outage.js";
+import { REPORT_AFTER_MS } from "./outage-reports.js";
+import { VAULT_OUTAGE_MS, vaultOutageRetry } from "./vault-outage.js";
 
 const refused = () => Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:9000"), { code: "ECONNREFUSED" });
 

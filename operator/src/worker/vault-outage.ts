@@ -11,17 +11,13 @@
  */
 import type { Logger } from "pino";
 import type { RetryOptions } from "../vault/backends/retry.js";
-import { describeChain } from "./errors.js";
+import { outageReports } from "./outage-reports.js";
 import type { ProgressTracker } from "./progress.js";
 
 /** How long a worker keeps retrying a vault request that fails with a retryable error. */
 export const VAULT_OUTAGE_MS = 5 * 60_000;
 /** The longest wait between two attempts during an outage. */
 const MAX_DELAY_MS = 10_000;
-/** A retry is logged at most this often: a long outage with many requests in flight stays readable. */
-const LOG_EVERY_MS = 10_000;
-/** Failures shorter than this (a throttled request, one dropped connection) are retried without being reported as an outage. */
-export const REPORT_AFTER_MS = 5_000;
 
 /**
  * The retry policy a worker opens its vaults with. Reports the outage in
@@ -34,57 +30,4 @@ export function vaultOutageRetry(logger: Logger, progress: ProgressTracker, now:
     maxDelayMs: MAX_DELAY_MS,
     ...outageReports({ logger, progress, now, field: "vaultOutage", subject: "the vault", budgetMs: VAULT_OUTAGE_MS, what: "vault request" }),
   };
-}
-
-/** What outageReports needs: where to report, and how to name the peer. */
-export interface OutageReportOptions {
-  readonly logger: Logger;
-  readonly progress: ProgressTracker;
-  readonly now?: (() => number) | undefined;
-  /** The progress field that carries the outage while it lasts. */
-  readonly field: "vaultOutage" | "vcenterOutage";
-  /** The peer, as the message names it ("the vault", "vCenter 10.0.0.1"). */
-  readonly subject: string;
-  /** How long the worker goes on retrying, for the message. */
-  readonly budgetMs: number;
-  /** What is retried, for the log ("vault request", "vCenter login"). */
-  readonly what: string;
-}
-
-/**
- * The onRetry and onRecovered callbacks of a retry policy that rides out an
- * outage of a peer: the outage goes into the worker's progress (`field`) once
- * attempts have failed for REPORT_AFTER_MS, retries are logged at most every
- * LOG_EVERY_MS, and the field is cleared when an attempt succeeds again.
- */
-export function outageReports(o: OutageReportOptions): Pick<RetryOptions, "onRetry" | "onRecovered"> {
-  const now = o.now ?? Date.now;
-  let since: number | undefined;
-  let lastLog = 0;
-  return {
-    onRetry: (err, attempt, delayMs) => {
-      const t = now();
-      since ??= t;
-      const cause = describeChain(err);
-      const sinceIso = new Date(since).toISOString();
-      if (t - since >= REPORT_AFTER_MS) {
-        o.progress.set({ [o.field]: { since: sinceIso, message: `${o.subject} does not answer (${cause}); the worker has been retrying since ${sinceIso} and goes on for up to ${o.budgetMs / 60_000} minutes` } });
-      }
-      if (t - lastLog >= LOG_EVERY_MS) {
-        lastLog = t;
-        o.logger.warn({ err: cause, attempt, delayMs: Math.round(delayMs), outageSeconds: Math.round((t - since) / 1000) }, `A ${o.what} failed; retrying`);
-      }
-    },
-    onRecovered: (attempts) => {
-      if (since === undefined) return;
-      o.logger.info({ attempts, outageSeconds: Math.round((now() - since) / 1000) }, `${capitalized(o.subject)} answers again`);
-      since = undefined;
-      lastLog = 0;
-      o.progress.clear(o.field);
-    },
-  };
-}
-
-function capitalized(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
 }

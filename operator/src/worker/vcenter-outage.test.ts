@@ -10,7 +10,7 @@ import { AuthenticationFailedError, UnreachableError, type VsphereClient } from 
 import { ProgressTracker } from "./progress.js";
 import type { WorkerVCenter } from "./spec.js";
 import { connectWaiting } from "./vcenter-outage.js";
-import { REPORT_AFTER_MS } from "./vault-outage.js";
+import { REPORT_AFTER_MS } from "./outage-reports.js";
 
 const env = { LIFEBOAT_VCENTER_USERNAME: "u", LIFEBOAT_VCENTER_PASSWORD: "p" };
 const client = { fake: "client" } as unknown as VsphereClient;

@@ -21,7 +21,7 @@ import { connect, UnreachableError, type ConnectOptions, type VsphereClient } fr
 import { connectOptionsFrom } from "./config.js";
 import type { ProgressTracker } from "./progress.js";
 import type { WorkerVCenter } from "./spec.js";
-import { outageReports } from "./vault-outage.js";
+import { outageReports } from "./outage-reports.js";
 
 /** The longest wait between two logins while vCenter does not answer. */
 const MAX_DELAY_MS = 15_000;
