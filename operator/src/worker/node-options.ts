@@ -13,8 +13,8 @@
  * or so that it moved: 91 in a 4.5 s restore of a 1 GiB disk to a new VM,
  * a third of the worker's CPU on V8's marking threads (perf). An initial
  * old space that the embedder sets is also the limit's floor (V8 then skips
- * full collections below it), so with 128 MB a collection comes about every
- * 64 MB instead (the external-memory trigger): bench:pipeline measured the
+ * full collections below it), so with 128 MB a collection comes every 64 to
+ * 100 MB instead (the external-memory trigger): bench:pipeline measured the
  * worker's CPU for that restore from 4.9 to 3.3 s and for a full backup
  * from 3.2 to 2.6 s, its peak RSS unchanged (the garbage is Buffers that
  * scavenges and the ArrayBuffer sweeper free, not old objects). Floors of
