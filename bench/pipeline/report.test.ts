@@ -63,7 +63,15 @@ describe("summarizePhase", () => {
     expect(main).toHaveLength(4);
     expect(main[2]).toBe("| full backup | 381 MiB read | 2.00 | 200 | plain read | 381 MiB | 1.00 | 400 | **50 %** | 50 %–50 % |");
     expect(main[3]).toContain("| other | 763 MiB | 4.00 | 200 | **200 %** |");
-    expect(wholeRunTable([s])[2]).toBe("| full backup | 5.00 | 2.00 | 1.00 | 2.00 | 20 % |");
+    expect(wholeRunTable([s])[2]).toBe("| full backup | 5.00 | 2.00 | 1.00 | 2.00 | 20 % | — |");
+  });
+
+  test("the worker's peak RSS: the highest of the runs that measured it", () => {
+    const runs = phase.runs.map((r, i) => ({ ...r, peakRssBytes: i === 1 ? undefined : (i + 1) * 100 * 1024 * 1024 }));
+    const s = summarizePhase({ ...phase, runs });
+    expect(s.peakRssBytes).toBe(300 * 1024 * 1024);
+    expect(wholeRunTable([s])[2]).toMatch(/\| 300 MiB \|$/);
+    expect(summarizePhase(phase).peakRssBytes).toBeUndefined();
   });
 });
 

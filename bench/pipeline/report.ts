@@ -86,6 +86,8 @@ export interface PhaseRun {
   readonly snapshotSeconds?: number;
   /** The worker's and vcsim's CPU over the data path. */
   readonly cpu?: CpuUse | undefined;
+  /** The worker's peak RSS over its whole run, bytes. */
+  readonly peakRssBytes?: number | undefined;
   /** The limits of this run, in the order of Phase.limits. */
   readonly limits: readonly LimitRun[];
 }
@@ -125,6 +127,8 @@ export interface PhaseSummary {
   readonly snapshotSeconds: number | undefined;
   /** Median CPU seconds of the worker and of vcsim over the data path, when measured. */
   readonly cpu: CpuUse | undefined;
+  /** The highest of the runs' worker peak RSS, bytes, when measured. */
+  readonly peakRssBytes: number | undefined;
   readonly limits: readonly LimitSummary[];
 }
 
@@ -141,6 +145,7 @@ export function summarizePhase(phase: Phase): PhaseSummary {
   const seconds = median(phase.runs.map((r) => r.seconds));
   const wallSeconds = median(phase.runs.map((r) => r.wallSeconds));
   const snapshots = phase.runs.flatMap((r) => (r.snapshotSeconds === undefined ? [] : [r.snapshotSeconds]));
+  const peaks = phase.runs.flatMap((r) => (r.peakRssBytes === undefined ? [] : [r.peakRssBytes]));
   const limits = phase.limits.map((limit, i): LimitSummary => {
     const runs = phase.runs.map((r) => {
       const l = r.limits[i];
@@ -167,6 +172,7 @@ export function summarizePhase(phase: Phase): PhaseSummary {
     bytes: median(phase.runs.map((r) => r.bytes)),
     snapshotSeconds: snapshots.length > 0 ? median(snapshots) : undefined,
     cpu: medianCpu(phase.runs.map((r) => r.cpu)),
+    peakRssBytes: peaks.length > 0 ? Math.max(...peaks) : undefined,
     limits,
   };
 }
@@ -215,9 +221,10 @@ export function wholeRunTable(phases: readonly PhaseSummary[]): string[] {
       p.snapshotSeconds === undefined ? "—" : snapshot.toFixed(2),
       Math.max(0, p.wallSeconds - p.seconds - snapshot).toFixed(2),
       first ? percent(first.wallFraction) : "—",
+      p.peakRssBytes === undefined ? "—" : formatBytes(p.peakRssBytes),
     ];
   });
-  return markdownTable(["phase", "worker run s", "of which data path s", "of which vcsim snapshot s", "of which the rest s", "fraction of the first limit, whole run"], rows);
+  return markdownTable(["phase", "worker run s", "of which data path s", "of which vcsim snapshot s", "of which the rest s", "fraction of the first limit, whole run", "worker peak RSS (highest run)"], rows);
 }
 
 /** CPU seconds as "process + vcsim = cores busy" over `seconds`, or a dash when not measured. */

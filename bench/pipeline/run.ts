@@ -188,6 +188,7 @@ async function backup(bed: Bed, vaultPath: string, vm: string, run: string): Pro
       wallSeconds: result.seconds,
       bytes: point.disks.reduce((n, d) => n + d.readBytes, 0),
       snapshotSeconds: logSpan(result.logs, "Found the VM", "Created the snapshot"),
+      peakRssBytes: result.peakRssBytes,
     },
     point,
     run: result,
@@ -307,7 +308,7 @@ async function round(bed: Bed, r: number, results: Results): Promise<void> {
     if (sent !== vmdkBytes) throw new Error(`The worker sent a VMDK of ${sent} bytes but the plain import's has ${vmdkBytes}: the limit would not send the same bytes`);
     results.zeros.push({ receipt, scan, vmdkBytes, size });
     results.workers.lease.push(run);
-    results.lease.push({ seconds: dataPath("lease", run), wallSeconds: run.seconds, bytes: sent, cpu: pipelineCpu(bed, "lease", run), limits: got.limit });
+    results.lease.push({ seconds: dataPath("lease", run), wallSeconds: run.seconds, bytes: sent, cpu: pipelineCpu(bed, "lease", run), peakRssBytes: run.peakRssBytes, limits: got.limit });
   };
 
   const raw = async (): Promise<void> => {
@@ -333,7 +334,7 @@ async function round(bed: Bed, r: number, results: Results): Promise<void> {
       },
     );
     results.workers.raw.push(got.pipeline);
-    results.raw.push({ seconds: dataPath("raw", got.pipeline), wallSeconds: got.pipeline.seconds, bytes: scan.allocatedBytes, cpu: pipelineCpu(bed, "raw", got.pipeline), limits: [got.limit] });
+    results.raw.push({ seconds: dataPath("raw", got.pipeline), wallSeconds: got.pipeline.seconds, bytes: scan.allocatedBytes, cpu: pipelineCpu(bed, "raw", got.pipeline), peakRssBytes: got.pipeline.peakRssBytes, limits: [got.limit] });
   };
 
   if (limitFirst) {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { cpuBetween, cpuSeconds, statTicks } from "./cpu-time.js";
+import { cpuBetween, cpuSeconds, peakRssBytes, statTicks, statusPeakRss } from "./cpu-time.js";
 
 describe("statTicks", () => {
   test("user plus system ticks, whatever the command name holds", () => {
@@ -12,6 +12,18 @@ describe("statTicks", () => {
   test("this process has used some CPU; a process that is gone has none to tell", async () => {
     expect(await cpuSeconds(process.pid)).toBeGreaterThan(0);
     expect(await cpuSeconds(2 ** 30)).toBeUndefined();
+  });
+});
+
+describe("statusPeakRss", () => {
+  test("VmHWM in bytes; a text without it is an error", () => {
+    expect(statusPeakRss("Name:\tnode\nVmPeak:\t 1200000 kB\nVmHWM:\t  350000 kB\nVmRSS:\t  200000 kB\n")).toBe(350000 * 1024);
+    expect(() => statusPeakRss("Name:\tnode\n")).toThrow(/VmHWM/);
+  });
+
+  test("this process has a peak RSS at least its current one; a process that is gone has none", async () => {
+    expect(await peakRssBytes(process.pid)).toBeGreaterThanOrEqual(process.memoryUsage.rss());
+    expect(await peakRssBytes(2 ** 30)).toBeUndefined();
   });
 });
 

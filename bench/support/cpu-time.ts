@@ -42,15 +42,39 @@ export async function cpuSeconds(pid: number): Promise<number | undefined> {
   }
 }
 
+/**
+ * The peak resident set size in bytes from the text of /proc/PID/status
+ * (VmHWM, in kB): the most memory the process has held, all its threads.
+ */
+export function statusPeakRss(status: string): number {
+  const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+  if (kb === undefined) throw new Error("Not a /proc/PID/status text with a VmHWM line");
+  return Number(kb) * 1024;
+}
+
+/** Peak RSS of process `pid` so far, in bytes; undefined once it is gone. */
+export async function peakRssBytes(pid: number): Promise<number | undefined> {
+  try {
+    return statusPeakRss(await readFile(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
 /** A process's CPU seconds so far at a wall-clock time (epoch ms). */
 export interface CpuSample {
   readonly atMs: number;
   readonly seconds: number;
 }
 
-/** Samples a process's CPU time every `intervalMs` until stopped (or the process is gone). */
+/**
+ * Samples a process's CPU time every `intervalMs` until stopped (or the
+ * process is gone), and its peak RSS: the last VmHWM read before it exited.
+ */
 export class CpuSampler {
   readonly samples: CpuSample[] = [];
+  /** The process's peak RSS in bytes, as last read (VmHWM only grows); undefined if never read. */
+  peakRssBytes: number | undefined;
   private readonly timer: NodeJS.Timeout;
   private sampling: Promise<void> = Promise.resolve();
 
@@ -73,8 +97,9 @@ export class CpuSampler {
   }
 
   private async sample(): Promise<void> {
-    const seconds = await cpuSeconds(this.pid);
+    const [seconds, peak] = await Promise.all([cpuSeconds(this.pid), peakRssBytes(this.pid)]);
     if (seconds !== undefined) this.samples.push({ atMs: Date.now(), seconds });
+    if (peak !== undefined) this.peakRssBytes = peak;
   }
 }
 

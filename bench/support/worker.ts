@@ -32,6 +32,8 @@ export interface WorkerRun {
   readonly pid: number;
   readonly startedAt: number;
   readonly cpu: readonly CpuSample[];
+  /** The worker's peak RSS (all its threads) in bytes, from /proc while it ran; undefined if never read. */
+  readonly peakRssBytes: number | undefined;
   readonly logs: readonly Record<string, unknown>[];
 }
 
@@ -75,7 +77,7 @@ export async function runWorker(spec: WorkerSpec, sim: Vcsim, vaultKey: string, 
       // not a log line
     }
   }
-  return { seconds, logs, pid: child.pid ?? 0, startedAt: started, cpu };
+  return { seconds, logs, pid: child.pid ?? 0, startedAt: started, cpu, peakRssBytes: sampler?.peakRssBytes };
 }
 
 /**
