@@ -209,7 +209,7 @@ export function limitsTable(phases: readonly PhaseSummary[]): string[] {
   return markdownTable(["phase", "pipeline moved", "pipeline s", "pipeline MB/s", "physical limit (plain, same run)", "limit moved", "limit s", "limit MB/s", "fraction of limit", "per run"], rows);
 }
 
-/** The whole worker runs: where the time outside the data path goes, and the fraction of the (first) limit over the whole run. */
+/** The whole worker runs: where the time outside the data path goes, the fraction of the (first) limit over the whole run, and the worker's peak RSS. */
 export function wholeRunTable(phases: readonly PhaseSummary[]): string[] {
   const rows = phases.map((p) => {
     const first = p.limits[0];

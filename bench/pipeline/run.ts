@@ -2,8 +2,9 @@
  * `npm run bench:pipeline`: the whole pipeline a user runs (vCenter → worker
  * → vault → back), each phase beside its physical limit on this machine,
  * measured in the same run (issue 15). vcsim with the harness extensions, the
- * real worker (`node dist/operator/src/worker/main.js` with a spec, as the
- * operator's Jobs run it) and a filesystem vault:
+ * real worker (`node` with WORKER_NODE_OPTIONS and
+ * `dist/operator/src/worker/main.js` with a spec, as the operator's Jobs run
+ * it) and a filesystem vault:
  *
  * 1. a VM with one disk of `--size` (4 GiB) holding bench:vault's
  *    deterministic image (bench/vault/image.ts: regions of zeros, log text,

@@ -22,7 +22,8 @@ describe("statusPeakRss", () => {
   });
 
   test("this process has a peak RSS at least its current one; a process that is gone has none", async () => {
-    expect(await peakRssBytes(process.pid)).toBeGreaterThanOrEqual(process.memoryUsage.rss());
+    const rss = process.memoryUsage.rss();
+    expect(await peakRssBytes(process.pid)).toBeGreaterThanOrEqual(rss);
     expect(await peakRssBytes(2 ** 30)).toBeUndefined();
   });
 });

@@ -15,7 +15,8 @@ export class VsphereError extends Error {
 
 /**
  * The server could not be reached: connection refused or reset, DNS failure,
- * or no answer within the request timeout.
+ * no answer within the request timeout, or a proxy in front of it answering
+ * 502, 503 or 504 without SOAP (vCenter's, while vpxd starts).
  */
 export class UnreachableError extends VsphereError {
   override readonly reason = "Unreachable";

@@ -54,8 +54,12 @@ describe("decodeResponse", () => {
     }
   });
 
-  it("rejects a non-XML body with the status", () => {
-    expect(() => decodeResponse("X", 500, "Internal Server Error")).toThrow(/HTTP 500/);
+  it("rejects a body that is not a SOAP envelope with the status", () => {
+    // The XML parser is lenient: plain text parses, and fails for want of a SOAP body.
+    expect(() => decodeResponse("X", 500, "Internal Server Error")).toThrow(/HTTP 500 without a SOAP body/);
+  });
+
+  it("rejects XML without a SOAP body as a plain error when the status is not a gateway's", () => {
     let err: unknown;
     try {
       decodeResponse("X", 500, "<html><body>Internal Server Error</body></html>");
@@ -71,7 +75,7 @@ describe("decodeResponse", () => {
     expect(() => decodeResponse("Login", 503, "Service Unavailable")).toThrow(UnreachableError);
     expect(() => decodeResponse("Login", 503, "")).toThrow(UnreachableError);
     expect(() => decodeResponse("Login", 502, "<html><body>Bad Gateway</body></html>")).toThrow(UnreachableError);
-    expect(() => decodeResponse("Login", 504, "<html><body>Gateway Timeout</body></html>")).toThrow(/HTTP 504 without a SOAP body: the vCenter service behind its proxy is not running/);
+    expect(() => decodeResponse("Login", 504, "<html><body>Gateway Timeout</body></html>")).toThrow(/HTTP 504 without a SOAP body: the vCenter service behind its proxy does not answer/);
   });
 
   it("still decodes a SOAP fault sent with 503: the service answered", () => {

@@ -376,7 +376,7 @@ export function readBody(res: IncomingMessage): Promise<Buffer> {
 
 /**
  * Statuses with which a proxy in front of the SOAP service says the service
- * behind it is not there: vCenter's reverse proxy answers 503 while vpxd
+ * behind it does not answer: vCenter's reverse proxy answers 503 while vpxd
  * starts or restarts (minutes), a load balancer 502 or 504.
  */
 const GATEWAY_UNAVAILABLE = new Set([502, 503, 504]);
@@ -389,7 +389,7 @@ const GATEWAY_UNAVAILABLE = new Set([502, 503, 504]);
 function notSoap(method: string, status: number, what: string, cause?: unknown): VsphereError {
   const options = cause === undefined ? undefined : { cause };
   if (GATEWAY_UNAVAILABLE.has(status)) {
-    return new UnreachableError(`${method}: the server answered HTTP ${status} ${what}: the vCenter service behind its proxy is not running (starting, restarting or down)`, options);
+    return new UnreachableError(`${method}: the server answered HTTP ${status} ${what}: the vCenter service behind its proxy does not answer (starting, restarting, down or overloaded)`, options);
   }
   return new VsphereError(`${method}: the server answered HTTP ${status} ${what}`, options);
 }

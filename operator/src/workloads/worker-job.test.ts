@@ -31,7 +31,7 @@ describe("the worker's Node.js", () => {
     expect(job([]).spec?.template.spec?.containers[0]?.command).toEqual(["node", ...WORKER_NODE_OPTIONS, "/app/dist/operator/src/worker/main.js"]);
   });
 
-  it("takes every option (a misspelt one would stop every worker pod at start)", () => {
+  it("takes every option, in the Node.js running the tests (a misspelt one would stop every worker pod at start)", () => {
     // Node.js exits 9 ("bad option") on an option it does not know.
     expect(execFileSync(process.execPath, [...WORKER_NODE_OPTIONS, "-e", "process.stdout.write('ok')"], { encoding: "utf8" })).toBe("ok");
   });
