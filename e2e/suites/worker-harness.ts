@@ -1,7 +1,8 @@
 // Running the built worker (node with WORKER_NODE_OPTIONS and
-// dist/operator/src/worker/main.js) as the operator runs it: a child process with its spec and secrets in the
-// environment, followed through its own endpoints (/progress, /metrics), its
-// logs and its exit code. Shared by the worker suites.
+// dist/operator/src/worker/main.js) as the operator runs it: a child process
+// with its spec and secrets in the environment, followed through its own
+// endpoints (/progress, /metrics), its logs and its exit code. Shared by the
+// worker suites.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";

@@ -60,14 +60,9 @@ describe("decodeResponse", () => {
   });
 
   it("rejects XML without a SOAP body as a plain error when the status is not a gateway's", () => {
-    let err: unknown;
-    try {
-      decodeResponse("X", 500, "<html><body>Internal Server Error</body></html>");
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(VsphereError);
-    expect(err).not.toBeInstanceOf(UnreachableError);
+    const answer = () => decodeResponse("X", 500, "<html><body>Internal Server Error</body></html>");
+    expect(answer).toThrow(VsphereError);
+    expect(answer).not.toThrow(UnreachableError);
   });
 
   it("takes a proxy's 502, 503 or 504 without SOAP for an unreachable service", () => {
