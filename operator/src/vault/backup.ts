@@ -16,6 +16,7 @@
  * already uploaded (it still reads and hashes them).
  */
 import { hostname } from "node:os";
+import { alignedBuffer } from "./backends/direct-io.js";
 import { BlockIndex, idKey, type IndexedPack } from "./block-index.js";
 import { BLOB_OVERHEAD, ID_BYTES, isZero } from "./crypto.js";
 import { blocksOfExtents, type DiskSource, type Extent } from "./disk-io.js";
@@ -313,9 +314,12 @@ export class BackupSession {
     void upload.finally(() => this.uploads.delete(upload));
   }
 
-  /** A pack to fill, in the buffer of one already written when there is one: room for packSize and one more blob. */
+  /**
+   * A pack to fill, in the buffer of one already written when there is one: room for packSize and one more blob.
+   * Page-aligned, so that a filesystem vault writes it with direct I/O (backends/direct-io.ts).
+   */
   private newPack(): PackBuilder {
-    return new PackBuilder(this.sparePacks.pop() ?? Buffer.allocUnsafeSlow(this.vault.config.packSize + this.blockSize + BLOB_OVERHEAD));
+    return new PackBuilder(this.sparePacks.pop() ?? alignedBuffer(this.vault.config.packSize + this.blockSize + BLOB_OVERHEAD));
   }
 
   private async upload(pack: PackBuilder): Promise<void> {

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@jest/globals";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
+import { mkdtemp, open, rm, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { alignedBuffer, DIRECT_ALIGNMENT, directLength, O_DIRECT } from "./direct-io.js";
 import { FilesystemBackend, writeAll } from "./filesystem.js";
 
 /**
@@ -89,6 +91,60 @@ describe("FilesystemBackend.getRange", () => {
       const larger = await backend.getRange("o/0", 0, 40_000, into);
       expect(larger.buffer).not.toBe(into.buffer);
       expect(larger.equals(data.subarray(0, 40_000))).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Whether the filesystem of `dir` takes an aligned O_DIRECT write (tmpfs before Linux 6.6 does not). */
+async function takesDirectWrites(dir: string): Promise<boolean> {
+  if (O_DIRECT === undefined) return false;
+  const fh = await open(join(dir, "probe"), constants.O_WRONLY | constants.O_CREAT | O_DIRECT).catch(() => undefined);
+  try {
+    return (await fh?.write(alignedBuffer(DIRECT_ALIGNMENT), 0, DIRECT_ALIGNMENT, 0).then(() => true, () => false)) ?? false;
+  } finally {
+    await fh?.close();
+    await rm(join(dir, "probe"), { force: true });
+  }
+}
+
+describe("direct I/O", () => {
+  it("knows the buffers it aligned, and only their aligned starts", () => {
+    const buf = alignedBuffer(3 * DIRECT_ALIGNMENT + 100);
+    expect(directLength(buf)).toBe(O_DIRECT === undefined ? 0 : 3 * DIRECT_ALIGNMENT);
+    expect(directLength(buf.subarray(DIRECT_ALIGNMENT))).toBe(O_DIRECT === undefined ? 0 : 2 * DIRECT_ALIGNMENT);
+    expect(directLength(buf.subarray(16))).toBe(0);
+    expect(directLength(Buffer.allocUnsafeSlow(4 * DIRECT_ALIGNMENT))).toBe(0);
+  });
+
+  it("puts a pack's aligned start directly and the rest through the cache, and reads back every byte", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "direct-put-"));
+    try {
+      const direct = await takesDirectWrites(dir);
+      const backend = new FilesystemBackend(dir);
+      // A pack: blobs in an aligned buffer (a part block at the end), then its header and trailer.
+      const blobs = alignedBuffer(5 * DIRECT_ALIGNMENT + 1234);
+      randomBytes(blobs.length).copy(blobs);
+      const pack = [blobs, randomBytes(300), randomBytes(8)];
+      await backend.put("packs/a", pack);
+      expect((await backend.get("packs/a")).equals(Buffer.concat(pack))).toBe(true);
+      expect(backend.directBytes).toBe(direct ? 5 * DIRECT_ALIGNMENT : 0);
+      // Exactly aligned, alone.
+      const whole = alignedBuffer(2 * DIRECT_ALIGNMENT);
+      randomBytes(whole.length).copy(whole);
+      await backend.put("packs/b", whole);
+      expect((await backend.get("packs/b")).equals(whole)).toBe(true);
+      expect(backend.directBytes).toBe(direct ? 7 * DIRECT_ALIGNMENT : 0);
+      // Shorter than a block, or not from alignedBuffer: through the cache only.
+      const small = alignedBuffer(1000);
+      randomBytes(small.length).copy(small);
+      const plain = randomBytes(3 * DIRECT_ALIGNMENT);
+      await backend.put("packs/c", small);
+      await backend.put("packs/d", [plain, randomBytes(10)]);
+      expect((await backend.get("packs/c")).equals(small)).toBe(true);
+      expect((await backend.get("packs/d")).subarray(0, plain.length).equals(plain)).toBe(true);
+      expect(backend.directBytes).toBe(direct ? 7 * DIRECT_ALIGNMENT : 0);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -6,9 +6,11 @@
  * Lifeboat's own commands only (lockSupport says so).
  */
 import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { VaultError } from "../errors.js";
+import { DIRECT_ALIGNMENT, directLength, O_DIRECT } from "./direct-io.js";
 import type { Backend, BackendLockSupport, ObjectInfo, PutOptions } from "./backend.js";
 
 /** Largest single read (Node takes at most 2^31 - 1 bytes per read). */
@@ -27,19 +29,19 @@ function isNotFound(err: unknown): boolean {
 
 /** A vault rooted at a directory. */
 /**
- * Writes every byte of `chunks` from the start of a new file. One writev may
+ * Writes every byte of `chunks` into a new file, from `position`. One writev may
  * write less than asked without an error: a filesystem that fills up midway
  * says so (ENOSPC) only when the rest is written. Taking the first count as
  * the whole put a truncated pack under its final name, which a later index
  * could have pointed into.
  */
-export async function writeAll(fh: Pick<FileHandle, "writev" | "write">, chunks: readonly Buffer[]): Promise<void> {
+export async function writeAll(fh: Pick<FileHandle, "writev" | "write">, chunks: readonly Buffer[], position = 0): Promise<void> {
   const total = chunks.reduce((n, c) => n + c.length, 0);
-  let written = (await fh.writev(chunks as Buffer[])).bytesWritten;
+  let written = (await fh.writev(chunks as Buffer[], position)).bytesWritten;
   if (written === total) return;
   const rest = Buffer.concat(chunks).subarray(written);
   for (let at = 0; at < rest.length;) {
-    const { bytesWritten } = await fh.write(rest, at, rest.length - at, written);
+    const { bytesWritten } = await fh.write(rest, at, rest.length - at, position + written);
     if (bytesWritten === 0) throw Object.assign(new Error(`wrote ${written} of ${total} bytes, then nothing more`), { code: "ENOSPC" });
     at += bytesWritten;
     written += bytesWritten;
@@ -50,6 +52,10 @@ export class FilesystemBackend implements Backend {
   readonly location: string;
   /** Buffers readRange lends and takes back, one per read in flight (a listing reads 8 at a time). */
   private readonly lent: Buffer[] = [];
+  /** False once this filesystem refused a direct write (EINVAL): puts then go through the page cache only. */
+  private directWrites = true;
+  /** Bytes written with O_DIRECT so far (the aligned starts of packs), for tests and diagnostics. */
+  directBytes = 0;
 
   constructor(private readonly root: string) {
     this.location = root;
@@ -115,7 +121,9 @@ export class FilesystemBackend implements Backend {
       const fh = await open(temp, "wx");
       try {
         const chunks = Buffer.isBuffer(data) ? [data] : data;
-        await writeAll(fh, chunks);
+        const direct = await this.writeDirect(temp, chunks[0]);
+        await writeAll(fh, direct > 0 ? [(chunks[0] as Buffer).subarray(direct), ...chunks.slice(1)] : chunks, direct);
+        // Syncs what went through the cache, the file's size, and the device's cache for what went direct.
         await fh.sync();
       } finally {
         await fh.close();
@@ -136,6 +144,36 @@ export class FilesystemBackend implements Backend {
     } catch (err) {
       await rm(temp, { force: true }).catch(() => undefined);
       throw this.wrap(err, `write ${key}`);
+    }
+  }
+
+  /**
+   * Writes the aligned start of `first` to the new file `temp` with O_DIRECT
+   * (direct-io.ts) and returns how many bytes it wrote: 0 when `first` is not
+   * an aligned buffer or this filesystem refuses direct writes, and the put
+   * writes everything through the cache. A refusal (EINVAL) is remembered
+   * and not asked again.
+   */
+  private async writeDirect(temp: string, first: Buffer | undefined): Promise<number> {
+    const length = first && this.directWrites && O_DIRECT !== undefined ? directLength(first) : 0;
+    if (!first || length < DIRECT_ALIGNMENT || O_DIRECT === undefined) return 0;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(temp, constants.O_WRONLY | O_DIRECT);
+      for (let at = 0; at < length;) {
+        const { bytesWritten } = await fh.write(first, at, length - at, at);
+        // A short direct write leaves an unaligned rest that the cache takes, as ENOSPC is found there.
+        if (bytesWritten === 0 || bytesWritten % DIRECT_ALIGNMENT !== 0) return at + bytesWritten;
+        at += bytesWritten;
+      }
+      this.directBytes += length;
+      return length;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err;
+      this.directWrites = false;
+      return 0;
+    } finally {
+      await fh?.close();
     }
   }
 
