@@ -41,12 +41,13 @@ import { formatBytes } from "../../operator/src/util/quantity.js";
 import { blocksOfExtents } from "../../operator/src/vault/disk-io.js";
 import { initVault, openVault, parseSize, type PointHeader } from "../../operator/src/vault/index.js";
 import { connect, type DiskLocation, type MoRef, type VsphereClient } from "../../operator/src/vsphere/index.js";
+import { WORKER_NODE_OPTIONS } from "../../operator/src/worker/node-options.js";
 import type { BackupWorkerSpec, RestoreWorkerSpec, WorkerVault } from "../../operator/src/worker/spec.js";
 import { changedPieces, DEFAULT_SEED, imagePieces, regionBytesFor } from "../vault/image.js";
 import { createDiskVm, defaultPlacement, hashFile, type Placement } from "../support/vm.js";
 import { CpuSampler, cpuBetween } from "../support/cpu-time.js";
 import { readProfiles, topFrames, windowOf, type CpuProfile, type ProfileWindow } from "../support/cpu-profile.js";
-import { logSpan, logTime, markdownTable, median, runBench, runWorker, workerNode, type WorkerRun, type WorkerRunOptions } from "../support/worker.js";
+import { logSpan, logTime, markdownTable, median, onWorkerRuntime, rerunOnWorkerRuntime, runBench, runWorker, workerNode, type WorkerRun, type WorkerRunOptions } from "../support/worker.js";
 import { plainImport, plainPut, plainReads, plainSparseCopy, scanDisk, writeVmdk, type DiskScan, type PlainReadTimes, type Timed } from "./plain.js";
 import { against, cpuTable, importReceipt, limitsTable, mbps, summarizePhase, wholeRunTable, type CpuUse, type ImportReceipt, type LimitRun, type Phase, type PhaseRun } from "./report.js";
 
@@ -389,7 +390,7 @@ function report(results: Results, o: { size: number; repeat: number; change: num
     `#### ${o.started.toISOString().slice(0, 10)}: ${formatBytes(o.size)} disk, ${o.repeat} rounds`,
     "",
     `- Date: ${o.started.toISOString()}; command: \`${o.command}\`; ${o.seconds.toFixed(0)} s in all`,
-    `- Machine: ${cpu}, ${availableParallelism()} cores, ${formatBytes(totalmem())} RAM, Linux ${release()}; the worker on Node.js ${o.workerNode} (the images' build; this benchmark on ${process.version}); Lifeboat at ${commit()}`,
+    `- Machine: ${cpu}, ${availableParallelism()} cores, ${formatBytes(totalmem())} RAM, Linux ${release()}; the worker and this benchmark (its plain transfers) on Node.js ${o.workerNode} (the images' build), both with the worker's options (${WORKER_NODE_OPTIONS.join(" ")}); Lifeboat at ${commit()}`,
     `- Load average (1, 5, 15 min): ${o.loadBefore} before, ${o.loadAfter} after`,
     "- vcsim (govmomi v0.55.0 with the harness), the worker and the vault on this one machine: the \"network\" is loopback TLS, and the page cache holds the disk and the vault for the pipeline and its limits alike (not dropped), so both are bound by CPU, not by a link or a disk (except the fsync of the raw-file restore and its copy).",
     `- Disk: ${formatBytes(o.size)}, bench:vault's deterministic image (seed "${DEFAULT_SEED}", ${formatBytes(regionBytesFor(o.size))} regions of zeros, log text, random data and a copy of it), written as guest writes with the zero regions left unwritten; then ${o.change * 100} % of its ${formatBytes(results.blockSize)} blocks rewritten with new random data (guest writes, seen by CBT). Vault: filesystem, defaults (block ${formatBytes(results.blockSize)}); the incremental point took ${formatBytes(median(results.storedBytes))} in the vault.`,
@@ -458,6 +459,11 @@ async function profileReport(dir: string, workers: Record<PhaseKey, WorkerRun[]>
 }
 
 async function main(): Promise<void> {
+  // The limits run in this process: on the worker's runtime, so that they are its client without the pipeline.
+  if (!(await onWorkerRuntime())) {
+    process.exitCode = await rerunOnWorkerRuntime();
+    return;
+  }
   const { values } = parseArgs({
     options: {
       size: { type: "string", default: "4Gi" },

@@ -4,6 +4,7 @@
  * Jobs run it) with a spec, reading its JSON log lines, and printing Markdown tables.
  */
 import { spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../e2e/testbed/paths.js";
 import { WORKER_NODE_OPTIONS } from "../../operator/src/worker/node-options.js";
@@ -115,10 +116,41 @@ export function median(xs: readonly number[]): number {
   return s[Math.floor(s.length / 2)] ?? 0;
 }
 
-/** Runs a bench's main and exits: 0 when it finished, 1 with the error printed when it failed. */
+/** Set in the environment of the process rerunOnWorkerRuntime starts. */
+const RERUN_ENV = "LIFEBOAT_BENCH_ON_WORKER_RUNTIME";
+
+/**
+ * Whether this process runs on the workers' Node.js with their options
+ * (workerNode, WORKER_NODE_OPTIONS). A bench that times plain transfers in
+ * its own process as the limits of the workers' phases must: the limit is
+ * the same client without the pipeline, and another Node.js release or
+ * garbage collector setting would make it a different client.
+ */
+export async function onWorkerRuntime(): Promise<boolean> {
+  const here = realpathSync(process.execPath) === realpathSync(await workerNode()) && WORKER_NODE_OPTIONS.every((option) => process.execArgv.includes(option));
+  // A process started by rerunOnWorkerRuntime that does not see itself as such would start another, and so on.
+  if (!here && process.env[RERUN_ENV]) throw new Error(`${process.execPath} ${process.execArgv.join(" ")} was started as the workers' runtime but is not it`);
+  return here;
+}
+
+/**
+ * Runs this bench's script again on the workers' Node.js with their options,
+ * the same arguments and stdio, and resolves with the child's exit code.
+ */
+export async function rerunOnWorkerRuntime(): Promise<number> {
+  const script = process.argv[1];
+  if (!script) throw new Error("This process has no script to run again");
+  const child = spawn(await workerNode(), [...WORKER_NODE_OPTIONS, script, ...process.argv.slice(2)], { stdio: "inherit", env: { ...process.env, [RERUN_ENV]: "1" } });
+  return new Promise((resolve, reject) => {
+    child.once("error", (err) => { reject(new Error(`Could not run ${script} on the workers' Node.js`, { cause: err })); });
+    child.once("exit", (code, signal) => { resolve(code ?? (signal ? 1 : 0)); });
+  });
+}
+
+/** Runs a bench's main and exits: with process.exitCode (0 unless main set it) when it finished, 1 with the error printed when it failed. */
 export function runBench(main: () => Promise<void>): void {
   main().then(
-    () => process.exit(0),
+    () => process.exit(),
     (err: unknown) => {
       console.error(err);
       process.exit(1);

@@ -11,6 +11,7 @@
  * uploads, stale locks) are removed too. Crash-safe order: new packs, then one new index covering all kept
  * packs, then deletion of the old index objects, then of the old packs.
  */
+import { alignedBuffer } from "./backends/direct-io.js";
 import { idKey, type IndexedPack } from "./block-index.js";
 import { BLOB_OVERHEAD, ID_BYTES } from "./crypto.js";
 import { VaultError } from "./errors.js";
@@ -141,8 +142,9 @@ async function pruneLocked(vault: Vault, options: PruneOptions): Promise<PruneRe
 
   // Repack live blobs, copied as they are (blobs are bound to their ids, not to their pack).
   let packsWritten = 0;
-  // Room for a full pack and the blob that takes it past packSize (the largest is a block and its overhead).
-  let builder = new PackBuilder(Buffer.allocUnsafeSlow(repack.length > 0 ? vault.config.packSize + vault.config.blockSize + BLOB_OVERHEAD : 0));
+  // Room for a full pack and the blob that takes it past packSize (the largest is a block and its overhead);
+  // page-aligned, so that a filesystem vault writes it directly (backends/direct-io.ts), as a backup's packs.
+  let builder = new PackBuilder(alignedBuffer(repack.length > 0 ? vault.config.packSize + vault.config.blockSize + BLOB_OVERHEAD : 0));
   const flush = async (): Promise<void> => {
     if (builder.count === 0) return;
     const id = randomId();
