@@ -1,7 +1,8 @@
 /**
  * A vault on a local or mounted filesystem (a host path or a
  * PersistentVolumeClaim). Writes go to a temporary file that is fsynced and
- * renamed into place, so a killed writer never leaves a partial object.
+ * renamed into place, so a killed writer never leaves a partial object; the
+ * aligned start of a pack goes there with direct I/O (direct-io.ts).
  * A filesystem cannot enforce retention by itself: the lock is enforced by
  * Lifeboat's own commands only (lockSupport says so).
  */
@@ -155,14 +156,15 @@ export class FilesystemBackend implements Backend {
    * and not asked again.
    */
   private async writeDirect(temp: string, first: Buffer | undefined): Promise<number> {
-    const length = first && this.directWrites && O_DIRECT !== undefined ? directLength(first) : 0;
-    if (!first || length < DIRECT_ALIGNMENT || O_DIRECT === undefined) return 0;
+    if (!first || !this.directWrites || O_DIRECT === undefined) return 0;
+    const length = directLength(first);
+    if (length === 0) return 0;
     let fh: FileHandle | undefined;
     try {
       fh = await open(temp, constants.O_WRONLY | O_DIRECT);
       for (let at = 0; at < length;) {
         const { bytesWritten } = await fh.write(first, at, length - at, at);
-        // A short direct write leaves an unaligned rest that the cache takes, as ENOSPC is found there.
+        // After a short write that leaves an unaligned rest (a filling disk), the cache takes the rest and finds ENOSPC.
         if (bytesWritten === 0 || bytesWritten % DIRECT_ALIGNMENT !== 0) return at + bytesWritten;
         at += bytesWritten;
       }
