@@ -16,7 +16,6 @@
  * already uploaded (it still reads and hashes them).
  */
 import { hostname } from "node:os";
-import { alignedBuffer } from "./backends/direct-io.js";
 import { BlockIndex, idKey, type IndexedPack } from "./block-index.js";
 import { BLOB_OVERHEAD, ID_BYTES, isZero } from "./crypto.js";
 import { blocksOfExtents, type DiskSource, type Extent } from "./disk-io.js";
@@ -314,12 +313,9 @@ export class BackupSession {
     void upload.finally(() => this.uploads.delete(upload));
   }
 
-  /**
-   * A pack to fill, in the buffer of one already written when there is one: room for packSize and one more blob.
-   * Page-aligned, so that a filesystem vault writes it with direct I/O (backends/direct-io.ts).
-   */
+  /** A pack to fill, in the buffer of one already written when there is one (see Vault.newPackBuffer). */
   private newPack(): PackBuilder {
-    return new PackBuilder(this.sparePacks.pop() ?? alignedBuffer(this.vault.config.packSize + this.blockSize + BLOB_OVERHEAD));
+    return new PackBuilder(this.sparePacks.pop() ?? this.vault.newPackBuffer());
   }
 
   private async upload(pack: PackBuilder): Promise<void> {

@@ -73,6 +73,7 @@ export class PackBuilder {
   private append(bytes: Buffer): void {
     const end = this.size + bytes.length;
     if (end > this.space.length) {
+      // A plain buffer: this pack is then written without direct I/O. Vault.newPackBuffer's room makes this rare.
       const grown = Buffer.allocUnsafeSlow(Math.max(end, this.space.length * 2));
       this.space.copy(grown, 0, 0, this.size);
       this.space = grown;

@@ -11,9 +11,8 @@
  * uploads, stale locks) are removed too. Crash-safe order: new packs, then one new index covering all kept
  * packs, then deletion of the old index objects, then of the old packs.
  */
-import { alignedBuffer } from "./backends/direct-io.js";
 import { idKey, type IndexedPack } from "./block-index.js";
-import { BLOB_OVERHEAD, ID_BYTES } from "./crypto.js";
+import { ID_BYTES } from "./crypto.js";
 import { VaultError } from "./errors.js";
 import { baseName, paths, randomId } from "./format.js";
 import { HOLE } from "./manifest.js";
@@ -142,9 +141,7 @@ async function pruneLocked(vault: Vault, options: PruneOptions): Promise<PruneRe
 
   // Repack live blobs, copied as they are (blobs are bound to their ids, not to their pack).
   let packsWritten = 0;
-  // Room for a full pack and the blob that takes it past packSize (the largest is a block and its overhead);
-  // page-aligned, so that a filesystem vault writes it directly (backends/direct-io.ts), as a backup's packs.
-  let builder = new PackBuilder(alignedBuffer(repack.length > 0 ? vault.config.packSize + vault.config.blockSize + BLOB_OVERHEAD : 0));
+  let builder = new PackBuilder(repack.length > 0 ? vault.newPackBuffer() : undefined);
   const flush = async (): Promise<void> => {
     if (builder.count === 0) return;
     const id = randomId();

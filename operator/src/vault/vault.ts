@@ -4,7 +4,7 @@
  * restore, forget, prune, check) live in their own files and work on a Vault.
  */
 import { BlockIndex, decodeIndex, encodeIndex, type IndexedPack } from "./block-index.js";
-import { BlobError } from "./crypto.js";
+import { BLOB_OVERHEAD, BlobError } from "./crypto.js";
 import { VaultError } from "./errors.js";
 import { newConfig, parseConfig, paths, randomId, type InitOptions, type LockSettings, type VaultConfig } from "./format.js";
 import { newMasterKeys, parseKeySlot, unwrapKeys, wrapKeys, type MasterKeys } from "./keys.js";
@@ -196,6 +196,16 @@ export class Vault {
     const headerLength = parsePackTrailer(trailer, pack, size);
     const header = await this.backend.getRange(paths.pack(pack), size - PACK_TRAILER - headerLength, headerLength);
     return decodePackHeader(this.keys, header, pack);
+  }
+
+  /**
+   * A buffer to build a pack in: room for packSize and the blob that takes
+   * a pack past it (the largest is a block and its overhead), from the
+   * backend where it has buffers it writes faster (a filesystem's direct I/O).
+   */
+  newPackBuffer(): Buffer {
+    const size = this.config.packSize + this.config.blockSize + BLOB_OVERHEAD;
+    return this.backend.packBuffer?.(size) ?? Buffer.allocUnsafeSlow(size);
   }
 
   /** Writes one index object; returns its name. */

@@ -60,6 +60,12 @@ export interface Backend {
   readRange<T>(key: string, offset: number, length: number, decode: (bytes: Buffer) => T): Promise<T>;
   /** Writes an object atomically: readers see all of it or nothing. */
   put(key: string, data: Buffer | readonly Buffer[], options?: PutOptions): Promise<void>;
+  /**
+   * A buffer of `size` bytes to build a pack in, for a backend that writes
+   * some buffers faster than others (a filesystem writes page-aligned ones
+   * with direct I/O); absent where any Buffer does as well.
+   */
+  packBuffer?(size: number): Buffer;
   /** Lists objects under a prefix. */
   list(prefix: string): Promise<ObjectInfo[]>;
   /** Size of an object, or undefined when absent. */

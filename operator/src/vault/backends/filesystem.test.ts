@@ -22,7 +22,7 @@ function shortWritingFile(room: number, capacity = Infinity): { file: Pick<FileH
     return n;
   };
   const file = {
-    writev: (buffers: NodeJS.ArrayBufferView[]) => Promise.resolve({ bytesWritten: take(Buffer.concat(buffers as Buffer[]), 0), buffers }),
+    writev: (buffers: NodeJS.ArrayBufferView[], position = 0) => Promise.resolve({ bytesWritten: take(Buffer.concat(buffers as Buffer[]), position), buffers }),
     write: (buffer: Buffer, offset = 0, length = buffer.length - offset, position = 0) =>
       Promise.resolve({ bytesWritten: take(buffer.subarray(offset, offset + length), position), buffer }),
   } as unknown as Pick<FileHandle, "writev" | "write">;
@@ -36,6 +36,13 @@ describe("writeAll", () => {
     const { file, bytes } = shortWritingFile(256);
     await writeAll(file, chunks);
     expect(bytes().equals(Buffer.concat(chunks))).toBe(true);
+  });
+
+  it("writes from the position asked, the rest of a short writev too (after a pack's directly written start)", async () => {
+    const { file, bytes } = shortWritingFile(256);
+    await writeAll(file, chunks, 8192);
+    expect(bytes().subarray(8192).equals(Buffer.concat(chunks))).toBe(true);
+    expect(bytes().length).toBe(8192 + 1500);
   });
 
   it("fails with ENOSPC when the file takes no more, rather than keep a truncated file", async () => {

@@ -11,7 +11,7 @@ import { constants } from "node:fs";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { VaultError } from "../errors.js";
-import { DIRECT_ALIGNMENT, directLength, O_DIRECT } from "./direct-io.js";
+import { alignedBuffer, DIRECT_ALIGNMENT, directLength, O_DIRECT } from "./direct-io.js";
 import type { Backend, BackendLockSupport, ObjectInfo, PutOptions } from "./backend.js";
 
 /** Largest single read (Node takes at most 2^31 - 1 bytes per read). */
@@ -146,6 +146,11 @@ export class FilesystemBackend implements Backend {
       await rm(temp, { force: true }).catch(() => undefined);
       throw this.wrap(err, `write ${key}`);
     }
+  }
+
+  /** A page-aligned buffer, whose start put() writes with direct I/O; a plain one once this filesystem has refused direct writes. */
+  packBuffer(size: number): Buffer {
+    return this.directWrites ? alignedBuffer(size) : Buffer.allocUnsafeSlow(size);
   }
 
   /**
