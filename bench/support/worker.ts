@@ -135,12 +135,15 @@ export async function onWorkerRuntime(): Promise<boolean> {
 
 /**
  * Runs this bench's script again on the workers' Node.js with their options,
- * the same arguments and stdio, and resolves with the child's exit code.
+ * the same arguments and stdio, passes it SIGINT and SIGTERM, and resolves
+ * with its exit code.
  */
 export async function rerunOnWorkerRuntime(): Promise<number> {
   const script = process.argv[1];
   if (!script) throw new Error("This process has no script to run again");
   const child = spawn(await workerNode(), [...WORKER_NODE_OPTIONS, script, ...process.argv.slice(2)], { stdio: "inherit", env: { ...process.env, [RERUN_ENV]: "1" } });
+  // A bench stopped by a signal passes it on, rather than leave its run going on alone.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => { child.kill(signal); });
   return new Promise((resolve, reject) => {
     child.once("error", (err) => { reject(new Error(`Could not run ${script} on the workers' Node.js`, { cause: err })); });
     child.once("exit", (code, signal) => { resolve(code ?? (signal ? 1 : 0)); });
