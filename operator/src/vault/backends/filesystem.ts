@@ -28,13 +28,12 @@ function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
 }
 
-/** A vault rooted at a directory. */
 /**
- * Writes every byte of `chunks` into a new file, from `position`. One writev may
- * write less than asked without an error: a filesystem that fills up midway
- * says so (ENOSPC) only when the rest is written. Taking the first count as
- * the whole put a truncated pack under its final name, which a later index
- * could have pointed into.
+ * Writes every byte of `chunks` into a new file, from `position`. One writev
+ * may write less than asked without an error: a filesystem that fills up
+ * midway says so (ENOSPC) only when the rest is written. Taking the first
+ * count as the whole put a truncated pack under its final name, which a
+ * later index could have pointed into.
  */
 export async function writeAll(fh: Pick<FileHandle, "writev" | "write">, chunks: readonly Buffer[], position = 0): Promise<void> {
   const total = chunks.reduce((n, c) => n + c.length, 0);
@@ -49,6 +48,7 @@ export async function writeAll(fh: Pick<FileHandle, "writev" | "write">, chunks:
   }
 }
 
+/** A vault rooted at a directory. */
 export class FilesystemBackend implements Backend {
   readonly location: string;
   /** Buffers readRange lends and takes back, one per read in flight (a listing reads 8 at a time). */
