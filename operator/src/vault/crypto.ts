@@ -8,7 +8,7 @@
  * which binds each blob to its block id: a blob moved, swapped or altered in
  * storage fails authentication.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes, type Cipher, type Decipher } from "node:crypto";
 import { createRequire } from "node:module";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { compress, decompress } from "zstd-napi";
@@ -29,7 +29,33 @@ const zstd = createRequire(import.meta.url)("zstd-napi/binding.js") as typeof Zs
  * and a worker thread has its own copy of this module, so reusing these
  * between calls is safe.
  */
-const blockState: { cctx?: ZstdBinding.CCtx; dctx?: ZstdBinding.DCtx; packed: Buffer } = { packed: Buffer.alloc(0) };
+const blockState: { cctx?: ZstdBinding.CCtx; dctx?: ZstdBinding.DCtx; packed: Buffer; opened: Buffer } = {
+  packed: Buffer.alloc(0),
+  opened: Buffer.alloc(0),
+};
+
+/**
+ * How much of a block one AES-GCM update takes. Node.js's Cipheriv has no
+ * "update into" call: each update returns a new buffer as long as its input.
+ * For a whole 1 MiB block that is a fresh, zero-filled megabyte per block,
+ * which malloc often maps anew, so its 256 pages fault in (dear in a VM that
+ * hands freed memory back to its host) and then go cold before the copy into
+ * the blob. Updates of 64 KiB reuse the same small allocation, still in the
+ * core's cache when it is copied. GCM is a stream mode: the ciphertext and the
+ * tag are the same whatever the pieces. Exported for unit tests.
+ */
+export const CIPHER_STEP = 64 * 1024;
+
+/**
+ * Runs `input` through `cipher` CIPHER_STEP bytes at a time, writing the
+ * output into `dest` from `at`; returns where the output ends.
+ */
+function cipherInto(cipher: Cipher | Decipher, input: Uint8Array, dest: Buffer, at: number): number {
+  for (let from = 0; from < input.length; from += CIPHER_STEP) {
+    at += cipher.update(input.subarray(from, from + CIPHER_STEP)).copy(dest, at);
+  }
+  return at;
+}
 
 export const ID_BYTES = 32;
 export const BLOB_OVERHEAD = 1 + 12 + 16;
@@ -68,7 +94,7 @@ export function sealBlock(keys: MasterKeys, level: number, id: Uint8Array, data:
   const out = space && space.length >= size ? space.subarray(0, size) : Buffer.allocUnsafeSlow(size);
   out[0] = flag;
   nonce.copy(out, 1);
-  let at = 13 + cipher.update(body).copy(out, 13);
+  let at = cipherInto(cipher, body, out, 13);
   at += cipher.final().copy(out, at);
   cipher.getAuthTag().copy(out, at);
   return out;
@@ -92,26 +118,31 @@ export function openBlockInto(keys: MasterKeys, id: Uint8Array, blob: Uint8Array
   const decipher = createDecipheriv("aes-256-gcm", keys.dataKey, blob.subarray(1, 13));
   decipher.setAAD(blockAad(flag, id));
   decipher.setAuthTag(blob.subarray(blob.length - 16));
-  let body: Buffer;
+  const ciphertext = blob.subarray(13, blob.length - 16);
+  // A raw block decrypts straight into `dest`; a compressed one into this thread's buffer, for zstd to read.
+  if (flag === FLAG_RAW && ciphertext.length > dest.length) {
+    throw new BlobError(`block has ${ciphertext.length} bytes, more than ${dest.length}`);
+  }
+  if (flag === FLAG_ZSTD && blockState.opened.length < ciphertext.length) {
+    blockState.opened = Buffer.allocUnsafeSlow(Math.max(ciphertext.length, dest.length));
+  }
+  const plain = flag === FLAG_RAW ? dest : blockState.opened;
+  let bodyLength: number;
   try {
-    body = decipher.update(blob.subarray(13, blob.length - 16));
+    bodyLength = cipherInto(decipher, ciphertext, plain, 0);
     // GCM is a stream mode: final() only checks the tag and returns nothing to append.
-    const rest = decipher.final();
-    if (rest.length > 0) body = Buffer.concat([body, rest]);
+    bodyLength += decipher.final().copy(plain, bodyLength);
   } catch (err) {
     throw new BlobError("blob failed AES-GCM authentication (altered, truncated or misplaced)", { cause: err });
   }
-  let length: number;
+  let length = bodyLength;
   if (flag === FLAG_ZSTD) {
     blockState.dctx ??= new zstd.DCtx();
     try {
-      length = blockState.dctx.decompress(dest, body);
+      length = blockState.dctx.decompress(dest, plain.subarray(0, bodyLength));
     } catch (err) {
       throw new BlobError(`block does not decompress into ${dest.length} bytes`, { cause: err });
     }
-  } else {
-    if (body.length > dest.length) throw new BlobError(`block has ${body.length} bytes, more than ${dest.length}`);
-    length = body.copy(dest);
   }
   if (!blockId(keys.idKey, dest.subarray(0, length)).equals(id)) throw new BlobError("block content does not match its id");
   return length;

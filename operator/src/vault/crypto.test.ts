@@ -1,0 +1,81 @@
+import { describe, expect, it } from "@jest/globals";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { BLOB_OVERHEAD, BlobError, CIPHER_STEP, blockId, openBlockInto, sealBlock } from "./crypto.js";
+import type { MasterKeys } from "./keys.js";
+
+const keys: MasterKeys = { dataKey: randomBytes(32), idKey: randomBytes(32) };
+
+/** A blob as one AES-GCM pass over the whole body makes it: what vaults written before CIPHER_STEP hold. */
+function sealWhole(flag: number, id: Buffer, body: Buffer): Buffer {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", keys.dataKey, nonce);
+  cipher.setAAD(Buffer.concat([Buffer.from("LBB1"), Buffer.from([flag]), id]));
+  return Buffer.concat([Buffer.from([flag]), nonce, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
+}
+
+/** The body of a blob, opened in one AES-GCM pass. */
+function openWhole(id: Buffer, blob: Buffer): Buffer {
+  const decipher = createDecipheriv("aes-256-gcm", keys.dataKey, blob.subarray(1, 13));
+  decipher.setAAD(Buffer.concat([Buffer.from("LBB1"), blob.subarray(0, 1), id]));
+  decipher.setAuthTag(blob.subarray(blob.length - 16));
+  return Buffer.concat([decipher.update(blob.subarray(13, blob.length - 16)), decipher.final()]);
+}
+
+// Lengths around the cipher's step, where an off-by-one in the pieces would show.
+const lengths = [1, CIPHER_STEP - 1, CIPHER_STEP, CIPHER_STEP + 1, 3 * CIPHER_STEP + 17, 1024 * 1024];
+
+describe("sealBlock and openBlockInto, a piece at a time", () => {
+  it.each(lengths)("a random (stored raw) block of %i bytes is the blob one AES-GCM pass makes, and opens", (length) => {
+    const block = randomBytes(length);
+    const id = blockId(keys.idKey, block);
+    const blob = sealBlock(keys, 1, id, block, Buffer.allocUnsafeSlow(length + BLOB_OVERHEAD));
+    expect(blob[0]).toBe(0);
+    expect(blob.length).toBe(length + BLOB_OVERHEAD);
+    expect(openWhole(id, blob).equals(block)).toBe(true);
+    const out = Buffer.alloc(length);
+    expect(openBlockInto(keys, id, blob, out)).toBe(length);
+    expect(out.equals(block)).toBe(true);
+  });
+
+  it.each(lengths)("a compressible block of %i bytes round-trips, and its blob is one AES-GCM pass's", (length) => {
+    const block = Buffer.alloc(length);
+    for (let i = 0; i < length; i += 7) block.write("lifeboat", i);
+    const id = blockId(keys.idKey, block);
+    const blob = sealBlock(keys, 1, id, block);
+    const body = openWhole(id, blob);
+    if (blob[0] === 1) expect(body.length).toBeLessThan(length);
+    const out = Buffer.alloc(length);
+    expect(openBlockInto(keys, id, blob, out)).toBe(length);
+    expect(out.equals(block)).toBe(true);
+  });
+
+  it("opens blobs sealed in one pass, compressed then raw, across the step", () => {
+    const text = Buffer.from("a restore reads old vaults too. ".repeat(8192));
+    const textId = blockId(keys.idKey, text);
+    // Compressed by the same sealBlock, then re-encrypted in one pass, so only the cipher's pieces differ.
+    const packed = openWhole(textId, sealBlock(keys, 1, textId, text));
+    expect(packed.length).toBeLessThan(text.length);
+    const into = Buffer.alloc(text.length);
+    expect(openBlockInto(keys, textId, sealWhole(1, textId, packed), into)).toBe(text.length);
+    expect(into.equals(text)).toBe(true);
+
+    // After a compressed block, whose body the thread's own buffer took, a raw one still lands in the caller's.
+    for (const raw of [randomBytes(1000), randomBytes(2 * CIPHER_STEP + 5)]) {
+      const rawId = blockId(keys.idKey, raw);
+      const out = Buffer.alloc(raw.length);
+      expect(openBlockInto(keys, rawId, sealWhole(0, rawId, raw), out)).toBe(raw.length);
+      expect(out.equals(raw)).toBe(true);
+    }
+  });
+
+  it("refuses a blob altered past the first piece, and one whose raw body is larger than the block", () => {
+    const block = randomBytes(3 * CIPHER_STEP);
+    const id = blockId(keys.idKey, block);
+    const blob = Buffer.from(sealBlock(keys, 1, id, block));
+    const at = 13 + 2 * CIPHER_STEP + 3;
+    blob[at] = (blob[at] ?? 0) ^ 1;
+    expect(() => openBlockInto(keys, id, blob, Buffer.alloc(block.length))).toThrow(BlobError);
+    const whole = sealBlock(keys, 1, id, block);
+    expect(() => openBlockInto(keys, id, whole, Buffer.alloc(block.length - 1))).toThrow(/more than/);
+  });
+});
