@@ -101,6 +101,8 @@ export class BackupSession {
   /** Buffers of packs already written, for the next packs (see PackBuilder). */
   private readonly sparePacks: Buffer[] = [];
   private readonly uploads = new Set<Promise<void>>();
+  /** Packs closed and not yet written: uploading, or waiting in rotatePack for a slot. */
+  private closedPacks = 0;
   private unflushed: IndexedPack[] = [];
   private lastFlush = Date.now();
   private failure: unknown = undefined;
@@ -200,7 +202,7 @@ export class BackupSession {
             if (whole) own = input;
             this.counters.bytesNew += length;
             stats.newBytes += length;
-            // append copies the blob into the pack before it waits for anything.
+            // The blob is a view of this reader's `space`, which it does not touch until append has copied it.
             await this.append(id, blob, length);
             blobSpace = space;
           }
@@ -296,7 +298,22 @@ export class BackupSession {
     return reads;
   }
 
+  /** Packs uploading at once. */
+  private get maxUploads(): number {
+    return this.options.uploads ?? 2;
+  }
+
+  /**
+   * Copies a blob into the pack being filled. A new pack is started only
+   * while fewer than `uploads + 1` closed packs are held (uploading, or
+   * waiting for an upload slot in rotatePack), so a backup holds at most
+   * `uploads + 1` packs' memory however slow the vault: without this wait,
+   * every reader that found the pack full and the slots taken went on
+   * filling new packs, and a backup into a slow vault queued one pack after
+   * another in memory.
+   */
   private async append(id: Buffer, blob: Buffer, rawLength: number): Promise<void> {
+    while (!this.pack && this.closedPacks > this.maxUploads) await Promise.race(this.uploads);
     this.pack ??= this.newPack();
     this.pack.add(id, blob, rawLength);
     if (this.pack.bytes >= this.vault.config.packSize) await this.rotatePack();
@@ -307,10 +324,14 @@ export class BackupSession {
     const pack = this.pack;
     if (!pack || pack.count === 0) return;
     this.pack = undefined;
-    while (this.uploads.size >= (this.options.uploads ?? 2)) await Promise.race(this.uploads);
+    this.closedPacks++;
+    while (this.uploads.size >= this.maxUploads) await Promise.race(this.uploads);
     const upload = this.upload(pack).catch((err: unknown) => { this.failure ??= err; });
     this.uploads.add(upload);
-    void upload.finally(() => this.uploads.delete(upload));
+    void upload.finally(() => {
+      this.uploads.delete(upload);
+      this.closedPacks--;
+    });
   }
 
   /** A pack to fill, in the buffer of one already written when there is one (see Vault.newPackBuffer). */
@@ -324,7 +345,7 @@ export class BackupSession {
     const retention = this.retainUntil ? this.vault.packRetentionFor(this.retainUntil) : undefined;
     await this.vault.backend.put(paths.pack(packId), chunks, { retention });
     // One per upload: a written pack's buffer is what the next pack fills.
-    if (this.sparePacks.length < (this.options.uploads ?? 2)) this.sparePacks.push(pack.buffer);
+    if (this.sparePacks.length < this.maxUploads) this.sparePacks.push(pack.buffer);
     const stored = chunks.reduce((sum, c) => sum + c.length, 0);
     this.counters.bytesStored += stored;
     const record: IndexedPack = { pack: packId, lockedUntil: retention?.until.getTime() ?? 0, entries: pack.entries };

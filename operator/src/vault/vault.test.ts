@@ -174,6 +174,32 @@ describe("vault on the filesystem", () => {
     await vault.close();
   });
 
+  test("a backup into a slow vault holds at most uploads + 1 packs in memory", async () => {
+    // Each pack takes 150 ms to write while blocks keep coming: eight packs of 16 MiB. Readers that found the pack
+    // full and both upload slots taken used to start pack after pack; now they wait for a written pack's buffer.
+    class SlowBackend extends FilesystemBackend {
+      buffers = 0;
+      override packBuffer(size: number): Buffer {
+        this.buffers++;
+        return super.packBuffer(size);
+      }
+      override async put(...args: Parameters<FilesystemBackend["put"]>): Promise<void> {
+        if (args[0].startsWith("data/")) await new Promise((resolve) => setTimeout(resolve, 150));
+        await super.put(...args);
+      }
+    }
+    const backend = new SlowBackend(join(dir, "repo"));
+    const vault = await Vault.init(backend, KEY, { packSize: 16 * MiB }, { threads: 0 });
+    const src = join(dir, "disk.img");
+    const image = randomBytes(120 * MiB);
+    await writeFile(src, image);
+    const point = await backupFile(vault, src);
+    expect((await vault.backend.list("data/")).length).toBe(8);
+    expect(backend.buffers).toBeLessThanOrEqual(3);
+    expect((await restoreFile(vault, point.id, join(dir, "out.img"))).equals(image)).toBe(true);
+    await vault.close();
+  });
+
   // A loop device needs root and the loop driver (CI has both).
   const withLoopDevices = process.getuid?.() === 0 && existsSync("/dev/loop-control") ? test : test.skip;
   withLoopDevices("a restore to a block device writes its holes as zeros and is on the device when the target closes", async () => {
