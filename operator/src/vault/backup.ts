@@ -70,7 +70,7 @@ export interface BackupOptions {
   readonly progressIntervalMs?: number | undefined;
   /** Blocks in flight at once; bounds memory to about 2 x this x block size (default 4 per thread, at least 8). */
   readonly concurrency?: number | undefined;
-  /** Packs uploading at once; each holds up to a pack size of memory (default 2). */
+  /** Packs uploading at once (default 2); a backup holds at most this many plus one packs in memory, a pack size each. */
   readonly uploads?: number | undefined;
 }
 
