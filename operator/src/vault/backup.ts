@@ -298,9 +298,9 @@ export class BackupSession {
     return reads;
   }
 
-  /** Packs uploading at once. */
+  /** Packs uploading at once (at least one: with none, a full pack would wait for a slot forever). */
   private get maxUploads(): number {
-    return this.options.uploads ?? 2;
+    return Math.max(1, this.options.uploads ?? 2);
   }
 
   /**

@@ -49,6 +49,23 @@ describe("sealBlock and openBlockInto, a piece at a time", () => {
     expect(out.equals(block)).toBe(true);
   });
 
+  it.each([256 * 1024, 1024 * 1024])("a half-compressible block of %i bytes, whose compressed body spans pieces, round-trips", (length) => {
+    // Hex digits of random bytes: zstd halves them, so the body is longer than CIPHER_STEP and stays compressed.
+    const block = Buffer.from(randomBytes(length / 2).toString("hex"), "latin1");
+    const id = blockId(keys.idKey, block);
+    const blob = sealBlock(keys, 1, id, block);
+    expect(blob[0]).toBe(1);
+    expect(blob.length - BLOB_OVERHEAD).toBeGreaterThan(2 * CIPHER_STEP);
+    const packed = openWhole(id, blob);
+    const out = Buffer.alloc(length);
+    expect(openBlockInto(keys, id, blob, out)).toBe(length);
+    expect(out.equals(block)).toBe(true);
+    // And the same body encrypted in one pass opens too.
+    out.fill(0);
+    expect(openBlockInto(keys, id, sealWhole(1, id, packed), out)).toBe(length);
+    expect(out.equals(block)).toBe(true);
+  });
+
   it("opens blobs sealed in one pass, compressed then raw, across the step", () => {
     const text = Buffer.from("a restore reads old vaults too. ".repeat(8192));
     const textId = blockId(keys.idKey, text);
@@ -68,7 +85,7 @@ describe("sealBlock and openBlockInto, a piece at a time", () => {
     }
   });
 
-  it("refuses a blob altered past the first piece, and one whose raw body is larger than the block", () => {
+  it("refuses a blob altered past the first piece, a raw body larger than the block, a compressed one not smaller", () => {
     const block = randomBytes(3 * CIPHER_STEP);
     const id = blockId(keys.idKey, block);
     const blob = Buffer.from(sealBlock(keys, 1, id, block));
@@ -77,5 +94,9 @@ describe("sealBlock and openBlockInto, a piece at a time", () => {
     expect(() => openBlockInto(keys, id, blob, Buffer.alloc(block.length))).toThrow(BlobError);
     const whole = sealBlock(keys, 1, id, block);
     expect(() => openBlockInto(keys, id, whole, Buffer.alloc(block.length - 1))).toThrow(/more than/);
+    // A compressed blob's body as long as its block is damage, refused before anything is decrypted.
+    const text = Buffer.from("lifeboat ".repeat(1000));
+    const textId = blockId(keys.idKey, text);
+    expect(() => openBlockInto(keys, textId, sealWhole(1, textId, text), Buffer.alloc(text.length))).toThrow(/not fewer than/);
   });
 });

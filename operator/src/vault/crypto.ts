@@ -123,6 +123,10 @@ export function openBlockInto(keys: MasterKeys, id: Uint8Array, blob: Uint8Array
   if (flag === FLAG_RAW && ciphertext.length > dest.length) {
     throw new BlobError(`block has ${ciphertext.length} bytes, more than ${dest.length}`);
   }
+  // sealBlock compresses only what zstd shrinks: a longer body is damage, and must not grow the thread's buffer.
+  if (flag === FLAG_ZSTD && ciphertext.length >= dest.length) {
+    throw new BlobError(`compressed block has ${ciphertext.length} bytes, not fewer than the ${dest.length} it decompresses into`);
+  }
   if (flag === FLAG_ZSTD && blockState.opened.length < ciphertext.length) {
     blockState.opened = Buffer.allocUnsafeSlow(Math.max(ciphertext.length, dest.length));
   }
@@ -130,7 +134,7 @@ export function openBlockInto(keys: MasterKeys, id: Uint8Array, blob: Uint8Array
   let bodyLength: number;
   try {
     bodyLength = cipherInto(decipher, ciphertext, plain, 0);
-    // GCM is a stream mode: final() only checks the tag and returns nothing to append.
+    // GCM is a stream mode: final() checks the tag and returns no bytes; copied all the same, should it ever.
     bodyLength += decipher.final().copy(plain, bodyLength);
   } catch (err) {
     throw new BlobError("blob failed AES-GCM authentication (altered, truncated or misplaced)", { cause: err });

@@ -175,16 +175,23 @@ describe("vault on the filesystem", () => {
   });
 
   test("a backup into a slow vault holds at most uploads + 1 packs in memory", async () => {
-    // Each pack takes 150 ms to write while blocks keep coming: eight packs of 16 MiB. Readers that found the pack
-    // full and both upload slots taken used to start pack after pack; now they wait for a written pack's buffer.
+    // Eight packs of 16 MiB into a vault whose first pack write takes a second (or until a fourth pack buffer is
+    // asked for), the others 50 ms. Readers that found the pack full and both upload slots taken used to start
+    // pack after pack, however fast the machine; now they wait for a written pack's buffer.
     class SlowBackend extends FilesystemBackend {
       buffers = 0;
+      private fourth: () => void = () => undefined;
+      private readonly firstHeld = new Promise<void>((resolve) => {
+        this.fourth = resolve;
+        setTimeout(resolve, 1000);
+      });
+      private packs = 0;
       override packBuffer(size: number): Buffer {
-        this.buffers++;
+        if (++this.buffers > 3) this.fourth();
         return super.packBuffer(size);
       }
       override async put(...args: Parameters<FilesystemBackend["put"]>): Promise<void> {
-        if (args[0].startsWith("data/")) await new Promise((resolve) => setTimeout(resolve, 150));
+        if (args[0].startsWith("data/")) await (this.packs++ === 0 ? this.firstHeld : new Promise((resolve) => setTimeout(resolve, 50)));
         await super.put(...args);
       }
     }
