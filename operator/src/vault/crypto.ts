@@ -40,9 +40,11 @@ const blockState: { cctx?: ZstdBinding.CCtx; dctx?: ZstdBinding.DCtx; packed: Bu
  * For a whole 1 MiB block that is a fresh, zero-filled megabyte per block,
  * which malloc often maps anew, so its 256 pages fault in (dear in a VM that
  * hands freed memory back to its host) and then go cold before the copy into
- * the blob. Updates of 64 KiB reuse the same small allocation, still in the
- * core's cache when it is copied. GCM is a stream mode: the ciphertext and the
- * tag are the same whatever the pieces. Exported for unit tests.
+ * the blob. A 64 KiB output comes from malloc's heap and is still in the
+ * core's cache when it is copied (the outputs are garbage at once, and their
+ * memory is reused once V8 collects them). GCM is a stream mode: the
+ * ciphertext and the tag are the same whatever the pieces. Exported for unit
+ * tests.
  */
 export const CIPHER_STEP = 64 * 1024;
 
@@ -127,9 +129,7 @@ export function openBlockInto(keys: MasterKeys, id: Uint8Array, blob: Uint8Array
   if (flag === FLAG_ZSTD && ciphertext.length >= dest.length) {
     throw new BlobError(`compressed block has ${ciphertext.length} bytes, not fewer than the ${dest.length} it decompresses into`);
   }
-  if (flag === FLAG_ZSTD && blockState.opened.length < ciphertext.length) {
-    blockState.opened = Buffer.allocUnsafeSlow(Math.max(ciphertext.length, dest.length));
-  }
+  if (flag === FLAG_ZSTD && blockState.opened.length < ciphertext.length) blockState.opened = Buffer.allocUnsafeSlow(dest.length);
   const plain = flag === FLAG_RAW ? dest : blockState.opened;
   let bodyLength: number;
   try {
