@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { BLOB_OVERHEAD, BlobError, CIPHER_STEP, blockId, openBlockInto, sealBlock } from "./crypto.js";
+import { BLOB_OVERHEAD, BlobError, CIPHER_STEP, PROBE_SLICE, PROBE_SLICES, blockId, openBlockInto, sealBlock } from "./crypto.js";
 import type { MasterKeys } from "./keys.js";
 
 const keys: MasterKeys = { dataKey: randomBytes(32), idKey: randomBytes(32) };
@@ -98,5 +98,50 @@ describe("sealBlock and openBlockInto, a piece at a time", () => {
     const text = Buffer.from("lifeboat ".repeat(1000));
     const textId = blockId(keys.idKey, text);
     expect(() => openBlockInto(keys, textId, sealWhole(1, textId, text), Buffer.alloc(text.length))).toThrow(/not fewer than/);
+  });
+});
+
+describe("sealBlock's probe for incompressible blocks", () => {
+  const MiB = 1024 * 1024;
+  const stride = MiB / PROBE_SLICES;
+
+  /** Seals `block`, checks that it opens, and returns its flag (0 raw, 1 zstd) and the body's length. */
+  function seal(block: Buffer): { flag: number; body: number } {
+    const id = blockId(keys.idKey, block);
+    const blob = sealBlock(keys, 1, id, block);
+    const out = Buffer.alloc(block.length);
+    expect(openBlockInto(keys, id, blob, out)).toBe(block.length);
+    expect(out.equals(block)).toBe(true);
+    return { flag: blob[0] ?? -1, body: blob.length - BLOB_OVERHEAD };
+  }
+
+  it("compresses a block that is random but for one compressible slice in eight", () => {
+    // Half of one slice's stride is text: the probe sees it, and the full pass shrinks the block by about that.
+    const block = randomBytes(MiB);
+    block.fill("lifeboat ", 3 * stride, 3 * stride + stride / 2);
+    const { flag, body } = seal(block);
+    expect(flag).toBe(1);
+    expect(body).toBeLessThan(MiB - stride / 4);
+  });
+
+  it("stores raw, without the full pass, a block whose slices are all incompressible though its repeats are not", () => {
+    // A random run of 300 KiB, repeated: zstd over the whole block keeps the
+    // run once (its repeats are within zstd's window), but no two slices (at
+    // multiples of 128 KiB) fall on the same bytes of the run, so the probe
+    // sees only random data. Space is the probe's price, never correctness.
+    const run = randomBytes(300 * 1024);
+    const block = Buffer.concat([run, run, run, run]).subarray(0, MiB);
+    for (let i = 0; i < PROBE_SLICES; i++) {
+      for (let j = 0; j < i; j++) expect(Math.abs(((i * stride) % run.length) - ((j * stride) % run.length))).toBeGreaterThanOrEqual(PROBE_SLICE);
+    }
+    expect(seal(block)).toEqual({ flag: 0, body: MiB });
+  });
+
+  it("compresses a block below the probe's size whole, however little of it compresses", () => {
+    const block = randomBytes(64 * 1024);
+    block.fill(0, 40 * 1024, 48 * 1024);
+    const { flag, body } = seal(block);
+    expect(flag).toBe(1);
+    expect(body).toBeLessThan(block.length - 4 * 1024);
   });
 });
