@@ -4,17 +4,23 @@
 // prune, the lock (refused by our CLI and by the S3 server itself), and a
 // wrong key.
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { DeleteObjectCommand, ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
+import { VAULT_THREAD_NICENESS } from "../../operator/src/vault/worker-pool.js";
+import { repoRoot } from "../testbed/paths.js";
 import { startS3Server, type S3Server } from "../testbed/s3-server.js";
 import { vaultCli, vaultOk } from "../support/vault-cli.js";
 
 jest.setTimeout(180_000);
 
 const MiB = 1024 * 1024;
+const execFileAsync = promisify(execFile);
 
 const cli = vaultCli;
 const ok = vaultOk;
@@ -225,5 +231,39 @@ describe("a locked vault on a bucket without Object Lock", () => {
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("[ObjectLockNotEnabled]");
+  });
+});
+
+describe("the vault's worker threads", () => {
+  it("run below the main thread's priority, and the main thread keeps its own", async () => {
+    if (process.platform !== "linux") return;
+    // The built pool in a process of its own: two blocks at once go to both threads,
+    // which set their priority as they start, before they take any work.
+    const pool = pathToFileURL(join(repoRoot, "dist", "operator", "src", "vault", "worker-pool.js")).href;
+    const script = `
+      import { readdirSync, readFileSync } from "node:fs";
+      import { WorkerPool } from ${JSON.stringify(pool)};
+      const pool = new WorkerPool(2);
+      pool.setKeys({ dataKey: Buffer.alloc(32, 1), idKey: Buffer.alloc(32, 2) }, 1);
+      await Promise.all([pool.hash(Buffer.alloc(4096, 3)), pool.hash(Buffer.alloc(4096, 4))]);
+      const tasks = readdirSync("/proc/self/task").map((tid) => {
+        const stat = readFileSync("/proc/self/task/" + tid + "/stat", "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return { tid: Number(tid), nice: Number(fields[16]) };
+      });
+      await pool.close();
+      process.stdout.write(JSON.stringify({ pid: process.pid, tasks }));
+    `;
+    const file = join(work, "pool-priority.mjs");
+    await writeFile(file, script);
+    const { stdout } = await execFileAsync(process.execPath, [file]);
+    const { pid, tasks } = JSON.parse(stdout) as { pid: number; tasks: { tid: number; nice: number }[] };
+    const main = tasks.find((t) => t.tid === pid);
+    expect(main).toBeDefined();
+    // Threads are named only on newer Node.js ("WorkerThread"), so they are told apart by priority:
+    // exactly the pool's two run lower, and every other thread (V8's, libuv's) keeps the process's.
+    const lowered = Math.min(19, (main?.nice ?? 0) + VAULT_THREAD_NICENESS);
+    expect(tasks.filter((t) => t.nice === lowered)).toHaveLength(2);
+    expect(tasks.filter((t) => t.nice !== lowered).every((t) => t.nice === main?.nice)).toBe(true);
   });
 });

@@ -5,13 +5,23 @@
  * handed back (transferred) so the main thread can reuse them: allocating a
  * fresh megabyte per block makes V8 collect garbage constantly.
  */
+import { getPriority, setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { BlobError, blockId, sealBlock } from "./crypto.js";
 import type { MasterKeys } from "./keys.js";
-import { openRun, writeSpans, type CloseRequest, type KeysRequest, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
+import { openRun, VAULT_THREAD_NICENESS, writeSpans, type CloseRequest, type KeysRequest, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
 
 interface WorkerInit {
   writeLock: SharedArrayBuffer;
+}
+
+if (process.platform === "linux") {
+  // Elsewhere setpriority(0) would lower the whole process, main thread included.
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + VAULT_THREAD_NICENESS));
+  } catch {
+    // A sandbox that refuses it (seccomp) leaves the thread at the process's priority: slower under load, never wrong.
+  }
 }
 
 const init = workerData as WorkerInit;
