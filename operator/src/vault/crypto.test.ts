@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { BLOB_OVERHEAD, BlobError, CIPHER_STEP, PROBE_SLICE, PROBE_SLICES, blockId, openBlockInto, sealBlock } from "./crypto.js";
+import { BLOB_OVERHEAD, BlobError, CIPHER_STEP, PROBE_MIN_BLOCK, PROBE_SLICE, PROBE_SLICES, blockId, openBlockInto, sealBlock } from "./crypto.js";
 import type { MasterKeys } from "./keys.js";
 
 const keys: MasterKeys = { dataKey: randomBytes(32), idKey: randomBytes(32) };
@@ -103,7 +103,11 @@ describe("sealBlock and openBlockInto, a piece at a time", () => {
 
 describe("sealBlock's probe for incompressible blocks", () => {
   const MiB = 1024 * 1024;
-  const stride = MiB / PROBE_SLICES;
+  /** Where the probe's slices start in a block of `length` bytes (the last one ends at its end). */
+  const sliceStarts = (length: number): number[] => {
+    const stride = Math.floor((length - PROBE_SLICE) / (PROBE_SLICES - 1));
+    return Array.from({ length: PROBE_SLICES }, (_, i) => i * stride);
+  };
 
   /** Seals `block`, checks that it opens, and returns its flag (0 raw, 1 zstd) and the body's length. */
   function seal(block: Buffer): { flag: number; body: number } {
@@ -115,33 +119,41 @@ describe("sealBlock's probe for incompressible blocks", () => {
     return { flag: blob[0] ?? -1, body: blob.length - BLOB_OVERHEAD };
   }
 
-  it("compresses a block that is random but for one compressible slice in eight", () => {
-    // Half of one slice's stride is text: the probe sees it, and the full pass shrinks the block by about that.
+  it.each([["fourth", 3], ["last", PROBE_SLICES - 1]])("compresses a block that is random but for text under its %s slice", (_, slice) => {
+    // 64 KiB of text from the slice's start: the probe sees it, and the full pass shrinks the block by about that.
     const block = randomBytes(MiB);
-    block.fill("lifeboat ", 3 * stride, 3 * stride + stride / 2);
+    const from = Math.min(sliceStarts(MiB)[slice] ?? 0, MiB - 64 * 1024);
+    block.fill("lifeboat ", from, from + 64 * 1024);
     const { flag, body } = seal(block);
     expect(flag).toBe(1);
-    expect(body).toBeLessThan(MiB - stride / 4);
+    expect(body).toBeLessThan(MiB - 32 * 1024);
   });
 
   it("stores raw, without the full pass, a block whose slices are all incompressible though its repeats are not", () => {
     // A random run of 300 KiB, repeated: zstd over the whole block keeps the
-    // run once (its repeats are within zstd's window), but no two slices (at
-    // multiples of 128 KiB) fall on the same bytes of the run, so the probe
-    // sees only random data. Space is the probe's price, never correctness.
+    // run once (its repeats are within zstd's window), but no two slices fall
+    // on the same bytes of the run, so the probe sees only random data. Space
+    // is the probe's price, never correctness.
     const run = randomBytes(300 * 1024);
     const block = Buffer.concat([run, run, run, run]).subarray(0, MiB);
-    for (let i = 0; i < PROBE_SLICES; i++) {
-      for (let j = 0; j < i; j++) expect(Math.abs(((i * stride) % run.length) - ((j * stride) % run.length))).toBeGreaterThanOrEqual(PROBE_SLICE);
+    const inRun = sliceStarts(MiB).map((at) => at % run.length);
+    for (const [i, a] of inRun.entries()) {
+      expect(a + PROBE_SLICE).toBeLessThanOrEqual(run.length);
+      for (const b of inRun.slice(0, i)) expect(Math.abs(a - b)).toBeGreaterThanOrEqual(PROBE_SLICE);
     }
     expect(seal(block)).toEqual({ flag: 0, body: MiB });
   });
 
-  it("compresses a block below the probe's size whole, however little of it compresses", () => {
-    const block = randomBytes(64 * 1024);
-    block.fill(0, 40 * 1024, 48 * 1024);
-    const { flag, body } = seal(block);
-    expect(flag).toBe(1);
-    expect(body).toBeLessThan(block.length - 4 * 1024);
+  it("probes a block from its size up, and compresses a smaller one whole", () => {
+    // Zeros between the first two slices' places: the probe, where it runs, misses them.
+    const withGap = (length: number): Buffer => {
+      const block = randomBytes(length);
+      block.fill(0, PROBE_SLICE + 1024, (sliceStarts(length)[1] ?? 0) - 1024);
+      return block;
+    };
+    expect(seal(withGap(PROBE_MIN_BLOCK)).flag).toBe(0);
+    const smaller = seal(withGap(PROBE_MIN_BLOCK - 8 * 1024));
+    expect(smaller.flag).toBe(1);
+    expect(smaller.body).toBeLessThan(PROBE_MIN_BLOCK - 8 * 1024 - 8 * 1024);
   });
 });

@@ -67,21 +67,24 @@ function cipherInto(cipher: Cipher | Decipher, input: Uint8Array, dest: Buffer, 
  * search, then a copy into its output) only to find that it cannot shrink
  * it; compressed media, encrypted volumes and archives are most of a VM's
  * data of that kind. So zstd first runs over PROBE_SLICES slices of
- * PROBE_SLICE bytes taken evenly across the block (32 KiB of 1 MiB, a tenth
- * of the full pass's time), and a block whose slices do not shrink by at
- * least 1/PROBE_MIN_GAIN of their length is stored raw. Borg's "auto"
- * compression asks lz4 first for the same reason.
+ * PROBE_SLICE bytes spread evenly over the block, the first at its start and
+ * the last at its end (32 KiB of 1 MiB, a tenth of the full pass's time),
+ * and a block whose slices do not shrink by at least 1/PROBE_MIN_GAIN of
+ * their length is stored raw. Borg's "auto" compression asks lz4 first for
+ * the same reason.
  *
- * The price: a block compressible only between the slices, or only by
- * repeats further apart than a slice that the slices do not both catch, is
- * stored raw, costing space, never correctness. A block shorter than
- * PROBE_MIN_BLOCK is compressed whole, as the probe would cost most of it.
- * Exported for unit tests.
+ * The price is space, never correctness: a block compressible only between
+ * the slices, or only by repeats further apart than a slice that no two
+ * slices catch, or by less than 1/PROBE_MIN_GAIN throughout, is stored raw
+ * where the full pass would have shrunk it. A block shorter than
+ * PROBE_MIN_BLOCK is compressed whole: the probe would read a quarter of it
+ * or more. PROBE_MIN_BLOCK is also what keeps the slices apart and inside
+ * the block. Exported for unit tests.
  */
 export const PROBE_SLICES = 8;
 export const PROBE_SLICE = 4096;
 const PROBE_MIN_GAIN = 32;
-const PROBE_MIN_BLOCK = 4 * PROBE_SLICES * PROBE_SLICE;
+export const PROBE_MIN_BLOCK = 4 * PROBE_SLICES * PROBE_SLICE;
 
 /** False when the probe (see PROBE_SLICES) finds `data` incompressible. */
 function mayCompress(cctx: ZstdBinding.CCtx, level: number, data: Uint8Array): boolean {
@@ -91,9 +94,10 @@ function mayCompress(cctx: ZstdBinding.CCtx, level: number, data: Uint8Array): b
     blockState.probe = Buffer.allocUnsafeSlow(sample);
     blockState.probed = Buffer.allocUnsafeSlow(zstd.compressBound(sample));
   }
-  const stride = Math.floor(data.length / PROBE_SLICES);
+  // The last slice ends where the block ends: zeros or text at a block's tail (a file's or partition's end) are seen.
+  const stride = Math.floor((data.length - PROBE_SLICE) / (PROBE_SLICES - 1));
   for (let i = 0; i < PROBE_SLICES; i++) blockState.probe.set(data.subarray(i * stride, i * stride + PROBE_SLICE), i * PROBE_SLICE);
-  return cctx.compress(blockState.probed, blockState.probe, level) < sample - sample / PROBE_MIN_GAIN;
+  return cctx.compress(blockState.probed, blockState.probe, level) <= sample - sample / PROBE_MIN_GAIN;
 }
 
 export const ID_BYTES = 32;
