@@ -15,6 +15,10 @@ interface WorkerInit {
   writeLock: SharedArrayBuffer;
 }
 
+// A thread's work must stay synchronous (writeSync, not fs promises): a thread
+// inherits its creator's priority, and libuv's pool threads, shared by the
+// whole process, start on first use, so one started from here would run
+// the main thread's file and DNS work at this thread's priority for good.
 if (process.platform === "linux") {
   // Elsewhere setpriority(0) would lower the whole process, main thread included.
   try {

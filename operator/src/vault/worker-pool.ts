@@ -126,13 +126,15 @@ const CLOSE_TIMEOUT_MS = 30_000;
  * pipeline's one feeder: it receives the disk's bytes (TLS, HTTP) or reads
  * them, hands blocks out and writes packs, while a vault thread works on
  * blocks already handed to it. When cores are short (a worker pod at its
- * CPU limit; vCenter on the same machine, as on the test bed), a vault
- * thread that takes a core from the main thread stalls the transfer and,
- * through it, every thread; the main thread that takes one from a vault
- * thread only lets blocks wait, no more than the readers hold. With cores
- * to spare it changes nothing, and within a pod's cgroup it orders only
- * Lifeboat's own threads. On the test bed it made the pipeline's full
- * backup about 5 % faster (docs/benchmarks.md, 2026-12-06).
+ * CPU limit), a vault thread that takes a core from the main thread stalls
+ * the transfer and, through it, every thread; the main thread that takes one
+ * from a vault thread only lets blocks wait, no more than the readers hold.
+ * With cores to spare it changes nothing. In a pod it orders the worker's
+ * own threads (the pod's share against other pods is its CPU request's);
+ * run as a plain process (the CLI, the benchmarks), the vault threads also
+ * give way to every other process at the caller's priority, vcsim on the
+ * test bed among them. Measured in docs/benchmarks.md (the pipeline,
+ * 2026-12-06 06:26).
  */
 export const VAULT_THREAD_NICENESS = 10;
 
