@@ -94,7 +94,7 @@ function mayCompress(cctx: ZstdBinding.CCtx, level: number, data: Uint8Array): b
     blockState.probe = Buffer.allocUnsafeSlow(sample);
     blockState.probed = Buffer.allocUnsafeSlow(zstd.compressBound(sample));
   }
-  // The last slice ends where the block ends: zeros or text at a block's tail (a file's or partition's end) are seen.
+  // The last slice ends at the block's end, to within the stride's rounding: a zero or text tail (a file's or partition's end) is seen.
   const stride = Math.floor((data.length - PROBE_SLICE) / (PROBE_SLICES - 1));
   for (let i = 0; i < PROBE_SLICES; i++) blockState.probe.set(data.subarray(i * stride, i * stride + PROBE_SLICE), i * PROBE_SLICE);
   return cctx.compress(blockState.probed, blockState.probe, level) <= sample - sample / PROBE_MIN_GAIN;
