@@ -14,6 +14,7 @@ import { pipeline } from "node:stream/promises";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import type { DiskPiece } from "../../operator/src/image/formats.js";
 import { createImageStream } from "../../operator/src/image/writer.js";
+import { encodeGrains } from "../../operator/src/image/vmdk-grains.js";
 import { isAllZero } from "../../operator/src/image/zeros.js";
 import type { CreateVmSpec, DiskLocation, MoRef, VsphereClient } from "../../operator/src/vsphere/index.js";
 import { extentsOfBlocks } from "./report.js";
@@ -235,7 +236,8 @@ export async function writeVmdk(from: string, to: string, opts: { size: number; 
         if (zeroBlocks[b] !== false) continue;
         const data = Buffer.allocUnsafe(Math.min(blockSize, size - b * blockSize));
         await readFully(fh, data, b * blockSize, from);
-        yield { offset: b * blockSize, data };
+        // Encoded as a restore's vault threads encode them, for the same bytes.
+        yield { offset: b * blockSize, data, vmdkGrains: encodeGrains(data, b * blockSize) };
       }
     } finally {
       await fh.close();

@@ -68,6 +68,12 @@ export class DiskReader {
     return parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts, length);
   }
 
+  /** The piece that holds byte `at` of the disk, when the last read took it from one. */
+  pieceHolding(at: number): DiskPiece | undefined {
+    const piece = this.#current;
+    return piece && piece.offset <= at && at < piece.offset + piece.data.length ? piece : undefined;
+  }
+
   /** Takes the rest of the input and checks that no piece is left over and no allocated block was left out. */
   async finish(): Promise<void> {
     const extra = await this.#pieceReaching(Number.MAX_SAFE_INTEGER);
@@ -122,7 +128,7 @@ export class DiskReader {
     }
     this.#nextBlock = last + 1;
     this.#nextOffset = end;
-    return { offset, data };
+    return piece as DiskPiece;
   }
 
   /** Throws when an allocated block before `upTo` was never given. */

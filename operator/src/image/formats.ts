@@ -4,6 +4,8 @@
  * the worker writes them, so both take the name from here.
  */
 
+import type { EncodedGrains } from "./vmdk-grains.js";
+
 /** Formats, as the RestoreJob API names them (spec.target.imageFile.format). */
 export const IMAGE_FORMATS = ["raw", "qcow2", "vhd", "vhd-fixed", "vmdk"] as const;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];
@@ -33,4 +35,10 @@ export function imageFileName(vmName: string, diskKey: string | number, format: 
 export interface DiskPiece {
   readonly offset: number;
   readonly data: Buffer;
+  /**
+   * The VMDK grains of `data`, encoded ahead (vmdk-grains.ts) by the vault's
+   * threads that decoded it; the VMDK writer takes them instead of encoding
+   * `data` itself, and every other writer ignores them.
+   */
+  readonly vmdkGrains?: EncodedGrains | undefined;
 }

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { randomBytes } from "node:crypto";
 import { inflateSync } from "node:zlib";
+import { encodeGrains } from "./vmdk-grains.js";
 import { looksIncompressible, MARKER_EOS, MARKER_FOOTER, MARKER_GD, MARKER_GT, vmdkDescriptor, vmdkGrain, vmdkHeader, vmdkMarker } from "./vmdk.js";
 import { createImageStream, type DiskLayout, type DiskPiece } from "./writer.js";
 
@@ -19,6 +20,23 @@ async function vmdkBytes(layout: DiskLayout, pieces: DiskPiece[]): Promise<Buffe
 }
 
 const u64 = (b: Buffer, at: number): number => Number(b.readBigUInt64LE(at));
+
+/** The grains of a stream-optimized VMDK in stream order: LBA, whether zlib stored them, the data. */
+function walkGrains(img: Buffer): { lba: number; stored: boolean; data: Buffer }[] {
+  const grains: { lba: number; stored: boolean; data: Buffer }[] = [];
+  for (let sector = 128; ;) {
+    const at = sector * 512;
+    const compressedSize = img.readUInt32LE(at + 8);
+    if (compressedSize === 0) {
+      if (img.readUInt32LE(at + 12) === MARKER_EOS) return grains;
+      sector += 1 + u64(img, at);
+      continue;
+    }
+    const stream = img.subarray(at + 12, at + 12 + compressedSize);
+    grains.push({ lba: u64(img, at), stored: stream[1] === 0x01, data: inflateSync(stream) });
+    sector += Math.ceil((12 + compressedSize) / 512);
+  }
+}
 
 describe("VMDK structures", () => {
   it("writes the sparse extent header of a stream-optimized disk", () => {
@@ -172,6 +190,41 @@ describe("VMDK writer", () => {
     }
     expect(grains).toBe(2 * (size / GRAIN / 3));
     expect(disk.equals(image)).toBe(true);
+  });
+
+  it("takes grains encoded ahead (by the vault's threads): the same grains, tables and content as from the data alone", async () => {
+    // 1 MiB blocks: 0 and 1 in one piece, 3 alone, 5 the short last block; grains random, text-like and zero.
+    const size = 5 * MiB + 3000;
+    const image = Buffer.alloc(size);
+    for (let g = 0; g < Math.ceil(size / GRAIN); g++) {
+      const at = g * GRAIN;
+      if (g % 3 === 0) randomBytes(GRAIN).copy(image, at);
+      else if (g % 3 === 1) image.write(`grain ${g} `.repeat(GRAIN / 8), at, Math.min(GRAIN, size - at), "latin1");
+    }
+    const layout: DiskLayout = { size, blockSize: MiB, allocated: (b) => b !== 2 && b !== 4 };
+    const spans = [[0, 2 * MiB], [3 * MiB, 4 * MiB], [5 * MiB, size]] as const;
+    const plain = spans.map(([from, to]) => ({ offset: from, data: image.subarray(from, to) }));
+    const encoded = plain.map((p) => ({ ...p, vmdkGrains: encodeGrains(p.data, p.offset) }));
+    const [a, b] = await Promise.all([vmdkBytes(layout, plain), vmdkBytes(layout, encoded)]);
+    // zlib cuts a stored grain into blocks by the room left in its output buffer, so the streams'
+    // bytes may differ; what they hold may not: the same grains in the same order, each the same data.
+    const grainsA = walkGrains(a);
+    const grainsB = walkGrains(b);
+    expect(grainsB.map((g) => g.lba)).toEqual(grainsA.map((g) => g.lba));
+    expect(grainsB.map((g) => g.stored)).toEqual(grainsA.map((g) => g.stored));
+    expect(grainsB.every((g, i) => g.data.equals(grainsA[i]?.data ?? Buffer.alloc(0)))).toBe(true);
+    const nonZero = Array.from({ length: Math.ceil(size / GRAIN) }, (_, g) => g).filter((g) => g % 3 !== 2 && layout.allocated(Math.floor((g * GRAIN) / MiB)));
+    expect(grainsA.map((g) => g.lba / 128)).toEqual(nonZero);
+    const disk = Buffer.alloc(size + GRAIN);
+    for (const g of grainsB) g.data.copy(disk, g.lba * 512);
+    expect(disk.subarray(0, size).equals(image.subarray(0, size).map((x, at) => (Math.floor(at / MiB) === 2 || Math.floor(at / MiB) === 4 ? 0 : x)))).toBe(true);
+    expect(b.length).toBe(a.length);
+  });
+
+  it("refuses a piece whose encoded grains do not cover it", async () => {
+    const data = Buffer.alloc(MiB, 1);
+    const short = { offset: 0, data, vmdkGrains: encodeGrains(data.subarray(0, MiB / 2), 0) };
+    await expect(vmdkBytes({ size: MiB, blockSize: MiB, allocated: () => true }, [short])).rejects.toThrow(/encoded grains and holds more/);
   });
 
   it("writes an empty disk as metadata only, with no grain table", async () => {

@@ -18,12 +18,15 @@
  *
  * Sparse twice over: unallocated blocks are left out, and so is every
  * all-zero grain inside an allocated block (grain table entry 0 reads as
- * zeros, as there is no parent). Compression (zlib level 1, fast) runs on
- * the libuv threadpool, a few grains at once, written in the disk's order,
- * in zlib contexts reused from grain to grain (grain-deflater.ts);
- * grains that look random (encrypted or compressed data) are stored as
- * deflate's uncompressed blocks, which costs a twentieth of the time and no
- * space (level 1 makes such data a little larger).
+ * zeros, as there is no parent). Grains that look random (encrypted or
+ * compressed data) are stored as deflate's uncompressed blocks, which costs
+ * a twentieth of the time and no space (level 1 makes such data a little
+ * larger); the rest is deflated at level 1 (fast). A restore's pieces come
+ * with their grains already encoded by the vault's threads that decoded
+ * them (vmdk-grains.ts; DiskPiece.vmdkGrains), and the writer only places
+ * them; other pieces it encodes itself, on the libuv threadpool, a few
+ * grains at once, in zlib contexts reused from grain to grain
+ * (grain-deflater.ts).
  *
  * The descriptor follows what VMware's open-vmdk writes (which ESXi and
  * ovftool accept): version=1, encoding UTF-8, random CID, parentCID
@@ -39,19 +42,21 @@
  * The output's length depends on how the data compresses, so `imageSize` is
  * undefined. Memory: the grain directory (4 bytes per 32 MiB of virtual
  * disk), one 2 KiB grain table, up to MAX_IN_FLIGHT grains being compressed
- * (64 KiB each plus a reused zlib context's state, some 300 KiB) and the piece being read.
+ * (64 KiB each plus a reused zlib context's state, some 300 KiB) and the
+ * piece being read, with its encoded grains when it came with them (about
+ * as large again as its data, less what deflate saved).
  */
 import { randomBytes } from "node:crypto";
-import { constants as zlibConstants } from "node:zlib";
 import { DiskReader } from "./disk-reader.js";
 import { ImageFormatError } from "./errors.js";
 import { GrainDeflater } from "./grain-deflater.js";
-import { KiB, roundUp, TiB, type CheckedLayout, type SizeRules } from "./layout.js";
+import { TiB, type CheckedLayout, type SizeRules } from "./layout.js";
+import { GRAIN_DEFLATE_LEVEL, GRAIN_OUTPUT_CHUNK, GRAIN_STORE_LEVEL, looksIncompressible, SECTOR, VMDK_GRAIN_SIZE, vmdkGrain, type EncodedGrains } from "./vmdk-grains.js";
 import type { ImagePlan } from "./writer.js";
 import { isAllZero, zeros } from "./zeros.js";
 
-const SECTOR = 512;
-export const VMDK_GRAIN_SIZE = 64 * KiB;
+export { looksIncompressible, VMDK_GRAIN_SIZE, vmdkGrain } from "./vmdk-grains.js";
+
 const GRAIN_SECTORS = VMDK_GRAIN_SIZE / SECTOR;
 /** Grain table entries per table: 512, the only number VMware's readers take. */
 const GT_ENTRIES = 512;
@@ -75,13 +80,9 @@ export const MARKER_GT = 1;
 export const MARKER_GD = 2;
 export const MARKER_FOOTER = 3;
 /** zlib format (RFC 1950) at the fastest level; one output chunk per grain (random data grows a little). */
-const DEFLATE_OPTIONS = { level: zlibConstants.Z_BEST_SPEED, chunkSize: 2 * VMDK_GRAIN_SIZE };
+const DEFLATE_OPTIONS = { level: GRAIN_DEFLATE_LEVEL, chunkSize: GRAIN_OUTPUT_CHUNK };
 /** Still zlib format, but stored blocks: for grains that look random (see `looksIncompressible`). */
-const STORE_OPTIONS = { level: zlibConstants.Z_NO_COMPRESSION, chunkSize: 2 * VMDK_GRAIN_SIZE };
-/** Bytes at the start of a grain that `looksIncompressible` looks at. */
-const ENTROPY_SAMPLE = 8 * KiB;
-/** Bits per byte above which a sample counts as random: random 8 KiB measure ~7.98, machine code ~6, text ~5. */
-const RANDOM_ENTROPY = 7.9;
+const STORE_OPTIONS = { level: GRAIN_STORE_LEVEL, chunkSize: GRAIN_OUTPUT_CHUNK };
 /** Grains compressed at once: enough to keep the threadpool's four threads busy. */
 const MAX_IN_FLIGHT = 4;
 /** Grain table entries hold 32-bit sector numbers: the file cannot pass 2 TiB. */
@@ -138,19 +139,6 @@ export function vmdkMarker(type: number, sectors: number): Buffer {
   return m;
 }
 
-/** A grain marker and the grain's compressed bytes (one buffer, or the chunks zlib gave), padded to whole sectors. */
-export function vmdkGrain(lba: number, compressed: Buffer | readonly Buffer[]): Buffer {
-  const parts = Buffer.isBuffer(compressed) ? [compressed] : compressed;
-  const length = parts.reduce((n, p) => n + p.length, 0);
-  const g = Buffer.allocUnsafe(roundUp(12 + length, SECTOR));
-  writeU64LE(g, lba, 0);
-  g.writeUInt32LE(length, 8);
-  let at = 12;
-  for (const p of parts) at += p.copy(g, at);
-  g.fill(0, at);
-  return g;
-}
-
 /** The embedded descriptor, padded with zeros to DESCRIPTOR_SECTORS. */
 export function vmdkDescriptor(capacity: number, cid: number, longContentId: string): Buffer {
   const cylinders = Math.min(65535, Math.ceil(capacity / (255 * 63)));
@@ -180,30 +168,6 @@ export function vmdkDescriptor(capacity: number, cid: number, longContentId: str
   const d = Buffer.alloc(DESCRIPTOR_SECTORS * SECTOR);
   d.write(text, 0, "utf8");
   return d;
-}
-
-/**
- * True when the grain's first bytes look random (Shannon entropy of their
- * byte counts above RANDOM_ENTROPY): encrypted or already-compressed data.
- * Deflate at level 1 runs at some 30 MB/s a core on such data and makes it a
- * little larger, so those grains are stored instead (level 0, ~20 times
- * faster). A grain whose random-looking start hides compressible bytes is
- * stored too: the price of looking at 8 KiB instead of 64.
- */
-export function looksIncompressible(grain: Buffer): boolean {
-  const sample = grain.subarray(0, ENTROPY_SAMPLE);
-  const counts = new Uint32Array(256);
-  for (let i = 0; i < sample.length; i++) {
-    const byte = sample[i] ?? 0;
-    counts[byte] = (counts[byte] ?? 0) + 1;
-  }
-  let bits = 0;
-  for (const count of counts) {
-    if (count === 0) continue;
-    const p = count / sample.length;
-    bits -= p * Math.log2(p);
-  }
-  return bits > RANDOM_ENTROPY;
 }
 
 /** A content id: random, but never ffffffff or fffffffe (some readers take those for "no parent"/"empty"). */
@@ -252,11 +216,19 @@ export function vmdkImage(layout: CheckedLayout): ImagePlan {
             const end = Math.min(start + layout.blockSize, layout.size);
             for (let at = start; at < end; at += VMDK_GRAIN_SIZE) {
               const data = await disk.read(at, VMDK_GRAIN_SIZE);
-              if (isAllZero(data)) continue;
-              const deflater = looksIncompressible(data) ? storing : compressing;
               const lba = at / SECTOR;
-              const grain = deflater.deflate(data, (chunks) => vmdkGrain(lba, chunks));
-              grain.catch(() => undefined); // awaited below, in order; this only keeps a failure from going unhandled meanwhile
+              const piece = disk.pieceHolding(at);
+              let grain: Promise<Buffer>;
+              if (piece?.vmdkGrains) {
+                const record = encodedRecord(piece.vmdkGrains, (at - piece.offset) / VMDK_GRAIN_SIZE, piece.offset);
+                if (record.length === 0) continue;
+                grain = Promise.resolve(record);
+              } else {
+                if (isAllZero(data)) continue;
+                const deflater = looksIncompressible(data) ? storing : compressing;
+                grain = deflater.deflate(data, (chunks) => vmdkGrain(lba, chunks));
+                grain.catch(() => undefined); // awaited below, in order; this only keeps a failure from going unhandled meanwhile
+              }
               pending.push({ lba, grain });
               while (pending.length >= MAX_IN_FLIGHT) {
                 const out = await takeGrain(pending, table, t, sector);
@@ -292,6 +264,15 @@ export function vmdkImage(layout: CheckedLayout): ImagePlan {
       yield vmdkMarker(MARKER_EOS, 0);
     },
   };
+}
+
+/** Grain `index` of a piece's grains encoded ahead (empty: an all-zero grain, left out). */
+function encodedRecord(grains: EncodedGrains, index: number, pieceOffset: number): Buffer {
+  const end = grains.ends[index];
+  if (end === undefined) {
+    throw new ImageFormatError(`The piece at offset ${pieceOffset} came with ${grains.ends.length} encoded grains and holds more: encode every grain of a piece`);
+  }
+  return grains.records.subarray(index === 0 ? 0 : (grains.ends[index - 1] ?? 0), end);
 }
 
 /** Waits for the oldest grain and enters it in its grain table at `sector`. */

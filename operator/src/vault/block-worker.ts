@@ -9,7 +9,7 @@ import { getPriority, setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { BlobError, blockId, sealBlock } from "./crypto.js";
 import type { MasterKeys } from "./keys.js";
-import { openRun, VAULT_THREAD_NICENESS, writeSpans, type CloseRequest, type KeysRequest, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
+import { encodeWrites, openRun, VAULT_THREAD_NICENESS, writeSpans, type CloseRequest, type KeysRequest, type WorkerReply, type WorkerRequest } from "./worker-pool.js";
 
 interface WorkerInit {
   writeLock: SharedArrayBuffer;
@@ -82,8 +82,11 @@ port.on("message", (req: WorkerRequest | CloseRequest | KeysRequest) => {
         writeSpans(req.fd, decoded, req.writes, writeLock);
         reply = { seq: req.seq, ok: true, data: new Uint8Array(0), input: req.data };
       } else {
-        reply = { seq: req.seq, ok: true, data: decoded, input: req.data };
+        const grains = req.encoding ? encodeWrites(decoded, req.writes, req.encoding) : undefined;
+        reply = { seq: req.seq, ok: true, data: decoded, input: req.data, ...(grains ? { grains } : {}) };
         give(decoded);
+        // Each encoding's buffers are its own (a record buffer is longer than its records: it goes whole).
+        for (const g of grains ?? []) transfer.push(g.records.buffer as ArrayBuffer, g.ends.buffer as ArrayBuffer);
       }
       give(req.data);
     }

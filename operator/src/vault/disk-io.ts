@@ -4,7 +4,9 @@
  * HTTP range reader, NBD) implements DiskSource itself.
  */
 import { open, stat, readFile, type FileHandle } from "node:fs/promises";
+import type { EncodedGrains } from "../image/vmdk-grains.js";
 import { VaultError } from "./errors.js";
+import type { RunEncoding } from "./worker-pool.js";
 
 /** A disk to back up: its size and positional reads. */
 export interface DiskSource {
@@ -34,7 +36,10 @@ export interface DiskTarget {
    * targets that are not files (a network stream, say), which get write().
    */
   readonly fd?: number | undefined;
-  write(buffer: Buffer, offset: number): Promise<void>;
+  /** For a target without `fd`: what the vault's threads encode each write as, beside its bytes (see RunEncoding). */
+  readonly encoding?: RunEncoding | undefined;
+  /** Writes `buffer` at `offset`; `grains` is its encoding when the target asked for one. */
+  write(buffer: Buffer, offset: number, grains?: EncodedGrains): Promise<void>;
   close(): Promise<void>;
   /**
    * Stops a target whose writes can wait on one another (a stream takes the

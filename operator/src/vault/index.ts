@@ -24,6 +24,7 @@ export { repairIndex, type RepairIndexResult } from "./repair-index.js";
 export { IndexTotalsCache, reductionRatios, stats, type RatioInputs, type VaultStats } from "./stats.js";
 export { barringLocks, describeHolders, isStale, listLocks, lockExpiry, type LockRecord } from "./repo-lock.js";
 export { openDiskSource, openDiskTarget, type DiskSource, type DiskTarget, type Extent } from "./disk-io.js";
+export type { RunEncoding } from "./worker-pool.js";
 export { FORMAT_VERSION, parseSize, type LockSettings, type LockMode, type InitOptions, type VaultConfig } from "./format.js";
 export type { PointHeader, PointDisk, Consistency } from "./manifest.js";
 export { FilesystemBackend } from "./backends/filesystem.js";

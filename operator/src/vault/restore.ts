@@ -10,6 +10,7 @@
  * disk holds it, the vault's reads going pack by pack; a stream target (an
  * upload) gets the disk in order of position, repeated blocks read again.
  */
+import type { EncodedGrains } from "../image/vmdk-grains.js";
 import { BlobError } from "./crypto.js";
 import { RunError, type RunBlob, type RunWrite } from "./worker-pool.js";
 import { idKey, type BlockIndex, type BlockLocation } from "./block-index.js";
@@ -203,9 +204,11 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
         decodedAt += rawLength;
       }
       let decoded: Buffer | undefined;
+      let grains: EncodedGrains[] | undefined;
       try {
-        const opened = await vault.pool.openRun(space ?? bytes, blobs, target.fd, writes);
+        const opened = await vault.pool.openRun(space ?? bytes, blobs, target.fd, writes, target.encoding);
         decoded = opened.decoded;
+        grains = opened.grains;
         if (space) space = opened.run;
       } catch (err) {
         if (err instanceof BlobError) {
@@ -214,7 +217,7 @@ async function restoreLocked(vault: Vault, pointId: string, diskKey: string, tar
         }
         throw err;
       }
-      if (decoded) for (const w of writes) await target.write(decoded.subarray(w.start, w.start + w.length), w.position);
+      if (decoded) for (const [i, w] of writes.entries()) await target.write(decoded.subarray(w.start, w.start + w.length), w.position, grains?.[i]);
       progress.bytesDone += restored;
       report(false);
     }

@@ -9,6 +9,7 @@
 import { writeSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { encodeGrains, type EncodedGrains } from "../image/vmdk-grains.js";
 import { BlobError, blockId, openBlockInto, sealBlock } from "./crypto.js";
 import type { MasterKeys } from "./keys.js";
 
@@ -29,11 +30,20 @@ export interface RunWrite {
   readonly position: number;
 }
 
+/**
+ * What a thread makes of a decoded run's writes besides the bytes, for a
+ * target that wants them encoded: "vmdkGrains", the VMDK grains of each
+ * write (vmdk-grains.ts), for a restore that uploads a stream-optimized VMDK.
+ * The threads that decode the blocks encode their grains, so the main
+ * thread, which carries the upload, only frames them.
+ */
+export type RunEncoding = "vmdkGrains";
+
 /** A request to a worker; `data` is transferred. */
 export type WorkerRequest =
   | { seq: number; op: "hash"; data: Uint8Array }
   | { seq: number; op: "seal"; id: Uint8Array; data: Uint8Array; space?: Uint8Array | undefined }
-  | { seq: number; op: "openRun"; data: Uint8Array; blobs: readonly RunBlob[]; fd?: number | undefined; writes: readonly RunWrite[] };
+  | { seq: number; op: "openRun"; data: Uint8Array; blobs: readonly RunBlob[]; fd?: number | undefined; writes: readonly RunWrite[]; encoding?: RunEncoding | undefined };
 
 /** Asks a worker thread to close its port and so exit on its own, once its work is done (see WorkerPool.close). */
 export interface CloseRequest {
@@ -50,7 +60,7 @@ export interface KeysRequest {
 
 /** A worker's answer. */
 export type WorkerReply =
-  | { seq: number; ok: true; id?: Uint8Array; data: Uint8Array; input?: Uint8Array; space?: Uint8Array }
+  | { seq: number; ok: true; id?: Uint8Array; data: Uint8Array; input?: Uint8Array; space?: Uint8Array; grains?: EncodedGrains[] }
   | { seq: number; ok: false; message: string; blobError: boolean; index?: number | undefined };
 
 /** A blob of a run failed to verify; `index` says which. */
@@ -81,6 +91,13 @@ export function openRun(keys: MasterKeys, run: Uint8Array, blobs: readonly RunBl
     at += length;
   });
   return out;
+}
+
+/** The encoding of each write of a decoded run (see RunEncoding). */
+export function encodeWrites(decoded: Uint8Array, writes: readonly RunWrite[], encoding: RunEncoding): EncodedGrains[] {
+  const encoders: Record<RunEncoding, (data: Uint8Array, position: number) => EncodedGrains> = { vmdkGrains: encodeGrains };
+  const encode = encoders[encoding];
+  return writes.map((w) => encode(decoded.subarray(w.start, w.start + w.length), w.position));
 }
 
 /**
@@ -244,18 +261,27 @@ export class WorkerPool {
    * decoded spans in `writes` are written to that file descriptor by the
    * worker itself and `decoded` is undefined; otherwise it is the decoded
    * run. `run` (which may be longer than the run: the blobs say where they
-   * are) comes back for reuse. Throws RunError (a BlobError) naming the blob
+   * are) comes back for reuse. With `encoding` (and no `fd`), `grains` holds
+   * each write's encoding, made on the thread. Throws RunError (a BlobError) naming the blob
    * that does not verify.
    */
-  async openRun(run: Buffer, blobs: readonly RunBlob[], fd: number | undefined, writes: readonly RunWrite[]): Promise<{ decoded: Buffer | undefined; run: Buffer }> {
+  async openRun(
+    run: Buffer,
+    blobs: readonly RunBlob[],
+    fd: number | undefined,
+    writes: readonly RunWrite[],
+    encoding?: RunEncoding,
+  ): Promise<{ decoded: Buffer | undefined; run: Buffer; grains: EncodedGrains[] | undefined }> {
     if (this.slots.length === 0) {
       const decoded = openRun(this.inlineKeys, run, blobs);
-      if (fd === undefined) return { decoded, run };
+      if (fd === undefined) return { decoded, run, grains: encoding ? encodeWrites(decoded, writes, encoding) : undefined };
       writeSpans(fd, decoded, writes);
-      return { decoded: undefined, run };
+      return { decoded: undefined, run, grains: undefined };
     }
-    const reply = await this.send({ seq: 0, op: "openRun", data: run, blobs, fd, writes }, [run]);
-    return { decoded: fd === undefined ? toBuffer(reply.data) : undefined, run: returned(reply.input, "run buffer") };
+    const reply = await this.send({ seq: 0, op: "openRun", data: run, blobs, fd, writes, encoding }, [run]);
+    const grains = reply.grains?.map((g) => ({ records: toBuffer(g.records), ends: g.ends }));
+    if (encoding && fd === undefined && grains?.length !== writes.length) throw new Error("A vault worker thread did not send back the encoded writes");
+    return { decoded: fd === undefined ? toBuffer(reply.data) : undefined, run: returned(reply.input, "run buffer"), grains };
   }
 
   /**

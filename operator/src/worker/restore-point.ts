@@ -12,7 +12,7 @@ import type { Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { imageFileName, type ImageFormat } from "../image/formats.js";
 import { createImageStream, imageSizeBound, type ImageStream } from "../image/writer.js";
-import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type Vault } from "../vault/index.js";
+import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type RunEncoding, type Vault } from "../vault/index.js";
 import { HOLE, blockAt } from "../vault/manifest.js";
 import type { BlockIndex } from "../vault/block-index.js";
 import { disksInVmOrder, type CreateVmSpec, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
@@ -134,7 +134,7 @@ export class DiskRestorer {
   async toStream(
     disk: PointDisk,
     upload: (stream: SequentialTarget, signal: AbortSignal, uploaded: (bytes: number) => void) => Promise<void>,
-    options: { uploadProgress?: boolean; mode?: "bytes" | "pieces" } = {},
+    options: { uploadProgress?: boolean; mode?: "bytes" | "pieces"; encoding?: RunEncoding | undefined } = {},
   ): Promise<void> {
     const target = new SequentialTarget({
       size: disk.size,
@@ -143,6 +143,7 @@ export class DiskRestorer {
       bandwidth: this.ctx.bandwidth,
       signal: this.ctx.signal,
       mode: options.mode ?? "bytes",
+      encoding: options.encoding,
     });
     // Either side failing stops the other: a broken vault read aborts the upload, a refused upload stops the reads.
     const stop = new AbortController();
@@ -203,7 +204,8 @@ export class DiskRestorer {
         await Promise.all([feeding, writing]);
       },
       // The progress follows the vault's reads: an image's bytes are not the disk's.
-      { mode: "pieces" },
+      // A VMDK's grains are encoded by the vault's threads as they decode the blocks.
+      { mode: "pieces", encoding: format === "vmdk" ? "vmdkGrains" : undefined },
     );
   }
 

@@ -3,9 +3,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { inflateSync } from "node:zlib";
 import { backup, FilesystemBackend, openDiskSource, restoreDisk, Vault } from "../vault/index.js";
 import { paths } from "../vault/format.js";
-import { blockAt } from "../vault/manifest.js";
+import { blockAt, HOLE } from "../vault/manifest.js";
+import type { DiskPiece } from "../image/formats.js";
 import { SequentialTarget } from "./stream-target.js";
 
 async function collect(t: SequentialTarget): Promise<Buffer> {
@@ -73,6 +75,54 @@ describe("SequentialTarget", () => {
       void collect(target).catch(() => undefined);
       await expect(restoreDisk(vault, point.id, "2000", target, { concurrency: 4, maxReadBytes: MiB })).rejects.toMatchObject({ reason: "Corrupt" });
       await vault.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("in pieces mode with an encoding, hands the writer pieces whose grains the vault encoded as it decoded them", async () => {
+    const MiB = 1024 * 1024;
+    const GRAIN = 64 * 1024;
+    const dir = await mkdtemp(join(tmpdir(), "stream-target-"));
+    try {
+      const vault = await Vault.init(new FilesystemBackend(join(dir, "repo")), Buffer.from("unit-test-key-0123456789abcdef"), {}, { threads: 0 });
+      // 4 MiB: random, text, zeros (a hole), then random with a zero grain in it.
+      const image = Buffer.alloc(4 * MiB);
+      randomBytes(MiB).copy(image, 0);
+      image.write("a line of a log file\n".repeat(MiB / 21), MiB, MiB, "latin1");
+      randomBytes(MiB).copy(image, 3 * MiB);
+      image.fill(0, 3 * MiB + GRAIN, 3 * MiB + 2 * GRAIN);
+      await writeFile(join(dir, "disk.img"), image);
+      const source = await openDiskSource(join(dir, "disk.img"));
+      const point = await backup(vault, [{ key: "2000", source }], { labels: { plan: "p", vm: "vm-1" } }).finally(() => source.close());
+      const ids = (await vault.readPoint(point.id)).blockLists.get("2000") as Buffer;
+
+      const target = new SequentialTarget({ size: image.length, blockSize: MiB, isHole: (b) => blockAt(ids, b).equals(HOLE), mode: "pieces", encoding: "vmdkGrains" });
+      const pieces: DiskPiece[] = [];
+      const reading = (async () => { for await (const p of target.stream as AsyncIterable<DiskPiece>) pieces.push(p); })();
+      await restoreDisk(vault, point.id, "2000", target, { concurrency: 2, maxReadBytes: 2 * MiB });
+      await target.close();
+      await reading;
+      await vault.close();
+
+      // Blocks 0, 1 and 3, in order (one piece per write: adjacent blocks of one read may come as one).
+      expect(pieces.flatMap((p) => Array.from({ length: p.data.length / MiB }, (_, i) => p.offset / MiB + i))).toEqual([0, 1, 3]);
+      const disk = Buffer.alloc(image.length);
+      let grains = 0;
+      for (const piece of pieces) {
+        const encoded = piece.vmdkGrains;
+        if (!encoded) throw new Error(`the piece at ${piece.offset} came without its grains`);
+        expect(encoded.ends.length).toBe(piece.data.length / GRAIN);
+        for (let i = 0, at = 0; i < encoded.ends.length; at = encoded.ends[i] ?? 0, i++) {
+          const record = encoded.records.subarray(at, encoded.ends[i]);
+          if (record.length === 0) continue;
+          grains++;
+          const size = record.readUInt32LE(8);
+          inflateSync(record.subarray(12, 12 + size)).copy(disk, Number(record.readBigUInt64LE(0)) * 512);
+        }
+      }
+      expect(grains).toBe(2 * 16 + 15);
+      expect(disk.equals(image)).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -14,11 +14,13 @@
  */
 import { PassThrough, type Readable } from "node:stream";
 import type { DiskPiece } from "../image/formats.js";
-import type { DiskTarget } from "../vault/index.js";
+import type { EncodedGrains } from "../image/vmdk-grains.js";
+import type { DiskTarget, RunEncoding } from "../vault/index.js";
 import type { TokenBucket } from "./token-bucket.js";
 
 interface PendingWrite {
   readonly buffer: Buffer;
+  readonly grains: EncodedGrains | undefined;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -34,10 +36,13 @@ export interface SequentialTargetOptions {
   readonly onBytes?: ((bytes: number) => void) | undefined;
   /** "bytes" (default): the disk's bytes, holes as zeros; "pieces": DiskPiece objects of the data only. */
   readonly mode?: "bytes" | "pieces";
+  /** In "pieces" mode: have the vault's threads encode each write (the pieces carry it; see RunEncoding). */
+  readonly encoding?: RunEncoding | undefined;
 }
 
 export class SequentialTarget implements DiskTarget {
   readonly zeroed = true;
+  readonly encoding: RunEncoding | undefined;
   /** The disk's bytes in order, or its DiskPieces in order (mode "pieces"). */
   readonly stream: Readable;
   private readonly out: PassThrough;
@@ -50,6 +55,7 @@ export class SequentialTarget implements DiskTarget {
 
   constructor(private readonly opts: SequentialTargetOptions) {
     this.pieces = opts.mode === "pieces";
+    this.encoding = this.pieces ? opts.encoding : undefined;
     // Pieces are the vault's writes (up to a run of blocks each): a few of them buffered, as a MiB of bytes is.
     this.out = this.pieces ? new PassThrough({ objectMode: true, highWaterMark: 4 }) : new PassThrough({ highWaterMark: 1024 * 1024 });
     this.stream = this.out;
@@ -64,12 +70,12 @@ export class SequentialTarget implements DiskTarget {
     return this.cursor;
   }
 
-  write(buffer: Buffer, offset: number): Promise<void> {
+  write(buffer: Buffer, offset: number, grains?: EncodedGrains): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failureError());
     if (offset < this.cursor || this.pending.has(offset)) return Promise.reject(new Error(`A write at ${offset} arrived after the stream passed it (at ${this.cursor})`));
     if (buffer.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(offset, { buffer, resolve, reject });
+      this.pending.set(offset, { buffer, grains, resolve, reject });
       void this.pump();
     });
   }
@@ -125,7 +131,7 @@ export class SequentialTarget implements DiskTarget {
         const next = this.pending.get(this.cursor);
         if (next) {
           this.pending.delete(this.cursor);
-          await this.emit(next.buffer, this.cursor);
+          await this.emit(next.buffer, this.cursor, next.grains);
           this.cursor += next.buffer.length;
           next.resolve();
           continue;
@@ -145,10 +151,10 @@ export class SequentialTarget implements DiskTarget {
     }
   }
 
-  private async emit(buffer: Buffer, offset?: number): Promise<void> {
+  private async emit(buffer: Buffer, offset?: number, grains?: EncodedGrains): Promise<void> {
     await this.opts.bandwidth?.take(buffer.length, this.opts.signal);
     if (this.out.destroyed) throw new Error("The upload stopped reading the disk stream");
-    const chunk: Buffer | DiskPiece = this.pieces ? { offset: offset ?? this.cursor, data: buffer } : buffer;
+    const chunk: Buffer | DiskPiece = this.pieces ? { offset: offset ?? this.cursor, data: buffer, vmdkGrains: grains } : buffer;
     if (!this.out.write(chunk)) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
