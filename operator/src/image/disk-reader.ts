@@ -15,6 +15,7 @@
 import { ImageFormatError } from "./errors.js";
 import type { CheckedLayout } from "./layout.js";
 import type { DiskPiece } from "./writer.js";
+import { encodedGrainsProblem } from "./vmdk-grains.js";
 import { zeroChunks } from "./zeros.js";
 
 /** Reads the disk's bytes front to back from a sequence of pieces. */
@@ -29,6 +30,8 @@ export class DiskReader {
   #nextBlock = 0;
   /** The reading position: reads never go back. */
   #position = 0;
+  /** The piece that held the first byte of the last read, if one did. */
+  #startPiece: DiskPiece | undefined;
 
   constructor(layout: CheckedLayout, pieces: AsyncIterable<DiskPiece>) {
     this.#layout = layout;
@@ -42,6 +45,7 @@ export class DiskReader {
    */
   async *range(start: number, end: number): AsyncGenerator<Buffer> {
     if (start < this.#position) throw new Error(`DiskReader read ${start} after ${this.#position}: reads must go forward`);
+    this.#startPiece = undefined;
     let at = start;
     while (at < end) {
       const piece = await this.#pieceReaching(at);
@@ -55,6 +59,7 @@ export class DiskReader {
         at = piece.offset;
       }
       const stop = Math.min(end, piece.offset + piece.data.length);
+      if (at === start) this.#startPiece = piece;
       yield piece.data.subarray(at - piece.offset, stop - piece.offset);
       at = stop;
     }
@@ -68,10 +73,9 @@ export class DiskReader {
     return parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts, length);
   }
 
-  /** The piece that holds byte `at` of the disk, when the last read took it from one. */
-  pieceHolding(at: number): DiskPiece | undefined {
-    const piece = this.#current;
-    return piece && piece.offset <= at && at < piece.offset + piece.data.length ? piece : undefined;
+  /** The piece the last read began in (undefined when it began in a hole): a writer takes what a piece carries besides its data (DiskPiece.vmdkGrains) from it. */
+  get lastReadPiece(): DiskPiece | undefined {
+    return this.#startPiece;
   }
 
   /** Takes the rest of the input and checks that no piece is left over and no allocated block was left out. */
@@ -126,9 +130,12 @@ export class DiskReader {
         throw new ImageFormatError(`The piece at offset ${offset} holds block ${block}, which the layout says is not allocated: give only allocated blocks, or mark the block allocated in the layout`);
       }
     }
+    const { vmdkGrains } = piece as DiskPiece;
+    const problem = vmdkGrains && encodedGrainsProblem(vmdkGrains, offset, data.length);
+    if (problem) throw new ImageFormatError(`The piece at offset ${offset} came with ${problem}: encode every grain of a piece, at its offset`);
     this.#nextBlock = last + 1;
     this.#nextOffset = end;
-    return piece as DiskPiece;
+    return { offset, data, vmdkGrains };
   }
 
   /** Throws when an allocated block before `upTo` was never given. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { randomBytes } from "node:crypto";
 import { inflateSync } from "node:zlib";
-import { encodeGrains, VMDK_GRAIN_SIZE } from "./vmdk-grains.js";
+import { encodedGrainsProblem, encodeGrains, VMDK_GRAIN_SIZE } from "./vmdk-grains.js";
 
 const GRAIN = VMDK_GRAIN_SIZE;
 
@@ -34,10 +34,22 @@ describe("encodeGrains", () => {
       data.copy(expected, 0, i * GRAIN, Math.min(data.length, (i + 1) * GRAIN));
       expect(grain.equals(expected)).toBe(true);
     }
-    // The random grain is stored (level 0: zlib header 78 01) and the text deflated far smaller.
-    expect(record(encoded, 0).subarray(12, 14).toString("hex")).toBe("7801");
-    expect(record(encoded, 0).length).toBe(129 * 512);
+    // The random grain is stored: level 0 writes one stored block of 65,535 bytes first (level 1, trying
+    // to compress, would cut it into blocks of its 16 Ki-symbol buffer), and the text is deflated far smaller.
+    const stored = record(encoded, 0);
+    expect([stored[14], stored.readUInt16LE(15), stored.readUInt16LE(17)]).toEqual([0, 0xffff, 0]);
+    expect(stored.length).toBe(129 * 512);
     expect(record(encoded, 2).readUInt32LE(8)).toBeLessThan(GRAIN / 10);
+  });
+
+  it("tells an encoding that cannot be a piece's", () => {
+    const data = Buffer.alloc(2 * GRAIN + 10, 3);
+    const good = encodeGrains(data, 0);
+    expect(encodedGrainsProblem(good, 0, data.length)).toBeUndefined();
+    expect(encodedGrainsProblem(good, 0, 4 * GRAIN)).toMatch(/3 encoded grains for the 4 grains/);
+    expect(encodedGrainsProblem({ records: good.records, ends: Uint32Array.from([1024, 512, good.records.length]) }, 0, data.length)).toMatch(/do not rise/);
+    expect(encodedGrainsProblem({ records: good.records.subarray(512), ends: good.ends }, 0, data.length)).toMatch(/where the grains end at/);
+    expect(encodedGrainsProblem(good, 512, data.length)).toMatch(/not on a grain/);
   });
 
   it("refuses a run that does not start on a grain", () => {

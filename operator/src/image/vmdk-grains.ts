@@ -24,9 +24,10 @@ export const GRAIN_DEFLATE_LEVEL = zlibConstants.Z_BEST_SPEED;
 export const GRAIN_STORE_LEVEL = zlibConstants.Z_NO_COMPRESSION;
 /**
  * zlib's output buffer for a grain: room for all of it (zlib's bound for
- * 64 KiB at these settings is 65,569 bytes), so that it comes out in one
- * piece, and no more: the synchronous API allocates one for every grain.
- * vmdk.ts's reused contexts take the same size.
+ * 64 KiB at these settings is 65,569 bytes), so that `encodeGrains` gets it
+ * in one piece, and no more: the synchronous API allocates one for every
+ * grain. vmdk.ts's reused contexts take the same size, but go on where the
+ * last grain's output ended, so theirs may come in two chunks.
  */
 export const GRAIN_OUTPUT_CHUNK = VMDK_GRAIN_SIZE + 1024;
 /** Bytes at the start of a grain that `looksIncompressible` looks at. */
@@ -96,28 +97,53 @@ export interface EncodedGrains {
  */
 const RECORD_ROOM = roundUp(GRAIN_MARKER_BYTES + VMDK_GRAIN_SIZE + 64, SECTOR);
 
+/** Where this thread encodes a run before copying it out at its size (each vault thread has its own module). */
+let scratch = Buffer.allocUnsafeSlow(0);
+
 /**
  * Encodes the grains of `data`, the disk's bytes from `offset` (a multiple
  * of the grain size): each non-zero grain deflated (or stored, when it looks
- * random) into its own zlib stream behind
- * its marker. A run that ends inside a grain (the disk's last block) is
- * encoded as if zeros followed, as the writer reads past the disk's end.
- * Synchronous, for the vault's threads.
+ * random) into its own zlib stream behind its marker. A run that ends inside
+ * a grain (the disk's last block) is encoded as if zeros followed, as the
+ * writer reads past the disk's end. Synchronous, for the vault's threads;
+ * `records` is a buffer of its own, no longer than the records.
  */
 export function encodeGrains(data: Uint8Array, offset: number): EncodedGrains {
   if (offset % VMDK_GRAIN_SIZE !== 0) throw new RangeError(`Grains start every ${VMDK_GRAIN_SIZE} bytes; ${offset} is not a grain's start`);
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const count = Math.ceil(bytes.length / VMDK_GRAIN_SIZE);
-  const records = Buffer.allocUnsafeSlow(count * RECORD_ROOM);
+  if (scratch.length < count * RECORD_ROOM) scratch = Buffer.allocUnsafeSlow(count * RECORD_ROOM);
   const ends = new Uint32Array(count);
   let at = 0;
   for (let i = 0; i < count; i++) {
     let grain = bytes.subarray(i * VMDK_GRAIN_SIZE, (i + 1) * VMDK_GRAIN_SIZE);
     if (grain.length < VMDK_GRAIN_SIZE) grain = Buffer.concat([grain, Buffer.alloc(VMDK_GRAIN_SIZE - grain.length)]);
-    if (!isAllZero(grain)) at = writeRecord(records, at, (offset + i * VMDK_GRAIN_SIZE) / SECTOR, grain);
+    if (!isAllZero(grain)) at = writeRecord(scratch, at, (offset + i * VMDK_GRAIN_SIZE) / SECTOR, grain);
     ends[i] = at;
   }
-  return { records: records.subarray(0, at), ends };
+  // A buffer of the records' size (not from Node's shared pool: it is transferred between threads).
+  const records = Buffer.allocUnsafeSlow(at);
+  scratch.copy(records, 0, 0, at);
+  return { records, ends };
+}
+
+/**
+ * Checks that `grains` can be the encoding of `length` bytes from `offset`
+ * (one record end per grain, in order, whole sectors, the last at the
+ * records' end): a writer that took a wrong one would leave grains out or
+ * put them in the wrong place, silently. Returns a message, or undefined.
+ */
+export function encodedGrainsProblem(grains: EncodedGrains, offset: number, length: number): string | undefined {
+  const count = Math.ceil(length / VMDK_GRAIN_SIZE);
+  if (grains.ends.length !== count) return `${grains.ends.length} encoded grains for the ${count} grains of its ${length} bytes`;
+  let previous = 0;
+  for (const end of grains.ends) {
+    if (end < previous || end % SECTOR !== 0) return `grain record ends that do not rise by whole sectors (${previous}, then ${end})`;
+    previous = end;
+  }
+  if (previous !== grains.records.length) return `records of ${grains.records.length} bytes where the grains end at ${previous}`;
+  if (offset % VMDK_GRAIN_SIZE !== 0) return `encoded grains that start at ${offset}, not on a grain`;
+  return undefined;
 }
 
 /** Writes the grain's record at `at` in `out`; returns where it ends. */

@@ -21,9 +21,9 @@ async function vmdkBytes(layout: DiskLayout, pieces: DiskPiece[]): Promise<Buffe
 
 const u64 = (b: Buffer, at: number): number => Number(b.readBigUInt64LE(at));
 
-/** The grains of a stream-optimized VMDK in stream order: LBA, whether zlib stored them, the data. */
-function walkGrains(img: Buffer): { lba: number; stored: boolean; data: Buffer }[] {
-  const grains: { lba: number; stored: boolean; data: Buffer }[] = [];
+/** The grains of a stream-optimized VMDK in stream order: LBA and data. */
+function walkGrains(img: Buffer): { lba: number; data: Buffer }[] {
+  const grains: { lba: number; data: Buffer }[] = [];
   for (let sector = 128; ;) {
     const at = sector * 512;
     const compressedSize = img.readUInt32LE(at + 8);
@@ -33,9 +33,20 @@ function walkGrains(img: Buffer): { lba: number; stored: boolean; data: Buffer }
       continue;
     }
     const stream = img.subarray(at + 12, at + 12 + compressedSize);
-    grains.push({ lba: u64(img, at), stored: stream[1] === 0x01, data: inflateSync(stream) });
+    grains.push({ lba: u64(img, at), data: inflateSync(stream) });
     sector += Math.ceil((12 + compressedSize) / 512);
   }
+}
+
+/** Every grain table entry of a stream-optimized VMDK, through its footer's grain directory (a table left out: no entries). */
+function grainTables(img: Buffer): number[][] {
+  const footer = img.subarray(img.length - 1024, img.length - 512);
+  const gdOffset = u64(footer, 56);
+  const tables = Math.ceil(u64(footer, 12) / (512 * 128));
+  return Array.from({ length: tables }, (_, t) => {
+    const gt = img.readUInt32LE(gdOffset * 512 + t * 4);
+    return gt === 0 ? [] : Array.from({ length: 512 }, (_, e) => img.readUInt32LE(gt * 512 + e * 4));
+  });
 }
 
 describe("VMDK structures", () => {
@@ -193,38 +204,58 @@ describe("VMDK writer", () => {
   });
 
   it("takes grains encoded ahead (by the vault's threads): the same grains, tables and content as from the data alone", async () => {
-    // 1 MiB blocks: 0 and 1 in one piece, 3 alone, 5 the short last block; grains random, text-like and zero.
-    const size = 5 * MiB + 3000;
+    // 1 MiB blocks: 0 and 1 in one piece, 3 alone, 31 and 32 across the first grain table's end, 40 the short
+    // last block; grains random, text-like and zero.
+    const size = 40 * MiB + 3000;
     const image = Buffer.alloc(size);
     for (let g = 0; g < Math.ceil(size / GRAIN); g++) {
       const at = g * GRAIN;
-      if (g % 3 === 0) randomBytes(GRAIN).copy(image, at);
+      if (g % 3 === 0) randomBytes(Math.min(GRAIN, size - at)).copy(image, at);
       else if (g % 3 === 1) image.write(`grain ${g} `.repeat(GRAIN / 8), at, Math.min(GRAIN, size - at), "latin1");
     }
-    const layout: DiskLayout = { size, blockSize: MiB, allocated: (b) => b !== 2 && b !== 4 };
-    const spans = [[0, 2 * MiB], [3 * MiB, 4 * MiB], [5 * MiB, size]] as const;
+    const spans = [[0, 2 * MiB], [3 * MiB, 4 * MiB], [31 * MiB, 33 * MiB], [40 * MiB, size]] as const;
+    const layout: DiskLayout = { size, blockSize: MiB, allocated: (b) => spans.some(([from, to]) => b * MiB >= from && b * MiB < to) };
+    for (let at = 0; at < size; at++) if (!layout.allocated(Math.floor(at / MiB))) image[at] = 0;
     const plain = spans.map(([from, to]) => ({ offset: from, data: image.subarray(from, to) }));
     const encoded = plain.map((p) => ({ ...p, vmdkGrains: encodeGrains(p.data, p.offset) }));
     const [a, b] = await Promise.all([vmdkBytes(layout, plain), vmdkBytes(layout, encoded)]);
     // zlib cuts a stored grain into blocks by the room left in its output buffer, so the streams'
-    // bytes may differ; what they hold may not: the same grains in the same order, each the same data.
+    // bytes may differ; what they hold may not: the same grains in the same sectors, the same tables.
+    expect(b.length).toBe(a.length);
+    expect(grainTables(b)).toEqual(grainTables(a));
     const grainsA = walkGrains(a);
     const grainsB = walkGrains(b);
-    expect(grainsB.map((g) => g.lba)).toEqual(grainsA.map((g) => g.lba));
-    expect(grainsB.map((g) => g.stored)).toEqual(grainsA.map((g) => g.stored));
-    expect(grainsB.every((g, i) => g.data.equals(grainsA[i]?.data ?? Buffer.alloc(0)))).toBe(true);
     const nonZero = Array.from({ length: Math.ceil(size / GRAIN) }, (_, g) => g).filter((g) => g % 3 !== 2 && layout.allocated(Math.floor((g * GRAIN) / MiB)));
     expect(grainsA.map((g) => g.lba / 128)).toEqual(nonZero);
+    expect(grainsB.map((g) => g.lba)).toEqual(grainsA.map((g) => g.lba));
+    expect(grainsB.every((g, i) => g.data.equals(grainsA[i]?.data ?? Buffer.alloc(0)))).toBe(true);
     const disk = Buffer.alloc(size + GRAIN);
     for (const g of grainsB) g.data.copy(disk, g.lba * 512);
-    expect(disk.subarray(0, size).equals(image.subarray(0, size).map((x, at) => (Math.floor(at / MiB) === 2 || Math.floor(at / MiB) === 4 ? 0 : x)))).toBe(true);
-    expect(b.length).toBe(a.length);
+    expect(disk.subarray(0, size).equals(image)).toBe(true);
   });
 
-  it("refuses a piece whose encoded grains do not cover it", async () => {
+  it("places the grains it is given and does not encode the data again, the disk's short last grain too", async () => {
+    // Grains encoded from other bytes of the same shape: the image must hold those, proving they were used.
+    const size = 2 * MiB + 3000;
+    const layout: DiskLayout = { size, blockSize: MiB, allocated: () => true };
+    const given = Buffer.alloc(size, 0x41);
+    const other = Buffer.alloc(size, 0x42);
+    const pieces = [[0, 2 * MiB], [2 * MiB, size]].map(([from = 0, to = 0]) => ({ offset: from, data: given.subarray(from, to), vmdkGrains: encodeGrains(other.subarray(from, to), from) }));
+    const grains = walkGrains(await vmdkBytes(layout, pieces));
+    expect(grains.length).toBe(Math.ceil(size / GRAIN));
+    const lastGrain = grains.at(-1)?.data;
+    expect(grains.every((g) => g.data[0] === 0x42)).toBe(true);
+    expect(lastGrain?.subarray(0, 3000).every((x) => x === 0x42)).toBe(true);
+    expect(lastGrain?.subarray(3000).every((x) => x === 0)).toBe(true);
+  });
+
+  it("refuses a piece whose encoded grains do not cover it, or belong elsewhere on the disk", async () => {
+    const layout: DiskLayout = { size: 2 * MiB, blockSize: MiB, allocated: (b) => b === 1 };
     const data = Buffer.alloc(MiB, 1);
-    const short = { offset: 0, data, vmdkGrains: encodeGrains(data.subarray(0, MiB / 2), 0) };
-    await expect(vmdkBytes({ size: MiB, blockSize: MiB, allocated: () => true }, [short])).rejects.toThrow(/encoded grains and holds more/);
+    const short = { offset: MiB, data, vmdkGrains: encodeGrains(data.subarray(0, MiB / 2), MiB) };
+    await expect(vmdkBytes(layout, [short])).rejects.toThrow(/8 encoded grains for the 16 grains/);
+    const elsewhere = { offset: MiB, data, vmdkGrains: encodeGrains(data, 0) };
+    await expect(vmdkBytes(layout, [elsewhere])).rejects.toThrow(/encoded grain for sector 2048 is marked for sector 0/);
   });
 
   it("writes an empty disk as metadata only, with no grain table", async () => {

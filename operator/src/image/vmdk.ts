@@ -43,8 +43,9 @@
  * undefined. Memory: the grain directory (4 bytes per 32 MiB of virtual
  * disk), one 2 KiB grain table, up to MAX_IN_FLIGHT grains being compressed
  * (64 KiB each plus a reused zlib context's state, some 300 KiB) and the
- * piece being read, with its encoded grains when it came with them (about
- * as large again as its data, less what deflate saved).
+ * piece being read, with its encoded grains when it came with them (as
+ * large as its data once more for random data, a seventh of it for text,
+ * nothing for zeros).
  */
 import { randomBytes } from "node:crypto";
 import { DiskReader } from "./disk-reader.js";
@@ -79,7 +80,7 @@ export const MARKER_EOS = 0;
 export const MARKER_GT = 1;
 export const MARKER_GD = 2;
 export const MARKER_FOOTER = 3;
-/** zlib format (RFC 1950) at the fastest level; one output chunk per grain (random data grows a little). */
+/** zlib format (RFC 1950) at the fastest level (random data grows a little). */
 const DEFLATE_OPTIONS = { level: GRAIN_DEFLATE_LEVEL, chunkSize: GRAIN_OUTPUT_CHUNK };
 /** Still zlib format, but stored blocks: for grains that look random (see `looksIncompressible`). */
 const STORE_OPTIONS = { level: GRAIN_STORE_LEVEL, chunkSize: GRAIN_OUTPUT_CHUNK };
@@ -217,10 +218,10 @@ export function vmdkImage(layout: CheckedLayout): ImagePlan {
             for (let at = start; at < end; at += VMDK_GRAIN_SIZE) {
               const data = await disk.read(at, VMDK_GRAIN_SIZE);
               const lba = at / SECTOR;
-              const piece = disk.pieceHolding(at);
+              const piece = disk.lastReadPiece;
               let grain: Promise<Buffer>;
               if (piece?.vmdkGrains) {
-                const record = encodedRecord(piece.vmdkGrains, (at - piece.offset) / VMDK_GRAIN_SIZE, piece.offset);
+                const record = encodedRecord(piece.vmdkGrains, (at - piece.offset) / VMDK_GRAIN_SIZE, lba);
                 if (record.length === 0) continue;
                 grain = Promise.resolve(record);
               } else {
@@ -266,13 +267,13 @@ export function vmdkImage(layout: CheckedLayout): ImagePlan {
   };
 }
 
-/** Grain `index` of a piece's grains encoded ahead (empty: an all-zero grain, left out). */
-function encodedRecord(grains: EncodedGrains, index: number, pieceOffset: number): Buffer {
-  const end = grains.ends[index];
-  if (end === undefined) {
-    throw new ImageFormatError(`The piece at offset ${pieceOffset} came with ${grains.ends.length} encoded grains and holds more: encode every grain of a piece`);
+/** Grain `index` of a piece's grains encoded ahead (checked by DiskReader), which must be the grain at `lba`; empty for an all-zero grain, left out. */
+function encodedRecord(grains: EncodedGrains, index: number, lba: number): Buffer {
+  const record = grains.records.subarray(index === 0 ? 0 : (grains.ends[index - 1] ?? 0), grains.ends[index]);
+  if (record.length > 0 && Number(record.readBigUInt64LE(0)) !== lba) {
+    throw new ImageFormatError(`The encoded grain for sector ${lba} is marked for sector ${record.readBigUInt64LE(0)}: encode a piece's grains at its own offset`);
   }
-  return grains.records.subarray(index === 0 ? 0 : (grains.ends[index - 1] ?? 0), end);
+  return record;
 }
 
 /** Waits for the oldest grain and enters it in its grain table at `sector`. */

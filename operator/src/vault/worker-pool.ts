@@ -35,7 +35,8 @@ export interface RunWrite {
  * target that wants them encoded: "vmdkGrains", the VMDK grains of each
  * write (vmdk-grains.ts), for a restore that uploads a stream-optimized VMDK.
  * The threads that decode the blocks encode their grains, so the main
- * thread, which carries the upload, only frames them.
+ * thread, which carries the upload, only places them. With `threads: 0` the
+ * encoding runs inline, as all of the pool's work then does.
  */
 export type RunEncoding = "vmdkGrains";
 
@@ -93,11 +94,19 @@ export function openRun(keys: MasterKeys, run: Uint8Array, blobs: readonly RunBl
   return out;
 }
 
+const ENCODERS: Record<RunEncoding, (data: Uint8Array, position: number) => EncodedGrains> = { vmdkGrains: encodeGrains };
+
 /** The encoding of each write of a decoded run (see RunEncoding). */
 export function encodeWrites(decoded: Uint8Array, writes: readonly RunWrite[], encoding: RunEncoding): EncodedGrains[] {
-  const encoders: Record<RunEncoding, (data: Uint8Array, position: number) => EncodedGrains> = { vmdkGrains: encodeGrains };
-  const encode = encoders[encoding];
-  return writes.map((w) => encode(decoded.subarray(w.start, w.start + w.length), w.position));
+  const encode = ENCODERS[encoding];
+  return writes.map((w) => {
+    try {
+      return encode(decoded.subarray(w.start, w.start + w.length), w.position);
+    } catch (err) {
+      // The message is what crosses from a thread: it carries the cause's.
+      throw new Error(`Encoding the ${encoding} of the ${w.length} bytes at ${w.position} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  });
 }
 
 /**
@@ -262,7 +271,7 @@ export class WorkerPool {
    * worker itself and `decoded` is undefined; otherwise it is the decoded
    * run. `run` (which may be longer than the run: the blobs say where they
    * are) comes back for reuse. With `encoding` (and no `fd`), `grains` holds
-   * each write's encoding, made on the thread. Throws RunError (a BlobError) naming the blob
+   * each write's encoding, made where the run was decoded. Throws RunError (a BlobError) naming the blob
    * that does not verify.
    */
   async openRun(
