@@ -10,7 +10,8 @@
  * from the allocation map would otherwise produce a silently wrong image.
  *
  * Memory: the current piece only (it is dropped as soon as the reading
- * position passes its end).
+ * position passes its end), and the piece the last read began in, until the
+ * next read.
  */
 import { ImageFormatError } from "./errors.js";
 import type { CheckedLayout } from "./layout.js";

@@ -36,6 +36,7 @@ describe("encodeGrains", () => {
     }
     // The random grain is stored: level 0 writes one stored block of 65,535 bytes first (level 1, trying
     // to compress, would cut it into blocks of its 16 Ki-symbol buffer), and the text is deflated far smaller.
+    // (A zlib that laid out stored blocks otherwise would fail this line: then tell the levels apart some other way.)
     const stored = record(encoded, 0);
     expect([stored[14], stored.readUInt16LE(15), stored.readUInt16LE(17)]).toEqual([0, 0xffff, 0]);
     expect(stored.length).toBe(129 * 512);

@@ -91,39 +91,39 @@ export interface EncodedGrains {
 }
 
 /**
- * Room for one record: a grain behind its marker, padded. zlib's bound for
- * a 64 KiB input at these settings (deflateBound: 65,569 bytes, the stream's
- * header and checksum included) fits in 129 sectors, as a stored grain does.
- */
-const RECORD_ROOM = roundUp(GRAIN_MARKER_BYTES + VMDK_GRAIN_SIZE + 64, SECTOR);
-
-/** Where this thread encodes a run before copying it out at its size (each vault thread has its own module). */
-let scratch = Buffer.allocUnsafeSlow(0);
-
-/**
  * Encodes the grains of `data`, the disk's bytes from `offset` (a multiple
  * of the grain size): each non-zero grain deflated (or stored, when it looks
  * random) into its own zlib stream behind its marker. A run that ends inside
  * a grain (the disk's last block) is encoded as if zeros followed, as the
  * writer reads past the disk's end. Synchronous, for the vault's threads;
- * `records` is a buffer of its own, no longer than the records.
+ * `records` is a buffer of its own, exactly as long as the records.
  */
 export function encodeGrains(data: Uint8Array, offset: number): EncodedGrains {
   if (offset % VMDK_GRAIN_SIZE !== 0) throw new RangeError(`Grains start every ${VMDK_GRAIN_SIZE} bytes; ${offset} is not a grain's start`);
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const count = Math.ceil(bytes.length / VMDK_GRAIN_SIZE);
-  if (scratch.length < count * RECORD_ROOM) scratch = Buffer.allocUnsafeSlow(count * RECORD_ROOM);
+  const streams: { lba: number; stream: Buffer }[] = [];
   const ends = new Uint32Array(count);
   let at = 0;
   for (let i = 0; i < count; i++) {
     let grain = bytes.subarray(i * VMDK_GRAIN_SIZE, (i + 1) * VMDK_GRAIN_SIZE);
     if (grain.length < VMDK_GRAIN_SIZE) grain = Buffer.concat([grain, Buffer.alloc(VMDK_GRAIN_SIZE - grain.length)]);
-    if (!isAllZero(grain)) at = writeRecord(scratch, at, (offset + i * VMDK_GRAIN_SIZE) / SECTOR, grain);
+    if (!isAllZero(grain)) {
+      const stream = deflateSync(grain, { level: looksIncompressible(grain) ? GRAIN_STORE_LEVEL : GRAIN_DEFLATE_LEVEL, chunkSize: GRAIN_OUTPUT_CHUNK });
+      streams.push({ lba: (offset + i * VMDK_GRAIN_SIZE) / SECTOR, stream });
+      at += roundUp(GRAIN_MARKER_BYTES + stream.length, SECTOR);
+    }
     ends[i] = at;
   }
-  // A buffer of the records' size (not from Node's shared pool: it is transferred between threads).
+  // One buffer of the records' size (not from Node's shared pool: it is transferred between threads).
   const records = Buffer.allocUnsafeSlow(at);
-  scratch.copy(records, 0, 0, at);
+  let end = 0;
+  for (const { lba, stream } of streams) {
+    writeGrainMarker(records, end, lba, stream.length);
+    const written = end + GRAIN_MARKER_BYTES + stream.copy(records, end + GRAIN_MARKER_BYTES);
+    end = roundUp(written, SECTOR);
+    records.fill(0, written, end);
+  }
   return { records, ends };
 }
 
@@ -144,15 +144,4 @@ export function encodedGrainsProblem(grains: EncodedGrains, offset: number, leng
   if (previous !== grains.records.length) return `records of ${grains.records.length} bytes where the grains end at ${previous}`;
   if (offset % VMDK_GRAIN_SIZE !== 0) return `encoded grains that start at ${offset}, not on a grain`;
   return undefined;
-}
-
-/** Writes the grain's record at `at` in `out`; returns where it ends. */
-function writeRecord(out: Buffer, at: number, lba: number, grain: Buffer): number {
-  const stream = deflateSync(grain, { level: looksIncompressible(grain) ? GRAIN_STORE_LEVEL : GRAIN_DEFLATE_LEVEL, chunkSize: GRAIN_OUTPUT_CHUNK });
-  if (GRAIN_MARKER_BYTES + stream.length > RECORD_ROOM) throw new Error(`zlib made ${stream.length} bytes of a ${grain.length}-byte grain, more than its bound`);
-  writeGrainMarker(out, at, lba, stream.length);
-  const end = at + GRAIN_MARKER_BYTES + stream.copy(out, at + GRAIN_MARKER_BYTES);
-  const padded = roundUp(end, SECTOR);
-  out.fill(0, end, padded);
-  return padded;
 }

@@ -256,6 +256,9 @@ describe("VMDK writer", () => {
     await expect(vmdkBytes(layout, [short])).rejects.toThrow(/8 encoded grains for the 16 grains/);
     const elsewhere = { offset: MiB, data, vmdkGrains: encodeGrains(data, 0) };
     await expect(vmdkBytes(layout, [elsewhere])).rejects.toThrow(/encoded grain for sector 2048 is marked for sector 0/);
+    const garbled = encodeGrains(data, MiB);
+    garbled.records.writeUInt32LE(garbled.records.readUInt32LE(8) + 600, 8); // the first record's data size
+    await expect(vmdkBytes(layout, [{ offset: MiB, data, vmdkGrains: garbled }])).rejects.toThrow(/says \d+ bytes of data in a record of \d+/);
   });
 
   it("writes an empty disk as metadata only, with no grain table", async () => {

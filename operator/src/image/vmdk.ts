@@ -270,8 +270,13 @@ export function vmdkImage(layout: CheckedLayout): ImagePlan {
 /** Grain `index` of a piece's grains encoded ahead (checked by DiskReader), which must be the grain at `lba`; empty for an all-zero grain, left out. */
 function encodedRecord(grains: EncodedGrains, index: number, lba: number): Buffer {
   const record = grains.records.subarray(index === 0 ? 0 : (grains.ends[index - 1] ?? 0), grains.ends[index]);
-  if (record.length > 0 && Number(record.readBigUInt64LE(0)) !== lba) {
+  if (record.length === 0) return record;
+  if (Number(record.readBigUInt64LE(0)) !== lba) {
     throw new ImageFormatError(`The encoded grain for sector ${lba} is marked for sector ${record.readBigUInt64LE(0)}: encode a piece's grains at its own offset`);
+  }
+  const size = record.readUInt32LE(8);
+  if (size === 0 || Math.ceil((12 + size) / SECTOR) * SECTOR !== record.length) {
+    throw new ImageFormatError(`The encoded grain for sector ${lba} says ${size} bytes of data in a record of ${record.length}: a record is its marker and data, padded to a sector`);
   }
   return record;
 }

@@ -85,7 +85,7 @@ port.on("message", (req: WorkerRequest | CloseRequest | KeysRequest) => {
         const grains = req.encoding ? encodeWrites(decoded, req.writes, req.encoding) : undefined;
         reply = { seq: req.seq, ok: true, data: decoded, input: req.data, ...(grains ? { grains } : {}) };
         give(decoded);
-        // Each encoding's buffers are its own (a record buffer is longer than its records: it goes whole).
+        // Each encoding's two buffers are its own, made for it on this thread.
         for (const g of grains ?? []) transfer.push(g.records.buffer as ArrayBuffer, g.ends.buffer as ArrayBuffer);
       }
       give(req.data);
