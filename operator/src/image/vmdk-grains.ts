@@ -61,22 +61,40 @@ export function looksIncompressible(grain: Uint8Array): boolean {
   return bits > RANDOM_ENTROPY;
 }
 
+/** Bytes a grain's record takes: its marker and `streamLength` bytes of zlib stream, padded to a sector. */
+export function grainRecordLength(streamLength: number): number {
+  return roundUp(GRAIN_MARKER_BYTES + streamLength, SECTOR);
+}
+
+/**
+ * How a grain is encoded: undefined for an all-zero grain (left out), else
+ * the zlib level, stored for one that looks random. Both encoders (vmdk.ts's
+ * and `encodeGrains`) ask here, so they make the same grains.
+ */
+export function grainLevel(grain: Buffer): number | undefined {
+  if (isAllZero(grain)) return undefined;
+  return looksIncompressible(grain) ? GRAIN_STORE_LEVEL : GRAIN_DEFLATE_LEVEL;
+}
+
 /** A grain marker and the grain's compressed bytes (one buffer, or the chunks zlib gave), padded to whole sectors. */
 export function vmdkGrain(lba: number, compressed: Buffer | readonly Buffer[]): Buffer {
   const parts = Buffer.isBuffer(compressed) ? [compressed] : compressed;
-  const length = parts.reduce((n, p) => n + p.length, 0);
-  const g = Buffer.allocUnsafe(roundUp(GRAIN_MARKER_BYTES + length, SECTOR));
-  writeGrainMarker(g, 0, lba, length);
-  let at = GRAIN_MARKER_BYTES;
-  for (const p of parts) at += p.copy(g, at);
-  g.fill(0, at);
+  const g = Buffer.allocUnsafe(grainRecordLength(parts.reduce((n, p) => n + p.length, 0)));
+  writeGrainRecord(g, 0, lba, parts);
   return g;
 }
 
-function writeGrainMarker(buf: Buffer, at: number, lba: number, length: number): void {
-  buf.writeUInt32LE(lba >>> 0, at);
-  buf.writeUInt32LE(Math.floor(lba / 0x100000000), at + 4);
-  buf.writeUInt32LE(length, at + 8);
+/** Writes a grain's record (marker, the stream's parts, zero padding) at `at` in `out`; returns where it ends. */
+function writeGrainRecord(out: Buffer, at: number, lba: number, parts: readonly Buffer[]): number {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  out.writeUInt32LE(lba >>> 0, at);
+  out.writeUInt32LE(Math.floor(lba / 0x100000000), at + 4);
+  out.writeUInt32LE(length, at + 8);
+  let written = at + GRAIN_MARKER_BYTES;
+  for (const p of parts) written += p.copy(out, written);
+  const end = at + grainRecordLength(length);
+  out.fill(0, written, end);
+  return end;
 }
 
 /**
@@ -108,22 +126,18 @@ export function encodeGrains(data: Uint8Array, offset: number): EncodedGrains {
   for (let i = 0; i < count; i++) {
     let grain = bytes.subarray(i * VMDK_GRAIN_SIZE, (i + 1) * VMDK_GRAIN_SIZE);
     if (grain.length < VMDK_GRAIN_SIZE) grain = Buffer.concat([grain, Buffer.alloc(VMDK_GRAIN_SIZE - grain.length)]);
-    if (!isAllZero(grain)) {
-      const stream = deflateSync(grain, { level: looksIncompressible(grain) ? GRAIN_STORE_LEVEL : GRAIN_DEFLATE_LEVEL, chunkSize: GRAIN_OUTPUT_CHUNK });
+    const level = grainLevel(grain);
+    if (level !== undefined) {
+      const stream = deflateSync(grain, { level, chunkSize: GRAIN_OUTPUT_CHUNK });
       streams.push({ lba: (offset + i * VMDK_GRAIN_SIZE) / SECTOR, stream });
-      at += roundUp(GRAIN_MARKER_BYTES + stream.length, SECTOR);
+      at += grainRecordLength(stream.length);
     }
     ends[i] = at;
   }
   // One buffer of the records' size (not from Node's shared pool: it is transferred between threads).
   const records = Buffer.allocUnsafeSlow(at);
   let end = 0;
-  for (const { lba, stream } of streams) {
-    writeGrainMarker(records, end, lba, stream.length);
-    const written = end + GRAIN_MARKER_BYTES + stream.copy(records, end + GRAIN_MARKER_BYTES);
-    end = roundUp(written, SECTOR);
-    records.fill(0, written, end);
-  }
+  for (const { lba, stream } of streams) end = writeGrainRecord(records, end, lba, [stream]);
   return { records, ends };
 }
 

@@ -52,9 +52,9 @@ import { DiskReader } from "./disk-reader.js";
 import { ImageFormatError } from "./errors.js";
 import { GrainDeflater } from "./grain-deflater.js";
 import { TiB, type CheckedLayout, type SizeRules } from "./layout.js";
-import { GRAIN_DEFLATE_LEVEL, GRAIN_OUTPUT_CHUNK, GRAIN_STORE_LEVEL, looksIncompressible, SECTOR, VMDK_GRAIN_SIZE, vmdkGrain, type EncodedGrains } from "./vmdk-grains.js";
+import { GRAIN_DEFLATE_LEVEL, GRAIN_OUTPUT_CHUNK, GRAIN_STORE_LEVEL, grainLevel, grainRecordLength, SECTOR, VMDK_GRAIN_SIZE, vmdkGrain, type EncodedGrains } from "./vmdk-grains.js";
 import type { ImagePlan } from "./writer.js";
-import { isAllZero, zeros } from "./zeros.js";
+import { zeros } from "./zeros.js";
 
 export { looksIncompressible, VMDK_GRAIN_SIZE, vmdkGrain } from "./vmdk-grains.js";
 
@@ -225,8 +225,9 @@ export function vmdkImage(layout: CheckedLayout): ImagePlan {
                 if (record.length === 0) continue;
                 grain = Promise.resolve(record);
               } else {
-                if (isAllZero(data)) continue;
-                const deflater = looksIncompressible(data) ? storing : compressing;
+                const level = grainLevel(data);
+                if (level === undefined) continue;
+                const deflater = level === GRAIN_STORE_LEVEL ? storing : compressing;
                 grain = deflater.deflate(data, (chunks) => vmdkGrain(lba, chunks));
                 grain.catch(() => undefined); // awaited below, in order; this only keeps a failure from going unhandled meanwhile
               }
@@ -275,7 +276,7 @@ function encodedRecord(grains: EncodedGrains, index: number, lba: number): Buffe
     throw new ImageFormatError(`The encoded grain for sector ${lba} is marked for sector ${record.readBigUInt64LE(0)}: encode a piece's grains at its own offset`);
   }
   const size = record.readUInt32LE(8);
-  if (size === 0 || Math.ceil((12 + size) / SECTOR) * SECTOR !== record.length) {
+  if (size === 0 || grainRecordLength(size) !== record.length) {
     throw new ImageFormatError(`The encoded grain for sector ${lba} says ${size} bytes of data in a record of ${record.length}: a record is its marker and data, padded to a sector`);
   }
   return record;
