@@ -205,6 +205,18 @@ describe("import of a VM through an NFC lease", () => {
     await expectNoVm("import-raw");
   });
 
+  it("reports a grain whose zlib checksum is wrong (a corrupt stream) and leaves no VM", async () => {
+    const vmdk = await readFile(await streamOptimized(await rawDisk("bad-checksum", MiB, [{ start: 0, length: 512 * KiB }])));
+    // The first record after the overhead is the grain at sector 0: LBA (8 bytes), size (4), zlib stream.
+    const grain = Number(vmdk.readBigUInt64LE(64)) * 512;
+    expect(vmdk.readBigUInt64LE(grain)).toBe(0n);
+    const size = vmdk.readUInt32LE(grain + 8);
+    vmdk[grain + 12 + size - 1] = (vmdk[grain + 12 + size - 1] ?? 0) ^ 0x01; // the last byte of the stream's Adler-32
+    const spec = specOf("import-bad-checksum", [MiB]);
+    await expect(client.importVm(spec, [() => Readable.from([vmdk])])).rejects.toThrow(/uploading disk 0: HTTP 500 .*inflating the grain at sector 0/);
+    await expectNoVm("import-bad-checksum");
+  });
+
   it("refuses a spec whose disks and sources differ in number, before creating anything", async () => {
     await expect(client.importVm(specOf("import-mismatch", [MiB, MiB]), [() => Readable.from([])])).rejects.toThrow(/2 disks in the spec but 1 disk sources/);
     expect(await client.findVmsByName("import-mismatch")).toEqual([]);

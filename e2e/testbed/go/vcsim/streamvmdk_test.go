@@ -104,3 +104,24 @@ func TestDecodeQemuStreamEndingWithTheLastGrain(t *testing.T) {
 		t.Fatalf("decoded %d of %d stream bytes; content equal: %v", st.streamBytes, len(stream), bytes.Equal(got, raw))
 	}
 }
+
+// A grain whose zlib checksum is wrong is corrupt (zlib's inflate refuses it), even when
+// it inflates to a whole grain (the decoder then reads on to its end).
+func TestDecodeRefusesAGrainWithAWrongChecksum(t *testing.T) {
+	raw := make([]byte, 1<<20)
+	_, _ = rand.Read(raw[:4096])
+	stream := convertWithQemu(t, raw)
+	overhead := int(binary.LittleEndian.Uint64(stream[64:]))
+	grain := overhead * 512
+	size := int(binary.LittleEndian.Uint32(stream[grain+8:]))
+	if binary.LittleEndian.Uint64(stream[grain:]) != 0 || size == 0 {
+		t.Fatalf("the first record is not the first grain: LBA %d, size %d", binary.LittleEndian.Uint64(stream[grain:]), size)
+	}
+	if _, _, err := decodeInto(t, stream, 1<<20); err != nil {
+		t.Fatalf("the stream as qemu-img wrote it: %v", err)
+	}
+	stream[grain+12+size-1] ^= 0x01 // the last byte of its Adler-32
+	if _, _, err := decodeInto(t, stream, 1<<20); err == nil || !strings.Contains(err.Error(), "inflating the grain at sector 0") {
+		t.Fatalf("a grain with a wrong checksum: %v", err)
+	}
+}
