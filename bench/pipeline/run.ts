@@ -26,7 +26,13 @@
  * are counted against the disk's non-zero grains (zeros never sent). Why each
  * limit is the fair one: docs/benchmarks.md. Not a test: it prints a report.
  *
- *   npm run bench:pipeline -- [--size 4Gi] [--repeat 3] [--change 0.05] [--out FILE] [--cpu-prof DIR]
+ * While it runs, the VM's free page reporting is turned off and the free
+ * memory touched once (bench/support/page-reporting.ts), as bench:vault does:
+ * with it on, every page the page cache or a process takes from memory the
+ * host took back costs a fault on the host, and which step pays is chance
+ * (docs/benchmarks.md, 2026-12-06 13:19). `--page-reporting keep` leaves it.
+ *
+ *   npm run bench:pipeline -- [--size 4Gi] [--repeat 3] [--change 0.05] [--out FILE] [--cpu-prof DIR] [--page-reporting off|keep]
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -46,6 +52,7 @@ import type { BackupWorkerSpec, RestoreWorkerSpec, WorkerVault } from "../../ope
 import { changedPieces, DEFAULT_SEED, imagePieces, regionBytesFor } from "../vault/image.js";
 import { createDiskVm, defaultPlacement, hashFile, type Placement } from "../support/vm.js";
 import { CpuSampler, cpuBetween } from "../support/cpu-time.js";
+import { holdFreePageReporting, type PageReportingHold } from "../support/page-reporting.js";
 import { readProfiles, topFrames, windowOf, type CpuProfile, type ProfileWindow } from "../support/cpu-profile.js";
 import { logSpan, logTime, markdownTable, median, onWorkerRuntime, rerunOnWorkerRuntime, runBench, runWorker, workerNode, type WorkerRun, type WorkerRunOptions } from "../support/worker.js";
 import { plainImport, plainPut, plainReads, plainSparseCopy, scanDisk, writeVmdk, type DiskScan, type PlainReadTimes, type Timed } from "./plain.js";
@@ -364,7 +371,7 @@ function commit(): string {
 const loads = (): string => loadavg().map((l) => l.toFixed(2)).join(", ");
 
 /** The report (Markdown): the setting, the tables, the proof that zeros were not sent, the goals. */
-function report(results: Results, o: { size: number; repeat: number; change: number; command: string; started: Date; loadBefore: string; loadAfter: string; seconds: number; workerNode: string }): string[] {
+function report(results: Results, o: { size: number; repeat: number; change: number; command: string; started: Date; loadBefore: string; loadAfter: string; seconds: number; workerNode: string; reporting: string }): string[] {
   const full = summarizePhase({ name: "full backup", moved: "read", limits: ["plain GETs of the same areas"], runs: results.full });
   const incr = summarizePhase({ name: `incremental (${o.change * 100} % changed)`, moved: "read", limits: ["plain GETs of the same blocks"], runs: results.incremental });
   const lease = summarizePhase({ name: "restore to a new VM (lease)", moved: "sent", limits: ["plain import of the same VMDK bytes", "plain PUT of the raw disk"], runs: results.lease });
@@ -392,6 +399,7 @@ function report(results: Results, o: { size: number; repeat: number; change: num
     `- Date: ${o.started.toISOString()}; command: \`${o.command}\`; ${o.seconds.toFixed(0)} s in all`,
     `- Machine: ${cpu}, ${availableParallelism()} cores, ${formatBytes(totalmem())} RAM, Linux ${release()}; the worker and this benchmark (its plain transfers) on Node.js ${o.workerNode} (the images' build), both with the worker's options (${WORKER_NODE_OPTIONS.join(" ")}); Lifeboat at ${commit()}`,
     `- Load average (1, 5, 15 min): ${o.loadBefore} before, ${o.loadAfter} after`,
+    `- Free page reporting (the VM hands memory its kernel frees back to the host): ${o.reporting}.`,
     "- vcsim (govmomi v0.55.0 with the harness), the worker and the vault on this one machine: the \"network\" is loopback TLS, and the page cache holds the disk for the pipeline and its limits alike (not dropped), so both are bound by CPU, not by a link or a disk (except the fsync of the raw-file restore and its copy, and the restores' reads of the vault's packs, which the backups wrote with direct I/O, past the cache).",
     `- Disk: ${formatBytes(o.size)}, bench:vault's deterministic image (seed "${DEFAULT_SEED}", ${formatBytes(regionBytesFor(o.size))} regions of zeros, log text, random data and a copy of it), written as guest writes with the zero regions left unwritten; then ${o.change * 100} % of its ${formatBytes(results.blockSize)} blocks rewritten with new random data (guest writes, seen by CBT). Vault: filesystem, defaults (block ${formatBytes(results.blockSize)}); the incremental point took ${formatBytes(median(results.storedBytes))} in the vault.`,
     `- Rounds: ${o.repeat}, each with a new VM and a new vault; in odd rounds each limit goes before its pipeline phase, in even rounds after it, and the two restores swap places. Figures are medians; "per run" is the lowest and highest fraction of a round.`,
@@ -471,6 +479,8 @@ async function main(): Promise<void> {
       change: { type: "string", default: "0.05" },
       out: { type: "string" },
       "cpu-prof": { type: "string" },
+      "page-reporting": { type: "string", default: "off" },
+      "memory-dir": { type: "string", default: "/dev/shm" },
     },
   });
   const size = parseSize(values.size);
@@ -479,11 +489,25 @@ async function main(): Promise<void> {
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat takes a whole number from 1, not ${values.repeat}`);
   if (!(change > 0 && change <= 1)) throw new Error(`--change takes a fraction above 0 and at most 1, not ${values.change}`);
   if (size % (1024 * 1024) !== 0) throw new Error(`--size takes whole MiB, not ${values.size}`);
+  if (values["page-reporting"] !== "off" && values["page-reporting"] !== "keep") throw new Error(`--page-reporting takes off or keep, not ${values["page-reporting"]}`);
   const cpuProf = values["cpu-prof"];
   if (cpuProf) await mkdir(cpuProf, { recursive: true });
   const command = `node dist/bench/pipeline/run.js ${process.argv.slice(2).join(" ")}`.trim();
   const started = new Date();
   const loadBefore = loads();
+  const reporting: PageReportingHold = values["page-reporting"] === "off"
+    ? await holdFreePageReporting(values["memory-dir"], log)
+    : { note: "left as the machine had it (--page-reporting keep)", release: () => Promise.resolve() };
+  try {
+    await benchRounds({ size, repeat, change, command, started, loadBefore, cpuProf, out: values.out, reporting: reporting.note });
+  } finally {
+    await reporting.release();
+  }
+}
+
+/** The rounds and the report; free page reporting is already as the report will say. */
+async function benchRounds(o: { size: number; repeat: number; change: number; command: string; started: Date; loadBefore: string; cpuProf: string | undefined; out: string | undefined; reporting: string }): Promise<void> {
+  const { size, repeat, change, command, started, loadBefore, cpuProf } = o;
   const dir = await mkdtemp(join(tmpdir(), "lifeboat-bench-pipeline-"));
   log(`vcsim, the worker and a filesystem vault in ${dir}; load ${loadBefore}`);
   const sim = await startVcsim({ vms: 0, cbtPageBytes: size });
@@ -505,11 +529,11 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   const nodeVersion = execFileSync(await workerNode(), ["--version"], { encoding: "utf8" }).trim();
-  const lines = report(results, { size, repeat, change, command, started, loadBefore, loadAfter: loads(), seconds: (Date.now() - started.getTime()) / 1000, workerNode: nodeVersion });
+  const lines = report(results, { size, repeat, change, command, started, loadBefore, loadAfter: loads(), seconds: (Date.now() - started.getTime()) / 1000, workerNode: nodeVersion, reporting: o.reporting });
   if (cpuProf) lines.push("", ...(await profileReport(cpuProf, results.workers)));
   const text = `${lines.join("\n")}\n`;
   process.stdout.write(text);
-  if (values.out) await writeFile(values.out, text);
+  if (o.out) await writeFile(o.out, text);
   if (cpuProf) log(`CPU profiles of the workers are in ${cpuProf}`);
 }
 

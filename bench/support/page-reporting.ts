@@ -20,6 +20,8 @@ import { join } from "node:path";
 
 const ORDER_PARAMETER = "/sys/module/page_reporting/parameters/page_reporting_order";
 const MiB = 1024 * 1024;
+/** statfs's f_type of a tmpfs (linux/magic.h): the only kind of directory whose files are memory. */
+const TMPFS_MAGIC = 0x01021994;
 /** Memory (and tmpfs room) left untouched while priming, for everything else on the machine. */
 const PRIME_HEADROOM = 2048 * MiB;
 
@@ -57,6 +59,7 @@ export async function holdFreePageReporting(memoryDir: string, log: (line: strin
   if (old === undefined) return nothing("none on this machine (no page_reporting module)");
   // -1: no device has registered for reporting (bare metal, or a VM without a reporting balloon).
   if (!(old >= 0)) return nothing(`not in use (page_reporting_order ${old})`);
+  if ((await statfs(memoryDir)).type !== TMPFS_MAGIC) throw new Error(`${memoryDir} is not a tmpfs: touching the free memory needs one (its files are memory); name another directory`);
   const off = maxPageOrder(await readFile("/proc/buddyinfo", "utf8")) + 1;
   if (old >= off) return nothing(`already off (page_reporting_order ${old}, above the largest page order ${off - 1})`);
   try {
