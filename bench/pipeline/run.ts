@@ -30,7 +30,7 @@
  * memory touched once (bench/support/page-reporting.ts), as bench:vault does:
  * with it on, every page the page cache or a process takes from memory the
  * host took back costs a fault on the host, and which step pays is chance
- * (docs/benchmarks.md, 2026-12-06 13:19). `--page-reporting keep` leaves it.
+ * (docs/benchmarks.md, the pipeline at 2026-12-06 13:37). `--page-reporting keep` leaves it.
  *
  *   npm run bench:pipeline -- [--size 4Gi] [--repeat 3] [--change 0.05] [--out FILE] [--cpu-prof DIR] [--page-reporting off|keep]
  */

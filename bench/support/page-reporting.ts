@@ -7,7 +7,11 @@
  * test machine that made the same warm restore take 2.06 s as the first
  * tool of a run and 5.74 s as the second, and restic's system time 3.3 s
  * and 8.6 s in two identical runs, which drowned the differences a
- * benchmark is there to show.
+ * benchmark is there to show. Writes into the page cache pay it most: six
+ * 1.5 GiB files written in turn took 0.45 CPU s for the first and up to
+ * 8 s for the later ones, and 0.5 s each with reporting off (vcsim's
+ * snapshot copy and import decoder are such writes; docs/benchmarks.md,
+ * the pipeline at 2026-12-06 13:37).
  *
  * While a benchmark runs, `holdFreePageReporting` turns reporting off (as
  * root, like dropping the page cache) and touches the guest's free memory
