@@ -182,6 +182,9 @@ func decodeStreamOptimized(r io.Reader, dst *os.File, capacity int64, onGrain fu
 			return st, fmt.Errorf("inflating the grain at sector %d: %w", lba, err)
 		}
 		offset := int64(lba) * sectorSize
+		if n < len(grain) && int64(n) < st.capacity-offset {
+			return st, fmt.Errorf("the grain at sector %d inflates to %d bytes, short of a whole grain (%d) and of the disk's end", lba, n, len(grain))
+		}
 		n = int(min(int64(n), st.capacity-offset))
 		if n > 0 && !bytes.Equal(grain[:n], zero[:n]) {
 			if _, err := dst.WriteAt(grain[:n], offset); err != nil {
@@ -205,8 +208,9 @@ type grainInflater struct {
 
 // inflate decompresses one grain into out (its whole length at most). The
 // format says "deflate"; VMware and qemu-img write a zlib stream (RFC 1950)
-// around it, so that is tried first, then raw deflate (RFC 1951). A zlib
-// stream's Adler-32 is checked, as zlib's own inflate checks it.
+// around it, which its header tells apart from raw deflate (RFC 1951), also
+// read. The stream must end where its data ends (raw deflate: its final
+// block; zlib: its Adler-32 too, checked as zlib's own inflate checks it).
 func (g *grainInflater) inflate(data, out []byte) (int, error) {
 	g.src.Reset(data)
 	var r io.Reader
@@ -229,12 +233,18 @@ func (g *grainInflater) inflate(data, out []byte) (int, error) {
 		}
 		r = g.raw
 	}
-	n, err := io.ReadFull(r, out)
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return n, nil // a short (last) grain, its checksum checked at its end
-	}
-	if err != nil {
-		return n, err
+	// Only io.EOF is the stream's end (zlib's comes after its checksum
+	// matched); a stream cut short fails with io.ErrUnexpectedEOF.
+	n := 0
+	for n < len(out) {
+		m, err := r.Read(out[n:])
+		n += m
+		if errors.Is(err, io.EOF) {
+			return n, nil // a short grain: the caller checks that it ends the disk
+		}
+		if err != nil {
+			return n, err
+		}
 	}
 	// The grain filled the buffer: the stream must end here, and reading
 	// its end checks its checksum; anything more is corrupt.

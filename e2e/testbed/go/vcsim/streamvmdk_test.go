@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,23 +106,57 @@ func TestDecodeQemuStreamEndingWithTheLastGrain(t *testing.T) {
 	}
 }
 
-// A grain whose zlib checksum is wrong is corrupt (zlib's inflate refuses it), even when
-// it inflates to a whole grain (the decoder then reads on to its end).
-func TestDecodeRefusesAGrainWithAWrongChecksum(t *testing.T) {
-	raw := make([]byte, 1<<20)
+// grainRecords returns the offset in the stream of each grain record, by
+// LBA, walking the markers from the end of the overhead.
+func grainRecords(t *testing.T, stream []byte) map[uint64]int {
+	t.Helper()
+	le := binary.LittleEndian
+	records := map[uint64]int{}
+	for at := int(le.Uint64(stream[64:])) * 512; at+512 <= len(stream); {
+		value, size := le.Uint64(stream[at:]), le.Uint32(stream[at+8:])
+		if size != 0 {
+			records[value] = at
+			at += (12 + int(size) + 511) / 512 * 512
+			continue
+		}
+		if le.Uint32(stream[at+12:]) == markerEOS {
+			break
+		}
+		at += (1 + int(value)) * 512
+	}
+	return records
+}
+
+// A corrupt grain fails the upload, as zlib's own inflate refuses it: a
+// wrong checksum, or a stream cut short, even when what is there inflates
+// to a whole grain (the decoder then reads on to the stream's end) or to
+// the short grain that ends the disk.
+func TestDecodeRefusesACorruptGrain(t *testing.T) {
+	const capacity = 1<<20 + 5*1024 // its last grain is 5 KiB
+	raw := make([]byte, capacity)
 	_, _ = rand.Read(raw[:4096])
-	stream := convertWithQemu(t, raw)
-	overhead := int(binary.LittleEndian.Uint64(stream[64:]))
-	grain := overhead * 512
-	size := int(binary.LittleEndian.Uint32(stream[grain+8:]))
-	if binary.LittleEndian.Uint64(stream[grain:]) != 0 || size == 0 {
-		t.Fatalf("the first record is not the first grain: LBA %d, size %d", binary.LittleEndian.Uint64(stream[grain:]), size)
+	_, _ = rand.Read(raw[capacity-3000:])
+	pristine := convertWithQemu(t, raw)
+	if got, _, err := decodeInto(t, pristine, capacity); err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("the stream as qemu-img wrote it: %v (content equal: %v)", err, bytes.Equal(got, raw))
 	}
-	if _, _, err := decodeInto(t, stream, 1<<20); err != nil {
-		t.Fatalf("the stream as qemu-img wrote it: %v", err)
-	}
-	stream[grain+12+size-1] ^= 0x01 // the last byte of its Adler-32
-	if _, _, err := decodeInto(t, stream, 1<<20); err == nil || !strings.Contains(err.Error(), "inflating the grain at sector 0") {
-		t.Fatalf("a grain with a wrong checksum: %v", err)
+	records := grainRecords(t, pristine)
+	last := uint64(capacity/65536) * 128 // the sector of the last, short grain
+	for _, lba := range []uint64{0, last} {
+		at, ok := records[lba]
+		if !ok {
+			t.Fatalf("no grain record at sector %d among %v", lba, records)
+		}
+		size := int(binary.LittleEndian.Uint32(pristine[at+8:]))
+		wrongSum := bytes.Clone(pristine)
+		wrongSum[at+12+size-1] ^= 0x01 // the last byte of its Adler-32
+		cutShort := bytes.Clone(pristine)
+		binary.LittleEndian.PutUint32(cutShort[at+8:], uint32(size-4)) // its Adler-32 left out
+		for name, stream := range map[string][]byte{"a wrong checksum": wrongSum, "its checksum cut off": cutShort} {
+			want := fmt.Sprintf("inflating the grain at sector %d", lba)
+			if _, _, err := decodeInto(t, stream, capacity); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("the grain at sector %d with %s: %v", lba, name, err)
+			}
+		}
 	}
 }
