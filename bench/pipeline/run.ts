@@ -30,9 +30,10 @@
  * memory touched once (bench/support/page-reporting.ts), as bench:vault does:
  * with it on, every page the page cache or a process takes from memory the
  * host took back costs a fault on the host, and which step pays is chance
- * (docs/benchmarks.md, the pipeline at 2026-12-06 13:37). `--page-reporting keep` leaves it.
+ * (docs/benchmarks.md, the pipeline at 2026-12-06 13:37). `--page-reporting keep` leaves it
+ * (and `--memory-dir`, the tmpfs where the memory is touched, is then unused).
  *
- *   npm run bench:pipeline -- [--size 4Gi] [--repeat 3] [--change 0.05] [--out FILE] [--cpu-prof DIR] [--page-reporting off|keep]
+ *   npm run bench:pipeline -- [--size 4Gi] [--repeat 3] [--change 0.05] [--out FILE] [--cpu-prof DIR] [--page-reporting off|keep] [--memory-dir /dev/shm]
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -52,7 +53,7 @@ import type { BackupWorkerSpec, RestoreWorkerSpec, WorkerVault } from "../../ope
 import { changedPieces, DEFAULT_SEED, imagePieces, regionBytesFor } from "../vault/image.js";
 import { createDiskVm, defaultPlacement, hashFile, type Placement } from "../support/vm.js";
 import { CpuSampler, cpuBetween } from "../support/cpu-time.js";
-import { holdFreePageReporting, type PageReportingHold } from "../support/page-reporting.js";
+import { freePageReportingState, holdFreePageReporting, type PageReportingHold } from "../support/page-reporting.js";
 import { readProfiles, topFrames, windowOf, type CpuProfile, type ProfileWindow } from "../support/cpu-profile.js";
 import { logSpan, logTime, markdownTable, median, onWorkerRuntime, rerunOnWorkerRuntime, runBench, runWorker, workerNode, type WorkerRun, type WorkerRunOptions } from "../support/worker.js";
 import { plainImport, plainPut, plainReads, plainSparseCopy, scanDisk, writeVmdk, type DiskScan, type PlainReadTimes, type Timed } from "./plain.js";
@@ -494,14 +495,20 @@ async function main(): Promise<void> {
   if (cpuProf) await mkdir(cpuProf, { recursive: true });
   const command = `node dist/bench/pipeline/run.js ${process.argv.slice(2).join(" ")}`.trim();
   const started = new Date();
-  const loadBefore = loads();
   const reporting: PageReportingHold = values["page-reporting"] === "off"
     ? await holdFreePageReporting(values["memory-dir"], log)
-    : { note: "left as the machine had it (--page-reporting keep)", release: () => Promise.resolve() };
+    : { note: `left as the machine had it (--page-reporting keep): ${await freePageReportingState()}`, release: () => Promise.resolve() };
+  let failed = true;
   try {
-    await benchRounds({ size, repeat, change, command, started, loadBefore, cpuProf, out: values.out, reporting: reporting.note });
+    // The load once the free memory was touched: what the rounds start from.
+    await benchRounds({ size, repeat, change, command, started, loadBefore: loads(), cpuProf, out: values.out, reporting: reporting.note });
+    failed = false;
   } finally {
-    await reporting.release();
+    // A failure to put the setting back must not hide the rounds' own failure.
+    await reporting.release().catch((err: unknown) => {
+      if (!failed) throw err;
+      log(String(err));
+    });
   }
 }
 

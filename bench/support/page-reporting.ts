@@ -51,6 +51,23 @@ export interface PageReportingHold {
   release(): Promise<void>;
 }
 
+/** Reporting's order and the order that turns it off (one above the buddy allocator's largest), or why there is nothing to turn off. */
+async function reportingOn(): Promise<{ readonly order: number; readonly off: number } | { readonly nothing: string }> {
+  const order = await readFile(ORDER_PARAMETER, "utf8").then((s) => Number(s.trim()), () => undefined);
+  if (order === undefined) return { nothing: "none on this machine (no page_reporting module)" };
+  // -1: no device has registered for reporting (bare metal, or a VM without a reporting balloon).
+  if (!(order >= 0)) return { nothing: `not in use (page_reporting_order ${order})` };
+  const off = maxPageOrder(await readFile("/proc/buddyinfo", "utf8")) + 1;
+  if (order >= off) return { nothing: `already off (page_reporting_order ${order}, above the largest page order ${off - 1})` };
+  return { order, off };
+}
+
+/** The machine's free page reporting as it is, for a report that leaves it alone. */
+export async function freePageReportingState(): Promise<string> {
+  const on = await reportingOn();
+  return "nothing" in on ? on.nothing : `on (page_reporting_order ${on.order})`;
+}
+
 /**
  * Turns free page reporting off for the benchmark and touches the free
  * memory once, by writing zeros to a file in `memoryDir` (a tmpfs) and
@@ -59,13 +76,10 @@ export interface PageReportingHold {
  */
 export async function holdFreePageReporting(memoryDir: string, log: (line: string) => void): Promise<PageReportingHold> {
   const nothing = (note: string): PageReportingHold => ({ note, release: () => Promise.resolve() });
-  const old = await readFile(ORDER_PARAMETER, "utf8").then((s) => Number(s.trim()), () => undefined);
-  if (old === undefined) return nothing("none on this machine (no page_reporting module)");
-  // -1: no device has registered for reporting (bare metal, or a VM without a reporting balloon).
-  if (!(old >= 0)) return nothing(`not in use (page_reporting_order ${old})`);
+  const on = await reportingOn();
+  if ("nothing" in on) return nothing(on.nothing);
+  const { order: old, off } = on;
   if ((await statfs(memoryDir)).type !== TMPFS_MAGIC) throw new Error(`${memoryDir} is not a tmpfs: touching the free memory needs one (its files are memory); name another directory`);
-  const off = maxPageOrder(await readFile("/proc/buddyinfo", "utf8")) + 1;
-  if (old >= off) return nothing(`already off (page_reporting_order ${old}, above the largest page order ${off - 1})`);
   try {
     await writeFile(ORDER_PARAMETER, String(off));
   } catch (err) {
