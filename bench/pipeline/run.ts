@@ -28,8 +28,8 @@
  *
  * While it runs, the VM's free page reporting is turned off and the free
  * memory touched once (bench/support/page-reporting.ts), as bench:vault does:
- * with it on, every page the page cache or a process takes from memory the
- * host took back costs a fault on the host, and which step pays is chance
+ * with it on, pages the page cache takes from memory the host took back
+ * each cost a fault on the host (writes, most of all), and which step pays is chance
  * (docs/benchmarks.md, the pipeline at 2026-12-06 13:37). `--page-reporting keep` leaves it
  * (and `--memory-dir`, the tmpfs where the memory is touched, is then unused).
  *
