@@ -112,17 +112,17 @@ func grainRecords(t *testing.T, stream []byte) map[uint64]int {
 	t.Helper()
 	le := binary.LittleEndian
 	records := map[uint64]int{}
-	for at := int(le.Uint64(stream[64:])) * 512; at+512 <= len(stream); {
+	for at := int(le.Uint64(stream[64:])) * sectorSize; at+sectorSize <= len(stream); {
 		value, size := le.Uint64(stream[at:]), le.Uint32(stream[at+8:])
 		if size != 0 {
 			records[value] = at
-			at += (12 + int(size) + 511) / 512 * 512
+			at += (grainHeaderBytes + int(size) + sectorSize - 1) / sectorSize * sectorSize
 			continue
 		}
 		if le.Uint32(stream[at+12:]) == markerEOS {
 			break
 		}
-		at += (1 + int(value)) * 512
+		at += (1 + int(value)) * sectorSize
 	}
 	return records
 }
@@ -149,7 +149,7 @@ func TestDecodeRefusesACorruptGrain(t *testing.T) {
 		}
 		size := int(binary.LittleEndian.Uint32(pristine[at+8:]))
 		wrongSum := bytes.Clone(pristine)
-		wrongSum[at+12+size-1] ^= 0x01 // the last byte of its Adler-32
+		wrongSum[at+grainHeaderBytes+size-1] ^= 0x01 // the last byte of its Adler-32
 		cutShort := bytes.Clone(pristine)
 		binary.LittleEndian.PutUint32(cutShort[at+8:], uint32(size-4)) // its Adler-32 left out
 		for name, stream := range map[string][]byte{"a wrong checksum": wrongSum, "its checksum cut off": cutShort} {
