@@ -42,6 +42,39 @@ export async function createNamespace(prefix: string): Promise<string> {
   return name;
 }
 
+/**
+ * Deletes a test file's namespace and waits until it is gone. A suite's
+ * objects would otherwise outlive it and go on working in the suites after
+ * it: a ProtectedServer starts a replication cycle, a worker pod on the one
+ * node, again and again against vCenters that are gone, and its workers may
+ * still be writing into the suite's vaults when the suite removes them.
+ * Kubernetes creates nothing in a terminating namespace, so once it is gone
+ * no worker of the suite runs. Call it while the suite's vCenters still
+ * answer: finalizers (a drill's removes its VMs) may need them. A namespace
+ * still there after `timeoutMs` fails with its status, which names the
+ * content or finalizers that are left: a finalizer that never lets go is a
+ * defect.
+ */
+export async function deleteNamespace(name: string, timeoutMs = 120_000): Promise<void> {
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  await core.deleteNamespace({ name });
+  let last: k8s.V1Namespace | undefined;
+  try {
+    await waitFor(`namespace ${name} to be deleted`, timeoutMs, async () => {
+      try {
+        last = await core.readNamespace({ name });
+        return undefined;
+      } catch (err) {
+        if (err instanceof k8s.ApiException && err.code === 404) return true;
+        throw err;
+      }
+    }, 500);
+  } catch (err) {
+    const left = (last?.status?.conditions ?? []).filter((c) => c.status === "True").map((c) => `${c.type}: ${c.message ?? ""}`);
+    throw new Error(`Namespace ${name} was not deleted within ${timeoutMs} ms${left.length > 0 ? `; ${left.join("; ")}` : ""}`, { cause: err });
+  }
+}
+
 /** Polls until `check` returns a value (not undefined), failing with what was last seen (the test bed's waitFor, test-shaped). */
 export function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   return waitFor(what, timeoutMs, check);
