@@ -120,8 +120,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // The namespace goes first (DrSites.stop), while the contract server still
-  // answers: nothing is left calling it, and a drill's finalizer can delete its instance there.
+  // The drills and the namespace go first (DrSites.stop), while the contract
+  // server still answers: a drill's finalizer deletes its instance there, and nothing is left calling it.
   try {
     await (s as DrSites | undefined)?.stop();
   } finally {

@@ -40,18 +40,78 @@ export interface DrSites {
   readonly reverseKey: string;
   /** The protected VMs' names. */
   readonly vms: string[];
+  /** Deletes the drills, then the namespace, then stops both sites and removes the vaults (stopSites). */
   stop(): Promise<void>;
+}
+
+/** What startSites has started so far: what stopSites stops. */
+interface Started {
+  readonly workDir: string;
+  readonly sims: Vcsim[];
+  readonly clients: VsphereClient[];
+  ns?: string;
+}
+
+/**
+ * Stops what startSites started, in an order that leaves nothing running
+ * and nothing in /tmp:
+ *
+ * 1. The namespace's RecoveryDrills are deleted, and waited for, while both
+ *    vCenters still answer. A drill's finalizer deletes its test VM through
+ *    the VCenter object it recorded; in a namespace deleted with a drill in
+ *    it, that VCenter goes too, and the drill then waits for it forever
+ *    (the namespace never finishes terminating).
+ * 2. The namespace is deleted (deleteNamespace): replication stops for good
+ *    and no worker is left writing into the vaults.
+ * 3. The clients close, the vcsims stop, and the work directory (both vaults,
+ *    about 120 MB a suite) is removed. The vaults' hostPath
+ *    PersistentVolumes stay, Released, until the test bed goes.
+ *
+ * The last step runs however the first two end, and also after a
+ * startSites that failed half way.
+ */
+async function stopSites(started: Started): Promise<void> {
+  try {
+    const ns = started.ns;
+    if (ns !== undefined) {
+      const custom = adminConfig().makeApiClient(k8s.CustomObjectsApi);
+      const drills = { group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "recoverydrills" };
+      const names = async (): Promise<string[]> => ((await custom.listNamespacedCustomObject(drills)) as { items: { metadata: { name: string } }[] }).items.map((d) => d.metadata.name);
+      for (const name of await names()) await custom.deleteNamespacedCustomObject({ ...drills, name });
+      await eventually(`the RecoveryDrills of ${ns} to be cleaned and gone`, async () => ((await names()).length === 0 ? true : undefined), 180_000);
+      await deleteNamespace(ns);
+    }
+  } finally {
+    for (const client of started.clients) await client.close().catch(() => undefined);
+    for (const sim of started.sims) await sim.stop();
+    await rm(started.workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
+  }
 }
 
 /** Starts both sites, installs Lifeboat and declares vaults, Gateways, VCenters and the SitePair. */
 export async function startSites(opts: { vms: number; prefix: string }): Promise<DrSites> {
-  const workDir = await mkdtemp(join(tmpdir(), `lifeboat-${opts.prefix}-`));
+  const started: Started = { workDir: await mkdtemp(join(tmpdir(), `lifeboat-${opts.prefix}-`)), sims: [], clients: [] };
+  try {
+    return await declareSites(opts, started);
+  } catch (err) {
+    await stopSites(started).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function declareSites(opts: { vms: number; prefix: string }, started: Started): Promise<DrSites> {
+  const { workDir } = started;
   const protectedSim = await startVcsim({ standaloneHosts: 1, clusters: 0, vms: opts.vms });
+  started.sims.push(protectedSim);
   const recoverySim = await startVcsim({ standaloneHosts: 1, clusters: 0, vms: 0, portgroups: 2 });
+  started.sims.push(recoverySim);
   const protectedClient = await connect({ address: protectedSim.address, username: protectedSim.username, password: protectedSim.password, tls: { thumbprint: protectedSim.thumbprint } });
+  started.clients.push(protectedClient);
   const recoveryClient = await connect({ address: recoverySim.address, username: recoverySim.username, password: recoverySim.password, tls: { thumbprint: recoverySim.thumbprint } });
+  started.clients.push(recoveryClient);
   const vms = (await protectedClient.inventory()).vms.filter((v) => !v.template).map((v) => v.name).sort();
   const ns = await createNamespace(opts.prefix);
+  started.ns = ns;
   await installLifeboat({}, [
     await vaultClaim(ns, "recovery-vault", join(workDir, "recovery-vault")),
     await vaultClaim(ns, "protected-vault", join(workDir, "protected-vault")),
@@ -68,23 +128,7 @@ export async function startSites(opts: { vms: number; prefix: string }): Promise
   await secret("vc-recovery", { username: recoverySim.username, password: recoverySim.password });
   const sites: DrSites = {
     ns, workDir, protectedSim, recoverySim, protectedClient, recoveryClient, custom, core, batch, forwardKey, reverseKey, vms,
-    /**
-     * Deletes the namespace first, while both vCenters still answer (see
-     * deleteNamespace): its replication stops for good and no worker is left
-     * writing into the vaults, which are then removed with the work directory
-     * that holds them (about 120 MB a suite).
-     */
-    async stop() {
-      try {
-        await deleteNamespace(ns);
-      } finally {
-        await protectedClient.close().catch(() => undefined);
-        await recoveryClient.close().catch(() => undefined);
-        await protectedSim.stop();
-        await recoverySim.stop();
-        await rm(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
-      }
-    },
+    stop: () => stopSites(started),
   };
   await apply(sites, "BackupVault", "recovery-vault", { backend: { filesystem: { persistentVolumeClaim: { name: "recovery-vault" } } }, encryption: { keySecretRef: { name: "forward-key" } } });
   await apply(sites, "BackupVault", "protected-vault", { backend: { filesystem: { persistentVolumeClaim: { name: "protected-vault" } } }, encryption: { keySecretRef: { name: "reverse-key" } } });

@@ -49,11 +49,12 @@ export async function createNamespace(prefix: string): Promise<string> {
  * node, again and again against vCenters that are gone, and its workers may
  * still be writing into the suite's vaults when the suite removes them.
  * Kubernetes creates nothing in a terminating namespace, so once it is gone
- * no worker of the suite runs. Call it while the suite's vCenters still
- * answer: finalizers (a drill's removes its VMs) may need them. A namespace
- * still there after `timeoutMs` fails with its status, which names the
- * content or finalizers that are left: a finalizer that never lets go is a
- * defect.
+ * no worker of the suite runs. The namespace's objects are all marked for
+ * deletion at once, so an object whose finalizer needs another one of them
+ * must be deleted first: a RecoveryDrill's needs its VCenter to delete the
+ * test VM (see stopSites in dr.ts). A namespace still there after `timeoutMs`
+ * fails with its status, which names the content or finalizers that are
+ * left.
  */
 export async function deleteNamespace(name: string, timeoutMs = 120_000): Promise<void> {
   const core = adminConfig().makeApiClient(k8s.CoreV1Api);
