@@ -55,6 +55,11 @@ export const recoveryDrill: KindDefinition = {
     instanceId: string("Cloud sites: the test ECS instance."),
     region: string("Cloud sites: the region the drill's resources are in (cleaning needs it even when the server is gone)."),
     sitePair: string("Cloud sites: the SitePair whose credentials cleaning uses."),
+    heldSecrets: array(
+      "Secrets cleaning logs in with (the VCenter's, or the SitePair's), each held with the finalizer lifeboat.io/drill-<id> from before the drill makes anything until it is cleaned, so deleting everything at once (a namespace, a GitOps prune) cannot leave the drill unable to reach the site.",
+      string("Secret name."),
+      { maxItems: 8, "x-kubernetes-list-type": "set" },
+    ),
     privateIpAddress: string("Cloud sites: the test instance's private IP."),
     eipAddress: string("Cloud sites: its elastic IP, when asked for."),
     networks: array(

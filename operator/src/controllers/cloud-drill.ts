@@ -21,8 +21,9 @@ import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
 import { choosePoint, lineagePoints } from "./dr-points.js";
 import { labelValue } from "../workloads/worker-job.js";
 import { cloudSites, serverTagValue, type CloudNetwork, type CloudSite, type CloudSites } from "./cloud-sites.js";
-import { problemCondition, resolveRef } from "./references.js";
-import { drillCleaning, drillFailed } from "./drill-status.js";
+import { problemCondition } from "./references.js";
+import { DRILL_FINALIZER, drillCleaning, drillFailed, holdDrillSecrets, recordHeldSecrets } from "./drill-status.js";
+import { secretNames } from "./secret-holds.js";
 
 type DrillStatus = NonNullable<RecoveryDrill["status"]>;
 
@@ -147,7 +148,7 @@ export class CloudDrill {
     return this.settle(drill, ctx, step, network.vSwitchId);
   }
 
-  /** What every cloud drill needs first: the pair's credentials and its test network (fail closed: none, no drill). */
+  /** What every cloud drill needs first: the pair's credentials (held for the clean-up) and its test network (fail closed: none, no drill). */
   private async start(drill: RecoveryDrill, pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | { sites: { ok: true; value: CloudSites }; network: CloudNetwork }> {
     const status = (drill.status ??= {});
     status.phase ??= "Pending";
@@ -156,6 +157,10 @@ export class CloudDrill {
     if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
     const network = sites.value.testNetwork;
     if (!network) return this.pending(drill, ctx, "NoTestNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.testNetwork: a drill instance joins the test vSwitch and no other, so drills are refused until it is set`);
+    // The pair's credentials are held before anything is made: deleting the pair and its Secret with the drill must still clean up.
+    if (recordHeldSecrets(drill, secretNames(pair.spec))) return { requeueAfterMs: 200 };
+    const unheld = await holdDrillSecrets(drill, ctx);
+    if (unheld) return this.pending(drill, ctx, unheld.reason, unheld.message);
     return { sites, network };
   }
 
@@ -181,9 +186,10 @@ export class CloudDrill {
     const status = (drill.status ??= {});
     if (!status.region || !status.sitePair) return undefined; // nothing was ever made
     const ns = drill.metadata.namespace ?? "";
-    const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "status.sitePair", status.sitePair);
-    if (!pair.ok) return this.cleaning(drill, ctx, `waiting for SitePair ${status.sitePair} (its credentials) to delete the drill's resources: ${pair.problem.message}`, 15_000);
-    const sites = await cloudSites(ctx.kube, pair.value);
+    // A SitePair being deleted still serves: in-use protection keeps it, and its Secret is held, until this clean-up is done.
+    const pair = await ctx.kube.get<WithKind<SitePair>>("SitePair", ns, status.sitePair);
+    if (!pair) return this.cleaning(drill, ctx, `waiting for SitePair ${ns}/${status.sitePair} (its credentials) to delete the drill's resources: it does not exist; create it again, or remove the finalizer ${DRILL_FINALIZER} to leave them`, 15_000);
+    const sites = await cloudSites(ctx.kube, pair);
     if (!sites.ok) return this.cleaning(drill, ctx, `waiting for the site pair's credentials: ${sites.problem.message}`, 15_000);
     const made = madeOf(status);
     let left: string[];
@@ -196,7 +202,7 @@ export class CloudDrill {
     if (left.length > 0) return this.cleaning(drill, ctx, `still there: ${left.join(", ")}`);
     const conversion = status.createdObjects?.find((o) => o.kind === "RestoreJob");
     if (conversion?.name) {
-      const still = await discardConversion(ctx, ns, conversion.name, conversion.id, pair.value);
+      const still = await discardConversion(ctx, ns, conversion.name, conversion.id, pair);
       if (still) return this.cleaning(drill, ctx, `still there: ${still}`);
     }
     ctx.log.info({ instance: status.instanceId }, "Cleaned the drill: a lookup by its tag finds nothing");

@@ -1,4 +1,4 @@
-import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
+import type { ProtectedServer, RecoveryDrill, SitePair, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import { mergePatch, type WithKind } from "../runtime/kube.js";
@@ -11,13 +11,11 @@ import { networksOf } from "../worker/labels.js";
 import { destroyCreatedVm, vmsMarked, vsphereClient } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import { problemCondition, resolveRef } from "./references.js";
-import { drillCleaning, drillFailed } from "./drill-status.js";
+import { DRILL_FINALIZER, drillCleaning, drillFailed, holdDrillSecrets, recordHeldSecrets, releaseDrillSecrets } from "./drill-status.js";
+import { secretNames } from "./secret-holds.js";
 import { CloudDrill } from "./cloud-drill.js";
 import { isCloudPair } from "./cloud-sites.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
-
-/** Held until every object the drill created is gone. */
-export const DRILL_FINALIZER = "lifeboat.io/drill-cleanup";
 
 const POLL_MS = 3_000;
 
@@ -34,6 +32,8 @@ export function drillMarker(drill: RecoveryDrill): string {
  * Every object it makes is recorded in status; deleting the drill deletes
  * exactly those (and any VM carrying its marker, should one have been made
  * but not recorded) and lets the object go only when a lookup finds none.
+ * Until then the drill holds the VCenter (in-use protection) and its Secrets
+ * (status.heldSecrets), so deleting everything at once still cleans up.
  */
 export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
   readonly kind = "RecoveryDrill";
@@ -87,6 +87,9 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
         ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: `bringing up ${status.vmName} from ${status.recoveryPoint}` });
         return { requeueAfterMs: 200 };
       }
+      if (recordHeldSecrets(drill, secretNames(site.vcenter.spec))) return { requeueAfterMs: 200 };
+      const unheld = await holdDrillSecrets(drill, ctx);
+      if (unheld) return this.pending(drill, ctx, unheld.reason, unheld.message);
       const recovery = ps.value.spec.recovery ?? {};
       const cpu = drill.spec.cpu ?? recovery.cpu;
       const memoryGiB = drill.spec.memoryGiB ?? recovery.memoryGiB;
@@ -141,22 +144,31 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
    * Cleaning the drill: its worker is stopped first (so it cannot make a VM
    * after the lookup), then every recorded object and every VM carrying the
    * drill's marker is deleted, and the finalizer goes only when a lookup
-   * finds none of them.
+   * finds none of them; the Secrets the drill held go free just before.
    */
   async finalize(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
-    const ns = drill.metadata.namespace ?? "";
     const status = (drill.status ??= {});
     status.phase = "Cleaning";
-    if (status.region) return this.cloud.finalize(drill, ctx);
+    const cleaning = status.region ? await this.cloud.finalize(drill, ctx) : await this.clean(drill, ctx);
+    if (cleaning) return cleaning;
+    await releaseDrillSecrets(drill, ctx);
+    return undefined;
+  }
+
+  /** Deletes what the drill made at a vSphere site; undefined once a lookup finds none of it. */
+  private async clean(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const ns = drill.metadata.namespace ?? "";
+    const status = (drill.status ??= {});
     const jobName = drJobName(drill, "drill");
     await deleteJob(ctx.kube, ns, jobName);
     const pods = await ctx.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${jobName}` });
     if (pods.items.length > 0) return this.cleaning(drill, ctx, `waiting for worker pod ${pods.items.map((p) => p.metadata?.name ?? "").join(", ")} to stop`);
     if (!status.vCenter || !status.vmName) return undefined; // nothing was ever made
-    const vc = await resolveRef<WithKind<import("../api/generated/types.js").VCenter>>(ctx.kube, "VCenter", ns, "status.vCenter", status.vCenter, "Connected");
-    if (!vc.ok) return this.cleaning(drill, ctx, `waiting for the recovery site's vCenter to delete the test VM: ${vc.problem.message}`, 15_000);
+    // A VCenter being deleted still serves: in-use protection keeps it, and its Secrets are held, until this clean-up is done.
+    const vc = await ctx.kube.get<WithKind<VCenter>>("VCenter", ns, status.vCenter);
+    if (!vc) return this.cleaning(drill, ctx, `waiting for VCenter ${ns}/${status.vCenter} to delete the test VM ${status.vmName}: it does not exist; create it again, or remove the finalizer ${DRILL_FINALIZER} to leave the VM`, 15_000);
     try {
-      const client = await vsphereClient(ctx.kube, this.connections, vc.value);
+      const client = await vsphereClient(ctx.kube, this.connections, vc);
       const recorded = (status.createdObjects ?? []).map((o) => o.moRef ?? "").filter(Boolean);
       const marked = (await vmsMarked(client, status.vmName, drillMarker(drill))).map((v) => v.ref.value);
       const stillThere: string[] = [];

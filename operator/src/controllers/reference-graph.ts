@@ -3,11 +3,13 @@ import type {
   GatewaySpec,
   ProtectedServerSpec,
   RecoveryDrillSpec,
+  RecoveryDrillStatus,
   RecoveryPointSpec,
   RestoreJobSpec,
   SitePairSpec,
   VCenterSpec,
 } from "../api/generated/types.js";
+import { DRILL_FINALIZER } from "./drill-status.js";
 
 /** One kind of reference between lifeboat.io objects: `from` objects name `to` objects. */
 export interface Reference {
@@ -49,3 +51,26 @@ export const referenceGraph: readonly Reference[] = [
 export function protectingReferences(kind: string): Reference[] {
   return referenceGraph.filter((r) => r.to === kind && r.to !== "RecoveryPoint" && r.from !== "RecoveryPoint" && r.from !== "RecoveryDrill");
 }
+
+/** A reference a user records in status once it made something outside the cluster that is reached through the referenced object. */
+export interface CleanupReference {
+  readonly from: string;
+  readonly to: string;
+  /** The user's finalizer: the reference holds while the user carries it, whether or not the user is being deleted. */
+  readonly finalizer: string;
+  /** The names of `to` objects a `from` object's status records. */
+  readonly names: (status: never) => (string | undefined)[];
+}
+
+/**
+ * References that hold what a user's clean-up needs. A RecoveryDrill's test VM
+ * is deleted through the VCenter it was made on, a cloud drill's instance with
+ * its SitePair's credentials; deleting everything at once (a namespace, a
+ * GitOps prune) must leave those until the drill's finalizer is done. Unlike
+ * protectingReferences, a user being deleted still counts: that is when its
+ * clean-up runs.
+ */
+export const cleanupReferences: readonly CleanupReference[] = [
+  { from: "RecoveryDrill", to: "VCenter", finalizer: DRILL_FINALIZER, names: (s: RecoveryDrillStatus | undefined) => [s?.vCenter] },
+  { from: "RecoveryDrill", to: "SitePair", finalizer: DRILL_FINALIZER, names: (s: RecoveryDrillStatus | undefined) => [s?.sitePair] },
+];

@@ -1,4 +1,4 @@
-import type { RecoveryDrill, SitePair, VCenter } from "../api/generated/types.js";
+import type { SitePair, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
@@ -176,14 +176,10 @@ export class SitePairReconciler implements Reconciler<SitePair> {
   /**
    * Held while a drill that made cloud resources through this pair still
    * cleans up (deleting the drills, their server and the pair together must
-   * not leave the drill without credentials), and while anything uses it.
+   * not leave the drill without credentials: cleanupReferences), and while
+   * anything uses it.
    */
-  async finalize(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
-    const drills = (await ctx.kube.list<WithKind<RecoveryDrill>>("RecoveryDrill", pair.metadata.namespace ?? "")).filter((d) => d.status?.sitePair === pair.metadata.name && d.status?.region !== undefined);
-    if (drills.length > 0) {
-      ctx.setCondition(pair, { type: "Ready", status: "False", reason: "InUse", message: `deletion waits until the drills that made cloud resources through this pair are cleaned: ${drills.map((d) => d.metadata.name ?? "").join(", ")}` });
-      return { requeueAfterMs: 5_000 };
-    }
+  finalize(pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     return holdWhileInUse(pair, ctx, "Ready");
   }
 }

@@ -2,7 +2,8 @@ import type { Server } from "node:http";
 import * as k8s from "@kubernetes/client-node";
 import { API_VERSION } from "../api/common.js";
 import { kinds } from "../api/kinds.js";
-import { referenceGraph } from "../controllers/reference-graph.js";
+import { cleanupReferences, referenceGraph } from "../controllers/reference-graph.js";
+import { secretNames } from "../controllers/secret-holds.js";
 import type { Logger } from "../telemetry/logger.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { Controller, meaningfulChange, referencedChange, type Reconciler } from "./controller.js";
@@ -26,22 +27,6 @@ export interface ManagerOptions {
   readonly log: Logger;
   readonly metrics: OperatorMetrics;
   readonly workersPerController?: number;
-}
-
-/** Names of every Secret a spec refers to through a `...SecretRef` field, at any depth. */
-export function secretNames(spec: unknown): string[] {
-  const names: string[] = [];
-  const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === "object") {
-      for (const [k, child] of Object.entries(v)) {
-        if (k.endsWith("SecretRef") && child && typeof child === "object" && typeof (child as { name?: unknown }).name === "string") names.push((child as { name: string }).name);
-        walk(child);
-      }
-    }
-  };
-  walk(spec);
-  return names;
 }
 
 /**
@@ -128,6 +113,13 @@ export class Manager {
           ref.names(user.spec as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
         userChanged ? (old, obj) => meaningfulChange(old, obj) || userChanged(ref.from, old, obj) : meaningfulChange);
       }
+    }
+    for (const ref of cleanupReferences) {
+      if (ref.to !== reconciler.kind) continue;
+      // A user that holds this object for its clean-up let go (its finalizer went, or it is gone): in-use protection may release.
+      controller.watches(this.informer<LifeboatObject>(ref.from), (user) =>
+        ref.names(user.status as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
+      meaningfulChange);
     }
     controller.watches(this.informer<k8s.KubernetesObject>("Secret"), (secret) =>
       keysReferring(secret.metadata?.namespace, (o) => secretNames(o.spec).includes(secret.metadata?.name ?? "")),

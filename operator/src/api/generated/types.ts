@@ -2873,6 +2873,12 @@ export interface RecoveryDrillStatus {
    */
   sitePair?: string;
   /**
+   * Secrets cleaning logs in with (the VCenter's, or the SitePair's), each held with the finalizer lifeboat.io/drill-<id> from before the drill makes anything until it is cleaned, so deleting everything at once (a namespace, a GitOps prune) cannot leave the drill unable to reach the site.
+   *
+   * @maxItems 8
+   */
+  heldSecrets?: string[];
+  /**
    * Cloud sites: the test instance's private IP.
    */
   privateIpAddress?: string;
