@@ -1,10 +1,12 @@
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import { Chart, Testing } from "cdk8s";
+import { testApp } from "./test-app.js";
 import * as kplus from "cdk8s-plus-34";
 import { validateObject } from "../operator/src/api/validation.js";
 import { binary } from "../e2e/testbed/components.js";
 import { ProtectedEstate, type ProtectedEstateProps } from "./estate.js";
 import { EXISTING_SECRETS, protectedEstateExample } from "./examples/protected-estate.js";
+
 
 /**
  * The estate construct and the example: the objects they synthesize are
@@ -78,7 +80,7 @@ describe("the protected-estate example", () => {
   }, 45 * 60_000);
 
   it("synthesizes the operator and a site whose objects the API accepts and whose references agree", () => {
-    const { operator, site } = protectedEstateExample(Testing.app(), helm);
+    const { operator, site } = protectedEstateExample(testApp(), helm);
     const siteObjects = Testing.synth(site) as ApiObjectJson[];
     expect(kindsOf(siteObjects)).toEqual([
       "Namespace/prod",
@@ -109,7 +111,7 @@ describe("ProtectedEstate", () => {
   });
 
   it("references the Secrets it is handed by name and key, and creates them where the program defines them (cdk8s-plus)", () => {
-    const chart = new Chart(Testing.app(), "lab", { namespace: "lab" });
+    const chart = new Chart(testApp(), "lab", { namespace: "lab" });
     const vc = new kplus.Secret(chart, "VCenterCredentials", { stringData: { user: "backup@vsphere.local", password: "p@ss ` ^ ~ = ; !" } });
     const key = new kplus.Secret(chart, "VaultKey", { stringData: { key: "0123456789abcdef0123456789abcdef" } });
     const estate = new ProtectedEstate(chart, "Lab", base({ vc, key }));
@@ -123,14 +125,14 @@ describe("ProtectedEstate", () => {
   });
 
   it("refuses at synth a created Secret without the key a reference names", () => {
-    const chart = new Chart(Testing.app(), "lab", { namespace: "lab" });
+    const chart = new Chart(testApp(), "lab", { namespace: "lab" });
     const vc = new kplus.Secret(chart, "VCenterCredentials", { stringData: { username: "backup@vsphere.local", password: "x" } });
     const key = kplus.Secret.fromSecretName(chart, "VaultKey", "vault-key");
     expect(() => new ProtectedEstate(chart, "Lab", base({ vc, key }))).toThrow(`VCenter lab credentials: Secret ${vc.name} has no key "user" (usernameKey)`);
   });
 
   it("refuses at synth a created Secret in another namespace: Lifeboat reads Secrets from its objects' own namespace", () => {
-    const app = Testing.app();
+    const app = testApp();
     const other = new Chart(app, "other", { namespace: "other" });
     const vc = new kplus.Secret(other, "VCenterCredentials", { stringData: { user: "u", password: "p" } });
     const chart = new Chart(app, "lab", { namespace: "lab" });
@@ -139,7 +141,7 @@ describe("ProtectedEstate", () => {
   });
 
   it("gives the API what the API refuses as the validator's problems (the test's own check works)", () => {
-    const chart = new Chart(Testing.app(), "lab", { namespace: "lab" });
+    const chart = new Chart(testApp(), "lab", { namespace: "lab" });
     const key = kplus.Secret.fromSecretName(chart, "VaultKey", "vault-key");
     const vc = kplus.Secret.fromSecretName(chart, "VC", "vc");
     new ProtectedEstate(chart, "Lab", { ...base({ vc, key }), vCenter: { address: "not a host name!", credentials: { secret: vc } } });

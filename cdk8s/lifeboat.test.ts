@@ -1,12 +1,15 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import { Chart, Testing } from "cdk8s";
+import { testApp } from "./test-app.js";
 import { loadAll } from "js-yaml";
 import { runCommand } from "../e2e/testbed/command.js";
 import { binary } from "../e2e/testbed/components.js";
 import { repoRoot } from "../e2e/testbed/paths.js";
-import { Lifeboat, type LifeboatValues } from "./lifeboat.js";
+import { Lifeboat, RENDER_DIR_PREFIX, type LifeboatValues } from "./lifeboat.js";
+
 
 /**
  * The Lifeboat construct against the chart: its objects must be exactly what
@@ -31,7 +34,7 @@ async function helmTemplate(args: readonly string[]): Promise<unknown[]> {
 }
 
 function synth(values?: LifeboatValues): unknown[] {
-  const chart = new Chart(Testing.app(), "test");
+  const chart = new Chart(testApp(), "test");
   new Lifeboat(chart, "Lifeboat", { helmExecutable: helm, ...(values ? { values } : {}) });
   return Testing.synth(chart);
 }
@@ -53,7 +56,7 @@ describe("the Lifeboat construct", () => {
     // The CRDs come along: a synthesized manifest is applied by kubectl or a GitOps tool, not by helm.
     expect(ids(actual).filter((id) => id.startsWith("CustomResourceDefinition/"))).toHaveLength(9);
     // Left out on request, e.g. where the CRDs are managed on their own.
-    const chart = new Chart(Testing.app(), "test");
+    const chart = new Chart(testApp(), "test");
     new Lifeboat(chart, "Lifeboat", { helmExecutable: helm, includeCrds: false });
     expect(ids(Testing.synth(chart))).toEqual(ids(expected).filter((id) => !id.startsWith("CustomResourceDefinition/")));
   });
@@ -89,6 +92,15 @@ describe("the Lifeboat construct", () => {
     expect(ids(actual)).toEqual(expect.arrayContaining(["Role/prod/lifeboat", "PrometheusRule/lifeboat-system/lifeboat", "ServiceMonitor/lifeboat-system/lifeboat"]));
     expect(ids(actual).some((id) => id.startsWith("ConfigMap/lifeboat-system/"))).toBe(true); // the Grafana dashboard
     expect(ids(actual).some((id) => id.startsWith("PodDisruptionBudget/"))).toBe(false);
+  });
+
+  it("leaves nothing in the temp directory, whether helm renders or refuses", async () => {
+    // The prefix holds this process's pid: other test files' renders, in other workers, do not count.
+    const left = async () => (await readdir(tmpdir())).filter((n) => n.startsWith(RENDER_DIR_PREFIX));
+    expect(await left()).toEqual([]);
+    expect(synth({ logLevel: "debug" }).length).toBeGreaterThan(0); // with values, so a values file is written too
+    expect(() => synth({ leaderElection: { enabled: false }, replicaCount: 2 })).toThrow(/replicaCount/);
+    expect(await left()).toEqual([]);
   });
 
   it("fails to synthesize values the chart's schema refuses, with helm's message", () => {

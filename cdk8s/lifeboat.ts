@@ -1,4 +1,8 @@
-import { Helm } from "cdk8s";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Include, Yaml } from "cdk8s";
 import { Construct } from "constructs";
 import type { LifeboatValues } from "./generated/values.js";
 import { CHART_DIR } from "./paths.js";
@@ -27,16 +31,27 @@ export interface LifeboatProps {
   readonly includeCrds?: boolean;
 }
 
+/** The prefix of the directory each render works in, under the temp directory; it is removed before the constructor returns. */
+export const RENDER_DIR_PREFIX = `lifeboat-cdk8s-${process.pid}-`;
+
+/** helm's output is read whole; the chart with its CRDs renders to about 1 MiB. */
+const MAX_RENDER_BYTES = 64 * 1024 * 1024;
+
 /**
- * Installs the Lifeboat operator: `helm template` of charts/lifeboat through
- * cdk8s's Helm construct. The chart stays the one install definition; this
- * construct only passes typed values to it, so its objects are exactly what
- * `helm template` (and `helm install`) gives for the same values — a unit
- * test holds it to that.
+ * Installs the Lifeboat operator: `helm template` of charts/lifeboat, its
+ * output included with cdk8s's Include. The chart stays the one install
+ * definition; this construct only passes typed values to it, so its objects
+ * are exactly what `helm template` (and `helm install`) gives for the same
+ * values — a unit test holds it to that.
+ *
+ * It runs helm itself rather than through cdk8s's Helm construct, which
+ * renders the same way but never removes its work directory: every synth
+ * left a `cdk8s-helm-*` directory with the values and the whole manifest in
+ * the temp directory.
  */
 export class Lifeboat extends Construct {
-  /** The Helm construct holding the rendered objects, e.g. for `helm.apiObjects`. */
-  public readonly helm: Helm;
+  /** The rendered objects, e.g. for `helm.apiObjects`. */
+  public readonly helm: Include;
   /** The release namespace, where the operator runs. */
   public readonly namespace: string;
   /** The release name. */
@@ -46,13 +61,34 @@ export class Lifeboat extends Construct {
     super(scope, id);
     this.namespace = props.namespace ?? DEFAULT_NAMESPACE;
     this.releaseName = props.releaseName ?? DEFAULT_RELEASE_NAME;
-    this.helm = new Helm(this, "Chart", {
-      chart: CHART_DIR,
-      releaseName: this.releaseName,
-      namespace: this.namespace,
-      ...(props.values ? { values: props.values } : {}),
-      ...(props.helmExecutable ? { helmExecutable: props.helmExecutable } : {}),
-      helmFlags: props.includeCrds === false ? [] : ["--include-crds"],
-    });
+    const work = mkdtempSync(join(tmpdir(), RENDER_DIR_PREFIX));
+    try {
+      const manifest = renderChart(work, props.helmExecutable ?? "helm", [
+        "template", this.releaseName, CHART_DIR, "--namespace", this.namespace,
+        ...(props.includeCrds === false ? [] : ["--include-crds"]),
+      ], props.values);
+      // Include reads the file in its constructor: the directory can go right after.
+      this.helm = new Include(this, "Chart", { url: manifest });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   }
+}
+
+/** Runs `helm <args>` with the values (if any) in a file under `work`; returns the file its manifest was written to. */
+function renderChart(work: string, helm: string, args: string[], values: LifeboatValues | undefined): string {
+  if (values && Object.keys(values).length > 0) {
+    const valuesFile = join(work, "values.yaml");
+    writeFileSync(valuesFile, Yaml.stringify(values));
+    args.push("--values", valuesFile);
+  }
+  const run = spawnSync(helm, args, { encoding: "utf8", maxBuffer: MAX_RENDER_BYTES });
+  if (run.error) {
+    const missing = (run.error as NodeJS.ErrnoException).code === "ENOENT";
+    throw new Error(`Could not run ${helm} to render ${CHART_DIR}${missing ? ": install helm or set helmExecutable" : ""}`, { cause: run.error });
+  }
+  if (run.status !== 0) throw new Error(`helm template of ${CHART_DIR} failed: ${run.stderr.trim()}`);
+  const manifest = join(work, "lifeboat.yaml");
+  writeFileSync(manifest, run.stdout);
+  return manifest;
 }

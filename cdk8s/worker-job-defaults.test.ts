@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@jest/globals";
 import type * as k8s from "@kubernetes/client-node";
 import { Chart, Testing } from "cdk8s";
+import { testApp } from "./test-app.js";
 import * as kplus from "cdk8s-plus-34";
 import type { Gateway } from "../operator/src/api/generated/types.js";
 import type { WorkerSpec } from "../operator/src/worker/spec.js";
 import { workerJob } from "../operator/src/workloads/worker-job.js";
+
 
 /**
  * The operator builds its worker Jobs per reconcile as plain objects
@@ -16,7 +18,7 @@ import { workerJob } from "../operator/src/workloads/worker-job.js";
 
 /** A cdk8s-plus-34 Job with nothing but an image: its defaults. */
 function plusDefaults(): k8s.V1Job {
-  const chart = new Chart(Testing.app(), "defaults");
+  const chart = new Chart(testApp(), "defaults");
   new kplus.Job(chart, "Job", { containers: [{ image: "example" }] });
   return Testing.synth(chart)[0] as k8s.V1Job;
 }
