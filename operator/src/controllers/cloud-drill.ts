@@ -22,8 +22,8 @@ import { choosePoint, lineagePoints } from "./dr-points.js";
 import { labelValue } from "../workloads/worker-job.js";
 import { cloudSites, serverTagValue, type CloudNetwork, type CloudSite, type CloudSites } from "./cloud-sites.js";
 import { problemCondition } from "./references.js";
-import { DRILL_FINALIZER, drillCleaning, drillFailed, holdDrillSecrets, recordHeldSecrets } from "./drill-status.js";
-import { secretNames } from "./secret-holds.js";
+import { drillCleaning, drillFailed } from "./drill-status.js";
+import { finalizersToLeave, leaveBehind } from "./drill-holds.js";
 
 type DrillStatus = NonNullable<RecoveryDrill["status"]>;
 
@@ -148,7 +148,7 @@ export class CloudDrill {
     return this.settle(drill, ctx, step, network.vSwitchId);
   }
 
-  /** What every cloud drill needs first: the pair's credentials (held for the clean-up) and its test network (fail closed: none, no drill). */
+  /** What every cloud drill needs first: the pair's credentials and its test network (fail closed: none, no drill). */
   private async start(drill: RecoveryDrill, pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | { sites: { ok: true; value: CloudSites }; network: CloudNetwork }> {
     const status = (drill.status ??= {});
     status.phase ??= "Pending";
@@ -157,10 +157,6 @@ export class CloudDrill {
     if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
     const network = sites.value.testNetwork;
     if (!network) return this.pending(drill, ctx, "NoTestNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.testNetwork: a drill instance joins the test vSwitch and no other, so drills are refused until it is set`);
-    // The pair's credentials are held before anything is made: deleting the pair and its Secret with the drill must still clean up.
-    if (recordHeldSecrets(drill, secretNames(pair.spec))) return { requeueAfterMs: 200 };
-    const unheld = await holdDrillSecrets(drill, ctx);
-    if (unheld) return this.pending(drill, ctx, unheld.reason, unheld.message);
     return { sites, network };
   }
 
@@ -188,8 +184,12 @@ export class CloudDrill {
     const ns = drill.metadata.namespace ?? "";
     // A SitePair being deleted still serves: in-use protection keeps it, and its Secret is held, until this clean-up is done.
     const pair = await ctx.kube.get<WithKind<SitePair>>("SitePair", ns, status.sitePair);
-    if (!pair) return this.cleaning(drill, ctx, `waiting for SitePair ${ns}/${status.sitePair} (its credentials) to delete the drill's resources: it does not exist; create it again, or remove the finalizer ${DRILL_FINALIZER} to leave them`, 15_000);
+    if (!pair) return this.cleaning(drill, ctx, `waiting for SitePair ${ns}/${status.sitePair} (its credentials) to delete the drill's resources: it does not exist; create it again, or remove ${finalizersToLeave(drill)} to leave them`, 15_000);
     const sites = await cloudSites(ctx.kube, pair);
+    if (!sites.ok && pair.metadata.deletionTimestamp) {
+      const made = (status.createdObjects ?? []).map((o) => `${o.kind} ${o.id ?? o.name ?? ""}`);
+      return leaveBehind(drill, ctx, `what the drill made in ${status.region} (${made.join(", ") || "nothing recorded"}; tagged ${DR_TAG.drill}=${ns}/${drill.metadata.name ?? ""})`, sites.problem.message);
+    }
     if (!sites.ok) return this.cleaning(drill, ctx, `waiting for the site pair's credentials: ${sites.problem.message}`, 15_000);
     const made = madeOf(status);
     let left: string[];

@@ -2,9 +2,8 @@ import { describe, expect, it } from "@jest/globals";
 import type { ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext } from "../runtime/controller.js";
 import type { Kube, LifeboatObject } from "../runtime/kube.js";
-import { DRILL_FINALIZER, recordHeldSecrets } from "./drill-status.js";
+import { DRILL_FINALIZER } from "./drill-status.js";
 import { holdWhileInUse } from "./in-use-protection.js";
-import { secretNames } from "./secret-holds.js";
 
 const DELETING = "2026-12-06T12:00:00Z";
 
@@ -54,20 +53,5 @@ describe("holdWhileInUse with a drill's clean-up", () => {
   it("still lets a user named in spec go while that user is being deleted", async () => {
     const plan = object("BackupPlan", "nightly", { spec: { vCenterRef: { name: "vc-recovery" }, vaultRef: { name: "v" }, gatewayRef: { name: "g" } }, finalizers: ["x"], deleting: true });
     expect(await holdWhileInUse(vcenter, context([plan]).ctx, "Connected")).toBeUndefined();
-  });
-});
-
-describe("the Secrets a drill holds", () => {
-  it("are every Secret the VCenter names, at any depth", () => {
-    expect(secretNames({ credentialsSecretRef: { name: "vc" }, tls: { caSecretRef: { name: "vc-ca" } }, gatewayRef: { name: "g" } })).toEqual(["vc", "vc-ca"]);
-  });
-
-  it("are recorded in status before they are held, once each", () => {
-    const drill = { metadata: { name: "d1" }, spec: { protectedServerRef: { name: "db" } } } as Parameters<typeof recordHeldSecrets>[0];
-    expect(recordHeldSecrets(drill, ["vc", "vc"])).toBe(true);
-    expect(drill.status?.heldSecrets).toEqual(["vc"]);
-    expect(recordHeldSecrets(drill, ["vc"])).toBe(false);
-    expect(recordHeldSecrets(drill, ["vc", "vc-ca"])).toBe(true);
-    expect(drill.status?.heldSecrets).toEqual(["vc", "vc-ca"]);
   });
 });

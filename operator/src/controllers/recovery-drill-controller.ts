@@ -11,8 +11,9 @@ import { networksOf } from "../worker/labels.js";
 import { destroyCreatedVm, vmsMarked, vsphereClient } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import { problemCondition, resolveRef } from "./references.js";
-import { DRILL_FINALIZER, drillCleaning, drillFailed, holdDrillSecrets, recordHeldSecrets, releaseDrillSecrets } from "./drill-status.js";
-import { secretNames } from "./secret-holds.js";
+import { DRILL_FINALIZER, drillCleaning, drillFailed } from "./drill-status.js";
+import { finalizersToLeave, holdForCleanup, isCleaned, leaveBehind, markCleaned, releaseDrillSecrets } from "./drill-holds.js";
+import { vcenterConnectOptions } from "./vcenter-controller.js";
 import { CloudDrill } from "./cloud-drill.js";
 import { isCloudPair } from "./cloud-sites.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
@@ -47,6 +48,8 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
   async reconcile(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = drill.metadata.namespace ?? "";
     const status = (drill.status ??= {});
+    const held = await holdForCleanup(drill, ctx, (reason, message) => this.pending(drill, ctx, reason, message));
+    if (held) return held;
     if (status.phase === "Ready" || status.phase === "Failed") return undefined;
     const ps = await resolveRef<WithKind<ProtectedServer>>(ctx.cache, "ProtectedServer", ns, "spec.protectedServerRef", drill.spec.protectedServerRef.name);
     if (!ps.ok) return this.pending(drill, ctx, ps.problem.reason, ps.problem.message);
@@ -62,7 +65,8 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     const site = usableSite.value;
     status.phase ??= "Pending";
     status.startTime ??= isoSeconds(new Date());
-    status.vCenter = site.vcenter.metadata.name;
+    // Where the worker makes the VM, and so where cleaning looks: fixed once the worker is started.
+    if (!status.job) status.vCenter = site.vcenter.metadata.name;
 
     const jobName = drJobName(drill, "drill");
     if (!status.job) {
@@ -87,9 +91,6 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
         ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: `bringing up ${status.vmName} from ${status.recoveryPoint}` });
         return { requeueAfterMs: 200 };
       }
-      if (recordHeldSecrets(drill, secretNames(site.vcenter.spec))) return { requeueAfterMs: 200 };
-      const unheld = await holdDrillSecrets(drill, ctx);
-      if (unheld) return this.pending(drill, ctx, unheld.reason, unheld.message);
       const recovery = ps.value.spec.recovery ?? {};
       const cpu = drill.spec.cpu ?? recovery.cpu;
       const memoryGiB = drill.spec.memoryGiB ?? recovery.memoryGiB;
@@ -144,13 +145,21 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
    * Cleaning the drill: its worker is stopped first (so it cannot make a VM
    * after the lookup), then every recorded object and every VM carrying the
    * drill's marker is deleted, and the finalizer goes only when a lookup
-   * finds none of them; the Secrets the drill held go free just before.
+   * finds none of them. Then the drill says so in status, and only after
+   * that lets go of the Secrets it held: should removing the finalizer fail,
+   * the retry does not need them again.
    */
   async finalize(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
-    status.phase = "Cleaning";
-    const cleaning = status.region ? await this.cloud.finalize(drill, ctx) : await this.clean(drill, ctx);
-    if (cleaning) return cleaning;
+    if (!isCleaned(drill)) {
+      status.phase = "Cleaning";
+      const cleaning = status.region ? await this.cloud.finalize(drill, ctx) : await this.clean(drill, ctx);
+      if (cleaning) return cleaning;
+      if ((status.heldSecrets ?? []).length > 0) {
+        markCleaned(drill, ctx);
+        return { requeueAfterMs: 100 };
+      }
+    }
     await releaseDrillSecrets(drill, ctx);
     return undefined;
   }
@@ -166,7 +175,13 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     if (!status.vCenter || !status.vmName) return undefined; // nothing was ever made
     // A VCenter being deleted still serves: in-use protection keeps it, and its Secrets are held, until this clean-up is done.
     const vc = await ctx.kube.get<WithKind<VCenter>>("VCenter", ns, status.vCenter);
-    if (!vc) return this.cleaning(drill, ctx, `waiting for VCenter ${ns}/${status.vCenter} to delete the test VM ${status.vmName}: it does not exist; create it again, or remove the finalizer ${DRILL_FINALIZER} to leave the VM`, 15_000);
+    if (!vc) return this.cleaning(drill, ctx, `waiting for VCenter ${ns}/${status.vCenter} to delete the test VM ${status.vmName}: it does not exist; create it again, or remove ${finalizersToLeave(drill)} to leave the VM`, 15_000);
+    const options = await vcenterConnectOptions(ctx.kube, vc);
+    if (!options.ok && vc.metadata.deletionTimestamp) {
+      const recorded = (status.createdObjects ?? []).map((o) => o.moRef ?? "").filter(Boolean);
+      return leaveBehind(drill, ctx, `test VM ${status.vmName}${recorded.length > 0 ? ` (${recorded.join(", ")})` : ""}, marked ${drillMarker(drill)} in its annotation, on VCenter ${vc.metadata.name ?? ""}`, options.problem.message);
+    }
+    if (!options.ok) return this.cleaning(drill, ctx, `waiting for the credentials of VCenter ${vc.metadata.name ?? ""} to delete the test VM ${status.vmName}: ${options.problem.message}`, 15_000);
     try {
       const client = await vsphereClient(ctx.kube, this.connections, vc);
       const recorded = (status.createdObjects ?? []).map((o) => o.moRef ?? "").filter(Boolean);

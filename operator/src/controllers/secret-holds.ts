@@ -12,9 +12,9 @@
  * others. The data of a Secret is never changed: only metadata.finalizers,
  * by a merge patch that carries the resourceVersion it was read at.
  */
+import type * as k8s from "@kubernetes/client-node";
 import type { Kube } from "../runtime/kube.js";
-import { mergePatch } from "../runtime/kube.js";
-import type { Problem } from "./references.js";
+import { isNotFound, mergePatch } from "../runtime/kube.js";
 
 /** Names of every Secret a spec refers to through a `...SecretRef` field, at any depth. */
 export function secretNames(spec: unknown): string[] {
@@ -33,32 +33,42 @@ export function secretNames(spec: unknown): string[] {
 }
 
 /**
- * Puts `finalizer` on each named Secret that lacks it. A missing Secret is
- * skipped (whoever reads it reports that); a Secret already being deleted
- * cannot take a new finalizer, and is returned as a problem so the holder
- * makes nothing it could not clean up.
+ * Puts `finalizer` on each named Secret that lacks it; returns the names of
+ * those being deleted, which cannot take a new finalizer. A missing Secret
+ * is skipped (whoever reads it reports that). The cached copy says whether
+ * anything is to do; the patch is made from a fresh read, so the operator's
+ * own last patch, not yet in the cache, does not make it conflict.
  */
-export async function holdSecrets(kube: Kube, namespace: string, names: readonly string[], finalizer: string): Promise<Problem | undefined> {
+export async function holdSecrets(kube: Kube, namespace: string, names: readonly string[], finalizer: string): Promise<string[]> {
+  const deleting: string[] = [];
   for (const name of new Set(names)) {
-    const secret = await kube.getSecret(namespace, name);
-    if (!secret) continue;
-    const finalizers = secret.metadata?.finalizers ?? [];
-    if (finalizers.includes(finalizer)) continue;
-    if (secret.metadata?.deletionTimestamp) {
-      return { reason: "SecretDeleting", message: `Secret ${namespace}/${name} is being deleted: clean-up would need it, so nothing is made until it is replaced` };
-    }
-    await patchFinalizers(kube, namespace, name, [...finalizers, finalizer], secret.metadata?.resourceVersion);
+    const cached = await kube.getSecret(namespace, name);
+    if (!cached || (cached.metadata?.finalizers ?? []).includes(finalizer)) continue;
+    const secret = await readSecret(kube, namespace, name);
+    const finalizers = secret?.metadata?.finalizers ?? [];
+    if (!secret || finalizers.includes(finalizer)) continue;
+    if (secret.metadata?.deletionTimestamp) deleting.push(name);
+    else await patchFinalizers(kube, namespace, name, [...finalizers, finalizer], secret.metadata?.resourceVersion);
   }
-  return undefined;
+  return deleting;
 }
 
 /** Takes `finalizer` off each named Secret that still has it; a Secret already gone is skipped. */
 export async function releaseSecrets(kube: Kube, namespace: string, names: readonly string[], finalizer: string): Promise<void> {
   for (const name of new Set(names)) {
-    const secret = await kube.getSecret(namespace, name);
+    const secret = await readSecret(kube, namespace, name);
     const finalizers = secret?.metadata?.finalizers ?? [];
     if (!finalizers.includes(finalizer)) continue;
     await patchFinalizers(kube, namespace, name, finalizers.filter((f) => f !== finalizer), secret?.metadata?.resourceVersion);
+  }
+}
+
+async function readSecret(kube: Kube, namespace: string, name: string): Promise<k8s.V1Secret | undefined> {
+  try {
+    return await kube.core.readNamespacedSecret({ namespace, name });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw new Error(`Could not read Secret ${namespace}/${name}`, { cause: err });
   }
 }
 

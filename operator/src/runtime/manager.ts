@@ -115,11 +115,18 @@ export class Manager {
       }
     }
     for (const ref of cleanupReferences) {
-      if (ref.to !== reconciler.kind) continue;
-      // A user that holds this object for its clean-up let go (its finalizer went, or it is gone): in-use protection may release.
-      controller.watches(this.informer<LifeboatObject>(ref.from), (user) =>
-        ref.names(user.status as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
-      meaningfulChange);
+      if (ref.from === reconciler.kind) {
+        // What this kind's clean-up goes through changed (e.g. a VCenter now names another Secret): hold what it needs now.
+        controller.watches(this.informer<LifeboatObject>(ref.to), (target) =>
+          keysReferring(target.metadata.namespace, (o) => ref.names(o.status as never).includes(target.metadata.name)),
+        referencedChange);
+      }
+      if (ref.to === reconciler.kind) {
+        // A user that holds this object for its clean-up let go (its finalizer went, or it is gone): in-use protection may release.
+        controller.watches(this.informer<LifeboatObject>(ref.from), (user) =>
+          ref.names(user.status as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
+        meaningfulChange);
+      }
     }
     controller.watches(this.informer<k8s.KubernetesObject>("Secret"), (secret) =>
       keysReferring(secret.metadata?.namespace, (o) => secretNames(o.spec).includes(secret.metadata?.name ?? "")),
