@@ -98,42 +98,47 @@ export class Manager {
     });
     const keysReferring = (ns: string | undefined, match: (o: T) => boolean) =>
       own.list().filter((o) => o.metadata.namespace === ns && match(o)).map(objectKey);
-    for (const ref of referenceGraph) {
-      if (ref.from === reconciler.kind) {
-        // Something this kind refers to changed (spec, metadata or conditions): reconcile the objects that refer to it.
-        controller.watches(this.informer<LifeboatObject>(ref.to), (target) =>
-          keysReferring(target.metadata.namespace, (o) => ref.names(o.spec as never).includes(target.metadata.name)),
-        referencedChange);
-      }
-      if (ref.to === reconciler.kind) {
-        // A user of this kind came, went, or changed what it refers to: in-use protection may release.
-        // Its status writes are no reason to reconcile what it uses, unless the reconciler says what of them is.
-        const userChanged = reconciler.userChanged?.bind(reconciler);
-        controller.watches(this.informer<LifeboatObject>(ref.from), (user) =>
-          ref.names(user.spec as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
-        userChanged ? (old, obj) => meaningfulChange(old, obj) || userChanged(ref.from, old, obj) : meaningfulChange);
-      }
-    }
-    for (const ref of cleanupReferences) {
-      if (ref.from === reconciler.kind) {
-        // What this kind's clean-up goes through changed (e.g. a VCenter now names another Secret): hold what it needs now.
-        controller.watches(this.informer<LifeboatObject>(ref.to), (target) =>
-          keysReferring(target.metadata.namespace, (o) => ref.names(o.status as never).includes(target.metadata.name)),
-        referencedChange);
-      }
-      if (ref.to === reconciler.kind) {
-        // A user that holds this object for its clean-up let go (its finalizer went, or it is gone): in-use protection may release.
-        controller.watches(this.informer<LifeboatObject>(ref.from), (user) =>
-          ref.names(user.status as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
-        meaningfulChange);
-      }
-    }
+    const userChanged = reconciler.userChanged?.bind(reconciler);
+    // In spec: a user's status writes are no reason to reconcile what it uses, unless the reconciler says what of them is.
+    this.watchReferences(controller, reconciler.kind, keysReferring, referenceGraph, "spec",
+      (from) => (userChanged ? (old, obj) => meaningfulChange(old, obj) || userChanged(from, old, obj) : meaningfulChange));
+    // In status (cleanupReferences): a user that holds an object for its clean-up lets go when its finalizer goes, or it does.
+    this.watchReferences(controller, reconciler.kind, keysReferring, cleanupReferences, "status", () => meaningfulChange);
     controller.watches(this.informer<k8s.KubernetesObject>("Secret"), (secret) =>
       keysReferring(secret.metadata?.namespace, (o) => secretNames(o.spec).includes(secret.metadata?.name ?? "")),
     );
     const pods = reconciler.pods;
     if (pods) controller.watches(this.informer<k8s.KubernetesObject>("Pod", pods.labelSelector), (pod) => pods.keysOf(pod, own.list()));
     this.controllers.push(controller as unknown as Controller<LifeboatObject>);
+  }
+
+  /**
+   * Watches both ends of `refs`, whose names a referring object gives in its
+   * `part`: when something `kind` refers to changes (spec, metadata or
+   * conditions), the objects of `kind` that refer to it are reconciled; when
+   * a user of `kind` comes, goes or changes as `userRelevant` says, the
+   * objects it names are (in-use protection may release).
+   */
+  private watchReferences<T extends LifeboatObject>(
+    controller: Controller<T>,
+    kind: string,
+    keysReferring: (ns: string | undefined, match: (o: T) => boolean) => string[],
+    refs: readonly { from: string; to: string; names: (part: never) => (string | undefined)[] }[],
+    part: "spec" | "status",
+    userRelevant: (from: string) => (old: LifeboatObject, obj: LifeboatObject) => boolean,
+  ): void {
+    for (const ref of refs) {
+      if (ref.from === kind) {
+        controller.watches(this.informer<LifeboatObject>(ref.to), (target) =>
+          keysReferring(target.metadata.namespace, (o) => ref.names(o[part] as never).includes(target.metadata.name)),
+        referencedChange);
+      }
+      if (ref.to === kind) {
+        controller.watches(this.informer<LifeboatObject>(ref.from), (user) =>
+          ref.names(user[part] as never).filter((n): n is string => n !== undefined).map((n) => `${user.metadata.namespace ?? ""}/${n}`),
+        userRelevant(ref.from));
+      }
+    }
   }
 
   /** Runs until the signal aborts; resolves after a graceful stop. Rejects if leadership is lost. */
