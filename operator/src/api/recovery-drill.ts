@@ -56,7 +56,7 @@ export const recoveryDrill: KindDefinition = {
     region: string("Cloud sites: the region the drill's resources are in (cleaning needs it even when the server is gone)."),
     sitePair: string("Cloud sites: the SitePair whose credentials cleaning uses."),
     heldSecrets: array(
-      "Secrets cleaning logs in with (the VCenter's, or the SitePair's), each held with the finalizer lifeboat.io/drill-<id> from before the drill makes anything until it is cleaned, so deleting everything at once (a namespace, a GitOps prune) cannot leave the drill unable to reach the site. Names are added, never removed, while the drill lives.",
+      "Secrets cleaning logs in with (the VCenter's, or the SitePair's), each held with the finalizer lifeboat.io/drill-<id> from before the drill makes anything until it is cleaned, so deleting everything at once (a namespace, a GitOps prune) cannot leave the drill unable to reach the site. A Secret the VCenter or SitePair stops using is let go once the new one is held.",
       string("Secret name."),
       { maxItems: 8, "x-kubernetes-list-type": "set" },
     ),

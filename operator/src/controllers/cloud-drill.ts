@@ -23,7 +23,7 @@ import { labelValue } from "../workloads/worker-job.js";
 import { cloudSites, serverTagValue, type CloudNetwork, type CloudSite, type CloudSites } from "./cloud-sites.js";
 import { problemCondition } from "./references.js";
 import { drillCleaning, drillFailed } from "./drill-status.js";
-import { finalizersToLeave, leaveBehind } from "./drill-holds.js";
+import { credentialsGone, finalizersToLeave } from "./drill-holds.js";
 
 type DrillStatus = NonNullable<RecoveryDrill["status"]>;
 
@@ -186,11 +186,13 @@ export class CloudDrill {
     const pair = await ctx.kube.get<WithKind<SitePair>>("SitePair", ns, status.sitePair);
     if (!pair) return this.cleaning(drill, ctx, `waiting for SitePair ${ns}/${status.sitePair} (its credentials) to delete the drill's resources: it does not exist; create it again, or remove ${finalizersToLeave(drill)} to leave them`, 15_000);
     const sites = await cloudSites(ctx.kube, pair);
-    if (!sites.ok && pair.metadata.deletionTimestamp) {
+    if (!sites.ok) {
       const made = (status.createdObjects ?? []).map((o) => `${o.kind} ${o.id ?? o.name ?? ""}`);
-      return leaveBehind(drill, ctx, `what the drill made in ${status.region} (${made.join(", ") || "nothing recorded"}; tagged ${DR_TAG.drill}=${ns}/${drill.metadata.name ?? ""})`, sites.problem.message);
+      const left = `what the drill made in ${status.region} (${made.join(", ") || "nothing recorded"}; tagged ${DR_TAG.drill}=${ns}/${drill.metadata.name ?? ""})`;
+      const gone = await credentialsGone(drill, ctx, pair, sites.problem, left);
+      if (gone) return gone.result;
+      return this.cleaning(drill, ctx, `waiting for the site pair's credentials: ${sites.problem.message}`, 15_000);
     }
-    if (!sites.ok) return this.cleaning(drill, ctx, `waiting for the site pair's credentials: ${sites.problem.message}`, 15_000);
     const made = madeOf(status);
     let left: string[];
     try {

@@ -74,6 +74,15 @@ describe("what a drill holds for its clean-up", () => {
     expect(patches).toHaveLength(2);
   });
 
+  it("lets go of a Secret the VCenter no longer names once the new one is held", async () => {
+    const d = drill({ vCenter: "vc-recovery", phase: "Ready", heldSecrets: ["vc-old", "vc", "vc-ca"] });
+    const { ctx, store } = cluster({ "vc-old": { finalizers: [drillSecretFinalizer(drill({}))] }, vc: {}, "vc-ca": {} });
+    expect(await holdForCleanup(d, ctx, pending)).toBeUndefined();
+    expect(d.status?.heldSecrets).toEqual(["vc", "vc-ca"]);
+    expect(store.get("vc-old")?.metadata?.finalizers).toEqual([]);
+    expect(store.get("vc")?.metadata?.finalizers).toEqual([drillSecretFinalizer(d)]);
+  });
+
   it("holds nothing before the drill knows its site", async () => {
     const { ctx, patches } = cluster({ vc: {} });
     const d = drill({});

@@ -12,7 +12,7 @@ import { destroyCreatedVm, vmsMarked, vsphereClient } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import { problemCondition, resolveRef } from "./references.js";
 import { DRILL_FINALIZER, drillCleaning, drillFailed } from "./drill-status.js";
-import { finalizersToLeave, holdForCleanup, isCleaned, leaveBehind, markCleaned, releaseDrillSecrets } from "./drill-holds.js";
+import { credentialsGone, finalizersToLeave, holdForCleanup, isCleaned, markCleaned, releaseDrillSecrets } from "./drill-holds.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
 import { CloudDrill } from "./cloud-drill.js";
 import { isCloudPair } from "./cloud-sites.js";
@@ -65,8 +65,12 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     const site = usableSite.value;
     status.phase ??= "Pending";
     status.startTime ??= isoSeconds(new Date());
-    // Where the worker makes the VM, and so where cleaning looks: fixed once the worker is started.
-    if (!status.job) status.vCenter = site.vcenter.metadata.name;
+    // Where the worker makes the VM, and so where cleaning looks: fixed once the worker is started. A new one is
+    // recorded, and its Secrets held (next pass, before anything is made), before the worker can start there.
+    if (!status.job && status.vCenter !== site.vcenter.metadata.name) {
+      status.vCenter = site.vcenter.metadata.name;
+      return { requeueAfterMs: 200 };
+    }
 
     const jobName = drJobName(drill, "drill");
     if (!status.job) {
@@ -177,11 +181,13 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     const vc = await ctx.kube.get<WithKind<VCenter>>("VCenter", ns, status.vCenter);
     if (!vc) return this.cleaning(drill, ctx, `waiting for VCenter ${ns}/${status.vCenter} to delete the test VM ${status.vmName}: it does not exist; create it again, or remove ${finalizersToLeave(drill)} to leave the VM`, 15_000);
     const options = await vcenterConnectOptions(ctx.kube, vc);
-    if (!options.ok && vc.metadata.deletionTimestamp) {
+    if (!options.ok) {
       const recorded = (status.createdObjects ?? []).map((o) => o.moRef ?? "").filter(Boolean);
-      return leaveBehind(drill, ctx, `test VM ${status.vmName}${recorded.length > 0 ? ` (${recorded.join(", ")})` : ""}, marked ${drillMarker(drill)} in its annotation, on VCenter ${vc.metadata.name ?? ""}`, options.problem.message);
+      const left = `test VM ${status.vmName}${recorded.length > 0 ? ` (${recorded.join(", ")})` : ""}, marked ${drillMarker(drill)} in its annotation, on VCenter ${vc.metadata.name ?? ""}`;
+      const gone = await credentialsGone(drill, ctx, vc, options.problem, left);
+      if (gone) return gone.result;
+      return this.cleaning(drill, ctx, `waiting for the credentials of VCenter ${vc.metadata.name ?? ""} to delete the test VM ${status.vmName}: ${options.problem.message}`, 15_000);
     }
-    if (!options.ok) return this.cleaning(drill, ctx, `waiting for the credentials of VCenter ${vc.metadata.name ?? ""} to delete the test VM ${status.vmName}: ${options.problem.message}`, 15_000);
     try {
       const client = await vsphereClient(ctx.kube, this.connections, vc);
       const recorded = (status.createdObjects ?? []).map((o) => o.moRef ?? "").filter(Boolean);

@@ -14,6 +14,7 @@ local hs = {}
 local progressing = {
   Creating = true,
   Cleaning = true,
+  Cleaned = true,
   ProtectedServerNotFound = true,
   SitePairNotFound = true,
   VCenterNotFound = true,

@@ -2873,7 +2873,7 @@ export interface RecoveryDrillStatus {
    */
   sitePair?: string;
   /**
-   * Secrets cleaning logs in with (the VCenter's, or the SitePair's), each held with the finalizer lifeboat.io/drill-<id> from before the drill makes anything until it is cleaned, so deleting everything at once (a namespace, a GitOps prune) cannot leave the drill unable to reach the site. Names are added, never removed, while the drill lives.
+   * Secrets cleaning logs in with (the VCenter's, or the SitePair's), each held with the finalizer lifeboat.io/drill-<id> from before the drill makes anything until it is cleaned, so deleting everything at once (a namespace, a GitOps prune) cannot leave the drill unable to reach the site. A Secret the VCenter or SitePair stops using is let go once the new one is held.
    *
    * @maxItems 8
    */
