@@ -3,18 +3,20 @@
 // Helm. A ProtectedServer replicates a VM holding 256 MiB of mixed data with a
 // 1-minute RPO target; the suite writes guest data between cycles, checks
 // every kept point byte for byte, runs drills on test networks, and breaks
-// things (a killed worker, a reset of change tracking, a frozen vCenter).
+// things (a killed worker, a reset of change tracking, a frozen vCenter). It
+// ends by deleting its namespace with a drill up, as a user tearing it all
+// down would.
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import { randomBytes } from "node:crypto";
 import { recoveryPointName } from "../../operator/src/controllers/backup-vault-controller.js";
-import { WORKER_LABELS } from "../../operator/src/workloads/worker-job.js";
+import { shortHash, WORKER_LABELS } from "../../operator/src/workloads/worker-job.js";
 import {
   apply, betweenCycles, condition, firstDisk, getObject, hashFile, lifeboatCli, metricValue, MiB, mixedData, nextSucceededCycle, operatorMetrics, patchSpec, psStatus, rpoSecondsOf, sha256, startSites,
   RECOVERY_NETWORK, SOURCE_NETWORK, TEST_NETWORK, vmByName, type DrSites, type PsStatus,
 } from "../support/dr.js";
-import { eventually, killContainer } from "../support/testbed.js";
+import { deleteNamespace, eventually, killContainer } from "../support/testbed.js";
 import { waitForCondition } from "../support/lifeboat.js";
 
 jest.setTimeout(900_000);
@@ -313,5 +315,20 @@ describe("replication of a protected server between two vSphere sites", () => {
     }, 120_000);
     expect(found.source?.name).toBe(name);
     await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "protectedservers", name: "late" });
+  });
+
+  it("deleting the namespace while a drill is up deletes the drill's test VM, through the VCenter and credentials the drill held", async () => {
+    await apply(s, "RecoveryDrill", "left-up", { protectedServerRef: { name: "db" }, powerOn: false });
+    await waitForCondition("RecoveryDrill", s.ns, "left-up", "Ready", "True", "Running", 300_000);
+    const drill = await getObject<{ metadata: { uid: string }; status: { vmName: string; vCenter: string; heldSecrets?: string[] } }>(s, "RecoveryDrill", "left-up");
+    expect(drill.status.vCenter).toBe("vc-recovery");
+    expect(drill.status.heldSecrets).toEqual(["vc-recovery"]);
+    const secret = await s.core.readNamespacedSecret({ namespace: s.ns, name: "vc-recovery" });
+    expect(secret.metadata?.finalizers).toContain(`lifeboat.io/drill-${shortHash(drill.metadata.uid)}`);
+    expect(await vmByName(s.recoveryClient, drill.status.vmName)).toHaveLength(1);
+
+    // Everything goes at once: the drill, its server, the SitePair, both VCenters and their Secrets.
+    await deleteNamespace(s.ns, 300_000);
+    expect(await vmByName(s.recoveryClient, drill.status.vmName)).toHaveLength(0);
   });
 });

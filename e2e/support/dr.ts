@@ -40,7 +40,7 @@ export interface DrSites {
   readonly reverseKey: string;
   /** The protected VMs' names. */
   readonly vms: string[];
-  /** Deletes the drills, then the namespace, then stops both sites and removes the vaults (stopSites). */
+  /** Deletes the namespace (its drills clean up on the way), then stops both sites and removes the vaults (stopSites). */
   stop(): Promise<void>;
 }
 
@@ -56,31 +56,20 @@ interface Started {
  * Stops what startSites started, in an order that leaves nothing running
  * and nothing in /tmp:
  *
- * 1. The namespace's RecoveryDrills are deleted, and waited for, while both
- *    vCenters still answer. A drill's finalizer deletes its test VM through
- *    the VCenter object it recorded; in a namespace deleted with a drill in
- *    it, that VCenter goes too, and the drill then waits for it forever
- *    (the namespace never finishes terminating).
- * 2. The namespace is deleted (deleteNamespace): replication stops for good
- *    and no worker is left writing into the vaults.
- * 3. The clients close, the vcsims stop, and the work directory (both vaults,
+ * 1. The namespace is deleted, with whatever drills are still up in it
+ *    (deleteNamespace): each drill deletes its test VM while the operator
+ *    holds the VCenter or SitePair and the Secrets it needs; replication
+ *    stops for good and no worker is left writing into the vaults.
+ * 2. The clients close, the vcsims stop, and the work directory (both vaults,
  *    about 120 MB a suite) is removed. The vaults' hostPath
  *    PersistentVolumes stay, Released, until the test bed goes.
  *
- * The last step runs however the first two end, and also after a
+ * The last step runs however the first ends, and also after a
  * startSites that failed half way.
  */
 async function stopSites(started: Started): Promise<void> {
   try {
-    const ns = started.ns;
-    if (ns !== undefined) {
-      const custom = adminConfig().makeApiClient(k8s.CustomObjectsApi);
-      const drills = { group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "recoverydrills" };
-      const names = async (): Promise<string[]> => ((await custom.listNamespacedCustomObject(drills)) as { items: { metadata: { name: string } }[] }).items.map((d) => d.metadata.name);
-      for (const name of await names()) await custom.deleteNamespacedCustomObject({ ...drills, name });
-      await eventually(`the RecoveryDrills of ${ns} to be cleaned and gone`, async () => ((await names()).length === 0 ? true : undefined), 180_000);
-      await deleteNamespace(ns);
-    }
+    if (started.ns !== undefined) await deleteNamespace(started.ns, 300_000);
   } finally {
     for (const client of started.clients) await client.close().catch(() => undefined);
     for (const sim of started.sims) await sim.stop();

@@ -50,15 +50,20 @@ export async function createNamespace(prefix: string): Promise<string> {
  * still be writing into the suite's vaults when the suite removes them.
  * Kubernetes creates nothing in a terminating namespace, so once it is gone
  * no worker of the suite runs. The namespace's objects are all marked for
- * deletion at once, so an object whose finalizer needs another one of them
- * must be deleted first: a RecoveryDrill's needs its VCenter to delete the
- * test VM (see stopSites in dr.ts). A namespace still there after `timeoutMs`
- * fails with its status, which names the content or finalizers that are
- * left.
+ * deletion at once; the operator holds what a finalizer still needs (a
+ * RecoveryDrill's VCenter and credentials). A namespace already gone, or
+ * already terminating, is fine. A namespace still there after `timeoutMs` fails with its status,
+ * which names the content or finalizers that are left.
  */
 export async function deleteNamespace(name: string, timeoutMs = 120_000): Promise<void> {
   const core = adminConfig().makeApiClient(k8s.CoreV1Api);
-  await core.deleteNamespace({ name });
+  try {
+    await core.deleteNamespace({ name });
+  } catch (err) {
+    // 404: gone already; 409: already terminating, so wait for it as for our own deletion.
+    if (err instanceof k8s.ApiException && err.code === 404) return;
+    if (!(err instanceof k8s.ApiException && err.code === 409)) throw err;
+  }
   let last: k8s.V1Namespace | undefined;
   try {
     await waitFor(`namespace ${name} to be deleted`, timeoutMs, async () => {
