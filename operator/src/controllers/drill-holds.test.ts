@@ -4,7 +4,7 @@ import type { RecoveryDrill } from "../api/generated/types.js";
 import type { ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext, ReconcileResult } from "../runtime/controller.js";
 import type { Kube, LifeboatObject } from "../runtime/kube.js";
-import { drillSecretFinalizer, holdForCleanup, isCleaned, markCleaned, recordHeldSecrets, releaseDrillSecrets } from "./drill-holds.js";
+import { CREDENTIALS_GRACE_MS, credentialsGone, drillSecretFinalizer, holdForCleanup, isCleaned, markCleaned, recordHeldSecrets, releaseDrillSecrets } from "./drill-holds.js";
 import { secretNames } from "./secret-holds.js";
 
 const VCENTER = { apiVersion: "lifeboat.io/v1alpha1", kind: "VCenter", metadata: { namespace: "dr", name: "vc-recovery" }, spec: { credentialsSecretRef: { name: "vc" }, tls: { caSecretRef: { name: "vc-ca" } } } } as LifeboatObject;
@@ -47,6 +47,7 @@ function cluster(secrets: Record<string, { finalizers?: string[]; deleting?: boo
   const conditions: ConditionInput[] = [];
   const ctx = {
     kube,
+    log: { warn: () => undefined },
     cache: { get: (kind: string, _ns: string, name: string) => Promise.resolve(kind === "VCenter" && name === "vc-recovery" ? VCENTER : undefined) },
     events: { record: (_o: unknown, type: string, reason: string) => Promise.resolve(void events.push(`${type} ${reason}`)) },
     setCondition: (obj: LifeboatObject, c: ConditionInput) => {
@@ -123,5 +124,24 @@ describe("what a drill holds for its clean-up", () => {
 
   it("finds every Secret a spec names, at any depth", () => {
     expect(secretNames(VCENTER.spec)).toEqual(["vc", "vc-ca"]);
+  });
+
+  it("leaves what a drill made behind only when its Secret is gone, its VCenter is being deleted too, and the grace is over", async () => {
+    const deletedAgo = (ms: number) => ({ ...drill({ vCenter: "vc-recovery" }), metadata: { namespace: "dr", name: "d1", uid: "0b9e", deletionTimestamp: new Date(Date.now() - ms) } });
+    const deletingVc = { ...VCENTER, metadata: { ...VCENTER.metadata, deletionTimestamp: new Date() } } as LifeboatObject;
+    const gone = { reason: "SecretNotFound", message: "spec.credentialsSecretRef: Secret dr/vc does not exist" };
+    const { ctx, events } = cluster({});
+    // A key the user can add, or a VCenter that stays: wait as usual.
+    expect(await credentialsGone(deletedAgo(CREDENTIALS_GRACE_MS * 2), ctx, deletingVc, { reason: "SecretKeyMissing", message: "no key" }, "vm-1")).toBeUndefined();
+    expect(await credentialsGone(deletedAgo(CREDENTIALS_GRACE_MS * 2), ctx, VCENTER, gone, "vm-1")).toBeUndefined();
+    // Within the grace: look again, saying until when.
+    const early = deletedAgo(60_000);
+    const waiting = await credentialsGone(early, ctx, deletingVc, gone, "vm-1");
+    expect(waiting?.result?.requeueAfterMs).toBeGreaterThan(0);
+    expect(JSON.stringify(early.status?.conditions)).toContain("unless the Secret is back by");
+    expect(events).toEqual([]);
+    // After it: let go, saying what is left.
+    expect(await credentialsGone(deletedAgo(CREDENTIALS_GRACE_MS + 1_000), ctx, deletingVc, gone, "vm-1")).toEqual({ result: undefined });
+    expect(events).toEqual(["Warning CleanupSkipped"]);
   });
 });
