@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import type { RecoveryDrill } from "../api/generated/types.js";
 import type { ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext, ReconcileResult } from "../runtime/controller.js";
@@ -24,14 +24,9 @@ function cluster(secrets: Record<string, { finalizers?: string[]; deleting?: boo
     store.set(name, { metadata: { name, namespace: "dr", resourceVersion: String(version++), finalizers: s.finalizers ?? [], ...(s.deleting ? { deletionTimestamp: new Date() } : {}) } });
   }
   const patches: string[][] = [];
-  const read = ({ name }: { name: string }) => {
-    const s = store.get(name);
-    return s ? Promise.resolve(structuredClone(s)) : Promise.reject(new k8s.ApiException(404, "not found", {}, {}));
-  };
   const kube = {
     getSecret: (_ns: string, name: string) => Promise.resolve(store.get(name) ? structuredClone(store.get(name)) : undefined),
     core: {
-      readNamespacedSecret: read,
       patchNamespacedSecret: ({ name, body }: { name: string; body: { metadata: { finalizers: string[]; resourceVersion: string } } }) => {
         const s = store.get(name);
         if (!s?.metadata) return Promise.reject(new Error("not found"));

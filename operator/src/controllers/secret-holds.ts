@@ -12,9 +12,8 @@
  * others. The data of a Secret is never changed: only metadata.finalizers,
  * by a merge patch that carries the resourceVersion it was read at.
  */
-import type * as k8s from "@kubernetes/client-node";
 import type { Kube } from "../runtime/kube.js";
-import { isNotFound, mergePatch } from "../runtime/kube.js";
+import { mergePatch } from "../runtime/kube.js";
 
 /** Names of every Secret a spec refers to through a `...SecretRef` field, at any depth. */
 export function secretNames(spec: unknown): string[] {
@@ -44,7 +43,7 @@ export async function holdSecrets(kube: Kube, namespace: string, names: readonly
   for (const name of new Set(names)) {
     const cached = await kube.getSecret(namespace, name);
     if (!cached || (cached.metadata?.finalizers ?? []).includes(finalizer)) continue;
-    const secret = await readSecret(kube, namespace, name);
+    const secret = await kube.getSecret(namespace, name, { fresh: true });
     const finalizers = secret?.metadata?.finalizers ?? [];
     if (!secret || finalizers.includes(finalizer)) continue;
     if (secret.metadata?.deletionTimestamp) deleting.push(name);
@@ -56,19 +55,10 @@ export async function holdSecrets(kube: Kube, namespace: string, names: readonly
 /** Takes `finalizer` off each named Secret that still has it; a Secret already gone is skipped. */
 export async function releaseSecrets(kube: Kube, namespace: string, names: readonly string[], finalizer: string): Promise<void> {
   for (const name of new Set(names)) {
-    const secret = await readSecret(kube, namespace, name);
+    const secret = await kube.getSecret(namespace, name, { fresh: true });
     const finalizers = secret?.metadata?.finalizers ?? [];
     if (!finalizers.includes(finalizer)) continue;
     await patchFinalizers(kube, namespace, name, finalizers.filter((f) => f !== finalizer), secret?.metadata?.resourceVersion);
-  }
-}
-
-async function readSecret(kube: Kube, namespace: string, name: string): Promise<k8s.V1Secret | undefined> {
-  try {
-    return await kube.core.readNamespacedSecret({ namespace, name });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw new Error(`Could not read Secret ${namespace}/${name}`, { cause: err });
   }
 }
 

@@ -192,13 +192,15 @@ export class Kube {
    * Secret on every reconcile, and 2,000 ProtectedServers doing that made
    * 24,000 GETs a minute at rest (bench:scale). Only the Secrets the operator
    * uses are kept, as their values already are in its sessions. The copy is
-   * shared: read it, never change it.
+   * shared: read it, never change it. `fresh` reads from the API server
+   * whatever is kept, for a write based on what is read (the informer may
+   * not have seen the operator's own last write yet).
    */
-  async getSecret(namespace: string, name: string): Promise<k8s.V1Secret | undefined> {
+  async getSecret(namespace: string, name: string, options: { fresh?: boolean } = {}): Promise<k8s.V1Secret | undefined> {
     const key = `${namespace}/${name}`;
     const current = this.secretVersion?.(namespace, name);
     const kept = this.secrets.get(key);
-    if (current !== undefined && kept?.metadata?.resourceVersion === current) return kept;
+    if (!options.fresh && current !== undefined && kept?.metadata?.resourceVersion === current) return kept;
     let secret: k8s.V1Secret | undefined;
     try {
       secret = await this.core.readNamespacedSecret({ namespace, name });
