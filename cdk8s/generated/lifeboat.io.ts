@@ -1824,6 +1824,13 @@ export interface ProtectedServerSpec {
    * @schema ProtectedServerSpec#resumeRequest
    */
   readonly resumeRequest?: string;
+
+  /**
+   * A new value starts a checksum resync now (seed 003: resync manually), without waiting for the schedule: the next cycle reads every allocated area of the VM's disks instead of CBT's changes, and the vault stores only the blocks it lacks. For a VM at a vSphere site; cycles of an ECS instance read whole disks anyway.
+   *
+   * @schema ProtectedServerSpec#resyncRequest
+   */
+  readonly resyncRequest?: string;
 }
 
 /**
@@ -1843,6 +1850,7 @@ export function toJson_ProtectedServerSpec(obj: ProtectedServerSpec | undefined)
     'reverseInPlace': obj.reverseInPlace,
     'confirmReverseInPlace': obj.confirmReverseInPlace,
     'resumeRequest': obj.resumeRequest,
+    'resyncRequest': obj.resyncRequest,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -1918,7 +1926,7 @@ export function toJson_ProtectedServerSpecSource(obj: ProtectedServerSpecSource 
  */
 export interface ProtectedServerSpecReplication {
   /**
-   * Target age of the newest point, in minutes: a crash-consistent point at least this often (seed 003: 5). Cycles start early enough to meet it when they take time.
+   * How often a crash-consistent point is made, in minutes (seed 003: 5): cycles start early enough that the newest point never gets older than this when they take time. RPOMet compares with rpoThresholdMinutes when it is set.
    *
    * @schema ProtectedServerSpecReplication#crashConsistentIntervalMinutes
    */
@@ -1930,6 +1938,13 @@ export interface ProtectedServerSpecReplication {
    * @schema ProtectedServerSpecReplication#appConsistentIntervalHours
    */
   readonly appConsistentIntervalHours?: number;
+
+  /**
+   * RPO threshold (seed 003): when the newest point gets older than this, RPOMet turns False with a Warning event, and the RPO metrics' target is this. It does not change how often cycles run. Default: crashConsistentIntervalMinutes.
+   *
+   * @schema ProtectedServerSpecReplication#rpoThresholdMinutes
+   */
+  readonly rpoThresholdMinutes?: number;
 
   /**
    * Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened.
@@ -1955,6 +1970,7 @@ export function toJson_ProtectedServerSpecReplication(obj: ProtectedServerSpecRe
   const result = {
     'crashConsistentIntervalMinutes': obj.crashConsistentIntervalMinutes,
     'appConsistentIntervalHours': obj.appConsistentIntervalHours,
+    'rpoThresholdMinutes': obj.rpoThresholdMinutes,
     'retention': toJson_ProtectedServerSpecReplicationRetention(obj.retention),
     'autoResume': obj.autoResume,
   };

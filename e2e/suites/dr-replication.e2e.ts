@@ -3,9 +3,11 @@
 // Helm. A ProtectedServer replicates a VM holding 256 MiB of mixed data with a
 // 1-minute RPO target; the suite writes guest data between cycles, checks
 // every kept point byte for byte, runs drills on test networks, and breaks
-// things (a killed worker, a reset of change tracking, a frozen vCenter). It
-// ends by deleting its namespace with a drill up, as a user tearing it all
-// down would.
+// things (a killed worker, a reset of change tracking, a frozen vCenter past
+// its RPO threshold), and asks for a resync with the kubectl plugin. It ends
+// by deleting its namespace with a drill up, as a user tearing it all down
+// would.
+import { execFile } from "node:child_process";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
@@ -16,10 +18,20 @@ import {
   apply, betweenCycles, condition, firstDisk, getObject, hashFile, lifeboatCli, metricValue, MiB, mixedData, nextSucceededCycle, operatorMetrics, patchSpec, psStatus, rpoSecondsOf, sha256, startSites,
   RECOVERY_NETWORK, SOURCE_NETWORK, TEST_NETWORK, vmByName, type DrSites, type PsStatus,
 } from "../support/dr.js";
-import { deleteNamespace, eventually, killContainer } from "../support/testbed.js";
+import { deleteNamespace, eventually, killContainer, testbed } from "../support/testbed.js";
+import { repoRoot } from "../testbed/paths.js";
 import { waitForCondition } from "../support/lifeboat.js";
 
 jest.setTimeout(900_000);
+
+/** Runs the kubectl plugin (`kubectl lifeboat ARGS`) against the test bed in the suite's namespace. */
+function kubectlLifeboat(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(repoRoot, "dist", "operator", "src", "cli", "kubectl", "main.js"), "--kubeconfig", testbed().kubeconfig, "-n", s.ns, ...args], (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 const DATA = Number(process.env.LIFEBOAT_E2E_DISK_MIB ?? 256) * MiB;
 let s: DrSites;
@@ -49,6 +61,54 @@ function contentAt(time: string): Buffer {
   const last = before.at(-1);
   if (!last) throw new Error(`no content recorded before ${time}`);
   return last.content;
+}
+
+/**
+ * Freezes the protected vCenter until RPOMet turns False past the server's
+ * 120 s threshold, with its Warning event, then lets it go and waits for
+ * replication, RPOMet and its Normal event to come back.
+ */
+async function frozenVCenterMissesItsThreshold(): Promise<void> {
+  const before = await psStatus(s, "db");
+  s.protectedSim.pause();
+  try {
+    const paused = await eventually("Paused", async () => {
+      const st = await psStatus(s, "db");
+      return st.stage === "Paused" ? st : undefined;
+    }, 240_000);
+    const replicating = condition(paused, "Replicating");
+    expect(replicating?.status).toBe("False");
+    expect(replicating?.reason).toMatch(/Unreachable|VCenterNotConnected|VCenterUnreachable/);
+    // No point comes while the vCenter is away: once the newest is older than the 120 s threshold, RPOMet says so by itself
+    // (status holds no age that changes; the server wakes at the moment the target is missed).
+    const missed = await eventually("RPOMet False", async () => {
+      const st = await psStatus(s, "db");
+      return condition(st, "RPOMet")?.status === "False" ? st : undefined;
+    }, 180_000);
+    expect(condition(missed, "RPOMet")?.reason).toBe("TargetMissed");
+    expect(condition(missed, "RPOMet")?.message).toContain("older than the 120 s target");
+    expect(rpoSecondsOf(missed)).toBeGreaterThan(120);
+    const message = condition(missed, "RPOMet")?.message;
+    const exceeded = await eventually("an RPOThresholdExceeded event", async () => {
+      const events = await s.core.listNamespacedEvent({ namespace: s.ns, fieldSelector: "involvedObject.name=db,reason=RPOThresholdExceeded" });
+      return events.items.find((e) => e.message === message);
+    }, 30_000);
+    expect(exceeded.type).toBe("Warning");
+    await new Promise((r) => setTimeout(r, 30_000));
+  } finally {
+    s.protectedSim.resume();
+  }
+  const resumedAt = Date.now();
+  const resumed = await nextSucceededCycle(s, "db", before.lastCycle?.id, 300_000);
+  expect(resumed.result).toBe("Succeeded");
+  await eventually("RealTimeReplication again", async () => ((await psStatus(s, "db")).stage === "RealTimeReplication" ? true : undefined), 120_000);
+  expect(condition(await psStatus(s, "db"), "RPOMet")?.status).toBe("True");
+  const within = await eventually("an RPOWithinThreshold event since the resume", async () => {
+    const events = await s.core.listNamespacedEvent({ namespace: s.ns, fieldSelector: "involvedObject.name=db,reason=RPOWithinThreshold" });
+    // Event times have whole seconds.
+    return events.items.find((e) => new Date(e.lastTimestamp ?? 0).getTime() >= resumedAt - 1_000);
+  }, 30_000);
+  expect(within.type).toBe("Normal");
 }
 
 beforeAll(async () => {
@@ -270,34 +330,46 @@ describe("replication of a protected server between two vSphere sites", () => {
     expect(after.resync).toBeUndefined();
   });
 
-  it("pauses with a reason while the protected vCenter does not answer, and resumes on its own", async () => {
-    const before = await psStatus(s, "db");
-    s.protectedSim.pause();
+  it("kubectl lifeboat resync starts a checksum resync at once, not when the schedule says, and says so", async () => {
+    // A 30-minute interval: the schedule starts no cycle for at least 10 minutes (betweenCycles below), so a cycle
+    // that starts before then can only be the one asked for.
+    await patchSpec(s, "ProtectedServer", "db", { replication: { crashConsistentIntervalMinutes: 30 } });
     try {
-      const paused = await eventually("Paused", async () => {
-        const st = await psStatus(s, "db");
-        return st.stage === "Paused" ? st : undefined;
-      }, 240_000);
-      const replicating = condition(paused, "Replicating");
-      expect(replicating?.status).toBe("False");
-      expect(replicating?.reason).toMatch(/Unreachable|VCenterNotConnected|VCenterUnreachable/);
-      // No point comes while the vCenter is away: once the newest is older than the 60 s target, RPOMet says so by itself
-      // (status holds no age that changes; the server wakes at the moment the target is missed).
-      const missed = await eventually("RPOMet False", async () => {
-        const st = await psStatus(s, "db");
-        return condition(st, "RPOMet")?.status === "False" ? st : undefined;
-      }, 120_000);
-      expect(condition(missed, "RPOMet")?.reason).toBe("TargetMissed");
-      expect(rpoSecondsOf(missed)).toBeGreaterThan(60);
-      await new Promise((r) => setTimeout(r, 30_000));
+      const before = await betweenCycles(s, "db", 10 * 60_000);
+      const asked = await kubectlLifeboat(["resync", "db"]);
+      expect(asked.code).toBe(0);
+      expect(asked.stdout).toMatch(/^Resyncing db: /);
+      const cycle = await nextSucceededCycle(s, "db", before.lastCycle?.id, 300_000);
+      expect(Date.parse(cycle.startTime ?? "")).toBeLessThan(Date.parse(before.nextCycleTime ?? ""));
+      expect(cycle.resync).toBe("Requested");
+      expect(cycle.bytesRead).toBeGreaterThanOrEqual((3 * DATA) / 4);
+      expect(cycle.bytesTransferred).toBeLessThan(2 * MiB);
+      const st = await getObject<{ spec: { resyncRequest?: string }; status: { handledResyncRequest?: string } }>(s, "ProtectedServer", "db");
+      expect(st.spec.resyncRequest).toBeDefined();
+      expect(st.status.handledResyncRequest).toBe(st.spec.resyncRequest);
+      await waitForCondition("ProtectedServer", s.ns, "db", "ResyncRequired", "False", "ResyncCompleted", 60_000);
+      const events = await s.core.listNamespacedEvent({ namespace: s.ns, fieldSelector: "involvedObject.name=db,reason=ResyncStarted" });
+      expect(events.items.map((e) => e.message)).toContainEqual(expect.stringContaining(`cycle ${cycle.id} reads every allocated area`));
     } finally {
-      s.protectedSim.resume();
+      await patchSpec(s, "ProtectedServer", "db", { replication: { crashConsistentIntervalMinutes: 1 } });
     }
-    const resumed = await nextSucceededCycle(s, "db", before.lastCycle?.id, 300_000);
-    expect(resumed.result).toBe("Succeeded");
-    await eventually("RealTimeReplication again", async () => ((await psStatus(s, "db")).stage === "RealTimeReplication" ? true : undefined), 120_000);
-    expect(condition(await psStatus(s, "db"), "RPOMet")?.status).toBe("True");
+    // The request is handled: back on the 1-minute schedule, the next cycle reads CBT's changes again.
+    const after = await nextSucceededCycle(s, "db", (await psStatus(s, "db")).lastCycle?.id);
+    expect(after.resync).toBeUndefined();
+    expect(after.bytesRead).toBeLessThan(DATA / 4);
   });
+
+  it("pauses with a reason while the protected vCenter does not answer, misses its RPO threshold with an event, and resumes on its own", async () => {
+    // A 2-minute threshold over the 1-minute schedule: RPOMet turns False only past 120 s.
+    await patchSpec(s, "ProtectedServer", "db", { replication: { rpoThresholdMinutes: 2 } });
+    try {
+      await eventually("the threshold as the target", async () => ((await psStatus(s, "db")).rpoTargetSeconds === 120 ? true : undefined), 60_000);
+      await frozenVCenterMissesItsThreshold();
+    } finally {
+      await patchSpec(s, "ProtectedServer", "db", { replication: { rpoThresholdMinutes: null } });
+    }
+  });
+
 
   it("a server whose VM is not there yet waits for it, and vCenter's change feed wakes it when the VM is created", async () => {
     const name = "dr1-late";

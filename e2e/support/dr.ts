@@ -166,6 +166,7 @@ export interface PsStatus {
   stage?: string;
   direction?: string;
   rpoTargetSeconds?: number;
+  nextCycleTime?: string;
   lastRecoveryPointTime?: string;
   learnedCycleSeconds?: number;
   recoveryPointCount?: number;

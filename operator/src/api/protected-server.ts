@@ -67,7 +67,7 @@ const cycle: Schema = object({
   bytesTransferred: integer("Bytes the cycle sent to the other site's vault (new blocks, compressed and encrypted).", 0),
   throughputBytesPerSecond: integer("Read throughput.", 0),
   etaSeconds: integer("Seconds left at the current throughput.", 0),
-  resync: string("Why this cycle reads every allocated area instead of CBT's changes (ChangeIdRejected, DiskResized, ChangeTrackingReset)."),
+  resync: string("Why this cycle reads every allocated area instead of CBT's changes (ChangeIdRejected, DiskResized, ChangeTrackingReset, or Requested by spec.resyncRequest)."),
   recoveryPoint: string("RecoveryPoint the cycle made."),
   pointID: string("Vault point id the cycle made."),
 });
@@ -103,8 +103,13 @@ export const protectedServer: KindDefinition = {
         replication: withRules(
           object(
             {
-              crashConsistentIntervalMinutes: integer("Target age of the newest point, in minutes: a crash-consistent point at least this often (seed 003: 5). Cycles start early enough to meet it when they take time.", 1, 60, { default: 5 }),
+              crashConsistentIntervalMinutes: integer("How often a crash-consistent point is made, in minutes (seed 003: 5): cycles start early enough that the newest point never gets older than this when they take time. RPOMet compares with rpoThresholdMinutes when it is set.", 1, 60, { default: 5 }),
               appConsistentIntervalHours: integer("Hours between application-consistent (quiesced through VMware Tools) points (seed 003: 1-12); unset for none.", 1, 12),
+              rpoThresholdMinutes: integer(
+                "RPO threshold (seed 003): when the newest point gets older than this, RPOMet turns False with a Warning event, and the RPO metrics' target is this. It does not change how often cycles run. Default: crashConsistentIntervalMinutes.",
+                1,
+                1440,
+              ),
               retention: object(
                 {
                   keepAllForMinutes: integer("Every cycle's point is kept this long.", 0, 1440, { default: 60 }),
@@ -120,6 +125,11 @@ export const protectedServer: KindDefinition = {
             [],
           ),
           { rule: "!has(self.appConsistentIntervalHours) || self.appConsistentIntervalHours * 60 > self.crashConsistentIntervalMinutes", message: "spec.replication.appConsistentIntervalHours must be longer than crashConsistentIntervalMinutes" },
+          {
+            rule: "!has(self.appConsistentIntervalHours) || !has(self.retention) || self.retention.keepAppConsistentForDays * 24 >= self.appConsistentIntervalHours",
+            message: "spec.replication.retention.keepAppConsistentForDays must cover appConsistentIntervalHours (seed 003: the application-consistent frequency must be shorter than its retention): otherwise the newest application-consistent point is forgotten before the next one comes",
+          },
+          { rule: "!has(self.rpoThresholdMinutes) || self.rpoThresholdMinutes >= self.crashConsistentIntervalMinutes", message: "spec.replication.rpoThresholdMinutes must be at least crashConsistentIntervalMinutes: a tighter threshold than the schedule would always be missed" },
         ),
         recovery: object(
           {
@@ -150,6 +160,10 @@ export const protectedServer: KindDefinition = {
         reverseInPlace: boolean("Reverse replication and failback overwrite the original VM's disks (seed 004: in-place restore clears its data); otherwise a new VM is made at the protected site. Needs confirmReverseInPlace.", false),
         confirmReverseInPlace: boolean("Confirms that failback overwrites the original server.", false),
         resumeRequest: string("A new value resumes a paused replication when autoResume is off, or retries a failed step now.", { maxLength: 253 }),
+        resyncRequest: string(
+          "A new value starts a checksum resync now (seed 003: resync manually), without waiting for the schedule: the next cycle reads every allocated area of the VM's disks instead of CBT's changes, and the vault stores only the blocks it lacks. For a VM at a vSphere site; cycles of an ECS instance read whole disks anyway.",
+          { maxLength: 253 },
+        ),
       },
       ["sitePairRef", "source"],
     ),
@@ -175,7 +189,7 @@ export const protectedServer: KindDefinition = {
     stage: enumeration("Where the server is (a summary of the conditions).", REPLICATION_STAGES),
     direction: enumeration("Which way replication runs now.", ["Forward", "Reverse"]),
     source: described("The VM replicated now: the protected VM, or the recovered one while replicating in reverse.", vmRef),
-    rpoTargetSeconds: integer("The RPO target: spec.replication.crashConsistentIntervalMinutes in seconds.", 0),
+    rpoTargetSeconds: integer("The RPO target RPOMet compares the newest point's age with: spec.replication.rpoThresholdMinutes (else crashConsistentIntervalMinutes) in seconds.", 0),
     lastRecoveryPointTime: string("Time of the newest recovery point.", { format: "date-time" }),
     lastAppConsistentPointTime: string("Time of the newest application-consistent point.", { format: "date-time" }),
     recoveryPointCount: integer("Recovery points of the current direction kept.", 0),
@@ -186,6 +200,7 @@ export const protectedServer: KindDefinition = {
     lastCycle: cycle,
     failedCycles: integer("Cycles failed in a row since the last success; the next ones back off.", 0),
     handledResumeRequest: string("The spec.resumeRequest last acted on."),
+    handledResyncRequest: string("The spec.resyncRequest last acted on: the cycle it started has resync Requested."),
     registeredInstanceId: string("Cloud sites: spec.source.instanceId when it was last acted on; a new value re-registers the server (e.g. after the instance was replaced)."),
     pinnedPoints: array("Vault point ids retention must keep: points in use by drills or an uncommitted failover.", string("Point id."), { maxItems: 256 }),
     failover: object({

@@ -80,6 +80,8 @@ export interface CycleJob {
   readonly vault: BackupVault;
   readonly gateway: WithKind<Gateway>;
   readonly quiesce: boolean;
+  /** Why the cycle resyncs (reads every allocated area, no parent) when asked from outside the worker: RESYNC.requested. vSphere sources only. */
+  readonly resync?: string | undefined;
   readonly sitePair: string;
   /** More labels on the Job, to find it again. */
   readonly extraLabels?: Record<string, string>;
@@ -114,6 +116,7 @@ export async function createCycleJob(kube: Kube, c: CycleJob): Promise<void> {
     vcenter: workerVCenter(c.vcenter),
     vault: workerVault(c.vault),
     quiesce: c.quiesce,
+    ...(c.resync ? { resync: c.resync } : {}),
     changedBlockTracking: true,
     lineage: [...REPLICATION_LINEAGE],
     labels: { ...lineageLabels(c.ps, c.direction), vm: c.vm.name, run: c.cycleId, sitePair: c.sitePair, vcenter: c.vcenter.metadata.name ?? "" },

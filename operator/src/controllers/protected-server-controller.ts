@@ -31,6 +31,16 @@ type Status = NonNullable<ProtectedServer["status"]>;
 const SOURCE_RETRY_MS = 15_000;
 const VM_ARRIVAL_REFRESH_MS = 5 * 60_000;
 
+/** The age RPOMet allows the newest point, in seconds: the RPO threshold, else the crash-consistent interval. */
+export function rpoTargetSeconds(ps: ProtectedServer): number {
+  const replication = ps.spec.replication;
+  return (replication?.rpoThresholdMinutes ?? replication?.crashConsistentIntervalMinutes ?? 5) * 60;
+}
+
+function rpoMet(ps: ProtectedServer): { readonly status: string; readonly message?: string | undefined } | undefined {
+  return ps.status?.conditions?.find((c) => c.type === "RPOMet");
+}
+
 /**
  * A ProtectedServer (seeds 003 and 004): near-continuous replication of one
  * vSphere VM into its site pair's recovery-site vault, driven toward the
@@ -64,7 +74,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   async reconcile(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = ps.metadata.namespace ?? "";
     const status = (ps.status ??= {});
-    status.rpoTargetSeconds = (ps.spec.replication?.crashConsistentIntervalMinutes ?? 5) * 60;
+    status.rpoTargetSeconds = rpoTargetSeconds(ps);
     const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
     if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.reconcileCloud(ps, pair.value, ctx);
@@ -101,7 +111,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     } finally {
       // Published after the steps: a commit in this reconcile has released the failover's pin.
       status.pinnedPoints = [...withFailoverPin(drillPins, status)].sort();
-      rpoMissedIn = this.report(ps, ctx);
+      rpoMissedIn = await this.reportAndAnnounce(ps, ctx);
     }
     return { requeueAfterMs: rpoMissedIn !== undefined ? Math.min(requeue, rpoMissedIn) : requeue };
   }
@@ -119,7 +129,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
       requeue = await this.cloud.advance({ ps, pair, sites: sites.value, ctx, pins: withFailoverPin(drillPins, status) });
     } finally {
       status.pinnedPoints = [...withFailoverPin(drillPins, status)].sort();
-      rpoMissedIn = this.report(ps, ctx);
+      rpoMissedIn = await this.reportAndAnnounce(ps, ctx);
     }
     return { requeueAfterMs: rpoMissedIn !== undefined ? Math.min(requeue, rpoMissedIn) : requeue };
   }
@@ -294,6 +304,23 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
 
   private stopped(ps: ProtectedServer, ctx: ReconcileContext, reason: string, message: string): void {
     ctx.setCondition(ps, { type: "Replicating", status: "False", reason, message });
+  }
+
+  /**
+   * report(), and an event when RPOMet turns False (seed 003: exceeding the
+   * RPO threshold raises an event) or True again: a condition alone is seen
+   * only by whoever looks. Alertmanager can mail on LifeboatRPOBreached; the
+   * event is for `kubectl describe` and event exporters. A lost status
+   * write repeats the event on the next pass, which the recorder folds into
+   * the same Event (same message, a higher count).
+   */
+  private async reportAndAnnounce(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<number | undefined> {
+    const before = rpoMet(ps)?.status;
+    const missedIn = this.report(ps, ctx);
+    const now = rpoMet(ps);
+    if (now?.status === "False" && before !== "False") await ctx.events.record(ps, "Warning", "RPOThresholdExceeded", now.message ?? "");
+    if (now?.status === "True" && before === "False") await ctx.events.record(ps, "Normal", "RPOWithinThreshold", now.message ?? "");
+    return missedIn;
   }
 
   /**

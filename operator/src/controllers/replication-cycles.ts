@@ -12,7 +12,7 @@ import type { OperatorMetrics } from "../telemetry/metrics.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import type { PointHeader } from "../vault/index.js";
-import { labelValue, type StatusNote } from "../workloads/worker-job.js";
+import { labelValue, shortHash, type StatusNote } from "../workloads/worker-job.js";
 import { PROGRESS_INTERVAL_MS, requestVaultSync, runIdFor } from "./backup-runs.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
@@ -24,6 +24,8 @@ import { beginRetentionPass } from "./maintenance-jobs.js";
 import { DEFAULT_RETENTION, judgeReplicationPoints, type ReplicationRetention } from "./replication-retention.js";
 import { learnCycleSeconds, nextCycle } from "./replication-schedule.js";
 import { jobFinished } from "./gateway-capacity.js";
+import { RESYNC } from "../worker/resync.js";
+import { SPEC_ENV } from "../worker/spec.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type Cycle = NonNullable<Status["currentCycle"]>;
@@ -50,8 +52,12 @@ export function forgetCycleCounters(metrics: OperatorMetrics, namespace: string,
   }
 }
 
-/** Labels on cycle Jobs besides the server's, so a cycle status lost track of can be adopted. */
-const CYCLE_LABELS = { cycle: "lifeboat.io/cycle", direction: "lifeboat.io/direction" } as const;
+/**
+ * Labels on cycle Jobs besides the server's, so a cycle status lost track of
+ * can be adopted; a requested resync's Job names its request (hashed: a
+ * request may be any string), so the request is not acted on twice.
+ */
+const CYCLE_LABELS = { cycle: "lifeboat.io/cycle", direction: "lifeboat.io/direction", resyncRequest: "lifeboat.io/resync-request" } as const;
 
 /** Prune needs an exclusive vault lock that running cycles hold shared; it is tried at most this often per vault. */
 const PRUNE_INTERVAL_MS = 30 * 60_000;
@@ -118,7 +124,10 @@ export class ReplicationCycles {
     const lastFailed = status.lastCycle?.result === "Failed";
     const autoResume = ps.spec.replication?.autoResume ?? true;
     const resumeAsked = !!ps.spec.resumeRequest && ps.spec.resumeRequest !== status.handledResumeRequest;
-    if (lastFailed && !autoResume && !resumeAsked) {
+    const resyncAsked = await this.resyncAsked(ps, line, ctx);
+    // A requested resync that failed is tried again by the next cycle, on the schedule's backoff like any failed cycle.
+    const resyncRetry = lastFailed && status.lastCycle?.resync === RESYNC.requested;
+    if (lastFailed && !autoResume && !resumeAsked && !resyncAsked) {
       ctx.setCondition(ps, { type: "Replicating", status: "False", reason: status.lastCycle?.reason ?? "CycleFailed", message: `${status.lastCycle?.message ?? "the last cycle failed"}; autoResume is off: set spec.resumeRequest to a new value to resume` });
       return 60_000;
     }
@@ -134,19 +143,53 @@ export class ReplicationCycles {
       lastAppPointTime: status.lastAppConsistentPointTime ? new Date(status.lastAppConsistentPointTime) : undefined,
       learnedCycleSeconds: status.learnedCycleSeconds ?? 0,
       lastCycleEnd: status.lastCycle?.completionTime ? new Date(status.lastCycle.completionTime) : undefined,
-      consecutiveFailures: resumeAsked ? 0 : (status.failedCycles ?? 0),
+      consecutiveFailures: resumeAsked || resyncAsked ? 0 : (status.failedCycles ?? 0),
     });
-    status.nextCycleTime = isoSeconds(next.due);
+    // A requested resync is due now, whatever the schedule says, and stays due from the first time it was
+    // (nextCycleTime keeps it), so that it keeps its place in the Gateway's queue while it waits for a slot.
+    // A nextCycleTime from before the last cycle ended was that cycle's.
+    const pinned = Date.parse(status.nextCycleTime ?? "");
+    const pinnedNow = pinned >= (Date.parse(status.lastCycle?.completionTime ?? "") || 0) ? pinned : Infinity;
+    const due = resyncAsked ? new Date(Math.min(now.getTime(), next.due.getTime(), pinnedNow)) : next.due;
+    status.nextCycleTime = isoSeconds(due);
     this.reportReplicating(ps, ctx);
-    if (next.due > now) return Math.min(next.due.getTime() - now.getTime() + 200, IDLE_REFRESH_MS);
+    if (due > now) return Math.min(due.getTime() - now.getTime() + 200, IDLE_REFRESH_MS);
     if (resumeAsked) status.handledResumeRequest = ps.spec.resumeRequest;
-    const started = await this.start(ps, line, ctx, next.consistency === "Application", next.due);
+    const request = resyncAsked || resyncRetry ? ps.spec.resyncRequest ?? status.handledResyncRequest ?? "" : undefined;
+    const started = await this.start(ps, line, ctx, next.consistency === "Application", due, request !== undefined ? { reason: RESYNC.requested, request } : undefined);
     if ("waiting" in started) {
       ctx.setCondition(ps, { type: "Replicating", status: "True", reason: "WaitingForGateway", message: `the next cycle is due and waits: ${started.waiting}` });
       return SLOT_POLL_MS;
     }
+    if (resyncAsked) {
+      // Recorded with the cycle it started, in one status write; if that write is lost, resyncAsked finds the Job by its label.
+      status.handledResyncRequest = ps.spec.resyncRequest;
+      await ctx.events.record(ps, "Normal", "ResyncStarted", `cycle ${started.started} reads every allocated area and compares it with the vault by checksum, as spec.resyncRequest asked`);
+    }
     this.reportReplicating(ps, ctx);
     return PROGRESS_INTERVAL_MS;
+  }
+
+  /**
+   * Whether spec.resyncRequest holds a value not acted on yet, for a VM
+   * whose cycles can resync. Cycles of an ECS instance read whole disks
+   * every time, so its request is marked handled with an event saying so.
+   * A cycle Job already labelled with the request (its start's status write
+   * was lost) has acted on it, running or ended.
+   */
+  private async resyncAsked(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext): Promise<boolean> {
+    const status = (ps.status ??= {});
+    const request = ps.spec.resyncRequest;
+    if (!request || request === status.handledResyncRequest) return false;
+    if (line.ecs) {
+      status.handledResyncRequest = request;
+      await ctx.events.record(ps, "Normal", "ResyncNotNeeded", `spec.resyncRequest: ${WHOLE_DISK_READS.message}; there is nothing to resync`);
+      return false;
+    }
+    const jobs = await ctx.kube.batch.listNamespacedJob({ namespace: ps.metadata.namespace ?? "", labelSelector: `${DR_JOB_LABELS.protectedServer}=${labelValue(ps.metadata.name ?? "")},${CYCLE_LABELS.resyncRequest}=${shortHash(request)}` });
+    if (jobs.items.length === 0) return true;
+    status.handledResyncRequest = request;
+    return false;
   }
 
   /** The Replicating condition from the cycles: on schedule, running, or held by the last cycle's failure. */
@@ -186,7 +229,7 @@ export class ReplicationCycles {
    * Starts a cycle now if the Gateway has a free slot and this server is
    * first in line for it. `quiesce` makes it application-consistent.
    */
-  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date()): Promise<StartResult> {
+  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date(), resync?: { readonly reason: string; readonly request: string }): Promise<StartResult> {
     const status = (ps.status ??= {});
     // An ECS instance is snapshotted without its guest's help.
     const quiesce = quiesceAsked && !line.ecs;
@@ -210,13 +253,14 @@ export class ReplicationCycles {
         vault: line.vault,
         gateway: line.gateway,
         quiesce,
+        resync: resync?.reason,
         sitePair: line.sitePair,
-        extraLabels: { [CYCLE_LABELS.cycle]: id, [CYCLE_LABELS.direction]: line.direction },
+        extraLabels: { [CYCLE_LABELS.cycle]: id, [CYCLE_LABELS.direction]: line.direction, ...(resync ? { [CYCLE_LABELS.resyncRequest]: shortHash(resync.request) } : {}) },
       }),
     );
     if (!result.ran) return { waiting: result.waitingFor };
-    status.currentCycle = { id, job, direction: capitalized(line.direction), consistency: quiesce ? "Application" : "Crash", startTime: isoSeconds(now) };
-    ctx.log.info({ cycle: id, job, direction: line.direction, quiesce, vm: line.vm.name }, "Started replication cycle");
+    status.currentCycle = { id, job, direction: capitalized(line.direction), consistency: quiesce ? "Application" : "Crash", startTime: isoSeconds(now), ...(resync ? { resync: resync.reason } : {}) };
+    ctx.log.info({ cycle: id, job, direction: line.direction, quiesce, resync: resync?.reason, vm: line.vm.name }, "Started replication cycle");
     return { started: id };
   }
 
@@ -288,12 +332,14 @@ export class ReplicationCycles {
       .sort((a, b) => a.id.localeCompare(b.id))
       .at(-1);
     if (!orphan) return;
+    const spec = orphan.job.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === SPEC_ENV)?.value ?? "";
     status.currentCycle = {
       id: orphan.id,
       job: orphan.job.metadata?.name ?? "",
       direction: capitalized(line.direction),
-      consistency: orphan.job.spec?.template.spec?.containers[0]?.env?.some((e) => e.name === "LIFEBOAT_WORKER_SPEC" && e.value?.includes('"quiesce":true')) ? "Application" : "Crash",
+      consistency: spec.includes('"quiesce":true') ? "Application" : "Crash",
       startTime: isoSeconds(new Date(orphan.job.metadata?.creationTimestamp ?? Date.now())),
+      ...(orphan.job.metadata?.labels?.[CYCLE_LABELS.resyncRequest] ? { resync: RESYNC.requested } : {}),
     };
     ctx.log.info({ cycle: orphan.id, job: status.currentCycle.job }, "Adopted a replication cycle whose start was not recorded");
   }
@@ -324,7 +370,8 @@ export class ReplicationCycles {
     status.failedCycles = 0;
     if (!status.lastRecoveryPointTime || point.time > status.lastRecoveryPointTime) status.lastRecoveryPointTime = isoSeconds(point.time);
     if (point.consistency === "app" && (!status.lastAppConsistentPointTime || point.time > status.lastAppConsistentPointTime)) status.lastAppConsistentPointTime = isoSeconds(point.time);
-    status.learnedCycleSeconds = learnCycleSeconds(status.learnedCycleSeconds ?? 0, duration);
+    // A resync reads whole disks once: the schedule learns from the cycles that read CBT's changes.
+    if (!point.labels.resync) status.learnedCycleSeconds = learnCycleSeconds(status.learnedCycleSeconds ?? 0, duration);
     if (line.ecs) ctx.setCondition(ps, WHOLE_DISK_READS);
     else ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: point.labels.resync ? "ResyncCompleted" : "ChangeTrackingTrusted", message: point.labels.resync ? `the checksum resync (${point.labels.resync}) completed with point ${point.id}; cycles read CBT's changes again` : "cycles read only what CBT reports changed" });
     const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "" };
@@ -342,7 +389,7 @@ export class ReplicationCycles {
 
   private async failed(ps: WithKind<ProtectedServer>, line: ReplicationLine, cur: Cycle, reason: string, message: string, at: Date, ctx: ReconcileContext): Promise<Cycle> {
     const status = (ps.status ??= {});
-    const ended: Cycle = { id: cur.id, job: cur.job, direction: cur.direction, consistency: cur.consistency, startTime: cur.startTime, completionTime: isoSeconds(at), result: "Failed", reason, message, ...(cur.attempts ? { attempts: cur.attempts } : {}) };
+    const ended: Cycle = { id: cur.id, job: cur.job, direction: cur.direction, consistency: cur.consistency, startTime: cur.startTime, completionTime: isoSeconds(at), result: "Failed", reason, message, ...(cur.attempts ? { attempts: cur.attempts } : {}), ...(cur.resync ? { resync: cur.resync } : {}) };
     status.lastCycle = ended;
     delete status.currentCycle;
     status.failedCycles = (status.failedCycles ?? 0) + 1;
@@ -396,6 +443,7 @@ export function resyncMessage(reason: string): string {
     ChangeIdRejected: "vCenter rejected the changeId of the last point (change tracking was reset)",
     DiskResized: "a disk's size changed since the last point",
     ChangeTrackingReset: "change tracking was off and had to be enabled again",
+    [RESYNC.requested]: "spec.resyncRequest asked for it",
   };
   return `${why[reason] ?? reason}: this cycle reads every allocated area and compares it with the vault by checksum, storing only blocks the vault lacks`;
 }

@@ -16,6 +16,8 @@ export const RESYNC = {
   diskResized: "DiskResized",
   /** This run had to enable CBT, so the parent's changeIds belong to an earlier tracking session. */
   changeTrackingReset: "ChangeTrackingReset",
+  /** The user asked for it (ProtectedServer spec.resyncRequest); the controller passes it as spec.resync. */
+  requested: "Requested",
 } as const;
 
 /**

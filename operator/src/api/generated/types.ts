@@ -2050,13 +2050,17 @@ export interface ProtectedServerSpec {
   };
   replication?: {
     /**
-     * Target age of the newest point, in minutes: a crash-consistent point at least this often (seed 003: 5). Cycles start early enough to meet it when they take time.
+     * How often a crash-consistent point is made, in minutes (seed 003: 5): cycles start early enough that the newest point never gets older than this when they take time. RPOMet compares with rpoThresholdMinutes when it is set.
      */
     crashConsistentIntervalMinutes?: number;
     /**
      * Hours between application-consistent (quiesced through VMware Tools) points (seed 003: 1-12); unset for none.
      */
     appConsistentIntervalHours?: number;
+    /**
+     * RPO threshold (seed 003): when the newest point gets older than this, RPOMet turns False with a Warning event, and the RPO metrics' target is this. It does not change how often cycles run. Default: crashConsistentIntervalMinutes.
+     */
+    rpoThresholdMinutes?: number;
     /**
      * Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened.
      */
@@ -2152,6 +2156,10 @@ export interface ProtectedServerSpec {
    * A new value resumes a paused replication when autoResume is off, or retries a failed step now.
    */
   resumeRequest?: string;
+  /**
+   * A new value starts a checksum resync now (seed 003: resync manually), without waiting for the schedule: the next cycle reads every allocated area of the VM's disks instead of CBT's changes, and the vault stores only the blocks it lacks. For a VM at a vSphere site; cycles of an ECS instance read whole disks anyway.
+   */
+  resyncRequest?: string;
 }
 
 export interface ProtectedServerStatus {
@@ -2234,7 +2242,7 @@ export interface ProtectedServerStatus {
     regionId?: string;
   };
   /**
-   * The RPO target: spec.replication.crashConsistentIntervalMinutes in seconds.
+   * The RPO target RPOMet compares the newest point's age with: spec.replication.rpoThresholdMinutes (else crashConsistentIntervalMinutes) in seconds.
    */
   rpoTargetSeconds?: number;
   /**
@@ -2369,7 +2377,7 @@ export interface ProtectedServerStatus {
      */
     etaSeconds?: number;
     /**
-     * Why this cycle reads every allocated area instead of CBT's changes (ChangeIdRejected, DiskResized, ChangeTrackingReset).
+     * Why this cycle reads every allocated area instead of CBT's changes (ChangeIdRejected, DiskResized, ChangeTrackingReset, or Requested by spec.resyncRequest).
      */
     resync?: string;
     /**
@@ -2451,7 +2459,7 @@ export interface ProtectedServerStatus {
      */
     etaSeconds?: number;
     /**
-     * Why this cycle reads every allocated area instead of CBT's changes (ChangeIdRejected, DiskResized, ChangeTrackingReset).
+     * Why this cycle reads every allocated area instead of CBT's changes (ChangeIdRejected, DiskResized, ChangeTrackingReset, or Requested by spec.resyncRequest).
      */
     resync?: string;
     /**
@@ -2471,6 +2479,10 @@ export interface ProtectedServerStatus {
    * The spec.resumeRequest last acted on.
    */
   handledResumeRequest?: string;
+  /**
+   * The spec.resyncRequest last acted on: the cycle it started has resync Requested.
+   */
+  handledResyncRequest?: string;
   /**
    * Cloud sites: spec.source.instanceId when it was last acted on; a new value re-registers the server (e.g. after the instance was replaced).
    */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import type { ProtectedServer, ProtectedServerSpec, ProtectedServerStatus } from "../../api/generated/types.js";
-import { failbackStep, failoverStep, reverseStep } from "./dr.js";
+import { failbackStep, failoverStep, resyncStep, reverseStep } from "./dr.js";
 
 function server(spec: Partial<ProtectedServerSpec>, status: ProtectedServerStatus = {}): ProtectedServer {
   return {
@@ -68,5 +68,23 @@ describe("reverse and failback", () => {
     expect(() => failbackStep(failedOver(false), { server: "db-01" })).toThrow("--cancel");
     expect(() => failbackStep(replicating, { server: "db-01" })).toThrow("nothing to fail back");
     expect(failbackStep(server({ desiredState: "FailedBack", commitFailover: true }), { server: "db-01" }).patch).toBeUndefined();
+  });
+});
+
+describe("resync", () => {
+  const request = "2026-12-07T00:00:00.000Z";
+  it("sets a new spec.resyncRequest while cycles run, either way", () => {
+    expect(resyncStep(replicating, { server: "db-01", request }).patch).toEqual({ resyncRequest: request });
+    const reversing = server({ desiredState: "ReverseReplicating", commitFailover: true }, { stage: "ReverseRealTimeReplication" });
+    expect(resyncStep(reversing, { server: "db-01", request }).patch).toEqual({ resyncRequest: request });
+    const running = server({}, { stage: "RealTimeReplication", currentCycle: { id: "20261207T000000Z" } });
+    expect(resyncStep(running, { server: "db-01", request }).message).toContain("after cycle 20261207T000000Z ends");
+  });
+
+  it("refuses when no cycles run", () => {
+    expect(() => resyncStep(failedOver(true), { server: "db-01", request })).toThrow("no replication cycles run");
+    expect(() => resyncStep(server({ desiredState: "FailedBack", commitFailover: true }), { server: "db-01", request })).toThrow("nothing to resync");
+    const cloud = server({}, { stage: "RealTimeReplication", conditions: [{ type: "ResyncRequired", status: "False", reason: "CloudSnapshots", message: "", lastTransitionTime: "2026-12-07T00:00:00Z" }] });
+    expect(() => resyncStep(cloud, { server: "db-01", request })).toThrow("ECS snapshots");
   });
 });

@@ -1,15 +1,16 @@
 /**
- * `failover`, `reverse` and `failback`: each sets the ProtectedServer spec
- * fields the API defines for the step (desiredState, recoveryPoint,
- * commitFailover, reverseInPlace) and nothing else; the controller does the
- * work. The transitions mirror the CRD's CEL rules, so a step the state
- * does not allow is refused here with what to do instead, before the API
- * server refuses it in its own terms. Patches carry the resourceVersion
- * read, so a decision is never applied to a server that changed meanwhile.
+ * `failover`, `reverse`, `failback` and `resync`: each sets the
+ * ProtectedServer spec fields the API defines for the step (desiredState,
+ * recoveryPoint, commitFailover, reverseInPlace, resyncRequest) and nothing
+ * else; the controller does the work. The transitions mirror the CRD's CEL
+ * rules, so a step the state does not allow is refused here with what to
+ * do instead, before the API server refuses it in its own terms. Their
+ * patches carry the resourceVersion read, so a decision is never applied to
+ * a server that changed meanwhile.
  */
 import type { ProtectedServer, ProtectedServerSpec } from "../../api/generated/types.js";
 import { CliError, type LifeboatApi } from "./cluster.js";
-import type { FailbackRequest, FailoverRequest, Io, ReverseRequest } from "./program.js";
+import type { FailbackRequest, FailoverRequest, Io, ResyncRequest, ReverseRequest } from "./program.js";
 
 /** What a DR command decided: the spec fields to set (none when nothing needs to change) and what to tell the user. */
 export interface DrStep {
@@ -107,10 +108,35 @@ export function failbackStep(ps: ProtectedServer, _req: FailbackRequest): DrStep
   }
 }
 
-async function apply(api: LifeboatApi, name: string, decide: (ps: ProtectedServer) => DrStep, io: Io): Promise<number> {
+/**
+ * The step `resync` takes: a new spec.resyncRequest, while cycles run
+ * (Replicating or ReverseReplicating) on a server with change tracking to
+ * resync (not one replicated through ECS snapshots).
+ */
+export function resyncStep(ps: ProtectedServer, req: ResyncRequest): DrStep {
+  const { name, desired, stage } = names(ps);
+  if (desired !== "Replicating" && desired !== "ReverseReplicating") {
+    throw new CliError(`${name} is ${desired} (stage ${stage}): no replication cycles run, so there is nothing to resync`);
+  }
+  const tracking = ps.status?.conditions?.find((c) => c.type === "ResyncRequired");
+  if (tracking?.reason === "CloudSnapshots") throw new CliError(`${name} is replicated through ECS snapshots, which are incremental by themselves: there is no change tracking to resync`);
+  const running = ps.status?.currentCycle?.id;
+  return {
+    patch: { resyncRequest: req.request },
+    message: `Resyncing ${name}: ${running ? `after cycle ${running} ends, ` : ""}a cycle reads every allocated area and compares it with the vault by checksum, storing only the blocks it lacks; follow it with \`kubectl lifeboat status\``,
+  };
+}
+
+/**
+ * Reads the server, decides, patches. `guarded` makes the patch carry the
+ * resourceVersion read: a state transition must not land on a server that
+ * changed meanwhile. A resync request is not a transition, and a running
+ * cycle changes the server every few seconds, so it goes unguarded.
+ */
+async function apply(api: LifeboatApi, name: string, decide: (ps: ProtectedServer) => DrStep, io: Io, guarded = true): Promise<number> {
   const ps = await api.get<ProtectedServer>("ProtectedServer", name);
   const step = decide(ps);
-  if (step.patch) await api.patchSpec("ProtectedServer", name, step.patch, ps.metadata.resourceVersion);
+  if (step.patch) await api.patchSpec("ProtectedServer", name, step.patch, guarded ? ps.metadata.resourceVersion : undefined);
   io.out.write(`${step.message}\n`);
   return 0;
 }
@@ -118,3 +144,4 @@ async function apply(api: LifeboatApi, name: string, decide: (ps: ProtectedServe
 export const failover = (api: LifeboatApi, req: FailoverRequest, io: Io) => apply(api, req.server, (ps) => failoverStep(ps, req), io);
 export const reverse = (api: LifeboatApi, req: ReverseRequest, io: Io) => apply(api, req.server, (ps) => reverseStep(ps, req), io);
 export const failback = (api: LifeboatApi, req: FailbackRequest, io: Io) => apply(api, req.server, (ps) => failbackStep(ps, req), io);
+export const resync = (api: LifeboatApi, req: ResyncRequest, io: Io) => apply(api, req.server, (ps) => resyncStep(ps, req), io, false);

@@ -9,7 +9,7 @@
 import { describe } from "../../runtime/errors.js";
 import { backupRun } from "./backup.js";
 import { CliError, LifeboatApi, loadKubeConfig, type GlobalOptions } from "./cluster.js";
-import { failback, failover, reverse } from "./dr.js";
+import { failback, failover, resync, reverse } from "./dr.js";
 import { points } from "./points.js";
 import { runProgram, type Handlers, type Io } from "./program.js";
 import { restore } from "./restore.js";
@@ -38,6 +38,7 @@ export function clusterHandlers(io: Io): Handlers {
     failover: (g, r) => failover(connector(g)(), r, io),
     reverse: (g, r) => reverse(connector(g)(), r, io),
     failback: (g, r) => failback(connector(g)(), r, io),
+    resync: (g, r) => resync(connector(g)(), r, io),
   };
 }
 

@@ -17,6 +17,7 @@ async function parse(argv: string[], tty = false) {
     failover: record("failover"),
     reverse: record("reverse"),
     failback: record("failback"),
+    resync: record("resync"),
   };
   let out = "";
   let err = "";
@@ -73,6 +74,10 @@ describe("kubectl lifeboat's command line", () => {
     expect((await parse(["failover", "db-01", "--cancel"])).calls[0]?.request).toEqual({ server: "db-01", commit: false, cancel: true });
     expect((await parse(["reverse", "db-01", "--in-place", "--confirm-in-place"])).calls[0]?.request).toEqual({ server: "db-01", inPlace: true, confirmInPlace: true });
     expect((await parse(["failback", "db-01"])).calls[0]).toMatchObject({ command: "failback", request: { server: "db-01" } });
+    const resync = (await parse(["resync", "db-01"])).calls[0];
+    expect(resync).toMatchObject({ command: "resync", request: { server: "db-01" } });
+    // A new value each time, so a second resync is asked anew.
+    expect(Date.parse((resync?.request as { request: string }).request)).toBeGreaterThan(Date.now() - 60_000);
   });
 
   it("prints help with exit code 0, and usage with 2 when given nothing or an unknown command", async () => {

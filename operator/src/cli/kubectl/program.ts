@@ -62,6 +62,12 @@ export interface FailbackRequest {
   readonly server: string;
 }
 
+export interface ResyncRequest {
+  readonly server: string;
+  /** The new spec.resyncRequest value: the time it was asked, so each run asks anew. */
+  readonly request: string;
+}
+
 /** What each command does; each returns its exit code. */
 export interface Handlers {
   backupRun(g: GlobalOptions, r: BackupRunRequest): Promise<number>;
@@ -71,6 +77,7 @@ export interface Handlers {
   failover(g: GlobalOptions, r: FailoverRequest): Promise<number>;
   reverse(g: GlobalOptions, r: ReverseRequest): Promise<number>;
   failback(g: GlobalOptions, r: FailbackRequest): Promise<number>;
+  resync(g: GlobalOptions, r: ResyncRequest): Promise<number>;
 }
 
 /** "90s", "10m", "2h" or plain seconds, as --timeout takes it. */
@@ -218,6 +225,12 @@ export function buildProgram(handlers: Handlers, io: Io, exitCode: (code: number
     .description("bring a reverse-replicating server up at the protected site again")
     .argument("<server>", "ProtectedServer name")
     .action((server: string, _o: object, cmd: Command) => run(handlers.failback(globals(cmd), { server })));
+
+  program
+    .command("resync")
+    .description("start a checksum resync of a replicating server now: a cycle that reads every allocated area instead of CBT's changes")
+    .argument("<server>", "ProtectedServer name")
+    .action((server: string, _o: object, cmd: Command) => run(handlers.resync(globals(cmd), { server, request: new Date().toISOString() })));
 
   return program;
 }
