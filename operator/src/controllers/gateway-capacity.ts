@@ -10,6 +10,11 @@ export function jobFinished(job: k8s.V1Job): boolean {
   return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
 }
 
+/** True once the Job has failed for good (its last pod, or its failure policy, ended it). */
+export function jobFailed(job: k8s.V1Job): boolean {
+  return (job.status?.conditions ?? []).some((c) => c.type === "Failed" && c.status === "True");
+}
+
 /**
  * How many workers a Gateway runs at once: its maxWorkers, and no more than
  * fit in its maxCpu at the CPU each worker requests (at least one, so a plan

@@ -23,7 +23,7 @@ import type { GatewayCapacity } from "./gateway-capacity.js";
 import { beginRetentionPass } from "./maintenance-jobs.js";
 import { DEFAULT_RETENTION, judgeReplicationPoints, type ReplicationRetention } from "./replication-retention.js";
 import { learnCycleSeconds, nextCycle } from "./replication-schedule.js";
-import { jobFinished } from "./gateway-capacity.js";
+import { jobFailed, jobFinished } from "./gateway-capacity.js";
 import { RESYNC } from "../worker/resync.js";
 import { SPEC_ENV } from "../worker/spec.js";
 
@@ -175,7 +175,10 @@ export class ReplicationCycles {
    * whose cycles can resync. Cycles of an ECS instance read whole disks
    * every time, so its request is marked handled with an event saying so.
    * A cycle Job already labelled with the request (its start's status write
-   * was lost) has acted on it, running or ended.
+   * was lost) has acted on it while it runs (adopt() takes it) or once it
+   * succeeded; one that failed before status recorded it has not, and the
+   * request starts a new cycle (whose failure status then records, with the
+   * usual backoff after it).
    */
   private async resyncAsked(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext): Promise<boolean> {
     const status = (ps.status ??= {});
@@ -187,7 +190,9 @@ export class ReplicationCycles {
       return false;
     }
     const jobs = await ctx.kube.batch.listNamespacedJob({ namespace: ps.metadata.namespace ?? "", labelSelector: `${DR_JOB_LABELS.protectedServer}=${labelValue(ps.metadata.name ?? "")},${CYCLE_LABELS.resyncRequest}=${shortHash(request)}` });
-    if (jobs.items.length === 0) return true;
+    const recordedUpTo = status.lastCycle?.id ?? "";
+    const acted = jobs.items.some((j) => !jobFailed(j) || (j.metadata?.labels?.[CYCLE_LABELS.cycle] ?? "") <= recordedUpTo);
+    if (!acted) return true;
     status.handledResyncRequest = request;
     return false;
   }
