@@ -156,7 +156,7 @@ export class ReplicationCycles {
     if (due > now) return Math.min(due.getTime() - now.getTime() + 200, IDLE_REFRESH_MS);
     if (resumeAsked) status.handledResumeRequest = ps.spec.resumeRequest;
     const request = resyncAsked || resyncRetry ? ps.spec.resyncRequest ?? status.handledResyncRequest ?? "" : undefined;
-    const started = await this.start(ps, line, ctx, next.consistency === "Application", due, request !== undefined ? { reason: RESYNC.requested, request } : undefined);
+    const started = await this.start(ps, line, ctx, next.consistency === "Application", due, request);
     if ("waiting" in started) {
       ctx.setCondition(ps, { type: "Replicating", status: "True", reason: "WaitingForGateway", message: `the next cycle is due and waits: ${started.waiting}` });
       return SLOT_POLL_MS;
@@ -232,12 +232,14 @@ export class ReplicationCycles {
 
   /**
    * Starts a cycle now if the Gateway has a free slot and this server is
-   * first in line for it. `quiesce` makes it application-consistent.
+   * first in line for it. `quiesce` makes it application-consistent;
+   * `resyncRequest` makes it a resync for that spec.resyncRequest.
    */
-  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date(), resync?: { readonly reason: string; readonly request: string }): Promise<StartResult> {
+  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date(), resyncRequest?: string): Promise<StartResult> {
     const status = (ps.status ??= {});
     // An ECS instance is snapshotted without its guest's help.
     const quiesce = quiesceAsked && !line.ecs;
+    const resync = resyncRequest !== undefined ? RESYNC.requested : undefined;
     if (status.currentCycle) return { waiting: `cycle ${status.currentCycle.id ?? ""} is still running` };
     const ns = ps.metadata.namespace ?? "";
     const now = new Date();
@@ -258,14 +260,14 @@ export class ReplicationCycles {
         vault: line.vault,
         gateway: line.gateway,
         quiesce,
-        resync: resync?.reason,
+        resync,
         sitePair: line.sitePair,
-        extraLabels: { [CYCLE_LABELS.cycle]: id, [CYCLE_LABELS.direction]: line.direction, ...(resync ? { [CYCLE_LABELS.resyncRequest]: shortHash(resync.request) } : {}) },
+        extraLabels: { [CYCLE_LABELS.cycle]: id, [CYCLE_LABELS.direction]: line.direction, ...(resyncRequest !== undefined ? { [CYCLE_LABELS.resyncRequest]: shortHash(resyncRequest) } : {}) },
       }),
     );
     if (!result.ran) return { waiting: result.waitingFor };
-    status.currentCycle = { id, job, direction: capitalized(line.direction), consistency: quiesce ? "Application" : "Crash", startTime: isoSeconds(now), ...(resync ? { resync: resync.reason } : {}) };
-    ctx.log.info({ cycle: id, job, direction: line.direction, quiesce, resync: resync?.reason, vm: line.vm.name }, "Started replication cycle");
+    status.currentCycle = { id, job, direction: capitalized(line.direction), consistency: quiesce ? "Application" : "Crash", startTime: isoSeconds(now), ...(resync ? { resync } : {}) };
+    ctx.log.info({ cycle: id, job, direction: line.direction, quiesce, resync, vm: line.vm.name }, "Started replication cycle");
     return { started: id };
   }
 
