@@ -2548,6 +2548,13 @@ export interface RecoveryPointSpec {
   readonly disks?: RecoveryPointSpecDisks[];
 
   /**
+   * Disks of the VM that the point holds no data of: a VM snapshot does not capture independent disks or physical-mode RDMs, so backups and replication leave them out. A VM restored or failed over from the point has no such disk.
+   *
+   * @schema RecoveryPointSpec#excludedDisks
+   */
+  readonly excludedDisks?: RecoveryPointSpecExcludedDisks[];
+
+  /**
    * Networks of the VM's NICs, for restore network mapping.
    *
    * @schema RecoveryPointSpec#networks
@@ -2586,6 +2593,7 @@ export function toJson_RecoveryPointSpec(obj: RecoveryPointSpec | undefined): Re
     'time': obj.time?.toISOString(),
     'consistency': obj.consistency,
     'disks': obj.disks?.map(y => toJson_RecoveryPointSpecDisks(y)),
+    'excludedDisks': obj.excludedDisks?.map(y => toJson_RecoveryPointSpecExcludedDisks(y)),
     'networks': obj.networks?.map(y => y),
     'parentPointID': obj.parentPointId,
     'retainUntil': obj.retainUntil?.toISOString(),
@@ -2896,6 +2904,64 @@ export function toJson_RecoveryPointSpecDisks(obj: RecoveryPointSpecDisks | unde
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * @schema RecoveryPointSpecExcludedDisks
+ */
+export interface RecoveryPointSpecExcludedDisks {
+  /**
+   * Device key of the disk.
+   *
+   * @schema RecoveryPointSpecExcludedDisks#key
+   */
+  readonly key: number;
+
+  /**
+   * Device label, e.g. Hard disk 2.
+   *
+   * @schema RecoveryPointSpecExcludedDisks#label
+   */
+  readonly label?: string;
+
+  /**
+   * Disk capacity.
+   *
+   * @schema RecoveryPointSpecExcludedDisks#capacityBytes
+   */
+  readonly capacityBytes?: number;
+
+  /**
+   * Backing file at backup time.
+   *
+   * @schema RecoveryPointSpecExcludedDisks#fileName
+   */
+  readonly fileName?: string;
+
+  /**
+   * IndependentDisk (disk mode independent_persistent or independent_nonpersistent) or PhysicalModeRDM (a raw device mapping in physical compatibility mode).
+   *
+   * @schema RecoveryPointSpecExcludedDisks#reason
+   */
+  readonly reason: RecoveryPointSpecExcludedDisksReason;
+}
+
+/**
+ * Converts an object of type 'RecoveryPointSpecExcludedDisks' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryPointSpecExcludedDisks(obj: RecoveryPointSpecExcludedDisks | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'label': obj.label,
+    'capacityBytes': obj.capacityBytes,
+    'fileName': obj.fileName,
+    'reason': obj.reason,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
  * Cloud whose snapshots the point is.
  *
  * @schema RecoveryPointSpecCloudSnapshotsProvider
@@ -2962,6 +3028,18 @@ export function toJson_RecoveryPointSpecCloudSnapshotsSnapshots(obj: RecoveryPoi
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
 }
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * IndependentDisk (disk mode independent_persistent or independent_nonpersistent) or PhysicalModeRDM (a raw device mapping in physical compatibility mode).
+ *
+ * @schema RecoveryPointSpecExcludedDisksReason
+ */
+export enum RecoveryPointSpecExcludedDisksReason {
+  /** IndependentDisk */
+  INDEPENDENT_DISK = "IndependentDisk",
+  /** PhysicalModeRDM */
+  PHYSICAL_MODE_RDM = "PhysicalModeRDM",
+}
 
 
 /**

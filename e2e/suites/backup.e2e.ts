@@ -16,6 +16,7 @@ import { LIFEBOAT_IMAGE } from "../testbed/images.js";
 import { adminConfig, createNamespace, eventually, killContainer, kubectl } from "../support/testbed.js";
 import { expectImage, mixedData } from "../support/data.js";
 import { expectSameAsRaw } from "../support/qemu-img.js";
+import { addDisk, removeDisk, setDiskMode } from "../support/vm-disks.js";
 
 const MiB = 1024 * 1024;
 /** Each VM holds this much generated data (the issue's 256 MiB; LIFEBOAT_E2E_DISK_MIB shrinks it for a quick local loop). */
@@ -471,6 +472,57 @@ describe("backup and restore, end to end", () => {
     expect(paused?.nextRun).toBeUndefined();
     await eventually("the scheduled run's RecoveryPoint", async () => ((await recoveryPoints("scheduled")).length === 1 ? true : undefined));
   }, 420_000);
+
+  it("leaves out the disks a snapshot does not capture, says which, and refuses a VM that has no other", async () => {
+    const vm = vmNames[0] ?? "";
+    const ref = (await client.findVmsByName(vm))[0]?.ref;
+    if (!ref) throw new Error(`no VM ${vm}`);
+    const first = await diskKey(vm);
+    // An independent disk and a physical-mode RDM beside the VM's disk, each holding data.
+    const scratch = await addDisk(client, ref, { capacityBytes: 8 * MiB, file: "scratch.vmdk", diskMode: "independent_persistent" });
+    const lun = await addDisk(client, ref, { capacityBytes: 16 * MiB, file: "lun.vmdk", rdm: "physicalMode" });
+    try {
+      await vcsim.writeDisk(vm, scratch, 0, randomBytes(MiB));
+      await vcsim.writeDisk(vm, lun, 0, randomBytes(MiB));
+      // Named as vCenter names them (vcsim labels an added disk "disk-<controller>-<unit>", vCenter "Hard disk N").
+      const disks = new Map((await client.getVm(ref)).disks.map((d) => [d.key, d]));
+      const files = new Map([...disks].map(([key, d]) => [key, d.fileName]));
+      const label = (key: number) => disks.get(key)?.label ?? "";
+      await lifeboat("BackupPlan", "mixed", { vCenterRef: { name: "vc" }, vaultRef: { name: "vault" }, gatewayRef: { name: "gw" }, vms: { names: [vm] }, retention: { keepLast: 1 } });
+      await waitForCondition("BackupPlan", ns, "mixed", "Ready", "True", undefined, 90_000);
+
+      const status = await runPlan("mixed", "with-independent");
+      expect(status.lastRun?.result).toBe("Succeeded");
+      const result = status.lastResults?.find((r) => r.name === vm) as { phase: string; recoveryPoint?: string; message?: string } | undefined;
+      expect(result?.phase).toBe("Succeeded");
+      const named = `${label(scratch)} (${files.get(scratch) ?? ""}) is an independent disk; ${label(lun)} (${files.get(lun) ?? ""}) is a physical-mode RDM`;
+      expect(result?.message).toBe(`backed up without ${named}: a VM snapshot does not capture such disks, so point ${result?.recoveryPoint ?? ""} holds no data of them`);
+      const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: "involvedObject.name=mixed,reason=DisksExcluded" });
+      expect(events.items.map((e) => e.type)).toEqual(["Warning"]);
+      expect(events.items[0]?.message).toBe(`VM ${vm}: ${result?.message ?? ""}`);
+      const point = await eventually("the point's RecoveryPoint", async () => (await recoveryPoints("vault")).find((p) => p.metadata.name === result?.recoveryPoint));
+      const spec = point.spec as unknown as { disks: { key: number }[]; excludedDisks?: unknown[] };
+      expect(spec.disks.map((d) => d.key)).toEqual([first]);
+      expect(spec.excludedDisks).toEqual([
+        { key: scratch, reason: "IndependentDisk", label: label(scratch), fileName: files.get(scratch), capacityBytes: 8 * MiB },
+        { key: lun, reason: "PhysicalModeRDM", label: label(lun), fileName: files.get(lun), capacityBytes: 16 * MiB },
+      ]);
+
+      // With its last dependent disk made independent, the VM has nothing a snapshot captures: the run fails at once, saying what to change.
+      await setDiskMode(client, ref, first, "independent_persistent");
+      const refused = await runPlan("mixed", "all-independent");
+      expect(refused.lastRun?.result).toBe("Failed");
+      const failed = refused.lastResults?.find((r) => r.name === vm) as { phase: string; reason?: string; attempts?: number; message?: string } | undefined;
+      expect(failed).toMatchObject({ phase: "Failed", reason: "NoSnapshotDisks", attempts: 1 });
+      expect(failed?.message).toContain(`VM "${vm}" has no disk a snapshot captures: ${label(first)} (${files.get(first) ?? ""}) is an independent disk;`);
+      expect(failed?.message).toContain("Make them dependent disks (disk mode persistent; an RDM in virtual compatibility mode)");
+    } finally {
+      await setDiskMode(client, ref, first, "persistent");
+      await removeDisk(client, ref, lun);
+      await removeDisk(client, ref, scratch);
+      await custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: ns, plural: "backupplans", name: "mixed" });
+    }
+  });
 
   it("leaves no snapshot behind on any VM", async () => {
     for (const vm of (await client.inventory()).vms) expect(await client.listSnapshots(vm.ref)).toEqual([]);

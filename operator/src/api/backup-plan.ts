@@ -17,7 +17,7 @@ const vmRunStatus = object(
     etaSeconds: integer("Estimated seconds to finish.", 0),
     attempts: integer("Worker attempts so far.", 0),
     reason: string("One-word reason when Failed or Skipped, while the worker waits for its vault (VaultUnavailable), or while its Job retries a failed attempt (the reason of that attempt, e.g. VCenterUnreachable)."),
-    message: string("What went wrong and what to do about it."),
+    message: string("What went wrong and what to do about it; on a Succeeded VM, the disks its point was taken without (independent disks and physical-mode RDMs, which a VM snapshot does not capture)."),
     recoveryPoint: string("RecoveryPoint written, when Succeeded."),
   },
   ["name", "phase"],

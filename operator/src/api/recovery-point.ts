@@ -73,6 +73,20 @@ export const recoveryPoint: KindDefinition = {
           ),
           { maxItems: 256 },
         ),
+        excludedDisks: array(
+          "Disks of the VM that the point holds no data of: a VM snapshot does not capture independent disks or physical-mode RDMs, so backups and replication leave them out. A VM restored or failed over from the point has no such disk.",
+          object(
+            {
+              key: integer("Device key of the disk."),
+              label: string("Device label, e.g. Hard disk 2.", { maxLength: 128 }),
+              capacityBytes: integer("Disk capacity.", 0),
+              fileName: string("Backing file at backup time.", { maxLength: 1024 }),
+              reason: enumeration("IndependentDisk (disk mode independent_persistent or independent_nonpersistent) or PhysicalModeRDM (a raw device mapping in physical compatibility mode).", ["IndependentDisk", "PhysicalModeRDM"]),
+            },
+            ["key", "reason"],
+          ),
+          { maxItems: 256 },
+        ),
         networks: array("Networks of the VM's NICs, for restore network mapping.", string("Network name.", { maxLength: 256 }), { maxItems: 64 }),
         parentPointID: string("Point this one was made incrementally from.", { maxLength: 128 }),
         retainUntil: string("The vault's lock keeps the point until this time.", { format: "date-time" }),

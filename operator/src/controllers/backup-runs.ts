@@ -5,6 +5,7 @@ import type { ReconcileContext } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import { controllerRef, isNotFound, mergePatch, type WithKind } from "../runtime/kube.js";
 import { openVault, type PointHeader } from "../vault/index.js";
+import { describeExcludedDisks, excludedDisksOf } from "../worker/labels.js";
 import { parseBackupResult, reasonForExitCode, type BackupWorkerSpec, type WorkerProgress } from "../worker/spec.js";
 import { failedAttemptNote, labelValue, lastExitCode, lastTerminationMessage, secretEnvFor, shortHash, vaultClaims, VCENTER_OUTAGE_WAIT_SECONDS, WORKER_LABELS, workerJob, workerVault, workerVCenter } from "../workloads/worker-job.js";
 import { ensureControlTokenSecret, readControlToken } from "../workloads/worker-token.js";
@@ -191,6 +192,11 @@ export class BackupRuns {
         delete vm.reason;
         delete vm.message;
         delete vm.etaSeconds;
+        const excluded = excludedDisksOf(point.labels);
+        if (excluded.length > 0) {
+          vm.message = `backed up without ${describeExcludedDisks(excluded)}: a VM snapshot does not capture such disks, so point ${vm.recoveryPoint} holds no data of them`;
+          await ctx.events.record(rc.plan, "Warning", "DisksExcluded", `VM ${vm.name}: ${vm.message}`);
+        }
       } else {
         vm.reason = "PointNotFound";
         vm.message = "the worker finished but the vault holds no point for this run";

@@ -6,6 +6,7 @@ import { isConflict, type WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import { formatBytes, formatRatio } from "../util/quantity.js";
+import { excludedDisksOf } from "../worker/labels.js";
 import { checkLockConfig, IndexTotalsCache, isStale, listLocks, lockExpiry, openVault, reasonOf, vaultStats, type PointHeader, type Vault } from "../vault/index.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
 import { problemCondition } from "./references.js";
@@ -35,6 +36,13 @@ export function recoveryPointFor(vault: BackupVault, point: PointHeader): Recove
     const key = Number.parseInt(d.key, 10);
     return { key: Number.isNaN(key) ? 0 : key, capacityBytes: d.size, ...(l[`disk.${d.key}.label`] ? { label: l[`disk.${d.key}.label`] } : {}), ...(l[`disk.${d.key}.file`] ? { fileName: l[`disk.${d.key}.file`] } : {}) };
   });
+  const excludedDisks = excludedDisksOf(l).map((d) => ({
+    key: Number.parseInt(d.key, 10) || 0,
+    reason: d.reason,
+    ...(d.label ? { label: d.label } : {}),
+    ...(d.fileName ? { fileName: d.fileName } : {}),
+    ...(d.capacityBytes !== undefined ? { capacityBytes: d.capacityBytes } : {}),
+  }));
   return {
     apiVersion: API_VERSION,
     kind: "RecoveryPoint",
@@ -67,6 +75,7 @@ export function recoveryPointFor(vault: BackupVault, point: PointHeader): Recove
       time: isoSeconds(point.time),
       consistency: point.consistency === "app" ? "Application" : "Crash",
       disks,
+      ...(excludedDisks.length > 0 ? { excludedDisks } : {}),
       ...(l.networks ? { networks: l.networks.split(",").filter(Boolean) } : {}),
       ...(point.parent ? { parentPointID: point.parent } : {}),
       ...(point.retainUntil ? { retainUntil: isoSeconds(point.retainUntil) } : {}),

@@ -12,7 +12,7 @@
  * exactly once.
  */
 import type { BackupVault, ProtectedServer } from "../api/generated/types.js";
-import { disksInVmOrder } from "../vsphere/index.js";
+import { capturedDisksInVmOrder } from "../vsphere/index.js";
 import { describe } from "../runtime/errors.js";
 import { isoSeconds } from "../util/time.js";
 import { createServerRestoreJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
@@ -115,7 +115,7 @@ export class Failback {
     const original = await findKnownVm(await siteClient(dr, dr.protectedSite), dr.ps.status?.source ?? { name: dr.ps.spec.source.vmName });
     if (!point || !original) return undefined;
     const pointSizes = orderedDisks(point).map((d) => d.size);
-    const vmSizes = disksInVmOrder(original.disks).map((d) => d.capacityBytes);
+    const vmSizes = capturedDisksInVmOrder(original.disks).map((d) => d.capacityBytes);
     if (pointSizes.length === vmSizes.length && pointSizes.every((s, i) => s === vmSizes[i])) return undefined;
     return `the instance's disks (${pointSizes.join(", ")} bytes) are not the original VM's (${vmSizes.join(", ")} bytes)`;
   }

@@ -7,6 +7,7 @@
  */
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext } from "../runtime/controller.js";
+import { findCondition } from "../runtime/conditions.js";
 import { describe } from "../runtime/errors.js";
 import type { OperatorMetrics } from "../telemetry/metrics.js";
 import type { WithKind } from "../runtime/kube.js";
@@ -24,6 +25,7 @@ import { beginRetentionPass } from "./maintenance-jobs.js";
 import { DEFAULT_RETENTION, judgeReplicationPoints, type ReplicationRetention } from "./replication-retention.js";
 import { learnCycleSeconds, nextCycle } from "./replication-schedule.js";
 import { jobFailed, jobFinished } from "./gateway-capacity.js";
+import { describeExcludedDisks, excludedDisksOf } from "../worker/labels.js";
 import { RESYNC } from "../worker/resync.js";
 import { SPEC_ENV } from "../worker/spec.js";
 
@@ -379,6 +381,7 @@ export class ReplicationCycles {
     if (point.consistency === "app" && (!status.lastAppConsistentPointTime || point.time > status.lastAppConsistentPointTime)) status.lastAppConsistentPointTime = isoSeconds(point.time);
     // A resync reads whole disks once: the schedule learns from the cycles that read CBT's changes.
     if (!point.labels.resync) status.learnedCycleSeconds = learnCycleSeconds(status.learnedCycleSeconds ?? 0, duration);
+    if (!line.ecs) await noteExcludedDisks(ps, point, ctx);
     if (line.ecs) ctx.setCondition(ps, WHOLE_DISK_READS);
     else ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: point.labels.resync ? "ResyncCompleted" : "ChangeTrackingTrusted", message: point.labels.resync ? `the checksum resync (${point.labels.resync}) completed with point ${point.id}; cycles read CBT's changes again` : "cycles read only what CBT reports changed" });
     const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "" };
@@ -453,4 +456,23 @@ export function resyncMessage(reason: string): string {
     [RESYNC.requested]: "spec.resyncRequest asked for it",
   };
   return `${why[reason] ?? reason}: this cycle reads every allocated area and compares it with the vault by checksum, storing only blocks the vault lacks`;
+}
+
+/**
+ * Says, from each cycle's point, whether the replica has every disk of the
+ * VM: a disk a snapshot does not capture (independent, physical-mode RDM) is
+ * left out of the point, and a failover would bring the VM up without it.
+ * A Warning event marks the moment a disk starts being left out (or the
+ * set of such disks changes).
+ */
+export async function noteExcludedDisks(ps: WithKind<ProtectedServer>, point: PointHeader, ctx: ReconcileContext): Promise<void> {
+  const excluded = excludedDisksOf(point.labels);
+  if (excluded.length === 0) {
+    ctx.setCondition(ps, { type: "AllDisksReplicated", status: "True", reason: "EveryDiskCaptured", message: `point ${point.id} holds every disk of the VM` });
+    return;
+  }
+  const message = `${describeExcludedDisks(excluded)}: a VM snapshot does not capture such disks, so the points hold no data of them and a failover or drill brings the VM up without them; make them dependent disks (disk mode persistent; an RDM in virtual compatibility mode) to replicate them`;
+  const before = findCondition(ps.status?.conditions, "AllDisksReplicated");
+  if (before?.status !== "False" || before.message !== message) await ctx.events.record(ps, "Warning", "DisksExcluded", message);
+  ctx.setCondition(ps, { type: "AllDisksReplicated", status: "False", reason: "DisksExcluded", message });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { decodeDiskChangeInfo } from "./cbt.js";
-import { decodeHardware, parseDatastorePath } from "./devices.js";
+import { capturedDisksInVmOrder, decodeHardware, parseDatastorePath, snapshotExclusion } from "./devices.js";
 import { datastoreFilePath, flatFilePath } from "./disk-io.js";
 import { NotAuthenticatedError } from "./errors.js";
 import { decodeObjectContents, throwIfUnauthenticated } from "./property-collector.js";
@@ -45,6 +45,29 @@ describe("decodeHardware", () => {
       },
     ]);
     expect(hw.nics).toEqual([{ key: 4000, type: "VirtualVmxnet3", macAddress: "00:50:56:00:00:01", portgroupKey: "dvportgroup-10", switchUuid: "50 1a" }]);
+  });
+
+  it("tells the disks a snapshot leaves out: independent disks and physical-mode RDMs, not virtual-mode ones", () => {
+    const disk = (key: number, unit: number, backing: string) =>
+      `<VirtualDevice xsi:type="VirtualDisk"><key>${key}</key><deviceInfo><label>Hard disk ${unit + 1}</label></deviceInfo>${backing}` +
+      `<controllerKey>1000</controllerKey><unitNumber>${unit}</unitNumber><capacityInBytes>1048576</capacityInBytes></VirtualDevice>`;
+    const doc = parseXml(
+      `<val ${xsi}>` +
+        disk(2003, 3, '<backing xsi:type="VirtualDiskRawDiskMappingVer1BackingInfo"><fileName>[ds1] vm/vm_3.vmdk</fileName><deviceName>/vmfs/devices/disks/naa.1</deviceName><compatibilityMode>virtualMode</compatibilityMode><diskMode>persistent</diskMode></backing>') +
+        disk(2000, 0, '<backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds1] vm/vm.vmdk</fileName><diskMode>persistent</diskMode></backing>') +
+        disk(2001, 1, '<backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds1] vm/vm_1.vmdk</fileName><diskMode>independent_nonpersistent</diskMode></backing>') +
+        disk(2002, 2, '<backing xsi:type="VirtualDiskRawDiskMappingVer1BackingInfo"><fileName>[ds1] vm/vm_2.vmdk</fileName><deviceName>/vmfs/devices/disks/naa.2</deviceName><compatibilityMode>physicalMode</compatibilityMode></backing>') +
+        "</val>",
+    );
+    const disks = decodeHardware(doc.val).disks;
+    expect(disks.map((d) => [d.key, d.backingType, d.compatibilityMode, snapshotExclusion(d)])).toEqual([
+      [2003, "VirtualDiskRawDiskMappingVer1BackingInfo", "virtualMode", undefined],
+      [2000, "VirtualDiskFlatVer2BackingInfo", undefined, undefined],
+      [2001, "VirtualDiskFlatVer2BackingInfo", undefined, "IndependentDisk"],
+      [2002, "VirtualDiskRawDiskMappingVer1BackingInfo", "physicalMode", "PhysicalModeRDM"],
+    ]);
+    expect(snapshotExclusion({ diskMode: "independent_persistent", backingType: "VirtualDiskRawDiskMappingVer1BackingInfo", compatibilityMode: "virtualMode" })).toBe("IndependentDisk");
+    expect(capturedDisksInVmOrder(disks).map((d) => d.key)).toEqual([2000, 2003]);
   });
 
   it("reads a NIC's connection state", () => {

@@ -27,6 +27,27 @@ export interface VmDisk {
   readonly unitNumber?: number;
   /** Backing kind, e.g. VirtualDiskFlatVer2BackingInfo. */
   readonly backingType?: string;
+  /** Raw device mappings: physicalMode or virtualMode. */
+  readonly compatibilityMode?: string;
+}
+
+/**
+ * Why a VM snapshot leaves a disk out: an independent disk (diskMode
+ * independent_persistent or independent_nonpersistent) is not affected by
+ * snapshots, and a raw device mapping in physical compatibility mode passes
+ * SCSI commands to the LUN, which vSphere cannot snapshot. A snapshot's
+ * "copy" of such a disk is the live disk, still being written, so reading it
+ * would store a torn image beside consistent ones; backups and replication
+ * leave these disks out and say so instead (seed 002: RDM is outside what
+ * VADP can back up).
+ */
+export type SnapshotExclusion = "IndependentDisk" | "PhysicalModeRDM";
+
+/** The reason a snapshot does not capture the disk, or undefined when it does. */
+export function snapshotExclusion(disk: Pick<VmDisk, "diskMode" | "backingType" | "compatibilityMode">): SnapshotExclusion | undefined {
+  if (disk.backingType === "VirtualDiskRawDiskMappingVer1BackingInfo" && disk.compatibilityMode === "physicalMode") return "PhysicalModeRDM";
+  if (disk.diskMode?.startsWith("independent")) return "IndependentDisk";
+  return undefined;
 }
 
 export interface VmController {
@@ -71,6 +92,11 @@ export function disksInVmOrder<D extends Pick<VmDisk, "key" | "controllerKey" | 
   return [...disks].sort((a, b) => (a.controllerKey ?? 0) - (b.controllerKey ?? 0) || (a.unitNumber ?? 0) - (b.unitNumber ?? 0) || a.key - b.key);
 }
 
+/** The disks a snapshot captures, in their order on the VM: what a point of the VM holds, and what is paired with a point's disks. */
+export function capturedDisksInVmOrder<D extends Pick<VmDisk, "key" | "controllerKey" | "unitNumber" | "diskMode" | "backingType" | "compatibilityMode">>(disks: readonly D[]): D[] {
+  return disksInVmOrder(disks.filter((d) => snapshotExclusion(d) === undefined));
+}
+
 /** Splits "[ds1] dir/file.vmdk" into its datastore and path. */
 export function parseDatastorePath(fileName: string): { datastore: string; path: string } {
   const m = /^\[([^\]]*)\]\s*(.*)$/.exec(fileName);
@@ -98,6 +124,7 @@ export function decodeHardware(devices: unknown): VmHardware {
       const controllerKey = num(d, "controllerKey");
       const unitNumber = num(d, "unitNumber");
       const backingType = xsiType(backing);
+      const compatibilityMode = text(backing, "compatibilityMode");
       disks.push({
         key,
         label: text(child(d, "deviceInfo"), "label") ?? `disk ${key}`,
@@ -113,6 +140,7 @@ export function decodeHardware(devices: unknown): VmHardware {
         ...(controllerKey !== undefined ? { controllerKey } : {}),
         ...(unitNumber !== undefined ? { unitNumber } : {}),
         ...(backingType ? { backingType } : {}),
+        ...(compatibilityMode ? { compatibilityMode } : {}),
       });
     } else if (child(d, "busNumber") !== undefined && /Controller$/.test(type)) {
       controllers.push({ key, type, busNumber: num(d, "busNumber") ?? 0 });

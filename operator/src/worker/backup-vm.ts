@@ -12,10 +12,10 @@
 import type { Logger } from "pino";
 import { BackupSession, openVault, type BackupProgress, type DiskBackup, type PointHeader, type Vault } from "../vault/index.js";
 import { blocksOfExtents, type Extent } from "../vault/disk-io.js";
-import { FaultError, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import { disksInVmOrder, FaultError, snapshotExclusion, type MoRef, type SnapshotExclusion, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
 import { vaultSpecFrom } from "./config.js";
-import { describeChain } from "./errors.js";
-import { buildPointLabels } from "./labels.js";
+import { describeChain, EXIT, WorkerError } from "./errors.js";
+import { buildPointLabels, describeExcludedDisks } from "./labels.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { baseChangeId, DEFAULT_LINEAGE, findRunPoint, selectParent } from "./parent.js";
 import type { ProgressTracker } from "./progress.js";
@@ -117,9 +117,9 @@ interface SnapshotRun {
 async function backupSnapshot(spec: BackupWorkerSpec, ctx: RunContext, run: SnapshotRun): Promise<PointHeader> {
   const { client, vm, snapshot, vault } = run;
   const { logger } = ctx;
-  const disks = await client.snapshotDisks(snapshot);
-  if (disks.length === 0) throw new Error(`VM "${vm.name}" has no virtual disks to back up`);
-  const labels = buildPointLabels(spec.labels, vm, disks, await nicNetworkNames(client, vm));
+  const { disks, excluded } = splitSnapshotDisks(vm, await client.snapshotDisks(snapshot));
+  if (excluded.length > 0) logger.warn({ vm: vm.name, excluded: excluded.map((e) => ({ disk: e.disk.key, file: e.disk.fileName, reason: e.reason })) }, "Leaving out the disks a snapshot does not capture");
+  const labels = buildPointLabels(spec.labels, vm, disks, await nicNetworkNames(client, vm), excluded);
   const lineageParent = run.tracking.enabled ? selectParent(run.points, spec.labels, disks.map((d) => String(d.key)), lineageOf(spec)) : undefined;
   let resync = resyncBeforeQuery({ requested: spec.resync, parent: lineageParent, trackingEnabledNow: run.tracking.enabledNow, disks });
   if (resync) reportResync(ctx, vm, resync, lineageParent);
@@ -175,6 +175,27 @@ async function backupSnapshot(spec: BackupWorkerSpec, ctx: RunContext, run: Snap
       logger.info({ disk: key }, "Backed up the disk");
     }
   });
+}
+
+/**
+ * Splits a snapshot's disks into those it froze and those it left out
+ * (devices.ts, snapshotExclusion), each in their order on the VM: the point
+ * holds the first and names the others. A VM with no disk of the first kind cannot be backed up at all.
+ */
+export function splitSnapshotDisks(vm: Pick<VirtualMachine, "name">, all: readonly VmDisk[]): { disks: VmDisk[]; excluded: { disk: VmDisk; reason: SnapshotExclusion }[] } {
+  const disks: VmDisk[] = [];
+  const excluded: { disk: VmDisk; reason: SnapshotExclusion }[] = [];
+  for (const disk of disksInVmOrder(all)) {
+    const reason = snapshotExclusion(disk);
+    if (reason) excluded.push({ disk, reason });
+    else disks.push(disk);
+  }
+  if (all.length === 0) throw new Error(`VM "${vm.name}" has no virtual disks to back up`);
+  if (disks.length === 0) {
+    const named = describeExcludedDisks(excluded.map(({ disk, reason }) => ({ key: String(disk.key), reason, label: disk.label, fileName: disk.fileName })));
+    throw new WorkerError(EXIT.noSnapshotDisks, `VM "${vm.name}" has no disk a snapshot captures: ${named}, and a VM snapshot does not capture such disks. Make them dependent disks (disk mode persistent; an RDM in virtual compatibility mode) to protect them with Lifeboat, or back them up from inside the guest`);
+  }
+  return { disks, excluded };
 }
 
 /**

@@ -23,6 +23,8 @@ export const EXIT = {
   cloudExportFailed: 21,
   /** The vault's storage is full: nothing was committed, and retrying before space is freed cannot help. */
   vaultFull: 22,
+  /** Every disk of the VM is one a snapshot leaves out (independent, physical-mode RDM): there is nothing consistent to read. */
+  noSnapshotDisks: 23,
   /** Any other failure ("WorkerFailed"). */
   failed: 1,
   /** Stopped by SIGTERM (128 + 15), also "WorkerFailed". */

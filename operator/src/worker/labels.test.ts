@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { buildPointLabels, networksOf, numberLabel } from "./labels.js";
+import { buildPointLabels, describeExcludedDisks, excludedDisksOf, networksOf, numberLabel } from "./labels.js";
 
 describe("buildPointLabels", () => {
   const vm = { ref: { type: "VirtualMachine", value: "vm-42" }, name: "app-01", instanceUuid: "5003-abcd", guestId: "rhel9_64Guest", numCpu: 4, memoryMB: 8192, firmware: "efi" };
@@ -40,5 +40,24 @@ describe("buildPointLabels", () => {
     expect(labels).toEqual({ plan: "p", vm: "db", vmMoRef: "vm-42", networks: "" });
     expect(networksOf(labels)).toEqual([]);
     expect(numberLabel(labels, "numCPUs")).toBeUndefined();
+  });
+
+  it("names the disks the snapshot left out, with their reason, and reads them back", () => {
+    const excluded = [
+      { disk: { key: 2002, label: "Hard disk 3", fileName: "[ds1] app-01/rdm.vmdk", capacityBytes: 1 << 30 }, reason: "PhysicalModeRDM" as const },
+      { disk: { key: 2001, label: "Hard disk 2", fileName: "[ds1] app-01/app-01_1.vmdk", capacityBytes: 4 << 20 }, reason: "IndependentDisk" as const },
+    ];
+    const labels = buildPointLabels({ plan: "p" }, { ref: vm.ref, name: "app-01" }, disks.slice(0, 1), [], excluded);
+    expect(labels["disk.2001.excluded"]).toBe("IndependentDisk");
+    expect(labels["disk.2002.capacityBytes"]).toBe(String(1 << 30));
+    expect(excludedDisksOf(labels)).toEqual([
+      { key: "2001", reason: "IndependentDisk", label: "Hard disk 2", fileName: "[ds1] app-01/app-01_1.vmdk", capacityBytes: 4 << 20 },
+      { key: "2002", reason: "PhysicalModeRDM", label: "Hard disk 3", fileName: "[ds1] app-01/rdm.vmdk", capacityBytes: 1 << 30 },
+    ]);
+    expect(describeExcludedDisks(excludedDisksOf(labels))).toBe(
+      "Hard disk 2 ([ds1] app-01/app-01_1.vmdk) is an independent disk; Hard disk 3 ([ds1] app-01/rdm.vmdk) is a physical-mode RDM",
+    );
+    expect(excludedDisksOf(buildPointLabels({}, { ref: vm.ref, name: "db" }, disks, []))).toEqual([]);
+    expect(excludedDisksOf({ "disk.7.excluded": "SomethingElse" })).toEqual([]);
   });
 });

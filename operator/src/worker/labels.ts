@@ -3,10 +3,22 @@
  * (plan, namespace, vm, run) plus what a restore needs to rebuild the VM
  * without vCenter's help, and what the RecoveryPoint sync shows (vm, plan,
  * vmInstanceUUID, vmMoRef, guestOS, numCPUs, memoryMiB, networks,
- * disk.<key>.label, disk.<key>.file).
+ * disk.<key>.label, disk.<key>.file), and the disks the snapshot left out
+ * (disk.<key>.excluded with the reason, beside their label, file and
+ * capacityBytes): the point has no data of those, and says so wherever it is
+ * shown.
  */
 import type { PointDisk, PointHeader } from "../vault/index.js";
-import type { VirtualMachine, VmDisk } from "../vsphere/index.js";
+import type { SnapshotExclusion, VirtualMachine, VmDisk } from "../vsphere/index.js";
+
+/** A disk of the VM that the point holds no data of, and why. */
+export interface ExcludedDisk {
+  readonly key: string;
+  readonly reason: SnapshotExclusion;
+  readonly label?: string;
+  readonly fileName?: string;
+  readonly capacityBytes?: number;
+}
 
 /** Labels of the point for `vm`, whose disks (as the snapshot froze them) are `disks`. */
 export function buildPointLabels(
@@ -14,6 +26,7 @@ export function buildPointLabels(
   vm: Pick<VirtualMachine, "ref" | "name" | "instanceUuid" | "guestId" | "numCpu" | "memoryMB" | "firmware">,
   disks: readonly Pick<VmDisk, "key" | "label" | "fileName" | "controllerKey" | "unitNumber">[],
   networkNames: readonly string[],
+  excluded: readonly { disk: Pick<VmDisk, "key" | "label" | "fileName" | "capacityBytes">; reason: SnapshotExclusion }[] = [],
 ): Record<string, string> {
   const labels: Record<string, string> = { ...base };
   if (!labels.vm) labels.vm = vm.name;
@@ -30,7 +43,34 @@ export function buildPointLabels(
     if (d.controllerKey !== undefined) labels[`disk.${d.key}.controllerKey`] = String(d.controllerKey);
     if (d.unitNumber !== undefined) labels[`disk.${d.key}.unitNumber`] = String(d.unitNumber);
   }
+  for (const { disk, reason } of excluded) {
+    labels[`disk.${disk.key}.excluded`] = reason;
+    labels[`disk.${disk.key}.label`] = disk.label;
+    labels[`disk.${disk.key}.file`] = disk.fileName;
+    labels[`disk.${disk.key}.capacityBytes`] = String(disk.capacityBytes);
+  }
   return labels;
+}
+
+/** The disks a point was taken without (labels disk.<key>.excluded), in key order. */
+export function excludedDisksOf(labels: Readonly<Record<string, string>>): ExcludedDisk[] {
+  const out: ExcludedDisk[] = [];
+  for (const [name, value] of Object.entries(labels)) {
+    const m = /^disk\.([^.]+)\.excluded$/.exec(name);
+    if (!m?.[1] || (value !== "IndependentDisk" && value !== "PhysicalModeRDM")) continue;
+    const key = m[1];
+    const label = labels[`disk.${key}.label`];
+    const fileName = labels[`disk.${key}.file`];
+    const capacityBytes = numberLabel(labels, `disk.${key}.capacityBytes`);
+    out.push({ key, reason: value, ...(label ? { label } : {}), ...(fileName ? { fileName } : {}), ...(capacityBytes !== undefined ? { capacityBytes } : {}) });
+  }
+  return out.sort((a, b) => (Number(a.key) || 0) - (Number(b.key) || 0));
+}
+
+/** Names the disks a point was taken without and why, for status messages, events and errors. */
+export function describeExcludedDisks(excluded: readonly ExcludedDisk[]): string {
+  const what = (reason: SnapshotExclusion): string => (reason === "IndependentDisk" ? "an independent disk" : "a physical-mode RDM");
+  return excluded.map((d) => `${d.label ?? `disk ${d.key}`}${d.fileName ? ` (${d.fileName})` : ""} is ${what(d.reason)}`).join("; ");
 }
 
 /** A number label, or undefined when absent or not a number. */

@@ -15,7 +15,7 @@ import { createImageStream, imageSizeBound, type ImageStream } from "../image/wr
 import { isVaultError, openDiskTarget, openVault, restoreDisk, type PointDisk, type RestoreProgress, type RunEncoding, type Vault } from "../vault/index.js";
 import { HOLE, blockAt } from "../vault/manifest.js";
 import type { BlockIndex } from "../vault/block-index.js";
-import { disksInVmOrder, type CreateVmSpec, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import { capturedDisksInVmOrder, type CreateVmSpec, type Inventory, type MoRef, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
 import type { RunContext } from "./backup-vm.js";
 import { vaultSpecFrom } from "./config.js";
 import { EXIT, InvalidSpecError, WorkerError } from "./errors.js";
@@ -448,12 +448,14 @@ async function restoreToNewVm(client: VsphereClient, restore: DiskRestorer, poin
  * Pairs each point disk with a disk of the VM: by key on the VM the point was
  * taken of, by order (controller, unit) on another VM (spec targetVm: a
  * failback into the original VM from a point of the recovered one, whose
- * device keys differ). Capacities must match either way.
+ * device keys differ). Capacities must match either way. A disk a snapshot
+ * leaves out (independent, physical-mode RDM) is in no point, so it is never
+ * paired and never written.
  */
 function pairDisks(vm: VirtualMachine, disks: readonly PointDisk[], byOrder: boolean): { disk: PointDisk; vmDisk: VmDisk }[] {
-  const ordered = disksInVmOrder(vm.disks);
+  const ordered = capturedDisksInVmOrder(vm.disks);
   if (byOrder && ordered.length !== disks.length) {
-    throw new WorkerError(EXIT.restoreTargetFailed, `VM "${vm.name}" has ${ordered.length} disks but the point has ${disks.length}; restore to a new VM instead`);
+    throw new WorkerError(EXIT.restoreTargetFailed, `VM "${vm.name}" has ${ordered.length} disks a snapshot captures but the point has ${disks.length}; restore to a new VM instead`);
   }
   return disks.map((disk, i) => {
     const vmDisk = byOrder ? ordered[i] : vm.disks.find((d) => String(d.key) === disk.key);

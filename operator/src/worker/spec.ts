@@ -429,6 +429,7 @@ export const EXIT_CODES: Readonly<Record<number, string>> = {
   20: "CloudImageFailed",
   21: "CloudExportFailed",
   22: "VaultFull",
+  23: "NoSnapshotDisks",
 };
 
 /** The reason for an exit code. */

@@ -213,8 +213,8 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
       backoffLimit: o.backoffLimit,
       ...(o.activeDeadlineSeconds !== undefined ? { activeDeadlineSeconds: o.activeDeadlineSeconds } : {}),
       podFailurePolicy: {
-        // A wrong password, a missing VM or a full vault does not get better by retrying at once.
-        rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [10, 12, 13, 16, 17, 18, 20, 22] } }],
+        // A wrong password, a missing VM, a full vault or a VM with only disks a snapshot leaves out does not get better by retrying at once.
+        rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [10, 12, 13, 16, 17, 18, 20, 22, 23] } }],
       },
       template: {
         metadata: { labels },

@@ -108,6 +108,25 @@ type diskRef struct {
 	flatPath string
 	capacity int64
 	backing  *types.VirtualDiskFlatVer2BackingInfo // nil for other backing kinds
+	// notSnapshotted: an independent disk or a physical-mode RDM, which a
+	// vSphere snapshot leaves out: it goes on reading and writing the live
+	// disk, and the snapshot's backing names the live file.
+	notSnapshotted bool
+}
+
+// notSnapshotted says whether vSphere leaves the disk out of snapshots:
+// independent disks ("Independent disks are not affected by snapshots") and
+// raw device mappings in physical compatibility mode.
+func notSnapshotted(backing types.BaseVirtualDeviceBackingInfo) bool {
+	switch b := backing.(type) {
+	case *types.VirtualDiskFlatVer2BackingInfo:
+		return strings.HasPrefix(b.DiskMode, "independent")
+	case *types.VirtualDiskRawDiskMappingVer1BackingInfo:
+		return b.CompatibilityMode == string(types.VirtualDiskCompatibilityModePhysicalMode) || strings.HasPrefix(b.DiskMode, "independent")
+	case *types.VirtualDiskSparseVer2BackingInfo:
+		return strings.HasPrefix(b.DiskMode, "independent")
+	}
+	return false
 }
 
 func liveKey(vm string, key int32) string { return fmt.Sprintf("%s/%d", vm, key) }
@@ -177,6 +196,7 @@ func (h *harness) disksOf(vm *simulator.VirtualMachine) ([]diskRef, error) {
 			capacity: capacity,
 		}
 		ref.backing, _ = disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+		ref.notSnapshotted = notSnapshotted(disk.Backing)
 		out = append(out, ref)
 	}
 	return out, nil
@@ -404,8 +424,9 @@ func copySparse(dst, src *os.File, size int64) error {
 	return dst.Truncate(size)
 }
 
-// freeze copies every disk of the VM to a new file that belongs to the
-// snapshot about to be taken, and closes the tracking epoch. The caller holds
+// freeze copies every disk of the VM that snapshots capture to a new file
+// that belongs to the snapshot about to be taken, and closes the tracking
+// epoch. The caller holds
 // the VM's lock.
 func (h *harness) freeze(vm *simulator.VirtualMachine) ([]*frozenDisk, error) {
 	if _, err := h.prepareVM(vm); err != nil {
@@ -420,6 +441,9 @@ func (h *harness) freeze(vm *simulator.VirtualMachine) ([]*frozenDisk, error) {
 	var frozen []*frozenDisk
 	for _, d := range disks {
 		ld := h.register(vm.Self.Value, d)
+		if d.notSnapshotted {
+			continue
+		}
 		h.counter++
 		var p object.DatastorePath
 		p.FromString(d.fileName)

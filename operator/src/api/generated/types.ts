@@ -935,7 +935,7 @@ export interface BackupPlanStatus {
        */
       reason?: string;
       /**
-       * What went wrong and what to do about it.
+       * What went wrong and what to do about it; on a Succeeded VM, the disks its point was taken without (independent disks and physical-mode RDMs, which a VM snapshot does not capture).
        */
       message?: string;
       /**
@@ -993,7 +993,7 @@ export interface BackupPlanStatus {
      */
     reason?: string;
     /**
-     * What went wrong and what to do about it.
+     * What went wrong and what to do about it; on a Succeeded VM, the disks its point was taken without (independent disks and physical-mode RDMs, which a VM snapshot does not capture).
      */
     message?: string;
     /**
@@ -1211,6 +1211,33 @@ export interface RecoveryPointSpec {
      * Unit number on the controller.
      */
     unitNumber?: number;
+  }[];
+  /**
+   * Disks of the VM that the point holds no data of: a VM snapshot does not capture independent disks or physical-mode RDMs, so backups and replication leave them out. A VM restored or failed over from the point has no such disk.
+   *
+   * @maxItems 256
+   */
+  excludedDisks?: {
+    /**
+     * Device key of the disk.
+     */
+    key: number;
+    /**
+     * Device label, e.g. Hard disk 2.
+     */
+    label?: string;
+    /**
+     * Disk capacity.
+     */
+    capacityBytes?: number;
+    /**
+     * Backing file at backup time.
+     */
+    fileName?: string;
+    /**
+     * IndependentDisk (disk mode independent_persistent or independent_nonpersistent) or PhysicalModeRDM (a raw device mapping in physical compatibility mode).
+     */
+    reason: "IndependentDisk" | "PhysicalModeRDM";
   }[];
   /**
    * Networks of the VM's NICs, for restore network mapping.
