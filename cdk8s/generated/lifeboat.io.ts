@@ -1784,6 +1784,13 @@ export interface ProtectedServerSpec {
   readonly recovery?: ProtectedServerSpecRecovery;
 
   /**
+   * How a failback that makes a new VM or instance at the protected site makes it (seed 004's failback panel). A failback in place (reverseInPlace) keeps the original's size and addresses; the condition IgnoredFields names what is not acted on.
+   *
+   * @schema ProtectedServerSpec#failback
+   */
+  readonly failback?: ProtectedServerSpecFailback;
+
+  /**
    * Replicating; FailedOver (bring the server up at the recovery site); ReverseReplicating (after a committed failover, replicate it back); FailedBack (bring it up at the protected site again).
    *
    * @schema ProtectedServerSpec#desiredState
@@ -1844,6 +1851,7 @@ export function toJson_ProtectedServerSpec(obj: ProtectedServerSpec | undefined)
     'source': toJson_ProtectedServerSpecSource(obj.source),
     'replication': toJson_ProtectedServerSpecReplication(obj.replication),
     'recovery': toJson_ProtectedServerSpecRecovery(obj.recovery),
+    'failback': toJson_ProtectedServerSpecFailback(obj.failback),
     'desiredState': obj.desiredState,
     'recoveryPoint': obj.recoveryPoint,
     'commitFailover': obj.commitFailover,
@@ -2000,14 +2008,14 @@ export interface ProtectedServerSpecRecovery {
   readonly datastore?: string;
 
   /**
-   * vCPUs of the recovered VM; default the source's.
+   * vCPUs of the recovered VM; default the source's. Cloud sites, with memoryGiB and no instanceType: the recovered instance gets an instance type of exactly this size in stock in the recovery zone, of the source instance's family where one is (seed 004: CPU and memory instead of the ECS specification).
    *
    * @schema ProtectedServerSpecRecovery#cpu
    */
   readonly cpu?: number;
 
   /**
-   * Memory of the recovered VM in GiB; default the source's.
+   * Memory of the recovered VM in GiB; default the source's. Cloud sites: see cpu.
    *
    * @schema ProtectedServerSpecRecovery#memoryGiB
    */
@@ -2028,7 +2036,7 @@ export interface ProtectedServerSpecRecovery {
   readonly powerOn?: boolean;
 
   /**
-   * Cloud sites: ECS instance type of the recovered instance, e.g. ecs.g7.large; default the source instance's (seed 004: use the ECS specification).
+   * Cloud sites: ECS instance type of the recovered instance, e.g. ecs.g7.large (seed 004: use the ECS specification); default one chosen by cpu and memoryGiB, else the source instance's type (for a vSphere source, VMwareToCloud, one chosen by the VM's vCPUs and memory).
    *
    * @schema ProtectedServerSpecRecovery#instanceType
    */
@@ -2073,6 +2081,58 @@ export function toJson_ProtectedServerSpecRecovery(obj: ProtectedServerSpecRecov
     'privateIpAddress': obj.privateIpAddress,
     'diskCategory': obj.diskCategory,
     'eip': obj.eip,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * How a failback that makes a new VM or instance at the protected site makes it (seed 004's failback panel). A failback in place (reverseInPlace) keeps the original's size and addresses; the condition IgnoredFields names what is not acted on.
+ *
+ * @schema ProtectedServerSpecFailback
+ */
+export interface ProtectedServerSpecFailback {
+  /**
+   * vCPUs of the VM a failback makes at the protected site; default the recovered VM's. Cloud sites, with memoryGiB and no instanceType: the failback instance gets an instance type of exactly this size in stock in the protected zone (seed 004's failback: CPU and memory).
+   *
+   * @schema ProtectedServerSpecFailback#cpu
+   */
+  readonly cpu?: number;
+
+  /**
+   * Memory of the VM a failback makes, in GiB; default the recovered VM's. Cloud sites: see cpu.
+   *
+   * @schema ProtectedServerSpecFailback#memoryGiB
+   */
+  readonly memoryGiB?: number;
+
+  /**
+   * Cloud sites (CrossZone, CrossRegion): ECS instance type of the failback instance; default one chosen by cpu and memoryGiB, else the recovered instance's.
+   *
+   * @schema ProtectedServerSpecFailback#instanceType
+   */
+  readonly instanceType?: string;
+
+  /**
+   * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (the pair's sourceNetwork, else the original's); default one ECS assigns (seed 004's failback: IP address).
+   *
+   * @schema ProtectedServerSpecFailback#privateIpAddress
+   */
+  readonly privateIpAddress?: string;
+}
+
+/**
+ * Converts an object of type 'ProtectedServerSpecFailback' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ProtectedServerSpecFailback(obj: ProtectedServerSpecFailback | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'cpu': obj.cpu,
+    'memoryGiB': obj.memoryGiB,
+    'instanceType': obj.instanceType,
+    'privateIpAddress': obj.privateIpAddress,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2299,25 +2359,32 @@ export interface RecoveryDrillSpec {
   readonly powerOn?: boolean;
 
   /**
-   * vCPUs of the test VM; default the server's recovery settings, else the source's.
+   * vCPUs of the test VM; default the server's recovery settings, else the source's. Cloud sites, with memoryGiB and no instanceType: the test instance gets an instance type of exactly this size in stock in the recovery zone (seed 004: CPU and memory instead of the ECS specification).
    *
    * @schema RecoveryDrillSpec#cpu
    */
   readonly cpu?: number;
 
   /**
-   * Memory of the test VM in GiB; default the server's recovery settings, else the source's.
+   * Memory of the test VM in GiB; default the server's recovery settings, else the source's. Cloud sites: see cpu.
    *
    * @schema RecoveryDrillSpec#memoryGiB
    */
   readonly memoryGiB?: number;
 
   /**
-   * Cloud sites: ECS instance type of the test instance; default the server's spec.recovery.instanceType, else the source instance's.
+   * Cloud sites: ECS instance type of the test instance; default one chosen by cpu and memoryGiB, else the server's spec.recovery (its instanceType, or its cpu and memoryGiB), else the source instance's type (for a vSphere source, one chosen by the VM's vCPUs and memory).
    *
    * @schema RecoveryDrillSpec#instanceType
    */
   readonly instanceType?: string;
+
+  /**
+   * Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's.
+   *
+   * @schema RecoveryDrillSpec#diskCategory
+   */
+  readonly diskCategory?: RecoveryDrillSpecDiskCategory;
 
   /**
    * Cloud sites: private IP of the test instance in the test vSwitch; default one ECS assigns.
@@ -2348,6 +2415,7 @@ export function toJson_RecoveryDrillSpec(obj: RecoveryDrillSpec | undefined): Re
     'cpu': obj.cpu,
     'memoryGiB': obj.memoryGiB,
     'instanceType': obj.instanceType,
+    'diskCategory': obj.diskCategory,
     'privateIpAddress': obj.privateIpAddress,
     'eip': obj.eip,
   };
@@ -2383,6 +2451,20 @@ export function toJson_RecoveryDrillSpecProtectedServerRef(obj: RecoveryDrillSpe
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
 }
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's.
+ *
+ * @schema RecoveryDrillSpecDiskCategory
+ */
+export enum RecoveryDrillSpecDiskCategory {
+  /** cloud_essd */
+  CLOUD_UNDERSCORE_ESSD = "cloud_essd",
+  /** cloud_ssd */
+  CLOUD_UNDERSCORE_SSD = "cloud_ssd",
+  /** cloud_efficiency */
+  CLOUD_UNDERSCORE_EFFICIENCY = "cloud_efficiency",
+}
 
 
 /**
@@ -2915,7 +2997,7 @@ export interface RecoveryPointSpecExcludedDisks {
   readonly key: number;
 
   /**
-   * Device label, e.g. Hard disk 2.
+   * Device label, e.g. Hard disk 1.
    *
    * @schema RecoveryPointSpecExcludedDisks#label
    */
@@ -2929,7 +3011,7 @@ export interface RecoveryPointSpecExcludedDisks {
   readonly capacityBytes?: number;
 
   /**
-   * Backing file at backup time.
+   * Backing file at backup time, e.g. [ds1] web/web.vmdk.
    *
    * @schema RecoveryPointSpecExcludedDisks#fileName
    */

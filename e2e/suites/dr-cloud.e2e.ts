@@ -46,6 +46,7 @@ interface DrillStatus {
   phase?: string;
   pointID?: string;
   instanceId?: string;
+  instanceType?: string;
   privateIpAddress?: string;
   eipAddress?: string;
   conditions?: { type: string; status: string; reason: string; message: string }[];
@@ -250,9 +251,10 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
     });
   }
 
-  // A drill on the test vSwitch only, with an EIP; deleting it leaves nothing tagged.
+  // A drill on the test vSwitch only, with an EIP; deleting it leaves nothing tagged. Sized by CPU and memory
+  // and on SSDs (seed 004's drill panel): of the sizes in stock, the one of the protected instance's family.
   const drill = `${name}-drill`;
-  await apply(s, "RecoveryDrill", drill, { protectedServerRef: { name }, eip: true });
+  await apply(s, "RecoveryDrill", drill, { protectedServerRef: { name }, eip: true, cpu: 4, memoryGiB: 16, diskCategory: "cloud_ssd" });
   const drilled = await eventually(`${drill} Ready`, async () => {
     const st = (await getObject<{ status?: DrillStatus }>(s, "RecoveryDrill", drill)).status;
     return st?.phase === "Ready" ? st : undefined;
@@ -261,6 +263,9 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
   expect(test?.vpcAttributes?.vSwitchId).toBe(net.test);
   expect(test?.zoneId).toBe(recoveryZone);
   expect(test?.eipAddress?.ipAddress).toBe(drilled.eipAddress);
+  expect([test?.instanceType, drilled.instanceType]).toEqual(["ecs.g7.xlarge", "ecs.g7.xlarge"]);
+  const testDisks = (await ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: recoveryRegion, instanceId: drilled.instanceId ?? "" }))).body?.disks?.disk ?? [];
+  expect(testDisks.map((d) => d.category)).toEqual(["cloud_ssd", "cloud_ssd"]);
   const drillPoint = (await points(name, "Forward")).find((p) => p.spec.pointID === drilled.pointID);
   if (!drillPoint) throw new Error(`no RecoveryPoint for ${drilled.pointID ?? ""}`);
   expect(await instanceContent(recoveryRegion, drilled.instanceId ?? "")).toEqual(await pointContent(drillPoint));
@@ -396,8 +401,10 @@ describe("ECS to ECS disaster recovery (contract server, official SDKs)", () => 
       recoveryNetwork: { vSwitchId: "vsw-hz-i-recovery", securityGroupId: "sg-hz" },
     });
     await apply(s, "ProtectedServer", "untested", { sitePairRef: { name: "no-test" }, source: { instanceId: (await status("db")).source?.instanceId ?? "" } });
-    await apply(s, "RecoveryDrill", "refused", { protectedServerRef: { name: "untested" } });
+    await apply(s, "RecoveryDrill", "refused", { protectedServerRef: { name: "untested" }, cpu: 4 });
     await waitForCondition("RecoveryDrill", s.ns, "refused", "Ready", "False", "NoTestNetwork");
+    const ignored = await waitForCondition("RecoveryDrill", s.ns, "refused", "IgnoredFields", "True", "NotUsedByCloudSites");
+    expect(ignored.message).toBe("not acted on: spec.cpu (an instance type is chosen by vCPUs and memory together: set spec.memoryGiB too)");
     await apply(s, "ProtectedServer", "vm-on-cloud", { sitePairRef: { name: "zones" }, source: { vmName: "web-01" } });
     await waitForCondition("ProtectedServer", s.ns, "vm-on-cloud", "Ready", "False", "SourceMismatch");
   });

@@ -43,6 +43,7 @@ let source: Buffer;
 
 interface CloudFailover {
   step?: string;
+  instanceType?: string;
   planned?: boolean;
   job?: string;
   restoreId?: string;
@@ -114,7 +115,8 @@ beforeAll(async () => {
     sitePairRef: { name: "to-cloud" },
     source: { vmName: vm },
     replication: { crashConsistentIntervalMinutes: 1 },
-    recovery: { instanceType: "ecs.g7.large", privateIpAddress: "172.20.1.30", eip: true },
+    // No instance type: a failover chooses one by the VM's own vCPUs and memory.
+    recovery: { privateIpAddress: "172.20.1.30", eip: true },
   });
   await eventually("web replicating", async () => ((await status()).stage === "RealTimeReplication" ? true : undefined), 300_000);
 });
@@ -131,9 +133,10 @@ afterAll(async () => {
 
 describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () => {
   it("drills on the test vSwitch from a converted point, and deleting the drill leaves nothing in the cloud", async () => {
-    await apply(s, "RecoveryDrill", "d1", { protectedServerRef: { name: "web" }, eip: true });
+    // Sized by CPU and memory, on SSDs (seed 004's drill panel): a vSphere point has no family to keep, so the first type by name.
+    await apply(s, "RecoveryDrill", "d1", { protectedServerRef: { name: "web" }, eip: true, cpu: 2, memoryGiB: 8, diskCategory: "cloud_ssd" });
     const drilled = await eventually("drill d1 Ready", async () => {
-      const st = (await getObject<{ status?: { phase?: string; instanceId?: string; eipAddress?: string; pointID?: string; createdObjects?: { kind: string; name?: string; id?: string }[]; conditions?: { type: string; reason: string; message: string }[] } }>(s, "RecoveryDrill", "d1")).status;
+      const st = (await getObject<{ status?: { phase?: string; instanceId?: string; instanceType?: string; eipAddress?: string; pointID?: string; createdObjects?: { kind: string; name?: string; id?: string }[]; conditions?: { type: string; reason: string; message: string }[] } }>(s, "RecoveryDrill", "d1")).status;
       if (st?.phase === "Failed") throw new Error(`drill failed: ${JSON.stringify(st.conditions)}`);
       return st?.phase === "Ready" ? st : undefined;
     }, 300_000);
@@ -141,6 +144,10 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     expect(test?.vpcAttributes?.vSwitchId).toBe("vsw-test");
     expect(test?.zoneId).toBe(ZONE);
     expect(test?.eipAddress?.ipAddress).toBe(drilled.eipAddress);
+    expect([test?.instanceType, drilled.instanceType]).toEqual(["ecs.g6.large", "ecs.g6.large"]);
+    const testDisks = (await ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: REGION, instanceId: drilled.instanceId ?? "" }))).body?.disks?.disk ?? [];
+    expect(testDisks.length).toBeGreaterThan(0);
+    expect(testDisks.every((d) => d.category === "cloud_ssd")).toBe(true);
     expect(await systemDiskHash(drilled.instanceId ?? "")).toBe(sha256(source));
     const conversion = drilled.createdObjects?.find((o) => o.kind === "RestoreJob");
     expect(conversion?.id).toBeTruthy();
@@ -165,7 +172,11 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     expect(done.failover).toMatchObject({ planned: true });
     const id = done.failover?.vm?.instanceId ?? "";
     const recovered = await instance(id);
-    expect(recovered).toMatchObject({ zoneId: ZONE, instanceType: "ecs.g7.large", status: "Running" });
+    // The VM's own size (vcsim's VMs: 1 vCPU, 32 MiB, so 1 GiB): the one type of that size in stock.
+    const [vmNow] = await vmByName(s.protectedClient, vm);
+    expect([vmNow?.numCpu, Math.ceil((vmNow?.memoryMB ?? 0) / 1024)]).toEqual([1, 1]);
+    expect(recovered).toMatchObject({ zoneId: ZONE, instanceType: "ecs.s6-c1m1.small", status: "Running" });
+    expect(done.failover?.instanceType).toBe("ecs.s6-c1m1.small");
     expect(recovered?.vpcAttributes?.vSwitchId).toBe("vsw-recovery");
     expect(recovered?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(["172.20.1.30"]);
     expect(recovered?.eipAddress?.ipAddress).toBe(done.failover?.eipAddress);
@@ -207,7 +218,10 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     const id = (await status()).failover?.vm?.instanceId ?? "";
     source = mixedData(DATA, 10);
     await server.harness.writeDisk(await systemDiskId(id), 0, source);
-    await patchSpec(s, "ProtectedServer", "web", { desiredState: "FailedBack" });
+    // Seed 004's failback panel: the new VM's CPU and memory; an instance type means nothing for a VM, and a condition says so.
+    await patchSpec(s, "ProtectedServer", "web", { desiredState: "FailedBack", failback: { cpu: 2, memoryGiB: 1, instanceType: "ecs.g7.large" } });
+    const ignored = await waitForCondition("ProtectedServer", s.ns, "web", "IgnoredFields", "True", "NotUsedByVMwareToCloud");
+    expect(ignored.message).toBe("not acted on: spec.failback.instanceType (cloud sites only: a failback to vSphere makes a VM)");
     const done = await eventually("web failed back", async () => {
       const x = await status();
       return x.stage === "FailedBack" ? x : undefined;
@@ -216,6 +230,7 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     const back = `${vm}-failback`;
     const [made] = await vmByName(s.protectedClient, back);
     expect(made?.powerState).toBe("poweredOn");
+    expect([made?.numCpu, made?.memoryMB]).toEqual([2, 1024]);
     expect(done.failback?.vm?.moRef).toBe(made?.ref.value);
     const disk = await firstDisk(s.protectedSim, back);
     const fh = await open(disk.flatPath, "r");

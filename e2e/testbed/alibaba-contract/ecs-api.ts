@@ -260,6 +260,56 @@ function taskJson(t: TaskRecord): Json {
 }
 
 /**
+ * The instance types the server offers in every zone, with their vCPUs and
+ * memory as Alibaba Cloud's instance family pages give them: the g7 and g6
+ * general-purpose families (1 vCPU : 4 GiB), c7 compute (1 : 2) and r7
+ * memory (1 : 8), large to 4xlarge, and the shared s6 family's 1-vCPU types
+ * (1, 2 and 4 GiB). A subset, every one with stock; RunInstances still takes
+ * any type (the server models no quotas).
+ */
+const INSTANCE_TYPES: readonly { readonly type: string; readonly cores: number; readonly memoryGiB: number }[] = [
+  ...([["g7", 4], ["g6", 4], ["c7", 2], ["r7", 8]] as const).flatMap(([family, ratio]) =>
+    ([["large", 2], ["xlarge", 4], ["2xlarge", 8], ["3xlarge", 12], ["4xlarge", 16]] as const).map(([size, cores]) => ({ type: `ecs.${family}.${size}`, cores, memoryGiB: cores * ratio })),
+  ),
+  ...[1, 2, 4].map((memoryGiB) => ({ type: `ecs.s6-c1m${memoryGiB}.small`, cores: 1, memoryGiB })),
+];
+
+/**
+ * DescribeAvailableResource with DestinationResource InstanceType: the types
+ * of INSTANCE_TYPES matching Cores and Memory (each optional), per zone
+ * (ZoneId, else every zone of the region), as Available and WithStock.
+ * Zones with no match are left out, as ECS leaves them out.
+ */
+function availableInstanceTypes(p: Params, state: EcsState): Json {
+  const regionId = required(p, "RegionId");
+  const destination = required(p, "DestinationResource");
+  if (destination !== "InstanceType") throw ecsErrors.invalidParameter("DestinationResource", "the server answers only InstanceType");
+  const chargeType = str(p, "InstanceChargeType");
+  if (chargeType !== undefined && chargeType !== "PostPaid" && chargeType !== "PrePaid") throw ecsErrors.invalidParameter("InstanceChargeType", "must be PostPaid or PrePaid");
+  const zoneId = str(p, "ZoneId");
+  if (zoneId) state.checkZone(regionId, zoneId);
+  const cores = int(p, "Cores");
+  const memory = str(p, "Memory");
+  const memoryGiB = memory === undefined ? undefined : Number(memory);
+  if (memoryGiB !== undefined && !(memoryGiB > 0)) throw ecsErrors.invalidParameter("Memory", "must be a positive number of GiB");
+  const types = INSTANCE_TYPES.filter((t) => (cores === undefined || t.cores === cores) && (memoryGiB === undefined || t.memoryGiB === memoryGiB));
+  const zones = (zoneId ? [zoneId] : state.zonesOf(regionId)).filter(() => types.length > 0);
+  return {
+    AvailableZones: {
+      AvailableZone: zones.map((z) => ({
+        RegionId: regionId,
+        ZoneId: z,
+        Status: "Available",
+        StatusCategory: "WithStock",
+        AvailableResources: {
+          AvailableResource: [{ Type: "InstanceType", SupportedResources: { SupportedResource: types.map((t) => ({ Value: t.type, Status: "Available", StatusCategory: "WithStock" })) } }],
+        },
+      })),
+    },
+  };
+}
+
+/**
  * A zone as DescribeZones lists it. Only what the server models: instances,
  * disks and vSwitches can be made in every zone, with any instance type
  * (AvailableInstanceTypes is left out rather than invented).
@@ -400,6 +450,10 @@ export const ecsActions: Record<string, Handler> = {
     );
     const pg = page(p, all);
     return { EipAddresses: { EipAddress: pg.items.map((e) => (vpc ? { ...eipJson(e), Tags: { Tag: e.tags.map((t) => ({ Key: t.key, Value: t.value })) } } : eipJson(e))) }, TotalCount: pg.total, PageNumber: pg.pageNumber, PageSize: pg.pageSize };
+  },
+
+  DescribeAvailableResource(p, { state }) {
+    return availableInstanceTypes(p, state);
   },
 
   DescribeZones(p, { state }) {

@@ -128,6 +128,29 @@ describe("zones", () => {
   });
 });
 
+describe("instance types", () => {
+  it("lists the types of a size in stock in a zone, in the documented response shape", async () => {
+    const res = await ecs.describeAvailableResource(new $Ecs.DescribeAvailableResourceRequest({ regionId: region, zoneId: `${region}-i`, destinationResource: "InstanceType", instanceChargeType: "PostPaid", cores: 4, memory: 16 }));
+    ecs.lastConformsTo($Ecs.DescribeAvailableResourceResponseBody);
+    const zones = res.body?.availableZones?.availableZone ?? [];
+    expect(zones.map((z) => [z.zoneId, z.status, z.statusCategory])).toEqual([[`${region}-i`, "Available", "WithStock"]]);
+    const supported = zones[0]?.availableResources?.availableResource?.[0]?.supportedResources?.supportedResource ?? [];
+    expect(supported.map((r) => r.value).sort()).toEqual(["ecs.g6.xlarge", "ecs.g7.xlarge"]);
+    expect(supported.every((r) => r.status === "Available" && r.statusCategory === "WithStock")).toBe(true);
+  });
+
+  it("leaves out zones with no type of that size, and refuses what it does not answer", async () => {
+    const none = await ecs.describeAvailableResource(new $Ecs.DescribeAvailableResourceRequest({ regionId: region, destinationResource: "InstanceType", cores: 3, memory: 7 }));
+    expect(none.body?.availableZones?.availableZone).toEqual([]);
+    const all = await ecs.describeAvailableResource(new $Ecs.DescribeAvailableResourceRequest({ regionId: region, destinationResource: "InstanceType", cores: 1, memory: 1 }));
+    expect(all.body?.availableZones?.availableZone?.map((z) => z.zoneId)).toEqual([`${region}-h`, `${region}-i`, `${region}-j`]);
+    const disk = await errorOf(ecs.describeAvailableResource(new $Ecs.DescribeAvailableResourceRequest({ regionId: region, destinationResource: "SystemDisk" })));
+    expect([disk.statusCode, disk.code]).toEqual([400, "InvalidParameter"]);
+    const zone = await errorOf(ecs.describeAvailableResource(new $Ecs.DescribeAvailableResourceRequest({ regionId: region, zoneId: `${region}-z`, destinationResource: "InstanceType" })));
+    expect(zone.code).toBe("InvalidZoneId.NotFound");
+  });
+});
+
 describe("instance, disk, snapshot and image lifecycle", () => {
   const tags = [new $Ecs.RunInstancesRequestTag({ key: "lifeboat.io/restore", value: "r1" })];
   let instanceId: string;

@@ -1,6 +1,16 @@
 import { ageColumn, conditionColumn, conditions, localRef, observedGeneration, type KindDefinition } from "./common.js";
 import { array, enumeration, integer, object, string, withRules } from "./schema.js";
 
+/** What names one of the VM's disks in a point, whether the point holds its data or not. */
+function vmDiskFields() {
+  return {
+    key: integer("Device key of the disk."),
+    label: string("Device label, e.g. Hard disk 1.", { maxLength: 128 }),
+    capacityBytes: integer("Disk capacity.", 0),
+    fileName: string("Backing file at backup time, e.g. [ds1] web/web.vmdk.", { maxLength: 1024 }),
+  };
+}
+
 /**
  * RecoveryPoint: one restorable point of one VM. The vault is the source of
  * truth (like Velero's backup sync): these objects are written by the
@@ -62,10 +72,7 @@ export const recoveryPoint: KindDefinition = {
           "The VM's disks in the point.",
           object(
             {
-              key: integer("Device key of the disk."),
-              label: string("Device label, e.g. Hard disk 1.", { maxLength: 128 }),
-              capacityBytes: integer("Disk capacity.", 0),
-              fileName: string("Backing file at backup time, e.g. [ds1] web/web.vmdk.", { maxLength: 1024 }),
+              ...vmDiskFields(),
               controllerKey: integer("Controller device key."),
               unitNumber: integer("Unit number on the controller."),
             },
@@ -77,10 +84,7 @@ export const recoveryPoint: KindDefinition = {
           "Disks of the VM that the point holds no data of: a VM snapshot does not capture independent disks or physical-mode RDMs, so backups and replication leave them out. A VM restored or failed over from the point has no such disk.",
           object(
             {
-              key: integer("Device key of the disk."),
-              label: string("Device label, e.g. Hard disk 2.", { maxLength: 128 }),
-              capacityBytes: integer("Disk capacity.", 0),
-              fileName: string("Backing file at backup time.", { maxLength: 1024 }),
+              ...vmDiskFields(),
               reason: enumeration("IndependentDisk (disk mode independent_persistent or independent_nonpersistent) or PhysicalModeRDM (a raw device mapping in physical compatibility mode).", ["IndependentDisk", "PhysicalModeRDM"]),
             },
             ["key", "reason"],

@@ -10,12 +10,14 @@
 import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
 import { clientToken, DR_TAG } from "../cloud/alibaba/ecs-dr.js";
 import type { ReconcileContext, ReconcileResult } from "../runtime/controller.js";
+import { reportIgnoredFields } from "../runtime/conditions.js";
 import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { chooseCloudPoint, cloudRecoveryPointName, listCloudPoints } from "./cloud-points.js";
-import { bringUp, tearDown, type BringUp, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
+import { bringUp, ignoredSizing, sizingOf, tearDown, type BringUp, type InstanceSizing, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { convertPoint, discardConversion } from "./cloud-conversion.js";
+import { pointVmSizing } from "./cloud-vault-recovery.js";
 import { resolveSites, usable } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
 import { choosePoint, lineagePoints } from "./dr-points.js";
@@ -33,15 +35,25 @@ function drillTags(drill: RecoveryDrill, ps: { namespace: string; name: string }
   return { [DR_TAG.server]: serverTagValue(ps.namespace, ps.name), [DR_TAG.drill]: `${drill.metadata.namespace ?? ""}/${drill.metadata.name ?? ""}` };
 }
 
-/** Where and how a drill's instance is made: the recovery zone, the test network only, the drill's settings over the server's. */
-function drillTarget(drill: RecoveryDrill, ps: ProtectedServer, site: CloudSite, network: CloudNetwork): RecoveryTarget {
+/**
+ * Where and how a drill's instance is made: the recovery zone, the test
+ * network only, the drill's settings over the server's. Its size: the
+ * drill's instance type, else an instance type chosen by the drill's CPU and
+ * memory, else the server's (likewise), else `sizing` (a vSphere VM's own
+ * vCPUs and memory), else the protected instance's type.
+ */
+function drillTarget(drill: RecoveryDrill, ps: ProtectedServer, site: CloudSite, network: CloudNetwork, sizing?: InstanceSizing): RecoveryTarget {
+  const recovery = ps.spec.recovery ?? {};
+  const own = drill.spec.instanceType === undefined ? sizingOf(drill.spec) : undefined;
+  const instanceType = drill.spec.instanceType ?? (own ? undefined : recovery.instanceType);
   return {
     region: site.region,
     zone: site.zone,
     network,
-    instanceType: drill.spec.instanceType ?? ps.spec.recovery?.instanceType,
+    instanceType,
+    sizing: instanceType === undefined ? own ?? sizingOf(recovery) ?? sizing : undefined,
     privateIpAddress: drill.spec.privateIpAddress,
-    diskCategory: ps.spec.recovery?.diskCategory,
+    diskCategory: drill.spec.diskCategory ?? recovery.diskCategory,
     eip: drill.spec.eip ?? false,
     powerOn: drill.spec.powerOn ?? true,
     name: drill.status?.vmName ?? "drill",
@@ -52,7 +64,7 @@ function drillTarget(drill: RecoveryDrill, ps: ProtectedServer, site: CloudSite,
 
 function madeOf(status: DrillStatus): Recovered {
   const id = (kind: string) => status.createdObjects?.find((o) => o.kind === kind)?.id;
-  return { imageId: id("Image"), instanceId: id("Instance"), eipAllocationId: id("EipAddress"), eipAddress: status.eipAddress, privateIpAddress: status.privateIpAddress };
+  return { instanceType: status.instanceType, imageId: id("Image"), instanceId: id("Instance"), eipAllocationId: id("EipAddress"), eipAddress: status.eipAddress, privateIpAddress: status.privateIpAddress };
 }
 
 function record(status: DrillStatus, made: Recovered, name: string): void {
@@ -64,6 +76,7 @@ function record(status: DrillStatus, made: Recovered, name: string): void {
     ...(made.eipAllocationId ? [{ kind: "EipAddress", id: made.eipAllocationId, name: made.eipAddress ?? "" }] : []),
   ];
   if (made.instanceId) status.instanceId = made.instanceId;
+  if (made.instanceType) status.instanceType = made.instanceType;
   if (made.privateIpAddress) status.privateIpAddress = made.privateIpAddress;
   if (made.eipAddress) status.eipAddress = made.eipAddress;
 }
@@ -76,6 +89,7 @@ export class CloudDrill {
    */
   async reconcileFromVault(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
+    this.noteIgnoredSizing(drill, ctx);
     const start = await this.start(drill, pair, ctx);
     if (!("network" in start)) return start;
     const { sites, network } = start;
@@ -83,7 +97,6 @@ export class CloudDrill {
     const usableSite = usable(site, ["gateway", "vault"]);
     if (!usableSite.ok) return this.pending(drill, ctx, usableSite.problem.reason, `waiting for the recovery site: ${usableSite.problem.message}`);
     const conversion = drJobName(drill, "drill");
-    if (!drill.spec.instanceType && !ps.spec.recovery?.instanceType) return this.pending(drill, ctx, "NoInstanceType", "set spec.instanceType (or the server's spec.recovery.instanceType): a vSphere point has no ECS instance type");
     if (!status.pointID) {
       const points = await lineagePoints(ctx.kube, usableSite.value.vault, ps, "forward");
       const chosen = await choosePoint(ctx.kube, ps, usableSite.value.vault, drill.spec.recoveryPoint ?? "latest", points, "spec.recoveryPoint");
@@ -109,20 +122,19 @@ export class CloudDrill {
     }
     if (converted.state === "failed") return this.fail(drill, ctx, converted.reason, converted.message);
     const made = madeOf(status);
-    const step = await bringUp(sites.value.ecs, { image: { imageId: converted.imageId, what: `RestoreJob ${conversion}` } }, drillTarget(drill, ps, sites.value.recoverySite, network), made);
+    const sizing = made.instanceId || made.instanceType ? undefined : await pointVmSizing(ctx, drill.metadata.namespace ?? "", status.recoveryPoint ?? "");
+    const step = await bringUp(sites.value.ecs, { image: { imageId: converted.imageId, what: `RestoreJob ${conversion}` } }, drillTarget(drill, ps, sites.value.recoverySite, network, sizing), made);
     record(status, made, status.vmName ?? "drill");
     return this.settle(drill, ctx, step, network.vSwitchId);
   }
 
   async reconcile(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
+    this.noteIgnoredSizing(drill, ctx);
     const start = await this.start(drill, pair, ctx);
     if (!("network" in start)) return start;
     const { sites, network } = start;
     const { ecs, recoverySite } = sites.value;
-    if (drill.spec.cpu !== undefined || drill.spec.memoryGiB !== undefined) {
-      ctx.setCondition(drill, { type: "IgnoredFields", status: "True", reason: "InstanceTypeDecides", message: "spec.cpu and spec.memoryGiB are not acted on for cloud sites: the instance type (spec.instanceType) decides them" });
-    }
     const points = await listCloudPoints(ecs, ps, "forward", recoverySite.region);
     if (!status.pointID) {
       const chosen = await chooseCloudPoint(ctx.kube, ps, drill.spec.recoveryPoint ?? "latest", points, "spec.recoveryPoint");
@@ -210,6 +222,11 @@ export class CloudDrill {
     ctx.log.info({ instance: status.instanceId }, "Cleaned the drill: a lookup by its tag finds nothing");
     await ctx.events.record(drill, "Normal", "DrillCleaned", `deleted ${status.vmName ?? ""}; a lookup by the drill's tag finds nothing`);
     return undefined;
+  }
+
+  /** Says which CPU and memory fields a cloud drill does not act on (cloud-recovery.ts, ignoredSizing). */
+  private noteIgnoredSizing(drill: RecoveryDrill, ctx: ReconcileContext): void {
+    reportIgnoredFields(drill, ignoredSizing("spec", drill.spec), "NotUsedByCloudSites", (c) => { ctx.setCondition(drill, c); });
   }
 
   private pending(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): ReconcileResult {

@@ -32,8 +32,8 @@ import { describe } from "../runtime/errors.js";
 import { isoSeconds } from "../util/time.js";
 import { chainTags, chooseCloudPoint, cloudRecoveryPointName, cycleIdAt, listCloudPoints, syncCloudRecoveryPoints, type CloudPoint } from "./cloud-points.js";
 import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
-import type { ConditionInput } from "../runtime/conditions.js";
-import { bringUp, failoverTarget, recordRecovered, recoveredOf, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
+import { reportIgnoredFields } from "../runtime/conditions.js";
+import { bringUp, failoverTarget, ignoredSizing, recordRecovered, sizingOf, recoveredOf, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { followCloudCycle, runCloudCycles, startCloudCycle, type CloudDrContext, type CloudLine } from "./cloud-replication.js";
 import { serverTagValue, type CloudNetwork } from "./cloud-sites.js";
 import { switchDirection } from "./reverse-replication.js";
@@ -72,13 +72,6 @@ function recoveryTags(c: CloudDrContext, what: string): Tags {
 /** The tag value of one failover attempt: each round (its request time) and attempt has its own, so no later round finds this one's instance. */
 function failoverTag(fo: Failover, attempt: number): string {
   return `failover-${cycleIdAt(new Date(fo.requestTime ?? 0))}-${attempt}`;
-}
-
-
-/** Sets a condition, or removes it when it no longer holds. */
-function setOrClear(ps: ProtectedServer, type: string, condition: ConditionInput | undefined, ctx: CloudDrContext["ctx"]): void {
-  if (condition) ctx.setCondition(ps, condition);
-  else if (ps.status?.conditions?.some((c) => c.type === type)) ps.status.conditions = ps.status.conditions.filter((c) => c.type !== type);
 }
 
 /** A protected or recovered instance asked to stop is forced off after this long, and given up on (the newest point is used) after STOP_GIVE_UP_MS. */
@@ -124,9 +117,11 @@ export class CloudProtection {
       ...(ps.spec.replication?.appConsistentIntervalHours !== undefined ? ["spec.replication.appConsistentIntervalHours (cloud snapshot points are crash-consistent: no agent in the guest quiesces it)"] : []),
       ...(ps.spec.resyncRequest ? ["spec.resyncRequest (ECS snapshots are incremental by themselves: there is no change tracking to resync)"] : []),
       ...(ps.spec.reverseInPlace ? ["spec.reverseInPlace (ECS resets a disk only to a snapshot of that same disk, so a failback makes a new instance and the original stays stopped)"] : []),
-      ...(["cpu", "memoryGiB", "datastore", "diskProvisioning"] as const).filter((f) => recovery[f] !== undefined && !(f === "diskProvisioning" && recovery[f] === "Thin")).map((f) => `spec.recovery.${f} (vSphere only: the instance type and disk category decide)`),
+      ...(["datastore", "diskProvisioning"] as const).filter((f) => recovery[f] !== undefined && !(f === "diskProvisioning" && recovery[f] === "Thin")).map((f) => `spec.recovery.${f} (vSphere only: the instance type and disk category decide)`),
+      ...ignoredSizing("spec.recovery", recovery),
+      ...ignoredSizing("spec.failback", ps.spec.failback ?? {}),
     ];
-    setOrClear(ps, "IgnoredFields", ignored.length > 0 ? { type: "IgnoredFields", status: "True", reason: "NotUsedByCloudSites", message: `not acted on: ${ignored.join("; ")}` } : undefined, ctx);
+    reportIgnoredFields(ps, ignored, "NotUsedByCloudSites", (cond) => { ctx.setCondition(ps, cond); });
     try {
       switch (ps.spec.desiredState ?? "Replicating") {
         case "FailedOver":
@@ -440,10 +435,24 @@ export class CloudProtection {
         }
         const name = `${status.source?.name ?? ps.metadata.name ?? "server"}-failback`;
         const round = `${cycleIdAt(new Date(fb.requestTime ?? 0))}-${fb.attempt ?? 1}`;
-        const target: RecoveryTarget = { region: sites.protectedSite.region, zone: sites.protectedSite.zone, network, eip: false, powerOn: ps.spec.recovery?.powerOn ?? true, name, tags: recoveryTags(c, `failback-${round}`), token: clientToken(ps.metadata.uid ?? "", "failback", round) };
-        const made: Recovered = { imageId: fb.imageId, instanceId: fb.vm?.instanceId };
+        const failback = ps.spec.failback ?? {};
+        const target: RecoveryTarget = {
+          region: sites.protectedSite.region,
+          zone: sites.protectedSite.zone,
+          network,
+          instanceType: failback.instanceType,
+          sizing: failback.instanceType === undefined ? sizingOf(failback) : undefined,
+          privateIpAddress: failback.privateIpAddress,
+          eip: false,
+          powerOn: ps.spec.recovery?.powerOn ?? true,
+          name,
+          tags: recoveryTags(c, `failback-${round}`),
+          token: clientToken(ps.metadata.uid ?? "", "failback", round),
+        };
+        const made: Recovered = { instanceType: fb.instanceType, imageId: fb.imageId, instanceId: fb.vm?.instanceId };
         const step = await bringUp(sites.ecs, { point }, target, made);
         fb.imageId = made.imageId;
+        if (made.instanceType) fb.instanceType = made.instanceType;
         if (made.instanceId) fb.vm = { instanceId: made.instanceId, name, regionId: target.region };
         if (step.state === "running") {
           ctx.setCondition(ps, { type: "FailedBack", status: "False", reason: "FailingBack", message: step.message });
@@ -456,6 +465,7 @@ export class CloudProtection {
           if (left.length === 0) {
             // The next attempt has its own tags and ClientTokens: ECS would answer a used token with the deleted resource.
             delete fb.imageId;
+            delete fb.instanceType;
             delete fb.vm;
             fb.attempt = (fb.attempt ?? 1) + 1;
           }

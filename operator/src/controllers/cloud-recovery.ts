@@ -23,8 +23,14 @@ export interface RecoveryTarget {
   readonly region: string;
   readonly zone: string;
   readonly network: CloudNetwork;
-  /** Instance type; default the point's (the protected instance's when it was taken). */
+  /** Instance type; default one chosen by `sizing`, else the point's (the protected instance's when it was taken). */
   readonly instanceType?: string | undefined;
+  /**
+   * With no instance type: the vCPUs and memory the instance needs (seed
+   * 004: CPU and memory instead of an ECS specification). An instance type
+   * of exactly that size in stock in the zone is chosen (chooseInstanceType).
+   */
+  readonly sizing?: InstanceSizing | undefined;
   readonly privateIpAddress?: string | undefined;
   /** Category of every disk; default each disk's own. */
   readonly diskCategory?: string | undefined;
@@ -39,8 +45,34 @@ export interface RecoveryTarget {
   readonly token: string;
 }
 
+/** vCPUs and memory an instance type is chosen by. */
+export interface InstanceSizing {
+  readonly cpu: number;
+  readonly memoryGiB: number;
+}
+
+/** The sizing some CPU and memory fields ask for: both together, or none. */
+export function sizingOf(fields: { readonly cpu?: number | undefined; readonly memoryGiB?: number | undefined }): InstanceSizing | undefined {
+  return fields.cpu !== undefined && fields.memoryGiB !== undefined ? { cpu: fields.cpu, memoryGiB: fields.memoryGiB } : undefined;
+}
+
+/**
+ * Why CPU and memory fields are not acted on at a cloud site, for an
+ * IgnoredFields condition: an instance type set beside them decides, and one
+ * of them alone cannot choose an instance type.
+ */
+export function ignoredSizing(at: string, fields: { readonly instanceType?: string | undefined; readonly cpu?: number | undefined; readonly memoryGiB?: number | undefined }): string[] {
+  const set = (["cpu", "memoryGiB"] as const).filter((f) => fields[f] !== undefined);
+  if (set.length === 0) return [];
+  if (fields.instanceType !== undefined) return set.map((f) => `${at}.${f} (${at}.instanceType decides)`);
+  if (set.length === 1) return set.map((f) => `${at}.${f} (an instance type is chosen by vCPUs and memory together: set ${at}.${f === "cpu" ? "memoryGiB" : "cpu"} too)`);
+  return [];
+}
+
 /** What a bring-up made so far (kept in status between passes). */
 export interface Recovered {
+  /** The instance type chosen by sizing (once chosen, kept), or the instance's. */
+  instanceType?: string | undefined;
   imageId?: string | undefined;
   instanceId?: string | undefined;
   eipAllocationId?: string | undefined;
@@ -50,6 +82,7 @@ export interface Recovered {
 
 /** What a failover records of its bring-up in status (cloud-protection.ts and cloud-vault-recovery.ts both keep it there). */
 export interface RecoveredRecord {
+  instanceType?: string | undefined;
   imageId?: string | undefined;
   eipAllocationId?: string | undefined;
   eipAddress?: string | undefined;
@@ -59,22 +92,28 @@ export interface RecoveredRecord {
 
 /** What a failover's status says its bring-up made. */
 export function recoveredOf(r: RecoveredRecord): Recovered {
-  return { imageId: r.imageId, instanceId: r.vm?.instanceId, eipAllocationId: r.eipAllocationId, eipAddress: r.eipAddress, privateIpAddress: r.privateIpAddress };
+  return { instanceType: r.instanceType, imageId: r.imageId, instanceId: r.vm?.instanceId, eipAllocationId: r.eipAllocationId, eipAddress: r.eipAddress, privateIpAddress: r.privateIpAddress };
 }
 
 /** Writes back into a failover's status what its bring-up made this pass (the instance itself is recorded by the caller, with its name). */
 export function recordRecovered(r: RecoveredRecord, made: Recovered): void {
-  Object.assign(r, { imageId: made.imageId, eipAllocationId: made.eipAllocationId, eipAddress: made.eipAddress, privateIpAddress: made.privateIpAddress });
+  Object.assign(r, { instanceType: made.instanceType, imageId: made.imageId, eipAllocationId: made.eipAllocationId, eipAddress: made.eipAddress, privateIpAddress: made.privateIpAddress });
 }
 
-/** A failover's instance at the recovery site, as the server's spec.recovery asks for it. */
-export function failoverTarget(recovery: ProtectedServer["spec"]["recovery"], site: CloudSite, network: CloudNetwork, name: string, tags: Tags, token: string): RecoveryTarget {
+/**
+ * A failover's instance at the recovery site, as the server's spec.recovery
+ * asks for it. `sizing` is the size to choose an instance type by when
+ * spec.recovery names neither a type nor both CPU and memory (a vSphere VM's
+ * own vCPUs and memory, for VMwareToCloud).
+ */
+export function failoverTarget(recovery: ProtectedServer["spec"]["recovery"], site: CloudSite, network: CloudNetwork, name: string, tags: Tags, token: string, sizing?: InstanceSizing): RecoveryTarget {
   const r = recovery ?? {};
   return {
     region: site.region,
     zone: site.zone,
     network,
     instanceType: r.instanceType,
+    sizing: r.instanceType === undefined ? sizingOf(r) ?? sizing : undefined,
     privateIpAddress: r.privateIpAddress,
     diskCategory: r.diskCategory,
     eip: r.eip ?? false,
@@ -103,9 +142,17 @@ export async function bringUp(ecs: EcsDr, source: RecoverySource, target: Recove
   const point = "point" in source ? source.point : undefined;
   const system = point?.disks[0];
   if (point && !system) return { state: "failed", reason: "EmptyPoint", message: `point ${point.id} has no disks` };
-  const instanceType = target.instanceType ?? point?.instanceType;
-  if (!instanceType) return { state: "failed", reason: "NoInstanceType", message: `${point ? `point ${point.id} does not record the instance type` : "a vSphere point has no ECS instance type"}: set it (spec.recovery.instanceType, or the drill's spec.instanceType)` };
   try {
+    let instanceType = target.instanceType ?? made.instanceType;
+    if (!instanceType && target.sizing && !made.instanceId) {
+      const chosen = chooseInstanceType(await ecs.instanceTypesInStock(target.region, target.zone, target.sizing.cpu, target.sizing.memoryGiB), point?.instanceType);
+      if (!chosen) {
+        return { state: "failed", reason: "NoInstanceTypeInStock", message: `zone ${target.zone} has no instance type with ${target.sizing.cpu} vCPUs and ${target.sizing.memoryGiB} GiB in stock: set an instance type, or other CPU and memory` };
+      }
+      instanceType = made.instanceType = chosen;
+    }
+    instanceType ??= point?.instanceType;
+    if (!instanceType && !made.instanceId) return { state: "failed", reason: "NoInstanceType", message: `${point ? `point ${point.id} does not record the instance type` : "a vSphere point has no ECS instance type"}: set it (spec.recovery.instanceType, or the drill's spec.instanceType), or the CPU and memory to choose one by` };
     if ("image" in source) made.imageId = source.image.imageId;
     if (!made.imageId && system) {
       const found = await ecs.imagesTagged(target.region, target.tags);
@@ -122,7 +169,7 @@ export async function bringUp(ecs: EcsDr, source: RecoverySource, target: Recove
       made.instanceId = existing[0]?.instanceId ?? (await ecs.runInstance(target.region, {
         name: target.name,
         imageId: image.imageId,
-        instanceType,
+        instanceType: instanceType ?? "",
         zoneId: target.zone,
         vSwitchId: target.network.vSwitchId,
         securityGroupId: target.network.securityGroupId,
@@ -135,6 +182,7 @@ export async function bringUp(ecs: EcsDr, source: RecoverySource, target: Recove
     }
     const instance = await ecs.instance(target.region, made.instanceId);
     if (!instance) return { state: "running", message: `instance ${made.instanceId} is not listed yet` };
+    made.instanceType = instance.instanceType || made.instanceType;
     made.privateIpAddress = instance.privateIps[0];
     const powerOn = target.powerOn ?? true;
     if (powerOn && instance.status === "Stopped") {
@@ -167,6 +215,20 @@ export async function bringUp(ecs: EcsDr, source: RecoverySource, target: Recove
     if (err instanceof CloudApiError) return { state: "failed", reason: err.code.replace(/[^A-Za-z0-9]/g, "") || "CloudError", message: describe(err) };
     throw err;
   }
+}
+
+/**
+ * Picks among the instance types of the size asked for that the zone has in
+ * stock: one of the protected instance's family (ecs.g7.large asks for
+ * ecs.g7.xlarge before ecs.g6.xlarge), so a recovered server keeps its CPU
+ * generation and its ratio of memory to vCPUs where it can; else the first by name,
+ * so the same stock always gives the same choice.
+ */
+export function chooseInstanceType(inStock: readonly string[], sourceType: string | undefined): string | undefined {
+  const familyOf = (type: string): string => type.slice(0, type.lastIndexOf(".") + 1);
+  const family = sourceType ? familyOf(sourceType) : undefined;
+  const sorted = [...new Set(inStock)].sort();
+  return sorted.find((t) => family !== undefined && family !== "" && familyOf(t) === family) ?? sorted[0];
 }
 
 /**

@@ -8,10 +8,12 @@
  * the point, the planned path (last cycles, guest shutdown), point changes,
  * cancel and the commit's fence of the vSphere original are Failover's own.
  */
-import type { ProtectedServer } from "../api/generated/types.js";
+import type { ProtectedServer, RecoveryPoint } from "../api/generated/types.js";
 import { clientToken, DR_TAG, type Tags } from "../cloud/alibaba/ecs-dr.js";
+import type { ReconcileContext } from "../runtime/controller.js";
+import { isNotFound, type WithKind } from "../runtime/kube.js";
 import { discardConversion, convertPoint } from "./cloud-conversion.js";
-import { bringUp, failoverTarget, recordRecovered, recoveredOf, tearDown } from "./cloud-recovery.js";
+import { bringUp, failoverTarget, recordRecovered, recoveredOf, sizingOf, tearDown, type InstanceSizing } from "./cloud-recovery.js";
 import { cloudSites, serverTagValue } from "./cloud-sites.js";
 import { usable, type DrContext } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
@@ -23,6 +25,20 @@ type FailoverStatus = NonNullable<NonNullable<ProtectedServer["status"]>["failov
 export type Waiting = (reason: string, message: string, afterMs?: number) => number;
 
 const POLL_MS = 3_000;
+
+/**
+ * The vCPUs and memory (whole GiB, rounded up) of the VM a vault point was
+ * taken of: what an ECS instance type is chosen by when the drill or server
+ * names none (a vSphere point has no ECS instance type).
+ */
+export async function pointVmSizing(ctx: ReconcileContext, namespace: string, recoveryPoint: string): Promise<InstanceSizing | undefined> {
+  const rp = await ctx.kube.get<WithKind<RecoveryPoint>>("RecoveryPoint", namespace, recoveryPoint).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+  const vm = rp?.spec.vm;
+  return sizingOf({ cpu: vm?.numCPUs, memoryGiB: vm?.memoryMiB === undefined ? undefined : Math.max(1, Math.ceil(vm.memoryMiB / 1024)) });
+}
 
 /** The conversion RestoreJob of a failover attempt; it is also recorded as fo.job. */
 export function conversionName(ps: ProtectedServer, round: string, attempt: number): string {
@@ -47,7 +63,6 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
   if (!sites.ok) return waiting(sites.problem.reason, sites.problem.message);
   const network = sites.value.recoveryNetwork;
   if (!network) return waiting("NoRecoveryNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.recoveryNetwork: the recovered instance needs a vSwitch and security group`);
-  if (!ps.spec.recovery?.instanceType) return waiting("NoInstanceType", "spec.recovery.instanceType is required for a VMwareToCloud failover: a vSphere point has no ECS instance type");
   const name = conversionName(ps, round, fo.attempt ?? 1);
   const conversion = await convertPoint(ctx, ps, name, pair, fo.recoveryPoint ?? "", site.value.gateway.metadata.name ?? "", { [DR_JOB_LABELS.protectedServer]: labelValue(ps.metadata.name ?? "") });
   fo.job = name;
@@ -60,7 +75,8 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
     return undefined;
   }
   const made = recoveredOf(fo);
-  const target = failoverTarget(ps.spec.recovery, sites.value.recoverySite, network, vmName, tags(ps, name), clientToken(ps.metadata.uid ?? "", name));
+  const sizing = ps.spec.recovery?.instanceType ? undefined : await pointVmSizing(ctx, ps.metadata.namespace ?? "", fo.recoveryPoint ?? "");
+  const target = failoverTarget(ps.spec.recovery, sites.value.recoverySite, network, vmName, tags(ps, name), clientToken(ps.metadata.uid ?? "", name), sizing);
   const step = await bringUp(sites.value.ecs, { image: { imageId: conversion.imageId, what: `RestoreJob ${name}` } }, target, made);
   recordRecovered(fo, made);
   if (made.instanceId) fo.vm = { instanceId: made.instanceId, name: vmName, regionId: sites.value.recoverySite.region };

@@ -172,7 +172,7 @@ export class Failback {
       await createServerRestoreJob(ctx.kube, ps, job, point.id, site, {
           datastore: pair.spec.source.datastore ?? "",
           ...(pair.spec.source.datacenter ? { datacenter: pair.spec.source.datacenter } : {}),
-          ...(target ? { inPlace: true, targetVm: target } : { inPlace: false, vmName }),
+          ...(target ? { inPlace: true, targetVm: target } : { inPlace: false, vmName, ...failbackSize(ps) }),
           networkMappings: nets.mappings,
           requireNetworkMapping: true,
           diskProvisioning: ps.spec.recovery?.diskProvisioning ?? "Thin",
@@ -276,4 +276,10 @@ export class Failback {
     dr.ctx.setCondition(dr.ps, { type: "FailedBack", status: "False", reason, message: `${fb.step ?? ""}: ${message}` });
     return after;
   }
+}
+
+/** The size spec.failback asks of a new VM at the protected site (the point's, the recovered VM's, otherwise). */
+function failbackSize(ps: ProtectedServer): { numCpu?: number; memoryMB?: number } {
+  const fb = ps.spec.failback ?? {};
+  return { ...(fb.cpu ? { numCpu: fb.cpu } : {}), ...(fb.memoryGiB ? { memoryMB: fb.memoryGiB * 1024 } : {}) };
 }

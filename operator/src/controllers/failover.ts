@@ -403,6 +403,7 @@ export class Failover {
     }
     delete fo.job;
     delete fo.vm;
+    delete fo.instanceType;
     delete fo.restoreId;
     fo.attempt = attempt + 1;
     fo.step = fo.pointID ? "Restoring" : "ChoosingPoint";

@@ -1,7 +1,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
 import { POINT_CHOICES } from "../api/protected-server.js";
-import type { ConditionInput } from "../runtime/conditions.js";
+import { reportIgnoredFields, type ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
@@ -16,6 +16,7 @@ import { CloudProtection } from "./cloud-protection.js";
 import { cloudSites, isCloudPair } from "./cloud-sites.js";
 import { Failover, toEcs } from "./failover.js";
 import { discardEcsAttempt } from "./cloud-vault-recovery.js";
+import { ignoredSizing } from "./cloud-recovery.js";
 import { deleteReverseExports } from "./cloud-reverse.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { problemCondition, resolveRef } from "./references.js";
@@ -79,6 +80,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.reconcileCloud(ps, pair.value, ctx);
     if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
+    reportIgnoredFields(ps, ignoredForVSphereSource(ps, pair.value), pair.value.spec.type === "VMwareToCloud" ? "NotUsedByVMwareToCloud" : "NotUsedByVSphereSites", (c) => { ctx.setCondition(ps, c); });
 
     const sites = await resolveSites(ctx.cache, ns, pair.value);
     const drillPins = this.drillPins(ps, ctx);
@@ -419,4 +421,26 @@ export function forwardLine(dr: DrContext): ReplicationLine | undefined {
   const source = dr.ps.status?.source;
   if (!site.ok || !vault.ok) return undefined;
   return { direction: "forward", vm: { ...(source ?? {}), name: source?.name ?? dr.ps.spec.source.vmName ?? "" }, vcenter: site.value.vcenter, gateway: site.value.gateway, vault: vault.value, sitePair: dr.pair.metadata.name ?? "" };
+}
+
+/**
+ * The fields a server with a vSphere source sets that its pair type does not
+ * act on: cloud-only fields toward a vSphere recovery site, vSphere-only ones
+ * toward ECS, cloud failback fields (a failback to vSphere makes a VM), and a
+ * failback's size when it overwrites the original in place.
+ */
+export function ignoredForVSphereSource(ps: ProtectedServer, pair: SitePair): string[] {
+  const recovery = ps.spec.recovery ?? {};
+  const failback = ps.spec.failback ?? {};
+  const out: string[] = [];
+  if (pair.spec.type === "VMwareToCloud") {
+    if (recovery.datastore !== undefined) out.push("spec.recovery.datastore (the recovery site is ECS: the instance's disks are cloud disks)");
+    out.push(...ignoredSizing("spec.recovery", recovery));
+  } else {
+    const cloudOnly = (["instanceType", "privateIpAddress", "diskCategory", "eip"] as const).filter((f) => recovery[f] !== undefined && recovery[f] !== false);
+    out.push(...cloudOnly.map((f) => `spec.recovery.${f} (cloud sites only: the recovery site is vSphere)`));
+  }
+  out.push(...(["instanceType", "privateIpAddress"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (cloud sites only: a failback to vSphere makes a VM)`));
+  if (ps.spec.reverseInPlace) out.push(...(["cpu", "memoryGiB"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (reverseInPlace: the original VM keeps its own)`));
+  return out;
 }

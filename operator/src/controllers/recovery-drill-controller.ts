@@ -1,5 +1,6 @@
 import type { ProtectedServer, RecoveryDrill, SitePair, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import { reportIgnoredFields } from "../runtime/conditions.js";
 import { describe } from "../runtime/errors.js";
 import { mergePatch, type WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
@@ -65,6 +66,8 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     const site = usableSite.value;
     status.phase ??= "Pending";
     status.startTime ??= isoSeconds(new Date());
+    const cloudOnly = (["instanceType", "privateIpAddress", "eip", "diskCategory"] as const).filter((f) => drill.spec[f] !== undefined && drill.spec[f] !== false);
+    reportIgnoredFields(drill, cloudOnly.map((f) => `spec.${f} (cloud sites only: a vSphere test VM takes its size from spec.cpu and spec.memoryGiB and its addresses from the test network)`), "NotUsedByVSphereSites", (c) => { ctx.setCondition(drill, c); });
     // Where the worker makes the VM, and so where cleaning looks: fixed once the worker is started. A new one is
     // recorded, and its Secrets held (next pass, before anything is made), before the worker can start there.
     if (!status.job && status.vCenter !== site.vcenter.metadata.name) {

@@ -1,5 +1,6 @@
 import type { SitePair, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
+import { reportIgnoredFields } from "../runtime/conditions.js";
 import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
 import type { Inventory } from "../vsphere/index.js";
@@ -100,11 +101,7 @@ export class SitePairReconciler implements Reconciler<SitePair> {
       ...(["vaultRef", "reverseVaultRef", "gatewayRef", "recoveryGatewayRef"] as const).filter((f) => s[f]).map((f) => `spec.${f} (no vault or worker takes part: ECS replicates)`),
       ...(s.networkMappings?.length ? ["spec.networkMappings (instances join spec.recoveryNetwork or spec.testNetwork)"] : []),
     ];
-    if (ignored.length > 0) {
-      ctx.setCondition(pair, { type: "IgnoredFields", status: "True", reason: "NotUsedByCloudSnapshots", message: `not acted on for ${s.type}: ${ignored.join("; ")}` });
-    } else if (pair.status?.conditions?.some((c) => c.type === "IgnoredFields")) {
-      pair.status.conditions = pair.status.conditions.filter((c) => c.type !== "IgnoredFields");
-    }
+    reportIgnoredFields(pair, ignored, "NotUsedByCloudSnapshots", (c) => { ctx.setCondition(pair, c); });
     ctx.setCondition(pair, problem
       ? problemCondition("Ready", problem)
       : { type: "Ready", status: "True", reason: "SitesChecked", message: `${s.type}: ${s.source.region ?? ""}/${s.source.zone ?? ""} to ${s.target.region ?? ""}/${s.target.zone ?? ""}; zones, vSwitches and security groups checked${s.testNetwork ? "" : "; drills are refused until spec.testNetwork is set"}` });
@@ -148,8 +145,7 @@ export class SitePairReconciler implements Reconciler<SitePair> {
       this.checked.set(key, { at: Date.now(), problem: found });
     }
     const ignored = [...(s.networkMappings?.length ? ["spec.networkMappings (the instance joins spec.recoveryNetwork or spec.testNetwork)"] : []), ...(s.replicationNetwork ? ["spec.replicationNetwork"] : [])];
-    if (ignored.length > 0) ctx.setCondition(pair, { type: "IgnoredFields", status: "True", reason: "NotUsedByVMwareToCloud", message: `not acted on: ${ignored.join("; ")}` });
-    else if (pair.status?.conditions?.some((c) => c.type === "IgnoredFields")) pair.status.conditions = pair.status.conditions.filter((c) => c.type !== "IgnoredFields");
+    reportIgnoredFields(pair, ignored, "NotUsedByVMwareToCloud", (c) => { ctx.setCondition(pair, c); });
     ctx.setCondition(pair, found
       ? problemCondition("Ready", found)
       : { type: "Ready", status: "True", reason: "SitesChecked", message: `vault Ready, Gateways Activated, vCenter Connected; ${s.target.region ?? ""}/${s.target.zone ?? ""} and its networks checked${s.testNetwork ? "" : "; drills are refused until spec.testNetwork is set"}${s.reverseVaultRef ? "" : "; reverse replication keeps its points in the recovery site's vault (set spec.reverseVaultRef for one at the protected site)"}` });

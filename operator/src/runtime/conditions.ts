@@ -42,3 +42,18 @@ export function findCondition(conditions: readonly Condition[] | undefined, type
 export function isTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
   return findCondition(conditions, type)?.status === "True";
 }
+
+/**
+ * Sets the IgnoredFields condition to name the fields an object sets but the
+ * operator does not act on (each with why), or removes it when there are
+ * none: a field accepted and not acted on is never a silent Ready.
+ */
+export function reportIgnoredFields(
+  obj: { status?: { conditions?: Condition[] } | undefined },
+  ignored: readonly string[],
+  reason: string,
+  set: (condition: ConditionInput) => void,
+): void {
+  if (ignored.length > 0) set({ type: "IgnoredFields", status: "True", reason, message: `not acted on: ${ignored.join("; ")}` });
+  else if (obj.status?.conditions?.some((c) => c.type === "IgnoredFields")) obj.status.conditions = obj.status.conditions.filter((c) => c.type !== "IgnoredFields");
+}

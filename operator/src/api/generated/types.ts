@@ -1223,7 +1223,7 @@ export interface RecoveryPointSpec {
      */
     key: number;
     /**
-     * Device label, e.g. Hard disk 2.
+     * Device label, e.g. Hard disk 1.
      */
     label?: string;
     /**
@@ -1231,7 +1231,7 @@ export interface RecoveryPointSpec {
      */
     capacityBytes?: number;
     /**
-     * Backing file at backup time.
+     * Backing file at backup time, e.g. [ds1] web/web.vmdk.
      */
     fileName?: string;
     /**
@@ -2127,11 +2127,11 @@ export interface ProtectedServerSpec {
      */
     datastore?: string;
     /**
-     * vCPUs of the recovered VM; default the source's.
+     * vCPUs of the recovered VM; default the source's. Cloud sites, with memoryGiB and no instanceType: the recovered instance gets an instance type of exactly this size in stock in the recovery zone, of the source instance's family where one is (seed 004: CPU and memory instead of the ECS specification).
      */
     cpu?: number;
     /**
-     * Memory of the recovered VM in GiB; default the source's.
+     * Memory of the recovered VM in GiB; default the source's. Cloud sites: see cpu.
      */
     memoryGiB?: number;
     /**
@@ -2143,7 +2143,7 @@ export interface ProtectedServerSpec {
      */
     powerOn?: boolean;
     /**
-     * Cloud sites: ECS instance type of the recovered instance, e.g. ecs.g7.large; default the source instance's (seed 004: use the ECS specification).
+     * Cloud sites: ECS instance type of the recovered instance, e.g. ecs.g7.large (seed 004: use the ECS specification); default one chosen by cpu and memoryGiB, else the source instance's type (for a vSphere source, VMwareToCloud, one chosen by the VM's vCPUs and memory).
      */
     instanceType?: string;
     /**
@@ -2158,6 +2158,27 @@ export interface ProtectedServerSpec {
      * Cloud sites: allocate an elastic IP and associate it with the recovered instance (seed 004: EIP); it is released with the instance.
      */
     eip?: boolean;
+  };
+  /**
+   * How a failback that makes a new VM or instance at the protected site makes it (seed 004's failback panel). A failback in place (reverseInPlace) keeps the original's size and addresses; the condition IgnoredFields names what is not acted on.
+   */
+  failback?: {
+    /**
+     * vCPUs of the VM a failback makes at the protected site; default the recovered VM's. Cloud sites, with memoryGiB and no instanceType: the failback instance gets an instance type of exactly this size in stock in the protected zone (seed 004's failback: CPU and memory).
+     */
+    cpu?: number;
+    /**
+     * Memory of the VM a failback makes, in GiB; default the recovered VM's. Cloud sites: see cpu.
+     */
+    memoryGiB?: number;
+    /**
+     * Cloud sites (CrossZone, CrossRegion): ECS instance type of the failback instance; default one chosen by cpu and memoryGiB, else the recovered instance's.
+     */
+    instanceType?: string;
+    /**
+     * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (the pair's sourceNetwork, else the original's); default one ECS assigns (seed 004's failback: IP address).
+     */
+    privateIpAddress?: string;
   };
   /**
    * Replicating; FailedOver (bring the server up at the recovery site); ReverseReplicating (after a committed failover, replicate it back); FailedBack (bring it up at the protected site again).
@@ -2642,6 +2663,10 @@ export interface ProtectedServerStatus {
      */
     fenced?: boolean;
     /**
+     * Cloud sites: the recovered instance's type (the one chosen by CPU and memory, once chosen).
+     */
+    instanceType?: string;
+    /**
      * Cloud sites: the image made from the point's system disk snapshot for the recovered instance; deleted at commit or cancel.
      */
     imageId?: string;
@@ -2766,6 +2791,10 @@ export interface ProtectedServerStatus {
      */
     rtoSeconds?: number;
     /**
+     * Cloud sites: the failback instance's type (the one chosen by CPU and memory, once chosen).
+     */
+    instanceType?: string;
+    /**
      * Cloud sites: the image made from the failback point's system disk snapshot; deleted once the instance runs.
      */
     imageId?: string;
@@ -2812,17 +2841,21 @@ export interface RecoveryDrillSpec {
    */
   powerOn?: boolean;
   /**
-   * vCPUs of the test VM; default the server's recovery settings, else the source's.
+   * vCPUs of the test VM; default the server's recovery settings, else the source's. Cloud sites, with memoryGiB and no instanceType: the test instance gets an instance type of exactly this size in stock in the recovery zone (seed 004: CPU and memory instead of the ECS specification).
    */
   cpu?: number;
   /**
-   * Memory of the test VM in GiB; default the server's recovery settings, else the source's.
+   * Memory of the test VM in GiB; default the server's recovery settings, else the source's. Cloud sites: see cpu.
    */
   memoryGiB?: number;
   /**
-   * Cloud sites: ECS instance type of the test instance; default the server's spec.recovery.instanceType, else the source instance's.
+   * Cloud sites: ECS instance type of the test instance; default one chosen by cpu and memoryGiB, else the server's spec.recovery (its instanceType, or its cpu and memoryGiB), else the source instance's type (for a vSphere source, one chosen by the VM's vCPUs and memory).
    */
   instanceType?: string;
+  /**
+   * Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's.
+   */
+  diskCategory?: "cloud_essd" | "cloud_ssd" | "cloud_efficiency";
   /**
    * Cloud sites: private IP of the test instance in the test vSwitch; default one ECS assigns.
    */
@@ -2903,6 +2936,10 @@ export interface RecoveryDrillStatus {
    * Cloud sites: the test ECS instance.
    */
   instanceId?: string;
+  /**
+   * Cloud sites: the test instance's type (the one chosen by CPU and memory, once chosen).
+   */
+  instanceType?: string;
   /**
    * Cloud sites: the region the drill's resources are in (cleaning needs it even when the server is gone).
    */

@@ -165,6 +165,24 @@ export class EcsDr {
     return (out.body?.zones?.zone ?? []).flatMap((z) => (z.zoneId ? [z.zoneId] : []));
   }
 
+  /**
+   * The instance types with exactly `cores` vCPUs and `memoryGiB` GiB that
+   * the zone can start now (DescribeAvailableResource, pay-as-you-go:
+   * Status Available and StatusCategory WithStock), in the order ECS lists
+   * them.
+   */
+  async instanceTypesInStock(regionId: string, zoneId: string, cores: number, memoryGiB: number): Promise<string[]> {
+    const ecs = this.api(regionId);
+    const req = new Ecs.DescribeAvailableResourceRequest({ regionId, zoneId, destinationResource: "InstanceType", instanceChargeType: "PostPaid", cores, memory: memoryGiB });
+    const out = await ecs.call(`DescribeAvailableResource in ${zoneId} for ${cores} vCPUs and ${memoryGiB} GiB`, (rt) => ecs.sdk.describeAvailableResourceWithOptions(req, rt));
+    return (out.body?.availableZones?.availableZone ?? [])
+      .filter((z) => z.zoneId === zoneId)
+      .flatMap((z) => z.availableResources?.availableResource ?? [])
+      .filter((r) => r.type === "InstanceType")
+      .flatMap((r) => r.supportedResources?.supportedResource ?? [])
+      .flatMap((r) => (r.value && r.status === "Available" && r.statusCategory === "WithStock" ? [r.value] : []));
+  }
+
   async vSwitch(regionId: string, vSwitchId: string): Promise<{ zoneId: string; vpcId: string; cidrBlock: string } | undefined> {
     const vpc = this.vpcApi(regionId);
     const out = await vpc.call(`DescribeVSwitches ${vSwitchId}`, (rt) => vpc.sdk.describeVSwitchesWithOptions(new Vpc.DescribeVSwitchesRequest({ regionId, vSwitchId }), rt));
