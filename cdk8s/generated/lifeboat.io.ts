@@ -2050,7 +2050,7 @@ export interface ProtectedServerSpecRecovery {
   readonly privateIpAddress?: string;
 
   /**
-   * Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories.
+   * Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories. VMwareToCloud: the system disk's (the data disks come with the converted image).
    *
    * @schema ProtectedServerSpecRecovery#diskCategory
    */
@@ -2115,7 +2115,7 @@ export interface ProtectedServerSpecFailback {
   readonly instanceType?: string;
 
   /**
-   * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (the pair's sourceNetwork, else the original's); default one ECS assigns (seed 004's failback: IP address).
+   * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (the pair's sourceNetwork, else the original's), not the original instance's (it stays, stopped, with its address); default one ECS assigns (seed 004's failback: IP address).
    *
    * @schema ProtectedServerSpecFailback#privateIpAddress
    */
@@ -2222,7 +2222,7 @@ export enum ProtectedServerSpecRecoveryDiskProvisioning {
 }
 
 /**
- * Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories.
+ * Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories. VMwareToCloud: the system disk's (the data disks come with the converted image).
  *
  * @schema ProtectedServerSpecRecoveryDiskCategory
  */
@@ -2380,7 +2380,7 @@ export interface RecoveryDrillSpec {
   readonly instanceType?: string;
 
   /**
-   * Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's.
+   * Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's. VMwareToCloud: the system disk's (the data disks come with the converted image).
    *
    * @schema RecoveryDrillSpec#diskCategory
    */
@@ -2453,7 +2453,7 @@ export function toJson_RecoveryDrillSpecProtectedServerRef(obj: RecoveryDrillSpe
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's.
+ * Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's. VMwareToCloud: the system disk's (the data disks come with the converted image).
  *
  * @schema RecoveryDrillSpecDiskCategory
  */

@@ -133,7 +133,7 @@ afterAll(async () => {
 
 describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () => {
   it("drills on the test vSwitch from a converted point, and deleting the drill leaves nothing in the cloud", async () => {
-    // Sized by CPU and memory, on SSDs (seed 004's drill panel): a vSphere point has no family to keep, so the first type by name.
+    // Sized by CPU and memory, on SSDs (seed 004's drill panel): a vSphere point has no family to keep, so the first preferred family (g7 before g6).
     await apply(s, "RecoveryDrill", "d1", { protectedServerRef: { name: "web" }, eip: true, cpu: 2, memoryGiB: 8, diskCategory: "cloud_ssd" });
     const drilled = await eventually("drill d1 Ready", async () => {
       const st = (await getObject<{ status?: { phase?: string; instanceId?: string; instanceType?: string; eipAddress?: string; pointID?: string; createdObjects?: { kind: string; name?: string; id?: string }[]; conditions?: { type: string; reason: string; message: string }[] } }>(s, "RecoveryDrill", "d1")).status;
@@ -144,7 +144,7 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     expect(test?.vpcAttributes?.vSwitchId).toBe("vsw-test");
     expect(test?.zoneId).toBe(ZONE);
     expect(test?.eipAddress?.ipAddress).toBe(drilled.eipAddress);
-    expect([test?.instanceType, drilled.instanceType]).toEqual(["ecs.g6.large", "ecs.g6.large"]);
+    expect([test?.instanceType, drilled.instanceType]).toEqual(["ecs.g7.large", "ecs.g7.large"]);
     const testDisks = (await ecs.describeDisks(new Ecs.DescribeDisksRequest({ regionId: REGION, instanceId: drilled.instanceId ?? "" }))).body?.disks?.disk ?? [];
     expect(testDisks.length).toBeGreaterThan(0);
     expect(testDisks.every((d) => d.category === "cloud_ssd")).toBe(true);

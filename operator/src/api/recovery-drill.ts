@@ -34,7 +34,7 @@ export const recoveryDrill: KindDefinition = {
         cpu: integer("vCPUs of the test VM; default the server's recovery settings, else the source's. Cloud sites, with memoryGiB and no instanceType: the test instance gets an instance type of exactly this size in stock in the recovery zone (seed 004: CPU and memory instead of the ECS specification).", 1, 768),
         memoryGiB: integer("Memory of the test VM in GiB; default the server's recovery settings, else the source's. Cloud sites: see cpu.", 1, 12288),
         instanceType: string("Cloud sites: ECS instance type of the test instance; default one chosen by cpu and memoryGiB, else the server's spec.recovery (its instanceType, or its cpu and memoryGiB), else the source instance's type (for a vSphere source, one chosen by the VM's vCPUs and memory).", { minLength: 1, maxLength: 64 }),
-        diskCategory: enumeration("Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's.", ["cloud_essd", "cloud_ssd", "cloud_efficiency"]),
+        diskCategory: enumeration("Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's. VMwareToCloud: the system disk's (the data disks come with the converted image).", ["cloud_essd", "cloud_ssd", "cloud_efficiency"]),
         privateIpAddress: string("Cloud sites: private IP of the test instance in the test vSwitch; default one ECS assigns.", { pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", maxLength: 15 }),
         eip: boolean("Cloud sites: allocate an elastic IP for the test instance; released when the drill is cleaned.", false),
       },

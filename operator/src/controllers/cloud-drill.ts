@@ -15,7 +15,7 @@ import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { chooseCloudPoint, cloudRecoveryPointName, listCloudPoints } from "./cloud-points.js";
-import { bringUp, ignoredSizing, sizingOf, tearDown, type BringUp, type InstanceSizing, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
+import { bringUp, chooseInstanceTypeStep, ignoredSizing, sizingOf, tearDown, type BringUp, type InstanceSizing, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { convertPoint, discardConversion } from "./cloud-conversion.js";
 import { pointVmSizing } from "./cloud-vault-recovery.js";
 import { resolveSites, usable } from "./dr-context.js";
@@ -113,6 +113,16 @@ export class CloudDrill {
       await ctx.events.record(drill, "Normal", "DrillStarted", `bringing up ${status.vmName} from ${status.recoveryPoint} on test vSwitch ${network.vSwitchId}`);
       return { requeueAfterMs: 200 };
     }
+    const made = madeOf(status);
+    const sizing = made.instanceId || made.instanceType ? undefined : await pointVmSizing(ctx, drill.metadata.namespace ?? "", status.recoveryPoint ?? "");
+    const target = drillTarget(drill, ps, sites.value.recoverySite, network, sizing);
+    if (target.sizing && !made.instanceType && !made.instanceId) {
+      // Chosen before the conversion: a size with nothing in stock waits here, without converting the point for nothing.
+      const chosen = await chooseInstanceTypeStep(sites.value.ecs, target, made, undefined);
+      record(status, made, status.vmName ?? "drill");
+      if (chosen.state === "failed") return this.pending(drill, ctx, chosen.reason, `${chosen.message}; the drill goes on once one is`);
+      return { requeueAfterMs: 200 };
+    }
     const converted = await convertPoint(ctx, drill, conversion, pair, status.recoveryPoint ?? "", usableSite.value.gateway.metadata.name ?? "", { [DR_JOB_LABELS.drill]: labelValue(drill.metadata.name ?? "") });
     if (converted.restoreId) status.createdObjects = [{ kind: "RestoreJob", name: conversion, id: converted.restoreId }, ...(status.createdObjects ?? []).filter((o) => o.kind !== "RestoreJob")];
     if (converted.state === "running") {
@@ -121,9 +131,7 @@ export class CloudDrill {
       return { requeueAfterMs: STEP_MS };
     }
     if (converted.state === "failed") return this.fail(drill, ctx, converted.reason, converted.message);
-    const made = madeOf(status);
-    const sizing = made.instanceId || made.instanceType ? undefined : await pointVmSizing(ctx, drill.metadata.namespace ?? "", status.recoveryPoint ?? "");
-    const step = await bringUp(sites.value.ecs, { image: { imageId: converted.imageId, what: `RestoreJob ${conversion}` } }, drillTarget(drill, ps, sites.value.recoverySite, network, sizing), made);
+    const step = await bringUp(sites.value.ecs, { image: { imageId: converted.imageId, what: `RestoreJob ${conversion}` } }, target, made);
     record(status, made, status.vmName ?? "drill");
     return this.settle(drill, ctx, step, network.vSwitchId);
   }

@@ -49,6 +49,12 @@ export interface RecoveryTarget {
 export interface InstanceSizing {
   readonly cpu: number;
   readonly memoryGiB: number;
+  /**
+   * A size to fit rather than to match (a vSphere VM's own, which need not be
+   * an ECS shape): with no type of exactly this size in stock, the smallest
+   * standard shape with at least as many vCPUs and GiB that has one.
+   */
+  readonly atLeast?: boolean;
 }
 
 /** The sizing some CPU and memory fields ask for: both together, or none. */
@@ -145,11 +151,8 @@ export async function bringUp(ecs: EcsDr, source: RecoverySource, target: Recove
   try {
     let instanceType = target.instanceType ?? made.instanceType;
     if (!instanceType && target.sizing && !made.instanceId) {
-      const chosen = chooseInstanceType(await ecs.instanceTypesInStock(target.region, target.zone, target.sizing.cpu, target.sizing.memoryGiB), point?.instanceType);
-      if (!chosen) {
-        return { state: "failed", reason: "NoInstanceTypeInStock", message: `zone ${target.zone} has no instance type with ${target.sizing.cpu} vCPUs and ${target.sizing.memoryGiB} GiB in stock: set an instance type, or other CPU and memory` };
-      }
-      instanceType = made.instanceType = chosen;
+      // Recorded in status before RunInstances: a later pass could choose otherwise, and ECS refuses a ClientToken reused with another type.
+      return await chooseInstanceTypeStep(ecs, target, made, point?.instanceType);
     }
     instanceType ??= point?.instanceType;
     if (!instanceType && !made.instanceId) return { state: "failed", reason: "NoInstanceType", message: `${point ? `point ${point.id} does not record the instance type` : "a vSphere point has no ECS instance type"}: set it (spec.recovery.instanceType, or the drill's spec.instanceType), or the CPU and memory to choose one by` };
@@ -218,17 +221,71 @@ export async function bringUp(ecs: EcsDr, source: RecoverySource, target: Recove
 }
 
 /**
+ * Families taken before others of the same size when the protected instance's
+ * family has none (or there is no protected instance: a vSphere VM): x86
+ * general-purpose, compute and memory families of current generations, and
+ * the shared s6. ECS lists ARM (g8y, c6r), burstable (t6), GPU and local-disk
+ * types of the same size too; an image of an x86 VM does not start on ARM,
+ * so those come only when none of these has stock.
+ */
+export const PREFERRED_FAMILIES = ["ecs.g7.", "ecs.c7.", "ecs.r7.", "ecs.g8i.", "ecs.c8i.", "ecs.r8i.", "ecs.g6.", "ecs.c6.", "ecs.r6.", "ecs.s6-"] as const;
+
+/**
  * Picks among the instance types of the size asked for that the zone has in
  * stock: one of the protected instance's family (ecs.g7.large asks for
  * ecs.g7.xlarge before ecs.g6.xlarge), so a recovered server keeps its CPU
- * generation and its ratio of memory to vCPUs where it can; else the first by name,
- * so the same stock always gives the same choice.
+ * generation and its ratio of memory to vCPUs where it can; else one of
+ * PREFERRED_FAMILIES, in that order; else the first by name, so the same
+ * stock always gives the same choice.
  */
 export function chooseInstanceType(inStock: readonly string[], sourceType: string | undefined): string | undefined {
   const familyOf = (type: string): string => type.slice(0, type.lastIndexOf(".") + 1);
-  const family = sourceType ? familyOf(sourceType) : undefined;
+  const family = sourceType ? familyOf(sourceType) : "";
   const sorted = [...new Set(inStock)].sort();
-  return sorted.find((t) => family !== undefined && family !== "" && familyOf(t) === family) ?? sorted[0];
+  const preferred = PREFERRED_FAMILIES.map((f) => sorted.find((t) => t.startsWith(f))).find((t) => t !== undefined);
+  return sorted.find((t) => family !== "" && familyOf(t) === family) ?? preferred ?? sorted[0];
+}
+
+/** vCPU counts of ECS's standard shapes, and the GiB per vCPU of its families (1:1 to 1:8). */
+const STANDARD_CORES = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128] as const;
+const MEMORY_RATIOS = [1, 2, 4, 8] as const;
+
+/**
+ * The sizes to ask ECS for, in order: the one asked; then, for a size to fit
+ * (atLeast), standard shapes with at least as many vCPUs and GiB, smallest
+ * first (the next two vCPU counts up, each at 1, 2, 4 and 8 GiB per vCPU).
+ * A VM of 6 vCPUs and 12 GiB is asked for as 6/12, then 8/16, 8/32, ...
+ */
+export function sizesToTry(sizing: InstanceSizing): InstanceSizing[] {
+  const out: InstanceSizing[] = [{ cpu: sizing.cpu, memoryGiB: sizing.memoryGiB }];
+  if (!sizing.atLeast) return out;
+  const shapes = STANDARD_CORES.filter((c) => c >= sizing.cpu).slice(0, 2)
+    .flatMap((cpu) => MEMORY_RATIOS.map((r) => ({ cpu, memoryGiB: cpu * r })).filter((x) => x.memoryGiB >= sizing.memoryGiB));
+  for (const x of shapes.sort((a, b) => a.cpu - b.cpu || a.memoryGiB - b.memoryGiB)) {
+    if (!out.some((o) => o.cpu === x.cpu && o.memoryGiB === x.memoryGiB)) out.push(x);
+  }
+  return out;
+}
+
+/**
+ * Chooses the instance type of `target.sizing` (the first of sizesToTry with
+ * a type in stock, chooseInstanceType among them) and records it in `made`;
+ * "running" once chosen, so the caller writes it to status before anything
+ * is made with it. Callers that have slow work to do first (converting a
+ * vault point) call it before that work, so no stock wastes a conversion.
+ */
+export async function chooseInstanceTypeStep(ecs: EcsDr, target: RecoveryTarget, made: Recovered, sourceType: string | undefined): Promise<BringUp> {
+  const sizing = target.sizing;
+  if (!sizing) return { state: "failed", reason: "NoInstanceType", message: "no instance type and no CPU and memory to choose one by" };
+  for (const size of sizesToTry(sizing)) {
+    const chosen = chooseInstanceType(await ecs.instanceTypesInStock(target.region, target.zone, size.cpu, size.memoryGiB, target.diskCategory), sourceType);
+    if (chosen) {
+      made.instanceType = chosen;
+      return { state: "running", message: `chose instance type ${chosen} (${size.cpu} vCPUs, ${size.memoryGiB} GiB) in zone ${target.zone}` };
+    }
+  }
+  const fit = sizing.atLeast ? " or larger" : "";
+  return { state: "failed", reason: "NoInstanceTypeInStock", message: `zone ${target.zone} has no instance type with ${sizing.cpu} vCPUs and ${sizing.memoryGiB} GiB${fit}${target.diskCategory ? ` and ${target.diskCategory} disks` : ""} in stock: set an instance type, or other CPU and memory` };
 }
 
 /**

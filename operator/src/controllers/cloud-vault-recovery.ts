@@ -13,7 +13,7 @@ import { clientToken, DR_TAG, type Tags } from "../cloud/alibaba/ecs-dr.js";
 import type { ReconcileContext } from "../runtime/controller.js";
 import { isNotFound, type WithKind } from "../runtime/kube.js";
 import { discardConversion, convertPoint } from "./cloud-conversion.js";
-import { bringUp, failoverTarget, recordRecovered, recoveredOf, sizingOf, tearDown, type InstanceSizing } from "./cloud-recovery.js";
+import { bringUp, chooseInstanceTypeStep, failoverTarget, recordRecovered, recoveredOf, sizingOf, tearDown, type InstanceSizing } from "./cloud-recovery.js";
 import { cloudSites, serverTagValue } from "./cloud-sites.js";
 import { usable, type DrContext } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
@@ -29,7 +29,9 @@ const POLL_MS = 3_000;
 /**
  * The vCPUs and memory (whole GiB, rounded up) of the VM a vault point was
  * taken of: what an ECS instance type is chosen by when the drill or server
- * names none (a vSphere point has no ECS instance type).
+ * names none (a vSphere point has no ECS instance type), as a size to fit.
+ * Undefined while the point's RecoveryPoint is not there yet (its
+ * conversion waits for it too; the choice is made at bring-up then).
  */
 export async function pointVmSizing(ctx: ReconcileContext, namespace: string, recoveryPoint: string): Promise<InstanceSizing | undefined> {
   const rp = await ctx.kube.get<WithKind<RecoveryPoint>>("RecoveryPoint", namespace, recoveryPoint).catch((err: unknown) => {
@@ -37,7 +39,9 @@ export async function pointVmSizing(ctx: ReconcileContext, namespace: string, re
     throw err;
   });
   const vm = rp?.spec.vm;
-  return sizingOf({ cpu: vm?.numCPUs, memoryGiB: vm?.memoryMiB === undefined ? undefined : Math.max(1, Math.ceil(vm.memoryMiB / 1024)) });
+  const sizing = sizingOf({ cpu: vm?.numCPUs, memoryGiB: vm?.memoryMiB === undefined ? undefined : Math.max(1, Math.ceil(vm.memoryMiB / 1024)) });
+  // A VM's size need not be an ECS shape: the smallest one that fits it will do.
+  return sizing ? { ...sizing, atLeast: true } : undefined;
 }
 
 /** The conversion RestoreJob of a failover attempt; it is also recorded as fo.job. */
@@ -64,6 +68,16 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
   const network = sites.value.recoveryNetwork;
   if (!network) return waiting("NoRecoveryNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.recoveryNetwork: the recovered instance needs a vSwitch and security group`);
   const name = conversionName(ps, round, fo.attempt ?? 1);
+  const made = recoveredOf(fo);
+  const sizing = ps.spec.recovery?.instanceType || made.instanceType || made.instanceId ? undefined : await pointVmSizing(ctx, ps.metadata.namespace ?? "", fo.recoveryPoint ?? "");
+  const target = failoverTarget(ps.spec.recovery, sites.value.recoverySite, network, vmName, tags(ps, name), clientToken(ps.metadata.uid ?? "", name), sizing);
+  if (target.sizing && !made.instanceType && !made.instanceId) {
+    // Chosen before the conversion: a size with nothing in stock waits here, without converting the point for nothing.
+    const chosen = await chooseInstanceTypeStep(sites.value.ecs, target, made, undefined);
+    recordRecovered(fo, made);
+    if (chosen.state === "failed") return waiting(chosen.reason, `${chosen.message}; the failover goes on once one is`, 60_000);
+    return waiting("ChoseInstanceType", chosen.state === "running" ? chosen.message : "", 200);
+  }
   const conversion = await convertPoint(ctx, ps, name, pair, fo.recoveryPoint ?? "", site.value.gateway.metadata.name ?? "", { [DR_JOB_LABELS.protectedServer]: labelValue(ps.metadata.name ?? "") });
   fo.job = name;
   if (conversion.restoreId) fo.restoreId = conversion.restoreId;
@@ -74,9 +88,6 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
     await ctx.events.record(ps, "Warning", "FailoverFailed", conversion.message);
     return undefined;
   }
-  const made = recoveredOf(fo);
-  const sizing = ps.spec.recovery?.instanceType ? undefined : await pointVmSizing(ctx, ps.metadata.namespace ?? "", fo.recoveryPoint ?? "");
-  const target = failoverTarget(ps.spec.recovery, sites.value.recoverySite, network, vmName, tags(ps, name), clientToken(ps.metadata.uid ?? "", name), sizing);
   const step = await bringUp(sites.value.ecs, { image: { imageId: conversion.imageId, what: `RestoreJob ${name}` } }, target, made);
   recordRecovered(fo, made);
   if (made.instanceId) fo.vm = { instanceId: made.instanceId, name: vmName, regionId: sites.value.recoverySite.region };

@@ -107,11 +107,11 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
   const pointDisks = orderedDisks(sourcePoint).map((d) => d.key);
   const localDisks = localVm ? capturedDisksInVmOrder(localVm.disks) : [];
   if (chainDisks.length !== pointDisks.length) {
-    return { state: "waiting", reason: "DiskMismatch", message: `VM ${chainVm.name} has ${chainDisks.length} disks but point ${sourcePoint.id} has ${pointDisks.length}`, after: 60_000 };
+    return { state: "waiting", reason: "DiskMismatch", message: `VM ${chainVm.name} has ${chainDisks.length} disks a snapshot captures but point ${sourcePoint.id} has ${pointDisks.length}`, after: 60_000 };
   }
   const localUsable = localVm && localDisks.length === pointDisks.length;
   if (req.localVm && !localUsable) {
-    await ctx.events.record(ps, "Warning", "SeedWithoutLocalCopy", localVm ? `VM ${localVm.name} has ${localDisks.length} disks, not ${pointDisks.length}: the seed fetches every block across sites` : `VM ${req.localVm.name ?? req.localVm.moRef ?? ""} is gone: the seed fetches every block across sites`);
+    await ctx.events.record(ps, "Warning", "SeedWithoutLocalCopy", localVm ? `VM ${localVm.name} has ${localDisks.length} disks a snapshot captures, not ${pointDisks.length}: the seed fetches every block across sites` : `VM ${req.localVm.name ?? req.localVm.moRef ?? ""} is gone: the seed fetches every block across sites`);
   }
   const baseline = new Map(req.baseline.map((b) => [b.diskKey, b.changeId]));
   // The seed stands for the chain VM's content: it carries the labels a cycle of that VM writes

@@ -59,6 +59,8 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     if (!pair.ok) return this.pending(drill, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.cloud.reconcile(drill, ps.value, pair.value, ctx);
     if (pair.value.spec.type === "VMwareToCloud") return this.cloud.reconcileFromVault(drill, ps.value, pair.value, ctx);
+    const cloudOnly = (["instanceType", "privateIpAddress", "eip", "diskCategory"] as const).filter((f) => drill.spec[f] !== undefined && drill.spec[f] !== false);
+    reportIgnoredFields(drill, cloudOnly.map((f) => `spec.${f} (cloud sites only: the recovery site is vSphere)`), "NotUsedByVSphereSites", (c) => { ctx.setCondition(drill, c); });
     const { recoverySite } = await resolveSites(ctx.cache, ns, pair.value);
     const need = ["vcenter", "gateway", "vault"] as const;
     const usableSite = usable(recoverySite, need);
@@ -66,8 +68,6 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     const site = usableSite.value;
     status.phase ??= "Pending";
     status.startTime ??= isoSeconds(new Date());
-    const cloudOnly = (["instanceType", "privateIpAddress", "eip", "diskCategory"] as const).filter((f) => drill.spec[f] !== undefined && drill.spec[f] !== false);
-    reportIgnoredFields(drill, cloudOnly.map((f) => `spec.${f} (cloud sites only: a vSphere test VM takes its size from spec.cpu and spec.memoryGiB and its addresses from the test network)`), "NotUsedByVSphereSites", (c) => { ctx.setCondition(drill, c); });
     // Where the worker makes the VM, and so where cleaning looks: fixed once the worker is started. A new one is
     // recorded, and its Secrets held (next pass, before anything is made), before the worker can start there.
     if (!status.job && status.vCenter !== site.vcenter.metadata.name) {

@@ -381,7 +381,8 @@ export class ReplicationCycles {
     if (point.consistency === "app" && (!status.lastAppConsistentPointTime || point.time > status.lastAppConsistentPointTime)) status.lastAppConsistentPointTime = isoSeconds(point.time);
     // A resync reads whole disks once: the schedule learns from the cycles that read CBT's changes.
     if (!point.labels.resync) status.learnedCycleSeconds = learnCycleSeconds(status.learnedCycleSeconds ?? 0, duration);
-    if (!line.ecs) await noteExcludedDisks(ps, point, ctx);
+    // Forward points only: a reverse cycle reads the recovered VM, which has no such disk, while the original's stay unprotected.
+    if (!line.ecs && line.direction === "forward") await noteExcludedDisks(ps, point, ctx);
     if (line.ecs) ctx.setCondition(ps, WHOLE_DISK_READS);
     else ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: point.labels.resync ? "ResyncCompleted" : "ChangeTrackingTrusted", message: point.labels.resync ? `the checksum resync (${point.labels.resync}) completed with point ${point.id}; cycles read CBT's changes again` : "cycles read only what CBT reports changed" });
     const labels = { namespace: ps.metadata.namespace ?? "", protected_server: ps.metadata.name ?? "" };

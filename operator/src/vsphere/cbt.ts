@@ -1,4 +1,4 @@
-import type { VmDisk } from "./devices.js";
+import { snapshotExclusion, type VmDisk } from "./devices.js";
 import { VsphereError } from "./errors.js";
 import { retrieveOne } from "./property-collector.js";
 import type { Session } from "./session.js";
@@ -26,10 +26,15 @@ export async function setChangeTracking(session: Session, vm: MoRef, enabled: bo
   await reconfigureVm(session, vm, el("changeTrackingEnabled", enabled), what, opts);
 }
 
-/** Device key → changeId of a snapshot's disks; every disk must have one. */
+/**
+ * Device key → changeId of a snapshot's disks; every disk a snapshot captures
+ * must have one. Independent disks and physical-mode RDMs are left out: CBT
+ * does not track them, and no point holds them (devices.ts, snapshotExclusion).
+ */
 function changeIdsOf(vm: MoRef, disks: readonly VmDisk[]): Map<number, string> {
   const out = new Map<number, string>();
   for (const disk of disks) {
+    if (snapshotExclusion(disk)) continue;
     if (!disk.changeId) throw new VsphereError(`Disk ${disk.key} of ${vm.value} has no changeId although change tracking is on`);
     out.set(disk.key, disk.changeId);
   }

@@ -68,6 +68,8 @@ export async function backupVm(spec: BackupWorkerSpec, ctx: RunContext): Promise
     client = await connectWaiting(spec.vcenter, ctx);
     const vm = await findVm(client, spec.vm);
     logger.info({ vm: vm.name, moRef: vm.ref.value, disks: vm.disks.length }, "Found the VM");
+    // A VM with nothing a snapshot captures is refused before a snapshot (possibly quiesced) is taken for nothing.
+    splitSnapshotDisks(vm, vm.disks);
     await removeLeftovers(client, vm.ref, logger);
     const tracking = await ensureChangeTracking(client, vm, spec.changedBlockTracking, logger);
     const time = new Date();

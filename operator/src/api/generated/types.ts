@@ -2151,7 +2151,7 @@ export interface ProtectedServerSpec {
      */
     privateIpAddress?: string;
     /**
-     * Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories.
+     * Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories. VMwareToCloud: the system disk's (the data disks come with the converted image).
      */
     diskCategory?: "cloud_essd" | "cloud_ssd" | "cloud_efficiency";
     /**
@@ -2176,7 +2176,7 @@ export interface ProtectedServerSpec {
      */
     instanceType?: string;
     /**
-     * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (the pair's sourceNetwork, else the original's); default one ECS assigns (seed 004's failback: IP address).
+     * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (the pair's sourceNetwork, else the original's), not the original instance's (it stays, stopped, with its address); default one ECS assigns (seed 004's failback: IP address).
      */
     privateIpAddress?: string;
   };
@@ -2853,7 +2853,7 @@ export interface RecoveryDrillSpec {
    */
   instanceType?: string;
   /**
-   * Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's.
+   * Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's. VMwareToCloud: the system disk's (the data disks come with the converted image).
    */
   diskCategory?: "cloud_essd" | "cloud_ssd" | "cloud_efficiency";
   /**

@@ -166,14 +166,23 @@ export class EcsDr {
   }
 
   /**
-   * The instance types with exactly `cores` vCPUs and `memoryGiB` GiB that
-   * the zone can start now (DescribeAvailableResource, pay-as-you-go:
-   * Status Available and StatusCategory WithStock), in the order ECS lists
-   * them.
+   * The instance types with exactly `cores` vCPUs and `memoryGiB` GiB (and,
+   * when given, disks of `diskCategory`) that the zone can start now
+   * (DescribeAvailableResource, pay-as-you-go: Status Available and
+   * StatusCategory WithStock), in the order ECS lists them.
    */
-  async instanceTypesInStock(regionId: string, zoneId: string, cores: number, memoryGiB: number): Promise<string[]> {
+  async instanceTypesInStock(regionId: string, zoneId: string, cores: number, memoryGiB: number, diskCategory?: string): Promise<string[]> {
     const ecs = this.api(regionId);
-    const req = new Ecs.DescribeAvailableResourceRequest({ regionId, zoneId, destinationResource: "InstanceType", instanceChargeType: "PostPaid", cores, memory: memoryGiB });
+    const req = new Ecs.DescribeAvailableResourceRequest({
+      regionId,
+      zoneId,
+      destinationResource: "InstanceType",
+      instanceChargeType: "PostPaid",
+      cores,
+      memory: memoryGiB,
+      // Only types that take the disks asked for (older generations have no ESSD).
+      ...(diskCategory ? { systemDiskCategory: diskCategory, dataDiskCategory: diskCategory } : {}),
+    });
     const out = await ecs.call(`DescribeAvailableResource in ${zoneId} for ${cores} vCPUs and ${memoryGiB} GiB`, (rt) => ecs.sdk.describeAvailableResourceWithOptions(req, rt));
     return (out.body?.availableZones?.availableZone ?? [])
       .filter((z) => z.zoneId === zoneId)
