@@ -18,7 +18,7 @@ import { findKnownVm, type VmIdentity } from "./dr-vsphere.js";
 import { planNetworks } from "./network-mapping.js";
 import { buildPointLabels, networksOf, orderedDisks } from "../worker/labels.js";
 import type { ProtectedServer } from "../api/generated/types.js";
-import { capturedDisksInVmOrder, snapshotExclusion, type SnapshotExclusion, type VirtualMachine, type VmDisk } from "../vsphere/index.js";
+import { capturedDisksInVmOrder, splitBySnapshot, type VirtualMachine } from "../vsphere/index.js";
 
 const STEP_POLL_MS = 3_000;
 const WAIT_POLL_MS = 15_000;
@@ -103,7 +103,8 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
     return { state: "waiting", reason: "VCenterUnreachable", message: `could not look up the VMs to pair disks: ${describe(err)}`, after: WAIT_POLL_MS };
   }
   if (!chainVm) return { state: "waiting", reason: "VMNotFound", message: `the VM the ${req.direction} chain continues from (${req.chainVm.name ?? req.chainVm.moRef ?? ""}) is gone`, after: 60_000 };
-  const chainDisks = capturedDisksInVmOrder(chainVm.disks);
+  // The seed stands for a cycle's point of the chain VM: the disks a snapshot captures, naming those it leaves out.
+  const { captured: chainDisks, excluded: chainExcluded } = splitBySnapshot(chainVm.disks);
   const pointDisks = orderedDisks(sourcePoint).map((d) => d.key);
   const localDisks = localVm ? capturedDisksInVmOrder(localVm.disks) : [];
   if (chainDisks.length !== pointDisks.length) {
@@ -135,18 +136,10 @@ export async function runSeed(dr: DrContext, req: SeedRequest): Promise<SeedStat
       ...(baseline.get(d.key) ? { changeId: baseline.get(d.key) } : {}),
     })),
     vmName: chainVm.name,
-    extraLabels: buildPointLabels({}, chainVm, chainDisks, networks, excludedOf(chainVm)),
+    extraLabels: buildPointLabels({}, chainVm, chainDisks, networks, chainExcluded),
     gateway: at.gateway,
     sitePair: dr.pair.metadata.name ?? "",
   });
   ctx.log.info({ job: name, direction: req.direction, sourcePoint: sourcePoint.id, local: localVm?.name }, "Started a seed");
   return { state: "waiting", reason: "Seeding", message: `worker ${name} started`, after: STEP_POLL_MS };
-}
-
-/** The chain VM's disks a snapshot leaves out: the seed stands for a cycle's point of that VM, which names them too. */
-function excludedOf(vm: VirtualMachine): { disk: VmDisk; reason: SnapshotExclusion }[] {
-  return vm.disks.flatMap((disk) => {
-    const reason = snapshotExclusion(disk);
-    return reason ? [{ disk, reason }] : [];
-  });
 }

@@ -92,9 +92,27 @@ export function disksInVmOrder<D extends Pick<VmDisk, "key" | "controllerKey" | 
   return [...disks].sort((a, b) => (a.controllerKey ?? 0) - (b.controllerKey ?? 0) || (a.unitNumber ?? 0) - (b.unitNumber ?? 0) || a.key - b.key);
 }
 
-/** The disks a snapshot captures, in their order on the VM: what a point of the VM holds, and what is paired with a point's disks. */
-export function capturedDisksInVmOrder<D extends Pick<VmDisk, "key" | "controllerKey" | "unitNumber" | "diskMode" | "backingType" | "compatibilityMode">>(disks: readonly D[]): D[] {
-  return disksInVmOrder(disks.filter((d) => snapshotExclusion(d) === undefined));
+type ClassifiedDisk = Pick<VmDisk, "key" | "controllerKey" | "unitNumber" | "diskMode" | "backingType" | "compatibilityMode">;
+
+/**
+ * A VM's disks in their order on the VM, split into those a snapshot
+ * captures (what a point of the VM holds, and what is paired with a point's
+ * disks) and those it leaves out, with why.
+ */
+export function splitBySnapshot<D extends ClassifiedDisk>(disks: readonly D[]): { captured: D[]; excluded: { disk: D; reason: SnapshotExclusion }[] } {
+  const captured: D[] = [];
+  const excluded: { disk: D; reason: SnapshotExclusion }[] = [];
+  for (const disk of disksInVmOrder(disks)) {
+    const reason = snapshotExclusion(disk);
+    if (reason) excluded.push({ disk, reason });
+    else captured.push(disk);
+  }
+  return { captured, excluded };
+}
+
+/** The disks a snapshot captures, in their order on the VM (splitBySnapshot). */
+export function capturedDisksInVmOrder<D extends ClassifiedDisk>(disks: readonly D[]): D[] {
+  return splitBySnapshot(disks).captured;
 }
 
 /** Splits "[ds1] dir/file.vmdk" into its datastore and path. */

@@ -322,7 +322,7 @@ export type { TlsTrust } from "./soap.js";
 export type { AboutInfo } from "./session.js";
 export type { MoRef } from "./xml.js";
 export type { VmDisk, VmController, VmNic } from "./devices.js";
-export { capturedDisksInVmOrder, disksInVmOrder, snapshotExclusion, type SnapshotExclusion } from "./devices.js";
+export { capturedDisksInVmOrder, disksInVmOrder, snapshotExclusion, splitBySnapshot, type SnapshotExclusion } from "./devices.js";
 export type { DiskArea } from "./cbt.js";
 export type { DiskLocation } from "./disk-io.js";
 export type { CreateVmSpec, GuestShutdownOptions, NewDisk, NewNic, ControllerType } from "./vm-create.js";

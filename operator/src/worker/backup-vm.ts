@@ -12,7 +12,7 @@
 import type { Logger } from "pino";
 import { BackupSession, openVault, type BackupProgress, type DiskBackup, type PointHeader, type Vault } from "../vault/index.js";
 import { blocksOfExtents, type Extent } from "../vault/disk-io.js";
-import { disksInVmOrder, FaultError, snapshotExclusion, type MoRef, type SnapshotExclusion, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
+import { FaultError, splitBySnapshot, type MoRef, type SnapshotExclusion, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
 import { vaultSpecFrom } from "./config.js";
 import { describeChain, EXIT, WorkerError } from "./errors.js";
 import { buildPointLabels, describeExcludedDisks } from "./labels.js";
@@ -185,13 +185,7 @@ async function backupSnapshot(spec: BackupWorkerSpec, ctx: RunContext, run: Snap
  * holds the first and names the others. A VM with no disk of the first kind cannot be backed up at all.
  */
 export function splitSnapshotDisks(vm: Pick<VirtualMachine, "name">, all: readonly VmDisk[]): { disks: VmDisk[]; excluded: { disk: VmDisk; reason: SnapshotExclusion }[] } {
-  const disks: VmDisk[] = [];
-  const excluded: { disk: VmDisk; reason: SnapshotExclusion }[] = [];
-  for (const disk of disksInVmOrder(all)) {
-    const reason = snapshotExclusion(disk);
-    if (reason) excluded.push({ disk, reason });
-    else disks.push(disk);
-  }
+  const { captured: disks, excluded } = splitBySnapshot(all);
   if (all.length === 0) throw new Error(`VM "${vm.name}" has no virtual disks to back up`);
   if (disks.length === 0) {
     const named = describeExcludedDisks(excluded.map(({ disk, reason }) => ({ key: String(disk.key), reason, label: disk.label, fileName: disk.fileName })));
