@@ -15,7 +15,7 @@ import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { chooseCloudPoint, cloudRecoveryPointName, listCloudPoints } from "./cloud-points.js";
-import { bringUp, chooseInstanceTypeStep, ignoredSizing, sizingOf, tearDown, type BringUp, type InstanceSizing, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
+import { bringUp, chooseInstanceTypeStep, ignoredSizing, sizeOf, tearDown, type BringUp, type InstanceSizing, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { convertPoint, discardConversion } from "./cloud-conversion.js";
 import { pointVmSizing } from "./cloud-vault-recovery.js";
 import { resolveSites, usable } from "./dr-context.js";
@@ -44,14 +44,12 @@ function drillTags(drill: RecoveryDrill, ps: { namespace: string; name: string }
  */
 function drillTarget(drill: RecoveryDrill, ps: ProtectedServer, site: CloudSite, network: CloudNetwork, sizing?: InstanceSizing): RecoveryTarget {
   const recovery = ps.spec.recovery ?? {};
-  const own = drill.spec.instanceType === undefined ? sizingOf(drill.spec) : undefined;
-  const instanceType = drill.spec.instanceType ?? (own ? undefined : recovery.instanceType);
+  const own = sizeOf(drill.spec);
   return {
     region: site.region,
     zone: site.zone,
     network,
-    instanceType,
-    sizing: instanceType === undefined ? own ?? sizingOf(recovery) ?? sizing : undefined,
+    ...(own.instanceType !== undefined || own.sizing ? own : sizeOf(recovery, sizing)),
     privateIpAddress: drill.spec.privateIpAddress,
     diskCategory: drill.spec.diskCategory ?? recovery.diskCategory,
     eip: drill.spec.eip ?? false,

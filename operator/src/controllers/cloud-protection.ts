@@ -33,7 +33,7 @@ import { isoSeconds } from "../util/time.js";
 import { chainTags, chooseCloudPoint, cloudRecoveryPointName, cycleIdAt, listCloudPoints, syncCloudRecoveryPoints, type CloudPoint } from "./cloud-points.js";
 import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
 import { reportIgnoredFields } from "../runtime/conditions.js";
-import { bringUp, failoverTarget, ignoredSizing, recordRecovered, sizingOf, recoveredOf, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
+import { bringUp, failoverTarget, ignoredSizing, recordRecovered, sizeOf, recoveredOf, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { followCloudCycle, runCloudCycles, startCloudCycle, type CloudDrContext, type CloudLine } from "./cloud-replication.js";
 import { serverTagValue, type CloudNetwork } from "./cloud-sites.js";
 import { switchDirection } from "./reverse-replication.js";
@@ -440,8 +440,7 @@ export class CloudProtection {
           region: sites.protectedSite.region,
           zone: sites.protectedSite.zone,
           network,
-          instanceType: failback.instanceType,
-          sizing: failback.instanceType === undefined ? sizingOf(failback) : undefined,
+          ...sizeOf(failback),
           privateIpAddress: failback.privateIpAddress,
           eip: false,
           powerOn: ps.spec.recovery?.powerOn ?? true,

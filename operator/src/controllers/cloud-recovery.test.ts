@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import type { EcsDr } from "../cloud/alibaba/ecs-dr.js";
-import { chooseInstanceType, chooseInstanceTypeStep, ignoredSizing, sizesToTry, sizingOf, type Recovered } from "./cloud-recovery.js";
+import { chooseInstanceType, chooseInstanceTypeStep, ignoredSizing, sizeOf, sizesToTry, sizingOf, type Recovered } from "./cloud-recovery.js";
 
 describe("chooseInstanceType", () => {
   it("takes a type of the protected instance's family, else of the preferred x86 families in order, else the first by name", () => {
@@ -62,6 +62,11 @@ describe("sizing fields", () => {
   it("choose an instance type only together, and only without one", () => {
     expect(sizingOf({ cpu: 4, memoryGiB: 16 })).toEqual({ cpu: 4, memoryGiB: 16 });
     expect(sizingOf({ cpu: 4 })).toBeUndefined();
+    const vm = { cpu: 6, memoryGiB: 12, atLeast: true };
+    expect(sizeOf({ instanceType: "ecs.g7.large", cpu: 4, memoryGiB: 16 }, vm)).toEqual({ instanceType: "ecs.g7.large" });
+    expect(sizeOf({ cpu: 4, memoryGiB: 16 }, vm)).toEqual({ sizing: { cpu: 4, memoryGiB: 16 } });
+    expect(sizeOf({ cpu: 4 }, vm)).toEqual({ sizing: vm });
+    expect(sizeOf({})).toEqual({ sizing: undefined });
     expect(ignoredSizing("spec", { cpu: 4, memoryGiB: 16 })).toEqual([]);
     expect(ignoredSizing("spec", {})).toEqual([]);
     expect(ignoredSizing("spec.recovery", { cpu: 4 })).toEqual(["spec.recovery.cpu (an instance type is chosen by vCPUs and memory together: set spec.recovery.memoryGiB too)"]);

@@ -63,6 +63,18 @@ export function sizingOf(fields: { readonly cpu?: number | undefined; readonly m
 }
 
 /**
+ * The size some fields ask for: their instance type; else the type their CPU
+ * and memory (both) choose; else `fallback` to choose it by. The one place
+ * the precedence of seed 004's "ECS specification, or CPU and memory" lives.
+ */
+export function sizeOf(
+  fields: { readonly instanceType?: string | undefined; readonly cpu?: number | undefined; readonly memoryGiB?: number | undefined },
+  fallback?: InstanceSizing,
+): { instanceType?: string | undefined; sizing?: InstanceSizing | undefined } {
+  return fields.instanceType !== undefined ? { instanceType: fields.instanceType } : { sizing: sizingOf(fields) ?? fallback };
+}
+
+/**
  * Why CPU and memory fields are not acted on at a cloud site, for an
  * IgnoredFields condition: an instance type set beside them decides, and one
  * of them alone cannot choose an instance type.
@@ -118,8 +130,7 @@ export function failoverTarget(recovery: ProtectedServer["spec"]["recovery"], si
     region: site.region,
     zone: site.zone,
     network,
-    instanceType: r.instanceType,
-    sizing: r.instanceType === undefined ? sizingOf(r) ?? sizing : undefined,
+    ...sizeOf(r, sizing),
     privateIpAddress: r.privateIpAddress,
     diskCategory: r.diskCategory,
     eip: r.eip ?? false,
