@@ -9,6 +9,7 @@ import { runCommand } from "../e2e/testbed/command.js";
 import { binary } from "../e2e/testbed/components.js";
 import { repoRoot } from "../e2e/testbed/paths.js";
 import { Lifeboat, RENDER_DIR_PREFIX, type LifeboatValues } from "./lifeboat.js";
+import { kinds } from "../operator/src/api/kinds.js";
 
 
 /**
@@ -54,7 +55,7 @@ describe("the Lifeboat construct", () => {
     expect(ids(actual)).toEqual(ids(expected));
     expect(actual).toEqual(expected);
     // The CRDs come along: a synthesized manifest is applied by kubectl or a GitOps tool, not by helm.
-    expect(ids(actual).filter((id) => id.startsWith("CustomResourceDefinition/"))).toHaveLength(9);
+    expect(ids(actual).filter((id) => id.startsWith("CustomResourceDefinition/"))).toHaveLength(kinds.length);
     // Left out on request, e.g. where the CRDs are managed on their own.
     const chart = new Chart(testApp(), "test");
     new Lifeboat(chart, "Lifeboat", { helmExecutable: helm, includeCrds: false });

@@ -2468,6 +2468,293 @@ export enum RecoveryDrillSpecDiskCategory {
 
 
 /**
+ * ProtectedServers of one application in ordered groups: a failover, commit, reverse replication or failback of them all, group by group, with pauses for manual actions and scripts between groups.
+ *
+ * @schema RecoveryPlan
+ */
+export class RecoveryPlan extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "RecoveryPlan"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'lifeboat.io/v1alpha1',
+    kind: 'RecoveryPlan',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "RecoveryPlan".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: RecoveryPlanProps): any {
+    return {
+      ...RecoveryPlan.GVK,
+      ...toJson_RecoveryPlanProps(props),
+    };
+  }
+
+  /**
+   * Defines a "RecoveryPlan" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: RecoveryPlanProps) {
+    super(scope, id, {
+      ...RecoveryPlan.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...RecoveryPlan.GVK,
+      ...toJson_RecoveryPlanProps(resolved),
+    };
+  }
+}
+
+/**
+ * ProtectedServers of one application in ordered groups: a failover, commit, reverse replication or failback of them all, group by group, with pauses for manual actions and scripts between groups.
+ *
+ * @schema RecoveryPlan
+ */
+export interface RecoveryPlanProps {
+  /**
+   * @schema RecoveryPlan#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * Desired state of the RecoveryPlan.
+   *
+   * @schema RecoveryPlan#spec
+   */
+  readonly spec: RecoveryPlanSpec;
+}
+
+/**
+ * Converts an object of type 'RecoveryPlanProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryPlanProps(obj: RecoveryPlanProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_RecoveryPlanSpec(obj.spec),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Desired state of the RecoveryPlan.
+ *
+ * @schema RecoveryPlanSpec
+ */
+export interface RecoveryPlanSpec {
+  /**
+   * Groups of servers, in the order a failover or failback brings them up (seed 003: an application's dependencies, say the database before the application servers). Reverse replication and a return to Replicating move every group at once.
+   *
+   * @schema RecoveryPlanSpec#groups
+   */
+  readonly groups: RecoveryPlanSpecGroups[];
+
+  /**
+   * Where the plan's servers should be: Replicating; FailedOver (group by group at the recovery site); ReverseReplicating (every server replicated back, after a committed failover); FailedBack (group by group at the protected site). The plan sets each server's spec.desiredState when its group's turn comes.
+   *
+   * @schema RecoveryPlanSpec#desiredState
+   */
+  readonly desiredState?: RecoveryPlanSpecDesiredState;
+
+  /**
+   * Commit the failover of every server (their spec.commitFailover), once all of them run at the recovery site.
+   *
+   * @schema RecoveryPlanSpec#commitFailover
+   */
+  readonly commitFailover?: boolean;
+
+  /**
+   * The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: "latest" (a planned failover when the protected site answers) or "latest-app-consistent". To use a named RecoveryPoint, set it on the server itself.
+   *
+   * @schema RecoveryPlanSpec#recoveryPoint
+   */
+  readonly recoveryPoint?: RecoveryPlanSpecRecoveryPoint;
+
+  /**
+   * A new value lets the plan go on past a group's pauseBefore, or runs a failed script again.
+   *
+   * @schema RecoveryPlanSpec#resumeRequest
+   */
+  readonly resumeRequest?: string;
+}
+
+/**
+ * Converts an object of type 'RecoveryPlanSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryPlanSpec(obj: RecoveryPlanSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'groups': obj.groups?.map(y => toJson_RecoveryPlanSpecGroups(y)),
+    'desiredState': obj.desiredState,
+    'commitFailover': obj.commitFailover,
+    'recoveryPoint': obj.recoveryPoint,
+    'resumeRequest': obj.resumeRequest,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema RecoveryPlanSpecGroups
+ */
+export interface RecoveryPlanSpecGroups {
+  /**
+   * Name of the group, unique in the plan.
+   *
+   * @schema RecoveryPlanSpecGroups#name
+   */
+  readonly name: string;
+
+  /**
+   * ProtectedServers of this group, brought up at the same time. A server belongs to one group of one plan.
+   *
+   * @schema RecoveryPlanSpecGroups#protectedServers
+   */
+  readonly protectedServers: string[];
+
+  /**
+   * Before a failover or failback brings this group up, wait for a new spec.resumeRequest (seed 003: a pause for a manual action).
+   *
+   * @schema RecoveryPlanSpecGroups#pauseBefore
+   */
+  readonly pauseBefore?: boolean;
+
+  /**
+   * A Kubernetes Job run once the group's servers are up in a failover or failback (seed 003: scripts in a recovery plan), e.g. to repoint DNS or check the application. Its environment names the plan (LIFEBOAT_RECOVERY_PLAN), the group (LIFEBOAT_GROUP), the state reached (LIFEBOAT_STATE) and, as JSON in LIFEBOAT_SERVERS, each server and the VM or instance that now runs it. The plan goes on to the next group only once the Job succeeds; a failed one stops the plan until a new spec.resumeRequest runs it again.
+   *
+   * @schema RecoveryPlanSpecGroups#script
+   */
+  readonly script?: RecoveryPlanSpecGroupsScript;
+}
+
+/**
+ * Converts an object of type 'RecoveryPlanSpecGroups' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryPlanSpecGroups(obj: RecoveryPlanSpecGroups | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'name': obj.name,
+    'protectedServers': obj.protectedServers?.map(y => y),
+    'pauseBefore': obj.pauseBefore,
+    'script': toJson_RecoveryPlanSpecGroupsScript(obj.script),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Where the plan's servers should be: Replicating; FailedOver (group by group at the recovery site); ReverseReplicating (every server replicated back, after a committed failover); FailedBack (group by group at the protected site). The plan sets each server's spec.desiredState when its group's turn comes.
+ *
+ * @schema RecoveryPlanSpecDesiredState
+ */
+export enum RecoveryPlanSpecDesiredState {
+  /** Replicating */
+  REPLICATING = "Replicating",
+  /** FailedOver */
+  FAILED_OVER = "FailedOver",
+  /** ReverseReplicating */
+  REVERSE_REPLICATING = "ReverseReplicating",
+  /** FailedBack */
+  FAILED_BACK = "FailedBack",
+}
+
+/**
+ * The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: "latest" (a planned failover when the protected site answers) or "latest-app-consistent". To use a named RecoveryPoint, set it on the server itself.
+ *
+ * @schema RecoveryPlanSpecRecoveryPoint
+ */
+export enum RecoveryPlanSpecRecoveryPoint {
+  /** latest */
+  LATEST = "latest",
+  /** latest-app-consistent */
+  LATEST_HYPHEN_APP_HYPHEN_CONSISTENT = "latest-app-consistent",
+}
+
+/**
+ * A Kubernetes Job run once the group's servers are up in a failover or failback (seed 003: scripts in a recovery plan), e.g. to repoint DNS or check the application. Its environment names the plan (LIFEBOAT_RECOVERY_PLAN), the group (LIFEBOAT_GROUP), the state reached (LIFEBOAT_STATE) and, as JSON in LIFEBOAT_SERVERS, each server and the VM or instance that now runs it. The plan goes on to the next group only once the Job succeeds; a failed one stops the plan until a new spec.resumeRequest runs it again.
+ *
+ * @schema RecoveryPlanSpecGroupsScript
+ */
+export interface RecoveryPlanSpecGroupsScript {
+  /**
+   * Container image of the script.
+   *
+   * @schema RecoveryPlanSpecGroupsScript#image
+   */
+  readonly image: string;
+
+  /**
+   * Entrypoint, as a container's command; default the image's.
+   *
+   * @schema RecoveryPlanSpecGroupsScript#command
+   */
+  readonly command?: string[];
+
+  /**
+   * Arguments, as a container's args.
+   *
+   * @schema RecoveryPlanSpecGroupsScript#args
+   */
+  readonly args?: string[];
+
+  /**
+   * ServiceAccount the script runs as (to call the Kubernetes API, say); default the namespace's default.
+   *
+   * @schema RecoveryPlanSpecGroupsScript#serviceAccountName
+   */
+  readonly serviceAccountName?: string;
+
+  /**
+   * The script fails if it runs longer (the Job's activeDeadlineSeconds).
+   *
+   * @schema RecoveryPlanSpecGroupsScript#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Converts an object of type 'RecoveryPlanSpecGroupsScript' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryPlanSpecGroupsScript(obj: RecoveryPlanSpecGroupsScript | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'image': obj.image,
+    'command': obj.command?.map(y => y),
+    'args': obj.args?.map(y => y),
+    'serviceAccountName': obj.serviceAccountName,
+    'timeoutSeconds': obj.timeoutSeconds,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
  * One restorable point of one VM, synced from a BackupVault.
  *
  * @schema RecoveryPoint

@@ -87,12 +87,14 @@ const expected: [string, string, string, string, string][] = [
   // Replication really runs: the sample VM's first (full) cycle, then real-time replication.
   ["ProtectedServer", "db-01", "Ready", "True", "Replicating"],
   ["RecoveryDrill", "db-01-drill", "Ready", "True", "Running"],
+  // At rest: its one server replicates.
+  ["RecoveryPlan", "shop", "Ready", "True", "Replicating"],
 ];
 
 describe("operator/samples", () => {
   it("has one sample of every kind", () => {
     const kinds = new Set(docs.map((d) => d.kind));
-    for (const k of ["BackupVault", "Gateway", "VCenter", "BackupPlan", "RecoveryPoint", "RestoreJob", "SitePair", "ProtectedServer", "RecoveryDrill"]) expect(kinds).toContain(k);
+    for (const k of ["BackupVault", "Gateway", "VCenter", "BackupPlan", "RecoveryPoint", "RestoreJob", "SitePair", "ProtectedServer", "RecoveryDrill", "RecoveryPlan"]) expect(kinds).toContain(k);
   });
 
   it("apply with kubectl apply --server-side", async () => {

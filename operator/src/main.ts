@@ -19,6 +19,7 @@ import { GatewayCapacity } from "./controllers/gateway-capacity.js";
 import { GatewayReconciler } from "./controllers/gateway-controller.js";
 import { ProtectedServerReconciler } from "./controllers/protected-server-controller.js";
 import { RecoveryDrillReconciler } from "./controllers/recovery-drill-controller.js";
+import { RecoveryPlanReconciler } from "./controllers/recovery-plan-controller.js";
 import { RecoveryPointReconciler } from "./controllers/recovery-point-controller.js";
 import { RestoreJobReconciler } from "./controllers/restore-job-controller.js";
 import { SitePairReconciler } from "./controllers/site-pair-controller.js";
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
   manager.add(new SitePairReconciler(vcenters));
   manager.add(new ProtectedServerReconciler(vcenters, gatewayCapacity));
   manager.add(new RecoveryDrillReconciler(vcenters));
+  manager.add(new RecoveryPlanReconciler());
 
   const abort = new AbortController();
   const stop = (signal: string) => {

@@ -1,5 +1,5 @@
 import { ageColumn, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
-import { array, boolean, described, enumeration, integer, object, string, withRules, type Schema } from "./schema.js";
+import { array, boolean, described, enumeration, integer, object, string, withRules, type CelRule, type Schema } from "./schema.js";
 
 /**
  * What the user can ask of a protected server. Drills are not a state: a
@@ -26,6 +26,26 @@ export const REPLICATION_STAGES = [
   "FailingBack",
   "FailedBack",
 ] as const;
+
+/**
+ * How desiredState and commitFailover may change: the DR life cycle's order.
+ * A RecoveryPlan follows the same rules, since it moves its servers along it.
+ */
+export const DESIRED_STATE_RULES: CelRule[] = [
+  {
+    rule:
+      "self.desiredState == oldSelf.desiredState || " +
+      "(oldSelf.desiredState == 'Replicating' && self.desiredState == 'FailedOver') || " +
+      "(oldSelf.desiredState == 'FailedOver' && self.desiredState in ['ReverseReplicating', 'Replicating']) || " +
+      "(oldSelf.desiredState == 'ReverseReplicating' && self.desiredState == 'FailedBack') || " +
+      "(oldSelf.desiredState == 'FailedBack' && self.desiredState == 'Replicating')",
+    message: "spec.desiredState: allowed changes are Replicating→FailedOver, FailedOver→ReverseReplicating|Replicating, ReverseReplicating→FailedBack, FailedBack→Replicating",
+  },
+  { rule: "!self.commitFailover || self.desiredState != 'Replicating'", message: "spec.commitFailover must be false while desiredState is Replicating: set it to true only to commit a failover" },
+  { rule: "self.desiredState == 'Replicating' || self.desiredState == 'FailedOver' || self.commitFailover", message: "spec.commitFailover must be true for ReverseReplicating and FailedBack: commit the failover first" },
+  { rule: "!(oldSelf.commitFailover && self.desiredState == 'FailedOver') || self.commitFailover", message: "spec.commitFailover cannot be undone: a committed failover is final" },
+  { rule: "!(oldSelf.desiredState == 'FailedOver' && oldSelf.commitFailover && self.desiredState == 'Replicating')", message: "spec.desiredState: a committed failover goes back through ReverseReplicating and FailedBack, not straight to Replicating" },
+];
 
 /** How a recovery point is chosen: a RecoveryPoint's name, or one of these words. */
 export const POINT_CHOICES = { latest: "latest", latestAppConsistent: "latest-app-consistent" } as const;
@@ -178,20 +198,8 @@ export const protectedServer: KindDefinition = {
       ["sitePairRef", "source"],
     ),
     { rule: "!self.reverseInPlace || self.confirmReverseInPlace", message: "spec.confirmReverseInPlace must be true when spec.reverseInPlace is true" },
-    {
-      rule:
-        "self.desiredState == oldSelf.desiredState || " +
-        "(oldSelf.desiredState == 'Replicating' && self.desiredState == 'FailedOver') || " +
-        "(oldSelf.desiredState == 'FailedOver' && self.desiredState in ['ReverseReplicating', 'Replicating']) || " +
-        "(oldSelf.desiredState == 'ReverseReplicating' && self.desiredState == 'FailedBack') || " +
-        "(oldSelf.desiredState == 'FailedBack' && self.desiredState == 'Replicating')",
-      message: "spec.desiredState: allowed changes are Replicating→FailedOver, FailedOver→ReverseReplicating|Replicating, ReverseReplicating→FailedBack, FailedBack→Replicating",
-    },
-    { rule: "!self.commitFailover || self.desiredState != 'Replicating'", message: "spec.commitFailover must be false while desiredState is Replicating: set it to true only to commit a failover" },
-    { rule: "self.desiredState == 'Replicating' || self.desiredState == 'FailedOver' || self.commitFailover", message: "spec.commitFailover must be true for ReverseReplicating and FailedBack: commit the failover first" },
-    { rule: "!(oldSelf.commitFailover && self.desiredState == 'FailedOver') || self.commitFailover", message: "spec.commitFailover cannot be undone: a committed failover is final" },
+    ...DESIRED_STATE_RULES,
     { rule: "!(oldSelf.commitFailover && self.commitFailover) || self.recoveryPoint == oldSelf.recoveryPoint", message: "spec.recoveryPoint cannot change once the failover is committed" },
-    { rule: "!(oldSelf.desiredState == 'FailedOver' && oldSelf.commitFailover && self.desiredState == 'Replicating')", message: "spec.desiredState: a committed failover goes back through ReverseReplicating and FailedBack, not straight to Replicating" },
   ),
   status: object({
     observedGeneration,

@@ -4,6 +4,7 @@ import type {
   ProtectedServerSpec,
   RecoveryDrillSpec,
   RecoveryDrillStatus,
+  RecoveryPlanSpec,
   RecoveryPointSpec,
   RestoreJobSpec,
   SitePairSpec,
@@ -41,15 +42,17 @@ export const referenceGraph: readonly Reference[] = [
   { from: "ProtectedServer", to: "SitePair", names: (s: ProtectedServerSpec) => [s.sitePairRef.name] },
   { from: "RecoveryPoint", to: "BackupVault", names: (s: RecoveryPointSpec) => [s.vaultRef?.name] },
   { from: "RecoveryDrill", to: "ProtectedServer", names: (s: RecoveryDrillSpec) => [s.protectedServerRef.name] },
+  { from: "RecoveryPlan", to: "ProtectedServer", names: (s: RecoveryPlanSpec) => s.groups.flatMap((g) => g.protectedServers) },
 ];
 
 /**
  * References whose users block deletion of the referenced object. RecoveryPoints
  * are mirrors of the vault and go with it; RestoreJobs do not hold their point;
- * RecoveryDrills are owned by their ProtectedServer and are cleaned when it goes.
+ * RecoveryDrills are owned by their ProtectedServer and are cleaned when it goes;
+ * a RecoveryPlan only orders its servers and says when one is missing.
  */
 export function protectingReferences(kind: string): Reference[] {
-  return referenceGraph.filter((r) => r.to === kind && r.to !== "RecoveryPoint" && r.from !== "RecoveryPoint" && r.from !== "RecoveryDrill");
+  return referenceGraph.filter((r) => r.to === kind && r.to !== "RecoveryPoint" && r.from !== "RecoveryPoint" && r.from !== "RecoveryDrill" && r.from !== "RecoveryPlan");
 }
 
 /** A reference a user records in status once it made something outside the cluster that is reached through the referenced object. */

@@ -3018,3 +3018,186 @@ export interface RecoveryDrill {
   spec: RecoveryDrillSpec;
   status?: RecoveryDrillStatus;
 }
+
+export interface RecoveryPlanSpec {
+  /**
+   * Groups of servers, in the order a failover or failback brings them up (seed 003: an application's dependencies, say the database before the application servers). Reverse replication and a return to Replicating move every group at once.
+   *
+   * @minItems 1
+   * @maxItems 20
+   */
+  groups: {
+    /**
+     * Name of the group, unique in the plan.
+     */
+    name: string;
+    /**
+     * ProtectedServers of this group, brought up at the same time. A server belongs to one group of one plan.
+     *
+     * @minItems 1
+     * @maxItems 100
+     */
+    protectedServers: string[];
+    /**
+     * Before a failover or failback brings this group up, wait for a new spec.resumeRequest (seed 003: a pause for a manual action).
+     */
+    pauseBefore?: boolean;
+    /**
+     * A Kubernetes Job run once the group's servers are up in a failover or failback (seed 003: scripts in a recovery plan), e.g. to repoint DNS or check the application. Its environment names the plan (LIFEBOAT_RECOVERY_PLAN), the group (LIFEBOAT_GROUP), the state reached (LIFEBOAT_STATE) and, as JSON in LIFEBOAT_SERVERS, each server and the VM or instance that now runs it. The plan goes on to the next group only once the Job succeeds; a failed one stops the plan until a new spec.resumeRequest runs it again.
+     */
+    script?: {
+      /**
+       * Container image of the script.
+       */
+      image: string;
+      /**
+       * Entrypoint, as a container's command; default the image's.
+       *
+       * @maxItems 64
+       */
+      command?: string[];
+      /**
+       * Arguments, as a container's args.
+       *
+       * @maxItems 64
+       */
+      args?: string[];
+      /**
+       * ServiceAccount the script runs as (to call the Kubernetes API, say); default the namespace's default.
+       */
+      serviceAccountName?: string;
+      /**
+       * The script fails if it runs longer (the Job's activeDeadlineSeconds).
+       */
+      timeoutSeconds?: number;
+    };
+  }[];
+  /**
+   * Where the plan's servers should be: Replicating; FailedOver (group by group at the recovery site); ReverseReplicating (every server replicated back, after a committed failover); FailedBack (group by group at the protected site). The plan sets each server's spec.desiredState when its group's turn comes.
+   */
+  desiredState?: "Replicating" | "FailedOver" | "ReverseReplicating" | "FailedBack";
+  /**
+   * Commit the failover of every server (their spec.commitFailover), once all of them run at the recovery site.
+   */
+  commitFailover?: boolean;
+  /**
+   * The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: "latest" (a planned failover when the protected site answers) or "latest-app-consistent". To use a named RecoveryPoint, set it on the server itself.
+   */
+  recoveryPoint?: "latest" | "latest-app-consistent";
+  /**
+   * A new value lets the plan go on past a group's pauseBefore, or runs a failed script again.
+   */
+  resumeRequest?: string;
+}
+
+export interface RecoveryPlanStatus {
+  /**
+   * The .metadata.generation the controller last acted on.
+   */
+  observedGeneration?: number;
+  /**
+   * Observations of the object's state.
+   */
+  conditions?: {
+    /**
+     * Type of condition in CamelCase.
+     */
+    type: string;
+    /**
+     * Status of the condition.
+     */
+    status: "True" | "False" | "Unknown";
+    /**
+     * The .metadata.generation the condition was set from.
+     */
+    observedGeneration?: number;
+    /**
+     * When the condition last changed status.
+     */
+    lastTransitionTime: string;
+    /**
+     * One-word CamelCase reason for the last transition.
+     */
+    reason: string;
+    /**
+     * Human-readable message: what happened and what to do about it.
+     */
+    message: string;
+  }[];
+  /**
+   * The desiredState every server of the plan reached last.
+   */
+  state?: "Replicating" | "FailedOver" | "ReverseReplicating" | "FailedBack";
+  /**
+   * The desiredState the plan brings its servers to now, while it differs from state.
+   */
+  target?: "Replicating" | "FailedOver" | "ReverseReplicating" | "FailedBack";
+  /**
+   * Every server's failover is committed.
+   */
+  committed?: boolean;
+  /**
+   * The group the plan works on or waits at.
+   */
+  currentGroup?: string;
+  /**
+   * The spec.resumeRequest last acted on.
+   */
+  handledResumeRequest?: string;
+  /**
+   * When the plan began moving to target.
+   */
+  startTime?: string;
+  /**
+   * When every server reached it.
+   */
+  completionTime?: string;
+  /**
+   * startTime to completionTime: for a failover or failback, the plan's RTO (pauses included).
+   */
+  durationSeconds?: number;
+  /**
+   * Each group on the way to target.
+   *
+   * @maxItems 20
+   */
+  groups?: {
+    /**
+     * The group.
+     */
+    name?: string;
+    /**
+     * Where the group is.
+     */
+    phase?: "Pending" | "WaitingForApproval" | "InProgress" | "RunningScript" | "ScriptFailed" | "Done";
+    /**
+     * What it waits for, or why it stopped.
+     */
+    message?: string;
+    /**
+     * When its servers were told to move.
+     */
+    startTime?: string;
+    /**
+     * When its servers, and its script, were done.
+     */
+    doneTime?: string;
+    /**
+     * The Job of its script.
+     */
+    scriptJob?: string;
+    /**
+     * Times its script was run.
+     */
+    scriptAttempts?: number;
+  }[];
+}
+
+/** ProtectedServers of one application in ordered groups: a failover, commit, reverse replication or failback of them all, group by group, with pauses for manual actions and scripts between groups. */
+export interface RecoveryPlan {
+  apiVersion: "lifeboat.io/v1alpha1";
+  kind: "RecoveryPlan";
+  metadata: V1ObjectMeta;
+  spec: RecoveryPlanSpec;
+  status?: RecoveryPlanStatus;
+}

@@ -1,0 +1,152 @@
+// Recovery plans (seed 003), against real components: two replicating
+// servers of one application in two groups. A failover of the plan brings
+// the database up first and runs its group's script (a real Job on the test
+// bed's node), then waits for a manual action before the web server; the
+// web group's script fails, is fixed and run again; a commit of the plan
+// commits and fences both. The API server refuses what the plan's rules
+// forbid, and the operator what it cannot check there.
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
+import { apply, getObject, patchSpec, psStatus, startSites, vmByName, type DrSites, type PsStatus } from "../support/dr.js";
+import { operatorPods, waitForCondition } from "../support/lifeboat.js";
+import { eventually } from "../support/testbed.js";
+
+jest.setTimeout(900_000);
+
+interface PlanStatus {
+  state?: string;
+  target?: string;
+  committed?: boolean;
+  currentGroup?: string;
+  durationSeconds?: number;
+  groups?: { name: string; phase: string; scriptJob?: string; scriptAttempts?: number; startTime?: string; doneTime?: string }[];
+}
+
+let s: DrSites;
+let image: string;
+
+/** A script that fails unless the plan told it about exactly `server`, running as a VM. */
+function checkServers(group: string, server: string): string[] {
+  const code = [
+    "const servers = JSON.parse(process.env.LIFEBOAT_SERVERS);",
+    `if (process.env.LIFEBOAT_GROUP !== ${JSON.stringify(group)} || process.env.LIFEBOAT_STATE !== "FailedOver") process.exit(2);`,
+    `if (servers.length !== 1 || servers[0].name !== ${JSON.stringify(server)} || !servers[0].vm || !servers[0].vm.moRef) process.exit(3);`,
+    "console.log('checked', JSON.stringify(servers));",
+  ].join(" ");
+  return ["node", "-e", code];
+}
+
+function groups(webScript: string[]): object[] {
+  return [
+    { name: "database", protectedServers: ["db"], script: { image, command: checkServers("database", "db"), timeoutSeconds: 120 } },
+    { name: "web", protectedServers: ["web"], pauseBefore: true, script: { image, command: webScript, timeoutSeconds: 120 } },
+  ];
+}
+
+async function planStatus(name = "shop"): Promise<PlanStatus> {
+  return (await getObject<{ status?: PlanStatus }>(s, "RecoveryPlan", name)).status ?? {};
+}
+
+function waitStage(name: string, stage: string, timeoutMs = 600_000): Promise<PsStatus> {
+  return eventually(`${name} in stage ${stage}`, async () => {
+    const st = await psStatus(s, name);
+    return st.stage === stage ? st : undefined;
+  }, timeoutMs);
+}
+
+async function jobSucceeded(name: string | undefined): Promise<boolean> {
+  const job = await s.batch.readNamespacedJob({ namespace: s.ns, name: name ?? "" });
+  return job.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True") ?? false;
+}
+
+beforeAll(async () => {
+  s = await startSites({ vms: 2, prefix: "drplan" });
+  const [dbVm = "", webVm = ""] = s.vms;
+  await apply(s, "ProtectedServer", "db", { sitePairRef: { name: "pair" }, source: { vmName: dbVm }, replication: { crashConsistentIntervalMinutes: 1 } });
+  await apply(s, "ProtectedServer", "web", { sitePairRef: { name: "pair" }, source: { vmName: webVm }, replication: { crashConsistentIntervalMinutes: 1 } });
+  image = (await operatorPods()).at(-1)?.spec?.containers[0]?.image ?? "";
+  expect(image).not.toBe("");
+  await waitStage("db", "RealTimeReplication", 300_000);
+  await waitStage("web", "RealTimeReplication", 300_000);
+});
+
+afterAll(async () => {
+  await (s as DrSites | undefined)?.stop();
+});
+
+describe("RecoveryPlan: a failover of an application, group by group", () => {
+  it("is refused by the API server for a change its rules forbid, and by the operator for a server in two groups", async () => {
+    await apply(s, "RecoveryPlan", "twice", { groups: [{ name: "a", protectedServers: ["db"] }, { name: "b", protectedServers: ["db"] }] });
+    const dup = await waitForCondition("RecoveryPlan", s.ns, "twice", "Ready", "False", "DuplicateServer");
+    expect(dup.message).toContain("ProtectedServer db is in group a and in group b");
+    await expect(patchSpec(s, "RecoveryPlan", "twice", { desiredState: "FailedBack" })).rejects.toThrow(/allowed changes are Replicating→FailedOver/);
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "recoveryplans", name: "twice" });
+
+    await apply(s, "RecoveryPlan", "shop", { groups: groups(["node", "-e", "process.exit(7)"]) });
+    const ready = await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "True", "Replicating", 120_000);
+    expect(ready.message).toBe("every server of the plan is Replicating");
+  });
+
+  it("fails over the database first and runs its script, then waits for a manual action before the web server", async () => {
+    await patchSpec(s, "RecoveryPlan", "shop", { desiredState: "FailedOver" });
+    const waiting = await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "False", "WaitingForApproval", 600_000);
+    expect(waiting.message).toContain("group web waits for a new spec.resumeRequest");
+    const st = await planStatus();
+    expect(st.target).toBe("FailedOver");
+    expect(st.state).toBe("Replicating");
+    expect(st.currentGroup).toBe("web");
+    const [database, web] = st.groups ?? [];
+    expect(database?.phase).toBe("Done");
+    expect(web?.phase).toBe("WaitingForApproval");
+    // The database runs at the recovery site, and its script saw it there.
+    const db = await psStatus(s, "db");
+    expect(db.stage).toBe("FailedOver");
+    expect(await jobSucceeded(database?.scriptJob)).toBe(true);
+    const [recovered] = await vmByName(s.recoveryClient, db.failover?.vm?.name ?? "");
+    expect(recovered?.powerState).toBe("poweredOn");
+    // The web server was not touched: still replicating, its VM where it was.
+    const webPs = await getObject<{ spec: { desiredState?: string }; status: PsStatus }>(s, "ProtectedServer", "web");
+    expect(webPs.spec.desiredState).toBe("Replicating");
+    expect(webPs.status.failover).toBeUndefined();
+  });
+
+  it("brings the web server up on a new resumeRequest; its failed script stops the plan until it is fixed and run again", async () => {
+    await patchSpec(s, "RecoveryPlan", "shop", { resumeRequest: "dns-switched" });
+    const failed = await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "False", "ScriptFailed", 600_000);
+    expect(failed.message).toContain("the script of group web failed");
+    expect((await psStatus(s, "web")).stage).toBe("FailedOver");
+    const before = (await planStatus()).groups?.[1];
+    expect(before?.scriptAttempts).toBe(1);
+    // The same resumeRequest does not run it again: the plan stays stopped.
+    await patchSpec(s, "RecoveryPlan", "shop", { groups: groups(checkServers("web", "web")) });
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect((await planStatus()).groups?.[1]?.phase).toBe("ScriptFailed");
+
+    await patchSpec(s, "RecoveryPlan", "shop", { resumeRequest: "script-fixed" });
+    await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "True", "FailedOver", 300_000);
+    const st = await planStatus();
+    expect(st.state).toBe("FailedOver");
+    expect(st.target).toBeUndefined();
+    expect(st.durationSeconds).toBeGreaterThan(0);
+    const web = st.groups?.[1];
+    expect(web?.scriptAttempts).toBe(2);
+    expect(web?.scriptJob).not.toBe(before?.scriptJob);
+    expect(await jobSucceeded(web?.scriptJob)).toBe(true);
+    // Group order held: the web server was told to fail over after the database's script was done.
+    expect(Date.parse(web?.startTime ?? "")).toBeGreaterThanOrEqual(Date.parse(st.groups?.[0]?.doneTime ?? ""));
+  });
+
+  it("commits every server's failover: each original is fenced", async () => {
+    await patchSpec(s, "RecoveryPlan", "shop", { commitFailover: true });
+    await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "True", "FailoverCommitted", 300_000);
+    expect((await planStatus()).committed).toBe(true);
+    for (const [name, vm] of [["db", s.vms[0]], ["web", s.vms[1]]] as const) {
+      await waitForCondition("ProtectedServer", s.ns, name, "SourceFenced", "True", "Fenced", 120_000);
+      const [original] = await vmByName(s.protectedClient, vm ?? "");
+      expect(original?.powerState).toBe("poweredOff");
+    }
+    const events = await s.core.listNamespacedEvent({ namespace: s.ns, fieldSelector: "involvedObject.kind=RecoveryPlan,involvedObject.name=shop" });
+    const reasons = events.items.map((e: k8s.CoreV1Event) => e.reason);
+    for (const r of ["Started", "GroupStarted", "ScriptSucceeded", "WaitingForApproval", "ScriptFailed", "Completed", "Committed"]) expect(reasons).toContain(r);
+  });
+});
