@@ -2331,11 +2331,18 @@ export function toJson_RecoveryDrillProps(obj: RecoveryDrillProps | undefined): 
  */
 export interface RecoveryDrillSpec {
   /**
-   * Reference to a ProtectedServer to drill in the same namespace.
+   * Reference to a ProtectedServer to drill (or recoveryPlanRef) in the same namespace.
    *
    * @schema RecoveryDrillSpec#protectedServerRef
    */
-  readonly protectedServerRef: RecoveryDrillSpecProtectedServerRef;
+  readonly protectedServerRef?: RecoveryDrillSpecProtectedServerRef;
+
+  /**
+   * Reference to a RecoveryPlan to drill instead of one server (seed 003: a test failover of a recovery plan): each of its servers gets a RecoveryDrill of its own, owned by this one, made group by group in the plan's order, each group once the one before is up; deleting this drill cleans them all. The plan's pauses and scripts are not run in a drill in the same namespace.
+   *
+   * @schema RecoveryDrillSpec#recoveryPlanRef
+   */
+  readonly recoveryPlanRef?: RecoveryDrillSpecRecoveryPlanRef;
 
   /**
    * Point to bring up: "latest" (the newest when the drill starts), "latest-app-consistent", or a RecoveryPoint name of this server.
@@ -2409,6 +2416,7 @@ export function toJson_RecoveryDrillSpec(obj: RecoveryDrillSpec | undefined): Re
   if (obj === undefined) { return undefined; }
   const result = {
     'protectedServerRef': toJson_RecoveryDrillSpecProtectedServerRef(obj.protectedServerRef),
+    'recoveryPlanRef': toJson_RecoveryDrillSpecRecoveryPlanRef(obj.recoveryPlanRef),
     'recoveryPoint': obj.recoveryPoint,
     'vmName': obj.vmName,
     'powerOn': obj.powerOn,
@@ -2425,13 +2433,13 @@ export function toJson_RecoveryDrillSpec(obj: RecoveryDrillSpec | undefined): Re
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * Reference to a ProtectedServer to drill in the same namespace.
+ * Reference to a ProtectedServer to drill (or recoveryPlanRef) in the same namespace.
  *
  * @schema RecoveryDrillSpecProtectedServerRef
  */
 export interface RecoveryDrillSpecProtectedServerRef {
   /**
-   * Name of the ProtectedServer to drill in the same namespace.
+   * Name of the ProtectedServer to drill (or recoveryPlanRef) in the same namespace.
    *
    * @schema RecoveryDrillSpecProtectedServerRef#name
    */
@@ -2443,6 +2451,34 @@ export interface RecoveryDrillSpecProtectedServerRef {
  */
 /* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 export function toJson_RecoveryDrillSpecProtectedServerRef(obj: RecoveryDrillSpecProtectedServerRef | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'name': obj.name,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Reference to a RecoveryPlan to drill instead of one server (seed 003: a test failover of a recovery plan): each of its servers gets a RecoveryDrill of its own, owned by this one, made group by group in the plan's order, each group once the one before is up; deleting this drill cleans them all. The plan's pauses and scripts are not run in a drill in the same namespace.
+ *
+ * @schema RecoveryDrillSpecRecoveryPlanRef
+ */
+export interface RecoveryDrillSpecRecoveryPlanRef {
+  /**
+   * Name of the RecoveryPlan to drill instead of one server (seed 003: a test failover of a recovery plan): each of its servers gets a RecoveryDrill of its own, owned by this one, made group by group in the plan's order, each group once the one before is up; deleting this drill cleans them all. The plan's pauses and scripts are not run in a drill in the same namespace.
+   *
+   * @schema RecoveryDrillSpecRecoveryPlanRef#name
+   */
+  readonly name: string;
+}
+
+/**
+ * Converts an object of type 'RecoveryDrillSpecRecoveryPlanRef' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryDrillSpecRecoveryPlanRef(obj: RecoveryDrillSpecRecoveryPlanRef | undefined): Record<string, any> | undefined {
   if (obj === undefined) { return undefined; }
   const result = {
     'name': obj.name,
@@ -2583,7 +2619,7 @@ export interface RecoveryPlanSpec {
   readonly commitFailover?: boolean;
 
   /**
-   * The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: "latest" (a planned failover when the protected site answers) or "latest-app-consistent". To use a named RecoveryPoint, set it on the server itself.
+   * The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: "latest" (a planned failover when the protected site answers) or "latest-app-consistent". A server whose spec.recoveryPoint names a RecoveryPoint keeps it: set a named point on the server itself.
    *
    * @schema RecoveryPlanSpec#recoveryPoint
    */
@@ -2682,7 +2718,7 @@ export enum RecoveryPlanSpecDesiredState {
 }
 
 /**
- * The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: "latest" (a planned failover when the protected site answers) or "latest-app-consistent". To use a named RecoveryPoint, set it on the server itself.
+ * The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: "latest" (a planned failover when the protected site answers) or "latest-app-consistent". A server whose spec.recoveryPoint names a RecoveryPoint keeps it: set a named point on the server itself.
  *
  * @schema RecoveryPlanSpecRecoveryPoint
  */
@@ -2700,7 +2736,7 @@ export enum RecoveryPlanSpecRecoveryPoint {
  */
 export interface RecoveryPlanSpecGroupsScript {
   /**
-   * Container image of the script.
+   * Container image of the script. It runs as a non-root user (the restricted Pod Security profile): the image's USER must be a numeric non-root id.
    *
    * @schema RecoveryPlanSpecGroupsScript#image
    */
@@ -2721,7 +2757,7 @@ export interface RecoveryPlanSpecGroupsScript {
   readonly args?: string[];
 
   /**
-   * ServiceAccount the script runs as (to call the Kubernetes API, say); default the namespace's default.
+   * ServiceAccount the script runs as, with its API token (to call the Kubernetes API, say); default none: the namespace's default ServiceAccount without a token.
    *
    * @schema RecoveryPlanSpecGroupsScript#serviceAccountName
    */

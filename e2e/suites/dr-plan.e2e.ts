@@ -1,10 +1,13 @@
 // Recovery plans (seed 003), against real components: two replicating
-// servers of one application in two groups. A failover of the plan brings
-// the database up first and runs its group's script (a real Job on the test
-// bed's node), then waits for a manual action before the web server; the
-// web group's script fails, is fixed and run again; a commit of the plan
-// commits and fences both. The API server refuses what the plan's rules
-// forbid, and the operator what it cannot check there.
+// servers of one application in two groups. A drill of the plan brings up
+// test copies in the plan's order and cleans them all up when deleted. A
+// failover of the plan brings the database up first and runs its group's
+// script (a real Job on the test bed's node), then waits for a manual action
+// before the web server; the web group's script fails, is fixed and run
+// again; a commit of the plan commits and fences both; reverse replication,
+// a failback in the same order and a return to Replicating follow. The API
+// server refuses what the plan's rules forbid, and the operator what it
+// cannot check there.
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import { apply, getObject, patchSpec, psStatus, startSites, vmByName, type DrSites, type PsStatus } from "../support/dr.js";
@@ -12,6 +15,12 @@ import { operatorPods, waitForCondition } from "../support/lifeboat.js";
 import { eventually } from "../support/testbed.js";
 
 jest.setTimeout(900_000);
+
+interface DrillObject {
+  metadata: { uid: string; ownerReferences?: { uid: string; controller?: boolean }[] };
+  spec: { protectedServerRef?: { name: string } };
+  status?: { phase?: string; vmName?: string; startTime?: string; readyTime?: string; servers?: { group: string; protectedServer: string; drill: string; phase: string }[] };
+}
 
 interface PlanStatus {
   state?: string;
@@ -25,11 +34,11 @@ interface PlanStatus {
 let s: DrSites;
 let image: string;
 
-/** A script that fails unless the plan told it about exactly `server`, running as a VM. */
+/** A script that fails unless the plan told it about exactly `server`, running as a VM after a failover or failback. */
 function checkServers(group: string, server: string): string[] {
   const code = [
     "const servers = JSON.parse(process.env.LIFEBOAT_SERVERS);",
-    `if (process.env.LIFEBOAT_GROUP !== ${JSON.stringify(group)} || process.env.LIFEBOAT_STATE !== "FailedOver") process.exit(2);`,
+    `if (process.env.LIFEBOAT_GROUP !== ${JSON.stringify(group)} || !["FailedOver", "FailedBack"].includes(process.env.LIFEBOAT_STATE)) process.exit(2);`,
     `if (servers.length !== 1 || servers[0].name !== ${JSON.stringify(server)} || !servers[0].vm || !servers[0].vm.moRef) process.exit(3);`,
     "console.log('checked', JSON.stringify(servers));",
   ].join(" ");
@@ -52,6 +61,13 @@ function waitStage(name: string, stage: string, timeoutMs = 600_000): Promise<Ps
     const st = await psStatus(s, name);
     return st.stage === stage ? st : undefined;
   }, timeoutMs);
+}
+
+async function gone(kind: string, name: string): Promise<boolean> {
+  return getObject(s, kind, name).then(() => false, (err: unknown) => {
+    if ((err as { code?: number }).code === 404) return true;
+    throw err;
+  });
 }
 
 async function jobSucceeded(name: string | undefined): Promise<boolean> {
@@ -85,6 +101,42 @@ describe("RecoveryPlan: a failover of an application, group by group", () => {
     await apply(s, "RecoveryPlan", "shop", { groups: groups(["node", "-e", "process.exit(7)"]) });
     const ready = await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "True", "Replicating", 120_000);
     expect(ready.message).toBe("every server of the plan is Replicating");
+
+    await expect(apply(s, "RecoveryDrill", "both", { protectedServerRef: { name: "db" }, recoveryPlanRef: { name: "shop" } })).rejects.toThrow(/set exactly one of protectedServerRef/);
+    await expect(apply(s, "RecoveryDrill", "sized", { recoveryPlanRef: { name: "shop" }, cpu: 2 })).rejects.toThrow(/describe one server's test VM/);
+  });
+
+  it("drills the whole plan: a drill per server, the database's up before the web server's is made; deleting it cleans them all", async () => {
+    await apply(s, "RecoveryDrill", "shop-test", { recoveryPlanRef: { name: "shop" } });
+    const ready = await waitForCondition("RecoveryDrill", s.ns, "shop-test", "Ready", "True", "Running", 600_000);
+    expect(ready.message).toContain("test copies of 2 server(s) are up");
+    const parent = await getObject<DrillObject>(s, "RecoveryDrill", "shop-test");
+    expect(parent.status?.servers?.map((x) => [x.group, x.protectedServer, x.drill, x.phase])).toEqual([
+      ["database", "db", "shop-test-db", "Ready"],
+      ["web", "web", "shop-test-web", "Ready"],
+    ]);
+    const db = await getObject<DrillObject>(s, "RecoveryDrill", "shop-test-db");
+    const web = await getObject<DrillObject>(s, "RecoveryDrill", "shop-test-web");
+    expect(db.spec.protectedServerRef?.name).toBe("db");
+    expect(web.spec.protectedServerRef?.name).toBe("web");
+    expect(db.metadata.ownerReferences?.find((o) => o.controller)?.uid).toBe(parent.metadata.uid);
+    // The plan's order: the web server's drill was made once the database's test VM was up.
+    expect(Date.parse(web.status?.startTime ?? "")).toBeGreaterThanOrEqual(Date.parse(db.status?.readyTime ?? ""));
+    const testVms = [db.status?.vmName ?? "", web.status?.vmName ?? ""];
+    for (const name of testVms) expect((await vmByName(s.recoveryClient, name)).map((v) => v.powerState)).toEqual(["poweredOn"]);
+    // Replication went on: a drill never moves a server.
+    for (const name of ["db", "web"]) expect((await psStatus(s, name)).stage).toBe("RealTimeReplication");
+
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "recoverydrills", name: "shop-test" });
+    await eventually("the plan's drill and its servers' drills to be gone", async () => {
+      // The parent first: once it is gone, its servers' drills must be gone already.
+      const parent = await gone("RecoveryDrill", "shop-test");
+      const children = [await gone("RecoveryDrill", "shop-test-db"), await gone("RecoveryDrill", "shop-test-web")];
+      // Deleted means cleaned: the plan's drill goes only after every server's drill.
+      if (parent && children.includes(false)) throw new Error("the plan's drill went before its servers' drills were cleaned");
+      return parent && !children.includes(false) ? true : undefined;
+    }, 300_000);
+    for (const name of testVms) expect(await vmByName(s.recoveryClient, name)).toHaveLength(0);
   });
 
   it("fails over the database first and runs its script, then waits for a manual action before the web server", async () => {
@@ -119,8 +171,11 @@ describe("RecoveryPlan: a failover of an application, group by group", () => {
     expect(before?.scriptAttempts).toBe(1);
     // The same resumeRequest does not run it again: the plan stays stopped.
     await patchSpec(s, "RecoveryPlan", "shop", { groups: groups(checkServers("web", "web")) });
-    await new Promise((r) => setTimeout(r, 5_000));
-    expect((await planStatus()).groups?.[1]?.phase).toBe("ScriptFailed");
+    const seen = await eventually("the operator to act on the fixed script", async () => {
+      const plan = await getObject<{ metadata: { generation: number }; status?: PlanStatus & { observedGeneration?: number } }>(s, "RecoveryPlan", "shop");
+      return (plan.status?.observedGeneration ?? 0) >= plan.metadata.generation ? plan.status : undefined;
+    }, 60_000);
+    expect(seen.groups?.[1]?.phase).toBe("ScriptFailed");
 
     await patchSpec(s, "RecoveryPlan", "shop", { resumeRequest: "script-fixed" });
     await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "True", "FailedOver", 300_000);
@@ -132,8 +187,9 @@ describe("RecoveryPlan: a failover of an application, group by group", () => {
     expect(web?.scriptAttempts).toBe(2);
     expect(web?.scriptJob).not.toBe(before?.scriptJob);
     expect(await jobSucceeded(web?.scriptJob)).toBe(true);
-    // Group order held: the web server was told to fail over after the database's script was done.
-    expect(Date.parse(web?.startTime ?? "")).toBeGreaterThanOrEqual(Date.parse(st.groups?.[0]?.doneTime ?? ""));
+    // Group order held: the web server's failover was asked for after the database's group, script included, was done.
+    const webFailover = (await psStatus(s, "web")).failover;
+    expect(Date.parse(webFailover?.requestTime ?? "")).toBeGreaterThanOrEqual(Date.parse(st.groups?.[0]?.doneTime ?? ""));
   });
 
   it("commits every server's failover: each original is fenced", async () => {
@@ -148,5 +204,33 @@ describe("RecoveryPlan: a failover of an application, group by group", () => {
     const events = await s.core.listNamespacedEvent({ namespace: s.ns, fieldSelector: "involvedObject.kind=RecoveryPlan,involvedObject.name=shop" });
     const reasons = events.items.map((e: k8s.CoreV1Event) => e.reason);
     for (const r of ["Started", "GroupStarted", "ScriptSucceeded", "WaitingForApproval", "ScriptFailed", "Completed", "Committed"]) expect(reasons).toContain(r);
+  });
+
+  it("replicates every server back at once, fails back in the plan's order, and protects them again", async () => {
+    for (const name of ["db", "web"]) await patchSpec(s, "ProtectedServer", name, { reverseInPlace: true, confirmReverseInPlace: true });
+    await patchSpec(s, "RecoveryPlan", "shop", { desiredState: "ReverseReplicating" });
+    await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "True", "ReverseReplicating", 600_000);
+    expect((await planStatus()).groups?.map((g) => g.phase)).toEqual(["Done", "Done"]);
+
+    await patchSpec(s, "RecoveryPlan", "shop", { desiredState: "FailedBack" });
+    await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "False", "WaitingForApproval", 600_000);
+    expect((await psStatus(s, "db")).stage).toBe("FailedBack");
+    expect((await psStatus(s, "web")).stage).toBe("ReverseRealTimeReplication");
+    const [dbOriginal] = await vmByName(s.protectedClient, s.vms[0] ?? "");
+    expect(dbOriginal?.powerState).toBe("poweredOn");
+    await patchSpec(s, "RecoveryPlan", "shop", { resumeRequest: "failback-web" });
+    await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "True", "FailedBack", 600_000);
+    const st = await planStatus();
+    for (const g of st.groups ?? []) {
+      expect(g.scriptAttempts).toBe(1);
+      expect(await jobSucceeded(g.scriptJob)).toBe(true);
+    }
+
+    await patchSpec(s, "RecoveryPlan", "shop", { desiredState: "Replicating", commitFailover: false });
+    await waitForCondition("RecoveryPlan", s.ns, "shop", "Ready", "True", "Replicating", 600_000);
+    for (const name of ["db", "web"]) {
+      const ps = await getObject<{ spec: { desiredState?: string; commitFailover?: boolean }; status: PsStatus }>(s, "ProtectedServer", name);
+      expect([ps.spec.desiredState, ps.spec.commitFailover, ps.status.stage, ps.status.direction]).toEqual(["Replicating", false, "RealTimeReplication", "Forward"]);
+    }
   });
 });

@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   manager.add(new SitePairReconciler(vcenters));
   manager.add(new ProtectedServerReconciler(vcenters, gatewayCapacity));
   manager.add(new RecoveryDrillReconciler(vcenters));
-  manager.add(new RecoveryPlanReconciler());
+  manager.add(new RecoveryPlanReconciler(env.POD_NAMESPACE ?? "lifeboat-system"));
 
   const abort = new AbortController();
   const stop = (signal: string) => {

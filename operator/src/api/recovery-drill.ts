@@ -17,6 +17,8 @@ export const DRILL_PHASES = ["Pending", "Creating", "Ready", "Failed", "Cleaning
  * point while another is checked), it never changes what replication does,
  * and `kubectl delete` is the natural "clear the drill environment". It is
  * owned by its ProtectedServer, so deleting the server cleans its drills.
+ * A drill of a RecoveryPlan is the same object one level up: it makes one
+ * drill per server, in the plan's order, and deleting it cleans them all.
  */
 export const recoveryDrill: KindDefinition = {
   kind: "RecoveryDrill",
@@ -27,7 +29,10 @@ export const recoveryDrill: KindDefinition = {
   spec: withRules(
     object(
       {
-        protectedServerRef: localRef("ProtectedServer to drill"),
+        protectedServerRef: localRef("ProtectedServer to drill (or recoveryPlanRef)"),
+        recoveryPlanRef: localRef(
+          "RecoveryPlan to drill instead of one server (seed 003: a test failover of a recovery plan): each of its servers gets a RecoveryDrill of its own, owned by this one, made group by group in the plan's order, each group once the one before is up; deleting this drill cleans them all. The plan's pauses and scripts are not run in a drill",
+        ),
         recoveryPoint: string("Point to bring up: \"latest\" (the newest when the drill starts), \"latest-app-consistent\", or a RecoveryPoint name of this server.", { default: "latest", minLength: 1, maxLength: 253 }),
         vmName: string("Name of the test VM; default <source VM>-drill-<drill name>, so it is recognisable.", { minLength: 1, maxLength: 80 }),
         powerOn: boolean("Power the test VM on.", true),
@@ -38,9 +43,17 @@ export const recoveryDrill: KindDefinition = {
         privateIpAddress: string("Cloud sites: private IP of the test instance in the test vSwitch; default one ECS assigns.", { pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", maxLength: 15 }),
         eip: boolean("Cloud sites: allocate an elastic IP for the test instance; released when the drill is cleaned.", false),
       },
-      ["protectedServerRef"],
     ),
     { rule: "self == oldSelf", message: "spec is immutable: delete the drill and create another" },
+    { rule: "has(self.protectedServerRef) != has(self.recoveryPlanRef)", message: "spec: set exactly one of protectedServerRef (drill one server) and recoveryPlanRef (drill every server of a RecoveryPlan)" },
+    {
+      rule: "!has(self.recoveryPlanRef) || self.recoveryPoint in ['latest', 'latest-app-consistent']",
+      message: "spec.recoveryPoint: a RecoveryPlan drill takes \"latest\" or \"latest-app-consistent\" (a RecoveryPoint name is one server's)",
+    },
+    {
+      rule: "!has(self.recoveryPlanRef) || !(has(self.vmName) || has(self.cpu) || has(self.memoryGiB) || has(self.instanceType) || has(self.privateIpAddress))",
+      message: "spec.vmName, cpu, memoryGiB, instanceType and privateIpAddress describe one server's test VM: a RecoveryPlan drill gives each server its own recovery settings",
+    },
   ),
   status: object({
     observedGeneration,
@@ -75,10 +88,23 @@ export const recoveryDrill: KindDefinition = {
       { maxItems: 64 },
     ),
     startTime: string("When the drill started.", { format: "date-time" }),
+    currentGroup: string("RecoveryPlan drills: the group being brought up."),
+    servers: array(
+      "RecoveryPlan drills: the drill of each server, in the plan's order, fixed when the drill starts.",
+      object({
+        group: string("The plan's group."),
+        protectedServer: string("The server."),
+        drill: string("Its RecoveryDrill, owned by this one."),
+        phase: enumeration("Where that drill is.", DRILL_PHASES),
+        vmName: string("Its test VM, or instance id at a cloud site."),
+      }),
+      { maxItems: 2000 },
+    ),
     readyTime: string("When the test VM was up.", { format: "date-time" }),
   }),
   printerColumns: [
     { name: "Server", type: "string", jsonPath: ".spec.protectedServerRef.name" },
+    { name: "Plan", type: "string", jsonPath: ".spec.recoveryPlanRef.name" },
     { name: "Phase", type: "string", jsonPath: ".status.phase" },
     { name: "Point", type: "string", jsonPath: ".status.pointTime" },
     { name: "VM", type: "string", jsonPath: ".status.vmName" },

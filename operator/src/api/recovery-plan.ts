@@ -12,10 +12,10 @@ const serverName = string("Name of a ProtectedServer in the same namespace.", {
 
 const script = object(
   {
-    image: string("Container image of the script.", { minLength: 1, maxLength: 512 }),
+    image: string("Container image of the script. It runs as a non-root user (the restricted Pod Security profile): the image's USER must be a numeric non-root id.", { minLength: 1, maxLength: 512 }),
     command: array("Entrypoint, as a container's command; default the image's.", string("Argument."), { maxItems: 64 }),
     args: array("Arguments, as a container's args.", string("Argument."), { maxItems: 64 }),
-    serviceAccountName: string("ServiceAccount the script runs as (to call the Kubernetes API, say); default the namespace's default.", { minLength: 1, maxLength: 253 }),
+    serviceAccountName: string("ServiceAccount the script runs as, with its API token (to call the Kubernetes API, say); default none: the namespace's default ServiceAccount without a token.", { minLength: 1, maxLength: 253 }),
     timeoutSeconds: integer("The script fails if it runs longer (the Job's activeDeadlineSeconds).", 1, 86_400, { default: 600 }),
   },
   ["image"],
@@ -69,7 +69,7 @@ export const recoveryPlan: KindDefinition = {
         ),
         commitFailover: boolean("Commit the failover of every server (their spec.commitFailover), once all of them run at the recovery site.", false),
         recoveryPoint: enumeration(
-          "The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: \"latest\" (a planned failover when the protected site answers) or \"latest-app-consistent\". To use a named RecoveryPoint, set it on the server itself.",
+          "The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: \"latest\" (a planned failover when the protected site answers) or \"latest-app-consistent\". A server whose spec.recoveryPoint names a RecoveryPoint keeps it: set a named point on the server itself.",
           [POINT_CHOICES.latest, POINT_CHOICES.latestAppConsistent],
           POINT_CHOICES.latest,
         ),

@@ -214,7 +214,7 @@ export class CloudDrill {
     const made = madeOf(status);
     let left: string[];
     try {
-      left = await tearDown(sites.value.ecs, status.region, drillTags(drill, { namespace: ns, name: drill.spec.protectedServerRef.name }), made);
+      left = await tearDown(sites.value.ecs, status.region, drillTags(drill, { namespace: ns, name: drill.spec.protectedServerRef?.name ?? "" }), made);
     } catch (err) {
       return this.cleaning(drill, ctx, `could not delete the drill's resources yet: ${describe(err)}`, 15_000);
     }

@@ -294,7 +294,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   private drillPins(ps: ProtectedServer, ctx: ReconcileContext): Set<string> {
     const pins = new Set<string>();
     const drills = ctx.listCached<WithKind<RecoveryDrill>>("RecoveryDrill", ps.metadata.namespace ?? "");
-    for (const d of drills) if (d.spec.protectedServerRef.name === ps.metadata.name && d.status?.pointID) pins.add(d.status.pointID);
+    for (const d of drills) if (d.spec.protectedServerRef?.name === ps.metadata.name && d.status?.pointID) pins.add(d.status.pointID);
     return pins;
   }
 

@@ -1,4 +1,4 @@
-import type { ProtectedServer, RecoveryDrill, SitePair, VCenter } from "../api/generated/types.js";
+import type { ProtectedServer, RecoveryDrill, RecoveryPlan, SitePair, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { reportIgnoredFields } from "../runtime/conditions.js";
 import { describe } from "../runtime/errors.js";
@@ -16,6 +16,7 @@ import { DRILL_FINALIZER, drillCleaning, drillFailed } from "./drill-status.js";
 import { credentialsGone, finalizersToLeave, holdForCleanup, isCleaned, markCleaned, releaseDrillSecrets } from "./drill-holds.js";
 import { vcenterConnectOptions } from "./vcenter-controller.js";
 import { CloudDrill } from "./cloud-drill.js";
+import { isPlanDrillPart, PlanDrill } from "./plan-drill.js";
 import { isCloudPair } from "./cloud-sites.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 
@@ -36,6 +37,8 @@ export function drillMarker(drill: RecoveryDrill): string {
  * but not recorded) and lets the object go only when a lookup finds none.
  * Until then the drill holds the VCenter (in-use protection) and its Secrets
  * (status.heldSecrets), so deleting everything at once still cleans up.
+ * A drill of a RecoveryPlan goes to PlanDrill, which makes one such drill
+ * per server.
  */
 export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
   readonly kind = "RecoveryDrill";
@@ -43,18 +46,22 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
   readonly finalizer = DRILL_FINALIZER;
 
   private readonly cloud = new CloudDrill();
+  private readonly plan = new PlanDrill();
 
   constructor(private readonly connections: VCenterConnections) {}
 
   async reconcile(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    if (drill.spec.recoveryPlanRef) return this.plan.reconcile(drill, ctx, (plan) => this.ensureOwner(drill, plan, ctx));
     const ns = drill.metadata.namespace ?? "";
     const status = (drill.status ??= {});
     const held = await holdForCleanup(drill, ctx, (reason, message) => this.pending(drill, ctx, reason, message));
     if (held) return held;
     if (status.phase === "Ready" || status.phase === "Failed") return undefined;
-    const ps = await resolveRef<WithKind<ProtectedServer>>(ctx.cache, "ProtectedServer", ns, "spec.protectedServerRef", drill.spec.protectedServerRef.name);
+    const ps = await resolveRef<WithKind<ProtectedServer>>(ctx.cache, "ProtectedServer", ns, "spec.protectedServerRef", drill.spec.protectedServerRef?.name ?? "");
     if (!ps.ok) return this.pending(drill, ctx, ps.problem.reason, ps.problem.message);
-    await this.ensureOwner(drill, ps.value, ctx);
+    // A server's drill made by a RecoveryPlan drill belongs to that drill alone, and goes when it is deleted. Its
+    // server as a second owner would promise what Kubernetes does not do: a dependent goes only once all its owners have.
+    if (!isPlanDrillPart(drill)) await this.ensureOwner(drill, ps.value, ctx);
     const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "ProtectedServer spec.sitePairRef", ps.value.spec.sitePairRef.name);
     if (!pair.ok) return this.pending(drill, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.cloud.reconcile(drill, ps.value, pair.value, ctx);
@@ -157,6 +164,7 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
    * the retry does not need them again.
    */
   async finalize(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    if (drill.spec.recoveryPlanRef) return this.plan.finalize(drill, ctx);
     const status = (drill.status ??= {});
     if (!isCleaned(drill)) {
       status.phase = "Cleaning";
@@ -207,10 +215,10 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     return undefined;
   }
 
-  /** Owned by its ProtectedServer: deleting the server cleans its drills. */
-  private async ensureOwner(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<void> {
-    if ((drill.metadata.ownerReferences ?? []).some((o) => o.uid === ps.metadata.uid)) return;
-    const owner = { apiVersion: ps.apiVersion, kind: ps.kind, name: ps.metadata.name ?? "", uid: ps.metadata.uid ?? "", blockOwnerDeletion: false };
+  /** Owned by its ProtectedServer (or RecoveryPlan): deleting the server or plan cleans its drills. */
+  private async ensureOwner(drill: WithKind<RecoveryDrill>, by: WithKind<ProtectedServer> | WithKind<RecoveryPlan>, ctx: ReconcileContext): Promise<void> {
+    if ((drill.metadata.ownerReferences ?? []).some((o) => o.uid === by.metadata.uid)) return;
+    const owner = { apiVersion: by.apiVersion, kind: by.kind, name: by.metadata.name ?? "", uid: by.metadata.uid ?? "", blockOwnerDeletion: false };
     const patched = await ctx.kube.custom.patchNamespacedCustomObject(
       { group: "lifeboat.io", version: "v1alpha1", namespace: drill.metadata.namespace ?? "", plural: "recoverydrills", name: drill.metadata.name ?? "", body: { metadata: { ownerReferences: [...(drill.metadata.ownerReferences ?? []), owner], resourceVersion: drill.metadata.resourceVersion } } },
       mergePatch,

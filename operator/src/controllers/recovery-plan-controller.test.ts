@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import type { ProtectedServer, RecoveryPlan } from "../api/generated/types.js";
-import { groupStatuses, hasReached, isOrdered, scriptJobName, scriptServers, serverPatch, specProblem } from "./recovery-plan-controller.js";
+import { groupStatuses, hasReached, isOrdered, scriptJobName, scriptServers, serverPatch, specProblem, transitionProblem } from "./recovery-plan-controller.js";
 
 function plan(spec: Partial<RecoveryPlan["spec"]> = {}, name = "shop"): RecoveryPlan {
   return {
@@ -48,6 +48,11 @@ describe("serverPatch", () => {
     expect(serverPatch(plan(), "FailedOver", server({ desiredState: "FailedOver" }))).toBeUndefined();
   });
 
+  it("keeps a RecoveryPoint the server names, and sets the keywords", () => {
+    expect(serverPatch(plan({ recoveryPoint: "latest-app-consistent" }), "FailedOver", server({ recoveryPoint: "db-20261201-0300" }))).toEqual({ desiredState: "FailedOver" });
+    expect(serverPatch(plan({ recoveryPoint: "latest" }), "FailedOver", server({ recoveryPoint: "latest-app-consistent" }))).toEqual({ desiredState: "FailedOver", recoveryPoint: "latest" });
+  });
+
   it("leaves the point of a server that is failed over already (by hand, to a named point)", () => {
     expect(serverPatch(plan({ recoveryPoint: "latest-app-consistent" }), "FailedOver", server({ desiredState: "FailedOver", recoveryPoint: "db-20261201-0300" }))).toBeUndefined();
   });
@@ -56,6 +61,19 @@ describe("serverPatch", () => {
     expect(serverPatch(plan({ desiredState: "ReverseReplicating", commitFailover: true }), "ReverseReplicating", server({ desiredState: "FailedOver", commitFailover: true }))).toEqual({ desiredState: "ReverseReplicating" });
     expect(serverPatch(plan({ desiredState: "ReverseReplicating", commitFailover: true }), "ReverseReplicating", server({ desiredState: "FailedOver" }))).toEqual({ desiredState: "ReverseReplicating", commitFailover: true });
     expect(serverPatch(plan({ desiredState: "Replicating", commitFailover: false }), "Replicating", server({ desiredState: "FailedBack", commitFailover: true }))).toEqual({ desiredState: "Replicating", commitFailover: false });
+  });
+});
+
+describe("transitionProblem", () => {
+  it("allows only the life cycle's steps from where each server is", () => {
+    expect(transitionProblem(server(), "FailedOver")).toBeUndefined();
+    expect(transitionProblem(server({ desiredState: "FailedOver" }), "FailedOver")).toBeUndefined();
+    expect(transitionProblem(server(), "ReverseReplicating")).toBe("db is Replicating, and Replicating→ReverseReplicating is not a step of the DR life cycle");
+    expect(transitionProblem(server({ desiredState: "FailedOver" }), "Replicating")).toBeUndefined();
+    expect(transitionProblem(server({ desiredState: "FailedOver", commitFailover: true }), "Replicating")).toBe("db's failover is committed: it goes back through ReverseReplicating and FailedBack");
+    expect(transitionProblem(server({ desiredState: "ReverseReplicating", commitFailover: true }), "FailedBack")).toBeUndefined();
+    expect(transitionProblem(server({ desiredState: "FailedBack", commitFailover: true }), "Replicating")).toBeUndefined();
+    expect(transitionProblem(server({ desiredState: "FailedBack", commitFailover: true }), "FailedOver")).toBe("db is FailedBack, and FailedBack→FailedOver is not a step of the DR life cycle");
   });
 });
 

@@ -1,11 +1,13 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { ProtectedServer, ProtectedServerSpec, RecoveryPlan } from "../api/generated/types.js";
 import { GROUP, VERSION } from "../api/common.js";
+import { POINT_CHOICES } from "../api/protected-server.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import { controllerRef, isConflict, isNotFound, mergePatch, type Kube, type WithKind } from "../runtime/kube.js";
 import { isoSeconds } from "../util/time.js";
 import { labelValue, shortHash } from "../workloads/worker-job.js";
+import { deleteJob } from "./dr-jobs.js";
 
 type DesiredState = NonNullable<ProtectedServerSpec["desiredState"]>;
 type PlanGroup = RecoveryPlan["spec"]["groups"][number];
@@ -47,7 +49,7 @@ export function hasReached(ps: ProtectedServer, state: DesiredState): boolean {
 /**
  * The change to a server's spec that moves it to `state` as the plan says,
  * or undefined when it has it. A failover from Replicating takes the plan's
- * recoveryPoint; a commit is the plan's for every state but FailedOver, where
+ * recoveryPoint (unless the server names a RecoveryPoint of its own); a commit is the plan's for every state but FailedOver, where
  * it is made at rest, once every server runs at the recovery site.
  */
 export function serverPatch(plan: RecoveryPlan, state: DesiredState, ps: ProtectedServer): Partial<ProtectedServerSpec> | undefined {
@@ -55,10 +57,37 @@ export function serverPatch(plan: RecoveryPlan, state: DesiredState, ps: Protect
   const current = ps.spec.desiredState ?? "Replicating";
   if (current !== state) patch.desiredState = state;
   const point = plan.spec.recoveryPoint ?? "latest";
-  if (state === "FailedOver" && current === "Replicating" && (ps.spec.recoveryPoint ?? "latest") !== point) patch.recoveryPoint = point;
+  const own = ps.spec.recoveryPoint ?? "latest";
+  // A RecoveryPoint the server names is the user's choice for that server; the plan sets only the keywords.
+  const keyword = own === POINT_CHOICES.latest || own === POINT_CHOICES.latestAppConsistent;
+  if (state === "FailedOver" && current === "Replicating" && keyword && own !== point) patch.recoveryPoint = point;
   const commit = plan.spec.commitFailover ?? false;
   if (state !== "FailedOver" && (ps.spec.commitFailover ?? false) !== commit) patch.commitFailover = commit;
   return Object.keys(patch).length > 0 ? patch : undefined;
+}
+
+/** The steps of the DR life cycle a server's desiredState may take (the API server's rules on a ProtectedServer). */
+const NEXT_STATES: Record<DesiredState, readonly DesiredState[]> = {
+  Replicating: ["FailedOver"],
+  FailedOver: ["ReverseReplicating", "Replicating"],
+  ReverseReplicating: ["FailedBack"],
+  FailedBack: ["Replicating"],
+};
+
+/**
+ * Why the server cannot be moved to `target` now, or undefined. The plan's
+ * own rules only compare its old and new spec: a plan told FailedOver →
+ * ReverseReplicating while a later group still replicates would otherwise
+ * patch a server Replicating → ReverseReplicating, which the API server
+ * refuses, and be stuck half way.
+ */
+export function transitionProblem(ps: ProtectedServer, target: DesiredState): string | undefined {
+  const current = ps.spec.desiredState ?? "Replicating";
+  if (current === target) return undefined;
+  const name = ps.metadata.name ?? "";
+  if (!NEXT_STATES[current].includes(target)) return `${name} is ${current}, and ${current}→${target} is not a step of the DR life cycle`;
+  if (current === "FailedOver" && target === "Replicating" && ps.spec.commitFailover) return `${name}'s failover is committed: it goes back through ReverseReplicating and FailedBack`;
+  return undefined;
 }
 
 /**
@@ -124,6 +153,9 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
   readonly kind = "RecoveryPlan";
   readonly readyCondition = "Ready";
 
+  /** @param operatorNamespace where the operator runs: a plan there runs no script, since the operator's own ServiceAccount is there. */
+  constructor(private readonly operatorNamespace: string) {}
+
   async reconcile(plan: WithKind<RecoveryPlan>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = plan.metadata.namespace ?? "";
     const status = (plan.status ??= {});
@@ -131,7 +163,8 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
     const problem = specProblem(plan, ctx.listCached<WithKind<RecoveryPlan>>("RecoveryPlan", ns));
     if (problem) {
       ctx.setCondition(plan, { type: "Ready", status: "False", ...problem });
-      return undefined;
+      // Another plan changing is not watched: look again now and then.
+      return problem.reason === "ServerInAnotherPlan" ? { requeueAfterMs: 60_000 } : undefined;
     }
     const byName = new Map(ctx.listCached<WithKind<ProtectedServer>>("ProtectedServer", ns).map((ps) => [ps.metadata.name ?? "", ps]));
     const missing = plan.spec.groups.flatMap((g) => g.protectedServers).filter((s) => !byName.has(s));
@@ -143,6 +176,13 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
 
     const desired = plan.spec.desiredState ?? "Replicating";
     if (status.target !== undefined ? status.target !== desired : desired !== status.state) {
+      const blocked = plan.spec.groups.flatMap(serversOf).map((ps) => transitionProblem(ps, desired)).filter((p): p is string => p !== undefined);
+      if (blocked.length > 0) {
+        ctx.setCondition(plan, { type: "Ready", status: "False", reason: "TransitionNotAllowed", message: `cannot move every server to ${desired}: ${blocked.join("; ")}; set spec.desiredState back${status.target ? ` to ${status.target}` : ""}, or move those servers first` });
+        return undefined;
+      }
+      // A script of the run given up (a failover cancelled) must not go on acting for it.
+      for (const gs of status.groups ?? []) if (status.target !== undefined && gs.phase === "RunningScript" && gs.scriptJob) await deleteJob(ctx.kube, ns, gs.scriptJob);
       status.target = desired;
       status.groups = groupStatuses(plan.spec.groups, undefined);
       status.startTime = isoSeconds(new Date());
@@ -151,6 +191,9 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
       delete status.currentGroup;
       status.committed = false;
       await ctx.events.record(plan, "Normal", "Started", `moving ${plan.spec.groups.length} group(s) to ${desired}`);
+      // The run's records (its startTime names its script Jobs) are written before anything is done for it.
+      ctx.setCondition(plan, { type: "Ready", status: "False", reason: "Progressing", message: `moving every server to ${desired}` });
+      return { requeueAfterMs: 0 };
     }
     if (status.target === undefined) return this.atRest(plan, serversOf, ctx);
     status.groups = groupStatuses(plan.spec.groups, status.groups);
@@ -164,13 +207,19 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
       }
     } else {
       const waits: string[] = [];
+      const refusals: string[] = [];
       for (const g of plan.spec.groups) {
         const gs = status.groups.find((s) => s.name === g.name);
         if (!gs || gs.phase === "Done") continue;
-        const waiting = await this.moveServers(plan, gs, serversOf(g), target, ctx);
-        if (typeof waiting !== "string") return waiting;
+        // Every group moves at once: one refusing server does not hold the others back.
+        const { refused, waiting } = await this.moveServers(plan, gs, serversOf(g), target, ctx);
+        refusals.push(...refused);
         if (waiting) waits.push(waiting);
-        else await this.markDone(plan, g, gs, ctx);
+        else if (refused.length === 0) await this.markDone(plan, g, gs, ctx);
+      }
+      if (refusals.length > 0) {
+        ctx.setCondition(plan, { type: "Ready", status: "False", reason: "ServerRefused", message: refusals.join("; ") });
+        return { requeueAfterMs: 60_000 };
       }
       if (waits.length > 0) {
         ctx.setCondition(plan, { type: "Ready", status: "False", reason: "Progressing", message: `moving every group to ${target}; waiting for ${waits.join("; ")}` });
@@ -212,8 +261,11 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
       await ctx.events.record(plan, "Normal", "GroupStarted", `group ${g.name}: ${g.protectedServers.join(", ")} to ${target}`);
     }
     if (gs.phase === "InProgress") {
-      const waiting = await this.moveServers(plan, gs, servers, target, ctx);
-      if (typeof waiting !== "string") return waiting;
+      const { refused, waiting } = await this.moveServers(plan, gs, servers, target, ctx);
+      if (refused.length > 0) {
+        ctx.setCondition(plan, { type: "Ready", status: "False", reason: "ServerRefused", message: refused.join("; ") });
+        return { requeueAfterMs: 60_000 };
+      }
       if (waiting) {
         ctx.setCondition(plan, { type: "Ready", status: "False", reason: "Progressing", message: `${target}: group ${g.name} waits for ${waiting}` });
         return { requeueAfterMs: 30_000 };
@@ -238,13 +290,15 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
   }
 
   /**
-   * Patches each server of the group that is not yet told to move; returns
+   * Patches each server of the group that is not yet told to move. Returns
+   * the refusals of the API server (every server of the group is tried) and
    * what the group still waits for ("" once every server has reached the
-   * target), or a result to return when a server refused the change.
+   * target).
    */
-  private async moveServers(plan: WithKind<RecoveryPlan>, gs: GroupStatus, servers: WithKind<ProtectedServer>[], target: DesiredState, ctx: ReconcileContext): Promise<string | ReconcileResult> {
+  private async moveServers(plan: WithKind<RecoveryPlan>, gs: GroupStatus, servers: WithKind<ProtectedServer>[], target: DesiredState, ctx: ReconcileContext): Promise<{ refused: string[]; waiting: string }> {
     gs.phase = "InProgress";
     gs.startTime ??= isoSeconds(new Date());
+    const refused: string[] = [];
     for (const ps of servers) {
       const patch = serverPatch(plan, target, ps);
       if (!patch) continue;
@@ -252,16 +306,14 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
         await this.patchServer(ps, patch, ctx);
         ctx.log.info({ recoveryPlan: plan.metadata.name, namespace: plan.metadata.namespace, protectedServer: ps.metadata.name, patch }, "Moved a ProtectedServer");
       } catch (err) {
-        const message = `ProtectedServer ${ps.metadata.name ?? ""} refused ${JSON.stringify(patch)}: ${describe(err)}`;
-        gs.message = message;
-        ctx.setCondition(plan, { type: "Ready", status: "False", reason: "ServerRefused", message });
-        return { requeueAfterMs: 60_000 };
+        refused.push(`ProtectedServer ${ps.metadata.name ?? ""} refused ${JSON.stringify(patch)}: ${describe(err)}`);
       }
     }
-    const waiting = servers.filter((ps) => !hasReached(ps, target));
-    if (waiting.length === 0) return "";
-    gs.message = `waiting for ${waiting.map((ps) => ps.metadata.name).join(", ")}`;
-    return waiting.map((ps) => `${ps.metadata.name ?? ""} (${ps.status?.stage ?? "no status yet"}: ${readyMessage(ps)})`).join(", ");
+    const notThere = servers.filter((ps) => !hasReached(ps, target));
+    gs.message = refused.length > 0 ? refused.join("; ") : notThere.length > 0 ? `waiting for ${notThere.map((ps) => ps.metadata.name).join(", ")}` : undefined;
+    if (!gs.message) delete gs.message;
+    const waiting = notThere.map((ps) => `${ps.metadata.name ?? ""} (${ps.status?.stage ?? "no status yet"}: ${readyMessage(ps)})`).join(", ");
+    return { refused, waiting };
   }
 
   private async markDone(plan: WithKind<RecoveryPlan>, g: PlanGroup, gs: GroupStatus, ctx: ReconcileContext): Promise<void> {
@@ -274,6 +326,13 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
   /** The group's script as a Job, one per attempt: created, waited for, its failure reported. */
   private async runScript(plan: WithKind<RecoveryPlan>, g: PlanGroup, gs: GroupStatus, servers: WithKind<ProtectedServer>[], target: DesiredState, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = plan.metadata.namespace ?? "";
+    if (ns === this.operatorNamespace) {
+      gs.phase = "ScriptFailed";
+      gs.message = `scripts do not run in ${ns}, the operator's own namespace (its ServiceAccount is there): put the plan in the namespace of its servers' application`;
+      (plan.status ??= {}).handledResumeRequest = plan.spec.resumeRequest;
+      ctx.setCondition(plan, { type: "Ready", status: "False", reason: "ScriptNotAllowed", message: `${target}: group ${g.name}: ${gs.message}` });
+      return undefined;
+    }
     const name = scriptJobName(plan, g.name, target, gs.scriptAttempts ?? 1);
     gs.scriptJob = name;
     const outcome = await scriptOutcome(ctx.kube, ns, name);
@@ -323,8 +382,18 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
           metadata: { labels },
           spec: {
             restartPolicy: "Never",
-            ...(script.serviceAccountName ? { serviceAccountName: script.serviceAccountName } : {}),
-            containers: [{ name: "script", image: script.image, ...(script.command ? { command: script.command } : {}), ...(script.args ? { args: script.args } : {}), env }],
+            // An API token only for a script given a ServiceAccount to use it with.
+            ...(script.serviceAccountName ? { serviceAccountName: script.serviceAccountName } : { automountServiceAccountToken: false }),
+            // The restricted Pod Security profile, so a script runs in a namespace that enforces it.
+            securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+            containers: [{
+              name: "script",
+              image: script.image,
+              ...(script.command ? { command: script.command } : {}),
+              ...(script.args ? { args: script.args } : {}),
+              env,
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+            }],
           },
         },
       },

@@ -41,7 +41,8 @@ export const referenceGraph: readonly Reference[] = [
   { from: "SitePair", to: "VCenter", names: (s: SitePairSpec) => [s.source.vCenterRef?.name, s.target.vCenterRef?.name] },
   { from: "ProtectedServer", to: "SitePair", names: (s: ProtectedServerSpec) => [s.sitePairRef.name] },
   { from: "RecoveryPoint", to: "BackupVault", names: (s: RecoveryPointSpec) => [s.vaultRef?.name] },
-  { from: "RecoveryDrill", to: "ProtectedServer", names: (s: RecoveryDrillSpec) => [s.protectedServerRef.name] },
+  { from: "RecoveryDrill", to: "ProtectedServer", names: (s: RecoveryDrillSpec) => [s.protectedServerRef?.name] },
+  { from: "RecoveryDrill", to: "RecoveryPlan", names: (s: RecoveryDrillSpec) => [s.recoveryPlanRef?.name] },
   { from: "RecoveryPlan", to: "ProtectedServer", names: (s: RecoveryPlanSpec) => s.groups.flatMap((g) => g.protectedServers) },
 ];
 

@@ -3,7 +3,8 @@
 -- (phase Failed) is Degraded. Ready=False is Progressing while the test VM
 -- is being made or cleaned, or while the drill waits for something that
 -- comes by itself (the server's first recovery point, objects still coming
--- up), and Degraded when it needs a fix (a NIC without a test network, a
+-- up; for a drill of a RecoveryPlan, its servers' drills coming up group by
+-- group), and Degraded when it needs a fix (a NIC without a test network, a
 -- recovery point of another server: the message says what).
 -- Lifeboat's operator sets the conditions and reasons read here: see
 -- recovery-drill-controller.ts in operator/src/controllers/.
@@ -16,6 +17,7 @@ local progressing = {
   Cleaning = true,
   Cleaned = true,
   ProtectedServerNotFound = true,
+  RecoveryPlanNotFound = true,
   SitePairNotFound = true,
   VCenterNotFound = true,
   VCenterNotConnected = true,

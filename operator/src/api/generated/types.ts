@@ -2820,11 +2820,20 @@ export interface ProtectedServer {
 
 export interface RecoveryDrillSpec {
   /**
-   * Reference to a ProtectedServer to drill in the same namespace.
+   * Reference to a ProtectedServer to drill (or recoveryPlanRef) in the same namespace.
    */
-  protectedServerRef: {
+  protectedServerRef?: {
     /**
-     * Name of the ProtectedServer to drill in the same namespace.
+     * Name of the ProtectedServer to drill (or recoveryPlanRef) in the same namespace.
+     */
+    name: string;
+  };
+  /**
+   * Reference to a RecoveryPlan to drill instead of one server (seed 003: a test failover of a recovery plan): each of its servers gets a RecoveryDrill of its own, owned by this one, made group by group in the plan's order, each group once the one before is up; deleting this drill cleans them all. The plan's pauses and scripts are not run in a drill in the same namespace.
+   */
+  recoveryPlanRef?: {
+    /**
+     * Name of the RecoveryPlan to drill instead of one server (seed 003: a test failover of a recovery plan): each of its servers gets a RecoveryDrill of its own, owned by this one, made group by group in the plan's order, each group once the one before is up; deleting this drill cleans them all. The plan's pauses and scripts are not run in a drill in the same namespace.
      */
     name: string;
   };
@@ -3005,6 +3014,37 @@ export interface RecoveryDrillStatus {
    */
   startTime?: string;
   /**
+   * RecoveryPlan drills: the group being brought up.
+   */
+  currentGroup?: string;
+  /**
+   * RecoveryPlan drills: the drill of each server, in the plan's order, fixed when the drill starts.
+   *
+   * @maxItems 2000
+   */
+  servers?: {
+    /**
+     * The plan's group.
+     */
+    group?: string;
+    /**
+     * The server.
+     */
+    protectedServer?: string;
+    /**
+     * Its RecoveryDrill, owned by this one.
+     */
+    drill?: string;
+    /**
+     * Where that drill is.
+     */
+    phase?: "Pending" | "Creating" | "Ready" | "Failed" | "Cleaning";
+    /**
+     * Its test VM, or instance id at a cloud site.
+     */
+    vmName?: string;
+  }[];
+  /**
    * When the test VM was up.
    */
   readyTime?: string;
@@ -3047,7 +3087,7 @@ export interface RecoveryPlanSpec {
      */
     script?: {
       /**
-       * Container image of the script.
+       * Container image of the script. It runs as a non-root user (the restricted Pod Security profile): the image's USER must be a numeric non-root id.
        */
       image: string;
       /**
@@ -3063,7 +3103,7 @@ export interface RecoveryPlanSpec {
        */
       args?: string[];
       /**
-       * ServiceAccount the script runs as (to call the Kubernetes API, say); default the namespace's default.
+       * ServiceAccount the script runs as, with its API token (to call the Kubernetes API, say); default none: the namespace's default ServiceAccount without a token.
        */
       serviceAccountName?: string;
       /**
@@ -3081,7 +3121,7 @@ export interface RecoveryPlanSpec {
    */
   commitFailover?: boolean;
   /**
-   * The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: "latest" (a planned failover when the protected site answers) or "latest-app-consistent". To use a named RecoveryPoint, set it on the server itself.
+   * The point each server's failover uses, set in its spec.recoveryPoint when its group fails over: "latest" (a planned failover when the protected site answers) or "latest-app-consistent". A server whose spec.recoveryPoint names a RecoveryPoint keeps it: set a named point on the server itself.
    */
   recoveryPoint?: "latest" | "latest-app-consistent";
   /**
