@@ -17,8 +17,9 @@ export const DRILL_PHASES = ["Pending", "Creating", "Ready", "Failed", "Cleaning
  * point while another is checked), it never changes what replication does,
  * and `kubectl delete` is the natural "clear the drill environment". It is
  * owned by its ProtectedServer, so deleting the server cleans its drills.
- * A drill of a RecoveryPlan is the same object one level up: it makes one
- * drill per server, in the plan's order, and deleting it cleans them all.
+ * A drill of a RecoveryPlan is the same object one level up, owned by the
+ * plan: it makes one drill per server, in the plan's order, each owned by it
+ * alone, and deleting it cleans them all.
  */
 export const recoveryDrill: KindDefinition = {
   kind: "RecoveryDrill",

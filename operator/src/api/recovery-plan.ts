@@ -107,6 +107,7 @@ export const recoveryPlan: KindDefinition = {
   printerColumns: [
     { name: "Desired", type: "string", jsonPath: ".spec.desiredState" },
     { name: "State", type: "string", jsonPath: ".status.state" },
+    { name: "Target", type: "string", jsonPath: ".status.target", description: "The state the plan moves its servers to now" },
     { name: "Group", type: "string", jsonPath: ".status.currentGroup" },
     conditionColumn("Ready"),
     reasonColumn("Ready"),

@@ -78,7 +78,9 @@ export class PlanDrill {
       const members = status.servers.filter((s) => s.group === group);
       status.currentGroup = group;
       for (const s of members) {
-        const child = await ctx.kube.get<WithKind<RecoveryDrill>>("RecoveryDrill", ns, s.drill ?? "");
+        // From the cache: this runs every few seconds for every server so far. A drill just made and not in it yet
+        // is made again, which the API server refuses as existing (ignored).
+        const child = await ctx.cache.get<WithKind<RecoveryDrill>>("RecoveryDrill", ns, s.drill ?? "");
         if (!child) {
           await this.createServerDrill(drill, s, ctx);
           s.phase = "Pending";
@@ -92,6 +94,8 @@ export class PlanDrill {
         if (vm) s.vmName = vm;
         const ready = child.status?.conditions?.find((c) => c.type === "Ready");
         waitingFor.set(s, ready && ready.status !== "True" ? `${ready.reason}: ${ready.message}` : undefined);
+        // The server went away under the drill: its drill would wait for it forever, and this one with it.
+        if (ready?.reason === "ProtectedServerNotFound") return drillFailed(drill, ctx, "ServerDrillFailed", `the drill ${s.drill ?? ""} cannot start: ${ready.message}`);
         if (s.phase === "Failed") {
           const why = child.status?.conditions?.find((c) => c.type === "Ready")?.message ?? "it failed";
           return drillFailed(drill, ctx, "ServerDrillFailed", `the drill ${s.drill ?? ""} of ${s.protectedServer ?? ""} (group ${group}) failed: ${why}`);

@@ -138,7 +138,8 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
 
   /**
    * A deleted server stops replicating: its cycle Jobs go with it (they are
-   * owned), its drills are cleaned (owned too), its points stay in the vault,
+   * owned), its drills are cleaned (owned too; a server drill a RecoveryPlan
+   * drill made goes with that drill, which fails), its points stay in the vault,
    * and a VM it failed over to stays running (it may be production now).
    */
   finalize(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {

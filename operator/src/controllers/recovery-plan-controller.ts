@@ -92,7 +92,7 @@ export function transitionProblem(ps: ProtectedServer, target: DesiredState): st
 
 /**
  * What makes the plan's spec unusable, beyond what the API server checks: a
- * server listed twice, or by another plan too (two plans would order it
+ * server listed twice, or by an older plan too (two plans would order it
  * differently).
  */
 export function specProblem(plan: RecoveryPlan, others: readonly RecoveryPlan[]): { reason: string; message: string } | undefined {
@@ -105,11 +105,18 @@ export function specProblem(plan: RecoveryPlan, others: readonly RecoveryPlan[])
     }
   }
   for (const other of others) {
-    if (other.metadata.name === plan.metadata.name) continue;
+    // The older plan keeps a server both list: a plan added later never stops one under way.
+    if (other.metadata.name === plan.metadata.name || !isOlder(other, plan)) continue;
     const shared = other.spec.groups.flatMap((g) => g.protectedServers).filter((s) => seen.has(s));
     if (shared.length > 0) return { reason: "ServerInAnotherPlan", message: `RecoveryPlan ${other.metadata.name ?? ""} also lists ${shared.join(", ")}: a server belongs to one plan` };
   }
   return undefined;
+}
+
+/** `a` was created before `b` (by name when at the same second). */
+function isOlder(a: RecoveryPlan, b: RecoveryPlan): boolean {
+  const time = (p: RecoveryPlan) => new Date(p.metadata.creationTimestamp ?? 0).getTime();
+  return time(a) < time(b) || (time(a) === time(b) && (a.metadata.name ?? "") < (b.metadata.name ?? ""));
 }
 
 /** The groups' status for a run toward a target: kept by name (a group edited into a running plan starts Pending), in spec order. */
@@ -176,24 +183,22 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
 
     const desired = plan.spec.desiredState ?? "Replicating";
     if (status.target !== undefined ? status.target !== desired : desired !== status.state) {
-      const blocked = plan.spec.groups.flatMap(serversOf).map((ps) => transitionProblem(ps, desired)).filter((p): p is string => p !== undefined);
-      if (blocked.length > 0) {
-        ctx.setCondition(plan, { type: "Ready", status: "False", reason: "TransitionNotAllowed", message: `cannot move every server to ${desired}: ${blocked.join("; ")}; set spec.desiredState back${status.target ? ` to ${status.target}` : ""}, or move those servers first` });
-        return undefined;
+      // A failover is cancelled at once; any other new state waits for the move under way to end (its pauses and
+      // scripts included), since a server still on its way cannot take the next step yet.
+      const cancel = status.target === "FailedOver" && desired === "Replicating";
+      if (status.target === undefined || cancel) {
+        const blocked = plan.spec.groups.flatMap(serversOf).map((ps) => transitionProblem(ps, desired)).filter((p): p is string => p !== undefined);
+        if (blocked.length === 0) {
+          // Scripts of a run given up must not go on acting for it: every one still running is stopped, found by
+          // label, so a Job whose name a lost status write never recorded is stopped too.
+          await this.stopScripts(plan, ctx);
+          return this.startRun(plan, desired, ctx);
+        }
+        if (status.target === undefined) {
+          ctx.setCondition(plan, { type: "Ready", status: "False", reason: "TransitionNotAllowed", message: `cannot move every server to ${desired}: ${blocked.join("; ")}; move those servers to ${status.state} first, or set spec.desiredState to a state each can take` });
+          return undefined;
+        }
       }
-      // A script of the run given up (a failover cancelled) must not go on acting for it.
-      for (const gs of status.groups ?? []) if (status.target !== undefined && gs.phase === "RunningScript" && gs.scriptJob) await deleteJob(ctx.kube, ns, gs.scriptJob);
-      status.target = desired;
-      status.groups = groupStatuses(plan.spec.groups, undefined);
-      status.startTime = isoSeconds(new Date());
-      delete status.completionTime;
-      delete status.durationSeconds;
-      delete status.currentGroup;
-      status.committed = false;
-      await ctx.events.record(plan, "Normal", "Started", `moving ${plan.spec.groups.length} group(s) to ${desired}`);
-      // The run's records (its startTime names its script Jobs) are written before anything is done for it.
-      ctx.setCondition(plan, { type: "Ready", status: "False", reason: "Progressing", message: `moving every server to ${desired}` });
-      return { requeueAfterMs: 0 };
     }
     if (status.target === undefined) return this.atRest(plan, serversOf, ctx);
     status.groups = groupStatuses(plan.spec.groups, status.groups);
@@ -236,6 +241,33 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
     return this.atRest(plan, serversOf, ctx);
   }
 
+  /** Starts a run toward `desired`; its records (its startTime names its script Jobs) are written before anything is done for it. */
+  private async startRun(plan: WithKind<RecoveryPlan>, desired: DesiredState, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const status = (plan.status ??= {});
+    status.target = desired;
+    status.groups = groupStatuses(plan.spec.groups, undefined);
+    status.startTime = isoSeconds(new Date());
+    delete status.completionTime;
+    delete status.durationSeconds;
+    delete status.currentGroup;
+    status.committed = false;
+    await ctx.events.record(plan, "Normal", "Started", `moving ${plan.spec.groups.length} group(s) to ${desired}`);
+    ctx.setCondition(plan, { type: "Ready", status: "False", reason: "Progressing", message: `moving every server to ${desired}` });
+    return { requeueAfterMs: 0 };
+  }
+
+  /** Deletes the plan's script Jobs that have not finished. */
+  private async stopScripts(plan: WithKind<RecoveryPlan>, ctx: ReconcileContext): Promise<void> {
+    const ns = plan.metadata.namespace ?? "";
+    const jobs = await ctx.kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${PLAN_JOB_LABELS.plan}=${labelValue(plan.metadata.name ?? "")}` });
+    for (const job of jobs.items) {
+      const finished = job.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+      if (finished || !job.metadata?.name) continue;
+      await deleteJob(ctx.kube, ns, job.metadata.name);
+      await ctx.events.record(plan, "Normal", "ScriptStopped", `stopped Job ${job.metadata.name}: its run was replaced by a move to ${plan.spec.desiredState ?? "Replicating"}`);
+    }
+  }
+
   /** One group of a failover or failback: its pause, its servers, its script. */
   private async advanceGroup(plan: WithKind<RecoveryPlan>, g: PlanGroup, gs: GroupStatus, servers: WithKind<ProtectedServer>[], target: DesiredState, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = plan.status ?? {};
@@ -276,6 +308,11 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
       }
       gs.phase = "RunningScript";
       gs.scriptAttempts = 1;
+    }
+    if (!g.script) {
+      // The script was taken out of the spec (after it failed, say): the group is done without it.
+      await this.markDone(plan, g, gs, ctx);
+      return { requeueAfterMs: 0 };
     }
     if (gs.phase === "ScriptFailed") {
       if (resume === status.handledResumeRequest) {
@@ -343,13 +380,15 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
         ctx.setCondition(plan, { type: "Ready", status: "False", reason: "RunningScript", message: `${target}: running the script of group ${g.name} (Job ${name})` });
         return { requeueAfterMs: POLL_MS };
       case "Running":
-        ctx.setCondition(plan, { type: "Ready", status: "False", reason: "RunningScript", message: `${target}: running the script of group ${g.name} (Job ${name})` });
+        ctx.setCondition(plan, { type: "Ready", status: "False", reason: "RunningScript", message: `${target}: running the script of group ${g.name} (Job ${name})${outcome.note ? `: ${outcome.note}` : ""}` });
         return { requeueAfterMs: POLL_MS };
       case "Succeeded":
         await ctx.events.record(plan, "Normal", "ScriptSucceeded", `the script of group ${g.name} succeeded (Job ${name})`);
         await this.markDone(plan, g, gs, ctx);
         return { requeueAfterMs: 0 };
       case "Failed": {
+        // A Job that cannot start would hold its pod until the deadline: it goes now (it has no log to keep); a rerun is a new Job.
+        if (outcome.neverStarted) await deleteJob(ctx.kube, ns, name);
         gs.phase = "ScriptFailed";
         gs.message = `Job ${name}: ${outcome.message}`;
         (plan.status ??= {}).handledResumeRequest = plan.spec.resumeRequest;
@@ -456,9 +495,24 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
   }
 }
 
-type ScriptOutcome = { readonly state: "Missing" | "Running" | "Succeeded" } | { readonly state: "Failed"; readonly message: string };
+type ScriptOutcome =
+  | { readonly state: "Missing" | "Succeeded" }
+  | { readonly state: "Running"; readonly note?: string | undefined }
+  | { readonly state: "Failed"; readonly message: string; readonly neverStarted?: boolean };
 
-/** A script Job's outcome; a failure says how the script ended (its exit code, or the Job's deadline), since a user's script has no worker exit codes. */
+/** Waiting reasons of a script's container that time does not cure: the Job is failed at once instead of at its deadline. */
+const HOPELESS_WAITS = new Set(["CreateContainerConfigError", "InvalidImageName", "ErrImageNeverPull"]);
+
+/** How long a script Job may have no pod before the plan says so (an admission policy or a quota refusing it). */
+const NO_POD_NOTE_AFTER_MS = 60_000;
+
+/**
+ * A script Job's outcome. A failure says how the script ended (its exit
+ * code, or the Job's deadline), since a user's script has no worker exit
+ * codes; one that cannot start says why (a root image under the restricted
+ * settings, a bad image name) at once, and one whose image is still being
+ * pulled, or that has no pod yet, says so while it waits.
+ */
 async function scriptOutcome(kube: Kube, namespace: string, name: string): Promise<ScriptOutcome> {
   let job: k8s.V1Job;
   try {
@@ -469,10 +523,18 @@ async function scriptOutcome(kube: Kube, namespace: string, name: string): Promi
   }
   const cond = (type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === "True");
   if (cond("Complete")) return { state: "Succeeded" };
-  const failed = cond("Failed");
-  if (!failed) return { state: "Running" };
   const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` });
-  const ended = pods.items.flatMap((p) => p.status?.containerStatuses ?? []).map((c) => c.state?.terminated).find((t) => t !== undefined);
+  const containers = pods.items.flatMap((p) => p.status?.containerStatuses ?? []);
+  const failed = cond("Failed");
+  if (!failed) {
+    const waiting = containers.map((c) => c.state?.waiting).find((w) => w?.reason !== undefined && w.reason !== "ContainerCreating");
+    const why = waiting ? `${waiting.reason ?? ""}: ${waiting.message ?? ""}` : undefined;
+    if (waiting?.reason && HOPELESS_WAITS.has(waiting.reason)) return { state: "Failed", message: `the script cannot start (${why ?? ""})`, neverStarted: true };
+    const created = new Date(job.metadata?.creationTimestamp ?? Date.now()).getTime();
+    if (pods.items.length === 0 && Date.now() - created > NO_POD_NOTE_AFTER_MS) return { state: "Running", note: `no pod yet: see kubectl describe job ${name} (an admission policy or a quota may refuse it)` };
+    return { state: "Running", note: why };
+  }
+  const ended = containers.map((c) => c.state?.terminated).find((t) => t !== undefined);
   const how = failed.reason === "DeadlineExceeded" || !ended ? `${failed.reason ?? "Failed"}: ${failed.message ?? "the Job failed"}` : `the script exited with code ${ended.exitCode}${ended.reason && ended.reason !== "Error" ? ` (${ended.reason})` : ""}`;
   return { state: "Failed", message: `${how}; see the Job's pod log` };
 }
