@@ -5,7 +5,7 @@ export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
 /** A DNS-1123 subdomain, the form of most Kubernetes object names. */
-const objectName = string("Name of the object in the same namespace.", {
+export const objectName = string("Name of the object in the same namespace.", {
   minLength: 1,
   maxLength: 253,
   pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",

@@ -28,18 +28,28 @@ export const REPLICATION_STAGES = [
 ] as const;
 
 /**
+ * The steps of the DR life cycle: the states a server's desiredState may
+ * change to from each. The API server's rule below and a RecoveryPlan's
+ * check of its servers (which the plan's own rules cannot see) both read it.
+ */
+export const NEXT_DESIRED_STATES: Readonly<Record<(typeof DESIRED_STATES)[number], readonly (typeof DESIRED_STATES)[number][]>> = {
+  Replicating: ["FailedOver"],
+  FailedOver: ["ReverseReplicating", "Replicating"],
+  ReverseReplicating: ["FailedBack"],
+  FailedBack: ["Replicating"],
+};
+
+const steps = Object.entries(NEXT_DESIRED_STATES);
+
+/**
  * How desiredState and commitFailover may change: the DR life cycle's order.
  * A RecoveryPlan follows the same rules, since it moves its servers along it.
  */
 export const DESIRED_STATE_RULES: CelRule[] = [
   {
-    rule:
-      "self.desiredState == oldSelf.desiredState || " +
-      "(oldSelf.desiredState == 'Replicating' && self.desiredState == 'FailedOver') || " +
-      "(oldSelf.desiredState == 'FailedOver' && self.desiredState in ['ReverseReplicating', 'Replicating']) || " +
-      "(oldSelf.desiredState == 'ReverseReplicating' && self.desiredState == 'FailedBack') || " +
-      "(oldSelf.desiredState == 'FailedBack' && self.desiredState == 'Replicating')",
-    message: "spec.desiredState: allowed changes are Replicating→FailedOver, FailedOver→ReverseReplicating|Replicating, ReverseReplicating→FailedBack, FailedBack→Replicating",
+    rule: ["self.desiredState == oldSelf.desiredState", ...steps.map(([from, to]) =>
+      `(oldSelf.desiredState == '${from}' && self.desiredState ${to.length === 1 ? `== '${to.join("")}'` : `in [${to.map((t) => `'${t}'`).join(", ")}]`})`)].join(" || "),
+    message: `spec.desiredState: allowed changes are ${steps.map(([from, to]) => `${from}→${to.join("|")}`).join(", ")}`,
   },
   { rule: "!self.commitFailover || self.desiredState != 'Replicating'", message: "spec.commitFailover must be false while desiredState is Replicating: set it to true only to commit a failover" },
   { rule: "self.desiredState == 'Replicating' || self.desiredState == 'FailedOver' || self.commitFailover", message: "spec.commitFailover must be true for ReverseReplicating and FailedBack: commit the failover first" },

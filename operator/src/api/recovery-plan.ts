@@ -1,14 +1,10 @@
-import { ageColumn, conditionColumn, conditions, observedGeneration, reasonColumn, type KindDefinition } from "./common.js";
+import { ageColumn, conditionColumn, conditions, objectName, observedGeneration, reasonColumn, type KindDefinition } from "./common.js";
 import { DESIRED_STATE_RULES, DESIRED_STATES, POINT_CHOICES } from "./protected-server.js";
-import { array, boolean, enumeration, integer, object, string, withRules } from "./schema.js";
+import { array, boolean, described, enumeration, integer, object, string, withRules } from "./schema.js";
 
 export const PLAN_GROUP_PHASES = ["Pending", "WaitingForApproval", "InProgress", "RunningScript", "ScriptFailed", "Done"] as const;
 
-const serverName = string("Name of a ProtectedServer in the same namespace.", {
-  minLength: 1,
-  maxLength: 253,
-  pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-});
+const serverName = described("Name of a ProtectedServer in the same namespace.", objectName);
 
 const script = object(
   {

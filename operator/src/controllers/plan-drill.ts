@@ -72,18 +72,18 @@ export class PlanDrill {
     }
     status.phase = "Creating";
     const groups = [...new Set(status.servers.map((s) => s.group ?? ""))];
-    /** What a server's drill that is not Ready says it waits for (its Ready condition), shown in this drill's. */
-    const waitingFor = new Map<ServerDrill, string | undefined>();
     for (const group of groups) {
-      const members = status.servers.filter((s) => s.group === group);
       status.currentGroup = group;
-      for (const s of members) {
+      /** Each of the group's drills not Ready yet, with what it says it waits for. */
+      const waits: string[] = [];
+      for (const s of status.servers.filter((x) => x.group === group)) {
         // From the cache: this runs every few seconds for every server so far. A drill just made and not in it yet
         // is made again, which the API server refuses as existing (ignored).
         const child = await ctx.cache.get<WithKind<RecoveryDrill>>("RecoveryDrill", ns, s.drill ?? "");
         if (!child) {
           await this.createServerDrill(drill, s, ctx);
           s.phase = "Pending";
+          waits.push(`${s.protectedServer ?? ""} (Pending)`);
           continue;
         }
         if (!child.metadata.ownerReferences?.some((o) => o.controller && o.uid === drill.metadata.uid)) {
@@ -93,18 +93,13 @@ export class PlanDrill {
         const vm = child.status?.instanceId ?? child.status?.vmName;
         if (vm) s.vmName = vm;
         const ready = child.status?.conditions?.find((c) => c.type === "Ready");
-        waitingFor.set(s, ready && ready.status !== "True" ? `${ready.reason}: ${ready.message}` : undefined);
         // The server went away under the drill: its drill would wait for it forever, and this one with it.
         if (ready?.reason === "ProtectedServerNotFound") return drillFailed(drill, ctx, "ServerDrillFailed", `the drill ${s.drill ?? ""} cannot start: ${ready.message}`);
-        if (s.phase === "Failed") {
-          const why = child.status?.conditions?.find((c) => c.type === "Ready")?.message ?? "it failed";
-          return drillFailed(drill, ctx, "ServerDrillFailed", `the drill ${s.drill ?? ""} of ${s.protectedServer ?? ""} (group ${group}) failed: ${why}`);
-        }
+        if (s.phase === "Failed") return drillFailed(drill, ctx, "ServerDrillFailed", `the drill ${s.drill ?? ""} of ${s.protectedServer ?? ""} (group ${group}) failed: ${ready?.message ?? "it failed"}`);
+        if (s.phase !== "Ready") waits.push(`${s.protectedServer ?? ""} (${s.phase}${ready && ready.status !== "True" ? `: ${ready.reason}: ${ready.message}` : ""})`);
       }
-      const waiting = members.filter((s) => s.phase !== "Ready");
-      if (waiting.length > 0) {
-        const why = (s: ServerDrill) => `${s.protectedServer ?? ""} (${s.phase ?? "Pending"}${waitingFor.get(s) ? `: ${waitingFor.get(s) ?? ""}` : ""})`;
-        ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: `group ${group}: waiting for the drills of ${waiting.map(why).join(", ")}` });
+      if (waits.length > 0) {
+        ctx.setCondition(drill, { type: "Ready", status: "False", reason: "Creating", message: `group ${group}: waiting for the drills of ${waits.join(", ")}` });
         return { requeueAfterMs: POLL_MS };
       }
     }

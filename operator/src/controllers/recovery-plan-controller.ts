@@ -1,7 +1,8 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { ProtectedServer, ProtectedServerSpec, RecoveryPlan } from "../api/generated/types.js";
 import { GROUP, VERSION } from "../api/common.js";
-import { POINT_CHOICES } from "../api/protected-server.js";
+import { NEXT_DESIRED_STATES, POINT_CHOICES } from "../api/protected-server.js";
+import type { ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import { controllerRef, isConflict, isNotFound, mergePatch, type Kube, type WithKind } from "../runtime/kube.js";
@@ -12,6 +13,7 @@ import { deleteJob } from "./dr-jobs.js";
 type DesiredState = NonNullable<ProtectedServerSpec["desiredState"]>;
 type PlanGroup = RecoveryPlan["spec"]["groups"][number];
 type GroupStatus = NonNullable<NonNullable<RecoveryPlan["status"]>["groups"]>[number];
+type Script = NonNullable<PlanGroup["script"]>;
 
 /** Labels of a plan's script Jobs. */
 export const PLAN_JOB_LABELS = { plan: "lifeboat.io/recovery-plan", group: "lifeboat.io/plan-group" } as const;
@@ -49,8 +51,9 @@ export function hasReached(ps: ProtectedServer, state: DesiredState): boolean {
 /**
  * The change to a server's spec that moves it to `state` as the plan says,
  * or undefined when it has it. A failover from Replicating takes the plan's
- * recoveryPoint (unless the server names a RecoveryPoint of its own); a commit is the plan's for every state but FailedOver, where
- * it is made at rest, once every server runs at the recovery site.
+ * recoveryPoint (unless the server names a RecoveryPoint of its own); a
+ * commit is the plan's for every state but FailedOver, where it is made at
+ * rest, once every server runs at the recovery site.
  */
 export function serverPatch(plan: RecoveryPlan, state: DesiredState, ps: ProtectedServer): Partial<ProtectedServerSpec> | undefined {
   const patch: Partial<ProtectedServerSpec> = {};
@@ -66,14 +69,6 @@ export function serverPatch(plan: RecoveryPlan, state: DesiredState, ps: Protect
   return Object.keys(patch).length > 0 ? patch : undefined;
 }
 
-/** The steps of the DR life cycle a server's desiredState may take (the API server's rules on a ProtectedServer). */
-const NEXT_STATES: Record<DesiredState, readonly DesiredState[]> = {
-  Replicating: ["FailedOver"],
-  FailedOver: ["ReverseReplicating", "Replicating"],
-  ReverseReplicating: ["FailedBack"],
-  FailedBack: ["Replicating"],
-};
-
 /**
  * Why the server cannot be moved to `target` now, or undefined. The plan's
  * own rules only compare its old and new spec: a plan told FailedOver →
@@ -85,7 +80,7 @@ export function transitionProblem(ps: ProtectedServer, target: DesiredState): st
   const current = ps.spec.desiredState ?? "Replicating";
   if (current === target) return undefined;
   const name = ps.metadata.name ?? "";
-  if (!NEXT_STATES[current].includes(target)) return `${name} is ${current}, and ${current}→${target} is not a step of the DR life cycle`;
+  if (!NEXT_DESIRED_STATES[current].includes(target)) return `${name} is ${current}, and ${current}→${target} is not a step of the DR life cycle`;
   if (current === "FailedOver" && target === "Replicating" && ps.spec.commitFailover) return `${name}'s failover is committed: it goes back through ReverseReplicating and FailedBack`;
   return undefined;
 }
@@ -302,28 +297,26 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
         ctx.setCondition(plan, { type: "Ready", status: "False", reason: "Progressing", message: `${target}: group ${g.name} waits for ${waiting}` });
         return { requeueAfterMs: 30_000 };
       }
-      if (!g.script) {
-        await this.markDone(plan, g, gs, ctx);
-        return { requeueAfterMs: 0 };
+      if (g.script) {
+        gs.phase = "RunningScript";
+        gs.scriptAttempts = 1;
       }
-      gs.phase = "RunningScript";
-      gs.scriptAttempts = 1;
     }
+    // No script, or one taken out of the spec (after it failed, say): the group is done without it.
     if (!g.script) {
-      // The script was taken out of the spec (after it failed, say): the group is done without it.
       await this.markDone(plan, g, gs, ctx);
       return { requeueAfterMs: 0 };
     }
     if (gs.phase === "ScriptFailed") {
       if (resume === status.handledResumeRequest) {
-        ctx.setCondition(plan, { type: "Ready", status: "False", reason: "ScriptFailed", message: `${target}: the script of group ${g.name} failed (${gs.message ?? ""}); fix it and give spec.resumeRequest a new value to run it again` });
+        ctx.setCondition(plan, scriptFailed(target, g, gs));
         return undefined;
       }
       status.handledResumeRequest = resume;
       gs.phase = "RunningScript";
       gs.scriptAttempts = (gs.scriptAttempts ?? 1) + 1;
     }
-    return this.runScript(plan, g, gs, servers, target, ctx);
+    return this.runScript(plan, g, g.script, gs, servers, target, ctx);
   }
 
   /**
@@ -349,7 +342,7 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
     const notThere = servers.filter((ps) => !hasReached(ps, target));
     gs.message = refused.length > 0 ? refused.join("; ") : notThere.length > 0 ? `waiting for ${notThere.map((ps) => ps.metadata.name).join(", ")}` : undefined;
     if (!gs.message) delete gs.message;
-    const waiting = notThere.map((ps) => `${ps.metadata.name ?? ""} (${ps.status?.stage ?? "no status yet"}: ${readyMessage(ps)})`).join(", ");
+    const waiting = notThere.map(whereIs).join(", ");
     return { refused, waiting };
   }
 
@@ -361,7 +354,7 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
   }
 
   /** The group's script as a Job, one per attempt: created, waited for, its failure reported. */
-  private async runScript(plan: WithKind<RecoveryPlan>, g: PlanGroup, gs: GroupStatus, servers: WithKind<ProtectedServer>[], target: DesiredState, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+  private async runScript(plan: WithKind<RecoveryPlan>, g: PlanGroup, script: Script, gs: GroupStatus, servers: WithKind<ProtectedServer>[], target: DesiredState, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = plan.metadata.namespace ?? "";
     if (ns === this.operatorNamespace) {
       gs.phase = "ScriptFailed";
@@ -375,7 +368,7 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
     const outcome = await scriptOutcome(ctx.kube, ns, name);
     switch (outcome.state) {
       case "Missing":
-        await this.createScriptJob(plan, g, name, servers, target, ctx);
+        await this.createScriptJob(plan, g, script, name, servers, target, ctx);
         gs.message = `running the script (Job ${name})`;
         ctx.setCondition(plan, { type: "Ready", status: "False", reason: "RunningScript", message: `${target}: running the script of group ${g.name} (Job ${name})` });
         return { requeueAfterMs: POLL_MS };
@@ -393,15 +386,13 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
         gs.message = `Job ${name}: ${outcome.message}`;
         (plan.status ??= {}).handledResumeRequest = plan.spec.resumeRequest;
         await ctx.events.record(plan, "Warning", "ScriptFailed", `the script of group ${g.name} failed: ${gs.message}; the plan stops until a new spec.resumeRequest`);
-        ctx.setCondition(plan, { type: "Ready", status: "False", reason: "ScriptFailed", message: `${target}: the script of group ${g.name} failed (${gs.message}); fix it and give spec.resumeRequest a new value to run it again` });
+        ctx.setCondition(plan, scriptFailed(target, g, gs));
         return undefined;
       }
     }
   }
 
-  private async createScriptJob(plan: WithKind<RecoveryPlan>, g: PlanGroup, name: string, servers: WithKind<ProtectedServer>[], target: DesiredState, ctx: ReconcileContext): Promise<void> {
-    const script = g.script;
-    if (!script) return;
+  private async createScriptJob(plan: WithKind<RecoveryPlan>, g: PlanGroup, script: Script, name: string, servers: WithKind<ProtectedServer>[], target: DesiredState, ctx: ReconcileContext): Promise<void> {
     const ns = plan.metadata.namespace ?? "";
     const labels = { [PLAN_JOB_LABELS.plan]: labelValue(plan.metadata.name ?? ""), [PLAN_JOB_LABELS.group]: labelValue(g.name) };
     const env: k8s.V1EnvVar[] = [
@@ -486,7 +477,7 @@ export class RecoveryPlanReconciler implements Reconciler<RecoveryPlan> {
     }
     const notThere = servers.filter((ps) => !hasReached(ps, state));
     if (notThere.length > 0) {
-      ctx.setCondition(plan, { type: "Ready", status: "False", reason: "ServersNotReady", message: `${state}: ${notThere.map((ps) => `${ps.metadata.name ?? ""} (${ps.status?.stage ?? "no status yet"}: ${readyMessage(ps)})`).join(", ")}` });
+      ctx.setCondition(plan, { type: "Ready", status: "False", reason: "ServersNotReady", message: `${state}: ${notThere.map(whereIs).join(", ")}` });
       return undefined;
     }
     const reason = state === "FailedOver" && status.committed ? "FailoverCommitted" : state;
@@ -539,6 +530,13 @@ async function scriptOutcome(kube: Kube, namespace: string, name: string): Promi
   return { state: "Failed", message: `${how}; see the Job's pod log` };
 }
 
-function readyMessage(ps: ProtectedServer): string {
-  return ps.status?.conditions?.find((c) => c.type === "Ready")?.message ?? "not reconciled yet";
+/** Where a server is on its way, for a message naming what the plan waits for. */
+function whereIs(ps: ProtectedServer): string {
+  const ready = ps.status?.conditions?.find((c) => c.type === "Ready")?.message ?? "not reconciled yet";
+  return `${ps.metadata.name ?? ""} (${ps.status?.stage ?? "no status yet"}: ${ready})`;
+}
+
+/** The plan stopped at a group whose script failed, until a new resumeRequest. */
+function scriptFailed(target: DesiredState, g: PlanGroup, gs: GroupStatus): ConditionInput {
+  return { type: "Ready", status: "False", reason: "ScriptFailed", message: `${target}: the script of group ${g.name} failed (${gs.message ?? ""}); fix it and give spec.resumeRequest a new value to run it again` };
 }
