@@ -2062,6 +2062,13 @@ export interface ProtectedServerSpecRecovery {
    * @schema ProtectedServerSpecRecovery#eip
    */
   readonly eip?: boolean;
+
+  /**
+   * Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): the vSwitch and security group the recovered instance joins instead of the site pair's recoveryNetwork (seed 004: recovery network), e.g. to keep an application's tiers on their own subnets. Never the pair's test vSwitch. Condition RecoveryNetworksValid reports what the ECS API says of it.
+   *
+   * @schema ProtectedServerSpecRecovery#network
+   */
+  readonly network?: ProtectedServerSpecRecoveryNetwork;
 }
 
 /**
@@ -2081,6 +2088,7 @@ export function toJson_ProtectedServerSpecRecovery(obj: ProtectedServerSpecRecov
     'privateIpAddress': obj.privateIpAddress,
     'diskCategory': obj.diskCategory,
     'eip': obj.eip,
+    'network': toJson_ProtectedServerSpecRecoveryNetwork(obj.network),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2115,11 +2123,18 @@ export interface ProtectedServerSpecFailback {
   readonly instanceType?: string;
 
   /**
-   * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (the pair's sourceNetwork, else the original's), not the original instance's (it stays, stopped, with its address); default one ECS assigns (seed 004's failback: IP address).
+   * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (network, else the pair's sourceNetwork, else the original's), not the original instance's (it stays, stopped, with its address); default one ECS assigns (seed 004's failback: IP address).
    *
    * @schema ProtectedServerSpecFailback#privateIpAddress
    */
   readonly privateIpAddress?: string;
+
+  /**
+   * Cloud sites (CrossZone, CrossRegion): the vSwitch and security group at the protected site that the failback instance joins (seed 004's failback: recovery network); default the site pair's sourceNetwork, else the original instance's.
+   *
+   * @schema ProtectedServerSpecFailback#network
+   */
+  readonly network?: ProtectedServerSpecFailbackNetwork;
 }
 
 /**
@@ -2133,6 +2148,7 @@ export function toJson_ProtectedServerSpecFailback(obj: ProtectedServerSpecFailb
     'memoryGiB': obj.memoryGiB,
     'instanceType': obj.instanceType,
     'privateIpAddress': obj.privateIpAddress,
+    'network': toJson_ProtectedServerSpecFailbackNetwork(obj.network),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2234,6 +2250,78 @@ export enum ProtectedServerSpecRecoveryDiskCategory {
   /** cloud_efficiency */
   CLOUD_UNDERSCORE_EFFICIENCY = "cloud_efficiency",
 }
+
+/**
+ * Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): the vSwitch and security group the recovered instance joins instead of the site pair's recoveryNetwork (seed 004: recovery network), e.g. to keep an application's tiers on their own subnets. Never the pair's test vSwitch. Condition RecoveryNetworksValid reports what the ECS API says of it.
+ *
+ * @schema ProtectedServerSpecRecoveryNetwork
+ */
+export interface ProtectedServerSpecRecoveryNetwork {
+  /**
+   * Cloud vSwitch, in the zone the instance is made in.
+   *
+   * @schema ProtectedServerSpecRecoveryNetwork#vSwitchId
+   */
+  readonly vSwitchId: string;
+
+  /**
+   * Cloud security group, of the vSwitch's VPC.
+   *
+   * @schema ProtectedServerSpecRecoveryNetwork#securityGroupId
+   */
+  readonly securityGroupId: string;
+}
+
+/**
+ * Converts an object of type 'ProtectedServerSpecRecoveryNetwork' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ProtectedServerSpecRecoveryNetwork(obj: ProtectedServerSpecRecoveryNetwork | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'vSwitchId': obj.vSwitchId,
+    'securityGroupId': obj.securityGroupId,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Cloud sites (CrossZone, CrossRegion): the vSwitch and security group at the protected site that the failback instance joins (seed 004's failback: recovery network); default the site pair's sourceNetwork, else the original instance's.
+ *
+ * @schema ProtectedServerSpecFailbackNetwork
+ */
+export interface ProtectedServerSpecFailbackNetwork {
+  /**
+   * Cloud vSwitch, in the zone the instance is made in.
+   *
+   * @schema ProtectedServerSpecFailbackNetwork#vSwitchId
+   */
+  readonly vSwitchId: string;
+
+  /**
+   * Cloud security group, of the vSwitch's VPC.
+   *
+   * @schema ProtectedServerSpecFailbackNetwork#securityGroupId
+   */
+  readonly securityGroupId: string;
+}
+
+/**
+ * Converts an object of type 'ProtectedServerSpecFailbackNetwork' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ProtectedServerSpecFailbackNetwork(obj: ProtectedServerSpecFailbackNetwork | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'vSwitchId': obj.vSwitchId,
+    'securityGroupId': obj.securityGroupId,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 
 /**
@@ -2406,6 +2494,13 @@ export interface RecoveryDrillSpec {
    * @schema RecoveryDrillSpec#eip
    */
   readonly eip?: boolean;
+
+  /**
+   * Cloud recovery sites: the isolated vSwitch and security group the test instance joins instead of the site pair's testNetwork (seed 004's drill panel: recovery network). Never a recovery vSwitch (the pair's, or the server's spec.recovery.network): a drill that names one is refused. A RecoveryPlan drill gives it to every server's drill.
+   *
+   * @schema RecoveryDrillSpec#testNetwork
+   */
+  readonly testNetwork?: RecoveryDrillSpecTestNetwork;
 }
 
 /**
@@ -2426,6 +2521,7 @@ export function toJson_RecoveryDrillSpec(obj: RecoveryDrillSpec | undefined): Re
     'diskCategory': obj.diskCategory,
     'privateIpAddress': obj.privateIpAddress,
     'eip': obj.eip,
+    'testNetwork': toJson_RecoveryDrillSpecTestNetwork(obj.testNetwork),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2501,6 +2597,42 @@ export enum RecoveryDrillSpecDiskCategory {
   /** cloud_efficiency */
   CLOUD_UNDERSCORE_EFFICIENCY = "cloud_efficiency",
 }
+
+/**
+ * Cloud recovery sites: the isolated vSwitch and security group the test instance joins instead of the site pair's testNetwork (seed 004's drill panel: recovery network). Never a recovery vSwitch (the pair's, or the server's spec.recovery.network): a drill that names one is refused. A RecoveryPlan drill gives it to every server's drill.
+ *
+ * @schema RecoveryDrillSpecTestNetwork
+ */
+export interface RecoveryDrillSpecTestNetwork {
+  /**
+   * Cloud vSwitch, in the zone the instance is made in.
+   *
+   * @schema RecoveryDrillSpecTestNetwork#vSwitchId
+   */
+  readonly vSwitchId: string;
+
+  /**
+   * Cloud security group, of the vSwitch's VPC.
+   *
+   * @schema RecoveryDrillSpecTestNetwork#securityGroupId
+   */
+  readonly securityGroupId: string;
+}
+
+/**
+ * Converts an object of type 'RecoveryDrillSpecTestNetwork' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryDrillSpecTestNetwork(obj: RecoveryDrillSpecTestNetwork | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'vSwitchId': obj.vSwitchId,
+    'securityGroupId': obj.securityGroupId,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 
 /**

@@ -42,6 +42,13 @@ interface CloudStatus extends PsStatus {
   failback?: PsStatus["failback"] & { vm?: { instanceId?: string } };
 }
 
+/** A server's and its drill's own networks, over the pair's (seed 004's failover, drill and failback panels). */
+interface OwnNetworks {
+  recovery: { vSwitchId: string; securityGroupId: string };
+  test: { vSwitchId: string; securityGroupId: string };
+  back: { vSwitchId: string; securityGroupId: string };
+}
+
 interface DrillStatus {
   phase?: string;
   pointID?: string;
@@ -173,6 +180,11 @@ beforeAll(async () => {
   h.createVSwitch({ vSwitchId: "vsw-sh-recovery", vpcId: "vpc-sh", regionId: SH, zoneId: `${SH}-h`, cidrBlock: "10.2.1.0/24" });
   h.createVSwitch({ vSwitchId: "vsw-sh-test", vpcId: "vpc-sh", regionId: SH, zoneId: `${SH}-h`, cidrBlock: "10.2.2.0/24" });
   h.createSecurityGroup({ securityGroupId: "sg-sh", vpcId: "vpc-sh", regionId: SH });
+  // A server's and a drill's own networks (seed 004's panels), beside the pair's.
+  h.createVSwitch({ vSwitchId: "vsw-sh-db", vpcId: "vpc-sh", regionId: SH, zoneId: `${SH}-h`, cidrBlock: "10.2.3.0/24" });
+  h.createVSwitch({ vSwitchId: "vsw-sh-db-test", vpcId: "vpc-sh", regionId: SH, zoneId: `${SH}-h`, cidrBlock: "10.2.4.0/24" });
+  h.createSecurityGroup({ securityGroupId: "sg-sh-db", vpcId: "vpc-sh", regionId: SH });
+  h.createVSwitch({ vSwitchId: "vsw-hz-h-db", vpcId: "vpc-hz", regionId: HZ, zoneId: `${HZ}-h`, cidrBlock: "10.1.4.0/24" });
   const config = new $OpenApiUtil.Config(ecsClientConfig(server, CREDS));
   ecs = new Ecs.default(config);
   vpc = new Vpc.default(config);
@@ -213,14 +225,16 @@ afterAll(async () => {
  * One server the whole way round on a pair: replication, a drill, a planned
  * failover, commit, reverse replication, failback, and forward again.
  */
-async function roundTrip(name: string, pair: string, recoveryRegion: string, recoveryZone: string, net: { recovery: string; test: string; ip: string }): Promise<void> {
+async function roundTrip(name: string, pair: string, recoveryRegion: string, recoveryZone: string, net: { recovery: string; test: string; ip: string; own?: OwnNetworks }): Promise<void> {
   const sourceId = await protectedInstance(name);
   await apply(s, "ProtectedServer", name, {
     sitePairRef: { name: pair },
     source: { instanceId: sourceId },
     replication: { crashConsistentIntervalMinutes: 1 },
-    recovery: { instanceType: "ecs.g7.xlarge", privateIpAddress: net.ip, eip: true },
+    recovery: { instanceType: "ecs.g7.xlarge", privateIpAddress: net.ip, eip: true, ...(net.own ? { network: net.own.recovery } : {}) },
+    ...(net.own ? { failback: { network: net.own.back } } : {}),
   });
+  if (net.own) await waitForCondition("ProtectedServer", s.ns, name, "RecoveryNetworksValid", "True", "Checked", 60_000);
 
   // Replication: points every cycle, each holding the source's bytes, mirrored as Available RecoveryPoints; RPO in status and metric.
   const replicating = await stage(name, "RealTimeReplication");
@@ -254,7 +268,7 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
   // A drill on the test vSwitch only, with an EIP; deleting it leaves nothing tagged. Sized by CPU and memory
   // and on SSDs (seed 004's drill panel): of the sizes in stock, the one of the protected instance's family.
   const drill = `${name}-drill`;
-  await apply(s, "RecoveryDrill", drill, { protectedServerRef: { name }, eip: true, cpu: 4, memoryGiB: 16, diskCategory: "cloud_ssd" });
+  await apply(s, "RecoveryDrill", drill, { protectedServerRef: { name }, eip: true, cpu: 4, memoryGiB: 16, diskCategory: "cloud_ssd", ...(net.own ? { testNetwork: net.own.test } : {}) });
   const drilled = await eventually(`${drill} Ready`, async () => {
     const st = (await getObject<{ status?: DrillStatus }>(s, "RecoveryDrill", drill)).status;
     return st?.phase === "Ready" ? st : undefined;
@@ -287,6 +301,7 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
   const recovered = await instance(recoveryRegion, recoveredId);
   expect(recovered).toMatchObject({ zoneId: recoveryZone, instanceType: "ecs.g7.xlarge", status: "Running" });
   expect(recovered?.vpcAttributes?.vSwitchId).toBe(net.recovery);
+  if (net.own) expect(recovered?.securityGroupIds?.securityGroupId).toEqual([net.own.recovery.securityGroupId]);
   expect(recovered?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual([net.ip]);
   expect(recovered?.eipAddress?.ipAddress).toBe(failedOver.failover?.eipAddress);
   expect(await instanceContent(recoveryRegion, recoveredId)).toEqual(await instanceContent(HZ, sourceId));
@@ -315,7 +330,8 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
   const backId = failedBack.failback?.vm?.instanceId ?? "";
   const back = await instance(HZ, backId);
   expect(back).toMatchObject({ zoneId: `${HZ}-h`, status: "Running" });
-  expect(back?.vpcAttributes?.vSwitchId).toBe("vsw-hz-h");
+  expect(back?.vpcAttributes?.vSwitchId).toBe(net.own?.back.vSwitchId ?? "vsw-hz-h");
+  if (net.own) expect(back?.securityGroupIds?.securityGroupId).toEqual([net.own.back.securityGroupId]);
   expect((await instance(recoveryRegion, recoveredId))?.status).toBe("Stopped");
   expect(await instanceContent(HZ, backId)).toEqual(await instanceContent(recoveryRegion, recoveredId));
 
@@ -334,8 +350,17 @@ describe("ECS to ECS disaster recovery (contract server, official SDKs)", () => 
     await roundTrip("web", "zones", HZ, `${HZ}-i`, { recovery: "vsw-hz-i-recovery", test: "vsw-hz-i-test", ip: "10.1.2.50" });
   });
 
-  it("CrossRegion: the same, with every point copied to the recovery region", async () => {
-    await roundTrip("db", "regions", SH, `${SH}-h`, { recovery: "vsw-sh-recovery", test: "vsw-sh-test", ip: "10.2.1.50" });
+  it("CrossRegion: the same, with every point copied to the recovery region, on the server's and the drill's own networks", async () => {
+    await roundTrip("db", "regions", SH, `${SH}-h`, {
+      recovery: "vsw-sh-db",
+      test: "vsw-sh-db-test",
+      ip: "10.2.3.50",
+      own: {
+        recovery: { vSwitchId: "vsw-sh-db", securityGroupId: "sg-sh-db" },
+        test: { vSwitchId: "vsw-sh-db-test", securityGroupId: "sg-sh-db" },
+        back: { vSwitchId: "vsw-hz-h-db", securityGroupId: "sg-hz" },
+      },
+    });
   });
 
   it("before the commit, a new recovery point replaces the recovered instance, and cancelling deletes everything the failover made", async () => {
@@ -405,6 +430,14 @@ describe("ECS to ECS disaster recovery (contract server, official SDKs)", () => 
     await waitForCondition("RecoveryDrill", s.ns, "refused", "Ready", "False", "NoTestNetwork");
     const ignored = await waitForCondition("RecoveryDrill", s.ns, "refused", "IgnoredFields", "True", "NotUsedByCloudSites");
     expect(ignored.message).toBe("not acted on: spec.cpu (an instance type is chosen by vCPUs and memory together: set spec.memoryGiB too)");
+    // A drill's own test network is never a recovery vSwitch.
+    await apply(s, "RecoveryDrill", "leaky-drill", { protectedServerRef: { name: "untested" }, testNetwork: { vSwitchId: "vsw-hz-i-recovery", securityGroupId: "sg-hz" } });
+    const leaky = await waitForCondition("RecoveryDrill", s.ns, "leaky-drill", "Ready", "False", "TestNetworkNotIsolated");
+    expect(leaky.message).toContain("spec.testNetwork.vSwitchId: vsw-hz-i-recovery is SitePair no-test's recovery vSwitch");
+    // A server naming a network the ECS API does not have in the recovery region is told so while it replicates.
+    await apply(s, "ProtectedServer", "misplaced", { sitePairRef: { name: "regions" }, source: { instanceId: "i-none" }, recovery: { network: { vSwitchId: "vsw-hz-h", securityGroupId: "sg-hz" } } });
+    const misplaced = await waitForCondition("ProtectedServer", s.ns, "misplaced", "RecoveryNetworksValid", "False", "VSwitchNotFound");
+    expect(misplaced.message).toContain(`spec.recovery.network.vSwitchId: vSwitch vsw-hz-h does not exist in ${SH}`);
     await apply(s, "ProtectedServer", "vm-on-cloud", { sitePairRef: { name: "zones" }, source: { vmName: "web-01" } });
     await waitForCondition("ProtectedServer", s.ns, "vm-on-cloud", "Ready", "False", "SourceMismatch");
   });

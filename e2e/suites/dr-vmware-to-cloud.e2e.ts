@@ -90,6 +90,8 @@ beforeAll(async () => {
   server.harness.createVSwitch({ vSwitchId: "vsw-recovery", vpcId: "vpc-dr", regionId: REGION, zoneId: ZONE, cidrBlock: "172.20.1.0/24" });
   server.harness.createVSwitch({ vSwitchId: "vsw-test", vpcId: "vpc-dr", regionId: REGION, zoneId: ZONE, cidrBlock: "172.20.2.0/24" });
   server.harness.createSecurityGroup({ securityGroupId: "sg-dr", vpcId: "vpc-dr", regionId: REGION });
+  // The server's own recovery network (seed 004's failover panel), beside the pair's.
+  server.harness.createVSwitch({ vSwitchId: "vsw-web", vpcId: "vpc-dr", regionId: REGION, zoneId: ZONE, cidrBlock: "172.20.3.0/24" });
   const config = new $OpenApiUtil.Config(ecsClientConfig(server, CREDS));
   ecs = new Ecs.default(config);
   vpc = new Vpc.default(config);
@@ -116,8 +118,9 @@ beforeAll(async () => {
     source: { vmName: vm },
     replication: { crashConsistentIntervalMinutes: 1 },
     // No instance type: a failover chooses one by the VM's own vCPUs and memory.
-    recovery: { privateIpAddress: "172.20.1.30", eip: true },
+    recovery: { privateIpAddress: "172.20.3.30", eip: true, network: { vSwitchId: "vsw-web", securityGroupId: "sg-dr" } },
   });
+  await waitForCondition("ProtectedServer", s.ns, "web", "RecoveryNetworksValid", "True", "Checked");
   await eventually("web replicating", async () => ((await status()).stage === "RealTimeReplication" ? true : undefined), 300_000);
 });
 
@@ -177,8 +180,8 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     expect([vmNow?.numCpu, Math.ceil((vmNow?.memoryMB ?? 0) / 1024)]).toEqual([1, 1]);
     expect(recovered).toMatchObject({ zoneId: ZONE, instanceType: "ecs.s6-c1m1.small", status: "Running" });
     expect(done.failover?.instanceType).toBe("ecs.s6-c1m1.small");
-    expect(recovered?.vpcAttributes?.vSwitchId).toBe("vsw-recovery");
-    expect(recovered?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(["172.20.1.30"]);
+    expect(recovered?.vpcAttributes?.vSwitchId).toBe("vsw-web");
+    expect(recovered?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(["172.20.3.30"]);
     expect(recovered?.eipAddress?.ipAddress).toBe(done.failover?.eipAddress);
     expect(await systemDiskHash(id)).toBe(sha256(source));
     const [original] = await vmByName(s.protectedClient, vm);
@@ -219,9 +222,11 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     source = mixedData(DATA, 10);
     await server.harness.writeDisk(await systemDiskId(id), 0, source);
     // Seed 004's failback panel: the new VM's CPU and memory; an instance type means nothing for a VM, and a condition says so.
-    await patchSpec(s, "ProtectedServer", "web", { desiredState: "FailedBack", failback: { cpu: 2, memoryGiB: 1, instanceType: "ecs.g7.large" } });
+    await patchSpec(s, "ProtectedServer", "web", { desiredState: "FailedBack", failback: { cpu: 2, memoryGiB: 1, instanceType: "ecs.g7.large", network: { vSwitchId: "vsw-web", securityGroupId: "sg-dr" } } });
     const ignored = await waitForCondition("ProtectedServer", s.ns, "web", "IgnoredFields", "True", "NotUsedByVMwareToCloud");
-    expect(ignored.message).toBe("not acted on: spec.failback.instanceType (cloud sites only: a failback to vSphere makes a VM)");
+    expect(ignored.message).toBe(
+      "not acted on: spec.failback.instanceType (cloud sites only: a failback to vSphere makes a VM); spec.failback.network (cloud sites only: a failback to vSphere makes a VM whose NICs follow the site pair's spec.networkMappings)",
+    );
     const done = await eventually("web failed back", async () => {
       const x = await status();
       return x.stage === "FailedBack" ? x : undefined;

@@ -1,5 +1,6 @@
 import { ageColumn, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
 import { array, boolean, described, enumeration, integer, object, string, withRules, type CelRule, type Schema } from "./schema.js";
+import { chosenCloudNetwork } from "./site-pair.js";
 
 /**
  * What the user can ask of a protected server. Drills are not a state: a
@@ -173,6 +174,9 @@ export const protectedServer: KindDefinition = {
             privateIpAddress: string("Cloud sites: private IP of the recovered instance in the recovery vSwitch; default one ECS assigns (seed 004: IP address).", { pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", maxLength: 15 }),
             diskCategory: enumeration("Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories. VMwareToCloud: the system disk's (the data disks come with the converted image).", ["cloud_essd", "cloud_ssd", "cloud_efficiency"]),
             eip: boolean("Cloud sites: allocate an elastic IP and associate it with the recovered instance (seed 004: EIP); it is released with the instance.", false),
+            network: chosenCloudNetwork(
+              "Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): the vSwitch and security group the recovered instance joins instead of the site pair's recoveryNetwork (seed 004: recovery network), e.g. to keep an application's tiers on their own subnets. Never the pair's test vSwitch. Condition RecoveryNetworksValid reports what the ECS API says of it.",
+            ),
           },
           [],
           { description: "How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks (vSphere), or its recovery vSwitch and security group (cloud)." },
@@ -182,7 +186,10 @@ export const protectedServer: KindDefinition = {
             cpu: integer("vCPUs of the VM a failback makes at the protected site; default the recovered VM's. Cloud sites, with memoryGiB and no instanceType: the failback instance gets an instance type of exactly this size in stock in the protected zone (seed 004's failback: CPU and memory).", 1, 768),
             memoryGiB: integer("Memory of the VM a failback makes, in GiB; default the recovered VM's. Cloud sites: see cpu.", 1, 12288),
             instanceType: string("Cloud sites (CrossZone, CrossRegion): ECS instance type of the failback instance; default one chosen by cpu and memoryGiB, else the recovered instance's.", { minLength: 1, maxLength: 64 }),
-            privateIpAddress: string("Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (the pair's sourceNetwork, else the original's), not the original instance's (it stays, stopped, with its address); default one ECS assigns (seed 004's failback: IP address).", { pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", maxLength: 15 }),
+            privateIpAddress: string("Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (network, else the pair's sourceNetwork, else the original's), not the original instance's (it stays, stopped, with its address); default one ECS assigns (seed 004's failback: IP address).", { pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", maxLength: 15 }),
+            network: chosenCloudNetwork(
+              "Cloud sites (CrossZone, CrossRegion): the vSwitch and security group at the protected site that the failback instance joins (seed 004's failback: recovery network); default the site pair's sourceNetwork, else the original instance's.",
+            ),
           },
           [],
           { description: "How a failback that makes a new VM or instance at the protected site makes it (seed 004's failback panel). A failback in place (reverseInPlace) keeps the original's size and addresses; the condition IgnoredFields names what is not acted on." },

@@ -1,5 +1,6 @@
 import { ageColumn, conditionColumn, conditions, localRef, observedGeneration, reasonColumn, type KindDefinition } from "./common.js";
 import { array, boolean, enumeration, integer, object, string, withRules } from "./schema.js";
+import { chosenCloudNetwork } from "./site-pair.js";
 
 export const DRILL_PHASES = ["Pending", "Creating", "Ready", "Failed", "Cleaning"] as const;
 
@@ -43,6 +44,9 @@ export const recoveryDrill: KindDefinition = {
         diskCategory: enumeration("Cloud sites: category of the test instance's disks (seed 004: disk type); default the server's spec.recovery.diskCategory, else each source disk's. VMwareToCloud: the system disk's (the data disks come with the converted image).", ["cloud_essd", "cloud_ssd", "cloud_efficiency"]),
         privateIpAddress: string("Cloud sites: private IP of the test instance in the test vSwitch; default one ECS assigns.", { pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", maxLength: 15 }),
         eip: boolean("Cloud sites: allocate an elastic IP for the test instance; released when the drill is cleaned.", false),
+        testNetwork: chosenCloudNetwork(
+          "Cloud recovery sites: the isolated vSwitch and security group the test instance joins instead of the site pair's testNetwork (seed 004's drill panel: recovery network). Never a recovery vSwitch (the pair's, or the server's spec.recovery.network): a drill that names one is refused. A RecoveryPlan drill gives it to every server's drill.",
+        ),
       },
     ),
     { rule: "self == oldSelf", message: "spec is immutable: delete the drill and create another" },

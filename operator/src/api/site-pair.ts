@@ -32,6 +32,22 @@ const cloudNetwork = (what: string) =>
   );
 
 /**
+ * A network one server or one drill chooses over its site pair's (seed 004:
+ * the failover, drill and failback panels each pick the recovery network).
+ * Both ids are required, so the API server names a missing one; whether
+ * they exist, in the right zone and VPC, only the ECS API can answer.
+ */
+export const chosenCloudNetwork = (description: string) =>
+  object(
+    {
+      vSwitchId: string("Cloud vSwitch, in the zone the instance is made in.", { minLength: 1, maxLength: 64 }),
+      securityGroupId: string("Cloud security group, of the vSwitch's VPC.", { minLength: 1, maxLength: 64 }),
+    },
+    ["vSwitchId", "securityGroupId"],
+    { description },
+  );
+
+/**
  * Where each network of the protected site goes at the recovery site. A
  * failover connects a NIC to its recovery network; a drill only ever to its
  * test network, and a drill whose VM has a NIC without one is refused (fail

@@ -22,7 +22,7 @@ import { resolveSites, usable } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
 import { choosePoint, lineagePoints } from "./dr-points.js";
 import { labelValue } from "../workloads/worker-job.js";
-import { cloudSites, serverTagValue, type CloudNetwork, type CloudSite, type CloudSites } from "./cloud-sites.js";
+import { cloudSites, drillNetwork, serverTagValue, type CloudNetwork, type CloudSite, type CloudSites } from "./cloud-sites.js";
 import { problemCondition } from "./references.js";
 import { drillCleaning, drillFailed } from "./drill-status.js";
 import { credentialsGone, finalizersToLeave } from "./drill-holds.js";
@@ -88,7 +88,7 @@ export class CloudDrill {
   async reconcileFromVault(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
     this.noteIgnoredSizing(drill, ctx);
-    const start = await this.start(drill, pair, ctx);
+    const start = await this.start(drill, ps, pair, ctx);
     if (!("network" in start)) return start;
     const { sites, network } = start;
     const { recoverySite: site } = await resolveSites(ctx.cache, drill.metadata.namespace ?? "", pair);
@@ -137,7 +137,7 @@ export class CloudDrill {
   async reconcile(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
     this.noteIgnoredSizing(drill, ctx);
-    const start = await this.start(drill, pair, ctx);
+    const start = await this.start(drill, ps, pair, ctx);
     if (!("network" in start)) return start;
     const { sites, network } = start;
     const { ecs, recoverySite } = sites.value;
@@ -166,16 +166,16 @@ export class CloudDrill {
     return this.settle(drill, ctx, step, network.vSwitchId);
   }
 
-  /** What every cloud drill needs first: the pair's credentials and its test network (fail closed: none, no drill). */
-  private async start(drill: RecoveryDrill, pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | { sites: { ok: true; value: CloudSites }; network: CloudNetwork }> {
+  /** What every cloud drill needs first: the pair's credentials and a test network (fail closed: none, or a recovery vSwitch, no drill). */
+  private async start(drill: RecoveryDrill, ps: ProtectedServer, pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | { sites: { ok: true; value: CloudSites }; network: CloudNetwork }> {
     const status = (drill.status ??= {});
     status.phase ??= "Pending";
     status.startTime ??= isoSeconds(new Date());
     const sites = await cloudSites(ctx.kube, pair);
     if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
-    const network = sites.value.testNetwork;
-    if (!network) return this.pending(drill, ctx, "NoTestNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.testNetwork: a drill instance joins the test vSwitch and no other, so drills are refused until it is set`);
-    return { sites, network };
+    const network = await drillNetwork(drill, ps, pair, sites.value, (status.createdObjects ?? []).length === 0);
+    if (!network.ok) return this.pending(drill, ctx, network.problem.reason, network.problem.message);
+    return { sites, network: network.value };
   }
 
   /** Where a drill is once its bring-up step ran: still coming up, failed, or Ready. */

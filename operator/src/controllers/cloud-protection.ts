@@ -35,7 +35,7 @@ import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
 import { reportIgnoredFields } from "../runtime/conditions.js";
 import { bringUp, failoverTarget, ignoredSizing, recordRecovered, sizeOf, recoveredOf, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { followCloudCycle, runCloudCycles, startCloudCycle, type CloudDrContext, type CloudLine } from "./cloud-replication.js";
-import { serverTagValue, type CloudNetwork } from "./cloud-sites.js";
+import { failbackNetworkOf, recoveryNetworkOf, reportServerNetworks, serverTagValue, type CloudNetwork } from "./cloud-sites.js";
 import { switchDirection } from "./reverse-replication.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
@@ -122,6 +122,7 @@ export class CloudProtection {
       ...ignoredSizing("spec.failback", ps.spec.failback ?? {}),
     ];
     reportIgnoredFields(ps, ignored, "NotUsedByCloudSites", (cond) => { ctx.setCondition(ps, cond); });
+    await reportServerNetworks(ps, c.pair, () => Promise.resolve({ ok: true, value: c.sites.ecs }), (cond) => { ctx.setCondition(ps, cond); });
     try {
       switch (ps.spec.desiredState ?? "Replicating") {
         case "FailedOver":
@@ -273,9 +274,11 @@ export class CloudProtection {
         return STEP_MS;
       }
       case "BringingUp": {
-        const network = sites.recoveryNetwork;
-        if (!network) {
-          ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: "NoRecoveryNetwork", message: `SitePair ${c.pair.metadata.name ?? ""} has no spec.recoveryNetwork (vSwitchId and securityGroupId): the recovered instance needs one` });
+        const made = recoveredOf(fo);
+        // The server's own network is checked before anything is made for it (the image first), not at every poll after.
+        const network = await recoveryNetworkOf(ps, c.pair, sites, !made.imageId && !made.instanceId);
+        if (!network.ok) {
+          ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: network.problem.reason, message: `${network.problem.message}; the failover goes on once it is fixed` });
           return RETRY_MS;
         }
         const point = await this.pointById(c, "forward", sites.recoverySite.region, fo.pointID ?? "");
@@ -284,8 +287,7 @@ export class CloudProtection {
           return STEP_MS;
         }
         const name = ps.spec.recovery?.vmName ?? status.source?.name ?? ps.metadata.name ?? "server";
-        const target = failoverTarget(ps.spec.recovery, sites.recoverySite, network, name, recoveryTags(c, attemptTag()), clientToken(ps.metadata.uid ?? "", attemptTag()));
-        const made = recoveredOf(fo);
+        const target = failoverTarget(ps.spec.recovery, sites.recoverySite, network.value, name, recoveryTags(c, attemptTag()), clientToken(ps.metadata.uid ?? "", attemptTag()));
         const step = await bringUp(sites.ecs, { point }, target, made);
         recordRecovered(fo, made);
         if (made.instanceId) fo.vm = { instanceId: made.instanceId, name: target.name, regionId: target.region };
@@ -428,9 +430,15 @@ export class CloudProtection {
           fb.step = "ChoosingPoint";
           return STEP_MS;
         }
-        const network = sites.sourceNetwork ?? (await this.originalNetwork(c));
+        // Checked before anything is made for the failback, as the failover's.
+        const named = await failbackNetworkOf(ps, c.pair, sites, !fb.imageId && !fb.vm?.instanceId);
+        if (!named.ok) {
+          ctx.setCondition(ps, { type: "FailedBack", status: "False", reason: named.problem.reason, message: `${named.problem.message}; the failback goes on once it is fixed` });
+          return RETRY_MS;
+        }
+        const network = named.value ?? (await this.originalNetwork(c));
         if (!network) {
-          ctx.setCondition(ps, { type: "FailedBack", status: "False", reason: "NoSourceNetwork", message: `the original instance is gone and SitePair ${c.pair.metadata.name ?? ""} has no spec.sourceNetwork: the failback instance needs a vSwitch and security group` });
+          ctx.setCondition(ps, { type: "FailedBack", status: "False", reason: "NoSourceNetwork", message: `the original instance is gone, and neither SitePair ${c.pair.metadata.name ?? ""} spec.sourceNetwork nor the server's spec.failback.network is set: the failback instance needs a vSwitch and security group` });
           return RETRY_MS;
         }
         const name = `${status.source?.name ?? ps.metadata.name ?? "server"}-failback`;

@@ -14,7 +14,7 @@ import type { ReconcileContext } from "../runtime/controller.js";
 import { isNotFound, type WithKind } from "../runtime/kube.js";
 import { discardConversion, convertPoint } from "./cloud-conversion.js";
 import { bringUp, chooseInstanceTypeStep, failoverTarget, recordRecovered, recoveredOf, sizingOf, tearDown, type InstanceSizing } from "./cloud-recovery.js";
-import { cloudSites, serverTagValue } from "./cloud-sites.js";
+import { cloudSites, recoveryNetworkOf, serverTagValue } from "./cloud-sites.js";
 import { usable, type DrContext } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
 import { labelValue } from "../workloads/worker-job.js";
@@ -65,12 +65,13 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
   if (!site.ok) return waiting(site.problem.reason, `waiting for the recovery site: ${site.problem.message}`);
   const sites = await cloudSites(ctx.kube, pair);
   if (!sites.ok) return waiting(sites.problem.reason, sites.problem.message);
-  const network = sites.value.recoveryNetwork;
-  if (!network) return waiting("NoRecoveryNetwork", `SitePair ${pair.metadata.name ?? ""} has no spec.recoveryNetwork: the recovered instance needs a vSwitch and security group`);
   const name = conversionName(ps, round, fo.attempt ?? 1);
   const made = recoveredOf(fo);
+  // The server's own network is checked before the point is converted for it, not at every poll after.
+  const network = await recoveryNetworkOf(ps, pair, sites.value, !fo.job && !made.instanceId);
+  if (!network.ok) return waiting(network.problem.reason, `${network.problem.message}; the failover goes on once it is fixed`);
   const sizing = ps.spec.recovery?.instanceType || made.instanceType || made.instanceId ? undefined : await pointVmSizing(ctx, ps.metadata.namespace ?? "", fo.recoveryPoint ?? "");
-  const target = failoverTarget(ps.spec.recovery, sites.value.recoverySite, network, vmName, tags(ps, name), clientToken(ps.metadata.uid ?? "", name), sizing);
+  const target = failoverTarget(ps.spec.recovery, sites.value.recoverySite, network.value, vmName, tags(ps, name), clientToken(ps.metadata.uid ?? "", name), sizing);
   if (target.sizing && !made.instanceType && !made.instanceId) {
     // Chosen before the conversion: a size with nothing in stock waits here, without converting the point for nothing.
     const chosen = await chooseInstanceTypeStep(sites.value.ecs, target, made, undefined);

@@ -35,8 +35,9 @@ describe("serverDrillName", () => {
 
 describe("serverDrillSpec", () => {
   it("passes on the point and the settings that are not one server's, and names the server", () => {
-    const d = drill({ recoveryPlanRef: { name: "shop" }, recoveryPoint: "latest-app-consistent", powerOn: false, diskCategory: "cloud_ssd", eip: true });
-    expect(serverDrillSpec(d, "db")).toEqual({ protectedServerRef: { name: "db" }, recoveryPoint: "latest-app-consistent", powerOn: false, diskCategory: "cloud_ssd", eip: true });
+    const testNetwork = { vSwitchId: "vsw-test-2", securityGroupId: "sg-test" };
+    const d = drill({ recoveryPlanRef: { name: "shop" }, recoveryPoint: "latest-app-consistent", powerOn: false, diskCategory: "cloud_ssd", eip: true, testNetwork });
+    expect(serverDrillSpec(d, "db")).toEqual({ protectedServerRef: { name: "db" }, recoveryPoint: "latest-app-consistent", powerOn: false, diskCategory: "cloud_ssd", eip: true, testNetwork });
     expect(serverDrillSpec(drill({ recoveryPlanRef: { name: "shop" } }), "db")).toEqual({ protectedServerRef: { name: "db" } });
   });
 });

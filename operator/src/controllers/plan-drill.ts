@@ -32,13 +32,14 @@ export function serverDrills(drill: RecoveryDrill, plan: RecoveryPlan): ServerDr
 
 /** The spec of one server's drill: the plan drill's point and the settings it passes on; every other setting is the server's own. */
 export function serverDrillSpec(drill: RecoveryDrill, server: string): RecoveryDrill["spec"] {
-  const { recoveryPoint, powerOn, diskCategory, eip } = drill.spec;
+  const { recoveryPoint, powerOn, diskCategory, eip, testNetwork } = drill.spec;
   return {
     protectedServerRef: { name: server },
     ...(recoveryPoint !== undefined ? { recoveryPoint } : {}),
     ...(powerOn !== undefined ? { powerOn } : {}),
     ...(diskCategory !== undefined ? { diskCategory } : {}),
     ...(eip !== undefined ? { eip } : {}),
+    ...(testNetwork !== undefined ? { testNetwork } : {}),
   };
 }
 

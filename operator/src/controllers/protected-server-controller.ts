@@ -13,7 +13,7 @@ import { destroyCreatedVm, findKnownVm, identityOf } from "./dr-vsphere.js";
 import { labelValue } from "../workloads/worker-job.js";
 import { Failback } from "./failback.js";
 import { CloudProtection } from "./cloud-protection.js";
-import { cloudSites, isCloudPair } from "./cloud-sites.js";
+import { cloudSites, isCloudPair, reportServerNetworks } from "./cloud-sites.js";
 import { Failover, toEcs } from "./failover.js";
 import { discardEcsAttempt } from "./cloud-vault-recovery.js";
 import { ignoredSizing } from "./cloud-recovery.js";
@@ -81,6 +81,13 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     if (isCloudPair(pair.value)) return this.reconcileCloud(ps, pair.value, ctx);
     if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
     reportIgnoredFields(ps, ignoredForVSphereSource(ps, pair.value), pair.value.spec.type === "VMwareToCloud" ? "NotUsedByVMwareToCloud" : "NotUsedByVSphereSites", (c) => { ctx.setCondition(ps, c); });
+    if (pair.value.spec.type === "VMwareToCloud") {
+      const ecsOf = async () => {
+        const cloud = await cloudSites(ctx.kube, pair.value);
+        return cloud.ok ? { ok: true as const, value: cloud.value.ecs } : cloud;
+      };
+      await reportServerNetworks(ps, pair.value, ecsOf, (c) => { ctx.setCondition(ps, c); });
+    }
 
     const sites = await resolveSites(ctx.cache, ns, pair.value);
     const drillPins = this.drillPins(ps, ctx);
@@ -440,8 +447,9 @@ export function ignoredForVSphereSource(ps: ProtectedServer, pair: SitePair): st
   } else {
     const cloudOnly = (["instanceType", "privateIpAddress", "diskCategory", "eip"] as const).filter((f) => recovery[f] !== undefined && recovery[f] !== false);
     out.push(...cloudOnly.map((f) => `spec.recovery.${f} (cloud sites only: the recovery site is vSphere)`));
+    if (recovery.network) out.push("spec.recovery.network (cloud sites only: at a vSphere site each NIC goes where the site pair's spec.networkMappings say)");
   }
-  out.push(...(["instanceType", "privateIpAddress"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (cloud sites only: a failback to vSphere makes a VM)`));
+  out.push(...(["instanceType", "privateIpAddress", "network"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (cloud sites only: a failback to vSphere makes a VM${f === "network" ? " whose NICs follow the site pair's spec.networkMappings" : ""})`));
   if (ps.spec.reverseInPlace) out.push(...(["cpu", "memoryGiB"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (reverseInPlace: the original VM keeps its own)`));
   return out;
 }

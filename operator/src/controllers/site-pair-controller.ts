@@ -8,7 +8,7 @@ import { vsphereClient } from "./dr-vsphere.js";
 import { holdWhileInUse, IN_USE_FINALIZER } from "./in-use-protection.js";
 import { firstProblem, problemCondition, resolveRef, type Checked, type Problem } from "./references.js";
 import type { EcsDr } from "../cloud/alibaba/ecs-dr.js";
-import { cloudSites, isCloudPair, sitesOf } from "./cloud-sites.js";
+import { checkCloudNetwork, cloudSites, isCloudPair, networkSite, sitesOf } from "./cloud-sites.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 
 /** How long a checked inventory stays good: names at a site rarely change, and reading an inventory is not free. */
@@ -183,10 +183,10 @@ export class SitePairReconciler implements Reconciler<SitePair> {
 /** The first problem with a cloud pair's zones and networks, as the ECS API answers. */
 export async function checkCloudSites(pair: SitePair, ecs: EcsDr, sides: readonly ("source" | "target")[] = ["source", "target"]): Promise<Problem | undefined> {
   const s = pair.spec;
-  const sites = { ...sitesOf(pair), ecs };
+  const sites = sitesOf(pair);
   for (const side of sides) {
     const site = side === "source" ? sites.protectedSite : sites.recoverySite;
-    const zones = await sites.ecs.zones(site.region);
+    const zones = await ecs.zones(site.region);
     if (!zones.includes(site.zone)) return { reason: "ZoneNotFound", message: `spec.${side}.zone: zone "${site.zone}" is not in region ${site.region}; there are: ${zones.join(", ")}` };
   }
   if (!s.recoveryNetwork?.vSwitchId || !s.recoveryNetwork.securityGroupId) return { reason: "NoRecoveryNetwork", message: "spec.recoveryNetwork.vSwitchId and securityGroupId are required: a failover starts the recovered instance there" };
@@ -200,16 +200,8 @@ export async function checkCloudSites(pair: SitePair, ecs: EcsDr, sides: readonl
   ];
   for (const [field, net, side] of networks) {
     if (!net || !sides.includes(side)) continue;
-    if (!net.vSwitchId || !net.securityGroupId) return { reason: "IncompleteNetwork", message: `spec.${field}: set both vSwitchId and securityGroupId` };
-    const site = side === "source" ? sites.protectedSite : sites.recoverySite;
-    const vsw = await sites.ecs.vSwitch(site.region, net.vSwitchId);
-    if (!vsw) return { reason: "VSwitchNotFound", message: `spec.${field}.vSwitchId: vSwitch ${net.vSwitchId} does not exist in ${site.region}` };
-    if (vsw.zoneId !== site.zone) return { reason: "VSwitchInOtherZone", message: `spec.${field}.vSwitchId: vSwitch ${net.vSwitchId} is in zone ${vsw.zoneId}, not spec.${side}.zone ${site.zone}` };
-    const vpc = s[side].vpcId;
-    if (vpc && vsw.vpcId !== vpc) return { reason: "VSwitchInOtherVpc", message: `spec.${field}.vSwitchId: vSwitch ${net.vSwitchId} is in VPC ${vsw.vpcId}, not spec.${side}.vpcId ${vpc}` };
-    const sg = await sites.ecs.securityGroup(site.region, net.securityGroupId);
-    if (!sg) return { reason: "SecurityGroupNotFound", message: `spec.${field}.securityGroupId: security group ${net.securityGroupId} does not exist in ${site.region}` };
-    if (sg.vpcId !== vsw.vpcId) return { reason: "SecurityGroupInOtherVpc", message: `spec.${field}.securityGroupId: security group ${net.securityGroupId} is in VPC ${sg.vpcId}, but vSwitch ${net.vSwitchId} is in VPC ${vsw.vpcId}` };
+    const problem = await checkCloudNetwork(ecs, networkSite(pair, side), `spec.${field}`, net);
+    if (problem) return problem;
   }
   return undefined;
 }

@@ -1,7 +1,9 @@
 -- Health of a Lifeboat ProtectedServer for Argo CD.
 -- Ready=True (replicating in real time, failed over, replicating back, failed
 -- back) is Healthy, unless the newest recovery point is older than the RPO
--- target (RPOMet=False): then Degraded. Ready=False names a stage or a
+-- target (RPOMet=False), or a network the server names for its failover or
+-- failback is not where it must be (RecoveryNetworksValid=False: that step
+-- would wait for a fix): then Degraded. Ready=False names a stage or a
 -- problem; for a stage the condition of the step under way says more:
 -- FailedOver while failing over, FailedBack while failing back, Replicating
 -- otherwise. It is Progressing while that step works or waits for something
@@ -97,11 +99,13 @@ if ready == nil then
 end
 
 if ready.status == "True" then
-  local rpo = findCondition("RPOMet")
-  if rpo ~= nil and rpo.status == "False" then
-    hs.status = "Degraded"
-    hs.message = rpo.message
-    return hs
+  for _, conditionType in ipairs({ "RPOMet", "RecoveryNetworksValid" }) do
+    local problem = findCondition(conditionType)
+    if problem ~= nil and problem.status == "False" then
+      hs.status = "Degraded"
+      hs.message = problem.message
+      return hs
+    end
   end
   hs.status = "Healthy"
   hs.message = ready.message

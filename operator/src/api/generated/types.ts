@@ -2158,6 +2158,19 @@ export interface ProtectedServerSpec {
      * Cloud sites: allocate an elastic IP and associate it with the recovered instance (seed 004: EIP); it is released with the instance.
      */
     eip?: boolean;
+    /**
+     * Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): the vSwitch and security group the recovered instance joins instead of the site pair's recoveryNetwork (seed 004: recovery network), e.g. to keep an application's tiers on their own subnets. Never the pair's test vSwitch. Condition RecoveryNetworksValid reports what the ECS API says of it.
+     */
+    network?: {
+      /**
+       * Cloud vSwitch, in the zone the instance is made in.
+       */
+      vSwitchId: string;
+      /**
+       * Cloud security group, of the vSwitch's VPC.
+       */
+      securityGroupId: string;
+    };
   };
   /**
    * How a failback that makes a new VM or instance at the protected site makes it (seed 004's failback panel). A failback in place (reverseInPlace) keeps the original's size and addresses; the condition IgnoredFields names what is not acted on.
@@ -2176,9 +2189,22 @@ export interface ProtectedServerSpec {
      */
     instanceType?: string;
     /**
-     * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (the pair's sourceNetwork, else the original's), not the original instance's (it stays, stopped, with its address); default one ECS assigns (seed 004's failback: IP address).
+     * Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (network, else the pair's sourceNetwork, else the original's), not the original instance's (it stays, stopped, with its address); default one ECS assigns (seed 004's failback: IP address).
      */
     privateIpAddress?: string;
+    /**
+     * Cloud sites (CrossZone, CrossRegion): the vSwitch and security group at the protected site that the failback instance joins (seed 004's failback: recovery network); default the site pair's sourceNetwork, else the original instance's.
+     */
+    network?: {
+      /**
+       * Cloud vSwitch, in the zone the instance is made in.
+       */
+      vSwitchId: string;
+      /**
+       * Cloud security group, of the vSwitch's VPC.
+       */
+      securityGroupId: string;
+    };
   };
   /**
    * Replicating; FailedOver (bring the server up at the recovery site); ReverseReplicating (after a committed failover, replicate it back); FailedBack (bring it up at the protected site again).
@@ -2873,6 +2899,19 @@ export interface RecoveryDrillSpec {
    * Cloud sites: allocate an elastic IP for the test instance; released when the drill is cleaned.
    */
   eip?: boolean;
+  /**
+   * Cloud recovery sites: the isolated vSwitch and security group the test instance joins instead of the site pair's testNetwork (seed 004's drill panel: recovery network). Never a recovery vSwitch (the pair's, or the server's spec.recovery.network): a drill that names one is refused. A RecoveryPlan drill gives it to every server's drill.
+   */
+  testNetwork?: {
+    /**
+     * Cloud vSwitch, in the zone the instance is made in.
+     */
+    vSwitchId: string;
+    /**
+     * Cloud security group, of the vSwitch's VPC.
+     */
+    securityGroupId: string;
+  };
 }
 
 export interface RecoveryDrillStatus {
