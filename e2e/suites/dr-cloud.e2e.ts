@@ -433,7 +433,15 @@ describe("ECS to ECS disaster recovery (contract server, official SDKs)", () => 
     // A drill's own test network is never a recovery vSwitch.
     await apply(s, "RecoveryDrill", "leaky-drill", { protectedServerRef: { name: "untested" }, testNetwork: { vSwitchId: "vsw-hz-i-recovery", securityGroupId: "sg-hz" } });
     const leaky = await waitForCondition("RecoveryDrill", s.ns, "leaky-drill", "Ready", "False", "TestNetworkNotIsolated");
-    expect(leaky.message).toContain("spec.testNetwork.vSwitchId: vsw-hz-i-recovery is SitePair no-test's recovery vSwitch");
+    expect(leaky.message).toMatch(/^spec\.testNetwork\.vSwitchId: vsw-hz-i-recovery is SitePair [a-z-]+'s spec\.recoveryNetwork: /);
+    // A failover onto a network ECS does not have waits before it stops the protected instance, so a typo never leaves it running nowhere.
+    const untested = (await status("untested")).source?.instanceId ?? "";
+    await patchSpec(s, "ProtectedServer", "untested", { recovery: { network: { vSwitchId: "vsw-hz-i-nope", securityGroupId: "sg-hz" } }, desiredState: "FailedOver" });
+    const waits = await waitForCondition("ProtectedServer", s.ns, "untested", "FailedOver", "False", "VSwitchNotFound");
+    expect(waits.message).toContain("nothing is stopped or made until it is fixed");
+    expect((await instance(HZ, untested))?.status).toBe("Running");
+    expect((await status("untested")).failover?.sourceStopped).toBeUndefined();
+    await patchSpec(s, "ProtectedServer", "untested", { desiredState: "Replicating" });
     // A server naming a network the ECS API does not have in the recovery region is told so while it replicates.
     await apply(s, "ProtectedServer", "misplaced", { sitePairRef: { name: "regions" }, source: { instanceId: "i-none" }, recovery: { network: { vSwitchId: "vsw-hz-h", securityGroupId: "sg-hz" } } });
     const misplaced = await waitForCondition("ProtectedServer", s.ns, "misplaced", "RecoveryNetworksValid", "False", "VSwitchNotFound");

@@ -176,7 +176,7 @@ export interface PsStatus {
   currentCycle?: { id?: string; bytesDone?: number; bytesTotal?: number; resync?: string; startTime?: string };
   lastCycle?: { id?: string; result?: string; reason?: string; bytesRead?: number; bytesTransferred?: number; resync?: string; pointID?: string; recoveryPoint?: string; durationSeconds?: number; startTime?: string; completionTime?: string; attempts?: number };
   conditions?: { type: string; status: string; reason: string; message: string }[];
-  failover?: { step?: string; requestTime?: string; planned?: boolean; recoveryPoint?: string; pointID?: string; dataAtRiskSeconds?: number; vm?: { name?: string; moRef?: string }; committed?: boolean; fenced?: boolean; rtoSeconds?: number; attempt?: number; latestUsed?: boolean };
+  failover?: { step?: string; requestTime?: string; planned?: boolean; recoveryPoint?: string; pointID?: string; dataAtRiskSeconds?: number; vm?: { name?: string; moRef?: string }; committed?: boolean; fenced?: boolean; rtoSeconds?: number; attempt?: number; latestUsed?: boolean; sourceStopped?: boolean };
   reverse?: { step?: string; seedPointID?: string; seedBytesTransferred?: number; bytesTransferred?: number };
   failback?: { step?: string; pointID?: string; vm?: { name?: string; moRef?: string }; forwardSeedPointID?: string };
 }

@@ -148,3 +148,19 @@ export function conditionColumn(type: string): PrinterColumn {
 export function reasonColumn(type: string): PrinterColumn {
   return { name: "Reason", type: "string", jsonPath: `.status.conditions[?(@.type=="${type}")].reason`, priority: 1 };
 }
+
+/**
+ * A network one server or one drill chooses over its site pair's (seed 004:
+ * the failover, drill and failback panels each pick the recovery network).
+ * Both ids are required, so the API server names a missing one; whether
+ * they exist, in the right zone and VPC, only the ECS API can answer.
+ */
+export const chosenCloudNetwork = (description: string) =>
+  object(
+    {
+      vSwitchId: string("Cloud vSwitch, in the zone the instance is made in.", { minLength: 1, maxLength: 64 }),
+      securityGroupId: string("Cloud security group, of the vSwitch's VPC.", { minLength: 1, maxLength: 64 }),
+    },
+    ["vSwitchId", "securityGroupId"],
+    { description },
+  );

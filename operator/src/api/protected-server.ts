@@ -1,6 +1,5 @@
-import { ageColumn, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
+import { ageColumn, chosenCloudNetwork, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
 import { array, boolean, described, enumeration, integer, object, string, withRules, type CelRule, type Schema } from "./schema.js";
-import { chosenCloudNetwork } from "./site-pair.js";
 
 /**
  * What the user can ask of a protected server. Drills are not a state: a
@@ -175,7 +174,7 @@ export const protectedServer: KindDefinition = {
             diskCategory: enumeration("Cloud sites: category of the recovered instance's disks (seed 004: disk type); default the source disks' categories. VMwareToCloud: the system disk's (the data disks come with the converted image).", ["cloud_essd", "cloud_ssd", "cloud_efficiency"]),
             eip: boolean("Cloud sites: allocate an elastic IP and associate it with the recovered instance (seed 004: EIP); it is released with the instance.", false),
             network: chosenCloudNetwork(
-              "Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): the vSwitch and security group the recovered instance joins instead of the site pair's recoveryNetwork (seed 004: recovery network), e.g. to keep an application's tiers on their own subnets. Never the pair's test vSwitch. Condition RecoveryNetworksValid reports what the ECS API says of it.",
+              "Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): the vSwitch and security group the recovered instance joins instead of the site pair's recoveryNetwork (seed 004: recovery network), e.g. to keep an application's tiers on their own subnets. Never a test vSwitch (a SitePair's or RecoveryDrill's spec.testNetwork in the namespace). Condition RecoveryNetworksValid reports whether it is usable; a failover checks it again before it stops the protected server.",
             ),
           },
           [],

@@ -1,6 +1,5 @@
-import { ageColumn, conditionColumn, conditions, localRef, observedGeneration, reasonColumn, type KindDefinition } from "./common.js";
+import { ageColumn, chosenCloudNetwork, conditionColumn, conditions, localRef, observedGeneration, reasonColumn, type KindDefinition } from "./common.js";
 import { array, boolean, enumeration, integer, object, string, withRules } from "./schema.js";
-import { chosenCloudNetwork } from "./site-pair.js";
 
 export const DRILL_PHASES = ["Pending", "Creating", "Ready", "Failed", "Cleaning"] as const;
 
@@ -45,7 +44,7 @@ export const recoveryDrill: KindDefinition = {
         privateIpAddress: string("Cloud sites: private IP of the test instance in the test vSwitch; default one ECS assigns.", { pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", maxLength: 15 }),
         eip: boolean("Cloud sites: allocate an elastic IP for the test instance; released when the drill is cleaned.", false),
         testNetwork: chosenCloudNetwork(
-          "Cloud recovery sites: the isolated vSwitch and security group the test instance joins instead of the site pair's testNetwork (seed 004's drill panel: recovery network). Never a recovery vSwitch (the pair's, or the server's spec.recovery.network): a drill that names one is refused. A RecoveryPlan drill gives it to every server's drill.",
+          "Cloud recovery sites: the isolated vSwitch and security group the test instance joins instead of the site pair's testNetwork (seed 004's drill panel: recovery network). Never a production recovery vSwitch (a SitePair's recoveryNetwork or a ProtectedServer's spec.recovery.network in the namespace): a drill that names one waits, with reason TestNetworkNotIsolated. A RecoveryPlan drill gives it to every server's drill, so its servers must then recover into one zone.",
         ),
       },
     ),

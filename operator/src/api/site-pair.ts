@@ -32,22 +32,6 @@ const cloudNetwork = (what: string) =>
   );
 
 /**
- * A network one server or one drill chooses over its site pair's (seed 004:
- * the failover, drill and failback panels each pick the recovery network).
- * Both ids are required, so the API server names a missing one; whether
- * they exist, in the right zone and VPC, only the ECS API can answer.
- */
-export const chosenCloudNetwork = (description: string) =>
-  object(
-    {
-      vSwitchId: string("Cloud vSwitch, in the zone the instance is made in.", { minLength: 1, maxLength: 64 }),
-      securityGroupId: string("Cloud security group, of the vSwitch's VPC.", { minLength: 1, maxLength: 64 }),
-    },
-    ["vSwitchId", "securityGroupId"],
-    { description },
-  );
-
-/**
  * Where each network of the protected site goes at the recovery site. A
  * failover connects a NIC to its recovery network; a drill only ever to its
  * test network, and a drill whose VM has a NIC without one is refused (fail
@@ -89,7 +73,7 @@ export const sitePair: KindDefinition = {
         networkMappings,
         replicationNetwork: cloudNetwork("replication"),
         recoveryNetwork: cloudNetwork("recovery (CrossZone, CrossRegion: failover instances join it)"),
-        testNetwork: cloudNetwork("test (CrossZone, CrossRegion: drill instances join it and no other; a drill is refused while it is unset)"),
+        testNetwork: cloudNetwork("test (CrossZone, CrossRegion: drill instances join it and no other; a drill that names no test network of its own waits while it is unset)"),
         sourceNetwork: cloudNetwork("protected site's (CrossZone, CrossRegion: a failback to a new instance joins it; default the original instance's vSwitch and security group)"),
         imageConversion: withRules(
           object(

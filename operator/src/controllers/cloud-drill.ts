@@ -1,8 +1,9 @@
 /**
  * A RecoveryDrill of a cloud server (CrossZone, CrossRegion; seed 004
  * disaster recovery drill): an instance in the recovery zone made from a
- * point, on the site pair's test vSwitch and security group only (a pair
- * without spec.testNetwork refuses drills: fail closed), while replication
+ * point, on a test vSwitch and security group only, the drill's own or the
+ * site pair's (with neither the drill waits, and a production recovery
+ * vSwitch is refused: fail closed; server-networks.ts), while replication
  * goes on. The image and instance carry the drill's tag; deleting the
  * RecoveryDrill deletes what a lookup by that tag finds (and the elastic IP
  * it recorded), and lets the object go only when the lookup finds nothing.
@@ -22,7 +23,8 @@ import { resolveSites, usable } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
 import { choosePoint, lineagePoints } from "./dr-points.js";
 import { labelValue } from "../workloads/worker-job.js";
-import { cloudSites, drillNetwork, serverTagValue, type CloudNetwork, type CloudSite, type CloudSites } from "./cloud-sites.js";
+import { cloudSites, serverTagValue, type CloudNetwork, type CloudSite, type CloudSites } from "./cloud-sites.js";
+import { drillNetwork, namespaceNetworkRoles } from "./server-networks.js";
 import { problemCondition } from "./references.js";
 import { drillCleaning, drillFailed } from "./drill-status.js";
 import { credentialsGone, finalizersToLeave } from "./drill-holds.js";
@@ -88,7 +90,7 @@ export class CloudDrill {
   async reconcileFromVault(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
     this.noteIgnoredSizing(drill, ctx);
-    const start = await this.start(drill, ps, pair, ctx);
+    const start = await this.start(drill, pair, ctx);
     if (!("network" in start)) return start;
     const { sites, network } = start;
     const { recoverySite: site } = await resolveSites(ctx.cache, drill.metadata.namespace ?? "", pair);
@@ -137,7 +139,7 @@ export class CloudDrill {
   async reconcile(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
     this.noteIgnoredSizing(drill, ctx);
-    const start = await this.start(drill, ps, pair, ctx);
+    const start = await this.start(drill, pair, ctx);
     if (!("network" in start)) return start;
     const { sites, network } = start;
     const { ecs, recoverySite } = sites.value;
@@ -166,14 +168,14 @@ export class CloudDrill {
     return this.settle(drill, ctx, step, network.vSwitchId);
   }
 
-  /** What every cloud drill needs first: the pair's credentials and a test network (fail closed: none, or a recovery vSwitch, no drill). */
-  private async start(drill: RecoveryDrill, ps: ProtectedServer, pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | { sites: { ok: true; value: CloudSites }; network: CloudNetwork }> {
+  /** What every cloud drill needs first: the pair's credentials and a test network (fail closed: none, or a production recovery vSwitch, no drill). */
+  private async start(drill: RecoveryDrill, pair: SitePair, ctx: ReconcileContext): Promise<ReconcileResult | { sites: { ok: true; value: CloudSites }; network: CloudNetwork }> {
     const status = (drill.status ??= {});
     status.phase ??= "Pending";
     status.startTime ??= isoSeconds(new Date());
     const sites = await cloudSites(ctx.kube, pair);
     if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
-    const network = await drillNetwork(drill, ps, pair, sites.value, (status.createdObjects ?? []).length === 0);
+    const network = await drillNetwork(drill, pair, sites.value, namespaceNetworkRoles(ctx, drill.metadata.namespace ?? ""), (status.createdObjects ?? []).length === 0);
     if (!network.ok) return this.pending(drill, ctx, network.problem.reason, network.problem.message);
     return { sites, network: network.value };
   }

@@ -6,11 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
+import type { SitePair } from "../api/generated/types.js";
 import { DR_TAG, EcsDr, type SnapshotInfo } from "../cloud/alibaba/ecs-dr.js";
 import { startAlibabaContractServer, type AlibabaContractServer } from "../../../e2e/testbed/alibaba-contract/server.js";
 import { completePoints, cycleIdAt, timeOfCycleId, type CloudPoint } from "./cloud-points.js";
-import { checkServerNetworks, drillNetwork, type CloudSites } from "./cloud-sites.js";
 import { judgeReplicationPoints, DEFAULT_RETENTION } from "./replication-retention.js";
 import { checkCloudSites } from "./site-pair-controller.js";
 
@@ -77,8 +76,6 @@ describe("cloud site pair checks (contract server)", () => {
     server.harness.createVSwitch({ vSwitchId: "vsw-rec", vpcId: "vpc-1", regionId: "cn-hangzhou", zoneId: "cn-hangzhou-i", cidrBlock: "10.0.1.0/24" });
     server.harness.createVSwitch({ vSwitchId: "vsw-test", vpcId: "vpc-1", regionId: "cn-hangzhou", zoneId: "cn-hangzhou-i", cidrBlock: "10.0.2.0/24" });
     server.harness.createVSwitch({ vSwitchId: "vsw-other-zone", vpcId: "vpc-1", regionId: "cn-hangzhou", zoneId: "cn-hangzhou-j", cidrBlock: "10.0.3.0/24" });
-    server.harness.createVSwitch({ vSwitchId: "vsw-app", vpcId: "vpc-1", regionId: "cn-hangzhou", zoneId: "cn-hangzhou-i", cidrBlock: "10.0.4.0/24" });
-    server.harness.createVSwitch({ vSwitchId: "vsw-src-2", vpcId: "vpc-1", regionId: "cn-hangzhou", zoneId: "cn-hangzhou-h", cidrBlock: "10.0.5.0/24" });
     server.harness.createSecurityGroup({ securityGroupId: "sg-1", vpcId: "vpc-1", regionId: "cn-hangzhou" });
     server.harness.createSecurityGroup({ securityGroupId: "sg-other-vpc", vpcId: "vpc-2", regionId: "cn-hangzhou" });
     const endpoint = `${server.protocol}://${server.ecsEndpoint}`;
@@ -122,61 +119,5 @@ describe("cloud site pair checks (contract server)", () => {
     const problem = await checkCloudSites(pair(spec), ecs);
     expect(problem?.reason).toBe(reason);
     expect(problem?.message).toContain(field);
-  });
-
-  function protectedServer(spec: Partial<ProtectedServer["spec"]>): ProtectedServer {
-    return { apiVersion: "lifeboat.io/v1alpha1", kind: "ProtectedServer", metadata: { name: "web", namespace: "ns" }, spec: { sitePairRef: { name: "p" }, source: { instanceId: "i-1" }, ...spec } };
-  }
-
-  it("passes a server's own recovery and failback networks in their sites' zones", async () => {
-    const ps = protectedServer({ recovery: { network: { vSwitchId: "vsw-app", securityGroupId: "sg-1" } }, failback: { network: { vSwitchId: "vsw-src-2", securityGroupId: "sg-1" } } });
-    expect(await checkServerNetworks(ps, pair({}), ecs)).toBeUndefined();
-  });
-
-  it.each([
-    [{ recovery: { network: { vSwitchId: "vsw-test", securityGroupId: "sg-1" } } }, "TestNetworkNotIsolated", "spec.recovery.network.vSwitchId"],
-    [{ recovery: { network: { vSwitchId: "vsw-nope", securityGroupId: "sg-1" } } }, "VSwitchNotFound", "spec.recovery.network.vSwitchId"],
-    [{ recovery: { network: { vSwitchId: "vsw-src-2", securityGroupId: "sg-1" } } }, "VSwitchInOtherZone", "SitePair p spec.target.zone"],
-    [{ recovery: { network: { vSwitchId: "vsw-app", securityGroupId: "sg-other-vpc" } } }, "SecurityGroupInOtherVpc", "spec.recovery.network.securityGroupId"],
-    // A failback instance is made at the protected site: a recovery-zone vSwitch is refused.
-    [{ failback: { network: { vSwitchId: "vsw-app", securityGroupId: "sg-1" } } }, "VSwitchInOtherZone", "SitePair p spec.source.zone"],
-  ] as const)("refuses a server's networks %j with %s, naming %s", async (spec, reason, field) => {
-    const problem = await checkServerNetworks(protectedServer(spec), pair({}), ecs);
-    expect(problem?.reason).toBe(reason);
-    expect(problem?.message).toContain(field);
-  });
-
-  it("does not read a failback network for a pair whose failback goes to vSphere", async () => {
-    const ps = protectedServer({ failback: { network: { vSwitchId: "vsw-nope", securityGroupId: "sg-1" } } });
-    expect(await checkServerNetworks(ps, pair({ type: "VMwareToCloud" }), ecs)).toBeUndefined();
-  });
-
-  describe("a drill's test network", () => {
-    const sites = (p: SitePair): CloudSites => ({
-      protectedSite: { region: "cn-hangzhou", zone: "cn-hangzhou-h" },
-      recoverySite: { region: "cn-hangzhou", zone: "cn-hangzhou-i" },
-      ecs,
-      credentials,
-      recoveryNetwork: p.spec.recoveryNetwork as CloudSites["recoveryNetwork"],
-      testNetwork: p.spec.testNetwork as CloudSites["testNetwork"],
-    });
-    const drill = (spec: Partial<RecoveryDrill["spec"]>): RecoveryDrill => ({ apiVersion: "lifeboat.io/v1alpha1", kind: "RecoveryDrill", metadata: { name: "d", namespace: "ns" }, spec: { protectedServerRef: { name: "web" }, ...spec } });
-
-    it("is the drill's own over the pair's, and the pair's without one", async () => {
-      const p = pair({});
-      expect(await drillNetwork(drill({ testNetwork: { vSwitchId: "vsw-app", securityGroupId: "sg-1" } }), protectedServer({}), p, sites(p), true)).toEqual({ ok: true, value: { vSwitchId: "vsw-app", securityGroupId: "sg-1" } });
-      expect(await drillNetwork(drill({}), protectedServer({}), p, sites(p), true)).toEqual({ ok: true, value: { vSwitchId: "vsw-test", securityGroupId: "sg-1" } });
-    });
-
-    it.each([
-      ["the pair has none and the drill none", {}, {}, { testNetwork: undefined }, "NoTestNetwork"],
-      ["the drill names the pair's recovery vSwitch", { testNetwork: { vSwitchId: "vsw-rec", securityGroupId: "sg-1" } }, {}, {}, "TestNetworkNotIsolated"],
-      ["the pair's test vSwitch is the server's own recovery vSwitch", {}, { recovery: { network: { vSwitchId: "vsw-test", securityGroupId: "sg-1" } } }, {}, "TestNetworkNotIsolated"],
-      ["the drill's vSwitch is in another zone", { testNetwork: { vSwitchId: "vsw-other-zone", securityGroupId: "sg-1" } }, {}, {}, "VSwitchInOtherZone"],
-    ] as const)("is refused when %s", async (_what, drillSpec, serverSpec, pairSpec, reason) => {
-      const p = pair(pairSpec);
-      const got = await drillNetwork(drill(drillSpec), protectedServer(serverSpec), p, sites(p), true);
-      expect(got.ok ? undefined : got.problem.reason).toBe(reason);
-    });
   });
 });

@@ -35,7 +35,8 @@ import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
 import { reportIgnoredFields } from "../runtime/conditions.js";
 import { bringUp, failoverTarget, ignoredSizing, recordRecovered, sizeOf, recoveredOf, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { followCloudCycle, runCloudCycles, startCloudCycle, type CloudDrContext, type CloudLine } from "./cloud-replication.js";
-import { failbackNetworkOf, recoveryNetworkOf, reportServerNetworks, serverTagValue, type CloudNetwork } from "./cloud-sites.js";
+import { serverTagValue, type CloudNetwork } from "./cloud-sites.js";
+import { failbackNetworkOf, namespaceNetworkRoles, recoveryNetworkOf, type ServerNetworkChecks } from "./server-networks.js";
 import { switchDirection } from "./reverse-replication.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
@@ -109,6 +110,8 @@ function unreachable(err: unknown): boolean {
 
 /** Drives a cloud server toward spec.desiredState. Returns when to look again. */
 export class CloudProtection {
+  constructor(private readonly networks: ServerNetworkChecks) {}
+
   async advance(c: CloudDrContext): Promise<number> {
     const { ps, ctx } = c;
     ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: "CloudSnapshots", message: "ECS snapshots are incremental by themselves: there is no change tracking to lose" });
@@ -122,7 +125,7 @@ export class CloudProtection {
       ...ignoredSizing("spec.failback", ps.spec.failback ?? {}),
     ];
     reportIgnoredFields(ps, ignored, "NotUsedByCloudSites", (cond) => { ctx.setCondition(ps, cond); });
-    await reportServerNetworks(ps, c.pair, () => Promise.resolve({ ok: true, value: c.sites.ecs }), (cond) => { ctx.setCondition(ps, cond); });
+    await this.networks.report(ps, c.pair, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), () => Promise.resolve({ ok: true, value: c.sites.ecs }), (cond) => { ctx.setCondition(ps, cond); });
     try {
       switch (ps.spec.desiredState ?? "Replicating") {
         case "FailedOver":
@@ -209,6 +212,12 @@ export class CloudProtection {
         return STEP_MS;
       }
       case "Starting": {
+        // A network the server names is checked before the protected instance is stopped: a wrong id must not leave nothing running.
+        const network = await recoveryNetworkOf(ps, c.pair, sites, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""));
+        if (!network.ok) {
+          ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: network.problem.reason, message: `${network.problem.message}; nothing is stopped or made until it is fixed` });
+          return RETRY_MS;
+        }
         if (choice === POINT_CHOICES.latest && !fo.latestUsed) {
           let source: InstanceInfo | undefined;
           try {
@@ -276,7 +285,7 @@ export class CloudProtection {
       case "BringingUp": {
         const made = recoveredOf(fo);
         // The server's own network is checked before anything is made for it (the image first), not at every poll after.
-        const network = await recoveryNetworkOf(ps, c.pair, sites, !made.imageId && !made.instanceId);
+        const network = await recoveryNetworkOf(ps, c.pair, sites, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), !made.imageId && !made.instanceId);
         if (!network.ok) {
           ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: network.problem.reason, message: `${network.problem.message}; the failover goes on once it is fixed` });
           return RETRY_MS;
@@ -393,6 +402,14 @@ export class CloudProtection {
       case "StoppingRecovered": {
         // A reverse cycle running now ends first.
         if (status.currentCycle?.id && !(await followCloudCycle(c, line, status.currentCycle.id))) return STEP_MS;
+        if (!fb.shutdown) {
+          // A network the server names is checked before the recovered instance is stopped, as a failover's before it stops the original.
+          const named = await failbackNetworkOf(ps, c.pair, sites);
+          if (!named.ok) {
+            ctx.setCondition(ps, { type: "FailedBack", status: "False", reason: named.problem.reason, message: `${named.problem.message}; nothing is stopped or made until it is fixed` });
+            return RETRY_MS;
+          }
+        }
         const recovered = await sites.ecs.instance(line.instanceRegion, line.instanceId);
         fb.shutdown ??= recovered?.status === "Stopped" ? "alreadyOff" : "guest";
         const stop = await stopStep(c.sites.ecs, line.instanceRegion, line.instanceId, fb);

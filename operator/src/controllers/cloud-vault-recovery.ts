@@ -14,7 +14,9 @@ import type { ReconcileContext } from "../runtime/controller.js";
 import { isNotFound, type WithKind } from "../runtime/kube.js";
 import { discardConversion, convertPoint } from "./cloud-conversion.js";
 import { bringUp, chooseInstanceTypeStep, failoverTarget, recordRecovered, recoveredOf, sizingOf, tearDown, type InstanceSizing } from "./cloud-recovery.js";
-import { cloudSites, recoveryNetworkOf, serverTagValue } from "./cloud-sites.js";
+import { cloudSites, serverTagValue } from "./cloud-sites.js";
+import { namespaceNetworkRoles, recoveryNetworkOf } from "./server-networks.js";
+import type { Problem } from "./references.js";
 import { usable, type DrContext } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
 import { labelValue } from "../workloads/worker-job.js";
@@ -55,6 +57,20 @@ function tags(ps: ProtectedServer, conversion: string): Tags {
 
 
 /**
+ * The first problem with the network the server names for its recovered
+ * instance, ECS asked: checked before a failover shuts the protected VM down
+ * or converts anything, so a wrong id does not leave nothing running.
+ */
+export async function ecsRecoveryNetworkProblem(dr: DrContext): Promise<Problem | undefined> {
+  const { ps, ctx, pair } = dr;
+  if (!ps.spec.recovery?.network) return undefined;
+  const sites = await cloudSites(ctx.kube, pair);
+  if (!sites.ok) return sites.problem;
+  const network = await recoveryNetworkOf(ps, pair, sites.value, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""));
+  return network.ok ? undefined : network.problem;
+}
+
+/**
  * The Restoring step: convert the point, then bring the instance up.
  * Returns a requeue delay while it waits, undefined once it moved on
  * (fo.step PoweringOn, or Failed).
@@ -68,7 +84,7 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
   const name = conversionName(ps, round, fo.attempt ?? 1);
   const made = recoveredOf(fo);
   // The server's own network is checked before the point is converted for it, not at every poll after.
-  const network = await recoveryNetworkOf(ps, pair, sites.value, !fo.job && !made.instanceId);
+  const network = await recoveryNetworkOf(ps, pair, sites.value, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), !fo.job && !made.instanceId);
   if (!network.ok) return waiting(network.problem.reason, `${network.problem.message}; the failover goes on once it is fixed`);
   const sizing = ps.spec.recovery?.instanceType || made.instanceType || made.instanceId ? undefined : await pointVmSizing(ctx, ps.metadata.namespace ?? "", fo.recoveryPoint ?? "");
   const target = failoverTarget(ps.spec.recovery, sites.value.recoverySite, network.value, vmName, tags(ps, name), clientToken(ps.metadata.uid ?? "", name), sizing);

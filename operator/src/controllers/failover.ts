@@ -23,7 +23,7 @@ import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js
 import { captureBaseline, destroyCreatedVm, fence, findKnownVm, identityOf, shutDown, vmsMarked } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import type { ReplicationCycles, ReplicationLine } from "./replication-cycles.js";
-import { discardEcsAttempt, restoreToEcs } from "./cloud-vault-recovery.js";
+import { discardEcsAttempt, ecsRecoveryNetworkProblem, restoreToEcs } from "./cloud-vault-recovery.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type FailoverStatus = NonNullable<Status["failover"]>;
@@ -115,6 +115,11 @@ export class Failover {
   private async choose(dr: DrContext, fo: FailoverStatus, forward: ReplicationLine | undefined): Promise<number | undefined> {
     const { ps, ctx } = dr;
     const choice = fo.choice ?? POINT_CHOICES.latest;
+    if (toEcs(dr)) {
+      // Before the protected VM is shut down for a planned failover, or a point converted.
+      const problem = await ecsRecoveryNetworkProblem(dr);
+      if (problem) return this.waiting(dr, fo, problem.reason, `${problem.message}; nothing is stopped or made until it is fixed`);
+    }
     if (choice === POINT_CHOICES.latest && !fo.latestUsed) {
       fo.latestUsed = true;
       if (forward && (await this.sourceAnswers(dr))) {

@@ -13,7 +13,8 @@ import { destroyCreatedVm, findKnownVm, identityOf } from "./dr-vsphere.js";
 import { labelValue } from "../workloads/worker-job.js";
 import { Failback } from "./failback.js";
 import { CloudProtection } from "./cloud-protection.js";
-import { cloudSites, isCloudPair, reportServerNetworks } from "./cloud-sites.js";
+import { cloudSites, isCloudPair } from "./cloud-sites.js";
+import { namespaceNetworkRoles, ServerNetworkChecks } from "./server-networks.js";
 import { Failover, toEcs } from "./failover.js";
 import { discardEcsAttempt } from "./cloud-vault-recovery.js";
 import { ignoredSizing } from "./cloud-recovery.js";
@@ -61,7 +62,8 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   private readonly failover: Failover;
   private readonly reverse: ReverseReplication;
   private readonly failback: Failback;
-  private readonly cloud = new CloudProtection();
+  private readonly networks = new ServerNetworkChecks();
+  private readonly cloud = new CloudProtection(this.networks);
   private readonly arrivals: VmArrivals;
 
   constructor(private readonly connections: VCenterConnections, private readonly capacity: GatewayCapacity) {
@@ -86,7 +88,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         const cloud = await cloudSites(ctx.kube, pair.value);
         return cloud.ok ? { ok: true as const, value: cloud.value.ecs } : cloud;
       };
-      await reportServerNetworks(ps, pair.value, ecsOf, (c) => { ctx.setCondition(ps, c); });
+      await this.networks.report(ps, pair.value, namespaceNetworkRoles(ctx, ns), ecsOf, (c) => { ctx.setCondition(ps, c); });
     }
 
     const sites = await resolveSites(ctx.cache, ns, pair.value);

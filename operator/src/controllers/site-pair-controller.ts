@@ -104,7 +104,7 @@ export class SitePairReconciler implements Reconciler<SitePair> {
     reportIgnoredFields(pair, ignored, "NotUsedByCloudSnapshots", (c) => { ctx.setCondition(pair, c); });
     ctx.setCondition(pair, problem
       ? problemCondition("Ready", problem)
-      : { type: "Ready", status: "True", reason: "SitesChecked", message: `${s.type}: ${s.source.region ?? ""}/${s.source.zone ?? ""} to ${s.target.region ?? ""}/${s.target.zone ?? ""}; zones, vSwitches and security groups checked${s.testNetwork ? "" : "; drills are refused until spec.testNetwork is set"}` });
+      : { type: "Ready", status: "True", reason: "SitesChecked", message: `${s.type}: ${s.source.region ?? ""}/${s.source.zone ?? ""} to ${s.target.region ?? ""}/${s.target.zone ?? ""}; zones, vSwitches and security groups checked${s.testNetwork ? "" : "; drills wait for a spec.testNetwork of their own or of this pair"}` });
     return { requeueAfterMs: INVENTORY_CHECK_MS };
   }
 
@@ -148,7 +148,7 @@ export class SitePairReconciler implements Reconciler<SitePair> {
     reportIgnoredFields(pair, ignored, "NotUsedByVMwareToCloud", (c) => { ctx.setCondition(pair, c); });
     ctx.setCondition(pair, found
       ? problemCondition("Ready", found)
-      : { type: "Ready", status: "True", reason: "SitesChecked", message: `vault Ready, Gateways Activated, vCenter Connected; ${s.target.region ?? ""}/${s.target.zone ?? ""} and its networks checked${s.testNetwork ? "" : "; drills are refused until spec.testNetwork is set"}${s.reverseVaultRef ? "" : "; reverse replication keeps its points in the recovery site's vault (set spec.reverseVaultRef for one at the protected site)"}` });
+      : { type: "Ready", status: "True", reason: "SitesChecked", message: `vault Ready, Gateways Activated, vCenter Connected; ${s.target.region ?? ""}/${s.target.zone ?? ""} and its networks checked${s.testNetwork ? "" : "; drills wait for a spec.testNetwork of their own or of this pair"}${s.reverseVaultRef ? "" : "; reverse replication keeps its points in the recovery site's vault (set spec.reverseVaultRef for one at the protected site)"}` });
     return { requeueAfterMs: INVENTORY_CHECK_MS };
   }
 

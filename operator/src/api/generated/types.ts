@@ -1893,7 +1893,7 @@ export interface SitePairSpec {
     securityGroupId?: string;
   };
   /**
-   * The test (CrossZone, CrossRegion: drill instances join it and no other; a drill is refused while it is unset) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
+   * The test (CrossZone, CrossRegion: drill instances join it and no other; a drill that names no test network of its own waits while it is unset) network of a cloud site: a vSwitch of the site's zone and a security group of the same VPC.
    */
   testNetwork?: {
     /**
@@ -2159,7 +2159,7 @@ export interface ProtectedServerSpec {
      */
     eip?: boolean;
     /**
-     * Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): the vSwitch and security group the recovered instance joins instead of the site pair's recoveryNetwork (seed 004: recovery network), e.g. to keep an application's tiers on their own subnets. Never the pair's test vSwitch. Condition RecoveryNetworksValid reports what the ECS API says of it.
+     * Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): the vSwitch and security group the recovered instance joins instead of the site pair's recoveryNetwork (seed 004: recovery network), e.g. to keep an application's tiers on their own subnets. Never a test vSwitch (a SitePair's or RecoveryDrill's spec.testNetwork in the namespace). Condition RecoveryNetworksValid reports whether it is usable; a failover checks it again before it stops the protected server.
      */
     network?: {
       /**
@@ -2900,7 +2900,7 @@ export interface RecoveryDrillSpec {
    */
   eip?: boolean;
   /**
-   * Cloud recovery sites: the isolated vSwitch and security group the test instance joins instead of the site pair's testNetwork (seed 004's drill panel: recovery network). Never a recovery vSwitch (the pair's, or the server's spec.recovery.network): a drill that names one is refused. A RecoveryPlan drill gives it to every server's drill.
+   * Cloud recovery sites: the isolated vSwitch and security group the test instance joins instead of the site pair's testNetwork (seed 004's drill panel: recovery network). Never a production recovery vSwitch (a SitePair's recoveryNetwork or a ProtectedServer's spec.recovery.network in the namespace): a drill that names one waits, with reason TestNetworkNotIsolated. A RecoveryPlan drill gives it to every server's drill, so its servers must then recover into one zone.
    */
   testNetwork?: {
     /**
