@@ -1967,6 +1967,13 @@ export interface ProtectedServerSpecReplication {
    * @schema ProtectedServerSpecReplication#autoResume
    */
   readonly autoResume?: boolean;
+
+  /**
+   * Business hours of the protected site (seed 003: a resync runs outside business hours by default). A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.
+   *
+   * @schema ProtectedServerSpecReplication#businessHours
+   */
+  readonly businessHours?: ProtectedServerSpecReplicationBusinessHours;
 }
 
 /**
@@ -1981,6 +1988,7 @@ export function toJson_ProtectedServerSpecReplication(obj: ProtectedServerSpecRe
     'rpoThresholdMinutes': obj.rpoThresholdMinutes,
     'retention': toJson_ProtectedServerSpecReplicationRetention(obj.retention),
     'autoResume': obj.autoResume,
+    'businessHours': toJson_ProtectedServerSpecReplicationBusinessHours(obj.businessHours),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2224,6 +2232,58 @@ export function toJson_ProtectedServerSpecReplicationRetention(obj: ProtectedSer
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * Business hours of the protected site (seed 003: a resync runs outside business hours by default). A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.
+ *
+ * @schema ProtectedServerSpecReplicationBusinessHours
+ */
+export interface ProtectedServerSpecReplicationBusinessHours {
+  /**
+   * Days business hours start on.
+   *
+   * @schema ProtectedServerSpecReplicationBusinessHours#days
+   */
+  readonly days: ProtectedServerSpecReplicationBusinessHoursDays[];
+
+  /**
+   * Time of day, HH:MM (24-hour).
+   *
+   * @schema ProtectedServerSpecReplicationBusinessHours#start
+   */
+  readonly start: string;
+
+  /**
+   * Time of day, HH:MM (24-hour).
+   *
+   * @schema ProtectedServerSpecReplicationBusinessHours#end
+   */
+  readonly end: string;
+
+  /**
+   * IANA time zone of start and end, e.g. Asia/Tokyo.
+   *
+   * @schema ProtectedServerSpecReplicationBusinessHours#timeZone
+   */
+  readonly timeZone?: string;
+}
+
+/**
+ * Converts an object of type 'ProtectedServerSpecReplicationBusinessHours' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ProtectedServerSpecReplicationBusinessHours(obj: ProtectedServerSpecReplicationBusinessHours | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'days': obj.days?.map(y => y),
+    'start': obj.start,
+    'end': obj.end,
+    'timeZone': obj.timeZone,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
  * How the recovered VM's disks are provisioned.
  *
  * @schema ProtectedServerSpecRecoveryDiskProvisioning
@@ -2322,6 +2382,28 @@ export function toJson_ProtectedServerSpecFailbackNetwork(obj: ProtectedServerSp
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
 }
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Day.
+ *
+ * @schema ProtectedServerSpecReplicationBusinessHoursDays
+ */
+export enum ProtectedServerSpecReplicationBusinessHoursDays {
+  /** Mon */
+  MON = "Mon",
+  /** Tue */
+  TUE = "Tue",
+  /** Wed */
+  WED = "Wed",
+  /** Thu */
+  THU = "Thu",
+  /** Fri */
+  FRI = "Fri",
+  /** Sat */
+  SAT = "Sat",
+  /** Sun */
+  SUN = "Sun",
+}
 
 
 /**

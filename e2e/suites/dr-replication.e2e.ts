@@ -330,6 +330,41 @@ describe("replication of a protected server between two vSphere sites", () => {
     expect(after.resync).toBeUndefined();
   });
 
+  it("during business hours a resync waits, and replication with it, until they end (seed 003)", async () => {
+    // Business hours around now, every day (UTC): from an hour ago to two hours on, past midnight when they wrap.
+    const hhmm = (at: number) => new Date(at).toISOString().slice(11, 16);
+    const week = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    await patchSpec(s, "ProtectedServer", "db", { replication: { businessHours: { days: week, start: hhmm(Date.now() - 3_600_000), end: hhmm(Date.now() + 7_200_000) } } });
+    try {
+      await betweenCycles(s, "db", 5_000);
+      const [source] = await vmByName(s.protectedClient, vm);
+      const ref = source?.ref ?? { type: "VirtualMachine", value: "" };
+      await s.protectedClient.setChangeTracking(ref, false);
+      await s.protectedClient.setChangeTracking(ref, true);
+      // The next cycle finds CBT cannot be trusted, and stops before reading: replication waits for the hours to end.
+      const waiting = await waitForCondition("ProtectedServer", s.ns, "db", "Replicating", "False", "ResyncHeld", 180_000);
+      expect(waiting.message).toContain("waits for business hours to end at ");
+      const held = await psStatus(s, "db");
+      const reason = held.heldResync?.reason ?? "";
+      expect(["ChangeIdRejected", "ChangeTrackingReset"]).toContain(reason);
+      expect({ stage: held.stage, result: held.lastCycle?.result, why: held.lastCycle?.reason, resync: held.lastCycle?.resync }).toEqual({ stage: "Paused", result: "Failed", why: "ResyncHeld", resync: reason });
+      expect(condition(held, "ResyncRequired")).toMatchObject({ status: "True", reason });
+      expect(Date.parse(held.nextCycleTime ?? "")).toBeGreaterThan(Date.now() + 3_600_000);
+      const events = await s.core.listNamespacedEvent({ namespace: s.ns, fieldSelector: "involvedObject.name=db,reason=ResyncHeld" });
+      expect(events.items.map((e) => e.message)).toContainEqual(expect.stringContaining(`replication cycle ${held.lastCycle?.id ?? ""}: `));
+      // The hours end (here: moved to have ended half an hour ago): the next cycle makes the held resync, with its reason.
+      await patchSpec(s, "ProtectedServer", "db", { replication: { businessHours: { days: week, start: hhmm(Date.now() - 3_600_000), end: hhmm(Date.now() - 1_800_000) } } });
+      const cycle = await nextSucceededCycle(s, "db", held.lastCycle?.id, 300_000);
+      expect(cycle.resync).toBe(reason);
+      expect(cycle.bytesRead).toBeGreaterThanOrEqual((3 * DATA) / 4);
+      expect(cycle.bytesTransferred).toBeLessThan(2 * MiB);
+      expect((await psStatus(s, "db")).heldResync).toBeUndefined();
+      await waitForCondition("ProtectedServer", s.ns, "db", "ResyncRequired", "False", "ResyncCompleted", 60_000);
+    } finally {
+      await patchSpec(s, "ProtectedServer", "db", { replication: { businessHours: null } });
+    }
+  });
+
   it("kubectl lifeboat resync starts a checksum resync at once, not when the schedule says, and says so", async () => {
     // A 30-minute interval: the schedule starts no cycle for at least 10 minutes (betweenCycles below), so a cycle
     // that starts before then can only be the one asked for.

@@ -252,6 +252,24 @@ describe("replication cycles", () => {
     expect((await restoredContent(point.id)).equals(live)).toBe(true);
   });
 
+  it("hold a resync it finds needed when asked to (business hours): exit with the reason's code before reading, and leave nothing", async () => {
+    // CBT off: the run turns it on and so needs a resync (ChangeTrackingReset), which holdResync leaves for later.
+    await clientA.setChangeTracking(vmA.ref, false);
+    const before = (await pointsOf()).length;
+    const held = await runToEnd(cycleSpec(vmA.name, "c5h", { holdResync: true }));
+    expect(held.code).toBe(26);
+    expect(held.logs.some((l) => l.reason === "ResyncHeld" && typeof l.err === "string" && l.err.includes("(ChangeTrackingReset) and held"))).toBe(true);
+    expect((await pointsOf()).length).toBe(before);
+    expect(await clientA.listSnapshots(vmA.ref)).toHaveLength(0);
+    // Tracking is on now, so a run could not find the need again by itself: the controller passes the held reason.
+    const live = await liveDisk(siteA, vmA.name);
+    const made = await runToEnd(cycleSpec(vmA.name, "c5r", { resync: "ChangeTrackingReset", holdResync: true }));
+    expect({ code: made.code, resync: made.progress.resync }).toEqual({ code: 0, resync: "ChangeTrackingReset" });
+    const point = await pointOf(made.progress.pointId);
+    expect({ resync: point.labels.resync, parent: point.parent, read: point.disks[0]?.readBytes }).toEqual({ resync: "ChangeTrackingReset", parent: undefined, read: 42 * MiB });
+    expect((await restoredContent(point.id)).equals(live)).toBe(true);
+  });
+
   it("resync when the controller asks, with its reason", async () => {
     const run = await runToEnd(cycleSpec(vmA.name, "c5", { resync: "Requested" }));
     expect({ code: run.code, resync: run.progress.resync }).toEqual({ code: 0, resync: "Requested" });

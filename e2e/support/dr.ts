@@ -172,6 +172,7 @@ export interface PsStatus {
   recoveryPointCount?: number;
   retention?: { job?: string; run?: string; phase?: string; forgotten?: number; message?: string };
   pinnedPoints?: string[];
+  heldResync?: { reason?: string; since?: string };
   source?: { name?: string; moRef?: string; instanceUUID?: string };
   currentCycle?: { id?: string; bytesDone?: number; bytesTotal?: number; resync?: string; startTime?: string };
   lastCycle?: { id?: string; result?: string; reason?: string; bytesRead?: number; bytesTransferred?: number; resync?: string; pointID?: string; recoveryPoint?: string; durationSeconds?: number; startTime?: string; completionTime?: string; attempts?: number };

@@ -1,4 +1,5 @@
-import { ageColumn, chosenCloudNetwork, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
+import { ageColumn, chosenCloudNetwork, clockTime, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
+import { WEEKDAYS } from "./gateway.js";
 import { array, boolean, described, enumeration, integer, object, string, withRules, type CelRule, type Schema } from "./schema.js";
 
 /**
@@ -151,6 +152,22 @@ export const protectedServer: KindDefinition = {
                 { description: "Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened." },
               ),
               autoResume: boolean("Resume replication on its own once an interruption's cause clears (seed 004).", true),
+              businessHours: withRules(
+                object(
+                  {
+                    days: array("Days business hours start on.", enumeration("Day.", WEEKDAYS), { minItems: 1, maxItems: 7, "x-kubernetes-list-type": "set" }),
+                    start: clockTime,
+                    end: clockTime,
+                    timeZone: string("IANA time zone of start and end, e.g. Asia/Tokyo.", { default: "UTC", maxLength: 64 }),
+                  },
+                  ["days", "start", "end"],
+                  {
+                    description:
+                      "Business hours of the protected site (seed 003: a resync runs outside business hours by default). A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.",
+                  },
+                ),
+                { rule: "self.start != self.end", message: "spec.replication.businessHours.end must differ from start; hours that end before they start run past midnight" },
+              ),
             },
             [],
           ),
@@ -235,6 +252,10 @@ export const protectedServer: KindDefinition = {
     failedCycles: integer("Cycles failed in a row since the last success; the next ones back off.", 0),
     handledResumeRequest: string("The spec.resumeRequest last acted on."),
     handledResyncRequest: string("The spec.resyncRequest last acted on: the cycle it started has resync Requested."),
+    heldResync: object({
+      reason: string("Why CBT cannot be trusted: ChangeIdRejected, DiskResized or ChangeTrackingReset."),
+      since: string("When a cycle found the resync needed during business hours and stopped before reading.", { format: "date-time" }),
+    }, [], { description: "A checksum resync waiting for spec.replication.businessHours to end; the next cycle makes it, with this reason, and clears this." }),
     registeredInstanceId: string("Cloud sites: spec.source.instanceId when it was last acted on; a new value re-registers the server (e.g. after the instance was replaced)."),
     pinnedPoints: array("Vault point ids retention must keep: points in use by drills or an uncommitted failover.", string("Point id."), { maxItems: 256 }),
     failover: object({

@@ -119,6 +119,7 @@ export class CloudProtection {
     const ignored = [
       ...(ps.spec.replication?.appConsistentIntervalHours !== undefined ? ["spec.replication.appConsistentIntervalHours (cloud snapshot points are crash-consistent: no agent in the guest quiesces it)"] : []),
       ...(ps.spec.resyncRequest ? ["spec.resyncRequest (ECS snapshots are incremental by themselves: there is no change tracking to resync)"] : []),
+      ...(ps.spec.replication?.businessHours ? ["spec.replication.businessHours (ECS snapshots are incremental by themselves: there is no resync to hold)"] : []),
       ...(ps.spec.reverseInPlace ? ["spec.reverseInPlace (ECS resets a disk only to a snapshot of that same disk, so a failback makes a new instance and the original stays stopped)"] : []),
       ...(["datastore", "diskProvisioning"] as const).filter((f) => recovery[f] !== undefined && !(f === "diskProvisioning" && recovery[f] === "Thin")).map((f) => `spec.recovery.${f} (vSphere only: the instance type and disk category decide)`),
       ...ignoredSizing("spec.recovery", recovery),

@@ -82,6 +82,8 @@ export interface CycleJob {
   readonly quiesce: boolean;
   /** Why the cycle resyncs (reads every allocated area, no parent) when asked from outside the worker: RESYNC.requested. vSphere sources only. */
   readonly resync?: string | undefined;
+  /** Leave a resync the worker finds needed for later (business hours): it stops before reading, with the reason's exit code. */
+  readonly holdResync?: boolean | undefined;
   readonly sitePair: string;
   /** More labels on the Job, to find it again. */
   readonly extraLabels?: Record<string, string>;
@@ -117,6 +119,7 @@ export async function createCycleJob(kube: Kube, c: CycleJob): Promise<void> {
     vault: workerVault(c.vault),
     quiesce: c.quiesce,
     ...(c.resync ? { resync: c.resync } : {}),
+    ...(c.holdResync ? { holdResync: true } : {}),
     changedBlockTracking: true,
     lineage: [...REPLICATION_LINEAGE],
     labels: { ...lineageLabels(c.ps, c.direction), vm: c.vm.name, run: c.cycleId, sitePair: c.sitePair, vcenter: c.vcenter.metadata.name ?? "" },
@@ -215,7 +218,7 @@ export type JobOutcome =
   | { readonly state: "Missing" }
   | { readonly state: "Running"; readonly attempts: number; readonly retry?: StatusNote | undefined; readonly progress?: WorkerProgress | undefined }
   | { readonly state: "Succeeded"; readonly attempts: number; readonly finishedAt: Date }
-  | { readonly state: "Failed"; readonly attempts: number; readonly reason: string; readonly message: string; readonly finishedAt: Date };
+  | { readonly state: "Failed"; readonly attempts: number; readonly reason: string; readonly message: string; readonly finishedAt: Date; readonly exitCode?: number | undefined };
 
 /** Reads a worker Job's outcome: its conditions, its pods and the exit code of the last one, and, while it runs, the worker's /progress. */
 export async function jobOutcome(kube: Kube, namespace: string, name: string, withProgress = true): Promise<JobOutcome> {
@@ -247,6 +250,7 @@ export async function jobOutcome(kube: Kube, namespace: string, name: string, wi
       reason: reasonForExitCode(code),
       message: `the worker exited with code ${code} (${reasonForExitCode(code)}) after ${attempts} attempt(s)${why ? `: ${why}` : "; see its pod's log"}`,
       finishedAt,
+      exitCode: code,
     };
   }
   // The Job's own limit: maintenance Jobs, read here too, retry fewer times than DR workers.

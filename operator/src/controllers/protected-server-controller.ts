@@ -15,6 +15,7 @@ import { Failback } from "./failback.js";
 import { CloudProtection } from "./cloud-protection.js";
 import { cloudSites, isCloudPair } from "./cloud-sites.js";
 import { namespaceNetworkRoles, ServerNetworkChecks } from "./server-networks.js";
+import { isTimeZone } from "./weekly-window.js";
 import { Failover, toEcs } from "./failover.js";
 import { discardEcsAttempt } from "./cloud-vault-recovery.js";
 import { ignoredSizing } from "./cloud-recovery.js";
@@ -453,5 +454,7 @@ export function ignoredForVSphereSource(ps: ProtectedServer, pair: SitePair): st
   }
   out.push(...(["instanceType", "privateIpAddress", "network"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (cloud sites only: a failback to vSphere makes a VM${f === "network" ? " whose NICs follow the site pair's spec.networkMappings" : ""})`));
   if (ps.spec.reverseInPlace) out.push(...(["cpu", "memoryGiB"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (reverseInPlace: the original VM keeps its own)`));
+  const hours = ps.spec.replication?.businessHours;
+  if (hours && !isTimeZone(hours.timeZone ?? "UTC")) out.push(`spec.replication.businessHours (timeZone "${hours.timeZone ?? ""}" is not an IANA time zone such as Asia/Tokyo or UTC: resyncs run when found needed)`);
   return out;
 }

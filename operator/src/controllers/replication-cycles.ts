@@ -26,7 +26,8 @@ import { DEFAULT_RETENTION, judgeReplicationPoints, type ReplicationRetention } 
 import { learnCycleSeconds, nextCycle } from "./replication-schedule.js";
 import { jobFailed, jobFinished } from "./gateway-capacity.js";
 import { describeExcludedDisks, excludedDisksOf } from "../worker/labels.js";
-import { RESYNC } from "../worker/resync.js";
+import { heldResyncOf, RESYNC } from "../worker/resync.js";
+import { inWindow, isTimeZone, nextWindowChange } from "./weekly-window.js";
 import { SPEC_ENV } from "../worker/spec.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
@@ -73,6 +74,22 @@ const PRUNE_INTERVAL_MS = 30 * 60_000;
 const IDLE_REFRESH_MS = 5 * 60_000;
 /** How often a cycle waiting for a Gateway slot asks again. */
 const SLOT_POLL_MS = 5_000;
+
+/** The reason of a cycle that found a resync needed during business hours and stopped before reading (and of Replicating while it waits). */
+export const RESYNC_HELD = "ResyncHeld";
+
+/**
+ * Whether the server's business hours (seed 003: resyncs run outside them)
+ * are on now, and when that next changes; undefined when it has none, when
+ * its time zone is not one (IgnoredFields says so), or for an ECS instance,
+ * whose cycles read whole disks and never resync.
+ */
+export function businessHoursNow(ps: ProtectedServer, line: Pick<ReplicationLine, "ecs">, now: Date): { readonly inside: boolean; readonly nextChange: Date | undefined } | undefined {
+  const hours = ps.spec.replication?.businessHours;
+  const timeZone = hours?.timeZone ?? "UTC";
+  if (!hours || line.ecs || !isTimeZone(timeZone)) return undefined;
+  return { inside: inWindow(hours, timeZone, now), nextChange: nextWindowChange(hours, timeZone, now) };
+}
 
 /** What ResyncRequired says of cycles of an ECS instance: there is no change tracking to trust or lose. */
 export const WHOLE_DISK_READS = { type: "ResyncRequired", status: "False", reason: "WholeDiskReads", message: "ECS has no changed-block API: every cycle of the instance exports and reads whole disks; the vault stores only the blocks it lacks" } as const;
@@ -123,10 +140,14 @@ export class ReplicationCycles {
       this.reportReplicating(ps, ctx);
       return PROGRESS_INTERVAL_MS;
     }
-    const lastFailed = status.lastCycle?.result === "Failed";
+    // A cycle that held its resync for business hours did not fail: nothing went wrong, and nothing backs off.
+    const lastFailed = status.lastCycle?.result === "Failed" && status.lastCycle.reason !== RESYNC_HELD;
     const autoResume = ps.spec.replication?.autoResume ?? true;
     const resumeAsked = !!ps.spec.resumeRequest && ps.spec.resumeRequest !== status.handledResumeRequest;
     const resyncAsked = await this.resyncAsked(ps, line, ctx);
+    const now = new Date();
+    const hours = businessHoursNow(ps, line, now);
+    if (status.heldResync && hours?.inside && !resyncAsked) return this.waitForResyncWindow(ps, status.heldResync.reason ?? "", hours.nextChange, now, ctx);
     // A requested resync that failed is tried again by the next cycle, on the schedule's backoff like any failed cycle.
     const resyncRetry = lastFailed && status.lastCycle?.resync === RESYNC.requested;
     if (lastFailed && !autoResume && !resumeAsked && !resyncAsked) {
@@ -136,7 +157,6 @@ export class ReplicationCycles {
     const interval = (ps.spec.replication?.crashConsistentIntervalMinutes ?? 5) * 60;
     // An ECS instance is never quiesced: application-consistent cycles do not apply to it.
     const appHours = line.ecs ? undefined : ps.spec.replication?.appConsistentIntervalHours;
-    const now = new Date();
     const next = nextCycle({
       now,
       intervalSeconds: interval,
@@ -158,7 +178,9 @@ export class ReplicationCycles {
     if (due > now) return Math.min(due.getTime() - now.getTime() + 200, IDLE_REFRESH_MS);
     if (resumeAsked) status.handledResumeRequest = ps.spec.resumeRequest;
     const request = resyncAsked || resyncRetry ? ps.spec.resyncRequest ?? status.handledResyncRequest ?? "" : undefined;
-    const started = await this.start(ps, line, ctx, next.consistency === "Application", due, request);
+    // During business hours a cycle leaves a resync it finds needed for later, unless one is asked for or already waits (then it is made).
+    const holdResync = !!hours?.inside && request === undefined && !status.heldResync;
+    const started = await this.start(ps, line, ctx, next.consistency === "Application", due, request, holdResync);
     if ("waiting" in started) {
       ctx.setCondition(ps, { type: "Replicating", status: "True", reason: "WaitingForGateway", message: `the next cycle is due and waits: ${started.waiting}` });
       return SLOT_POLL_MS;
@@ -199,11 +221,25 @@ export class ReplicationCycles {
     return false;
   }
 
+  /**
+   * While business hours last, a resync a cycle found needed waits, and so
+   * does replication: without CBT there is no cheaper cycle to run. Says so,
+   * and looks again when the hours end.
+   */
+  private waitForResyncWindow(ps: ProtectedServer, reason: string, until: Date | undefined, now: Date, ctx: ReconcileContext): number {
+    const status = (ps.status ??= {});
+    if (until) status.nextCycleTime = isoSeconds(until);
+    const message = `${resyncWhy(reason)}: the checksum resync, which reads every allocated area, waits for business hours to end${until ? ` at ${isoSeconds(until)}` : ""} (spec.replication.businessHours), and replication with it; set spec.resyncRequest to a new value to resync now`;
+    ctx.setCondition(ps, { type: "ResyncRequired", status: "True", reason, message });
+    ctx.setCondition(ps, { type: "Replicating", status: "False", reason: RESYNC_HELD, message });
+    return until ? Math.min(Math.max(until.getTime() - now.getTime(), 0) + 200, IDLE_REFRESH_MS) : IDLE_REFRESH_MS;
+  }
+
   /** The Replicating condition from the cycles: on schedule, running, or held by the last cycle's failure. */
   private reportReplicating(ps: ProtectedServer, ctx: ReconcileContext): void {
     const status = ps.status ?? {};
     const last = status.lastCycle;
-    if (last?.result === "Failed" && !status.currentCycle) {
+    if (last?.result === "Failed" && last.reason !== RESYNC_HELD && !status.currentCycle) {
       const autoResume = ps.spec.replication?.autoResume ?? true;
       ctx.setCondition(ps, { type: "Replicating", status: "False", reason: last.reason ?? "CycleFailed", message: `${last.message ?? "the last cycle failed"}; ${autoResume ? "the next cycle starts on its own once the cause clears" : "set spec.resumeRequest to resume"}` });
       return;
@@ -237,11 +273,13 @@ export class ReplicationCycles {
    * first in line for it. `quiesce` makes it application-consistent;
    * `resyncRequest` makes it a resync for that spec.resyncRequest.
    */
-  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date(), resyncRequest?: string): Promise<StartResult> {
+  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date(), resyncRequest?: string, holdResync = false): Promise<StartResult> {
     const status = (ps.status ??= {});
     // An ECS instance is snapshotted without its guest's help.
     const quiesce = quiesceAsked && !line.ecs;
-    const resync = resyncRequest !== undefined ? RESYNC.requested : undefined;
+    // A resync held for business hours is made by whichever cycle comes next, a planned failover's last ones included:
+    // after a ChangeTrackingReset the worker could not find the need again by itself.
+    const resync = resyncRequest !== undefined ? RESYNC.requested : line.ecs ? undefined : status.heldResync?.reason;
     if (status.currentCycle) return { waiting: `cycle ${status.currentCycle.id ?? ""} is still running` };
     const ns = ps.metadata.namespace ?? "";
     const now = new Date();
@@ -263,6 +301,7 @@ export class ReplicationCycles {
         gateway: line.gateway,
         quiesce,
         resync,
+        holdResync,
         sitePair: line.sitePair,
         extraLabels: { [CYCLE_LABELS.cycle]: id, [CYCLE_LABELS.direction]: line.direction, ...(resyncRequest !== undefined ? { [CYCLE_LABELS.resyncRequest]: shortHash(resyncRequest) } : {}) },
       }),
@@ -304,6 +343,8 @@ export class ReplicationCycles {
     const points = await lineagePoints(ctx.kube, line.vault, ps, line.direction);
     const point = pointOfRun(points, ps, line.direction, cur.id);
     if (point) return this.succeeded(ps, line, cur, point, points, ctx, pins);
+    const held = outcome.state === "Failed" ? heldResyncOf(outcome.exitCode) : undefined;
+    if (held && outcome.state === "Failed") return this.held(ps, cur, held, outcome.finishedAt, ctx);
     if (outcome.state === "Succeeded") return this.failed(ps, line, cur, "PointNotFound", "the cycle's worker finished but the vault holds no point of this cycle", new Date(), ctx);
     if (outcome.state === "Missing") return this.failed(ps, line, cur, "WorkerJobMissing", `worker Job ${cur.job} is gone and the vault holds no point of this cycle`, new Date(), ctx);
     return this.failed(ps, line, cur, outcome.reason, outcome.message, outcome.finishedAt, ctx);
@@ -377,6 +418,7 @@ export class ReplicationCycles {
     status.lastCycle = ended;
     delete status.currentCycle;
     status.failedCycles = 0;
+    if (point.labels.resync) delete status.heldResync;
     if (!status.lastRecoveryPointTime || point.time > status.lastRecoveryPointTime) status.lastRecoveryPointTime = isoSeconds(point.time);
     if (point.consistency === "app" && (!status.lastAppConsistentPointTime || point.time > status.lastAppConsistentPointTime)) status.lastAppConsistentPointTime = isoSeconds(point.time);
     // A resync reads whole disks once: the schedule learns from the cycles that read CBT's changes.
@@ -395,6 +437,24 @@ export class ReplicationCycles {
     status.recoveryPointCount = await this.applyRetention(ps, line, cur.id ?? "", points, ctx, pins);
     await requestVaultSync(line.vault, ctx);
     await this.removeOldJobs(ps, cur.job ?? "", ctx);
+    return ended;
+  }
+
+  /**
+   * A cycle that found a resync needed during business hours and stopped
+   * before reading: not a failure (nothing backs off, no failure metric),
+   * but no point either. The resync waits in status.heldResync for the hours
+   * to end, with its reason, which the next cycle is given.
+   */
+  private async held(ps: WithKind<ProtectedServer>, cur: Cycle, reason: string, at: Date, ctx: ReconcileContext): Promise<Cycle> {
+    const status = (ps.status ??= {});
+    const message = `${resyncWhy(reason)}: the cycle stopped before reading, since a resync reads every allocated area and business hours are on (spec.replication.businessHours)`;
+    const ended: Cycle = { id: cur.id, job: cur.job, direction: cur.direction, consistency: cur.consistency, startTime: cur.startTime, completionTime: isoSeconds(at), result: "Failed", reason: RESYNC_HELD, message, resync: reason, ...(cur.attempts ? { attempts: cur.attempts } : {}) };
+    status.lastCycle = ended;
+    delete status.currentCycle;
+    status.heldResync = { reason, since: isoSeconds(at) };
+    await ctx.events.record(ps, "Warning", RESYNC_HELD, `replication cycle ${cur.id ?? ""}: ${message}; replication waits for them to end, or for spec.resyncRequest`);
+    ctx.log.info({ cycle: cur.id, resync: reason }, "A replication cycle held its resync for business hours");
     return ended;
   }
 
@@ -449,14 +509,19 @@ export class ReplicationCycles {
   }
 }
 
-export function resyncMessage(reason: string): string {
+/** Why a resync is needed, for a reason the worker reports. */
+function resyncWhy(reason: string): string {
   const why: Record<string, string> = {
     ChangeIdRejected: "vCenter rejected the changeId of the last point (change tracking was reset)",
     DiskResized: "a disk's size changed since the last point",
     ChangeTrackingReset: "change tracking was off and had to be enabled again",
     [RESYNC.requested]: "spec.resyncRequest asked for it",
   };
-  return `${why[reason] ?? reason}: this cycle reads every allocated area and compares it with the vault by checksum, storing only blocks the vault lacks`;
+  return why[reason] ?? reason;
+}
+
+export function resyncMessage(reason: string): string {
+  return `${resyncWhy(reason)}: this cycle reads every allocated area and compares it with the vault by checksum, storing only blocks the vault lacks`;
 }
 
 /**

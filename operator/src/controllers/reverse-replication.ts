@@ -127,6 +127,8 @@ export function switchDirection(status: Status, direction: "Forward" | "Reverse"
   delete status.lastRecoveryPointTime;
   delete status.lastAppConsistentPointTime;
   delete status.nextCycleTime;
+  // A resync held for the other direction's chain means nothing to this one's.
+  delete status.heldResync;
   status.learnedCycleSeconds = 0;
   status.failedCycles = 0;
   status.recoveryPointCount = 0;

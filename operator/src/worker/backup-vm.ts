@@ -20,7 +20,7 @@ import type { WorkerMetrics } from "./metrics.js";
 import { baseChangeId, DEFAULT_LINEAGE, findRunPoint, selectParent } from "./parent.js";
 import type { ProgressTracker } from "./progress.js";
 import type { RetryOptions } from "../vault/backends/retry.js";
-import { RESYNC, resyncBeforeQuery } from "./resync.js";
+import { HELD_RESYNC_EXIT, RESYNC, resyncBeforeQuery } from "./resync.js";
 import { removeLeftovers, removeLeftoversBestEffort, withRunSnapshot } from "./run-snapshot.js";
 import { snapshotSource } from "./snapshot-source.js";
 import type { BackupWorkerSpec } from "./spec.js";
@@ -124,12 +124,12 @@ async function backupSnapshot(spec: BackupWorkerSpec, ctx: RunContext, run: Snap
   const labels = buildPointLabels(spec.labels, vm, disks, await nicNetworkNames(client, vm), excluded);
   const lineageParent = run.tracking.enabled ? selectParent(run.points, spec.labels, disks.map((d) => String(d.key)), lineageOf(spec)) : undefined;
   let resync = resyncBeforeQuery({ requested: spec.resync, parent: lineageParent, trackingEnabledNow: run.tracking.enabledNow, disks });
-  if (resync) reportResync(ctx, vm, resync, lineageParent);
+  if (resync) holdOrReportResync(spec, ctx, vm, resync, lineageParent);
   const parent = resync ? undefined : lineageParent;
   const { plans, parentUsable, changeIdRejected } = await planDisks(client, vm.ref, snapshot, disks, parent, logger);
   if (changeIdRejected) {
     resync = RESYNC.changeIdRejected;
-    reportResync(ctx, vm, resync, parent);
+    holdOrReportResync(spec, ctx, vm, resync, parent);
   }
   if (resync) labels.resync = resync;
   const vmName = spec.labels.vm ?? vm.name;
@@ -260,6 +260,20 @@ async function planDisks(
 }
 
 /** Says why this cycle resyncs: in the log, and in /progress at once so the controller can show ResyncRequired while it runs. */
+/**
+ * A resync the run found needed is made now and reported, unless
+ * spec.holdResync asks to leave it for later and nobody asked for it: then
+ * the run stops before reading anything (the snapshot is removed on the way
+ * out), with the exit code of the reason.
+ */
+function holdOrReportResync(spec: BackupWorkerSpec, ctx: RunContext, vm: VirtualMachine, reason: string, parent: PointHeader | undefined): void {
+  const held = HELD_RESYNC_EXIT[reason];
+  if (spec.holdResync && reason !== spec.resync && held !== undefined) {
+    throw new WorkerError(held, `a checksum resync of VM "${vm.name}" is needed (${reason}) and held: spec.holdResync asks not to read every allocated area now`);
+  }
+  reportResync(ctx, vm, reason, parent);
+}
+
 function reportResync(ctx: RunContext, vm: VirtualMachine, reason: string, parent: PointHeader | undefined): void {
   ctx.progress.set({ resync: reason });
   ctx.logger.warn({ vm: vm.name, resync: reason, parent: parent?.id }, "Resyncing: reading every allocated area without a parent; the vault stores only the blocks it lacks");

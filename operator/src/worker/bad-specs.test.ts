@@ -50,7 +50,7 @@ const cloudImage = { provider: "AlibabaECS", regionId: "cn-hangzhou", imageName:
 
 const BACKUP = {
   mode: "backup", runId: "run-1", vm: { name: "db", moRef: "vm-42" }, vcenter, vault: fsVault, quiesce: true, changedBlockTracking: true,
-  labels: { namespace: "prod", plan: "nightly", vm: "db", run: "run-1" }, lineage: ["namespace", "plan", "vm"], resync: "ChangeIdRejected", bandwidthBytesPerSecond: 1e6, threads: 2,
+  labels: { namespace: "prod", plan: "nightly", vm: "db", run: "run-1" }, lineage: ["namespace", "plan", "vm"], resync: "ChangeIdRejected", holdResync: true, bandwidthBytesPerSecond: 1e6, threads: 2,
 };
 const REPLICATION = {
   mode: "backup", runId: "run-2", vm: { name: "db" }, vcenter: { address: "vc", tls: { caCertEnv: SECRET_ENV.vcenterCa } }, vault: s3Vault, quiesce: false, changedBlockTracking: false,

@@ -197,6 +197,7 @@ function checkBackup(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   // The worker fills `vm` from spec.vm.name; every other label of the chain must be given.
   checkLabels(p, s, runId, ["namespace", ...(listed ?? DEFAULT_LINEAGE).filter((k) => k !== "vm" && k !== "namespace")], listed);
   if (s.resync !== undefined) p.string(s, "resync", "spec");
+  if (s.holdResync !== undefined) p.boolean(s, "holdResync", "spec");
   checkBandwidth(p, s);
   checkThreads(p, s);
 }

@@ -25,6 +25,14 @@ export const EXIT = {
   vaultFull: 22,
   /** Every disk of the VM is one a snapshot leaves out (independent, physical-mode RDM): there is nothing consistent to read. */
   noSnapshotDisks: 23,
+  /**
+   * A resync is needed and spec.holdResync says not now (business hours):
+   * nothing was read. One code per reason (resync.ts, HELD_RESYNC_EXIT), so
+   * the controller knows from the pod status alone which resync to make later.
+   */
+  resyncHeldChangeIdRejected: 24,
+  resyncHeldDiskResized: 25,
+  resyncHeldChangeTrackingReset: 26,
   /** Any other failure ("WorkerFailed"). */
   failed: 1,
   /** Stopped by SIGTERM (128 + 15), also "WorkerFailed". */

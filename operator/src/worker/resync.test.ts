@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import type { PointHeader } from "../vault/index.js";
-import { resyncBeforeQuery } from "./resync.js";
+import { HELD_RESYNC_EXIT, heldResyncOf, RESYNC, resyncBeforeQuery } from "./resync.js";
 
 const MiB = 1024 * 1024;
 const parent = {
@@ -27,5 +27,13 @@ describe("resyncBeforeQuery", () => {
   it("resyncs when a disk's capacity differs from the parent's, not for a disk the parent lacks", () => {
     expect(resyncBeforeQuery({ parent, trackingEnabledNow: false, disks: [disks[0] as (typeof disks)[number], { key: 2001, capacityBytes: 16 * MiB }] })).toBe("DiskResized");
     expect(resyncBeforeQuery({ parent, trackingEnabledNow: false, disks: [...disks, { key: 2002, capacityBytes: MiB }] })).toBeUndefined();
+  });
+});
+
+describe("heldResyncOf", () => {
+  it("reads the reason of a held resync back from its exit code, and nothing from any other code", () => {
+    for (const reason of [RESYNC.changeIdRejected, RESYNC.diskResized, RESYNC.changeTrackingReset]) expect(heldResyncOf(HELD_RESYNC_EXIT[reason])).toBe(reason);
+    expect(new Set(Object.values(HELD_RESYNC_EXIT)).size).toBe(3);
+    for (const code of [undefined, 0, 1, 23, 143]) expect(heldResyncOf(code)).toBeUndefined();
   });
 });

@@ -7,6 +7,7 @@
  * controller can show ResyncRequired while the cycle runs.
  */
 import type { PointHeader } from "../vault/index.js";
+import { EXIT } from "./errors.js";
 
 /** Reasons the worker finds itself; a controller may ask for a resync with any other (spec.resync). */
 export const RESYNC = {
@@ -19,6 +20,22 @@ export const RESYNC = {
   /** The user asked for it (ProtectedServer spec.resyncRequest); the controller passes it as spec.resync. */
   requested: "Requested",
 } as const;
+
+/**
+ * The exit code of a run that found a resync needed and held it
+ * (spec.holdResync), by reason, and back: what the controller reads to make
+ * that resync later, once business hours are over.
+ */
+export const HELD_RESYNC_EXIT: Readonly<Record<string, number>> = {
+  [RESYNC.changeIdRejected]: EXIT.resyncHeldChangeIdRejected,
+  [RESYNC.diskResized]: EXIT.resyncHeldDiskResized,
+  [RESYNC.changeTrackingReset]: EXIT.resyncHeldChangeTrackingReset,
+};
+
+/** The reason a run held its resync for, from its exit code; undefined for any other code. */
+export function heldResyncOf(exitCode: number | undefined): string | undefined {
+  return Object.entries(HELD_RESYNC_EXIT).find(([, code]) => code === exitCode)?.[0];
+}
 
 /**
  * The reason to resync decided before CBT is asked (undefined: go

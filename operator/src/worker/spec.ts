@@ -73,6 +73,13 @@ export interface BackupWorkerSpec {
   readonly bandwidthBytesPerSecond?: number;
   /** Worker threads for hashing, compression and encryption (default: one per core). */
   readonly threads?: number;
+  /**
+   * A resync this run finds needed itself (CBT cannot be trusted) is not
+   * made now: the run stops before reading, with the held reason's exit code
+   * (EXIT.resyncHeld*), so that a replication cycle during business hours
+   * leaves production storage alone. A resync asked for in `resync` is made.
+   */
+  readonly holdResync?: boolean;
 }
 
 /** Restore one recovery point. */
@@ -430,6 +437,9 @@ export const EXIT_CODES: Readonly<Record<number, string>> = {
   21: "CloudExportFailed",
   22: "VaultFull",
   23: "NoSnapshotDisks",
+  24: "ResyncHeld",
+  25: "ResyncHeld",
+  26: "ResyncHeld",
 };
 
 /** The reason for an exit code. */

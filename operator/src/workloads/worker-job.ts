@@ -213,8 +213,9 @@ export function workerJob(o: WorkerJobOptions): k8s.V1Job {
       backoffLimit: o.backoffLimit,
       ...(o.activeDeadlineSeconds !== undefined ? { activeDeadlineSeconds: o.activeDeadlineSeconds } : {}),
       podFailurePolicy: {
-        // A wrong password, a missing VM, a full vault or a VM with only disks a snapshot leaves out does not get better by retrying at once.
-        rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [10, 12, 13, 16, 17, 18, 20, 22, 23] } }],
+        // A wrong password, a missing VM, a full vault or a VM with only disks a snapshot leaves out does not get better by retrying at once;
+        // a resync held for business hours (24-26) is the controller's to make later.
+        rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [10, 12, 13, 16, 17, 18, 20, 22, 23, 24, 25, 26] } }],
       },
       template: {
         metadata: { labels },

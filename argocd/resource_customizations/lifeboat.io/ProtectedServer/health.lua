@@ -52,6 +52,8 @@ local progressing = {
   Retrying = true,
   WaitingForGateway = true,
   ReverseNotSeeded = true,
+  -- a checksum resync held until business hours end (spec.replication.businessHours)
+  ResyncHeld = true,
   -- objects that do not exist yet or are not ready yet (each has its own health)
   SitePairNotFound = true,
   VCenterNotFound = true,

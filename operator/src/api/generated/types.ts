@@ -2113,6 +2113,30 @@ export interface ProtectedServerSpec {
      * Resume replication on its own once an interruption's cause clears (seed 004).
      */
     autoResume?: boolean;
+    /**
+     * Business hours of the protected site (seed 003: a resync runs outside business hours by default). A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.
+     */
+    businessHours?: {
+      /**
+       * Days business hours start on.
+       *
+       * @minItems 1
+       * @maxItems 7
+       */
+      days: ("Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun")[];
+      /**
+       * Time of day, HH:MM (24-hour).
+       */
+      start: string;
+      /**
+       * Time of day, HH:MM (24-hour).
+       */
+      end: string;
+      /**
+       * IANA time zone of start and end, e.g. Asia/Tokyo.
+       */
+      timeZone?: string;
+    };
   };
   /**
    * How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks (vSphere), or its recovery vSwitch and security group (cloud).
@@ -2557,6 +2581,19 @@ export interface ProtectedServerStatus {
    * The spec.resyncRequest last acted on: the cycle it started has resync Requested.
    */
   handledResyncRequest?: string;
+  /**
+   * A checksum resync waiting for spec.replication.businessHours to end; the next cycle makes it, with this reason, and clears this.
+   */
+  heldResync?: {
+    /**
+     * Why CBT cannot be trusted: ChangeIdRejected, DiskResized or ChangeTrackingReset.
+     */
+    reason?: string;
+    /**
+     * When a cycle found the resync needed during business hours and stopped before reading.
+     */
+    since?: string;
+  };
   /**
    * Cloud sites: spec.source.instanceId when it was last acted on; a new value re-registers the server (e.g. after the instance was replaced).
    */
