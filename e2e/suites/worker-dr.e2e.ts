@@ -213,6 +213,10 @@ describe("replication cycles", () => {
     await clientA.setChangeTracking(vmA.ref, true);
     await siteA.writeDisk(vmA.name, vmA.diskKey, 20 * MiB, randomBytes(64 * KiB));
     const live = await liveDisk(siteA, vmA.name);
+    // Asked to hold, a run finds the rejection only from CBT, after its snapshot: it stops there and leaves nothing.
+    const held = await runToEnd(cycleSpec(vmA.name, "c3h", { holdResync: true }));
+    expect(held.code).toBe(24);
+    expect(await clientA.listSnapshots(vmA.ref)).toHaveLength(0);
     const c3 = await runToEnd(cycleSpec(vmA.name, "c3"));
     expect({ code: c3.code, resync: c3.progress.resync }).toEqual({ code: 0, resync: "ChangeIdRejected" });
     expect(c3.logs.some((l) => l.msg === "CBT refused the parent's changeId (change tracking was reset); reading the allocated areas")).toBe(true);
@@ -261,7 +265,10 @@ describe("replication cycles", () => {
     expect(held.logs.some((l) => l.reason === "ResyncHeld" && typeof l.err === "string" && l.err.includes("(ChangeTrackingReset) and held"))).toBe(true);
     expect((await pointsOf()).length).toBe(before);
     expect(await clientA.listSnapshots(vmA.ref)).toHaveLength(0);
-    // Tracking is on now, so a run could not find the need again by itself: the controller passes the held reason.
+    // Held before tracking was turned on: the VM is as it was, so the next run finds the same need by itself.
+    expect((await clientA.getVm(vmA.ref)).changeTrackingEnabled).toBe(false);
+    expect((await runToEnd(cycleSpec(vmA.name, "c5h2", { holdResync: true }))).code).toBe(26);
+    // The controller gives the held reason to the cycle after business hours: made even with holdResync.
     const live = await liveDisk(siteA, vmA.name);
     const made = await runToEnd(cycleSpec(vmA.name, "c5r", { resync: "ChangeTrackingReset", holdResync: true }));
     expect({ code: made.code, resync: made.progress.resync }).toEqual({ code: 0, resync: "ChangeTrackingReset" });

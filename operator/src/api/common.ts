@@ -36,6 +36,9 @@ export function quantity(description: string): Schema {
 }
 
 /** A clock time "HH:MM" (24-hour). */
+/** Days of the week, as weekly windows (a Gateway's flow control, a server's business hours) name them. */
+export const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] as const;
+
 export const clockTime: Schema = string("Time of day, HH:MM (24-hour).", { pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$", maxLength: 5 });
 
 /** metav1.Condition, as the API conventions define it. */

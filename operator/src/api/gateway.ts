@@ -1,7 +1,6 @@
-import { ageColumn, clockTime, conditionColumn, conditions, localRef, observedGeneration, placement, quantity, reasonColumn, secretRef, type KindDefinition } from "./common.js";
+import { ageColumn, clockTime, conditionColumn, conditions, localRef, observedGeneration, placement, quantity, reasonColumn, secretRef, WEEKDAYS, type KindDefinition } from "./common.js";
 import { array, boolean, enumeration, integer, object, string, withRules } from "./schema.js";
 
-export const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] as const;
 
 /**
  * Gateway: the fleet of dedup-upload workers for one site (seed 000's backup

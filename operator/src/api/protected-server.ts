@@ -1,5 +1,4 @@
-import { ageColumn, chosenCloudNetwork, clockTime, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
-import { WEEKDAYS } from "./gateway.js";
+import { ageColumn, chosenCloudNetwork, clockTime, conditions, localRef, observedGeneration, retentionPass, WEEKDAYS, type KindDefinition } from "./common.js";
 import { array, boolean, described, enumeration, integer, object, string, withRules, type CelRule, type Schema } from "./schema.js";
 
 /**
@@ -163,7 +162,7 @@ export const protectedServer: KindDefinition = {
                   ["days", "start", "end"],
                   {
                     description:
-                      "Business hours of the protected site (seed 003: a resync runs outside business hours by default). A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.",
+                      "Business hours of the server's application (seed 003: a resync runs outside business hours by default), in either direction of replication. A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.",
                   },
                 ),
                 { rule: "self.start != self.end", message: "spec.replication.businessHours.end must differ from start; hours that end before they start run past midnight" },
@@ -255,7 +254,7 @@ export const protectedServer: KindDefinition = {
     heldResync: object({
       reason: string("Why CBT cannot be trusted: ChangeIdRejected, DiskResized or ChangeTrackingReset."),
       since: string("When a cycle found the resync needed during business hours and stopped before reading.", { format: "date-time" }),
-    }, [], { description: "A checksum resync waiting for spec.replication.businessHours to end; the next cycle makes it, with this reason, and clears this." }),
+    }, ["reason"], { description: "A checksum resync waiting for spec.replication.businessHours to end; the next cycle makes it, with this reason, and clears this." }),
     registeredInstanceId: string("Cloud sites: spec.source.instanceId when it was last acted on; a new value re-registers the server (e.g. after the instance was replaced)."),
     pinnedPoints: array("Vault point ids retention must keep: points in use by drills or an uncommitted failover.", string("Point id."), { maxItems: 256 }),
     failover: object({

@@ -197,6 +197,11 @@ export class Failover {
 
   private async shutDownSource(dr: DrContext, fo: FailoverStatus): Promise<number | undefined> {
     const { ps, ctx } = dr;
+    if (toEcs(dr) && fo.sourceStopped === undefined) {
+      // Checked again right before the shutdown: the last cycle before it may have taken long (a held resync made in it).
+      const problem = await ecsRecoveryNetworkProblem(dr);
+      if (problem) return this.waiting(dr, fo, problem.reason, `${problem.message}; the protected VM is not shut down until it is fixed`);
+    }
     try {
       const client = await siteClient(dr, dr.protectedSite);
       const vm = await findKnownVm(client, ps.status?.source ?? { name: ps.spec.source.vmName });

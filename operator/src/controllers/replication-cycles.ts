@@ -78,6 +78,11 @@ const SLOT_POLL_MS = 5_000;
 /** The reason of a cycle that found a resync needed during business hours and stopped before reading (and of Replicating while it waits). */
 export const RESYNC_HELD = "ResyncHeld";
 
+/** A cycle that failed; one that held its resync for business hours did not (nothing went wrong, nothing backs off). */
+function failedCycle(cycle: Cycle | undefined): cycle is Cycle {
+  return cycle?.result === "Failed" && cycle.reason !== RESYNC_HELD;
+}
+
 /**
  * Whether the server's business hours (seed 003: resyncs run outside them)
  * are on now, and when that next changes; undefined when it has none, when
@@ -140,16 +145,15 @@ export class ReplicationCycles {
       this.reportReplicating(ps, ctx);
       return PROGRESS_INTERVAL_MS;
     }
-    // A cycle that held its resync for business hours did not fail: nothing went wrong, and nothing backs off.
-    const lastFailed = status.lastCycle?.result === "Failed" && status.lastCycle.reason !== RESYNC_HELD;
+    const lastFailed = failedCycle(status.lastCycle);
     const autoResume = ps.spec.replication?.autoResume ?? true;
     const resumeAsked = !!ps.spec.resumeRequest && ps.spec.resumeRequest !== status.handledResumeRequest;
     const resyncAsked = await this.resyncAsked(ps, line, ctx);
-    const now = new Date();
-    const hours = businessHoursNow(ps, line, now);
-    if (status.heldResync && hours?.inside && !resyncAsked) return this.waitForResyncWindow(ps, status.heldResync.reason ?? "", hours.nextChange, now, ctx);
     // A requested resync that failed is tried again by the next cycle, on the schedule's backoff like any failed cycle.
     const resyncRetry = lastFailed && status.lastCycle?.resync === RESYNC.requested;
+    const now = new Date();
+    const hours = businessHoursNow(ps, line, now);
+    if (status.heldResync && hours?.inside && !resyncAsked && !resyncRetry) return this.waitForResyncWindow(ps, status.heldResync.reason, hours.nextChange, now, ctx);
     if (lastFailed && !autoResume && !resumeAsked && !resyncAsked) {
       ctx.setCondition(ps, { type: "Replicating", status: "False", reason: status.lastCycle?.reason ?? "CycleFailed", message: `${status.lastCycle?.message ?? "the last cycle failed"}; autoResume is off: set spec.resumeRequest to a new value to resume` });
       return 60_000;
@@ -239,7 +243,7 @@ export class ReplicationCycles {
   private reportReplicating(ps: ProtectedServer, ctx: ReconcileContext): void {
     const status = ps.status ?? {};
     const last = status.lastCycle;
-    if (last?.result === "Failed" && last.reason !== RESYNC_HELD && !status.currentCycle) {
+    if (failedCycle(last) && !status.currentCycle) {
       const autoResume = ps.spec.replication?.autoResume ?? true;
       ctx.setCondition(ps, { type: "Replicating", status: "False", reason: last.reason ?? "CycleFailed", message: `${last.message ?? "the last cycle failed"}; ${autoResume ? "the next cycle starts on its own once the cause clears" : "set spec.resumeRequest to resume"}` });
       return;
@@ -271,7 +275,10 @@ export class ReplicationCycles {
   /**
    * Starts a cycle now if the Gateway has a free slot and this server is
    * first in line for it. `quiesce` makes it application-consistent;
-   * `resyncRequest` makes it a resync for that spec.resyncRequest.
+   * `resyncRequest` makes it a resync for that spec.resyncRequest, and so
+   * does a resync held for business hours (status.heldResync), with its
+   * reason; `holdResync` has the worker leave a resync it finds needed for
+   * later instead of making it (business hours are on).
    */
   async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date(), resyncRequest?: string, holdResync = false): Promise<StartResult> {
     const status = (ps.status ??= {});
@@ -279,7 +286,8 @@ export class ReplicationCycles {
     const quiesce = quiesceAsked && !line.ecs;
     // A resync held for business hours is made by whichever cycle comes next, a planned failover's last ones included:
     // after a ChangeTrackingReset the worker could not find the need again by itself.
-    const resync = resyncRequest !== undefined ? RESYNC.requested : line.ecs ? undefined : status.heldResync?.reason;
+    const held = status.heldResync ? status.heldResync.reason || RESYNC.requested : undefined;
+    const resync = resyncRequest !== undefined ? RESYNC.requested : line.ecs ? undefined : held;
     if (status.currentCycle) return { waiting: `cycle ${status.currentCycle.id ?? ""} is still running` };
     const ns = ps.metadata.namespace ?? "";
     const now = new Date();
@@ -343,8 +351,10 @@ export class ReplicationCycles {
     const points = await lineagePoints(ctx.kube, line.vault, ps, line.direction);
     const point = pointOfRun(points, ps, line.direction, cur.id);
     if (point) return this.succeeded(ps, line, cur, point, points, ctx, pins);
-    const held = outcome.state === "Failed" ? heldResyncOf(outcome.exitCode) : undefined;
-    if (held && outcome.state === "Failed") return this.held(ps, cur, held, outcome.finishedAt, ctx);
+    if (outcome.state === "Failed") {
+      const held = heldResyncOf(outcome.exitCode);
+      if (held) return this.held(ps, cur, held, outcome.finishedAt, ctx);
+    }
     if (outcome.state === "Succeeded") return this.failed(ps, line, cur, "PointNotFound", "the cycle's worker finished but the vault holds no point of this cycle", new Date(), ctx);
     if (outcome.state === "Missing") return this.failed(ps, line, cur, "WorkerJobMissing", `worker Job ${cur.job} is gone and the vault holds no point of this cycle`, new Date(), ctx);
     return this.failed(ps, line, cur, outcome.reason, outcome.message, outcome.finishedAt, ctx);

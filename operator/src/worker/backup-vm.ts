@@ -69,8 +69,9 @@ export async function backupVm(spec: BackupWorkerSpec, ctx: RunContext): Promise
     const vm = await findVm(client, spec.vm);
     logger.info({ vm: vm.name, moRef: vm.ref.value, disks: vm.disks.length }, "Found the VM");
     // A VM with nothing a snapshot captures is refused before a snapshot (possibly quiesced) is taken for nothing.
-    splitSnapshotDisks(vm, vm.disks);
+    const { disks: captured } = splitSnapshotDisks(vm, vm.disks);
     await removeLeftovers(client, vm.ref, logger);
+    if (spec.holdResync) holdBeforeSnapshot(spec, vm, captured, points);
     const tracking = await ensureChangeTracking(client, vm, spec.changedBlockTracking, logger);
     const time = new Date();
     const c = client;
@@ -260,20 +261,40 @@ async function planDisks(
 }
 
 /** Says why this cycle resyncs: in the log, and in /progress at once so the controller can show ResyncRequired while it runs. */
+/** The error that ends a run holding its resync (spec.holdResync), with the reason's exit code. */
+function heldResync(vm: VirtualMachine, reason: string): WorkerError {
+  return new WorkerError(HELD_RESYNC_EXIT[reason] ?? EXIT.failed, `a checksum resync of VM "${vm.name}" is needed (${reason}) and held: spec.holdResync asks not to read every allocated area now`);
+}
+
+/**
+ * With spec.holdResync, the resyncs a run can tell before it touches the VM
+ * are held before change tracking is turned on and before a snapshot (maybe
+ * quiesced) is taken: tracking found off (ChangeTrackingReset) or a disk
+ * resized since the parent (DiskResized). So the VM is left as it was, and
+ * every later run finds the same need again by itself, whether or not the
+ * controller's record of the hold (status.heldResync) survives.
+ */
+function holdBeforeSnapshot(spec: BackupWorkerSpec, vm: VirtualMachine, disks: readonly VmDisk[], points: readonly PointHeader[]): void {
+  // Without CBT a run reads whole disks and takes no parent: there is nothing to resync.
+  if (spec.resync || !spec.changedBlockTracking) return;
+  const parent = selectParent(points, spec.labels, disks.map((d) => String(d.key)), lineageOf(spec));
+  const reason = resyncBeforeQuery({ parent, trackingEnabledNow: !vm.changeTrackingEnabled, disks });
+  if (reason) throw heldResync(vm, reason);
+}
+
 /**
  * A resync the run found needed is made now and reported, unless
  * spec.holdResync asks to leave it for later and nobody asked for it: then
- * the run stops before reading anything (the snapshot is removed on the way
- * out), with the exit code of the reason.
+ * the run stops before reading any disk data (the snapshot is removed on the
+ * way out). Only ChangeIdRejected gets this far held (holdBeforeSnapshot
+ * holds the others first), and it stays rejected for every later run.
  */
 function holdOrReportResync(spec: BackupWorkerSpec, ctx: RunContext, vm: VirtualMachine, reason: string, parent: PointHeader | undefined): void {
-  const held = HELD_RESYNC_EXIT[reason];
-  if (spec.holdResync && reason !== spec.resync && held !== undefined) {
-    throw new WorkerError(held, `a checksum resync of VM "${vm.name}" is needed (${reason}) and held: spec.holdResync asks not to read every allocated area now`);
-  }
+  if (spec.holdResync && reason !== spec.resync && HELD_RESYNC_EXIT[reason] !== undefined) throw heldResync(vm, reason);
   reportResync(ctx, vm, reason, parent);
 }
 
+/** Says in /progress and the log that this run resyncs, and why. */
 function reportResync(ctx: RunContext, vm: VirtualMachine, reason: string, parent: PointHeader | undefined): void {
   ctx.progress.set({ resync: reason });
   ctx.logger.warn({ vm: vm.name, resync: reason, parent: parent?.id }, "Resyncing: reading every allocated area without a parent; the vault stores only the blocks it lacks");

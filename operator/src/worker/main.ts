@@ -13,6 +13,7 @@ import { pino, type Logger } from "pino";
 import { backupVm, type RunContext } from "./backup-vm.js";
 import { readConfig, type WorkerConfig } from "./config.js";
 import { describeChain, EXIT, exitCodeOf } from "./errors.js";
+import { heldResyncOf } from "./resync.js";
 import { startWorkerServer } from "./http-server.js";
 import { WorkerMetrics } from "./metrics.js";
 import { ProgressTracker } from "./progress.js";
@@ -117,7 +118,9 @@ async function run(config: WorkerConfig, logger: Logger): Promise<number> {
     code = state.terminated ? EXIT.terminated : exitCodeOf(err);
     const message = describeChain(err);
     progress.phase("Failed", { message });
-    logger.error({ exitCode: code, reason: reasonForExitCode(code), err: message, progress: progress.current }, `${MODE_NAMES[config.spec.mode]} failed`);
+    // A held resync is the controller's plan (business hours), not a failure.
+    const held = heldResyncOf(code) !== undefined;
+    logger[held ? "warn" : "error"]({ exitCode: code, reason: reasonForExitCode(code), err: message, progress: progress.current }, `${MODE_NAMES[config.spec.mode]} ${held ? "held its resync" : "failed"}`);
     reportFailure(`${reasonForExitCode(code)}: ${message}`);
   }
   if (config.lingerMs > 0 && !state.terminated) {

@@ -26,7 +26,7 @@ export const RESYNC = {
  * (spec.holdResync), by reason, and back: what the controller reads to make
  * that resync later, once business hours are over.
  */
-export const HELD_RESYNC_EXIT: Readonly<Record<string, number>> = {
+export const HELD_RESYNC_EXIT: Readonly<Partial<Record<string, number>>> = {
   [RESYNC.changeIdRejected]: EXIT.resyncHeldChangeIdRejected,
   [RESYNC.diskResized]: EXIT.resyncHeldDiskResized,
   [RESYNC.changeTrackingReset]: EXIT.resyncHeldChangeTrackingReset,

@@ -9,6 +9,7 @@ import { connect, LIFEBOAT_SNAPSHOT_PREFIX, type MoRef, type VirtualMachine, typ
 import type { RunContext } from "./backup-vm.js";
 import { connectOptionsFrom } from "./config.js";
 import { describeChain, EXIT, WorkerError } from "./errors.js";
+import { heldResyncOf } from "./resync.js";
 import type { WorkerVCenter } from "./spec.js";
 import { findVm } from "./vm-lookup.js";
 
@@ -79,7 +80,10 @@ export async function withRunSnapshot<T>(
     logger.info({ vm: vm.name, snapshot: snapshot.value }, "Removed the snapshot");
   } catch (err) {
     logger.error({ vm: vm.name, snapshot: snapshot.value, err: describeChain(err) }, "Could not remove the snapshot; the next run removes it");
-    failure ??= new WorkerError(EXIT.snapshotFailed, `The ${opts.purpose} succeeded, but snapshot ${snapshot.value} of VM "${vm.name}" could not be removed; a retry removes it`, { cause: err });
+    // A held resync (no Job retry, no next cycle until business hours end) must not leave the snapshot growing all day: this failure is retried.
+    if (failure === undefined || (failure instanceof WorkerError && heldResyncOf(failure.exitCode) !== undefined)) {
+      failure = new WorkerError(EXIT.snapshotFailed, `The ${opts.purpose} ${failure ? "stopped" : "succeeded"}, but snapshot ${snapshot.value} of VM "${vm.name}" could not be removed; a retry removes it`, { cause: err });
+    }
   }
   if (failure !== undefined || result === undefined) throw failure ?? new Error(`The ${opts.purpose} ended without a result`);
   return result.value;

@@ -122,6 +122,17 @@ if stageDetail[ready.reason] ~= nil then
   end
 end
 
+-- A resync held for business hours waits by itself, until the RPO it lets
+-- grow is missed.
+if why.reason == "ResyncHeld" then
+  local rpo = findCondition("RPOMet")
+  if rpo ~= nil and rpo.status == "False" then
+    hs.status = "Degraded"
+    hs.message = why.message .. "; " .. rpo.message
+    return hs
+  end
+end
+
 if progressing[why.reason] then
   hs.status = "Progressing"
 else

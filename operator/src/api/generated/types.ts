@@ -2114,7 +2114,7 @@ export interface ProtectedServerSpec {
      */
     autoResume?: boolean;
     /**
-     * Business hours of the protected site (seed 003: a resync runs outside business hours by default). A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.
+     * Business hours of the server's application (seed 003: a resync runs outside business hours by default), in either direction of replication. A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.
      */
     businessHours?: {
       /**
@@ -2588,7 +2588,7 @@ export interface ProtectedServerStatus {
     /**
      * Why CBT cannot be trusted: ChangeIdRejected, DiskResized or ChangeTrackingReset.
      */
-    reason?: string;
+    reason: string;
     /**
      * When a cycle found the resync needed during business hours and stopped before reading.
      */
