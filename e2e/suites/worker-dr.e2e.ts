@@ -214,9 +214,11 @@ describe("replication cycles", () => {
     await siteA.writeDisk(vmA.name, vmA.diskKey, 20 * MiB, randomBytes(64 * KiB));
     const live = await liveDisk(siteA, vmA.name);
     // Asked to hold, a run finds the rejection only from CBT, after its snapshot: it stops there and leaves nothing.
+    const before = (await pointsOf()).length;
     const held = await runToEnd(cycleSpec(vmA.name, "c3h", { holdResync: true }));
     expect(held.code).toBe(24);
     expect(await clientA.listSnapshots(vmA.ref)).toHaveLength(0);
+    expect((await pointsOf()).length).toBe(before);
     const c3 = await runToEnd(cycleSpec(vmA.name, "c3"));
     expect({ code: c3.code, resync: c3.progress.resync }).toEqual({ code: 0, resync: "ChangeIdRejected" });
     expect(c3.logs.some((l) => l.msg === "CBT refused the parent's changeId (change tracking was reset); reading the allocated areas")).toBe(true);
@@ -257,7 +259,7 @@ describe("replication cycles", () => {
   });
 
   it("hold a resync it finds needed when asked to (business hours): exit with the reason's code before reading, and leave nothing", async () => {
-    // CBT off: the run turns it on and so needs a resync (ChangeTrackingReset), which holdResync leaves for later.
+    // CBT off with a parent: the run would turn it on and resync (ChangeTrackingReset); holdResync leaves both for later.
     await clientA.setChangeTracking(vmA.ref, false);
     const before = (await pointsOf()).length;
     const held = await runToEnd(cycleSpec(vmA.name, "c5h", { holdResync: true }));

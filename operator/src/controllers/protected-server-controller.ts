@@ -210,8 +210,13 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
 
   /**
    * Finds the protected VM (again, by instance UUID, after a re-registration)
-   * and makes sure CBT is on. Returns when to look again while it is not
-   * found: a VM that is not there is waited for through vCenter's change feed.
+   * and, before the chain's first point, turns CBT on (seed 004: the
+   * Initializing stage). Once the chain has points, CBT found off is the
+   * worker's to turn on: it then knows the parent's changeIds belong to an
+   * earlier tracking session and resyncs (or holds the resync for business
+   * hours, leaving tracking off so that every later cycle finds the same
+   * need). Returns when to look again while the VM is not found: a VM that
+   * is not there is waited for through vCenter's change feed.
    */
   private async findSource(dr: DrContext): Promise<number | undefined> {
     const { ps, ctx } = dr;
@@ -231,7 +236,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         await ctx.events.record(ps, "Normal", "ReRegistered", `VM ${vm.name} has a new MoRef ${vm.ref.value} (was ${status.source.moRef}); found again by its instance UUID`);
       }
       status.source = identityOf(vm);
-      if (!vm.changeTrackingEnabled) {
+      if (!vm.changeTrackingEnabled && !status.lastRecoveryPointTime) {
         await client.setChangeTracking(vm.ref, true);
         ctx.log.info({ vm: vm.name }, "Enabled changed block tracking on the protected VM");
       }

@@ -233,6 +233,7 @@ export class ReplicationCycles {
   private waitForResyncWindow(ps: ProtectedServer, reason: string, until: Date | undefined, now: Date, ctx: ReconcileContext): number {
     const status = (ps.status ??= {});
     if (until) status.nextCycleTime = isoSeconds(until);
+    else delete status.nextCycleTime;
     const message = `${resyncWhy(reason)}: the checksum resync, which reads every allocated area, waits for business hours to end${until ? ` at ${isoSeconds(until)}` : ""} (spec.replication.businessHours), and replication with it; set spec.resyncRequest to a new value to resync now`;
     ctx.setCondition(ps, { type: "ResyncRequired", status: "True", reason, message });
     ctx.setCondition(ps, { type: "Replicating", status: "False", reason: RESYNC_HELD, message });
@@ -462,6 +463,8 @@ export class ReplicationCycles {
     const ended: Cycle = { id: cur.id, job: cur.job, direction: cur.direction, consistency: cur.consistency, startTime: cur.startTime, completionTime: isoSeconds(at), result: "Failed", reason: RESYNC_HELD, message, resync: reason, ...(cur.attempts ? { attempts: cur.attempts } : {}) };
     status.lastCycle = ended;
     delete status.currentCycle;
+    // Nothing failed: earlier failures' backoff must not delay the resync once the hours end.
+    status.failedCycles = 0;
     status.heldResync = { reason, since: isoSeconds(at) };
     await ctx.events.record(ps, "Warning", RESYNC_HELD, `replication cycle ${cur.id ?? ""}: ${message}; replication waits for them to end, or for spec.resyncRequest`);
     ctx.log.info({ cycle: cur.id, resync: reason }, "A replication cycle held its resync for business hours");

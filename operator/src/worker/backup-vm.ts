@@ -70,8 +70,12 @@ export async function backupVm(spec: BackupWorkerSpec, ctx: RunContext): Promise
     logger.info({ vm: vm.name, moRef: vm.ref.value, disks: vm.disks.length }, "Found the VM");
     // A VM with nothing a snapshot captures is refused before a snapshot (possibly quiesced) is taken for nothing.
     const { disks: captured } = splitSnapshotDisks(vm, vm.disks);
-    await removeLeftovers(client, vm.ref, logger);
-    if (spec.holdResync) holdBeforeSnapshot(spec, vm, captured, points);
+    const stuck = await removeLeftovers(client, vm.ref, logger);
+    if (spec.holdResync) {
+      // A run that may hold ends without a next cycle until business hours end: a snapshot it cannot remove fails it, so the Job retries.
+      if (stuck > 0) throw new WorkerError(EXIT.snapshotFailed, `${stuck} snapshot(s) an earlier run left on VM "${vm.name}" could not be removed; the run is retried so that none stays while a resync is held`);
+      holdBeforeSnapshot(spec, vm, captured, points);
+    }
     const tracking = await ensureChangeTracking(client, vm, spec.changedBlockTracking, logger);
     const time = new Date();
     const c = client;
@@ -260,7 +264,6 @@ async function planDisks(
   return { plans, parentUsable, changeIdRejected };
 }
 
-/** Says why this cycle resyncs: in the log, and in /progress at once so the controller can show ResyncRequired while it runs. */
 /** The error that ends a run holding its resync (spec.holdResync), with the reason's exit code. */
 function heldResync(vm: VirtualMachine, reason: string): WorkerError {
   return new WorkerError(HELD_RESYNC_EXIT[reason] ?? EXIT.failed, `a checksum resync of VM "${vm.name}" is needed (${reason}) and held: spec.holdResync asks not to read every allocated area now`);
@@ -294,7 +297,7 @@ function holdOrReportResync(spec: BackupWorkerSpec, ctx: RunContext, vm: Virtual
   reportResync(ctx, vm, reason, parent);
 }
 
-/** Says in /progress and the log that this run resyncs, and why. */
+/** Says why this cycle resyncs: in the log, and in /progress at once so the controller can show ResyncRequired while it runs. */
 function reportResync(ctx: RunContext, vm: VirtualMachine, reason: string, parent: PointHeader | undefined): void {
   ctx.progress.set({ resync: reason });
   ctx.logger.warn({ vm: vm.name, resync: reason, parent: parent?.id }, "Resyncing: reading every allocated area without a parent; the vault stores only the blocks it lacks");

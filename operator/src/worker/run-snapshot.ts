@@ -18,11 +18,12 @@ export function snapshotName(runId: string): string {
   return `${LIFEBOAT_SNAPSHOT_PREFIX}${runId}`;
 }
 
-/** Removes snapshots earlier attempts left on the VM (a killed worker never removed its own). */
-export async function removeLeftovers(client: VsphereClient, vm: MoRef, logger: Logger): Promise<void> {
+/** Removes snapshots earlier attempts left on the VM (a killed worker never removed its own); returns how many could not be removed. */
+export async function removeLeftovers(client: VsphereClient, vm: MoRef, logger: Logger): Promise<number> {
   const { removed, failed } = await client.removeOrphanedSnapshots({ vms: [vm] });
   for (const s of removed) logger.info({ snapshot: s.ref.value, name: s.name, created: s.createTime.toISOString() }, "Removed a snapshot left behind by an earlier run");
   for (const f of failed) logger.warn({ snapshot: f.snapshot.ref.value, name: f.snapshot.name, err: describeChain(f.error) }, "Could not remove a snapshot left behind by an earlier run");
+  return failed.length;
 }
 
 /** On the idempotent path: the run that committed may have died before removing its snapshot. */
