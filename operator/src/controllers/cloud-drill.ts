@@ -175,7 +175,7 @@ export class CloudDrill {
     status.startTime ??= isoSeconds(new Date());
     const sites = await cloudSites(ctx.kube, pair);
     if (!sites.ok) return this.pending(drill, ctx, sites.problem.reason, sites.problem.message);
-    const network = await drillNetwork(drill, pair, sites.value, namespaceNetworkRoles(ctx, drill.metadata.namespace ?? ""), (status.createdObjects ?? []).length === 0);
+    const network = await drillNetwork(drill, pair, sites.value, () => namespaceNetworkRoles(ctx, drill.metadata.namespace ?? ""), (status.createdObjects ?? []).length === 0);
     if (!network.ok) return this.pending(drill, ctx, network.problem.reason, network.problem.message);
     return { sites, network: network.value };
   }

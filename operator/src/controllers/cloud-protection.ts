@@ -126,7 +126,7 @@ export class CloudProtection {
       ...ignoredSizing("spec.failback", ps.spec.failback ?? {}),
     ];
     reportIgnoredFields(ps, ignored, "NotUsedByCloudSites", (cond) => { ctx.setCondition(ps, cond); });
-    await this.networks.report(ps, c.pair, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), () => Promise.resolve({ ok: true, value: c.sites.ecs }), (cond) => { ctx.setCondition(ps, cond); });
+    await this.networks.report(ps, c.pair, () => namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), () => Promise.resolve({ ok: true, value: c.sites.ecs }), (cond) => { ctx.setCondition(ps, cond); });
     try {
       switch (ps.spec.desiredState ?? "Replicating") {
         case "FailedOver":
@@ -214,7 +214,7 @@ export class CloudProtection {
       }
       case "Starting": {
         // A network the server names is checked before the protected instance is stopped: a wrong id must not leave nothing running.
-        const network = await recoveryNetworkOf(ps, c.pair, sites, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""));
+        const network = await recoveryNetworkOf(ps, c.pair, sites, () => namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""));
         if (!network.ok) {
           ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: network.problem.reason, message: `${network.problem.message}; nothing is stopped or made until it is fixed` });
           return RETRY_MS;
@@ -286,7 +286,7 @@ export class CloudProtection {
       case "BringingUp": {
         const made = recoveredOf(fo);
         // The server's own network is checked before anything is made for it (the image first), not at every poll after.
-        const network = await recoveryNetworkOf(ps, c.pair, sites, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), !made.imageId && !made.instanceId);
+        const network = await recoveryNetworkOf(ps, c.pair, sites, () => namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), !made.imageId && !made.instanceId);
         if (!network.ok) {
           ctx.setCondition(ps, { type: "FailedOver", status: "False", reason: network.problem.reason, message: `${network.problem.message}; the failover goes on once it is fixed` });
           return RETRY_MS;

@@ -66,7 +66,7 @@ export async function ecsRecoveryNetworkProblem(dr: DrContext): Promise<Problem 
   if (!ps.spec.recovery?.network) return undefined;
   const sites = await cloudSites(ctx.kube, pair);
   if (!sites.ok) return sites.problem;
-  const network = await recoveryNetworkOf(ps, pair, sites.value, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""));
+  const network = await recoveryNetworkOf(ps, pair, sites.value, () => namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""));
   return network.ok ? undefined : network.problem;
 }
 
@@ -84,7 +84,7 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
   const name = conversionName(ps, round, fo.attempt ?? 1);
   const made = recoveredOf(fo);
   // The server's own network is checked before the point is converted for it, not at every poll after.
-  const network = await recoveryNetworkOf(ps, pair, sites.value, namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), !fo.job && !made.instanceId);
+  const network = await recoveryNetworkOf(ps, pair, sites.value, () => namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), !fo.job && !made.instanceId);
   if (!network.ok) return waiting(network.problem.reason, `${network.problem.message}; the failover goes on once it is fixed`);
   const sizing = ps.spec.recovery?.instanceType || made.instanceType || made.instanceId ? undefined : await pointVmSizing(ctx, ps.metadata.namespace ?? "", fo.recoveryPoint ?? "");
   const target = failoverTarget(ps.spec.recovery, sites.value.recoverySite, network.value, vmName, tags(ps, name), clientToken(ps.metadata.uid ?? "", name), sizing);

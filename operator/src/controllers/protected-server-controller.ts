@@ -89,7 +89,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         const cloud = await cloudSites(ctx.kube, pair.value);
         return cloud.ok ? { ok: true as const, value: cloud.value.ecs } : cloud;
       };
-      await this.networks.report(ps, pair.value, namespaceNetworkRoles(ctx, ns), ecsOf, (c) => { ctx.setCondition(ps, c); });
+      await this.networks.report(ps, pair.value, () => namespaceNetworkRoles(ctx, ns), ecsOf, (c) => { ctx.setCondition(ps, c); });
     }
 
     const sites = await resolveSites(ctx.cache, ns, pair.value);

@@ -66,7 +66,7 @@ describe("networks a server or drill names (contract server)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const roles = (servers: ProtectedServer[] = [], drills: RecoveryDrill[] = [], pairs: SitePair[] = [pair()]): NetworkRoles => networkRoles(pairs, servers, drills);
+  const roles = (servers: ProtectedServer[] = [], drills: RecoveryDrill[] = [], pairs: SitePair[] = [pair()]): (() => NetworkRoles) => () => networkRoles(pairs, servers, drills);
 
   it("passes a server's own recovery and failback networks in their sites' zones", async () => {
     const ps = server({ recovery: { network: own("vsw-app") }, failback: { network: own("vsw-src-2") } });
@@ -134,7 +134,7 @@ describe("networks a server or drill names (contract server)", () => {
   });
 
   describe("the RecoveryNetworksValid condition", () => {
-    const report = async (checks: ServerNetworkChecks, ps: ProtectedServer, r: NetworkRoles, p = pair()) => {
+    const report = async (checks: ServerNetworkChecks, ps: ProtectedServer, r: () => NetworkRoles, p = pair()) => {
       const set: ConditionInput[] = [];
       let asked = 0;
       await checks.report(ps, p, r, () => {

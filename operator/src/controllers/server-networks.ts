@@ -41,7 +41,7 @@ export function networkRoles(pairs: readonly SitePair[], servers: readonly Prote
   return { recovery, test };
 }
 
-/** The roles in a namespace, from the operator's informer cache. */
+/** The roles in a namespace, from the operator's informer cache. Callers pass it as a thunk: only a network a server or drill names needs it. */
 export function namespaceNetworkRoles(ctx: Pick<ReconcileContext, "listCached">, namespace: string): NetworkRoles {
   return networkRoles(
     ctx.listCached<WithKind<SitePair>>("SitePair", namespace),
@@ -60,14 +60,14 @@ function notIsolated(field: string, vSwitchId: string, user: string, why: string
  * a test vSwitch, and is checked with the ECS API when `verify` (before a
  * failover stops or makes anything; not at every poll after).
  */
-export async function recoveryNetworkOf(ps: ProtectedServer, pair: SitePair, sites: Pick<CloudSites, "ecs" | "recoveryNetwork">, roles: NetworkRoles, verify = true): Promise<Checked<CloudNetwork>> {
+export async function recoveryNetworkOf(ps: ProtectedServer, pair: SitePair, sites: Pick<CloudSites, "ecs" | "recoveryNetwork">, roles: () => NetworkRoles, verify = true): Promise<Checked<CloudNetwork>> {
   const own = ps.spec.recovery?.network;
   if (!own) {
     return sites.recoveryNetwork
       ? { ok: true, value: sites.recoveryNetwork }
       : { ok: false, problem: { reason: "NoRecoveryNetwork", message: `SitePair ${pair.metadata.name ?? ""} has no spec.recoveryNetwork (vSwitchId and securityGroupId) and the server no spec.recovery.network: the recovered instance needs one` } };
   }
-  const user = roles.test.get(own.vSwitchId);
+  const user = roles().test.get(own.vSwitchId);
   if (user) return { ok: false, problem: notIsolated("spec.recovery.network.vSwitchId", own.vSwitchId, user, "drill instances join it, so a recovered instance must not") };
   const problem = verify ? await checkCloudNetwork(sites.ecs, networkSite(pair, "target", pair.metadata.name), "spec.recovery.network", own) : undefined;
   return problem ? { ok: false, problem } : { ok: true, value: own };
@@ -88,7 +88,7 @@ export async function failbackNetworkOf(ps: ProtectedServer, pair: SitePair, sit
 }
 
 /** The first problem with the networks a server names (spec.recovery.network; spec.failback.network for a cloud pair), ECS asked. */
-export async function checkServerNetworks(ps: ProtectedServer, pair: SitePair, ecs: EcsDr, roles: NetworkRoles): Promise<Problem | undefined> {
+export async function checkServerNetworks(ps: ProtectedServer, pair: SitePair, ecs: EcsDr, roles: () => NetworkRoles): Promise<Problem | undefined> {
   if (ps.spec.recovery?.network) {
     const recovery = await recoveryNetworkOf(ps, pair, { ecs }, roles);
     if (!recovery.ok) return recovery.problem;
@@ -119,7 +119,7 @@ const RECHECK_INVALID_MS = 60_000;
 export class ServerNetworkChecks {
   private readonly asked = new Map<string, { readonly key: string; readonly at: number; readonly condition: ConditionInput }>();
 
-  async report(ps: ProtectedServer, pair: SitePair, roles: NetworkRoles, ecsOf: () => Promise<Checked<EcsDr>>, set: (condition: ConditionInput) => void): Promise<void> {
+  async report(ps: ProtectedServer, pair: SitePair, roles: () => NetworkRoles, ecsOf: () => Promise<Checked<EcsDr>>, set: (condition: ConditionInput) => void): Promise<void> {
     const uid = ps.metadata.uid ?? `${ps.metadata.namespace ?? ""}/${ps.metadata.name ?? ""}`;
     const names = ps.spec.recovery?.network ?? (isCloudPair(pair) ? ps.spec.failback?.network : undefined);
     if (!names) {
@@ -129,7 +129,7 @@ export class ServerNetworkChecks {
       return;
     }
     const own = ps.spec.recovery?.network;
-    const user = own ? roles.test.get(own.vSwitchId) : undefined;
+    const user = own ? roles().test.get(own.vSwitchId) : undefined;
     if (own && user) {
       set(problemCondition(RECOVERY_NETWORKS_CONDITION, notIsolated("spec.recovery.network.vSwitchId", own.vSwitchId, user, "drill instances join it, so a recovered instance must not")));
       return;
@@ -164,12 +164,12 @@ export class ServerNetworkChecks {
  * vSwitch of any pair or server of the namespace, or, for the drill's own,
  * what the ECS API says of it (when `verify`: before the drill makes anything).
  */
-export async function drillNetwork(drill: RecoveryDrill, pair: SitePair, sites: CloudSites, roles: NetworkRoles, verify: boolean): Promise<Checked<CloudNetwork>> {
+export async function drillNetwork(drill: RecoveryDrill, pair: SitePair, sites: CloudSites, roles: () => NetworkRoles, verify: boolean): Promise<Checked<CloudNetwork>> {
   const own = drill.spec.testNetwork;
   const network = own ?? sites.testNetwork;
   if (!network) return { ok: false, problem: { reason: "NoTestNetwork", message: `neither the drill nor SitePair ${pair.metadata.name ?? ""} has a spec.testNetwork: a drill instance joins a test vSwitch and no other, so the drill waits for one` } };
   const field = own ? "spec.testNetwork.vSwitchId" : `SitePair ${pair.metadata.name ?? ""} spec.testNetwork.vSwitchId`;
-  const user = roles.recovery.get(network.vSwitchId);
+  const user = roles().recovery.get(network.vSwitchId);
   if (user) return { ok: false, problem: notIsolated(field, network.vSwitchId, user, "a drill instance must never join a production recovery network") };
   if (own && verify) {
     const problem = await checkCloudNetwork(sites.ecs, networkSite(pair, "target", pair.metadata.name), "spec.testNetwork", own);
