@@ -54,6 +54,12 @@ function notIsolated(field: string, vSwitchId: string, user: string, why: string
   return { reason: "TestNetworkNotIsolated", message: `${field}: ${vSwitchId} is ${user}: ${why}` };
 }
 
+/** A recovery vSwitch that is a test vSwitch of the namespace, as a problem. */
+function recoveryIsolationProblem(vSwitchId: string, roles: NetworkRoles): Problem | undefined {
+  const user = roles.test.get(vSwitchId);
+  return user ? notIsolated("spec.recovery.network.vSwitchId", vSwitchId, user, "drill instances join it, so a recovered instance must not") : undefined;
+}
+
 /**
  * The network a server's recovered instance joins: its own
  * (spec.recovery.network), else its pair's recoveryNetwork. Its own is never
@@ -67,8 +73,8 @@ export async function recoveryNetworkOf(ps: ProtectedServer, pair: SitePair, sit
       ? { ok: true, value: sites.recoveryNetwork }
       : { ok: false, problem: { reason: "NoRecoveryNetwork", message: `SitePair ${pair.metadata.name ?? ""} has no spec.recoveryNetwork (vSwitchId and securityGroupId) and the server no spec.recovery.network: the recovered instance needs one` } };
   }
-  const user = roles().test.get(own.vSwitchId);
-  if (user) return { ok: false, problem: notIsolated("spec.recovery.network.vSwitchId", own.vSwitchId, user, "drill instances join it, so a recovered instance must not") };
+  const isolation = recoveryIsolationProblem(own.vSwitchId, roles());
+  if (isolation) return { ok: false, problem: isolation };
   const problem = verify ? await checkCloudNetwork(sites.ecs, networkSite(pair, "target", pair.metadata.name), "spec.recovery.network", own) : undefined;
   return problem ? { ok: false, problem } : { ok: true, value: own };
 }
@@ -129,9 +135,11 @@ export class ServerNetworkChecks {
       return;
     }
     const own = ps.spec.recovery?.network;
-    const user = own ? roles().test.get(own.vSwitchId) : undefined;
-    if (own && user) {
-      set(problemCondition(RECOVERY_NETWORKS_CONDITION, notIsolated("spec.recovery.network.vSwitchId", own.vSwitchId, user, "drill instances join it, so a recovered instance must not")));
+    // Listed once for this pass: the ECS check below judges isolation again.
+    const known = roles();
+    const isolation = own ? recoveryIsolationProblem(own.vSwitchId, known) : undefined;
+    if (isolation) {
+      set(problemCondition(RECOVERY_NETWORKS_CONDITION, isolation));
       return;
     }
     const key = `${ps.metadata.generation ?? 0}/${pair.metadata.generation ?? 0}`;
@@ -143,7 +151,7 @@ export class ServerNetworkChecks {
     let condition: ConditionInput;
     try {
       const ecs = await ecsOf();
-      const problem = ecs.ok ? await checkServerNetworks(ps, pair, ecs.value, roles) : undefined;
+      const problem = ecs.ok ? await checkServerNetworks(ps, pair, ecs.value, () => known) : undefined;
       condition = !ecs.ok
         ? { type: RECOVERY_NETWORKS_CONDITION, status: "Unknown", reason: ecs.problem.reason, message: `cannot ask the ECS API about the server's networks: ${ecs.problem.message}` }
         : problem
