@@ -56,7 +56,7 @@ class FakeInformer {
 describe("Controller.watches", () => {
   const reconciler: Reconciler<LifeboatObject> = { kind: "BackupPlan", readyCondition: "Ready", reconcile: () => Promise.resolve(undefined) };
 
-  async function depthAfter(events: (vaults: FakeInformer) => void): Promise<number> {
+  async function depthAfter(events: (vaults: FakeInformer) => void, map: (o: k8s.KubernetesObject) => string[] = () => ["ns/plan-a", "ns/plan-b"]): Promise<number> {
     const metrics = new OperatorMetrics();
     const own = new FakeInformer();
     const vaults = new FakeInformer();
@@ -70,7 +70,7 @@ describe("Controller.watches", () => {
       log: createLogger("silent"),
       metrics,
     });
-    controller.watches(vaults as unknown as Informer<k8s.KubernetesObject>, () => ["ns/plan-a", "ns/plan-b"], referencedChange);
+    controller.watches(vaults as unknown as Informer<k8s.KubernetesObject>, map, referencedChange);
     events(vaults);
     const sample = (await metrics.queueDepth.get()).values.find((v) => v.labels.controller === "backupplan");
     return sample?.value ?? 0;
@@ -80,6 +80,13 @@ describe("Controller.watches", () => {
     expect(await depthAfter((v) => { v.emit("add", vault()); })).toBe(2);
     expect(await depthAfter((v) => { v.emit("delete", vault()); })).toBe(2);
     expect(await depthAfter((v) => { v.emit("update", vault({ ready: "False" }), vault()); })).toBe(2);
+  });
+
+  it("queues what the old object mapped to as well as the new: a reference moved away concerns its former target", async () => {
+    const named = (o: k8s.KubernetesObject) => [`ns/${o.metadata?.labels?.plan ?? ""}`];
+    const labelled = (plan: string, generation: number) => ({ ...vault({ generation }), metadata: { ...vault().metadata, generation, labels: { plan } } }) as LifeboatObject;
+    expect(await depthAfter((v) => { v.emit("update", labelled("plan-b", 2), labelled("plan-a", 1)); }, named)).toBe(2);
+    expect(await depthAfter((v) => { v.emit("update", labelled("plan-a", 2), labelled("plan-a", 1)); }, named)).toBe(1);
   });
 
   it("queues nothing for an update that only moved status counters or times", async () => {

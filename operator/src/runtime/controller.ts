@@ -222,12 +222,16 @@ export class Controller<T extends LifeboatObject> {
   /**
    * Also reconcile the keys `map` returns whenever an object of another
    * informer is added or deleted, or updated in a way `relevant` (when
-   * given) says matters.
+   * given) says matters. An update maps the old object too: a server that
+   * stops naming a policy (or a pair that changes vaults) concerns the one
+   * it named before, whose count and in-use protection change with it.
    */
   watches<O extends k8s.KubernetesObject>(informer: Informer<O>, map: (obj: O) => string[], relevant?: (old: O, obj: O) => boolean): this {
     informer.on((event, obj, old) => {
       if (event === "update" && old && relevant && !relevant(old, obj)) return;
-      for (const key of map(obj)) this.enqueue(key);
+      const keys = new Set(map(obj));
+      if (event === "update" && old) for (const key of map(old)) keys.add(key);
+      for (const key of keys) this.enqueue(key);
     });
     return this;
   }
