@@ -1772,6 +1772,15 @@ export interface ProtectedServerSpec {
   readonly source: ProtectedServerSpecSource;
 
   /**
+   * The ReplicationPolicy in this namespace whose settings this server replicates with, instead of spec.replication (seed 003: a replication policy shared by many servers). An edit of the policy applies to every server that names it; the policy cannot be deleted while one does.
+   *
+   * @schema ProtectedServerSpec#replicationPolicyRef
+   */
+  readonly replicationPolicyRef?: ProtectedServerSpecReplicationPolicyRef;
+
+  /**
+   * The server's own replication settings. Or name a ReplicationPolicy in spec.replicationPolicyRef instead, to share them with other servers.
+   *
    * @schema ProtectedServerSpec#replication
    */
   readonly replication?: ProtectedServerSpecReplication;
@@ -1849,6 +1858,7 @@ export function toJson_ProtectedServerSpec(obj: ProtectedServerSpec | undefined)
   const result = {
     'sitePairRef': toJson_ProtectedServerSpecSitePairRef(obj.sitePairRef),
     'source': toJson_ProtectedServerSpecSource(obj.source),
+    'replicationPolicyRef': toJson_ProtectedServerSpecReplicationPolicyRef(obj.replicationPolicyRef),
     'replication': toJson_ProtectedServerSpecReplication(obj.replication),
     'recovery': toJson_ProtectedServerSpecRecovery(obj.recovery),
     'failback': toJson_ProtectedServerSpecFailback(obj.failback),
@@ -1930,6 +1940,36 @@ export function toJson_ProtectedServerSpecSource(obj: ProtectedServerSpecSource 
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * The ReplicationPolicy in this namespace whose settings this server replicates with, instead of spec.replication (seed 003: a replication policy shared by many servers). An edit of the policy applies to every server that names it; the policy cannot be deleted while one does.
+ *
+ * @schema ProtectedServerSpecReplicationPolicyRef
+ */
+export interface ProtectedServerSpecReplicationPolicyRef {
+  /**
+   * Name of the ReplicationPolicy in the same namespace.
+   *
+   * @schema ProtectedServerSpecReplicationPolicyRef#name
+   */
+  readonly name: string;
+}
+
+/**
+ * Converts an object of type 'ProtectedServerSpecReplicationPolicyRef' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ProtectedServerSpecReplicationPolicyRef(obj: ProtectedServerSpecReplicationPolicyRef | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'name': obj.name,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * The server's own replication settings. Or name a ReplicationPolicy in spec.replicationPolicyRef instead, to share them with other servers.
+ *
  * @schema ProtectedServerSpecReplication
  */
 export interface ProtectedServerSpecReplication {
@@ -3658,6 +3698,289 @@ export enum RecoveryPointSpecExcludedDisksReason {
   INDEPENDENT_DISK = "IndependentDisk",
   /** PhysicalModeRDM */
   PHYSICAL_MODE_RDM = "PhysicalModeRDM",
+}
+
+
+/**
+ * Replication settings (schedule, RPO threshold, retention, auto-resume, business hours) shared by the ProtectedServers that name it in spec.replicationPolicyRef.
+ *
+ * @schema ReplicationPolicy
+ */
+export class ReplicationPolicy extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ReplicationPolicy"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'lifeboat.io/v1alpha1',
+    kind: 'ReplicationPolicy',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ReplicationPolicy".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ReplicationPolicyProps): any {
+    return {
+      ...ReplicationPolicy.GVK,
+      ...toJson_ReplicationPolicyProps(props),
+    };
+  }
+
+  /**
+   * Defines a "ReplicationPolicy" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ReplicationPolicyProps) {
+    super(scope, id, {
+      ...ReplicationPolicy.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ReplicationPolicy.GVK,
+      ...toJson_ReplicationPolicyProps(resolved),
+    };
+  }
+}
+
+/**
+ * Replication settings (schedule, RPO threshold, retention, auto-resume, business hours) shared by the ProtectedServers that name it in spec.replicationPolicyRef.
+ *
+ * @schema ReplicationPolicy
+ */
+export interface ReplicationPolicyProps {
+  /**
+   * @schema ReplicationPolicy#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * The replication settings of every ProtectedServer that names this policy in spec.replicationPolicyRef, as a ProtectedServer's spec.replication holds them.
+   *
+   * @schema ReplicationPolicy#spec
+   */
+  readonly spec: ReplicationPolicySpec;
+}
+
+/**
+ * Converts an object of type 'ReplicationPolicyProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ReplicationPolicyProps(obj: ReplicationPolicyProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ReplicationPolicySpec(obj.spec),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * The replication settings of every ProtectedServer that names this policy in spec.replicationPolicyRef, as a ProtectedServer's spec.replication holds them.
+ *
+ * @schema ReplicationPolicySpec
+ */
+export interface ReplicationPolicySpec {
+  /**
+   * How often a crash-consistent point is made, in minutes (seed 003: 5): cycles start early enough that the newest point never gets older than this when they take time. RPOMet compares with rpoThresholdMinutes when it is set.
+   *
+   * @schema ReplicationPolicySpec#crashConsistentIntervalMinutes
+   */
+  readonly crashConsistentIntervalMinutes?: number;
+
+  /**
+   * Hours between application-consistent (quiesced through VMware Tools) points (seed 003: 1-12); unset for none.
+   *
+   * @schema ReplicationPolicySpec#appConsistentIntervalHours
+   */
+  readonly appConsistentIntervalHours?: number;
+
+  /**
+   * RPO threshold (seed 003): when the newest point gets older than this, RPOMet turns False with a Warning event, and the RPO metrics' target is this. It does not change how often cycles run. Default: crashConsistentIntervalMinutes.
+   *
+   * @schema ReplicationPolicySpec#rpoThresholdMinutes
+   */
+  readonly rpoThresholdMinutes?: number;
+
+  /**
+   * Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened.
+   *
+   * @schema ReplicationPolicySpec#retention
+   */
+  readonly retention?: ReplicationPolicySpecRetention;
+
+  /**
+   * Resume replication on its own once an interruption's cause clears (seed 004).
+   *
+   * @schema ReplicationPolicySpec#autoResume
+   */
+  readonly autoResume?: boolean;
+
+  /**
+   * Business hours of the server's application (seed 003: a resync runs outside business hours by default), in either direction of replication. A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.
+   *
+   * @schema ReplicationPolicySpec#businessHours
+   */
+  readonly businessHours?: ReplicationPolicySpecBusinessHours;
+}
+
+/**
+ * Converts an object of type 'ReplicationPolicySpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ReplicationPolicySpec(obj: ReplicationPolicySpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'crashConsistentIntervalMinutes': obj.crashConsistentIntervalMinutes,
+    'appConsistentIntervalHours': obj.appConsistentIntervalHours,
+    'rpoThresholdMinutes': obj.rpoThresholdMinutes,
+    'retention': toJson_ReplicationPolicySpecRetention(obj.retention),
+    'autoResume': obj.autoResume,
+    'businessHours': toJson_ReplicationPolicySpecBusinessHours(obj.businessHours),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened.
+ *
+ * @schema ReplicationPolicySpecRetention
+ */
+export interface ReplicationPolicySpecRetention {
+  /**
+   * Every cycle's point is kept this long.
+   *
+   * @schema ReplicationPolicySpecRetention#keepAllForMinutes
+   */
+  readonly keepAllForMinutes?: number;
+
+  /**
+   * After that, one point per this many hours is kept (seed 004: recovery point policy).
+   *
+   * @schema ReplicationPolicySpecRetention#recoveryPointIntervalHours
+   */
+  readonly recoveryPointIntervalHours?: number;
+
+  /**
+   * How long those points are kept (seed 004: 24 points in 24 hours).
+   *
+   * @schema ReplicationPolicySpecRetention#keepIntervalPointsForHours
+   */
+  readonly keepIntervalPointsForHours?: number;
+
+  /**
+   * Application-consistent points are kept this long (seed 003: up to 15 days).
+   *
+   * @schema ReplicationPolicySpecRetention#keepAppConsistentForDays
+   */
+  readonly keepAppConsistentForDays?: number;
+}
+
+/**
+ * Converts an object of type 'ReplicationPolicySpecRetention' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ReplicationPolicySpecRetention(obj: ReplicationPolicySpecRetention | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'keepAllForMinutes': obj.keepAllForMinutes,
+    'recoveryPointIntervalHours': obj.recoveryPointIntervalHours,
+    'keepIntervalPointsForHours': obj.keepIntervalPointsForHours,
+    'keepAppConsistentForDays': obj.keepAppConsistentForDays,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Business hours of the server's application (seed 003: a resync runs outside business hours by default), in either direction of replication. A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.
+ *
+ * @schema ReplicationPolicySpecBusinessHours
+ */
+export interface ReplicationPolicySpecBusinessHours {
+  /**
+   * Days business hours start on.
+   *
+   * @schema ReplicationPolicySpecBusinessHours#days
+   */
+  readonly days: ReplicationPolicySpecBusinessHoursDays[];
+
+  /**
+   * Time of day, HH:MM (24-hour).
+   *
+   * @schema ReplicationPolicySpecBusinessHours#start
+   */
+  readonly start: string;
+
+  /**
+   * Time of day, HH:MM (24-hour).
+   *
+   * @schema ReplicationPolicySpecBusinessHours#end
+   */
+  readonly end: string;
+
+  /**
+   * IANA time zone of start and end, e.g. Asia/Tokyo.
+   *
+   * @schema ReplicationPolicySpecBusinessHours#timeZone
+   */
+  readonly timeZone?: string;
+}
+
+/**
+ * Converts an object of type 'ReplicationPolicySpecBusinessHours' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ReplicationPolicySpecBusinessHours(obj: ReplicationPolicySpecBusinessHours | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'days': obj.days?.map(y => y),
+    'start': obj.start,
+    'end': obj.end,
+    'timeZone': obj.timeZone,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Day.
+ *
+ * @schema ReplicationPolicySpecBusinessHoursDays
+ */
+export enum ReplicationPolicySpecBusinessHoursDays {
+  /** Mon */
+  MON = "Mon",
+  /** Tue */
+  TUE = "Tue",
+  /** Wed */
+  WED = "Wed",
+  /** Thu */
+  THU = "Thu",
+  /** Fri */
+  FRI = "Fri",
+  /** Sat */
+  SAT = "Sat",
+  /** Sun */
+  SUN = "Sun",
 }
 
 

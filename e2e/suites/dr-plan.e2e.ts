@@ -7,10 +7,12 @@
 // again; a commit of the plan commits and fences both; reverse replication,
 // a failback in the same order and a return to Replicating follow. The API
 // server refuses what the plan's rules forbid, and the operator what it
-// cannot check there.
+// cannot check there. Both servers take their settings from one
+// ReplicationPolicy: an edit of it reaches both, a server naming a missing
+// one says so, and the policy is kept while a server names it.
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
-import { apply, getObject, patchSpec, psStatus, startSites, vmByName, type DrSites, type PsStatus } from "../support/dr.js";
+import { apply, condition, getObject, nextSucceededCycle, patchSpec, psStatus, startSites, vmByName, type DrSites, type PsStatus } from "../support/dr.js";
 import { operatorPods, waitForCondition } from "../support/lifeboat.js";
 import { eventually } from "../support/testbed.js";
 
@@ -78,8 +80,9 @@ async function jobSucceeded(name: string | undefined): Promise<boolean> {
 beforeAll(async () => {
   s = await startSites({ vms: 2, prefix: "drplan" });
   const [dbVm = "", webVm = ""] = s.vms;
-  await apply(s, "ProtectedServer", "db", { sitePairRef: { name: "pair" }, source: { vmName: dbVm }, replication: { crashConsistentIntervalMinutes: 1 } });
-  await apply(s, "ProtectedServer", "web", { sitePairRef: { name: "pair" }, source: { vmName: webVm }, replication: { crashConsistentIntervalMinutes: 1 } });
+  await apply(s, "ReplicationPolicy", "app-tier", { crashConsistentIntervalMinutes: 1 });
+  await apply(s, "ProtectedServer", "db", { sitePairRef: { name: "pair" }, source: { vmName: dbVm }, replicationPolicyRef: { name: "app-tier" } });
+  await apply(s, "ProtectedServer", "web", { sitePairRef: { name: "pair" }, source: { vmName: webVm }, replicationPolicyRef: { name: "app-tier" } });
   image = (await operatorPods()).at(-1)?.spec?.containers[0]?.image ?? "";
   expect(image).not.toBe("");
   await waitStage("db", "RealTimeReplication", 300_000);
@@ -91,6 +94,32 @@ afterAll(async () => {
 });
 
 describe("RecoveryPlan: a failover of an application, group by group", () => {
+  it("replicates both servers with one ReplicationPolicy, whose edit reaches both; a server naming a missing one waits until it comes", async () => {
+    await waitForCondition("ReplicationPolicy", s.ns, "app-tier", "Ready", "True", "Valid");
+    expect((await getObject<{ status?: { protectedServers?: number } }>(s, "ReplicationPolicy", "app-tier")).status?.protectedServers).toBe(2);
+    for (const name of ["db", "web"]) {
+      const st = await psStatus(s, name);
+      expect([st.rpoTargetSeconds, st.replicationSettings?.crashConsistentIntervalMinutes, st.replicationPolicy?.name]).toEqual([60, 1, "app-tier"]);
+    }
+
+    await patchSpec(s, "ReplicationPolicy", "app-tier", { rpoThresholdMinutes: 3 });
+    for (const name of ["db", "web"]) {
+      await eventually(`${name}'s RPO target from the edited policy`, async () => ((await psStatus(s, name)).rpoTargetSeconds === 180 ? true : undefined), 60_000);
+    }
+
+    // Applied before its policy, as GitOps may: it waits, naming what to create, and starts once it exists.
+    await apply(s, "ProtectedServer", "orphan", { sitePairRef: { name: "pair" }, source: { vmName: "no-such-vm" }, replicationPolicyRef: { name: "gold" } });
+    const waiting = await waitForCondition("ProtectedServer", s.ns, "orphan", "Ready", "False", "ReplicationPolicyNotFound");
+    expect(waiting.message).toBe(`spec.replicationPolicyRef: ReplicationPolicy ${s.ns}/gold does not exist; create it, or set spec.replication instead`);
+    await apply(s, "ReplicationPolicy", "gold", { crashConsistentIntervalMinutes: 10 });
+    await waitForCondition("ProtectedServer", s.ns, "orphan", "ReplicationPolicyApplied", "True", "Applied");
+    expect((await psStatus(s, "orphan")).rpoTargetSeconds).toBe(600);
+    expect(condition(await psStatus(s, "orphan"), "Ready")?.reason).not.toBe("ReplicationPolicyNotFound");
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "protectedservers", name: "orphan" });
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "replicationpolicies", name: "gold" });
+    await eventually("the server and its policy gone", async () => ((await gone("ProtectedServer", "orphan")) && (await gone("ReplicationPolicy", "gold")) ? true : undefined), 120_000);
+  });
+
   it("is refused by the API server for a change its rules forbid, and by the operator for a server in two groups", async () => {
     await apply(s, "RecoveryPlan", "twice", { groups: [{ name: "a", protectedServers: ["db"] }, { name: "b", protectedServers: ["db"] }] });
     const dup = await waitForCondition("RecoveryPlan", s.ns, "twice", "Ready", "False", "DuplicateServer");
@@ -235,5 +264,28 @@ describe("RecoveryPlan: a failover of an application, group by group", () => {
       const ps = await getObject<{ spec: { desiredState?: string; commitFailover?: boolean }; status: PsStatus }>(s, "ProtectedServer", name);
       expect([ps.spec.desiredState, ps.spec.commitFailover, ps.status.stage, ps.status.direction]).toEqual(["Replicating", false, "RealTimeReplication", "Forward"]);
     }
+  });
+
+  it("keeps the ReplicationPolicy while a server names it, and the servers replicating with it meanwhile", async () => {
+    const before = (await psStatus(s, "db")).lastCycle?.id;
+    await s.custom.deleteNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "replicationpolicies", name: "app-tier" });
+    const held = await waitForCondition("ReplicationPolicy", s.ns, "app-tier", "Ready", "False", "InUse");
+    expect(held.message).toBe("deletion waits until nothing uses this ReplicationPolicy: still used by ProtectedServer/db, ProtectedServer/web");
+    await nextSucceededCycle(s, "db", before);
+    expect((await psStatus(s, "db")).rpoTargetSeconds).toBe(180);
+
+    // A server that stops naming the policy is counted out at once (its old reference reconciles the policy).
+    await patchSpec(s, "ProtectedServer", "web", { replicationPolicyRef: null, replication: { crashConsistentIntervalMinutes: 1 } });
+    await eventually("the policy held by db alone", async () => {
+      const policy = await getObject<{ status?: { protectedServers?: number; conditions?: { type: string; message: string }[] } }>(s, "ReplicationPolicy", "app-tier");
+      const message = policy.status?.conditions?.find((c) => c.type === "Ready")?.message;
+      return policy.status?.protectedServers === 1 && message === "deletion waits until nothing uses this ReplicationPolicy: still used by ProtectedServer/db" ? true : undefined;
+    }, 60_000);
+    await patchSpec(s, "ProtectedServer", "db", { replicationPolicyRef: null, replication: { crashConsistentIntervalMinutes: 1 } });
+    await eventually("the policy deleted once no server names it", async () => ((await gone("ReplicationPolicy", "app-tier")) ? true : undefined), 120_000);
+    await eventually("db on its own settings", async () => {
+      const st = await psStatus(s, "db");
+      return st.rpoTargetSeconds === 60 && st.replicationPolicy === undefined && condition(st, "ReplicationPolicyApplied") === undefined ? true : undefined;
+    }, 60_000);
   });
 });

@@ -8,6 +8,7 @@ import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
 import { installLifeboat, vaultClaim, waitForCondition, type VaultVolume } from "../support/lifeboat.js";
 import { createNamespace, kubectl } from "../support/testbed.js";
 import { repoRoot } from "../testbed/paths.js";
+import { kinds as lifeboatKinds } from "../../operator/src/api/kinds.js";
 
 interface Doc {
   kind: string;
@@ -89,12 +90,14 @@ const expected: [string, string, string, string, string][] = [
   ["RecoveryDrill", "db-01-drill", "Ready", "True", "Running"],
   // At rest: its one server replicates.
   ["RecoveryPlan", "shop", "Ready", "True", "Replicating"],
+  // Settings for servers that name it (none of the samples does).
+  ["ReplicationPolicy", "tier-1", "Ready", "True", "Valid"],
 ];
 
 describe("operator/samples", () => {
   it("has one sample of every kind", () => {
     const kinds = new Set(docs.map((d) => d.kind));
-    for (const k of ["BackupVault", "Gateway", "VCenter", "BackupPlan", "RecoveryPoint", "RestoreJob", "SitePair", "ProtectedServer", "RecoveryDrill", "RecoveryPlan"]) expect(kinds).toContain(k);
+    for (const k of lifeboatKinds.map((d) => d.kind)) expect(kinds).toContain(k);
   });
 
   it("apply with kubectl apply --server-side", async () => {

@@ -17,7 +17,7 @@ import { hashFile } from "../testbed/hash.js";
 import { repoRoot } from "../testbed/paths.js";
 import { mixedData } from "./data.js";
 import { startVcsim, type Vcsim } from "../testbed/vcsim.js";
-import { installLifeboat, OPERATOR_NAMESPACE, operatorPods, vaultClaim, waitForCondition } from "./lifeboat.js";
+import { installLifeboat, OPERATOR_NAMESPACE, operatorPods, pluralOf, vaultClaim, waitForCondition } from "./lifeboat.js";
 import { adminConfig, createNamespace, deleteNamespace, eventually } from "./testbed.js";
 
 export const MiB = 1024 * 1024;
@@ -141,19 +141,19 @@ async function declareSites(opts: { vms: number; prefix: string }, started: Star
 
 /** Creates a lifeboat.io object. */
 export async function apply(s: Pick<DrSites, "custom" | "ns">, kind: string, name: string, spec: object): Promise<void> {
-  await s.custom.createNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: `${kind.toLowerCase()}s`, body: { apiVersion: "lifeboat.io/v1alpha1", kind, metadata: { name }, spec } });
+  await s.custom.createNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: pluralOf(kind), body: { apiVersion: "lifeboat.io/v1alpha1", kind, metadata: { name }, spec } });
 }
 
 /** Merge-patches a lifeboat.io object's spec. */
 export async function patchSpec(s: Pick<DrSites, "custom" | "ns">, kind: string, name: string, spec: object): Promise<void> {
   await s.custom.patchNamespacedCustomObject(
-    { group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: `${kind.toLowerCase()}s`, name, body: { spec } },
+    { group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: pluralOf(kind), name, body: { spec } },
     k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
   );
 }
 
 export async function getObject<T>(s: Pick<DrSites, "custom" | "ns">, kind: string, name: string): Promise<T> {
-  return (await s.custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: `${kind.toLowerCase()}s`, name })) as T;
+  return (await s.custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: pluralOf(kind), name })) as T;
 }
 
 /** The RPO a status shows at `now`: the age of its newest point, in seconds (undefined before the first). */
@@ -173,6 +173,8 @@ export interface PsStatus {
   retention?: { job?: string; run?: string; phase?: string; forgotten?: number; message?: string };
   pinnedPoints?: string[];
   heldResync?: { reason?: string; since?: string };
+  replicationSettings?: { crashConsistentIntervalMinutes?: number; rpoThresholdMinutes?: number };
+  replicationPolicy?: { name?: string; generation?: number };
   source?: { name?: string; moRef?: string; instanceUUID?: string };
   currentCycle?: { id?: string; bytesDone?: number; bytesTotal?: number; resync?: string; startTime?: string };
   lastCycle?: { id?: string; result?: string; reason?: string; bytesRead?: number; bytesTransferred?: number; resync?: string; pointID?: string; recoveryPoint?: string; durationSeconds?: number; startTime?: string; completionTime?: string; attempts?: number };

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { ensureComponent } from "../testbed/components.js";
 import { repoRoot } from "../testbed/paths.js";
+import { kinds } from "../../operator/src/api/kinds.js";
 import { adminConfig, eventually, kubectl, testbed } from "./testbed.js";
 
 /** Runs the test bed's helm against the test bed; resolves with exit code and output. */
@@ -101,11 +102,17 @@ export function leaderPod(timeoutMs = 60_000): Promise<{ pod: k8s.V1Pod; holder:
   }, timeoutMs);
 }
 
+/** The resource name of a lifeboat.io kind (ReplicationPolicy: replicationpolicies). */
+export function pluralOf(kind: string): string {
+  const plural = kinds.find((k) => k.kind === kind)?.plural;
+  if (!plural) throw new Error(`${kind} is not a lifeboat.io kind`);
+  return plural;
+}
+
 /** A lifeboat.io object's condition of a type, read fresh. */
 export async function condition(kind: string, namespace: string, name: string, type: string): Promise<{ status: string; reason: string; message: string } | undefined> {
   const custom = adminConfig().makeApiClient(k8s.CustomObjectsApi);
-  const plural = `${kind.toLowerCase()}s`;
-  const obj = (await custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace, plural, name })) as {
+  const obj = (await custom.getNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace, plural: pluralOf(kind), name })) as {
     status?: { conditions?: { type: string; status: string; reason: string; message: string }[] };
   };
   return obj.status?.conditions?.find((c) => c.type === type);

@@ -18,6 +18,7 @@ import { BackupVaultReconciler } from "./controllers/backup-vault-controller.js"
 import { GatewayCapacity } from "./controllers/gateway-capacity.js";
 import { GatewayReconciler } from "./controllers/gateway-controller.js";
 import { ProtectedServerReconciler } from "./controllers/protected-server-controller.js";
+import { ReplicationPolicyReconciler } from "./controllers/replication-policy-controller.js";
 import { RecoveryDrillReconciler } from "./controllers/recovery-drill-controller.js";
 import { RecoveryPlanReconciler } from "./controllers/recovery-plan-controller.js";
 import { RecoveryPointReconciler } from "./controllers/recovery-point-controller.js";
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
   manager.add(new RecoveryPointReconciler());
   manager.add(new RestoreJobReconciler(vcenters, gatewayCapacity));
   manager.add(new SitePairReconciler(vcenters));
+  manager.add(new ReplicationPolicyReconciler());
   manager.add(new ProtectedServerReconciler(vcenters, gatewayCapacity));
   manager.add(new RecoveryDrillReconciler(vcenters));
   manager.add(new RecoveryPlanReconciler(env.POD_NAMESPACE ?? "lifeboat-system"));

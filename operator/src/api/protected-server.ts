@@ -1,5 +1,6 @@
-import { ageColumn, chosenCloudNetwork, clockTime, conditions, localRef, observedGeneration, retentionPass, WEEKDAYS, type KindDefinition } from "./common.js";
-import { array, boolean, described, enumeration, integer, object, string, withRules, type CelRule, type Schema } from "./schema.js";
+import { ageColumn, chosenCloudNetwork, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
+import { replicationSettings } from "./replication-policy.js";
+import { array, boolean, described, enumeration, integer, object, observed, string, withRules, type CelRule, type Schema } from "./schema.js";
 
 /**
  * What the user can ask of a protected server. Drills are not a state: a
@@ -130,53 +131,11 @@ export const protectedServer: KindDefinition = {
           ),
           { rule: "has(self.vmName) != has(self.instanceId)", message: "spec.source: set exactly one of vmName or instanceId" },
         ),
-        replication: withRules(
-          object(
-            {
-              crashConsistentIntervalMinutes: integer("How often a crash-consistent point is made, in minutes (seed 003: 5): cycles start early enough that the newest point never gets older than this when they take time. RPOMet compares with rpoThresholdMinutes when it is set.", 1, 60, { default: 5 }),
-              appConsistentIntervalHours: integer("Hours between application-consistent (quiesced through VMware Tools) points (seed 003: 1-12); unset for none.", 1, 12),
-              rpoThresholdMinutes: integer(
-                "RPO threshold (seed 003): when the newest point gets older than this, RPOMet turns False with a Warning event, and the RPO metrics' target is this. It does not change how often cycles run. Default: crashConsistentIntervalMinutes.",
-                1,
-                1440,
-              ),
-              retention: object(
-                {
-                  keepAllForMinutes: integer("Every cycle's point is kept this long.", 0, 1440, { default: 60 }),
-                  recoveryPointIntervalHours: integer("After that, one point per this many hours is kept (seed 004: recovery point policy).", 1, 24, { default: 1 }),
-                  keepIntervalPointsForHours: integer("How long those points are kept (seed 004: 24 points in 24 hours).", 1, 720, { default: 24 }),
-                  keepAppConsistentForDays: integer("Application-consistent points are kept this long (seed 003: up to 15 days).", 0, 90, { default: 7 }),
-                },
-                [],
-                { description: "Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened." },
-              ),
-              autoResume: boolean("Resume replication on its own once an interruption's cause clears (seed 004).", true),
-              businessHours: withRules(
-                object(
-                  {
-                    days: array("Days business hours start on.", enumeration("Day.", WEEKDAYS), { minItems: 1, maxItems: 7, "x-kubernetes-list-type": "set" }),
-                    start: clockTime,
-                    end: clockTime,
-                    timeZone: string("IANA time zone of start and end, e.g. Asia/Tokyo.", { default: "UTC", maxLength: 64 }),
-                  },
-                  ["days", "start", "end"],
-                  {
-                    description:
-                      "Business hours of the server's application (seed 003: a resync runs outside business hours by default), in either direction of replication. A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.",
-                  },
-                ),
-                { rule: "self.start != self.end", message: "spec.replication.businessHours.end must differ from start; hours that end before they start run past midnight" },
-              ),
-            },
-            [],
-          ),
-          { rule: "!has(self.appConsistentIntervalHours) || self.appConsistentIntervalHours * 60 > self.crashConsistentIntervalMinutes", message: "spec.replication.appConsistentIntervalHours must be longer than crashConsistentIntervalMinutes" },
-          {
-            rule: "!has(self.appConsistentIntervalHours) || !has(self.retention) || self.retention.keepAppConsistentForDays * 24 >= self.appConsistentIntervalHours",
-            message: "spec.replication.retention.keepAppConsistentForDays must cover appConsistentIntervalHours (seed 003: the application-consistent frequency must be shorter than its retention): otherwise the newest application-consistent point is forgotten before the next one comes",
-          },
-          { rule: "!has(self.rpoThresholdMinutes) || self.rpoThresholdMinutes >= self.crashConsistentIntervalMinutes", message: "spec.replication.rpoThresholdMinutes must be at least crashConsistentIntervalMinutes: a tighter threshold than the schedule would always be missed" },
+        replicationPolicyRef: described(
+          "The ReplicationPolicy in this namespace whose settings this server replicates with, instead of spec.replication (seed 003: a replication policy shared by many servers). An edit of the policy applies to every server that names it; the policy cannot be deleted while one does.",
+          localRef("ReplicationPolicy"),
         ),
+        replication: replicationSettings("spec.replication", "The server's own replication settings. Or name a ReplicationPolicy in spec.replicationPolicyRef instead, to share them with other servers."),
         recovery: object(
           {
             vmName: string("Name of the recovered VM at the recovery site; default the source VM's name.", { minLength: 1, maxLength: 80 }),
@@ -229,6 +188,7 @@ export const protectedServer: KindDefinition = {
       },
       ["sitePairRef", "source"],
     ),
+    { rule: "!(has(self.replication) && has(self.replicationPolicyRef))", message: "spec: set spec.replication or spec.replicationPolicyRef, not both (a server's replication settings come from one place)" },
     { rule: "!self.reverseInPlace || self.confirmReverseInPlace", message: "spec.confirmReverseInPlace must be true when spec.reverseInPlace is true" },
     ...DESIRED_STATE_RULES,
     { rule: "!(oldSelf.commitFailover && self.commitFailover) || self.recoveryPoint == oldSelf.recoveryPoint", message: "spec.recoveryPoint cannot change once the failover is committed" },
@@ -239,7 +199,7 @@ export const protectedServer: KindDefinition = {
     stage: enumeration("Where the server is (a summary of the conditions).", REPLICATION_STAGES),
     direction: enumeration("Which way replication runs now.", ["Forward", "Reverse"]),
     source: described("The VM replicated now: the protected VM, or the recovered one while replicating in reverse.", vmRef),
-    rpoTargetSeconds: integer("The RPO target RPOMet compares the newest point's age with: spec.replication.rpoThresholdMinutes (else crashConsistentIntervalMinutes) in seconds.", 0),
+    rpoTargetSeconds: integer("The RPO target RPOMet compares the newest point's age with: rpoThresholdMinutes (else crashConsistentIntervalMinutes) of the server's replication settings (spec.replication or its ReplicationPolicy), in seconds.", 0),
     lastRecoveryPointTime: string("Time of the newest recovery point.", { format: "date-time" }),
     lastAppConsistentPointTime: string("Time of the newest application-consistent point.", { format: "date-time" }),
     recoveryPointCount: integer("Recovery points of the current direction kept.", 0),
@@ -251,6 +211,20 @@ export const protectedServer: KindDefinition = {
     failedCycles: integer("Cycles failed in a row since the last success; the next ones back off.", 0),
     handledResumeRequest: string("The spec.resumeRequest last acted on."),
     handledResyncRequest: string("The spec.resyncRequest last acted on: the cycle it started has resync Requested."),
+    replicationSettings: observed(
+      replicationSettings(
+        "status.replicationSettings",
+        "The replication settings the server runs with: its spec.replication, or the spec of the ReplicationPolicy it names (fields left out take their defaults). While that policy does not exist, the server goes on with these (condition ReplicationPolicyApplied=False).",
+      ),
+    ),
+    replicationPolicy: object(
+      {
+        name: string("The ReplicationPolicy."),
+        generation: integer("Its metadata.generation whose settings are applied.", 0),
+      },
+      ["name"],
+      { description: "The ReplicationPolicy whose settings are in status.replicationSettings, when they came from one." },
+    ),
     heldResync: object({
       reason: string("Why CBT cannot be trusted: ChangeIdRejected, DiskResized or ChangeTrackingReset."),
       since: string("When a cycle found the resync needed during business hours and stopped before reading.", { format: "date-time" }),
@@ -320,6 +294,7 @@ export const protectedServer: KindDefinition = {
     { name: "Stage", type: "string", jsonPath: ".status.stage" },
     { name: "RPO", type: "date", jsonPath: ".status.lastRecoveryPointTime", description: "Age of the newest recovery point: the data a failover now would lose (kubectl shows the time since it)" },
     { name: "Target", type: "integer", jsonPath: ".status.rpoTargetSeconds", priority: 1 },
+    { name: "Policy", type: "string", jsonPath: ".spec.replicationPolicyRef.name", description: "The ReplicationPolicy the server replicates with", priority: 1 },
     { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
     { name: "Reason", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
     ageColumn,

@@ -99,6 +99,22 @@ export function httpsEndpointRules(path: string, fields: readonly string[]): Cel
   });
 }
 
+/**
+ * A spec schema as status holds it, for a copy of spec values the operator
+ * records: without defaults (the API server would fill them in on every
+ * status write, so the operator's copy would always differ from what it
+ * reads back, and each reconcile would write again) and without CEL rules
+ * (the spec's rules held when the values were written there).
+ */
+export function observed(schema: Schema): Schema {
+  const { default: _default, "x-kubernetes-validations": _rules, properties, items, ...rest } = schema;
+  return {
+    ...rest,
+    ...(properties ? { properties: Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, observed(v)])) } : {}),
+    ...(items ? { items: observed(items) } : {}),
+  };
+}
+
 /** Adds CEL rules to a schema. */
 export function withRules(schema: Schema, ...rules: CelRule[]): Schema {
   return { ...schema, "x-kubernetes-validations": [...(schema["x-kubernetes-validations"] ?? []), ...rules] };

@@ -38,6 +38,7 @@ import { followCloudCycle, runCloudCycles, startCloudCycle, type CloudDrContext,
 import { serverTagValue, type CloudNetwork } from "./cloud-sites.js";
 import { failbackNetworkOf, namespaceNetworkRoles, recoveryNetworkOf, type ServerNetworkChecks } from "./server-networks.js";
 import { switchDirection } from "./reverse-replication.js";
+import { replicationField } from "./replication-settings.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 type Failover = NonNullable<Status["failover"]>;
@@ -117,9 +118,9 @@ export class CloudProtection {
     ctx.setCondition(ps, { type: "ResyncRequired", status: "False", reason: "CloudSnapshots", message: "ECS snapshots are incremental by themselves: there is no change tracking to lose" });
     const recovery = ps.spec.recovery ?? {};
     const ignored = [
-      ...(ps.spec.replication?.appConsistentIntervalHours !== undefined ? ["spec.replication.appConsistentIntervalHours (cloud snapshot points are crash-consistent: no agent in the guest quiesces it)"] : []),
+      ...(ps.spec.replication?.appConsistentIntervalHours !== undefined ? [`${replicationField(ps, "appConsistentIntervalHours")} (cloud snapshot points are crash-consistent: no agent in the guest quiesces it)`] : []),
       ...(ps.spec.resyncRequest ? ["spec.resyncRequest (ECS snapshots are incremental by themselves: there is no change tracking to resync)"] : []),
-      ...(ps.spec.replication?.businessHours ? ["spec.replication.businessHours (ECS snapshots are incremental by themselves: there is no resync to hold)"] : []),
+      ...(ps.spec.replication?.businessHours ? [`${replicationField(ps, "businessHours")} (ECS snapshots are incremental by themselves: there is no resync to hold)`] : []),
       ...(ps.spec.reverseInPlace ? ["spec.reverseInPlace (ECS resets a disk only to a snapshot of that same disk, so a failback makes a new instance and the original stays stopped)"] : []),
       ...(["datastore", "diskProvisioning"] as const).filter((f) => recovery[f] !== undefined && !(f === "diskProvisioning" && recovery[f] === "Thin")).map((f) => `spec.recovery.${f} (vSphere only: the instance type and disk category decide)`),
       ...ignoredSizing("spec.recovery", recovery),

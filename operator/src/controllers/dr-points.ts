@@ -73,7 +73,7 @@ export async function choosePoint(kube: Kube, ps: WithKind<ProtectedServer>, vau
   const chosen = (p: PointHeader | undefined, what: string): Checked<ChosenPoint> =>
     p ? { ok: true, value: { point: p, recoveryPoint: recoveryPointName(p) } } : { ok: false, problem: { reason: "NoRecoveryPoint", message: `${field}: ${ps.metadata.name ?? ""} has no ${what} yet` } };
   if (choice === POINT_CHOICES.latest) return chosen(points.at(-1), "recovery point");
-  if (choice === POINT_CHOICES.latestAppConsistent) return chosen(points.filter((p) => p.consistency === "app").at(-1), "application-consistent recovery point (set spec.replication.appConsistentIntervalHours)");
+  if (choice === POINT_CHOICES.latestAppConsistent) return chosen(points.filter((p) => p.consistency === "app").at(-1), "application-consistent recovery point (set appConsistentIntervalHours in the server's replication settings)");
   const ns = ps.metadata.namespace ?? "";
   const rp = await kube.get<WithKind<RecoveryPoint>>("RecoveryPoint", ns, choice);
   if (!rp) return { ok: false, problem: { reason: "RecoveryPointNotFound", message: `${field}: RecoveryPoint ${ns}/${choice} does not exist` } };

@@ -27,6 +27,7 @@ import { forgetCycleCounters, ReplicationCycles, startCycleCounters, type Replic
 import { ReverseReplication, switchDirection } from "./reverse-replication.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { VmArrivals } from "./vm-arrivals.js";
+import { applyReplicationSettings, replicationField } from "./replication-settings.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 
@@ -78,6 +79,10 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   async reconcile(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = ps.metadata.namespace ?? "";
     const status = (ps.status ??= {});
+    // A server whose policy is missing goes on with the settings it recorded; one that never had any does not start
+    // (a failover or failback, which it would hardly be asked for yet, goes on with the defaults).
+    const settingsProblem = await applyReplicationSettings(ps, ctx);
+    if (settingsProblem && (ps.spec.desiredState ?? "Replicating") === "Replicating") return this.notStarted(ps, ctx, settingsProblem.reason, settingsProblem.message);
     status.rpoTargetSeconds = rpoTargetSeconds(ps);
     const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
     if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
@@ -460,6 +465,6 @@ export function ignoredForVSphereSource(ps: ProtectedServer, pair: SitePair): st
   out.push(...(["instanceType", "privateIpAddress", "network"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (cloud sites only: a failback to vSphere makes a VM${f === "network" ? " whose NICs follow the site pair's spec.networkMappings" : ""})`));
   if (ps.spec.reverseInPlace) out.push(...(["cpu", "memoryGiB"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (reverseInPlace: the original VM keeps its own)`));
   const hours = ps.spec.replication?.businessHours;
-  if (hours && !isTimeZone(hours.timeZone ?? "UTC")) out.push(`spec.replication.businessHours (timeZone "${hours.timeZone ?? ""}" is not an IANA time zone such as Asia/Tokyo or UTC: resyncs run when found needed)`);
+  if (hours && !isTimeZone(hours.timeZone ?? "UTC")) out.push(`${replicationField(ps, "businessHours")} (timeZone "${hours.timeZone ?? ""}" is not an IANA time zone such as Asia/Tokyo or UTC: resyncs run when found needed)`);
   return out;
 }

@@ -40,6 +40,7 @@ export const referenceGraph: readonly Reference[] = [
   { from: "SitePair", to: "Gateway", names: (s: SitePairSpec) => [s.gatewayRef?.name, s.recoveryGatewayRef?.name] },
   { from: "SitePair", to: "VCenter", names: (s: SitePairSpec) => [s.source.vCenterRef?.name, s.target.vCenterRef?.name] },
   { from: "ProtectedServer", to: "SitePair", names: (s: ProtectedServerSpec) => [s.sitePairRef.name] },
+  { from: "ProtectedServer", to: "ReplicationPolicy", names: (s: ProtectedServerSpec) => [s.replicationPolicyRef?.name] },
   { from: "RecoveryPoint", to: "BackupVault", names: (s: RecoveryPointSpec) => [s.vaultRef?.name] },
   { from: "RecoveryDrill", to: "ProtectedServer", names: (s: RecoveryDrillSpec) => [s.protectedServerRef?.name] },
   { from: "RecoveryDrill", to: "RecoveryPlan", names: (s: RecoveryDrillSpec) => [s.recoveryPlanRef?.name] },

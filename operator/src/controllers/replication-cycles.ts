@@ -29,6 +29,7 @@ import { describeExcludedDisks, excludedDisksOf } from "../worker/labels.js";
 import { heldResyncOf, RESYNC } from "../worker/resync.js";
 import { inWindow, isTimeZone, nextWindowChange } from "./weekly-window.js";
 import { SPEC_ENV } from "../worker/spec.js";
+import { replicationField } from "./replication-settings.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type Cycle = NonNullable<Status["currentCycle"]>;
@@ -234,7 +235,7 @@ export class ReplicationCycles {
     const status = (ps.status ??= {});
     if (until) status.nextCycleTime = isoSeconds(until);
     else delete status.nextCycleTime;
-    const message = `${resyncWhy(reason)}: the checksum resync, which reads every allocated area, waits for business hours to end${until ? ` at ${isoSeconds(until)}` : ""} (spec.replication.businessHours), and replication with it; set spec.resyncRequest to a new value to resync now`;
+    const message = `${resyncWhy(reason)}: the checksum resync, which reads every allocated area, waits for business hours to end${until ? ` at ${isoSeconds(until)}` : ""} (${replicationField(ps, "businessHours")}), and replication with it; set spec.resyncRequest to a new value to resync now`;
     ctx.setCondition(ps, { type: "ResyncRequired", status: "True", reason, message });
     ctx.setCondition(ps, { type: "Replicating", status: "False", reason: RESYNC_HELD, message });
     return until ? Math.min(Math.max(until.getTime() - now.getTime(), 0) + 200, IDLE_REFRESH_MS) : IDLE_REFRESH_MS;
@@ -459,7 +460,7 @@ export class ReplicationCycles {
    */
   private async held(ps: WithKind<ProtectedServer>, cur: Cycle, reason: string, at: Date, ctx: ReconcileContext): Promise<Cycle> {
     const status = (ps.status ??= {});
-    const message = `${resyncWhy(reason)}: the cycle stopped before reading, since a resync reads every allocated area and business hours are on (spec.replication.businessHours)`;
+    const message = `${resyncWhy(reason)}: the cycle stopped before reading, since a resync reads every allocated area and business hours are on (${replicationField(ps, "businessHours")})`;
     const ended: Cycle = { id: cur.id, job: cur.job, direction: cur.direction, consistency: cur.consistency, startTime: cur.startTime, completionTime: isoSeconds(at), result: "Failed", reason: RESYNC_HELD, message, resync: reason, ...(cur.attempts ? { attempts: cur.attempts } : {}) };
     status.lastCycle = ended;
     delete status.currentCycle;

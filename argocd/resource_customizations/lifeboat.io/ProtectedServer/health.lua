@@ -3,7 +3,9 @@
 -- back) is Healthy, unless the newest recovery point is older than the RPO
 -- target (RPOMet=False), or a network the server names for its failover or
 -- failback is not where it must be (RecoveryNetworksValid=False: that step
--- would wait for a fix): then Degraded. Ready=False names a stage or a
+-- would wait for a fix), or the ReplicationPolicy it names is missing
+-- (ReplicationPolicyApplied=False: it goes on with the settings it last
+-- had): then Degraded. Ready=False names a stage or a
 -- problem; for a stage the condition of the step under way says more:
 -- FailedOver while failing over, FailedBack while failing back, Replicating
 -- otherwise. It is Progressing while that step works or waits for something
@@ -56,6 +58,7 @@ local progressing = {
   ResyncHeld = true,
   -- objects that do not exist yet or are not ready yet (each has its own health)
   SitePairNotFound = true,
+  ReplicationPolicyNotFound = true,
   VCenterNotFound = true,
   VCenterNotConnected = true,
   GatewayNotFound = true,
@@ -101,7 +104,7 @@ if ready == nil then
 end
 
 if ready.status == "True" then
-  for _, conditionType in ipairs({ "RPOMet", "RecoveryNetworksValid" }) do
+  for _, conditionType in ipairs({ "RPOMet", "RecoveryNetworksValid", "ReplicationPolicyApplied" }) do
     local problem = findCondition(conditionType)
     if problem ~= nil and problem.status == "False" then
       hs.status = "Degraded"

@@ -2052,6 +2052,122 @@ export interface SitePair {
   status?: SitePairStatus;
 }
 
+/**
+ * The replication settings of every ProtectedServer that names this policy in spec.replicationPolicyRef, as a ProtectedServer's spec.replication holds them.
+ */
+export interface ReplicationPolicySpec {
+  /**
+   * How often a crash-consistent point is made, in minutes (seed 003: 5): cycles start early enough that the newest point never gets older than this when they take time. RPOMet compares with rpoThresholdMinutes when it is set.
+   */
+  crashConsistentIntervalMinutes?: number;
+  /**
+   * Hours between application-consistent (quiesced through VMware Tools) points (seed 003: 1-12); unset for none.
+   */
+  appConsistentIntervalHours?: number;
+  /**
+   * RPO threshold (seed 003): when the newest point gets older than this, RPOMet turns False with a Warning event, and the RPO metrics' target is this. It does not change how often cycles run. Default: crashConsistentIntervalMinutes.
+   */
+  rpoThresholdMinutes?: number;
+  /**
+   * Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened.
+   */
+  retention?: {
+    /**
+     * Every cycle's point is kept this long.
+     */
+    keepAllForMinutes?: number;
+    /**
+     * After that, one point per this many hours is kept (seed 004: recovery point policy).
+     */
+    recoveryPointIntervalHours?: number;
+    /**
+     * How long those points are kept (seed 004: 24 points in 24 hours).
+     */
+    keepIntervalPointsForHours?: number;
+    /**
+     * Application-consistent points are kept this long (seed 003: up to 15 days).
+     */
+    keepAppConsistentForDays?: number;
+  };
+  /**
+   * Resume replication on its own once an interruption's cause clears (seed 004).
+   */
+  autoResume?: boolean;
+  /**
+   * Business hours of the server's application (seed 003: a resync runs outside business hours by default), in either direction of replication. A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.
+   */
+  businessHours?: {
+    /**
+     * Days business hours start on.
+     *
+     * @minItems 1
+     * @maxItems 7
+     */
+    days: ("Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun")[];
+    /**
+     * Time of day, HH:MM (24-hour).
+     */
+    start: string;
+    /**
+     * Time of day, HH:MM (24-hour).
+     */
+    end: string;
+    /**
+     * IANA time zone of start and end, e.g. Asia/Tokyo.
+     */
+    timeZone?: string;
+  };
+}
+
+export interface ReplicationPolicyStatus {
+  /**
+   * The .metadata.generation the controller last acted on.
+   */
+  observedGeneration?: number;
+  /**
+   * Observations of the object's state.
+   */
+  conditions?: {
+    /**
+     * Type of condition in CamelCase.
+     */
+    type: string;
+    /**
+     * Status of the condition.
+     */
+    status: "True" | "False" | "Unknown";
+    /**
+     * The .metadata.generation the condition was set from.
+     */
+    observedGeneration?: number;
+    /**
+     * When the condition last changed status.
+     */
+    lastTransitionTime: string;
+    /**
+     * One-word CamelCase reason for the last transition.
+     */
+    reason: string;
+    /**
+     * Human-readable message: what happened and what to do about it.
+     */
+    message: string;
+  }[];
+  /**
+   * ProtectedServers that name this policy.
+   */
+  protectedServers?: number;
+}
+
+/** Replication settings (schedule, RPO threshold, retention, auto-resume, business hours) shared by the ProtectedServers that name it in spec.replicationPolicyRef. */
+export interface ReplicationPolicy {
+  apiVersion: "lifeboat.io/v1alpha1";
+  kind: "ReplicationPolicy";
+  metadata: V1ObjectMeta;
+  spec: ReplicationPolicySpec;
+  status?: ReplicationPolicyStatus;
+}
+
 export interface ProtectedServerSpec {
   /**
    * Reference to a SitePair to replicate within in the same namespace.
@@ -2075,6 +2191,18 @@ export interface ProtectedServerSpec {
      */
     instanceId?: string;
   };
+  /**
+   * The ReplicationPolicy in this namespace whose settings this server replicates with, instead of spec.replication (seed 003: a replication policy shared by many servers). An edit of the policy applies to every server that names it; the policy cannot be deleted while one does.
+   */
+  replicationPolicyRef?: {
+    /**
+     * Name of the ReplicationPolicy in the same namespace.
+     */
+    name: string;
+  };
+  /**
+   * The server's own replication settings. Or name a ReplicationPolicy in spec.replicationPolicyRef instead, to share them with other servers.
+   */
   replication?: {
     /**
      * How often a crash-consistent point is made, in minutes (seed 003: 5): cycles start early enough that the newest point never gets older than this when they take time. RPOMet compares with rpoThresholdMinutes when it is set.
@@ -2340,7 +2468,7 @@ export interface ProtectedServerStatus {
     regionId?: string;
   };
   /**
-   * The RPO target RPOMet compares the newest point's age with: spec.replication.rpoThresholdMinutes (else crashConsistentIntervalMinutes) in seconds.
+   * The RPO target RPOMet compares the newest point's age with: rpoThresholdMinutes (else crashConsistentIntervalMinutes) of the server's replication settings (spec.replication or its ReplicationPolicy), in seconds.
    */
   rpoTargetSeconds?: number;
   /**
@@ -2581,6 +2709,85 @@ export interface ProtectedServerStatus {
    * The spec.resyncRequest last acted on: the cycle it started has resync Requested.
    */
   handledResyncRequest?: string;
+  /**
+   * The replication settings the server runs with: its spec.replication, or the spec of the ReplicationPolicy it names (fields left out take their defaults). While that policy does not exist, the server goes on with these (condition ReplicationPolicyApplied=False).
+   */
+  replicationSettings?: {
+    /**
+     * How often a crash-consistent point is made, in minutes (seed 003: 5): cycles start early enough that the newest point never gets older than this when they take time. RPOMet compares with rpoThresholdMinutes when it is set.
+     */
+    crashConsistentIntervalMinutes?: number;
+    /**
+     * Hours between application-consistent (quiesced through VMware Tools) points (seed 003: 1-12); unset for none.
+     */
+    appConsistentIntervalHours?: number;
+    /**
+     * RPO threshold (seed 003): when the newest point gets older than this, RPOMet turns False with a Warning event, and the RPO metrics' target is this. It does not change how often cycles run. Default: crashConsistentIntervalMinutes.
+     */
+    rpoThresholdMinutes?: number;
+    /**
+     * Which replication points are kept. Points in use by a drill or an uncommitted failover are kept whatever these say, and the vault's lock is never shortened.
+     */
+    retention?: {
+      /**
+       * Every cycle's point is kept this long.
+       */
+      keepAllForMinutes?: number;
+      /**
+       * After that, one point per this many hours is kept (seed 004: recovery point policy).
+       */
+      recoveryPointIntervalHours?: number;
+      /**
+       * How long those points are kept (seed 004: 24 points in 24 hours).
+       */
+      keepIntervalPointsForHours?: number;
+      /**
+       * Application-consistent points are kept this long (seed 003: up to 15 days).
+       */
+      keepAppConsistentForDays?: number;
+    };
+    /**
+     * Resume replication on its own once an interruption's cause clears (seed 004).
+     */
+    autoResume?: boolean;
+    /**
+     * Business hours of the server's application (seed 003: a resync runs outside business hours by default), in either direction of replication. A cycle that finds CBT cannot be trusted (ChangeIdRejected, DiskResized, ChangeTrackingReset) during these hours stops before it reads, and replication waits for them to end (Replicating=False, reason ResyncHeld; the RPO grows meanwhile), since a resync reads every allocated area of the VM's disks from production storage. spec.resyncRequest resyncs at once. Unset: a resync runs in the cycle that finds it needed. vSphere sources only: an ECS instance has no change tracking to resync.
+     */
+    businessHours?: {
+      /**
+       * Days business hours start on.
+       *
+       * @minItems 1
+       * @maxItems 7
+       */
+      days: ("Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun")[];
+      /**
+       * Time of day, HH:MM (24-hour).
+       */
+      start: string;
+      /**
+       * Time of day, HH:MM (24-hour).
+       */
+      end: string;
+      /**
+       * IANA time zone of start and end, e.g. Asia/Tokyo.
+       */
+      timeZone?: string;
+    };
+  };
+  /**
+   * The ReplicationPolicy whose settings are in status.replicationSettings, when they came from one.
+   */
+  replicationPolicy?: {
+    /**
+     * The ReplicationPolicy.
+     */
+    name: string;
+    /**
+     * Its metadata.generation whose settings are applied.
+     */
+    generation?: number;
+  };
   /**
    * A checksum resync waiting for spec.replication.businessHours to end; the next cycle makes it, with this reason, and clears this.
    */
