@@ -79,8 +79,9 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   async reconcile(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const ns = ps.metadata.namespace ?? "";
     const status = (ps.status ??= {});
-    // A server whose policy is missing goes on with the settings it recorded; one that never had any does not start
-    // (a failover or failback, which it would hardly be asked for yet, goes on with the defaults).
+    // A server whose policy is missing goes on with the settings it recorded. One with nothing recorded (new, or last
+    // reconciled by a Lifeboat before status.replicationSettings) waits while Replicating; a failover, reverse replication
+    // or failback is not held back by a missing policy and goes on with the default settings.
     const settingsProblem = await applyReplicationSettings(ps, ctx);
     if (settingsProblem && (ps.spec.desiredState ?? "Replicating") === "Replicating") return this.notStarted(ps, ctx, settingsProblem.reason, settingsProblem.message);
     status.rpoTargetSeconds = rpoTargetSeconds(ps);

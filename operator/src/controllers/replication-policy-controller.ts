@@ -44,6 +44,7 @@ export class ReplicationPolicyReconciler implements Reconciler<ReplicationPolicy
 /** status.protectedServers: the servers that name the policy, from the cache (a server's change of reference reconciles the policy). */
 function countServers(policy: ReplicationPolicy, ctx: ReconcileContext): void {
   const name = policy.metadata.name ?? "";
-  const users = ctx.listCached("ProtectedServer", policy.metadata.namespace ?? "").filter((p) => (p.spec as ProtectedServer["spec"]).replicationPolicyRef?.name === name);
+  // As in-use protection counts them: a server being deleted no longer holds the policy.
+  const users = ctx.listCached("ProtectedServer", policy.metadata.namespace ?? "").filter((p) => !p.metadata.deletionTimestamp && (p.spec as ProtectedServer["spec"]).replicationPolicyRef?.name === name);
   (policy.status ??= {}).protectedServers = users.length;
 }

@@ -34,7 +34,7 @@ function context(objects: LifeboatObject[]): { ctx: ReconcileContext; conditions
 
 describe("a server's replication settings from its ReplicationPolicy", () => {
   it("are recorded in a status field without defaults or rules, so that a copy reads back as it was written", () => {
-    const recorded = JSON.stringify(protectedServer.status?.properties?.replicationSettings);
+    const recorded = JSON.stringify(protectedServer.status.properties?.replicationSettings);
     expect(recorded).toContain("crashConsistentIntervalMinutes");
     expect(recorded).not.toContain('"default"');
     expect(recorded).not.toContain("x-kubernetes-validations");
@@ -122,6 +122,6 @@ describe("ReplicationPolicyReconciler", () => {
     expect(deleting.status?.protectedServers).toBe(2);
     expect(conditions[0]).toMatchObject({ status: "False", reason: "InUse" });
     expect(conditions[0]?.message).toBe("deletion waits until nothing uses this ReplicationPolicy: still used by ProtectedServer/db, ProtectedServer/app");
-    expect(await new ReplicationPolicyReconciler().finalize(gold, context([users[2] as LifeboatObject]).ctx)).toBeUndefined();
+    expect(await new ReplicationPolicyReconciler().finalize(structuredClone(gold), context([users[2] as LifeboatObject]).ctx)).toBeUndefined();
   });
 });

@@ -3,12 +3,11 @@
 -- back) is Healthy, unless the newest recovery point is older than the RPO
 -- target (RPOMet=False), or a network the server names for its failover or
 -- failback is not where it must be (RecoveryNetworksValid=False: that step
--- would wait for a fix), or the ReplicationPolicy it names is missing
--- (ReplicationPolicyApplied=False: it goes on with the settings it last
--- had): then Degraded. Ready=False names a stage or a
--- problem; for a stage the condition of the step under way says more:
--- FailedOver while failing over, FailedBack while failing back, Replicating
--- otherwise. It is Progressing while that step works or waits for something
+-- would wait for a fix): then Degraded. So is a server in any stage whose
+-- ReplicationPolicy is missing (ReplicationPolicyApplied=False: it goes on
+-- with the settings it last had). Ready=False names a stage or a problem;
+-- for a stage the condition of the step under way says more: FailedOver
+-- while failing over, FailedBack while failing back, Replicating otherwise. It is Progressing while that step works or waits for something
 -- that comes by itself (the first full cycle, a Gateway slot, a restore
 -- worker, objects still coming up), and Degraded when it needs a fix (a VM
 -- not found, a failed cycle, an unmapped network: the message says what).
@@ -103,8 +102,17 @@ if ready == nil then
   return hs
 end
 
+-- A missing ReplicationPolicy, in any stage, once the server runs on the
+-- settings it recorded (a new server waiting for it is Progressing below).
+local policy = findCondition("ReplicationPolicyApplied")
+if policy ~= nil and policy.status == "False" and ready.reason ~= "ReplicationPolicyNotFound" then
+  hs.status = "Degraded"
+  hs.message = policy.message
+  return hs
+end
+
 if ready.status == "True" then
-  for _, conditionType in ipairs({ "RPOMet", "RecoveryNetworksValid", "ReplicationPolicyApplied" }) do
+  for _, conditionType in ipairs({ "RPOMet", "RecoveryNetworksValid" }) do
     local problem = findCondition(conditionType)
     if problem ~= nil and problem.status == "False" then
       hs.status = "Degraded"
