@@ -1,6 +1,6 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway } from "../api/generated/types.js";
-import type { ConditionInput } from "../runtime/conditions.js";
+import { removeCondition, type ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { labelValue } from "../workloads/worker-job.js";
 import { flowControlState } from "./flow-control.js";
@@ -85,8 +85,8 @@ export class GatewayReconciler implements Reconciler<Gateway> {
     if (https) {
       if (https.status === "False" && status.conditions?.find((c) => c.type === HTTPS_TO_VAULT)?.status !== "False") await ctx.events.record(gw, "Warning", https.reason, https.message);
       ctx.setCondition(gw, https);
-    } else if (status.conditions?.some((c) => c.type === HTTPS_TO_VAULT)) {
-      status.conditions = status.conditions.filter((c) => c.type !== HTTPS_TO_VAULT);
+    } else {
+      removeCondition(status, HTTPS_TO_VAULT);
     }
     let secretVersion: string | undefined;
     if (gw.spec.credentialsSecretRef) {

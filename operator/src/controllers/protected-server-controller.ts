@@ -1,7 +1,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
 import { POINT_CHOICES } from "../api/protected-server.js";
-import { reportIgnoredFields, type ConditionInput } from "../runtime/conditions.js";
+import { removeCondition, reportIgnoredFields, type ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext, ReconcileResult, Reconciler } from "../runtime/controller.js";
 import { describe } from "../runtime/errors.js";
 import type { WithKind } from "../runtime/kube.js";
@@ -271,7 +271,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         ctx.setCondition(ps, { type: "Replicating", status: "False", reason: "CleaningUp", message: `deleting the recovered instance after the failback: ${left}` });
         return false;
       }
-      if (status.conditions) status.conditions = status.conditions.filter((c) => c.type !== "ResyncRequired");
+      removeCondition(status, "ResyncRequired");
     } else if (fo?.vm?.moRef && fo.restoreId) {
       try {
         if (!(await destroyCreatedVm(await siteClient(dr, dr.recoverySite), fo.vm.moRef, fo.restoreId))) return false;

@@ -1,4 +1,5 @@
 import type { ProtectedServer, ReplicationPolicy } from "../api/generated/types.js";
+import { removeCondition } from "../runtime/conditions.js";
 import type { ReconcileContext } from "../runtime/controller.js";
 import type { WithKind } from "../runtime/kube.js";
 import type { Problem } from "./references.js";
@@ -28,7 +29,7 @@ export async function applyReplicationSettings(ps: ProtectedServer, ctx: Reconci
   if (!ref) {
     status.replicationSettings = ps.spec.replication ?? {};
     delete status.replicationPolicy;
-    if (status.conditions?.some((c) => c.type === REPLICATION_POLICY_CONDITION)) status.conditions = status.conditions.filter((c) => c.type !== REPLICATION_POLICY_CONDITION);
+    removeCondition(status, REPLICATION_POLICY_CONDITION);
     return undefined;
   }
   const namespace = ps.metadata.namespace ?? "";

@@ -10,7 +10,7 @@
  */
 import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
 import type { EcsDr } from "../cloud/alibaba/ecs-dr.js";
-import type { ConditionInput } from "../runtime/conditions.js";
+import { removeCondition, type ConditionInput } from "../runtime/conditions.js";
 import type { ReconcileContext } from "../runtime/controller.js";
 import type { WithKind } from "../runtime/kube.js";
 import { describe } from "../runtime/errors.js";
@@ -130,8 +130,7 @@ export class ServerNetworkChecks {
     const names = ps.spec.recovery?.network ?? (isCloudPair(pair) ? ps.spec.failback?.network : undefined);
     if (!names) {
       this.asked.delete(uid);
-      const status = ps.status;
-      if (status?.conditions?.some((c) => c.type === RECOVERY_NETWORKS_CONDITION)) status.conditions = status.conditions.filter((c) => c.type !== RECOVERY_NETWORKS_CONDITION);
+      removeCondition(ps.status, RECOVERY_NETWORKS_CONDITION);
       return;
     }
     const own = ps.spec.recovery?.network;

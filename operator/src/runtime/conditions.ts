@@ -55,5 +55,14 @@ export function reportIgnoredFields(
   set: (condition: ConditionInput) => void,
 ): void {
   if (ignored.length > 0) set({ type: "IgnoredFields", status: "True", reason, message: `not acted on: ${ignored.join("; ")}` });
-  else if (obj.status?.conditions?.some((c) => c.type === "IgnoredFields")) obj.status.conditions = obj.status.conditions.filter((c) => c.type !== "IgnoredFields");
+  else removeCondition(obj.status, "IgnoredFields");
+}
+
+/**
+ * Removes the condition of `type`, if there is one: for a condition that
+ * exists only while it has something to say (IgnoredFields, a policy or
+ * network check that no longer applies).
+ */
+export function removeCondition(status: { conditions?: Condition[] } | undefined, type: string): void {
+  if (status?.conditions?.some((c) => c.type === type)) status.conditions = status.conditions.filter((c) => c.type !== type);
 }
