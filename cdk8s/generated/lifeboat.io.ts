@@ -1779,6 +1779,13 @@ export interface ProtectedServerSpec {
   readonly replicationPolicyRef?: ProtectedServerSpecReplicationPolicyRef;
 
   /**
+   * Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (the first tick of each application-consistent interval quiescing every guest), and an unplanned failover or a drill with "latest" or "latest-app-consistent" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's. Without an rpoThresholdMinutes, a member's RPO target is its interval plus the time a cycle takes.
+   *
+   * @schema ProtectedServerSpec#consistencyGroup
+   */
+  readonly consistencyGroup?: string;
+
+  /**
    * The server's own replication settings. Or name a ReplicationPolicy in spec.replicationPolicyRef instead, to share them with other servers.
    *
    * @schema ProtectedServerSpec#replication
@@ -1859,6 +1866,7 @@ export function toJson_ProtectedServerSpec(obj: ProtectedServerSpec | undefined)
     'sitePairRef': toJson_ProtectedServerSpecSitePairRef(obj.sitePairRef),
     'source': toJson_ProtectedServerSpecSource(obj.source),
     'replicationPolicyRef': toJson_ProtectedServerSpecReplicationPolicyRef(obj.replicationPolicyRef),
+    'consistencyGroup': obj.consistencyGroup,
     'replication': toJson_ProtectedServerSpecReplication(obj.replication),
     'recovery': toJson_ProtectedServerSpecRecovery(obj.recovery),
     'failback': toJson_ProtectedServerSpecFailback(obj.failback),

@@ -9,7 +9,9 @@
 // server refuses what the plan's rules forbid, and the operator what it
 // cannot check there. Both servers take their settings from one
 // ReplicationPolicy: an edit of it reaches both, a server naming a missing
-// one says so, and the policy is kept while a server names it.
+// one says so, and the policy is kept while a server names it. For the
+// drill, both are one consistency group: their points share ticks, and the
+// plan's drill brings both up from one.
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import { apply, condition, getObject, nextSucceededCycle, patchSpec, psStatus, startSites, vmByName, type DrSites, type PsStatus } from "../support/dr.js";
@@ -21,7 +23,12 @@ jest.setTimeout(900_000);
 interface DrillObject {
   metadata: { uid: string; ownerReferences?: { uid: string; controller?: boolean }[] };
   spec: { protectedServerRef?: { name: string } };
-  status?: { phase?: string; vmName?: string; startTime?: string; readyTime?: string; servers?: { group: string; protectedServer: string; drill: string; phase: string }[] };
+  status?: { phase?: string; vmName?: string; groupTick?: string; startTime?: string; readyTime?: string; servers?: { group: string; protectedServer: string; drill: string; phase: string }[] };
+}
+
+interface PointObject {
+  metadata: { labels: Record<string, string | undefined> };
+  spec: { time: string; protectedServerRef?: { name: string } };
 }
 
 interface PlanStatus {
@@ -136,6 +143,27 @@ describe("RecoveryPlan: a failover of an application, group by group", () => {
   });
 
   it("drills the whole plan: a drill per server, the database's up before the web server's is made; deleting it cleans them all", async () => {
+    // One consistency group (seed 003: multi-VM consistency): both servers' cycles snapshot at the group's ticks.
+    for (const name of ["db", "web"]) await patchSpec(s, "ProtectedServer", name, { consistencyGroup: "shop" });
+    for (const name of ["db", "web"]) {
+      // A member names the members it saw at its last reconcile: both, once each has looked again.
+      await eventually(`${name} in group shop with db and web`, async () => {
+        const grouped = condition(await psStatus(s, name), "GroupConsistent");
+        return grouped?.status === "True" && grouped.reason === "SharedTicks" && grouped.message.includes("consistency group shop (db, web): every 1 min from the epoch") ? true : undefined;
+      }, 120_000);
+    }
+    const shared = await eventually("a tick of group shop that both servers have a RecoveryPoint at", async () => {
+      const list = (await s.custom.listNamespacedCustomObject({ group: "lifeboat.io", version: "v1alpha1", namespace: s.ns, plural: "recoverypoints", labelSelector: "lifeboat.io/consistency-group=shop" })) as { items: PointObject[] };
+      const byTick = new Map<string, PointObject[]>();
+      for (const rp of list.items) byTick.set(rp.metadata.labels["lifeboat.io/group-tick"] ?? "", [...(byTick.get(rp.metadata.labels["lifeboat.io/group-tick"] ?? "") ?? []), rp]);
+      return [...byTick.entries()].find(([, rps]) => ["db", "web"].every((n) => rps.some((rp) => rp.spec.protectedServerRef?.name === n)));
+    }, 300_000);
+    // Ticks are whole minutes from the epoch here, and no worker snapshots before its tick.
+    const [tickLabel, points] = shared;
+    expect(tickLabel).toMatch(/^\d{8}t\d{4}00z$/);
+    const tick = Date.parse(tickLabel.replace(/^(\d{4})(\d{2})(\d{2})t(\d{2})(\d{2})(\d{2})z$/, "$1-$2-$3T$4:$5:$6Z"));
+    for (const rp of points) expect(Date.parse(rp.spec.time)).toBeGreaterThanOrEqual(tick);
+
     await apply(s, "RecoveryDrill", "shop-test", { recoveryPlanRef: { name: "shop" } });
     const ready = await waitForCondition("RecoveryDrill", s.ns, "shop-test", "Ready", "True", "Running", 600_000);
     expect(ready.message).toContain("test copies of 2 server(s) are up");
@@ -151,6 +179,9 @@ describe("RecoveryPlan: a failover of an application, group by group", () => {
     expect(db.metadata.ownerReferences?.find((o) => o.controller)?.uid).toBe(parent.metadata.uid);
     // The plan's order: the web server's drill was made once the database's test VM was up.
     expect(Date.parse(web.status?.startTime ?? "")).toBeGreaterThanOrEqual(Date.parse(db.status?.readyTime ?? ""));
+    // Both test copies are of one tick, although the web server's drill was made later, after newer ticks.
+    expect(db.status?.groupTick).toMatch(/^\d{8}T\d{6}Z$/);
+    expect(web.status?.groupTick).toBe(db.status?.groupTick);
     const testVms = [db.status?.vmName ?? "", web.status?.vmName ?? ""];
     for (const name of testVms) expect((await vmByName(s.recoveryClient, name)).map((v) => v.powerState)).toEqual(["poweredOn"]);
     // Replication went on: a drill never moves a server.
@@ -169,6 +200,8 @@ describe("RecoveryPlan: a failover of an application, group by group", () => {
     }, 300_000);
     expect(parentWentFirst).toBe(false);
     for (const name of testVms) expect(await vmByName(s.recoveryClient, name)).toHaveLength(0);
+    for (const name of ["db", "web"]) await patchSpec(s, "ProtectedServer", name, { consistencyGroup: null });
+    for (const name of ["db", "web"]) await eventually(`${name} out of the group`, async () => (condition(await psStatus(s, name), "GroupConsistent") ? undefined : true), 60_000);
   });
 
   it("fails over the database first and runs its script, then waits for a manual action before the web server", async () => {

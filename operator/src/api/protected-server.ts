@@ -135,6 +135,10 @@ export const protectedServer: KindDefinition = {
           "The ReplicationPolicy in this namespace whose settings this server replicates with, instead of spec.replication (seed 003: a replication policy shared by many servers). An edit of the policy applies to every server that names it; the policy cannot be deleted while one does.",
           localRef("ReplicationPolicy"),
         ),
+        consistencyGroup: string(
+          "Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (the first tick of each application-consistent interval quiescing every guest), and an unplanned failover or a drill with \"latest\" or \"latest-app-consistent\" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's. Without an rpoThresholdMinutes, a member's RPO target is its interval plus the time a cycle takes.",
+          { minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
+        ),
         replication: replicationSettings("spec.replication", "The server's own replication settings. Or name a ReplicationPolicy in spec.replicationPolicyRef instead, to share them with other servers."),
         recovery: object(
           {
@@ -247,6 +251,7 @@ export const protectedServer: KindDefinition = {
       recoveryPoint: string("RecoveryPoint the recovered VM was made from."),
       pointID: string("Vault point id it was made from."),
       pointTime: string("Time of that point.", { format: "date-time" }),
+      groupTick: string("spec.consistencyGroup: the group's tick the point was taken at, the newest every member has (the same for every member failed over from it)."),
       dataAtRiskSeconds: integer("For an unplanned failover: the RPO at that moment, the data that may be lost.", 0),
       vm: described("The recovered VM.", vmRef),
       baseline: changeIds,
@@ -295,6 +300,7 @@ export const protectedServer: KindDefinition = {
     { name: "RPO", type: "date", jsonPath: ".status.lastRecoveryPointTime", description: "Age of the newest recovery point: the data a failover now would lose (kubectl shows the time since it)" },
     { name: "Target", type: "integer", jsonPath: ".status.rpoTargetSeconds", priority: 1 },
     { name: "Policy", type: "string", jsonPath: ".spec.replicationPolicyRef.name", description: "The ReplicationPolicy the server replicates with", priority: 1 },
+    { name: "Group", type: "string", jsonPath: ".spec.consistencyGroup", description: "The consistency group whose points the server shares", priority: 1 },
     { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
     { name: "Reason", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
     ageColumn,

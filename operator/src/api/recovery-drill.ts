@@ -66,6 +66,7 @@ export const recoveryDrill: KindDefinition = {
     recoveryPoint: string("RecoveryPoint the test VM was made from."),
     pointID: string("Vault point id it was made from."),
     pointTime: string("Time of that point.", { format: "date-time" }),
+    groupTick: string("The server's spec.consistencyGroup: the group's tick the point was taken at (the drills of one plan drill take the same one)."),
     vCenter: string("VCenter of the recovery site the test VM is in (cleaning needs it even when the server is gone)."),
     job: string("Worker Job that brings the test VM up."),
     vmName: string("Name of the test VM."),

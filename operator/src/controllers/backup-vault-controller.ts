@@ -54,6 +54,7 @@ export function recoveryPointFor(vault: BackupVault, point: PointHeader): Recove
         [POINT_ID_LABEL]: dnsLabel(point.id),
         ...(l.plan ? { "lifeboat.io/plan": dnsLabel(l.plan) } : {}),
         ...(l.protectedServer ? { "lifeboat.io/protected-server": dnsLabel(l.protectedServer) } : {}),
+        ...(l.consistencyGroup && l.groupTick ? { "lifeboat.io/consistency-group": dnsLabel(l.consistencyGroup), "lifeboat.io/group-tick": dnsLabel(l.groupTick) } : {}),
       },
       // Owned (not controlled) by the vault, so deleting the BackupVault removes these mirrors from the cluster.
       ownerReferences: [{ apiVersion: API_VERSION, kind: "BackupVault", name: vault.metadata.name ?? "", uid: vault.metadata.uid ?? "", controller: false, blockOwnerDeletion: false }],

@@ -21,7 +21,8 @@ import { convertPoint, discardConversion } from "./cloud-conversion.js";
 import { pointVmSizing } from "./cloud-vault-recovery.js";
 import { resolveSites, usable } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
-import { choosePoint, lineagePoints } from "./dr-points.js";
+import { choosePoint, pointsToChoose } from "./dr-points.js";
+import { drillGroupChoice } from "./consistency-groups.js";
 import { labelValue } from "../workloads/worker-job.js";
 import { cloudSites, serverTagValue, type CloudNetwork, type CloudSite, type CloudSites } from "./cloud-sites.js";
 import { drillNetwork, namespaceNetworkRoles } from "./server-networks.js";
@@ -98,13 +99,16 @@ export class CloudDrill {
     if (!usableSite.ok) return this.pending(drill, ctx, usableSite.problem.reason, `waiting for the recovery site: ${usableSite.problem.message}`);
     const conversion = drJobName(drill, "drill");
     if (!status.pointID) {
-      const points = await lineagePoints(ctx.kube, usableSite.value.vault, ps, "forward");
-      const chosen = await choosePoint(ctx.kube, ps, usableSite.value.vault, drill.spec.recoveryPoint ?? "latest", points, "spec.recoveryPoint");
+      const points = await pointsToChoose(ctx.kube, usableSite.value.vault, ps);
+      const group = drillGroupChoice(drill, ps, ctx.listCached<ProtectedServer>("ProtectedServer", drill.metadata.namespace ?? ""), ctx.listCached<RecoveryDrill>("RecoveryDrill", drill.metadata.namespace ?? ""));
+      const chosen = await choosePoint(ctx.kube, ps, usableSite.value.vault, drill.spec.recoveryPoint ?? "latest", points, "spec.recoveryPoint", group);
       if (!chosen.ok) return this.pending(drill, ctx, chosen.problem.reason, chosen.problem.message);
+      if (chosen.value.notShared) await ctx.events.record(drill, "Warning", "NoSharedPoint", chosen.value.notShared);
       // The point (a pin), the conversion's name and where the resources go are recorded before anything is made.
       status.pointID = chosen.value.point.id;
       status.recoveryPoint = chosen.value.recoveryPoint;
       status.pointTime = isoSeconds(chosen.value.point.time);
+      if (chosen.value.groupTick) status.groupTick = chosen.value.groupTick;
       status.region = sites.value.recoverySite.region;
       status.sitePair = pair.metadata.name;
       status.vmName = drill.spec.vmName ?? `${ps.spec.source.vmName ?? ps.metadata.name ?? "server"}-drill-${drill.metadata.name ?? ""}`.slice(0, 128);

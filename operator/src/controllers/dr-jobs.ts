@@ -5,6 +5,7 @@
  * failback VMs). Names are deterministic, so a reconcile repeated after an
  * operator restart finds the Job it made instead of making a second one.
  */
+import { GROUP_LABELS, tickLabel } from "./consistency-groups.js";
 import type * as k8s from "@kubernetes/client-node";
 import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
 import { controllerRef, isConflict, isNotFound, type Kube, type LifeboatObject, type WithKind } from "../runtime/kube.js";
@@ -89,6 +90,8 @@ export interface CycleJob {
   readonly extraLabels?: Record<string, string>;
   /** The worker's share of the Gateway's flow-control bandwidth (0: unlimited). */
   readonly bandwidthBytesPerSecond: number;
+  /** A consistency group's cycle: its group and tick, labelled on the point, the snapshot taken at the tick (vSphere sources only). */
+  readonly groupTick?: { readonly group: string; readonly tick: Date } | undefined;
 }
 
 /**
@@ -122,7 +125,15 @@ export async function createCycleJob(kube: Kube, c: CycleJob): Promise<void> {
     ...(c.holdResync ? { holdResync: true } : {}),
     changedBlockTracking: true,
     lineage: [...REPLICATION_LINEAGE],
-    labels: { ...lineageLabels(c.ps, c.direction), vm: c.vm.name, run: c.cycleId, sitePair: c.sitePair, vcenter: c.vcenter.metadata.name ?? "" },
+    labels: {
+      ...lineageLabels(c.ps, c.direction),
+      vm: c.vm.name,
+      run: c.cycleId,
+      sitePair: c.sitePair,
+      vcenter: c.vcenter.metadata.name ?? "",
+      ...(c.groupTick ? { [GROUP_LABELS.group]: c.groupTick.group, [GROUP_LABELS.tick]: tickLabel(c.groupTick.tick) } : {}),
+    },
+    ...(c.groupTick ? { snapshotAt: c.groupTick.tick.toISOString() } : {}),
     ...(c.bandwidthBytesPerSecond > 0 ? { bandwidthBytesPerSecond: c.bandwidthBytesPerSecond } : {}),
   };
   await createDrJob(kube, { owner: c.ps, name: c.name, kind: "cycle", gateway: c.gateway, labels: { ...serverLabels(c.ps), ...c.extraLabels }, spec, secretEnv: secretEnvFor(c.vault, c.vcenter), claims: vaultClaims(c.vault) });

@@ -11,6 +11,7 @@ import { POINT_CHOICES } from "../api/protected-server.js";
 import type { Kube, WithKind } from "../runtime/kube.js";
 import { openVault, type PointHeader, type Vault } from "../vault/index.js";
 import { recoveryPointName } from "./backup-vault-controller.js";
+import { GROUP_LABELS, sharedPoint } from "./consistency-groups.js";
 import type { Checked } from "./references.js";
 import { vaultSpecOf } from "./vault-access.js";
 
@@ -48,6 +49,20 @@ export async function lineagePoints(kube: Kube, bv: BackupVault, ps: ProtectedSe
   return withVault(kube, bv, async (vault) => sortByTime((await vault.listPoints()).filter((p) => inLineage(p, ps, direction))));
 }
 
+/** What a failover or drill chooses from: the server's own points (oldest first), and every point of the vault (its consistency group's among them). */
+export interface PointsToChoose {
+  readonly own: readonly PointHeader[];
+  readonly all: readonly PointHeader[];
+}
+
+/** The server's points in `direction` and the vault's whole listing (its consistency group's points among them), from one listing. */
+export async function pointsToChoose(kube: Kube, bv: BackupVault, ps: ProtectedServer, direction: Direction = "forward"): Promise<{ own: PointHeader[]; all: PointHeader[] }> {
+  return withVault(kube, bv, async (vault) => {
+    const all = await vault.listPoints();
+    return { own: sortByTime(all.filter((p) => inLineage(p, ps, direction))), all };
+  });
+}
+
 export function sortByTime(points: readonly PointHeader[]): PointHeader[] {
   return [...points].sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
 }
@@ -62,25 +77,56 @@ export interface ChosenPoint {
   readonly point: PointHeader;
   /** The RecoveryPoint object that mirrors it (its name is the same whether the sync made it yet or not). */
   readonly recoveryPoint: string;
+  /** spec.consistencyGroup: the group's tick of the point, when it is the newest tick every member shares. */
+  readonly groupTick?: string | undefined;
+  /** spec.consistencyGroup: why the server's own newest point was chosen instead of a shared one (no tick every member has). */
+  readonly notShared?: string | undefined;
+}
+
+/** What a consistency group's member chooses with: the members whose points must meet, and a tick another member's failover or drill took already. */
+export interface GroupChoice {
+  readonly members: readonly string[];
+  readonly taken?: string | undefined;
 }
 
 /**
  * Resolves "latest", "latest-app-consistent" or a RecoveryPoint name to one of
  * the server's forward points. A RecoveryPoint of another server, of a
  * BackupPlan or of another vault is refused with a message that says so.
+ * A member of a consistency group resolves the two keywords to its point of
+ * the newest tick that every member in `members` (names, itself included)
+ * has (or to its point of the tick `group.taken`, when another member's
+ * failover or a sibling drill took one), so that all come back to one
+ * moment; when they share none (a member
+ * new to the group, or one that does not take the group's ticks), to its
+ * own newest, saying why in `notShared`.
  */
-export async function choosePoint(kube: Kube, ps: WithKind<ProtectedServer>, vault: BackupVault, choice: string, points: readonly PointHeader[], field: string): Promise<Checked<ChosenPoint>> {
+export async function choosePoint(kube: Kube, ps: WithKind<ProtectedServer>, vault: BackupVault, choice: string, points: PointsToChoose, field: string, group: GroupChoice = { members: [] }): Promise<Checked<ChosenPoint>> {
+  const own = points.own;
+  const name = ps.metadata.name ?? "";
+  const groupName = ps.spec.consistencyGroup;
+  const keyword = choice === POINT_CHOICES.latest || choice === POINT_CHOICES.latestAppConsistent;
+  const app = choice === POINT_CHOICES.latestAppConsistent;
+  const members = group.members.length > 0 ? group.members : [name];
+  let notShared: string | undefined;
+  if (groupName && keyword) {
+    // The tick a member's failover or a sibling drill took already, while this server has its point: the same moment for all.
+    const taken = group.taken === undefined ? undefined : own.find((p) => p.labels[GROUP_LABELS.group] === groupName && p.labels[GROUP_LABELS.tick] === group.taken && (!app || p.consistency === "app"));
+    const shared = taken ?? sharedPoint(points.all, ps.metadata.namespace ?? "", groupName, name, members, app);
+    if (shared) return { ok: true, value: { point: shared, recoveryPoint: recoveryPointName(shared), groupTick: shared.labels[GROUP_LABELS.tick] } };
+    notShared = `consistency group ${groupName}: ${members.join(", ")} share no ${app ? "application-consistent " : ""}tick (a member has no point at the group's ticks yet, or does not take them: see its condition GroupConsistent); ${name} uses its own newest ${app ? "application-consistent " : ""}point`;
+  }
   const chosen = (p: PointHeader | undefined, what: string): Checked<ChosenPoint> =>
-    p ? { ok: true, value: { point: p, recoveryPoint: recoveryPointName(p) } } : { ok: false, problem: { reason: "NoRecoveryPoint", message: `${field}: ${ps.metadata.name ?? ""} has no ${what} yet` } };
-  if (choice === POINT_CHOICES.latest) return chosen(points.at(-1), "recovery point");
-  if (choice === POINT_CHOICES.latestAppConsistent) return chosen(points.filter((p) => p.consistency === "app").at(-1), "application-consistent recovery point (set appConsistentIntervalHours in the server's replication settings)");
+    p ? { ok: true, value: { point: p, recoveryPoint: recoveryPointName(p), ...(notShared ? { notShared } : {}) } } : { ok: false, problem: { reason: "NoRecoveryPoint", message: `${field}: ${name} has no ${what} yet` } };
+  if (choice === POINT_CHOICES.latest) return chosen(own.at(-1), "recovery point");
+  if (app) return chosen(own.filter((p) => p.consistency === "app").at(-1), "application-consistent recovery point (set appConsistentIntervalHours in the server's replication settings)");
   const ns = ps.metadata.namespace ?? "";
   const rp = await kube.get<WithKind<RecoveryPoint>>("RecoveryPoint", ns, choice);
   if (!rp) return { ok: false, problem: { reason: "RecoveryPointNotFound", message: `${field}: RecoveryPoint ${ns}/${choice} does not exist` } };
   if (rp.spec.vaultRef?.name !== vault.metadata.name) {
     return { ok: false, problem: { reason: "WrongRecoveryPoint", message: `${field}: RecoveryPoint ${choice} is ${rp.spec.vaultRef ? `in vault ${rp.spec.vaultRef.name}` : "a point of cloud snapshots"}, not in the site pair's vault ${vault.metadata.name ?? ""}` } };
   }
-  const point = points.find((p) => p.id === rp.spec.pointID);
+  const point = own.find((p) => p.id === rp.spec.pointID);
   if (!point) {
     return { ok: false, problem: { reason: "WrongRecoveryPoint", message: `${field}: RecoveryPoint ${choice} is not a forward replication point of ${ps.metadata.name ?? ""} (a BackupPlan point, another server's, or forgotten)` } };
   }

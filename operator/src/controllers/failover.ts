@@ -17,7 +17,8 @@ import { isoSeconds } from "../util/time.js";
 import { describe } from "../runtime/errors.js";
 import { shortHash } from "../workloads/worker-job.js";
 import { createServerRestoreJob, deleteJob, drJobName, jobOutcome } from "./dr-jobs.js";
-import { choosePoint, lineagePoints, type ChosenPoint } from "./dr-points.js";
+import { choosePoint, lineagePoints, pointsToChoose, type ChosenPoint } from "./dr-points.js";
+import { failoverGroupChoice } from "./consistency-groups.js";
 import { networksOf } from "../worker/labels.js";
 import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js";
 import { captureBaseline, destroyCreatedVm, fence, findKnownVm, identityOf, shutDown, vmsMarked } from "./dr-vsphere.js";
@@ -132,10 +133,12 @@ export class Failover {
     }
     const vault = dr.recoverySite.vault;
     if (!vault.ok) return this.waiting(dr, fo, vault.problem.reason, `the recovery site's vault is not usable: ${vault.problem.message}`);
-    const points = await lineagePoints(ctx.kube, vault.value, ps, "forward");
-    const chosen = await choosePoint(ctx.kube, ps, vault.value, choice === POINT_CHOICES.latest ? POINT_CHOICES.latest : choice, points, "spec.recoveryPoint");
+    const points = await pointsToChoose(ctx.kube, vault.value, ps);
+    const group = failoverGroupChoice(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ps.metadata.namespace ?? ""));
+    const chosen = await choosePoint(ctx.kube, ps, vault.value, choice === POINT_CHOICES.latest ? POINT_CHOICES.latest : choice, points, "spec.recoveryPoint", group);
     if (!chosen.ok) return this.waiting(dr, fo, chosen.problem.reason, chosen.problem.message);
     this.record(fo, chosen.value);
+    if (chosen.value.notShared) await ctx.events.record(ps, "Warning", "NoSharedPoint", chosen.value.notShared);
     if (choice === POINT_CHOICES.latest && !fo.planned) {
       fo.dataAtRiskSeconds = Math.max(0, Math.round((Date.now() - Date.parse(chosen.value.point.time)) / 1000));
       await ctx.events.record(ps, "Warning", "UnplannedFailover", `the protected site does not answer: failing over from the newest point ${chosen.value.recoveryPoint} (${fo.dataAtRiskSeconds} s of data at risk)`);
@@ -148,6 +151,8 @@ export class Failover {
     fo.recoveryPoint = chosen.recoveryPoint;
     fo.pointID = chosen.point.id;
     fo.pointTime = isoSeconds(chosen.point.time);
+    if (chosen.groupTick) fo.groupTick = chosen.groupTick;
+    else delete fo.groupTick;
   }
 
   /** Whether the protected site answers now: its vCenter Connected and the VM there. */

@@ -28,6 +28,8 @@ import { ReverseReplication, switchDirection } from "./reverse-replication.js";
 import type { VCenterConnections } from "./vcenter-connections.js";
 import { VmArrivals } from "./vm-arrivals.js";
 import { applyReplicationSettings, replicationField } from "./replication-settings.js";
+import { groupChanged, peerKeys, reportGroup } from "./consistency-groups.js";
+import { leadSeconds } from "./replication-schedule.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 
@@ -35,10 +37,18 @@ type Status = NonNullable<ProtectedServer["status"]>;
 const SOURCE_RETRY_MS = 15_000;
 const VM_ARRIVAL_REFRESH_MS = 5 * 60_000;
 
-/** The age RPOMet allows the newest point, in seconds: the RPO threshold, else the crash-consistent interval. */
+/**
+ * The age RPOMet allows the newest point, in seconds: the RPO threshold, else
+ * the crash-consistent interval. A consistency group's member snapshots at
+ * its group's ticks, an interval apart, and cannot start early to keep its
+ * newest point younger than one interval: without a threshold its target is
+ * the interval plus the time a cycle takes (as the schedule's lead counts it).
+ */
 export function rpoTargetSeconds(ps: ProtectedServer): number {
   const replication = ps.spec.replication;
-  return (replication?.rpoThresholdMinutes ?? replication?.crashConsistentIntervalMinutes ?? 5) * 60;
+  if (replication?.rpoThresholdMinutes !== undefined) return replication.rpoThresholdMinutes * 60;
+  const interval = (replication?.crashConsistentIntervalMinutes ?? 5) * 60;
+  return ps.spec.consistencyGroup ? interval + leadSeconds(ps.status?.learnedCycleSeconds ?? 0) : interval;
 }
 
 function rpoMet(ps: ProtectedServer): { readonly status: string; readonly message?: string | undefined } | undefined {
@@ -58,6 +68,8 @@ function rpoMet(ps: ProtectedServer): { readonly status: string; readonly messag
 export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   readonly kind = "ProtectedServer";
   readonly readyCondition = "Ready";
+  /** The other members of a server's consistency group report and schedule by what it is. */
+  readonly peers = { keysOf: peerKeys, changed: groupChanged };
   /** Held until the server's metrics and its place in its Gateway's queue are gone. */
   readonly finalizer = "lifeboat.io/replication";
   private readonly cycles: ReplicationCycles;
@@ -87,6 +99,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     status.rpoTargetSeconds = rpoTargetSeconds(ps);
     const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
     if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
+    reportGroup(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns), isCloudPair(pair.value), (c) => { ctx.setCondition(ps, c); });
     if (isCloudPair(pair.value)) return this.reconcileCloud(ps, pair.value, ctx);
     if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
     reportIgnoredFields(ps, ignoredForVSphereSource(ps, pair.value), pair.value.spec.type === "VMwareToCloud" ? "NotUsedByVMwareToCloud" : "NotUsedByVSphereSites", (c) => { ctx.setCondition(ps, c); });

@@ -7,7 +7,8 @@ import { isoSeconds } from "../util/time.js";
 import { labelValue, shortHash } from "../workloads/worker-job.js";
 import { createRestoreJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome } from "./dr-jobs.js";
 import { resolveSites, usable, vmNameWithin80 } from "./dr-context.js";
-import { choosePoint, lineagePoints } from "./dr-points.js";
+import { choosePoint, pointsToChoose } from "./dr-points.js";
+import { drillGroupChoice } from "./consistency-groups.js";
 import { networksOf } from "../worker/labels.js";
 import { destroyCreatedVm, vmsMarked, vsphereClient } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
@@ -85,16 +86,19 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     const jobName = drJobName(drill, "drill");
     if (!status.job) {
       const firstLook = !status.pointID;
-      const points = await lineagePoints(ctx.kube, site.vault, ps.value, "forward");
+      const points = await pointsToChoose(ctx.kube, site.vault, ps.value);
+      const group = drillGroupChoice(drill, ps.value, ctx.listCached<ProtectedServer>("ProtectedServer", drill.metadata.namespace ?? ""), ctx.listCached<RecoveryDrill>("RecoveryDrill", drill.metadata.namespace ?? ""));
       const chosen = status.pointID
-        ? { ok: true as const, value: { point: points.find((p) => p.id === status.pointID), recoveryPoint: status.recoveryPoint ?? "" } }
-        : await choosePoint(ctx.kube, ps.value, site.vault, drill.spec.recoveryPoint ?? "latest", points, "spec.recoveryPoint");
+        ? { ok: true as const, value: { point: points.own.find((p) => p.id === status.pointID), recoveryPoint: status.recoveryPoint ?? "", groupTick: status.groupTick, notShared: undefined } }
+        : await choosePoint(ctx.kube, ps.value, site.vault, drill.spec.recoveryPoint ?? "latest", points, "spec.recoveryPoint", group);
       if (!chosen.ok) return this.pending(drill, ctx, chosen.problem.reason, chosen.problem.message);
+      if (chosen.value.notShared) await ctx.events.record(drill, "Warning", "NoSharedPoint", chosen.value.notShared);
       const point = chosen.value.point;
       if (!point) return this.fail(drill, ctx, "PointNotFound", `point ${status.pointID ?? ""} is no longer in the vault`);
       status.recoveryPoint = chosen.value.recoveryPoint;
       status.pointID = point.id;
       status.pointTime = isoSeconds(point.time);
+      if (chosen.value.groupTick) status.groupTick = chosen.value.groupTick;
       const nets = planNetworks(pair.value, networksOf(point.labels), "test");
       if (nets.unmapped.length > 0) return this.pending(drill, ctx, "UnmappedNetwork", unmappedMessage(pair.value, nets.unmapped, "test"));
       status.networks = nets.mappings.map((m) => ({ source: m.source, test: m.target }));

@@ -18,7 +18,7 @@ import { PROGRESS_INTERVAL_MS, requestVaultSync, runIdFor } from "./backup-runs.
 import { recoveryPointName } from "./backup-vault-controller.js";
 import { flowControlState } from "./flow-control.js";
 import { createCycleJob, deleteJob, DR_JOB_LABELS, drJobName, jobOutcome, type EcsCycleSource } from "./dr-jobs.js";
-import { lineagePoints, pointOfRun, type Direction } from "./dr-points.js";
+import { pointOfRun, pointsToChoose, type Direction } from "./dr-points.js";
 import type { VmIdentity } from "./dr-vsphere.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
 import { beginRetentionPass } from "./maintenance-jobs.js";
@@ -30,6 +30,7 @@ import { heldResyncOf, RESYNC } from "../worker/resync.js";
 import { inWindow, isTimeZone, nextWindowChange } from "./weekly-window.js";
 import { SPEC_ENV } from "../worker/spec.js";
 import { replicationField } from "./replication-settings.js";
+import { GROUP_LABELS, groupScheduleProblem, memberNames, nextGroupTick, sharedTicks } from "./consistency-groups.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type Cycle = NonNullable<Status["currentCycle"]>;
@@ -162,16 +163,24 @@ export class ReplicationCycles {
     const interval = (ps.spec.replication?.crashConsistentIntervalMinutes ?? 5) * 60;
     // An ECS instance is never quiesced: application-consistent cycles do not apply to it.
     const appHours = line.ecs ? undefined : ps.spec.replication?.appConsistentIntervalHours;
-    const next = nextCycle({
-      now,
-      intervalSeconds: interval,
-      appIntervalSeconds: appHours !== undefined ? appHours * 3600 : undefined,
-      lastPointTime: status.lastRecoveryPointTime ? new Date(status.lastRecoveryPointTime) : undefined,
-      lastAppPointTime: status.lastAppConsistentPointTime ? new Date(status.lastAppConsistentPointTime) : undefined,
-      learnedCycleSeconds: status.learnedCycleSeconds ?? 0,
-      lastCycleEnd: status.lastCycle?.completionTime ? new Date(status.lastCycle.completionTime) : undefined,
-      consecutiveFailures: resumeAsked || resyncAsked ? 0 : (status.failedCycles ?? 0),
-    });
+    const lastPointTime = status.lastRecoveryPointTime ? new Date(status.lastRecoveryPointTime) : undefined;
+    const lastCycleEnd = status.lastCycle?.completionTime ? new Date(status.lastCycle.completionTime) : undefined;
+    const consecutiveFailures = resumeAsked || resyncAsked ? 0 : (status.failedCycles ?? 0);
+    // A consistency group's member snapshots at the group's ticks; a requested resync is due now, at no tick.
+    const group = resyncAsked ? undefined : this.groupOf(ps, line, ctx);
+    const tick = group ? nextGroupTick({ now, settings: ps.spec.replication ?? {}, lastPointTime, lastCycleEnd, consecutiveFailures }) : undefined;
+    const next = tick
+      ? { due: tick.start, consistency: tick.application ? "Application" : "Crash" }
+      : nextCycle({
+          now,
+          intervalSeconds: interval,
+          appIntervalSeconds: appHours !== undefined ? appHours * 3600 : undefined,
+          lastPointTime,
+          lastAppPointTime: status.lastAppConsistentPointTime ? new Date(status.lastAppConsistentPointTime) : undefined,
+          learnedCycleSeconds: status.learnedCycleSeconds ?? 0,
+          lastCycleEnd,
+          consecutiveFailures,
+        });
     // A requested resync is due now, whatever the schedule says, and stays due from the first time it was
     // (nextCycleTime keeps it), so that it keeps its place in the Gateway's queue while it waits for a slot.
     // A nextCycleTime from before the last cycle ended was that cycle's.
@@ -185,7 +194,7 @@ export class ReplicationCycles {
     const request = resyncAsked || resyncRetry ? ps.spec.resyncRequest ?? status.handledResyncRequest ?? "" : undefined;
     // During business hours a cycle leaves a resync it finds needed for later, unless one is asked for or already waits (then it is made).
     const holdResync = !!hours?.inside && request === undefined && !status.heldResync;
-    const started = await this.start(ps, line, ctx, next.consistency === "Application", due, request, holdResync);
+    const started = await this.start(ps, line, ctx, next.consistency === "Application", due, request, holdResync, group && tick ? { group, tick: tick.tick } : undefined);
     if ("waiting" in started) {
       ctx.setCondition(ps, { type: "Replicating", status: "True", reason: "WaitingForGateway", message: `the next cycle is due and waits: ${started.waiting}` });
       return SLOT_POLL_MS;
@@ -197,6 +206,17 @@ export class ReplicationCycles {
     }
     this.reportReplicating(ps, ctx);
     return PROGRESS_INTERVAL_MS;
+  }
+
+  /**
+   * The consistency group whose ticks this server's cycles take: forward
+   * cycles of a vSphere VM whose group's members agree (same site pair and
+   * intervals; condition GroupConsistent says when they do not).
+   */
+  private groupOf(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext): string | undefined {
+    const group = ps.spec.consistencyGroup;
+    if (!group || line.direction !== "forward" || line.ecs) return undefined;
+    return groupScheduleProblem(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ps.metadata.namespace ?? ""), false) ? undefined : group;
   }
 
   /**
@@ -282,7 +302,7 @@ export class ReplicationCycles {
    * reason; `holdResync` has the worker leave a resync it finds needed for
    * later instead of making it (business hours are on).
    */
-  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date(), resyncRequest?: string, holdResync = false): Promise<StartResult> {
+  async start(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, quiesceAsked: boolean, dueSince: Date = new Date(), resyncRequest?: string, holdResync = false, groupTick?: { group: string; tick: Date }): Promise<StartResult> {
     const status = (ps.status ??= {});
     // An ECS instance is snapshotted without its guest's help.
     const quiesce = quiesceAsked && !line.ecs;
@@ -313,12 +333,13 @@ export class ReplicationCycles {
         resync,
         holdResync,
         sitePair: line.sitePair,
+        groupTick,
         extraLabels: { [CYCLE_LABELS.cycle]: id, [CYCLE_LABELS.direction]: line.direction, ...(resyncRequest !== undefined ? { [CYCLE_LABELS.resyncRequest]: shortHash(resyncRequest) } : {}) },
       }),
     );
     if (!result.ran) return { waiting: result.waitingFor };
     status.currentCycle = { id, job, direction: capitalized(line.direction), consistency: quiesce ? "Application" : "Crash", startTime: isoSeconds(now), ...(resync ? { resync } : {}) };
-    ctx.log.info({ cycle: id, job, direction: line.direction, quiesce, resync, vm: line.vm.name }, "Started replication cycle");
+    ctx.log.info({ cycle: id, job, direction: line.direction, quiesce, resync, vm: line.vm.name, ...(groupTick ? { consistencyGroup: groupTick.group, tick: isoSeconds(groupTick.tick) } : {}) }, "Started replication cycle");
     return { started: id };
   }
 
@@ -350,9 +371,9 @@ export class ReplicationCycles {
       if (cur.resync) ctx.setCondition(ps, { type: "ResyncRequired", status: "True", reason: cur.resync, message: resyncMessage(cur.resync) });
       return undefined;
     }
-    const points = await lineagePoints(ctx.kube, line.vault, ps, line.direction);
+    const { own: points, all } = await pointsToChoose(ctx.kube, line.vault, ps, line.direction);
     const point = pointOfRun(points, ps, line.direction, cur.id);
-    if (point) return this.succeeded(ps, line, cur, point, points, ctx, pins);
+    if (point) return this.succeeded(ps, line, cur, point, points, ctx, pins, all);
     if (outcome.state === "Failed") {
       const held = heldResyncOf(outcome.exitCode);
       if (held) return this.held(ps, cur, held, outcome.finishedAt, ctx);
@@ -406,7 +427,7 @@ export class ReplicationCycles {
     ctx.log.info({ cycle: orphan.id, job: status.currentCycle.job }, "Adopted a replication cycle whose start was not recorded");
   }
 
-  private async succeeded(ps: WithKind<ProtectedServer>, line: ReplicationLine, cur: Cycle, point: PointHeader, points: PointHeader[], ctx: ReconcileContext, pins: ReadonlySet<string>): Promise<Cycle> {
+  private async succeeded(ps: WithKind<ProtectedServer>, line: ReplicationLine, cur: Cycle, point: PointHeader, points: PointHeader[], ctx: ReconcileContext, pins: ReadonlySet<string>, all: readonly PointHeader[]): Promise<Cycle> {
     const status = (ps.status ??= {});
     const started = Date.parse(cur.startTime ?? point.time);
     const duration = Math.max(0, (Date.parse(point.committedAt) - started) / 1000);
@@ -446,7 +467,7 @@ export class ReplicationCycles {
       ctx.metrics.replicationBytesTransferred.inc({ ...labels, direction: line.direction }, point.storedBytes);
     });
     ctx.log.info({ cycle: cur.id, point: point.id, bytesRead, bytesTransferred: point.storedBytes, seconds: Math.round(duration), resync: point.labels.resync }, "Replication cycle committed a point");
-    status.recoveryPointCount = await this.applyRetention(ps, line, cur.id ?? "", points, ctx, pins);
+    status.recoveryPointCount = await this.applyRetention(ps, line, cur.id ?? "", points, ctx, pins, this.sharedPointIds(ps, line, points, all, ctx));
     await requestVaultSync(line.vault, ctx);
     await this.removeOldJobs(ps, cur.job ?? "", ctx);
     return ended;
@@ -485,6 +506,15 @@ export class ReplicationCycles {
     return ended;
   }
 
+  /** A consistency group's member, forward: the ids of its points at ticks every member has, which retention prefers. */
+  private sharedPointIds(ps: WithKind<ProtectedServer>, line: ReplicationLine, points: readonly PointHeader[], all: readonly PointHeader[], ctx: ReconcileContext): ReadonlySet<string> | undefined {
+    const group = ps.spec.consistencyGroup;
+    if (!group || line.direction !== "forward") return undefined;
+    const ns = ps.metadata.namespace ?? "";
+    const ticks = new Set(sharedTicks(all, ns, group, memberNames(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns))));
+    return new Set(points.filter((p) => p.labels[GROUP_LABELS.group] === group && ticks.has(p.labels[GROUP_LABELS.tick] ?? "")).map((p) => p.id));
+  }
+
   /**
    * Judges the lineage's points by the rules (never a pinned one, never the
    * newest, never one under the vault's lock) and starts a maintenance Job
@@ -492,8 +522,8 @@ export class ReplicationCycles {
    * is left to finish: the next cycle's end judges again. Returns how many
    * points the lineage keeps.
    */
-  private async applyRetention(ps: WithKind<ProtectedServer>, line: ReplicationLine, cycle: string, points: readonly PointHeader[], ctx: ReconcileContext, pins: ReadonlySet<string>): Promise<number> {
-    const verdicts = judgeReplicationPoints(points, retentionOf(ps), pins);
+  private async applyRetention(ps: WithKind<ProtectedServer>, line: ReplicationLine, cycle: string, points: readonly PointHeader[], ctx: ReconcileContext, pins: ReadonlySet<string>, shared: ReadonlySet<string> | undefined): Promise<number> {
+    const verdicts = judgeReplicationPoints(points, retentionOf(ps), pins, new Date(), shared);
     const drop = verdicts.filter((v) => !v.keep).map((v) => v.point.id);
     const kept = verdicts.length - drop.length;
     const status = (ps.status ??= {});

@@ -42,13 +42,22 @@ const DAY = 24 * HOUR;
 /**
  * Judges one lineage's points (one server, one direction). Interval buckets
  * are aligned to the epoch in UTC (hour boundaries for a 1-hour interval);
- * the newest point of each bucket is the one kept.
+ * the newest point of each bucket is the one kept, or, of a consistency
+ * group's member, the newest of the bucket's points in `shared` (its points
+ * at ticks every member has) when there is one.
  */
-export function judgeReplicationPoints<P extends RetainablePoint>(points: readonly P[], rules: ReplicationRetention, pinned: ReadonlySet<string>, now: Date = new Date()): RetentionVerdict<P>[] {
+export function judgeReplicationPoints<P extends RetainablePoint>(points: readonly P[], rules: ReplicationRetention, pinned: ReadonlySet<string>, now: Date = new Date(), shared?: ReadonlySet<string>): RetentionVerdict<P>[] {
   const byTime = [...points].sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id));
   const newest = byTime[0]?.id;
   const bucketMs = rules.recoveryPointIntervalHours * HOUR;
   const keptBuckets = new Set<number>();
+  // A consistency group's member keeps, of each interval, the newest point at a tick every member has (`shared`), where
+  // the interval holds one: each member then keeps the same tick, even when a member missed the interval's newest.
+  const sharedOfBucket = new Map<number, string>();
+  for (const p of byTime) {
+    const bucket = Math.floor(Date.parse(p.time) / bucketMs);
+    if (shared?.has(p.id) && !sharedOfBucket.has(bucket)) sharedOfBucket.set(bucket, p.id);
+  }
   return byTime.map((point) => {
     const verdict = judge(point);
     // Points are visited newest first, so the first point kept in an interval is its newest.
@@ -63,7 +72,11 @@ export function judgeReplicationPoints<P extends RetainablePoint>(points: readon
     if (age <= rules.keepAllForMinutes * MINUTE) return { point, keep: true, reason: `every point for ${rules.keepAllForMinutes} minutes` };
     if (point.consistency === "app" && age <= rules.keepAppConsistentForDays * DAY) return { point, keep: true, reason: `application-consistent for ${rules.keepAppConsistentForDays} days` };
     if (age > rules.keepIntervalPointsForHours * HOUR) return { point, keep: false, reason: "older than every rule" };
-    if (keptBuckets.has(Math.floor(Date.parse(point.time) / bucketMs))) return { point, keep: false, reason: "its interval has a newer point" };
+    const bucket = Math.floor(Date.parse(point.time) / bucketMs);
+    if (keptBuckets.has(bucket)) return { point, keep: false, reason: "its interval has a newer point" };
+    const sharedPoint = sharedOfBucket.get(bucket);
+    if (sharedPoint !== undefined && sharedPoint !== point.id) return { point, keep: false, reason: "its interval has a point at a tick every member of its consistency group has" };
+    if (sharedPoint === point.id) return { point, keep: true, reason: `newest of its ${rules.recoveryPointIntervalHours}-hour interval that its consistency group shares` };
     return { point, keep: true, reason: `newest of its ${rules.recoveryPointIntervalHours}-hour interval` };
   }
 }

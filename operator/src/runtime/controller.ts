@@ -108,6 +108,13 @@ export interface Reconciler<T extends LifeboatObject> {
    */
   readonly pods?: { readonly labelSelector: string; keysOf(pod: k8s.KubernetesObject, objects: readonly T[]): string[] };
   /**
+   * Objects of this kind that one of them concerns beside itself (the other
+   * members of a ProtectedServer's consistency group): the keys of its peers
+   * among `objects`, this kind's cache, and which of its updates concern
+   * them (an update maps its old peers too).
+   */
+  readonly peers?: { keysOf(obj: T, objects: readonly T[]): string[]; changed(old: T, obj: T): boolean };
+  /**
    * Read-only preparation for the first reconciles, run once the caches
    * have synced whether or not this replica leads: a standby does it too,
    * so it takes over warm, and a restarted operator does it while the Lease

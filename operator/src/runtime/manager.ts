@@ -109,6 +109,8 @@ export class Manager {
     );
     const pods = reconciler.pods;
     if (pods) controller.watches(this.informer<k8s.KubernetesObject>("Pod", pods.labelSelector), (pod) => pods.keysOf(pod, own.list()));
+    const peers = reconciler.peers;
+    if (peers) controller.watches(own, (obj) => peers.keysOf(obj, own.list()), (old, obj) => peers.changed(old, obj));
     this.controllers.push(controller as unknown as Controller<LifeboatObject>);
   }
 

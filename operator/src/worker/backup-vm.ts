@@ -9,13 +9,14 @@
  * differ only in the labels that make a chain (spec.lineage). When CBT
  * cannot be trusted against the parent, the cycle resyncs (resync.ts).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { BackupSession, openVault, type BackupProgress, type DiskBackup, type PointHeader, type Vault } from "../vault/index.js";
 import { blocksOfExtents, type Extent } from "../vault/disk-io.js";
 import { FaultError, splitBySnapshot, type MoRef, type SnapshotExclusion, type VirtualMachine, type VmDisk, type VsphereClient } from "../vsphere/index.js";
 import { vaultSpecFrom } from "./config.js";
 import { describeChain, EXIT, WorkerError } from "./errors.js";
-import { buildPointLabels, describeExcludedDisks } from "./labels.js";
+import { buildPointLabels, describeExcludedDisks, labelsForSnapshotTime } from "./labels.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { baseChangeId, DEFAULT_LINEAGE, findRunPoint, selectParent } from "./parent.js";
 import type { ProgressTracker } from "./progress.js";
@@ -77,14 +78,30 @@ export async function backupVm(spec: BackupWorkerSpec, ctx: RunContext): Promise
       holdBeforeSnapshot(spec, vm, captured, points);
     }
     const tracking = await ensureChangeTracking(client, vm, spec.changedBlockTracking, logger);
+    await waitForSnapshotTime(spec, ctx);
     const time = new Date();
+    const labels = labelsForSnapshotTime(spec.labels, spec.snapshotAt, time);
+    if (labels !== spec.labels) logger.warn({ snapshotAt: spec.snapshotAt, time: time.toISOString() }, "The snapshot comes too long after its consistency group's tick; the point is taken outside the group");
     const c = client;
+    const run = { ...spec, labels };
     return await withRunSnapshot(c, vm, { runId: spec.runId, quiesce: spec.quiesce, purpose: "backup" }, ctx, (snapshot) =>
-      backupSnapshot(spec, ctx, { vault, client: c, vm, snapshot, time, tracking, points }));
+      backupSnapshot(run, ctx, { vault, client: c, vm, snapshot, time, tracking, points }));
   } finally {
     await client?.close().catch(() => undefined);
     await vault.close().catch(() => undefined);
   }
+}
+
+/**
+ * Waits for spec.snapshotAt (a consistency group's tick), with the VM found
+ * and CBT on already, so that the group's snapshots are taken together;
+ * SIGTERM ends the wait.
+ */
+async function waitForSnapshotTime(spec: BackupWorkerSpec, ctx: RunContext): Promise<void> {
+  const wait = spec.snapshotAt ? Date.parse(spec.snapshotAt) - Date.now() : 0;
+  if (wait <= 0) return;
+  ctx.logger.info({ snapshotAt: spec.snapshotAt, waitMs: wait }, "Waiting for the consistency group's tick to take the snapshot");
+  await sleep(wait, undefined, { signal: ctx.signal });
 }
 
 /** The lineage labels of the spec (DEFAULT_LINEAGE when it names none). */

@@ -54,7 +54,8 @@ const BACKUP = {
 };
 const REPLICATION = {
   mode: "backup", runId: "run-2", vm: { name: "db" }, vcenter: { address: "vc", tls: { caCertEnv: SECRET_ENV.vcenterCa } }, vault: s3Vault, quiesce: false, changedBlockTracking: false,
-  labels: { namespace: "prod", protectedServer: "db", direction: "forward" }, lineage: ["namespace", "protectedServer", "direction", "vm"],
+  labels: { namespace: "prod", protectedServer: "db", direction: "forward", consistencyGroup: "shop", groupTick: "20261207T190500Z" }, lineage: ["namespace", "protectedServer", "direction", "vm"],
+  snapshotAt: "2026-12-07T19:05:00.000Z",
 };
 const ECS_BACKUP = {
   mode: "ecsBackup", runId: "ecs-1", instance: { regionId: "cn-hangzhou", instanceId: "i-1" }, ossBucket: "staging", ecsEndpoint: "https://ecs", ossEndpoint: "https://oss",

@@ -198,6 +198,10 @@ function checkBackup(p: Problems, s: Json, env: NodeJS.ProcessEnv): void {
   checkLabels(p, s, runId, ["namespace", ...(listed ?? DEFAULT_LINEAGE).filter((k) => k !== "vm" && k !== "namespace")], listed);
   if (s.resync !== undefined) p.string(s, "resync", "spec");
   if (s.holdResync !== undefined) p.boolean(s, "holdResync", "spec");
+  if (s.snapshotAt !== undefined) {
+    const at = p.string(s, "snapshotAt", "spec");
+    if (at !== undefined && Number.isNaN(Date.parse(at))) p.add(`spec.snapshotAt must be an ISO time such as 2026-12-07T19:05:00Z, not ${JSON.stringify(at)}`);
+  }
   checkBandwidth(p, s);
   checkThreads(p, s);
 }

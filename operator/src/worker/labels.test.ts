@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { buildPointLabels, describeExcludedDisks, excludedDisksOf, networksOf, numberLabel } from "./labels.js";
+import { buildPointLabels, describeExcludedDisks, excludedDisksOf, labelsForSnapshotTime, networksOf, numberLabel } from "./labels.js";
 
 describe("buildPointLabels", () => {
   const vm = { ref: { type: "VirtualMachine", value: "vm-42" }, name: "app-01", instanceUuid: "5003-abcd", guestId: "rhel9_64Guest", numCpu: 4, memoryMB: 8192, firmware: "efi" };
@@ -59,5 +59,16 @@ describe("buildPointLabels", () => {
     );
     expect(excludedDisksOf(buildPointLabels({}, { ref: vm.ref, name: "db" }, disks, []))).toEqual([]);
     expect(excludedDisksOf({ "disk.7.excluded": "SomethingElse" })).toEqual([]);
+  });
+});
+
+describe("labelsForSnapshotTime", () => {
+  const labels = { namespace: "dr", protectedServer: "db", direction: "forward", consistencyGroup: "shop", groupTick: "20261207T190500Z" };
+
+  it("keeps a consistency group's labels on a snapshot taken at its tick, and takes a late one outside the group", () => {
+    expect(labelsForSnapshotTime(labels, "2026-12-07T19:05:00Z", new Date("2026-12-07T19:05:00.300Z"))).toBe(labels);
+    expect(labelsForSnapshotTime(labels, "2026-12-07T19:05:00Z", new Date("2026-12-07T19:05:30Z"))).toBe(labels);
+    expect(labelsForSnapshotTime(labels, "2026-12-07T19:05:00Z", new Date("2026-12-07T19:05:30.001Z"))).toEqual({ namespace: "dr", protectedServer: "db", direction: "forward" });
+    expect(labelsForSnapshotTime(labels, undefined, new Date("2026-12-08T00:00:00Z"))).toBe(labels);
   });
 });

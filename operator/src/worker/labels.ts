@@ -11,6 +11,24 @@
 import type { PointDisk, PointHeader } from "../vault/index.js";
 import type { SnapshotExclusion, VirtualMachine, VmDisk } from "../vsphere/index.js";
 
+/** The labels of a consistency group's point: the group, and the tick its snapshot was taken for (controllers/consistency-groups.ts). */
+export const GROUP_LABELS = { group: "consistencyGroup", tick: "groupTick" } as const;
+
+/**
+ * How late after its tick (spec.snapshotAt) a snapshot may still count as
+ * the tick's: a worker that started too late (a slow pod start, a retried
+ * run) takes its point outside the group, so that a tick every member has
+ * stays one moment.
+ */
+export const GROUP_TICK_GRACE_MS = 30_000;
+
+/** `labels` without the consistency group's, for a snapshot taken more than GROUP_TICK_GRACE_MS after its tick. */
+export function labelsForSnapshotTime(labels: Readonly<Record<string, string>>, snapshotAt: string | undefined, time: Date): Readonly<Record<string, string>> {
+  if (snapshotAt === undefined || time.getTime() - Date.parse(snapshotAt) <= GROUP_TICK_GRACE_MS) return labels;
+  const { [GROUP_LABELS.group]: _group, [GROUP_LABELS.tick]: _tick, ...rest } = labels;
+  return rest;
+}
+
 /** A disk of the VM that the point holds no data of, and why. */
 export interface ExcludedDisk {
   readonly key: string;

@@ -67,6 +67,8 @@ export interface BackupWorkerSpec {
   readonly labels: Readonly<Record<string, string>>;
   /** Labels whose values identify the chain this point continues: its parent is the newest point of the vault with the same values that recorded changeIds. Default ["namespace", "plan", "vm"] (a BackupPlan's VM); replication uses ["namespace", "protectedServer", "direction"]. */
   readonly lineage?: readonly string[];
+  /** ISO time the snapshot is taken at, not before (a consistency group's tick, so that its members' snapshots are a moment apart): the worker gets ready (vCenter, the VM, CBT) and waits for it. A time passed already: at once. */
+  readonly snapshotAt?: string;
   /** Read every allocated area ("*") and take no parent: a checksum resync after CBT can no longer be trusted. The vault still stores only the blocks it lacks. The value is the reason (e.g. "ChangeIdRejected"), recorded in the point's label `resync`. */
   readonly resync?: string;
   /** Initial upload limit in bytes per second (0 or absent: unlimited); PUT /bandwidth changes it. */

@@ -3,7 +3,9 @@
 -- back) is Healthy, unless the newest recovery point is older than the RPO
 -- target (RPOMet=False), or a network the server names for its failover or
 -- failback is not where it must be (RecoveryNetworksValid=False: that step
--- would wait for a fix): then Degraded. So is a server in any stage whose
+-- would wait for a fix), or the server's consistency group cannot share its
+-- points (GroupConsistent=False: members of another site pair or cadence):
+-- then Degraded. So is a server in any stage whose
 -- ReplicationPolicy is missing (ReplicationPolicyApplied=False: it goes on
 -- with the settings it last had). Ready=False names a stage or a problem;
 -- for a stage the condition of the step under way says more: FailedOver
@@ -112,7 +114,7 @@ if policy ~= nil and policy.status == "False" and ready.reason ~= "ReplicationPo
 end
 
 if ready.status == "True" then
-  for _, conditionType in ipairs({ "RPOMet", "RecoveryNetworksValid" }) do
+  for _, conditionType in ipairs({ "RPOMet", "RecoveryNetworksValid", "GroupConsistent" }) do
     local problem = findCondition(conditionType)
     if problem ~= nil and problem.status == "False" then
       hs.status = "Degraded"

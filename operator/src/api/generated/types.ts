@@ -2201,6 +2201,10 @@ export interface ProtectedServerSpec {
     name: string;
   };
   /**
+   * Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (the first tick of each application-consistent interval quiescing every guest), and an unplanned failover or a drill with "latest" or "latest-app-consistent" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's. Without an rpoThresholdMinutes, a member's RPO target is its interval plus the time a cycle takes.
+   */
+  consistencyGroup?: string;
+  /**
    * The server's own replication settings. Or name a ReplicationPolicy in spec.replicationPolicyRef instead, to share them with other servers.
    */
   replication?: {
@@ -2873,6 +2877,10 @@ export interface ProtectedServerStatus {
      */
     pointTime?: string;
     /**
+     * spec.consistencyGroup: the group's tick the point was taken at, the newest every member has (the same for every member failed over from it).
+     */
+    groupTick?: string;
+    /**
      * For an unplanned failover: the RPO at that moment, the data that may be lost.
      */
     dataAtRiskSeconds?: number;
@@ -3208,6 +3216,10 @@ export interface RecoveryDrillStatus {
    * Time of that point.
    */
   pointTime?: string;
+  /**
+   * The server's spec.consistencyGroup: the group's tick the point was taken at (the drills of one plan drill take the same one).
+   */
+  groupTick?: string;
   /**
    * VCenter of the recovery site the test VM is in (cleaning needs it even when the server is gone).
    */
