@@ -136,7 +136,7 @@ export const protectedServer: KindDefinition = {
           localRef("ReplicationPolicy"),
         ),
         consistencyGroup: string(
-          "Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (the first tick of each application-consistent interval quiescing every guest), and an unplanned failover or a drill with \"latest\" or \"latest-app-consistent\" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's. Without an rpoThresholdMinutes, a member's RPO target is its interval plus the time a cycle takes.",
+          "Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (the first tick of each application-consistent interval quiescing every guest), and an unplanned failover or a drill with \"latest\" or \"latest-app-consistent\" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's, and status.sharedPointTime how old the group's newest shared point is. A member's RPO target is at least its interval plus the time a cycle takes.",
           { minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
         ),
         replication: replicationSettings("spec.replication", "The server's own replication settings. Or name a ReplicationPolicy in spec.replicationPolicyRef instead, to share them with other servers."),
@@ -203,7 +203,8 @@ export const protectedServer: KindDefinition = {
     stage: enumeration("Where the server is (a summary of the conditions).", REPLICATION_STAGES),
     direction: enumeration("Which way replication runs now.", ["Forward", "Reverse"]),
     source: described("The VM replicated now: the protected VM, or the recovered one while replicating in reverse.", vmRef),
-    rpoTargetSeconds: integer("The RPO target RPOMet compares the newest point's age with: rpoThresholdMinutes (else crashConsistentIntervalMinutes) of the server's replication settings (spec.replication or its ReplicationPolicy), in seconds.", 0),
+    rpoTargetSeconds: integer("The RPO target RPOMet compares the newest point's age with: rpoThresholdMinutes (else crashConsistentIntervalMinutes) of the server's replication settings (spec.replication or its ReplicationPolicy), in seconds; for a member of a consistency group, at least the interval plus the time a cycle takes (its points come at the group's ticks).", 0),
+    sharedPointTime: string("spec.consistencyGroup: the newest tick every member has a point at, as of this server's last cycle: an unplanned failover or a drill with latest brings the group back to it.", { format: "date-time" }),
     lastRecoveryPointTime: string("Time of the newest recovery point.", { format: "date-time" }),
     lastAppConsistentPointTime: string("Time of the newest application-consistent point.", { format: "date-time" }),
     recoveryPointCount: integer("Recovery points of the current direction kept.", 0),

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@jest/globals";
-import type { BackupVault, ProtectedServer, RecoveryDrill } from "../api/generated/types.js";
+import type { BackupVault, Gateway, ProtectedServer, RecoveryDrill, VCenter } from "../api/generated/types.js";
 import type { ConditionInput } from "../runtime/conditions.js";
 import type { Kube, WithKind } from "../runtime/kube.js";
 import type { PointHeader } from "../vault/index.js";
-import { drillGroupChoice, failoverGroupChoice, GROUP_LABELS, groupChanged, groupScheduleProblem, memberNames, peerKeys, nextGroupTick, parseTickLabel, reportGroup, sharedPoint, sharedTicks, tickLabel } from "./consistency-groups.js";
+import { SPEC_ENV } from "../worker/spec.js";
+import { drillGroupChoice, failoverGroupChoice, GROUP_LABELS, groupChanged, groupScheduleProblem, heldTicks, memberNames, peerKeys, nextGroupTick, parseTickLabel, reportGroup, sharedPoint, sharedTicks, tickLabel } from "./consistency-groups.js";
+import { createCycleJob } from "./dr-jobs.js";
 import { choosePoint } from "./dr-points.js";
 import { rpoTargetSeconds } from "./protected-server-controller.js";
 import { DEFAULT_RETENTION, judgeReplicationPoints } from "./replication-retention.js";
@@ -69,9 +71,14 @@ describe("a consistency group's ticks", () => {
   it("quiesce every guest at the first tick of each application-consistent interval", () => {
     const settings = { crashConsistentIntervalMinutes: 15, appConsistentIntervalHours: 1 };
     const first = nextGroupTick({ now: at("2026-12-07T18:50:00Z"), settings, lastPointTime: at("2026-12-07T18:45:00Z"), consecutiveFailures: 0 });
-    const second = nextGroupTick({ now: at("2026-12-07T19:05:00Z"), settings, lastPointTime: at("2026-12-07T19:00:00Z"), consecutiveFailures: 0 });
+    const second = nextGroupTick({ now: at("2026-12-07T19:05:00Z"), settings, lastPointTime: at("2026-12-07T19:00:00Z"), lastAppPointTime: at("2026-12-07T19:00:00Z"), consecutiveFailures: 0 });
     expect([first.tick.toISOString(), first.application]).toEqual(["2026-12-07T19:00:00.000Z", true]);
     expect([second.tick.toISOString(), second.application]).toEqual(["2026-12-07T19:15:00.000Z", false]);
+    // A member that missed the hour's first tick quiesces at its next one, not an hour later.
+    const missed = nextGroupTick({ now: at("2026-12-07T19:05:00Z"), settings, lastPointTime: at("2026-12-07T18:45:00Z"), lastAppPointTime: at("2026-12-07T18:00:00Z"), consecutiveFailures: 0 });
+    expect([missed.tick.toISOString(), missed.application]).toEqual(["2026-12-07T19:15:00.000Z", true]);
+    const made = nextGroupTick({ now: at("2026-12-07T19:05:00Z"), settings, lastPointTime: at("2026-12-07T19:00:00Z"), lastAppPointTime: at("2026-12-07T19:00:00Z"), consecutiveFailures: 0 });
+    expect(made.application).toBe(false);
   });
 });
 
@@ -100,6 +107,10 @@ describe("a consistency group's members", () => {
     expect(differ?.message).toContain("db every 5 min; web every 10 min");
     expect(groupScheduleProblem(db, [db], true)?.reason).toBe("NotSupported");
     expect(groupScheduleProblem(server("solo", { consistencyGroup: undefined }), [], false)).toBeUndefined();
+    // The server as its reconcile has it, not the cache's older copy of itself: a policy's new interval just applied.
+    const moved = server("db", { replication: { crashConsistentIntervalMinutes: 10 } }, { replicationSettings: { crashConsistentIntervalMinutes: 10 } });
+    const cachedSelf = server("db", {}, { replicationSettings: { crashConsistentIntervalMinutes: 5 } });
+    expect(groupScheduleProblem(moved, [cachedSelf, slow], false)).toBeUndefined();
   });
 
   it("report GroupConsistent, and no condition once the group is gone", () => {
@@ -125,10 +136,12 @@ describe("a consistency group's members", () => {
     expect(groupChanged(server("solo", { consistencyGroup: undefined }), server("solo", { consistencyGroup: undefined, desiredState: "FailedOver" }))).toBe(false);
   });
 
-  it("have an RPO target of the interval plus a cycle's time, unless a threshold is set", () => {
+  it("have an RPO target of at least the interval plus a cycle's time", () => {
     expect(rpoTargetSeconds(server("db", {}, { learnedCycleSeconds: 40 }))).toBe(300 + 60);
     expect(rpoTargetSeconds(server("db", { replication: { crashConsistentIntervalMinutes: 5, rpoThresholdMinutes: 15 } }))).toBe(900);
+    expect(rpoTargetSeconds(server("db", { replication: { crashConsistentIntervalMinutes: 5, rpoThresholdMinutes: 5 } }, { learnedCycleSeconds: 40 }))).toBe(360);
     expect(rpoTargetSeconds(server("db", { consistencyGroup: undefined }))).toBe(300);
+    expect(rpoTargetSeconds(server("db", { consistencyGroup: undefined, replication: { crashConsistentIntervalMinutes: 5, rpoThresholdMinutes: 5 } }, { learnedCycleSeconds: 40 }))).toBe(300);
   });
 });
 
@@ -163,7 +176,11 @@ describe("the points a group shares", () => {
     const app = await choosePoint(kube, db, vault, "latest-app-consistent", { own, all: points }, "spec.recoveryPoint", { members: ["db", "web"] });
     expect(app.ok && app.value.groupTick).toBe("20261207T190000Z");
     const taken = await choosePoint(kube, db, vault, "latest", { own, all: points }, "spec.recoveryPoint", { members: ["db", "web"], taken: "20261207T190000Z" });
-    expect(taken.ok && taken.value.point.time).toBe("2026-12-07T19:00:00.2Z");
+    expect(taken.ok && [taken.value.point.time, taken.value.notShared]).toEqual(["2026-12-07T19:00:00.2Z", undefined]);
+    // A tick taken by another member that this one no longer has: the newest shared tick, and a warning that says so.
+    const lost = await choosePoint(kube, db, vault, "latest", { own, all: points }, "spec.recoveryPoint", { members: ["db", "web"], taken: "20261207T185500Z" });
+    expect(lost.ok && lost.value.groupTick).toBe("20261207T190500Z");
+    expect(lost.ok && lost.value.notShared).toContain("another member came back to tick 20261207T185500Z, of which db has no point");
     // No tick shared with a member that has no point yet: the server's own newest, and why.
     const alone = await choosePoint(kube, db, vault, "latest", { own, all: points }, "spec.recoveryPoint", { members: ["cache", "db", "web"] });
     expect(alone.ok && alone.value.point.time).toBe("2026-12-07T19:10:00.1Z");
@@ -185,6 +202,15 @@ describe("the points a group shares", () => {
     expect(drillGroupChoice({ ...mine, metadata: { name: "alone", uid: "alone" } }, server("web"), [db, server("web")], [drill("shop-test-db", "db", "20261207T190000Z")]).taken).toBeUndefined();
   });
 
+  it("hold this server's points at the ticks other members' drills and uncommitted failovers came back to", () => {
+    const db = server("db");
+    const drill: RecoveryDrill = { apiVersion: "lifeboat.io/v1alpha1", kind: "RecoveryDrill", metadata: { name: "d", namespace: "dr" }, spec: { protectedServerRef: { name: "web" } }, status: { groupTick: "20261207T190000Z" } };
+    const mine: RecoveryDrill = { ...drill, spec: { protectedServerRef: { name: "db" } }, status: { groupTick: "20261207T180000Z" } };
+    const failing = server("cache", { desiredState: "FailedOver" }, { failover: { groupTick: "20261207T191000Z" } });
+    const committed = server("queue", { desiredState: "FailedOver", commitFailover: true }, { failover: { groupTick: "20261207T170000Z", committed: true } });
+    expect([...heldTicks(db, [db, server("web"), failing, committed], [drill, mine])].sort()).toEqual(["20261207T190000Z", "20261207T191000Z"]);
+  });
+
   it("are what retention keeps of each interval, so that every member keeps the same tick", () => {
     const now = at("2026-12-08T12:00:00Z");
     const mine = [point("db", "2026-12-08T06:50:00Z", "20261208T065000Z"), point("db", "2026-12-08T06:55:00Z", "20261208T065500Z"), point("db", "2026-12-08T11:59:00Z", "20261208T115900Z")];
@@ -192,5 +218,26 @@ describe("the points a group shares", () => {
     const kept = (set?: ReadonlySet<string>): string[] => judgeReplicationPoints(mine, DEFAULT_RETENTION, new Set(), now, set).filter((v) => v.keep).map((v) => v.point.time);
     expect(kept()).toEqual(["2026-12-08T11:59:00Z", "2026-12-08T06:55:00Z"]);
     expect(kept(shared)).toEqual(["2026-12-08T11:59:00Z", "2026-12-08T06:50:00Z"]);
+    // A pin on the interval's newest keeps that point too, and never costs the interval its shared tick.
+    const pinned = judgeReplicationPoints(mine, DEFAULT_RETENTION, new Set([mine[1]?.id ?? ""]), now, shared).filter((v) => v.keep).map((v) => v.point.time);
+    expect(pinned.sort()).toEqual(["2026-12-08T06:50:00Z", "2026-12-08T06:55:00Z", "2026-12-08T11:59:00Z"]);
+  });
+});
+
+describe("a group's cycle Job", () => {
+  it("has its worker snapshot at the tick, and its point carry the group and the tick; a server's own cycle neither", async () => {
+    const created: { spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } }[] = [];
+    const kube = { batch: { createNamespacedJob: (req: { body: (typeof created)[number] }) => { created.push(req.body); return Promise.resolve(); } } } as unknown as Kube;
+    const vcenter = { apiVersion: "lifeboat.io/v1alpha1", kind: "VCenter", metadata: { name: "vc1" }, spec: { address: "vc.example.com", gatewayRef: { name: "gw" }, credentialsSecretRef: { name: "vc-creds" }, tls: { insecureSkipVerify: true } } } as VCenter;
+    const vault = { metadata: { name: "v" }, spec: { backend: { filesystem: { path: "/vault" } }, encryption: { keySecretRef: { name: "vault-key" } } } } as unknown as BackupVault;
+    const gateway = { apiVersion: "lifeboat.io/v1alpha1", kind: "Gateway", metadata: { name: "gw", namespace: "dr" }, spec: { vaultRef: { name: "v" } } } as WithKind<Gateway>;
+    const cycle = { ps: server("db"), name: "db-c1", cycleId: "c1", direction: "forward" as const, vm: { name: "db" }, vcenter, vault, gateway, quiesce: false, sitePair: "pair", bandwidthBytesPerSecond: 0 };
+    await createCycleJob(kube, { ...cycle, groupTick: { group: "shop", tick: at("2026-12-07T19:05:00Z") } });
+    await createCycleJob(kube, cycle);
+    const specs = created.map((job) => JSON.parse(job.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === SPEC_ENV)?.value ?? "{}") as { snapshotAt?: string; labels: Record<string, string> });
+    expect(specs[0]?.snapshotAt).toBe("2026-12-07T19:05:00.000Z");
+    expect(specs[0]?.labels).toMatchObject({ consistencyGroup: "shop", groupTick: "20261207T190500Z", protectedServer: "db", direction: "forward" });
+    expect(specs[1]?.snapshotAt).toBeUndefined();
+    expect(Object.keys(specs[1]?.labels ?? {})).not.toContain("groupTick");
   });
 });

@@ -5,7 +5,8 @@
  * together: at ticks every crash-consistent interval from the epoch, the
  * first tick of each application-consistent interval quiescing every guest.
  * Each member works its tick out alone from the same settings and the clock,
- * so no member leads and a member that is down holds nobody back. A cycle's
+ * so no member leads and a member that is down holds no other member's
+ * schedule back. A cycle's
  * Job starts a little ahead of its tick and its worker takes the snapshot at
  * the tick (spec.snapshotAt), so the members' snapshots are a moment apart,
  * not a Job start apart. Each point carries the group and its tick
@@ -62,9 +63,9 @@ function cadence(settings: Settings): { interval: number; app: number | undefine
 export function groupMembers(ps: ProtectedServer, servers: readonly ProtectedServer[]): ProtectedServer[] {
   const group = ps.spec.consistencyGroup;
   if (!group) return [];
-  return servers
-    .filter((s) => !s.metadata.deletionTimestamp && s.spec.consistencyGroup === group && (s.metadata.namespace ?? "") === (ps.metadata.namespace ?? ""))
-    .sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""));
+  // `ps` as the caller has it, not the cache's copy, which may predate the settings its reconcile just applied.
+  const others = servers.filter((s) => s.metadata.name !== ps.metadata.name && !s.metadata.deletionTimestamp && s.spec.consistencyGroup === group && (s.metadata.namespace ?? "") === (ps.metadata.namespace ?? ""));
+  return [...(ps.metadata.deletionTimestamp ? [] : [ps]), ...others].sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""));
 }
 
 /**
@@ -109,13 +110,15 @@ function retrySeconds(failures: number): number {
 
 /**
  * The next tick a member takes: the one after its newest point's, or, when
- * that has passed (a long cycle, a failure, the operator down), the next one
- * to come; never before a failed cycle's backoff. A tick is
- * application-consistent when it is the first of its application-consistent
- * interval, the same tick for every member. The Job starts `lead` before
- * the tick: half an interval, at most a minute.
+ * that has passed (a long cycle, a failure, no Gateway slot, the operator
+ * down), the next one to come; never before a failed cycle's backoff. A
+ * tick is application-consistent when the member has no
+ * application-consistent point of the tick's application-consistent
+ * interval yet: the interval's first tick for every member that made the
+ * last one, and the next tick for a member that missed it. The Job starts
+ * `lead` before the tick: half an interval, at most a minute.
  */
-export function nextGroupTick(input: { now: Date; settings: Settings; lastPointTime?: Date | undefined; lastCycleEnd?: Date | undefined; consecutiveFailures: number }): GroupTick {
+export function nextGroupTick(input: { now: Date; settings: Settings; lastPointTime?: Date | undefined; lastAppPointTime?: Date | undefined; lastCycleEnd?: Date | undefined; consecutiveFailures: number }): GroupTick {
   const { interval, app } = cadence(input.settings);
   const step = interval * 1000;
   const lead = Math.min(MAX_LEAD_SECONDS, interval / 2) * 1000;
@@ -124,7 +127,8 @@ export function nextGroupTick(input: { now: Date; settings: Settings; lastPointT
   let tick = input.lastPointTime ? Math.floor(input.lastPointTime.getTime() / step) * step + step : upcoming(now);
   if (tick < now) tick = upcoming(now);
   if (input.lastCycleEnd && input.consecutiveFailures > 0) tick = Math.max(tick, upcoming(input.lastCycleEnd.getTime() + retrySeconds(input.consecutiveFailures) * 1000));
-  const application = app !== undefined && Math.floor(tick / (app * 1000)) !== Math.floor((tick - step) / (app * 1000));
+  const periodStart = app === undefined ? undefined : Math.floor(tick / (app * 1000)) * app * 1000;
+  const application = periodStart !== undefined && (input.lastAppPointTime?.getTime() ?? -Infinity) < periodStart;
   return { tick: new Date(tick), application, start: new Date(tick - lead) };
 }
 
@@ -205,6 +209,7 @@ export function reportGroup(ps: ProtectedServer, servers: readonly ProtectedServ
   const group = ps.spec.consistencyGroup;
   if (!group) {
     removeCondition(ps.status, GROUP_CONDITION);
+    if (ps.status) delete ps.status.sharedPointTime;
     return;
   }
   const problem = groupScheduleProblem(ps, servers, cloudPair);
@@ -261,4 +266,18 @@ export function groupChanged(old: ProtectedServer, obj: ProtectedServer): boolea
     !!s.metadata.deletionTimestamp,
   ]);
   return (!!old.spec.consistencyGroup || !!obj.spec.consistencyGroup) && seen(old) !== seen(obj);
+}
+
+/**
+ * The ticks the other members' drills and uncommitted failovers were made
+ * from: this server's points at them are kept (as its own drills' points
+ * are pinned), so that a member brought up later (the next group of a plan,
+ * a failover after a pause) still finds its point of the same moment.
+ */
+export function heldTicks(ps: ProtectedServer, servers: readonly ProtectedServer[], drills: readonly RecoveryDrill[]): Set<string> {
+  const others = new Set(memberNames(ps, servers).filter((n) => n !== ps.metadata.name));
+  const ticks = new Set<string>();
+  for (const d of drills) if (others.has(d.spec.protectedServerRef?.name ?? "") && d.status?.groupTick) ticks.add(d.status.groupTick);
+  for (const s of servers) if (others.has(s.metadata.name ?? "") && s.status?.failover?.groupTick && !s.status.failover.committed) ticks.add(s.status.failover.groupTick);
+  return ticks;
 }

@@ -79,7 +79,7 @@ export interface ChosenPoint {
   readonly recoveryPoint: string;
   /** spec.consistencyGroup: the group's tick of the point, when it is the newest tick every member shares. */
   readonly groupTick?: string | undefined;
-  /** spec.consistencyGroup: why the server's own newest point was chosen instead of a shared one (no tick every member has). */
+  /** spec.consistencyGroup: why the point is not of the group's moment (no tick every member has: the server's own newest), or not of the tick another member took. */
   readonly notShared?: string | undefined;
 }
 
@@ -112,8 +112,9 @@ export async function choosePoint(kube: Kube, ps: WithKind<ProtectedServer>, vau
   if (groupName && keyword) {
     // The tick a member's failover or a sibling drill took already, while this server has its point: the same moment for all.
     const taken = group.taken === undefined ? undefined : own.find((p) => p.labels[GROUP_LABELS.group] === groupName && p.labels[GROUP_LABELS.tick] === group.taken && (!app || p.consistency === "app"));
+    const missing = group.taken !== undefined && !taken ? `consistency group ${groupName}: another member came back to tick ${group.taken}, of which ${name} has no ${app ? "application-consistent " : ""}point; ${name} uses the newest tick every member has instead` : undefined;
     const shared = taken ?? sharedPoint(points.all, ps.metadata.namespace ?? "", groupName, name, members, app);
-    if (shared) return { ok: true, value: { point: shared, recoveryPoint: recoveryPointName(shared), groupTick: shared.labels[GROUP_LABELS.tick] } };
+    if (shared) return { ok: true, value: { point: shared, recoveryPoint: recoveryPointName(shared), groupTick: shared.labels[GROUP_LABELS.tick], ...(missing ? { notShared: missing } : {}) } };
     notShared = `consistency group ${groupName}: ${members.join(", ")} share no ${app ? "application-consistent " : ""}tick (a member has no point at the group's ticks yet, or does not take them: see its condition GroupConsistent); ${name} uses its own newest ${app ? "application-consistent " : ""}point`;
   }
   const chosen = (p: PointHeader | undefined, what: string): Checked<ChosenPoint> =>

@@ -41,14 +41,15 @@ const VM_ARRIVAL_REFRESH_MS = 5 * 60_000;
  * The age RPOMet allows the newest point, in seconds: the RPO threshold, else
  * the crash-consistent interval. A consistency group's member snapshots at
  * its group's ticks, an interval apart, and cannot start early to keep its
- * newest point younger than one interval: without a threshold its target is
- * the interval plus the time a cycle takes (as the schedule's lead counts it).
+ * newest point younger than one interval: its target is at least the
+ * interval plus the time a cycle takes (as the schedule's lead counts it),
+ * or RPOMet would turn False at every tick.
  */
 export function rpoTargetSeconds(ps: ProtectedServer): number {
   const replication = ps.spec.replication;
-  if (replication?.rpoThresholdMinutes !== undefined) return replication.rpoThresholdMinutes * 60;
   const interval = (replication?.crashConsistentIntervalMinutes ?? 5) * 60;
-  return ps.spec.consistencyGroup ? interval + leadSeconds(ps.status?.learnedCycleSeconds ?? 0) : interval;
+  const target = replication?.rpoThresholdMinutes !== undefined ? replication.rpoThresholdMinutes * 60 : interval;
+  return ps.spec.consistencyGroup ? Math.max(target, interval + leadSeconds(ps.status?.learnedCycleSeconds ?? 0)) : target;
 }
 
 function rpoMet(ps: ProtectedServer): { readonly status: string; readonly message?: string | undefined } | undefined {
@@ -180,6 +181,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     this.arrivals.forget(`${ns}/${name}`);
     ctx.metrics.forgetWorkersOf(ns, `ProtectedServer/${name}`);
     this.capacity.forget(`${ns}/${name}`);
+    this.cycles.forget(`${ns}/${name}`);
     ctx.log.info("Stopped replicating: the server's points stay in the vault");
     return Promise.resolve(undefined);
   }

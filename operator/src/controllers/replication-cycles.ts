@@ -5,7 +5,7 @@
  * overlaps another of the same server: a cycle Job that status does not know
  * (the status write after creating it was lost) is adopted, never doubled.
  */
-import type { BackupVault, Gateway, ProtectedServer, VCenter } from "../api/generated/types.js";
+import type { BackupVault, Gateway, ProtectedServer, RecoveryDrill, VCenter } from "../api/generated/types.js";
 import type { ReconcileContext } from "../runtime/controller.js";
 import { findCondition } from "../runtime/conditions.js";
 import { describe } from "../runtime/errors.js";
@@ -30,7 +30,7 @@ import { heldResyncOf, RESYNC } from "../worker/resync.js";
 import { inWindow, isTimeZone, nextWindowChange } from "./weekly-window.js";
 import { SPEC_ENV } from "../worker/spec.js";
 import { replicationField } from "./replication-settings.js";
-import { GROUP_LABELS, groupScheduleProblem, memberNames, nextGroupTick, sharedTicks } from "./consistency-groups.js";
+import { GROUP_LABELS, groupScheduleProblem, heldTicks, memberNames, nextGroupTick, parseTickLabel, sharedTicks } from "./consistency-groups.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type Cycle = NonNullable<Status["currentCycle"]>;
@@ -132,8 +132,15 @@ export function retentionOf(ps: ProtectedServer): ReplicationRetention {
 
 export class ReplicationCycles {
   private readonly lastPrune = new Map<string, number>();
+  /** Consistency group members (by key) that have waited for a Gateway slot since then, through the ticks they missed. */
+  private readonly groupWaits = new Map<string, number>();
 
   constructor(private readonly capacity: GatewayCapacity) {}
+
+  /** Drops what this holds for a server that is gone (key namespace/name). */
+  forget(key: string): void {
+    this.groupWaits.delete(key);
+  }
 
   /**
    * The usual loop: follow the running cycle, and when none runs start the
@@ -168,7 +175,8 @@ export class ReplicationCycles {
     const consecutiveFailures = resumeAsked || resyncAsked ? 0 : (status.failedCycles ?? 0);
     // A consistency group's member snapshots at the group's ticks; a requested resync is due now, at no tick.
     const group = resyncAsked ? undefined : this.groupOf(ps, line, ctx);
-    const tick = group ? nextGroupTick({ now, settings: ps.spec.replication ?? {}, lastPointTime, lastCycleEnd, consecutiveFailures }) : undefined;
+    const lastAppPointTime = status.lastAppConsistentPointTime ? new Date(status.lastAppConsistentPointTime) : undefined;
+    const tick = group ? nextGroupTick({ now, settings: ps.spec.replication ?? {}, lastPointTime, lastAppPointTime, lastCycleEnd, consecutiveFailures }) : undefined;
     const next = tick
       ? { due: tick.start, consistency: tick.application ? "Application" : "Crash" }
       : nextCycle({
@@ -176,7 +184,7 @@ export class ReplicationCycles {
           intervalSeconds: interval,
           appIntervalSeconds: appHours !== undefined ? appHours * 3600 : undefined,
           lastPointTime,
-          lastAppPointTime: status.lastAppConsistentPointTime ? new Date(status.lastAppConsistentPointTime) : undefined,
+          lastAppPointTime,
           learnedCycleSeconds: status.learnedCycleSeconds ?? 0,
           lastCycleEnd,
           consecutiveFailures,
@@ -189,12 +197,21 @@ export class ReplicationCycles {
     const due = resyncAsked ? new Date(Math.min(now.getTime(), next.due.getTime(), pinnedNow)) : next.due;
     status.nextCycleTime = isoSeconds(due);
     this.reportReplicating(ps, ctx);
-    if (due > now) return Math.min(due.getTime() - now.getTime() + 200, IDLE_REFRESH_MS);
+    const waiter = `${ps.metadata.namespace ?? ""}/${ps.metadata.name ?? ""}`;
+    if (due > now) {
+      // A member whose tick passed while it waited for a slot leaves the Gateway's line until its next tick's start,
+      // keeping the time it began to wait (below), so that it is first in line then.
+      if (tick) this.capacity.forget(waiter);
+      return Math.min(due.getTime() - now.getTime() + 200, IDLE_REFRESH_MS);
+    }
     if (resumeAsked) status.handledResumeRequest = ps.spec.resumeRequest;
     const request = resyncAsked || resyncRetry ? ps.spec.resyncRequest ?? status.handledResyncRequest ?? "" : undefined;
     // During business hours a cycle leaves a resync it finds needed for later, unless one is asked for or already waits (then it is made).
     const holdResync = !!hours?.inside && request === undefined && !status.heldResync;
-    const started = await this.start(ps, line, ctx, next.consistency === "Application", due, request, holdResync, group && tick ? { group, tick: tick.tick } : undefined);
+    const since = tick ? new Date(Math.min(due.getTime(), this.groupWaits.get(waiter) ?? Infinity)) : due;
+    const started = await this.start(ps, line, ctx, next.consistency === "Application", since, request, holdResync, group && tick ? { group, tick: tick.tick } : undefined);
+    if (tick && "waiting" in started) this.groupWaits.set(waiter, since.getTime());
+    else this.groupWaits.delete(waiter);
     if ("waiting" in started) {
       ctx.setCondition(ps, { type: "Replicating", status: "True", reason: "WaitingForGateway", message: `the next cycle is due and waits: ${started.waiting}` });
       return SLOT_POLL_MS;
@@ -429,7 +446,8 @@ export class ReplicationCycles {
 
   private async succeeded(ps: WithKind<ProtectedServer>, line: ReplicationLine, cur: Cycle, point: PointHeader, points: PointHeader[], ctx: ReconcileContext, pins: ReadonlySet<string>, all: readonly PointHeader[]): Promise<Cycle> {
     const status = (ps.status ??= {});
-    const started = Date.parse(cur.startTime ?? point.time);
+    // A group's cycle starts ahead of its tick and waits for it: the cycle's time is from the tick on.
+    const started = Math.max(Date.parse(cur.startTime ?? point.time), parseTickLabel(point.labels[GROUP_LABELS.tick])?.getTime() ?? 0);
     const duration = Math.max(0, (Date.parse(point.committedAt) - started) / 1000);
     const bytesRead = point.disks.reduce((n, d) => n + d.readBytes, 0);
     const ended: Cycle = {
@@ -467,7 +485,8 @@ export class ReplicationCycles {
       ctx.metrics.replicationBytesTransferred.inc({ ...labels, direction: line.direction }, point.storedBytes);
     });
     ctx.log.info({ cycle: cur.id, point: point.id, bytesRead, bytesTransferred: point.storedBytes, seconds: Math.round(duration), resync: point.labels.resync }, "Replication cycle committed a point");
-    status.recoveryPointCount = await this.applyRetention(ps, line, cur.id ?? "", points, ctx, pins, this.sharedPointIds(ps, line, points, all, ctx));
+    this.recordSharedPoint(ps, line, all, ctx);
+    status.recoveryPointCount = await this.applyRetention(ps, line, cur.id ?? "", points, ctx, this.withGroupHolds(ps, line, points, pins, ctx), this.sharedPointIds(ps, line, points, all, ctx));
     await requestVaultSync(line.vault, ctx);
     await this.removeOldJobs(ps, cur.job ?? "", ctx);
     return ended;
@@ -504,6 +523,28 @@ export class ReplicationCycles {
     ctx.afterStatusWrite(() => { ctx.metrics.replicationCycles.inc({ ...labels, direction: line.direction, result: "Failed" }); });
     ctx.log.warn({ cycle: cur.id, reason, message }, "Replication cycle failed");
     return ended;
+  }
+
+  /** status.sharedPointTime: the newest tick every member of the server's group has a point at, which a failover with latest would bring the group back to. */
+  private recordSharedPoint(ps: WithKind<ProtectedServer>, line: ReplicationLine, all: readonly PointHeader[], ctx: ReconcileContext): void {
+    const status = (ps.status ??= {});
+    const group = ps.spec.consistencyGroup;
+    if (line.direction !== "forward") return;
+    const ns = ps.metadata.namespace ?? "";
+    const newest = group ? parseTickLabel(sharedTicks(all, ns, group, memberNames(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns)))[0]) : undefined;
+    if (newest) status.sharedPointTime = isoSeconds(newest);
+    else delete status.sharedPointTime;
+  }
+
+  /** `pins`, and a consistency group's member's points at the ticks other members' drills and uncommitted failovers came back to. */
+  private withGroupHolds(ps: WithKind<ProtectedServer>, line: ReplicationLine, points: readonly PointHeader[], pins: ReadonlySet<string>, ctx: ReconcileContext): ReadonlySet<string> {
+    const group = ps.spec.consistencyGroup;
+    if (!group || line.direction !== "forward") return pins;
+    const ns = ps.metadata.namespace ?? "";
+    const ticks = heldTicks(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns), ctx.listCached<RecoveryDrill>("RecoveryDrill", ns));
+    if (ticks.size === 0) return pins;
+    const held = points.filter((p) => p.labels[GROUP_LABELS.group] === group && ticks.has(p.labels[GROUP_LABELS.tick] ?? "")).map((p) => p.id);
+    return new Set([...pins, ...held]);
   }
 
   /** A consistency group's member, forward: the ids of its points at ticks every member has, which retention prefers. */

@@ -73,10 +73,11 @@ export function judgeReplicationPoints<P extends RetainablePoint>(points: readon
     if (point.consistency === "app" && age <= rules.keepAppConsistentForDays * DAY) return { point, keep: true, reason: `application-consistent for ${rules.keepAppConsistentForDays} days` };
     if (age > rules.keepIntervalPointsForHours * HOUR) return { point, keep: false, reason: "older than every rule" };
     const bucket = Math.floor(Date.parse(point.time) / bucketMs);
-    if (keptBuckets.has(bucket)) return { point, keep: false, reason: "its interval has a newer point" };
     const sharedPoint = sharedOfBucket.get(bucket);
-    if (sharedPoint !== undefined && sharedPoint !== point.id) return { point, keep: false, reason: "its interval has a point at a tick every member of its consistency group has" };
+    // Kept even beside a point another rule keeps (a pin): every member keeps this tick of the interval.
     if (sharedPoint === point.id) return { point, keep: true, reason: `newest of its ${rules.recoveryPointIntervalHours}-hour interval that its consistency group shares` };
+    if (keptBuckets.has(bucket)) return { point, keep: false, reason: "its interval has a newer point" };
+    if (sharedPoint !== undefined) return { point, keep: false, reason: "its interval has a point at a tick every member of its consistency group has" };
     return { point, keep: true, reason: `newest of its ${rules.recoveryPointIntervalHours}-hour interval` };
   }
 }

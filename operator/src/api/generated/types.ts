@@ -2201,7 +2201,7 @@ export interface ProtectedServerSpec {
     name: string;
   };
   /**
-   * Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (the first tick of each application-consistent interval quiescing every guest), and an unplanned failover or a drill with "latest" or "latest-app-consistent" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's. Without an rpoThresholdMinutes, a member's RPO target is its interval plus the time a cycle takes.
+   * Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (the first tick of each application-consistent interval quiescing every guest), and an unplanned failover or a drill with "latest" or "latest-app-consistent" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's, and status.sharedPointTime how old the group's newest shared point is. A member's RPO target is at least its interval plus the time a cycle takes.
    */
   consistencyGroup?: string;
   /**
@@ -2472,9 +2472,13 @@ export interface ProtectedServerStatus {
     regionId?: string;
   };
   /**
-   * The RPO target RPOMet compares the newest point's age with: rpoThresholdMinutes (else crashConsistentIntervalMinutes) of the server's replication settings (spec.replication or its ReplicationPolicy), in seconds.
+   * The RPO target RPOMet compares the newest point's age with: rpoThresholdMinutes (else crashConsistentIntervalMinutes) of the server's replication settings (spec.replication or its ReplicationPolicy), in seconds; for a member of a consistency group, at least the interval plus the time a cycle takes (its points come at the group's ticks).
    */
   rpoTargetSeconds?: number;
+  /**
+   * spec.consistencyGroup: the newest tick every member has a point at, as of this server's last cycle: an unplanned failover or a drill with latest brings the group back to it.
+   */
+  sharedPointTime?: string;
   /**
    * Time of the newest recovery point.
    */
