@@ -136,7 +136,7 @@ export const protectedServer: KindDefinition = {
           localRef("ReplicationPolicy"),
         ),
         consistencyGroup: string(
-          "Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (the first tick of each application-consistent interval quiescing every guest), and an unplanned failover or a drill with \"latest\" or \"latest-app-consistent\" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's, and status.sharedPointTime how old the group's newest shared point is. A member's RPO target is at least its interval plus the time a cycle takes.",
+          "Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (each application-consistent interval's first tick quiescing every guest, or a member's next tick when it missed that one), and an unplanned failover or a drill with \"latest\" or \"latest-app-consistent\" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's, and status.sharedPointTime how old the group's newest shared point is. While a member takes the ticks, its RPO target is at least its interval plus the time a cycle takes.",
           { minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
         ),
         replication: replicationSettings("spec.replication", "The server's own replication settings. Or name a ReplicationPolicy in spec.replicationPolicyRef instead, to share them with other servers."),
@@ -235,7 +235,7 @@ export const protectedServer: KindDefinition = {
       since: string("When a cycle found the resync needed during business hours and stopped before reading.", { format: "date-time" }),
     }, ["reason"], { description: "A checksum resync waiting for spec.replication.businessHours to end; the next cycle makes it, with this reason, and clears this." }),
     registeredInstanceId: string("Cloud sites: spec.source.instanceId when it was last acted on; a new value re-registers the server (e.g. after the instance was replaced)."),
-    pinnedPoints: array("Vault point ids retention must keep: points in use by drills or an uncommitted failover.", string("Point id."), { maxItems: 256 }),
+    pinnedPoints: array("Vault point ids retention must keep: points in use by drills or an uncommitted failover. (A consistency group's member also keeps its points at the ticks other members' drills and uncommitted failovers took; they are not listed here.)", string("Point id."), { maxItems: 256 }),
     failover: object({
       requestTime: string("When the failover was asked for.", { format: "date-time" }),
       attempt: integer("Failovers (and recovery point changes) so far; names the recovered VM's worker.", 0),

@@ -79,6 +79,11 @@ describe("a consistency group's ticks", () => {
     expect([missed.tick.toISOString(), missed.application]).toEqual(["2026-12-07T19:15:00.000Z", true]);
     const made = nextGroupTick({ now: at("2026-12-07T19:05:00Z"), settings, lastPointTime: at("2026-12-07T19:00:00Z"), lastAppPointTime: at("2026-12-07T19:00:00Z"), consecutiveFailures: 0 });
     expect(made.application).toBe(false);
+    // A guest that failed to quiesce at 19:00 gives a crash-consistent tick next, then is tried again.
+    const afterFailure = nextGroupTick({ now: at("2026-12-07T19:01:00Z"), settings, lastPointTime: at("2026-12-07T18:45:00Z"), lastAppPointTime: at("2026-12-07T18:00:00Z"), lastFailedAppCycleEnd: at("2026-12-07T19:00:40Z"), lastCycleEnd: at("2026-12-07T19:00:40Z"), consecutiveFailures: 1 });
+    expect([afterFailure.tick.toISOString(), afterFailure.application]).toEqual(["2026-12-07T19:15:00.000Z", false]);
+    const retried = nextGroupTick({ now: at("2026-12-07T19:16:00Z"), settings, lastPointTime: at("2026-12-07T19:15:00Z"), lastAppPointTime: at("2026-12-07T18:00:00Z"), consecutiveFailures: 0 });
+    expect(retried.application).toBe(true);
   });
 });
 
@@ -136,12 +141,13 @@ describe("a consistency group's members", () => {
     expect(groupChanged(server("solo", { consistencyGroup: undefined }), server("solo", { consistencyGroup: undefined, desiredState: "FailedOver" }))).toBe(false);
   });
 
-  it("have an RPO target of at least the interval plus a cycle's time", () => {
-    expect(rpoTargetSeconds(server("db", {}, { learnedCycleSeconds: 40 }))).toBe(300 + 60);
-    expect(rpoTargetSeconds(server("db", { replication: { crashConsistentIntervalMinutes: 5, rpoThresholdMinutes: 15 } }))).toBe(900);
-    expect(rpoTargetSeconds(server("db", { replication: { crashConsistentIntervalMinutes: 5, rpoThresholdMinutes: 5 } }, { learnedCycleSeconds: 40 }))).toBe(360);
+  it("have an RPO target of at least the interval plus a cycle's time while they take the ticks", () => {
+    expect(rpoTargetSeconds(server("db", {}, { learnedCycleSeconds: 40 }), true)).toBe(300 + 60);
+    expect(rpoTargetSeconds(server("db", { replication: { crashConsistentIntervalMinutes: 5, rpoThresholdMinutes: 15 } }), true)).toBe(900);
+    expect(rpoTargetSeconds(server("db", { replication: { crashConsistentIntervalMinutes: 5, rpoThresholdMinutes: 5 } }, { learnedCycleSeconds: 40 }), true)).toBe(360);
+    // On its own schedule (GroupConsistent=False, or no group), the server's own target.
+    expect(rpoTargetSeconds(server("db", { replication: { crashConsistentIntervalMinutes: 5, rpoThresholdMinutes: 5 } }, { learnedCycleSeconds: 40 }))).toBe(300);
     expect(rpoTargetSeconds(server("db", { consistencyGroup: undefined }))).toBe(300);
-    expect(rpoTargetSeconds(server("db", { consistencyGroup: undefined, replication: { crashConsistentIntervalMinutes: 5, rpoThresholdMinutes: 5 } }, { learnedCycleSeconds: 40 }))).toBe(300);
   });
 });
 

@@ -3,7 +3,8 @@
  * crash-consistent and application-consistent recovery points). The servers
  * of one namespace whose spec.consistencyGroup is the same snapshot
  * together: at ticks every crash-consistent interval from the epoch, the
- * first tick of each application-consistent interval quiescing every guest.
+ * first tick of each application-consistent interval quiescing every guest
+ * (nextGroupTick).
  * Each member works its tick out alone from the same settings and the clock,
  * so no member leads and a member that is down holds no other member's
  * schedule back. A cycle's
@@ -115,10 +116,21 @@ function retrySeconds(failures: number): number {
  * tick is application-consistent when the member has no
  * application-consistent point of the tick's application-consistent
  * interval yet: the interval's first tick for every member that made the
- * last one, and the next tick for a member that missed it. The Job starts
+ * last one, and the next tick for a member that missed it (one whose
+ * application-consistent cycle just failed takes a crash-consistent tick
+ * between attempts). The Job starts
  * `lead` before the tick: half an interval, at most a minute.
  */
-export function nextGroupTick(input: { now: Date; settings: Settings; lastPointTime?: Date | undefined; lastAppPointTime?: Date | undefined; lastCycleEnd?: Date | undefined; consecutiveFailures: number }): GroupTick {
+export function nextGroupTick(input: {
+  now: Date;
+  settings: Settings;
+  lastPointTime?: Date | undefined;
+  lastAppPointTime?: Date | undefined;
+  /** When the last cycle ended, if it was application-consistent and failed (a guest that cannot quiesce). */
+  lastFailedAppCycleEnd?: Date | undefined;
+  lastCycleEnd?: Date | undefined;
+  consecutiveFailures: number;
+}): GroupTick {
   const { interval, app } = cadence(input.settings);
   const step = interval * 1000;
   const lead = Math.min(MAX_LEAD_SECONDS, interval / 2) * 1000;
@@ -128,7 +140,10 @@ export function nextGroupTick(input: { now: Date; settings: Settings; lastPointT
   if (tick < now) tick = upcoming(now);
   if (input.lastCycleEnd && input.consecutiveFailures > 0) tick = Math.max(tick, upcoming(input.lastCycleEnd.getTime() + retrySeconds(input.consecutiveFailures) * 1000));
   const periodStart = app === undefined ? undefined : Math.floor(tick / (app * 1000)) * app * 1000;
-  const application = periodStart !== undefined && (input.lastAppPointTime?.getTime() ?? -Infinity) < periodStart;
+  // Right after a failed application-consistent cycle of this interval the next tick is crash-consistent, so that a
+  // guest that cannot quiesce still gives the group every other tick instead of failing them all.
+  const appFailedNow = periodStart !== undefined && (input.lastFailedAppCycleEnd?.getTime() ?? -Infinity) >= periodStart;
+  const application = periodStart !== undefined && !appFailedNow && (input.lastAppPointTime?.getTime() ?? -Infinity) < periodStart;
   return { tick: new Date(tick), application, start: new Date(tick - lead) };
 }
 
@@ -204,18 +219,18 @@ export function groupScheduleProblem(ps: ProtectedServer, servers: readonly Prot
   return groupProblem(ps, groupMembers(ps, servers));
 }
 
-/** Condition GroupConsistent: present only while spec.consistencyGroup is set. */
-export function reportGroup(ps: ProtectedServer, servers: readonly ProtectedServer[], cloudPair: boolean, setCondition: (c: ConditionInput) => void): void {
+/** Condition GroupConsistent: present only while spec.consistencyGroup is set. Returns whether the server takes its group's ticks. */
+export function reportGroup(ps: ProtectedServer, servers: readonly ProtectedServer[], cloudPair: boolean, setCondition: (c: ConditionInput) => void): boolean {
   const group = ps.spec.consistencyGroup;
   if (!group) {
     removeCondition(ps.status, GROUP_CONDITION);
     if (ps.status) delete ps.status.sharedPointTime;
-    return;
+    return false;
   }
   const problem = groupScheduleProblem(ps, servers, cloudPair);
   if (problem) {
     setCondition({ type: GROUP_CONDITION, status: "False", reason: problem.reason, message: `${problem.message}; this server replicates on its own schedule meanwhile, and a failover of a member finds no tick its points share` });
-    return;
+    return false;
   }
   const { interval, app } = cadence(settingsOf(ps));
   const names = groupMembers(ps, servers).map((m) => m.metadata.name ?? "");
@@ -225,6 +240,7 @@ export function reportGroup(ps: ProtectedServer, servers: readonly ProtectedServ
     reason: "SharedTicks",
     message: `forward cycles snapshot at the ticks of consistency group ${group} (${names.join(", ")}): every ${interval / 60} min from the epoch${app !== undefined ? `, application-consistent at the first tick of every ${app / 3600} h` : ""}`,
   });
+  return true;
 }
 
 /** What a failover of `ps` chooses with: its group's members, and the tick a member whose failover is not committed yet took. */

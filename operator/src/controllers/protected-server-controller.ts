@@ -39,17 +39,17 @@ const VM_ARRIVAL_REFRESH_MS = 5 * 60_000;
 
 /**
  * The age RPOMet allows the newest point, in seconds: the RPO threshold, else
- * the crash-consistent interval. A consistency group's member snapshots at
- * its group's ticks, an interval apart, and cannot start early to keep its
- * newest point younger than one interval: its target is at least the
- * interval plus the time a cycle takes (as the schedule's lead counts it),
- * or RPOMet would turn False at every tick.
+ * the crash-consistent interval. A consistency group's member that takes its
+ * group's ticks (`groupTicks`) snapshots an interval apart and cannot start
+ * early to keep its newest point younger than one interval: its target is
+ * at least the interval plus the time a cycle takes (as the schedule's lead
+ * counts it), or RPOMet would turn False at every tick.
  */
-export function rpoTargetSeconds(ps: ProtectedServer): number {
+export function rpoTargetSeconds(ps: ProtectedServer, groupTicks = false): number {
   const replication = ps.spec.replication;
   const interval = (replication?.crashConsistentIntervalMinutes ?? 5) * 60;
   const target = replication?.rpoThresholdMinutes !== undefined ? replication.rpoThresholdMinutes * 60 : interval;
-  return ps.spec.consistencyGroup ? Math.max(target, interval + leadSeconds(ps.status?.learnedCycleSeconds ?? 0)) : target;
+  return groupTicks ? Math.max(target, interval + leadSeconds(ps.status?.learnedCycleSeconds ?? 0)) : target;
 }
 
 function rpoMet(ps: ProtectedServer): { readonly status: string; readonly message?: string | undefined } | undefined {
@@ -100,7 +100,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
     status.rpoTargetSeconds = rpoTargetSeconds(ps);
     const pair = await resolveRef<WithKind<SitePair>>(ctx.cache, "SitePair", ns, "spec.sitePairRef", ps.spec.sitePairRef.name);
     if (!pair.ok) return this.notStarted(ps, ctx, pair.problem.reason, pair.problem.message);
-    reportGroup(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns), isCloudPair(pair.value), (c) => { ctx.setCondition(ps, c); });
+    if (reportGroup(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns), isCloudPair(pair.value), (c) => { ctx.setCondition(ps, c); })) status.rpoTargetSeconds = rpoTargetSeconds(ps, true);
     if (isCloudPair(pair.value)) return this.reconcileCloud(ps, pair.value, ctx);
     if (!ps.spec.source.vmName) return this.notStarted(ps, ctx, "SourceMismatch", `spec.source.vmName is required: SitePair ${pair.value.metadata.name ?? ""} has a vSphere source site`);
     reportIgnoredFields(ps, ignoredForVSphereSource(ps, pair.value), pair.value.spec.type === "VMwareToCloud" ? "NotUsedByVMwareToCloud" : "NotUsedByVSphereSites", (c) => { ctx.setCondition(ps, c); });

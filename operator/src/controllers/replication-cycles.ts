@@ -176,7 +176,8 @@ export class ReplicationCycles {
     // A consistency group's member snapshots at the group's ticks; a requested resync is due now, at no tick.
     const group = resyncAsked ? undefined : this.groupOf(ps, line, ctx);
     const lastAppPointTime = status.lastAppConsistentPointTime ? new Date(status.lastAppConsistentPointTime) : undefined;
-    const tick = group ? nextGroupTick({ now, settings: ps.spec.replication ?? {}, lastPointTime, lastAppPointTime, lastCycleEnd, consecutiveFailures }) : undefined;
+    const failedApp = lastFailed && status.lastCycle?.consistency === "Application" ? lastCycleEnd : undefined;
+    const tick = group ? nextGroupTick({ now, settings: ps.spec.replication ?? {}, lastPointTime, lastAppPointTime, lastFailedAppCycleEnd: failedApp, lastCycleEnd, consecutiveFailures }) : undefined;
     const next = tick
       ? { due: tick.start, consistency: tick.application ? "Application" : "Crash" }
       : nextCycle({
@@ -301,6 +302,8 @@ export class ReplicationCycles {
    */
   async needed(ps: WithKind<ProtectedServer>, line: ReplicationLine, ctx: ReconcileContext, pins: ReadonlySet<string>, id: string | undefined, since: Date): Promise<NeededCycle> {
     const status = (ps.status ??= {});
+    // The schedule's cycles have stopped: a wait for a group's tick is over, and must not put the server ahead when they resume.
+    this.groupWaits.delete(`${ps.metadata.namespace ?? ""}/${ps.metadata.name ?? ""}`);
     await this.follow(ps, line, ctx, pins);
     if (!id) {
       if (status.currentCycle) return { state: "running" };
@@ -529,9 +532,9 @@ export class ReplicationCycles {
   private recordSharedPoint(ps: WithKind<ProtectedServer>, line: ReplicationLine, all: readonly PointHeader[], ctx: ReconcileContext): void {
     const status = (ps.status ??= {});
     const group = ps.spec.consistencyGroup;
-    if (line.direction !== "forward") return;
     const ns = ps.metadata.namespace ?? "";
-    const newest = group ? parseTickLabel(sharedTicks(all, ns, group, memberNames(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns)))[0]) : undefined;
+    // Reverse cycles take no ticks: the group's moment is that of its forward points, and is not this server's now.
+    const newest = group && line.direction === "forward" ? parseTickLabel(sharedTicks(all, ns, group, memberNames(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns)))[0]) : undefined;
     if (newest) status.sharedPointTime = isoSeconds(newest);
     else delete status.sharedPointTime;
   }

@@ -2201,7 +2201,7 @@ export interface ProtectedServerSpec {
     name: string;
   };
   /**
-   * Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (the first tick of each application-consistent interval quiescing every guest), and an unplanned failover or a drill with "latest" or "latest-app-consistent" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's, and status.sharedPointTime how old the group's newest shared point is. A member's RPO target is at least its interval plus the time a cycle takes.
+   * Servers of this namespace with the same consistencyGroup replicate together (seed 003: multi-VM consistency): their cycles snapshot at shared ticks, every crash-consistent interval from the epoch (each application-consistent interval's first tick quiescing every guest, or a member's next tick when it missed that one), and an unplanned failover or a drill with "latest" or "latest-app-consistent" brings each member back to its point of the newest tick every member has. Members need the same site pair and intervals (one ReplicationPolicy); condition GroupConsistent says whether this server's cycles are the group's, and status.sharedPointTime how old the group's newest shared point is. While a member takes the ticks, its RPO target is at least its interval plus the time a cycle takes.
    */
   consistencyGroup?: string;
   /**
@@ -2814,7 +2814,7 @@ export interface ProtectedServerStatus {
    */
   registeredInstanceId?: string;
   /**
-   * Vault point ids retention must keep: points in use by drills or an uncommitted failover.
+   * Vault point ids retention must keep: points in use by drills or an uncommitted failover. (A consistency group's member also keeps its points at the ticks other members' drills and uncommitted failovers took; they are not listed here.)
    *
    * @maxItems 256
    */
