@@ -4,7 +4,7 @@ import type { ConditionInput } from "../runtime/conditions.js";
 import type { Kube, WithKind } from "../runtime/kube.js";
 import type { PointHeader } from "../vault/index.js";
 import { SPEC_ENV } from "../worker/spec.js";
-import { drillGroupChoice, failoverGroupChoice, GROUP_LABELS, groupChanged, groupScheduleProblem, heldTicks, memberNames, peerKeys, nextGroupTick, parseTickLabel, reportGroup, sharedPoint, sharedTicks, tickLabel } from "./consistency-groups.js";
+import { drillGroupChoice, failoverGroupChoice, GROUP_LABELS, groupChanged, groupPoints, groupScheduleProblem, heldTicks, memberNames, peerKeys, nextGroupTick, parseTickLabel, reportGroup, sharedPoint, sharedTicks, tickLabel } from "./consistency-groups.js";
 import { createCycleJob } from "./dr-jobs.js";
 import { choosePoint } from "./dr-points.js";
 import { rpoTargetSeconds } from "./protected-server-controller.js";
@@ -214,7 +214,19 @@ describe("the points a group shares", () => {
     const mine: RecoveryDrill = { ...drill, spec: { protectedServerRef: { name: "db" } }, status: { groupTick: "20261207T180000Z" } };
     const failing = server("cache", { desiredState: "FailedOver" }, { failover: { groupTick: "20261207T191000Z" } });
     const committed = server("queue", { desiredState: "FailedOver", commitFailover: true }, { failover: { groupTick: "20261207T170000Z", committed: true } });
-    expect([...heldTicks(db, [db, server("web"), failing, committed], [drill, mine])].sort()).toEqual(["20261207T190000Z", "20261207T191000Z"]);
+    const servers = [db, server("web"), failing, committed];
+    expect([...heldTicks(db, memberNames(db, servers), servers, [drill, mine])].sort()).toEqual(["20261207T190000Z", "20261207T191000Z"]);
+  });
+
+  it("are found once at a cycle's end: the newest shared tick, and the member's points retention keeps", () => {
+    const db = server("db");
+    const own = points.filter((p) => p.labels.protectedServer === "db" && p.labels.namespace === "dr");
+    const webDrill: RecoveryDrill = { apiVersion: "lifeboat.io/v1alpha1", kind: "RecoveryDrill", metadata: { name: "d", namespace: "dr" }, spec: { protectedServerRef: { name: "web" } }, status: { groupTick: "20261207T191000Z" } };
+    const seen = groupPoints(db, own, points, [db, server("web")], [webDrill]);
+    const timeOf = (ids: ReadonlySet<string>): string[] => own.filter((p) => ids.has(p.id)).map((p) => p.time);
+    expect(seen.newestShared).toBe("20261207T190500Z");
+    expect(timeOf(seen.shared)).toEqual(["2026-12-07T19:00:00.2Z", "2026-12-07T19:05:00.1Z"]);
+    expect(timeOf(seen.held)).toEqual(["2026-12-07T19:10:00.1Z"]);
   });
 
   it("are what retention keeps of each interval, so that every member keeps the same tick", () => {

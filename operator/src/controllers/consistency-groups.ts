@@ -286,14 +286,34 @@ export function groupChanged(old: ProtectedServer, obj: ProtectedServer): boolea
 
 /**
  * The ticks the other members' drills and uncommitted failovers were made
- * from: this server's points at them are kept (as its own drills' points
- * are pinned), so that a member brought up later (the next group of a plan,
- * a failover after a pause) still finds its point of the same moment.
+ * from (`members`: memberNames): this server's points at them are kept (as
+ * its own drills' points are pinned), so that a member brought up later
+ * (the next group of a plan, a failover after a pause) still finds its
+ * point of the same moment.
  */
-export function heldTicks(ps: ProtectedServer, servers: readonly ProtectedServer[], drills: readonly RecoveryDrill[]): Set<string> {
-  const others = new Set(memberNames(ps, servers).filter((n) => n !== ps.metadata.name));
+export function heldTicks(ps: ProtectedServer, members: readonly string[], servers: readonly ProtectedServer[], drills: readonly RecoveryDrill[]): Set<string> {
+  const others = new Set(members.filter((n) => n !== ps.metadata.name));
   const ticks = new Set<string>();
   for (const d of drills) if (others.has(d.spec.protectedServerRef?.name ?? "") && d.status?.groupTick) ticks.add(d.status.groupTick);
   for (const s of servers) if (others.has(s.metadata.name ?? "") && s.status?.failover?.groupTick && !s.status.failover.committed) ticks.add(s.status.failover.groupTick);
   return ticks;
+}
+
+/** What a member's forward cycle end needs of its group, from the vault's listing and the cache. */
+export interface GroupPoints {
+  /** The newest tick every member has a point at (status.sharedPointTime). */
+  readonly newestShared: string | undefined;
+  /** Ids of the member's points at ticks every member has: retention keeps one of each interval. */
+  readonly shared: ReadonlySet<string>;
+  /** Ids of the member's points at ticks other members' drills and uncommitted failovers took: retention keeps them. */
+  readonly held: ReadonlySet<string>;
+}
+
+/** GroupPoints of `ps`, a member of a group, whose own points are `own` and the vault's `all`. */
+export function groupPoints(ps: ProtectedServer, own: readonly PointHeader[], all: readonly PointHeader[], servers: readonly ProtectedServer[], drills: readonly RecoveryDrill[]): GroupPoints {
+  const group = ps.spec.consistencyGroup ?? "";
+  const members = memberNames(ps, servers);
+  const ticks = sharedTicks(all, ps.metadata.namespace ?? "", group, members);
+  const at = (wanted: ReadonlySet<string>): Set<string> => new Set(own.filter((p) => p.labels[GROUP_LABELS.group] === group && wanted.has(p.labels[GROUP_LABELS.tick] ?? "")).map((p) => p.id));
+  return { newestShared: ticks[0], shared: at(new Set(ticks)), held: at(heldTicks(ps, members, servers, drills)) };
 }

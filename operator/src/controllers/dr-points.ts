@@ -46,17 +46,17 @@ export async function withVault<T>(kube: Kube, bv: BackupVault, use: (vault: Vau
 
 /** A server's points in one direction, oldest first. */
 export async function lineagePoints(kube: Kube, bv: BackupVault, ps: ProtectedServer, direction: Direction): Promise<PointHeader[]> {
-  return withVault(kube, bv, async (vault) => sortByTime((await vault.listPoints()).filter((p) => inLineage(p, ps, direction))));
+  return (await pointsToChoose(kube, bv, ps, direction)).own;
 }
 
 /** What a failover or drill chooses from: the server's own points (oldest first), and every point of the vault (its consistency group's among them). */
 export interface PointsToChoose {
-  readonly own: readonly PointHeader[];
-  readonly all: readonly PointHeader[];
+  readonly own: PointHeader[];
+  readonly all: PointHeader[];
 }
 
 /** The server's points in `direction` and the vault's whole listing (its consistency group's points among them), from one listing. */
-export async function pointsToChoose(kube: Kube, bv: BackupVault, ps: ProtectedServer, direction: Direction = "forward"): Promise<{ own: PointHeader[]; all: PointHeader[] }> {
+export async function pointsToChoose(kube: Kube, bv: BackupVault, ps: ProtectedServer, direction: Direction = "forward"): Promise<PointsToChoose> {
   return withVault(kube, bv, async (vault) => {
     const all = await vault.listPoints();
     return { own: sortByTime(all.filter((p) => inLineage(p, ps, direction))), all };

@@ -30,7 +30,7 @@ import { heldResyncOf, RESYNC } from "../worker/resync.js";
 import { inWindow, isTimeZone, nextWindowChange } from "./weekly-window.js";
 import { SPEC_ENV } from "../worker/spec.js";
 import { replicationField } from "./replication-settings.js";
-import { GROUP_LABELS, groupScheduleProblem, heldTicks, memberNames, nextGroupTick, parseTickLabel, sharedTicks } from "./consistency-groups.js";
+import { GROUP_LABELS, groupPoints, groupScheduleProblem, nextGroupTick, parseTickLabel } from "./consistency-groups.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type Cycle = NonNullable<Status["currentCycle"]>;
@@ -488,8 +488,17 @@ export class ReplicationCycles {
       ctx.metrics.replicationBytesTransferred.inc({ ...labels, direction: line.direction }, point.storedBytes);
     });
     ctx.log.info({ cycle: cur.id, point: point.id, bytesRead, bytesTransferred: point.storedBytes, seconds: Math.round(duration), resync: point.labels.resync }, "Replication cycle committed a point");
-    this.recordSharedPoint(ps, line, all, ctx);
-    status.recoveryPointCount = await this.applyRetention(ps, line, cur.id ?? "", points, ctx, this.withGroupHolds(ps, line, points, pins, ctx), this.sharedPointIds(ps, line, points, all, ctx));
+    // A consistency group's member, forward: its group's newest shared tick, and the points of its group retention keeps.
+    // Reverse cycles take no ticks: the group's moment is that of its forward points, and is not this server's now.
+    const ns = ps.metadata.namespace ?? "";
+    const group = ps.spec.consistencyGroup && line.direction === "forward"
+      ? groupPoints(ps, points, all, ctx.listCached<ProtectedServer>("ProtectedServer", ns), ctx.listCached<RecoveryDrill>("RecoveryDrill", ns))
+      : undefined;
+    const sharedTime = parseTickLabel(group?.newestShared);
+    if (sharedTime) status.sharedPointTime = isoSeconds(sharedTime);
+    else delete status.sharedPointTime;
+    const retained = group && group.held.size > 0 ? new Set([...pins, ...group.held]) : pins;
+    status.recoveryPointCount = await this.applyRetention(ps, line, cur.id ?? "", points, ctx, retained, group?.shared);
     await requestVaultSync(line.vault, ctx);
     await this.removeOldJobs(ps, cur.job ?? "", ctx);
     return ended;
@@ -526,37 +535,6 @@ export class ReplicationCycles {
     ctx.afterStatusWrite(() => { ctx.metrics.replicationCycles.inc({ ...labels, direction: line.direction, result: "Failed" }); });
     ctx.log.warn({ cycle: cur.id, reason, message }, "Replication cycle failed");
     return ended;
-  }
-
-  /** status.sharedPointTime: the newest tick every member of the server's group has a point at, which a failover with latest would bring the group back to. */
-  private recordSharedPoint(ps: WithKind<ProtectedServer>, line: ReplicationLine, all: readonly PointHeader[], ctx: ReconcileContext): void {
-    const status = (ps.status ??= {});
-    const group = ps.spec.consistencyGroup;
-    const ns = ps.metadata.namespace ?? "";
-    // Reverse cycles take no ticks: the group's moment is that of its forward points, and is not this server's now.
-    const newest = group && line.direction === "forward" ? parseTickLabel(sharedTicks(all, ns, group, memberNames(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns)))[0]) : undefined;
-    if (newest) status.sharedPointTime = isoSeconds(newest);
-    else delete status.sharedPointTime;
-  }
-
-  /** `pins`, and a consistency group's member's points at the ticks other members' drills and uncommitted failovers came back to. */
-  private withGroupHolds(ps: WithKind<ProtectedServer>, line: ReplicationLine, points: readonly PointHeader[], pins: ReadonlySet<string>, ctx: ReconcileContext): ReadonlySet<string> {
-    const group = ps.spec.consistencyGroup;
-    if (!group || line.direction !== "forward") return pins;
-    const ns = ps.metadata.namespace ?? "";
-    const ticks = heldTicks(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns), ctx.listCached<RecoveryDrill>("RecoveryDrill", ns));
-    if (ticks.size === 0) return pins;
-    const held = points.filter((p) => p.labels[GROUP_LABELS.group] === group && ticks.has(p.labels[GROUP_LABELS.tick] ?? "")).map((p) => p.id);
-    return new Set([...pins, ...held]);
-  }
-
-  /** A consistency group's member, forward: the ids of its points at ticks every member has, which retention prefers. */
-  private sharedPointIds(ps: WithKind<ProtectedServer>, line: ReplicationLine, points: readonly PointHeader[], all: readonly PointHeader[], ctx: ReconcileContext): ReadonlySet<string> | undefined {
-    const group = ps.spec.consistencyGroup;
-    if (!group || line.direction !== "forward") return undefined;
-    const ns = ps.metadata.namespace ?? "";
-    const ticks = new Set(sharedTicks(all, ns, group, memberNames(ps, ctx.listCached<ProtectedServer>("ProtectedServer", ns))));
-    return new Set(points.filter((p) => p.labels[GROUP_LABELS.group] === group && ticks.has(p.labels[GROUP_LABELS.tick] ?? "")).map((p) => p.id));
   }
 
   /**
