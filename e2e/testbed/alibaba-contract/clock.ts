@@ -60,6 +60,8 @@ export interface Timings {
   eipAssociateMs: number;
   /** UnassociateEipAddress: Unassociating → Available. */
   eipUnassociateMs: number;
+  /** The Cloud Assistant agent comes online this long after its instance is Running (DescribeCloudAssistantStatus). */
+  cloudAssistantStartMs: number;
 }
 
 export const defaultTimings: Timings = {
@@ -75,4 +77,5 @@ export const defaultTimings: Timings = {
   imageExportMs: 2000,
   eipAssociateMs: 500,
   eipUnassociateMs: 500,
+  cloudAssistantStartMs: 1000,
 };

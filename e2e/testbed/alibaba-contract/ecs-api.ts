@@ -461,6 +461,99 @@ export const ecsActions: Record<string, Handler> = {
     return { Zones: { Zone: state.zonesOf(regionId).map((z) => zoneJson(regionId, z)) } };
   },
 
+  // Cloud Assistant (seed 004's switch-over scripts). The guest stand-in runs shell scripts; see user-data.ts.
+  DescribeCloudAssistantStatus(p, { state }) {
+    const regionId = required(p, "RegionId");
+    const ids = repeatedScalar(p, "InstanceId");
+    const instances = [...state.instances.values()].filter((i) => i.regionId === regionId && (ids.length === 0 || ids.includes(i.id)));
+    const pg = page(p, instances);
+    return {
+      InstanceCloudAssistantStatusSet: {
+        InstanceCloudAssistantStatus: pg.items.map((i) => {
+          const online = state.cloudAssistantOnline(i);
+          const runs = [...state.invocations.values()].filter((r) => r.instanceId === i.id);
+          return {
+            InstanceId: i.id,
+            CloudAssistantStatus: String(online),
+            CloudAssistantVersion: "2.2.3.857",
+            OSType: "Linux",
+            ActiveTaskCount: runs.filter((r) => r.status === "Running").length,
+            InvocationCount: runs.length,
+            LastHeartbeatTime: online ? new Date(state.now).toISOString().replace(/\.\d{3}Z$/, "Z") : "",
+            SupportSessionManager: false,
+          };
+        }),
+      },
+      TotalCount: pg.total,
+      PageNumber: pg.pageNumber,
+      PageSize: pg.pageSize,
+    };
+  },
+
+  async RunCommand(p, { state }) {
+    const regionId = required(p, "RegionId");
+    const type = required(p, "Type");
+    if (!["RunShellScript", "RunPowerShellScript", "RunBatScript"].includes(type)) throw ecsErrors.invalidParameter("Type", "must be RunShellScript, RunPowerShellScript or RunBatScript");
+    const raw = required(p, "CommandContent");
+    const base64 = (str(p, "ContentEncoding") ?? "PlainText").toLowerCase() === "base64";
+    if (base64 && (!/^[A-Za-z0-9+/]*={0,2}$/.test(raw) || raw.length % 4 !== 0)) throw ecsErrors.invalidParameter("CommandContent", "is not Base64 while ContentEncoding is Base64");
+    const encoded = base64 ? raw : Buffer.from(raw, "utf8").toString("base64");
+    if (encoded.length > 24 * 1024) throw ecsErrors.commandContentExceedLimit();
+    const repeatMode = str(p, "RepeatMode") ?? "Once";
+    if (repeatMode !== "Once") throw ecsErrors.invalidParameter("RepeatMode", "the contract server runs commands once (RepeatMode Once) only");
+    const timeoutSeconds = int(p, "Timeout") ?? 60;
+    if (timeoutSeconds < 10 || timeoutSeconds > 86_400) throw ecsErrors.invalidParameter("Timeout", "must be 10 to 86400 seconds");
+    const instanceIds = repeatedScalar(p, "InstanceId");
+    const input = { regionId, instanceIds, type, content: Buffer.from(encoded, "base64").toString("utf8"), timeoutSeconds };
+    // ClientToken: the same request again answers the first run; the same token with other parameters is refused.
+    const token = str(p, "ClientToken");
+    const key = token ? `RunCommand/${token}` : undefined;
+    const fingerprint = JSON.stringify(input);
+    const seen = key ? (state.clientTokens.get(key) as { fingerprint: string; result: { invokeId: string; commandId: string } } | undefined) : undefined;
+    if (seen && seen.fingerprint !== fingerprint) throw ecsErrors.idempotentParameterMismatch();
+    const result = seen?.result ?? (await state.runCommand(input));
+    if (key && !seen) state.clientTokens.set(key, { fingerprint, result });
+    return { CommandId: result.commandId, InvokeId: result.invokeId };
+  },
+
+  DescribeInvocationResults(p, { state }) {
+    required(p, "RegionId");
+    const invokeId = str(p, "InvokeId");
+    const instanceId = str(p, "InstanceId");
+    const plain = (str(p, "ContentEncoding") ?? "Base64").toLowerCase() === "plaintext";
+    const runs = [...state.invocations.values()].filter((r) => (!invokeId || r.invokeId === invokeId) && (!instanceId || r.instanceId === instanceId) && state.instances.get(r.instanceId)?.regionId === str(p, "RegionId"));
+    const pg = page(p, runs);
+    const time = (ms: number | undefined) => (ms === undefined ? "" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"));
+    return {
+      Invocation: {
+        InvocationResults: {
+          InvocationResult: pg.items.map((r) => ({
+            CommandId: r.commandId,
+            InvokeId: r.invokeId,
+            InstanceId: r.instanceId,
+            InvocationStatus: r.status,
+            // The invocation as a whole: Finished once its one run ended, Failed when that run did not succeed.
+            InvokeRecordStatus: r.status === "Running" ? "Running" : r.status === "Success" ? "Finished" : "Failed",
+            ...(r.exitCode !== null ? { ExitCode: r.exitCode } : {}),
+            Output: plain ? r.output : Buffer.from(r.output, "utf8").toString("base64"),
+            ErrorCode: r.errorCode,
+            ErrorInfo: r.errorInfo,
+            StartTime: time(r.startedAt),
+            FinishedTime: time(r.finishedAt),
+            Dropped: 0,
+            Repeats: 1,
+            Username: "root",
+            Tags: { Tag: [] },
+          })),
+        },
+        TotalCount: pg.total,
+        PageNumber: pg.pageNumber,
+        PageSize: pg.pageSize,
+        NextToken: "",
+      },
+    };
+  },
+
   async RunInstances(p, { state }) {
     dryRun(p);
     const regionId = required(p, "RegionId");

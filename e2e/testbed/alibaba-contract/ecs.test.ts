@@ -458,6 +458,70 @@ describe("elastic IP addresses", () => {
 });
 /* eslint-enable @typescript-eslint/no-deprecated */
 
+describe("Cloud Assistant (RunCommand, DescribeInvocationResults)", () => {
+  let instanceId: string;
+  const status = async (id: string) => {
+    const res = await ecs.describeCloudAssistantStatus(new $Ecs.DescribeCloudAssistantStatusRequest({ regionId: region, instanceId: [id] }));
+    ecs.lastConformsTo($Ecs.DescribeCloudAssistantStatusResponseBody);
+    return res.body?.instanceCloudAssistantStatusSet?.instanceCloudAssistantStatus?.[0]?.cloudAssistantStatus;
+  };
+  const run = (content: string, more: Partial<$Ecs.RunCommandRequest> = {}) =>
+    ecs.runCommand(new $Ecs.RunCommandRequest({ regionId: region, instanceId: [instanceId], type: "RunShellScript", commandContent: Buffer.from(content).toString("base64"), contentEncoding: "Base64", timeout: 60, ...more }));
+  const result = async (invokeId: string) => {
+    const res = await ecs.describeInvocationResults(new $Ecs.DescribeInvocationResultsRequest({ regionId: region, invokeId, instanceId }));
+    ecs.lastConformsTo($Ecs.DescribeInvocationResultsResponseBody);
+    return res.body?.invocation?.invocationResults?.invocationResult?.[0];
+  };
+  const ended = (invokeId: string) => until(`invocation ${invokeId} to end`, async () => {
+    const r = await result(invokeId);
+    return r && r.invocationStatus !== "Running" ? r : undefined;
+  });
+
+  beforeAll(async () => {
+    instanceId = (await ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large" }))).body?.instanceIdSets?.instanceIdSet?.[0] ?? "";
+  });
+
+  it("aborts a command sent before the instance runs; its agent comes online a moment after it does", async () => {
+    expect(await status(instanceId)).toBe("false");
+    const early = await run("echo early");
+    ecs.lastConformsTo($Ecs.RunCommandResponseBody);
+    const r = await result(early.body?.invokeId ?? "");
+    expect([r?.invocationStatus, r?.errorCode]).toEqual(["Aborted", "InstanceNotRunning"]);
+    await until("the agent to come online", async () => ((await status(instanceId)) === "true" ? true : undefined));
+  });
+
+  it("runs a shell script in the guest, with its output (Base64 by default), exit code and times", async () => {
+    const res = await run("echo \"on $LIFEBOAT_CONTRACT_INSTANCE_ID\"; echo oops >&2; exit 0", { name: "check", clientToken: "token-1" });
+    const invokeId = res.body?.invokeId ?? "";
+    expect(invokeId).toMatch(/^t-/);
+    const r = await ended(invokeId);
+    expect([r.invocationStatus, r.exitCode, r.errorCode]).toEqual(["Success", 0, ""]);
+    expect(Buffer.from(r.output ?? "", "base64").toString()).toBe(`on ${instanceId}\noops\n`);
+    expect(Date.parse(r.finishedTime ?? "")).toBeGreaterThanOrEqual(Date.parse(r.startTime ?? ""));
+    // The same ClientToken answers the same invocation; with other parameters it is refused.
+    expect((await run("echo \"on $LIFEBOAT_CONTRACT_INSTANCE_ID\"; echo oops >&2; exit 0", { name: "check", clientToken: "token-1" })).body?.invokeId).toBe(invokeId);
+    expect((await errorOf(run("echo other", { clientToken: "token-1" }))).code).toBe("IdempotentParameterMismatch");
+  });
+
+  it("reports a non-zero exit, a type the guest cannot run, and a run cut short by a stop", async () => {
+    const failed = await ended((await run("echo half; exit 3")).body?.invokeId ?? "");
+    expect([failed.invocationStatus, failed.exitCode, failed.errorCode]).toEqual(["Failed", 3, "ExitCodeNonzero"]);
+    const windows = await ended((await run("Write-Output hi", { type: "RunPowerShellScript" })).body?.invokeId ?? "");
+    expect([windows.invocationStatus, windows.errorCode]).toEqual(["Invalid", "CommandNotApplicable"]);
+    const long = (await run("sleep 30")).body?.invokeId ?? "";
+    expect((await result(long))?.invocationStatus).toBe("Running");
+    await ecs.stopInstance(new $Ecs.StopInstanceRequest({ instanceId }));
+    const cut = await ended(long);
+    expect([cut.invocationStatus, cut.errorCode]).toEqual(["Terminated", "ExecutionInterrupted"]);
+  });
+
+  it("refuses what the documented error table refuses", async () => {
+    expect((await errorOf(run("x".repeat(19 * 1024)))).code).toBe("CmdContent.ExceedLimit");
+    expect((await errorOf(run("true", { instanceId: ["i-bp1nosuchinstance000000"] }))).code).toBe("InvalidInstance.NotFound");
+    expect((await errorOf(run("true", { instanceId: [] }))).code).toBe("MissingParam.InstanceId");
+  });
+});
+
 describe("CopySnapshot to a recovery region", () => {
   const recovery = "cn-shanghai";
   const image = "aliyun_3_x64_20G_alibase_20240528.vhd";

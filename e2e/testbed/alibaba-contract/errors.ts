@@ -30,6 +30,12 @@ export const ecsErrors = {
   serviceUnavailable: () => new EcsApiError(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."),
   dryRun: () => new EcsApiError(400, "DryRunOperation", "Request validation has been passed with DryRun flag set."),
   instanceNotFound: () => new EcsApiError(404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist."),
+  // Cloud Assistant's own codes (RunCommand's error table).
+  missingInstanceIdParam: () => new EcsApiError(400, "MissingParam.InstanceId", "The parameter instanceId is missing or empty."),
+  instanceIdsExceedLimit: () => new EcsApiError(403, "InstanceIds.ExceedLimit", "The number of instance IDs exceeds the upper limit."),
+  commandInstanceNotFound: () => new EcsApiError(404, "InvalidInstance.NotFound", "The specified instance does not exist."),
+  commandContentExceedLimit: () => new EcsApiError(403, "CmdContent.ExceedLimit", "The maximum length of a command is exceeded."),
+  idempotentParameterMismatch: () => new EcsApiError(403, "IdempotentParameterMismatch", "The specified parameter has changed while using an already used clientToken."),
   incorrectInstanceStatus: () => new EcsApiError(403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation."),
   diskNotFound: () => new EcsApiError(404, "InvalidDiskId.NotFound", "The specified disk does not exist."),
   incorrectDiskStatus: () => new EcsApiError(403, "IncorrectDiskStatus", "The current disk status does not support this operation."),

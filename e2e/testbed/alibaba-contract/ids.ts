@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 /** The kinds of ECS resource id the contract server hands out, by their documented prefix. */
-export type ResourceKind = "i" | "d" | "s" | "m" | "t" | "vsw" | "sg" | "eip";
+export type ResourceKind = "i" | "d" | "s" | "m" | "t" | "c" | "vsw" | "sg" | "eip";
 
 /**
  * A resource id shaped like the real ones (`i-bp1…`, `d-bp1…`, 20 characters

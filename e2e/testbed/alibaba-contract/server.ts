@@ -218,7 +218,10 @@ export async function startAlibabaContractServer(opts: AlibabaContractServerOpti
   };
 
   const tls = opts.tls ? { cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) } : undefined;
-  const make = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server => (tls ? createHttpsServer(tls, handler) : createHttpServer(handler));
+  // The SDKs put every RPC parameter in the query string; RunCommand's CommandContent alone may be 24 KB of Base64
+  // (more once URL-encoded), past Node.js's default 16 KiB of request head, which ECS's endpoints take.
+  const head = { maxHeaderSize: 128 * 1024 };
+  const make = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server => (tls ? createHttpsServer({ ...tls, ...head }, handler) : createHttpServer(head, handler));
 
   const sendEcsError = (res: ServerResponse, err: EcsApiError, id: string, hostHeader: string) => {
     const body = JSON.stringify({ RequestId: id, HostId: hostHeader, Code: err.code, Message: err.message, Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(err.code)}&product=Ecs&requestId=${id}` });

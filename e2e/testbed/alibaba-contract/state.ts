@@ -11,7 +11,7 @@ import { resourceId } from "./ids.js";
 import { contentToQcow2, convertToRaw, IMPORT_FORMATS, type ImportFormat } from "./image-import.js";
 import { intToIp, ipToInt, parseCidr, usableRange, type SecurityGroupRecord, type VSwitchRecord } from "./networks.js";
 import type { Switches } from "./switches.js";
-import type { GuestDevice, UserDataRunner } from "./user-data.js";
+import type { CommandRun, GuestDevice, UserDataRunner } from "./user-data.js";
 
 export interface Tag {
   key: string;
@@ -197,6 +197,8 @@ export class EcsState {
   readonly eips = new Map<string, EipRecord>();
   /** EIPs come from 198.18.0.0/15 (reserved for benchmarking): nothing a test could reach by mistake. */
   private eipCount = 0;
+  /** Cloud Assistant command runs (RunCommand), by invocation id. */
+  readonly invocations = new Map<string, CommandRun>();
   /** RunInstances/CreateDisk/… results by ClientToken, for the documented idempotence. */
   readonly clientTokens = new Map<string, unknown>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -562,6 +564,40 @@ export class EcsState {
 
   private orderedIncorrectStatus(action: string): void {
     if (this.opts.switches.take(this.opts.switches.incorrectInstanceStatus, action)) throw ecsErrors.incorrectInstanceStatus();
+  }
+
+  /** DescribeCloudAssistantStatus: an instance's agent is online once the instance has been Running for `cloudAssistantStartMs`. */
+  cloudAssistantOnline(inst: InstanceRecord): boolean {
+    return inst.status === "Running" && this.now - (inst.startedAt ?? this.now) >= this.opts.timings.cloudAssistantStartMs;
+  }
+
+  /**
+   * RunCommand: one run per instance, in its guest stand-in (user-data.ts).
+   * A Linux guest runs RunShellScript only (other types are Invalid,
+   * CommandNotApplicable); an instance not Running, or whose agent is not
+   * online yet, gets an Aborted run, as ECS reports a command it could not send.
+   */
+  async runCommand(input: { regionId: string; instanceIds: string[]; type: string; content: string; timeoutSeconds: number }): Promise<{ invokeId: string; commandId: string }> {
+    if (input.instanceIds.length === 0) throw ecsErrors.missingInstanceIdParam();
+    if (input.instanceIds.length > 100) throw ecsErrors.instanceIdsExceedLimit();
+    const instances = input.instanceIds.map((id) => {
+      const inst = this.instances.get(id);
+      if (!inst || inst.regionId !== input.regionId) throw ecsErrors.commandInstanceNotFound();
+      return inst;
+    });
+    const invokeId = resourceId("t");
+    const commandId = resourceId("c");
+    // A command's times are the wall clock's: its process runs in real time, whatever this server's clock does.
+    const now = Date.now();
+    for (const inst of instances) {
+      const run: CommandRun = { invokeId, commandId, instanceId: inst.id, status: "Running", exitCode: null, output: "", errorCode: "", errorInfo: "", startedAt: now };
+      this.invocations.set(`${invokeId}/${inst.id}`, run);
+      if (inst.status !== "Running") Object.assign(run, { status: "Aborted", errorCode: "InstanceNotRunning", errorInfo: "the instance is not running when create task", finishedAt: now });
+      else if (!this.cloudAssistantOnline(inst)) Object.assign(run, { status: "Aborted", errorCode: "ClientNotRunning", errorInfo: "the aliyun service is not running on the instance", finishedAt: now });
+      else if (input.type !== "RunShellScript") Object.assign(run, { status: "Invalid", errorCode: "CommandNotApplicable", errorInfo: "the command is not applicable", finishedAt: now });
+      else await this.opts.runner.runCommand(run, input.content, input.timeoutSeconds * 1000, this.guestDevices(inst.id));
+    }
+    return { invokeId, commandId };
   }
 
   /** Stops a running instance; ForceStop changes nothing here, as there is no guest OS to shut down cleanly. */

@@ -47,10 +47,36 @@ export interface GuestRun {
 
 const MAX_KEPT_OUTPUT = 1024 * 1024;
 
+/**
+ * One Cloud Assistant command run in an instance's guest stand-in
+ * (RunCommand). Its fields are DescribeInvocationResults' for one instance.
+ */
+export interface CommandRun {
+  invokeId: string;
+  commandId: string;
+  instanceId: string;
+  /**
+   * InvocationStatus: Running, then Success, Failed (exit code not 0),
+   * Timeout, or Terminated (the instance stopped or was deleted); Aborted
+   * (never sent: the instance not running, or its agent offline) and Invalid
+   * (a command type the guest cannot run) from the start.
+   */
+  status: "Running" | "Success" | "Failed" | "Timeout" | "Terminated" | "Aborted" | "Invalid";
+  exitCode: number | null;
+  /** stdout and stderr as they came, interleaved (Cloud Assistant's Output). */
+  output: string;
+  errorCode: string;
+  errorInfo: string;
+  startedAt: number;
+  finishedAt?: number;
+}
+
 /** Runs and remembers the user data processes of the contract server's instances. */
 export class UserDataRunner {
   private readonly runs = new Map<string, GuestRun[]>();
   private readonly children = new Map<string, ChildProcess>();
+  /** Commands still running, by invocation id. */
+  private readonly commands = new Map<string, { run: CommandRun; kill: () => void }>();
 
   constructor(
     private readonly dir: string,
@@ -119,8 +145,60 @@ export class UserDataRunner {
     return run;
   }
 
-  /** Kills the guest process of an instance that stops or is deleted. */
+  /**
+   * Runs a shell command as Cloud Assistant would in a Linux guest: in the
+   * instance's directory (the guest's filesystem here), its own process
+   * group, killed after `timeoutMs` (ExecutionTimeout). The run is updated in
+   * place as it ends.
+   */
+  async runCommand(run: CommandRun, script: string, timeoutMs: number, devices: Record<string, GuestDevice>): Promise<void> {
+    const instanceDir = join(this.dir, run.instanceId);
+    await mkdir(instanceDir, { recursive: true });
+    const scriptFile = join(instanceDir, `command-${run.invokeId}.sh`);
+    await writeFile(scriptFile, script, { mode: 0o755 });
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: instanceDir, ...this.guestEnv, [DEVICES_ENV]: JSON.stringify(devices), [INSTANCE_ENV]: run.instanceId };
+    const child = spawn("/bin/sh", [scriptFile], { cwd: instanceDir, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const kill = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    const timer = setTimeout(() => {
+      if (run.status !== "Running") return;
+      Object.assign(run, { status: "Timeout", errorCode: "ExecutionTimeout", errorInfo: "the command execution has been timeout" });
+      kill();
+    }, timeoutMs);
+    const keep = (d: Buffer): void => {
+      if (run.output.length < MAX_KEPT_OUTPUT) run.output += d.toString();
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    const finish = (code: number | null): void => {
+      clearTimeout(timer);
+      this.commands.delete(run.invokeId);
+      run.finishedAt = Date.now();
+      if (run.status !== "Running") return;
+      run.exitCode = code;
+      if (code === 0) run.status = "Success";
+      else Object.assign(run, { status: "Failed", errorCode: "ExitCodeNonzero", errorInfo: "the command execution exit code is not zero" });
+    };
+    child.on("error", (err) => {
+      run.output += `\n${err.message}`;
+      finish(null);
+    });
+    child.on("close", (code) => { finish(code); });
+    this.commands.set(run.invokeId, { run, kill });
+  }
+
+  /** Kills the guest process of an instance that stops or is deleted, and its commands (Terminated). */
   async stop(instanceId: string): Promise<void> {
+    for (const { run, kill } of this.commands.values()) {
+      if (run.instanceId !== instanceId || run.status !== "Running") continue;
+      Object.assign(run, { status: "Terminated", errorCode: "ExecutionInterrupted", errorInfo: "the command execution has been interrupted" });
+      kill();
+    }
     const child = this.children.get(instanceId);
     const run = this.runs.get(instanceId)?.at(-1);
     if (!child || !run || run.state !== "running") return;
@@ -140,6 +218,7 @@ export class UserDataRunner {
 
   /** Kills every guest process (the server is closing). */
   async stopAll(): Promise<void> {
-    await Promise.all([...this.children.keys()].map((id) => this.stop(id)));
+    const ids = new Set([...this.children.keys(), ...[...this.commands.values()].map((c) => c.run.instanceId)]);
+    await Promise.all([...ids].map((id) => this.stop(id)));
   }
 }
