@@ -2125,6 +2125,13 @@ export interface ProtectedServerSpecRecovery {
    * @schema ProtectedServerSpecRecovery#network
    */
   readonly network?: ProtectedServerSpecRecoveryNetwork;
+
+  /**
+   * Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): a script Cloud Assistant runs inside the recovered instance once a failover has it running (seed 004: switch-over script), e.g. to point the application at its new peers. status.failover.postScript and condition PostScriptSucceeded say how it went; a failed script leaves the instance running, and the script runs again on it once changed. Not run by drills (a RecoveryDrill has its own).
+   *
+   * @schema ProtectedServerSpecRecovery#postScript
+   */
+  readonly postScript?: ProtectedServerSpecRecoveryPostScript;
 }
 
 /**
@@ -2145,6 +2152,7 @@ export function toJson_ProtectedServerSpecRecovery(obj: ProtectedServerSpecRecov
     'diskCategory': obj.diskCategory,
     'eip': obj.eip,
     'network': toJson_ProtectedServerSpecRecoveryNetwork(obj.network),
+    'postScript': toJson_ProtectedServerSpecRecoveryPostScript(obj.postScript),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2191,6 +2199,13 @@ export interface ProtectedServerSpecFailback {
    * @schema ProtectedServerSpecFailback#network
    */
   readonly network?: ProtectedServerSpecFailbackNetwork;
+
+  /**
+   * Cloud sites (CrossZone, CrossRegion): a script Cloud Assistant runs inside the failback instance once it is running (seed 004's failback: post-recovery script). status.failback.postScript and condition PostScriptSucceeded say how it went.
+   *
+   * @schema ProtectedServerSpecFailback#postScript
+   */
+  readonly postScript?: ProtectedServerSpecFailbackPostScript;
 }
 
 /**
@@ -2205,6 +2220,7 @@ export function toJson_ProtectedServerSpecFailback(obj: ProtectedServerSpecFailb
     'instanceType': obj.instanceType,
     'privateIpAddress': obj.privateIpAddress,
     'network': toJson_ProtectedServerSpecFailbackNetwork(obj.network),
+    'postScript': toJson_ProtectedServerSpecFailbackPostScript(obj.postScript),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2396,6 +2412,66 @@ export function toJson_ProtectedServerSpecRecoveryNetwork(obj: ProtectedServerSp
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): a script Cloud Assistant runs inside the recovered instance once a failover has it running (seed 004: switch-over script), e.g. to point the application at its new peers. status.failover.postScript and condition PostScriptSucceeded say how it went; a failed script leaves the instance running, and the script runs again on it once changed. Not run by drills (a RecoveryDrill has its own).
+ *
+ * @schema ProtectedServerSpecRecoveryPostScript
+ */
+export interface ProtectedServerSpecRecoveryPostScript {
+  /**
+   * Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).
+   *
+   * @schema ProtectedServerSpecRecoveryPostScript#type
+   */
+  readonly type?: ProtectedServerSpecRecoveryPostScriptType;
+
+  /**
+   * The script. At most 18432 bytes of UTF-8 (Cloud Assistant takes 24 KB once Base64-encoded).
+   *
+   * @schema ProtectedServerSpecRecoveryPostScript#content
+   */
+  readonly content: string;
+
+  /**
+   * How long the script may run before Cloud Assistant stops it (and it counts as failed).
+   *
+   * @schema ProtectedServerSpecRecoveryPostScript#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+
+  /**
+   * The instance's user the script runs as; default root (Linux) or System (Windows).
+   *
+   * @schema ProtectedServerSpecRecoveryPostScript#username
+   */
+  readonly username?: string;
+
+  /**
+   * Directory the script runs in; default the user's home (Linux) or the agent's directory (Windows).
+   *
+   * @schema ProtectedServerSpecRecoveryPostScript#workingDir
+   */
+  readonly workingDir?: string;
+}
+
+/**
+ * Converts an object of type 'ProtectedServerSpecRecoveryPostScript' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ProtectedServerSpecRecoveryPostScript(obj: ProtectedServerSpecRecoveryPostScript | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'type': obj.type,
+    'content': obj.content,
+    'timeoutSeconds': obj.timeoutSeconds,
+    'username': obj.username,
+    'workingDir': obj.workingDir,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
  * Cloud sites (CrossZone, CrossRegion): the vSwitch and security group at the protected site that the failback instance joins (seed 004's failback: recovery network); default the site pair's sourceNetwork, else the original instance's.
  *
  * @schema ProtectedServerSpecFailbackNetwork
@@ -2432,6 +2508,66 @@ export function toJson_ProtectedServerSpecFailbackNetwork(obj: ProtectedServerSp
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * Cloud sites (CrossZone, CrossRegion): a script Cloud Assistant runs inside the failback instance once it is running (seed 004's failback: post-recovery script). status.failback.postScript and condition PostScriptSucceeded say how it went.
+ *
+ * @schema ProtectedServerSpecFailbackPostScript
+ */
+export interface ProtectedServerSpecFailbackPostScript {
+  /**
+   * Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).
+   *
+   * @schema ProtectedServerSpecFailbackPostScript#type
+   */
+  readonly type?: ProtectedServerSpecFailbackPostScriptType;
+
+  /**
+   * The script. At most 18432 bytes of UTF-8 (Cloud Assistant takes 24 KB once Base64-encoded).
+   *
+   * @schema ProtectedServerSpecFailbackPostScript#content
+   */
+  readonly content: string;
+
+  /**
+   * How long the script may run before Cloud Assistant stops it (and it counts as failed).
+   *
+   * @schema ProtectedServerSpecFailbackPostScript#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+
+  /**
+   * The instance's user the script runs as; default root (Linux) or System (Windows).
+   *
+   * @schema ProtectedServerSpecFailbackPostScript#username
+   */
+  readonly username?: string;
+
+  /**
+   * Directory the script runs in; default the user's home (Linux) or the agent's directory (Windows).
+   *
+   * @schema ProtectedServerSpecFailbackPostScript#workingDir
+   */
+  readonly workingDir?: string;
+}
+
+/**
+ * Converts an object of type 'ProtectedServerSpecFailbackPostScript' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ProtectedServerSpecFailbackPostScript(obj: ProtectedServerSpecFailbackPostScript | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'type': obj.type,
+    'content': obj.content,
+    'timeoutSeconds': obj.timeoutSeconds,
+    'username': obj.username,
+    'workingDir': obj.workingDir,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
  * Day.
  *
  * @schema ProtectedServerSpecReplicationBusinessHoursDays
@@ -2451,6 +2587,34 @@ export enum ProtectedServerSpecReplicationBusinessHoursDays {
   SAT = "Sat",
   /** Sun */
   SUN = "Sun",
+}
+
+/**
+ * Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).
+ *
+ * @schema ProtectedServerSpecRecoveryPostScriptType
+ */
+export enum ProtectedServerSpecRecoveryPostScriptType {
+  /** RunShellScript */
+  RUN_SHELL_SCRIPT = "RunShellScript",
+  /** RunPowerShellScript */
+  RUN_POWER_SHELL_SCRIPT = "RunPowerShellScript",
+  /** RunBatScript */
+  RUN_BAT_SCRIPT = "RunBatScript",
+}
+
+/**
+ * Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).
+ *
+ * @schema ProtectedServerSpecFailbackPostScriptType
+ */
+export enum ProtectedServerSpecFailbackPostScriptType {
+  /** RunShellScript */
+  RUN_SHELL_SCRIPT = "RunShellScript",
+  /** RunPowerShellScript */
+  RUN_POWER_SHELL_SCRIPT = "RunPowerShellScript",
+  /** RunBatScript */
+  RUN_BAT_SCRIPT = "RunBatScript",
 }
 
 
@@ -2631,6 +2795,13 @@ export interface RecoveryDrillSpec {
    * @schema RecoveryDrillSpec#testNetwork
    */
   readonly testNetwork?: RecoveryDrillSpecTestNetwork;
+
+  /**
+   * Cloud recovery sites: a script Cloud Assistant runs inside the test instance once it is running (seed 004's drill panel: switch-over script), e.g. to check the application; the drill is Ready once it succeeds, and Failed (the instance kept for a look until the drill is deleted) when it does not. The server's spec.recovery.postScript is not run in a drill: it may act on production.
+   *
+   * @schema RecoveryDrillSpec#postScript
+   */
+  readonly postScript?: RecoveryDrillSpecPostScript;
 }
 
 /**
@@ -2652,6 +2823,7 @@ export function toJson_RecoveryDrillSpec(obj: RecoveryDrillSpec | undefined): Re
     'privateIpAddress': obj.privateIpAddress,
     'eip': obj.eip,
     'testNetwork': toJson_RecoveryDrillSpecTestNetwork(obj.testNetwork),
+    'postScript': toJson_RecoveryDrillSpecPostScript(obj.postScript),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -2763,6 +2935,80 @@ export function toJson_RecoveryDrillSpecTestNetwork(obj: RecoveryDrillSpecTestNe
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
 }
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Cloud recovery sites: a script Cloud Assistant runs inside the test instance once it is running (seed 004's drill panel: switch-over script), e.g. to check the application; the drill is Ready once it succeeds, and Failed (the instance kept for a look until the drill is deleted) when it does not. The server's spec.recovery.postScript is not run in a drill: it may act on production.
+ *
+ * @schema RecoveryDrillSpecPostScript
+ */
+export interface RecoveryDrillSpecPostScript {
+  /**
+   * Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).
+   *
+   * @schema RecoveryDrillSpecPostScript#type
+   */
+  readonly type?: RecoveryDrillSpecPostScriptType;
+
+  /**
+   * The script. At most 18432 bytes of UTF-8 (Cloud Assistant takes 24 KB once Base64-encoded).
+   *
+   * @schema RecoveryDrillSpecPostScript#content
+   */
+  readonly content: string;
+
+  /**
+   * How long the script may run before Cloud Assistant stops it (and it counts as failed).
+   *
+   * @schema RecoveryDrillSpecPostScript#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+
+  /**
+   * The instance's user the script runs as; default root (Linux) or System (Windows).
+   *
+   * @schema RecoveryDrillSpecPostScript#username
+   */
+  readonly username?: string;
+
+  /**
+   * Directory the script runs in; default the user's home (Linux) or the agent's directory (Windows).
+   *
+   * @schema RecoveryDrillSpecPostScript#workingDir
+   */
+  readonly workingDir?: string;
+}
+
+/**
+ * Converts an object of type 'RecoveryDrillSpecPostScript' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_RecoveryDrillSpecPostScript(obj: RecoveryDrillSpecPostScript | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'type': obj.type,
+    'content': obj.content,
+    'timeoutSeconds': obj.timeoutSeconds,
+    'username': obj.username,
+    'workingDir': obj.workingDir,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).
+ *
+ * @schema RecoveryDrillSpecPostScriptType
+ */
+export enum RecoveryDrillSpecPostScriptType {
+  /** RunShellScript */
+  RUN_SHELL_SCRIPT = "RunShellScript",
+  /** RunPowerShellScript */
+  RUN_POWER_SHELL_SCRIPT = "RunPowerShellScript",
+  /** RunBatScript */
+  RUN_BAT_SCRIPT = "RunBatScript",
+}
 
 
 /**

@@ -38,8 +38,8 @@ const s = { custom: undefined as unknown as k8s.CustomObjectsApi, ns: "" };
 
 interface CloudStatus extends PsStatus {
   source?: { name?: string; instanceId?: string };
-  failover?: PsStatus["failover"] & { vm?: { instanceId?: string }; privateIpAddress?: string; eipAddress?: string; imageId?: string };
-  failback?: PsStatus["failback"] & { vm?: { instanceId?: string } };
+  failover?: PsStatus["failover"] & { vm?: { instanceId?: string }; privateIpAddress?: string; eipAddress?: string; imageId?: string; postScript?: PostScriptStatus };
+  failback?: PsStatus["failback"] & { vm?: { instanceId?: string }; postScript?: PostScriptStatus };
 }
 
 /** A server's and its drill's own networks, over the pair's (seed 004's failover, drill and failback panels). */
@@ -49,8 +49,18 @@ interface OwnNetworks {
   back: { vSwitchId: string; securityGroupId: string };
 }
 
+/** What a post script did (status.failover.postScript, status.failback.postScript, a drill's status.postScript). */
+interface PostScriptStatus {
+  phase?: string;
+  instanceId?: string;
+  invokeId?: string;
+  exitCode?: number;
+  output?: string;
+}
+
 interface DrillStatus {
   phase?: string;
+  postScript?: PostScriptStatus;
   pointID?: string;
   instanceId?: string;
   instanceType?: string;
@@ -231,8 +241,9 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
     sitePairRef: { name: pair },
     source: { instanceId: sourceId },
     replication: { crashConsistentIntervalMinutes: 1 },
-    recovery: { instanceType: "ecs.g7.xlarge", privateIpAddress: net.ip, eip: true, ...(net.own ? { network: net.own.recovery } : {}) },
-    ...(net.own ? { failback: { network: net.own.back } } : {}),
+    // Seed 004's switch-over script, failing at first (it is fixed after the failover), and the failback's post-recovery script.
+    recovery: { instanceType: "ecs.g7.xlarge", privateIpAddress: net.ip, eip: true, ...(net.own ? { network: net.own.recovery } : {}), postScript: { content: "echo cannot reach the old database\nexit 4\n" } },
+    failback: { ...(net.own ? { network: net.own.back } : {}), postScript: { content: 'echo "back on $LIFEBOAT_CONTRACT_INSTANCE_ID"' } },
   });
   if (net.own) await waitForCondition("ProtectedServer", s.ns, name, "RecoveryNetworksValid", "True", "Checked", 60_000);
 
@@ -268,11 +279,13 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
   // A drill on the test vSwitch only, with an EIP; deleting it leaves nothing tagged. Sized by CPU and memory
   // and on SSDs (seed 004's drill panel): of the sizes in stock, the one of the protected instance's family.
   const drill = `${name}-drill`;
-  await apply(s, "RecoveryDrill", drill, { protectedServerRef: { name }, eip: true, cpu: 4, memoryGiB: 16, diskCategory: "cloud_ssd", ...(net.own ? { testNetwork: net.own.test } : {}) });
+  // Its switch-over script runs inside the test instance (the contract server's guest stand-in) before the drill is Ready.
+  await apply(s, "RecoveryDrill", drill, { protectedServerRef: { name }, eip: true, cpu: 4, memoryGiB: 16, diskCategory: "cloud_ssd", ...(net.own ? { testNetwork: net.own.test } : {}), postScript: { content: 'echo "checked $LIFEBOAT_CONTRACT_INSTANCE_ID"', timeoutSeconds: 60 } });
   const drilled = await eventually(`${drill} Ready`, async () => {
     const st = (await getObject<{ status?: DrillStatus }>(s, "RecoveryDrill", drill)).status;
     return st?.phase === "Ready" ? st : undefined;
   }, 120_000);
+  expect(drilled.postScript).toMatchObject({ phase: "Succeeded", instanceId: drilled.instanceId, exitCode: 0, output: `checked ${drilled.instanceId ?? ""}\n` });
   const test = await instance(recoveryRegion, drilled.instanceId ?? "");
   expect(test?.vpcAttributes?.vSwitchId).toBe(net.test);
   expect(test?.zoneId).toBe(recoveryZone);
@@ -307,6 +320,24 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
   expect(await instanceContent(recoveryRegion, recoveredId)).toEqual(await instanceContent(HZ, sourceId));
   expect(metricValue(await operatorMetrics(), "lifeboat_protected_server_rto_seconds", { namespace: s.ns, protected_server: name, operation: "failover" })).toBeDefined();
 
+  // The switch-over script ran in the recovered instance and failed: said, with its exit code and output, and the
+  // instance keeps running. Fixed in the spec, it runs again on the same instance.
+  const scriptFailed = await eventually(`${name}'s post script failed`, async () => {
+    const st = await status(name);
+    return condition(st, "PostScriptSucceeded")?.status === "False" ? st : undefined;
+  }, 60_000);
+  expect(condition(scriptFailed, "PostScriptSucceeded")?.reason).toBe("PostScriptFailed");
+  expect(condition(scriptFailed, "PostScriptSucceeded")?.message).toContain("exit code 4; its output ends: cannot reach the old database");
+  expect(scriptFailed.failover?.postScript).toMatchObject({ phase: "Failed", instanceId: recoveredId, exitCode: 4 });
+  expect(scriptFailed.stage).toBe("FailedOver");
+  await patchSpec(s, "ProtectedServer", name, { recovery: { postScript: { content: 'echo "switched to $LIFEBOAT_CONTRACT_INSTANCE_ID"' } } });
+  const scriptFixed = await eventually(`${name}'s changed post script succeeded`, async () => {
+    const st = await status(name);
+    return condition(st, "PostScriptSucceeded")?.status === "True" ? st : undefined;
+  }, 60_000);
+  expect(scriptFixed.failover?.postScript).toMatchObject({ phase: "Succeeded", instanceId: recoveredId, exitCode: 0, output: `switched to ${recoveredId}\n` });
+  expect(scriptFixed.failover?.postScript?.invokeId).not.toBe(scriptFailed.failover?.postScript?.invokeId);
+
   // Commit: the source stays stopped (fenced, never deleted) and the image goes.
   await patchSpec(s, "ProtectedServer", name, { commitFailover: true });
   await eventually(`${name} fenced`, async () => (condition(await status(name), "SourceFenced")?.status === "True" ? true : undefined));
@@ -334,11 +365,18 @@ async function roundTrip(name: string, pair: string, recoveryRegion: string, rec
   if (net.own) expect(back?.securityGroupIds?.securityGroupId).toEqual([net.own.back.securityGroupId]);
   expect((await instance(recoveryRegion, recoveredId))?.status).toBe("Stopped");
   expect(await instanceContent(HZ, backId)).toEqual(await instanceContent(recoveryRegion, recoveredId));
+  // The post-recovery script ran in the failback instance; the condition now speaks of it, not of the failover's.
+  const scriptBack = await eventually(`${name}'s failback post script succeeded`, async () => {
+    const st = await status(name);
+    return st.failback?.postScript?.phase === "Succeeded" && condition(st, "PostScriptSucceeded")?.status === "True" ? st : undefined;
+  }, 60_000);
+  expect(scriptBack.failback?.postScript).toMatchObject({ instanceId: backId, output: `back on ${backId}\n` });
 
   // Forward again: the failback instance is the protected one; the recovered instance is deleted with what its failover made.
   await patchSpec(s, "ProtectedServer", name, { desiredState: "Replicating", commitFailover: false });
   const again = await stage(name, "RealTimeReplication");
   expect(again.source?.instanceId).toBe(backId);
+  expect(condition(again, "PostScriptSucceeded")).toBeUndefined();
   expect(await instance(recoveryRegion, recoveredId)).toBeUndefined();
   const resumed = await cycleAfter(name, new Date(Date.parse(again.lastRecoveryPointTime ?? "") || Date.now()));
   expect(await pointContent(await pointNamed(resumed.recoveryPoint ?? ""))).toEqual(await instanceContent(HZ, backId));

@@ -43,6 +43,7 @@ let source: Buffer;
 
 interface CloudFailover {
   step?: string;
+  postScript?: { phase?: string; instanceId?: string; exitCode?: number; output?: string };
   instanceType?: string;
   planned?: boolean;
   job?: string;
@@ -118,7 +119,8 @@ beforeAll(async () => {
     source: { vmName: vm },
     replication: { crashConsistentIntervalMinutes: 1 },
     // No instance type: a failover chooses one by the VM's own vCPUs and memory.
-    recovery: { privateIpAddress: "172.20.3.30", eip: true, network: { vSwitchId: "vsw-web", securityGroupId: "sg-dr" } },
+    // Seed 004's switch-over script: run by Cloud Assistant inside the recovered instance once it is up.
+    recovery: { privateIpAddress: "172.20.3.30", eip: true, network: { vSwitchId: "vsw-web", securityGroupId: "sg-dr" }, postScript: { content: 'echo "serving from $LIFEBOAT_CONTRACT_INSTANCE_ID"' } },
   });
   await waitForCondition("ProtectedServer", s.ns, "web", "RecoveryNetworksValid", "True", "Checked");
   await eventually("web replicating", async () => ((await status()).stage === "RealTimeReplication" ? true : undefined), 300_000);
@@ -186,6 +188,11 @@ describe("VMware to Alibaba ECS disaster recovery (vcsim, contract server)", () 
     expect(await systemDiskHash(id)).toBe(sha256(source));
     const [original] = await vmByName(s.protectedClient, vm);
     expect(original?.powerState).toBe("poweredOff");
+    const scripted = await eventually("web's post script succeeded", async () => {
+      const st = await status();
+      return condition(st, "PostScriptSucceeded")?.status === "True" ? st : undefined;
+    }, 60_000);
+    expect(scripted.failover?.postScript).toMatchObject({ phase: "Succeeded", instanceId: id, exitCode: 0, output: `serving from ${id}\n` });
   });
 
   it("commit fences the VM and deletes the image", async () => {

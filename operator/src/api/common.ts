@@ -158,6 +158,48 @@ export function reasonColumn(type: string): PrinterColumn {
  * Both ids are required, so the API server names a missing one; whether
  * they exist, in the right zone and VPC, only the ECS API can answer.
  */
+/** Cloud Assistant's command types (RunCommand Type). */
+export const POST_SCRIPT_TYPES = ["RunShellScript", "RunPowerShellScript", "RunBatScript"] as const;
+
+/** The most a script may hold: Cloud Assistant takes at most 24 KB of Base64, 18 KiB of UTF-8 before encoding. */
+export const POST_SCRIPT_MAX_BYTES = 18 * 1024;
+
+/**
+ * A script run inside an ECS instance once DR has brought it up (seed 004's
+ * switch-over and post-recovery scripts), through Cloud Assistant.
+ */
+export const postScript = (description: string) =>
+  object(
+    {
+      type: enumeration("Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).", POST_SCRIPT_TYPES, "RunShellScript"),
+      content: string(`The script. At most ${POST_SCRIPT_MAX_BYTES} bytes of UTF-8 (Cloud Assistant takes 24 KB once Base64-encoded).`, { minLength: 1, maxLength: POST_SCRIPT_MAX_BYTES }),
+      timeoutSeconds: integer("How long the script may run before Cloud Assistant stops it (and it counts as failed).", 10, 86_400, { default: 600 }),
+      username: string("The instance's user the script runs as; default root (Linux) or System (Windows).", { minLength: 1, maxLength: 255 }),
+      workingDir: string("Directory the script runs in; default the user's home (Linux) or the agent's directory (Windows).", { minLength: 1, maxLength: 200 }),
+    },
+    ["content"],
+    { description },
+  );
+
+/** What a post script did: kept in the status of the failover, failback or drill that ran it. */
+export const postScriptStatus = object(
+  {
+    phase: enumeration("Waiting (for the instance's Cloud Assistant agent), Running, Succeeded or Failed.", ["Waiting", "Running", "Succeeded", "Failed"]),
+    instanceId: string("The instance it runs on."),
+    invokeId: string("Cloud Assistant's invocation id (DescribeInvocationResults)."),
+    contentHash: string("Hash of the script it ran: a script changed after a failure runs again, on the same instance."),
+    invocationStatus: string("Cloud Assistant's status of the run (Success, Failed, Timeout, Aborted, ...)."),
+    exitCode: integer("The script's exit code."),
+    errorCode: string("Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...)."),
+    output: string("The end of what the script printed (at most 4 KiB)."),
+    waitingSince: string("When it began to wait for the agent; after 10 minutes it fails (reason CloudAssistantNotRunning).", { format: "date-time" }),
+    startTime: string("When it was started.", { format: "date-time" }),
+    finishTime: string("When it ended.", { format: "date-time" }),
+  },
+  [],
+  { description: "The post script's run on the instance DR brought up." },
+);
+
 export const chosenCloudNetwork = (description: string) =>
   object(
     {

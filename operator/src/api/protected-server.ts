@@ -1,4 +1,4 @@
-import { ageColumn, chosenCloudNetwork, conditions, localRef, observedGeneration, retentionPass, type KindDefinition } from "./common.js";
+import { ageColumn, chosenCloudNetwork, conditions, localRef, observedGeneration, postScript, postScriptStatus, retentionPass, type KindDefinition } from "./common.js";
 import { replicationSettings } from "./replication-policy.js";
 import { array, boolean, described, enumeration, integer, object, observed, string, withRules, type CelRule, type Schema } from "./schema.js";
 
@@ -155,6 +155,9 @@ export const protectedServer: KindDefinition = {
             network: chosenCloudNetwork(
               "Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): the vSwitch and security group the recovered instance joins instead of the site pair's recoveryNetwork (seed 004: recovery network), e.g. to keep an application's tiers on their own subnets. Never a test vSwitch (a SitePair's or RecoveryDrill's spec.testNetwork in the namespace). Condition RecoveryNetworksValid reports whether it is usable; a failover checks it again before it stops the protected server.",
             ),
+            postScript: postScript(
+              "Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): a script Cloud Assistant runs inside the recovered instance once a failover has it running (seed 004: switch-over script), e.g. to point the application at its new peers. status.failover.postScript and condition PostScriptSucceeded say how it went; a failed script leaves the instance running, and the script runs again on it once changed. Not run by drills (a RecoveryDrill has its own).",
+            ),
           },
           [],
           { description: "How the server is brought up at the recovery site in a failover. Its NICs go to the site pair's recovery networks (vSphere), or its recovery vSwitch and security group (cloud)." },
@@ -167,6 +170,9 @@ export const protectedServer: KindDefinition = {
             privateIpAddress: string("Cloud sites (CrossZone, CrossRegion): private IP of the failback instance in its vSwitch (network, else the pair's sourceNetwork, else the original's), not the original instance's (it stays, stopped, with its address); default one ECS assigns (seed 004's failback: IP address).", { pattern: "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", maxLength: 15 }),
             network: chosenCloudNetwork(
               "Cloud sites (CrossZone, CrossRegion): the vSwitch and security group at the protected site that the failback instance joins (seed 004's failback: recovery network); default the site pair's sourceNetwork, else the original instance's.",
+            ),
+            postScript: postScript(
+              "Cloud sites (CrossZone, CrossRegion): a script Cloud Assistant runs inside the failback instance once it is running (seed 004's failback: post-recovery script). status.failback.postScript and condition PostScriptSucceeded say how it went.",
             ),
           },
           [],
@@ -266,6 +272,7 @@ export const protectedServer: KindDefinition = {
       eipAllocationId: string("Cloud sites: the elastic IP allocated for the recovered instance."),
       eipAddress: string("Cloud sites: its address."),
       privateIpAddress: string("Cloud sites: the recovered instance's private IP."),
+      postScript: postScriptStatus,
     }),
     reverse: object({
       step: string("What reverse replication does now, or waits for."),
@@ -291,6 +298,7 @@ export const protectedServer: KindDefinition = {
       imageId: string("Cloud sites: the image made from the failback point's system disk snapshot; deleted once the instance runs."),
       attempt: integer("Cloud sites: failback attempts so far; names what each makes.", 0),
       stopRequestTime: string("Cloud sites: when the recovered instance was asked to stop; a forced stop follows after 5 minutes; after 10, a cloud pair uses the newest reverse point and a VMwareToCloud pair waits (condition InstanceDidNotStop: its failback never goes on without the instance's last writes).", { format: "date-time" }),
+      postScript: postScriptStatus,
     }),
   }),
   printerColumns: [

@@ -1,4 +1,4 @@
-import { ageColumn, chosenCloudNetwork, conditionColumn, conditions, localRef, observedGeneration, reasonColumn, type KindDefinition } from "./common.js";
+import { ageColumn, chosenCloudNetwork, conditionColumn, conditions, localRef, observedGeneration, postScript, postScriptStatus, reasonColumn, type KindDefinition } from "./common.js";
 import { array, boolean, enumeration, integer, object, string, withRules } from "./schema.js";
 
 export const DRILL_PHASES = ["Pending", "Creating", "Ready", "Failed", "Cleaning"] as const;
@@ -46,6 +46,9 @@ export const recoveryDrill: KindDefinition = {
         testNetwork: chosenCloudNetwork(
           "Cloud recovery sites: the isolated vSwitch and security group the test instance joins instead of the site pair's testNetwork (seed 004's drill panel: recovery network). Never a production recovery vSwitch (a SitePair's recoveryNetwork or a ProtectedServer's spec.recovery.network in the namespace): a drill that names one waits, with reason TestNetworkNotIsolated. A RecoveryPlan drill gives it to every server's drill, so its servers must then recover into one zone.",
         ),
+        postScript: postScript(
+          "Cloud recovery sites: a script Cloud Assistant runs inside the test instance once it is running (seed 004's drill panel: switch-over script), e.g. to check the application; the drill is Ready once it succeeds, and Failed (the instance kept for a look until the drill is deleted) when it does not. The server's spec.recovery.postScript is not run in a drill: it may act on production.",
+        ),
       },
     ),
     { rule: "self == oldSelf", message: "spec is immutable: delete the drill and create another" },
@@ -55,8 +58,8 @@ export const recoveryDrill: KindDefinition = {
       message: "spec.recoveryPoint: a RecoveryPlan drill takes \"latest\" or \"latest-app-consistent\" (a RecoveryPoint name is one server's)",
     },
     {
-      rule: "!has(self.recoveryPlanRef) || !(has(self.vmName) || has(self.cpu) || has(self.memoryGiB) || has(self.instanceType) || has(self.privateIpAddress))",
-      message: "spec.vmName, cpu, memoryGiB, instanceType and privateIpAddress describe one server's test VM: a RecoveryPlan drill gives each server its own recovery settings",
+      rule: "!has(self.recoveryPlanRef) || !(has(self.vmName) || has(self.cpu) || has(self.memoryGiB) || has(self.instanceType) || has(self.privateIpAddress) || has(self.postScript))",
+      message: "spec.vmName, cpu, memoryGiB, instanceType, privateIpAddress and postScript describe one server's test VM: a RecoveryPlan drill gives each server its own recovery settings",
     },
   ),
   status: object({
@@ -105,7 +108,8 @@ export const recoveryDrill: KindDefinition = {
       }),
       { maxItems: 2000 },
     ),
-    readyTime: string("When the test VM was up.", { format: "date-time" }),
+    postScript: postScriptStatus,
+    readyTime: string("When the test VM was up (and its postScript had succeeded).", { format: "date-time" }),
   }),
   printerColumns: [
     { name: "Server", type: "string", jsonPath: ".spec.protectedServerRef.name" },

@@ -9,7 +9,7 @@
  * it recorded), and lets the object go only when the lookup finds nothing.
  */
 import type { ProtectedServer, RecoveryDrill, SitePair } from "../api/generated/types.js";
-import { clientToken, DR_TAG } from "../cloud/alibaba/ecs-dr.js";
+import { clientToken, DR_TAG, type EcsDr } from "../cloud/alibaba/ecs-dr.js";
 import type { ReconcileContext, ReconcileResult } from "../runtime/controller.js";
 import { reportIgnoredFields } from "../runtime/conditions.js";
 import { describe } from "../runtime/errors.js";
@@ -19,6 +19,7 @@ import { chooseCloudPoint, cloudRecoveryPointName, listCloudPoints } from "./clo
 import { bringUp, chooseInstanceTypeStep, ignoredSizing, sizeOf, tearDown, type BringUp, type InstanceSizing, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { convertPoint, discardConversion } from "./cloud-conversion.js";
 import { pointVmSizing } from "./cloud-vault-recovery.js";
+import { POST_SCRIPT_POLL_MS, runPostScript } from "./cloud-post-script.js";
 import { resolveSites, usable } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
 import { choosePoint, pointsToChoose } from "./dr-points.js";
@@ -137,7 +138,7 @@ export class CloudDrill {
     if (converted.state === "failed") return this.fail(drill, ctx, converted.reason, converted.message);
     const step = await bringUp(sites.value.ecs, { image: { imageId: converted.imageId, what: `RestoreJob ${conversion}` } }, target, made);
     record(status, made, status.vmName ?? "drill");
-    return this.settle(drill, ctx, step, network.vSwitchId);
+    return this.settle(drill, ctx, step, network.vSwitchId, sites.value.ecs);
   }
 
   async reconcile(drill: WithKind<RecoveryDrill>, ps: WithKind<ProtectedServer>, pair: WithKind<SitePair>, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
@@ -169,7 +170,7 @@ export class CloudDrill {
       ? await bringUp(ecs, { point }, drillTarget(drill, ps, recoverySite, network), made)
       : ({ state: "failed", reason: "PointNotFound", message: `point ${status.pointID} is no longer kept` } as const);
     record(status, made, status.vmName ?? "drill");
-    return this.settle(drill, ctx, step, network.vSwitchId);
+    return this.settle(drill, ctx, step, network.vSwitchId, ecs);
   }
 
   /** What every cloud drill needs first: the pair's credentials and a test network (fail closed: none, or a production recovery vSwitch, no drill). */
@@ -185,7 +186,7 @@ export class CloudDrill {
   }
 
   /** Where a drill is once its bring-up step ran: still coming up, failed, or Ready. */
-  private async settle(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext, step: BringUp, vSwitchId: string): Promise<ReconcileResult | undefined> {
+  private async settle(drill: WithKind<RecoveryDrill>, ctx: ReconcileContext, step: BringUp, vSwitchId: string, ecs: EcsDr): Promise<ReconcileResult | undefined> {
     const status = (drill.status ??= {});
     if (step.state === "running") {
       status.phase = "Creating";
@@ -193,6 +194,17 @@ export class CloudDrill {
       return { requeueAfterMs: STEP_MS };
     }
     if (step.state === "failed") return this.fail(drill, ctx, step.reason, step.message);
+    // Seed 004's switch-over script checks the test instance: the drill is Ready once it succeeds.
+    if (drill.spec.postScript && drill.spec.powerOn !== false) {
+      const script = await runPostScript(ecs, status.region ?? "", step.instance.instanceId, drill.spec.postScript, status, `lifeboat-drill-${drill.metadata.namespace ?? ""}-${drill.metadata.name ?? ""}`, clientToken(drill.metadata.uid ?? "", "drill"));
+      if (script.state === "running") {
+        status.phase = "Creating";
+        ctx.setCondition(drill, { type: "Ready", status: "False", reason: "RunningPostScript", message: script.message });
+        return { requeueAfterMs: POST_SCRIPT_POLL_MS };
+      }
+      if (script.state === "failed") return this.fail(drill, ctx, script.reason, `${script.message}; the test instance is kept for a look`);
+      await ctx.events.record(drill, "Normal", "PostScriptSucceeded", script.message);
+    }
     status.phase = "Ready";
     status.readyTime = isoSeconds(new Date());
     const where = `${step.instance.instanceId} (${status.privateIpAddress ?? "no private IP"}${status.eipAddress ? `, EIP ${status.eipAddress}` : ""})`;
@@ -238,7 +250,8 @@ export class CloudDrill {
 
   /** Says which CPU and memory fields a cloud drill does not act on (cloud-recovery.ts, ignoredSizing). */
   private noteIgnoredSizing(drill: RecoveryDrill, ctx: ReconcileContext): void {
-    reportIgnoredFields(drill, ignoredSizing("spec", drill.spec), "NotUsedByCloudSites", (c) => { ctx.setCondition(drill, c); });
+    const script = drill.spec.postScript && drill.spec.powerOn === false ? ["spec.postScript (spec.powerOn is false: the test instance is left stopped, and Cloud Assistant runs scripts only in running instances)"] : [];
+    reportIgnoredFields(drill, [...ignoredSizing("spec", drill.spec), ...script], "NotUsedByCloudSites", (c) => { ctx.setCondition(drill, c); });
   }
 
   private pending(drill: RecoveryDrill, ctx: ReconcileContext, reason: string, message: string): ReconcileResult {

@@ -33,6 +33,7 @@ import { isoSeconds } from "../util/time.js";
 import { chainTags, chooseCloudPoint, cloudRecoveryPointName, cycleIdAt, listCloudPoints, syncCloudRecoveryPoints, type CloudPoint } from "./cloud-points.js";
 import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
 import { reportIgnoredFields } from "../runtime/conditions.js";
+import { advancePostScript, ignoredPostScripts, type PostScript } from "./cloud-post-script.js";
 import { bringUp, failoverTarget, ignoredSizing, recordRecovered, sizeOf, recoveredOf, tearDown, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { followCloudCycle, runCloudCycles, startCloudCycle, type CloudDrContext, type CloudLine } from "./cloud-replication.js";
 import { serverTagValue, type CloudNetwork } from "./cloud-sites.js";
@@ -125,6 +126,7 @@ export class CloudProtection {
       ...(["datastore", "diskProvisioning"] as const).filter((f) => recovery[f] !== undefined && !(f === "diskProvisioning" && recovery[f] === "Thin")).map((f) => `spec.recovery.${f} (vSphere only: the instance type and disk category decide)`),
       ...ignoredSizing("spec.recovery", recovery),
       ...ignoredSizing("spec.failback", ps.spec.failback ?? {}),
+      ...ignoredPostScripts(ps),
     ];
     reportIgnoredFields(ps, ignored, "NotUsedByCloudSites", (cond) => { ctx.setCondition(ps, cond); });
     await this.networks.report(ps, c.pair, () => namespaceNetworkRoles(ctx, ps.metadata.namespace ?? ""), () => Promise.resolve({ ok: true, value: c.sites.ecs }), (cond) => { ctx.setCondition(ps, cond); });
@@ -195,11 +197,13 @@ export class CloudProtection {
     const fo: Failover = (status.failover ??= { requestTime: isoSeconds(new Date()), attempt: 1, step: "Starting", choice });
     const attemptTag = () => failoverTag(fo, fo.attempt ?? 1);
 
-    if (fo.step === "Done" && ps.spec.commitFailover) return this.commit(c, fo);
     // A new point before the commit replaces whatever this attempt made so far, at any step (seed 004: change recovery point).
     const changed = !fo.committed && choice !== fo.choice && !(choice === POINT_CHOICES.latest && fo.latestUsed);
+    // The instance runs and stays (a commit goes before a new point): the switch-over script runs in it (and again once changed after a failure), beside the commit.
+    const script = fo.step === "Done" && (ps.spec.commitFailover || !changed) ? await this.postScript(c, fo, ps.spec.recovery?.postScript, sites.recoverySite.region, "failover", attemptTag()) : undefined;
+    if (fo.step === "Done" && ps.spec.commitFailover) return Math.min(await this.commit(c, fo), script ?? Infinity);
     if (changed) fo.step = "Replacing";
-    if (fo.step === "Done") return 30_000;
+    if (fo.step === "Done") return script ?? 30_000;
     switch (fo.step) {
       case "Replacing":
       case "Failed": {
@@ -325,6 +329,13 @@ export class CloudProtection {
     }
   }
 
+  /** The post script of a failover or failback that is done (cloud-post-script.ts); not run on an instance left stopped (powerOn false). */
+  private postScript(c: CloudDrContext, holder: Parameters<typeof advancePostScript>[2], script: PostScript | undefined, regionId: string, what: "failover" | "failback", attempt: string): Promise<number | undefined> {
+    const { ps, ctx } = c;
+    if (ps.spec.recovery?.powerOn === false) return Promise.resolve(undefined);
+    return advancePostScript(c.sites.ecs, regionId, holder, script, `lifeboat-${what}-${ps.metadata.namespace ?? ""}-${ps.metadata.name ?? ""}`, clientToken(ps.metadata.uid ?? "", what, attempt), (type, reason, message) => ctx.events.record(ps, type, reason, message));
+  }
+
   /**
    * The commit (seed 004: complete failover): stops the protected instance
    * (the fence; it is never deleted), and deletes the image the recovered
@@ -399,6 +410,8 @@ export class CloudProtection {
     status.reverse ??= { step: "Replicating", seedPointID: status.failover?.pointID ?? "" };
     switchDirection(status, "Reverse");
     const fb: Failback = (status.failback ??= { requestTime: isoSeconds(new Date()), step: "StoppingRecovered" });
+    // The failback instance runs: the post-recovery script runs in it (and again once changed after a failure).
+    if (fb.step === "Done") return (await this.postScript(c, fb, ps.spec.failback?.postScript, sites.protectedSite.region, "failback", String(fb.attempt ?? 1))) ?? 30_000;
     const line = reverseCloudLine(c);
     switch (fb.step) {
       case "StoppingRecovered": {

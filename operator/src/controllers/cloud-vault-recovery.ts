@@ -14,6 +14,7 @@ import type { ReconcileContext } from "../runtime/controller.js";
 import { isNotFound, type WithKind } from "../runtime/kube.js";
 import { discardConversion, convertPoint } from "./cloud-conversion.js";
 import { bringUp, chooseInstanceTypeStep, failoverTarget, recordRecovered, recoveredOf, sizingOf, tearDown, type InstanceSizing } from "./cloud-recovery.js";
+import { advancePostScript, postScriptDue } from "./cloud-post-script.js";
 import { cloudSites, serverTagValue } from "./cloud-sites.js";
 import { namespaceNetworkRoles, recoveryNetworkOf } from "./server-networks.js";
 import type { Problem } from "./references.js";
@@ -118,6 +119,19 @@ export async function restoreToEcs(dr: DrContext, fo: FailoverStatus, round: str
   fo.vm = { instanceId: step.instance.instanceId, name: step.instance.name, regionId: step.instance.regionId };
   fo.step = "PoweringOn";
   return undefined;
+}
+
+/** The switch-over script of a VMwareToCloud failover that is done, in its ECS instance (cloud-post-script.ts); returns when to look again while it runs. */
+export async function ecsPostScript(dr: DrContext, fo: FailoverStatus): Promise<number | undefined> {
+  const { ps, ctx, pair } = dr;
+  const script = ps.spec.recovery?.postScript;
+  if (!script || ps.spec.recovery?.powerOn === false || !postScriptDue(script, fo.postScript, fo.vm?.instanceId ?? "")) return undefined;
+  const sites = await cloudSites(ctx.kube, pair);
+  if (!sites.ok) {
+    ctx.log.info({ reason: sites.problem.reason }, `The post script waits for the site pair's credentials: ${sites.problem.message}`);
+    return 30_000;
+  }
+  return advancePostScript(sites.value.ecs, fo.vm?.regionId || sites.value.recoverySite.region, fo, script, `lifeboat-failover-${ps.metadata.namespace ?? ""}-${ps.metadata.name ?? ""}`, clientToken(ps.metadata.uid ?? "", "failover", String(fo.attempt ?? 1)), (type, reason, message) => ctx.events.record(ps, type, reason, message));
 }
 
 /**

@@ -24,7 +24,7 @@ import { siteClient, siteProblem, usable, type DrContext } from "./dr-context.js
 import { captureBaseline, destroyCreatedVm, fence, findKnownVm, identityOf, shutDown, vmsMarked } from "./dr-vsphere.js";
 import { planNetworks, unmappedMessage } from "./network-mapping.js";
 import type { ReplicationCycles, ReplicationLine } from "./replication-cycles.js";
-import { discardEcsAttempt, ecsRecoveryNetworkProblem, restoreToEcs } from "./cloud-vault-recovery.js";
+import { discardEcsAttempt, ecsPostScript, ecsRecoveryNetworkProblem, restoreToEcs } from "./cloud-vault-recovery.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
 export type FailoverStatus = NonNullable<Status["failover"]>;
@@ -87,8 +87,10 @@ export class Failover {
     const wait = await this.step(dr, fo, forward);
     if (wait !== undefined) return wait;
     if (fo.step !== before) return NEXT_STEP_MS;
-    if (fo.step === "Done" && ps.spec.commitFailover) return this.commit(dr, fo);
-    return fo.step === "Done" ? 60_000 : STEP_POLL_MS;
+    // An ECS instance runs: the switch-over script runs in it (and again once changed after a failure), beside the commit.
+    const script = fo.step === "Done" && toEcs(dr) ? await ecsPostScript(dr, fo) : undefined;
+    if (fo.step === "Done" && ps.spec.commitFailover) return Math.min(await this.commit(dr, fo), script ?? Infinity);
+    return fo.step === "Done" ? (script ?? 60_000) : STEP_POLL_MS;
   }
 
   /** One step; returns a requeue delay when it must wait, undefined when it moved on. */

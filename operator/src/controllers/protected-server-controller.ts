@@ -29,6 +29,7 @@ import type { VCenterConnections } from "./vcenter-connections.js";
 import { VmArrivals } from "./vm-arrivals.js";
 import { applyReplicationSettings, replicationField } from "./replication-settings.js";
 import { groupChanged, peerKeys, reportGroup } from "./consistency-groups.js";
+import { ignoredPostScripts, reportPostScript } from "./cloud-post-script.js";
 import { leadSeconds } from "./replication-schedule.js";
 
 type Status = NonNullable<ProtectedServer["status"]>;
@@ -356,6 +357,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
   private async reportAndAnnounce(ps: WithKind<ProtectedServer>, ctx: ReconcileContext): Promise<number | undefined> {
     const before = rpoMet(ps)?.status;
     const missedIn = this.report(ps, ctx);
+    reportPostScript(ps, (c) => { ctx.setCondition(ps, c); });
     const now = rpoMet(ps);
     if (now?.status === "False" && before !== "False") await ctx.events.record(ps, "Warning", "RPOThresholdExceeded", now.message ?? "");
     if (now?.status === "True" && before === "False") await ctx.events.record(ps, "Normal", "RPOWithinThreshold", now.message ?? "");
@@ -473,11 +475,14 @@ export function ignoredForVSphereSource(ps: ProtectedServer, pair: SitePair): st
   if (pair.spec.type === "VMwareToCloud") {
     if (recovery.datastore !== undefined) out.push("spec.recovery.datastore (the recovery site is ECS: the instance's disks are cloud disks)");
     out.push(...ignoredSizing("spec.recovery", recovery));
+    out.push(...ignoredPostScripts(ps).filter((f) => f.startsWith("spec.recovery.")));
   } else {
     const cloudOnly = (["instanceType", "privateIpAddress", "diskCategory", "eip"] as const).filter((f) => recovery[f] !== undefined && recovery[f] !== false);
     out.push(...cloudOnly.map((f) => `spec.recovery.${f} (cloud sites only: the recovery site is vSphere)`));
     if (recovery.network) out.push("spec.recovery.network (cloud sites only: at a vSphere site each NIC goes where the site pair's spec.networkMappings say)");
+    if (recovery.postScript) out.push("spec.recovery.postScript (cloud sites only: Cloud Assistant runs it in an ECS instance; Lifeboat has no vSphere guest-operations client)");
   }
+  if (failback.postScript) out.push("spec.failback.postScript (cloud sites only: a failback to vSphere makes a VM, and Lifeboat has no vSphere guest-operations client)");
   out.push(...(["instanceType", "privateIpAddress", "network"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (cloud sites only: a failback to vSphere makes a VM${f === "network" ? " whose NICs follow the site pair's spec.networkMappings" : ""})`));
   if (ps.spec.reverseInPlace) out.push(...(["cpu", "memoryGiB"] as const).filter((f) => failback[f] !== undefined).map((f) => `spec.failback.${f} (reverseInPlace: the original VM keeps its own)`));
   const hours = ps.spec.replication?.businessHours;

@@ -67,7 +67,7 @@ export class RecoveryDrillReconciler implements Reconciler<RecoveryDrill> {
     if (!pair.ok) return this.pending(drill, ctx, pair.problem.reason, pair.problem.message);
     if (isCloudPair(pair.value)) return this.cloud.reconcile(drill, ps.value, pair.value, ctx);
     if (pair.value.spec.type === "VMwareToCloud") return this.cloud.reconcileFromVault(drill, ps.value, pair.value, ctx);
-    const cloudOnly = (["instanceType", "privateIpAddress", "eip", "diskCategory", "testNetwork"] as const).filter((f) => drill.spec[f] !== undefined && drill.spec[f] !== false);
+    const cloudOnly = (["instanceType", "privateIpAddress", "eip", "diskCategory", "testNetwork", "postScript"] as const).filter((f) => drill.spec[f] !== undefined && drill.spec[f] !== false);
     reportIgnoredFields(drill, cloudOnly.map((f) => `spec.${f} (cloud sites only: the recovery site is vSphere)`), "NotUsedByVSphereSites", (c) => { ctx.setCondition(drill, c); });
     const { recoverySite } = await resolveSites(ctx.cache, ns, pair.value);
     const need = ["vcenter", "gateway", "vault"] as const;

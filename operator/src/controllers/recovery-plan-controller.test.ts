@@ -39,6 +39,23 @@ describe("hasReached", () => {
     // A server told something else is not there, whatever its stage says.
     expect(hasReached(server({ desiredState: "Replicating" }, { stage: "FailedOver" }), "FailedOver")).toBe(false);
   });
+
+  it("waits for the post script of an instance the move made, until it succeeds there", () => {
+    const script = { content: "switch" };
+    const over = (postScript?: NonNullable<NonNullable<ProtectedServer["status"]>["failover"]>["postScript"], powerOn = true) =>
+      server({ desiredState: "FailedOver", recovery: { postScript: script, powerOn } }, { stage: "FailedOver", failover: { step: "Done", vm: { instanceId: "i-2" }, ...(postScript ? { postScript } : {}) } });
+    expect(hasReached(over(), "FailedOver")).toBe(false); // not started yet
+    expect(hasReached(over({ phase: "Running", instanceId: "i-2" }), "FailedOver")).toBe(false);
+    expect(hasReached(over({ phase: "Failed", instanceId: "i-2" }), "FailedOver")).toBe(false);
+    expect(hasReached(over({ phase: "Succeeded", instanceId: "i-1" }), "FailedOver")).toBe(false); // another instance's
+    expect(hasReached(over({ phase: "Succeeded", instanceId: "i-2" }), "FailedOver")).toBe(true);
+    expect(hasReached(over(undefined, false), "FailedOver")).toBe(true); // left stopped: no script runs
+    // A VM (vSphere) runs no post script.
+    expect(hasReached(server({ desiredState: "FailedOver", recovery: { postScript: script } }, { stage: "FailedOver", failover: { step: "Done", vm: { moRef: "vm-9" } } }), "FailedOver")).toBe(true);
+    const back = (phase?: "Succeeded" | "Running") => server({ desiredState: "FailedBack", commitFailover: true, failback: { postScript: script } }, { stage: "FailedBack", failback: { step: "Done", vm: { instanceId: "i-3" }, ...(phase ? { postScript: { phase, instanceId: "i-3" } } : {}) } });
+    expect(hasReached(back("Running"), "FailedBack")).toBe(false);
+    expect(hasReached(back("Succeeded"), "FailedBack")).toBe(true);
+  });
 });
 
 describe("serverPatch", () => {

@@ -1,4 +1,5 @@
 import type * as k8s from "@kubernetes/client-node";
+import { postScriptPending } from "./cloud-post-script.js";
 import type { ProtectedServer, ProtectedServerSpec, RecoveryPlan } from "../api/generated/types.js";
 import { GROUP, VERSION } from "../api/common.js";
 import { NEXT_DESIRED_STATES, POINT_CHOICES } from "../api/protected-server.js";
@@ -45,6 +46,7 @@ const STAGE_REACHED: Record<DesiredState, string> = {
  */
 export function hasReached(ps: ProtectedServer, state: DesiredState): boolean {
   const current = (ps.status?.observedGeneration ?? 0) >= (ps.metadata.generation ?? 0);
+  if ((state === "FailedOver" || state === "FailedBack") && postScriptPending(ps, state)) return false;
   return current && (ps.spec.desiredState ?? "Replicating") === state && ps.status?.stage === STAGE_REACHED[state];
 }
 
@@ -533,7 +535,8 @@ async function scriptOutcome(kube: Kube, namespace: string, name: string): Promi
 /** Where a server is on its way, for a message naming what the plan waits for. */
 function whereIs(ps: ProtectedServer): string {
   const ready = ps.status?.conditions?.find((c) => c.type === "Ready")?.message ?? "not reconciled yet";
-  return `${ps.metadata.name ?? ""} (${ps.status?.stage ?? "no status yet"}: ${ready})`;
+  const script = ps.status?.conditions?.find((c) => c.type === "PostScriptSucceeded" && c.status !== "True");
+  return `${ps.metadata.name ?? ""} (${ps.status?.stage ?? "no status yet"}: ${ready}${script ? `; ${script.message}` : ""})`;
 }
 
 /** The plan stopped at a group whose script failed, until a new resumeRequest. */

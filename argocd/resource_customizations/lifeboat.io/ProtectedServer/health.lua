@@ -4,8 +4,10 @@
 -- target (RPOMet=False), or a network the server names for its failover or
 -- failback is not where it must be (RecoveryNetworksValid=False: that step
 -- would wait for a fix), or the server's consistency group cannot share its
--- points (GroupConsistent=False: members of another site pair or cadence):
--- then Degraded. So is a server in any stage whose
+-- points (GroupConsistent=False: members of another site pair or cadence),
+-- or the post script of its failover or failback failed inside the instance
+-- (PostScriptSucceeded=False): then Degraded; while that script still runs
+-- (PostScriptSucceeded=Unknown), Progressing. So is a server in any stage whose
 -- ReplicationPolicy is missing (ReplicationPolicyApplied=False: it goes on
 -- with the settings it last had). Ready=False names a stage or a problem;
 -- for a stage the condition of the step under way says more: FailedOver
@@ -114,13 +116,19 @@ if policy ~= nil and policy.status == "False" and ready.reason ~= "ReplicationPo
 end
 
 if ready.status == "True" then
-  for _, conditionType in ipairs({ "RPOMet", "RecoveryNetworksValid", "GroupConsistent" }) do
+  for _, conditionType in ipairs({ "RPOMet", "RecoveryNetworksValid", "GroupConsistent", "PostScriptSucceeded" }) do
     local problem = findCondition(conditionType)
     if problem ~= nil and problem.status == "False" then
       hs.status = "Degraded"
       hs.message = problem.message
       return hs
     end
+  end
+  local script = findCondition("PostScriptSucceeded")
+  if script ~= nil and script.status == "Unknown" then
+    hs.status = "Progressing"
+    hs.message = script.message
+    return hs
   end
   hs.status = "Healthy"
   hs.message = ready.message

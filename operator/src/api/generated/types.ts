@@ -2327,6 +2327,31 @@ export interface ProtectedServerSpec {
        */
       securityGroupId: string;
     };
+    /**
+     * Cloud recovery sites (CrossZone, CrossRegion, VMwareToCloud): a script Cloud Assistant runs inside the recovered instance once a failover has it running (seed 004: switch-over script), e.g. to point the application at its new peers. status.failover.postScript and condition PostScriptSucceeded say how it went; a failed script leaves the instance running, and the script runs again on it once changed. Not run by drills (a RecoveryDrill has its own).
+     */
+    postScript?: {
+      /**
+       * Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).
+       */
+      type?: "RunShellScript" | "RunPowerShellScript" | "RunBatScript";
+      /**
+       * The script. At most 18432 bytes of UTF-8 (Cloud Assistant takes 24 KB once Base64-encoded).
+       */
+      content: string;
+      /**
+       * How long the script may run before Cloud Assistant stops it (and it counts as failed).
+       */
+      timeoutSeconds?: number;
+      /**
+       * The instance's user the script runs as; default root (Linux) or System (Windows).
+       */
+      username?: string;
+      /**
+       * Directory the script runs in; default the user's home (Linux) or the agent's directory (Windows).
+       */
+      workingDir?: string;
+    };
   };
   /**
    * How a failback that makes a new VM or instance at the protected site makes it (seed 004's failback panel). A failback in place (reverseInPlace) keeps the original's size and addresses; the condition IgnoredFields names what is not acted on.
@@ -2360,6 +2385,31 @@ export interface ProtectedServerSpec {
        * Cloud security group, of the vSwitch's VPC.
        */
       securityGroupId: string;
+    };
+    /**
+     * Cloud sites (CrossZone, CrossRegion): a script Cloud Assistant runs inside the failback instance once it is running (seed 004's failback: post-recovery script). status.failback.postScript and condition PostScriptSucceeded say how it went.
+     */
+    postScript?: {
+      /**
+       * Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).
+       */
+      type?: "RunShellScript" | "RunPowerShellScript" | "RunBatScript";
+      /**
+       * The script. At most 18432 bytes of UTF-8 (Cloud Assistant takes 24 KB once Base64-encoded).
+       */
+      content: string;
+      /**
+       * How long the script may run before Cloud Assistant stops it (and it counts as failed).
+       */
+      timeoutSeconds?: number;
+      /**
+       * The instance's user the script runs as; default root (Linux) or System (Windows).
+       */
+      username?: string;
+      /**
+       * Directory the script runs in; default the user's home (Linux) or the agent's directory (Windows).
+       */
+      workingDir?: string;
     };
   };
   /**
@@ -2968,6 +3018,55 @@ export interface ProtectedServerStatus {
      * Cloud sites: the recovered instance's private IP.
      */
     privateIpAddress?: string;
+    /**
+     * The post script's run on the instance DR brought up.
+     */
+    postScript?: {
+      /**
+       * Waiting (for the instance's Cloud Assistant agent), Running, Succeeded or Failed.
+       */
+      phase?: "Waiting" | "Running" | "Succeeded" | "Failed";
+      /**
+       * The instance it runs on.
+       */
+      instanceId?: string;
+      /**
+       * Cloud Assistant's invocation id (DescribeInvocationResults).
+       */
+      invokeId?: string;
+      /**
+       * Hash of the script it ran: a script changed after a failure runs again, on the same instance.
+       */
+      contentHash?: string;
+      /**
+       * Cloud Assistant's status of the run (Success, Failed, Timeout, Aborted, ...).
+       */
+      invocationStatus?: string;
+      /**
+       * The script's exit code.
+       */
+      exitCode?: number;
+      /**
+       * Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...).
+       */
+      errorCode?: string;
+      /**
+       * The end of what the script printed (at most 4 KiB).
+       */
+      output?: string;
+      /**
+       * When it began to wait for the agent; after 10 minutes it fails (reason CloudAssistantNotRunning).
+       */
+      waitingSince?: string;
+      /**
+       * When it was started.
+       */
+      startTime?: string;
+      /**
+       * When it ended.
+       */
+      finishTime?: string;
+    };
   };
   reverse?: {
     /**
@@ -3088,6 +3187,55 @@ export interface ProtectedServerStatus {
      * Cloud sites: when the recovered instance was asked to stop; a forced stop follows after 5 minutes; after 10, a cloud pair uses the newest reverse point and a VMwareToCloud pair waits (condition InstanceDidNotStop: its failback never goes on without the instance's last writes).
      */
     stopRequestTime?: string;
+    /**
+     * The post script's run on the instance DR brought up.
+     */
+    postScript?: {
+      /**
+       * Waiting (for the instance's Cloud Assistant agent), Running, Succeeded or Failed.
+       */
+      phase?: "Waiting" | "Running" | "Succeeded" | "Failed";
+      /**
+       * The instance it runs on.
+       */
+      instanceId?: string;
+      /**
+       * Cloud Assistant's invocation id (DescribeInvocationResults).
+       */
+      invokeId?: string;
+      /**
+       * Hash of the script it ran: a script changed after a failure runs again, on the same instance.
+       */
+      contentHash?: string;
+      /**
+       * Cloud Assistant's status of the run (Success, Failed, Timeout, Aborted, ...).
+       */
+      invocationStatus?: string;
+      /**
+       * The script's exit code.
+       */
+      exitCode?: number;
+      /**
+       * Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...).
+       */
+      errorCode?: string;
+      /**
+       * The end of what the script printed (at most 4 KiB).
+       */
+      output?: string;
+      /**
+       * When it began to wait for the agent; after 10 minutes it fails (reason CloudAssistantNotRunning).
+       */
+      waitingSince?: string;
+      /**
+       * When it was started.
+       */
+      startTime?: string;
+      /**
+       * When it ended.
+       */
+      finishTime?: string;
+    };
   };
 }
 
@@ -3167,6 +3315,31 @@ export interface RecoveryDrillSpec {
      * Cloud security group, of the vSwitch's VPC.
      */
     securityGroupId: string;
+  };
+  /**
+   * Cloud recovery sites: a script Cloud Assistant runs inside the test instance once it is running (seed 004's drill panel: switch-over script), e.g. to check the application; the drill is Ready once it succeeds, and Failed (the instance kept for a look until the drill is deleted) when it does not. The server's spec.recovery.postScript is not run in a drill: it may act on production.
+   */
+  postScript?: {
+    /**
+     * Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).
+     */
+    type?: "RunShellScript" | "RunPowerShellScript" | "RunBatScript";
+    /**
+     * The script. At most 18432 bytes of UTF-8 (Cloud Assistant takes 24 KB once Base64-encoded).
+     */
+    content: string;
+    /**
+     * How long the script may run before Cloud Assistant stops it (and it counts as failed).
+     */
+    timeoutSeconds?: number;
+    /**
+     * The instance's user the script runs as; default root (Linux) or System (Windows).
+     */
+    username?: string;
+    /**
+     * Directory the script runs in; default the user's home (Linux) or the agent's directory (Windows).
+     */
+    workingDir?: string;
   };
 }
 
@@ -3344,7 +3517,56 @@ export interface RecoveryDrillStatus {
     vmName?: string;
   }[];
   /**
-   * When the test VM was up.
+   * The post script's run on the instance DR brought up.
+   */
+  postScript?: {
+    /**
+     * Waiting (for the instance's Cloud Assistant agent), Running, Succeeded or Failed.
+     */
+    phase?: "Waiting" | "Running" | "Succeeded" | "Failed";
+    /**
+     * The instance it runs on.
+     */
+    instanceId?: string;
+    /**
+     * Cloud Assistant's invocation id (DescribeInvocationResults).
+     */
+    invokeId?: string;
+    /**
+     * Hash of the script it ran: a script changed after a failure runs again, on the same instance.
+     */
+    contentHash?: string;
+    /**
+     * Cloud Assistant's status of the run (Success, Failed, Timeout, Aborted, ...).
+     */
+    invocationStatus?: string;
+    /**
+     * The script's exit code.
+     */
+    exitCode?: number;
+    /**
+     * Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...).
+     */
+    errorCode?: string;
+    /**
+     * The end of what the script printed (at most 4 KiB).
+     */
+    output?: string;
+    /**
+     * When it began to wait for the agent; after 10 minutes it fails (reason CloudAssistantNotRunning).
+     */
+    waitingSince?: string;
+    /**
+     * When it was started.
+     */
+    startTime?: string;
+    /**
+     * When it ended.
+     */
+    finishTime?: string;
+  };
+  /**
+   * When the test VM was up (and its postScript had succeeded).
    */
   readyTime?: string;
 }

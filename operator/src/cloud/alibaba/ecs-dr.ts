@@ -101,6 +101,20 @@ export interface ImageInfo {
   readonly tags: Tags;
 }
 
+/** One Cloud Assistant command run on one instance (DescribeInvocationResults), as ECS reports it. */
+export interface InvocationResult {
+  /** Pending, Running, Stopping; or, finished: Success, Failed, Error, Timeout, Invalid, Aborted, Cancelled, Terminated. */
+  readonly status: string;
+  readonly exitCode: number | undefined;
+  /** What the command printed (stdout and stderr), decoded. */
+  readonly output: string;
+  /** Why it did not run or did not finish (e.g. ClientNotRunning, ExecutionTimeout, ExitCodeNonzero), and ECS's words for it. */
+  readonly errorCode: string;
+  readonly errorInfo: string;
+  readonly startTime: string;
+  readonly finishedTime: string;
+}
+
 export interface EipInfo {
   readonly allocationId: string;
   readonly ipAddress: string;
@@ -447,6 +461,66 @@ export class EcsDr {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+  }
+
+  /** True when the instance's Cloud Assistant agent is online (it can take commands). */
+  async cloudAssistantReady(regionId: string, instanceId: string): Promise<boolean> {
+    const ecs = this.api(regionId);
+    const out = await ecs.call(`DescribeCloudAssistantStatus ${instanceId}`, (rt) => ecs.sdk.describeCloudAssistantStatusWithOptions(new Ecs.DescribeCloudAssistantStatusRequest({ regionId, instanceId: [instanceId] }), rt));
+    const status = (out.body?.instanceCloudAssistantStatusSet?.instanceCloudAssistantStatus ?? []).find((s) => s.instanceId === instanceId);
+    return status?.cloudAssistantStatus === "true";
+  }
+
+  /**
+   * Runs a script on one instance through Cloud Assistant (RunCommand, run
+   * once, the command not kept). Returns the invocation's id. The content
+   * travels Base64-encoded, so any character survives the query string.
+   */
+  async runCommand(regionId: string, input: {
+    readonly instanceId: string;
+    readonly name: string;
+    readonly type: string;
+    readonly content: string;
+    readonly timeoutSeconds: number;
+    readonly username?: string | undefined;
+    readonly workingDir?: string | undefined;
+    readonly token: string;
+  }): Promise<string> {
+    const ecs = this.api(regionId);
+    const request = new Ecs.RunCommandRequest({
+      regionId,
+      instanceId: [input.instanceId],
+      name: input.name,
+      type: input.type,
+      commandContent: Buffer.from(input.content, "utf8").toString("base64"),
+      contentEncoding: "Base64",
+      timeout: input.timeoutSeconds,
+      repeatMode: "Once",
+      keepCommand: false,
+      clientToken: input.token,
+      ...(input.username ? { username: input.username } : {}),
+      ...(input.workingDir ? { workingDir: input.workingDir } : {}),
+    });
+    const out = await ecs.call(`RunCommand ${input.name} on ${input.instanceId}`, (rt) => ecs.sdk.runCommandWithOptions(request, rt));
+    if (!out.body?.invokeId) throw new CloudApiError("NoInvokeId", out.statusCode, `RunCommand ${input.name} answered without an invocation id`);
+    return out.body.invokeId;
+  }
+
+  /** The result of invocation `invokeId` on the instance, or undefined while ECS does not list it. */
+  async invocationResult(regionId: string, invokeId: string, instanceId: string): Promise<InvocationResult | undefined> {
+    const ecs = this.api(regionId);
+    const out = await ecs.call(`DescribeInvocationResults ${invokeId}`, (rt) => ecs.sdk.describeInvocationResultsWithOptions(new Ecs.DescribeInvocationResultsRequest({ regionId, invokeId, instanceId, contentEncoding: "Base64" }), rt));
+    const r = (out.body?.invocation?.invocationResults?.invocationResult ?? []).find((x) => x.invokeId === invokeId && x.instanceId === instanceId);
+    if (!r) return undefined;
+    return {
+      status: r.invocationStatus ?? "",
+      exitCode: r.exitCode,
+      output: Buffer.from(r.output ?? "", "base64").toString("utf8"),
+      errorCode: r.errorCode ?? "",
+      errorInfo: r.errorInfo ?? "",
+      startTime: r.startTime ?? "",
+      finishedTime: r.finishedTime ?? "",
+    };
   }
 
   async allocateEip(regionId: string, tags: Tags, token: string): Promise<{ allocationId: string; ipAddress: string }> {

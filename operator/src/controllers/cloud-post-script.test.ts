@@ -1,0 +1,185 @@
+// Post scripts through Cloud Assistant, against the Alibaba contract server in
+// process (the official SDK is the client; the server runs shell scripts in its
+// guest stand-in): waiting for the agent, a run and its result, failures, a
+// changed script after a failure, and the condition a server reports.
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Ecs from "@alicloud/ecs20140526";
+import { $OpenApiUtil } from "@alicloud/openapi-core";
+import type { ProtectedServer } from "../api/generated/types.js";
+import { EcsDr } from "../cloud/alibaba/ecs-dr.js";
+import type { Condition, ConditionInput } from "../runtime/conditions.js";
+import { startAlibabaContractServer, type AlibabaContractServer } from "../../../e2e/testbed/alibaba-contract/server.js";
+import { ecsClientConfig } from "../../../e2e/testbed/alibaba-contract/sdk-clients.js";
+import { AGENT_WAIT_MS, OUTPUT_KEPT, advancePostScript, ignoredPostScripts, outputTail, postScriptDue, reportPostScript, runPostScript, scriptHash, type PostScript, type PostScriptRecord, type PostScriptStep } from "./cloud-post-script.js";
+
+const credentials = { accessKeyId: "LTAIpostscript01", accessKeySecret: "post-script-secret" };
+const region = "cn-hangzhou";
+
+describe("post scripts through Cloud Assistant (contract server)", () => {
+  let dir: string;
+  let server: AlibabaContractServer;
+  let ecs: EcsDr;
+  let sdk: InstanceType<typeof Ecs.default>;
+
+  async function instance(): Promise<string> {
+    const id = (await sdk.runInstances(new Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20251030.vhd", instanceType: "ecs.g7.large" }))).body?.instanceIdSets?.instanceIdSet?.[0] ?? "";
+    expect(id).not.toBe("");
+    return id;
+  }
+
+  /** Steps the run until it ends, as a reconciler's passes would. */
+  async function untilEnded(instanceId: string, script: PostScript, holder: { postScript?: PostScriptRecord }, token = "t"): Promise<PostScriptStep> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const step = await runPostScript(ecs, region, instanceId, script, holder, "lifeboat-test", token);
+      if (step.state !== "running") return step;
+      if (Date.now() > deadline) throw new Error(`the post script did not end: ${step.message}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "post-script-"));
+    server = await startAlibabaContractServer({ ...credentials, dataDir: dir, regionId: region, timings: { instanceStartMs: 200, cloudAssistantStartMs: 300 } });
+    const endpoint = `${server.protocol}://${server.ecsEndpoint}`;
+    ecs = new EcsDr(credentials, { [region]: { ecs: endpoint, vpc: endpoint } });
+    sdk = new Ecs.default(new $OpenApiUtil.Config(ecsClientConfig(server, credentials)));
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("waits for the agent, runs the script once, and keeps its exit code and output", async () => {
+    const id = await instance();
+    const holder: { postScript?: PostScriptRecord } = {};
+    const script: PostScript = { content: `echo "switched $LIFEBOAT_CONTRACT_INSTANCE_ID"\necho "done, ünïcode" >&2\n` };
+    const first = await runPostScript(ecs, region, id, script, holder, "lifeboat-test", "t");
+    expect(first).toEqual({ state: "running", message: `waiting for the Cloud Assistant agent of instance ${id} to run the post script` });
+    expect(holder.postScript).toMatchObject({ phase: "Waiting", instanceId: id, contentHash: scriptHash(script) });
+    expect(holder.postScript?.waitingSince).toBeDefined();
+    const step = await untilEnded(id, script, holder);
+    expect(step.state).toBe("succeeded");
+    expect(holder.postScript).toMatchObject({ phase: "Succeeded", invocationStatus: "Success", exitCode: 0, output: `switched ${id}\ndone, ünïcode\n` });
+    expect(holder.postScript?.waitingSince).toBeUndefined();
+    const invokeId = holder.postScript?.invokeId;
+    // Done: a later pass, even with the script changed, runs nothing more.
+    expect(postScriptDue(script, holder.postScript, id)).toBe(false);
+    expect(postScriptDue({ content: "echo other" }, holder.postScript, id)).toBe(false);
+    expect((await runPostScript(ecs, region, id, { content: "echo other" }, holder, "lifeboat-test", "t")).state).toBe("succeeded");
+    expect(holder.postScript?.invokeId).toBe(invokeId);
+  });
+
+  it("fails with the exit code and the output's end, and runs a changed script again on the same instance", async () => {
+    const id = await instance();
+    const holder: { postScript?: PostScriptRecord } = {};
+    const bad: PostScript = { content: "echo cannot reach the database; exit 7" };
+    const failed = await untilEnded(id, bad, holder);
+    expect(failed).toMatchObject({ state: "failed", reason: "PostScriptFailed" });
+    expect(failed.state === "failed" && failed.message).toContain("Failed, ExitCodeNonzero, exit code 7; its output ends: cannot reach the database");
+    expect(holder.postScript).toMatchObject({ phase: "Failed", exitCode: 7, errorCode: "ExitCodeNonzero" });
+    // The same script again: not run again (a retry would repeat what it did).
+    expect(postScriptDue(bad, holder.postScript, id)).toBe(false);
+    expect((await runPostScript(ecs, region, id, bad, holder, "lifeboat-test", "t")).state).toBe("failed");
+    // Changed: run again, as a new invocation.
+    const fixed: PostScript = { content: "echo reached" };
+    expect(postScriptDue(fixed, holder.postScript, id)).toBe(true);
+    const before = holder.postScript?.invokeId;
+    expect((await untilEnded(id, fixed, holder)).state).toBe("succeeded");
+    expect(holder.postScript?.invokeId).not.toBe(before);
+    expect(holder.postScript?.output).toBe("reached\n");
+  });
+
+  it("runs the script afresh on a new instance (a new recovery point replaced the old one)", async () => {
+    const [a, b] = [await instance(), await instance()];
+    const holder: { postScript?: PostScriptRecord } = {};
+    const script: PostScript = { content: "echo hello" };
+    expect((await untilEnded(a, script, holder)).state).toBe("succeeded");
+    expect(postScriptDue(script, holder.postScript, b)).toBe(true);
+    expect((await untilEnded(b, script, holder)).state).toBe("succeeded");
+    expect(holder.postScript?.instanceId).toBe(b);
+  });
+
+  it("says what Cloud Assistant says of a type the instance cannot run, and of a script too long to send", async () => {
+    const id = await instance();
+    const windows: { postScript?: PostScriptRecord } = {};
+    expect(await untilEnded(id, { type: "RunPowerShellScript", content: "Write-Output hi" }, windows)).toMatchObject({ state: "failed", reason: "PostScriptInvalid" });
+    expect(windows.postScript).toMatchObject({ invocationStatus: "Invalid", errorCode: "CommandNotApplicable" });
+    const long: { postScript?: PostScriptRecord } = {};
+    // 7,000 three-byte characters: within the schema's 18,432 characters, over its 18,432 bytes.
+    const step = await runPostScript(ecs, region, id, { content: "あ".repeat(7000) }, long, "lifeboat-test", "t");
+    expect(step).toMatchObject({ state: "failed", reason: "PostScriptTooLong" });
+    expect(long.postScript).toMatchObject({ phase: "Failed", errorCode: "PostScriptTooLong" });
+  });
+
+  it("gives up on an agent that does not come online in ten minutes", async () => {
+    const id = await instance();
+    await sdk.stopInstance(new Ecs.StopInstanceRequest({ instanceId: id, forceStop: true })).catch(() => undefined);
+    const holder: { postScript?: PostScriptRecord } = {};
+    const script: PostScript = { content: "true" };
+    expect((await runPostScript(ecs, region, id, script, holder, "lifeboat-test", "t")).state).toBe("running");
+    const since = Date.parse(holder.postScript?.waitingSince ?? "");
+    const late = new Date(since + AGENT_WAIT_MS);
+    const step = await runPostScript(ecs, region, id, script, holder, "lifeboat-test", "t", late);
+    expect(step).toMatchObject({ state: "failed", reason: "CloudAssistantNotRunning" });
+  });
+
+  it("advancePostScript runs only what is due and tells how it ended in an event", async () => {
+    const id = await instance();
+    const events: string[] = [];
+    const record = (type: string, reason: string) => { events.push(`${type} ${reason}`); return Promise.resolve(); };
+    const fo: { postScript?: PostScriptRecord; vm?: { instanceId?: string } } = {};
+    expect(await advancePostScript(ecs, region, fo, { content: "true" }, "n", "t", record)).toBeUndefined();
+    expect(fo.postScript).toBeUndefined(); // no instance yet
+    fo.vm = { instanceId: id };
+    expect(await advancePostScript(ecs, region, fo, undefined, "n", "t", record)).toBeUndefined();
+    let wait: number | undefined;
+    const deadline = Date.now() + 15_000;
+    do {
+      wait = await advancePostScript(ecs, region, fo, { content: "exit 2" }, "n", "t", record);
+      if (wait !== undefined) await new Promise((r) => setTimeout(r, 50));
+    } while (wait !== undefined && Date.now() < deadline);
+    expect(events).toEqual(["Warning PostScriptFailed"]);
+    expect(await advancePostScript(ecs, region, fo, { content: "exit 2" }, "n", "t", record)).toBeUndefined();
+    expect(events).toHaveLength(1);
+  });
+});
+
+describe("post script bookkeeping", () => {
+  it("keeps the end of a long output, cut at a character", () => {
+    expect(outputTail("short")).toBe("short");
+    const tail = outputTail(`${"x".repeat(5000)}${"é".repeat(3000)}`);
+    expect(Buffer.byteLength(tail)).toBeLessThanOrEqual(OUTPUT_KEPT + 3);
+    expect(tail.startsWith("…é")).toBe(true);
+  });
+
+  it("hashes what decides a run: type, content, timeout, user and directory", () => {
+    const base = scriptHash({ content: "echo" });
+    expect(scriptHash({ content: "echo", type: "RunShellScript", timeoutSeconds: 600 })).toBe(base);
+    for (const other of [{ content: "echo " }, { content: "echo", timeoutSeconds: 60 }, { content: "echo", username: "app" }, { content: "echo", workingDir: "/srv" }]) expect(scriptHash(other)).not.toBe(base);
+  });
+
+  it("reports PostScriptSucceeded for the latest move's script, and drops it when there is none", () => {
+    const conditions = (status: ProtectedServer["status"]): Condition[] => {
+      const ps = { spec: {}, status } as unknown as ProtectedServer;
+      reportPostScript(ps, (c: ConditionInput) => { (ps.status ??= {}).conditions = [...(ps.status.conditions ?? []).filter((x) => x.type !== c.type), { ...c, lastTransitionTime: "" }]; });
+      return ps.status?.conditions ?? [];
+    };
+    expect(conditions({ failover: { postScript: { phase: "Running", instanceId: "i-1", invokeId: "t-1" } } })[0]).toMatchObject({ status: "Unknown", reason: "Running" });
+    expect(conditions({ failover: { postScript: { phase: "Succeeded", instanceId: "i-1" } } })[0]).toMatchObject({ status: "True", reason: "Succeeded" });
+    expect(conditions({ failover: { postScript: { phase: "Failed", instanceId: "i-1", invocationStatus: "Timeout", errorCode: "ExecutionTimeout" } } })[0]).toMatchObject({ status: "False", reason: "PostScriptTimedOut" });
+    // A failback's record (or its absence) replaces the failover's.
+    expect(conditions({ failover: { postScript: { phase: "Failed" } }, failback: { postScript: { phase: "Waiting", instanceId: "i-2" } } })[0]).toMatchObject({ status: "Unknown", reason: "WaitingForAgent" });
+    expect(conditions({ failover: { postScript: { phase: "Failed" } }, failback: { step: "Done" }, conditions: [{ type: "PostScriptSucceeded", status: "False", reason: "PostScriptFailed", message: "", lastTransitionTime: "" }] })).toEqual([]);
+  });
+
+  it("names the scripts not run on an instance left stopped", () => {
+    const ps = (powerOn: boolean) => ({ spec: { recovery: { powerOn, postScript: { content: "x" } }, failback: { postScript: { content: "y" } } } }) as unknown as ProtectedServer;
+    expect(ignoredPostScripts(ps(true))).toEqual([]);
+    expect(ignoredPostScripts(ps(false)).map((f) => f.split(" ")[0])).toEqual(["spec.recovery.postScript", "spec.failback.postScript"]);
+  });
+});

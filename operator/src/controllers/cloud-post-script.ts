@@ -1,0 +1,222 @@
+/**
+ * Post scripts (seed 004: the switch-over script of a drill or failover, the
+ * post-recovery script of a failback): a script that Cloud Assistant runs
+ * inside an ECS instance DR has brought up, e.g. to point the application at
+ * its peers at the new site or to check that it answers.
+ *
+ * A run is one step machine kept in the status of what started it (a
+ * failover, failback or drill): wait for the instance's Cloud Assistant agent
+ * (DescribeCloudAssistantStatus), RunCommand once (a ClientToken per
+ * instance and script, so a pass that dies before its status write makes no
+ * second run), then DescribeInvocationResults until it ends. The record names
+ * the instance and a hash of the script: a new instance runs the script
+ * afresh, and a script changed after a failure runs again on the same
+ * instance; one that succeeded is never run twice.
+ */
+import { createHash } from "node:crypto";
+import { POST_SCRIPT_MAX_BYTES } from "../api/common.js";
+import type { ProtectedServer, RecoveryDrill } from "../api/generated/types.js";
+import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
+import { clientToken, isNotYet, type EcsDr } from "../cloud/alibaba/ecs-dr.js";
+import { removeCondition, type ConditionInput } from "../runtime/conditions.js";
+import { describe } from "../runtime/errors.js";
+import { isoSeconds } from "../util/time.js";
+
+export type PostScript = NonNullable<RecoveryDrill["spec"]["postScript"]>;
+export type PostScriptRecord = NonNullable<NonNullable<RecoveryDrill["status"]>["postScript"]>;
+
+/** How long a script waits for the instance's Cloud Assistant agent to come online before it fails. */
+export const AGENT_WAIT_MS = 10 * 60_000;
+/** How much of a script's output its record keeps: the end, where errors are. */
+export const OUTPUT_KEPT = 4096;
+/** Invocation statuses of a run that has not ended (DescribeInvocationResults InvocationStatus). */
+const UNFINISHED = new Set(["Pending", "Running", "Stopping", ""]);
+
+export type PostScriptStep =
+  | { readonly state: "running"; readonly message: string }
+  | { readonly state: "succeeded"; readonly message: string }
+  | { readonly state: "failed"; readonly reason: string; readonly message: string };
+
+/** A hash of what decides a run: a change to any of it after a failure runs the script again. */
+export function scriptHash(script: PostScript): string {
+  const { type = "RunShellScript", content, timeoutSeconds = 600, username = "", workingDir = "" } = script;
+  return createHash("sha256").update(JSON.stringify([type, content, timeoutSeconds, username, workingDir])).digest("hex").slice(0, 16);
+}
+
+/** The last `OUTPUT_KEPT` bytes of `output`, cut at a character. */
+export function outputTail(output: string): string {
+  const bytes = Buffer.from(output, "utf8");
+  if (bytes.length <= OUTPUT_KEPT) return output;
+  // Dropping a partial character's leading bytes leaves U+FFFD at most at the start.
+  return `…${bytes.subarray(bytes.length - OUTPUT_KEPT).toString("utf8").replace(/^\uFFFD+/, "")}`;
+}
+
+/** True when `record` is not the last word on `script` for `instanceId`: never run there, or failed and changed since. */
+export function postScriptDue(script: PostScript | undefined, record: PostScriptRecord | undefined, instanceId: string): boolean {
+  if (!script) return false;
+  if (!record || record.instanceId !== instanceId) return true;
+  if (record.phase === "Failed") return record.contentHash !== scriptHash(script);
+  return record.phase !== "Succeeded";
+}
+
+function ended(record: PostScriptRecord): PostScriptStep {
+  const where = `on instance ${record.instanceId ?? ""} (invocation ${record.invokeId ?? "none"})`;
+  if (record.phase === "Succeeded") return { state: "succeeded", message: `the post script succeeded ${where}` };
+  const why = record.errorCode ? `${record.invocationStatus ?? "Failed"}, ${record.errorCode}` : (record.invocationStatus ?? "Failed");
+  const code = record.exitCode !== undefined ? `, exit code ${record.exitCode}` : "";
+  const output = record.output ? `; its output ends: ${record.output.slice(-400)}` : "";
+  return { state: "failed", reason: failureReason(record), message: `the post script failed ${where}: ${why}${code}${output}` };
+}
+
+function failureReason(record: PostScriptRecord): string {
+  if (record.invocationStatus === "Timeout" || record.errorCode === "ExecutionTimeout") return "PostScriptTimedOut";
+  if (record.invocationStatus && record.invocationStatus !== "Failed") return `PostScript${record.invocationStatus.replace(/[^A-Za-z0-9]/g, "")}`;
+  return record.errorCode && !record.invocationStatus ? record.errorCode.replace(/[^A-Za-z0-9]/g, "") : "PostScriptFailed";
+}
+
+function fail(record: PostScriptRecord, errorCode: string, message: string, now: Date): PostScriptStep {
+  Object.assign(record, { phase: "Failed", errorCode, finishTime: isoSeconds(now) });
+  return { state: "failed", reason: errorCode, message };
+}
+
+/**
+ * Takes the next step of running `script` on `instanceId`, recording it in
+ * `holder.postScript`. `name` names the command in Cloud Assistant; `token`
+ * makes the ClientToken (with the instance and the script's hash).
+ */
+export async function runPostScript(
+  ecs: EcsDr,
+  regionId: string,
+  instanceId: string,
+  script: PostScript,
+  holder: { postScript?: PostScriptRecord | undefined },
+  name: string,
+  token: string,
+  now = new Date(),
+): Promise<PostScriptStep> {
+  const hash = scriptHash(script);
+  let record = holder.postScript;
+  if (record && !postScriptDue(script, record, instanceId)) return ended(record);
+  // A run under way finishes (and is judged) before a changed script replaces it.
+  if (!record || record.instanceId !== instanceId || record.phase === "Failed" || (record.contentHash !== hash && !record.invokeId)) {
+    record = holder.postScript = { phase: "Waiting", instanceId, contentHash: hash };
+  }
+  try {
+    if (!record.invokeId) {
+      const bytes = Buffer.byteLength(script.content, "utf8");
+      if (bytes > POST_SCRIPT_MAX_BYTES) {
+        return fail(record, "PostScriptTooLong", `the post script is ${bytes} bytes of UTF-8, over the ${POST_SCRIPT_MAX_BYTES} Cloud Assistant takes (24 KB once Base64-encoded): shorten it`, now);
+      }
+      if (!(await ecs.cloudAssistantReady(regionId, instanceId))) {
+        record.waitingSince ??= isoSeconds(now);
+        if (now.getTime() - Date.parse(record.waitingSince) >= AGENT_WAIT_MS) {
+          return fail(record, "CloudAssistantNotRunning", `the Cloud Assistant agent of instance ${instanceId} did not come online in ${AGENT_WAIT_MS / 60_000} minutes: the post script needs it installed and running in the instance's image (change the script to try again)`, now);
+        }
+        return { state: "running", message: `waiting for the Cloud Assistant agent of instance ${instanceId} to run the post script` };
+      }
+      record.invokeId = await ecs.runCommand(regionId, {
+        instanceId,
+        name: name.slice(0, 128),
+        type: script.type ?? "RunShellScript",
+        content: script.content,
+        timeoutSeconds: script.timeoutSeconds ?? 600,
+        username: script.username,
+        workingDir: script.workingDir,
+        token: clientToken(token, "post-script", instanceId, hash),
+      });
+      record.phase = "Running";
+      record.startTime = isoSeconds(now);
+      delete record.waitingSince;
+      return { state: "running", message: `running the post script on instance ${instanceId} (invocation ${record.invokeId})` };
+    }
+    const result = await ecs.invocationResult(regionId, record.invokeId, instanceId);
+    if (!result || UNFINISHED.has(result.status)) return { state: "running", message: `the post script runs on instance ${instanceId} (invocation ${record.invokeId}${result ? `, ${result.status}` : ""})` };
+    Object.assign(record, {
+      phase: result.status === "Success" ? "Succeeded" : "Failed",
+      invocationStatus: result.status,
+      output: outputTail(result.output),
+      finishTime: result.finishedTime ? isoSeconds(new Date(result.finishedTime)) : isoSeconds(now),
+    });
+    if (result.exitCode !== undefined) record.exitCode = result.exitCode;
+    if (result.errorCode) record.errorCode = result.errorCode;
+    return ended(record);
+  } catch (err) {
+    if (isNotYet(err)) return { state: "running", message: `waiting for ECS to run the post script: ${describe(err)}` };
+    // A refused call (a wrong type for the instance's OS, no permission) is the script's failure: said, not retried until it changes.
+    if (err instanceof CloudApiError) return fail(record, err.code.replace(/[^A-Za-z0-9]/g, "") || "CloudError", `Cloud Assistant refused the post script: ${describe(err)}`, now);
+    throw err;
+  }
+}
+
+/** The record of the post script of the server's latest move: its failback's once it fails back, else its failover's. */
+export function currentPostScript(status: ProtectedServer["status"]): PostScriptRecord | undefined {
+  if (status?.failback) return status.failback.postScript;
+  return status?.failover?.postScript;
+}
+
+/**
+ * Condition PostScriptSucceeded, present while the server's latest failover
+ * or failback has run (or runs) a post script: Unknown while it waits or
+ * runs, True once it succeeded, False with the reason when it failed.
+ */
+export function reportPostScript(ps: ProtectedServer, set: (c: ConditionInput) => void): void {
+  const record = currentPostScript(ps.status);
+  if (!record) {
+    removeCondition(ps.status, "PostScriptSucceeded");
+    return;
+  }
+  const where = `on instance ${record.instanceId ?? ""}`;
+  if (record.phase === "Succeeded") set({ type: "PostScriptSucceeded", status: "True", reason: "Succeeded", message: `the post script succeeded ${where} (invocation ${record.invokeId ?? ""})` });
+  else if (record.phase === "Failed") set({ type: "PostScriptSucceeded", status: "False", reason: failureReason(record), message: `${ended(record).message}; the instance keeps running: fix what the output says, or change the script to run it again` });
+  else set({ type: "PostScriptSucceeded", status: "Unknown", reason: record.phase === "Running" ? "Running" : "WaitingForAgent", message: record.phase === "Running" ? `the post script runs ${where} (invocation ${record.invokeId ?? ""})` : `waiting for the Cloud Assistant agent ${where}` });
+}
+
+/** How often a post script under way is looked at. */
+export const POST_SCRIPT_POLL_MS = 5_000;
+
+/**
+ * Runs a failover's or failback's post script on the instance it made
+ * (`holder.vm`), when one is due (postScriptDue): the step for a move that is
+ * done, whose instance runs. Says how it ended in an event. Returns when to
+ * look again while it is under way, else undefined.
+ */
+export async function advancePostScript(
+  ecs: EcsDr,
+  regionId: string,
+  holder: { postScript?: PostScriptRecord | undefined; vm?: { instanceId?: string | undefined } | undefined },
+  script: PostScript | undefined,
+  name: string,
+  token: string,
+  event: (type: "Normal" | "Warning", reason: string, message: string) => Promise<void>,
+): Promise<number | undefined> {
+  const instanceId = holder.vm?.instanceId;
+  if (!script || !instanceId || !postScriptDue(script, holder.postScript, instanceId)) return undefined;
+  const step = await runPostScript(ecs, regionId, instanceId, script, holder, name, token);
+  if (step.state === "running") return POST_SCRIPT_POLL_MS;
+  if (step.state === "succeeded") await event("Normal", "PostScriptSucceeded", step.message);
+  else await event("Warning", "PostScriptFailed", step.message);
+  return undefined;
+}
+
+/** The post scripts a server sets that are not run: none runs on an instance DR leaves stopped (spec.recovery.powerOn false). */
+export function ignoredPostScripts(ps: ProtectedServer): string[] {
+  if (ps.spec.recovery?.powerOn !== false) return [];
+  return (["recovery", "failback"] as const).filter((f) => ps.spec[f]?.postScript).map((f) => `spec.${f}.postScript (spec.recovery.powerOn is false: the instance is left stopped, and Cloud Assistant runs scripts only in running instances)`);
+}
+
+/**
+ * True while the post script of a server's move to FailedOver or FailedBack
+ * has not succeeded in the instance that move made: not started yet, waiting,
+ * running, or failed. A RecoveryPlan brings the next group up only after it
+ * (an application's dependencies are switched over first). False where no
+ * script runs: none set, an instance left stopped, or a VM (vSphere).
+ */
+export function postScriptPending(ps: ProtectedServer, state: "FailedOver" | "FailedBack"): boolean {
+  if (ps.spec.recovery?.powerOn === false) return false;
+  const holder = state === "FailedOver" ? ps.status?.failover : ps.status?.failback;
+  const script = state === "FailedOver" ? ps.spec.recovery?.postScript : ps.spec.failback?.postScript;
+  const instanceId = holder?.vm?.instanceId;
+  if (!script || !instanceId) return false;
+  const record = holder.postScript;
+  return !(record?.instanceId === instanceId && record.phase === "Succeeded");
+}
