@@ -2439,7 +2439,7 @@ export interface ProtectedServerSpecRecoveryPostScript {
   readonly timeoutSeconds?: number;
 
   /**
-   * The instance's user the script runs as; default root (Linux) or System (Windows).
+   * Linux (RunShellScript): the instance's user the script runs as; default root. Windows scripts run as System (another user needs a password Lifeboat does not hold).
    *
    * @schema ProtectedServerSpecRecoveryPostScript#username
    */
@@ -2535,7 +2535,7 @@ export interface ProtectedServerSpecFailbackPostScript {
   readonly timeoutSeconds?: number;
 
   /**
-   * The instance's user the script runs as; default root (Linux) or System (Windows).
+   * Linux (RunShellScript): the instance's user the script runs as; default root. Windows scripts run as System (another user needs a password Lifeboat does not hold).
    *
    * @schema ProtectedServerSpecFailbackPostScript#username
    */
@@ -2964,7 +2964,7 @@ export interface RecoveryDrillSpecPostScript {
   readonly timeoutSeconds?: number;
 
   /**
-   * The instance's user the script runs as; default root (Linux) or System (Windows).
+   * Linux (RunShellScript): the instance's user the script runs as; default root. Windows scripts run as System (another user needs a password Lifeboat does not hold).
    *
    * @schema RecoveryDrillSpecPostScript#username
    */

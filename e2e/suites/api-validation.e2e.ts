@@ -107,6 +107,8 @@ const cases: Case[] = [
   { what: "drill without its server", object: { kind: "RecoveryDrill", spec: { recoveryPoint: "latest" } }, error: "spec: set exactly one of protectedServerRef (drill one server) and recoveryPlanRef" },
   { what: "protected server post script without its content", object: server({ recovery: { postScript: { type: "RunShellScript" } } }), error: "spec.recovery.postScript.content: Required value" },
   { what: "post script of a type Cloud Assistant does not run", object: server({ failback: { postScript: { type: "RunPythonScript", content: "print(1)" } } }), error: 'spec.failback.postScript.type: Unsupported value: "RunPythonScript"' },
+  { what: "post script of more bytes than Cloud Assistant takes", object: server({ recovery: { postScript: { content: "あ".repeat(7000) } } }), error: "spec.recovery.postScript.content: Invalid value: at most 18432 bytes of UTF-8" },
+  { what: "post script of a Windows type as another user", object: server({ recovery: { postScript: { type: "RunBatScript", content: "dir", username: "app" } } }), error: "spec.recovery.postScript.username: Invalid value: only a Linux script (RunShellScript) runs as another user" },
   { what: "plan drill with a post script", object: { kind: "RecoveryDrill", spec: { recoveryPlanRef: ref("shop"), postScript: { content: "true" } } }, error: "postScript describe one server's test VM" },
   { what: "plan drill from a named point", object: { kind: "RecoveryDrill", spec: { recoveryPlanRef: ref("shop"), recoveryPoint: "db-20261201" } }, error: "spec.recoveryPoint: a RecoveryPlan drill takes" },
   { what: "recovery plan without groups", object: { kind: "RecoveryPlan", spec: { groups: [] } }, error: "spec.groups: Invalid value" },

@@ -517,11 +517,11 @@ export const ecsActions: Record<string, Handler> = {
   },
 
   DescribeInvocationResults(p, { state }) {
-    required(p, "RegionId");
+    const regionId = required(p, "RegionId");
     const invokeId = str(p, "InvokeId");
     const instanceId = str(p, "InstanceId");
     const plain = (str(p, "ContentEncoding") ?? "Base64").toLowerCase() === "plaintext";
-    const runs = [...state.invocations.values()].filter((r) => (!invokeId || r.invokeId === invokeId) && (!instanceId || r.instanceId === instanceId) && state.instances.get(r.instanceId)?.regionId === str(p, "RegionId"));
+    const runs = [...state.invocations.values()].filter((r) => r.regionId === regionId && (!invokeId || r.invokeId === invokeId) && (!instanceId || r.instanceId === instanceId));
     const pg = page(p, runs);
     const time = (ms: number | undefined) => (ms === undefined ? "" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"));
     return {

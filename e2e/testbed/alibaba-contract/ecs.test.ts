@@ -477,17 +477,24 @@ describe("Cloud Assistant (RunCommand, DescribeInvocationResults)", () => {
     return r && r.invocationStatus !== "Running" ? r : undefined;
   });
 
+  const launch = async () => (await ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large" }))).body?.instanceIdSets?.instanceIdSet?.[0] ?? "";
+  const instanceStatus = async (id: string) => (await ecs.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: region, instanceIds: JSON.stringify([id]) }))).body?.instances?.instance?.[0]?.status;
+
   beforeAll(async () => {
-    instanceId = (await ecs.runInstances(new $Ecs.RunInstancesRequest({ regionId: region, imageId: "aliyun_3_x64_20G_alibase_20240528.vhd", instanceType: "ecs.g7.large" }))).body?.instanceIdSets?.instanceIdSet?.[0] ?? "";
+    instanceId = await launch();
+    await until("the agent to come online, a moment after the instance runs", async () => ((await status(instanceId)) === "true" ? true : undefined));
   });
 
-  it("aborts a command sent before the instance runs; its agent comes online a moment after it does", async () => {
-    expect(await status(instanceId)).toBe("false");
-    const early = await run("echo early");
+  it("aborts a command sent to an instance that is not running; its agent is offline", async () => {
+    const stopped = await launch();
+    await until("the instance running", async () => ((await instanceStatus(stopped)) === "Running" ? true : undefined));
+    await ecs.stopInstance(new $Ecs.StopInstanceRequest({ instanceId: stopped }));
+    await until("the instance stopped", async () => ((await instanceStatus(stopped)) === "Stopped" ? true : undefined));
+    expect(await status(stopped)).toBe("false");
+    const early = await ecs.runCommand(new $Ecs.RunCommandRequest({ regionId: region, instanceId: [stopped], type: "RunShellScript", commandContent: "echo early" }));
     ecs.lastConformsTo($Ecs.RunCommandResponseBody);
-    const r = await result(early.body?.invokeId ?? "");
-    expect([r?.invocationStatus, r?.errorCode]).toEqual(["Aborted", "InstanceNotRunning"]);
-    await until("the agent to come online", async () => ((await status(instanceId)) === "true" ? true : undefined));
+    const r = (await ecs.describeInvocationResults(new $Ecs.DescribeInvocationResultsRequest({ regionId: region, invokeId: early.body?.invokeId ?? "", contentEncoding: "PlainText" }))).body?.invocation?.invocationResults?.invocationResult?.[0];
+    expect([r?.instanceId, r?.invocationStatus, r?.errorCode, r?.output]).toEqual([stopped, "Aborted", "InstanceNotRunning", ""]);
   });
 
   it("runs a shell script in the guest, with its output (Base64 by default), exit code and times", async () => {
@@ -513,6 +520,9 @@ describe("Cloud Assistant (RunCommand, DescribeInvocationResults)", () => {
     await ecs.stopInstance(new $Ecs.StopInstanceRequest({ instanceId }));
     const cut = await ended(long);
     expect([cut.invocationStatus, cut.errorCode]).toEqual(["Terminated", "ExecutionInterrupted"]);
+    // A deleted instance's runs stay listed, as ECS keeps them for four weeks.
+    await ecs.deleteInstance(new $Ecs.DeleteInstanceRequest({ instanceId, force: true }));
+    expect((await result(long))?.invocationStatus).toBe("Terminated");
   });
 
   it("refuses what the documented error table refuses", async () => {

@@ -590,7 +590,7 @@ export class EcsState {
     // A command's times are the wall clock's: its process runs in real time, whatever this server's clock does.
     const now = Date.now();
     for (const inst of instances) {
-      const run: CommandRun = { invokeId, commandId, instanceId: inst.id, status: "Running", exitCode: null, output: "", errorCode: "", errorInfo: "", startedAt: now };
+      const run: CommandRun = { invokeId, commandId, instanceId: inst.id, regionId: inst.regionId, status: "Running", exitCode: null, output: "", errorCode: "", errorInfo: "", startedAt: now };
       this.invocations.set(`${invokeId}/${inst.id}`, run);
       if (inst.status !== "Running") Object.assign(run, { status: "Aborted", errorCode: "InstanceNotRunning", errorInfo: "the instance is not running when create task", finishedAt: now });
       else if (!this.cloudAssistantOnline(inst)) Object.assign(run, { status: "Aborted", errorCode: "ClientNotRunning", errorInfo: "the aliyun service is not running on the instance", finishedAt: now });

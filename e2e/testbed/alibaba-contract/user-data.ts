@@ -55,6 +55,8 @@ export interface CommandRun {
   invokeId: string;
   commandId: string;
   instanceId: string;
+  /** The instance's region: its runs stay listed after the instance is deleted, as ECS keeps them for four weeks. */
+  regionId: string;
   /**
    * InvocationStatus: Running, then Success, Failed (exit code not 0),
    * Timeout, or Terminated (the instance stopped or was deleted); Aborted
@@ -75,7 +77,7 @@ export interface CommandRun {
 export class UserDataRunner {
   private readonly runs = new Map<string, GuestRun[]>();
   private readonly children = new Map<string, ChildProcess>();
-  /** Commands still running, by invocation id. */
+  /** Commands still running, by invocation id and instance (one invocation may run on many). */
   private readonly commands = new Map<string, { run: CommandRun; kill: () => void }>();
 
   constructor(
@@ -177,7 +179,7 @@ export class UserDataRunner {
     child.stderr.on("data", keep);
     const finish = (code: number | null): void => {
       clearTimeout(timer);
-      this.commands.delete(run.invokeId);
+      this.commands.delete(`${run.invokeId}/${run.instanceId}`);
       run.finishedAt = Date.now();
       if (run.status !== "Running") return;
       run.exitCode = code;
@@ -189,7 +191,7 @@ export class UserDataRunner {
       finish(null);
     });
     child.on("close", (code) => { finish(code); });
-    this.commands.set(run.invokeId, { run, kill });
+    this.commands.set(`${run.invokeId}/${run.instanceId}`, { run, kill });
   }
 
   /** Kills the guest process of an instance that stops or is deleted, and its commands (Terminated). */

@@ -1,4 +1,4 @@
-import { array, boolean, enumeration, integer, object, string, stringMap, type Schema } from "./schema.js";
+import { array, boolean, enumeration, integer, object, string, stringMap, withRules, type Schema } from "./schema.js";
 
 export const GROUP = "lifeboat.io";
 export const VERSION = "v1alpha1";
@@ -169,16 +169,20 @@ export const POST_SCRIPT_MAX_BYTES = 18 * 1024;
  * switch-over and post-recovery scripts), through Cloud Assistant.
  */
 export const postScript = (description: string) =>
-  object(
+  withRules(object(
     {
       type: enumeration("Cloud Assistant's command type: RunShellScript (Linux), RunPowerShellScript or RunBatScript (Windows).", POST_SCRIPT_TYPES, "RunShellScript"),
       content: string(`The script. At most ${POST_SCRIPT_MAX_BYTES} bytes of UTF-8 (Cloud Assistant takes 24 KB once Base64-encoded).`, { minLength: 1, maxLength: POST_SCRIPT_MAX_BYTES }),
       timeoutSeconds: integer("How long the script may run before Cloud Assistant stops it (and it counts as failed).", 10, 86_400, { default: 600 }),
-      username: string("The instance's user the script runs as; default root (Linux) or System (Windows).", { minLength: 1, maxLength: 255 }),
+      username: string("Linux (RunShellScript): the instance's user the script runs as; default root. Windows scripts run as System (another user needs a password Lifeboat does not hold).", { minLength: 1, maxLength: 255 }),
       workingDir: string("Directory the script runs in; default the user's home (Linux) or the agent's directory (Windows).", { minLength: 1, maxLength: 200 }),
     },
     ["content"],
     { description },
+  ),
+  // maxLength counts characters; Cloud Assistant's limit is bytes.
+  { rule: `size(bytes(self.content)) <= ${POST_SCRIPT_MAX_BYTES}`, message: `at most ${POST_SCRIPT_MAX_BYTES} bytes of UTF-8 (Cloud Assistant takes 24 KB once Base64-encoded)`, fieldPath: ".content" },
+  { rule: "!has(self.username) || !has(self.type) || self.type == 'RunShellScript'", message: "only a Linux script (RunShellScript) runs as another user; Windows scripts run as System", fieldPath: ".username" },
   );
 
 /** What a post script did: kept in the status of the failover, failback or drill that ran it. */
@@ -188,9 +192,10 @@ export const postScriptStatus = object(
     instanceId: string("The instance it runs on."),
     invokeId: string("Cloud Assistant's invocation id (DescribeInvocationResults)."),
     contentHash: string("Hash of the script it ran: a script changed after a failure runs again, on the same instance."),
+    attempt: integer("Runs of a script on this instance so far, this one included; each is its own RunCommand (ClientToken).", 1),
     invocationStatus: string("Cloud Assistant's status of the run (Success, Failed, Timeout, Aborted, ...)."),
     exitCode: integer("The script's exit code."),
-    errorCode: string("Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...)."),
+    errorCode: string("Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...); while it waits or runs, the last error of a call to ECS, which is asked again."),
     output: string("The end of what the script printed (at most 4 KiB)."),
     waitingSince: string("When it began to wait for the agent; after 10 minutes it fails (reason CloudAssistantNotRunning).", { format: "date-time" }),
     startTime: string("When it was started.", { format: "date-time" }),

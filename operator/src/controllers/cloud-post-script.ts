@@ -5,19 +5,21 @@
  * its peers at the new site or to check that it answers.
  *
  * A run is one step machine kept in the status of what started it (a
- * failover, failback or drill): wait for the instance's Cloud Assistant agent
- * (DescribeCloudAssistantStatus), RunCommand once (a ClientToken per
- * instance and script, so a pass that dies before its status write makes no
- * second run), then DescribeInvocationResults until it ends. The record names
- * the instance and a hash of the script: a new instance runs the script
- * afresh, and a script changed after a failure runs again on the same
- * instance; one that succeeded is never run twice.
+ * failover, failback or drill): recorded first, then wait for the instance's
+ * Cloud Assistant agent (DescribeCloudAssistantStatus), RunCommand once (a
+ * ClientToken of the instance, the script and the run's attempt, so a pass
+ * that dies before its status write makes no second run), then
+ * DescribeInvocationResults until it ends. ECS not answering leaves the run
+ * where it is; only a refusal of the request, or the script's own end,
+ * finishes it. The record names the instance and a hash of the script: a new
+ * instance runs the script afresh, and a script changed after a failure runs
+ * again on the same instance; one that succeeded is never run twice.
  */
 import { createHash } from "node:crypto";
 import { POST_SCRIPT_MAX_BYTES } from "../api/common.js";
 import type { ProtectedServer, RecoveryDrill } from "../api/generated/types.js";
 import { CloudApiError } from "../cloud/alibaba/ecs-api.js";
-import { clientToken, isNotYet, type EcsDr } from "../cloud/alibaba/ecs-dr.js";
+import { clientToken, type EcsDr, type InvocationResult } from "../cloud/alibaba/ecs-dr.js";
 import { removeCondition, type ConditionInput } from "../runtime/conditions.js";
 import { describe } from "../runtime/errors.js";
 import { isoSeconds } from "../util/time.js";
@@ -82,7 +84,7 @@ function fail(record: PostScriptRecord, errorCode: string, message: string, now:
 /**
  * Takes the next step of running `script` on `instanceId`, recording it in
  * `holder.postScript`. `name` names the command in Cloud Assistant; `token`
- * makes the ClientToken (with the instance and the script's hash).
+ * makes the ClientToken (with the instance, the script's hash and the attempt).
  */
 export async function runPostScript(
   ecs: EcsDr,
@@ -95,25 +97,35 @@ export async function runPostScript(
   now = new Date(),
 ): Promise<PostScriptStep> {
   const hash = scriptHash(script);
-  let record = holder.postScript;
-  if (record && !postScriptDue(script, record, instanceId)) return ended(record);
-  // A run under way finishes (and is judged) before a changed script replaces it.
-  if (!record || record.instanceId !== instanceId || record.phase === "Failed" || (record.contentHash !== hash && !record.invokeId)) {
-    record = holder.postScript = { phase: "Waiting", instanceId, contentHash: hash };
+  const previous = holder.postScript;
+  if (previous && !postScriptDue(script, previous, instanceId)) return ended(previous);
+  // A run under way finishes (and is judged) before a changed script replaces it. A new run is recorded (its attempt,
+  // part of its ClientToken) before it is sent: the same content again after another gets a token of its own.
+  if (!previous || previous.instanceId !== instanceId || previous.phase === "Failed" || (previous.contentHash !== hash && !previous.invokeId)) {
+    const attempt = previous?.instanceId === instanceId ? (previous.attempt ?? 1) + (previous.invokeId ? 1 : 0) : 1;
+    holder.postScript = { phase: "Waiting", instanceId, contentHash: hash, attempt, waitingSince: isoSeconds(now) };
+    return { state: "running", message: `waiting for the Cloud Assistant agent of instance ${instanceId} to run the post script` };
   }
-  try {
-    if (!record.invokeId) {
-      const bytes = Buffer.byteLength(script.content, "utf8");
-      if (bytes > POST_SCRIPT_MAX_BYTES) {
-        return fail(record, "PostScriptTooLong", `the post script is ${bytes} bytes of UTF-8, over the ${POST_SCRIPT_MAX_BYTES} Cloud Assistant takes (24 KB once Base64-encoded): shorten it`, now);
+  const record = previous;
+  if (!record.invokeId) {
+    const bytes = Buffer.byteLength(script.content, "utf8");
+    if (bytes > POST_SCRIPT_MAX_BYTES) {
+      return fail(record, "PostScriptTooLong", `the post script is ${bytes} bytes of UTF-8, over the ${POST_SCRIPT_MAX_BYTES} Cloud Assistant takes (24 KB once Base64-encoded): shorten it`, now);
+    }
+    let ready: boolean;
+    try {
+      ready = await ecs.cloudAssistantReady(regionId, instanceId);
+    } catch (err) {
+      return unanswered(record, "DescribeCloudAssistantStatus", err);
+    }
+    if (!ready) {
+      record.waitingSince ??= isoSeconds(now);
+      if (now.getTime() - Date.parse(record.waitingSince) >= AGENT_WAIT_MS) {
+        return fail(record, "CloudAssistantNotRunning", `the Cloud Assistant agent of instance ${instanceId} did not come online in ${AGENT_WAIT_MS / 60_000} minutes: the post script needs it installed and running in the instance's image`, now);
       }
-      if (!(await ecs.cloudAssistantReady(regionId, instanceId))) {
-        record.waitingSince ??= isoSeconds(now);
-        if (now.getTime() - Date.parse(record.waitingSince) >= AGENT_WAIT_MS) {
-          return fail(record, "CloudAssistantNotRunning", `the Cloud Assistant agent of instance ${instanceId} did not come online in ${AGENT_WAIT_MS / 60_000} minutes: the post script needs it installed and running in the instance's image (change the script to try again)`, now);
-        }
-        return { state: "running", message: `waiting for the Cloud Assistant agent of instance ${instanceId} to run the post script` };
-      }
+      return { state: "running", message: `waiting for the Cloud Assistant agent of instance ${instanceId} to run the post script` };
+    }
+    try {
       record.invokeId = await ecs.runCommand(regionId, {
         instanceId,
         name: name.slice(0, 128),
@@ -122,36 +134,71 @@ export async function runPostScript(
         timeoutSeconds: script.timeoutSeconds ?? 600,
         username: script.username,
         workingDir: script.workingDir,
-        token: clientToken(token, "post-script", instanceId, hash),
+        token: clientToken(token, "post-script", instanceId, hash, String(record.attempt ?? 1)),
       });
-      record.phase = "Running";
-      record.startTime = isoSeconds(now);
-      delete record.waitingSince;
-      return { state: "running", message: `running the post script on instance ${instanceId} (invocation ${record.invokeId})` };
+    } catch (err) {
+      // Refused for what it is (its content, type or parameters, the instance gone): the script's failure, kept until
+      // it changes. Anything else (the network, throttling, permissions) is asked again with the same ClientToken,
+      // which makes no second run of a call ECS did take.
+      if (err instanceof CloudApiError && REFUSALS.test(err.code)) return fail(record, err.code.replace(/[^A-Za-z0-9]/g, ""), `Cloud Assistant refused the post script: ${describe(err)}`, now);
+      return unanswered(record, "RunCommand", err);
     }
-    const result = await ecs.invocationResult(regionId, record.invokeId, instanceId);
-    if (!result || UNFINISHED.has(result.status)) return { state: "running", message: `the post script runs on instance ${instanceId} (invocation ${record.invokeId}${result ? `, ${result.status}` : ""})` };
-    Object.assign(record, {
-      phase: result.status === "Success" ? "Succeeded" : "Failed",
-      invocationStatus: result.status,
-      output: outputTail(result.output),
-      finishTime: result.finishedTime ? isoSeconds(new Date(result.finishedTime)) : isoSeconds(now),
-    });
-    if (result.exitCode !== undefined) record.exitCode = result.exitCode;
-    if (result.errorCode) record.errorCode = result.errorCode;
-    return ended(record);
-  } catch (err) {
-    if (isNotYet(err)) return { state: "running", message: `waiting for ECS to run the post script: ${describe(err)}` };
-    // A refused call (a wrong type for the instance's OS, no permission) is the script's failure: said, not retried until it changes.
-    if (err instanceof CloudApiError) return fail(record, err.code.replace(/[^A-Za-z0-9]/g, "") || "CloudError", `Cloud Assistant refused the post script: ${describe(err)}`, now);
-    throw err;
+    record.phase = "Running";
+    record.startTime = isoSeconds(now);
+    delete record.waitingSince;
+    delete record.errorCode;
+    return { state: "running", message: `running the post script on instance ${instanceId} (invocation ${record.invokeId})` };
   }
+  let result: InvocationResult | undefined;
+  try {
+    result = await ecs.invocationResult(regionId, record.invokeId, instanceId);
+  } catch (err) {
+    return unanswered(record, "DescribeInvocationResults", err);
+  }
+  if (!result || UNFINISHED.has(result.status)) {
+    // ECS keeps no record of a command it could not carry out, and a run cannot outlive its timeout: past it (and a
+    // delivery's slack), the run is lost rather than running.
+    const deadline = Date.parse(record.startTime ?? now.toISOString()) + (script.timeoutSeconds ?? 600) * 1000 + LOST_AFTER_TIMEOUT_MS;
+    if (now.getTime() > deadline) return fail(record, "PostScriptLost", `Cloud Assistant reported no end of invocation ${record.invokeId} on instance ${instanceId} by ${isoSeconds(new Date(deadline))}, past the script's timeout: it is taken as failed`, now);
+    return { state: "running", message: `the post script runs on instance ${instanceId} (invocation ${record.invokeId}${result ? `, ${result.status}` : ""})` };
+  }
+  delete record.errorCode;
+  Object.assign(record, {
+    phase: result.status === "Success" ? "Succeeded" : "Failed",
+    invocationStatus: result.status,
+    output: outputTail(result.output),
+    finishTime: result.finishedTime ? isoSeconds(new Date(result.finishedTime)) : isoSeconds(now),
+  });
+  if (result.exitCode !== undefined) record.exitCode = result.exitCode;
+  if (result.errorCode) record.errorCode = result.errorCode;
+  return ended(record);
 }
 
-/** The record of the post script of the server's latest move: its failback's once it fails back, else its failover's. */
-export function currentPostScript(status: ProtectedServer["status"]): PostScriptRecord | undefined {
-  if (status?.failback) return status.failback.postScript;
-  return status?.failover?.postScript;
+/**
+ * RunCommand's refusals of the request itself (its error table): the same
+ * request would be refused again, so they fail the script.
+ */
+const REFUSALS = /^(CmdContent\.ExceedLimit|InvalidCmdType|InvalidParameter|InvalidParam\.|MissingParam|IdempotentParameterMismatch|InvalidInstance\.(NotFound|NotMatch)|Username\.ExceedLimit|WindowsPasswordName\.|InvalidRepeatMode|InvalidTerminationMode|InvalidLauncher)/;
+
+/** How long past a run's timeout a run with no end reported is taken as lost. */
+export const LOST_AFTER_TIMEOUT_MS = 10 * 60_000;
+
+/** ECS did not answer a call (or refused it for a reason that may pass): the run stays where it is, and the error is kept for the condition. */
+function unanswered(record: PostScriptRecord, call: string, err: unknown): PostScriptStep {
+  if (!(err instanceof CloudApiError)) throw err;
+  record.errorCode = err.code;
+  return { state: "running", message: `the post script on instance ${record.instanceId ?? ""} waits: ${call} failed (${describe(err)}); asking again` };
+}
+
+/**
+ * The record of the post script of the server's latest move: its failback's
+ * once it fails back, else its failover's; none once the spec no longer has
+ * that script (taken out, e.g. to let a RecoveryPlan go on past a failed one).
+ */
+export function currentPostScript(ps: ProtectedServer): PostScriptRecord | undefined {
+  const status = ps.status;
+  if (status?.failback) return ps.spec.failback?.postScript ? status.failback.postScript : undefined;
+  return ps.spec.recovery?.postScript ? status?.failover?.postScript : undefined;
 }
 
 /**
@@ -160,7 +207,7 @@ export function currentPostScript(status: ProtectedServer["status"]): PostScript
  * runs, True once it succeeded, False with the reason when it failed.
  */
 export function reportPostScript(ps: ProtectedServer, set: (c: ConditionInput) => void): void {
-  const record = currentPostScript(ps.status);
+  const record = currentPostScript(ps);
   if (!record) {
     removeCondition(ps.status, "PostScriptSucceeded");
     return;
@@ -168,7 +215,10 @@ export function reportPostScript(ps: ProtectedServer, set: (c: ConditionInput) =
   const where = `on instance ${record.instanceId ?? ""}`;
   if (record.phase === "Succeeded") set({ type: "PostScriptSucceeded", status: "True", reason: "Succeeded", message: `the post script succeeded ${where} (invocation ${record.invokeId ?? ""})` });
   else if (record.phase === "Failed") set({ type: "PostScriptSucceeded", status: "False", reason: failureReason(record), message: `${ended(record).message}; the instance keeps running: fix what the output says, or change the script to run it again` });
-  else set({ type: "PostScriptSucceeded", status: "Unknown", reason: record.phase === "Running" ? "Running" : "WaitingForAgent", message: record.phase === "Running" ? `the post script runs ${where} (invocation ${record.invokeId ?? ""})` : `waiting for the Cloud Assistant agent ${where}` });
+  else {
+    const calls = record.errorCode ? `; ECS's last answer was ${record.errorCode}, asking again` : "";
+    set({ type: "PostScriptSucceeded", status: "Unknown", reason: record.phase === "Running" ? "Running" : "WaitingForAgent", message: `${record.phase === "Running" ? `the post script runs ${where} (invocation ${record.invokeId ?? ""})` : `waiting for the Cloud Assistant agent ${where}`}${calls}` });
+  }
 }
 
 /** How often a post script under way is looked at. */

@@ -159,6 +159,13 @@ export class CloudProtection {
       return this.failback(c);
     }
     if (status.failback?.step === "Done") {
+      // The post-recovery script ends first: going on deletes the failback's record of it.
+      const fb = status.failback;
+      const script = await this.postScript(c, fb, ps.spec.failback?.postScript, c.sites.protectedSite.region, "failback", String(fb.attempt ?? 1));
+      if (script !== undefined) {
+        this.stopped(c, "FailingBack", `forward replication resumes once the failback's post script has ended (${fb.postScript?.phase ?? "Waiting"} on instance ${fb.vm?.instanceId ?? ""})`);
+        return script;
+      }
       if (!(await this.resumeAfterFailback(c))) return STEP_MS;
     } else if (status.failover && !status.failover.committed) {
       if (!(await this.cancelFailover(c))) return STEP_MS;
@@ -185,7 +192,11 @@ export class CloudProtection {
   /** Reverse and failback start from a failover that is done, committed and fenced; until then it goes on. */
   private async finishFailover(c: CloudDrContext): Promise<number | undefined> {
     const fo = c.ps.status?.failover;
-    if (fo?.step === "Done" && fo.committed && fo.fenced) return undefined;
+    if (fo?.step === "Done" && fo.committed && fo.fenced) {
+      // The recovered instance runs on while it replicates back: its switch-over script goes on (or runs again once changed).
+      if (c.ps.spec.desiredState === "ReverseReplicating") await this.postScript(c, fo, c.ps.spec.recovery?.postScript, c.sites.recoverySite.region, "failover", failoverTag(fo, fo.attempt ?? 1));
+      return undefined;
+    }
     this.stopped(c, "FailoverNotDone", `reverse replication waits for the failover to be done, committed and the original fenced (now: ${fo?.step ?? "not started"}${fo?.committed ? ", committed" : ""}${fo?.fenced ? ", fenced" : ""})`);
     return this.failover(c);
   }
@@ -200,8 +211,12 @@ export class CloudProtection {
     // A new point before the commit replaces whatever this attempt made so far, at any step (seed 004: change recovery point).
     const changed = !fo.committed && choice !== fo.choice && !(choice === POINT_CHOICES.latest && fo.latestUsed);
     // The instance runs and stays (a commit goes before a new point): the switch-over script runs in it (and again once changed after a failure), beside the commit.
-    const script = fo.step === "Done" && (ps.spec.commitFailover || !changed) ? await this.postScript(c, fo, ps.spec.recovery?.postScript, sites.recoverySite.region, "failover", attemptTag()) : undefined;
-    if (fo.step === "Done" && ps.spec.commitFailover) return Math.min(await this.commit(c, fo), script ?? Infinity);
+    if (fo.step === "Done" && ps.spec.commitFailover) {
+      // The fence first: a script that waits for its agent must not hold it.
+      const next = await this.commit(c, fo);
+      return Math.min(next, (await this.postScript(c, fo, ps.spec.recovery?.postScript, sites.recoverySite.region, "failover", attemptTag())) ?? Infinity);
+    }
+    const script = fo.step === "Done" && !changed ? await this.postScript(c, fo, ps.spec.recovery?.postScript, sites.recoverySite.region, "failover", attemptTag()) : undefined;
     if (changed) fo.step = "Replacing";
     if (fo.step === "Done") return script ?? 30_000;
     switch (fo.step) {

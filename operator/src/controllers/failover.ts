@@ -88,9 +88,11 @@ export class Failover {
     if (wait !== undefined) return wait;
     if (fo.step !== before) return NEXT_STEP_MS;
     // An ECS instance runs: the switch-over script runs in it (and again once changed after a failure), beside the commit.
-    const script = fo.step === "Done" && toEcs(dr) ? await ecsPostScript(dr, fo) : undefined;
-    if (fo.step === "Done" && ps.spec.commitFailover) return Math.min(await this.commit(dr, fo), script ?? Infinity);
-    return fo.step === "Done" ? (script ?? 60_000) : STEP_POLL_MS;
+    if (fo.step !== "Done") return STEP_POLL_MS;
+    // The fence first: a script that waits for its agent must not hold it.
+    const next = ps.spec.commitFailover ? await this.commit(dr, fo) : 60_000;
+    const script = toEcs(dr) ? await ecsPostScript(dr, fo) : undefined;
+    return Math.min(next, script ?? Infinity);
   }
 
   /** One step; returns a requeue delay when it must wait, undefined when it moved on. */

@@ -17,7 +17,7 @@ import { cloudSites, isCloudPair } from "./cloud-sites.js";
 import { namespaceNetworkRoles, ServerNetworkChecks } from "./server-networks.js";
 import { isTimeZone } from "./weekly-window.js";
 import { Failover, toEcs } from "./failover.js";
-import { discardEcsAttempt } from "./cloud-vault-recovery.js";
+import { discardEcsAttempt, ecsPostScript } from "./cloud-vault-recovery.js";
 import { ignoredSizing } from "./cloud-recovery.js";
 import { deleteReverseExports } from "./cloud-reverse.js";
 import type { GatewayCapacity } from "./gateway-capacity.js";
@@ -195,7 +195,11 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
    */
   private async finishFailover(dr: DrContext): Promise<number | undefined> {
     const fo = dr.ps.status?.failover;
-    if (fo?.step === "Done" && fo.committed && fo.fenced) return undefined;
+    if (fo?.step === "Done" && fo.committed && fo.fenced) {
+      // An ECS instance runs on while it replicates back: its switch-over script goes on (or runs again once changed).
+      if (toEcs(dr) && dr.ps.spec.desiredState === "ReverseReplicating") await ecsPostScript(dr, fo);
+      return undefined;
+    }
     this.stopped(dr.ps, dr.ctx, "FailoverNotDone", `reverse replication waits for the failover to be done, committed and the original fenced (now: ${fo?.step ?? "not started"}${fo?.committed ? ", committed" : ""}${fo?.fenced ? ", fenced" : ""})`);
     return this.failover.advance(dr, forwardLine(dr));
   }

@@ -2344,7 +2344,7 @@ export interface ProtectedServerSpec {
        */
       timeoutSeconds?: number;
       /**
-       * The instance's user the script runs as; default root (Linux) or System (Windows).
+       * Linux (RunShellScript): the instance's user the script runs as; default root. Windows scripts run as System (another user needs a password Lifeboat does not hold).
        */
       username?: string;
       /**
@@ -2403,7 +2403,7 @@ export interface ProtectedServerSpec {
        */
       timeoutSeconds?: number;
       /**
-       * The instance's user the script runs as; default root (Linux) or System (Windows).
+       * Linux (RunShellScript): the instance's user the script runs as; default root. Windows scripts run as System (another user needs a password Lifeboat does not hold).
        */
       username?: string;
       /**
@@ -3039,6 +3039,10 @@ export interface ProtectedServerStatus {
        */
       contentHash?: string;
       /**
+       * Runs of a script on this instance so far, this one included; each is its own RunCommand (ClientToken).
+       */
+      attempt?: number;
+      /**
        * Cloud Assistant's status of the run (Success, Failed, Timeout, Aborted, ...).
        */
       invocationStatus?: string;
@@ -3047,7 +3051,7 @@ export interface ProtectedServerStatus {
        */
       exitCode?: number;
       /**
-       * Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...).
+       * Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...); while it waits or runs, the last error of a call to ECS, which is asked again.
        */
       errorCode?: string;
       /**
@@ -3208,6 +3212,10 @@ export interface ProtectedServerStatus {
        */
       contentHash?: string;
       /**
+       * Runs of a script on this instance so far, this one included; each is its own RunCommand (ClientToken).
+       */
+      attempt?: number;
+      /**
        * Cloud Assistant's status of the run (Success, Failed, Timeout, Aborted, ...).
        */
       invocationStatus?: string;
@@ -3216,7 +3224,7 @@ export interface ProtectedServerStatus {
        */
       exitCode?: number;
       /**
-       * Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...).
+       * Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...); while it waits or runs, the last error of a call to ECS, which is asked again.
        */
       errorCode?: string;
       /**
@@ -3333,7 +3341,7 @@ export interface RecoveryDrillSpec {
      */
     timeoutSeconds?: number;
     /**
-     * The instance's user the script runs as; default root (Linux) or System (Windows).
+     * Linux (RunShellScript): the instance's user the script runs as; default root. Windows scripts run as System (another user needs a password Lifeboat does not hold).
      */
     username?: string;
     /**
@@ -3537,6 +3545,10 @@ export interface RecoveryDrillStatus {
      */
     contentHash?: string;
     /**
+     * Runs of a script on this instance so far, this one included; each is its own RunCommand (ClientToken).
+     */
+    attempt?: number;
+    /**
      * Cloud Assistant's status of the run (Success, Failed, Timeout, Aborted, ...).
      */
     invocationStatus?: string;
@@ -3545,7 +3557,7 @@ export interface RecoveryDrillStatus {
      */
     exitCode?: number;
     /**
-     * Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...).
+     * Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...); while it waits or runs, the last error of a call to ECS, which is asked again.
      */
     errorCode?: string;
     /**
