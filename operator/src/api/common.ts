@@ -198,6 +198,7 @@ export const postScriptStatus = object(
     errorCode: string("Cloud Assistant's reason when the script did not run or finish (ClientNotRunning, ExecutionTimeout, ...); while it waits or runs, the last error of a call to ECS, which is asked again."),
     output: string("The end of what the script printed (at most 4 KiB)."),
     waitingSince: string("When it began to wait for the agent; after 10 minutes it fails (reason CloudAssistantNotRunning).", { format: "date-time" }),
+    timeoutSeconds: integer("The run's timeout, as sent: a run with no end reported 10 minutes past it fails (reason PostScriptLost).", 10),
     startTime: string("When it was started.", { format: "date-time" }),
     finishTime: string("When it ended.", { format: "date-time" }),
   },

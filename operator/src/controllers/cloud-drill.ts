@@ -19,7 +19,7 @@ import { chooseCloudPoint, cloudRecoveryPointName, listCloudPoints } from "./clo
 import { bringUp, chooseInstanceTypeStep, ignoredSizing, sizeOf, tearDown, type BringUp, type InstanceSizing, type Recovered, type RecoveryTarget } from "./cloud-recovery.js";
 import { convertPoint, discardConversion } from "./cloud-conversion.js";
 import { pointVmSizing } from "./cloud-vault-recovery.js";
-import { POST_SCRIPT_POLL_MS, runPostScript } from "./cloud-post-script.js";
+import { postScriptPollMs, runPostScript } from "./cloud-post-script.js";
 import { resolveSites, usable } from "./dr-context.js";
 import { DR_JOB_LABELS, drJobName } from "./dr-jobs.js";
 import { choosePoint, pointsToChoose } from "./dr-points.js";
@@ -200,7 +200,7 @@ export class CloudDrill {
       if (script.state === "running") {
         status.phase = "Creating";
         ctx.setCondition(drill, { type: "Ready", status: "False", reason: "RunningPostScript", message: script.message });
-        return { requeueAfterMs: POST_SCRIPT_POLL_MS };
+        return { requeueAfterMs: postScriptPollMs(status.postScript) };
       }
       if (script.state === "failed") return this.fail(drill, ctx, script.reason, `${script.message}; the test instance is kept for a look`);
       await ctx.events.record(drill, "Normal", "PostScriptSucceeded", script.message);

@@ -13,7 +13,7 @@ import { EcsDr } from "../cloud/alibaba/ecs-dr.js";
 import type { Condition, ConditionInput } from "../runtime/conditions.js";
 import { startAlibabaContractServer, type AlibabaContractServer } from "../../../e2e/testbed/alibaba-contract/server.js";
 import { ecsClientConfig } from "../../../e2e/testbed/alibaba-contract/sdk-clients.js";
-import { AGENT_WAIT_MS, OUTPUT_KEPT, advancePostScript, ignoredPostScripts, outputTail, postScriptDue, reportPostScript, runPostScript, scriptHash, type PostScript, type PostScriptRecord, type PostScriptStep } from "./cloud-post-script.js";
+import { AGENT_WAIT_MS, OUTPUT_KEPT, advancePostScript, ignoredPostScripts, outputTail, postScriptDue, postScriptPollMs, reportPostScript, runPostScript, scriptHash, type PostScript, type PostScriptRecord, type PostScriptStep } from "./cloud-post-script.js";
 
 const credentials = { accessKeyId: "LTAIpostscript01", accessKeySecret: "post-script-secret" };
 const region = "cn-hangzhou";
@@ -124,6 +124,12 @@ describe("post scripts through Cloud Assistant (contract server)", () => {
     expect(step.message).toContain("DescribeInvocationResults failed");
     expect(holder.postScript?.phase).toBe("Running");
     expect(holder.postScript?.errorCode).toBeTruthy();
+    // Failing past the run's wait (its timeout as sent, 600 s, and ten minutes), it fails with the call's own code.
+    const copy = { postScript: { ...holder.postScript } };
+    const gaveUp = await runPostScript(unreachable, region, id, script, copy, "lifeboat-test", "t", new Date(Date.now() + 1_300_000));
+    expect(gaveUp.state).toBe("failed");
+    expect(copy.postScript.phase).toBe("Failed");
+    expect(copy.postScript.timeoutSeconds).toBe(600);
     expect((await untilEnded(id, script, holder)).state).toBe("succeeded");
     expect(holder.postScript?.errorCode).toBeUndefined();
     // An invocation ECS has no record of, started a minute ago: running until its timeout (600 s) and ten minutes more, then lost.
@@ -132,6 +138,19 @@ describe("post scripts through Cloud Assistant (contract server)", () => {
     expect((await runPostScript(ecs, region, id, script, lost, "lifeboat-test", "t", new Date(Date.now() + 1_000_000))).state).toBe("running");
     const late = new Date(Date.now() + 1_200_000);
     expect(await runPostScript(ecs, region, id, script, lost, "lifeboat-test", "t", late)).toMatchObject({ state: "failed", reason: "PostScriptLost" });
+  });
+
+  it("lets a run end when the script changes meanwhile, then runs the changed one", async () => {
+    const id = await instance();
+    const holder: { postScript?: PostScriptRecord } = {};
+    const first: PostScript = { content: "sleep 1; echo first" };
+    while (holder.postScript?.invokeId === undefined) {
+      await runPostScript(ecs, region, id, first, holder, "lifeboat-test", "t");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const changed: PostScript = { content: "echo second" };
+    expect((await untilEnded(id, changed, holder)).state).toBe("succeeded");
+    expect(holder.postScript).toMatchObject({ contentHash: scriptHash(changed), attempt: 2, output: "second\n" });
   });
 
   it("runs the script afresh on a new instance (a new recovery point replaced the old one)", async () => {
@@ -226,9 +245,19 @@ describe("post script bookkeeping", () => {
     expect(conditions({ failover: { postScript: { phase: "Failed" } }, failback: { postScript: { phase: "Waiting", instanceId: "i-2" } } })[0]).toMatchObject({ status: "Unknown", reason: "WaitingForAgent" });
     const stale = [{ type: "PostScriptSucceeded", status: "False" as const, reason: "PostScriptFailed", message: "", lastTransitionTime: "" }];
     expect(conditions({ failover: { postScript: { phase: "Failed" } }, failback: { step: "Done" }, conditions: stale }, { recovery: scripts.recovery })).toEqual([]);
+    // An instance left stopped runs no script: no condition.
+    expect(conditions({ failover: { postScript: { phase: "Failed" } }, conditions: stale }, { recovery: { ...scripts.recovery, powerOn: false } })).toEqual([]);
     // Taken out of the spec (to let a plan go on past a failed one): no condition, the record kept.
     expect(conditions({ failover: { postScript: { phase: "Failed" } }, conditions: stale }, {})).toEqual([]);
     expect(conditions({ failover: { postScript: { phase: "Running", instanceId: "i-1", errorCode: "Throttling.User" } } })[0]?.message).toContain("ECS's last answer was Throttling.User, asking again");
+  });
+
+  it("looks at a run every 5 s in its first minute, then every 30 s", () => {
+    const now = Date.parse("2026-12-07T10:00:00Z");
+    expect(postScriptPollMs(undefined, now)).toBe(5_000);
+    expect(postScriptPollMs({ phase: "Running", startTime: "2026-12-07T09:59:30Z" }, now)).toBe(5_000);
+    expect(postScriptPollMs({ phase: "Running", startTime: "2026-12-07T09:58:00Z" }, now)).toBe(30_000);
+    expect(postScriptPollMs({ phase: "Waiting", waitingSince: "2026-12-07T09:50:00Z" }, now)).toBe(30_000);
   });
 
   it("names the scripts not run on an instance left stopped", () => {

@@ -99,7 +99,7 @@ export async function runPostScript(
   const hash = scriptHash(script);
   const previous = holder.postScript;
   if (previous && !postScriptDue(script, previous, instanceId)) return ended(previous);
-  // A run under way finishes (and is judged) before a changed script replaces it. A new run is recorded (its attempt,
+  // A run under way finishes before a changed script runs (see its end below). A new run is recorded (its attempt,
   // part of its ClientToken) before it is sent: the same content again after another gets a token of its own.
   if (!previous || previous.instanceId !== instanceId || previous.phase === "Failed" || (previous.contentHash !== hash && !previous.invokeId)) {
     const attempt = previous?.instanceId === instanceId ? (previous.attempt ?? 1) + (previous.invokeId ? 1 : 0) : 1;
@@ -107,6 +107,9 @@ export async function runPostScript(
     return { state: "running", message: `waiting for the Cloud Assistant agent of instance ${instanceId} to run the post script` };
   }
   const record = previous;
+  // Both waits end, whatever ECS answers meanwhile: the agent's, and a run's (its timeout, as sent, and some slack).
+  const agentDeadline = Date.parse(record.waitingSince ?? isoSeconds(now)) + AGENT_WAIT_MS;
+  const runDeadline = Date.parse(record.startTime ?? isoSeconds(now)) + (record.timeoutSeconds ?? script.timeoutSeconds ?? 600) * 1000 + LOST_AFTER_TIMEOUT_MS;
   if (!record.invokeId) {
     const bytes = Buffer.byteLength(script.content, "utf8");
     if (bytes > POST_SCRIPT_MAX_BYTES) {
@@ -116,22 +119,24 @@ export async function runPostScript(
     try {
       ready = await ecs.cloudAssistantReady(regionId, instanceId);
     } catch (err) {
-      return unanswered(record, "DescribeCloudAssistantStatus", err);
+      return unanswered(record, "DescribeCloudAssistantStatus", err, agentDeadline, now);
     }
+    delete record.errorCode;
     if (!ready) {
       record.waitingSince ??= isoSeconds(now);
-      if (now.getTime() - Date.parse(record.waitingSince) >= AGENT_WAIT_MS) {
+      if (now.getTime() >= agentDeadline) {
         return fail(record, "CloudAssistantNotRunning", `the Cloud Assistant agent of instance ${instanceId} did not come online in ${AGENT_WAIT_MS / 60_000} minutes: the post script needs it installed and running in the instance's image`, now);
       }
       return { state: "running", message: `waiting for the Cloud Assistant agent of instance ${instanceId} to run the post script` };
     }
+    const timeoutSeconds = script.timeoutSeconds ?? 600;
     try {
       record.invokeId = await ecs.runCommand(regionId, {
         instanceId,
         name: name.slice(0, 128),
         type: script.type ?? "RunShellScript",
         content: script.content,
-        timeoutSeconds: script.timeoutSeconds ?? 600,
+        timeoutSeconds,
         username: script.username,
         workingDir: script.workingDir,
         token: clientToken(token, "post-script", instanceId, hash, String(record.attempt ?? 1)),
@@ -141,10 +146,9 @@ export async function runPostScript(
       // it changes. Anything else (the network, throttling, permissions) is asked again with the same ClientToken,
       // which makes no second run of a call ECS did take.
       if (err instanceof CloudApiError && REFUSALS.test(err.code)) return fail(record, err.code.replace(/[^A-Za-z0-9]/g, ""), `Cloud Assistant refused the post script: ${describe(err)}`, now);
-      return unanswered(record, "RunCommand", err);
+      return unanswered(record, "RunCommand", err, agentDeadline, now);
     }
-    record.phase = "Running";
-    record.startTime = isoSeconds(now);
+    Object.assign(record, { phase: "Running", startTime: isoSeconds(now), timeoutSeconds });
     delete record.waitingSince;
     delete record.errorCode;
     return { state: "running", message: `running the post script on instance ${instanceId} (invocation ${record.invokeId})` };
@@ -153,16 +157,15 @@ export async function runPostScript(
   try {
     result = await ecs.invocationResult(regionId, record.invokeId, instanceId);
   } catch (err) {
-    return unanswered(record, "DescribeInvocationResults", err);
+    return unanswered(record, "DescribeInvocationResults", err, runDeadline, now);
   }
+  delete record.errorCode;
   if (!result || UNFINISHED.has(result.status)) {
     // ECS keeps no record of a command it could not carry out, and a run cannot outlive its timeout: past it (and a
     // delivery's slack), the run is lost rather than running.
-    const deadline = Date.parse(record.startTime ?? now.toISOString()) + (script.timeoutSeconds ?? 600) * 1000 + LOST_AFTER_TIMEOUT_MS;
-    if (now.getTime() > deadline) return fail(record, "PostScriptLost", `Cloud Assistant reported no end of invocation ${record.invokeId} on instance ${instanceId} by ${isoSeconds(new Date(deadline))}, past the script's timeout: it is taken as failed`, now);
+    if (now.getTime() > runDeadline) return fail(record, "PostScriptLost", `Cloud Assistant reported no end of invocation ${record.invokeId} on instance ${instanceId} by ${isoSeconds(new Date(runDeadline))}, past the script's timeout: it is taken as failed`, now);
     return { state: "running", message: `the post script runs on instance ${instanceId} (invocation ${record.invokeId}${result ? `, ${result.status}` : ""})` };
   }
-  delete record.errorCode;
   Object.assign(record, {
     phase: result.status === "Success" ? "Succeeded" : "Failed",
     invocationStatus: result.status,
@@ -171,7 +174,14 @@ export async function runPostScript(
   });
   if (result.exitCode !== undefined) record.exitCode = result.exitCode;
   if (result.errorCode) record.errorCode = result.errorCode;
-  return ended(record);
+  const outcome = ended(record);
+  if (record.contentHash !== hash) {
+    // The script changed while this run was under way: it ran what it was sent, and the changed one runs next.
+    const attempt = (record.attempt ?? 1) + 1;
+    holder.postScript = { phase: "Waiting", instanceId, contentHash: hash, attempt, waitingSince: isoSeconds(now) };
+    return { state: "running", message: `${outcome.message}; the script changed meanwhile, and the changed one runs next` };
+  }
+  return outcome;
 }
 
 /**
@@ -183,9 +193,14 @@ const REFUSALS = /^(CmdContent\.ExceedLimit|InvalidCmdType|InvalidParameter|Inva
 /** How long past a run's timeout a run with no end reported is taken as lost. */
 export const LOST_AFTER_TIMEOUT_MS = 10 * 60_000;
 
-/** ECS did not answer a call (or refused it for a reason that may pass): the run stays where it is, and the error is kept for the condition. */
-function unanswered(record: PostScriptRecord, call: string, err: unknown): PostScriptStep {
+/**
+ * ECS did not answer a call (or refused it for a reason that may pass): the
+ * run stays where it is, and the error is kept for the condition, until the
+ * wait it is in (`deadline`) ends; then it fails with that error.
+ */
+function unanswered(record: PostScriptRecord, call: string, err: unknown, deadline: number, now: Date): PostScriptStep {
   if (!(err instanceof CloudApiError)) throw err;
+  if (now.getTime() >= deadline) return fail(record, err.code.replace(/[^A-Za-z0-9]/g, "") || "CloudError", `${call} kept failing until ${isoSeconds(new Date(deadline))}: ${describe(err)}`, now);
   record.errorCode = err.code;
   return { state: "running", message: `the post script on instance ${record.instanceId ?? ""} waits: ${call} failed (${describe(err)}); asking again` };
 }
@@ -197,6 +212,7 @@ function unanswered(record: PostScriptRecord, call: string, err: unknown): PostS
  */
 export function currentPostScript(ps: ProtectedServer): PostScriptRecord | undefined {
   const status = ps.status;
+  if (ps.spec.recovery?.powerOn === false) return undefined;
   if (status?.failback) return ps.spec.failback?.postScript ? status.failback.postScript : undefined;
   return ps.spec.recovery?.postScript ? status?.failover?.postScript : undefined;
 }
@@ -221,8 +237,11 @@ export function reportPostScript(ps: ProtectedServer, set: (c: ConditionInput) =
   }
 }
 
-/** How often a post script under way is looked at. */
-export const POST_SCRIPT_POLL_MS = 5_000;
+/** How often a post script under way is looked at: often in its first minute, when most end, then less, for ECS's rate limits. */
+export function postScriptPollMs(record: PostScriptRecord | undefined, now = Date.now()): number {
+  const since = Date.parse(record?.startTime ?? record?.waitingSince ?? "");
+  return Number.isNaN(since) || now - since < 60_000 ? 5_000 : 30_000;
+}
 
 /**
  * Runs a failover's or failback's post script on the instance it made
@@ -242,7 +261,7 @@ export async function advancePostScript(
   const instanceId = holder.vm?.instanceId;
   if (!script || !instanceId || !postScriptDue(script, holder.postScript, instanceId)) return undefined;
   const step = await runPostScript(ecs, regionId, instanceId, script, holder, name, token);
-  if (step.state === "running") return POST_SCRIPT_POLL_MS;
+  if (step.state === "running") return postScriptPollMs(holder.postScript);
   if (step.state === "succeeded") await event("Normal", "PostScriptSucceeded", step.message);
   else await event("Warning", "PostScriptFailed", step.message);
   return undefined;

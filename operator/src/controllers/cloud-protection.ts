@@ -135,8 +135,14 @@ export class CloudProtection {
         case "FailedOver":
           this.stopped(c, "FailedOver", "replication is stopped: the server is failing over to the recovery site");
           return await this.failover(c);
-        case "ReverseReplicating":
-          return (await this.finishFailover(c)) ?? (await this.reverse(c));
+        case "ReverseReplicating": {
+          const failingOver = await this.finishFailover(c);
+          if (failingOver !== undefined) return failingOver;
+          // The recovered instance runs on while it replicates back: its switch-over script goes on (or runs again once changed).
+          const fo = c.ps.status?.failover;
+          const script = fo ? await this.postScript(c, fo, ps.spec.recovery?.postScript, c.sites.recoverySite.region, "failover", failoverTag(fo, fo.attempt ?? 1)) : undefined;
+          return Math.min(await this.reverse(c), script ?? Infinity);
+        }
         case "FailedBack":
           this.stopped(c, "FailingBack", "replication is stopped: the server is failing back to the protected site");
           return (await this.finishFailover(c)) ?? (await this.failback(c));
@@ -192,11 +198,7 @@ export class CloudProtection {
   /** Reverse and failback start from a failover that is done, committed and fenced; until then it goes on. */
   private async finishFailover(c: CloudDrContext): Promise<number | undefined> {
     const fo = c.ps.status?.failover;
-    if (fo?.step === "Done" && fo.committed && fo.fenced) {
-      // The recovered instance runs on while it replicates back: its switch-over script goes on (or runs again once changed).
-      if (c.ps.spec.desiredState === "ReverseReplicating") await this.postScript(c, fo, c.ps.spec.recovery?.postScript, c.sites.recoverySite.region, "failover", failoverTag(fo, fo.attempt ?? 1));
-      return undefined;
-    }
+    if (fo?.step === "Done" && fo.committed && fo.fenced) return undefined;
     this.stopped(c, "FailoverNotDone", `reverse replication waits for the failover to be done, committed and the original fenced (now: ${fo?.step ?? "not started"}${fo?.committed ? ", committed" : ""}${fo?.fenced ? ", fenced" : ""})`);
     return this.failover(c);
   }

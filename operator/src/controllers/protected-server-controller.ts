@@ -127,7 +127,14 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
         case "ReverseReplicating":
         case "FailedBack":
           if ((ps.spec.desiredState ?? "Replicating") === "ReverseReplicating") {
-            requeue = (await this.finishFailover(dr)) ?? (await this.reverse.advance(dr));
+            const failingOver = await this.finishFailover(dr);
+            if (failingOver !== undefined) {
+              requeue = failingOver;
+              break;
+            }
+            // An ECS instance runs on while it replicates back: its switch-over script goes on (or runs again once changed).
+            const script = toEcs(dr) && status.failover ? await ecsPostScript(dr, status.failover) : undefined;
+            requeue = Math.min(await this.reverse.advance(dr), script ?? Infinity);
             break;
           }
           this.stopped(ps, ctx, "FailingBack", "replication is stopped: the server is failing back to the protected site");
@@ -195,11 +202,7 @@ export class ProtectedServerReconciler implements Reconciler<ProtectedServer> {
    */
   private async finishFailover(dr: DrContext): Promise<number | undefined> {
     const fo = dr.ps.status?.failover;
-    if (fo?.step === "Done" && fo.committed && fo.fenced) {
-      // An ECS instance runs on while it replicates back: its switch-over script goes on (or runs again once changed).
-      if (toEcs(dr) && dr.ps.spec.desiredState === "ReverseReplicating") await ecsPostScript(dr, fo);
-      return undefined;
-    }
+    if (fo?.step === "Done" && fo.committed && fo.fenced) return undefined;
     this.stopped(dr.ps, dr.ctx, "FailoverNotDone", `reverse replication waits for the failover to be done, committed and the original fenced (now: ${fo?.step ?? "not started"}${fo?.committed ? ", committed" : ""}${fo?.fenced ? ", fenced" : ""})`);
     return this.failover.advance(dr, forwardLine(dr));
   }

@@ -3063,6 +3063,10 @@ export interface ProtectedServerStatus {
        */
       waitingSince?: string;
       /**
+       * The run's timeout, as sent: a run with no end reported 10 minutes past it fails (reason PostScriptLost).
+       */
+      timeoutSeconds?: number;
+      /**
        * When it was started.
        */
       startTime?: string;
@@ -3235,6 +3239,10 @@ export interface ProtectedServerStatus {
        * When it began to wait for the agent; after 10 minutes it fails (reason CloudAssistantNotRunning).
        */
       waitingSince?: string;
+      /**
+       * The run's timeout, as sent: a run with no end reported 10 minutes past it fails (reason PostScriptLost).
+       */
+      timeoutSeconds?: number;
       /**
        * When it was started.
        */
@@ -3568,6 +3576,10 @@ export interface RecoveryDrillStatus {
      * When it began to wait for the agent; after 10 minutes it fails (reason CloudAssistantNotRunning).
      */
     waitingSince?: string;
+    /**
+     * The run's timeout, as sent: a run with no end reported 10 minutes past it fails (reason PostScriptLost).
+     */
+    timeoutSeconds?: number;
     /**
      * When it was started.
      */
