@@ -212,13 +212,11 @@ export class CloudProtection {
 
     // A new point before the commit replaces whatever this attempt made so far, at any step (seed 004: change recovery point).
     const changed = !fo.committed && choice !== fo.choice && !(choice === POINT_CHOICES.latest && fo.latestUsed);
-    // The instance runs and stays (a commit goes before a new point): the switch-over script runs in it (and again once changed after a failure), beside the commit.
-    if (fo.step === "Done" && ps.spec.commitFailover) {
-      // The fence first: a script that waits for its agent must not hold it.
-      const next = await this.commit(c, fo);
-      return Math.min(next, (await this.postScript(c, fo, ps.spec.recovery?.postScript, sites.recoverySite.region, "failover", attemptTag())) ?? Infinity);
-    }
-    const script = fo.step === "Done" && !changed ? await this.postScript(c, fo, ps.spec.recovery?.postScript, sites.recoverySite.region, "failover", attemptTag()) : undefined;
+    // A commit goes before a new point, and the fence before the script (one waiting for its agent must not hold it).
+    const committing = fo.step === "Done" && ps.spec.commitFailover ? await this.commit(c, fo) : undefined;
+    // The instance runs and stays: the switch-over script runs in it (and again once changed after a failure).
+    const script = fo.step === "Done" && (committing !== undefined || !changed) ? await this.postScript(c, fo, ps.spec.recovery?.postScript, sites.recoverySite.region, "failover", attemptTag()) : undefined;
+    if (committing !== undefined) return Math.min(committing, script ?? Infinity);
     if (changed) fo.step = "Replacing";
     if (fo.step === "Done") return script ?? 30_000;
     switch (fo.step) {
